@@ -1,0 +1,93 @@
+"""The local backend: an in-memory or memory-mapped array, reduced over row blocks.
+
+Blocks are sized so a block's working set (its rows times K*D) stays cache-friendly, and
+mapped over a thread pool: numpy and BLAS release the GIL, so both cores work even when D
+is small.  Results are summed in block order, so they do not depend on the thread count.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterator, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+T = TypeVar("T")
+
+DEFAULT_BLOCK_BYTES = 2 << 20  # target size of the per-block (rows x K*D) work buffer
+
+
+def block_rows(n_components: int, n_features: int, itemsize: int = 8,
+               target_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
+    """Rows per block such that a (rows, K*D) buffer is about target_bytes."""
+    width = max(1, n_components * max(n_features, 1))
+    return int(min(1 << 16, max(256, target_bytes // (width * itemsize))))
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+class ArrayDataset:
+    """A (N, D) array (ndarray or numpy memmap) seen block by block."""
+
+    def __init__(self, x: NDArray[np.floating], block_rows: int = 4096,
+                 n_threads: int | None = None) -> None:
+        if x.ndim != 2:
+            raise ValueError(f"expected a 2-D array, got shape {x.shape}")
+        self._x = x
+        self.block_rows = max(1, int(block_rows))
+        self.n_threads = available_cores() if n_threads is None else max(1, int(n_threads))
+
+    @property
+    def array(self) -> NDArray[np.floating]:
+        return self._x
+
+    @property
+    def n_samples(self) -> int:
+        return int(self._x.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self._x.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._x.dtype
+
+    def _bounds(self) -> list[tuple[int, int]]:
+        n, b = self.n_samples, self.block_rows
+        return [(i, min(i + b, n)) for i in range(0, n, b)]
+
+    def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
+        bounds = self._bounds()
+        x = self._x
+
+        def run(ab: tuple[int, int]) -> T:
+            block = np.asarray(x[ab[0]:ab[1]])
+            return fn(block, ab[0]) if indexed else fn(block)
+
+        if self.n_threads == 1 or len(bounds) == 1:
+            parts = [run(ab) for ab in bounds]
+        else:
+            with ThreadPoolExecutor(self.n_threads) as pool:
+                parts = list(pool.map(run, bounds))
+        return functools.reduce(operator.add, parts)
+
+    def blocks(self) -> Iterator[tuple[int, NDArray[np.floating]]]:
+        for a, b in self._bounds():
+            yield a, np.asarray(self._x[a:b])
+
+    def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
+        rows = np.asarray(rows, dtype=np.intp)
+        order = np.argsort(rows, kind="stable")
+        out = np.empty((len(rows), self.n_features), dtype=self.dtype)
+        out[order] = self._x[rows[order]]
+        return out

@@ -1,0 +1,243 @@
+"""Initial parameters: every method ends in one reduction and one M-step.
+
+- ``kmeans``: Lloyd's k-means (k-means++ seeding), then each point to its nearest centre;
+- ``k-means++``: the k-means++ seeds alone as centres, then nearest-centre assignment;
+- ``random-from-data``: K distinct data points as centres, then nearest-centre assignment;
+- ``random``: random responsibilities (uniform, normalised per row);
+- ``means_init``: given centres, then nearest-centre assignment.
+
+Hard assignments (or random responsibilities) give sufficient statistics by the same
+reduction EM uses, and the M-step turns them into weights, means and covariances.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .dataset import Dataset
+from .em import m_step
+from .errors import InvalidParameter
+from .params import MixtureParams
+from .stats import SuffStats, stats_from_resp
+
+Array = NDArray[np.floating]
+
+INIT_METHODS: tuple[str, ...] = ("kmeans", "k-means++", "random", "random-from-data")
+
+#: Rows of the in-memory sample that k-means++ seeding and distinct-point draws use.
+SEED_SAMPLE_ROWS = 50_000
+#: Rows per logical block of the random-responsibility stream (independent of chunking).
+RANDOM_BLOCK_ROWS = 1024
+KMEANS_MAX_ITER = 100
+KMEANS_TOL = 1e-4
+
+
+def squared_distances(x: Array, centers: Array) -> Array:
+    """(n, K) squared Euclidean distances, subtracting before squaring (no cancellation)."""
+    out = np.empty((x.shape[0], centers.shape[0]), dtype=np.float64)
+    buf = np.empty_like(x)
+    for k, c in enumerate(centers.astype(x.dtype, copy=False)):
+        np.subtract(x, c, out=buf)
+        out[:, k] = np.einsum("ij,ij->i", buf, buf)
+    return out
+
+
+def _one_hot(labels: NDArray[np.intp], k: int, dtype: np.dtype) -> Array:
+    resp = np.zeros((labels.shape[0], k), dtype=dtype)
+    resp[np.arange(labels.shape[0]), labels] = 1.0
+    return resp
+
+
+def _nearest_center_stats(x: Array, centers: Array, covariance_type: str,
+                          origin: Array) -> SuffStats:
+    labels = squared_distances(x, centers).argmin(axis=1)
+    return stats_from_resp(x, _one_hot(labels, centers.shape[0], x.dtype), origin,
+                           covariance_type)
+
+
+def _random_resp(start: int, stop: int, k: int, seed: int) -> Array:
+    """Uniform random responsibilities for rows [start, stop), normalised per row.
+
+    Drawn in logical blocks of RANDOM_BLOCK_ROWS rows, each from its own seeded stream, so
+    row i gets the same values however the data is chunked or threaded.
+    """
+    first, last = start // RANDOM_BLOCK_ROWS, (stop - 1) // RANDOM_BLOCK_ROWS
+    parts = [np.random.default_rng([seed, b]).random((RANDOM_BLOCK_ROWS, k))
+             for b in range(first, last + 1)]
+    block = np.concatenate(parts)[start - first * RANDOM_BLOCK_ROWS:][: stop - start]
+    return block / block.sum(axis=1, keepdims=True)
+
+
+def _random_resp_stats(x: Array, start: int, *, k: int, seed: int, covariance_type: str,
+                       origin: Array) -> SuffStats:
+    resp = _random_resp(start, start + x.shape[0], k, seed).astype(x.dtype)
+    return stats_from_resp(x, resp, origin, covariance_type)
+
+
+@dataclass
+class _Lloyd:
+    counts: Array
+    sums: Array
+    inertia: float
+
+    def __add__(self, other: "_Lloyd") -> "_Lloyd":
+        return _Lloyd(self.counts + other.counts, self.sums + other.sums,
+                      self.inertia + other.inertia)
+
+
+def _lloyd_chunk(x: Array, centers: Array) -> _Lloyd:
+    d2 = squared_distances(x, centers)
+    labels = d2.argmin(axis=1)
+    k = centers.shape[0]
+    sums = np.zeros((k, x.shape[1]))
+    np.add.at(sums, labels, x.astype(np.float64))
+    return _Lloyd(np.bincount(labels, minlength=k).astype(np.float64), sums,
+                  float(d2[np.arange(len(labels)), labels].sum()))
+
+
+def _sample(data: Dataset, rng: np.random.Generator) -> Array:
+    n = data.n_samples
+    if n <= SEED_SAMPLE_ROWS:
+        return data.take(np.arange(n)).astype(np.float64)
+    rows = np.sort(rng.choice(n, size=SEED_SAMPLE_ROWS, replace=False))
+    return data.take(rows).astype(np.float64)
+
+
+def kmeans_plusplus(x: Array, k: int, rng: np.random.Generator) -> Array:
+    """Greedy k-means++ seeding on an in-memory sample: K distinct rows of x."""
+    n = x.shape[0]
+    trials = 2 + int(math.log(k)) if k > 1 else 1
+    centers = np.empty((k, x.shape[1]))
+    centers[0] = x[rng.integers(n)]
+    closest = squared_distances(x, centers[:1])[:, 0]
+    for c in range(1, k):
+        total = closest.sum()
+        if not total > 0:
+            raise InvalidParameter(
+                f"cannot seed {k} components: the data has only {c} distinct points"
+            )
+        cand = np.searchsorted(np.cumsum(closest), rng.random(trials) * total)
+        cand = np.minimum(cand, n - 1)
+        d2 = np.minimum(closest[:, None], squared_distances(x, x[cand]))
+        best = int(np.argmin(d2.sum(axis=0)))
+        centers[c] = x[cand[best]]
+        closest = d2[:, best]
+    return centers
+
+
+def kmeans(data: Dataset, k: int, rng: np.random.Generator,
+           column_variance: Array) -> Array:
+    """Lloyd's algorithm over the whole dataset (one reduction per iteration)."""
+    sample = _sample(data, rng)
+    centers = kmeans_plusplus(sample, k, rng)
+    tol = KMEANS_TOL * float(np.mean(column_variance))
+    for _ in range(KMEANS_MAX_ITER):
+        st = data.reduce(partial(_lloyd_chunk, centers=centers))
+        new = centers.copy()
+        filled = st.counts > 0
+        new[filled] = st.sums[filled] / st.counts[filled, None]
+        if not filled.all():
+            # An empty cluster moves to the sample point farthest from every centre.
+            far = np.argsort(squared_distances(sample, new).min(axis=1))[::-1]
+            for j, idx in zip(np.flatnonzero(~filled), far):
+                new[j] = sample[idx]
+        shift = float(((new - centers) ** 2).sum())
+        centers = new
+        if shift <= tol:
+            break
+    return centers
+
+
+def distinct_rows(data: Dataset, k: int) -> int:
+    """Number of distinct rows, counted only up to k (stops reading once k are found)."""
+    seen: set[bytes] = set()
+    for _, block in data.blocks():
+        for row in np.unique(np.ascontiguousarray(block), axis=0):
+            seen.add(row.tobytes())
+        if len(seen) >= k:
+            break
+    return len(seen)
+
+
+def _random_from_data(data: Dataset, k: int, rng: np.random.Generator) -> Array:
+    rows = np.sort(rng.choice(data.n_samples, size=k, replace=False))
+    centers = data.take(rows).astype(np.float64)
+    if len(np.unique(centers, axis=0)) == k:
+        return centers
+    uniq = np.unique(_sample(data, rng), axis=0)
+    if len(uniq) < k:
+        raise InvalidParameter(
+            f"cannot draw {k} distinct points from a sample with {len(uniq)} distinct rows"
+        )
+    return uniq[np.sort(rng.choice(len(uniq), size=k, replace=False))]
+
+
+def check_means_init(means: Array, k: int, d: int) -> Array:
+    means = np.asarray(means, dtype=np.float64)
+    if means.ndim == 1 and d == 1:
+        means = means[:, None]
+    if means.shape != (k, d):
+        raise InvalidParameter(
+            f"means-init has shape {means.shape[0]} x "
+            f"{means.shape[1] if means.ndim > 1 else 1}, expected {k} x {d} (K x D)"
+        )
+    if not np.all(np.isfinite(means)):
+        raise InvalidParameter("means-init contains NaN or infinite values")
+    for i in range(k):
+        same = np.flatnonzero((means[i + 1:] == means[i]).all(axis=1))
+        if len(same):
+            raise InvalidParameter(
+                f"means-init rows {i} and {i + 1 + int(same[0])} are identical; "
+                "identical starting means can never separate"
+            )
+    return means
+
+
+def initial_params(
+    data: Dataset,
+    k: int,
+    covariance_type: str,
+    method: str,
+    rng: np.random.Generator,
+    *,
+    reg_covar: float,
+    column_mean: Array,
+    column_variance: Array,
+    means_init: Array | None = None,
+) -> MixtureParams:
+    """Starting parameters for one EM run."""
+    origin = np.broadcast_to(column_mean, (k, data.n_features)).copy()
+    if means_init is None and method == "random":
+        seed = int(rng.integers(2**63))
+        st = data.reduce(
+            partial(_random_resp_stats, k=k, seed=seed, covariance_type=covariance_type,
+                    origin=origin),
+            indexed=True,
+        )
+    else:
+        if means_init is not None:
+            centers = check_means_init(means_init, k, data.n_features)
+        elif method == "kmeans":
+            centers = kmeans(data, k, rng, column_variance)
+        elif method == "k-means++":
+            centers = kmeans_plusplus(_sample(data, rng), k, rng)
+        elif method == "random-from-data":
+            centers = _random_from_data(data, k, rng)
+        else:
+            raise ValueError(f"unknown init method {method!r}; choose one of "
+                             f"{', '.join(INIT_METHODS)}")
+        st = data.reduce(partial(_nearest_center_stats, centers=centers,
+                                 covariance_type=covariance_type, origin=origin))
+        empty = np.flatnonzero(st.nk == 0)
+        if len(empty):
+            raise InvalidParameter(
+                f"initial mean {int(empty[0])} is the nearest to no data point; "
+                "move it or use fewer components"
+            )
+    params, _ = m_step(st, origin, covariance_type, reg_covar)
+    return params

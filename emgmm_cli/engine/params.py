@@ -1,0 +1,95 @@
+"""The parameter set of a Gaussian mixture, with its precision Cholesky factors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .covariance import Family, family
+
+Array = NDArray[np.floating]
+
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+@dataclass(frozen=True)
+class MixtureParams:
+    """Weights (K,), means (K, D) and covariances (family shape) of one mixture.
+
+    The precision Cholesky factors are computed once, at construction; building a params
+    object whose covariances are not positive definite raises NotPositiveDefinite.
+    """
+
+    weights: Array
+    means: Array
+    covariances: Array
+    covariance_type: str
+    precisions_cholesky: Array = field(repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        weights: Array,
+        means: Array,
+        covariances: Array,
+        covariance_type: str,
+        *,
+        reg_covar: float = 0.0,
+        iteration: int | None = None,
+    ) -> "MixtureParams":
+        fam = family(covariance_type)
+        weights = np.asarray(weights, dtype=np.float64)
+        means = np.atleast_2d(np.asarray(means, dtype=np.float64))
+        covariances = np.asarray(covariances, dtype=np.float64)
+        k, d = means.shape
+        if weights.shape != (k,):
+            raise ValueError(f"weights have shape {weights.shape}, expected ({k},)")
+        if covariances.shape != fam.shape(k, d):
+            raise ValueError(
+                f"{covariance_type} covariances have shape {covariances.shape}, "
+                f"expected {fam.shape(k, d)}"
+            )
+        pc = fam.precision_cholesky(covariances, reg_covar, iteration)
+        return cls(weights, means, covariances, covariance_type, pc)
+
+    @property
+    def family(self) -> Family:
+        return family(self.covariance_type)
+
+    @property
+    def n_components(self) -> int:
+        return int(self.means.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.means.shape[1])
+
+    def n_parameters(self) -> int:
+        """Free parameters: covariances, means and K - 1 weights."""
+        k, d = self.means.shape
+        return self.family.n_parameters(k, d) + k * d + k - 1
+
+    def full_covariances(self) -> Array:
+        """Covariances as a (K, D, D) stack, whatever the family."""
+        return self.family.to_full(self.covariances, self.n_components, self.n_features)
+
+    def weighted_log_prob(self, x: Array) -> Array:
+        """log(pi_k) + log N(x_i | mu_k, Sigma_k) for each row of x: shape (n, K).
+
+        Computed in x's dtype (float32 or float64) from the float64 parameters.
+        """
+        fam = self.family
+        dt = x.dtype
+        d = self.n_features
+        maha = fam.mahalanobis(x, self.means.astype(dt), self.precisions_cholesky.astype(dt))
+        # log N = -0.5 (D log 2 pi + maha) - 0.5 log|Sigma|, and -0.5 log|Sigma| = log|U|.
+        const = (
+            fam.log_det(self.precisions_cholesky, d)
+            - 0.5 * d * LOG_2PI
+            + np.log(np.maximum(self.weights, np.finfo(np.float64).tiny))
+        )
+        maha *= -0.5
+        maha += const.astype(dt)
+        return maha

@@ -1,0 +1,149 @@
+"""Per-chunk functions: everything one EM iteration needs from the data.
+
+Each function here takes one block of rows and returns an object that adds to the same
+object of another block.  A backend maps them over the blocks of a dataset (in memory,
+memory-mapped, distributed) and sums; nothing else in the engine touches data rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .covariance import family
+from .params import MixtureParams
+
+Array = NDArray[np.floating]
+
+
+@dataclass
+class SuffStats:
+    """Sufficient statistics of one EM iteration, for a block of rows.
+
+    nk:        (K,) responsibility sums
+    sk:        (K, D) responsibility-weighted sums of x
+    scatter:   second moments centred on ``centers`` (shape set by the covariance family)
+    loglik:    sum_i log sum_k pi_k N(x_i | k)               (mixture log-likelihood)
+    objective: the quantity EM climbs: loglik for soft EM, the classification
+               log-likelihood sum_i log pi_z N(x_i | z) for hard EM
+    log_max_resp: sum_i log max_k r_ik (the entropy part of ICL)
+    n:         rows
+    """
+
+    nk: Array
+    sk: Array
+    scatter: Array
+    loglik: float
+    objective: float
+    log_max_resp: float
+    n: int
+
+    def __add__(self, other: "SuffStats") -> "SuffStats":
+        return SuffStats(
+            self.nk + other.nk,
+            self.sk + other.sk,
+            self.scatter + other.scatter,
+            self.loglik + other.loglik,
+            self.objective + other.objective,
+            self.log_max_resp + other.log_max_resp,
+            self.n + other.n,
+        )
+
+
+def logsumexp_rows(a: Array) -> Array:
+    """log sum_k exp(a_ik) per row, computed stably; a is left unchanged."""
+    m = a.max(axis=1)
+    m[~np.isfinite(m)] = 0.0
+    e = np.exp(a - m[:, None])
+    return np.log(e.sum(axis=1)) + m
+
+
+def e_step(x: Array, params: MixtureParams, hard: bool) -> tuple[Array, Array, Array]:
+    """Responsibilities for a chunk: (resp (n, K), log density (n,), weighted log prob).
+
+    Soft: r_ik = exp(lp_ik - logsumexp_k lp_ik).  Hard: one-hot at the arg-max.
+    """
+    lp = params.weighted_log_prob(x)
+    lse = logsumexp_rows(lp)
+    if hard:
+        resp = np.zeros_like(lp)
+        resp[np.arange(lp.shape[0]), lp.argmax(axis=1)] = 1.0
+    else:
+        resp = np.exp(lp - lse[:, None])
+    return resp, lse, lp
+
+
+def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str) -> SuffStats:
+    """Statistics of a chunk for given responsibilities (log-likelihood terms zero)."""
+    fam = family(covariance_type)
+    c = centers.astype(x.dtype, copy=False)
+    return SuffStats(
+        nk=resp.sum(axis=0, dtype=np.float64),
+        sk=(resp.T @ x).astype(np.float64),
+        scatter=np.asarray(fam.second_moments(x, resp, c), dtype=np.float64),
+        loglik=0.0,
+        objective=0.0,
+        log_max_resp=0.0,
+        n=int(x.shape[0]),
+    )
+
+
+def chunk_stats(x: Array, params: MixtureParams, hard: bool = False) -> SuffStats:
+    """E-step and sufficient statistics of one chunk under ``params``.
+
+    The second moments are centred on the current means (the centre the M-step expects).
+    """
+    resp, lse, lp = e_step(x, params, hard)
+    st = stats_from_resp(x, resp, params.means, params.covariance_type)
+    st.loglik = float(lse.sum(dtype=np.float64))
+    lp_max = lp.max(axis=1)
+    st.objective = float(lp_max.sum(dtype=np.float64)) if hard else st.loglik
+    st.log_max_resp = float((lp_max - lse).sum(dtype=np.float64))
+    return st
+
+
+@dataclass
+class Moments:
+    """Row count, column means and centred sums of squares (Chan et al.'s pairwise update)."""
+
+    n: int
+    mean: Array
+    m2: Array
+
+    def __add__(self, other: "Moments") -> "Moments":
+        if self.n == 0:
+            return other
+        if other.n == 0:
+            return self
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.n / n)
+        m2 = self.m2 + other.m2 + delta * delta * (self.n * other.n / n)
+        return Moments(n, mean, m2)
+
+    @property
+    def variance(self) -> Array:
+        return self.m2 / max(self.n, 1)
+
+
+def chunk_moments(x: Array) -> Moments:
+    x64 = x.astype(np.float64, copy=False)
+    mean = x64.mean(axis=0)
+    return Moments(int(x.shape[0]), mean, ((x64 - mean) ** 2).sum(axis=0))
+
+
+@dataclass
+class Predictions:
+    """Outputs of the final pass for one chunk."""
+
+    labels: NDArray[np.intp]
+    resp: Array
+    log_density: Array
+
+
+def predict_chunk(x: Array, params: MixtureParams) -> Predictions:
+    """Labels (arg-max responsibility), responsibilities and log-densities of a chunk."""
+    resp, lse, lp = e_step(x, params, hard=False)
+    return Predictions(lp.argmax(axis=1), resp, lse)
