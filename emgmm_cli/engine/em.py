@@ -27,7 +27,7 @@ COLLAPSE_MASS = 1e-6
 #: A component is degenerate (a spurious maximum of the likelihood) when the smallest
 #: eigenvalue of its covariance, less reg_covar, is below this fraction of the smallest
 #: non-zero column variance of the data.  See README, "Degenerate fits".
-DEGENERATE_RATIO = 1e-4
+DEGENERATE_RATIO = 1e-6
 
 IterationCallback = Callable[[int, float, float], None]
 

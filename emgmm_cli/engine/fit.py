@@ -95,13 +95,19 @@ class FitResult:
         return bool(self.degenerate)
 
 
+#: Restarts whose final log-likelihoods agree to this relative tolerance reached the same
+#: optimum (often with the components in another order); their difference is rounding,
+#: which depends on how the rows were chunked, so the earlier restart is kept.
+RESTART_TIE_RTOL = 1e-9
+
+
 def _better(a: FitResult, b: FitResult | None) -> bool:
-    """Non-degenerate beats degenerate; then the higher final log-likelihood wins."""
+    """Non-degenerate beats degenerate; then the clearly higher final log-likelihood wins."""
     if b is None:
         return True
     if a.is_degenerate != b.is_degenerate:
         return not a.is_degenerate
-    return a.loglik > b.loglik
+    return a.loglik > b.loglik + RESTART_TIE_RTOL * abs(b.loglik)
 
 
 def fit(

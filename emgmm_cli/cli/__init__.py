@@ -1,0 +1,1 @@
+"""The click commands: parse, call the engine, render. No numerics here."""

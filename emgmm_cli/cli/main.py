@@ -1,0 +1,84 @@
+"""The `emgmm` command group, its error handling and exit codes."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import click
+
+from .. import __version__
+from .context import ExitStatus
+
+
+class EmgmmGroup(click.Group):
+    """A group that turns every failure into one line on stderr and a documented code.
+
+    Data and fit errors exit with 1 (`Error: <file>:<line>: ...`), usage errors with 2
+    (click's own), Ctrl-C with 130; a traceback appears only with --debug.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("emgmm: interrupted", err=True)
+            raise click.exceptions.Exit(ExitStatus.INTERRUPTED) from None
+        except Exception as exc:  # noqa: BLE001 - mapped to a one-line message below
+            if _debug(ctx):
+                raise
+            raise click.ClickException(_one_line(exc)) from None
+
+
+def _debug(ctx: click.Context) -> bool:
+    obj = ctx.find_object(dict)
+    return bool(obj and obj.get("debug"))
+
+
+def _one_line(exc: BaseException) -> str:
+    from ..engine.errors import EngineError
+    from ..io.errors import DataError
+
+    if isinstance(exc, (DataError, EngineError)):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory; use a smaller --memory-limit, float32 data, or fewer components"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        return f"{where}{exc.strerror or exc}"
+    return f"internal error: {type(exc).__name__}: {exc} (run again with --debug for details)"
+
+
+@click.group(cls=EmgmmGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="emgmm")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Cluster point data with Gaussian mixture models fitted by EM.
+
+    \b
+    Examples:
+      emgmm fit data.csv -k 4                     # labels, or a summary on a terminal
+      emgmm fit data.csv -k 4 | sort | uniq -c    # cluster sizes
+      emgmm fit data.csv -k 3 -c diag --output-dir out/
+
+    Exit status: 0 success, 1 the data or the fit failed, 2 bad usage, 130 interrupted.
+    """
+    ctx.ensure_object(dict)
+
+
+def _register() -> None:
+    from .fit import fit
+
+    cli.add_command(fit)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point: default SIGPIPE so `emgmm ... | head` exits quietly."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    cli.main(prog_name="emgmm")

@@ -1,0 +1,34 @@
+"""Reading point data and writing results: the file-format layer of emgmm.
+
+Readers turn CSV/TSV/text/.npy/stdin into a finite (N, D) float array with column names;
+writers put labels, tables and JSON into files atomically (or onto stdout, only once the
+run has succeeded).  Every user-fixable failure is a DataError whose ``str()`` is one line.
+This package imports numpy only (pandas lazily, for .parquet); never click or rich.
+"""
+
+from .errors import DataError
+from .readers import INPUT_EXTENSIONS, STDIN_NAME, Points, read_points
+from .writers import (
+    OUTPUT_FORMATS,
+    OutputSet,
+    atomic_write,
+    ensure_dir,
+    output_format,
+    write_json,
+    write_table,
+)
+
+__all__ = [
+    "INPUT_EXTENSIONS",
+    "OUTPUT_FORMATS",
+    "STDIN_NAME",
+    "DataError",
+    "OutputSet",
+    "Points",
+    "atomic_write",
+    "ensure_dir",
+    "output_format",
+    "read_points",
+    "write_json",
+    "write_table",
+]

@@ -1,0 +1,62 @@
+"""The one exception type of the io package.
+
+A DataError says which file (or "<stdin>"), where known the line and the column, and what
+went wrong and what to do, so that the command line can print ``str(err)`` as its one line
+of error output and exit with status 1.
+"""
+
+from __future__ import annotations
+
+
+class DataError(Exception):
+    """Reading or writing data failed for a reason the user can fix.
+
+    Attributes:
+        source: the file path, or "<stdin>" / "<stdout>".
+        line: 1-based line in the file, or None where it does not apply.
+        column: the column's name (or index, as a string), or None.
+        message: what went wrong and, where possible, what to do; one line.
+
+    ``str(err)`` is one line: ``"{source}:{line}: column '{column}': {message}"``, with the
+    parts that are None left out, e.g. ``"data.csv: file is empty"``.
+    """
+
+    source: str
+    line: int | None
+    column: str | None
+    message: str
+
+    def __init__(
+        self,
+        source: str,
+        message: str,
+        *,
+        line: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.source = source
+        self.line = line
+        self.column = column
+        # Keep the promise of one line whatever a lower layer put into its message.
+        self.message = " ".join(message.split())
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        """The one-line text of the error (what ``str()`` returns)."""
+        text = self.source
+        if self.line is not None:
+            text += f":{self.line}"
+        if self.column is not None:
+            text += f": column '{self.column}'"
+        return f"{text}: {self.message}"
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exceptions with keyword-only arguments do not pickle by default (process pools).
+        return (_rebuild, (self.source, self.message, self.line, self.column))
+
+
+def _rebuild(source: str, message: str, line: int | None, column: str | None) -> DataError:
+    return DataError(source, message, line=line, column=column)

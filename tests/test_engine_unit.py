@@ -1,0 +1,550 @@
+"""Unit tests of the engine against naive oracles, and the invariants EM must keep.
+
+Oracles: scipy.stats log-pdfs for the log-densities, np.linalg.inv for the precisions,
+np.cov with aweights for the M-step covariances.  Invariants: responsibilities sum to 1,
+labels are the arg-max, the log-likelihood never decreases, restarts never hurt, the
+statistics of two halves add up to those of the whole.  Every random draw is seeded.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from numpy.typing import NDArray
+from scipy.special import logsumexp
+from scipy.stats import multivariate_normal
+
+from emgmm_cli.backends.local import ArrayDataset
+from emgmm_cli.engine import (
+    COVARIANCE_TYPES,
+    FAMILIES,
+    INIT_METHODS,
+    FitOptions,
+    InvalidParameter,
+    MixtureParams,
+    NotPositiveDefinite,
+    SuffStats,
+    chunk_stats,
+    fit,
+    initial_params,
+    m_step,
+    predict_chunk,
+    run_em,
+)
+from emgmm_cli.engine.em import COLLAPSE_MASS
+from emgmm_cli.engine.stats import chunk_moments, e_step, stats_from_resp
+
+Array = NDArray[np.floating]
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def random_covariances(rng: np.random.Generator, k: int, d: int, covariance_type: str,
+                       low: float = 0.2, high: float = 3.0) -> Array:
+    """Valid covariances of the family's shape, with scales drawn from [low, high]."""
+    if covariance_type == "full":
+        a = rng.normal(size=(k, d, d))
+        return a @ a.transpose(0, 2, 1) + low * np.eye(d)
+    if covariance_type == "tied":
+        a = rng.normal(size=(d, d))
+        return a @ a.T + low * np.eye(d)
+    if covariance_type == "diag":
+        return rng.uniform(low, high, size=(k, d))
+    return rng.uniform(low, high, size=k)
+
+
+def random_params(rng: np.random.Generator, k: int, d: int, covariance_type: str,
+                  spread: float = 3.0) -> MixtureParams:
+    return MixtureParams.build(
+        rng.dirichlet(np.ones(k)),
+        rng.normal(scale=spread, size=(k, d)),
+        random_covariances(rng, k, d, covariance_type),
+        covariance_type,
+    )
+
+
+def clusters(seed: int, d: int = 2, sizes: tuple[int, ...] = (120, 100, 80),
+             spread: float = 4.0) -> Array:
+    """Gaussian clusters with random centres and anisotropic spreads."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for n in sizes:
+        centre = rng.normal(scale=spread, size=d)
+        mixing = np.eye(d) + 0.3 * rng.normal(size=(d, d))
+        parts.append(centre + rng.normal(size=(n, d)) @ mixing)
+    x = np.concatenate(parts)
+    return x[rng.permutation(len(x))]
+
+
+def start_params(x: Array, k: int, covariance_type: str, method: str, seed: int,
+                 reg_covar: float = 1e-6) -> MixtureParams:
+    ds = ArrayDataset(x, n_threads=1)
+    m = ds.reduce(chunk_moments)
+    return initial_params(ds, k, covariance_type, method, np.random.default_rng(seed),
+                          reg_covar=reg_covar, column_mean=m.mean, column_variance=m.variance)
+
+
+def naive_covariance(x: Array, w: Array) -> Array:
+    """Weighted empirical covariance, normalised by the sum of the weights."""
+    return np.atleast_2d(np.cov(x, rowvar=False, aweights=w, bias=True))
+
+
+def assert_stats_equal(a: SuffStats, b: SuffStats, rtol: float) -> None:
+    assert a.n == b.n
+    for name in ("nk", "sk", "scatter", "loglik", "objective", "log_max_resp"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, atol=1e-12,
+                                   err_msg=name)
+
+
+# --- E-step against scipy --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("d", [1, 3])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_weighted_log_prob_matches_scipy(covariance_type: str, d: int) -> None:
+    rng = np.random.default_rng(100 + d)
+    params = random_params(rng, 4, d, covariance_type)
+    x = rng.normal(scale=4.0, size=(50, d))
+    full = params.full_covariances()
+    expected = np.column_stack([
+        multivariate_normal(params.means[k], full[k]).logpdf(x).reshape(-1)
+        + np.log(params.weights[k])
+        for k in range(4)
+    ])
+    np.testing.assert_allclose(params.weighted_log_prob(x), expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_weighted_log_prob_far_from_the_origin(covariance_type: str) -> None:
+    """Data and means near 1e6: the shifted expansion keeps the distances accurate."""
+    rng = np.random.default_rng(7)
+    params = random_params(rng, 3, 2, covariance_type)
+    shifted = MixtureParams.build(params.weights, params.means + 1e6, params.covariances,
+                                  covariance_type)
+    x = rng.normal(scale=3.0, size=(40, 2))
+    np.testing.assert_allclose(shifted.weighted_log_prob(x + 1e6),
+                               params.weighted_log_prob(x), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_input_close_to_float64(covariance_type: str) -> None:
+    rng = np.random.default_rng(3)
+    params = random_params(rng, 3, 3, covariance_type)
+    x = rng.normal(scale=3.0, size=(60, 3))
+    lp32 = params.weighted_log_prob(x.astype(np.float32))
+    assert lp32.dtype == np.float32
+    np.testing.assert_allclose(lp32, params.weighted_log_prob(x), rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_precision_cholesky_against_inverse(covariance_type: str) -> None:
+    rng = np.random.default_rng(11)
+    params = random_params(rng, 3, 4, covariance_type)
+    pc = params.precisions_cholesky
+    if covariance_type in ("full", "tied"):
+        covs = params.covariances.reshape(-1, 4, 4)
+        factors = pc.reshape(-1, 4, 4)
+        for u, cov in zip(factors, covs):
+            np.testing.assert_array_equal(u, np.triu(u))  # upper triangular
+            np.testing.assert_allclose(u @ u.T, np.linalg.inv(cov), rtol=1e-10, atol=1e-12)
+    else:
+        np.testing.assert_allclose(pc * pc, 1.0 / params.covariances, rtol=1e-12)
+    # +log|U| is -0.5 log|Sigma|, per component.
+    logdet = FAMILIES[covariance_type].log_det(pc, 4)
+    expected = -0.5 * np.linalg.slogdet(params.full_covariances())[1]
+    if covariance_type == "tied":
+        expected = expected[0]
+    np.testing.assert_allclose(logdet, expected, rtol=1e-12)
+
+
+# --- M-step against np.cov ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["one-hot", "soft"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_m_step_matches_weighted_empirical_covariance(covariance_type: str, kind: str) -> None:
+    rng = np.random.default_rng(5)
+    n, d, k, reg = 300, 3, 3, 1e-3
+    x = clusters(5, d=d, sizes=(100, 100, 100))
+    if kind == "one-hot":
+        resp = np.eye(k)[rng.integers(k, size=n)]
+    else:
+        resp = rng.dirichlet(np.ones(k), size=n)
+    # The statistics may be centred anywhere: the data's mean, a random point, far away.
+    for centers in (np.broadcast_to(x.mean(axis=0), (k, d)), rng.normal(size=(k, d)),
+                    x.mean(axis=0) + 50.0 * rng.normal(size=(k, d))):
+        stats = stats_from_resp(x, resp, np.array(centers), covariance_type)
+        params, collapsed = m_step(stats, np.array(centers), covariance_type, reg)
+        assert len(collapsed) == 0
+        nk = resp.sum(axis=0)
+        np.testing.assert_allclose(params.weights, nk / n, rtol=1e-12)
+        means = np.array([np.average(x, axis=0, weights=resp[:, j]) for j in range(k)])
+        np.testing.assert_allclose(params.means, means, rtol=1e-10, atol=1e-12)
+        covs = np.array([naive_covariance(x, resp[:, j]) for j in range(k)])
+        if covariance_type == "full":
+            expected = covs + reg * np.eye(d)
+        elif covariance_type == "tied":
+            expected = np.einsum("k,kde->de", nk, covs) / n + reg * np.eye(d)
+        elif covariance_type == "diag":
+            expected = np.diagonal(covs, axis1=1, axis2=2) + reg
+        else:
+            expected = np.diagonal(covs, axis1=1, axis2=2).mean(axis=1) + reg
+        np.testing.assert_allclose(params.covariances, expected, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("hard", [False, True])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_suff_stats_of_two_halves_add_to_the_whole(covariance_type: str, hard: bool) -> None:
+    rng = np.random.default_rng(9)
+    x = clusters(9, d=3)
+    params = random_params(rng, 3, 3, covariance_type)
+    whole = chunk_stats(x, params, hard=hard)
+    for cut in (1, 137, len(x) - 1):
+        halves = chunk_stats(x[:cut], params, hard=hard) + chunk_stats(x[cut:], params, hard=hard)
+        assert_stats_equal(halves, whole, rtol=1e-11)
+    assert whole.n == len(x)
+    np.testing.assert_allclose(whole.nk.sum(), len(x), rtol=1e-12)
+
+
+# --- responsibilities and labels ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_responsibilities_sum_to_one_and_labels_are_argmax(covariance_type: str,
+                                                           scale: float) -> None:
+    # scale 1e3 puts points thousands of standard deviations from every mean, where the
+    # densities underflow: the log-space normalisation must still give proper rows.
+    rng = np.random.default_rng(21)
+    params = random_params(rng, 4, 3, covariance_type)
+    x = rng.normal(scale=4.0 * scale, size=(200, 3))
+    pred = predict_chunk(x, params)
+    assert np.all(np.isfinite(pred.resp))
+    assert np.all((pred.resp >= 0) & (pred.resp <= 1))
+    np.testing.assert_allclose(pred.resp.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(pred.labels, pred.resp.argmax(axis=1))
+    lp = params.weighted_log_prob(x)
+    np.testing.assert_allclose(pred.log_density, logsumexp(lp, axis=1), rtol=1e-12)
+
+    hard_resp, _, _ = e_step(x, params, hard=True)
+    np.testing.assert_array_equal(hard_resp.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(hard_resp.argmax(axis=1), pred.labels)
+    assert set(np.unique(hard_resp)) <= {0.0, 1.0}
+
+
+# --- EM climbs ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_soft_em_log_likelihood_never_decreases(covariance_type: str, seed: int) -> None:
+    x = clusters(30 + seed, d=3, spread=2.0)
+    for method in ("random-from-data", "random"):
+        start = start_params(x, 4, covariance_type, method, seed, reg_covar=0.0)
+        run = run_em(ArrayDataset(x), start, tol=0.0, max_iter=60, reg_covar=0.0)
+        trace = np.array([r.log_likelihood for r in run.trace] + [run.final.loglik / len(x)])
+        steps = np.diff(trace)
+        assert steps.min() >= -1e-12 * np.abs(trace).max(), (method, steps.min())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_hard_em_classification_objective_never_decreases(covariance_type: str,
+                                                          seed: int) -> None:
+    x = clusters(40 + seed, d=2, spread=2.0)
+    start = start_params(x, 3, covariance_type, "random-from-data", seed, reg_covar=0.0)
+    run = run_em(ArrayDataset(x), start, tol=0.0, max_iter=60, reg_covar=0.0, hard=True)
+    trace = np.array([r.log_likelihood for r in run.trace])
+    assert np.diff(trace).min(initial=0.0) >= -1e-12 * np.abs(trace).max()
+    # Hard EM stops by itself once no point changes component.
+    assert run.converged and run.n_iter < 60
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_n_init_5_never_worse_than_n_init_1(covariance_type: str, seed: int) -> None:
+    x = clusters(50, d=2, sizes=(80, 70, 60, 50), spread=2.5)
+    one = fit(ArrayDataset(x), FitOptions(4, covariance_type, init="random-from-data",
+                                          n_init=1, seed=seed))
+    five = fit(ArrayDataset(x), FitOptions(4, covariance_type, init="random-from-data",
+                                           n_init=5, seed=seed))
+    # Restart 0 of five draws from the same child seed as the single run.
+    assert five.restart_logliks[0] == one.loglik
+    assert len(five.restart_logliks) == 5
+    assert not one.is_degenerate and not five.is_degenerate
+    assert five.loglik >= one.loglik
+    assert five.loglik >= max(five.restart_logliks) * (1 + 1e-9)  # (log-likelihoods < 0)
+
+
+# --- parameter counts --------------------------------------------------------------------
+
+
+# K = 3, D = 4: covariance parameters + K*D means + (K - 1) weights.
+N_PARAMETERS = {"full": 30 + 12 + 2, "tied": 10 + 12 + 2, "diag": 12 + 12 + 2,
+                "spherical": 3 + 12 + 2}
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_n_parameters_table(covariance_type: str) -> None:
+    assert N_PARAMETERS == {"full": 44, "tied": 24, "diag": 26, "spherical": 17}
+    params = random_params(np.random.default_rng(0), 3, 4, covariance_type)
+    assert params.n_parameters() == N_PARAMETERS[covariance_type]
+
+
+def test_criteria_use_the_parameter_count() -> None:
+    x = clusters(60, d=2)
+    result = fit(ArrayDataset(x), FitOptions(3, "diag", seed=0))
+    n, p = len(x), result.n_parameters
+    assert p == 3 * 2 + 3 * 2 + 2
+    assert result.bic == pytest.approx(-2 * result.loglik + p * np.log(n), rel=1e-14)
+    assert result.aic == pytest.approx(-2 * result.loglik + 2 * p, rel=1e-14)
+    assert result.icl >= result.bic  # the entropy term is never negative
+
+
+# --- reproducibility ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("init", INIT_METHODS)
+def test_same_seed_same_result_whatever_the_chunking(init: str) -> None:
+    x = clusters(70, d=3, sizes=(150, 120, 90))
+    options = FitOptions(3, "full", init=init, n_init=2, seed=1234)
+    a = fit(ArrayDataset(x), options)
+    b = fit(ArrayDataset(x), options)
+    np.testing.assert_array_equal(a.params.means, b.params.means)
+    np.testing.assert_array_equal(a.params.covariances, b.params.covariances)
+    assert a.loglik == b.loglik and a.n_iter == b.n_iter
+    for block_rows, n_threads in ((7, 1), (64, 2), (100, 2)):
+        c = fit(ArrayDataset(x, block_rows=block_rows, n_threads=n_threads), options)
+        # With kmeans both restarts reach the same optimum, components permuted; the
+        # log-likelihoods differ only in the last bits, which depend on the chunking, and
+        # must not decide which restart (and so which label order) is reported.
+        assert c.best_restart == a.best_restart
+        assert c.n_iter == a.n_iter
+        np.testing.assert_allclose(c.params.means, a.params.means, rtol=1e-12)
+        np.testing.assert_allclose(c.params.covariances, a.params.covariances, rtol=1e-12,
+                                   atol=1e-14)
+        np.testing.assert_allclose(c.loglik, a.loglik, rtol=1e-12)
+
+
+def test_different_seeds_give_different_starts() -> None:
+    x = clusters(71, d=2)
+    a = fit(ArrayDataset(x), FitOptions(3, init="random-from-data", max_iter=1, seed=1))
+    b = fit(ArrayDataset(x), FitOptions(3, init="random-from-data", max_iter=1, seed=2))
+    assert not np.array_equal(a.params.means, b.params.means)
+
+
+# --- errors: invalid parameters --------------------------------------------------------
+
+
+def test_identical_starting_means_are_rejected_quickly() -> None:
+    x = clusters(80, d=2)
+    means = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    msg = "means-init rows 0 and 2 are identical; identical starting means can never separate"
+    t0 = time.perf_counter()
+    with pytest.raises(InvalidParameter, match=re.escape(msg)):
+        fit(ArrayDataset(x), FitOptions(3, "full", seed=0), means_init=means)
+    # All K starting means equal, with K large: still an immediate error, not a hang.
+    with pytest.raises(InvalidParameter, match=re.escape("means-init rows 0 and 1 are identical")):
+        fit(ArrayDataset(x), FitOptions(200, "diag", seed=0), means_init=np.zeros((200, 2)))
+    assert time.perf_counter() - t0 < 2.0
+
+
+def test_means_init_of_the_wrong_shape() -> None:
+    x = clusters(81, d=2)
+    msg = "means-init has shape 2 x 2, expected 3 x 2 (K x D)"
+    with pytest.raises(InvalidParameter, match=re.escape(msg)):
+        fit(ArrayDataset(x), FitOptions(3, seed=0), means_init=np.zeros((2, 2)))
+
+
+def test_more_components_than_distinct_points() -> None:
+    x = np.repeat(np.array([[0.0, 1.0], [2.0, 3.0]]), 50, axis=0)
+    msg = "3 components but the data has only 2 distinct points; use fewer components"
+    with pytest.raises(InvalidParameter, match=re.escape(msg)):
+        fit(ArrayDataset(x, block_rows=16), FitOptions(3, "full", seed=0))
+
+
+def test_more_components_than_rows() -> None:
+    x = np.arange(8.0).reshape(4, 2)
+    with pytest.raises(InvalidParameter,
+                       match=re.escape("5 components need at least 5 rows; the data has 4")):
+        fit(ArrayDataset(x), FitOptions(5, seed=0))
+
+
+# --- errors: covariances that are not positive definite --------------------------------
+
+
+def test_build_rejects_a_non_positive_definite_full_covariance() -> None:
+    covs = np.stack([np.eye(2), np.array([[1.0, 2.0], [2.0, 1.0]])])
+    msg = ("component 1: covariance is not positive definite in the initial parameters even "
+           "with reg_covar=0; use a larger --reg-covar (for example 0.0001), fewer "
+           "components, or scaled data")
+    with pytest.raises(NotPositiveDefinite, match=re.escape(msg)) as info:
+        MixtureParams.build(np.array([0.5, 0.5]), np.zeros((2, 2)), covs, "full")
+    assert info.value.component == 1 and info.value.iteration is None
+
+
+@pytest.mark.parametrize(("covariance_type", "covariances", "component"), [
+    ("tied", np.array([[1.0, 2.0], [2.0, 1.0]]), 0),
+    ("diag", np.array([[1.0, 1.0], [1.0, 1.0], [1.0, -0.5]]), 2),
+    ("diag", np.array([[1.0, 1.0], [np.nan, 1.0], [1.0, 1.0]]), 1),
+    ("spherical", np.array([1.0, 0.0, 1.0]), 1),
+])
+def test_build_names_the_failing_component(covariance_type: str, covariances: Array,
+                                           component: int) -> None:
+    k = 3
+    with pytest.raises(NotPositiveDefinite,
+                       match=re.escape(f"component {component}: covariance is not positive")):
+        MixtureParams.build(np.full(k, 1 / k), np.zeros((k, 2)), covariances, covariance_type)
+
+
+def test_m_step_error_names_the_iteration() -> None:
+    stats = SuffStats(nk=np.array([5.0, 5.0]), sk=np.zeros((2, 2)),
+                      scatter=np.array([[1.0, 1.0], [1.0, -1.0]]), loglik=0.0, objective=0.0,
+                      log_max_resp=0.0, n=10)
+    with pytest.raises(NotPositiveDefinite,
+                       match=re.escape("component 1: covariance is not positive definite at "
+                                       "iteration 4 even with reg_covar=1e-06; use a larger "
+                                       "--reg-covar (for example 0.0001)")):
+        m_step(stats, np.zeros((2, 2)), "diag", 1e-6, iteration=4)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_data_that_overflows_raises_not_positive_definite(covariance_type: str) -> None:
+    x = np.random.default_rng(0).normal(size=(200, 2)) * 1e160
+    with np.errstate(all="ignore"), pytest.raises(NotPositiveDefinite) as info:
+        fit(ArrayDataset(x), FitOptions(3, covariance_type, seed=0))
+    message = str(info.value)
+    assert message.startswith(f"component {info.value.component}: ")
+    assert "--reg-covar" in message and "scaled data" in message
+
+
+# --- things that must not be errors ------------------------------------------------------
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_constant_column_still_fits(covariance_type: str) -> None:
+    x = clusters(90, d=2)
+    x = np.column_stack([x, np.full(len(x), 3.0)])
+    result = fit(ArrayDataset(x), FitOptions(3, covariance_type, seed=0))
+    assert np.isfinite(result.loglik)
+    assert result.degenerate == []
+    assert not [e for e in result.events if e.kind == "degenerate"]
+    assert result.converged
+
+
+# --- weight collapse ---------------------------------------------------------------------
+
+
+COLLAPSE_MSG = ("component 2: weight collapsed to zero at iteration 1 (it explains no "
+                "points); its mean and covariance were frozen at their previous values")
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_hard_em_reports_weight_collapse(covariance_type: str) -> None:
+    # Two tight groups and two stray points (3 and 7) that are nearer the middle mean (5)
+    # than either group's mean: the middle component starts with those two points, then
+    # both prefer their own group's component, and it is left empty.
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, 100), rng.normal(10, 1, 100), [3.0, 7.0]])[:, None]
+    result = fit(ArrayDataset(x), FitOptions(3, covariance_type, algorithm="hard", seed=0),
+                 means_init=np.array([0.0, 10.0, 5.0]))
+    collapse = [e for e in result.events if e.kind == "weight-collapse"]
+    assert len(collapse) == 1
+    event = collapse[0]
+    assert (event.component, event.iteration) == (2, 1)
+    assert event.message == COLLAPSE_MSG
+    assert result.params.weights[2] < 1e-15
+    # Frozen where the first M-step put it: the mean and spread of the points 3 and 7.
+    assert result.params.means[2, 0] == pytest.approx(5.0, rel=1e-12)
+    if covariance_type != "tied":
+        assert float(np.ravel(result.params.covariances[2])[0]) == pytest.approx(4.0 + 1e-6,
+                                                                                rel=1e-12)
+    assert np.all(np.isfinite(result.params.covariances))
+    assert np.isfinite(result.loglik)
+
+
+def test_soft_em_reports_weight_collapse_of_a_far_component() -> None:
+    x = clusters(91, d=2, spread=1.0)
+    start = MixtureParams.build(np.array([0.45, 0.45, 0.1]),
+                                np.array([[-1.0, 0.0], [1.0, 0.0], [1e4, 1e4]]),
+                                np.array([2.0, 2.0, 1.0]), "spherical")
+    run = run_em(ArrayDataset(x), start, tol=1e-3, max_iter=50, reg_covar=1e-6)
+    assert [(e.kind, e.component, e.iteration) for e in run.events] == [
+        ("weight-collapse", 2, 1)]
+    assert run.events[0].message == COLLAPSE_MSG
+    np.testing.assert_array_equal(run.params.means[2], [1e4, 1e4])
+    assert run.params.covariances[2] == 1.0
+    assert run.converged and np.isfinite(run.final.loglik)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_m_step_freezes_collapsed_components(covariance_type: str) -> None:
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(60, 2))
+    previous = random_params(rng, 3, 2, covariance_type)
+    resp = np.zeros((60, 3))
+    resp[:30, 0] = 1.0
+    resp[30:, 1] = 1.0
+    resp[0, :] = [1.0 - COLLAPSE_MASS / 10, 0.0, COLLAPSE_MASS / 10]  # below the floor
+    stats = stats_from_resp(x, resp, previous.means, covariance_type)
+    params, collapsed = m_step(stats, previous.means, covariance_type, 1e-6, iteration=3,
+                               previous=previous)
+    np.testing.assert_array_equal(collapsed, [2])
+    np.testing.assert_array_equal(params.means[2], previous.means[2])
+    if covariance_type != "tied":
+        np.testing.assert_array_equal(params.covariances[2], previous.covariances[2])
+    assert params.weights[2] < 1e-8
+    np.testing.assert_allclose(params.weights.sum(), 1.0, rtol=1e-14)
+    # Without previous parameters (the initial M-step) nothing is frozen, and the
+    # collapsed index is still reported.
+    _, again = m_step(stats, previous.means, covariance_type, 1e-6)
+    np.testing.assert_array_equal(again, [2])
+
+
+# --- one EM step never lowers the likelihood (property test) ----------------------------
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(6, 40),
+    d=st.integers(1, 3),
+    k=st.integers(1, 4),
+    covariance_type=st.sampled_from(COVARIANCE_TYPES),
+    log_scale=st.floats(-2.0, 2.0),
+)
+def test_one_em_step_never_lowers_the_log_likelihood(
+    seed: int, n: int, d: int, k: int, covariance_type: str, log_scale: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    scale = 10.0 ** log_scale
+    x = rng.normal(scale=scale, size=(n, d)) + rng.normal(scale=3 * scale, size=d)
+    params = MixtureParams.build(
+        rng.dirichlet(np.ones(k)),
+        x[rng.choice(n, size=k, replace=False)] + rng.normal(scale=scale, size=(k, d)),
+        random_covariances(rng, k, d, covariance_type, 0.05 * scale**2, 5.0 * scale**2),
+        covariance_type,
+    )
+    resp, lse, _ = e_step(x, params, hard=False)
+    assert np.all(np.isfinite(resp)) and np.all((resp >= 0) & (resp <= 1))
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, atol=1e-12)
+
+    before = chunk_stats(x, params)
+    assert before.loglik == pytest.approx(float(lse.sum()), rel=1e-12)
+    try:
+        new, _ = m_step(before, params.means, covariance_type, 0.0, previous=params)
+    except NotPositiveDefinite:
+        # With reg_covar = 0 a component carried by fewer than D+1 points is singular:
+        # that is the error the engine should raise, and not a step to judge.
+        assume(False)
+        raise
+    after = chunk_stats(x, new).loglik
+    assume(np.isfinite(after))
+    assert after >= before.loglik - 1e-9 * max(1.0, abs(before.loglik))

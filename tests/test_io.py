@@ -1,0 +1,939 @@
+"""Tests of emgmm_cli.io: readers, writers and the DataError they raise."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import re
+import stat
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pytest
+
+from emgmm_cli.io import (
+    DataError,
+    OutputSet,
+    Points,
+    atomic_write,
+    ensure_dir,
+    output_format,
+    read_points,
+    readers,
+    write_json,
+    write_table,
+)
+
+HERE = Path(__file__).parent
+SAMPLE_DATA = HERE.parent / "sample_data"
+
+
+def put(tmp_path: Path, name: str, text: str | bytes) -> str:
+    """Write a file under tmp_path and return its path as a string."""
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_bytes(text.encode("utf-8"))
+    return str(path)
+
+
+def read_error(path: str, **kwargs: Any) -> DataError:
+    with pytest.raises(DataError) as info:
+        read_points(path, **kwargs)
+    return info.value
+
+
+# --------------------------------------------------------------------------- DataError
+
+
+def test_data_error_str_leaves_out_missing_parts() -> None:
+    assert str(DataError("data.csv", "file is empty")) == "data.csv: file is empty"
+    err = DataError("data.csv", "non-numeric value 'abc'; fix it", line=7, column="x")
+    assert str(err) == "data.csv:7: column 'x': non-numeric value 'abc'; fix it"
+    assert (err.source, err.line, err.column, err.message) == ("data.csv", 7, "x", "non-numeric value 'abc'; fix it")
+    assert str(DataError("d.csv", "bad", column="2")) == "d.csv: column '2': bad"
+    assert str(DataError("d.csv", "bad", line=3)) == "d.csv:3: bad"
+
+
+def test_data_error_is_one_line_and_pickles() -> None:
+    err = DataError("<stdin>", "first\nsecond  line", line=2)
+    assert str(err) == "<stdin>:2: first second line"
+    copy = pickle.loads(pickle.dumps(err))
+    assert isinstance(copy, DataError)
+    assert (copy.source, copy.line, copy.column, str(copy)) == (err.source, 2, None, str(err))
+
+
+# --------------------------------------------------------------------------- CSV happy paths
+
+
+def test_reads_csv_with_header(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x,y\n1,2\n3.5,-4e-3\n")
+    pts = read_points(path)
+    assert isinstance(pts, Points)
+    assert pts.column_names == ["x", "y"]
+    assert pts.source == path
+    assert pts.x.dtype == np.float64 and pts.x.flags.c_contiguous
+    np.testing.assert_array_equal(pts.x, [[1, 2], [3.5, -4e-3]])
+    assert (pts.n_samples, pts.n_features) == (2, 2)
+
+
+def test_reads_csv_without_header(tmp_path: Path) -> None:
+    pts = read_points(put(tmp_path, "d.csv", "1,2,3\n4,5,6\n"))
+    assert pts.column_names == ["0", "1", "2"]
+    np.testing.assert_array_equal(pts.x, [[1, 2, 3], [4, 5, 6]])
+
+
+def test_quoted_header_names_are_unquoted(tmp_path: Path) -> None:
+    pts = read_points(put(tmp_path, "d.csv", '"eruptions","waiting"\n3.6,79\n"1.8","54"\n'))
+    assert pts.column_names == ["eruptions", "waiting"]
+    np.testing.assert_array_equal(pts.x, [[3.6, 79], [1.8, 54]])
+
+
+def test_header_forced_on_and_off(tmp_path: Path) -> None:
+    numeric = put(tmp_path, "n.csv", "10,20\n1,2\n")
+    assert read_points(numeric, header=True).column_names == ["10", "20"]
+    np.testing.assert_array_equal(read_points(numeric, header=True).x, [[1, 2]])
+    np.testing.assert_array_equal(read_points(numeric, header=False).x, [[10, 20], [1, 2]])
+    named = put(tmp_path, "h.csv", "x,y\n1,2\n")
+    err = read_error(named, header=False)
+    assert (err.line, err.column) == (1, "0")
+    assert "non-numeric value 'x'" in err.message
+
+
+def test_string_column_without_header_is_not_taken_for_a_header(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "alice,1,2\nbob,3,4\n")
+    pts = read_points(path, columns=["1", "2"])
+    assert pts.column_names == ["1", "2"]
+    np.testing.assert_array_equal(pts.x, [[1, 2], [3, 4]])
+
+
+def test_empty_header_name_is_named_by_its_index(tmp_path: Path) -> None:
+    # pandas' to_csv writes the index under an empty name
+    pts = read_points(put(tmp_path, "d.csv", ",x,y\n0,1.5,2.5\n1,3.5,4.5\n"))
+    assert pts.column_names == ["0", "x", "y"]
+
+
+def test_sample_faithful_csv() -> None:
+    path = SAMPLE_DATA / "faithful.csv"
+    if not path.exists():
+        pytest.skip("sample_data/faithful.csv is not in this checkout")
+    pts = read_points(str(path))
+    assert pts.column_names == ["eruptions", "waiting"]
+    assert pts.x.shape == (272, 2)
+
+
+def test_blank_comment_and_whitespace_only_lines_are_skipped(tmp_path: Path) -> None:
+    text = "# made by hand\n\nx,y\n1,2 # first\n   \n\n3,4\n"
+    pts = read_points(put(tmp_path, "d.csv", text))
+    assert pts.column_names == ["x", "y"]
+    np.testing.assert_array_equal(pts.x, [[1, 2], [3, 4]])
+
+
+def test_crlf_and_bom(tmp_path: Path) -> None:
+    pts = read_points(put(tmp_path, "d.csv", b"\xef\xbb\xbfx,y\r\n1,2\r\n3,4\r\n"))
+    assert pts.column_names == ["x", "y"]
+    np.testing.assert_array_equal(pts.x, [[1, 2], [3, 4]])
+
+
+def test_spaces_around_fields_and_quoted_numbers(tmp_path: Path) -> None:
+    pts = read_points(put(tmp_path, "d.csv", 'x, y\n 1 , "2"\n3, "4"\n'))
+    assert pts.column_names == ["x", "y"]
+    np.testing.assert_array_equal(pts.x, [[1, 2], [3, 4]])
+
+
+def test_float32(tmp_path: Path) -> None:
+    pts = read_points(put(tmp_path, "d.csv", "x\n0.1\n0.2\n"), dtype=np.float32)
+    assert pts.x.dtype == np.float32 and pts.x.shape == (2, 1)
+
+
+def test_non_float_dtype_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        read_points(put(tmp_path, "d.csv", "1\n"), dtype=np.int64)
+
+
+def test_text_file_is_not_modified(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x,y\n1,2\n")
+    before = os.stat(path)
+    read_points(path)
+    after = os.stat(path)
+    assert Path(path).read_bytes() == b"x,y\n1,2\n"
+    assert (before.st_mtime_ns, before.st_size) == (after.st_mtime_ns, after.st_size)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "kwargs"),
+    [
+        ("h.csv", "x,y\n1,2\n3,4\n", {}),
+        ("n.csv", "# comment\n1,2\n\n3,4\n", {}),
+        ("s.csv", "x,y,label\n1,2,a\n3,4,b\n", {"columns": ["y", "x"]}),
+        ("t.tsv", "x\ty\n1\t2\n", {}),
+        ("w.txt", "x y\n1 2\n", {}),
+        ("r.txt", '"x" "y"\n"1" 1 2\n', {}),
+    ],
+)
+def test_clean_files_take_the_fast_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, text: str, kwargs: dict[str, Any]
+) -> None:
+    def slow(*args: Any) -> None:
+        raise AssertionError("the Python parser ran on a clean file")
+
+    monkeypatch.setattr(readers, "_parse_python", slow)
+    assert read_points(put(tmp_path, name, text), **kwargs).x.shape[0] >= 1
+
+
+def test_larger_file_matches_the_written_values(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5000, 4))
+    path = str(tmp_path / "big.csv")
+    np.savetxt(path, x, delimiter=",", header="a,b,c,d", comments="", fmt="%.17g")
+    pts = read_points(path)
+    np.testing.assert_array_equal(pts.x, x)
+
+
+# --------------------------------------------------------------------------- other text formats
+
+
+def test_tsv_and_tab(tmp_path: Path) -> None:
+    for name in ("d.tsv", "d.tab"):
+        pts = read_points(put(tmp_path, name, "x\ty\n1\t2\n3\t4\n"))
+        assert pts.column_names == ["x", "y"]
+        np.testing.assert_array_equal(pts.x, [[1, 2], [3, 4]])
+
+
+def test_tsv_empty_field_is_missing(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.tsv", "x\ty\n1\t2\n3\t\n"))
+    assert (err.line, err.column) == (3, "y")
+    assert err.message.startswith("missing value (empty field)")
+
+
+def test_txt_whitespace_and_sniffed(tmp_path: Path) -> None:
+    pts = read_points(put(tmp_path, "w.txt", "x y\n1   2\n3\t4\n"))
+    assert pts.column_names == ["x", "y"]
+    np.testing.assert_array_equal(pts.x, [[1, 2], [3, 4]])
+    pts = read_points(put(tmp_path, "c.txt", "x,y\n1,2\n"))
+    np.testing.assert_array_equal(pts.x, [[1, 2]])
+    pts = read_points(put(tmp_path, "s.txt", "x;y\n1;2\n"))
+    np.testing.assert_array_equal(pts.x, [[1, 2]])
+
+
+def test_txt_with_r_row_names(tmp_path: Path) -> None:
+    # write.table(faithful) in R: the header is one field shorter than the rows
+    text = '"eruptions" "waiting"\n"1" 3.6 79\n"2" 1.8 54\n'
+    pts = read_points(put(tmp_path, "faithful.txt", text))
+    assert pts.column_names == ["eruptions", "waiting"]
+    np.testing.assert_array_equal(pts.x, [[3.6, 79], [1.8, 54]])
+    pts = read_points(put(tmp_path, "faithful2.txt", text), columns=["waiting"])
+    np.testing.assert_array_equal(pts.x, [[79], [54]])
+
+
+def test_delimiter_overrides_extension(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x;y\n1;2\n")
+    np.testing.assert_array_equal(read_points(path, delimiter=";").x, [[1, 2]])
+    tabbed = put(tmp_path, "t.csv", "x\ty\n1\t2\n")
+    np.testing.assert_array_equal(read_points(tabbed, delimiter="\\t").x, [[1, 2]])
+    spaced = put(tmp_path, "s.csv", "x  y\n1 2\n")
+    np.testing.assert_array_equal(read_points(spaced, delimiter=" ").x, [[1, 2]])
+
+
+def test_bad_delimiter(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.csv", "1\n"), delimiter=";;")
+    assert "cannot use ';;' as a delimiter" in str(err)
+
+
+def test_unknown_extension_is_sniffed_text(tmp_path: Path) -> None:
+    np.testing.assert_array_equal(read_points(put(tmp_path, "d.dat", "a,b\n1,2\n")).x, [[1, 2]])
+    np.testing.assert_array_equal(read_points(put(tmp_path, "noext", "1,2\n")).x, [[1, 2]])
+    np.testing.assert_array_equal(read_points(put(tmp_path, "w.dat", "1 2\n3 4\n")).x, [[1, 2], [3, 4]])
+
+
+def test_csv_extension_is_strictly_comma_separated(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.csv", "1 2\n3 4\n"))
+    assert (err.line, err.column) == (1, "0")
+    assert err.message.startswith("non-numeric value '1 2'")
+
+
+# --------------------------------------------------------------------------- column selection
+
+
+def test_columns_by_name_and_index_in_the_order_given(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x,y,z\n1,2,3\n4,5,6\n")
+    pts = read_points(path, columns=["z", "x"])
+    assert pts.column_names == ["z", "x"]
+    np.testing.assert_array_equal(pts.x, [[3, 1], [6, 4]])
+    pts = read_points(path, columns=["1"])
+    assert pts.column_names == ["y"]
+    np.testing.assert_array_equal(pts.x, [[2], [5]])
+    assert pts.x.flags.c_contiguous
+
+
+def test_column_name_wins_over_index(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "b,0,a\n1,2,3\n")
+    pts = read_points(path, header=True, columns=["0"])
+    assert pts.column_names == ["0"]
+    np.testing.assert_array_equal(pts.x, [[2]])
+
+
+def test_unselected_string_column_is_fine(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", 'x,y,label\n1,2,"a, quoted"\n3,4,b\n5,6,\n')
+    pts = read_points(path, columns=["x", "y"])
+    np.testing.assert_array_equal(pts.x, [[1, 2], [3, 4], [5, 6]])
+    pts = read_points(path, columns=["y", "0"])
+    np.testing.assert_array_equal(pts.x, [[2, 1], [4, 3], [6, 5]])
+
+
+def test_selected_string_column_is_an_error(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x,y,label\n1,2,a\n3,4,b\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"{path}:2: column 'label': non-numeric value 'a'; fix or remove the row, "
+            "or select numeric columns with --columns"
+        ),
+    ):
+        read_points(path)
+
+
+def test_columns_as_one_comma_separated_string(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x,y,z\n1,2,3\n")
+    assert read_points(path, columns="z,x").column_names == ["z", "x"]
+
+
+def test_subset_with_commas_in_comments_and_quotes(tmp_path: Path) -> None:
+    text = '# a comment, with commas, here\nx,y,label\n1,2,"a, b"\n3,4,c # note, more\n'
+    pts = read_points(put(tmp_path, "d.csv", text), columns=["x", "y"])
+    np.testing.assert_array_equal(pts.x, [[1, 2], [3, 4]])
+
+
+def test_subset_overflow_in_float32(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.csv", "x,y\n1,a\n1e40,b\n"), columns=["x"], dtype=np.float32)
+    assert (err.line, err.column) == (3, "x")
+    assert err.message == "value is out of range for float32"
+
+
+def test_unselected_nan_is_fine(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x,y\n1,nan\n2,\n")
+    np.testing.assert_array_equal(read_points(path, columns=["x"]).x, [[1], [2]])
+
+
+def test_unknown_column_name(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x,y,label\n1,2,a\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(f"{path}: column 'z': no such column; available columns: x, y, label"),
+    ) as info:
+        read_points(path, columns=["x", "z"])
+    assert (info.value.line, info.value.column) == (None, "z")
+
+
+def test_column_index_out_of_range(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x,y\n1,2\n")
+    err = read_error(path, columns=["5"])
+    assert err.column == "5"
+    assert err.message == "column index 5 is out of range; there are 2 columns (indices 0 to 1): x, y"
+
+
+def test_column_selected_twice_and_no_columns(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x,y\n1,2\n")
+    assert read_error(path, columns=["x", "0"]).message == "column selected more than once"
+    assert "no columns selected" in read_error(path, columns=[]).message
+
+
+def test_columns_without_header_list_numbered_names(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.csv", "1,2\n3,4\n"), columns=["x"])
+    assert err.message == "no such column; available columns: 0, 1"
+
+
+# --------------------------------------------------------------------------- reader errors
+
+
+def test_file_not_found(tmp_path: Path) -> None:
+    path = str(tmp_path / "missing.csv")
+    with pytest.raises(DataError, match=re.escape(f"{path}: file not found; check the path")) as info:
+        read_points(path)
+    assert info.value.line is None and info.value.column is None
+
+
+def test_directory(tmp_path: Path) -> None:
+    err = read_error(str(tmp_path))
+    assert err.message == "is a directory, not a file; give the path of a data file"
+
+
+def test_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = put(tmp_path, "d.csv", "1,2\n")
+
+    def refuse(*args: Any, **kwargs: Any) -> IO[Any]:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(readers, "open", refuse, raising=False)
+    err = read_error(path)
+    assert str(err) == f"{path}: permission denied; check that you may read the file"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads anything")
+def test_permission_denied_for_real(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "1,2\n")
+    os.chmod(path, 0)
+    try:
+        assert "permission denied" in read_error(path).message
+    finally:
+        os.chmod(path, 0o600)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "")
+    with pytest.raises(DataError, match=re.escape(f"{path}: file is empty")):
+        read_points(path)
+
+
+def test_only_blank_lines(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.csv", "\n\n   \n# nothing\n"))
+    assert err.message == "file is empty (only blank or comment lines)"
+
+
+def test_header_only(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.csv", "\nx,y\n\n"))
+    assert err.line == 2
+    assert err.message == "the file has a header but no data rows; it needs at least one row of numbers"
+
+
+def test_ragged_rows(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x,y\n1,2\n3\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(f"{path}:3: expected 2 fields, found 1; every row needs as many fields as the header"),
+    ) as info:
+        read_points(path)
+    assert (info.value.line, info.value.column) == (3, None)
+    err = read_error(put(tmp_path, "e.csv", "1,2\n3,4\n5,6,7\n"))
+    assert err.line == 3
+    assert err.message.startswith("expected 2 fields, found 3; every row needs as many fields as the first row")
+
+
+def test_ragged_rows_found_with_a_column_subset(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.csv", "x,y,z\n1,2,3\n4,5,6,7\n8,9,10\n"), columns=["x"])
+    assert (err.line, err.message[:27]) == (3, "expected 3 fields, found 4;")
+    err = read_error(put(tmp_path, "e.csv", "x,y,z\n1,2,3\n4,5\n"), columns=["x"])
+    assert (err.line, err.message[:27]) == (3, "expected 3 fields, found 2;")
+
+
+def test_header_longer_than_rows(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.csv", "x,y,z\n1,2\n3,4\n"))
+    assert err.line == 2
+    assert err.message.startswith("expected 3 fields, found 2")
+
+
+def test_non_numeric_value(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.csv", "x,y\n1,2\n3,4\n5,abc\n"))
+    assert (err.line, err.column) == (4, "y")
+    assert err.message.startswith("non-numeric value 'abc';")
+    assert "1_000" in read_error(put(tmp_path, "e.csv", "x,y\n1,1_000\n")).message
+
+
+def test_missing_value(tmp_path: Path) -> None:
+    path = put(tmp_path, "d.csv", "x,y\n1,2\n,4\n")
+    with pytest.raises(
+        DataError,
+        match=re.escape(
+            f"{path}:3: column 'x': missing value (empty field); missing values must be removed "
+            "or imputed first"
+        ),
+    ):
+        read_points(path)
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity"])
+def test_non_finite_values(tmp_path: Path, value: str) -> None:
+    err = read_error(put(tmp_path, "d.csv", f"x,y\n1,2\n3,{value}\n"))
+    assert (err.line, err.column) == (3, "y")
+    assert err.message == (
+        f"non-finite value '{value}'; missing or infinite values must be removed or imputed first"
+    )
+
+
+def test_value_out_of_range_for_float32(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.csv", "x\n1\n1e40\n"), dtype=np.float32)
+    assert (err.line, err.column) == (3, "x")
+    assert "out of range for float32" in err.message
+
+
+def test_compressed_and_binary_files_are_named(tmp_path: Path) -> None:
+    assert "decompress it first" in read_error(put(tmp_path, "d.csv.gz", b"\x1f\x8b\x08")).message
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((2, 2)))
+    assert "give the file a .npy extension" in read_error(put(tmp_path, "d.csv", buf.getvalue())).message
+    assert "binary" in read_error(put(tmp_path, "e.csv", b"1,2\x00\x01\n")).message
+
+
+# --------------------------------------------------------------------------- .npy
+
+
+def test_npy_2d_and_1d(tmp_path: Path) -> None:
+    x = np.arange(12.0).reshape(6, 2)
+    np.save(tmp_path / "a.npy", x)
+    pts = read_points(str(tmp_path / "a.npy"))
+    np.testing.assert_array_equal(pts.x, x)
+    assert pts.column_names == ["0", "1"]
+    np.save(tmp_path / "v.npy", np.arange(5))
+    pts = read_points(str(tmp_path / "v.npy"))
+    assert pts.x.shape == (5, 1) and pts.x.dtype == np.float64 and pts.x.flags.c_contiguous
+
+
+def test_npy_columns(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.arange(12.0).reshape(4, 3))
+    pts = read_points(str(tmp_path / "a.npy"), columns=["2", "0"])
+    assert pts.column_names == ["2", "0"]
+    np.testing.assert_array_equal(pts.x[0], [2, 0])
+    assert pts.x.flags.c_contiguous
+
+
+def test_npy_mmap(tmp_path: Path) -> None:
+    x = np.arange(12.0).reshape(6, 2)
+    np.save(tmp_path / "a.npy", x)
+    pts = read_points(str(tmp_path / "a.npy"), mmap=True)
+    assert isinstance(pts.x, np.memmap)
+    assert not pts.x.flags.writeable
+    np.testing.assert_array_equal(pts.x, x)
+    np.save(tmp_path / "v.npy", np.arange(4.0))
+    pts = read_points(str(tmp_path / "v.npy"), mmap=True)
+    assert pts.x.shape == (4, 1) and isinstance(pts.x, np.memmap)
+    assert not pts.x.flags.owndata and not pts.x.flags.writeable
+
+
+def test_npy_mmap_needs_the_dtype(tmp_path: Path) -> None:
+    np.save(tmp_path / "a.npy", np.arange(6, dtype=np.int32).reshape(3, 2))
+    err = read_error(str(tmp_path / "a.npy"), mmap=True)
+    assert "memory mapping needs a float64 array but the file holds int32" in err.message
+    # without mmap the same file is converted
+    assert read_points(str(tmp_path / "a.npy")).x.dtype == np.float64
+
+
+def test_npy_bad_shapes_and_dtypes(tmp_path: Path) -> None:
+    np.save(tmp_path / "c.npy", np.zeros((2, 2, 2)))
+    assert "the array has 3 dimensions" in read_error(str(tmp_path / "c.npy")).message
+    np.save(tmp_path / "s.npy", np.array(["a", "b"]))
+    assert "not numbers" in read_error(str(tmp_path / "s.npy")).message
+    np.save(tmp_path / "o.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
+    assert "holds Python objects" in read_error(str(tmp_path / "o.npy")).message
+    np.save(tmp_path / "e.npy", np.zeros((0, 3)))
+    assert "no rows" in read_error(str(tmp_path / "e.npy")).message
+
+
+def test_npy_invalid_file(tmp_path: Path) -> None:
+    path = put(tmp_path, "bad.npy", b"this is not numpy")
+    err = read_error(path)
+    assert err.message.startswith("not a valid .npy file (")
+    assert err.message.endswith("); write it with numpy.save")
+    np.save(tmp_path / "t.npy", np.arange(100.0))
+    truncated = (tmp_path / "t.npy").read_bytes()[:-40]
+    assert "not a valid .npy file" in read_error(put(tmp_path, "t.npy", truncated)).message
+    np.savez(tmp_path / "z.npz", a=np.zeros(3))
+    os.replace(tmp_path / "z.npz", tmp_path / "z.npy")
+    assert ".npz archive" in read_error(str(tmp_path / "z.npy")).message
+
+
+def test_npy_non_finite(tmp_path: Path) -> None:
+    x = np.zeros((5, 3))
+    x[3, 2] = np.nan
+    np.save(tmp_path / "a.npy", x)
+    for mmap in (False, True):
+        err = read_error(str(tmp_path / "a.npy"), mmap=mmap)
+        assert (err.line, err.column) == (None, "2")
+        assert err.message == (
+            "non-finite value nan in row 4 (index 3); missing or infinite values must be "
+            "removed or imputed first"
+        )
+    np.testing.assert_array_equal(read_points(str(tmp_path / "a.npy"), columns=["0"]).x, np.zeros((5, 1)))
+
+
+# --------------------------------------------------------------------------- stdin
+
+
+def test_stdin_csv() -> None:
+    pts = read_points("-", stdin=io.BytesIO(b"x,y\n1,2\n3,4\n"))
+    assert pts.source == "<stdin>"
+    assert pts.column_names == ["x", "y"]
+    np.testing.assert_array_equal(pts.x, [[1, 2], [3, 4]])
+
+
+def test_stdin_errors_name_stdin() -> None:
+    err = read_error("-", stdin=io.BytesIO(b"x,y\n1,2\n3,oops\n"))
+    assert str(err).startswith("<stdin>:3: column 'y': non-numeric value 'oops'")
+    with pytest.raises(
+        DataError, match=re.escape("<stdin>: standard input is empty; pipe data in or give a file name")
+    ):
+        read_points("-", stdin=io.BytesIO(b""))
+
+
+def test_stdin_delimiter_and_npy() -> None:
+    pts = read_points("-", stdin=io.BytesIO(b"1\t2\n"), delimiter="\t")
+    np.testing.assert_array_equal(pts.x, [[1, 2]])
+    buf = io.BytesIO()
+    np.save(buf, np.ones((3, 2)))
+    pts = read_points("-", stdin=io.BytesIO(buf.getvalue()))
+    np.testing.assert_array_equal(pts.x, np.ones((3, 2)))
+
+
+def test_stdin_default_is_sys_stdin(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = io.TextIOWrapper(io.BytesIO(b"1,2\n"))
+    monkeypatch.setattr(sys, "stdin", fake)
+    np.testing.assert_array_equal(read_points("-").x, [[1, 2]])
+
+
+def test_stdin_delimiter_is_sniffed() -> None:
+    # paste a b | emgmm fit -   and   awk '{print $1, $2}' | emgmm fit -
+    pts = read_points("-", stdin=io.BytesIO(b"x\ty\n1\t2\n"))
+    assert pts.column_names == ["x", "y"]
+    np.testing.assert_array_equal(pts.x, [[1, 2]])
+    np.testing.assert_array_equal(read_points("-", stdin=io.BytesIO(b"1 2\n3 4\n")).x, [[1, 2], [3, 4]])
+    pts = read_points("-", stdin=io.BytesIO(b"my value\n1.5\n2.5\n"))
+    assert pts.column_names == ["my value"]
+
+
+def test_stdin_terminal_is_refused() -> None:
+    class Terminal(io.BytesIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert "standard input is a terminal" in read_error("-", stdin=Terminal(b"1\n")).message
+
+
+# --------------------------------------------------------------------------- .parquet (lazy pandas)
+
+
+def test_parquet_through_pandas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"x": [1.0, 2.0], "y": [3, 4], "label": ["a", "b"]})
+    monkeypatch.setattr(pd, "read_parquet", lambda path: frame)
+    path = put(tmp_path, "d.parquet", b"PAR1")
+    pts = read_points(path, columns=["y", "x"])
+    np.testing.assert_array_equal(pts.x, [[3, 1], [4, 2]])
+    err = read_error(path)
+    assert err.column == "label" and "not a numeric column" in err.message
+
+
+# --------------------------------------------------------------------------- output formats
+
+
+def test_output_format() -> None:
+    assert output_format("a.csv") == "csv"
+    assert output_format("a.TSV") == "tsv"
+    assert output_format("a.tab") == "tsv"
+    assert output_format("a.npy") == "npy"
+    assert output_format("a.json") == "json"
+    assert output_format("-") == "csv"
+    assert output_format("-", default="json") == "json"
+    assert output_format("/dev/stdout") == "csv"
+    with pytest.raises(
+        DataError, match=re.escape("out.xlsx: unsupported output format '.xlsx'; use .csv, .tsv, .npy or .json")
+    ):
+        output_format("out.xlsx")
+
+
+# --------------------------------------------------------------------------- write_table
+
+
+def test_labels_one_integer_per_line(tmp_path: Path) -> None:
+    labels = np.array([0, 2, 1, 1])
+    for name in ("l.csv", "l.tsv"):
+        write_table(str(tmp_path / name), labels)
+        assert (tmp_path / name).read_text() == "0\n2\n1\n1\n"
+    write_table(str(tmp_path / "l.npy"), labels.astype(np.int32))
+    loaded = np.load(tmp_path / "l.npy")
+    assert loaded.dtype == np.int64 and loaded.tolist() == [0, 2, 1, 1]
+    write_table(str(tmp_path / "l.json"), labels)
+    assert (tmp_path / "l.json").read_text() == "[0, 2, 1, 1]\n"
+    assert json.loads((tmp_path / "l.json").read_text()) == [0, 2, 1, 1]
+
+
+def test_responsibilities_csv_tsv_json_npy(tmp_path: Path) -> None:
+    resp = np.array([[0.25, 0.75], [1 / 3, 2 / 3]])
+    names = ["p0", "p1"]
+    write_table(str(tmp_path / "r.csv"), resp, column_names=names)
+    assert (tmp_path / "r.csv").read_text() == "p0,p1\n0.25,0.75\n0.3333333333,0.6666666667\n"
+    write_table(str(tmp_path / "r.tsv"), resp, column_names=names)
+    assert (tmp_path / "r.tsv").read_text().splitlines()[0] == "p0\tp1"
+    write_table(str(tmp_path / "r.json"), resp, column_names=names)
+    records = json.loads((tmp_path / "r.json").read_text())
+    assert records == [{"p0": 0.25, "p1": 0.75}, {"p0": 1 / 3, "p1": 2 / 3}]
+    write_table(str(tmp_path / "r.npy"), resp, column_names=names)
+    np.testing.assert_array_equal(np.load(tmp_path / "r.npy"), resp)
+
+
+def test_scores_as_one_named_column(tmp_path: Path) -> None:
+    write_table(str(tmp_path / "s.csv"), np.array([-1.5, 2.0]), column_names=["score"])
+    assert (tmp_path / "s.csv").read_text() == "score\n-1.5\n2\n"
+
+
+def test_matrix_round_trip_through_the_reader(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 3)) * 1e3
+    write_table(str(tmp_path / "m.csv"), x, column_names=["a", "b", "c"])
+    pts = read_points(str(tmp_path / "m.csv"))
+    assert pts.column_names == ["a", "b", "c"]
+    np.testing.assert_allclose(pts.x, x, rtol=1e-9)
+    write_table(str(tmp_path / "m.tsv"), x, column_names=["a", "b", "c"])
+    np.testing.assert_allclose(read_points(str(tmp_path / "m.tsv")).x, x, rtol=1e-9)
+
+
+def test_trace_table_with_nan(tmp_path: Path) -> None:
+    trace = {
+        "iteration": [1, 2, 3],
+        "log_likelihood": [-10.5, -9.25, -9.0],
+        "change": [float("nan"), 1.25, None],
+        "seconds": np.array([0.1, 0.2, 0.3]),
+    }
+    write_table(str(tmp_path / "t.csv"), trace)
+    assert (tmp_path / "t.csv").read_text() == (
+        "iteration,log_likelihood,change,seconds\n1,-10.5,,0.1\n2,-9.25,1.25,0.2\n3,-9,,0.3\n"
+    )
+    write_table(str(tmp_path / "t.tsv"), trace)
+    assert (tmp_path / "t.tsv").read_text().splitlines()[1] == "1\t-10.5\t\t0.1"
+    write_table(str(tmp_path / "t.json"), trace)
+    records = json.loads((tmp_path / "t.json").read_text())
+    assert records[0] == {"iteration": 1, "log_likelihood": -10.5, "change": None, "seconds": 0.1}
+    assert records[2]["change"] is None
+    write_table(str(tmp_path / "t.npy"), trace)
+    arr = np.load(tmp_path / "t.npy")
+    assert arr.shape == (3, 4) and arr.dtype == np.float64
+    assert np.isnan(arr[0, 2]) and arr[1, 2] == 1.25
+
+
+def test_nan_in_matrix_is_an_empty_field(tmp_path: Path) -> None:
+    x = np.array([[1.0, np.nan], [np.inf, 2.0]])
+    write_table(str(tmp_path / "m.csv"), x, column_names=["a", "b"])
+    assert (tmp_path / "m.csv").read_text() == "a,b\n1,\ninf,2\n"
+    write_table(str(tmp_path / "m.json"), x, column_names=["a", "b"])
+    assert json.loads((tmp_path / "m.json").read_text()) == [{"a": 1.0, "b": None}, {"a": None, "b": 2.0}]
+
+
+def test_table_with_strings(tmp_path: Path) -> None:
+    table = {"k": [1, 2], "covariance": ["full", "diag, tied"], "bic": [10.0, 9.5], "ok": [True, False]}
+    write_table(str(tmp_path / "s.csv"), table)
+    assert (tmp_path / "s.csv").read_text() == 'k,covariance,bic,ok\n1,full,10,true\n2,"diag, tied",9.5,false\n'
+    write_table(str(tmp_path / "s.json"), table)
+    assert json.loads((tmp_path / "s.json").read_text())[1] == {
+        "k": 2, "covariance": "diag, tied", "bic": 9.5, "ok": False,
+    }
+    with pytest.raises(DataError) as info:
+        write_table(str(tmp_path / "s.npy"), table)
+    assert info.value.column == "covariance"
+    assert not (tmp_path / "s.npy").exists()
+
+
+def test_empty_tables(tmp_path: Path) -> None:
+    write_table(str(tmp_path / "e.csv"), np.zeros(0, dtype=int))
+    assert (tmp_path / "e.csv").read_text() == ""
+    write_table(str(tmp_path / "e.json"), {"a": []})
+    assert (tmp_path / "e.json").read_text() == "[]\n"
+
+
+def test_many_rows_are_formatted_in_chunks(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(30000, 5))
+    x[12345, 3] = np.nan
+    write_table(str(tmp_path / "big.csv"), x, column_names=list("abcde"))
+    lines = (tmp_path / "big.csv").read_text().splitlines()
+    assert len(lines) == 30001
+    assert lines[12346].split(",")[3] == ""
+    assert lines[30000] == ",".join("%.10g" % v for v in x[-1])
+
+
+def test_malformed_table_data_is_a_value_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        write_table(str(tmp_path / "a.csv"), np.zeros((2, 2)), column_names=["only-one"])
+    with pytest.raises(ValueError):
+        write_table(str(tmp_path / "a.csv"), {"a": [1, 2], "b": [1]})
+    with pytest.raises(ValueError):
+        write_table(str(tmp_path / "a.csv"), np.zeros((2, 2, 2)))
+    assert not (tmp_path / "a.csv").exists()
+
+
+# --------------------------------------------------------------------------- write_json
+
+
+def test_write_json(tmp_path: Path) -> None:
+    obj = {
+        "k": np.int64(3),
+        "weights": np.array([0.5, 0.5]),
+        "bad": [float("nan"), float("inf"), np.float32(1.5)],
+        "ok": np.bool_(True),
+        "nested": {"x": (1, 2)},
+    }
+    write_json(str(tmp_path / "m.json"), obj)
+    text = (tmp_path / "m.json").read_text()
+    assert text.endswith("}\n") and '\n  "k": 3,' in text
+    assert json.loads(text) == {
+        "k": 3, "weights": [0.5, 0.5], "bad": [None, None, 1.5], "ok": True, "nested": {"x": [1, 2]},
+    }
+
+
+# --------------------------------------------------------------------------- atomicity
+
+
+def _temps(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if ".tmp-" in p.name]
+
+
+class Boom(Exception):
+    pass
+
+
+def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+
+    def write(fh: IO[Any]) -> None:
+        fh.write("partial\n" * 1000)
+        fh.flush()
+        assert _temps(tmp_path) and _temps(tmp_path)[0].startswith(".out.csv.tmp-")
+        raise Boom()
+
+    with pytest.raises(Boom), OutputSet() as out:
+        out.add(str(target), write)
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_failed_write_leaves_existing_target_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "out.csv"
+    target.write_text("precious\n")
+    with pytest.raises(Boom), atomic_write(str(target)) as fh:
+        fh.write("half")
+        raise Boom()
+    assert target.read_text() == "precious\n"
+    assert _temps(tmp_path) == []
+
+
+def test_failure_after_first_output_commits_nothing(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), OutputSet() as out:
+        write_table(str(tmp_path / "labels.csv"), np.array([0, 1]), out=out)
+        assert out.paths == [str(tmp_path / "labels.csv")]
+        assert not (tmp_path / "labels.csv").exists()  # not before commit
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_set_commits_all(tmp_path: Path) -> None:
+    with OutputSet() as out:
+        write_table(str(tmp_path / "labels.csv"), np.array([0, 1]), out=out)
+        write_json(str(tmp_path / "model.json"), {"k": 2}, out=out)
+        with out.stage(str(tmp_path / "raw.bin"), binary=True) as fb:
+            fb.write(b"\x00\x01")
+    assert (tmp_path / "labels.csv").read_text() == "0\n1\n"
+    assert json.loads((tmp_path / "model.json").read_text()) == {"k": 2}
+    assert (tmp_path / "raw.bin").read_bytes() == b"\x00\x01"
+    assert _temps(tmp_path) == []
+    with pytest.raises(RuntimeError):
+        out.commit()
+
+
+def test_explicit_abort(tmp_path: Path) -> None:
+    out = OutputSet()
+    out.add(str(tmp_path / "a.csv"), lambda fh: fh.write("x\n"))
+    out.abort()
+    out.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_file_mode_follows_umask_and_existing_mode_is_kept(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        write_table(str(tmp_path / "new.csv"), np.array([1]))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "new.csv").st_mode) == 0o644
+    existing = tmp_path / "old.csv"
+    existing.write_text("x\n")
+    os.chmod(existing, 0o640)
+    write_table(str(existing), np.array([1]))
+    assert stat.S_IMODE(os.stat(existing).st_mode) == 0o640
+    assert existing.read_text() == "1\n"
+
+
+def test_writes_through_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    write_table(str(link), np.array([7]))
+    assert link.is_symlink()
+    assert real.read_text() == "7\n"
+
+
+def test_device_target_is_written_not_replaced() -> None:
+    if not os.path.exists(os.devnull) or os.name != "posix":
+        pytest.skip("needs /dev/null")
+    write_table(os.devnull, np.array([1, 2]))
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+
+def test_output_errors(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope" / "out.csv")
+    with pytest.raises(DataError) as info:
+        write_table(missing, np.array([1]))
+    assert info.value.source == missing
+    assert info.value.message == f"cannot write: directory '{tmp_path / 'nope'}' does not exist; create it first"
+    with pytest.raises(DataError, match="is a directory"):
+        write_table(str(tmp_path), np.array([1]), fmt="csv")
+    with pytest.raises(DataError, match="the same file is given for two outputs"):
+        with OutputSet() as out:
+            write_table(str(tmp_path / "a.csv"), np.array([1]), out=out)
+            write_table(str(tmp_path / "a.csv"), np.array([2]), out=out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ensure_dir(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b"
+    assert ensure_dir(str(target)) == str(target)
+    assert target.is_dir()
+    ensure_dir(str(target))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DataError, match="exists and is not a directory"):
+        ensure_dir(str(tmp_path / "file"))
+
+
+# --------------------------------------------------------------------------- stdout
+
+
+def test_stdout_is_written_only_at_commit(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", fake)
+    with OutputSet() as out:
+        write_table("-", np.array([0, 1, 1]), out=out)
+        assert fake.getvalue() == ""
+    assert fake.getvalue() == "0\n1\n1\n"
+
+
+def test_stdout_gets_nothing_when_the_run_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", fake)
+    with pytest.raises(Boom), OutputSet() as out:
+        write_table("-", np.array([0, 1, 1]), out=out)
+        raise Boom()
+    assert fake.getvalue() == ""
+
+
+def test_stdout_with_capsys(capsys: pytest.CaptureFixture[str]) -> None:
+    write_table("-", np.array([[0.5, 0.5]]), column_names=["p0", "p1"])
+    write_json("-", {"a": 1})
+    assert capsys.readouterr().out == 'p0,p1\n0.5,0.5\n{\n  "a": 1\n}\n'
+
+
+def test_stdout_binary(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    write_table("-", np.array([1, 2]), fmt="npy")
+    data = capsysbinary.readouterr().out
+    np.testing.assert_array_equal(np.load(io.BytesIO(data)), [1, 2])
+
+
+def test_only_one_output_on_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", fake)
+    with pytest.raises(DataError, match="only one output can go to standard output"):
+        with OutputSet() as out:
+            write_table("-", np.array([1]), out=out)
+            write_table("-", np.array([2]), out=out)
+    assert fake.getvalue() == ""
