@@ -198,7 +198,9 @@ def test_faithful_degenerate_flag_agrees_with_the_data() -> None:
                 legit = np.setdiff1d(np.arange(k), flat)
                 thinnest_legit = min(thinnest_legit, float(ratio[legit].min()))
     assert flagged >= 10
-    assert worst_flat < 1e-12 * DEGENERATE_RATIO
+    # Collapsed components sit at rounding level (~1e-14), at least six decades under the
+    # threshold; the thinnest legitimate one (1.6e-4) is two decades over it.
+    assert worst_flat < 1e-6 * DEGENERATE_RATIO
     assert thinnest_legit > DEGENERATE_RATIO
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import operator
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, TypeVar
 
@@ -18,7 +19,7 @@ from numpy.typing import NDArray
 
 T = TypeVar("T")
 
-DEFAULT_BLOCK_BYTES = 2 << 20  # target size of the per-block (rows x K*D) work buffer
+DEFAULT_BLOCK_BYTES = 8 << 20  # target size of the per-block (rows x K*D) work buffer
 
 
 def block_rows(n_components: int, n_features: int, itemsize: int = 8,
@@ -33,6 +34,21 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
         return os.cpu_count() or 1
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(n_threads: int) -> ThreadPoolExecutor:
+    """A process-wide pool per thread count, kept so that the per-thread work buffers of
+    the kernels survive from one iteration to the next."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(n_threads)
+        if pool is None:
+            pool = _POOLS[n_threads] = ThreadPoolExecutor(n_threads,
+                                                          thread_name_prefix="emgmm")
+        return pool
 
 
 class ArrayDataset:
@@ -77,8 +93,7 @@ class ArrayDataset:
         if self.n_threads == 1 or len(bounds) == 1:
             parts = [run(ab) for ab in bounds]
         else:
-            with ThreadPoolExecutor(self.n_threads) as pool:
-                parts = list(pool.map(run, bounds))
+            parts = list(_pool(self.n_threads).map(run, bounds))
         return functools.reduce(operator.add, parts)
 
     def blocks(self) -> Iterator[tuple[int, NDArray[np.floating]]]:

@@ -25,12 +25,14 @@ S_k = sum_i r_ik (x_i - m_k)(x_i - m_k)^T, which keeps the one-pass update sound
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from .errors import NotPositiveDefinite
+from .kernels import ExpandedKernel, WhitenedKernel
 
 Array = NDArray[np.floating]
 
@@ -80,60 +82,23 @@ def _logdet_spherical(pc: Array, d: int) -> Array:
     return d * np.log(pc)
 
 
-# --- squared Mahalanobis distances: (n, D) rows against K components -> (n, K) ------------
+# --- the per-block kernels (engine/kernels.py) -------------------------------------------
+# kernel(means, covariances, prec_chol, log_det, log_weights, dtype) -> a prepared kernel
 
 
-def _maha_full(x: Array, means: Array, pc: Array) -> Array:
-    n, d = x.shape
-    k = means.shape[0]
-    # One GEMM of the chunk against the K stacked factors: Y[:, k*D:(k+1)*D] = x @ U_k.
-    stacked = pc.transpose(1, 0, 2).reshape(d, k * d)
-    y = x @ stacked
-    y -= np.einsum("kd,kde->ke", means, pc).reshape(k * d)
-    np.square(y, out=y)
-    return y.reshape(n, k, d).sum(axis=2)
+def _whitened(means: Array, covariances: Array, prec_chol: Array, log_det: Array,
+              log_weights: Array, dtype: np.dtype, *, tied: bool) -> WhitenedKernel:
+    return WhitenedKernel.prepare(means, covariances, prec_chol, log_det, log_weights,
+                                  dtype, tied)
 
 
-def _maha_tied(x: Array, means: Array, pc: Array) -> Array:
-    xu = x @ pc
-    mu = means @ pc
-    out = np.empty((x.shape[0], means.shape[0]), dtype=x.dtype)
-    buf = np.empty_like(xu)
-    for k in range(means.shape[0]):
-        np.subtract(xu, mu[k], out=buf)
-        np.square(buf, out=buf)
-        buf.sum(axis=1, out=out[:, k])
-    return out
+def _expanded(means: Array, covariances: Array, prec_chol: Array, log_det: Array,
+              log_weights: Array, dtype: np.dtype, *, spherical: bool) -> ExpandedKernel:
+    return ExpandedKernel.prepare(means, prec_chol, log_det, log_weights, dtype, spherical)
 
 
-def _shifted(x: Array, means: Array) -> tuple[Array, Array]:
-    """Move the origin to the centre of the means before expanding |x - mu|^2, so the
-    expansion does not cancel catastrophically for data far from zero."""
-    c = means.mean(axis=0)
-    return x - c, means - c
-
-
-def _maha_diag(x: Array, means: Array, pc: Array) -> Array:
-    x, means = _shifted(x, means)
-    prec = pc * pc
-    out = np.square(x) @ prec.T
-    out -= 2.0 * (x @ (means * prec).T)
-    out += (means * means * prec).sum(axis=1)
-    np.maximum(out, 0.0, out=out)
-    return out
-
-
-def _maha_spherical(x: Array, means: Array, pc: Array) -> Array:
-    x, means = _shifted(x, means)
-    prec = pc * pc
-    out = np.einsum("ij,ij->i", x, x)[:, None] - 2.0 * (x @ means.T)
-    out += (means * means).sum(axis=1)
-    np.maximum(out, 0.0, out=out)
-    out *= prec
-    return out
-
-
-# --- second moments centred on the current means ---------------------------------------
+# --- second moments centred on given centres (initialisation; the iterations use the
+# kernels above, which centre on the current means) ---------------------------------------
 
 
 def _weighted_scatter(x: Array, resp: Array, centers: Array) -> Array:
@@ -225,7 +190,7 @@ class Family:
     n_parameters: Callable[[int, int], int]
     precision_cholesky: Callable[[Array, float, "int | None"], Array]
     log_det: Callable[[Array, int], Array]
-    mahalanobis: Callable[[Array, Array, Array], Array]
+    kernel: Callable[..., "WhitenedKernel | ExpandedKernel"]
     second_moments: Callable[[Array, Array, Array], Array]
     covariance: Callable[[Array, Array, Array, float], Array]
     to_full: Callable[[Array, int, int], Array]
@@ -241,23 +206,27 @@ FAMILIES: dict[str, Family] = {
         Family(
             "full", "VVV", "each component has its own general covariance matrix",
             lambda k, d: (k, d, d), lambda k, d: k * d * (d + 1) // 2,
-            _chol_inverse_upper, _logdet_full, _maha_full, _weighted_scatter, _cov_full,
+            _chol_inverse_upper, _logdet_full, partial(_whitened, tied=False),
+            _weighted_scatter, _cov_full,
             _full_full,
         ),
         Family(
             "tied", "EEE", "all components share one general covariance matrix",
             lambda k, d: (d, d), lambda k, d: d * (d + 1) // 2,
-            _chol_inverse_upper, _logdet_tied, _maha_tied, _sm_tied, _cov_tied, _full_tied,
+            _chol_inverse_upper, _logdet_tied, partial(_whitened, tied=True), _sm_tied,
+            _cov_tied, _full_tied,
         ),
         Family(
             "diag", "VVI", "each component has its own diagonal covariance matrix",
             lambda k, d: (k, d), lambda k, d: k * d,
-            _inv_sqrt, _logdet_diag, _maha_diag, _sm_diag, _cov_diag, _full_diag,
+            _inv_sqrt, _logdet_diag, partial(_expanded, spherical=False), _sm_diag,
+            _cov_diag, _full_diag,
         ),
         Family(
             "spherical", "VII", "each component has its own single variance",
             lambda k, d: (k,), lambda k, d: k,
-            _inv_sqrt, _logdet_spherical, _maha_spherical, _sm_spherical, _cov_spherical,
+            _inv_sqrt, _logdet_spherical, partial(_expanded, spherical=True), _sm_spherical,
+            _cov_spherical,
             _full_spherical,
         ),
     )

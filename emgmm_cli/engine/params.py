@@ -8,10 +8,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .covariance import Family, family
+from .kernels import ExpandedKernel, WhitenedKernel
 
 Array = NDArray[np.floating]
-
-LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 @dataclass(frozen=True)
@@ -75,21 +74,28 @@ class MixtureParams:
         """Covariances as a (K, D, D) stack, whatever the family."""
         return self.family.to_full(self.covariances, self.n_components, self.n_features)
 
-    def weighted_log_prob(self, x: Array) -> Array:
-        """log(pi_k) + log N(x_i | mu_k, Sigma_k) for each row of x: shape (n, K).
+    def kernel(self, dtype: np.dtype) -> "WhitenedKernel | ExpandedKernel":
+        """The per-block kernel for these parameters and a data dtype, prepared once.
 
-        Computed in x's dtype (float32 or float64) from the float64 parameters.
+        log N(x | k) = -0.5 (D log 2 pi + maha) - 0.5 log|Sigma_k|, and the family's log_det
+        returns log|U_k| = -0.5 log|Sigma_k| (U the precision Cholesky factor).
         """
-        fam = self.family
-        dt = x.dtype
-        d = self.n_features
-        maha = fam.mahalanobis(x, self.means.astype(dt), self.precisions_cholesky.astype(dt))
-        # log N = -0.5 (D log 2 pi + maha) - 0.5 log|Sigma|, and -0.5 log|Sigma| = log|U|.
-        const = (
-            fam.log_det(self.precisions_cholesky, d)
-            - 0.5 * d * LOG_2PI
-            + np.log(np.maximum(self.weights, np.finfo(np.float64).tiny))
-        )
-        maha *= -0.5
-        maha += const.astype(dt)
-        return maha
+        cache: dict[np.dtype, WhitenedKernel | ExpandedKernel] = \
+            self.__dict__.setdefault("_kernels", {})
+        dtype = np.dtype(dtype)
+        kern = cache.get(dtype)
+        if kern is None:
+            fam = self.family
+            kern = fam.kernel(
+                self.means, self.covariances, self.precisions_cholesky,
+                fam.log_det(self.precisions_cholesky, self.n_features),
+                np.log(np.maximum(self.weights, np.finfo(np.float64).tiny)), dtype,
+            )
+            cache[dtype] = kern
+        return kern
+
+    def weighted_log_prob(self, x: Array) -> Array:
+        """log(pi_k) + log N(x_i | mu_k, Sigma_k) for each row of x: shape (n, K), a new
+        array in x's dtype (float32 or float64), from the float64 parameters."""
+        lp, _ = self.kernel(x.dtype).log_prob(x)
+        return lp.copy()

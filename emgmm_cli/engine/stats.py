@@ -8,6 +8,7 @@ memory-mapped, distributed) and sums; nothing else in the engine touches data ro
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -60,19 +61,41 @@ def logsumexp_rows(a: Array) -> Array:
     return np.log(e.sum(axis=1)) + m
 
 
+def normalise_in_place(lp: Array) -> tuple[Array, Array]:
+    """Turn weighted log-probabilities into responsibilities, in place.
+
+    Returns (log density per row: logsumexp_k lp_ik, the row maxima of lp).
+    """
+    top = lp.max(axis=1)
+    lp -= top[:, None]
+    np.exp(lp, out=lp)
+    total = lp.sum(axis=1)
+    lp /= total[:, None]
+    return np.log(total) + top, top
+
+
+def _e_step(x: Array, params: MixtureParams, hard: bool
+            ) -> tuple[Array, Array, Array, Array | None, Any]:
+    """(resp, log density, row max of lp, labels if hard, kernel aux) in work buffers."""
+    kern = params.kernel(x.dtype)
+    lp, aux = kern.log_prob(x)
+    labels = lp.argmax(axis=1) if hard else None
+    lse, top = normalise_in_place(lp)
+    if labels is not None:
+        lp[:] = 0.0
+        lp[np.arange(lp.shape[0]), labels] = 1.0
+    return lp, lse, top, labels, aux
+
+
 def e_step(x: Array, params: MixtureParams, hard: bool) -> tuple[Array, Array, Array]:
     """Responsibilities for a chunk: (resp (n, K), log density (n,), weighted log prob).
 
     Soft: r_ik = exp(lp_ik - logsumexp_k lp_ik).  Hard: one-hot at the arg-max.
+    Fresh arrays (the hot path, chunk_stats, works in reused buffers instead).
     """
     lp = params.weighted_log_prob(x)
-    lse = logsumexp_rows(lp)
-    if hard:
-        resp = np.zeros_like(lp)
-        resp[np.arange(lp.shape[0]), lp.argmax(axis=1)] = 1.0
-    else:
-        resp = np.exp(lp - lse[:, None])
-    return resp, lse, lp
+    resp, lse, _, _, _ = _e_step(x, params, hard)
+    return resp.copy(), lse, lp
 
 
 def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str) -> SuffStats:
@@ -95,13 +118,22 @@ def chunk_stats(x: Array, params: MixtureParams, hard: bool = False) -> SuffStat
 
     The second moments are centred on the current means (the centre the M-step expects).
     """
-    resp, lse, lp = e_step(x, params, hard)
-    st = stats_from_resp(x, resp, params.means, params.covariance_type)
-    st.loglik = float(lse.sum(dtype=np.float64))
-    lp_max = lp.max(axis=1)
-    st.objective = float(lp_max.sum(dtype=np.float64)) if hard else st.loglik
-    st.log_max_resp = float((lp_max - lse).sum(dtype=np.float64))
-    return st
+    resp, lse, top, _, aux = _e_step(x, params, hard)
+    sk, scatter = params.kernel(x.dtype).moments(x, resp, aux)
+    if hard:
+        # Exact sums of each component's points: equal bit for bit when no point changed
+        # component, which is how run_em detects that hard EM has converged.
+        sk = (resp.T @ x).astype(np.float64)
+    loglik = float(lse.sum(dtype=np.float64))
+    return SuffStats(
+        nk=resp.sum(axis=0, dtype=np.float64),
+        sk=sk,
+        scatter=scatter,
+        loglik=loglik,
+        objective=float(top.sum(dtype=np.float64)) if hard else loglik,
+        log_max_resp=float((top - lse).sum(dtype=np.float64)),
+        n=int(x.shape[0]),
+    )
 
 
 @dataclass
@@ -145,5 +177,5 @@ class Predictions:
 
 def predict_chunk(x: Array, params: MixtureParams) -> Predictions:
     """Labels (arg-max responsibility), responsibilities and log-densities of a chunk."""
-    resp, lse, lp = e_step(x, params, hard=False)
-    return Predictions(lp.argmax(axis=1), resp, lse)
+    resp, lse, _, _, _ = _e_step(x, params, hard=False)
+    return Predictions(resp.argmax(axis=1), resp.copy(), lse)
