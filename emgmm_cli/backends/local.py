@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 T = TypeVar("T")
 
+BLOCK_MULTIPLE = 4
 DEFAULT_BLOCK_BYTES = 8 << 20  # target size of the per-block (rows x K*D) work buffer
 
 
@@ -79,8 +80,15 @@ class ArrayDataset:
         return self._x.dtype
 
     def _bounds(self) -> list[tuple[int, int]]:
+        """Equal blocks of at most block_rows rows.  More than one block is rounded up to a
+        multiple of BLOCK_MULTIPLE, so 2 or 4 threads finish together; the bounds depend
+        on N and block_rows only, never on the thread count, so neither do the sums."""
         n, b = self.n_samples, self.block_rows
-        return [(i, min(i + b, n)) for i in range(0, n, b)]
+        count = -(-n // b)
+        if count > 1:
+            count = -(-count // BLOCK_MULTIPLE) * BLOCK_MULTIPLE
+        size = -(-n // max(count, 1))
+        return [(i, min(i + size, n)) for i in range(0, n, size)]
 
     def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
         bounds = self._bounds()
