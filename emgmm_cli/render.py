@@ -118,6 +118,45 @@ def render_trace(console: "Console", rows: Sequence[Any]) -> None:
     console.print(table)
 
 
+def render_model_info(console: "Console", doc: dict[str, Any], *, path: str) -> None:
+    """A saved model (`emgmm info`): the file, K and D, then the summary of its fit."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    opts = doc["options"]
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("file", f"{escape(path)} ({escape(str(doc['format']))} version "
+                         f"{doc['version']}, written by emgmm {escape(str(doc['emgmm_version']))})")
+    head.add_row("size", f"K={doc['n_components']} components, D={doc['n_features']} features, "
+                         f"{doc['covariance_type']} covariance")
+    head.add_row("options", f"max_iter {opts['max_iter']}, reg_covar {opts['reg_covar']:g}"
+                            + (f", means from {escape(str(opts['means_init']))}"
+                               if opts.get("means_init") else ""))
+    console.print(head)
+    render_fit_summary(console, doc, shape=(int(doc["n_samples"]), int(doc["n_features"])))
+
+
+def render_score_summary(console: "Console", summary: dict[str, Any]) -> None:
+    """The summary of `emgmm score`: the log-likelihood and, with --threshold, outliers."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    head = Table.grid(padding=(0, 2))
+    head.add_column(style="bold")
+    head.add_column()
+    head.add_row("data", f"{escape(summary['source'])}: {summary['n_samples']} rows")
+    head.add_row("model", escape(summary["model"]))
+    head.add_row("log-likelihood", f"{_num(summary['log_likelihood'], 10)} "
+                                   f"(mean per sample {_num(summary['mean_log_likelihood'], 8)})")
+    if "threshold" in summary:
+        head.add_row("outliers", f"{summary['n_outliers']} of {summary['n_samples']}: "
+                                 f"log-density below {_num(summary['cutoff_log_density'], 8)} "
+                                 f"(the lowest {summary['threshold']:g} quantile)")
+    console.print(head)
+
+
 @contextmanager
 def fit_progress(stream: TextIO | None, n_init: int
                  ) -> Iterator[Callable[[int, int, float, float], None] | None]:
@@ -138,3 +177,112 @@ def fit_progress(stream: TextIO | None, n_init: int
                                               f"iteration {it}: log-lik {obj:.6g}{ch}")
 
         yield update
+
+
+# --------------------------------------------------------------------------- batch
+
+
+def render_batch_summary(console: "Console", rows: Sequence[dict[str, Any]], *,
+                         caption: str | None = None) -> None:
+    """The table of `emgmm batch`: one line per dataset (short headers, so that it fits
+    80 columns; a long status is cut, its full text is in summary.csv), failures in red."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", padding=(0, 0),
+                  pad_edge=False)
+    table.add_column("file", overflow="fold", min_width=10)
+    for name in ("rows", "dims", "K"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("cov", no_wrap=True)
+    table.add_column("iter", justify="right", no_wrap=True)
+    table.add_column("conv", no_wrap=True)
+    for name in ("log-lik", "BIC", "sec"):
+        table.add_column(name, justify="right", no_wrap=True)
+    # what the other columns take (about 62 characters) and the file names left over
+    file_width = min(40, max((len(str(r["file"])) for r in rows), default=4))
+    table.add_column("status", no_wrap=True, overflow="ellipsis",
+                     max_width=max(16, console.width - 62 - file_width))
+    for r in rows:
+        status = str(r["status"])
+        style = "red" if status.startswith("failed") else "dim" if status == "skipped" else ""
+        seconds = r["seconds"]
+        table.add_row(
+            Text(str(r["file"])), _num(r["rows"]), _num(r["dims"]), _num(r["k"]),
+            r["covariance"] or "-", _num(r["iterations"]),
+            "-" if r["converged"] is None else
+            "[green]yes[/green]" if r["converged"] else "[red]no[/red]",
+            _num(r["log_likelihood"], 7), _num(r["bic"], 7),
+            "-" if seconds is None else f"{seconds:.2f}", Text(status, style=style),
+        )
+    console.print(table)
+    if caption:
+        console.print(Text(caption))
+
+
+class BatchDisplay:
+    """What `emgmm batch` shows while it runs: a progress bar (datasets done of total,
+    the files being fitted, elapsed time, failures so far) and messages printed above it.
+
+    Without a stream, the bar is not shown and messages go to ``fallback`` as plain lines.
+    """
+
+    def __init__(self, progress: Any, task: Any, fallback: TextIO) -> None:
+        self._progress = progress
+        self._task = task
+        self._fallback = fallback
+        self._running: list[str] = []
+        self._failed = 0
+
+    def _refresh(self) -> None:
+        if self._progress is None:
+            return
+        shown = ", ".join(self._running[:2])
+        if len(self._running) > 2:
+            shown += f" (+{len(self._running) - 2})"
+        failed = f"[red]{self._failed} failed[/red]" if self._failed else "0 failed"
+        self._progress.update(self._task, current=shown, failed=failed)
+
+    def started(self, name: str) -> None:
+        self._running.append(name)
+        self._refresh()
+
+    def finished(self, name: str, *, failed: bool) -> None:
+        if name in self._running:
+            self._running.remove(name)
+        self._failed += int(failed)
+        if self._progress is not None:
+            self._progress.advance(self._task)
+        self._refresh()
+
+    def message(self, text: str) -> None:
+        """One line for the user (a warning or an error), above the bar when it shows."""
+        if self._progress is not None:
+            self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(text, file=self._fallback, flush=True)
+
+
+@contextmanager
+def batch_progress(stream: TextIO | None, total: int, *, done: int = 0,
+                   fallback: TextIO) -> Iterator[BatchDisplay]:
+    """A BatchDisplay; its progress bar is drawn on stream (None: no bar)."""
+    if stream is None:
+        yield BatchDisplay(None, None, fallback)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = make_console(stream)
+    with Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.fields[failed]}"), TextColumn("{task.fields[current]}"),
+                  console=console, transient=True) as progress:
+        task = progress.add_task("batch", total=total, completed=done, current="",
+                                 failed="0 failed")
+        yield BatchDisplay(progress, task, fallback)

@@ -7,11 +7,13 @@ is small.  Results are summed in block order, so they do not depend on the threa
 
 from __future__ import annotations
 
+import collections
 import functools
+import itertools
 import operator
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterator, TypeVar
 
 import numpy as np
@@ -50,6 +52,33 @@ def _pool(n_threads: int) -> ThreadPoolExecutor:
             pool = _POOLS[n_threads] = ThreadPoolExecutor(n_threads,
                                                           thread_name_prefix="emgmm")
         return pool
+
+
+def _ordered_sum(pool: ThreadPoolExecutor, run: Callable[[tuple[int, int]], T],
+                 bounds: list[tuple[int, int]], window: int) -> T:
+    """run over every block on the pool, summed left to right in block order.
+
+    At most ``window`` blocks are in flight or waiting to be added: holding every
+    block's result until the end would cost N / block_rows statistics, O(N) memory on
+    large data.  The order of the additions is that of functools.reduce.
+    """
+    pending: collections.deque[Future[T]] = collections.deque()
+    todo = iter(bounds)
+    for ab in itertools.islice(todo, window):
+        pending.append(pool.submit(run, ab))
+    total: T | None = None
+    try:
+        while pending:
+            part = pending.popleft().result()
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(run, nxt))
+            total = part if total is None else total + part  # type: ignore[operator]
+    finally:
+        for future in pending:
+            future.cancel()
+    assert total is not None
+    return total
 
 
 class ArrayDataset:
@@ -99,10 +128,8 @@ class ArrayDataset:
             return fn(block, ab[0]) if indexed else fn(block)
 
         if self.n_threads == 1 or len(bounds) == 1:
-            parts = [run(ab) for ab in bounds]
-        else:
-            parts = list(_pool(self.n_threads).map(run, bounds))
-        return functools.reduce(operator.add, parts)
+            return functools.reduce(operator.add, (run(ab) for ab in bounds))
+        return _ordered_sum(_pool(self.n_threads), run, bounds, 4 * self.n_threads)
 
     def blocks(self) -> Iterator[tuple[int, NDArray[np.floating]]]:
         for a, b in self._bounds():

@@ -16,12 +16,72 @@ NO_COLOR  when set, tables are printed without colour.
 
 EMGMM_FORCE_TTY  when set to a non-empty value other than 0, stdout and stderr are treated as terminals (summary tables instead of labels).
 
-OMP_NUM_THREADS, OPENBLAS_NUM_THREADS  limit the threads of the linear-algebra library."""
+OMP_NUM_THREADS, OPENBLAS_NUM_THREADS  limit the threads of the linear-algebra library.
+
+XDG_CACHE_HOME  the default --cache-dir is $XDG_CACHE_HOME/emgmm (~/.cache/emgmm when it is not set)."""
+
+LARGE_DATA = """\
+An input file larger than --memory-limit (default: a quarter of the memory, or of the cgroup's limit when that is lower; sizes such as 512M or 2G, in powers of 1024) is never loaded whole. A .npy file is read block by block on every pass over the data (cut to --columns and converted to --dtype block by block), after one pass that checks its values for NaN and infinities. A text file is converted once, in chunks of rows, to a .npy in --cache-dir (written atomically; keyed by the file's absolute path, size and modification time and by --columns, --dtype, --delimiter and --header, so it is reused while the file is unchanged and replaced when it changes), then read the same way. Labels and responsibilities are written block by block into their temporary output files, renamed at the end; output for stdout is spooled to an unnamed temporary file past 16 MiB. The results are those of an in-memory fit, bit for bit. Standard input is always read into memory.
+
+--dtype float32 reads the data in single precision and runs the E-step in it, with statistics and log-likelihoods summed in float64: half the memory, faster, and on well-separated data the same labels. The model records the dtype in its options."""
+
+MODEL_FILE = """\
+A model file is the JSON document that fit --model FILE.json writes and that predict, score, sample and info read: an object in format "emgmm-model", version 1. Readers validate it: a file that is not JSON, holds another format or version, lacks a field, has fields whose shapes disagree, weights that are negative or do not sum to 1, or covariances that are not symmetric positive definite is refused with a one-line error naming the field, and exit status 1. The fields:
+
+format  "emgmm-model".
+
+version  1, the version of the format; readers refuse versions they do not know.
+
+emgmm_version  the version of emgmm that wrote the file.
+
+covariance_type  full, tied, diag or spherical.
+
+n_components, n_features  K and D, both >= 1.
+
+feature_names  the D column names of the training data; predict and score select these columns when the input's header holds them all, and otherwise use every column.
+
+weights  K numbers >= 0 that sum to 1.
+
+means  K x D numbers.
+
+covariances  K x D x D (full), D x D (tied), K x D (diag: variances) or K (spherical: one variance per component), --reg-covar included; finite, symmetric and positive definite.
+
+n_samples  N, the number of rows fitted.
+
+log_likelihood, mean_log_likelihood  the log-likelihood of the final parameters, in total and per sample (null if not finite).
+
+n_parameters  p, the number of free parameters.
+
+bic, aic, icl  -2 log L + p log N, -2 log L + 2p, and BIC - 2 sum_i log max_k r_ik: lower is better (mclust's BIC is minus ours).
+
+converged, n_iter  whether EM met --tol, and the iterations it ran.
+
+degenerate  the indices of degenerate components.
+
+events  the named events of the fit: objects with kind, component, iteration and message.
+
+restart_log_likelihoods  the final log-likelihood of every restart.
+
+options  every fit option (n_components, covariance_type, init, means_init, n_init, tol, max_iter, reg_covar, algorithm, dtype) and the seed actually used.
+
+source  the training data file, or <stdin>.
+
+Numbers are written with full precision, so a model read back gives the labels and log-densities of the fit bit for bit. Readers of version 1 ignore fields not listed here."""
+
+MODEL_EXIT_STATUS = """\
+0  success.
+
+1  the model file is missing or invalid (the message names the file and the field), the data cannot be read, or its number of columns is not the model's D.
+
+2  bad usage: an unknown option, a value out of range, a missing argument, two outputs on stdout.
+
+130  interrupted (Ctrl-C); no partial output file is left behind."""
 
 MAN_SECTIONS: dict[str, dict[str, str]] = {
     "emgmm": {
         "EXIT STATUS": EXIT_STATUS,
         "ENVIRONMENT": ENVIRONMENT,
+        "FILES": MODEL_FILE,
         "CONVENTIONS": """\
 '-' is stdin for an input and stdout for an output. Output formats follow the extension: .csv, .tsv, .npy, .json. Output files are written atomically (a temporary file in the same folder, then a rename), so a failed or interrupted run never leaves a half-written file and never touches an input.
 
@@ -33,9 +93,68 @@ When stdout is a terminal, commands print rich tables; when it is a pipe or a fi
 Labels: one integer 0..K-1 per line, no header (in .npy: an int64 array; in .json: a list). Responsibilities: an N x K table with columns p0..p{K-1}. Trace: iteration, log_likelihood (the mean per-sample log-likelihood of the parameters the iteration started from; for --algorithm hard the mean classification log-likelihood), change, seconds. Model: the versioned JSON document described in emgmm(1) FILES.""",
         "CONVERGENCE": """\
 EM stops when the mean per-sample log-likelihood changes by less than --tol between iterations, as scikit-learn's GaussianMixture does, or after --max-iter iterations; then a warning is printed and the summary says converged: false. Hard EM also stops as soon as no point changes component. The reported log-likelihood is that of the final parameters, after one more E-step.""",
+        "LARGE DATA": LARGE_DATA,
         "DEGENERATE FITS": """\
 A component is degenerate (a spurious maximum of the likelihood) when the smallest eigenvalue of its covariance, less --reg-covar, is below 1e-6 times the smallest non-zero column variance of the data: the component has collapsed onto a few points or a line, and only --reg-covar keeps its covariance invertible. Degenerate components are named in a warning and in the model's "degenerate" list; among restarts, a non-degenerate fit always wins over a degenerate one. A component whose weight collapses to zero keeps its last mean and covariance and is reported. A covariance that is not positive definite even with --reg-covar is an error that names the component.""",
         "EXIT STATUS": EXIT_STATUS,
         "SEE ALSO": "emgmm(1)",
+    },
+    "make-blobs": {
+        "OUTPUT": """\
+A table with columns x0..x{D-1} and, unless --no-labels, label (the blob a point was drawn from, 0..K-1); points come blob by blob, in the order of the centers. CSV on stdout by default; -o FILE writes .csv, .tsv or .npy (a float64 array) by extension. --centers-out writes the K x D centers with columns x0..x{D-1}. Random centers are drawn before the points, from the same generator, so the same --seed and options give the same bytes.""",
+        "EXIT STATUS": """\
+0  success.
+
+1  an impossible request: negative sizes or standard deviations, sizes, standard deviations or covariances whose count is not the number of centers, centers or covariances whose dimension disagrees with --dim or with each other, covariances that are not symmetric positive definite, an unreadable --centers or --covariances file.
+
+2  a value that does not parse (-n abc, --center-box 1), an option out of range, or options that exclude each other (--std with --covariances, --center-box with --centers).
+
+130  interrupted (Ctrl-C); no partial output file is left behind.""",
+        "SEE ALSO": "emgmm-fit(1)",
+    },
+    "predict": {
+        "OUTPUT": """\
+Labels: one integer 0..K-1 per line, no header; with --proba, the N x K responsibilities with columns p0..p{K-1}. On the training data they equal what fit wrote.""",
+        "EXIT STATUS": MODEL_EXIT_STATUS,
+        "SEE ALSO": "emgmm-fit(1), emgmm-score(1)",
+    },
+    "score": {
+        "OUTPUT": """\
+Per sample: a table with the column log_density (log p(x) under the mixture) and, with --threshold Q, outlier (1 for the points whose log-density is below the Q quantile of the log-densities, else 0). The summary: the total log-likelihood (on the training data, the model's log_likelihood) and the mean per sample; with --threshold, the number of outliers and the log-density cutoff. --json prints it as an object with the keys model, source, n_samples, log_likelihood, mean_log_likelihood and, with --threshold, threshold, cutoff_log_density, n_outliers.""",
+        "EXIT STATUS": MODEL_EXIT_STATUS,
+        "SEE ALSO": "emgmm-fit(1), emgmm-predict(1)",
+    },
+    "sample": {
+        "EXIT STATUS": MODEL_EXIT_STATUS,
+        "SEE ALSO": "emgmm-fit(1), emgmm-make-blobs(1)",
+    },
+    "info": {
+        "EXIT STATUS": MODEL_EXIT_STATUS,
+        "SEE ALSO": "emgmm-fit(1)",
+    },
+    "batch": {
+        "OUTPUT": """\
+For each dataset, a folder DIR/<path>/, where <path> is the dataset's path relative to the directory PATH it was found in (a file named on the command line or on stdin: relative to the working directory if it lies below it, else its name alone), without the extension: data/sub/a.csv found in data/ goes to DIR/sub/a/. It holds labels.csv, trace.csv and model.json as fit --output-dir writes them (responsibilities.csv too with --responsibilities). They are written together and atomically, model.json last: a folder is complete, or absent. Two datasets that would share a folder (a.csv and a.npy) or an output that would overwrite an input are refused before anything runs (exit status 2). Hidden files and folders, and the output directory when it lies inside a PATH, are not searched.
+
+DIR/summary.csv: one row per dataset, in the order found (directories in name order, files before subfolders), with the columns file, rows, dims, k, covariance, iterations, converged, log_likelihood, bic, seconds and status. status is ok, skipped (--skip-existing), or "failed: " and the reason, one line: "line 4: column 'y': non-numeric value 'abc'; ..." for a data error (the file is in its own column), the fit's error otherwise. Empty fields are unknown. --summary FILE writes the same table as .csv or .tsv, or as a JSON list of records.""",
+        "NOTES": """\
+Seeds: every dataset is fitted with the same seed, --seed or, without it, one drawn for the whole batch and recorded in each model.json. So emgmm fit FILE -k K --seed S with the batch's options gives a dataset's outputs byte for byte, and neither --jobs nor the order in which workers finish changes any result.
+
+Parallel runs: --jobs N fits N datasets at once in processes started afresh (the spawn method), whose linear-algebra libraries use one thread each (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS are set to 1 for them); the threads of the block reduction are shared out among the workers. A worker that dies (killed, out of memory) fails the datasets it was fitting, and the batch goes on in a new one.
+
+Resuming: with --skip-existing, a dataset whose folder holds labels.csv, trace.csv and model.json (and responsibilities.csv if asked for) and whose model.json records the same options (K, covariance type, init or means-init, restarts, tol, max-iter, reg-covar, algorithm, and the seed if --seed is given) is not fitted again; its summary row is read from model.json, with status skipped. Failed datasets are always tried again.
+
+Ctrl-C stops the batch: the datasets being fitted stop at their next EM iteration and leave no file; those finished keep their outputs; summary.csv lists them; the exit status is 130. Run the same command with --skip-existing to finish.
+
+Progress: on a terminal, a bar on stderr shows the datasets done of all, the elapsed time, the failures so far and the files being fitted; each failure is also printed as one line, emgmm: error: FILE: reason. The summary table follows on stdout (or stderr when stdout is not a terminal). --quiet leaves only the errors.""",
+        "EXIT STATUS": """\
+0  every dataset was fitted (or skipped).
+
+1  one or more datasets failed (the last line says how many, for example: Error: 2 of 7 datasets failed; see results/summary.csv), or no dataset was found.
+
+2  bad usage: an unknown option, a value out of range, two datasets sharing an output folder, an output that would overwrite an input, a PATH inside the output directory.
+
+130  interrupted (Ctrl-C); finished datasets keep their outputs, the others leave none, and summary.csv lists what was done.""",
+        "SEE ALSO": "emgmm-fit(1), find(1)",
     },
 }

@@ -7,6 +7,7 @@ so bad values are rejected (exit 2) before any data is read.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable, TypeVar
 
 import click
@@ -19,6 +20,42 @@ F = TypeVar("F", bound=Callable[..., Any])
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_METHODS = ("kmeans", "k-means++", "random", "random-from-data")
 ALGORITHMS = ("soft", "hard")
+DTYPES = ("float64", "float32")
+
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from '1024', '512K', '512M', '1.5G', '2GB', '2GiB', '1T' (powers of 1024)."""
+    raw = text.strip().upper().replace(" ", "")
+    for suffix in ("IB", "B"):
+        if raw.endswith(suffix) and len(raw) > len(suffix) and raw[-len(suffix) - 1].isalpha():
+            raw = raw[: -len(suffix)]
+            break
+    unit = raw[-1:] if raw[-1:].isalpha() else ""
+    number = raw[: len(raw) - len(unit)]
+    if unit not in _SIZE_UNITS or not number:
+        raise ValueError(f"not a size: {text!r}")
+    value = float(number) * _SIZE_UNITS[unit]
+    if not (value >= 1 and math.isfinite(value)):
+        raise ValueError(f"not a positive size: {text!r}")
+    return int(value)
+
+
+class ByteSize(click.ParamType):
+    """A size in bytes with an optional unit: 1024, 512K, 512M, 2G (powers of 1024)."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not a size; give bytes with an optional unit K, M, G "
+                      "or T, such as 512M or 2G", param, ctx)
 
 
 def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -64,8 +101,8 @@ def _split_columns(ctx: click.Context, param: click.Parameter, value: str | None
     return cols
 
 
-input_options = _compose(
-    click.argument("input", metavar="INPUT", type=str),
+# How to read a data file (every command that reads data); input_options adds INPUT.
+read_options = _compose(
     click.option("--columns", metavar="COLS", callback=_split_columns,
                  help="Comma-separated columns to use, by header name or 0-based index "
                       "(default: all)."),
@@ -75,6 +112,11 @@ input_options = _compose(
     click.option("--header/--no-header", " /-H", default=None,
                  help="Whether the first row is a header (default: detected: a header "
                       "is a first row with a non-numeric field)."),
+)
+
+input_options = _compose(
+    click.argument("input", metavar="INPUT", type=str),
+    read_options,
 )
 
 
@@ -106,4 +148,17 @@ fit_options = _compose(
                  show_default=True,
                  help="soft: ordinary EM; hard: classification EM (each point wholly in "
                       "its most likely component)."),
+    click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True,
+                 help="Precision of the data and of the E-step; statistics and the "
+                      "log-likelihood are summed in float64 either way.  float32 halves "
+                      "the memory and is faster."),
+    click.option("--memory-limit", type=ByteSize(), default=None, metavar="SIZE",
+                 help="Inputs larger than SIZE (e.g. 512M, 2G) are not loaded: a .npy is "
+                      "read block by block, a text file is converted once to a binary "
+                      "cache (see --cache-dir) and read block by block (default: a "
+                      "quarter of the memory)."),
+    click.option("--cache-dir", type=click.Path(file_okay=False), metavar="DIR",
+                 help="Where text inputs over --memory-limit are converted, once, to .npy "
+                      "(reused while the input is unchanged; default: $XDG_CACHE_HOME/emgmm "
+                      "or ~/.cache/emgmm)."),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -13,7 +14,8 @@ from .covariance import family
 from .dataset import Dataset
 from .em import TraceRow, degenerate_components, run_em
 from .errors import FitEvent, InvalidParameter
-from .init import INIT_METHODS, distinct_rows, initial_params
+from .hc import HcTree
+from .init import INIT_METHODS, distinct_rows, initial_params, restart_method
 from .params import MixtureParams
 from .stats import chunk_moments
 
@@ -116,12 +118,15 @@ def fit(
     *,
     means_init: Array | None = None,
     on_iteration: ProgressCallback | None = None,
+    hc_tree: HcTree | None = None,
 ) -> FitResult:
     """Fit a Gaussian mixture to ``data``: n_init runs, the best one kept.
 
     Restart r draws from child r of the SeedSequence of ``options.seed``, so a run is
     reproducible whatever the chunking or threading.  A restart that ends degenerate loses
-    to any that does not (a spurious maximum is not a better fit).
+    to any that does not (a spurious maximum is not a better fit).  With init "hc" the
+    first restart cuts ``hc_tree`` (built from the data when None) and the others start
+    as init.restart_method says.
     """
     options.validate()
     k, n = options.n_components, data.n_samples
@@ -141,10 +146,11 @@ def fit(
     logliks: list[float] = []
     for r, child in enumerate(children):
         rng = np.random.default_rng(child)
+        method = restart_method(options.init, r)
         start = initial_params(
-            data, k, options.covariance_type, options.init, rng,
+            data, k, options.covariance_type, method, rng,
             reg_covar=options.reg_covar, column_mean=moments.mean,
-            column_variance=moments.variance, means_init=means_init,
+            column_variance=moments.variance, means_init=means_init, hc_tree=hc_tree,
         )
         callback = None if on_iteration is None else (
             lambda it, obj, ch, r=r: on_iteration(r, it, obj, ch))
@@ -166,9 +172,11 @@ def fit(
         if not run.converged:
             events.append(FitEvent(
                 "not-converged",
-                f"did not converge in {options.max_iter} iterations (last change "
-                f"{run.trace[-1].change:.3g}, tol {options.tol:g}); raise --max-iter, "
-                "try another --init, or check for degenerate data",
+                f"did not converge in {options.max_iter} iteration"
+                f"{'s' if options.max_iter > 1 else ''}"
+                + ("" if math.isnan(run.trace[-1].change)
+                   else f" (last change {run.trace[-1].change:.3g}, tol {options.tol:g})")
+                + "; raise --max-iter, try another --init, or check for degenerate data",
                 None, run.n_iter,
             ))
         result = FitResult(

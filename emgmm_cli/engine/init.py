@@ -4,7 +4,10 @@
 - ``k-means++``: the k-means++ seeds alone as centres, then nearest-centre assignment;
 - ``random-from-data``: K distinct data points as centres, then nearest-centre assignment;
 - ``random``: random responsibilities (uniform, normalised per row);
-- ``means_init``: given centres, then nearest-centre assignment.
+- ``means_init``: given centres, then nearest-centre assignment;
+- ``hc``: mclust's model-based hierarchical agglomeration cut at K (see hc.py).  The tree
+  is deterministic, so only the first restart of a fit starts from it; restarts 2.. start
+  from HC_RESTART_INITS in turn (see restart_method), which reach other optima.
 
 Hard assignments (or random responsibilities) give sufficient statistics by the same
 reduction EM uses, and the M-step turns them into weights, means and covariances.
@@ -22,12 +25,23 @@ from numpy.typing import NDArray
 from .dataset import Dataset
 from .em import m_step
 from .errors import InvalidParameter
+from .hc import HcTree, build_hc_tree, hc_params
 from .params import MixtureParams
 from .stats import SuffStats, stats_from_resp
 
 Array = NDArray[np.floating]
 
-INIT_METHODS: tuple[str, ...] = ("kmeans", "k-means++", "random", "random-from-data")
+INIT_METHODS: tuple[str, ...] = ("kmeans", "k-means++", "random", "random-from-data", "hc")
+#: What restarts 2, 3, ... start from, in turn, when the init is "hc" (the hierarchy gives
+#: one start only).
+HC_RESTART_INITS: tuple[str, ...] = ("random",)
+
+
+def restart_method(init: str, restart: int) -> str:
+    """The initialisation of restart ``restart`` (0-based) of a fit whose init is ``init``."""
+    if init != "hc" or restart == 0:
+        return init
+    return HC_RESTART_INITS[(restart - 1) % len(HC_RESTART_INITS)]
 
 #: Rows of the in-memory sample that k-means++ seeding and distinct-point draws use.
 SEED_SAMPLE_ROWS = 50_000
@@ -209,9 +223,16 @@ def initial_params(
     column_mean: Array,
     column_variance: Array,
     means_init: Array | None = None,
+    hc_tree: HcTree | None = None,
 ) -> MixtureParams:
-    """Starting parameters for one EM run."""
+    """Starting parameters for one EM run.
+
+    For ``hc``, hc_tree is the hierarchy to cut (built here, from rng, when None).
+    """
     origin = np.broadcast_to(column_mean, (k, data.n_features)).copy()
+    if means_init is None and method == "hc":
+        tree = hc_tree if hc_tree is not None else build_hc_tree(data, rng)
+        return hc_params(data, tree, k, covariance_type, reg_covar=reg_covar, origin=origin)
     if means_init is None and method == "random":
         seed = int(rng.integers(2**63))
         st = data.reduce(

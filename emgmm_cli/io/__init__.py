@@ -7,6 +7,7 @@ This package imports numpy only (pandas lazily, for .parquet); never click or ri
 """
 
 from .errors import DataError
+from .model import LoadedModel, check_features, load_model
 from .readers import INPUT_EXTENSIONS, STDIN_NAME, Points, read_points
 from .writers import (
     OUTPUT_FORMATS,
@@ -23,10 +24,13 @@ __all__ = [
     "OUTPUT_FORMATS",
     "STDIN_NAME",
     "DataError",
+    "LoadedModel",
     "OutputSet",
     "Points",
     "atomic_write",
+    "check_features",
     "ensure_dir",
+    "load_model",
     "output_format",
     "read_points",
     "write_json",

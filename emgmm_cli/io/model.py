@@ -11,15 +11,22 @@ Format "emgmm-model", version 1: a JSON object with
   options (every fit option, with the seed actually used), source (the input file)
 
 The numbers are written with full precision (Python's shortest round-trip repr).
+load_model reads such a file back and validates it (every failure a one-line DataError);
+check_features refuses data whose column count is not the model's D.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from .errors import DataError
 
 if TYPE_CHECKING:
     from ..engine.fit import FitResult
+    from ..engine.params import MixtureParams
+    from .readers import Points
 
 MODEL_FORMAT = "emgmm-model"
 MODEL_VERSION = 1
@@ -30,8 +37,11 @@ def _finite_or_none(v: float) -> float | None:
 
 
 def model_document(result: "FitResult", *, feature_names: list[str], source: str,
-                   means_init: str | None = None) -> dict[str, Any]:
-    """The model file's content for a fit (also the `--json` summary)."""
+                   means_init: str | None = None, dtype: str = "float64") -> dict[str, Any]:
+    """The model file's content for a fit (also the `--json` summary).
+
+    dtype: the precision the data were fitted in (fit --dtype), recorded in options.
+    """
     from .. import __version__
 
     p = result.params
@@ -70,6 +80,320 @@ def model_document(result: "FitResult", *, feature_names: list[str], source: str
             "reg_covar": opts.reg_covar,
             "algorithm": opts.algorithm,
             "seed": opts.seed,
+            "dtype": dtype,
         },
         "source": source,
     }
+
+
+# --------------------------------------------------------------------------- reading
+
+
+#: Fields every version-1 document has, in the order fit writes them.
+REQUIRED_FIELDS = (
+    "format", "version", "emgmm_version", "covariance_type", "n_components", "n_features",
+    "feature_names", "weights", "means", "covariances", "n_samples", "log_likelihood",
+    "mean_log_likelihood", "n_parameters", "bic", "aic", "icl", "converged", "n_iter",
+    "degenerate", "events", "restart_log_likelihoods", "options", "source",
+)
+#: Keys of "options" that a model must record (means_init may be absent or null).
+REQUIRED_OPTIONS = ("n_components", "covariance_type", "init", "n_init", "tol", "max_iter",
+                    "reg_covar", "algorithm", "seed")
+#: How far the weights may sum from 1 (fit writes them to within a few ulps).
+WEIGHT_SUM_TOL = 1e-6
+#: Relative asymmetry |S - S^T| / max|S| a covariance matrix may show.
+SYMMETRY_RTOL = 1e-8
+
+_HOW_TO_WRITE = "write one with emgmm fit --model FILE.json"
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A validated model file: the mixture's parameters and the whole document."""
+
+    params: "MixtureParams"
+    document: dict[str, Any]
+    path: str
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.document["feature_names"])
+
+    @property
+    def n_components(self) -> int:
+        return self.params.n_components
+
+    @property
+    def n_features(self) -> int:
+        return self.params.n_features
+
+
+def load_model(path: str) -> LoadedModel:
+    """Read and validate a model file written by `emgmm fit --model`.
+
+    Checks, each failure a one-line DataError naming the file: valid JSON holding an
+    object; format "emgmm-model" and a version this code reads; every field of
+    REQUIRED_FIELDS (and of REQUIRED_OPTIONS in "options") present with the right type;
+    weights (K,) >= 0 summing to 1; means (K, D); covariances of the family's shape,
+    finite, symmetric and positive definite; feature_names D strings.
+    """
+    from ..engine.errors import NotPositiveDefinite
+    from ..engine.params import MixtureParams
+
+    doc = _read_document(path)
+    _check_header(path, doc)
+    k, d, cov_type = _check_sizes(path, doc)
+    weights = _array(path, doc, "weights", (k,), "K")
+    means = _array(path, doc, "means", (k, d), "K x D")
+    shape, what = _covariance_shape(cov_type, k, d)
+    covariances = _array(path, doc, "covariances", shape, what)
+    _check_weights(path, weights)
+    _check_symmetric(path, cov_type, covariances)
+    _check_metadata(path, doc, k)
+    try:
+        params = MixtureParams.build(weights, means, covariances, cov_type)
+    except NotPositiveDefinite as exc:
+        where = "the tied covariance" if cov_type == "tied" else f"component {exc.component}: covariance"
+        raise _field_error(path, "covariances", f"{where} is not positive definite") from None
+    return LoadedModel(params, doc, path)
+
+
+def check_features(model: LoadedModel, points: "Points") -> None:
+    """Refuse data whose column count differs from the model's D (a one-line DataError)."""
+    d, n_columns = model.n_features, points.n_features
+    if n_columns != d:
+        raise DataError(
+            points.source,
+            f"has {n_columns} column{'s' if n_columns != 1 else ''} ({_names(points.column_names)}) "
+            f"but the model {model.path} has {d} ({_names(model.feature_names)}); "
+            f"select {d} column{'s' if d != 1 else ''} with --columns",
+        )
+
+
+def _names(names: list[str], limit: int = 8) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (", ..." if len(names) > limit else "")
+
+
+def _field_error(path: str, name: str, message: str) -> DataError:
+    return DataError(path, f"field '{name}': {message}")
+
+
+def _read_document(path: str) -> dict[str, Any]:
+    import json
+
+    if path == "-":
+        raise DataError("<stdin>", f"a model is read from a file, not from standard input; {_HOW_TO_WRITE}")
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except (FileNotFoundError, NotADirectoryError):
+        raise DataError(path, f"model file not found; check the path, or {_HOW_TO_WRITE}") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a directory, not a model file") from None
+    except PermissionError:
+        raise DataError(path, "permission denied; check that you may read the file") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read the model file: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(path, f"not a model file (not UTF-8 JSON text); {_HOW_TO_WRITE}") from None
+    if not text.strip():
+        raise DataError(path, f"model file is empty; {_HOW_TO_WRITE}")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(
+            path, f"invalid JSON: {exc.msg} (column {exc.colno}); a model file is the JSON "
+            "document that emgmm fit --model writes", line=exc.lineno,
+        ) from None
+    except RecursionError:
+        raise DataError(path, "invalid JSON: nested too deeply") from None
+    if not isinstance(doc, dict):
+        raise DataError(path, f"not an emgmm model: the JSON holds {_json_kind(doc)}, not an object; "
+                              f"{_HOW_TO_WRITE}")
+    return doc
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
+
+
+def _check_header(path: str, doc: dict[str, Any]) -> None:
+    fmt = doc.get("format")
+    if fmt != MODEL_FORMAT:
+        found = "no 'format' field" if "format" not in doc else f"format {fmt!r}"
+        raise DataError(path, f"not an emgmm model file ({found}; expected format "
+                              f"'{MODEL_FORMAT}'); {_HOW_TO_WRITE}")
+    version: Any = doc.get("version")
+    if "version" not in doc:
+        raise DataError(path, f"missing field 'version'; a model file says which version of "
+                              f"the '{MODEL_FORMAT}' format it holds")
+    if not _is_int(version) or version < 1:
+        raise DataError(path, f"unknown model format version {json_text(version)}; this emgmm "
+                              f"reads version {MODEL_VERSION}")
+    if version > MODEL_VERSION:
+        raise DataError(path, f"model format version {version} is newer than this emgmm reads "
+                              f"(version {MODEL_VERSION}); upgrade emgmm")
+    missing = [name for name in REQUIRED_FIELDS if name not in doc]
+    if missing:
+        listed = ", ".join(f"'{m}'" for m in missing)
+        raise DataError(path, f"missing field{'s' if len(missing) > 1 else ''} {listed}; "
+                              f"the model file is incomplete ({_HOW_TO_WRITE})")
+
+
+def json_text(value: Any) -> str:
+    """A value as JSON shows it (for messages)."""
+    import json
+
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_sizes(path: str, doc: dict[str, Any]) -> tuple[int, int, str]:
+    from ..engine.covariance import COVARIANCE_TYPES
+
+    cov_type = doc["covariance_type"]
+    if cov_type not in COVARIANCE_TYPES:
+        raise _field_error(path, "covariance_type", f"unknown covariance type {json_text(cov_type)}; "
+                           f"expected one of {', '.join(COVARIANCE_TYPES)}")
+    for name in ("n_components", "n_features"):
+        if not _is_int(doc[name]) or doc[name] < 1:
+            raise _field_error(path, name, f"expected an integer >= 1, got {json_text(doc[name])}")
+    k, d = int(doc["n_components"]), int(doc["n_features"])
+    names = doc["feature_names"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise _field_error(path, "feature_names", "expected a list of column names (strings)")
+    if len(names) != d:
+        raise _field_error(path, "feature_names", f"{len(names)} names for n_features={d}")
+    return k, d, cov_type
+
+
+def _covariance_shape(cov_type: str, k: int, d: int) -> tuple[tuple[int, ...], str]:
+    from ..engine.covariance import family
+
+    what = {"full": "K x D x D", "tied": "D x D", "diag": "K x D", "spherical": "K"}
+    return family(cov_type).shape(k, d), f"{what.get(cov_type, 'the family shape')} for {cov_type}"
+
+
+def _nested_numbers(value: Any) -> bool:
+    if isinstance(value, list):
+        return all(_nested_numbers(v) for v in value)
+    return _is_number(value)
+
+
+def _array(path: str, doc: dict[str, Any], name: str, shape: tuple[int, ...], what: str) -> Any:
+    """doc[name] as a float64 array of the given shape, or a DataError saying why not."""
+    import numpy as np
+
+    value = doc[name]
+    if not isinstance(value, list) or not _nested_numbers(value):
+        raise _field_error(path, name, f"expected a {what} list of numbers")
+    try:
+        arr = np.array(value, dtype=np.float64)
+    except ValueError:
+        raise _field_error(path, name, f"rows of different lengths; expected {what} "
+                                       f"{_shape_text(shape)}") from None
+    if arr.shape != shape:
+        raise _field_error(path, name, f"has shape {_shape_text(arr.shape)} but n_components and "
+                                       f"n_features need {what} {_shape_text(shape)}")
+    if not np.isfinite(arr).all():
+        raise _field_error(path, name, "holds a value that is not finite")
+    return arr
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "(" + " x ".join(str(s) for s in shape) + ")"
+
+
+def _check_weights(path: str, weights: Any) -> None:
+    import numpy as np
+
+    negative = np.flatnonzero(weights < 0)
+    if len(negative):
+        j = int(negative[0])
+        raise _field_error(path, "weights", f"weight {j} is negative ({float(weights[j])!r}); weights "
+                                            "must be >= 0 and sum to 1")
+    total = float(weights.sum())
+    if abs(total - 1.0) > WEIGHT_SUM_TOL:
+        raise _field_error(path, "weights", f"the weights sum to {total!r}, not 1")
+
+
+def _check_symmetric(path: str, cov_type: str, covariances: Any) -> None:
+    import numpy as np
+
+    if cov_type not in ("full", "tied"):
+        return
+    stack = covariances.reshape((-1,) + covariances.shape[-2:])
+    for j, c in enumerate(stack):
+        scale = float(np.max(np.abs(c)))
+        if float(np.max(np.abs(c - c.T))) > SYMMETRY_RTOL * scale:
+            where = "the tied covariance" if cov_type == "tied" else f"component {j}: covariance"
+            raise _field_error(path, "covariances", f"{where} is not symmetric")
+
+
+def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
+    """The fit's record: types of what `info` shows."""
+    checks: dict[str, tuple[Any, str]] = {
+        "emgmm_version": (lambda v: isinstance(v, str), "a string"),
+        "source": (lambda v: isinstance(v, str), "a string"),
+        "n_samples": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+        "n_parameters": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        "n_iter": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        "converged": (lambda v: isinstance(v, bool), "true or false"),
+        "degenerate": (lambda v: isinstance(v, list) and all(_is_int(c) and 0 <= c < k for c in v),
+                       "a list of component indices"),
+        "events": (lambda v: isinstance(v, list) and all(isinstance(e, dict) for e in v),
+                   "a list of objects"),
+        "restart_log_likelihoods": (
+            lambda v: isinstance(v, list) and all(c is None or _is_number(c) for c in v),
+            "a list of numbers"),
+        "options": (lambda v: isinstance(v, dict), "an object"),
+    }
+    for name in ("log_likelihood", "mean_log_likelihood", "bic", "aic", "icl"):
+        checks[name] = (lambda v: v is None or _is_number(v), "a number or null")
+    for name, (ok, expected) in checks.items():
+        if not ok(doc[name]):
+            raise _field_error(path, name, f"expected {expected}, got {json_text(doc[name])}")
+    options = doc["options"]
+    missing = [f"options.{o}" for o in REQUIRED_OPTIONS if o not in options]
+    if missing:
+        raise DataError(path, f"missing field{'s' if len(missing) > 1 else ''} "
+                              f"{', '.join(repr(m) for m in missing)}; the model file is incomplete")
+    option_checks: dict[str, tuple[Any, str]] = {
+        "n_components": (_is_int, "an integer"),
+        "n_init": (_is_int, "an integer"),
+        "max_iter": (_is_int, "an integer"),
+        "tol": (_is_number, "a number"),
+        "reg_covar": (_is_number, "a number"),
+        "seed": (lambda v: v is None or _is_int(v), "an integer or null"),
+        "covariance_type": (lambda v: isinstance(v, str), "a string"),
+        "init": (lambda v: isinstance(v, str), "a string"),
+        "algorithm": (lambda v: isinstance(v, str), "a string"),
+    }
+    for name, (ok, expected) in option_checks.items():
+        if not ok(options[name]):
+            raise _field_error(path, f"options.{name}",
+                               f"expected {expected}, got {json_text(options[name])}")

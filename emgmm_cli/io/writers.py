@@ -29,7 +29,6 @@ dict column) is an empty field in CSV/TSV and null in JSON, as are infinities in
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import os
@@ -57,9 +56,12 @@ __all__ = [
     "OUTPUT_FORMATS",
     "STDOUT_NAME",
     "OutputSet",
+    "TableStream",
     "atomic_write",
     "ensure_dir",
+    "npy_header",
     "output_format",
+    "stream_table",
     "write_json",
     "write_table",
 ]
@@ -125,7 +127,7 @@ class _Staged:
     path: str  # as given (for messages)
     target: str | None  # the real file to rename onto; None for a stream
     tmp: str | None  # the temporary file, until renamed
-    buffer: io.StringIO | io.BytesIO | None  # content for a stream, written at commit
+    buffer: IO[Any] | None  # content for a stream, written at commit (spooled to disk)
     binary: bool
 
 
@@ -232,7 +234,7 @@ class OutputSet:
             raise DataError(
                 STDOUT_NAME, "only one output can go to standard output; give the others file names"
             )
-        buffer: io.StringIO | io.BytesIO = io.BytesIO() if binary else io.StringIO(newline="\n")
+        buffer = _spool(binary)
         yield buffer
         self._staged.append(_Staged(path, None, None, buffer, binary))
 
@@ -332,31 +334,57 @@ def _fsync_dir(folder: str) -> None:
         os.close(fd)
 
 
+#: Content for stdout is held in memory up to this size, then in an unnamed temporary file.
+_SPOOL_BYTES = 16 << 20
+_COPY_CHUNK = 1 << 20
+
+
+def _spool(binary: bool) -> IO[Any]:
+    """A buffer for content written at commit: memory while small, then a temporary file
+    (so that streaming N labels to stdout does not hold them all in memory)."""
+    import tempfile
+
+    if binary:
+        return tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, mode="w+b")
+    return tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, mode="w+", encoding="utf-8",
+                                         newline="\n")
+
+
+def _chunks(buffer: IO[Any]) -> Iterator[Any]:
+    buffer.seek(0)
+    while chunk := buffer.read(_COPY_CHUNK):
+        yield chunk
+
+
 def _write_stream(entry: _Staged) -> None:
     assert entry.buffer is not None
-    content = entry.buffer.getvalue()
+    buffer = entry.buffer
     if entry.path == "-":
         stdout = sys.stdout
         if stdout is None:
             raise DataError(STDOUT_NAME, "there is no standard output to write to")
-        if isinstance(content, bytes):
+        if entry.binary:
             raw = getattr(stdout, "buffer", None)
             if raw is None:
                 raise DataError(STDOUT_NAME, "cannot write binary data to this standard output")
             stdout.flush()
-            raw.write(content)
+            for chunk in _chunks(buffer):
+                raw.write(chunk)
             raw.flush()
         else:
-            stdout.write(content)
+            for chunk in _chunks(buffer):
+                stdout.write(chunk)
             stdout.flush()
         return
     try:
-        if isinstance(content, bytes):
+        if entry.binary:
             with open(entry.path, "wb") as fb:
-                fb.write(content)
+                for chunk in _chunks(buffer):
+                    fb.write(chunk)
         else:
             with open(entry.path, "w", encoding="utf-8", newline="\n") as ft:
-                ft.write(content)
+                for chunk in _chunks(buffer):
+                    ft.write(chunk)
     except OSError as exc:
         raise DataError(entry.path, f"cannot write: {exc.strerror or exc}") from exc
 
@@ -601,6 +629,128 @@ def _write_json_table(fh: IO[Any], table: _Table) -> None:
     if chunk:
         fh.write(",\n  " + ",\n  ".join(chunk))
     fh.write("\n]\n")
+
+
+# --------------------------------------------------------------------------- streamed tables
+
+
+def npy_header(shape: tuple[int, ...], dtype: Any) -> bytes:
+    """The header numpy.save writes for a C-ordered array of this shape and dtype.
+
+    numpy pads it so that the first axis can grow in place: (0, D) and (N, D) give headers
+    of the same length, so a file can be begun before its row count is known.
+    """
+    import io
+
+    fmt = np.lib.format
+    d = {"descr": fmt.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+         "shape": tuple(int(s) for s in shape)}
+    buf = io.BytesIO()
+    try:
+        fmt.write_array_header_1_0(buf, d)
+    except ValueError:  # pragma: no cover - only for headers over 64 KiB
+        buf = io.BytesIO()
+        fmt.write_array_header_2_0(buf, d)
+    return buf.getvalue()
+
+
+class TableStream:
+    """One table written block by block: what write_table writes, in pieces.
+
+    Made by stream_table.  A table of n_rows rows, either a bare vector (no column_names:
+    one value per line; labels, scores) or a matrix with named columns (responsibilities).
+    write(block) appends rows: the text formats format them, .npy appends their raw bytes
+    after a header written up front for the final shape (so n_rows must be known), .json
+    continues a list.  The file equals write_table's for the concatenated blocks, byte for
+    byte.
+    """
+
+    def __init__(self, fh: IO[Any], fmt: str, path: str, n_rows: int,
+                 names: Sequence[str] | None, dtype: Any) -> None:
+        self._fh, self.fmt, self.path = fh, fmt, path
+        self.n_rows, self.rows_written = int(n_rows), 0
+        self.names = [str(n) for n in names] if names is not None else None
+        self.dtype = np.dtype(dtype)
+        if self.dtype.kind not in "iuf":
+            raise ValueError(f"a streamed table holds numbers, not {self.dtype}")
+        if fmt == "npy":
+            if self.dtype.kind in "iu":
+                self.dtype = np.dtype(np.int64)  # as write_table writes integers
+            shape = (self.n_rows,) if self.names is None else (self.n_rows, len(self.names))
+            fh.write(npy_header(shape, self.dtype))
+        elif fmt in ("csv", "tsv") and self.names is not None:
+            csv.writer(fh, delimiter=self._delim, lineterminator="\n").writerow(self.names)
+
+    @property
+    def _delim(self) -> str:
+        return "," if self.fmt == "csv" else "\t"
+
+    def write(self, block: ArrayLike) -> None:
+        """Append rows: a 1-D block for a vector, (rows, len(names)) for a matrix."""
+        arr = np.asarray(block)
+        if self.names is None:
+            if arr.ndim != 1:
+                raise ValueError(f"a vector table takes 1-D blocks, not shape {arr.shape}")
+        else:
+            if arr.ndim == 1 and len(self.names) == 1:
+                arr = arr.reshape(-1, 1)
+            if arr.ndim != 2 or arr.shape[1] != len(self.names):
+                raise ValueError(f"blocks of {len(self.names)} columns expected, got shape "
+                                 f"{arr.shape}")
+        if self.rows_written + arr.shape[0] > self.n_rows:
+            raise ValueError(f"{self.path}: more than the {self.n_rows} rows announced")
+        arr = arr.astype(self.dtype, copy=False)
+        self.rows_written += arr.shape[0]
+        if arr.shape[0] == 0:
+            return
+        if self.fmt == "npy":
+            self._fh.write(np.ascontiguousarray(arr).tobytes())
+        elif self.fmt == "json":
+            self._write_json(arr)
+        else:
+            _write_numbers(self._fh, arr.reshape(-1, 1) if arr.ndim == 1 else arr, self._delim)
+
+    def _write_json(self, arr: np.ndarray) -> None:
+        first = self.rows_written == arr.shape[0]
+        if self.names is None:
+            inner = _JSON_LINE.encode(_json_values(arr))[1:-1]
+            self._fh.write(("[" if first else ", ") + inner)
+            return
+        encode, names = _JSON_LINE.encode, self.names
+        columns = [_json_values(arr[:, j]) for j in range(arr.shape[1])]
+        records = [encode(dict(zip(names, row))) for row in zip(*columns)]
+        self._fh.write(("[\n  " if first else ",\n  ") + ",\n  ".join(records))
+
+    def close(self) -> None:
+        """Check that every announced row came, and end the file."""
+        if self.rows_written != self.n_rows:
+            raise ValueError(f"{self.path}: {self.rows_written} rows written of the "
+                             f"{self.n_rows} announced")
+        if self.fmt == "json":
+            if self.n_rows == 0:
+                self._fh.write("[]\n")
+            else:
+                self._fh.write("]\n" if self.names is None else "\n]\n")
+
+
+@contextmanager
+def stream_table(path: str, *, n_rows: int, column_names: Sequence[str] | None = None,
+                 dtype: Any = np.float64, fmt: str | None = None,
+                 out: OutputSet | None = None) -> Iterator[TableStream]:
+    """A TableStream into path (staged into out, or written atomically on its own).
+
+    Nothing appears at path unless the block completes with all n_rows rows written; a
+    failure removes the temporary file, as for write_table.
+    """
+    fmt = fmt if fmt is not None else output_format(path)
+    if fmt not in OUTPUT_FORMATS:
+        raise ValueError(f"fmt must be one of {OUTPUT_FORMATS}, not {fmt!r}")
+    binary = fmt == "npy"
+    stage = out.stage(path, binary) if out is not None else atomic_write(path, binary)
+    with stage as fh:
+        table = TableStream(fh, fmt, path, n_rows, column_names, dtype)
+        yield table
+        table.close()
 
 
 # --------------------------------------------------------------------------- JSON

@@ -1,0 +1,233 @@
+"""Independent tasks in worker processes: spawned, one BLAS thread each, stoppable.
+
+`emgmm batch --jobs N` fits N datasets at once.  Each task runs in a process started with
+the 'spawn' method (a fresh interpreter: no state copied from the parent, the same on every
+platform), whose environment limits the linear-algebra library to one thread
+(OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS ... = 1, set in the parent only
+while the pool lives, so they are read when numpy is first imported in the worker).  N
+workers therefore keep N cores busy, not N times as many threads.
+
+Stopping: workers ignore SIGINT, so a Ctrl-C (which the terminal sends to the whole process
+group) reaches only the parent.  The parent sets a shared event; a task polls it through
+check_stop() (the batch does so at every EM iteration and before committing its outputs),
+raises Cancelled and cleans up after itself.  The parent waits for the tasks in flight,
+reports those that finished anyway, and re-raises KeyboardInterrupt.
+
+Nothing here knows about mixtures: tasks are a picklable module-level function and items.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from .local import available_cores
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+THREAD_LIMIT_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
+
+WORKER_DIED = ("its worker process died (killed, or out of memory); run the batch again "
+               "with --skip-existing and fewer --jobs")
+
+
+class Cancelled(BaseException):
+    """Raised inside a task when the run is being stopped (a BaseException, like Ctrl-C,
+    so that code which reports ordinary failures lets it through)."""
+
+
+_stop_event: Any = None  # a multiprocessing Event, in worker processes only
+
+
+def _init_worker(stop_event: Any) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    global _stop_event
+    _stop_event = stop_event
+
+
+def check_stop() -> None:
+    """Raise Cancelled if the parent asked the workers to stop (a no-op in the parent)."""
+    if _stop_event is not None and _stop_event.is_set():
+        raise Cancelled()
+
+
+class _Hold:
+    """The state of hold_interrupts(): the handler it replaced, and whether Ctrl-C came."""
+
+    previous: Any = None
+    held = False
+    caught = False
+
+
+def _note_interrupt(signum: int, frame: object) -> None:
+    _Hold.caught = True
+
+
+def hold_interrupts() -> None:
+    """From now until release_interrupts(), a Ctrl-C is noted instead of raised.
+
+    For steps that must not be cut in half, such as renaming a set of output files into
+    place and recording that they were.  Outside the main thread, where SIGINT is ignored
+    (the workers) or while already held, it does nothing.
+    """
+    if _Hold.held or threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if previous in (signal.SIG_IGN, None):
+        return
+    _Hold.previous, _Hold.held, _Hold.caught = previous, True, False
+    signal.signal(signal.SIGINT, _note_interrupt)
+
+
+def release_interrupts() -> None:
+    """End hold_interrupts(); raise KeyboardInterrupt if Ctrl-C came meanwhile."""
+    if not _Hold.held:
+        return
+    signal.signal(signal.SIGINT, _Hold.previous)
+    _Hold.held = False
+    if _Hold.caught:
+        _Hold.caught = False
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """hold_interrupts() for the duration of the block (a no-op if already held)."""
+    if _Hold.held:
+        yield
+        return
+    hold_interrupts()
+    try:
+        yield
+    finally:
+        release_interrupts()
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Set the thread-limit variables to 1 in os.environ, restoring them afterwards."""
+    saved = {name: os.environ.get(name) for name in THREAD_LIMIT_VARS}
+    os.environ.update({name: "1" for name in THREAD_LIMIT_VARS})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def worker_count(jobs: int, n_tasks: int) -> int:
+    """Processes to use for --jobs (0: one per core), never more than there are tasks."""
+    wanted = available_cores() if jobs == 0 else jobs
+    return max(1, min(wanted, n_tasks))
+
+
+def run_tasks(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    workers: int,
+    *,
+    on_start: Callable[[int], None],
+    on_result: Callable[[int, R | BaseException], None],
+) -> None:
+    """Run fn(item) for every item, at most `workers` at a time, reporting as they finish.
+
+    on_start(i) is called when item i is handed to a worker, on_result(i, value) when it
+    is done, with fn's result or the exception it raised (a task whose worker died gets a
+    RuntimeError saying so; the pool is then started afresh for the rest).  Results arrive
+    in completion order; what each one is does not depend on the order.
+
+    workers == 1 runs everything here, in this process, and a KeyboardInterrupt simply
+    propagates (a task may call hold_interrupts() before it commits its outputs: Ctrl-C is
+    then raised only once its result has been reported).  Otherwise, on KeyboardInterrupt
+    the workers are told to stop, the tasks in flight are waited for (those that finished
+    anyway are reported) and KeyboardInterrupt is raised again.
+    """
+    if workers <= 1:
+        for i, item in enumerate(items):
+            on_start(i)
+            try:
+                try:
+                    value: R | BaseException = fn(item)
+                except Exception as exc:  # noqa: BLE001 - reported to the caller
+                    value = exc
+                on_result(i, value)
+            finally:
+                release_interrupts()  # a task may hold Ctrl-C from its commit to here
+        return
+    _run_pool(fn, items, workers, on_start, on_result)
+
+
+def _run_pool(
+    fn: Callable[[T], R],
+    items: Sequence[T],
+    workers: int,
+    on_start: Callable[[int], None],
+    on_result: Callable[[int, R | BaseException], None],
+) -> None:
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(stop,))
+
+    queue = list(range(len(items)))[::-1]  # popped from the end: items in order
+    in_flight: dict[Future[R], int] = {}
+
+    def report_done(futures: list[Future[R]]) -> bool:
+        """Report finished futures in item order; True if one found the pool broken."""
+        broken = False
+        for future in sorted(futures, key=in_flight.__getitem__):
+            i = in_flight.pop(future)
+            exc = future.exception()
+            if isinstance(exc, Cancelled):
+                continue  # stopped part-way: it wrote nothing, there is nothing to report
+            if isinstance(exc, BrokenProcessPool):
+                broken, exc = True, RuntimeError(WORKER_DIED)
+            on_result(i, exc if exc is not None else future.result())
+        return broken
+
+    with single_threaded_blas():
+        pool = new_pool()
+        try:
+            while queue or in_flight:
+                while queue and len(in_flight) < workers:
+                    i = queue.pop()
+                    in_flight[pool.submit(fn, items[i])] = i
+                    on_start(i)
+                done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+                if report_done(list(done)):
+                    # every task in flight is lost with the pool: report them, start afresh
+                    wait(list(in_flight))
+                    report_done(list(in_flight))
+                    pool.shutdown(wait=True)
+                    pool = new_pool()
+        except KeyboardInterrupt:
+            stop.set()
+            for future in list(in_flight):
+                if future.cancel():
+                    in_flight.pop(future)
+            wait(list(in_flight))
+            report_done(list(in_flight))
+            raise
+        finally:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,59 @@
+"""`emgmm make-blobs`: labelled Gaussian blob data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from ._blobs import Box, Centers, NumberList
+from .options import common_options, terminal
+
+
+@click.command("make-blobs")
+@click.option("-n", "--n-samples", "sizes", type=NumberList(int, "integer"), default="100",
+              show_default=True, metavar="N|N1,N2,...",
+              help="Points in all, split evenly over the centers, or one count per center.")
+@click.option("--centers", type=Centers(), metavar="ROWS|FILE",
+              help="The centers: inline rows such as '1,1;5,5;6,1', or a K x D CSV/TSV/NPY "
+                   "file (default: random centers).")
+@click.option("--n-centers", type=click.IntRange(min=1), metavar="K",
+              help="Number of random centers (default: one per size given to -n, else 3).")
+@click.option("--dim", type=click.IntRange(min=1), metavar="D",
+              help="Dimensions of random centers (default: 2).")
+@click.option("--center-box", type=Box(), metavar="LOW,HIGH",
+              help="Draw random centers uniformly in [LOW, HIGH) per dimension "
+                   "(default: -10,10).")
+@click.option("--std", type=NumberList(float, "number"), metavar="S|S1,S2,...",
+              help="Standard deviation of every blob, or one per blob (default: 1).")
+@click.option("--covariances", type=click.Path(dir_okay=False), metavar="FILE",
+              help="A full covariance per blob: a .npy array of shape (K, D, D) or a .json "
+                   "nested list (instead of --std).")
+@click.option("--seed", type=click.IntRange(min=0),
+              help="Random seed; the same seed gives the same bytes (default: fresh).")
+@click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
+              help="Write the points to FILE: .csv, .tsv or .npy by extension "
+                   "(default: CSV on stdout).")
+@click.option("--labels/--no-labels", default=True,
+              help="Add a 'label' column with each point's blob.")
+@click.option("--centers-out", metavar="FILE", help="Write the true centers (K x D) to FILE.")
+@common_options
+@click.pass_context
+def make_blobs(ctx: click.Context, **kwargs: Any) -> None:
+    """Generate labelled Gaussian blob data.
+
+    Columns x0..x{D-1} then label (the blob, 0..K-1); points come blob by blob, in
+    center order.  Impossible requests (negative sizes or spreads, counts or dimensions
+    that disagree) are errors with exit status 1; values that do not parse, 2.
+
+    \b
+    Examples:
+      emgmm make-blobs -n 1000 --n-centers 4 --dim 2 --seed 0 > blobs.csv
+      emgmm make-blobs -n 80,60,70,140 --centers "1,1;5,5;6,1;2,8" --seed 0
+      emgmm make-blobs -n 500 --centers centers.csv --std 1,0.5,2 -o data.npy
+      emgmm make-blobs -n 300 --centers "0,0;4,4" --covariances cov.json --seed 1
+      emgmm make-blobs -n 1000 --n-centers 3 --seed 0 | emgmm fit - -k 3 --columns x0,x1
+    """
+    from ._blobs import BlobRequest, run_make_blobs
+
+    run_make_blobs(terminal(ctx), BlobRequest(**kwargs))

@@ -1,0 +1,37 @@
+"""`emgmm predict`: labels (or responsibilities) of new data under a saved model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .options import common_options, input_options, terminal
+
+
+@click.command()
+@click.argument("model", metavar="MODEL")
+@input_options
+@click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
+              help="Write to FILE (.csv, .tsv, .npy, .json by extension; default: stdout).")
+@click.option("--proba", is_flag=True,
+              help="Write the N x K responsibilities (columns p0..p{K-1}) instead of labels.")
+@common_options
+@click.pass_context
+def predict(ctx: click.Context, model: str, output: str, proba: bool, **data: Any) -> None:
+    """Label INPUT with the components of MODEL (a file written by fit --model).
+
+    Writes one label 0..K-1 per line, the component with the largest responsibility;
+    on the training data these are the labels fit wrote.  Without --columns, the
+    model's column names are used when INPUT's header holds them all, else every column.
+
+    \b
+    Examples:
+      emgmm predict model.json new.csv > labels.csv
+      emgmm predict model.json new.csv | sort | uniq -c
+      emgmm predict model.json new.csv --proba -o resp.csv
+      cat new.tsv | emgmm predict model.json - -d '\\t' --columns 1,2
+    """
+    from ._models import DataSpec, run_predict
+
+    run_predict(terminal(ctx), model, DataSpec(**data), output=output, proba=proba)

@@ -1,0 +1,40 @@
+"""`emgmm sample`: draw points from a saved model."""
+
+from __future__ import annotations
+
+import click
+
+from .options import common_options, terminal
+
+
+@click.command()
+@click.argument("model", metavar="MODEL")
+@click.option("-n", "--n-samples", type=click.IntRange(min=1), required=True, metavar="N",
+              help="Number of points to draw.")
+@click.option("--seed", type=click.IntRange(min=0),
+              help="Random seed; the same seed gives the same points (default: fresh).")
+@click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
+              help="Write the points to FILE: .csv, .tsv or .npy by extension "
+                   "(default: CSV on stdout).")
+@click.option("--labels/--no-labels", default=True,
+              help="Add a 'label' column with the component each point was drawn from.")
+@common_options
+@click.pass_context
+def sample(ctx: click.Context, model: str, n_samples: int, seed: int | None, output: str,
+           labels: bool) -> None:
+    """Draw N points from MODEL (a file written by fit --model).
+
+    Columns are the model's feature names, then label (the component).  The number of
+    points per component is multinomial with the model's weights; points come component
+    by component.
+
+    \b
+    Examples:
+      emgmm sample model.json -n 1000 --seed 0 > synthetic.csv
+      emgmm sample model.json -n 20000 --seed 1 -o synthetic.npy
+      emgmm sample model.json -n 500 --no-labels | emgmm predict model.json -
+    """
+    from ._models import run_sample
+
+    run_sample(terminal(ctx), model, n_samples=n_samples, seed=seed, output=output,
+               labels=labels)

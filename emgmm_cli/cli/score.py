@@ -1,0 +1,45 @@
+"""`emgmm score`: per-sample log-densities and the log-likelihood of data under a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from .options import common_options, input_options, terminal
+
+
+@click.command()
+@click.argument("model", metavar="MODEL")
+@input_options
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the per-sample log-densities (column log_density) to FILE "
+                   "('-': stdout; the default when stdout is not a terminal).")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+              metavar="Q",
+              help="Flag the lowest-density fraction Q of the points as outliers: adds a 0/1 "
+                   "'outlier' column and reports the count and the log-density cutoff.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary (log-likelihood, mean, outliers) as JSON on stdout.")
+@common_options
+@click.pass_context
+def score(ctx: click.Context, model: str, output: str | None, threshold: float | None,
+          as_json: bool, **data: Any) -> None:
+    """Score INPUT under MODEL: log-density of each point and the log-likelihood.
+
+    The per-sample log-densities log p(x) go to -o FILE, or to stdout when it is a pipe
+    or a file; the total and mean log-likelihood are a summary on the terminal (stderr
+    when stdout carries data), or JSON on stdout with --json.  On the training data the
+    total is the model's log_likelihood.
+
+    \b
+    Examples:
+      emgmm score model.json data.csv
+      emgmm score model.json data.csv > log_density.csv
+      emgmm score model.json new.csv --threshold 0.01 -o scored.csv
+      emgmm score model.json new.csv --json
+    """
+    from ._models import DataSpec, run_score
+
+    run_score(terminal(ctx), model, DataSpec(**data), output=output, threshold=threshold,
+              as_json=as_json)

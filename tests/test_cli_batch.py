@@ -1,0 +1,410 @@
+"""`emgmm batch`: every dataset of a tree fitted as `fit` would, one summary, robustly.
+
+A generated tree holds good datasets (CSV, TSV, NPY, in subfolders) and bad ones (a
+non-numeric value, too few rows for K, an empty file), plus files batch must leave alone.
+Checked: the summary and its table, outputs mirrored under --output-dir, exit status 1
+naming the bad files, the same results as `fit` and with --jobs 2 as with --jobs 1, a real
+Ctrl-C followed by --skip-existing, and `find ... | emgmm batch -`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from emgmm_cli.backends.processes import WORKER_DIED, run_tasks
+from emgmm_cli.cli.main import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+STANDARD = ["labels.csv", "model.json", "trace.csv"]
+GOOD = ["data/a.csv", "data/b.tsv", "data/c.npy", "data/sub/d.csv", "data/sub/deeper/e.csv"]
+
+
+def blobs(rng: np.random.Generator, n: int, d: int, k: int = 3) -> np.ndarray:
+    centres = np.arange(k)[:, None] * 6.0 + rng.normal(0.0, 0.3, (k, d))
+    return np.vstack([rng.normal(centres[j], 1.0, (n // k, d)) for j in range(k)])
+
+
+def write_csv(path: Path, x: np.ndarray, delimiter: str = ",") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = delimiter.join("xyzw"[j] for j in range(x.shape[1]))
+    np.savetxt(path, x, delimiter=delimiter, header=names, comments="", fmt="%.8f")
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tmp/data: five good datasets, three bad ones, and files to be ignored."""
+    root = tmp_path_factory.mktemp("batch")
+    data = root / "data"
+    rng = np.random.default_rng(7)
+    write_csv(data / "a.csv", blobs(rng, 150, 2))
+    write_csv(data / "b.tsv", blobs(rng, 120, 3), delimiter="\t")
+    np.save(data / "c.npy", blobs(rng, 90, 2))
+    write_csv(data / "sub" / "d.csv", blobs(rng, 210, 2))
+    write_csv(data / "sub" / "deeper" / "e.csv", blobs(rng, 60, 1))
+    (data / "bad.csv").write_text("x,y\n1,2\n3,4\n5,abc\n6,7\n")
+    (data / "tiny.csv").write_text("x,y\n1,2\n3,4\n")
+    (data / "empty.csv").write_text("")
+    (data / "notes.txt").write_text("not data\n")
+    (data / ".hidden.csv").write_text("x\n1\n2\n3\n4\n")
+    return root
+
+
+def invoke(*args: str, tty: bool = False, columns: int = 200) -> Result:
+    env = {"EMGMM_FORCE_TTY": "1" if tty else "0", "COLUMNS": str(columns)}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def read_summary(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def files_under(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+
+
+def without_column(path: Path, name: str) -> list[list[str]]:
+    """A CSV's rows without one column (timings differ from run to run)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    j = rows[0].index(name)
+    return [r[:j] + r[j + 1:] for r in rows]
+
+
+@pytest.fixture(scope="module")
+def first_run(tree: Path) -> tuple[Result, Path]:
+    """batch data -r -k 3 --seed 0 over the whole tree (one run shared by several tests)."""
+    cwd = os.getcwd()
+    os.chdir(tree)
+    try:
+        result = invoke("batch", "data", "-r", "-k", "3", "--seed", "0",
+                        "--output-dir", "results")
+    finally:
+        os.chdir(cwd)
+    return result, tree / "results"
+
+
+# --------------------------------------------------------------------------- one batch
+
+
+def test_summary_lists_every_dataset_with_its_status(first_run: tuple[Result, Path]) -> None:
+    result, results = first_run
+    rows = read_summary(results / "summary.csv")
+    assert list(rows[0]) == ["file", "rows", "dims", "k", "covariance", "iterations",
+                             "converged", "log_likelihood", "bic", "seconds", "status"]
+    # directory listings in name order, files before subfolders
+    assert [r["file"] for r in rows] == [
+        "data/a.csv", "data/b.tsv", "data/bad.csv", "data/c.npy", "data/empty.csv",
+        "data/tiny.csv", "data/sub/d.csv", "data/sub/deeper/e.csv"]
+    by_file = {r["file"]: r for r in rows}
+    for name, (n, d) in {"data/a.csv": (150, 2), "data/b.tsv": (120, 3), "data/c.npy": (90, 2),
+                         "data/sub/d.csv": (210, 2), "data/sub/deeper/e.csv": (60, 1)}.items():
+        row = by_file[name]
+        assert (row["rows"], row["dims"], row["k"], row["covariance"], row["status"]) == (
+            str(n), str(d), "3", "full", "ok")
+        assert row["converged"] == "true" and int(row["iterations"]) >= 1
+        assert float(row["log_likelihood"]) < 0 and float(row["bic"]) > 0
+        assert float(row["seconds"]) > 0
+        model = json.loads((results / Path(name).relative_to("data").with_suffix("")
+                            / "model.json").read_text())
+        assert float(row["log_likelihood"]) == pytest.approx(model["log_likelihood"], rel=1e-9)
+        assert float(row["bic"]) == pytest.approx(model["bic"], rel=1e-9)
+    assert by_file["data/bad.csv"]["status"] == (
+        "failed: line 4: column 'y': non-numeric value 'abc'; fix or remove the row, "
+        "or select numeric columns with --columns")
+    assert by_file["data/tiny.csv"]["status"] == (
+        "failed: 3 components need at least 3 rows; the data has 2")
+    assert (by_file["data/tiny.csv"]["rows"], by_file["data/tiny.csv"]["dims"]) == ("2", "2")
+    assert by_file["data/empty.csv"]["status"] == "failed: file is empty"
+    assert by_file["data/empty.csv"]["rows"] == "" and by_file["data/empty.csv"]["k"] == ""
+
+
+def test_outputs_mirror_the_input_tree(first_run: tuple[Result, Path], tree: Path) -> None:
+    _, results = first_run
+    assert files_under(results) == sorted(
+        [f"{stem}/{name}" for stem in ("a", "b", "c", "sub/d", "sub/deeper/e")
+         for name in STANDARD] + ["summary.csv"])
+    labels = np.loadtxt(results / "sub" / "d" / "labels.csv", dtype=np.int64)
+    assert labels.shape == (210,) and set(labels.tolist()) == {0, 1, 2}
+    trace = read_summary(results / "a" / "trace.csv")
+    assert list(trace[0]) == ["iteration", "log_likelihood", "change", "seconds"]
+    # inputs untouched, nothing else written beside them
+    assert files_under(tree / "data") == [
+        ".hidden.csv", "a.csv", "b.tsv", "bad.csv", "c.npy", "empty.csv", "notes.txt",
+        "sub/d.csv", "sub/deeper/e.csv", "tiny.csv"]
+
+
+def test_failures_give_exit_1_and_name_the_files(first_run: tuple[Result, Path]) -> None:
+    result, _ = first_run
+    assert result.exit_code == 1
+    assert result.stdout == ""  # not a terminal: the summary is in summary.csv only
+    assert result.stderr.splitlines() == [
+        "emgmm: error: data/bad.csv: line 4: column 'y': non-numeric value 'abc'; fix or "
+        "remove the row, or select numeric columns with --columns",
+        "emgmm: error: data/empty.csv: file is empty",
+        "emgmm: error: data/tiny.csv: 3 components need at least 3 rows; the data has 2",
+        "Error: 3 of 8 datasets failed; see results/summary.csv",
+    ]
+
+
+def test_each_dataset_is_what_fit_gives(first_run: tuple[Result, Path], tree: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    _, results = first_run
+    monkeypatch.chdir(tree)
+    for name in ("data/a.csv", "data/c.npy"):
+        out = tree / "fit-out" / Path(name).stem
+        fit = invoke("fit", name, "-k", "3", "--seed", "0", "--output-dir", str(out))
+        assert fit.exit_code == 0, fit.output
+        mine = results / Path(name).stem
+        assert (mine / "labels.csv").read_bytes() == (out / "labels.csv").read_bytes()
+        assert (mine / "model.json").read_bytes() == (out / "model.json").read_bytes()
+        assert without_column(mine / "trace.csv", "seconds") == without_column(
+            out / "trace.csv", "seconds")
+
+
+def test_table_on_a_terminal(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tree)
+    result = invoke("batch", "data", "-k", "3", "--seed", "0", "--output-dir", "tty-out",
+                    tty=True, columns=160)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["file", "rows", "dims", "K", "cov", "iter", "conv",
+                                "log-lik", "BIC", "sec", "status"]
+    a_row = next(line for line in lines if line.startswith("data/a.csv ")).split()
+    assert a_row[1:5] == ["150", "2", "3", "full"] and a_row[6] == "yes" and a_row[-1] == "ok"
+    assert any(line.startswith("data/bad.csv ") and "failed: line 4: column 'y'" in line
+               for line in lines)
+    assert lines[-1].startswith("6 datasets: 3 fitted, 0 skipped, 3 failed in ")
+    assert lines[-1].endswith("; summary in tty-out/summary.csv")
+
+
+def test_quiet_keeps_only_the_errors(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tree)
+    result = invoke("batch", "data/bad.csv", "data/a.csv", "-k", "3", "--output-dir", "quiet",
+                    "-q", tty=True)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert [line for line in result.stderr.splitlines() if line.strip()] == [
+        "emgmm: error: data/bad.csv: line 4: column 'y': non-numeric value 'abc'; fix or "
+        "remove the row, or select numeric columns with --columns",
+        "Error: 1 of 2 datasets failed; see quiet/summary.csv"]
+
+
+def test_files_and_globs_choose_datasets(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tree)
+    result = invoke("batch", "data", "--glob", "*.tsv", "--glob", "sub/*.csv", "-r", "-k", "3",
+                    "--seed", "0", "--output-dir", "globbed", "--responsibilities",
+                    "--summary", "globbed.json")
+    assert result.exit_code == 0, result.output
+    assert files_under(tree / "globbed") == sorted(
+        [f"{stem}/{name}" for stem in ("b", "sub/d")
+         for name in STANDARD + ["responsibilities.csv"]] + ["summary.csv"])
+    records = json.loads((tree / "globbed.json").read_text())
+    assert [(r["file"], r["rows"], r["k"], r["converged"], r["status"]) for r in records] == [
+        ("data/b.tsv", 120, 3, True, "ok"), ("data/sub/d.csv", 210, 3, True, "ok")]
+    resp = np.loadtxt(tree / "globbed" / "b" / "responsibilities.csv", delimiter=",",
+                      skiprows=1)
+    assert resp.shape == (120, 3) and np.allclose(resp.sum(axis=1), 1.0)
+
+
+def test_one_seed_for_every_dataset(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tree)
+    result = invoke("batch", "data/a.csv", "data/c.npy", "-k", "2", "--output-dir", "seeded")
+    assert result.exit_code == 0, result.output
+    # files named on their own are mirrored by their path from the working directory
+    seeds = {json.loads((tree / "seeded" / "data" / s / "model.json").read_text())
+             ["options"]["seed"]
+             for s in ("a", "c")}
+    assert len(seeds) == 1 and isinstance(seeds.pop(), int)
+
+
+def test_skip_existing_keeps_complete_outputs_fitted_alike(
+        tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tree)
+    args = ["batch", "data/a.csv", "data/c.npy", "data/tiny.csv", "--seed", "0",
+            "--output-dir", "resumed"]
+    assert invoke(*args, "-k", "3").exit_code == 1
+    model_a = (tree / "resumed" / "data" / "a" / "model.json").read_bytes()
+    (tree / "resumed" / "data" / "c" / "trace.csv").unlink()  # incomplete: fitted again
+    again = invoke(*args, "-k", "3", "--skip-existing")
+    assert again.exit_code == 1
+    statuses = [(r["file"], r["status"]) for r in read_summary(tree / "resumed/summary.csv")]
+    assert statuses[:2] == [("data/a.csv", "skipped"), ("data/c.npy", "ok")]
+    assert statuses[2][0] == "data/tiny.csv" and statuses[2][1].startswith("failed: ")
+    skipped = read_summary(tree / "resumed/summary.csv")[0]
+    assert (skipped["rows"], skipped["k"], skipped["seconds"]) == ("150", "3", "")
+    assert (tree / "resumed" / "data" / "a" / "model.json").read_bytes() == model_a
+    # other options: fitted again, whatever is on disk
+    other = invoke(*args[:3], *args[4:], "-k", "2", "--skip-existing")
+    assert other.exit_code == 0, other.output
+    assert [(r["status"], r["k"]) for r in read_summary(tree / "resumed/summary.csv")] == [
+        ("ok", "2"), ("ok", "2")]
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["data", "data/c.npy", "--glob", "c.*"], None),  # the same file twice is fitted once
+    (["twins"], "twins/t.csv and twins/t.npy would both write to"),
+    (["data", "--summary", "data/a.csv"], "refusing to overwrite the input file data/a.csv"),
+    (["-", "-"], "'-' (a list of paths on stdin) can be given only once"),
+    (["out-inside/data"], "is (inside) the output directory"),
+])
+def test_layouts_that_cannot_work_are_refused(tree: Path, monkeypatch: pytest.MonkeyPatch,
+                                              args: list[str], message: str | None) -> None:
+    monkeypatch.chdir(tree)
+    twins = tree / "twins"
+    twins.mkdir(exist_ok=True)
+    write_csv(twins / "t.csv", np.arange(20.0).reshape(10, 2))
+    np.save(twins / "t.npy", np.arange(20.0).reshape(10, 2))
+    (tree / "out-inside" / "data").mkdir(parents=True, exist_ok=True)
+    out = "out-inside" if args == ["out-inside/data"] else "refused"
+    result = invoke("batch", *args, "-k", "2", "--seed", "0", "--output-dir", out)
+    if message is None:
+        assert result.exit_code == 0, result.output
+        assert [r["file"] for r in read_summary(tree / out / "summary.csv")] == ["data/c.npy"]
+    else:
+        assert result.exit_code == 2 and message in result.stderr, result.output
+
+
+def test_nothing_to_fit_is_an_error(tmp_path: Path) -> None:
+    result = invoke("batch", str(tmp_path), "-k", "2", "--output-dir", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    assert f"no datasets found in {tmp_path}" in result.stderr
+
+
+def test_output_dir_inside_the_data_is_not_searched(tmp_path: Path) -> None:
+    write_csv(tmp_path / "p.csv", blobs(np.random.default_rng(1), 60, 2))
+    for _ in range(2):
+        result = invoke("batch", str(tmp_path), "-r", "-k", "2", "--seed", "1",
+                        "--output-dir", str(tmp_path / "res"))
+        assert result.exit_code == 0, result.output
+        assert len(read_summary(tmp_path / "res" / "summary.csv")) == 1
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def test_jobs_2_gives_the_results_of_jobs_1(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tree)
+    # large enough for several row blocks, whose sums must not depend on the threads a
+    # worker has (--jobs 1 fits with every core, each of two workers with half of them)
+    big = tree / "big" / "large.npy"
+    big.parent.mkdir(exist_ok=True)
+    np.save(big, blobs(np.random.default_rng(5), 140_001, 2))  # 3 blocks of <= 65536 rows
+    for jobs in ("1", "2"):
+        result = invoke("batch", "data", "big/large.npy", "-r", "-k", "3", "--n-init", "2",
+                        "--seed", "3", "--responsibilities", "--output-dir", f"jobs{jobs}",
+                        "--jobs", jobs)
+        assert result.exit_code == 1 and "3 of 9 datasets failed" in result.stderr
+    one, two = tree / "jobs1", tree / "jobs2"
+    assert (one / "big" / "large" / "model.json").is_file()
+    assert files_under(one) == files_under(two)
+    for name in files_under(one):
+        if name.endswith("trace.csv") or name == "summary.csv":
+            assert without_column(one / name, "seconds") == without_column(two / name, "seconds")
+        else:
+            assert (one / name).read_bytes() == (two / name).read_bytes(), name
+
+
+def _die_on_one(n: int) -> int:
+    if n == 1:
+        os._exit(3)  # a worker killed mid-task (as by the out-of-memory killer)
+    time.sleep(0.3)  # so that item 2 cannot finish before item 1, taken before it, dies
+    return n * 10
+
+
+def test_a_dead_worker_fails_its_task_and_the_rest_go_on() -> None:
+    results: dict[int, object] = {}
+    run_tasks(_die_on_one, [0, 1, 2, 3], 2, on_start=lambda i: None,
+              on_result=results.__setitem__)
+    assert sorted(results) == [0, 1, 2, 3]
+    assert isinstance(results[1], RuntimeError) and str(results[1]) == WORKER_DIED
+    assert results[3] == 30  # started after the pool was renewed
+    assert all(results[i] in (i * 10,) or isinstance(results[i], RuntimeError) for i in (0, 2))
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+def run_cli(*args: str, cwd: Path, **kwargs: object) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    return subprocess.Popen([sys.executable, "-m", "emgmm_cli", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            **kwargs)  # type: ignore[call-overload]
+
+
+def test_find_piped_into_batch(tree: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    command = (f"find data -name '*.csv' -not -name '.*' | {shlex.quote(sys.executable)} "
+               "-m emgmm_cli batch - -k 3 --seed 0 --output-dir piped")
+    done = subprocess.run(command, shell=True, cwd=tree, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == "Error: 3 of 6 datasets failed; see piped/summary.csv"
+    assert files_under(tree / "piped") == sorted(
+        [f"data/{stem}/{name}" for stem in ("a", "sub/d", "sub/deeper/e") for name in STANDARD]
+        + ["summary.csv"])
+    assert sorted(r["file"] for r in read_summary(tree / "piped" / "summary.csv")) == [
+        "data/a.csv", "data/bad.csv", "data/empty.csv", "data/sub/d.csv",
+        "data/sub/deeper/e.csv", "data/tiny.csv"]
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """24 datasets that take a few seconds together."""
+    root = tmp_path_factory.mktemp("many")
+    rng = np.random.default_rng(11)
+    (root / "data").mkdir()
+    for i in range(24):
+        np.save(root / "data" / f"set{i:02d}.npy", blobs(rng, 6000, 3))
+    return root
+
+
+def check_complete_or_absent(results: Path) -> list[str]:
+    """Every dataset folder holds exactly the standard files; no temporary file anywhere.
+    Returns the folders, which summary.csv must list."""
+    assert not [p for p in results.rglob(".*")], "temporary files left behind"
+    folders = sorted(p.name for p in results.iterdir() if p.is_dir())
+    for name in folders:
+        assert sorted(f.name for f in (results / name).iterdir()) == STANDARD, name
+    listed = sorted(Path(r["file"]).stem for r in read_summary(results / "summary.csv"))
+    assert listed == folders
+    return folders
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_then_skip_existing(many: Path, jobs: str) -> None:
+    results = many / f"results-{jobs}"
+    args = ["batch", "data", "-k", "3", "--n-init", "2", "--seed", "0",
+            "--output-dir", results.name, "--jobs", jobs]
+    proc = run_cli(*args, cwd=many)
+    deadline = time.monotonic() + 60
+    while len(list(results.glob("*/model.json"))) < 2 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.splitlines()[-1] == "emgmm: interrupted"
+    done = check_complete_or_absent(results)
+    assert 2 <= len(done) < 24
+
+    proc = run_cli(*args, "--skip-existing", cwd=many)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert check_complete_or_absent(results) == [f"set{i:02d}" for i in range(24)]
+    status = {Path(r["file"]).stem: r["status"] for r in read_summary(results / "summary.csv")}
+    assert status == {name: "skipped" if name in done else "ok" for name in status}

@@ -1,0 +1,318 @@
+"""`emgmm fit` on bad input: the exit code, the exact one-line message, no traceback, and
+nothing left behind.
+
+Every run asks for outputs (--output-dir out and --model model.json, in a scratch folder
+that is the working directory) so that each test also proves a failed run writes no file,
+half-written or temporary.  Data errors exit with 1 and print exactly one line,
+"Error: <file>[:<line>][: column '<name>']: <what> [; what to do]"; usage errors exit with
+2 and end with click's "Error: ..." line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from emgmm_cli.cli.main import cli
+
+BLOBS = Path(__file__).resolve().parent.parent / "sample_data" / "blobs4.csv"
+OUTPUTS = ["--output-dir", "out", "--model", "model.json"]
+
+
+@pytest.fixture()
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A scratch folder as the working directory, so messages show short names."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EMGMM_FORCE_TTY", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return tmp_path
+
+
+def files_under(folder: Path) -> list[str]:
+    """Every file under folder, hidden ones included, as sorted relative paths."""
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def put(name: str, text: str) -> str:
+    Path(name).write_text(text)
+    return name
+
+
+def run(args: list[object]) -> Result:
+    return CliRunner().invoke(cli, ["fit", *(str(a) for a in args), *OUTPUTS],
+                              env={"EMGMM_FORCE_TTY": None}, prog_name="emgmm")
+
+
+def fails(work: Path, args: list[object], code: int, message: str | None = None, *,
+          pattern: str | None = None) -> Result:
+    """Run fit with outputs requested; check the failure and that nothing was written."""
+    before = files_under(work)
+    result = run(args)
+    assert result.exit_code == code, (result.exit_code, result.stderr, result.exception)
+    assert isinstance(result.exception, SystemExit)  # handled, not a crash
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines, "no message"
+    if code == 1:
+        assert len(lines) == 1, lines  # one line, nothing else
+    else:
+        assert lines[0].startswith("Usage: emgmm fit")
+    last = lines[-1]
+    assert last.startswith("Error: ")
+    if message is not None:
+        assert last == message
+    if pattern is not None:
+        assert re.fullmatch(pattern, last), last
+    assert files_under(work) == before  # no output, no temporary file
+    assert not Path("out").exists() or files_under(Path("out")) == []
+    return result
+
+
+# --------------------------------------------------------------------------- the input file
+
+
+def test_missing_file(work: Path) -> None:
+    fails(work, ["nope.csv", "-k", 2], 1, "Error: nope.csv: file not found; check the path")
+
+
+def test_input_is_a_directory(work: Path) -> None:
+    Path("adir").mkdir()
+    fails(work, ["adir", "-k", 2], 1,
+          "Error: adir: is a directory, not a file; give the path of a data file")
+
+
+def test_empty_file(work: Path) -> None:
+    put("empty.csv", "")
+    fails(work, ["empty.csv", "-k", 2], 1, "Error: empty.csv: file is empty")
+
+
+def test_only_blank_and_comment_lines(work: Path) -> None:
+    put("blank.csv", "\n# nothing here\n   \n")
+    fails(work, ["blank.csv", "-k", 2], 1,
+          "Error: blank.csv: file is empty (only blank or comment lines)")
+
+
+def test_empty_stdin(work: Path) -> None:
+    result = CliRunner().invoke(cli, ["fit", "-", "-k", "2", *OUTPUTS], input=b"",
+                                env={"EMGMM_FORCE_TTY": None})
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: <stdin>: standard input is empty; pipe data in or give "
+                             "a file name\n")
+    assert files_under(work) == []
+
+
+def test_header_only(work: Path) -> None:
+    put("hdr.csv", "x,y\n")
+    fails(work, ["hdr.csv", "-k", 2], 1,
+          "Error: hdr.csv:1: the file has a header but no data rows; it needs at least one "
+          "row of numbers")
+
+
+@pytest.mark.parametrize("columns", [[], ["--columns", "x"]])
+def test_ragged_rows_name_the_line(work: Path, columns: list[str]) -> None:
+    put("ragged.csv", "x,y\n1,2\n3,4\n5,6,7\n8,9\n")
+    fails(work, ["ragged.csv", "-k", 2, *columns], 1,
+          "Error: ragged.csv:4: expected 2 fields, found 3; every row needs as many fields "
+          "as the header")
+    put("short.csv", "# a comment line counts\nx,y\n1,2\n3\n5,6\n")
+    fails(work, ["short.csv", "-k", 2, *columns], 1,
+          "Error: short.csv:4: expected 2 fields, found 1; every row needs as many fields "
+          "as the header")
+
+
+def test_non_numeric_value_names_line_and_column(work: Path) -> None:
+    put("nonnum.csv", "x,y\n1,2\n3,abc\n5,6\n7,8\n")
+    fails(work, ["nonnum.csv", "-k", 2], 1,
+          "Error: nonnum.csv:3: column 'y': non-numeric value 'abc'; fix or remove the row, "
+          "or select numeric columns with --columns")
+    # the hint works: the other column alone fits
+    ok = CliRunner().invoke(cli, ["fit", "nonnum.csv", "-k", "2", "--columns", "x",
+                                  "--seed", "0"], env={"EMGMM_FORCE_TTY": None})
+    assert ok.exit_code == 0 and len(ok.stdout.splitlines()) == 4
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN"])
+def test_nan(work: Path, value: str) -> None:
+    put("nan.csv", f"x,y\n1,2\n3,4\n5,{value}\n7,8\n")
+    fails(work, ["nan.csv", "-k", 2], 1,
+          f"Error: nan.csv:4: column 'y': non-finite value '{value}'; missing or infinite "
+          "values must be removed or imputed first")
+
+
+def test_nan_in_npy(work: Path) -> None:
+    a = np.arange(20.0).reshape(10, 2)
+    a[2, 1] = np.nan
+    np.save("nan.npy", a)
+    fails(work, ["nan.npy", "-k", 2], 1,
+          "Error: nan.npy: column '1': non-finite value nan in row 3 (index 2); missing or "
+          "infinite values must be removed or imputed first")
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "Infinity"])
+def test_infinite_value(work: Path, value: str) -> None:
+    put("inf.csv", f"x,y\n1,2\n{value},4\n5,6\n")
+    fails(work, ["inf.csv", "-k", 2], 1,
+          f"Error: inf.csv:3: column 'x': non-finite value '{value}'; missing or infinite "
+          "values must be removed or imputed first")
+
+
+def test_empty_field(work: Path) -> None:
+    put("gap.csv", "x,y\n1,2\n3,\n5,6\n")
+    fails(work, ["gap.csv", "-k", 2], 1,
+          "Error: gap.csv:3: column 'y': missing value (empty field); missing values must be "
+          "removed or imputed first")
+
+
+def test_unknown_column(work: Path) -> None:
+    put("three.csv", "x,y\n1,2\n3,4\n5,6\n")
+    fails(work, ["three.csv", "-k", 2, "--columns", "x,z"], 1,
+          "Error: three.csv: column 'z': no such column; available columns: x, y")
+    fails(work, ["three.csv", "-k", 2, "--columns", "5"], 1,
+          "Error: three.csv: column '5': column index 5 is out of range; there are 2 columns "
+          "(indices 0 to 1): x, y")
+
+
+# --------------------------------------------------------------------------- K and options
+
+
+def test_k_zero_is_a_usage_error(work: Path) -> None:
+    put("three.csv", "x,y\n1,2\n3,4\n5,6\n")
+    fails(work, ["three.csv", "-k", 0], 2,
+          "Error: Invalid value for '-k' / '--components': 0 is not in the range x>=1.")
+
+
+def test_k_larger_than_the_rows(work: Path) -> None:
+    put("three.csv", "x,y\n1,2\n3,4\n5,6\n")
+    fails(work, ["three.csv", "-k", 4], 1,
+          "Error: three.csv: 4 components need at least 4 rows; the data has 3")
+
+
+def test_k_larger_than_the_distinct_points(work: Path) -> None:
+    put("dup.csv", "x,y\n1,2\n1,2\n5,6\n1,2\n5,6\n")
+    fails(work, ["dup.csv", "-k", 3], 1,
+          "Error: dup.csv: 3 components but the data has only 2 distinct points; use fewer "
+          "components")
+
+
+def test_bad_covariance_type(work: Path) -> None:
+    put("three.csv", "x,y\n1,2\n3,4\n5,6\n")
+    fails(work, ["three.csv", "-k", 2, "-c", "bogus"], 2,
+          "Error: Invalid value for '-c' / '--covariance-type': 'bogus' is not one of "
+          "'full', 'tied', 'diag', 'spherical'.")
+
+
+def test_negative_tol(work: Path) -> None:
+    put("three.csv", "x,y\n1,2\n3,4\n5,6\n")
+    fails(work, ["three.csv", "-k", 2, "--tol", -1], 2,
+          "Error: Invalid value for '--tol': -1.0 is not in the range x>=0.0.")
+
+
+def test_means_init_wrong_shape(work: Path) -> None:
+    put("m3.csv", "1,1\n5,5\n6,1\n")
+    fails(work, [BLOBS, "-k", 4, "--columns", "x,y", "--means-init", "m3.csv"], 1,
+          "Error: m3.csv: means-init has shape 3 x 2, expected 4 x 2 (K x D)")
+    np.save("wide.npy", np.arange(12.0).reshape(4, 3))
+    fails(work, [BLOBS, "-k", 4, "--columns", "x,y", "--means-init", "wide.npy"], 1,
+          "Error: wide.npy: means-init has shape 4 x 3, expected 4 x 2 (K x D)")
+
+
+def test_means_init_identical_rows_names_both(work: Path) -> None:
+    put("same.csv", "1,1\n5,5\n6,1\n5,5\n")
+    fails(work, [BLOBS, "-k", 4, "--columns", "x,y", "--means-init", "same.csv"], 1,
+          "Error: same.csv: means-init rows 1 and 3 are identical; identical starting means "
+          "can never separate")
+
+
+def test_means_init_unreadable(work: Path) -> None:
+    put("bad.csv", "1,1\n5,x\n")
+    fails(work, [BLOBS, "-k", 2, "--columns", "x,y", "--means-init", "bad.csv"], 1,
+          "Error: bad.csv:2: column '1': non-numeric value 'x'; fix or remove the row, or "
+          "select numeric columns with --columns")
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def test_output_directory_under_a_file(work: Path) -> None:
+    put("afile", "not a folder\n")
+    before = files_under(work)
+    result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2", "--columns", "x,y",
+                                      "--seed", "0", "--output-dir", "afile/out",
+                                      "--model", "model.json"],
+                                env={"EMGMM_FORCE_TTY": None})
+    assert result.exit_code == 1
+    assert result.stderr == "Error: afile/out: cannot create the directory: Not a directory\n"
+    assert files_under(work) == before
+
+
+def test_model_folder_missing(work: Path) -> None:
+    before = files_under(work)
+    result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2", "--columns", "x,y",
+                                      "--seed", "0", "--output-dir", "out",
+                                      "--model", "nodir/model.json"],
+                                env={"EMGMM_FORCE_TTY": None})
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: nodir/model.json: cannot write: directory 'nodir' does "
+                             "not exist; create it first\n")
+    assert files_under(work) == before  # the three files staged in out/ were rolled back
+
+
+def test_read_only_output_directory(work: Path) -> None:
+    Path("ro").mkdir()
+    Path("ro").chmod(0o555)
+    try:
+        try:
+            Path("ro/probe").touch()
+        except PermissionError:
+            pass
+        else:  # root (with CAP_DAC_OVERRIDE) writes anywhere
+            Path("ro/probe").unlink()
+            pytest.skip("this user may write into a read-only folder")
+        result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2", "--columns", "x,y",
+                                          "--seed", "0", "--output-dir", "ro"],
+                                    env={"EMGMM_FORCE_TTY": None})
+        assert result.exit_code == 1
+        assert re.fullmatch(r"Error: ro/\w+\.\w+: permission denied: cannot create files in "
+                            r"'ro'\n", result.stderr)
+        assert files_under(Path("ro")) == []
+    finally:
+        Path("ro").chmod(0o755)
+
+
+def test_unsupported_output_extension_fails_before_fitting(work: Path) -> None:
+    # --max-iter 1 would warn "did not converge" had the fit run: the error comes first
+    fails(work, [BLOBS, "-k", 2, "--columns", "x,y", "--max-iter", 1, "-o", "labels.xyz"], 1,
+          "Error: labels.xyz: unsupported output format '.xyz'; use .csv, .tsv, .npy or .json")
+
+
+# --------------------------------------------------------------------------- numerics
+
+
+@pytest.mark.parametrize("kind", ["diag", "spherical", "full", "tied"])
+def test_constant_column_still_fits(work: Path, kind: str) -> None:
+    rows = [(x, 5.0) for x in (1.0, 1.2, 0.9, 1.1, 8.0, 8.3, 7.9, 8.1)]
+    put("const.csv", "x,c\n" + "".join(f"{a},{b}\n" for a, b in rows))
+    result = CliRunner().invoke(cli, ["fit", "const.csv", "-k", "2", "-c", kind, "--seed", "0",
+                                      *OUTPUTS], env={"EMGMM_FORCE_TTY": None})
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""  # not degenerate: constant columns are left out of the test
+    assert files_under(work) == ["const.csv", "model.json", "out/labels.csv",
+                                 "out/responsibilities.csv", "out/trace.csv"]
+    labels = [int(v) for v in Path("out/labels.csv").read_text().split()]
+    assert labels[:4] == [labels[0]] * 4 and labels[4:] == [1 - labels[0]] * 4
+
+
+def test_covariance_not_positive_definite_suggests_reg_covar(work: Path) -> None:
+    # two exactly collinear columns at a scale where reg_covar is lost in rounding
+    t = np.random.default_rng(0).normal(size=300)
+    np.save("line.npy", np.c_[t, 2 * t] * 1e9)
+    result = fails(work, ["line.npy", "-k", 1], 1, pattern=(
+        r"Error: line\.npy: component 0: covariance is not positive definite (in the initial "
+        r"parameters|at iteration \d+) even with reg_covar=1e-06; use a larger --reg-covar "
+        r"\(for example [0-9.e+-]+\), fewer components, or scaled data"))
+    assert "--reg-covar" in result.stderr

@@ -1,0 +1,325 @@
+"""`emgmm make-blobs`: sizes, centres, spreads, outputs, reproducibility and errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from numpy.typing import NDArray
+
+from emgmm_cli.cli.main import cli
+from emgmm_cli.engine.blobs import make_blobs
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = ROOT / "sample_data"
+EMGMM = Path(sys.executable).parent / "emgmm"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, ["make-blobs", *args])
+
+
+def ok(*args: str) -> str:
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    return result.stdout
+
+
+def table(text: str) -> tuple[list[str], NDArray[np.float64]]:
+    lines = text.splitlines()
+    header = lines[0].split(",")
+    return header, np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2)
+
+
+# --- sizes, centres and columns ------------------------------------------------------------
+
+
+def test_defaults_are_100_points_3_random_centers_in_2_dimensions() -> None:
+    header, data = table(ok("--seed", "0"))
+    assert header == ["x0", "x1", "label"]
+    assert data.shape == (100, 3)
+    assert np.bincount(data[:, 2].astype(int)).tolist() == [34, 33, 33]
+    assert np.all(np.abs(data[:, :2]) < 10 + 6)  # centres in the default box [-10, 10)
+
+
+def test_sizes_one_per_center_and_blobs_in_order() -> None:
+    _header, data = table(ok("-n", "80,60,70,140", "--centers", "1,1;5,5;6,1;2,8", "--seed", "0"))
+    labels = data[:, 2].astype(int)
+    assert labels.tolist() == [0] * 80 + [1] * 60 + [2] * 70 + [3] * 140
+
+
+def test_same_points_as_the_engine_and_the_sample_data() -> None:
+    """blobs4.csv was drawn by make_blobs with these very sizes, centres, std and seed."""
+    out = ok("-n", "80,60,70,140", "--centers", "1,1;5,5;6,1;2,8", "--std", "1", "--seed", "0")
+    sample = (SAMPLE_DATA / "blobs4.csv").read_text()
+    assert out.splitlines()[0] == "x0,x1,label"
+    assert out.splitlines()[1:] == sample.splitlines()[1:]
+    x, labels = make_blobs([80, 60, 70, 140], [[1, 1], [5, 5], [6, 1], [2, 8]],
+                           rng=np.random.default_rng(0))
+    _, data = table(out)
+    np.testing.assert_allclose(data[:, :2], x, rtol=1e-9)
+    assert np.array_equal(data[:, 2], labels)
+
+
+def test_total_split_evenly_over_explicit_centers() -> None:
+    _, data = table(ok("-n", "10", "--centers", "0,0,0;10,10,10;20,20,20", "--seed", "1"))
+    assert data.shape == (10, 4)
+    assert np.bincount(data[:, 3].astype(int)).tolist() == [4, 3, 3]
+
+
+def test_centers_are_recovered_by_the_blob_means() -> None:
+    centers = np.array([[1.0, 1.0], [5.0, 5.0], [6.0, 1.0], [2.0, 8.0]])
+    _, data = table(ok("-n", "40000", "--centers", "1,1;5,5;6,1;2,8", "--std", "0.5",
+                       "--seed", "3"))
+    for k in range(4):
+        blob = data[data[:, 2] == k, :2]
+        np.testing.assert_allclose(blob.mean(axis=0), centers[k], atol=0.02)
+        np.testing.assert_allclose(blob.std(axis=0), 0.5, atol=0.02)
+
+
+def test_centers_from_a_file_and_centers_out(tmp_path: Path) -> None:
+    centers = tmp_path / "centers.csv"
+    centers.write_text("a,b\n0,0\n10,0\n0,10\n")
+    out = tmp_path / "out.csv"
+    assert ok("-n", "30", "--centers", str(centers), "--seed", "0", "--centers-out", str(out)) != ""
+    assert out.read_text() == "x0,x1\n0,0\n10,0\n0,10\n"
+
+
+def test_random_centers_with_count_dimension_box_and_centers_out(tmp_path: Path) -> None:
+    out = tmp_path / "centers.npy"
+    _, data = table(ok("-n", "50", "--n-centers", "5", "--dim", "3", "--center-box", "100,101",
+                       "--std", "0", "--seed", "2", "--centers-out", str(out)))
+    centers = np.load(out)
+    assert centers.shape == (5, 3)
+    assert np.all((centers >= 100) & (centers < 101))
+    # with std 0 every point is its centre
+    np.testing.assert_allclose(data[:, :3], centers[data[:, 3].astype(int)], rtol=1e-9)
+
+
+def test_number_of_random_centers_follows_the_sizes() -> None:
+    _, data = table(ok("-n", "5,6", "--seed", "0"))
+    assert np.bincount(data[:, 2].astype(int)).tolist() == [5, 6]
+
+
+def test_one_std_per_center() -> None:
+    _, data = table(ok("-n", "20000,20000,20000", "--centers", "0;50;100", "--std", "1,0.5,2",
+                       "--seed", "4"))
+    sds = [data[data[:, 1] == k, 0].std() for k in range(3)]
+    np.testing.assert_allclose(sds, [1.0, 0.5, 2.0], rtol=0.03)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".json"])
+def test_full_covariances_from_a_file(tmp_path: Path, suffix: str) -> None:
+    cov = np.array([[[1.0, 0.8], [0.8, 1.0]], [[2.0, -0.5], [-0.5, 0.5]]])
+    path = tmp_path / f"cov{suffix}"
+    if suffix == ".npy":
+        np.save(path, cov)
+    else:
+        path.write_text(json.dumps(cov.tolist()))
+    _, data = table(ok("-n", "40000", "--centers", "0,0;20,20", "--covariances", str(path),
+                       "--seed", "5"))
+    for k in range(2):
+        blob = data[data[:, 2] == k, :2]
+        np.testing.assert_allclose(np.cov(blob.T), cov[k], atol=0.05)
+
+
+def test_random_centers_take_k_and_d_from_the_covariances(tmp_path: Path) -> None:
+    path = tmp_path / "cov.npy"
+    np.save(path, np.stack([np.eye(3)] * 4))
+    header, data = table(ok("--covariances", str(path), "--seed", "0"))
+    assert header == ["x0", "x1", "x2", "label"]
+    assert sorted(set(data[:, 3].astype(int))) == [0, 1, 2, 3]
+
+
+# --- outputs --------------------------------------------------------------------------------
+
+
+def test_no_labels() -> None:
+    header, data = table(ok("-n", "7", "--no-labels", "--seed", "0"))
+    assert header == ["x0", "x1"]
+    assert data.shape == (7, 2)
+
+
+@pytest.mark.parametrize("suffix, delimiter", [(".csv", ","), (".tsv", "\t")])
+def test_text_output_files(tmp_path: Path, suffix: str, delimiter: str) -> None:
+    path = tmp_path / f"blobs{suffix}"
+    assert ok("-n", "12", "--seed", "0", "-o", str(path)) == ""
+    stdout = ok("-n", "12", "--seed", "0")
+    assert path.read_text() == stdout.replace(",", delimiter)
+
+
+def test_npy_output(tmp_path: Path) -> None:
+    path = tmp_path / "blobs.npy"
+    ok("-n", "12", "--seed", "0", "-o", str(path))
+    arr = np.load(path)
+    _, data = table(ok("-n", "12", "--seed", "0"))
+    assert arr.shape == (12, 3) and arr.dtype == np.float64
+    np.testing.assert_allclose(arr, data, rtol=1e-9)
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
+    args = ["-n", "500", "--n-centers", "4", "--dim", "3", "--std", "1,2,0.5,1"]
+    first = ok(*args, "--seed", "11")
+    assert ok(*args, "--seed", "11") == first
+    assert ok(*args, "--seed", "12") != first
+    for name in ("a.npy", "b.npy"):
+        ok(*args, "--seed", "11", "-o", str(tmp_path / name))
+    assert (tmp_path / "a.npy").read_bytes() == (tmp_path / "b.npy").read_bytes()
+
+
+def test_without_a_seed_runs_differ() -> None:
+    assert ok("-n", "50") != ok("-n", "50")
+
+
+def test_failed_run_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out.csv"
+    result = run("-n", "10", "--std", "-1", "-o", str(out), "--centers-out", str(tmp_path / "c.csv"))
+    assert result.exit_code == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- impossible requests and unparsable values ----------------------------------------------
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--std", "-1"], "std must be finite and >= 0, got -1"),
+    (["--std", "1,-0.5,2"], "blob 1: std must be finite and >= 0, got -0.5"),
+    (["--std", "nan"], "std must be finite and >= 0, got nan"),
+    (["-n", "10,20", "--n-centers", "3"], "2 sizes given for 3 centers; give one size per blob"),
+    (["-n", "10,20,30", "--centers", "0,0;1,1"],
+     "3 sizes given for 2 centers; give one size per blob"),
+    (["-n", "-5"], "the number of points must be >= 0, got -5"),
+    (["-n", "5,-1"], "blob 1: size must be >= 0, got -1"),
+    (["--std", "1,2", "--n-centers", "3"], "2 std values given for 3 blobs; give 1 or 3"),
+    (["--centers", "1,1;2,2", "--dim", "3"], "--dim 3 but the centers have 2 coordinates"),
+    (["--centers", "1,1;2,2", "--n-centers", "3"], "--n-centers 3 but --centers gives 2 centers"),
+    (["--centers", "1,1;2,2,2"], "--centers: center 1 has 3 coordinates but center 0 has 2"),
+    (["--center-box", "5,1"], "--center-box: LOW must be below HIGH, got 5,1"),
+])
+def test_impossible_requests_exit_1(args: list[str], message: str) -> None:
+    result = run(*args, "--seed", "0")
+    assert (result.exit_code, result.stderr, result.stdout) == (1, f"Error: {message}\n", "")
+
+
+def cov_file(tmp_path: Path, cov: list[list[list[float]]], name: str = "cov.json") -> str:
+    path = tmp_path / name
+    path.write_text(json.dumps(cov))
+    return str(path)
+
+
+def test_covariance_file_problems_name_the_file(tmp_path: Path) -> None:
+    eye = [[1.0, 0.0], [0.0, 1.0]]
+    cases = [
+        ([eye, [[1.0, 2.0], [2.0, 1.0]]], "blob 1: covariance is not positive definite"),
+        ([[[1.0, 0.0], [0.5, 1.0]], eye], "blob 0: covariance is not symmetric"),
+        ([eye], ("covariances must have shape (K, D, D) = (2, 2, 2) to match centers, "
+                 "got (1, 2, 2)")),
+    ]
+    for cov, message in cases:
+        path = cov_file(tmp_path, cov)
+        result = run("--centers", "0,0;5,5", "--covariances", path, "--seed", "0")
+        assert (result.exit_code, result.stderr) == (1, f"Error: {path}: {message}\n")
+    three_d = cov_file(tmp_path, [eye, eye])
+    result = run("--centers", "0,0,0;5,5,5", "--covariances", three_d)
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: {three_d}: covariances must have shape (K, D, D) = "
+                             "(2, 3, 3) to match centers, got (2, 2, 2)\n")
+
+
+@pytest.mark.parametrize("content, name, message", [
+    ("[[1, 2], [3, 4]]", "cov.json", ("expected a K x D x D array of covariance matrices, got "
+                                      "shape (2, 2)")),
+    ("[[[1, 0], [0]]]", "cov.json", "expected a K x D x D array of numbers (rows of equal length)"),
+    ("[[[1, 0]", "cov.json", "invalid JSON: Expecting ',' delimiter (column 9)"),
+    ("1,0\n0,1\n", "cov.csv", ("covariances are read from a .npy file (a K x D x D array) or a "
+                               ".json file (a nested list)")),
+])
+def test_unreadable_covariance_files(tmp_path: Path, content: str, name: str, message: str) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    result = run("--covariances", str(path))
+    assert result.exit_code == 1
+    where = f"{path}:1" if message.startswith("invalid JSON") else str(path)
+    assert result.stderr == f"Error: {where}: {message}\n"
+
+
+def test_missing_covariance_file(tmp_path: Path) -> None:
+    result = run("--covariances", str(tmp_path / "none.npy"))
+    assert (result.exit_code, result.stderr) == (
+        1, f"Error: {tmp_path / 'none.npy'}: file not found; check the path\n")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-n", "abc"], ("Invalid value for '-n' / '--n-samples': 'abc' is not an integer or a "
+                     "comma-separated list of integers")),
+    (["-n", "1.5"], ("Invalid value for '-n' / '--n-samples': '1.5' is not an integer or a "
+                     "comma-separated list of integers")),
+    (["--std", "x"], ("Invalid value for '--std': 'x' is not a number or a comma-separated list "
+                      "of numbers")),
+    (["--center-box", "1"], ("Invalid value for '--center-box': '1' is not two numbers LOW,HIGH "
+                             "(for example -10,10)")),
+    (["--centers", "nofile.csv"], ("Invalid value for '--centers': 'nofile.csv' is neither a list "
+                                   "of centers such as '1,1;5,5;6,1' nor an existing file")),
+    (["--n-centers", "0"], "Invalid value for '--n-centers': 0 is not in the range x>=1."),
+    (["--dim", "0"], "Invalid value for '--dim': 0 is not in the range x>=1."),
+    (["--seed", "-1"], "Invalid value for '--seed': -1 is not in the range x>=0."),
+    (["--std", "1", "--covariances", "c.npy"], "give --std or --covariances, not both"),
+    (["--centers", "0,0", "--center-box", "0,1"],
+     "--center-box applies to random centers; drop it or --centers"),
+    (["-o", "-", "--centers-out", "-"],
+     "only one output can go to stdout, got output, centers_out"),
+])
+def test_unparsable_or_conflicting_options_exit_2(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"Error: {message}\n")
+    assert result.stdout == ""
+
+
+def test_refuses_to_overwrite_an_input(tmp_path: Path) -> None:
+    centers = tmp_path / "c.csv"
+    centers.write_text("0,0\n5,5\n")
+    result = run("--centers", str(centers), "-o", str(centers))
+    assert result.exit_code == 2
+    assert "refusing to overwrite the input file" in result.stderr
+    assert centers.read_text() == "0,0\n5,5\n"
+
+
+def test_help_lists_every_option_with_help() -> None:
+    result = CliRunner().invoke(cli, ["make-blobs", "--help"])
+    assert result.exit_code == 0
+    for flag in ("-n, --n-samples", "--centers", "--n-centers", "--dim", "--center-box", "--std",
+                 "--covariances", "--seed", "-o, --output", "--labels / --no-labels",
+                 "--centers-out", "Examples:"):
+        assert flag in result.stdout
+
+
+# --- a real pipeline ----------------------------------------------------------------------
+
+
+def test_pipeline_make_blobs_then_fit_recovers_the_blobs(tmp_path: Path) -> None:
+    """emgmm make-blobs ... > blobs.csv; emgmm fit: the clusters are the blobs (ARI >= 0.95)."""
+    from sklearn.metrics import adjusted_rand_score
+
+    exe = shlex.quote(str(EMGMM))
+    script = (
+        f"{exe} make-blobs -n 300,200,400 --centers '0,0;8,0;4,7' --std 1,0.7,1.2 --seed 7 "
+        f"> blobs.csv && cut -d, -f3 blobs.csv | tail -n +2 > truth.txt && "
+        f"{exe} fit blobs.csv -k 3 --columns x0,x1 --seed 0 > labels.txt"
+    )
+    done = subprocess.run(script, shell=True, cwd=tmp_path, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    truth = np.loadtxt(tmp_path / "truth.txt", dtype=int)
+    labels = np.loadtxt(tmp_path / "labels.txt", dtype=int)
+    assert len(labels) == len(truth) == 900
+    assert adjusted_rand_score(truth, labels) >= 0.95

@@ -1,0 +1,412 @@
+"""predict, score, sample and info on models saved by `fit --model`.
+
+Round trips on sample_data/blobs4.csv (columns x, y): predict gives the labels fit wrote,
+score the log-densities scikit-learn computes from the same parameters and the model's
+log-likelihood, sample draws data a new fit recovers the model from, info describes it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from numpy.typing import NDArray
+
+from emgmm_cli.cli.main import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+BLOBS = ROOT / "sample_data" / "blobs4.csv"
+EMGMM = Path(sys.executable).parent / "emgmm"
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+
+
+def invoke(*args: str, input: str | bytes | None = None, tty: bool = False) -> Result:
+    env = {"EMGMM_FORCE_TTY": "1" if tty else "0"}
+    return CliRunner().invoke(cli, list(args), input=input, env=env)
+
+
+def ok(*args: str, input: str | bytes | None = None, tty: bool = False) -> Result:
+    result = invoke(*args, input=input, tty=tty)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+class Fitted:
+    def __init__(self, folder: Path, covariance_type: str) -> None:
+        self.model = folder / f"{covariance_type}.json"
+        self.labels = folder / f"{covariance_type}-labels.csv"
+        self.resp = folder / f"{covariance_type}-resp.csv"
+        ok("fit", str(BLOBS), "--columns", "x,y", "-k", "4", "-c", covariance_type, "--seed", "0",
+           "--model", str(self.model), "--labels", str(self.labels),
+           "--responsibilities", str(self.resp))
+        self.doc: dict[str, Any] = json.loads(self.model.read_text())
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fitted]:
+    folder = tmp_path_factory.mktemp("fits")
+    return {t: Fitted(folder, t) for t in COVARIANCE_TYPES}
+
+
+@pytest.fixture(scope="module")
+def full(fitted: dict[str, Fitted]) -> Fitted:
+    return fitted["full"]
+
+
+def read_csv(text: str) -> tuple[list[str], NDArray[np.float64]]:
+    header = text.splitlines()[0].split(",")
+    return header, np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2)
+
+
+def blobs_xy() -> NDArray[np.float64]:
+    return np.loadtxt(BLOBS, delimiter=",", skiprows=1, usecols=(0, 1))
+
+
+# --- predict -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_predict_gives_the_labels_fit_wrote(fitted: dict[str, Fitted], covariance_type: str) -> None:
+    f = fitted[covariance_type]
+    out = ok("predict", str(f.model), str(BLOBS)).stdout
+    assert out == f.labels.read_text()
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_predict_proba_gives_the_responsibilities_fit_wrote(
+    fitted: dict[str, Fitted], covariance_type: str
+) -> None:
+    f = fitted[covariance_type]
+    out = ok("predict", str(f.model), str(BLOBS), "--proba").stdout
+    assert out == f.resp.read_text()
+    header, resp = read_csv(out)
+    assert header == ["p0", "p1", "p2", "p3"]
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0, rtol=1e-8)
+    labels = np.loadtxt(f.labels, dtype=int)
+    assert np.array_equal(resp.argmax(axis=1), labels)
+
+
+def test_predict_to_files_by_extension(tmp_path: Path, full: Fitted) -> None:
+    labels = np.loadtxt(full.labels, dtype=int)
+    for name in ("labels.csv", "labels.npy", "labels.json"):
+        result = ok("predict", str(full.model), str(BLOBS), "-o", str(tmp_path / name))
+        assert result.stdout == ""
+    assert (tmp_path / "labels.csv").read_text() == full.labels.read_text()
+    npy = np.load(tmp_path / "labels.npy")
+    assert npy.dtype == np.int64 and np.array_equal(npy, labels)
+    assert json.loads((tmp_path / "labels.json").read_text()) == labels.tolist()
+
+
+def test_predict_reads_stdin_and_selects_the_model_columns(full: Fitted) -> None:
+    text = BLOBS.read_text()  # x, y, label: the header holds the model's x and y
+    assert ok("predict", str(full.model), "-", input=text).stdout == full.labels.read_text()
+
+
+def test_predict_headerless_data_uses_every_column(full: Fitted) -> None:
+    xy = "".join(f"{line.rsplit(',', 1)[0]}\n" for line in BLOBS.read_text().splitlines()[1:])
+    result = ok("predict", str(full.model), "-", input=xy)
+    assert result.stdout == full.labels.read_text()
+    assert result.stderr == ""
+
+
+def test_predict_other_header_uses_every_column_with_a_warning(tmp_path: Path, full: Fitted) -> None:
+    renamed = tmp_path / "renamed.csv"
+    lines = BLOBS.read_text().splitlines()
+    renamed.write_text("a,b\n" + "".join(f"{ln.rsplit(',', 1)[0]}\n" for ln in lines[1:]))
+    result = ok("predict", str(full.model), str(renamed))
+    assert result.stdout == full.labels.read_text()
+    assert result.stderr == (f"emgmm: warning: {renamed}: the columns (a, b) are not the "
+                             "model's (x, y); using all columns\n")
+    quiet = ok("predict", str(full.model), str(renamed), "-q")
+    assert quiet.stderr == "" and quiet.stdout == full.labels.read_text()
+
+
+def test_predict_with_columns_delimiter_and_no_header(tmp_path: Path, full: Fitted) -> None:
+    tsv = tmp_path / "data.txt"
+    lines = BLOBS.read_text().splitlines()[1:]
+    tsv.write_text("".join(f"{ln.split(',')[2]};{ln.split(',')[0]};{ln.split(',')[1]}\n"
+                           for ln in lines))
+    result = ok("predict", str(full.model), str(tsv), "-d", ";", "-H", "--columns", "1,2")
+    assert result.stdout == full.labels.read_text()
+
+
+def test_predict_refuses_to_overwrite_its_inputs(full: Fitted) -> None:
+    for target in (full.model, BLOBS):
+        result = invoke("predict", str(full.model), str(BLOBS), "-o", str(target))
+        assert result.exit_code == 2
+        assert "refusing to overwrite the input file" in result.stderr
+
+
+def test_predict_data_errors_exit_1(tmp_path: Path, full: Fitted) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n3,abc\n")
+    result = invoke("predict", str(full.model), str(bad))
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: {bad}:3: column 'y': non-numeric value 'abc'; fix or "
+                             "remove the row, or select numeric columns with --columns\n")
+    assert result.stdout == ""
+
+
+# --- score ---------------------------------------------------------------------------------
+
+
+def sklearn_mixture(doc: dict[str, Any]) -> Any:
+    """scikit-learn's GaussianMixture holding the model's parameters."""
+    from sklearn.mixture import GaussianMixture
+
+    cov_type = doc["covariance_type"]
+    cov = np.array(doc["covariances"])
+    gm = GaussianMixture(n_components=doc["n_components"], covariance_type=cov_type)
+    gm.weights_ = np.array(doc["weights"])
+    gm.means_ = np.array(doc["means"])
+    gm.covariances_ = cov
+    if cov_type in ("full", "tied"):
+        # cov = L L^T, so U = L^-T is upper triangular with U U^T = inv(cov)
+        gm.precisions_cholesky_ = np.linalg.inv(np.linalg.cholesky(cov)).swapaxes(-1, -2)
+    else:
+        gm.precisions_cholesky_ = 1.0 / np.sqrt(cov)
+    gm.n_features_in_ = doc["n_features"]
+    return gm
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_score_matches_sklearn_and_the_model(
+    tmp_path: Path, fitted: dict[str, Fitted], covariance_type: str
+) -> None:
+    f = fitted[covariance_type]
+    out = ok("score", str(f.model), str(BLOBS)).stdout
+    header, text_dens = read_csv(out)
+    assert header == ["log_density"]
+    ok("score", str(f.model), str(BLOBS), "-o", str(tmp_path / "dens.npy"))
+    dens = np.load(tmp_path / "dens.npy")  # full precision (CSV holds 10 digits)
+    assert dens.shape == (350, 1)
+    np.testing.assert_allclose(text_dens[:, 0], dens[:, 0], rtol=1e-9)
+    expected = sklearn_mixture(f.doc).score_samples(blobs_xy())
+    np.testing.assert_allclose(dens[:, 0], expected, rtol=0, atol=1e-10)
+
+    summary = json.loads(ok("score", str(f.model), str(BLOBS), "--json").stdout)
+    assert summary["log_likelihood"] == f.doc["log_likelihood"]  # bit for bit
+    assert summary["mean_log_likelihood"] == f.doc["log_likelihood"] / f.doc["n_samples"]
+    assert summary["mean_log_likelihood"] == f.doc["mean_log_likelihood"]
+    assert summary["n_samples"] == 350
+    assert summary["model"] == str(f.model) and summary["source"] == str(BLOBS)
+
+
+def test_score_threshold_flags_the_lowest_quantile(tmp_path: Path, full: Fitted) -> None:
+    out = tmp_path / "scored.csv"
+    result = ok("score", str(full.model), str(BLOBS), "--threshold", "0.1", "-o", str(out),
+                "--json")
+    summary = json.loads(result.stdout)
+    header, table = read_csv(out.read_text())
+    assert header == ["log_density", "outlier"]
+    dens, flags = table[:, 0], table[:, 1].astype(int)
+    cutoff = np.quantile(dens, 0.1)
+    assert summary["threshold"] == 0.1
+    assert summary["cutoff_log_density"] == pytest.approx(cutoff, abs=1e-8)
+    assert summary["n_outliers"] == int(flags.sum()) == 35
+    assert set(flags.tolist()) == {0, 1}
+    assert dens[flags == 1].max() < dens[flags == 0].min()
+
+
+def test_score_summary_on_a_terminal(full: Fitted) -> None:
+    result = ok("score", str(full.model), str(BLOBS), "--threshold", "0.05", tty=True)
+    text = result.stdout
+    assert "log_density" not in text  # the per-sample table is not dumped on a terminal
+    assert f"{full.doc['log_likelihood']:.10g}" in text
+    assert "outliers" in text and "18 of 350" in text
+
+
+def test_score_table_to_stdout_and_summary_to_a_terminal_stderr(full: Fitted) -> None:
+    result = ok("score", str(full.model), str(BLOBS), "-o", "-", tty=True)
+    assert result.stdout.startswith("log_density\n")
+    assert "log-likelihood" in result.stderr
+
+
+def test_score_quiet_and_json_print_no_summary(full: Fitted) -> None:
+    result = ok("score", str(full.model), str(BLOBS), "-q", tty=True)
+    assert result.stdout == "" and result.stderr == ""
+    result = ok("score", str(full.model), str(BLOBS), "--json", tty=True)
+    assert json.loads(result.stdout)["n_samples"] == 350 and result.stderr == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--threshold", "0"], "Invalid value for '--threshold': 0.0 is not in the range 0<x<1."),
+    (["--threshold", "1"], "Invalid value for '--threshold': 1.0 is not in the range 0<x<1."),
+    (["--json", "-o", "-"], "only one output can go to stdout, got output, --json"),
+])
+def test_score_usage_errors(full: Fitted, args: list[str], message: str) -> None:
+    result = invoke("score", str(full.model), str(BLOBS), *args)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"Error: {message}\n")
+
+
+# --- sample --------------------------------------------------------------------------------
+
+
+def match_components(means: NDArray[np.float64], other: NDArray[np.float64]) -> list[int]:
+    order = [int(np.argmin(np.linalg.norm(other - m, axis=1))) for m in means]
+    assert sorted(order) == list(range(len(means)))
+    return order
+
+
+def test_sample_then_fit_recovers_the_model(tmp_path: Path, full: Fitted) -> None:
+    data = tmp_path / "sampled.csv"
+    ok("sample", str(full.model), "-n", "20000", "--seed", "1", "-o", str(data))
+    header, table = read_csv(data.read_text())
+    assert header == ["x", "y", "label"] and table.shape == (20000, 3)
+    refit = tmp_path / "refit.json"
+    ok("fit", str(data), "--columns", "x,y", "-k", "4", "--seed", "0", "--model", str(refit),
+       "-o", str(tmp_path / "labels.csv"))
+    doc = json.loads(refit.read_text())
+    means, weights = np.array(full.doc["means"]), np.array(full.doc["weights"])
+    order = match_components(means, np.array(doc["means"]))
+    np.testing.assert_allclose(np.array(doc["weights"])[order], weights, atol=0.02)
+    np.testing.assert_allclose(np.array(doc["means"])[order], means, atol=0.1)
+    # the label column is the component each point was drawn from
+    counts = np.bincount(table[:, 2].astype(int), minlength=4) / 20000
+    np.testing.assert_allclose(counts, weights, atol=0.02)
+
+
+def test_sample_same_seed_same_bytes(tmp_path: Path, full: Fitted) -> None:
+    first = ok("sample", str(full.model), "-n", "300", "--seed", "5").stdout
+    assert ok("sample", str(full.model), "-n", "300", "--seed", "5").stdout == first
+    assert ok("sample", str(full.model), "-n", "300", "--seed", "6").stdout != first
+    for name in ("a.npy", "b.npy"):
+        ok("sample", str(full.model), "-n", "300", "--seed", "5", "-o", str(tmp_path / name))
+    assert (tmp_path / "a.npy").read_bytes() == (tmp_path / "b.npy").read_bytes()
+    arr = np.load(tmp_path / "a.npy")
+    _, table = read_csv(first)
+    assert arr.shape == (300, 3)
+    np.testing.assert_allclose(arr, table, rtol=1e-9)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_sample_every_family(fitted: dict[str, Fitted], covariance_type: str) -> None:
+    f = fitted[covariance_type]
+    header, table = read_csv(ok("sample", str(f.model), "-n", "4000", "--seed", "2").stdout)
+    assert header == ["x", "y", "label"]
+    labels = table[:, 2].astype(int)
+    assert np.all(np.diff(labels) >= 0)  # component by component
+    means = np.array(f.doc["means"])
+    for k in range(4):
+        np.testing.assert_allclose(table[labels == k, :2].mean(axis=0), means[k], atol=0.25)
+
+
+def test_sample_no_labels_tsv_and_label_name_clash(tmp_path: Path, full: Fitted) -> None:
+    out = tmp_path / "s.tsv"
+    ok("sample", str(full.model), "-n", "10", "--seed", "0", "--no-labels", "-o", str(out))
+    assert out.read_text().splitlines()[0] == "x\ty"
+    clash = tmp_path / "clash.json"
+    clash.write_text(json.dumps({**full.doc, "feature_names": ["x", "label"]}))
+    header, _ = read_csv(ok("sample", str(clash), "-n", "10", "--seed", "0").stdout)
+    assert header == ["x", "label", "component"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "Missing option '-n' / '--n-samples'."),
+    (["-n", "0"], "Invalid value for '-n' / '--n-samples': 0 is not in the range x>=1."),
+])
+def test_sample_usage_errors(full: Fitted, args: list[str], message: str) -> None:
+    result = invoke("sample", str(full.model), *args)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(f"Error: {message}\n")
+
+
+# --- info ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_info_plain_text_in_a_pipe(fitted: dict[str, Fitted], covariance_type: str) -> None:
+    f = fitted[covariance_type]
+    text = ok("info", str(f.model)).stdout
+    lines = text.splitlines()
+    assert "components (K): 4" in lines
+    assert "features (D): 2 (x, y)" in lines
+    assert f"covariance type: {covariance_type}" in lines
+    assert f"BIC: {f.doc['bic']:.10g}" in lines
+    assert f"AIC: {f.doc['aic']:.10g}" in lines
+    assert any(line.startswith("options: init=kmeans") and "seed=0" in line for line in lines)
+    assert sum(line.startswith("component ") for line in lines) == 4
+    assert f"component 0: weight {f.doc['weights'][0]:.6g}," in text
+    assert "\x1b[" not in text and "━" not in text
+
+
+def test_info_tables_on_a_terminal(full: Fitted) -> None:
+    text = ok("info", str(full.model), tty=True).stdout
+    assert "K=4" in text and "D=2" in text and "full covariance" in text
+    assert "BIC / AIC / ICL" in text and "weight" in text
+
+
+def test_info_json_echoes_the_document(full: Fitted) -> None:
+    assert json.loads(ok("info", str(full.model), "--json").stdout) == full.doc
+
+
+# --- every command ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["make-blobs", "predict", "score", "sample", "info"])
+def test_help_has_examples_and_every_option_has_help(command: str) -> None:
+    from emgmm_cli.cli.main import cli as group
+
+    result = ok(command, "--help")
+    assert "Examples:" in result.stdout
+    sub = group.commands[command]
+    for param in sub.params:
+        if param.param_type_name == "option":
+            assert getattr(param, "help", None), f"{command}: {param.name} has no help"
+
+
+def test_group_help_lists_the_commands() -> None:
+    out = ok("--help").stdout
+    for command in ("make-blobs", "predict", "score", "sample", "info"):
+        assert f"  {command}" in out
+
+
+# --- real subprocesses, one per command --------------------------------------------------------
+
+
+def shell(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(script, shell=True, cwd=cwd, capture_output=True, text=True,
+                          check=False)
+
+
+def test_subprocess_predict_into_sort_uniq(tmp_path: Path, full: Fitted) -> None:
+    done = shell(f"{shlex.quote(str(EMGMM))} predict {shlex.quote(str(full.model))} "
+                 f"{shlex.quote(str(BLOBS))} | sort | uniq -c", tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    counts = {int(label): int(n) for n, label in (line.split() for line in done.stdout.splitlines())}
+    labels = np.loadtxt(full.labels, dtype=int)
+    assert counts == {k: int(v) for k, v in enumerate(np.bincount(labels))}
+
+
+def test_subprocess_score_json(tmp_path: Path, full: Fitted) -> None:
+    done = shell(f"cat {shlex.quote(str(BLOBS))} | {shlex.quote(str(EMGMM))} score "
+                 f"{shlex.quote(str(full.model))} - --json", tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    summary = json.loads(done.stdout)
+    assert summary["log_likelihood"] == full.doc["log_likelihood"]
+    assert summary["source"] == "<stdin>"
+
+
+def test_subprocess_sample_into_head_exits_quietly(tmp_path: Path, full: Fitted) -> None:
+    done = shell(f"{shlex.quote(str(EMGMM))} sample {shlex.quote(str(full.model))} -n 200000 "
+                 "--seed 3 | head -n 3", tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.splitlines()[0] == "x,y,label"
+    assert len(done.stdout.splitlines()) == 3
+
+
+def test_subprocess_info_into_grep(tmp_path: Path, full: Fitted) -> None:
+    done = shell(f"{shlex.quote(str(EMGMM))} info {shlex.quote(str(full.model))} "
+                 "| grep -E '^(components|features|covariance type)'", tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout == ("components (K): 4\nfeatures (D): 2 (x, y)\n"
+                           "covariance type: full\n")
