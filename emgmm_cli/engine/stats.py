@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .covariance import family
+from .kernels import column_sums
 from .params import MixtureParams
 
 Array = NDArray[np.floating]
@@ -66,12 +67,17 @@ def normalise_in_place(lp: Array) -> tuple[Array, Array]:
 
     Returns (log density per row: logsumexp_k lp_ik, the row maxima of lp).
     """
-    top = lp.max(axis=1)
+    # Reductions across a short row run K vectorised passes over columns (or a GEMV)
+    # instead of one call per row: 10-20x faster than max/sum(axis=1) for small K.
+    top = lp[:, 0].copy()
+    for k in range(1, lp.shape[1]):
+        np.maximum(top, lp[:, k], out=top)
     lp -= top[:, None]
     np.exp(lp, out=lp)
-    total = lp.sum(axis=1)
-    lp /= total[:, None]
+    total = lp @ np.ones(lp.shape[1], dtype=lp.dtype)
+    lp *= np.reciprocal(total)[:, None]
     return np.log(total) + top, top
+
 
 
 def _e_step(x: Array, params: MixtureParams, hard: bool
@@ -126,7 +132,7 @@ def chunk_stats(x: Array, params: MixtureParams, hard: bool = False) -> SuffStat
         sk = (resp.T @ x).astype(np.float64)
     loglik = float(lse.sum(dtype=np.float64))
     return SuffStats(
-        nk=resp.sum(axis=0, dtype=np.float64),
+        nk=column_sums(resp),
         sk=sk,
         scatter=scatter,
         loglik=loglik,
