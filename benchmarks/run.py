@@ -219,7 +219,8 @@ def child_emgmm(spec: dict[str, Any]) -> dict[str, Any]:
     cov_type = spec["covariance_type"]
     k, d = init["means"].shape
     start = MixtureParams.build(init["weights"], init["means"], init["covariances"], cov_type)
-    data = ArrayDataset(x, block_rows=block_rows(k, d))
+    data = ArrayDataset(x, block_rows=block_rows(k, d, covariance_type=cov_type,
+                                                 itemsize=x.dtype.itemsize))
     m = int(spec["iters"])
 
     def run(iters: int) -> tuple[float, Any]:

@@ -22,14 +22,24 @@ from numpy.typing import NDArray
 T = TypeVar("T")
 
 BLOCK_MULTIPLE = 4
-DEFAULT_BLOCK_BYTES = 8 << 20  # target size of the per-block (rows x K*D) work buffer
+#: Target size of a block's work buffers.  Measured on 2 cores (full covariance,
+#: K = D = 16): 2 MB 0.60 s, 4 MB 0.52 s, 8 MB 0.60 s per iteration of 1M rows.
+DEFAULT_BLOCK_BYTES = 4 << 20
+#: Fewer rows than this make the GEMMs of large-D problems inefficient (D = 64, K = 8:
+#: 1024 rows 0.47 s, 2048 rows 0.43 s per iteration of 200k rows).
+MIN_BLOCK_ROWS = 2048
+MAX_BLOCK_ROWS = 1 << 16
 
 
-def block_rows(n_components: int, n_features: int, itemsize: int = 8,
-               target_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
-    """Rows per block such that a (rows, K*D) buffer is about target_bytes."""
-    width = max(1, n_components * max(n_features, 1))
-    return int(min(1 << 16, max(256, target_bytes // (width * itemsize))))
+def block_rows(n_components: int, n_features: int, *, covariance_type: str = "full",
+               itemsize: int = 8, target_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
+    """Rows per block such that the covariance family's work buffers for one block
+    (Family.work_columns wide, in the data's itemsize) are about target_bytes."""
+    from ..engine.covariance import family
+
+    width = family(covariance_type).work_columns(max(n_components, 1), max(n_features, 1))
+    rows = target_bytes // (width * itemsize)
+    return int(min(MAX_BLOCK_ROWS, max(MIN_BLOCK_ROWS, rows)))
 
 
 def available_cores() -> int:

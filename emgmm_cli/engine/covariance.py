@@ -97,6 +97,14 @@ def _expanded(means: Array, covariances: Array, prec_chol: Array, log_det: Array
     return ExpandedKernel.prepare(means, prec_chol, log_det, log_weights, dtype, spherical)
 
 
+def _whitened_columns(k: int, d: int) -> int:
+    return k * d + d + 1 + k  # residuals (K*D), [x, 1], log-probabilities (K)
+
+
+def _expanded_columns(k: int, d: int) -> int:
+    return 2 * d + k  # [x - c, (x - c)^2], log-probabilities (K)
+
+
 # --- second moments centred on given centres (initialisation; the iterations use the
 # kernels above, which centre on the current means) ---------------------------------------
 
@@ -194,6 +202,8 @@ class Family:
     second_moments: Callable[[Array, Array, Array], Array]
     covariance: Callable[[Array, Array, Array, float], Array]
     to_full: Callable[[Array, int, int], Array]
+    #: Columns of per-row work buffer a block needs (sizes blocks; see backends.local).
+    work_columns: Callable[[int, int], int]
 
     def min_eigenvalues(self, cov: Array, k: int, d: int) -> Array:
         """Smallest eigenvalue of each component's covariance, shape (K,)."""
@@ -208,26 +218,26 @@ FAMILIES: dict[str, Family] = {
             lambda k, d: (k, d, d), lambda k, d: k * d * (d + 1) // 2,
             _chol_inverse_upper, _logdet_full, partial(_whitened, tied=False),
             _weighted_scatter, _cov_full,
-            _full_full,
+            _full_full, _whitened_columns,
         ),
         Family(
             "tied", "EEE", "all components share one general covariance matrix",
             lambda k, d: (d, d), lambda k, d: d * (d + 1) // 2,
             _chol_inverse_upper, _logdet_tied, partial(_whitened, tied=True), _sm_tied,
-            _cov_tied, _full_tied,
+            _cov_tied, _full_tied, _whitened_columns,
         ),
         Family(
             "diag", "VVI", "each component has its own diagonal covariance matrix",
             lambda k, d: (k, d), lambda k, d: k * d,
             _inv_sqrt, _logdet_diag, partial(_expanded, spherical=False), _sm_diag,
-            _cov_diag, _full_diag,
+            _cov_diag, _full_diag, _expanded_columns,
         ),
         Family(
             "spherical", "VII", "each component has its own single variance",
             lambda k, d: (k,), lambda k, d: k,
             _inv_sqrt, _logdet_spherical, partial(_expanded, spherical=True), _sm_spherical,
             _cov_spherical,
-            _full_spherical,
+            _full_spherical, _expanded_columns,
         ),
     )
 }

@@ -98,4 +98,4 @@ class MixtureParams:
         """log(pi_k) + log N(x_i | mu_k, Sigma_k) for each row of x: shape (n, K), a new
         array in x's dtype (float32 or float64), from the float64 parameters."""
         lp, _ = self.kernel(x.dtype).log_prob(x)
-        return lp.copy()
+        return lp.T.copy()
