@@ -286,3 +286,89 @@ def batch_progress(stream: TextIO | None, total: int, *, done: int = 0,
         task = progress.add_task("batch", total=total, completed=done, current="",
                                  failed="0 failed")
         yield BatchDisplay(progress, task, fallback)
+
+
+# --------------------------------------------------------------------------- select
+
+
+def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, criterion: str,
+                     heading: str | None = None, caption: str | None = None) -> None:
+    """The grid of `emgmm select`: one line per (covariance, K) cell, the chosen one
+    marked; degenerate cells in yellow and failed ones in red, their reasons as numbered
+    notes under the table."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    if heading:
+        console.print(Text(heading))
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", padding=(0, 0),
+                  pad_edge=False)
+    table.add_column("covariance", no_wrap=True)
+    table.add_column("K", justify="right", no_wrap=True)
+    table.add_column("log-lik", justify="right", no_wrap=True)
+    table.add_column("params", justify="right", no_wrap=True)
+    for name in ("bic", "aic", "icl"):
+        table.add_column(name.upper() + (" *" if name == criterion else ""), justify="right",
+                         no_wrap=True)
+    table.add_column("conv", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    notes: list[str] = []
+    for r in rows:
+        status = r["status"]
+        if r["best"]:
+            note = "[bold green]<- best[/bold green]"
+        elif status == "degenerate":
+            note = "[yellow]degenerate[/yellow]"
+        elif status == "failed":
+            notes.append(f"{r['covariance_type']} K={r['n_components']}: {r['message']}")
+            note = f"[red]failed [{len(notes)}][/red]"
+        else:
+            note = ""
+        conv = ("-" if r["converged"] is None else
+                "yes" if r["converged"] else "[red]no[/red]")
+        style = "bold" if r["best"] else "dim" if status == "degenerate" else None
+        table.add_row(f"{r['covariance_type']} ({r['mclust']})", str(r["n_components"]),
+                      _fixed(r["log_likelihood"]), _num(r["n_parameters"]),
+                      _fixed(r["bic"]), _fixed(r["aic"]), _fixed(r["icl"]), conv, note,
+                      style=style)
+    console.print(table)
+    for i, text in enumerate(notes, 1):
+        console.print(Text(f"[{i}] {text}", style="red"))
+    if caption:
+        console.print(Text(caption))
+
+
+def _fixed(v: Any) -> str:
+    """A criterion or log-likelihood with two decimals ("-" when missing)."""
+    if v is None or not math.isfinite(v):
+        return "-"
+    return f"{v:.2f}"
+
+
+@contextmanager
+def select_progress(stream: TextIO | None, total: int
+                    ) -> Iterator[Callable[[str], None] | None]:
+    """A progress bar of the cells fitted so far on a terminal's stderr; yields done(name),
+    to be called as each cell finishes (None when not shown)."""
+    if stream is None:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    console = make_console(stream)
+    with Progress(TextColumn("select"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console,
+                  transient=True) as progress:
+        task = progress.add_task("select", total=total, last="")
+
+        def done(name: str) -> None:
+            progress.update(task, advance=1, last=name)
+
+        yield done

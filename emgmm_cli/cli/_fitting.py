@@ -299,8 +299,9 @@ def fit_points(points: "Points", req: FitRequest, *, means_init: "np.ndarray | N
         n_init=req.n_init, tol=req.tol, max_iter=req.max_iter, reg_covar=req.reg_covar,
         algorithm=req.algorithm, seed=seed,
     )
-    data = ArrayDataset(points.x, block_rows=block_rows(req.n_components, points.n_features),
-                        n_threads=n_threads)
+    data = ArrayDataset(points.x, block_rows=block_rows(
+        req.n_components, points.n_features, covariance_type=req.covariance_type,
+        itemsize=points.x.dtype.itemsize), n_threads=n_threads)
     result = fit(data, options, means_init=means_init, on_iteration=on_iteration)
     doc = model_document(result, feature_names=points.column_names, source=points.source,
                          means_init=req.means_init, dtype=np.dtype(points.x.dtype).name)

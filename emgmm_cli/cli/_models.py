@@ -90,7 +90,9 @@ def apply_model(model: "LoadedModel", points: "Points", *, want_resp: bool = Fal
     from ..backends.local import ArrayDataset, block_rows
     from ._fitting import final_pass
 
-    data = ArrayDataset(points.x, block_rows=block_rows(model.n_components, model.n_features))
+    data = ArrayDataset(points.x, block_rows=block_rows(
+        model.n_components, model.n_features, covariance_type=model.params.covariance_type,
+        itemsize=points.x.dtype.itemsize))
     return final_pass(data, model.params, want_resp=want_resp, want_log_density=want_log_density)
 
 

@@ -74,6 +74,10 @@ def _register() -> None:
 
     cli.add_command(fit)
 
+    from .select import select
+
+    cli.add_command(select)
+
     from .batch import batch
 
     cli.add_command(batch)

@@ -18,7 +18,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Kept in step with the engine's tables (checked by a test) without importing numpy here.
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-INIT_METHODS = ("kmeans", "k-means++", "random", "random-from-data")
+INIT_METHODS = ("kmeans", "k-means++", "random", "random-from-data", "hc")
 ALGORITHMS = ("soft", "hard")
 DTYPES = ("float64", "float32")
 
@@ -120,25 +120,33 @@ input_options = _compose(
 )
 
 
-fit_options = _compose(
-    click.option("-k", "--components", "n_components", type=click.IntRange(min=1),
-                 required=True, metavar="K", help="Number of mixture components."),
-    click.option("-c", "--covariance-type", type=click.Choice(COVARIANCE_TYPES),
-                 default="full", show_default=True,
-                 help="Covariance family: full (own matrix per component), tied (one shared "
-                      "matrix), diag (own diagonal), spherical (own single variance)."),
-    click.option("--init", type=click.Choice(INIT_METHODS), default="kmeans",
-                 show_default=True,
-                 help="Initialisation: k-means labels, k-means++ seeds, random "
-                      "responsibilities, or K distinct random data points as means."),
-    click.option("--means-init", type=click.Path(dir_okay=False), metavar="FILE",
-                 help="Starting means: a K x D CSV/TSV/NPY file (overrides --init)."),
-    click.option("--n-init", type=click.IntRange(min=1), default=1, show_default=True,
-                 help="Restarts; the fit with the best final log-likelihood is kept."),
-    click.option("--tol", type=click.FloatRange(min=0.0), default=1e-3, show_default=True,
-                 help="Stop when the mean per-sample log-likelihood changes by less."),
-    click.option("--max-iter", type=click.IntRange(min=1), default=100, show_default=True,
-                 help="Most EM iterations per restart."),
+def em_options(*, init: str = "kmeans", n_init: int = 1, tol: float = 1e-3,
+               max_iter: int = 100, means_init: bool = True) -> Callable[[F], F]:
+    """The fit options other than -k and -c, with the defaults a command wants (select
+    starts from mclust's hierarchy and converges tighter); means_init adds --means-init."""
+    return _compose(
+        click.option("--init", type=click.Choice(INIT_METHODS), default=init,
+                     show_default=True,
+                     help="Initialisation: k-means labels, k-means++ seeds, random "
+                          "responsibilities, K distinct random data points as means, or hc: "
+                          "mclust's model-based hierarchical agglomeration cut at K (then "
+                          "random responsibilities for restarts 2, 3, ...)."),
+        *([click.option("--means-init", type=click.Path(dir_okay=False), metavar="FILE",
+                        help="Starting means: a K x D CSV/TSV/NPY file (overrides --init).")]
+          if means_init else []),
+        click.option("--n-init", type=click.IntRange(min=1), default=n_init,
+                     show_default=True,
+                     help="Restarts; the fit with the best final log-likelihood is kept."),
+        click.option("--tol", type=click.FloatRange(min=0.0), default=tol, show_default=True,
+                     help="Stop when the mean per-sample log-likelihood changes by less."),
+        click.option("--max-iter", type=click.IntRange(min=1), default=max_iter,
+                     show_default=True, help="Most EM iterations per restart."),
+        _em_tail,
+    )
+
+
+# The fit options after --max-iter, the same in every command that fits (em_options).
+_em_tail = _compose(
     click.option("--reg-covar", type=click.FloatRange(min=0.0), default=1e-6,
                  show_default=True, help="Added to every covariance diagonal."),
     click.option("--seed", type=click.IntRange(min=0), default=None,
@@ -161,4 +169,15 @@ fit_options = _compose(
                  help="Where text inputs over --memory-limit are converted, once, to .npy "
                       "(reused while the input is unchanged; default: $XDG_CACHE_HOME/emgmm "
                       "or ~/.cache/emgmm)."),
+)
+
+
+fit_options = _compose(
+    click.option("-k", "--components", "n_components", type=click.IntRange(min=1),
+                 required=True, metavar="K", help="Number of mixture components."),
+    click.option("-c", "--covariance-type", type=click.Choice(COVARIANCE_TYPES),
+                 default="full", show_default=True,
+                 help="Covariance family: full (own matrix per component), tied (one shared "
+                      "matrix), diag (own diagonal), spherical (own single variance)."),
+    em_options(),
 )

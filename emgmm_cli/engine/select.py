@@ -1,0 +1,218 @@
+"""Model selection: fit a grid of (covariance family, K) cells and pick the best, as
+mclust's mclustBIC does.
+
+Each cell is one fit (fit.fit) with the shared options and a seed of its own, derived from
+the run's seed and the cell alone (cell_seed), so a cell's result does not depend on which
+other cells run, in what order, or in which process.  A cell ends one of three ways:
+
+- ok:         a fit whose best restart is not degenerate; its criteria can win;
+- degenerate: every restart ended on a spurious maximum (a component collapsed onto a few
+              points or a line, em.degenerate_components).  Its likelihood is unbounded
+              nonsense, often far "better" than any real fit, so it never wins (mclust
+              reports such cells as missing).  Within a cell, fit.fit already prefers any
+              non-degenerate restart to a degenerate one;
+- failed:     the fit could not be done (K larger than the data allows, a covariance not
+              positive definite, ...): the reason is kept, the other cells go on.
+
+The best cell has the lowest criterion (scikit-learn's sign: BIC = -2 log L + p log N;
+mclust reports BIC = -ours and takes the largest); ties go to the earlier cell in grid
+order.  Nothing here reads files, prints or starts processes: a caller that wants the
+cells fitted elsewhere (other processes, other machines) runs fit_cell on each CellTask
+there and hands the results to choose().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .covariance import COVARIANCE_TYPES, family
+from .dataset import Dataset
+from .errors import EngineError, InvalidParameter
+from .fit import FitOptions, FitResult, fit
+from .hc import HcTree, build_hc_tree
+
+CRITERIA: tuple[str, ...] = ("bic", "aic", "icl")
+
+#: The seed-sequence key of the stream that draws the hierarchy's subsample (large data).
+_HC_STREAM = 0xC1
+#: The seed-sequence key of the per-cell streams.
+_CELL_STREAM = 0x5E
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid: a covariance family and a number of components."""
+
+    covariance_type: str
+    n_components: int
+
+    @property
+    def mclust(self) -> str:
+        """mclust's name of the family (VVV, EEE, VVI, VII)."""
+        return family(self.covariance_type).mclust
+
+
+def grid(covariance_types: Sequence[str], components: Iterable[int]) -> list[Cell]:
+    """Cells family by family (in the order given), K ascending within each; duplicates
+    are dropped."""
+    ks = sorted({int(k) for k in components})
+    if not ks or ks[0] < 1:
+        raise InvalidParameter("the numbers of components must be >= 1")
+    types = list(dict.fromkeys(covariance_types))
+    for name in types:
+        family(name)
+    if not types:
+        raise InvalidParameter("no covariance type to select from")
+    return [Cell(t, k) for t in types for k in ks]
+
+
+def cell_seed(seed: int, cell: Cell) -> int:
+    """The seed of a cell's fit: a function of the run's seed and the cell only.
+
+    53 bits, so it is written exactly in the model file (`emgmm fit` with the cell's
+    options and this seed repeats the cell's fit on data up to HC_MAX_ROWS rows).
+    """
+    key = [int(seed), _CELL_STREAM, COVARIANCE_TYPES.index(cell.covariance_type),
+           cell.n_components]
+    state = np.random.SeedSequence(key).generate_state(1, dtype=np.uint64)[0]
+    return int(state >> np.uint64(11))
+
+
+@dataclass(frozen=True)
+class CellTask:
+    """Everything a worker needs to fit one cell (picklable)."""
+
+    index: int
+    cell: Cell
+    options: FitOptions
+
+
+def plan(cells: Sequence[Cell], template: FitOptions, seed: int) -> list[CellTask]:
+    """A task per cell: the template's options with the cell's family, K and seed."""
+    template.validate()
+    return [
+        CellTask(i, c, replace(template, covariance_type=c.covariance_type,
+                                n_components=c.n_components, seed=cell_seed(seed, c)))
+        for i, c in enumerate(cells)
+    ]
+
+
+@dataclass
+class CellResult:
+    """The outcome of one cell: its fit, or why there is none."""
+
+    cell: Cell
+    options: FitOptions
+    result: FitResult | None = None
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        """"ok", "degenerate" or "failed"."""
+        if self.result is None:
+            return "failed"
+        return "degenerate" if self.result.is_degenerate else "ok"
+
+    @property
+    def eligible(self) -> bool:
+        """Whether the cell may be chosen (fitted, and not degenerate)."""
+        return self.status == "ok"
+
+    def criterion(self, name: str) -> float:
+        """The cell's BIC, AIC or ICL (lower is better); NaN when it failed."""
+        if name not in CRITERIA:
+            raise ValueError(f"unknown criterion {name!r}; choose one of {', '.join(CRITERIA)}")
+        if self.result is None:
+            return float("nan")
+        return float(getattr(self.result, name))
+
+    @property
+    def message(self) -> str:
+        """Why the cell failed, or which components collapsed; empty when ok."""
+        if self.result is None:
+            return self.error or ""
+        if self.result.degenerate:
+            which = ", ".join(str(c) for c in self.result.degenerate)
+            plural = "s" if len(self.result.degenerate) > 1 else ""
+            return (f"every restart ended degenerate (component{plural} {which} "
+                    "collapsed: a spurious maximum)")
+        return ""
+
+
+def fit_cell(data: Dataset, task: CellTask, *, hc_tree: HcTree | None = None) -> CellResult:
+    """Fit one cell; an engine error (the data cannot support this cell) is its result."""
+    try:
+        result = fit(data, task.options, hc_tree=hc_tree)
+    except EngineError as exc:
+        return CellResult(task.cell, task.options, error=str(exc))
+    return CellResult(task.cell, task.options, result=result)
+
+
+def choose(results: Sequence[CellResult], criterion: str = "bic") -> int | None:
+    """Index of the best eligible cell (lowest criterion, the earlier on ties), or None
+    when no cell is eligible."""
+    if criterion not in CRITERIA:
+        raise ValueError(f"unknown criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
+    best: int | None = None
+    for i, r in enumerate(results):
+        value = r.criterion(criterion)
+        if r.eligible and np.isfinite(value) and (
+                best is None or value < results[best].criterion(criterion)):
+            best = i
+    return best
+
+
+def hierarchy(data: Dataset, template: FitOptions, seed: int) -> HcTree | None:
+    """The hierarchy every cell of an ``hc`` selection cuts (None for other inits): built
+    once, from the whole data or (over HC_MAX_ROWS rows) a subsample drawn from seed."""
+    if template.init != "hc" or data.n_samples < 2:
+        return None
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _HC_STREAM]))
+    return build_hc_tree(data, rng)
+
+
+@dataclass
+class Selection:
+    """Every cell's outcome, in grid order, and which one won."""
+
+    cells: list[CellResult]
+    criterion: str
+    best: int | None
+
+    @property
+    def best_cell(self) -> CellResult | None:
+        return None if self.best is None else self.cells[self.best]
+
+
+def select(
+    data: Dataset,
+    cells: Sequence[Cell],
+    template: FitOptions,
+    *,
+    seed: int,
+    criterion: str = "bic",
+    hc_tree: HcTree | None = None,
+    on_cell: Callable[[int, CellResult], None] | None = None,
+) -> Selection:
+    """Fit every cell here, one after another, and choose the best.
+
+    template: the options shared by every cell (its n_components and covariance_type are
+    replaced by each cell's, its seed by cell_seed(seed, cell)).  on_cell(i, result) is
+    called as each cell finishes.
+    """
+    if criterion not in CRITERIA:
+        raise InvalidParameter(f"unknown criterion {criterion!r}; choose one of "
+                               f"{', '.join(CRITERIA)}")
+    tasks = plan(cells, template, seed)
+    if hc_tree is None:
+        hc_tree = hierarchy(data, template, seed)
+    results: list[CellResult] = []
+    for task in tasks:
+        outcome = fit_cell(data, task, hc_tree=hc_tree)
+        results.append(outcome)
+        if on_cell is not None:
+            on_cell(task.index, outcome)
+    return Selection(results, criterion, choose(results, criterion))

@@ -1,0 +1,265 @@
+"""`emgmm select` at the command line: options, where the table goes, files, failures,
+degenerate cells, --jobs, and one real process on Old Faithful (the mclust comparison).
+
+In-process runs use CliRunner (click >= 8.2 keeps result.stdout and result.stderr apart).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from emgmm_cli.cli.main import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+FAITHFUL = ROOT / "sample_data" / "faithful.csv"
+MCLUST = Path(__file__).resolve().parent / "data" / "mclust_faithful.csv"
+COLUMNS = ("covariance_type,mclust,n_components,status,log_likelihood,n_parameters,bic,aic,"
+           "icl,converged,n_iter,best,seed,message")
+PROOF = ["-k", "1-9", "--n-init", "5", "--seed", "0"]
+
+
+@pytest.fixture(autouse=True)
+def _plain_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No forced terminal, no colour, a fixed width, whatever the caller's shell has."""
+    monkeypatch.delenv("EMGMM_FORCE_TTY", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+
+
+def invoke(*args: Any, tty: bool = False) -> Result:
+    env = {"EMGMM_FORCE_TTY": "1" if tty else None}
+    return CliRunner().invoke(cli, ["select", *[str(a) for a in args]], env=env)
+
+
+def ok(result: Result) -> Result:
+    assert result.exit_code == 0, (result.exit_code, result.stderr, result.exception)
+    return result
+
+
+def rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def mclust() -> dict[tuple[str, int], tuple[float, float]]:
+    with open(MCLUST, newline="") as fh:
+        return {(r["covariance_type"], int(r["K"])): (float(r["loglik"]), -float(r["mclust_bic"]))
+                for r in csv.DictReader(fh)}
+
+
+# --------------------------------------------------------------------------- the proof
+
+
+def test_faithful_subprocess_with_two_jobs_matches_one_job_and_mclust() -> None:
+    """`emgmm select sample_data/faithful.csv -k 1-9 --n-init 5 --seed 0` in a real process
+    (with --jobs 2: two worker processes) writes the same table, byte for byte, as the
+    same command run here with --jobs 1, and that table picks mclust's EEE,3."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "emgmm_cli", "select", str(FAITHFUL), *PROOF, "--jobs", "2"],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    here = ok(invoke(FAITHFUL, *PROOF, "--jobs", "1"))
+    assert here.stdout == proc.stdout
+
+    table = rows(proc.stdout)
+    assert proc.stdout.splitlines()[0] == COLUMNS
+    assert len(table) == 36
+    best = [r for r in table if r["best"] == "true"]
+    assert len(best) == 1
+    assert (best[0]["covariance_type"], best[0]["mclust"], best[0]["n_components"]) == (
+        "tied", "EEE", "3")
+    reference = mclust()
+    loglik, bic = reference[("tied", 3)]
+    assert abs(float(best[0]["log_likelihood"]) - loglik) < 0.05
+    assert abs(float(best[0]["bic"]) - 2314.3) < 0.05 and abs(float(best[0]["bic"]) - bic) < 0.05
+    for r in table:
+        assert r["status"] == "ok" and r["converged"] == "true", r
+        mclust_loglik, _ = reference[(r["covariance_type"], int(r["n_components"]))]
+        assert float(r["log_likelihood"]) >= mclust_loglik - 0.01, r
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def test_help_shows_every_option_and_examples() -> None:
+    text = ok(invoke("--help")).stdout
+    for flag in ("-k, --components", "-c, --covariance-type", "--criterion [bic|aic|icl]",
+                 "--init", "--n-init", "--tol", "--max-iter", "--reg-covar", "--seed",
+                 "--algorithm", "--dtype", "--memory-limit", "--cache-dir", "--table FILE",
+                 "--model FILE", "-j, --jobs", "--columns", "-d, --delimiter", "-H, --no-header",
+                 "-q, --quiet", "--debug"):
+        assert flag in text, flag
+    assert "--means-init" not in text
+    assert "Examples:\n    emgmm select data.csv\n" in text
+    assert "[default: hc]" in text and "[default: 1e-07" in text and "[default: 1-9]" in text
+    assert "select" in ok(CliRunner().invoke(cli, ["--help"])).stdout
+
+
+def test_terminal_table_marks_the_best_cell() -> None:
+    out = ok(invoke(FAITHFUL, "-k", "1-3", "-c", "tied,diag", "--seed", "0", tty=True)).stdout
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{FAITHFUL}: 272 rows x 2 columns; 6 cells, init hc, n_init 5")
+    header = next(line for line in lines if line.lstrip().startswith("covariance"))
+    assert header.split() == ["covariance", "K", "log-lik", "params", "BIC", "*", "AIC",
+                              "ICL", "conv"]
+    best = [line for line in lines if "<- best" in line]
+    assert len(best) == 1 and best[0].split()[:3] == ["tied", "(EEE)", "3"]
+    assert "-1126.32" in best[0] and "2314.30" in best[0]
+    assert lines[-1] == ("best by BIC (lower is better): tied (EEE), K=3, BIC 2314.30 "
+                         "(mclust reports BIC -2314.30)")
+
+
+def test_pipe_gets_csv_and_quiet_terminal_gets_nothing() -> None:
+    result = ok(invoke(FAITHFUL, "-k", "2-3", "-c", "full", "--seed", "1"))
+    assert result.stderr == ""
+    table = rows(result.stdout)
+    assert [(r["covariance_type"], r["n_components"], r["status"]) for r in table] == [
+        ("full", "2", "ok"), ("full", "3", "ok")]
+    assert sum(r["best"] == "true" for r in table) == 1
+    assert all(int(r["seed"]) >= 0 and r["message"] == "" for r in table)
+    quiet = ok(invoke(FAITHFUL, "-k", "2", "-c", "full", "--seed", "1", "-q", tty=True))
+    assert quiet.stdout == "" and quiet.stderr == ""
+
+
+def test_criterion_icl_ranks_by_icl() -> None:
+    args = [FAITHFUL, "-k", "1-3", "-c", "full,tied", "--seed", "0"]
+    by_bic = rows(ok(invoke(*args)).stdout)
+    by_icl = rows(ok(invoke(*args, "--criterion", "icl")).stdout)
+    for a, b in zip(by_bic, by_icl):  # the same fits, another choice
+        assert {k: v for k, v in a.items() if k != "best"} == {
+            k: v for k, v in b.items() if k != "best"}
+    pick = {r["covariance_type"] + r["n_components"] for r in by_bic if r["best"] == "true"}
+    assert pick == {"tied3"}
+    chosen = [r for r in by_icl if r["best"] == "true"]
+    assert [(r["covariance_type"], r["n_components"]) for r in chosen] == [("full", "2")]
+    assert float(chosen[0]["icl"]) == min(float(r["icl"]) for r in by_icl)
+    out = ok(invoke(*args, "--criterion", "icl", tty=True)).stdout
+    assert "ICL *" in out and "best by ICL (lower is better): full (VVV), K=2" in out
+
+
+def test_failed_cells_are_shown_with_the_reason_and_the_rest_complete() -> None:
+    args = [FAITHFUL, "-k", "2,300", "-c", "diag,spherical", "--seed", "0", "--n-init", "1"]
+    result = ok(invoke(*args))
+    table = rows(result.stdout)
+    failed = [r for r in table if r["status"] == "failed"]
+    assert [(r["covariance_type"], r["n_components"]) for r in failed] == [
+        ("diag", "300"), ("spherical", "300")]
+    reason = "300 components need at least 300 rows; the data has 272"
+    for r in failed:
+        assert r["message"] == reason
+        assert r["log_likelihood"] == r["bic"] == r["converged"] == "" and r["best"] == "false"
+    assert [r["status"] for r in table if r["n_components"] == "2"] == ["ok", "ok"]
+    assert result.stderr.splitlines() == [
+        f"emgmm: warning: {FAITHFUL}: diag K=300 failed: {reason}",
+        f"emgmm: warning: {FAITHFUL}: spherical K=300 failed: {reason}",
+    ]
+    shown = ok(invoke(*args, tty=True)).stdout
+    assert "failed [1]" in shown and "failed [2]" in shown
+    assert f"[1] diag K=300: {reason}" in shown
+    assert f"[2] spherical K=300: {reason}" in shown
+
+
+def test_no_cell_to_choose_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
+    table = tmp_path / "cells.csv"
+    result = invoke(FAITHFUL, "-k", "300,400", "-c", "full", "--table", table)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {FAITHFUL}: no cell can be chosen: every one failed or ended degenerate; "
+        "try fewer components, more --n-init, or a larger --reg-covar")
+    assert not table.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_a_degenerate_cell_is_shown_and_never_chosen() -> None:
+    # With K random data points as the single start (seed 0), diag K=5 collapses onto
+    # points that share one 'waiting' value: BIC 2220.6, far below every legitimate cell.
+    args = [FAITHFUL, "-k", "3,5", "-c", "tied,diag", "--init", "random-from-data",
+            "--n-init", "1", "--seed", "0"]
+    table = rows(ok(invoke(*args)).stdout)
+    spurious = next(r for r in table if r["covariance_type"] == "diag" and r["n_components"] == "5")
+    assert spurious["status"] == "degenerate" and spurious["best"] == "false"
+    assert abs(float(spurious["bic"]) - 2220.6) < 0.1
+    assert "collapsed: a spurious maximum" in spurious["message"]
+    assert float(spurious["bic"]) == min(float(r["bic"]) for r in table)
+    chosen = [r for r in table if r["best"] == "true"]
+    assert len(chosen) == 1 and chosen[0]["status"] == "ok"
+    assert float(chosen[0]["bic"]) == min(float(r["bic"]) for r in table if r["status"] == "ok")
+    shown = ok(invoke(*args, tty=True)).stdout
+    assert any("diag (VVI)" in line and "degenerate" in line for line in shown.splitlines())
+
+
+def test_table_and_model_files(tmp_path: Path) -> None:
+    args = [FAITHFUL, "-k", "2-3", "-c", "tied,spherical", "--seed", "4"]
+    piped = ok(invoke(*args)).stdout
+    result = ok(invoke(*args, "--table", tmp_path / "cells.csv", "--model",
+                       tmp_path / "best.json"))
+    assert result.stdout == "" and result.stderr == ""  # the data went to the files
+    assert (tmp_path / "cells.csv").read_text() == piped
+    ok(invoke(*args, "--table", tmp_path / "cells.json"))
+    doc = json.loads((tmp_path / "cells.json").read_text())
+    assert doc["criterion"] == "bic" and doc["seed"] == 4 and doc["source"] == str(FAITHFUL)
+    assert doc["best"] == {"covariance_type": "tied", "n_components": 3}
+    assert [c["status"] for c in doc["cells"]] == ["ok"] * 4
+    best_row = next(c for c in doc["cells"] if c["best"])
+    model = json.loads((tmp_path / "best.json").read_text())
+    assert model["format"] == "emgmm-model"
+    assert (model["covariance_type"], model["n_components"]) == ("tied", 3)
+    assert model["log_likelihood"] == best_row["log_likelihood"]
+    assert model["options"]["seed"] == best_row["seed"]
+    assert model["options"]["init"] == "hc" and model["options"]["tol"] == 1e-7
+    # `emgmm fit` with the cell's options and seed repeats the cell
+    opts = model["options"]
+    again = CliRunner().invoke(cli, [
+        "fit", str(FAITHFUL), "-k", "3", "-c", "tied", "--init", "hc", "--n-init",
+        str(opts["n_init"]), "--tol", str(opts["tol"]), "--max-iter", str(opts["max_iter"]),
+        "--seed", str(opts["seed"]), "--json"])
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["log_likelihood"] == model["log_likelihood"]
+    # the model alone on stdout (then the table is not written there)
+    assert json.loads(ok(invoke(*args, "--model", "-")).stdout) == model
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-k", "0"], "components run from 1 up"),
+    (["-k", "5-2"], "components run from 1 up"),
+    (["-k", "two"], "is not a list of components"),
+    (["-c", "full,box"], "box: choose all, or a comma-separated list"),
+    (["--criterion", "dic"], "'dic' is not one of 'bic', 'aic', 'icl'"),
+    (["--means-init", "m.csv"], "No such option '--means-init'"),
+    (["--table", "cells.npy"], "give --table a .csv, .tsv or .json name"),
+    (["--model", "best.csv"], "give --model a .json name"),
+    (["--table", "-", "--model", "-"], "only one output can go to stdout"),
+])
+def test_usage_errors(args: list[str], message: str) -> None:
+    result = invoke(FAITHFUL, *args)
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert message in result.stderr
+
+
+def test_component_lists() -> None:
+    table = rows(ok(invoke(FAITHFUL, "-k", "3,1-2,2", "-c", "spherical", "--n-init", "1",
+                           "--seed", "0")).stdout)
+    assert [r["n_components"] for r in table] == ["1", "2", "3"]
+    table = rows(ok(invoke(FAITHFUL, "-k", "2", "-c", "all", "--n-init", "1", "--seed", "0",
+                           "--init", "kmeans")).stdout)
+    assert [r["covariance_type"] for r in table] == ["full", "tied", "diag", "spherical"]
+
+
+def test_command_line_tables_match_the_engine() -> None:
+    from emgmm_cli.cli import options, select
+    from emgmm_cli.engine import COVARIANCE_TYPES, CRITERIA, INIT_METHODS
+
+    assert options.INIT_METHODS == INIT_METHODS
+    assert options.COVARIANCE_TYPES == COVARIANCE_TYPES
+    assert select.CRITERIA == CRITERIA
