@@ -55,7 +55,7 @@ def _chol_inverse_upper(cov: Array, reg_covar: float, iteration: int | None) -> 
 
 
 def _inv_sqrt(var: Array, reg_covar: float, iteration: int | None) -> Array:
-    bad = np.flatnonzero(~(var > 0).reshape(var.shape[0], -1).all(axis=1)) if var.ndim else []
+    bad = np.flatnonzero(~(var > 0).reshape(var.shape[0], -1).all(axis=1))
     if len(bad):
         raise NotPositiveDefinite(int(bad[0]), iteration, reg_covar)
     return 1.0 / np.sqrt(var)
