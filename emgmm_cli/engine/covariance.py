@@ -39,7 +39,7 @@ Array = NDArray[np.floating]
 
 def _chol_inverse_upper(cov: Array, reg_covar: float, iteration: int | None) -> Array:
     """Upper-triangular U with U U^T = inv(cov), for a stack of (D, D) covariances."""
-    stack = cov.reshape((-1,) + cov.shape[-2:])
+    stack = cov.reshape(-1, cov.shape[-2], cov.shape[-1])
     out = np.empty_like(stack)
     eye = np.eye(stack.shape[-1], dtype=stack.dtype)
     for k, c in enumerate(stack):

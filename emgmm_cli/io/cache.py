@@ -282,7 +282,7 @@ class BlockFile:
         if isinstance(key, tuple):
             rows, cols = key[0], key[1:]
             part = self[rows]
-            return part[(slice(None), *cols)] if cols else part
+            return part[(slice(None),) + tuple(cols)] if cols else part
         if isinstance(key, slice):
             start, stop, step = key.indices(self.shape[0])
             if step == 1:
