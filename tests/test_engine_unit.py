@@ -548,3 +548,38 @@ def test_one_em_step_never_lowers_the_log_likelihood(
     after = chunk_stats(x, new).loglik
     assume(np.isfinite(after))
     assert after >= before.loglik - 1e-9 * max(1.0, abs(before.loglik))
+
+
+class _CountingDataset(ArrayDataset):
+    """An ArrayDataset that counts full passes (reductions) over its rows."""
+
+    def __init__(self, x: np.ndarray) -> None:
+        super().__init__(x, block_rows=8192, n_threads=1)
+        self.passes = 0
+
+    def reduce(self, fn, *, indexed=False):  # type: ignore[no-untyped-def]
+        self.passes += 1
+        return super().reduce(fn, indexed=indexed)
+
+
+@pytest.mark.parametrize(("n", "lloyd_on_all_rows"), [(2_000, True), (60_000, False)])
+def test_kmeans_start_reads_large_data_once(n: int, lloyd_on_all_rows: bool) -> None:
+    from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
+
+    rng = np.random.default_rng(0)
+    centers = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    x = centers[rng.integers(3, size=n)] + rng.normal(size=(n, 2))
+    data = _CountingDataset(x)
+    moments = data.reduce(chunk_moments)
+    data.passes = 0
+    params = initial_params(data, 3, "full", "kmeans", np.random.default_rng(1),
+                            reg_covar=1e-6, column_mean=moments.mean,
+                            column_variance=moments.variance)
+    # Above SEED_SAMPLE_ROWS, Lloyd's iterations run on the in-memory sample: the only
+    # pass over the data is the one that assigns every row to its nearest centre.
+    assert (n > SEED_SAMPLE_ROWS) is not lloyd_on_all_rows
+    assert (data.passes > 1) is lloyd_on_all_rows
+    if not lloyd_on_all_rows:
+        assert data.passes == 1
+    found = params.means[np.argsort(params.means[:, 0] + 10 * params.means[:, 1])]
+    np.testing.assert_allclose(found, centers, atol=0.1)

@@ -127,7 +127,8 @@ def em_options(*, init: str = "kmeans", n_init: int = 1, tol: float = 1e-3,
     return _compose(
         click.option("--init", type=click.Choice(INIT_METHODS), default=init,
                      show_default=True,
-                     help="Initialisation: k-means labels, k-means++ seeds, random "
+                     help="Initialisation: k-means labels (Lloyd's iterations on a "
+                          "50,000-row sample for larger data), k-means++ seeds, random "
                           "responsibilities, K distinct random data points as means, or hc: "
                           "mclust's model-based hierarchical agglomeration cut at K (then "
                           "random responsibilities for restarts 2, 3, ...)."),

@@ -146,12 +146,20 @@ def kmeans_plusplus(x: Array, k: int, rng: np.random.Generator) -> Array:
 
 def kmeans(data: Dataset, k: int, rng: np.random.Generator,
            column_variance: Array) -> Array:
-    """Lloyd's algorithm over the whole dataset (one reduction per iteration)."""
+    """Lloyd's algorithm from k-means++ seeds.
+
+    Up to SEED_SAMPLE_ROWS rows it runs on the whole dataset (one reduction per
+    iteration).  Beyond, it runs on the in-memory sample the seeds were drawn from: an
+    EM start needs good centres, not a converged k-means of every row, and up to
+    KMEANS_MAX_ITER passes over data larger than memory would cost more than the fit.
+    """
     sample = _sample(data, rng)
     centers = kmeans_plusplus(sample, k, rng)
     tol = KMEANS_TOL * float(np.mean(column_variance))
+    whole = data.n_samples <= SEED_SAMPLE_ROWS
     for _ in range(KMEANS_MAX_ITER):
-        st = data.reduce(partial(_lloyd_chunk, centers=centers))
+        st = (data.reduce(partial(_lloyd_chunk, centers=centers)) if whole
+              else _lloyd_chunk(sample, centers))
         new = centers.copy()
         filled = st.counts > 0
         new[filled] = st.sums[filled] / st.counts[filled, None]
