@@ -13,6 +13,7 @@ import csv
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -408,3 +409,207 @@ def test_ctrl_c_then_skip_existing(many: Path, jobs: str) -> None:
     assert check_complete_or_absent(results) == [f"set{i:02d}" for i in range(24)]
     status = {Path(r["file"]).stem: r["status"] for r in read_summary(results / "summary.csv")}
     assert status == {name: "skipped" if name in done else "ok" for name in status}
+
+
+# --------------------------------------------------------------------------- --select
+
+SELECT = ["--select", "-k", "1-4", "-c", "full,diag", "--n-init", "2", "--seed", "0"]
+SELECTION_COLUMNS = ("covariance_type,mclust,n_components,status,log_likelihood,n_parameters,"
+                     "bic,aic,icl,converged,n_iter,best,seed,message")
+
+
+@pytest.fixture(scope="module")
+def select_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tmp/data: 3 well-separated blobs, 2 blobs, and a file that cannot be read."""
+    from emgmm_cli.engine.blobs import make_blobs
+
+    root = tmp_path_factory.mktemp("select")
+    rng = np.random.default_rng(3)
+    three, _ = make_blobs([70, 70, 70], [[0.0, 0.0], [9.0, 0.0], [0.0, 9.0]], rng=rng)
+    two, _ = make_blobs([80, 80], [[0.0, 0.0], [8.0, 8.0]], rng=rng)
+    write_csv(root / "data" / "three.csv", three)
+    write_csv(root / "data" / "two.csv", two)
+    (root / "data" / "bad.csv").write_text("x,y\n1,2\n3,4\n5,abc\n6,7\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def selected(select_tree: Path) -> dict[str, Result]:
+    """batch data --select -k 1-4 -c full,diag --n-init 2 --seed 0, with --jobs 1 and 2."""
+    cwd = os.getcwd()
+    os.chdir(select_tree)
+    try:
+        return {jobs: invoke("batch", "data", *SELECT, "--output-dir", f"sel{jobs}",
+                             "--jobs", jobs) for jobs in ("1", "2")}
+    finally:
+        os.chdir(cwd)
+
+
+def test_select_chooses_each_datasets_model(selected: dict[str, Result],
+                                            select_tree: Path) -> None:
+    result, results = selected["1"], select_tree / "sel1"
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        ("emgmm: error: data/bad.csv: line 4: column 'y': non-numeric value 'abc'; fix or "
+         "remove the row, or select numeric columns with --columns"),
+        "Error: 1 of 3 datasets failed; see sel1/summary.csv",
+    ]
+    assert files_under(results) == sorted(
+        [f"{stem}/{name}" for stem in ("three", "two")
+         for name in STANDARD + ["selection.csv"]] + ["summary.csv"])
+    rows = {r["file"]: r for r in read_summary(results / "summary.csv")}
+    assert list(rows) == ["data/bad.csv", "data/three.csv", "data/two.csv"]
+    assert rows["data/bad.csv"]["status"].startswith("failed: line 4: column 'y'")
+    for name, k, n in (("three", 3, 210), ("two", 2, 160)):
+        row = rows[f"data/{name}.csv"]
+        folder = results / name
+        assert (folder / "selection.csv").read_text().splitlines()[0] == SELECTION_COLUMNS
+        cells = read_summary(folder / "selection.csv")
+        assert [(c["covariance_type"], c["n_components"]) for c in cells] == [
+            (t, str(j)) for t in ("full", "diag") for j in range(1, 5)]
+        assert all(c["status"] == "ok" for c in cells)
+        best = [c for c in cells if c["best"] == "true"]
+        assert len(best) == 1 and best[0]["n_components"] == str(k)
+        assert float(best[0]["bic"]) == min(float(c["bic"]) for c in cells)
+        # the summary shows the chosen cell, whose fit model.json is
+        assert (row["rows"], row["k"], row["covariance"], row["status"]) == (
+            str(n), str(k), best[0]["covariance_type"], "ok")
+        model = json.loads((folder / "model.json").read_text())
+        assert (model["n_components"], model["covariance_type"]) == (
+            k, best[0]["covariance_type"])
+        assert float(row["log_likelihood"]) == pytest.approx(model["log_likelihood"], rel=1e-9)
+        assert float(row["bic"]) == pytest.approx(model["bic"], rel=1e-9)
+        assert (row["iterations"], row["converged"]) == (str(model["n_iter"]), "true")
+        assert str(model["n_iter"]) == best[0]["n_iter"]
+        assert model["options"]["seed"] == int(best[0]["seed"])
+        # select's defaults where none was given (--n-init was)
+        assert {o: model["options"][o] for o in ("init", "n_init", "tol", "max_iter")} == {
+            "init": "hc", "n_init": 2, "tol": 1e-7, "max_iter": 2000}
+        labels = np.loadtxt(folder / "labels.csv", dtype=np.int64)
+        assert labels.shape == (n,) and set(labels.tolist()) == set(range(k))
+
+
+def test_select_jobs_2_gives_the_results_of_jobs_1(selected: dict[str, Result],
+                                                   select_tree: Path) -> None:
+    assert selected["2"].exit_code == 1
+    assert selected["2"].stderr.splitlines()[-1] == (
+        "Error: 1 of 3 datasets failed; see sel2/summary.csv")
+    one, two = select_tree / "sel1", select_tree / "sel2"
+    assert files_under(one) == files_under(two)
+    for name in files_under(one):
+        if name.endswith("trace.csv") or name == "summary.csv":
+            assert without_column(one / name, "seconds") == without_column(two / name, "seconds")
+        else:
+            assert (one / name).read_bytes() == (two / name).read_bytes(), name
+
+
+def test_select_outputs_are_those_of_select_and_fit(selected: dict[str, Result],
+                                                    select_tree: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(select_tree)
+    mine = select_tree / "sel1" / "three"
+    alone = invoke("select", "data/three.csv", *SELECT[1:], "--table", "cells.csv",
+                   "--model", "best.json")
+    assert alone.exit_code == 0, alone.stderr
+    assert (select_tree / "cells.csv").read_bytes() == (mine / "selection.csv").read_bytes()
+    assert (select_tree / "best.json").read_bytes() == (mine / "model.json").read_bytes()
+    # the chosen cell is a fit with select's options and the cell's seed
+    opts = json.loads((mine / "model.json").read_text())["options"]
+    fit = invoke("fit", "data/three.csv", "-k", str(opts["n_components"]), "-c",
+                 opts["covariance_type"], "--init", "hc", "--n-init", "2", "--tol", "1e-7",
+                 "--max-iter", "2000", "--seed", str(opts["seed"]), "--output-dir", "fit3")
+    assert fit.exit_code == 0, fit.stderr
+    for name in ("labels.csv", "model.json"):
+        assert (select_tree / "fit3" / name).read_bytes() == (mine / name).read_bytes()
+    assert without_column(mine / "trace.csv", "seconds") == without_column(
+        select_tree / "fit3" / "trace.csv", "seconds")
+
+
+def test_select_skip_existing_compares_the_grid_and_the_choice(
+        select_tree: Path, selected: dict[str, Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(select_tree)
+    args = ["batch", "data/two.csv", "--select", "-k", "1-3", "-c", "diag", "--n-init", "1",
+            "--seed", "0", "--output-dir", "resel", "--skip-existing"]
+    statuses = []
+    for extra in ([], [], ["--criterion", "aic"], ["-k", "1-2"], ["-k", "1-2"],
+                  ["-k", "1-2", "--seed", "1"]):
+        result = invoke(*args, *extra)  # a -k in extra overrides the first
+        assert result.exit_code == 0, result.stderr
+        statuses.append(read_summary(select_tree / "resel" / "summary.csv")[0]["status"])
+    # the same grid again; AIC picks the same cell (the outputs would be the same); another
+    # grid; it again; another seed
+    assert statuses == ["ok", "skipped", "skipped", "ok", "skipped", "ok"]
+    # on three blobs, ICL picks BIC's cell (diag K=3) and AIC another one (diag K=4)
+    shutil.copytree(select_tree / "sel1", select_tree / "recrit")
+    for criterion, status, k in (("icl", "skipped", "3"), ("aic", "ok", "4")):
+        result = invoke("batch", "data", "--glob", "three.csv", *SELECT, "--criterion",
+                        criterion, "--output-dir", "recrit", "--skip-existing")
+        assert result.exit_code == 0, result.stderr
+        row = read_summary(select_tree / "recrit" / "summary.csv")[0]
+        assert (row["status"], row["k"], row["covariance"]) == (status, k, "diag")
+    # a fixed-K run over a selection's folder fits again and leaves no selection.csv
+    fixed = invoke("batch", "data/two.csv", "-k", "2", "-c", "diag", "--init", "hc",
+                   "--seed", "0", "--output-dir", "resel", "--skip-existing")
+    assert fixed.exit_code == 0, fixed.stderr
+    assert read_summary(select_tree / "resel" / "summary.csv")[0]["status"] == "ok"
+    assert files_under(select_tree / "resel") == sorted(
+        [f"data/two/{name}" for name in STANDARD] + ["summary.csv"])
+    # and a missing selection.csv makes a selection's folder incomplete
+    again = invoke(*args[:-1])
+    assert again.exit_code == 0
+    (select_tree / "resel" / "data" / "two" / "selection.csv").unlink()
+    invoke(*args)
+    assert read_summary(select_tree / "resel" / "summary.csv")[0]["status"] == "ok"
+
+
+def test_select_with_no_cell_to_choose_fails_that_dataset(tmp_path: Path) -> None:
+    (tmp_path / "one.csv").write_text("x,y\n1,2\n")
+    write_csv(tmp_path / "fine.csv", blobs(np.random.default_rng(2), 60, 2, k=2))
+    out = tmp_path / "out"
+    result = invoke("batch", str(tmp_path / "one.csv"), str(tmp_path / "fine.csv"), "--select",
+                    "-k", "1-2", "-c", "spherical", "--n-init", "1", "--seed", "0",
+                    "--output-dir", str(out))
+    assert result.exit_code == 1
+    rows = read_summary(out / "summary.csv")
+    reason = ("no cell could be chosen: all 2 cells failed; spherical K=1: need at least 2 "
+              "rows to fit a mixture, got 1")
+    assert (rows[0]["rows"], rows[0]["k"], rows[0]["status"]) == ("1", "", f"failed: {reason}")
+    assert (rows[1]["k"], rows[1]["covariance"], rows[1]["status"]) == ("2", "spherical", "ok")
+    assert f"emgmm: error: {tmp_path / 'one.csv'}: {reason}" in result.stderr.splitlines()
+    assert files_under(out) == sorted(
+        [f"fine/{name}" for name in STANDARD + ["selection.csv"]] + ["summary.csv"])
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-k", "1-4"], "'1-4' is a list of components, which needs --select"),
+    (["-k", "2,4"], "'2,4' is a list of components, which needs --select"),
+    (["-k", "3", "--criterion", "aic"], "--criterion chooses among the cells of --select"),
+    (["-k", "3", "-c", "full,diag"], "'full,diag' is a list of covariance types"),
+    (["-k", "3", "-c", "all"], "needs --select"),
+    (["-k", "0"], "0 is not in the range x>=1"),
+    ([], "Missing option '-k' / '--components'"),
+    (["--select", "-k", "4-2"], "components run from 1 up"),
+    (["--select", "-c", "box"], "box: choose all, or a comma-separated list"),
+    (["--select", "--criterion", "dic"], "'dic' is not one of 'bic', 'aic', 'icl'"),
+    (["--select", "--means-init", "m.csv"], "cannot be used with --select"),
+])
+def test_select_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    write_csv(tmp_path / "p.csv", np.arange(20.0).reshape(10, 2))
+    result = invoke("batch", str(tmp_path), *args, "--output-dir", str(tmp_path / "o"))
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    assert message in result.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_help_shows_select_and_both_defaults() -> None:
+    text = invoke("batch", "--help", columns=80).stdout
+    for flag in ("-k, --components K|KS", "-c, --covariance-type TYPE|TYPES", "--select",
+                 "--criterion [bic|aic|icl]"):
+        assert flag in text, flag
+    assert "emgmm batch data/ --select -k 1-8 --output-dir results/" in text
+    flat = " ".join(text.split())
+    for shown in ("[default: kmeans; with --select: hc]", "[default: 1; with --select: 5]",
+                  "[default: 0.001; with --select: 1e-07]",
+                  "[default: 100; with --select: 2000]",
+                  "[default: full; with --select: all]", "[default with --select: 1-9]"):
+        assert shown in flat, shown

@@ -7,6 +7,9 @@
 - run_one(): one dataset, in this process or a worker: read, fit (the code of `fit`:
   _fitting.fit_points and stage_outputs), write labels/trace/model (model.json last) into
   its folder atomically; any failure becomes the row's status, never an exception.
+  With --select (BatchSettings.select), the fit is a selection instead: every cell of the
+  grid, one after another in the same process (the code of `select`: _select.plan_grid and
+  fit_cell_on), and the chosen cell's outputs are written as a fit's, with selection.csv.
 - run_batch(): skips complete outputs (--skip-existing), runs the rest through
   backends.processes.run_tasks, shows progress, writes summary.csv (also when interrupted),
   prints the table on a terminal and ends with exit status 1 if any dataset failed.
@@ -14,12 +17,16 @@
 Seeds: every dataset is fitted with the same seed, --seed or one drawn once for the batch
 (recorded in each model.json), so `emgmm fit FILE --seed S` with a batch's options
 reproduces any of its datasets, and nothing depends on the order the workers finish in.
+With --select, each cell's seed comes from that seed and the cell alone
+(engine.select.cell_seed), as in `emgmm select FILE --seed S`.
 """
 
 from __future__ import annotations
 
+import csv
 import fnmatch
 import json
+import math
 import os
 import sys
 import time
@@ -32,16 +39,22 @@ from ._fitting import STANDARD_NAMES, FitRequest, fresh_seed
 from .context import Terminal
 
 if TYPE_CHECKING:
+    from ..engine.select import CellResult
+    from ..io.readers import Points
     from ._fitting import Fitted
 
 #: Extensions a directory is searched for when no --glob is given.
 DEFAULT_EXTENSIONS = (".csv", ".tsv", ".npy")
 SUMMARY_NAME = "summary.csv"
+#: The table of every cell (select's --table) in each dataset's folder, with --select.
+SELECTION_NAME = "selection.csv"
 SUMMARY_COLUMNS = ("file", "rows", "dims", "k", "covariance", "iterations", "converged",
                    "log_likelihood", "bic", "seconds", "status")
-#: Options recorded in model.json that must match for --skip-existing to keep a result.
+#: Options recorded in model.json that must match for --skip-existing to keep a result
+#: (with --select, the chosen cell's K and covariance type are checked against the table).
 _COMPARED_OPTIONS = ("n_components", "covariance_type", "n_init", "tol", "max_iter",
                      "reg_covar", "algorithm")
+_PER_CELL_OPTIONS = ("n_components", "covariance_type")
 
 
 @dataclass(frozen=True)
@@ -53,12 +66,25 @@ class BatchItem:
 
 
 @dataclass(frozen=True)
+class SelectSpec:
+    """batch --select: the grid each dataset's model is chosen from, and by what."""
+
+    components: tuple[int, ...]  # -k, ascending
+    covariance_types: tuple[str, ...]  # -c, in the order given
+    criterion: str = "bic"
+
+
+@dataclass(frozen=True)
 class BatchSettings:
     """What applies to every dataset of a batch."""
 
-    request: FitRequest  # the read and fit options (input and outputs are set per dataset)
+    # the read and fit options (input and outputs are set per dataset); with select, its
+    # n_components and covariance_type are unused (each cell has its own) and its seed is
+    # the one the cell seeds derive from
+    request: FitRequest
     responsibilities: bool = False
     n_threads: int | None = None  # threads of the block reduction in each fit
+    select: SelectSpec | None = None  # --select: choose each dataset's K and covariance
 
 
 @dataclass(frozen=True)
@@ -232,12 +258,15 @@ def discover(paths: tuple[str, ...], *, output_dir: str, recursive: bool = False
 
 
 def check_overwrites(items: list[BatchItem], *, output_dir: str, summary: str | None,
-                     responsibilities: bool, means_init: str | None) -> None:
+                     responsibilities: bool, means_init: str | None,
+                     select: bool = False) -> None:
     """Refuse (bad usage) a layout where an output would overwrite an input file."""
     inputs = {os.path.realpath(i.path): i.path for i in items}
     if means_init:
         inputs[os.path.realpath(means_init)] = means_init
     names = [n for k, n in STANDARD_NAMES.items() if k != "responsibilities" or responsibilities]
+    if select:
+        names.append(SELECTION_NAME)
     outputs = [os.path.join(output_dir, SUMMARY_NAME)] + ([summary] if summary not in
                                                            (None, "-") else [])
     outputs += [os.path.join(i.out_dir, n) for i in items for n in names]
@@ -253,9 +282,12 @@ def check_overwrites(items: list[BatchItem], *, output_dir: str, summary: str | 
 
 
 def _destinations(settings: BatchSettings, out_dir: str) -> dict[str, str]:
+    """Output name -> path of every file a dataset's folder gets (selection with --select)."""
     dest = {name: os.path.join(out_dir, std) for name, std in STANDARD_NAMES.items()}
     if not settings.responsibilities:
         del dest["responsibilities"]
+    if settings.select is not None:
+        dest["selection"] = os.path.join(out_dir, SELECTION_NAME)
     return dest
 
 
@@ -284,25 +316,37 @@ def _created_dirs(path: str) -> list[str]:
     return missing
 
 
-def _write(fitted: "Fitted", dest: dict[str, str], out_dir: str) -> None:
+def _write(fitted: "Fitted", dest: dict[str, str], out_dir: str,
+           selection: dict[str, list[Any]] | None = None) -> None:
     """Stage every output, then rename them into place together (model.json last).
+
+    selection: the columns of selection.csv (dest["selection"]), with --select.  Without
+    it, a selection.csv left in the folder by an earlier --select run is removed, so that
+    the folder holds the outputs of one run.
 
     Ctrl-C is held back from the renames until the dataset's row is recorded (see
     run_tasks), so the folder ends up complete and in the summary, or not at all; a folder
     this created is removed again if the outputs could not be written.
     """
     from ..backends.processes import check_stop, deferred_interrupt, hold_interrupts
-    from ..io.writers import OutputSet, ensure_dir
+    from ..io.writers import OutputSet, ensure_dir, write_table
     from ._fitting import stage_outputs
 
     created = _created_dirs(out_dir)
     out = OutputSet()
     try:
         ensure_dir(out_dir)
+        if selection is not None:
+            write_table(dest["selection"], selection, out=out)
         stage_outputs(out, dest, fitted)
         check_stop()
         hold_interrupts()
         out.commit()
+        if selection is None:
+            try:
+                os.unlink(os.path.join(out_dir, SELECTION_NAME))
+            except FileNotFoundError:
+                pass
     except BaseException:
         with deferred_interrupt():
             out.abort()
@@ -332,7 +376,8 @@ def _remove_temp_files(out_dir: str, dest: dict[str, str]) -> None:
 
 
 def run_one(task: BatchTask) -> BatchRow:
-    """Read, fit and write one dataset; a failure is the row's status, not an exception.
+    """Read, fit (or select) and write one dataset; a failure is the row's status, not an
+    exception.
 
     Cancelled (the batch is stopping) and KeyboardInterrupt go through, leaving no files.
     """
@@ -346,18 +391,92 @@ def run_one(task: BatchTask) -> BatchRow:
     try:
         points = load_request(req)
         row.rows, row.dims = points.n_samples, points.n_features
-        means_init = load_means(req.means_init) if req.means_init else None
-        fitted = fit_points(points, req, means_init=means_init,
-                            on_iteration=lambda *_: check_stop(), n_threads=settings.n_threads)
+        table: dict[str, list[Any]] | None = None
+        if settings.select is not None:
+            fitted, table, warnings = _select_points(points, req, settings.select,
+                                                     n_threads=settings.n_threads)
+        else:
+            means_init = load_means(req.means_init) if req.means_init else None
+            fitted = fit_points(points, req, means_init=means_init,
+                                on_iteration=lambda *_: check_stop(),
+                                n_threads=settings.n_threads)
+            warnings = [e.message for e in fitted.result.events]
         check_stop()
-        _write(fitted, _destinations(settings, item.out_dir), item.out_dir)
+        _write(fitted, _destinations(settings, item.out_dir), item.out_dir, selection=table)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary
         row.status = f"failed: {failure_reason(exc, item.path)}"
     else:
         row.fill_from_model(fitted.doc)
-        row.warnings = [e.message for e in fitted.result.events]
+        row.warnings = warnings
     row.seconds = time.perf_counter() - start
     return row
+
+
+def _select_points(points: "Points", req: FitRequest, spec: SelectSpec, *,
+                   n_threads: int | None = None
+                   ) -> tuple["Fitted", dict[str, list[Any]], list[str]]:
+    """Fit every cell of spec's grid to points, one after another, and choose.
+
+    Returns the chosen cell as a fit of it (what fit_points gives: labels, trace and
+    model.json are written from it alike), the selection table (select's --table) and the
+    warnings (the chosen fit's events, and the cells that failed).  Raises DataError
+    naming req.input when no cell can be chosen.
+    """
+    from ..backends.processes import check_stop
+    from ..engine.select import Selection, choose
+    from ..io.errors import DataError
+    from ._fitting import fitted, points_dataset
+    from ._select import fit_cell_on, grid_template, plan_grid, selection_rows, table_columns
+
+    assert req.seed is not None  # batch_request draws one when --seed is not given
+    tasks, tree = plan_grid(points.x, spec.covariance_types, spec.components,
+                            grid_template(req), req.seed)
+    results: list[CellResult] = []
+    for task in tasks:
+        check_stop()
+        results.append(fit_cell_on(points.x, task, tree, n_threads=n_threads,
+                                   on_iteration=lambda *_: check_stop()))
+    selection = Selection(results, spec.criterion, choose(results, spec.criterion))
+    best = selection.best_cell
+    if best is None or best.result is None:
+        raise DataError(req.input, _no_choice(results, spec.criterion))
+    cell = best.cell
+    data = points_dataset(points, cell.n_components, cell.covariance_type,
+                          n_threads=n_threads)
+    warnings = [e.message for e in best.result.events]
+    failed = [r for r in results if r.status == "failed"]
+    if failed:
+        warnings.append(f"{len(failed)} of {len(results)} cells failed (first: "
+                        f"{_cell_name(failed[0])}: {failed[0].message}); see its "
+                        f"{SELECTION_NAME}")
+    return (fitted(points, data, best.result), table_columns(selection_rows(selection)),
+            warnings)
+
+
+def _cell_name(result: "CellResult") -> str:
+    return f"{result.cell.covariance_type} K={result.cell.n_components}"
+
+
+def _no_choice(results: list["CellResult"], criterion: str) -> str:
+    """Why no cell of a dataset could be chosen: how many failed or ended degenerate, and
+    what became of the first cell (the simplest model)."""
+    failed = sum(r.status == "failed" for r in results)
+    degenerate = sum(r.status == "degenerate" for r in results)
+    other = len(results) - failed - degenerate  # fitted, without a finite criterion
+    parts = [f"{n} {what}" for n, what in (
+        (failed, "failed"), (degenerate, "ended degenerate"),
+        (other, f"had no finite {criterion.upper()}")) if n]
+    if len(parts) > 1:
+        counts = f"of {len(results)} cells, {' and '.join(parts)}"
+    else:
+        what = parts[0].split(" ", 1)[1]
+        counts = (f"the only cell {what}" if len(results) == 1
+                  else f"all {len(results)} cells {what}")
+    first = results[0]
+    why = f"; {_cell_name(first)}: {first.message}" if first.message else ""
+    hint = ("; try fewer components, more --n-init, or a larger --reg-covar" if degenerate
+            else "")
+    return f"no cell could be chosen: {counts}{why}{hint}"
 
 
 # --------------------------------------------------------------------------- resuming
@@ -371,28 +490,74 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
     responsibilities.csv when asked for), and model.json is an emgmm model fitted with
     the options asked for now (K, covariance type, restarts, tol, max-iter, reg-covar,
     algorithm, init or means-init, and the seed if --seed is given).
+
+    With --select, selection.csv must exist too and hold the grid asked for (the same
+    cells in the same order; with --seed, each cell's seed derived from it), the cell it
+    marks best must be the one --criterion picks from its numbers, and model.json must be
+    that cell's fit (its K, covariance type and seed) with the other options asked for.
+    Without --select, a folder holding a selection.csv is a selection's: fitted again.
     """
     dest = _destinations(settings, item.out_dir)
     if not all(os.path.isfile(p) for p in dest.values()):
+        return None
+    if settings.select is None and os.path.exists(os.path.join(item.out_dir, SELECTION_NAME)):
         return None
     try:
         with open(dest["model"], encoding="utf-8") as fh:
             doc = json.load(fh)
         opts = doc["options"]
         req = settings.request
-        wanted = {name: getattr(req, name) for name in _COMPARED_OPTIONS}
+        compared = [n for n in _COMPARED_OPTIONS
+                    if settings.select is None or n not in _PER_CELL_OPTIONS]
+        wanted = {name: getattr(req, name) for name in compared}
         wanted["init"] = "means-init" if req.means_init else req.init
         wanted["means_init"] = req.means_init
-        if seed_given:
+        if seed_given and settings.select is None:
             wanted["seed"] = req.seed
         if doc.get("format") != "emgmm-model" or any(opts.get(k) != v
                                                       for k, v in wanted.items()):
+            return None
+        if settings.select is not None and not _selection_matches(
+                dest["selection"], settings.select, doc, req.seed if seed_given else None):
             return None
         row = BatchRow(item.path, status="skipped")
         row.fill_from_model(doc)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return row
+
+
+def _selection_matches(path: str, spec: SelectSpec, doc: dict[str, Any],
+                       seed: int | None) -> bool:
+    """Whether selection.csv at path is spec's grid, chosen by spec's criterion, and
+    doc (model.json) is its chosen cell.  seed: the --seed every cell seed must derive
+    from, or None when it was not given.  Raises ValueError, KeyError, ... on a table that
+    cannot be read."""
+    from ..engine.select import cell_seed, grid
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    cells = grid(spec.covariance_types, spec.components)
+    if [(r["covariance_type"], int(r["n_components"])) for r in rows] != [
+            (c.covariance_type, c.n_components) for c in cells]:
+        return False
+    if seed is not None and any(int(r["seed"]) != cell_seed(seed, c)
+                                for r, c in zip(rows, cells)):
+        return False
+    # the cell the criterion picks: the lowest finite value of the cells that may be
+    # chosen, the first on ties (engine.select.choose, on the numbers of the table)
+    pick: int | None = None
+    best_value = math.inf
+    for i, r in enumerate(rows):
+        value = float(r[spec.criterion]) if r[spec.criterion] else math.nan
+        if r["status"] == "ok" and math.isfinite(value) and value < best_value:
+            pick, best_value = i, value
+    marked = [i for i, r in enumerate(rows) if r["best"] == "true"]
+    if pick is None or marked != [pick]:
+        return False
+    chosen = rows[pick]
+    return (doc["covariance_type"], doc["n_components"], doc["options"]["seed"]) == (
+        chosen["covariance_type"], int(chosen["n_components"]), int(chosen["seed"]))
 
 
 # --------------------------------------------------------------------------- the batch

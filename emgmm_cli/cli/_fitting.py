@@ -287,11 +287,7 @@ def fit_points(points: "Points", req: FitRequest, *, means_init: "np.ndarray | N
     n_threads: threads of the block reduction (default: every core); results do not
     depend on it.  Shared by `fit` and `batch`.
     """
-    import numpy as np
-
-    from ..backends.local import ArrayDataset, block_rows
     from ..engine import FitOptions, fit
-    from ..io.model import model_document
 
     seed = req.seed if req.seed is not None else fresh_seed()
     options = FitOptions(
@@ -299,12 +295,32 @@ def fit_points(points: "Points", req: FitRequest, *, means_init: "np.ndarray | N
         n_init=req.n_init, tol=req.tol, max_iter=req.max_iter, reg_covar=req.reg_covar,
         algorithm=req.algorithm, seed=seed,
     )
-    data = ArrayDataset(points.x, block_rows=block_rows(
-        req.n_components, points.n_features, covariance_type=req.covariance_type,
-        itemsize=points.x.dtype.itemsize), n_threads=n_threads)
+    data = points_dataset(points, req.n_components, req.covariance_type, n_threads=n_threads)
     result = fit(data, options, means_init=means_init, on_iteration=on_iteration)
+    return fitted(points, data, result, means_init=req.means_init)
+
+
+def points_dataset(points: "Points", n_components: int, covariance_type: str, *,
+                   n_threads: int | None = None) -> Any:
+    """The Dataset over points that a fit of this K and family runs on (row blocks sized
+    for them), and its outputs are predicted from."""
+    from ..backends.local import ArrayDataset, block_rows
+
+    return ArrayDataset(points.x, block_rows=block_rows(
+        n_components, points.n_features, covariance_type=covariance_type,
+        itemsize=points.x.dtype.itemsize), n_threads=n_threads)
+
+
+def fitted(points: "Points", data: Any, result: "FitResult", *,
+           means_init: str | None = None) -> Fitted:
+    """A fit of points (on data) with its model document: what its outputs are made of.
+    means_init: the --means-init file the fit started from, recorded in the model."""
+    import numpy as np
+
+    from ..io.model import model_document
+
     doc = model_document(result, feature_names=points.column_names, source=points.source,
-                         means_init=req.means_init, dtype=np.dtype(points.x.dtype).name)
+                         means_init=means_init, dtype=np.dtype(points.x.dtype).name)
     return Fitted(points, data, result, doc)
 
 

@@ -5,7 +5,8 @@ The grid logic (cells, per-cell seeds, the degeneracy rule, the choice) is the e
 (--jobs 1), or in worker processes (emgmm_cli.backends.processes.run_tasks: spawned
 interpreters with one BLAS thread each).  Both paths call the same task function on the
 same items, and each cell's seed comes from --seed and the cell alone, so the results are
-the same whatever --jobs is.
+the same whatever --jobs is.  `batch --select` plans each dataset's grid with plan_grid and
+fits its cells one after another with fit_cell_on, the code the select workers run.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ._fitting import (
 from .context import Terminal
 
 if TYPE_CHECKING:
+    from ..engine import FitOptions
     from ..engine.hc import HcTree
     from ..engine.select import CellResult, CellTask, Selection
 
@@ -75,19 +77,51 @@ class _Item:
     n_threads: int | None  # of the block reduction: 1 in a worker, all cores here
 
 
+def fit_cell_on(x: Any, task: "CellTask", hc_tree: "HcTree | None",
+                n_threads: int | None = None, on_iteration: Any = None) -> "CellResult":
+    """Fit one cell of the data x (an array or a block file): the code every caller runs
+    (select's --jobs 1 and its workers, and batch --select), so a cell's result is the same
+    wherever it is fitted."""
+    from ..backends.local import ArrayDataset, block_rows
+    from ..engine.select import fit_cell
+
+    k = task.cell.n_components
+    data = ArrayDataset(x, block_rows=block_rows(
+        k, int(x.shape[1]), covariance_type=task.cell.covariance_type,
+        itemsize=x.dtype.itemsize), n_threads=n_threads)
+    return fit_cell(data, task, hc_tree=hc_tree, on_iteration=on_iteration)
+
+
 def _fit_cell_task(item: _Item) -> "CellResult":
     """Fit one cell (in this process or a worker): the same code for every --jobs."""
     import numpy as np
 
-    from ..backends.local import ArrayDataset, block_rows
-    from ..engine.select import fit_cell
-
     x = np.load(item.source, mmap_mode="r") if isinstance(item.source, str) else item.source
-    k = item.task.cell.n_components
-    data = ArrayDataset(x, block_rows=block_rows(
-        k, int(x.shape[1]), covariance_type=item.task.cell.covariance_type,
-        itemsize=x.dtype.itemsize), n_threads=item.n_threads)
-    return fit_cell(data, item.task, hc_tree=item.hc_tree)
+    return fit_cell_on(x, item.task, item.hc_tree, item.n_threads)
+
+
+def grid_template(req: Any) -> "FitOptions":
+    """The options every cell shares (its K, family and seed are the cell's), from a request
+    with init, n_init, tol, max_iter, reg_covar and algorithm (select's, or batch's)."""
+    from ..engine import FitOptions
+
+    return FitOptions(1, "full", init=req.init, n_init=req.n_init, tol=req.tol,
+                      max_iter=req.max_iter, reg_covar=req.reg_covar, algorithm=req.algorithm)
+
+
+def plan_grid(x: Any, covariance_types: Sequence[str], components: Sequence[int],
+              template: "FitOptions", seed: int
+              ) -> tuple[list["CellTask"], "HcTree | None"]:
+    """The task of every cell, in grid order (each with its own seed, from seed and the
+    cell alone), and the hierarchy an hc selection cuts (built once, from seed).
+
+    Raises EngineError for a grid or data the selection cannot work with.
+    """
+    from ..backends.local import ArrayDataset
+    from ..engine.select import grid, hierarchy, plan
+
+    tasks = plan(grid(covariance_types, components), template, seed)
+    return tasks, hierarchy(ArrayDataset(x, n_threads=1), template, seed)
 
 
 def run_cells(x: Any, tasks: Sequence["CellTask"], hc_tree: "HcTree | None", jobs: int,
@@ -150,7 +184,8 @@ def selection_rows(selection: "Selection") -> list[dict[str, Any]]:
     return rows
 
 
-def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+def table_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """selection_rows() as the columns of the table (TABLE_COLUMNS, in that order)."""
     return {name: [r[name] for r in rows] for name in TABLE_COLUMNS}
 
 
@@ -167,10 +202,8 @@ def _table_format(path: str) -> str:
 def run_select(term: Terminal, req: SelectRequest) -> None:
     import numpy as np
 
-    from ..backends.local import ArrayDataset
-    from ..engine import FitOptions
     from ..engine.errors import EngineError
-    from ..engine.select import choose, grid, hierarchy, plan
+    from ..engine.select import choose
     from ..io.errors import DataError
     from ..io.model import model_document
     from ..io.writers import OutputSet, output_format, write_json, write_table
@@ -192,13 +225,10 @@ def run_select(term: Terminal, req: SelectRequest) -> None:
                          memory_limit=req.memory_limit, cache_dir=req.cache_dir,
                          log=data_log(term))
     seed = req.seed if req.seed is not None else fresh_seed()
-    template = FitOptions(1, "full", init=req.init, n_init=req.n_init, tol=req.tol,
-                          max_iter=req.max_iter, reg_covar=req.reg_covar,
-                          algorithm=req.algorithm)
+    template = grid_template(req)
     try:
-        cells = grid(req.covariance_types, req.components)
-        tasks = plan(cells, template, seed)
-        tree = hierarchy(ArrayDataset(points.x, n_threads=1), template, seed)
+        tasks, tree = plan_grid(points.x, req.covariance_types, req.components, template,
+                                seed)
     except EngineError as exc:
         raise DataError(points.source, str(exc)) from exc
 
@@ -213,7 +243,7 @@ def run_select(term: Terminal, req: SelectRequest) -> None:
     rows = selection_rows(selection)
     best = selection.best_cell
     n, d = points.n_samples, points.n_features
-    heading = (f"{points.source}: {n} rows x {d} columns; {len(cells)} cells, "
+    heading = (f"{points.source}: {n} rows x {d} columns; {len(tasks)} cells, "
                f"init {req.init}, n_init {req.n_init}, tol {req.tol:g}, seed {seed}")
     caption = _caption(best, req.criterion)
 
@@ -238,7 +268,7 @@ def run_select(term: Terminal, req: SelectRequest) -> None:
 
     with OutputSet() as out:
         if csv_on_stdout:
-            write_table("-", _columns(rows), out=out)
+            write_table("-", table_columns(rows), out=out)
         if req.table is not None:
             if table_fmt == "json":
                 write_json(req.table, {
@@ -248,7 +278,7 @@ def run_select(term: Terminal, req: SelectRequest) -> None:
                     "cells": rows,
                 }, out=out)
             else:
-                write_table(req.table, _columns(rows), out=out)
+                write_table(req.table, table_columns(rows), out=out)
         if req.model is not None:
             doc = model_document(best.result, feature_names=points.column_names,
                                  source=points.source,

@@ -8,6 +8,7 @@ so bad values are rejected (exit 2) before any data is read.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Callable, TypeVar
 
 import click
@@ -21,6 +22,16 @@ COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_METHODS = ("kmeans", "k-means++", "random", "random-from-data", "hc")
 ALGORITHMS = ("soft", "hard")
 DTYPES = ("float64", "float32")
+CRITERIA = ("bic", "aic", "icl")
+
+#: fit's defaults for the EM options that select changes, and select's: mclust's start,
+#: and EM run until the log-likelihood is settled to well under the 0.01 at which cells
+#: are compared.  batch uses one table or the other, as --select says (resolve_defaults).
+FIT_DEFAULTS: Mapping[str, Any] = {"init": "kmeans", "n_init": 1, "tol": 1e-3, "max_iter": 100}
+SELECT_DEFAULTS: Mapping[str, Any] = {"init": "hc", "n_init": 5, "tol": 1e-7, "max_iter": 2000}
+#: select's grid when -k or -c is not given.
+SELECT_COMPONENTS = "1-9"
+SELECT_COVARIANCES = "all"
 
 _SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -56,6 +67,52 @@ class ByteSize(click.ParamType):
         except ValueError:
             self.fail(f"{value!r} is not a size; give bytes with an optional unit K, M, G "
                       "or T, such as 512M or 2G", param, ctx)
+
+
+class ComponentList(click.ParamType):
+    """Numbers of components: a range 1-9, a list 2,4,8, or both (1-3,6)."""
+
+    name = "KS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> list[int]:
+        if isinstance(value, list):
+            return value
+        found: set[int] = set()
+        for part in str(value).split(","):
+            part = part.strip()
+            low, dash, high = part.partition("-")
+            try:
+                a = int(low)
+                b = int(high) if dash else a
+            except ValueError:
+                self.fail(f"{value!r} is not a list of components; write a range such as "
+                          "1-9, a list such as 2,4,8, or both (1-3,6)", param, ctx)
+            if a < 1 or b < a:
+                self.fail(f"{part!r}: components run from 1 up, and a range from low to high",
+                          param, ctx)
+            found.update(range(a, b + 1))
+        return sorted(found)
+
+
+class CovarianceList(click.ParamType):
+    """Covariance families: all, or a comma-separated list of full, tied, diag, spherical."""
+
+    name = "TYPES"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> list[str]:
+        if isinstance(value, list):
+            return value
+        text = str(value).strip().lower()
+        if text == "all":
+            return list(COVARIANCE_TYPES)
+        names = [t.strip() for t in text.split(",")]
+        bad = [t for t in names if t not in COVARIANCE_TYPES]
+        if bad or not names:
+            self.fail(f"{', '.join(bad) or repr(value)}: choose all, or a comma-separated "
+                      f"list of {', '.join(COVARIANCE_TYPES)}", param, ctx)
+        return list(dict.fromkeys(names))
 
 
 def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -120,30 +177,50 @@ input_options = _compose(
 )
 
 
-def em_options(*, init: str = "kmeans", n_init: int = 1, tol: float = 1e-3,
-               max_iter: int = 100, means_init: bool = True) -> Callable[[F], F]:
-    """The fit options other than -k and -c, with the defaults a command wants (select
-    starts from mclust's hierarchy and converges tighter); means_init adds --means-init."""
+def em_options(defaults: Mapping[str, Any] = FIT_DEFAULTS, *, means_init: bool = True,
+               select_defaults: Mapping[str, Any] | None = None) -> Callable[[F], F]:
+    """The fit options other than -k and -c, with the defaults a command wants (fit's, or
+    select's: SELECT_DEFAULTS); means_init adds --means-init.
+
+    With select_defaults (batch, whose --select switches from fit's defaults to select's),
+    --init, --n-init, --tol and --max-iter default to None, their help names both
+    defaults, and the command fills them in with resolve_defaults() once it knows the mode.
+    """
+
+    def option(name: str, *decls: str, text: str, **kwargs: Any) -> Callable[[F], F]:
+        if select_defaults is None:
+            return click.option(*decls, default=defaults[name], show_default=True,
+                                help=text, **kwargs)
+        return click.option(*decls, default=None, help=(
+            f"{text}  [default: {defaults[name]}; with --select: {select_defaults[name]}]"),
+            **kwargs)
+
     return _compose(
-        click.option("--init", type=click.Choice(INIT_METHODS), default=init,
-                     show_default=True,
-                     help="Initialisation: k-means labels (Lloyd's iterations on a "
-                          "50,000-row sample for larger data), k-means++ seeds, random "
-                          "responsibilities, K distinct random data points as means, or hc: "
-                          "mclust's model-based hierarchical agglomeration cut at K (then "
-                          "random responsibilities for restarts 2, 3, ...)."),
+        option("init", "--init", type=click.Choice(INIT_METHODS),
+               text="Initialisation: k-means labels (Lloyd's iterations on a "
+                    "50,000-row sample for larger data), k-means++ seeds, random "
+                    "responsibilities, K distinct random data points as means, or hc: "
+                    "mclust's model-based hierarchical agglomeration cut at K (then "
+                    "random responsibilities for restarts 2, 3, ...)."),
         *([click.option("--means-init", type=click.Path(dir_okay=False), metavar="FILE",
                         help="Starting means: a K x D CSV/TSV/NPY file (overrides --init).")]
           if means_init else []),
-        click.option("--n-init", type=click.IntRange(min=1), default=n_init,
-                     show_default=True,
-                     help="Restarts; the fit with the best final log-likelihood is kept."),
-        click.option("--tol", type=click.FloatRange(min=0.0), default=tol, show_default=True,
-                     help="Stop when the mean per-sample log-likelihood changes by less."),
-        click.option("--max-iter", type=click.IntRange(min=1), default=max_iter,
-                     show_default=True, help="Most EM iterations per restart."),
+        option("n_init", "--n-init", type=click.IntRange(min=1),
+               text="Restarts; the fit with the best final log-likelihood is kept."),
+        option("tol", "--tol", type=click.FloatRange(min=0.0),
+               text="Stop when the mean per-sample log-likelihood changes by less."),
+        option("max_iter", "--max-iter", type=click.IntRange(min=1),
+               text="Most EM iterations per restart."),
         _em_tail,
     )
+
+
+def resolve_defaults(values: dict[str, Any], defaults: Mapping[str, Any]) -> None:
+    """Fill in, in place, the options of em_options(select_defaults=...) that were not
+    given (None) from defaults: FIT_DEFAULTS or SELECT_DEFAULTS."""
+    for name, value in defaults.items():
+        if values.get(name) is None:
+            values[name] = value
 
 
 # The fit options after --max-iter, the same in every command that fits (em_options).

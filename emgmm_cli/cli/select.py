@@ -6,78 +6,34 @@ from typing import Any
 
 import click
 
-from .options import COVARIANCE_TYPES, common_options, em_options, input_options, terminal
-
-CRITERIA = ("bic", "aic", "icl")
-
-#: select's defaults where they differ from fit's: mclust's start, and EM run until the
-#: log-likelihood is settled to well under the 0.01 at which cells are compared.
-SELECT_INIT = "hc"
-SELECT_N_INIT = 5
-SELECT_TOL = 1e-7
-SELECT_MAX_ITER = 2000
-
-
-class ComponentList(click.ParamType):
-    """Numbers of components: a range 1-9, a list 2,4,8, or both (1-3,6)."""
-
-    name = "KS"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-                ) -> list[int]:
-        if isinstance(value, list):
-            return value
-        found: set[int] = set()
-        for part in str(value).split(","):
-            part = part.strip()
-            low, dash, high = part.partition("-")
-            try:
-                a = int(low)
-                b = int(high) if dash else a
-            except ValueError:
-                self.fail(f"{value!r} is not a list of components; write a range such as "
-                          "1-9, a list such as 2,4,8, or both (1-3,6)", param, ctx)
-            if a < 1 or b < a:
-                self.fail(f"{part!r}: components run from 1 up, and a range from low to high",
-                          param, ctx)
-            found.update(range(a, b + 1))
-        return sorted(found)
-
-
-class CovarianceList(click.ParamType):
-    """Covariance families: all, or a comma-separated list of full, tied, diag, spherical."""
-
-    name = "TYPES"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-                ) -> list[str]:
-        if isinstance(value, list):
-            return value
-        text = str(value).strip().lower()
-        if text == "all":
-            return list(COVARIANCE_TYPES)
-        names = [t.strip() for t in text.split(",")]
-        bad = [t for t in names if t not in COVARIANCE_TYPES]
-        if bad or not names:
-            self.fail(f"{', '.join(bad) or repr(value)}: choose all, or a comma-separated "
-                      f"list of {', '.join(COVARIANCE_TYPES)}", param, ctx)
-        return list(dict.fromkeys(names))
+from .options import (
+    CRITERIA,
+    SELECT_COMPONENTS,
+    SELECT_COVARIANCES,
+    SELECT_DEFAULTS,
+    ComponentList,
+    CovarianceList,
+    common_options,
+    em_options,
+    input_options,
+    terminal,
+)
 
 
 @click.command()
 @input_options
-@click.option("-k", "--components", type=ComponentList(), default="1-9", show_default=True,
+@click.option("-k", "--components", type=ComponentList(), default=SELECT_COMPONENTS,
+              show_default=True,
               help="Numbers of components to try: a range (1-9), a list (2,4,8) or both "
                    "(1-3,6).")
 @click.option("-c", "--covariance-type", "covariance_types", type=CovarianceList(),
-              default="all", show_default=True,
+              default=SELECT_COVARIANCES, show_default=True,
               help="Covariance families to try: all (full, tied, diag, spherical) or a "
                    "comma-separated list such as full,diag.")
 @click.option("--criterion", type=click.Choice(CRITERIA), default="bic", show_default=True,
               help="What picks the best cell, lower being better (scikit-learn's sign; "
                    "mclust reports BIC as -BIC and takes the largest).")
-@em_options(init=SELECT_INIT, n_init=SELECT_N_INIT, tol=SELECT_TOL,
-            max_iter=SELECT_MAX_ITER, means_init=False)
+@em_options(SELECT_DEFAULTS, means_init=False)
 @click.option("--table", metavar="FILE",
               help="Write the table of every cell to FILE (.csv, .tsv, or .json with the "
                    "choice; '-': stdout).")

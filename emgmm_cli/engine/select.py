@@ -31,7 +31,7 @@ import numpy as np
 from .covariance import COVARIANCE_TYPES, family
 from .dataset import Dataset
 from .errors import EngineError, InvalidParameter
-from .fit import FitOptions, FitResult, fit
+from .fit import FitOptions, FitResult, ProgressCallback, fit
 from .hc import HcTree, build_hc_tree
 
 CRITERIA: tuple[str, ...] = ("bic", "aic", "icl")
@@ -142,10 +142,15 @@ class CellResult:
         return ""
 
 
-def fit_cell(data: Dataset, task: CellTask, *, hc_tree: HcTree | None = None) -> CellResult:
-    """Fit one cell; an engine error (the data cannot support this cell) is its result."""
+def fit_cell(data: Dataset, task: CellTask, *, hc_tree: HcTree | None = None,
+             on_iteration: ProgressCallback | None = None) -> CellResult:
+    """Fit one cell; an engine error (the data cannot support this cell) is its result.
+
+    on_iteration is fit's progress callback (it may raise to stop the fit: anything but
+    an EngineError goes through).
+    """
     try:
-        result = fit(data, task.options, hc_tree=hc_tree)
+        result = fit(data, task.options, hc_tree=hc_tree, on_iteration=on_iteration)
     except EngineError as exc:
         return CellResult(task.cell, task.options, error=str(exc))
     return CellResult(task.cell, task.options, result=result)
