@@ -398,8 +398,9 @@ def _labels(data: ArrayDataset, params: MixtureParams) -> Any:
         yield start, predict_chunk(block, params).labels
 
 
+@pytest.mark.parametrize("block_rows", [7, 4096])
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
-def test_float32_trajectory_matches_sklearn(covariance_type: str) -> None:
+def test_float32_trajectory_matches_sklearn(covariance_type: str, block_rows: int) -> None:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
@@ -411,7 +412,8 @@ def test_float32_trajectory_matches_sklearn(covariance_type: str) -> None:
     cov = {"full": np.stack([np.diag(var)] * 3), "tied": np.diag(var),
            "diag": np.stack([var] * 3), "spherical": np.full(3, var.mean())}[covariance_type]
     start = MixtureParams.build(np.full(3, 1 / 3), means, cov, covariance_type)
-    ours = run_em(ArrayDataset(x32), start, tol=0.0, max_iter=20, reg_covar=1e-6)
+    ours = run_em(ArrayDataset(x32, block_rows=block_rows), start, tol=0.0, max_iter=20,
+                  reg_covar=1e-6)
     prec = np.linalg.inv(cov) if covariance_type in ("full", "tied") else 1.0 / cov
     sk = GaussianMixture(3, covariance_type=covariance_type, weights_init=start.weights,
                          means_init=means, precisions_init=prec, tol=0.0, max_iter=20,
