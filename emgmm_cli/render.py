@@ -113,7 +113,7 @@ def render_trace(console: "Console", rows: Sequence[Any]) -> None:
         table.add_column(name, justify="right")
     for r in rows:
         change = "" if math.isnan(r.change) else f"{r.change:+.3e}"
-        table.add_row(str(r.iteration), f"{r.log_likelihood:.10g}", change,
+        table.add_row(str(r.iteration), f"{r.log_likelihood:.9f}", change,
                       f"{r.seconds:.4f}")
     console.print(table)
 
