@@ -102,7 +102,7 @@ def _whitened_columns(k: int, d: int) -> int:
 
 
 def _expanded_columns(k: int, d: int) -> int:
-    return 2 * d + 2 * k  # x - c, (x - c)^2, two (K, n) log-probability buffers
+    return 2 * d + k  # [x - c, (x - c)^2], log-probabilities (K)
 
 
 # --- second moments centred on given centres (initialisation; the iterations use the
