@@ -68,10 +68,6 @@ class FitRequest:
         return out
 
 
-class UsageProblem(Exception):
-    """A combination of options that cannot work (reported like a data error)."""
-
-
 def check_destinations(dest: dict[str, str], inputs: list[str], as_json: bool) -> None:
     """At most one thing on stdout, and never an input file as an output."""
     to_stdout = [n for n, p in dest.items() if p == "-"] + (["--json"] if as_json else [])

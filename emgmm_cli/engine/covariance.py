@@ -205,10 +205,6 @@ class Family:
     #: Columns of per-row work buffer a block needs (sizes blocks; see backends.local).
     work_columns: Callable[[int, int], int]
 
-    def min_eigenvalues(self, cov: Array, k: int, d: int) -> Array:
-        """Smallest eigenvalue of each component's covariance, shape (K,)."""
-        return np.linalg.eigvalsh(self.to_full(cov, k, d))[:, 0]
-
 
 FAMILIES: dict[str, Family] = {
     f.name: f

@@ -57,14 +57,6 @@ class SuffStats:
 EXP_FLOOR = -700.0
 
 
-def logsumexp_rows(a: Array) -> Array:
-    """log sum_k exp(a_ik) per row, computed stably; a is left unchanged."""
-    m = a.max(axis=1)
-    m[~np.isfinite(m)] = 0.0
-    e = np.exp(a - m[:, None])
-    return np.log(e.sum(axis=1)) + m
-
-
 def normalise_in_place(lp: Array) -> tuple[Array, Array]:
     """Turn component-major (K, n) weighted log-probabilities into responsibilities, in
     place.  Returns (log density per row: logsumexp_k lp_ki, the maxima over k of lp)."""
