@@ -238,7 +238,7 @@ def child_emgmm(spec: dict[str, Any]) -> dict[str, Any]:
     assert result is not None
     if spec.get("labels"):
         labels = np.concatenate([predict_chunk(b, result.params).labels
-                                 for _, b in data.blocks()])
+                                 for _, b in data.scan(lambda b, _: b)])
         np.save(spec["labels"], labels)
     return {"seconds_per_iter": statistics.median(per_iter), "all": per_iter,
             "peak_rss": peak_rss(), "threads": data.n_threads,

@@ -105,7 +105,7 @@ def engine_fit(x: np.ndarray, **options: Any) -> tuple[Any, np.ndarray]:
     rows = block_rows(opts.n_components, x.shape[1])
     data = ArrayDataset(np.ascontiguousarray(x), block_rows=rows)
     result = engine(data, opts)
-    labels = np.concatenate([predict_chunk(b, result.params).labels for _, b in data.blocks()])
+    labels = np.concatenate([predict_chunk(b, result.params).labels for _, b in data.scan(lambda b, _: b)])
     return result, labels
 
 

@@ -1,25 +1,34 @@
-"""The local backend: an in-memory or memory-mapped array, reduced over row blocks.
+"""The local backend: rows cut into fixed blocks, mapped over a thread pool in this process.
 
-Blocks are sized so a block's working set (its rows times K*D) stays cache-friendly, and
-mapped over a thread pool: numpy and BLAS release the GIL, so both cores work even when D
-is small.  Results are summed in block order, so they do not depend on the thread count.
+Blocks are sized so a block's working set (its rows times the family's work columns) stays
+cache-friendly, and mapped over a thread pool: numpy and BLAS release the GIL, so both
+cores work even when D is small.  Block bounds depend on N and the block size only, and
+results are added in block order, so nothing depends on the thread count.
+
+BlockedDataset holds all of that; a subclass says only how to read rows: ArrayDataset from
+an ndarray or a numpy memmap, backends.blockfile.BlockFileDataset from a .npy file on disk.
 """
 
 from __future__ import annotations
 
 import collections
+import copy
 import functools
 import itertools
 import operator
 import os
 import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..engine.families import family
+
 T = TypeVar("T")
+R = TypeVar("R")
 
 BLOCK_MULTIPLE = 4
 #: Target size of a block's work buffers.  Measured on 2 cores (full covariance,
@@ -35,8 +44,6 @@ def block_rows(n_components: int, n_features: int, *, covariance_type: str = "fu
                itemsize: int = 8, target_bytes: int = DEFAULT_BLOCK_BYTES) -> int:
     """Rows per block such that the covariance family's work buffers for one block
     (Family.work_columns wide, in the data's itemsize) are about target_bytes."""
-    from ..engine.covariance import family
-
     width = family(covariance_type).work_columns(max(n_components, 1), max(n_features, 1))
     rows = target_bytes // (width * itemsize)
     return int(min(MAX_BLOCK_ROWS, max(MIN_BLOCK_ROWS, rows)))
@@ -64,90 +71,134 @@ def _pool(n_threads: int) -> ThreadPoolExecutor:
         return pool
 
 
-def _ordered_sum(pool: ThreadPoolExecutor, run: Callable[[tuple[int, int]], T],
-                 bounds: list[tuple[int, int]], window: int) -> T:
-    """run over every block on the pool, summed left to right in block order.
+def _ordered_map(pool: ThreadPoolExecutor, run: Callable[[tuple[int, int]], T],
+                 bounds: list[tuple[int, int]], window: int) -> Iterator[T]:
+    """run over every block on the pool, results yielded in block order.
 
-    At most ``window`` blocks are in flight or waiting to be added: holding every
-    block's result until the end would cost N / block_rows statistics, O(N) memory on
-    large data.  The order of the additions is that of functools.reduce.
+    At most ``window`` blocks are in flight or waiting to be consumed: holding every
+    block's result until the end would cost O(N) memory on large data.  Closing the
+    iterator early cancels what has not started.
     """
     pending: collections.deque[Future[T]] = collections.deque()
     todo = iter(bounds)
     for ab in itertools.islice(todo, window):
         pending.append(pool.submit(run, ab))
-    total: T | None = None
     try:
         while pending:
             part = pending.popleft().result()
             nxt = next(todo, None)
             if nxt is not None:
                 pending.append(pool.submit(run, nxt))
-            total = part if total is None else total + part  # type: ignore[operator]
+            yield part
     finally:
         for future in pending:
             future.cancel()
-    assert total is not None
-    return total
 
 
-class ArrayDataset:
-    """A (N, D) array (ndarray or numpy memmap) seen block by block."""
+class BlockedDataset:
+    """The rows of an (N, D) matrix in equal blocks, mapped over a thread pool.
 
-    def __init__(self, x: NDArray[np.floating], block_rows: int = 4096,
-                 n_threads: int | None = None) -> None:
-        if x.ndim != 2:
-            raise ValueError(f"expected a 2-D array, got shape {x.shape}")
-        self._x = x
+    Subclasses implement _read(start, stop) (a block as an in-memory array) and
+    _take(rows) (rows by sorted index).
+    """
+
+    def __init__(self, n_samples: int, n_features: int, dtype: np.dtype, *,
+                 block_rows: int = 4096, n_threads: int | None = None) -> None:
+        self._n = int(n_samples)
+        self._d = int(n_features)
+        self._dtype = np.dtype(dtype)
         self.block_rows = max(1, int(block_rows))
         self.n_threads = available_cores() if n_threads is None else max(1, int(n_threads))
 
-    @property
-    def array(self) -> NDArray[np.floating]:
-        return self._x
+    # --- what a subclass provides ---------------------------------------------------------
+
+    def _read(self, start: int, stop: int) -> NDArray[np.floating]:
+        raise NotImplementedError
+
+    def _take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
+        """Rows with sorted (possibly repeated) indices."""
+        raise NotImplementedError
+
+    # --- the Dataset protocol -------------------------------------------------------------
 
     @property
     def n_samples(self) -> int:
-        return int(self._x.shape[0])
+        return self._n
 
     @property
     def n_features(self) -> int:
-        return int(self._x.shape[1])
+        return self._d
 
     @property
     def dtype(self) -> np.dtype:
-        return self._x.dtype
+        return self._dtype
 
-    def _bounds(self) -> list[tuple[int, int]]:
+    def bounds(self) -> list[tuple[int, int]]:
         """Equal blocks of at most block_rows rows.  More than one block is rounded up to a
         multiple of BLOCK_MULTIPLE, so 2 or 4 threads finish together; the bounds depend
         on N and block_rows only, never on the thread count, so neither do the sums."""
-        n, b = self.n_samples, self.block_rows
+        n, b = self._n, self.block_rows
         count = -(-n // b)
         if count > 1:
             count = -(-count // BLOCK_MULTIPLE) * BLOCK_MULTIPLE
         size = -(-n // max(count, 1))
         return [(i, min(i + size, n)) for i in range(0, n, size)]
 
-    def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
-        bounds = self._bounds()
-        x = self._x
+    def _map(self, run: Callable[[tuple[int, int]], T]) -> Iterator[T]:
+        bounds = self.bounds()
+        if self.n_threads == 1 or len(bounds) == 1:
+            return map(run, bounds)
+        return _ordered_map(_pool(self.n_threads), run, bounds, 4 * self.n_threads)
 
+    def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
         def run(ab: tuple[int, int]) -> T:
-            block = np.asarray(x[ab[0]:ab[1]])
+            block = self._read(*ab)
             return fn(block, ab[0]) if indexed else fn(block)
 
-        if self.n_threads == 1 or len(bounds) == 1:
-            return functools.reduce(operator.add, (run(ab) for ab in bounds))
-        return _ordered_sum(_pool(self.n_threads), run, bounds, 4 * self.n_threads)
+        # added left to right in block order, as functools.reduce does
+        return functools.reduce(operator.add, self._map(run))
 
-    def blocks(self) -> Iterator[tuple[int, NDArray[np.floating]]]:
-        for a, b in self._bounds():
-            yield a, np.asarray(self._x[a:b])
+    def scan(self, fn: Callable[[NDArray[np.floating], int], R]) -> Iterator[tuple[int, R]]:
+        def run(ab: tuple[int, int]) -> tuple[int, R]:
+            return ab[0], fn(self._read(*ab), ab[0])
+
+        return self._map(run)
 
     def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
-        rows = np.asarray(rows, dtype=np.intp)
+        rows = np.asarray(rows, dtype=np.intp).reshape(-1)
+        if len(rows) and (rows.min() < 0 or rows.max() >= self._n):
+            raise IndexError(f"row index out of range for {self._n} rows")
         order = np.argsort(rows, kind="stable")
-        out = np.empty((len(rows), self.n_features), dtype=self.dtype)
-        out[order] = self._x[rows[order]]
+        out = np.empty((len(rows), self._d), dtype=self._dtype)
+        if len(rows):
+            out[order] = self._take(rows[order])
         return out
+
+    def for_model(self, n_components: int, covariance_type: str) -> "BlockedDataset":
+        resized = copy.copy(self)
+        resized.block_rows = block_rows(n_components, self._d,
+                                        covariance_type=covariance_type,
+                                        itemsize=self._dtype.itemsize)
+        return resized
+
+
+class ArrayDataset(BlockedDataset):
+    """A (N, D) ndarray or numpy memmap."""
+
+    def __init__(self, x: NDArray[np.floating], block_rows: int = 4096,
+                 n_threads: int | None = None) -> None:
+        if x.ndim != 2:
+            raise ValueError(f"expected a 2-D array, got shape {x.shape}")
+        super().__init__(x.shape[0], x.shape[1], x.dtype, block_rows=block_rows,
+                         n_threads=n_threads)
+        self._x = x
+
+    @property
+    def array(self) -> NDArray[np.floating]:
+        return self._x
+
+    def _read(self, start: int, stop: int) -> NDArray[np.floating]:
+        return np.asarray(self._x[start:stop])
+
+    def _take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
+        return np.asarray(self._x[rows])

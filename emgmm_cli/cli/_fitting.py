@@ -184,9 +184,8 @@ def final_pass(data: Any, params: Any, *, want_resp: bool = False,
     resp = np.empty((data.n_samples, params.n_components)) if want_resp else None
     dens = np.empty(data.n_samples) if want_log_density else None
     loglik = 0.0
-    for start, block in data.blocks():
-        pred = predict_chunk(block, params)
-        stop = start + len(block)
+    for start, pred in data.scan(lambda block, _: predict_chunk(block, params)):
+        stop = start + len(pred.labels)
         if on_block is not None:
             on_block(start, pred)
         if labels is not None:

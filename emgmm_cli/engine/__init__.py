@@ -5,7 +5,7 @@ loop (em.run_em), initialisation (init, hc) and restarts (fit.fit) see the data 
 through a Dataset's reduce(); model selection (select.select) fits a grid of such fits.
 """
 
-from .covariance import COVARIANCE_TYPES, FAMILIES, family
+from .families import COVARIANCE_TYPES, FAMILIES, family
 from .em import TraceRow, degenerate_components, m_step, run_em
 from .errors import EngineError, FitEvent, InvalidParameter, NotPositiveDefinite
 from .fit import ALGORITHMS, FitOptions, FitResult, fit

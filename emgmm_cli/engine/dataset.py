@@ -1,7 +1,8 @@
 """What the engine needs of a dataset: a map-reduce over row blocks, and nothing else.
 
 The EM loop, initialisation and model selection are written against this protocol; the
-local (in-memory and memory-mapped) backend and any distributed one implement it.
+backends (emgmm_cli.backends: in memory, memory-mapped, block file, and any distributed
+one) implement it, and emgmm_cli.backends.open_dataset is the one place that chooses.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Dataset(Protocol):
@@ -27,17 +29,27 @@ class Dataset(Protocol):
     def dtype(self) -> np.dtype: ...
 
     def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
-        """Apply fn to every block of rows and sum the results in row order.
+        """Apply fn to every block of rows and add up the results.
 
-        fn(block) is called, or fn(block, first_row) when indexed is true.  The sum is taken
-        in the same order whatever the number of workers, so results do not depend on them.
+        fn(block) is called, or fn(block, first_row) when indexed is true.  How the sum is
+        grouped is fixed by the backend and the blocks alone (never by the number of
+        threads or workers), so a result does not depend on them.
         """
         ...
 
-    def blocks(self) -> Iterator[tuple[int, NDArray[np.floating]]]:
-        """(first row, block) pairs in row order, one at a time (for the final pass)."""
+    def scan(self, fn: Callable[[NDArray[np.floating], int], R]) -> Iterator[tuple[int, R]]:
+        """(first row, fn(block, first row)) for every block, yielded in row order.
+
+        The final pass (labels, responsibilities, scores) is a scan: the blocks may be
+        computed in parallel, the results arrive in order, and nothing of size N is kept.
+        """
         ...
 
     def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
         """The rows with the given (sorted or unsorted) indices, as an in-memory array."""
+        ...
+
+    def for_model(self, n_components: int, covariance_type: str) -> "Dataset":
+        """The same rows, in blocks sized for a model of this many components and family
+        (the work buffers of a block grow with K and D)."""
         ...

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from .covariance import family
+from .families import family
 from .dataset import Dataset
 from .errors import FitEvent
 from .params import MixtureParams

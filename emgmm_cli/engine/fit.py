@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import criteria
-from .covariance import family
+from .families import family
 from .dataset import Dataset
 from .em import TraceRow, degenerate_components, run_em
 from .errors import FitEvent, InvalidParameter

@@ -178,9 +178,9 @@ def kmeans(data: Dataset, k: int, rng: np.random.Generator,
 def distinct_rows(data: Dataset, k: int) -> int:
     """Number of distinct rows, counted only up to k (stops reading once k are found)."""
     seen: set[bytes] = set()
-    for _, block in data.blocks():
-        for row in np.unique(np.ascontiguousarray(block), axis=0):
-            seen.add(row.tobytes())
+    blocks = data.scan(lambda block, _: np.unique(np.ascontiguousarray(block), axis=0))
+    for _, rows in blocks:
+        seen.update(row.tobytes() for row in rows)
         if len(seen) >= k:
             break
     return len(seen)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from .covariance import Family, family
+from .families import Family, family
 from .kernels import ExpandedKernel, WhitenedKernel
 
 Array = NDArray[np.floating]

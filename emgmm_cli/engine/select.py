@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .covariance import COVARIANCE_TYPES, family
+from .families import COVARIANCE_TYPES, family
 from .dataset import Dataset
 from .errors import EngineError, InvalidParameter
 from .fit import FitOptions, FitResult, ProgressCallback, fit

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .covariance import family
+from .families import family
 from .params import MixtureParams
 
 Array = NDArray[np.floating]

@@ -273,7 +273,7 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_sizes(path: str, doc: dict[str, Any]) -> tuple[int, int, str]:
-    from ..engine.covariance import COVARIANCE_TYPES
+    from ..engine.families import COVARIANCE_TYPES
 
     cov_type = doc["covariance_type"]
     if cov_type not in COVARIANCE_TYPES:
@@ -292,7 +292,7 @@ def _check_sizes(path: str, doc: dict[str, Any]) -> tuple[int, int, str]:
 
 
 def _covariance_shape(cov_type: str, k: int, d: int) -> tuple[tuple[int, ...], str]:
-    from ..engine.covariance import family
+    from ..engine.families import family
 
     what = {"full": "K x D x D", "tied": "D x D", "diag": "K x D", "spherical": "K"}
     return family(cov_type).shape(k, d), f"{what.get(cov_type, 'the family shape')} for {cov_type}"
