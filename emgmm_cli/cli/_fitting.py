@@ -299,11 +299,10 @@ def points_dataset(points: "Points", n_components: int, covariance_type: str, *,
                    n_threads: int | None = None) -> Any:
     """The Dataset over points that a fit of this K and family runs on (row blocks sized
     for them), and its outputs are predicted from."""
-    from ..backends.local import ArrayDataset, block_rows
+    from ..backends import open_dataset
 
-    return ArrayDataset(points.x, block_rows=block_rows(
-        n_components, points.n_features, covariance_type=covariance_type,
-        itemsize=points.x.dtype.itemsize), n_threads=n_threads)
+    return open_dataset(points.x, n_components=n_components, covariance_type=covariance_type,
+                        n_threads=n_threads)
 
 
 def fitted(points: "Points", data: Any, result: "FitResult", *,

@@ -87,12 +87,11 @@ def _buffered_stdin() -> io.BytesIO | None:
 def apply_model(model: "LoadedModel", points: "Points", *, want_resp: bool = False,
                 want_log_density: bool = False) -> "FinalPass":
     """One pass of the model's parameters over the points, in the blocks fit uses."""
-    from ..backends.local import ArrayDataset, block_rows
+    from ..backends import open_dataset
     from ._fitting import final_pass
 
-    data = ArrayDataset(points.x, block_rows=block_rows(
-        model.n_components, model.n_features, covariance_type=model.params.covariance_type,
-        itemsize=points.x.dtype.itemsize))
+    data = open_dataset(points.x, n_components=model.n_components,
+                        covariance_type=model.params.covariance_type)
     return final_pass(data, model.params, want_resp=want_resp, want_log_density=want_log_density)
 
 

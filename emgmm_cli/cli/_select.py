@@ -82,13 +82,11 @@ def fit_cell_on(x: Any, task: "CellTask", hc_tree: "HcTree | None",
     """Fit one cell of the data x (an array or a block file): the code every caller runs
     (select's --jobs 1 and its workers, and batch --select), so a cell's result is the same
     wherever it is fitted."""
-    from ..backends.local import ArrayDataset, block_rows
+    from ..backends import open_dataset
     from ..engine.select import fit_cell
 
-    k = task.cell.n_components
-    data = ArrayDataset(x, block_rows=block_rows(
-        k, int(x.shape[1]), covariance_type=task.cell.covariance_type,
-        itemsize=x.dtype.itemsize), n_threads=n_threads)
+    data = open_dataset(x, n_components=task.cell.n_components,
+                        covariance_type=task.cell.covariance_type, n_threads=n_threads)
     return fit_cell(data, task, hc_tree=hc_tree, on_iteration=on_iteration)
 
 
@@ -117,11 +115,11 @@ def plan_grid(x: Any, covariance_types: Sequence[str], components: Sequence[int]
 
     Raises EngineError for a grid or data the selection cannot work with.
     """
-    from ..backends.local import ArrayDataset
+    from ..backends import open_dataset
     from ..engine.select import grid, hierarchy, plan
 
     tasks = plan(grid(covariance_types, components), template, seed)
-    return tasks, hierarchy(ArrayDataset(x, n_threads=1), template, seed)
+    return tasks, hierarchy(open_dataset(x, n_threads=1), template, seed)
 
 
 def run_cells(x: Any, tasks: Sequence["CellTask"], hc_tree: "HcTree | None", jobs: int,
