@@ -15,6 +15,7 @@ from typing import IO, Any
 import numpy as np
 import pytest
 
+from emgmm_cli.io import text as text_reader
 from emgmm_cli.io import (
     DataError,
     OutputSet,
@@ -23,7 +24,6 @@ from emgmm_cli.io import (
     ensure_dir,
     output_format,
     read_points,
-    readers,
     write_json,
     write_table,
 )
@@ -182,7 +182,7 @@ def test_clean_files_take_the_fast_path(
     def slow(*args: Any) -> None:
         raise AssertionError("the Python parser ran on a clean file")
 
-    monkeypatch.setattr(readers, "_parse_python", slow)
+    monkeypatch.setattr(text_reader, "locate", slow)
     assert read_points(put(tmp_path, name, text), **kwargs).x.shape[0] >= 1
 
 
@@ -312,7 +312,7 @@ def test_subset_with_commas_in_comments_and_quotes(tmp_path: Path) -> None:
 def test_subset_overflow_in_float32(tmp_path: Path) -> None:
     err = read_error(put(tmp_path, "d.csv", "x,y\n1,a\n1e40,b\n"), columns=["x"], dtype=np.float32)
     assert (err.line, err.column) == (3, "x")
-    assert err.message == "value is out of range for float32"
+    assert err.message == "value 1e+40 is out of range for float32"
 
 
 def test_unselected_nan_is_fine(tmp_path: Path) -> None:
@@ -369,7 +369,7 @@ def test_permission_denied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     def refuse(*args: Any, **kwargs: Any) -> IO[Any]:
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr(readers, "open", refuse, raising=False)
+    monkeypatch.setattr(text_reader, "open", refuse, raising=False)
     err = read_error(path)
     assert str(err) == f"{path}: permission denied; check that you may read the file"
 
@@ -461,8 +461,12 @@ def test_value_out_of_range_for_float32(tmp_path: Path) -> None:
     assert "out of range for float32" in err.message
 
 
-def test_compressed_and_binary_files_are_named(tmp_path: Path) -> None:
-    assert "decompress it first" in read_error(put(tmp_path, "d.csv.gz", b"\x1f\x8b\x08")).message
+def test_broken_compressed_and_binary_files_are_named(tmp_path: Path) -> None:
+    err = read_error(put(tmp_path, "d.csv.gz", b"\x1f\x8b\x08"))
+    assert err.message.startswith("cannot decompress the gzip data (")
+    assert err.message.endswith("); is the file complete?")
+    err = read_error(put(tmp_path, "d.zip", b"PK\x03\x04"))
+    assert "zip archives are not read directly" in err.message
     buf = io.BytesIO()
     np.save(buf, np.zeros((2, 2)))
     assert "give the file a .npy extension" in read_error(put(tmp_path, "d.csv", buf.getvalue())).message

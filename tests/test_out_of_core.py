@@ -26,16 +26,17 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
+from emgmm_cli.backends import open_dataset
+from emgmm_cli.backends.blockfile import BlockFileDataset
 from emgmm_cli.backends.local import ArrayDataset, block_rows
 from emgmm_cli.cli._fitting import final_pass, stream_predictions
 from emgmm_cli.cli.main import cli
 from emgmm_cli.cli.options import parse_size
 from emgmm_cli.engine import FitOptions, MixtureParams, fit, run_em
 from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
-from emgmm_cli.io import DataError, OutputSet, read_points
+from emgmm_cli.io import DataError, NpyFile, OutputSet, read_points
 from emgmm_cli.io.cache import (
-    BlockFile,
-    cache_path,
+    cache_file,
     default_memory_limit,
     open_npy_blocks,
     open_points,
@@ -163,15 +164,26 @@ def test_cache_is_reused_then_replaced_when_the_csv_changes(tmp_path: Path,
     assert third.stdout == expected
 
 
+def cache_path(folder: Path, data: Path, *, columns: list[str], delimiter: str | None = None,
+               dtype: Any = np.float64) -> str:
+    """The cache file open_points would use for data with these options."""
+    return cache_file(str(folder), str(data), os.stat(data), columns=columns,
+                      delimiter=delimiter, header=None, dtype=dtype)[0]
+
+
 def test_cache_key_follows_options_and_file_version(tmp_path: Path, blobs_copy: Path) -> None:
-    a = cache_path(str(tmp_path), str(blobs_copy), columns=["x"])
-    assert a == cache_path(str(tmp_path), str(blobs_copy), columns=["x"])
-    assert a != cache_path(str(tmp_path), str(blobs_copy), columns=["y"])
-    assert a != cache_path(str(tmp_path), str(blobs_copy), columns=["x"], dtype=np.float32)
-    assert a != cache_path(str(tmp_path), str(blobs_copy), columns=["x"], delimiter=";")
+    a = cache_path(tmp_path, blobs_copy, columns=["x"])
+    assert a == cache_path(tmp_path, blobs_copy, columns=["x"])
+    assert a != cache_path(tmp_path, blobs_copy, columns=["y"])
+    assert a != cache_path(tmp_path, blobs_copy, columns=["x"], dtype=np.float32)
+    assert a != cache_path(tmp_path, blobs_copy, columns=["x"], delimiter=";")
     st = blobs_copy.stat()
     os.utime(blobs_copy, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert a != cache_path(str(tmp_path), str(blobs_copy), columns=["x"])
+    assert a != cache_path(tmp_path, blobs_copy, columns=["x"])
+    # the cache a run makes is the file named here
+    path = cache_path(tmp_path / "c", blobs_copy, columns=["x"])
+    open_points(str(blobs_copy), columns=["x"], memory_limit=16, cache_dir=str(tmp_path / "c"))
+    assert os.path.exists(path)
 
 
 @pytest.mark.parametrize("text, columns", [
@@ -212,9 +224,9 @@ def test_cached_text_reads_as_read_points(tmp_path: Path, text: str,
     path.write_text(text)
     mem = read_points(str(path), **options)
     ooc = open_points(str(path), memory_limit=16, cache_dir=str(tmp_path / "c"), **options)
-    assert isinstance(ooc.x, BlockFile)
+    assert isinstance(ooc.x, NpyFile)
     assert ooc.column_names == mem.column_names and ooc.source == mem.source
-    np.testing.assert_array_equal(np.asarray(ooc.x), mem.x)
+    np.testing.assert_array_equal(ooc.x.read(0, ooc.n_samples), mem.x)
 
 
 # --- .npy by blocks ------------------------------------------------------------------------
@@ -259,45 +271,60 @@ def test_npy_non_finite_value_is_the_in_memory_error(tmp_path: Path) -> None:
         == 5000
 
 
-def test_block_file_indexing(tmp_path: Path) -> None:
+def test_block_file_dataset(tmp_path: Path) -> None:
     x = np.arange(3000 * 4, dtype=np.float32).reshape(3000, 4)
     np.save(tmp_path / "x.npy", x)
     pts = open_npy_blocks(str(tmp_path / "x.npy"), columns=["3", "1"], dtype=np.float64)
     assert pts is not None
-    bf = pts.x
-    assert isinstance(bf, BlockFile)
+    npy = pts.x
+    assert isinstance(npy, NpyFile)
     ref = x[:, [3, 1]].astype(np.float64)
-    assert bf.shape == ref.shape and bf.dtype == np.float64 and bf.ndim == 2
-    np.testing.assert_array_equal(bf[10:1234], ref[10:1234])
-    np.testing.assert_array_equal(bf[2990:5000], ref[2990:])
-    np.testing.assert_array_equal(bf[-1], ref[-1])
-    rows = np.array([5, 2999, 0, 6, 7, 5, 100])
-    np.testing.assert_array_equal(bf[rows], ref[rows])
-    np.testing.assert_array_equal(bf[::7], ref[::7])
-    block = bf[0:10]
+    assert npy.shape == ref.shape and npy.dtype == np.float64
+    np.testing.assert_array_equal(npy.read(10, 1234), ref[10:1234])
+    np.testing.assert_array_equal(npy.read(2990, 5000), ref[2990:])
+    block = npy.read(0, 10)
     assert block.flags.c_contiguous and block.flags.writeable
-    ds = ArrayDataset(bf, block_rows=256, n_threads=2)
+    ds = open_dataset(npy, n_components=2, n_threads=2)
+    assert isinstance(ds, BlockFileDataset)
+    assert (ds.n_samples, ds.n_features, ds.dtype) == (3000, 2, np.float64)
+    rows = np.array([5, 2999, 0, 6, 7, 5, 100])
     np.testing.assert_array_equal(ds.take(rows), ref[rows])
-    assert ds.reduce(lambda b: b.sum(axis=0)).tolist() == \
+    small = BlockFileDataset(npy, block_rows=256, n_threads=2)
+    assert small.reduce(lambda b: b.sum(axis=0)).tolist() == \
         ArrayDataset(ref, block_rows=256, n_threads=2).reduce(lambda b: b.sum(axis=0)).tolist()
+    assert [s for s, _ in small.scan(lambda b, s: None)] == \
+        [s for s, _ in ArrayDataset(ref, block_rows=256).scan(lambda b, s: None)]
+
+
+def test_npy_file_pickles_small_and_reads_in_a_copy(tmp_path: Path) -> None:
+    import pickle
+
+    x = np.random.default_rng(0).normal(size=(50_000, 3))
+    np.save(tmp_path / "x.npy", x)
+    pts = open_npy_blocks(str(tmp_path / "x.npy"), columns=["2", "0"])
+    assert pts is not None and isinstance(pts.x, NpyFile)
+    blob = pickle.dumps(pts.x)
+    assert len(blob) < 1000
+    copy = pickle.loads(blob)
+    assert copy == pts.x
+    np.testing.assert_array_equal(copy.read(100, 200), x[100:200][:, [2, 0]])
+    pts.x.close()  # the copy has its own descriptor
+    np.testing.assert_array_equal(copy.take_sorted(np.array([0, 0, 7, 49_999])),
+                                  x[[0, 0, 7, 49_999]][:, [2, 0]])
 
 
 class ReadCounter:
-    """Counts the rows each BlockFile read asks for (to prove nothing reads all N)."""
+    """Counts the rows each NpyFile read asks for (to prove nothing reads all N)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.sizes: list[int] = []
-        original = BlockFile.read_raw
+        original = NpyFile.read_raw
 
-        def read_raw(bf: BlockFile, start: int, stop: int) -> np.ndarray:
+        def read_raw(npy: NpyFile, start: int, stop: int) -> np.ndarray:
             self.sizes.append(stop - start)
-            return original(bf, start, stop)
+            return original(npy, start, stop)
 
-        def no_array(bf: BlockFile, *args: Any, **kwargs: Any) -> np.ndarray:
-            raise AssertionError("the whole array was asked for")
-
-        monkeypatch.setattr(BlockFile, "read_raw", read_raw)
-        monkeypatch.setattr(BlockFile, "__array__", no_array)
+        monkeypatch.setattr(NpyFile, "read_raw", read_raw)
 
 
 @pytest.mark.parametrize("init", ["kmeans", "k-means++", "random", "random-from-data"])
@@ -311,7 +338,8 @@ def test_fit_on_blocks_never_reads_all_rows(tmp_path: Path, monkeypatch: pytest.
     assert pts is not None
     counter = ReadCounter(monkeypatch)
     rows = block_rows(2, 2)
-    data = ArrayDataset(pts.x, block_rows=rows)
+    assert isinstance(pts.x, NpyFile)
+    data = BlockFileDataset(pts.x, block_rows=rows)
     result = fit(data, FitOptions(2, init=init, seed=0, max_iter=5))
     with OutputSet() as out:
         stream_predictions(out, {"labels": str(tmp_path / "l.npy"),

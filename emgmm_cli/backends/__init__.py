@@ -3,6 +3,7 @@
 open_dataset(source, ...) turns what a reader returned into an engine Dataset:
 
 - a numpy array (in memory, or a read-only numpy memmap): backends.local.ArrayDataset;
+- an io.NpyFile (data over the memory limit, on disk): backends.blockfile.BlockFileDataset;
 
 Every Dataset cuts its rows into blocks sized for the model being fitted (block_rows),
 and its results do not depend on the number of threads.
@@ -24,8 +25,15 @@ def open_dataset(source: Any, *, n_components: int = 1, covariance_type: str = "
     """
     import numpy as np
 
+    from ..io.npyfile import NpyFile
     from .local import ArrayDataset, block_rows
 
+    if isinstance(source, NpyFile):
+        from .blockfile import BlockFileDataset
+
+        rows = block_rows(n_components, source.shape[1], covariance_type=covariance_type,
+                          itemsize=source.dtype.itemsize)
+        return BlockFileDataset(source, block_rows=rows, n_threads=n_threads)
     if isinstance(source, np.ndarray) or hasattr(source, "shape"):
         rows = block_rows(n_components, int(source.shape[1]), covariance_type=covariance_type,
                           itemsize=np.dtype(source.dtype).itemsize)

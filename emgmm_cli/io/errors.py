@@ -60,3 +60,20 @@ class DataError(Exception):
 
 def _rebuild(source: str, message: str, line: int | None, column: str | None) -> DataError:
     return DataError(source, message, line=line, column=column)
+
+
+def open_error(name: str, exc: OSError) -> DataError:
+    """The DataError for a file that could not be opened or read."""
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return DataError(name, "file not found; check the path")
+    if isinstance(exc, IsADirectoryError):
+        return DataError(name, "is a directory, not a file; give the path of a data file")
+    if isinstance(exc, PermissionError):
+        return DataError(name, "permission denied; check that you may read the file")
+    return DataError(name, f"cannot read the file: {exc.strerror or exc}")
+
+
+def reason(exc: BaseException) -> str:
+    """A library's exception as a short phrase for a message (one line, at most 100 chars)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 100 else text[:97] + "..."

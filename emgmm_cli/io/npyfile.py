@@ -1,0 +1,166 @@
+"""A .npy file on disk, described rather than loaded: NpyFile.
+
+An NpyFile names a C-ordered 2-D array in a .npy file (path, where its data begin, its
+shape and dtype), the columns to keep and the dtype to deliver, and reads rows of it when
+asked.  It is what Points.x holds for data larger than memory; backends.open_dataset
+turns it into a Dataset (backends.blockfile.BlockFileDataset).
+
+Reads are positional (os.preadv) into fresh buffers rather than through a memory map: the
+pages of a map that a pass has touched count in the process's resident memory (up to the
+whole file), blocks read into fresh buffers do not, so resident memory stays bounded by
+the blocks in flight.  Positional reads on one descriptor need no lock, so threads read
+blocks at once.  The descriptor is opened when the NpyFile is made (a cache file replaced
+or removed meanwhile by another process stays readable) and is not part of the pickled
+state: a copy in a worker process opens its own, so an NpyFile pickles in a few hundred
+bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import DataError
+
+__all__ = ["NpyFile", "nonfinite_error", "read_npy_header"]
+
+_MISSING_HINT = "missing or infinite values must be removed or imputed first"
+
+
+def read_npy_header(path: str) -> tuple[tuple[int, ...], bool, np.dtype, int] | None:
+    """(shape, fortran_order, dtype, data offset) of a .npy file; None if it is not one
+    numpy can describe (read_points then says what is wrong)."""
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as fh:
+            version = fmt.read_magic(fh)
+            if version == (1, 0):
+                shape, fortran, dtype = fmt.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, fortran, dtype = fmt.read_array_header_2_0(fh)
+            else:
+                return None
+            offset = fh.tell()
+    except (OSError, ValueError, EOFError, SyntaxError):
+        return None
+    return tuple(shape), bool(fortran), np.dtype(dtype), offset
+
+
+def nonfinite_error(
+    source: str, names: list[str], x: NDArray[np.floating], raw: NDArray[np.generic], first_row: int
+) -> DataError:
+    """The error for the first non-finite entry of x (rows counted from first_row); raw:
+    the values as read, to show a value too large for x's dtype as it was."""
+    i, j = (int(v) for v in np.argwhere(~np.isfinite(x))[0])
+    row = first_row + i
+    original = raw[i, j]
+    if np.isfinite(original):
+        message = f"value {original!r} in row {row + 1} (index {row}) is out of range for {x.dtype}"
+    else:
+        message = f"non-finite value {float(original)} in row {row + 1} (index {row}); {_MISSING_HINT}"
+    return DataError(source, message, column=names[j])
+
+
+@dataclass(frozen=True)
+class NpyFile:
+    """Rows of the C-ordered (n_rows, n_file_columns) array of file_dtype at byte offset
+    of path; columns are kept (in that order) and delivered as dtype.
+
+    shape and dtype are those of what is delivered, so code that only asks for the
+    size of the data treats an NpyFile and an array alike.
+    """
+
+    path: str
+    offset: int
+    n_rows: int
+    n_file_columns: int
+    file_dtype: np.dtype
+    columns: tuple[int, ...]
+    dtype: np.dtype
+    _fd: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "file_dtype", np.dtype(self.file_dtype))
+        object.__setattr__(self, "dtype", np.dtype(self.dtype))
+        object.__setattr__(self, "columns", tuple(int(c) for c in self.columns))
+        self._fd.append(os.open(self.path, os.O_RDONLY))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_fd"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for key, value in state.items():
+            object.__setattr__(self, key, value)
+        object.__setattr__(self, "_fd", [os.open(self.path, os.O_RDONLY)])
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the descriptor (reads fail afterwards)."""
+        fds = getattr(self, "_fd", None)
+        while fds:
+            try:
+                os.close(fds.pop())
+            except OSError:  # pragma: no cover - already closed
+                pass
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.n_rows, len(self.columns))
+
+    @property
+    def row_bytes(self) -> int:
+        return self.n_file_columns * self.file_dtype.itemsize
+
+    @property
+    def all_columns(self) -> bool:
+        return self.columns == tuple(range(self.n_file_columns))
+
+    def read_raw(self, start: int, stop: int) -> NDArray[Any]:
+        """Rows [start, stop) as stored (every column, file_dtype), in a fresh buffer."""
+        n = max(0, stop - start)
+        buf = np.empty((n, self.n_file_columns), dtype=self.file_dtype)
+        view = buf.data.cast("B")
+        pos, done, total = self.offset + start * self.row_bytes, 0, view.nbytes
+        while done < total:
+            got = os.preadv(self._fd[0], [view[done:]], pos + done)
+            if got <= 0:
+                raise DataError(self.path, f"the file ended early (expected {self.n_rows} "
+                                           "rows); was it truncated?")
+            done += got
+        return buf
+
+    def convert(self, raw: NDArray[Any]) -> NDArray[np.floating]:
+        """Raw rows (as read_raw returns them): the kept columns in dtype, C-ordered and
+        writable.  Values too large for dtype become infinite (the caller checks)."""
+        sel = raw if self.all_columns else raw[:, list(self.columns)]
+        if sel.dtype == self.dtype and sel.flags.c_contiguous and sel.flags.writeable:
+            return sel
+        with np.errstate(over="ignore", invalid="ignore"):
+            return np.ascontiguousarray(sel, dtype=self.dtype)
+
+    def read(self, start: int, stop: int) -> NDArray[np.floating]:
+        """Rows [start, stop) (clipped to the file): the kept columns in dtype."""
+        start, stop = max(0, start), min(stop, self.n_rows)
+        return self.convert(self.read_raw(start, max(start, stop)))
+
+    def take_sorted(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
+        """Rows by sorted (possibly repeated) index: each run of consecutive rows is one
+        read, so a sorted sample of rows costs one call per gap."""
+        rows = np.asarray(rows, dtype=np.intp)
+        out = np.empty((len(rows), len(self.columns)), dtype=self.dtype)
+        if len(rows) == 0:
+            return out
+        ends = np.append(np.flatnonzero(np.diff(rows) > 1) + 1, len(rows))
+        lo = 0
+        for hi in ends.tolist():
+            first = int(rows[lo])
+            block = self.read(first, int(rows[hi - 1]) + 1)
+            out[lo:hi] = block[rows[lo:hi] - first]
+            lo = hi
+        return out

@@ -1,0 +1,950 @@
+"""The one text reader: CSV, TSV and whitespace-separated numbers, from any byte source.
+
+read_points (in memory) and the out-of-core cache (io.cache) both read text here, through
+the same three steps, so they give the same values and the same errors, with file, line
+and column:
+
+1. ``open_input(path)``: a forward-only byte stream (``Input``) over a regular file, a pipe,
+   standard input, or a compressed file (gzip, bzip2, xz, and zstd when the zstandard
+   package is importable), recognised by extension or by magic number.  Standard input is
+   read in blocks like any stream, never copied whole first (the earlier reader held the
+   whole input as bytes and as text: 6.7x the memory of the file).
+2. ``prologue(inp, ...)``: the first content lines decide the delimiter (sniffed for
+   other text), whether there is a header, R row names and the field count.
+3. ``iter_chunks(inp, plan)``: the data bytes cut at line ends into chunks (1 MiB for
+   loadtxt, 4 MiB for pandas),
+   each parsed by a fast C parser; a chunk the fast parser refuses, or whose values are
+   not all finite, goes to the exact locator (``locate``) on that chunk's lines alone,
+   which raises the first problem (line, column, the same message every path gives) or,
+   where the fast parser was only stricter (a whitespace-only line in the middle, a
+   quoted number after a space), returns its own values.
+
+The fast parser is numpy.loadtxt while the input is small and pandas' C parser once it
+is large (``PANDAS_MIN_BYTES``).  Measured on 2 cores: ``import pandas`` costs ~0.35 s
+(numpy ~0.09 s) and the end-to-end crossover is at 30-40 MB of text, so a 350-row fit
+never imports pandas.  pandas' results equal numpy.loadtxt's bit for bit (both round
+correctly; checked in the tests), so which parser read a chunk never shows in the values.
+
+A large regular uncompressed file is first given to pandas whole, by its path: pandas 3
+parses a path on a thread pool (1,000,000 x 16, 210 MB: ~0.45 s and both cores), while
+the same bytes from memory take 0.9-1.2 s on one core; pd.read_csv(BytesIO) holds the
+GIL for much of its work, so threads of ours parsing chunks gained nothing (measured:
+two threads were slower than one).  The cost is memory: pandas maps the file and holds
+every column piece and then the assembled block (peak RSS 3.7x the float64 result, 2.0x
+of it anonymous memory), and the Fortran-ordered block is copied once to C order (see
+benchmarks/read_csv.py for the figures).  Comments make pandas' path-parse serial and
+twice as slow, so it runs without them, and a file with a comment among its data is
+refused and read by chunks.  Everything else (streams, compressed files, the cache, a
+file pandas refused) is read chunk by chunk, one chunk at a time: peak memory is the
+result plus one chunk's work (standard input: 1.8x the result, against 6.7x for the
+earlier reader).
+
+Both parsers read every field of every row (the rows' widths are then checked by the
+parser itself) and the selected columns are taken afterwards; pandas reads unselected
+columns with its own type inference, and a short row shows as a missing value in the
+last column.  Everything valid that a spreadsheet or a script writes stays on the fast
+path: quotes, comments ('#', only turned on in pandas for a chunk that holds a '#', as
+it costs pandas its speed), blank lines, trailing whitespace-only lines, CRLF, a UTF-8
+byte-order mark (dropped when the stream is opened).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+import stat
+import sys
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Protocol, TextIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import DataError, open_error, reason
+
+__all__ = [
+    "CHUNK_BYTES",
+    "DELIMITER_BY_EXT",
+    "NPY_MAGIC",
+    "PANDAS_MIN_BYTES",
+    "SMALL_CHUNK_BYTES",
+    "STDIN_NAME",
+    "ByteReader",
+    "ChunkPlan",
+    "Input",
+    "Layout",
+    "check_text_head",
+    "delimiter_option",
+    "iter_chunks",
+    "locate",
+    "make_plan",
+    "no_rows_error",
+    "open_input",
+    "parse_chunk",
+    "prologue",
+    "read_text",
+    "resolve_columns",
+    "text_delimiter",
+]
+
+STDIN_NAME = "<stdin>"
+"""The source name used in errors and in Points.source for data read from stdin."""
+
+#: Text at least this large is parsed by pandas (imported then), smaller text by loadtxt.
+PANDAS_MIN_BYTES = 32 << 20
+#: Bytes of text per chunk parsed by pandas: each call costs about a millisecond (a 4 MiB
+#: chunk of 1,000,000 x 16 takes ~20 ms), so larger chunks buy little but memory.
+CHUNK_BYTES = 4 << 20
+#: Bytes of text per chunk parsed by loadtxt, whose per-call cost is small; its working
+#: memory is about 2.5x the chunk (the lines as str objects, the values).
+SMALL_CHUNK_BYTES = 1 << 20
+#: First bytes looked at for the prologue (grown while the first two lines do not fit).
+HEAD_BYTES = 64 << 10
+#: Blocks read from a stream at a time.
+READ_BYTES = 1 << 20
+
+NPY_MAGIC = b"\x93NUMPY"
+DELIMITER_BY_EXT = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+CODEC_BY_EXT = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
+_CODEC_BY_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
+                   (b"\x28\xb5\x2f\xfd", "zstd"))
+_BOM = b"\xef\xbb\xbf"
+_SNIFF_CANDIDATES = (",", "\t", ";", "|")
+_MISSING_HINT = "missing or infinite values must be removed or imputed first"
+_BOOL_WORDS = (b"rue", b"RUE", b"alse", b"ALSE")
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
+# --------------------------------------------------------------------------- byte sources
+
+
+class _Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes | str: ...
+
+
+class ByteReader:
+    """A byte stream read forward once, through one buffer that keeps what was peeked at.
+
+    The buffer is a bytearray read into in blocks of at most READ_BYTES and compacted in
+    place, so taking a chunk copies its bytes once.  Errors of the underlying stream
+    become DataErrors naming the input: a failed read of a file, or (codec set) a corrupt
+    or truncated compressed stream.
+    """
+
+    def __init__(self, raw: _Readable, name: str, codec: str | None = None) -> None:
+        self._raw = raw
+        self.name = name
+        self.codec = codec
+        self._buf = bytearray()
+        self._pos = 0
+        self._eof = False
+
+    def _fill(self, size: int) -> int:
+        """Buffer at least size bytes (fewer at the end); returns how many are buffered."""
+        if self._pos:
+            del self._buf[: self._pos]
+            self._pos = 0
+        while len(self._buf) < size and not self._eof:
+            block = self._raw_read(min(READ_BYTES, size - len(self._buf)))
+            self._eof = not block
+            self._buf += block
+        return len(self._buf)
+
+    def _raw_read(self, n: int) -> bytes:
+        try:
+            block = self._raw.read(n)
+        except OSError as exc:
+            if self.codec is None:
+                raise open_error(self.name, exc) from exc
+            raise self._corrupt(exc) from exc
+        except Exception as exc:  # each decompressor raises its own types
+            if self.codec is None:
+                raise
+            raise self._corrupt(exc) from exc
+        if isinstance(block, str):  # a text stream handed in by mistake
+            return block.encode("utf-8")
+        return block or b""
+
+    def _corrupt(self, exc: BaseException) -> DataError:
+        return DataError(self.name, f"cannot decompress the {self.codec} data ({reason(exc)}); "
+                                    "is the file complete?")
+
+    def _take(self, n: int) -> bytes:
+        with memoryview(self._buf) as view:
+            out = bytes(view[self._pos : self._pos + n])
+        self._pos += len(out)
+        return out
+
+    def peek(self, size: int) -> bytes:
+        """The next size bytes (fewer at the end), left to be read again."""
+        self._fill(size)
+        with memoryview(self._buf) as view:
+            return bytes(view[:size])
+
+    def skip(self, size: int) -> None:
+        self._fill(size)
+        self._pos = min(size, len(self._buf))
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to size bytes, everything left when size < 0 (a decompressor reads this way)."""
+        if size < 0:
+            while not self._eof:
+                self._fill(len(self._buf) - self._pos + READ_BYTES)
+            size = len(self._buf) - self._pos
+        self._fill(size)
+        return self._take(size)
+
+    def take_lines(self, size: int) -> bytes:
+        """About size bytes of whole lines (more for a line longer than size); b"" at the end."""
+        while True:
+            have = self._fill(size)
+            if have == 0:
+                return b""
+            cut = _complete(self._buf, min(size, have), self._eof and have <= size)
+            if cut:
+                return self._take(cut)
+            size *= 2
+
+
+def _decompressor(codec: str, raw: _Readable, name: str) -> _Readable:
+    """A readable stream of the decompressed bytes of raw."""
+    source: Any = raw  # the decompressors only call read(n)
+    if codec == "gzip":
+        import gzip
+
+        return gzip.GzipFile(fileobj=source, mode="rb")
+    if codec == "bzip2":
+        import bz2
+
+        return bz2.BZ2File(source, "rb")
+    if codec == "xz":
+        import lzma
+
+        return lzma.LZMAFile(source, "rb")
+    try:
+        import zstandard
+    except ImportError as exc:
+        raise DataError(name, "reading zstd-compressed data needs the zstandard package; "
+                              "install it with pip install zstandard, or decompress it first "
+                              "(zstd -dc FILE | emgmm fit -)") from exc
+    reader: _Readable = zstandard.ZstdDecompressor().stream_reader(source,
+                                                                   read_across_frames=True)
+    return reader
+
+
+@dataclass
+class Input:
+    """One input's text as a forward-only byte stream.
+
+    name: the path or "<stdin>" (for messages); reader: the bytes, decompressed, with a
+    UTF-8 byte-order mark dropped; size: the bytes of text when known before reading (a
+    regular uncompressed file), else None; path: the file, for formats numpy or pandas
+    open themselves (.npy, .parquet), when it is a regular file.
+    """
+
+    name: str
+    reader: ByteReader
+    size: int | None
+    path: str | None
+    _close: Callable[[], None] | None = None
+
+    def close(self) -> None:
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+    def __enter__(self) -> Input:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _stdin_stream(stdin: BinaryIO | TextIO | None) -> _Readable:
+    stream: Any = stdin
+    if stream is None and sys.stdin is not None:
+        stream = getattr(sys.stdin, "buffer", sys.stdin)
+    if stream is None:
+        raise DataError(STDIN_NAME, "there is no standard input; give a file name")
+    isatty = getattr(stream, "isatty", None)
+    if callable(isatty) and isatty():
+        raise DataError(
+            STDIN_NAME,
+            "standard input is a terminal; pipe data in (for example: "
+            "cat data.csv | emgmm fit -) or give a file name",
+        )
+    readable: _Readable = stream
+    return readable
+
+
+def _codec_of(name: str, head: bytes) -> str | None:
+    """The compression of an input: by its extension, else by its magic number."""
+    ext = os.path.splitext(name)[1].lower()
+    if ext in CODEC_BY_EXT:
+        return CODEC_BY_EXT[ext]
+    for magic, codec in _CODEC_BY_MAGIC:
+        if head.startswith(magic):
+            return codec
+    return None
+
+
+def open_input(path: str, *, stdin: BinaryIO | TextIO | None = None,
+               decompress: bool = True) -> Input:
+    """The bytes of path ("-": of stdin, default sys.stdin.buffer), ready to be read once.
+
+    Raises DataError for a missing, unreadable or empty input, a directory, a terminal on
+    stdin, a .zip archive, or .zst data without the zstandard package.
+    """
+    if path == "-":
+        name, fh, size, regular = STDIN_NAME, _stdin_stream(stdin), None, False
+        close: Callable[[], None] | None = None
+    else:
+        name = path
+        fh, size, regular = _open_file(path)
+        close = fh.close
+    try:
+        raw = ByteReader(fh, name)
+        head = raw.peek(8)
+        if not head:
+            raise DataError(name, "standard input is empty; pipe data in or give a file name"
+                            if path == "-" else "file is empty")
+        if path != "-" and os.path.splitext(path)[1].lower() == ".zip":
+            raise DataError(path, "zip archives are not read directly; extract the data file "
+                                  f"first (unzip -p {path} | emgmm fit -)")
+        codec = _codec_of(name, head) if decompress else None
+        reader = raw if codec is None else ByteReader(_decompressor(codec, raw, name), name, codec)
+        if reader.peek(3) == _BOM:
+            reader.skip(3)
+    except BaseException:
+        if close is not None:
+            close()
+        raise
+    return Input(name, reader, size if codec is None else None,
+                 path if regular else None, close)
+
+
+def _open_file(path: str) -> tuple[BinaryIO, int | None, bool]:
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise open_error(path, exc) from exc
+    if stat.S_ISDIR(st.st_mode):
+        raise DataError(path, "is a directory, not a file; give the path of a data file")
+    try:
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise open_error(path, exc) from exc
+    regular = stat.S_ISREG(st.st_mode)
+    return fh, st.st_size if regular else None, regular
+
+
+def check_text_head(name: str, head: bytes) -> None:
+    """Refuse binary content early with a message that names what it probably is."""
+    if head.startswith(NPY_MAGIC):
+        raise DataError(name, "holds .npy data, not text; give the file a .npy extension")
+    if head.startswith(b"PAR1"):
+        raise DataError(name, "holds Parquet data, not text; give the file a .parquet extension")
+    if head.startswith(b"PK\x03\x04"):
+        raise DataError(name, "is a zip archive; extract the data file first")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
+        raise DataError(
+            name,
+            "looks like a binary file or UTF-16 text; save the data as UTF-8 text "
+            "(CSV/TSV) or as .npy",
+        )
+
+
+# --------------------------------------------------------------------------- delimiters
+
+
+def delimiter_option(delimiter: str, source: str) -> str | None:
+    """The delimiter character of a --delimiter value, or None for runs of whitespace."""
+    aliases: dict[str, str | None] = {
+        "\\t": "\t", "tab": "\t", " ": None, "space": None, "whitespace": None, "\\s+": None,
+    }
+    if delimiter in aliases:
+        return aliases[delimiter]
+    if len(delimiter) != 1 or delimiter in "\"#\r\n":
+        raise DataError(
+            source,
+            f"cannot use {delimiter!r} as a delimiter; give one character such as ',' or ';', "
+            "'\\t' for tabs or ' ' for whitespace",
+        )
+    return delimiter
+
+
+def text_delimiter(path: str, delimiter: str | None) -> tuple[str | None, bool]:
+    """(delimiter, sniff) for a text input: the option's, else the extension's, else sniffed.
+
+    The extension is the one before a compression suffix (data.csv.gz is a CSV).
+    """
+    if delimiter is not None:
+        return delimiter_option(delimiter, STDIN_NAME if path == "-" else path), False
+    stem, ext = os.path.splitext(path.lower())
+    if ext in CODEC_BY_EXT:
+        ext = os.path.splitext(stem)[1]
+    if path != "-" and ext in DELIMITER_BY_EXT:
+        return DELIMITER_BY_EXT[ext], False
+    # .txt, other extensions, none (/dev/stdin, <(command)) and stdin: sniffed, CSV by default
+    return ",", True
+
+
+# --------------------------------------------------------------------------- fields
+
+
+def _strip_comment(line: str) -> str:
+    cut = line.find("#")
+    return line if cut < 0 else line[:cut]
+
+
+def _unquote(text: str) -> str:
+    value = text.strip()
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        value = value[1:-1].strip()
+    return value
+
+
+def _split(text: str, delim: str | None) -> list[str]:
+    """Fields of one (comment-free) line."""
+    if delim is None:
+        return text.split()
+    return next(csv.reader([text.rstrip("\r\n")], delimiter=delim, quotechar='"'), [])
+
+
+def _kind(text: str) -> str:
+    """'empty', 'number' or 'text' for one field (header detection)."""
+    value = _unquote(text)
+    if not value:
+        return "empty"
+    if "_" in value:
+        return "text"
+    try:
+        float(value)
+    except ValueError:
+        return "text"
+    return "number"
+
+
+def _show(value: str, limit: int = 40) -> str:
+    text = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _parse_value(raw: str, source: str, lineno: int, column: str) -> float:
+    value = _unquote(raw)
+    if not value:
+        raise DataError(
+            source,
+            "missing value (empty field); missing values must be removed or imputed first",
+            line=lineno,
+            column=column,
+        )
+    try:
+        if "_" in value:
+            raise ValueError(value)
+        number = float(value)
+    except ValueError:
+        raise DataError(
+            source,
+            f"non-numeric value '{_show(value)}'; fix or remove the row, or select numeric "
+            "columns with --columns",
+            line=lineno,
+            column=column,
+        ) from None
+    if not math.isfinite(number):
+        raise DataError(
+            source, f"non-finite value '{_show(value)}'; {_MISSING_HINT}", line=lineno, column=column
+        )
+    return number
+
+
+# --------------------------------------------------------------------------- prologue
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the prologue of a text input said about its shape.
+
+    delim: the delimiter, None for runs of whitespace; start_line: the data are the
+    content lines after this line (the header's, or 0); n_fields: fields per data row
+    (row names included); names: the data columns' names (row names excluded); offset: 1
+    if the first field of each row holds R-style row names; header_fields: the header's
+    field count (0 without one).
+    """
+
+    delim: str | None
+    start_line: int
+    n_fields: int
+    names: list[str]
+    offset: int
+    has_header: bool
+    header_fields: int
+
+
+def _looks_like_header(first: list[str], second: list[str] | None) -> bool:
+    kinds = [_kind(f) for f in first]
+    if "text" not in kinds:
+        return False
+    if second is None:
+        return True
+    offset = 1 if len(second) == len(first) + 1 else 0
+    for j, kind in enumerate(kinds):
+        if kind != "text":
+            continue
+        below = j + offset
+        if below >= len(second) or _kind(second[below]) != "text":
+            return True
+    # every non-numeric field stands over text: a string column, not a header
+    return False
+
+
+def _sniff(first_line: str, second_line: str | None) -> str | None:
+    """The delimiter the first content lines show: ',', tab, ';', '|' or whitespace (None).
+
+    A first line with spaces over a second line without them is a one-column CSV whose
+    header name holds a space, not whitespace-separated text.
+    """
+    for cand in _SNIFF_CANDIDATES:
+        if cand in first_line:
+            return cand
+    if second_line is not None and len(first_line.split()) > 1 and len(second_line.split()) == 1:
+        return ","
+    return None
+
+
+class _Lines:
+    """The comment-stripped content lines of a text, numbered from first_line.
+
+    Blank lines and lines holding only whitespace or a comment are skipped; lineno is
+    the number of the line last returned.  Lines end at '\\n', '\\r\\n' or '\\r'.
+    """
+
+    def __init__(self, text: str, base_line: int = 0) -> None:
+        self._stream = io.StringIO(text, newline=None)
+        self.lineno = base_line
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        while True:
+            line = self._stream.readline()
+            if not line:
+                raise StopIteration
+            self.lineno += 1
+            content = _strip_comment(line)
+            if content.strip():
+                return content.rstrip("\n")
+
+    def next_content(self) -> tuple[int, str] | None:
+        line = next(self, None)
+        return None if line is None else (self.lineno, line)
+
+
+def _complete(data: bytes | bytearray, end: int, at_end: bool) -> int:
+    """Where the complete lines of data[:end] end: after the last line break (at end, if
+    the input ends there).  A '\\r' as the last byte may be half of a '\\r\\n', so it waits."""
+    if at_end:
+        return end
+    cut = data.rfind(b"\n", 0, end) + 1
+    if cut == 0:
+        cut = data.rfind(b"\r", 0, end - 1) + 1
+    return cut
+
+
+def _after_lines(data: bytes, n: int) -> int:
+    """The byte offset just after the n-th line break of data (0 for n = 0)."""
+    end = 0
+    for _, match in zip(range(n), _LINE_BREAK.finditer(data)):
+        end = match.end()
+    return end
+
+
+def _first_lines(inp: Input) -> tuple[_Lines, bytes, tuple[int, str] | None, tuple[int, str] | None]:
+    """The first two content lines, from a head of the input grown until they fit."""
+    size = HEAD_BYTES
+    while True:
+        head = inp.reader.peek(size)
+        at_end = len(head) < size
+        head = head[: _complete(head, len(head), at_end)]
+        lines = _Lines(head.decode("utf-8", errors="replace"))
+        first = lines.next_content()
+        second = lines.next_content()
+        if second is not None or at_end:
+            return lines, head, first, second
+        size *= 4
+
+
+def prologue(inp: Input, delim: str | None, sniff: bool, header: bool | None) -> Layout:
+    """Read the first content lines: delimiter, header, names, field count.
+
+    Leaves inp's reader at the first byte after the header line (at the start without a
+    header).  Raises DataError for binary content and for an input without data.
+    """
+    check_text_head(inp.name, inp.reader.peek(4096))
+    lines, head, first, second = _first_lines(inp)
+    if first is None:
+        if lines.lineno == 0:
+            raise DataError(inp.name, "file is empty")
+        raise DataError(inp.name, "file is empty (only blank or comment lines)")
+    first_no, first_text = first
+    if sniff:
+        delim = _sniff(first_text, second[1] if second is not None else None)
+    first_fields = _split(first_text, delim)
+    second_fields = _split(second[1], delim) if second is not None else None
+
+    has_header = header if header is not None else _looks_like_header(first_fields, second_fields)
+    if not has_header:
+        n = len(first_fields)
+        return Layout(delim, 0, n, [str(j) for j in range(n)], 0, False, 0)
+    if second_fields is None:
+        raise DataError(
+            inp.name,
+            "the file has a header but no data rows; it needs at least one row of numbers",
+            line=first_no,
+        )
+    inp.reader.skip(_after_lines(head, first_no))
+    names = [_unquote(f) or str(j) for j, f in enumerate(first_fields)]
+    offset = 1 if len(second_fields) == len(names) + 1 else 0
+    return Layout(delim, first_no, len(names) + offset, names, offset, True, len(first_fields))
+
+
+# --------------------------------------------------------------------------- columns
+
+
+def _available(names: list[str], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit])
+    if len(names) > limit:
+        shown += f", ... ({len(names)} in all)"
+    return shown
+
+
+def resolve_columns(columns: Sequence[str] | None, names: list[str], source: str) -> list[int]:
+    """Indices of the selected columns: each entry a name or a 0-based index."""
+    if columns is None:
+        return list(range(len(names)))
+    first_index: dict[str, int] = {}
+    for j, nm in enumerate(names):
+        first_index.setdefault(nm, j)
+    chosen: list[int] = []
+    for spec in columns:
+        key = str(spec).strip()
+        if key in first_index:
+            j = first_index[key]
+        elif key.isascii() and key.isdigit():
+            j = int(key)
+            if j >= len(names):
+                raise DataError(
+                    source,
+                    f"column index {j} is out of range; there are {len(names)} columns "
+                    f"(indices 0 to {len(names) - 1}): {_available(names)}",
+                    column=key,
+                )
+        else:
+            raise DataError(
+                source, f"no such column; available columns: {_available(names)}", column=key
+            )
+        if j in chosen:
+            raise DataError(source, "column selected more than once", column=key)
+        chosen.append(j)
+    return chosen
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """Everything needed to parse one chunk: the layout, the selection and the dtype.
+
+    usecols: the fields (row names counted) to keep, in the order asked for; names:
+    their column names; large: parse with pandas (the input is at least PANDAS_MIN_BYTES).
+    """
+
+    source: str
+    layout: Layout
+    usecols: list[int]
+    names: list[str]
+    dtype: np.dtype
+    large: bool
+
+    @property
+    def use_all(self) -> bool:
+        return self.usecols == list(range(self.layout.n_fields))
+
+
+def make_plan(inp: Input, layout: Layout, columns: Sequence[str] | None,
+              dtype: np.dtype) -> ChunkPlan:
+    """The plan for the columns asked for (DataError for an unknown or repeated column)."""
+    sel = resolve_columns(columns, layout.names, inp.name)
+    large = inp.size is not None and inp.size >= PANDAS_MIN_BYTES
+    return ChunkPlan(inp.name, layout, [layout.offset + j for j in sel],
+                     [layout.names[j] for j in sel], np.dtype(dtype), large)
+
+
+# --------------------------------------------------------------------------- the exact locator
+
+
+def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
+    """The exact parser, on one chunk: every row, every selected field, in order.
+
+    text: the chunk, whole lines; base_line: the number of lines before it.  Raises the
+    first problem as a DataError with the source, line and column; returns the selected
+    values (rows x len(usecols), plan.dtype) when there is none.  It defines what the
+    format means; the fast parsers only ever agree with it or refuse.
+    """
+    layout, name = plan.layout, plan.source
+    what = "the header" if layout.has_header else "the first row"
+    content = _Lines(text, base_line)
+    records: Iterator[list[str]]
+    if layout.delim is None:
+        records = (line.split() for line in content)
+    else:
+        records = csv.reader(content, delimiter=layout.delim, quotechar='"')
+    rows: list[list[float]] = []
+    linenos: list[int] = []
+    for fields in records:
+        lineno = content.lineno
+        if len(fields) != layout.n_fields:
+            raise DataError(
+                name,
+                f"expected {layout.n_fields} fields, found {len(fields)}; every row needs "
+                f"as many fields as {what}",
+                line=lineno,
+            )
+        rows.append([_parse_value(fields[j], name, lineno, nm)
+                     for j, nm in zip(plan.usecols, plan.names)])
+        linenos.append(lineno)
+    return _narrowed(plan, rows, linenos)
+
+
+def _narrowed(plan: ChunkPlan, rows: list[list[float]], linenos: list[int]) -> NDArray[np.floating]:
+    """rows in plan.dtype; a value too large for it (finite as a float64) is an error."""
+    dt = plan.dtype
+    with np.errstate(over="ignore"):
+        x = np.array(rows, dtype=dt).reshape(len(rows), len(plan.usecols))
+    bad = ~np.isfinite(x)
+    if bad.any():
+        i, j = (int(v) for v in np.argwhere(bad)[0])
+        raise DataError(plan.source, f"value {rows[i][j]!r} is out of range for {dt.name}",
+                        line=linenos[i], column=plan.names[j])
+    return x
+
+
+# --------------------------------------------------------------------------- the fast parsers
+
+
+def _loadtxt(plan: ChunkPlan, data: bytes) -> NDArray[Any] | None:
+    """numpy's C parser on a chunk: every field of every row (so loadtxt checks the rows'
+    widths), the unselected ones through a converter that reads nothing.
+
+    The lines are given as a list (split at '\\n'; loadtxt drops a '\\r' before it): 2.5x
+    faster than a StringIO, whose buffer takes 4 bytes a character.  Trailing
+    whitespace-only lines, which loadtxt takes for rows of one empty field, are cut off.
+    """
+    text = data.decode("utf-8", errors="replace")
+    end = len(text)
+    while end and text[end - 1].isspace():
+        end -= 1
+    cut = text.find("\n", end)
+    lines = (text if cut < 0 else text[: cut + 1]).split("\n")
+    del text
+    keep = set(plan.usecols)
+    skip: dict[int | str, Callable[[str], float]] = {
+        j: _zero for j in range(plan.layout.n_fields) if j not in keep}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            x = np.loadtxt(lines, dtype=plan.dtype, delimiter=plan.layout.delim, comments="#",
+                           quotechar='"', converters=skip or None, ndmin=2)
+    except (ValueError, IndexError, TypeError):
+        return None
+    return x
+
+
+def _zero(field: str) -> float:
+    return 0.0
+
+
+def _pandas_read(plan: ChunkPlan, source: str | io.BytesIO, **options: Any) -> NDArray[Any] | None:
+    """pandas' C parser on a file path or a chunk in memory: every field of every row
+    (unselected columns keep pandas' own types), the selected columns copied out in
+    plan.dtype, C-ordered.  None where pandas refuses the text, a row is short (pandas
+    pads it: a missing value in the last column) or a column may be true/false words."""
+    import pandas as pd
+
+    layout = plan.layout
+    dtype: Any = plan.dtype if plan.use_all else {j: plan.dtype for j in plan.usecols}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = pd.read_csv(source, header=None, engine="c", dtype=dtype, quotechar='"',
+                                sep=layout.delim or r"\s+", encoding="utf-8", **options)
+    except Exception:  # pandas' ParserError, EmptyDataError, ValueError, UnicodeDecodeError
+        return None
+    if frame.shape[1] != layout.n_fields:
+        return None
+    last = layout.n_fields - 1
+    if last not in plan.usecols and bool(frame.iloc[:, last].isna().any()):
+        return None
+    # Copied into a C-ordered array by assignment: of a 1,000,000 x 16 frame (one float
+    # block, whose to_numpy() is a Fortran-ordered view) 0.05 s, where ascontiguousarray
+    # takes 0.4 s in a fresh process (it faults the new pages in while reading across).
+    out = np.empty((frame.shape[0], len(plan.usecols)), dtype=plan.dtype)
+    if plan.use_all:
+        out[...] = frame.to_numpy()
+    else:
+        for k, j in enumerate(plan.usecols):
+            out[:, k] = frame.iloc[:, j].to_numpy()
+    return out
+
+
+def _pandas(plan: ChunkPlan, data: bytes) -> NDArray[Any] | None:
+    """pandas on one chunk; comments turned on only for a chunk that holds a '#' (they
+    cost pandas half its speed)."""
+    x = _pandas_read(plan, io.BytesIO(data), comment="#" if b"#" in data else None)
+    if x is not None and _zero_one_column(x) and any(w in data for w in _BOOL_WORDS):
+        return None
+    return x
+
+
+def _pandas_file(plan: ChunkPlan, path: str) -> NDArray[Any] | None:
+    """pandas on a whole file by its path, which it parses on a thread pool (measured on
+    2 cores, 1,000,000 x 16: 0.45 s against 0.9-1.2 s for the same bytes from memory,
+    where it does not release the GIL enough for threads of ours to help).  Without
+    comment handling, which would make it serial and twice as slow: a comment in the
+    data makes it refuse, and the chunks then read the file.  None where it refuses, or
+    where a column of 0s and 1s may have been true/false words."""
+    x = _pandas_read(plan, path, skiprows=plan.layout.start_line)
+    return None if x is None or _zero_one_column(x) else x
+
+
+def _zero_one_column(x: NDArray[Any]) -> bool:
+    """Whether a column holds only 0s and 1s: pandas reads a column of true/false words
+    as 1.0/0.0 (where nothing else is in it), which the locator says are not numbers."""
+    if x.shape[0] == 0:
+        return False
+    first = x[0]
+    return any(bool(((x[:, j] == 0) | (x[:, j] == 1)).all())
+               for j in np.flatnonzero((first == 0) | (first == 1)))
+
+
+def parse_chunk(plan: ChunkPlan, data: bytes, base_line: int) -> NDArray[np.floating]:
+    """One chunk's selected values: the fast parser's, or the exact locator's when the fast
+    parser refuses the chunk or finds a value that is not finite."""
+    if plan.large:
+        x = _pandas(plan, data)
+    else:
+        x = _loadtxt(plan, data)
+        if x is not None and x.shape[1] == plan.layout.n_fields:
+            x = x if plan.use_all else x[:, plan.usecols]
+        else:
+            x = None
+    if x is not None and x.shape[0] > 0 and bool(np.isfinite(x).all()):
+        return np.ascontiguousarray(x)
+    return locate(plan, data.decode("utf-8", errors="replace"), base_line)
+
+
+# --------------------------------------------------------------------------- chunks
+
+
+def _line_breaks(data: bytes) -> int:
+    """How many lines data ends (universal newlines, as the locator counts them)."""
+    n = data.count(b"\n")
+    if b"\r" in data:
+        n += data.count(b"\r") - data.count(b"\r\n")
+    return n
+
+
+def iter_chunks(inp: Input, plan: ChunkPlan, *, chunk_bytes: int | None = None
+                ) -> Iterator[tuple[NDArray[np.floating], int]]:
+    """(selected values, bytes of data read so far) for each chunk of the data, in order.
+
+    Call after prologue().  chunk_bytes: text per chunk (default CHUNK_BYTES for pandas,
+    SMALL_CHUNK_BYTES for loadtxt).  One chunk is held at a time, so memory stays bounded whatever the input's size.  A stream's
+    chunks switch from loadtxt to pandas once it has shown PANDAS_MIN_BYTES.
+    """
+    done, base = 0, plan.layout.start_line
+    while True:
+        chunk_plan = _for_chunk(plan, inp, done)
+        size = chunk_bytes or (CHUNK_BYTES if chunk_plan.large else SMALL_CHUNK_BYTES)
+        data = inp.reader.take_lines(max(1, size))
+        if not data:
+            return
+        done += len(data)
+        yield parse_chunk(chunk_plan, data, base), done
+        base += _line_breaks(data)
+
+
+def _for_chunk(plan: ChunkPlan, inp: Input, done: int) -> ChunkPlan:
+    """plan, switched to pandas for a stream that has shown PANDAS_MIN_BYTES."""
+    if plan.large or inp.size is not None or done < PANDAS_MIN_BYTES:
+        return plan
+    return ChunkPlan(plan.source, plan.layout, plan.usecols, plan.names, plan.dtype, True)
+
+
+# --------------------------------------------------------------------------- in memory
+
+
+class _Rows:
+    """Rows appended chunk by chunk into one C-ordered buffer, grown in place.
+
+    Sized from the input's size where known (the first chunk gives the bytes per row), so
+    a file's rows are copied once; a stream's buffer grows by half each time, in place
+    where the allocator can (realloc).  finish() trims it to the rows read.
+    """
+
+    def __init__(self, d: int, dtype: np.dtype, total_bytes: int | None) -> None:
+        self.x = np.empty((0, d), dtype=dtype)
+        self.n = 0
+        self.total_bytes = total_bytes
+
+    def append(self, part: NDArray[np.floating], done: int) -> None:
+        need = self.n + part.shape[0]
+        if need > self.x.shape[0]:
+            if self.total_bytes is not None and done > 0:
+                guess = int(need * max(1.0, self.total_bytes / done) * 1.02) + 16
+            else:
+                guess = max(need * 4 if self.n == 0 else int(self.x.shape[0] * 1.5), need)
+            self.x.resize((max(guess, need), self.x.shape[1]), refcheck=False)
+        self.x[self.n:need] = part
+        self.n = need
+
+    def finish(self) -> NDArray[np.floating]:
+        self.x.resize((self.n, self.x.shape[1]), refcheck=False)
+        return self.x
+
+
+def no_rows_error(plan: ChunkPlan) -> DataError:
+    return DataError(
+        plan.source,
+        "the file has a header but no data rows; it needs at least one row of numbers",
+        line=plan.layout.start_line or None,
+    )
+
+
+def read_text(inp: Input, *, delim: str | None, sniff: bool, header: bool | None,
+              columns: Sequence[str] | None, dtype: np.dtype,
+              chunk_bytes: int | None = None) -> tuple[NDArray[np.floating], list[str]]:
+    """The whole text input as a C-ordered (N, D) array of dtype, and the column names.
+
+    A large regular file is parsed whole by pandas (see _pandas_file); anything else, or
+    a large file pandas refuses, chunk by chunk (iter_chunks).  Peak memory: the result
+    plus one chunk's work (a few MiB) on the chunked path; pandas' own on the whole-file
+    path (see the module's docstring).
+    """
+    layout = prologue(inp, delim, sniff, header)
+    plan = make_plan(inp, layout, columns, dtype)
+    if plan.large and inp.path is not None and inp.size is not None:
+        x = _pandas_file(plan, inp.path)
+        if x is not None and x.shape[0] > 0 and bool(np.isfinite(x).all()):
+            return x, plan.names
+        del x  # refused, or not all finite: the chunks find out why
+    rows = _Rows(len(plan.usecols), plan.dtype, inp.size)
+    for part, done in iter_chunks(inp, plan, chunk_bytes=chunk_bytes):
+        rows.append(part, done)
+    if rows.n == 0:
+        raise no_rows_error(plan)
+    return rows.finish(), plan.names
