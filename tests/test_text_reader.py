@@ -130,6 +130,23 @@ def test_the_large_parser_reads_a_file_whole(tmp_path: Path, monkeypatch: pytest
     assert chunks
 
 
+def test_a_zero_one_column_keeps_the_whole_file_parse(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pandas")
+    monkeypatch.setattr(text_reader, "PANDAS_MIN_BYTES", 0)
+    chunks: list[int] = []
+    original = text_reader.parse_chunk
+    monkeypatch.setattr(text_reader, "parse_chunk",
+                        lambda *args: chunks.append(1) or original(*args))
+    path = tmp_path / "d.csv"
+    path.write_text("x,flag\n" + "1.5,0\n2.5,1\n" * 50)
+    assert read_points(str(path)).x[:, 1].tolist() == [0.0, 1.0] * 50
+    assert chunks == []
+    path.write_text("x,flag\n" + "1.5,False\n2.5,True\n" * 50)
+    err = error_of(lambda: read_points(str(path)))
+    assert (err.line, err.column) == (2, "flag") and "non-numeric value 'False'" in err.message
+
+
 def test_lines_longer_than_a_chunk_and_a_long_prologue(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(text_reader, "CHUNK_BYTES", 64)
@@ -279,6 +296,16 @@ def test_compressed_files_are_read(tmp_path: Path, codec: str) -> None:
     other = tmp_path / "renamed.dat"
     other.write_bytes(compress(codec, data[:12]))
     np.testing.assert_array_equal(read_points(str(other)).x, [[1, 2], [3, 4]])
+
+
+def test_a_compressed_file_over_the_limit_goes_through_the_cache(tmp_path: Path) -> None:
+    data = b"x,y\n" + b"1.5,2\n3,4.25\n" * 200
+    path = tmp_path / "d.csv.gz"
+    path.write_bytes(gzip.compress(data))
+    pts = open_points(str(path), memory_limit=16, cache_dir=str(tmp_path / "c"))
+    assert not isinstance(pts.x, np.ndarray)
+    assert pts.column_names == ["x", "y"]
+    np.testing.assert_array_equal(pts.x.read(0, pts.n_samples), read_points(str(path)).x)
 
 
 def test_a_compressed_tsv_keeps_its_delimiter(tmp_path: Path) -> None:

@@ -771,8 +771,9 @@ def _zero(field: str) -> float:
 def _pandas_read(plan: ChunkPlan, source: str | io.BytesIO, **options: Any) -> NDArray[Any] | None:
     """pandas' C parser on a file path or a chunk in memory: every field of every row
     (unselected columns keep pandas' own types), the selected columns copied out in
-    plan.dtype, C-ordered.  None where pandas refuses the text, a row is short (pandas
-    pads it: a missing value in the last column) or a column may be true/false words."""
+    plan.dtype, C-ordered.  None where pandas refuses the text, or where a row may be
+    short: pandas pads a short row with missing values, so a missing value in an
+    unselected last column (an empty field there, too) sends the text to the locator."""
     import pandas as pd
 
     layout = plan.layout
@@ -816,9 +817,25 @@ def _pandas_file(plan: ChunkPlan, path: str) -> NDArray[Any] | None:
     where it does not release the GIL enough for threads of ours to help).  Without
     comment handling, which would make it serial and twice as slow: a comment in the
     data makes it refuse, and the chunks then read the file.  None where it refuses, or
-    where a column of 0s and 1s may have been true/false words."""
+    where a column of 0s and 1s may have been true/false words (the file is searched for
+    them only then: a 0/1 indicator column is common, true/false words are not)."""
     x = _pandas_read(plan, path, skiprows=plan.layout.start_line)
-    return None if x is None or _zero_one_column(x) else x
+    if x is None or (_zero_one_column(x) and _holds_words(path, _BOOL_WORDS)):
+        return None
+    return x
+
+
+def _holds_words(path: str, words: tuple[bytes, ...]) -> bool:
+    """Whether the file holds one of words (read in blocks that overlap by a word)."""
+    overlap = max(len(w) for w in words) - 1
+    tail = b""
+    with open(path, "rb") as fh:
+        while block := fh.read(CHUNK_BYTES):
+            data = tail + block
+            if any(w in data for w in words):
+                return True
+            tail = data[-overlap:]
+    return False
 
 
 def _zero_one_column(x: NDArray[Any]) -> bool:
