@@ -16,9 +16,11 @@ rounds is reported):
            conversion to the out-of-core .npy cache (a fresh cache folder each time)
 
 Each measurement runs in a fresh subprocess that imports numpy, pandas and emgmm first,
-so no case pays an import the other does not.  Peak memory is that subprocess's
-ru_maxrss (VmHWM) less its resident size just before the call, and, sampled every 2 ms
-by a thread, the peak of its anonymous memory (RssAnon) over that before the call: what
+so no case pays an import the other does not.  Time and memory are measured in separate
+runs, so that the memory sampler does not take a core from pandas' parser threads.
+Peak memory is that subprocess's ru_maxrss (VmHWM) less its resident size just before
+the call, and, sampled every 2 ms by a thread, the peak of its anonymous memory
+(RssAnon) over that before the call: what
 the process itself allocated, without the pages of a memory-mapped file (pandas maps the
 file it reads) that the kernel can drop and that other processes share.  Both are given
 as multiples of the float64 result (rows x cols x 8 bytes).
@@ -53,9 +55,9 @@ def status():
         return {k: int(v.split()[0]) * 1024 for k, v in (l.split(":", 1) for l in fh)
                 if k in ("VmHWM", "VmRSS", "RssAnon")}
 
-case, path, scratch = sys.argv[2], sys.argv[3], sys.argv[4]
+case, path, scratch, sampled = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "1"
 peak_anon = [0]
-running = [True]
+running = [sampled]
 
 def sample():
     while running[0]:
@@ -65,7 +67,8 @@ def sample():
 before = status()
 peak_anon[0] = before["RssAnon"]
 watcher = threading.Thread(target=sample, daemon=True)
-watcher.start()
+if sampled:
+    watcher.start()
 t0 = time.perf_counter()
 if case == "pandas":
     shape = pd.read_csv(path, dtype=np.float64).shape
@@ -79,7 +82,8 @@ else:
     shape = open_points(path, memory_limit=limit, cache_dir=scratch).x.shape
 seconds = time.perf_counter() - t0
 running[0] = False
-watcher.join()
+if sampled:
+    watcher.join()
 after = status()
 print(json.dumps({"seconds": seconds, "shape": list(shape),
                   "rss": after["VmHWM"] - before["VmRSS"],
@@ -99,9 +103,10 @@ def write_csv(path: str, rows: int, cols: int) -> None:
             np.savetxt(fh, block, delimiter=",", fmt="%.10g")
 
 
-def measure(case: str, path: str, scratch: str) -> dict[str, float]:
+def measure(case: str, path: str, scratch: str, sampled: bool) -> dict[str, float]:
     cache = tempfile.mkdtemp(dir=scratch)
-    proc = subprocess.run([sys.executable, "-c", CHILD, ROOT, case, path, cache],
+    proc = subprocess.run([sys.executable, "-c", CHILD, ROOT, case, path, cache,
+                           "1" if sampled else "0"],
                           capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{case} failed:\n{proc.stderr}")
@@ -122,15 +127,18 @@ def main() -> None:
         size = os.path.getsize(path)
         print(f"{args.rows:,} x {args.cols} CSV, {size / 1e6:.0f} MB, written in "
               f"{time.perf_counter() - t0:.1f} s; {args.repeats} interleaved rounds")
-        runs: dict[str, list[dict[str, float]]] = {case: [] for case in CASES}
+        timed: dict[str, list[dict[str, float]]] = {case: [] for case in CASES}
+        sampled: dict[str, list[dict[str, float]]] = {case: [] for case in CASES}
         for _ in range(args.repeats):
             for case in CASES:
-                runs[case].append(measure(case, path, scratch))
-        report(runs, args.rows * args.cols * 8)
+                timed[case].append(measure(case, path, scratch, sampled=False))
+                sampled[case].append(measure(case, path, scratch, sampled=True))
+        report(timed, sampled, args.rows * args.cols * 8)
 
 
-def report(runs: dict[str, list[dict[str, float]]], result_bytes: int) -> None:
-    best = {case: min(r["seconds"] for r in rs) for case, rs in runs.items()}
+def report(timed: dict[str, list[dict[str, float]]], runs: dict[str, list[dict[str, float]]],
+           result_bytes: int) -> None:
+    best = {case: min(r["seconds"] for r in rs) for case, rs in timed.items()}
     print()
     print("| case | min s | / pandas | peak RSS / result | peak anon / result |")
     print("|---|---|---|---|---|")
