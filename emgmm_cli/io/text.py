@@ -31,8 +31,9 @@ the same bytes from memory take 0.9-1.2 s on one core; pd.read_csv(BytesIO) hold
 GIL for much of its work, so threads of ours parsing chunks gained nothing (measured:
 two threads were slower than one).  The cost is memory: pandas maps the file and holds
 every column piece and then the assembled block (peak RSS 3.7x the float64 result, 2.0x
-of it anonymous memory), and the Fortran-ordered block is copied once to C order (see
-benchmarks/read_csv.py for the figures).  Comments make pandas' path-parse serial and
+in anonymous memory), and its Fortran-ordered block is then copied to C order, which
+Points.x promises and which keeps in-memory and out-of-core sums in the same order: the
+read's peak RSS is pandas' own, its anonymous peak 2.2x (benchmarks/read_csv.py).  Comments make pandas' path-parse serial and
 twice as slow, so it runs without them, and a file with a comment among its data is
 refused and read by chunks.  Everything else (streams, compressed files, the cache, a
 file pandas refused) is read chunk by chunk, one chunk at a time: peak memory is the
