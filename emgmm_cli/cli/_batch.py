@@ -18,7 +18,7 @@ Seeds: every dataset is fitted with the same seed, --seed or one drawn once for 
 (recorded in each model.json), so `emgmm fit FILE --seed S` with a batch's options
 reproduces any of its datasets, and nothing depends on the order the workers finish in.
 With --select, each cell's seed comes from that seed and the cell alone
-(engine.select.cell_seed), as in `emgmm select FILE --seed S`.
+(engine.selection.cell_seed), as in `emgmm select FILE --seed S`.
 """
 
 from __future__ import annotations
@@ -36,10 +36,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 import click
 
 from ._fitting import STANDARD_NAMES, FitRequest, fresh_seed
+from .errors import event_message
 from .context import Terminal
 
 if TYPE_CHECKING:
-    from ..engine.select import CellResult
+    from ..engine.selection import CellResult
     from ..io.readers import Points
     from ._fitting import Fitted
 
@@ -294,14 +295,14 @@ def _destinations(settings: BatchSettings, out_dir: str) -> dict[str, str]:
 def failure_reason(exc: BaseException, path: str) -> str:
     """One line for the summary's status (the file is named in its own column)."""
     from ..io.errors import DataError
-    from .main import _one_line
+    from .errors import one_line
 
     if isinstance(exc, DataError) and exc.source == path:
         parts = [f"line {exc.line}"] if exc.line is not None else []
         if exc.column is not None:
             parts.append(f"column '{exc.column}'")
         return ": ".join([*parts, exc.message])
-    return _one_line(exc)
+    return one_line(exc)
 
 
 def _created_dirs(path: str) -> list[str]:
@@ -400,7 +401,7 @@ def run_one(task: BatchTask) -> BatchRow:
             fitted = fit_points(points, req, means_init=means_init,
                                 on_iteration=lambda *_: check_stop(),
                                 n_threads=settings.n_threads)
-            warnings = [e.message for e in fitted.result.events]
+            warnings = [event_message(e) for e in fitted.result.events]
         check_stop()
         _write(fitted, _destinations(settings, item.out_dir), item.out_dir, selection=table)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary
@@ -423,7 +424,7 @@ def _select_points(points: "Points", req: FitRequest, spec: SelectSpec, *,
     naming req.input when no cell can be chosen.
     """
     from ..backends.processes import check_stop
-    from ..engine.select import Selection, choose
+    from ..engine.selection import Selection, choose
     from ..io.errors import DataError
     from ._fitting import fitted, points_dataset
     from ._select import fit_cell_on, grid_template, plan_grid, selection_rows, table_columns
@@ -443,7 +444,7 @@ def _select_points(points: "Points", req: FitRequest, spec: SelectSpec, *,
     cell = best.cell
     data = points_dataset(points, cell.n_components, cell.covariance_type,
                           n_threads=n_threads)
-    warnings = [e.message for e in best.result.events]
+    warnings = [event_message(e) for e in best.result.events]
     failed = [r for r in results if r.status == "failed"]
     if failed:
         warnings.append(f"{len(failed)} of {len(results)} cells failed (first: "
@@ -533,7 +534,7 @@ def _selection_matches(path: str, spec: SelectSpec, doc: dict[str, Any],
     doc (model.json) is its chosen cell.  seed: the --seed every cell seed must derive
     from, or None when it was not given.  Raises ValueError, KeyError, ... on a table that
     cannot be read."""
-    from ..engine.select import cell_seed, grid
+    from ..engine.selection import cell_seed, grid
 
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -545,7 +546,7 @@ def _selection_matches(path: str, spec: SelectSpec, doc: dict[str, Any],
                                 for r, c in zip(rows, cells)):
         return False
     # the cell the criterion picks: the lowest finite value of the cells that may be
-    # chosen, the first on ties (engine.select.choose, on the numbers of the table)
+    # chosen, the first on ties (engine.selection.choose, on the numbers of the table)
     pick: int | None = None
     best_value = math.inf
     for i, r in enumerate(rows):

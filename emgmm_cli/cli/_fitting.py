@@ -15,7 +15,7 @@ from .context import Terminal
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..engine.fit import FitResult
+    from ..engine.fitting import FitResult
     from ..io.readers import Points
     from ..io.writers import OutputSet
 
@@ -216,8 +216,10 @@ def fresh_seed() -> int:
 
 
 def report_events(term: Terminal, result: "FitResult", source: str) -> None:
+    from .errors import event_message
+
     for event in result.events:
-        term.warn(f"{source}: {event.message}")
+        term.warn(f"{source}: {event_message(event)}")
 
 
 def run_fit(term: Terminal, req: FitRequest) -> None:
@@ -249,7 +251,9 @@ def run_fit(term: Terminal, req: FitRequest) -> None:
         with fit_progress(progress_stream, req.n_init) as on_iteration:
             fitted = fit_points(points, req, means_init=means_init, on_iteration=on_iteration)
     except EngineError as exc:  # K too large, not positive definite, ...: name the data
-        raise DataError(points.source, str(exc)) from exc
+        from .errors import engine_message
+
+        raise DataError(points.source, engine_message(exc)) from exc
     report_events(term, fitted.result, points.source)
 
     if req.output_dir:

@@ -1,7 +1,7 @@
 """What `select` does between parsing and printing: read, fit the grid, write, render.
 
 The grid logic (cells, per-cell seeds, the degeneracy rule, the choice) is the engine's
-(emgmm_cli.engine.select).  This module decides where cells run: here, one after another
+(emgmm_cli.engine.selection).  This module decides where cells run: here, one after another
 (--jobs 1), or in worker processes (emgmm_cli.backends.processes.run_tasks: spawned
 interpreters with one BLAS thread each).  Both paths call the same task function on the
 same items, and each cell's seed comes from --seed and the cell alone, so the results are
@@ -30,7 +30,7 @@ from .context import Terminal
 if TYPE_CHECKING:
     from ..engine import FitOptions
     from ..engine.hc import HcTree
-    from ..engine.select import CellResult, CellTask, Selection
+    from ..engine.selection import CellResult, CellTask, Selection
 
 #: Arrays up to this size travel to the worker processes inside each task; larger ones
 #: are written once to a temporary .npy that the workers memory-map.
@@ -83,7 +83,7 @@ def fit_cell_on(x: Any, task: "CellTask", hc_tree: "HcTree | None",
     (select's --jobs 1 and its workers, and batch --select), so a cell's result is the same
     wherever it is fitted."""
     from ..backends import open_dataset
-    from ..engine.select import fit_cell
+    from ..engine.selection import fit_cell
 
     data = open_dataset(x, n_components=task.cell.n_components,
                         covariance_type=task.cell.covariance_type, n_threads=n_threads)
@@ -116,7 +116,7 @@ def plan_grid(x: Any, covariance_types: Sequence[str], components: Sequence[int]
     Raises EngineError for a grid or data the selection cannot work with.
     """
     from ..backends import open_dataset
-    from ..engine.select import grid, hierarchy, plan
+    from ..engine.selection import grid, hierarchy, plan
 
     tasks = plan(grid(covariance_types, components), template, seed)
     return tasks, hierarchy(open_dataset(x, n_threads=1), template, seed)
@@ -201,7 +201,7 @@ def run_select(term: Terminal, req: SelectRequest) -> None:
     import numpy as np
 
     from ..engine.errors import EngineError
-    from ..engine.select import choose
+    from ..engine.selection import choose
     from ..io.errors import DataError
     from ..io.model import model_document
     from ..io.writers import OutputSet, output_format, write_json, write_table
@@ -235,7 +235,7 @@ def run_select(term: Terminal, req: SelectRequest) -> None:
         results = run_cells(points.x, tasks, tree, req.jobs, on_done=None if done is None else (
             lambda r: done(f"{r.cell.covariance_type} K={r.cell.n_components}")))
 
-    from ..engine.select import Selection
+    from ..engine.selection import Selection
 
     selection = Selection(results, req.criterion, choose(results, req.criterion))
     rows = selection_rows(selection)

@@ -10,6 +10,7 @@ import click
 
 from .. import __version__
 from .context import ExitStatus
+from .errors import one_line
 
 
 class EmgmmGroup(click.Group):
@@ -30,26 +31,12 @@ class EmgmmGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - mapped to a one-line message below
             if _debug(ctx):
                 raise
-            raise click.ClickException(_one_line(exc)) from None
+            raise click.ClickException(one_line(exc)) from None
 
 
 def _debug(ctx: click.Context) -> bool:
     obj = ctx.find_object(dict)
     return bool(obj and obj.get("debug"))
-
-
-def _one_line(exc: BaseException) -> str:
-    from ..engine.errors import EngineError
-    from ..io.errors import DataError
-
-    if isinstance(exc, (DataError, EngineError)):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory; use a smaller --memory-limit, float32 data, or fewer components"
-    if isinstance(exc, OSError):
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        return f"{where}{exc.strerror or exc}"
-    return f"internal error: {type(exc).__name__}: {exc} (run again with --debug for details)"
 
 
 @click.group(cls=EmgmmGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -17,12 +17,13 @@ from .context import Terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Kept in step with the engine's tables (checked by a test) without importing numpy here.
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-INIT_METHODS = ("kmeans", "k-means++", "random", "random-from-data", "hc")
-ALGORITHMS = ("soft", "hard")
-DTYPES = ("float64", "float32")
-CRITERIA = ("bic", "aic", "icl")
+from .. import vocab
+
+COVARIANCE_TYPES = vocab.covariance_names()
+INIT_METHODS = vocab.names(vocab.INIT_METHODS)
+ALGORITHMS = vocab.names(vocab.ALGORITHMS)
+DTYPES = vocab.names(vocab.DTYPES)
+CRITERIA = vocab.names(vocab.CRITERIA)
 
 #: fit's defaults for the EM options that select changes, and select's: mclust's start,
 #: and EM run until the log-likelihood is settled to well under the 0.01 at which cells

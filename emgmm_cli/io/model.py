@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import DataError
 
 if TYPE_CHECKING:
-    from ..engine.fit import FitResult
+    from ..engine.fitting import FitResult
     from ..engine.params import MixtureParams
     from .readers import Points
 
@@ -273,8 +273,9 @@ def _is_number(value: Any) -> bool:
 
 
 def _check_sizes(path: str, doc: dict[str, Any]) -> tuple[int, int, str]:
-    from ..engine.families import COVARIANCE_TYPES
+    from ..engine.families import FAMILIES
 
+    COVARIANCE_TYPES = tuple(FAMILIES)
     cov_type = doc["covariance_type"]
     if cov_type not in COVARIANCE_TYPES:
         raise _field_error(path, "covariance_type", f"unknown covariance type {json_text(cov_type)}; "

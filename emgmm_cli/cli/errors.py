@@ -1,0 +1,65 @@
+"""Failures as one line of text, with the advice phrased in this command line's options.
+
+The engine reports what went wrong in its own terms and names the remedies as data
+(EngineError.advice, FitEvent.kind); this module is where they become flags.
+"""
+
+from __future__ import annotations
+
+from ..engine.errors import (
+    ANOTHER_INIT,
+    FEWER_COMPONENTS,
+    LARGER_REG_COVAR,
+    NOT_CONVERGED,
+    EngineError,
+    FitEvent,
+    NotPositiveDefinite,
+)
+
+
+def _remedy(code: str, exc: EngineError) -> str:
+    if code == LARGER_REG_COVAR and isinstance(exc, NotPositiveDefinite):
+        return f"a larger --reg-covar (for example {exc.suggested_reg_covar:g})"
+    return {
+        LARGER_REG_COVAR: "a larger --reg-covar",
+        FEWER_COMPONENTS: "fewer components",
+        ANOTHER_INIT: "another --init",
+    }[code]
+
+
+def engine_message(exc: EngineError) -> str:
+    """The engine's message with its advice: '...; use a larger --reg-covar (for example
+    0.0001), fewer components, or scaled data'."""
+    if not exc.advice:
+        return str(exc)
+    remedies = [_remedy(code, exc) for code in exc.advice]
+    if isinstance(exc, NotPositiveDefinite):
+        remedies.append("scaled data")
+    listed = remedies[0] if len(remedies) == 1 else (
+        ", ".join(remedies[:-1]) + ", or " + remedies[-1] if len(remedies) > 2
+        else " or ".join(remedies))
+    return f"{exc}; use {listed}"
+
+
+def event_message(event: FitEvent) -> str:
+    """A fit event as a warning line, with what to change where it applies."""
+    if event.kind == NOT_CONVERGED:
+        return f"{event.message}; raise --max-iter, try another --init, or check for " \
+               "degenerate data"
+    return event.message
+
+
+def one_line(exc: BaseException) -> str:
+    """Any failure as the one line after 'Error: '."""
+    from ..io.errors import DataError  # io/__init__ loads numpy, which --help must not
+
+    if isinstance(exc, EngineError):
+        return engine_message(exc)
+    if isinstance(exc, DataError):
+        return str(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory; use a smaller --memory-limit, float32 data, or fewer components"
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        return f"{where}{exc.strerror or exc}"
+    return f"internal error: {type(exc).__name__}: {exc} (run again with --debug for details)"
