@@ -591,7 +591,7 @@ def test_select_with_no_cell_to_choose_fails_that_dataset(tmp_path: Path) -> Non
     (["-k", "3", "--criterion", "aic"], "--criterion chooses among the cells of --select"),
     (["-k", "3", "-c", "full,diag"], "'full,diag' is a list of covariance types"),
     (["-k", "3", "-c", "all"], "needs --select"),
-    (["-k", "0"], "0 is not in the range x>=1"),
+    (["-k", "0"], "'0': components run from 1 up"),
     ([], "Missing option '-k' / '--components'"),
     (["--select", "-k", "4-2"], "components run from 1 up"),
     (["--select", "-c", "box"], "box: choose all, or a comma-separated list"),

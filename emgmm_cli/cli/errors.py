@@ -54,7 +54,8 @@ def one_line(exc: BaseException) -> str:
     from ..io.errors import DataError  # io/__init__ loads numpy, which --help must not
 
     if isinstance(exc, EngineError):
-        return engine_message(exc)
+        text = engine_message(exc)
+        return text if exc.source is None else f"{exc.source}: {text}"
     if isinstance(exc, DataError):
         return str(exc)
     if isinstance(exc, MemoryError):

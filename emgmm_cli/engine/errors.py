@@ -22,11 +22,14 @@ class EngineError(Exception):
     """Base class: the data or the fit failed (exit code 1 at the command line).
 
     advice: the remedies that apply, most useful first (see the constants above).
+    source: the data the failure is about (a file name, set by whoever read the data),
+    or None.
     """
 
     def __init__(self, message: str, *, advice: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.advice = advice
+        self.source: str | None = None
 
 
 class InvalidParameter(EngineError):

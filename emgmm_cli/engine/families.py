@@ -129,6 +129,13 @@ class Family:
         return self.term.mclust
 
     @property
+    def per_component(self) -> bool:
+        """Whether the covariances hold one entry per component (their first axis is K);
+        otherwise the components share what is stored."""
+        symbolic: Callable[[object, object], tuple[object, ...]] = self.shape  # type: ignore[assignment]
+        return symbolic("K", "D")[:1] == ("K",)
+
+    @property
     def shape_text(self) -> str:
         """The covariances' shape in the letters of the model file: 'K x D x D', 'D'..."""
         symbolic: Callable[[object, object], tuple[object, ...]] = self.shape  # type: ignore[assignment]

@@ -55,7 +55,7 @@ class WhitenedKernel:
     """Per-component covariance matrices: (K, D, D) scatter statistics."""
 
     weights: Array  # (K*D, D + 1): row block k is [U_k^T, -U_k^T mu_k]
-    chol: NDArray[np.float64]  # (K, D, D) covariance Cholesky factors L_k (Sigma = L L^T)
+    chol: NDArray[np.floating]  # (K, D, D) covariance Cholesky factors L_k (Sigma = L L^T)
     const: Array  # (K, 1) log pi_k + log|U_k| - D/2 log 2 pi
 
     @classmethod
@@ -66,7 +66,7 @@ class WhitenedKernel:
         w = np.empty((k, d, d + 1), dtype=dtype)
         w[:, :, :d] = factors.transpose(0, 2, 1)
         w[:, :, d] = -np.einsum("kd,kde->ke", means, factors)
-        chol = np.linalg.cholesky(covariances)
+        chol = np.linalg.cholesky(np.asarray(covariances, dtype=np.float64))
         const = log_weights + log_det - 0.5 * d * LOG_2PI
         return cls(w.reshape(k * d, d + 1), chol, const.astype(dtype)[:, None])
 

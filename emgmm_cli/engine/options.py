@@ -39,37 +39,45 @@ class OptionSpec:
     high: float | None = None
     choices: Callable[[], tuple[str, ...]] | None = None
     nullable: bool = False
+    #: a model file may leave it out (it then takes its default): for options that
+    #: files written before the option existed lack
+    optional_in_file: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        """Whether value is allowed (the type, the range, the choices, or None)."""
+        if value is None:
+            return self.nullable
+        if self.kind is str:
+            return isinstance(value, str) and (self.choices is None or value in self.choices())
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                self.kind is int and not isinstance(value, int)):
+            return False
+        return math.isfinite(value) and not (
+            (self.low is not None and value < self.low)
+            or (self.high is not None and value > self.high))
 
     def check(self, name: str, value: Any) -> None:
         """Raise InvalidParameter (naming the option) unless value is allowed."""
-        if value is None:
-            if not self.nullable:
-                raise InvalidParameter(f"{name} must be given", option=name)
-            return
-        if self.kind is str:
-            allowed = self.choices() if self.choices is not None else None
-            if not isinstance(value, str) or (allowed is not None and value not in allowed):
-                shown = ", ".join(allowed) if allowed is not None else "a string"
-                raise InvalidParameter(f"{name} must be one of {shown}, got {value!r}",
-                                       option=name)
-            return
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                self.kind is int and not isinstance(value, int)):
-            raise InvalidParameter(f"{name} must be {self.describe()}, got {value!r}",
-                                   option=name)
-        if not math.isfinite(value) or (self.low is not None and value < self.low) or (
-                self.high is not None and value > self.high):
+        if not self.accepts(value):
             raise InvalidParameter(f"{name} must be {self.describe()}, got {value!r}",
                                    option=name)
 
     def describe(self) -> str:
-        """'an integer >= 1', 'a finite number >= 0', ..."""
-        what = "an integer" if self.kind is int else "a finite number"
-        if self.low is not None and self.high is not None:
-            return f"{what} from {self.low:g} to {self.high:g}"
-        if self.low is not None:
-            return f"{what} >= {self.low:g}"
-        return what
+        """What is allowed: 'an integer >= 1', 'one of soft, hard', '... or null'."""
+        if self.kind is str:
+            text = ("one of " + ", ".join(self.choices()) if self.choices is not None
+                    else "a string")
+        else:
+            text = "an integer" if self.kind is int else "a finite number"
+            if self.low is not None and self.high is not None:
+                text += f" from {_number(self.low)} to {_number(self.high)}"
+            elif self.low is not None:
+                text += f" >= {_number(self.low)}"
+        return text + (" or null" if self.nullable else "")
+
+
+def _number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
 
 def _spec(**kwargs: Any) -> dict[str, OptionSpec]:
@@ -91,7 +99,7 @@ class FitOptions:
     init: str = field(default="kmeans", metadata=_spec(
         kind=str, choices=_init_names, help="Initialisation."))
     means_init: str | None = field(default=None, metadata=_spec(
-        kind=str, nullable=True,
+        kind=str, nullable=True, optional_in_file=True,
         help="Where the starting means came from (a file name; the means are given to "
              "the fit with init 'means-init')."))
     n_init: int = field(default=1, metadata=_spec(
