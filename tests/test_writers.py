@@ -1,5 +1,5 @@
-"""Tests of emgmm_cli.io's writers: write_table, write_json, and the atomic OutputSet behind
-them."""
+"""Tests of emgmm_cli.io's writers: the FORMATS table, write_table, stream_table, write_json,
+and the atomic OutputSet behind them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import os
 import re
 import stat
+import subprocess
 import sys
 from pathlib import Path
 from typing import IO, Any
@@ -20,29 +21,31 @@ from emgmm_cli.io import (
     OutputSet,
     atomic_write,
     ensure_dir,
-    output_format,
+    format_for_path,
+    formats,
     read_points,
+    stream_table,
     write_json,
     write_table,
 )
+from emgmm_cli.io.formats import FORMATS, Block, TableWriter, format_names, formats_help
 
 
 # --------------------------------------------------------------------------- output formats
 
 
 def test_output_format() -> None:
-    assert output_format("a.csv") == "csv"
-    assert output_format("a.TSV") == "tsv"
-    assert output_format("a.tab") == "tsv"
-    assert output_format("a.npy") == "npy"
-    assert output_format("a.json") == "json"
-    assert output_format("-") == "csv"
-    assert output_format("-", default="json") == "json"
-    assert output_format("/dev/stdout") == "csv"
-    with pytest.raises(
-        DataError, match=re.escape("out.xlsx: unsupported output format '.xlsx'; use .csv, .tsv, .npy or .json")
-    ):
-        output_format("out.xlsx")
+    assert format_for_path("a.csv") == "csv"
+    assert format_for_path("a.TSV") == "tsv"
+    assert format_for_path("a.tab") == "tsv"
+    assert format_for_path("a.npy") == "npy"
+    assert format_for_path("a.json") == "json"
+    assert format_for_path("-") == "csv"
+    assert format_for_path("-", default="json") == "json"
+    assert format_for_path("/dev/stdout") == "csv"
+    with pytest.raises(DataError, match=re.escape(
+            "out.xlsx: unsupported output format '.xlsx'; use .csv, .tsv, .npy or .json")):
+        format_for_path("out.xlsx")
 
 
 # --------------------------------------------------------------------------- write_table
@@ -203,8 +206,8 @@ def test_failed_write_leaves_no_file(tmp_path: Path) -> None:
         assert _temps(tmp_path) and _temps(tmp_path)[0].startswith(".out.csv.tmp-")
         raise Boom()
 
-    with pytest.raises(Boom), OutputSet() as out:
-        out.add(str(target), write)
+    with pytest.raises(Boom), OutputSet() as out, out.stage(str(target)) as fh:
+        write(fh)
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
 
@@ -222,8 +225,7 @@ def test_failed_write_leaves_existing_target_untouched(tmp_path: Path) -> None:
 def test_failure_after_first_output_commits_nothing(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt), OutputSet() as out:
         write_table(str(tmp_path / "labels.csv"), np.array([0, 1]), out=out)
-        assert out.paths == [str(tmp_path / "labels.csv")]
-        assert not (tmp_path / "labels.csv").exists()  # not before commit
+        assert _temps(tmp_path) and not (tmp_path / "labels.csv").exists()  # not before commit
         raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
 
@@ -244,7 +246,8 @@ def test_output_set_commits_all(tmp_path: Path) -> None:
 
 def test_explicit_abort(tmp_path: Path) -> None:
     out = OutputSet()
-    out.add(str(tmp_path / "a.csv"), lambda fh: fh.write("x\n"))
+    with out.stage(str(tmp_path / "a.csv")) as fh:
+        fh.write("x\n")
     out.abort()
     out.abort()
     assert list(tmp_path.iterdir()) == []
@@ -348,3 +351,110 @@ def test_only_one_output_on_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
             write_table("-", np.array([1]), out=out)
             write_table("-", np.array([2]), out=out)
     assert fake.getvalue() == ""
+
+
+# --------------------------------------------------------------------------- the FORMATS table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_row_describes_its_format() -> None:
+    seen: set[str] = set()
+    for name, writer in FORMATS.items():
+        assert writer.extensions and all(e.startswith(".") and e == e.lower() for e in writer.extensions)
+        assert not seen & set(writer.extensions), f"{name} shares an extension"
+        seen |= set(writer.extensions)
+        assert writer.description and "\n" not in writer.description
+        assert isinstance(writer.binary, bool)
+    assert list(FORMATS) == ["csv", "tsv", "npy", "json"]
+
+
+def test_format_for_path_knows_every_extension_and_lists_them_when_refusing() -> None:
+    for name, writer in FORMATS.items():
+        for ext in writer.extensions:
+            assert format_for_path(f"out{ext}") == name
+            assert format_for_path(f"dir/OUT{ext.upper()}") == name
+    with pytest.raises(DataError) as info:
+        format_for_path("out.xlsx")
+    assert info.value.message == f"unsupported output format '.xlsx'; use {formats_help()}"
+    for writer in FORMATS.values():
+        assert writer.extensions[0] in info.value.message
+    with pytest.raises(ValueError):
+        format_for_path("-", default="xlsx")
+
+
+def test_formats_help_is_built_from_the_table() -> None:
+    assert formats_help() == ".csv, .tsv, .npy or .json"
+    assert formats_help(text_columns=True) == ".csv, .tsv or .json"
+    assert format_names(text_columns=True) == ["csv", "tsv", "json"]
+    assert format_names(streaming=True) == [n for n, w in FORMATS.items() if w.streams]
+
+
+def test_the_formats_table_imports_without_numpy() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", "import emgmm_cli.io.formats, sys; assert 'numpy' not in sys.modules"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_new_format_is_one_class_and_one_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Upper(TableWriter):
+        extensions = (".up",)
+        description = "upper-case test format"
+
+        def write_block(self, block: Block) -> None:
+            for row in zip(*(c.tolist() for c in block.columns)):
+                self.fh.write(" ".join(str(v).upper() for v in row) + "\n")
+
+    monkeypatch.setitem(FORMATS, "up", Upper)
+    assert format_for_path("t.UP") == "up"
+    assert formats_help().endswith(", .json or .up")
+    write_table(str(tmp_path / "t.up"), {"a": ["x", "y"], "b": [True, False]})
+    assert (tmp_path / "t.up").read_text() == "X TRUE\nY FALSE\n"
+    with stream_table(str(tmp_path / "s.up"), n_rows=3, dtype=np.int64) as table:
+        table.write(np.array([1, 2]))
+        table.write(np.array([3]))
+    assert (tmp_path / "s.up").read_text() == "1\n2\n3\n"
+
+
+# --------------------------------------------------------------------------- one block or many
+
+
+def _streamed(path: Path, blocks: list[np.ndarray], names: list[str] | None) -> bytes:
+    with stream_table(str(path), n_rows=sum(len(b) for b in blocks), column_names=names,
+                      dtype=blocks[0].dtype) as table:
+        for block in blocks:
+            table.write(block)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+@pytest.mark.parametrize("chunk", [1 << 16, 7])
+def test_streamed_blocks_equal_one_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         name: str, chunk: int) -> None:
+    monkeypatch.setattr(formats, "_CELLS_PER_CHUNK", chunk)  # chunks cut across blocks
+    ext = FORMATS[name].extensions[0]
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, 61)
+    resp = rng.dirichlet(np.ones(3), 45)
+    resp[5, 1], resp[6, 2] = np.nan, np.inf
+    names = ["p0", "p1", "p2"]
+    for data, cols, cuts in [(labels, None, [0, 1, 30, 30, 59]), (resp, names, [2, 17, 40])]:
+        write_table(str(tmp_path / f"one{ext}"), data, column_names=cols)
+        one = (tmp_path / f"one{ext}").read_bytes()
+        assert _streamed(tmp_path / f"many{ext}", np.split(data, cuts), cols) == one
+        assert len(one) > 0
+
+
+# --------------------------------------------------------------------------- .npy refusals
+
+
+def test_npy_refusals_list_the_formats_that_hold_text(tmp_path: Path) -> None:
+    text_formats = formats_help(text_columns=True)
+    with pytest.raises(DataError) as info:
+        write_table(str(tmp_path / "s.npy"), {"k": [1], "name": ["a"]})
+    assert info.value.column == "name"
+    assert info.value.message.endswith(f"use {text_formats}")
+    with pytest.raises(DataError, match=re.escape(f"cannot write <U1 values to .npy; use {text_formats}")):
+        write_table(str(tmp_path / "v.npy"), np.array(["a", "b"]))
+    assert list(tmp_path.iterdir()) == []
