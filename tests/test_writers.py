@@ -44,7 +44,7 @@ def test_output_format() -> None:
     assert format_for_path("-", default="json") == "json"
     assert format_for_path("/dev/stdout") == "csv"
     with pytest.raises(DataError, match=re.escape(
-            "out.xlsx: unsupported output format '.xlsx'; use .csv, .tsv, .npy or .json")):
+            "out.xlsx: unsupported output format '.xlsx'; use .csv, .tsv, .npy, .json or .jsonl")):
         format_for_path("out.xlsx")
 
 
@@ -366,7 +366,7 @@ def test_every_row_describes_its_format() -> None:
         seen |= set(writer.extensions)
         assert writer.description and "\n" not in writer.description
         assert isinstance(writer.binary, bool)
-    assert list(FORMATS) == ["csv", "tsv", "npy", "json"]
+    assert list(FORMATS) == ["csv", "tsv", "npy", "json", "jsonl"]
 
 
 def test_format_for_path_knows_every_extension_and_lists_them_when_refusing() -> None:
@@ -384,9 +384,9 @@ def test_format_for_path_knows_every_extension_and_lists_them_when_refusing() ->
 
 
 def test_formats_help_is_built_from_the_table() -> None:
-    assert formats_help() == ".csv, .tsv, .npy or .json"
-    assert formats_help(text_columns=True) == ".csv, .tsv or .json"
-    assert format_names(text_columns=True) == ["csv", "tsv", "json"]
+    assert formats_help() == ".csv, .tsv, .npy, .json or .jsonl"
+    assert formats_help(text_columns=True) == ".csv, .tsv, .json or .jsonl"
+    assert format_names(text_columns=True) == ["csv", "tsv", "json", "jsonl"]
     assert format_names(streaming=True) == [n for n, w in FORMATS.items() if w.streams]
 
 
@@ -408,7 +408,7 @@ def test_a_new_format_is_one_class_and_one_row(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setitem(FORMATS, "up", Upper)
     assert format_for_path("t.UP") == "up"
-    assert formats_help().endswith(", .json or .up")
+    assert formats_help().endswith(", .jsonl or .up")
     write_table(str(tmp_path / "t.up"), {"a": ["x", "y"], "b": [True, False]})
     assert (tmp_path / "t.up").read_text() == "X TRUE\nY FALSE\n"
     with stream_table(str(tmp_path / "s.up"), n_rows=3, dtype=np.int64) as table:
@@ -444,6 +444,52 @@ def test_streamed_blocks_equal_one_block(tmp_path: Path, monkeypatch: pytest.Mon
         one = (tmp_path / f"one{ext}").read_bytes()
         assert _streamed(tmp_path / f"many{ext}", np.split(data, cuts), cols) == one
         assert len(one) > 0
+
+
+# --------------------------------------------------------------------------- JSON Lines
+
+
+def _lines(path: Path) -> list[Any]:
+    text = path.read_text()
+    assert text.endswith("\n")
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_jsonl_labels_and_responsibilities(tmp_path: Path) -> None:
+    write_table(str(tmp_path / "l.jsonl"), np.array([0, 2, 1, 1]))
+    assert (tmp_path / "l.jsonl").read_text() == "0\n2\n1\n1\n"
+    resp = np.array([[0.25, 0.75], [1 / 3, np.nan], [np.inf, 0.5]])
+    write_table(str(tmp_path / "r.ndjson"), resp, column_names=["p0", "p1"])
+    assert (tmp_path / "r.ndjson").read_text().splitlines()[0] == '{"p0": 0.25, "p1": 0.75}'
+    assert _lines(tmp_path / "r.ndjson") == [
+        {"p0": 0.25, "p1": 0.75}, {"p0": 1 / 3, "p1": None}, {"p0": None, "p1": 0.5}]
+    write_table(str(tmp_path / "e.jsonl"), np.zeros(0, dtype=int))
+    assert (tmp_path / "e.jsonl").read_text() == ""
+    write_table(str(tmp_path / "s.jsonl"), np.array(["a, b", "c"]))
+    assert (tmp_path / "s.jsonl").read_text() == '"a, b"\n"c"\n'
+    write_table(str(tmp_path / "f.jsonl"), np.array([0.5, np.nan, True]))
+    assert (tmp_path / "f.jsonl").read_text() == "0.5\nnull\n1.0\n"
+
+
+def test_jsonl_table_of_mixed_columns(tmp_path: Path) -> None:
+    table = {"k": [1, 2], "covariance": ["full", "diag, tied"], "bic": [10.0, float("nan")],
+             "ok": [True, False], "note": ["é", None]}
+    write_table(str(tmp_path / "s.jsonl"), table)
+    assert _lines(tmp_path / "s.jsonl") == [
+        {"k": 1, "covariance": "full", "bic": 10.0, "ok": True, "note": "é"},
+        {"k": 2, "covariance": "diag, tied", "bic": None, "ok": False, "note": None},
+    ]
+
+
+def test_jsonl_streamed_to_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", fake)
+    with OutputSet() as out:
+        with stream_table("-", n_rows=3, column_names=["score"], fmt="jsonl", out=out) as table:
+            table.write(np.array([1.5, -2.0]))
+            table.write(np.array([float("nan")]))
+        assert fake.getvalue() == ""
+    assert fake.getvalue() == '{"score": 1.5}\n{"score": -2.0}\n{"score": null}\n'
 
 
 # --------------------------------------------------------------------------- .npy refusals

@@ -396,6 +396,18 @@ class Json(TableWriter):
             self.fh.write("]\n" if self._vector else "\n]\n")
 
 
+class JsonLines(TableWriter):
+    """JSON Lines: one JSON value (a bare vector) or one object per line, as Json writes
+    them, with nothing around them."""
+
+    extensions = (".jsonl", ".ndjson")
+    description = "JSON Lines: one JSON value or object per line"
+
+    def write_block(self, block: Block) -> None:
+        for text in _json_text(block, self.layout.names, "\n"):
+            self.fh.write(text + "\n")
+
+
 # --------------------------------------------------------------------------- the table
 
 
@@ -404,6 +416,7 @@ FORMATS: dict[str, type[TableWriter]] = {
     "tsv": Tsv,
     "npy": Npy,
     "json": Json,
+    "jsonl": JsonLines,
 }
 """Every output format by name, in the order help text lists them."""
 
