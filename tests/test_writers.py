@@ -44,7 +44,7 @@ def test_output_format() -> None:
     assert format_for_path("-", default="json") == "json"
     assert format_for_path("/dev/stdout") == "csv"
     with pytest.raises(DataError, match=re.escape(
-            "out.xlsx: unsupported output format '.xlsx'; use .csv, .tsv, .npy, .json or .jsonl")):
+            "out.xlsx: unsupported output format '.xlsx'; use .csv, .tsv, .npy, .json, .jsonl or .parquet")):
         format_for_path("out.xlsx")
 
 
@@ -366,7 +366,7 @@ def test_every_row_describes_its_format() -> None:
         seen |= set(writer.extensions)
         assert writer.description and "\n" not in writer.description
         assert isinstance(writer.binary, bool)
-    assert list(FORMATS) == ["csv", "tsv", "npy", "json", "jsonl"]
+    assert list(FORMATS) == ["csv", "tsv", "npy", "json", "jsonl", "parquet"]
 
 
 def test_format_for_path_knows_every_extension_and_lists_them_when_refusing() -> None:
@@ -384,9 +384,9 @@ def test_format_for_path_knows_every_extension_and_lists_them_when_refusing() ->
 
 
 def test_formats_help_is_built_from_the_table() -> None:
-    assert formats_help() == ".csv, .tsv, .npy, .json or .jsonl"
-    assert formats_help(text_columns=True) == ".csv, .tsv, .json or .jsonl"
-    assert format_names(text_columns=True) == ["csv", "tsv", "json", "jsonl"]
+    assert formats_help() == ".csv, .tsv, .npy, .json, .jsonl or .parquet"
+    assert formats_help(text_columns=True) == ".csv, .tsv, .json, .jsonl or .parquet"
+    assert format_names(text_columns=True) == ["csv", "tsv", "json", "jsonl", "parquet"]
     assert format_names(streaming=True) == [n for n, w in FORMATS.items() if w.streams]
 
 
@@ -408,7 +408,7 @@ def test_a_new_format_is_one_class_and_one_row(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setitem(FORMATS, "up", Upper)
     assert format_for_path("t.UP") == "up"
-    assert formats_help().endswith(", .jsonl or .up")
+    assert formats_help().endswith(", .parquet or .up")
     write_table(str(tmp_path / "t.up"), {"a": ["x", "y"], "b": [True, False]})
     assert (tmp_path / "t.up").read_text() == "X TRUE\nY FALSE\n"
     with stream_table(str(tmp_path / "s.up"), n_rows=3, dtype=np.int64) as table:
@@ -432,7 +432,10 @@ def _streamed(path: Path, blocks: list[np.ndarray], names: list[str] | None) -> 
 @pytest.mark.parametrize("chunk", [1 << 16, 7])
 def test_streamed_blocks_equal_one_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                          name: str, chunk: int) -> None:
+    if name == "parquet":
+        pytest.importorskip("pyarrow")
     monkeypatch.setattr(formats, "_CELLS_PER_CHUNK", chunk)  # chunks cut across blocks
+    monkeypatch.setattr(formats, "_CELLS_PER_ROW_GROUP", 4 * chunk)  # so do row groups
     ext = FORMATS[name].extensions[0]
     rng = np.random.default_rng(3)
     labels = rng.integers(0, 4, 61)
@@ -490,6 +493,73 @@ def test_jsonl_streamed_to_stdout(monkeypatch: pytest.MonkeyPatch) -> None:
             table.write(np.array([float("nan")]))
         assert fake.getvalue() == ""
     assert fake.getvalue() == '{"score": 1.5}\n{"score": -2.0}\n{"score": null}\n'
+
+
+# --------------------------------------------------------------------------- Parquet
+
+
+def test_parquet_round_trip(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    write_table(str(tmp_path / "l.parquet"), np.array([0, 2, 1]))
+    labels = pd.read_parquet(tmp_path / "l.parquet")
+    assert list(labels.columns) == ["value"] and labels["value"].tolist() == [0, 2, 1]
+    resp = np.random.default_rng(4).dirichlet(np.ones(3), 20)
+    resp[3, 0] = np.nan
+    with stream_table(str(tmp_path / "r.parquet"), n_rows=20, column_names=["p0", "p1", "p2"]) as table:
+        for block in np.split(resp, [7, 7, 15]):
+            table.write(block)
+    frame = pd.read_parquet(tmp_path / "r.parquet")
+    assert list(frame.columns) == ["p0", "p1", "p2"]
+    np.testing.assert_array_equal(frame.to_numpy(), resp)  # NaN stays NaN
+    table = {"k": [1, 2], "covariance": ["full", None], "bic": [10.0, 9.5], "ok": [True, False]}
+    write_table(str(tmp_path / "s.parquet"), table)
+    back = pd.read_parquet(tmp_path / "s.parquet")
+    assert back["k"].tolist() == [1, 2] and back["ok"].tolist() == [True, False]
+    assert back["covariance"][0] == "full" and back["covariance"].isna().tolist() == [False, True]
+
+
+def test_parquet_row_groups_follow_row_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    monkeypatch.setattr(formats, "_CELLS_PER_ROW_GROUP", 20)  # 10 rows of 2 columns a group
+    with stream_table(str(tmp_path / "r.parquet"), n_rows=25, column_names=["a", "b"]) as table:
+        for block in np.split(np.arange(50.0).reshape(25, 2), [3, 4, 18]):
+            table.write(block)
+    meta = pq.read_metadata(tmp_path / "r.parquet")
+    assert [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] == [10, 10, 5]
+
+
+def test_parquet_on_stdout(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    pq = pytest.importorskip("pyarrow.parquet")
+    write_table("-", np.array([[0.5, 0.5]]), column_names=["p0", "p1"], fmt="parquet")
+    back = pq.read_table(io.BytesIO(capsysbinary.readouterr().out))
+    assert back.to_pydict() == {"p0": [0.5], "p1": [0.5]}
+
+
+def test_parquet_column_that_arrow_cannot_hold(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    with pytest.raises(DataError) as info:
+        write_table(str(tmp_path / "m.parquet"), {"a": [1, "x", None]})
+    assert info.value.column == "a" and info.value.message.startswith("cannot write as Parquet")
+    assert "\n" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_parquet_without_pyarrow_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in [m for m in sys.modules if m == "pyarrow" or m.startswith("pyarrow.")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now fails
+    hint = "writing .parquet needs pyarrow: pip install 'emgmm[parquet]'"
+    with pytest.raises(DataError, match=re.escape(f"out.parquet: {hint}")):
+        format_for_path("out.parquet")
+    with pytest.raises(DataError, match=re.escape(hint)):
+        write_table(str(tmp_path / "l.parquet"), np.array([1, 2]))
+    with pytest.raises(DataError, match=re.escape(hint)):
+        write_table(str(tmp_path / "l.bin"), np.array([1, 2]), fmt="parquet")
+    monkeypatch.setattr(formats.Parquet, "check", classmethod(lambda cls, path: None))
+    with pytest.raises(DataError, match=re.escape(hint)):  # the import itself fails too
+        write_table(str(tmp_path / "l.parquet"), np.array([1, 2]))
+    assert list(tmp_path.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- .npy refusals
