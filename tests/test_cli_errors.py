@@ -287,7 +287,8 @@ def test_read_only_output_directory(work: Path) -> None:
 def test_unsupported_output_extension_fails_before_fitting(work: Path) -> None:
     # --max-iter 1 would warn "did not converge" had the fit run: the error comes first
     fails(work, [BLOBS, "-k", 2, "--columns", "x,y", "--max-iter", 1, "-o", "labels.xyz"], 1,
-          "Error: labels.xyz: unsupported output format '.xyz'; use .csv, .tsv, .npy or .json")
+          "Error: labels.xyz: unsupported output format '.xyz'; use .csv, .tsv, .npy, .json, .jsonl "
+          "or .parquet")
 
 
 # --------------------------------------------------------------------------- numerics
