@@ -237,7 +237,7 @@ def test_table_and_model_files(tmp_path: Path) -> None:
     (["-c", "full,box"], "box: choose all, or a comma-separated list"),
     (["--criterion", "dic"], "'dic' is not one of 'bic', 'aic', 'icl'"),
     (["--means-init", "m.csv"], "No such option '--means-init'"),
-    (["--table", "cells.npy"], "give --table a .csv, .tsv or .json name"),
+    (["--table", "cells.npy"], "give --table a .csv, .tsv, .json, .jsonl or .parquet name"),
     (["--model", "best.csv"], "give --model a .json name"),
     (["--table", "-", "--model", "-"], "only one output can go to stdout"),
 ])

@@ -42,7 +42,7 @@ from ..engine.options import FitOptions
 from ..engine.selection import cell_seed, choose, grid
 from ..io.errors import DataError
 from ..io.readers import Points
-from ..io.writers import OutputSet, ensure_dir, output_format, write_json, write_table
+from ..io.writers import OutputSet, ensure_dir, write_table
 from .data import load
 from .discover import BatchItem
 from .errors import UsageProblem
@@ -405,17 +405,15 @@ def summary_path(output_dir: str) -> str:
 
 
 def write_summary(rows: list[BatchRow], output_dir: str, summary: str | None) -> None:
-    """summary.csv in output_dir, and a summary FILE (.csv, .tsv or .json; '-': stdout)."""
+    """summary.csv in output_dir, and a summary FILE in the format of its extension
+    ('-': CSV on stdout)."""
     records = [r.record() for r in rows]
     columns = {name: [rec[name] for rec in records] for name in SUMMARY_COLUMNS}
     ensure_dir(output_dir)
     with OutputSet() as out:
         write_table(summary_path(output_dir), columns, out=out)
         if summary is not None:
-            if output_format(summary) == "json":
-                write_json(summary, records, out=out)
-            else:
-                write_table(summary, columns, out=out)
+            write_table(summary, columns, out=out)
 
 
 @dataclass

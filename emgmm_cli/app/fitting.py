@@ -28,7 +28,7 @@ from ..engine.options import FitOptions
 from ..engine.params import MixtureParams
 from ..engine.stats import Predictions, predict_chunk
 from ..io.errors import DataError
-from ..io.writers import output_format as format_for_path
+from ..io.formats import format_for_path
 from ..io.model import model_document
 from ..io.readers import Points, read_points
 from ..io.writers import OutputSet, ensure_dir, stream_table, write_json, write_table

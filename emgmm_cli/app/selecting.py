@@ -37,7 +37,8 @@ from ..engine.selection import (
 )
 from ..io.errors import DataError
 from ..io.readers import Points
-from ..io.writers import OutputSet, output_format, write_json, write_table
+from ..io.formats import FORMATS, format_for_path, formats_help
+from ..io.writers import OutputSet, write_json, write_table
 from .data import as_points, dataset
 from .errors import UsageProblem
 from .fitting import Fitted, check_outputs, fitted, fresh_seed
@@ -213,9 +214,10 @@ def check_select_outputs(table: str | None, model: str | None, source: str) -> N
     table needs a format with text columns, the model a .json name."""
     dest = {name: path for name, path in (("table", table), ("model", model)) if path}
     check_outputs(dest, [source])
-    if table is not None and output_format(table) == "npy":
-        raise UsageProblem(f"the selection table has text columns; give --table a .csv, "
-                           f".tsv or .json name, not {table}", option="--table")
+    if table is not None and not FORMATS[format_for_path(table)].holds_text:
+        raise UsageProblem(f"the selection table has text columns; give --table a "
+                           f"{formats_help(text_columns=True)} name, not {table}",
+                           option="--table")
 
 
 def write_selection(selected: Selected, *, table: str | None, model: str | None) -> None:
@@ -234,7 +236,7 @@ def write_selection(selected: Selected, *, table: str | None, model: str | None)
 
 
 def _stage_table(out: OutputSet, path: str, selected: Selected) -> None:
-    if output_format(path) == "json":
+    if format_for_path(path) == "json":
         chosen = selected.selection.best_cell
         assert chosen is not None
         write_json(path, {

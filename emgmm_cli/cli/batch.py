@@ -13,6 +13,7 @@ from .options import (
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
     SELECT_DEFAULTS,
+    TEXT_FORMATS_TEXT,
     ComponentList,
     CovarianceList,
     common_options,
@@ -63,8 +64,8 @@ from .options import (
               help="Keep the results of datasets whose outputs are complete and were "
                    "fitted with the same options (resume an interrupted batch).")
 @click.option("--summary", metavar="FILE",
-              help="Also write the summary table to FILE (.csv, .tsv or .json; '-': CSV "
-                   "on stdout).")
+              help=f"Also write the summary table to FILE ({TEXT_FORMATS_TEXT} by "
+                   "extension; '-': CSV on stdout).")
 @common_options
 @pass_terminal
 def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bool,

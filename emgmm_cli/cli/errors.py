@@ -15,6 +15,7 @@ from ..engine.errors import (
     FitEvent,
     NotPositiveDefinite,
 )
+from ..io.errors import DataError
 
 
 def _remedy(code: str, exc: EngineError) -> str:
@@ -51,8 +52,6 @@ def event_message(event: FitEvent) -> str:
 
 def one_line(exc: BaseException) -> str:
     """Any failure as the one line after 'Error: '."""
-    from ..io.errors import DataError  # io/__init__ loads numpy, which --help must not
-
     if isinstance(exc, EngineError):
         text = engine_message(exc)
         return text if exc.source is None else f"{exc.source}: {text}"

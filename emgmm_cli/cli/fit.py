@@ -7,14 +7,15 @@ from typing import Any
 import click
 
 from .context import Terminal, command, pass_terminal
-from .options import common_options, fit_options, input_options, take
+from .options import FORMATS_TEXT, common_options, fit_options, input_options, take
 
 
 @command()
 @input_options
 @fit_options
 @click.option("-o", "--labels", "--output", "labels", metavar="FILE",
-              help="Write one label (0..K-1) per line to FILE ('-': stdout).")
+              help=f"Write one label (0..K-1) per line to FILE ({FORMATS_TEXT} by "
+                   "extension; '-': stdout).")
 @click.option("--responsibilities", metavar="FILE",
               help="Write the N x K responsibilities (columns p0..p{K-1}) to FILE.")
 @click.option("--trace", metavar="FILE",
@@ -37,8 +38,8 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     On a terminal, prints a summary: iterations, convergence, log-likelihood, BIC, AIC,
     ICL and a table of components.  When stdout is a pipe or a file and no output is
     named, writes one integer label per line instead.  Output formats follow the file
-    extension (.csv, .tsv, .npy, .json); '-' is stdout.  Files are written atomically:
-    a failed run leaves none behind.
+    extension; '-' is stdout.  Files are written atomically: a failed run leaves none
+    behind.
 
     \b
     Examples:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from .context import command
-from .options import Box, Centers, NumberList, common_options
+from .options import FORMATS_TEXT, Box, Centers, NumberList, common_options
 
 
 @command("make-blobs")
@@ -32,8 +32,8 @@ from .options import Box, Centers, NumberList, common_options
 @click.option("--seed", type=click.IntRange(min=0),
               help="Random seed; the same seed gives the same bytes (default: fresh).")
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
-              help="Write the points to FILE: .csv, .tsv or .npy by extension "
-                   "(default: CSV on stdout).")
+              help=f"Write the points to FILE ({FORMATS_TEXT} by extension; default: CSV "
+                   "on stdout).")
 @click.option("--labels/--no-labels", default=True,
               help="Add a 'label' column with each point's blob.")
 @click.option("--centers-out", metavar="FILE", help="Write the true centers (K x D) to FILE.")

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import vocab
+from ..io.formats import formats_help
 from ..engine.options import FIT_DEFAULTS, OPTION_SPECS, SELECT_DEFAULTS, FitOptions, OptionSpec
 from .context import SETTINGS_KEY, pass_terminal
 
@@ -25,6 +26,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 __all__ = ["FIT_DEFAULTS", "SELECT_DEFAULTS", "pass_terminal"]
+
+#: The output formats, for help text: every one, or those that hold text columns.
+FORMATS_TEXT = formats_help()
+TEXT_FORMATS_TEXT = formats_help(text_columns=True)
 
 #: select's grid when -k or -c is not given.
 SELECT_COMPONENTS = "1-9"

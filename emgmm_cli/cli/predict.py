@@ -7,14 +7,14 @@ from typing import Any
 import click
 
 from .context import Terminal, command, pass_terminal
-from .options import common_options, input_options, take
+from .options import FORMATS_TEXT, common_options, input_options, take
 
 
 @command()
 @click.argument("model", metavar="MODEL")
 @input_options
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
-              help="Write to FILE (.csv, .tsv, .npy, .json by extension; default: stdout).")
+              help=f"Write to FILE ({FORMATS_TEXT} by extension; default: stdout).")
 @click.option("--proba", is_flag=True,
               help="Write the N x K responsibilities (columns p0..p{K-1}) instead of labels.")
 @common_options

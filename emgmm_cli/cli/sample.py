@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from .context import Terminal, command, pass_terminal
-from .options import common_options
+from .options import FORMATS_TEXT, common_options
 
 
 @command()
@@ -15,8 +15,8 @@ from .options import common_options
 @click.option("--seed", type=click.IntRange(min=0),
               help="Random seed; the same seed gives the same points (default: fresh).")
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
-              help="Write the points to FILE: .csv, .tsv or .npy by extension "
-                   "(default: CSV on stdout).")
+              help=f"Write the points to FILE ({FORMATS_TEXT} by extension; default: CSV "
+                   "on stdout).")
 @click.option("--labels/--no-labels", default=True,
               help="Add a 'label' column with the component each point was drawn from.")
 @common_options

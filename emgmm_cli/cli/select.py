@@ -12,6 +12,7 @@ from .options import (
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
     SELECT_DEFAULTS,
+    TEXT_FORMATS_TEXT,
     ComponentList,
     CovarianceList,
     common_options,
@@ -36,8 +37,8 @@ from .options import (
                    "mclust reports BIC as -BIC and takes the largest).")
 @em_options(SELECT_DEFAULTS, means_init=False)
 @click.option("--table", metavar="FILE",
-              help="Write the table of every cell to FILE (.csv, .tsv, or .json with the "
-                   "choice; '-': stdout).")
+              help=f"Write the table of every cell to FILE ({TEXT_FORMATS_TEXT} by "
+                   "extension; .json adds the choice; '-': stdout).")
 @click.option("--model", metavar="FILE",
               help="Write the best cell's fitted model (the JSON document of fit --model) "
                    "to FILE.")

@@ -49,7 +49,6 @@ __all__ = [
     "atomic_write",
     "ensure_dir",
     "npy_header",
-    "output_format",
     "stream_table",
     "write_json",
     "write_table",
@@ -57,9 +56,6 @@ __all__ = [
 
 STDOUT_NAME = "<stdout>"
 """The name used in errors about data written to stdout."""
-
-output_format = format_for_path
-"""The name cli/ imports format_for_path by."""
 
 TableData: TypeAlias = "ArrayLike | Mapping[str, Any]"
 """What write_table accepts: a 1-D or 2-D array, or a mapping column name -> values."""
