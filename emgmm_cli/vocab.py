@@ -48,6 +48,11 @@ for _term in (
     register_covariance(_term)
 
 
+def unregister_covariance(name: str) -> None:
+    """Forget a registered term (a no-op for an unknown name)."""
+    _COVARIANCE.pop(name, None)
+
+
 def covariance_terms() -> tuple[CovarianceTerm, ...]:
     """Every covariance family, built-in ones first, in registration order."""
     return tuple(_COVARIANCE.values())

@@ -31,7 +31,8 @@ Second moments are centred on each component's current mean m_k:
 S_k = sum_i r_ik (x_i - m_k)(x_i - m_k)^T, which keeps the one-pass update sound; the
 M-step corrects for the new mean with delta_k = mu_k - m_k.
 
-A family can be registered at run time (``register``); every command then accepts it.
+A family can be registered at run time (``register``, and ``unregister``); every command
+then accepts it: tests/test_families.py adds mclust's EEI that way, from the test alone.
 """
 
 from __future__ import annotations
@@ -248,6 +249,12 @@ def register(fam: Family) -> Family:
     vocab.register_covariance(fam.term)
     FAMILIES[fam.name] = fam
     return fam
+
+
+def unregister(name: str) -> None:
+    """Remove a family registered at run time (and its term)."""
+    FAMILIES.pop(name, None)
+    vocab.unregister_covariance(name)
 
 
 register(Family(
