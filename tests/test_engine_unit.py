@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -565,7 +566,7 @@ class _CountingDataset(ArrayDataset):
         super().__init__(x, block_rows=8192, n_threads=1)
         self.passes = 0
 
-    def reduce(self, fn, *, indexed=False):  # type: ignore[no-untyped-def]
+    def reduce(self, fn: Any, *, indexed: bool = False) -> Any:
         self.passes += 1
         return super().reduce(fn, indexed=indexed)
 

@@ -515,8 +515,8 @@ def test_parquet_round_trip(tmp_path: Path) -> None:
     frame = pd.read_parquet(tmp_path / "r.parquet")
     assert list(frame.columns) == ["p0", "p1", "p2"]
     np.testing.assert_array_equal(frame.to_numpy(), resp)  # NaN stays NaN
-    table = {"k": [1, 2], "covariance": ["full", None], "bic": [10.0, 9.5], "ok": [True, False]}
-    write_table(str(tmp_path / "s.parquet"), table)
+    mixed = {"k": [1, 2], "covariance": ["full", None], "bic": [10.0, 9.5], "ok": [True, False]}
+    write_table(str(tmp_path / "s.parquet"), mixed)
     back = pd.read_parquet(tmp_path / "s.parquet")
     assert back["k"].tolist() == [1, 2] and back["ok"].tolist() == [True, False]
     assert back["covariance"][0] == "full" and back["covariance"].isna().tolist() == [False, True]
