@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from .. import vocab
-from .context import Terminal, command, pass_terminal
+from .context import Terminal, pass_terminal
+from .errors import command
 from .options import (
     FIT_DEFAULTS,
     SELECT_COMPONENTS,
@@ -106,20 +107,11 @@ def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bo
       emgmm batch data/ --select --criterion icl --seed 1 --output-dir out/
     """
     from ..app import batching, discover
-    from ..app.fitting import fresh_seed
-    from ..app.requests import ReadOptions
-    from ..engine.options import FitOptions
     from . import show
     from .errors import event_message, one_line
 
     seed_given = kw["seed"] is not None
-    grid, k, cov = _mode(kw.pop("select_mode"), kw.pop("k_text"), kw.pop("c_text"),
-                         kw.pop("criterion"), kw)
-    kw["seed"] = kw["seed"] if seed_given else fresh_seed()
-    means_init, responsibilities = kw.pop("means_init"), kw.pop("responsibilities")
-    settings = batching.BatchSettings(
-        take(kw, ReadOptions), take(kw, FitOptions, n_components=k, covariance_type=cov),
-        means_init=means_init, responsibilities=responsibilities, select=grid)
+    settings = _settings(kw)
     items = discover.discover(paths, output_dir=output_dir, recursive=recursive,
                               patterns=patterns, warn=term.warn)
     if not items:
@@ -137,6 +129,24 @@ def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bo
     if report.failed:
         raise click.ClickException(f"{report.failed} of {len(items)} datasets failed; see "
                                    f"{batching.summary_path(output_dir)}")
+
+
+def _settings(kw: dict[str, Any]) -> Any:
+    """The BatchSettings of the remaining options: the read options, the fit options (with
+    the seed given, or one drawn for the batch), and the grid with --select."""
+    from ..app.batching import BatchSettings
+    from ..app.fitting import fresh_seed
+    from ..app.requests import ReadOptions
+    from ..engine.options import FitOptions
+
+    grid, k, cov = _mode(kw.pop("select_mode"), kw.pop("k_text"), kw.pop("c_text"),
+                         kw.pop("criterion"), kw)
+    if kw["seed"] is None:
+        kw["seed"] = fresh_seed()
+    means_init, responsibilities = kw.pop("means_init"), kw.pop("responsibilities")
+    return BatchSettings(
+        take(kw, ReadOptions), take(kw, FitOptions, n_components=k, covariance_type=cov),
+        means_init=means_init, responsibilities=responsibilities, select=grid)
 
 
 def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str | None,

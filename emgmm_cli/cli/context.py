@@ -103,34 +103,6 @@ def debugging(ctx: click.Context) -> bool:
     return bool(ctx.meta.get(SETTINGS_KEY, {}).get("debug"))
 
 
-class EmgmmCommand(click.Command):
-    """A command whose use case's usage problems (contradictory options, an output that
-    cannot be written, a fit option out of range) are click's usage errors: exit status 2,
-    with this command's usage line."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        from ..app.errors import UsageProblem
-        from ..engine.errors import InvalidParameter
-
-        try:
-            return super().invoke(ctx)
-        except UsageProblem as exc:
-            raise click.UsageError(str(exc), ctx) from None
-        except InvalidParameter as exc:
-            if exc.option is None:
-                raise
-            from .options import flag
-
-            raise click.UsageError(f"Invalid value for '{flag(exc.option)}': {exc}",
-                                   ctx) from None
-
-
-def command(name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]],
-                                                                click.Command]:
-    """click.command for emgmm's commands (EmgmmCommand)."""
-    return click.command(name, cls=EmgmmCommand, **kwargs)
-
-
 def pass_terminal(f: Callable[..., R]) -> Callable[..., R]:
     """Hand the command its Terminal as the first argument."""
     @functools.wraps(f)

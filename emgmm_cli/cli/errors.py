@@ -1,4 +1,5 @@
-"""Failures as one line of text, with the advice phrased in this command line's options.
+"""Failures as one line of text, with the advice phrased in this command line's options,
+and the command class that turns a use case's usage problems into exit status 2.
 
 The engine reports what went wrong in its own terms and names the remedies as data
 (EngineError.advice, FitEvent.kind); this module is where they become flags.
@@ -6,6 +7,12 @@ The engine reports what went wrong in its own terms and names the remedies as da
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..app.errors import UsageProblem
 from ..engine.errors import (
     ANOTHER_INIT,
     FEWER_COMPONENTS,
@@ -13,9 +20,11 @@ from ..engine.errors import (
     NOT_CONVERGED,
     EngineError,
     FitEvent,
+    InvalidParameter,
     NotPositiveDefinite,
 )
 from ..io.errors import DataError
+from .options import flag
 
 
 def _remedy(code: str, exc: EngineError) -> str:
@@ -63,3 +72,26 @@ def one_line(exc: BaseException) -> str:
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         return f"{where}{exc.strerror or exc}"
     return f"internal error: {type(exc).__name__}: {exc} (run again with --debug for details)"
+
+
+class EmgmmCommand(click.Command):
+    """A command whose use case's usage problems (contradictory options, an output that
+    cannot be written, a fit option out of range) are click's usage errors: exit status 2,
+    with this command's usage line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UsageProblem as exc:
+            raise click.UsageError(str(exc), ctx) from None
+        except InvalidParameter as exc:
+            if exc.option is None:
+                raise
+            raise click.UsageError(f"Invalid value for '{flag(exc.option)}': {exc}",
+                                   ctx) from None
+
+
+def command(name: str | None = None, **kwargs: Any) -> Callable[[Callable[..., Any]],
+                                                                click.Command]:
+    """click.command for emgmm's commands (EmgmmCommand)."""
+    return click.command(name, cls=EmgmmCommand, **kwargs)

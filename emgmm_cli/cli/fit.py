@@ -6,7 +6,8 @@ from typing import Any
 
 import click
 
-from .context import Terminal, command, pass_terminal
+from .context import Terminal, pass_terminal
+from .errors import command
 from .options import FORMATS_TEXT, common_options, fit_options, input_options, take
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from .context import command
+from .errors import command
 from .options import FORMATS_TEXT, Box, Centers, NumberList, common_options
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from .context import Terminal, command, pass_terminal
+from .context import Terminal, pass_terminal
+from .errors import command
 from .options import FORMATS_TEXT, common_options
 
 

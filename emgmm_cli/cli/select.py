@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from .. import vocab
-from .context import Terminal, command, pass_terminal
+from .context import Terminal, pass_terminal
+from .errors import command
 from .options import (
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
