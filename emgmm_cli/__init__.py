@@ -1,3 +1,61 @@
-"""emgmm: Gaussian mixture clustering by expectation-maximisation, at the command line."""
+"""emgmm: Gaussian mixture clustering by expectation-maximisation, at the command line
+and from Python.
+
+The Python API is the command line's own use cases (emgmm_cli.app), so both give the same
+numbers:
+
+    import emgmm_cli
+    fit = emgmm_cli.fit("data.csv", 4, covariance_type="diag", seed=0)   # or an array
+    fit.labels, fit.means, fit.bic, fit.document                         # (a DataFrame)
+    best = emgmm_cli.select(X, range(1, 10)).best
+    emgmm_cli.predict(fit, X_new)
+
+See docs/python.md.  The names are loaded on first use, so `import emgmm_cli` (and
+`emgmm --help`) stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .app.fitting import Fitted, fit
+    from .app.models import Scores, predict, sample, score
+    from .app.requests import ReadOptions
+    from .app.selecting import Selected
+    from .app.selecting import select_model as select
+    from .engine.errors import EngineError, InvalidParameter
+    from .engine.options import FitOptions
+    from .io.errors import DataError
+    from .io.model import load_model
+
+_API = {
+    "fit": ("app.fitting", "fit"),
+    "Fitted": ("app.fitting", "Fitted"),
+    "select": ("app.selecting", "select_model"),
+    "Selected": ("app.selecting", "Selected"),
+    "predict": ("app.models", "predict"),
+    "score": ("app.models", "score"),
+    "Scores": ("app.models", "Scores"),
+    "sample": ("app.models", "sample"),
+    "load_model": ("io.model", "load_model"),
+    "ReadOptions": ("app.requests", "ReadOptions"),
+    "FitOptions": ("engine.options", "FitOptions"),
+    "DataError": ("io.errors", "DataError"),
+    "EngineError": ("engine.errors", "EngineError"),
+    "InvalidParameter": ("engine.errors", "InvalidParameter"),
+}
+
+__all__ = ["__version__", *sorted(_API)]
+
+
+def __getattr__(name: str) -> Any:
+    where = _API.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{where[0]}"), where[1])
+    globals()[name] = value
+    return value

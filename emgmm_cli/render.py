@@ -43,25 +43,19 @@ def _vector(values: Sequence[float], digits: int = 4, limit: int = 6) -> str:
     return f"({shown}{more})"
 
 
-def covariance_summary(cov: Any, covariance_type: str, k: int) -> str:
+def covariance_summary(doc: dict[str, Any], k: int) -> str:
     """Standard deviations per dimension and, for general matrices, the strongest
-    correlation: a one-line picture of a component's covariance."""
-    if covariance_type == "spherical":
-        return f"sd {_num(math.sqrt(cov[k]))} (all dims)"
-    if covariance_type == "diag":
-        return "sd " + _vector([math.sqrt(v) for v in cov[k]])
-    mat = cov[k] if covariance_type == "full" else cov
-    d = len(mat)
-    sds = [math.sqrt(mat[i][i]) for i in range(d)]
-    text = "sd " + _vector(sds)
-    if d > 1:
-        best, where = 0.0, (0, 1)
-        for i in range(d):
-            for j in range(i + 1, d):
-                r = mat[i][j] / (sds[i] * sds[j]) if sds[i] * sds[j] > 0 else 0.0
-                if abs(r) >= abs(best):
-                    best, where = r, (i, j)
-        text += f", corr[{where[0]},{where[1]}] {best:+.2f}"
+    correlation: a one-line picture of component k's covariance (Family.summary)."""
+    from .engine.families import family
+
+    fam = family(doc["covariance_type"])
+    summary = fam.summary(doc["covariances"], k, doc["n_components"], doc["n_features"])
+    if summary.isotropic:
+        return f"sd {_num(summary.sd[0])} (all dims)"
+    text = "sd " + _vector(summary.sd)
+    if summary.correlation is not None:
+        i, j, r = summary.correlation
+        text += f", corr[{i},{j}] {r:+.2f}"
     return text
 
 
@@ -100,7 +94,7 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     for k in range(doc["n_components"]):
         flag = " [yellow](degenerate)[/yellow]" if k in doc["degenerate"] else ""
         table.add_row(f"{k}{flag}", f"{doc['weights'][k]:.4f}", _vector(doc["means"][k]),
-                      covariance_summary(doc["covariances"], doc["covariance_type"], k))
+                      covariance_summary(doc, k))
     console.print(table)
 
 
@@ -372,3 +366,47 @@ def select_progress(stream: TextIO | None, total: int
             progress.update(task, advance=1, last=name)
 
         yield done
+
+
+# --------------------------------------------------------------------------- info
+
+
+def model_info_text(doc: dict[str, Any], path: str) -> str:
+    """The model described in plain 'name: value' lines, for pipes and files."""
+    from .engine.options import OPTION_SPECS
+
+    opts = doc["options"]
+    k, d = doc["n_components"], doc["n_features"]
+    converged = "yes" if doc["converged"] else "no"
+    lines = [
+        f"model: {path}",
+        (f"format: {doc['format']} version {doc['version']} (written by emgmm "
+         f"{doc['emgmm_version']})"),
+        f"components (K): {k}",
+        f"features (D): {d} ({', '.join(doc['feature_names'])})",
+        f"covariance type: {doc['covariance_type']}",
+        f"fitted on: {doc['source']} ({doc['n_samples']} rows)",
+        "options: " + " ".join(f"{name}={_plain(opts.get(name))}" for name in OPTION_SPECS
+                               if name not in ("n_components", "covariance_type")),
+        f"iterations: {doc['n_iter']} (converged: {converged})",
+        (f"log-likelihood: {_plain(doc['log_likelihood'])} "
+         f"(per sample: {_plain(doc['mean_log_likelihood'])})"),
+        f"BIC: {_plain(doc['bic'])}",
+        f"AIC: {_plain(doc['aic'])}",
+        f"ICL: {_plain(doc['icl'])}",
+        f"parameters: {doc['n_parameters']}",
+        "degenerate components: " + (", ".join(str(c) for c in doc["degenerate"]) or "none"),
+    ]
+    for j in range(k):
+        mean = ", ".join(f"{v:.6g}" for v in doc["means"][j])
+        lines.append(f"component {j}: weight {doc['weights'][j]:.6g}, mean ({mean}), "
+                     + covariance_summary(doc, j))
+    return "\n".join(lines) + "\n"
+
+
+def _plain(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)

@@ -430,6 +430,11 @@ def select_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_csv(root / "data" / "three.csv", three)
     write_csv(root / "data" / "two.csv", two)
     (root / "data" / "bad.csv").write_text("x,y\n1,2\n3,4\n5,abc\n6,7\n")
+    # two blobs 2 apart beside a third: BIC and ICL pick diag K=2 (by 10 units), AIC
+    # diag K=4 (by 1.3)
+    near, _ = make_blobs([70, 70, 70], [[0.0, 0.0], [2.0, 0.0], [0.0, 9.0]],
+                         rng=np.random.default_rng(3))
+    write_csv(root / "near" / "near.csv", near)
     return root
 
 
@@ -539,11 +544,11 @@ def test_select_skip_existing_compares_the_grid_and_the_choice(
     # the same grid again; AIC picks the same cell (the outputs would be the same); another
     # grid; it again; another seed
     assert statuses == ["ok", "skipped", "skipped", "ok", "skipped", "ok"]
-    # on three blobs, ICL picks BIC's cell (diag K=3) and AIC another one (diag K=4)
-    shutil.copytree(select_tree / "sel1", select_tree / "recrit")
-    for criterion, status, k in (("icl", "skipped", "3"), ("aic", "ok", "4")):
-        result = invoke("batch", "data", "--glob", "three.csv", *SELECT, "--criterion",
-                        criterion, "--output-dir", "recrit", "--skip-existing")
+    # ICL picks BIC's cell (diag K=2): kept; AIC another one (diag K=4): fitted again
+    for criterion, status, k in (("bic", "ok", "2"), ("icl", "skipped", "2"),
+                                 ("aic", "ok", "4")):
+        result = invoke("batch", "near", *SELECT, "--criterion", criterion, "--output-dir",
+                        "recrit", "--skip-existing")
         assert result.exit_code == 0, result.stderr
         row = read_summary(select_tree / "recrit" / "summary.csv")[0]
         assert (row["status"], row["k"], row["covariance"]) == (status, k, "diag")
@@ -586,7 +591,7 @@ def test_select_with_no_cell_to_choose_fails_that_dataset(tmp_path: Path) -> Non
     (["-k", "3", "--criterion", "aic"], "--criterion chooses among the cells of --select"),
     (["-k", "3", "-c", "full,diag"], "'full,diag' is a list of covariance types"),
     (["-k", "3", "-c", "all"], "needs --select"),
-    (["-k", "0"], "0 is not in the range x>=1"),
+    (["-k", "0"], "'0': components run from 1 up"),
     ([], "Missing option '-k' / '--components'"),
     (["--select", "-k", "4-2"], "components run from 1 up"),
     (["--select", "-c", "box"], "box: choose all, or a comma-separated list"),

@@ -124,8 +124,8 @@ def full_covariances(doc: dict[str, Any]) -> np.ndarray:
 
 def mixture_logpdf(x: np.ndarray, weights: Any, means: Any, covs: Any) -> np.ndarray:
     """Per-row log sum_k w_k N(x | mu_k, Sigma_k), by scipy (independent of the engine)."""
-    from scipy.special import logsumexp  # type: ignore[import-untyped]
-    from scipy.stats import multivariate_normal  # type: ignore[import-untyped]
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
 
     lp = np.column_stack([
         math.log(w) + multivariate_normal(np.asarray(m), np.asarray(c)).logpdf(x).reshape(-1)
@@ -469,7 +469,7 @@ def test_responsibilities(tmp_path: Path) -> None:
     # the same as the model's posterior, computed independently
     doc = fit_json(BLOBS, "-k", 4, *XY, "--seed", 0)
     x, covs = blobs_xy(), full_covariances(doc)
-    from scipy.stats import multivariate_normal  # type: ignore[import-untyped]
+    from scipy.stats import multivariate_normal
 
     dens = np.column_stack([w * multivariate_normal(m, c).pdf(x)
                             for w, m, c in zip(doc["weights"], doc["means"], covs)])
@@ -673,7 +673,7 @@ def _bayes_errors(x: np.ndarray, truth: np.ndarray) -> int:
 
 
 def test_blobs_clustering_is_as_good_as_the_bayes_rule() -> None:
-    from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
+    from scipy.optimize import linear_sum_assignment
 
     x, truth = blobs_xy(), blobs_truth()
     labels = np.array(int_lines(fit(BLOBS, "-k", 4, *XY, "--seed", 0).stdout))

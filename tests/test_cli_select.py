@@ -182,14 +182,14 @@ def test_no_cell_to_choose_is_an_error_and_writes_nothing(tmp_path: Path) -> Non
 
 
 def test_a_degenerate_cell_is_shown_and_never_chosen() -> None:
-    # With K random data points as the single start (seed 0), diag K=5 collapses onto
-    # points that share one 'waiting' value: BIC 2220.6, far below every legitimate cell.
+    # With K random data points as the single start (seed 3), diag K=5 collapses onto
+    # points that share one 'waiting' value: BIC 2273.6, far below every legitimate cell.
     args = [FAITHFUL, "-k", "3,5", "-c", "tied,diag", "--init", "random-from-data",
-            "--n-init", "1", "--seed", "0"]
+            "--n-init", "1", "--seed", "3"]
     table = rows(ok(invoke(*args)).stdout)
     spurious = next(r for r in table if r["covariance_type"] == "diag" and r["n_components"] == "5")
     assert spurious["status"] == "degenerate" and spurious["best"] == "false"
-    assert abs(float(spurious["bic"]) - 2220.6) < 0.1
+    assert abs(float(spurious["bic"]) - 2273.6) < 0.1
     assert "collapsed: a spurious maximum" in spurious["message"]
     assert float(spurious["bic"]) == min(float(r["bic"]) for r in table)
     chosen = [r for r in table if r["best"] == "true"]
@@ -237,7 +237,7 @@ def test_table_and_model_files(tmp_path: Path) -> None:
     (["-c", "full,box"], "box: choose all, or a comma-separated list"),
     (["--criterion", "dic"], "'dic' is not one of 'bic', 'aic', 'icl'"),
     (["--means-init", "m.csv"], "No such option '--means-init'"),
-    (["--table", "cells.npy"], "give --table a .csv, .tsv or .json name"),
+    (["--table", "cells.npy"], "give --table a .csv, .tsv, .json, .jsonl or .parquet name"),
     (["--model", "best.csv"], "give --model a .json name"),
     (["--table", "-", "--model", "-"], "only one output can go to stdout"),
 ])
@@ -256,10 +256,10 @@ def test_component_lists() -> None:
     assert [r["covariance_type"] for r in table] == ["full", "tied", "diag", "spherical"]
 
 
-def test_command_line_tables_match_the_engine() -> None:
-    from emgmm_cli.cli import options, select
-    from emgmm_cli.engine import COVARIANCE_TYPES, CRITERIA, INIT_METHODS
+def test_engine_tables_are_keyed_by_the_vocabulary() -> None:
+    from emgmm_cli import vocab
+    from emgmm_cli.engine.families import FAMILIES
+    from emgmm_cli.engine.init import STARTERS
 
-    assert options.INIT_METHODS == INIT_METHODS
-    assert options.COVARIANCE_TYPES == COVARIANCE_TYPES
-    assert select.CRITERIA == CRITERIA
+    assert set(STARTERS) == {*vocab.names(vocab.INIT_METHODS), vocab.MEANS_INIT}
+    assert set(FAMILIES) <= set(vocab.covariance_names())

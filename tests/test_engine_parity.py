@@ -21,7 +21,6 @@ from sklearn.mixture import GaussianMixture
 
 from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.engine import (
-    COVARIANCE_TYPES,
     MixtureParams,
     initial_params,
     predict_chunk,
@@ -30,6 +29,8 @@ from emgmm_cli.engine import (
 from emgmm_cli.engine.em import EMRun
 from emgmm_cli.engine.stats import chunk_moments
 
+#: scikit-learn's four covariance types (ours have the same names)
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 K = 3
 REG = 1e-6
 PARITY_RTOL = 1e-8

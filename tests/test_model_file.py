@@ -211,7 +211,8 @@ INVALID_DOCUMENTS: list[tuple[str, Callable[[Doc], Any], str]] = [
     ("options not an object", set_field("options", []),
      "field 'options': expected an object, got []"),
     ("option of the wrong type", set_field("options.seed", "zero"),
-     "field 'options.seed': expected an integer or null, got \"zero\""),
+     "field 'options.seed': expected an integer from 0 to 9007199254740991 or null, got "
+     "\"zero\""),
 ]
 
 

@@ -29,7 +29,7 @@ from click.testing import CliRunner, Result
 from emgmm_cli.backends import open_dataset
 from emgmm_cli.backends.blockfile import BlockFileDataset
 from emgmm_cli.backends.local import ArrayDataset, block_rows
-from emgmm_cli.cli._fitting import final_pass, stream_predictions
+from emgmm_cli.app.fitting import final_pass, stream_predictions
 from emgmm_cli.cli.main import cli
 from emgmm_cli.cli.options import parse_size
 from emgmm_cli.engine import FitOptions, MixtureParams, fit, run_em

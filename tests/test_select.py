@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from emgmm_cli.backends.local import ArrayDataset
-from emgmm_cli.engine import FitOptions, fit
+from emgmm_cli.engine import FitOptions, fit, m_step
 from emgmm_cli.engine.errors import InvalidParameter
-from emgmm_cli.engine.hc import HcTree, build_hc_tree, hc_params, hc_tree, svd_scale
+from emgmm_cli.engine.hc import HcTree, build_hc_tree, hc_stats, hc_tree, svd_scale
 from emgmm_cli.engine.init import INIT_METHODS, restart_method
-from emgmm_cli.engine.select import (
+from emgmm_cli.engine.selection import (
     CRITERIA,
     Cell,
     CellResult,
@@ -317,12 +317,14 @@ def test_hc_subsamples_large_data_and_estimates_from_the_subsample() -> None:
     tree = build_hc_tree(data, np.random.default_rng(0), max_rows=120)
     assert tree.rows is not None and len(tree.rows) == tree.n_rows == 120
     assert np.all(np.diff(tree.rows) > 0)
-    params = hc_params(data, tree, 2, "full", reg_covar=1e-6, origin=np.zeros((2, 2)))
+    stats = hc_stats(data, tree, 2, "full", origin=np.zeros((2, 2)))
+    assert stats.n == 120 and stats.nk.sum() == 120
+    params, _ = m_step(stats, np.zeros((2, 2)), "full", 1e-6)
     means = params.means[np.argsort(params.means[:, 0])]
     np.testing.assert_allclose(means, [[0, 0], [8, 8]], atol=0.5)
     with pytest.raises(InvalidParameter, match="another dataset"):
-        hc_params(ArrayDataset(x[:100]), HcTree(rows=None, merges=tree.merges, n_rows=120), 2,
-                  "full", reg_covar=1e-6, origin=np.zeros((2, 2)))
+        hc_stats(ArrayDataset(x[:100]), HcTree(rows=None, merges=tree.merges, n_rows=120), 2,
+                 "full", origin=np.zeros((2, 2)))
 
 
 def test_hc_init_in_fit_first_restart_then_random() -> None:

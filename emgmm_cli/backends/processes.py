@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,8 +39,11 @@ THREAD_LIMIT_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 
-WORKER_DIED = ("its worker process died (killed, or out of memory); run the batch again "
-               "with --skip-existing and fewer --jobs")
+#: What a task whose worker died gets (as a RuntimeError): the caller knows what to advise.
+WORKER_DIED = "its worker process died (killed, or out of memory)"
+#: Arrays up to this size travel to the worker processes inside each task; larger ones
+#: are written once to a temporary .npy that the workers memory-map.
+INLINE_BYTES = 16 << 20
 
 
 class Cancelled(BaseException):
@@ -127,6 +131,23 @@ def single_threaded_blas() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+@contextmanager
+def portable(source: Any) -> Iterator[Any]:
+    """source in a form that pickles cheaply to a worker: itself, or for an in-memory
+    array over INLINE_BYTES the path of a temporary .npy (removed after), which
+    backends.open_dataset maps."""
+    import numpy as np
+
+    if not (isinstance(source, np.ndarray) and not isinstance(source, np.memmap)
+            and source.nbytes > INLINE_BYTES):
+        yield source
+        return
+    with tempfile.TemporaryDirectory(prefix="emgmm-") as folder:
+        path = os.path.join(folder, "data.npy")
+        np.save(path, np.ascontiguousarray(source))
+        yield path
 
 
 def worker_count(jobs: int, n_tasks: int) -> int:

@@ -2,48 +2,47 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
+from .. import vocab
+from .context import Terminal, pass_terminal
+from .errors import command
 from .options import (
-    COVARIANCE_TYPES,
-    CRITERIA,
     FIT_DEFAULTS,
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
     SELECT_DEFAULTS,
+    TEXT_FORMATS_TEXT,
     ComponentList,
     CovarianceList,
     common_options,
+    covariance_help,
     em_options,
     read_options,
-    resolve_defaults,
-    terminal,
+    take,
+    with_defaults,
 )
 
-if TYPE_CHECKING:
-    from ._batch import SelectSpec
 
-
-@click.command()
+@command()
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=str)
 @read_options
-@click.option("-k", "--components", "n_components", metavar="K|KS",
+@click.option("-k", "--components", "k_text", metavar="K|KS",
               help="Number of mixture components (required without --select).  With "
                    "--select, the numbers to try: a range (1-9), a list (2,4,8) or both "
                    f"(1-3,6).  [default with --select: {SELECT_COMPONENTS}]")
-@click.option("-c", "--covariance-type", metavar="TYPE|TYPES",
-              help="Covariance family: full (own matrix per component), tied (one shared "
-                   "matrix), diag (own diagonal), spherical (own single variance).  With "
-                   "--select, the families to try: all, or a comma-separated list such as "
-                   f"full,diag.  [default: full; with --select: {SELECT_COVARIANCES}]")
+@click.option("-c", "--covariance-type", "c_text", metavar="TYPE|TYPES",
+              help=f"{covariance_help()}  With --select, the families to try: all, or a "
+                   f"comma-separated list such as full,diag.  [default: full; with "
+                   f"--select: {SELECT_COVARIANCES}]")
 @click.option("--select", "select_mode", is_flag=True,
               help="Choose each dataset's number of components and covariance family as "
                    "emgmm select does: fit every (covariance, K) cell of -k and -c and keep "
                    "the best by --criterion; select's defaults then apply to --init, "
                    "--n-init, --tol and --max-iter.")
-@click.option("--criterion", type=click.Choice(CRITERIA),
+@click.option("--criterion", type=click.Choice(vocab.names(vocab.CRITERIA)),
               help="With --select: what picks the best cell, lower being better.  "
                    "[default: bic]")
 @em_options(FIT_DEFAULTS, select_defaults=SELECT_DEFAULTS)
@@ -66,11 +65,13 @@ if TYPE_CHECKING:
               help="Keep the results of datasets whose outputs are complete and were "
                    "fitted with the same options (resume an interrupted batch).")
 @click.option("--summary", metavar="FILE",
-              help="Also write the summary table to FILE (.csv, .tsv or .json; '-': CSV "
-                   "on stdout).")
+              help=f"Also write the summary table to FILE ({TEXT_FORMATS_TEXT} by "
+                   "extension; '-': CSV on stdout).")
 @common_options
-@click.pass_context
-def batch(ctx: click.Context, paths: tuple[str, ...], **kwargs: Any) -> None:
+@pass_terminal
+def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bool,
+          patterns: tuple[str, ...], jobs: int, skip_existing: bool, summary: str | None,
+          **kw: Any) -> None:
     """Fit a Gaussian mixture to every dataset in PATH... and sum them up in one table.
 
     PATH is a directory (its .csv, .tsv and .npy files; see --recursive and --glob), a
@@ -105,90 +106,86 @@ def batch(ctx: click.Context, paths: tuple[str, ...], **kwargs: Any) -> None:
       emgmm batch data/ --select -k 2,4,8 -c full,diag --jobs 0 --output-dir out/
       emgmm batch data/ --select --criterion icl --seed 1 --output-dir out/
     """
-    from ._batch import BatchSettings, batch_request, check_overwrites, discover, run_batch
+    from ..app import batching, discover
+    from . import show
+    from .errors import event_message, one_line
 
-    spec = resolve_mode(ctx, kwargs)
-    term = terminal(ctx)
-    output_dir = kwargs["output_dir"]
-    items = discover(paths, output_dir=output_dir, recursive=kwargs["recursive"],
-                     patterns=kwargs["patterns"], warn=term.warn)
+    seed_given = kw["seed"] is not None
+    settings = _settings(kw)
+    items = discover.discover(paths, output_dir=output_dir, recursive=recursive,
+                              patterns=patterns, warn=term.warn)
     if not items:
         raise click.ClickException(
             f"no datasets found in {', '.join(paths)} (looked for "
-            f"{', '.join(kwargs['patterns']) or '*.csv, *.tsv, *.npy'}"
-            f"{'' if kwargs['recursive'] else '; --recursive looks in subdirectories'})")
-    check_overwrites(items, output_dir=output_dir, summary=kwargs["summary"],
-                     responsibilities=kwargs["responsibilities"],
-                     means_init=kwargs["means_init"], select=spec is not None)
-    settings = BatchSettings(batch_request(kwargs), responsibilities=kwargs["responsibilities"],
-                             select=spec)
-    run_batch(term, items, settings,
-              output_dir=output_dir, jobs=kwargs["jobs"], skip_existing=kwargs["skip_existing"],
-              seed_given=kwargs["seed"] is not None, summary=kwargs["summary"])
+            f"{', '.join(patterns) or '*.csv, *.tsv, *.npy'}"
+            f"{'' if recursive else '; --recursive looks in subdirectories'})")
+    batching.check_overwrites(items, settings, output_dir=output_dir, summary=summary)
+    with show.batch_progress(term, len(items)) as display:
+        report = batching.run_batch(
+            items, settings, display, output_dir=output_dir, jobs=jobs,
+            skip_existing=skip_existing, seed_given=seed_given, summary=summary,
+            task=batching.OneDataset(one_line, event_message), quiet=term.quiet)
+    show.batch_summary(term, report, len(items), output_dir, summary == "-")
+    if report.failed:
+        raise click.ClickException(f"{report.failed} of {len(items)} datasets failed; see "
+                                   f"{batching.summary_path(output_dir)}")
 
 
-def _param(ctx: click.Context, name: str) -> click.Parameter:
-    return next(p for p in ctx.command.params if p.name == name)
+def _settings(kw: dict[str, Any]) -> Any:
+    """The BatchSettings of the remaining options: the read options, the fit options (with
+    the seed given, or one drawn for the batch), and the grid with --select."""
+    from ..app.batching import BatchSettings
+    from ..app.fitting import fresh_seed
+    from ..app.requests import ReadOptions
+    from ..engine.options import FitOptions
+
+    grid, k, cov = _mode(kw.pop("select_mode"), kw.pop("k_text"), kw.pop("c_text"),
+                         kw.pop("criterion"), kw)
+    if kw["seed"] is None:
+        kw["seed"] = fresh_seed()
+    means_init, responsibilities = kw.pop("means_init"), kw.pop("responsibilities")
+    return BatchSettings(
+        take(kw, ReadOptions), take(kw, FitOptions, n_components=k, covariance_type=cov),
+        means_init=means_init, responsibilities=responsibilities, select=grid)
 
 
-def resolve_mode(ctx: click.Context, kwargs: dict[str, Any]) -> "SelectSpec | None":
-    """Read -k, -c, --criterion and the EM options as --select says, in place.
+def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str | None,
+          kw: dict[str, Any]) -> tuple[Any, int, str]:
+    """(the grid with --select, else None; K; family), read from -k, -c and --criterion
+    as --select says, the EM options' defaults filled in from fit's or select's table.
 
-    -k and -c arrive as text, and --init, --n-init, --tol and --max-iter as None when not
-    given, because what they may be and default to depends on --select: with it, -k is a
-    list (select's parser, default 1-9), -c a list or all (default all), and the EM
-    options take select's defaults; the grid is returned (and n_components and
-    covariance_type are left unused).  Without it, -k is one integer >= 1 (required), -c
-    one family (default full), the EM options take fit's defaults, --criterion has no
-    meaning, and None is returned.  Anything else is bad usage (exit status 2).
+    With --select, -k is a list (default 1-9) and -c a list or all (default all); K and
+    family are the cells'.  Without, -k is one integer >= 1 (required), -c one family
+    (default full), and --criterion has no meaning.  Anything else is bad usage.
     """
-    from ._batch import SelectSpec
+    from ..app.requests import SelectGrid
 
-    k_param, c_param = _param(ctx, "n_components"), _param(ctx, "covariance_type")
-    k_text, c_text = kwargs["n_components"], kwargs["covariance_type"]
-    criterion = kwargs.pop("criterion")
-    if kwargs.pop("select_mode"):
-        if kwargs["means_init"] is not None:
+    ctx = click.get_current_context()
+    k_param, c_param = (next(p for p in ctx.command.params if p.name == name)
+                        for name in ("k_text", "c_text"))
+    if select:
+        if kw["means_init"] is not None:
             raise click.UsageError("--means-init gives the starting means of one K; it "
                                    "cannot be used with --select", ctx)
-        components = ComponentList().convert(
-            SELECT_COMPONENTS if k_text is None else k_text, k_param, ctx)
-        types = CovarianceList().convert(
-            SELECT_COVARIANCES if c_text is None else c_text, c_param, ctx)
-        resolve_defaults(kwargs, SELECT_DEFAULTS)
-        kwargs["n_components"], kwargs["covariance_type"] = 0, ""  # each cell has its own
-        return SelectSpec(tuple(components), tuple(types), criterion or "bic")
-
+        with_defaults(kw, SELECT_DEFAULTS)
+        grid = SelectGrid(
+            tuple(ComponentList().convert(k_text or SELECT_COMPONENTS, k_param, ctx)),
+            tuple(CovarianceList().convert(c_text or SELECT_COVARIANCES, c_param, ctx)),
+            criterion or "bic")
+        return grid, 1, grid.covariance_types[0]
     if criterion is not None:
         raise click.UsageError("--criterion chooses among the cells of --select; add "
                                "--select, or leave --criterion out", ctx)
     if k_text is None:
         raise click.MissingParameter(ctx=ctx, param=k_param)
-    try:
-        kwargs["n_components"] = click.IntRange(min=1).convert(k_text, k_param, ctx)
-    except click.BadParameter:
-        if not _parses(ComponentList(), k_text):
-            raise
-        raise click.BadParameter(
-            f"{k_text!r} is a list of components, which needs --select; without it, -k "
-            "is one number >= 1", ctx, k_param) from None
-    try:
-        kwargs["covariance_type"] = click.Choice(COVARIANCE_TYPES).convert(
-            "full" if c_text is None else c_text, c_param, ctx)
-    except click.BadParameter:
-        if not (_parses(CovarianceList(), c_text) and ("," in c_text or
-                                                        c_text.strip().lower() == "all")):
-            raise
-        raise click.BadParameter(
-            f"{c_text!r} is a list of covariance types, which needs --select; without it, "
-            f"-c is one of {', '.join(COVARIANCE_TYPES)}", ctx, c_param) from None
-    resolve_defaults(kwargs, FIT_DEFAULTS)
-    return None
-
-
-def _parses(kind: click.ParamType, text: str) -> bool:
-    try:
-        kind.convert(text, None, None)
-    except click.BadParameter:
-        return False
-    return True
+    ks = ComponentList().convert(k_text, k_param, ctx)
+    if len(ks) != 1:
+        raise click.BadParameter(f"{k_text!r} is a list of components, which needs "
+                                 "--select; without it, -k is one number >= 1", ctx, k_param)
+    covs = CovarianceList().convert(c_text or "full", c_param, ctx)
+    if len(covs) != 1 or (c_text or "").strip().lower() == "all":
+        raise click.BadParameter(f"{c_text!r} is a list of covariance types, which needs "
+                                 f"--select; without it, -c is one of "
+                                 f"{', '.join(vocab.covariance_names())}", ctx, c_param)
+    with_defaults(kw, FIT_DEFAULTS)
+    return None, ks[0], covs[0]

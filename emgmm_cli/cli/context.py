@@ -1,16 +1,27 @@
 """Terminal state as data, decided when a command runs (never at import).
 
-Commands read stdout/stderr and whether each is a terminal from one object on ctx.obj, so
-tests can build one with any combination and check both behaviours in one run.
+Commands read stdout/stderr and whether each is a terminal from one Terminal, handed to
+them by @pass_terminal, so tests can build one with any combination and check both
+behaviours in one run.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO, TypeVar
+
+import click
+
+R = TypeVar("R")
+
+#: Where the common options (-q, --debug) leave their values in click's context.meta.
+SETTINGS_KEY = "emgmm.settings"
+_TERMINAL_KEY = "emgmm.terminal"
 
 
 class ExitStatus(enum.IntEnum):
@@ -58,7 +69,44 @@ class Terminal:
             return self.stderr
         return None
 
+    @property
+    def progress_stream(self) -> TextIO | None:
+        """Where live progress goes: a terminal's stderr, unless --quiet."""
+        return self.stderr if self.stderr_isatty and not self.quiet else None
+
+    @property
+    def log(self) -> Callable[[str], None] | None:
+        """Where notes about reading large data go: stderr on a terminal or with --debug."""
+        if self.quiet or not (self.debug or self.stderr_isatty):
+            return None
+        return lambda message: print(f"emgmm: {message}", file=self.stderr)
+
     def warn(self, message: str) -> None:
         """One warning line on stderr, unless --quiet."""
         if not self.quiet:
             print(f"emgmm: warning: {message}", file=self.stderr)
+
+
+def terminal_of(ctx: click.Context) -> Terminal:
+    """The Terminal of this run, built once from the common options."""
+    root = ctx.find_root()
+    term = root.meta.get(_TERMINAL_KEY)
+    if term is None:
+        settings = ctx.meta.get(SETTINGS_KEY, {})
+        term = Terminal.detect(quiet=bool(settings.get("quiet")),
+                               debug=bool(settings.get("debug")))
+        root.meta[_TERMINAL_KEY] = term
+    return term
+
+
+def debugging(ctx: click.Context) -> bool:
+    return bool(ctx.meta.get(SETTINGS_KEY, {}).get("debug"))
+
+
+def pass_terminal(f: Callable[..., R]) -> Callable[..., R]:
+    """Hand the command its Terminal as the first argument."""
+    @functools.wraps(f)
+    def new(*args: Any, **kwargs: Any) -> R:
+        return f(terminal_of(click.get_current_context()), *args, **kwargs)
+
+    return new

@@ -6,14 +6,17 @@ from typing import Any
 
 import click
 
-from .options import common_options, fit_options, input_options, terminal
+from .context import Terminal, pass_terminal
+from .errors import command
+from .options import FORMATS_TEXT, common_options, fit_options, input_options, take
 
 
-@click.command()
+@command()
 @input_options
 @fit_options
 @click.option("-o", "--labels", "--output", "labels", metavar="FILE",
-              help="Write one label (0..K-1) per line to FILE ('-': stdout).")
+              help=f"Write one label (0..K-1) per line to FILE ({FORMATS_TEXT} by "
+                   "extension; '-': stdout).")
 @click.option("--responsibilities", metavar="FILE",
               help="Write the N x K responsibilities (columns p0..p{K-1}) to FILE.")
 @click.option("--trace", metavar="FILE",
@@ -28,15 +31,16 @@ from .options import common_options, fit_options, input_options, terminal
               help="Print the summary (the model document and the trace) as JSON on stdout.")
 @click.option("--show-trace", is_flag=True, help="Also show the trace as a table.")
 @common_options
-@click.pass_context
-def fit(ctx: click.Context, **kwargs: Any) -> None:
+@pass_terminal
+def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
+        **kw: Any) -> None:
     """Fit a Gaussian mixture to INPUT (.csv, .tsv, .npy, or - for CSV on stdin).
 
     On a terminal, prints a summary: iterations, convergence, log-likelihood, BIC, AIC,
     ICL and a table of components.  When stdout is a pipe or a file and no output is
     named, writes one integer label per line instead.  Output formats follow the file
-    extension (.csv, .tsv, .npy, .json); '-' is stdout.  Files are written atomically:
-    a failed run leaves none behind.
+    extension; '-' is stdout.  Files are written atomically: a failed run leaves none
+    behind.
 
     \b
     Examples:
@@ -46,6 +50,22 @@ def fit(ctx: click.Context, **kwargs: Any) -> None:
       emgmm fit data.csv -k 2 --columns height --algorithm hard --show-trace
       cat data.csv | emgmm fit - -k 4 --output-dir out/
     """
-    from ._fitting import FitRequest, run_fit
+    from ..app import fitting
+    from ..app.data import load
+    from ..app.requests import FitOutputs, ReadOptions
+    from ..engine.options import FitOptions
+    from . import show
 
-    run_fit(terminal(ctx), FitRequest(**kwargs))
+    read, options, outputs = take(kw, ReadOptions), take(kw, FitOptions), take(kw, FitOutputs)
+    if not outputs.destinations() and not outputs.as_json and not term.stdout_isatty:
+        outputs = FitOutputs(labels="-")  # labels are the data of a pipe
+    fitting.check_outputs(outputs.destinations(), [input, means_init], as_json=outputs.as_json)
+    points = load(input, read, log=term.log)
+    means = fitting.load_means(means_init, options.n_components, points.n_features) \
+        if means_init else None
+    with show.fit_progress(term, options.n_init) as on_iteration:
+        fitted = fitting.fit_points(points, options.replace(means_init=means_init),
+                                    means_init=means, on_iteration=on_iteration)
+    show.events(term, fitted)
+    fitting.write_outputs(fitted, outputs)
+    show.fit_summary(term, fitted, carries_data=outputs.carries_data, trace=show_trace)

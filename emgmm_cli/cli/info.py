@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import click
 
-from .options import common_options, terminal
+from .context import Terminal, pass_terminal
+from .errors import command
+from .options import common_options
 
 
-@click.command()
+@command()
 @click.argument("model", metavar="MODEL")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the validated model document as JSON on stdout.")
 @common_options
-@click.pass_context
-def info(ctx: click.Context, model: str, as_json: bool) -> None:
+@pass_terminal
+def info(term: Terminal, model: str, as_json: bool) -> None:
     """Describe MODEL (a file written by fit --model) after validating it.
 
     Shows K, D, the covariance type, the weights, means and spreads of the components,
@@ -27,6 +29,15 @@ def info(ctx: click.Context, model: str, as_json: bool) -> None:
       emgmm info model.json | grep BIC
       emgmm info model.json --json | jq .weights
     """
-    from ._models import run_info
+    from ..io.model import load_model
+    from ..io.writers import write_json
+    from ..render import make_console, model_info_text, render_model_info
 
-    run_info(terminal(ctx), model, as_json=as_json)
+    loaded = load_model(model)
+    if as_json:
+        write_json("-", loaded.document)
+    elif term.stdout_isatty:
+        render_model_info(make_console(term.stdout), loaded.document, path=loaded.path)
+    else:
+        term.stdout.write(model_info_text(loaded.document, loaded.path))
+        term.stdout.flush()

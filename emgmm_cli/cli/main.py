@@ -1,4 +1,4 @@
-"""The `emgmm` command group, its error handling and exit codes."""
+"""The `emgmm` command group: its commands, and the one place failures become exit codes."""
 
 from __future__ import annotations
 
@@ -9,15 +9,26 @@ from typing import Any
 import click
 
 from .. import __version__
-from .context import ExitStatus
+from . import batch, fit, info, make_blobs, predict, sample, score, select
+from .context import ExitStatus, debugging
+from .errors import one_line
+
+#: Every command, in the order `emgmm --help` lists them.
+COMMANDS: tuple[click.Command, ...] = (
+    fit.fit, select.select, batch.batch, predict.predict, score.score, sample.sample,
+    info.info, make_blobs.make_blobs,
+)
 
 
 class EmgmmGroup(click.Group):
     """A group that turns every failure into one line on stderr and a documented code.
 
-    Data and fit errors exit with 1 (`Error: <file>:<line>: ...`), usage errors with 2
-    (click's own), Ctrl-C with 130; a traceback appears only with --debug.
+    Data and fit errors exit with 1 (`Error: <file>:<line>: ...`), usage errors with 2,
+    Ctrl-C with 130; a traceback appears only with --debug.
     """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [c.name for c in COMMANDS if c.name]
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -28,34 +39,14 @@ class EmgmmGroup(click.Group):
             click.echo("emgmm: interrupted", err=True)
             raise click.exceptions.Exit(ExitStatus.INTERRUPTED) from None
         except Exception as exc:  # noqa: BLE001 - mapped to a one-line message below
-            if _debug(ctx):
+            if debugging(ctx):  # context.meta is shared with the subcommand's context
                 raise
-            raise click.ClickException(_one_line(exc)) from None
-
-
-def _debug(ctx: click.Context) -> bool:
-    obj = ctx.find_object(dict)
-    return bool(obj and obj.get("debug"))
-
-
-def _one_line(exc: BaseException) -> str:
-    from ..engine.errors import EngineError
-    from ..io.errors import DataError
-
-    if isinstance(exc, (DataError, EngineError)):
-        return str(exc)
-    if isinstance(exc, MemoryError):
-        return "out of memory; use a smaller --memory-limit, float32 data, or fewer components"
-    if isinstance(exc, OSError):
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        return f"{where}{exc.strerror or exc}"
-    return f"internal error: {type(exc).__name__}: {exc} (run again with --debug for details)"
+            raise click.ClickException(one_line(exc)) from None
 
 
 @click.group(cls=EmgmmGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="emgmm")
-@click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli() -> None:
     """Cluster point data with Gaussian mixture models fitted by EM.
 
     \b
@@ -66,33 +57,10 @@ def cli(ctx: click.Context) -> None:
 
     Exit status: 0 success, 1 the data or the fit failed, 2 bad usage, 130 interrupted.
     """
-    ctx.ensure_object(dict)
 
 
-def _register() -> None:
-    from .fit import fit
-
-    cli.add_command(fit)
-
-    from .select import select
-
-    cli.add_command(select)
-
-    from .batch import batch
-
-    cli.add_command(batch)
-
-    from .info import info
-    from .make_blobs import make_blobs
-    from .predict import predict
-    from .sample import sample
-    from .score import score
-
-    for command in (make_blobs, predict, score, sample, info):
-        cli.add_command(command)
-
-
-_register()
+for _command in COMMANDS:
+    cli.add_command(_command)
 
 
 #: The engine runs blocks on its own thread pool, one block per core; a multi-threaded

@@ -6,11 +6,11 @@ from typing import Any
 
 import click
 
-from ._blobs import Box, Centers, NumberList
-from .options import common_options, terminal
+from .errors import command
+from .options import FORMATS_TEXT, Box, Centers, NumberList, common_options
 
 
-@click.command("make-blobs")
+@command("make-blobs")
 @click.option("-n", "--n-samples", "sizes", type=NumberList(int, "integer"), default="100",
               show_default=True, metavar="N|N1,N2,...",
               help="Points in all, split evenly over the centers, or one count per center.")
@@ -32,14 +32,13 @@ from .options import common_options, terminal
 @click.option("--seed", type=click.IntRange(min=0),
               help="Random seed; the same seed gives the same bytes (default: fresh).")
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
-              help="Write the points to FILE: .csv, .tsv or .npy by extension "
-                   "(default: CSV on stdout).")
+              help=f"Write the points to FILE ({FORMATS_TEXT} by extension; default: CSV "
+                   "on stdout).")
 @click.option("--labels/--no-labels", default=True,
               help="Add a 'label' column with each point's blob.")
 @click.option("--centers-out", metavar="FILE", help="Write the true centers (K x D) to FILE.")
 @common_options
-@click.pass_context
-def make_blobs(ctx: click.Context, **kwargs: Any) -> None:
+def make_blobs(**kw: Any) -> None:
     """Generate labelled Gaussian blob data.
 
     Columns x0..x{D-1} then label (the blob, 0..K-1); points come blob by blob, in
@@ -54,6 +53,6 @@ def make_blobs(ctx: click.Context, **kwargs: Any) -> None:
       emgmm make-blobs -n 300 --centers "0,0;4,4" --covariances cov.json --seed 1
       emgmm make-blobs -n 1000 --n-centers 3 --seed 0 | emgmm fit - -k 3 --columns x0,x1
     """
-    from ._blobs import BlobRequest, run_make_blobs
+    from ..app.blobs import BlobRequest, run_make_blobs
 
-    run_make_blobs(terminal(ctx), BlobRequest(**kwargs))
+    run_make_blobs(BlobRequest(**kw))

@@ -1,37 +1,53 @@
-"""Options shared by several commands, declared once.
+"""Options shared by several commands, declared once, and every ParamType.
 
 A letter means the same thing in every command: -k components, -c covariance type,
--d delimiter, -H no header, -o output, -q quiet.  Limits are declared here as click types,
-so bad values are rejected (exit 2) before any data is read.
+-d delimiter, -H no header, -o output, -q quiet.  The fit options are built from the one
+schema, engine.options.FitOptions (type, range, choices and help of each field), so a new
+fit option appears in every command that fits.  Values are checked here, as click types,
+so bad ones are rejected (exit 2) before any data is read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping
-from typing import Any, Callable, TypeVar
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import click
 
-from .context import Terminal
+from .. import vocab
+from ..io.formats import formats_help
+from ..engine.options import FIT_DEFAULTS, OPTION_SPECS, SELECT_DEFAULTS, FitOptions, OptionSpec
+from .context import SETTINGS_KEY, pass_terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
-# Kept in step with the engine's tables (checked by a test) without importing numpy here.
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-INIT_METHODS = ("kmeans", "k-means++", "random", "random-from-data", "hc")
-ALGORITHMS = ("soft", "hard")
-DTYPES = ("float64", "float32")
-CRITERIA = ("bic", "aic", "icl")
+__all__ = ["FIT_DEFAULTS", "SELECT_DEFAULTS", "pass_terminal"]
 
-#: fit's defaults for the EM options that select changes, and select's: mclust's start,
-#: and EM run until the log-likelihood is settled to well under the 0.01 at which cells
-#: are compared.  batch uses one table or the other, as --select says (resolve_defaults).
-FIT_DEFAULTS: Mapping[str, Any] = {"init": "kmeans", "n_init": 1, "tol": 1e-3, "max_iter": 100}
-SELECT_DEFAULTS: Mapping[str, Any] = {"init": "hc", "n_init": 5, "tol": 1e-7, "max_iter": 2000}
+#: The output formats, for help text: every one, or those that hold text columns.
+FORMATS_TEXT = formats_help()
+TEXT_FORMATS_TEXT = formats_help(text_columns=True)
+
 #: select's grid when -k or -c is not given.
 SELECT_COMPONENTS = "1-9"
 SELECT_COVARIANCES = "all"
+
+#: Fit options whose flags are not --{name with dashes}.
+FLAGS: Mapping[str, tuple[str, ...]] = {
+    "n_components": ("-k", "--components"),
+    "covariance_type": ("-c", "--covariance-type"),
+}
+
+
+def flag(name: str) -> str:
+    """The long flag of a fit option: 'tol' -> '--tol', 'n_components' -> '--components'."""
+    return FLAGS.get(name, ("--" + name.replace("_", "-"),))[-1]
+
+
+# --------------------------------------------------------------------------- ParamTypes
 
 _SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
@@ -69,6 +85,35 @@ class ByteSize(click.ParamType):
                       "or T, such as 512M or 2G", param, ctx)
 
 
+class SpecType(click.ParamType):
+    """A fit option's value, checked against its OptionSpec (finite numbers in range, one
+    of the choices): the schema's limits, applied before any data is read."""
+
+    def __init__(self, spec: OptionSpec) -> None:
+        self.spec = spec
+        self.name = {int: "integer", float: "float"}.get(spec.kind, "text")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        if not isinstance(value, str):
+            parsed = value
+        else:
+            try:
+                parsed = self.spec.kind(value)
+            except ValueError:
+                self.fail(f"{value!r} is not {self.spec.describe()}.", param, ctx)
+        if not self.spec.accepts(parsed):
+            self.fail(f"{value!r} is not {self.spec.describe()}.", param, ctx)
+        return parsed
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str
+                       ) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        choices = self.spec.choices() if self.spec.choices is not None else ()
+        return [CompletionItem(c) for c in choices if c.startswith(incomplete)]
+
+
 class ComponentList(click.ParamType):
     """Numbers of components: a range 1-9, a list 2,4,8, or both (1-3,6)."""
 
@@ -96,7 +141,8 @@ class ComponentList(click.ParamType):
 
 
 class CovarianceList(click.ParamType):
-    """Covariance families: all, or a comma-separated list of full, tied, diag, spherical."""
+    """Covariance families: all, or a comma-separated list of them (every family the
+    engine knows, registered ones included)."""
 
     name = "TYPES"
 
@@ -104,18 +150,79 @@ class CovarianceList(click.ParamType):
                 ) -> list[str]:
         if isinstance(value, list):
             return value
-        text = str(value).strip().lower()
-        if text == "all":
-            return list(COVARIANCE_TYPES)
+        known = vocab.covariance_names()
+        text = str(value).strip()
+        if text.lower() == "all":
+            return list(known)
         names = [t.strip() for t in text.split(",")]
-        bad = [t for t in names if t not in COVARIANCE_TYPES]
+        bad = [t for t in names if t not in known]
         if bad or not names:
             self.fail(f"{', '.join(bad) or repr(value)}: choose all, or a comma-separated "
-                      f"list of {', '.join(COVARIANCE_TYPES)}", param, ctx)
+                      f"list of {', '.join(known)}", param, ctx)
         return list(dict.fromkeys(names))
 
 
-def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+class NumberList(click.ParamType):
+    """One number or a comma-separated list of them: "1000" or "80,60,70,140"."""
+
+    def __init__(self, kind: type, what: str) -> None:
+        self.kind = kind
+        self.what = what
+        self.name = f"{what}s"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        if isinstance(value, list):
+            return value
+        try:
+            return [self.kind(part.strip()) for part in str(value).split(",")]
+        except ValueError:
+            self.fail(f"{value!r} is not {'an' if self.what[0] in 'aeiou' else 'a'} {self.what} "
+                      f"or a comma-separated list of {self.what}s", param, ctx)
+
+
+class Box(click.ParamType):
+    """LOW,HIGH: the box random centres are drawn from."""
+
+    name = "low,high"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        if isinstance(value, tuple):
+            return value
+        parts = str(value).split(",")
+        try:
+            if len(parts) != 2:
+                raise ValueError(value)
+            return float(parts[0]), float(parts[1])
+        except ValueError:
+            self.fail(f"{value!r} is not two numbers LOW,HIGH (for example -10,10)", param, ctx)
+
+
+class Centers(click.ParamType):
+    """Inline centres "1,1;5,5;6,1" (rows of numbers), or the path of a K x D data file."""
+
+    name = "centers"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return [[float(c) for c in row.split(",")] for row in value.split(";")]
+        except ValueError:
+            pass
+        if os.path.exists(value):
+            return value
+        self.fail(f"{value!r} is neither a list of centers such as '1,1;5,5;6,1' nor an "
+                  "existing file", param, ctx)
+
+
+# --------------------------------------------------------------------------- decorators
+
+
+def compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """One decorator applying several, the first outermost (as if stacked in order)."""
     def apply(f: F) -> F:
         for d in reversed(decorators):
             f = d(f)
@@ -124,42 +231,31 @@ def _compose(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
-def _set_common(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    obj = ctx.ensure_object(dict)
-    obj[param.name] = value
+def _set_setting(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    ctx.meta.setdefault(SETTINGS_KEY, {})[param.name] = value
     return value
 
 
-def terminal(ctx: click.Context) -> Terminal:
-    """The Terminal for this run, built once from the common options."""
-    obj = ctx.ensure_object(dict)
-    if "terminal" not in obj:
-        obj["terminal"] = Terminal.detect(quiet=bool(obj.get("quiet")),
-                                          debug=bool(obj.get("debug")))
-    term: Terminal = obj["terminal"]
-    return term
-
-
-common_options = _compose(
-    click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_common,
+common_options = compose(
+    click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_setting,
                  is_eager=True, help="Print nothing but data and errors."),
-    click.option("--debug", is_flag=True, expose_value=False, callback=_set_common,
+    click.option("--debug", is_flag=True, expose_value=False, callback=_set_setting,
                  is_eager=True, help="Show the full traceback of an error."),
 )
 
 
 def _split_columns(ctx: click.Context, param: click.Parameter, value: str | None
-                   ) -> list[str] | None:
+                   ) -> tuple[str, ...] | None:
     if value is None:
         return None
     cols = [c.strip() for c in value.split(",")]
     if not all(cols):
         raise click.BadParameter("empty column name in the list", ctx, param)
-    return cols
+    return tuple(cols)
 
 
-# How to read a data file (every command that reads data); input_options adds INPUT.
-read_options = _compose(
+# How to read a data file (every command that reads data).
+read_options = compose(
     click.option("--columns", metavar="COLS", callback=_split_columns,
                  help="Comma-separated columns to use, by header name or 0-based index "
                       "(default: all)."),
@@ -171,70 +267,12 @@ read_options = _compose(
                       "is a first row with a non-numeric field)."),
 )
 
-input_options = _compose(
-    click.argument("input", metavar="INPUT", type=str),
-    read_options,
-)
+input_options = compose(click.argument("input", metavar="INPUT", type=str), read_options)
 
-
-def em_options(defaults: Mapping[str, Any] = FIT_DEFAULTS, *, means_init: bool = True,
-               select_defaults: Mapping[str, Any] | None = None) -> Callable[[F], F]:
-    """The fit options other than -k and -c, with the defaults a command wants (fit's, or
-    select's: SELECT_DEFAULTS); means_init adds --means-init.
-
-    With select_defaults (batch, whose --select switches from fit's defaults to select's),
-    --init, --n-init, --tol and --max-iter default to None, their help names both
-    defaults, and the command fills them in with resolve_defaults() once it knows the mode.
-    """
-
-    def option(name: str, *decls: str, text: str, **kwargs: Any) -> Callable[[F], F]:
-        if select_defaults is None:
-            return click.option(*decls, default=defaults[name], show_default=True,
-                                help=text, **kwargs)
-        return click.option(*decls, default=None, help=(
-            f"{text}  [default: {defaults[name]}; with --select: {select_defaults[name]}]"),
-            **kwargs)
-
-    return _compose(
-        option("init", "--init", type=click.Choice(INIT_METHODS),
-               text="Initialisation: k-means labels (Lloyd's iterations on a "
-                    "50,000-row sample for larger data), k-means++ seeds, random "
-                    "responsibilities, K distinct random data points as means, or hc: "
-                    "mclust's model-based hierarchical agglomeration cut at K (then "
-                    "random responsibilities for restarts 2, 3, ...)."),
-        *([click.option("--means-init", type=click.Path(dir_okay=False), metavar="FILE",
-                        help="Starting means: a K x D CSV/TSV/NPY file (overrides --init).")]
-          if means_init else []),
-        option("n_init", "--n-init", type=click.IntRange(min=1),
-               text="Restarts; the fit with the best final log-likelihood is kept."),
-        option("tol", "--tol", type=click.FloatRange(min=0.0),
-               text="Stop when the mean per-sample log-likelihood changes by less."),
-        option("max_iter", "--max-iter", type=click.IntRange(min=1),
-               text="Most EM iterations per restart."),
-        _em_tail,
-    )
-
-
-def resolve_defaults(values: dict[str, Any], defaults: Mapping[str, Any]) -> None:
-    """Fill in, in place, the options of em_options(select_defaults=...) that were not
-    given (None) from defaults: FIT_DEFAULTS or SELECT_DEFAULTS."""
-    for name, value in defaults.items():
-        if values.get(name) is None:
-            values[name] = value
-
-
-# The fit options after --max-iter, the same in every command that fits (em_options).
-_em_tail = _compose(
-    click.option("--reg-covar", type=click.FloatRange(min=0.0), default=1e-6,
-                 show_default=True, help="Added to every covariance diagonal."),
-    click.option("--seed", type=click.IntRange(min=0), default=None,
-                 help="Random seed; the same seed gives the same result (default: fresh, "
-                      "recorded in the model file)."),
-    click.option("--algorithm", type=click.Choice(ALGORITHMS), default="soft",
+# Reading data that may be large: the fitting commands.
+large_data_options = compose(
+    click.option("--dtype", type=click.Choice(vocab.names(vocab.DTYPES)), default="float64",
                  show_default=True,
-                 help="soft: ordinary EM; hard: classification EM (each point wholly in "
-                      "its most likely component)."),
-    click.option("--dtype", type=click.Choice(DTYPES), default="float64", show_default=True,
                  help="Precision of the data and of the E-step; statistics and the "
                       "log-likelihood are summed in float64 either way.  float32 halves "
                       "the memory and is faster."),
@@ -249,13 +287,93 @@ _em_tail = _compose(
                       "or ~/.cache/emgmm)."),
 )
 
+#: Help text of the fit options beyond their schema's one line.
+_MORE_HELP = {
+    "init": "Initialisation: " + vocab.listing(vocab.INIT_METHODS) + ".",
+    "seed": "Random seed; the same seed gives the same result (default: fresh, recorded "
+            "in the model file).",
+}
 
-fit_options = _compose(
-    click.option("-k", "--components", "n_components", type=click.IntRange(min=1),
-                 required=True, metavar="K", help="Number of mixture components."),
-    click.option("-c", "--covariance-type", type=click.Choice(COVARIANCE_TYPES),
-                 default="full", show_default=True,
-                 help="Covariance family: full (own matrix per component), tied (one shared "
-                      "matrix), diag (own diagonal), spherical (own single variance)."),
+
+def fit_option(name: str, *, default: Any = None, show_default: bool = True,
+               help: str | None = None, **kwargs: Any) -> Callable[[F], F]:
+    """The click option of the FitOptions field `name`, typed and documented by its spec.
+
+    covariance_type accepts every registered family (checked when the command runs, so
+    a family added at run time is accepted too)."""
+    spec = OPTION_SPECS[name]
+    choices = spec.choices() if spec.choices is not None else None
+    text = help or _MORE_HELP.get(name) or spec.help
+    if name == "init":
+        choices = vocab.names(vocab.INIT_METHODS)  # means-init is set by --means-init
+    kind: click.ParamType = (click.Choice(choices) if choices and name != "covariance_type"
+                             else SpecType(spec))
+    return click.option(*FLAGS.get(name, (flag(name),)), name, type=kind, default=default,
+                        show_default=show_default and default is not None, help=text,
+                        **kwargs)
+
+
+def em_options(defaults: Mapping[str, Any] = FIT_DEFAULTS, *, means_init: bool = True,
+               select_defaults: Mapping[str, Any] | None = None) -> Callable[[F], F]:
+    """The fit options other than -k and -c, with the defaults a command wants (fit's, or
+    select's), and the large-data options; means_init adds --means-init.
+
+    With select_defaults (batch, whose --select switches from fit's defaults to select's),
+    the options those tables hold default to None, their help names both defaults, and
+    the command fills them in (with_defaults) once it knows the mode.
+    """
+    def option(name: str) -> Callable[[F], F]:
+        if select_defaults is None or name not in select_defaults:
+            default = defaults.get(name, _default(name))
+            return fit_option(name, default=default)
+        text = (f"{_MORE_HELP.get(name) or OPTION_SPECS[name].help}  [default: "
+                f"{defaults[name]}; with --select: {select_defaults[name]}]")
+        return fit_option(name, help=text)
+
+    names = [n for n in OPTION_SPECS if n not in ("n_components", "covariance_type",
+                                                   "means_init")]
+    decorators = [option(n) for n in names]
+    if means_init:
+        decorators.insert(1, click.option(
+            "--means-init", type=click.Path(dir_okay=False), metavar="FILE",
+            help="Starting means: a K x D CSV/TSV/NPY file (overrides --init)."))
+    return compose(*decorators, large_data_options)
+
+
+def _default(name: str) -> Any:
+    return next(f.default for f in dataclasses.fields(FitOptions) if f.name == name)
+
+
+def with_defaults(values: dict[str, Any], defaults: Mapping[str, Any]) -> None:
+    """Fill in, in place, the options of em_options(select_defaults=...) that were not
+    given (None) from defaults: FIT_DEFAULTS or SELECT_DEFAULTS."""
+    for name, value in defaults.items():
+        if values.get(name) is None:
+            values[name] = value
+
+
+def covariance_help(select: bool = False) -> str:
+    families = "; ".join(f"{t.name} ({t.mclust}): {t.description}"
+                         for t in vocab.covariance_terms())
+    if select:
+        return f"Covariance families to try: all, or a comma-separated list of: {families}."
+    return f"Covariance family: {families}."
+
+
+fit_options = compose(
+    fit_option("n_components", required=True, metavar="K"),
+    fit_option("covariance_type", default="full", metavar="TYPE", help=covariance_help()),
     em_options(),
 )
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def take(values: dict[str, Any], cls: type[T], **extra: Any) -> T:
+    """An instance of the dataclass cls from the entries of values that are its fields
+    (removed from values), plus extra."""
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    found = {name: values.pop(name) for name in list(values) if name in names}
+    return cls(**found, **extra)
+

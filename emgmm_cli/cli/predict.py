@@ -6,19 +6,22 @@ from typing import Any
 
 import click
 
-from .options import common_options, input_options, terminal
+from .context import Terminal, pass_terminal
+from .errors import command
+from .options import FORMATS_TEXT, common_options, input_options, take
 
 
-@click.command()
+@command()
 @click.argument("model", metavar="MODEL")
 @input_options
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
-              help="Write to FILE (.csv, .tsv, .npy, .json by extension; default: stdout).")
+              help=f"Write to FILE ({FORMATS_TEXT} by extension; default: stdout).")
 @click.option("--proba", is_flag=True,
               help="Write the N x K responsibilities (columns p0..p{K-1}) instead of labels.")
 @common_options
-@click.pass_context
-def predict(ctx: click.Context, model: str, output: str, proba: bool, **data: Any) -> None:
+@pass_terminal
+def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
+            **kw: Any) -> None:
     """Label INPUT with the components of MODEL (a file written by fit --model).
 
     Writes one label 0..K-1 per line, the component with the largest responsibility;
@@ -32,6 +35,12 @@ def predict(ctx: click.Context, model: str, output: str, proba: bool, **data: An
       emgmm predict model.json new.csv --proba -o resp.csv
       cat new.tsv | emgmm predict model.json - -d '\\t' --columns 1,2
     """
-    from ._models import DataSpec, run_predict
+    from ..app import models
+    from ..app.fitting import check_outputs
+    from ..app.requests import ReadOptions
 
-    run_predict(terminal(ctx), model, DataSpec(**data), output=output, proba=proba)
+    check_outputs({"output": output}, [model, input])
+    loaded = models.load_model(model)
+    points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn)
+    result = models.apply_model(models.as_model(loaded), points, want_resp=proba)
+    models.write_predictions(output, models.as_model(loaded), result)

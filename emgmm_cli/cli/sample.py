@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import click
 
-from .options import common_options, terminal
+from .context import Terminal, pass_terminal
+from .errors import command
+from .options import FORMATS_TEXT, common_options
 
 
-@click.command()
+@command()
 @click.argument("model", metavar="MODEL")
 @click.option("-n", "--n-samples", type=click.IntRange(min=1), required=True, metavar="N",
               help="Number of points to draw.")
 @click.option("--seed", type=click.IntRange(min=0),
               help="Random seed; the same seed gives the same points (default: fresh).")
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
-              help="Write the points to FILE: .csv, .tsv or .npy by extension "
-                   "(default: CSV on stdout).")
+              help=f"Write the points to FILE ({FORMATS_TEXT} by extension; default: CSV "
+                   "on stdout).")
 @click.option("--labels/--no-labels", default=True,
               help="Add a 'label' column with the component each point was drawn from.")
 @common_options
-@click.pass_context
-def sample(ctx: click.Context, model: str, n_samples: int, seed: int | None, output: str,
+@pass_terminal
+def sample(term: Terminal, model: str, n_samples: int, seed: int | None, output: str,
            labels: bool) -> None:
     """Draw N points from MODEL (a file written by fit --model).
 
@@ -34,7 +36,10 @@ def sample(ctx: click.Context, model: str, n_samples: int, seed: int | None, out
       emgmm sample model.json -n 20000 --seed 1 -o synthetic.npy
       emgmm sample model.json -n 500 --no-labels | emgmm predict model.json -
     """
-    from ._models import run_sample
+    from ..app import models
+    from ..app.fitting import check_outputs
 
-    run_sample(terminal(ctx), model, n_samples=n_samples, seed=seed, output=output,
-               labels=labels)
+    check_outputs({"output": output}, [model])
+    model_ = models.as_model(models.load_model(model))
+    x, components = models.sample(model_, n_samples, seed=seed)
+    models.write_sample(output, model_, x, components if labels else None)

@@ -6,10 +6,12 @@ from typing import Any
 
 import click
 
-from .options import common_options, input_options, terminal
+from .context import Terminal, pass_terminal
+from .errors import command
+from .options import common_options, input_options, take
 
 
-@click.command()
+@command()
 @click.argument("model", metavar="MODEL")
 @input_options
 @click.option("-o", "--output", metavar="FILE",
@@ -22,9 +24,9 @@ from .options import common_options, input_options, terminal
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary (log-likelihood, mean, outliers) as JSON on stdout.")
 @common_options
-@click.pass_context
-def score(ctx: click.Context, model: str, output: str | None, threshold: float | None,
-          as_json: bool, **data: Any) -> None:
+@pass_terminal
+def score(term: Terminal, model: str, input: str, output: str | None,
+          threshold: float | None, as_json: bool, **kw: Any) -> None:
     """Score INPUT under MODEL: log-density of each point and the log-likelihood.
 
     The per-sample log-densities log p(x) go to -o FILE, or to stdout when it is a pipe
@@ -39,7 +41,19 @@ def score(ctx: click.Context, model: str, output: str | None, threshold: float |
       emgmm score model.json new.csv --threshold 0.01 -o scored.csv
       emgmm score model.json new.csv --json
     """
-    from ._models import DataSpec, run_score
+    from ..app import models
+    from ..app.fitting import check_outputs
+    from ..app.requests import ReadOptions
+    from ..render import render_score_summary
+    from .show import on_stream
 
-    run_score(terminal(ctx), model, DataSpec(**data), output=output, threshold=threshold,
-              as_json=as_json)
+    dest = output if output else ("-" if not as_json and not term.stdout_isatty else None)
+    check_outputs({"output": dest} if dest else {}, [model, input], as_json=as_json)
+    loaded = models.load_model(model)
+    points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn)
+    model_ = models.as_model(loaded)
+    result = models.apply_model(model_, points, want_log_density=True)
+    summary, flags = models.score_summary(model_, points, result, threshold)
+    models.write_scores(dest, result, flags, summary=summary if as_json else None)
+    if not as_json:
+        on_stream(term, dest == "-", lambda console: render_score_summary(console, summary))

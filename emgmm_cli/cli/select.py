@@ -6,37 +6,40 @@ from typing import Any
 
 import click
 
+from .. import vocab
+from .context import Terminal, pass_terminal
+from .errors import command
 from .options import (
-    CRITERIA,
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
     SELECT_DEFAULTS,
+    TEXT_FORMATS_TEXT,
     ComponentList,
     CovarianceList,
     common_options,
+    covariance_help,
     em_options,
     input_options,
-    terminal,
+    take,
 )
 
 
-@click.command()
+@command()
 @input_options
 @click.option("-k", "--components", type=ComponentList(), default=SELECT_COMPONENTS,
               show_default=True,
               help="Numbers of components to try: a range (1-9), a list (2,4,8) or both "
                    "(1-3,6).")
 @click.option("-c", "--covariance-type", "covariance_types", type=CovarianceList(),
-              default=SELECT_COVARIANCES, show_default=True,
-              help="Covariance families to try: all (full, tied, diag, spherical) or a "
-                   "comma-separated list such as full,diag.")
-@click.option("--criterion", type=click.Choice(CRITERIA), default="bic", show_default=True,
+              default=SELECT_COVARIANCES, show_default=True, help=covariance_help(True))
+@click.option("--criterion", type=click.Choice(vocab.names(vocab.CRITERIA)), default="bic",
+              show_default=True,
               help="What picks the best cell, lower being better (scikit-learn's sign; "
                    "mclust reports BIC as -BIC and takes the largest).")
 @em_options(SELECT_DEFAULTS, means_init=False)
 @click.option("--table", metavar="FILE",
-              help="Write the table of every cell to FILE (.csv, .tsv, or .json with the "
-                   "choice; '-': stdout).")
+              help=f"Write the table of every cell to FILE ({TEXT_FORMATS_TEXT} by "
+                   "extension; .json adds the choice; '-': stdout).")
 @click.option("--model", metavar="FILE",
               help="Write the best cell's fitted model (the JSON document of fit --model) "
                    "to FILE.")
@@ -44,8 +47,9 @@ from .options import (
               help="Fit this many cells at once, each in its own process with one BLAS "
                    "thread (0: one per core); the results do not depend on it.")
 @common_options
-@click.pass_context
-def select(ctx: click.Context, **kwargs: Any) -> None:
+@pass_terminal
+def select(term: Terminal, input: str, table: str | None, model: str | None, jobs: int,
+           **kw: Any) -> None:
     """Choose the number of components and the covariance family of INPUT, as R's
     mclust does: fit every (covariance, K) cell and pick the lowest BIC.
 
@@ -69,6 +73,20 @@ def select(ctx: click.Context, **kwargs: Any) -> None:
       emgmm select data.csv --seed 1 --table cells.csv --model best.json
       emgmm select data.csv > cells.csv
     """
-    from ._select import SelectRequest, run_select
+    from ..app import selecting
+    from ..app.data import load
+    from ..app.requests import ReadOptions, SelectGrid
+    from ..engine.options import FitOptions
+    from . import show
 
-    run_select(terminal(ctx), SelectRequest(**kwargs))
+    selecting.check_select_outputs(table, model, input)
+    if table is None and model != "-" and not term.stdout_isatty:
+        table = "-"  # the table is the data of a pipe
+    read, cells = take(kw, ReadOptions), take(kw, SelectGrid)
+    seed, template = kw.pop("seed"), take(kw, FitOptions, n_components=1)
+    points = load(input, read, log=term.log)
+    with show.select_progress(term, cells) as on_cell:
+        selected = selecting.select_points(points, cells, template, seed=seed, jobs=jobs,
+                                           on_cell=on_cell)
+    show.selection(term, selected, carries_data="-" in (table, model))
+    selecting.write_selection(selected, table=table, model=model)

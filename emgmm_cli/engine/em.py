@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from .families import family
 from .dataset import Dataset
-from .errors import FitEvent
+from .errors import WEIGHT_COLLAPSE, FitEvent
 from .params import MixtureParams
 from .stats import SuffStats, chunk_stats
 
@@ -26,7 +26,7 @@ EPS_MASS = 10.0 * np.finfo(np.float64).eps
 COLLAPSE_MASS = 1e-6
 #: A component is degenerate (a spurious maximum of the likelihood) when the smallest
 #: eigenvalue of its covariance, less reg_covar, is below this fraction of the smallest
-#: non-zero column variance of the data.  See README, "Degenerate fits".
+#: non-zero column variance of the data.  See docs/numerics.md, "Degenerate fits".
 DEGENERATE_RATIO = 1e-6
 
 IterationCallback = Callable[[int, float, float], None]
@@ -77,9 +77,8 @@ def m_step(
     if previous is not None and len(collapsed):
         means[collapsed] = previous.means[collapsed]
     delta = means - centers
-    cov = fam.covariance(stats.scatter, nk, delta, reg_covar)
-    if previous is not None and len(collapsed) and cov.shape[0] == nk.shape[0] \
-            and covariance_type != "tied":
+    cov = fam.m_step(stats.scatter, nk, delta, reg_covar)
+    if previous is not None and len(collapsed) and fam.independent:
         cov[collapsed] = previous.covariances[collapsed]
     params = MixtureParams.build(
         nk / nk.sum(), means, cov, covariance_type, reg_covar=reg_covar, iteration=iteration
@@ -141,7 +140,7 @@ def run_em(
             if int(k) not in seen_collapsed:
                 seen_collapsed.add(int(k))
                 events.append(FitEvent(
-                    "weight-collapse",
+                    WEIGHT_COLLAPSE,
                     f"component {k}: weight collapsed to zero at iteration {it} (it explains "
                     "no points); its mean and covariance were frozen at their previous values",
                     int(k), it,

@@ -1,20 +1,45 @@
 """Exceptions and named events raised or reported by the engine.
 
-Every failure the engine can meet has a type here and a message that says what to change,
-so the command line can print one line and pick an exit code without parsing text.
+Every failure the engine can meet has a type here and a message that says what went
+wrong in the engine's own terms (components, iterations, reg_covar), never in terms of a
+command-line flag: the engine also serves the Python API.  What a user should change is
+data too: an error's ``advice`` and an event's ``kind`` name the remedy, and the command
+line phrases it in its own options (emgmm_cli.cli.errors).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Remedies an error can point to (EngineError.advice).
+FEWER_COMPONENTS = "fewer-components"
+ANOTHER_INIT = "another-init"
+LARGER_REG_COVAR = "larger-reg-covar"
 
 
 class EngineError(Exception):
-    """Base class: the data or the fit failed (exit code 1 at the command line)."""
+    """Base class: the data or the fit failed (exit code 1 at the command line).
+
+    advice: the remedies that apply, most useful first (see the constants above).
+    source: the data the failure is about (a file name, set by whoever read the data),
+    or None.
+    """
+
+    def __init__(self, message: str, *, advice: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.advice = advice
+        self.source: str | None = None
 
 
 class InvalidParameter(EngineError):
-    """A value that is out of range for the data at hand (K too large, bad means-init)."""
+    """A value out of range: an option (``option`` names it) or one that does not suit the
+    data at hand (K too large, bad starting means)."""
+
+    def __init__(self, message: str, *, option: str | None = None,
+                 advice: tuple[str, ...] = ()) -> None:
+        super().__init__(message, advice=advice)
+        self.option = option
 
 
 class NotPositiveDefinite(EngineError):
@@ -24,27 +49,36 @@ class NotPositiveDefinite(EngineError):
         self.component = component
         self.iteration = iteration
         self.reg_covar = reg_covar
+        #: a reg_covar worth trying instead
+        self.suggested_reg_covar = max(reg_covar * 100.0, 1e-4)
         where = "in the initial parameters" if iteration is None else f"at iteration {iteration}"
-        suggestion = max(reg_covar * 100.0, 1e-4)
         super().__init__(
             f"component {component}: covariance is not positive definite {where} even with "
-            f"reg_covar={reg_covar:g}; use a larger --reg-covar (for example {suggestion:g}), "
-            "fewer components, or scaled data"
+            f"reg_covar={reg_covar:g}",
+            advice=(LARGER_REG_COVAR, FEWER_COMPONENTS),
         )
+
+
+#: Event kinds (FitEvent.kind).
+WEIGHT_COLLAPSE = "weight-collapse"
+DEGENERATE = "degenerate"
+NOT_CONVERGED = "not-converged"
 
 
 @dataclass(frozen=True)
 class FitEvent:
     """Something noteworthy that happened during a fit and what was done about it.
 
-    kind is one of "weight-collapse", "degenerate", "not-converged".
-    component and iteration are None where they do not apply.
+    kind is one of WEIGHT_COLLAPSE, DEGENERATE, NOT_CONVERGED; component and iteration
+    are None where they do not apply; values holds the numbers the event is about (for
+    not-converged: the last change and tol).  message says it in words, without advice.
     """
 
     kind: str
     message: str
     component: int | None = None
     iteration: int | None = None
+    values: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return {

@@ -1,244 +1,282 @@
-"""The four covariance families, as one table.
+"""The covariance families, as one table: one keyword-built row per family.
 
-Every operation that depends on the covariance type lives in a :class:`Family` row, so the
-rest of the engine never branches on the type: the E-step asks the family for Mahalanobis
-distances and log-determinants, the M-step for a covariance from sufficient statistics,
-criteria for a parameter count, the sampler for full matrices.  Adding a family means adding
-one row to :data:`FAMILIES`.
+A row says everything that differs between families, and nothing else in the package
+branches on a family's name:
+
+- ``term``: its name, mclust's name and one line of description (emgmm_cli.vocab);
+- ``shape(k, d)``: the shape of its covariances (the model file's, too: ``shape_text``);
+- ``n_parameters(k, d)``: free parameters of the covariances (for BIC, AIC and ICL);
+- ``statistic``: which per-component scatter its M-step reads, and so which E-step
+  kernel computes it: MATRIX, the (K, D, D) scatter matrices (engine.kernels' whitened
+  kernel), or DIAGONAL, their (K, D) diagonals (the expanded kernel);
+- ``m_step(scatter, nk, delta, reg_covar)``: covariances from that statistic;
+- ``expand(cov, k, d)``: the covariances one per component, (K, D, D) for MATRIX and
+  (K, D) variances for DIAGONAL, which is all the E-step, the sampler, the summaries and
+  the checks need;
+- ``independent``: whether each component's covariance is estimated from its own points
+  only, so that the covariance of a component whose weight collapsed can be frozen.
 
 Shapes, for K components in D dimensions:
 
-=========  ==================  =======================  ===========================
-family     covariances         precision Cholesky       second-moment statistic S
-=========  ==================  =======================  ===========================
-full       (K, D, D)           (K, D, D) upper          (K, D, D)
-tied       (D, D)              (D, D) upper             (D, D)  summed over k
-diag       (K, D)              (K, D)                   (K, D)
-spherical  (K,)                (K,)                     (K,)    summed over d
-=========  ==================  =======================  ===========================
+=========  ==================  =========================
+family     covariances         statistic read by m_step
+=========  ==================  =========================
+full       (K, D, D)           MATRIX
+tied       (D, D)              MATRIX, summed over k
+diag       (K, D)              DIAGONAL
+spherical  (K,)                DIAGONAL, summed over d
+=========  ==================  =========================
 
-The precision Cholesky factor U satisfies U U^T = Sigma^-1.  For diag and spherical it is
-1/sqrt(variance).  Second moments are centred on the component's current mean m_k:
-S_k = sum_i r_ik (x_i - m_k)(x_i - m_k)^T, which keeps the one-pass update sound.
+Second moments are centred on each component's current mean m_k:
+S_k = sum_i r_ik (x_i - m_k)(x_i - m_k)^T, which keeps the one-pass update sound; the
+M-step corrects for the new mean with delta_k = mu_k - m_k.
+
+A family can be registered at run time (``register``, and ``unregister``); every command
+then accepts it: tests/test_families.py adds mclust's EEI that way, from the test alone.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
-from typing import Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import vocab
+from ..vocab import CovarianceTerm
 from .errors import NotPositiveDefinite
-from .kernels import ExpandedKernel, WhitenedKernel
 
 Array = NDArray[np.floating]
 
-
-def _chol_inverse_upper(cov: Array, reg_covar: float, iteration: int | None) -> Array:
-    """Upper-triangular U with U U^T = inv(cov), for a stack of (D, D) covariances."""
-    stack = cov.reshape(-1, cov.shape[-2], cov.shape[-1])
-    out = np.empty_like(stack)
-    eye = np.eye(stack.shape[-1], dtype=stack.dtype)
-    for k, c in enumerate(stack):
-        try:
-            lower = np.linalg.cholesky(c)
-        except np.linalg.LinAlgError:
-            raise NotPositiveDefinite(k, iteration, reg_covar) from None
-        if not np.all(np.isfinite(lower)):
-            raise NotPositiveDefinite(k, iteration, reg_covar)
-        # cov = L L^T  =>  inv(cov) = L^-T L^-1 = U U^T with U = L^-T (upper triangular).
-        out[k] = np.triu(np.linalg.solve(lower, eye).T)
-    return out.reshape(cov.shape)
+#: Values of Family.statistic.
+MATRIX = "matrix"
+DIAGONAL = "diagonal"
 
 
-def _inv_sqrt(var: Array, reg_covar: float, iteration: int | None) -> Array:
-    bad = np.flatnonzero(~(var > 0).reshape(var.shape[0], -1).all(axis=1))
-    if len(bad):
-        raise NotPositiveDefinite(int(bad[0]), iteration, reg_covar)
-    return 1.0 / np.sqrt(var)
+# --- M-steps: covariances from per-component scatter ----------------------------------------
+# scatter: (K, D, D) or (K, D) centred on the previous means; nk: (K,) responsibility sums;
+# delta: (K, D) new mean minus the centre the statistics used; reg: reg_covar.
 
 
-# --- log-determinants ------------------------------------------------------------------
-# Each returns log|U| per component, where U is the precision Cholesky factor.  Because
-# |Sigma^-1| = |U|^2, this is +log|U| = -0.5 * log|Sigma|: the sign flips here, once.
+def _centred(scatter: Array, nk: Array, delta: Array) -> Array:
+    """Per-component scatter about the new means: S_k - n_k delta_k delta_k^T (or its
+    diagonal)."""
+    if scatter.ndim == 3:
+        return scatter - nk[:, None, None] * (delta[:, :, None] * delta[:, None, :])
+    return scatter - nk[:, None] * delta * delta
 
 
-def _logdet_full(pc: Array, d: int) -> Array:
-    return np.log(np.diagonal(pc, axis1=-2, axis2=-1)).sum(axis=-1)
-
-
-def _logdet_tied(pc: Array, d: int) -> Array:
-    return np.asarray(np.log(np.diagonal(pc)).sum())
-
-
-def _logdet_diag(pc: Array, d: int) -> Array:
-    return np.log(pc).sum(axis=1)
-
-
-def _logdet_spherical(pc: Array, d: int) -> Array:
-    return d * np.log(pc)
-
-
-# --- the per-block kernels (engine/kernels.py) -------------------------------------------
-# kernel(means, covariances, prec_chol, log_det, log_weights, dtype) -> a prepared kernel
-
-
-def _whitened(means: Array, covariances: Array, prec_chol: Array, log_det: Array,
-              log_weights: Array, dtype: np.dtype, *, tied: bool) -> WhitenedKernel:
-    return WhitenedKernel.prepare(means, covariances, prec_chol, log_det, log_weights,
-                                  dtype, tied)
-
-
-def _expanded(means: Array, covariances: Array, prec_chol: Array, log_det: Array,
-              log_weights: Array, dtype: np.dtype, *, spherical: bool) -> ExpandedKernel:
-    return ExpandedKernel.prepare(means, prec_chol, log_det, log_weights, dtype, spherical)
-
-
-def _whitened_columns(k: int, d: int) -> int:
-    return k * d + d + 1 + k  # residuals (K*D), [x, 1], log-probabilities (K)
-
-
-def _expanded_columns(k: int, d: int) -> int:
-    return 2 * d + k  # [x - c, (x - c)^2], log-probabilities (K)
-
-
-# --- second moments centred on given centres (initialisation; the iterations use the
-# kernels above, which centre on the current means) ---------------------------------------
-
-
-def _weighted_scatter(x: Array, resp: Array, centers: Array) -> Array:
-    """(K, D, D): sum_i r_ik (x_i - c_k)(x_i - c_k)^T, one symmetric rank-n update per k."""
-    k = centers.shape[0]
-    d = x.shape[1]
-    out = np.empty((k, d, d), dtype=np.float64)
-    w = np.empty_like(x)
-    for j in range(k):
-        np.subtract(x, centers[j], out=w)
-        w *= np.sqrt(resp[:, j])[:, None]
-        out[j] = w.T @ w
-    return out
-
-
-def _sm_tied(x: Array, resp: Array, centers: Array) -> Array:
-    return _weighted_scatter(x, resp, centers).sum(axis=0)
-
-
-def _sm_diag(x: Array, resp: Array, centers: Array) -> Array:
-    out = np.empty(centers.shape, dtype=np.float64)
-    w = np.empty_like(x)
-    for j in range(centers.shape[0]):
-        np.subtract(x, centers[j], out=w)
-        np.square(w, out=w)
-        out[j] = resp[:, j] @ w
-    return out
-
-
-def _sm_spherical(x: Array, resp: Array, centers: Array) -> Array:
-    return _sm_diag(x, resp, centers).sum(axis=1)
-
-
-# --- M-step: covariance from statistics --------------------------------------------------
-# nk: (K,) responsibility sums; delta: (K, D) new mean minus the centre the statistics used.
-
-
-def _cov_full(s: Array, nk: Array, delta: Array, reg: float) -> Array:
-    cov = s / nk[:, None, None] - delta[:, :, None] * delta[:, None, :]
+def _add_to_diagonal(cov: Array, reg: float) -> Array:
     idx = np.arange(cov.shape[-1])
-    cov[:, idx, idx] += reg
+    cov[..., idx, idx] += reg
     return cov
 
 
-def _cov_tied(s: Array, nk: Array, delta: Array, reg: float) -> Array:
-    cov = (s - (delta.T * nk) @ delta) / nk.sum()
-    cov.flat[:: cov.shape[0] + 1] += reg
-    return cov
+def m_step_full(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
+    return _add_to_diagonal(_centred(scatter, nk, delta) / nk[:, None, None], reg)
 
 
-def _cov_diag(s: Array, nk: Array, delta: Array, reg: float) -> Array:
-    return s / nk[:, None] - delta * delta + reg
+def m_step_tied(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
+    return _add_to_diagonal(_centred(scatter, nk, delta).sum(axis=0) / nk.sum(), reg)
 
 
-def _cov_spherical(s: Array, nk: Array, delta: Array, reg: float) -> Array:
-    return (s / nk - (delta * delta).sum(axis=1)) / delta.shape[1] + reg
+def m_step_diag(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
+    return _centred(scatter, nk, delta) / nk[:, None] + reg
 
 
-# --- conversions -------------------------------------------------------------------------
+def m_step_spherical(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
+    return _centred(scatter, nk, delta).sum(axis=1) / (nk * delta.shape[1]) + reg
 
 
-def _full_full(cov: Array, k: int, d: int) -> Array:
+# --- per-component forms ---------------------------------------------------------------------
+
+
+def own_matrices(cov: Array, k: int, d: int) -> Array:
     return np.asarray(cov, dtype=np.float64).reshape(k, d, d)
 
 
-def _full_tied(cov: Array, k: int, d: int) -> Array:
-    return np.broadcast_to(cov, (k, d, d)).copy()
+def shared_matrix(cov: Array, k: int, d: int) -> Array:
+    return np.broadcast_to(np.asarray(cov, dtype=np.float64), (k, d, d))
 
 
-def _full_diag(cov: Array, k: int, d: int) -> Array:
-    out = np.zeros((k, d, d))
-    idx = np.arange(d)
-    out[:, idx, idx] = cov
-    return out
+def own_diagonals(cov: Array, k: int, d: int) -> Array:
+    return np.asarray(cov, dtype=np.float64).reshape(k, d)
 
 
-def _full_spherical(cov: Array, k: int, d: int) -> Array:
-    return np.asarray(cov)[:, None, None] * np.eye(d)[None]
+def own_variances(cov: Array, k: int, d: int) -> Array:
+    return np.broadcast_to(np.asarray(cov, dtype=np.float64).reshape(k, 1), (k, d))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Family:
+    """One covariance family: every family-dependent operation of the engine."""
+
+    term: CovarianceTerm
+    shape: Callable[[int, int], tuple[int, ...]]
+    n_parameters: Callable[[int, int], int]
+    statistic: str
+    m_step: Callable[[Array, Array, Array, float], Array]
+    expand: Callable[[Array, int, int], Array]
+    independent: bool
+
+    @property
+    def name(self) -> str:
+        return self.term.name
+
+    @property
+    def mclust(self) -> str:
+        return self.term.mclust
+
+    @property
+    def per_component(self) -> bool:
+        """Whether the covariances hold one entry per component (their first axis is K);
+        otherwise the components share what is stored."""
+        symbolic: Callable[[object, object], tuple[object, ...]] = self.shape  # type: ignore[assignment]
+        return symbolic("K", "D")[:1] == ("K",)
+
+    @property
+    def shape_text(self) -> str:
+        """The covariances' shape in the letters of the model file: 'K x D x D', 'D'..."""
+        symbolic: Callable[[object, object], tuple[object, ...]] = self.shape  # type: ignore[assignment]
+        return " x ".join(str(s) for s in symbolic("K", "D")) or "a number"
+
+    @property
+    def seed_key(self) -> int:
+        """A number that stands for the family in seed sequences: a function of its name,
+        so that seeds do not depend on the order of the table."""
+        return int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:4], "big")
+
+    def work_columns(self, k: int, d: int) -> int:
+        """Columns of the per-row work buffers of a block (sizes blocks; backends.local)."""
+        if self.statistic == MATRIX:
+            return k * d + d + 1 + k  # residuals (K*D), [x, 1], log-probabilities (K)
+        return 2 * d + k  # [x - c, (x - c)^2], log-probabilities (K)
+
+    def to_full(self, cov: Array, k: int, d: int) -> Array:
+        """The covariances as a fresh (K, D, D) stack of matrices."""
+        per = self.expand(cov, k, d)
+        if self.statistic == MATRIX:
+            return np.array(per, dtype=np.float64)
+        out = np.zeros((k, d, d))
+        idx = np.arange(d)
+        out[:, idx, idx] = per
+        return out
+
+    def precision_factors(self, cov: Array, k: int, d: int, reg_covar: float,
+                          iteration: int | None) -> tuple[Array, Array]:
+        """(precision factors, log|U_k|) per component, raising NotPositiveDefinite.
+
+        MATRIX: upper-triangular U_k with U_k U_k^T = Sigma_k^-1, shape (K, D, D).
+        DIAGONAL: U_k = 1/sqrt(variances), shape (K, D).
+        log|U_k| = -0.5 log|Sigma_k|: since |Sigma^-1| = |U|^2, the sign flips here, once.
+        """
+        per = self.expand(cov, k, d)
+        if self.statistic == DIAGONAL:
+            bad = np.flatnonzero(~(per > 0).all(axis=1))
+            if len(bad):
+                raise NotPositiveDefinite(int(bad[0]), iteration, reg_covar)
+            factors = 1.0 / np.sqrt(per)
+            return factors, np.log(factors).sum(axis=1)
+        factors = np.empty((k, d, d))
+        eye = np.eye(d)
+        for j, c in enumerate(per):
+            try:
+                lower = np.linalg.cholesky(c)
+            except np.linalg.LinAlgError:
+                raise NotPositiveDefinite(j, iteration, reg_covar) from None
+            if not np.all(np.isfinite(lower)):
+                raise NotPositiveDefinite(j, iteration, reg_covar)
+            # cov = L L^T  =>  inv(cov) = L^-T L^-1 = U U^T with U = L^-T (upper triangular)
+            factors[j] = np.triu(np.linalg.solve(lower, eye).T)
+        return factors, np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+
+    def second_moments(self, x: Array, resp: Array, centers: Array) -> Array:
+        """Per-component scatter of x about given centres for given responsibilities: the
+        statistic m_step reads (initialisation; the iterations use the kernels)."""
+        k = centers.shape[0]
+        w = np.empty_like(x)
+        if self.statistic == MATRIX:
+            out = np.empty((k, x.shape[1], x.shape[1]))
+            for j in range(k):
+                np.subtract(x, centers[j], out=w)
+                w *= np.sqrt(resp[:, j])[:, None]
+                out[j] = w.T @ w
+            return out
+        out = np.empty(centers.shape)
+        for j in range(k):
+            np.subtract(x, centers[j], out=w)
+            np.square(w, out=w)
+            out[j] = resp[:, j] @ w
+        return out
+
+    def summary(self, cov: Array, component: int, k: int, d: int) -> "CovarianceSummary":
+        """What a one-line picture of a component's covariance shows: its standard
+        deviations (one, when the family makes them equal) and, for general matrices, the
+        strongest correlation."""
+        full = self.to_full(np.asarray(cov, dtype=np.float64), k, d)[component]
+        sd = np.sqrt(np.maximum(np.diagonal(full), 0.0))
+        if self.statistic == DIAGONAL:
+            isotropic = d > 1 and bool(np.all(sd == sd[0]))
+            return CovarianceSummary(sd.tolist()[:1] if isotropic else sd.tolist(), isotropic)
+        best, where = 0.0, (0, 1)
+        for i in range(d):
+            for j in range(i + 1, d):
+                r = full[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0
+                if abs(r) >= abs(best):
+                    best, where = float(r), (i, j)
+        return CovarianceSummary(sd.tolist(), False, (where[0], where[1], best) if d > 1 else None)
 
 
 @dataclass(frozen=True)
-class Family:
-    """One covariance family: every type-dependent operation of the engine."""
+class CovarianceSummary:
+    """Family.summary: standard deviations (one if isotropic) and the strongest
+    correlation (i, j, r) of a general matrix, or None."""
 
-    name: str
-    mclust: str
-    description: str
-    shape: Callable[[int, int], tuple[int, ...]]
-    n_parameters: Callable[[int, int], int]
-    precision_cholesky: Callable[[Array, float, "int | None"], Array]
-    log_det: Callable[[Array, int], Array]
-    kernel: Callable[..., "WhitenedKernel | ExpandedKernel"]
-    second_moments: Callable[[Array, Array, Array], Array]
-    covariance: Callable[[Array, Array, Array, float], Array]
-    to_full: Callable[[Array, int, int], Array]
-    #: Columns of per-row work buffer a block needs (sizes blocks; see backends.local).
-    work_columns: Callable[[int, int], int]
+    sd: list[float]
+    isotropic: bool
+    correlation: tuple[int, int, float] | None = None
 
 
-FAMILIES: dict[str, Family] = {
-    f.name: f
-    for f in (
-        Family(
-            "full", "VVV", "each component has its own general covariance matrix",
-            lambda k, d: (k, d, d), lambda k, d: k * d * (d + 1) // 2,
-            _chol_inverse_upper, _logdet_full, partial(_whitened, tied=False),
-            _weighted_scatter, _cov_full,
-            _full_full, _whitened_columns,
-        ),
-        Family(
-            "tied", "EEE", "all components share one general covariance matrix",
-            lambda k, d: (d, d), lambda k, d: d * (d + 1) // 2,
-            _chol_inverse_upper, _logdet_tied, partial(_whitened, tied=True), _sm_tied,
-            _cov_tied, _full_tied, _whitened_columns,
-        ),
-        Family(
-            "diag", "VVI", "each component has its own diagonal covariance matrix",
-            lambda k, d: (k, d), lambda k, d: k * d,
-            _inv_sqrt, _logdet_diag, partial(_expanded, spherical=False), _sm_diag,
-            _cov_diag, _full_diag, _expanded_columns,
-        ),
-        Family(
-            "spherical", "VII", "each component has its own single variance",
-            lambda k, d: (k,), lambda k, d: k,
-            _inv_sqrt, _logdet_spherical, partial(_expanded, spherical=True), _sm_spherical,
-            _cov_spherical,
-            _full_spherical, _expanded_columns,
-        ),
-    )
-}
+FAMILIES: dict[str, Family] = {}
 
-COVARIANCE_TYPES: tuple[str, ...] = tuple(FAMILIES)
+
+def register(fam: Family) -> Family:
+    """Add a family to the table (and its term to the vocabulary)."""
+    if fam.statistic not in (MATRIX, DIAGONAL):
+        raise ValueError(f"statistic must be {MATRIX!r} or {DIAGONAL!r}, not {fam.statistic!r}")
+    vocab.register_covariance(fam.term)
+    FAMILIES[fam.name] = fam
+    return fam
+
+
+def unregister(name: str) -> None:
+    """Remove a family registered at run time (and its term)."""
+    FAMILIES.pop(name, None)
+    vocab.unregister_covariance(name)
+
+
+register(Family(
+    term=vocab.covariance_term("full"), shape=lambda k, d: (k, d, d),
+    n_parameters=lambda k, d: k * d * (d + 1) // 2, statistic=MATRIX,
+    m_step=m_step_full, expand=own_matrices, independent=True,
+))
+register(Family(
+    term=vocab.covariance_term("tied"), shape=lambda k, d: (d, d),
+    n_parameters=lambda k, d: d * (d + 1) // 2, statistic=MATRIX,
+    m_step=m_step_tied, expand=shared_matrix, independent=False,
+))
+register(Family(
+    term=vocab.covariance_term("diag"), shape=lambda k, d: (k, d),
+    n_parameters=lambda k, d: k * d, statistic=DIAGONAL,
+    m_step=m_step_diag, expand=own_diagonals, independent=True,
+))
+register(Family(
+    term=vocab.covariance_term("spherical"), shape=lambda k, d: (k,),
+    n_parameters=lambda k, d: k, statistic=DIAGONAL,
+    m_step=m_step_spherical, expand=own_variances, independent=True,
+))
 
 
 def family(name: str) -> Family:

@@ -35,10 +35,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .dataset import Dataset
-from .em import m_step
-from .errors import InvalidParameter
-from .params import MixtureParams
-from .stats import stats_from_resp
+from .errors import ANOTHER_INIT, FEWER_COMPONENTS, InvalidParameter
+from .stats import SuffStats, stats_from_resp
 
 Array = NDArray[np.floating]
 
@@ -76,8 +74,8 @@ class HcTree:
         """
         if not self.min_groups <= k <= self.n_rows:
             raise InvalidParameter(
-                f"hc: cannot cut the hierarchy of {self.n_rows} rows at {k} groups; "
-                "use fewer components or another --init"
+                f"hc: cannot cut the hierarchy of {self.n_rows} rows at {k} groups",
+                advice=(FEWER_COMPONENTS, ANOTHER_INIT),
             )
         owner = np.arange(self.n_rows)
         for a, b in self.merges[: self.n_rows - k]:
@@ -213,10 +211,10 @@ def build_hc_tree(data: Dataset, rng: np.random.Generator, *,
     return hc_tree(data.take(rows), rows=rows)
 
 
-def hc_params(data: Dataset, tree: HcTree, k: int, covariance_type: str, *,
-              reg_covar: float, origin: Array) -> MixtureParams:
-    """Starting parameters from the tree cut at k: one M-step on the partition of the
-    clustered rows (weights, means and covariances of its k groups)."""
+def hc_stats(data: Dataset, tree: HcTree, k: int, covariance_type: str, *,
+             origin: Array) -> SuffStats:
+    """The statistics of the partition of the clustered rows when the tree is cut at k
+    (one M-step turns them into the weights, means and covariances of its k groups)."""
     labels = tree.partition(k)
     rows = np.arange(data.n_samples) if tree.rows is None else tree.rows
     if len(rows) != tree.n_rows:
@@ -224,6 +222,4 @@ def hc_params(data: Dataset, tree: HcTree, k: int, covariance_type: str, *,
     x = data.take(rows)
     resp = np.zeros((len(labels), k), dtype=x.dtype)
     resp[np.arange(len(labels)), labels] = 1.0
-    stats = stats_from_resp(x, resp, origin, covariance_type)
-    params, _ = m_step(stats, origin, covariance_type, reg_covar)
-    return params
+    return stats_from_resp(x, resp, origin, covariance_type)

@@ -16,22 +16,25 @@ reduction EM uses, and the M-step turns them into weights, means and covariances
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import vocab
+from ..vocab import MEANS_INIT
 from .dataset import Dataset
 from .em import m_step
 from .errors import InvalidParameter
-from .hc import HcTree, build_hc_tree, hc_params
+from .hc import HcTree, build_hc_tree, hc_stats
 from .params import MixtureParams
 from .stats import SuffStats, stats_from_resp
 
 Array = NDArray[np.floating]
 
-INIT_METHODS: tuple[str, ...] = ("kmeans", "k-means++", "random", "random-from-data", "hc")
+INIT_METHODS: tuple[str, ...] = vocab.names(vocab.INIT_METHODS)
 #: What restarts 2, 3, ... start from, in turn, when the init is "hc" (the hierarchy gives
 #: one start only).
 HC_RESTART_INITS: tuple[str, ...] = ("random",)
@@ -220,6 +223,75 @@ def check_means_init(means: Array, k: int, d: int) -> Array:
     return means
 
 
+@dataclass(frozen=True)
+class StartContext:
+    """What every starter may need besides the data and its random stream."""
+
+    k: int
+    covariance_type: str
+    origin: Array  # (K, D): the centre of the starting statistics (the data's mean)
+    column_variance: Array
+    means_init: Array | None = None
+    hc_tree: HcTree | None = None
+
+
+Starter = Callable[[Dataset, np.random.Generator, StartContext], SuffStats]
+
+
+def _from_centers(pick: Callable[[Dataset, np.random.Generator, StartContext], Array]
+                  ) -> Starter:
+    """A starter that assigns every point to the nearest of the centres pick chooses."""
+
+    def start(data: Dataset, rng: np.random.Generator, ctx: StartContext) -> SuffStats:
+        centers = pick(data, rng, ctx)
+        st = data.reduce(partial(_nearest_center_stats, centers=centers,
+                                 covariance_type=ctx.covariance_type, origin=ctx.origin))
+        empty = np.flatnonzero(st.nk == 0)
+        if len(empty):
+            raise InvalidParameter(
+                f"initial mean {int(empty[0])} is the nearest to no data point; "
+                "move it or use fewer components"
+            )
+        return st
+
+    return start
+
+
+def _given_means(data: Dataset, rng: np.random.Generator, ctx: StartContext) -> Array:
+    if ctx.means_init is None:
+        raise InvalidParameter(f"init {MEANS_INIT!r} needs the starting means")
+    return check_means_init(ctx.means_init, ctx.k, data.n_features)
+
+
+def _random_start(data: Dataset, rng: np.random.Generator, ctx: StartContext) -> SuffStats:
+    seed = int(rng.integers(2**63))
+    return data.reduce(
+        partial(_random_resp_stats, k=ctx.k, seed=seed, covariance_type=ctx.covariance_type,
+                origin=ctx.origin),
+        indexed=True,
+    )
+
+
+def _hc_start(data: Dataset, rng: np.random.Generator, ctx: StartContext) -> SuffStats:
+    tree = ctx.hc_tree if ctx.hc_tree is not None else build_hc_tree(data, rng)
+    return hc_stats(data, tree, ctx.k, ctx.covariance_type, origin=ctx.origin)
+
+
+#: THE table of initialisations: a name (emgmm_cli.vocab.INIT_METHODS, and MEANS_INIT)
+#: -> the statistics of the starting partition, which one M-step turns into parameters.
+STARTERS: dict[str, Starter] = {
+    "kmeans": _from_centers(lambda data, rng, ctx: kmeans(data, ctx.k, rng,
+                                                          ctx.column_variance)),
+    "k-means++": _from_centers(lambda data, rng, ctx: kmeans_plusplus(_sample(data, rng),
+                                                                      ctx.k, rng)),
+    "random-from-data": _from_centers(lambda data, rng, ctx: _random_from_data(data, ctx.k,
+                                                                               rng)),
+    MEANS_INIT: _from_centers(_given_means),
+    "random": _random_start,
+    "hc": _hc_start,
+}
+
+
 def initial_params(
     data: Dataset,
     k: int,
@@ -233,40 +305,15 @@ def initial_params(
     means_init: Array | None = None,
     hc_tree: HcTree | None = None,
 ) -> MixtureParams:
-    """Starting parameters for one EM run.
+    """Starting parameters for one EM run: the starter of ``method``, then one M-step.
 
-    For ``hc``, hc_tree is the hierarchy to cut (built here, from rng, when None).
+    For ``hc``, hc_tree is the hierarchy to cut (built here, from rng, when None); given
+    means_init, the method is MEANS_INIT whatever ``method`` says.
     """
+    starter = STARTERS.get(MEANS_INIT if means_init is not None else method)
+    if starter is None:
+        raise ValueError(f"unknown init method {method!r}; choose one of {', '.join(STARTERS)}")
     origin = np.broadcast_to(column_mean, (k, data.n_features)).copy()
-    if means_init is None and method == "hc":
-        tree = hc_tree if hc_tree is not None else build_hc_tree(data, rng)
-        return hc_params(data, tree, k, covariance_type, reg_covar=reg_covar, origin=origin)
-    if means_init is None and method == "random":
-        seed = int(rng.integers(2**63))
-        st = data.reduce(
-            partial(_random_resp_stats, k=k, seed=seed, covariance_type=covariance_type,
-                    origin=origin),
-            indexed=True,
-        )
-    else:
-        if means_init is not None:
-            centers = check_means_init(means_init, k, data.n_features)
-        elif method == "kmeans":
-            centers = kmeans(data, k, rng, column_variance)
-        elif method == "k-means++":
-            centers = kmeans_plusplus(_sample(data, rng), k, rng)
-        elif method == "random-from-data":
-            centers = _random_from_data(data, k, rng)
-        else:
-            raise ValueError(f"unknown init method {method!r}; choose one of "
-                             f"{', '.join(INIT_METHODS)}")
-        st = data.reduce(partial(_nearest_center_stats, centers=centers,
-                                 covariance_type=covariance_type, origin=origin))
-        empty = np.flatnonzero(st.nk == 0)
-        if len(empty):
-            raise InvalidParameter(
-                f"initial mean {int(empty[0])} is the nearest to no data point; "
-                "move it or use fewer components"
-            )
-    params, _ = m_step(st, origin, covariance_type, reg_covar)
+    ctx = StartContext(k, covariance_type, origin, column_variance, means_init, hc_tree)
+    params, _ = m_step(starter(data, rng, ctx), origin, covariance_type, reg_covar)
     return params

@@ -1,8 +1,9 @@
 """Per-block E-step and sufficient-statistics kernels: the hot path of every iteration.
 
-Two kernels serve the four covariance families (chosen in the covariance table):
+Two kernels serve every covariance family; a family's ``statistic`` (engine.families)
+chooses one, and both return per-component statistics that the family's M-step reduces:
 
-Whitened (full, tied).  One GEMM of the block, augmented with a column of ones, against
+Whitened (families whose M-step reads scatter matrices: full, tied).  One GEMM of the block, augmented with a column of ones, against
 the K stacked precision Cholesky factors with the means folded in gives the whitened
 residuals z_ik = U_k^T (x_i - mu_k) for every component at once: shape (n, K*D).  Their
 squared norms are the Mahalanobis distances.  The same buffer, scaled by sqrt(r_ik), gives
@@ -10,7 +11,7 @@ sum_i r_ik z z^T per component by one batched matrix product, and L_k (that) L_k
 L_k the covariance Cholesky factor, is the scatter about the current means: exactly the
 centred second moment the M-step wants, computed in well-conditioned coordinates.
 
-Expanded (diag, spherical).  With xs = x - c (c the centre of the means, so the expansion
+Expanded (families whose M-step reads per-dimension scatter: diag, spherical).  With xs = x - c (c the centre of the means, so the expansion
 does not cancel for data far from zero), one GEMM of [xs, xs^2] against a (2D, K) matrix
 gives every log-density, and one GEMM of the responsibilities against the same buffer
 gives both the first moments and the per-dimension second moments.
@@ -51,24 +52,23 @@ def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> Array:
 
 @dataclass(frozen=True)
 class WhitenedKernel:
-    """Full and tied covariances."""
+    """Per-component covariance matrices: (K, D, D) scatter statistics."""
 
     weights: Array  # (K*D, D + 1): row block k is [U_k^T, -U_k^T mu_k]
-    chol: NDArray[np.float64]  # (K, D, D) covariance Cholesky factors L_k (Sigma = L L^T)
+    chol: NDArray[np.floating]  # (K, D, D) covariance Cholesky factors L_k (Sigma = L L^T)
     const: Array  # (K, 1) log pi_k + log|U_k| - D/2 log 2 pi
-    tied: bool
 
     @classmethod
-    def prepare(cls, means: Array, covariances: Array, prec_chol: Array, log_det: Array,
-                log_weights: Array, dtype: np.dtype, tied: bool) -> "WhitenedKernel":
+    def prepare(cls, means: Array, covariances: Array, factors: Array, log_det: Array,
+                log_weights: Array, dtype: np.dtype) -> "WhitenedKernel":
+        """covariances (K, D, D) and their upper precision factors U_k (K, D, D)."""
         k, d = means.shape
-        u = np.broadcast_to(prec_chol, (k, d, d))
         w = np.empty((k, d, d + 1), dtype=dtype)
-        w[:, :, :d] = u.transpose(0, 2, 1)
-        w[:, :, d] = -np.einsum("kd,kde->ke", means, u)
-        chol = np.broadcast_to(np.linalg.cholesky(covariances), (k, d, d))
+        w[:, :, :d] = factors.transpose(0, 2, 1)
+        w[:, :, d] = -np.einsum("kd,kde->ke", means, factors)
+        chol = np.linalg.cholesky(np.asarray(covariances, dtype=np.float64))
         const = log_weights + log_det - 0.5 * d * LOG_2PI
-        return cls(w.reshape(k * d, d + 1), chol, const.astype(dtype)[:, None], tied)
+        return cls(w.reshape(k * d, d + 1), chol, const.astype(dtype)[:, None])
 
     def log_prob(self, x: Array) -> tuple[Array, Array]:
         n, d = x.shape
@@ -84,40 +84,35 @@ class WhitenedKernel:
         return lp, z3
 
     def moments(self, x: Array, resp: Array, z3: Array) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """(first moments (K, D), scatter about the current means)."""
+        """(first moments (K, D), scatter matrices about the current means (K, D, D))."""
         sk = (resp @ x).astype(np.float64)
         z3 *= np.sqrt(resp)[:, None, :]
         inner = np.matmul(z3, z3.transpose(0, 2, 1)).astype(np.float64)
-        if self.tied:
-            inner = inner.sum(axis=0)
-            scatter = self.chol[0] @ inner @ self.chol[0].T
-        else:
-            scatter = self.chol @ inner @ self.chol.transpose(0, 2, 1)
-        return sk, scatter
+        return sk, self.chol @ inner @ self.chol.transpose(0, 2, 1)
 
 
 @dataclass(frozen=True)
 class ExpandedKernel:
-    """Diagonal and spherical covariances."""
+    """Per-component diagonal covariances: (K, D) per-dimension scatter statistics."""
 
     center: Array  # (D,) c
     shifted_means: NDArray[np.float64]  # (K, D) mu_k - c
     weights: Array  # (K, 2D): [ (mu-c) prec , -prec/2 ]
     const: Array  # (K, 1)
-    spherical: bool
 
     @classmethod
-    def prepare(cls, means: Array, prec_chol: Array, log_det: Array, log_weights: Array,
-                dtype: np.dtype, spherical: bool) -> "ExpandedKernel":
+    def prepare(cls, means: Array, factors: Array, log_det: Array, log_weights: Array,
+                dtype: np.dtype) -> "ExpandedKernel":
+        """factors (K, D): 1/sqrt(variances)."""
         k, d = means.shape
-        prec = np.broadcast_to((prec_chol * prec_chol).reshape(k, -1), (k, d))
+        prec = factors * factors
         c = means.mean(axis=0)
         ms = means - c
         w = np.empty((k, 2 * d), dtype=dtype)
         w[:, :d] = ms * prec
         w[:, d:] = -0.5 * prec
         const = log_weights + log_det - 0.5 * d * LOG_2PI - 0.5 * (ms * ms * prec).sum(axis=1)
-        return cls(c.astype(dtype), ms, w, const.astype(dtype)[:, None], spherical)
+        return cls(c.astype(dtype), ms, w, const.astype(dtype)[:, None])
 
     def log_prob(self, x: Array) -> tuple[Array, Array]:
         n, d = x.shape
@@ -138,4 +133,4 @@ class ExpandedKernel:
         # sum_i r (x - m)^2 = sum r xs^2 - 2 (m - c) sum r xs + n_k (m - c)^2, with xs = x - c
         scatter = second - 2.0 * ms * first + nk * ms * ms
         sk = first + nk * self.center.astype(np.float64)
-        return sk, (scatter.sum(axis=1) if self.spherical else scatter)
+        return sk, scatter

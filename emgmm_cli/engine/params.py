@@ -1,4 +1,4 @@
-"""The parameter set of a Gaussian mixture, with its precision Cholesky factors."""
+"""The parameter set of a Gaussian mixture, with its precision factors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from .families import Family, family
+from .families import MATRIX, Family, family
 from .kernels import ExpandedKernel, WhitenedKernel
 
 Array = NDArray[np.floating]
@@ -15,10 +15,11 @@ Array = NDArray[np.floating]
 
 @dataclass(frozen=True)
 class MixtureParams:
-    """Weights (K,), means (K, D) and covariances (family shape) of one mixture.
+    """Weights (K,), means (K, D) and covariances (the family's shape) of one mixture.
 
-    The precision Cholesky factors are computed once, at construction; building a params
-    object whose covariances are not positive definite raises NotPositiveDefinite.
+    The precision factors are computed once, at construction, one per component (the
+    family's expanded form: see Family.precision_factors); building a params object whose
+    covariances are not positive definite raises NotPositiveDefinite.
     """
 
     weights: Array
@@ -26,6 +27,7 @@ class MixtureParams:
     covariances: Array
     covariance_type: str
     precisions_cholesky: Array = field(repr=False)
+    log_det: Array = field(repr=False)  # log|U_k| = -0.5 log|Sigma_k|, (K,)
 
     @classmethod
     def build(
@@ -50,8 +52,8 @@ class MixtureParams:
                 f"{covariance_type} covariances have shape {covariances.shape}, "
                 f"expected {fam.shape(k, d)}"
             )
-        pc = fam.precision_cholesky(covariances, reg_covar, iteration)
-        return cls(weights, means, covariances, covariance_type, pc)
+        factors, log_det = fam.precision_factors(covariances, k, d, reg_covar, iteration)
+        return cls(weights, means, covariances, covariance_type, factors, log_det)
 
     @property
     def family(self) -> Family:
@@ -77,8 +79,8 @@ class MixtureParams:
     def kernel(self, dtype: np.dtype) -> "WhitenedKernel | ExpandedKernel":
         """The per-block kernel for these parameters and a data dtype, prepared once.
 
-        log N(x | k) = -0.5 (D log 2 pi + maha) - 0.5 log|Sigma_k|, and the family's log_det
-        returns log|U_k| = -0.5 log|Sigma_k| (U the precision Cholesky factor).
+        log N(x | k) = -0.5 (D log 2 pi + maha) - 0.5 log|Sigma_k|, and log_det holds
+        log|U_k| = -0.5 log|Sigma_k| (U the precision factor).
         """
         cache: dict[np.dtype, WhitenedKernel | ExpandedKernel] = \
             self.__dict__.setdefault("_kernels", {})
@@ -86,16 +88,13 @@ class MixtureParams:
         kern = cache.get(dtype)
         if kern is None:
             fam = self.family
-            kern = fam.kernel(
-                self.means, self.covariances, self.precisions_cholesky,
-                fam.log_det(self.precisions_cholesky, self.n_features),
-                np.log(np.maximum(self.weights, np.finfo(np.float64).tiny)), dtype,
-            )
+            log_weights = np.log(np.maximum(self.weights, np.finfo(np.float64).tiny))
+            if fam.statistic == MATRIX:
+                per = fam.expand(self.covariances, self.n_components, self.n_features)
+                kern = WhitenedKernel.prepare(self.means, per, self.precisions_cholesky,
+                                              self.log_det, log_weights, dtype)
+            else:
+                kern = ExpandedKernel.prepare(self.means, self.precisions_cholesky,
+                                              self.log_det, log_weights, dtype)
             cache[dtype] = kern
         return kern
-
-    def weighted_log_prob(self, x: Array) -> Array:
-        """log(pi_k) + log N(x_i | mu_k, Sigma_k) for each row of x: shape (n, K), a new
-        array in x's dtype (float32 or float64), from the float64 parameters."""
-        lp, _ = self.kernel(x.dtype).log_prob(x)
-        return lp.T.copy()

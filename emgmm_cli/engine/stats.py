@@ -25,7 +25,8 @@ class SuffStats:
 
     nk:        (K,) responsibility sums
     sk:        (K, D) responsibility-weighted sums of x
-    scatter:   second moments centred on ``centers`` (shape set by the covariance family)
+    scatter:   per-component second moments centred on the current means: (K, D, D)
+               or (K, D), as the covariance family's statistic says
     loglik:    sum_i log sum_k pi_k N(x_i | k)               (mixture log-likelihood)
     objective: the quantity EM climbs: loglik for soft EM, the classification
                log-likelihood sum_i log pi_z N(x_i | z) for hard EM
@@ -85,17 +86,6 @@ def _e_step(x: Array, params: MixtureParams, hard: bool
     return lp, lse, top, aux
 
 
-def e_step(x: Array, params: MixtureParams, hard: bool) -> tuple[Array, Array, Array]:
-    """Responsibilities for a chunk: (resp (n, K), log density (n,), weighted log prob).
-
-    Soft: r_ik = exp(lp_ik - logsumexp_k lp_ik).  Hard: one-hot at the arg-max.
-    Fresh row-major arrays (the hot path, chunk_stats, works in reused buffers instead).
-    """
-    lp = params.weighted_log_prob(x)
-    resp, lse, _, _ = _e_step(x, params, hard)
-    return resp.T.copy(), lse, lp
-
-
 def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str) -> SuffStats:
     """Statistics of a chunk for given responsibilities (log-likelihood terms zero)."""
     fam = family(covariance_type)
@@ -103,7 +93,7 @@ def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str)
     return SuffStats(
         nk=resp.sum(axis=0, dtype=np.float64),
         sk=(resp.T @ x).astype(np.float64),
-        scatter=np.asarray(fam.second_moments(x, resp, c), dtype=np.float64),
+        scatter=fam.second_moments(x, resp, c),
         loglik=0.0,
         objective=0.0,
         log_max_resp=0.0,

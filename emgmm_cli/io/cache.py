@@ -43,7 +43,8 @@ from .text import (
     resolve_columns,
     text_delimiter,
 )
-from .writers import atomic_write, npy_header
+from .formats import npy_header
+from .writers import atomic_write
 
 __all__ = [
     "cache_file",

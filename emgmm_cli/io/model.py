@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import DataError
 
 if TYPE_CHECKING:
-    from ..engine.fit import FitResult
+    from ..engine.fitting import FitResult
     from ..engine.params import MixtureParams
     from .readers import Points
 
@@ -37,10 +37,11 @@ def _finite_or_none(v: float) -> float | None:
 
 
 def model_document(result: "FitResult", *, feature_names: list[str], source: str,
-                   means_init: str | None = None, dtype: str = "float64") -> dict[str, Any]:
+                   dtype: str = "float64") -> dict[str, Any]:
     """The model file's content for a fit (also the `--json` summary).
 
-    dtype: the precision the data were fitted in (fit --dtype), recorded in options.
+    options: every field of the fit's FitOptions (engine.options, the one schema), and
+    dtype, the precision the data were fitted in.
     """
     from .. import __version__
 
@@ -69,19 +70,7 @@ def model_document(result: "FitResult", *, feature_names: list[str], source: str
         "degenerate": list(result.degenerate),
         "events": [e.to_dict() for e in result.events],
         "restart_log_likelihoods": [_finite_or_none(v) for v in result.restart_logliks],
-        "options": {
-            "n_components": opts.n_components,
-            "covariance_type": opts.covariance_type,
-            "init": "means-init" if means_init else opts.init,
-            "means_init": means_init,
-            "n_init": opts.n_init,
-            "tol": opts.tol,
-            "max_iter": opts.max_iter,
-            "reg_covar": opts.reg_covar,
-            "algorithm": opts.algorithm,
-            "seed": opts.seed,
-            "dtype": dtype,
-        },
+        "options": {**opts.to_dict(), "dtype": dtype},
         "source": source,
     }
 
@@ -96,9 +85,6 @@ REQUIRED_FIELDS = (
     "mean_log_likelihood", "n_parameters", "bic", "aic", "icl", "converged", "n_iter",
     "degenerate", "events", "restart_log_likelihoods", "options", "source",
 )
-#: Keys of "options" that a model must record (means_init may be absent or null).
-REQUIRED_OPTIONS = ("n_components", "covariance_type", "init", "n_init", "tol", "max_iter",
-                    "reg_covar", "algorithm", "seed")
 #: How far the weights may sum from 1 (fit writes them to within a few ulps).
 WEIGHT_SUM_TOL = 1e-6
 #: Relative asymmetry |S - S^T| / max|S| a covariance matrix may show.
@@ -148,13 +134,13 @@ def load_model(path: str) -> LoadedModel:
     shape, what = _covariance_shape(cov_type, k, d)
     covariances = _array(path, doc, "covariances", shape, what)
     _check_weights(path, weights)
-    _check_symmetric(path, cov_type, covariances)
+    _check_symmetric(path, cov_type, covariances, k, d)
     _check_metadata(path, doc, k)
     try:
         params = MixtureParams.build(weights, means, covariances, cov_type)
     except NotPositiveDefinite as exc:
-        where = "the tied covariance" if cov_type == "tied" else f"component {exc.component}: covariance"
-        raise _field_error(path, "covariances", f"{where} is not positive definite") from None
+        raise _field_error(path, "covariances",
+                           f"{_which(cov_type, exc.component)} is not positive definite") from None
     return LoadedModel(params, doc, path)
 
 
@@ -272,13 +258,22 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _which(cov_type: str, component: int) -> str:
+    """'component 2: covariance', or 'the tied covariance' when components share it."""
+    from ..engine.families import family
+
+    if family(cov_type).per_component:
+        return f"component {component}: covariance"
+    return f"the {cov_type} covariance"
+
+
 def _check_sizes(path: str, doc: dict[str, Any]) -> tuple[int, int, str]:
-    from ..engine.families import COVARIANCE_TYPES
+    from ..engine.families import FAMILIES
 
     cov_type = doc["covariance_type"]
-    if cov_type not in COVARIANCE_TYPES:
+    if not isinstance(cov_type, str) or cov_type not in FAMILIES:
         raise _field_error(path, "covariance_type", f"unknown covariance type {json_text(cov_type)}; "
-                           f"expected one of {', '.join(COVARIANCE_TYPES)}")
+                           f"expected one of {', '.join(FAMILIES)}")
     for name in ("n_components", "n_features"):
         if not _is_int(doc[name]) or doc[name] < 1:
             raise _field_error(path, name, f"expected an integer >= 1, got {json_text(doc[name])}")
@@ -294,8 +289,8 @@ def _check_sizes(path: str, doc: dict[str, Any]) -> tuple[int, int, str]:
 def _covariance_shape(cov_type: str, k: int, d: int) -> tuple[tuple[int, ...], str]:
     from ..engine.families import family
 
-    what = {"full": "K x D x D", "tied": "D x D", "diag": "K x D", "spherical": "K"}
-    return family(cov_type).shape(k, d), f"{what.get(cov_type, 'the family shape')} for {cov_type}"
+    fam = family(cov_type)
+    return fam.shape(k, d), f"{fam.shape_text} for {cov_type}"
 
 
 def _nested_numbers(value: Any) -> bool:
@@ -341,17 +336,19 @@ def _check_weights(path: str, weights: Any) -> None:
         raise _field_error(path, "weights", f"the weights sum to {total!r}, not 1")
 
 
-def _check_symmetric(path: str, cov_type: str, covariances: Any) -> None:
+def _check_symmetric(path: str, cov_type: str, covariances: Any, k: int, d: int) -> None:
     import numpy as np
 
-    if cov_type not in ("full", "tied"):
+    from ..engine.families import MATRIX, family
+
+    fam = family(cov_type)
+    if fam.statistic != MATRIX:
         return
-    stack = covariances.reshape((-1,) + covariances.shape[-2:])
-    for j, c in enumerate(stack):
+    stack = fam.expand(covariances, k, d)
+    for j, c in enumerate(stack if fam.per_component else stack[:1]):
         scale = float(np.max(np.abs(c)))
         if float(np.max(np.abs(c - c.T))) > SYMMETRY_RTOL * scale:
-            where = "the tied covariance" if cov_type == "tied" else f"component {j}: covariance"
-            raise _field_error(path, "covariances", f"{where} is not symmetric")
+            raise _field_error(path, "covariances", f"{_which(cov_type, j)} is not symmetric")
 
 
 def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
@@ -377,23 +374,15 @@ def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
     for name, (ok, expected) in checks.items():
         if not ok(doc[name]):
             raise _field_error(path, name, f"expected {expected}, got {json_text(doc[name])}")
+    from ..engine.options import OPTION_SPECS
+
     options = doc["options"]
-    missing = [f"options.{o}" for o in REQUIRED_OPTIONS if o not in options]
+    missing = [f"options.{name}" for name, spec in OPTION_SPECS.items()
+               if name not in options and not spec.optional_in_file]
     if missing:
         raise DataError(path, f"missing field{'s' if len(missing) > 1 else ''} "
                               f"{', '.join(repr(m) for m in missing)}; the model file is incomplete")
-    option_checks: dict[str, tuple[Any, str]] = {
-        "n_components": (_is_int, "an integer"),
-        "n_init": (_is_int, "an integer"),
-        "max_iter": (_is_int, "an integer"),
-        "tol": (_is_number, "a number"),
-        "reg_covar": (_is_number, "a number"),
-        "seed": (lambda v: v is None or _is_int(v), "an integer or null"),
-        "covariance_type": (lambda v: isinstance(v, str), "a string"),
-        "init": (lambda v: isinstance(v, str), "a string"),
-        "algorithm": (lambda v: isinstance(v, str), "a string"),
-    }
-    for name, (ok, expected) in option_checks.items():
-        if not ok(options[name]):
+    for name, spec in OPTION_SPECS.items():
+        if name in options and not spec.accepts(options[name]):
             raise _field_error(path, f"options.{name}",
-                               f"expected {expected}, got {json_text(options[name])}")
+                               f"expected {spec.describe()}, got {json_text(options[name])}")

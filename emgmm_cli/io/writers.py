@@ -1,4 +1,4 @@
-"""Write results: atomically, in the format the file's extension names, "-" for stdout.
+"""Write results atomically, in the format the path's extension names; "-" is stdout.
 
 Every output of a run goes through an OutputSet, a small transaction: each file is first
 written to a temporary file beside its target (``.{name}.tmp-XXXXXXXX``, flushed and
@@ -12,29 +12,18 @@ existing target untouched, and nothing on stdout.
         write_table("resp.csv", resp, column_names=["p0", "p1"], out=out)
         write_json("model.json", model_dict, out=out)
 
-Formats (see output_format): .csv, .tsv/.tab, .npy, .json.  What write_table writes:
-
-- a 1-D array (labels, scores) without column_names: one value per line, no header (so
-  ``paste`` and ``sort | uniq -c`` work); .npy: the 1-D array (int64 for integers);
-  .json: one JSON list;
-- a 2-D array with column_names (responsibilities ``p0..p{K-1}``, per-sample scores): a
-  header row then the rows; .npy: the 2-D array (no names); .json: a list of records;
-- a dict of columns (``{"iteration": [...], "log_likelihood": [...]}``): a header row
-  then the rows; .npy: a 2-D float64 array; .json: a list of records.
-
-Floats are written with '%.10g' in text and as Python's repr in JSON; NaN (and None in a
-dict column) is an empty field in CSV/TSV and null in JSON, as are infinities in JSON.
+Tables are written by the writer classes of formats.FORMATS, which also says what each
+format holds: write_table passes a whole table as one block, stream_table passes it block
+by block, and both give the same bytes.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import math
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import (
@@ -51,54 +40,28 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .errors import DataError
+from .formats import FORMATS, Block, Layout, TableWriter, format_for_path, jsonable, npy_header
 
 __all__ = [
-    "OUTPUT_FORMATS",
     "STDOUT_NAME",
     "OutputSet",
     "TableStream",
     "atomic_write",
     "ensure_dir",
     "npy_header",
-    "output_format",
     "stream_table",
     "write_json",
     "write_table",
 ]
 
-OUTPUT_FORMATS = ("csv", "tsv", "npy", "json")
-"""The formats write_table can write."""
-
 STDOUT_NAME = "<stdout>"
 """The name used in errors about data written to stdout."""
-
-_FORMAT_BY_EXT = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".npy": "npy", ".json": "json"}
-_CELLS_PER_CHUNK = 1 << 16
 
 TableData: TypeAlias = "ArrayLike | Mapping[str, Any]"
 """What write_table accepts: a 1-D or 2-D array, or a mapping column name -> values."""
 
 
-# --------------------------------------------------------------------------- formats and dirs
-
-
-def output_format(path: str, default: str = "csv") -> str:
-    """The format ("csv", "tsv", "npy" or "json") that the extension of path names.
-
-    "-" (stdout) and paths without an extension (/dev/stdout, a named pipe) get default;
-    ".tab" is TSV; an unsupported extension raises DataError.
-    """
-    if default not in OUTPUT_FORMATS:
-        raise ValueError(f"default must be one of {OUTPUT_FORMATS}, not {default!r}")
-    if path == "-":
-        return default
-    ext = os.path.splitext(path)[1].lower()
-    if not ext:
-        return default
-    fmt = _FORMAT_BY_EXT.get(ext)
-    if fmt is None:
-        raise DataError(path, f"unsupported output format '{ext}'; use .csv, .tsv, .npy or .json")
-    return fmt
+# --------------------------------------------------------------------------- folders
 
 
 def ensure_dir(path: str) -> str:
@@ -148,8 +111,8 @@ def _new_file_mode() -> int:
 class OutputSet:
     """A transaction over several output files: all of them appear at commit, or none.
 
-    Use ``stage(path)`` (a context manager yielding a file object) or ``add(path, write)``
-    for each output, then ``commit()``; or use the set as a context manager, which commits
+    Use ``stage(path)`` (a context manager yielding a file object) for each output, then
+    ``commit()``; or use the set as a context manager, which commits
     when the block succeeds and aborts when it raises (KeyboardInterrupt included).
     A path of "-" is stdout; at most one output may go there.  The folder of each output
     must exist (see ensure_dir).
@@ -159,11 +122,6 @@ class OutputSet:
         self._staged: list[_Staged] = []
         self._pending: set[str] = set()  # temporary files still being written
         self._closed = False
-
-    @property
-    def paths(self) -> list[str]:
-        """The paths staged so far, in order."""
-        return [entry.path for entry in self._staged]
 
     @overload
     def stage(self, path: str, binary: Literal[False] = ...) -> AbstractContextManager[TextIO]: ...
@@ -182,11 +140,6 @@ class OutputSet:
         directory, is already staged, or its folder does not exist or is not writable.
         """
         return self._stage(path, binary)
-
-    def add(self, path: str, write: Callable[[IO[Any]], object], binary: bool = False) -> None:
-        """Stage path with the content that write(file object) writes."""
-        with self._stage(path, binary) as fh:
-            write(fh)
 
     @contextmanager
     def _stage(self, path: str, binary: bool) -> Iterator[IO[Any]]:
@@ -415,25 +368,34 @@ def _atomic_write(path: str, binary: bool) -> Iterator[IO[Any]]:
         yield fh
 
 
-def _emit(path: str, write: Callable[[IO[Any]], object], binary: bool, out: OutputSet | None) -> None:
-    if out is not None:
-        out.add(path, write, binary)
-    else:
-        with atomic_write(path, binary) as fh:
-            write(fh)
+def _staged(path: str, binary: bool, out: OutputSet | None) -> AbstractContextManager[IO[Any]]:
+    """The file object for path: staged into out, or written atomically on its own."""
+    return out.stage(path, binary) if out is not None else atomic_write(path, binary)
 
 
 # --------------------------------------------------------------------------- tables
 
 
-@dataclass
-class _Table:
-    """A normalised table: a bare vector, a numeric matrix, or named 1-D columns."""
+def _writer_class(path: str, fmt: str | None) -> type[TableWriter]:
+    """The writer for fmt, or for path's extension when fmt is None (see format_for_path)."""
+    if fmt is None:
+        return FORMATS[format_for_path(path)]
+    if fmt not in FORMATS:
+        raise ValueError(f"fmt must be one of {list(FORMATS)}, not {fmt!r}")
+    FORMATS[fmt].check(path)
+    return FORMATS[fmt]
 
-    kind: Literal["vector", "matrix", "columns"]
-    names: list[str]
-    matrix: np.ndarray | None = None  # vector (1-D) or matrix (2-D)
-    columns: list[np.ndarray] | None = None
+
+@contextmanager
+def _writing(path: str, writer_class: type[TableWriter], layout: Layout,
+             out: OutputSet | None) -> Iterator[TableWriter]:
+    """A begun writer into path, ended when the block completes; if the block raises,
+    nothing appears at path."""
+    with _staged(path, writer_class.binary, out) as fh:
+        writer = writer_class(fh, path, layout)
+        writer.begin()
+        yield writer
+        writer.end()
 
 
 def _as_column(values: Any, name: str) -> np.ndarray:
@@ -451,29 +413,31 @@ def _as_column(values: Any, name: str) -> np.ndarray:
     return arr
 
 
-def _as_table(data: TableData, column_names: Sequence[str] | None) -> _Table:
+def _as_table(data: TableData, column_names: Sequence[str] | None) -> tuple[Layout, Block]:
+    """data as one block, and the layout that describes it to a writer."""
     if isinstance(data, Mapping):
         if column_names is not None:
             raise ValueError("column_names applies to arrays; a mapping names its own columns")
-        names = [str(k) for k in data]
-        cols = [_as_column(v, n) for n, v in zip(names, data.values())]
+        names = tuple(str(k) for k in data)
+        cols = tuple(_as_column(v, n) for n, v in zip(names, data.values()))
         lengths = {len(c) for c in cols}
         if len(lengths) > 1:
             raise ValueError(f"table columns differ in length: {sorted(lengths)}")
-        return _Table("columns", names, columns=cols)
+        block = Block(cols)
+        return Layout(names, block.n_rows, None), block
     arr = np.asarray(data)
     if arr.ndim == 1 and column_names is None:
-        return _Table("vector", [], matrix=arr)
+        return Layout(None, len(arr), arr.dtype), Block.of_array(arr)
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
         raise ValueError(f"write_table takes a 1-D or 2-D array, not shape {arr.shape}")
-    names = [str(n) for n in column_names] if column_names is not None else [str(j) for j in range(arr.shape[1])]
+    names = tuple(str(n) for n in column_names) if column_names is not None else \
+        tuple(str(j) for j in range(arr.shape[1]))
     if len(names) != arr.shape[1]:
         raise ValueError(f"{len(names)} column names for {arr.shape[1]} columns")
-    if arr.dtype.kind in "iuf":
-        return _Table("matrix", names, matrix=arr)
-    return _Table("columns", names, columns=[arr[:, j] for j in range(arr.shape[1])])
+    dtype = arr.dtype if arr.dtype.kind in "iuf" else None  # else a table of columns
+    return Layout(names, arr.shape[0], dtype), Block.of_array(arr)
 
 
 def write_table(
@@ -489,295 +453,79 @@ def write_table(
     data: a 1-D array (without column_names: one value per line, no header), a 2-D array
     (column_names default to "0", "1", ...; a 1-D array with one name is one column), or a
     mapping column name -> 1-D values (numbers, bools, strings or None).
-    fmt: "csv", "tsv", "npy" or "json"; by default output_format(path).
+    fmt: a name in FORMATS; by default format_for_path(path).
     out: stage into this OutputSet; without it, path is written atomically on its own.
     Raises DataError for an unsupported extension, non-numeric columns in .npy output and
     files that cannot be written; ValueError for malformed data (a programming error).
     """
-    fmt = fmt if fmt is not None else output_format(path)
-    if fmt not in OUTPUT_FORMATS:
-        raise ValueError(f"fmt must be one of {OUTPUT_FORMATS}, not {fmt!r}")
-    table = _as_table(data, column_names)
-    if fmt == "npy":
-        array = _npy_array(path, table)
-        _emit(path, lambda fh: np.save(fh, array, allow_pickle=False), True, out)
-    elif fmt == "json":
-        _emit(path, lambda fh: _write_json_table(fh, table), False, out)
-    else:
-        delim = "," if fmt == "csv" else "\t"
-        _emit(path, lambda fh: _write_text_table(fh, table, delim), False, out)
-
-
-def _npy_array(path: str, table: _Table) -> np.ndarray:
-    if table.matrix is not None:
-        arr = table.matrix
-        if arr.dtype.kind in "iub":
-            return arr.astype(np.int64)
-        if arr.dtype.kind == "f":
-            return arr
-        raise DataError(path, f"cannot write {arr.dtype} values to .npy; use .csv, .tsv or .json")
-    assert table.columns is not None
-    for name, col in zip(table.names, table.columns):
-        if col.dtype.kind not in "biuf":
-            raise DataError(
-                path, "not numeric; .npy output holds numbers only: use .csv, .tsv or .json", column=name
-            )
-    n_rows = len(table.columns[0]) if table.columns else 0
-    if not table.columns:
-        return np.empty((n_rows, 0), dtype=np.float64)
-    return np.column_stack([c.astype(np.float64) for c in table.columns]).reshape(n_rows, len(table.columns))
-
-
-def _text_cells(col: np.ndarray) -> list[str]:
-    """The CSV/TSV text of each value of one column."""
-    kind = col.dtype.kind
-    if kind in "iu":
-        return [str(v) for v in col.tolist()]
-    if kind == "f":
-        isnan = math.isnan
-        return ["" if isnan(v) else "%.10g" % v for v in col.tolist()]
-    if kind == "b":
-        return ["true" if v else "false" for v in col.tolist()]
-    cells = []
-    for v in col.tolist():
-        if v is None or (isinstance(v, float) and math.isnan(v)):
-            cells.append("")
-        elif isinstance(v, bool):
-            cells.append("true" if v else "false")
-        elif isinstance(v, float):
-            cells.append("%.10g" % v)
-        else:
-            cells.append(str(v))
-    return cells
-
-
-def _write_text_table(fh: IO[Any], table: _Table, delim: str) -> None:
-    if table.kind == "columns":
-        assert table.columns is not None
-        writer = csv.writer(fh, delimiter=delim, lineterminator="\n")
-        writer.writerow(table.names)
-        writer.writerows(zip(*(_text_cells(c) for c in table.columns)))
-        return
-    assert table.matrix is not None
-    arr = table.matrix
-    if table.kind == "matrix":
-        csv.writer(fh, delimiter=delim, lineterminator="\n").writerow(table.names)
-    else:
-        arr = arr.reshape(-1, 1)
-    if arr.dtype.kind not in "iuf":  # a bare vector of bools or strings: one cell per line
-        fh.writelines(cell + "\n" for cell in _text_cells(arr[:, 0]))
-        return
-    _write_numbers(fh, arr, delim)
-
-
-def _write_numbers(fh: IO[Any], arr: np.ndarray, delim: str) -> None:
-    """Rows of numbers, '%d' or '%.10g', formatted a chunk of rows at a time."""
-    n_rows, n_cols = arr.shape
-    is_float = arr.dtype.kind == "f"
-    cell = "%.10g" if is_float else "%d"
-    row_format = delim.join([cell] * n_cols) + "\n"
-    step = max(1, _CELLS_PER_CHUNK // max(n_cols, 1))
-    for start in range(0, n_rows, step):
-        block = arr[start : start + step]
-        text = (row_format * block.shape[0]) % tuple(block.ravel().tolist())
-        if is_float and np.isnan(block).any():
-            # a formatted float holds only digits, '.', 'e', signs, 'inf' or 'nan'
-            text = text.replace("nan", "")
-        fh.write(text)
-
-
-def _json_values(col: np.ndarray) -> list[Any]:
-    """Plain Python values of one column for JSON; NaN and infinities as None."""
-    values: list[Any] = col.tolist()
-    if col.dtype.kind == "f":
-        if np.isfinite(col).all():
-            return values
-        return [v if math.isfinite(v) else None for v in values]
-    if col.dtype.kind == "O":
-        return [_jsonable(v) for v in values]
-    return values
-
-
-_JSON_LINE = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
-
-
-def _write_json_table(fh: IO[Any], table: _Table) -> None:
-    if table.kind == "vector":
-        assert table.matrix is not None
-        fh.write(_JSON_LINE.encode(_json_values(table.matrix)) + "\n")
-        return
-    if table.kind == "matrix":
-        assert table.matrix is not None
-        columns = [_json_values(table.matrix[:, j]) for j in range(table.matrix.shape[1])]
-    else:
-        assert table.columns is not None
-        columns = [_json_values(c) for c in table.columns]
-    names = table.names
-    n_rows = len(columns[0]) if columns else 0
-    if n_rows == 0:
-        fh.write("[]\n")
-        return
-    encode = _JSON_LINE.encode
-    rows = zip(*columns)
-    fh.write("[\n  " + encode(dict(zip(names, next(rows)))))
-    chunk: list[str] = []
-    for row in rows:
-        chunk.append(encode(dict(zip(names, row))))
-        if len(chunk) >= 4096:
-            fh.write(",\n  " + ",\n  ".join(chunk))
-            chunk.clear()
-    if chunk:
-        fh.write(",\n  " + ",\n  ".join(chunk))
-    fh.write("\n]\n")
-
-
-# --------------------------------------------------------------------------- streamed tables
-
-
-def npy_header(shape: tuple[int, ...], dtype: Any) -> bytes:
-    """The header numpy.save writes for a C-ordered array of this shape and dtype.
-
-    numpy pads it so that the first axis can grow in place: (0, D) and (N, D) give headers
-    of the same length, so a file can be begun before its row count is known.
-    """
-    import io
-
-    fmt = np.lib.format
-    d = {"descr": fmt.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
-         "shape": tuple(int(s) for s in shape)}
-    buf = io.BytesIO()
-    try:
-        fmt.write_array_header_1_0(buf, d)
-    except ValueError:  # pragma: no cover - only for headers over 64 KiB
-        buf = io.BytesIO()
-        fmt.write_array_header_2_0(buf, d)
-    return buf.getvalue()
+    writer_class = _writer_class(path, fmt)
+    layout, block = _as_table(data, column_names)
+    with _writing(path, writer_class, layout, out) as writer:
+        writer.write_block(block)
 
 
 class TableStream:
-    """One table written block by block: what write_table writes, in pieces.
+    """A numeric table written block by block: made by stream_table.
 
-    Made by stream_table.  A table of n_rows rows, either a bare vector (no column_names:
-    one value per line; labels, scores) or a matrix with named columns (responsibilities).
-    write(block) appends rows: the text formats format them, .npy appends their raw bytes
-    after a header written up front for the final shape (so n_rows must be known), .json
-    continues a list.  The file equals write_table's for the concatenated blocks, byte for
-    byte.
+    It checks what the writer cannot: that each block has the announced columns, and that
+    exactly the announced rows come (a .npy header has already promised them).
     """
 
-    def __init__(self, fh: IO[Any], fmt: str, path: str, n_rows: int,
-                 names: Sequence[str] | None, dtype: Any) -> None:
-        self._fh, self.fmt, self.path = fh, fmt, path
-        self.n_rows, self.rows_written = int(n_rows), 0
-        self.names = [str(n) for n in names] if names is not None else None
-        self.dtype = np.dtype(dtype)
-        if self.dtype.kind not in "iuf":
-            raise ValueError(f"a streamed table holds numbers, not {self.dtype}")
-        if fmt == "npy":
-            if self.dtype.kind in "iu":
-                self.dtype = np.dtype(np.int64)  # as write_table writes integers
-            shape = (self.n_rows,) if self.names is None else (self.n_rows, len(self.names))
-            fh.write(npy_header(shape, self.dtype))
-        elif fmt in ("csv", "tsv") and self.names is not None:
-            csv.writer(fh, delimiter=self._delim, lineterminator="\n").writerow(self.names)
-
-    @property
-    def _delim(self) -> str:
-        return "," if self.fmt == "csv" else "\t"
+    def __init__(self, writer: TableWriter) -> None:
+        self._writer = writer
+        self.rows_written = 0
 
     def write(self, block: ArrayLike) -> None:
         """Append rows: a 1-D block for a vector, (rows, len(names)) for a matrix."""
+        layout, path = self._writer.layout, self._writer.path
         arr = np.asarray(block)
-        if self.names is None:
+        if layout.names is None:
             if arr.ndim != 1:
                 raise ValueError(f"a vector table takes 1-D blocks, not shape {arr.shape}")
         else:
-            if arr.ndim == 1 and len(self.names) == 1:
+            if arr.ndim == 1 and len(layout.names) == 1:
                 arr = arr.reshape(-1, 1)
-            if arr.ndim != 2 or arr.shape[1] != len(self.names):
-                raise ValueError(f"blocks of {len(self.names)} columns expected, got shape "
+            if arr.ndim != 2 or arr.shape[1] != len(layout.names):
+                raise ValueError(f"blocks of {len(layout.names)} columns expected, got shape "
                                  f"{arr.shape}")
-        if self.rows_written + arr.shape[0] > self.n_rows:
-            raise ValueError(f"{self.path}: more than the {self.n_rows} rows announced")
-        arr = arr.astype(self.dtype, copy=False)
+        if self.rows_written + arr.shape[0] > layout.n_rows:
+            raise ValueError(f"{path}: more than the {layout.n_rows} rows announced")
         self.rows_written += arr.shape[0]
-        if arr.shape[0] == 0:
-            return
-        if self.fmt == "npy":
-            self._fh.write(np.ascontiguousarray(arr).tobytes())
-        elif self.fmt == "json":
-            self._write_json(arr)
-        else:
-            _write_numbers(self._fh, arr.reshape(-1, 1) if arr.ndim == 1 else arr, self._delim)
-
-    def _write_json(self, arr: np.ndarray) -> None:
-        first = self.rows_written == arr.shape[0]
-        if self.names is None:
-            inner = _JSON_LINE.encode(_json_values(arr))[1:-1]
-            self._fh.write(("[" if first else ", ") + inner)
-            return
-        encode, names = _JSON_LINE.encode, self.names
-        columns = [_json_values(arr[:, j]) for j in range(arr.shape[1])]
-        records = [encode(dict(zip(names, row))) for row in zip(*columns)]
-        self._fh.write(("[\n  " if first else ",\n  ") + ",\n  ".join(records))
+        self._writer.write_block(Block.of_array(arr.astype(layout.dtype, copy=False)))
 
     def close(self) -> None:
-        """Check that every announced row came, and end the file."""
-        if self.rows_written != self.n_rows:
-            raise ValueError(f"{self.path}: {self.rows_written} rows written of the "
-                             f"{self.n_rows} announced")
-        if self.fmt == "json":
-            if self.n_rows == 0:
-                self._fh.write("[]\n")
-            else:
-                self._fh.write("]\n" if self.names is None else "\n]\n")
+        """Check that every announced row came."""
+        n_rows = self._writer.layout.n_rows
+        if self.rows_written != n_rows:
+            raise ValueError(f"{self._writer.path}: {self.rows_written} rows written of the "
+                             f"{n_rows} announced")
 
 
 @contextmanager
 def stream_table(path: str, *, n_rows: int, column_names: Sequence[str] | None = None,
                  dtype: Any = np.float64, fmt: str | None = None,
                  out: OutputSet | None = None) -> Iterator[TableStream]:
-    """A TableStream into path (staged into out, or written atomically on its own).
+    """A TableStream of n_rows rows into path (staged into out, or written on its own).
 
-    Nothing appears at path unless the block completes with all n_rows rows written; a
-    failure removes the temporary file, as for write_table.
+    A bare vector without column_names (labels, scores), or a matrix with named columns
+    (responsibilities), of a numeric dtype.  The file equals write_table's for the
+    concatenated blocks, byte for byte, and nothing appears at path unless the block
+    completes with all n_rows rows written.
     """
-    fmt = fmt if fmt is not None else output_format(path)
-    if fmt not in OUTPUT_FORMATS:
-        raise ValueError(f"fmt must be one of {OUTPUT_FORMATS}, not {fmt!r}")
-    binary = fmt == "npy"
-    stage = out.stage(path, binary) if out is not None else atomic_write(path, binary)
-    with stage as fh:
-        table = TableStream(fh, fmt, path, n_rows, column_names, dtype)
+    writer_class = _writer_class(path, fmt)
+    if not writer_class.streams:
+        raise ValueError(f"{path}: this format cannot be written block by block")
+    dt = np.dtype(dtype)
+    if dt.kind not in "iuf":
+        raise ValueError(f"a streamed table holds numbers, not {dt}")
+    names = tuple(str(n) for n in column_names) if column_names is not None else None
+    with _writing(path, writer_class, Layout(names, int(n_rows), dt), out) as writer:
+        table = TableStream(writer)
         yield table
         table.close()
 
 
 # --------------------------------------------------------------------------- JSON
-
-
-def _jsonable(obj: Any) -> Any:
-    """obj with numpy values made plain and non-finite floats made None."""
-    if obj is None or isinstance(obj, (str, bool)):
-        return obj
-    if isinstance(obj, int):
-        return int(obj)
-    if isinstance(obj, float):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, Mapping):
-        return {(k if isinstance(k, str) else str(_jsonable(k))): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    to_dict = getattr(obj, "to_dict", None)
-    if callable(to_dict):
-        return _jsonable(to_dict())
-    raise TypeError(f"cannot write a {type(obj).__name__} as JSON")
 
 
 def write_json(path: str, obj: Any, *, out: OutputSet | None = None) -> None:
@@ -786,9 +534,6 @@ def write_json(path: str, obj: Any, *, out: OutputSet | None = None) -> None:
     numpy arrays and scalars become lists and numbers; NaN and infinities become null;
     objects with a to_dict() method are written as its result.
     """
-    text = json.dumps(_jsonable(obj), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-
-    def write(fh: IO[Any]) -> None:
+    text = json.dumps(jsonable(obj), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    with _staged(path, False, out) as fh:
         fh.write(text)
-
-    _emit(path, write, False, out)

@@ -1,85 +1,37 @@
-"""What `make-blobs` does between parsing and writing: option values, centres, blobs.
+"""Synthetic blob data (the `make-blobs` use case): centres given or drawn, points drawn
+around them by engine.blobs.make_blobs, written as a table.
 
-The click types here only parse (a value that does not parse is a usage error, exit 2);
-whether the parsed values fit together (sizes per centre, dimensions, positive spreads)
-is decided by the engine's make_blobs and by resolve_centers below (exit 1).
-numpy is imported inside the functions, so `emgmm --help` does not load it.
+Whether the values fit together (sizes per centre, dimensions, positive spreads) is
+decided here and by the engine's make_blobs: an impossible request is a UsageProblem or an
+EngineError (exit status 1 or 2 at the command line), never a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import click
+import numpy as np
+from numpy.typing import NDArray
 
-from .context import Terminal
-
-if TYPE_CHECKING:
-    import numpy as np
+from ..engine.blobs import make_blobs, random_centers, split_sizes
+from ..engine.errors import InvalidParameter
+from ..io.errors import DataError
+from ..io.readers import read_points
+from ..io.writers import OutputSet, write_table
+from .errors import UsageProblem
+from .fitting import check_outputs
 
 DEFAULT_N_CENTERS = 3  # scikit-learn's make_blobs default
 DEFAULT_DIM = 2
 DEFAULT_BOX = (-10.0, 10.0)
 
 
-class NumberList(click.ParamType):
-    """One number or a comma-separated list of them: "1000" or "80,60,70,140"."""
-
-    def __init__(self, kind: type, what: str) -> None:
-        self.kind = kind
-        self.what = what
-        self.name = f"{what}s"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, list):
-            return value
-        try:
-            return [self.kind(part.strip()) for part in str(value).split(",")]
-        except ValueError:
-            self.fail(f"{value!r} is not {'an' if self.what[0] in 'aeiou' else 'a'} {self.what} "
-                      f"or a comma-separated list of {self.what}s", param, ctx)
-
-
-class Box(click.ParamType):
-    """LOW,HIGH: the box random centres are drawn from."""
-
-    name = "low,high"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, tuple):
-            return value
-        parts = str(value).split(",")
-        try:
-            if len(parts) != 2:
-                raise ValueError(value)
-            return float(parts[0]), float(parts[1])
-        except ValueError:
-            self.fail(f"{value!r} is not two numbers LOW,HIGH (for example -10,10)", param, ctx)
-
-
-class Centers(click.ParamType):
-    """Inline centres "1,1;5,5;6,1" (rows of numbers), or the path of a K x D data file."""
-
-    name = "centers"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if not isinstance(value, str):
-            return value
-        try:
-            return [[float(c) for c in row.split(",")] for row in value.split(";")]
-        except ValueError:
-            pass
-        if os.path.exists(value):
-            return value
-        self.fail(f"{value!r} is neither a list of centers such as '1,1;5,5;6,1' nor an "
-                  "existing file", param, ctx)
-
-
 @dataclass(frozen=True)
 class BlobRequest:
-    """Every option of `emgmm make-blobs`, as parsed by click."""
+    """Every option of `emgmm make-blobs`."""
 
     sizes: list[int]
     centers: list[list[float]] | str | None  # inline rows, a file, or None (random)
@@ -94,14 +46,8 @@ class BlobRequest:
     centers_out: str | None
 
 
-def load_covariances(path: str) -> "np.ndarray":
+def load_covariances(path: str) -> NDArray[np.float64]:
     """A (K, D, D) stack of covariances from a .npy array or a .json nested list."""
-    import json
-
-    import numpy as np
-
-    from ..io.errors import DataError
-
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".npy", ".json"):
         raise DataError(path, "covariances are read from a .npy file (a K x D x D array) or a "
@@ -129,56 +75,42 @@ def load_covariances(path: str) -> "np.ndarray":
     return cov
 
 
-def resolve_centers(req: BlobRequest, rng: "np.random.Generator",
-                    cov: "np.ndarray | None") -> "np.ndarray":
+def resolve_centers(req: BlobRequest, rng: np.random.Generator,
+                    cov: NDArray[np.float64] | None) -> NDArray[np.float64]:
     """The (K, D) centres: given inline or in a file, or drawn in the box from rng."""
-    import numpy as np
-
-    from ..engine.blobs import random_centers
-    from ..io.readers import read_points
-
     if req.centers is None:
         k = req.n_centers or (len(req.sizes) if len(req.sizes) > 1 else None)
         k = k or (cov.shape[0] if cov is not None else DEFAULT_N_CENTERS)
         d = req.dim or (cov.shape[1] if cov is not None else DEFAULT_DIM)
         box = req.center_box or DEFAULT_BOX
         if not box[0] < box[1]:
-            raise click.ClickException(f"--center-box: LOW must be below HIGH, got "
+            raise InvalidParameter(f"--center-box: LOW must be below HIGH, got "
                                        f"{box[0]:g},{box[1]:g}")
         return random_centers(k, d, box, rng=rng)
     if req.center_box is not None:
-        raise click.UsageError("--center-box applies to random centers; drop it or --centers")
+        raise UsageProblem("--center-box applies to random centers; drop it or --centers")
     if isinstance(req.centers, str):
-        centers = read_points(req.centers).x
+        centers = np.asarray(read_points(req.centers).x, dtype=np.float64)
     else:
         widths = [len(row) for row in req.centers]
         for j, w in enumerate(widths):
             if w != widths[0]:
-                raise click.ClickException(f"--centers: center {j} has {w} coordinates but "
+                raise InvalidParameter(f"--centers: center {j} has {w} coordinates but "
                                            f"center 0 has {widths[0]}")
         centers = np.array(req.centers, dtype=np.float64)
     k, d = centers.shape
     if req.n_centers is not None and req.n_centers != k:
-        raise click.ClickException(f"--n-centers {req.n_centers} but --centers gives {k} centers")
+        raise InvalidParameter(f"--n-centers {req.n_centers} but --centers gives {k} centers")
     if req.dim is not None and req.dim != d:
-        raise click.ClickException(f"--dim {req.dim} but the centers have {d} coordinates")
+        raise InvalidParameter(f"--dim {req.dim} but the centers have {d} coordinates")
     return centers
 
 
-def run_make_blobs(term: Terminal, req: BlobRequest) -> None:
-    import numpy as np
-
-    from ..engine.blobs import make_blobs, split_sizes
-    from ..engine.errors import InvalidParameter
-    from ..io.errors import DataError
-    from ..io.writers import OutputSet, write_table
-    from ._fitting import check_destinations
-
+def run_make_blobs(req: BlobRequest) -> None:
     if req.std is not None and req.covariances is not None:
-        raise click.UsageError("give --std or --covariances, not both")
+        raise UsageProblem("give --std or --covariances, not both")
     dest = {"output": req.output, **({"centers_out": req.centers_out} if req.centers_out else {})}
-    check_destinations(dest, [p for p in (req.covariances, req.centers) if isinstance(p, str)],
-                       False)
+    check_outputs(dest, [p for p in (req.covariances, req.centers) if isinstance(p, str)])
     cov = load_covariances(req.covariances) if req.covariances else None
     rng = np.random.default_rng(req.seed)  # None: fresh entropy
     centers = resolve_centers(req, rng, cov)

@@ -1,7 +1,7 @@
 """Model selection: fit a grid of (covariance family, K) cells and pick the best, as
 mclust's mclustBIC does.
 
-Each cell is one fit (fit.fit) with the shared options and a seed of its own, derived from
+Each cell is one fit (fitting.fit) with the shared options and a seed of its own, derived from
 the run's seed and the cell alone (cell_seed), so a cell's result does not depend on which
 other cells run, in what order, or in which process.  A cell ends one of three ways:
 
@@ -9,32 +9,36 @@ other cells run, in what order, or in which process.  A cell ends one of three w
 - degenerate: every restart ended on a spurious maximum (a component collapsed onto a few
               points or a line, em.degenerate_components).  Its likelihood is unbounded
               nonsense, often far "better" than any real fit, so it never wins (mclust
-              reports such cells as missing).  Within a cell, fit.fit already prefers any
+              reports such cells as missing).  Within a cell, fitting.fit already prefers any
               non-degenerate restart to a degenerate one;
 - failed:     the fit could not be done (K larger than the data allows, a covariance not
               positive definite, ...): the reason is kept, the other cells go on.
 
 The best cell has the lowest criterion (scikit-learn's sign: BIC = -2 log L + p log N;
 mclust reports BIC = -ours and takes the largest); ties go to the earlier cell in grid
-order.  Nothing here reads files, prints or starts processes: a caller that wants the
-cells fitted elsewhere (other processes, other machines) runs fit_cell on each CellTask
-there and hands the results to choose().
+order.  Nothing here reads files, prints or starts processes: select() takes the way its
+cells are mapped as an argument (``map_cells``: here, in order, by default; the command
+line passes a process pool; a distributed backend can pass its own), and every mapper
+runs fit_cell on each CellTask, so a cell's result is the same wherever it is fitted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
-from .families import COVARIANCE_TYPES, family
+from .. import vocab
 from .dataset import Dataset
 from .errors import EngineError, InvalidParameter
-from .fit import FitOptions, FitResult, ProgressCallback, fit
+from .families import family
+from .fitting import FitResult, ProgressCallback, fit
 from .hc import HcTree, build_hc_tree
+from .options import FitOptions
 
-CRITERIA: tuple[str, ...] = ("bic", "aic", "icl")
+CRITERIA: tuple[str, ...] = vocab.names(vocab.CRITERIA)
 
 #: The seed-sequence key of the stream that draws the hierarchy's subsample (large data).
 _HC_STREAM = 0xC1
@@ -75,8 +79,7 @@ def cell_seed(seed: int, cell: Cell) -> int:
     53 bits, so it is written exactly in the model file (`emgmm fit` with the cell's
     options and this seed repeats the cell's fit on data up to HC_MAX_ROWS rows).
     """
-    key = [int(seed), _CELL_STREAM, COVARIANCE_TYPES.index(cell.covariance_type),
-           cell.n_components]
+    key = [int(seed), _CELL_STREAM, family(cell.covariance_type).seed_key, cell.n_components]
     state = np.random.SeedSequence(key).generate_state(1, dtype=np.uint64)[0]
     return int(state >> np.uint64(11))
 
@@ -94,8 +97,8 @@ def plan(cells: Sequence[Cell], template: FitOptions, seed: int) -> list[CellTas
     """A task per cell: the template's options with the cell's family, K and seed."""
     template.validate()
     return [
-        CellTask(i, c, replace(template, covariance_type=c.covariance_type,
-                                n_components=c.n_components, seed=cell_seed(seed, c)))
+        CellTask(i, c, template.replace(covariance_type=c.covariance_type,
+                                        n_components=c.n_components, seed=cell_seed(seed, c)))
         for i, c in enumerate(cells)
     ]
 
@@ -156,7 +159,16 @@ def fit_cell(data: Dataset, task: CellTask, *, hc_tree: HcTree | None = None,
     return CellResult(task.cell, task.options, result=result)
 
 
-def choose(results: Sequence[CellResult], criterion: str = "bic") -> int | None:
+class Scored(Protocol):
+    """What choose() reads of a cell: a CellResult, or a cell read back from a table."""
+
+    @property
+    def eligible(self) -> bool: ...
+
+    def criterion(self, name: str) -> float: ...
+
+
+def choose(results: Sequence[Scored], criterion: str = "bic") -> int | None:
     """Index of the best eligible cell (lowest criterion, the earlier on ties), or None
     when no cell is eligible."""
     if criterion not in CRITERIA:
@@ -192,6 +204,30 @@ class Selection:
         return None if self.best is None else self.cells[self.best]
 
 
+#: Called as each cell finishes: on_cell(task index, result) (in completion order).
+CellCallback = Callable[[int, "CellResult"], None]
+#: How select() fits its cells: map_cells(data, tasks, hc_tree, on_done) -> one CellResult
+#: per task, in task order, calling on_done (if given) as each cell finishes.
+CellMapper = Callable[[Dataset, Sequence[CellTask], "HcTree | None", "CellCallback | None"],
+                      list["CellResult"]]
+
+
+def fit_in_order(data: Dataset, tasks: Sequence[CellTask], hc_tree: HcTree | None,
+                 on_done: CellCallback | None = None, *,
+                 on_iteration: ProgressCallback | None = None) -> list[CellResult]:
+    """The default CellMapper: every cell here, one after another (on_iteration is fit's
+    progress callback, which may raise to stop)."""
+    results: list[CellResult] = []
+    for task in tasks:
+        cell = task.cell
+        result = fit_cell(data.for_model(cell.n_components, cell.covariance_type), task,
+                          hc_tree=hc_tree, on_iteration=on_iteration)
+        results.append(result)
+        if on_done is not None:
+            on_done(task.index, result)
+    return results
+
+
 def select(
     data: Dataset,
     cells: Sequence[Cell],
@@ -200,24 +236,21 @@ def select(
     seed: int,
     criterion: str = "bic",
     hc_tree: HcTree | None = None,
-    on_cell: Callable[[int, CellResult], None] | None = None,
+    map_cells: CellMapper = fit_in_order,
+    on_cell: CellCallback | None = None,
 ) -> Selection:
-    """Fit every cell here, one after another, and choose the best.
+    """Fit every cell and choose the best.
 
     template: the options shared by every cell (its n_components and covariance_type are
-    replaced by each cell's, its seed by cell_seed(seed, cell)).  on_cell(i, result) is
-    called as each cell finishes.
+    replaced by each cell's, its seed by cell_seed(seed, cell)).  The hierarchy of an
+    ``hc`` selection is built once, here, from seed (or given).  map_cells decides where
+    the cells are fitted; on_cell(index, result) is called as each one finishes.
     """
     if criterion not in CRITERIA:
         raise InvalidParameter(f"unknown criterion {criterion!r}; choose one of "
-                               f"{', '.join(CRITERIA)}")
+                               f"{', '.join(CRITERIA)}", option="criterion")
     tasks = plan(cells, template, seed)
     if hc_tree is None:
         hc_tree = hierarchy(data, template, seed)
-    results: list[CellResult] = []
-    for task in tasks:
-        outcome = fit_cell(data, task, hc_tree=hc_tree)
-        results.append(outcome)
-        if on_cell is not None:
-            on_cell(task.index, outcome)
+    results = map_cells(data, tasks, hc_tree, on_cell)
     return Selection(results, criterion, choose(results, criterion))

@@ -1,0 +1,471 @@
+"""A batch: fit every dataset as `fit` would (or choose its model as `select` would), and
+sum them up (the `batch` use case).
+
+- run_one(): one dataset, in this process or a worker: read, fit or select (the code of
+  `fit` and `select`: fitting.fit_points, selecting.select_points), write labels, trace,
+  model (model.json last) and selection.csv into its folder atomically; any failure
+  becomes the row's status, never an exception.
+- existing_row(): --skip-existing keeps a dataset whose outputs are complete and were made
+  with the options asked for now (engine.options.FitOptions compares them; a selection's
+  table is read back and chosen from with the engine's own choose()).
+- run_batch(): skips complete outputs, runs the rest through backends.processes.run_tasks,
+  reports to a display, writes summary.csv (also when interrupted).
+
+Seeds: every dataset is fitted with the same seed, given or drawn once for the batch
+(recorded in each model.json), so `emgmm fit FILE --seed S` with a batch's options
+reproduces any of its datasets, and nothing depends on the order the workers finish in.
+With a selection, each cell's seed comes from that seed and the cell alone
+(engine.selection.cell_seed), as in `emgmm select FILE --seed S`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from ..backends.local import available_cores
+from ..backends.processes import (
+    WORKER_DIED,
+    check_stop,
+    deferred_interrupt,
+    hold_interrupts,
+    run_tasks,
+    worker_count,
+)
+from ..engine.errors import EngineError
+from ..engine.options import FitOptions
+from ..engine.selection import cell_seed, choose, grid
+from ..io.errors import DataError
+from ..io.readers import Points
+from ..io.writers import OutputSet, ensure_dir, write_table
+from .data import load
+from .discover import BatchItem
+from .errors import UsageProblem
+from .fitting import Fitted, fit_points, load_means, stage_outputs
+from .requests import STANDARD_NAMES, ReadOptions, SelectGrid
+from .selecting import cell_name, no_choice_message, select_points
+
+SUMMARY_NAME = "summary.csv"
+#: The table of every cell (select's --table) in each dataset's folder, with a selection.
+SELECTION_NAME = "selection.csv"
+SUMMARY_COLUMNS = ("file", "rows", "dims", "k", "covariance", "iterations", "converged",
+                   "log_likelihood", "bic", "seconds", "status")
+#: Options a selection sets per cell, so not compared with what was asked for.
+_PER_CELL_OPTIONS = ("n_components", "covariance_type", "seed")
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """What applies to every dataset of a batch.
+
+    options: the fit options, with the batch's seed (with a selection, the template of
+    every cell: its K and family are the cells', its seed the one cell seeds derive from).
+    """
+
+    read: ReadOptions
+    options: FitOptions
+    means_init: str | None = None
+    responsibilities: bool = False
+    select: SelectGrid | None = None  # choose each dataset's K and covariance family
+    n_threads: int | None = None  # threads of the block reduction in each fit
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    item: BatchItem
+    settings: BatchSettings
+
+
+@dataclass
+class BatchRow:
+    """A line of the summary, and the warnings to show (not written to the summary)."""
+
+    file: str
+    rows: int | None = None
+    dims: int | None = None
+    k: int | None = None
+    covariance: str | None = None
+    iterations: int | None = None
+    converged: bool | None = None
+    log_likelihood: float | None = None
+    bic: float | None = None
+    seconds: float | None = None
+    status: str = "ok"
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.status.startswith("failed")
+
+    def record(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SUMMARY_COLUMNS}
+
+    def fill_from_model(self, doc: dict[str, Any]) -> None:
+        self.rows, self.dims = doc["n_samples"], doc["n_features"]
+        self.k, self.covariance = doc["n_components"], doc["covariance_type"]
+        self.iterations, self.converged = doc["n_iter"], doc["converged"]
+        self.log_likelihood, self.bic = doc["log_likelihood"], doc["bic"]
+
+
+def destinations(settings: BatchSettings, out_dir: str) -> dict[str, str]:
+    """Output name -> path of every file a dataset's folder gets (selection with one)."""
+    dest = {name: os.path.join(out_dir, std) for name, std in STANDARD_NAMES.items()}
+    if not settings.responsibilities:
+        del dest["responsibilities"]
+    if settings.select is not None:
+        dest["selection"] = os.path.join(out_dir, SELECTION_NAME)
+    return dest
+
+
+def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_dir: str,
+                     summary: str | None) -> None:
+    """Refuse (UsageProblem) a layout where an output would overwrite an input file."""
+    inputs = {os.path.realpath(i.path): i.path for i in items}
+    if settings.means_init:
+        inputs[os.path.realpath(settings.means_init)] = settings.means_init
+    outputs = [os.path.join(output_dir, SUMMARY_NAME)] + (
+        [summary] if summary not in (None, "-") else [])
+    outputs += [p for i in items for p in destinations(settings, i.out_dir).values()]
+    for out in outputs:
+        real = os.path.realpath(out)
+        if real in inputs:
+            raise UsageProblem(f"refusing to overwrite the input file {inputs[real]} with "
+                               f"{out}; choose another --output-dir")
+
+
+# --------------------------------------------------------------------------- one dataset
+
+
+def failure_reason(exc: BaseException, path: str, describe: Any) -> str:
+    """One line for the summary's status (the file is named in its own column).
+
+    describe(exc) phrases any other failure (the command line's one-line messages)."""
+    if isinstance(exc, DataError) and exc.source == path:
+        parts = [f"line {exc.line}"] if exc.line is not None else []
+        if exc.column is not None:
+            parts.append(f"column '{exc.column}'")
+        return ": ".join([*parts, exc.message])
+    if isinstance(exc, EngineError) and exc.source == path:
+        exc.source = None  # named in its own column
+    if isinstance(exc, RuntimeError) and str(exc) == WORKER_DIED:
+        return f"{WORKER_DIED}; run the batch again with --skip-existing and fewer --jobs"
+    return str(describe(exc))
+
+
+def _created_dirs(path: str) -> list[str]:
+    """The folders makedirs(path) would create, deepest first."""
+    missing: list[str] = []
+    while path and not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
+
+
+def _write(fit: Fitted, dest: dict[str, str], out_dir: str,
+           selection: dict[str, list[Any]] | None = None) -> None:
+    """Stage every output, then rename them into place together (model.json last).
+
+    selection: the columns of selection.csv, with a selection.  Without it, a
+    selection.csv left in the folder by an earlier selection is removed, so that the
+    folder holds the outputs of one run.
+
+    Ctrl-C is held back from the renames until the dataset's row is recorded (see
+    run_tasks), so the folder ends up complete and in the summary, or not at all; a folder
+    this created is removed again if the outputs could not be written.
+    """
+    created = _created_dirs(out_dir)
+    out = OutputSet()
+    try:
+        ensure_dir(out_dir)
+        if selection is not None:
+            write_table(dest["selection"], selection, out=out)
+        stage_outputs(out, dest, fit)
+        check_stop()
+        hold_interrupts()
+        out.commit()
+        if selection is None:
+            try:
+                os.unlink(os.path.join(out_dir, SELECTION_NAME))
+            except FileNotFoundError:
+                pass
+    except BaseException:
+        with deferred_interrupt():
+            out.abort()
+            _remove_temp_files(out_dir, dest)
+            for folder in created:  # deepest first; a folder another dataset uses stays
+                try:
+                    os.rmdir(folder)
+                except OSError:
+                    break
+        raise
+
+
+def _remove_temp_files(out_dir: str, dest: dict[str, str]) -> None:
+    """Remove the temporary files of dest left in out_dir (OutputSet names them
+    .{name}.tmp-XXXXXXXX; one created just as Ctrl-C came can escape its bookkeeping)."""
+    prefixes = tuple(f".{os.path.basename(p)}.tmp-" for p in dest.values())
+    try:
+        names = os.listdir(out_dir)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(prefixes):
+            try:
+                os.unlink(os.path.join(out_dir, name))
+            except OSError:
+                pass
+
+
+def _fit_one(points: Points, settings: BatchSettings, events: Any
+             ) -> tuple[Fitted, dict[str, list[Any]] | None, list[str]]:
+    """Fit (or select) one dataset: its fit, its selection table, its warnings."""
+    stop = lambda *_: check_stop()  # noqa: E731 - polled at every EM iteration
+    if settings.select is None:
+        means = (load_means(settings.means_init, settings.options.n_components,
+                            points.n_features) if settings.means_init else None)
+        options = settings.options.replace(means_init=settings.means_init)
+        fit = fit_points(points, options, means_init=means, on_iteration=stop,
+                         n_threads=settings.n_threads)
+        return fit, None, [events(e) for e in fit.result.events]
+    selected = select_points(points, settings.select, settings.options,
+                             seed=settings.options.seed, on_iteration=stop,
+                             n_threads=settings.n_threads)
+    best = selected.best
+    if best is None:
+        raise DataError(points.source, no_choice_message(selected))
+    warnings = [events(e) for e in best.result.events]
+    failed = selected.failed()
+    if failed:
+        warnings.append(f"{len(failed)} of {len(selected.cells)} cells failed (first: "
+                        f"{cell_name(failed[0])}: {failed[0].message}); see its "
+                        f"{SELECTION_NAME}")
+    return best, selected.table(), warnings
+
+
+@dataclass(frozen=True)
+class OneDataset:
+    """The task function of a batch (picklable): run_one with the command line's way of
+    phrasing failures and events."""
+
+    describe: Any  # exception -> one line
+    events: Any  # FitEvent -> one line
+
+    def __call__(self, task: BatchTask) -> BatchRow:
+        return run_one(task, self.describe, self.events)
+
+
+def run_one(task: BatchTask, describe: Any, events: Any) -> BatchRow:
+    """Read, fit (or select) and write one dataset; a failure is the row's status, not an
+    exception.  Cancelled (the batch is stopping) and KeyboardInterrupt go through,
+    leaving no files."""
+    start = time.perf_counter()
+    item, settings = task.item, task.settings
+    row = BatchRow(item.path)
+    try:
+        points = load(item.path, settings.read)
+        row.rows, row.dims = points.n_samples, points.n_features
+        fit, table, warnings = _fit_one(points, settings, events)
+        check_stop()
+        _write(fit, destinations(settings, item.out_dir), item.out_dir, selection=table)
+    except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary
+        row.status = f"failed: {failure_reason(exc, item.path, describe)}"
+    else:
+        row.fill_from_model(fit.document)
+        row.warnings = warnings
+    row.seconds = time.perf_counter() - start
+    return row
+
+
+# --------------------------------------------------------------------------- resuming
+
+
+def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
+                 ) -> BatchRow | None:
+    """The summary row of a dataset whose outputs are complete, or None to fit it.
+
+    Complete: every output exists (model.json is written last), and model.json is an
+    emgmm model fitted with the fit options asked for now (every FitOptions field but the
+    seed, which must match when one was given); with a selection, but K, family and
+    seed, which are the chosen cell's: selection.csv must then hold the grid asked for,
+    each cell with the seed derived from the one given, and mark best the cell the
+    criterion picks from its numbers, and model.json must be that cell's fit.  Without a
+    selection, a folder holding a selection.csv is a selection's: fitted again.
+    """
+    dest = destinations(settings, item.out_dir)
+    if not all(os.path.isfile(p) for p in dest.values()):
+        return None
+    if settings.select is None and os.path.exists(os.path.join(item.out_dir, SELECTION_NAME)):
+        return None
+    try:
+        with open(dest["model"], encoding="utf-8") as fh:
+            doc = json.load(fh)
+        if doc.get("format") != "emgmm-model" or not _options_match(
+                doc["options"], settings, seed_given):
+            return None
+        if settings.select is not None and not _selection_matches(
+                dest["selection"], settings.select, doc,
+                settings.options.seed if seed_given else None):
+            return None
+        row = BatchRow(item.path, status="skipped")
+        row.fill_from_model(doc)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EngineError):
+        return None
+    return row
+
+
+def _options_match(recorded: dict[str, Any], settings: BatchSettings, seed_given: bool
+                   ) -> bool:
+    found = FitOptions.from_dict(recorded).to_dict()
+    wanted = settings.options.replace(means_init=settings.means_init)
+    if settings.means_init:
+        wanted = wanted.replace(init="means-init")
+    skip = set(_PER_CELL_OPTIONS if settings.select is not None else ())
+    if not seed_given:
+        skip.add("seed")
+    return all(found[k] == v for k, v in wanted.to_dict().items() if k not in skip)
+
+
+@dataclass(frozen=True)
+class _RecordedCell:
+    """A cell read back from selection.csv: what engine.selection.choose reads."""
+
+    row: dict[str, str]
+
+    @property
+    def eligible(self) -> bool:
+        return self.row["status"] == "ok"
+
+    def criterion(self, name: str) -> float:
+        text = self.row[name]
+        return float(text) if text else math.nan
+
+
+def _selection_matches(path: str, spec: SelectGrid, doc: dict[str, Any],
+                       seed: int | None) -> bool:
+    """Whether selection.csv at path is spec's grid, chosen by spec's criterion, and
+    doc (model.json) is its chosen cell.  seed: the seed every cell seed must derive
+    from, or None when it was not given."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    cells = grid(spec.covariance_types, spec.components)
+    if [(r["covariance_type"], int(r["n_components"])) for r in rows] != [
+            (c.covariance_type, c.n_components) for c in cells]:
+        return False
+    if seed is not None and any(int(r["seed"]) != cell_seed(seed, c)
+                                for r, c in zip(rows, cells)):
+        return False
+    pick = choose([_RecordedCell(r) for r in rows], spec.criterion)
+    marked = [i for i, r in enumerate(rows) if r["best"] == "true"]
+    if pick is None or marked != [pick]:
+        return False
+    chosen = rows[pick]
+    return (doc["covariance_type"], doc["n_components"], doc["options"]["seed"]) == (
+        chosen["covariance_type"], int(chosen["n_components"]), int(chosen["seed"]))
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+class Display(Protocol):
+    """What a batch reports to while it runs (render.BatchDisplay)."""
+
+    def started(self, name: str) -> None: ...
+
+    def finished(self, name: str, *, failed: bool) -> None: ...
+
+    def message(self, text: str) -> None: ...
+
+
+def _prune_empty(items: list[BatchItem], output_dir: str) -> None:
+    """Remove empty folders left on the way to dataset folders (never output_dir)."""
+    root = os.path.normpath(output_dir)
+    folders: set[str] = set()
+    for item in items:
+        folder = os.path.normpath(item.out_dir)
+        while folder != root and folder.startswith(root + os.sep):
+            folders.add(folder)
+            folder = os.path.dirname(folder)
+    for folder in sorted(folders, key=len, reverse=True):
+        try:
+            os.rmdir(folder)  # only succeeds when empty
+        except OSError:
+            pass
+
+
+def summary_path(output_dir: str) -> str:
+    return os.path.join(output_dir, SUMMARY_NAME)
+
+
+def write_summary(rows: list[BatchRow], output_dir: str, summary: str | None) -> None:
+    """summary.csv in output_dir, and a summary FILE in the format of its extension
+    ('-': CSV on stdout)."""
+    records = [r.record() for r in rows]
+    columns = {name: [rec[name] for rec in records] for name in SUMMARY_COLUMNS}
+    ensure_dir(output_dir)
+    with OutputSet() as out:
+        write_table(summary_path(output_dir), columns, out=out)
+        if summary is not None:
+            write_table(summary, columns, out=out)
+
+
+@dataclass
+class BatchReport:
+    """The rows of a finished (or interrupted) batch, in the order of its datasets."""
+
+    rows: list[BatchRow]
+    seconds: float
+
+    @property
+    def failed(self) -> int:
+        return sum(r.failed for r in self.rows)
+
+    @property
+    def skipped(self) -> int:
+        return sum(r.status == "skipped" for r in self.rows)
+
+
+def run_batch(items: list[BatchItem], settings: BatchSettings, display: Display, *,
+              output_dir: str, jobs: int, skip_existing: bool, seed_given: bool,
+              summary: str | None, task: OneDataset, quiet: bool = False) -> BatchReport:
+    """Fit every item (up to jobs at once), write the summary (also when interrupted)."""
+    started = time.perf_counter()
+    rows: dict[int, BatchRow] = {}
+    for i, item in enumerate(items):
+        done = existing_row(item, settings, seed_given) if skip_existing else None
+        if done is not None:
+            rows[i] = done
+            display.finished(item.path, failed=False)
+    todo = [i for i in range(len(items)) if i not in rows]
+    workers = worker_count(jobs, len(todo))
+    if workers > 1:
+        settings = replace(settings, n_threads=max(1, available_cores() // workers))
+    tasks = [BatchTask(items[i], settings) for i in todo]
+
+    def on_result(j: int, value: BatchRow | BaseException) -> None:
+        item = items[todo[j]]
+        row = value if isinstance(value, BatchRow) else BatchRow(
+            item.path, status=f"failed: {failure_reason(value, item.path, task.describe)}")
+        rows[todo[j]] = row
+        display.finished(item.path, failed=row.failed)
+        if row.failed:
+            display.message(f"emgmm: error: {item.path}: {row.status.removeprefix('failed: ')}")
+        elif not quiet:
+            for text in row.warnings:
+                display.message(f"emgmm: warning: {item.path}: {text}")
+
+    try:
+        run_tasks(task, tasks, workers, on_start=lambda j: display.started(items[todo[j]].path),
+                  on_result=on_result)
+    finally:
+        done_rows = [rows[i] for i in sorted(rows)]
+        _prune_empty(items, output_dir)
+        write_summary(done_rows, output_dir, summary)
+    return BatchReport(done_rows, time.perf_counter() - started)

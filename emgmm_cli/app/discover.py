@@ -1,0 +1,138 @@
+"""Finding the datasets of a batch: PATH arguments (directories, files, '-' for a list on
+stdin) -> BatchItems, each with the folder its outputs go to (its path relative to the
+directory it was found in, or to the working directory, without the extension), refusing
+layouts where two datasets would share a folder or an output would overwrite an input.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from .errors import UsageProblem
+
+#: Extensions a directory is searched for when no --glob is given.
+DEFAULT_EXTENSIONS = (".csv", ".tsv", ".npy")
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One dataset: the path to read (also its name in the summary) and its output folder."""
+
+    path: str
+    out_dir: str
+
+
+def _read_path_list(stdin: TextIO | None) -> list[str]:
+    """Paths from stdin: one a line, or NUL-separated (find -print0)."""
+    if stdin is None:
+        raise UsageProblem("'-' reads a list of paths from stdin, but there is none")
+    if stdin.isatty():
+        raise UsageProblem(
+            "'-' reads a list of paths from stdin, which is a terminal; pipe one in, "
+            "for example: find data -name '*.csv' | emgmm batch - ...")
+    text = stdin.read()
+    parts = text.split("\0") if "\0" in text else text.splitlines()
+    return [p.rstrip("\r\n") for p in parts if p.strip()]
+
+
+def _match_parts(parts: list[str], pattern: list[str]) -> bool:
+    """Path segments against pattern segments; '**' stands for any number of folders."""
+    if not pattern:
+        return not parts
+    if pattern[0] == "**":
+        return any(_match_parts(parts[i:], pattern[1:]) for i in range(len(parts) + 1))
+    return bool(parts) and fnmatch.fnmatchcase(parts[0], pattern[0]) \
+        and _match_parts(parts[1:], pattern[1:])
+
+
+def _matches(name: str, rel: str, patterns: tuple[str, ...]) -> bool:
+    """Whether a file found in a directory is a dataset: its extension by default; else a
+    pattern matching its name, or, for a pattern with '/', its relative path."""
+    if not patterns:
+        return os.path.splitext(name)[1].lower() in DEFAULT_EXTENSIONS
+    return any(_match_parts(rel.split("/"), p.strip("/").split("/")) if "/" in p
+               else fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _inside(path: str, folder: str) -> bool:
+    """Whether the real path `path` is folder or lies under it."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _walk(root: str, recursive: bool, patterns: tuple[str, ...], out_real: str
+          ) -> list[tuple[str, str]]:
+    """(path, path relative to root) of the data files in root, sorted."""
+    found: list[tuple[str, str]] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and not _inside(os.path.realpath(os.path.join(folder, d)), out_real))
+        if not recursive:
+            dirs[:] = []
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            if not name.startswith(".") and _matches(name, rel, patterns) \
+                    and os.path.isfile(path):
+                found.append((path, rel))
+    return found
+
+
+def _file_rel(path: str) -> str:
+    """Where a file named on its own is mirrored: relative to the working directory when it
+    lies under it, else by its name alone."""
+    rel = os.path.relpath(os.path.abspath(path))
+    if rel == ".." or rel.startswith(".." + os.sep):
+        rel = os.path.basename(path)
+    return rel.replace(os.sep, "/")
+
+
+def discover(paths: tuple[str, ...], *, output_dir: str, recursive: bool = False,
+             patterns: tuple[str, ...] = (), stdin: TextIO | None = None,
+             warn: Callable[[str], None] | None = None) -> list[BatchItem]:
+    """The datasets that PATH arguments name, in order (directories sorted), each once."""
+    if paths.count("-") > 1:
+        raise UsageProblem("'-' (a list of paths on stdin) can be given only once")
+    args: list[str] = []
+    for p in paths:
+        args.extend(_read_path_list(stdin if stdin is not None else sys.stdin)
+                    if p == "-" else [p])
+    out_real = os.path.realpath(output_dir)
+    found: list[tuple[str, str]] = []  # (path, relative path)
+    skipped_inside = 0
+    for arg in args:
+        if os.path.isdir(arg):
+            if _inside(os.path.realpath(arg), out_real):
+                raise UsageProblem(
+                    f"{arg} is (inside) the output directory {output_dir}; give an output "
+                    "directory outside the data")
+            found.extend(_walk(arg, recursive, patterns, out_real))
+        elif _inside(os.path.realpath(arg), out_real):
+            skipped_inside += 1  # an output of an earlier run (find . | emgmm batch -)
+        else:
+            found.append((arg, _file_rel(arg)))
+    if skipped_inside and warn is not None:
+        warn(f"left out {skipped_inside} file{'s' if skipped_inside > 1 else ''} inside "
+             f"the output directory {output_dir}")
+
+    items: list[BatchItem] = []
+    seen: set[str] = set()
+    owner: dict[str, str] = {}
+    for path, rel in found:
+        real = os.path.realpath(path)
+        if real in seen:
+            continue
+        seen.add(real)
+        out_dir = os.path.join(output_dir, *os.path.splitext(rel)[0].split("/"))
+        key = os.path.normcase(os.path.normpath(out_dir))
+        if key in owner:
+            raise UsageProblem(
+                f"{owner[key]} and {path} would both write to {out_dir}; rename one, or "
+                "choose the files with --glob")
+        owner[key] = path
+        items.append(BatchItem(path, out_dir))
+    return items

@@ -1,0 +1,14 @@
+"""The one error the use cases raise themselves: a request that makes no sense."""
+
+from __future__ import annotations
+
+
+class UsageProblem(Exception):
+    """Options that contradict each other or name impossible outputs (exit status 2).
+
+    option: the option the problem is about, where there is one (for the message).
+    """
+
+    def __init__(self, message: str, *, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option

@@ -1,0 +1,312 @@
+"""Fitting one dataset: fit, its predictions, and its outputs (the `fit` use case).
+
+A Fitted is what every command that fits produces (fit, select's chosen cell, each
+dataset of batch) and what the Python API returns: the engine's result, the Dataset it ran
+on, and the model document.  Its labels and responsibilities come from one more pass over
+that Dataset (Dataset.scan), streamed into files block by block for the command line, or
+kept in memory when the Python API asks for them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..engine.dataset import Dataset
+from ..engine.errors import EngineError
+from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit
+from ..engine.init import check_means_init
+from ..engine.options import FitOptions
+from ..engine.params import MixtureParams
+from ..engine.stats import Predictions, predict_chunk
+from ..io.errors import DataError
+from ..io.formats import format_for_path
+from ..io.model import model_document
+from ..io.readers import Points, read_points
+from ..io.writers import OutputSet, ensure_dir, stream_table, write_json, write_table
+from .data import as_points, dataset
+from .errors import UsageProblem
+from .requests import FitOutputs, ReadOptions
+
+Array = NDArray[np.floating]
+
+
+def fresh_seed() -> int:
+    """A seed for a run without one: 53 random bits, so that it is recorded exactly in
+    the model file and survives JSON tools that hold numbers as doubles."""
+    return secrets.randbits(53)
+
+
+def seeded(options: FitOptions) -> FitOptions:
+    """options with a fresh seed when it has none (the seed used is always recorded)."""
+    return options if options.seed is not None else options.replace(seed=fresh_seed())
+
+
+# --------------------------------------------------------------------------- predictions
+
+
+@dataclass
+class FinalPass:
+    """What one pass over a dataset with given parameters yields (fit, predict, score)."""
+
+    labels: NDArray[np.int64] | None
+    resp: Array | None
+    log_density: Array | None
+    loglik: float  # sum of the log-densities, block by block in row order, as fit sums
+
+
+def final_pass(data: Dataset, params: MixtureParams, *, want_labels: bool = True,
+               want_resp: bool = False, want_log_density: bool = False,
+               on_block: Callable[[int, Predictions], None] | None = None) -> FinalPass:
+    """Labels, and responsibilities and per-sample log-densities if asked, in one pass.
+
+    on_block(first_row, predictions) is called for every block in row order (to stream
+    the results out); with nothing wanted, nothing of size N is kept.
+    """
+    n = data.n_samples
+    labels = np.empty(n, dtype=np.int64) if want_labels else None
+    resp = np.empty((n, params.n_components)) if want_resp else None
+    dens = np.empty(n) if want_log_density else None
+    loglik = 0.0
+    for start, pred in data.scan(lambda block, _: predict_chunk(block, params)):
+        stop = start + len(pred.labels)
+        if on_block is not None:
+            on_block(start, pred)
+        for target, part in ((labels, pred.labels), (resp, pred.resp),
+                             (dens, pred.log_density)):
+            if target is not None:
+                target[start:stop] = part
+        loglik += float(pred.log_density.sum(dtype=np.float64))
+    return FinalPass(labels, resp, dens, loglik)
+
+
+def stream_predictions(out: OutputSet, dest: dict[str, str], data: Dataset,
+                       params: MixtureParams) -> None:
+    """Stage the labels and responsibilities that dest names into out, from one final pass,
+    each block straight into its staged file (neither is ever held for all N rows)."""
+    k, n = params.n_components, data.n_samples
+    with ExitStack() as stack:  # closed in reverse: labels are staged before resp
+        sinks: list[Callable[[Predictions], None]] = []
+        if "responsibilities" in dest:
+            resp = stack.enter_context(stream_table(
+                dest["responsibilities"], n_rows=n, column_names=[f"p{j}" for j in range(k)],
+                dtype=np.float64, out=out))
+            sinks.append(lambda pred: resp.write(pred.resp))
+        if "labels" in dest:
+            labels = stack.enter_context(stream_table(dest["labels"], n_rows=n,
+                                                      dtype=np.int64, out=out))
+            sinks.append(lambda pred: labels.write(pred.labels))
+        def write(_: int, pred: Predictions) -> None:
+            for sink in sinks:
+                sink(pred)
+
+        if sinks:
+            final_pass(data, params, want_labels=False, on_block=write)
+
+
+# --------------------------------------------------------------------------- a fit
+
+
+@dataclass
+class Fitted:
+    """One dataset fitted: the engine's result, the data it ran on, the model document.
+
+    The Python API's fit() returns it; labels and responsibilities are computed (once)
+    when first asked for.
+    """
+
+    result: FitResult
+    data: Dataset = field(repr=False)
+    feature_names: list[str]
+    source: str
+    document: dict[str, Any] = field(repr=False)
+
+    @property
+    def params(self) -> MixtureParams:
+        return self.result.params
+
+    @property
+    def weights(self) -> Array:
+        return self.result.params.weights
+
+    @property
+    def means(self) -> Array:
+        return self.result.params.means
+
+    @property
+    def covariances(self) -> Array:
+        return self.result.params.covariances
+
+    @property
+    def log_likelihood(self) -> float:
+        return self.result.loglik
+
+    @property
+    def bic(self) -> float:
+        return self.result.bic
+
+    @property
+    def aic(self) -> float:
+        return self.result.aic
+
+    @property
+    def icl(self) -> float:
+        return self.result.icl
+
+    @property
+    def converged(self) -> bool:
+        return self.result.converged
+
+    @property
+    def n_iter(self) -> int:
+        return self.result.n_iter
+
+    @property
+    def trace(self) -> dict[str, list[Any]]:
+        """Per iteration: iteration, log_likelihood (mean per sample), change, seconds."""
+        return trace_columns(self.result)
+
+    @cached_property
+    def _predictions(self) -> FinalPass:
+        return final_pass(self.data, self.params, want_resp=True)
+
+    @property
+    def labels(self) -> NDArray[np.int64]:
+        """The component (0..K-1) of each row: its largest responsibility."""
+        labels = self._predictions.labels
+        assert labels is not None
+        return labels
+
+    @property
+    def responsibilities(self) -> Array:
+        """(N, K): the posterior probability of each component for each row."""
+        resp = self._predictions.resp
+        assert resp is not None
+        return resp
+
+
+def trace_columns(result: FitResult) -> dict[str, list[Any]]:
+    return {
+        "iteration": [r.iteration for r in result.trace],
+        "log_likelihood": [r.log_likelihood for r in result.trace],
+        "change": [r.change for r in result.trace],
+        "seconds": [r.seconds for r in result.trace],
+    }
+
+
+def fitted(points: Points, data: Dataset, result: FitResult) -> Fitted:
+    """A fit of points (run on data) with its model document."""
+    doc = model_document(result, feature_names=points.column_names, source=points.source,
+                         dtype=np.dtype(data.dtype).name)
+    return Fitted(result, data, list(points.column_names), points.source, doc)
+
+
+def fit_points(points: Points, options: FitOptions, *, means_init: Array | None = None,
+               on_iteration: ProgressCallback | None = None,
+               n_threads: int | None = None) -> Fitted:
+    """Fit points with options (a fresh seed, recorded, when options.seed is None).
+
+    n_threads: threads of the block reduction (default: every core); results do not
+    depend on it.  An engine error names the data (EngineError.source).
+    """
+    options = seeded(options)
+    data = dataset(points, options.n_components, options.covariance_type, n_threads=n_threads)
+    try:
+        result = engine_fit(data, options, means_init=means_init, on_iteration=on_iteration)
+    except EngineError as exc:
+        exc.source = points.source
+        raise
+    return fitted(points, data, result)
+
+
+def load_means(path: str, n_components: int, n_features: int) -> Array:
+    """Starting means from a K x D data file; a bad shape or identical rows name the file."""
+    try:
+        return check_means_init(read_points(path).x, n_components, n_features)
+    except EngineError as exc:
+        raise DataError(path, str(exc)) from exc
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
+                  as_json: bool = False) -> None:
+    """At most one thing on stdout, no input file as an output, and formats that can hold
+    each output; a UsageProblem otherwise (before any data is read)."""
+    to_stdout = [n for n, p in dest.items() if p == "-"] + (["--json"] if as_json else [])
+    if len(to_stdout) > 1:
+        raise UsageProblem(f"only one output can go to stdout, got {', '.join(to_stdout)}")
+    real_inputs = {Path(p).resolve() for p in inputs if p and p != "-"}
+    for name, path in dest.items():
+        if path != "-" and Path(path).resolve() in real_inputs:
+            raise UsageProblem(f"refusing to overwrite the input file {path} with {name}")
+    for name, path in dest.items():
+        if name == "model":
+            check_json_output(path, "--model")
+        else:
+            format_for_path(path)  # a bad extension fails now, not after the fit
+
+
+def check_json_output(path: str, option: str) -> None:
+    if format_for_path(path, default="json") != "json":
+        raise UsageProblem(f"the model is a JSON document; give {option} a .json name, "
+                           f"not {path}", option=option)
+
+
+def stage_outputs(out: OutputSet, dest: dict[str, str], fit: Fitted, *,
+                  as_json: bool = False) -> None:
+    """Stage into out every output dest names (labels, responsibilities, trace, model, in
+    that order), and the JSON summary on stdout when as_json."""
+    stream_predictions(out, dest, fit.data, fit.params)
+    if "trace" in dest:
+        write_table(dest["trace"], fit.trace, out=out)
+    if "model" in dest:
+        write_json(dest["model"], fit.document, out=out)
+    if as_json:
+        names = list(fit.trace)
+        records = [dict(zip(names, row)) for row in zip(*fit.trace.values())]
+        write_json("-", {**fit.document, "trace": records}, out=out)
+
+
+def write_outputs(fit: Fitted, outputs: FitOutputs) -> None:
+    """Write every output of a fit atomically: all of them, or none."""
+    if outputs.output_dir:
+        ensure_dir(outputs.output_dir)
+    with OutputSet() as out:
+        stage_outputs(out, outputs.destinations(), fit, as_json=outputs.as_json)
+
+
+# --------------------------------------------------------------------------- Python API
+
+
+def fit(data: Any, n_components: int, *, means_init: Any = None,
+        read: ReadOptions | None = None, on_iteration: ProgressCallback | None = None,
+        **options: Any) -> Fitted:
+    """Fit a Gaussian mixture of n_components to data: a path, an (N, D) array or a
+    pandas DataFrame.
+
+    options: any field of engine.options.FitOptions (covariance_type, init, n_init, tol,
+    max_iter, reg_covar, algorithm, seed); means_init: K x D starting means (an array or
+    a file).  Returns a Fitted: weights, means, covariances, labels, responsibilities,
+    trace, log_likelihood, bic, aic, icl and the model document.
+    """
+    points = as_points(data, read)
+    fit_options = FitOptions(n_components, **options)
+    start = None
+    if means_init is not None:
+        if isinstance(means_init, (str, Path)):
+            start = load_means(str(means_init), n_components, points.n_features)
+            fit_options = fit_options.replace(means_init=str(means_init))
+        else:
+            start = check_means_init(np.asarray(means_init, dtype=np.float64), n_components,
+                                     points.n_features)
+    return fit_points(points, fit_options, means_init=start, on_iteration=on_iteration)

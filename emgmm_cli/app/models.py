@@ -1,0 +1,212 @@
+"""A saved model applied to data, or sampled from (the predict, score, sample and info use
+cases).
+
+A model is read and validated by emgmm_cli.io.model.load_model; data are read as `fit`
+reads them, cut into the blocks fit uses, and passed once through the engine's
+predict_chunk (fitting.final_pass), so the labels and log-densities on the training data
+are those the fit produced, bit for bit.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..engine.blobs import make_blobs
+from ..engine.params import MixtureParams
+from ..io.errors import DataError
+from ..io.model import LoadedModel, check_features, load_model
+from ..io.readers import Points, read_points
+from ..io.writers import OutputSet, write_json, write_table
+from .data import as_points, dataset
+from .fitting import FinalPass, Fitted, final_pass
+from .requests import ReadOptions
+
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Model:
+    """What applying a model needs: its parameters, feature names and where it came from."""
+
+    params: MixtureParams
+    feature_names: list[str]
+    path: str
+
+    @property
+    def n_components(self) -> int:
+        return self.params.n_components
+
+
+def as_model(model: Any) -> Model:
+    """A Model from a model file's path, a LoadedModel or a Fitted (or itself)."""
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, Fitted):
+        return Model(model.params, list(model.feature_names), "<fit>")
+    loaded = model if isinstance(model, LoadedModel) else load_model(str(model))
+    return Model(loaded.params, loaded.feature_names, loaded.path)
+
+
+def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn) -> Points:
+    """The data for a model: read.columns if given; else the model's feature names when
+    the input's header holds them all; else every column.  D must be the model's."""
+    names = model.feature_names
+    kwargs: dict[str, Any] = {"delimiter": read.delimiter, "header": read.header,
+                              "dtype": read.dtype}
+    if read.columns is not None or not _usable_names(names):
+        points = read_points(path, columns=read.columns, **kwargs)
+    else:
+        stdin = _buffered_stdin() if path == "-" else None
+        try:
+            points = read_points(path, columns=names, stdin=stdin, **kwargs)
+        except DataError as exc:
+            if exc.column not in names or not exc.message.startswith("no such column"):
+                raise
+            if stdin is not None:
+                stdin.seek(0)
+            points = read_points(path, stdin=stdin, **kwargs)
+            check_features(model, points)
+            if _usable_names(points.column_names):  # a header, without the model's names
+                warn(f"{points.source}: the columns ({', '.join(points.column_names)}) are "
+                     f"not the model's ({', '.join(names)}); using all columns")
+    check_features(model, points)
+    return points
+
+
+def _usable_names(names: list[str]) -> bool:
+    """Names that select columns by header only (a digit string would select by index)."""
+    return bool(names) and not any(n.isascii() and n.isdigit() for n in names)
+
+
+def _buffered_stdin() -> io.BytesIO | None:
+    """stdin's bytes, so that they can be read twice; None where read_points must say why
+    it cannot read stdin (a terminal, or no stdin)."""
+    stream = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
+    if stream is None or stream.isatty():
+        return None
+    return io.BytesIO(stream.read())
+
+
+def apply_model(model: Model, points: Points, *, want_resp: bool = False,
+                want_log_density: bool = False) -> FinalPass:
+    """One pass of the model's parameters over the points, in the blocks fit uses."""
+    data = dataset(points, model.n_components, model.params.covariance_type)
+    return final_pass(data, model.params, want_resp=want_resp,
+                      want_log_density=want_log_density)
+
+
+def write_predictions(output: str, model: Model, result: FinalPass) -> None:
+    """Labels, or with responsibilities (predict --proba) the N x K table p0..p{K-1}."""
+    if result.resp is not None:
+        write_table(output, result.resp,
+                    column_names=[f"p{j}" for j in range(model.n_components)])
+    elif result.labels is not None:
+        write_table(output, result.labels)
+
+
+def score_summary(model: Model, points: Points, result: FinalPass,
+                  threshold: float | None) -> tuple[dict[str, Any], NDArray[np.int64] | None]:
+    """The summary of a scoring (what --json prints) and the 0/1 outlier flags."""
+    n = points.n_samples
+    summary: dict[str, Any] = {
+        "model": model.path, "source": points.source, "n_samples": n,
+        "log_likelihood": result.loglik, "mean_log_likelihood": result.loglik / n,
+    }
+    if threshold is None:
+        return summary, None
+    assert result.log_density is not None
+    cutoff = float(np.quantile(result.log_density, threshold))
+    flags = (result.log_density < cutoff).astype(np.int64)
+    summary.update(threshold=threshold, cutoff_log_density=cutoff, n_outliers=int(flags.sum()))
+    return summary, flags
+
+
+def write_scores(dest: str | None, result: FinalPass, flags: NDArray[np.int64] | None, *,
+                 summary: dict[str, Any] | None) -> None:
+    """The per-sample log-densities (and outlier flags) to dest, and the summary as JSON
+    on stdout when given, atomically together."""
+    with OutputSet() as out:
+        if dest:
+            columns: dict[str, Any] = {"log_density": result.log_density}
+            if flags is not None:
+                columns["outlier"] = flags
+            write_table(dest, columns, out=out)
+        if summary is not None:
+            write_json("-", summary, out=out)
+
+
+def sample_points(model: Model, n: int, rng: np.random.Generator
+                  ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """n points drawn from the mixture, grouped by component, and their components.
+
+    The counts per component are multinomial with the model's weights; the points of
+    component k are mean_k + L_k z with L_k L_k^T its (full) covariance.
+    """
+    params = model.params
+    counts = rng.multinomial(n, params.weights / params.weights.sum())
+    full = params.full_covariances()
+    full = 0.5 * (full + full.transpose(0, 2, 1))  # exactly symmetric for the factorisation
+    return make_blobs([int(c) for c in counts], params.means, covariances=full, rng=rng)
+
+
+def write_sample(output: str, model: Model, x: NDArray[np.float64],
+                 components: NDArray[np.int64] | None) -> None:
+    """The points under the model's feature names, then the component column if given."""
+    names = model.feature_names
+    columns: dict[str, Any] = {name: x[:, j] for j, name in enumerate(names)}
+    if components is not None:
+        columns["label" if "label" not in names else "component"] = components
+    write_table(output, columns)
+
+
+# --------------------------------------------------------------------------- Python API
+
+
+def predict(model: Any, data: Any, *, proba: bool = False,
+            read: ReadOptions | None = None) -> NDArray[Any]:
+    """Labels (or with proba, the N x K responsibilities) of data under a model: a model
+    file's path, a LoadedModel or a Fitted; data a path, an array or a DataFrame."""
+    m = as_model(model)
+    result = apply_model(m, _model_points(m, data, read), want_resp=proba)
+    out = result.resp if proba else result.labels
+    assert out is not None
+    return out
+
+
+@dataclass(frozen=True)
+class Scores:
+    """score(): each row's log-density, their sum and their mean."""
+
+    log_density: NDArray[np.floating]
+    log_likelihood: float
+    mean_log_likelihood: float
+
+
+def score(model: Any, data: Any, *, read: ReadOptions | None = None) -> Scores:
+    """Per-sample log-densities and the log-likelihood of data under a model."""
+    m = as_model(model)
+    points = _model_points(m, data, read)
+    result = apply_model(m, points, want_log_density=True)
+    assert result.log_density is not None
+    return Scores(result.log_density, result.loglik, result.loglik / points.n_samples)
+
+
+def sample(model: Any, n: int, *, seed: int | None = None
+           ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """n points drawn from a model, and the component each came from."""
+    return sample_points(as_model(model), n, np.random.default_rng(seed))
+
+
+def _model_points(model: Model, data: Any, read: ReadOptions | None) -> Points:
+    points = as_points(data, read)
+    if points.n_features != model.params.n_features:
+        raise DataError(points.source, f"has {points.n_features} columns but the model has "
+                                       f"{model.params.n_features}")
+    return points

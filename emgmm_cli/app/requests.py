@@ -1,0 +1,78 @@
+"""The settings of a run, each kind its own frozen object (the fit options are
+engine.options.FitOptions): how to read data, where a fit's outputs go, what grid a
+selection searches."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+#: The files --output-dir fills in, by output name.
+STANDARD_NAMES = {
+    "labels": "labels.csv",
+    "responsibilities": "responsibilities.csv",
+    "trace": "trace.csv",
+    "model": "model.json",
+}
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How to read a data file: the common input options of every command."""
+
+    columns: tuple[str, ...] | None = None
+    delimiter: str | None = None
+    header: bool | None = None
+    dtype: str = "float64"
+    memory_limit: int | None = None  # bytes; None: a quarter of the memory
+    cache_dir: str | None = None  # None: the per-user cache directory
+
+    def __post_init__(self) -> None:
+        if self.columns is not None and not isinstance(self.columns, tuple):
+            # a list from the Python API, or one comma-separated string
+            cols: Sequence[str] = self.columns
+            object.__setattr__(self, "columns", tuple(
+                cols.split(",") if isinstance(cols, str) else cols))
+
+
+@dataclass(frozen=True)
+class FitOutputs:
+    """Where the outputs of a fit go (None: not written); '-' is stdout."""
+
+    labels: str | None = None
+    responsibilities: str | None = None
+    trace: str | None = None
+    model: str | None = None
+    output_dir: str | None = None
+    as_json: bool = False  # the summary (model document and trace) as JSON on stdout
+
+    def destinations(self) -> dict[str, str]:
+        """Output name -> path, with output_dir filling in what was not named."""
+        out: dict[str, str] = {}
+        for name, std in STANDARD_NAMES.items():
+            path = getattr(self, name)
+            if path is None and self.output_dir is not None:
+                path = os.path.join(self.output_dir, std)
+            if path is not None:
+                out[name] = path
+        return out
+
+    @property
+    def carries_data(self) -> bool:
+        """Whether stdout carries data (so a summary must go elsewhere)."""
+        return self.as_json or "-" in self.destinations().values()
+
+
+@dataclass(frozen=True)
+class SelectGrid:
+    """The cells a selection fits (families in the order given, K ascending) and what
+    picks the best."""
+
+    components: tuple[int, ...]
+    covariance_types: tuple[str, ...]
+    criterion: str = "bic"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "components", tuple(self.components))
+        object.__setattr__(self, "covariance_types", tuple(self.covariance_types))

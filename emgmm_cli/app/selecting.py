@@ -1,0 +1,270 @@
+"""Model selection over a grid of (covariance family, K) cells (the `select` use case;
+`batch --select` runs it per dataset).
+
+The grid, the per-cell seeds, the degeneracy rule and the choice are the engine's one
+select() (engine.selection); this module decides where the cells are fitted: here, one
+after another, or in worker processes (backends.processes: spawned interpreters with one
+BLAS thread each).  Both run engine.selection.fit_cell on the same tasks, and each cell's
+seed comes from the run's seed and the cell alone, so the results do not depend on --jobs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ..backends import open_dataset
+from ..backends.processes import portable, run_tasks, worker_count
+from ..engine.dataset import Dataset
+from ..engine.errors import EngineError
+from ..engine.fitting import ProgressCallback
+from ..engine.hc import HcTree
+from ..engine.options import SELECT_DEFAULTS, FitOptions
+from ..engine.selection import (
+    CellCallback,
+    CellMapper,
+    CellResult,
+    CellTask,
+    Selection,
+    fit_cell,
+    fit_in_order,
+    grid,
+    select,
+)
+from ..io.errors import DataError
+from ..io.readers import Points
+from ..io.formats import FORMATS, format_for_path, formats_help
+from ..io.writers import OutputSet, write_json, write_table
+from .data import as_points, dataset
+from .errors import UsageProblem
+from .fitting import Fitted, check_outputs, fitted, fresh_seed
+from .requests import ReadOptions, SelectGrid
+
+TABLE_COLUMNS = ("covariance_type", "mclust", "n_components", "status", "log_likelihood",
+                 "n_parameters", "bic", "aic", "icl", "converged", "n_iter", "best", "seed",
+                 "message")
+
+
+@dataclass
+class Selected:
+    """A selection over one dataset: every cell, and the chosen one as a fit."""
+
+    selection: Selection
+    seed: int
+    template: FitOptions
+    points: Points = field(repr=False)
+    data: Dataset = field(repr=False)
+
+    @property
+    def cells(self) -> list[CellResult]:
+        return self.selection.cells
+
+    @property
+    def best(self) -> Fitted | None:
+        """The chosen cell as a fit (what fit --model would write), or None."""
+        cell = self.selection.best_cell
+        if cell is None or cell.result is None:
+            return None
+        data = self.data.for_model(cell.cell.n_components, cell.cell.covariance_type)
+        return fitted(self.points, data, cell.result)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One plain record per cell, in grid order (the table's content)."""
+        return [_row(i, c, self.selection.best) for i, c in enumerate(self.selection.cells)]
+
+    def table(self) -> dict[str, list[Any]]:
+        """The rows as the columns of the table (TABLE_COLUMNS, in that order)."""
+        rows = self.rows()
+        return {name: [r[name] for r in rows] for name in TABLE_COLUMNS}
+
+    def failed(self) -> list[CellResult]:
+        return [c for c in self.selection.cells if c.status == "failed"]
+
+
+def _row(i: int, c: CellResult, best: int | None) -> dict[str, Any]:
+    r = c.result
+    return {
+        "covariance_type": c.cell.covariance_type,
+        "mclust": c.cell.mclust,
+        "n_components": c.cell.n_components,
+        "status": c.status,
+        "log_likelihood": None if r is None else r.loglik,
+        "n_parameters": None if r is None else r.n_parameters,
+        "bic": None if r is None else r.bic,
+        "aic": None if r is None else r.aic,
+        "icl": None if r is None else r.icl,
+        "converged": None if r is None else r.converged,
+        "n_iter": None if r is None else r.n_iter,
+        "best": i == best,
+        "seed": c.options.seed,
+        "message": c.message,
+    }
+
+
+# --------------------------------------------------------------------------- where cells run
+
+
+@dataclass(frozen=True)
+class _CellItem:
+    """One cell for a worker process: where the data is, the cell, the hierarchy."""
+
+    source: Any  # what open_dataset reads (an array, a block-file descriptor)
+    task: CellTask
+    hc_tree: HcTree | None
+
+
+def _fit_cell_item(item: _CellItem) -> CellResult:
+    cell = item.task.cell
+    data = open_dataset(item.source, n_components=cell.n_components,
+                        covariance_type=cell.covariance_type, n_threads=1)
+    return fit_cell(data, item.task, hc_tree=item.hc_tree)
+
+
+def process_mapper(source: Any, jobs: int) -> CellMapper:
+    """A CellMapper that fits up to `jobs` cells at once in worker processes (0: one per
+    core), each opening source itself; with one worker, the cells run here in order."""
+
+    def map_cells(data: Dataset, tasks: Sequence[CellTask], hc_tree: HcTree | None,
+                  on_done: CellCallback | None) -> list[CellResult]:
+        workers = worker_count(jobs, len(tasks))
+        if workers <= 1:
+            return fit_in_order(data, tasks, hc_tree, on_done)
+        results: dict[int, CellResult] = {}
+        failures: list[BaseException] = []
+
+        def on_result(i: int, value: CellResult | BaseException) -> None:
+            if isinstance(value, BaseException):
+                failures.append(value)
+                return
+            results[i] = value
+            if on_done is not None:
+                on_done(tasks[i].index, value)
+
+        with portable(source) as shared:
+            items = [_CellItem(shared, t, hc_tree) for t in tasks]
+            run_tasks(_fit_cell_item, items, workers, on_start=lambda i: None,
+                      on_result=on_result)
+        if failures:
+            raise failures[0]
+        return [results[i] for i in range(len(tasks))]
+
+    return map_cells
+
+
+def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
+                  seed: int | None = None, jobs: int = 1, on_cell: CellCallback | None = None,
+                  on_iteration: ProgressCallback | None = None,
+                  n_threads: int | None = None) -> Selected:
+    """Fit every cell of the grid to points and choose (engine.selection.select).
+
+    jobs > 1 fits cells in worker processes; otherwise here, in order, where
+    on_iteration (fit's progress callback, which may raise to stop) applies.  A seed of
+    None draws one (recorded).  An engine error about the grid names the data.
+    """
+    seed = fresh_seed() if seed is None else seed
+    data = dataset(points, n_threads=n_threads)
+    mapper: CellMapper = (process_mapper(points.x, jobs) if jobs != 1
+                          else partial(fit_in_order, on_iteration=on_iteration))
+    try:
+        selection = select(data, grid(cells.covariance_types, cells.components), template,
+                           seed=seed, criterion=cells.criterion, map_cells=mapper,
+                           on_cell=on_cell)
+    except EngineError as exc:
+        exc.source = points.source
+        raise
+    return Selected(selection, seed, template, points, data)
+
+
+def no_choice_message(selected: Selected) -> str:
+    """Why no cell could be chosen: how many failed or ended degenerate, and what became
+    of the first cell (the simplest model)."""
+    results, criterion = selected.cells, selected.selection.criterion
+    failed = sum(r.status == "failed" for r in results)
+    degenerate = sum(r.status == "degenerate" for r in results)
+    other = len(results) - failed - degenerate  # fitted, without a finite criterion
+    parts = [f"{n} {what}" for n, what in (
+        (failed, "failed"), (degenerate, "ended degenerate"),
+        (other, f"had no finite {criterion.upper()}")) if n]
+    if len(parts) > 1:
+        counts = f"of {len(results)} cells, {' and '.join(parts)}"
+    else:
+        what = parts[0].split(" ", 1)[1]
+        counts = (f"the only cell {what}" if len(results) == 1
+                  else f"all {len(results)} cells {what}")
+    first = results[0]
+    why = f"; {cell_name(first)}: {first.message}" if first.message else ""
+    hint = ("; try fewer components, more --n-init, or a larger --reg-covar" if degenerate
+            else "")
+    return f"no cell could be chosen: {counts}{why}{hint}"
+
+
+def cell_name(result: CellResult) -> str:
+    return f"{result.cell.covariance_type} K={result.cell.n_components}"
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def check_select_outputs(table: str | None, model: str | None, source: str) -> None:
+    """The outputs of a selection, checked before any data is read (UsageProblem): the
+    table needs a format with text columns, the model a .json name."""
+    dest = {name: path for name, path in (("table", table), ("model", model)) if path}
+    check_outputs(dest, [source])
+    if table is not None and not FORMATS[format_for_path(table)].holds_text:
+        raise UsageProblem(f"the selection table has text columns; give --table a "
+                           f"{formats_help(text_columns=True)} name, not {table}",
+                           option="--table")
+
+
+def write_selection(selected: Selected, *, table: str | None, model: str | None) -> None:
+    """The table of every cell (JSON: with the choice) and the chosen cell's model, written
+    atomically together.  Raises DataError when no cell can be chosen."""
+    best = selected.best
+    if best is None:
+        raise DataError(selected.points.source, "no cell can be chosen: every one failed or "
+                        "ended degenerate; try fewer components, more --n-init, or a larger "
+                        "--reg-covar")
+    with OutputSet() as out:
+        if table is not None:
+            _stage_table(out, table, selected)
+        if model is not None:
+            write_json(model, best.document, out=out)
+
+
+def _stage_table(out: OutputSet, path: str, selected: Selected) -> None:
+    if format_for_path(path) == "json":
+        chosen = selected.selection.best_cell
+        assert chosen is not None
+        write_json(path, {
+            "criterion": selected.selection.criterion, "seed": selected.seed,
+            "source": selected.points.source,
+            "best": {"covariance_type": chosen.cell.covariance_type,
+                     "n_components": chosen.cell.n_components},
+            "cells": selected.rows(),
+        }, out=out)
+    else:
+        write_table(path, selected.table(), out=out)
+
+
+# --------------------------------------------------------------------------- Python API
+
+
+def select_model(data: Any, components: Sequence[int] = range(1, 10),
+                 covariance_types: Sequence[str] | None = None, *, criterion: str = "bic",
+                 seed: int | None = None, jobs: int = 1, read: ReadOptions | None = None,
+                 **options: Any) -> Selected:
+    """Choose the number of components and the covariance family of data (a path, an
+    array or a DataFrame) as `emgmm select` does: every (family, K) cell is fitted, with
+    select's defaults (init hc, 5 restarts, tol 1e-7, max-iter 2000) unless options say
+    otherwise, and the lowest criterion wins.  Returns a Selected: .cells, .rows(), .best
+    (a Fitted, or None when every cell failed or ended degenerate)."""
+    from ..engine.families import FAMILIES
+
+    points = as_points(data, read)
+    template = FitOptions(1, **{**SELECT_DEFAULTS, **options})
+    cells = SelectGrid(tuple(components), tuple(covariance_types or FAMILIES), criterion)
+    return select_points(points, cells, template, seed=seed, jobs=jobs)

@@ -1,0 +1,140 @@
+"""What the terminal shows, and where: the glue between a Terminal and render.py.
+
+Summaries go to stdout on a terminal when stdout carries no data, else to stderr on a
+terminal, else nowhere (Terminal.message_stream); progress goes to a terminal's stderr;
+warnings to stderr unless --quiet.  The drawing itself is render.py's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from .context import Terminal
+from .errors import event_message
+
+if TYPE_CHECKING:
+    from ..app.fitting import Fitted
+    from ..app.requests import SelectGrid
+    from ..app.selecting import Selected
+    from ..app.batching import BatchReport
+    from ..engine.selection import CellResult
+    from ..render import BatchDisplay
+
+
+@contextmanager
+def fit_progress(term: Terminal, n_init: int
+                 ) -> Iterator[Callable[[int, int, float, float], None] | None]:
+    """A live status line while EM runs (None when not shown)."""
+    from ..render import fit_progress as progress
+
+    with progress(term.progress_stream, n_init) as update:
+        yield update
+
+
+def events(term: Terminal, fitted: "Fitted") -> None:
+    """The fit's events (collapsed, degenerate, not converged) as warnings."""
+    for event in fitted.result.events:
+        term.warn(f"{fitted.source}: {event_message(event)}")
+
+
+def fit_summary(term: Terminal, fitted: "Fitted", *, carries_data: bool,
+                trace: bool = False) -> None:
+    """The summary of a fit (and its trace) where a person will see it."""
+    stream = term.message_stream(carries_data)
+    if stream is None:
+        return
+    from ..render import make_console, render_fit_summary, render_trace
+
+    console = make_console(stream)
+    render_fit_summary(console, fitted.document,
+                       shape=(fitted.data.n_samples, fitted.data.n_features))
+    if trace:
+        render_trace(console, fitted.result.trace)
+
+
+def on_stream(term: Terminal, carries_data: bool, draw: Callable[[Any], None]) -> bool:
+    """draw(console) on the message stream; False when there is none."""
+    stream = term.message_stream(carries_data)
+    if stream is None:
+        return False
+    from ..render import make_console
+
+    draw(make_console(stream))
+    return True
+
+
+@contextmanager
+def select_progress(term: Terminal, cells: "SelectGrid"
+                    ) -> Iterator[Callable[[int, "CellResult"], None] | None]:
+    """A progress bar of the cells fitted so far; yields select's on_cell callback."""
+    from ..render import select_progress as progress
+
+    total = len(cells.components) * len(cells.covariance_types)
+    with progress(term.progress_stream, total) as done:
+        yield None if done is None else (
+            lambda _, r: done(f"{r.cell.covariance_type} K={r.cell.n_components}"))
+
+
+def selection(term: Terminal, selected: "Selected", *, carries_data: bool) -> None:
+    """The table of every cell with the choice marked (or, with nobody to see it, the
+    failed cells as warnings), and a warning when the chosen cell did not converge."""
+    from ..render import render_selection
+
+    source = selected.points.source
+    t = selected.template
+    heading = (f"{source}: {selected.data.n_samples} rows x {selected.data.n_features} "
+               f"columns; {len(selected.cells)} cells, init {t.init}, n_init {t.n_init}, "
+               f"tol {t.tol:g}, seed {selected.seed}")
+    criterion = selected.selection.criterion
+    rows = selected.rows()
+    if not on_stream(term, carries_data, lambda console: render_selection(
+            console, rows, criterion=criterion, heading=heading,
+            caption=_caption(selected))):
+        for r in rows:
+            if r["status"] == "failed":
+                term.warn(f"{source}: {r['covariance_type']} K={r['n_components']} "
+                          f"failed: {r['message']}")
+    best = selected.selection.best_cell
+    if best is not None and best.result is not None and not best.result.converged:
+        term.warn(f"{source}: the chosen cell ({best.cell.covariance_type}, "
+                  f"K={best.cell.n_components}) did not converge in {t.max_iter} "
+                  "iterations; raise --max-iter")
+
+
+def _caption(selected: "Selected") -> str:
+    best, criterion = selected.selection.best_cell, selected.selection.criterion
+    if best is None or best.result is None:
+        return "no cell can be chosen: every one failed or ended degenerate"
+    value = best.criterion(criterion)
+    text = (f"best by {criterion.upper()} (lower is better): {best.cell.covariance_type} "
+            f"({best.cell.mclust}), K={best.cell.n_components}, "
+            f"{criterion.upper()} {value:.2f}")
+    if criterion == "bic":
+        text += f" (mclust reports BIC {-value:.2f})"
+    return text
+
+
+@contextmanager
+def batch_progress(term: Terminal, total: int) -> Iterator["BatchDisplay"]:
+    """What batch shows while it runs: a progress bar on a terminal's stderr, messages
+    above it (plain lines on stderr without one)."""
+    from ..render import batch_progress as progress
+
+    with progress(term.progress_stream, total, fallback=term.stderr) as display:
+        yield display
+
+
+def batch_summary(term: Terminal, report: "BatchReport", total: int, output_dir: str,
+                  summary_on_stdout: bool) -> None:
+    """The table of the batch's datasets, with a caption of the counts."""
+    from ..app.batching import summary_path
+    from ..render import render_batch_summary
+
+    fitted = total - report.failed - report.skipped
+    caption = (f"{total} datasets: {fitted} fitted, {report.skipped} skipped, "
+               f"{report.failed} failed in {report.seconds:.1f} s; summary in "
+               f"{summary_path(output_dir)}")
+    on_stream(term, summary_on_stdout, lambda console: render_batch_summary(
+        console, [r.record() for r in report.rows], caption=caption))

@@ -1,0 +1,188 @@
+"""A complete fit: validation, restarts from child seeds, the best run, its criteria."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from . import criteria
+from .. import vocab
+from .dataset import Dataset
+from .em import EMRun, TraceRow, degenerate_components, run_em
+from .errors import DEGENERATE, FEWER_COMPONENTS, NOT_CONVERGED, FitEvent, InvalidParameter
+from .hc import HcTree
+from .init import distinct_rows, initial_params, restart_method
+from .options import FitOptions
+from .params import MixtureParams
+from .stats import Moments, chunk_moments
+
+Array = NDArray[np.floating]
+
+ALGORITHMS: tuple[str, ...] = vocab.names(vocab.ALGORITHMS)
+
+#: on_iteration(restart, iteration, mean objective, change)
+ProgressCallback = Callable[[int, int, float, float], None]
+
+
+@dataclass
+class FitResult:
+    """The best run of a fit, with what a user needs to judge it."""
+
+    params: MixtureParams
+    options: FitOptions
+    n_samples: int
+    loglik: float
+    n_iter: int
+    converged: bool
+    trace: list[TraceRow]
+    events: list[FitEvent]
+    degenerate: list[int]
+    log_max_resp: float
+    best_restart: int
+    restart_logliks: list[float] = field(default_factory=list)
+
+    @property
+    def mean_loglik(self) -> float:
+        return self.loglik / self.n_samples
+
+    @property
+    def n_parameters(self) -> int:
+        return self.params.n_parameters()
+
+    @property
+    def bic(self) -> float:
+        return criteria.bic(self.loglik, self.n_parameters, self.n_samples)
+
+    @property
+    def aic(self) -> float:
+        return criteria.aic(self.loglik, self.n_parameters)
+
+    @property
+    def icl(self) -> float:
+        return criteria.icl(self.loglik, self.n_parameters, self.n_samples, self.log_max_resp)
+
+    @property
+    def is_degenerate(self) -> bool:
+        return bool(self.degenerate)
+
+
+#: Restarts whose final log-likelihoods agree to this relative tolerance reached the same
+#: optimum (often with the components in another order); their difference is rounding,
+#: which depends on how the rows were chunked, so the earlier restart is kept.
+RESTART_TIE_RTOL = 1e-9
+
+
+def _better(a: FitResult, b: FitResult | None) -> bool:
+    """Non-degenerate beats degenerate; then the clearly higher final log-likelihood wins."""
+    if b is None:
+        return True
+    if a.is_degenerate != b.is_degenerate:
+        return not a.is_degenerate
+    return a.loglik > b.loglik + RESTART_TIE_RTOL * abs(b.loglik)
+
+
+def _check_data(data: Dataset, k: int) -> None:
+    n = data.n_samples
+    if n < 2:
+        raise InvalidParameter(f"need at least 2 rows to fit a mixture, got {n}")
+    if k > n:
+        raise InvalidParameter(f"{k} components need at least {k} rows; the data has {n}")
+    n_distinct = distinct_rows(data, k)
+    if n_distinct < k:
+        raise InvalidParameter(
+            f"{k} components but the data has only {n_distinct} distinct points",
+            advice=(FEWER_COMPONENTS,),
+        )
+
+
+def _events_for(run: EMRun, degenerate: list[int], options: FitOptions) -> list[FitEvent]:
+    """The run's events (weight collapses), then its degenerate components and whether it
+    stopped short of tol: data, phrased without advice (the caller adds its own)."""
+    events = list(run.events)
+    for c in degenerate:
+        events.append(FitEvent(
+            DEGENERATE,
+            f"component {c}: covariance collapsed onto the regularisation floor "
+            "(a spurious maximum of the likelihood); try fewer components, another "
+            "covariance type, or more restarts",
+            c, run.n_iter,
+        ))
+    if not run.converged:
+        last = run.trace[-1].change
+        plural = "s" if options.max_iter > 1 else ""
+        detail = "" if math.isnan(last) else f" (last change {last:.3g}, tol {options.tol:g})"
+        events.append(FitEvent(
+            NOT_CONVERGED, f"did not converge in {options.max_iter} iteration{plural}{detail}",
+            None, run.n_iter, {"last_change": last, "tol": options.tol},
+        ))
+    return events
+
+
+def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Generator,
+                 moments: Moments, *, means_init: Array | None, hc_tree: HcTree | None,
+                 on_iteration: ProgressCallback | None) -> FitResult:
+    """Restart r: its start (restart_method), EM to convergence, its degeneracy check."""
+    start = initial_params(
+        data, options.n_components, options.covariance_type, restart_method(options.init, r),
+        rng, reg_covar=options.reg_covar, column_mean=moments.mean,
+        column_variance=moments.variance, means_init=means_init, hc_tree=hc_tree,
+    )
+    callback = None if on_iteration is None else (
+        lambda it, obj, ch: on_iteration(r, it, obj, ch))
+    run = run_em(data, start, tol=options.tol, max_iter=options.max_iter,
+                 reg_covar=options.reg_covar, hard=options.algorithm == "hard",
+                 on_iteration=callback)
+    degenerate = degenerate_components(run.params, moments.variance, options.reg_covar)
+    return FitResult(
+        params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,
+        n_iter=run.n_iter, converged=run.converged, trace=run.trace,
+        events=_events_for(run, degenerate, options), degenerate=degenerate,
+        log_max_resp=run.final.log_max_resp, best_restart=r,
+    )
+
+
+def _pick_best(results: list[FitResult]) -> FitResult:
+    """The best restart (see _better), with every restart's final log-likelihood."""
+    best: FitResult | None = None
+    for result in results:
+        if _better(result, best):
+            best = result
+    assert best is not None
+    best.restart_logliks = [r.loglik for r in results]
+    return best
+
+
+def fit(
+    data: Dataset,
+    options: FitOptions,
+    *,
+    means_init: Array | None = None,
+    on_iteration: ProgressCallback | None = None,
+    hc_tree: HcTree | None = None,
+) -> FitResult:
+    """Fit a Gaussian mixture to ``data``: n_init runs, the best one kept.
+
+    Restart r draws from child r of the SeedSequence of ``options.seed``, so a run is
+    reproducible whatever the chunking or threading.  A restart that ends degenerate loses
+    to any that does not (a spurious maximum is not a better fit).  With init "hc" the
+    first restart cuts ``hc_tree`` (built from the data when None) and the others start
+    as init.restart_method says.  Given means_init, the one run starts from those means
+    (every restart would) and the options record init "means-init".
+    """
+    if means_init is not None:
+        options = options.replace(init=vocab.MEANS_INIT)
+    options.validate()
+    _check_data(data, options.n_components)
+    moments = data.reduce(chunk_moments)
+    runs = 1 if means_init is not None else options.n_init
+    children = np.random.SeedSequence(options.seed).spawn(runs)
+    results = [
+        _one_restart(data, options, r, np.random.default_rng(child), moments,
+                     means_init=means_init, hc_tree=hc_tree, on_iteration=on_iteration)
+        for r, child in enumerate(children)
+    ]
+    return _pick_best(results)

@@ -1,0 +1,164 @@
+"""THE fit-option schema: one frozen dataclass, each field with its limits and help.
+
+Everything that decides a fit is a field of FitOptions, declared once with an
+OptionSpec: its type, its range or choices, whether it may be None, and one line of
+help.  From this one declaration come
+
+- the validation of every fit (FitOptions.validate, errors naming the field),
+- the command-line options (emgmm_cli.cli.options builds click options from the fields),
+- the "options" of the model document and its checks (to_dict / from_dict),
+- the comparison that lets `batch --skip-existing` keep a result,
+- the options `info` shows.
+
+Defaults follow scikit-learn's GaussianMixture; SELECT_DEFAULTS are what `select` uses
+instead.  numpy-free, so that --help can be built from it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import vocab
+from .errors import InvalidParameter
+
+#: Seeds are recorded in JSON and must survive tools that hold numbers as doubles.
+MAX_SEED = 2**53 - 1
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """What a fit option may be, and what it means (one line of help)."""
+
+    help: str
+    kind: type
+    low: float | None = None
+    high: float | None = None
+    choices: Callable[[], tuple[str, ...]] | None = None
+    nullable: bool = False
+    #: a model file may leave it out (it then takes its default): for options that
+    #: files written before the option existed lack
+    optional_in_file: bool = False
+
+    def accepts(self, value: Any) -> bool:
+        """Whether value is allowed (the type, the range, the choices, or None)."""
+        if value is None:
+            return self.nullable
+        if self.kind is str:
+            return isinstance(value, str) and (self.choices is None or value in self.choices())
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                self.kind is int and not isinstance(value, int)):
+            return False
+        return math.isfinite(value) and not (
+            (self.low is not None and value < self.low)
+            or (self.high is not None and value > self.high))
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise InvalidParameter (naming the option) unless value is allowed."""
+        if not self.accepts(value):
+            raise InvalidParameter(f"{name} must be {self.describe()}, got {value!r}",
+                                   option=name)
+
+    def describe(self) -> str:
+        """What is allowed: 'an integer >= 1', 'one of soft, hard', '... or null'."""
+        if self.kind is str:
+            text = ("one of " + ", ".join(self.choices()) if self.choices is not None
+                    else "a string")
+        else:
+            text = "an integer" if self.kind is int else "a finite number"
+            if self.low is not None and self.high is not None:
+                text += f" from {_number(self.low)} to {_number(self.high)}"
+            elif self.low is not None:
+                text += f" >= {_number(self.low)}"
+        return text + (" or null" if self.nullable else "")
+
+
+def _number(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def _spec(**kwargs: Any) -> dict[str, OptionSpec]:
+    return {"spec": OptionSpec(**kwargs)}
+
+
+def _init_names() -> tuple[str, ...]:
+    return (*vocab.names(vocab.INIT_METHODS), vocab.MEANS_INIT)
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Everything that decides a fit.  Defaults follow scikit-learn's GaussianMixture."""
+
+    n_components: int = field(metadata=_spec(
+        kind=int, low=1, help="Number of mixture components."))
+    covariance_type: str = field(default="full", metadata=_spec(
+        kind=str, choices=vocab.covariance_names, help="Covariance family."))
+    init: str = field(default="kmeans", metadata=_spec(
+        kind=str, choices=_init_names, help="Initialisation."))
+    means_init: str | None = field(default=None, metadata=_spec(
+        kind=str, nullable=True, optional_in_file=True,
+        help="Where the starting means came from (a file name; the means are given to "
+             "the fit with init 'means-init')."))
+    n_init: int = field(default=1, metadata=_spec(
+        kind=int, low=1, help="Restarts; the fit with the best final log-likelihood is kept."))
+    tol: float = field(default=1e-3, metadata=_spec(
+        kind=float, low=0.0,
+        help="Stop when the mean per-sample log-likelihood changes by less."))
+    max_iter: int = field(default=100, metadata=_spec(
+        kind=int, low=1, help="Most EM iterations per restart."))
+    reg_covar: float = field(default=1e-6, metadata=_spec(
+        kind=float, low=0.0, help="Added to every covariance diagonal."))
+    algorithm: str = field(default="soft", metadata=_spec(
+        kind=str, choices=lambda: vocab.names(vocab.ALGORITHMS),
+        help="soft: ordinary EM; hard: classification EM (each point wholly in its most "
+             "likely component)."))
+    seed: int | None = field(default=None, metadata=_spec(
+        kind=int, low=0, high=MAX_SEED, nullable=True,
+        help="Random seed; the same seed gives the same result."))
+
+    def validate(self) -> None:
+        """Raise InvalidParameter, naming the option, for any value out of its range."""
+        for f in dataclasses.fields(self):
+            spec(f.name).check(f.name, getattr(self, f.name))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The options as plain JSON values, in declaration order."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "FitOptions":
+        """FitOptions from a mapping (a model file's "options"), validated; keys that are
+        not options are ignored.  A missing required option raises InvalidParameter."""
+        known = {f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values}
+        missing = [f.name for f in dataclasses.fields(cls)
+                   if f.name not in values and f.default is dataclasses.MISSING]
+        if missing:
+            raise InvalidParameter(f"missing option {', '.join(missing)}", option=missing[0])
+        options = cls(**known)
+        options.validate()
+        return options
+
+    def replace(self, **changes: Any) -> "FitOptions":
+        return dataclasses.replace(self, **changes)
+
+
+def spec(name: str) -> OptionSpec:
+    """The OptionSpec of a FitOptions field."""
+    return OPTION_SPECS[name]
+
+
+OPTION_SPECS: dict[str, OptionSpec] = {
+    f.name: f.metadata["spec"] for f in dataclasses.fields(FitOptions)
+}
+
+#: fit's defaults for the EM options that `select` changes, and select's: mclust's start,
+#: and EM run until the log-likelihood is settled to well under the 0.01 at which cells
+#: are compared.
+FIT_DEFAULTS: Mapping[str, Any] = {
+    name: next(f.default for f in dataclasses.fields(FitOptions) if f.name == name)
+    for name in ("init", "n_init", "tol", "max_iter")
+}
+SELECT_DEFAULTS: Mapping[str, Any] = {"init": "hc", "n_init": 5, "tol": 1e-7, "max_iter": 2000}

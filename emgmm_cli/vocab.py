@@ -1,0 +1,109 @@
+"""The words of emgmm: names and help text of its choices, numpy-free.
+
+The command line builds --help from this module without importing numpy; the engine's
+tables (engine.families, engine.init) take their names and descriptions from it, so a
+name is spelled in one place.  A covariance family registered at run time
+(engine.families.register) adds its term here too, and every command accepts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Term:
+    """A name a user can choose, and one line that says what it means."""
+
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
+class CovarianceTerm(Term):
+    """A covariance family: its name, mclust's name for it, and what it constrains."""
+
+    mclust: str = ""
+
+
+_COVARIANCE: dict[str, CovarianceTerm] = {}
+
+
+def register_covariance(term: CovarianceTerm) -> CovarianceTerm:
+    """Add a covariance family's term (a no-op for a term already known, an error for a
+    different term under a known name)."""
+    known = _COVARIANCE.get(term.name)
+    if known is not None and known != term:
+        raise ValueError(f"covariance family {term.name!r} is already registered")
+    _COVARIANCE[term.name] = term
+    return term
+
+
+for _term in (
+    CovarianceTerm("full", "each component has its own general covariance matrix", "VVV"),
+    CovarianceTerm("tied", "all components share one general covariance matrix", "EEE"),
+    CovarianceTerm("diag", "each component has its own diagonal covariance matrix", "VVI"),
+    CovarianceTerm("spherical", "each component has its own single variance", "VII"),
+):
+    register_covariance(_term)
+
+
+def unregister_covariance(name: str) -> None:
+    """Forget a registered term (a no-op for an unknown name)."""
+    _COVARIANCE.pop(name, None)
+
+
+def covariance_terms() -> tuple[CovarianceTerm, ...]:
+    """Every covariance family, built-in ones first, in registration order."""
+    return tuple(_COVARIANCE.values())
+
+
+def covariance_names() -> tuple[str, ...]:
+    return tuple(_COVARIANCE)
+
+
+def covariance_term(name: str) -> CovarianceTerm:
+    try:
+        return _COVARIANCE[name]
+    except KeyError:
+        raise ValueError(f"unknown covariance type {name!r}; choose one of "
+                         f"{', '.join(_COVARIANCE)}") from None
+
+
+INIT_METHODS: tuple[Term, ...] = (
+    Term("kmeans", "k-means labels (Lloyd's iterations from k-means++ seeds, on a "
+                   "50,000-row sample for larger data)"),
+    Term("k-means++", "k-means++ seeds as the means"),
+    Term("random", "random responsibilities"),
+    Term("random-from-data", "K distinct random data points as the means"),
+    Term("hc", "mclust's model-based hierarchical agglomeration cut at K (then random "
+               "responsibilities for restarts 2, 3, ...)"),
+)
+#: The init a fit records when it started from given means (--means-init); not offered
+#: by --init.
+MEANS_INIT = "means-init"
+
+ALGORITHMS: tuple[Term, ...] = (
+    Term("soft", "ordinary EM"),
+    Term("hard", "classification EM (each point wholly in its most likely component)"),
+)
+
+CRITERIA: tuple[Term, ...] = (
+    Term("bic", "Bayesian information criterion, -2 log L + p log N"),
+    Term("aic", "Akaike information criterion, -2 log L + 2 p"),
+    Term("icl", "integrated completed likelihood, BIC - 2 sum_i log max_k r_ik"),
+)
+
+DTYPES: tuple[Term, ...] = (
+    Term("float64", "double precision"),
+    Term("float32", "single precision: half the memory, faster"),
+)
+
+
+def names(terms: tuple[Term, ...]) -> tuple[str, ...]:
+    return tuple(t.name for t in terms)
+
+
+def listing(terms: tuple[Term, ...]) -> str:
+    """'name (description), ...' for help text."""
+    return "; ".join(f"{t.name}: {t.description}" for t in terms)

@@ -1,0 +1,107 @@
+"""The Python API (emgmm_cli.fit, select, predict, score, sample): the command line's own
+use cases, so the same data and options give the same numbers either way."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+import emgmm_cli
+from emgmm_cli.cli.main import cli
+
+DATA = Path(__file__).parent / "data"
+FAITHFUL = DATA / "faithful.csv"
+
+
+@pytest.fixture(scope="module")
+def x() -> np.ndarray:
+    return np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+
+
+def test_fit_an_array_a_frame_or_a_path_alike(x: np.ndarray) -> None:
+    a = emgmm_cli.fit(x, 3, covariance_type="tied", seed=0)
+    frame = emgmm_cli.fit(pd.read_csv(FAITHFUL), 3, covariance_type="tied", seed=0)
+    path = emgmm_cli.fit(str(FAITHFUL), 3, covariance_type="tied", seed=0)
+    for other in (frame, path):
+        assert other.log_likelihood == a.log_likelihood
+        np.testing.assert_array_equal(other.means, a.means)
+        np.testing.assert_array_equal(other.labels, a.labels)
+    assert frame.feature_names == path.feature_names == ["eruptions", "waiting"]
+    assert a.feature_names == ["0", "1"] and a.source == "<array>"
+
+
+def test_fit_result_holds_what_the_model_file_says(x: np.ndarray, tmp_path: Path) -> None:
+    fit = emgmm_cli.fit(x, 2, covariance_type="diag", seed=3, n_init=2)
+    assert fit.weights.shape == (2,) and fit.means.shape == (2, 2)
+    assert fit.covariances.shape == (2, 2)
+    assert fit.responsibilities.shape == (272, 2)
+    np.testing.assert_allclose(fit.responsibilities.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(fit.labels, fit.responsibilities.argmax(axis=1))
+    assert fit.bic == pytest.approx(-2 * fit.log_likelihood + 9 * np.log(272))
+    assert fit.document["bic"] == fit.bic and fit.document["options"]["seed"] == 3
+    assert fit.trace["iteration"] == list(range(1, fit.n_iter + 1))
+    # the command line, with the same options, writes the same model
+    model = tmp_path / "m.json"
+    result = CliRunner().invoke(cli, ["fit", str(FAITHFUL), "-k", "2", "-c", "diag",
+                                      "--seed", "3", "--n-init", "2", "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    cli_doc = json.loads(model.read_text())
+    for key in ("weights", "means", "covariances", "log_likelihood", "bic", "icl"):
+        assert cli_doc[key] == json.loads(json.dumps(fit.document[key])), key
+
+
+def test_predict_score_sample_on_a_fit_or_a_file(x: np.ndarray, tmp_path: Path) -> None:
+    fit = emgmm_cli.fit(x, 3, seed=1)
+    np.testing.assert_array_equal(emgmm_cli.predict(fit, x), fit.labels)
+    np.testing.assert_allclose(emgmm_cli.predict(fit, x, proba=True), fit.responsibilities)
+    scores = emgmm_cli.score(fit, x)
+    assert scores.log_likelihood == pytest.approx(fit.log_likelihood, rel=1e-12)
+    assert scores.log_density.shape == (272,)
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(fit.document))
+    loaded = emgmm_cli.load_model(str(path))
+    np.testing.assert_array_equal(emgmm_cli.predict(str(path), x), fit.labels)
+    np.testing.assert_array_equal(emgmm_cli.predict(loaded, x), fit.labels)
+    points, components = emgmm_cli.sample(fit, 500, seed=2)
+    again, _ = emgmm_cli.sample(str(path), 500, seed=2)
+    assert points.shape == (500, 2) and set(components) <= {0, 1, 2}
+    np.testing.assert_array_equal(points, again)
+
+
+def test_select_picks_mclusts_model_on_faithful(x: np.ndarray) -> None:
+    selected = emgmm_cli.select(x, range(1, 5), ["full", "tied"], seed=0)
+    best = selected.best
+    assert best is not None
+    assert (best.document["covariance_type"], best.params.n_components) == ("tied", 3)
+    assert best.log_likelihood == pytest.approx(-1126.3, abs=0.05)
+    rows = selected.rows()
+    assert len(rows) == 8 and sum(r["best"] for r in rows) == 1
+
+
+def test_bad_input_and_options_raise_the_projects_errors(x: np.ndarray) -> None:
+    with pytest.raises(emgmm_cli.DataError, match="not a finite number"):
+        emgmm_cli.fit(np.array([[1.0, np.nan], [2.0, 3.0], [4.0, 5.0]]), 2)
+    with pytest.raises(emgmm_cli.DataError, match="not a numeric column"):
+        emgmm_cli.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]}), 2)
+    with pytest.raises(emgmm_cli.InvalidParameter, match="tol must be a finite number") as info:
+        emgmm_cli.fit(x, 2, tol=float("nan"))
+    assert info.value.option == "tol"
+    with pytest.raises(emgmm_cli.EngineError, match="need at least 300 rows") as fail:
+        emgmm_cli.fit(x, 300)
+    assert fail.value.source == "<array>"
+
+
+def test_importing_the_package_loads_nothing_heavy() -> None:
+    code = ("import sys, emgmm_cli; emgmm_cli.__version__; "
+            "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'rich', 'click') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "[]"
