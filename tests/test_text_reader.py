@@ -136,8 +136,12 @@ def test_a_zero_one_column_keeps_the_whole_file_parse(tmp_path: Path,
     monkeypatch.setattr(text_reader, "PANDAS_MIN_BYTES", 0)
     chunks: list[int] = []
     original = text_reader.parse_chunk
-    monkeypatch.setattr(text_reader, "parse_chunk",
-                        lambda *args: chunks.append(1) or original(*args))
+
+    def counted(*args: Any) -> Any:
+        chunks.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(text_reader, "parse_chunk", counted)
     path = tmp_path / "d.csv"
     path.write_text("x,flag\n" + "1.5,0\n2.5,1\n" * 50)
     assert read_points(str(path)).x[:, 1].tolist() == [0.0, 1.0] * 50
