@@ -28,7 +28,8 @@ from .options import flag
 
 
 def _remedy(code: str, exc: EngineError) -> str:
-    if code == LARGER_REG_COVAR and isinstance(exc, NotPositiveDefinite):
+    if code == LARGER_REG_COVAR and isinstance(exc, NotPositiveDefinite) \
+            and exc.suggested_reg_covar is not None:
         return f"a larger --reg-covar (for example {exc.suggested_reg_covar:g})"
     return {
         LARGER_REG_COVAR: "a larger --reg-covar",

@@ -92,6 +92,9 @@ class SpecType(click.ParamType):
     def __init__(self, spec: OptionSpec) -> None:
         self.spec = spec
         self.name = {int: "integer", float: "float"}.get(spec.kind, "text")
+        #: what a value given on the command line may be (leaving an option out is how
+        #: it is left unset, so "or null" does not apply here)
+        self.allowed = dataclasses.replace(spec, nullable=False).describe()
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
                 ) -> Any:
@@ -101,9 +104,9 @@ class SpecType(click.ParamType):
             try:
                 parsed = self.spec.kind(value)
             except ValueError:
-                self.fail(f"{value!r} is not {self.spec.describe()}.", param, ctx)
+                self.fail(f"{value!r} is not {self.allowed}.", param, ctx)
         if not self.spec.accepts(parsed):
-            self.fail(f"{value!r} is not {self.spec.describe()}.", param, ctx)
+            self.fail(f"{value!r} is not {self.allowed}.", param, ctx)
         return parsed
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str

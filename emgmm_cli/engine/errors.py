@@ -9,6 +9,7 @@ line phrases it in its own options (emgmm_cli.cli.errors).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,8 +50,10 @@ class NotPositiveDefinite(EngineError):
         self.component = component
         self.iteration = iteration
         self.reg_covar = reg_covar
-        #: a reg_covar worth trying instead
-        self.suggested_reg_covar = max(reg_covar * 100.0, 1e-4)
+        #: a reg_covar worth trying instead (None where a hundred times more would not be
+        #: a finite number)
+        larger = max(reg_covar * 100.0, 1e-4)
+        self.suggested_reg_covar: float | None = larger if math.isfinite(larger) else None
         where = "in the initial parameters" if iteration is None else f"at iteration {iteration}"
         super().__init__(
             f"component {component}: covariance is not positive definite {where} even with "

@@ -1,0 +1,103 @@
+"""Hostile option values: every one is a usage error (exit 2) that names the option, given
+before any data is read, in every command that takes it; and no message ever suggests a
+value the options refuse.
+
+The data file named in these runs does not exist: a refusal that came after reading
+would say so (exit 1), so exit 2 proves the option was checked first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+import emgmm_cli
+from emgmm_cli.cli.errors import engine_message
+from emgmm_cli.cli.main import cli
+from emgmm_cli.engine.errors import InvalidParameter, NotPositiveDefinite
+from emgmm_cli.engine.options import MAX_SEED, FitOptions
+
+#: Each command that fits, with the arguments it needs besides the option under test.
+FITTING = {
+    "fit": ["fit", "missing.csv", "-k", "2"],
+    "select": ["select", "missing.csv", "-k", "1-2"],
+    "batch": ["batch", "missing.csv", "-k", "2", "--output-dir", "out"],
+}
+
+#: (option, value, what the option may be)
+BAD_VALUES = [
+    ("--tol", "nan", "a finite number >= 0"),
+    ("--tol", "inf", "a finite number >= 0"),
+    ("--tol", "-inf", "a finite number >= 0"),
+    ("--tol", "-1e-3", "a finite number >= 0"),
+    ("--reg-covar", "nan", "a finite number >= 0"),
+    ("--reg-covar", "inf", "a finite number >= 0"),
+    ("--reg-covar", "1e400", "a finite number >= 0"),
+    ("--reg-covar", "-1", "a finite number >= 0"),
+    ("--seed", str(2**53), f"an integer from 0 to {MAX_SEED}"),
+    ("--seed", str(2**64), f"an integer from 0 to {MAX_SEED}"),
+    ("--seed", "-1", f"an integer from 0 to {MAX_SEED}"),
+    ("--seed", "1.5", f"an integer from 0 to {MAX_SEED}"),
+    ("--n-init", "0", "an integer >= 1"),
+    ("--max-iter", "0", "an integer >= 1"),
+    ("--max-iter", "nan", "an integer >= 1"),
+]
+
+
+def invoke(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Result:
+    monkeypatch.chdir(tmp_path)
+    return CliRunner().invoke(cli, args, env={"EMGMM_FORCE_TTY": None}, prog_name="emgmm")
+
+
+@pytest.mark.parametrize("command", sorted(FITTING))
+@pytest.mark.parametrize(("option", "value", "allowed"), BAD_VALUES,
+                         ids=[f"{o}={v}" for o, v, _ in BAD_VALUES])
+def test_bad_option_values_are_usage_errors_naming_the_option(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str, option: str,
+        value: str, allowed: str) -> None:
+    result = invoke([*FITTING[command], f"{option}={value}"], tmp_path, monkeypatch)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for '{option}': {value!r} is not {allowed}.")
+    assert list(tmp_path.iterdir()) == []  # nothing read, nothing written
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("tol", math.nan), ("tol", math.inf), ("reg_covar", math.nan), ("reg_covar", math.inf),
+    ("seed", 2**53), ("n_init", 0), ("max_iter", 0), ("tol", -1.0)])
+def test_the_python_api_refuses_them_too_naming_the_option(name: str, value: float) -> None:
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    options: dict[str, Any] = {name: value}
+    with pytest.raises(InvalidParameter) as info:
+        emgmm_cli.fit(x, 2, **options)
+    assert info.value.option == name
+    assert str(info.value).startswith(f"{name} must be ")
+
+
+def test_the_largest_seed_is_accepted_and_recorded_exactly(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    x = np.random.default_rng(0).normal(size=(60, 2))
+    np.savetxt(tmp_path / "d.csv", x, delimiter=",", header="a,b", comments="")
+    result = invoke(["fit", "d.csv", "-k", "2", "--seed", str(MAX_SEED), "--model", "m.json"],
+                    tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "m.json").read_text()
+    assert re.search(rf'"seed": {MAX_SEED}\b', text)
+    assert FitOptions.from_dict({"n_components": 2, "seed": MAX_SEED}).seed == MAX_SEED
+
+
+def test_reg_covar_advice_never_suggests_a_value_the_options_refuse() -> None:
+    # a hundred times the largest finite reg_covar is not finite: no example is given
+    exc = NotPositiveDefinite(0, 3, 1e307)
+    assert exc.suggested_reg_covar is None
+    assert engine_message(exc) == (
+        "component 0: covariance is not positive definite at iteration 3 even with "
+        "reg_covar=1e+307; use a larger --reg-covar, fewer components, or scaled data")
+    assert "(for example 0.0001)" in engine_message(NotPositiveDefinite(0, None, 1e-6))
