@@ -101,9 +101,18 @@ def test_string_column_without_header_is_not_taken_for_a_header(tmp_path: Path) 
 
 
 def test_empty_header_name_is_named_by_its_index(tmp_path: Path) -> None:
-    # pandas' to_csv writes the index under an empty name
+    pts = read_points(put(tmp_path, "d.csv", "x,,y\n0,1.5,2.5\n1,3.5,4.5\n"))
+    assert pts.column_names == ["x", "1", "y"]
+
+
+def test_an_unnamed_first_column_of_row_numbers_is_row_names(tmp_path: Path) -> None:
+    # pandas' to_csv writes the index under an empty name, R's write.csv its row names:
+    # they are not data
     pts = read_points(put(tmp_path, "d.csv", ",x,y\n0,1.5,2.5\n1,3.5,4.5\n"))
-    assert pts.column_names == ["0", "x", "y"]
+    assert pts.column_names == ["x", "y"]
+    np.testing.assert_array_equal(pts.x, [[1.5, 2.5], [3.5, 4.5]])
+    assert pts.notes == ("line 1: the first column has no name and holds row names (text or "
+                         "increasing whole numbers); it is not read as data",)
 
 
 def test_sample_faithful_csv() -> None:
@@ -241,8 +250,9 @@ def test_unknown_extension_is_sniffed_text(tmp_path: Path) -> None:
 
 def test_csv_extension_is_strictly_comma_separated(tmp_path: Path) -> None:
     err = read_error(put(tmp_path, "d.csv", "1 2\n3 4\n"))
-    assert (err.line, err.column) == (1, "0")
-    assert err.message.startswith("non-numeric value '1 2'")
+    assert (err.line, err.column) == (1, None)
+    assert err.message == ("no ',' in the first line, but whitespace separates its fields; "
+                           "give the delimiter with -d ' '")
 
 
 # --------------------------------------------------------------------------- column selection

@@ -273,6 +273,7 @@ def run_one(task: BatchTask, describe: Any, events: Any) -> BatchRow:
         points = load(item.path, settings.read)
         row.rows, row.dims = points.n_samples, points.n_features
         fit, table, warnings = _fit_one(points, settings, events)
+        warnings = [*points.notes, *warnings]
         check_stop()
         _write(fit, destinations(settings, item.out_dir), item.out_dir, selection=table)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary

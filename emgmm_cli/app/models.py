@@ -77,6 +77,8 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn) -> P
                 warn(f"{points.source}: the columns ({', '.join(points.column_names)}) are "
                      f"not the model's ({', '.join(names)}); using all columns")
     check_features(model, points)
+    for note in points.notes:
+        warn(f"{points.source}: {note}")
     return points
 
 

@@ -61,6 +61,7 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
         outputs = FitOutputs(labels="-")  # labels are the data of a pipe
     fitting.check_outputs(outputs.destinations(), [input, means_init], as_json=outputs.as_json)
     points = load(input, read, log=term.log)
+    show.notes(term, points)
     means = fitting.load_means(means_init, options.n_components, points.n_features) \
         if means_init else None
     with show.fit_progress(term, options.n_init) as on_iteration:

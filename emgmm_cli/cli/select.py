@@ -85,6 +85,7 @@ def select(term: Terminal, input: str, table: str | None, model: str | None, job
     read, cells = take(kw, ReadOptions), take(kw, SelectGrid)
     seed, template = kw.pop("seed"), take(kw, FitOptions, n_components=1)
     points = load(input, read, log=term.log)
+    show.notes(term, points)
     with show.select_progress(term, cells) as on_cell:
         selected = selecting.select_points(points, cells, template, seed=seed, jobs=jobs,
                                            on_cell=on_cell)

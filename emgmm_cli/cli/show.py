@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ..app.selecting import Selected
     from ..app.batching import BatchReport
     from ..engine.selection import CellResult
+    from ..io.readers import Points
     from ..render import BatchDisplay
 
 
@@ -31,6 +32,12 @@ def fit_progress(term: Terminal, n_init: int
 
     with progress(term.progress_stream, n_init) as update:
         yield update
+
+
+def notes(term: Terminal, points: "Points") -> None:
+    """What reading the data decided that the user should hear, as warnings."""
+    for note in points.notes:
+        term.warn(f"{points.source}: {note}")
 
 
 def events(term: Terminal, fitted: "Fitted") -> None:

@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 #: Written into every cache key: bump it when the cache layout or the parser changes.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 #: Rows checked (or converted) per block when a large file is validated or cached.
 CHECK_BLOCK_BYTES = 8 << 20
 #: The smallest chunk of text parsed at a time while converting to the cache (by loadtxt;
@@ -217,8 +217,10 @@ def _chunk_bytes(memory_limit: int, large: bool) -> int:
 
 
 def text_to_cache(path: str, target: str, *, delimiter: str | None, header: bool | None,
-                  columns: Sequence[str] | None, dt: np.dtype, memory_limit: int) -> list[str]:
-    """Convert a text file to a .npy at target, chunk by chunk; returns the column names.
+                  columns: Sequence[str] | None, dt: np.dtype, memory_limit: int
+                  ) -> tuple[list[str], tuple[str, ...]]:
+    """Convert a text file to a .npy at target, chunk by chunk; returns the column names
+    and the reader's notes (io.text.Layout.notes).
 
     The .npy is written through writers.atomic_write (its header rewritten with the row
     count at the end), so target is complete or absent; then its metadata (target.json).
@@ -245,28 +247,30 @@ def text_to_cache(path: str, target: str, *, delimiter: str | None, header: bool
             fh.seek(0)
             fh.write(final)
     meta = {"format": CACHE_FORMAT, "source": os.path.realpath(path),
-            "column_names": plan.names, "dtype": dt.name}
+            "column_names": plan.names, "dtype": dt.name, "notes": list(layout.notes)}
     with atomic_write(target + ".json") as out:
         json.dump(meta, out)
-    return plan.names
+    return plan.names, layout.notes
 
 
-def _cached_names(target: str) -> list[str] | None:
-    """The column names stored beside a complete cache file, or None to rebuild it."""
+def _cached_names(target: str) -> tuple[list[str], tuple[str, ...]] | None:
+    """The column names and notes stored beside a complete cache file, or None to
+    rebuild it."""
     try:
         with open(target + ".json", encoding="utf-8") as fh:
             meta = json.load(fh)
-        names = meta["column_names"]
+        names, notes = meta["column_names"], meta["notes"]
         info = read_npy_header(target)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if info is None or meta.get("format") != CACHE_FORMAT or not isinstance(names, list):
+    if info is None or meta.get("format") != CACHE_FORMAT or not isinstance(names, list) \
+            or not isinstance(notes, list):
         return None
     shape, _, dtype, offset = info
     if len(shape) != 2 or shape[1] != len(names) or \
             os.path.getsize(target) != offset + shape[0] * shape[1] * dtype.itemsize:
         return None
-    return [str(n) for n in names]
+    return [str(n) for n in names], tuple(str(n) for n in notes)
 
 
 def _remove_stale(cache_dir: str, tag: str, version: str) -> None:
@@ -295,7 +299,8 @@ def _ensure_cache_dir(cache_dir: str) -> None:
 
 
 def _convert(path: str, target: str, *, delimiter: str | None, header: bool | None,
-             columns: Sequence[str] | None, dt: np.dtype, memory_limit: int) -> list[str]:
+             columns: Sequence[str] | None, dt: np.dtype, memory_limit: int
+             ) -> tuple[list[str], tuple[str, ...]]:
     """text_to_cache, with a failed write of the cache named as such."""
     try:
         return text_to_cache(path, target, delimiter=delimiter, header=header,
@@ -319,8 +324,8 @@ def open_text_cached(path: str, *, columns: Sequence[str] | None, delimiter: str
         raise open_error(path, exc) from exc
     target, tag, version = cache_file(cache_dir, path, st, columns=columns,
                                       delimiter=delimiter, header=header, dtype=dt)
-    names = _cached_names(target) if os.path.exists(target) else None
-    if names is not None:
+    found = _cached_names(target) if os.path.exists(target) else None
+    if found is not None:
         if log is not None:
             log(f"{path}: reusing the binary cache {target}")
     else:
@@ -329,13 +334,13 @@ def open_text_cached(path: str, *, columns: Sequence[str] | None, delimiter: str
             log(f"{path}: {format_size(st.st_size)} is over the memory limit "
                 f"({format_size(memory_limit)}); converting it once to the binary cache "
                 f"{target}")
-        names = _convert(path, target, delimiter=delimiter, header=header, columns=columns,
+        found = _convert(path, target, delimiter=delimiter, header=header, columns=columns,
                          dt=dt, memory_limit=memory_limit)
         _remove_stale(cache_dir, tag, version)
     points = open_npy_blocks(target, dtype=dt, check=False, source=path)
     if points is None:  # pragma: no cover - we wrote it
         raise DataError(target, "the binary cache is unreadable; delete it and run again")
-    return Points(points.x, names, path)
+    return Points(points.x, found[0], path, found[1])
 
 
 # --------------------------------------------------------------------------- entry point

@@ -56,12 +56,15 @@ class Points(Generic[X]):
     backends.open_dataset turns either into a Dataset.  read_points always gives an
     array (Points[NDArray]); open_points either (Points[NDArray | NpyFile]).
     column_names: D names (header names, or "0", "1", ... without a header); source: the
-    path, or "<stdin>".
+    path, or "<stdin>"; notes: what reading decided that the user should hear (one line
+    each, without the source: repeated names made unique, a first row of whole numbers
+    read as data, a header that is not UTF-8).
     """
 
     x: X
     column_names: list[str]
     source: str
+    notes: tuple[str, ...] = ()
 
     @property
     def n_samples(self) -> int:
@@ -131,9 +134,9 @@ def read_points(
             return _read_parquet(inp, columns, dt)
         if ext == ".npy" or (path == "-" and inp.reader.peek(6) == NPY_MAGIC):
             return _read_npy(inp, columns, dt, mmap=mmap and path != "-")
-        x, names = read_text(inp, delim=delim, sniff=sniff, header=header, columns=columns,
-                             dtype=dt)
-    return Points(x, names, name)
+        x, names, notes = read_text(inp, delim=delim, sniff=sniff, header=header,
+                                    columns=columns, dtype=dt)
+    return Points(x, names, name, notes)
 
 
 # --------------------------------------------------------------------------- .npy

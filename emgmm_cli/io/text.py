@@ -60,7 +60,7 @@ import stat
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, Protocol, TextIO
 
 import numpy as np
@@ -117,6 +117,12 @@ _CODEC_BY_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "
 _BOM = b"\xef\xbb\xbf"
 _SNIFF_CANDIDATES = (",", "\t", ";", "|")
 _MISSING_HINT = "missing or infinite values must be removed or imputed first"
+#: The head of a text input is refused as not text when more than one byte in this many
+#: is not UTF-8 text (a stray Latin-1 byte in a header is warned about instead).
+NOT_TEXT_SHARE = 10
+#: Data rows of the head that the prologue looks at to decide what an extra field holds.
+SAMPLE_ROWS = 200
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 _BOOL_WORDS = (b"rue", b"RUE", b"alse", b"ALSE")
 _LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
@@ -358,6 +364,23 @@ def check_text_head(name: str, head: bytes) -> None:
             "looks like a binary file or UTF-16 text; save the data as UTF-8 text "
             "(CSV/TSV) or as .npy",
         )
+    odd = _not_text(head)
+    if odd * NOT_TEXT_SHARE > len(head):
+        raise DataError(
+            name,
+            f"is not UTF-8 text ({odd} of its first {len(head)} bytes are not); save the "
+            "data as UTF-8 text (CSV/TSV) or as .npy",
+        )
+
+
+def _not_text(data: bytes) -> int:
+    """How many bytes of data are not UTF-8 text: invalid sequences and control characters
+    other than whitespace (a multi-byte character cut at the end does not count)."""
+    text = data.decode("utf-8", errors="surrogateescape")
+    bad = sum(1 for c in text if "\udc80" <= c <= "\udcff"
+              or (c < " " and c not in "\t\n\r\f\v") or c == "\x7f")
+    tail = len(data) - len(data.rstrip(bytes(range(0x80, 0x100))))
+    return max(0, bad - min(tail, 3))
 
 
 # --------------------------------------------------------------------------- delimiters
@@ -450,13 +473,11 @@ def _parse_value(raw: str, source: str, lineno: int, column: str) -> float:
             raise ValueError(value)
         number = float(value)
     except ValueError:
-        raise DataError(
-            source,
-            f"non-numeric value '{_show(value)}'; fix or remove the row, or select numeric "
-            "columns with --columns",
-            line=lineno,
-            column=column,
-        ) from None
+        hint = ("decimal commas are not read; write decimal points (1.5, not 1,5)"
+                if _DECIMAL_COMMA.fullmatch(value) else
+                "fix or remove the row, or select numeric columns with --columns")
+        raise DataError(source, f"non-numeric value '{_show(value)}'; {hint}", line=lineno,
+                        column=column) from None
     if not math.isfinite(number):
         raise DataError(
             source, f"non-finite value '{_show(value)}'; {_MISSING_HINT}", line=lineno, column=column
@@ -473,9 +494,12 @@ class Layout:
 
     delim: the delimiter, None for runs of whitespace; start_line: the data are the
     content lines after this line (the header's, or 0); n_fields: fields per data row
-    (row names included); names: the data columns' names (row names excluded); offset: 1
-    if the first field of each row holds R-style row names; header_fields: the header's
-    field count (0 without one).
+    (row names and a trailing empty field included); names: the data columns' names (row
+    names excluded); offset: 1 if the first field of each row holds R-style row names;
+    header_fields: the header's field count (0 without one); trailing: every row ends
+    with an empty field (a trailing delimiter), which is not a column; notes: what the
+    reader decided that a user should hear (repeated names made unique, a first row of
+    whole numbers read as data, a header that is not UTF-8), one line each.
     """
 
     delim: str | None
@@ -485,6 +509,8 @@ class Layout:
     offset: int
     has_header: bool
     header_fields: int
+    trailing: bool = False
+    notes: tuple[str, ...] = ()
 
 
 def _looks_like_header(first: list[str], second: list[str] | None) -> bool:
@@ -585,7 +611,10 @@ def prologue(inp: Input, delim: str | None, sniff: bool, header: bool | None) ->
     """Read the first content lines: delimiter, header, names, field count.
 
     Leaves inp's reader at the first byte after the header line (at the start without a
-    header).  Raises DataError for binary content and for an input without data.
+    header).  Raises DataError for binary content, for an input without data, for a
+    delimiter the first lines do not hold while they hold another, and for rows one
+    field longer than the header whose extra field is neither row names nor a trailing
+    delimiter, or could be both.
     """
     check_text_head(inp.name, inp.reader.peek(4096))
     lines, head, first, second = _first_lines(inp)
@@ -596,23 +625,192 @@ def prologue(inp: Input, delim: str | None, sniff: bool, header: bool | None) ->
     first_no, first_text = first
     if sniff:
         delim = _sniff(first_text, second[1] if second is not None else None)
+    else:
+        _check_delimiter(inp.name, delim, first, second)
     first_fields = _split(first_text, delim)
-    second_fields = _split(second[1], delim) if second is not None else None
-
-    has_header = header if header is not None else _looks_like_header(first_fields, second_fields)
+    has_header = header if header is not None else _looks_like_header(
+        first_fields, _split(second[1], delim) if second is not None else None)
     if not has_header:
-        n = len(first_fields)
-        return Layout(delim, 0, n, [str(j) for j in range(n)], 0, False, 0)
-    if second_fields is None:
+        rows = _sample_rows(lines, delim, [first, *([second] if second else [])])
+        return _headerless(delim, rows, detected=header is None)
+    if second is None:
         raise DataError(
             inp.name,
             "the file has a header but no data rows; it needs at least one row of numbers",
             line=first_no,
         )
     inp.reader.skip(_after_lines(head, first_no))
-    names = [_unquote(f) or str(j) for j, f in enumerate(first_fields)]
-    offset = 1 if len(second_fields) == len(names) + 1 else 0
-    return Layout(delim, first_no, len(names) + offset, names, offset, True, len(first_fields))
+    rows = _sample_rows(lines, delim, [second])
+    layout = _with_header(inp.name, delim, first_no, first_fields, rows)
+    note = _undecodable_header(head[: _after_lines(head, first_no)], first_no)
+    return layout if note is None else replace(layout, notes=(*layout.notes, note))
+
+
+Row = tuple[int, list[str]]
+
+
+def _sample_rows(lines: _Lines, delim: str | None, known: list[tuple[int, str]]) -> list[Row]:
+    """The first data rows (their line numbers and fields): those already read, then the
+    rest of the head's, up to SAMPLE_ROWS."""
+    rows = [(no, _split(text, delim)) for no, text in known]
+    while len(rows) < SAMPLE_ROWS and (more := lines.next_content()) is not None:
+        rows.append((more[0], _split(more[1], delim)))
+    return rows
+
+
+def _delimiter_name(delim: str | None) -> str:
+    return {None: "whitespace", "\t": "tab", " ": "space"}.get(delim, f"'{delim}'")
+
+
+def _check_delimiter(name: str, delim: str | None, first: tuple[int, str],
+                     second: tuple[int, str] | None) -> None:
+    """Refuse a delimiter (from the extension or -d) that the first line does not hold
+    while another one separates the fields of the first two lines alike."""
+    if delim is None or delim in first[1]:
+        return
+    for cand in (*_SNIFF_CANDIDATES, None):
+        if cand == delim:
+            continue
+        counts = [len(_split(text, cand)) for _, text in (first, *([second] if second else []))]
+        if counts[0] > 1 and len(set(counts)) == 1:
+            option = {None: "' '", "\t": "'\\t'"}.get(cand, f"'{cand}'")
+            raise DataError(name, f"no {_delimiter_name(delim)} in the first line, but "
+                                  f"{_delimiter_name(cand)} separates its fields; give the "
+                                  f"delimiter with -d {option}", line=first[0])
+
+
+def _headerless(delim: str | None, rows: list[Row], *, detected: bool) -> Layout:
+    """The layout of data without a header: a trailing empty field is dropped."""
+    width = len(rows[0][1])
+    trailing = delim is not None and width > 1 and _empty_last(rows, width)
+    n = width - trailing
+    note = _numbers_note(rows) if detected else None
+    notes = () if note is None else (note,)
+    return Layout(delim, 0, width, [str(j) for j in range(n)], 0, False, 0, trailing, notes)
+
+
+def _with_header(name: str, delim: str | None, line: int, header: list[str],
+                 rows: list[Row]) -> Layout:
+    """The layout under a header: a trailing empty field, R row names (under an empty
+    first name, or one field more than the header holds) and unique column names."""
+    names = [_unquote(f) for f in header]
+    width = len(rows[0][1])
+    offset, trailing, notes = 0, False, []
+    if width == len(names) > 1 and names[-1] == "" and delim is not None \
+            and _empty_last(rows, width):
+        names, trailing = names[:-1], True
+    elif width == len(names) > 1 and names[0] == "" and _row_names(rows, width):
+        names, offset = names[1:], 1
+        notes.append(f"line {line}: the first column has no name and holds row names (text "
+                     "or increasing whole numbers); it is not read as data")
+    elif width == len(names) + 1:
+        offset, trailing = _extra_field(name, delim, names, rows)
+    names, repeats = _unique([nm or str(j) for j, nm in enumerate(names)], line)
+    return Layout(delim, line, len(names) + offset + trailing, names, offset, True,
+                  len(header), trailing, (*notes, *repeats))
+
+
+def _extra_field(name: str, delim: str | None, names: list[str],
+                 rows: list[Row]) -> tuple[int, bool]:
+    """(offset, trailing) for rows one field longer than the header: the extra field is
+    a trailing delimiter when it is empty in every row, R row names when the first field
+    holds text or increasing whole numbers in every row; neither, or both, is an error."""
+    width = len(names) + 1
+    empty = delim is not None and _empty_last(rows, width)
+    named = _row_names(rows, width)
+    if empty != named:
+        return (0, True) if empty else (1, False)
+    filled = [(no, _unquote(f[-1])) for no, f in rows if len(f) == width and _unquote(f[-1])]
+    if not named and delim is not None and 2 * len(filled) < len(rows):
+        raise _trailing_value(name, *filled[0])
+    shape = (f"the rows have {width} fields but the header has {len(names)} names "
+             f"({_available(names, 5)})")
+    if named:
+        raise DataError(name, f"{shape}, and the extra field is ambiguous: the last field is "
+                              "empty in every row, as after a trailing delimiter, and the "
+                              "first holds row names; emgmm will not guess which to drop: "
+                              "remove the trailing delimiters, or name the first column in "
+                              "the header", line=rows[0][0])
+    raise DataError(name, f"{shape}; the extra field is neither a trailing delimiter (an "
+                          "empty last field in every row) nor row names (text or "
+                          "increasing whole numbers in the first field of every row); "
+                          "give every column a name in the header", line=rows[0][0])
+
+
+def _empty_last(rows: list[Row], width: int) -> bool:
+    """Whether the rows of this width all end with an empty field."""
+    return all(_unquote(f[-1]) == "" for _, f in rows if len(f) == width)
+
+
+def _row_names(rows: list[Row], width: int) -> bool:
+    """Whether the first field of the rows of this width holds row names, as R writes
+    them: text in every row, or whole numbers that increase from row to row."""
+    firsts = [_unquote(f[0]) for _, f in rows if len(f) == width]
+    kinds = {_kind(v) for v in firsts}
+    if kinds == {"text"}:
+        return True
+    if kinds != {"number"}:
+        return False
+    values = [float(v) for v in firsts]
+    return all(v.is_integer() for v in values) and all(
+        b > a for a, b in zip(values, values[1:]))
+
+
+def _unique(names: list[str], line: int) -> tuple[list[str], tuple[str, ...]]:
+    """The names with repeats made unique (the second 'x' becomes 'x.1', as pandas reads
+    it), and a note for each name that was repeated."""
+    taken, out, notes = set(names), [], []
+    seen: dict[str, list[int]] = {}
+    for j, nm in enumerate(names):
+        if nm in seen:
+            k = len(seen[nm])
+            while f"{nm}.{k}" in taken:
+                k += 1
+            new = f"{nm}.{k}"
+            taken.add(new)
+            seen[nm].append(j)
+            out.append(new)
+        else:
+            seen[nm] = [j]
+            out.append(nm)
+    for nm, where in seen.items():
+        if len(where) > 1:
+            read_as = [f"'{out[j]}'" for j in where]
+            notes.append(f"line {line}: the header repeats the column name '{nm}'; the "
+                         f"columns are read as {', '.join(read_as[:-1])} and {read_as[-1]}")
+    return out, tuple(notes)
+
+
+def _numbers_note(rows: list[Row]) -> str | None:
+    """A note when the first row, read as data, holds only whole numbers over columns
+    that hold decimals below: a header of numbers (years, codes) perhaps."""
+    (no, first), below = rows[0], rows[1:]
+    if not below or not all(_whole(f) for f in first):
+        return None
+    width = len(first)
+    decimals = [any(len(f) == width and not _whole(f[j]) for _, f in below)
+                for j in range(width)]
+    if not all(decimals):
+        return None
+    return (f"line {no} ({', '.join(_show(_unquote(f), 12) for f in first[:6])}"
+            f"{', ...' if width > 6 else ''}) holds whole numbers over columns of decimals; "
+            "it is read as data: if it is a header, add --header")
+
+
+def _whole(field: str) -> bool:
+    value = _unquote(field)
+    return _kind(value) == "number" and not any(c in value for c in ".eEnN")
+
+
+def _undecodable_header(data: bytes, line: int) -> str | None:
+    """A note when the header's bytes are not UTF-8 (its names then hold U+FFFD)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        byte = data[exc.start]
+        return (f"line {line}: the header is not UTF-8 text (byte 0x{byte:02x}); its names "
+                "hold U+FFFD in place of such bytes: save the file as UTF-8")
+    return None
 
 
 # --------------------------------------------------------------------------- columns
@@ -697,7 +895,6 @@ def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
     format means; the fast parsers only ever agree with it or refuse.
     """
     layout, name = plan.layout, plan.source
-    what = "the header" if layout.has_header else "the first row"
     content = _Lines(text, base_line)
     records: Iterator[list[str]]
     if layout.delim is None:
@@ -708,17 +905,35 @@ def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
     linenos: list[int] = []
     for fields in records:
         lineno = content.lineno
-        if len(fields) != layout.n_fields:
-            raise DataError(
-                name,
-                f"expected {layout.n_fields} fields, found {len(fields)}; every row needs "
-                f"as many fields as {what}",
-                line=lineno,
-            )
+        _check_width(layout, fields, name, lineno)
         rows.append([_parse_value(fields[j], name, lineno, nm)
                      for j, nm in zip(plan.usecols, plan.names)])
         linenos.append(lineno)
     return _narrowed(plan, rows, linenos)
+
+
+def _check_width(layout: Layout, fields: list[str], name: str, lineno: int) -> None:
+    """Refuse a row with the wrong number of fields.  Where the rows end with a trailing
+    delimiter, a row may leave it out, and a row that has it must leave that field empty."""
+    n = len(fields)
+    if layout.trailing and n == layout.n_fields - 1:
+        return
+    if n != layout.n_fields:
+        what = "the header" if layout.has_header else "the first row"
+        raise DataError(
+            name,
+            f"expected {layout.n_fields - layout.trailing} fields, found {n}; every row "
+            f"needs as many fields as {what}",
+            line=lineno,
+        )
+    if layout.trailing and _unquote(fields[-1]):
+        raise _trailing_value(name, lineno, _unquote(fields[-1]))
+
+
+def _trailing_value(name: str, line: int, value: str) -> DataError:
+    return DataError(name, f"a value after the last column ('{_show(value)}'); the rows end "
+                           "with a trailing delimiter, so their last field must be empty",
+                     line=line)
 
 
 def _narrowed(plan: ChunkPlan, rows: list[list[float]], linenos: list[int]) -> NDArray[np.floating]:
@@ -755,6 +970,8 @@ def _loadtxt(plan: ChunkPlan, data: bytes) -> NDArray[Any] | None:
     keep = set(plan.usecols)
     skip: dict[int | str, Callable[[str], float]] = {
         j: _zero for j in range(plan.layout.n_fields) if j not in keep}
+    if plan.layout.trailing:
+        skip[plan.layout.n_fields - 1] = _empty
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -766,6 +983,13 @@ def _loadtxt(plan: ChunkPlan, data: bytes) -> NDArray[Any] | None:
 
 
 def _zero(field: str) -> float:
+    return 0.0
+
+
+def _empty(field: str) -> float:
+    """The converter of a trailing delimiter's field: empty, else the locator says why."""
+    if field.strip():
+        raise ValueError(field)
     return 0.0
 
 
@@ -792,7 +1016,9 @@ def _pandas_read(plan: ChunkPlan, source: str | io.BytesIO, *, trim: bool = Fals
     if trim:
         _return_freed_memory()
     last = layout.n_fields - 1
-    if last not in plan.usecols and bool(frame.iloc[:, last].isna().any()):
+    missing = frame.iloc[:, last].isna()
+    if (not bool(missing.all())) if layout.trailing else (
+            last not in plan.usecols and bool(missing.any())):
         return None
     # Copied into a C-ordered array by assignment: of a 1,000,000 x 16 frame (one float
     # block, whose to_numpy() is a Fortran-ordered view) 0.05 s, where ascontiguousarray
@@ -967,8 +1193,10 @@ def no_rows_error(plan: ChunkPlan) -> DataError:
 
 def read_text(inp: Input, *, delim: str | None, sniff: bool, header: bool | None,
               columns: Sequence[str] | None, dtype: np.dtype,
-              chunk_bytes: int | None = None) -> tuple[NDArray[np.floating], list[str]]:
-    """The whole text input as a C-ordered (N, D) array of dtype, and the column names.
+              chunk_bytes: int | None = None
+              ) -> tuple[NDArray[np.floating], list[str], tuple[str, ...]]:
+    """The whole text input as a C-ordered (N, D) array of dtype, the column names, and
+    the prologue's notes (Layout.notes).
 
     A large regular file is parsed whole by pandas (see _pandas_file); anything else, or
     a large file pandas refuses, chunk by chunk (iter_chunks).  Peak memory: the result
@@ -980,11 +1208,11 @@ def read_text(inp: Input, *, delim: str | None, sniff: bool, header: bool | None
     if plan.large and inp.path is not None and inp.size is not None:
         x = _pandas_file(plan, inp.path)
         if x is not None and x.shape[0] > 0 and _all_finite(x):
-            return x, plan.names
+            return x, plan.names, layout.notes
         del x  # refused, or not all finite: the chunks find out why
     rows = _Rows(len(plan.usecols), plan.dtype, inp.size)
     for part, done in iter_chunks(inp, plan, chunk_bytes=chunk_bytes):
         rows.append(part, done)
     if rows.n == 0:
         raise no_rows_error(plan)
-    return rows.finish(), plan.names
+    return rows.finish(), plan.names, layout.notes

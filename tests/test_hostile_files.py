@@ -1,0 +1,241 @@
+"""Hostile and odd input files: each is read right, or refused with one line that names the
+file, the line and the rule, or read with a warning that says what was decided.
+
+- rows one field longer than the header: a trailing delimiter (an empty last field) is
+  dropped, R row names (text or increasing whole numbers) are skipped, anything else or
+  both is an error that says so (never the wrong columns in silence);
+- repeated column names are made unique, with a warning, so that a model fitted on the
+  file applies to it again;
+- a delimiter the file does not use, decimal commas, bytes that are not UTF-8 text, a
+  header of numbers: each is named.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from emgmm_cli.cli.main import cli
+from emgmm_cli.io import DataError, read_points
+from emgmm_cli.io import text as text_reader
+from emgmm_cli.io.cache import open_points
+
+RNG = np.random.default_rng(5)
+XY = np.round(np.r_[RNG.normal(0, 1, (60, 2)), RNG.normal(6, 1, (60, 2))] * [1, 10], 2)
+
+
+def put(tmp_path: Path, name: str, text: str | bytes) -> str:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return str(path)
+
+
+def lines(x: np.ndarray, fmt: str) -> str:
+    return "".join(fmt.format(*row) + "\n" for row in x.tolist())
+
+
+def error_of(path: str, **kwargs: Any) -> DataError:
+    with pytest.raises(DataError) as info:
+        read_points(path, **kwargs)
+    return info.value
+
+
+@pytest.fixture(params=["small", "large", "cache"])
+def reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch,
+           tmp_path: Path) -> Any:
+    """read_points through numpy.loadtxt, through pandas, or through the binary cache."""
+    if request.param == "large":
+        monkeypatch.setattr(text_reader, "PANDAS_MIN_BYTES", 0)
+    if request.param == "cache":
+        return lambda path, **kw: open_points(path, memory_limit=1, cache_dir=str(
+            tmp_path / "cache"), **kw)
+    return read_points
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), input=input, env={"EMGMM_FORCE_TTY": None},
+                              prog_name="emgmm")
+
+
+# --------------------------------------------------------------------------- one field more
+
+
+def test_a_trailing_delimiter_is_not_a_column(tmp_path: Path, reader: Any) -> None:
+    path = put(tmp_path, "t.csv", "x,y\n" + lines(XY, "{},{},"))
+    pts = reader(path, columns=["x"])
+    np.testing.assert_array_equal(np.asarray(pts.x[:, 0] if isinstance(pts.x, np.ndarray)
+                                             else pts.x.read(0, len(XY))[:, 0]), XY[:, 0])
+    whole = reader(path)
+    assert whole.column_names == ["x", "y"]
+    assert whole.x.shape == XY.shape
+
+
+def test_fit_columns_x_fits_x_not_y(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("t.csv").write_text("x,y\n" + lines(XY, "{},{},"))
+    Path("x.csv").write_text("x\n" + lines(XY[:, :1], "{}"))
+    got = run("fit", "t.csv", "-k", "2", "--columns", "x", "--seed", "0", "--json")
+    want = run("fit", "x.csv", "-k", "2", "--seed", "0", "--json")
+    assert got.exit_code == 0 and got.stderr == "", got.output
+    assert json.loads(got.stdout)["means"] == json.loads(want.stdout)["means"]
+    both = run("fit", "t.csv", "-k", "2", "--seed", "0", "-o", "labels.csv")
+    assert both.exit_code == 0 and both.stderr == "", both.output
+
+
+def test_trailing_delimiters_on_the_header_too_and_without_a_header(tmp_path: Path,
+                                                                    reader: Any) -> None:
+    pts = reader(put(tmp_path, "h.csv", "x,y,\n" + lines(XY, "{},{},")))
+    assert pts.column_names == ["x", "y"]
+    pts = reader(put(tmp_path, "n.csv", lines(XY, "{},{},")))
+    assert pts.column_names == ["0", "1"] and pts.x.shape == XY.shape
+
+
+def test_a_row_may_leave_the_trailing_delimiter_out(tmp_path: Path, reader: Any) -> None:
+    text = "x,y\n" + lines(XY[:2], "{},{},") + lines(XY[2:3], "{},{}") + lines(XY[3:], "{},{},")
+    pts = reader(put(tmp_path, "m.csv", text))
+    assert pts.x.shape == XY.shape
+
+
+@pytest.mark.parametrize("before", [50, 300])  # among the rows the prologue reads, or after
+def test_a_value_after_the_trailing_delimiter_is_an_error(tmp_path: Path, reader: Any,
+                                                          before: int) -> None:
+    rows = np.tile(XY, (3, 1))
+    text = "x,y\n" + lines(rows[:before], "{},{},") + "1.5,2.5,7\n" + lines(rows[before:], "{},{},")
+    with pytest.raises(DataError) as info:
+        reader(put(tmp_path, "v.csv", text))
+    assert str(info.value) == (
+        f"{tmp_path / 'v.csv'}:{before + 2}: a value after the last column ('7'); the rows "
+        "end with a trailing delimiter, so their last field must be empty")
+
+
+@pytest.mark.parametrize(("label", "first"), [
+    ("text", lambda i: f'"r{i}"'), ("row numbers", lambda i: str(i + 1)),
+    ("filtered row numbers", lambda i: f'"{3 * i + 2}"')])
+def test_r_row_names_are_skipped(tmp_path: Path, reader: Any, label: str, first: Any) -> None:
+    text = "x,y\n" + "".join(f"{first(i)},{a},{b}\n" for i, (a, b) in enumerate(XY.tolist()))
+    pts = reader(put(tmp_path, "r.csv", text))
+    assert pts.column_names == ["x", "y"]
+    assert pts.notes == ()
+
+
+def test_an_extra_field_that_could_be_either_is_an_error(tmp_path: Path) -> None:
+    text = "x,y\n" + "".join(f"{i + 1},{a}," + "\n" for i, a in enumerate(XY[:, 0].tolist()))
+    err = error_of(put(tmp_path, "both.csv", text))
+    assert (err.line, err.column) == (2, None)
+    assert err.message == (
+        "the rows have 3 fields but the header has 2 names (x, y), and the extra field is "
+        "ambiguous: the last field is empty in every row, as after a trailing delimiter, "
+        "and the first holds row names; emgmm will not guess which to drop: remove the "
+        "trailing delimiters, or name the first column in the header")
+
+
+def test_an_extra_field_that_is_neither_is_an_error(tmp_path: Path) -> None:
+    text = "x,y\n" + lines(np.c_[XY, XY[:, :1]], "{},{},{}")
+    err = error_of(put(tmp_path, "neither.csv", text))
+    assert (err.line, err.column) == (2, None)
+    assert err.message == (
+        "the rows have 3 fields but the header has 2 names (x, y); the extra field is neither "
+        "a trailing delimiter (an empty last field in every row) nor row names (text or "
+        "increasing whole numbers in the first field of every row); give every column a "
+        "name in the header")
+
+
+# --------------------------------------------------------------------------- names
+
+
+def test_repeated_names_are_made_unique_with_a_warning(tmp_path: Path, reader: Any) -> None:
+    pts = reader(put(tmp_path, "xx.csv", "x,x,y,x\n" + lines(np.c_[XY, XY], "{},{},{},{}")))
+    assert pts.column_names == ["x", "x.1", "y", "x.2"]
+    assert pts.notes == ("line 1: the header repeats the column name 'x'; the columns are "
+                         "read as 'x', 'x.1' and 'x.2'",)
+
+
+def test_a_model_of_a_file_with_repeated_names_applies_to_it(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("xx.csv").write_text("x,x\n" + lines(XY, "{},{}"))
+    warning = ("emgmm: warning: xx.csv: line 1: the header repeats the column name 'x'; the "
+               "columns are read as 'x' and 'x.1'\n")
+    fitted = run("fit", "xx.csv", "-k", "2", "--seed", "0", "--model", "m.json",
+                 "-o", "labels.csv")
+    assert fitted.exit_code == 0 and fitted.stderr == warning, fitted.output
+    assert json.loads(Path("m.json").read_text())["feature_names"] == ["x", "x.1"]
+    predicted = run("predict", "m.json", "xx.csv")
+    assert predicted.exit_code == 0 and predicted.stderr == warning, predicted.output
+    assert predicted.stdout == Path("labels.csv").read_text()
+    scored = run("score", "m.json", "xx.csv", "--json")
+    assert scored.exit_code == 0, scored.output
+    assert json.loads(scored.stdout)["log_likelihood"] == pytest.approx(
+        json.loads(Path("m.json").read_text())["log_likelihood"], rel=1e-12)
+
+
+# --------------------------------------------------------------------------- delimiters
+
+
+@pytest.mark.parametrize(("name", "text", "message"), [
+    ("semi.csv", "a;b\n1;2\n3;4\n",
+     "no ',' in the first line, but ';' separates its fields; give the delimiter with -d ';'"),
+    ("semi_no_header.csv", "1.5;2\n3;4\n",
+     "no ',' in the first line, but ';' separates its fields; give the delimiter with -d ';'"),
+    ("tabs.csv", "a\tb\n1\t2\n",
+     "no ',' in the first line, but tab separates its fields; give the delimiter with -d '\\t'"),
+    ("pipes.csv", "a|b\n1|2\n",
+     "no ',' in the first line, but '|' separates its fields; give the delimiter with -d '|'"),
+    ("commas.tsv", "a,b\n1,2\n",
+     "no tab in the first line, but ',' separates its fields; give the delimiter with -d ','"),
+])
+def test_a_delimiter_the_file_does_not_use_is_named(tmp_path: Path, name: str, text: str,
+                                                    message: str) -> None:
+    err = error_of(put(tmp_path, name, text))
+    assert (err.line, err.column, err.message) == (1, None, message)
+
+
+def test_a_one_column_file_with_a_semicolon_in_its_name_is_read(tmp_path: Path) -> None:
+    pts = read_points(put(tmp_path, "one.csv", "mass;kg\n1.5\n2.5\n"))
+    assert pts.column_names == ["mass;kg"]
+
+
+def test_decimal_commas_are_named(tmp_path: Path) -> None:
+    err = error_of(put(tmp_path, "eu.csv", "a;b\n1,5;2\n3;4\n"), delimiter=";")
+    assert (err.line, err.column, err.message) == (
+        2, "a", "non-numeric value '1,5'; decimal commas are not read; write decimal points "
+                "(1.5, not 1,5)")
+
+
+# --------------------------------------------------------------------------- bytes
+
+
+def test_bytes_that_are_not_text_are_refused_as_such(tmp_path: Path) -> None:
+    noise = bytes(np.random.default_rng(1).integers(0x80, 0x100, 4096, dtype=np.uint8))
+    err = error_of(put(tmp_path, "noise.csv", noise))
+    assert err.line is None
+    assert err.message.startswith("is not UTF-8 text (")
+    assert err.message.endswith(" of its first 4096 bytes are not); save the data as UTF-8 "
+                                "text (CSV/TSV) or as .npy")
+
+
+def test_a_header_that_is_not_utf8_is_read_with_a_warning(tmp_path: Path) -> None:
+    path = put(tmp_path, "latin1.csv", "Gr\xf6\xdfe,b\n".encode("latin-1")
+               + lines(XY, "{},{}").encode())
+    pts = read_points(path)
+    assert pts.column_names == ["Gr\ufffd\ufffde", "b"]
+    assert pts.notes == ("line 1: the header is not UTF-8 text (byte 0xf6); its names hold "
+                         "U+FFFD in place of such bytes: save the file as UTF-8",)
+
+
+def test_a_first_row_of_whole_numbers_over_decimals_is_named(tmp_path: Path) -> None:
+    pts = read_points(put(tmp_path, "years.csv", "1990,2000\n" + lines(XY, "{},{}")))
+    assert pts.x.shape == (len(XY) + 1, 2)
+    assert pts.notes == ("line 1 (1990, 2000) holds whole numbers over columns of decimals; "
+                         "it is read as data: if it is a header, add --header",)
+    assert read_points(put(tmp_path, "ints.csv", "1,2\n3,4\n5,6.5\n")).notes == ()
+    assert read_points(str(tmp_path / "years.csv"), header=False).notes == ()
