@@ -32,6 +32,8 @@ def _num(v: Any, digits: int = 4) -> str:
         return "yes" if v else "no"
     if isinstance(v, int):
         return str(v)
+    if math.isinf(v):
+        return "-inf" if v < 0 else "inf"
     if not math.isfinite(v):
         return "-"
     return f"{v:.{digits}g}" if abs(v) < 1e5 else f"{v:.{digits + 3}g}"

@@ -10,6 +10,7 @@ are those the fit produced, bit for bit.
 from __future__ import annotations
 
 import io
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,17 +118,42 @@ def score_summary(model: Model, points: Points, result: FinalPass,
                   threshold: float | None) -> tuple[dict[str, Any], NDArray[np.int64] | None]:
     """The summary of a scoring (what --json prints) and the 0/1 outlier flags."""
     n = points.n_samples
+    assert result.log_density is not None
+    density = result.log_density
     summary: dict[str, Any] = {
         "model": model.path, "source": points.source, "n_samples": n,
         "log_likelihood": result.loglik, "mean_log_likelihood": result.loglik / n,
+        "n_infinite": int(np.count_nonzero(density == -np.inf)),
     }
     if threshold is None:
         return summary, None
-    assert result.log_density is not None
-    cutoff = float(np.quantile(result.log_density, threshold))
-    flags = (result.log_density < cutoff).astype(np.int64)
+    with np.errstate(invalid="ignore"):
+        cutoff = float(np.quantile(density, threshold))
+    if math.isnan(cutoff):  # between a log-density of -inf and a finite one
+        cutoff = float(np.quantile(density, threshold, method="higher"))
+    flags = ((density < cutoff) | (density == -np.inf)).astype(np.int64)
     summary.update(threshold=threshold, cutoff_log_density=cutoff, n_outliers=int(flags.sum()))
     return summary, flags
+
+
+def infinite_note(summary: dict[str, Any], result: FinalPass) -> str | None:
+    """A warning for points whose log-density is -inf (so far from every component that
+    their density is below what a float64 holds), naming the first rows."""
+    count, density = summary["n_infinite"], result.log_density
+    if not count or density is None:
+        return None
+    rows = ", ".join(str(int(i) + 1) for i in np.flatnonzero(density == -np.inf)[:5])
+    which = f"row{'s' if count > 1 else ''} {rows}{', ...' if count > 5 else ''}"
+    return (f"{summary['source']}: {count} point{'s' if count > 1 else ''} ({which}) so far "
+            "from every component that the density is below what a float64 holds: "
+            "log-density -inf")
+
+
+def json_numbers(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary for JSON, whose numbers cannot be infinite: an infinite value is
+    written as the string "-inf" or "inf" rather than dropped to null."""
+    return {key: (("inf" if value > 0 else "-inf") if isinstance(value, float)
+                  and math.isinf(value) else value) for key, value in summary.items()}
 
 
 def write_scores(dest: str | None, result: FinalPass, flags: NDArray[np.int64] | None, *,
@@ -141,7 +167,7 @@ def write_scores(dest: str | None, result: FinalPass, flags: NDArray[np.int64] |
                 columns["outlier"] = flags
             write_table(dest, columns, out=out)
         if summary is not None:
-            write_json("-", summary, out=out)
+            write_json("-", json_numbers(summary), out=out)
 
 
 def sample_points(model: Model, n: int, rng: np.random.Generator

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .families import family
+from .kernels import LOG_2PI
 from .params import MixtureParams
 
 Array = NDArray[np.floating]
@@ -75,15 +76,83 @@ def normalise_in_place(lp: Array) -> tuple[Array, Array]:
 
 def _e_step(x: Array, params: MixtureParams, hard: bool
             ) -> tuple[Array, Array, Array, Any]:
-    """(resp (K, n), log density, max over k of lp, kernel aux), all in work buffers."""
+    """(resp (K, n), log density, max over k of lp, kernel aux), all in work buffers.
+
+    Rows so far from every component that the kernel's squared distances overflow (no
+    finite log-probability, or inf - inf) get theirs from far_posterior instead; the log
+    densities are then float64 whatever the data's dtype.
+    """
     kern = params.kernel(x.dtype)
-    lp, aux = kern.log_prob(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lp, aux = kern.log_prob(x)
+    with np.errstate(invalid="ignore"):
+        far = np.flatnonzero(~(lp.max(axis=0) > -np.inf))
+    if len(far):
+        lp[:, far] = 0.0
     labels = lp.argmax(axis=0) if hard else None
     lse, top = normalise_in_place(lp)
+    if len(far):
+        resp, far_lse, far_top = far_posterior(x[far], params)
+        lp[:, far] = resp
+        lse, top = lse.astype(np.float64), top.astype(np.float64)
+        lse[far], top[far] = far_lse, far_top
+        if labels is not None:
+            labels[far] = resp.argmax(axis=0)
     if labels is not None:
         lp[:] = 0.0
         lp[labels, np.arange(lp.shape[1])] = 1.0
     return lp, lse, top, aux
+
+
+def far_log_prob(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
+                                                            NDArray[np.float64]]:
+    """(log pi_k N(x_i | k), log of the squared Mahalanobis distance), both (K, m), for
+    rows far from every component: in float64, from residuals scaled twice (by the
+    largest |x - mu| of the row, then by the largest whitened residual) so that nothing
+    overflows before the last step, where a log-probability below the float64 range
+    becomes -inf.  Never NaN for finite x."""
+    x64 = np.asarray(x, dtype=np.float64)
+    k, d = params.means.shape
+    half = x64[None, :, :] * 0.5 - params.means[:, None, :] * 0.5
+    s = np.abs(half).max(axis=(0, 2))
+    v = half / np.where(s > 0, s, 1.0)[None, :, None]
+    factors = params.precisions_cholesky
+    if factors.ndim == 3:  # upper U_k: the whitened residual is U_k^T (x - mu_k)
+        z = np.einsum("kmd,kde->kme", v, factors)
+    else:
+        z = v * factors[:, None, :]
+    t = np.abs(z).max(axis=(0, 2))
+    t = np.where(t > 0, t, 1.0)
+    q = ((z / t[None, :, None]) ** 2).sum(axis=2)
+    with np.errstate(divide="ignore", over="ignore"):
+        log_maha = np.log(q) + 2.0 * (np.log(2.0 * np.where(s > 0, s, 1.0)) + np.log(t))
+        maha = np.exp(log_maha)
+    const = (np.log(np.maximum(params.weights, np.finfo(np.float64).tiny)) + params.log_det
+             - 0.5 * d * LOG_2PI)
+    return const[:, None] - 0.5 * maha, log_maha
+
+
+def far_posterior(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
+                                                            NDArray[np.float64],
+                                                            NDArray[np.float64]]:
+    """(responsibilities (K, m), log-densities, max over k of the log-probabilities) of
+    rows far from every component (far_log_prob).  Where some log-probability is finite
+    they normalise as usual; where none is (the density is below the float64 range: its
+    log is -inf), the point belongs to its nearest component by Mahalanobis distance (on
+    an exact tie, to the tied ones in proportion to pi_k |Sigma_k|^-1/2)."""
+    lp, log_maha = far_log_prob(x, params)
+    top = lp.max(axis=0)
+    finite = top > -np.inf
+    w = np.zeros_like(lp)
+    w[:, finite] = np.exp(lp[:, finite] - top[finite])
+    if not finite.all():
+        near = log_maha[:, ~finite]
+        k, d = params.means.shape
+        const = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny)) + params.log_det
+        tied = np.where(near == near.min(axis=0), const[:, None], -np.inf)
+        w[:, ~finite] = np.exp(tied - tied.max(axis=0))
+    total = w.sum(axis=0)
+    return w / total, top + np.log(total), top
 
 
 def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str) -> SuffStats:
@@ -113,13 +182,15 @@ def chunk_stats(x: Array, params: MixtureParams, hard: bool = False) -> SuffStat
         # component, which is how run_em detects that hard EM has converged.
         sk = (resp @ x).astype(np.float64)
     loglik = float(lse.sum(dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        log_max = top - lse  # NaN only where both are -inf (a far row: one-hot, log 1)
     return SuffStats(
         nk=resp.sum(axis=1, dtype=np.float64),
         sk=sk,
         scatter=scatter,
         loglik=loglik,
         objective=float(top.sum(dtype=np.float64)) if hard else loglik,
-        log_max_resp=float((top - lse).sum(dtype=np.float64)),
+        log_max_resp=float(np.nansum(log_max, dtype=np.float64)),
         n=int(x.shape[0]),
     )
 

@@ -188,7 +188,11 @@ class OutputSet:
                 STDOUT_NAME, "only one output can go to standard output; give the others file names"
             )
         buffer = _spool(binary)
-        yield buffer
+        try:
+            yield buffer
+        except BaseException:
+            buffer.close()
+            raise
         self._staged.append(_Staged(path, None, None, buffer, binary))
 
     def commit(self) -> None:
@@ -216,7 +220,6 @@ class OutputSet:
             for entry in self._staged:
                 if entry.buffer is not None:
                     _write_stream(entry)
-                    entry.buffer = None
         finally:
             self._cleanup()
 
@@ -230,7 +233,9 @@ class OutputSet:
             if entry.tmp is not None:
                 _unlink_quietly(entry.tmp)
                 entry.tmp = None
-            entry.buffer = None
+            if entry.buffer is not None:
+                entry.buffer.close()
+                entry.buffer = None
         for tmp in self._pending:
             _unlink_quietly(tmp)
         self._pending.clear()
