@@ -45,16 +45,33 @@ def _vector(values: Sequence[float], digits: int = 4, limit: int = 6) -> str:
     return f"({shown}{more})"
 
 
+def component_mean(doc: dict[str, Any], k: int) -> list[float]:
+    """Component k's mean in the data's units (through the model's transform, if any)."""
+    mean = [float(v) for v in doc["means"][k]]
+    transform = doc.get("transform")
+    if transform is None:
+        return mean
+    return [c + s * v for c, s, v in zip(transform["center"], transform["scale"], mean)]
+
+
 def covariance_summary(doc: dict[str, Any], k: int) -> str:
     """Standard deviations per dimension and, for general matrices, the strongest
-    correlation: a one-line picture of component k's covariance (Family.summary)."""
+    correlation: a one-line picture of component k's covariance (Family.summary), in the
+    data's units (a spherical covariance of standardized columns is not spherical in the
+    data's units unless their scales are equal; correlations are the same in both)."""
     from .engine.families import family
 
     fam = family(doc["covariance_type"])
     summary = fam.summary(doc["covariances"], k, doc["n_components"], doc["n_features"])
-    if summary.isotropic:
-        return f"sd {_num(summary.sd[0])} (all dims)"
-    text = "sd " + _vector(summary.sd)
+    sd, isotropic = summary.sd, summary.isotropic
+    transform = doc.get("transform")
+    if transform is not None:
+        scale = transform["scale"]
+        sd = [s * (sd[0] if isotropic else sd[j]) for j, s in enumerate(scale)]
+        isotropic = isotropic and len(set(scale)) == 1
+    if isotropic:
+        return f"sd {_num(sd[0])} (all dims)"
+    text = "sd " + _vector(sd)
     if summary.correlation is not None:
         i, j, r = summary.correlation
         text += f", corr[{i},{j}] {r:+.2f}"
@@ -76,6 +93,9 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     head.add_row("model", f"K={doc['n_components']}, {doc['covariance_type']} covariance, "
                           f"{opts['algorithm']} EM, init {opts['init']}, "
                           f"n_init {opts['n_init']}, seed {opts['seed']}")
+    if doc.get("transform") is not None:
+        head.add_row("standardized", "fitted on the columns centred and scaled to unit "
+                                     "variance; shown in the data's units")
     conv = "[green]yes[/green]" if doc["converged"] else "[red]no[/red]"
     head.add_row("iterations", f"{doc['n_iter']} (converged: {conv}, tol {opts['tol']:g})")
     head.add_row("log-likelihood", f"{_num(doc['log_likelihood'], 8)} "
@@ -95,8 +115,8 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     table.add_column("covariance")
     for k in range(doc["n_components"]):
         flag = " [yellow](degenerate)[/yellow]" if k in doc["degenerate"] else ""
-        table.add_row(f"{k}{flag}", f"{doc['weights'][k]:.4f}", _vector(doc["means"][k]),
-                      covariance_summary(doc, k))
+        table.add_row(f"{k}{flag}", f"{doc['weights'][k]:.4f}",
+                      _vector(component_mean(doc, k)), covariance_summary(doc, k))
     console.print(table)
 
 
@@ -399,8 +419,11 @@ def model_info_text(doc: dict[str, Any], path: str) -> str:
         f"parameters: {doc['n_parameters']}",
         "degenerate components: " + (", ".join(str(c) for c in doc["degenerate"]) or "none"),
     ]
+    if doc.get("transform") is not None:
+        lines.append("standardized: fitted on the columns centred and scaled to unit "
+                     "variance; components shown in the data's units")
     for j in range(k):
-        mean = ", ".join(f"{v:.6g}" for v in doc["means"][j])
+        mean = ", ".join(f"{v:.6g}" for v in component_mean(doc, j))
         lines.append(f"component {j}: weight {doc['weights'][j]:.6g}, mean ({mean}), "
                      + covariance_summary(doc, j))
     return "\n".join(lines) + "\n"

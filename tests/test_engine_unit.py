@@ -37,7 +37,7 @@ from emgmm_cli.engine import (
     run_em,
 )
 from emgmm_cli.engine.em import COLLAPSE_MASS
-from emgmm_cli.engine.errors import FEWER_COMPONENTS, LARGER_REG_COVAR
+from emgmm_cli.engine.errors import FEWER_COMPONENTS, LARGER_REG_COVAR, STANDARDIZE
 from emgmm_cli.engine.stats import chunk_moments, stats_from_resp
 
 Array = NDArray[np.floating]
@@ -393,7 +393,7 @@ def test_build_rejects_a_non_positive_definite_full_covariance() -> None:
     with pytest.raises(NotPositiveDefinite, match=re.escape(msg) + "$") as info:
         MixtureParams.build(np.array([0.5, 0.5]), np.zeros((2, 2)), covs, "full")
     assert info.value.component == 1 and info.value.iteration is None
-    assert info.value.advice == (LARGER_REG_COVAR, FEWER_COMPONENTS)
+    assert info.value.advice == (LARGER_REG_COVAR, FEWER_COMPONENTS, STANDARDIZE)
     assert info.value.suggested_reg_covar == 1e-4
 
 

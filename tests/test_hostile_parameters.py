@@ -99,5 +99,6 @@ def test_reg_covar_advice_never_suggests_a_value_the_options_refuse() -> None:
     assert exc.suggested_reg_covar is None
     assert engine_message(exc) == (
         "component 0: covariance is not positive definite at iteration 3 even with "
-        "reg_covar=1e+307; use a larger --reg-covar, fewer components, or scaled data")
+        "reg_covar=1e+307; use a larger --reg-covar, fewer components, or --standardize "
+        "(every column centred and scaled to unit variance)")
     assert "(for example 0.0001)" in engine_message(NotPositiveDefinite(0, None, 1e-6))

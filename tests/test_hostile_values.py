@@ -143,3 +143,171 @@ def test_threshold_flags_the_infinitely_unlikely_points_first(tmp_path: Path) ->
     flags = np.loadtxt(tmp_path / "flags.csv", delimiter=",", skiprows=1)[:, 1]
     assert flags.tolist() == [0] * 9 + [1]
     assert json.loads(result.stdout)["n_outliers"] == 1
+
+
+# --------------------------------------------------------------------------- scale
+
+
+def fit_lines(tmp_path: Path, name: str, *extra: str) -> tuple[int, list[str], list[str]]:
+    """(exit code, stderr lines, files written) of a fit of name with outputs asked for."""
+    result = run("fit", name, "-k", "3", "--seed", "0", "--model", "m.json", "-o", "l.csv",
+                 *extra, cwd=tmp_path)
+    written = sorted(p.name for p in tmp_path.iterdir() if p.name in ("m.json", "l.csv")
+                     or p.name.startswith("."))
+    return result.exit_code, result.stderr.splitlines(), written
+
+
+def test_values_near_1e300_are_refused_as_overflowing_with_the_fix(tmp_path: Path) -> None:
+    write(tmp_path / "big.csv", np.round(BLOBS, 3) * 1e299, fmt="%.3e")
+    code, lines, written = fit_lines(tmp_path, "big.csv")
+    assert (code, written) == (1, [])
+    j = int(np.argmax(np.ptp(BLOBS, axis=0)))  # the column of the widest span is named
+    lo, hi = int(np.argmin(BLOBS[:, j])), int(np.argmax(BLOBS[:, j]))
+    assert lines == [
+        f"Error: big.csv: squared distances between the points overflow float64: column "
+        f"'{'xy'[j]}' runs from {np.round(BLOBS[lo, j], 3) * 1e299:.3g} (row {lo + 1}) to "
+        f"{np.round(BLOBS[hi, j], 3) * 1e299:.3g} (row {hi + 1}); use --standardize (every "
+        "column centred and scaled to unit variance)"]
+
+
+def test_one_outlier_at_1e200_is_named_by_its_row(tmp_path: Path) -> None:
+    x = np.array(np.round(BLOBS, 3))
+    x[41, 0] = 1e200
+    write(tmp_path / "outlier.csv", x, fmt="%.6g")
+    code, lines, written = fit_lines(tmp_path, "outlier.csv")
+    assert (code, written) == (1, [])
+    assert len(lines) == 1 and lines[0].startswith(
+        "Error: outlier.csv: squared distances between the points overflow float64: column "
+        "'x' runs from ")
+    assert lines[0].endswith(" to 1e+200 (row 42); use --standardize (every column centred "
+                             "and scaled to unit variance)")
+
+
+def test_values_at_1e_300_are_not_one_distinct_point(tmp_path: Path) -> None:
+    write(tmp_path / "tiny.csv", BLOBS * 1e-300)
+    code, lines, written = fit_lines(tmp_path, "tiny.csv")
+    assert (code, written) == (1, [])
+    lo, hi = BLOBS[:, 0].min() * 1e-300, BLOBS[:, 0].max() * 1e-300
+    assert lines == [
+        f"Error: tiny.csv: column 'x' varies by only {hi - lo:.3g} (from {lo:.3g} to "
+        f"{hi:.3g}): squared differences that small underflow float64; use --standardize "
+        "(every column centred and scaled to unit variance)"]
+    # and with the fix, it fits: the model in the data's units
+    code, lines, written = fit_lines(tmp_path, "tiny.csv", "--standardize")
+    assert (code, lines, written) == (0, [], ["l.csv", "m.json"])
+
+
+def test_k_means_plus_plus_says_why_it_cannot_seed() -> None:
+    from emgmm_cli.engine.errors import InvalidParameter
+    from emgmm_cli.engine.init import kmeans_plusplus
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(InvalidParameter, match="^cannot seed 3 components: the squared "
+                                               "distances between the 300 distinct points "
+                                               "underflow$"):
+        kmeans_plusplus(BLOBS * 1e-170, 3, rng)
+    with pytest.raises(InvalidParameter, match="^cannot seed 3 components: the sample has "
+                                               "only 2 distinct points$"):
+        kmeans_plusplus(np.repeat([[0.0, 1.0], [2.0, 3.0]], 50, axis=0), 3, rng)
+
+
+def test_float32_rounding_is_named_as_the_cause(tmp_path: Path) -> None:
+    write(tmp_path / "g.csv", 1e9 + BLOBS, fmt="%.6f")
+    code, lines, written = fit_lines(tmp_path, "g.csv", "--dtype", "float32")
+    assert (code, written) == (1, [])
+    assert lines == [
+        f"emgmm: warning: g.csv: column '{c}' holds one value (1e+09) in float32, which keeps "
+        "about 7 significant digits; read the data as float64 (--dtype float64) or leave it "
+        "out with --columns" for c in "xy"] + [
+        "Error: g.csv: 3 components but the data has only 1 distinct point in float32, which "
+        "keeps about 7 significant digits; use fewer components or --dtype float64"]
+    code, lines, written = fit_lines(tmp_path, "g.csv")
+    assert (code, lines, written) == (0, [], ["l.csv", "m.json"])
+
+
+def test_a_symbolic_link_loop_is_named(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").symlink_to(tmp_path / "b.csv")
+    (tmp_path / "b.csv").symlink_to(tmp_path / "a.csv")
+    code, lines, written = fit_lines(tmp_path, "a.csv")
+    assert (code, lines, written) == (1, [
+        "Error: a.csv: is a symbolic link that leads back to itself; point it at a data "
+        "file"], [])
+
+
+# --------------------------------------------------------------------------- columns that spoil a fit
+
+
+def test_two_identical_columns_are_named_once(tmp_path: Path) -> None:
+    write(tmp_path / "dup.csv", np.c_[BLOBS, BLOBS[:, 0]], "x,y,x_again")
+    code, lines, _ = fit_lines(tmp_path, "dup.csv")
+    assert code == 0
+    assert lines[0] == ("emgmm: warning: dup.csv: columns 'x' and 'x_again' are identical; "
+                        "every covariance is singular along them; leave one of them out with "
+                        "--columns")
+    # what collapses because of it is one line that points back, not one per component
+    assert all("regularisation floor" in line and line.endswith(
+        "; the data warned about above is the likely cause") for line in lines[1:])
+    assert len(lines) <= 2
+
+
+def test_a_column_that_is_a_unit_conversion_is_named(tmp_path: Path) -> None:
+    write(tmp_path / "cm.csv", np.c_[BLOBS, BLOBS[:, 1] * 2.54 + 1], "x,inch,cm")
+    code, lines, _ = fit_lines(tmp_path, "cm.csv", "-k", "2")
+    assert lines[0] == ("emgmm: warning: cm.csv: columns 'inch' and 'cm' are linear functions "
+                        "of one another (correlation +1); every covariance is singular along "
+                        "them; leave one of them out with --columns")
+
+
+def test_a_class_label_left_in_the_data_is_named(tmp_path: Path) -> None:
+    x = np.c_[BLOBS, np.repeat([0, 1, 2], 100)]
+    write(tmp_path / "label.csv", x, "x,y,label", fmt="%.6g")
+    code, lines, _ = fit_lines(tmp_path, "label.csv")
+    assert code == 0
+    assert lines[0] == (
+        "emgmm: warning: label.csv: column 'label' takes only 3 values (0, 1, 2) in 300 rows "
+        "(a class label or a category?); components collapse onto such values; leave it out "
+        "with --columns")
+    assert len(lines) <= 2
+    # the fix works: no warning at all
+    fixed = run("fit", "label.csv", "-k", "2", "--seed", "0", "--columns", "x,y",
+                "-o", "l.csv", cwd=tmp_path)
+    assert fixed.exit_code == 0 and fixed.stderr == ""
+
+
+def test_a_column_float32_rounds_to_few_values_is_named(tmp_path: Path) -> None:
+    x = np.c_[BLOBS, 1e9 + 64 * np.repeat([0, 1, 2], 100) + RNG.normal(0, 1, 300)]
+    write(tmp_path / "r.csv", x, "x,y,big", fmt="%.6f")
+    code, lines, _ = fit_lines(tmp_path, "r.csv", "--dtype", "float32")
+    assert lines[0] == (
+        "emgmm: warning: r.csv: column 'big' takes only 3 values (1000000000, 1000000064, "
+        "1000000128) in 300 rows (float32 keeps about 7 significant digits); components "
+        "collapse onto such values; read the data as float64 (--dtype float64) or leave it "
+        "out with --columns")
+
+
+def test_reg_covar_swamping_a_column_is_named(tmp_path: Path) -> None:
+    x = np.c_[BLOBS, RNG.normal(0, 3e-5, 300)]
+    write(tmp_path / "small.csv", x, "x,y,tiny")
+    code, lines, _ = fit_lines(tmp_path, "small.csv", "-k", "2")
+    var = float(np.var(x[:, 2]))
+    assert (code, lines) == (0, [
+        f"emgmm: warning: small.csv: reg_covar 1e-06 is more than 0.01 of the variance of "
+        f"column 'tiny' ({var:.3g}): it, not the data, sets the spread of the components "
+        "there; fit standardized columns with --standardize (or give a smaller --reg-covar)"])
+    code, lines, _ = fit_lines(tmp_path, "small.csv", "-k", "2", "--standardize")
+    assert (code, lines) == (0, [])
+
+
+def test_batch_and_select_name_the_conditions_too(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    write(tmp_path / "data" / "label.csv", np.c_[BLOBS, np.repeat([0, 1, 2], 100)],
+          "x,y,label", fmt="%.6g")
+    warning = ("column 'label' takes only 3 values (0, 1, 2) in 300 rows (a class label or a "
+               "category?); components collapse onto such values; leave it out with --columns")
+    batch = run("batch", "data", "-k", "2", "--seed", "0", "--output-dir", "out", cwd=tmp_path)
+    assert batch.exit_code == 0
+    assert batch.stderr.splitlines()[0] == f"emgmm: warning: data/label.csv: {warning}"
+    select = run("select", "data/label.csv", "-k", "1-2", "-c", "diag", "--seed", "0",
+                 "--n-init", "1", "--table", "t.csv", cwd=tmp_path)
+    assert select.exit_code == 0
+    assert select.stderr.splitlines()[0] == f"emgmm: warning: data/label.csv: {warning}"

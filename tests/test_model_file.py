@@ -153,13 +153,13 @@ INVALID_DOCUMENTS: list[tuple[str, Callable[[Doc], Any], str]] = [
     ("no version", drop("version"),
      ("missing field 'version'; a model file says which version of the 'emgmm-model' format "
       "it holds")),
-    ("newer version", set_field("version", 2),
-     (f"model format version 2 is newer than this emgmm reads (version {MODEL_VERSION}); "
+    ("newer version", set_field("version", 3),
+     (f"model format version 3 is newer than this emgmm reads (version {MODEL_VERSION}); "
       "upgrade emgmm")),
     ("version 0", set_field("version", 0),
-     "unknown model format version 0; this emgmm reads version 1"),
+     "unknown model format version 0; this emgmm reads versions 1 to 2"),
     ("version as text", set_field("version", "1"),
-     "unknown model format version \"1\"; this emgmm reads version 1"),
+     "unknown model format version \"1\"; this emgmm reads versions 1 to 2"),
     ("missing one field", drop("bic"),
      f"missing field 'bic'; the model file is incomplete ({HOW})"),
     ("missing fields", drop("means", "weights"),
@@ -344,4 +344,4 @@ def test_every_model_command_refuses_an_invalid_model(
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 1
     assert result.stderr == (f"Error: {path}: model format version 99 is newer than this emgmm "
-                             "reads (version 1); upgrade emgmm\n")
+                             "reads (version 2); upgrade emgmm\n")

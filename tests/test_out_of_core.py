@@ -450,7 +450,10 @@ def test_float32_trajectory_matches_sklearn(covariance_type: str, block_rows: in
         warnings.simplefilter("ignore", ConvergenceWarning)
         sk.fit(x)
     trace = np.array([row.log_likelihood for row in ours.trace])
-    assert_rel(trace, sk.lower_bounds_, 1e-4, "trace vs lower_bounds_")
+    # a change of exactly 0 (a fixed point, which float32 reaches) has converged even with
+    # tol 0; scikit-learn iterates on in place
+    assert ours.converged or len(trace) == 20
+    assert_rel(trace, sk.lower_bounds_[: len(trace)], 1e-4, "trace vs lower_bounds_")
     assert_rel(ours.params.means, sk.means_, 1e-4, "means")
     assert_rel(ours.params.covariances, sk.covariances_, 1e-4, "covariances")
     assert_rel(ours.final.loglik / len(x), sk.score(x), 1e-4, "final log-likelihood")

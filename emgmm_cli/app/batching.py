@@ -37,7 +37,7 @@ from ..backends.processes import (
     run_tasks,
     worker_count,
 )
-from ..engine.errors import EngineError
+from ..engine.errors import EngineError, Finding
 from ..engine.options import FitOptions
 from ..engine.selection import cell_seed, choose, grid
 from ..io.errors import DataError
@@ -73,6 +73,7 @@ class BatchSettings:
     responsibilities: bool = False
     select: SelectGrid | None = None  # choose each dataset's K and covariance family
     n_threads: int | None = None  # threads of the block reduction in each fit
+    standardize: bool = False  # fit standardized columns (app.prepare)
 
 
 @dataclass(frozen=True)
@@ -224,63 +225,82 @@ def _remove_temp_files(out_dir: str, dest: dict[str, str]) -> None:
                 pass
 
 
-def _fit_one(points: Points, settings: BatchSettings, events: Any
-             ) -> tuple[Fitted, dict[str, list[Any]] | None, list[str]]:
-    """Fit (or select) one dataset: its fit, its selection table, its warnings."""
+def _fit_one(points: Points, settings: BatchSettings, phrase: "Phrasing",
+             warnings: list[str]) -> tuple[Fitted, dict[str, list[Any]] | None]:
+    """Fit (or select) one dataset: its fit and its selection table; its warnings are
+    appended to warnings (what the screen finds, before the fit)."""
     stop = lambda *_: check_stop()  # noqa: E731 - polled at every EM iteration
+    found = lambda finding: warnings.append(phrase.finding(finding))  # noqa: E731
     if settings.select is None:
         means = (load_means(settings.means_init, settings.options.n_components,
                             points.n_features) if settings.means_init else None)
         options = settings.options.replace(means_init=settings.means_init)
         fit = fit_points(points, options, means_init=means, on_iteration=stop,
-                         n_threads=settings.n_threads)
-        return fit, None, [events(e) for e in fit.result.events]
+                         n_threads=settings.n_threads, standardize=settings.standardize,
+                         on_finding=found)
+        warnings += phrase.events(fit)
+        return fit, None
     selected = select_points(points, settings.select, settings.options,
                              seed=settings.options.seed, on_iteration=stop,
-                             n_threads=settings.n_threads)
+                             n_threads=settings.n_threads, standardize=settings.standardize,
+                             on_finding=found)
     best = selected.best
     if best is None:
         raise DataError(points.source, no_choice_message(selected))
-    warnings = [events(e) for e in best.result.events]
+    warnings += phrase.events(best)
     failed = selected.failed()
     if failed:
         warnings.append(f"{len(failed)} of {len(selected.cells)} cells failed (first: "
                         f"{cell_name(failed[0])}: {failed[0].message}); see its "
                         f"{SELECTION_NAME}")
-    return best, selected.table(), warnings
+    return best, selected.table()
+
+
+class Phrasing(Protocol):
+    """How the command line says what a batch reports (picklable, for worker processes):
+    a failure, a finding of the screen, and a fit's events, each as lines."""
+
+    def failure(self, exc: BaseException) -> str: ...
+
+    def finding(self, finding: Finding) -> str: ...
+
+    def events(self, fit: Fitted) -> list[str]: ...
 
 
 @dataclass(frozen=True)
 class OneDataset:
     """The task function of a batch (picklable): run_one with the command line's way of
-    phrasing failures and events."""
+    phrasing what it reports."""
 
-    describe: Any  # exception -> one line
-    events: Any  # FitEvent -> one line
+    phrase: Phrasing
+
+    @property
+    def describe(self) -> Any:
+        return self.phrase.failure
 
     def __call__(self, task: BatchTask) -> BatchRow:
-        return run_one(task, self.describe, self.events)
+        return run_one(task, self.phrase)
 
 
-def run_one(task: BatchTask, describe: Any, events: Any) -> BatchRow:
+def run_one(task: BatchTask, phrase: Phrasing) -> BatchRow:
     """Read, fit (or select) and write one dataset; a failure is the row's status, not an
     exception.  Cancelled (the batch is stopping) and KeyboardInterrupt go through,
-    leaving no files."""
+    leaving no files.  The row's warnings are kept when it fails, too (what the screen
+    found often says why)."""
     start = time.perf_counter()
     item, settings = task.item, task.settings
     row = BatchRow(item.path)
     try:
         points = load(item.path, settings.read)
         row.rows, row.dims = points.n_samples, points.n_features
-        fit, table, warnings = _fit_one(points, settings, events)
-        warnings = [*points.notes, *warnings]
+        row.warnings = list(points.notes)
+        fit, table = _fit_one(points, settings, phrase, row.warnings)
         check_stop()
         _write(fit, destinations(settings, item.out_dir), item.out_dir, selection=table)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary
-        row.status = f"failed: {failure_reason(exc, item.path, describe)}"
+        row.status = f"failed: {failure_reason(exc, item.path, phrase.failure)}"
     else:
         row.fill_from_model(fit.document)
-        row.warnings = warnings
     row.seconds = time.perf_counter() - start
     return row
 
@@ -309,7 +329,8 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
         with open(dest["model"], encoding="utf-8") as fh:
             doc = json.load(fh)
         if doc.get("format") != "emgmm-model" or not _options_match(
-                doc["options"], settings, seed_given):
+                doc["options"], settings, seed_given) or (
+                ("transform" in doc) != settings.standardize):
             return None
         if settings.select is not None and not _selection_matches(
                 dest["selection"], settings.select, doc,
@@ -456,11 +477,10 @@ def run_batch(items: list[BatchItem], settings: BatchSettings, display: Display,
             item.path, status=f"failed: {failure_reason(value, item.path, task.describe)}")
         rows[todo[j]] = row
         display.finished(item.path, failed=row.failed)
+        for text in row.warnings if not quiet else ():
+            display.message(f"emgmm: warning: {item.path}: {text}")
         if row.failed:
             display.message(f"emgmm: error: {item.path}: {row.status.removeprefix('failed: ')}")
-        elif not quiet:
-            for text in row.warnings:
-                display.message(f"emgmm: warning: {item.path}: {text}")
 
     try:
         run_tasks(task, tasks, workers, on_start=lambda j: display.started(items[todo[j]].path),

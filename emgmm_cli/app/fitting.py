@@ -9,6 +9,7 @@ kept in memory when the Python API asks for them.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -21,7 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.dataset import Dataset
-from ..engine.errors import EngineError
+from ..engine.errors import EngineError, Finding
 from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit
 from ..engine.init import check_means_init
 from ..engine.options import FitOptions
@@ -34,9 +35,12 @@ from ..io.readers import Points, read_points
 from ..io.writers import OutputSet, ensure_dir, stream_table, write_json, write_table
 from .data import as_points, dataset
 from .errors import UsageProblem
+from .prepare import Prepared, Standardize, prepare
 from .requests import FitOutputs, ReadOptions
 
 Array = NDArray[np.floating]
+#: Called with each condition the screen finds in the data, before the fit.
+FindingCallback = Callable[[Finding], None]
 
 
 def fresh_seed() -> int:
@@ -120,7 +124,9 @@ class Fitted:
     """One dataset fitted: the engine's result, the data it ran on, the model document.
 
     The Python API's fit() returns it; labels and responsibilities are computed (once)
-    when first asked for.
+    when first asked for.  transform: with standardize, the map from the data's columns
+    to those EM ran on (weights, means and covariances are of those; log-likelihoods and
+    criteria of the data); findings: what the screen found in the data before the fit.
     """
 
     result: FitResult
@@ -128,6 +134,8 @@ class Fitted:
     feature_names: list[str]
     source: str
     document: dict[str, Any] = field(repr=False)
+    transform: Standardize | None = None
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def params(self) -> MixtureParams:
@@ -202,29 +210,48 @@ def trace_columns(result: FitResult) -> dict[str, list[Any]]:
     }
 
 
-def fitted(points: Points, data: Dataset, result: FitResult) -> Fitted:
-    """A fit of points (run on data) with its model document."""
+def fitted(points: Points, data: Dataset, result: FitResult,
+           prepared: Prepared | None = None) -> Fitted:
+    """A fit of points (run on data: prepared's points) with its model document; with a
+    transform, result's log-likelihoods must already be the data's (data_result)."""
+    transform = None if prepared is None else prepared.transform
     doc = model_document(result, feature_names=points.column_names, source=points.source,
-                         dtype=np.dtype(data.dtype).name)
-    return Fitted(result, data, list(points.column_names), points.source, doc)
+                         dtype=np.dtype(data.dtype).name,
+                         transform=None if transform is None else transform.to_dict())
+    return Fitted(result, data, list(points.column_names), points.source, doc, transform,
+                  [] if prepared is None else list(prepared.findings))
 
 
 def fit_points(points: Points, options: FitOptions, *, means_init: Array | None = None,
                on_iteration: ProgressCallback | None = None,
-               n_threads: int | None = None) -> Fitted:
+               n_threads: int | None = None, standardize: bool = False,
+               on_finding: FindingCallback | None = None) -> Fitted:
     """Fit points with options (a fresh seed, recorded, when options.seed is None).
 
-    n_threads: threads of the block reduction (default: every core); results do not
-    depend on it.  An engine error names the data (EngineError.source).
+    The data are screened first (app.prepare: an error for values whose squared distances
+    overflow or underflow, on_finding(finding) for each condition found) and, with
+    standardize, EM runs on standardized columns (means_init is given in the data's
+    units).  n_threads: threads of the block reduction (default: every core); results
+    do not depend on it.  An engine error names the data (EngineError.source).
     """
     options = seeded(options)
-    data = dataset(points, options.n_components, options.covariance_type, n_threads=n_threads)
+    prepared = prepare(points, reg_covar=options.reg_covar, standardize=standardize,
+                       n_threads=n_threads)
+    if on_finding is not None:
+        for finding in prepared.findings:
+            on_finding(finding)
+    data = dataset(prepared.points, options.n_components, options.covariance_type,
+                   n_threads=n_threads)
+    if means_init is not None and prepared.transform is not None:
+        means_init = prepared.transform.to_z(means_init)
     try:
         result = engine_fit(data, options, means_init=means_init, on_iteration=on_iteration)
     except EngineError as exc:
         exc.source = points.source
         raise
-    return fitted(points, data, result)
+    if prepared.transform is not None:
+        result = prepared.transform.data_result(result)
+    return fitted(points, data, result, prepared)
 
 
 def load_means(path: str, n_components: int, n_features: int) -> Array:
@@ -245,9 +272,10 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
     to_stdout = [n for n, p in dest.items() if p == "-"] + (["--json"] if as_json else [])
     if len(to_stdout) > 1:
         raise UsageProblem(f"only one output can go to stdout, got {', '.join(to_stdout)}")
-    real_inputs = {Path(p).resolve() for p in inputs if p and p != "-"}
+    # realpath, not Path.resolve: a symbolic link loop is the reader's to report
+    real_inputs = {os.path.realpath(p) for p in inputs if p and p != "-"}
     for name, path in dest.items():
-        if path != "-" and Path(path).resolve() in real_inputs:
+        if path != "-" and os.path.realpath(path) in real_inputs:
             raise UsageProblem(f"refusing to overwrite the input file {path} with {name}")
     for name, path in dest.items():
         if name == "model":
@@ -290,14 +318,17 @@ def write_outputs(fit: Fitted, outputs: FitOutputs) -> None:
 
 def fit(data: Any, n_components: int, *, means_init: Any = None,
         read: ReadOptions | None = None, on_iteration: ProgressCallback | None = None,
-        **options: Any) -> Fitted:
+        standardize: bool = False, **options: Any) -> Fitted:
     """Fit a Gaussian mixture of n_components to data: a path, an (N, D) array or a
     pandas DataFrame.
 
     options: any field of engine.options.FitOptions (covariance_type, init, n_init, tol,
     max_iter, reg_covar, algorithm, seed); means_init: K x D starting means (an array or
-    a file).  Returns a Fitted: weights, means, covariances, labels, responsibilities,
-    trace, log_likelihood, bic, aic, icl and the model document.
+    a file); standardize: fit the columns centred and scaled to unit variance (see
+    app.prepare; the parameters are then of those columns, Fitted.transform maps them).
+    Returns a Fitted: weights, means, covariances, labels, responsibilities, trace,
+    log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
+    the model document.
     """
     points = as_points(data, read)
     fit_options = FitOptions(n_components, **options)
@@ -309,4 +340,5 @@ def fit(data: Any, n_components: int, *, means_init: Any = None,
         else:
             start = check_means_init(np.asarray(means_init, dtype=np.float64), n_components,
                                      points.n_features)
-    return fit_points(points, fit_options, means_init=start, on_iteration=on_iteration)
+    return fit_points(points, fit_options, means_init=start, on_iteration=on_iteration,
+                      standardize=standardize)

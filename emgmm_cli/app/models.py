@@ -9,6 +9,7 @@ are those the fit produced, bit for bit.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import math
 import sys
@@ -27,6 +28,7 @@ from ..io.readers import Points, read_points
 from ..io.writers import OutputSet, write_json, write_table
 from .data import as_points, dataset
 from .fitting import FinalPass, Fitted, final_pass
+from .prepare import Standardize
 from .requests import ReadOptions
 
 Warn = Callable[[str], None]
@@ -34,11 +36,14 @@ Warn = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Model:
-    """What applying a model needs: its parameters, feature names and where it came from."""
+    """What applying a model needs: its parameters, feature names and where it came from,
+    and the transform from the data's columns to those the parameters are of (None: the
+    data's own)."""
 
     params: MixtureParams
     feature_names: list[str]
     path: str
+    transform: Standardize | None = None
 
     @property
     def n_components(self) -> int:
@@ -50,9 +55,11 @@ def as_model(model: Any) -> Model:
     if isinstance(model, Model):
         return model
     if isinstance(model, Fitted):
-        return Model(model.params, list(model.feature_names), "<fit>")
+        return Model(model.params, list(model.feature_names), "<fit>", model.transform)
     loaded = model if isinstance(model, LoadedModel) else load_model(str(model))
-    return Model(loaded.params, loaded.feature_names, loaded.path)
+    transform = loaded.transform
+    return Model(loaded.params, loaded.feature_names, loaded.path,
+                 None if transform is None else Standardize.from_dict(transform))
 
 
 def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn) -> Points:
@@ -99,10 +106,19 @@ def _buffered_stdin() -> io.BytesIO | None:
 
 def apply_model(model: Model, points: Points, *, want_resp: bool = False,
                 want_log_density: bool = False) -> FinalPass:
-    """One pass of the model's parameters over the points, in the blocks fit uses."""
+    """One pass of the model's parameters over the points (through the model's transform),
+    in the blocks fit uses; log-densities are those of the data."""
+    transform = model.transform
+    if transform is not None:
+        points = transform.apply(points)
     data = dataset(points, model.n_components, model.params.covariance_type)
-    return final_pass(data, model.params, want_resp=want_resp,
-                      want_log_density=want_log_density)
+    result = final_pass(data, model.params, want_resp=want_resp,
+                        want_log_density=want_log_density)
+    if transform is None:
+        return result
+    density = None if result.log_density is None else transform.log_density(result.log_density)
+    return dataclasses.replace(result, log_density=density,
+                               loglik=result.loglik - points.n_samples * transform.log_scale)
 
 
 def write_predictions(output: str, model: Model, result: FinalPass) -> None:
@@ -181,7 +197,10 @@ def sample_points(model: Model, n: int, rng: np.random.Generator
     counts = rng.multinomial(n, params.weights / params.weights.sum())
     full = params.full_covariances()
     full = 0.5 * (full + full.transpose(0, 2, 1))  # exactly symmetric for the factorisation
-    return make_blobs([int(c) for c in counts], params.means, covariances=full, rng=rng)
+    x, components = make_blobs([int(c) for c in counts], params.means, covariances=full,
+                               rng=rng)
+    return (x, components) if model.transform is None else (model.transform.to_data(x),
+                                                            components)
 
 
 def write_sample(output: str, model: Model, x: NDArray[np.float64],

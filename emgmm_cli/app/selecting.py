@@ -41,7 +41,8 @@ from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import OutputSet, write_json, write_table
 from .data import as_points, dataset
 from .errors import UsageProblem
-from .fitting import Fitted, check_outputs, fitted, fresh_seed
+from .fitting import FindingCallback, Fitted, check_outputs, fitted, fresh_seed
+from .prepare import Prepared, prepare
 from .requests import ReadOptions, SelectGrid
 
 TABLE_COLUMNS = ("covariance_type", "mclust", "n_components", "status", "log_likelihood",
@@ -51,13 +52,19 @@ TABLE_COLUMNS = ("covariance_type", "mclust", "n_components", "status", "log_lik
 
 @dataclass
 class Selected:
-    """A selection over one dataset: every cell, and the chosen one as a fit."""
+    """A selection over one dataset: every cell, and the chosen one as a fit.
+
+    prepared: the data the cells were fitted on (standardized, with standardize) and
+    what the screen found; the cells' log-likelihoods and criteria are in the data's
+    units.
+    """
 
     selection: Selection
     seed: int
     template: FitOptions
     points: Points = field(repr=False)
     data: Dataset = field(repr=False)
+    prepared: Prepared = field(repr=False)
 
     @property
     def cells(self) -> list[CellResult]:
@@ -70,7 +77,7 @@ class Selected:
         if cell is None or cell.result is None:
             return None
         data = self.data.for_model(cell.cell.n_components, cell.cell.covariance_type)
-        return fitted(self.points, data, cell.result)
+        return fitted(self.points, data, cell.result, self.prepared)
 
     def rows(self) -> list[dict[str, Any]]:
         """One plain record per cell, in grid order (the table's content)."""
@@ -158,16 +165,23 @@ def process_mapper(source: Any, jobs: int) -> CellMapper:
 def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
                   seed: int | None = None, jobs: int = 1, on_cell: CellCallback | None = None,
                   on_iteration: ProgressCallback | None = None,
-                  n_threads: int | None = None) -> Selected:
+                  n_threads: int | None = None, standardize: bool = False,
+                  on_finding: FindingCallback | None = None) -> Selected:
     """Fit every cell of the grid to points and choose (engine.selection.select).
 
-    jobs > 1 fits cells in worker processes; otherwise here, in order, where
-    on_iteration (fit's progress callback, which may raise to stop) applies.  A seed of
-    None draws one (recorded).  An engine error about the grid names the data.
+    The data are screened (and standardized) once, as fit_points does.  jobs > 1 fits
+    cells in worker processes; otherwise here, in order, where on_iteration (fit's
+    progress callback, which may raise to stop) applies.  A seed of None draws one
+    (recorded).  An engine error about the grid names the data.
     """
     seed = fresh_seed() if seed is None else seed
-    data = dataset(points, n_threads=n_threads)
-    mapper: CellMapper = (process_mapper(points.x, jobs) if jobs != 1
+    prepared = prepare(points, reg_covar=template.reg_covar, standardize=standardize,
+                       n_threads=n_threads)
+    if on_finding is not None:
+        for finding in prepared.findings:
+            on_finding(finding)
+    data = dataset(prepared.points, n_threads=n_threads)
+    mapper: CellMapper = (process_mapper(prepared.points.x, jobs) if jobs != 1
                           else partial(fit_in_order, on_iteration=on_iteration))
     try:
         selection = select(data, grid(cells.covariance_types, cells.components), template,
@@ -176,7 +190,11 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
     except EngineError as exc:
         exc.source = points.source
         raise
-    return Selected(selection, seed, template, points, data)
+    if prepared.transform is not None:
+        for cell in selection.cells:
+            if cell.result is not None:
+                cell.result = prepared.transform.data_result(cell.result)
+    return Selected(selection, seed, template, points, data, prepared)
 
 
 def no_choice_message(selected: Selected) -> str:
@@ -256,7 +274,7 @@ def _stage_table(out: OutputSet, path: str, selected: Selected) -> None:
 def select_model(data: Any, components: Sequence[int] = range(1, 10),
                  covariance_types: Sequence[str] | None = None, *, criterion: str = "bic",
                  seed: int | None = None, jobs: int = 1, read: ReadOptions | None = None,
-                 **options: Any) -> Selected:
+                 standardize: bool = False, **options: Any) -> Selected:
     """Choose the number of components and the covariance family of data (a path, an
     array or a DataFrame) as `emgmm select` does: every (family, K) cell is fitted, with
     select's defaults (init hc, 5 restarts, tol 1e-7, max-iter 2000) unless options say
@@ -267,4 +285,5 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
     points = as_points(data, read)
     template = FitOptions(1, **{**SELECT_DEFAULTS, **options})
     cells = SelectGrid(tuple(components), tuple(covariance_types or FAMILIES), criterion)
-    return select_points(points, cells, template, seed=seed, jobs=jobs)
+    return select_points(points, cells, template, seed=seed, jobs=jobs,
+                         standardize=standardize)

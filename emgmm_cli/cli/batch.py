@@ -108,7 +108,7 @@ def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bo
     """
     from ..app import batching, discover
     from . import show
-    from .errors import event_message, one_line
+    from .errors import Phrasing
 
     seed_given = kw["seed"] is not None
     settings = _settings(kw)
@@ -124,7 +124,7 @@ def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bo
         report = batching.run_batch(
             items, settings, display, output_dir=output_dir, jobs=jobs,
             skip_existing=skip_existing, seed_given=seed_given, summary=summary,
-            task=batching.OneDataset(one_line, event_message), quiet=term.quiet)
+            task=batching.OneDataset(Phrasing()), quiet=term.quiet)
     show.batch_summary(term, report, len(items), output_dir, summary == "-")
     if report.failed:
         raise click.ClickException(f"{report.failed} of {len(items)} datasets failed; see "
@@ -146,7 +146,8 @@ def _settings(kw: dict[str, Any]) -> Any:
     means_init, responsibilities = kw.pop("means_init"), kw.pop("responsibilities")
     return BatchSettings(
         take(kw, ReadOptions), take(kw, FitOptions, n_components=k, covariance_type=cov),
-        means_init=means_init, responsibilities=responsibilities, select=grid)
+        means_init=means_init, responsibilities=responsibilities, select=grid,
+        standardize=kw.pop("standardize"))
 
 
 def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str | None,

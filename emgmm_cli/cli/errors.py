@@ -7,49 +7,85 @@ The engine reports what went wrong in its own terms and names the remedies as da
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..app.errors import UsageProblem
 from ..engine.errors import (
     ANOTHER_INIT,
+    COPIES,
+    DEGENERATE,
+    FEW_VALUES,
     FEWER_COMPONENTS,
+    FLOAT32_CONSTANT,
     LARGER_REG_COVAR,
+    LEAVE_OUT_COLUMN,
     NOT_CONVERGED,
+    STANDARDIZE,
+    WIDER_DTYPE,
     EngineError,
     FitEvent,
+    Finding,
     InvalidParameter,
     NotPositiveDefinite,
 )
 from ..io.errors import DataError
 from .options import flag
 
+if TYPE_CHECKING:
+    from ..app.fitting import Fitted
+
+
+#: How each remedy an engine error names is said here, after "use".
+REMEDIES = {
+    LARGER_REG_COVAR: "a larger --reg-covar",
+    FEWER_COMPONENTS: "fewer components",
+    ANOTHER_INIT: "another --init",
+    STANDARDIZE: "--standardize (every column centred and scaled to unit variance)",
+    WIDER_DTYPE: "--dtype float64",
+    LEAVE_OUT_COLUMN: "--columns without that column",
+}
+#: How each remedy a finding names is said here, as what to do.
+FINDING_REMEDIES = {
+    LEAVE_OUT_COLUMN: "leave it out with --columns",
+    WIDER_DTYPE: "read the data as float64 (--dtype float64)",
+    STANDARDIZE: "fit standardized columns with --standardize (or give a smaller --reg-covar)",
+}
+#: Findings that make components collapse: the collapse is then theirs to explain.
+COLLAPSE_CAUSES = (FEW_VALUES, COPIES, FLOAT32_CONSTANT)
+
 
 def _remedy(code: str, exc: EngineError) -> str:
     if code == LARGER_REG_COVAR and isinstance(exc, NotPositiveDefinite) \
             and exc.suggested_reg_covar is not None:
         return f"a larger --reg-covar (for example {exc.suggested_reg_covar:g})"
-    return {
-        LARGER_REG_COVAR: "a larger --reg-covar",
-        FEWER_COMPONENTS: "fewer components",
-        ANOTHER_INIT: "another --init",
-    }[code]
+    return REMEDIES[code]
 
 
 def engine_message(exc: EngineError) -> str:
     """The engine's message with its advice: '...; use a larger --reg-covar (for example
-    0.0001), fewer components, or scaled data'."""
+    0.0001), fewer components, or --standardize (...)'."""
     if not exc.advice:
         return str(exc)
     remedies = [_remedy(code, exc) for code in exc.advice]
-    if isinstance(exc, NotPositiveDefinite):
-        remedies.append("scaled data")
-    listed = remedies[0] if len(remedies) == 1 else (
-        ", ".join(remedies[:-1]) + ", or " + remedies[-1] if len(remedies) > 2
-        else " or ".join(remedies))
-    return f"{exc}; use {listed}"
+    return f"{exc}; use {_listed(remedies)}"
+
+
+def _listed(items: list[str], word: str = "or") -> str:
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + ("," if len(items) > 2 else "") + f" {word} {items[-1]}"
+
+
+def finding_message(finding: Finding) -> str:
+    """A condition the screen found, as a warning line with what to do about it."""
+    remedies = [FINDING_REMEDIES[code] for code in finding.advice]
+    if len(finding.columns) > 1 and LEAVE_OUT_COLUMN in finding.advice:
+        remedies[finding.advice.index(LEAVE_OUT_COLUMN)] = "leave one of them out with --columns"
+    return f"{finding.message}; {_listed(remedies)}" if remedies else finding.message
 
 
 def event_message(event: FitEvent) -> str:
@@ -58,6 +94,37 @@ def event_message(event: FitEvent) -> str:
         return f"{event.message}; raise --max-iter, try another --init, or check for " \
                "degenerate data"
     return event.message
+
+
+def event_lines(events: Sequence[FitEvent], findings: Sequence[Finding] = ()) -> list[str]:
+    """A fit's events as warning lines: one line for every component whose covariance
+    collapsed (one cause, not one line per component), which points at the data when
+    the screen found a condition that makes components collapse."""
+    collapsed = [e for e in events if e.kind == DEGENERATE and e.component is not None]
+    lines = [event_message(e) for e in events if e not in collapsed]
+    if collapsed:
+        which = [str(e.component) for e in collapsed]
+        body = collapsed[0].message.split(": ", 1)[1]
+        if any(f.kind in COLLAPSE_CAUSES for f in findings):
+            body = body.split("; ")[0] + "; the data warned about above is the likely cause"
+        noun = "component" if len(which) == 1 else "components"
+        lines.insert(0, f"{noun} {_listed(which, 'and')}: {body}")
+    return lines
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    """This command line's way of saying what a batch reports (app.batching.Phrasing);
+    picklable, for worker processes."""
+
+    def failure(self, exc: BaseException) -> str:
+        return one_line(exc)
+
+    def finding(self, finding: Finding) -> str:
+        return finding_message(finding)
+
+    def events(self, fit: "Fitted") -> list[str]:
+        return event_lines(fit.result.events, fit.findings)
 
 
 def one_line(exc: BaseException) -> str:

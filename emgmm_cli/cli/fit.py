@@ -33,7 +33,7 @@ from .options import FORMATS_TEXT, common_options, fit_options, input_options, t
 @common_options
 @pass_terminal
 def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
-        **kw: Any) -> None:
+        standardize: bool, **kw: Any) -> None:
     """Fit a Gaussian mixture to INPUT (.csv, .tsv, .npy, or - for CSV on stdin).
 
     On a terminal, prints a summary: iterations, convergence, log-likelihood, BIC, AIC,
@@ -66,7 +66,9 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
         if means_init else None
     with show.fit_progress(term, options.n_init) as on_iteration:
         fitted = fitting.fit_points(points, options.replace(means_init=means_init),
-                                    means_init=means, on_iteration=on_iteration)
+                                    means_init=means, on_iteration=on_iteration,
+                                    standardize=standardize,
+                                    on_finding=show.finding_warner(term, points))
     show.events(term, fitted)
     fitting.write_outputs(fitted, outputs)
     show.fit_summary(term, fitted, carries_data=outputs.carries_data, trace=show_trace)

@@ -340,7 +340,16 @@ def em_options(defaults: Mapping[str, Any] = FIT_DEFAULTS, *, means_init: bool =
         decorators.insert(1, click.option(
             "--means-init", type=click.Path(dir_okay=False), metavar="FILE",
             help="Starting means: a K x D CSV/TSV/NPY file (overrides --init)."))
-    return compose(*decorators, large_data_options)
+    return compose(*decorators, standardize_option, large_data_options)
+
+
+standardize_option = click.option(
+    "--standardize", is_flag=True,
+    help="Fit the columns centred on their means and divided by their standard "
+         "deviations (for columns in different units, or values too large or too small "
+         "for squared distances).  The model records the transform and predict, score "
+         "and sample apply it; log-likelihoods and criteria stay those of the data, and "
+         "summaries show the components in the data's units.")
 
 
 def _default(name: str) -> Any:

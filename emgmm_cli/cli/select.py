@@ -49,7 +49,7 @@ from .options import (
 @common_options
 @pass_terminal
 def select(term: Terminal, input: str, table: str | None, model: str | None, jobs: int,
-           **kw: Any) -> None:
+           standardize: bool, **kw: Any) -> None:
     """Choose the number of components and the covariance family of INPUT, as R's
     mclust does: fit every (covariance, K) cell and pick the lowest BIC.
 
@@ -88,6 +88,7 @@ def select(term: Terminal, input: str, table: str | None, model: str | None, job
     show.notes(term, points)
     with show.select_progress(term, cells) as on_cell:
         selected = selecting.select_points(points, cells, template, seed=seed, jobs=jobs,
-                                           on_cell=on_cell)
+                                           on_cell=on_cell, standardize=standardize,
+                                           on_finding=show.finding_warner(term, points))
     show.selection(term, selected, carries_data="-" in (table, model))
     selecting.write_selection(selected, table=table, model=model)

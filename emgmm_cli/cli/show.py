@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .context import Terminal
-from .errors import event_message
+from .errors import event_lines, finding_message
 
 if TYPE_CHECKING:
     from ..app.fitting import Fitted
     from ..app.requests import SelectGrid
     from ..app.selecting import Selected
     from ..app.batching import BatchReport
+    from ..engine.errors import Finding
     from ..engine.selection import CellResult
     from ..io.readers import Points
     from ..render import BatchDisplay
@@ -40,10 +41,17 @@ def notes(term: Terminal, points: "Points") -> None:
         term.warn(f"{points.source}: {note}")
 
 
+def finding_warner(term: Terminal, points: "Points") -> Callable[["Finding"], None]:
+    """The on_finding callback of a fit or a selection: each condition the screen finds
+    in the data, as a warning (before the fit, so that it shows if the fit fails)."""
+    return lambda finding: term.warn(f"{points.source}: {finding_message(finding)}")
+
+
 def events(term: Terminal, fitted: "Fitted") -> None:
-    """The fit's events (collapsed, degenerate, not converged) as warnings."""
-    for event in fitted.result.events:
-        term.warn(f"{fitted.source}: {event_message(event)}")
+    """The fit's events (collapsed, degenerate, not converged) as warnings: one line for
+    every collapsed component together."""
+    for line in event_lines(fitted.result.events, fitted.findings):
+        term.warn(f"{fitted.source}: {line}")
 
 
 def fit_summary(term: Terminal, fitted: "Fitted", *, carries_data: bool,

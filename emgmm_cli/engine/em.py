@@ -155,7 +155,8 @@ def run_em(
             and np.array_equal(st.nk, prev_stats.nk) and np.array_equal(st.sk, prev_stats.sk)
         )
         params = new_params
-        if unchanged or (prev_obj is not None and abs(change) < tol):
+        # a change of exactly 0 has converged whatever tol is (tol 0 included)
+        if unchanged or (prev_obj is not None and (abs(change) < tol or change == 0.0)):
             converged = True
             break
         prev_obj, prev_stats = obj, st

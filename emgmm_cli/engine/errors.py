@@ -17,6 +17,12 @@ from typing import Any
 FEWER_COMPONENTS = "fewer-components"
 ANOTHER_INIT = "another-init"
 LARGER_REG_COVAR = "larger-reg-covar"
+#: the columns centred and scaled to unit variance before the fit
+STANDARDIZE = "standardize"
+#: the column (or one of the columns) the message names left out of the fit
+LEAVE_OUT_COLUMN = "leave-out-column"
+#: the data held in float64 rather than float32
+WIDER_DTYPE = "wider-dtype"
 
 
 class EngineError(Exception):
@@ -58,7 +64,7 @@ class NotPositiveDefinite(EngineError):
         super().__init__(
             f"component {component}: covariance is not positive definite {where} even with "
             f"reg_covar={reg_covar:g}",
-            advice=(LARGER_REG_COVAR, FEWER_COMPONENTS),
+            advice=(LARGER_REG_COVAR, FEWER_COMPONENTS, STANDARDIZE),
         )
 
 
@@ -90,3 +96,22 @@ class FitEvent:
             "iteration": self.iteration,
             "message": self.message,
         }
+
+
+#: Finding kinds (engine.screening): conditions of the data found before a fit.
+FEW_VALUES = "few-values"
+COPIES = "copies"
+FLOAT32_CONSTANT = "float32-constant"
+REG_COVAR_SWAMPS = "reg-covar-swamps"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A condition of the data that bears on a fit (engine.screening): its kind, the
+    columns (indices) it is about, one line saying it without advice, and the remedies
+    (the advice codes above)."""
+
+    kind: str
+    columns: tuple[int, ...]
+    message: str
+    advice: tuple[str, ...] = ()

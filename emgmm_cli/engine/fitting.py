@@ -13,7 +13,14 @@ from . import criteria
 from .. import vocab
 from .dataset import Dataset
 from .em import EMRun, TraceRow, degenerate_components, run_em
-from .errors import DEGENERATE, FEWER_COMPONENTS, NOT_CONVERGED, FitEvent, InvalidParameter
+from .errors import (
+    DEGENERATE,
+    FEWER_COMPONENTS,
+    NOT_CONVERGED,
+    WIDER_DTYPE,
+    FitEvent,
+    InvalidParameter,
+)
 from .hc import HcTree
 from .init import distinct_rows, initial_params, restart_method
 from .options import FitOptions
@@ -93,9 +100,12 @@ def _check_data(data: Dataset, k: int) -> None:
         raise InvalidParameter(f"{k} components need at least {k} rows; the data has {n}")
     n_distinct = distinct_rows(data, k)
     if n_distinct < k:
+        rounded = np.dtype(data.dtype) == np.float32
         raise InvalidParameter(
-            f"{k} components but the data has only {n_distinct} distinct points",
-            advice=(FEWER_COMPONENTS,),
+            f"{k} components but the data has only {n_distinct} distinct "
+            f"point{'s' if n_distinct != 1 else ''}"
+            + (" in float32, which keeps about 7 significant digits" if rounded else ""),
+            advice=(FEWER_COMPONENTS, WIDER_DTYPE) if rounded else (FEWER_COMPONENTS,),
         )
 
 

@@ -27,7 +27,7 @@ from .. import vocab
 from ..vocab import MEANS_INIT
 from .dataset import Dataset
 from .em import m_step
-from .errors import InvalidParameter
+from .errors import FEWER_COMPONENTS, STANDARDIZE, InvalidParameter
 from .hc import HcTree, build_hc_tree, hc_stats
 from .params import MixtureParams
 from .stats import SuffStats, stats_from_resp
@@ -135,9 +135,7 @@ def kmeans_plusplus(x: Array, k: int, rng: np.random.Generator) -> Array:
     for c in range(1, k):
         total = closest.sum()
         if not total > 0:
-            raise InvalidParameter(
-                f"cannot seed {k} components: the data has only {c} distinct points"
-            )
+            raise _no_seeds(x, k)
         cand = np.searchsorted(np.cumsum(closest), rng.random(trials) * total)
         cand = np.minimum(cand, n - 1)
         d2 = np.minimum(closest[:, None], squared_distances(x, x[cand]))
@@ -145,6 +143,17 @@ def kmeans_plusplus(x: Array, k: int, rng: np.random.Generator) -> Array:
         centers[c] = x[cand[best]]
         closest = d2[:, best]
     return centers
+
+
+def _no_seeds(x: Array, k: int) -> InvalidParameter:
+    """Why k-means++ found no point away from the seeds it has: too few distinct points,
+    or squared distances that vanish in float64."""
+    n_distinct = len(np.unique(x, axis=0))
+    if n_distinct < k:
+        return InvalidParameter(f"cannot seed {k} components: the sample has only "
+                                f"{n_distinct} distinct points", advice=(FEWER_COMPONENTS,))
+    return InvalidParameter(f"cannot seed {k} components: the squared distances between the "
+                            f"{n_distinct} distinct points underflow", advice=(STANDARDIZE,))
 
 
 def kmeans(data: Dataset, k: int, rng: np.random.Generator,

@@ -7,6 +7,8 @@ of error output and exit with status 1.
 
 from __future__ import annotations
 
+import errno
+
 
 class DataError(Exception):
     """Reading or writing data failed for a reason the user can fix.
@@ -70,6 +72,9 @@ def open_error(name: str, exc: OSError) -> DataError:
         return DataError(name, "is a directory, not a file; give the path of a data file")
     if isinstance(exc, PermissionError):
         return DataError(name, "permission denied; check that you may read the file")
+    if exc.errno == errno.ELOOP:
+        return DataError(name, "is a symbolic link that leads back to itself; point it at "
+                               "a data file")
     return DataError(name, f"cannot read the file: {exc.strerror or exc}")
 
 

@@ -1,6 +1,7 @@
 """The versioned model document: what `fit --model` writes and `--json` prints.
 
-Format "emgmm-model", version 1: a JSON object with
+Format "emgmm-model", version 1 (2 for a model that records a transform): a JSON
+object with
 
   format, version, emgmm_version
   covariance_type, n_components, n_features, feature_names
@@ -9,6 +10,11 @@ Format "emgmm-model", version 1: a JSON object with
   bic, aic, icl (lower is better), converged, n_iter, degenerate (component indices),
   events ([{kind, component, iteration, message}]), restart_log_likelihoods
   options (every fit option, with the seed actually used), source (the input file)
+  and, only for a fit of standardized columns (--standardize), version 2 and
+  transform: {kind: "standardize", center (D), scale (D, > 0)}: the parameters are
+  those of z = (x - center) / scale, every reader applies it, and the log-likelihoods
+  and criteria are those of the data x.  A reader of version 1 would ignore the field
+  and apply the parameters to x, so such a file says version 2, which it refuses.
 
 The numbers are written with full precision (Python's shortest round-trip repr).
 load_model reads such a file back and validates it (every failure a one-line DataError);
@@ -29,7 +35,11 @@ if TYPE_CHECKING:
     from .readers import Points
 
 MODEL_FORMAT = "emgmm-model"
-MODEL_VERSION = 1
+#: The newest version this code reads and writes: 1, and 2 for a file with a transform.
+MODEL_VERSION = 2
+#: The optional field of a fit of transformed columns, and the transforms there are.
+TRANSFORM_FIELD = "transform"
+TRANSFORM_KINDS = ("standardize",)
 
 
 def _finite_or_none(v: float) -> float | None:
@@ -37,19 +47,21 @@ def _finite_or_none(v: float) -> float | None:
 
 
 def model_document(result: "FitResult", *, feature_names: list[str], source: str,
-                   dtype: str = "float64") -> dict[str, Any]:
+                   dtype: str = "float64", transform: dict[str, Any] | None = None
+                   ) -> dict[str, Any]:
     """The model file's content for a fit (also the `--json` summary).
 
     options: every field of the fit's FitOptions (engine.options, the one schema), and
-    dtype, the precision the data were fitted in.
+    dtype, the precision the data were fitted in.  transform: what the fitted columns
+    were made from the data's (a TRANSFORM_KINDS object), or None.
     """
     from .. import __version__
 
     p = result.params
     opts = result.options
-    return {
+    doc = {
         "format": MODEL_FORMAT,
-        "version": MODEL_VERSION,
+        "version": 1 if transform is None else 2,
         "emgmm_version": __version__,
         "covariance_type": p.covariance_type,
         "n_components": p.n_components,
@@ -73,6 +85,9 @@ def model_document(result: "FitResult", *, feature_names: list[str], source: str
         "options": {**opts.to_dict(), "dtype": dtype},
         "source": source,
     }
+    if transform is not None:
+        doc[TRANSFORM_FIELD] = transform
+    return doc
 
 
 # --------------------------------------------------------------------------- reading
@@ -113,6 +128,12 @@ class LoadedModel:
     def n_features(self) -> int:
         return self.params.n_features
 
+    @property
+    def transform(self) -> dict[str, Any] | None:
+        """The transform of the fitted columns (validated), or None."""
+        value: dict[str, Any] | None = self.document.get(TRANSFORM_FIELD)
+        return value
+
 
 def load_model(path: str) -> LoadedModel:
     """Read and validate a model file written by `emgmm fit --model`.
@@ -136,6 +157,7 @@ def load_model(path: str) -> LoadedModel:
     _check_weights(path, weights)
     _check_symmetric(path, cov_type, covariances, k, d)
     _check_metadata(path, doc, k)
+    _check_transform(path, doc, d)
     try:
         params = MixtureParams.build(weights, means, covariances, cov_type)
     except NotPositiveDefinite as exc:
@@ -228,7 +250,7 @@ def _check_header(path: str, doc: dict[str, Any]) -> None:
                               f"the '{MODEL_FORMAT}' format it holds")
     if not _is_int(version) or version < 1:
         raise DataError(path, f"unknown model format version {json_text(version)}; this emgmm "
-                              f"reads version {MODEL_VERSION}")
+                              f"reads versions 1 to {MODEL_VERSION}")
     if version > MODEL_VERSION:
         raise DataError(path, f"model format version {version} is newer than this emgmm reads "
                               f"(version {MODEL_VERSION}); upgrade emgmm")
@@ -386,3 +408,30 @@ def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
         if name in options and not spec.accepts(options[name]):
             raise _field_error(path, f"options.{name}",
                                f"expected {spec.describe()}, got {json_text(options[name])}")
+
+
+def _check_transform(path: str, doc: dict[str, Any], d: int) -> None:
+    """The optional transform: a known kind, D centres and D positive scales, all finite;
+    only in a version 2 file (a version 1 reader would ignore it)."""
+    if TRANSFORM_FIELD not in doc:
+        return
+    value = doc[TRANSFORM_FIELD]
+    kinds = " or ".join(repr(k) for k in TRANSFORM_KINDS)
+    if not isinstance(value, dict):
+        raise _field_error(path, TRANSFORM_FIELD, f"expected an object with kind {kinds}, "
+                                                  f"got {json_text(value)}")
+    if value.get("kind") not in TRANSFORM_KINDS:
+        raise _field_error(path, f"{TRANSFORM_FIELD}.kind", f"unknown transform "
+                                                            f"{json_text(value.get('kind'))}; "
+                                                            f"expected {kinds}")
+    if doc["version"] < 2:
+        raise _field_error(path, TRANSFORM_FIELD, "a version 1 model cannot hold a transform "
+                                                  "(readers of version 1 ignore it); set version 2")
+    for name in ("center", "scale"):
+        part = value.get(name)
+        if not isinstance(part, list) or len(part) != d or not all(
+                _is_number(v) and math.isfinite(v) for v in part):
+            raise _field_error(path, f"{TRANSFORM_FIELD}.{name}",
+                               f"expected {d} finite numbers (one per feature)")
+    if not all(v > 0 for v in value["scale"]):
+        raise _field_error(path, f"{TRANSFORM_FIELD}.scale", "expected numbers > 0")

@@ -71,7 +71,9 @@ class NpyFile:
     of path; columns are kept (in that order) and delivered as dtype.
 
     shape and dtype are those of what is delivered, so code that only asks for the
-    size of the data treats an NpyFile and an array alike.
+    size of the data treats an NpyFile and an array alike.  affine: (center, scale), one
+    number per kept column, to deliver (x - center) / scale (computed in float64) instead
+    of x; None delivers the values as stored.
     """
 
     path: str
@@ -81,6 +83,7 @@ class NpyFile:
     file_dtype: np.dtype
     columns: tuple[int, ...]
     dtype: np.dtype
+    affine: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     _fd: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -139,6 +142,10 @@ class NpyFile:
         """Raw rows (as read_raw returns them): the kept columns in dtype, C-ordered and
         writable.  Values too large for dtype become infinite (the caller checks)."""
         sel = raw if self.all_columns else raw[:, list(self.columns)]
+        if self.affine is not None:
+            center, scale = (np.asarray(v, dtype=np.float64) for v in self.affine)
+            with np.errstate(over="ignore", invalid="ignore"):
+                return ((sel.astype(np.float64) - center) / scale).astype(self.dtype)
         if sel.dtype == self.dtype and sel.flags.c_contiguous and sel.flags.writeable:
             return sel
         with np.errstate(over="ignore", invalid="ignore"):

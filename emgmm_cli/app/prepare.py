@@ -1,0 +1,142 @@
+"""Data made ready for the engine, once per dataset: screened, and standardized if asked.
+
+prepare() reads two passes of column statistics (engine.screening.column_stats), refuses
+data whose squared distances overflow or underflow (DataScale), finds the conditions
+that spoil a fit (a label column, copied columns, float32 rounding, a reg_covar that
+swamps a column: engine.screening.screen), and with standardize=True centres every
+column on its mean and divides it by its standard deviation (Standardize).
+
+Standardize: EM runs on z = (x - center) / scale.  What is reported stays in the data's
+units:
+
+- log-likelihoods (the fit's, every restart's, the trace's, and so BIC, AIC and ICL) are
+  those of the data: log p(x) = log p(z) - sum_j log scale_j per row, so a standardized
+  fit and a plain one compare directly, and `score` on the training data gives the
+  model's log-likelihood;
+- the model keeps the parameters EM fitted, on the standardized columns, where the
+  covariance family holds exactly (a spherical covariance of the standardized columns is
+  a diagonal one, not a spherical one, in the data's units unless the scales are equal),
+  with the transform beside them (io.model: "transform"); predict, score and sample
+  apply it, and the summaries show means and spreads in the data's units;
+- the transform's 2 D numbers are not counted as parameters of the mixture (they are the
+  same for every K and family, as a preprocessing step is).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..engine.errors import EngineError
+from ..engine.fitting import FitResult
+from ..engine.errors import Finding
+from ..engine.screening import ColumnStats, DataScale, column_stats, screen
+from ..io.npyfile import NpyFile
+from ..io.readers import Points
+from .data import dataset
+
+Array = NDArray[np.floating]
+
+#: The kind of transform a model document records.
+STANDARDIZE = "standardize"
+
+
+@dataclass(frozen=True)
+class Standardize:
+    """z = (x - center) / scale, one center and one positive scale per column."""
+
+    center: NDArray[np.float64]
+    scale: NDArray[np.float64]
+
+    @classmethod
+    def of(cls, stats: ColumnStats, names: Sequence[str]) -> "Standardize":
+        """Column means and standard deviations (1 for a constant column).  A spread
+        beyond float64 (columns running from about -1e308 to 1e308) cannot be scaled."""
+        std = stats.std
+        wide = np.flatnonzero(~np.isfinite(std) | ~np.isfinite(stats.mean))
+        if len(wide):
+            j = int(wide[0])
+            raise DataScale(f"column '{names[j]}' spreads beyond what float64 holds (from "
+                            f"{stats.lo[j]:.3g} to {stats.hi[j]:.3g}); it cannot be "
+                            "standardized", j)
+        return cls(np.asarray(stats.mean, dtype=np.float64),
+                   np.where(std > 0, std, 1.0).astype(np.float64))
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> "Standardize":
+        return cls(np.asarray(doc["center"], dtype=np.float64),
+                   np.asarray(doc["scale"], dtype=np.float64))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": STANDARDIZE, "center": self.center.tolist(),
+                "scale": self.scale.tolist()}
+
+    @property
+    def log_scale(self) -> float:
+        """sum_j log scale_j: what the log-density of a row loses from z to x."""
+        return float(np.log(self.scale).sum())
+
+    def to_z(self, x: Any, dtype: Any = np.float64) -> Array:
+        with np.errstate(over="ignore"):
+            z = (np.asarray(x, dtype=np.float64) - self.center) / self.scale
+        return z.astype(dtype, copy=False)
+
+    def to_data(self, z: Any) -> NDArray[np.float64]:
+        return self.center + self.scale * np.asarray(z, dtype=np.float64)
+
+    def apply(self, points: Points) -> Points:
+        """The points standardized: an array computed now, or an NpyFile that delivers
+        its blocks standardized."""
+        x = points.x
+        if isinstance(x, NpyFile):
+            mapped: Any = dataclasses.replace(
+                x, affine=(tuple(self.center.tolist()), tuple(self.scale.tolist())))
+        else:
+            mapped = np.ascontiguousarray(self.to_z(x, x.dtype))
+        return Points(mapped, points.column_names, points.source, points.notes)
+
+    def data_result(self, result: FitResult) -> FitResult:
+        """result with its log-likelihoods in the data's units (criteria follow)."""
+        per_row = self.log_scale
+        return dataclasses.replace(
+            result, loglik=result.loglik - result.n_samples * per_row,
+            trace=[dataclasses.replace(r, log_likelihood=r.log_likelihood - per_row)
+                   for r in result.trace],
+            restart_logliks=[v - result.n_samples * per_row for v in result.restart_logliks])
+
+    def log_density(self, values: Array) -> Array:
+        """Log-densities of standardized rows as log-densities of the data's rows."""
+        return values - self.log_scale
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Points ready for the engine (standardized if asked), what the screen found, and
+    the transform (None without one)."""
+
+    points: Points
+    findings: list[Finding] = field(default_factory=list)
+    transform: Standardize | None = None
+
+
+def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
+            n_threads: int | None = None) -> Prepared:
+    """Screen points (and standardize them if asked); an engine error names the data."""
+    names = points.column_names
+    try:
+        stats = column_stats(dataset(points, n_threads=n_threads))
+        transform = Standardize.of(stats, names) if standardize else None
+        findings = screen(stats, names, reg_covar=reg_covar,
+                          scale=None if transform is None else transform.scale)
+    except EngineError as exc:
+        exc.source = points.source
+        raise
+    if transform is None:
+        return Prepared(points, findings)
+    return Prepared(transform.apply(points), findings, transform)
+

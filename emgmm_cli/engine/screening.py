@@ -1,0 +1,320 @@
+"""Data conditions that spoil a fit, found once, before it: as findings (data), not prose.
+
+Two passes over the data (Dataset.reduce) give what every check needs, per column: the
+range and the rows that hold its ends, whether every value is a whole number, the first
+few distinct values, and the means and co-moments of the columns, computed in scaled
+coordinates (each column centred on its mid-range and divided by a power of two near its
+half-range) so that they hold for values near 1e300 and near 1e-300 alike.
+
+From those, screen() says:
+
+- ``overflow`` (an error, DataScale): squared distances between points exceed what the
+  data's dtype holds; k-means and the E-step would produce infinities;
+- ``underflow`` (an error, DataScale): a column's values differ by so little that their
+  squared differences fall below the dtype's normal range (subnormal or zero);
+- FEW_VALUES: a column takes a handful of values (a class label, a category, or values
+  that float32 rounded together): components collapse onto them;
+- COPIES: two columns that are copies, or linear functions, of one another: every
+  covariance is singular along their difference;
+- FLOAT32_CONSTANT: a column that holds one value in float32 (it may hold more in float64);
+- REG_COVAR_SWAMPS: reg_covar is large beside a column's variance, so it, not the data,
+  sets the spread along that column.
+
+The messages speak of columns, values and reg_covar; the remedies are data
+(Finding.advice, EngineError.advice), phrased by whoever shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .dataset import Dataset
+from .errors import (
+    COPIES,
+    FEW_VALUES,
+    FLOAT32_CONSTANT,
+    LEAVE_OUT_COLUMN,
+    REG_COVAR_SWAMPS,
+    STANDARDIZE,
+    WIDER_DTYPE,
+    EngineError,
+    Finding,
+)
+
+Array = NDArray[np.floating]
+
+#: A column with at most this many distinct values, in at least MIN_ROWS_PER_VALUE rows
+#: per value, is a label or a category rather than a measurement.
+FEW = 8
+MIN_ROWS_PER_VALUE = 10
+#: Columns whose correlation is this close to +-1 are copies of one another (in at least
+#: MIN_ROWS_FOR_COPIES rows: any two columns of two rows are perfectly correlated).
+COPY_TOLERANCE = 1e-9
+MIN_ROWS_FOR_COPIES = 10
+#: reg_covar above this share of a column's variance swamps the column.
+REG_COVAR_SHARE = 0.01
+
+
+class DataScale(EngineError):
+    """The data's values are too large or too small for squared distances in their dtype
+    (the remedy: rescale the columns)."""
+
+    def __init__(self, message: str, column: int) -> None:
+        super().__init__(message, advice=(STANDARDIZE,))
+        self.column = column
+
+
+# --------------------------------------------------------------------------- pass 1: extent
+
+
+@dataclass
+class _Extent:
+    """Per column: smallest and largest values and their rows, whole numbers only, and the
+    distinct values while there are at most FEW (None beyond)."""
+
+    n: int
+    lo: Array
+    hi: Array
+    lo_row: NDArray[np.int64]
+    hi_row: NDArray[np.int64]
+    whole: NDArray[np.bool_]
+    values: list[set[float] | None] = field(default_factory=list)
+
+    def __add__(self, other: "_Extent") -> "_Extent":
+        take_lo = other.lo < self.lo
+        take_hi = other.hi > self.hi
+        return _Extent(
+            self.n + other.n,
+            np.where(take_lo, other.lo, self.lo), np.where(take_hi, other.hi, self.hi),
+            np.where(take_lo, other.lo_row, self.lo_row),
+            np.where(take_hi, other.hi_row, self.hi_row),
+            self.whole & other.whole,
+            [_union(a, b) for a, b in zip(self.values, other.values)])
+
+
+def _union(a: set[float] | None, b: set[float] | None) -> set[float] | None:
+    if a is None or b is None or len(a | b) > FEW:
+        return None
+    return a | b
+
+
+def _extent(x: Array, first_row: int) -> _Extent:
+    x64 = x.astype(np.float64, copy=False)
+    values: list[set[float] | None] = []
+    for j in range(x64.shape[1]):
+        distinct = np.unique(x64[: 4 * FEW, j])
+        if len(distinct) <= FEW:
+            distinct = np.unique(x64[:, j])
+        values.append(set(distinct.tolist()) if len(distinct) <= FEW else None)
+    return _Extent(int(x.shape[0]), x64.min(axis=0), x64.max(axis=0),
+                   x64.argmin(axis=0) + first_row, x64.argmax(axis=0) + first_row,
+                   (x64 == np.round(x64)).all(axis=0), values)
+
+
+# --------------------------------------------------------------------------- pass 2: spread
+
+
+@dataclass
+class _Spread:
+    """Row count, means and co-moments of the scaled columns, merged as Chan et al. do."""
+
+    n: int
+    mean: Array
+    comoment: Array
+
+    def __add__(self, other: "_Spread") -> "_Spread":
+        n = self.n + other.n
+        delta = other.mean - self.mean
+        return _Spread(n, self.mean + delta * (other.n / n),
+                       self.comoment + other.comoment
+                       + np.outer(delta, delta) * (self.n * other.n / n))
+
+
+def _spread(x: Array, center: Array, unit: Array) -> _Spread:
+    y = (x.astype(np.float64, copy=False) - center) / unit
+    mean = y.mean(axis=0)
+    y -= mean
+    return _Spread(int(x.shape[0]), mean, y.T @ y)
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """What the screen and --standardize need to know of each column.
+
+    lo/hi (and the rows holding them), whole (every value a whole number), values (the
+    sorted distinct values when at most FEW, else None); center/unit: the mid-range and
+    a power of two near the half-range; scaled_mean, scaled_var and corr: the columns'
+    means, variances and correlations in the units (x - center) / unit.
+    """
+
+    n: int
+    dtype: np.dtype
+    lo: Array
+    hi: Array
+    lo_row: NDArray[np.int64]
+    hi_row: NDArray[np.int64]
+    whole: NDArray[np.bool_]
+    values: list[list[float] | None]
+    center: Array
+    unit: Array
+    scaled_mean: Array
+    scaled_var: Array
+    corr: Array
+
+    @property
+    def mean(self) -> Array:
+        """Column means, in the data's units."""
+        return self.center + self.unit * self.scaled_mean
+
+    @property
+    def std(self) -> Array:
+        """Column standard deviations (population), in the data's units (0 for a constant
+        column; may overflow to inf or underflow to 0 where the units cannot hold it)."""
+        with np.errstate(over="ignore", under="ignore"):
+            return self.unit * np.sqrt(self.scaled_var)
+
+    @property
+    def constant(self) -> NDArray[np.bool_]:
+        return np.asarray(self.lo == self.hi)
+
+
+def column_stats(data: Dataset) -> ColumnStats:
+    """Two passes over data: the extent of every column, then its scaled moments."""
+    ext: _Extent = data.reduce(_extent, indexed=True)
+    with np.errstate(over="ignore"):
+        center = ext.lo / 2 + ext.hi / 2
+        half = ext.hi / 2 - ext.lo / 2
+    unit = np.where(half > 0, np.exp2(np.ceil(np.log2(np.where(half > 0, half, 1.0)))), 1.0)
+    spread: _Spread = data.reduce(lambda x: _spread(x, center, unit))
+    var = np.diagonal(spread.comoment) / spread.n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sd = np.sqrt(np.diagonal(spread.comoment))
+        corr = spread.comoment / np.outer(sd, sd)
+    values = [None if v is None else sorted(v) for v in ext.values]
+    return ColumnStats(ext.n, np.dtype(data.dtype), ext.lo, ext.hi, ext.lo_row, ext.hi_row,
+                       ext.whole, values, center, unit, spread.mean, var, corr)
+
+
+# --------------------------------------------------------------------------- the screen
+
+
+def screen(stats: ColumnStats, names: Sequence[str], *, reg_covar: float,
+           scale: Array | None = None) -> list[Finding]:
+    """The findings about data with these column statistics, in the order the columns
+    come; raises DataScale where squared distances overflow or underflow the dtype.
+
+    scale: where the fit runs on the columns divided by it (standardized), the
+    distances and variances that matter are those of the divided columns.
+    """
+    units = np.ones(len(names)) if scale is None else np.asarray(scale, dtype=np.float64)
+    _check_scale(stats, names, units)
+    findings = [f for j in range(len(names)) for f in _column_findings(stats, names, j)]
+    findings += _copies(stats, names)
+    swamped = _swamped(stats, names, reg_covar, units)
+    return findings + ([swamped] if swamped is not None else [])
+
+
+def _g(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def _check_scale(stats: ColumnStats, names: Sequence[str], units: Array) -> None:
+    """Squared distances must stay within the dtype: the sum over columns of the squared
+    spans (in the given units) below its largest value, and each column's squared span
+    (when not zero) at least its smallest normal value."""
+    info = np.finfo(stats.dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        half = (stats.hi / 2 - stats.lo / 2) / units
+        total = float(np.sum(4 * half * half))
+    j = int(np.argmax(half))
+    where = (f"column '{names[j]}' runs from {_g(stats.lo[j])} (row {stats.lo_row[j] + 1}) "
+             f"to {_g(stats.hi[j])} (row {stats.hi_row[j] + 1})")
+    if not total < float(info.max) / 16:
+        raise DataScale(f"squared distances between the points overflow {stats.dtype.name}: "
+                        f"{where}", j)
+    floor = float(np.sqrt(info.tiny))
+    small = np.flatnonzero((half > 0) & (half < floor))
+    if len(small):
+        j = int(small[0])
+        raise DataScale(f"column '{names[j]}' varies by only {_g(2 * half[j])} (from "
+                        f"{_g(stats.lo[j])} to {_g(stats.hi[j])}): squared differences that "
+                        f"small underflow {stats.dtype.name}", j)
+
+
+def _column_findings(stats: ColumnStats, names: Sequence[str], j: int) -> list[Finding]:
+    values = stats.values[j]
+    float32 = stats.dtype == np.float32
+    if stats.constant[j]:
+        if not float32:
+            return []
+        return [Finding(FLOAT32_CONSTANT, (j,), f"column '{names[j]}' holds one value "
+                        f"({_g(stats.lo[j])}) in float32, which keeps about 7 significant "
+                        "digits", (WIDER_DTYPE, LEAVE_OUT_COLUMN))]
+    if values is None or stats.n < MIN_ROWS_PER_VALUE * len(values):
+        return []
+    shown = ", ".join(f"{v:.10g}" for v in values)
+    advice: tuple[str, ...]
+    if float32 and _rounded(values):
+        why, advice = "float32 keeps about 7 significant digits", (WIDER_DTYPE,
+                                                                   LEAVE_OUT_COLUMN)
+    elif stats.whole[j]:
+        why, advice = "a class label or a category?", (LEAVE_OUT_COLUMN,)
+    else:
+        why, advice = "a category?", (LEAVE_OUT_COLUMN,)
+    return [Finding(FEW_VALUES, (j,), f"column '{names[j]}' takes only {len(values)} values "
+                    f"({shown}) in {stats.n} rows ({why}); components collapse onto such "
+                    "values", advice)]
+
+
+def _rounded(values: list[float]) -> bool:
+    """Whether distinct float32 values lie a few float32 steps apart: rounding made them."""
+    step = float(np.spacing(np.float32(max(abs(v) for v in values))))
+    return min(b - a for a, b in zip(values, values[1:])) <= 4 * step
+
+
+def _copies(stats: ColumnStats, names: Sequence[str]) -> list[Finding]:
+    """One finding per pair of columns that are (linear) copies of one another."""
+    out: list[Finding] = []
+    if stats.n < MIN_ROWS_FOR_COPIES:
+        return out
+    with np.errstate(invalid="ignore"):
+        close = np.triu(np.abs(stats.corr) >= 1 - COPY_TOLERANCE, 1)
+    live = ~stats.constant
+    for i, j in np.argwhere(close & live[:, None] & live[None, :]).tolist():
+        r = float(stats.corr[i, j])
+        same = stats.lo[i] == stats.lo[j] and stats.hi[i] == stats.hi[j] and r > 0
+        what = "are identical" if same else (
+            f"are linear functions of one another (correlation {r:+.0f})")
+        out.append(Finding(COPIES, (i, j), f"columns '{names[i]}' and '{names[j]}' {what}; "
+                           "every covariance is singular along them", (LEAVE_OUT_COLUMN,)))
+    return out
+
+
+def _swamped(stats: ColumnStats, names: Sequence[str], reg_covar: float,
+             units: Array) -> Finding | None:
+    """The columns whose variance (in the given units) reg_covar swamps (one finding for
+    all of them)."""
+    with np.errstate(over="ignore", under="ignore"):
+        ratio = stats.unit / units
+        var = stats.scaled_var * ratio * ratio
+    cols = [j for j in range(len(names))
+            if not stats.constant[j] and reg_covar > REG_COVAR_SHARE * float(var[j])]
+    if not cols:
+        return None
+    listed = ", ".join(f"'{names[j]}' ({_g(float(var[j]))})" for j in cols[:5])
+    more = f" and {len(cols) - 5} more" if len(cols) > 5 else ""
+    return Finding(REG_COVAR_SWAMPS, tuple(cols),
+                   f"reg_covar {reg_covar:g} is more than {REG_COVAR_SHARE:g} of the variance of "
+                   f"column{'s' if len(cols) > 1 else ''} {listed}{more}: it, not the data, "
+                   "sets the spread of the components there", (STANDARDIZE,))
+
+
+def describe(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+    """The findings as plain records (for a model document or a summary)."""
+    return [{"kind": f.kind, "columns": list(f.columns), "message": f.message}
+            for f in findings]

@@ -1,0 +1,148 @@
+"""Models: every model fit writes, whatever its options, loads in every command that reads
+models; and a hostile or broken transform in a model file is refused with the field named.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from emgmm_cli.cli.main import cli
+from emgmm_cli.engine.options import MAX_SEED
+
+RNG = np.random.default_rng(8)
+X = np.r_[RNG.normal(0, 1, (70, 2)), RNG.normal(5, 1, (70, 2)), RNG.normal([0, 6], 1, (60, 2))]
+
+#: Every fit option, each at values that stress it (a fit per entry).
+OPTION_SETS: list[list[str]] = [
+    ["-c", "full"], ["-c", "tied"], ["-c", "diag"], ["-c", "spherical"],
+    ["--init", "k-means++"], ["--init", "random"], ["--init", "random-from-data"],
+    ["--init", "hc", "--n-init", "3"], ["--means-init", "means.csv"],
+    ["--tol", "0", "--max-iter", "300"], ["--tol", "1e300"], ["--max-iter", "1"],
+    ["--reg-covar", "0"], ["--reg-covar", "1e3"], ["--algorithm", "hard"],
+    ["--seed", "0"], ["--seed", str(MAX_SEED)], ["--n-init", "4"],
+    ["--dtype", "float32"], ["--standardize"], ["--standardize", "-c", "spherical"],
+    ["--standardize", "--dtype", "float32", "-c", "tied"], ["--columns", "y,x"],
+]
+
+
+def run(*args: str, cwd: Path, input: str | None = None) -> Result:
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(cli, list(args), input=input, env={"EMGMM_FORCE_TTY": None},
+                                  prog_name="emgmm")
+    finally:
+        os.chdir(here)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("models")
+    np.savetxt(root / "x.csv", X, delimiter=",", header="x,y", comments="", fmt="%.8g")
+    (root / "means.csv").write_text("0,0\n5,5\n0,6\n")
+    return root
+
+
+@pytest.mark.parametrize("options", OPTION_SETS, ids=[" ".join(o) for o in OPTION_SETS])
+def test_every_model_fit_writes_loads_in_every_command(folder: Path,
+                                                       options: list[str]) -> None:
+    name = "m-" + "_".join(o.strip("-").replace(".", "") for o in options) + ".json"
+    fitted = run("fit", "x.csv", "-k", "3", "--seed", "1", *options, "--model", name,
+                 "-o", name + ".labels.csv", cwd=folder)
+    assert fitted.exit_code == 0, fitted.output
+    doc = json.loads((folder / name).read_text())
+    info = run("info", name, "--json", cwd=folder)
+    assert info.exit_code == 0 and json.loads(info.stdout) == doc, info.output
+    assert run("info", name, cwd=folder).exit_code == 0
+    predicted = run("predict", name, "x.csv", cwd=folder)
+    assert predicted.exit_code == 0, predicted.output
+    assert predicted.stdout == (folder / (name + ".labels.csv")).read_text()
+    scored = run("score", name, "x.csv", "--json", cwd=folder)
+    assert scored.exit_code == 0, scored.output
+    if doc["log_likelihood"] is not None:  # float32 fits sum float32 densities
+        assert json.loads(scored.stdout)["log_likelihood"] == pytest.approx(
+            doc["log_likelihood"], rel=1e-5 if "float32" in options else 1e-9)
+    sampled = run("sample", name, "-n", "7", "--seed", "0", cwd=folder)
+    assert sampled.exit_code == 0 and len(sampled.stdout.splitlines()) == 8, sampled.output
+
+
+def test_a_fit_from_stdin_writes_a_model_that_loads(folder: Path) -> None:
+    text = (folder / "x.csv").read_text()
+    fitted = run("fit", "-", "-k", "2", "--seed", "0", "--model", "stdin.json", cwd=folder,
+                 input=text)
+    assert fitted.exit_code == 0, fitted.output
+    assert run("predict", "stdin.json", "-", cwd=folder, input=text).exit_code == 0
+
+
+# --------------------------------------------------------------------------- the transform field
+
+
+@pytest.fixture(scope="module")
+def standardized(folder: Path) -> dict[str, Any]:
+    result = run("fit", "x.csv", "-k", "2", "--seed", "0", "--standardize", "--model", "s.json",
+                 "-o", "s.labels.csv", cwd=folder)
+    assert result.exit_code == 0
+    doc: dict[str, Any] = json.loads((folder / "s.json").read_text())
+    return doc
+
+
+def edited(doc: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    out = json.loads(json.dumps(doc))
+    for key, value in changes.items():
+        if key.startswith("transform_"):
+            out["transform"][key.removeprefix("transform_")] = value
+        else:
+            out[key] = value
+    return out
+
+
+BROKEN_TRANSFORMS = [
+    ("not an object", {"transform": [1, 2]},
+     "field 'transform': expected an object with kind 'standardize', got [1, 2]"),
+    ("unknown kind", {"transform_kind": "log"},
+     "field 'transform.kind': unknown transform \"log\"; expected 'standardize'"),
+    ("in a version 1 file", {"version": 1},
+     "field 'transform': a version 1 model cannot hold a transform (readers of version 1 "
+     "ignore it); set version 2"),
+    ("centre too short", {"transform_center": [0.0]},
+     "field 'transform.center': expected 2 finite numbers (one per feature)"),
+    ("scale as text", {"transform_scale": ["1", "2"]},
+     "field 'transform.scale': expected 2 finite numbers (one per feature)"),
+    ("zero scale", {"transform_scale": [1.0, 0.0]},
+     "field 'transform.scale': expected numbers > 0"),
+    ("negative scale", {"transform_scale": [-1.0, 1.0]},
+     "field 'transform.scale': expected numbers > 0"),
+]
+
+
+@pytest.mark.parametrize(("label", "changes", "message"), BROKEN_TRANSFORMS,
+                         ids=[b[0] for b in BROKEN_TRANSFORMS])
+@pytest.mark.parametrize("command", ["info", "predict", "score", "sample"])
+def test_a_broken_transform_is_refused_naming_the_field(
+        folder: Path, standardized: dict[str, Any], label: str, changes: dict[str, Any],
+        message: str, command: str) -> None:
+    path = folder / f"broken-{label.replace(' ', '_')}.json"
+    path.write_text(json.dumps(edited(standardized, **changes)))
+    args = [command, path.name] + (["x.csv"] if command in ("predict", "score") else [])
+    result = run(*args, *(["-n", "3"] if command == "sample" else []), cwd=folder)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {path.name}: {message}\n"
+
+
+def test_a_model_without_its_transform_is_not_silently_wrong(
+        folder: Path, standardized: dict[str, Any]) -> None:
+    # a version 2 document whose transform was dropped still loads (the field is optional)
+    # and is then a plain model: only its own numbers are used
+    doc = edited(standardized)
+    del doc["transform"]
+    (folder / "bare.json").write_text(json.dumps(doc))
+    assert run("info", "bare.json", cwd=folder).exit_code == 0
+    with_it = run("predict", "s.json", "x.csv", cwd=folder)
+    assert with_it.stdout == (folder / "s.labels.csv").read_text()

@@ -1,0 +1,196 @@
+"""--standardize: EM on z-scored columns, everything reported in the data's units.
+
+The equivalence: fitting the standardized data and mapping the result back (means
+center + scale * mu, log-likelihoods minus N sum log scale) equals a fit with
+standardize, to 1e-10; predict, score and sample apply the transform the model records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from scipy.special import logsumexp
+
+import emgmm_cli
+from emgmm_cli.cli.main import cli
+from emgmm_cli.render import component_mean
+
+RNG = np.random.default_rng(21)
+#: Three groups in columns of very different units (grams, metres, a rate).
+X = np.r_[RNG.normal([500.0, 0.002, 3e4], [40.0, 0.0003, 2e3], (120, 3)),
+          RNG.normal([800.0, 0.004, 2e4], [60.0, 0.0004, 3e3], (100, 3)),
+          RNG.normal([650.0, 0.001, 5e4], [30.0, 0.0002, 4e3], (80, 3))]
+TIGHT: dict[str, Any] = {"tol": 1e-12, "max_iter": 1000}
+
+
+def run(*args: str, cwd: Path) -> Result:
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(cli, list(args), env={"EMGMM_FORCE_TTY": None},
+                                  prog_name="emgmm")
+    finally:
+        os.chdir(here)
+
+
+def save(path: Path, x: np.ndarray) -> str:
+    np.savetxt(path, x, delimiter=",", header="g,m,r", comments="", fmt="%.17g")
+    return path.name
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_a_standardized_fit_is_the_fit_of_standardized_data_mapped_back(
+        covariance_type: str) -> None:
+    fit = emgmm_cli.fit(X, 3, covariance_type=covariance_type, seed=4, standardize=True,
+                        **TIGHT)
+    assert fit.transform is not None
+    center, scale = fit.transform.center, fit.transform.scale
+    np.testing.assert_allclose(center, X.mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(scale, X.std(axis=0), rtol=1e-13)
+    plain = emgmm_cli.fit((X - center) / scale, 3, covariance_type=covariance_type, seed=4,
+                          **TIGHT)
+    shift = len(X) * float(np.log(scale).sum())
+    for name in ("log_likelihood", "bic", "aic", "icl"):
+        mapped = getattr(plain, name) - (shift if name == "log_likelihood" else -2 * shift)
+        assert getattr(fit, name) == pytest.approx(mapped, rel=1e-10), name
+    np.testing.assert_array_equal(fit.labels, plain.labels)
+    np.testing.assert_allclose(fit.params.covariances, plain.params.covariances, rtol=1e-10)
+    means = [component_mean(fit.document, k) for k in range(3)]
+    np.testing.assert_allclose(means, center + scale * plain.means, rtol=1e-10)
+    assert fit.document["version"] == 2
+    assert fit.document["transform"] == {"kind": "standardize", "center": center.tolist(),
+                                         "scale": scale.tolist()}
+    trace = np.array(fit.trace["log_likelihood"])
+    np.testing.assert_allclose(trace, np.array(plain.trace["log_likelihood"])
+                               - shift / len(X), rtol=1e-10)
+
+
+def data_units_log_density(doc: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """The mixture's log-density in the data's units, from the model document alone."""
+    from emgmm_cli.engine.families import family
+
+    k, d = doc["n_components"], doc["n_features"]
+    full = family(doc["covariance_type"]).to_full(np.asarray(doc["covariances"]), k, d)
+    center, scale = (np.asarray(doc["transform"][n]) for n in ("center", "scale"))
+    terms = [np.log(w) + gaussian_log_pdf(x, center + scale * np.asarray(m),
+                                          np.outer(scale, scale) * c)
+             for w, m, c in zip(doc["weights"], doc["means"], full)]
+    return np.asarray(logsumexp(terms, axis=0))
+
+
+def gaussian_log_pdf(x: np.ndarray, mean: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """log N(x | mean, cov) through the Cholesky factor (scipy's check refuses matrices
+    whose eigenvalues span 1e14, as grams beside metres do)."""
+    lower = np.linalg.cholesky(cov)
+    z = np.linalg.solve(lower, (x - mean).T)
+    return np.asarray(-0.5 * (z * z).sum(axis=0) - np.log(np.diag(lower)).sum()
+                      - 0.5 * len(mean) * np.log(2 * np.pi))
+
+
+def test_predict_score_and_sample_apply_the_models_transform(tmp_path: Path) -> None:
+    name = save(tmp_path / "x.csv", X)
+    fitted = run("fit", name, "-k", "3", "-c", "spherical", "--seed", "1", "--standardize",
+                 "--model", "m.json", "-o", "labels.csv", cwd=tmp_path)
+    assert fitted.exit_code == 0 and fitted.stderr == "", fitted.output
+    doc = json.loads((tmp_path / "m.json").read_text())
+    predicted = run("predict", "m.json", name, cwd=tmp_path)
+    assert predicted.stdout == (tmp_path / "labels.csv").read_text()
+    run("score", "m.json", name, "-o", "dens.npy", cwd=tmp_path)
+    dens = np.load(tmp_path / "dens.npy")[:, 0]
+    np.testing.assert_allclose(dens, data_units_log_density(doc, X), rtol=1e-10)
+    summary = json.loads(run("score", "m.json", name, "--json", cwd=tmp_path).stdout)
+    assert summary["log_likelihood"] == pytest.approx(doc["log_likelihood"], rel=1e-12)
+    sampled = run("sample", "m.json", "-n", "20000", "--seed", "2", "-o", "s.npy",
+                  cwd=tmp_path)
+    assert sampled.exit_code == 0, sampled.output
+    s = np.load(tmp_path / "s.npy")
+    # in the data's units: the sample's spread per column follows the data's
+    np.testing.assert_allclose(s[:, :3].mean(axis=0), X.mean(axis=0), rtol=0.05)
+    np.testing.assert_allclose(s[:, :3].std(axis=0), X.std(axis=0), rtol=0.1)
+
+
+def test_the_summary_shows_the_data_units(tmp_path: Path) -> None:
+    name = save(tmp_path / "x.csv", X)
+    run("fit", name, "-k", "3", "-c", "spherical", "--seed", "1", "--standardize",
+        "--model", "m.json", "-o", "labels.csv", cwd=tmp_path)
+    info = run("info", "m.json", cwd=tmp_path).stdout.splitlines()
+    assert ("standardized: fitted on the columns centred and scaled to unit variance; "
+            "components shown in the data's units") in info
+    doc = json.loads((tmp_path / "m.json").read_text())
+    first = next(line for line in info if line.startswith("component 0:"))
+    mean = ", ".join(f"{v:.6g}" for v in component_mean(doc, 0))
+    assert f"mean ({mean})" in first
+    assert "(all dims)" not in first  # spherical in z is not spherical in grams and metres
+
+
+def test_values_near_1e300_fit_once_standardized(tmp_path: Path) -> None:
+    name = save(tmp_path / "big.csv", X * 1e296)
+    refused = run("fit", name, "-k", "3", "--seed", "0", "-o", "l.csv", cwd=tmp_path)
+    assert refused.exit_code == 1
+    fitted = run("fit", name, "-k", "3", "--seed", "0", "--standardize", "--model", "m.json",
+                 "-o", "l.csv", cwd=tmp_path)
+    assert fitted.exit_code == 0 and fitted.stderr == "", fitted.output
+    small = run("fit", save(tmp_path / "x.csv", X), "-k", "3", "--seed", "0", "--standardize",
+                "-o", "lx.csv", cwd=tmp_path)
+    assert small.exit_code == 0
+    assert (tmp_path / "l.csv").read_text() == (tmp_path / "lx.csv").read_text()
+    scored = json.loads(run("score", "m.json", name, "--json", cwd=tmp_path).stdout)
+    assert scored["n_infinite"] == 0
+    assert scored["log_likelihood"] == pytest.approx(
+        json.loads((tmp_path / "m.json").read_text())["log_likelihood"], rel=1e-12)
+
+
+def test_out_of_core_data_is_standardized_block_by_block(tmp_path: Path) -> None:
+    name = save(tmp_path / "x.csv", X)
+    args = ["fit", name, "-k", "3", "--seed", "5", "--standardize", "--json"]
+    memory = json.loads(run(*args, cwd=tmp_path).stdout)
+    blocks = json.loads(run(*args, "--memory-limit", "1K", "--cache-dir", "cache",
+                            cwd=tmp_path).stdout)
+    for key in ("log_likelihood", "means", "covariances", "transform"):
+        assert blocks[key] == memory[key], key
+
+
+def test_select_compares_cells_in_the_data_units(tmp_path: Path) -> None:
+    selected = emgmm_cli.select(X, range(1, 4), ["full", "diag"], seed=3, standardize=True,
+                                n_init=1)
+    transform = selected.best.transform if selected.best is not None else None
+    assert transform is not None
+    plain = emgmm_cli.select(transform.to_z(X), range(1, 4), ["full", "diag"], seed=3,
+                             n_init=1)
+    shift = len(X) * float(np.log(transform.scale).sum())
+    for a, b in zip(selected.rows(), plain.rows()):
+        assert a["best"] == b["best"]
+        assert a["bic"] == pytest.approx(b["bic"] + 2 * shift, rel=1e-9)
+    name = save(tmp_path / "x.csv", X)
+    table = run("select", name, "-k", "1-3", "-c", "full,diag", "--seed", "3", "--n-init", "1",
+                "--standardize", "--table", "t.json", "--model", "best.json", cwd=tmp_path)
+    assert table.exit_code == 0, table.output
+    assert json.loads((tmp_path / "best.json").read_text())["transform"]["kind"] == "standardize"
+
+
+def test_batch_records_standardize_and_does_not_skip_across_it(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    save(tmp_path / "data" / "x.csv", X)
+    args = ["batch", "data", "-k", "3", "--seed", "0", "--output-dir", "out"]
+    assert run(*args, "--standardize", cwd=tmp_path).exit_code == 0
+    model = tmp_path / "out" / "x" / "model.json"
+    assert "transform" in json.loads(model.read_text())
+    again = run(*args, "--standardize", "--skip-existing", cwd=tmp_path)
+    assert "skipped" in (tmp_path / "out" / "summary.csv").read_text()
+    assert again.exit_code == 0
+    plain = run(*args, "--skip-existing", cwd=tmp_path)
+    assert plain.exit_code == 0
+    assert "skipped" not in (tmp_path / "out" / "summary.csv").read_text()
+    assert "transform" not in json.loads(model.read_text())
+
+
+def test_means_init_is_given_in_the_data_units(tmp_path: Path) -> None:
+    start = np.array([[500.0, 0.002, 3e4], [800.0, 0.004, 2e4], [650.0, 0.001, 5e4]])
+    fit = emgmm_cli.fit(X, 3, means_init=start, standardize=True, seed=0)
+    assert sorted(np.bincount(fit.labels).tolist()) == [80, 100, 120]
