@@ -54,8 +54,15 @@ class Cancelled(BaseException):
 _stop_event: Any = None  # a multiprocessing Event, in worker processes only
 
 
+#: The signals that stop a run as Ctrl-C does (the command line makes SIGTERM and SIGHUP
+#: raise like it): held by hold_interrupts, ignored by the workers.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
 def _init_worker(stop_event: Any) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    for signum in STOP_SIGNALS:  # the parent decides when to stop
+        signal.signal(signum, signal.SIG_IGN)
     global _stop_event
     _stop_event = stop_event
 
@@ -67,42 +74,50 @@ def check_stop() -> None:
 
 
 class _Hold:
-    """The state of hold_interrupts(): the handler it replaced, and whether Ctrl-C came."""
+    """The state of hold_interrupts(): the handlers it replaced, and the first stopping
+    signal that came meanwhile (None if none)."""
 
-    previous: Any = None
+    previous: dict[int, Any] = {}
     held = False
-    caught = False
+    caught: int | None = None
 
 
 def _note_interrupt(signum: int, frame: object) -> None:
-    _Hold.caught = True
+    if _Hold.caught is None:
+        _Hold.caught = signum
 
 
 def hold_interrupts() -> None:
-    """From now until release_interrupts(), a Ctrl-C is noted instead of raised.
+    """From now until release_interrupts(), Ctrl-C (and SIGTERM and SIGHUP, where a
+    handler raises for them) is noted instead of raised.
 
     For steps that must not be cut in half, such as renaming a set of output files into
-    place and recording that they were.  Outside the main thread, where SIGINT is ignored
-    (the workers) or while already held, it does nothing.
+    place and recording that they were.  Outside the main thread, while already held, and
+    for signals that are ignored (the workers) or left to their default action, it does
+    nothing.
     """
     if _Hold.held or threading.current_thread() is not threading.main_thread():
         return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous in (signal.SIG_IGN, None):
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    previous = {s: h for s, h in previous.items() if callable(h)}
+    if not previous:
         return
-    _Hold.previous, _Hold.held, _Hold.caught = previous, True, False
-    signal.signal(signal.SIGINT, _note_interrupt)
+    _Hold.previous, _Hold.held, _Hold.caught = previous, True, None
+    for signum in previous:
+        signal.signal(signum, _note_interrupt)
 
 
 def release_interrupts() -> None:
-    """End hold_interrupts(); raise KeyboardInterrupt if Ctrl-C came meanwhile."""
+    """End hold_interrupts(); if a stopping signal came meanwhile, its handler runs now
+    (for Ctrl-C, KeyboardInterrupt is raised)."""
     if not _Hold.held:
         return
-    signal.signal(signal.SIGINT, _Hold.previous)
+    for signum, handler in _Hold.previous.items():
+        signal.signal(signum, handler)
     _Hold.held = False
-    if _Hold.caught:
-        _Hold.caught = False
-        raise KeyboardInterrupt
+    caught, _Hold.caught = _Hold.caught, None
+    if caught is not None:
+        _Hold.previous[caught](caught, None)
 
 
 @contextmanager

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from typing import Any
 
 import click
 
 from .. import __version__
 from . import batch, fit, info, make_blobs, predict, sample, score, select
-from .context import ExitStatus, debugging
+from .context import ExitStatus, Stopped, debugging, stop_on_signals
 from .errors import one_line
 
 #: Every command, in the order `emgmm --help` lists them.
@@ -24,7 +25,8 @@ class EmgmmGroup(click.Group):
     """A group that turns every failure into one line on stderr and a documented code.
 
     Data and fit errors exit with 1 (`Error: <file>:<line>: ...`), usage errors with 2,
-    Ctrl-C with 130; a traceback appears only with --debug.
+    Ctrl-C with 130, SIGTERM with 143 and SIGHUP with 129 (each after the same clean-up);
+    a traceback appears only with --debug.
     """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -35,6 +37,11 @@ class EmgmmGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except Stopped as exc:
+            import signal
+
+            click.echo(f"emgmm: stopped by {signal.Signals(exc.signum).name}", err=True)
+            raise click.exceptions.Exit(exc.exit_status) from None
         except KeyboardInterrupt:
             click.echo("emgmm: interrupted", err=True)
             raise click.exceptions.Exit(ExitStatus.INTERRUPTED) from None
@@ -55,7 +62,8 @@ def cli() -> None:
       emgmm fit data.csv -k 4 | sort | uniq -c    # cluster sizes
       emgmm fit data.csv -k 3 -c diag --output-dir out/
 
-    Exit status: 0 success, 1 the data or the fit failed, 2 bad usage, 130 interrupted.
+    Exit status: 0 success, 1 the data or the fit failed, 2 bad usage, 130 interrupted
+    (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP.
     """
 
 
@@ -71,9 +79,14 @@ BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THR
 
 def main() -> None:
     """Console entry point: single-threaded BLAS under the engine's own threads (set
-    before numpy is imported), and default SIGPIPE so `emgmm ... | head` exits quietly."""
+    before numpy is imported), default SIGPIPE so `emgmm ... | head` exits quietly,
+    SIGTERM and SIGHUP stopping the run as Ctrl-C does (nothing partial left), and
+    messages dropped rather than sent to stdout when stderr is closed."""
     for name in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(name, "1")
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    stop_on_signals()
+    if sys.stderr is None:  # started with 2>&-: click would print errors on stdout
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")
     cli.main(prog_name="emgmm")

@@ -9,7 +9,7 @@ EXIT_STATUS = """\
 
 2  bad usage: an unknown option, a value out of range, a missing argument.
 
-130  interrupted (Ctrl-C); no partial output file is left behind."""
+129, 130, 143  stopped by SIGHUP, Ctrl-C (SIGINT) or SIGTERM (128 plus the signal's number); no partial output file is left behind."""
 
 ENVIRONMENT = """\
 NO_COLOR  when set, tables are printed without colour.
@@ -26,11 +26,11 @@ An input file larger than --memory-limit (default: a quarter of the memory, or o
 --dtype float32 reads the data in single precision and runs the E-step in it, with statistics and log-likelihoods summed in float64: half the memory, faster, and on well-separated data the same labels. The model records the dtype in its options."""
 
 MODEL_FILE = """\
-A model file is the JSON document that fit --model FILE.json writes and that predict, score, sample and info read: an object in format "emgmm-model", version 1. Readers validate it: a file that is not JSON, holds another format or version, lacks a field, has fields whose shapes disagree, weights that are negative or do not sum to 1, or covariances that are not symmetric positive definite is refused with a one-line error naming the field, and exit status 1. The fields:
+A model file is the JSON document that fit --model FILE.json writes and that predict, score, sample and info read: an object in format "emgmm-model", version 1, or version 2 for a fit of standardized columns (--standardize), which adds the field transform. Readers validate it: a file that is not JSON, holds another format or version, lacks a field, has fields whose shapes disagree, weights that are negative or do not sum to 1, or covariances that are not symmetric positive definite is refused with a one-line error naming the field, and exit status 1. The fields:
 
 format  "emgmm-model".
 
-version  1, the version of the format; readers refuse versions they do not know.
+version  1, or 2 with a transform: the version of the format; readers refuse versions they do not know (a reader of version 1 would ignore the transform and apply the parameters to unstandardized data).
 
 emgmm_version  the version of emgmm that wrote the file.
 
@@ -66,7 +66,9 @@ options  every fit option (n_components, covariance_type, init, means_init, n_in
 
 source  the training data file, or <stdin>.
 
-Numbers are written with full precision, so a model read back gives the labels and log-densities of the fit bit for bit. Readers of version 1 ignore fields not listed here."""
+transform  only with --standardize: {"kind": "standardize", "center": D numbers, "scale": D numbers > 0}. weights, means and covariances are then those of the standardized columns z = (x - center) / scale, where the covariance family holds exactly (a spherical covariance of z is diagonal, not spherical, in the data's units unless the scales are equal); in the data's units, component k has mean center + scale * mean_k and covariance diag(scale) covariance_k diag(scale). predict, score and sample apply the transform. log_likelihood, the criteria and restart_log_likelihoods are those of the data: log L(z) - N sum_j log scale_j.
+
+Numbers are written with full precision, so a model read back gives the labels and log-densities of the fit bit for bit. Readers ignore fields not listed here."""
 
 MODEL_EXIT_STATUS = """\
 0  success.
@@ -75,7 +77,7 @@ MODEL_EXIT_STATUS = """\
 
 2  bad usage: an unknown option, a value out of range, a missing argument, two outputs on stdout.
 
-130  interrupted (Ctrl-C); no partial output file is left behind."""
+129, 130, 143  stopped by SIGHUP, Ctrl-C (SIGINT) or SIGTERM (128 plus the signal's number); no partial output file is left behind."""
 
 MAN_SECTIONS: dict[str, dict[str, str]] = {
     "emgmm": {
@@ -109,7 +111,7 @@ A table with columns x0..x{D-1} and, unless --no-labels, label (the blob a point
 
 2  a value that does not parse (-n abc, --center-box 1), an option out of range, or options that exclude each other (--std with --covariances, --center-box with --centers).
 
-130  interrupted (Ctrl-C); no partial output file is left behind.""",
+129, 130, 143  stopped by SIGHUP, Ctrl-C (SIGINT) or SIGTERM (128 plus the signal's number); no partial output file is left behind.""",
         "SEE ALSO": "emgmm-fit(1)",
     },
     "predict": {
@@ -150,7 +152,7 @@ Parallel runs: --jobs N fits N datasets at once in processes started afresh (the
 
 Resuming: with --skip-existing, a dataset whose folder holds labels.csv, trace.csv and model.json (and responsibilities.csv if asked for) and whose model.json records the same options (K, covariance type, init or means-init, restarts, tol, max-iter, reg-covar, algorithm, and the seed if --seed is given) is not fitted again; its summary row is read from model.json, with status skipped. Failed datasets are always tried again. With --select, selection.csv must be there too and hold the same cells in the same order (with --seed, each with the seed derived from it), the cell it marks best must be the one --criterion picks from its numbers (another criterion that picks the same cell keeps the outputs, which would be the same), and model.json must be that cell's, with the same other options. Without --select, a folder holding a selection.csv is fitted again, and the selection.csv removed.
 
-Ctrl-C stops the batch: the datasets being fitted stop at their next EM iteration and leave no file; those finished keep their outputs; summary.csv lists them; the exit status is 130. Run the same command with --skip-existing to finish.
+Ctrl-C stops the batch: the datasets being fitted stop at their next EM iteration and leave no file; those finished keep their outputs; summary.csv lists them; the exit status is 130. SIGTERM (kill, timeout, a scheduler) and SIGHUP do the same, with exit status 143 and 129. Run the same command with --skip-existing to finish.
 
 Progress: on a terminal, a bar on stderr shows the datasets done of all, the elapsed time, the failures so far and the files being fitted; each failure is also printed as one line, emgmm: error: FILE: reason. The summary table follows on stdout (or stderr when stdout is not a terminal). --quiet leaves only the errors.""",
         "EXIT STATUS": """\
@@ -160,7 +162,7 @@ Progress: on a terminal, a bar on stderr shows the datasets done of all, the ela
 
 2  bad usage: an unknown option, a value out of range, a range or list for -k or -c, or --criterion, without --select, --means-init with --select, two datasets sharing an output folder, an output that would overwrite an input, a PATH inside the output directory.
 
-130  interrupted (Ctrl-C); finished datasets keep their outputs, the others leave none, and summary.csv lists what was done.""",
+129, 130, 143  stopped by SIGHUP, Ctrl-C (SIGINT) or SIGTERM (128 plus the signal's number); finished datasets keep their outputs, the others leave none, and summary.csv lists what was done.""",
         "SEE ALSO": "emgmm-fit(1), emgmm-select(1), find(1)",
     },
     "select": {
@@ -181,7 +183,7 @@ Seeds: cell (covariance, K) is fitted with its own seed, a function of --seed an
 
 2  bad usage: an unknown option, a bad -k or -c list, a --table or --model name of the wrong type.
 
-130  interrupted (Ctrl-C); no output file is written.""",
+129, 130, 143  stopped by SIGHUP, Ctrl-C (SIGINT) or SIGTERM (128 plus the signal's number); no output file is written.""",
         "SEE ALSO": "emgmm-fit(1)",
     },
 }

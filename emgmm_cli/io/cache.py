@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import stat
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -64,6 +65,11 @@ CHECK_BLOCK_BYTES = 8 << 20
 MIN_CHUNK_BYTES, PANDAS_MIN_CHUNK_BYTES = 64, 1 << 20
 #: Fallback when the machine's memory cannot be read.
 FALLBACK_MEMORY_LIMIT = 1 << 30
+#: A temporary file in the cache directory untouched for this long is an orphan, left by
+#: a run that was killed outright (SIGKILL, a power cut) while converting: a conversion
+#: writes to its temporary file chunk after chunk, so a live one is never this old.
+#: (SIGTERM, SIGHUP and Ctrl-C remove their temporary files themselves.)
+STALE_TEMP_SECONDS = 3600
 
 Log = Callable[[str], None]
 
@@ -273,6 +279,27 @@ def _cached_names(target: str) -> tuple[list[str], tuple[str, ...]] | None:
     return [str(n) for n in names], tuple(str(n) for n in notes)
 
 
+def remove_orphans(cache_dir: str, *, older_than: float = STALE_TEMP_SECONDS) -> list[str]:
+    """Remove the temporary files (OutputSet's .NAME.tmp-XXXXXXXX) in cache_dir that have
+    not been written to for older_than seconds; returns their names."""
+    try:
+        entries = os.listdir(cache_dir)
+    except OSError:
+        return []
+    removed, now = [], time.time()
+    for entry in entries:
+        if not (entry.startswith(".") and ".tmp-" in entry):
+            continue
+        path = os.path.join(cache_dir, entry)
+        try:
+            if now - os.stat(path).st_mtime > older_than:
+                os.unlink(path)
+                removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
 def _remove_stale(cache_dir: str, tag: str, version: str) -> None:
     """Remove the caches of earlier versions of the same file."""
     try:
@@ -324,6 +351,7 @@ def open_text_cached(path: str, *, columns: Sequence[str] | None, delimiter: str
         raise open_error(path, exc) from exc
     target, tag, version = cache_file(cache_dir, path, st, columns=columns,
                                       delimiter=delimiter, header=header, dtype=dt)
+    remove_orphans(cache_dir)
     found = _cached_names(target) if os.path.exists(target) else None
     if found is not None:
         if log is not None:

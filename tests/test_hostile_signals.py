@@ -1,0 +1,168 @@
+"""SIGTERM and SIGHUP (what timeout, schedulers, kill and a closing terminal send) stop a
+run as Ctrl-C does: exit 143 or 129, nothing partial anywhere, a batch's summary written;
+and the cache directory loses the temporary files of runs killed outright.
+
+Real processes (python -m emgmm_cli), signalled once they have started the step under
+test: writing their outputs, converting text to the binary cache, fitting a batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emgmm_cli.backends import processes
+from emgmm_cli.cli.context import Stopped, stop_on_signals
+from emgmm_cli.io.cache import STALE_TEMP_SECONDS, remove_orphans
+
+ROOT = Path(__file__).resolve().parent.parent
+STOPPED: dict[int, tuple[int, str]] = {
+    signal.SIGTERM: (143, "emgmm: stopped by SIGTERM"),
+    signal.SIGHUP: (129, "emgmm: stopped by SIGHUP")}
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    return subprocess.Popen([sys.executable, "-m", "emgmm_cli", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def signal_when(proc: subprocess.Popen[str], ready: Callable[[], bool], signum: int,
+                timeout: float = 60) -> tuple[int, str]:
+    """Send signum as soon as ready() holds; (exit code, last line of stderr)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the step under test never started"
+        time.sleep(0.002)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, (err.splitlines() or [""])[-1]
+
+
+def temporaries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.rglob(".*tmp-*"))
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A dataset whose outputs take a good part of a second to write, and its text form."""
+    root = tmp_path_factory.mktemp("signals")
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(0, 1, (150_000, 3)), rng.normal(4, 1, (150_000, 3))]
+    np.save(root / "big.npy", x)
+    np.savetxt(root / "big.csv", x[:120_000], delimiter=",", header="a,b,c", comments="",
+               fmt="%.6f")
+    return root
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_while_outputs_are_written_leaves_nothing(big: Path, tmp_path: Path,
+                                                           signum: int) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = start("fit", str(big / "big.npy"), "-k", "4", "--seed", "0", "--max-iter", "3",
+                 "--responsibilities", str(out / "resp.csv"), "-o", str(out / "labels.csv"),
+                 "--model", str(out / "model.json"), cwd=tmp_path)
+    code, last = signal_when(proc, lambda: bool(temporaries(out)), signum)
+    assert (code, last) == STOPPED[signum]
+    assert sorted(p.name for p in out.iterdir()) == []  # no output, no temporary file
+
+
+def test_sigterm_during_the_cache_conversion_leaves_no_orphan(big: Path,
+                                                              tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    proc = start("fit", str(big / "big.csv"), "-k", "2", "--seed", "0", "--memory-limit", "1M",
+                 "--cache-dir", str(cache), "-o", str(tmp_path / "labels.csv"), cwd=tmp_path)
+    code, last = signal_when(proc, lambda: cache.is_dir() and bool(temporaries(cache)),
+                             signal.SIGTERM)
+    assert (code, last) == STOPPED[signal.SIGTERM]
+    assert list(cache.iterdir()) == []
+    assert not (tmp_path / "labels.csv").exists()
+
+
+def test_orphans_of_runs_killed_outright_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    old = cache / ".data-0123-abcd.npy.tmp-k1ll3d00"
+    live = cache / ".data-0123-abcd.npy.tmp-wr1t1ng0"
+    kept = cache / "data-0123-abcd.npy"
+    for path in (old, live, kept):
+        path.write_bytes(b"\x93NUMPY")
+    then = time.time() - STALE_TEMP_SECONDS - 60
+    os.utime(old, (then, then))
+    os.utime(kept, (then, then))
+    assert remove_orphans(str(cache)) == [old.name]
+    assert sorted(p.name for p in cache.iterdir()) == sorted([live.name, kept.name])
+
+
+def test_the_next_run_cleans_the_cache_directory(big: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    orphan = cache / ".big-000000000000-0000-000000.npy.tmp-abcdefgh"
+    orphan.write_bytes(b"x" * 1000)
+    then = time.time() - 2 * STALE_TEMP_SECONDS
+    os.utime(orphan, (then, then))
+    small = tmp_path / "small.csv"
+    small.write_text("a,b\n" + "".join(f"{i % 7},{i % 5}.5\n" for i in range(400)))
+    proc = start("fit", str(small), "-k", "2", "--seed", "0", "--memory-limit", "1K",
+                 "--cache-dir", str(cache), "-o", str(tmp_path / "l.csv"), cwd=tmp_path)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert not orphan.exists()
+    assert temporaries(cache) == []
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("many")
+    rng = np.random.default_rng(4)
+    (root / "data").mkdir()
+    for i in range(16):
+        x = np.r_[rng.normal(0, 1, (3000, 3)), rng.normal(5, 1, (3000, 3))]
+        np.save(root / "data" / f"set{i:02d}.npy", x)
+    return root
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigterm_stops_a_batch_and_its_summary_is_written(many: Path, jobs: str) -> None:
+    results = many / f"results-{jobs}"
+    proc = start("batch", "data", "-k", "3", "--n-init", "3", "--seed", "0",
+                 "--output-dir", results.name, "--jobs", jobs, cwd=many)
+    code, last = signal_when(proc, lambda: len(list(results.glob("*/model.json"))) >= 1,
+                             signal.SIGTERM)
+    assert (code, last) == STOPPED[signal.SIGTERM]
+    assert temporaries(results) == []
+    with open(results / "summary.csv", encoding="utf-8") as fh:
+        listed = sorted(Path(r["file"]).stem for r in csv.DictReader(fh))
+    folders = sorted(p.name for p in results.iterdir() if p.is_dir())
+    assert 1 <= len(folders) < 16 and listed == folders
+    for name in folders:
+        assert sorted(p.name for p in (results / name).iterdir()) == [
+            "labels.csv", "model.json", "trace.csv"]
+
+
+def test_holding_interrupts_holds_sigterm_too() -> None:
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
+    stop_on_signals()
+    try:
+        processes.hold_interrupts()
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)  # delivered, noted, not raised
+        with pytest.raises(Stopped) as info:
+            processes.release_interrupts()
+        assert info.value.signum == signal.SIGTERM and info.value.exit_status == 143
+        processes.hold_interrupts()
+        processes.release_interrupts()  # nothing came: nothing raised
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
