@@ -8,6 +8,7 @@ would say so (exit 1), so exit 2 proves the option was checked first.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -102,3 +103,17 @@ def test_reg_covar_advice_never_suggests_a_value_the_options_refuse() -> None:
         "reg_covar=1e+307; use a larger --reg-covar, fewer components, or --standardize "
         "(every column centred and scaled to unit variance)")
     assert "(for example 0.0001)" in engine_message(NotPositiveDefinite(0, None, 1e-6))
+
+
+def test_tol_0_reaching_a_change_of_exactly_0_has_converged(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(0, 1, (150, 2)), rng.normal(8, 1, (150, 2))]
+    np.savetxt(tmp_path / "d.csv", x, delimiter=",", header="a,b", comments="")
+    result = invoke(["fit", "d.csv", "-k", "2", "--seed", "0", "--tol", "0", "--max-iter",
+                     "500", "--json"], tmp_path, monkeypatch)
+    assert result.exit_code == 0 and result.stderr == "", result.output
+    doc = json.loads(result.stdout)
+    assert doc["converged"] and doc["n_iter"] < 500
+    assert doc["trace"][-1]["change"] == 0.0

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emgmm_cli.backends import processes
-from emgmm_cli.cli.context import Stopped, stop_on_signals
+from emgmm_cli import interrupts
+from emgmm_cli.interrupts import Stopped, stop_on_signals
 from emgmm_cli.io.cache import STALE_TEMP_SECONDS, remove_orphans
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,14 +155,14 @@ def test_holding_interrupts_holds_sigterm_too() -> None:
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
     stop_on_signals()
     try:
-        processes.hold_interrupts()
+        interrupts.hold_interrupts()
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.01)  # delivered, noted, not raised
         with pytest.raises(Stopped) as info:
-            processes.release_interrupts()
+            interrupts.release_interrupts()
         assert info.value.signum == signal.SIGTERM and info.value.exit_status == 143
-        processes.hold_interrupts()
-        processes.release_interrupts()  # nothing came: nothing raised
+        interrupts.hold_interrupts()
+        interrupts.release_interrupts()  # nothing came: nothing raised
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
+from ..io.errors import DataError
 from .errors import UsageProblem
 
 #: Extensions a directory is searched for when no --glob is given.
@@ -94,9 +95,16 @@ def _file_rel(path: str) -> str:
 def discover(paths: tuple[str, ...], *, output_dir: str, recursive: bool = False,
              patterns: tuple[str, ...] = (), stdin: TextIO | None = None,
              warn: Callable[[str], None] | None = None) -> list[BatchItem]:
-    """The datasets that PATH arguments name, in order (directories sorted), each once."""
+    """The datasets that PATH arguments name, in order (directories sorted), each once.
+
+    A PATH argument that does not exist is an error (DataError) before anything is
+    written; a path listed on stdin that does not exist is a dataset that fails.
+    """
     if paths.count("-") > 1:
         raise UsageProblem("'-' (a list of paths on stdin) can be given only once")
+    for p in paths:
+        if p != "-" and not os.path.exists(p):
+            raise DataError(p, "no such file or directory; check the path")
     args: list[str] = []
     for p in paths:
         args.extend(_read_path_list(stdin if stdin is not None else sys.stdin)

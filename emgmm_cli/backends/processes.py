@@ -7,8 +7,9 @@ platform), whose environment limits the linear-algebra library to one thread
 while the pool lives, so they are read when numpy is first imported in the worker).  N
 workers therefore keep N cores busy, not N times as many threads.
 
-Stopping: workers ignore SIGINT, so a Ctrl-C (which the terminal sends to the whole process
-group) reaches only the parent.  The parent sets a shared event; a task polls it through
+Stopping: workers ignore SIGINT, SIGTERM and SIGHUP, so a Ctrl-C (which the terminal sends
+to the whole process group), or a scheduler's SIGTERM to the group, reaches only the parent
+(emgmm_cli.interrupts makes SIGTERM and SIGHUP raise there as Ctrl-C does).  The parent sets a shared event; a task polls it through
 check_stop() (the batch does so at every EM iteration and before committing its outputs),
 raises Cancelled and cleans up after itself.  The parent waits for the tasks in flight,
 reports those that finished anyway, and re-raises KeyboardInterrupt.
@@ -21,11 +22,16 @@ from __future__ import annotations
 import os
 import signal
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from ..interrupts import (  # noqa: F401 - re-exported: what tasks hold while committing
+    STOP_SIGNALS,
+    deferred_interrupt,
+    hold_interrupts,
+    release_interrupts,
+)
 from .local import available_cores
 
 T = TypeVar("T")
@@ -54,12 +60,6 @@ class Cancelled(BaseException):
 _stop_event: Any = None  # a multiprocessing Event, in worker processes only
 
 
-#: The signals that stop a run as Ctrl-C does (the command line makes SIGTERM and SIGHUP
-#: raise like it): held by hold_interrupts, ignored by the workers.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
-                     if hasattr(signal, name))
-
-
 def _init_worker(stop_event: Any) -> None:
     for signum in STOP_SIGNALS:  # the parent decides when to stop
         signal.signal(signum, signal.SIG_IGN)
@@ -71,66 +71,6 @@ def check_stop() -> None:
     """Raise Cancelled if the parent asked the workers to stop (a no-op in the parent)."""
     if _stop_event is not None and _stop_event.is_set():
         raise Cancelled()
-
-
-class _Hold:
-    """The state of hold_interrupts(): the handlers it replaced, and the first stopping
-    signal that came meanwhile (None if none)."""
-
-    previous: dict[int, Any] = {}
-    held = False
-    caught: int | None = None
-
-
-def _note_interrupt(signum: int, frame: object) -> None:
-    if _Hold.caught is None:
-        _Hold.caught = signum
-
-
-def hold_interrupts() -> None:
-    """From now until release_interrupts(), Ctrl-C (and SIGTERM and SIGHUP, where a
-    handler raises for them) is noted instead of raised.
-
-    For steps that must not be cut in half, such as renaming a set of output files into
-    place and recording that they were.  Outside the main thread, while already held, and
-    for signals that are ignored (the workers) or left to their default action, it does
-    nothing.
-    """
-    if _Hold.held or threading.current_thread() is not threading.main_thread():
-        return
-    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
-    previous = {s: h for s, h in previous.items() if callable(h)}
-    if not previous:
-        return
-    _Hold.previous, _Hold.held, _Hold.caught = previous, True, None
-    for signum in previous:
-        signal.signal(signum, _note_interrupt)
-
-
-def release_interrupts() -> None:
-    """End hold_interrupts(); if a stopping signal came meanwhile, its handler runs now
-    (for Ctrl-C, KeyboardInterrupt is raised)."""
-    if not _Hold.held:
-        return
-    for signum, handler in _Hold.previous.items():
-        signal.signal(signum, handler)
-    _Hold.held = False
-    caught, _Hold.caught = _Hold.caught, None
-    if caught is not None:
-        _Hold.previous[caught](caught, None)
-
-
-@contextmanager
-def deferred_interrupt() -> Iterator[None]:
-    """hold_interrupts() for the duration of the block (a no-op if already held)."""
-    if _Hold.held:
-        yield
-        return
-    hold_interrupts()
-    try:
-        yield
-    finally:
-        release_interrupts()
 
 
 @contextmanager

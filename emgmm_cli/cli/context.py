@@ -35,37 +35,6 @@ class ExitStatus(enum.IntEnum):
     TERMINATED = 143  # SIGTERM (kill, timeout, a scheduler): 128 + 15
 
 
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised as Ctrl-C is, so that every path that cleans up after
-    Ctrl-C (temporary files, the batch summary) cleans up after them too."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-    @property
-    def exit_status(self) -> int:
-        return 128 + self.signum
-
-
-#: The signals that stop emgmm as Ctrl-C does, and how each is named.
-STOP_SIGNALS = {"SIGTERM": ExitStatus.TERMINATED, "SIGHUP": ExitStatus.HANGUP}
-
-
-def _raise_stopped(signum: int, frame: object) -> None:
-    raise Stopped(signum)
-
-
-def stop_on_signals() -> None:
-    """Make SIGTERM and SIGHUP raise Stopped (where the platform has them)."""
-    import signal
-
-    for name in STOP_SIGNALS:
-        number = getattr(signal, name, None)
-        if number is not None:
-            signal.signal(number, _raise_stopped)
-
-
 @dataclass
 class Terminal:
     """Where output goes and how it should look."""

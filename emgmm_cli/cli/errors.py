@@ -127,15 +127,27 @@ class Phrasing:
         return event_lines(fit.result.events, fit.findings)
 
 
-def one_line(exc: BaseException) -> str:
-    """Any failure as the one line after 'Error: '."""
+#: What to do when a command runs out of memory, by command.
+OUT_OF_MEMORY = {
+    "sample": "draw fewer points with -n (or several samples with different --seed)",
+    "make-blobs": "make fewer points with -n (or several files with different --seed)",
+    "predict": "split the input into parts",
+    "score": "split the input into parts",
+    "info": "check that the model file is an emgmm model",
+}
+
+
+def one_line(exc: BaseException, command: str | None = None) -> str:
+    """Any failure as the one line after 'Error: ' (command: the subcommand that failed,
+    for advice that only applies to it)."""
     if isinstance(exc, EngineError):
         text = engine_message(exc)
         return text if exc.source is None else f"{exc.source}: {text}"
     if isinstance(exc, DataError):
         return str(exc)
     if isinstance(exc, MemoryError):
-        return "out of memory; use a smaller --memory-limit, float32 data, or fewer components"
+        return "out of memory; " + OUT_OF_MEMORY.get(
+            command or "", "use a smaller --memory-limit, --dtype float32, or fewer components")
     if isinstance(exc, OSError):
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         return f"{where}{exc.strerror or exc}"

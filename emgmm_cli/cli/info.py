@@ -30,7 +30,7 @@ def info(term: Terminal, model: str, as_json: bool) -> None:
       emgmm info model.json --json | jq .weights
     """
     from ..io.model import load_model
-    from ..io.writers import write_json
+    from ..io.writers import stdout_errors, write_json
     from ..render import make_console, model_info_text, render_model_info
 
     loaded = load_model(model)
@@ -39,5 +39,6 @@ def info(term: Terminal, model: str, as_json: bool) -> None:
     elif term.stdout_isatty:
         render_model_info(make_console(term.stdout), loaded.document, path=loaded.path)
     else:
-        term.stdout.write(model_info_text(loaded.document, loaded.path))
-        term.stdout.flush()
+        with stdout_errors():
+            term.stdout.write(model_info_text(loaded.document, loaded.path))
+            term.stdout.flush()

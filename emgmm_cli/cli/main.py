@@ -11,7 +11,8 @@ import click
 
 from .. import __version__
 from . import batch, fit, info, make_blobs, predict, sample, score, select
-from .context import ExitStatus, Stopped, debugging, stop_on_signals
+from ..interrupts import Stopped, stop_on_signals
+from .context import ExitStatus, debugging
 from .errors import one_line
 
 #: Every command, in the order `emgmm --help` lists them.
@@ -48,7 +49,7 @@ class EmgmmGroup(click.Group):
         except Exception as exc:  # noqa: BLE001 - mapped to a one-line message below
             if debugging(ctx):  # context.meta is shared with the subcommand's context
                 raise
-            raise click.ClickException(one_line(exc)) from None
+            raise click.ClickException(one_line(exc, ctx.invoked_subcommand)) from None
 
 
 @click.group(cls=EmgmmGroup, context_settings={"help_option_names": ["-h", "--help"]})

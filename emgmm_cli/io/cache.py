@@ -153,14 +153,14 @@ def open_npy_blocks(path: str, *, columns: Sequence[str] | None = None,
                     source: str | None = None) -> Points[NpyFile] | None:
     """A .npy file as Points whose x is an NpyFile, checked for non-finite values.
 
-    Returns None where the file is not a plain C-ordered numeric 1-D or 2-D array with
-    rows (read_points then reads it, or says what is wrong with it).
+    Returns None where the file is not a plain numeric 1-D or 2-D array with rows, in C or
+    Fortran order (read_points then reads it, or says what is wrong with it).
     """
     info = read_npy_header(path)
     if info is None:
         return None
     shape, fortran, file_dtype, offset = info
-    if fortran or file_dtype.kind not in "biuf" or file_dtype.hasobject or len(shape) not in (1, 2):
+    if file_dtype.kind not in "biuf" or file_dtype.hasobject or len(shape) not in (1, 2):
         return None
     n_rows = shape[0]
     n_cols = shape[1] if len(shape) == 2 else 1
@@ -173,7 +173,8 @@ def open_npy_blocks(path: str, *, columns: Sequence[str] | None = None,
     all_names = [str(j) for j in range(n_cols)]
     sel = resolve_columns(columns, all_names, name)
     names = [all_names[j] for j in sel]
-    npy = NpyFile(path, offset, n_rows, n_cols, file_dtype, tuple(sel), np.dtype(dtype))
+    npy = NpyFile(path, offset, n_rows, n_cols, file_dtype, tuple(sel), np.dtype(dtype),
+                  fortran=fortran)
     if check:
         _check_rows(name, names, npy)
     return Points(npy, names, name)

@@ -67,8 +67,9 @@ def nonfinite_error(
 
 @dataclass(frozen=True)
 class NpyFile:
-    """Rows of the C-ordered (n_rows, n_file_columns) array of file_dtype at byte offset
-    of path; columns are kept (in that order) and delivered as dtype.
+    """Rows of the (n_rows, n_file_columns) array of file_dtype at byte offset of path,
+    C-ordered, or column by column when fortran; columns are kept (in that order) and
+    delivered as dtype.
 
     shape and dtype are those of what is delivered, so code that only asks for the
     size of the data treats an NpyFile and an array alike.  affine: (center, scale), one
@@ -84,6 +85,7 @@ class NpyFile:
     columns: tuple[int, ...]
     dtype: np.dtype
     affine: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    fortran: bool = False
     _fd: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -125,18 +127,29 @@ class NpyFile:
         return self.columns == tuple(range(self.n_file_columns))
 
     def read_raw(self, start: int, stop: int) -> NDArray[Any]:
-        """Rows [start, stop) as stored (every column, file_dtype), in a fresh buffer."""
+        """Rows [start, stop) as stored (every column, file_dtype), in a fresh buffer (of a
+        Fortran-ordered file: one read per column, each a contiguous run)."""
         n = max(0, stop - start)
-        buf = np.empty((n, self.n_file_columns), dtype=self.file_dtype)
+        if not self.fortran:
+            buf = np.empty((n, self.n_file_columns), dtype=self.file_dtype)
+            self._pread(buf, self.offset + start * self.row_bytes)
+            return buf
+        cols = np.empty((self.n_file_columns, n), dtype=self.file_dtype)
+        size = self.file_dtype.itemsize
+        for j in range(self.n_file_columns):
+            self._pread(cols[j], self.offset + (j * self.n_rows + start) * size)
+        return cols.T
+
+    def _pread(self, buf: NDArray[Any], pos: int) -> None:
+        """Fill the contiguous buf from the file at byte pos."""
         view = buf.data.cast("B")
-        pos, done, total = self.offset + start * self.row_bytes, 0, view.nbytes
+        done, total = 0, view.nbytes
         while done < total:
             got = os.preadv(self._fd[0], [view[done:]], pos + done)
             if got <= 0:
                 raise DataError(self.path, f"the file ended early (expected {self.n_rows} "
                                            "rows); was it truncated?")
             done += got
-        return buf
 
     def convert(self, raw: NDArray[Any]) -> NDArray[np.floating]:
         """Raw rows (as read_raw returns them): the kept columns in dtype, C-ordered and
@@ -145,7 +158,8 @@ class NpyFile:
         if self.affine is not None:
             center, scale = (np.asarray(v, dtype=np.float64) for v in self.affine)
             with np.errstate(over="ignore", invalid="ignore"):
-                return ((sel.astype(np.float64) - center) / scale).astype(self.dtype)
+                z = (sel.astype(np.float64) - center) / scale
+                return np.ascontiguousarray(z, dtype=self.dtype)
         if sel.dtype == self.dtype and sel.flags.c_contiguous and sel.flags.writeable:
             return sel
         with np.errstate(over="ignore", invalid="ignore"):

@@ -39,6 +39,7 @@ from typing import (
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..interrupts import deferred_interrupt
 from .errors import DataError
 from .formats import FORMATS, Block, Layout, TableWriter, format_for_path, jsonable, npy_header
 
@@ -158,8 +159,7 @@ class OutputSet:
             st = None
         if st is not None and stat.S_ISDIR(st.st_mode):
             raise DataError(path, "is a directory; give a file name for this output")
-        fd, tmp = _make_temp(path, target)
-        self._pending.add(tmp)
+        fd, tmp = _make_temp(path, target, self._pending)
         try:
             if hasattr(os, "fchmod"):
                 os.fchmod(fd, stat.S_IMODE(st.st_mode) if st is not None else _new_file_mode())
@@ -206,15 +206,17 @@ class OutputSet:
         self._closed = True
         try:
             folders: set[str] = set()
-            for entry in self._staged:
-                if entry.tmp is None or entry.target is None:
-                    continue
-                try:
-                    os.replace(entry.tmp, entry.target)
-                except OSError as exc:
-                    raise DataError(entry.path, f"cannot write: {exc.strerror or exc}") from exc
-                entry.tmp = None
-                folders.add(os.path.dirname(entry.target))
+            with deferred_interrupt():  # a signal waits until the renames are done
+                for entry in self._staged:
+                    if entry.tmp is None or entry.target is None:
+                        continue
+                    try:
+                        os.replace(entry.tmp, entry.target)
+                    except OSError as exc:
+                        raise DataError(entry.path,
+                                        f"cannot write: {exc.strerror or exc}") from exc
+                    entry.tmp = None
+                    folders.add(os.path.dirname(entry.target))
             for folder in folders:
                 _fsync_dir(folder)
             for entry in self._staged:
@@ -261,21 +263,33 @@ def _is_stream(path: str) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def _make_temp(path: str, target: str) -> tuple[int, str]:
-    import tempfile
+def _make_temp(path: str, target: str, pending: set[str]) -> tuple[int, str]:
+    """(descriptor, name) of a new temporary file .NAME.tmp-XXXXXXXX beside target, added
+    to pending before it is created: a signal between its creation and its registration
+    (Ctrl-C, SIGTERM) could otherwise leave it behind."""
+    import secrets
 
     folder = os.path.dirname(target)
     shown = os.path.dirname(path) or "."
-    try:
-        return tempfile.mkstemp(prefix=f".{os.path.basename(target)}.tmp-", dir=folder)
-    except (FileNotFoundError, NotADirectoryError):
-        raise DataError(
-            path, f"cannot write: directory '{shown}' does not exist; create it first"
-        ) from None
-    except PermissionError:
-        raise DataError(path, f"permission denied: cannot create files in '{shown}'") from None
-    except OSError as exc:
-        raise DataError(path, f"cannot write: {exc.strerror or exc}") from exc
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    while True:
+        tmp = os.path.join(folder, f".{os.path.basename(target)}.tmp-{secrets.token_hex(4)}")
+        pending.add(tmp)
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:
+            pending.discard(tmp)  # taken: draw another name
+        except (FileNotFoundError, NotADirectoryError):
+            pending.discard(tmp)
+            raise DataError(
+                path, f"cannot write: directory '{shown}' does not exist; create it first"
+            ) from None
+        except PermissionError:
+            pending.discard(tmp)
+            raise DataError(path, f"permission denied: cannot create files in '{shown}'") from None
+        except OSError as exc:
+            pending.discard(tmp)
+            raise DataError(path, f"cannot write: {exc.strerror or exc}") from exc
 
 
 def _fsync_dir(folder: str) -> None:
@@ -290,6 +304,18 @@ def _fsync_dir(folder: str) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextmanager
+def stdout_errors() -> Iterator[None]:
+    """A failed write to standard output (a full disk behind > FILE, a closed
+    descriptor) as the DataError that names it."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise  # the reader went away (| head): not an error of ours
+        raise DataError(STDOUT_NAME, f"cannot write: {exc.strerror or exc}") from exc
 
 
 #: Content for stdout is held in memory up to this size, then in an unnamed temporary file.
@@ -321,18 +347,18 @@ def _write_stream(entry: _Staged) -> None:
         stdout = sys.stdout
         if stdout is None:
             raise DataError(STDOUT_NAME, "there is no standard output to write to")
-        if entry.binary:
-            raw = getattr(stdout, "buffer", None)
-            if raw is None:
-                raise DataError(STDOUT_NAME, "cannot write binary data to this standard output")
-            stdout.flush()
-            for chunk in _chunks(buffer):
-                raw.write(chunk)
-            raw.flush()
-        else:
-            for chunk in _chunks(buffer):
-                stdout.write(chunk)
-            stdout.flush()
+        if entry.binary and getattr(stdout, "buffer", None) is None:
+            raise DataError(STDOUT_NAME, "cannot write binary data to this standard output")
+        with stdout_errors():
+            if entry.binary:
+                stdout.flush()
+                for chunk in _chunks(buffer):
+                    stdout.buffer.write(chunk)
+                stdout.buffer.flush()
+            else:
+                for chunk in _chunks(buffer):
+                    stdout.write(chunk)
+                stdout.flush()
         return
     try:
         if entry.binary:

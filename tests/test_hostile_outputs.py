@@ -1,0 +1,92 @@
+"""Outputs under hostile conditions: a full disk behind stdout, a closed stderr, requests
+too large for memory, a batch whose input is missing: each failure says what failed, on
+stderr, and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from emgmm_cli.cli.main import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL = Path("/dev/full")
+
+
+def shell(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    emgmm = f"{shlex.quote(sys.executable)} -m emgmm_cli"
+    return subprocess.run(command.replace("emgmm", emgmm, 1), shell=True, cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("outputs")
+    rng = np.random.default_rng(2)
+    x = np.r_[rng.normal(0, 1, (100, 2)), rng.normal(6, 1, (100, 2))]
+    np.savetxt(root / "x.csv", x, delimiter=",", header="x,y", comments="", fmt="%.6f")
+    done = shell("emgmm fit x.csv -k 2 --seed 0 --model m.json -o labels.csv", root)
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("command", [
+    "fit x.csv -k 2 --seed 0", "fit x.csv -k 2 --seed 0 --json", "predict m.json x.csv",
+    "score m.json x.csv", "sample m.json -n 50000", "info m.json", "make-blobs -n 50000",
+    "select x.csv -k 1-2 -c diag --n-init 1 --seed 0"])
+def test_a_full_disk_behind_stdout_is_named_as_stdout(work: Path, command: str) -> None:
+    done = shell(f"emgmm {command} > /dev/full", work)
+    assert done.returncode == 1
+    assert done.stderr == "Error: <stdout>: cannot write: No space left on device\n"
+
+
+def test_with_stderr_closed_the_error_does_not_go_to_stdout(work: Path) -> None:
+    done = shell("emgmm fit missing.csv -k 2 2>&-", work)
+    assert (done.returncode, done.stdout) == (1, "")
+
+
+@pytest.mark.parametrize(("command", "advice"), [
+    ("sample m.json -n 100000000000000",
+     "draw fewer points with -n (or several samples with different --seed)"),
+    ("make-blobs -n 100000000000000",
+     "make fewer points with -n (or several files with different --seed)"),
+])
+def test_out_of_memory_advice_names_the_commands_own_options(work: Path, command: str,
+                                                            advice: str) -> None:
+    os.chdir(work)
+    result = CliRunner().invoke(cli, command.split(), env={"EMGMM_FORCE_TTY": None})
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: out of memory; {advice}\n"
+
+
+def test_a_missing_batch_input_writes_nothing(tmp_path: Path) -> None:
+    done = shell("emgmm batch nodir/ -k 2 --output-dir out", tmp_path)
+    assert done.returncode == 1
+    assert done.stderr == "Error: nodir/: no such file or directory; check the path\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fortran_ordered_npy_over_the_memory_limit_is_read_block_by_block(
+        tmp_path: Path) -> None:
+    x = np.asfortranarray(np.random.default_rng(3).normal(size=(3000, 3)) + [0, 5, 10])
+    np.save(tmp_path / "f.npy", x)
+    args = ["fit", "f.npy", "-k", "2", "--seed", "0", "--json", "--columns", "2,0"]
+    os.chdir(tmp_path)
+    whole = CliRunner().invoke(cli, args, env={"EMGMM_FORCE_TTY": None})
+    blocks = CliRunner().invoke(cli, [*args, "--memory-limit", "4K"],
+                                env={"EMGMM_FORCE_TTY": None})
+    assert whole.exit_code == 0 and blocks.exit_code == 0, blocks.output
+    a, b = json.loads(whole.stdout), json.loads(blocks.stdout)
+    for key in ("means", "covariances", "weights", "log_likelihood", "n_iter"):
+        assert a[key] == b[key], key
