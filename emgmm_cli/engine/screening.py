@@ -104,16 +104,23 @@ def _union(a: set[float] | None, b: set[float] | None) -> set[float] | None:
 
 
 def _extent(x: Array, first_row: int) -> _Extent:
+    """One block's extent.  Whether values are whole numbers is only looked at in columns
+    of few values (the only ones it matters for); the others say False."""
     x64 = x.astype(np.float64, copy=False)
+    d = x64.shape[1]
     values: list[set[float] | None] = []
-    for j in range(x64.shape[1]):
+    for j in range(d):
         distinct = np.unique(x64[: 4 * FEW, j])
         if len(distinct) <= FEW:
             distinct = np.unique(x64[:, j])
         values.append(set(distinct.tolist()) if len(distinct) <= FEW else None)
-    return _Extent(int(x.shape[0]), x64.min(axis=0), x64.max(axis=0),
-                   x64.argmin(axis=0) + first_row, x64.argmax(axis=0) + first_row,
-                   (x64 == np.round(x64)).all(axis=0), values)
+    whole = np.array([v is not None and all(float(a).is_integer() for a in v)
+                      for v in values], dtype=bool)
+    # arg-min and arg-max, then the values at them: faster than min and max down columns
+    lo_row, hi_row = x64.argmin(axis=0), x64.argmax(axis=0)
+    cols = np.arange(d)
+    return _Extent(int(x.shape[0]), x64[lo_row, cols], x64[hi_row, cols],
+                   lo_row + first_row, hi_row + first_row, whole, values)
 
 
 # --------------------------------------------------------------------------- pass 2: spread
@@ -146,8 +153,9 @@ def _spread(x: Array, center: Array, unit: Array) -> _Spread:
 class ColumnStats:
     """What the screen and --standardize need to know of each column.
 
-    lo/hi (and the rows holding them), whole (every value a whole number), values (the
-    sorted distinct values when at most FEW, else None); center/unit: the mid-range and
+    lo/hi (and the rows holding them), whole (every value a whole number, known for
+    columns with values only), values (the sorted distinct values when at most FEW, else
+    None); center/unit: the mid-range and
     a power of two near the half-range; scaled_mean, scaled_var and corr: the columns'
     means, variances and correlations in the units (x - center) / unit.
     """
