@@ -5,16 +5,16 @@ models; and a hostile or broken transform in a model file is refused with the fi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from emgmm_cli.cli.main import cli
 from emgmm_cli.engine.options import MAX_SEED
+
+from conftest import invoke_in
 
 RNG = np.random.default_rng(8)
 X = np.r_[RNG.normal(0, 1, (70, 2)), RNG.normal(5, 1, (70, 2)), RNG.normal([0, 6], 1, (60, 2))]
@@ -33,13 +33,8 @@ OPTION_SETS: list[list[str]] = [
 
 
 def run(*args: str, cwd: Path, input: str | None = None) -> Result:
-    here = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(cli, list(args), input=input, env={"EMGMM_FORCE_TTY": None},
-                                  prog_name="emgmm")
-    finally:
-        os.chdir(here)
+    result: Result = invoke_in(cwd, *args, input=input)
+    return result
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from emgmm_cli.cli.main import cli
 from emgmm_cli.engine.families import FAMILIES
 from emgmm_cli.engine.params import MixtureParams
 from emgmm_cli.engine.stats import predict_chunk
+
+from conftest import invoke_in
 
 RNG = np.random.default_rng(12)
 BLOBS = np.r_[RNG.normal(0, 1, (150, 2)), RNG.normal(6, 1.5, (150, 2))]
@@ -31,16 +32,9 @@ def numpy_warnings_are_errors() -> Iterator[None]:
             yield
 
 
-def run(*args: str, cwd: Path) -> Result:
-    import os
-
-    here = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(cli, list(args), env={"EMGMM_FORCE_TTY": None},
-                                  prog_name="emgmm")
-    finally:
-        os.chdir(here)
+def run(*args: str, cwd: Path, input: str | None = None) -> Result:
+    result: Result = invoke_in(cwd, *args, input=input)
+    return result
 
 
 def write(path: Path, x: np.ndarray, names: str = "x,y", fmt: str = "%.17g") -> str:

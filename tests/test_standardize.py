@@ -8,18 +8,18 @@ standardize, to 1e-10; predict, score and sample apply the transform the model r
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from scipy.special import logsumexp
 
 import emgmm_cli
-from emgmm_cli.cli.main import cli
 from emgmm_cli.render import component_mean
+
+from conftest import invoke_in
 
 RNG = np.random.default_rng(21)
 #: Three groups in columns of very different units (grams, metres, a rate).
@@ -29,14 +29,9 @@ X = np.r_[RNG.normal([500.0, 0.002, 3e4], [40.0, 0.0003, 2e3], (120, 3)),
 TIGHT: dict[str, Any] = {"tol": 1e-12, "max_iter": 1000}
 
 
-def run(*args: str, cwd: Path) -> Result:
-    here = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(cli, list(args), env={"EMGMM_FORCE_TTY": None},
-                                  prog_name="emgmm")
-    finally:
-        os.chdir(here)
+def run(*args: str, cwd: Path, input: str | None = None) -> Result:
+    result: Result = invoke_in(cwd, *args, input=input)
+    return result
 
 
 def save(path: Path, x: np.ndarray) -> str:
