@@ -8,7 +8,7 @@ Commands are discovered from the click group `emgmm_cli.cli.main.cli`, so a new 
 gets its page on the next run. Each page holds NAME, SYNOPSIS, DESCRIPTION (the command's
 help; click's "\\b" no-rewrap paragraphs become .nf/.fi blocks), OPTIONS (flags, metavar,
 help, choices, range, default), COMMANDS on a group's page, SEE ALSO, and any extra
-sections from the optional mapping `MAN_SECTIONS` in `emgmm_cli.cli.man_sections`:
+sections from the optional mapping `MAN_SECTIONS` in scripts/man_sections.py:
 
     MAN_SECTIONS: dict[str, dict[str, str]] = {
         "emgmm": {"EXIT STATUS": "...", "ENVIRONMENT": "...", "FILES": "..."},
@@ -32,23 +32,35 @@ from __future__ import annotations
 import argparse
 import enum
 import importlib
-import inspect
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+SCRIPTS = Path(__file__).resolve().parent
+REPO_ROOT = SCRIPTS.parent
+for _path in (REPO_ROOT, SCRIPTS):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
-PROG = "emgmm"
+from docgen import (  # noqa: E402  (the path above makes the sibling importable)
+    PROG,
+    Changes,
+    check_or_write,
+    clean_help,
+    compare_files,
+    make_context,
+    page_name,
+    summary,
+    visible_subcommands,
+    walk,
+)
+
 DEFAULT_MAN_DIR = REPO_ROOT / "man"
-SECTIONS_MODULE = "emgmm_cli.cli.man_sections"
+SECTIONS_MODULE = "man_sections"
 MANUAL = "User Commands"
 
 # Conventional order of man page sections (man-pages(7)); unknown titles go before SEE ALSO.
@@ -107,13 +119,6 @@ def italic(text: str) -> str:
 # --- plain text -> roff ---------------------------------------------------------------------
 
 
-def clean_help(text: str | None) -> str:
-    """The help text as click shows it: dedented, cut at the first form feed."""
-    if not text:
-        return ""
-    return inspect.cleandoc(text).partition("\f")[0].strip("\n")
-
-
 def paragraphs(text: str) -> list[list[str]]:
     """Split on blank lines; each paragraph is its list of lines (trailing spaces dropped)."""
     result: list[list[str]] = []
@@ -170,26 +175,7 @@ def render_text(text: str, *, first: str = ".PP", next_: str = ".PP", tagged: bo
     return lines
 
 
-def first_sentence(text: str) -> str:
-    """The first sentence of the first paragraph, as click's short help takes it."""
-    words = text.partition("\n\n")[0].split()
-    if words and words[0] == "\b":
-        words = words[1:]
-    for i, word in enumerate(words):
-        if word.endswith(".") and (i == len(words) - 1 or not words[i + 1][0].islower()):
-            words = words[: i + 1]
-            break
-    return " ".join(words)
-
-
 # --- click introspection --------------------------------------------------------------------
-
-
-def make_context(command: click.Command, info_name: str, parent: click.Context | None) -> click.Context:
-    """A context like the one click would build to run the command (settings inherited)."""
-    ctx = click.Context(command, info_name=info_name, parent=parent, **command.context_settings)
-    ctx.resilient_parsing = True
-    return ctx
 
 
 def metavar(param: click.Parameter, ctx: click.Context) -> str:
@@ -326,15 +312,6 @@ def deprecated_note(command: click.Command) -> str | None:
     return "Deprecated."
 
 
-def visible_subcommands(group: click.Group, ctx: click.Context) -> list[tuple[str, click.Command]]:
-    result: list[tuple[str, click.Command]] = []
-    for name in group.list_commands(ctx):
-        sub = group.get_command(ctx, name)
-        if sub is not None and not sub.hidden:
-            result.append((name, sub))
-    return result
-
-
 def synopsis_line(path: str, command: click.Command, ctx: click.Context) -> str:
     """'\\fBemgmm fit\\fR [\\fIOPTIONS\\fR] \\fIINPUT\\fR': upper-case words in italics."""
     pieces = " ".join(command.collect_usage_pieces(ctx))
@@ -346,16 +323,76 @@ def synopsis_line(path: str, command: click.Command, ctx: click.Context) -> str:
 
 # --- pages --------------------------------------------------------------------------------
 
-
-def page_name(path: str) -> str:
-    """'emgmm fit' -> 'emgmm-fit'."""
-    return "-".join(path.split())
+GENERATED_SECTIONS = ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "COMMANDS")
 
 
 def section_rank(title: str) -> int:
     if title == "SEE ALSO":
         return len(SECTION_ORDER) + 1
     return SECTION_ORDER.index(title) if title in SECTION_ORDER else len(SECTION_ORDER)
+
+
+def header_lines(command: click.Command, name: str, ctx: click.Context, version: str) -> list[str]:
+    """.TH, NAME and SYNOPSIS."""
+    page = page_name(name)
+    short = summary(command).rstrip(".")
+    return [
+        f".TH {quote_arg(page.upper())} 1 \"\" {quote_arg(f'{PROG} {version}')} {quote_arg(MANUAL)}",
+        '.\\" Generated by scripts/make_man.py from the click command definitions; do not edit.',
+        ".nh",
+        ".SH NAME",
+        text_line(escape(f"{page} - {short}" if short else page)),
+        ".SH SYNOPSIS",
+        synopsis_line(name, command, ctx),
+    ]
+
+
+def description_lines(command: click.Command) -> list[str]:
+    """DESCRIPTION: the help, a deprecation note and the epilog, if any."""
+    parts = [clean_help(command.help), deprecated_note(command) or "", clean_help(command.epilog)]
+    description = "\n\n".join(p for p in parts if p)
+    if not description:
+        return []
+    return [".SH DESCRIPTION", *render_text(description, first="", next_=".PP")]
+
+
+def options_lines(command: click.Command, ctx: click.Context) -> list[str]:
+    options = [p for p in command.get_params(ctx) if isinstance(p, click.Option) and not p.hidden]
+    if not options:
+        return []
+    lines = [".SH OPTIONS"]
+    for option in options:
+        lines += option_lines(option, ctx)
+    return lines
+
+
+def commands_body(command: click.Command, name: str, ctx: click.Context) -> list[str]:
+    """The COMMANDS section of a group's page (empty for a plain command)."""
+    if not isinstance(command, click.Group):
+        return []
+    body: list[str] = []
+    for sub_name, sub in visible_subcommands(command, ctx):
+        ref = f"See {page_name(f'{name} {sub_name}')}(1)."
+        short = summary(sub)
+        body += [".TP", bold(sub_name), text_line(escape(f"{short} {ref}" if short else ref))]
+    return body
+
+
+def see_also_body(see_also: Sequence[str], text: str) -> list[str]:
+    """SEE ALSO: the generated references, merged with text when it is made only of
+    references ("emgmm-fit(1), sort(1)"), else followed by it as paragraphs."""
+    references = [(ref, "1") for ref in see_also]
+    tokens = [t.strip() for t in re.split(r"[,\s]+", text) if t.strip()]
+    if tokens and all(REFERENCE.match(t) for t in tokens):
+        for token in tokens:
+            match = REFERENCE.match(token)
+            assert match is not None
+            if (match["name"], match["section"]) not in references:
+                references.append((match["name"], match["section"]))
+        text = ""
+    refs = [f"{bold(name)}({escape(section)})" for name, section in references]
+    body = [text_line(",\n".join(refs))] if refs else []
+    return body + render_text(text, first=".PP" if refs else "", next_=".PP", tagged=True)
 
 
 def render_page(
@@ -375,103 +412,33 @@ def render_page(
     (see the module docstring); see_also lists other page names to refer to.
     """
     if version is None:
-        from emgmm_cli import __version__ as version
-    words = name.split()
-    ctx = make_context(command, words[-1], parent)
-    page = page_name(name)
+        from emgmm_cli import __version__
 
-    lines = [
-        f".TH {quote_arg(page.upper())} 1 \"\" {quote_arg(f'{PROG} {version}')} {quote_arg(MANUAL)}",
-        '.\\" Generated by scripts/make_man.py from the click command definitions; do not edit.',
-        ".nh",
-        ".SH NAME",
-    ]
-    help_text = clean_help(command.help)
-    summary = clean_help(command.short_help) or first_sentence(help_text)
-    summary = summary.rstrip(".")
-    lines.append(text_line(escape(f"{page} - {summary}" if summary else page)))
-
-    lines += [".SH SYNOPSIS", synopsis_line(name, command, ctx)]
-
-    description = help_text
-    note = deprecated_note(command)
-    if note:
-        description = f"{description}\n\n{note}" if description else note
-    epilog = clean_help(command.epilog)
-    if epilog:
-        description = f"{description}\n\n{epilog}" if description else epilog
-    if description:
-        lines.append(".SH DESCRIPTION")
-        lines += render_text(description, first="", next_=".PP")
-
-    options = [
-        p for p in command.get_params(ctx) if isinstance(p, click.Option) and not p.hidden
-    ]
-    if options:
-        lines.append(".SH OPTIONS")
-        for option in options:
-            lines += option_lines(option, ctx)
-
+        version = __version__
+    ctx = make_context(command, name.split()[-1], parent)
+    lines = header_lines(command, name, ctx, version)
+    lines += description_lines(command) + options_lines(command, ctx)
     extras = {title.strip().upper(): text for title, text in (extra_sections or {}).items()}
-    sections: dict[str, list[str]] = {}
-    if isinstance(command, click.Group):
-        subs = visible_subcommands(command, ctx)
-        if subs:
-            body: list[str] = []
-            for sub_name, sub in subs:
-                body += [".TP", bold(sub_name)]
-                short = clean_help(sub.short_help) or first_sentence(clean_help(sub.help))
-                ref = f"See {page_name(f'{name} {sub_name}')}(1)."
-                body.append(text_line(escape(f"{short} {ref}" if short else ref)))
-            sections["COMMANDS"] = body
+    sections = {"COMMANDS": commands_body(command, name, ctx)}
     for key, text in extras.items():
-        if key in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "COMMANDS"):
-            raise ValueError(f"{page}: MAN_SECTIONS may not replace the generated {key} section")
+        if key in GENERATED_SECTIONS:
+            raise ValueError(f"{page_name(name)}: MAN_SECTIONS may not replace the generated "
+                             f"{key} section")
         if key != "SEE ALSO":
             sections[key] = render_text(text, first="", next_=".PP", tagged=True)
-    references = [(ref, "1") for ref in see_also]
-    see_also_text = extras.get("SEE ALSO", "")
-    tokens = [t.strip() for t in re.split(r"[,\s]+", see_also_text) if t.strip()]
-    if tokens and all(REFERENCE.match(t) for t in tokens):
-        for token in tokens:
-            match = REFERENCE.match(token)
-            assert match is not None
-            if (match["name"], match["section"]) not in references:
-                references.append((match["name"], match["section"]))
-        see_also_text = ""
-    refs = [f"{bold(name)}({escape(section)})" for name, section in references]
-    if refs or see_also_text:
-        body = [text_line(",\n".join(refs))] if refs else []
-        body += render_text(see_also_text, first=".PP" if refs else "", next_=".PP", tagged=True)
-        sections["SEE ALSO"] = body
+    sections["SEE ALSO"] = see_also_body(see_also, extras.get("SEE ALSO", ""))
     for title in sorted(sections, key=section_rank):
-        lines.append(f".SH {escape(title)}")
-        lines += sections[title]
+        if sections[title]:
+            lines += [f".SH {escape(title)}", *sections[title]]
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True)
-class PageSpec:
-    path: str
-    command: click.Command
-    parent: click.Context | None
-
-
-def walk(command: click.Command, path: str, parent: click.Context | None) -> Iterator[PageSpec]:
-    """The command and, for a group, every visible subcommand, depth first."""
-    yield PageSpec(path, command, parent)
-    if isinstance(command, click.Group):
-        ctx = make_context(command, path.split()[-1], parent)
-        for sub_name, sub in visible_subcommands(command, ctx):
-            yield from walk(sub, f"{path} {sub_name}", ctx)
-
-
 def load_man_sections() -> dict[str, dict[str, str]]:
-    """MAN_SECTIONS from emgmm_cli.cli.man_sections, or {} when that module does not exist."""
+    """MAN_SECTIONS from scripts/man_sections.py, or {} when that module does not exist."""
     try:
         module = importlib.import_module(SECTIONS_MODULE)
     except ModuleNotFoundError as exc:
-        if exc.name in (SECTIONS_MODULE, "emgmm_cli.cli"):
+        if exc.name == SECTIONS_MODULE:
             return {}
         raise
     sections = getattr(module, "MAN_SECTIONS", {})
@@ -486,25 +453,20 @@ def render_tree(
 ) -> dict[str, str]:
     """File name -> page for a command tree rooted at `group` (named PROG)."""
     specs = list(walk(group, PROG, None))
-    known = {" ".join(s.path.split()[1:]) or PROG for s in specs}
-    unknown = set(man_sections or {}) - known
+    unknown = set(man_sections or {}) - {s.key for s in specs}
     if unknown:
         raise ValueError(
             f"MAN_SECTIONS names unknown commands: {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(known))}"
+            f"known: {', '.join(sorted(s.key for s in specs))}"
         )
     pages: dict[str, str] = {}
     for spec in specs:
-        key = " ".join(spec.path.split()[1:]) or PROG
-        if spec.path == PROG:
-            see_also = [page_name(s.path) for s in specs if s.path != PROG]
-        else:
-            see_also = [PROG]
+        see_also = [page_name(s.path) for s in specs if s.path != PROG] if spec.path == PROG else [PROG]
         pages[f"{page_name(spec.path)}.1"] = render_page(
             spec.command,
             spec.path,
             parent=spec.parent,
-            extra_sections=(man_sections or {}).get(key),
+            extra_sections=(man_sections or {}).get(spec.key),
             see_also=see_also,
             version=version,
         )
@@ -521,15 +483,18 @@ def render_all() -> dict[str, str]:
 # --- files --------------------------------------------------------------------------------
 
 
+def page_files(pages: Mapping[str, str], man_dir: Path) -> tuple[dict[Path, str], Changes]:
+    """The pages as files of man_dir, and how man_dir differs from them."""
+    files = {man_dir / name: text for name, text in pages.items()}
+    present = man_dir.glob(f"{PROG}*.1") if man_dir.is_dir() else ()
+    return files, compare_files(files, present)
+
+
 def compare(pages: Mapping[str, str], man_dir: Path) -> tuple[list[str], list[str], list[str]]:
     """(stale, missing, extra) page file names of man_dir against the rendered pages."""
-    present = {p.name for p in man_dir.glob(f"{PROG}*.1")} if man_dir.is_dir() else set()
-    stale = sorted(
-        n for n in pages if n in present and (man_dir / n).read_text(encoding="utf-8") != pages[n]
-    )
-    missing = sorted(set(pages) - present)
-    extra = sorted(present - set(pages))
-    return stale, missing, extra
+    changes = page_files(pages, man_dir)[1]
+    return tuple([p.name for p in paths]  # type: ignore[return-value]
+                 for paths in (changes.stale, changes.missing, changes.extra))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -537,26 +502,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="report stale, missing or extra pages; write nothing")
     parser.add_argument("--man-dir", type=Path, default=DEFAULT_MAN_DIR, help=f"default: {DEFAULT_MAN_DIR}")
     args = parser.parse_args(argv)
-    man_dir: Path = args.man_dir
-    pages = render_all()
-    stale, missing, extra = compare(pages, man_dir)
-    if args.check:
-        for label, names in (("stale", stale), ("missing", missing), ("extra", extra)):
-            for n in names:
-                print(f"{label}: {man_dir / n}", file=sys.stderr)
-        if stale or missing or extra:
-            print("man pages are out of date; run python scripts/make_man.py", file=sys.stderr)
-            return 1
-        print(f"{len(pages)} man pages up to date")
-        return 0
-    man_dir.mkdir(parents=True, exist_ok=True)
-    for n in stale + missing:
-        (man_dir / n).write_text(pages[n], encoding="utf-8", newline="\n")
-        print(f"wrote {man_dir / n}")
-    for n in extra:
-        (man_dir / n).unlink()
-        print(f"removed {man_dir / n}")
-    return 0
+    files, changes = page_files(render_all(), args.man_dir)
+    return check_or_write(files, changes, check=args.check, what="man pages",
+                          command="python scripts/make_man.py")
 
 
 if __name__ == "__main__":
