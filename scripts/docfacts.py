@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from docgen import PROG, summary, usage, walk
 
 
 @dataclass(frozen=True)
@@ -75,14 +74,6 @@ def output_formats() -> list[Entry]:
     return [Entry(", ".join(w.extensions), w.description) for w in FORMATS.values()]
 
 
-def commands() -> list[Entry]:
-    """Every command in the order `emgmm --help` lists them: its usage and summary."""
-    from emgmm_cli.cli.main import cli
-
-    return [Entry(usage(spec), summary(spec.command))
-            for spec in walk(cli, PROG, None) if spec.path != PROG]
-
-
 def model_fields() -> list[Entry]:
     """The model document's fields (io.model.MODEL_FIELDS)."""
     from emgmm_cli.io.model import MODEL_FIELDS
@@ -98,14 +89,22 @@ def covariance_shapes() -> list[Entry]:
             for name, fam in FAMILIES.items()]
 
 
-def model_options() -> list[Entry]:
+@dataclass(frozen=True)
+class OptionEntry(Entry):
+    """A field of the model's "options", and the command line's flag for it."""
+
+    flag: str = ""
+
+
+def model_options() -> list[OptionEntry]:
     """The fields of the model's "options": the fit options, then the extra ones."""
+    from emgmm_cli.cli.options import flag
     from emgmm_cli.engine.options import OPTION_SPECS
     from emgmm_cli.io.model import OPTIONS_EXTRA
 
-    entries = [Entry(name, f"{spec.help.rstrip('.')}; {spec.describe()}")
+    entries = [OptionEntry(name, f"{spec.help.rstrip('.')}; {spec.describe()}", flag(name))
                for name, spec in OPTION_SPECS.items()]
-    return entries + [Entry(f.name, f.description) for f in OPTIONS_EXTRA]
+    return entries + [OptionEntry(f.name, f.description, flag(f.name)) for f in OPTIONS_EXTRA]
 
 
 def model_file_intro() -> str:

@@ -31,7 +31,7 @@ def files_section() -> str:
         "The shape of covariances, for K components in D dimensions, by covariance_type:",
         tagged(docfacts.covariance_shapes()),
         "The fields of options:",
-        tagged(docfacts.model_options()),
+        tagged(Entry(f"{e.term} ({e.flag})", e.text) for e in docfacts.model_options()),
         docfacts.model_file_checks(),
     ])
 
