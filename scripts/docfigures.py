@@ -17,15 +17,13 @@ import csv
 import math
 from collections.abc import Callable
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from docfacts import number
-from docgen import markdown_table
+from docgen import REPO_ROOT, markdown_table
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 FAITHFUL = "sample_data/faithful.csv"
 HEIGHTS = "sample_data/heights.csv"
 BLOBS = "sample_data/blobs4.csv"

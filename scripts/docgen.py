@@ -5,7 +5,9 @@ docs/model-file.md and the generated blocks of the hand-written pages) both read
 click command tree the same way: the contexts click would build to run a command, the
 walk over a group and its visible subcommands, a command's summary, usage and help as
 click shows them.  And both write, or with --check compare, their files the same way.
-Nothing here formats for one medium.
+
+The scripts import their siblings by name: run as `python scripts/NAME.py`, Python puts
+scripts/ on the path; tests put it there themselves.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # so that emgmm_cli imports from a checkout, installed or not
+    sys.path.insert(0, str(REPO_ROOT))
 
 PROG = "emgmm"
 

@@ -32,17 +32,12 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-SCRIPTS = Path(__file__).resolve().parent
-REPO_ROOT = SCRIPTS.parent
-for _path in (REPO_ROOT, SCRIPTS):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-import docfacts  # noqa: E402  (the path above makes the siblings importable)
-import docfigures  # noqa: E402
-from docfacts import Entry  # noqa: E402
-from docgen import (  # noqa: E402
+import docfacts
+import docfigures
+from docfacts import Entry
+from docgen import (
     PROG,
+    REPO_ROOT,
     PageSpec,
     check_or_write,
     compare_files,

@@ -40,14 +40,9 @@ from typing import Any
 
 import click
 
-SCRIPTS = Path(__file__).resolve().parent
-REPO_ROOT = SCRIPTS.parent
-for _path in (REPO_ROOT, SCRIPTS):
-    if str(_path) not in sys.path:
-        sys.path.insert(0, str(_path))
-
-from docgen import (  # noqa: E402  (the path above makes the sibling importable)
+from docgen import (
     PROG,
+    REPO_ROOT,
     Changes,
     check_or_write,
     clean_help,

@@ -9,33 +9,23 @@ rest exercise the renderer on a small click group built here.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import click
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = REPO_ROOT / "scripts" / "make_man.py"
+SCRIPTS = REPO_ROOT / "scripts"
 MAN_DIR = REPO_ROOT / "man"
 
-
-def load_script() -> ModuleType:
-    if "make_man" in sys.modules:
-        return sys.modules["make_man"]
-    spec = importlib.util.spec_from_file_location("make_man", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_man"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mm = load_script()
+if str(SCRIPTS) not in sys.path:
+    sys.path.insert(0, str(SCRIPTS))  # the scripts import their siblings by name
+mm: Any = importlib.import_module("make_man")
 
 
 def roff_flag(flag: str) -> str:
