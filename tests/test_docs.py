@@ -286,6 +286,7 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
     from emgmm_cli.engine.options import FIT_DEFAULTS, SELECT_DEFAULTS, FitOptions
     from emgmm_cli.io import cache, writers
+    from emgmm_cli.io.text import CODEC_BY_EXT
 
     n = md.docfacts.number
     parity = n(constant_of("test_engine_parity.py", "PARITY_RTOL"))
@@ -293,10 +294,14 @@ def quotes() -> list[tuple[str, str]]:
     fit, sel = FIT_DEFAULTS, SELECT_DEFAULTS
     reg = n(FitOptions(1).reg_covar)
     trace_names = list(trace_columns(SimpleNamespace(trace=[])))  # type: ignore[arg-type]
+    codecs = list(CODEC_BY_EXT)
+    compressed = f"{', '.join(codecs[:-1])}, and {codecs[-1]}"
     readers = [c.name for c in COMMANDS if any("--memory-limit" in getattr(p, "opts", ())
                                                for p in c.params)]
     return [
         ("README.md", f"to a relative {parity}"),
+        ("README.md", f"compressed text ({compressed} with the zstandard package)"),
+        ("docs/guide.md", f"first bytes: {compressed} when the zstandard package"),
         ("docs/numerics.md", f"to a relative {parity} (its `PARITY_RTOL`)"),
         ("docs/numerics.md", f"in D = {dims},"),
         ("docs/numerics.md", "by more than a relative "
