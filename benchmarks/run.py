@@ -9,7 +9,7 @@
 
 Not part of the test suite.  Run it with the interpreter of the environment emgmm is
 installed in (it needs scikit-learn: pip install '.[test]').  The results are printed as
-a markdown table (ready for the README) and saved as JSON in benchmarks/out/.
+a markdown table (for benchmarks/README.md) and saved as JSON in benchmarks/out/.
 
 Method
 ------

@@ -1,39 +1,31 @@
-"""The man pages in man/ are what scripts/make_man.py renders from the click commands.
+"""The man pages in man/ are what scripts/make_man.py renders from the click commands
+and the sections of scripts/man_sections.py.
 
-The first two tests use the real CLI (emgmm_cli.cli.main.cli) and fail when a page is
-stale, missing or extra: run `python scripts/make_man.py` after changing a command. The
+The first tests use the real CLI (emgmm_cli.cli.main.cli) and fail when a page is stale,
+missing or extra (run `python scripts/make_man.py` after changing a command), or when a
+page lacks a fact the code defines (an exit code, a model field, an output format). The
 rest exercise the renderer on a small click group built here.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 import click
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCRIPT = REPO_ROOT / "scripts" / "make_man.py"
+SCRIPTS = REPO_ROOT / "scripts"
 MAN_DIR = REPO_ROOT / "man"
 
-
-def load_script() -> ModuleType:
-    if "make_man" in sys.modules:
-        return sys.modules["make_man"]
-    spec = importlib.util.spec_from_file_location("make_man", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_man"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-mm = load_script()
+if str(SCRIPTS) not in sys.path:
+    sys.path.insert(0, str(SCRIPTS))  # the scripts import their siblings by name
+mm: Any = importlib.import_module("make_man")
 
 
 def roff_flag(flag: str) -> str:
@@ -70,6 +62,50 @@ def test_real_pages_start_with_th_and_list_every_flag() -> None:
             if isinstance(param, click.Option) and not param.hidden:
                 for flag in [*param.opts, *param.secondary_opts]:
                     assert f"\\fB{roff_flag(flag)}\\fR" in page, f"{spec.path}: {flag} missing"
+
+
+def page_text(name: str) -> str:
+    """A page with its roff escapes for '-' and '\\' undone, for plain-text searches."""
+    return mm.render_all()[name].replace("\\-", "-").replace("\\e", "\\")
+
+
+def test_every_page_lists_every_exit_status() -> None:
+    from emgmm_cli.cli.context import ExitStatus
+
+    for name in mm.render_all():
+        section = page_text(name).partition(".SH EXIT STATUS\n")[2].partition(".SH ")[0]
+        codes = [line for line in section.splitlines() if line.startswith("\\fB")]
+        assert codes == [f"\\fB{int(s)}\\fR" for s in sorted(ExitStatus)], name
+
+
+def test_group_page_describes_every_model_field_option_family_and_format() -> None:
+    from emgmm_cli.engine.families import FAMILIES
+    from emgmm_cli.engine.options import OPTION_SPECS
+    from emgmm_cli.io.formats import FORMATS
+    from emgmm_cli.io.model import OPTIONS_EXTRA, REQUIRED_FIELDS
+
+    text = page_text("emgmm.1")
+    files = text.partition(".SH FILES\n")[2].partition(".SH ")[0]
+    for name in REQUIRED_FIELDS:
+        assert f".TP\n\\fB{name}\\fR\n" in files, name
+    for name in [*OPTION_SPECS, *(f.name for f in OPTIONS_EXTRA)]:
+        assert f".TP\n\\fB{name} (--" in files, name
+    for name, fam in FAMILIES.items():
+        assert f"\\fB{name} ({fam.mclust})\\fR\n{fam.shape_text}: " in files, name
+    conventions = text.partition(".SH CONVENTIONS\n")[2].partition(".SH ")[0]
+    for writer in FORMATS.values():
+        assert f"\\fB{', '.join(writer.extensions)}\\fR\n{writer.description}." in conventions
+
+
+def test_environment_variables_are_ones_the_package_knows() -> None:
+    source = "\n".join(p.read_text(encoding="utf-8")
+                       for p in (REPO_ROOT / "emgmm_cli").rglob("*.py"))
+    section = page_text("emgmm.1").partition(".SH ENVIRONMENT\n")[2].partition(".SH ")[0]
+    terms = [line[3:-3] for line in section.splitlines() if line.startswith("\\fB")]
+    variables = [v for term in terms for v in term.split(", ")]
+    assert "NO_COLOR" in variables and "EMGMM_FORCE_TTY" in variables
+    for variable in variables:
+        assert variable in source, variable
 
 
 def test_write_and_check_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

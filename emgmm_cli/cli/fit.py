@@ -34,7 +34,7 @@ from .options import FORMATS_TEXT, common_options, fit_options, input_options, t
 @pass_terminal
 def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
         standardize: bool, **kw: Any) -> None:
-    """Fit a Gaussian mixture to INPUT (.csv, .tsv, .npy, or - for CSV on stdin).
+    """Fit a Gaussian mixture to INPUT (a data file, or - for standard input).
 
     On a terminal, prints a summary: iterations, convergence, log-likelihood, BIC, AIC,
     ICL and a table of components.  When stdout is a pipe or a file and no output is

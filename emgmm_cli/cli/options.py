@@ -263,8 +263,8 @@ read_options = compose(
                  help="Comma-separated columns to use, by header name or 0-based index "
                       "(default: all)."),
     click.option("-d", "--delimiter", metavar="CHAR",
-                 help="Field delimiter of text input (default: from the extension; "
-                      "',' for .csv and stdin, tab for .tsv)."),
+                 help="Field delimiter of text input (default: from the extension, ',' "
+                      "for .csv and tab for .tsv; sniffed for other text and stdin)."),
     click.option("--header/--no-header", " /-H", default=None,
                  help="Whether the first row is a header (default: detected: a header "
                       "is a first row with a non-numeric field)."),
@@ -339,7 +339,8 @@ def em_options(defaults: Mapping[str, Any] = FIT_DEFAULTS, *, means_init: bool =
     if means_init:
         decorators.insert(1, click.option(
             "--means-init", type=click.Path(dir_okay=False), metavar="FILE",
-            help="Starting means: a K x D CSV/TSV/NPY file (overrides --init)."))
+            help="Starting means: a K x D data file, in any input format (overrides "
+                 "--init)."))
     return compose(*decorators, standardize_option, large_data_options)
 
 

@@ -1,20 +1,12 @@
 """The versioned model document: what `fit --model` writes and `--json` prints.
 
-Format "emgmm-model", version 1 (2 for a model that records a transform): a JSON
-object with
+Format "emgmm-model", version 1: a JSON object whose fields, in the order fit writes them,
+are those of MODEL_FIELDS below, each with the one line that describes it there
+(docs/model-file.md and the FILES section of emgmm(1) are generated from that table).
 
-  format, version, emgmm_version
-  covariance_type, n_components, n_features, feature_names
-  weights (K), means (K x D), covariances (K x D x D full, D x D tied, K x D diag, K spherical)
-  n_samples, log_likelihood (of the final parameters), mean_log_likelihood, n_parameters,
-  bic, aic, icl (lower is better), converged, n_iter, degenerate (component indices),
-  events ([{kind, component, iteration, message}]), restart_log_likelihoods
-  options (every fit option, with the seed actually used), source (the input file)
-  and, only for a fit of standardized columns (--standardize), version 2 and
-  transform: {kind: "standardize", center (D), scale (D, > 0)}: the parameters are
-  those of z = (x - center) / scale, every reader applies it, and the log-likelihoods
-  and criteria are those of the data x.  A reader of version 1 would ignore the field
-  and apply the parameters to x, so such a file says version 2, which it refuses.
+A fit of standardized columns (--standardize) adds the field "transform" (OPTIONAL_FIELDS)
+and says version 2: its parameters are those of z = (x - center) / scale, which every
+reader must apply, and a reader of version 1 would ignore the field and apply them to x.
 
 The numbers are written with full precision (Python's shortest round-trip repr).
 load_model reads such a file back and validates it (every failure a one-line DataError);
@@ -27,6 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .. import vocab
 from .errors import DataError
 
 if TYPE_CHECKING:
@@ -93,13 +86,69 @@ def model_document(result: "FitResult", *, feature_names: list[str], source: str
 # --------------------------------------------------------------------------- reading
 
 
-#: Fields every version-1 document has, in the order fit writes them.
-REQUIRED_FIELDS = (
-    "format", "version", "emgmm_version", "covariance_type", "n_components", "n_features",
-    "feature_names", "weights", "means", "covariances", "n_samples", "log_likelihood",
-    "mean_log_likelihood", "n_parameters", "bic", "aic", "icl", "converged", "n_iter",
-    "degenerate", "events", "restart_log_likelihoods", "options", "source",
+@dataclass(frozen=True)
+class ModelField:
+    """A field of the model document and what it holds, in one line for the docs."""
+
+    name: str
+    description: str
+
+
+#: Every field of a version-1 document, in the order fit writes them.  The shapes of
+#: "covariances" per family come from the family table (Family.shape_text) and the
+#: fields of "options" from the option schema (engine.options.OPTION_SPECS), plus
+#: OPTIONS_EXTRA; the generated docs list both under these lines.
+MODEL_FIELDS: tuple[ModelField, ...] = (
+    ModelField("format", f'"{MODEL_FORMAT}"'),
+    ModelField("version", "1, or 2 for a model with a transform: the version of the "
+                          "format; a reader refuses a version it does not know"),
+    ModelField("emgmm_version", "the version of emgmm that wrote the file"),
+    ModelField("covariance_type", "the covariance family, which sets the shape of covariances"),
+    ModelField("n_components", "K, the number of components (an integer >= 1)"),
+    ModelField("n_features", "D, the number of columns fitted (an integer >= 1)"),
+    ModelField("feature_names", "the D column names of the training data; predict and score "
+                                "select these columns when the input's header holds them all"),
+    ModelField("weights", "K mixing weights, each >= 0, summing to 1"),
+    ModelField("means", "K x D: the mean of each component"),
+    ModelField("covariances", "the covariances, reg_covar included, in the family's shape; "
+                              "finite, symmetric and positive definite"),
+    ModelField("n_samples", "N, the number of rows fitted"),
+    ModelField("log_likelihood", "the log-likelihood of the final parameters (null if not "
+                                 "finite)"),
+    ModelField("mean_log_likelihood", "the same per sample: log_likelihood / N"),
+    ModelField("n_parameters", "p, the number of free parameters"),
+    ModelField("bic", "-2 log L + p log N; lower is better (mclust reports its negative)"),
+    ModelField("aic", "-2 log L + 2 p"),
+    ModelField("icl", "BIC - 2 sum_i log max_k r_ik: BIC plus twice the entropy of the "
+                      "classification"),
+    ModelField("converged", "whether EM met tol before max_iter (true or false)"),
+    ModelField("n_iter", "the EM iterations the kept restart ran"),
+    ModelField("degenerate", "the indices of the components that ended degenerate"),
+    ModelField("events", "the named events of the fit: objects with kind, component, "
+                         "iteration and message"),
+    ModelField("restart_log_likelihoods", "the final log-likelihood of every restart"),
+    ModelField("options", "every fit option, with the seed actually used: an object with "
+                          "the fields below"),
+    ModelField("source", "the training data file, or <stdin>"),
 )
+#: Fields only some documents have, after those of MODEL_FIELDS.
+OPTIONAL_FIELDS: tuple[ModelField, ...] = (
+    ModelField(TRANSFORM_FIELD, "only for a fit of standardized columns (--standardize), in "
+                                'a version 2 file: {"kind": "standardize", "center": D '
+                                'numbers, "scale": D numbers > 0}. weights, means and '
+                                "covariances are then those of z = (x - center) / scale, "
+                                "where the covariance family holds exactly; predict, score "
+                                "and sample apply it; log_likelihood, the criteria and "
+                                "restart_log_likelihoods are those of the data x (log L(z) "
+                                "- N sum_j log scale_j)"),
+)
+#: Fields of "options" that are not fit options.
+OPTIONS_EXTRA: tuple[ModelField, ...] = (
+    ModelField("dtype", "the precision the data were read and the E-step run in: "
+                        + " or ".join(vocab.names(vocab.DTYPES))),
+)
+#: Fields every version-1 document has, in the order fit writes them.
+REQUIRED_FIELDS = tuple(f.name for f in MODEL_FIELDS)
 #: How far the weights may sum from 1 (fit writes them to within a few ulps).
 WEIGHT_SUM_TOL = 1e-6
 #: Relative asymmetry |S - S^T| / max|S| a covariance matrix may show.

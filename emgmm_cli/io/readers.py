@@ -237,7 +237,7 @@ def _read_parquet(src: Input, columns: Sequence[str] | None,
         frame = pd.read_parquet(src.path)
     except ImportError as exc:
         raise DataError(
-            src.name, "reading .parquet needs pyarrow; install it with pip install pyarrow"
+            src.name, "reading .parquet needs pyarrow: pip install 'emgmm[parquet]'"
         ) from exc
     except Exception as exc:  # pyarrow raises its own types for broken files
         raise DataError(src.name, f"not a valid .parquet file ({reason(exc)})") from exc

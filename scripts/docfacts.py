@@ -1,0 +1,137 @@
+"""The facts the documentation states, read from the code that makes them true.
+
+Each function returns plain entries (a term and one line about it) or plain text, for
+scripts/man_sections.py to put in the man pages and scripts/make_docs.py in the Markdown
+docs, so both say the same thing and neither can drift from the code: exit codes from
+ExitStatus, commands from COMMANDS, output formats from io.formats.FORMATS, the model
+file's fields from io.model.MODEL_FIELDS, its covariance shapes from the family table and
+its options from the option schema.  A code change that these functions cannot describe
+(an exit code without a meaning below) is an error, not a silent gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A term and what it means: a row of a two-column table, a tagged paragraph."""
+
+    term: str
+    text: str
+
+
+def number(value: float) -> str:
+    """A number as the docs write it: 0.001, 1e-6 (not 1e-06), 2000."""
+    text = f"{value:g}"
+    mantissa, e, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if e else text
+
+
+#: What each ExitStatus means, by member name.
+EXIT_MEANINGS = {
+    "SUCCESS": "success",
+    "ERROR": "the data, a file or the fit failed: one line on stderr names the file and, "
+             "where known, the line and column, and says what to do",
+    "USAGE": "bad usage: an unknown option, a value out of range, a missing argument, "
+             "options that exclude each other",
+    "HANGUP": "stopped by SIGHUP (the terminal closed), as Ctrl-C stops a run",
+    "INTERRUPTED": "interrupted (Ctrl-C); no partial output file or temporary file is left "
+                   "behind, and batch still writes its summary of what was done",
+    "TERMINATED": "stopped by SIGTERM (kill, timeout, a scheduler), as Ctrl-C stops a run",
+}
+
+
+def exit_codes() -> list[Entry]:
+    """Every exit code of emgmm_cli.cli.context.ExitStatus, in value order."""
+    from emgmm_cli.cli.context import ExitStatus
+
+    missing = [s.name for s in ExitStatus if s.name not in EXIT_MEANINGS]
+    if missing:
+        raise ValueError(f"EXIT_MEANINGS has no meaning for ExitStatus.{', '.join(missing)}")
+    return [Entry(str(int(s)), EXIT_MEANINGS[s.name]) for s in sorted(ExitStatus)]
+
+
+def environment() -> list[Entry]:
+    """The environment variables emgmm reads or sets."""
+    from emgmm_cli.cli.main import BLAS_THREAD_VARIABLES
+
+    return [
+        Entry("NO_COLOR", "when set, tables are printed without colour"),
+        Entry("EMGMM_FORCE_TTY", "when set to anything but an empty string or 0, stdout and "
+                                 "stderr count as terminals (summary tables, not data)"),
+        Entry(", ".join(BLAS_THREAD_VARIABLES),
+              "threads of the linear-algebra library; emgmm sets each one that is not set "
+              "to 1, because its own threads already run one block of rows per core"),
+        Entry("XDG_CACHE_HOME", "the default --cache-dir is $XDG_CACHE_HOME/emgmm "
+                                "(~/.cache/emgmm when it is not set)"),
+    ]
+
+
+def output_formats() -> list[Entry]:
+    """Every output format of io.formats.FORMATS: its extensions and what it writes."""
+    from emgmm_cli.io.formats import FORMATS
+
+    return [Entry(", ".join(w.extensions), w.description) for w in FORMATS.values()]
+
+
+def model_fields() -> list[Entry]:
+    """The model document's fields (io.model.MODEL_FIELDS, then OPTIONAL_FIELDS)."""
+    from emgmm_cli.io.model import MODEL_FIELDS, OPTIONAL_FIELDS
+
+    return [Entry(f.name, f.description) for f in (*MODEL_FIELDS, *OPTIONAL_FIELDS)]
+
+
+def covariance_shapes() -> list[Entry]:
+    """The shape of the model's covariances for each family of the family table."""
+    from emgmm_cli.engine.families import FAMILIES
+
+    return [Entry(f"{name} ({fam.mclust})", f"{fam.shape_text}: {fam.term.description}")
+            for name, fam in FAMILIES.items()]
+
+
+@dataclass(frozen=True)
+class OptionEntry(Entry):
+    """A field of the model's "options", and the command line's flag for it."""
+
+    flag: str = ""
+
+
+def model_options() -> list[OptionEntry]:
+    """The fields of the model's "options": the fit options, then the extra ones."""
+    from emgmm_cli.cli.options import flag
+    from emgmm_cli.engine.options import OPTION_SPECS
+    from emgmm_cli.io.model import OPTIONS_EXTRA
+
+    entries = [OptionEntry(name, f"{spec.help.rstrip('.')}; {spec.describe()}", flag(name))
+               for name, spec in OPTION_SPECS.items()]
+    return entries + [OptionEntry(f.name, f.description, flag(f.name)) for f in OPTIONS_EXTRA]
+
+
+def model_file_intro() -> str:
+    """What a model file is, in a paragraph."""
+    from emgmm_cli.io.model import MODEL_FORMAT, TRANSFORM_FIELD
+
+    return (f'A model file is the JSON object that fit --model FILE.json writes (fit --json '
+            f'prints it too, with a trace added): format "{MODEL_FORMAT}", version 1, or '
+            f"version 2 for a fit of standardized columns, which adds the field "
+            f"{TRANSFORM_FIELD} (a reader of version 1 would ignore it and apply the "
+            f"parameters to data they are not of). predict, score, sample and info read it. Numbers are written with full precision, so a "
+            "model read back gives the labels and log-densities of the fit bit for bit. "
+            "Fields beyond those listed are ignored.")
+
+
+def model_file_checks() -> str:
+    """What a reader checks, in a paragraph (the tolerances from io.model)."""
+    from emgmm_cli.io.model import SYMMETRY_RTOL, WEIGHT_SUM_TOL
+
+    return ("A reader validates the file first, and each problem is a one-line error with "
+            "exit status 1 that names the file and the field: not JSON (with the line and "
+            "column), not an object, another format, a version it does not read, a missing "
+            "field, feature_names or arrays whose shapes disagree with n_components and "
+            "n_features, a number that is not finite, a negative weight, weights whose sum "
+            f"is more than {number(WEIGHT_SUM_TOL)} from 1, a covariance that is not symmetric "
+            f"(to a relative {number(SYMMETRY_RTOL)}) or not positive definite, and fields of the "
+            "wrong type.")

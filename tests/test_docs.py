@@ -1,0 +1,341 @@
+"""The documentation cannot drift from the code.
+
+- docs/cli.md, docs/model-file.md and the generated blocks of the hand-written pages
+  (README.md, docs/*.md, benchmarks/README.md) are what scripts/make_docs.py renders now;
+  run `python scripts/make_docs.py` after changing a command, a table or the engine.
+- Every shell example of the hand-written pages runs, block after block, in a folder that
+  holds a copy of sample_data/; every Python example runs too.  The README's two set-up
+  commands are the ones the project promises.
+- The README names every command, and its exit codes are ExitStatus.
+- Each figure a hand-written page quotes from a constant of the code or the tests is found
+  in the page as the constant says it (quotes()).
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+README = REPO_ROOT / "README.md"
+DOCS = REPO_ROOT / "docs"
+SETUP_COMMANDS = (
+    "python3 -m venv .venv && . .venv/bin/activate && pip install . && "
+    "emgmm fit sample_data/blobs4.csv -k 4 --columns x,y --seed 0",
+    "python3 -m venv .venv && . .venv/bin/activate && pip install '.[test]' && pytest",
+)
+#: The languages of fenced blocks in hand-written pages: sh and python blocks run; shell
+#: blocks hold commands too long to run in a test (benchmarks), and no emgmm command.
+FENCE_LANGUAGES = {"sh", "python", "text", "shell"}
+FENCE = re.compile(r"^```(?P<lang>\w*)\n(?P<body>.*?)^```\n", re.S | re.M)
+
+
+if str(REPO_ROOT / "scripts") not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT / "scripts"))  # the scripts import their siblings by name
+md: Any = importlib.import_module("make_docs")
+
+
+def hand_written() -> list[Path]:
+    return list(md.hand_written())
+
+
+def fences(page: Path, lang: str | None = None) -> list[str]:
+    """The bodies of the page's fenced blocks (of one language)."""
+    text = page.read_text(encoding="utf-8")
+    return [m["body"] for m in FENCE.finditer(text) if lang is None or m["lang"] == lang]
+
+
+def page_id(page: Path) -> str:
+    return str(page.relative_to(REPO_ROOT))
+
+
+# --- generated pages and blocks ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def rendered(example_runs: dict[Path, subprocess.Popen[str]]) -> dict[Path, str]:
+    # example_runs is asked for first so that the pages' shell examples run in the
+    # background while the figures are computed here.
+    return dict(md.render_all())
+
+
+def test_generated_docs_are_up_to_date(rendered: dict[Path, str]) -> None:
+    stale = [page_id(p) for p, text in rendered.items()
+             if not p.is_file() or p.read_text(encoding="utf-8") != text]
+    assert not stale, f"out of date: {stale}; run python scripts/make_docs.py"
+
+
+def test_cli_page_is_every_commands_help_in_order(rendered: dict[Path, str]) -> None:
+    from emgmm_cli.cli.main import COMMANDS, cli
+
+    page = rendered[md.CLI_PAGE]
+    sections = re.split(r"^## ", page, flags=re.M)[1:]
+    assert [s.splitlines()[0] for s in sections] == ["emgmm", *(f"emgmm {c.name}" for c in COMMANDS)]
+    arguments: list[list[str]] = [[], *([str(c.name)] for c in COMMANDS)]
+    for section, args in zip(sections, arguments):
+        shown = section.partition("```text\n")[2].partition("\n```")[0]
+        help_run = CliRunner().invoke(cli, [*args, "--help"], terminal_width=md.HELP_WIDTH,
+                                      prog_name="emgmm")
+        assert help_run.exit_code == 0
+        assert shown == help_run.output.rstrip(), args
+
+
+def test_blocks_are_filled_and_checked() -> None:
+    text = "a\n<!-- BEGIN GENERATED x (here) -->\nold\n<!-- END GENERATED x -->\nb\n"
+    render = md.render_blocks({"x": lambda: "new"})
+    assert md.fill_blocks(text, render) == (
+        "a\n<!-- BEGIN GENERATED x (here) -->\n\nnew\n\n<!-- END GENERATED x -->\nb\n")
+    with pytest.raises(ValueError, match="unknown generated block 'y'"):
+        md.fill_blocks(text.replace(" x ", " y "), render)
+    with pytest.raises(ValueError, match="without its end marker"):
+        md.fill_blocks(text.replace("END GENERATED x", "END x"), render)
+
+
+def test_model_fields_are_what_fit_writes(tmp_path: Path) -> None:
+    import emgmm_cli
+    from emgmm_cli.engine.errors import FitEvent
+    from emgmm_cli.engine.options import OPTION_SPECS
+    from emgmm_cli.io.model import MODEL_FIELDS, OPTIONS_EXTRA
+
+    document = emgmm_cli.fit(str(REPO_ROOT / "sample_data" / "faithful.csv"), 2, seed=0).document
+    assert list(document) == [f.name for f in MODEL_FIELDS]
+    assert list(document["options"]) == [*OPTION_SPECS, *(f.name for f in OPTIONS_EXTRA)]
+    events = next(f.description for f in MODEL_FIELDS if f.name == "events")
+    for key in FitEvent("kind", "message").to_dict():
+        assert key in events, key
+
+
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_links_between_pages_resolve(rendered: dict[Path, str]) -> None:
+    pages = {p: p.read_text(encoding="utf-8") for p in hand_written()} | rendered
+    for page, text in pages.items():
+        for m in LINK.finditer(text):
+            target, _, anchor = m["target"].partition("#")
+            if re.match(r"[a-z]+:", target):
+                continue
+            path = (page.parent / target).resolve() if target else page
+            assert path.is_file(), (page_id(page), m["target"])
+            if anchor and path.suffix == ".md":
+                headings = re.findall(r"^#+ (.*)$", pages.get(path) or path.read_text(encoding="utf-8"),
+                                      re.M)
+                assert anchor in {slug(h) for h in headings}, (page_id(page), m["target"])
+
+
+# --- the README ---------------------------------------------------------------------------
+
+
+def test_readme_is_short() -> None:
+    lines = README.read_text(encoding="utf-8").count("\n")
+    assert 150 <= lines <= 250, lines
+
+
+def test_readme_names_every_command() -> None:
+    from emgmm_cli.cli.main import COMMANDS
+
+    text = README.read_text(encoding="utf-8")
+    for command in COMMANDS:
+        assert f"`emgmm {command.name} " in text, command.name
+
+
+def test_readme_exit_codes_are_exit_status() -> None:
+    from emgmm_cli.cli.context import ExitStatus
+
+    section = README.read_text(encoding="utf-8").partition("\n## Exit codes\n")[2].partition("\n## ")[0]
+    codes = [int(m[1]) for m in re.finditer(r"^\| `(\d+)` \|", section, re.M)]
+    assert codes == sorted(int(s) for s in ExitStatus)
+
+
+def test_readme_set_up_commands_are_the_promised_ones() -> None:
+    lines = [line for body in fences(README, "sh") for line in body.splitlines()
+             if line.startswith("python3 -m venv")]
+    assert lines == list(SETUP_COMMANDS)
+
+
+def test_readme_names_the_dependencies() -> None:
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def names(requirements: list[str]) -> list[str]:
+        return [re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0] for r in requirements]
+
+    def phrase(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+    extras = project["optional-dependencies"]
+    text = re.sub(r"\s+", " ", README.read_text(encoding="utf-8"))
+    assert f"Python {project['requires-python'].removeprefix('>=')} or later" in text
+    assert f"The runtime dependencies are {phrase(names(project['dependencies']))};" in text
+    assert f"`pip install '.[parquet]'` adds {phrase(names(extras['parquet']))}" in text
+    assert f"The test extra adds {phrase(names(extras['test']))}." in text
+
+
+# --- examples -----------------------------------------------------------------------------
+
+
+def test_examples_are_in_blocks_that_run() -> None:
+    for page in hand_written():
+        text = page.read_text(encoding="utf-8")
+        for m in FENCE.finditer(text):
+            assert m["lang"] in FENCE_LANGUAGES, (page_id(page), m["lang"])
+            if m["lang"] != "sh":
+                assert not re.search(r"^\$? ?emgmm ", m["body"], re.M), (page_id(page), m["body"])
+        outside = FENCE.sub("", text)
+        assert not re.search(r"^ {4,}\$? ?emgmm ", outside, re.M), page_id(page)
+
+
+def shell_script(page: Path) -> str:
+    """The page's sh blocks as one script; a set-up line runs what follows its install."""
+    lines = []
+    for body in fences(page, "sh"):
+        for line in body.splitlines():
+            if line.startswith("python3 -m venv"):
+                line = line.rpartition(" && ")[2]
+                if line == "pytest":
+                    continue
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def with_sample_data(folder: Path) -> Path:
+    shutil.copytree(REPO_ROOT / "sample_data", folder / "sample_data")
+    return folder
+
+
+def shell_pages() -> list[Path]:
+    return [p for p in hand_written() if fences(p, "sh")]
+
+
+@pytest.fixture(scope="module")
+def example_runs(tmp_path_factory: pytest.TempPathFactory
+                 ) -> Iterator[dict[Path, subprocess.Popen[str]]]:
+    """The shell examples of every page, started at once, each in its own folder."""
+    prelude = f'set -euo pipefail\nemgmm() {{ "{sys.executable}" -m emgmm_cli "$@"; }}\n'
+    env = {**os.environ, "NO_COLOR": "1", "EMGMM_FORCE_TTY": "0"}
+    runs = {page: subprocess.Popen(
+        ["bash", "-c", prelude + shell_script(page)], text=True, env=env,
+        cwd=with_sample_data(tmp_path_factory.mktemp(page.stem)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE) for page in shell_pages()}
+    yield runs
+    for process in runs.values():
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+@pytest.mark.parametrize("page", shell_pages(), ids=page_id)
+def test_shell_examples_run(page: Path, example_runs: dict[Path, subprocess.Popen[str]]) -> None:
+    _, stderr = example_runs[page].communicate(timeout=300)
+    assert example_runs[page].returncode == 0, f"{page_id(page)}:\n{stderr[-3000:]}"
+
+
+@pytest.mark.parametrize("page", [p for p in hand_written() if fences(p, "python")], ids=page_id)
+def test_python_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(with_sample_data(tmp_path))
+    namespace: dict[str, Any] = {"__name__": "__docs__"}
+    for body in fences(page, "python"):
+        exec(compile(body, page_id(page), "exec"), namespace)  # noqa: S102 - the page's own code
+
+
+# --- figures quoted from the code and the tests ---------------------------------------------
+
+
+def constant_of(test_file: str, name: str) -> Any:
+    """A module-level constant of a test file, read without importing the test."""
+    tree = ast.parse((REPO_ROOT / "tests" / test_file).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return ast.literal_eval(node.value)
+    raise LookupError(f"{name} in tests/{test_file}")
+
+
+def code_list(names: Any) -> str:
+    return ", ".join(f"`{n}`" for n in names)
+
+
+def quotes() -> list[tuple[str, str]]:
+    """(page, text the page must hold): figures the hand-written pages quote."""
+    from emgmm_cli.app.batching import SUMMARY_COLUMNS
+    from emgmm_cli.app.fitting import trace_columns
+    from emgmm_cli.app.discover import DEFAULT_EXTENSIONS
+    from emgmm_cli.app.requests import STANDARD_NAMES
+    from emgmm_cli.app.selecting import TABLE_COLUMNS
+    from emgmm_cli.cli.main import COMMANDS
+    from emgmm_cli.engine.em import COLLAPSE_MASS, DEGENERATE_RATIO
+    from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, HC_MAX_ROWS
+    from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
+    from emgmm_cli.engine.options import FIT_DEFAULTS, SELECT_DEFAULTS, FitOptions
+    from emgmm_cli.io import cache, writers
+    from emgmm_cli.io.text import CODEC_BY_EXT
+
+    n = md.docfacts.number
+    parity = n(constant_of("test_engine_parity.py", "PARITY_RTOL"))
+    dims = ", ".join(map(str, constant_of("test_engine_parity.py", "DIMENSIONS")))
+    fit, sel = FIT_DEFAULTS, SELECT_DEFAULTS
+    reg = n(FitOptions(1).reg_covar)
+    trace_names = list(trace_columns(SimpleNamespace(trace=[])))  # type: ignore[arg-type]
+    codecs = list(CODEC_BY_EXT)
+    compressed = f"{', '.join(codecs[:-1])}, and {codecs[-1]}"
+    readers = [c.name for c in COMMANDS if any("--memory-limit" in getattr(p, "opts", ())
+                                               for p in c.params)]
+    return [
+        ("README.md", f"to a relative {parity}"),
+        ("README.md", f"compressed text ({compressed} with the zstandard package)"),
+        ("docs/guide.md", f"first bytes: {compressed} when the zstandard package"),
+        ("docs/numerics.md", f"to a relative {parity} (its `PARITY_RTOL`)"),
+        ("docs/numerics.md", f"in D = {dims},"),
+        ("docs/numerics.md", "by more than a relative "
+                             f"{n(constant_of('test_engine_parity.py', 'CHUNKING_RTOL'))}"),
+        ("docs/numerics.md", f"tol {n(fit['tol'])}, max-iter {fit['max_iter']}, reg-covar {reg}, "
+                             f"one restart, k-means start"),
+        ("docs/numerics.md", f"default to tol {n(sel['tol'])} and max-iter {sel['max_iter']}"),
+        ("docs/numerics.md", f"below {n(DEGENERATE_RATIO)} times the smallest non-zero column "
+                             "variance"),
+        ("docs/numerics.md", f"falls below {n(COLLAPSE_MASS)} of one point"),
+        ("docs/numerics.md", f"above {SEED_SAMPLE_ROWS:,} rows"),
+        ("docs/numerics.md", f"at most {HC_MAX_ROWS} rows"),
+        ("docs/numerics.md", f"subsample of {HC_MAX_ROWS} rows"),
+        ("docs/numerics.md", f"restarts ({sel['n_init']} by default)"),
+        ("docs/guide.md", f"the columns {code_list(TABLE_COLUMNS)}"),
+        ("docs/guide.md", f"the columns {code_list(SUMMARY_COLUMNS)}"),
+        ("docs/guide.md", f"names the four outputs {', '.join(STANDARD_NAMES.values())}"),
+        ("docs/guide.md", f"its {', '.join(DEFAULT_EXTENSIONS[:-1])} and "
+                          f"{DEFAULT_EXTENSIONS[-1]} files"),
+        ("docs/guide.md", f"init {sel['init']}, n-init {sel['n_init']}, tol {n(sel['tol'])}, "
+                          f"max-iter {sel['max_iter']}"),
+        ("docs/large-data.md", f"({cache.FALLBACK_MEMORY_LIMIT >> 30} GiB when neither"),
+        ("docs/large-data.md", f"up to {writers._SPOOL_BYTES >> 20} MiB"),
+        ("docs/large-data.md", "take it: " + ", ".join(f"`{c}`" for c in readers[:-1])
+                               + f" and `{readers[-1]}`"),
+        ("docs/numerics.md", f"mclust's alpha = beta = {n(HC_ALPHA)}" if HC_ALPHA == HC_BETA
+         else f"mclust's alpha = {n(HC_ALPHA)}, beta = {n(HC_BETA)}"),
+        ("docs/guide.md", "a trace has the columns "
+                          + ", ".join(f"`{c}`" for c in trace_names[:-1])
+                          + f" and `{trace_names[-1]}`"),
+    ]
+
+
+@pytest.mark.parametrize(("page", "text"), quotes())
+def test_quoted_figures_are_the_codes(page: str, text: str) -> None:
+    body = re.sub(r"\s+", " ", (REPO_ROOT / page).read_text(encoding="utf-8"))
+    assert text in body, f"{page} should say {text!r}"
