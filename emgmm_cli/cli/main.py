@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from .. import __version__
-from . import batch, fit, info, make_blobs, predict, sample, score, select
 from ..interrupts import Stopped, stop_on_signals
+from . import batch, fit, info, make_blobs, predict, sample, score, select
 from .context import ExitStatus, debugging
 from .errors import one_line
 
@@ -39,8 +39,6 @@ class EmgmmGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Stopped as exc:
-            import signal
-
             click.echo(f"emgmm: stopped by {signal.Signals(exc.signum).name}", err=True)
             raise click.exceptions.Exit(exc.exit_status) from None
         except KeyboardInterrupt:

@@ -112,7 +112,7 @@ def far_log_prob(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
     overflows before the last step, where a log-probability below the float64 range
     becomes -inf.  Never NaN for finite x."""
     x64 = np.asarray(x, dtype=np.float64)
-    k, d = params.means.shape
+    d = params.means.shape[1]
     half = x64[None, :, :] * 0.5 - params.means[:, None, :] * 0.5
     s = np.abs(half).max(axis=(0, 2))
     v = half / np.where(s > 0, s, 1.0)[None, :, None]
@@ -147,7 +147,6 @@ def far_posterior(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
     w[:, finite] = np.exp(lp[:, finite] - top[finite])
     if not finite.all():
         near = log_maha[:, ~finite]
-        k, d = params.means.shape
         const = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny)) + params.log_det
         tied = np.where(near == near.min(axis=0), const[:, None], -np.inf)
         w[:, ~finite] = np.exp(tied - tied.max(axis=0))

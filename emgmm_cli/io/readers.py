@@ -10,9 +10,14 @@ Text format:
   other text and stdin) or by runs of whitespace;
 - ``"`` quotes a field; '#' starts a comment that runs to the end of the line; blank lines
   (and lines holding only whitespace) are skipped;
-- an optional header row; with it, a first column of row names as R's ``write.table``
-  writes them (header one field shorter than the rows) is recognised and skipped;
+- an optional header row; repeated names in it are made unique (x, x.1), with a note;
+- rows one field longer than the header: an empty last field in every row (a trailing
+  delimiter) is dropped, a first field of row names as R's ``write.table`` writes them
+  (text, or increasing whole numbers) is skipped, and anything else is an error that
+  says so; an empty last field in every row of headerless data is dropped too;
 - every row has the same number of fields; selected fields must be finite numbers.
+
+What the reader decided that a user should hear is in Points.notes (io.text.Layout).
 """
 
 from __future__ import annotations

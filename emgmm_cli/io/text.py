@@ -10,7 +10,9 @@ and column:
    read in blocks like any stream, never copied whole first (the earlier reader held the
    whole input as bytes and as text: 6.7x the memory of the file).
 2. ``prologue(inp, ...)``: the first content lines decide the delimiter (sniffed for
-   other text), whether there is a header, R row names and the field count.
+   other text), whether there is a header, R row names or a trailing delimiter, and the
+   field count; it refuses a delimiter the file does not use, and notes what a user
+   should hear (repeated names made unique, a header that is not UTF-8).
 3. ``iter_chunks(inp, plan)``: the data bytes cut at line ends into chunks (1 MiB for
    loadtxt, 4 MiB for pandas),
    each parsed by a fast C parser; a chunk the fast parser refuses, or whose values are

@@ -277,19 +277,19 @@ def _make_temp(path: str, target: str, pending: set[str]) -> tuple[int, str]:
         pending.add(tmp)
         try:
             return os.open(tmp, flags, 0o600), tmp
-        except FileExistsError:
-            pending.discard(tmp)  # taken: draw another name
-        except (FileNotFoundError, NotADirectoryError):
-            pending.discard(tmp)
-            raise DataError(
-                path, f"cannot write: directory '{shown}' does not exist; create it first"
-            ) from None
-        except PermissionError:
-            pending.discard(tmp)
-            raise DataError(path, f"permission denied: cannot create files in '{shown}'") from None
         except OSError as exc:
             pending.discard(tmp)
-            raise DataError(path, f"cannot write: {exc.strerror or exc}") from exc
+            if not isinstance(exc, FileExistsError):  # else taken: draw another name
+                raise _cannot_create(path, shown, exc) from None
+
+
+def _cannot_create(path: str, shown: str, exc: OSError) -> DataError:
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return DataError(path, f"cannot write: directory '{shown}' does not exist; create it "
+                               "first")
+    if isinstance(exc, PermissionError):
+        return DataError(path, f"permission denied: cannot create files in '{shown}'")
+    return DataError(path, f"cannot write: {exc.strerror or exc}")
 
 
 def _fsync_dir(folder: str) -> None:
