@@ -24,6 +24,7 @@ from ..io.errors import DataError
 from ..io.model import LoadedModel, check_features, load_model
 from ..io.readers import Points, read_points
 from ..io.writers import OutputSet, write_json, write_table
+from .blobs import stage_points
 from .data import as_points, dataset
 from .fitting import FinalPass, Fitted, final_pass
 from .requests import ReadOptions
@@ -157,13 +158,13 @@ def sample_points(model: Model, n: int, rng: np.random.Generator
 
 
 def write_sample(output: str, model: Model, x: NDArray[np.float64],
-                 components: NDArray[np.int64] | None) -> None:
-    """The points under the model's feature names, then the component column if given."""
-    names = model.feature_names
-    columns: dict[str, Any] = {name: x[:, j] for j, name in enumerate(names)}
-    if components is not None:
-        columns["label" if "label" not in names else "component"] = components
-    write_table(output, columns)
+                 components: NDArray[np.int64], *, labels: str | None = None,
+                 label_column: str | None = None) -> None:
+    """The points under the model's feature names; the component each was drawn from
+    in the file labels, or the column label_column, when asked (blobs.stage_points)."""
+    with OutputSet() as out:
+        stage_points(out, output, model.feature_names, x, components, labels=labels,
+                     label_column=label_column)
 
 
 # --------------------------------------------------------------------------- Python API

@@ -244,6 +244,17 @@ common_options = compose(
 )
 
 
+# Drawn points (make-blobs, sample): their true components, in a file or a named column.
+truth_options = compose(
+    click.option("--labels", metavar="FILE",
+                 help="Write each point's true component (0..K-1), one a line, to FILE "
+                      "(as fit --labels writes labels); the data hold the coordinates only."),
+    click.option("--label-column", metavar="NAME",
+                 help="Add each point's true component to the data as a column NAME (not "
+                      "a feature to fit: give fit --columns to leave it out)."),
+)
+
+
 def _split_columns(ctx: click.Context, param: click.Parameter, value: str | None
                    ) -> tuple[str, ...] | None:
     if value is None:
@@ -290,6 +301,8 @@ large_data_options = compose(
 #: Help text of the fit options beyond their schema's one line.
 _MORE_HELP = {
     "init": "Initialisation: " + vocab.listing(vocab.INIT_METHODS) + ".",
+    "order": "Order of the components, so that the same optimum gives the same labels "
+             "whatever the seed or the restart that won: " + vocab.listing(vocab.ORDERS) + ".",
     "seed": "Random seed; the same seed gives the same result (default: fresh, recorded "
             "in the model file).",
 }
