@@ -34,6 +34,14 @@ from ..io.readers import Points, read_points
 from ..io.writers import OutputSet, ensure_dir, stream_table, write_json, write_table
 from .data import as_points, dataset
 from .errors import UsageProblem
+from .plotting import (
+    MixtureView,
+    image_format,
+    mixture_figure,
+    mixture_view,
+    save_figure,
+    trace_figure,
+)
 from .requests import FitOutputs, ReadOptions
 
 Array = NDArray[np.floating]
@@ -252,8 +260,14 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
     for name, path in dest.items():
         if name == "model":
             check_json_output(path, "--model")
+        elif name in PICTURES:
+            image_format(path, PICTURES[name])
         else:
             format_for_path(path)  # a bad extension fails now, not after the fit
+
+
+#: Outputs that are pictures (plotting.IMAGE_FORMATS), and the options that name them.
+PICTURES = {"plot": "--plot", "trace_plot": "--trace-plot"}
 
 
 def check_json_output(path: str, option: str) -> None:
@@ -277,12 +291,22 @@ def stage_outputs(out: OutputSet, dest: dict[str, str], fit: Fitted, *,
         write_json("-", {**fit.document, "trace": records}, out=out)
 
 
+def fitted_view(fit: Fitted) -> MixtureView:
+    """What a picture of a fit over its own data shows (fit --plot)."""
+    return mixture_view(fit.params, fit.data, fit.feature_names, source=fit.source)
+
+
 def write_outputs(fit: Fitted, outputs: FitOutputs) -> None:
     """Write every output of a fit atomically: all of them, or none."""
     if outputs.output_dir:
         ensure_dir(outputs.output_dir)
     with OutputSet() as out:
         stage_outputs(out, outputs.destinations(), fit, as_json=outputs.as_json)
+        if outputs.plot:
+            save_figure(mixture_figure(fitted_view(fit)), outputs.plot, out=out)
+        if outputs.trace_plot:
+            save_figure(trace_figure(fit.result, source=fit.source), outputs.trace_plot,
+                        out=out)
 
 
 # --------------------------------------------------------------------------- Python API

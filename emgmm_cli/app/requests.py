@@ -46,6 +46,8 @@ class FitOutputs:
     model: str | None = None
     output_dir: str | None = None
     as_json: bool = False  # the summary (model document and trace) as JSON on stdout
+    plot: str | None = None  # a picture of the mixture over the data
+    trace_plot: str | None = None  # a picture of every restart's trace
 
     def destinations(self) -> dict[str, str]:
         """Output name -> path, with output_dir filling in what was not named."""
@@ -57,6 +59,11 @@ class FitOutputs:
             if path is not None:
                 out[name] = path
         return out
+
+    def pictures(self) -> dict[str, str]:
+        """Picture name -> path, for those asked for."""
+        return {name: path for name, path in (("plot", self.plot),
+                                              ("trace_plot", self.trace_plot)) if path}
 
     @property
     def carries_data(self) -> bool:

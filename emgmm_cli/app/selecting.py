@@ -42,6 +42,7 @@ from ..io.writers import OutputSet, write_json, write_table
 from .data import as_points, dataset
 from .errors import UsageProblem
 from .fitting import Fitted, check_outputs, fitted, fresh_seed
+from .plotting import criterion_figure, save_figure
 from .requests import ReadOptions, SelectGrid
 
 TABLE_COLUMNS = ("covariance_type", "mclust", "n_components", "status", "log_likelihood",
@@ -209,10 +210,12 @@ def cell_name(result: CellResult) -> str:
 # --------------------------------------------------------------------------- outputs
 
 
-def check_select_outputs(table: str | None, model: str | None, source: str) -> None:
+def check_select_outputs(table: str | None, model: str | None, source: str,
+                         plot: str | None = None) -> None:
     """The outputs of a selection, checked before any data is read (UsageProblem): the
-    table needs a format with text columns, the model a .json name."""
-    dest = {name: path for name, path in (("table", table), ("model", model)) if path}
+    table needs a format with text columns, the model a .json name, the plot a picture's."""
+    dest = {name: path for name, path in (("table", table), ("model", model), ("plot", plot))
+            if path}
     check_outputs(dest, [source])
     if table is not None and not FORMATS[format_for_path(table)].holds_text:
         raise UsageProblem(f"the selection table has text columns; give --table a "
@@ -220,9 +223,11 @@ def check_select_outputs(table: str | None, model: str | None, source: str) -> N
                            option="--table")
 
 
-def write_selection(selected: Selected, *, table: str | None, model: str | None) -> None:
-    """The table of every cell (JSON: with the choice) and the chosen cell's model, written
-    atomically together.  Raises DataError when no cell can be chosen."""
+def write_selection(selected: Selected, *, table: str | None, model: str | None,
+                    plot: str | None = None) -> None:
+    """The table of every cell (JSON: with the choice), the chosen cell's model and the
+    criterion against K (plot), written atomically together.  Raises DataError when no
+    cell can be chosen."""
     best = selected.best
     if best is None:
         raise DataError(selected.points.source, "no cell can be chosen: every one failed or "
@@ -233,6 +238,9 @@ def write_selection(selected: Selected, *, table: str | None, model: str | None)
             _stage_table(out, table, selected)
         if model is not None:
             write_json(model, best.document, out=out)
+        if plot is not None:
+            figure = criterion_figure(selected.selection, source=selected.points.source)
+            save_figure(figure, plot, out=out)
 
 
 def _stage_table(out: OutputSet, path: str, selected: Selected) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from ..app.errors import UsageProblem
+from ..app.errors import MissingExtra, UsageProblem
 from ..engine.errors import (
     ANOTHER_INIT,
     FEWER_COMPONENTS,
@@ -64,7 +64,7 @@ def one_line(exc: BaseException) -> str:
     if isinstance(exc, EngineError):
         text = engine_message(exc)
         return text if exc.source is None else f"{exc.source}: {text}"
-    if isinstance(exc, DataError):
+    if isinstance(exc, (DataError, MissingExtra)):
         return str(exc)
     if isinstance(exc, MemoryError):
         return "out of memory; use a smaller --memory-limit, float32 data, or fewer components"

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
 
 from .context import Terminal, pass_terminal
 from .errors import command
-from .options import FORMATS_TEXT, common_options, fit_options, input_options, take
+from .options import (
+    FORMATS_TEXT,
+    common_options,
+    fit_options,
+    input_options,
+    picture_option,
+    take,
+)
 
 
 @command()
@@ -30,6 +38,9 @@ from .options import FORMATS_TEXT, common_options, fit_options, input_options, t
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary (the model document and the trace) as JSON on stdout.")
 @click.option("--show-trace", is_flag=True, help="Also show the trace as a table.")
+@picture_option("--plot", "the data coloured by component, with each component's mean and "
+                "ellipses (as emgmm plot draws them)")
+@picture_option("--trace-plot", "the log-likelihood per iteration, one line per restart")
 @common_options
 @pass_terminal
 def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
@@ -58,8 +69,9 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
 
     read, options, outputs = take(kw, ReadOptions), take(kw, FitOptions), take(kw, FitOutputs)
     if not outputs.destinations() and not outputs.as_json and not term.stdout_isatty:
-        outputs = FitOutputs(labels="-")  # labels are the data of a pipe
-    fitting.check_outputs(outputs.destinations(), [input, means_init], as_json=outputs.as_json)
+        outputs = dataclasses.replace(outputs, labels="-")  # labels: the data of a pipe
+    fitting.check_outputs({**outputs.destinations(), **outputs.pictures()},
+                          [input, means_init], as_json=outputs.as_json)
     points = load(input, read, log=term.log)
     means = fitting.load_means(means_init, options.n_components, points.n_features) \
         if means_init else None

@@ -218,6 +218,36 @@ class Centers(click.ParamType):
                   "existing file", param, ctx)
 
 
+class Size(click.ParamType):
+    """WIDTHxHEIGHT: two positive integers, such as 800x600."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        width, x, height = str(value).lower().partition("x")
+        try:
+            size = (int(width), int(height))
+        except ValueError:
+            size = (0, 0)
+        if not x or min(size) < 1:
+            self.fail(f"{value!r} is not WIDTHxHEIGHT, two positive integers such as 800x600",
+                      param, ctx)
+        return size
+
+
+def split_pair(ctx: click.Context, param: click.Parameter, value: str | None
+                ) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    names = tuple(c.strip() for c in value.split(","))
+    if len(names) != 2 or not all(names):
+        raise click.BadParameter(f"{value!r} is not two column names NAME,NAME", ctx, param)
+    return names[0], names[1]
+
+
 # --------------------------------------------------------------------------- decorators
 
 
@@ -239,6 +269,8 @@ def _set_setting(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 common_options = compose(
     click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_setting,
                  is_eager=True, help="Print nothing but data and errors."),
+    click.option("--no-color", is_flag=True, expose_value=False, callback=_set_setting,
+                 is_eager=True, help="No colour in tables and pictures (as NO_COLOR=1 does)."),
     click.option("--debug", is_flag=True, expose_value=False, callback=_set_setting,
                  is_eager=True, help="Show the full traceback of an error."),
 )
@@ -253,6 +285,17 @@ truth_options = compose(
                  help="Add each point's true component to the data as a column NAME (not "
                       "a feature to fit: give fit --columns to leave it out)."),
 )
+
+
+#: Pictures written by fit and select besides their data.
+IMAGE_EXTENSIONS = ".png, .svg or .pdf"
+
+
+def picture_option(name: str, what: str) -> Callable[[F], F]:
+    """An option --NAME FILE that writes a picture of what to FILE."""
+    return click.option(name, metavar="FILE", type=click.Path(dir_okay=False),
+                        help=f"Draw {what} to FILE ({IMAGE_EXTENSIONS} by extension; needs "
+                             "the plot extra).")
 
 
 def _split_columns(ctx: click.Context, param: click.Parameter, value: str | None

@@ -20,6 +20,7 @@ from .options import (
     covariance_help,
     em_options,
     input_options,
+    picture_option,
     take,
 )
 
@@ -43,13 +44,15 @@ from .options import (
 @click.option("--model", metavar="FILE",
               help="Write the best cell's fitted model (the JSON document of fit --model) "
                    "to FILE.")
+@picture_option("--plot", "the criterion against K, one line per covariance family, the "
+                "chosen cell marked (as mclust's BIC plot)")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Fit this many cells at once, each in its own process with one BLAS "
                    "thread (0: one per core); the results do not depend on it.")
 @common_options
 @pass_terminal
-def select(term: Terminal, input: str, table: str | None, model: str | None, jobs: int,
-           **kw: Any) -> None:
+def select(term: Terminal, input: str, table: str | None, model: str | None,
+           plot: str | None, jobs: int, **kw: Any) -> None:
     """Choose the number of components and the covariance family of INPUT, as R's
     mclust does: fit every (covariance, K) cell and pick the lowest BIC.
 
@@ -71,6 +74,7 @@ def select(term: Terminal, input: str, table: str | None, model: str | None, job
       emgmm select data.csv -k 1-9 --n-init 5 --seed 0
       emgmm select data.csv -k 2,4,8 -c full,diag --criterion icl --jobs 0
       emgmm select data.csv --seed 1 --table cells.csv --model best.json
+      emgmm select data.csv -k 1-6 --plot bic.png
       emgmm select data.csv > cells.csv
     """
     from ..app import selecting
@@ -79,7 +83,7 @@ def select(term: Terminal, input: str, table: str | None, model: str | None, job
     from ..engine.options import FitOptions
     from . import show
 
-    selecting.check_select_outputs(table, model, input)
+    selecting.check_select_outputs(table, model, input, plot)
     if table is None and model != "-" and not term.stdout_isatty:
         table = "-"  # the table is the data of a pipe
     read, cells = take(kw, ReadOptions), take(kw, SelectGrid)
@@ -89,4 +93,4 @@ def select(term: Terminal, input: str, table: str | None, model: str | None, job
         selected = selecting.select_points(points, cells, template, seed=seed, jobs=jobs,
                                            on_cell=on_cell)
     show.selection(term, selected, carries_data="-" in (table, model))
-    selecting.write_selection(selected, table=table, model=model)
+    selecting.write_selection(selected, table=table, model=model, plot=plot)

@@ -54,6 +54,21 @@ def fit_summary(term: Terminal, fitted: "Fitted", *, carries_data: bool,
         render_trace(console, fitted.result.trace)
 
 
+#: Text pictures are at most this wide.
+PICTURE_COLUMNS = 120
+
+
+def picture(term: Terminal, draw: Callable[[tuple[int, int], bool], str]) -> None:
+    """A picture drawn as text on stdout: draw((columns, rows), colour) as wide as the
+    terminal (at most PICTURE_COLUMNS; 80 in a pipe), in colour on a terminal that takes
+    it."""
+    tty = term.stdout_isatty
+    columns = min(term.width, PICTURE_COLUMNS) if tty else 80
+    text = draw((columns, max(16, columns // 3)), tty and term.color)
+    term.stdout.write(text if text.endswith("\n") else text + "\n")
+    term.stdout.flush()
+
+
 def on_stream(term: Terminal, carries_data: bool, draw: Callable[[Any], None]) -> bool:
     """draw(console) on the message stream; False when there is none."""
     stream = term.message_stream(carries_data)

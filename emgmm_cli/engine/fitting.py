@@ -47,6 +47,8 @@ class FitResult:
     log_max_resp: float
     best_restart: int
     restart_logliks: list[float] = field(default_factory=list)
+    #: every restart's trace, in restart order (the best one's is also ``trace``)
+    restart_traces: list[list[TraceRow]] = field(default_factory=list, repr=False)
 
     @property
     def mean_loglik(self) -> float:
@@ -156,6 +158,7 @@ def _pick_best(results: list[FitResult]) -> FitResult:
             best = result
     assert best is not None
     best.restart_logliks = [r.loglik for r in results]
+    best.restart_traces = [r.trace for r in results]
     return best
 
 
