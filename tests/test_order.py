@@ -46,7 +46,8 @@ def test_weight_order_is_largest_first_and_equal_weights_go_by_their_means() -> 
 
 
 def test_every_seed_and_number_of_restarts_gives_the_same_labels(three_blobs: Path) -> None:
-    outputs = {run("fit", three_blobs, "-k", 3, "--seed", seed) for seed in range(10)}
+    outputs = {run("fit", three_blobs, "-k", 3, "--seed", seed)
+               for seed in range(10)}
     outputs |= {run("fit", three_blobs, "-k", 3, "--seed", 5, "--n-init", n) for n in (1, 7)}
     assert len(outputs) == 1
     labels = np.array(outputs.pop().split(), dtype=int)
@@ -58,7 +59,8 @@ def test_the_model_and_the_responsibilities_agree_with_the_labels(three_blobs: P
     docs, resps = [], []
     for seed in (0, 1, 2):
         model, resp = tmp_path / f"m{seed}.json", tmp_path / f"r{seed}.csv"
-        labels = run("fit", three_blobs, "-k", 3, "--seed", seed, "--model", model, "--responsibilities", resp, "-o", "-")
+        labels = run("fit", three_blobs, "-k", 3, "--seed", seed, "--model", model,
+                     "--responsibilities", resp, "-o", "-")
         docs.append(json.loads(model.read_text()))
         table = np.loadtxt(resp, delimiter=",", skiprows=1)
         assert (table.argmax(axis=1) == np.array(labels.split(), dtype=int)).all()

@@ -10,7 +10,6 @@ are those the fit produced, bit for bit.
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +27,7 @@ from .blobs import stage_points
 from .data import as_points, dataset
 from .fitting import FinalPass, Fitted, final_pass
 from .requests import ReadOptions
+from .rows import annotated, buffered_stdin, write_labels
 
 Warn = Callable[[str], None]
 
@@ -55,16 +55,19 @@ def as_model(model: Any) -> Model:
     return Model(loaded.params, loaded.feature_names, loaded.path)
 
 
-def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn) -> Points:
+def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
+              stdin: io.BytesIO | None = None) -> Points:
     """The data for a model: read.columns if given; else the model's feature names when
-    the input's header holds them all; else every column.  D must be the model's."""
+    the input's header holds them all; else every column.  D must be the model's.
+    stdin: the bytes of stdin, when they are read more than once."""
     names = model.feature_names
     kwargs: dict[str, Any] = {"delimiter": read.delimiter, "header": read.header,
                               "dtype": read.dtype}
+    if stdin is None and path == "-":
+        stdin = buffered_stdin()
     if read.columns is not None or not _usable_names(names):
-        points = read_points(path, columns=read.columns, **kwargs)
+        points = read_points(path, columns=read.columns, stdin=stdin, **kwargs)
     else:
-        stdin = _buffered_stdin() if path == "-" else None
         try:
             points = read_points(path, columns=names, stdin=stdin, **kwargs)
         except DataError as exc:
@@ -86,15 +89,6 @@ def _usable_names(names: list[str]) -> bool:
     return bool(names) and not any(n.isascii() and n.isdigit() for n in names)
 
 
-def _buffered_stdin() -> io.BytesIO | None:
-    """stdin's bytes, so that they can be read twice; None where read_points must say why
-    it cannot read stdin (a terminal, or no stdin)."""
-    stream = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
-    if stream is None or stream.isatty():
-        return None
-    return io.BytesIO(stream.read())
-
-
 def apply_model(model: Model, points: Points, *, want_resp: bool = False,
                 want_log_density: bool = False) -> FinalPass:
     """One pass of the model's parameters over the points, in the blocks fit uses."""
@@ -103,13 +97,20 @@ def apply_model(model: Model, points: Points, *, want_resp: bool = False,
                       want_log_density=want_log_density)
 
 
-def write_predictions(output: str, model: Model, result: FinalPass) -> None:
-    """Labels, or with responsibilities (predict --proba) the N x K table p0..p{K-1}."""
-    if result.resp is not None:
+def write_predictions(output: str, model: Model, result: FinalPass, *, header: bool = False,
+                      rows: dict[str, NDArray[Any]] | None = None, source: str = "") -> None:
+    """Labels (under a 'cluster' header with header), or with responsibilities (predict
+    --proba) the N x K table p0..p{K-1}; with rows, the rows with a cluster column and
+    the responsibilities and log-densities the result holds (rows.annotated)."""
+    assert result.labels is not None
+    if rows is not None:
+        write_table(output, annotated(rows, result.labels, source=source, dest=output,
+                                      resp=result.resp, log_density=result.log_density))
+    elif result.resp is not None:
         write_table(output, result.resp,
                     column_names=[f"p{j}" for j in range(model.n_components)])
-    elif result.labels is not None:
-        write_table(output, result.labels)
+    else:
+        write_labels(output, result.labels, header=header)
 
 
 def score_summary(model: Model, points: Points, result: FinalPass,

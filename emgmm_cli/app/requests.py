@@ -48,6 +48,21 @@ class FitOutputs:
     as_json: bool = False  # the summary (model document and trace) as JSON on stdout
     plot: str | None = None  # a picture of the mixture over the data
     trace_plot: str | None = None  # a picture of every restart's trace
+    label_header: bool = False  # a 'cluster' header above the labels
+    #: the labels' destination gets the input rows with a cluster column instead, and
+    #: the responsibilities and log-densities as columns when asked
+    with_rows: bool = False
+    proba: bool = False
+    log_density: bool = False
+
+    def __post_init__(self) -> None:
+        from .errors import UsageProblem
+
+        for flag, given in (("--proba", self.proba), ("--log-density", self.log_density)):
+            if given and not self.with_rows:
+                raise UsageProblem(f"{flag} adds columns to the rows of --with-rows; add "
+                                   "--with-rows (the responsibilities alone: "
+                                   "--responsibilities FILE)", option=flag)
 
     def destinations(self) -> dict[str, str]:
         """Output name -> path, with output_dir filling in what was not named."""

@@ -9,14 +9,14 @@ from typing import Any
 import click
 
 from .. import __version__
-from . import batch, fit, info, make_blobs, plot, predict, sample, score, select
+from . import batch, completion, fit, info, make_blobs, plot, predict, sample, score, select
 from .context import ExitStatus, debugging
 from .errors import one_line
 
 #: Every command, in the order `emgmm --help` lists them.
 COMMANDS: tuple[click.Command, ...] = (
     fit.fit, select.select, batch.batch, predict.predict, score.score, plot.plot,
-    sample.sample, info.info, make_blobs.make_blobs,
+    sample.sample, info.info, make_blobs.make_blobs, completion.completion,
 )
 
 

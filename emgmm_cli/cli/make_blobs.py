@@ -7,7 +7,16 @@ from typing import Any
 import click
 
 from .errors import command
-from .options import FORMATS_TEXT, Box, Centers, NumberList, common_options, truth_options
+from .options import (
+    FILE_PATH,
+    FORMATS_TEXT,
+    Box,
+    Centers,
+    NumberList,
+    common_options,
+    format_option,
+    truth_options,
+)
 
 
 @command("make-blobs")
@@ -32,10 +41,13 @@ from .options import FORMATS_TEXT, Box, Centers, NumberList, common_options, tru
 @click.option("--seed", type=click.IntRange(min=0),
               help="Random seed; the same seed gives the same bytes (default: fresh).")
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
+              type=FILE_PATH,
               help=f"Write the points to FILE ({FORMATS_TEXT} by extension; default: CSV "
                    "on stdout).")
 @truth_options
-@click.option("--centers-out", metavar="FILE", help="Write the true centers (K x D) to FILE.")
+@click.option("--centers-out", metavar="FILE", type=FILE_PATH,
+              help="Write the true centers (K x D) to FILE.")
+@format_option
 @common_options
 def make_blobs(**kw: Any) -> None:
     """Generate Gaussian blob data, and the blob of each point if asked.

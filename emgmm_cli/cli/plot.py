@@ -8,11 +8,19 @@ import click
 
 from .context import Terminal, pass_terminal
 from .errors import command
-from .options import IMAGE_EXTENSIONS, Size, split_pair, common_options, input_options, take
+from .options import (
+    IMAGE_EXTENSIONS,
+    common_options,
+    input_options,
+    model_argument,
+    Size,
+    split_pair,
+    take,
+)
 
 
 @command()
-@click.argument("model", metavar="MODEL")
+@model_argument
 @input_options
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
               help=f"Write the picture to FILE ({IMAGE_EXTENSIONS} by extension).  Without "

@@ -6,19 +6,28 @@ import click
 
 from .context import Terminal, pass_terminal
 from .errors import command
-from .options import FORMATS_TEXT, common_options, truth_options
+from .options import (
+    FILE_PATH,
+    FORMATS_TEXT,
+    common_options,
+    format_option,
+    model_argument,
+    truth_options,
+)
 
 
 @command()
-@click.argument("model", metavar="MODEL")
+@model_argument
 @click.option("-n", "--n-samples", type=click.IntRange(min=1), required=True, metavar="N",
               help="Number of points to draw.")
 @click.option("--seed", type=click.IntRange(min=0),
               help="Random seed; the same seed gives the same points (default: fresh).")
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
+              type=FILE_PATH,
               help=f"Write the points to FILE ({FORMATS_TEXT} by extension; default: CSV "
                    "on stdout).")
 @truth_options
+@format_option
 @common_options
 @pass_terminal
 def sample(term: Terminal, model: str, n_samples: int, seed: int | None, output: str,

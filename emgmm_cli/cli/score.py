@@ -8,13 +8,21 @@ import click
 
 from .context import Terminal, pass_terminal
 from .errors import command
-from .options import common_options, input_options, take
+from .options import (
+    FILE_PATH,
+    common_options,
+    format_option,
+    input_options,
+    model_argument,
+    take,
+)
 
 
 @command()
-@click.argument("model", metavar="MODEL")
+@model_argument
 @input_options
 @click.option("-o", "--output", metavar="FILE",
+              type=FILE_PATH,
               help="Write the per-sample log-densities (column log_density) to FILE "
                    "('-': stdout; the default when stdout is not a terminal).")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -23,6 +31,7 @@ from .options import common_options, input_options, take
                    "'outlier' column and reports the count and the log-density cutoff.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary (log-likelihood, mean, outliers) as JSON on stdout.")
+@format_option
 @common_options
 @pass_terminal
 def score(term: Terminal, model: str, input: str, output: str | None,
