@@ -22,8 +22,8 @@ def completion(shell: str) -> None:
 
     \b
     Examples:
-      source <(emgmm completion bash)          # now; add the line to ~/.bashrc to keep it
-      emgmm completion zsh > ~/.zfunc/_emgmm   # a folder on $fpath, before compinit
+      source <(emgmm completion bash)         # now; in ~/.bashrc for good
+      emgmm completion zsh > ~/.zfunc/_emgmm  # a folder on $fpath
       emgmm completion fish > ~/.config/fish/completions/emgmm.fish
     """
     from click.shell_completion import get_completion_class

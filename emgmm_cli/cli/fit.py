@@ -86,13 +86,15 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     fitting.check_outputs({**outputs.destinations(), **outputs.pictures()},
                           [input, means_init], as_json=outputs.as_json)
     stdin = buffered_stdin() if outputs.with_rows and input == "-" else None
-    points = load(input, read, log=term.log, stdin=stdin)
+    with show.reading(term, input):
+        points = load(input, read, log=term.log, stdin=stdin)
     means = fitting.load_means(means_init, options.n_components, points.n_features) \
         if means_init else None
-    with show.fit_progress(term, options.n_init) as on_iteration:
+    with show.fit_progress(term, options.n_init, options.max_iter) as on_iteration:
         fitted = fitting.fit_points(points, options.replace(means_init=means_init),
                                     means_init=means, on_iteration=on_iteration)
     show.events(term, fitted)
-    fitting.write_outputs(fitted, outputs,
-                          read_rows(input, read, stdin=stdin) if outputs.with_rows else None)
+    with show.working(term, "writing the outputs"):
+        fitting.write_outputs(fitted, outputs,
+                              read_rows(input, read, stdin=stdin) if outputs.with_rows else None)
     show.fit_summary(term, fitted, carries_data=outputs.carries_data, trace=show_trace)

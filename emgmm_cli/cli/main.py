@@ -11,7 +11,7 @@ import click
 from .. import __version__
 from . import batch, completion, fit, info, make_blobs, plot, predict, sample, score, select
 from .context import ExitStatus, debugging
-from .errors import one_line
+from .errors import EmgmmContext, one_line
 
 #: Every command, in the order `emgmm --help` lists them.
 COMMANDS: tuple[click.Command, ...] = (
@@ -26,6 +26,8 @@ class EmgmmGroup(click.Group):
     Data and fit errors exit with 1 (`Error: <file>:<line>: ...`), usage errors with 2,
     Ctrl-C with 130; a traceback appears only with --debug.
     """
+
+    context_class = EmgmmContext
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [c.name for c in COMMANDS if c.name]
@@ -51,8 +53,8 @@ def cli() -> None:
 
     \b
     Examples:
-      emgmm fit data.csv -k 4                     # labels, or a summary on a terminal
-      emgmm fit data.csv -k 4 | sort | uniq -c    # cluster sizes
+      emgmm fit data.csv -k 4                   # a summary, or labels in a pipe
+      emgmm fit data.csv -k 4 | sort | uniq -c  # cluster sizes
       emgmm fit data.csv -k 3 -c diag --output-dir out/
 
     Exit status: 0 success, 1 the data or the fit failed, 2 bad usage, 130 interrupted.

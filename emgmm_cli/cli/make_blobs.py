@@ -61,10 +61,10 @@ def make_blobs(**kw: Any) -> None:
     \b
     Examples:
       emgmm make-blobs -n 1000 --n-centers 4 --dim 2 --seed 0 > blobs.csv
-      emgmm make-blobs -n 80,60,70,140 --centers "1,1;5,5;6,1;2,8" --label-column blob
+      emgmm make-blobs -n 80,60 --centers "1,1;5,5" --label-column blob
       emgmm make-blobs -n 500 --centers centers.csv --std 1,0.5,2 -o data.npy
       emgmm make-blobs -n 300 --centers "0,0;4,4" --covariances cov.json --seed 1
-      emgmm make-blobs -n 1000 --n-centers 3 --seed 0 --labels truth.csv | emgmm fit - -k 3
+      emgmm make-blobs -n 900 --seed 0 --labels truth.csv | emgmm fit - -k 3
     """
     from ..app.blobs import BlobRequest, run_make_blobs
 

@@ -42,8 +42,8 @@ def plot(term: Terminal, model: str, input: str, output: str | None,
          **kw: Any) -> None:
     """Draw INPUT clustered by MODEL (a file written by fit --model).
 
-    Points are coloured by component, with each component's mean (X) and its 1- and
-    2-sigma ellipses; data of more than two columns are drawn on their first two principal
+    Points are coloured by component, with each component's mean (X) and its ellipses at
+    1 and 2 sigma; data of more than two columns are drawn on their first two principal
     axes, the ellipses projected the same way (or on two columns: --dims).  One-column
     data are a histogram under the mixture's density and each weighted component.  Larger
     data are drawn from 50,000 evenly spaced rows.  Images need the plot extra

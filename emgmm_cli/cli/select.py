@@ -96,7 +96,8 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
         table = "-"  # the table is the data of a pipe
     read, cells = take(kw, ReadOptions), take(kw, SelectGrid)
     seed, template = kw.pop("seed"), take(kw, FitOptions, n_components=1)
-    points = load(input, read, log=term.log)
+    with show.reading(term, input):
+        points = load(input, read, log=term.log)
     with show.select_progress(term, cells) as on_cell:
         selected = selecting.select_points(points, cells, template, seed=seed, jobs=jobs,
                                            on_cell=on_cell)

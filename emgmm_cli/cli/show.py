@@ -24,13 +24,27 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def fit_progress(term: Terminal, n_init: int
+def fit_progress(term: Terminal, n_init: int, max_iter: int
                  ) -> Iterator[Callable[[int, int, float, float], None] | None]:
     """A live status line while EM runs (None when not shown)."""
     from ..render import fit_progress as progress
 
-    with progress(term.progress_stream, n_init) as update:
+    with progress(term.progress_stream, n_init, max_iter, color=term.color) as update:
         yield update
+
+
+def reading(term: Terminal, path: str) -> Any:
+    """A spinner while path ('-': stdin) is read."""
+    return working(term, f"reading {path if path != '-' else 'standard input'}")
+
+
+@contextmanager
+def working(term: Terminal, what: str) -> Iterator[None]:
+    """A spinner on a terminal's stderr while what is done (reading, writing)."""
+    from ..render import working as spinner
+
+    with spinner(term.progress_stream, what, color=term.color):
+        yield
 
 
 def events(term: Terminal, fitted: "Fitted") -> None:
