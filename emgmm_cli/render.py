@@ -201,13 +201,14 @@ def working(stream: TextIO | None, what: str, *, color: bool = True) -> Iterator
     """A spinner and the time taken on a terminal's stderr while something is done
     (reading a file, writing the outputs), so that the screen is never silent; nothing
     without a stream."""
-    if stream is None:
+    console = None if stream is None else make_console(stream, color=color)
+    if console is None or not console.is_terminal:  # a spinner only where it can spin
         yield
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn(what), TimeElapsedColumn(),
-                  console=make_console(stream, color=color), transient=True,
+                  console=console, transient=True,
                   redirect_stdout=False, redirect_stderr=False) as progress:
         progress.add_task(what, total=None)
         yield

@@ -8,6 +8,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .errors import UsageProblem
+
 #: The files --output-dir fills in, by output name.
 STANDARD_NAMES = {
     "labels": "labels.csv",
@@ -56,8 +58,6 @@ class FitOutputs:
     log_density: bool = False
 
     def __post_init__(self) -> None:
-        from .errors import UsageProblem
-
         for flag, given in (("--proba", self.proba), ("--log-density", self.log_density)):
             if given and not self.with_rows:
                 raise UsageProblem(f"{flag} adds columns to the rows of --with-rows; add "

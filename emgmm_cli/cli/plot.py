@@ -64,7 +64,8 @@ def plot(term: Terminal, model: str, input: str, output: str | None,
     if output is not None:
         check_outputs({"plot": output}, [model, input])
     loaded = models.load_model(model)
-    points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn)
+    with show.reading(term, input):
+        points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn)
     view = plotting.points_view(loaded.params, points, dims=dims)
     if output is not None:
         plotting.save_figure(plotting.mixture_figure(

@@ -52,12 +52,14 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
     from ..app.fitting import check_outputs
     from ..app.requests import FitOutputs, ReadOptions
     from ..app.rows import buffered_stdin, read_rows
+    from . import show
 
     FitOutputs(with_rows=with_rows, log_density=log_density)  # checks the combination
     check_outputs({"output": output}, [model, input])
     read, loaded = take(kw, ReadOptions), models.load_model(model)
     stdin = buffered_stdin() if input == "-" else None
-    points = models.read_data(loaded, input, read, term.warn, stdin=stdin)
+    with show.reading(term, input):
+        points = models.read_data(loaded, input, read, term.warn, stdin=stdin)
     result = models.apply_model(models.as_model(loaded), points, want_resp=proba,
                                 want_log_density=log_density)
     rows = read_rows(input, read, stdin=stdin) if with_rows else None

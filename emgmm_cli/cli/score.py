@@ -54,12 +54,14 @@ def score(term: Terminal, model: str, input: str, output: str | None,
     from ..app.fitting import check_outputs
     from ..app.requests import ReadOptions
     from ..render import render_score_summary
+    from . import show
     from .show import on_stream
 
     dest = output if output else ("-" if not as_json and not term.stdout_isatty else None)
     check_outputs({"output": dest} if dest else {}, [model, input], as_json=as_json)
     loaded = models.load_model(model)
-    points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn)
+    with show.reading(term, input):
+        points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn)
     model_ = models.as_model(loaded)
     result = models.apply_model(model_, points, want_log_density=True)
     summary, flags = models.score_summary(model_, points, result, threshold)
