@@ -39,8 +39,17 @@ def _num(v: Any, digits: int = 4) -> str:
     return f"{v:.{digits}g}" if abs(v) < 1e5 else f"{v:.{digits + 3}g}"
 
 
-def _vector(values: Sequence[float], digits: int = 4, limit: int = 6) -> str:
-    shown = ", ".join(_num(float(v), digits) for v in values[:limit])
+def decimals(values: Sequence[float], digits: int = 4) -> int:
+    """The decimals that show the largest of values with digits significant digits
+    (0 to 6): one format for every number of a column."""
+    big = max((abs(float(v)) for v in values if math.isfinite(float(v))), default=0.0)
+    if big == 0:
+        return digits - 1
+    return min(6, max(0, digits - 1 - math.floor(math.log10(big))))
+
+
+def _vector(values: Sequence[float], places: int, limit: int = 6) -> str:
+    shown = ", ".join(f"{float(v):.{places}f}" for v in values[:limit])
     more = f", … (+{len(values) - limit})" if len(values) > limit else ""
     return f"({shown}{more})"
 
@@ -54,24 +63,34 @@ def component_mean(doc: dict[str, Any], k: int) -> list[float]:
     return [c + s * v for c, s, v in zip(transform["center"], transform["scale"], mean)]
 
 
-def covariance_summary(doc: dict[str, Any], k: int) -> str:
-    """Standard deviations per dimension and, for general matrices, the strongest
-    correlation: a one-line picture of component k's covariance (Family.summary), in the
-    data's units (a spherical covariance of standardized columns is not spherical in the
-    data's units unless their scales are equal; correlations are the same in both)."""
-    from .engine.families import family
+def _summaries(doc: dict[str, Any]) -> list[Any]:
+    """Every component's CovarianceSummary (Family.summary), in the data's units: a
+    spherical covariance of standardized columns is not spherical in the data's units
+    unless their scales are equal; correlations are the same in both."""
+    from .engine.families import CovarianceSummary, family
 
     fam = family(doc["covariance_type"])
-    summary = fam.summary(doc["covariances"], k, doc["n_components"], doc["n_features"])
-    sd, isotropic = summary.sd, summary.isotropic
+    summaries = [fam.summary(doc["covariances"], k, doc["n_components"], doc["n_features"])
+                 for k in range(doc["n_components"])]
     transform = doc.get("transform")
-    if transform is not None:
-        scale = transform["scale"]
-        sd = [s * (sd[0] if isotropic else sd[j]) for j, s in enumerate(scale)]
-        isotropic = isotropic and len(set(scale)) == 1
-    if isotropic:
-        return f"sd {_num(sd[0])} (all dims)"
-    text = "sd " + _vector(sd)
+    if transform is None:
+        return summaries
+    scale = transform["scale"]
+    return [CovarianceSummary([s * (c.sd[0] if c.isotropic else c.sd[j])
+                               for j, s in enumerate(scale)],
+                              c.isotropic and len(set(scale)) == 1, c.correlation)
+            for c in summaries]
+
+
+def covariance_summary(doc: dict[str, Any], k: int, places: int | None = None) -> str:
+    """Standard deviations per dimension and, for general matrices, the strongest
+    correlation: a one-line picture of component k's covariance (Family.summary), the
+    standard deviations with places decimals (default: four significant digits)."""
+    summary = _summaries(doc)[k]
+    places = decimals(summary.sd) if places is None else places
+    if summary.isotropic:
+        return f"sd {summary.sd[0]:.{places}f} (all dims)"
+    text = "sd " + _vector(summary.sd, places)
     if summary.correlation is not None:
         i, j, r = summary.correlation
         text += f", corr[{i},{j}] {r:+.2f}"
@@ -98,10 +117,10 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
                                      "variance; shown in the data's units")
     conv = "[green]yes[/green]" if doc["converged"] else "[red]no[/red]"
     head.add_row("iterations", f"{doc['n_iter']} (converged: {conv}, tol {opts['tol']:g})")
-    head.add_row("log-likelihood", f"{_num(doc['log_likelihood'], 8)} "
-                                   f"(per sample {_num(doc['mean_log_likelihood'], 6)})")
-    head.add_row("BIC / AIC / ICL", f"{_num(doc['bic'], 8)} / {_num(doc['aic'], 8)} / "
-                                    f"{_num(doc['icl'], 8)}  (lower is better; "
+    head.add_row("log-likelihood", f"{_fixed(doc['log_likelihood'])} "
+                                   f"(per sample {_fixed(doc['mean_log_likelihood'], 4)})")
+    head.add_row("BIC / AIC / ICL", f"{_fixed(doc['bic'])} / {_fixed(doc['aic'])} / "
+                                    f"{_fixed(doc['icl'])}  (lower is better; "
                                     f"{doc['n_parameters']} parameters)")
     if doc["degenerate"]:
         head.add_row("degenerate", "[yellow]components "
@@ -113,10 +132,14 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     table.add_column("weight", justify="right")
     table.add_column("mean")
     table.add_column("covariance")
+    mean_places = decimals([v for k in range(doc["n_components"])
+                            for v in component_mean(doc, k)])
+    sd_places = decimals([v for summary in _summaries(doc) for v in summary.sd])
     for k in range(doc["n_components"]):
         flag = " [yellow](degenerate)[/yellow]" if k in doc["degenerate"] else ""
         table.add_row(f"{k}{flag}", f"{doc['weights'][k]:.4f}",
-                      _vector(component_mean(doc, k)), covariance_summary(doc, k))
+                      _vector(component_mean(doc, k), mean_places),
+                      covariance_summary(doc, k, sd_places))
     console.print(table)
 
 
@@ -174,25 +197,46 @@ def render_score_summary(console: "Console", summary: dict[str, Any]) -> None:
 
 
 @contextmanager
-def fit_progress(stream: TextIO | None, n_init: int
+def fit_progress(stream: TextIO | None, n_init: int, max_iter: int, *, color: bool = True
                  ) -> Iterator[Callable[[int, int, float, float], None] | None]:
-    """A live status line on a terminal's stderr while EM runs; None when not shown."""
+    """A live status line on a terminal's stderr while EM runs: the restart of n_init,
+    the iteration of max_iter, the mean log-likelihood and its change; None when not
+    shown."""
     if stream is None:
         yield None
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    console = make_console(stream)
+    console = make_console(stream, color=color)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
-        task = progress.add_task("fitting", total=None)
+        task = progress.add_task("fitting: starting", total=None)
 
         def update(restart: int, it: int, obj: float, change: float) -> None:
-            ch = "" if math.isnan(change) else f", change {change:+.2e}"
-            progress.update(task, description=f"restart {restart + 1}/{n_init}, "
-                                              f"iteration {it}: log-lik {obj:.6g}{ch}")
+            ch = "" if math.isnan(change) else f" ({change:+.1e})"
+            progress.update(task, description=f"restart {restart + 1} of {n_init}, "
+                                              f"iteration {it} of {max_iter}: "
+                                              f"log-lik {obj:.6f}{ch}")
 
         yield update
+
+
+@contextmanager
+def working(stream: TextIO | None, what: str, *, color: bool = True) -> Iterator[None]:
+    """A spinner and the time taken on a terminal's stderr while something is done
+    (reading a file, writing the outputs), so that the screen is never silent; nothing
+    without a stream."""
+    console = None if stream is None else make_console(stream, color=color)
+    if console is None or not console.is_terminal:  # a spinner only where it can spin
+        yield
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn(what), TimeElapsedColumn(),
+                  console=console, transient=True,
+                  redirect_stdout=False, redirect_stderr=False) as progress:
+        progress.add_task(what, total=None)
+        yield
 
 
 # --------------------------------------------------------------------------- batch
@@ -229,7 +273,7 @@ def render_batch_summary(console: "Console", rows: Sequence[dict[str, Any]], *,
             r["covariance"] or "-", _num(r["iterations"]),
             "-" if r["converged"] is None else
             "[green]yes[/green]" if r["converged"] else "[red]no[/red]",
-            _num(r["log_likelihood"], 7), _num(r["bic"], 7),
+            _fixed(r["log_likelihood"]), _fixed(r["bic"]),
             "-" if seconds is None else f"{seconds:.2f}", Text(status, style=style),
         )
     console.print(table)
@@ -293,10 +337,12 @@ def batch_progress(stream: TextIO | None, total: int, *, done: int = 0,
         Progress,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
     console = make_console(stream)
-    with Progress(BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    with Progress(BarColumn(bar_width=20), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("eta"), TimeRemainingColumn(),
                   TextColumn("{task.fields[failed]}"), TextColumn("{task.fields[current]}"),
                   console=console, transient=True) as progress:
         task = progress.add_task("batch", total=total, completed=done, current="",
@@ -307,11 +353,29 @@ def batch_progress(stream: TextIO | None, total: int, *, done: int = 0,
 # --------------------------------------------------------------------------- select
 
 
+#: The criteria select's table shows, and the width one of them takes at most.
+_CRITERIA = ("bic", "aic", "icl")
+
+
+def _shown_criteria(rows: Sequence[dict[str, Any]], criterion: str, width: int) -> list[str]:
+    """The criteria columns that fit width with the others: all three, or on a narrow
+    terminal the one that chooses (numbers are never cut)."""
+    def widest(key: str, head: str) -> int:
+        return max([len(head), *(len(_fixed(r[key])) for r in rows)])
+
+    names = max(len(f"{r['covariance_type']} ({r['mclust']})") for r in rows) if rows else 10
+    # the family, K, log-lik, params, conv and the note, and a space between columns
+    rest = names + 3 + widest("log_likelihood", "log-lik") + 7 + 4 + len("degenerate") + 5
+    every = rest + sum(widest(c, c + " *") + 1 for c in _CRITERIA)
+    return list(_CRITERIA) if every <= width else [criterion]
+
+
 def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, criterion: str,
                      heading: str | None = None, caption: str | None = None) -> None:
     """The grid of `emgmm select`: one line per (covariance, K) cell, the chosen one
     marked; degenerate cells in yellow and failed ones in red, their reasons as numbered
-    notes under the table."""
+    notes under the table.  On a terminal too narrow for all three criteria, only the one
+    that chooses is shown (the table file holds them all)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -324,7 +388,8 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
     table.add_column("K", justify="right", no_wrap=True)
     table.add_column("log-lik", justify="right", no_wrap=True)
     table.add_column("params", justify="right", no_wrap=True)
-    for name in ("bic", "aic", "icl"):
+    shown = _shown_criteria(rows, criterion, console.width)
+    for name in shown:
         table.add_column(name.upper() + (" *" if name == criterion else ""), justify="right",
                          no_wrap=True)
     table.add_column("conv", no_wrap=True)
@@ -346,20 +411,23 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
         style = "bold" if r["best"] else "dim" if status == "degenerate" else None
         table.add_row(f"{r['covariance_type']} ({r['mclust']})", str(r["n_components"]),
                       _fixed(r["log_likelihood"]), _num(r["n_parameters"]),
-                      _fixed(r["bic"]), _fixed(r["aic"]), _fixed(r["icl"]), conv, note,
-                      style=style)
+                      *(_fixed(r[name]) for name in shown), conv, note, style=style)
     console.print(table)
     for i, text in enumerate(notes, 1):
         console.print(Text(f"[{i}] {text}", style="red"))
+    if len(shown) < len(_CRITERIA):
+        left = " and ".join(c.upper() for c in _CRITERIA if c not in shown)
+        console.print(Text(f"{left} are left out at this width; --table FILE holds every "
+                           "column", style="dim"))
     if caption:
         console.print(Text(caption))
 
 
-def _fixed(v: Any) -> str:
+def _fixed(v: Any, places: int = 2) -> str:
     """A criterion or log-likelihood with two decimals ("-" when missing)."""
     if v is None or not math.isfinite(v):
         return "-"
-    return f"{v:.2f}"
+    return f"{v:.{places}f}"
 
 
 @contextmanager
@@ -376,11 +444,13 @@ def select_progress(stream: TextIO | None, total: int
         Progress,
         TextColumn,
         TimeElapsedColumn,
+        TimeRemainingColumn,
     )
 
     console = make_console(stream)
-    with Progress(TextColumn("select"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console,
+    with Progress(TextColumn("select: cells"), BarColumn(bar_width=20), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                  TextColumn("{task.fields[last]}"), console=console,
                   transient=True) as progress:
         task = progress.add_task("select", total=total, last="")
 

@@ -94,6 +94,18 @@ CRITERIA: tuple[Term, ...] = (
     Term("icl", "integrated completed likelihood, BIC - 2 sum_i log max_k r_ik"),
 )
 
+#: Weights closer than this count as equal when components are ordered by weight, so that
+#: estimates of equal weights do not swap components between runs; the means decide.
+ORDER_WEIGHT_TIE = 1e-3
+
+ORDERS: tuple[Term, ...] = (
+    Term("weight", f"largest weight first (weights within {ORDER_WEIGHT_TIE:g} of each other "
+                   "count as equal: the means' coordinates decide)"),
+    Term("mean", "by the means' first coordinate, smallest first (natural for 1-D data); "
+                 "then the other coordinates"),
+    Term("none", "as the winning restart left them"),
+)
+
 DTYPES: tuple[Term, ...] = (
     Term("float64", "double precision"),
     Term("float32", "single precision: half the memory, faster"),

@@ -54,6 +54,37 @@ def exit_codes() -> list[Entry]:
     return [Entry(str(int(s)), EXIT_MEANINGS[s.name]) for s in sorted(ExitStatus)]
 
 
+#: The flags that mean one thing in every command that has them, and that meaning.
+COMMON_FLAGS = {
+    "-o": "the command's main output (a file; '-' is stdout): fit's labels (or rows), "
+          "select's table, batch's folder, the data of predict, score, sample and "
+          "make-blobs, plot's picture, info's description",
+    "--json": "the result as one JSON document on stdout",
+    "--format": "the format of data written to stdout: csv (the default), tsv, json or "
+                "jsonl; a file's format follows its extension",
+    "-q": "print nothing but data and errors",
+    "--no-color": "no colour in tables and pictures (NO_COLOR set to anything does the same)",
+    "-d": "the field delimiter of text input",
+    "--columns": "the input columns to use, by header name or 0-based index",
+    "-H": "the input has no header row (--header: it has one; default: detected)",
+}
+
+
+def common_flags() -> list[Entry]:
+    """Each of COMMON_FLAGS, its meaning, and the commands that take it (from the click
+    definitions)."""
+    from emgmm_cli.cli.main import COMMANDS
+
+    entries = []
+    for flag, meaning in COMMON_FLAGS.items():
+        having = [str(c.name) for c in COMMANDS
+                  if any(flag in p.opts or flag in p.secondary_opts for p in c.params)]
+        if not having:
+            raise ValueError(f"no command takes {flag}")
+        entries.append(Entry(flag, f"{meaning} ({', '.join(having)})"))
+    return entries
+
+
 def environment() -> list[Entry]:
     """The environment variables emgmm reads or sets."""
     from emgmm_cli.cli.main import BLAS_THREAD_VARIABLES

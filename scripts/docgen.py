@@ -47,8 +47,8 @@ def make_context(command: click.Command, info_name: str, parent: click.Context |
                  **settings: Any) -> click.Context:
     """A context like the one click would build to run the command (settings inherited);
     settings override the command's own context settings (terminal_width, say)."""
-    ctx = click.Context(command, info_name=info_name, parent=parent,
-                        **{**command.context_settings, **settings})
+    ctx = command.context_class(command, info_name=info_name, parent=parent,
+                                **{**command.context_settings, **settings})
     ctx.resilient_parsing = True
     return ctx
 

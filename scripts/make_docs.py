@@ -144,10 +144,16 @@ def formats_block() -> str:
     return entry_table(("extension", "written as"), docfacts.output_formats())
 
 
+def common_options_block() -> str:
+    return entry_table(("flag", "what it means (the commands that take it)"),
+                       docfacts.common_flags())
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "commands": lambda: command_table("docs/cli.md"),
     "exit-codes": exit_codes_block,
     "formats": formats_block,
+    "common-options": common_options_block,
     **docfigures.FIGURES,
 }
 

@@ -4,8 +4,9 @@
     python scripts/make_sample_data.py [--out-dir DIR] [--faithful-source CSV]
 
 Writes blobs4.csv and heights.csv (drawn with emgmm_cli.engine.blobs.make_blobs from fixed
-seeds), faithful.csv (R's Old Faithful data, normalised to an unquoted header) and
-README.md. The same numpy version gives byte-identical files on every run;
+seeds: the coordinates only) with the true blob of each row beside them in blobs4.labels.csv
+and heights.labels.csv, faithful.csv (R's Old Faithful data, normalised to an unquoted
+header) and README.md. The same numpy version gives byte-identical files on every run;
 tests/test_sample_data.py checks that the committed files are what this script writes.
 """
 
@@ -46,34 +47,38 @@ FAITHFUL_HEADER = ("eruptions", "waiting")
 FAITHFUL_ROWS = 272
 
 
-def format_csv(header: Sequence[str], x: NDArray[np.float64], labels: NDArray[np.int64]) -> bytes:
-    """CSV text with '\\n' line ends: float columns as '%.10g', then an integer label."""
+def format_csv(header: Sequence[str], x: NDArray[np.float64]) -> bytes:
+    """CSV text with '\\n' line ends, floats as '%.10g'."""
     lines = [",".join(header)]
-    for row, label in zip(x.tolist(), labels.tolist()):
-        lines.append(",".join(format(v, FLOAT_FORMAT) for v in row) + f",{int(label)}")
+    for row in x.tolist():
+        lines.append(",".join(format(v, FLOAT_FORMAT) for v in row))
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def blobs4_csv() -> bytes:
+def format_labels(labels: NDArray[np.int64]) -> bytes:
+    """One integer a line, no header: what `emgmm fit --labels` and `make-blobs --labels`
+    write, so that `paste` lines the truth up with a clustering."""
+    return "".join(f"{int(v)}\n" for v in labels.tolist()).encode("ascii")
+
+
+def blobs4() -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """The four-blob set: 80, 60, 70, 140 points around (1,1), (5,5), (6,1), (2,8), std 1."""
-    x, labels = make_blobs(
+    return make_blobs(
         BLOBS4_SIZES,
         np.array(BLOBS4_CENTERS),
         std=BLOBS4_STD,
         rng=np.random.default_rng(BLOBS4_SEED),
     )
-    return format_csv(("x", "y", "label"), x, labels)
 
 
-def heights_csv() -> bytes:
+def heights() -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """Two one-dimensional groups of 300 around 1.76 (label 0) and 1.55 (label 1), std 0.1."""
-    x, labels = make_blobs(
+    return make_blobs(
         HEIGHTS_SIZES,
         np.array(HEIGHTS_CENTERS),
         std=HEIGHTS_STD,
         rng=np.random.default_rng(HEIGHTS_SEED),
     )
-    return format_csv(("height", "label"), x, labels)
 
 
 def normalise_faithful(text: str) -> bytes:
@@ -124,22 +129,26 @@ written, byte for byte, by
 `tests/test_sample_data.py` regenerates the files into a temporary folder and checks that
 they are identical to the committed ones. Synthetic points are drawn with
 `emgmm_cli.engine.blobs.make_blobs` from `numpy.random.default_rng(seed)`, all of blob 0
-first, then blob 1, and so on; floats are written with `%.10g`; labels are the index of
-the blob a point was drawn from (its true cluster), an integer.
+first, then blob 1, and so on; floats are written with `%.10g`. A synthetic file holds the
+coordinates only, so that `emgmm fit FILE` fits them as they are; the truth, the blob each
+row was drawn from (0, 1, ...), is in `NAME.labels.csv` beside it: one integer a line, no
+header, as `emgmm fit --labels` writes labels, so that `paste` lines the two up:
+
+    emgmm fit sample_data/blobs4.csv -k 4 --seed 0 | paste -d' ' - sample_data/blobs4.labels.csv | sort | uniq -c
 
 ## blobs4.csv
 
-Columns `x,y,label`; {sum(BLOBS4_SIZES)} rows. Four isotropic Gaussian blobs in the plane:
+Columns `x,y`; {sum(BLOBS4_SIZES)} rows. Four isotropic Gaussian blobs in the plane:
 {blobs_sizes} points around {blobs_centres},
-standard deviation {BLOBS4_STD:g} in each coordinate; seed {BLOBS4_SEED}. `label` (0..3) is the
-blob, in that order: the truth to compare a clustering with, not a feature to fit on.
+standard deviation {BLOBS4_STD:g} in each coordinate; seed {BLOBS4_SEED}. `blobs4.labels.csv`
+holds the blob of each row (0..3, in that order): the truth to compare a clustering with.
 
 ## heights.csv
 
-Columns `height,label`; {sum(HEIGHTS_SIZES)} rows. One-dimensional: {HEIGHTS_SIZES[0]} values
-around {HEIGHTS_CENTERS[0][0]:g} (label 0), then {HEIGHTS_SIZES[1]} around {HEIGHTS_CENTERS[1][0]:g} (label 1), standard
-deviation {HEIGHTS_STD:g}; seed {HEIGHTS_SEED}. Two overlapping groups, in metres; `label` is
-the true group.
+Column `height`; {sum(HEIGHTS_SIZES)} rows. One-dimensional: {HEIGHTS_SIZES[0]} values
+around {HEIGHTS_CENTERS[0][0]:g} (group 0), then {HEIGHTS_SIZES[1]} around {HEIGHTS_CENTERS[1][0]:g} (group 1), standard
+deviation {HEIGHTS_STD:g}; seed {HEIGHTS_SEED}. Two overlapping groups, in metres;
+`heights.labels.csv` holds the true group of each row.
 
 ## faithful.csv
 
@@ -159,9 +168,12 @@ re-reads the committed copy.
 
 def render_files(faithful_source: Path) -> dict[str, bytes]:
     """File name -> content of every file in sample_data/."""
+    (bx, bl), (hx, hl) = blobs4(), heights()
     return {
-        "blobs4.csv": blobs4_csv(),
-        "heights.csv": heights_csv(),
+        "blobs4.csv": format_csv(("x", "y"), bx),
+        "blobs4.labels.csv": format_labels(bl),
+        "heights.csv": format_csv(("height",), hx),
+        "heights.labels.csv": format_labels(hl),
         "faithful.csv": normalise_faithful(faithful_source.read_text(encoding="utf-8")),
         "README.md": readme_md(),
     }

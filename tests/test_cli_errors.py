@@ -214,23 +214,23 @@ def test_negative_tol(work: Path) -> None:
 
 def test_means_init_wrong_shape(work: Path) -> None:
     put("m3.csv", "1,1\n5,5\n6,1\n")
-    fails(work, [BLOBS, "-k", 4, "--columns", "x,y", "--means-init", "m3.csv"], 1,
+    fails(work, [BLOBS, "-k", 4, "--means-init", "m3.csv"], 1,
           "Error: m3.csv: means-init has shape 3 x 2, expected 4 x 2 (K x D)")
     np.save("wide.npy", np.arange(12.0).reshape(4, 3))
-    fails(work, [BLOBS, "-k", 4, "--columns", "x,y", "--means-init", "wide.npy"], 1,
+    fails(work, [BLOBS, "-k", 4, "--means-init", "wide.npy"], 1,
           "Error: wide.npy: means-init has shape 4 x 3, expected 4 x 2 (K x D)")
 
 
 def test_means_init_identical_rows_names_both(work: Path) -> None:
     put("same.csv", "1,1\n5,5\n6,1\n5,5\n")
-    fails(work, [BLOBS, "-k", 4, "--columns", "x,y", "--means-init", "same.csv"], 1,
+    fails(work, [BLOBS, "-k", 4, "--means-init", "same.csv"], 1,
           "Error: same.csv: means-init rows 1 and 3 are identical; identical starting means "
           "can never separate")
 
 
 def test_means_init_unreadable(work: Path) -> None:
     put("bad.csv", "1,1\n5,x\n")
-    fails(work, [BLOBS, "-k", 2, "--columns", "x,y", "--means-init", "bad.csv"], 1,
+    fails(work, [BLOBS, "-k", 2, "--means-init", "bad.csv"], 1,
           "Error: bad.csv:2: column '1': non-numeric value 'x'; fix or remove the row, or "
           "select numeric columns with --columns")
 
@@ -241,7 +241,7 @@ def test_means_init_unreadable(work: Path) -> None:
 def test_output_directory_under_a_file(work: Path) -> None:
     put("afile", "not a folder\n")
     before = files_under(work)
-    result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2", "--columns", "x,y",
+    result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2",
                                       "--seed", "0", "--output-dir", "afile/out",
                                       "--model", "model.json"],
                                 env={"EMGMM_FORCE_TTY": None})
@@ -252,7 +252,7 @@ def test_output_directory_under_a_file(work: Path) -> None:
 
 def test_model_folder_missing(work: Path) -> None:
     before = files_under(work)
-    result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2", "--columns", "x,y",
+    result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2",
                                       "--seed", "0", "--output-dir", "out",
                                       "--model", "nodir/model.json"],
                                 env={"EMGMM_FORCE_TTY": None})
@@ -273,7 +273,7 @@ def test_read_only_output_directory(work: Path) -> None:
         else:  # root (with CAP_DAC_OVERRIDE) writes anywhere
             Path("ro/probe").unlink()
             pytest.skip("this user may write into a read-only folder")
-        result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2", "--columns", "x,y",
+        result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2",
                                           "--seed", "0", "--output-dir", "ro"],
                                     env={"EMGMM_FORCE_TTY": None})
         assert result.exit_code == 1
@@ -286,7 +286,7 @@ def test_read_only_output_directory(work: Path) -> None:
 
 def test_unsupported_output_extension_fails_before_fitting(work: Path) -> None:
     # --max-iter 1 would warn "did not converge" had the fit run: the error comes first
-    fails(work, [BLOBS, "-k", 2, "--columns", "x,y", "--max-iter", 1, "-o", "labels.xyz"], 1,
+    fails(work, [BLOBS, "-k", 2, "--max-iter", 1, "-o", "labels.xyz"], 1,
           "Error: labels.xyz: unsupported output format '.xyz'; use .csv, .tsv, .npy, .json, .jsonl "
           "or .parquet")
 

@@ -31,7 +31,6 @@ from emgmm_cli.cli.main import cli
 ROOT = Path(__file__).resolve().parent.parent
 BLOBS = ROOT / "sample_data" / "blobs4.csv"
 HEIGHTS = ROOT / "sample_data" / "heights.csv"
-XY = ["--columns", "x,y"]
 
 # The generating parameters of sample_data/blobs4.csv (sample_data/README.md).
 BLOB_SIZES = np.array([80, 60, 70, 140])
@@ -92,7 +91,7 @@ def blobs_xy() -> np.ndarray:
 
 
 def blobs_truth() -> np.ndarray:
-    return np.loadtxt(BLOBS, delimiter=",", skiprows=1, usecols=2).astype(int)
+    return np.loadtxt(BLOBS.parent / "blobs4.labels.csv", dtype=int)
 
 
 def engine_fit(x: np.ndarray, **options: Any) -> tuple[Any, np.ndarray]:
@@ -143,7 +142,7 @@ def files_under(folder: Path) -> list[str]:
 
 
 def test_pipe_gets_exactly_one_label_per_line_equal_to_the_engines() -> None:
-    result = fit(BLOBS, "-k", 4, *XY, "--seed", 0)
+    result = fit(BLOBS, "-k", 4, "--seed", 0)
     assert result.stderr == ""
     labels = int_lines(result.stdout)
     _, expected = engine_fit(blobs_xy(), n_components=4, seed=0)
@@ -152,8 +151,8 @@ def test_pipe_gets_exactly_one_label_per_line_equal_to_the_engines() -> None:
 
 
 def test_terminal_gets_a_summary_not_labels() -> None:
-    doc = fit_json(BLOBS, "-k", 4, *XY, "--seed", 0)
-    out = fit(BLOBS, "-k", 4, *XY, "--seed", 0, tty=True).stdout
+    doc = fit_json(BLOBS, "-k", 4, "--seed", 0)
+    out = fit(BLOBS, "-k", 4, "--seed", 0, tty=True).stdout
     assert "log-likelihood" in out and "BIC" in out and "AIC" in out and "ICL" in out
     assert "350 rows x 2 columns (x, y)" in out
     assert f"{doc['log_likelihood']:.8g}" in out
@@ -168,13 +167,13 @@ def test_terminal_gets_a_summary_not_labels() -> None:
 
 
 def test_terminal_with_data_on_stdout_puts_the_summary_on_stderr() -> None:
-    result = fit(BLOBS, "-k", 4, *XY, "--seed", 0, "-o", "-", tty=True)
+    result = fit(BLOBS, "-k", 4, "--seed", 0, "-o", "-", tty=True)
     assert len(int_lines(result.stdout)) == 350
     assert "log-likelihood" in result.stderr and "BIC" in result.stderr
 
 
 def test_terminal_and_named_output_summary_on_stdout(tmp_path: Path) -> None:
-    result = fit(BLOBS, "-k", 4, *XY, "--seed", 0, "-o", tmp_path / "l.csv", tty=True)
+    result = fit(BLOBS, "-k", 4, "--seed", 0, "-o", tmp_path / "l.csv", tty=True)
     assert "BIC" in result.stdout and "BIC" not in result.stderr
     assert len(int_lines((tmp_path / "l.csv").read_text())) == 350
 
@@ -182,12 +181,12 @@ def test_terminal_and_named_output_summary_on_stdout(tmp_path: Path) -> None:
 @pytest.mark.parametrize("flag", ["-q", "--quiet"])
 def test_quiet_prints_nothing_but_data(flag: str) -> None:
     # not converged would warn; a terminal would get a summary: -q silences both
-    noisy = fit(BLOBS, "-k", 4, *XY, "--seed", 0, "--max-iter", 1, "-o", "-", tty=True)
+    noisy = fit(BLOBS, "-k", 4, "--seed", 0, "--max-iter", 1, "-o", "-", tty=True)
     assert "did not converge" in noisy.stderr
-    quiet = fit(BLOBS, "-k", 4, *XY, "--seed", 0, "--max-iter", 1, "-o", "-", flag, tty=True)
+    quiet = fit(BLOBS, "-k", 4, "--seed", 0, "--max-iter", 1, "-o", "-", flag, tty=True)
     assert quiet.stderr == ""
     assert quiet.stdout == noisy.stdout
-    silent = fit(BLOBS, "-k", 4, *XY, "--seed", 0, flag, tty=True)
+    silent = fit(BLOBS, "-k", 4, "--seed", 0, flag, tty=True)
     assert silent.stdout == "" and silent.stderr == ""
 
 
@@ -195,8 +194,8 @@ def test_quiet_prints_nothing_but_data(flag: str) -> None:
 
 
 def test_components_short_and_long_agree() -> None:
-    a = fit(BLOBS, "-k", 3, *XY, "--seed", 5).stdout
-    b = fit(BLOBS, "--components", 3, *XY, "--seed", 5).stdout
+    a = fit(BLOBS, "-k", 3, "--seed", 5).stdout
+    b = fit(BLOBS, "--components", 3, "--seed", 5).stdout
     assert a == b and set(int_lines(a)) == {0, 1, 2}
 
 
@@ -209,7 +208,7 @@ def _n_parameters(kind: str, k: int, d: int) -> int:
 @pytest.mark.parametrize("flag,kind", [("-c", "full"), ("--covariance-type", "tied"),
                                        ("-c", "diag"), ("--covariance-type", "spherical")])
 def test_covariance_types(flag: str, kind: str) -> None:
-    doc = fit_json(BLOBS, "-k", 4, *XY, "--seed", 0, flag, kind)
+    doc = fit_json(BLOBS, "-k", 4, "--seed", 0, flag, kind)
     k, d, n = 4, 2, 350
     assert doc["covariance_type"] == kind == doc["options"]["covariance_type"]
     shape = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[kind]
@@ -230,7 +229,7 @@ def test_covariance_types(flag: str, kind: str) -> None:
 
 @pytest.mark.parametrize("init", ["kmeans", "k-means++", "random", "random-from-data"])
 def test_init_methods(init: str) -> None:
-    doc = fit_json(BLOBS, "-k", 4, *XY, "--seed", 1, "--init", init)
+    doc = fit_json(BLOBS, "-k", 4, "--seed", 1, "--init", init)
     assert doc["options"]["init"] == init
     assert doc["converged"] is True and doc["n_iter"] >= 1
     if init != "random":  # random responsibilities may stop on the plateau at the mean
@@ -260,17 +259,17 @@ def test_means_init_is_where_the_fit_starts(tmp_path: Path, ext: str) -> None:
         np.save(path, centers)
     else:
         path.write_text("".join(f"{a},{b}\n" for a, b in centers))
-    doc = fit_json(BLOBS, "-k", 4, *XY, "--means-init", path, "--max-iter", 1)
+    doc = fit_json(BLOBS, "-k", 4, "--means-init", path, "--max-iter", 1)
     assert doc["options"]["init"] == "means-init"
     assert doc["options"]["means_init"] == str(path)
     assert doc["n_iter"] == 1 and doc["converged"] is False
     assert doc["trace"][0]["log_likelihood"] == pytest.approx(
         _start_loglik(blobs_xy(), centers), rel=1e-12)
     # the seed plays no part when the means are given
-    full = fit_json(BLOBS, "-k", 4, *XY, "--means-init", path, "--seed", 3)
-    again = fit_json(BLOBS, "-k", 4, *XY, "--means-init", path, "--seed", 4)
+    full = fit_json(BLOBS, "-k", 4, "--means-init", path, "--seed", 3, "--order", "none")
+    again = fit_json(BLOBS, "-k", 4, "--means-init", path, "--seed", 4, "--order", "none")
     assert full["means"] == again["means"] and full["converged"] is True
-    # components keep the order of the given means
+    # with --order none, components keep the order of the given means
     assert np.argmin(((np.array(full["means"])[:, None] - BLOB_CENTERS[None]) ** 2)
                      .sum(-1), axis=1).tolist() == [0, 1, 2, 3]
 
@@ -279,14 +278,14 @@ def test_means_init_csv_and_npy_agree(tmp_path: Path) -> None:
     centers = np.array([[1.5, 0.5], [5.5, 5.5], [6.5, 0.5], [2.5, 7.5]])
     np.save(tmp_path / "m.npy", centers)
     (tmp_path / "m.csv").write_text("".join(f"{a!r},{b!r}\n" for a, b in centers.tolist()))
-    a = fit_json(BLOBS, "-k", 4, *XY, "--means-init", tmp_path / "m.npy")
-    b = fit_json(BLOBS, "-k", 4, *XY, "--means-init", tmp_path / "m.csv")
+    a = fit_json(BLOBS, "-k", 4, "--means-init", tmp_path / "m.npy")
+    b = fit_json(BLOBS, "-k", 4, "--means-init", tmp_path / "m.csv")
     assert a["means"] == b["means"] and a["log_likelihood"] == b["log_likelihood"]
 
 
 def test_n_init_keeps_the_best_restart() -> None:
-    one = fit_json(BLOBS, "-k", 4, *XY, "--seed", 2, "--init", "random-from-data")
-    many = fit_json(BLOBS, "-k", 4, *XY, "--seed", 2, "--init", "random-from-data",
+    one = fit_json(BLOBS, "-k", 4, "--seed", 2, "--init", "random-from-data")
+    many = fit_json(BLOBS, "-k", 4, "--seed", 2, "--init", "random-from-data",
                     "--n-init", 5)
     assert len(one["restart_log_likelihoods"]) == 1
     lls = many["restart_log_likelihoods"]
@@ -298,7 +297,7 @@ def test_n_init_keeps_the_best_restart() -> None:
 
 @pytest.mark.parametrize("tol", [0.1, 1e-3, 1e-9])
 def test_tol_stops_at_the_first_change_below_it(tol: float) -> None:
-    doc = fit_json(BLOBS, "-k", 4, *XY, "--seed", 1, "--init", "random-from-data",
+    doc = fit_json(BLOBS, "-k", 4, "--seed", 1, "--init", "random-from-data",
                    "--tol", tol, "--max-iter", 500)
     assert doc["options"]["tol"] == tol and doc["converged"] is True
     changes = [row["change"] for row in doc["trace"]]
@@ -308,7 +307,7 @@ def test_tol_stops_at_the_first_change_below_it(tol: float) -> None:
 
 
 def test_max_iter_not_converged_warns_and_says_so() -> None:
-    result = fit(BLOBS, "-k", 4, *XY, "--seed", 1, "--init", "random-from-data",
+    result = fit(BLOBS, "-k", 4, "--seed", 1, "--init", "random-from-data",
                  "--max-iter", 3, "--tol", 0, "--json")
     doc = json.loads(result.stdout)
     assert doc["converged"] is False and doc["n_iter"] == 3 and len(doc["trace"]) == 3
@@ -324,22 +323,22 @@ def test_reg_covar_is_added_to_the_diagonal() -> None:
     # one component: the M-step gives the data's own mean and biased covariance exactly
     x = blobs_xy()
     for reg in (0.0, 0.5):
-        doc = fit_json(BLOBS, "-k", 1, *XY, "--reg-covar", reg)
+        doc = fit_json(BLOBS, "-k", 1, "--reg-covar", reg)
         assert doc["options"]["reg_covar"] == reg
         assert doc["weights"] == [1.0]
         np.testing.assert_allclose(doc["means"][0], x.mean(0), rtol=1e-12)
         np.testing.assert_allclose(doc["covariances"][0],
                                    np.cov(x.T, bias=True) + reg * np.eye(2), rtol=1e-10)
-    sph = fit_json(BLOBS, "-k", 4, *XY, "--seed", 0, "-c", "spherical", "--reg-covar", 25)
+    sph = fit_json(BLOBS, "-k", 4, "--seed", 0, "-c", "spherical", "--reg-covar", 25)
     assert min(sph["covariances"]) >= 25
 
 
 def test_same_seed_same_result() -> None:
-    a = fit(BLOBS, "-k", 4, *XY, "--seed", 7, "--init", "random-from-data").stdout
-    b = fit(BLOBS, "-k", 4, *XY, "--seed", 7, "--init", "random-from-data").stdout
+    a = fit(BLOBS, "-k", 4, "--seed", 7, "--init", "random-from-data").stdout
+    b = fit(BLOBS, "-k", 4, "--seed", 7, "--init", "random-from-data").stdout
     assert a == b
-    da = fit_json(BLOBS, "-k", 4, *XY, "--seed", 7, "--init", "random-from-data", "--n-init", 2)
-    db = fit_json(BLOBS, "-k", 4, *XY, "--seed", 7, "--init", "random-from-data", "--n-init", 2)
+    da = fit_json(BLOBS, "-k", 4, "--seed", 7, "--init", "random-from-data", "--n-init", 2)
+    db = fit_json(BLOBS, "-k", 4, "--seed", 7, "--init", "random-from-data", "--n-init", 2)
     for doc in (da, db):
         doc.pop("trace")  # seconds differ
     assert da == db and da["options"]["seed"] == 7
@@ -347,26 +346,26 @@ def test_same_seed_same_result() -> None:
 
 def test_no_seed_records_the_seed_it_used(tmp_path: Path) -> None:
     m1, m2 = tmp_path / "m1.json", tmp_path / "m2.json"
-    first = fit(BLOBS, "-k", 4, *XY, "--init", "random-from-data", "--model", m1).stdout
+    first = fit(BLOBS, "-k", 4, "--init", "random-from-data", "--model", m1).stdout
     doc = json.loads(m1.read_text())
     seed = doc["options"]["seed"]
     assert isinstance(seed, int) and seed >= 0
-    again = fit(BLOBS, "-k", 4, *XY, "--init", "random-from-data", "--seed", seed,
+    again = fit(BLOBS, "-k", 4, "--init", "random-from-data", "--seed", seed,
                 "--model", m2).stdout
     assert again == first
     assert json.loads(m2.read_text()) == doc
-    other = json.loads(fit(BLOBS, "-k", 4, *XY, "--json").stdout)["options"]["seed"]
+    other = json.loads(fit(BLOBS, "-k", 4, "--json").stdout)["options"]["seed"]
     assert other != seed  # a fresh seed each time
 
 
 def test_algorithm_hard() -> None:
-    hard = fit_json(BLOBS, "-k", 4, *XY, "--seed", 0, "--algorithm", "hard")
-    soft = fit_json(BLOBS, "-k", 4, *XY, "--seed", 0, "--algorithm", "soft")
+    hard = fit_json(BLOBS, "-k", 4, "--seed", 0, "--algorithm", "hard")
+    soft = fit_json(BLOBS, "-k", 4, "--seed", 0, "--algorithm", "soft")
     assert hard["options"]["algorithm"] == "hard" and soft["options"]["algorithm"] == "soft"
     assert hard["converged"] is True
     result, labels = engine_fit(blobs_xy(), n_components=4, seed=0, algorithm="hard")
     assert hard["log_likelihood"] == pytest.approx(result.loglik, rel=1e-12)
-    assert int_lines(fit(BLOBS, "-k", 4, *XY, "--seed", 0, "--algorithm", "hard").stdout) \
+    assert int_lines(fit(BLOBS, "-k", 4, "--seed", 0, "--algorithm", "hard").stdout) \
         == labels.tolist()
     # the hard trace is the classification log-likelihood, below the mixture's
     assert hard["trace"][-1]["log_likelihood"] <= hard["mean_log_likelihood"] + 1e-12
@@ -376,7 +375,7 @@ def test_algorithm_hard() -> None:
 
 
 def test_columns_by_name_and_by_index() -> None:
-    by_name = fit_json(BLOBS, "-k", 4, "--columns", "x,y", "--seed", 0)
+    by_name = fit_json(BLOBS, "-k", 4, "--seed", 0)
     by_index = fit_json(BLOBS, "-k", 4, "--columns", "0,1", "--seed", 0)
     mixed = fit_json(BLOBS, "-k", 4, "--columns", "x,1", "--seed", 0)
     for doc in (by_name, by_index, mixed):
@@ -388,7 +387,7 @@ def test_columns_by_name_and_by_index() -> None:
     one = fit_json(BLOBS, "-k", 2, "--columns", "1", "--seed", 0)
     assert one["feature_names"] == ["y"] and np.shape(one["means"]) == (2, 1)
     everything = fit_json(BLOBS, "-k", 2, "--seed", 0)
-    assert everything["feature_names"] == ["x", "y", "label"]
+    assert everything["feature_names"] == ["x", "y"]
 
 
 @pytest.mark.parametrize("flag,delim", [("-d", ";"), ("--delimiter", "|"),
@@ -398,15 +397,15 @@ def test_delimiter(tmp_path: Path, flag: str, delim: str) -> None:
     x = blobs_xy()
     path = tmp_path / "blobs.txt"
     path.write_text(f"x{char}y\n" + "".join(f"{a!r}{char}{b!r}\n" for a, b in x.tolist()))
-    expected = fit(BLOBS, "-k", 4, *XY, "--seed", 0).stdout
+    expected = fit(BLOBS, "-k", 4, "--seed", 0).stdout
     assert fit(path, "-k", 4, flag, delim, "--seed", 0).stdout == expected
 
 
 def test_tsv_by_extension(tmp_path: Path) -> None:
     path = tmp_path / "blobs.tsv"
     path.write_text(BLOBS.read_text().replace(",", "\t"))
-    expected = fit(BLOBS, "-k", 4, *XY, "--seed", 0).stdout
-    assert fit(path, "-k", 4, *XY, "--seed", 0).stdout == expected
+    expected = fit(BLOBS, "-k", 4, "--seed", 0).stdout
+    assert fit(path, "-k", 4, "--seed", 0).stdout == expected
 
 
 def test_header_options(tmp_path: Path) -> None:
@@ -421,23 +420,23 @@ def test_header_options(tmp_path: Path) -> None:
     forced = fit_json(bare, "-k", 4, "--seed", 0, "--header")
     assert forced["n_samples"] == 349
     assert forced["feature_names"] == [repr(float(x[0, 0])), repr(float(x[0, 1]))]
-    named = fit_json(BLOBS, "-k", 4, *XY, "--seed", 0, "--header")
+    named = fit_json(BLOBS, "-k", 4, "--seed", 0, "--header")
     assert named["n_samples"] == 350
     # without a header the names are 0, 1, ... and the first row is data
     refused = invoke(["fit", BLOBS, "-k", 4, "--columns", "0,1", "--no-header"])
     assert refused.exit_code == 1
     assert refused.stderr == (f"Error: {BLOBS}:1: column '0': non-numeric value 'x'; fix or "
                               "remove the row, or select numeric columns with --columns\n")
-    unnamed = invoke(["fit", BLOBS, "-k", 4, *XY, "-H"])
+    unnamed = invoke(["fit", BLOBS, "-k", 4, "--columns", "x,y", "-H"])
     assert unnamed.exit_code == 1
     assert unnamed.stderr == (f"Error: {BLOBS}: column 'x': no such column; available "
-                              "columns: 0, 1, 2\n")
+                              "columns: 0, 1\n")
 
 
 def test_stdin_in_process_reads_the_same_data() -> None:
-    expected = fit(BLOBS, "-k", 4, *XY, "--seed", 0).stdout
-    assert fit("-", "-k", 4, *XY, "--seed", 0, input=BLOBS.read_bytes()).stdout == expected
-    piped = ok(invoke(["fit", "-", "-k", 4, *XY, "--seed", 0, "--json"],
+    expected = fit(BLOBS, "-k", 4, "--seed", 0).stdout
+    assert fit("-", "-k", 4, "--seed", 0, input=BLOBS.read_bytes()).stdout == expected
+    piped = ok(invoke(["fit", "-", "-k", 4, "--seed", 0, "--json"],
                       input=BLOBS.read_bytes()))
     assert json.loads(piped.stdout)["source"] == "<stdin>"
 
@@ -448,7 +447,7 @@ def test_stdin_in_process_reads_the_same_data() -> None:
 @pytest.mark.parametrize("flag", ["-o", "--labels", "--output"])
 def test_labels_option_spellings(tmp_path: Path, flag: str) -> None:
     out = tmp_path / "labels.csv"
-    result = fit(BLOBS, "-k", 4, *XY, "--seed", 0, flag, out)
+    result = fit(BLOBS, "-k", 4, "--seed", 0, flag, out)
     assert result.stdout == "" and result.stderr == ""
     _, expected = engine_fit(blobs_xy(), n_components=4, seed=0)
     assert int_lines(out.read_text()) == expected.tolist()
@@ -456,7 +455,7 @@ def test_labels_option_spellings(tmp_path: Path, flag: str) -> None:
 
 def test_responsibilities(tmp_path: Path) -> None:
     resp_path, labels_path = tmp_path / "resp.csv", tmp_path / "labels.csv"
-    fit(BLOBS, "-k", 4, *XY, "--seed", 0, "--responsibilities", resp_path, "-o", labels_path)
+    fit(BLOBS, "-k", 4, "--seed", 0, "--responsibilities", resp_path, "-o", labels_path)
     lines = resp_path.read_text().splitlines()
     assert lines[0] == "p0,p1,p2,p3"
     resp = np.loadtxt(resp_path, delimiter=",", skiprows=1)
@@ -467,7 +466,7 @@ def test_responsibilities(tmp_path: Path) -> None:
     clear = resp.max(1) > 0.5 + 1e-6  # argmax of rounded values is only safe when clear
     assert (resp.argmax(1)[clear] == np.array(labels)[clear]).all()
     # the same as the model's posterior, computed independently
-    doc = fit_json(BLOBS, "-k", 4, *XY, "--seed", 0)
+    doc = fit_json(BLOBS, "-k", 4, "--seed", 0)
     x, covs = blobs_xy(), full_covariances(doc)
     from scipy.stats import multivariate_normal
 
@@ -478,7 +477,7 @@ def test_responsibilities(tmp_path: Path) -> None:
 
 def test_trace_file(tmp_path: Path) -> None:
     trace, model = tmp_path / "trace.csv", tmp_path / "model.json"
-    fit(BLOBS, "-k", 4, *XY, "--seed", 1, "--init", "random-from-data", "--trace", trace,
+    fit(BLOBS, "-k", 4, "--seed", 1, "--init", "random-from-data", "--trace", trace,
         "--model", model)
     lines = trace.read_text().splitlines()
     assert lines[0] == "iteration,log_likelihood,change,seconds"
@@ -498,7 +497,7 @@ def test_trace_file(tmp_path: Path) -> None:
 
 def test_model_file(tmp_path: Path) -> None:
     model = tmp_path / "model.json"
-    result = fit(BLOBS, "-k", 4, *XY, "--seed", 0, "--model", model, "-c", "diag")
+    result = fit(BLOBS, "-k", 4, "--seed", 0, "--model", model, "-c", "diag")
     assert result.stdout == ""  # a named output: no labels on stdout
     text = model.read_text()
     doc = json.loads(text)
@@ -518,7 +517,7 @@ def test_model_file(tmp_path: Path) -> None:
 
 def test_output_dir_writes_the_four_standard_files(tmp_path: Path) -> None:
     out = tmp_path / "a" / "b" / "out"  # created, parents included
-    result = fit(BLOBS, "-k", 4, *XY, "--seed", 0, "--output-dir", out)
+    result = fit(BLOBS, "-k", 4, "--seed", 0, "--output-dir", out)
     assert result.stdout == "" and result.stderr == ""
     assert files_under(out) == ["labels.csv", "model.json", "responsibilities.csv",
                                 "trace.csv"]
@@ -531,27 +530,27 @@ def test_output_dir_writes_the_four_standard_files(tmp_path: Path) -> None:
 
 def test_output_dir_with_a_single_file_overridden(tmp_path: Path) -> None:
     out, labels = tmp_path / "out", tmp_path / "mine.tsv"
-    fit(BLOBS, "-k", 4, *XY, "--seed", 0, "--output-dir", out, "-o", labels)
+    fit(BLOBS, "-k", 4, "--seed", 0, "--output-dir", out, "-o", labels)
     assert files_under(out) == ["model.json", "responsibilities.csv", "trace.csv"]
     assert len(int_lines(labels.read_text())) == 350
 
 
 def test_json_on_stdout() -> None:
-    result = fit(BLOBS, "-k", 4, *XY, "--seed", 0, "--json")
+    result = fit(BLOBS, "-k", 4, "--seed", 0, "--json")
     assert result.stderr == ""
     doc = json.loads(result.stdout)  # nothing but the document: no labels
     assert MODEL_KEYS <= set(doc)
     assert len(doc["trace"]) == doc["n_iter"]
     assert set(doc["trace"][0]) == {"iteration", "log_likelihood", "change", "seconds"}
     # on a terminal --json still goes to stdout, the summary to stderr
-    tty = fit(BLOBS, "-k", 4, *XY, "--seed", 0, "--json", tty=True)
+    tty = fit(BLOBS, "-k", 4, "--seed", 0, "--json", tty=True)
     assert json.loads(tty.stdout)["means"] == doc["means"]
     assert "BIC" in tty.stderr
 
 
 def test_show_trace() -> None:
-    doc = fit_json(BLOBS, "-k", 4, *XY, "--seed", 1, "--init", "random-from-data")
-    out = fit(BLOBS, "-k", 4, *XY, "--seed", 1, "--init", "random-from-data", "--show-trace",
+    doc = fit_json(BLOBS, "-k", 4, "--seed", 1, "--init", "random-from-data")
+    out = fit(BLOBS, "-k", 4, "--seed", 1, "--init", "random-from-data", "--show-trace",
               tty=True).stdout
     lines = out.splitlines()
     head = [i for i, line in enumerate(lines)
@@ -561,14 +560,14 @@ def test_show_trace() -> None:
     assert [int(r.split("│")[0]) for r in rows] == list(range(1, doc["n_iter"] + 1))
     for row, rec in zip(rows, doc["trace"]):
         assert f"{rec['log_likelihood']:.10g}" in row
-    plain = fit(BLOBS, "-k", 4, *XY, "--seed", 1, "--init", "random-from-data", tty=True)
+    plain = fit(BLOBS, "-k", 4, "--seed", 1, "--init", "random-from-data", tty=True)
     assert "seconds" not in plain.stdout
 
 
 @pytest.mark.parametrize("ext", ["csv", "tsv", "npy", "json"])
 def test_output_formats_follow_the_extension(tmp_path: Path, ext: str) -> None:
     lab, resp, trace = (tmp_path / f"{n}.{ext}" for n in ("labels", "resp", "trace"))
-    fit(BLOBS, "-k", 4, *XY, "--seed", 0, "-o", lab, "--responsibilities", resp,
+    fit(BLOBS, "-k", 4, "--seed", 0, "-o", lab, "--responsibilities", resp,
         "--trace", trace, "--model", tmp_path / "m.json")
     doc = json.loads((tmp_path / "m.json").read_text())
     _, expected = engine_fit(blobs_xy(), n_components=4, seed=0)
@@ -599,7 +598,7 @@ def test_output_formats_follow_the_extension(tmp_path: Path, ext: str) -> None:
 
 @pytest.mark.parametrize("option", ["-o", "--responsibilities", "--trace", "--model"])
 def test_dash_is_stdout(tmp_path: Path, option: str) -> None:
-    result = fit(BLOBS, "-k", 4, *XY, "--seed", 0, option, "-", "--output-dir", tmp_path / "o")
+    result = fit(BLOBS, "-k", 4, "--seed", 0, option, "-", "--output-dir", tmp_path / "o")
     out = result.stdout
     std = {"-o": "labels.csv", "--responsibilities": "responsibilities.csv",
            "--trace": "trace.csv", "--model": "model.json"}[option]
@@ -622,7 +621,7 @@ def test_dash_is_stdout(tmp_path: Path, option: str) -> None:
 def test_two_outputs_on_stdout_is_a_usage_error(tmp_path: Path, args: list[str],
                                                 names: str) -> None:
     model = tmp_path / "kept.json"
-    result = invoke(["fit", BLOBS, "-k", 4, *XY, *args, "--output-dir", tmp_path / "out"])
+    result = invoke(["fit", BLOBS, "-k", 4, *args, "--output-dir", tmp_path / "out"])
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.splitlines()[-1] == \
@@ -637,13 +636,13 @@ def test_refuses_to_overwrite_the_input(tmp_path: Path) -> None:
     for args, name in ((["--model", data], "model"), (["-o", data], "labels"),
                        (["--output-dir", tmp_path], "labels"),
                        (["--trace", tmp_path / "." / "labels.csv"], "trace")):
-        result = invoke(["fit", data, "-k", 4, *XY, *args])
+        result = invoke(["fit", data, "-k", 4, *args])
         assert result.exit_code == 2, result.stderr
         assert re.fullmatch(rf"Error: refusing to overwrite the input file \S+ with {name}",
                             result.stderr.splitlines()[-1])
     means = tmp_path / "means.csv"
     means.write_text("1,1\n5,5\n6,1\n2,8\n")
-    result = invoke(["fit", BLOBS, "-k", 4, *XY, "--means-init", means, "--model", means])
+    result = invoke(["fit", BLOBS, "-k", 4, "--means-init", means, "--model", means])
     assert result.exit_code == 2
     assert data.read_bytes() == before and means.read_text() == "1,1\n5,5\n6,1\n2,8\n"
     assert files_under(tmp_path) == ["labels.csv", "means.csv"]
@@ -676,7 +675,7 @@ def test_blobs_clustering_is_as_good_as_the_bayes_rule() -> None:
     from scipy.optimize import linear_sum_assignment
 
     x, truth = blobs_xy(), blobs_truth()
-    labels = np.array(int_lines(fit(BLOBS, "-k", 4, *XY, "--seed", 0).stdout))
+    labels = np.array(int_lines(fit(BLOBS, "-k", 4, "--seed", 0).stdout))
     confusion = np.zeros((4, 4), dtype=int)
     np.add.at(confusion, (labels, truth), 1)
     rows, cols = linear_sum_assignment(-confusion)
@@ -687,7 +686,7 @@ def test_blobs_clustering_is_as_good_as_the_bayes_rule() -> None:
 
 @pytest.mark.parametrize("algorithm", ["soft", "hard"])
 def test_heights_two_groups(algorithm: str) -> None:
-    doc = fit_json(HEIGHTS, "--columns", "height", "-k", 2, "--seed", 0,
+    doc = fit_json(HEIGHTS, "-k", 2, "--seed", 0,
                    "--algorithm", algorithm)
     assert doc["converged"] is True
     means = sorted(m[0] for m in doc["means"])
@@ -713,7 +712,7 @@ def shell(command: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
 
 
 EMGMM = " ".join(shlex.quote(part) for part in emgmm_command())
-FIT_BLOBS = f"{EMGMM} fit sample_data/blobs4.csv -k 4 --columns x,y --seed 0"
+FIT_BLOBS = f"{EMGMM} fit sample_data/blobs4.csv -k 4 --seed 0"
 
 
 def test_process_pipe_to_sort_uniq() -> None:
@@ -727,7 +726,7 @@ def test_process_pipe_to_sort_uniq() -> None:
 
 def test_process_stdin_gives_the_same_labels() -> None:
     direct = shell(FIT_BLOBS)
-    piped = shell(f"cat sample_data/blobs4.csv | {EMGMM} fit - -k 4 --columns x,y --seed 0")
+    piped = shell(f"cat sample_data/blobs4.csv | {EMGMM} fit - -k 4 --seed 0")
     assert direct.returncode == piped.returncode == 0
     assert piped.stderr == ""
     assert piped.stdout == direct.stdout and len(direct.stdout.splitlines()) == 350

@@ -20,6 +20,8 @@ from emgmm_cli.engine.blobs import make_blobs
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = ROOT / "sample_data"
 EMGMM = Path(sys.executable).parent / "emgmm"
+#: The true blob as a last column named label (the data hold coordinates only without it).
+TRUTH = ("--label-column", "label")
 
 
 def run(*args: str) -> Result:
@@ -43,7 +45,7 @@ def table(text: str) -> tuple[list[str], NDArray[np.float64]]:
 
 
 def test_defaults_are_100_points_3_random_centers_in_2_dimensions() -> None:
-    header, data = table(ok("--seed", "0"))
+    header, data = table(ok(*TRUTH, "--seed", "0"))
     assert header == ["x0", "x1", "label"]
     assert data.shape == (100, 3)
     assert np.bincount(data[:, 2].astype(int)).tolist() == [34, 33, 33]
@@ -51,33 +53,37 @@ def test_defaults_are_100_points_3_random_centers_in_2_dimensions() -> None:
 
 
 def test_sizes_one_per_center_and_blobs_in_order() -> None:
-    _header, data = table(ok("-n", "80,60,70,140", "--centers", "1,1;5,5;6,1;2,8", "--seed", "0"))
+    _header, data = table(ok(*TRUTH, "-n", "80,60,70,140", "--centers", "1,1;5,5;6,1;2,8", "--seed", "0"))
     labels = data[:, 2].astype(int)
     assert labels.tolist() == [0] * 80 + [1] * 60 + [2] * 70 + [3] * 140
 
 
-def test_same_points_as_the_engine_and_the_sample_data() -> None:
-    """blobs4.csv was drawn by make_blobs with these very sizes, centres, std and seed."""
-    out = ok("-n", "80,60,70,140", "--centers", "1,1;5,5;6,1;2,8", "--std", "1", "--seed", "0")
+def test_same_points_as_the_engine_and_the_sample_data(tmp_path: Path) -> None:
+    """blobs4.csv was drawn by make_blobs with these very sizes, centres, std and seed; its
+    truth is blobs4.labels.csv, written as --labels writes it."""
+    truth = tmp_path / "truth.csv"
+    out = ok("-n", "80,60,70,140", "--centers", "1,1;5,5;6,1;2,8", "--std", "1", "--seed", "0",
+             "--labels", str(truth))
     sample = (SAMPLE_DATA / "blobs4.csv").read_text()
-    assert out.splitlines()[0] == "x0,x1,label"
+    assert out.splitlines()[0] == "x0,x1"
     assert out.splitlines()[1:] == sample.splitlines()[1:]
+    assert truth.read_bytes() == (SAMPLE_DATA / "blobs4.labels.csv").read_bytes()
     x, labels = make_blobs([80, 60, 70, 140], [[1, 1], [5, 5], [6, 1], [2, 8]],
                            rng=np.random.default_rng(0))
     _, data = table(out)
-    np.testing.assert_allclose(data[:, :2], x, rtol=1e-9)
-    assert np.array_equal(data[:, 2], labels)
+    np.testing.assert_allclose(data, x, rtol=1e-9)
+    assert np.array_equal(np.loadtxt(truth, dtype=int), labels)
 
 
 def test_total_split_evenly_over_explicit_centers() -> None:
-    _, data = table(ok("-n", "10", "--centers", "0,0,0;10,10,10;20,20,20", "--seed", "1"))
+    _, data = table(ok(*TRUTH, "-n", "10", "--centers", "0,0,0;10,10,10;20,20,20", "--seed", "1"))
     assert data.shape == (10, 4)
     assert np.bincount(data[:, 3].astype(int)).tolist() == [4, 3, 3]
 
 
 def test_centers_are_recovered_by_the_blob_means() -> None:
     centers = np.array([[1.0, 1.0], [5.0, 5.0], [6.0, 1.0], [2.0, 8.0]])
-    _, data = table(ok("-n", "40000", "--centers", "1,1;5,5;6,1;2,8", "--std", "0.5",
+    _, data = table(ok(*TRUTH, "-n", "40000", "--centers", "1,1;5,5;6,1;2,8", "--std", "0.5",
                        "--seed", "3"))
     for k in range(4):
         blob = data[data[:, 2] == k, :2]
@@ -95,7 +101,7 @@ def test_centers_from_a_file_and_centers_out(tmp_path: Path) -> None:
 
 def test_random_centers_with_count_dimension_box_and_centers_out(tmp_path: Path) -> None:
     out = tmp_path / "centers.npy"
-    _, data = table(ok("-n", "50", "--n-centers", "5", "--dim", "3", "--center-box", "100,101",
+    _, data = table(ok(*TRUTH, "-n", "50", "--n-centers", "5", "--dim", "3", "--center-box", "100,101",
                        "--std", "0", "--seed", "2", "--centers-out", str(out)))
     centers = np.load(out)
     assert centers.shape == (5, 3)
@@ -105,12 +111,12 @@ def test_random_centers_with_count_dimension_box_and_centers_out(tmp_path: Path)
 
 
 def test_number_of_random_centers_follows_the_sizes() -> None:
-    _, data = table(ok("-n", "5,6", "--seed", "0"))
+    _, data = table(ok(*TRUTH, "-n", "5,6", "--seed", "0"))
     assert np.bincount(data[:, 2].astype(int)).tolist() == [5, 6]
 
 
 def test_one_std_per_center() -> None:
-    _, data = table(ok("-n", "20000,20000,20000", "--centers", "0;50;100", "--std", "1,0.5,2",
+    _, data = table(ok(*TRUTH, "-n", "20000,20000,20000", "--centers", "0;50;100", "--std", "1,0.5,2",
                        "--seed", "4"))
     sds = [data[data[:, 1] == k, 0].std() for k in range(3)]
     np.testing.assert_allclose(sds, [1.0, 0.5, 2.0], rtol=0.03)
@@ -124,7 +130,7 @@ def test_full_covariances_from_a_file(tmp_path: Path, suffix: str) -> None:
         np.save(path, cov)
     else:
         path.write_text(json.dumps(cov.tolist()))
-    _, data = table(ok("-n", "40000", "--centers", "0,0;20,20", "--covariances", str(path),
+    _, data = table(ok(*TRUTH, "-n", "40000", "--centers", "0,0;20,20", "--covariances", str(path),
                        "--seed", "5"))
     for k in range(2):
         blob = data[data[:, 2] == k, :2]
@@ -134,7 +140,7 @@ def test_full_covariances_from_a_file(tmp_path: Path, suffix: str) -> None:
 def test_random_centers_take_k_and_d_from_the_covariances(tmp_path: Path) -> None:
     path = tmp_path / "cov.npy"
     np.save(path, np.stack([np.eye(3)] * 4))
-    header, data = table(ok("--covariances", str(path), "--seed", "0"))
+    header, data = table(ok(*TRUTH, "--covariances", str(path), "--seed", "0"))
     assert header == ["x0", "x1", "x2", "label"]
     assert sorted(set(data[:, 3].astype(int))) == [0, 1, 2, 3]
 
@@ -142,10 +148,22 @@ def test_random_centers_take_k_and_d_from_the_covariances(tmp_path: Path) -> Non
 # --- outputs --------------------------------------------------------------------------------
 
 
-def test_no_labels() -> None:
-    header, data = table(ok("-n", "7", "--no-labels", "--seed", "0"))
+def test_coordinates_only_unless_the_truth_is_asked_for(tmp_path: Path) -> None:
+    header, data = table(ok("-n", "7", "--seed", "0"))
     assert header == ["x0", "x1"]
     assert data.shape == (7, 2)
+    header, labelled = table(ok("-n", "7", "--seed", "0", "--label-column", "blob"))
+    assert header == ["x0", "x1", "blob"]
+    np.testing.assert_array_equal(labelled[:, :2], data)
+    truth = tmp_path / "truth.json"
+    assert ok("-n", "7", "--seed", "0", "--labels", str(truth)) == ok("-n", "7", "--seed", "0")
+    assert json.loads(truth.read_text()) == labelled[:, 2].astype(int).tolist()
+
+
+def test_a_label_column_named_as_a_coordinate_is_refused() -> None:
+    result = run("-n", "7", "--label-column", "x1")
+    assert result.exit_code == 2
+    assert "--label-column x1 is the name of a coordinate column" in result.stderr
 
 
 @pytest.mark.parametrize("suffix, delimiter", [(".csv", ","), (".tsv", "\t")])
@@ -161,7 +179,7 @@ def test_npy_output(tmp_path: Path) -> None:
     ok("-n", "12", "--seed", "0", "-o", str(path))
     arr = np.load(path)
     _, data = table(ok("-n", "12", "--seed", "0"))
-    assert arr.shape == (12, 3) and arr.dtype == np.float64
+    assert arr.shape == (12, 2) and arr.dtype == np.float64
     np.testing.assert_allclose(arr, data, rtol=1e-9)
 
 
@@ -297,7 +315,7 @@ def test_help_lists_every_option_with_help() -> None:
     result = CliRunner().invoke(cli, ["make-blobs", "--help"])
     assert result.exit_code == 0
     for flag in ("-n, --n-samples", "--centers", "--n-centers", "--dim", "--center-box", "--std",
-                 "--covariances", "--seed", "-o, --output", "--labels / --no-labels",
+                 "--covariances", "--seed", "-o, --output", "--labels", "--label-column",
                  "--centers-out", "Examples:"):
         assert flag in result.stdout
 
@@ -306,20 +324,23 @@ def test_help_lists_every_option_with_help() -> None:
 
 
 def test_pipeline_make_blobs_then_fit_recovers_the_blobs(tmp_path: Path) -> None:
-    """emgmm make-blobs ... > blobs.csv; emgmm fit: the clusters are the blobs (ARI >= 0.95)."""
+    """emgmm make-blobs ... | emgmm fit - : the coordinates alone are fitted (a truth column
+    in the stream would be a third feature) and the clusters are the blobs (ARI >= 0.95)."""
     from sklearn.metrics import adjusted_rand_score
 
     exe = shlex.quote(str(EMGMM))
     script = (
         f"{exe} make-blobs -n 300,200,400 --centers '0,0;8,0;4,7' --std 1,0.7,1.2 --seed 7 "
-        f"> blobs.csv && cut -d, -f3 blobs.csv | tail -n +2 > truth.txt && "
-        f"{exe} fit blobs.csv -k 3 --columns x0,x1 --seed 0 > labels.txt"
+        f"--labels truth.csv | {exe} fit - -k 3 --seed 0 --json > fit.json && "
+        f"{exe} make-blobs -n 300,200,400 --centers '0,0;8,0;4,7' --std 1,0.7,1.2 --seed 7 "
+        f"| {exe} fit - -k 3 --seed 0 > labels.txt"
     )
     done = subprocess.run(script, shell=True, cwd=tmp_path, capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    truth = np.loadtxt(tmp_path / "truth.txt", dtype=int)
+    assert json.loads((tmp_path / "fit.json").read_text())["feature_names"] == ["x0", "x1"]
+    truth = np.loadtxt(tmp_path / "truth.csv", dtype=int)
     labels = np.loadtxt(tmp_path / "labels.txt", dtype=int)
     assert len(labels) == len(truth) == 900
     assert adjusted_rand_score(truth, labels) >= 0.95

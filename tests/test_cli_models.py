@@ -44,7 +44,7 @@ class Fitted:
         self.model = folder / f"{covariance_type}.json"
         self.labels = folder / f"{covariance_type}-labels.csv"
         self.resp = folder / f"{covariance_type}-resp.csv"
-        ok("fit", str(BLOBS), "--columns", "x,y", "-k", "4", "-c", covariance_type, "--seed", "0",
+        ok("fit", str(BLOBS), "-k", "4", "-c", covariance_type, "--seed", "0",
            "--model", str(self.model), "--labels", str(self.labels),
            "--responsibilities", str(self.resp))
         self.doc: dict[str, Any] = json.loads(self.model.read_text())
@@ -106,12 +106,13 @@ def test_predict_to_files_by_extension(tmp_path: Path, full: Fitted) -> None:
 
 
 def test_predict_reads_stdin_and_selects_the_model_columns(full: Fitted) -> None:
-    text = BLOBS.read_text()  # x, y, label: the header holds the model's x and y
+    text = "".join(f"{line},extra\n" for line in BLOBS.read_text().splitlines())
+    # x, y, x,y,extra: the header holds the model's x and y among others
     assert ok("predict", str(full.model), "-", input=text).stdout == full.labels.read_text()
 
 
 def test_predict_headerless_data_uses_every_column(full: Fitted) -> None:
-    xy = "".join(f"{line.rsplit(',', 1)[0]}\n" for line in BLOBS.read_text().splitlines()[1:])
+    xy = "".join(f"{line}\n" for line in BLOBS.read_text().splitlines()[1:])
     result = ok("predict", str(full.model), "-", input=xy)
     assert result.stdout == full.labels.read_text()
     assert result.stderr == ""
@@ -120,7 +121,7 @@ def test_predict_headerless_data_uses_every_column(full: Fitted) -> None:
 def test_predict_other_header_uses_every_column_with_a_warning(tmp_path: Path, full: Fitted) -> None:
     renamed = tmp_path / "renamed.csv"
     lines = BLOBS.read_text().splitlines()
-    renamed.write_text("a,b\n" + "".join(f"{ln.rsplit(',', 1)[0]}\n" for ln in lines[1:]))
+    renamed.write_text("a,b\n" + "".join(f"{ln}\n" for ln in lines[1:]))
     result = ok("predict", str(full.model), str(renamed))
     assert result.stdout == full.labels.read_text()
     assert result.stderr == (f"emgmm: warning: {renamed}: the columns (a, b) are not the "
@@ -132,7 +133,7 @@ def test_predict_other_header_uses_every_column_with_a_warning(tmp_path: Path, f
 def test_predict_with_columns_delimiter_and_no_header(tmp_path: Path, full: Fitted) -> None:
     tsv = tmp_path / "data.txt"
     lines = BLOBS.read_text().splitlines()[1:]
-    tsv.write_text("".join(f"{ln.split(',')[2]};{ln.split(',')[0]};{ln.split(',')[1]}\n"
+    tsv.write_text("".join(f"7;{ln.split(',')[0]};{ln.split(',')[1]}\n"
                            for ln in lines))
     result = ok("predict", str(full.model), str(tsv), "-d", ";", "-H", "--columns", "1,2")
     assert result.stdout == full.labels.read_text()
@@ -259,19 +260,21 @@ def match_components(means: NDArray[np.float64], other: NDArray[np.float64]) -> 
 
 def test_sample_then_fit_recovers_the_model(tmp_path: Path, full: Fitted) -> None:
     data = tmp_path / "sampled.csv"
-    ok("sample", str(full.model), "-n", "20000", "--seed", "1", "-o", str(data))
+    truth = tmp_path / "truth.npy"
+    ok("sample", str(full.model), "-n", "20000", "--seed", "1", "-o", str(data), "--labels",
+       str(truth))
     header, table = read_csv(data.read_text())
-    assert header == ["x", "y", "label"] and table.shape == (20000, 3)
+    assert header == ["x", "y"] and table.shape == (20000, 2)
     refit = tmp_path / "refit.json"
-    ok("fit", str(data), "--columns", "x,y", "-k", "4", "--seed", "0", "--model", str(refit),
+    ok("fit", str(data), "-k", "4", "--seed", "0", "--model", str(refit),
        "-o", str(tmp_path / "labels.csv"))
     doc = json.loads(refit.read_text())
     means, weights = np.array(full.doc["means"]), np.array(full.doc["weights"])
     order = match_components(means, np.array(doc["means"]))
     np.testing.assert_allclose(np.array(doc["weights"])[order], weights, atol=0.02)
     np.testing.assert_allclose(np.array(doc["means"])[order], means, atol=0.1)
-    # the label column is the component each point was drawn from
-    counts = np.bincount(table[:, 2].astype(int), minlength=4) / 20000
+    # --labels holds the component each point was drawn from
+    counts = np.bincount(np.load(truth), minlength=4) / 20000
     np.testing.assert_allclose(counts, weights, atol=0.02)
 
 
@@ -284,14 +287,15 @@ def test_sample_same_seed_same_bytes(tmp_path: Path, full: Fitted) -> None:
     assert (tmp_path / "a.npy").read_bytes() == (tmp_path / "b.npy").read_bytes()
     arr = np.load(tmp_path / "a.npy")
     _, table = read_csv(first)
-    assert arr.shape == (300, 3)
+    assert arr.shape == (300, 2)
     np.testing.assert_allclose(arr, table, rtol=1e-9)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_sample_every_family(fitted: dict[str, Fitted], covariance_type: str) -> None:
     f = fitted[covariance_type]
-    header, table = read_csv(ok("sample", str(f.model), "-n", "4000", "--seed", "2").stdout)
+    header, table = read_csv(ok("sample", str(f.model), "-n", "4000", "--seed", "2",
+                                "--label-column", "label").stdout)
     assert header == ["x", "y", "label"]
     labels = table[:, 2].astype(int)
     assert np.all(np.diff(labels) >= 0)  # component by component
@@ -300,14 +304,13 @@ def test_sample_every_family(fitted: dict[str, Fitted], covariance_type: str) ->
         np.testing.assert_allclose(table[labels == k, :2].mean(axis=0), means[k], atol=0.25)
 
 
-def test_sample_no_labels_tsv_and_label_name_clash(tmp_path: Path, full: Fitted) -> None:
+def test_sample_tsv_and_label_name_clash(tmp_path: Path, full: Fitted) -> None:
     out = tmp_path / "s.tsv"
-    ok("sample", str(full.model), "-n", "10", "--seed", "0", "--no-labels", "-o", str(out))
+    ok("sample", str(full.model), "-n", "10", "--seed", "0", "-o", str(out))
     assert out.read_text().splitlines()[0] == "x\ty"
-    clash = tmp_path / "clash.json"
-    clash.write_text(json.dumps({**full.doc, "feature_names": ["x", "label"]}))
-    header, _ = read_csv(ok("sample", str(clash), "-n", "10", "--seed", "0").stdout)
-    assert header == ["x", "label", "component"]
+    clash = invoke("sample", str(full.model), "-n", "10", "--label-column", "y")
+    assert clash.exit_code == 2
+    assert "--label-column y is the name of a coordinate column (x, y)" in clash.stderr
 
 
 @pytest.mark.parametrize("args, message", [
@@ -400,7 +403,7 @@ def test_subprocess_sample_into_head_exits_quietly(tmp_path: Path, full: Fitted)
     done = shell(f"{shlex.quote(str(EMGMM))} sample {shlex.quote(str(full.model))} -n 200000 "
                  "--seed 3 | head -n 3", tmp_path)
     assert done.returncode == 0 and done.stderr == ""
-    assert done.stdout.splitlines()[0] == "x,y,label"
+    assert done.stdout.splitlines()[0] == "x,y"
     assert len(done.stdout.splitlines()) == 3
 
 

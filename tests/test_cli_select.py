@@ -97,7 +97,7 @@ def test_help_shows_every_option_and_examples() -> None:
     text = ok(invoke("--help")).stdout
     for flag in ("-k, --components", "-c, --covariance-type", "--criterion [bic|aic|icl]",
                  "--init", "--n-init", "--tol", "--max-iter", "--reg-covar", "--seed",
-                 "--algorithm", "--dtype", "--memory-limit", "--cache-dir", "--table FILE",
+                 "--algorithm", "--dtype", "--memory-limit", "--cache-dir", "-o, --table, --output FILE", "--json", "--plot FILE",
                  "--model FILE", "-j, --jobs", "--columns", "-d, --delimiter", "-H, --no-header",
                  "-q, --quiet", "--debug"):
         assert flag in text, flag

@@ -33,7 +33,7 @@ README = REPO_ROOT / "README.md"
 DOCS = REPO_ROOT / "docs"
 SETUP_COMMANDS = (
     "python3 -m venv .venv && . .venv/bin/activate && pip install . && "
-    "emgmm fit sample_data/blobs4.csv -k 4 --columns x,y --seed 0",
+    "emgmm fit sample_data/blobs4.csv -k 4 --seed 0",
     "python3 -m venv .venv && . .venv/bin/activate && pip install '.[test]' && pytest",
 )
 #: The languages of fenced blocks in hand-written pages: sh and python blocks run; shell

@@ -81,7 +81,7 @@ def test_a_registered_family_works_in_every_command(eei: Family, tmp_path: Path)
     scored = json.loads(invoke("score", model, FAITHFUL, "--json").stdout)
     assert scored["log_likelihood"] == pytest.approx(doc["log_likelihood"], rel=1e-12)
     # sample draws points with the one shared diagonal covariance
-    drawn = np.loadtxt(invoke("sample", model, "-n", 4000, "--seed", 1, "--no-labels").stdout
+    drawn = np.loadtxt(invoke("sample", model, "-n", 4000, "--seed", 1).stdout
                        .splitlines()[1:], delimiter=",")
     assert drawn.shape == (4000, 2)
     info = invoke("info", model).stdout

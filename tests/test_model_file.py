@@ -31,7 +31,7 @@ Doc = dict[str, Any]
 def fit_model(folder: Path, covariance_type: str) -> Path:
     path = folder / f"{covariance_type}.json"
     result = CliRunner().invoke(cli, [
-        "fit", str(BLOBS), "--columns", "x,y", "-k", "4", "-c", covariance_type,
+        "fit", str(BLOBS), "-k", "4", "-c", covariance_type,
         "--seed", "0", "--model", str(path), "-o", str(folder / f"{covariance_type}-labels.csv"),
     ])
     assert result.exit_code == 0, result.output
@@ -312,24 +312,36 @@ def test_every_required_field_is_checked(tmp_path: Path, full_doc: Doc) -> None:
 # --- data against the model -----------------------------------------------------------------
 
 
-def test_check_features_refuses_another_column_count(models: dict[str, Path]) -> None:
+def with_truth(folder: Path) -> Path:
+    """blobs4.csv with its truth as a third column, label."""
+    truth = (BLOBS.parent / "blobs4.labels.csv").read_text().splitlines()
+    lines = BLOBS.read_text().splitlines()
+    path = folder / "labelled.csv"
+    path.write_text("".join(f"{a},{b}\n" for a, b in zip(lines, ["label", *truth])))
+    return path
+
+
+def test_check_features_refuses_another_column_count(models: dict[str, Path],
+                                                     tmp_path: Path) -> None:
     model = load_model(str(models["full"]))
-    points = read_points(str(BLOBS))  # x, y, label
+    data = with_truth(tmp_path)
+    points = read_points(str(data))  # x, y, label
     with pytest.raises(DataError) as info:
         check_features(model, points)
     assert str(info.value) == (
-        f"{BLOBS}: has 3 columns (x, y, label) but the model {models['full']} has 2 (x, y); "
+        f"{data}: has 3 columns (x, y, label) but the model {models['full']} has 2 (x, y); "
         "select 2 columns with --columns")
-    check_features(model, read_points(str(BLOBS), columns=["x", "y"]))
+    check_features(model, read_points(str(data), columns=["x", "y"]))
 
 
 @pytest.mark.parametrize("command", ["predict", "score"])
-def test_commands_refuse_data_with_another_column_count(models: dict[str, Path], command: str) -> None:
-    path = models["full"]
-    result = CliRunner().invoke(cli, [command, str(path), str(BLOBS), "--columns", "x,y,label"])
+def test_commands_refuse_data_with_another_column_count(models: dict[str, Path], command: str,
+                                                        tmp_path: Path) -> None:
+    path, data = models["full"], with_truth(tmp_path)
+    result = CliRunner().invoke(cli, [command, str(path), str(data), "--columns", "x,y,label"])
     assert result.exit_code == 1
     assert result.stderr == (
-        f"Error: {BLOBS}: has 3 columns (x, y, label) but the model {path} has 2 (x, y); "
+        f"Error: {data}: has 3 columns (x, y, label) but the model {path} has 2 (x, y); "
         "select 2 columns with --columns\n")
     assert result.stdout == ""
 

@@ -123,7 +123,7 @@ def test_default_memory_limit_is_a_quarter_of_memory() -> None:
 @pytest.mark.parametrize("covariance_type", ["full", "diag"])
 def test_csv_over_the_limit_gives_the_in_memory_fit(tmp_path: Path, covariance_type: str) -> None:
     cache = tmp_path / "cache"
-    common = ("--columns", "x,y", "-c", covariance_type)
+    common = ("-c", covariance_type)
     mem = fit_files(tmp_path, BLOBS, *common, name="mem")
     ooc = fit_files(tmp_path, BLOBS, *common, "--memory-limit", "1K", "--cache-dir", str(cache),
                     name="ooc")
@@ -136,7 +136,7 @@ def test_csv_over_the_limit_gives_the_in_memory_fit(tmp_path: Path, covariance_t
 def test_cache_is_reused_then_replaced_when_the_csv_changes(tmp_path: Path,
                                                             blobs_copy: Path) -> None:
     cache = tmp_path / "cache"
-    args = ("fit", str(blobs_copy), *FIT, "--columns", "x,y", "--memory-limit", "1K",
+    args = ("fit", str(blobs_copy), *FIT, "--memory-limit", "1K",
             "--cache-dir", str(cache), "--debug")
     first = ok(*args)
     assert "converting it once to the binary cache" in first.stderr
@@ -154,13 +154,13 @@ def test_cache_is_reused_then_replaced_when_the_csv_changes(tmp_path: Path,
 
     # a changed file (one more row): a new cache, the stale ones removed, the new data fitted
     with open(blobs_copy, "a", encoding="utf-8") as fh:
-        fh.write("100.5,100.5,0\n")
+        fh.write("100.5,100.5\n")
     third = ok(*args)
     assert "converting it once" in third.stderr
     (remade,) = cache.glob("*.npy")
     assert remade != made and not made.exists()
     assert len(third.stdout.splitlines()) == len(first.stdout.splitlines()) + 1
-    expected = ok("fit", str(blobs_copy), *FIT, "--columns", "x,y").stdout
+    expected = ok("fit", str(blobs_copy), *FIT).stdout
     assert third.stdout == expected
 
 
@@ -241,7 +241,7 @@ def test_npy_over_the_limit_gives_the_in_memory_fit(tmp_path: Path) -> None:
     np.save(tmp_path / "xy.npy", xyl[:, :2])
     np.save(tmp_path / "xyl.npy", xyl)
     np.save(tmp_path / "xy32.npy", xyl[:, :2].astype(np.float32))
-    mem = fit_files(tmp_path, BLOBS, "--columns", "x,y", name="mem")
+    mem = fit_files(tmp_path, BLOBS, name="mem")
     blk = fit_files(tmp_path, tmp_path / "xy.npy", "--memory-limit", "1K", name="blk")
     sel = fit_files(tmp_path, tmp_path / "xyl.npy", "--columns", "0,1", "--memory-limit", "1K",
                     name="sel")
@@ -460,14 +460,14 @@ def test_float32_trajectory_matches_sklearn(covariance_type: str, block_rows: in
 
 
 def test_cli_dtype_float32(tmp_path: Path) -> None:
-    f64 = fit_files(tmp_path, BLOBS, "--columns", "x,y", name="f64")
-    f32 = fit_files(tmp_path, BLOBS, "--columns", "x,y", "--dtype", "float32", name="f32")
+    f64 = fit_files(tmp_path, BLOBS, name="f64")
+    f32 = fit_files(tmp_path, BLOBS, "--dtype", "float32", name="f32")
     assert f32["labels"] == f64["labels"]
     assert f32["model"]["options"]["dtype"] == "float32"
     assert f64["model"]["options"]["dtype"] == "float64"
     assert_rel(f32["model"]["means"], f64["model"]["means"], 1e-4, "means")
     # float32 and out of core together
-    both = fit_files(tmp_path, BLOBS, "--columns", "x,y", "--dtype", "float32",
+    both = fit_files(tmp_path, BLOBS, "--dtype", "float32",
                      "--memory-limit", "1K", "--cache-dir", str(tmp_path / "c"), name="both")
     assert both["labels"] == f32["labels"]
     same_model(both["model"], f32["model"])
@@ -554,10 +554,10 @@ def test_streamed_to_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_fit_streams_every_output_format(tmp_path: Path) -> None:
-    mem = fit_files(tmp_path, BLOBS, "--columns", "x,y", name="ref")
+    mem = fit_files(tmp_path, BLOBS, name="ref")
     labels = np.loadtxt(io.StringIO(mem["labels"]), dtype=np.int64)
     resp = np.loadtxt(io.StringIO(mem["resp"]), delimiter=",", skiprows=1)
-    ok("fit", str(BLOBS), *FIT, "--columns", "x,y", "--labels", str(tmp_path / "l.npy"),
+    ok("fit", str(BLOBS), *FIT, "--labels", str(tmp_path / "l.npy"),
        "--responsibilities", str(tmp_path / "r.json"))
     np.testing.assert_array_equal(np.load(tmp_path / "l.npy"), labels)
     records = json.loads((tmp_path / "r.json").read_text())

@@ -15,7 +15,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = REPO_ROOT / "scripts" / "make_sample_data.py"
 SAMPLE_DATA = REPO_ROOT / "sample_data"
-FILES = ("blobs4.csv", "heights.csv", "faithful.csv", "README.md")
+FILES = ("blobs4.csv", "blobs4.labels.csv", "heights.csv", "heights.labels.csv", "faithful.csv",
+         "README.md")
 
 
 def load_script() -> ModuleType:
@@ -66,8 +67,8 @@ def test_render_files_in_process_matches() -> None:
 
 def test_blobs4_rows_and_labels() -> None:
     header, rows = read_rows(SAMPLE_DATA / "blobs4.csv")
-    assert header == ["x", "y", "label"]
-    labels = np.array([int(r[2]) for r in rows])
+    assert header == ["x", "y"]
+    labels = np.loadtxt(SAMPLE_DATA / "blobs4.labels.csv", dtype=int)
     np.testing.assert_array_equal(labels, np.repeat(np.arange(4), [80, 60, 70, 140]))
     x = np.array([[float(r[0]), float(r[1])] for r in rows])
     centers = np.array([[1.0, 1.0], [5.0, 5.0], [6.0, 1.0], [2.0, 8.0]])
@@ -78,8 +79,8 @@ def test_blobs4_rows_and_labels() -> None:
 
 def test_heights_rows_and_labels() -> None:
     header, rows = read_rows(SAMPLE_DATA / "heights.csv")
-    assert header == ["height", "label"]
-    labels = np.array([int(r[1]) for r in rows])
+    assert header == ["height"]
+    labels = np.loadtxt(SAMPLE_DATA / "heights.labels.csv", dtype=int)
     np.testing.assert_array_equal(labels, [0] * 300 + [1] * 300)
     h = np.array([float(r[0]) for r in rows])
     assert abs(h[labels == 0].mean() - 1.76) < 0.03

@@ -42,7 +42,7 @@ from ..engine.options import FitOptions
 from ..engine.selection import cell_seed, choose, grid
 from ..io.errors import DataError
 from ..io.readers import Points
-from ..io.writers import OutputSet, ensure_dir, write_table
+from ..io.writers import OutputSet, ensure_dir, write_json, write_table
 from .data import load
 from .discover import BatchItem
 from .errors import UsageProblem
@@ -124,8 +124,11 @@ def destinations(settings: BatchSettings, out_dir: str) -> dict[str, str]:
 
 
 def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_dir: str,
-                     summary: str | None) -> None:
-    """Refuse (UsageProblem) a layout where an output would overwrite an input file."""
+                     summary: str | None, as_json: bool = False) -> None:
+    """Refuse (UsageProblem) a layout where an output would overwrite an input file, and
+    two outputs on stdout (--summary - and --json)."""
+    if as_json and summary == "-":
+        raise UsageProblem("only one output can go to stdout, got --summary - and --json")
     inputs = {os.path.realpath(i.path): i.path for i in items}
     if settings.means_init:
         inputs[os.path.realpath(settings.means_init)] = settings.means_init
@@ -452,6 +455,18 @@ class BatchReport:
     @property
     def skipped(self) -> int:
         return sum(r.status == "skipped" for r in self.rows)
+
+    def document(self, output_dir: str) -> dict[str, Any]:
+        """The batch as one JSON document (batch --json): the counts, the seconds, where
+        the summary is, and every dataset's row."""
+        return {"datasets": len(self.rows), "fitted": len(self.rows) - self.failed - self.skipped,
+                "skipped": self.skipped, "failed": self.failed, "seconds": self.seconds,
+                "summary": summary_path(output_dir), "rows": [r.record() for r in self.rows]}
+
+
+def write_document(report: BatchReport, output_dir: str) -> None:
+    """The batch as JSON on stdout (BatchReport.document)."""
+    write_json("-", report.document(output_dir))
 
 
 def run_batch(items: list[BatchItem], settings: BatchSettings, display: Display, *,

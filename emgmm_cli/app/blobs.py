@@ -42,7 +42,8 @@ class BlobRequest:
     covariances: str | None
     seed: int | None
     output: str
-    labels: bool
+    labels: str | None  # a file for each point's true blob
+    label_column: str | None  # or a column of the data
     centers_out: str | None
 
 
@@ -106,10 +107,35 @@ def resolve_centers(req: BlobRequest, rng: np.random.Generator,
     return centers
 
 
+def truth_destinations(output: str, labels: str | None) -> dict[str, str]:
+    """The outputs of drawn points: the points, and their true components if asked."""
+    return {"output": output, **({"labels": labels} if labels else {})}
+
+
+def stage_points(out: OutputSet, output: str, names: list[str], x: NDArray[np.float64],
+                 truth: NDArray[np.int64], *, labels: str | None = None,
+                 label_column: str | None = None) -> None:
+    """Drawn points under their column names: the coordinates only, unless label_column
+    names a column for each point's true component; labels: a file for them instead
+    (one a line, as fit --labels writes labels)."""
+    if label_column is not None and label_column in names:
+        raise UsageProblem(f"--label-column {label_column} is the name of a coordinate "
+                           f"column ({', '.join(names)}); choose another name",
+                           option="--label-column")
+    columns: dict[str, Any] = {name: x[:, j] for j, name in enumerate(names)}
+    if label_column is not None:
+        columns[label_column] = truth
+    write_table(output, columns, out=out)
+    if labels:
+        write_table(labels, truth, out=out)
+
+
 def run_make_blobs(req: BlobRequest) -> None:
     if req.std is not None and req.covariances is not None:
         raise UsageProblem("give --std or --covariances, not both")
-    dest = {"output": req.output, **({"centers_out": req.centers_out} if req.centers_out else {})}
+    dest = truth_destinations(req.output, req.labels)
+    if req.centers_out:
+        dest["centers_out"] = req.centers_out
     check_outputs(dest, [p for p in (req.covariances, req.centers) if isinstance(p, str)])
     cov = load_covariances(req.covariances) if req.covariances else None
     rng = np.random.default_rng(req.seed)  # None: fresh entropy
@@ -124,10 +150,8 @@ def run_make_blobs(req: BlobRequest) -> None:
             raise DataError(req.covariances, str(exc)) from None
         raise
     names = [f"x{j}" for j in range(d)]
-    columns: dict[str, Any] = {name: x[:, j] for j, name in enumerate(names)}
-    if req.labels:
-        columns["label"] = labels
     with OutputSet() as out:
-        write_table(req.output, columns, out=out)
+        stage_points(out, req.output, names, x, labels, labels=req.labels,
+                     label_column=req.label_column)
         if req.centers_out:
             write_table(req.centers_out, centers, column_names=names, out=out)

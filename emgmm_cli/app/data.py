@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -13,7 +13,7 @@ from ..backends import open_dataset
 from ..engine.dataset import Dataset
 from ..io.cache import open_points
 from ..io.errors import DataError
-from ..io.readers import Points
+from ..io.readers import Points, read_points
 from .requests import ReadOptions
 
 #: The source name of data handed over in memory (in messages and the model file).
@@ -22,10 +22,14 @@ ARRAY_SOURCE = "<array>"
 Log = Callable[[str], None]
 
 
-def load(path: str, read: ReadOptions, *, log: Log | None = None) -> Points:
-    """The data of a file ('-': stdin) as the read options say: in memory when small;
-    over read.memory_limit, a .npy is read block by block and a text file through its
-    binary cache (emgmm_cli.io.cache)."""
+def load(path: str, read: ReadOptions, *, log: Log | None = None,
+         stdin: BinaryIO | None = None) -> Points:
+    """The data of a file ('-': stdin, or the bytes of stdin given) as the read options
+    say: in memory when small; over read.memory_limit, a .npy is read block by block and
+    a text file through its binary cache (emgmm_cli.io.cache)."""
+    if path == "-" and stdin is not None:
+        return read_points(path, columns=read.columns, delimiter=read.delimiter,
+                           header=read.header, dtype=read.dtype, stdin=stdin)
     return open_points(path, columns=read.columns, delimiter=read.delimiter,
                        header=read.header, dtype=read.dtype, memory_limit=read.memory_limit,
                        cache_dir=read.cache_dir, log=log)

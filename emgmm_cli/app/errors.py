@@ -12,3 +12,8 @@ class UsageProblem(Exception):
     def __init__(self, message: str, *, option: str | None = None) -> None:
         super().__init__(message)
         self.option = option
+
+
+class MissingExtra(Exception):
+    """An optional library a request needs is not installed (exit status 1); the message
+    names the extra that brings it."""

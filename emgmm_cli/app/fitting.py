@@ -36,7 +36,16 @@ from ..io.writers import OutputSet, ensure_dir, stream_table, write_json, write_
 from .data import as_points, dataset
 from .errors import UsageProblem
 from .prepare import Prepared, Standardize, prepare
+from .plotting import (
+    MixtureView,
+    image_format,
+    mixture_figure,
+    mixture_view,
+    save_figure,
+    trace_figure,
+)
 from .requests import FitOutputs, ReadOptions
+from .rows import CLUSTER, annotated
 
 Array = NDArray[np.floating]
 #: Called with each condition the screen finds in the data, before the fit.
@@ -93,9 +102,10 @@ def final_pass(data: Dataset, params: MixtureParams, *, want_labels: bool = True
 
 
 def stream_predictions(out: OutputSet, dest: dict[str, str], data: Dataset,
-                       params: MixtureParams) -> None:
+                       params: MixtureParams, *, label_header: bool = False) -> None:
     """Stage the labels and responsibilities that dest names into out, from one final pass,
-    each block straight into its staged file (neither is ever held for all N rows)."""
+    each block straight into its staged file (neither is ever held for all N rows); the
+    labels under a 'cluster' header with label_header."""
     k, n = params.n_components, data.n_samples
     with ExitStack() as stack:  # closed in reverse: labels are staged before resp
         sinks: list[Callable[[Predictions], None]] = []
@@ -105,8 +115,9 @@ def stream_predictions(out: OutputSet, dest: dict[str, str], data: Dataset,
                 dtype=np.float64, out=out))
             sinks.append(lambda pred: resp.write(pred.resp))
         if "labels" in dest:
-            labels = stack.enter_context(stream_table(dest["labels"], n_rows=n,
-                                                      dtype=np.int64, out=out))
+            labels = stack.enter_context(stream_table(
+                dest["labels"], n_rows=n, dtype=np.int64, out=out,
+                column_names=[CLUSTER] if label_header else None))
             sinks.append(lambda pred: labels.write(pred.labels))
         def write(_: int, pred: Predictions) -> None:
             for sink in sinks:
@@ -280,8 +291,14 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
     for name, path in dest.items():
         if name == "model":
             check_json_output(path, "--model")
+        elif name in PICTURES:
+            image_format(path, PICTURES[name])
         else:
             format_for_path(path)  # a bad extension fails now, not after the fit
+
+
+#: Outputs that are pictures (plotting.IMAGE_FORMATS), and the options that name them.
+PICTURES = {"plot": "--plot", "trace_plot": "--trace-plot"}
 
 
 def check_json_output(path: str, option: str) -> None:
@@ -291,10 +308,10 @@ def check_json_output(path: str, option: str) -> None:
 
 
 def stage_outputs(out: OutputSet, dest: dict[str, str], fit: Fitted, *,
-                  as_json: bool = False) -> None:
+                  as_json: bool = False, label_header: bool = False) -> None:
     """Stage into out every output dest names (labels, responsibilities, trace, model, in
     that order), and the JSON summary on stdout when as_json."""
-    stream_predictions(out, dest, fit.data, fit.params)
+    stream_predictions(out, dest, fit.data, fit.params, label_header=label_header)
     if "trace" in dest:
         write_table(dest["trace"], fit.trace, out=out)
     if "model" in dest:
@@ -305,12 +322,39 @@ def stage_outputs(out: OutputSet, dest: dict[str, str], fit: Fitted, *,
         write_json("-", {**fit.document, "trace": records}, out=out)
 
 
-def write_outputs(fit: Fitted, outputs: FitOutputs) -> None:
-    """Write every output of a fit atomically: all of them, or none."""
+def stage_rows(out: OutputSet, dest: str, rows: dict[str, NDArray[Any]], data: Dataset,
+               params: MixtureParams, outputs: FitOutputs, *, source: str) -> None:
+    """The input rows with their cluster (and p0.., log_density as outputs asks) to dest."""
+    result = final_pass(data, params, want_resp=outputs.proba,
+                        want_log_density=outputs.log_density)
+    assert result.labels is not None
+    write_table(dest, annotated(rows, result.labels, source=source, dest=dest,
+                                resp=result.resp, log_density=result.log_density), out=out)
+
+
+def fitted_view(fit: Fitted) -> MixtureView:
+    """What a picture of a fit over its own data shows (fit --plot)."""
+    return mixture_view(fit.params, fit.data, fit.feature_names, source=fit.source)
+
+
+def write_outputs(fit: Fitted, outputs: FitOutputs,
+                  rows: dict[str, NDArray[Any]] | None = None) -> None:
+    """Write every output of a fit atomically: all of them, or none.  rows: the input's
+    rows (outputs.with_rows), written with a cluster column where the labels go."""
     if outputs.output_dir:
         ensure_dir(outputs.output_dir)
+    dest = outputs.destinations()
     with OutputSet() as out:
-        stage_outputs(out, outputs.destinations(), fit, as_json=outputs.as_json)
+        if rows is not None and "labels" in dest:
+            stage_rows(out, dest.pop("labels"), rows, fit.data, fit.params, outputs,
+                       source=fit.source)
+        stage_outputs(out, dest, fit, as_json=outputs.as_json,
+                      label_header=outputs.label_header)
+        if outputs.plot:
+            save_figure(mixture_figure(fitted_view(fit)), outputs.plot, out=out)
+        if outputs.trace_plot:
+            save_figure(trace_figure(fit.result, source=fit.source), outputs.trace_plot,
+                        out=out)
 
 
 # --------------------------------------------------------------------------- Python API

@@ -26,10 +26,12 @@ from ..io.errors import DataError
 from ..io.model import LoadedModel, check_features, load_model
 from ..io.readers import Points, read_points
 from ..io.writers import OutputSet, write_json, write_table
+from .blobs import stage_points
 from .data import as_points, dataset
 from .fitting import FinalPass, Fitted, final_pass
 from .prepare import Standardize
 from .requests import ReadOptions
+from .rows import annotated, buffered_stdin, write_labels
 
 Warn = Callable[[str], None]
 
@@ -62,16 +64,19 @@ def as_model(model: Any) -> Model:
                  None if transform is None else Standardize.from_dict(transform))
 
 
-def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn) -> Points:
+def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
+              stdin: io.BytesIO | None = None) -> Points:
     """The data for a model: read.columns if given; else the model's feature names when
-    the input's header holds them all; else every column.  D must be the model's."""
+    the input's header holds them all; else every column.  D must be the model's.
+    stdin: the bytes of stdin, when they are read more than once."""
     names = model.feature_names
     kwargs: dict[str, Any] = {"delimiter": read.delimiter, "header": read.header,
                               "dtype": read.dtype}
+    if stdin is None and path == "-":
+        stdin = buffered_stdin()
     if read.columns is not None or not _usable_names(names):
-        points = read_points(path, columns=read.columns, **kwargs)
+        points = read_points(path, columns=read.columns, stdin=stdin, **kwargs)
     else:
-        stdin = _buffered_stdin() if path == "-" else None
         try:
             points = read_points(path, columns=names, stdin=stdin, **kwargs)
         except DataError as exc:
@@ -95,15 +100,6 @@ def _usable_names(names: list[str]) -> bool:
     return bool(names) and not any(n.isascii() and n.isdigit() for n in names)
 
 
-def _buffered_stdin() -> io.BytesIO | None:
-    """stdin's bytes, so that they can be read twice; None where read_points must say why
-    it cannot read stdin (a terminal, or no stdin)."""
-    stream = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
-    if stream is None or stream.isatty():
-        return None
-    return io.BytesIO(stream.read())
-
-
 def apply_model(model: Model, points: Points, *, want_resp: bool = False,
                 want_log_density: bool = False) -> FinalPass:
     """One pass of the model's parameters over the points (through the model's transform),
@@ -121,13 +117,20 @@ def apply_model(model: Model, points: Points, *, want_resp: bool = False,
                                loglik=result.loglik - points.n_samples * transform.log_scale)
 
 
-def write_predictions(output: str, model: Model, result: FinalPass) -> None:
-    """Labels, or with responsibilities (predict --proba) the N x K table p0..p{K-1}."""
-    if result.resp is not None:
+def write_predictions(output: str, model: Model, result: FinalPass, *, header: bool = False,
+                      rows: dict[str, NDArray[Any]] | None = None, source: str = "") -> None:
+    """Labels (under a 'cluster' header with header), or with responsibilities (predict
+    --proba) the N x K table p0..p{K-1}; with rows, the rows with a cluster column and
+    the responsibilities and log-densities the result holds (rows.annotated)."""
+    assert result.labels is not None
+    if rows is not None:
+        write_table(output, annotated(rows, result.labels, source=source, dest=output,
+                                      resp=result.resp, log_density=result.log_density))
+    elif result.resp is not None:
         write_table(output, result.resp,
                     column_names=[f"p{j}" for j in range(model.n_components)])
-    elif result.labels is not None:
-        write_table(output, result.labels)
+    else:
+        write_labels(output, result.labels, header=header)
 
 
 def score_summary(model: Model, points: Points, result: FinalPass,
@@ -204,13 +207,13 @@ def sample_points(model: Model, n: int, rng: np.random.Generator
 
 
 def write_sample(output: str, model: Model, x: NDArray[np.float64],
-                 components: NDArray[np.int64] | None) -> None:
-    """The points under the model's feature names, then the component column if given."""
-    names = model.feature_names
-    columns: dict[str, Any] = {name: x[:, j] for j, name in enumerate(names)}
-    if components is not None:
-        columns["label" if "label" not in names else "component"] = components
-    write_table(output, columns)
+                 components: NDArray[np.int64], *, labels: str | None = None,
+                 label_column: str | None = None) -> None:
+    """The points under the model's feature names; the component each was drawn from
+    in the file labels, or the column label_column, when asked (blobs.stage_points)."""
+    with OutputSet() as out:
+        stage_points(out, output, model.feature_names, x, components, labels=labels,
+                     label_column=label_column)
 
 
 # --------------------------------------------------------------------------- Python API

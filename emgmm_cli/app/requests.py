@@ -8,6 +8,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .errors import UsageProblem
+
 #: The files --output-dir fills in, by output name.
 STANDARD_NAMES = {
     "labels": "labels.csv",
@@ -46,6 +48,21 @@ class FitOutputs:
     model: str | None = None
     output_dir: str | None = None
     as_json: bool = False  # the summary (model document and trace) as JSON on stdout
+    plot: str | None = None  # a picture of the mixture over the data
+    trace_plot: str | None = None  # a picture of every restart's trace
+    label_header: bool = False  # a 'cluster' header above the labels
+    #: the labels' destination gets the input rows with a cluster column instead, and
+    #: the responsibilities and log-densities as columns when asked
+    with_rows: bool = False
+    proba: bool = False
+    log_density: bool = False
+
+    def __post_init__(self) -> None:
+        for flag, given in (("--proba", self.proba), ("--log-density", self.log_density)):
+            if given and not self.with_rows:
+                raise UsageProblem(f"{flag} adds columns to the rows of --with-rows; add "
+                                   "--with-rows (the responsibilities alone: "
+                                   "--responsibilities FILE)", option=flag)
 
     def destinations(self) -> dict[str, str]:
         """Output name -> path, with output_dir filling in what was not named."""
@@ -57,6 +74,11 @@ class FitOutputs:
             if path is not None:
                 out[name] = path
         return out
+
+    def pictures(self) -> dict[str, str]:
+        """Picture name -> path, for those asked for."""
+        return {name: path for name, path in (("plot", self.plot),
+                                              ("trace_plot", self.trace_plot)) if path}
 
     @property
     def carries_data(self) -> bool:

@@ -42,6 +42,7 @@ from ..io.writers import OutputSet, write_json, write_table
 from .data import as_points, dataset
 from .errors import UsageProblem
 from .fitting import FindingCallback, Fitted, check_outputs, fitted, fresh_seed
+from .plotting import criterion_figure, save_figure
 from .prepare import Prepared, prepare
 from .requests import ReadOptions, SelectGrid
 
@@ -227,19 +228,23 @@ def cell_name(result: CellResult) -> str:
 # --------------------------------------------------------------------------- outputs
 
 
-def check_select_outputs(table: str | None, model: str | None, source: str) -> None:
+def check_select_outputs(table: str | None, model: str | None, source: str,
+                         plot: str | None = None, *, as_json: bool = False) -> None:
     """The outputs of a selection, checked before any data is read (UsageProblem): the
-    table needs a format with text columns, the model a .json name."""
-    dest = {name: path for name, path in (("table", table), ("model", model)) if path}
-    check_outputs(dest, [source])
+    table needs a format with text columns, the model a .json name, the plot a picture's."""
+    dest = {name: path for name, path in (("table", table), ("model", model), ("plot", plot))
+            if path}
+    check_outputs(dest, [source], as_json=as_json)
     if table is not None and not FORMATS[format_for_path(table)].holds_text:
         raise UsageProblem(f"the selection table has text columns; give --table a "
                            f"{formats_help(text_columns=True)} name, not {table}",
                            option="--table")
 
 
-def write_selection(selected: Selected, *, table: str | None, model: str | None) -> None:
-    """The table of every cell (JSON: with the choice) and the chosen cell's model, written
+def write_selection(selected: Selected, *, table: str | None, model: str | None,
+                    plot: str | None = None, as_json: bool = False) -> None:
+    """The table of every cell (JSON: with the choice), the chosen cell's model, the
+    criterion against K (plot) and with as_json the selection as JSON on stdout, written
     atomically together.  Raises DataError when no cell can be chosen."""
     best = selected.best
     if best is None:
@@ -251,19 +256,30 @@ def write_selection(selected: Selected, *, table: str | None, model: str | None)
             _stage_table(out, table, selected)
         if model is not None:
             write_json(model, best.document, out=out)
+        if as_json:
+            write_json("-", selection_document(selected), out=out)
+        if plot is not None:
+            figure = criterion_figure(selected.selection, source=selected.points.source)
+            save_figure(figure, plot, out=out)
+
+
+def selection_document(selected: Selected) -> dict[str, Any]:
+    """The selection as one JSON document: the criterion, seed and source, the chosen
+    cell, and every cell's row."""
+    chosen = selected.selection.best_cell
+    assert chosen is not None
+    return {
+        "criterion": selected.selection.criterion, "seed": selected.seed,
+        "source": selected.points.source,
+        "best": {"covariance_type": chosen.cell.covariance_type,
+                 "n_components": chosen.cell.n_components},
+        "cells": selected.rows(),
+    }
 
 
 def _stage_table(out: OutputSet, path: str, selected: Selected) -> None:
     if format_for_path(path) == "json":
-        chosen = selected.selection.best_cell
-        assert chosen is not None
-        write_json(path, {
-            "criterion": selected.selection.criterion, "seed": selected.seed,
-            "source": selected.points.source,
-            "best": {"covariance_type": chosen.cell.covariance_type,
-                     "n_components": chosen.cell.n_components},
-            "cells": selected.rows(),
-        }, out=out)
+        write_json(path, selection_document(selected), out=out)
     else:
         write_table(path, selected.table(), out=out)
 

@@ -10,6 +10,7 @@ from .. import vocab
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    FILE_PATH,
     FIT_DEFAULTS,
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
@@ -18,6 +19,7 @@ from .options import (
     ComponentList,
     CovarianceList,
     common_options,
+    format_option,
     covariance_help,
     em_options,
     read_options,
@@ -27,7 +29,8 @@ from .options import (
 
 
 @command()
-@click.argument("paths", metavar="PATH...", nargs=-1, required=True, type=str)
+@click.argument("paths", metavar="PATH...", nargs=-1, required=True,
+                type=click.Path(allow_dash=True))
 @read_options
 @click.option("-k", "--components", "k_text", metavar="K|KS",
               help="Number of mixture components (required without --select).  With "
@@ -46,7 +49,8 @@ from .options import (
               help="With --select: what picks the best cell, lower being better.  "
                    "[default: bic]")
 @em_options(FIT_DEFAULTS, select_defaults=SELECT_DEFAULTS)
-@click.option("--output-dir", required=True, type=click.Path(file_okay=False), metavar="DIR",
+@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False),
+              metavar="DIR",
               help="Write each dataset's labels.csv, trace.csv and model.json (and "
                    "selection.csv with --select) to DIR/<its path without extension>/, "
                    "and the summary to DIR/summary.csv.")
@@ -64,14 +68,17 @@ from .options import (
 @click.option("--skip-existing", is_flag=True,
               help="Keep the results of datasets whose outputs are complete and were "
                    "fitted with the same options (resume an interrupted batch).")
-@click.option("--summary", metavar="FILE",
+@click.option("--summary", metavar="FILE", type=FILE_PATH,
               help=f"Also write the summary table to FILE ({TEXT_FORMATS_TEXT} by "
-                   "extension; '-': CSV on stdout).")
+                   "extension; '-': stdout, CSV unless --format says otherwise).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the batch (the counts and every dataset's row) as JSON on stdout.")
+@format_option
 @common_options
 @pass_terminal
 def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bool,
           patterns: tuple[str, ...], jobs: int, skip_existing: bool, summary: str | None,
-          **kw: Any) -> None:
+          as_json: bool, **kw: Any) -> None:
     """Fit a Gaussian mixture to every dataset in PATH... and sum them up in one table.
 
     PATH is a directory (its .csv, .tsv and .npy files; see --recursive and --glob), a
@@ -106,12 +113,33 @@ def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bo
       emgmm batch data/ --select -k 2,4,8 -c full,diag --jobs 0 --output-dir out/
       emgmm batch data/ --select --criterion icl --seed 1 --output-dir out/
     """
-    from ..app import batching, discover
+    from ..app import batching
     from . import show
     from .errors import Phrasing
 
     seed_given = kw["seed"] is not None
     settings = _settings(kw)
+    items = _datasets(term, paths, output_dir, recursive, patterns)
+    batching.check_overwrites(items, settings, output_dir=output_dir, summary=summary,
+                              as_json=as_json)
+    with show.batch_progress(term, len(items)) as display:
+        report = batching.run_batch(
+            items, settings, display, output_dir=output_dir, jobs=jobs,
+            skip_existing=skip_existing, seed_given=seed_given, summary=summary,
+            task=batching.OneDataset(Phrasing()), quiet=term.quiet)
+    show.batch_summary(term, report, len(items), output_dir, summary == "-" or as_json)
+    if as_json:
+        batching.write_document(report, output_dir)
+    if report.failed:
+        raise click.ClickException(f"{report.failed} of {len(items)} datasets failed; see "
+                                   f"{batching.summary_path(output_dir)}")
+
+
+def _datasets(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bool,
+              patterns: tuple[str, ...]) -> list[Any]:
+    """The datasets PATH... names (app.discover), or an error that says where it looked."""
+    from ..app import discover
+
     items = discover.discover(paths, output_dir=output_dir, recursive=recursive,
                               patterns=patterns, warn=term.warn)
     if not items:
@@ -119,16 +147,7 @@ def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bo
             f"no datasets found in {', '.join(paths)} (looked for "
             f"{', '.join(patterns) or '*.csv, *.tsv, *.npy'}"
             f"{'' if recursive else '; --recursive looks in subdirectories'})")
-    batching.check_overwrites(items, settings, output_dir=output_dir, summary=summary)
-    with show.batch_progress(term, len(items)) as display:
-        report = batching.run_batch(
-            items, settings, display, output_dir=output_dir, jobs=jobs,
-            skip_existing=skip_existing, seed_given=seed_given, summary=summary,
-            task=batching.OneDataset(Phrasing()), quiet=term.quiet)
-    show.batch_summary(term, report, len(items), output_dir, summary == "-")
-    if report.failed:
-        raise click.ClickException(f"{report.failed} of {len(items)} datasets failed; see "
-                                   f"{batching.summary_path(output_dir)}")
+    return items
 
 
 def _settings(kw: dict[str, Any]) -> Any:

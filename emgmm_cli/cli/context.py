@@ -45,9 +45,11 @@ class Terminal:
     stderr_isatty: bool = False
     quiet: bool = False
     debug: bool = False
+    no_color: bool = False  # --no-color (NO_COLOR in the environment counts too)
 
     @classmethod
-    def detect(cls, *, quiet: bool = False, debug: bool = False) -> "Terminal":
+    def detect(cls, *, quiet: bool = False, debug: bool = False,
+               no_color: bool = False) -> "Terminal":
         def tty(stream: TextIO) -> bool:
             try:
                 return stream.isatty()
@@ -56,7 +58,21 @@ class Terminal:
 
         force = os.environ.get("EMGMM_FORCE_TTY", "") not in ("", "0")
         return cls(sys.stdout, sys.stderr, force or tty(sys.stdout),
-                   force or tty(sys.stderr), quiet, debug)
+                   force or tty(sys.stderr), quiet, debug, no_color)
+
+    @property
+    def color(self) -> bool:
+        """Whether colour may be used (where the output is a terminal): not with
+        --no-color, nor with NO_COLOR set to anything, nor on TERM=dumb."""
+        return not (self.no_color or os.environ.get("NO_COLOR", "") != ""
+                    or os.environ.get("TERM") == "dumb")
+
+    @property
+    def width(self) -> int:
+        """Columns of the terminal (COLUMNS when set; 80 when unknown)."""
+        import shutil
+
+        return shutil.get_terminal_size((80, 24)).columns
 
     def message_stream(self, stdout_carries_data: bool) -> TextIO | None:
         """Where a human-readable summary goes, or None when nobody would see it.
@@ -96,7 +112,8 @@ def terminal_of(ctx: click.Context) -> Terminal:
     if term is None:
         settings = ctx.meta.get(SETTINGS_KEY, {})
         term = Terminal.detect(quiet=bool(settings.get("quiet")),
-                               debug=bool(settings.get("debug")))
+                               debug=bool(settings.get("debug")),
+                               no_color=bool(settings.get("no_color")))
         root.meta[_TERMINAL_KEY] = term
     return term
 

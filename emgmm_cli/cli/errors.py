@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..app.errors import UsageProblem
+from ..app.errors import MissingExtra, UsageProblem
 from ..engine.errors import (
     ANOTHER_INIT,
     COPIES,
@@ -143,7 +143,7 @@ def one_line(exc: BaseException, command: str | None = None) -> str:
     if isinstance(exc, EngineError):
         text = engine_message(exc)
         return text if exc.source is None else f"{exc.source}: {text}"
-    if isinstance(exc, DataError):
+    if isinstance(exc, (DataError, MissingExtra)):
         return str(exc)
     if isinstance(exc, MemoryError):
         return "out of memory; " + OUT_OF_MEMORY.get(
@@ -154,10 +154,47 @@ def one_line(exc: BaseException, command: str | None = None) -> str:
     return f"internal error: {type(exc).__name__}: {exc} (run again with --debug for details)"
 
 
+#: Help is as wide as the terminal, up to this many columns.
+HELP_WIDTH = 120
+#: Stands in for '-' inside words while help text is wrapped, so that no word is broken
+#: at a hyphen (--with-rows, random-from-data, log-likelihood stay whole).
+_UNBROKEN_HYPHEN = "\u2011"
+
+
+class HelpFormatter(click.HelpFormatter):
+    """click's help formatter, wrapping text between words only: never at a hyphen."""
+
+    def _unbroken(self, write: Callable[[], None]) -> None:
+        start = len(self.buffer)
+        write()
+        self.buffer[start:] = [s.replace(_UNBROKEN_HYPHEN, "-") for s in self.buffer[start:]]
+
+    def write_text(self, text: str) -> None:
+        self._unbroken(lambda: super(HelpFormatter, self).write_text(
+            text.replace("-", _UNBROKEN_HYPHEN)))
+
+    def write_dl(self, rows: Any, col_max: int = 30, col_spacing: int = 2) -> None:
+        held = [(first, second.replace("-", _UNBROKEN_HYPHEN)) for first, second in rows]
+        self._unbroken(lambda: super(HelpFormatter, self).write_dl(held, col_max, col_spacing))
+
+
+class EmgmmContext(click.Context):
+    """The context of emgmm's commands: help as wide as the terminal (up to HELP_WIDTH),
+    wrapped by HelpFormatter."""
+
+    formatter_class = HelpFormatter
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_content_width", HELP_WIDTH)
+        super().__init__(*args, **kwargs)
+
+
 class EmgmmCommand(click.Command):
     """A command whose use case's usage problems (contradictory options, an output that
     cannot be written, a fit option out of range) are click's usage errors: exit status 2,
     with this command's usage line."""
+
+    context_class = EmgmmContext
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

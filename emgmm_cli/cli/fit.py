@@ -2,27 +2,44 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import click
 
 from .context import Terminal, pass_terminal
 from .errors import command
-from .options import FORMATS_TEXT, common_options, fit_options, input_options, take
+from .options import (
+    FILE_PATH,
+    FORMATS_TEXT,
+    common_options,
+    format_option,
+    fit_options,
+    input_options,
+    picture_option,
+    rows_options,
+    take,
+)
 
 
 @command()
 @input_options
 @fit_options
 @click.option("-o", "--labels", "--output", "labels", metavar="FILE",
+              type=FILE_PATH,
               help=f"Write one label (0..K-1) per line to FILE ({FORMATS_TEXT} by "
-                   "extension; '-': stdout).")
+                   "extension; '-': stdout); with --with-rows, the input rows and their "
+                   "cluster (to stdout by default).")
+@rows_options("With --with-rows, add the responsibilities, columns p0..p{K-1}.")
 @click.option("--responsibilities", metavar="FILE",
+              type=FILE_PATH,
               help="Write the N x K responsibilities (columns p0..p{K-1}) to FILE.")
 @click.option("--trace", metavar="FILE",
+              type=FILE_PATH,
               help="Write the per-iteration trace (iteration, log_likelihood, change, "
                    "seconds) to FILE.")
 @click.option("--model", metavar="FILE",
+              type=FILE_PATH,
               help="Write the fitted model (versioned JSON) to FILE.")
 @click.option("--output-dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write labels.csv, responsibilities.csv, trace.csv and model.json to "
@@ -30,6 +47,10 @@ from .options import FORMATS_TEXT, common_options, fit_options, input_options, t
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary (the model document and the trace) as JSON on stdout.")
 @click.option("--show-trace", is_flag=True, help="Also show the trace as a table.")
+@picture_option("--plot", "the data coloured by component, with each component's mean and "
+                "ellipses (as emgmm plot draws them)")
+@picture_option("--trace-plot", "the log-likelihood per iteration, one line per restart")
+@format_option
 @common_options
 @pass_terminal
 def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
@@ -46,6 +67,7 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     Examples:
       emgmm fit data.csv -k 4
       emgmm fit data.csv -k 4 | sort | uniq -c
+      emgmm fit data.csv -k 4 --with-rows --proba -o clustered.csv
       emgmm fit data.csv -k 3 -c diag --n-init 5 --seed 1 --model model.json
       emgmm fit data.csv -k 2 --columns height --algorithm hard --show-trace
       cat data.csv | emgmm fit - -k 4 --output-dir out/
@@ -53,22 +75,29 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     from ..app import fitting
     from ..app.data import load
     from ..app.requests import FitOutputs, ReadOptions
+    from ..app.rows import buffered_stdin, read_rows
     from ..engine.options import FitOptions
     from . import show
 
     read, options, outputs = take(kw, ReadOptions), take(kw, FitOptions), take(kw, FitOutputs)
-    if not outputs.destinations() and not outputs.as_json and not term.stdout_isatty:
-        outputs = FitOutputs(labels="-")  # labels are the data of a pipe
-    fitting.check_outputs(outputs.destinations(), [input, means_init], as_json=outputs.as_json)
-    points = load(input, read, log=term.log)
+    if not outputs.destinations() and not outputs.as_json and (
+            outputs.with_rows or not term.stdout_isatty):
+        outputs = dataclasses.replace(outputs, labels="-")  # labels: the data of a pipe
+    fitting.check_outputs({**outputs.destinations(), **outputs.pictures()},
+                          [input, means_init], as_json=outputs.as_json)
+    stdin = buffered_stdin() if outputs.with_rows and input == "-" else None
+    with show.reading(term, input):
+        points = load(input, read, log=term.log, stdin=stdin)
     show.notes(term, points)
     means = fitting.load_means(means_init, options.n_components, points.n_features) \
         if means_init else None
-    with show.fit_progress(term, options.n_init) as on_iteration:
+    with show.fit_progress(term, options.n_init, options.max_iter) as on_iteration:
         fitted = fitting.fit_points(points, options.replace(means_init=means_init),
                                     means_init=means, on_iteration=on_iteration,
                                     standardize=standardize,
                                     on_finding=show.finding_warner(term, points))
     show.events(term, fitted)
-    fitting.write_outputs(fitted, outputs)
+    with show.working(term, "writing the outputs"):
+        fitting.write_outputs(fitted, outputs,
+                              read_rows(input, read, stdin=stdin) if outputs.with_rows else None)
     show.fit_summary(term, fitted, carries_data=outputs.carries_data, trace=show_trace)

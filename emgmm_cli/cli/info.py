@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from .context import Terminal, pass_terminal
 from .errors import command
-from .options import common_options
+from .options import common_options, model_argument
 
 
 @command()
-@click.argument("model", metavar="MODEL")
+@model_argument
 @click.option("--json", "as_json", is_flag=True,
               help="Print the validated model document as JSON on stdout.")
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the description ('name: value' lines; with --json the document) "
+                   "to FILE instead of stdout.")
 @common_options
 @pass_terminal
-def info(term: Terminal, model: str, as_json: bool) -> None:
+def info(term: Terminal, model: str, as_json: bool, output: str | None) -> None:
     """Describe MODEL (a file written by fit --model) after validating it.
 
     Shows K, D, the covariance type, the weights, means and spreads of the components,
@@ -30,12 +35,19 @@ def info(term: Terminal, model: str, as_json: bool) -> None:
       emgmm info model.json --json | jq .weights
     """
     from ..io.model import load_model
-    from ..io.writers import stdout_errors, write_json
+    from ..io.writers import stdout_errors, write_json, write_text
+    from ..app.fitting import check_outputs
     from ..render import make_console, model_info_text, render_model_info
 
+    if output:
+        check_outputs({"model": output} if as_json else {}, [model])
+        if os.path.realpath(output) == os.path.realpath(model):
+            raise click.UsageError(f"refusing to overwrite the model file {model} with -o")
     loaded = load_model(model)
     if as_json:
-        write_json("-", loaded.document)
+        write_json(output or "-", loaded.document)
+    elif output:
+        write_text(output, model_info_text(loaded.document, loaded.path))
     elif term.stdout_isatty:
         render_model_info(make_console(term.stdout), loaded.document, path=loaded.path)
     else:

@@ -11,14 +11,14 @@ import click
 
 from .. import __version__
 from ..interrupts import Stopped, stop_on_signals
-from . import batch, fit, info, make_blobs, predict, sample, score, select
+from . import batch, completion, fit, info, make_blobs, plot, predict, sample, score, select
 from .context import ExitStatus, debugging
-from .errors import one_line
+from .errors import EmgmmContext, one_line
 
 #: Every command, in the order `emgmm --help` lists them.
 COMMANDS: tuple[click.Command, ...] = (
-    fit.fit, select.select, batch.batch, predict.predict, score.score, sample.sample,
-    info.info, make_blobs.make_blobs,
+    fit.fit, select.select, batch.batch, predict.predict, score.score, plot.plot,
+    sample.sample, info.info, make_blobs.make_blobs, completion.completion,
 )
 
 
@@ -29,6 +29,8 @@ class EmgmmGroup(click.Group):
     Ctrl-C with 130, SIGTERM with 143 and SIGHUP with 129 (each after the same clean-up);
     a traceback appears only with --debug.
     """
+
+    context_class = EmgmmContext
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [c.name for c in COMMANDS if c.name]
@@ -57,8 +59,8 @@ def cli() -> None:
 
     \b
     Examples:
-      emgmm fit data.csv -k 4                     # labels, or a summary on a terminal
-      emgmm fit data.csv -k 4 | sort | uniq -c    # cluster sizes
+      emgmm fit data.csv -k 4                   # a summary, or labels in a pipe
+      emgmm fit data.csv -k 4 | sort | uniq -c  # cluster sizes
       emgmm fit data.csv -k 3 -c diag --output-dir out/
 
     Exit status: 0 success, 1 the data or the fit failed, 2 bad usage, 130 interrupted

@@ -7,7 +7,16 @@ from typing import Any
 import click
 
 from .errors import command
-from .options import FORMATS_TEXT, Box, Centers, NumberList, common_options
+from .options import (
+    FILE_PATH,
+    FORMATS_TEXT,
+    Box,
+    Centers,
+    NumberList,
+    common_options,
+    format_option,
+    truth_options,
+)
 
 
 @command("make-blobs")
@@ -32,26 +41,30 @@ from .options import FORMATS_TEXT, Box, Centers, NumberList, common_options
 @click.option("--seed", type=click.IntRange(min=0),
               help="Random seed; the same seed gives the same bytes (default: fresh).")
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
+              type=FILE_PATH,
               help=f"Write the points to FILE ({FORMATS_TEXT} by extension; default: CSV "
                    "on stdout).")
-@click.option("--labels/--no-labels", default=True,
-              help="Add a 'label' column with each point's blob.")
-@click.option("--centers-out", metavar="FILE", help="Write the true centers (K x D) to FILE.")
+@truth_options
+@click.option("--centers-out", metavar="FILE", type=FILE_PATH,
+              help="Write the true centers (K x D) to FILE.")
+@format_option
 @common_options
 def make_blobs(**kw: Any) -> None:
-    """Generate labelled Gaussian blob data.
+    """Generate Gaussian blob data, and the blob of each point if asked.
 
-    Columns x0..x{D-1} then label (the blob, 0..K-1); points come blob by blob, in
+    Columns x0..x{D-1}: coordinates only, so that the data can be piped to fit as they
+    are.  Each point's blob (0..K-1), the truth to compare a clustering with, goes to
+    --labels FILE, or to a column with --label-column NAME.  Points come blob by blob, in
     center order.  Impossible requests (negative sizes or spreads, counts or dimensions
     that disagree) are errors with exit status 1; values that do not parse, 2.
 
     \b
     Examples:
       emgmm make-blobs -n 1000 --n-centers 4 --dim 2 --seed 0 > blobs.csv
-      emgmm make-blobs -n 80,60,70,140 --centers "1,1;5,5;6,1;2,8" --seed 0
+      emgmm make-blobs -n 80,60 --centers "1,1;5,5" --label-column blob
       emgmm make-blobs -n 500 --centers centers.csv --std 1,0.5,2 -o data.npy
       emgmm make-blobs -n 300 --centers "0,0;4,4" --covariances cov.json --seed 1
-      emgmm make-blobs -n 1000 --n-centers 3 --seed 0 | emgmm fit - -k 3 --columns x0,x1
+      emgmm make-blobs -n 900 --seed 0 --labels truth.csv | emgmm fit - -k 3
     """
     from ..app.blobs import BlobRequest, run_make_blobs
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import vocab
-from ..io.formats import formats_help
+from ..io.formats import STDOUT_FORMAT, formats_help, stdout_format_names
 from ..engine.options import FIT_DEFAULTS, OPTION_SPECS, SELECT_DEFAULTS, FitOptions, OptionSpec
 from .context import SETTINGS_KEY, pass_terminal
 
@@ -45,6 +45,11 @@ FLAGS: Mapping[str, tuple[str, ...]] = {
 def flag(name: str) -> str:
     """The long flag of a fit option: 'tol' -> '--tol', 'n_components' -> '--components'."""
     return FLAGS.get(name, ("--" + name.replace("_", "-"),))[-1]
+
+
+#: A file given to an option or an argument: the shell completes it as a file name; '-'
+#: is stdout (or stdin for an input).
+FILE_PATH = click.Path(allow_dash=True)
 
 
 # --------------------------------------------------------------------------- ParamTypes
@@ -221,6 +226,36 @@ class Centers(click.ParamType):
                   "existing file", param, ctx)
 
 
+class Size(click.ParamType):
+    """WIDTHxHEIGHT: two positive integers, such as 800x600."""
+
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        width, x, height = str(value).lower().partition("x")
+        try:
+            size = (int(width), int(height))
+        except ValueError:
+            size = (0, 0)
+        if not x or min(size) < 1:
+            self.fail(f"{value!r} is not WIDTHxHEIGHT, two positive integers such as 800x600",
+                      param, ctx)
+        return size
+
+
+def split_pair(ctx: click.Context, param: click.Parameter, value: str | None
+                ) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    names = tuple(c.strip() for c in value.split(","))
+    if len(names) != 2 or not all(names):
+        raise click.BadParameter(f"{value!r} is not two column names NAME,NAME", ctx, param)
+    return names[0], names[1]
+
+
 # --------------------------------------------------------------------------- decorators
 
 
@@ -242,9 +277,65 @@ def _set_setting(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 common_options = compose(
     click.option("-q", "--quiet", is_flag=True, expose_value=False, callback=_set_setting,
                  is_eager=True, help="Print nothing but data and errors."),
+    click.option("--no-color", is_flag=True, expose_value=False, callback=_set_setting,
+                 is_eager=True, help="No colour in tables and pictures (as NO_COLOR=1 does)."),
     click.option("--debug", is_flag=True, expose_value=False, callback=_set_setting,
                  is_eager=True, help="Show the full traceback of an error."),
 )
+
+
+def _set_stdout_format(ctx: click.Context, param: click.Parameter, value: str | None
+                       ) -> str | None:
+    if value is not None:
+        token = STDOUT_FORMAT.set(value)
+        ctx.call_on_close(lambda: STDOUT_FORMAT.reset(token))
+    return value
+
+
+#: The format of the data a command writes to stdout (every command that writes data).
+format_option = click.option(
+    "--format", "stdout_format", type=click.Choice(stdout_format_names()), expose_value=False,
+    callback=_set_stdout_format, is_eager=True,
+    help="Format of the data written to stdout (a file's follows its extension).  "
+         "[default: csv]")
+
+
+# Drawn points (make-blobs, sample): their true components, in a file or a named column.
+truth_options = compose(
+    click.option("--labels", metavar="FILE", type=FILE_PATH,
+                 help="Write each point's true component (0..K-1), one a line, to FILE "
+                      "(as fit --labels writes labels); the data hold the coordinates only."),
+    click.option("--label-column", metavar="NAME",
+                 help="Add each point's true component to the data as a column NAME (not "
+                      "a feature to fit: give fit --columns to leave it out)."),
+)
+
+
+#: Pictures written by fit and select besides their data.
+IMAGE_EXTENSIONS = ".png, .svg or .pdf"
+
+
+def picture_option(name: str, what: str) -> Callable[[F], F]:
+    """An option --NAME FILE that writes a picture of what to FILE."""
+    return click.option(name, metavar="FILE", type=click.Path(dir_okay=False),
+                        help=f"Draw {what} to FILE ({IMAGE_EXTENSIONS} by extension; needs "
+                             "the plot extra).")
+
+
+def rows_options(proba_help: str) -> Callable[[F], F]:
+    """The options of fit and predict that shape their main output: the input rows with a
+    cluster column, what to add to them, and a header above bare labels."""
+    return compose(
+        click.option("--with-rows", is_flag=True,
+                     help="Write the input rows, every column kept as it was (ids and "
+                          "text too), with a 'cluster' column, instead of bare labels."),
+        click.option("--proba", is_flag=True, help=proba_help),
+        click.option("--log-density", is_flag=True,
+                     help="With --with-rows, add each row's log-density, log_density."),
+        click.option("--label-header", is_flag=True,
+                     help="Write a 'cluster' header line above bare labels (by default "
+                          "there is none, so that paste and sort | uniq -c work)."),
+    )
 
 
 def _split_columns(ctx: click.Context, param: click.Parameter, value: str | None
@@ -270,7 +361,10 @@ read_options = compose(
                       "is a first row with a non-numeric field)."),
 )
 
-input_options = compose(click.argument("input", metavar="INPUT", type=str), read_options)
+input_options = compose(click.argument("input", metavar="INPUT", type=FILE_PATH), read_options)
+
+#: A model file, the first argument of the commands that read one.
+model_argument = click.argument("model", metavar="MODEL", type=click.Path())
 
 # Reading data that may be large: the fitting commands.
 large_data_options = compose(
@@ -293,6 +387,8 @@ large_data_options = compose(
 #: Help text of the fit options beyond their schema's one line.
 _MORE_HELP = {
     "init": "Initialisation: " + vocab.listing(vocab.INIT_METHODS) + ".",
+    "order": "Order of the components, so that the same optimum gives the same labels "
+             "whatever the seed or the restart that won: " + vocab.listing(vocab.ORDERS) + ".",
     "seed": "Random seed; the same seed gives the same result (default: fresh, recorded "
             "in the model file).",
 }

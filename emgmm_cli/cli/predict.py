@@ -8,24 +8,36 @@ import click
 
 from .context import Terminal, pass_terminal
 from .errors import command
-from .options import FORMATS_TEXT, common_options, input_options, take
+from .options import (
+    model_argument,
+    FILE_PATH,
+    FORMATS_TEXT,
+    common_options,
+    format_option,
+    input_options,
+    rows_options,
+    take,
+)
 
 
 @command()
-@click.argument("model", metavar="MODEL")
+@model_argument
 @input_options
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
+              type=FILE_PATH,
               help=f"Write to FILE ({FORMATS_TEXT} by extension; default: stdout).")
-@click.option("--proba", is_flag=True,
-              help="Write the N x K responsibilities (columns p0..p{K-1}) instead of labels.")
+@rows_options("Write the N x K responsibilities (columns p0..p{K-1}) instead of labels; "
+              "with --with-rows, add them to the rows.")
+@format_option
 @common_options
 @pass_terminal
 def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
-            **kw: Any) -> None:
+            with_rows: bool, log_density: bool, label_header: bool, **kw: Any) -> None:
     """Label INPUT with the components of MODEL (a file written by fit --model).
 
     Writes one label 0..K-1 per line, the component with the largest responsibility;
-    on the training data these are the labels fit wrote.  Without --columns, the
+    on the training data these are the labels fit wrote.  With --with-rows, writes the
+    input rows instead, every column kept, with a cluster column.  Without --columns, the
     model's column names are used when INPUT's header holds them all, else every column.
 
     \b
@@ -33,14 +45,23 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
       emgmm predict model.json new.csv > labels.csv
       emgmm predict model.json new.csv | sort | uniq -c
       emgmm predict model.json new.csv --proba -o resp.csv
+      emgmm predict model.json new.csv --with-rows --proba -o clustered.json
       cat new.tsv | emgmm predict model.json - -d '\\t' --columns 1,2
     """
     from ..app import models
     from ..app.fitting import check_outputs
-    from ..app.requests import ReadOptions
+    from ..app.requests import FitOutputs, ReadOptions
+    from ..app.rows import buffered_stdin, read_rows
+    from . import show
 
+    FitOutputs(with_rows=with_rows, log_density=log_density)  # checks the combination
     check_outputs({"output": output}, [model, input])
-    loaded = models.load_model(model)
-    points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn)
-    result = models.apply_model(models.as_model(loaded), points, want_resp=proba)
-    models.write_predictions(output, models.as_model(loaded), result)
+    read, loaded = take(kw, ReadOptions), models.load_model(model)
+    stdin = buffered_stdin() if input == "-" else None
+    with show.reading(term, input):
+        points = models.read_data(loaded, input, read, term.warn, stdin=stdin)
+    result = models.apply_model(models.as_model(loaded), points, want_resp=proba,
+                                want_log_density=log_density)
+    rows = read_rows(input, read, stdin=stdin) if with_rows else None
+    models.write_predictions(output, models.as_model(loaded), result, header=label_header,
+                             rows=rows, source=points.source)

@@ -8,13 +8,21 @@ import click
 
 from .context import Terminal, pass_terminal
 from .errors import command
-from .options import common_options, input_options, take
+from .options import (
+    FILE_PATH,
+    common_options,
+    format_option,
+    input_options,
+    model_argument,
+    take,
+)
 
 
 @command()
-@click.argument("model", metavar="MODEL")
+@model_argument
 @input_options
 @click.option("-o", "--output", metavar="FILE",
+              type=FILE_PATH,
               help="Write the per-sample log-densities (column log_density) to FILE "
                    "('-': stdout; the default when stdout is not a terminal).")
 @click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
@@ -23,6 +31,7 @@ from .options import common_options, input_options, take
                    "'outlier' column and reports the count and the log-density cutoff.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary (log-likelihood, mean, outliers) as JSON on stdout.")
+@format_option
 @common_options
 @pass_terminal
 def score(term: Terminal, model: str, input: str, output: str | None,
@@ -45,12 +54,14 @@ def score(term: Terminal, model: str, input: str, output: str | None,
     from ..app.fitting import check_outputs
     from ..app.requests import ReadOptions
     from ..render import render_score_summary
+    from . import show
     from .show import on_stream
 
     dest = output if output else ("-" if not as_json and not term.stdout_isatty else None)
     check_outputs({"output": dest} if dest else {}, [model, input], as_json=as_json)
     loaded = models.load_model(model)
-    points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn)
+    with show.reading(term, input):
+        points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn)
     model_ = models.as_model(loaded)
     result = models.apply_model(model_, points, want_log_density=True)
     summary, flags = models.score_summary(model_, points, result, threshold)

@@ -10,6 +10,7 @@ from .. import vocab
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    FILE_PATH,
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
     SELECT_DEFAULTS,
@@ -17,9 +18,11 @@ from .options import (
     ComponentList,
     CovarianceList,
     common_options,
+    format_option,
     covariance_help,
     em_options,
     input_options,
+    picture_option,
     take,
 )
 
@@ -37,19 +40,26 @@ from .options import (
               help="What picks the best cell, lower being better (scikit-learn's sign; "
                    "mclust reports BIC as -BIC and takes the largest).")
 @em_options(SELECT_DEFAULTS, means_init=False)
-@click.option("--table", metavar="FILE",
+@click.option("-o", "--table", "--output", "table", metavar="FILE",
+              type=click.Path(dir_okay=False, allow_dash=True),
               help=f"Write the table of every cell to FILE ({TEXT_FORMATS_TEXT} by "
                    "extension; .json adds the choice; '-': stdout).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the selection (the choice and every cell) as JSON on stdout.")
 @click.option("--model", metavar="FILE",
+              type=FILE_PATH,
               help="Write the best cell's fitted model (the JSON document of fit --model) "
                    "to FILE.")
+@picture_option("--plot", "the criterion against K, one line per covariance family, the "
+                "chosen cell marked (as mclust's BIC plot)")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Fit this many cells at once, each in its own process with one BLAS "
                    "thread (0: one per core); the results do not depend on it.")
+@format_option
 @common_options
 @pass_terminal
-def select(term: Terminal, input: str, table: str | None, model: str | None, jobs: int,
-           standardize: bool, **kw: Any) -> None:
+def select(term: Terminal, input: str, table: str | None, as_json: bool, model: str | None,
+           plot: str | None, jobs: int, standardize: bool, **kw: Any) -> None:
     """Choose the number of components and the covariance family of INPUT, as R's
     mclust does: fit every (covariance, K) cell and pick the lowest BIC.
 
@@ -71,7 +81,9 @@ def select(term: Terminal, input: str, table: str | None, model: str | None, job
       emgmm select data.csv -k 1-9 --n-init 5 --seed 0
       emgmm select data.csv -k 2,4,8 -c full,diag --criterion icl --jobs 0
       emgmm select data.csv --seed 1 --table cells.csv --model best.json
+      emgmm select data.csv -k 1-6 --plot bic.png
       emgmm select data.csv > cells.csv
+      emgmm select data.csv --json | jq .best
     """
     from ..app import selecting
     from ..app.data import load
@@ -79,16 +91,17 @@ def select(term: Terminal, input: str, table: str | None, model: str | None, job
     from ..engine.options import FitOptions
     from . import show
 
-    selecting.check_select_outputs(table, model, input)
-    if table is None and model != "-" and not term.stdout_isatty:
+    selecting.check_select_outputs(table, model, input, plot, as_json=as_json)
+    if table is None and model != "-" and not as_json and not term.stdout_isatty:
         table = "-"  # the table is the data of a pipe
     read, cells = take(kw, ReadOptions), take(kw, SelectGrid)
     seed, template = kw.pop("seed"), take(kw, FitOptions, n_components=1)
-    points = load(input, read, log=term.log)
+    with show.reading(term, input):
+        points = load(input, read, log=term.log)
     show.notes(term, points)
     with show.select_progress(term, cells) as on_cell:
         selected = selecting.select_points(points, cells, template, seed=seed, jobs=jobs,
                                            on_cell=on_cell, standardize=standardize,
                                            on_finding=show.finding_warner(term, points))
-    show.selection(term, selected, carries_data="-" in (table, model))
-    selecting.write_selection(selected, table=table, model=model)
+    show.selection(term, selected, carries_data=as_json or "-" in (table, model))
+    selecting.write_selection(selected, table=table, model=model, plot=plot, as_json=as_json)

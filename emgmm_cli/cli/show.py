@@ -26,12 +26,12 @@ if TYPE_CHECKING:
 
 
 @contextmanager
-def fit_progress(term: Terminal, n_init: int
+def fit_progress(term: Terminal, n_init: int, max_iter: int
                  ) -> Iterator[Callable[[int, int, float, float], None] | None]:
     """A live status line while EM runs (None when not shown)."""
     from ..render import fit_progress as progress
 
-    with progress(term.progress_stream, n_init) as update:
+    with progress(term.progress_stream, n_init, max_iter, color=term.color) as update:
         yield update
 
 
@@ -45,6 +45,20 @@ def finding_warner(term: Terminal, points: "Points") -> Callable[["Finding"], No
     """The on_finding callback of a fit or a selection: each condition the screen finds
     in the data, as a warning (before the fit, so that it shows if the fit fails)."""
     return lambda finding: term.warn(f"{points.source}: {finding_message(finding)}")
+
+
+def reading(term: Terminal, path: str) -> Any:
+    """A spinner while path ('-': stdin) is read."""
+    return working(term, f"reading {path if path != '-' else 'standard input'}")
+
+
+@contextmanager
+def working(term: Terminal, what: str) -> Iterator[None]:
+    """A spinner on a terminal's stderr while what is done (reading, writing)."""
+    from ..render import working as spinner
+
+    with spinner(term.progress_stream, what, color=term.color):
+        yield
 
 
 def events(term: Terminal, fitted: "Fitted") -> None:
@@ -67,6 +81,21 @@ def fit_summary(term: Terminal, fitted: "Fitted", *, carries_data: bool,
                        shape=(fitted.data.n_samples, fitted.data.n_features))
     if trace:
         render_trace(console, fitted.result.trace)
+
+
+#: Text pictures are at most this wide.
+PICTURE_COLUMNS = 120
+
+
+def picture(term: Terminal, draw: Callable[[tuple[int, int], bool], str]) -> None:
+    """A picture drawn as text on stdout: draw((columns, rows), colour) as wide as the
+    terminal (at most PICTURE_COLUMNS; 80 in a pipe), in colour on a terminal that takes
+    it."""
+    tty = term.stdout_isatty
+    columns = min(term.width, PICTURE_COLUMNS) if tty else 80
+    text = draw((columns, max(16, columns // 3)), tty and term.color)
+    term.stdout.write(text if text.endswith("\n") else text + "\n")
+    term.stdout.flush()
 
 
 def on_stream(term: Terminal, carries_data: bool, draw: Callable[[Any], None]) -> bool:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -24,8 +26,9 @@ from .errors import (
 from .hc import HcTree
 from .init import distinct_rows, initial_params, restart_method
 from .options import FitOptions
+from .ordering import component_order
 from .params import MixtureParams
-from .stats import Moments, chunk_moments
+from .stats import Moments, chunk_moments, chunk_stats
 
 Array = NDArray[np.floating]
 
@@ -51,6 +54,8 @@ class FitResult:
     log_max_resp: float
     best_restart: int
     restart_logliks: list[float] = field(default_factory=list)
+    #: every restart's trace, in restart order (the best one's is also ``trace``)
+    restart_traces: list[list[TraceRow]] = field(default_factory=list, repr=False)
 
     @property
     def mean_loglik(self) -> float:
@@ -147,12 +152,12 @@ def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Gene
                  reg_covar=options.reg_covar, hard=options.algorithm == "hard",
                  on_iteration=callback)
     degenerate = degenerate_components(run.params, moments.variance, options.reg_covar)
-    return FitResult(
+    return _ordered(data, FitResult(
         params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,
         n_iter=run.n_iter, converged=run.converged, trace=run.trace,
         events=_events_for(run, degenerate, options), degenerate=degenerate,
         log_max_resp=run.final.log_max_resp, best_restart=r,
-    )
+    ))
 
 
 def _pick_best(results: list[FitResult]) -> FitResult:
@@ -163,7 +168,38 @@ def _pick_best(results: list[FitResult]) -> FitResult:
             best = result
     assert best is not None
     best.restart_logliks = [r.loglik for r in results]
+    best.restart_traces = [r.trace for r in results]
     return best
+
+
+def _ordered(data: Dataset, result: FitResult) -> FitResult:
+    """A restart's result with its components in options.order (engine.ordering), the
+    components its events and degenerate list name renumbered to match.  The final E-step
+    is taken again with the reordered parameters, so that the log-likelihood is the sum
+    that scoring the model gives, to the last bit."""
+    params = result.params
+    order = component_order(params.weights, params.means, result.options.order)
+    if (order == np.arange(len(order))).all():
+        return result
+    params = params.permuted(order)
+    final = data.reduce(partial(chunk_stats, params=params, hard=False))
+    new = {int(old): j for j, old in enumerate(order)}
+
+    def renumber(event: FitEvent) -> FitEvent:
+        if event.component is None:
+            return event
+        j = new[event.component]
+        text = event.message.replace(f"component {event.component}", f"component {j}", 1)
+        return dataclasses.replace(event, component=j, message=text)
+
+    events = [renumber(e) for e in result.events]
+    where = [i for i, e in enumerate(events) if e.kind == DEGENERATE]  # listed by component
+    for i, event in zip(where, sorted((events[i] for i in where),
+                                      key=lambda e: e.component or 0)):
+        events[i] = event
+    return dataclasses.replace(result, params=params, events=events,
+                               degenerate=sorted(new[c] for c in result.degenerate),
+                               loglik=final.loglik, log_max_resp=final.log_max_resp)
 
 
 def fit(

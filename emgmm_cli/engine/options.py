@@ -115,6 +115,10 @@ class FitOptions:
         kind=str, choices=lambda: vocab.names(vocab.ALGORITHMS),
         help="soft: ordinary EM; hard: classification EM (each point wholly in its most "
              "likely component)."))
+    order: str = field(default="weight", metadata=_spec(
+        kind=str, choices=lambda: vocab.names(vocab.ORDERS), optional_in_file=True,
+        help="Order of the components of the final model (and so of the labels): "
+             "weight, mean or none."))
     seed: int | None = field(default=None, metadata=_spec(
         kind=int, low=0, high=MAX_SEED, nullable=True,
         help="Random seed; the same seed gives the same result."))

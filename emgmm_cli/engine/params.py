@@ -72,6 +72,13 @@ class MixtureParams:
         k, d = self.means.shape
         return self.family.n_parameters(k, d) + k * d + k - 1
 
+    def permuted(self, order: NDArray[np.intp]) -> "MixtureParams":
+        """The same mixture with its components in another order: new component j is
+        component order[j].  Covariances shared by the components stay as they are."""
+        cov = self.covariances[order] if self.family.per_component else self.covariances
+        return MixtureParams.build(self.weights[order], self.means[order], cov,
+                                   self.covariance_type)
+
     def full_covariances(self) -> Array:
         """Covariances as a (K, D, D) stack, whatever the family."""
         return self.family.to_full(self.covariances, self.n_components, self.n_features)

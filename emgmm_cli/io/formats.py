@@ -28,6 +28,7 @@ import math
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
@@ -41,8 +42,10 @@ __all__ = [
     "Block",
     "Layout",
     "TableWriter",
+    "STDOUT_FORMAT",
     "format_for_path",
     "format_names",
+    "stdout_format_names",
     "formats_help",
     "jsonable",
     "npy_header",
@@ -521,6 +524,16 @@ def formats_help(*, text_columns: bool = False, streaming: bool = False) -> str:
     return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
 
 
+#: The format of tables written to stdout ('-'): csv unless a command's --format names
+#: another (for the run of that command).
+STDOUT_FORMAT: ContextVar[str] = ContextVar("emgmm_stdout_format", default="csv")
+
+
+def stdout_format_names() -> list[str]:
+    """The formats a table on stdout can take: the text ones."""
+    return [name for name, writer in FORMATS.items() if not writer.binary]
+
+
 def format_for_path(path: str, default: str = "csv") -> str:
     """The name of the format to write path in: the one its extension selects.
 
@@ -531,6 +544,8 @@ def format_for_path(path: str, default: str = "csv") -> str:
     """
     if default not in FORMATS:
         raise ValueError(f"default must be one of {list(FORMATS)}, not {default!r}")
+    if path == "-" and default == "csv":
+        default = STDOUT_FORMAT.get()
     ext = os.path.splitext(path)[1].lower()
     name = default if not ext else next(
         (name for name, writer in FORMATS.items() if ext in writer.extensions), None)

@@ -53,6 +53,7 @@ __all__ = [
     "stream_table",
     "write_json",
     "write_table",
+    "write_text",
 ]
 
 STDOUT_NAME = "<stdout>"
@@ -557,6 +558,12 @@ def stream_table(path: str, *, n_rows: int, column_names: Sequence[str] | None =
 
 
 # --------------------------------------------------------------------------- JSON
+
+
+def write_text(path: str, text: str, *, out: OutputSet | None = None) -> None:
+    """Write text as it is, atomically or into out ('-': stdout)."""
+    with _staged(path, False, out) as fh:
+        fh.write(text)
 
 
 def write_json(path: str, obj: Any, *, out: OutputSet | None = None) -> None:

@@ -1,0 +1,384 @@
+"""Pictures of a mixture (the `plot` use case; fit --plot and --trace-plot, select --plot).
+
+- mixture: the points coloured by component, each component's mean and its 1- and
+  2-sigma ellipses; data of more than two dimensions are shown on their first two
+  principal axes (the ellipses projected the same way) or on two chosen columns; data of
+  one dimension as a histogram under the mixture's density and each weighted component.
+  With uncertainty, points are shaded by 1 - their largest responsibility (mclust's
+  uncertainty plot).
+- criterion: a selection's BIC (or AIC, ICL) against K, one line per covariance family,
+  the chosen cell marked (mclust's BIC plot).
+- trace: the mean log-likelihood per iteration, one line per restart.
+
+Images are drawn by matplotlib (the optional extra emgmm[plot]), imported only here and
+only when a picture is asked for; the same mixture is drawn as text for a terminal by
+plotext (terminal_mixture).  What a picture shows is computed first, as plain arrays
+(MixtureView), so that both drawings show the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..engine.dataset import Dataset
+from ..engine.params import MixtureParams
+from ..engine.stats import predict_chunk
+from ..io.readers import Points
+from ..io.writers import OutputSet
+from .data import dataset
+from .errors import MissingExtra, UsageProblem
+
+if TYPE_CHECKING:
+    from ..engine.fitting import FitResult
+    from ..engine.selection import Selection
+
+Array = NDArray[np.floating]
+
+#: The image formats, by extension.
+IMAGE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+#: An image's size in pixels when none is asked for; vector formats get the same size in
+#: inches at DPI pixels an inch.
+DEFAULT_SIZE = (800, 600)
+DPI = 100
+#: A scatter shows at most this many points (evenly spaced rows of larger data).
+MAX_POINTS = 50_000
+#: The extra that holds the plotting libraries.
+EXTRA = "pip install 'emgmm[plot]'"
+
+
+def image_format(path: str, option: str = "-o") -> str:
+    """The format an image path's extension names; a UsageProblem for any other."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in IMAGE_FORMATS:
+        raise UsageProblem(f"{path}: a picture is written as {', '.join(IMAGE_FORMATS)}; "
+                           "give the file one of those extensions", option=option)
+    return IMAGE_FORMATS[ext]
+
+
+def _pyplot_free_figure(size: tuple[int, int]) -> Any:
+    """A matplotlib Figure of size pixels (no pyplot, no window); MissingExtra without
+    matplotlib."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise MissingExtra(f"pictures need matplotlib: {EXTRA}") from None
+    return Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI, layout="constrained")
+
+
+def save_figure(fig: Any, path: str, *, out: OutputSet | None = None) -> None:
+    """Write the figure to path in its extension's format, atomically (or into out)."""
+    fmt = image_format(path)
+    own = out is None
+    out = OutputSet() if out is None else out
+    try:
+        with out.stage(path, binary=True) as fh:
+            fig.savefig(fh, format=fmt, dpi=DPI)
+        if own:
+            out.commit()
+    finally:
+        if own:
+            out.abort()
+
+
+# --------------------------------------------------------------------------- what is shown
+
+
+@dataclass(frozen=True)
+class MixtureView:
+    """A mixture and its data as a picture shows them.
+
+    x: (n, 2) coordinates of the points shown (n, 1 for a histogram); labels and
+    uncertainty (1 - largest responsibility) of each; means (K, d) and covariances
+    (K, d, d) in the same coordinates; weights (K,); axes: the name of each coordinate.
+    """
+
+    x: Array
+    labels: NDArray[np.intp]
+    uncertainty: Array
+    weights: Array
+    means: Array
+    covariances: Array
+    axes: tuple[str, ...]
+    title: str
+
+    @property
+    def n_components(self) -> int:
+        return len(self.weights)
+
+
+def mixture_view(params: MixtureParams, data: Dataset, feature_names: list[str], *,
+                 source: str, dims: tuple[str, str] | None = None) -> MixtureView:
+    """What a picture of params over data shows: every row (evenly spaced rows of data
+    over MAX_POINTS), on the chosen dims, the first two principal axes (D > 2) or as they
+    are (D <= 2)."""
+    n = data.n_samples
+    rows = np.arange(n) if n <= MAX_POINTS else np.linspace(0, n - 1, MAX_POINTS).astype(np.intp)
+    x = np.asarray(data.take(rows), dtype=np.float64)
+    pred = predict_chunk(x, params)
+    basis, axes = _basis(x, feature_names, dims)
+    principal = dims is None and x.shape[1] > 2
+    centre = x.mean(axis=0) if principal else np.zeros(x.shape[1])
+    full = params.full_covariances()
+    shown = "" if n == len(rows) else f", {len(rows)} of {n} rows shown"
+    title = (f"{os.path.basename(source)}: K={params.n_components}, "
+             f"{params.covariance_type} covariance{shown}")
+    return MixtureView(
+        x=(x - centre) @ basis, labels=pred.labels, uncertainty=1.0 - pred.resp.max(axis=1),
+        weights=params.weights, means=(params.means - centre) @ basis,
+        covariances=np.einsum("di,kde,ej->kij", basis, full, basis), axes=axes, title=title)
+
+
+def points_view(params: MixtureParams, points: Points, *,
+                dims: tuple[str, str] | None = None) -> MixtureView:
+    """What a picture of a mixture over points read from a file shows (`emgmm plot`)."""
+    data = dataset(points, params.n_components, params.covariance_type)
+    return mixture_view(params, data, list(points.column_names), source=points.source,
+                        dims=dims)
+
+
+def _basis(x: Array, names: list[str], dims: tuple[str, str] | None
+           ) -> tuple[Array, tuple[str, ...]]:
+    """(D, d) columns to project on, and their names: the chosen dims, the identity for
+    D <= 2, or the first two principal axes with the share of the variance of each."""
+    d = x.shape[1]
+    if dims is not None:
+        missing = [c for c in dims if c not in names]
+        if missing:
+            raise UsageProblem(f"--dims: no column {missing[0]!r}; the columns are "
+                               f"{', '.join(names)}", option="--dims")
+        picked = [names.index(c) for c in dims]
+        return np.eye(d)[:, picked], tuple(dims)
+    if d <= 2:
+        return np.eye(d), tuple(names)
+    values, vectors = np.linalg.eigh(np.cov(x, rowvar=False))
+    top = np.argsort(values)[::-1][:2]
+    basis = vectors[:, top] * np.sign(vectors[np.abs(vectors[:, top]).argmax(axis=0), top])
+    share = values[top] / max(values.sum(), np.finfo(float).tiny)
+    return basis, tuple(f"principal axis {i + 1} ({s:.0%} of the variance)"
+                        for i, s in enumerate(share))
+
+
+def ellipse(mean: Array, cov: Array, radius: float, n: int = 100) -> Array:
+    """(n, 2) points of the ellipse at Mahalanobis distance radius around mean."""
+    values, vectors = np.linalg.eigh(0.5 * (cov + cov.T))
+    t = np.linspace(0, 2 * math.pi, n)
+    circle = np.stack([np.cos(t), np.sin(t)], axis=1) * radius
+    return mean + (circle * np.sqrt(np.maximum(values, 0))) @ vectors.T
+
+
+def densities(view: MixtureView, grid: Array) -> Array:
+    """(K, len(grid)): each weighted component's density on a 1-D grid."""
+    sd = np.sqrt(view.covariances[:, 0, 0])[:, None]
+    z = (grid[None, :] - view.means[:, :1]) / sd
+    return view.weights[:, None] * np.exp(-0.5 * z * z) / (sd * math.sqrt(2 * math.pi))
+
+
+def _colors(k: int) -> list[Any]:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if k <= 10 else "tab20"]
+    return [cmap(j % cmap.N) for j in range(k)]
+
+
+# --------------------------------------------------------------------------- images
+
+
+def mixture_figure(view: MixtureView, *, uncertainty: bool = False,
+                   size: tuple[int, int] = DEFAULT_SIZE) -> Any:
+    """The picture of a mixture (a histogram for one dimension, else a scatter)."""
+    fig = _pyplot_free_figure(size)
+    ax = fig.add_subplot()
+    if view.x.shape[1] == 1:
+        _histogram(ax, view)
+    else:
+        _scatter(fig, ax, view, uncertainty)
+    ax.set_title(view.title)
+    return fig
+
+
+def _histogram(ax: Any, view: MixtureView) -> None:
+    colors = _colors(view.n_components)
+    x = view.x[:, 0]
+    ax.hist(x, bins="auto", density=True, color="0.82", edgecolor="white", label="data")
+    pad = 0.05 * (x.max() - x.min() or 1.0)
+    grid = np.linspace(x.min() - pad, x.max() + pad, 400)
+    parts = densities(view, grid)
+    for k, part in enumerate(parts):
+        ax.plot(grid, part, color=colors[k], linestyle="--",
+                label=f"component {k} (weight {view.weights[k]:.2f})")
+    ax.plot(grid, parts.sum(axis=0), color="black", linewidth=2, label="mixture")
+    ax.plot(x, np.zeros_like(x), "|", color="black", alpha=0.3, markersize=8)
+    ax.set_xlabel(view.axes[0])
+    ax.set_ylabel("density")
+    ax.legend(loc="best", fontsize="small")
+
+
+def _scatter(fig: Any, ax: Any, view: MixtureView, uncertainty: bool) -> None:
+    from matplotlib.lines import Line2D
+
+    colors = _colors(view.n_components)
+    if uncertainty:
+        u = view.uncertainty
+        top = max(float(u.max()), 1e-12)
+        shade = ax.scatter(view.x[:, 0], view.x[:, 1], c=u, cmap="Greys", vmin=-0.15 * top,
+                           vmax=top, s=6 + 40 * u / max(u.max(), 1e-12),
+                           edgecolors="none")
+        fig.colorbar(shade, ax=ax, label="uncertainty: 1 - largest responsibility")
+    else:
+        ax.scatter(view.x[:, 0], view.x[:, 1], c=[colors[c] for c in view.labels], s=8,
+                   alpha=0.7, edgecolors="none")
+    for k in range(view.n_components):
+        for radius, style in ((1.0, "-"), (2.0, "--")):
+            ring = ellipse(view.means[k], view.covariances[k], radius)
+            ax.plot(ring[:, 0], ring[:, 1], color=colors[k], linestyle=style, linewidth=1.2)
+        ax.plot(*view.means[k], marker="X", color=colors[k], markeredgecolor="black",
+                markersize=10)
+    handles = [Line2D([], [], marker="o", linestyle="", color=colors[k],
+                      label=f"{k} (weight {view.weights[k]:.2f})")
+               for k in range(view.n_components)]
+    handles += [Line2D([], [], color="0.3", linestyle="-", label="1 sigma"),
+                Line2D([], [], color="0.3", linestyle="--", label="2 sigma")]
+    ax.legend(handles=handles, loc="best", fontsize="small", title="component")
+    ax.set_xlabel(view.axes[0])
+    ax.set_ylabel(view.axes[1])
+
+
+def criterion_figure(selection: "Selection", *, source: str,
+                     size: tuple[int, int] = DEFAULT_SIZE) -> Any:
+    """A selection's criterion against K, one line per covariance family (cells that
+    failed or ended degenerate are left out), the chosen cell circled."""
+    fig = _pyplot_free_figure(size)
+    ax = fig.add_subplot()
+    criterion = selection.criterion
+    markers = "osD^vP*Xh<>"
+    families = list(dict.fromkeys(c.cell.covariance_type for c in selection.cells))
+    for i, family in enumerate(families):
+        cells = [c for c in selection.cells if c.cell.covariance_type == family]
+        ks = [c.cell.n_components for c in cells]
+        values = [c.criterion(criterion) if c.eligible else math.nan for c in cells]
+        ax.plot(ks, values, marker=markers[i % len(markers)],
+                label=f"{family} ({cells[0].cell.mclust})")
+    best = selection.best_cell
+    if best is not None:
+        value = best.criterion(criterion)
+        ax.plot([best.cell.n_components], [value], marker="o", markersize=18,
+                markerfacecolor="none", markeredgecolor="red", markeredgewidth=2,
+                linestyle="", label=f"chosen: {best.cell.covariance_type}, "
+                                    f"K={best.cell.n_components}")
+    ax.set_xlabel("number of components K")
+    ax.set_ylabel(f"{criterion.upper()} (lower is better)")
+    ax.set_title(f"{os.path.basename(source)}: {criterion.upper()} of every cell")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+def trace_figure(result: "FitResult", *, source: str,
+                 size: tuple[int, int] = DEFAULT_SIZE) -> Any:
+    """The mean log-likelihood per iteration, one line per restart (the kept one bold)."""
+    fig = _pyplot_free_figure(size)
+    ax = fig.add_subplot()
+    traces = result.restart_traces or [result.trace]
+    for r, trace in enumerate(traces):
+        best = r == result.best_restart or len(traces) == 1
+        ax.plot([t.iteration for t in trace], [t.log_likelihood for t in trace],
+                marker="." if len(trace) < 60 else None, linewidth=2.5 if best else 1,
+                label=f"restart {r + 1}" + (" (kept)" if best else ""))
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("mean log-likelihood per point")
+    ax.set_title(f"{os.path.basename(source)}: EM, K={result.params.n_components}, "
+                 f"{result.params.covariance_type} covariance")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(loc="lower right", fontsize="small")
+    return fig
+
+
+# --------------------------------------------------------------------------- text
+
+
+#: Colours of the components in a terminal, then again.
+TERMINAL_COLORS = ("blue", "orange", "green", "red", "magenta", "cyan", "yellow", "gray")
+#: Characters of the components without colour.
+SYMBOLS = "0123456789abcdefghijklmnopqrstuvwxyz"
+#: In the terminal, --uncertainty marks the points whose uncertainty is above this.
+UNCERTAIN = 0.2
+
+
+def terminal_mixture(view: MixtureView, *, size: tuple[int, int], color: bool,
+                     uncertainty: bool = False) -> str:
+    """The picture of a mixture as text, size = (columns, rows): the points in braille
+    dots of their component's colour (without colour, the component's digit), each mean
+    and its 1-sigma ellipse, and with uncertainty a '?' on each point whose uncertainty is
+    over UNCERTAIN; a histogram and the mixture density for one dimension."""
+    try:
+        import plotext as plt
+    except ImportError:
+        raise MissingExtra(f"drawing in the terminal needs plotext: {EXTRA}") from None
+    fig = plt.figure
+    fig.clear()
+    plt.terminal.limit(False, False)
+    fig.plot_size(*size)
+    fig.theme("simple" if color else "colorless")
+    if view.x.shape[1] == 1:
+        _terminal_histogram(plt, fig, view, color)
+    else:
+        _terminal_scatter(plt, fig, view, color)
+        unsure = view.x[view.uncertainty > UNCERTAIN]
+        if uncertainty and len(unsure):
+            fig.draw(fig.signal(unsure[:, 0].tolist(), unsure[:, 1].tolist(), marker="?")
+                     .label(f"uncertainty > {UNCERTAIN:g}"))
+    fig.title(view.title)
+    text: str = fig.build().string(colorless=not color)
+    fig.clear()
+    return text
+
+
+def _mark(plt: Any, k: int, color: bool, dots: str = "braille") -> Any:
+    if color:
+        return plt.marker(dots, TERMINAL_COLORS[k % len(TERMINAL_COLORS)])
+    return SYMBOLS[k % len(SYMBOLS)]
+
+
+def _terminal_scatter(plt: Any, fig: Any, view: MixtureView, color: bool) -> None:
+    for k in range(view.n_components):
+        mine = view.x[view.labels == k]
+        if len(mine):
+            fig.draw(fig.signal(mine[:, 0].tolist(), mine[:, 1].tolist(),
+                                marker=_mark(plt, k, color)).label(f"{k}"))
+    top = view.x.max(axis=0)
+    for k in range(view.n_components):
+        ring = ellipse(view.means[k], view.covariances[k], 1.0, n=60)
+        top = np.maximum(top, ring.max(axis=0))
+        fig.draw(fig.signal(ring[:, 0].tolist(), ring[:, 1].tolist(),
+                            marker=_mark(plt, k, color, "hd") if color else ".").lines())
+        fig.draw(fig.signal([float(view.means[k, 0])], [float(view.means[k, 1])],
+                            marker=plt.marker("X", TERMINAL_COLORS[k % len(TERMINAL_COLORS)])
+                            if color else "X"))
+    fig.legend(active=color, x=float(top[0]), y=float(top[1]), relative=True, ha="right")
+    fig.label(f"{view.axes[0]} across, {view.axes[1]} up", "x")
+
+
+def _terminal_histogram(plt: Any, fig: Any, view: MixtureView, color: bool) -> None:
+    x = view.x[:, 0]
+    bins = 30
+    fig.draw(fig.hist(x.tolist(), bins=bins, norm=True,
+                      marker=plt.marker("░", "gray") if color else "░"))
+    grid = np.linspace(x.min(), x.max(), 200)
+    width = (x.max() - x.min()) / bins or 1.0  # norm: bins sum to 1, so a density x width
+    parts = densities(view, grid) * width
+    for k, part in enumerate(parts):
+        fig.draw(fig.signal(grid.tolist(), part.tolist(), marker=_mark(plt, k, color))
+                 .lines().label(f"{k} (weight {view.weights[k]:.2f})" if color
+                                else f"weight {view.weights[k]:.2f}"))
+    mixture = plt.marker("braille", plt.pixel(style="bold")) if color else "*"
+    fig.draw(fig.signal(grid.tolist(), parts.sum(axis=0).tolist(), marker=mixture).lines()
+             .label("mixture"))
+    top = max(float(np.histogram(x, bins=bins)[0].max()) / len(x), float(parts.sum(axis=0).max()))
+    fig.legend(x=float(x.max()), y=top, relative=True, ha="right")
+    fig.label(view.axes[0], "x")

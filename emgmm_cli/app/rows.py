@@ -1,0 +1,116 @@
+"""The input's own rows with a cluster column added (fit and predict --with-rows).
+
+Every column of the input is kept, those that were not fitted too (ids, text), as it was
+written: text is read as text and written back unchanged to CSV and TSV; the record
+formats (JSON, JSON Lines, Parquet) get numbers for the columns that hold numbers only.
+The rows are read a second time, after the points, with the delimiter and header the
+points were read with (io.text.prologue decides both the same way), so that the two line
+up; the table is held in memory.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from typing import Any, BinaryIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..io.errors import DataError
+from ..io.formats import format_for_path
+from ..io.text import open_input, prologue, text_delimiter
+from ..io.writers import OutputSet, write_table
+from .requests import ReadOptions
+
+#: The name of the column that holds each row's component, and of its label files'
+#: header (--label-header).
+CLUSTER = "cluster"
+#: Formats that get the input's text as it was written (the others: numbers as numbers).
+TEXT_AS_WRITTEN = ("csv", "tsv")
+
+
+def buffered_stdin() -> io.BytesIO | None:
+    """stdin's bytes, so that they can be read twice (the points, then the rows); None
+    where stdin cannot be read (a terminal, or none): the reader then says why."""
+    stream = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
+    if stream is None or stream.isatty():
+        return None
+    return io.BytesIO(stream.read())
+
+
+def read_rows(path: str, read: ReadOptions, *, stdin: BinaryIO | None = None
+              ) -> dict[str, NDArray[Any]]:
+    """Every column of path ('-': stdin) by name, in order: text as text (a .npy file's
+    numbers as numbers)."""
+    import pandas as pd
+
+    ext = "" if path == "-" else os.path.splitext(path)[1].lower()
+    if ext == ".npy":
+        x = np.load(path, allow_pickle=False)
+        x = x.reshape(-1, 1) if x.ndim == 1 else x
+        return {str(j): x[:, j] for j in range(x.shape[1])}
+    if ext == ".parquet":
+        frame = pd.read_parquet(path)
+        return {str(c): frame[c].to_numpy() for c in frame.columns}
+    if stdin is not None:
+        stdin.seek(0)
+    delim, sniff = text_delimiter(path, read.delimiter)
+    with open_input(path, stdin=stdin) as inp:
+        layout = prologue(inp, delim, sniff, read.header)
+        body = inp.reader.read()
+    names = ([""] if layout.offset else []) + list(layout.names)
+    frame = pd.read_csv(io.BytesIO(body), sep=layout.delim or r"\s+", header=None,
+                        names=names, dtype=str, keep_default_na=False, comment="#",
+                        skip_blank_lines=True, quotechar='"', engine="python",
+                        encoding="utf-8")
+    return {name: frame[name].to_numpy() for name in names}
+
+
+def _as_numbers(column: NDArray[Any]) -> NDArray[Any]:
+    """A text column as numbers when every value is one, else as it is."""
+    import pandas as pd
+
+    if column.dtype.kind != "O":
+        return column
+    try:
+        return np.asarray(pd.to_numeric(column))
+    except (ValueError, TypeError):
+        return column
+
+
+def annotated(rows: dict[str, NDArray[Any]], labels: NDArray[np.int64], *, source: str,
+              dest: str, resp: NDArray[np.floating] | None = None,
+              log_density: NDArray[np.floating] | None = None) -> dict[str, Any]:
+    """The rows, then cluster (named cluster_ if the input has a cluster column), then
+    the responsibilities p0..p{K-1} and log_density when given: the table --with-rows
+    writes to dest (whose format decides whether text that holds numbers is written as
+    numbers)."""
+    n = len(labels)
+    lengths = {len(c) for c in rows.values()}
+    if lengths != {n}:
+        raise DataError(source, f"the rows read back ({sorted(lengths)[0]}) are not the "
+                                f"{n} rows fitted; --with-rows needs a plain table")
+    numbers = format_for_path(dest) not in TEXT_AS_WRITTEN
+    table: dict[str, Any] = {name: _as_numbers(c) if numbers else c for name, c in rows.items()}
+    name = CLUSTER
+    while name in table:
+        name += "_"
+    table[name] = labels
+    if resp is not None:
+        for j in range(resp.shape[1]):
+            table[f"p{j}"] = resp[:, j]
+    if log_density is not None:
+        table["log_density"] = log_density
+    return table
+
+
+def write_labels(dest: str, labels: NDArray[np.int64], *, header: bool,
+                 out: OutputSet | None = None) -> None:
+    """One label a line, under a 'cluster' header only when asked (so that paste and
+    sort | uniq -c work)."""
+    if header:
+        write_table(dest, {CLUSTER: labels}, out=out)
+    else:
+        write_table(dest, labels, out=out)

@@ -1,0 +1,223 @@
+"""One flag, one meaning, everywhere: --json, --format, -o/--output, -q, --no-color and -d
+on every command that has such a result; the rows of fit and predict with a cluster
+column; label files with a header only when asked; shell completion."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from emgmm_cli.cli.main import COMMANDS, cli
+
+ROOT = Path(__file__).resolve().parent.parent
+FAITHFUL = ROOT / "sample_data" / "faithful.csv"
+EMGMM = Path(sys.executable).parent / "emgmm"
+
+#: Clearly two groups, with an id column and a text column beside the numbers.
+PEOPLE = ('id,name,x,y\n1,"Ann, Jr",1.50,2\n2,bob,1.6,2.1\n3,cy,1.4,1.9\n4,dee,8,9\n'
+          '5,eve,8.1,9.2\n6,fay,7.9,9\n7,gus,8.2,8.8\n')
+
+
+def invoke(*args: Any, input: str | None = None, tty: bool = False) -> Result:
+    env = {"EMGMM_FORCE_TTY": "1" if tty else "0", "NO_COLOR": "1"}
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input, env=env)
+
+
+def ok(*args: Any, **kwargs: Any) -> Result:
+    result = invoke(*args, **kwargs)
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    return result
+
+
+@pytest.fixture()
+def people(tmp_path: Path) -> Path:
+    path = tmp_path / "people.csv"
+    path.write_text(PEOPLE)
+    return path
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def test_fit_writes_the_rows_untouched_with_a_cluster_column(people: Path) -> None:
+    out = ok("fit", people, "-k", 2, "--columns", "x,y", "--seed", 0, "--with-rows").stdout
+    lines = out.splitlines()
+    assert lines[0] == "id,name,x,y,cluster"
+    # the larger group is component 0 (--order weight)
+    assert lines[1:] == [f"{row},{c}" for row, c in
+                         zip(PEOPLE.splitlines()[1:], [1, 1, 1, 0, 0, 0, 0])]
+    assert '"Ann, Jr",1.50,2,' in out  # quoted text and the numbers as written
+    piped = ok("fit", "-", "-k", 2, "--columns", "x,y", "--seed", 0, "--with-rows",
+               input=PEOPLE).stdout
+    assert piped == out
+
+
+def test_rows_with_responsibilities_and_log_density_in_every_format(people: Path,
+                                                                   tmp_path: Path) -> None:
+    jsonl = ok("fit", people, "-k", 2, "--columns", "x,y", "--seed", 0, "--with-rows",
+               "--proba", "--log-density", "--format", "jsonl").stdout
+    first = json.loads(jsonl.splitlines()[0])
+    assert list(first) == ["id", "name", "x", "y", "cluster", "p0", "p1", "log_density"]
+    assert first["id"] == 1 and first["name"] == "Ann, Jr" and first["x"] == 1.5
+    model = tmp_path / "m.json"
+    ok("fit", people, "-k", 2, "--columns", "x,y", "--seed", 0, "--model", model, "-q")
+    tsv = tmp_path / "out.tsv"
+    ok("predict", model, people, "--with-rows", "--proba", "-o", tsv)
+    header, *rows = tsv.read_text().splitlines()
+    assert header.split("\t") == ["id", "name", "x", "y", "cluster", "p0", "p1"]
+    assert rows[0].startswith("1\tAnn, Jr\t1.50\t2\t")
+    assert len(rows) == 7
+
+
+def test_proba_and_log_density_of_fit_need_the_rows(people: Path) -> None:
+    result = invoke("fit", people, "-k", 2, "--columns", "x,y", "--log-density")
+    assert result.exit_code == 2
+    assert "--log-density adds columns to the rows of --with-rows" in result.stderr
+
+
+def test_label_files_get_a_header_only_when_asked(people: Path, tmp_path: Path) -> None:
+    bare = ok("fit", people, "-k", 2, "--columns", "x,y", "--seed", 0).stdout
+    assert bare.splitlines()[0] in ("0", "1") and len(bare.splitlines()) == 7
+    headed = ok("fit", people, "-k", 2, "--columns", "x,y", "--seed", 0,
+                "--label-header").stdout
+    assert headed == "cluster\n" + bare
+    model = tmp_path / "m.json"
+    ok("fit", people, "-k", 2, "--columns", "x,y", "--seed", 0, "--model", model, "-q")
+    assert ok("predict", model, people, "--label-header").stdout == headed
+
+
+# --------------------------------------------------------------------------- the flags
+
+
+def test_format_sets_the_format_of_data_on_stdout(tmp_path: Path) -> None:
+    as_json = json.loads(ok("make-blobs", "-n", 3, "--seed", 0, "--format", "json").stdout)
+    assert list(as_json[0]) == ["x0", "x1"]
+    tsv = ok("make-blobs", "-n", 3, "--seed", 0, "--format", "tsv").stdout
+    assert tsv.splitlines()[0] == "x0\tx1"
+    labels = ok("fit", FAITHFUL, "-k", 2, "--seed", 0, "--format", "json").stdout
+    assert len(json.loads(labels)) == 272
+    # the next run is back to CSV
+    assert ok("make-blobs", "-n", 3, "--seed", 0).stdout.splitlines()[0] == "x0,x1"
+    cells = json.loads(ok("select", FAITHFUL, "-k", "1-2", "-c", "full", "--n-init", 1,
+                          "--seed", 0, "--format", "json").stdout)
+    assert cells["best"] == {"covariance_type": "full", "n_components": 2}
+    bad = invoke("make-blobs", "--format", "npy")
+    assert bad.exit_code == 2 and "'csv', 'tsv', 'json', 'jsonl'" in bad.stderr
+
+
+def test_json_on_every_command_that_prints_a_result(tmp_path: Path) -> None:
+    model = tmp_path / "m.json"
+    fitted = json.loads(ok("fit", FAITHFUL, "-k", 2, "--seed", 0, "--json").stdout)
+    assert fitted["n_components"] == 2
+    ok("fit", FAITHFUL, "-k", 2, "--seed", 0, "--model", model, "-q")
+    selected = json.loads(ok("select", FAITHFUL, "-k", "1-2", "-c", "diag", "--n-init", 1,
+                             "--seed", 0, "--json").stdout)
+    assert selected["criterion"] == "bic" and len(selected["cells"]) == 2
+    batch = json.loads(ok("batch", FAITHFUL, "-k", 2, "--seed", 0, "-o", tmp_path / "b",
+                          "--json").stdout)
+    assert batch["datasets"] == 1 and batch["failed"] == 0
+    assert batch["rows"][0]["k"] == 2 and batch["summary"].endswith("summary.csv")
+    assert json.loads(ok("score", model, FAITHFUL, "--json").stdout)["n_samples"] == 272
+    assert json.loads(ok("info", model, "--json").stdout)["n_components"] == 2
+    both = invoke("batch", FAITHFUL, "-k", 2, "-o", tmp_path / "c", "--json", "--summary", "-")
+    assert both.exit_code == 2 and "only one output can go to stdout" in both.stderr
+
+
+def test_o_is_the_main_output_of_every_command(tmp_path: Path) -> None:
+    model = tmp_path / "m.json"
+    ok("fit", FAITHFUL, "-k", 2, "--seed", 0, "--model", model, "-o", tmp_path / "l.csv")
+    ok("select", FAITHFUL, "-k", "1-2", "-c", "tied", "--n-init", 1, "--seed", 0,
+       "-o", tmp_path / "cells.csv")
+    ok("batch", FAITHFUL, "-k", 2, "--seed", 0, "-o", tmp_path / "runs", "-q")
+    for command in (["predict", model, FAITHFUL], ["score", model, FAITHFUL],
+                    ["sample", model, "-n", 5], ["info", model], ["make-blobs"],
+                    ["plot", model, FAITHFUL]):
+        suffix = {"plot": "png", "info": "txt"}.get(str(command[0]), "csv")
+        out = tmp_path / f"{command[0]}.{suffix}"
+        assert ok(*command, "-o", out).stdout == ""
+        assert out.stat().st_size > 0, command
+    assert (tmp_path / "cells.csv").read_text().startswith("covariance_type,")
+    assert (tmp_path / "runs" / "summary.csv").is_file()
+    assert (tmp_path / "info.txt").read_text().startswith(f"model: {model}\n")
+
+
+def test_every_command_takes_quiet_and_no_color() -> None:
+    for command in COMMANDS:
+        text = ok(command.name, "--help").stdout
+        assert "-q, --quiet" in text and "--no-color" in text, command.name
+
+
+# --------------------------------------------------------------------------- completion
+
+
+def complete(words: str, cwd: Path) -> list[str]:
+    """What emgmm answers bash's completion for the last of words."""
+    env = {**os.environ, "COMP_WORDS": words, "COMP_CWORD": str(len(words.split(" ")) - 1),
+           "_EMGMM_COMPLETE": "bash_complete"}
+    done = subprocess.run([str(EMGMM)], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+@pytest.mark.skipif(not EMGMM.exists(), reason="needs the installed emgmm script")
+def test_completion_answers_commands_options_choices_and_files(tmp_path: Path) -> None:
+    assert complete("emgmm s", tmp_path) == ["plain,select", "plain,score", "plain,sample"]
+    assert "plain,--n-init" in complete("emgmm fit --n", tmp_path)
+    assert complete("emgmm fit data.csv -c ", tmp_path) == [
+        "plain,full", "plain,tied", "plain,diag", "plain,spherical"]
+    assert complete("emgmm fit da", tmp_path) == ["file,da"]  # the shell lists the files
+    assert complete("emgmm completion ", tmp_path) == ["plain,bash", "plain,zsh", "plain,fish"]
+
+
+def read_until(fd: int, wanted: bytes, seconds: float = 20.0) -> bytes:
+    seen = b""
+    end = time.monotonic() + seconds
+    while wanted not in seen and time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+    return seen
+
+
+@pytest.mark.skipif(not EMGMM.exists() or shutil.which("bash") is None,
+                    reason="needs bash and the installed emgmm script")
+def test_bash_completes_a_file_name_in_the_current_folder(tmp_path: Path) -> None:
+    (tmp_path / "measurements.csv").write_text("x\n1\n2\n")
+    env = {"PATH": f"{EMGMM.parent}:{os.environ.get('PATH', '')}", "HOME": str(tmp_path),
+           "TERM": "dumb", "PS1": "$ ", "INPUTRC": "/dev/null"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: an interactive bash with emgmm's completion loaded
+        os.chdir(tmp_path)
+        os.execve(shutil.which("bash") or "bash", ["bash", "--norc", "--noprofile", "-i"], env)
+    try:
+        os.write(fd, b'source <(emgmm completion bash); echo loaded"ok"\n')
+        assert b"loadedok" in read_until(fd, b"loadedok")
+        os.write(fd, b"emgmm fit meas\t")
+        assert b"measurements.csv" in read_until(fd, b"measurements.csv")
+        os.write(fd, b"\x15emgmm pl\t")  # Ctrl-U clears the line; a command completes too
+        assert b"emgmm plot" in read_until(fd, b"emgmm plot")
+    finally:
+        os.write(fd, b"\x15exit\n")
+        os.close(fd)
+        os.waitpid(pid, 0)
+
+
+def test_completion_prints_each_shells_script() -> None:
+    assert "complete -o nosort -F _emgmm_completion emgmm" in ok("completion", "bash").stdout
+    assert ok("completion", "zsh").stdout.startswith("#compdef emgmm")
+    assert "complete --no-files --command emgmm" in ok("completion", "fish").stdout

@@ -1,0 +1,202 @@
+"""Pictures: `emgmm plot` (images and text), fit --plot and --trace-plot, select --plot.
+
+Every kind of picture is rendered to PNG and SVG and checked to be a valid image of the
+size asked for, with more than two colours; the text picture is checked at 80 columns.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+from emgmm_cli.cli.main import cli
+
+pytest.importorskip("matplotlib")
+pytest.importorskip("plotext")
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+SIZE = (640, 480)
+
+
+def invoke(*args: Any, tty: bool = False, env: dict[str, str | None] | None = None) -> Result:
+    environment = {"EMGMM_FORCE_TTY": "1" if tty else "0", "COLUMNS": "80", "NO_COLOR": None,
+                   **(env or {})}
+    return CliRunner().invoke(cli, [str(a) for a in args], env=environment)
+
+
+def ok(*args: Any, **kwargs: Any) -> Result:
+    result = invoke(*args, **kwargs)
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Models of blobs4 (2-D), heights (1-D) and a 4-D blob set, with their data."""
+    folder = tmp_path_factory.mktemp("plot")
+    wide = folder / "wide.csv"
+    ok("make-blobs", "-n", "300", "--n-centers", "3", "--dim", "4", "--seed", "2", "-o", wide)
+    found = {}
+    for name, data, k in (("blobs4", SAMPLE / "blobs4.csv", 4),
+                          ("heights", SAMPLE / "heights.csv", 2), ("wide", wide, 3)):
+        found[name] = folder / f"{name}.json"
+        found[f"{name}-data"] = data
+        ok("fit", data, "-k", k, "--seed", "0", "--model", found[name], "-q")
+    return found
+
+
+def png_colours(path: Path) -> tuple[tuple[int, int], int]:
+    """(width, height) and the number of distinct colours of a PNG."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
+        return image.size, len(np.unique(pixels, axis=0))
+
+
+def svg_colours(path: Path) -> tuple[tuple[float, float], int]:
+    """(width, height) in points and the number of distinct colours of an SVG."""
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg")
+    size = tuple(float(root.attrib[k].removesuffix("pt")) for k in ("width", "height"))
+    text = path.read_text()
+    colours = set(re.findall(r"#[0-9a-fA-F]{6}\b", text))
+    return (size[0], size[1]), len(colours)
+
+
+def check_image(path: Path) -> None:
+    if path.suffix == ".png":
+        size, colours = png_colours(path)
+        assert size == SIZE
+    else:
+        (width, height), colours = svg_colours(path)
+        # 100 pixels an inch, 72 points an inch
+        assert (width, height) == pytest.approx((SIZE[0] * 0.72, SIZE[1] * 0.72))
+    assert colours > 2
+
+
+KINDS = {
+    "scatter": ("blobs4", []),
+    "uncertainty": ("blobs4", ["--uncertainty"]),
+    "histogram": ("heights", []),
+    "principal-axes": ("wide", []),
+    "dims": ("wide", ["--dims", "x3,x1"]),
+}
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_plot_draws_every_kind_as_an_image(models: dict[str, Path], tmp_path: Path,
+                                          kind: str, suffix: str) -> None:
+    name, extra = KINDS[kind]
+    out = tmp_path / f"{kind}{suffix}"
+    result = ok("plot", models[name], models[f"{name}-data"], *extra, "-o", out,
+                "--size", f"{SIZE[0]}x{SIZE[1]}")
+    assert result.stdout == ""
+    check_image(out)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_fit_and_select_draw_their_pictures(tmp_path: Path, suffix: str) -> None:
+    pictures = [tmp_path / f"{name}{suffix}" for name in ("fit", "trace", "bic")]
+    ok("fit", SAMPLE / "faithful.csv", "-k", 3, "--n-init", 3, "--seed", 0, "--plot",
+       pictures[0], "--trace-plot", pictures[1], "-o", tmp_path / "labels.csv")
+    ok("select", SAMPLE / "faithful.csv", "-k", "1-3", "-c", "full,diag", "--n-init", 1,
+       "--seed", 0, "--plot", pictures[2], "--table", tmp_path / "cells.csv")
+    from PIL import Image
+
+    for path in pictures:
+        if suffix == ".png":
+            with Image.open(path) as image:
+                assert image.size == (800, 600)
+            assert png_colours(path)[1] > 2
+        else:
+            assert svg_colours(path)[1] > 2
+
+
+def test_a_pdf_is_written_and_a_bad_extension_refused_before_any_work(
+        models: dict[str, Path], tmp_path: Path) -> None:
+    pdf = tmp_path / "fig.pdf"
+    ok("plot", models["blobs4"], models["blobs4-data"], "-o", pdf)
+    assert pdf.read_bytes().startswith(b"%PDF")
+    for args in (["plot", models["blobs4"], models["blobs4-data"], "-o", tmp_path / "f.jpg"],
+                 ["fit", models["blobs4-data"], "-k", 2, "--plot", tmp_path / "f.gif"],
+                 ["select", models["blobs4-data"], "-k", 2, "--plot", tmp_path / "f.txt"]):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.stderr
+        assert "a picture is written as .png, .svg, .pdf" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.pdf"]
+
+
+def test_text_picture_at_80_columns(models: dict[str, Path]) -> None:
+    coloured = ok("plot", models["blobs4"], models["blobs4-data"], tty=True).stdout
+    assert "\x1b[" in coloured
+    plain = ok("plot", models["blobs4"], models["blobs4-data"], tty=True,
+               env={"NO_COLOR": "1"}).stdout
+    assert "\x1b[" not in plain
+    assert plain == ok("plot", models["blobs4"], models["blobs4-data"], "--no-color",
+                       tty=True).stdout
+    lines = plain.splitlines()
+    assert max(len(line) for line in lines) == 80 and len(lines) >= 16
+    assert "blobs4.csv: K=4, full covariance" in lines[0]
+    body = "".join(lines[1:-3])
+    assert all(str(k) in body for k in range(4)) and body.count("X") == 4  # the means
+    piped = ok("plot", models["blobs4"], models["blobs4-data"]).stdout
+    assert piped == plain  # a pipe gets the picture without colour, 80 columns wide
+
+
+def test_text_histogram_and_uncertainty(models: dict[str, Path]) -> None:
+    hist = ok("plot", models["heights"], models["heights-data"], "--size", "60x20").stdout
+    lines = hist.splitlines()
+    assert max(len(line) for line in lines) == 60 and "mixture" in hist and "░" in hist
+    unsure = ok("plot", models["blobs4"], models["blobs4-data"], "--uncertainty").stdout
+    assert "?" in unsure
+
+
+def test_without_matplotlib_a_one_line_error_names_the_extra(
+        models: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setitem(sys.modules, "plotext", None)
+    image = invoke("plot", models["blobs4"], models["blobs4-data"], "-o", tmp_path / "f.png")
+    assert image.exit_code == 1
+    assert image.stderr == "Error: pictures need matplotlib: pip install 'emgmm[plot]'\n"
+    text = invoke("plot", models["blobs4"], models["blobs4-data"])
+    assert text.exit_code == 1
+    assert text.stderr == ("Error: drawing in the terminal needs plotext: "
+                           "pip install 'emgmm[plot]'\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_plain_fit_imports_no_plotting_library() -> None:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "emgmm_cli", "fit",
+                           str(SAMPLE / "blobs4.csv"), "-k", "4", "--seed", "0"],
+                          check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    imported = {m.group(1).split(".")[0] for m in re.finditer(
+        r"import time:\s+\d+\s+\|\s+\d+\s+\|\s+(\S+)", proc.stderr)}
+    assert "emgmm_cli" in imported and not imported & {"matplotlib", "plotext", "PIL"}
+
+
+def test_the_readme_pictures_are_what_the_script_draws(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_pictures.py"), "-o",
+                           str(tmp_path)], check=False, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    linked = re.findall(r"\]\(docs/images/([\w.-]+)\)", (ROOT / "README.md").read_text())
+    assert len(linked) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(linked)
+    for name in linked:
+        committed, drawn = ROOT / "docs" / "images" / name, tmp_path / name
+        assert png_colours(committed)[0] == png_colours(drawn)[0] == (720, 480)
+        assert png_colours(drawn)[1] > 2

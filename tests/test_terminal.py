@@ -1,0 +1,124 @@
+"""What a person at a terminal sees: help as wide as the terminal (up to 120 columns) with
+no word broken, tables that fit 80 columns without cutting a number, one format for the
+numbers of a column, and progress on stderr while a fit runs."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from emgmm_cli.cli.main import COMMANDS, cli
+from emgmm_cli.render import make_console, render_fit_summary, render_selection
+
+ROOT = Path(__file__).resolve().parent.parent
+EMGMM = Path(sys.executable).parent / "emgmm"
+
+
+def help_text(command: str | None, width: int) -> str:
+    """What --help prints on a terminal width columns wide (COLUMNS, as the shell sets)."""
+    args = [command, "--help"] if command else ["--help"]
+    result = CliRunner().invoke(cli, args, env={"COLUMNS": str(width)})
+    assert result.exit_code == 0
+    return result.stdout
+
+
+@pytest.mark.parametrize("command", [None, *(str(c.name) for c in COMMANDS)])
+def test_help_fits_80_columns_and_breaks_no_word(command: str | None) -> None:
+    text = help_text(command, 80)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    for line, after in zip(lines, lines[1:]):
+        # a line never ends inside a hyphenated word (--with-rows, random-from-data)
+        assert not re.search(r"\w-$", line) or not after.strip(), (line, after)
+
+
+def test_help_uses_a_wide_terminal_up_to_120_columns() -> None:
+    """A real process: click's test runner fixes the width itself."""
+    def lines(columns: int) -> list[str]:
+        done = subprocess.run([sys.executable, "-m", "emgmm_cli", "fit", "--help"],
+                              env={**os.environ, "COLUMNS": str(columns)}, text=True,
+                              capture_output=True, timeout=60, check=True)
+        return done.stdout.splitlines()
+
+    wide, narrow = lines(200), lines(80)
+    assert 100 < max(len(line) for line in wide) <= 120
+    assert max(len(line) for line in narrow) <= 80 and len(wide) < len(narrow)
+
+
+def test_fit_summary_numbers_share_a_format_at_80_columns() -> None:
+    doc = CliRunner().invoke(cli, ["fit", str(ROOT / "sample_data" / "faithful.csv"), "-k", "3",
+                                   "--seed", "0", "--json"]).stdout
+    import json
+
+    document = json.loads(doc)
+    out = io.StringIO()
+    render_fit_summary(make_console(out, width=80, color=False), document, shape=(272, 2))
+    text = out.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert re.search(r"log-likelihood\s+-\d+\.\d\d \(per sample -\d\.\d{4}\)", text)
+    assert re.search(r"\d+\.\d\d / \d+\.\d\d / \d+\.\d\d", text)
+    means = re.findall(r"\(([-\d.]+), ([-\d.]+)\)  *sd", text) or re.findall(
+        r"│ \(([-\d.]+), ([-\d.]+)\) │", text)
+    assert len(means) == 3
+    places = {len(v.partition(".")[2]) for pair in means for v in pair}
+    assert len(places) == 1  # every mean with the same number of decimals
+
+
+def test_a_wide_selection_table_leaves_columns_out_rather_than_cutting_numbers() -> None:
+    rows = [dict(covariance_type="spherical", mclust="VII", n_components=k, status="ok",
+                 log_likelihood=-1234567.891 * k, n_parameters=123, bic=2469135.78 * k,
+                 aic=2469000.12 * k, icl=2470000.5 * k, converged=True, best=k == 2,
+                 message="") for k in (1, 2, 10)]
+    for width, shown in ((80, ["BIC *"]), (120, ["BIC *", "AIC", "ICL"])):
+        out = io.StringIO()
+        render_selection(make_console(out, width=width, color=False), rows, criterion="bic")
+        text = out.getvalue()
+        assert "…" not in text and "24691357.80" in text
+        assert [h for h in ("BIC *", "AIC", "ICL") if h in text.splitlines()[0]] == shown
+        assert max(len(line) for line in text.splitlines()) <= width
+    assert "AIC and ICL are left out at this width" in text or width == 120
+
+
+def run_on_a_terminal(args: list[str], columns: int = 80) -> str:
+    """What emgmm ARGS writes to a terminal columns wide (stdout and stderr together)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        env = {**os.environ, "COLUMNS": str(columns), "TERM": "xterm-256color"}
+        env.pop("NO_COLOR", None)
+        os.execve(str(EMGMM), [str(EMGMM), *args], env)
+    seen = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.waitpid(pid, 0)
+    return seen.decode("utf-8", "replace")
+
+
+@pytest.mark.skipif(not EMGMM.exists(), reason="needs the installed emgmm script")
+def test_fit_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
+    data = tmp_path / "big.npy"
+    CliRunner().invoke(cli, ["make-blobs", "-n", "200000", "--n-centers", "4", "--seed", "1",
+                             "-o", str(data)])
+    screen = run_on_a_terminal(["fit", str(data), "-k", "4", "--seed", "0", "--n-init", "2",
+                                "--tol", "0", "--max-iter", "12"])
+    assert "reading " in screen
+    assert re.search(r"restart 1 of 2, iteration \d+ of 12: log-lik -\d+\.\d{6}", screen)
+    assert re.search(r"restart 2 of 2, iteration \d+ of 12", screen)
+    assert "BIC / AIC / ICL" in screen  # then the summary
