@@ -21,6 +21,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "emgmm_cli"
 FORBIDDEN = {
     "vocab": {"engine", "io", "backends", "app", "cli", "render", "numpy", "click", "rich",
               "pandas"},
+    "interrupts": {"engine", "io", "backends", "app", "cli", "render", "numpy", "click",
+                   "rich", "pandas"},
     "engine": {"io", "backends", "app", "cli", "render", "click", "rich", "pandas"},
     "io": {"backends", "app", "cli", "render", "click", "rich"},
     "backends": {"app", "cli", "render", "click", "rich"},

@@ -106,18 +106,25 @@ def test_valid_csv_stays_on_the_fast_path(tmp_path: Path, no_locator: None, pars
         assert pts.column_names == ["x", "y"]
 
 
-def test_the_large_parser_reads_a_file_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             no_locator: None) -> None:
-    pytest.importorskip("pandas")
+@pytest.fixture()
+def chunks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The large parser for every file, and a count of the chunks it cuts (none when
+    pandas reads a path whole)."""
     monkeypatch.setattr(text_reader, "PANDAS_MIN_BYTES", 0)
-    chunks: list[int] = []
+    counts: list[int] = []
     original = text_reader.parse_chunk
 
     def counted(*args: Any) -> Any:
-        chunks.append(1)
+        counts.append(1)
         return original(*args)
 
     monkeypatch.setattr(text_reader, "parse_chunk", counted)
+    return counts
+
+
+def test_the_large_parser_reads_a_file_whole(tmp_path: Path, chunks: list[int],
+                                             no_locator: None) -> None:
+    pytest.importorskip("pandas")
     x = np.random.default_rng(0).normal(size=(3000, 5))
     path = tmp_path / "d.csv"
     np.savetxt(path, x, delimiter=",", header="a,b,c,d,e", comments="", fmt="%.17g")
@@ -131,17 +138,8 @@ def test_the_large_parser_reads_a_file_whole(tmp_path: Path, monkeypatch: pytest
 
 
 def test_a_zero_one_column_keeps_the_whole_file_parse(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                     chunks: list[int]) -> None:
     pytest.importorskip("pandas")
-    monkeypatch.setattr(text_reader, "PANDAS_MIN_BYTES", 0)
-    chunks: list[int] = []
-    original = text_reader.parse_chunk
-
-    def counted(*args: Any) -> Any:
-        chunks.append(1)
-        return original(*args)
-
-    monkeypatch.setattr(text_reader, "parse_chunk", counted)
     path = tmp_path / "d.csv"
     path.write_text("x,flag\n" + "1.5,0\n2.5,1\n" * 50)
     assert read_points(str(path)).x[:, 1].tolist() == [0.0, 1.0] * 50
