@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .families import family
-from .dataset import Dataset
+from .dataset import Dataset, reduce_weighted
 from .errors import WEIGHT_COLLAPSE, FitEvent
 from .params import MixtureParams
 from .stats import SuffStats, chunk_stats
@@ -130,7 +130,7 @@ def run_em(
     seen_collapsed: set[int] = set()
     t_last = time.perf_counter()
     for it in range(1, max_iter + 1):
-        st = data.reduce(partial(chunk_stats, params=params, hard=hard))
+        st = reduce_weighted(data, partial(chunk_stats, params=params, hard=hard))
         obj = st.objective / st.n
         change = math.nan if prev_obj is None else obj - prev_obj
         new_params, collapsed = m_step(
@@ -160,5 +160,5 @@ def run_em(
             converged = True
             break
         prev_obj, prev_stats = obj, st
-    final = data.reduce(partial(chunk_stats, params=params, hard=False))
+    final = reduce_weighted(data, partial(chunk_stats, params=params, hard=False))
     return EMRun(params, trace, converged, final, events)

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from . import criteria
 from .. import vocab
-from .dataset import Dataset
+from .dataset import Dataset, reduce_weighted, row_weights, total_weight
 from .em import EMRun, TraceRow, degenerate_components, run_em
 from .errors import (
     DEGENERATE,
@@ -56,10 +56,18 @@ class FitResult:
     restart_logliks: list[float] = field(default_factory=list)
     #: every restart's trace, in restart order (the best one's is also ``trace``)
     restart_traces: list[list[TraceRow]] = field(default_factory=list, repr=False)
+    #: the sum of the sample weights of a weighted fit (None: every row counts once)
+    weight_total: float | None = None
+
+    @property
+    def n_effective(self) -> float:
+        """What the rows count for: N, or the sum of the sample weights.  The mean
+        log-likelihood, BIC and ICL take it as n."""
+        return float(self.n_samples) if self.weight_total is None else self.weight_total
 
     @property
     def mean_loglik(self) -> float:
-        return self.loglik / self.n_samples
+        return self.loglik / self.n_effective
 
     @property
     def n_parameters(self) -> int:
@@ -67,7 +75,7 @@ class FitResult:
 
     @property
     def bic(self) -> float:
-        return criteria.bic(self.loglik, self.n_parameters, self.n_samples)
+        return criteria.bic(self.loglik, self.n_parameters, self.n_effective)
 
     @property
     def aic(self) -> float:
@@ -75,7 +83,7 @@ class FitResult:
 
     @property
     def icl(self) -> float:
-        return criteria.icl(self.loglik, self.n_parameters, self.n_samples, self.log_max_resp)
+        return criteria.icl(self.loglik, self.n_parameters, self.n_effective, self.log_max_resp)
 
     @property
     def is_degenerate(self) -> bool:
@@ -157,6 +165,7 @@ def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Gene
         n_iter=run.n_iter, converged=run.converged, trace=run.trace,
         events=_events_for(run, degenerate, options), degenerate=degenerate,
         log_max_resp=run.final.log_max_resp, best_restart=r,
+        weight_total=None if row_weights(data) is None else total_weight(data),
     ))
 
 
@@ -182,7 +191,7 @@ def _ordered(data: Dataset, result: FitResult) -> FitResult:
     if (order == np.arange(len(order))).all():
         return result
     params = params.permuted(order)
-    final = data.reduce(partial(chunk_stats, params=params, hard=False))
+    final = reduce_weighted(data, partial(chunk_stats, params=params, hard=False))
     new = {int(old): j for j, old in enumerate(order)}
 
     def renumber(event: FitEvent) -> FitEvent:
@@ -223,7 +232,7 @@ def fit(
         options = options.replace(init=vocab.MEANS_INIT)
     options.validate()
     _check_data(data, options.n_components)
-    moments = data.reduce(chunk_moments)
+    moments = reduce_weighted(data, chunk_moments)
     runs = 1 if means_init is not None else options.n_init
     children = np.random.SeedSequence(options.seed).spawn(runs)
     results = [

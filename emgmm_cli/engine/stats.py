@@ -32,7 +32,7 @@ class SuffStats:
     objective: the quantity EM climbs: loglik for soft EM, the classification
                log-likelihood sum_i log pi_z N(x_i | z) for hard EM
     log_max_resp: sum_i log max_k r_ik (the entropy part of ICL)
-    n:         rows
+    n:         rows (the sum of their weights when the rows are weighted)
     """
 
     nk: Array
@@ -41,7 +41,7 @@ class SuffStats:
     loglik: float
     objective: float
     log_max_resp: float
-    n: int
+    n: float
 
     def __add__(self, other: "SuffStats") -> "SuffStats":
         return SuffStats(
@@ -154,10 +154,14 @@ def far_posterior(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
     return w / total, top + np.log(total), top
 
 
-def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str) -> SuffStats:
-    """Statistics of a chunk for given responsibilities (log-likelihood terms zero)."""
+def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str,
+                    w: NDArray[np.float64] | None = None) -> SuffStats:
+    """Statistics of a chunk for given (n, K) responsibilities (log-likelihood terms
+    zero); w: the rows' weights, or None."""
     fam = family(covariance_type)
     c = centers.astype(x.dtype, copy=False)
+    if w is not None:
+        resp = resp * w.astype(resp.dtype, copy=False)[:, None]
     return SuffStats(
         nk=resp.sum(axis=0, dtype=np.float64),
         sk=(resp.T @ x).astype(np.float64),
@@ -165,24 +169,30 @@ def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str)
         loglik=0.0,
         objective=0.0,
         log_max_resp=0.0,
-        n=int(x.shape[0]),
+        n=int(x.shape[0]) if w is None else float(w.sum()),
     )
 
 
-def chunk_stats(x: Array, params: MixtureParams, hard: bool = False) -> SuffStats:
+def chunk_stats(x: Array, params: MixtureParams, hard: bool = False,
+                w: NDArray[np.float64] | None = None) -> SuffStats:
     """E-step and sufficient statistics of one chunk under ``params``.
 
     The second moments are centred on the current means (the centre the M-step expects).
+    w: the rows' weights (each row counts w_i times in every sum), or None.
     """
     resp, lse, top, aux = _e_step(x, params, hard)
+    if w is not None:
+        resp *= w.astype(resp.dtype, copy=False)[None, :]
     sk, scatter = params.kernel(x.dtype).moments(x, resp, aux)
     if hard:
         # Exact sums of each component's points: equal bit for bit when no point changed
         # component, which is how run_em detects that hard EM has converged.
         sk = (resp @ x).astype(np.float64)
-    loglik = float(lse.sum(dtype=np.float64))
     with np.errstate(invalid="ignore"):
         log_max = top - lse  # NaN only where both are -inf (a far row: one-hot, log 1)
+    if w is not None:  # a row of weight 0 adds nothing, even where its terms are -inf
+        lse, top, log_max = (np.where(w > 0, v * w, 0.0) for v in (lse, top, log_max))
+    loglik = float(lse.sum(dtype=np.float64))
     return SuffStats(
         nk=resp.sum(axis=1, dtype=np.float64),
         sk=sk,
@@ -190,7 +200,7 @@ def chunk_stats(x: Array, params: MixtureParams, hard: bool = False) -> SuffStat
         loglik=loglik,
         objective=float(top.sum(dtype=np.float64)) if hard else loglik,
         log_max_resp=float(np.nansum(log_max, dtype=np.float64)),
-        n=int(x.shape[0]),
+        n=int(x.shape[0]) if w is None else float(w.sum()),
     )
 
 
@@ -198,7 +208,7 @@ def chunk_stats(x: Array, params: MixtureParams, hard: bool = False) -> SuffStat
 class Moments:
     """Row count, column means and centred sums of squares (Chan et al.'s pairwise update)."""
 
-    n: int
+    n: float  # rows, or the sum of their weights
     mean: Array
     m2: Array
 
@@ -215,13 +225,20 @@ class Moments:
 
     @property
     def variance(self) -> Array:
-        return self.m2 / max(self.n, 1)
+        return self.m2 / (self.n if self.n > 0 else 1)
 
 
-def chunk_moments(x: Array) -> Moments:
+def chunk_moments(x: Array, w: NDArray[np.float64] | None = None) -> Moments:
+    """Moments of a chunk; with weights w, each row counts w_i times."""
     x64 = x.astype(np.float64, copy=False)
-    mean = x64.mean(axis=0)
-    return Moments(int(x.shape[0]), mean, ((x64 - mean) ** 2).sum(axis=0))
+    if w is None:
+        mean = x64.mean(axis=0)
+        return Moments(int(x.shape[0]), mean, ((x64 - mean) ** 2).sum(axis=0))
+    total = float(w.sum())
+    if total == 0:
+        return Moments(0, np.zeros(x.shape[1]), np.zeros(x.shape[1]))
+    mean = (w @ x64) / total
+    return Moments(total, mean, w @ ((x64 - mean) ** 2))
 
 
 @dataclass
