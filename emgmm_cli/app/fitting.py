@@ -362,19 +362,21 @@ def write_outputs(fit: Fitted, outputs: FitOutputs,
 
 def fit(data: Any, n_components: int, *, means_init: Any = None,
         read: ReadOptions | None = None, on_iteration: ProgressCallback | None = None,
-        standardize: bool = False, **options: Any) -> Fitted:
+        standardize: bool = False, sample_weights: Any = None, **options: Any) -> Fitted:
     """Fit a Gaussian mixture of n_components to data: a path, an (N, D) array or a
     pandas DataFrame.
 
     options: any field of engine.options.FitOptions (covariance_type, init, n_init, tol,
     max_iter, reg_covar, algorithm, seed); means_init: K x D starting means (an array or
     a file); standardize: fit the columns centred and scaled to unit variance (see
-    app.prepare; the parameters are then of those columns, Fitted.transform maps them).
+    app.prepare; the parameters are then of those columns, Fitted.transform maps them);
+    sample_weights: N weights >= 0, a row of weight w counting as the row given w times
+    (or read.weights_column, a column of the data; BIC then takes their sum as n).
     Returns a Fitted: weights, means, covariances, labels, responsibilities, trace,
     log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
     the model document.
     """
-    points = as_points(data, read)
+    points = as_points(data, read, sample_weights=sample_weights)
     fit_options = FitOptions(n_components, **options)
     start = None
     if means_init is not None:

@@ -98,7 +98,7 @@ class Standardize:
                 x, affine=(tuple(self.center.tolist()), tuple(self.scale.tolist())))
         else:
             mapped = np.ascontiguousarray(self.to_z(x, x.dtype))
-        return Points(mapped, points.column_names, points.source, points.notes)
+        return dataclasses.replace(points, x=mapped)
 
     def data_result(self, result: FitResult) -> FitResult:
         """result with its log-likelihoods in the data's units (criteria follow)."""

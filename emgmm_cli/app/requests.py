@@ -29,6 +29,21 @@ class ReadOptions:
     dtype: str = "float64"
     memory_limit: int | None = None  # bytes; None: a quarter of the memory
     cache_dir: str | None = None  # None: the per-user cache directory
+    #: the column of the input that holds each row's sample weight (not a feature)
+    weights_column: str | None = None
+    #: a file of one sample weight per row (N x 1, in any input format)
+    sample_weights: str | None = None
+
+    @property
+    def weighted(self) -> bool:
+        return self.weights_column is not None or self.sample_weights is not None
+
+    def read_columns(self) -> tuple[str, ...] | None:
+        """The columns to read: those asked for, and the weights column among them."""
+        if self.columns is None or self.weights_column is None or \
+                self.weights_column in self.columns:
+            return self.columns
+        return (*self.columns, self.weights_column)
 
     def __post_init__(self) -> None:
         if self.columns is not None and not isinstance(self.columns, tuple):
@@ -36,6 +51,9 @@ class ReadOptions:
             cols: Sequence[str] = self.columns
             object.__setattr__(self, "columns", tuple(
                 cols.split(",") if isinstance(cols, str) else cols))
+        if self.weights_column is not None and self.sample_weights is not None:
+            raise UsageProblem("give the sample weights once: --weights-column or "
+                               "--sample-weights, not both", option="--sample-weights")
 
 
 @dataclass(frozen=True)

@@ -359,6 +359,14 @@ read_options = compose(
     click.option("--header/--no-header", " /-H", default=None,
                  help="Whether the first row is a header (default: detected: a header "
                       "is a first row with a non-numeric field)."),
+    click.option("--weights-column", metavar="NAME",
+                 help="The column (header name or 0-based index) holding each row's "
+                      "sample weight, a number >= 0; it is not a feature.  A row of weight "
+                      "w counts as the row given w times (statistics, log-likelihood, "
+                      "k-means start), and BIC takes the sum of the weights as n."),
+    click.option("--sample-weights", metavar="FILE", type=click.Path(dir_okay=False),
+                 help="A file of one sample weight per row (one column, any input "
+                      "format), as --weights-column."),
 )
 
 input_options = compose(click.argument("input", metavar="INPUT", type=FILE_PATH), read_options)

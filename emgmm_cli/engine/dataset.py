@@ -114,8 +114,8 @@ def check_weights(weights: Any, n_rows: int) -> NDArray[np.float64]:
         bad = np.flatnonzero(~(w >= 0) | ~np.isfinite(w))
     if len(bad):
         i = int(bad[0])
-        raise InvalidParameter(f"sample weight {w[i]!r} in row {i} is not a finite number "
-                               ">= 0", option="sample_weights")
+        raise InvalidParameter(f"sample weight {w[i]:g} of row {i} (counting from 0) is not "
+                               "a finite number >= 0", option="sample_weights")
     if not w.any():
         raise InvalidParameter("every sample weight is zero; at least one row must count",
                                option="sample_weights")

@@ -32,6 +32,8 @@ MODEL_FORMAT = "emgmm-model"
 MODEL_VERSION = 2
 #: The optional field of a fit of transformed columns, and the transforms there are.
 TRANSFORM_FIELD = "transform"
+#: The field of a weighted fit's model document: the sum of the sample weights.
+WEIGHTS_FIELD = "sum_of_weights"
 TRANSFORM_KINDS = ("standardize",)
 
 
@@ -80,6 +82,8 @@ def model_document(result: "FitResult", *, feature_names: list[str], source: str
     }
     if transform is not None:
         doc[TRANSFORM_FIELD] = transform
+    if result.weight_total is not None:
+        doc[WEIGHTS_FIELD] = result.weight_total
     return doc
 
 
@@ -141,6 +145,9 @@ OPTIONAL_FIELDS: tuple[ModelField, ...] = (
                                 "and sample apply it; log_likelihood, the criteria and "
                                 "restart_log_likelihoods are those of the data x (log L(z) "
                                 "- N sum_j log scale_j)"),
+    ModelField("sum_of_weights", "only for a fit with sample weights (--weights-column, "
+                                 "--sample-weights): their sum, the n of mean_log_likelihood, "
+                                 "BIC and ICL (n_samples stays the number of rows)"),
 )
 #: Fields of "options" that are not fit options.
 OPTIONS_EXTRA: tuple[ModelField, ...] = (
