@@ -246,6 +246,9 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     do not depend on it.  An engine error names the data (EngineError.source).
     """
     options = seeded(options)
+    start = None
+    if options.init_model is not None:
+        options, start = continued(options, points, standardize=standardize)
     prepared = prepare(points, reg_covar=options.reg_covar, standardize=standardize,
                        n_threads=n_threads)
     if on_finding is not None:
@@ -256,13 +259,34 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     if means_init is not None and prepared.transform is not None:
         means_init = prepared.transform.to_z(means_init)
     try:
-        result = engine_fit(data, options, means_init=means_init, on_iteration=on_iteration)
+        result = engine_fit(data, options, means_init=means_init, on_iteration=on_iteration,
+                            start=start)
     except EngineError as exc:
         exc.source = points.source
         raise
     if prepared.transform is not None:
         result = prepared.transform.data_result(result)
     return fitted(points, data, result, prepared)
+
+
+def continued(options: FitOptions, points: Points, *, standardize: bool = False
+              ) -> tuple[FitOptions, MixtureParams]:
+    """options.init_model read: options with its number of components and family, and
+    its parameters, the start of EM.  The data must have the model's D columns; a model
+    of standardized columns (or --standardize) is refused, since its start would be of
+    other columns than those fitted."""
+    from ..io.model import check_features, load_model
+
+    assert options.init_model is not None
+    model = load_model(options.init_model)
+    check_features(model, points)
+    if model.transform is not None or standardize:
+        raise UsageProblem("--init-model continues a fit of the data's own columns; a model "
+                           "fitted with --standardize, or --standardize, cannot be continued",
+                           option="--init-model")
+    params = model.params
+    return options.replace(n_components=params.n_components,
+                           covariance_type=params.covariance_type), params
 
 
 def load_means(path: str, n_components: int, n_features: int) -> Array:
@@ -360,7 +384,7 @@ def write_outputs(fit: Fitted, outputs: FitOutputs,
 # --------------------------------------------------------------------------- Python API
 
 
-def fit(data: Any, n_components: int, *, means_init: Any = None,
+def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
         read: ReadOptions | None = None, on_iteration: ProgressCallback | None = None,
         standardize: bool = False, sample_weights: Any = None, **options: Any) -> Fitted:
     """Fit a Gaussian mixture of n_components to data: a path, an (N, D) array or a
@@ -371,20 +395,25 @@ def fit(data: Any, n_components: int, *, means_init: Any = None,
     a file); standardize: fit the columns centred and scaled to unit variance (see
     app.prepare; the parameters are then of those columns, Fitted.transform maps them);
     sample_weights: N weights >= 0, a row of weight w counting as the row given w times
-    (or read.weights_column, a column of the data; BIC then takes their sum as n).
+    (or read.weights_column, a column of the data; BIC then takes their sum as n);
+    init_model: a model file EM continues from (n_components and covariance_type are
+    then the model's); freeze: the parameters kept fixed ("weights,means").
     Returns a Fitted: weights, means, covariances, labels, responsibilities, trace,
     log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
     the model document.
     """
     points = as_points(data, read, sample_weights=sample_weights)
-    fit_options = FitOptions(n_components, **options)
+    if n_components is None and options.get("init_model") is None:
+        raise UsageProblem("give n_components (or init_model, a model to continue)")
+    fit_options = FitOptions(n_components or 1, **options)
     start = None
     if means_init is not None:
         if isinstance(means_init, (str, Path)):
-            start = load_means(str(means_init), n_components, points.n_features)
+            start = load_means(str(means_init), fit_options.n_components, points.n_features)
             fit_options = fit_options.replace(means_init=str(means_init))
         else:
-            start = check_means_init(np.asarray(means_init, dtype=np.float64), n_components,
+            start = check_means_init(np.asarray(means_init, dtype=np.float64),
+                                     fit_options.n_components,
                                      points.n_features)
     return fit_points(points, fit_options, means_init=start, on_iteration=on_iteration,
                       standardize=standardize)

@@ -438,7 +438,8 @@ def em_options(defaults: Mapping[str, Any] = FIT_DEFAULTS, *, means_init: bool =
         return fit_option(name, help=text)
 
     names = [n for n in OPTION_SPECS if n not in ("n_components", "covariance_type",
-                                                   "means_init")]
+                                                   "means_init")
+             and (means_init or n != "init_model")]  # select fits many K: no init model
     decorators = [option(n) for n in names]
     if means_init:
         decorators.insert(1, click.option(
@@ -478,7 +479,9 @@ def covariance_help(select: bool = False) -> str:
 
 
 fit_options = compose(
-    fit_option("n_components", required=True, metavar="K"),
+    fit_option("n_components", metavar="K",
+               help="Number of mixture components (required, unless --init-model gives "
+                    "them)."),
     fit_option("covariance_type", default="full", metavar="TYPE", help=covariance_help()),
     em_options(),
 )

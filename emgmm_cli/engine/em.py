@@ -64,11 +64,14 @@ def m_step(
     *,
     iteration: int | None = None,
     previous: MixtureParams | None = None,
+    freeze: frozenset[str] = frozenset(),
 ) -> tuple[MixtureParams, NDArray[np.intp]]:
     """New parameters from statistics whose second moments are centred on ``centers``.
 
     Returns the parameters and the indices of components whose mass collapsed; those keep
-    the previous mean and covariance (there is no data to estimate them from).
+    the previous mean and covariance (there is no data to estimate them from).  freeze:
+    the parameters (weights, means, covariances) kept as they are in ``previous``, bit
+    for bit; the covariances are then those about the frozen means.
     """
     fam = family(covariance_type)
     nk = stats.nk + EPS_MASS
@@ -76,12 +79,20 @@ def m_step(
     collapsed = np.flatnonzero(stats.nk < COLLAPSE_MASS)
     if previous is not None and len(collapsed):
         means[collapsed] = previous.means[collapsed]
+    if previous is not None and "means" in freeze:
+        means = previous.means.copy()
     delta = means - centers
     cov = fam.m_step(stats.scatter, nk, delta, reg_covar)
     if previous is not None and len(collapsed) and fam.independent:
         cov[collapsed] = previous.covariances[collapsed]
+    if previous is not None and "covariances" in freeze:
+        cov = previous.covariances.copy()
+    weights = nk / nk.sum()
+    if "weights" in freeze:
+        weights = (previous.weights.copy() if previous is not None
+                   else np.full(len(nk), 1.0 / len(nk)))
     params = MixtureParams.build(
-        nk / nk.sum(), means, cov, covariance_type, reg_covar=reg_covar, iteration=iteration
+        weights, means, cov, covariance_type, reg_covar=reg_covar, iteration=iteration
     )
     return params, collapsed
 
@@ -114,6 +125,7 @@ def run_em(
     reg_covar: float,
     hard: bool = False,
     on_iteration: IterationCallback | None = None,
+    freeze: frozenset[str] = frozenset(),
 ) -> EMRun:
     """Iterate E and M steps from ``params`` until the mean objective changes by < tol.
 
@@ -134,7 +146,8 @@ def run_em(
         obj = st.objective / st.n
         change = math.nan if prev_obj is None else obj - prev_obj
         new_params, collapsed = m_step(
-            st, params.means, params.covariance_type, reg_covar, iteration=it, previous=params
+            st, params.means, params.covariance_type, reg_covar, iteration=it, previous=params,
+            freeze=freeze,
         )
         for k in collapsed:
             if int(k) not in seen_collapsed:

@@ -25,7 +25,7 @@ from .errors import (
 )
 from .hc import HcTree
 from .init import distinct_rows, initial_params, restart_method
-from .options import FitOptions
+from .options import FitOptions, frozen_names
 from .ordering import component_order
 from .params import MixtureParams
 from .stats import Moments, chunk_moments, chunk_stats
@@ -71,7 +71,13 @@ class FitResult:
 
     @property
     def n_parameters(self) -> int:
-        return self.params.n_parameters()
+        """The free parameters: the mixture's, less those options.freeze holds fixed
+        (frozen weights: K - 1, as mclust's equalPro counts)."""
+        p = self.params
+        k, d = p.n_components, p.n_features
+        counts = {"weights": k - 1, "means": k * d}
+        counts["covariances"] = p.n_parameters() - counts["weights"] - counts["means"]
+        return p.n_parameters() - sum(counts[f] for f in frozen_names(self.options.freeze))
 
     @property
     def bic(self) -> float:
@@ -147,18 +153,23 @@ def _events_for(run: EMRun, degenerate: list[int], options: FitOptions) -> list[
 
 def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Generator,
                  moments: Moments, *, means_init: Array | None, hc_tree: HcTree | None,
-                 on_iteration: ProgressCallback | None) -> FitResult:
-    """Restart r: its start (restart_method), EM to convergence, its degeneracy check."""
-    start = initial_params(
-        data, options.n_components, options.covariance_type, restart_method(options.init, r),
-        rng, reg_covar=options.reg_covar, column_mean=moments.mean,
-        column_variance=moments.variance, means_init=means_init, hc_tree=hc_tree,
-    )
+                 on_iteration: ProgressCallback | None,
+                 start: MixtureParams | None = None) -> FitResult:
+    """Restart r: its start (restart_method, or the given one), EM to convergence, its
+    degeneracy check."""
+    freeze = frozen_names(options.freeze)
+    if start is None:
+        start = initial_params(
+            data, options.n_components, options.covariance_type,
+            restart_method(options.init, r), rng, reg_covar=options.reg_covar,
+            column_mean=moments.mean, column_variance=moments.variance,
+            means_init=means_init, hc_tree=hc_tree, freeze=freeze,
+        )
     callback = None if on_iteration is None else (
         lambda it, obj, ch: on_iteration(r, it, obj, ch))
     run = run_em(data, start, tol=options.tol, max_iter=options.max_iter,
                  reg_covar=options.reg_covar, hard=options.algorithm == "hard",
-                 on_iteration=callback)
+                 on_iteration=callback, freeze=freeze)
     degenerate = degenerate_components(run.params, moments.variance, options.reg_covar)
     return _ordered(data, FitResult(
         params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,
@@ -218,6 +229,7 @@ def fit(
     means_init: Array | None = None,
     on_iteration: ProgressCallback | None = None,
     hc_tree: HcTree | None = None,
+    start: MixtureParams | None = None,
 ) -> FitResult:
     """Fit a Gaussian mixture to ``data``: n_init runs, the best one kept.
 
@@ -226,18 +238,23 @@ def fit(
     to any that does not (a spurious maximum is not a better fit).  With init "hc" the
     first restart cuts ``hc_tree`` (built from the data when None) and the others start
     as init.restart_method says.  Given means_init, the one run starts from those means
-    (every restart would) and the options record init "means-init".
+    (every restart would) and the options record init "means-init".  Given start (the
+    parameters of a saved model, options.init_model), the one run continues from them.
     """
     if means_init is not None:
         options = options.replace(init=vocab.MEANS_INIT)
     options.validate()
+    if start is not None and (start.n_components, start.covariance_type) != (
+            options.n_components, options.covariance_type):
+        raise InvalidParameter("the start's components and family are not the options'")
     _check_data(data, options.n_components)
     moments = reduce_weighted(data, chunk_moments)
-    runs = 1 if means_init is not None else options.n_init
+    runs = 1 if means_init is not None or start is not None else options.n_init
     children = np.random.SeedSequence(options.seed).spawn(runs)
     results = [
         _one_restart(data, options, r, np.random.default_rng(child), moments,
-                     means_init=means_init, hc_tree=hc_tree, on_iteration=on_iteration)
+                     means_init=means_init, hc_tree=hc_tree, on_iteration=on_iteration,
+                     start=start)
         for r, child in enumerate(children)
     ]
     return _pick_best(results)

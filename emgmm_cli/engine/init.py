@@ -337,16 +337,19 @@ def initial_params(
     column_variance: Array,
     means_init: Array | None = None,
     hc_tree: HcTree | None = None,
+    freeze: frozenset[str] = frozenset(),
 ) -> MixtureParams:
     """Starting parameters for one EM run: the starter of ``method``, then one M-step.
 
     For ``hc``, hc_tree is the hierarchy to cut (built here, from rng, when None); given
-    means_init, the method is MEANS_INIT whatever ``method`` says.
+    means_init, the method is MEANS_INIT whatever ``method`` says.  With "weights" in
+    freeze, the weights start (and stay) equal.
     """
     starter = STARTERS.get(MEANS_INIT if means_init is not None else method)
     if starter is None:
         raise ValueError(f"unknown init method {method!r}; choose one of {', '.join(STARTERS)}")
     origin = np.broadcast_to(column_mean, (k, data.n_features)).copy()
     ctx = StartContext(k, covariance_type, origin, column_variance, means_init, hc_tree)
-    params, _ = m_step(starter(data, rng, ctx), origin, covariance_type, reg_covar)
+    params, _ = m_step(starter(data, rng, ctx), origin, covariance_type, reg_covar,
+                       freeze=freeze & {"weights"})
     return params
