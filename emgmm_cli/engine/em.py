@@ -31,6 +31,13 @@ DEGENERATE_RATIO = 1e-6
 
 IterationCallback = Callable[[int, float, float], None]
 
+#: Why a run of EM stopped (EMRun.stopped, and the model's "stopped").
+STOPPED_CONVERGED = "converged"
+STOPPED_MAX_ITER = "max-iter"
+STOPPED_TIME_LIMIT = "time limit"
+STOPPED_DEGENERATE = "degenerate"
+STOP_REASONS = (STOPPED_CONVERGED, STOPPED_MAX_ITER, STOPPED_TIME_LIMIT, STOPPED_DEGENERATE)
+
 
 @dataclass(frozen=True)
 class TraceRow:
@@ -50,6 +57,8 @@ class EMRun:
     converged: bool
     final: SuffStats
     events: list[FitEvent] = field(default_factory=list)
+    #: why it stopped: one of STOP_REASONS
+    stopped: str = STOPPED_MAX_ITER
 
     @property
     def n_iter(self) -> int:
@@ -126,17 +135,20 @@ def run_em(
     hard: bool = False,
     on_iteration: IterationCallback | None = None,
     freeze: frozenset[str] = frozenset(),
+    deadline: float | None = None,
 ) -> EMRun:
     """Iterate E and M steps from ``params`` until the mean objective changes by < tol.
 
     The objective is the mean per-sample log-likelihood (soft EM) or the mean
     classification log-likelihood (hard EM, which also stops as soon as no point changes
     component).  Iteration t records the objective of the parameters it started from, as
-    scikit-learn's lower_bounds_ does.
+    scikit-learn's lower_bounds_ does.  deadline: a time.monotonic() after which no
+    iteration starts (the run keeps the parameters of the last one, EM's best so far).
     """
     trace: list[TraceRow] = []
     events: list[FitEvent] = []
     converged = False
+    stopped = STOPPED_MAX_ITER
     prev_obj: float | None = None
     prev_stats: SuffStats | None = None
     seen_collapsed: set[int] = set()
@@ -149,15 +161,7 @@ def run_em(
             st, params.means, params.covariance_type, reg_covar, iteration=it, previous=params,
             freeze=freeze,
         )
-        for k in collapsed:
-            if int(k) not in seen_collapsed:
-                seen_collapsed.add(int(k))
-                events.append(FitEvent(
-                    WEIGHT_COLLAPSE,
-                    f"component {k}: weight collapsed to zero at iteration {it} (it explains "
-                    "no points); its mean and covariance were frozen at their previous values",
-                    int(k), it,
-                ))
+        events += _collapse_events(collapsed, seen_collapsed, it)
         now = time.perf_counter()
         trace.append(TraceRow(it, obj, change, now - t_last))
         t_last = now
@@ -170,8 +174,27 @@ def run_em(
         params = new_params
         # a change of exactly 0 has converged whatever tol is (tol 0 included)
         if unchanged or (prev_obj is not None and (abs(change) < tol or change == 0.0)):
-            converged = True
+            converged, stopped = True, STOPPED_CONVERGED
+            break
+        if deadline is not None and it < max_iter and time.monotonic() >= deadline:
+            stopped = STOPPED_TIME_LIMIT
             break
         prev_obj, prev_stats = obj, st
     final = reduce_weighted(data, partial(chunk_stats, params=params, hard=False))
-    return EMRun(params, trace, converged, final, events)
+    return EMRun(params, trace, converged, final, events, stopped)
+
+
+def _collapse_events(collapsed: NDArray[np.intp], seen: set[int], it: int) -> list[FitEvent]:
+    """An event for each component whose weight collapsed for the first time (seen: those
+    reported already, updated)."""
+    events = []
+    for k in (int(c) for c in collapsed):
+        if k not in seen:
+            seen.add(k)
+            events.append(FitEvent(
+                WEIGHT_COLLAPSE,
+                f"component {k}: weight collapsed to zero at iteration {it} (it explains "
+                "no points); its mean and covariance were frozen at their previous values",
+                k, it,
+            ))
+    return events

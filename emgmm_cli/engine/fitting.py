@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
@@ -14,11 +15,19 @@ from numpy.typing import NDArray
 from . import criteria
 from .. import vocab
 from .dataset import Dataset, reduce_weighted, row_weights, total_weight
-from .em import EMRun, TraceRow, degenerate_components, run_em
+from .em import (
+    STOPPED_MAX_ITER,
+    STOPPED_TIME_LIMIT,
+    EMRun,
+    TraceRow,
+    degenerate_components,
+    run_em,
+)
 from .errors import (
     DEGENERATE,
     FEWER_COMPONENTS,
     NOT_CONVERGED,
+    TIME_LIMIT,
     WIDER_DTYPE,
     FitEvent,
     InvalidParameter,
@@ -58,6 +67,9 @@ class FitResult:
     restart_traces: list[list[TraceRow]] = field(default_factory=list, repr=False)
     #: the sum of the sample weights of a weighted fit (None: every row counts once)
     weight_total: float | None = None
+    #: why the kept run stopped (em.STOP_REASONS), and why every restart did
+    stopped: str = STOPPED_MAX_ITER
+    restart_stopped: list[str] = field(default_factory=list)
 
     @property
     def n_effective(self) -> float:
@@ -140,7 +152,14 @@ def _events_for(run: EMRun, degenerate: list[int], options: FitOptions) -> list[
             "covariance type, or more restarts",
             c, run.n_iter,
         ))
-    if not run.converged:
+    if run.stopped == STOPPED_TIME_LIMIT:
+        events.append(FitEvent(
+            TIME_LIMIT, f"stopped: time limit of {options.max_time:g} s reached after "
+                        f"{run.n_iter} iteration{'s' if run.n_iter > 1 else ''}; the "
+                        "parameters of the last one are kept",
+            None, run.n_iter, {"max_time": options.max_time},
+        ))
+    elif not run.converged:
         last = run.trace[-1].change
         plural = "s" if options.max_iter > 1 else ""
         detail = "" if math.isnan(last) else f" (last change {last:.3g}, tol {options.tol:g})"
@@ -154,7 +173,8 @@ def _events_for(run: EMRun, degenerate: list[int], options: FitOptions) -> list[
 def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Generator,
                  moments: Moments, *, means_init: Array | None, hc_tree: HcTree | None,
                  on_iteration: ProgressCallback | None,
-                 start: MixtureParams | None = None) -> FitResult:
+                 start: MixtureParams | None = None,
+                 deadline: float | None = None) -> FitResult:
     """Restart r: its start (restart_method, or the given one), EM to convergence, its
     degeneracy check."""
     freeze = frozen_names(options.freeze)
@@ -169,7 +189,7 @@ def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Gene
         lambda it, obj, ch: on_iteration(r, it, obj, ch))
     run = run_em(data, start, tol=options.tol, max_iter=options.max_iter,
                  reg_covar=options.reg_covar, hard=options.algorithm == "hard",
-                 on_iteration=callback, freeze=freeze)
+                 on_iteration=callback, freeze=freeze, deadline=deadline)
     degenerate = degenerate_components(run.params, moments.variance, options.reg_covar)
     return _ordered(data, FitResult(
         params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,
@@ -177,6 +197,7 @@ def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Gene
         events=_events_for(run, degenerate, options), degenerate=degenerate,
         log_max_resp=run.final.log_max_resp, best_restart=r,
         weight_total=None if row_weights(data) is None else total_weight(data),
+        stopped=run.stopped,
     ))
 
 
@@ -189,6 +210,7 @@ def _pick_best(results: list[FitResult]) -> FitResult:
     assert best is not None
     best.restart_logliks = [r.loglik for r in results]
     best.restart_traces = [r.trace for r in results]
+    best.restart_stopped = [r.stopped for r in results]
     return best
 
 
@@ -241,6 +263,7 @@ def fit(
     (every restart would) and the options record init "means-init".  Given start (the
     parameters of a saved model, options.init_model), the one run continues from them.
     """
+    began = time.monotonic()
     if means_init is not None:
         options = options.replace(init=vocab.MEANS_INIT)
     options.validate()
@@ -251,10 +274,12 @@ def fit(
     moments = reduce_weighted(data, chunk_moments)
     runs = 1 if means_init is not None or start is not None else options.n_init
     children = np.random.SeedSequence(options.seed).spawn(runs)
-    results = [
-        _one_restart(data, options, r, np.random.default_rng(child), moments,
-                     means_init=means_init, hc_tree=hc_tree, on_iteration=on_iteration,
-                     start=start)
-        for r, child in enumerate(children)
-    ]
+    deadline = None if options.max_time is None else began + options.max_time
+    results: list[FitResult] = []
+    for r, child in enumerate(children):
+        if results and deadline is not None and time.monotonic() >= deadline:
+            break  # no restart starts after the time limit
+        results.append(_one_restart(
+            data, options, r, np.random.default_rng(child), moments, means_init=means_init,
+            hc_tree=hc_tree, on_iteration=on_iteration, start=start, deadline=deadline))
     return _pick_best(results)

@@ -139,6 +139,11 @@ class FitOptions:
         kind=str, choices=lambda: vocab.names(vocab.ORDERS), optional_in_file=True,
         help="Order of the components of the final model (and so of the labels): "
              "weight, mean or none."))
+    max_time: float | None = field(default=None, metadata=_spec(
+        kind=float, low=0.0, nullable=True, optional_in_file=True,
+        help="Seconds a fit may take: no EM iteration (nor restart) starts after them; "
+             "the fit keeps its best parameters so far and says it stopped at the time "
+             "limit.  Each cell of a selection, each dataset of a batch, has its own."))
     init_model: str | None = field(default=None, metadata=_spec(
         kind=str, nullable=True, optional_in_file=True,
         help="A model file EM continues from: its weights, means and covariances are the "

@@ -77,6 +77,8 @@ def model_document(result: "FitResult", *, feature_names: list[str], source: str
         "degenerate": list(result.degenerate),
         "events": [e.to_dict() for e in result.events],
         "restart_log_likelihoods": [_finite_or_none(v) for v in result.restart_logliks],
+        "stopped": result.stopped,
+        "restart_stopped": list(result.restart_stopped),
         "options": {**opts.to_dict(), "dtype": dtype},
         "source": source,
     }
@@ -131,6 +133,9 @@ MODEL_FIELDS: tuple[ModelField, ...] = (
     ModelField("events", "the named events of the fit: objects with kind, component, "
                          "iteration and message"),
     ModelField("restart_log_likelihoods", "the final log-likelihood of every restart"),
+    ModelField("stopped", "why EM stopped: converged, max-iter, time limit (--max-time) "
+                          "or degenerate (absent from files of earlier versions)"),
+    ModelField("restart_stopped", "the same for every restart, in restart order"),
     ModelField("options", "every fit option, with the seed actually used: an object with "
                           "the fields below"),
     ModelField("source", "the training data file, or <stdin>"),
@@ -155,7 +160,8 @@ OPTIONS_EXTRA: tuple[ModelField, ...] = (
                         + " or ".join(vocab.names(vocab.DTYPES))),
 )
 #: Fields every version-1 document has, in the order fit writes them.
-REQUIRED_FIELDS = tuple(f.name for f in MODEL_FIELDS)
+REQUIRED_FIELDS = tuple(f.name for f in MODEL_FIELDS
+                        if f.name not in ("stopped", "restart_stopped"))
 #: How far the weights may sum from 1 (fit writes them to within a few ulps).
 WEIGHT_SUM_TOL = 1e-6
 #: Relative asymmetry |S - S^T| / max|S| a covariance matrix may show.
