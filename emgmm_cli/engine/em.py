@@ -30,6 +30,10 @@ COLLAPSE_MASS = 1e-6
 DEGENERATE_RATIO = 1e-6
 
 IterationCallback = Callable[[int, float, float], None]
+#: after_m_step(new params, collapsed components, responsibility sums, iteration) ->
+#: (the parameters EM goes on with, events): engine.degenerate's policies.
+AfterMStep = Callable[[MixtureParams, NDArray[np.intp], NDArray[np.floating], int],
+                      tuple[MixtureParams, list[FitEvent]]]
 
 #: Why a run of EM stopped (EMRun.stopped, and the model's "stopped").
 STOPPED_CONVERGED = "converged"
@@ -136,6 +140,7 @@ def run_em(
     on_iteration: IterationCallback | None = None,
     freeze: frozenset[str] = frozenset(),
     deadline: float | None = None,
+    after_m_step: AfterMStep | None = None,
 ) -> EMRun:
     """Iterate E and M steps from ``params`` until the mean objective changes by < tol.
 
@@ -144,6 +149,7 @@ def run_em(
     component).  Iteration t records the objective of the parameters it started from, as
     scikit-learn's lower_bounds_ does.  deadline: a time.monotonic() after which no
     iteration starts (the run keeps the parameters of the last one, EM's best so far).
+    after_m_step: a hook that may change the new parameters (engine.degenerate).
     """
     trace: list[TraceRow] = []
     events: list[FitEvent] = []
@@ -162,6 +168,9 @@ def run_em(
             freeze=freeze,
         )
         events += _collapse_events(collapsed, seen_collapsed, it)
+        if after_m_step is not None:
+            new_params, more = after_m_step(new_params, collapsed, st.nk, it)
+            events += more
         now = time.perf_counter()
         trace.append(TraceRow(it, obj, change, now - t_last))
         t_last = now

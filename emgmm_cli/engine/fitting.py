@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from . import criteria
 from .. import vocab
+from .degenerate import DegeneratePolicy
 from .dataset import Dataset, reduce_weighted, row_weights, total_weight
 from .em import (
     STOPPED_MAX_ITER,
@@ -187,9 +188,11 @@ def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Gene
         )
     callback = None if on_iteration is None else (
         lambda it, obj, ch: on_iteration(r, it, obj, ch))
+    policy = DegeneratePolicy(options.on_degenerate, moments.variance, options.reg_covar, data)
     run = run_em(data, start, tol=options.tol, max_iter=options.max_iter,
                  reg_covar=options.reg_covar, hard=options.algorithm == "hard",
-                 on_iteration=callback, freeze=freeze, deadline=deadline)
+                 on_iteration=callback, freeze=freeze, deadline=deadline,
+                 after_m_step=None if options.on_degenerate == "keep" else policy)
     degenerate = degenerate_components(run.params, moments.variance, options.reg_covar)
     return _ordered(data, FitResult(
         params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,

@@ -90,6 +90,9 @@ def _spec(**kwargs: Any) -> dict[str, OptionSpec]:
     return {"spec": OptionSpec(**kwargs)}
 
 
+#: What EM may do about a degenerate component (engine.degenerate), the default first.
+DEGENERATE_ACTIONS: tuple[str, ...] = ("keep", "reinit", "drop", "error")
+
 #: The parameters --freeze may hold fixed, in the order a frozen set is written.
 FREEZABLE: tuple[str, ...] = ("weights", "means", "covariances")
 
@@ -139,6 +142,11 @@ class FitOptions:
         kind=str, choices=lambda: vocab.names(vocab.ORDERS), optional_in_file=True,
         help="Order of the components of the final model (and so of the labels): "
              "weight, mean or none."))
+    on_degenerate: str = field(default="keep", metadata=_spec(
+        kind=str, choices=lambda: DEGENERATE_ACTIONS, optional_in_file=True,
+        help="What EM does when a component's weight or covariance collapses: keep (go on "
+             "as it is and report it), reinit (re-seed it at the worst-explained point), "
+             "drop (go on with K - 1), error (stop, naming it)."))
     max_time: float | None = field(default=None, metadata=_spec(
         kind=float, low=0.0, nullable=True, optional_in_file=True,
         help="Seconds a fit may take: no EM iteration (nor restart) starts after them; "
