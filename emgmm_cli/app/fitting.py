@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..engine.dataset import Dataset
+from ..engine.dataset import Dataset, row_known
 from ..engine.errors import EngineError, Finding
 from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit
 from ..engine.init import check_means_init
@@ -89,8 +89,11 @@ def final_pass(data: Dataset, params: MixtureParams, *, want_labels: bool = True
     resp = np.empty((n, params.n_components)) if want_resp else None
     dens = np.empty(n) if want_log_density else None
     loglik = 0.0
+    known = row_known(data)
     for start, pred in data.scan(lambda block, _: predict_chunk(block, params)):
         stop = start + len(pred.labels)
+        if known is not None:
+            keep_known(pred, known[start:stop])
         if on_block is not None:
             on_block(start, pred)
         for target, part in ((labels, pred.labels), (resp, pred.resp),
@@ -99,6 +102,15 @@ def final_pass(data: Dataset, params: MixtureParams, *, want_labels: bool = True
                 target[start:stop] = part
         loglik += float(pred.log_density.sum(dtype=np.float64))
     return FinalPass(labels, resp, dens, loglik)
+
+
+def keep_known(pred: Predictions, known: NDArray[np.int64]) -> None:
+    """Rows with a known component keep it: label, and one-hot responsibilities."""
+    rows = np.flatnonzero(known >= 0)
+    if len(rows):
+        pred.labels[rows] = known[rows]
+        pred.resp[rows] = 0.0
+        pred.resp[rows, known[rows]] = 1.0
 
 
 def stream_predictions(out: OutputSet, dest: dict[str, str], data: Dataset,
@@ -386,7 +398,8 @@ def write_outputs(fit: Fitted, outputs: FitOutputs,
 
 def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
         read: ReadOptions | None = None, on_iteration: ProgressCallback | None = None,
-        standardize: bool = False, sample_weights: Any = None, **options: Any) -> Fitted:
+        standardize: bool = False, sample_weights: Any = None, known_labels: Any = None,
+        **options: Any) -> Fitted:
     """Fit a Gaussian mixture of n_components to data: a path, an (N, D) array or a
     pandas DataFrame.
 
@@ -397,12 +410,14 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     sample_weights: N weights >= 0, a row of weight w counting as the row given w times
     (or read.weights_column, a column of the data; BIC then takes their sum as n);
     init_model: a model file EM continues from (n_components and covariance_type are
-    then the model's); freeze: the parameters kept fixed ("weights,means").
+    then the model's); freeze: the parameters kept fixed ("weights,means");
+    known_labels: N known components (-1 where unknown): semi-supervised EM, in which
+    those rows keep their component.
     Returns a Fitted: weights, means, covariances, labels, responsibilities, trace,
     log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
     the model document.
     """
-    points = as_points(data, read, sample_weights=sample_weights)
+    points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels)
     if n_components is None and options.get("init_model") is None:
         raise UsageProblem("give n_components (or init_model, a model to continue)")
     fit_options = FitOptions(n_components or 1, **options)

@@ -71,7 +71,8 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
     stdin: the bytes of stdin, when they are read more than once.  With sample weights
     (read.weights_column, read.sample_weights) the points carry them (data.weighed)."""
     names = model.feature_names
-    if read.weights_column is not None and read.columns is None and _usable_names(names):
+    if (read.weights_column or read.known_column) and read.columns is None \
+            and _usable_names(names):
         read = dataclasses.replace(read, columns=tuple(names))
     kwargs: dict[str, Any] = {"delimiter": read.delimiter, "header": read.header,
                               "dtype": read.dtype}

@@ -33,17 +33,23 @@ class ReadOptions:
     weights_column: str | None = None
     #: a file of one sample weight per row (N x 1, in any input format)
     sample_weights: str | None = None
+    #: the column of the input that holds each row's known component (-1: unknown)
+    known_column: str | None = None
+    #: a file of one known component per line (empty or -1: unknown)
+    known_labels: str | None = None
 
     @property
     def weighted(self) -> bool:
         return self.weights_column is not None or self.sample_weights is not None
 
     def read_columns(self) -> tuple[str, ...] | None:
-        """The columns to read: those asked for, and the weights column among them."""
-        if self.columns is None or self.weights_column is None or \
-                self.weights_column in self.columns:
-            return self.columns
-        return (*self.columns, self.weights_column)
+        """The columns to read: those asked for, and the weights and known-label columns
+        among them."""
+        if self.columns is None:
+            return None
+        extra = [c for c in (self.weights_column, self.known_column)
+                 if c is not None and c not in self.columns]
+        return (*self.columns, *extra)
 
     def __post_init__(self) -> None:
         if self.columns is not None and not isinstance(self.columns, tuple):
@@ -54,6 +60,9 @@ class ReadOptions:
         if self.weights_column is not None and self.sample_weights is not None:
             raise UsageProblem("give the sample weights once: --weights-column or "
                                "--sample-weights, not both", option="--sample-weights")
+        if self.known_column is not None and self.known_labels is not None:
+            raise UsageProblem("give the known labels once: --known-column or "
+                               "--known-labels, not both", option="--known-labels")
 
 
 @dataclass(frozen=True)

@@ -125,22 +125,23 @@ class _CellItem:
     task: CellTask
     hc_tree: HcTree | None
     weights: NDArray[np.float64] | None = None  # the rows' sample weights
+    known: NDArray[np.int64] | None = None  # the rows' known components
 
 
 def _fit_cell_item(item: _CellItem) -> CellResult:
     cell = item.task.cell
     data: Dataset = open_dataset(item.source, n_components=cell.n_components,
                                  covariance_type=cell.covariance_type, n_threads=1)
-    if item.weights is not None:
-        data = WeightedRows(data, item.weights)
+    if item.weights is not None or item.known is not None:
+        data = WeightedRows(data, item.weights, item.known)
     return fit_cell(data, item.task, hc_tree=item.hc_tree)
 
 
-def process_mapper(source: Any, jobs: int,
-                   weights: NDArray[np.float64] | None = None) -> CellMapper:
+def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None = None,
+                   known: NDArray[np.int64] | None = None) -> CellMapper:
     """A CellMapper that fits up to `jobs` cells at once in worker processes (0: one per
-    core), each opening source itself (its rows weighted by weights, when given); with
-    one worker, the cells run here in order."""
+    core), each opening source itself (with the rows' weights and known labels, when
+    given); with one worker, the cells run here in order."""
 
     def map_cells(data: Dataset, tasks: Sequence[CellTask], hc_tree: HcTree | None,
                   on_done: CellCallback | None) -> list[CellResult]:
@@ -159,7 +160,7 @@ def process_mapper(source: Any, jobs: int,
                 on_done(tasks[i].index, value)
 
         with portable(source) as shared:
-            items = [_CellItem(shared, t, hc_tree, weights) for t in tasks]
+            items = [_CellItem(shared, t, hc_tree, weights, known) for t in tasks]
             run_tasks(_fit_cell_item, items, workers, on_start=lambda i: None,
                       on_result=on_result)
         if failures:
@@ -188,8 +189,8 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
         for finding in prepared.findings:
             on_finding(finding)
     data = dataset(prepared.points, n_threads=n_threads)
-    mapper: CellMapper = (process_mapper(prepared.points.x, jobs, prepared.points.weights)
-                          if jobs != 1
+    mapper: CellMapper = (process_mapper(prepared.points.x, jobs, prepared.points.weights,
+                                         prepared.points.known) if jobs != 1
                           else partial(fit_in_order, on_iteration=on_iteration))
     try:
         selection = select(data, grid(cells.covariance_types, cells.components), template,
@@ -298,7 +299,7 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
                  covariance_types: Sequence[str] | None = None, *, criterion: str = "bic",
                  seed: int | None = None, jobs: int = 1, read: ReadOptions | None = None,
                  standardize: bool = False, sample_weights: Any = None,
-                 **options: Any) -> Selected:
+                 known_labels: Any = None, **options: Any) -> Selected:
     """Choose the number of components and the covariance family of data (a path, an
     array or a DataFrame) as `emgmm select` does: every (family, K) cell is fitted, with
     select's defaults (init hc, 5 restarts, tol 1e-7, max-iter 2000) unless options say
@@ -307,7 +308,7 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
     weights >= 0, a row of weight w counting as the row given w times."""
     from ..engine.families import FAMILIES
 
-    points = as_points(data, read, sample_weights=sample_weights)
+    points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels)
     template = FitOptions(1, **{**SELECT_DEFAULTS, **options})
     cells = SelectGrid(tuple(components), tuple(covariance_types or FAMILIES), criterion)
     return select_points(points, cells, template, seed=seed, jobs=jobs,

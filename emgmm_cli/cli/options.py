@@ -367,6 +367,13 @@ read_options = compose(
     click.option("--sample-weights", metavar="FILE", type=click.Path(dir_okay=False),
                  help="A file of one sample weight per row (one column, any input "
                       "format), as --weights-column."),
+    click.option("--known-column", metavar="NAME",
+                 help="The column (header name or 0-based index) holding each row's known "
+                      "component, -1 where unknown; it is not a feature.  Semi-supervised "
+                      "EM: those rows keep their component, the others are inferred."),
+    click.option("--known-labels", metavar="FILE", type=click.Path(dir_okay=False),
+                 help="A file of one known component per line (-1 or empty where "
+                      "unknown), as --known-column."),
 )
 
 input_options = compose(click.argument("input", metavar="INPUT", type=FILE_PATH), read_options)

@@ -69,11 +69,17 @@ class WeightedRows:
     methods are those of the rows: reduce, scan and take do not see the weights.
     A weight w counts a row w times: every sufficient statistic, the log-likelihood and
     the k-means initialisation weigh it so, and a row of weight 2 is the row given twice.
+
+    known: the (N,) known component of each row, -1 where unknown (semi-supervised EM),
+    or None; it flows to the EM statistics the same way (reduce_weighted with_known).
+    weights may then be None (every row counts once).
     """
 
-    def __init__(self, rows: Dataset, weights: NDArray[np.floating]) -> None:
+    def __init__(self, rows: Dataset, weights: NDArray[np.floating] | None,
+                 known: NDArray[np.integer] | None = None) -> None:
         self.rows = rows
-        self.weights = check_weights(weights, rows.n_samples)
+        self.weights = None if weights is None else check_weights(weights, rows.n_samples)
+        self.known = None if known is None else check_known(known, rows.n_samples)
 
     @property
     def n_samples(self) -> int:
@@ -97,7 +103,39 @@ class WeightedRows:
         return self.rows.take(rows)
 
     def for_model(self, n_components: int, covariance_type: str) -> "WeightedRows":
-        return WeightedRows(self.rows.for_model(n_components, covariance_type), self.weights)
+        return WeightedRows(self.rows.for_model(n_components, covariance_type), self.weights,
+                            self.known)
+
+
+def check_known(known: Any, n_rows: int, n_components: int | None = None
+                ) -> NDArray[np.int64]:
+    """Known labels as an (N,) int64 array, -1 for unknown; InvalidParameter naming the
+    first bad row for a count other than n_rows, or a label that is not -1 or a
+    component (0..n_components-1 when given)."""
+    from .errors import InvalidParameter
+
+    raw = np.asarray(known).reshape(-1)
+    if len(raw) != n_rows:
+        raise InvalidParameter(f"{len(raw)} known labels for {n_rows} rows; give one per row "
+                               "(-1 where unknown)", option="known_labels")
+    with np.errstate(invalid="ignore"):
+        labels = np.where(np.isfinite(raw.astype(np.float64)), raw, -1.0)
+        whole = labels == np.round(labels)
+    top = np.inf if n_components is None else n_components - 1
+    bad = np.flatnonzero(~whole | (labels < -1) | (labels > top))
+    if len(bad):
+        i = int(bad[0])
+        allowed = "-1 or a component number" if n_components is None else \
+            f"-1 or a component from 0 to {n_components - 1}"
+        raise InvalidParameter(f"known label {raw[i]} of row {i} (counting from 0) is not "
+                               f"{allowed}", option="known_labels")
+    return labels.astype(np.int64)
+
+
+def row_known(data: Dataset) -> NDArray[np.int64] | None:
+    """The known components of data's rows (-1: unknown), or None without any."""
+    known: NDArray[np.int64] | None = getattr(data, "known", None)
+    return known
 
 
 def check_weights(weights: Any, n_rows: int) -> NDArray[np.float64]:
@@ -135,24 +173,34 @@ def total_weight(data: Dataset) -> float:
 
 
 class _WithWeights:
-    """fn(block[, first row], w=the block's weights or None), from the block's first row
-    (picklable, for backends that ship the function to other processes)."""
+    """fn(block[, first row], w=the block's weights or None[, known=its known labels]),
+    from the block's first row (picklable, for backends that ship the function to other
+    processes)."""
 
     def __init__(self, fn: Callable[..., object], weights: NDArray[np.float64] | None,
-                 indexed: bool) -> None:
+                 indexed: bool, known: NDArray[np.int64] | None = None,
+                 with_known: bool = False) -> None:
         self.fn = fn
         self.weights = weights
         self.indexed = indexed
+        self.known = known
+        self.with_known = with_known
 
     def __call__(self, block: NDArray[np.floating], first: int) -> object:
-        w = None if self.weights is None else self.weights[first:first + block.shape[0]]
-        return self.fn(block, first, w=w) if self.indexed else self.fn(block, w=w)
+        stop = first + block.shape[0]
+        extra: dict[str, Any] = {"w": None if self.weights is None
+                                 else self.weights[first:stop]}
+        if self.with_known:
+            extra["known"] = None if self.known is None else self.known[first:stop]
+        return self.fn(block, first, **extra) if self.indexed else self.fn(block, **extra)
 
 
-def reduce_weighted(data: Dataset, fn: Callable[..., T], *, indexed: bool = False) -> T:
+def reduce_weighted(data: Dataset, fn: Callable[..., T], *, indexed: bool = False,
+                    with_known: bool = False) -> T:
     """The sum over blocks of fn(block, w=w) (fn(block, first_row, w=w) when indexed):
-    w is the block's row weights, or None for a dataset without them."""
-    adapter = _WithWeights(fn, row_weights(data), indexed)
+    w is the block's row weights, or None for a dataset without them; with_known also
+    passes known=, the block's known labels (or None)."""
+    adapter = _WithWeights(fn, row_weights(data), indexed, row_known(data), with_known)
     return data.reduce(adapter, indexed=True)  # type: ignore[return-value]
 
 

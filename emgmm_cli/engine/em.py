@@ -160,7 +160,8 @@ def run_em(
     seen_collapsed: set[int] = set()
     t_last = time.perf_counter()
     for it in range(1, max_iter + 1):
-        st = reduce_weighted(data, partial(chunk_stats, params=params, hard=hard))
+        st = reduce_weighted(data, partial(chunk_stats, params=params, hard=hard),
+                             with_known=True)
         obj = st.objective / st.n
         change = math.nan if prev_obj is None else obj - prev_obj
         new_params, collapsed = m_step(
@@ -189,7 +190,8 @@ def run_em(
             stopped = STOPPED_TIME_LIMIT
             break
         prev_obj, prev_stats = obj, st
-    final = reduce_weighted(data, partial(chunk_stats, params=params, hard=False))
+    final = reduce_weighted(data, partial(chunk_stats, params=params, hard=False),
+                            with_known=True)
     return EMRun(params, trace, converged, final, events, stopped)
 
 

@@ -15,7 +15,14 @@ from numpy.typing import NDArray
 from . import criteria
 from .. import vocab
 from .degenerate import DegeneratePolicy
-from .dataset import Dataset, reduce_weighted, row_weights, total_weight
+from .dataset import (
+    Dataset,
+    check_known,
+    reduce_weighted,
+    row_known,
+    row_weights,
+    total_weight,
+)
 from .em import (
     STOPPED_MAX_ITER,
     STOPPED_TIME_LIMIT,
@@ -38,7 +45,7 @@ from .init import distinct_rows, initial_params, restart_method
 from .options import FitOptions, frozen_names
 from .ordering import component_order
 from .params import MixtureParams
-from .stats import Moments, chunk_moments, chunk_stats
+from .stats import Moments, SuffStats, chunk_moments, chunk_stats, stats_from_resp
 
 Array = NDArray[np.floating]
 
@@ -227,7 +234,8 @@ def _ordered(data: Dataset, result: FitResult) -> FitResult:
     if (order == np.arange(len(order))).all():
         return result
     params = params.permuted(order)
-    final = reduce_weighted(data, partial(chunk_stats, params=params, hard=False))
+    final = reduce_weighted(data, partial(chunk_stats, params=params, hard=False),
+                            with_known=True)
     new = {int(old): j for j, old in enumerate(order)}
 
     def renumber(event: FitEvent) -> FitEvent:
@@ -245,6 +253,42 @@ def _ordered(data: Dataset, result: FitResult) -> FitResult:
     return dataclasses.replace(result, params=params, events=events,
                                degenerate=sorted(new[c] for c in result.degenerate),
                                loglik=final.loglik, log_max_resp=final.log_max_resp)
+
+
+def _known_stats(x: Array, *, k: int, covariance_type: str, origin: Array,
+                 w: NDArray[np.float64] | None = None,
+                 known: NDArray[np.int64] | None = None) -> SuffStats:
+    resp = np.zeros((x.shape[0], k), dtype=x.dtype)
+    if known is not None:
+        rows = np.flatnonzero(known >= 0)
+        resp[rows, known[rows]] = 1.0
+    return stats_from_resp(x, resp, origin, covariance_type, w)
+
+
+def _semi_supervised(data: Dataset, options: FitOptions, means_init: Array | None,
+                     start: MixtureParams | None) -> tuple[FitOptions, Array | None]:
+    """Options and starting means of a fit with known labels (semi-supervised EM).
+
+    The labels must be components of the fit; the components keep the labels' numbers
+    (order none), soft EM only, and no component may be dropped.  Unless the start is
+    given, EM starts from the mean of each component's known rows when every component
+    has some."""
+    known = row_known(data)
+    assert known is not None
+    k = options.n_components
+    check_known(known, data.n_samples, k)
+    if options.algorithm != "soft" or options.on_degenerate == "drop":
+        raise InvalidParameter("known labels need soft EM and an on_degenerate other than "
+                               "drop (the labels name fixed components)", option="known_labels")
+    options = options.replace(order="none")
+    if means_init is not None or start is not None:
+        return options, means_init
+    origin = np.zeros((k, data.n_features))
+    st = reduce_weighted(data, partial(_known_stats, k=k, covariance_type="diag",
+                                       origin=origin), with_known=True)
+    if (st.nk > 0).all():
+        return options, st.sk / st.nk[:, None]
+    return options, None
 
 
 def fit(
@@ -267,6 +311,8 @@ def fit(
     parameters of a saved model, options.init_model), the one run continues from them.
     """
     began = time.monotonic()
+    if row_known(data) is not None:
+        options, means_init = _semi_supervised(data, options, means_init, start)
     if means_init is not None:
         options = options.replace(init=vocab.MEANS_INIT)
     options.validate()

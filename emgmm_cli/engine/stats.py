@@ -174,13 +174,18 @@ def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str,
 
 
 def chunk_stats(x: Array, params: MixtureParams, hard: bool = False,
-                w: NDArray[np.float64] | None = None) -> SuffStats:
+                w: NDArray[np.float64] | None = None,
+                known: NDArray[np.int64] | None = None) -> SuffStats:
     """E-step and sufficient statistics of one chunk under ``params``.
 
     The second moments are centred on the current means (the centre the M-step expects).
-    w: the rows' weights (each row counts w_i times in every sum), or None.
+    w: the rows' weights (each row counts w_i times in every sum), or None.  known: each
+    row's known component (-1: unknown), or None: a known row's responsibilities are
+    one-hot at it, and its term of the log-likelihood is log pi_z N(x | z).
     """
     resp, lse, top, aux = _e_step(x, params, hard)
+    if known is not None:
+        lse, top = _fix_known(resp, lse, top, known)
     if w is not None:
         resp *= w.astype(resp.dtype, copy=False)[None, :]
     sk, scatter = params.kernel(x.dtype).moments(x, resp, aux)
@@ -202,6 +207,23 @@ def chunk_stats(x: Array, params: MixtureParams, hard: bool = False,
         log_max_resp=float(np.nansum(log_max, dtype=np.float64)),
         n=int(x.shape[0]) if w is None else float(w.sum()),
     )
+
+
+def _fix_known(resp: Array, lse: Array, top: Array, known: NDArray[np.int64]
+               ) -> tuple[Array, Array]:
+    """Known rows one-hot in resp (K, n), in place; their log-density terms become
+    log pi_z N(x | z) = log r_z + log p(x) (and so the maxima over k too)."""
+    rows = np.flatnonzero(known >= 0)
+    if not len(rows):
+        return lse, top
+    z = known[rows]
+    with np.errstate(divide="ignore"):
+        own = np.log(resp[z, rows].astype(np.float64)) + lse[rows]
+    lse, top = lse.astype(np.float64), top.astype(np.float64)
+    lse[rows] = top[rows] = own
+    resp[:, rows] = 0.0
+    resp[z, rows] = 1.0
+    return lse, top
 
 
 @dataclass

@@ -72,6 +72,7 @@ class Points(Generic[X]):
     source: str
     notes: tuple[str, ...] = ()
     weights: NDArray[np.float64] | None = None
+    known: NDArray[np.int64] | None = None  # known components, -1 unknown (app.data)
 
     @property
     def n_samples(self) -> int:
