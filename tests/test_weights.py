@@ -206,3 +206,20 @@ def test_score_weighs_and_predict_leaves_the_column_out(tmp_path: "Path") -> Non
     r = invoke_in(tmp_path, "predict", "m.json", "xw.csv", "--weights-column", "w")
     assert r.exit_code == 0, r.stderr
     assert r.stdout == (tmp_path / "labels.csv").read_text()
+
+
+def test_out_of_core_rows_carry_their_weights_and_labels(tmp_path: "Path") -> None:
+    """The block-file backend (data over the memory limit) gets the same weights."""
+    import emgmm_cli
+    from emgmm_cli.app.requests import ReadOptions
+
+    x, w = _files(tmp_path)
+    np.save(tmp_path / "xw.npy", np.column_stack([x, w]))
+    fits = [emgmm_cli.fit(tmp_path / name, 3, seed=0, means_init=x[:3], read=ReadOptions(
+        weights_column="2" if name.endswith("npy") else "w", memory_limit=limit,
+        cache_dir=str(tmp_path / "cache")))
+        for name in ("xw.csv", "xw.npy") for limit in (None, 1024)]
+    for f in fits[1:]:
+        np.testing.assert_allclose(f.means, fits[0].means, rtol=1e-10)
+        assert f.document["sum_of_weights"] == w.sum()
+    assert type(fits[1].data.rows).__name__ == "BlockFileDataset"  # type: ignore[attr-defined]
