@@ -153,21 +153,17 @@ def run_em(
     """
     trace: list[TraceRow] = []
     events: list[FitEvent] = []
-    converged = False
     stopped = STOPPED_MAX_ITER
     prev_obj: float | None = None
     prev_stats: SuffStats | None = None
     seen_collapsed: set[int] = set()
     t_last = time.perf_counter()
     for it in range(1, max_iter + 1):
-        st = reduce_weighted(data, partial(chunk_stats, params=params, hard=hard),
-                             with_known=True)
+        st = em_stats(data, params, hard)
         obj = st.objective / st.n
         change = math.nan if prev_obj is None else obj - prev_obj
-        new_params, collapsed = m_step(
-            st, params.means, params.covariance_type, reg_covar, iteration=it, previous=params,
-            freeze=freeze,
-        )
+        new_params, collapsed = m_step(st, params.means, params.covariance_type, reg_covar,
+                                       iteration=it, previous=params, freeze=freeze)
         events += _collapse_events(collapsed, seen_collapsed, it)
         if after_m_step is not None:
             new_params, more = after_m_step(new_params, collapsed, st.nk, it)
@@ -184,15 +180,20 @@ def run_em(
         params = new_params
         # a change of exactly 0 has converged whatever tol is (tol 0 included)
         if unchanged or (prev_obj is not None and (abs(change) < tol or change == 0.0)):
-            converged, stopped = True, STOPPED_CONVERGED
+            stopped = STOPPED_CONVERGED
             break
         if deadline is not None and it < max_iter and time.monotonic() >= deadline:
             stopped = STOPPED_TIME_LIMIT
             break
         prev_obj, prev_stats = obj, st
-    final = reduce_weighted(data, partial(chunk_stats, params=params, hard=False),
-                            with_known=True)
-    return EMRun(params, trace, converged, final, events, stopped)
+    final = em_stats(data, params, hard=False)
+    return EMRun(params, trace, stopped == STOPPED_CONVERGED, final, events, stopped)
+
+
+def em_stats(data: Dataset, params: MixtureParams, hard: bool) -> SuffStats:
+    """One E-step over the whole dataset: the rows' weights and known labels included."""
+    return reduce_weighted(data, partial(chunk_stats, params=params, hard=hard),
+                           with_known=True)
 
 
 def _collapse_events(collapsed: NDArray[np.intp], seen: set[int], it: int) -> list[FitEvent]:

@@ -29,6 +29,7 @@ from .em import (
     EMRun,
     TraceRow,
     degenerate_components,
+    em_stats,
     run_em,
 )
 from .errors import (
@@ -45,7 +46,7 @@ from .init import distinct_rows, initial_params, restart_method
 from .options import FitOptions, frozen_names
 from .ordering import component_order
 from .params import MixtureParams
-from .stats import Moments, SuffStats, chunk_moments, chunk_stats, stats_from_resp
+from .stats import Moments, SuffStats, chunk_moments, stats_from_resp
 
 Array = NDArray[np.floating]
 
@@ -234,8 +235,7 @@ def _ordered(data: Dataset, result: FitResult) -> FitResult:
     if (order == np.arange(len(order))).all():
         return result
     params = params.permuted(order)
-    final = reduce_weighted(data, partial(chunk_stats, params=params, hard=False),
-                            with_known=True)
+    final = em_stats(data, params, hard=False)
     new = {int(old): j for j, old in enumerate(order)}
 
     def renumber(event: FitEvent) -> FitEvent:
