@@ -83,6 +83,11 @@ def test_cli_column_and_file(tmp_path: Path) -> None:
     (tmp_path / "bad.txt").write_text("0\nx\n")
     r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-labels", "bad.txt")
     assert r.exit_code == 1 and "line 2: 'x' is not a component number" in r.stderr
+    r = invoke_in(tmp_path, "fit", "d.csv", "-k", "1", "--known-column", "known")
+    assert r.exit_code == 1 and "d.csv: known label 1 of row" in r.stderr
+    r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-column", "known",
+                  "--algorithm", "hard")
+    assert r.exit_code == 2 and "known labels need soft EM" in r.stderr
 
 
 def test_select_pipeline_with_known_labels(tmp_path: Path) -> None:

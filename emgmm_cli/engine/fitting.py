@@ -276,10 +276,15 @@ def _semi_supervised(data: Dataset, options: FitOptions, means_init: Array | Non
     known = row_known(data)
     assert known is not None
     k = options.n_components
-    check_known(known, data.n_samples, k)
+    try:
+        check_known(known, data.n_samples, k)
+    except InvalidParameter as exc:  # the data's labels against K: not a usage error
+        raise InvalidParameter(str(exc), advice=exc.advice) from None
     if options.algorithm != "soft" or options.on_degenerate == "drop":
         raise InvalidParameter("known labels need soft EM and an on_degenerate other than "
-                               "drop (the labels name fixed components)", option="known_labels")
+                               "drop (the labels name fixed components)",
+                               option="algorithm" if options.algorithm != "soft"
+                               else "on_degenerate")
     options = options.replace(order="none")
     if means_init is not None or start is not None:
         return options, means_init
