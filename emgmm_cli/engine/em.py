@@ -159,7 +159,8 @@ class _Steps:
     def step(self, params: MixtureParams) -> tuple[SuffStats, MixtureParams]:
         """One pass: the statistics under params and the parameters they give."""
         self.passes += 1
-        st = self.data.reduce(partial(chunk_stats, params=params, hard=self.hard))
+        st = self.data.reduce(partial(chunk_stats, params=params, hard=self.hard,
+                                      entropy=False))
         new, collapsed = m_step(st, params.means, params.covariance_type, self.reg_covar,
                                 iteration=self.passes, previous=params)
         for k in collapsed:
