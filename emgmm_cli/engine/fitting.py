@@ -172,23 +172,25 @@ def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
 def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
                hc_tree: HcTree | None, on_iteration: ProgressCallback | None
                ) -> list[FitResult]:
-    """init auto (engine.starts): the n_init best screened starts run to convergence; a run
-    that stalls gives its place to the next candidate (and is kept only if none is left)."""
+    """init auto (engine.starts): the n_init best screened starts run to convergence.  A
+    run that stalls or ends degenerate gives its place to the next candidate; such runs
+    are kept (the first of them) only when no candidate is left and no run is sound."""
     ranked = starts.screen(data, options, np.random.SeedSequence(options.seed),
                            moments.mean, moments.variance, hc_tree)
     if not ranked:
         raise InvalidParameter("no start of init 'auto' could be made for "
                                f"{options.n_components} components", advice=(FEWER_COMPONENTS,))
     results: list[FitResult] = []
-    stalled: list[FitResult] = []
+    spoilt: list[FitResult] = []
     for cand in ranked:
         if len(results) == options.n_init:
             break
         assert cand.params is not None
-        r = len(results) + len(stalled)
+        r = len(results) + len(spoilt)
         result = _run_from(data, options, r, cand.params, moments, on_iteration)
-        (stalled if starts.stalled(result.params) else results).append(result)
-    return results or stalled[:1]
+        bad = result.is_degenerate or starts.stalled(result.params)
+        (spoilt if bad else results).append(result)
+    return results or spoilt[:1]
 
 
 def _pick_best(results: list[FitResult]) -> FitResult:
