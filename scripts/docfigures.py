@@ -107,13 +107,13 @@ def faithful_fit(k: int, covariance_type: str = "full", **options: Any) -> Any:
 def convergence() -> str:
     """tied K = 3 on Old Faithful from the same start: scikit-learn's tol and the default,
     plain EM and SQUAREM."""
-    from emgmm_cli.engine.options import FitOptions
+    from emgmm_cli.engine.options import FIT_DEFAULTS
 
-    default = FitOptions(1).tol
+    fit_tol, select_tol = FIT_DEFAULTS["tol"], select_options()["tol"]
     table = []
-    for tol, accelerate, name in ((1e-3, "none", "scikit-learn's tol"),
-                                  (default, "none", "the default tol, plain EM"),
-                                  (default, "squarem", "the default tol, SQUAREM")):
+    for tol, accelerate, name in ((fit_tol, "squarem", "fit's default"),
+                                  (select_tol, "none", "select's default, plain EM"),
+                                  (select_tol, "squarem", "select's default, SQUAREM")):
         f = faithful_fit(3, "tied", tol=tol, accelerate=accelerate)
         table.append([f"{number(tol)} ({name})", f.n_iter, f"{f.log_likelihood:.2f}",
                       f"{f.bic:.2f}"])

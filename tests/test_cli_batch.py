@@ -489,7 +489,7 @@ def test_select_chooses_each_datasets_model(selected: dict[str, Result],
         assert model["options"]["seed"] == int(best[0]["seed"])
         # select's defaults where none was given (--n-init was)
         assert {o: model["options"][o] for o in ("init", "n_init", "tol", "max_iter")} == {
-            "init": "hc", "n_init": 2, "tol": 1e-7, "max_iter": 2000}
+            "init": "auto", "n_init": 2, "tol": 1e-7, "max_iter": 2000}
         labels = np.loadtxt(folder / "labels.csv", dtype=np.int64)
         assert labels.shape == (n,) and set(labels.tolist()) == set(range(k))
 

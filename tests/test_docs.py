@@ -307,10 +307,8 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", "by more than a relative "
                              f"{n(constant_of('test_engine_parity.py', 'CHUNKING_RTOL'))}"),
         ("docs/numerics.md", f"tol {n(fit['tol'])}, max-iter {fit['max_iter']}, reg-covar {reg}, "
-                             f"one run, the {fit['init']} start"),
+                             f"one run, but the {fit['init']} start"),
         ("docs/numerics.md", f"default to tol {n(sel['tol'])} and max-iter {sel['max_iter']}"),
-        ("docs/guide.md", f"tol {n(fit['tol'])}, max-iter {fit['max_iter']}) with "
-                          f"n-init {sel['n_init']}"),
         ("docs/numerics.md", f"below {n(DEGENERATE_RATIO)} times the smallest non-zero column "
                              "variance"),
         ("docs/numerics.md", f"falls below {n(COLLAPSE_MASS)} of one point"),

@@ -180,4 +180,4 @@ def test_a_real_pipeline_records_the_default(tmp_path: Path) -> None:
     assert done.stderr == ""
     options = json.loads(model.read_text())["options"]
     assert options["init"] == "auto" and options["accelerate"] == "squarem"
-    assert options["tol"] == SELECT_DEFAULTS["tol"]
+    assert options["n_init"] == 1 and SELECT_DEFAULTS["n_init"] == 2

@@ -10,9 +10,9 @@ help.  From this one declaration come
 - the comparison that lets `batch --skip-existing` keep a result,
 - the options `info` shows.
 
-The defaults aim at the best optimum: init auto (engine.starts), SQUAREM-accelerated EM,
-tol 1e-7 and max_iter 2000; reg_covar and n_init follow scikit-learn's GaussianMixture, and
-init kmeans with accelerate none, tol 1e-3 and max_iter 100 are scikit-learn's defaults,
+The start and the iteration aim at the best optimum: init auto (engine.starts) and
+SQUAREM-accelerated EM; tol, max_iter, reg_covar and n_init follow scikit-learn's
+GaussianMixture, and with init kmeans and accelerate none a fit is scikit-learn's,
 iteration for iteration.  SELECT_DEFAULTS are what `select` uses instead.  numpy-free, so that --help can be built from it.
 """
 
@@ -106,10 +106,10 @@ class FitOptions:
              "the fit with init 'means-init')."))
     n_init: int = field(default=1, metadata=_spec(
         kind=int, low=1, help="Restarts; the fit with the best final log-likelihood is kept."))
-    tol: float = field(default=1e-7, metadata=_spec(
+    tol: float = field(default=1e-3, metadata=_spec(
         kind=float, low=0.0,
         help="Stop when the mean per-sample log-likelihood changes by less."))
-    max_iter: int = field(default=2000, metadata=_spec(
+    max_iter: int = field(default=100, metadata=_spec(
         kind=int, low=1, help="Most EM iterations per restart."))
     accelerate: str = field(default="squarem", metadata=_spec(
         kind=str, choices=lambda: vocab.names(vocab.ACCELERATIONS), optional_in_file=True,
@@ -165,8 +165,8 @@ OPTION_SPECS: dict[str, OptionSpec] = {
 }
 
 #: fit's defaults for the EM options that `select` changes, and select's: two full runs
-#: per cell, and EM run until the log-likelihood is settled to well under the 0.01 at
-#: which cells are compared.
+#: of the auto start per cell, and EM run until the log-likelihood is settled to well
+#: under the 0.01 at which cells are compared.
 FIT_DEFAULTS: Mapping[str, Any] = {
     name: next(f.default for f in dataclasses.fields(FitOptions) if f.name == name)
     for name in ("init", "n_init", "tol", "max_iter")

@@ -1,18 +1,18 @@
 """The ``auto`` initialisation: many cheap starts screened, the most promising continued.
 
-A fit with init ``auto`` and n_init = R makes C = max(SCREEN_MIN, SCREEN_PER_RUN * R)
-candidate starts, in this order (candidate_methods): mclust's hierarchy (``hc``), k-means
-(``kmeans``), random responsibilities (``random``), then k-means++ seeds (``k-means++``) and
-random data points (``random-from-data``) in turn.  Each candidate draws from a child
-stream of the fit's seed, starts as that init method does, and runs SCREEN_ITERS plain EM
-iterations (Rmixmod's "smallEM"), on the data itself up to SCREEN_ROWS rows and on a
-random SCREEN_ROWS of them beyond.  The candidates are then ranked: one that failed,
-stalled (two components nearly the same Gaussian: see stalled) or ended degenerate comes
-last; the others by their log-likelihood.  The R best run to convergence (fitting.fit),
-each from where its screening ended (on the whole data; from its screened parameters
-when they were screened on a subsample); when R >= 2 the hierarchy's start is always among
-them, since it is mclust's answer.  A continued run that stalls is replaced by the next
-candidate in the ranking.
+A fit with init ``auto`` and n_init = R makes C = min(SCREEN_MAX, SCREEN_PER_RUN * R)
+candidate starts, in this order (candidate_methods): k-means (``kmeans``), random
+responsibilities (``random``), then k-means++ seeds (``k-means++``) and random data points
+(``random-from-data``) in turn; mclust's hierarchy (``hc``) comes first only when the
+caller gives its tree (building one costs more than all the screening).  Each candidate
+draws from a child stream of the fit's seed, starts as that init method does, and runs
+SCREEN_ITERS plain EM iterations (Rmixmod's "smallEM"), on the data itself up to
+SCREEN_ROWS rows and on a random SCREEN_ROWS of them beyond.  The candidates are then
+ranked: one that failed, stalled (two components nearly the same Gaussian: see stalled)
+or ended degenerate comes last; the others by their log-likelihood.  The R best run to
+convergence (fitting.fit), each from where its screening ended; when R >= 2 and a
+hierarchy was given, its start is always among them.  A continued run that stalls or
+ends degenerate is replaced by the next candidate in the ranking.
 """
 
 from __future__ import annotations
@@ -34,10 +34,10 @@ from .params import MixtureParams
 Array = NDArray[np.floating]
 
 #: Plain EM iterations each candidate start gets before the ranking.
-SCREEN_ITERS = 10
-#: Candidates: SCREEN_PER_RUN per full run, and at least SCREEN_MIN.
-SCREEN_PER_RUN = 3
-SCREEN_MIN = 20
+SCREEN_ITERS = 20
+#: Candidates: SCREEN_PER_RUN per full run, at most SCREEN_MAX.
+SCREEN_PER_RUN = 10
+SCREEN_MAX = 40
 #: Above this many rows, the candidates are screened on a random subsample of this size.
 SCREEN_ROWS = 2000
 #: Two components whose Bhattacharyya distance is below this are the same Gaussian; a fit
@@ -56,7 +56,7 @@ def candidate_methods(count: int, hierarchy: bool = False) -> list[str]:
 
 
 def screen_count(n_init: int) -> int:
-    return max(SCREEN_MIN, SCREEN_PER_RUN * n_init)
+    return min(SCREEN_MAX, SCREEN_PER_RUN * n_init)
 
 
 def bhattacharyya(params: MixtureParams) -> Array:
