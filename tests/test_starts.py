@@ -110,7 +110,8 @@ def test_bhattacharyya_distance_closed_form() -> None:
     """Two 1-D Gaussians: (m1 - m2)^2 / (4 (s1 + s2)) + ln((s1 + s2) / (2 sqrt(s1 s2))) / 2."""
     from emgmm_cli.engine.params import MixtureParams
 
-    params = MixtureParams.build([0.5, 0.5], [[0.0], [3.0]], [1.0, 4.0], "spherical")
+    params = MixtureParams.build(np.array([0.5, 0.5]), np.array([[0.0], [3.0]]),
+                                 np.array([1.0, 4.0]), "spherical")
     expected = 9 / (4 * 5) + 0.5 * np.log(5 / (2 * 2))
     assert bhattacharyya(params)[0, 1] == pytest.approx(expected, rel=1e-12)
 
@@ -124,7 +125,8 @@ def test_screening_ranks_stalled_candidates_last() -> None:
     ranked = screen(ds, options, np.random.SeedSequence(3), moments.mean, moments.variance,
                     None)
     assert [c.method for c in ranked if not c.usable] == ["random"]
-    assert ranked[-1].method == "random" and stalled(ranked[-1].params)
+    last = ranked[-1].params
+    assert ranked[-1].method == "random" and last is not None and stalled(last)
     assert all(c.usable for c in ranked[:-1])
     assert Candidate(0, "kmeans", loglik=-1.0, usable=True).rank() < \
         Candidate(1, "random", loglik=0.0, usable=False).rank()
