@@ -96,6 +96,7 @@ class Candidate:
     params: MixtureParams | None = None
     loglik: float = -math.inf
     usable: bool = False
+    error: EngineError | None = None
 
     def rank(self) -> tuple[bool, float, int]:
         return (not self.usable, -self.loglik, self.index)
@@ -120,7 +121,8 @@ def _screen_one(data: Dataset, sample: Dataset, options: FitOptions, cand: Candi
             column_variance=column_variance, hc_tree=hc_tree)
         run = run_em(sample, start, tol=options.tol, max_iter=SCREEN_ITERS,
                      reg_covar=options.reg_covar, hard=options.algorithm == "hard")
-    except EngineError:
+    except EngineError as exc:
+        cand.error = exc
         return cand
     cand.params, cand.loglik = run.params, run.final.loglik / run.final.n
     cand.usable = (math.isfinite(cand.loglik) and not stalled(run.params)
@@ -133,7 +135,8 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
            column_mean: Array, column_variance: Array,
            hc_tree: HcTree | None) -> list[Candidate]:
     """Every candidate screened, in the order the full runs take them (see the module
-    docstring); candidates whose start failed are left out."""
+    docstring); candidates whose start failed are left out, and when every one failed the
+    first one's error is raised."""
     streams = seed.spawn(screen_count(options.n_init) + 1)
     sample = _screening_data(data, np.random.default_rng(streams[0]))
     cands = [
@@ -143,6 +146,8 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
         for i, method in enumerate(candidate_methods(len(streams) - 1, hc_tree is not None))
     ]
     ranked = sorted((c for c in cands if c.params is not None), key=Candidate.rank)
+    if not ranked and cands[0].error is not None:
+        raise cands[0].error  # no start could be made: the first one's reason
     hc = next((c for c in ranked if c.method == "hc" and c.usable), None)
     if options.n_init >= 2 and hc is not None and ranked.index(hc) >= options.n_init:
         ranked.remove(hc)
