@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from . import criteria
+from . import criteria, starts
 from .. import vocab
 from .degenerate import DegeneratePolicy
 from .dataset import (
@@ -74,6 +74,9 @@ class FitResult:
     restart_logliks: list[float] = field(default_factory=list)
     #: every restart's trace, in restart order (the best one's is also ``trace``)
     restart_traces: list[list[TraceRow]] = field(default_factory=list, repr=False)
+    #: passes over the data the best run made (n_iter, plus extrapolations that
+    #: accelerated EM refused)
+    n_passes: int = 0
     #: the sum of the sample weights of a weighted fit (None: every row counts once)
     weight_total: float | None = None
     #: why the kept run stopped (em.STOP_REASONS), and why every restart did
@@ -85,6 +88,7 @@ class FitResult:
         """What the rows count for: N, or the sum of the sample weights.  The mean
         log-likelihood, BIC and ICL take it as n."""
         return float(self.n_samples) if self.weight_total is None else self.weight_total
+
 
     @property
     def mean_loglik(self) -> float:
@@ -110,7 +114,8 @@ class FitResult:
 
     @property
     def icl(self) -> float:
-        return criteria.icl(self.loglik, self.n_parameters, self.n_effective, self.log_max_resp)
+        return criteria.icl(self.loglik, self.n_parameters, self.n_effective,
+                            self.log_max_resp)
 
     @property
     def is_degenerate(self) -> bool:
@@ -186,30 +191,72 @@ def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Gene
                  deadline: float | None = None) -> FitResult:
     """Restart r: its start (restart_method, or the given one), EM to convergence, its
     degeneracy check."""
-    freeze = frozen_names(options.freeze)
     if start is None:
         start = initial_params(
             data, options.n_components, options.covariance_type,
             restart_method(options.init, r), rng, reg_covar=options.reg_covar,
             column_mean=moments.mean, column_variance=moments.variance,
-            means_init=means_init, hc_tree=hc_tree, freeze=freeze,
+            means_init=means_init, hc_tree=hc_tree, freeze=frozen_names(options.freeze),
         )
+    return _run_from(data, options, r, start, moments, on_iteration, deadline)
+
+
+def _equal_if_frozen(params: MixtureParams, options: FitOptions) -> MixtureParams:
+    """A start made by an init with its weights equal when they are frozen (equalPro)."""
+    if "weights" not in frozen_names(options.freeze):
+        return params
+    k = params.n_components
+    return MixtureParams.build(np.full(k, 1.0 / k), params.means, params.covariances,
+                               params.covariance_type)
+
+
+def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
+              moments: Moments, on_iteration: ProgressCallback | None,
+              deadline: float | None = None) -> FitResult:
+    """Run r: EM to convergence from start, its degeneracy check, its components ordered."""
     callback = None if on_iteration is None else (
         lambda it, obj, ch: on_iteration(r, it, obj, ch))
     policy = DegeneratePolicy(options.on_degenerate, moments.variance, options.reg_covar, data)
     run = run_em(data, start, tol=options.tol, max_iter=options.max_iter,
                  reg_covar=options.reg_covar, hard=options.algorithm == "hard",
-                 on_iteration=callback, freeze=freeze, deadline=deadline,
+                 on_iteration=callback, accelerate=options.accelerate,
+                 freeze=frozen_names(options.freeze), deadline=deadline,
                  after_m_step=None if options.on_degenerate == "keep" else policy)
     degenerate = degenerate_components(run.params, moments.variance, options.reg_covar)
     return _ordered(data, FitResult(
         params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,
         n_iter=run.n_iter, converged=run.converged, trace=run.trace,
         events=_events_for(run, degenerate, options), degenerate=degenerate,
-        log_max_resp=run.final.log_max_resp, best_restart=r,
+        log_max_resp=run.final.log_max_resp, best_restart=r, n_passes=run.passes,
         weight_total=None if row_weights(data) is None else total_weight(data),
         stopped=run.stopped,
     ))
+
+
+def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
+               hc_tree: HcTree | None, on_iteration: ProgressCallback | None,
+               deadline: float | None = None) -> list[FitResult]:
+    """init auto (engine.starts): the n_init best screened starts run to convergence.  A
+    run that stalls or ends degenerate gives its place to the next candidate; such runs
+    are kept (the first of them) only when no candidate is left and no run is sound."""
+    ranked = starts.screen(data, options, np.random.SeedSequence(options.seed),
+                           moments.mean, moments.variance, hc_tree)
+    if not ranked:
+        raise InvalidParameter("no start of init 'auto' could be made for "
+                               f"{options.n_components} components", advice=(FEWER_COMPONENTS,))
+    results: list[FitResult] = []
+    spoilt: list[FitResult] = []
+    for cand in ranked:
+        if len(results) == options.n_init or (
+                results and deadline is not None and time.monotonic() >= deadline):
+            break
+        assert cand.params is not None
+        r = len(results) + len(spoilt)
+        result = _run_from(data, options, r, _equal_if_frozen(cand.params, options), moments,
+                           on_iteration, deadline)
+        bad = result.is_degenerate or starts.stalled(result.params)
+        (spoilt if bad else results).append(result)
+    return results or spoilt[:1]
 
 
 def _pick_best(results: list[FitResult]) -> FitResult:
@@ -326,9 +373,12 @@ def fit(
         raise InvalidParameter("the start's components and family are not the options'")
     _check_data(data, options.n_components)
     moments = reduce_weighted(data, chunk_moments)
+    deadline = None if options.max_time is None else began + options.max_time
+    if options.init == vocab.AUTO and means_init is None and start is None:
+        return _pick_best(_auto_runs(data, options, moments, hc_tree, on_iteration,
+                                     deadline))
     runs = 1 if means_init is not None or start is not None else options.n_init
     children = np.random.SeedSequence(options.seed).spawn(runs)
-    deadline = None if options.max_time is None else began + options.max_time
     results: list[FitResult] = []
     for r, child in enumerate(children):
         if results and deadline is not None and time.monotonic() >= deadline:
