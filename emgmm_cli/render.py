@@ -108,6 +108,8 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     head.add_row("data", f"{doc['source']}: {shape[0]} rows x {shape[1]} columns "
                          f"({', '.join(doc['feature_names'][:8])}"
                          f"{', …' if len(doc['feature_names']) > 8 else ''})")
+    if doc.get("n_dropped"):
+        head.add_row("missing", f"{doc['n_dropped']} incomplete rows dropped (label -1)")
     opts = doc["options"]
     head.add_row("model", f"K={doc['n_components']}, {doc['covariance_type']} covariance, "
                           f"{opts['algorithm']} EM, init {opts['init']}, "
@@ -186,6 +188,9 @@ def render_score_summary(console: "Console", summary: dict[str, Any]) -> None:
     head.add_column(style="bold")
     head.add_column()
     head.add_row("data", f"{escape(summary['source'])}: {summary['n_samples']} rows")
+    if summary.get("n_dropped"):
+        head.add_row("missing", f"{summary['n_dropped']} incomplete rows dropped "
+                                "(log-density NaN)")
     head.add_row("model", escape(summary["model"]))
     head.add_row("log-likelihood", f"{_num(summary['log_likelihood'], 10)} "
                                    f"(mean per sample {_num(summary['mean_log_likelihood'], 8)})")
@@ -477,7 +482,8 @@ def model_info_text(doc: dict[str, Any], path: str) -> str:
         f"components (K): {k}",
         f"features (D): {d} ({', '.join(doc['feature_names'])})",
         f"covariance type: {doc['covariance_type']}",
-        f"fitted on: {doc['source']} ({doc['n_samples']} rows)",
+        f"fitted on: {doc['source']} ({doc['n_samples']} rows"
+        + (f", {doc['n_dropped']} incomplete rows dropped)" if doc.get("n_dropped") else ")"),
         "options: " + " ".join(f"{name}={_plain(opts.get(name))}" for name in OPTION_SPECS
                                if name not in ("n_components", "covariance_type")),
         f"iterations: {doc['n_iter']} (converged: {converged})",

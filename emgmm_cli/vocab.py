@@ -119,6 +119,12 @@ ORDERS: tuple[Term, ...] = (
     Term("none", "as the winning restart left them"),
 )
 
+MISSING: tuple[Term, ...] = (
+    Term("error", "a missing value is an error naming where it is"),
+    Term("drop", "rows with a missing value are left out of the fit and get label -1 "
+                 "(NaN responsibilities and log-density)"),
+)
+
 DTYPES: tuple[Term, ...] = (
     Term("float64", "double precision"),
     Term("float32", "single precision: half the memory, faster"),

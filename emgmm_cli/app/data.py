@@ -34,11 +34,13 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
     columns = read.read_columns()
     if path == "-" and stdin is not None:
         points: Points = read_points(path, columns=columns, delimiter=read.delimiter,
-                                     header=read.header, dtype=read.dtype, stdin=stdin)
+                                     header=read.header, dtype=read.dtype, stdin=stdin,
+                                     missing=read.missing != "error")
     else:
         points = open_points(path, columns=columns, delimiter=read.delimiter,
                              header=read.header, dtype=read.dtype,
-                             memory_limit=read.memory_limit, cache_dir=read.cache_dir, log=log)
+                             memory_limit=read.memory_limit, cache_dir=read.cache_dir, log=log,
+                             missing=read.missing != "error")
     return weighed(points, read)
 
 
@@ -73,7 +75,31 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
             points = dataclasses.replace(points, known=check_known(known, points.n_samples))
     except InvalidParameter as exc:
         raise DataError(where, str(exc).replace("sample weight ", "weight ", 1)) from None
-    return points
+    return without_incomplete(points) if read.missing == "drop" else points
+
+
+# --------------------------------------------------------------------------- missing values
+
+
+def without_incomplete(points: Points) -> Points:
+    """points without the rows that hold a missing value (NaN), their weights and known
+    labels with them; points.dropped marks the rows left out (None when none is).  A
+    DataError when every row is incomplete, or for data read block by block."""
+    x = points.x
+    if isinstance(x, NpyFile):
+        raise DataError(points.source, "data read block by block cannot have missing values "
+                                       "dropped; raise --memory-limit")
+    dropped = np.isnan(x).any(axis=1)
+    if not dropped.any():
+        return points
+    if dropped.all():
+        raise DataError(points.source, f"every one of the {len(dropped)} rows has a missing "
+                                       "value; nothing is left to fit")
+    keep = ~dropped
+    return dataclasses.replace(
+        points, x=np.ascontiguousarray(x[keep]), dropped=dropped,
+        weights=None if points.weights is None else points.weights[keep],
+        known=None if points.known is None else points.known[keep])
 
 
 def _one_column(path: str) -> NDArray[np.float64]:
@@ -133,15 +159,19 @@ def _split_column(points: Points, spec: str, what: str) -> tuple[Points, NDArray
 
 
 def as_points(data: Any, read: ReadOptions | None = None, *,
-              sample_weights: Any = None, known_labels: Any = None) -> Points:
+              sample_weights: Any = None, known_labels: Any = None,
+              missing: str | None = None) -> Points:
     """Points from a path, an (N, D) or (N,) array-like, or a pandas DataFrame.
 
     A DataFrame keeps its column names; read.columns selects among them (or among
     "0".."D-1" for an array).  Values must be finite numbers.  sample_weights: N weights,
     known_labels: N known components, -1 where unknown (or the read options' columns and
-    files: see weighed).
+    files: see weighed).  missing: what a missing value (NaN; in text also an empty field
+    or NA) means, one of requests.MISSING_POLICIES (default: read.missing, "error").
     """
     read = read or ReadOptions()
+    if missing is not None:
+        read = dataclasses.replace(read, missing=missing)
     if sample_weights is not None and read.weighted:
         raise UsageProblem("give the sample weights once: sample_weights, or the "
                            "weights_column or sample_weights of the read options")
@@ -169,7 +199,7 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
             x, names = x[:, cols], [names[j] for j in cols]
     with np.errstate(over="ignore", invalid="ignore"):
         x = np.ascontiguousarray(x, dtype=np.dtype(read.dtype))
-    bad = np.argwhere(~np.isfinite(x))
+    bad = np.argwhere(np.isinf(x) if read.missing != "error" else ~np.isfinite(x))
     if len(bad):
         i, j = (int(v) for v in bad[0])
         raise DataError(ARRAY_SOURCE, f"value {x[i, j]} in row {i} is not a finite number; "
@@ -205,6 +235,6 @@ def dataset(points: Points, n_components: int = 1, covariance_type: str = "full"
     (backends.open_dataset chooses the backend), its rows weighted by points.weights."""
     rows = open_dataset(points.x, n_components=n_components, covariance_type=covariance_type,
                         n_threads=n_threads)
-    if points.weights is None and points.known is None:
+    if points.weights is None and points.known is None and points.dropped is None:
         return rows
-    return WeightedRows(rows, points.weights, points.known)
+    return WeightedRows(rows, points.weights, points.known, points.dropped)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..engine.dataset import Dataset, row_known
+from ..engine.dataset import Dataset, row_dropped, row_known
 from ..engine.errors import EngineError, Finding
 from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit
 from ..engine.init import check_means_init
@@ -82,26 +82,61 @@ def final_pass(data: Dataset, params: MixtureParams, *, want_labels: bool = True
     """Labels, and responsibilities and per-sample log-densities if asked, in one pass.
 
     on_block(first_row, predictions) is called for every block in row order (to stream
-    the results out); with nothing wanted, nothing of size N is kept.
+    the results out); with nothing wanted, nothing of size N is kept.  Rows of the input
+    left out for a missing value (row_dropped) are there too, with label -1 and NaN
+    responsibilities and log-density; the log-likelihood is that of the other rows.
     """
-    n = data.n_samples
+    dropped = row_dropped(data)
+    n = data.n_samples if dropped is None else len(dropped)
     labels = np.empty(n, dtype=np.int64) if want_labels else None
     resp = np.empty((n, params.n_components)) if want_resp else None
     dens = np.empty(n) if want_log_density else None
-    loglik = 0.0
-    known = row_known(data)
-    for start, pred in data.scan(lambda block, _: predict_chunk(block, params)):
+    totals = [0.0]
+    blocks = _known_kept(data, data.scan(lambda block, _: predict_chunk(block, params)),
+                         totals)
+    if dropped is not None:
+        blocks = with_dropped(blocks, dropped, params.n_components)
+    for start, pred in blocks:
         stop = start + len(pred.labels)
-        if known is not None:
-            keep_known(pred, known[start:stop])
         if on_block is not None:
             on_block(start, pred)
         for target, part in ((labels, pred.labels), (resp, pred.resp),
                              (dens, pred.log_density)):
             if target is not None:
                 target[start:stop] = part
-        loglik += float(pred.log_density.sum(dtype=np.float64))
-    return FinalPass(labels, resp, dens, loglik)
+    return FinalPass(labels, resp, dens, totals[0])
+
+
+def _known_kept(data: Dataset, blocks: Iterator[tuple[int, Predictions]],
+                totals: list[float]) -> Iterator[tuple[int, Predictions]]:
+    """The blocks, rows with a known component keeping it (keep_known), the sum of their
+    log-densities added to totals[0] block by block in row order."""
+    known = row_known(data)
+    for start, pred in blocks:
+        if known is not None:
+            keep_known(pred, known[start:start + len(pred.labels)])
+        totals[0] += float(pred.log_density.sum(dtype=np.float64))
+        yield start, pred
+
+
+def with_dropped(blocks: Iterator[tuple[int, Predictions]], dropped: NDArray[np.bool_],
+                 n_components: int) -> Iterator[tuple[int, Predictions]]:
+    """Blocks of the rows kept, widened to blocks of every row read: a row left out
+    (dropped) gets label -1, NaN responsibilities and a NaN log-density."""
+    kept = np.flatnonzero(~dropped)
+    done = 0  # rows read that have been yielded
+    for start, pred in blocks:
+        stop = start + len(pred.labels)
+        end = len(dropped) if stop >= len(kept) else int(kept[stop - 1]) + 1
+        m = end - done
+        wide = Predictions(np.full(m, -1, dtype=pred.labels.dtype),
+                           np.full((m, n_components), np.nan, dtype=pred.resp.dtype),
+                           np.full(m, np.nan, dtype=pred.log_density.dtype))
+        at = kept[start:stop] - done
+        wide.labels[at], wide.resp[at], wide.log_density[at] = (
+            pred.labels, pred.resp, pred.log_density)
+        yield done, wide
+        done = end
 
 
 def keep_known(pred: Predictions, known: NDArray[np.int64]) -> None:
@@ -118,7 +153,8 @@ def stream_predictions(out: OutputSet, dest: dict[str, str], data: Dataset,
     """Stage the labels and responsibilities that dest names into out, from one final pass,
     each block straight into its staged file (neither is ever held for all N rows); the
     labels under a 'cluster' header with label_header."""
-    k, n = params.n_components, data.n_samples
+    dropped = row_dropped(data)
+    k, n = params.n_components, data.n_samples if dropped is None else len(dropped)
     with ExitStack() as stack:  # closed in reverse: labels are staged before resp
         sinks: list[Callable[[Predictions], None]] = []
         if "responsibilities" in dest:
@@ -241,6 +277,8 @@ def fitted(points: Points, data: Dataset, result: FitResult,
     doc = model_document(result, feature_names=points.column_names, source=points.source,
                          dtype=np.dtype(data.dtype).name,
                          transform=None if transform is None else transform.to_dict())
+    if points.dropped is not None:  # rows left out for a missing value (--missing drop)
+        doc["n_dropped"] = int(points.dropped.sum())
     return Fitted(result, data, list(points.column_names), points.source, doc, transform,
                   [] if prepared is None else list(prepared.findings))
 
@@ -399,7 +437,7 @@ def write_outputs(fit: Fitted, outputs: FitOutputs,
 def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
         read: ReadOptions | None = None, on_iteration: ProgressCallback | None = None,
         standardize: bool = False, sample_weights: Any = None, known_labels: Any = None,
-        **options: Any) -> Fitted:
+        missing: str | None = None, **options: Any) -> Fitted:
     """Fit a Gaussian mixture of n_components to data: a path, an (N, D) array or a
     pandas DataFrame.
 
@@ -412,12 +450,14 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     init_model: a model file EM continues from (n_components and covariance_type are
     then the model's); freeze: the parameters kept fixed ("weights,means");
     known_labels: N known components (-1 where unknown): semi-supervised EM, in which
-    those rows keep their component.
+    those rows keep their component; missing: "error" (the default) or "drop" (rows
+    with a missing value are left out; their label is -1, their responsibilities NaN).
     Returns a Fitted: weights, means, covariances, labels, responsibilities, trace,
     log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
     the model document.
     """
-    points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels)
+    points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
+                       missing=missing)
     if n_components is None and options.get("init_model") is None:
         raise UsageProblem("give n_components (or init_model, a model to continue)")
     fit_options = FitOptions(n_components or 1, **options)

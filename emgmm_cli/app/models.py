@@ -78,6 +78,7 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
                               "dtype": read.dtype}
     if stdin is None and path == "-":
         stdin = buffered_stdin()
+    kwargs["missing"] = read.missing != "error"
     if read.columns is not None or not _usable_names(names):
         points = read_points(path, columns=read.read_columns(), stdin=stdin, **kwargs)
     else:
@@ -152,12 +153,15 @@ def score_summary(model: Model, points: Points, result: FinalPass,
     }
     if points.weights is not None:
         summary["sum_of_weights"] = count
+    if points.dropped is not None:
+        summary["n_dropped"] = int(points.dropped.sum())
     if threshold is None:
         return summary, None
+    kept = density if points.dropped is None else density[~points.dropped]
     with np.errstate(invalid="ignore"):
-        cutoff = float(np.quantile(density, threshold))
+        cutoff = float(np.quantile(kept, threshold))
     if math.isnan(cutoff):  # between a log-density of -inf and a finite one
-        cutoff = float(np.quantile(density, threshold, method="higher"))
+        cutoff = float(np.quantile(kept, threshold, method="higher"))
     flags = ((density < cutoff) | (density == -np.inf)).astype(np.int64)
     summary.update(threshold=threshold, cutoff_log_density=cutoff, n_outliers=int(flags.sum()))
     return summary, flags
@@ -169,8 +173,10 @@ def weighted_loglik(points: Points, result: FinalPass) -> tuple[float, float]:
     w = points.weights
     if w is None or result.log_density is None:
         return result.loglik, float(points.n_samples)
+    density = result.log_density if points.dropped is None else \
+        result.log_density[~points.dropped]
     with np.errstate(invalid="ignore"):
-        terms = np.where(w > 0, w * result.log_density, 0.0)
+        terms = np.where(w > 0, w * density, 0.0)
     return float(terms.sum(dtype=np.float64)), float(w.sum())
 
 
@@ -239,11 +245,12 @@ def write_sample(output: str, model: Model, x: NDArray[np.float64],
 
 
 def predict(model: Any, data: Any, *, proba: bool = False,
-            read: ReadOptions | None = None) -> NDArray[Any]:
+            read: ReadOptions | None = None, missing: str | None = None) -> NDArray[Any]:
     """Labels (or with proba, the N x K responsibilities) of data under a model: a model
-    file's path, a LoadedModel or a Fitted; data a path, an array or a DataFrame."""
+    file's path, a LoadedModel or a Fitted; data a path, an array or a DataFrame.
+    missing "drop": a row with a missing value gets label -1 (NaN responsibilities)."""
     m = as_model(model)
-    result = apply_model(m, _model_points(m, data, read), want_resp=proba)
+    result = apply_model(m, _model_points(m, data, read, missing=missing), want_resp=proba)
     out = result.resp if proba else result.labels
     assert out is not None
     return out
@@ -259,11 +266,12 @@ class Scores:
 
 
 def score(model: Any, data: Any, *, read: ReadOptions | None = None,
-          sample_weights: Any = None) -> Scores:
+          sample_weights: Any = None, missing: str | None = None) -> Scores:
     """Per-sample log-densities and the log-likelihood of data under a model (with
-    sample weights, sum_i w_i log p(x_i) and its mean over the sum of the weights)."""
+    sample weights, sum_i w_i log p(x_i) and its mean over the sum of the weights).
+    missing "drop": a row with a missing value has log-density NaN and adds nothing."""
     m = as_model(model)
-    points = _model_points(m, data, read, sample_weights)
+    points = _model_points(m, data, read, sample_weights, missing)
     result = apply_model(m, points, want_log_density=True)
     assert result.log_density is not None
     total, count = weighted_loglik(points, result)
@@ -277,8 +285,8 @@ def sample(model: Any, n: int, *, seed: int | None = None
 
 
 def _model_points(model: Model, data: Any, read: ReadOptions | None,
-                  sample_weights: Any = None) -> Points:
-    points = as_points(data, read, sample_weights=sample_weights)
+                  sample_weights: Any = None, missing: str | None = None) -> Points:
+    points = as_points(data, read, sample_weights=sample_weights, missing=missing)
     if points.n_features != model.params.n_features:
         raise DataError(points.source, f"has {points.n_features} columns but the model has "
                                        f"{model.params.n_features}")

@@ -8,7 +8,11 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .. import vocab
 from .errors import UsageProblem
+
+#: What is done with a row that has a missing value (--missing), the default first.
+MISSING_POLICIES: tuple[str, ...] = vocab.names(vocab.MISSING)
 
 #: The files --output-dir fills in, by output name.
 STANDARD_NAMES = {
@@ -37,6 +41,8 @@ class ReadOptions:
     known_column: str | None = None
     #: a file of one known component per line (empty or -1: unknown)
     known_labels: str | None = None
+    #: what a row with a missing value means: one of MISSING_POLICIES
+    missing: str = "error"
 
     @property
     def weighted(self) -> bool:
@@ -60,6 +66,9 @@ class ReadOptions:
         if self.weights_column is not None and self.sample_weights is not None:
             raise UsageProblem("give the sample weights once: --weights-column or "
                                "--sample-weights, not both", option="--sample-weights")
+        if self.missing not in MISSING_POLICIES:
+            raise UsageProblem(f"missing must be one of {', '.join(MISSING_POLICIES)}, got "
+                               f"{self.missing!r}", option="--missing")
         if self.known_column is not None and self.known_labels is not None:
             raise UsageProblem("give the known labels once: --known-column or "
                                "--known-labels, not both", option="--known-labels")

@@ -299,16 +299,18 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
                  covariance_types: Sequence[str] | None = None, *, criterion: str = "bic",
                  seed: int | None = None, jobs: int = 1, read: ReadOptions | None = None,
                  standardize: bool = False, sample_weights: Any = None,
-                 known_labels: Any = None, **options: Any) -> Selected:
+                 known_labels: Any = None, missing: str | None = None,
+                 **options: Any) -> Selected:
     """Choose the number of components and the covariance family of data (a path, an
     array or a DataFrame) as `emgmm select` does: every (family, K) cell is fitted, with
     select's defaults (init hc, 5 restarts, tol 1e-7, max-iter 2000) unless options say
     otherwise, and the lowest criterion wins.  Returns a Selected: .cells, .rows(), .best
     (a Fitted, or None when every cell failed or ended degenerate).  sample_weights: N
-    weights >= 0, a row of weight w counting as the row given w times."""
+    weights >= 0, a row of weight w counting as the row given w times; missing: as fit's."""
     from ..engine.families import FAMILIES
 
-    points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels)
+    points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
+                       missing=missing)
     template = FitOptions(1, **{**SELECT_DEFAULTS, **options})
     cells = SelectGrid(tuple(components), tuple(covariance_types or FAMILIES), criterion)
     return select_points(points, cells, template, seed=seed, jobs=jobs,

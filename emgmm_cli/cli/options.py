@@ -374,6 +374,11 @@ read_options = compose(
     click.option("--known-labels", metavar="FILE", type=click.Path(dir_okay=False),
                  help="A file of one known component per line (-1 or empty where "
                       "unknown), as --known-column."),
+    click.option("--missing", type=click.Choice(vocab.names(vocab.MISSING)), default="error",
+                 show_default=True,
+                 help="Missing values (in text: empty fields, NA, NaN; in .npy and "
+                      "Parquet: NaN): " + vocab.listing(vocab.MISSING) + ".  Data with "
+                      "missing values are read in memory only."),
 )
 
 input_options = compose(click.argument("input", metavar="INPUT", type=FILE_PATH), read_options)

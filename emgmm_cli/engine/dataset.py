@@ -73,13 +73,21 @@ class WeightedRows:
     known: the (N,) known component of each row, -1 where unknown (semi-supervised EM),
     or None; it flows to the EM statistics the same way (reduce_weighted with_known).
     weights may then be None (every row counts once).
+
+    dropped: the rows of the input left out for a missing value, an (N_read,) mask
+    whose False entries are these rows in order, or None; only the final pass reads it
+    (row_dropped), to give the rows left out no label.
     """
 
     def __init__(self, rows: Dataset, weights: NDArray[np.floating] | None,
-                 known: NDArray[np.integer] | None = None) -> None:
+                 known: NDArray[np.integer] | None = None,
+                 dropped: NDArray[np.bool_] | None = None) -> None:
         self.rows = rows
         self.weights = None if weights is None else check_weights(weights, rows.n_samples)
         self.known = None if known is None else check_known(known, rows.n_samples)
+        self.dropped = dropped
+        if dropped is not None and len(dropped) - int(dropped.sum()) != rows.n_samples:
+            raise ValueError("the rows left out must leave the dataset's rows")
 
     @property
     def n_samples(self) -> int:
@@ -104,7 +112,14 @@ class WeightedRows:
 
     def for_model(self, n_components: int, covariance_type: str) -> "WeightedRows":
         return WeightedRows(self.rows.for_model(n_components, covariance_type), self.weights,
-                            self.known)
+                            self.known, self.dropped)
+
+
+def row_dropped(data: Dataset) -> NDArray[np.bool_] | None:
+    """The input's rows left out of data for a missing value (a mask over the rows read),
+    or None without any."""
+    dropped: NDArray[np.bool_] | None = getattr(data, "dropped", None)
+    return dropped
 
 
 def check_known(known: Any, n_rows: int, n_components: int | None = None

@@ -378,20 +378,22 @@ def open_text_cached(path: str, *, columns: Sequence[str] | None, delimiter: str
 def open_points(path: str, *, columns: Sequence[str] | None = None,
                 delimiter: str | None = None, header: bool | None = None,
                 dtype: DTypeLike = np.float64, memory_limit: int | None = None,
-                cache_dir: str | None = None, log: Log | None = None
-                ) -> Points[NDArray[np.floating] | NpyFile]:
+                cache_dir: str | None = None, log: Log | None = None,
+                missing: bool = False) -> Points[NDArray[np.floating] | NpyFile]:
     """Read INPUT as `fit` does: in memory when small, block by block when over the limit.
 
     memory_limit: bytes (default: default_memory_limit()); a file larger than this on disk
     is not loaded (a compressed file counts by its compressed size).  cache_dir: where
     text files over the limit are converted (default: default_cache_dir()).  log: called
-    with one-line messages about what was done.
+    with one-line messages about what was done.  missing: missing values are read as NaN
+    (read_points); such data must fit in memory, a file over the limit is an error.
     """
     dt = np.dtype(dtype)
     if isinstance(columns, str):
         columns = columns.split(",")
     if path == "-":
-        return read_points(path, columns=columns, delimiter=delimiter, header=header, dtype=dt)
+        return read_points(path, columns=columns, delimiter=delimiter, header=header, dtype=dt,
+                           missing=missing)
     limit = default_memory_limit() if memory_limit is None else int(memory_limit)
     try:
         st = os.stat(path)
@@ -399,7 +401,13 @@ def open_points(path: str, *, columns: Sequence[str] | None = None,
         st = None
     ext = os.path.splitext(path)[1].lower()
     if st is None or not stat.S_ISREG(st.st_mode) or st.st_size <= limit or ext == ".parquet":
-        return read_points(path, columns=columns, delimiter=delimiter, header=header, dtype=dt)
+        return read_points(path, columns=columns, delimiter=delimiter, header=header, dtype=dt,
+                           missing=missing)
+    if missing:
+        raise DataError(path, f"{format_size(st.st_size)} is over the memory limit "
+                              f"({format_size(limit)}), and data with missing values are "
+                              "read in memory only; raise --memory-limit, or remove the "
+                              "incomplete rows first and use --missing error")
     if ext == ".npy":
         points = open_npy_blocks(path, columns=columns, dtype=dt)
         if points is None:  # read_points says what stops it being read by blocks

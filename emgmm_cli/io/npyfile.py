@@ -51,11 +51,13 @@ def read_npy_header(path: str) -> tuple[tuple[int, ...], bool, np.dtype, int] | 
 
 
 def nonfinite_error(
-    source: str, names: list[str], x: NDArray[np.floating], raw: NDArray[np.generic], first_row: int
+    source: str, names: list[str], x: NDArray[np.floating], raw: NDArray[np.generic],
+    first_row: int, *, missing: bool = False
 ) -> DataError:
-    """The error for the first non-finite entry of x (rows counted from first_row); raw:
-    the values as read, to show a value too large for x's dtype as it was."""
-    i, j = (int(v) for v in np.argwhere(~np.isfinite(x))[0])
+    """The error for the first non-finite entry of x (rows counted from first_row; with
+    missing, the first infinite one: NaN are missing values then); raw: the values as
+    read, to show a value too large for x's dtype as it was."""
+    i, j = (int(v) for v in np.argwhere(np.isinf(x) if missing else ~np.isfinite(x))[0])
     row = first_row + i
     original = raw[i, j]
     if np.isfinite(original):

@@ -73,6 +73,9 @@ class Points(Generic[X]):
     notes: tuple[str, ...] = ()
     weights: NDArray[np.float64] | None = None
     known: NDArray[np.int64] | None = None  # known components, -1 unknown (app.data)
+    #: (N_read,) True for each row of the input left out for a missing value (--missing
+    #: drop, app.data): x, weights and known hold the other rows only; None: none left out
+    dropped: NDArray[np.bool_] | None = None
 
     @property
     def n_samples(self) -> int:
@@ -97,6 +100,7 @@ def read_points(
     dtype: DTypeLike = np.float64,
     stdin: BinaryIO | TextIO | None = None,
     mmap: bool = False,
+    missing: bool = False,
 ) -> Points[NDArray[np.floating]]:
     """Read an (N, D) matrix of finite numbers from a file, or from stdin when path is "-".
 
@@ -122,6 +126,8 @@ def read_points(
     dtype: a floating dtype for the result.
     mmap: for a .npy file, map it read-only instead of loading it (no copy unless columns
         selects a subset); its dtype must then be ``dtype`` already.  Ignored for text.
+    missing: missing values are read as NaN (in text: empty fields, NA, and NaN as float()
+        reads it); infinities stay errors.  Without it, a missing value is an error.
 
     Raises DataError, with the source and where known the line and column, for anything
     wrong with the file or its contents.
@@ -139,19 +145,25 @@ def read_points(
     binary = ext in (".npy", ".parquet")
     with open_input(path, stdin=stdin, decompress=not binary) as inp:
         if ext == ".parquet":
-            return _read_parquet(inp, columns, dt)
+            return _read_parquet(inp, columns, dt, missing)
         if ext == ".npy" or (path == "-" and inp.reader.peek(6) == NPY_MAGIC):
-            return _read_npy(inp, columns, dt, mmap=mmap and path != "-")
+            return _read_npy(inp, columns, dt, mmap=mmap and path != "-", missing=missing)
         x, names, notes = read_text(inp, delim=delim, sniff=sniff, header=header,
-                                    columns=columns, dtype=dt)
+                                    columns=columns, dtype=dt, missing=missing)
     return Points(x, names, name, notes)
 
 
 # --------------------------------------------------------------------------- .npy
 
 
+def _nonfinite(x: NDArray[np.floating], missing: bool) -> bool:
+    """Whether x holds a value that is not allowed: an infinity, or with missing false
+    any value that is not finite (NaN, a missing value, included)."""
+    return bool(np.isinf(x).any()) if missing else not np.isfinite(x).all()
+
+
 def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
-              mmap: bool) -> Points[NDArray[np.floating]]:
+              mmap: bool, missing: bool = False) -> Points[NDArray[np.floating]]:
     loaded: object
     try:
         if src.path is not None:
@@ -193,13 +205,13 @@ def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
     names = [all_names[j] for j in sel]
     use_all = sel == list(range(arr.shape[1]))
 
-    if mmap and isinstance(arr, np.memmap):
+    if mmap and isinstance(arr, np.memmap) and not missing:
         return Points(_checked_map(src.name, arr, sel, names, dt), names, src.name)
     raw = arr if use_all else arr[:, sel]
     with np.errstate(over="ignore", invalid="ignore"):
         x = np.ascontiguousarray(raw, dtype=dt)
-    if not np.isfinite(x).all():
-        raise nonfinite_error(src.name, names, x, raw, 0)
+    if _nonfinite(x, missing):
+        raise nonfinite_error(src.name, names, x, raw, 0, missing=missing)
     return Points(x, names, src.name)
 
 
@@ -233,7 +245,7 @@ def _checked_map(name: str, arr: np.memmap, sel: list[int], names: list[str],
 
 
 def _read_parquet(src: Input, columns: Sequence[str] | None,
-                  dt: np.dtype) -> Points[NDArray[np.floating]]:
+                  dt: np.dtype, missing: bool = False) -> Points[NDArray[np.floating]]:
     """Read a Parquet file through pandas (imported only here)."""
     if src.path is None:
         raise DataError(src.name, ".parquet data can only be read from a regular file")
@@ -264,6 +276,6 @@ def _read_parquet(src: Input, columns: Sequence[str] | None,
                 column=all_names[j],
             )
     x = np.ascontiguousarray(frame.iloc[:, sel].to_numpy(dtype=dt, na_value=np.nan))
-    if not np.isfinite(x).all():
-        raise nonfinite_error(src.name, names, x, x, 0)
+    if _nonfinite(x, missing):
+        raise nonfinite_error(src.name, names, x, x, 0, missing=missing)
     return Points(x, names, src.name)

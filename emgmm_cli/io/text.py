@@ -461,8 +461,16 @@ def _show(value: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _parse_value(raw: str, source: str, lineno: int, column: str) -> float:
+#: Fields that are a missing value where missing values are allowed (any spelling of NaN
+#: that float() reads counts too): R writes NA.
+MISSING_WORDS = ("", "NA")
+
+
+def _parse_value(raw: str, source: str, lineno: int, column: str,
+                 missing: bool = False) -> float:
     value = _unquote(raw)
+    if missing and value in MISSING_WORDS:
+        return math.nan
     if not value:
         raise DataError(
             source,
@@ -480,6 +488,8 @@ def _parse_value(raw: str, source: str, lineno: int, column: str) -> float:
                 "fix or remove the row, or select numeric columns with --columns")
         raise DataError(source, f"non-numeric value '{_show(value)}'; {hint}", line=lineno,
                         column=column) from None
+    if missing and math.isnan(number):
+        return number
     if not math.isfinite(number):
         raise DataError(
             source, f"non-finite value '{_show(value)}'; {_MISSING_HINT}", line=lineno, column=column
@@ -870,6 +880,8 @@ class ChunkPlan:
     names: list[str]
     dtype: np.dtype
     large: bool
+    #: empty fields, NA and NaN are missing values (NaN in the result), not errors
+    missing: bool = False
 
     @property
     def use_all(self) -> bool:
@@ -877,12 +889,13 @@ class ChunkPlan:
 
 
 def make_plan(inp: Input, layout: Layout, columns: Sequence[str] | None,
-              dtype: np.dtype) -> ChunkPlan:
-    """The plan for the columns asked for (DataError for an unknown or repeated column)."""
+              dtype: np.dtype, missing: bool = False) -> ChunkPlan:
+    """The plan for the columns asked for (DataError for an unknown or repeated column);
+    missing: empty fields, NA and NaN are read as missing values (NaN)."""
     sel = resolve_columns(columns, layout.names, inp.name)
     large = inp.size is not None and inp.size >= PANDAS_MIN_BYTES
     return ChunkPlan(inp.name, layout, [layout.offset + j for j in sel],
-                     [layout.names[j] for j in sel], np.dtype(dtype), large)
+                     [layout.names[j] for j in sel], np.dtype(dtype), large, missing)
 
 
 # --------------------------------------------------------------------------- the exact locator
@@ -908,7 +921,7 @@ def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
     for fields in records:
         lineno = content.lineno
         _check_width(layout, fields, name, lineno)
-        rows.append([_parse_value(fields[j], name, lineno, nm)
+        rows.append([_parse_value(fields[j], name, lineno, nm, plan.missing)
                      for j, nm in zip(plan.usecols, plan.names)])
         linenos.append(lineno)
     return _narrowed(plan, rows, linenos)
@@ -943,7 +956,7 @@ def _narrowed(plan: ChunkPlan, rows: list[list[float]], linenos: list[int]) -> N
     dt = plan.dtype
     with np.errstate(over="ignore"):
         x = np.array(rows, dtype=dt).reshape(len(rows), len(plan.usecols))
-    bad = ~np.isfinite(x)
+    bad = np.isinf(x) if plan.missing else ~np.isfinite(x)
     if bad.any():
         i, j = (int(v) for v in np.argwhere(bad)[0])
         raise DataError(plan.source, f"value {rows[i][j]!r} is out of range for {dt.name}",
@@ -1110,7 +1123,10 @@ def parse_chunk(plan: ChunkPlan, data: bytes, base_line: int) -> NDArray[np.floa
             x = x if plan.use_all else x[:, plan.usecols]
         else:
             x = None
-    if x is not None and x.shape[0] > 0 and _all_finite(x):
+    if x is not None and x.shape[0] > 0 and (
+            _all_finite(x) or (plan.missing and not plan.large and not np.isinf(x).any())):
+        # loadtxt checks every row's width, so its NaN are NaN fields (missing values);
+        # pandas pads a short row with NaN, so the locator reads pandas' NaN
         return np.ascontiguousarray(x)
     return locate(plan, data.decode("utf-8", errors="replace"), base_line)
 
@@ -1150,7 +1166,7 @@ def _for_chunk(plan: ChunkPlan, inp: Input, done: int) -> ChunkPlan:
     """plan, switched to pandas for a stream that has shown PANDAS_MIN_BYTES."""
     if plan.large or inp.size is not None or done < PANDAS_MIN_BYTES:
         return plan
-    return ChunkPlan(plan.source, plan.layout, plan.usecols, plan.names, plan.dtype, True)
+    return replace(plan, large=True)
 
 
 # --------------------------------------------------------------------------- in memory
@@ -1195,7 +1211,7 @@ def no_rows_error(plan: ChunkPlan) -> DataError:
 
 def read_text(inp: Input, *, delim: str | None, sniff: bool, header: bool | None,
               columns: Sequence[str] | None, dtype: np.dtype,
-              chunk_bytes: int | None = None
+              chunk_bytes: int | None = None, missing: bool = False
               ) -> tuple[NDArray[np.floating], list[str], tuple[str, ...]]:
     """The whole text input as a C-ordered (N, D) array of dtype, the column names, and
     the prologue's notes (Layout.notes).
@@ -1206,7 +1222,7 @@ def read_text(inp: Input, *, delim: str | None, sniff: bool, header: bool | None
     path (see the module's docstring).
     """
     layout = prologue(inp, delim, sniff, header)
-    plan = make_plan(inp, layout, columns, dtype)
+    plan = make_plan(inp, layout, columns, dtype, missing)
     if plan.large and inp.path is not None and inp.size is not None:
         x = _pandas_file(plan, inp.path)
         if x is not None and x.shape[0] > 0 and _all_finite(x):

@@ -1,0 +1,197 @@
+"""Missing values: --missing error (the default) | drop, in reading, fitting, predicting
+and scoring."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import emgmm_cli
+from emgmm_cli.io.errors import DataError
+from emgmm_cli.io.readers import read_points
+from conftest import invoke_in
+
+TEXT = "a,b\n1,2\nNA,3\n,4\n5,NaN\n6,nan\n7,8\n"
+
+
+def test_text_missing_values_are_nan(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(TEXT)
+    x = read_points(str(path), missing=True).x
+    expected = np.array([[1, 2], [np.nan, 3], [np.nan, 4], [5, np.nan], [6, np.nan], [7, 8]])
+    np.testing.assert_array_equal(x, expected)
+
+
+def test_loadtxt_and_locator_agree(tmp_path: Path) -> None:
+    """A chunk whose only missing values are NaN goes through the fast parser; one with
+    NA goes through the locator: the same values either way."""
+    fast, slow = tmp_path / "fast.csv", tmp_path / "slow.csv"
+    fast.write_text("a,b\n1,nan\n2,3\n")
+    slow.write_text("a,b\n1,NA\n2,3\n")
+    np.testing.assert_array_equal(read_points(str(fast), missing=True).x,
+                                  read_points(str(slow), missing=True).x)
+
+
+@pytest.mark.parametrize("field, message", [
+    ("NA", "column 'b': non-numeric value 'NA'"),
+    ("", "column 'b': missing value (empty field)"),
+    ("nan", "column 'b': non-finite value 'nan'"),
+])
+def test_error_policy_keeps_the_located_message(tmp_path: Path, field: str,
+                                                message: str) -> None:
+    path = tmp_path / "m.csv"
+    path.write_text(f"a,b\n1,2\n3,{field}\n")
+    with pytest.raises(DataError) as info:
+        read_points(str(path))
+    assert str(info.value).startswith(f"{path}:3: {message}")
+    r = invoke_in(tmp_path, "fit", "m.csv", "-k", "1")
+    assert r.exit_code == 1 and f"m.csv:3: {message}" in r.stderr
+
+
+def test_infinity_stays_an_error(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text("a,b\n1,NA\n3,inf\n")
+    with pytest.raises(DataError, match=r"m.csv:3: column 'b': non-finite value 'inf'"):
+        read_points(str(tmp_path / "m.csv"), missing=True)
+    np.save(tmp_path / "m.npy", np.array([[1.0, np.nan], [np.inf, 2.0]]))
+    with pytest.raises(DataError, match="non-finite value inf in row 2"):
+        read_points(str(tmp_path / "m.npy"), missing=True)
+
+
+def test_npy_nan_is_missing(tmp_path: Path) -> None:
+    np.save(tmp_path / "m.npy", np.array([[1.0, np.nan], [2.0, 3.0]]))
+    assert np.isnan(read_points(str(tmp_path / "m.npy"), missing=True).x[0, 1])
+    with pytest.raises(DataError, match="non-finite value nan in row 1"):
+        read_points(str(tmp_path / "m.npy"))
+
+
+def _blobs(seed: int = 0, n: int = 300) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0, 0.0], [8.0, 8.0, 0.0], [0.0, 8.0, 8.0]])
+    return centres[np.arange(n) % 3] + rng.normal(size=(n, 3))
+
+
+def _holed(x: np.ndarray, share: float, seed: int = 1) -> np.ndarray:
+    """x with share of its values removed (NaN) at random."""
+    rng = np.random.default_rng(seed)
+    out = x.copy()
+    out[rng.random(x.shape) < share] = np.nan
+    return out
+
+
+@pytest.mark.parametrize("family", ["full", "tied", "diag", "spherical"])
+def test_drop_is_the_fit_of_the_complete_rows(family: str) -> None:
+    x = _blobs()
+    holed = _holed(x, 0.05)
+    incomplete = np.isnan(holed).any(axis=1)
+    assert 0 < incomplete.sum() < len(x) // 2
+    dropped = emgmm_cli.fit(holed, 3, missing="drop", seed=4, covariance_type=family)
+    complete = emgmm_cli.fit(x[~incomplete], 3, seed=4, covariance_type=family)
+    np.testing.assert_array_equal(dropped.means, complete.means)
+    assert dropped.log_likelihood == complete.log_likelihood
+    assert (dropped.labels[incomplete] == -1).all()
+    np.testing.assert_array_equal(dropped.labels[~incomplete], complete.labels)
+    assert np.isnan(dropped.responsibilities[incomplete]).all()
+    np.testing.assert_array_equal(dropped.responsibilities[~incomplete],
+                                  complete.responsibilities)
+    assert dropped.document["n_dropped"] == int(incomplete.sum())
+    assert dropped.document["n_samples"] == int((~incomplete).sum())
+
+
+def test_drop_keeps_weights_and_known_labels_aligned() -> None:
+    x = _blobs(2, 60)
+    holed = x.copy()
+    holed[[0, 5, 7], 1] = np.nan
+    keep = ~np.isnan(holed).any(axis=1)
+    w = np.arange(60) % 4 + 0.5
+    known = np.where(np.arange(60) % 10 == 0, np.arange(60) % 3, -1)
+    a = emgmm_cli.fit(holed, 3, missing="drop", seed=1, sample_weights=w, known_labels=known)
+    b = emgmm_cli.fit(x[keep], 3, seed=1, sample_weights=w[keep], known_labels=known[keep])
+    np.testing.assert_array_equal(a.means, b.means)
+    np.testing.assert_array_equal(a.labels[keep], b.labels)
+
+
+def test_predict_and_score_drop(tmp_path: Path) -> None:
+    x = _blobs(3)
+    model = emgmm_cli.fit(x, 3, seed=0)
+    holed = _holed(x, 0.1, seed=5)
+    incomplete = np.isnan(holed).any(axis=1)
+    labels = emgmm_cli.predict(model, holed, missing="drop")
+    assert (labels[incomplete] == -1).all()
+    np.testing.assert_array_equal(labels[~incomplete], emgmm_cli.predict(model, x[~incomplete]))
+    scores = emgmm_cli.score(model, holed, missing="drop")
+    reference = emgmm_cli.score(model, x[~incomplete])
+    assert np.isnan(scores.log_density[incomplete]).all()
+    np.testing.assert_array_equal(scores.log_density[~incomplete], reference.log_density)
+    assert scores.log_likelihood == reference.log_likelihood
+    with pytest.raises(DataError, match="not a finite number"):
+        emgmm_cli.predict(model, holed)
+
+
+def test_cli_drop(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text("a,b\n0,0\n0.1,NA\n,8\n8,8\n8.2,7.9\n0.2,0.1\n7.9,8.1\n"
+                                    "-0.1,0.2\n")
+    r = invoke_in(tmp_path, "fit", "m.csv", "-k", "2", "--seed", "1", "--missing", "drop",
+                  "--labels", "labels.csv", "--responsibilities", "resp.csv", "--json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["n_dropped"] == 2 and doc["n_samples"] == 6
+    labels = (tmp_path / "labels.csv").read_text().split()
+    assert labels[1:3] == ["-1", "-1"] and set(labels) == {"-1", "0", "1"}
+    resp = (tmp_path / "resp.csv").read_text().splitlines()
+    assert resp[2:4] == [",", ","]  # no responsibilities: empty fields
+    r = invoke_in(tmp_path, "fit", "m.csv", "-k", "2", "--seed", "1", "--missing", "drop",
+                  "--model", "m.json")
+    assert r.exit_code == 0, r.stderr
+    r = invoke_in(tmp_path, "info", "m.json")
+    assert "fitted on: m.csv (6 rows, 2 incomplete rows dropped)" in r.stdout
+    r = invoke_in(tmp_path, "score", "m.json", "m.csv", "--missing", "drop", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["n_dropped"] == 2
+    r = invoke_in(tmp_path, "predict", "m.json", "m.csv", "--missing", "drop")
+    assert r.stdout.split() == labels
+    r = invoke_in(tmp_path, "fit", "m.csv", "-k", "2", "--missing", "maybe")
+    assert r.exit_code == 2
+
+
+def test_cli_every_row_incomplete_and_out_of_core(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text("a,b\n1,NA\nNA,2\n")
+    r = invoke_in(tmp_path, "fit", "m.csv", "-k", "1", "--missing", "drop")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == ("Error: m.csv: every one of the 2 rows has a missing value; "
+                                "nothing is left to fit")
+    (tmp_path / "big.csv").write_text("a,b\n" + "1,2\n3,NA\n" * 200)
+    r = invoke_in(tmp_path, "fit", "big.csv", "-k", "1", "--missing", "drop",
+                  "--memory-limit", "1K")
+    assert r.exit_code == 1 and "read in memory only" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_pipeline_drop(tmp_path: Path) -> None:
+    """A real process: select and batch read the option too; fit's labels go to a pipe."""
+    x = _holed(_blobs(6, 90), 0.05, seed=2)
+    lines = ["a,b,c"] + [",".join("NA" if np.isnan(v) else f"{v:.6f}" for v in row)
+                         for row in x]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "d.csv").write_text("\n".join(lines) + "\n")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "emgmm_cli", *a],  # noqa: E731
+                                    cwd=tmp_path, capture_output=True, text=True, check=False)
+    fit = run("fit", "in/d.csv", "-k", "3", "--seed", "2", "--missing", "drop")
+    assert fit.returncode == 0, fit.stderr
+    labels = np.array(fit.stdout.split(), dtype=int)
+    incomplete = np.isnan(x).any(axis=1)
+    assert len(labels) == 90 and (labels[incomplete] == -1).all()
+    assert (labels[~incomplete] >= 0).all()
+    sel = run("select", "in/d.csv", "-k", "2-3", "-c", "full", "--seed", "1", "--n-init",
+              "1", "--missing", "drop", "--model", "s.json")
+    assert sel.returncode == 0, sel.stderr
+    assert json.loads((tmp_path / "s.json").read_text())["n_dropped"] == incomplete.sum()
+    batch = run("batch", "in", "-k", "3", "--seed", "2", "--missing", "drop",
+                "--output-dir", "out")
+    assert batch.returncode == 0, batch.stderr
+    plain = run("fit", "in/d.csv", "-k", "3")
+    assert plain.returncode == 1 and "in/d.csv:" in plain.stderr
