@@ -123,6 +123,9 @@ MISSING: tuple[Term, ...] = (
     Term("error", "a missing value is an error naming where it is"),
     Term("drop", "rows with a missing value are left out of the fit and get label -1 "
                  "(NaN responsibilities and log-density)"),
+    Term("em", "rows with missing values take part in EM through their observed "
+               "coordinates (the marginal density; the missing ones by their conditional "
+               "expectation), and get labels and responsibilities like every row"),
 )
 
 DTYPES: tuple[Term, ...] = (

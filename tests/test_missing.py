@@ -195,3 +195,151 @@ def test_pipeline_drop(tmp_path: Path) -> None:
     assert batch.returncode == 0, batch.stderr
     plain = run("fit", "in/d.csv", "-k", "3")
     assert plain.returncode == 1 and "in/d.csv:" in plain.stderr
+
+
+# --------------------------------------------------------------------------- missing="em"
+
+
+def _matched(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest difference between two sets of means, components matched."""
+    import itertools
+
+    return min(float(np.abs(a[list(p)] - b).max())
+               for p in itertools.permutations(range(len(a))))
+
+
+def _five_d(seed: int = 0, n: int = 300) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0] * 5, [6, 6, 0, 0, 6], [0, 6, 6, 6, 0]])
+    return centres[np.arange(n) % 3] + rng.normal(size=(n, 5))
+
+
+@pytest.mark.parametrize("family", ["full", "tied", "diag", "spherical"])
+def test_em_without_missing_values_is_ordinary_em(family: str) -> None:
+    x = _blobs(7, 150)
+    a = emgmm_cli.fit(x, 3, seed=2, covariance_type=family)
+    b = emgmm_cli.fit(x, 3, seed=2, covariance_type=family, missing="em")
+    np.testing.assert_array_equal(a.means, b.means)
+    np.testing.assert_array_equal(a.covariances, b.covariances)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.log_likelihood == b.log_likelihood and "n_incomplete" not in b.document
+
+
+def test_em_is_the_closed_form_for_a_monotone_pattern() -> None:
+    """One Gaussian, x0 always observed, x1 missing in 40% of the rows: the maximum-
+    likelihood estimate has a closed form (Anderson 1957): x0's moments over every row,
+    the regression of x1 on x0 over the complete ones."""
+    rng = np.random.default_rng(3)
+    x = rng.multivariate_normal([1, 2], [[2, 1.2], [1.2, 1.5]], size=200)
+    holed = x.copy()
+    gone = rng.random(200) < 0.4
+    holed[gone, 1] = np.nan
+    mu0, s00 = x[:, 0].mean(), x[:, 0].var()
+    xc = x[~gone]
+    mc = xc.mean(axis=0)
+    beta = np.mean((xc[:, 0] - mc[0]) * (xc[:, 1] - mc[1])) / xc[:, 0].var()
+    mu1 = mc[1] + beta * (mu0 - mc[0])
+    s11 = xc[:, 1].var() - beta ** 2 * xc[:, 0].var() + beta ** 2 * s00
+    cov = np.array([[s00, beta * s00], [beta * s00, s11]])
+    for accelerate in ("none", "squarem"):
+        f = emgmm_cli.fit(holed, 1, missing="em", reg_covar=0.0, tol=0.0, max_iter=2000,
+                          accelerate=accelerate)
+        np.testing.assert_allclose(f.means[0], [mu0, mu1], atol=1e-6)
+        np.testing.assert_allclose(f.covariances[0], cov, atol=1e-6)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_em_with_a_fifth_of_the_values_missing(seed: int) -> None:
+    """20% of the values removed at random (two rows in three incomplete): EM's means are
+    within 0.15 of the complete-data fit's, and at most half as far as those of drop."""
+    x = _five_d(seed)
+    holed = _holed(x, 0.2, seed=seed + 10)
+    assert np.isnan(holed).any(axis=1).mean() > 0.6
+    complete = emgmm_cli.fit(x, 3, seed=1, tol=1e-8)
+    em = emgmm_cli.fit(holed, 3, seed=1, tol=1e-8, missing="em")
+    drop = emgmm_cli.fit(holed, 3, seed=1, tol=1e-8, missing="drop")
+    assert _matched(complete.means, em.means) < 0.15
+    assert _matched(complete.means, em.means) < 0.5 * _matched(complete.means, drop.means)
+    assert em.document["n_incomplete"] == int(np.isnan(holed).any(axis=1).sum())
+    assert (em.labels >= 0).all()
+    np.testing.assert_allclose(em.responsibilities.sum(axis=1), 1.0)
+
+
+def test_em_scores_the_marginal_density() -> None:
+    from scipy.stats import multivariate_normal
+
+    x = _five_d(4, 120)
+    holed = _holed(x, 0.2, seed=3)
+    holed[5] = np.nan  # nothing observed: density 1
+    model = emgmm_cli.fit(holed, 3, seed=0, missing="em")
+    scores = emgmm_cli.score(model, holed, missing="em")
+    labels = emgmm_cli.predict(model, holed, missing="em")
+    proba = emgmm_cli.predict(model, holed, missing="em", proba=True)
+    for i in range(20):
+        seen = ~np.isnan(holed[i])
+        if not seen.any():
+            assert scores.log_density[i] == 0.0
+            np.testing.assert_allclose(proba[i], model.weights)
+            continue
+        parts = [model.weights[k] * multivariate_normal(
+            model.means[k][seen], model.covariances[k][np.ix_(seen, seen)]).pdf(holed[i][seen])
+            for k in range(3)]
+        np.testing.assert_allclose(scores.log_density[i], np.log(sum(parts)), rtol=1e-10)
+        np.testing.assert_allclose(proba[i], np.array(parts) / sum(parts), atol=1e-12)
+        assert labels[i] == int(np.argmax(parts))
+    np.testing.assert_array_equal(labels, model.labels)
+    assert scores.log_likelihood == pytest.approx(model.log_likelihood, rel=1e-12)
+
+
+@pytest.mark.parametrize("family", ["tied", "diag", "spherical"])
+def test_em_every_family_and_hard_em(family: str) -> None:
+    x = _five_d(5, 150)
+    holed = _holed(x, 0.2, seed=6)
+    complete = emgmm_cli.fit(x, 3, seed=1, covariance_type=family)
+    for algorithm in ("soft", "hard"):
+        em = emgmm_cli.fit(holed, 3, seed=1, covariance_type=family, missing="em",
+                           algorithm=algorithm)
+        assert _matched(complete.means, em.means) < 0.3
+        assert (em.labels >= 0).all()
+
+
+def test_cli_em(tmp_path: Path) -> None:
+    x = _holed(_five_d(8, 90), 0.2, seed=1)
+    lines = ["a,b,c,d,e"] + [",".join("" if np.isnan(v) else f"{v:.6f}" for v in row)
+                             for row in x]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    r = invoke_in(tmp_path, "fit", "d.csv", "-k", "3", "--seed", "1", "--missing", "em",
+                  "--labels", "l.csv", "--model", "m.json", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["n_incomplete"] == int(np.isnan(x).any(axis=1).sum())
+    labels = (tmp_path / "l.csv").read_text().split()
+    assert len(labels) == 90 and "-1" not in labels
+    r = invoke_in(tmp_path, "predict", "m.json", "d.csv", "--missing", "em")
+    assert r.exit_code == 0 and r.stdout.split() == labels
+    r = invoke_in(tmp_path, "score", "m.json", "d.csv", "--missing", "em", "--json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert json.loads(r.stdout)["log_likelihood"] == pytest.approx(doc["log_likelihood"])
+    r = invoke_in(tmp_path, "fit", "d.csv", "-k", "3", "--missing", "em",
+                  "--memory-limit", "1K")
+    assert r.exit_code == 1 and "read in memory only" in r.stderr
+
+
+def test_pipeline_em(tmp_path: Path) -> None:
+    x = _holed(_five_d(9, 90), 0.2, seed=2)
+    lines = ["a,b,c,d,e"] + [",".join("NA" if np.isnan(v) else f"{v:.6f}" for v in row)
+                             for row in x]
+    (tmp_path / "d.csv").write_text("\n".join(lines) + "\n")
+    fit = subprocess.run([sys.executable, "-m", "emgmm_cli", "fit", "d.csv", "-k", "3",
+                          "--seed", "1", "--missing", "em", "--model", "m.json", "--labels", "-"],
+                         cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert fit.returncode == 0, fit.stderr
+    labels = fit.stdout.split()
+    assert len(labels) == 90 and "-1" not in labels
+    doc = json.loads((tmp_path / "m.json").read_text())
+    assert doc["n_incomplete"] == int(np.isnan(x).any(axis=1).sum())
+    predict = subprocess.run([sys.executable, "-m", "emgmm_cli", "predict", "m.json", "-",
+                              "--missing", "em"], input=(tmp_path / "d.csv").read_text(),
+                             cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert predict.returncode == 0, predict.stderr
+    assert predict.stdout.split() == labels

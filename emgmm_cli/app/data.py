@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from ..backends import open_dataset
 from ..engine.dataset import Dataset, WeightedRows
+from ..engine.missing import MissingRows, impute_means
 from ..io.cache import open_points
 from ..io.errors import DataError
 from ..io.npyfile import NpyFile
@@ -75,6 +76,9 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
             points = dataclasses.replace(points, known=check_known(known, points.n_samples))
     except InvalidParameter as exc:
         raise DataError(where, str(exc).replace("sample weight ", "weight ", 1)) from None
+    if read.missing == "em" and isinstance(points.x, NpyFile):
+        raise DataError(points.source, "EM with missing values needs the data in memory; "
+                                       "raise --memory-limit")
     return without_incomplete(points) if read.missing == "drop" else points
 
 
@@ -233,8 +237,12 @@ def dataset(points: Points, n_components: int = 1, covariance_type: str = "full"
             n_threads: int | None = None) -> Dataset:
     """The Dataset over points that a model of this K and family is fitted or applied on
     (backends.open_dataset chooses the backend), its rows weighted by points.weights."""
-    rows = open_dataset(points.x, n_components=n_components, covariance_type=covariance_type,
-                        n_threads=n_threads)
+    x = points.x
+    holes = isinstance(x, np.ndarray) and bool(np.isnan(x).any())  # only with missing="em"
+    rows: Dataset = open_dataset(impute_means(x) if holes else x, n_components=n_components,
+                                 covariance_type=covariance_type, n_threads=n_threads)
+    if holes:
+        rows = MissingRows(rows, x)
     if points.weights is None and points.known is None and points.dropped is None:
         return rows
     return WeightedRows(rows, points.weights, points.known, points.dropped)

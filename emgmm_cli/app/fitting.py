@@ -27,7 +27,8 @@ from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit
 from ..engine.init import check_means_init
 from ..engine.options import FitOptions
 from ..engine.params import MixtureParams
-from ..engine.stats import Predictions, predict_chunk
+from ..engine.missing import predictions, row_missing
+from ..engine.stats import Predictions
 from ..io.errors import DataError
 from ..io.formats import format_for_path
 from ..io.model import model_document
@@ -92,8 +93,7 @@ def final_pass(data: Dataset, params: MixtureParams, *, want_labels: bool = True
     resp = np.empty((n, params.n_components)) if want_resp else None
     dens = np.empty(n) if want_log_density else None
     totals = [0.0]
-    blocks = _known_kept(data, data.scan(lambda block, _: predict_chunk(block, params)),
-                         totals)
+    blocks = _known_kept(data, predictions(data, params), totals)
     if dropped is not None:
         blocks = with_dropped(blocks, dropped, params.n_components)
     for start, pred in blocks:
@@ -279,6 +279,9 @@ def fitted(points: Points, data: Dataset, result: FitResult,
                          transform=None if transform is None else transform.to_dict())
     if points.dropped is not None:  # rows left out for a missing value (--missing drop)
         doc["n_dropped"] = int(points.dropped.sum())
+    missing = row_missing(data)
+    if missing is not None:  # rows fitted through their observed coordinates
+        doc["n_incomplete"] = missing.n_incomplete
     return Fitted(result, data, list(points.column_names), points.source, doc, transform,
                   [] if prepared is None else list(prepared.findings))
 

@@ -58,7 +58,35 @@ class Dataset(Protocol):
 # --------------------------------------------------------------------------- per-row data
 
 
-class WeightedRows:
+class RowsWith:
+    """A Dataset that is the rows of another (self.rows) with something beside them: the
+    protocol methods are the rows' own."""
+
+    rows: Dataset
+
+    @property
+    def n_samples(self) -> int:
+        return self.rows.n_samples
+
+    @property
+    def n_features(self) -> int:
+        return self.rows.n_features
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.rows.dtype
+
+    def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
+        return self.rows.reduce(fn, indexed=indexed)
+
+    def scan(self, fn: Callable[[NDArray[np.floating], int], R]) -> Iterator[tuple[int, R]]:
+        return self.rows.scan(fn)
+
+    def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
+        return self.rows.take(rows)
+
+
+class WeightedRows(RowsWith):
     """Any Dataset whose rows carry non-negative weights (sample weights).
 
     The weights are an (N,) float64 array held beside the rows, and they flow with the
@@ -88,27 +116,6 @@ class WeightedRows:
         self.dropped = dropped
         if dropped is not None and len(dropped) - int(dropped.sum()) != rows.n_samples:
             raise ValueError("the rows left out must leave the dataset's rows")
-
-    @property
-    def n_samples(self) -> int:
-        return self.rows.n_samples
-
-    @property
-    def n_features(self) -> int:
-        return self.rows.n_features
-
-    @property
-    def dtype(self) -> np.dtype:
-        return self.rows.dtype
-
-    def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
-        return self.rows.reduce(fn, indexed=indexed)
-
-    def scan(self, fn: Callable[[NDArray[np.floating], int], R]) -> Iterator[tuple[int, R]]:
-        return self.rows.scan(fn)
-
-    def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
-        return self.rows.take(rows)
 
     def for_model(self, n_components: int, covariance_type: str) -> "WeightedRows":
         return WeightedRows(self.rows.for_model(n_components, covariance_type), self.weights,

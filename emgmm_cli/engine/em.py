@@ -12,7 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .families import family
-from .dataset import Dataset, reduce_weighted
+from .dataset import Dataset, reduce_weighted, row_known, row_weights
+from .missing import missing_stats, row_missing
 from .errors import WEIGHT_COLLAPSE, FitEvent, NotPositiveDefinite
 from .params import MixtureParams
 from .stats import SuffStats, chunk_stats
@@ -179,7 +180,12 @@ def run_em(
 
 def em_stats(data: Dataset, params: MixtureParams, hard: bool,
              entropy: bool = True) -> SuffStats:
-    """One E-step over the whole dataset: the rows' weights and known labels included."""
+    """One E-step over the whole dataset: the rows' weights and known labels included,
+    and rows with missing coordinates through their observed ones (engine.missing)."""
+    missing = row_missing(data)
+    if missing is not None:
+        return missing_stats(missing, params, hard, row_weights(data), row_known(data),
+                             entropy)
     return reduce_weighted(data, partial(chunk_stats, params=params, hard=hard,
                                          entropy=entropy), with_known=True)
 

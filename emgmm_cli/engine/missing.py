@@ -1,0 +1,209 @@
+"""EM with missing coordinates (data missing at random; Ghahramani and Jordan 1994).
+
+A row with missing coordinates takes part in EM through what its observed coordinates
+o say.  With Sigma the covariance and mu the mean of component k:
+
+- E-step: its responsibilities come from the marginal density of the observed
+  coordinates, pi_k N(x_o | mu_o, Sigma_oo), and so does its term of the log-likelihood;
+- M-step: its missing coordinates m take their conditional expectation
+  x_hat_m = mu_m + Sigma_mo Sigma_oo^-1 (x_o - mu_o), with conditional covariance
+  C = Sigma_mm - Sigma_mo Sigma_oo^-1 Sigma_om (zero on the observed block), so that the
+  per-component statistics are sum r, sum r x_hat and sum r ((x_hat - m_k)(x_hat - m_k)^T
+  + C), centred on the current means m_k as every other statistic (engine.stats).  Every
+  family's M-step then applies unchanged to those scatter matrices (their diagonals for
+  the diagonal families).
+
+Rows are grouped by their pattern of missing coordinates: each pattern costs K Cholesky
+factorisations of its observed block per iteration, and its rows one product each.  The
+complete rows go through the ordinary kernels (stats.chunk_stats), so a dataset without
+missing values is fitted exactly as before.  MissingRows holds the rows in memory; for
+every other use (initialisation, screening, pictures) it is the data with each missing
+value replaced by its column's mean over the rows that have it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .dataset import Dataset, RowsWith
+from .families import MATRIX
+from .kernels import LOG_2PI
+from .params import MixtureParams
+from .stats import Predictions, SuffStats, chunk_stats, normalise_in_place, predict_chunk
+
+Array = NDArray[np.floating]
+
+
+def impute_means(x: NDArray[np.floating]) -> NDArray[np.floating]:
+    """x with each NaN replaced by the mean of its column's other values (0 for a column
+    with none)."""
+    out = np.array(x, copy=True)
+    holes = np.isnan(out)
+    counts = (~holes).sum(axis=0)
+    sums = np.where(holes, 0.0, out).sum(axis=0, dtype=np.float64)
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+    rows, cols = np.nonzero(holes)
+    out[rows, cols] = means[cols]
+    return out
+
+
+class MissingRows(RowsWith):
+    """A Dataset whose rows may have missing coordinates (NaN), held in memory.
+
+    rows: the Dataset of the rows with their missing values imputed (impute_means), which
+    reduce, scan and take serve; x: the rows with their NaN.  EM reads missing_stats and
+    the final pass missing_predictions (engine.em.em_stats, predictions)."""
+
+    def __init__(self, rows: Dataset, x: NDArray[np.floating]) -> None:
+        self.rows = rows
+        holes = np.isnan(x)
+        incomplete = holes.any(axis=1)
+        self.complete = np.flatnonzero(~incomplete)
+        self.x_complete = np.ascontiguousarray(x[self.complete])
+        rows_in = np.flatnonzero(incomplete)
+        masks, inverse = np.unique(holes[rows_in], axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        #: per pattern: (its rows, its observed columns), the rows' values in float64
+        self.patterns = [(rows_in[inverse == p], np.flatnonzero(~masks[p]))
+                         for p in range(len(masks))]
+        self.x = np.asarray(x, dtype=np.float64)
+
+    @property
+    def n_incomplete(self) -> int:
+        return self.n_samples - len(self.complete)
+
+    def for_model(self, n_components: int, covariance_type: str) -> "MissingRows":
+        out = MissingRows.__new__(MissingRows)
+        out.__dict__.update(self.__dict__)
+        out.rows = self.rows.for_model(n_components, covariance_type)
+        return out
+
+
+def row_missing(data: Dataset) -> MissingRows | None:
+    """The MissingRows under data (through the wrappers that add per-row data), or None."""
+    found: Any = data
+    while found is not None and not isinstance(found, MissingRows):
+        found = getattr(found, "rows", None)
+    return found
+
+
+def _pattern(x: Array, obs: NDArray[np.intp], params: MixtureParams, full: Array
+             ) -> tuple[Array, Array, Array]:
+    """For rows x (m, D) whose observed columns are obs: (log pi_k N(x_o | k), (K, m);
+    the rows completed by each component's conditional expectations, (K, m, D); the
+    conditional covariances, (K, D, D), zero outside the missing block)."""
+    k, d = params.means.shape
+    mis = np.setdiff1d(np.arange(d), obs)
+    m = x.shape[0]
+    lp = np.empty((k, m))
+    filled = np.empty((k, m, d))
+    cond = np.zeros((k, d, d))
+    with np.errstate(divide="ignore"):
+        log_pi = np.log(params.weights)
+    for j in range(k):
+        mu, cov = params.means[j], full[j]
+        filled[j][:, obs] = x[:, obs]
+        if len(obs) == 0:  # nothing observed: the prior, and the component itself
+            lp[j] = log_pi[j]
+            filled[j][:] = mu
+            cond[j] = cov
+            continue
+        low = np.linalg.cholesky(cov[np.ix_(obs, obs)])
+        diff = x[:, obs] - mu[obs]
+        z = np.linalg.solve(low, diff.T)  # (o, m): L^-1 (x_o - mu_o)
+        lp[j] = log_pi[j] - 0.5 * (len(obs) * LOG_2PI + (z * z).sum(axis=0)) \
+            - np.log(np.diagonal(low)).sum()
+        if len(mis):
+            # A = Sigma_mo Sigma_oo^-1 = (L^-1 Sigma_om)^T L^-1
+            b = np.linalg.solve(low, cov[np.ix_(obs, mis)])  # (o, mis)
+            filled[j][:, mis] = mu[mis] + (b.T @ z).T
+            cond[j][np.ix_(mis, mis)] = cov[np.ix_(mis, mis)] - b.T @ b
+    return lp, filled, cond
+
+
+def _posterior(lp: Array, hard: bool, known: NDArray[np.int64] | None
+               ) -> tuple[Array, Array, Array]:
+    """(responsibilities (K, m), log-density terms, maxima over k) of log-probabilities
+    lp (K, m), as stats.chunk_stats makes them (hard: one-hot; known rows one-hot)."""
+    from .stats import _fix_known
+
+    labels = lp.argmax(axis=0) if hard else None
+    resp = lp.copy()
+    lse, top = normalise_in_place(resp)
+    if labels is not None:
+        resp[:] = 0.0
+        resp[labels, np.arange(resp.shape[1])] = 1.0
+    if known is not None:
+        lse, top = _fix_known(resp, lse, top, known)
+    return resp, lse, top
+
+
+def _pattern_stats(data: MissingRows, rows: NDArray[np.intp], obs: NDArray[np.intp],
+                   params: MixtureParams, full: Array, hard: bool,
+                   w: NDArray[np.float64] | None, known: NDArray[np.int64] | None
+                   ) -> SuffStats:
+    lp, filled, cond = _pattern(data.x[rows], obs, params, full)
+    resp, lse, top = _posterior(lp, hard, None if known is None else known[rows])
+    log_max = top - lse
+    if w is not None:
+        wr = w[rows]
+        resp *= wr[None, :]
+        lse, top, log_max = (np.where(wr > 0, v * wr, 0.0) for v in (lse, top, log_max))
+    nk = resp.sum(axis=1)
+    sk = np.einsum("km,kmd->kd", resp, filled)
+    dev = filled - params.means[:, None, :]
+    scatter = np.einsum("km,kmd,kme->kde", resp, dev, dev) + nk[:, None, None] * cond
+    if params.family.statistic != MATRIX:
+        scatter = np.diagonal(scatter, axis1=1, axis2=2).copy()
+    loglik = float(lse.sum())
+    return SuffStats(nk, sk, scatter, loglik, float(top.sum()) if hard else loglik,
+                     float(np.nansum(log_max)), len(rows) if w is None else float(wr.sum()))
+
+
+def missing_stats(data: MissingRows, params: MixtureParams, hard: bool,
+                  w: NDArray[np.float64] | None, known: NDArray[np.int64] | None,
+                  entropy: bool = True) -> SuffStats:
+    """One E-step over every row: the complete rows through the kernels, each pattern of
+    missing coordinates through its marginal and conditional moments (module docstring).
+    w, known: every row's weight and known component (or None)."""
+    c = data.complete
+    st = chunk_stats(data.x_complete, params, hard, None if w is None else w[c],
+                     None if known is None else known[c], entropy)
+    full = params.family.to_full(params.covariances, *params.means.shape)
+    for rows, obs in data.patterns:
+        part = _pattern_stats(data, rows, obs, params, full, hard, w, known)
+        if not entropy:
+            part.log_max_resp = 0.0
+        st = st + part
+    return st
+
+
+def missing_predictions(data: MissingRows, params: MixtureParams) -> Predictions:
+    """Labels, responsibilities (N, K) and log-densities of every row (the marginal
+    density of its observed coordinates where some are missing)."""
+    c = data.complete
+    n, k = data.n_samples, params.n_components
+    labels = np.empty(n, dtype=np.intp)
+    resp = np.empty((n, k))
+    dens = np.empty(n)
+    if len(c):
+        pred = predict_chunk(data.x_complete, params)
+        labels[c], resp[c], dens[c] = pred.labels, pred.resp, pred.log_density
+    full = params.family.to_full(params.covariances, *params.means.shape)
+    for rows, obs in data.patterns:
+        r, lse, _ = _posterior(_pattern(data.x[rows], obs, params, full)[0], False, None)
+        labels[rows], resp[rows], dens[rows] = r.argmax(axis=0), r.T, lse
+    return Predictions(labels, resp, dens)
+
+
+def predictions(data: Dataset, params: MixtureParams) -> Iterator[tuple[int, Predictions]]:
+    """(first row, predictions) of every block of data in row order: the final pass of a
+    fit, predict and score (one block of every row for data with missing values)."""
+    missing = row_missing(data)
+    if missing is None:
+        return data.scan(lambda block, _: predict_chunk(block, params))
+    return iter([(0, missing_predictions(missing, params))])
