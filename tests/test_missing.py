@@ -343,3 +343,15 @@ def test_pipeline_em(tmp_path: Path) -> None:
                              cwd=tmp_path, capture_output=True, text=True, check=False)
     assert predict.returncode == 0, predict.stderr
     assert predict.stdout.split() == labels
+
+
+def test_select_in_worker_processes_with_missing_values(tmp_path: Path) -> None:
+    """Worker processes open the rows with their missing values as the parent does."""
+    x = _holed(_five_d(10, 90), 0.2, seed=4)
+    np.save(tmp_path / "d.npy", x)
+    runs = [invoke_in(tmp_path, "select", "d.npy", "-k", "2-3", "-c", "full,diag", "--seed",
+                      "1", "--n-init", "1", "--missing", "em", "--jobs", jobs, "--model",
+                      f"m{jobs}.json") for jobs in ("1", "2")]
+    assert all(r.exit_code == 0 for r in runs), runs[1].stderr
+    one, two = (json.loads((tmp_path / f"m{j}.json").read_text()) for j in ("1", "2"))
+    assert one["means"] == two["means"] and one["n_components"] == 3

@@ -237,12 +237,21 @@ def dataset(points: Points, n_components: int = 1, covariance_type: str = "full"
             n_threads: int | None = None) -> Dataset:
     """The Dataset over points that a model of this K and family is fitted or applied on
     (backends.open_dataset chooses the backend), its rows weighted by points.weights."""
-    x = points.x
-    holes = isinstance(x, np.ndarray) and bool(np.isnan(x).any())  # only with missing="em"
+    return rows_dataset(points.x, n_components, covariance_type, n_threads=n_threads,
+                        weights=points.weights, known=points.known, dropped=points.dropped)
+
+
+def rows_dataset(x: Any, n_components: int = 1, covariance_type: str = "full", *,
+                 n_threads: int | None = None, weights: NDArray[np.float64] | None = None,
+                 known: NDArray[np.int64] | None = None,
+                 dropped: NDArray[np.bool_] | None = None) -> Dataset:
+    """The Dataset over rows x (an array, or what open_dataset reads) with their per-row
+    data; rows with missing values (NaN, only with missing="em") are MissingRows."""
+    holes = isinstance(x, np.ndarray) and bool(np.isnan(x).any())
     rows: Dataset = open_dataset(impute_means(x) if holes else x, n_components=n_components,
                                  covariance_type=covariance_type, n_threads=n_threads)
     if holes:
         rows = MissingRows(rows, x)
-    if points.weights is None and points.known is None and points.dropped is None:
+    if weights is None and known is None and dropped is None:
         return rows
-    return WeightedRows(rows, points.weights, points.known, points.dropped)
+    return WeightedRows(rows, weights, known, dropped)

@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..backends import open_dataset
 from ..backends.processes import portable, run_tasks, worker_count
-from ..engine.dataset import Dataset, WeightedRows
+from ..engine.dataset import Dataset
 from ..engine.errors import EngineError
+from ..engine.missing import row_missing
 from ..engine.fitting import ProgressCallback
 from ..engine.hc import HcTree
 from ..engine.options import SELECT_DEFAULTS, FitOptions
@@ -40,7 +40,7 @@ from ..io.errors import DataError
 from ..io.readers import Points
 from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import OutputSet, write_json, write_table
-from .data import as_points, dataset
+from .data import as_points, dataset, rows_dataset
 from .errors import UsageProblem
 from .fitting import FindingCallback, Fitted, check_outputs, fitted, fresh_seed
 from .plotting import criterion_figure, save_figure
@@ -126,19 +126,22 @@ class _CellItem:
     hc_tree: HcTree | None
     weights: NDArray[np.float64] | None = None  # the rows' sample weights
     known: NDArray[np.int64] | None = None  # the rows' known components
+    missing: bool = False  # the rows have missing values: loaded whole (MissingRows)
 
 
 def _fit_cell_item(item: _CellItem) -> CellResult:
     cell = item.task.cell
-    data: Dataset = open_dataset(item.source, n_components=cell.n_components,
-                                 covariance_type=cell.covariance_type, n_threads=1)
-    if item.weights is not None or item.known is not None:
-        data = WeightedRows(data, item.weights, item.known)
+    source = item.source
+    if item.missing and isinstance(source, str):  # a temporary .npy (processes.portable)
+        source = np.load(source)
+    data = rows_dataset(source, cell.n_components, cell.covariance_type, n_threads=1,
+                        weights=item.weights, known=item.known)
     return fit_cell(data, item.task, hc_tree=item.hc_tree)
 
 
 def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None = None,
-                   known: NDArray[np.int64] | None = None) -> CellMapper:
+                   known: NDArray[np.int64] | None = None, missing: bool = False
+                   ) -> CellMapper:
     """A CellMapper that fits up to `jobs` cells at once in worker processes (0: one per
     core), each opening source itself (with the rows' weights and known labels, when
     given); with one worker, the cells run here in order."""
@@ -160,7 +163,7 @@ def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None =
                 on_done(tasks[i].index, value)
 
         with portable(source) as shared:
-            items = [_CellItem(shared, t, hc_tree, weights, known) for t in tasks]
+            items = [_CellItem(shared, t, hc_tree, weights, known, missing) for t in tasks]
             run_tasks(_fit_cell_item, items, workers, on_start=lambda i: None,
                       on_result=on_result)
         if failures:
@@ -190,7 +193,8 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
             on_finding(finding)
     data = dataset(prepared.points, n_threads=n_threads)
     mapper: CellMapper = (process_mapper(prepared.points.x, jobs, prepared.points.weights,
-                                         prepared.points.known) if jobs != 1
+                                         prepared.points.known,
+                                         row_missing(data) is not None) if jobs != 1
                           else partial(fit_in_order, on_iteration=on_iteration))
     try:
         selection = select(data, grid(cells.covariance_types, cells.components), template,
