@@ -4,15 +4,18 @@ a data frame (the Python API), then opened as an engine Dataset."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, BinaryIO
 
 import numpy as np
+from numpy.typing import NDArray
 
-from ..backends import open_dataset
+from ..backends import active, open_dataset
 from ..engine.dataset import Dataset
-from ..io.cache import open_points
+from ..io.cache import open_npy_blocks, open_points
 from ..io.errors import DataError
+from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, read_points
 from .requests import ReadOptions
 
@@ -30,9 +33,62 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
     if path == "-" and stdin is not None:
         return read_points(path, columns=read.columns, delimiter=read.delimiter,
                            header=read.header, dtype=read.dtype, stdin=stdin)
+    if active() is not None:
+        return read_on_cluster(path, columns=read.columns, delimiter=read.delimiter,
+                               header=read.header, dtype=read.dtype)
     return open_points(path, columns=read.columns, delimiter=read.delimiter,
                        header=read.header, dtype=read.dtype, memory_limit=read.memory_limit,
                        cache_dir=read.cache_dir, log=log)
+
+
+def read_on_cluster(path: str, *, columns: Sequence[str] | None = None,
+                    delimiter: str | None = None, header: bool | None = None,
+                    dtype: Any = np.float64, stdin: BinaryIO | None = None) -> Points:
+    """read_points, by the workers of the active cluster (backends.dask): a .npy file in
+    row ranges (without --columns), a directory or glob of parts one part per worker task;
+    standard input is read here and sent to them."""
+    cluster = active()
+    if path == "-":
+        points = read_points(path, columns=columns, delimiter=delimiter, header=header,
+                             dtype=dtype, stdin=stdin)
+        return Points(cluster.from_array(points.x), points.column_names, points.source,
+                      points.notes)
+    reader = partial(_read_part, columns=tuple(columns) if columns else None,
+                     delimiter=delimiter, header=header, dtype=np.dtype(dtype).name)
+    if os.path.isfile(path):
+        npy = open_npy_blocks(os.path.abspath(path), columns=columns, dtype=dtype,
+                              check=False, source=path) \
+            if path.lower().endswith(".npy") else None
+        if npy is not None:
+            names = npy.column_names
+            data = cluster.open_ranges(*npy.x.shape, npy.x.dtype,
+                                       partial(_read_rows, npy.x, names, path))
+            return Points(data, names, path)
+        data, names = cluster.open_parts([path], reader)
+        return Points(data, names, path)
+    from ..backends.dask import part_files
+
+    parts = part_files(path)
+    if parts is None:
+        raise DataError(path, "file not found; check the path")
+    data, names = cluster.open_parts(parts, reader)
+    return Points(data, names, path)
+
+
+def _read_rows(npy: NpyFile, names: list[str], source: str, start: int,
+               stop: int) -> NDArray[np.floating]:
+    """Rows start:stop of a .npy file, read on a worker and checked for non-finite values."""
+    raw = npy.read_raw(start, stop)
+    x = npy.convert(raw)
+    if not np.isfinite(x).all():
+        raise nonfinite_error(source, names, x, raw[:, list(npy.columns)], start)
+    return x
+
+
+def _read_part(path: str, **kwargs: Any) -> tuple[NDArray[np.floating], list[str]]:
+    """One part of a dataset, read on a worker: its rows and column names."""
+    points = read_points(path, **kwargs)
+    return points.x, points.column_names
 
 
 def as_points(data: Any, read: ReadOptions | None = None) -> Points:
