@@ -114,7 +114,7 @@ def _map_part(x: Array, fn: Callable[[Array], Array]) -> Array:
     return fn(x)
 
 
-def _with_whole(fn: Callable[[Array, Any], R], item: Any, *parts: Array) -> R:
+def _with_whole(fn: Callable[[Array, Any], R], item: Any, parts: Sequence[Array]) -> R:
     """fn(every row, item) on one worker: the partitions are brought to it by dask."""
     x = parts[0] if len(parts) == 1 else np.concatenate(parts)
     return fn(x, item)
@@ -224,11 +224,12 @@ class DaskDataset:
         mapped.parts = parts
         return mapped
 
-    def with_whole(self, fn: Callable[[Array, Any], R], items: Sequence[Any]) -> list[Any]:
-        """Futures of fn(every row, item) for each item, each on one worker."""
-        client = self.cluster.client
-        return [client.submit(_with_whole, fn, item, *self.parts, pure=False)
-                for item in items]
+    def whole_tasks(self, fn: Callable[[Array, Any], R], items: Sequence[Any], *,
+                    on_result: Callable[[int, R | BaseException], None]) -> None:
+        """fn(every row, item) for each item, each a task on one worker (dask brings the
+        partitions to it), reported as they finish (cluster.run_tasks)."""
+        self.cluster.run_tasks(partial(_with_whole, fn), items, on_start=lambda i: None,
+                               on_result=on_result, extra=self.parts)
 
 
 # --------------------------------------------------------------------------- the cluster
@@ -338,8 +339,10 @@ class DaskCluster:
 
     def run_tasks(self, fn: Callable[[T], R], items: Sequence[T], *,
                   on_start: Callable[[int], None],
-                  on_result: Callable[[int, R | BaseException], None]) -> None:
-        """fn(item) for every item on the workers, as many at once as they have threads,
+                  on_result: Callable[[int, R | BaseException], None],
+                  extra: Sequence[Any] | None = None) -> None:
+        """fn(item) (or fn(item, extra): futures in it arrive as their values) for every
+        item on the workers, as many at once as they have threads,
         reported as they finish (as backends.processes.run_tasks).  A task whose worker
         died is retried by dask; one that keeps killing its workers is reported as a
         RuntimeError.  On KeyboardInterrupt nothing more is started, the tasks in flight
@@ -351,15 +354,20 @@ class DaskCluster:
 
         queue = list(range(len(items)))[::-1]
         in_flight: dict[Any, int] = {}
-        done = as_completed()
+        if not queue:
+            return
+        threads = self.n_threads()
 
-        def start() -> None:
-            while queue and len(in_flight) < self.n_threads():
+        def start() -> list[Any]:
+            started = []
+            while queue and len(in_flight) < threads:
                 i = queue.pop()
-                future = self.client.submit(fn, items[i], pure=False)
+                args = (items[i],) if extra is None else (items[i], list(extra))
+                future = self.client.submit(fn, *args, pure=False)
                 in_flight[future] = i
-                done.add(future)
+                started.append(future)
                 on_start(i)
+            return started
 
         def report(future: Any) -> None:
             i = in_flight.pop(future)
@@ -368,11 +376,11 @@ class DaskCluster:
                 exc = RuntimeError(WORKER_DIED)
             on_result(i, exc if exc is not None else future.result())
 
-        start()
+        done = as_completed(start(), loop=self.client.loop)
         try:
             for future in done:
                 report(future)
-                start()
+                done.update(start())
         except KeyboardInterrupt:
             queue.clear()
             from distributed import wait
