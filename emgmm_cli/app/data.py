@@ -127,7 +127,8 @@ def as_points(data: Any, read: ReadOptions | None = None) -> Points:
         raise DataError(ARRAY_SOURCE, f"value {x[i, j]} in row {i} is not a finite number; "
                                       "missing or infinite values must be removed or imputed "
                                       "first", column=names[j])
-    return Points(x, names, ARRAY_SOURCE)
+    cluster = active()
+    return Points(x if cluster is None else cluster.from_array(x), names, ARRAY_SOURCE)
 
 
 def _column_index(spec: str, names: list[str]) -> int:

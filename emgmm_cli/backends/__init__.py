@@ -106,6 +106,13 @@ def session(options: BackendOptions | None = None) -> Iterator[Any]:
             _ACTIVE.remove(opened)
 
 
+def backend(name: str = "dask", **options: Any) -> Any:
+    """The Python API's way to a backend: inside ``with emgmm_cli.backend("dask",
+    workers=4):`` (or scheduler="tcp://HOST:PORT"), fit, select, predict, score and the
+    labels of what they return run on that cluster (a context manager: session)."""
+    return session(BackendOptions(name, **options))
+
+
 def active() -> Any:
     """The innermost active session (a connected cluster), or None for the local backend."""
     return _ACTIVE[-1] if _ACTIVE else None

@@ -80,6 +80,13 @@ def _second(pair: tuple[Any, Any]) -> Any:
     return pair[1]
 
 
+def _in_dir(folder: str, fn: Callable[..., R], *args: Any) -> R:
+    """fn(*args) in folder (the client's working directory, on storage the workers share)."""
+    if os.path.isdir(folder) and os.getcwd() != folder:
+        os.chdir(folder)
+    return fn(*args)
+
+
 def _shape(x: Array) -> tuple[int, int]:
     return int(x.shape[0]), int(x.shape[1])
 
@@ -246,16 +253,20 @@ class DaskCluster:
         self.options = options
         self._client: Any = None
         self._stack = ExitStack()
+        self._closed = False
 
     @property
     def client(self) -> Any:
+        if self._closed:
+            raise BackendError("the dask cluster of this data was closed; ask for labels "
+                               "and responsibilities inside the emgmm_cli.backend block")
         if self._client is None:
             self._client = _start(self.options, self._stack)
         return self._client
 
     def close(self) -> None:
         """Close the client (and shut down a local cluster, cancelling its work)."""
-        self._client = None
+        self._client, self._closed = None, True
         self._stack.close()
 
     def n_workers(self) -> int:
@@ -357,13 +368,14 @@ class DaskCluster:
         if not queue:
             return
         threads = self.n_threads()
+        here = os.getcwd()  # relative paths mean on the workers what they mean here
 
         def start() -> list[Any]:
             started = []
             while queue and len(in_flight) < threads:
                 i = queue.pop()
                 args = (items[i],) if extra is None else (items[i], list(extra))
-                future = self.client.submit(fn, *args, pure=False)
+                future = self.client.submit(_in_dir, here, fn, *args, pure=False)
                 in_flight[future] = i
                 started.append(future)
                 on_start(i)
