@@ -36,7 +36,7 @@ RTOL = 1e-10
 def scheduler() -> Iterator[str]:
     """The address of a 2-process local cluster on 127.0.0.1, for the whole module."""
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                       host="127.0.0.1", dashboard_address=None)
+                                       host="127.0.0.1", dashboard_address=":0")
     try:
         yield cluster.scheduler_address
     finally:

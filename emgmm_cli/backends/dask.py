@@ -282,6 +282,16 @@ class DaskCluster:
                   for w in self.client.scheduler_info()["workers"].values()]
         return min(limits) if limits else 0
 
+    def placement(self, count: int) -> list[list[str] | None]:
+        """Where each of count partitions should be read: runs of consecutive partitions
+        on each worker, so that the first level of a reduction's tree adds partitions
+        that lie on one worker (a hint only: dask moves work where it must, and the
+        result does not depend on it)."""
+        workers = sorted(self.client.scheduler_info()["workers"])
+        if not workers:
+            return [None] * count
+        return [[workers[i * len(workers) // count]] for i in range(count)]
+
     def result(self, futures: Any) -> Any:
         """What the futures hold (a list for a list); interrupted, the work is cancelled."""
         try:
@@ -300,8 +310,9 @@ class DaskCluster:
         if x.ndim != 2:
             raise ValueError(f"expected a 2-D array, got shape {x.shape}")
         bounds = _bounds(x.shape[0], partition_rows or _partition_rows(x.shape[1], x.dtype))
-        parts = [self.client.submit(_value, np.ascontiguousarray(x[a:b]), pure=False)
-                 for a, b in bounds]
+        parts = [self.client.submit(_value, np.ascontiguousarray(x[a:b]), pure=False,
+                                    workers=where, allow_other_workers=True)
+                 for (a, b), where in zip(bounds, self.placement(len(bounds)))]
         return DaskDataset(self, parts, [b - a for a, b in bounds], x.shape[1], x.dtype)
 
     def open_ranges(self, n_rows: int, n_features: int, dtype: Any,
@@ -310,7 +321,9 @@ class DaskCluster:
         """Rows that every worker can read itself, read(start, stop) on a worker for each
         partition (a file on storage they share: nothing is read here)."""
         bounds = _bounds(n_rows, partition_rows or _partition_rows(n_features, dtype))
-        parts = [self.client.submit(read, a, b, pure=False) for a, b in bounds]
+        parts = [self.client.submit(read, a, b, pure=False, workers=where,
+                                    allow_other_workers=True)
+                 for (a, b), where in zip(bounds, self.placement(len(bounds)))]
         return DaskDataset(self, parts, [b - a for a, b in bounds], n_features, dtype)
 
     def open_npy(self, path: str, *, partition_rows: int | None = None) -> DaskDataset:
@@ -331,7 +344,9 @@ class DaskCluster:
         first part's column names.  A part that cannot be read is an error naming it
         (the reader's)."""
         client = self.client
-        read = [client.submit(reader, os.path.abspath(p), pure=False) for p in paths]
+        read = [client.submit(reader, os.path.abspath(p), pure=False, workers=where,
+                              allow_other_workers=True)
+                for p, where in zip(paths, self.placement(len(paths)))]
         parts = [client.submit(_first, r, pure=False) for r in read]
         names = [client.submit(_second, r, pure=False) for r in read]
         shapes = self.result([client.submit(_shape, p, pure=False) for p in parts])
@@ -468,7 +483,7 @@ def _start(options: BackendOptions, stack: ExitStack) -> Any:
     if address is None:
         local = stack.enter_context(LocalCluster(
             n_workers=options.workers or available_cores(), threads_per_worker=1,
-            processes=True, host="127.0.0.1", dashboard_address=None,
+            processes=True, host="127.0.0.1", dashboard_address=":0",
             silence_logs=logging.ERROR))
         return stack.enter_context(Client(local, set_as_default=False))
     return stack.enter_context(_join(Client, address, options.connect_timeout))
