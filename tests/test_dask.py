@@ -160,6 +160,30 @@ def test_a_directory_of_parts_fits_as_the_whole_file(scheduler: str, tmp_path: P
     assert b["log_likelihood"] == pytest.approx(a["log_likelihood"], rel=RTOL)
 
 
+def test_the_workers_write_labels_as_part_files(scheduler: str, tmp_path: Path) -> None:
+    """--output-dir: labels and responsibilities as part files, one a partition, in row
+    order, written by the workers; a file named on its own is one file."""
+    x = blobs(seed=3)
+    write_parts(tmp_path / "parts", x, 3, "npy")
+    np.save(tmp_path / "x.npy", x)
+    args = ["-k", "3", "--seed", "2", "--label-header"]
+    local = invoke_in(tmp_path, "fit", "x.npy", *args, "--output-dir", "local")
+    remote = invoke_in(tmp_path, "fit", "parts", *args, "--output-dir", "dask",
+                       "--responsibilities", "resp.csv", "--backend", "dask",
+                       "--scheduler", scheduler)
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.stderr
+    parts = sorted((tmp_path / "dask" / "labels").iterdir())
+    assert [p.name for p in parts] == ["part-00000.csv", "part-00001.csv", "part-00002.csv"]
+    labels = [line for p in parts for line in p.read_text().splitlines()[1:]]
+    assert labels == (tmp_path / "local" / "labels.csv").read_text().splitlines()[1:]
+    assert not (tmp_path / "dask" / "responsibilities").exists()
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "resp.csv", delimiter=",", skiprows=1),
+                               np.loadtxt(tmp_path / "local" / "responsibilities.csv",
+                                          delimiter=",", skiprows=1), rtol=1e-8, atol=1e-12)
+    assert sorted(p.name for p in (tmp_path / "dask").iterdir()) == \
+        ["labels", "model.json", "trace.csv"]
+
+
 def test_predict_and_score_match_the_local_backend(scheduler: str, tmp_path: Path) -> None:
     x = blobs(seed=4)
     write_parts(tmp_path / "parts", x, 3, "npy")
@@ -353,3 +377,10 @@ def test_the_command_starts_its_own_cluster_and_ctrl_c_leaves_nothing(tmp_path: 
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_cluster_options_need_the_dask_backend(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", blobs(300))
+    result = invoke_in(tmp_path, "fit", "x.npy", "-k", "2", "--workers", "2")
+    assert result.exit_code == 2 and "--workers: only with --backend dask" in result.stderr
+    assert "--backend" in invoke_in(tmp_path, "select", "--help").stdout

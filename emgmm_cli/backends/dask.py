@@ -117,6 +117,10 @@ def _take_part(x: Array, rows: NDArray[np.intp]) -> Array:
     return np.asarray(x[rows])
 
 
+def _each_part(x: Array, fn: Callable[[Array, int, int], R], start: int, index: int) -> R:
+    return fn(x, start, index)
+
+
 def _map_part(x: Array, fn: Callable[[Array], Array]) -> Array:
     return fn(x)
 
@@ -230,6 +234,15 @@ class DaskDataset:
         mapped = copy.copy(self)
         mapped.parts = parts
         return mapped
+
+    def each_partition(self, fn: Callable[[Array, int, int], R]) -> list[R]:
+        """fn(rows, first row, partition index) on the worker that holds each partition,
+        in partition order (what fn returns comes back here: keep it small)."""
+        client = self.cluster.client
+        shipped = client.submit(_value, fn, pure=False)
+        return self.cluster.result([
+            client.submit(_each_part, part, shipped, int(start), i, pure=False)
+            for i, (part, start) in enumerate(zip(self.parts, self.starts[:-1]))])
 
     def whole_tasks(self, fn: Callable[[Array, Any], R], items: Sequence[Any], *,
                     on_result: Callable[[int, R | BaseException], None]) -> None:

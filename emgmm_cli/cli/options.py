@@ -295,6 +295,9 @@ def backend_options(f: F) -> F:
     @functools.wraps(f)
     def run(*args: Any, **kw: Any) -> Any:
         given = {name: kw.pop(name) for name in names}
+        extra = [flag(name) for name in names[1:] if given[name] is not None]
+        if given["backend"] == "local" and extra:
+            raise click.UsageError(f"{', '.join(extra)}: only with --backend dask")
         with session(BackendOptions(**{k: v for k, v in given.items() if v is not None})):
             return f(*args, **kw)
 
