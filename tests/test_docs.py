@@ -339,3 +339,24 @@ def quotes() -> list[tuple[str, str]]:
 def test_quoted_figures_are_the_codes(page: str, text: str) -> None:
     body = re.sub(r"\s+", " ", (REPO_ROOT / page).read_text(encoding="utf-8"))
     assert text in body, f"{page} should say {text!r}"
+
+
+def test_the_distributed_guide_quotes_the_code() -> None:
+    """docs/distributed.md: the benchmark it renders (scripts/make_docs.py) is of the size
+    the guide says, and the constants its prose quotes are the code's."""
+    import json
+
+    from emgmm_cli.app.selecting import WORKER_SHARE
+    from emgmm_cli.backends import CONNECT_TIMEOUT
+    from emgmm_cli.backends.dask import PARTITION_BYTES, REDUCE_FANIN
+    from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
+
+    root = Path(__file__).resolve().parent.parent
+    results = json.loads((root / "benchmarks" / "out" / "dask_backend.json").read_text())
+    assert results["rows"] >= 10_000_000 and results["datasets"] == 200
+    doc = " ".join((root / "docs" / "distributed.md").read_text().split())
+    assert f"at most {SEED_SAMPLE_ROWS:,} rows" in doc
+    assert f"about {PARTITION_BYTES >> 20} MiB" in doc
+    assert f"a tree of {REDUCE_FANIN}-way additions" in doc
+    assert WORKER_SHARE == 0.25 and "at most a quarter of a worker's memory" in doc
+    assert f"(default {CONNECT_TIMEOUT:g})" in doc
