@@ -5,7 +5,7 @@
     python benchmarks/dask_backend.py --quick    # 1,000,000 x 16, 40 datasets: it works
 
 Not part of the test suite; needs the dask extra (pip install '.[test]').  Prints a
-Markdown report and writes the results as JSON to benchmarks/out/dask_backend.json
+Markdown report and writes the results as JSON to benchmarks/results/dask_backend.json
 (--out), with the command, the date and the machine; scripts/make_docs.py renders the
 committed file into docs/distributed.md (measured() and cost_table() below), and
 tests/test_docs.py checks that the document is up to date.
@@ -269,7 +269,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scratch", default=None)
-    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "out",
+    parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results",
                                                       "dask_backend.json"))
     args = parser.parse_args()
     rows, datasets = (1_000_000, 40) if args.quick else (10_000_000, 200)

@@ -163,7 +163,7 @@ def dask_benchmark(part: str) -> Callable[[], str]:
         assert spec is not None and spec.loader is not None
         bench = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(bench)
-        results = json.loads((bench_dir / "out" / "dask_backend.json").read_text())
+        results = json.loads((bench_dir / "results" / "dask_backend.json").read_text())
         return str(getattr(bench, part)(results))
 
     return render

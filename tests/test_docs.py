@@ -352,7 +352,7 @@ def test_the_distributed_guide_quotes_the_code() -> None:
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
 
     root = Path(__file__).resolve().parent.parent
-    results = json.loads((root / "benchmarks" / "out" / "dask_backend.json").read_text())
+    results = json.loads((root / "benchmarks" / "results" / "dask_backend.json").read_text())
     assert results["rows"] >= 10_000_000 and results["datasets"] == 200
     doc = " ".join((root / "docs" / "distributed.md").read_text().split())
     assert f"at most {SEED_SAMPLE_ROWS:,} rows" in doc
