@@ -3,6 +3,8 @@ against published log-likelihoods (R's mclust on Old Faithful)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
