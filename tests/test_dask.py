@@ -338,6 +338,14 @@ def test_a_bad_part_is_named(scheduler: str, tmp_path: Path, bad: str, message: 
         emgmm_cli.fit(str(parts), 2)
 
 
+def test_sample_weights_are_refused_on_the_cluster(scheduler: str, tmp_path: Path) -> None:
+    np.savetxt(tmp_path / "w.csv", np.c_[blobs(300), np.ones(300)], delimiter=",",
+               header="a,b,c,w", comments="")
+    result = invoke_in(tmp_path, "fit", "w.csv", "-k", "2", "--weights-column", "w",
+                       "--backend", "dask", "--scheduler", scheduler)
+    assert result.exit_code == 2 and "not supported by the dask backend" in result.stderr
+
+
 def test_missing_data_and_mismatched_parts(scheduler: str, tmp_path: Path) -> None:
     parts = write_parts(tmp_path / "parts", blobs(300), 2, "csv")
     (parts / "part-009.csv").write_text("c0,c1\n1,2\n")
