@@ -153,6 +153,10 @@ OPTIONAL_FIELDS: tuple[ModelField, ...] = (
     ModelField("sum_of_weights", "only for a fit with sample weights (--weights-column, "
                                  "--sample-weights): their sum, the n of mean_log_likelihood, "
                                  "BIC and ICL (n_samples stays the number of rows)"),
+    ModelField("n_dropped", "only for a fit with --missing drop that left rows out: how "
+                            "many (n_samples counts the rows fitted)"),
+    ModelField("n_incomplete", "only for a fit with --missing em over rows with missing "
+                               "values: how many rows had some"),
 )
 #: Fields of "options" that are not fit options.
 OPTIONS_EXTRA: tuple[ModelField, ...] = (
