@@ -97,9 +97,9 @@ def test_heights_soft_and_hard_em() -> None:
     x = heights(20_000)
     # from k-means: at tol 1e-3 soft EM on these overlapping groups stops where it starts,
     # so the k-means start, near the groups, is the one this test is about
-    kmeans = {"init": "kmeans", "accelerate": "none"}
-    soft = fit(ArrayDataset(x), FitOptions(2, "full", seed=0, **kmeans))
-    hard = fit(ArrayDataset(x), FitOptions(2, "full", seed=0, algorithm="hard", **kmeans))
+    soft = fit(ArrayDataset(x), FitOptions(2, "full", seed=0, init="kmeans", accelerate="none"))
+    hard = fit(ArrayDataset(x), FitOptions(2, "full", seed=0, algorithm="hard", init="kmeans",
+                                           accelerate="none"))
     low, high = sorted_means(soft)
     assert abs(high - 1.76) < 0.01 and abs(low - 1.55) < 0.01, (low, high)
     h_low, h_high = sorted_means(hard)
