@@ -74,11 +74,11 @@ def test_the_model_and_the_responsibilities_agree_with_the_labels(three_blobs: P
 
 
 def test_mean_order_puts_the_shorter_group_first_and_none_keeps_the_restarts_order() -> None:
-    # the k-means start, plain EM: the optimum near the two groups
-    fit = emgmm_cli.fit(str(HEIGHTS), 2, seed=0, order="mean", init="kmeans", accelerate="none")
+    kmeans: dict[str, Any] = {"init": "kmeans", "accelerate": "none"}  # the optimum near the two groups
+    fit = emgmm_cli.fit(str(HEIGHTS), 2, seed=0, order="mean", **kmeans)
     assert fit.means[0, 0] < fit.means[1, 0]
     assert fit.labels[0] == 1  # the first 300 rows are the taller group
-    raw = emgmm_cli.fit(str(HEIGHTS), 2, seed=0, order="none", init="kmeans", accelerate="none")
+    raw = emgmm_cli.fit(str(HEIGHTS), 2, seed=0, order="none", **kmeans)
     order = component_order(raw.weights, raw.means, "mean")
     np.testing.assert_array_equal(raw.means[order], fit.means)
 
