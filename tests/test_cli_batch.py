@@ -391,8 +391,9 @@ def test_ctrl_c_then_skip_existing(many: Path, jobs: str) -> None:
     results = many / f"results-{jobs}"
     # the k-means start and plain EM: enough work that the batch is still running when
     # the interrupt comes
-    args = ["batch", "data", "-k", "3", "--n-init", "2", "--seed", "0", "--init", "kmeans",
-            "--accelerate", "none", "--output-dir", results.name, "--jobs", jobs]
+    args = ["batch", "data", "-k", "3", "--n-init", "4", "--seed", "0", "--init", "kmeans",
+            "--accelerate", "none", "--tol", "1e-6", "--output-dir", results.name,
+            "--jobs", jobs]
     proc = run_cli(*args, cwd=many)
     deadline = time.monotonic() + 60
     while len(list(results.glob("*/model.json"))) < 2 and time.monotonic() < deadline:
