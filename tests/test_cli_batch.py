@@ -365,12 +365,14 @@ def test_find_piped_into_batch(tree: Path) -> None:
 
 @pytest.fixture(scope="module")
 def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """24 datasets that take a few seconds together."""
+    """24 datasets that take a few seconds together; the last is 50 times the size of the
+    others, so that a batch interrupted after its first results is surely still running
+    (small fits finish in bursts when a process pool has run ahead of the writer)."""
     root = tmp_path_factory.mktemp("many")
     rng = np.random.default_rng(11)
     (root / "data").mkdir()
     for i in range(24):
-        np.save(root / "data" / f"set{i:02d}.npy", blobs(rng, 6000, 3))
+        np.save(root / "data" / f"set{i:02d}.npy", blobs(rng, 300_000 if i == 23 else 6000, 3))
     return root
 
 
