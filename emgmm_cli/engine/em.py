@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from .families import family
+from .families import family, scatter_about_means
 from .dataset import Dataset
 from .errors import WEIGHT_COLLAPSE, FitEvent
 from .params import MixtureParams
@@ -68,7 +68,9 @@ def m_step(
     """New parameters from statistics whose second moments are centred on ``centers``.
 
     Returns the parameters and the indices of components whose mass collapsed; those keep
-    the previous mean and covariance (there is no data to estimate them from).
+    the previous mean and covariance (there is no data to estimate them from).  The
+    family's M-step reads the scatter about the new means (families.scatter_about_means)
+    and the previous covariances, which its iterative M-steps start from.
     """
     fam = family(covariance_type)
     nk = stats.nk + EPS_MASS
@@ -76,10 +78,17 @@ def m_step(
     collapsed = np.flatnonzero(stats.nk < COLLAPSE_MASS)
     if previous is not None and len(collapsed):
         means[collapsed] = previous.means[collapsed]
-    delta = means - centers
-    cov = fam.m_step(stats.scatter, nk, delta, reg_covar)
-    if previous is not None and len(collapsed) and fam.independent:
-        cov[collapsed] = previous.covariances[collapsed]
+    w = scatter_about_means(stats.scatter, nk, means - centers, reg_covar)
+    prev = None if previous is None else previous.covariances
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if prev is not None and len(collapsed) and fam.per_component:
+            # a collapsed component has no points to estimate it from: it keeps its
+            # covariance, and the model's shared parts come from the others
+            live = np.setdiff1d(np.arange(len(nk)), collapsed)
+            cov = np.array(prev, dtype=np.float64)
+            cov[live] = fam.m_step(w[live], nk[live], prev[live])
+        else:
+            cov = fam.m_step(w, nk, prev)
     params = MixtureParams.build(
         nk / nk.sum(), means, cov, covariance_type, reg_covar=reg_covar, iteration=iteration
     )

@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from . import criteria
 from .. import vocab
 from .dataset import Dataset
+from .families import family
 from .em import EMRun, TraceRow, degenerate_components, run_em
 from .errors import (
     DEGENERATE,
@@ -95,6 +96,16 @@ def _better(a: FitResult, b: FitResult | None) -> bool:
     if a.is_degenerate != b.is_degenerate:
         return not a.is_degenerate
     return a.loglik > b.loglik + RESTART_TIE_RTOL * abs(b.loglik)
+
+
+def _check_model(data: Dataset, covariance_type: str) -> None:
+    """mclust's E and V are models of one-dimensional data only."""
+    fam = family(covariance_type)
+    if fam.univariate and data.n_features != 1:
+        raise InvalidParameter(
+            f"{fam.name} is a model of one-dimensional data, and the data has "
+            f"{data.n_features} columns; the models of several dimensions start with its "
+            f"letter ({fam.name}II, {fam.name}EI, ...)", option="covariance_type")
 
 
 def _check_data(data: Dataset, k: int) -> None:
@@ -222,6 +233,7 @@ def fit(
     if means_init is not None:
         options = options.replace(init=vocab.MEANS_INIT)
     options.validate()
+    _check_model(data, options.covariance_type)
     _check_data(data, options.n_components)
     moments = data.reduce(chunk_moments)
     runs = 1 if means_init is not None else options.n_init
