@@ -212,6 +212,12 @@ def m_step_vev(w: Array, nk: Array, previous: Array | None) -> Array:
     return _rotate(lam[:, None] * shape, vectors)
 
 
+def _polar(f: Array) -> Array:
+    """The orthogonal matrix nearest f: U V^T from f = U S V^T (it maximises tr(f^T D))."""
+    u, _, vt = np.linalg.svd(f)
+    return u @ vt
+
+
 def _common_orientation(w: Array, nk: Array, previous: Array | None,
                         diagonal: Callable[[Array, Array], tuple[Array, float]]) -> Array:
     """D diag(delta_k) D^T with one orientation D for all components (EVE, VVE).
@@ -220,7 +226,9 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     returns delta and the objective); given delta, D takes one step of Browne and
     McNicholas's (2014) MM algorithm: with alpha_k the largest eigenvalue of W_k,
     F = sum_k (alpha_k I - W_k) D diag(1 / delta_k) and D = U V^T from F = U S V^T,
-    which never raises sum_k tr(W_k D diag(1/delta_k) D^T).  D starts from the
+    which never raises sum_k tr(W_k D diag(1/delta_k) D^T); then their second step, with
+    beta_k the largest of 1 / delta_k: F = sum_k W_k D (beta_k I - diag(1 / delta_k)),
+    which helps where the first bound is loose.  D starts from the
     eigenvectors of the previous covariances scaled to volume 1 (their common
     orientation), or of the pooled scatter.
     """
@@ -230,15 +238,17 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     orient = np.linalg.eigh(start)[1]
     before = np.inf
     for _ in range(MSTEP_MAX_ITER):
-        b = np.einsum("ji,kjl,li->ki", orient, w, orient)
+        wd = w @ orient  # W_k D, (K, D, D)
+        b = (orient * wd).sum(axis=1)  # diag(D^T W_k D)
         delta, after = diagonal(b, nk)
         if _converged(before, after):
             break
         before = after
         inv = 1.0 / delta
-        f = orient * (alpha @ inv) - np.einsum("kil,lj,kj->ij", w, orient, inv)
-        u, _, vt = np.linalg.svd(f)
-        orient = u @ vt
+        orient = _polar(orient * (alpha @ inv) - np.einsum("kij,kj->ij", wd, inv))
+        wd = w @ orient
+        beta = inv.max(axis=1)
+        orient = _polar(np.einsum("k,kij->ij", beta, wd) - np.einsum("kij,kj->ij", wd, inv))
     return _rotate(delta, np.broadcast_to(orient, w.shape))
 
 
