@@ -13,16 +13,22 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pytest
+from click.testing import CliRunner, Result
 from scipy.linalg import expm
 from scipy.optimize import minimize
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
+from emgmm_cli.cli.main import cli
 from emgmm_cli.engine import m_step
 from emgmm_cli.engine.families import FAMILIES, family
 from emgmm_cli.engine.stats import chunk_stats, stats_from_resp
@@ -237,3 +243,129 @@ def test_the_table_has_mclusts_fourteen_models_and_two_of_one_dimension() -> Non
         "EII", "spherical", "EEI", "VEI", "EVI", "diag", "tied", "VEE", "EVE", "VVE", "EEV",
         "VEV", "EVV", "full"]
     assert [f.mclust for f in FAMILIES.values() if f.univariate] == ["E", "V"]
+
+
+# --- every command with every model ----------------------------------------------------------
+
+
+def invoke(*args: object) -> Result:
+    result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False,
+                                env={"EMGMM_FORCE_TTY": "0"})
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_every_command_takes_every_model(model: str, tmp_path: Path) -> None:
+    data = DATA / "faithful.csv"
+    doc_path = tmp_path / "m.json"
+    invoke("fit", data, "-k", 3, "-c", model, "--seed", 0, "--model", doc_path,
+           "-o", tmp_path / "labels.csv")
+    doc = json.loads(doc_path.read_text())
+    fam = family(model)
+    assert doc["covariance_type"] == fam.name and np.shape(doc["covariances"]) == fam.shape(3, 2)
+    assert doc["n_parameters"] == fam.n_parameters(3, 2) + 3 * 2 + 2
+    # the model's constraint holds in what was written (checked on the full matrices)
+    full = fam.to_full(np.asarray(doc["covariances"]), 3, 2)
+    check_constraint(model, full)
+    assert invoke("predict", doc_path, data).stdout == (tmp_path / "labels.csv").read_text()
+    scored = json.loads(invoke("score", doc_path, data, "--json").stdout)
+    assert scored["log_likelihood"] == pytest.approx(doc["log_likelihood"], rel=1e-12)
+    drawn = invoke("sample", doc_path, "-n", 500, "--seed", 1).stdout.splitlines()
+    assert len(drawn) == 501
+    assert f"covariance type: {fam.name}" in invoke("info", doc_path).stdout
+    invoke("plot", doc_path, data, "-o", tmp_path / "picture.svg")
+    assert (tmp_path / "picture.svg").stat().st_size > 0
+    invoke("batch", data, "-k", 2, "-c", model, "--seed", 0, "--output-dir", tmp_path / "out")
+    batch_doc = json.loads(next((tmp_path / "out").rglob("*.json")).read_text())
+    assert batch_doc["covariance_type"] == fam.name
+
+
+def check_constraint(model: str, covs: np.ndarray) -> None:
+    """Sigma_k = lambda_k D_k A_k D_k^T with the model's equalities (E) and identities (I)."""
+    volume = np.exp(np.linalg.slogdet(covs)[1] / covs.shape[1])
+    values, vectors = np.linalg.eigh(covs / volume[:, None, None])
+    diagonal = np.allclose(covs, covs * np.eye(covs.shape[1]), atol=1e-12)
+    if model[0] == "E":
+        np.testing.assert_allclose(volume, volume[0], rtol=1e-8)
+    if model[1] == "E":
+        np.testing.assert_allclose(values, values[:1].repeat(len(values), axis=0), rtol=1e-6)
+    if model[1] == "I":
+        np.testing.assert_allclose(values, 1.0, rtol=1e-8)
+    if model[2] == "I":
+        assert diagonal
+    if model[2] == "E" and model[1] != "I":
+        # one orientation: the matrices commute
+        for c in covs[1:]:
+            np.testing.assert_allclose(c @ covs[0], covs[0] @ c, rtol=1e-6, atol=1e-8)
+
+
+def test_one_dimensional_data_have_mclusts_e_and_v(tmp_path: Path) -> None:
+    x = load("faithful")[:, :1]
+    one = tmp_path / "eruptions.csv"
+    np.savetxt(one, x, delimiter=",", header="eruptions", comments="")
+    rows = list(csv.DictReader(invoke("select", one, "-k", "1-3", "--seed", 0,
+                                      "--n-init", 1).stdout.splitlines()))
+    assert [(r["covariance_type"], r["n_components"]) for r in rows] == [
+        ("E", "1"), ("E", "2"), ("E", "3"), ("V", "1"), ("V", "2"), ("V", "3")]
+    assert [r["n_parameters"] for r in rows] == ["2", "4", "6", "2", "5", "8"]
+    # the models of several dimensions reduce to these: EVE is E, VEV is V
+    by = {(r["covariance_type"], r["n_components"]): float(r["log_likelihood"]) for r in rows}
+    for model, same in (("EVE", "E"), ("VEV", "V")):
+        doc = tmp_path / f"{model}.json"
+        invoke("fit", one, "-k", 2, "-c", model, "--init", "hc", "--n-init", 1, "--seed", 0,
+               "--tol", "1e-7", "--max-iter", 2000, "--model", doc)
+        assert json.loads(doc.read_text())["log_likelihood"] == pytest.approx(
+            by[same, "2"], abs=1e-4)
+    # E and V refuse data of several columns, and select skips them
+    result = CliRunner().invoke(cli, ["fit", str(DATA / "faithful.csv"), "-k", "2", "-c", "V"])
+    assert result.exit_code == 2 and "V is a model of one-dimensional data" in result.output
+    rows = list(csv.DictReader(invoke("select", DATA / "faithful.csv", "-k", "2", "-c",
+                                      "V,VVV", "--n-init", 1, "--seed", 0).stdout.splitlines()))
+    assert [(r["covariance_type"], r["status"]) for r in rows] == [("V", "skipped"),
+                                                                  ("full", "ok")]
+    assert rows[0]["message"].startswith("V is a model of one-dimensional data")
+
+
+# --- selection over the 14 models, against Mclust --------------------------------------------
+
+#: Mclust(X, G = 1:9)'s choice (../shared/reference/README.md): model, K, its BIC.
+MCLUST_CHOICE = {"faithful": ("EEE", 3, -2314.316), "iris": ("VEV", 2, -561.7285)}
+#: Cells where select's start (hc, then 4 random restarts) ends below mclust's optimum by
+#: more than 0.01 (a start issue: see docs/models.md).
+SHORT_OF_MCLUST = {"faithful": {("EVI", 8), ("EVV", 8)}, "iris": set()}
+
+
+@pytest.mark.parametrize("dataset", ["faithful", "iris"])
+def test_select_over_the_fourteen_models_picks_mclusts_choice(dataset: str,
+                                                             tmp_path: Path) -> None:
+    """`emgmm select DATA -k 1-9 --seed 0 --jobs 2` in a real process: every model, in
+    mclust's order; the choice is Mclust's (or one with a better BIC); every cell reaches
+    mclust's log-likelihood (less 0.01) but the listed ones, and where the optima agree the
+    BIC is mclust's with the sign turned."""
+    table = tmp_path / "cells.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "emgmm_cli", "select", str(DATA / f"{dataset}.csv"),
+         "-k", "1-9", "--seed", "0", "--jobs", "2", "-o", str(table)],
+        capture_output=True, text=True, timeout=1200, check=False,
+        env={**os.environ, "NO_COLOR": "1"})
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.DictReader(table.open(newline="")))
+    assert [(r["mclust"], int(r["n_components"])) for r in rows] == [
+        (m, k) for m in MODELS for k in range(1, 10)]
+    best = next(r for r in rows if r["best"] == "true")
+    model, k, bic = MCLUST_CHOICE[dataset]
+    assert (best["mclust"], int(best["n_components"])) == (model, k) or -float(best["bic"]) > bic
+    assert -float(best["bic"]) >= bic - 0.01
+    short = set()
+    for r in rows:
+        ref = reference(dataset)[r["mclust"], int(r["n_components"])]
+        if ref is None:  # mclust's NA: any outcome but a crash
+            continue
+        assert r["status"] == "ok", r
+        loglik = float(r["log_likelihood"])
+        if loglik < ref[0] - 0.01:
+            short.add((r["mclust"], int(r["n_components"])))
+        elif abs(loglik - ref[0]) < 0.005:  # the same optimum: BIC = -mclust's to 0.01
+            assert -float(r["bic"]) == pytest.approx(ref[1], abs=0.01), r
+    assert short <= SHORT_OF_MCLUST[dataset]
