@@ -41,6 +41,12 @@ def test_help_fits_80_columns_and_breaks_no_word(command: str | None) -> None:
         assert not re.search(r"\w-$", line) or not after.strip(), (line, after)
 
 
+def test_the_command_list_says_what_each_command_does_without_cutting_it_short() -> None:
+    listed = help_text(None, 80).partition("Commands:")[2].splitlines()
+    assert len([line for line in listed if line.strip()]) == len(COMMANDS)
+    assert not any(line.rstrip().endswith("...") for line in listed), listed
+
+
 def test_help_uses_a_wide_terminal_up_to_120_columns() -> None:
     """A real process: click's test runner fixes the width itself."""
     def lines(columns: int) -> list[str]:

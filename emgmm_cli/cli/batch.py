@@ -28,7 +28,7 @@ from .options import (
 )
 
 
-@command()
+@command(short_help="Fit (or select) every dataset of folders; one summary.")
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True,
                 type=click.Path(allow_dash=True))
 @read_options

@@ -13,7 +13,7 @@ SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VAR = "_EMGMM_COMPLETE"
 
 
-@command()
+@command(short_help="Print a shell completion script (bash, zsh, fish).")
 @click.argument("shell", type=click.Choice(SHELLS))
 @common_options
 def completion(shell: str) -> None:

@@ -22,7 +22,7 @@ from .options import (
 )
 
 
-@command()
+@command(short_help="Cluster one dataset: labels, model, trace.")
 @input_options
 @fit_options
 @click.option("-o", "--labels", "--output", "labels", metavar="FILE",

@@ -11,7 +11,7 @@ from .errors import command
 from .options import common_options, model_argument
 
 
-@command()
+@command(short_help="Describe a saved model.")
 @model_argument
 @click.option("--json", "as_json", is_flag=True,
               help="Print the validated model document as JSON on stdout.")

@@ -19,7 +19,7 @@ from .options import (
 )
 
 
-@command("make-blobs")
+@command("make-blobs", short_help="Generate Gaussian blob data.")
 @click.option("-n", "--n-samples", "sizes", type=NumberList(int, "integer"), default="100",
               show_default=True, metavar="N|N1,N2,...",
               help="Points in all, split evenly over the centers, or one count per center.")

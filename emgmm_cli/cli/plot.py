@@ -19,7 +19,7 @@ from .options import (
 )
 
 
-@command()
+@command(short_help="Draw data clustered by a saved model.")
 @model_argument
 @input_options
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),

@@ -20,7 +20,7 @@ from .options import (
 )
 
 
-@command()
+@command(short_help="Label new data with a saved model.")
 @model_argument
 @input_options
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",

@@ -16,7 +16,7 @@ from .options import (
 )
 
 
-@command()
+@command(short_help="Draw points from a saved model.")
 @model_argument
 @click.option("-n", "--n-samples", type=click.IntRange(min=1), required=True, metavar="N",
               help="Number of points to draw.")

@@ -18,7 +18,7 @@ from .options import (
 )
 
 
-@command()
+@command(short_help="Log-density of each point under a saved model.")
 @model_argument
 @input_options
 @click.option("-o", "--output", metavar="FILE",

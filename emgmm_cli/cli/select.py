@@ -27,7 +27,7 @@ from .options import (
 )
 
 
-@command()
+@command(short_help="Choose K and the covariance model (by BIC by default).")
 @input_options
 @click.option("-k", "--components", type=ComponentList(), default=SELECT_COMPONENTS,
               show_default=True,
