@@ -133,7 +133,8 @@ def _rotation(v: np.ndarray, d: int) -> np.ndarray:
     skew-symmetric matrix)."""
     v = np.atleast_2d(v)
     s = np.zeros((len(v), d, d))
-    s[:, *np.triu_indices(d, 1)] = v
+    upper, lower = np.triu_indices(d, 1)
+    s[:, upper, lower] = v
     return np.asarray(expm(s - s.transpose(0, 2, 1)))
 
 
@@ -369,3 +370,22 @@ def test_select_over_the_fourteen_models_picks_mclusts_choice(dataset: str,
         elif abs(loglik - ref[0]) < 0.005:  # the same optimum: BIC = -mclust's to 0.01
             assert -float(r["bic"]) == pytest.approx(ref[1], abs=0.01), r
     assert short <= SHORT_OF_MCLUST[dataset]
+
+
+def test_the_models_page_states_the_table_and_the_convergence_control() -> None:
+    """docs/models.md's parameter counts are the table's, and its M-step constants are the
+    engine's."""
+    from emgmm_cli.engine import families
+
+    text = (Path(__file__).parent.parent / "docs" / "models.md").read_text()
+    formulas = dict(line.split("|")[1:3] for line in text.splitlines()
+                    if line.startswith("| ") and line.count("|") == 3 and "`" in line)
+    formulas = {m.strip(): f.strip().strip("`") for m, f in formulas.items()}
+    assert sorted(formulas) == sorted([*MODELS, "E", "V"])
+    for model, formula in formulas.items():
+        for k in range(1, 6):
+            for d in range(1, 6):
+                value = eval(formula.replace("/", "//"), {"K": k, "D": d, "R": d * (d - 1) // 2})
+                assert family(model).n_parameters(k, d) == value, (model, k, d)
+    assert f"`MSTEP_TOL` = {families.MSTEP_TOL:g}" in text
+    assert f"`MSTEP_MAX_ITER` = {families.MSTEP_MAX_ITER}" in text

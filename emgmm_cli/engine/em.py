@@ -85,7 +85,7 @@ def m_step(
             # a collapsed component has no points to estimate it from: it keeps its
             # covariance, and the model's shared parts come from the others
             live = np.setdiff1d(np.arange(len(nk)), collapsed)
-            cov = np.array(prev, dtype=np.float64)
+            cov: Array = np.array(prev, dtype=np.float64)
             cov[live] = fam.m_step(w[live], nk[live], prev[live])
         else:
             cov = fam.m_step(w, nk, prev)
