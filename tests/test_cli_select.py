@@ -25,7 +25,7 @@ FAITHFUL = ROOT / "sample_data" / "faithful.csv"
 MCLUST = Path(__file__).resolve().parent / "data" / "mclust_faithful.csv"
 COLUMNS = ("covariance_type,mclust,n_components,status,log_likelihood,n_parameters,bic,aic,"
            "icl,converged,n_iter,best,seed,message")
-PROOF = ["-k", "1-9", "--n-init", "5", "--seed", "0"]
+PROOF = ["-k", "1-9", "-c", "full,tied,diag,spherical", "--n-init", "5", "--seed", "0"]
 
 
 @pytest.fixture(autouse=True)
@@ -60,9 +60,10 @@ def mclust() -> dict[tuple[str, int], tuple[float, float]]:
 
 
 def test_faithful_subprocess_with_two_jobs_matches_one_job_and_mclust() -> None:
-    """`emgmm select sample_data/faithful.csv -k 1-9 --n-init 5 --seed 0` in a real process
-    (with --jobs 2: two worker processes) writes the same table, byte for byte, as the
-    same command run here with --jobs 1, and that table picks mclust's EEE,3."""
+    """`emgmm select sample_data/faithful.csv -k 1-9 -c full,tied,diag,spherical --n-init 5
+    --seed 0` in a real process (with --jobs 2: two worker processes) writes the same
+    table, byte for byte, as the same command run here with --jobs 1, and that table picks
+    mclust's EEE,3 (all 14 models: tests/test_models.py)."""
     proc = subprocess.run(
         [sys.executable, "-m", "emgmm_cli", "select", str(FAITHFUL), *PROOF, "--jobs", "2"],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
