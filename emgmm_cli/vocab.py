@@ -108,7 +108,14 @@ def covariance_term(name: str) -> CovarianceTerm:
                          f"{', '.join(_COVARIANCE)}") from None
 
 
+#: The default initialisation: a strategy over the starts below (engine.starts).
+AUTO = "auto"
+
 INIT_METHODS: tuple[Term, ...] = (
+    Term(AUTO, "screen many cheap starts (the hierarchy, k-means, k-means++ seeds, random "
+               "points and random responsibilities, a few EM iterations each), then run the "
+               "--n-init most promising to convergence, the hierarchy's among them when "
+               "--n-init is 2 or more"),
     Term("kmeans", "k-means labels (Lloyd's iterations from k-means++ seeds, on a "
                    "50,000-row sample for larger data)"),
     Term("k-means++", "k-means++ seeds as the means"),
@@ -120,6 +127,12 @@ INIT_METHODS: tuple[Term, ...] = (
 #: The init a fit records when it started from given means (--means-init); not offered
 #: by --init.
 MEANS_INIT = "means-init"
+
+ACCELERATIONS: tuple[Term, ...] = (
+    Term("squarem", "SQUAREM (Varadhan and Roland 2008): extrapolate every two EM steps, "
+                    "keeping an extrapolation only when it does not lower the likelihood"),
+    Term("none", "plain EM, iteration for iteration scikit-learn's"),
+)
 
 ALGORITHMS: tuple[Term, ...] = (
     Term("soft", "ordinary EM"),

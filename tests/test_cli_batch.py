@@ -489,7 +489,7 @@ def test_select_chooses_each_datasets_model(selected: dict[str, Result],
         assert model["options"]["seed"] == int(best[0]["seed"])
         # select's defaults where none was given (--n-init was)
         assert {o: model["options"][o] for o in ("init", "n_init", "tol", "max_iter")} == {
-            "init": "hc", "n_init": 2, "tol": 1e-7, "max_iter": 2000}
+            "init": "auto", "n_init": 2, "tol": 1e-7, "max_iter": 2000}
         labels = np.loadtxt(folder / "labels.csv", dtype=np.int64)
         assert labels.shape == (n,) and set(labels.tolist()) == set(range(k))
 
@@ -521,7 +521,7 @@ def test_select_outputs_are_those_of_select_and_fit(selected: dict[str, Result],
     # the chosen cell is a fit with select's options and the cell's seed
     opts = json.loads((mine / "model.json").read_text())["options"]
     fit = invoke("fit", "data/three.csv", "-k", str(opts["n_components"]), "-c",
-                 opts["covariance_type"], "--init", "hc", "--n-init", "2", "--tol", "1e-7",
+                 opts["covariance_type"], "--init", opts["init"], "--n-init", "2", "--tol", "1e-7",
                  "--max-iter", "2000", "--seed", str(opts["seed"]), "--output-dir", "fit3")
     assert fit.exit_code == 0, fit.stderr
     for name in ("labels.csv", "model.json"):
@@ -533,7 +533,9 @@ def test_select_outputs_are_those_of_select_and_fit(selected: dict[str, Result],
 def test_select_skip_existing_compares_the_grid_and_the_choice(
         select_tree: Path, selected: dict[str, Result], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(select_tree)
+    # mclust's start and plain EM, whose cells on this data are what the comments say
     args = ["batch", "data/two.csv", "--select", "-k", "1-3", "-c", "diag", "--n-init", "1",
+            "--init", "hc", "--accelerate", "none",
             "--seed", "0", "--output-dir", "resel", "--skip-existing"]
     statuses = []
     for extra in ([], [], ["--criterion", "aic"], ["-k", "1-2"], ["-k", "1-2"],
@@ -547,8 +549,8 @@ def test_select_skip_existing_compares_the_grid_and_the_choice(
     # ICL picks BIC's cell (diag K=2): kept; AIC another one (diag K=4): fitted again
     for criterion, status, k in (("bic", "ok", "2"), ("icl", "skipped", "2"),
                                  ("aic", "ok", "4")):
-        result = invoke("batch", "near", *SELECT, "--criterion", criterion, "--output-dir",
-                        "recrit", "--skip-existing")
+        result = invoke("batch", "near", *SELECT, "--init", "hc", "--accelerate", "none",
+                        "--criterion", criterion, "--output-dir", "recrit", "--skip-existing")
         assert result.exit_code == 0, result.stderr
         row = read_summary(select_tree / "recrit" / "summary.csv")[0]
         assert (row["status"], row["k"], row["covariance"]) == (status, k, "diag")
@@ -613,7 +615,7 @@ def test_help_shows_select_and_both_defaults() -> None:
         assert flag in text, flag
     assert "emgmm batch data/ --select -k 1-8 --output-dir results/" in text
     flat = " ".join(text.split())
-    for shown in ("[default: kmeans; with --select: hc]", "[default: 1; with --select: 5]",
+    for shown in ("[default: auto; with --select: auto]", "[default: 1; with --select: 2]",
                   "[default: 0.001; with --select: 1e-07]",
                   "[default: 100; with --select: 2000]",
                   "[default: full; with --select: all]", "[default with --select: 1-9]"):

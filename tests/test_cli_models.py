@@ -336,7 +336,7 @@ def test_info_plain_text_in_a_pipe(fitted: dict[str, Fitted], covariance_type: s
     assert f"covariance type: {covariance_type}" in lines
     assert f"BIC: {f.doc['bic']:.10g}" in lines
     assert f"AIC: {f.doc['aic']:.10g}" in lines
-    assert any(line.startswith("options: init=kmeans") and "seed=0" in line for line in lines)
+    assert any(line.startswith("options: init=auto") and "seed=0" in line for line in lines)
     assert sum(line.startswith("component ") for line in lines) == 4
     assert f"component 0: weight {f.doc['weights'][0]:.6g}," in text
     assert "\x1b[" not in text and "━" not in text

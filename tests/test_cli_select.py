@@ -104,14 +104,14 @@ def test_help_shows_every_option_and_examples() -> None:
         assert flag in text, flag
     assert "--means-init" not in text
     assert "Examples:\n    emgmm select data.csv\n" in text
-    assert "[default: hc]" in text and "[default: 1e-07" in text and "[default: 1-9]" in text
+    assert "[default: auto]" in text and "[default: 1e-07" in text and "[default: 1-9]" in text
     assert "select" in ok(CliRunner().invoke(cli, ["--help"])).stdout
 
 
 def test_terminal_table_marks_the_best_cell() -> None:
     out = ok(invoke(FAITHFUL, "-k", "1-3", "-c", "tied,diag", "--seed", "0", tty=True)).stdout
     lines = out.splitlines()
-    assert lines[0].startswith(f"{FAITHFUL}: 272 rows x 2 columns; 6 cells, init hc, n_init 5")
+    assert lines[0].startswith(f"{FAITHFUL}: 272 rows x 2 columns; 6 cells, init auto, n_init 2")
     header = next(line for line in lines if line.lstrip().startswith("covariance"))
     assert header.split() == ["covariance", "K", "log-lik", "params", "BIC", "*", "AIC",
                               "ICL", "conv"]
@@ -186,7 +186,7 @@ def test_a_degenerate_cell_is_shown_and_never_chosen() -> None:
     # With K random data points as the single start (seed 3), diag K=5 collapses onto
     # points that share one 'waiting' value: BIC 2273.6, far below every legitimate cell.
     args = [FAITHFUL, "-k", "3,5", "-c", "tied,diag", "--init", "random-from-data",
-            "--n-init", "1", "--seed", "3"]
+            "--n-init", "1", "--seed", "3", "--accelerate", "none"]
     table = rows(ok(invoke(*args)).stdout)
     spurious = next(r for r in table if r["covariance_type"] == "diag" and r["n_components"] == "5")
     assert spurious["status"] == "degenerate" and spurious["best"] == "false"
@@ -218,12 +218,12 @@ def test_table_and_model_files(tmp_path: Path) -> None:
     assert (model["covariance_type"], model["n_components"]) == ("tied", 3)
     assert model["log_likelihood"] == best_row["log_likelihood"]
     assert model["options"]["seed"] == best_row["seed"]
-    assert model["options"]["init"] == "hc" and model["options"]["tol"] == 1e-7
+    assert model["options"]["init"] == "auto" and model["options"]["tol"] == 1e-7
     # `emgmm fit` with the cell's options and seed repeats the cell
     opts = model["options"]
     again = CliRunner().invoke(cli, [
-        "fit", str(FAITHFUL), "-k", "3", "-c", "tied", "--init", "hc", "--n-init",
-        str(opts["n_init"]), "--tol", str(opts["tol"]), "--max-iter", str(opts["max_iter"]),
+        "fit", str(FAITHFUL), "-k", "3", "-c", "tied", "--init", opts["init"], "--accelerate",
+        opts["accelerate"], "--n-init", str(opts["n_init"]), "--tol", str(opts["tol"]), "--max-iter", str(opts["max_iter"]),
         "--seed", str(opts["seed"]), "--json"])
     assert again.exit_code == 0, again.stderr
     assert json.loads(again.stdout)["log_likelihood"] == model["log_likelihood"]
@@ -264,5 +264,6 @@ def test_engine_tables_are_keyed_by_the_vocabulary() -> None:
     from emgmm_cli.engine.families import FAMILIES
     from emgmm_cli.engine.init import STARTERS
 
-    assert set(STARTERS) == {*vocab.names(vocab.INIT_METHODS), vocab.MEANS_INIT}
+    # auto is a strategy over the starters (engine.starts), not one of them
+    assert set(STARTERS) | {vocab.AUTO} == {*vocab.names(vocab.INIT_METHODS), vocab.MEANS_INIT}
     assert set(FAMILIES) <= set(vocab.covariance_names())

@@ -51,15 +51,16 @@ def people(tmp_path: Path) -> Path:
 
 
 def test_fit_writes_the_rows_untouched_with_a_cluster_column(people: Path) -> None:
-    out = ok("fit", people, "-k", 2, "--columns", "x,y", "--seed", 0, "--with-rows").stdout
+    out = ok("fit", people, "-k", 2, "--columns", "x,y", "--seed", 0, "--init", "kmeans",
+             "--with-rows").stdout
     lines = out.splitlines()
     assert lines[0] == "id,name,x,y,cluster"
     # the larger group is component 0 (--order weight)
     assert lines[1:] == [f"{row},{c}" for row, c in
                          zip(PEOPLE.splitlines()[1:], [1, 1, 1, 0, 0, 0, 0])]
     assert '"Ann, Jr",1.50,2,' in out  # quoted text and the numbers as written
-    piped = ok("fit", "-", "-k", 2, "--columns", "x,y", "--seed", 0, "--with-rows",
-               input=PEOPLE).stdout
+    piped = ok("fit", "-", "-k", 2, "--columns", "x,y", "--seed", 0, "--init", "kmeans",
+               "--with-rows", input=PEOPLE).stdout
     assert piped == out
 
 

@@ -118,7 +118,8 @@ def run_sklearn(x: Array, start: MixtureParams, *, tol: float, max_iter: int) ->
 def run_ours(x: Array, start: MixtureParams, *, tol: float, max_iter: int,
              block_rows: int = 4096, n_threads: int = 1, hard: bool = False) -> EMRun:
     ds = ArrayDataset(x, block_rows=block_rows, n_threads=n_threads)
-    return run_em(ds, start, tol=tol, max_iter=max_iter, reg_covar=REG, hard=hard)
+    return run_em(ds, start, tol=tol, max_iter=max_iter, reg_covar=REG, hard=hard,
+                  accelerate="none")
 
 
 def trace_of(run: EMRun) -> Array:

@@ -13,6 +13,7 @@ import pytest
 
 from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.engine import FitOptions, fit, m_step
+from emgmm_cli.engine import options
 from emgmm_cli.engine.errors import InvalidParameter
 from emgmm_cli.engine.hc import HcTree, build_hc_tree, hc_stats, hc_tree, svd_scale
 from emgmm_cli.engine.init import INIT_METHODS, restart_method
@@ -34,8 +35,8 @@ from emgmm_cli.engine.selection import (
 DATA = Path(__file__).parent / "data"
 FAMILIES = ("full", "tied", "diag", "spherical")
 
-#: What `emgmm select` uses by default (emgmm_cli/cli/select.py).
-SELECT_DEFAULTS = FitOptions(1, init="hc", n_init=5, tol=1e-7, max_iter=2000)
+#: What `emgmm select` uses by default (emgmm_cli/cli/select.py): init auto, SQUAREM.
+SELECT_DEFAULTS = FitOptions(1, **options.SELECT_DEFAULTS)
 
 
 def faithful() -> np.ndarray:
@@ -51,7 +52,7 @@ def mclust_table() -> dict[tuple[str, int], tuple[float, float]]:
 
 @pytest.fixture(scope="module")
 def faithful_selection() -> Selection:
-    """The proof run: every family, K = 1..9, 5 restarts, seed 0, select's defaults."""
+    """The proof run: every family, K = 1..9, seed 0, select's defaults."""
     return select(ArrayDataset(faithful()), grid(FAMILIES, range(1, 10)), SELECT_DEFAULTS,
                   seed=0)
 
@@ -333,7 +334,7 @@ def test_hc_subsamples_large_data_and_estimates_from_the_subsample() -> None:
 
 
 def test_hc_init_in_fit_first_restart_then_random() -> None:
-    assert "hc" in INIT_METHODS
+    assert "hc" in INIT_METHODS and "auto" in INIT_METHODS
     assert [restart_method("hc", r) for r in range(3)] == ["hc", "random", "random"]
     assert [restart_method("kmeans", r) for r in range(2)] == ["kmeans", "kmeans"]
     x = faithful()

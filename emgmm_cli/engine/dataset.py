@@ -53,3 +53,35 @@ class Dataset(Protocol):
         """The same rows, in blocks sized for a model of this many components and family
         (the work buffers of a block grow with K and D)."""
         ...
+
+
+class InMemoryRows:
+    """A small in-memory matrix as one block: the Dataset a fit screens its starts on
+    when the data is larger (engine.starts).  No thread pool, no copies per call."""
+
+    def __init__(self, x: NDArray[np.floating]) -> None:
+        self._x = x
+
+    @property
+    def n_samples(self) -> int:
+        return int(self._x.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self._x.shape[1])
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._x.dtype
+
+    def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
+        return fn(self._x, 0) if indexed else fn(self._x)
+
+    def scan(self, fn: Callable[[NDArray[np.floating], int], R]) -> Iterator[tuple[int, R]]:
+        yield 0, fn(self._x, 0)
+
+    def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
+        return self._x[np.asarray(rows, dtype=np.intp)]
+
+    def for_model(self, n_components: int, covariance_type: str) -> "InMemoryRows":
+        return self

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from .families import family, scatter_about_means
 from .dataset import Dataset
-from .errors import WEIGHT_COLLAPSE, FitEvent
+from .errors import WEIGHT_COLLAPSE, FitEvent, NotPositiveDefinite
 from .params import MixtureParams
 from .stats import SuffStats, chunk_stats
 
@@ -50,6 +50,9 @@ class EMRun:
     converged: bool
     final: SuffStats
     events: list[FitEvent] = field(default_factory=list)
+    #: passes over the data the run made (its E-steps; an extrapolation that
+    #: accelerated EM refused is a pass without a trace row)
+    passes: int = 0
 
     @property
     def n_iter(self) -> int:
@@ -123,6 +126,7 @@ def run_em(
     reg_covar: float,
     hard: bool = False,
     on_iteration: IterationCallback | None = None,
+    accelerate: str = "none",
 ) -> EMRun:
     """Iterate E and M steps from ``params`` until the mean objective changes by < tol.
 
@@ -130,44 +134,173 @@ def run_em(
     classification log-likelihood (hard EM, which also stops as soon as no point changes
     component).  Iteration t records the objective of the parameters it started from, as
     scikit-learn's lower_bounds_ does.
+
+    accelerate "squarem" (soft EM only) extrapolates every two EM steps (squarem below);
+    "none" is the plain iteration, step for step scikit-learn's.  Either way max_iter
+    bounds the passes over the data, and the run stops when one plain EM step changes the
+    objective by less than tol.
     """
-    trace: list[TraceRow] = []
-    events: list[FitEvent] = []
-    converged = False
-    prev_obj: float | None = None
-    prev_stats: SuffStats | None = None
-    seen_collapsed: set[int] = set()
-    t_last = time.perf_counter()
-    for it in range(1, max_iter + 1):
-        st = data.reduce(partial(chunk_stats, params=params, hard=hard))
-        obj = st.objective / st.n
-        change = math.nan if prev_obj is None else obj - prev_obj
-        new_params, collapsed = m_step(
-            st, params.means, params.covariance_type, reg_covar, iteration=it, previous=params
-        )
+    steps = _Steps(data, reg_covar, hard, on_iteration)
+    if accelerate == "squarem" and not hard:
+        params, converged = squarem(steps, params, tol, max_iter)
+    elif accelerate in ("none", "squarem"):
+        params, converged = _plain(steps, params, tol, max_iter)
+    else:
+        raise ValueError(f"unknown acceleration {accelerate!r}")
+    final = data.reduce(partial(chunk_stats, params=params, hard=False))
+    return EMRun(params, steps.trace, converged, final, steps.events, steps.passes)
+
+
+class _Steps:
+    """The EM map F(params) = M-step(E-step(params)), one pass over the data per call, and
+    the record of a run: its trace rows, its events and the passes it made."""
+
+    def __init__(self, data: Dataset, reg_covar: float, hard: bool,
+                 on_iteration: IterationCallback | None) -> None:
+        self.data, self.reg_covar, self.hard = data, reg_covar, hard
+        self.on_iteration = on_iteration
+        self.trace: list[TraceRow] = []
+        self.events: list[FitEvent] = []
+        self.passes = 0
+        self._collapsed: set[int] = set()
+        self._t = time.perf_counter()
+
+    def step(self, params: MixtureParams) -> tuple[SuffStats, MixtureParams]:
+        """One pass: the statistics under params and the parameters they give."""
+        self.passes += 1
+        st = self.data.reduce(partial(chunk_stats, params=params, hard=self.hard,
+                                      entropy=False))
+        new, collapsed = m_step(st, params.means, params.covariance_type, self.reg_covar,
+                                iteration=self.passes, previous=params)
         for k in collapsed:
-            if int(k) not in seen_collapsed:
-                seen_collapsed.add(int(k))
-                events.append(FitEvent(
+            if int(k) not in self._collapsed:
+                self._collapsed.add(int(k))
+                self.events.append(FitEvent(
                     WEIGHT_COLLAPSE,
-                    f"component {k}: weight collapsed to zero at iteration {it} (it explains "
-                    "no points); its mean and covariance were frozen at their previous values",
-                    int(k), it,
+                    f"component {k}: weight collapsed to zero at iteration {self.passes} (it "
+                    "explains no points); its mean and covariance were frozen at their "
+                    "previous values", int(k), self.passes,
                 ))
+        return st, new
+
+    def record(self, obj: float) -> float:
+        """A trace row for the parameters of the last pass; returns the change from the
+        previous row (NaN for the first)."""
+        change = self.trace[-1].log_likelihood if self.trace else math.nan
+        change = obj - change
         now = time.perf_counter()
-        trace.append(TraceRow(it, obj, change, now - t_last))
-        t_last = now
-        if on_iteration is not None:
-            on_iteration(it, obj, change)
+        self.trace.append(TraceRow(len(self.trace) + 1, obj, change, now - self._t))
+        self._t = now
+        if self.on_iteration is not None:
+            self.on_iteration(len(self.trace), obj, change)
+        return change
+
+
+def _settled(change: float, tol: float) -> bool:
+    # a change of exactly 0 has converged whatever tol is (tol 0 included)
+    return not math.isnan(change) and (abs(change) < tol or change == 0.0)
+
+
+def _plain(steps: _Steps, params: MixtureParams, tol: float,
+           max_iter: int) -> tuple[MixtureParams, bool]:
+    """Plain EM: (the last parameters, whether it converged)."""
+    prev_stats: SuffStats | None = None
+    for _ in range(max_iter):
+        st, new_params = steps.step(params)
+        change = steps.record(st.objective / st.n)
         unchanged = (
-            hard and prev_stats is not None
+            steps.hard and prev_stats is not None
             and np.array_equal(st.nk, prev_stats.nk) and np.array_equal(st.sk, prev_stats.sk)
         )
         params = new_params
-        # a change of exactly 0 has converged whatever tol is (tol 0 included)
-        if unchanged or (prev_obj is not None and (abs(change) < tol or change == 0.0)):
-            converged = True
-            break
-        prev_obj, prev_stats = obj, st
-    final = data.reduce(partial(chunk_stats, params=params, hard=False))
-    return EMRun(params, trace, converged, final, events)
+        if unchanged or _settled(change, tol):
+            return params, True
+        prev_stats = st
+    return params, False
+
+
+#: SQUAREM's bounds on its step length alpha (Varadhan and Roland 2008, and the defaults
+#: of their SQUAREM package): alpha >= 1 (alpha = 1 is two plain EM steps), at most a bound
+#: that starts at 1, grows by STEP_FACTOR each time a step at the bound is taken, and
+#: shrinks by it when an extrapolation is refused.
+STEP_FACTOR = 4.0
+
+
+def squarem(steps: _Steps, params: MixtureParams, tol: float,
+            max_iter: int) -> tuple[MixtureParams, bool]:
+    """SQUAREM (the squared extrapolation method, its S3 step length) with a monotonicity
+    safeguard: (the last parameters, whether it converged).
+
+    A cycle makes two EM steps theta1 = F(theta0), theta2 = F(theta1), extrapolates
+    theta' = theta0 + 2 alpha r + alpha^2 v with r = theta1 - theta0, v = theta2 - 2 theta1
+    + theta0 and alpha = |r| / |v| (in units of the data's spread, so that weights, means
+    and covariances count alike), and takes one more EM step from theta'.  theta' is kept
+    only if it is a valid mixture (positive weights, positive definite covariances) whose
+    log-likelihood is at least theta1's; otherwise the cycle goes on from theta2, as plain
+    EM would.  Each cycle starts from the result of an EM step, so every trace row is at
+    least the one before it, and the run stops, as plain EM does, when a plain EM step
+    changes the objective by less than tol.  A refused extrapolation costs one pass and
+    leaves no trace row.
+    """
+    scale = float(np.mean(np.diagonal(params.full_covariances(), axis1=1, axis2=2)))
+    scale = scale if scale > 0 and math.isfinite(scale) else 1.0
+    step_max, theta0 = 1.0, params
+    while steps.passes < max_iter:
+        st0, theta1 = steps.step(theta0)
+        if _settled(steps.record(st0.objective / st0.n), tol):
+            return theta1, True
+        if steps.passes >= max_iter:
+            return theta1, False
+        st1, theta2 = steps.step(theta1)
+        l1 = st1.objective / st1.n
+        if _settled(steps.record(l1), tol):
+            return theta2, True
+        alpha, guess = _extrapolate(theta0, theta1, theta2, step_max, scale)
+        theta0 = theta2
+        if guess is not None and steps.passes < max_iter:
+            taken = _try_guess(steps, guess, l1)
+            if taken is not None:
+                theta0 = taken
+                step_max *= STEP_FACTOR if alpha >= step_max else 1.0
+                continue
+        step_max = max(1.0, step_max / STEP_FACTOR) if alpha > 1.0 else step_max
+    return theta0, False
+
+
+def _try_guess(steps: _Steps, guess: MixtureParams, floor: float) -> MixtureParams | None:
+    """One EM step from an extrapolated guess, kept (its trace row recorded, F(guess)
+    returned) if the guess's objective is at least floor; None when refused."""
+    try:
+        st, after = steps.step(guess)
+    except NotPositiveDefinite:
+        return None
+    objective = st.objective / st.n
+    if not objective >= floor:
+        return None
+    steps.record(objective)
+    return after
+
+
+def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams, step_max: float,
+                 scale: float) -> tuple[float, MixtureParams | None]:
+    """SQUAREM's step length and extrapolated parameters (None when the extrapolation is
+    not a valid mixture, or there is nothing to extrapolate)."""
+    weights = (1.0, 1.0 / scale, 1.0 / scale**2)  # weights, means, covariances
+    parts = [(p.weights, p.means, p.covariances) for p in (p0, p1, p2)]
+    r = [b - a for a, b in zip(parts[0], parts[1])]
+    v = [c - 2.0 * b + a for a, b, c in zip(*parts)]
+    sr = sum(w * float(np.vdot(x, x)) for w, x in zip(weights, r))
+    sv = sum(w * float(np.vdot(x, x)) for w, x in zip(weights, v))
+    if not (sv > 0 and math.isfinite(sr / sv)):
+        return 1.0, None
+    alpha = min(step_max, max(1.0, math.sqrt(sr / sv)))
+    if alpha == 1.0:
+        return alpha, p2
+    new = [a + (2.0 * alpha) * x + (alpha * alpha) * y for a, x, y in zip(parts[0], r, v)]
+    if not (new[0] > 0).all():
+        return alpha, None
+    try:
+        return alpha, MixtureParams.build(new[0] / new[0].sum(), new[1], new[2],
+                                          p0.covariance_type)
+    except NotPositiveDefinite:
+        return alpha, None

@@ -295,6 +295,18 @@ def own_variances(cov: Array, k: int, d: int) -> Array:
     return np.broadcast_to(np.asarray(cov, dtype=np.float64).reshape(k, 1), (k, d))
 
 
+def _first_not_pd(matrices: Array) -> int:
+    """The first of a stack of matrices that has no finite Cholesky factor."""
+    for j, c in enumerate(matrices):
+        try:
+            if np.all(np.isfinite(np.linalg.cholesky(c))):
+                continue
+        except np.linalg.LinAlgError:
+            pass
+        return j
+    return 0
+
+
 @dataclass(frozen=True, kw_only=True)
 class Family:
     """One covariance family: every family-dependent operation of the engine."""
@@ -365,17 +377,14 @@ class Family:
                 raise NotPositiveDefinite(int(bad[0]), iteration, reg_covar)
             factors = 1.0 / np.sqrt(per)
             return factors, np.log(factors).sum(axis=1)
-        factors = np.empty((k, d, d))
-        eye = np.eye(d)
-        for j, c in enumerate(per):
-            try:
-                lower = np.linalg.cholesky(c)
-            except np.linalg.LinAlgError:
-                raise NotPositiveDefinite(j, iteration, reg_covar) from None
-            if not np.all(np.isfinite(lower)):
-                raise NotPositiveDefinite(j, iteration, reg_covar)
-            # cov = L L^T  =>  inv(cov) = L^-T L^-1 = U U^T with U = L^-T (upper triangular)
-            factors[j] = np.triu(np.linalg.solve(lower, eye).T)
+        try:
+            lower = np.linalg.cholesky(per)  # every component at once
+        except np.linalg.LinAlgError:
+            lower = None
+        if lower is None or not np.all(np.isfinite(lower)):
+            raise NotPositiveDefinite(_first_not_pd(per), iteration, reg_covar)
+        # cov = L L^T  =>  inv(cov) = L^-T L^-1 = U U^T with U = L^-T (upper triangular)
+        factors = np.triu(np.linalg.inv(lower).transpose(0, 2, 1))
         return factors, np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
 
     def second_moments(self, x: Array, resp: Array, centers: Array) -> Array:

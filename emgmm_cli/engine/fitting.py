@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from . import criteria
+from . import criteria, starts
 from .. import vocab
 from .dataset import Dataset
 from .families import family
@@ -57,6 +57,9 @@ class FitResult:
     restart_logliks: list[float] = field(default_factory=list)
     #: every restart's trace, in restart order (the best one's is also ``trace``)
     restart_traces: list[list[TraceRow]] = field(default_factory=list, repr=False)
+    #: passes over the data the best run made (n_iter, plus extrapolations that
+    #: accelerated EM refused)
+    n_passes: int = 0
 
     @property
     def mean_loglik(self) -> float:
@@ -157,18 +160,48 @@ def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Gene
         rng, reg_covar=options.reg_covar, column_mean=moments.mean,
         column_variance=moments.variance, means_init=means_init, hc_tree=hc_tree,
     )
+    return _run_from(data, options, r, start, moments, on_iteration)
+
+
+def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
+              moments: Moments, on_iteration: ProgressCallback | None) -> FitResult:
+    """Run r: EM to convergence from start, its degeneracy check, its components ordered."""
     callback = None if on_iteration is None else (
         lambda it, obj, ch: on_iteration(r, it, obj, ch))
     run = run_em(data, start, tol=options.tol, max_iter=options.max_iter,
                  reg_covar=options.reg_covar, hard=options.algorithm == "hard",
-                 on_iteration=callback)
+                 on_iteration=callback, accelerate=options.accelerate)
     degenerate = degenerate_components(run.params, moments.variance, options.reg_covar)
     return _ordered(data, FitResult(
         params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,
         n_iter=run.n_iter, converged=run.converged, trace=run.trace,
         events=_events_for(run, degenerate, options), degenerate=degenerate,
-        log_max_resp=run.final.log_max_resp, best_restart=r,
+        log_max_resp=run.final.log_max_resp, best_restart=r, n_passes=run.passes,
     ))
+
+
+def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
+               hc_tree: HcTree | None, on_iteration: ProgressCallback | None
+               ) -> list[FitResult]:
+    """init auto (engine.starts): the n_init best screened starts run to convergence.  A
+    run that stalls or ends degenerate gives its place to the next candidate; such runs
+    are kept (the first of them) only when no candidate is left and no run is sound."""
+    ranked = starts.screen(data, options, np.random.SeedSequence(options.seed),
+                           moments.mean, moments.variance, hc_tree)
+    if not ranked:
+        raise InvalidParameter("no start of init 'auto' could be made for "
+                               f"{options.n_components} components", advice=(FEWER_COMPONENTS,))
+    results: list[FitResult] = []
+    spoilt: list[FitResult] = []
+    for cand in ranked:
+        if len(results) == options.n_init:
+            break
+        assert cand.params is not None
+        r = len(results) + len(spoilt)
+        result = _run_from(data, options, r, cand.params, moments, on_iteration)
+        bad = result.is_degenerate or starts.stalled(result.params)
+        (spoilt if bad else results).append(result)
+    return results or spoilt[:1]
 
 
 def _pick_best(results: list[FitResult]) -> FitResult:
@@ -236,6 +269,8 @@ def fit(
     _check_model(data, options.covariance_type)
     _check_data(data, options.n_components)
     moments = data.reduce(chunk_moments)
+    if options.init == vocab.AUTO and means_init is None:
+        return _pick_best(_auto_runs(data, options, moments, hc_tree, on_iteration))
     runs = 1 if means_init is not None else options.n_init
     children = np.random.SeedSequence(options.seed).spawn(runs)
     results = [

@@ -26,6 +26,7 @@ Work buffers are per thread and reused across blocks and iterations; nothing all
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -42,7 +43,7 @@ _local = threading.local()
 def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> Array:
     """A per-thread work buffer, grown as needed and reused (contents undefined)."""
     bufs: dict[str, Array] = _local.__dict__.setdefault("bufs", {})
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     buf = bufs.get(name)
     if buf is None or buf.dtype != dtype or buf.size < size:
         buf = np.empty(max(size, 1), dtype=dtype)

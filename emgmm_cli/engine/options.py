@@ -10,8 +10,10 @@ help.  From this one declaration come
 - the comparison that lets `batch --skip-existing` keep a result,
 - the options `info` shows.
 
-Defaults follow scikit-learn's GaussianMixture; SELECT_DEFAULTS are what `select` uses
-instead.  numpy-free, so that --help can be built from it.
+The start and the iteration aim at the best optimum: init auto (engine.starts) and
+SQUAREM-accelerated EM; tol, max_iter, reg_covar and n_init follow scikit-learn's
+GaussianMixture, and with init kmeans and accelerate none a fit is scikit-learn's,
+iteration for iteration.  SELECT_DEFAULTS are what `select` uses instead.  numpy-free, so that --help can be built from it.
 """
 
 from __future__ import annotations
@@ -90,14 +92,14 @@ def _init_names() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class FitOptions:
-    """Everything that decides a fit.  Defaults follow scikit-learn's GaussianMixture."""
+    """Everything that decides a fit (the defaults: see the module docstring)."""
 
     n_components: int = field(metadata=_spec(
         kind=int, low=1, help="Number of mixture components."))
     covariance_type: str = field(default="full", metadata=_spec(
         kind=str, choices=vocab.covariance_choices,
         help="Covariance family (mclust's name, or scikit-learn's for four of them)."))
-    init: str = field(default="kmeans", metadata=_spec(
+    init: str = field(default=vocab.AUTO, metadata=_spec(
         kind=str, choices=_init_names, help="Initialisation."))
     means_init: str | None = field(default=None, metadata=_spec(
         kind=str, nullable=True, optional_in_file=True,
@@ -110,6 +112,10 @@ class FitOptions:
         help="Stop when the mean per-sample log-likelihood changes by less."))
     max_iter: int = field(default=100, metadata=_spec(
         kind=int, low=1, help="Most EM iterations per restart."))
+    accelerate: str = field(default="squarem", metadata=_spec(
+        kind=str, choices=lambda: vocab.names(vocab.ACCELERATIONS), optional_in_file=True,
+        help="How EM is accelerated (soft EM only; hard EM is never accelerated): "
+             "squarem or none (plain EM)."))
     reg_covar: float = field(default=1e-6, metadata=_spec(
         kind=float, low=0.0, help="Added to every covariance diagonal."))
     algorithm: str = field(default="soft", metadata=_spec(
@@ -165,11 +171,12 @@ OPTION_SPECS: dict[str, OptionSpec] = {
     f.name: f.metadata["spec"] for f in dataclasses.fields(FitOptions)
 }
 
-#: fit's defaults for the EM options that `select` changes, and select's: mclust's start,
-#: and EM run until the log-likelihood is settled to well under the 0.01 at which cells
-#: are compared.
+#: fit's defaults for the EM options that `select` changes, and select's: two full runs
+#: of the auto start per cell, and EM run until the log-likelihood is settled to well
+#: under the 0.01 at which cells are compared.
 FIT_DEFAULTS: Mapping[str, Any] = {
     name: next(f.default for f in dataclasses.fields(FitOptions) if f.name == name)
     for name in ("init", "n_init", "tol", "max_iter")
 }
-SELECT_DEFAULTS: Mapping[str, Any] = {"init": "hc", "n_init": 5, "tol": 1e-7, "max_iter": 2000}
+SELECT_DEFAULTS: Mapping[str, Any] = {"init": vocab.AUTO, "n_init": 2, "tol": 1e-7,
+                                      "max_iter": 2000}

@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""Optima and speed of emgmm's default start against scikit-learn and mclust.
+
+    python benchmarks/optima.py                 # everything (tens of minutes)
+    python benchmarks/optima.py --quick         # faithful and iris only, K 1-4
+    python benchmarks/optima.py --only speed    # or: optima
+
+Not part of the test suite.  It needs scikit-learn (pip install '.[test]'); R's mclust
+(Debian: r-base-core and r-cran-mclust) where installed, and says so and leaves its
+columns out where not.  It prints markdown and writes it to docs/optima.md (--out),
+with the command, the date, the machine and the versions.
+
+Optima
+------
+Datasets: Old Faithful (sample_data/faithful.csv) and scikit-learn's real datasets
+iris, wine and breast cancer, raw and standardised (columns centred, unit variance);
+families full, tied, diag, spherical (mclust's VVV, EEE, VVI, VII), K = 1..9.  In each
+cell:
+
+- emgmm: the default fit with 10 runs, engine.fitting.fit(FitOptions(K, covariance_type,
+  n_init=10, seed=0)) on the data in memory, what `emgmm fit DATA -k K -c FAMILY
+  --n-init 10 --seed 0` runs ("default fit": fit's tol, scikit-learn's 1e-3), and the same
+  with select's tol 1e-7 and max-iter 2000 ("tight fit"), which the best and worst-gap
+  columns use;
+- scikit-learn: GaussianMixture(K, covariance_type, n_init=30, init_params="kmeans",
+  tol=1e-7, max_iter=2000, random_state=0), its best of 30 k-means restarts, climbing to
+  the same precision as the tight fit;
+- mclust: Mclust(X, G = K, modelNames = MODEL)$loglik, run by Rscript in the same run
+  (for faithful, also tests/data/mclust_faithful.csv, mclust 6.0's numbers).
+
+A fit counts only if it is not degenerate (engine.em.degenerate_components: a covariance
+collapsed onto reg_covar, a spurious maximum); scikit-learn's fits are checked the same
+way.  The target of a cell is max(scikit-learn, mclust) over the fits that count; a cell
+meets it when emgmm's log-likelihood is at least that less TARGET_SLACK.  Per dataset
+the table gives the cells each method is best in (within TARGET_SLACK of the best, so
+ties count for each) and each method's worst gap to the best.
+
+Speed
+-----
+`emgmm select DATA --seed 0` with its defaults (a subprocess, process start to exit)
+against `Rscript` running Mclust(X, G = 1:9, modelNames = c("VVV","EEE","VVI","VII"))
+on the same CSV, alternately, --repeats times, medians.  Each also reports the seconds
+of the call alone (emgmm_cli.select in a Python process; system.time(Mclust(...))), which
+leave out the interpreters' start.  Data: Old Faithful, and 20,000 x 5 points from 5
+spherical Gaussians (unit variance, centres uniform in [-10, 10]^5, numpy seed 5).  Per
+cell: emgmm's log-likelihood less mclust's, and the passes over the data of the chosen
+run with --accelerate squarem (the default) and none, from the same seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+FAMILIES = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
+TARGET_SLACK = 0.01
+SEED = 0
+
+
+def datasets(quick: bool, only: list[str] | None = None) -> dict[str, np.ndarray]:
+    from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+
+    out = {"faithful": np.loadtxt(ROOT / "sample_data" / "faithful.csv", delimiter=",",
+                                  skiprows=1)}
+    loaders = {"iris": load_iris} if quick else {
+        "iris": load_iris, "wine": load_wine, "breast cancer": load_breast_cancer}
+    for name, load in loaders.items():
+        x = np.asarray(load().data, dtype=np.float64)
+        out[name] = x
+        out[name + " (std)"] = (x - x.mean(axis=0)) / x.std(axis=0)
+    return {k: v for k, v in out.items() if only is None or k.split(" (")[0] in only}
+
+
+def r_available() -> bool:
+    if shutil.which("Rscript") is None:
+        return False
+    done = subprocess.run(["Rscript", "-e", "library(mclust)"], capture_output=True)
+    return done.returncode == 0
+
+
+R_CELLS = r"""
+suppressMessages(library(mclust))
+x <- as.matrix(read.csv(commandArgs(TRUE)[1], header = FALSE))
+ks <- as.integer(strsplit(commandArgs(TRUE)[2], ",")[[1]])
+for (m in c("VVV", "EEE", "VVI", "VII")) for (g in ks) {
+  fit <- tryCatch(Mclust(x, G = g, modelNames = m, verbose = FALSE), error = function(e) NULL)
+  ll <- if (is.null(fit)) NA else fit$loglik
+  cat(m, g, format(ll, digits = 15), "\n")
+}
+"""
+
+
+def mclust_cells(x: np.ndarray, ks: list[int], tmp: Path) -> dict[tuple[str, int], float]:
+    data, script = tmp / "x.csv", tmp / "cells.R"
+    np.savetxt(data, x, delimiter=",", fmt="%.17g")
+    script.write_text(R_CELLS)
+    done = subprocess.run(["Rscript", str(script), str(data), ",".join(map(str, ks))],
+                          capture_output=True, text=True, check=True)
+    by_model = {v: k for k, v in FAMILIES.items()}
+    out = {}
+    for line in done.stdout.splitlines():
+        model, g, ll = line.split()
+        if ll != "NA":
+            out[by_model[model], int(g)] = float(ll)
+    return out
+
+
+def ours(x: np.ndarray, family: str, k: int, **options: Any) -> tuple[float | None, Any]:
+    from emgmm_cli.backends.local import ArrayDataset
+    from emgmm_cli.engine.errors import EngineError
+    from emgmm_cli.engine.fitting import fit
+    from emgmm_cli.engine.options import FitOptions
+
+    try:
+        result = fit(ArrayDataset(x), FitOptions(k, covariance_type=family, seed=SEED,
+                                                 **options))
+    except EngineError:
+        return None, None
+    return (None if result.is_degenerate else result.loglik), result
+
+
+def sklearn_best(x: np.ndarray, family: str, k: int, tol: float, max_iter: int) -> float | None:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    from emgmm_cli.engine.em import degenerate_components
+    from emgmm_cli.engine.params import MixtureParams
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gm = GaussianMixture(k, covariance_type=family, n_init=30, tol=tol,
+                                 max_iter=max_iter, random_state=SEED).fit(x)
+    except ValueError:  # a covariance not positive definite
+        return None
+    params = MixtureParams.build(gm.weights_, gm.means_, gm.covariances_, family)
+    if degenerate_components(params, x.var(axis=0), 1e-6):
+        return None
+    return float(gm.score(x) * len(x))
+
+
+def optima(quick: bool, use_r: bool, only: list[str] | None) -> str:
+    from emgmm_cli.engine.options import SELECT_DEFAULTS
+
+    tight = {"tol": SELECT_DEFAULTS["tol"], "max_iter": SELECT_DEFAULTS["max_iter"]}
+    ks = list(range(1, 5 if quick else 10))
+    lines = ["| dataset | cells | default fit meets target | tight fit meets target | "
+             "emgmm best | scikit-learn best | mclust best | emgmm worst gap | "
+             "scikit-learn worst gap | mclust worst gap |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    misses: dict[str, list[str]] = {"default": [], "tight": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, x in datasets(quick, only).items():
+            ref = mclust_cells(x, ks, Path(tmp)) if use_r else {}
+            cells = []
+            for family in FAMILIES:
+                for k in ks:
+                    d, _ = ours(x, family, k, n_init=10)
+                    e, _ = ours(x, family, k, n_init=10, **tight)
+                    s = sklearn_best(x, family, k, tight["tol"], tight["max_iter"])
+                    m = ref.get((family, k))
+                    cells.append((family, k, d, e, s, m))
+                    print(f"{name} {family} {k}: emgmm {d} / {e} sklearn {s} mclust {m}",
+                          file=sys.stderr, flush=True)
+            lines.append(_optima_row(name, cells, misses))
+    text = "\n".join(lines)
+    for which, found in misses.items():
+        text += (f"\n\nCells where the {which} fit is below the target: "
+                 + ("; ".join(found) if found else "none") + ".")
+    return text
+
+
+def _meets(value: float | None, target: float | None) -> bool:
+    return target is None or (value is not None and value >= target - TARGET_SLACK)
+
+
+def _optima_row(name: str, cells: list[tuple[Any, ...]], misses: dict[str, list[str]]) -> str:
+    """A dataset's row: per cell, values = (tight emgmm, scikit-learn, mclust); the default
+    fit is judged against the same target."""
+    wins = [0, 0, 0]
+    worst = [0.0, 0.0, 0.0]
+    met = {"default": 0, "tight": 0}
+    counted = 0
+    for family, k, default, *values in cells:
+        finite = [v for v in values if v is not None]
+        if not finite:
+            continue
+        counted += 1
+        best = max(finite)
+        for i, v in enumerate(values):
+            if v is not None:
+                wins[i] += v >= best - TARGET_SLACK
+                worst[i] = min(worst[i], v - best)
+        target = max((v for v in values[1:] if v is not None), default=None)
+        for which, value in (("default", default), ("tight", values[0])):
+            if _meets(value, target):
+                met[which] += 1
+            else:
+                gap = "degenerate" if value is None else f"{value - target:.2f}"
+                misses[which].append(f"{name} {FAMILIES[family]} K={k} ({gap})")
+    return (f"| {name} | {counted} | {met['default']} | {met['tight']} | {wins[0]} | "
+            f"{wins[1]} | {wins[2]} | {worst[0]:.2f} | {worst[1]:.2f} | {worst[2]:.2f} |")
+
+
+R_SELECT = r"""
+suppressMessages(library(mclust))
+x <- as.matrix(read.csv(commandArgs(TRUE)[1]))
+models <- c("VVV", "EEE", "VVI", "VII")
+t <- system.time(m <- Mclust(x, G = 1:9, modelNames = models, verbose = FALSE))[["elapsed"]]
+cat("seconds", t, "\n")
+for (model in models) for (g in 1:9) {
+  b <- m$BIC[as.character(g), model]
+  ll <- (b + nMclustParams(model, ncol(x), g) * log(nrow(x))) / 2
+  cat(model, g, format(ll, digits = 15), "\n")
+}
+"""
+
+PY_SELECT = """
+import sys, time
+import emgmm_cli
+t = time.perf_counter()
+emgmm_cli.select(sys.argv[1], range(1, 10), seed=0)
+print(time.perf_counter() - t)
+"""
+
+
+def speed_data(tmp: Path) -> dict[str, Path]:
+    rng = np.random.default_rng(5)
+    centres = rng.uniform(-10, 10, size=(5, 5))
+    x = np.concatenate([c + rng.normal(size=(4000, 5)) for c in centres])
+    x = x[rng.permutation(len(x))]
+    blobs = tmp / "blobs20000x5.csv"
+    np.savetxt(blobs, x, delimiter=",", header="a,b,c,d,e", comments="", fmt="%.10g")
+    return {"Old Faithful, 272 x 2": ROOT / "sample_data" / "faithful.csv",
+            "20,000 x 5, 5 spherical clusters": blobs}
+
+
+def _timed(cmd: list[str]) -> tuple[float, str]:
+    t = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return time.perf_counter() - t, done.stdout
+
+
+def speed(repeats: int, use_r: bool, only: list[str] | None) -> str:
+    lines = ["| data | emgmm select s (process) | emgmm select s (call) | Mclust s (process) "
+             "| Mclust s (call) | Mclust / emgmm (process) | Mclust / emgmm (call) |",
+             "|---|---|---|---|---|---|---|"]
+    details = []
+    emgmm = [sys.executable, "-m", "emgmm_cli"]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "select.R").write_text(R_SELECT)
+        (tmp / "select.py").write_text(PY_SELECT)
+        for name, path in speed_data(tmp).items():
+            if only is not None and not any(name.lower().startswith(o) for o in only):
+                continue
+            runs: dict[str, list[float]] = {"ep": [], "ec": [], "rp": [], "rc": []}
+            ref: dict[tuple[str, int], float] = {}
+            for _ in range(repeats):
+                runs["ep"].append(_timed(emgmm + ["select", str(path), "--seed", "0",
+                                                  "--table", str(tmp / "t.csv")])[0])
+                runs["ec"].append(float(_timed([sys.executable, str(tmp / "select.py"),
+                                                str(path)])[1]))
+                if use_r:
+                    wall, out = _timed(["Rscript", str(tmp / "select.R"), str(path)])
+                    runs["rp"].append(wall)
+                    ref = _parse_r(out, runs["rc"])
+            med = {key: statistics.median(v) if v else float("nan") for key, v in runs.items()}
+            lines.append(f"| {name} | {med['ep']:.2f} | {med['ec']:.2f} | {med['rp']:.2f} | "
+                         f"{med['rc']:.2f} | {med['rp'] / med['ep']:.2f} | "
+                         f"{med['rc'] / med['ec']:.2f} |")
+            details.append(_cells(name, path, ref))
+    return "\n".join(lines) + "\n\n" + "\n\n".join(details)
+
+
+def _parse_r(out: str, seconds: list[float]) -> dict[tuple[str, int], float]:
+    by_model = {v: k for k, v in FAMILIES.items()}
+    ref = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[0] == "seconds":
+            seconds.append(float(parts[1]))
+        elif parts[2] != "NA":
+            ref[by_model[parts[0]], int(parts[1])] = float(parts[2])
+    return ref
+
+
+def _cells(name: str, path: Path, ref: dict[tuple[str, int], float]) -> str:
+    """Per cell of select's default grid: log-likelihood less mclust's, and the passes
+    of the chosen run with and without acceleration (same seed)."""
+    import emgmm_cli
+    from emgmm_cli.engine.options import SELECT_DEFAULTS
+
+    runs = {acc: emgmm_cli.select(str(path), range(1, 10), seed=0, accelerate=acc)
+            for acc in ("squarem", "none")}
+    rows = [f"{name}: per cell, emgmm's log-likelihood less mclust's, and the passes over "
+            "the data of the chosen run, accelerated and plain (select's defaults: "
+            f"init {SELECT_DEFAULTS['init']}, n-init {SELECT_DEFAULTS['n_init']}, tol "
+            f"{SELECT_DEFAULTS['tol']:g}, max-iter {SELECT_DEFAULTS['max_iter']})",
+            "", "| cell | log-lik - mclust | passes squarem | passes none | saved |",
+            "|---|---|---|---|---|"]
+    below = 0
+    total = {"squarem": 0, "none": 0}
+    for fast, slow in zip(runs["squarem"].selection.cells, runs["none"].selection.cells):
+        cell = fast.cell
+        key = (cell.covariance_type, cell.n_components)
+        gap = "" if key not in ref or fast.result is None else fast.result.loglik - ref[key]
+        below += isinstance(gap, float) and gap < -TARGET_SLACK
+        p_fast = fast.result.n_passes if fast.result else 0
+        p_slow = slow.result.n_passes if slow.result else 0
+        total["squarem"] += p_fast
+        total["none"] += p_slow
+        gap_text = f"{gap:+.3f}" if isinstance(gap, float) else "n/a"
+        rows.append(f"| {cell.mclust} K={cell.n_components} | {gap_text} | {p_fast} | "
+                    f"{p_slow} | {p_slow - p_fast} |")
+    rows.append(f"| all | {below} cells below mclust - {TARGET_SLACK} | {total['squarem']} | "
+                f"{total['none']} | {total['none'] - total['squarem']} |")
+    return "\n".join(rows)
+
+
+def provenance(argv: list[str], use_r: bool) -> str:
+    import sklearn
+
+    r_version = ""
+    if use_r:
+        done = subprocess.run(["Rscript", "-e", "cat(R.version.string, "
+                               "as.character(packageVersion('mclust')))"],
+                              capture_output=True, text=True)
+        r_version = ", " + done.stdout.strip().replace(" ", " ", 1)
+    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    return (f"<sub>`python benchmarks/optima.py {' '.join(argv)}`, "
+            f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit "
+            f"{commit}, {platform.machine()} with {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, numpy {np.__version__}, scikit-learn "
+            f"{sklearn.__version__}{r_version}.</sub>")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", choices=("optima", "speed"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--datasets", help="comma-separated: faithful, iris, wine, breast "
+                        "cancer (optima); old faithful, 20,000 (speed)")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "optima.md"))
+    args = parser.parse_args()
+    only = None if args.datasets is None else [d.strip().lower() for d in
+                                               args.datasets.split(",")]
+    use_r = r_available()
+    if not use_r:
+        print("R with mclust is not installed: its columns are left out", file=sys.stderr)
+    parts = ["# Optima and speed of the default start", "",
+             "Generated by `benchmarks/optima.py` (its docstring says what is run); do not "
+             "edit by hand."]
+    if args.only in (None, "optima"):
+        parts += ["", "## Optima: default `fit --n-init 10` against scikit-learn and mclust",
+                  "", optima(args.quick, use_r, only)]
+    if args.only in (None, "speed"):
+        parts += ["", "## Speed: `emgmm select` against `Mclust`", "",
+                  speed(args.repeats, use_r, only)]
+    parts += ["", provenance(sys.argv[1:], use_r), ""]
+    text = "\n".join(parts)
+    print(text)
+    Path(args.out).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The ``auto`` initialisation: many cheap starts screened, the most promising continued.
+
+A fit with init ``auto`` and n_init = R makes C = min(SCREEN_MAX, SCREEN_PER_RUN * R)
+candidate starts, in this order (candidate_methods): k-means (``kmeans``), random
+responsibilities (``random``), then k-means++ seeds (``k-means++``) and random data points
+(``random-from-data``) in turn; mclust's hierarchy (``hc``) comes first only when the
+caller gives its tree (building one costs more than all the screening).  Each candidate
+draws from a child stream of the fit's seed, starts as that init method does, and runs
+SCREEN_ITERS plain EM iterations (Rmixmod's "smallEM"), on the data itself up to
+SCREEN_ROWS rows and on a random SCREEN_ROWS of them beyond.  The candidates are then
+ranked: one that failed, stalled (two components nearly the same Gaussian: see stalled)
+or ended degenerate comes last; the others by their log-likelihood.  The R best run to
+convergence (fitting.fit), each from where its screening ended; when R >= 2 and a
+hierarchy was given, its start is always among them.  A continued run that stalls or
+ends degenerate is replaced by the next candidate in the ranking.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .dataset import Dataset, InMemoryRows
+from .em import degenerate_components, run_em
+from .errors import EngineError
+from .hc import HcTree
+from .init import initial_params
+from .options import FitOptions
+from .params import MixtureParams
+
+Array = NDArray[np.floating]
+
+#: Plain EM iterations each candidate start gets before the ranking.
+SCREEN_ITERS = 20
+#: Candidates: SCREEN_PER_RUN per full run, at most SCREEN_MAX.
+SCREEN_PER_RUN = 10
+SCREEN_MAX = 40
+#: Above this many rows, the candidates are screened on a random subsample of this size.
+SCREEN_ROWS = 2000
+#: Two components whose Bhattacharyya distance is below this are the same Gaussian; a fit
+#: that holds such a pair has stalled at a stationary point of a smaller mixture.
+STALL_DISTANCE = 1e-4
+#: The candidates after the first three, in turn.
+_ROTATION = ("k-means++", "random-from-data")
+
+
+def candidate_methods(count: int, hierarchy: bool = False) -> list[str]:
+    """The init method of each of ``count`` candidates, in candidate order (the first the
+    hierarchy's when one is given)."""
+    first = ["hc", "kmeans", "random"] if hierarchy else ["kmeans", "random"]
+    rest = [_ROTATION[i % len(_ROTATION)] for i in range(max(count - len(first), 0))]
+    return (first + rest)[:count]
+
+
+def screen_count(n_init: int) -> int:
+    return min(SCREEN_MAX, SCREEN_PER_RUN * n_init)
+
+
+def bhattacharyya(params: MixtureParams) -> Array:
+    """(K, K) Bhattacharyya distances between the components (0 on the diagonal)."""
+    k = params.n_components
+    cov = params.full_covariances()
+    i, j = np.triu_indices(k, 1)
+    out = np.zeros((k, k))
+    if not len(i):
+        return out
+    mid = 0.5 * (cov[i] + cov[j])
+    delta = params.means[i] - params.means[j]
+    maha = np.einsum("pd,pd->p", delta, np.linalg.solve(mid, delta[:, :, None])[:, :, 0])
+    _, log_mid = np.linalg.slogdet(mid)
+    _, log_each = np.linalg.slogdet(cov)
+    dist = maha / 8.0 + 0.5 * (log_mid - 0.5 * (log_each[i] + log_each[j]))
+    out[i, j] = out[j, i] = np.maximum(dist, 0.0)
+    return out
+
+
+def stalled(params: MixtureParams, threshold: float = STALL_DISTANCE) -> bool:
+    """Whether two components are nearly the same Gaussian (a start that collapsed onto
+    the data's mean, as random responsibilities can, or a duplicated component)."""
+    if params.n_components < 2:
+        return False
+    dist = bhattacharyya(params)
+    upper = dist[np.triu_indices(params.n_components, 1)]
+    return bool((~(upper >= threshold)).any())
+
+
+@dataclass
+class Candidate:
+    """One screened start: its method, its stream, and where its screening ended."""
+
+    index: int
+    method: str
+    params: MixtureParams | None = None
+    loglik: float = -math.inf
+    usable: bool = False
+    error: EngineError | None = None
+
+    def rank(self) -> tuple[bool, float, int]:
+        return (not self.usable, -self.loglik, self.index)
+
+
+def _screening_data(data: Dataset, rng: np.random.Generator) -> Dataset:
+    if data.n_samples <= SCREEN_ROWS:
+        return data
+    rows = np.sort(rng.choice(data.n_samples, size=SCREEN_ROWS, replace=False))
+    return InMemoryRows(data.take(rows))
+
+
+def _screen_one(data: Dataset, sample: Dataset, options: FitOptions, cand: Candidate,
+                rng: np.random.Generator, column_mean: Array, column_variance: Array,
+                hc_tree: HcTree | None) -> Candidate:
+    """Start the candidate and run its few EM iterations; a start that fails is unusable."""
+    where = data if cand.method == "hc" else sample
+    try:
+        start = initial_params(
+            where, options.n_components, options.covariance_type, cand.method, rng,
+            reg_covar=options.reg_covar, column_mean=column_mean,
+            column_variance=column_variance, hc_tree=hc_tree)
+        run = run_em(sample, start, tol=options.tol, max_iter=SCREEN_ITERS,
+                     reg_covar=options.reg_covar, hard=options.algorithm == "hard")
+    except EngineError as exc:
+        cand.error = exc
+        return cand
+    cand.params, cand.loglik = run.params, run.final.loglik / run.final.n
+    cand.usable = (math.isfinite(cand.loglik) and not stalled(run.params)
+                   and not degenerate_components(run.params, column_variance,
+                                                 options.reg_covar))
+    return cand
+
+
+def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
+           column_mean: Array, column_variance: Array,
+           hc_tree: HcTree | None) -> list[Candidate]:
+    """Every candidate screened, in the order the full runs take them (see the module
+    docstring); candidates whose start failed are left out, and when every one failed the
+    first one's error is raised."""
+    streams = seed.spawn(screen_count(options.n_init) + 1)
+    sample = _screening_data(data, np.random.default_rng(streams[0]))
+    cands = [
+        _screen_one(data, sample, options, Candidate(i, method),
+                    np.random.default_rng(streams[i + 1]), column_mean, column_variance,
+                    hc_tree)
+        for i, method in enumerate(candidate_methods(len(streams) - 1, hc_tree is not None))
+    ]
+    ranked = sorted((c for c in cands if c.params is not None), key=Candidate.rank)
+    if not ranked and cands[0].error is not None:
+        raise cands[0].error  # no start could be made: the first one's reason
+    hc = next((c for c in ranked if c.method == "hc" and c.usable), None)
+    if options.n_init >= 2 and hc is not None and ranked.index(hc) >= options.n_init:
+        ranked.remove(hc)
+        ranked.insert(options.n_init - 1, hc)
+    return ranked

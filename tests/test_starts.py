@@ -1,0 +1,185 @@
+"""The default start (init auto: engine.starts) and accelerated EM (SQUAREM).
+
+References are independent of the code under test: plain EM from the same start (the
+iteration the scikit-learn parity tests pin down), and mclust's log-likelihoods on Old
+Faithful (tests/data/mclust_faithful.csv, through tests/test_select.py's proof run).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import emgmm_cli
+from emgmm_cli.backends.local import ArrayDataset
+from emgmm_cli.cli.main import cli
+from emgmm_cli.engine import FitOptions, fit, initial_params, run_em
+from emgmm_cli.engine.options import SELECT_DEFAULTS
+from emgmm_cli.engine.starts import (
+    Candidate,
+    bhattacharyya,
+    candidate_methods,
+    screen,
+    stalled,
+)
+from emgmm_cli.engine.stats import chunk_moments
+
+DATA = Path(__file__).parent / "data"
+
+
+def faithful() -> np.ndarray:
+    return np.loadtxt(DATA / "faithful.csv", delimiter=",", skiprows=1)
+
+
+def mixture(seed: int, n: int = 400) -> tuple[np.ndarray, int]:
+    """Points from a random mixture of 2 to 4 Gaussians in 2 to 4 dimensions."""
+    rng = np.random.default_rng(seed)
+    k, d = int(rng.integers(2, 5)), int(rng.integers(2, 5))
+    centres = rng.normal(scale=3.0, size=(k, d))
+    labels = rng.integers(k, size=n)
+    mixing = np.eye(d) + 0.3 * rng.normal(size=(k, d, d))
+    x = centres[labels] + np.einsum("nd,nde->ne", rng.normal(size=(n, d)), mixing[labels])
+    return x, k
+
+
+# --- accelerated EM ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_squarem_never_ends_below_plain_em(covariance_type: str) -> None:
+    """From the same start, SQUAREM's optimum is at least plain EM's (to 1e-6 of a
+    log-likelihood unit per point), its trace never falls, and it needs fewer passes."""
+    passes = {"none": 0, "squarem": 0}
+    for seed in range(12):
+        x, k = mixture(seed)
+        ds = ArrayDataset(x)
+        moments = ds.reduce(chunk_moments)
+        start = initial_params(ds, k, covariance_type, "k-means++", np.random.default_rng(seed),
+                               reg_covar=1e-6, column_mean=moments.mean,
+                               column_variance=moments.variance)
+        runs = {acc: run_em(ds, start, tol=1e-10, max_iter=20000, reg_covar=1e-6,
+                            accelerate=acc) for acc in passes}
+        for acc, run in runs.items():
+            assert run.converged
+            passes[acc] += run.passes
+        plain, fast = runs["none"].final.loglik, runs["squarem"].final.loglik
+        assert fast >= plain - 1e-6 * len(x), (seed, plain, fast)
+        trace = np.array([row.log_likelihood for row in runs["squarem"].trace])
+        assert (np.diff(trace) >= -1e-12).all()
+    assert passes["squarem"] < passes["none"]
+
+
+def test_hard_em_is_never_accelerated() -> None:
+    x, k = mixture(3)
+    ds = ArrayDataset(x)
+    moments = ds.reduce(chunk_moments)
+    start = initial_params(ds, k, "full", "kmeans", np.random.default_rng(0), reg_covar=1e-6,
+                           column_mean=moments.mean, column_variance=moments.variance)
+    runs = [run_em(ds, start, tol=1e-9, max_iter=500, reg_covar=1e-6, hard=True,
+                   accelerate=acc) for acc in ("none", "squarem")]
+    assert [r.log_likelihood for r in runs[0].trace] == [r.log_likelihood for r in runs[1].trace]
+
+
+# --- stalled starts ---------------------------------------------------------------------
+
+
+def test_a_stalled_start_is_detected() -> None:
+    """Random responsibilities on many points put every mean near the data's mean; two
+    EM iterations later the components are still nearly the same Gaussian."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(size=(20000, 3)) + shift for shift in (0, 4, 8)])
+    ds = ArrayDataset(x)
+    moments = ds.reduce(chunk_moments)
+    start = initial_params(ds, 3, "full", "random", rng, reg_covar=1e-6,
+                           column_mean=moments.mean, column_variance=moments.variance)
+    run = run_em(ds, start, tol=1e-3, max_iter=2, reg_covar=1e-6)
+    assert stalled(start) and stalled(run.params)
+    assert bhattacharyya(run.params).max() < 1e-4
+    good = fit(ds, FitOptions(3, seed=0))
+    assert not stalled(good.params)
+    assert np.sort(good.params.means[:, 0]).round(1).tolist() == pytest.approx([0, 4, 8], abs=0.1)
+
+
+def test_bhattacharyya_distance_closed_form() -> None:
+    """Two 1-D Gaussians: (m1 - m2)^2 / (4 (s1 + s2)) + ln((s1 + s2) / (2 sqrt(s1 s2))) / 2."""
+    from emgmm_cli.engine.params import MixtureParams
+
+    params = MixtureParams.build(np.array([0.5, 0.5]), np.array([[0.0], [3.0]]),
+                                 np.array([1.0, 4.0]), "spherical")
+    expected = 9 / (4 * 5) + 0.5 * np.log(5 / (2 * 2))
+    assert bhattacharyya(params)[0, 1] == pytest.approx(expected, rel=1e-12)
+
+
+def test_screening_ranks_stalled_candidates_last() -> None:
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(size=(3000, 2)) + shift for shift in (0, 6)])
+    ds = ArrayDataset(x)
+    moments = ds.reduce(chunk_moments)
+    options = FitOptions(2, seed=3, n_init=2)
+    ranked = screen(ds, options, np.random.SeedSequence(3), moments.mean, moments.variance,
+                    None)
+    assert [c.method for c in ranked if not c.usable] == ["random"]
+    last = ranked[-1].params
+    assert ranked[-1].method == "random" and last is not None and stalled(last)
+    assert all(c.usable for c in ranked[:-1])
+    assert Candidate(0, "kmeans", loglik=-1.0, usable=True).rank() < \
+        Candidate(1, "random", loglik=0.0, usable=False).rank()
+    assert candidate_methods(5) == ["kmeans", "random", "k-means++", "random-from-data",
+                                    "k-means++"]
+    assert candidate_methods(3, hierarchy=True) == ["hc", "kmeans", "random"]
+
+
+# --- the default: deterministic, usable everywhere --------------------------------------
+
+
+def test_default_is_deterministic_under_a_seed() -> None:
+    x, k = mixture(7, n=3000)
+    results = [fit(ArrayDataset(x, block_rows=512, n_threads=threads),
+                   FitOptions(k + 1, "diag", n_init=3, seed=11)) for threads in (1, 2, 2)]
+    assert results[0].options.init == "auto" and results[0].options.accelerate == "squarem"
+    for other in results[1:]:
+        assert other.loglik == results[0].loglik
+        assert np.array_equal(other.params.means, results[0].params.means)
+        assert other.restart_logliks == results[0].restart_logliks
+    different = fit(ArrayDataset(x), FitOptions(k + 1, "diag", n_init=3, seed=12))
+    assert different.restart_logliks != results[0].restart_logliks
+
+
+def test_default_fit_beats_kmeans_restarts_on_faithful() -> None:
+    """full, K = 4 on Old Faithful: ten k-means restarts of plain EM stop at -1114.69
+    (docs/numerics.md); the default start reaches mclust's -1111.28 or better."""
+    x = faithful()
+    plain = fit(ArrayDataset(x), FitOptions(4, init="kmeans", n_init=10, accelerate="none",
+                                            seed=0))
+    default = fit(ArrayDataset(x), FitOptions(4, n_init=10, seed=0))
+    assert default.loglik >= -1111.28 - 0.01
+    assert default.loglik > plain.loglik + 1.0
+
+
+def test_python_api_and_cli_take_the_options(tmp_path: Path) -> None:
+    x = faithful()
+    fitted = emgmm_cli.fit(x, 2, seed=0, accelerate="none", init="auto")
+    assert fitted.document["options"]["accelerate"] == "none"
+    result = CliRunner().invoke(cli, ["fit", str(DATA / "faithful.csv"), "-k", "2", "--seed",
+                                      "0", "--accelerate", "bogus"])
+    assert result.exit_code == 2 and "bogus" in result.output
+    result = CliRunner().invoke(cli, ["select", "--help"])
+    assert "--accelerate" in result.output and "auto" in result.output
+
+
+def test_a_real_pipeline_records_the_default(tmp_path: Path) -> None:
+    model = tmp_path / "m.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "emgmm_cli", "fit", str(DATA / "faithful.csv"), "-k", "3",
+         "--seed", "0", "--model", str(model), "--quiet"],
+        capture_output=True, text=True, check=True)
+    assert done.stderr == ""
+    options = json.loads(model.read_text())["options"]
+    assert options["init"] == "auto" and options["accelerate"] == "squarem"
+    assert options["n_init"] == 1 and SELECT_DEFAULTS["n_init"] == 2
