@@ -339,9 +339,11 @@ def test_one_dimensional_data_have_mclusts_e_and_v(tmp_path: Path) -> None:
 
 #: Mclust(X, G = 1:9)'s choice (../shared/reference/README.md): model, K, its BIC.
 MCLUST_CHOICE = {"faithful": ("EEE", 3, -2314.316), "iris": ("VEV", 2, -561.7285)}
-#: Cells where select's start (hc, then 4 random restarts) ends below mclust's optimum by
-#: more than 0.01 (a start issue: see docs/models.md).
-SHORT_OF_MCLUST = {"faithful": {("EVI", 8), ("EVV", 8)}, "iris": set()}
+#: Cells where select's default start (auto, 2 runs) ends below mclust's optimum by more
+#: than 0.01: other optima, not a fault of the M-step (docs/models.md lists them).
+SHORT_OF_MCLUST = {"faithful": {("EEI", 6), ("EEV", 8), ("EEV", 9), ("EVV", 7), ("EVV", 8),
+                                ("VEI", 7)},
+                   "iris": set()}
 
 
 @pytest.mark.parametrize("dataset", ["faithful", "iris"])
@@ -376,7 +378,7 @@ def test_select_over_the_fourteen_models_picks_mclusts_choice(dataset: str,
             short.add((r["mclust"], int(r["n_components"])))
         elif abs(loglik - ref[0]) < 0.005:  # the same optimum: BIC = -mclust's to 0.01
             assert -float(r["bic"]) == pytest.approx(ref[1], abs=0.01), r
-    assert short <= SHORT_OF_MCLUST[dataset]
+    assert short <= SHORT_OF_MCLUST[dataset], sorted(short)
 
 
 def test_the_models_page_states_the_table_and_the_convergence_control() -> None:
@@ -396,6 +398,8 @@ def test_the_models_page_states_the_table_and_the_convergence_control() -> None:
                 assert family(model).n_parameters(k, d) == value, (model, k, d)
     assert f"`MSTEP_TOL` = {families.MSTEP_TOL:g}" in text
     assert f"`MSTEP_MAX_ITER` = {families.MSTEP_MAX_ITER}" in text
+    listed = ", ".join(f"{m} K={k}" for m, k in sorted(SHORT_OF_MCLUST["faithful"]))
+    assert f"on faithful: {listed}." in text
 
 
 @settings(max_examples=80, deadline=None, derandomize=True,
