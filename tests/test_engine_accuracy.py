@@ -3,6 +3,8 @@ against published log-likelihoods (R's mclust on Old Faithful)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,7 +99,7 @@ def test_heights_soft_and_hard_em() -> None:
     x = heights(20_000)
     # from k-means: at tol 1e-3 soft EM on these overlapping groups stops where it starts,
     # so the k-means start, near the groups, is the one this test is about
-    kmeans = {"init": "kmeans", "accelerate": "none"}
+    kmeans: dict[str, Any] = {"init": "kmeans", "accelerate": "none"}
     soft = fit(ArrayDataset(x), FitOptions(2, "full", seed=0, **kmeans))
     hard = fit(ArrayDataset(x), FitOptions(2, "full", seed=0, algorithm="hard", **kmeans))
     low, high = sorted_means(soft)

@@ -74,7 +74,7 @@ def test_the_model_and_the_responsibilities_agree_with_the_labels(three_blobs: P
 
 
 def test_mean_order_puts_the_shorter_group_first_and_none_keeps_the_restarts_order() -> None:
-    kmeans = {"init": "kmeans", "accelerate": "none"}  # the optimum near the two groups
+    kmeans: dict[str, Any] = {"init": "kmeans", "accelerate": "none"}  # the optimum near the two groups
     fit = emgmm_cli.fit(str(HEIGHTS), 2, seed=0, order="mean", **kmeans)
     assert fit.means[0, 0] < fit.means[1, 0]
     assert fit.labels[0] == 1  # the first 300 rows are the taller group

@@ -3,17 +3,21 @@ a data frame (the Python API), then opened as an engine Dataset."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..backends import open_dataset
-from ..engine.dataset import Dataset
+from ..engine.dataset import Dataset, WeightedRows
 from ..io.cache import open_points
 from ..io.errors import DataError
+from ..io.npyfile import NpyFile
 from ..io.readers import Points, read_points
+from .errors import UsageProblem
 from .requests import ReadOptions
 
 #: The source name of data handed over in memory (in messages and the model file).
@@ -27,29 +31,129 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
     """The data of a file ('-': stdin, or the bytes of stdin given) as the read options
     say: in memory when small; over read.memory_limit, a .npy is read block by block and
     a text file through its binary cache (emgmm_cli.io.cache)."""
+    columns = read.read_columns()
     if path == "-" and stdin is not None:
-        return read_points(path, columns=read.columns, delimiter=read.delimiter,
-                           header=read.header, dtype=read.dtype, stdin=stdin)
-    return open_points(path, columns=read.columns, delimiter=read.delimiter,
-                       header=read.header, dtype=read.dtype, memory_limit=read.memory_limit,
-                       cache_dir=read.cache_dir, log=log)
+        points: Points = read_points(path, columns=columns, delimiter=read.delimiter,
+                                     header=read.header, dtype=read.dtype, stdin=stdin)
+    else:
+        points = open_points(path, columns=columns, delimiter=read.delimiter,
+                             header=read.header, dtype=read.dtype,
+                             memory_limit=read.memory_limit, cache_dir=read.cache_dir, log=log)
+    return weighed(points, read)
 
 
-def as_points(data: Any, read: ReadOptions | None = None) -> Points:
+# --------------------------------------------------------------------------- sample weights
+
+
+def weighed(points: Points, read: ReadOptions, weights: Any = None,
+            known: Any = None) -> Points:
+    """points with their per-row data: sample weights (read.weights_column taken out of
+    the features, the one column of the file read.sample_weights, or weights given by
+    the Python API) and known labels (read.known_column, taken out of the features, the
+    file read.known_labels, or known given).  Weights must be finite and >= 0, not all
+    zero; known labels whole numbers >= -1 (-1: unknown); a DataError names the row."""
+    from ..engine.dataset import check_known, check_weights
+    from ..engine.errors import InvalidParameter
+
+    where = points.source
+    if read.weights_column is not None:
+        points, weights = _split_column(points, read.weights_column, "weights")
+    elif read.sample_weights is not None:
+        where, weights = read.sample_weights, _one_column(read.sample_weights)
+    if read.known_column is not None:
+        points, known = _split_column(points, read.known_column, "known-labels")
+    elif read.known_labels is not None:
+        known = read_known_labels(read.known_labels)
+    try:
+        if weights is not None:
+            points = dataclasses.replace(points, weights=check_weights(weights,
+                                                                       points.n_samples))
+        where = points.source if read.known_labels is None else read.known_labels
+        if known is not None:
+            points = dataclasses.replace(points, known=check_known(known, points.n_samples))
+    except InvalidParameter as exc:
+        raise DataError(where, str(exc).replace("sample weight ", "weight ", 1)) from None
+    return points
+
+
+def _one_column(path: str) -> NDArray[np.float64]:
+    table = read_points(path, dtype="float64")
+    if table.n_features != 1:
+        raise DataError(path, f"sample weights are one column, one weight per row; the file "
+                              f"has {table.n_features} columns")
+    return np.asarray(table.x[:, 0])
+
+
+def read_known_labels(path: str) -> NDArray[np.int64]:
+    """One known component per line: a whole number >= 0, or -1 or an empty line where
+    it is unknown; a first line that is not a number is a header."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(path, f"cannot read the known labels: {exc}") from None
+    if lines and lines[0].strip() and not lines[0].strip().lstrip("-").isdigit():
+        lines = lines[1:]
+    out = np.full(len(lines), -1, dtype=np.int64)
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text and text.upper() not in ("NA", "NAN"):
+            try:
+                out[i] = int(text)
+            except ValueError:
+                raise DataError(path, f"line {i + 1}: {text!r} is not a component number "
+                                      "(or -1, or empty, where unknown)") from None
+    return out
+
+
+def _split_column(points: Points, spec: str, what: str) -> tuple[Points, NDArray[np.float64]]:
+    """(points without the column spec names (a header name, or a 0-based index), the
+    values of that column in float64)."""
+    names = points.column_names
+    if spec in names:
+        j = names.index(spec)
+    elif spec.isdigit() and int(spec) < len(names):
+        j = int(spec)
+    else:
+        raise DataError(points.source, f"no {what} column {spec!r}; available columns: "
+                                       f"{', '.join(names)}", column=spec)
+    if len(names) == 1:
+        raise DataError(points.source, f"the {what} column is the only column; there is "
+                                       "nothing left to fit", column=spec)
+    keep = [i for i in range(len(names)) if i != j]
+    x = points.x
+    if isinstance(x, NpyFile):
+        column = dataclasses.replace(x, columns=(x.columns[j],), dtype=np.dtype(np.float64))
+        weights = column.read(0, x.shape[0])[:, 0].copy()
+        rest: Any = dataclasses.replace(x, columns=tuple(x.columns[i] for i in keep))
+    else:
+        weights = np.asarray(x[:, j], dtype=np.float64).copy()
+        rest = np.ascontiguousarray(x[:, keep])
+    return dataclasses.replace(points, x=rest, column_names=[names[i] for i in keep]), weights
+
+
+def as_points(data: Any, read: ReadOptions | None = None, *,
+              sample_weights: Any = None, known_labels: Any = None) -> Points:
     """Points from a path, an (N, D) or (N,) array-like, or a pandas DataFrame.
 
     A DataFrame keeps its column names; read.columns selects among them (or among
-    "0".."D-1" for an array).  Values must be finite numbers.
+    "0".."D-1" for an array).  Values must be finite numbers.  sample_weights: N weights,
+    known_labels: N known components, -1 where unknown (or the read options' columns and
+    files: see weighed).
     """
     read = read or ReadOptions()
+    if sample_weights is not None and read.weighted:
+        raise UsageProblem("give the sample weights once: sample_weights, or the "
+                           "weights_column or sample_weights of the read options")
     if isinstance(data, (str, os.PathLike)):
-        return load(os.fspath(data), read)
+        return weighed(load(os.fspath(data), read), ReadOptions(), sample_weights,
+                       known_labels)
     names: list[str] | None = None
     if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # a pandas DataFrame
         names = [str(c) for c in data.columns]
         data = _frame_values(data, names, read)
         if read.columns is not None:
-            names = list(read.columns)
+            names = list(read.read_columns() or ())
     x = np.asarray(data)
     if x.ndim == 1:
         x = x.reshape(-1, 1)
@@ -61,7 +165,7 @@ def as_points(data: Any, read: ReadOptions | None = None) -> Points:
     if names is None:
         names = [str(j) for j in range(x.shape[1])]
         if read.columns is not None:
-            cols = [_column_index(c, names) for c in read.columns]
+            cols = [_column_index(c, names) for c in read.read_columns() or ()]
             x, names = x[:, cols], [names[j] for j in cols]
     with np.errstate(over="ignore", invalid="ignore"):
         x = np.ascontiguousarray(x, dtype=np.dtype(read.dtype))
@@ -71,7 +175,7 @@ def as_points(data: Any, read: ReadOptions | None = None) -> Points:
         raise DataError(ARRAY_SOURCE, f"value {x[i, j]} in row {i} is not a finite number; "
                                       "missing or infinite values must be removed or imputed "
                                       "first", column=names[j])
-    return Points(x, names, ARRAY_SOURCE)
+    return weighed(Points(x, names, ARRAY_SOURCE), read, sample_weights, known_labels)
 
 
 def _column_index(spec: str, names: list[str]) -> int:
@@ -82,7 +186,7 @@ def _column_index(spec: str, names: list[str]) -> int:
 
 
 def _frame_values(frame: Any, names: list[str], read: ReadOptions) -> Any:
-    chosen = list(read.columns) if read.columns is not None else names
+    chosen = list(read.read_columns() or ()) if read.columns is not None else names
     for name in chosen:
         if name not in names:
             _column_index(name, names)
@@ -98,6 +202,9 @@ def _frame_values(frame: Any, names: list[str], read: ReadOptions) -> Any:
 def dataset(points: Points, n_components: int = 1, covariance_type: str = "full", *,
             n_threads: int | None = None) -> Dataset:
     """The Dataset over points that a model of this K and family is fitted or applied on
-    (backends.open_dataset chooses the backend)."""
-    return open_dataset(points.x, n_components=n_components, covariance_type=covariance_type,
+    (backends.open_dataset chooses the backend), its rows weighted by points.weights."""
+    rows = open_dataset(points.x, n_components=n_components, covariance_type=covariance_type,
                         n_threads=n_threads)
+    if points.weights is None and points.known is None:
+        return rows
+    return WeightedRows(rows, points.weights, points.known)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..engine.dataset import Dataset
+from ..engine.dataset import Dataset, row_known
 from ..engine.errors import EngineError, Finding
 from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit
 from ..engine.init import check_means_init
@@ -89,8 +89,11 @@ def final_pass(data: Dataset, params: MixtureParams, *, want_labels: bool = True
     resp = np.empty((n, params.n_components)) if want_resp else None
     dens = np.empty(n) if want_log_density else None
     loglik = 0.0
+    known = row_known(data)
     for start, pred in data.scan(lambda block, _: predict_chunk(block, params)):
         stop = start + len(pred.labels)
+        if known is not None:
+            keep_known(pred, known[start:stop])
         if on_block is not None:
             on_block(start, pred)
         for target, part in ((labels, pred.labels), (resp, pred.resp),
@@ -99,6 +102,15 @@ def final_pass(data: Dataset, params: MixtureParams, *, want_labels: bool = True
                 target[start:stop] = part
         loglik += float(pred.log_density.sum(dtype=np.float64))
     return FinalPass(labels, resp, dens, loglik)
+
+
+def keep_known(pred: Predictions, known: NDArray[np.int64]) -> None:
+    """Rows with a known component keep it: label, and one-hot responsibilities."""
+    rows = np.flatnonzero(known >= 0)
+    if len(rows):
+        pred.labels[rows] = known[rows]
+        pred.resp[rows] = 0.0
+        pred.resp[rows, known[rows]] = 1.0
 
 
 def stream_predictions(out: OutputSet, dest: dict[str, str], data: Dataset,
@@ -246,6 +258,9 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     do not depend on it.  An engine error names the data (EngineError.source).
     """
     options = seeded(options)
+    start = None
+    if options.init_model is not None:
+        options, start = continued(options, points, standardize=standardize)
     prepared = prepare(points, reg_covar=options.reg_covar, standardize=standardize,
                        n_threads=n_threads)
     if on_finding is not None:
@@ -256,13 +271,34 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     if means_init is not None and prepared.transform is not None:
         means_init = prepared.transform.to_z(means_init)
     try:
-        result = engine_fit(data, options, means_init=means_init, on_iteration=on_iteration)
+        result = engine_fit(data, options, means_init=means_init, on_iteration=on_iteration,
+                            start=start)
     except EngineError as exc:
         exc.source = points.source
         raise
     if prepared.transform is not None:
         result = prepared.transform.data_result(result)
     return fitted(points, data, result, prepared)
+
+
+def continued(options: FitOptions, points: Points, *, standardize: bool = False
+              ) -> tuple[FitOptions, MixtureParams]:
+    """options.init_model read: options with its number of components and family, and
+    its parameters, the start of EM.  The data must have the model's D columns; a model
+    of standardized columns (or --standardize) is refused, since its start would be of
+    other columns than those fitted."""
+    from ..io.model import check_features, load_model
+
+    assert options.init_model is not None
+    model = load_model(options.init_model)
+    check_features(model, points)
+    if model.transform is not None or standardize:
+        raise UsageProblem("--init-model continues a fit of the data's own columns; a model "
+                           "fitted with --standardize, or --standardize, cannot be continued",
+                           option="--init-model")
+    params = model.params
+    return options.replace(n_components=params.n_components,
+                           covariance_type=params.covariance_type), params
 
 
 def load_means(path: str, n_components: int, n_features: int) -> Array:
@@ -360,29 +396,39 @@ def write_outputs(fit: Fitted, outputs: FitOutputs,
 # --------------------------------------------------------------------------- Python API
 
 
-def fit(data: Any, n_components: int, *, means_init: Any = None,
+def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
         read: ReadOptions | None = None, on_iteration: ProgressCallback | None = None,
-        standardize: bool = False, **options: Any) -> Fitted:
+        standardize: bool = False, sample_weights: Any = None, known_labels: Any = None,
+        **options: Any) -> Fitted:
     """Fit a Gaussian mixture of n_components to data: a path, an (N, D) array or a
     pandas DataFrame.
 
     options: any field of engine.options.FitOptions (covariance_type, init, n_init, tol,
     max_iter, reg_covar, algorithm, seed); means_init: K x D starting means (an array or
     a file); standardize: fit the columns centred and scaled to unit variance (see
-    app.prepare; the parameters are then of those columns, Fitted.transform maps them).
+    app.prepare; the parameters are then of those columns, Fitted.transform maps them);
+    sample_weights: N weights >= 0, a row of weight w counting as the row given w times
+    (or read.weights_column, a column of the data; BIC then takes their sum as n);
+    init_model: a model file EM continues from (n_components and covariance_type are
+    then the model's); freeze: the parameters kept fixed ("weights,means");
+    known_labels: N known components (-1 where unknown): semi-supervised EM, in which
+    those rows keep their component.
     Returns a Fitted: weights, means, covariances, labels, responsibilities, trace,
     log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
     the model document.
     """
-    points = as_points(data, read)
-    fit_options = FitOptions(n_components, **options)
+    points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels)
+    if n_components is None and options.get("init_model") is None:
+        raise UsageProblem("give n_components (or init_model, a model to continue)")
+    fit_options = FitOptions(n_components or 1, **options)
     start = None
     if means_init is not None:
         if isinstance(means_init, (str, Path)):
-            start = load_means(str(means_init), n_components, points.n_features)
+            start = load_means(str(means_init), fit_options.n_components, points.n_features)
             fit_options = fit_options.replace(means_init=str(means_init))
         else:
-            start = check_means_init(np.asarray(means_init, dtype=np.float64), n_components,
+            start = check_means_init(np.asarray(means_init, dtype=np.float64),
+                                     fit_options.n_components,
                                      points.n_features)
     return fit_points(points, fit_options, means_init=start, on_iteration=on_iteration,
                       standardize=standardize)

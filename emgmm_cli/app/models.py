@@ -27,7 +27,7 @@ from ..io.model import LoadedModel, check_features, load_model
 from ..io.readers import Points, read_points
 from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
-from .data import as_points, dataset
+from .data import as_points, dataset, weighed
 from .fitting import FinalPass, Fitted, final_pass
 from .prepare import Standardize
 from .requests import ReadOptions
@@ -68,14 +68,18 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
               stdin: io.BytesIO | None = None) -> Points:
     """The data for a model: read.columns if given; else the model's feature names when
     the input's header holds them all; else every column.  D must be the model's.
-    stdin: the bytes of stdin, when they are read more than once."""
+    stdin: the bytes of stdin, when they are read more than once.  With sample weights
+    (read.weights_column, read.sample_weights) the points carry them (data.weighed)."""
     names = model.feature_names
+    if (read.weights_column or read.known_column) and read.columns is None \
+            and _usable_names(names):
+        read = dataclasses.replace(read, columns=tuple(names))
     kwargs: dict[str, Any] = {"delimiter": read.delimiter, "header": read.header,
                               "dtype": read.dtype}
     if stdin is None and path == "-":
         stdin = buffered_stdin()
     if read.columns is not None or not _usable_names(names):
-        points = read_points(path, columns=read.columns, stdin=stdin, **kwargs)
+        points = read_points(path, columns=read.read_columns(), stdin=stdin, **kwargs)
     else:
         try:
             points = read_points(path, columns=names, stdin=stdin, **kwargs)
@@ -89,6 +93,7 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
             if _usable_names(points.column_names):  # a header, without the model's names
                 warn(f"{points.source}: the columns ({', '.join(points.column_names)}) are "
                      f"not the model's ({', '.join(names)}); using all columns")
+    points = weighed(points, read)
     check_features(model, points)
     for note in points.notes:
         warn(f"{points.source}: {note}")
@@ -139,11 +144,14 @@ def score_summary(model: Model, points: Points, result: FinalPass,
     n = points.n_samples
     assert result.log_density is not None
     density = result.log_density
+    total, count = weighted_loglik(points, result)
     summary: dict[str, Any] = {
         "model": model.path, "source": points.source, "n_samples": n,
-        "log_likelihood": result.loglik, "mean_log_likelihood": result.loglik / n,
+        "log_likelihood": total, "mean_log_likelihood": total / count,
         "n_infinite": int(np.count_nonzero(density == -np.inf)),
     }
+    if points.weights is not None:
+        summary["sum_of_weights"] = count
     if threshold is None:
         return summary, None
     with np.errstate(invalid="ignore"):
@@ -153,6 +161,17 @@ def score_summary(model: Model, points: Points, result: FinalPass,
     flags = ((density < cutoff) | (density == -np.inf)).astype(np.int64)
     summary.update(threshold=threshold, cutoff_log_density=cutoff, n_outliers=int(flags.sum()))
     return summary, flags
+
+
+def weighted_loglik(points: Points, result: FinalPass) -> tuple[float, float]:
+    """(the log-likelihood of the points, what they count for): with sample weights,
+    sum_i w_i log p(x_i) (a row of weight 0 adds nothing) and the sum of the weights."""
+    w = points.weights
+    if w is None or result.log_density is None:
+        return result.loglik, float(points.n_samples)
+    with np.errstate(invalid="ignore"):
+        terms = np.where(w > 0, w * result.log_density, 0.0)
+    return float(terms.sum(dtype=np.float64)), float(w.sum())
 
 
 def infinite_note(summary: dict[str, Any], result: FinalPass) -> str | None:
@@ -239,13 +258,16 @@ class Scores:
     mean_log_likelihood: float
 
 
-def score(model: Any, data: Any, *, read: ReadOptions | None = None) -> Scores:
-    """Per-sample log-densities and the log-likelihood of data under a model."""
+def score(model: Any, data: Any, *, read: ReadOptions | None = None,
+          sample_weights: Any = None) -> Scores:
+    """Per-sample log-densities and the log-likelihood of data under a model (with
+    sample weights, sum_i w_i log p(x_i) and its mean over the sum of the weights)."""
     m = as_model(model)
-    points = _model_points(m, data, read)
+    points = _model_points(m, data, read, sample_weights)
     result = apply_model(m, points, want_log_density=True)
     assert result.log_density is not None
-    return Scores(result.log_density, result.loglik, result.loglik / points.n_samples)
+    total, count = weighted_loglik(points, result)
+    return Scores(result.log_density, total, total / count)
 
 
 def sample(model: Any, n: int, *, seed: int | None = None
@@ -254,8 +276,9 @@ def sample(model: Any, n: int, *, seed: int | None = None
     return sample_points(as_model(model), n, np.random.default_rng(seed))
 
 
-def _model_points(model: Model, data: Any, read: ReadOptions | None) -> Points:
-    points = as_points(data, read)
+def _model_points(model: Model, data: Any, read: ReadOptions | None,
+                  sample_weights: Any = None) -> Points:
+    points = as_points(data, read, sample_weights=sample_weights)
     if points.n_features != model.params.n_features:
         raise DataError(points.source, f"has {points.n_features} columns but the model has "
                                        f"{model.params.n_features}")

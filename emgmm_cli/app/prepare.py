@@ -98,16 +98,16 @@ class Standardize:
                 x, affine=(tuple(self.center.tolist()), tuple(self.scale.tolist())))
         else:
             mapped = np.ascontiguousarray(self.to_z(x, x.dtype))
-        return Points(mapped, points.column_names, points.source, points.notes)
+        return dataclasses.replace(points, x=mapped)
 
     def data_result(self, result: FitResult) -> FitResult:
         """result with its log-likelihoods in the data's units (criteria follow)."""
         per_row = self.log_scale
         return dataclasses.replace(
-            result, loglik=result.loglik - result.n_samples * per_row,
+            result, loglik=result.loglik - result.n_effective * per_row,
             trace=[dataclasses.replace(r, log_likelihood=r.log_likelihood - per_row)
                    for r in result.trace],
-            restart_logliks=[v - result.n_samples * per_row for v in result.restart_logliks])
+            restart_logliks=[v - result.n_effective * per_row for v in result.restart_logliks])
 
     def log_density(self, values: Array) -> Array:
         """Log-densities of standardized rows as log-densities of the data's rows."""

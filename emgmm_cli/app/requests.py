@@ -29,6 +29,27 @@ class ReadOptions:
     dtype: str = "float64"
     memory_limit: int | None = None  # bytes; None: a quarter of the memory
     cache_dir: str | None = None  # None: the per-user cache directory
+    #: the column of the input that holds each row's sample weight (not a feature)
+    weights_column: str | None = None
+    #: a file of one sample weight per row (N x 1, in any input format)
+    sample_weights: str | None = None
+    #: the column of the input that holds each row's known component (-1: unknown)
+    known_column: str | None = None
+    #: a file of one known component per line (empty or -1: unknown)
+    known_labels: str | None = None
+
+    @property
+    def weighted(self) -> bool:
+        return self.weights_column is not None or self.sample_weights is not None
+
+    def read_columns(self) -> tuple[str, ...] | None:
+        """The columns to read: those asked for, and the weights and known-label columns
+        among them."""
+        if self.columns is None:
+            return None
+        extra = [c for c in (self.weights_column, self.known_column)
+                 if c is not None and c not in self.columns]
+        return (*self.columns, *extra)
 
     def __post_init__(self) -> None:
         if self.columns is not None and not isinstance(self.columns, tuple):
@@ -36,6 +57,12 @@ class ReadOptions:
             cols: Sequence[str] = self.columns
             object.__setattr__(self, "columns", tuple(
                 cols.split(",") if isinstance(cols, str) else cols))
+        if self.weights_column is not None and self.sample_weights is not None:
+            raise UsageProblem("give the sample weights once: --weights-column or "
+                               "--sample-weights, not both", option="--sample-weights")
+        if self.known_column is not None and self.known_labels is not None:
+            raise UsageProblem("give the known labels once: --known-column or "
+                               "--known-labels, not both", option="--known-labels")
 
 
 @dataclass(frozen=True)

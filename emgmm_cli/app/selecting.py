@@ -16,10 +16,11 @@ from functools import partial
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from ..backends import open_dataset
 from ..backends.processes import portable, run_tasks, worker_count
-from ..engine.dataset import Dataset
+from ..engine.dataset import Dataset, WeightedRows
 from ..engine.errors import EngineError
 from ..engine.fitting import ProgressCallback
 from ..engine.hc import HcTree
@@ -123,18 +124,24 @@ class _CellItem:
     source: Any  # what open_dataset reads (an array, a block-file descriptor)
     task: CellTask
     hc_tree: HcTree | None
+    weights: NDArray[np.float64] | None = None  # the rows' sample weights
+    known: NDArray[np.int64] | None = None  # the rows' known components
 
 
 def _fit_cell_item(item: _CellItem) -> CellResult:
     cell = item.task.cell
-    data = open_dataset(item.source, n_components=cell.n_components,
-                        covariance_type=cell.covariance_type, n_threads=1)
+    data: Dataset = open_dataset(item.source, n_components=cell.n_components,
+                                 covariance_type=cell.covariance_type, n_threads=1)
+    if item.weights is not None or item.known is not None:
+        data = WeightedRows(data, item.weights, item.known)
     return fit_cell(data, item.task, hc_tree=item.hc_tree)
 
 
-def process_mapper(source: Any, jobs: int) -> CellMapper:
+def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None = None,
+                   known: NDArray[np.int64] | None = None) -> CellMapper:
     """A CellMapper that fits up to `jobs` cells at once in worker processes (0: one per
-    core), each opening source itself; with one worker, the cells run here in order."""
+    core), each opening source itself (with the rows' weights and known labels, when
+    given); with one worker, the cells run here in order."""
 
     def map_cells(data: Dataset, tasks: Sequence[CellTask], hc_tree: HcTree | None,
                   on_done: CellCallback | None) -> list[CellResult]:
@@ -153,7 +160,7 @@ def process_mapper(source: Any, jobs: int) -> CellMapper:
                 on_done(tasks[i].index, value)
 
         with portable(source) as shared:
-            items = [_CellItem(shared, t, hc_tree) for t in tasks]
+            items = [_CellItem(shared, t, hc_tree, weights, known) for t in tasks]
             run_tasks(_fit_cell_item, items, workers, on_start=lambda i: None,
                       on_result=on_result)
         if failures:
@@ -182,7 +189,8 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
         for finding in prepared.findings:
             on_finding(finding)
     data = dataset(prepared.points, n_threads=n_threads)
-    mapper: CellMapper = (process_mapper(prepared.points.x, jobs) if jobs != 1
+    mapper: CellMapper = (process_mapper(prepared.points.x, jobs, prepared.points.weights,
+                                         prepared.points.known) if jobs != 1
                           else partial(fit_in_order, on_iteration=on_iteration))
     try:
         selection = select(data, grid(cells.covariance_types, cells.components,
@@ -292,13 +300,15 @@ def _stage_table(out: OutputSet, path: str, selected: Selected) -> None:
 def select_model(data: Any, components: Sequence[int] = range(1, 10),
                  covariance_types: Sequence[str] | None = None, *, criterion: str = "bic",
                  seed: int | None = None, jobs: int = 1, read: ReadOptions | None = None,
-                 standardize: bool = False, **options: Any) -> Selected:
+                 standardize: bool = False, sample_weights: Any = None,
+                 known_labels: Any = None, **options: Any) -> Selected:
     """Choose the number of components and the covariance family of data (a path, an
     array or a DataFrame) as `emgmm select` does: every (family, K) cell is fitted, with
     select's defaults (init hc, 5 restarts, tol 1e-7, max-iter 2000) unless options say
     otherwise, and the lowest criterion wins.  Returns a Selected: .cells, .rows(), .best
-    (a Fitted, or None when every cell failed or ended degenerate)."""
-    points = as_points(data, read)
+    (a Fitted, or None when every cell failed or ended degenerate).  sample_weights: N
+    weights >= 0, a row of weight w counting as the row given w times."""
+    points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels)
     template = FitOptions(1, **{**SELECT_DEFAULTS, **options})
     cells = SelectGrid(tuple(components), tuple(covariance_types or ()), criterion)
     return select_points(points, cells, template, seed=seed, jobs=jobs,

@@ -70,6 +70,7 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
       emgmm fit data.csv -k 4 --with-rows --proba -o clustered.csv
       emgmm fit data.csv -k 3 -c diag --n-init 5 --seed 1 --model model.json
       emgmm fit data.csv -k 2 --columns height --algorithm hard --show-trace
+      emgmm fit data.csv --init-model model.json --max-iter 50 --freeze weights
       cat data.csv | emgmm fit - -k 4 --output-dir out/
     """
     from ..app import fitting
@@ -80,6 +81,11 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     from . import show
 
     read, options, outputs = take(kw, ReadOptions), take(kw, FitOptions), take(kw, FitOutputs)
+    if options.n_components is None:
+        if options.init_model is None:
+            raise click.UsageError("Missing option '-k' / '--components' (or --init-model, "
+                                   "a model to continue).")
+        options = options.replace(n_components=1)  # the model's, once it is read
     if not outputs.destinations() and not outputs.as_json and (
             outputs.with_rows or not term.stdout_isatty):
         outputs = dataclasses.replace(outputs, labels="-")  # labels: the data of a pipe

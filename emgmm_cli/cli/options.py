@@ -359,6 +359,21 @@ read_options = compose(
     click.option("--header/--no-header", " /-H", default=None,
                  help="Whether the first row is a header (default: detected: a header "
                       "is a first row with a non-numeric field)."),
+    click.option("--weights-column", metavar="NAME",
+                 help="The column (header name or 0-based index) holding each row's "
+                      "sample weight, a number >= 0; it is not a feature.  A row of weight "
+                      "w counts as the row given w times (statistics, log-likelihood, "
+                      "k-means start), and BIC takes the sum of the weights as n."),
+    click.option("--sample-weights", metavar="FILE", type=click.Path(dir_okay=False),
+                 help="A file of one sample weight per row (one column, any input "
+                      "format), as --weights-column."),
+    click.option("--known-column", metavar="NAME",
+                 help="The column (header name or 0-based index) holding each row's known "
+                      "component, -1 where unknown; it is not a feature.  Semi-supervised "
+                      "EM: those rows keep their component, the others are inferred."),
+    click.option("--known-labels", metavar="FILE", type=click.Path(dir_okay=False),
+                 help="A file of one known component per line (-1 or empty where "
+                      "unknown), as --known-column."),
 )
 
 input_options = compose(click.argument("input", metavar="INPUT", type=FILE_PATH), read_options)
@@ -430,7 +445,8 @@ def em_options(defaults: Mapping[str, Any] = FIT_DEFAULTS, *, means_init: bool =
         return fit_option(name, help=text)
 
     names = [n for n in OPTION_SPECS if n not in ("n_components", "covariance_type",
-                                                   "means_init")]
+                                                   "means_init")
+             and (means_init or n != "init_model")]  # select fits many K: no init model
     decorators = [option(n) for n in names]
     if means_init:
         decorators.insert(1, click.option(
@@ -471,7 +487,9 @@ def covariance_help(select: bool = False) -> str:
 
 
 fit_options = compose(
-    fit_option("n_components", required=True, metavar="K"),
+    fit_option("n_components", metavar="K",
+               help="Number of mixture components (required, unless --init-model gives "
+                    "them)."),
     fit_option("covariance_type", default="full", metavar="TYPE", help=covariance_help()),
     em_options(),
 )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 
 
-def bic(loglik: float, n_parameters: int, n_samples: int) -> float:
+def bic(loglik: float, n_parameters: int, n_samples: float) -> float:
+    """n_samples: N, or the sum of the sample weights of a weighted fit."""
     return -2.0 * loglik + n_parameters * math.log(n_samples)
 
 
@@ -18,5 +19,5 @@ def aic(loglik: float, n_parameters: int) -> float:
     return -2.0 * loglik + 2.0 * n_parameters
 
 
-def icl(loglik: float, n_parameters: int, n_samples: int, log_max_resp: float) -> float:
+def icl(loglik: float, n_parameters: int, n_samples: float, log_max_resp: float) -> float:
     return bic(loglik, n_parameters, n_samples) - 2.0 * log_max_resp

@@ -7,7 +7,7 @@ one) implement it, and emgmm_cli.backends.open_dataset is the one place that cho
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Protocol, TypeVar
+from typing import Any, Callable, Iterator, Protocol, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,6 +53,161 @@ class Dataset(Protocol):
         """The same rows, in blocks sized for a model of this many components and family
         (the work buffers of a block grow with K and D)."""
         ...
+
+
+# --------------------------------------------------------------------------- per-row data
+
+
+class WeightedRows:
+    """Any Dataset whose rows carry non-negative weights (sample weights).
+
+    The weights are an (N,) float64 array held beside the rows, and they flow with the
+    blocks: reduce_weighted(data, fn) calls fn(block, w=w) with w the block's slice of the
+    weights (None for a dataset without them), through the backend's own indexed
+    reduction, so every backend (in memory, memory-mapped, block file, distributed) and
+    every covariance family gets them without knowing of them.  The plain protocol
+    methods are those of the rows: reduce, scan and take do not see the weights.
+    A weight w counts a row w times: every sufficient statistic, the log-likelihood and
+    the k-means initialisation weigh it so, and a row of weight 2 is the row given twice.
+
+    known: the (N,) known component of each row, -1 where unknown (semi-supervised EM),
+    or None; it flows to the EM statistics the same way (reduce_weighted with_known).
+    weights may then be None (every row counts once).
+    """
+
+    def __init__(self, rows: Dataset, weights: NDArray[np.floating] | None,
+                 known: NDArray[np.integer] | None = None) -> None:
+        self.rows = rows
+        self.weights = None if weights is None else check_weights(weights, rows.n_samples)
+        self.known = None if known is None else check_known(known, rows.n_samples)
+
+    @property
+    def n_samples(self) -> int:
+        return self.rows.n_samples
+
+    @property
+    def n_features(self) -> int:
+        return self.rows.n_features
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.rows.dtype
+
+    def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
+        return self.rows.reduce(fn, indexed=indexed)
+
+    def scan(self, fn: Callable[[NDArray[np.floating], int], R]) -> Iterator[tuple[int, R]]:
+        return self.rows.scan(fn)
+
+    def take(self, rows: NDArray[np.intp]) -> NDArray[np.floating]:
+        return self.rows.take(rows)
+
+    def for_model(self, n_components: int, covariance_type: str) -> "WeightedRows":
+        return WeightedRows(self.rows.for_model(n_components, covariance_type), self.weights,
+                            self.known)
+
+
+def check_known(known: Any, n_rows: int, n_components: int | None = None
+                ) -> NDArray[np.int64]:
+    """Known labels as an (N,) int64 array, -1 for unknown; InvalidParameter naming the
+    first bad row for a count other than n_rows, or a label that is not -1 or a
+    component (0..n_components-1 when given)."""
+    from .errors import InvalidParameter
+
+    raw = np.asarray(known).reshape(-1)
+    if len(raw) != n_rows:
+        raise InvalidParameter(f"{len(raw)} known labels for {n_rows} rows; give one per row "
+                               "(-1 where unknown)", option="known_labels")
+    with np.errstate(invalid="ignore"):
+        labels = np.where(np.isfinite(raw.astype(np.float64)), raw, -1.0)
+        whole = labels == np.round(labels)
+    top = np.inf if n_components is None else n_components - 1
+    bad = np.flatnonzero(~whole | (labels < -1) | (labels > top))
+    if len(bad):
+        i = int(bad[0])
+        allowed = "-1 or a component number" if n_components is None else \
+            f"-1 or a component from 0 to {n_components - 1}"
+        raise InvalidParameter(f"known label {raw[i]} of row {i} (counting from 0) is not "
+                               f"{allowed}", option="known_labels")
+    return labels.astype(np.int64)
+
+
+def row_known(data: Dataset) -> NDArray[np.int64] | None:
+    """The known components of data's rows (-1: unknown), or None without any."""
+    known: NDArray[np.int64] | None = getattr(data, "known", None)
+    return known
+
+
+def check_weights(weights: Any, n_rows: int) -> NDArray[np.float64]:
+    """weights as an (N,) float64 array; InvalidParameter, naming the first bad row
+    (0-based), for a count other than n_rows, a negative or non-finite weight, or weights
+    that are all zero."""
+    from .errors import InvalidParameter
+
+    w = np.ascontiguousarray(weights, dtype=np.float64).reshape(-1)
+    if len(w) != n_rows:
+        raise InvalidParameter(f"{len(w)} sample weights for {n_rows} rows; give one weight "
+                               "per row", option="sample_weights")
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero(~(w >= 0) | ~np.isfinite(w))
+    if len(bad):
+        i = int(bad[0])
+        raise InvalidParameter(f"sample weight {w[i]:g} of row {i} (counting from 0) is not "
+                               "a finite number >= 0", option="sample_weights")
+    if not w.any():
+        raise InvalidParameter("every sample weight is zero; at least one row must count",
+                               option="sample_weights")
+    return w
+
+
+def row_weights(data: Dataset) -> NDArray[np.float64] | None:
+    """The weights of data's rows, or None when every row counts once."""
+    weights: NDArray[np.float64] | None = getattr(data, "weights", None)
+    return weights
+
+
+def total_weight(data: Dataset) -> float:
+    """What the rows count for: the sum of their weights, or N."""
+    w = row_weights(data)
+    return float(data.n_samples) if w is None else float(w.sum())
+
+
+class _WithWeights:
+    """fn(block[, first row], w=the block's weights or None[, known=its known labels]),
+    from the block's first row (picklable, for backends that ship the function to other
+    processes)."""
+
+    def __init__(self, fn: Callable[..., object], weights: NDArray[np.float64] | None,
+                 indexed: bool, known: NDArray[np.int64] | None = None,
+                 with_known: bool = False) -> None:
+        self.fn = fn
+        self.weights = weights
+        self.indexed = indexed
+        self.known = known
+        self.with_known = with_known
+
+    def __call__(self, block: NDArray[np.floating], first: int) -> object:
+        stop = first + block.shape[0]
+        extra: dict[str, Any] = {"w": None if self.weights is None
+                                 else self.weights[first:stop]}
+        if self.with_known:
+            extra["known"] = None if self.known is None else self.known[first:stop]
+        return self.fn(block, first, **extra) if self.indexed else self.fn(block, **extra)
+
+
+def reduce_weighted(data: Dataset, fn: Callable[..., T], *, indexed: bool = False,
+                    with_known: bool = False) -> T:
+    """The sum over blocks of fn(block, w=w) (fn(block, first_row, w=w) when indexed):
+    w is the block's row weights, or None for a dataset without them; with_known also
+    passes known=, the block's known labels (or None)."""
+    adapter = _WithWeights(fn, row_weights(data), indexed, row_known(data), with_known)
+    return data.reduce(adapter, indexed=True)  # type: ignore[return-value]
+
+
+def take_weights(data: Dataset, rows: NDArray[np.intp]) -> NDArray[np.float64] | None:
+    """The weights of the given rows, or None for a dataset without them."""
+    w = row_weights(data)
+    return None if w is None else w[np.asarray(rows, dtype=np.intp)]
 
 
 class InMemoryRows:

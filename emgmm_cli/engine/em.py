@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .families import family, scatter_about_means
-from .dataset import Dataset
+from .dataset import Dataset, reduce_weighted
 from .errors import WEIGHT_COLLAPSE, FitEvent, NotPositiveDefinite
 from .params import MixtureParams
 from .stats import SuffStats, chunk_stats
@@ -30,6 +30,18 @@ COLLAPSE_MASS = 1e-6
 DEGENERATE_RATIO = 1e-6
 
 IterationCallback = Callable[[int, float, float], None]
+#: after_m_step(new params, collapsed components, responsibility sums, iteration) ->
+#: (the parameters EM goes on with, events): engine.degenerate's policies.
+AfterMStep = Callable[[MixtureParams, NDArray[np.intp], NDArray[np.floating], int],
+                      tuple[MixtureParams, list[FitEvent]]]
+
+#: Why a run of EM stopped (EMRun.stopped, and the model's "stopped").
+STOPPED_CONVERGED = "converged"
+STOPPED_MAX_ITER = "max-iter"
+STOPPED_TIME_LIMIT = "time limit"
+STOPPED_DEGENERATE = "degenerate"
+STOP_REASONS = (STOPPED_CONVERGED, STOPPED_MAX_ITER, STOPPED_TIME_LIMIT, STOPPED_DEGENERATE)
+
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,8 @@ class EMRun:
     #: passes over the data the run made (its E-steps; an extrapolation that
     #: accelerated EM refused is a pass without a trace row)
     passes: int = 0
+    #: why it stopped: one of STOP_REASONS
+    stopped: str = STOPPED_MAX_ITER
 
     @property
     def n_iter(self) -> int:
@@ -67,13 +81,16 @@ def m_step(
     *,
     iteration: int | None = None,
     previous: MixtureParams | None = None,
+    freeze: frozenset[str] = frozenset(),
 ) -> tuple[MixtureParams, NDArray[np.intp]]:
     """New parameters from statistics whose second moments are centred on ``centers``.
 
     Returns the parameters and the indices of components whose mass collapsed; those keep
-    the previous mean and covariance (there is no data to estimate them from).  The
-    family's M-step reads the scatter about the new means (families.scatter_about_means)
-    and the previous covariances, which its iterative M-steps start from.
+    the previous mean and covariance (there is no data to estimate them from).  freeze:
+    the parameters (weights, means, covariances) kept as they are in ``previous``, bit
+    for bit; the covariances are then those about the frozen means.  The family's M-step
+    reads the scatter about the new means (families.scatter_about_means) and the previous
+    covariances, which its iterative M-steps start from.
     """
     fam = family(covariance_type)
     nk = stats.nk + EPS_MASS
@@ -81,6 +98,8 @@ def m_step(
     collapsed = np.flatnonzero(stats.nk < COLLAPSE_MASS)
     if previous is not None and len(collapsed):
         means[collapsed] = previous.means[collapsed]
+    if previous is not None and "means" in freeze:
+        means = previous.means.copy()
     w = scatter_about_means(stats.scatter, nk, means - centers, reg_covar)
     prev = None if previous is None else previous.covariances
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -92,8 +111,14 @@ def m_step(
             cov[live] = fam.m_step(w[live], nk[live], prev[live])
         else:
             cov = fam.m_step(w, nk, prev)
+    if previous is not None and "covariances" in freeze:
+        cov = previous.covariances.copy()
+    weights = nk / nk.sum()
+    if "weights" in freeze:
+        weights = (previous.weights.copy() if previous is not None
+                   else np.full(len(nk), 1.0 / len(nk)))
     params = MixtureParams.build(
-        nk / nk.sum(), means, cov, covariance_type, reg_covar=reg_covar, iteration=iteration
+        weights, means, cov, covariance_type, reg_covar=reg_covar, iteration=iteration
     )
     return params, collapsed
 
@@ -127,6 +152,9 @@ def run_em(
     hard: bool = False,
     on_iteration: IterationCallback | None = None,
     accelerate: str = "none",
+    freeze: frozenset[str] = frozenset(),
+    deadline: float | None = None,
+    after_m_step: AfterMStep | None = None,
 ) -> EMRun:
     """Iterate E and M steps from ``params`` until the mean objective changes by < tol.
 
@@ -138,17 +166,31 @@ def run_em(
     accelerate "squarem" (soft EM only) extrapolates every two EM steps (squarem below);
     "none" is the plain iteration, step for step scikit-learn's.  Either way max_iter
     bounds the passes over the data, and the run stops when one plain EM step changes the
-    objective by less than tol.
+    objective by less than tol.  freeze: parameters the M-step keeps (m_step); deadline:
+    a time.monotonic() after which no pass starts (the run keeps its last parameters,
+    EM's best so far); after_m_step: a hook that may change the new parameters
+    (engine.degenerate).  Frozen parameters and a hook run plain EM (an extrapolation
+    would move frozen parameters by rounding, or mix mixtures of different K).
     """
     steps = _Steps(data, reg_covar, hard, on_iteration)
-    if accelerate == "squarem" and not hard:
+    steps.freeze, steps.deadline, steps.after_m_step = freeze, deadline, after_m_step
+    plain_only = bool(freeze) or after_m_step is not None
+    if accelerate == "squarem" and not hard and not plain_only:
         params, converged = squarem(steps, params, tol, max_iter)
     elif accelerate in ("none", "squarem"):
         params, converged = _plain(steps, params, tol, max_iter)
     else:
         raise ValueError(f"unknown acceleration {accelerate!r}")
-    final = data.reduce(partial(chunk_stats, params=params, hard=False))
-    return EMRun(params, steps.trace, converged, final, steps.events, steps.passes)
+    final = em_stats(data, params, hard=False)
+    stopped = STOPPED_CONVERGED if converged else steps.stopped
+    return EMRun(params, steps.trace, converged, final, steps.events, steps.passes, stopped)
+
+
+def em_stats(data: Dataset, params: MixtureParams, hard: bool,
+             entropy: bool = True) -> SuffStats:
+    """One E-step over the whole dataset: the rows' weights and known labels included."""
+    return reduce_weighted(data, partial(chunk_stats, params=params, hard=hard,
+                                         entropy=entropy), with_known=True)
 
 
 class _Steps:
@@ -164,14 +206,24 @@ class _Steps:
         self.passes = 0
         self._collapsed: set[int] = set()
         self._t = time.perf_counter()
+        self.freeze: frozenset[str] = frozenset()
+        self.deadline: float | None = None
+        self.after_m_step: AfterMStep | None = None
+        self.stopped = STOPPED_MAX_ITER
+
+    def time_up(self) -> bool:
+        """Whether the deadline has passed (then the run stops: stopped says why)."""
+        if self.deadline is None or time.monotonic() < self.deadline:
+            return False
+        self.stopped = STOPPED_TIME_LIMIT
+        return True
 
     def step(self, params: MixtureParams) -> tuple[SuffStats, MixtureParams]:
         """One pass: the statistics under params and the parameters they give."""
         self.passes += 1
-        st = self.data.reduce(partial(chunk_stats, params=params, hard=self.hard,
-                                      entropy=False))
+        st = em_stats(self.data, params, self.hard, entropy=False)
         new, collapsed = m_step(st, params.means, params.covariance_type, self.reg_covar,
-                                iteration=self.passes, previous=params)
+                                iteration=self.passes, previous=params, freeze=self.freeze)
         for k in collapsed:
             if int(k) not in self._collapsed:
                 self._collapsed.add(int(k))
@@ -181,6 +233,9 @@ class _Steps:
                     "explains no points); its mean and covariance were frozen at their "
                     "previous values", int(k), self.passes,
                 ))
+        if self.after_m_step is not None:
+            new, more = self.after_m_step(new, collapsed, st.nk, self.passes)
+            self.events += more
         return st, new
 
     def record(self, obj: float) -> float:
@@ -215,6 +270,8 @@ def _plain(steps: _Steps, params: MixtureParams, tol: float,
         params = new_params
         if unchanged or _settled(change, tol):
             return params, True
+        if steps.passes < max_iter and steps.time_up():
+            break
         prev_stats = st
     return params, False
 
@@ -245,11 +302,11 @@ def squarem(steps: _Steps, params: MixtureParams, tol: float,
     scale = float(np.mean(np.diagonal(params.full_covariances(), axis1=1, axis2=2)))
     scale = scale if scale > 0 and math.isfinite(scale) else 1.0
     step_max, theta0 = 1.0, params
-    while steps.passes < max_iter:
+    while steps.passes < max_iter and not (steps.passes and steps.time_up()):
         st0, theta1 = steps.step(theta0)
         if _settled(steps.record(st0.objective / st0.n), tol):
             return theta1, True
-        if steps.passes >= max_iter:
+        if steps.passes >= max_iter or steps.time_up():
             return theta1, False
         st1, theta2 = steps.step(theta1)
         l1 = st1.objective / st1.n

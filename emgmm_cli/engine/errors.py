@@ -72,13 +72,15 @@ class NotPositiveDefinite(EngineError):
 WEIGHT_COLLAPSE = "weight-collapse"
 DEGENERATE = "degenerate"
 NOT_CONVERGED = "not-converged"
+TIME_LIMIT = "time-limit"
 
 
 @dataclass(frozen=True)
 class FitEvent:
     """Something noteworthy that happened during a fit and what was done about it.
 
-    kind is one of WEIGHT_COLLAPSE, DEGENERATE, NOT_CONVERGED; component and iteration
+    kind is one of WEIGHT_COLLAPSE, DEGENERATE, NOT_CONVERGED, TIME_LIMIT; component and
+    iteration
     are None where they do not apply; values holds the numbers the event is about (for
     not-converged: the last change and tol).  message says it in words, without advice.
     """

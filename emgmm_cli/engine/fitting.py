@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
@@ -13,23 +14,40 @@ from numpy.typing import NDArray
 
 from . import criteria, starts
 from .. import vocab
-from .dataset import Dataset
+from .degenerate import DegeneratePolicy
+from .dataset import (
+    Dataset,
+    check_known,
+    reduce_weighted,
+    row_known,
+    row_weights,
+    total_weight,
+)
 from .families import family
-from .em import EMRun, TraceRow, degenerate_components, run_em
+from .em import (
+    STOPPED_MAX_ITER,
+    STOPPED_TIME_LIMIT,
+    EMRun,
+    TraceRow,
+    degenerate_components,
+    em_stats,
+    run_em,
+)
 from .errors import (
     DEGENERATE,
     FEWER_COMPONENTS,
     NOT_CONVERGED,
+    TIME_LIMIT,
     WIDER_DTYPE,
     FitEvent,
     InvalidParameter,
 )
 from .hc import HcTree
 from .init import distinct_rows, initial_params, restart_method
-from .options import FitOptions
+from .options import FitOptions, frozen_names
 from .ordering import component_order
 from .params import MixtureParams
-from .stats import Moments, chunk_moments, chunk_stats
+from .stats import Moments, SuffStats, chunk_moments, stats_from_resp
 
 Array = NDArray[np.floating]
 
@@ -60,18 +78,36 @@ class FitResult:
     #: passes over the data the best run made (n_iter, plus extrapolations that
     #: accelerated EM refused)
     n_passes: int = 0
+    #: the sum of the sample weights of a weighted fit (None: every row counts once)
+    weight_total: float | None = None
+    #: why the kept run stopped (em.STOP_REASONS), and why every restart did
+    stopped: str = STOPPED_MAX_ITER
+    restart_stopped: list[str] = field(default_factory=list)
+
+    @property
+    def n_effective(self) -> float:
+        """What the rows count for: N, or the sum of the sample weights.  The mean
+        log-likelihood, BIC and ICL take it as n."""
+        return float(self.n_samples) if self.weight_total is None else self.weight_total
+
 
     @property
     def mean_loglik(self) -> float:
-        return self.loglik / self.n_samples
+        return self.loglik / self.n_effective
 
     @property
     def n_parameters(self) -> int:
-        return self.params.n_parameters()
+        """The free parameters: the mixture's, less those options.freeze holds fixed
+        (frozen weights: K - 1, as mclust's equalPro counts)."""
+        p = self.params
+        k, d = p.n_components, p.n_features
+        counts = {"weights": k - 1, "means": k * d}
+        counts["covariances"] = p.n_parameters() - counts["weights"] - counts["means"]
+        return p.n_parameters() - sum(counts[f] for f in frozen_names(self.options.freeze))
 
     @property
     def bic(self) -> float:
-        return criteria.bic(self.loglik, self.n_parameters, self.n_samples)
+        return criteria.bic(self.loglik, self.n_parameters, self.n_effective)
 
     @property
     def aic(self) -> float:
@@ -79,7 +115,8 @@ class FitResult:
 
     @property
     def icl(self) -> float:
-        return criteria.icl(self.loglik, self.n_parameters, self.n_samples, self.log_max_resp)
+        return criteria.icl(self.loglik, self.n_parameters, self.n_effective,
+                            self.log_max_resp)
 
     @property
     def is_degenerate(self) -> bool:
@@ -140,7 +177,14 @@ def _events_for(run: EMRun, degenerate: list[int], options: FitOptions) -> list[
             "covariance type, or more restarts",
             c, run.n_iter,
         ))
-    if not run.converged:
+    if run.stopped == STOPPED_TIME_LIMIT:
+        events.append(FitEvent(
+            TIME_LIMIT, f"stopped: time limit of {options.max_time:g} s reached after "
+                        f"{run.n_iter} iteration{'s' if run.n_iter > 1 else ''}; the "
+                        "parameters of the last one are kept",
+            None, run.n_iter, {"max_time": options.max_time},
+        ))
+    elif not run.converged:
         last = run.trace[-1].change
         plural = "s" if options.max_iter > 1 else ""
         detail = "" if math.isnan(last) else f" (last change {last:.3g}, tol {options.tol:g})"
@@ -153,36 +197,56 @@ def _events_for(run: EMRun, degenerate: list[int], options: FitOptions) -> list[
 
 def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Generator,
                  moments: Moments, *, means_init: Array | None, hc_tree: HcTree | None,
-                 on_iteration: ProgressCallback | None) -> FitResult:
-    """Restart r: its start (restart_method), EM to convergence, its degeneracy check."""
-    start = initial_params(
-        data, options.n_components, options.covariance_type, restart_method(options.init, r),
-        rng, reg_covar=options.reg_covar, column_mean=moments.mean,
-        column_variance=moments.variance, means_init=means_init, hc_tree=hc_tree,
-    )
-    return _run_from(data, options, r, start, moments, on_iteration)
+                 on_iteration: ProgressCallback | None,
+                 start: MixtureParams | None = None,
+                 deadline: float | None = None) -> FitResult:
+    """Restart r: its start (restart_method, or the given one), EM to convergence, its
+    degeneracy check."""
+    if start is None:
+        start = initial_params(
+            data, options.n_components, options.covariance_type,
+            restart_method(options.init, r), rng, reg_covar=options.reg_covar,
+            column_mean=moments.mean, column_variance=moments.variance,
+            means_init=means_init, hc_tree=hc_tree, freeze=frozen_names(options.freeze),
+        )
+    return _run_from(data, options, r, start, moments, on_iteration, deadline)
+
+
+def _equal_if_frozen(params: MixtureParams, options: FitOptions) -> MixtureParams:
+    """A start made by an init with its weights equal when they are frozen (equalPro)."""
+    if "weights" not in frozen_names(options.freeze):
+        return params
+    k = params.n_components
+    return MixtureParams.build(np.full(k, 1.0 / k), params.means, params.covariances,
+                               params.covariance_type)
 
 
 def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
-              moments: Moments, on_iteration: ProgressCallback | None) -> FitResult:
+              moments: Moments, on_iteration: ProgressCallback | None,
+              deadline: float | None = None) -> FitResult:
     """Run r: EM to convergence from start, its degeneracy check, its components ordered."""
     callback = None if on_iteration is None else (
         lambda it, obj, ch: on_iteration(r, it, obj, ch))
+    policy = DegeneratePolicy(options.on_degenerate, moments.variance, options.reg_covar, data)
     run = run_em(data, start, tol=options.tol, max_iter=options.max_iter,
                  reg_covar=options.reg_covar, hard=options.algorithm == "hard",
-                 on_iteration=callback, accelerate=options.accelerate)
+                 on_iteration=callback, accelerate=options.accelerate,
+                 freeze=frozen_names(options.freeze), deadline=deadline,
+                 after_m_step=None if options.on_degenerate == "keep" else policy)
     degenerate = degenerate_components(run.params, moments.variance, options.reg_covar)
     return _ordered(data, FitResult(
         params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,
         n_iter=run.n_iter, converged=run.converged, trace=run.trace,
         events=_events_for(run, degenerate, options), degenerate=degenerate,
         log_max_resp=run.final.log_max_resp, best_restart=r, n_passes=run.passes,
+        weight_total=None if row_weights(data) is None else total_weight(data),
+        stopped=run.stopped,
     ))
 
 
 def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
-               hc_tree: HcTree | None, on_iteration: ProgressCallback | None
-               ) -> list[FitResult]:
+               hc_tree: HcTree | None, on_iteration: ProgressCallback | None,
+               deadline: float | None = None) -> list[FitResult]:
     """init auto (engine.starts): the n_init best screened starts run to convergence.  A
     run that stalls or ends degenerate gives its place to the next candidate; such runs
     are kept (the first of them) only when no candidate is left and no run is sound."""
@@ -194,11 +258,13 @@ def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
     results: list[FitResult] = []
     spoilt: list[FitResult] = []
     for cand in ranked:
-        if len(results) == options.n_init:
+        if len(results) == options.n_init or (
+                results and deadline is not None and time.monotonic() >= deadline):
             break
         assert cand.params is not None
         r = len(results) + len(spoilt)
-        result = _run_from(data, options, r, cand.params, moments, on_iteration)
+        result = _run_from(data, options, r, _equal_if_frozen(cand.params, options), moments,
+                           on_iteration, deadline)
         bad = result.is_degenerate or starts.stalled(result.params)
         (spoilt if bad else results).append(result)
     return results or spoilt[:1]
@@ -213,6 +279,7 @@ def _pick_best(results: list[FitResult]) -> FitResult:
     assert best is not None
     best.restart_logliks = [r.loglik for r in results]
     best.restart_traces = [r.trace for r in results]
+    best.restart_stopped = [r.stopped for r in results]
     return best
 
 
@@ -226,7 +293,7 @@ def _ordered(data: Dataset, result: FitResult) -> FitResult:
     if (order == np.arange(len(order))).all():
         return result
     params = params.permuted(order)
-    final = data.reduce(partial(chunk_stats, params=params, hard=False))
+    final = em_stats(data, params, hard=False)
     new = {int(old): j for j, old in enumerate(order)}
 
     def renumber(event: FitEvent) -> FitEvent:
@@ -246,6 +313,47 @@ def _ordered(data: Dataset, result: FitResult) -> FitResult:
                                loglik=final.loglik, log_max_resp=final.log_max_resp)
 
 
+def _known_stats(x: Array, *, k: int, covariance_type: str, origin: Array,
+                 w: NDArray[np.float64] | None = None,
+                 known: NDArray[np.int64] | None = None) -> SuffStats:
+    resp = np.zeros((x.shape[0], k), dtype=x.dtype)
+    if known is not None:
+        rows = np.flatnonzero(known >= 0)
+        resp[rows, known[rows]] = 1.0
+    return stats_from_resp(x, resp, origin, covariance_type, w)
+
+
+def _semi_supervised(data: Dataset, options: FitOptions, means_init: Array | None,
+                     start: MixtureParams | None) -> tuple[FitOptions, Array | None]:
+    """Options and starting means of a fit with known labels (semi-supervised EM).
+
+    The labels must be components of the fit; the components keep the labels' numbers
+    (order none), soft EM only, and no component may be dropped.  Unless the start is
+    given, EM starts from the mean of each component's known rows when every component
+    has some."""
+    known = row_known(data)
+    assert known is not None
+    k = options.n_components
+    try:
+        check_known(known, data.n_samples, k)
+    except InvalidParameter as exc:  # the data's labels against K: not a usage error
+        raise InvalidParameter(str(exc), advice=exc.advice) from None
+    if options.algorithm != "soft" or options.on_degenerate == "drop":
+        raise InvalidParameter("known labels need soft EM and an on_degenerate other than "
+                               "drop (the labels name fixed components)",
+                               option="algorithm" if options.algorithm != "soft"
+                               else "on_degenerate")
+    options = options.replace(order="none")
+    if means_init is not None or start is not None:
+        return options, means_init
+    origin = np.zeros((k, data.n_features))
+    st = reduce_weighted(data, partial(_known_stats, k=k, covariance_type="diag",
+                                       origin=origin), with_known=True)
+    if (st.nk > 0).all():
+        return options, st.sk / st.nk[:, None]
+    return options, None
+
+
 def fit(
     data: Dataset,
     options: FitOptions,
@@ -253,6 +361,7 @@ def fit(
     means_init: Array | None = None,
     on_iteration: ProgressCallback | None = None,
     hc_tree: HcTree | None = None,
+    start: MixtureParams | None = None,
 ) -> FitResult:
     """Fit a Gaussian mixture to ``data``: n_init runs, the best one kept.
 
@@ -261,21 +370,32 @@ def fit(
     to any that does not (a spurious maximum is not a better fit).  With init "hc" the
     first restart cuts ``hc_tree`` (built from the data when None) and the others start
     as init.restart_method says.  Given means_init, the one run starts from those means
-    (every restart would) and the options record init "means-init".
+    (every restart would) and the options record init "means-init".  Given start (the
+    parameters of a saved model, options.init_model), the one run continues from them.
     """
+    began = time.monotonic()
+    if row_known(data) is not None:
+        options, means_init = _semi_supervised(data, options, means_init, start)
     if means_init is not None:
         options = options.replace(init=vocab.MEANS_INIT)
     options.validate()
     _check_model(data, options.covariance_type)
+    if start is not None and (start.n_components, start.covariance_type) != (
+            options.n_components, options.covariance_type):
+        raise InvalidParameter("the start's components and family are not the options'")
     _check_data(data, options.n_components)
-    moments = data.reduce(chunk_moments)
-    if options.init == vocab.AUTO and means_init is None:
-        return _pick_best(_auto_runs(data, options, moments, hc_tree, on_iteration))
-    runs = 1 if means_init is not None else options.n_init
+    moments = reduce_weighted(data, chunk_moments)
+    deadline = None if options.max_time is None else began + options.max_time
+    if options.init == vocab.AUTO and means_init is None and start is None:
+        return _pick_best(_auto_runs(data, options, moments, hc_tree, on_iteration,
+                                     deadline))
+    runs = 1 if means_init is not None or start is not None else options.n_init
     children = np.random.SeedSequence(options.seed).spawn(runs)
-    results = [
-        _one_restart(data, options, r, np.random.default_rng(child), moments,
-                     means_init=means_init, hc_tree=hc_tree, on_iteration=on_iteration)
-        for r, child in enumerate(children)
-    ]
+    results: list[FitResult] = []
+    for r, child in enumerate(children):
+        if results and deadline is not None and time.monotonic() >= deadline:
+            break  # no restart starts after the time limit
+        results.append(_one_restart(
+            data, options, r, np.random.default_rng(child), moments, means_init=means_init,
+            hc_tree=hc_tree, on_iteration=on_iteration, start=start, deadline=deadline))
     return _pick_best(results)

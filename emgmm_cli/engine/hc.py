@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .dataset import Dataset
+from .dataset import Dataset, take_weights
 from .errors import ANOTHER_INIT, FEWER_COMPONENTS, InvalidParameter
 from .stats import SuffStats, stats_from_resp
 
@@ -222,4 +222,5 @@ def hc_stats(data: Dataset, tree: HcTree, k: int, covariance_type: str, *,
     x = data.take(rows)
     resp = np.zeros((len(labels), k), dtype=x.dtype)
     resp[np.arange(len(labels)), labels] = 1.0
-    return stats_from_resp(x, resp, origin, covariance_type)
+    # the hierarchy is of the rows as they are; the statistics of its groups are weighted
+    return stats_from_resp(x, resp, origin, covariance_type, take_weights(data, rows))

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 
 from .. import vocab
 from ..vocab import MEANS_INIT
-from .dataset import Dataset
+from .dataset import Dataset, reduce_weighted, row_weights, take_weights
 from .em import m_step
 from .errors import FEWER_COMPONENTS, STANDARDIZE, InvalidParameter
 from .hc import HcTree, build_hc_tree, hc_stats
@@ -33,6 +33,7 @@ from .params import MixtureParams
 from .stats import SuffStats, stats_from_resp
 
 Array = NDArray[np.floating]
+Weights = NDArray[np.float64] | None
 
 INIT_METHODS: tuple[str, ...] = vocab.names(vocab.INIT_METHODS)
 #: What restarts 2, 3, ... start from, in turn, when the init is "hc" (the hierarchy gives
@@ -71,10 +72,10 @@ def _one_hot(labels: NDArray[np.intp], k: int, dtype: np.dtype) -> Array:
 
 
 def _nearest_center_stats(x: Array, centers: Array, covariance_type: str,
-                          origin: Array) -> SuffStats:
+                          origin: Array, w: Weights = None) -> SuffStats:
     labels = squared_distances(x, centers).argmin(axis=1)
     return stats_from_resp(x, _one_hot(labels, centers.shape[0], x.dtype), origin,
-                           covariance_type)
+                           covariance_type, w)
 
 
 def _random_resp(start: int, stop: int, k: int, seed: int) -> Array:
@@ -91,9 +92,9 @@ def _random_resp(start: int, stop: int, k: int, seed: int) -> Array:
 
 
 def _random_resp_stats(x: Array, start: int, *, k: int, seed: int, covariance_type: str,
-                       origin: Array) -> SuffStats:
+                       origin: Array, w: Weights = None) -> SuffStats:
     resp = _random_resp(start, start + x.shape[0], k, seed).astype(x.dtype)
-    return stats_from_resp(x, resp, origin, covariance_type)
+    return stats_from_resp(x, resp, origin, covariance_type, w)
 
 
 @dataclass
@@ -107,39 +108,50 @@ class _Lloyd:
                       self.inertia + other.inertia)
 
 
-def _lloyd_chunk(x: Array, centers: Array) -> _Lloyd:
+def _lloyd_chunk(x: Array, centers: Array, w: Weights = None) -> _Lloyd:
+    """Lloyd's sums of a chunk; with weights, each row counts w_i times."""
     d2 = squared_distances(x, centers)
     labels = d2.argmin(axis=1)
     k = centers.shape[0]
     sums = np.zeros((k, x.shape[1]))
-    np.add.at(sums, labels, x.astype(np.float64))
-    return _Lloyd(np.bincount(labels, minlength=k).astype(np.float64), sums,
-                  float(d2[np.arange(len(labels)), labels].sum()))
+    x64 = x.astype(np.float64)
+    nearest = d2[np.arange(len(labels)), labels]
+    if w is not None:
+        x64, nearest = x64 * w[:, None], nearest * w
+    np.add.at(sums, labels, x64)
+    return _Lloyd(np.bincount(labels, weights=w, minlength=k).astype(np.float64), sums,
+                  float(nearest.sum()))
 
 
-def _sample(data: Dataset, rng: np.random.Generator) -> Array:
+def _sample(data: Dataset, rng: np.random.Generator) -> tuple[Array, Weights]:
+    """An in-memory sample of the rows (all of them up to SEED_SAMPLE_ROWS) and their
+    weights (None for unweighted data)."""
     n = data.n_samples
     if n <= SEED_SAMPLE_ROWS:
-        return data.take(np.arange(n)).astype(np.float64)
-    rows = np.sort(rng.choice(n, size=SEED_SAMPLE_ROWS, replace=False))
-    return data.take(rows).astype(np.float64)
+        rows = np.arange(n)
+    else:
+        rows = np.sort(rng.choice(n, size=SEED_SAMPLE_ROWS, replace=False))
+    return data.take(rows).astype(np.float64), take_weights(data, rows)
 
 
-def kmeans_plusplus(x: Array, k: int, rng: np.random.Generator) -> Array:
-    """Greedy k-means++ seeding on an in-memory sample: K distinct rows of x."""
+def kmeans_plusplus(x: Array, k: int, rng: np.random.Generator, w: Weights = None) -> Array:
+    """Greedy k-means++ seeding on an in-memory sample: K distinct rows of x.  With
+    weights, rows are drawn with probability proportional to w_i (times the squared
+    distance to the nearest seed after the first), as if row i were there w_i times."""
     n = x.shape[0]
     trials = 2 + int(math.log(k)) if k > 1 else 1
     centers = np.empty((k, x.shape[1]))
-    centers[0] = x[rng.integers(n)]
+    centers[0] = x[rng.integers(n) if w is None else rng.choice(n, p=w / w.sum())]
     closest = squared_distances(x, centers[:1])[:, 0]
     for c in range(1, k):
-        total = closest.sum()
+        mass = closest if w is None else closest * w
+        total = mass.sum()
         if not total > 0:
             raise _no_seeds(x, k)
-        cand = np.searchsorted(np.cumsum(closest), rng.random(trials) * total)
+        cand = np.searchsorted(np.cumsum(mass), rng.random(trials) * total)
         cand = np.minimum(cand, n - 1)
         d2 = np.minimum(closest[:, None], squared_distances(x, x[cand]))
-        best = int(np.argmin(d2.sum(axis=0)))
+        best = int(np.argmin((d2 if w is None else d2 * w[:, None]).sum(axis=0)))
         centers[c] = x[cand[best]]
         closest = d2[:, best]
     return centers
@@ -165,19 +177,21 @@ def kmeans(data: Dataset, k: int, rng: np.random.Generator,
     EM start needs good centres, not a converged k-means of every row, and up to
     KMEANS_MAX_ITER passes over data larger than memory would cost more than the fit.
     """
-    sample = _sample(data, rng)
-    centers = kmeans_plusplus(sample, k, rng)
+    sample, w = _sample(data, rng)
+    centers = kmeans_plusplus(sample, k, rng, w)
     tol = KMEANS_TOL * float(np.mean(column_variance))
     whole = data.n_samples <= SEED_SAMPLE_ROWS
     for _ in range(KMEANS_MAX_ITER):
-        st = (data.reduce(partial(_lloyd_chunk, centers=centers)) if whole
-              else _lloyd_chunk(sample, centers))
+        st = (reduce_weighted(data, partial(_lloyd_chunk, centers=centers)) if whole
+              else _lloyd_chunk(sample, centers, w))
         new = centers.copy()
         filled = st.counts > 0
         new[filled] = st.sums[filled] / st.counts[filled, None]
         if not filled.all():
-            # An empty cluster moves to the sample point farthest from every centre.
-            far = np.argsort(squared_distances(sample, new).min(axis=1))[::-1]
+            # An empty cluster moves to the sample point (of weight > 0) farthest from
+            # every centre.
+            gap = squared_distances(sample, new).min(axis=1)
+            far = np.argsort(gap if w is None else np.where(w > 0, gap, -1.0))[::-1]
             for j, idx in zip(np.flatnonzero(~filled), far):
                 new[j] = sample[idx]
         shift = float(((new - centers) ** 2).sum())
@@ -199,11 +213,15 @@ def distinct_rows(data: Dataset, k: int) -> int:
 
 
 def _random_from_data(data: Dataset, k: int, rng: np.random.Generator) -> Array:
-    rows = np.sort(rng.choice(data.n_samples, size=k, replace=False))
+    """K distinct rows drawn at random (among the rows of weight > 0)."""
+    w = row_weights(data)
+    pool = data.n_samples if w is None else np.flatnonzero(w > 0)
+    rows = np.sort(rng.choice(pool, size=k, replace=False))
     centers = data.take(rows).astype(np.float64)
     if len(np.unique(centers, axis=0)) == k:
         return centers
-    uniq = np.unique(_sample(data, rng), axis=0)
+    sample, sw = _sample(data, rng)
+    uniq = np.unique(sample if sw is None else sample[sw > 0], axis=0)
     if len(uniq) < k:
         raise InvalidParameter(
             f"cannot draw {k} distinct points from a sample with {len(uniq)} distinct rows"
@@ -253,8 +271,9 @@ def _from_centers(pick: Callable[[Dataset, np.random.Generator, StartContext], A
 
     def start(data: Dataset, rng: np.random.Generator, ctx: StartContext) -> SuffStats:
         centers = pick(data, rng, ctx)
-        st = data.reduce(partial(_nearest_center_stats, centers=centers,
-                                 covariance_type=ctx.covariance_type, origin=ctx.origin))
+        st = reduce_weighted(data, partial(_nearest_center_stats, centers=centers,
+                                           covariance_type=ctx.covariance_type,
+                                           origin=ctx.origin))
         empty = np.flatnonzero(st.nk == 0)
         if len(empty):
             raise InvalidParameter(
@@ -266,6 +285,11 @@ def _from_centers(pick: Callable[[Dataset, np.random.Generator, StartContext], A
     return start
 
 
+def _plusplus_seeds(data: Dataset, rng: np.random.Generator, ctx: StartContext) -> Array:
+    sample, w = _sample(data, rng)
+    return kmeans_plusplus(sample, ctx.k, rng, w)
+
+
 def _given_means(data: Dataset, rng: np.random.Generator, ctx: StartContext) -> Array:
     if ctx.means_init is None:
         raise InvalidParameter(f"init {MEANS_INIT!r} needs the starting means")
@@ -274,7 +298,8 @@ def _given_means(data: Dataset, rng: np.random.Generator, ctx: StartContext) -> 
 
 def _random_start(data: Dataset, rng: np.random.Generator, ctx: StartContext) -> SuffStats:
     seed = int(rng.integers(2**63))
-    return data.reduce(
+    return reduce_weighted(
+        data,
         partial(_random_resp_stats, k=ctx.k, seed=seed, covariance_type=ctx.covariance_type,
                 origin=ctx.origin),
         indexed=True,
@@ -291,8 +316,7 @@ def _hc_start(data: Dataset, rng: np.random.Generator, ctx: StartContext) -> Suf
 STARTERS: dict[str, Starter] = {
     "kmeans": _from_centers(lambda data, rng, ctx: kmeans(data, ctx.k, rng,
                                                           ctx.column_variance)),
-    "k-means++": _from_centers(lambda data, rng, ctx: kmeans_plusplus(_sample(data, rng),
-                                                                      ctx.k, rng)),
+    "k-means++": _from_centers(_plusplus_seeds),
     "random-from-data": _from_centers(lambda data, rng, ctx: _random_from_data(data, ctx.k,
                                                                                rng)),
     MEANS_INIT: _from_centers(_given_means),
@@ -313,16 +337,19 @@ def initial_params(
     column_variance: Array,
     means_init: Array | None = None,
     hc_tree: HcTree | None = None,
+    freeze: frozenset[str] = frozenset(),
 ) -> MixtureParams:
     """Starting parameters for one EM run: the starter of ``method``, then one M-step.
 
     For ``hc``, hc_tree is the hierarchy to cut (built here, from rng, when None); given
-    means_init, the method is MEANS_INIT whatever ``method`` says.
+    means_init, the method is MEANS_INIT whatever ``method`` says.  With "weights" in
+    freeze, the weights start (and stay) equal.
     """
     starter = STARTERS.get(MEANS_INIT if means_init is not None else method)
     if starter is None:
         raise ValueError(f"unknown init method {method!r}; choose one of {', '.join(STARTERS)}")
     origin = np.broadcast_to(column_mean, (k, data.n_features)).copy()
     ctx = StartContext(k, covariance_type, origin, column_variance, means_init, hc_tree)
-    params, _ = m_step(starter(data, rng, ctx), origin, covariance_type, reg_covar)
+    params, _ = m_step(starter(data, rng, ctx), origin, covariance_type, reg_covar,
+                       freeze=freeze & {"weights"})
     return params

@@ -41,6 +41,9 @@ class OptionSpec:
     high: float | None = None
     choices: Callable[[], tuple[str, ...]] | None = None
     nullable: bool = False
+    #: a test of a string value instead of choices, and what it allows in words
+    valid: Callable[[str], bool] | None = None
+    valid_text: str = ""
     #: a model file may leave it out (it then takes its default): for options that
     #: files written before the option existed lack
     optional_in_file: bool = False
@@ -50,6 +53,8 @@ class OptionSpec:
         if value is None:
             return self.nullable
         if self.kind is str:
+            if self.valid is not None:
+                return isinstance(value, str) and self.valid(value)
             return isinstance(value, str) and (self.choices is None or value in self.choices())
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (
                 self.kind is int and not isinstance(value, int)):
@@ -67,7 +72,8 @@ class OptionSpec:
     def describe(self) -> str:
         """What is allowed: 'an integer >= 1', 'one of soft, hard', '... or null'."""
         if self.kind is str:
-            text = ("one of " + ", ".join(self.choices()) if self.choices is not None
+            text = (self.valid_text if self.valid is not None
+                    else "one of " + ", ".join(self.choices()) if self.choices is not None
                     else "a string")
         else:
             text = "an integer" if self.kind is int else "a finite number"
@@ -84,6 +90,23 @@ def _number(v: float) -> str:
 
 def _spec(**kwargs: Any) -> dict[str, OptionSpec]:
     return {"spec": OptionSpec(**kwargs)}
+
+
+#: What EM may do about a degenerate component (engine.degenerate), the default first.
+DEGENERATE_ACTIONS: tuple[str, ...] = ("keep", "reinit", "drop", "error")
+
+#: The parameters --freeze may hold fixed, in the order a frozen set is written.
+FREEZABLE: tuple[str, ...] = ("weights", "means", "covariances")
+
+
+def frozen_names(value: str | None) -> frozenset[str]:
+    """The parameters a freeze option names ("weights,means" -> {weights, means})."""
+    return frozenset(p.strip() for p in (value or "").split(",") if p.strip())
+
+
+def _valid_freeze(value: str) -> bool:
+    parts = [p.strip() for p in value.split(",")]
+    return bool(value) and all(p in FREEZABLE for p in parts) and len(set(parts)) == len(parts)
 
 
 def _init_names() -> tuple[str, ...]:
@@ -126,6 +149,27 @@ class FitOptions:
         kind=str, choices=lambda: vocab.names(vocab.ORDERS), optional_in_file=True,
         help="Order of the components of the final model (and so of the labels): "
              "weight, mean or none."))
+    on_degenerate: str = field(default="keep", metadata=_spec(
+        kind=str, choices=lambda: DEGENERATE_ACTIONS, optional_in_file=True,
+        help="What EM does when a component's weight or covariance collapses: keep (go on "
+             "as it is and report it), reinit (re-seed it at the worst-explained point), "
+             "drop (go on with K - 1), error (stop, naming it)."))
+    max_time: float | None = field(default=None, metadata=_spec(
+        kind=float, low=0.0, nullable=True, optional_in_file=True,
+        help="Seconds a fit may take: no EM iteration (nor restart) starts after them; "
+             "the fit keeps its best parameters so far and says it stopped at the time "
+             "limit.  Each cell of a selection, each dataset of a batch, has its own."))
+    init_model: str | None = field(default=None, metadata=_spec(
+        kind=str, nullable=True, optional_in_file=True,
+        help="A model file EM continues from: its weights, means and covariances are the "
+             "start (the number of components and the family are the model's; the data "
+             "must have its columns); init and n_init do not apply."))
+    freeze: str | None = field(default=None, metadata=_spec(
+        kind=str, nullable=True, optional_in_file=True, valid=_valid_freeze,
+        valid_text="a comma-separated list of " + ", ".join(FREEZABLE),
+        help="Parameters the M-step keeps fixed: a comma-separated list of weights, means, "
+             "covariances.  Frozen weights are the init model's, or equal (1/K, mclust's "
+             "equalPro) without one; frozen means and covariances are the start's."))
     seed: int | None = field(default=None, metadata=_spec(
         kind=int, low=0, high=MAX_SEED, nullable=True,
         help="Random seed; the same seed gives the same result."))

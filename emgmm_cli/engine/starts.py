@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .dataset import Dataset, InMemoryRows
+from .dataset import Dataset, InMemoryRows, WeightedRows, row_known, take_weights
 from .em import degenerate_components, run_em
 from .errors import EngineError
 from .hc import HcTree
@@ -106,7 +106,11 @@ def _screening_data(data: Dataset, rng: np.random.Generator) -> Dataset:
     if data.n_samples <= SCREEN_ROWS:
         return data
     rows = np.sort(rng.choice(data.n_samples, size=SCREEN_ROWS, replace=False))
-    return InMemoryRows(data.take(rows))
+    sample = InMemoryRows(data.take(rows))
+    weights, known = take_weights(data, rows), row_known(data)
+    if weights is None and known is None:
+        return sample
+    return WeightedRows(sample, weights, None if known is None else known[rows])
 
 
 def _screen_one(data: Dataset, sample: Dataset, options: FitOptions, cand: Candidate,

@@ -32,7 +32,7 @@ class SuffStats:
     objective: the quantity EM climbs: loglik for soft EM, the classification
                log-likelihood sum_i log pi_z N(x_i | z) for hard EM
     log_max_resp: sum_i log max_k r_ik (the entropy part of ICL)
-    n:         rows
+    n:         rows (the sum of their weights when the rows are weighted)
     """
 
     nk: Array
@@ -41,7 +41,7 @@ class SuffStats:
     loglik: float
     objective: float
     log_max_resp: float
-    n: int
+    n: float
 
     def __add__(self, other: "SuffStats") -> "SuffStats":
         return SuffStats(
@@ -157,10 +157,14 @@ def far_posterior(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
     return w / total, top + np.log(total), top
 
 
-def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str) -> SuffStats:
-    """Statistics of a chunk for given responsibilities (log-likelihood terms zero)."""
+def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str,
+                    w: NDArray[np.float64] | None = None) -> SuffStats:
+    """Statistics of a chunk for given (n, K) responsibilities (log-likelihood terms
+    zero); w: the rows' weights, or None."""
     fam = family(covariance_type)
     c = centers.astype(x.dtype, copy=False)
+    if w is not None:
+        resp = resp * w.astype(resp.dtype, copy=False)[:, None]
     return SuffStats(
         nk=resp.sum(axis=0, dtype=np.float64),
         sk=(resp.T @ x).astype(np.float64),
@@ -168,45 +172,74 @@ def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str)
         loglik=0.0,
         objective=0.0,
         log_max_resp=0.0,
-        n=int(x.shape[0]),
+        n=int(x.shape[0]) if w is None else float(w.sum()),
     )
 
 
 def chunk_stats(x: Array, params: MixtureParams, hard: bool = False,
+                w: NDArray[np.float64] | None = None,
+                known: NDArray[np.int64] | None = None,
                 entropy: bool = True) -> SuffStats:
     """E-step and sufficient statistics of one chunk under ``params``.
 
     The second moments are centred on the current means (the centre the M-step expects).
-    entropy False leaves log_max_resp 0 (the EM iterations do not need it; ICL does).
+    w: the rows' weights (each row counts w_i times in every sum), or None.  known: each
+    row's known component (-1: unknown), or None: a known row's responsibilities are
+    one-hot at it, and its term of the log-likelihood is log pi_z N(x | z).  entropy
+    False leaves log_max_resp 0 (the EM iterations do not need it; ICL does).
     """
     resp, lse, top, aux = _e_step(x, params, hard)
+    if known is not None:
+        lse, top = _fix_known(resp, lse, top, known)
+    if w is not None:
+        resp *= w.astype(resp.dtype, copy=False)[None, :]
     sk, scatter = params.kernel(x.dtype).moments(x, resp, aux)
     if hard:
         # Exact sums of each component's points: equal bit for bit when no point changed
         # component, which is how run_em detects that hard EM has converged.
         sk = (resp @ x).astype(np.float64)
-    loglik = float(lse.sum(dtype=np.float64))
-    log_max = 0.0
+    log_max = None
     if entropy:
         with np.errstate(invalid="ignore"):
-            # NaN only where both are -inf (a far row: one-hot, log 1)
-            log_max = float(np.nansum(top - lse, dtype=np.float64))
+            log_max = top - lse  # NaN only where both are -inf (a far row: one-hot, log 1)
+    if w is not None:  # a row of weight 0 adds nothing, even where its terms are -inf
+        lse, top = (np.where(w > 0, v * w, 0.0) for v in (lse, top))
+        if log_max is not None:
+            log_max = np.where(w > 0, log_max * w, 0.0)
+    loglik = float(lse.sum(dtype=np.float64))
     return SuffStats(
         nk=resp.sum(axis=1, dtype=np.float64),
         sk=sk,
         scatter=scatter,
         loglik=loglik,
         objective=float(top.sum(dtype=np.float64)) if hard else loglik,
-        log_max_resp=log_max,
-        n=int(x.shape[0]),
+        log_max_resp=0.0 if log_max is None else float(np.nansum(log_max, dtype=np.float64)),
+        n=int(x.shape[0]) if w is None else float(w.sum()),
     )
+
+
+def _fix_known(resp: Array, lse: Array, top: Array, known: NDArray[np.int64]
+               ) -> tuple[Array, Array]:
+    """Known rows one-hot in resp (K, n), in place; their log-density terms become
+    log pi_z N(x | z) = log r_z + log p(x) (and so the maxima over k too)."""
+    rows = np.flatnonzero(known >= 0)
+    if not len(rows):
+        return lse, top
+    z = known[rows]
+    with np.errstate(divide="ignore"):
+        own = np.log(resp[z, rows].astype(np.float64)) + lse[rows]
+    lse, top = lse.astype(np.float64), top.astype(np.float64)
+    lse[rows] = top[rows] = own
+    resp[:, rows] = 0.0
+    resp[z, rows] = 1.0
+    return lse, top
 
 
 @dataclass
 class Moments:
     """Row count, column means and centred sums of squares (Chan et al.'s pairwise update)."""
 
-    n: int
+    n: float  # rows, or the sum of their weights
     mean: Array
     m2: Array
 
@@ -223,13 +256,20 @@ class Moments:
 
     @property
     def variance(self) -> Array:
-        return self.m2 / max(self.n, 1)
+        return self.m2 / (self.n if self.n > 0 else 1)
 
 
-def chunk_moments(x: Array) -> Moments:
+def chunk_moments(x: Array, w: NDArray[np.float64] | None = None) -> Moments:
+    """Moments of a chunk; with weights w, each row counts w_i times."""
     x64 = x.astype(np.float64, copy=False)
-    mean = x64.mean(axis=0)
-    return Moments(int(x.shape[0]), mean, ((x64 - mean) ** 2).sum(axis=0))
+    if w is None:
+        mean = x64.mean(axis=0)
+        return Moments(int(x.shape[0]), mean, ((x64 - mean) ** 2).sum(axis=0))
+    total = float(w.sum())
+    if total == 0:
+        return Moments(0, np.zeros(x.shape[1]), np.zeros(x.shape[1]))
+    mean = (w @ x64) / total
+    return Moments(total, mean, w @ ((x64 - mean) ** 2))
 
 
 @dataclass

@@ -32,6 +32,8 @@ MODEL_FORMAT = "emgmm-model"
 MODEL_VERSION = 2
 #: The optional field of a fit of transformed columns, and the transforms there are.
 TRANSFORM_FIELD = "transform"
+#: The field of a weighted fit's model document: the sum of the sample weights.
+WEIGHTS_FIELD = "sum_of_weights"
 TRANSFORM_KINDS = ("standardize",)
 
 
@@ -75,11 +77,15 @@ def model_document(result: "FitResult", *, feature_names: list[str], source: str
         "degenerate": list(result.degenerate),
         "events": [e.to_dict() for e in result.events],
         "restart_log_likelihoods": [_finite_or_none(v) for v in result.restart_logliks],
+        "stopped": result.stopped,
+        "restart_stopped": list(result.restart_stopped),
         "options": {**opts.to_dict(), "dtype": dtype},
         "source": source,
     }
     if transform is not None:
         doc[TRANSFORM_FIELD] = transform
+    if result.weight_total is not None:
+        doc[WEIGHTS_FIELD] = result.weight_total
     return doc
 
 
@@ -127,6 +133,9 @@ MODEL_FIELDS: tuple[ModelField, ...] = (
     ModelField("events", "the named events of the fit: objects with kind, component, "
                          "iteration and message"),
     ModelField("restart_log_likelihoods", "the final log-likelihood of every restart"),
+    ModelField("stopped", "why EM stopped: converged, max-iter, time limit (--max-time) "
+                          "or degenerate (absent from files of earlier versions)"),
+    ModelField("restart_stopped", "the same for every restart, in restart order"),
     ModelField("options", "every fit option, with the seed actually used: an object with "
                           "the fields below"),
     ModelField("source", "the training data file, or <stdin>"),
@@ -141,6 +150,9 @@ OPTIONAL_FIELDS: tuple[ModelField, ...] = (
                                 "and sample apply it; log_likelihood, the criteria and "
                                 "restart_log_likelihoods are those of the data x (log L(z) "
                                 "- N sum_j log scale_j)"),
+    ModelField("sum_of_weights", "only for a fit with sample weights (--weights-column, "
+                                 "--sample-weights): their sum, the n of mean_log_likelihood, "
+                                 "BIC and ICL (n_samples stays the number of rows)"),
 )
 #: Fields of "options" that are not fit options.
 OPTIONS_EXTRA: tuple[ModelField, ...] = (
@@ -148,7 +160,8 @@ OPTIONS_EXTRA: tuple[ModelField, ...] = (
                         + " or ".join(vocab.names(vocab.DTYPES))),
 )
 #: Fields every version-1 document has, in the order fit writes them.
-REQUIRED_FIELDS = tuple(f.name for f in MODEL_FIELDS)
+REQUIRED_FIELDS = tuple(f.name for f in MODEL_FIELDS
+                        if f.name not in ("stopped", "restart_stopped"))
 #: How far the weights may sum from 1 (fit writes them to within a few ulps).
 WEIGHT_SUM_TOL = 1e-6
 #: Relative asymmetry |S - S^T| / max|S| a covariance matrix may show.

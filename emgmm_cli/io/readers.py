@@ -63,13 +63,16 @@ class Points(Generic[X]):
     column_names: D names (header names, or "0", "1", ... without a header); source: the
     path, or "<stdin>"; notes: what reading decided that the user should hear (one line
     each, without the source: repeated names made unique, a first row of whole numbers
-    read as data, a header that is not UTF-8).
+    read as data, a header that is not UTF-8).  weights: the (N,) sample weights of the
+    rows (app.data.weighed), or None when every row counts once.
     """
 
     x: X
     column_names: list[str]
     source: str
     notes: tuple[str, ...] = ()
+    weights: NDArray[np.float64] | None = None
+    known: NDArray[np.int64] | None = None  # known components, -1 unknown (app.data)
 
     @property
     def n_samples(self) -> int:

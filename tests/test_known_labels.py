@@ -1,0 +1,104 @@
+"""Known labels (semi-supervised EM): rows with a known component keep it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import emgmm_cli
+from emgmm_cli.backends import open_dataset
+from emgmm_cli.engine.dataset import WeightedRows, check_known
+from emgmm_cli.engine.errors import InvalidParameter
+from emgmm_cli.engine.fitting import fit
+from emgmm_cli.engine.options import FitOptions
+from conftest import invoke_in
+
+
+def _data(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two long overlapping blobs side by side (k-means splits them the wrong way), the
+    truth, and 5% of it known (-1 elsewhere)."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    truth = np.arange(n) % 2
+    x = np.c_[truth * 2.0 + rng.normal(size=n) * 0.6, rng.normal(size=n) * 5]
+    known = np.full(n, -1)
+    rows = rng.choice(n, n // 20, replace=False)
+    known[rows] = truth[rows]
+    return x, truth, known
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_five_percent_known_beats_unsupervised(seed: int) -> None:
+    x, truth, known = _data(seed)
+    plain = emgmm_cli.fit(x, 2, seed=seed, init="kmeans")  # the start k-means gives
+    semi = emgmm_cli.fit(x, 2, seed=seed, known_labels=known)
+    unsupervised = max((plain.labels == truth).mean(), (plain.labels != truth).mean())
+    supervised = (semi.labels == truth).mean()
+    assert supervised > unsupervised + 0.2
+    rows = known >= 0
+    assert (semi.labels[rows] == known[rows]).all()  # known rows keep their labels
+    assert (semi.responsibilities[rows, known[rows]] == 1.0).all()
+    assert semi.document["options"]["order"] == "none"
+
+
+def test_known_rows_are_one_hot_in_the_statistics() -> None:
+    """Every row known: EM is the complete-data maximum likelihood, in one M-step."""
+    x, truth, _ = _data(3)
+    result = fit(WeightedRows(open_dataset(x, n_components=2), None, truth),
+                 FitOptions(2, seed=0))
+    for k in range(2):
+        np.testing.assert_allclose(result.params.means[k], x[truth == k].mean(axis=0),
+                                   rtol=1e-10)
+
+
+def test_bad_known_labels() -> None:
+    with pytest.raises(InvalidParameter, match="known label 2.5 of row 1"):
+        check_known([0, 2.5], 2)
+    x, _, known = _data(0)
+    known[5] = 4
+    with pytest.raises(InvalidParameter, match="from 0 to 1"):
+        fit(WeightedRows(open_dataset(x), None, known), FitOptions(2, seed=0))
+    with pytest.raises(InvalidParameter, match="soft EM"):
+        fit(WeightedRows(open_dataset(x), None, _data(0)[2]),
+            FitOptions(2, seed=0, algorithm="hard"))
+
+
+def test_cli_column_and_file(tmp_path: Path) -> None:
+    x, truth, known = _data(0)
+    np.savetxt(tmp_path / "d.csv", np.c_[x, known], delimiter=",", header="a,b,known",
+               comments="", fmt=["%.10g", "%.10g", "%d"])
+    (tmp_path / "k.txt").write_text("".join(f"{'' if k < 0 else k}\n" for k in known))
+    by_column = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-column", "known",
+                          "--seed", "0")
+    by_file = invoke_in(tmp_path, "fit", "d.csv", "--columns", "a,b", "-k", "2",
+                        "--known-labels", "k.txt", "--seed", "0")
+    assert by_column.exit_code == 0 and by_file.exit_code == 0, by_column.stderr
+    assert by_column.stdout == by_file.stdout
+    labels = np.array(by_column.stdout.split(), dtype=int)
+    assert (labels == truth).mean() > 0.9
+    (tmp_path / "bad.txt").write_text("0\nx\n")
+    r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-labels", "bad.txt")
+    assert r.exit_code == 1 and "line 2: 'x' is not a component number" in r.stderr
+    r = invoke_in(tmp_path, "fit", "d.csv", "-k", "1", "--known-column", "known")
+    assert r.exit_code == 1 and "d.csv: known label 1 of row" in r.stderr
+    r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-column", "known",
+                  "--algorithm", "hard")
+    assert r.exit_code == 2 and "known labels need soft EM" in r.stderr
+
+
+def test_select_pipeline_with_known_labels(tmp_path: Path) -> None:
+    """A real process: select in worker processes with a known-labels column."""
+    x, truth, known = _data(1)
+    np.savetxt(tmp_path / "d.csv", np.c_[x, known], delimiter=",", header="a,b,known",
+               comments="", fmt=["%.10g", "%.10g", "%d"])
+    proc = subprocess.run([sys.executable, "-m", "emgmm_cli", "select", "d.csv", "-k", "2-3",
+                           "-c", "full", "--known-column", "known", "--jobs", "2", "--seed",
+                           "1", "--n-init", "1", "--model", "m.json"],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    labels = emgmm_cli.predict(tmp_path / "m.json", x)
+    assert (labels == truth).mean() > 0.85

@@ -1,0 +1,75 @@
+"""--max-time: a fit stops cleanly at its time limit and every fit says why it stopped."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from emgmm_cli.backends import open_dataset
+from emgmm_cli.engine.em import STOP_REASONS
+from emgmm_cli.engine.errors import TIME_LIMIT
+from emgmm_cli.engine.fitting import fit
+from emgmm_cli.engine.options import FitOptions
+from conftest import invoke_in
+
+
+def _x() -> np.ndarray:
+    rng = np.random.default_rng(11)
+    return np.r_[rng.normal(size=(150, 2)), rng.normal(size=(150, 2)) + [3.0, 0.0]]
+
+
+def test_time_limit_keeps_the_last_parameters_and_starts_no_restart() -> None:
+    data = open_dataset(_x(), n_components=2)
+    limited = fit(data, FitOptions(2, max_time=0.0, n_init=3, tol=0.0, max_iter=50, seed=3))
+    assert limited.n_iter == 1 and not limited.converged
+    assert limited.stopped == "time limit" and limited.restart_stopped == ["time limit"]
+    assert [e.kind for e in limited.events] == [TIME_LIMIT]
+    # the same as one iteration of the same start: the best parameters so far
+    one = fit(data, FitOptions(2, max_iter=1, n_init=1, tol=0.0, seed=3))
+    np.testing.assert_array_equal(limited.params.means, one.params.means)
+    assert one.stopped == "max-iter"
+    free = fit(data, FitOptions(2, n_init=2, seed=3))
+    assert free.stopped == "converged" and free.restart_stopped == ["converged"] * 2
+    assert set(free.restart_stopped) <= set(STOP_REASONS)
+
+
+def test_cli_records_why_every_fit_stopped(tmp_path: Path) -> None:
+    np.savetxt(tmp_path / "x.csv", _x(), delimiter=",", header="a,b", comments="")
+    r = invoke_in(tmp_path, "fit", "x.csv", "-k", "2", "--max-time", "0", "--tol", "0",
+                  "--json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["stopped"] == "time limit" and doc["n_iter"] == 1
+    assert doc["options"]["max_time"] == 0.0
+    assert "stopped: time limit of 0 s reached after 1 iteration" in r.stderr
+    r = invoke_in(tmp_path, "fit", "x.csv", "-k", "2", "--max-iter", "2", "--tol", "0",
+                  "--json")
+    assert json.loads(r.stdout)["stopped"] == "max-iter"
+    r = invoke_in(tmp_path, "fit", "x.csv", "-k", "2", "--max-time", "-1")
+    assert r.exit_code == 2
+
+
+def test_select_and_batch_limit_each_cell_and_dataset(tmp_path: Path) -> None:
+    """A real process: every cell of a selection and every dataset of a batch stops at
+    its own limit."""
+    (tmp_path / "in").mkdir()
+    for i in range(2):
+        np.savetxt(tmp_path / "in" / f"d{i}.csv", _x()[i::2], delimiter=",", header="a,b",
+                   comments="")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "emgmm_cli", *a], cwd=tmp_path,  # noqa: E731
+                                    capture_output=True, text=True, check=False)
+    sel = run("select", "in/d0.csv", "-k", "1-3", "-c", "full", "--max-time", "0",
+              "--tol", "0", "--seed", "2", "--model", "best.json", "--json")
+    assert sel.returncode == 0, sel.stderr
+    cells = json.loads(sel.stdout)["cells"]
+    assert all(c["n_iter"] == 1 for c in cells)
+    assert json.loads((tmp_path / "best.json").read_text())["stopped"] == "time limit"
+    out = run("batch", "in", "-k", "2", "--max-time", "0", "--tol", "0", "--output-dir", "out")
+    assert out.returncode == 0, out.stderr
+    for i in range(2):
+        model = json.loads((tmp_path / "out" / f"d{i}" / "model.json").read_text())
+        assert model["stopped"] == "time limit" and model["n_iter"] == 1

@@ -1,0 +1,116 @@
+"""Warm starts (--init-model) and frozen parameters (--freeze)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import emgmm_cli
+from emgmm_cli import vocab
+from emgmm_cli.backends import open_dataset
+from emgmm_cli.engine.fitting import fit
+from emgmm_cli.engine.options import FitOptions
+from conftest import invoke_in
+
+
+def _blobs(n: int = 300) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    centres = np.array([[0.0, 0.0], [3.0, 1.0], [0.5, 3.5]])
+    return centres[rng.integers(0, 3, size=n)] + rng.normal(size=(n, 2)) * 0.8
+
+
+@pytest.mark.parametrize("cov", vocab.covariance_names())
+def test_five_then_ten_iterations_equal_fifteen(cov: str) -> None:
+    data = open_dataset(_blobs(), n_components=3)
+    # plain EM: SQUAREM's cycles would start afresh at the saved model
+    opts = FitOptions(3, covariance_type=cov, tol=0.0, seed=4, accelerate="none",
+                      init="kmeans")
+    five = fit(data, opts.replace(max_iter=5))
+    more = fit(data, opts.replace(max_iter=10), start=five.params)
+    fifteen = fit(data, opts.replace(max_iter=15))
+    for name in ("weights", "means", "covariances"):
+        np.testing.assert_allclose(getattr(more.params, name), getattr(fifteen.params, name),
+                                   rtol=1e-9, atol=1e-12, err_msg=name)
+    assert more.loglik == pytest.approx(fifteen.loglik, rel=1e-12)
+
+
+@pytest.mark.parametrize("frozen", ["weights", "means", "covariances", "weights,covariances",
+                                    "means,covariances"])
+@pytest.mark.parametrize("cov", ["full", "diag", "tied", "spherical"])
+def test_frozen_parameters_are_bit_identical(frozen: str, cov: str) -> None:
+    data = open_dataset(_blobs(), n_components=3)
+    start = fit(data, FitOptions(3, covariance_type=cov, max_iter=3, seed=1)).params
+    result = fit(data, FitOptions(3, covariance_type=cov, freeze=frozen, seed=1,
+                                  order="none"), start=start)
+    names = frozen.split(",")
+    for name in ("weights", "means", "covariances"):
+        same = np.array_equal(getattr(result.params, name), getattr(start, name))
+        assert same == (name in names), name
+    assert result.n_iter > 1
+
+
+def test_frozen_weights_without_a_model_are_equal_and_counted() -> None:
+    """mclust's equalPro: weights held at 1/K, K - 1 fewer parameters in BIC."""
+    x = _blobs()
+    free = emgmm_cli.fit(x, 3, seed=2)
+    equal = emgmm_cli.fit(x, 3, seed=2, freeze="weights")
+    np.testing.assert_array_equal(equal.weights, np.full(3, 1 / 3))
+    assert equal.result.n_parameters == free.result.n_parameters - 2
+    assert equal.document["options"]["freeze"] == "weights"
+
+
+def test_cli_continues_a_saved_model(tmp_path: Path) -> None:
+    x = _blobs()
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",", header="a,b", comments="")
+    common = ["--tol", "0", "--seed", "5", "-c", "diag", "--accelerate", "none", "--init",
+              "kmeans"]
+    assert invoke_in(tmp_path, "fit", "x.csv", "-k", "3", "--max-iter", "5", *common,
+                     "--model", "five.json", "-o", "-").exit_code == 0
+    more = invoke_in(tmp_path, "fit", "x.csv", "--init-model", "five.json", "--max-iter",
+                     "10", *common, "--json")
+    fifteen = invoke_in(tmp_path, "fit", "x.csv", "-k", "3", "--max-iter", "15", *common,
+                        "--json")
+    assert more.exit_code == 0 and fifteen.exit_code == 0, more.stderr
+    a, b = json.loads(more.stdout), json.loads(fifteen.stdout)
+    np.testing.assert_allclose(a["means"], b["means"], rtol=1e-9)
+    assert a["options"]["init_model"] == "five.json" and a["covariance_type"] == "diag"
+    frozen = invoke_in(tmp_path, "fit", "x.csv", "--init-model", "five.json", "--freeze",
+                       "means", "--json")
+    five = json.loads((tmp_path / "five.json").read_text())
+    assert json.loads(frozen.stdout)["means"] == five["means"]  # bit-identical in the file
+    np.savetxt(tmp_path / "one.csv", x[:, :1], delimiter=",", header="a", comments="")
+    r = invoke_in(tmp_path, "fit", "one.csv", "--init-model", "five.json")
+    assert r.exit_code == 1 and "select 2 columns" in r.stderr
+    r = invoke_in(tmp_path, "fit", "x.csv")
+    assert r.exit_code == 2 and "--init-model" in r.stderr
+    r = invoke_in(tmp_path, "fit", "x.csv", "-k", "2", "--freeze", "weights,banana")
+    assert r.exit_code == 2 and "comma-separated list of weights, means" in r.stderr
+
+
+def test_batch_continues_and_select_freezes(tmp_path: Path) -> None:
+    """A real process: batch with --init-model over a folder, select with --freeze."""
+    (tmp_path / "in").mkdir()
+    x = _blobs()
+    for i in range(2):
+        np.savetxt(tmp_path / "in" / f"d{i}.csv", x[i::2], delimiter=",", header="a,b",
+                   comments="")
+    doc = emgmm_cli.fit(x, 3, seed=1, max_iter=3).document
+    (tmp_path / "start.json").write_text(json.dumps(doc))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "emgmm_cli", *a], cwd=tmp_path,  # noqa: E731
+                                    capture_output=True, text=True, check=False)
+    out = run("batch", "in", "-k", "3", "--init-model", "start.json", "--freeze", "weights",
+              "--output-dir", "out")
+    assert out.returncode == 0, out.stderr
+    for i in range(2):
+        model = json.loads((tmp_path / "out" / f"d{i}" / "model.json").read_text())
+        assert model["weights"] == sorted(doc["weights"], reverse=True)
+    sel = run("select", "in/d0.csv", "-k", "2-3", "-c", "diag", "--freeze", "weights",
+              "--seed", "1", "--model", "best.json")
+    assert sel.returncode == 0, sel.stderr
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert len(set(best["weights"])) == 1

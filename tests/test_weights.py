@@ -1,0 +1,225 @@
+"""Sample weights: a row of weight w counts as the row given w times."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+
+from emgmm_cli import vocab
+from emgmm_cli.backends import open_dataset
+from emgmm_cli.engine.dataset import WeightedRows, check_weights
+from emgmm_cli.engine.errors import InvalidParameter
+from emgmm_cli.engine.fitting import FitResult, fit
+from emgmm_cli.engine.options import FitOptions
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def _blobs(seed: int = 3, n: int = 90) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0], [6.0, 1.0], [1.0, 7.0]])
+    return centres[np.arange(n) % 3] + rng.normal(size=(n, 2)) * [1.0, 0.7]
+
+
+def _weights(n: int, seed: int = 4) -> np.ndarray:
+    w = np.random.default_rng(seed).integers(0, 4, size=n).astype(float)
+    w[:3] = [1.0, 2.0, 3.0]  # every starting mean's own row counts
+    return w
+
+
+def _pair(x: np.ndarray, w: np.ndarray, **kw: Any) -> tuple[FitResult, FitResult]:
+    means = x[:3].copy()
+    options = FitOptions(3, tol=0.0, max_iter=25, seed=0, order="none", **kw)
+    weighted = fit(WeightedRows(open_dataset(x, n_components=3), w), options,
+                   means_init=means)
+    repeated = fit(open_dataset(np.repeat(x, w.astype(int), axis=0), n_components=3),
+                   options, means_init=means)
+    return weighted, repeated
+
+
+@pytest.mark.parametrize("cov", vocab.covariance_names())
+@pytest.mark.parametrize("algorithm", ["soft", "hard"])
+def test_weight_two_is_the_row_twice(cov: str, algorithm: str) -> None:
+    x = _blobs()
+    w = _weights(len(x))
+    a, b = _pair(x, w, covariance_type=cov, algorithm=algorithm)
+    for name in ("weights", "means", "covariances"):
+        np.testing.assert_allclose(getattr(a.params, name), getattr(b.params, name),
+                                   rtol=1e-10, atol=1e-10, err_msg=name)
+    if algorithm == "hard":  # stops when no point changes component: exact either way
+        assert a.n_iter == b.n_iter
+    assert a.loglik == pytest.approx(b.loglik, rel=1e-10)
+    assert a.bic == pytest.approx(b.bic, rel=1e-10)  # BIC's n is the sum of the weights
+    assert a.icl == pytest.approx(b.icl, rel=1e-10)
+    assert a.weight_total == w.sum() and a.n_samples == len(x)
+
+
+@pytest.mark.parametrize("init", ["kmeans", "k-means++", "random-from-data", "random", "hc"])
+def test_every_start_takes_weights(init: str) -> None:
+    """Rows of weight zero are not data: a fit with them equals the fit without them
+    (for the starts that do not draw from the rows' positions)."""
+    x = _blobs(n=60)
+    w = np.ones(len(x))
+    w[::4] = 0.0
+    data = WeightedRows(open_dataset(x, n_components=3), w)
+    result = fit(data, FitOptions(3, init=init, seed=2, n_init=2))
+    assert result.weight_total == w.sum()
+    assert np.isfinite(result.loglik)
+    if init in ("kmeans", "k-means++", "random-from-data"):
+        # every seed is a row that counts: the start sees only them
+        kept = fit(open_dataset(x[w > 0], n_components=3),
+                   FitOptions(3, init=init, seed=2, n_init=2))
+        assert result.loglik == pytest.approx(kept.loglik, rel=1e-6)
+
+
+@pytest.mark.parametrize("bad,row", [([1.0, -1.0, 1.0], 1), ([1.0, 1.0, np.nan], 2),
+                                     ([1.0, np.inf, 1.0], 1)])
+def test_bad_weights_name_the_row(bad: list[float], row: int) -> None:
+    with pytest.raises(InvalidParameter, match=f"of row {row} "):
+        check_weights(bad, 3)
+
+
+def test_all_zero_and_wrong_count() -> None:
+    with pytest.raises(InvalidParameter, match="every sample weight is zero"):
+        check_weights([0.0, 0.0], 2)
+    with pytest.raises(InvalidParameter, match="3 sample weights for 2 rows"):
+        check_weights([1.0, 1.0, 1.0], 2)
+
+
+# --------------------------------------------------------------------------- API, CLI, pipeline
+
+
+def _files(tmp: "Path") -> tuple[np.ndarray, np.ndarray]:
+    x = _blobs(n=120)
+    w = _weights(len(x))
+    np.savetxt(tmp / "xw.csv", np.column_stack([x, w]), delimiter=",", header="a,b,w",
+               comments="", fmt="%.17g")
+    np.savetxt(tmp / "x.csv", x, delimiter=",", header="a,b", comments="", fmt="%.17g")
+    np.savetxt(tmp / "w.csv", w, fmt="%d")
+    np.savetxt(tmp / "rep.csv", np.repeat(x, w.astype(int), axis=0), delimiter=",",
+               header="a,b", comments="", fmt="%.17g")
+    return x, w
+
+
+def test_api_fit_and_select_take_weights(tmp_path: "Path") -> None:
+    import emgmm_cli
+    from emgmm_cli.app.requests import ReadOptions
+
+    x, w = _files(tmp_path)
+    means = x[:3]
+    weighted = emgmm_cli.fit(x, 3, sample_weights=w, means_init=means, seed=0, tol=1e-8)
+    column = emgmm_cli.fit(tmp_path / "xw.csv", 3, read=ReadOptions(weights_column="w"),
+                           means_init=means, seed=0, tol=1e-8)
+    repeated = emgmm_cli.fit(np.repeat(x, w.astype(int), axis=0), 3, means_init=means,
+                             seed=0, tol=1e-8)
+    for f in (weighted, column):
+        np.testing.assert_allclose(f.means, repeated.means, rtol=1e-9)
+        assert f.bic == pytest.approx(repeated.bic, rel=1e-9)
+        assert f.document["sum_of_weights"] == w.sum() and f.document["n_samples"] == len(x)
+        assert len(f.labels) == len(x)  # every row gets a label, weight 0 too
+    assert column.feature_names == ["a", "b"]  # the weights column is not a feature
+    sel = emgmm_cli.select(x, [2, 3], ["full"], sample_weights=w, seed=1, n_init=1)
+    assert sel.best is not None and sel.best.document["sum_of_weights"] == w.sum()
+
+
+def test_cli_weights_column_file_and_errors(tmp_path: "Path") -> None:
+    from conftest import invoke_in
+    import json
+
+    _files(tmp_path)
+    docs = []
+    for args in (["xw.csv", "--weights-column", "w"], ["x.csv", "--sample-weights", "w.csv"],
+                 ["rep.csv"]):
+        r = invoke_in(tmp_path, "fit", *args, "-k", "3", "--seed", "1", "--json")
+        assert r.exit_code == 0, r.stderr
+        docs.append(json.loads(r.stdout))
+    for doc in docs[:2]:
+        np.testing.assert_allclose(doc["means"], docs[2]["means"], rtol=1e-6)
+        assert doc["bic"] == pytest.approx(docs[2]["bic"], rel=1e-9)
+        assert doc["feature_names"] == ["a", "b"]
+    (tmp_path / "bad.csv").write_text("a,w\n1,1\n2,-2\n3,1\n")
+    r = invoke_in(tmp_path, "fit", "bad.csv", "-k", "1", "--weights-column", "w")
+    assert r.exit_code == 1
+    assert "bad.csv: weight -2 of row 1 (counting from 0)" in r.stderr
+    (tmp_path / "zero.csv").write_text("a,w\n1,0\n2,0\n")
+    r = invoke_in(tmp_path, "fit", "zero.csv", "-k", "1", "--weights-column", "w")
+    assert r.exit_code == 1 and "every weight is zero" in r.stderr
+    r = invoke_in(tmp_path, "fit", "xw.csv", "-k", "1", "--weights-column", "nope")
+    assert r.exit_code == 1 and "no weights column 'nope'" in r.stderr
+    r = invoke_in(tmp_path, "fit", "xw.csv", "-k", "1", "--weights-column", "w",
+                  "--sample-weights", "w.csv")
+    assert r.exit_code == 2 and "not both" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_select_and_batch_pipeline_with_weights(tmp_path: "Path") -> None:
+    """A real process: select in worker processes and batch, each with a weights column."""
+    import json
+    import subprocess
+    import sys
+
+    _files(tmp_path)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "xw.csv").rename(tmp_path / "in" / "xw.csv")
+    run = lambda *a: subprocess.run([sys.executable, "-m", "emgmm_cli", *a], cwd=tmp_path,  # noqa: E731
+                                    capture_output=True, text=True, check=False)
+    sel = run("select", "in/xw.csv", "-k", "2-3", "-c", "full,diag", "--weights-column", "w",
+              "--seed", "3", "--jobs", "2", "--n-init", "1", "--model", "a.json")
+    plain = run("select", "rep.csv", "-k", "2-3", "-c", "full,diag", "--seed", "3",
+                "--n-init", "1", "--model", "b.json")
+    assert sel.returncode == 0 and plain.returncode == 0, sel.stderr + plain.stderr
+    chosen, reference = (json.loads((tmp_path / n).read_text()) for n in ("a.json", "b.json"))
+    assert chosen["n_components"] == reference["n_components"] == 3
+    assert chosen["sum_of_weights"] == reference["n_samples"]
+    out = run("batch", "in", "-k", "3", "--weights-column", "w", "--seed", "2",
+              "--output-dir", "out")
+    assert out.returncode == 0, out.stderr
+    model = json.loads((tmp_path / "out" / "xw" / "model.json").read_text())
+    assert model["feature_names"] == ["a", "b"] and "sum_of_weights" in model
+
+
+def test_score_weighs_and_predict_leaves_the_column_out(tmp_path: "Path") -> None:
+    import json
+
+    import emgmm_cli
+    from conftest import invoke_in
+
+    x, w = _files(tmp_path)
+    r = invoke_in(tmp_path, "fit", "xw.csv", "-k", "3", "--weights-column", "w", "--seed", "1",
+                  "--model", "m.json", "-o", "labels.csv")
+    assert r.exit_code == 0, r.stderr
+    model = json.loads((tmp_path / "m.json").read_text())
+    scored = []
+    for args in (["xw.csv", "--weights-column", "w"], ["x.csv", "--sample-weights", "w.csv"],
+                 ["rep.csv"]):
+        r = invoke_in(tmp_path, "score", "m.json", *args, "--json")
+        assert r.exit_code == 0, r.stderr
+        scored.append(json.loads(r.stdout))
+    for s in scored:  # the model's own log-likelihood, as if every row were repeated
+        assert s["log_likelihood"] == pytest.approx(model["log_likelihood"], rel=1e-10)
+    assert scored[0]["sum_of_weights"] == w.sum() == scored[2]["n_samples"]
+    api = emgmm_cli.score(tmp_path / "m.json", x, sample_weights=w)
+    assert api.log_likelihood == pytest.approx(model["log_likelihood"], rel=1e-10)
+    r = invoke_in(tmp_path, "predict", "m.json", "xw.csv", "--weights-column", "w")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == (tmp_path / "labels.csv").read_text()
+
+
+def test_out_of_core_rows_carry_their_weights_and_labels(tmp_path: "Path") -> None:
+    """The block-file backend (data over the memory limit) gets the same weights."""
+    import emgmm_cli
+    from emgmm_cli.app.requests import ReadOptions
+
+    x, w = _files(tmp_path)
+    np.save(tmp_path / "xw.npy", np.column_stack([x, w]))
+    fits = [emgmm_cli.fit(tmp_path / name, 3, seed=0, means_init=x[:3], read=ReadOptions(
+        weights_column="2" if name.endswith("npy") else "w", memory_limit=limit,
+        cache_dir=str(tmp_path / "cache")))
+        for name in ("xw.csv", "xw.npy") for limit in (None, 1024)]
+    for f in fits[1:]:
+        np.testing.assert_allclose(f.means, fits[0].means, rtol=1e-10)
+        assert f.document["sum_of_weights"] == w.sum()
+    assert type(fits[1].data.rows).__name__ == "BlockFileDataset"  # type: ignore[attr-defined]
