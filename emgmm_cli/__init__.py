@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from .app.fitting import Fitted, fit
+    from .backends import backend
     from .app.models import Scores, predict, sample, score
     from .app.requests import ReadOptions
     from .app.selecting import Selected
@@ -47,6 +48,7 @@ _API = {
     "DataError": ("io.errors", "DataError"),
     "EngineError": ("engine.errors", "EngineError"),
     "InvalidParameter": ("engine.errors", "InvalidParameter"),
+    "backend": ("backends", "backend"),
 }
 
 __all__ = ["__version__", *sorted(_API)]

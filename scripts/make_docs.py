@@ -149,12 +149,34 @@ def common_options_block() -> str:
                        docfacts.common_flags())
 
 
+def dask_benchmark(part: str) -> Callable[[], str]:
+    """A block of docs/distributed.md: part (cost_table or measured) of
+    benchmarks/dask_backend.py, rendered from its committed results."""
+
+    def render() -> str:
+        import importlib.util
+        import json
+
+        bench_dir = REPO_ROOT / "benchmarks"
+        spec = importlib.util.spec_from_file_location("dask_backend",
+                                                      bench_dir / "dask_backend.py")
+        assert spec is not None and spec.loader is not None
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+        results = json.loads((bench_dir / "results" / "dask_backend.json").read_text())
+        return str(getattr(bench, part)(results))
+
+    return render
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "commands": lambda: command_table("docs/cli.md"),
     "exit-codes": exit_codes_block,
     "formats": formats_block,
     "common-options": common_options_block,
     **docfigures.FIGURES,
+    "dask-cost": dask_benchmark("cost_table"),
+    "dask-measured": dask_benchmark("measured"),
 }
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest

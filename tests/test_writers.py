@@ -577,3 +577,26 @@ def test_npy_refusals_list_the_formats_that_hold_text(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=re.escape(f"cannot write <U1 values to .npy; use {text_formats}")):
         write_table(str(tmp_path / "v.npy"), np.array(["a", "b"]))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_staged_folder_appears_at_commit_and_replaces_the_old_one(tmp_path: Path) -> None:
+    from emgmm_cli.io.writers import OutputSet
+
+    target = tmp_path / "labels"
+    target.mkdir()
+    (target / "old.csv").write_text("old\n")
+    with OutputSet() as out:
+        folder = Path(out.stage_folder(str(target)))
+        (folder / "part-00000.csv").write_text("1\n")
+        assert (target / "old.csv").exists()  # nothing changes before the commit
+    assert sorted(p.name for p in target.iterdir()) == ["part-00000.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels"]
+
+    with pytest.raises(KeyboardInterrupt), OutputSet() as out:
+        (Path(out.stage_folder(str(target))) / "part-00000.csv").write_text("2\n")
+        raise KeyboardInterrupt
+    assert (target / "part-00000.csv").read_text() == "1\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels"]
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match="is a file"), OutputSet() as out:
+        out.stage_folder(str(tmp_path / "file"))

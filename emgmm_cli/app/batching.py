@@ -8,7 +8,8 @@ sum them up (the `batch` use case).
 - existing_row(): --skip-existing keeps a dataset whose outputs are complete and were made
   with the options asked for now (engine.options.FitOptions compares them; a selection's
   table is read back and chosen from with the engine's own choose()).
-- run_batch(): skips complete outputs, runs the rest through backends.processes.run_tasks,
+- run_batch(): skips complete outputs, runs the rest through backends.processes.run_tasks
+  (or, with a dask session, as tasks on the cluster's workers),
   reports to a display, writes summary.csv (also when interrupted).
 
 Seeds: every dataset is fitted with the same seed, given or drawn once for the batch
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from ..backends.local import available_cores
+from ..backends import active
 from ..backends.processes import (
     WORKER_DIED,
     check_stop,
@@ -481,8 +483,11 @@ def run_batch(items: list[BatchItem], settings: BatchSettings, display: Display,
             rows[i] = done
             display.finished(item.path, failed=False)
     todo = [i for i in range(len(items)) if i not in rows]
+    cluster = active()  # a dask cluster: every dataset a task on one of its workers
     workers = worker_count(jobs, len(todo))
-    if workers > 1:
+    if cluster is not None:
+        settings = replace(settings, n_threads=1)
+    elif workers > 1:
         settings = replace(settings, n_threads=max(1, available_cores() // workers))
     tasks = [BatchTask(items[i], settings) for i in todo]
 
@@ -498,8 +503,11 @@ def run_batch(items: list[BatchItem], settings: BatchSettings, display: Display,
             display.message(f"emgmm: error: {item.path}: {row.status.removeprefix('failed: ')}")
 
     try:
-        run_tasks(task, tasks, workers, on_start=lambda j: display.started(items[todo[j]].path),
-                  on_result=on_result)
+        started_one = lambda j: display.started(items[todo[j]].path)  # noqa: E731
+        if cluster is not None:
+            cluster.run_tasks(task, tasks, on_start=started_one, on_result=on_result)
+        else:
+            run_tasks(task, tasks, workers, on_start=started_one, on_result=on_result)
     finally:
         done_rows = [rows[i] for i in sorted(rows)]
         _prune_empty(items, output_dir)

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
 
-from ..backends import open_dataset
+from ..backends import active, open_dataset
 from ..engine.dataset import Dataset, WeightedRows
-from ..io.cache import open_points
+from ..io.cache import open_npy_blocks, open_points
 from ..io.errors import DataError
-from ..io.npyfile import NpyFile
+from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, read_points
 from .errors import UsageProblem
 from .requests import ReadOptions
@@ -35,11 +36,64 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
     if path == "-" and stdin is not None:
         points: Points = read_points(path, columns=columns, delimiter=read.delimiter,
                                      header=read.header, dtype=read.dtype, stdin=stdin)
+    elif active() is not None:
+        points = read_on_cluster(path, columns=columns, delimiter=read.delimiter,
+                                 header=read.header, dtype=read.dtype)
     else:
         points = open_points(path, columns=columns, delimiter=read.delimiter,
                              header=read.header, dtype=read.dtype,
                              memory_limit=read.memory_limit, cache_dir=read.cache_dir, log=log)
     return weighed(points, read)
+
+
+def read_on_cluster(path: str, *, columns: Sequence[str] | None = None,
+                    delimiter: str | None = None, header: bool | None = None,
+                    dtype: Any = np.float64, stdin: BinaryIO | None = None) -> Points:
+    """read_points, by the workers of the active cluster (backends.dask): a .npy file in
+    row ranges (without --columns), a directory or glob of parts one part per worker task;
+    standard input is read here and sent to them."""
+    cluster = active()
+    if path == "-":
+        points = read_points(path, columns=columns, delimiter=delimiter, header=header,
+                             dtype=dtype, stdin=stdin)
+        return Points(cluster.from_array(points.x), points.column_names, points.source,
+                      points.notes)
+    reader = partial(_read_part, columns=tuple(columns) if columns else None,
+                     delimiter=delimiter, header=header, dtype=np.dtype(dtype).name)
+    if os.path.isfile(path):
+        npy = open_npy_blocks(os.path.abspath(path), columns=columns, dtype=dtype,
+                              check=False, source=path) \
+            if path.lower().endswith(".npy") else None
+        if npy is not None:
+            names = npy.column_names
+            data = cluster.open_ranges(*npy.x.shape, npy.x.dtype,
+                                       partial(_read_rows, npy.x, names, path))
+            return Points(data, names, path)
+        data, names = cluster.open_parts([path], reader)
+        return Points(data, names, path)
+    from ..backends.dask import part_files
+
+    parts = part_files(path)
+    if parts is None:
+        raise DataError(path, "file not found; check the path")
+    data, names = cluster.open_parts(parts, reader)
+    return Points(data, names, path)
+
+
+def _read_rows(npy: NpyFile, names: list[str], source: str, start: int,
+               stop: int) -> NDArray[np.floating]:
+    """Rows start:stop of a .npy file, read on a worker and checked for non-finite values."""
+    raw = npy.read_raw(start, stop)
+    x = npy.convert(raw)
+    if not np.isfinite(x).all():
+        raise nonfinite_error(source, names, x, raw[:, list(npy.columns)], start)
+    return x
+
+
+def _read_part(path: str, **kwargs: Any) -> tuple[NDArray[np.floating], list[str]]:
+    """One part of a dataset, read on a worker: its rows and column names."""
+    points = read_points(path, **kwargs)
+    return points.x, points.column_names
 
 
 # --------------------------------------------------------------------------- sample weights
@@ -55,6 +109,11 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     from ..engine.dataset import check_known, check_weights
     from ..engine.errors import InvalidParameter
 
+    if active() is not None and (weights is not None or known is not None or any(
+            v is not None for v in (read.weights_column, read.sample_weights,
+                                    read.known_column, read.known_labels))):
+        raise UsageProblem("sample weights and known labels are not supported by the dask "
+                           "backend; leave them out, or use the local backend")
     where = points.source
     if read.weights_column is not None:
         points, weights = _split_column(points, read.weights_column, "weights")
@@ -175,7 +234,10 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
         raise DataError(ARRAY_SOURCE, f"value {x[i, j]} in row {i} is not a finite number; "
                                       "missing or infinite values must be removed or imputed "
                                       "first", column=names[j])
-    return weighed(Points(x, names, ARRAY_SOURCE), read, sample_weights, known_labels)
+    points = weighed(Points(x, names, ARRAY_SOURCE), read, sample_weights, known_labels)
+    cluster = active()
+    return points if cluster is None else dataclasses.replace(points,
+                                                              x=cluster.from_array(points.x))
 
 
 def _column_index(spec: str, names: list[str]) -> int:

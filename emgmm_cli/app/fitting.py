@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,7 @@ from .plotting import (
     save_figure,
     trace_figure,
 )
-from .requests import FitOutputs, ReadOptions
+from .requests import STANDARD_NAMES, FitOutputs, ReadOptions
 from .rows import CLUSTER, annotated
 
 Array = NDArray[np.floating]
@@ -373,6 +373,35 @@ def fitted_view(fit: Fitted) -> MixtureView:
     return mixture_view(fit.params, fit.data, fit.feature_names, source=fit.source)
 
 
+def _write_part(x: Array, first: int, index: int, *, folder: str, name: str,
+                params: MixtureParams, label_header: bool) -> None:
+    """One partition's labels or responsibilities, as a part file written on a worker."""
+    pred = predict_chunk(x, params)
+    path = os.path.join(folder, f"part-{index:05d}{os.path.splitext(STANDARD_NAMES[name])[1]}")
+    if name == "labels":
+        with stream_table(path, n_rows=len(x), dtype=np.int64,
+                          column_names=[CLUSTER] if label_header else None) as table:
+            table.write(pred.labels)
+    else:
+        with stream_table(path, n_rows=len(x), dtype=np.float64,
+                          column_names=[f"p{j}" for j in range(params.n_components)]
+                          ) as table:
+            table.write(pred.resp)
+
+
+def stage_parts(out: OutputSet, dest: dict[str, str], fit: Fitted, outputs: FitOutputs) -> None:
+    """For data on a cluster (backends.dask) and --output-dir: the labels and the
+    responsibilities that the output folder names (not those given a file of their own)
+    as folders of part files (labels/part-00000.csv, ...: one a partition, in row
+    order), written by the workers; removed from dest."""
+    for name in ("labels", "responsibilities"):
+        if name in dest and getattr(outputs, name) is None:
+            folder = out.stage_folder(os.path.splitext(dest.pop(name))[0])
+            fit.data.each_partition(partial(  # type: ignore[attr-defined]
+                _write_part, folder=folder, name=name, params=fit.params,
+                label_header=outputs.label_header))
+
+
 def write_outputs(fit: Fitted, outputs: FitOutputs,
                   rows: dict[str, NDArray[Any]] | None = None) -> None:
     """Write every output of a fit atomically: all of them, or none.  rows: the input's
@@ -384,6 +413,8 @@ def write_outputs(fit: Fitted, outputs: FitOutputs,
         if rows is not None and "labels" in dest:
             stage_rows(out, dest.pop("labels"), rows, fit.data, fit.params, outputs,
                        source=fit.source)
+        if outputs.output_dir and hasattr(fit.data, "each_partition"):
+            stage_parts(out, dest, fit, outputs)
         stage_outputs(out, dest, fit, as_json=outputs.as_json,
                       label_header=outputs.label_header)
         if outputs.plot:

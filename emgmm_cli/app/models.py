@@ -27,7 +27,8 @@ from ..io.model import LoadedModel, check_features, load_model
 from ..io.readers import Points, read_points
 from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
-from .data import as_points, dataset, weighed
+from ..backends import active
+from .data import as_points, dataset, read_on_cluster, weighed
 from .fitting import FinalPass, Fitted, final_pass
 from .prepare import Standardize
 from .requests import ReadOptions
@@ -78,17 +79,18 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
                               "dtype": read.dtype}
     if stdin is None and path == "-":
         stdin = buffered_stdin()
+    reader = read_on_cluster if active() is not None else read_points
     if read.columns is not None or not _usable_names(names):
-        points = read_points(path, columns=read.read_columns(), stdin=stdin, **kwargs)
+        points = reader(path, columns=read.read_columns(), stdin=stdin, **kwargs)
     else:
         try:
-            points = read_points(path, columns=names, stdin=stdin, **kwargs)
+            points = reader(path, columns=names, stdin=stdin, **kwargs)
         except DataError as exc:
             if exc.column not in names or not exc.message.startswith("no such column"):
                 raise
             if stdin is not None:
                 stdin.seek(0)
-            points = read_points(path, stdin=stdin, **kwargs)
+            points = reader(path, stdin=stdin, **kwargs)
             check_features(model, points)
             if _usable_names(points.column_names):  # a header, without the model's names
                 warn(f"{points.source}: the columns ({', '.join(points.column_names)}) are "

@@ -25,6 +25,7 @@ units:
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,12 +91,14 @@ class Standardize:
         return self.center + self.scale * np.asarray(z, dtype=np.float64)
 
     def apply(self, points: Points) -> Points:
-        """The points standardized: an array computed now, or an NpyFile that delivers
-        its blocks standardized."""
+        """The points standardized: an array computed now, an NpyFile that delivers
+        its blocks standardized, or a cluster's partitions mapped where they are."""
         x = points.x
         if isinstance(x, NpyFile):
             mapped: Any = dataclasses.replace(
                 x, affine=(tuple(self.center.tolist()), tuple(self.scale.tolist())))
+        elif hasattr(x, "map_partitions"):  # on a cluster (backends.dask)
+            mapped = x.map_partitions(partial(self.to_z, dtype=x.dtype))
         else:
             mapped = np.ascontiguousarray(self.to_z(x, x.dtype))
         return dataclasses.replace(points, x=mapped)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..backends import open_dataset
+from ..backends import active, open_dataset
 from ..backends.processes import portable, run_tasks, worker_count
 from ..engine.dataset import Dataset, WeightedRows
 from ..engine.errors import EngineError
@@ -170,6 +170,45 @@ def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None =
     return map_cells
 
 
+def _fit_cell_whole(x: Any, item: tuple[CellTask, HcTree | None]) -> CellResult:
+    """One cell on a cluster's worker, over every row brought to it (as the local fit)."""
+    task, hc_tree = item
+    data = open_dataset(x, n_components=task.cell.n_components,
+                        covariance_type=task.cell.covariance_type, n_threads=1,
+                        backend="local")
+    return fit_cell(data, task, hc_tree=hc_tree)
+
+
+#: A cell is fitted on one worker when the data take at most this share of its memory.
+WORKER_SHARE = 0.25
+
+
+def cluster_mapper(cluster: Any) -> CellMapper:
+    """A CellMapper over a dask cluster (backends.dask): when the data fit in a worker
+    (WORKER_SHARE of its memory), every cell is a task on one worker, over all the rows;
+    otherwise the cells run one after another, each a fit over the whole cluster."""
+
+    def map_cells(data: Dataset, tasks: Sequence[CellTask], hc_tree: HcTree | None,
+                  on_done: CellCallback | None) -> list[CellResult]:
+        memory = cluster.worker_memory()
+        if memory and getattr(data, "nbytes", 0) > WORKER_SHARE * memory:
+            return fit_in_order(data, tasks, hc_tree, on_done)
+        results: dict[int, CellResult] = {}
+
+        def on_result(i: int, value: CellResult | BaseException) -> None:
+            if isinstance(value, BaseException):
+                raise value
+            results[i] = value
+            if on_done is not None:
+                on_done(tasks[i].index, value)
+
+        data.whole_tasks(_fit_cell_whole, [(t, hc_tree) for t in tasks],  # type: ignore[attr-defined]
+                         on_result=on_result)
+        return [results[i] for i in range(len(tasks))]
+
+    return map_cells
+
+
 def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
                   seed: int | None = None, jobs: int = 1, on_cell: CellCallback | None = None,
                   on_iteration: ProgressCallback | None = None,
@@ -189,8 +228,9 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
         for finding in prepared.findings:
             on_finding(finding)
     data = dataset(prepared.points, n_threads=n_threads)
-    mapper: CellMapper = (process_mapper(prepared.points.x, jobs, prepared.points.weights,
-                                         prepared.points.known) if jobs != 1
+    mapper: CellMapper = (cluster_mapper(active()) if active() is not None
+                          else process_mapper(prepared.points.x, jobs, prepared.points.weights,
+                                              prepared.points.known) if jobs != 1
                           else partial(fit_in_order, on_iteration=on_iteration))
     try:
         selection = select(data, grid(cells.covariance_types, cells.components,

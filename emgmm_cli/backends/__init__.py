@@ -8,15 +8,25 @@ Dataset.  The local backend (this process: a thread pool over row blocks) takes
 - the path of a .npy file: memory-mapped, then as an array (how worker processes
   receive large arrays: backends.processes.portable).
 
+The dask backend (backends.dask) keeps the blocks on the workers of a dask.distributed
+cluster; it is opened for a run with session(BackendOptions(backend="dask", ...)), and while
+that session is active open_dataset and the readers of the use cases (app.data) put data
+on the cluster.
+
 Every Dataset cuts its rows into blocks sized for the model being fitted (block_rows),
-and its results do not depend on the number of threads.  A backend is one row of
-BACKENDS: a name and the function that opens a source with it.
+and its results do not depend on the number of threads or workers.  A backend is one row
+of BACKENDS: a name and the function that opens a source with it; a backend that needs a
+connection (dask) has a connect(options) context manager in the same module, and its
+options are rows of BACKEND_OPTIONS (the command line builds its flags from them).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,15 +35,98 @@ if TYPE_CHECKING:
 #: backend name -> "module:function" that opens a source as a Dataset (loaded on use).
 BACKENDS: dict[str, str] = {
     "local": f"{__name__}:open_local",
+    "dask": f"{__name__}.dask:open_dask",
 }
+
+#: Seconds to wait for a scheduler before giving up (--connect-timeout).
+CONNECT_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """Where a run reduces its data: the local backend, or a dask cluster (a local one of
+    `workers` processes, or the running scheduler at `scheduler`)."""
+
+    backend: str = "local"
+    workers: int | None = None  # dask: local worker processes (None: one per core)
+    scheduler: str | None = None  # dask: tcp://HOST:PORT (None: $DASK_SCHEDULER_ADDRESS)
+    connect_timeout: float = CONNECT_TIMEOUT
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose one of "
+                             f"{', '.join(BACKENDS)}")
+
+
+@dataclass(frozen=True)
+class BackendOption:
+    """One option of the backends, for the command line: its flag, type and help."""
+
+    name: str  # the BackendOptions field
+    kind: type
+    metavar: str
+    help: str
+
+
+#: The options of BackendOptions beyond `backend`, as the command line offers them.
+BACKEND_OPTIONS = (
+    BackendOption("workers", int, "N", "With --backend dask and no scheduler: the number of "
+                  "local worker processes (default: one per core)."),
+    BackendOption("scheduler", str, "ADDRESS", "With --backend dask: join the running cluster whose "
+                  "scheduler is at tcp://HOST:PORT (default: $DASK_SCHEDULER_ADDRESS; "
+                  "without either, a local cluster is started)."),
+    BackendOption("connect_timeout", float, "SECONDS", "With --backend dask: give up on an "
+                  f"unreachable scheduler after this many seconds (default: "
+                  f"{CONNECT_TIMEOUT:g})."),
+)
+
+
+class BackendError(Exception):
+    """The backend cannot run: its library is missing, or its cluster cannot be reached
+    (one line, exit status 1)."""
+
+
+_ACTIVE: list[Any] = []  # the sessions entered, innermost last
+
+
+@contextmanager
+def session(options: BackendOptions | None = None) -> Iterator[Any]:
+    """Run what is inside on the backend options name: for the local backend nothing
+    changes (yields None); for dask, a cluster is connected (or started) and yielded, and
+    open_dataset uses it until the block ends (then a started cluster is shut down)."""
+    if options is None or options.backend == "local":
+        yield None
+        return
+    module = importlib.import_module(BACKENDS[options.backend].split(":")[0])
+    with module.connect(options) as opened:
+        _ACTIVE.append(opened)
+        try:
+            yield opened
+        finally:
+            _ACTIVE.remove(opened)
+
+
+def backend(name: str = "dask", **options: Any) -> Any:
+    """The Python API's way to a backend: inside ``with emgmm_cli.backend("dask",
+    workers=4):`` (or scheduler="tcp://HOST:PORT"), fit, select, predict, score and the
+    labels of what they return run on that cluster (a context manager: session)."""
+    return session(BackendOptions(name, **options))
+
+
+def active() -> Any:
+    """The innermost active session (a connected cluster), or None for the local backend."""
+    return _ACTIVE[-1] if _ACTIVE else None
 
 
 def open_dataset(source: Any, *, n_components: int = 1, covariance_type: str = "full",
-                 n_threads: int | None = None, backend: str = "local") -> "Dataset":
+                 n_threads: int | None = None, backend: str | None = None) -> "Dataset":
     """A Dataset over source, in blocks sized for n_components and covariance_type.
 
     n_threads: threads of the block reduction (default: every core the process may use).
+    backend: a BACKENDS name (default: the active session's, else local).
     """
+    if backend is None:
+        backend = "local" if active() is None else active().name
     where = BACKENDS.get(backend)
     if where is None:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")

@@ -10,6 +10,7 @@ from .. import vocab
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    backend_options,
     FILE_PATH,
     FIT_DEFAULTS,
     SELECT_COMPONENTS,
@@ -74,6 +75,7 @@ from .options import (
 @click.option("--json", "as_json", is_flag=True,
               help="Print the batch (the counts and every dataset's row) as JSON on stdout.")
 @format_option
+@backend_options
 @common_options
 @pass_terminal
 def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bool,

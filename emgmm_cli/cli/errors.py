@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ..app.errors import MissingExtra, UsageProblem
+from ..backends import BackendError
 from ..engine.errors import (
     ANOTHER_INIT,
     COPIES,
@@ -143,7 +144,7 @@ def one_line(exc: BaseException, command: str | None = None) -> str:
     if isinstance(exc, EngineError):
         text = engine_message(exc)
         return text if exc.source is None else f"{exc.source}: {text}"
-    if isinstance(exc, (DataError, MissingExtra)):
+    if isinstance(exc, (DataError, MissingExtra, BackendError)):
         return str(exc)
     if isinstance(exc, MemoryError):
         return "out of memory; " + OUT_OF_MEMORY.get(

@@ -10,6 +10,7 @@ import click
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    backend_options,
     FILE_PATH,
     FORMATS_TEXT,
     common_options,
@@ -51,6 +52,7 @@ from .options import (
                 "ellipses (as emgmm plot draws them)")
 @picture_option("--trace-plot", "the log-likelihood per iteration, one line per restart")
 @format_option
+@backend_options
 @common_options
 @pass_terminal
 def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,

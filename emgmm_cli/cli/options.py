@@ -10,6 +10,7 @@ so bad ones are rejected (exit 2) before any data is read.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -282,6 +283,35 @@ common_options = compose(
     click.option("--debug", is_flag=True, expose_value=False, callback=_set_setting,
                  is_eager=True, help="Show the full traceback of an error."),
 )
+
+
+def backend_options(f: F) -> F:
+    """--backend and the backends' options (backends.BACKEND_OPTIONS); the command's body
+    runs inside backends.session of what they say (a cluster connected for the run)."""
+    from ..backends import BACKEND_OPTIONS, BACKENDS, BackendOptions, session
+
+    names = ["backend", *(o.name for o in BACKEND_OPTIONS)]
+
+    @functools.wraps(f)
+    def run(*args: Any, **kw: Any) -> Any:
+        given = {name: kw.pop(name) for name in names}
+        extra = [flag(name) for name in names[1:] if given[name] is not None]
+        if given["backend"] == "local" and extra:
+            raise click.UsageError(f"{', '.join(extra)}: only with --backend dask")
+        with session(BackendOptions(**{k: v for k, v in given.items() if v is not None})):
+            return f(*args, **kw)
+
+    kinds = {int: click.IntRange(min=1), float: click.FloatRange(min=0, min_open=True)}
+    options = [click.option(flag(o.name), type=kinds.get(o.kind, str), default=None,
+                            metavar=o.metavar, help=o.help)
+               for o in BACKEND_OPTIONS]
+    return compose(
+        click.option("--backend", type=click.Choice(list(BACKENDS)), default="local",
+                     show_default=True,
+                     help="Where the data is reduced: here (local), or on a dask cluster "
+                          "(dask; needs the dask extra), whose workers read the data "
+                          "themselves: a .npy file or a directory or glob of parts."),
+        *options)(run)  # type: ignore[return-value]
 
 
 def _set_stdout_format(ctx: click.Context, param: click.Parameter, value: str | None

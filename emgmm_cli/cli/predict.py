@@ -9,6 +9,7 @@ import click
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    backend_options,
     model_argument,
     FILE_PATH,
     FORMATS_TEXT,
@@ -29,6 +30,7 @@ from .options import (
 @rows_options("Write the N x K responsibilities (columns p0..p{K-1}) instead of labels; "
               "with --with-rows, add them to the rows.")
 @format_option
+@backend_options
 @common_options
 @pass_terminal
 def predict(term: Terminal, model: str, input: str, output: str, proba: bool,

@@ -9,6 +9,7 @@ import click
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    backend_options,
     FILE_PATH,
     common_options,
     format_option,
@@ -32,6 +33,7 @@ from .options import (
 @click.option("--json", "as_json", is_flag=True,
               help="Print the summary (log-likelihood, mean, outliers) as JSON on stdout.")
 @format_option
+@backend_options
 @common_options
 @pass_terminal
 def score(term: Terminal, model: str, input: str, output: str | None,

@@ -10,6 +10,7 @@ from .. import vocab
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    backend_options,
     FILE_PATH,
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
@@ -56,6 +57,7 @@ from .options import (
               help="Fit this many cells at once, each in its own process with one BLAS "
                    "thread (0: one per core); the results do not depend on it.")
 @format_option
+@backend_options
 @common_options
 @pass_terminal
 def select(term: Terminal, input: str, table: str | None, as_json: bool, model: str | None,

@@ -123,7 +123,43 @@ class OutputSet:
     def __init__(self) -> None:
         self._staged: list[_Staged] = []
         self._pending: set[str] = set()  # temporary files still being written
+        self._folders: list[tuple[str, str]] = []  # (target folder, temporary folder)
         self._closed = False
+
+    def stage_folder(self, path: str) -> str:
+        """A new empty temporary folder beside path, for files written by others (the
+        workers of a cluster); at commit it becomes the folder path (replacing a folder
+        of that name), on abort it is removed."""
+        import tempfile
+
+        if self._closed:
+            raise RuntimeError("this OutputSet has already been committed or aborted")
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise DataError(path, "is a file; the parts of this output go to a folder of "
+                                  "that name")
+        parent = os.path.dirname(os.path.abspath(path))
+        try:
+            tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                                   dir=parent)
+        except OSError as exc:
+            raise DataError(path, f"cannot write: {exc.strerror or exc}") from exc
+        self._folders.append((path, tmp))
+        return tmp
+
+    def _commit_folders(self) -> None:
+        import shutil
+
+        while self._folders:
+            path, tmp = self._folders[0]
+            old = tmp + ".old"
+            try:
+                if os.path.isdir(path):
+                    os.rename(path, old)
+                os.rename(tmp, path)
+            except OSError as exc:
+                raise DataError(path, f"cannot write: {exc.strerror or exc}") from exc
+            self._folders.pop(0)
+            shutil.rmtree(old, ignore_errors=True)
 
     @overload
     def stage(self, path: str, binary: Literal[False] = ...) -> AbstractContextManager[TextIO]: ...
@@ -218,6 +254,7 @@ class OutputSet:
                                         f"cannot write: {exc.strerror or exc}") from exc
                     entry.tmp = None
                     folders.add(os.path.dirname(entry.target))
+                self._commit_folders()
             for folder in folders:
                 _fsync_dir(folder)
             for entry in self._staged:
@@ -242,6 +279,12 @@ class OutputSet:
         for tmp in self._pending:
             _unlink_quietly(tmp)
         self._pending.clear()
+        if self._folders:
+            import shutil
+
+            for _, folder in self._folders:
+                shutil.rmtree(folder, ignore_errors=True)
+            self._folders.clear()
 
     def __enter__(self) -> OutputSet:
         return self

@@ -1,0 +1,514 @@
+"""The dask backend: the rows in partitions held by the workers of a dask.distributed cluster.
+
+A source is read by the workers, never by this process: a .npy file is cut into row
+ranges that each worker memory-maps and copies (only the header is read here), and a
+directory or glob of parts (.npy, .csv, .tsv, .parquet, compressed text) gives one
+partition per part, read by the project's own reader on a worker.  Partitions are
+persisted on the workers once (dask futures) and every pass reuses them.
+
+A reduction sends the function (its parameters: K x D x D numbers) out once as a task,
+reduces every partition on the worker that holds it with the local backend's block
+reduction (backends.local: the same blocks, the same engine functions), and adds the
+partition sums by a tree of REDUCE_FANIN-way additions; only the sum comes back.  The
+grouping depends on the partitions alone, never on the number of workers, so a result
+does not depend on them; against the local backend only the summation order differs.
+
+Partitions keep their lineage (the task that read them): when a worker dies, the
+scheduler reads its partitions again on another worker and the pass completes with the
+same result.  dask and distributed are imported only here, only when used.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import logging
+import operator
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from functools import partial
+from typing import Any, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..io.errors import DataError
+from . import BackendError, BackendOptions
+from .local import ArrayDataset, available_cores, block_rows
+
+T = TypeVar("T")
+R = TypeVar("R")
+Array = NDArray[np.floating]
+
+#: A partition of a .npy file (or of an array handed over in memory) holds about this
+#: many bytes of rows: large enough that a task's overhead (about a millisecond) is
+#: small against its reduction, small enough to spread over the workers and to re-read
+#: quickly when a worker is lost.
+PARTITION_BYTES = 64 << 20
+#: Partition sums are added this many at a time, level by level (depth: log_8 of the
+#: number of partitions).
+REDUCE_FANIN = 8
+#: What a directory of parts is searched for.
+PART_SUFFIXES = (".npy", ".csv", ".tsv", ".tab", ".txt", ".parquet",
+                 ".csv.gz", ".tsv.gz", ".csv.bz2", ".csv.xz", ".csv.zst")
+#: What installs the backend.
+EXTRA = "pip install 'emgmm[dask]'"
+
+
+# --------------------------------------------------------------------------- on the workers
+
+
+def _load_rows(path: str, start: int, stop: int) -> Array:
+    """Rows start:stop of a .npy file, memory-mapped and copied into this worker."""
+    x = np.load(path, mmap_mode="r")
+    if x.ndim == 1:
+        x = x.reshape(-1, 1)
+    return np.array(x[start:stop])
+
+
+def _value(obj: T) -> T:
+    return obj
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
+def _second(pair: tuple[Any, Any]) -> Any:
+    return pair[1]
+
+
+def _in_dir(folder: str, fn: Callable[..., R], *args: Any) -> R:
+    """fn(*args) in folder (the client's working directory, on storage the workers share)."""
+    if os.path.isdir(folder) and os.getcwd() != folder:
+        os.chdir(folder)
+    return fn(*args)
+
+
+def _shape(x: Array) -> tuple[int, int]:
+    return int(x.shape[0]), int(x.shape[1])
+
+
+def _add_all(*parts: T) -> T:
+    total = parts[0]
+    for part in parts[1:]:
+        total = operator.add(total, part)
+    return total
+
+
+def _reduce_part(x: Array, fn: Callable[..., T], start: int, rows: int, indexed: bool) -> T:
+    """fn over the blocks of one partition, added in block order (the local backend)."""
+    data = ArrayDataset(x, block_rows=rows, n_threads=1)
+    if not indexed:
+        return data.reduce(fn)
+    return data.reduce(lambda block, first: fn(block, start + first), indexed=True)
+
+
+def _scan_part(x: Array, fn: Callable[[Array, int], R], start: int,
+               rows: int) -> list[tuple[int, R]]:
+    data = ArrayDataset(x, block_rows=rows, n_threads=1)
+    return [(start + first, value) for first, value in
+            data.scan(lambda block, first: fn(block, start + first))]
+
+
+def _take_part(x: Array, rows: NDArray[np.intp]) -> Array:
+    return np.asarray(x[rows])
+
+
+def _each_part(x: Array, fn: Callable[[Array, int, int], R], start: int, index: int) -> R:
+    return fn(x, start, index)
+
+
+def _map_part(x: Array, fn: Callable[[Array], Array]) -> Array:
+    return fn(x)
+
+
+def _with_whole(fn: Callable[[Array, Any], R], item: Any, parts: Sequence[Array]) -> R:
+    """fn(every row, item) on one worker: the partitions are brought to it by dask."""
+    x = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return fn(x, item)
+
+
+# --------------------------------------------------------------------------- the Dataset
+
+
+class DaskDataset:
+    """An (N, D) matrix in partitions persisted on a cluster's workers (dask futures), with
+    the Dataset protocol of engine.dataset.  A partition is reduced in blocks of
+    block_rows rows, as the local backend reduces an array."""
+
+    name = "dask"
+
+    def __init__(self, cluster: "DaskCluster", parts: Sequence[Any], lengths: Sequence[int],
+                 n_features: int, dtype: Any, *, block_rows: int = 4096) -> None:
+        self.cluster = cluster
+        self.parts = list(parts)
+        self.lengths = [int(n) for n in lengths]
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths, dtype=np.int64)])
+        self._d = int(n_features)
+        self._dtype = np.dtype(dtype)
+        self.block_rows = int(block_rows)
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.starts[-1])
+
+    @property
+    def n_features(self) -> int:
+        return self._d
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.n_samples, self._d
+
+    @property
+    def nbytes(self) -> int:
+        return self.n_samples * self._d * self._dtype.itemsize
+
+    def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
+        client = self.cluster.client
+        shipped = client.submit(_value, fn, pure=False)  # out once, fetched by each worker
+        level = [client.submit(_reduce_part, part, shipped, int(start), self.block_rows,
+                               indexed, pure=False)
+                 for part, start in zip(self.parts, self.starts[:-1])]
+        while len(level) > 1:
+            level = [client.submit(_add_all, *level[i:i + REDUCE_FANIN], pure=False)
+                     for i in range(0, len(level), REDUCE_FANIN)]
+        return self.cluster.result(level[0])
+
+    def scan(self, fn: Callable[[Array, int], R]) -> Iterator[tuple[int, R]]:
+        client = self.cluster.client
+        shipped = client.submit(_value, fn, pure=False)
+        todo = iter(range(len(self.parts)))
+        pending: deque[Any] = deque()
+
+        def submit() -> None:
+            i = next(todo, None)
+            if i is not None:
+                pending.append(client.submit(_scan_part, self.parts[i], shipped,
+                                             int(self.starts[i]), self.block_rows, pure=False))
+
+        for _ in range(2 * self.cluster.n_workers()):
+            submit()
+        try:
+            while pending:
+                results = self.cluster.result(pending.popleft())
+                submit()
+                yield from results
+        finally:
+            client.cancel(list(pending))
+
+    def take(self, rows: NDArray[np.intp]) -> Array:
+        rows = np.asarray(rows, dtype=np.intp).reshape(-1)
+        if len(rows) and (rows.min() < 0 or rows.max() >= self.n_samples):
+            raise IndexError(f"row index out of range for {self.n_samples} rows")
+        order = np.argsort(rows, kind="stable")
+        wanted = rows[order]
+        which = np.searchsorted(self.starts, wanted, side="right") - 1
+        client = self.cluster.client
+        futures = [client.submit(_take_part, self.parts[p],
+                                 wanted[which == p] - self.starts[p], pure=False)
+                   for p in np.unique(which)]
+        out = np.empty((len(rows), self._d), dtype=self._dtype)
+        if futures:
+            out[order] = np.concatenate(self.cluster.result(futures))
+        return out
+
+    def for_model(self, n_components: int, covariance_type: str) -> "DaskDataset":
+        resized = copy.copy(self)
+        resized.block_rows = block_rows(n_components, self._d, covariance_type=covariance_type,
+                                        itemsize=self._dtype.itemsize)
+        return resized
+
+    def map_partitions(self, fn: Callable[[Array], Array]) -> "DaskDataset":
+        """The rows mapped by fn (row for row, partition by partition), persisted anew."""
+        client = self.cluster.client
+        shipped = client.submit(_value, fn, pure=False)
+        parts = [client.submit(_map_part, part, shipped, pure=False) for part in self.parts]
+        mapped = copy.copy(self)
+        mapped.parts = parts
+        return mapped
+
+    def each_partition(self, fn: Callable[[Array, int, int], R]) -> list[R]:
+        """fn(rows, first row, partition index) on the worker that holds each partition,
+        in partition order (what fn returns comes back here: keep it small)."""
+        client = self.cluster.client
+        shipped = client.submit(_value, fn, pure=False)
+        return self.cluster.result([
+            client.submit(_each_part, part, shipped, int(start), i, pure=False)
+            for i, (part, start) in enumerate(zip(self.parts, self.starts[:-1]))])
+
+    def whole_tasks(self, fn: Callable[[Array, Any], R], items: Sequence[Any], *,
+                    on_result: Callable[[int, R | BaseException], None]) -> None:
+        """fn(every row, item) for each item, each a task on one worker (dask brings the
+        partitions to it), reported as they finish (cluster.run_tasks)."""
+        self.cluster.run_tasks(partial(_with_whole, fn), items, on_start=lambda i: None,
+                               on_result=on_result, extra=self.parts)
+
+
+# --------------------------------------------------------------------------- the cluster
+
+
+class DaskCluster:
+    """A dask client (and the local cluster it started, if any): where the dask backend's
+    datasets live while a session lasts.  Connected when first used, so that a run that
+    fails before it reads its data (a bad option, a missing file) fails at once."""
+
+    name = "dask"
+
+    def __init__(self, options: BackendOptions) -> None:
+        self.options = options
+        self._client: Any = None
+        self._stack = ExitStack()
+        self._closed = False
+
+    @property
+    def client(self) -> Any:
+        if self._closed:
+            raise BackendError("the dask cluster of this data was closed; ask for labels "
+                               "and responsibilities inside the emgmm_cli.backend block")
+        if self._client is None:
+            self._client = _start(self.options, self._stack)
+        return self._client
+
+    def close(self) -> None:
+        """Close the client (and shut down a local cluster, cancelling its work)."""
+        self._client, self._closed = None, True
+        self._stack.close()
+
+    def n_workers(self) -> int:
+        return max(1, len(self.client.scheduler_info()["workers"]))
+
+    def n_threads(self) -> int:
+        info = self.client.scheduler_info()["workers"].values()
+        return max(1, sum(int(w.get("nthreads", 1)) for w in info))
+
+    def worker_memory(self) -> int:
+        """The smallest memory limit of a worker, in bytes (0: not limited)."""
+        limits = [int(w.get("memory_limit") or 0)
+                  for w in self.client.scheduler_info()["workers"].values()]
+        return min(limits) if limits else 0
+
+    def placement(self, count: int) -> list[list[str] | None]:
+        """Where each of count partitions should be read: runs of consecutive partitions
+        on each worker, so that the first level of a reduction's tree adds partitions
+        that lie on one worker (a hint only: dask moves work where it must, and the
+        result does not depend on it)."""
+        workers = sorted(self.client.scheduler_info()["workers"])
+        if not workers:
+            return [None] * count
+        return [[workers[i * len(workers) // count]] for i in range(count)]
+
+    def result(self, futures: Any) -> Any:
+        """What the futures hold (a list for a list); interrupted, the work is cancelled."""
+        try:
+            if isinstance(futures, list):
+                return self.client.gather(futures)
+            return futures.result()
+        except BaseException:
+            self.client.cancel(futures if isinstance(futures, list) else [futures])
+            raise
+
+    # --- sources ----------------------------------------------------------------------
+
+    def from_array(self, x: Array, *, partition_rows: int | None = None) -> DaskDataset:
+        """An in-memory array, sent to the workers in partitions (kept in the task graph,
+        so a lost worker's partitions are sent again)."""
+        if x.ndim != 2:
+            raise ValueError(f"expected a 2-D array, got shape {x.shape}")
+        bounds = _bounds(x.shape[0], partition_rows or _partition_rows(x.shape[1], x.dtype))
+        parts = [self.client.submit(_value, np.ascontiguousarray(x[a:b]), pure=False,
+                                    workers=where, allow_other_workers=True)
+                 for (a, b), where in zip(bounds, self.placement(len(bounds)))]
+        return DaskDataset(self, parts, [b - a for a, b in bounds], x.shape[1], x.dtype)
+
+    def open_ranges(self, n_rows: int, n_features: int, dtype: Any,
+                    read: Callable[[int, int], Array], *,
+                    partition_rows: int | None = None) -> DaskDataset:
+        """Rows that every worker can read itself, read(start, stop) on a worker for each
+        partition (a file on storage they share: nothing is read here)."""
+        bounds = _bounds(n_rows, partition_rows or _partition_rows(n_features, dtype))
+        parts = [self.client.submit(read, a, b, pure=False, workers=where,
+                                    allow_other_workers=True)
+                 for (a, b), where in zip(bounds, self.placement(len(bounds)))]
+        return DaskDataset(self, parts, [b - a for a, b in bounds], n_features, dtype)
+
+    def open_npy(self, path: str, *, partition_rows: int | None = None) -> DaskDataset:
+        """A .npy file read by the workers in row ranges, memory-mapped (only its header
+        is read here)."""
+        header = np.load(path, mmap_mode="r")
+        n, d = int(header.shape[0]), 1 if header.ndim == 1 else int(header.shape[1])
+        dtype = header.dtype
+        del header
+        return self.open_ranges(n, d, dtype, partial(_load_rows, os.path.abspath(path)),
+                                partition_rows=partition_rows)
+
+    def open_parts(self, paths: Sequence[str],
+                   reader: Callable[[str], tuple[Array, list[str]]]
+                   ) -> tuple[DaskDataset, list[str]]:
+        """One partition per file, each read on a worker by reader(path) -> (rows, column
+        names); the parts must agree on their columns.  Returns the dataset and the
+        first part's column names.  A part that cannot be read is an error naming it
+        (the reader's)."""
+        client = self.client
+        read = [client.submit(reader, os.path.abspath(p), pure=False, workers=where,
+                              allow_other_workers=True)
+                for p, where in zip(paths, self.placement(len(paths)))]
+        parts = [client.submit(_first, r, pure=False) for r in read]
+        names = [client.submit(_second, r, pure=False) for r in read]
+        shapes = self.result([client.submit(_shape, p, pure=False) for p in parts])
+        all_names = self.result(names)
+        del read
+        for path, got, shape in zip(paths, all_names, shapes):
+            if shape[1] != shapes[0][1] or got != all_names[0]:
+                raise DataError(path, f"its columns ({', '.join(got)}) are not those of "
+                                      f"{paths[0]} ({', '.join(all_names[0])}); the parts of "
+                                      "a dataset must have the same columns")
+        dtype = self.result(client.submit(lambda x: x.dtype, parts[0], pure=False))
+        dataset = DaskDataset(self, parts, [s[0] for s in shapes], shapes[0][1], dtype)
+        return dataset, list(all_names[0])
+
+    # --- independent tasks ------------------------------------------------------------
+
+    def run_tasks(self, fn: Callable[[T], R], items: Sequence[T], *,
+                  on_start: Callable[[int], None],
+                  on_result: Callable[[int, R | BaseException], None],
+                  extra: Sequence[Any] | None = None) -> None:
+        """fn(item) (or fn(item, extra): futures in it arrive as their values) for every
+        item on the workers, as many at once as they have threads,
+        reported as they finish (as backends.processes.run_tasks).  A task whose worker
+        died is retried by dask; one that keeps killing its workers is reported as a
+        RuntimeError.  On KeyboardInterrupt nothing more is started, the tasks in flight
+        are waited for and reported, and KeyboardInterrupt is raised again."""
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+
+        from .processes import WORKER_DIED
+
+        queue = list(range(len(items)))[::-1]
+        in_flight: dict[Any, int] = {}
+        if not queue:
+            return
+        threads = self.n_threads()
+        here = os.getcwd()  # relative paths mean on the workers what they mean here
+
+        def start() -> list[Any]:
+            started = []
+            while queue and len(in_flight) < threads:
+                i = queue.pop()
+                args = (items[i],) if extra is None else (items[i], list(extra))
+                future = self.client.submit(_in_dir, here, fn, *args, pure=False)
+                in_flight[future] = i
+                started.append(future)
+                on_start(i)
+            return started
+
+        def report(future: Any) -> None:
+            i = in_flight.pop(future)
+            exc = future.exception()
+            if isinstance(exc, KilledWorker):
+                exc = RuntimeError(WORKER_DIED)
+            on_result(i, exc if exc is not None else future.result())
+
+        done = as_completed(start(), loop=self.client.loop)
+        try:
+            for future in done:
+                report(future)
+                done.update(start())
+        except KeyboardInterrupt:
+            queue.clear()
+            from distributed import wait
+            wait(list(in_flight))
+            for future in list(in_flight):
+                report(future)
+            raise
+
+
+def _partition_rows(n_features: int, dtype: Any) -> int:
+    return max(1, PARTITION_BYTES // (max(1, n_features) * np.dtype(dtype).itemsize))
+
+
+def _bounds(n: int, rows: int) -> list[tuple[int, int]]:
+    return [(a, min(a + rows, n)) for a in range(0, max(n, 1), rows)] if n else [(0, 0)]
+
+
+def part_files(source: str) -> list[str] | None:
+    """The part files of a source (a directory, searched for PART_SUFFIXES, or a glob
+    pattern), in name order; None for a plain file."""
+    if os.path.isdir(source):
+        found = [os.path.join(source, name) for name in os.listdir(source)
+                 if name.lower().endswith(PART_SUFFIXES) and not name.startswith(".")]
+    elif glob.has_magic(source):
+        found = [p for p in glob.glob(source) if os.path.isfile(p)]
+    else:
+        return None
+    if not found:
+        raise DataError(source, f"no data parts found (looked for "
+                                f"{', '.join(PART_SUFFIXES)})")
+    return sorted(found)
+
+
+def open_dask(source: Any, *, n_components: int, covariance_type: str,
+              n_threads: int | None) -> DaskDataset:
+    """The dask backend's opener (backends.BACKENDS): a DaskDataset as it is, or an
+    array or the path of a .npy file put on the active session's cluster."""
+    from . import active
+
+    if isinstance(source, DaskDataset):
+        return source.for_model(n_components, covariance_type)
+    cluster = active()
+    if not isinstance(cluster, DaskCluster):
+        raise BackendError("the dask backend needs a cluster: run inside "
+                           "emgmm_cli.backend('dask', ...) or give --backend dask")
+    if isinstance(source, (str, os.PathLike)):
+        data = cluster.open_npy(os.fspath(source))
+    else:
+        data = cluster.from_array(np.asarray(source))
+    return data.for_model(n_components, covariance_type)
+
+
+@contextmanager
+def connect(options: BackendOptions) -> Iterator[DaskCluster]:
+    """The cluster of a session (connected when first used), closed at the end."""
+    cluster = DaskCluster(options)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def _start(options: BackendOptions, stack: ExitStack) -> Any:
+    """A client of the scheduler options name (or $DASK_SCHEDULER_ADDRESS), or of a new
+    local cluster of options.workers processes on 127.0.0.1 (one thread each); stack
+    closes them."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as exc:
+        raise BackendError(f"the dask backend needs dask.distributed; install it with "
+                           f"{EXTRA}") from exc
+    address = options.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
+    if address is None:
+        local = stack.enter_context(LocalCluster(
+            n_workers=options.workers or available_cores(), threads_per_worker=1,
+            processes=True, host="127.0.0.1", dashboard_address=":0",
+            silence_logs=logging.ERROR))
+        return stack.enter_context(Client(local, set_as_default=False))
+    return stack.enter_context(_join(Client, address, options.connect_timeout))
+
+
+def _join(client_type: Any, address: str, timeout: float) -> Any:
+    """A client of the scheduler at address, or a BackendError within timeout seconds."""
+    try:
+        return client_type(address, timeout=f"{timeout}s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise BackendError(f"cannot reach the dask scheduler at {address} within "
+                           f"{timeout:g} s ({reason}); check --scheduler (or "
+                           "DASK_SCHEDULER_ADDRESS) and that dask-scheduler is running"
+                           ) from None
