@@ -406,9 +406,10 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
             note = "[bold green]<- best[/bold green]"
         elif status == "degenerate":
             note = "[yellow]degenerate[/yellow]"
-        elif status == "failed":
+        elif status in ("failed", "skipped"):
             notes.append(f"{r['covariance_type']} K={r['n_components']}: {r['message']}")
-            note = f"[red]failed [{len(notes)}][/red]"
+            colour = "red" if status == "failed" else "dim"
+            note = f"[{colour}]{status} [{len(notes)}][/{colour}]"
         else:
             note = ""
         conv = ("-" if r["converged"] is None else

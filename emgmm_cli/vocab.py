@@ -39,11 +39,34 @@ def register_covariance(term: CovarianceTerm) -> CovarianceTerm:
     return term
 
 
+# mclust's 14 models (Sigma_k = lambda_k D_k A_k D_k^T: volume, orientation, shape, each
+# E equal, V varying or I the identity), in mclust's order, then its two models of
+# one-dimensional data.  Four keep scikit-learn's names; their mclust names are aliases.
 for _term in (
-    CovarianceTerm("full", "each component has its own general covariance matrix", "VVV"),
-    CovarianceTerm("tied", "all components share one general covariance matrix", "EEE"),
-    CovarianceTerm("diag", "each component has its own diagonal covariance matrix", "VVI"),
-    CovarianceTerm("spherical", "each component has its own single variance", "VII"),
+    CovarianceTerm("EII", "spheres of one volume (lambda I)", "EII"),
+    CovarianceTerm("spherical", "spheres, each of its own volume (lambda_k I)", "VII"),
+    CovarianceTerm("EEI", "one diagonal covariance shared by every component (lambda A)",
+                   "EEI"),
+    CovarianceTerm("VEI", "diagonal, one shape, volumes vary (lambda_k A)", "VEI"),
+    CovarianceTerm("EVI", "diagonal, one volume, shapes vary (lambda A_k)", "EVI"),
+    CovarianceTerm("diag", "each component has its own diagonal covariance matrix "
+                           "(lambda_k A_k)", "VVI"),
+    CovarianceTerm("tied", "all components share one general covariance matrix "
+                           "(lambda D A D')", "EEE"),
+    CovarianceTerm("VEE", "one shape and orientation, volumes vary (lambda_k D A D')", "VEE"),
+    CovarianceTerm("EVE", "one volume and orientation, shapes vary (lambda D A_k D')", "EVE"),
+    CovarianceTerm("VVE", "one orientation, volumes and shapes vary (lambda_k D A_k D')",
+                   "VVE"),
+    CovarianceTerm("EEV", "one volume and shape, orientations vary (lambda D_k A D_k')",
+                   "EEV"),
+    CovarianceTerm("VEV", "one shape, volumes and orientations vary (lambda_k D_k A D_k')",
+                   "VEV"),
+    CovarianceTerm("EVV", "one volume, shapes and orientations vary (lambda D_k A_k D_k')",
+                   "EVV"),
+    CovarianceTerm("full", "each component has its own general covariance matrix "
+                           "(lambda_k D_k A_k D_k')", "VVV"),
+    CovarianceTerm("E", "one-dimensional data: one variance for every component", "E"),
+    CovarianceTerm("V", "one-dimensional data: each component has its own variance", "V"),
 ):
     register_covariance(_term)
 
@@ -62,9 +85,24 @@ def covariance_names() -> tuple[str, ...]:
     return tuple(_COVARIANCE)
 
 
+def canonical_covariance(name: str) -> str:
+    """The name a family goes by: ``name`` itself, or the family whose mclust name it is
+    (VVV -> full, EEE -> tied, VVI -> diag, VII -> spherical); unknown names unchanged."""
+    if name in _COVARIANCE:
+        return name
+    return next((t.name for t in _COVARIANCE.values() if t.mclust == name), name)
+
+
+def covariance_choices() -> tuple[str, ...]:
+    """Every name -c accepts: the families' names, then mclust's names that differ."""
+    names = tuple(_COVARIANCE)
+    return names + tuple(t.mclust for t in _COVARIANCE.values()
+                         if t.mclust and t.mclust not in names)
+
+
 def covariance_term(name: str) -> CovarianceTerm:
     try:
-        return _COVARIANCE[name]
+        return _COVARIANCE[canonical_covariance(name)]
     except KeyError:
         raise ValueError(f"unknown covariance type {name!r}; choose one of "
                          f"{', '.join(_COVARIANCE)}") from None

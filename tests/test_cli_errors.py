@@ -203,7 +203,8 @@ def test_bad_covariance_type(work: Path) -> None:
     put("three.csv", "x,y\n1,2\n3,4\n5,6\n")
     fails(work, ["three.csv", "-k", 2, "-c", "bogus"], 2,
           "Error: Invalid value for '-c' / '--covariance-type': 'bogus' is not one of "
-          "full, tied, diag, spherical.")
+          "EII, spherical, EEI, VEI, EVI, diag, tied, VEE, EVE, VVE, EEV, VEV, EVV, full, E, V, "
+          "VII, VVI, EEE, VVV.")
 
 
 def test_negative_tol(work: Path) -> None:

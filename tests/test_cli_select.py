@@ -25,7 +25,7 @@ FAITHFUL = ROOT / "sample_data" / "faithful.csv"
 MCLUST = Path(__file__).resolve().parent / "data" / "mclust_faithful.csv"
 COLUMNS = ("covariance_type,mclust,n_components,status,log_likelihood,n_parameters,bic,aic,"
            "icl,converged,n_iter,best,seed,message")
-PROOF = ["-k", "1-9", "--n-init", "5", "--seed", "0"]
+PROOF = ["-k", "1-9", "-c", "full,tied,diag,spherical", "--n-init", "5", "--seed", "0"]
 
 
 @pytest.fixture(autouse=True)
@@ -60,9 +60,10 @@ def mclust() -> dict[tuple[str, int], tuple[float, float]]:
 
 
 def test_faithful_subprocess_with_two_jobs_matches_one_job_and_mclust() -> None:
-    """`emgmm select sample_data/faithful.csv -k 1-9 --n-init 5 --seed 0` in a real process
-    (with --jobs 2: two worker processes) writes the same table, byte for byte, as the
-    same command run here with --jobs 1, and that table picks mclust's EEE,3."""
+    """`emgmm select sample_data/faithful.csv -k 1-9 -c full,tied,diag,spherical --n-init 5
+    --seed 0` in a real process (with --jobs 2: two worker processes) writes the same
+    table, byte for byte, as the same command run here with --jobs 1, and that table picks
+    mclust's EEE,3 (all 14 models: tests/test_models.py)."""
     proc = subprocess.run(
         [sys.executable, "-m", "emgmm_cli", "select", str(FAITHFUL), *PROOF, "--jobs", "2"],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
@@ -149,24 +150,24 @@ def test_criterion_icl_ranks_by_icl() -> None:
     assert "ICL *" in out and "best by ICL (lower is better): full (VVV), K=2" in out
 
 
-def test_failed_cells_are_shown_with_the_reason_and_the_rest_complete() -> None:
+def test_skipped_cells_are_shown_with_the_reason_and_the_rest_complete() -> None:
     args = [FAITHFUL, "-k", "2,300", "-c", "diag,spherical", "--seed", "0", "--n-init", "1"]
     result = ok(invoke(*args))
     table = rows(result.stdout)
-    failed = [r for r in table if r["status"] == "failed"]
-    assert [(r["covariance_type"], r["n_components"]) for r in failed] == [
+    skipped = [r for r in table if r["status"] == "skipped"]
+    assert [(r["covariance_type"], r["n_components"]) for r in skipped] == [
         ("diag", "300"), ("spherical", "300")]
     reason = "300 components need at least 300 rows; the data has 272"
-    for r in failed:
+    for r in skipped:
         assert r["message"] == reason
         assert r["log_likelihood"] == r["bic"] == r["converged"] == "" and r["best"] == "false"
     assert [r["status"] for r in table if r["n_components"] == "2"] == ["ok", "ok"]
     assert result.stderr.splitlines() == [
-        f"emgmm: warning: {FAITHFUL}: diag K=300 failed: {reason}",
-        f"emgmm: warning: {FAITHFUL}: spherical K=300 failed: {reason}",
+        f"emgmm: warning: {FAITHFUL}: diag K=300 skipped: {reason}",
+        f"emgmm: warning: {FAITHFUL}: spherical K=300 skipped: {reason}",
     ]
     shown = ok(invoke(*args, tty=True)).stdout
-    assert "failed [1]" in shown and "failed [2]" in shown
+    assert "skipped [1]" in shown and "skipped [2]" in shown
     assert f"[1] diag K=300: {reason}" in shown
     assert f"[2] spherical K=300: {reason}" in shown
 
@@ -253,7 +254,9 @@ def test_component_lists() -> None:
     assert [r["n_components"] for r in table] == ["1", "2", "3"]
     table = rows(ok(invoke(FAITHFUL, "-k", "2", "-c", "all", "--n-init", "1", "--seed", "0",
                            "--init", "kmeans")).stdout)
-    assert [r["covariance_type"] for r in table] == ["full", "tied", "diag", "spherical"]
+    assert [r["mclust"] for r in table] == [
+        "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV",
+        "EVV", "VVV"]
 
 
 def test_engine_tables_are_keyed_by_the_vocabulary() -> None:

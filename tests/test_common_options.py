@@ -176,8 +176,9 @@ def complete(words: str, cwd: Path) -> list[str]:
 def test_completion_answers_commands_options_choices_and_files(tmp_path: Path) -> None:
     assert complete("emgmm s", tmp_path) == ["plain,select", "plain,score", "plain,sample"]
     assert "plain,--n-init" in complete("emgmm fit --n", tmp_path)
-    assert complete("emgmm fit data.csv -c ", tmp_path) == [
-        "plain,full", "plain,tied", "plain,diag", "plain,spherical"]
+    assert complete("emgmm fit data.csv -c V", tmp_path) == [
+        "plain,VEI", "plain,VEE", "plain,VVE", "plain,VEV", "plain,V", "plain,VII",
+        "plain,VVI", "plain,VVV"]
     assert complete("emgmm fit da", tmp_path) == ["file,da"]  # the shell lists the files
     assert complete("emgmm completion ", tmp_path) == ["plain,bash", "plain,zsh", "plain,fish"]
 

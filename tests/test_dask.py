@@ -24,7 +24,7 @@ distributed = pytest.importorskip("distributed")
 
 import emgmm_cli  # noqa: E402
 from emgmm_cli.backends import BackendError, BackendOptions, session  # noqa: E402
-from emgmm_cli.engine.families import FAMILIES  # noqa: E402
+from emgmm_cli.engine.families import searched  # noqa: E402
 from emgmm_cli.io.errors import DataError  # noqa: E402
 
 from conftest import invoke_in  # noqa: E402
@@ -70,23 +70,30 @@ def write_parts(folder: Path, x: np.ndarray, n_parts: int, kind: str) -> Path:
     return folder
 
 
+#: The models whose M-step iterates to a tolerance (engine.families.MSTEP_TOL): rounding
+#: differences of the sums can move where it stops, so their parameters agree to less.
+ITERATIVE = {"VEI", "VEE", "EVE", "VVE", "VEV"}
+
+
 def assert_same_fit(got: Any, want: Any) -> None:
-    """Trajectory and parameters equal to relative 1e-10 (summation order differs)."""
+    """Trajectory and parameters equal to relative 1e-10 (summation order differs); 1e-6
+    for the iterative M-steps' parameters."""
     np.testing.assert_allclose(got.trace["log_likelihood"], want.trace["log_likelihood"],
                                rtol=RTOL)
     assert got.n_iter == want.n_iter
+    rtol = 1e-6 if want.params.family.mclust in ITERATIVE else RTOL
     scale = float(np.abs(want.covariances).max())
-    np.testing.assert_allclose(got.weights, want.weights, rtol=RTOL)
-    np.testing.assert_allclose(got.means, want.means, rtol=RTOL, atol=RTOL * 10)
-    np.testing.assert_allclose(got.covariances, want.covariances, rtol=RTOL,
-                               atol=RTOL * scale)
+    np.testing.assert_allclose(got.weights, want.weights, rtol=rtol)
+    np.testing.assert_allclose(got.means, want.means, rtol=rtol, atol=rtol * 10)
+    np.testing.assert_allclose(got.covariances, want.covariances, rtol=rtol,
+                               atol=rtol * scale)
     assert got.log_likelihood == pytest.approx(want.log_likelihood, rel=RTOL)
 
 
 # --------------------------------------------------------------------------- fit
 
 
-@pytest.mark.parametrize("covariance_type", sorted(FAMILIES))
+@pytest.mark.parametrize("covariance_type", sorted(searched(2)))  # several columns
 def test_every_family_matches_the_local_backend(scheduler: str, tmp_path: Path,
                                                 covariance_type: str) -> None:
     """From the same initial means (and with the same seed's k-means start), a fit over

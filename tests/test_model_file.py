@@ -167,8 +167,8 @@ INVALID_DOCUMENTS: list[tuple[str, Callable[[Doc], Any], str]] = [
     ("missing option", drop("options.tol"),
      "missing field 'options.tol'; the model file is incomplete"),
     ("unknown covariance type", set_field("covariance_type", "banana"),
-     ("field 'covariance_type': unknown covariance type \"banana\"; expected one of full, tied, "
-     "diag, spherical")),
+     ("field 'covariance_type': unknown covariance type \"banana\"; expected one of EII, "
+     "spherical, EEI, VEI, EVI, diag, tied, VEE, EVE, VVE, EEV, VEV, EVV, full, E, V")),
     ("zero components", set_field("n_components", 0),
      "field 'n_components': expected an integer >= 1, got 0"),
     ("n_features as text", set_field("n_features", "2"),

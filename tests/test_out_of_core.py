@@ -120,7 +120,7 @@ def test_default_memory_limit_is_a_quarter_of_memory() -> None:
 # --- CSV through the binary cache ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "EII", "VEI", "EVE", "VEV"])
 def test_csv_over_the_limit_gives_the_in_memory_fit(tmp_path: Path, covariance_type: str) -> None:
     cache = tmp_path / "cache"
     common = ("-c", covariance_type)

@@ -160,7 +160,7 @@ def test_a_cell_that_cannot_be_fitted_fails_alone() -> None:
     sel = select(ArrayDataset(x), grid(["diag"], [2, 41, 60]), FitOptions(1, n_init=2),
                  seed=3)
     statuses = [c.status for c in sel.cells]
-    assert statuses == ["ok", "failed", "failed"]
+    assert statuses == ["ok", "skipped", "skipped"]
     assert sel.cells[1].result is None and math.isnan(sel.cells[1].criterion("bic"))
     assert sel.cells[1].message == "41 components need at least 41 rows; the data has 40"
     assert sel.best == 0
@@ -169,7 +169,7 @@ def test_a_cell_that_cannot_be_fitted_fails_alone() -> None:
 def test_nothing_to_choose_when_every_cell_fails() -> None:
     sel = select(ArrayDataset(faithful()[:5]), grid(["full", "tied"], [6]),
                  FitOptions(1), seed=0)
-    assert [c.status for c in sel.cells] == ["failed", "failed"]
+    assert [c.status for c in sel.cells] == ["skipped", "skipped"]
     assert sel.best is None and sel.best_cell is None
 
 
@@ -177,7 +177,12 @@ def test_grid_order_and_validation() -> None:
     cells = grid(["diag", "full", "diag"], [3, 1, 2, 3])
     assert [(c.covariance_type, c.n_components) for c in cells] == [
         ("diag", 1), ("diag", 2), ("diag", 3), ("full", 1), ("full", 2), ("full", 3)]
-    assert [c.mclust for c in grid(FAMILIES, [1])] == ["VVV", "EEE", "VVI", "VII"]
+    assert [c.mclust for c in grid(["full", "tied", "diag", "spherical"], [1])] == [
+        "VVV", "EEE", "VVI", "VII"]
+    assert [c.covariance_type for c in grid(["VVV", "EEE", "VVI", "VII"], [1])] == [
+        "full", "tied", "diag", "spherical"]
+    assert [c.mclust for c in grid([], [1], n_features=3)][:3] == ["EII", "VII", "EEI"]
+    assert [c.mclust for c in grid([], [1], n_features=1)] == ["E", "V"]
     with pytest.raises(InvalidParameter, match="must be >= 1"):
         grid(["full"], [0, 2])
     with pytest.raises(ValueError, match="unknown covariance type 'box'"):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
+from emgmm_cli.engine.families import searched
 from emgmm_cli import vocab
 from emgmm_cli.backends import open_dataset
 from emgmm_cli.engine.dataset import WeightedRows, check_weights
@@ -40,7 +41,7 @@ def _pair(x: np.ndarray, w: np.ndarray, **kw: Any) -> tuple[FitResult, FitResult
     return weighted, repeated
 
 
-@pytest.mark.parametrize("cov", vocab.covariance_names())
+@pytest.mark.parametrize("cov", searched(2))  # the models of data of several columns
 @pytest.mark.parametrize("algorithm", ["soft", "hard"])
 def test_weight_two_is_the_row_twice(cov: str, algorithm: str) -> None:
     x = _blobs()

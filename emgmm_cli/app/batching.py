@@ -382,7 +382,7 @@ def _selection_matches(path: str, spec: SelectGrid, doc: dict[str, Any],
     from, or None when it was not given."""
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    cells = grid(spec.covariance_types, spec.components)
+    cells = grid(spec.covariance_types, spec.components, doc["n_features"])
     if [(r["covariance_type"], int(r["n_components"])) for r in rows] != [
             (c.covariance_type, c.n_components) for c in cells]:
         return False

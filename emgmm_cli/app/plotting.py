@@ -262,8 +262,9 @@ def criterion_figure(selection: "Selection", *, source: str,
         cells = [c for c in selection.cells if c.cell.covariance_type == family]
         ks = [c.cell.n_components for c in cells]
         values = [c.criterion(criterion) if c.eligible else math.nan for c in cells]
+        mclust = cells[0].cell.mclust
         ax.plot(ks, values, marker=markers[i % len(markers)],
-                label=f"{family} ({cells[0].cell.mclust})")
+                label=family if mclust in ("", family) else f"{family} ({mclust})")
     best = selection.best_cell
     if best is not None:
         value = best.criterion(criterion)
@@ -275,7 +276,7 @@ def criterion_figure(selection: "Selection", *, source: str,
     ax.set_ylabel(f"{criterion.upper()} (lower is better)")
     ax.set_title(f"{os.path.basename(source)}: {criterion.upper()} of every cell")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.legend(loc="best", fontsize="small")
+    ax.legend(loc="best", fontsize="small", ncol=2 if len(families) > 6 else 1)
     return fig
 
 

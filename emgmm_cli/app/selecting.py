@@ -238,7 +238,8 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
                                               row_missing(data) is not None) if jobs != 1
                           else partial(fit_in_order, on_iteration=on_iteration))
     try:
-        selection = select(data, grid(cells.covariance_types, cells.components), template,
+        selection = select(data, grid(cells.covariance_types, cells.components,
+                                         data.n_features), template,
                            seed=seed, criterion=cells.criterion, map_cells=mapper,
                            on_cell=on_cell)
     except EngineError as exc:
@@ -256,10 +257,11 @@ def no_choice_message(selected: Selected) -> str:
     of the first cell (the simplest model)."""
     results, criterion = selected.cells, selected.selection.criterion
     failed = sum(r.status == "failed" for r in results)
+    skipped = sum(r.status == "skipped" for r in results)
     degenerate = sum(r.status == "degenerate" for r in results)
-    other = len(results) - failed - degenerate  # fitted, without a finite criterion
+    other = len(results) - failed - skipped - degenerate  # fitted, no finite criterion
     parts = [f"{n} {what}" for n, what in (
-        (failed, "failed"), (degenerate, "ended degenerate"),
+        (failed, "failed"), (skipped, "skipped"), (degenerate, "ended degenerate"),
         (other, f"had no finite {criterion.upper()}")) if n]
     if len(parts) > 1:
         counts = f"of {len(results)} cells, {' and '.join(parts)}"
@@ -352,11 +354,9 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
     otherwise, and the lowest criterion wins.  Returns a Selected: .cells, .rows(), .best
     (a Fitted, or None when every cell failed or ended degenerate).  sample_weights: N
     weights >= 0, a row of weight w counting as the row given w times; missing: as fit's."""
-    from ..engine.families import FAMILIES
-
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
     template = FitOptions(1, **{**SELECT_DEFAULTS, **options})
-    cells = SelectGrid(tuple(components), tuple(covariance_types or FAMILIES), criterion)
+    cells = SelectGrid(tuple(components), tuple(covariance_types or ()), criterion)
     return select_points(points, cells, template, seed=seed, jobs=jobs,
                          standardize=standardize)

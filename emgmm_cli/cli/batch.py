@@ -194,7 +194,7 @@ def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str |
             tuple(ComponentList().convert(k_text or SELECT_COMPONENTS, k_param, ctx)),
             tuple(CovarianceList().convert(c_text or SELECT_COVARIANCES, c_param, ctx)),
             criterion or "bic")
-        return grid, 1, grid.covariance_types[0]
+        return grid, 1, (grid.covariance_types or ("full",))[0]  # each cell sets its own
     if criterion is not None:
         raise click.UsageError("--criterion chooses among the cells of --select; add "
                                "--select, or leave --criterion out", ctx)

@@ -151,7 +151,8 @@ class ComponentList(click.ParamType):
 
 class CovarianceList(click.ParamType):
     """Covariance families: all, or a comma-separated list of them (every family the
-    engine knows, registered ones included)."""
+    engine knows, registered ones included, by its name or mclust's).  "all" is the empty
+    list: the data's dimension decides (engine.families.searched)."""
 
     name = "TYPES"
 
@@ -159,16 +160,15 @@ class CovarianceList(click.ParamType):
                 ) -> list[str]:
         if isinstance(value, list):
             return value
-        known = vocab.covariance_names()
         text = str(value).strip()
         if text.lower() == "all":
-            return list(known)
+            return []
         names = [t.strip() for t in text.split(",")]
-        bad = [t for t in names if t not in known]
+        bad = [t for t in names if t not in vocab.covariance_choices()]
         if bad or not names:
             self.fail(f"{', '.join(bad) or repr(value)}: choose all, or a comma-separated "
-                      f"list of {', '.join(known)}", param, ctx)
-        return list(dict.fromkeys(names))
+                      f"list of {', '.join(vocab.covariance_choices())}", param, ctx)
+        return list(dict.fromkeys(vocab.canonical_covariance(t) for t in names))
 
 
 class NumberList(click.ParamType):
@@ -513,8 +513,9 @@ def with_defaults(values: dict[str, Any], defaults: Mapping[str, Any]) -> None:
 
 
 def covariance_help(select: bool = False) -> str:
-    families = "; ".join(f"{t.name} ({t.mclust}): {t.description}"
-                         for t in vocab.covariance_terms())
+    families = "; ".join(
+        (f"{t.name} ({t.mclust})" if t.mclust not in ("", t.name) else t.name)
+        + f": {t.description}" for t in vocab.covariance_terms())
     if select:
         return f"Covariance families to try: all, or a comma-separated list of: {families}."
     return f"Covariance family: {families}."

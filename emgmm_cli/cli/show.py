@@ -137,9 +137,9 @@ def selection(term: Terminal, selected: "Selected", *, carries_data: bool) -> No
             console, rows, criterion=criterion, heading=heading,
             caption=_caption(selected))):
         for r in rows:
-            if r["status"] == "failed":
+            if r["status"] in ("failed", "skipped"):
                 term.warn(f"{source}: {r['covariance_type']} K={r['n_components']} "
-                          f"failed: {r['message']}")
+                          f"{r['status']}: {r['message']}")
     best = selected.selection.best_cell
     if best is not None and best.result is not None and not best.result.converged:
         term.warn(f"{source}: the chosen cell ({best.cell.covariance_type}, "

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from .families import family
+from .families import family, scatter_about_means
 from .dataset import Dataset, reduce_weighted, row_known, row_weights
 from .missing import missing_stats, row_missing
 from .errors import WEIGHT_COLLAPSE, FitEvent, NotPositiveDefinite
@@ -89,7 +89,9 @@ def m_step(
     Returns the parameters and the indices of components whose mass collapsed; those keep
     the previous mean and covariance (there is no data to estimate them from).  freeze:
     the parameters (weights, means, covariances) kept as they are in ``previous``, bit
-    for bit; the covariances are then those about the frozen means.
+    for bit; the covariances are then those about the frozen means.  The family's M-step
+    reads the scatter about the new means (families.scatter_about_means) and the previous
+    covariances, which its iterative M-steps start from.
     """
     fam = family(covariance_type)
     nk = stats.nk + EPS_MASS
@@ -99,10 +101,17 @@ def m_step(
         means[collapsed] = previous.means[collapsed]
     if previous is not None and "means" in freeze:
         means = previous.means.copy()
-    delta = means - centers
-    cov = fam.m_step(stats.scatter, nk, delta, reg_covar)
-    if previous is not None and len(collapsed) and fam.independent:
-        cov[collapsed] = previous.covariances[collapsed]
+    w = scatter_about_means(stats.scatter, nk, means - centers, reg_covar)
+    prev = None if previous is None else previous.covariances
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if prev is not None and len(collapsed) and fam.per_component:
+            # a collapsed component has no points to estimate it from: it keeps its
+            # covariance, and the model's shared parts come from the others
+            live = np.setdiff1d(np.arange(len(nk)), collapsed)
+            cov: Array = np.array(prev, dtype=np.float64)
+            cov[live] = fam.m_step(w[live], nk[live], prev[live])
+        else:
+            cov = fam.m_step(w, nk, prev)
     if previous is not None and "covariances" in freeze:
         cov = previous.covariances.copy()
     weights = nk / nk.sum()

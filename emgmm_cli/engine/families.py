@@ -9,30 +9,48 @@ branches on a family's name:
 - ``statistic``: which per-component scatter its M-step reads, and so which E-step
   kernel computes it: MATRIX, the (K, D, D) scatter matrices (engine.kernels' whitened
   kernel), or DIAGONAL, their (K, D) diagonals (the expanded kernel);
-- ``m_step(scatter, nk, delta, reg_covar)``: covariances from that statistic;
+- ``m_step(W, nk, previous)``: covariances from the scatter about the new means (the
+  statistic, regularised: scatter_about_means) and the previous covariances (None at the
+  first M-step), which the iterative M-steps start from;
 - ``expand(cov, k, d)``: the covariances one per component, (K, D, D) for MATRIX and
   (K, D) variances for DIAGONAL, which is all the E-step, the sampler, the summaries and
   the checks need;
-- ``independent``: whether each component's covariance is estimated from its own points
-  only, so that the covariance of a component whose weight collapsed can be frozen.
+- ``univariate``: mclust's E and V, the models of one-dimensional data (there the 14
+  models of several dimensions reduce to these two).
 
-Shapes, for K components in D dimensions:
+The 14 models of mclust (Celeux and Govaert 1995: Sigma_k = lambda_k D_k A_k D_k^T,
+volume, orientation, shape), with scikit-learn's names for four of them:
 
-=========  ==================  =========================
-family     covariances         statistic read by m_step
-=========  ==================  =========================
-full       (K, D, D)           MATRIX
-tied       (D, D)              MATRIX, summed over k
-diag       (K, D)              DIAGONAL
-spherical  (K,)                DIAGONAL, summed over d
-=========  ==================  =========================
+=========  ==================  ================  ============================
+model      covariances         statistic         M-step
+=========  ==================  ================  ============================
+EII        a number            DIAGONAL          closed form
+VII        (K,)                DIAGONAL          closed form (``spherical``)
+EEI        (D,)                DIAGONAL          closed form
+VEI        (K, D)              DIAGONAL          iterative (fixed point)
+EVI        (K, D)              DIAGONAL          closed form
+VVI        (K, D)              DIAGONAL          closed form (``diag``)
+EEE        (D, D)              MATRIX            closed form (``tied``)
+VEE        (K, D, D)           MATRIX            iterative (fixed point)
+EVE        (K, D, D)           MATRIX            iterative (MM, Browne and McNicholas 2014)
+VVE        (K, D, D)           MATRIX            iterative (MM, Browne and McNicholas 2014)
+EEV        (K, D, D)           MATRIX            closed form
+VEV        (K, D, D)           MATRIX            iterative (fixed point on eigenvalues)
+EVV        (K, D, D)           MATRIX            closed form
+VVV        (K, D, D)           MATRIX            closed form (``full``)
+E, V       a number, (K,)      DIAGONAL          closed form (one dimension only)
+=========  ==================  ================  ============================
+
+Covariances are stored whole (each component's matrix or diagonal), not as lambda, D and
+A: every model is then read, sampled and drawn by the same code, and n_parameters counts
+what the model leaves free (mclust's nVarParams).  docs/models.md derives each M-step.
 
 Second moments are centred on each component's current mean m_k:
 S_k = sum_i r_ik (x_i - m_k)(x_i - m_k)^T, which keeps the one-pass update sound; the
 M-step corrects for the new mean with delta_k = mu_k - m_k.
 
 A family can be registered at run time (``register``, and ``unregister``); every command
-then accepts it: tests/test_families.py adds mclust's EEI that way, from the test alone.
+then accepts it: tests/test_families.py adds a toy family that way, from the test alone.
 """
 
 from __future__ import annotations
@@ -55,39 +73,207 @@ MATRIX = "matrix"
 DIAGONAL = "diagonal"
 
 
-# --- M-steps: covariances from per-component scatter ----------------------------------------
-# scatter: (K, D, D) or (K, D) centred on the previous means; nk: (K,) responsibility sums;
-# delta: (K, D) new mean minus the centre the statistics used; reg: reg_covar.
+# --- M-steps: covariances from per-component scatter about the new means -------------------
+# W: (K, D, D) scatter matrices or (K, D) their diagonals, about the new means and with
+# n_k reg_covar added to the diagonal (scatter_about_means); nk: (K,) responsibility sums;
+# previous: the covariances of the previous iteration (the family's shape), or None for
+# the first M-step.  Celeux and Govaert (1995) write Sigma_k = lambda_k D_k A_k D_k^T
+# (volume lambda_k, orientation D_k, shape A_k with |A_k| = 1); each model fixes which of
+# the three vary with k (V), are equal (E) or are the identity (I).
+
+#: The iterative M-steps (VEI, VEE, VEV, EVE, VVE) stop when an iteration lowers their
+#: objective sum_k n_k log|Sigma_k| + tr(Sigma_k^-1 W_k) by less than this fraction of
+#: 1 + its size, or after MSTEP_MAX_ITER iterations.  Each iteration lowers the objective,
+#: and the first starts from the previous covariances, so a capped M-step still raises
+#: the likelihood (a generalised EM step).
+MSTEP_TOL = 1e-12
+MSTEP_MAX_ITER = 1000
 
 
-def _centred(scatter: Array, nk: Array, delta: Array) -> Array:
-    """Per-component scatter about the new means: S_k - n_k delta_k delta_k^T (or its
-    diagonal)."""
+def scatter_about_means(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
+    """W_k = S_k - n_k delta_k delta_k^T + n_k reg I: the scatter about the new means
+    (or its diagonal), with reg_covar added as if each point carried it, so that every
+    model keeps its constraint and VVV gets W_k / n_k + reg I."""
     if scatter.ndim == 3:
-        return scatter - nk[:, None, None] * (delta[:, :, None] * delta[:, None, :])
-    return scatter - nk[:, None] * delta * delta
+        w = scatter - nk[:, None, None] * (delta[:, :, None] * delta[:, None, :])
+        idx = np.arange(w.shape[-1])
+        w[:, idx, idx] += nk[:, None] * reg
+        return w
+    return scatter - nk[:, None] * delta * delta + nk[:, None] * reg
 
 
-def _add_to_diagonal(cov: Array, reg: float) -> Array:
-    idx = np.arange(cov.shape[-1])
-    cov[..., idx, idx] += reg
-    return cov
+def _det_root(m: Array) -> Array:
+    """|M_k|^(1/D) of each matrix of a (K, D, D) stack, or the geometric mean of each
+    row of a (K, D) stack of diagonals."""
+    if m.ndim == 3:
+        return np.exp(np.linalg.slogdet(m)[1] / m.shape[-1])
+    return np.exp(np.log(m).mean(axis=-1))
 
 
-def m_step_full(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
-    return _add_to_diagonal(_centred(scatter, nk, delta) / nk[:, None, None], reg)
+def _scaled(m: Array, s: Array) -> Array:
+    """Each entry of a stack (K, ...) times its own number s_k."""
+    return m * s.reshape((-1,) + (1,) * (m.ndim - 1))
 
 
-def m_step_tied(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
-    return _add_to_diagonal(_centred(scatter, nk, delta).sum(axis=0) / nk.sum(), reg)
+def _converged(before: float, after: float) -> bool:
+    return not before - after > MSTEP_TOL * (1.0 + abs(after))
 
 
-def m_step_diag(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
-    return _centred(scatter, nk, delta) / nk[:, None] + reg
+def m_step_vvv(w: Array, nk: Array, previous: Array | None) -> Array:
+    """lambda_k D_k A_k D_k^T all free: W_k / n_k (or the diagonals: VVI)."""
+    return _scaled(w, 1.0 / nk)
 
 
-def m_step_spherical(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
-    return _centred(scatter, nk, delta).sum(axis=1) / (nk * delta.shape[1]) + reg
+def m_step_eee(w: Array, nk: Array, previous: Array | None) -> Array:
+    """One covariance for all: sum_k W_k / n (or the diagonal: EEI)."""
+    return w.sum(axis=0) / nk.sum()
+
+
+def m_step_vii(w: Array, nk: Array, previous: Array | None) -> Array:
+    """lambda_k I: tr(W_k) / (D n_k).  w: (K, D) diagonals."""
+    return w.sum(axis=1) / (nk * w.shape[1])
+
+
+def m_step_eii(w: Array, nk: Array, previous: Array | None) -> Array:
+    """lambda I: tr(sum_k W_k) / (D n), a number.  w: (K, D) diagonals."""
+    return np.asarray(w.sum() / (nk.sum() * w.shape[1]))
+
+
+def m_step_evv(w: Array, nk: Array, previous: Array | None) -> Array:
+    """lambda C_k, |C_k| = 1 (EVV; EVI with diagonals): C_k = W_k / |W_k|^(1/D),
+    lambda = sum_k |W_k|^(1/D) / n."""
+    root = _det_root(w)
+    return _scaled(w, (root.sum() / nk.sum()) / root)
+
+
+def _shape_of(cov: Array) -> Array:
+    """A covariance (D, D) or diagonal (D,) scaled to determinant 1."""
+    return cov / _det_root(cov[None])[0]
+
+
+def _shared_shape(w: Array, nk: Array, shape: Array) -> tuple[Array, Array]:
+    """(lambda (K,), S) of Sigma_k = lambda_k S with |S| = 1 shared (VEE; VEI with (K, D)
+    diagonals), by alternating the two closed-form conditional maxima from S = shape:
+    lambda_k = tr(W_k S^-1) / (D n_k), then S = M / |M|^(1/D) with M = sum_k W_k / lambda_k
+    (Celeux and Govaert 1995).  Each step lowers the objective."""
+    d = w.shape[1]
+    before = np.inf
+    for _ in range(MSTEP_MAX_ITER):
+        if shape.ndim == 1:
+            traces = (w / shape).sum(axis=1)
+        else:
+            traces = np.einsum("kij,ij->k", w, np.linalg.inv(shape))
+        lam = traces / (d * nk)
+        after = d * float(nk @ np.log(lam))  # + D n, at the conditional maximum
+        if _converged(before, after):
+            break
+        before = after
+        shape = _shape_of(_scaled(w, 1.0 / lam).sum(axis=0))
+    return lam, shape
+
+
+def _start_shape(w: Array, previous: Array | None) -> Array:
+    """The shared shape to start from: the previous one (any component's covariance,
+    scaled to determinant 1), or that of the pooled scatter."""
+    return _shape_of(w.sum(axis=0) if previous is None else previous[0])
+
+
+def m_step_vee(w: Array, nk: Array, previous: Array | None) -> Array:
+    """lambda_k C, |C| = 1 (VEE; VEI with diagonals): iterative (_shared_shape)."""
+    lam, shape = _shared_shape(w, nk, _start_shape(w, previous))
+    return lam[:, None, None] * shape if w.ndim == 3 else lam[:, None] * shape
+
+
+def _eigen(w: Array) -> tuple[Array, Array]:
+    """Eigenvalues (K, D), ascending, and eigenvectors (K, D, D) of each W_k."""
+    values, vectors = np.linalg.eigh(w)
+    return values, vectors
+
+
+def _rotate(values: Array, vectors: Array) -> Array:
+    """L_k diag(values_k) L_k^T."""
+    return np.einsum("kij,kj,klj->kil", vectors, values, vectors)
+
+
+def m_step_eev(w: Array, nk: Array, previous: Array | None) -> Array:
+    """lambda D_k A D_k^T: D_k the eigenvectors of W_k, lambda A = sum_k Omega_k / n (the
+    eigenvalues, both in ascending order), a closed form (Celeux and Govaert 1995)."""
+    values, vectors = _eigen(w)
+    return _rotate(np.broadcast_to(values.sum(axis=0) / nk.sum(), values.shape), vectors)
+
+
+def m_step_vev(w: Array, nk: Array, previous: Array | None) -> Array:
+    """lambda_k D_k A D_k^T: D_k the eigenvectors of W_k; lambda_k and A as VEI's on the
+    eigenvalues Omega_k (iterative, _shared_shape)."""
+    values, vectors = _eigen(w)
+    start = (values.sum(axis=0) if previous is None
+             else np.linalg.eigvalsh(previous[0]))
+    lam, shape = _shared_shape(values, nk, _shape_of(start))
+    return _rotate(lam[:, None] * shape, vectors)
+
+
+def _polar(f: Array) -> Array:
+    """The orthogonal matrix nearest f: U V^T from f = U S V^T (it maximises tr(f^T D))."""
+    u, _, vt = np.linalg.svd(f)
+    return u @ vt
+
+
+def _common_orientation(w: Array, nk: Array, previous: Array | None,
+                        diagonal: Callable[[Array, Array], tuple[Array, float]]) -> Array:
+    """D diag(delta_k) D^T with one orientation D for all components (EVE, VVE).
+
+    Given D, delta_k comes from b_k = diag(D^T W_k D) in closed form (``diagonal``, which
+    returns delta and the objective); given delta, D takes one step of Browne and
+    McNicholas's (2014) MM algorithm: with alpha_k the largest eigenvalue of W_k,
+    F = sum_k (alpha_k I - W_k) D diag(1 / delta_k) and D = U V^T from F = U S V^T,
+    which never raises sum_k tr(W_k D diag(1/delta_k) D^T); then their second step, with
+    beta_k the largest of 1 / delta_k: F = sum_k W_k D (beta_k I - diag(1 / delta_k)),
+    which helps where the first bound is loose.  D starts from the
+    eigenvectors of the previous covariances scaled to volume 1 (their common
+    orientation), or of the pooled scatter.
+    """
+    alpha = np.linalg.eigvalsh(w)[:, -1]
+    start = (w.sum(axis=0) if previous is None
+             else _scaled(previous, 1.0 / _det_root(previous)).sum(axis=0))
+    orient = np.linalg.eigh(start)[1]
+    before = np.inf
+    for _ in range(MSTEP_MAX_ITER):
+        wd = w @ orient  # W_k D, (K, D, D)
+        b = (orient * wd).sum(axis=1)  # diag(D^T W_k D)
+        delta, after = diagonal(b, nk)
+        if _converged(before, after):
+            break
+        before = after
+        inv = 1.0 / delta
+        orient = _polar(orient * (alpha @ inv) - np.einsum("kij,kj->ij", wd, inv))
+        wd = w @ orient
+        beta = inv.max(axis=1)
+        orient = _polar(np.einsum("k,kij->ij", beta, wd) - np.einsum("kij,kj->ij", wd, inv))
+    return _rotate(delta, np.broadcast_to(orient, w.shape))
+
+
+def _eve_diagonal(b: Array, nk: Array) -> tuple[Array, float]:
+    """lambda A_k from b_k = diag(D^T W_k D): A_k = b_k / |b_k|^(1/D), lambda =
+    sum_k |b_k|^(1/D) / n; objective D n log lambda (+ D n)."""
+    root = _det_root(b)
+    lam = root.sum() / nk.sum()
+    return b * (lam / root)[:, None], b.shape[1] * float(nk.sum()) * float(np.log(lam))
+
+
+def _vve_diagonal(b: Array, nk: Array) -> tuple[Array, float]:
+    """lambda_k A_k = b_k / n_k; objective sum_k n_k log|b_k / n_k| (+ D n)."""
+    delta = b / nk[:, None]
+    return delta, float(nk @ np.log(delta).sum(axis=1))
+
+
+def m_step_eve(w: Array, nk: Array, previous: Array | None) -> Array:
+    """lambda D A_k D^T (iterative: _common_orientation)."""
+    return _common_orientation(w, nk, previous, _eve_diagonal)
+
+
+def m_step_vve(w: Array, nk: Array, previous: Array | None) -> Array:
+    """lambda_k D A_k D^T (iterative: _common_orientation)."""
+    return _common_orientation(w, nk, previous, _vve_diagonal)
 
 
 # --- per-component forms ---------------------------------------------------------------------
@@ -129,9 +315,9 @@ class Family:
     shape: Callable[[int, int], tuple[int, ...]]
     n_parameters: Callable[[int, int], int]
     statistic: str
-    m_step: Callable[[Array, Array, Array, float], Array]
+    m_step: Callable[[Array, Array, Array | None], Array]
     expand: Callable[[Array, int, int], Array]
-    independent: bool
+    univariate: bool = False
 
     @property
     def name(self) -> str:
@@ -266,32 +452,63 @@ def unregister(name: str) -> None:
     vocab.unregister_covariance(name)
 
 
-register(Family(
-    term=vocab.covariance_term("full"), shape=lambda k, d: (k, d, d),
-    n_parameters=lambda k, d: k * d * (d + 1) // 2, statistic=MATRIX,
-    m_step=m_step_full, expand=own_matrices, independent=True,
-))
-register(Family(
-    term=vocab.covariance_term("tied"), shape=lambda k, d: (d, d),
-    n_parameters=lambda k, d: d * (d + 1) // 2, statistic=MATRIX,
-    m_step=m_step_tied, expand=shared_matrix, independent=False,
-))
-register(Family(
-    term=vocab.covariance_term("diag"), shape=lambda k, d: (k, d),
-    n_parameters=lambda k, d: k * d, statistic=DIAGONAL,
-    m_step=m_step_diag, expand=own_diagonals, independent=True,
-))
-register(Family(
-    term=vocab.covariance_term("spherical"), shape=lambda k, d: (k,),
-    n_parameters=lambda k, d: k, statistic=DIAGONAL,
-    m_step=m_step_spherical, expand=own_variances, independent=True,
-))
+def shared_variance(cov: Array, k: int, d: int) -> Array:
+    return np.broadcast_to(np.asarray(cov, dtype=np.float64), (k, d))
+
+
+def _sym(k: int, d: int) -> int:
+    """Free entries of one orientation: D (D - 1) / 2."""
+    return d * (d - 1) // 2
+
+
+# mclust's order (mclustBIC's columns); n_parameters is mclust's nVarParams(model, D, K).
+for _name, _shape, _count, _stat, _m_step, _expand in (
+    ("EII", lambda k, d: (), lambda k, d: 1, DIAGONAL, m_step_eii, shared_variance),
+    ("spherical", lambda k, d: (k,), lambda k, d: k, DIAGONAL, m_step_vii, own_variances),
+    ("EEI", lambda k, d: (d,), lambda k, d: d, DIAGONAL, m_step_eee, shared_variance),
+    ("VEI", lambda k, d: (k, d), lambda k, d: k + d - 1, DIAGONAL, m_step_vee,
+     own_diagonals),
+    ("EVI", lambda k, d: (k, d), lambda k, d: 1 + k * (d - 1), DIAGONAL, m_step_evv,
+     own_diagonals),
+    ("diag", lambda k, d: (k, d), lambda k, d: k * d, DIAGONAL, m_step_vvv, own_diagonals),
+    ("tied", lambda k, d: (d, d), lambda k, d: d * (d + 1) // 2, MATRIX, m_step_eee,
+     shared_matrix),
+    ("VEE", lambda k, d: (k, d, d), lambda k, d: k + d - 1 + _sym(k, d), MATRIX, m_step_vee,
+     own_matrices),
+    ("EVE", lambda k, d: (k, d, d), lambda k, d: 1 + k * (d - 1) + _sym(k, d), MATRIX,
+     m_step_eve, own_matrices),
+    ("VVE", lambda k, d: (k, d, d), lambda k, d: k * d + _sym(k, d), MATRIX, m_step_vve,
+     own_matrices),
+    ("EEV", lambda k, d: (k, d, d), lambda k, d: d + k * _sym(k, d), MATRIX, m_step_eev,
+     own_matrices),
+    ("VEV", lambda k, d: (k, d, d), lambda k, d: k + d - 1 + k * _sym(k, d), MATRIX,
+     m_step_vev, own_matrices),
+    ("EVV", lambda k, d: (k, d, d), lambda k, d: 1 + k * (d - 1) + k * _sym(k, d), MATRIX,
+     m_step_evv, own_matrices),
+    ("full", lambda k, d: (k, d, d), lambda k, d: k * d * (d + 1) // 2, MATRIX, m_step_vvv,
+     own_matrices),
+):
+    register(Family(term=vocab.covariance_term(_name), shape=_shape, n_parameters=_count,
+                    statistic=_stat, m_step=_m_step, expand=_expand))
+register(Family(term=vocab.covariance_term("E"), shape=lambda k, d: (), n_parameters=lambda k, d: 1,
+                statistic=DIAGONAL, m_step=m_step_eii, expand=shared_variance, univariate=True))
+register(Family(term=vocab.covariance_term("V"), shape=lambda k, d: (k,),
+                n_parameters=lambda k, d: k, statistic=DIAGONAL, m_step=m_step_vii,
+                expand=own_variances, univariate=True))
 
 
 def family(name: str) -> Family:
+    """The family called ``name`` (or by mclust's name: VVV is full)."""
     try:
-        return FAMILIES[name]
+        return FAMILIES[vocab.canonical_covariance(name)]
     except KeyError:
         raise ValueError(
             f"unknown covariance type {name!r}; choose one of {', '.join(FAMILIES)}"
         ) from None
+
+
+def searched(n_features: int) -> tuple[str, ...]:
+    """The families a selection tries when none are named, as Mclust does: E and V for
+    one-dimensional data, every other family otherwise."""
+    return tuple(name for name, fam in FAMILIES.items()
+                 if fam.univariate == (n_features == 1))

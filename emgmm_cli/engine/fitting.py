@@ -23,6 +23,7 @@ from .dataset import (
     row_weights,
     total_weight,
 )
+from .families import family
 from .em import (
     STOPPED_MAX_ITER,
     STOPPED_TIME_LIMIT,
@@ -135,6 +136,16 @@ def _better(a: FitResult, b: FitResult | None) -> bool:
     if a.is_degenerate != b.is_degenerate:
         return not a.is_degenerate
     return a.loglik > b.loglik + RESTART_TIE_RTOL * abs(b.loglik)
+
+
+def _check_model(data: Dataset, covariance_type: str) -> None:
+    """mclust's E and V are models of one-dimensional data only."""
+    fam = family(covariance_type)
+    if fam.univariate and data.n_features != 1:
+        raise InvalidParameter(
+            f"{fam.name} is a model of one-dimensional data, and the data has "
+            f"{data.n_features} columns; the models of several dimensions start with its "
+            f"letter ({fam.name}II, {fam.name}EI, ...)", option="covariance_type")
 
 
 def _check_data(data: Dataset, k: int) -> None:
@@ -368,6 +379,7 @@ def fit(
     if means_init is not None:
         options = options.replace(init=vocab.MEANS_INIT)
     options.validate()
+    _check_model(data, options.covariance_type)
     if start is not None and (start.n_components, start.covariance_type) != (
             options.n_components, options.covariance_type):
         raise InvalidParameter("the start's components and family are not the options'")

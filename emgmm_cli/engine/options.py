@@ -120,7 +120,8 @@ class FitOptions:
     n_components: int = field(metadata=_spec(
         kind=int, low=1, help="Number of mixture components."))
     covariance_type: str = field(default="full", metadata=_spec(
-        kind=str, choices=vocab.covariance_names, help="Covariance family."))
+        kind=str, choices=vocab.covariance_choices,
+        help="Covariance family (mclust's name, or scikit-learn's for four of them)."))
     init: str = field(default=vocab.AUTO, metadata=_spec(
         kind=str, choices=_init_names, help="Initialisation."))
     means_init: str | None = field(default=None, metadata=_spec(
@@ -172,6 +173,12 @@ class FitOptions:
     seed: int | None = field(default=None, metadata=_spec(
         kind=int, low=0, high=MAX_SEED, nullable=True,
         help="Random seed; the same seed gives the same result."))
+
+    def __post_init__(self) -> None:
+        # mclust's names of the four families that keep scikit-learn's (VVV is full)
+        if isinstance(self.covariance_type, str):
+            object.__setattr__(self, "covariance_type",
+                               vocab.canonical_covariance(self.covariance_type))
 
     def validate(self) -> None:
         """Raise InvalidParameter, naming the option, for any value out of its range."""

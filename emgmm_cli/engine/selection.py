@@ -11,8 +11,11 @@ other cells run, in what order, or in which process.  A cell ends one of three w
               nonsense, often far "better" than any real fit, so it never wins (mclust
               reports such cells as missing).  Within a cell, fitting.fit already prefers any
               non-degenerate restart to a degenerate one;
-- failed:     the fit could not be done (K larger than the data allows, a covariance not
-              positive definite, ...): the reason is kept, the other cells go on.
+- skipped:    the model does not apply to the data (K larger than the data allows, fewer
+              distinct points than K, a one-dimensional model for data of several
+              columns): no fit was tried; the reason is kept, as mclust reports NA;
+- failed:     the fit broke off (a covariance not positive definite, ...): the reason is
+              kept, the other cells go on.
 
 The best cell has the lowest criterion (scikit-learn's sign: BIC = -2 log L + p log N;
 mclust reports BIC = -ours and takes the largest); ties go to the earlier cell in grid
@@ -33,7 +36,7 @@ import numpy as np
 from .. import vocab
 from .dataset import Dataset
 from .errors import EngineError, InvalidParameter
-from .families import family
+from .families import family, searched
 from .fitting import FitResult, ProgressCallback, fit
 from .hc import HcTree, build_hc_tree
 from .options import FitOptions
@@ -55,19 +58,21 @@ class Cell:
 
     @property
     def mclust(self) -> str:
-        """mclust's name of the family (VVV, EEE, VVI, VII)."""
+        """mclust's name of the family (VVV for full, ...)."""
         return family(self.covariance_type).mclust
 
 
-def grid(covariance_types: Sequence[str], components: Iterable[int]) -> list[Cell]:
+def grid(covariance_types: Sequence[str], components: Iterable[int],
+         n_features: int | None = None) -> list[Cell]:
     """Cells family by family (in the order given), K ascending within each; duplicates
-    are dropped."""
+    are dropped.  No family named: every family Mclust searches for data of n_features
+    columns (families.searched)."""
     ks = sorted({int(k) for k in components})
     if not ks or ks[0] < 1:
         raise InvalidParameter("the numbers of components must be >= 1")
-    types = list(dict.fromkeys(covariance_types))
-    for name in types:
-        family(name)
+    if not covariance_types and n_features is not None:
+        covariance_types = searched(n_features)
+    types = list(dict.fromkeys(family(name).name for name in covariance_types))
     if not types:
         raise InvalidParameter("no covariance type to select from")
     return [Cell(t, k) for t in types for k in ks]
@@ -111,12 +116,14 @@ class CellResult:
     options: FitOptions
     result: FitResult | None = None
     error: str | None = None
+    #: whether the model did not apply to the data (no fit was tried)
+    skipped: bool = False
 
     @property
     def status(self) -> str:
-        """"ok", "degenerate" or "failed"."""
+        """"ok", "degenerate", "skipped" or "failed"."""
         if self.result is None:
-            return "failed"
+            return "skipped" if self.skipped else "failed"
         return "degenerate" if self.result.is_degenerate else "ok"
 
     @property
@@ -134,7 +141,8 @@ class CellResult:
 
     @property
     def message(self) -> str:
-        """Why the cell failed, or which components collapsed; empty when ok."""
+        """Why the cell was skipped or failed, or which components collapsed; empty when
+        ok."""
         if self.result is None:
             return self.error or ""
         if self.result.degenerate:
@@ -154,6 +162,8 @@ def fit_cell(data: Dataset, task: CellTask, *, hc_tree: HcTree | None = None,
     """
     try:
         result = fit(data, task.options, hc_tree=hc_tree, on_iteration=on_iteration)
+    except InvalidParameter as exc:  # raised before any iteration: the model does not apply
+        return CellResult(task.cell, task.options, error=str(exc), skipped=True)
     except EngineError as exc:
         return CellResult(task.cell, task.options, error=str(exc))
     return CellResult(task.cell, task.options, result=result)

@@ -392,7 +392,10 @@ def _array(path: str, doc: dict[str, Any], name: str, shape: tuple[int, ...], wh
     import numpy as np
 
     value = doc[name]
-    if not isinstance(value, list) or not _nested_numbers(value):
+    if shape == ():  # one number (EII's variance)
+        if not _is_number(value):
+            raise _field_error(path, name, f"expected {what}")
+    elif not isinstance(value, list) or not _nested_numbers(value):
         raise _field_error(path, name, f"expected a {what} list of numbers")
     try:
         arr = np.array(value, dtype=np.float64)
