@@ -291,12 +291,18 @@ def test_em_scores_the_marginal_density() -> None:
     assert scores.log_likelihood == pytest.approx(model.log_likelihood, rel=1e-12)
 
 
-@pytest.mark.parametrize("family", ["tied", "diag", "spherical"])
+def _several_dimension_families() -> list[str]:
+    from emgmm_cli.engine.families import FAMILIES
+
+    return [name for name, fam in FAMILIES.items() if not fam.univariate]
+
+
+@pytest.mark.parametrize("family", _several_dimension_families())
 def test_em_every_family_and_hard_em(family: str) -> None:
     x = _five_d(5, 150)
     holed = _holed(x, 0.2, seed=6)
     complete = emgmm_cli.fit(x, 3, seed=1, covariance_type=family)
-    for algorithm in ("soft", "hard"):
+    for algorithm in ("soft", "hard") if family in ("full", "spherical") else ("soft",):
         em = emgmm_cli.fit(holed, 3, seed=1, covariance_type=family, missing="em",
                            algorithm=algorithm)
         assert _matched(complete.means, em.means) < 0.3
