@@ -14,7 +14,9 @@ with s = tr(W_all) / (N d) (the mean column variance of the transformed data) an
 alpha = beta = 1, mclust's defaults.  For a small group the determinant is zero and the
 trace term ranks merges by spread; for a large one the determinant dominates and the score
 is the plain VVV criterion.  A merge of A and B costs cost(A u B) - cost(A) - cost(B); the
-cheapest is taken (ties: the lowest pair of group indices).
+cheapest is taken.  Ties, frequent where rows repeat, go as mclust's go: to the pair (a, b),
+a < b, with the largest b, then the largest a; with that rule the tree of Old Faithful and
+of iris cut at K = 1..9 gives mclust 6.0's partitions (tests/test_hc.py).
 
 Before clustering, the rows are transformed as mclust >= 5.4 does by default
 (``mclust.options("hcUse") == "SVD"``): centred, scaled to unit variance, rotated onto the
@@ -36,6 +38,7 @@ from numpy.typing import NDArray
 
 from .dataset import Dataset, take_weights
 from .errors import ANOTHER_INIT, FEWER_COMPONENTS, InvalidParameter
+from .missing import row_missing
 from .stats import SuffStats, stats_from_resp
 
 Array = NDArray[np.floating]
@@ -129,6 +132,23 @@ class _Criterion:
         return self.cost(total, w)
 
 
+def _last_argmin(rows: Array) -> NDArray[np.intp]:
+    """The last column where each row of a (r, m) array takes its minimum."""
+    m = rows.shape[1]
+    return (m - 1 - np.argmin(rows[:, ::-1], axis=1)).astype(np.intp)
+
+
+def _cheapest(best: Array, best_at: NDArray[np.intp]) -> tuple[int, int]:
+    """The pair (a, b), a < b, to merge: the cheapest, and among equally cheap pairs the
+    one with the largest b, then the largest a (each row's best_at is the last column of
+    its minimum, so the row of that b holds that pair)."""
+    rows = np.flatnonzero(best == best.min())
+    partner = best_at[rows]
+    lo, hi = np.minimum(rows, partner), np.maximum(rows, partner)
+    pick = np.lexsort((lo, hi))[-1]
+    return int(lo[pick]), int(hi[pick])
+
+
 def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int = 1,
             alpha: float = HC_ALPHA, beta: float = HC_BETA) -> HcTree:
     """Agglomerate the rows of x, one group per row at the start, down to min_groups.
@@ -157,14 +177,12 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
         delta[i, i + 1:] = c - own[i] - own[i + 1:]
         delta[i + 1:, i] = delta[i, i + 1:]
     best = delta.min(axis=1)
-    best_at = delta.argmin(axis=1)
+    best_at = _last_argmin(delta)
     live = np.ones(m, dtype=bool)
 
     merges: list[tuple[int, int]] = []
     for _ in range(max(0, m - max(1, min_groups))):
-        i = int(np.argmin(best))
-        j = int(best_at[i])
-        a, b = min(i, j), max(i, j)
+        a, b = _cheapest(best, best_at)
         merges.append((a, b))
         # b joins a: pooled size, mean and scatter
         total = n[a] + n[b]
@@ -191,12 +209,12 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
         stale = np.flatnonzero(live & ((best_at == a) | (best_at == b)))
         if len(stale):
             best[stale] = delta[stale].min(axis=1)
-            best_at[stale] = delta[stale].argmin(axis=1)
-        better = live & ((row < best) | ((row == best) & (a < best_at)))
+            best_at[stale] = _last_argmin(delta[stale])
+        better = live & ((row < best) | ((row == best) & (a > best_at)))
         best[better] = row[better]
         best_at[better] = a
         best[a] = row.min()
-        best_at[a] = int(row.argmin())
+        best_at[a] = _last_argmin(row[None, :])[0]
     return HcTree(rows=rows, merges=np.asarray(merges, dtype=np.intp).reshape(-1, 2),
                   n_rows=m)
 
@@ -224,3 +242,17 @@ def hc_stats(data: Dataset, tree: HcTree, k: int, covariance_type: str, *,
     resp[np.arange(len(labels)), labels] = 1.0
     # the hierarchy is of the rows as they are; the statistics of its groups are weighted
     return stats_from_resp(x, resp, origin, covariance_type, take_weights(data, rows))
+
+
+#: The seed-sequence key of the stream that draws the hierarchy's subsample (large data).
+HC_STREAM = 0xC1
+
+
+def seeded_hc_tree(data: Dataset, seed: int | None) -> HcTree | None:
+    """The hierarchy a fit or a selection with this seed cuts: built from the whole data
+    or (over HC_MAX_ROWS rows) a subsample drawn from the seed's own stream; None where
+    there is none to build (fewer than two rows, or rows with missing coordinates)."""
+    if data.n_samples < 2 or row_missing(data) is not None:
+        return None
+    key = [int(seed), HC_STREAM] if seed is not None else None
+    return build_hc_tree(data, np.random.default_rng(np.random.SeedSequence(key)))
