@@ -30,6 +30,9 @@ COLLAPSE_MASS = 1e-6
 #: non-zero column variance of the data.  See docs/numerics.md, "Degenerate fits".
 DEGENERATE_RATIO = 1e-6
 
+#: No component: what m_step reports collapsed on almost every iteration.
+_NONE: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+
 IterationCallback = Callable[[int, float, float], None]
 #: after_m_step(new params, collapsed components, responsibility sums, iteration) ->
 #: (the parameters EM goes on with, events): engine.degenerate's policies.
@@ -96,7 +99,8 @@ def m_step(
     fam = family(covariance_type)
     nk = stats.nk + EPS_MASS
     means = stats.sk / nk[:, None]
-    collapsed = np.flatnonzero(stats.nk < COLLAPSE_MASS)
+    collapsed = (_NONE if stats.nk.min() >= COLLAPSE_MASS
+                 else np.flatnonzero(stats.nk < COLLAPSE_MASS))
     if previous is not None and len(collapsed):
         means[collapsed] = previous.means[collapsed]
     if previous is not None and "means" in freeze:

@@ -52,8 +52,11 @@ class MixtureParams:
                 f"{covariance_type} covariances have shape {covariances.shape}, "
                 f"expected {fam.shape(k, d)}"
             )
-        factors, log_det = fam.precision_factors(covariances, k, d, reg_covar, iteration)
-        return cls(weights, means, covariances, covariance_type, factors, log_det)
+        factors, log_det, lower = fam.precision_factors(covariances, k, d, reg_covar,
+                                                        iteration)
+        params = cls(weights, means, covariances, covariance_type, factors, log_det)
+        params.__dict__["_lower"] = lower  # the kernel's covariance factors, computed once
+        return params
 
     @property
     def family(self) -> Family:
@@ -97,8 +100,11 @@ class MixtureParams:
             fam = self.family
             log_weights = np.log(np.maximum(self.weights, np.finfo(np.float64).tiny))
             if fam.statistic == MATRIX:
-                per = fam.expand(self.covariances, self.n_components, self.n_features)
-                kern = WhitenedKernel.prepare(self.means, per, self.precisions_cholesky,
+                lower = self.__dict__.get("_lower")
+                if lower is None:
+                    per = fam.expand(self.covariances, self.n_components, self.n_features)
+                    lower = np.linalg.cholesky(per)
+                kern = WhitenedKernel.prepare(self.means, lower, self.precisions_cholesky,
                                               self.log_det, log_weights, dtype)
             else:
                 kern = ExpandedKernel.prepare(self.means, self.precisions_cholesky,
