@@ -103,11 +103,11 @@ class ExpandedKernel:
 
     @classmethod
     def prepare(cls, means: Array, factors: Array, log_det: Array, log_weights: Array,
-                dtype: np.dtype) -> "ExpandedKernel":
-        """factors (K, D): 1/sqrt(variances)."""
+                dtype: np.dtype, center: Array | None = None) -> "ExpandedKernel":
+        """factors (K, D): 1/sqrt(variances); center: c (default: the means' mean)."""
         k, d = means.shape
         prec = factors * factors
-        c = means.mean(axis=0)
+        c = means.mean(axis=0) if center is None else center
         ms = means - c
         w = np.empty((k, 2 * d), dtype=dtype)
         w[:, :d] = ms * prec

@@ -86,6 +86,15 @@ class MixtureParams:
         """Covariances as a (K, D, D) stack, whatever the family."""
         return self.family.to_full(self.covariances, self.n_components, self.n_features)
 
+    def covariance_factors(self) -> Array:
+        """The lower Cholesky factors L_k of the covariances (K, D, D), Sigma_k = L_k L_k^T
+        (families with per-dimension statistics: their expanded diagonals), computed once."""
+        lower: Array | None = self.__dict__.get("_lower")
+        if lower is None:
+            lower = np.linalg.cholesky(self.full_covariances())
+            self.__dict__["_lower"] = lower
+        return lower
+
     def kernel(self, dtype: np.dtype) -> "WhitenedKernel | ExpandedKernel":
         """The per-block kernel for these parameters and a data dtype, prepared once.
 
@@ -100,12 +109,9 @@ class MixtureParams:
             fam = self.family
             log_weights = np.log(np.maximum(self.weights, np.finfo(np.float64).tiny))
             if fam.statistic == MATRIX:
-                lower = self.__dict__.get("_lower")
-                if lower is None:
-                    per = fam.expand(self.covariances, self.n_components, self.n_features)
-                    lower = np.linalg.cholesky(per)
-                kern = WhitenedKernel.prepare(self.means, lower, self.precisions_cholesky,
-                                              self.log_det, log_weights, dtype)
+                kern = WhitenedKernel.prepare(self.means, self.covariance_factors(),
+                                              self.precisions_cholesky, self.log_det,
+                                              log_weights, dtype)
             else:
                 kern = ExpandedKernel.prepare(self.means, self.precisions_cholesky,
                                               self.log_det, log_weights, dtype)
