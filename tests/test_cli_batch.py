@@ -620,7 +620,7 @@ def test_help_shows_select_and_both_defaults() -> None:
         assert flag in text, flag
     assert "emgmm batch data/ --select -k 1-8 --output-dir results/" in text
     flat = " ".join(text.split())
-    for shown in ("[default: auto; with --select: auto]", "[default: 1; with --select: 2]",
+    for shown in ("[default: auto; with --select: auto]", "[default: 2; with --select: 2]",
                   "[default: 0.001; with --select: 1e-06]",
                   "[default: 100; with --select: 2000]",
                   "[default: full; with --select: all]", "[default with --select: 1-9]"):

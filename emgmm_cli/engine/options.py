@@ -128,7 +128,7 @@ class FitOptions:
         kind=str, nullable=True, optional_in_file=True,
         help="Where the starting means came from (a file name; the means are given to "
              "the fit with init 'means-init')."))
-    n_init: int = field(default=1, metadata=_spec(
+    n_init: int = field(default=2, metadata=_spec(
         kind=int, low=1, help="Restarts; the fit with the best final log-likelihood is kept."))
     tol: float = field(default=1e-3, metadata=_spec(
         kind=float, low=0.0,
