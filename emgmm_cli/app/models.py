@@ -82,8 +82,7 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
         stdin = buffered_stdin()
     refuse_missing_on_cluster(read)
     reader = read_on_cluster if active() is not None else read_points
-    if active() is None:
-        kwargs["missing"] = read.missing != "error"
+    kwargs["missing"] = read.missing != "error"
     if read.columns is not None or not _usable_names(names):
         points = reader(path, columns=read.read_columns(), stdin=stdin, **kwargs)
     else:

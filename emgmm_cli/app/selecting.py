@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from ..backends import active, open_dataset
 from ..backends.processes import portable, run_tasks, worker_count
-from ..engine.dataset import Dataset
+from ..engine.dataset import Dataset, WeightedRows
 from ..engine.errors import EngineError
 from ..engine.missing import row_missing
 from ..engine.fitting import ProgressCallback
@@ -174,12 +174,17 @@ def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None =
     return map_cells
 
 
-def _fit_cell_whole(x: Any, item: tuple[CellTask, HcTree | None]) -> CellResult:
-    """One cell on a cluster's worker, over every row brought to it (as the local fit)."""
+def _fit_cell_whole(x: Any, item: tuple[CellTask, HcTree | None],
+                    weights: NDArray[np.float64] | None = None,
+                    known: NDArray[np.int64] | None = None) -> CellResult:
+    """One cell on a cluster's worker, over every row brought to it (as the local fit),
+    with the rows' weights and known labels when they have them."""
     task, hc_tree = item
-    data = open_dataset(x, n_components=task.cell.n_components,
-                        covariance_type=task.cell.covariance_type, n_threads=1,
-                        backend="local")
+    data: Dataset = open_dataset(x, n_components=task.cell.n_components,
+                                 covariance_type=task.cell.covariance_type, n_threads=1,
+                                 backend="local")
+    if weights is not None or known is not None:
+        data = WeightedRows(data, weights, known)
     return fit_cell(data, task, hc_tree=hc_tree)
 
 
