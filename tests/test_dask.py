@@ -589,8 +589,7 @@ def test_bad_per_row_data_on_the_cluster_is_one_line(scheduler: str, tmp_path: P
              (["parts", "--columns", "c0,c1", "--known-column", "k", "-k", "1"], 1,
               "known label 1 of row"),
              (["none.csv", "--missing", "drop"], 1, "every one of the 2 rows has a missing"),
-             (["m.csv", "--missing", "em"], 2, "EM with missing values (--missing em) is "
-                                              "not supported by the dask backend")]
+             (["m.csv"], 1, "m.csv:3: column 'b': non-numeric value 'NA'")]
     for args, status, message in cases:
         result = invoke_in(tmp_path, "fit", *args, *([] if "-k" in args else ["-k", "2"]),
                            "--backend", "dask", "--scheduler", scheduler)
@@ -616,3 +615,83 @@ def test_a_weighted_fit_in_a_real_process(scheduler: str, tmp_path: Path) -> Non
     assert local.returncode == 0 and remote.returncode == 0, remote.stderr
     assert remote.stdout == local.stdout and remote.stdout.count("\n") == 3000
     assert remote.stderr == ""
+
+
+# --------------------------------------------------------------------------- EM with missing values
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "VEV"])
+def test_em_with_missing_values_matches_the_local_backend(scheduler: str, tmp_path: Path,
+                                                          covariance_type: str) -> None:
+    """--missing em over 4 parts with 120 incomplete rows, weights and known labels: each
+    partition's rows grouped by pattern on its worker, the local trajectory to 1e-10."""
+    from emgmm_cli.app.requests import ReadOptions
+
+    frame = weighed_table(seed=18, holes=120)
+    frame.loc[frame.index[::97], "c2"] = np.nan  # a second pattern, and rows with both
+    x, w, k = split_table(frame)
+    parts = table_parts(tmp_path / "parts", frame, 4, "csv")
+    start = np.nan_to_num(x[[0, 1500, 2999]])
+    options: dict[str, Any] = dict(covariance_type=covariance_type, tol=1e-10, max_iter=30,
+                                   seed=3, missing="em")
+    local = emgmm_cli.fit(x, 3, means_init=start, sample_weights=w, known_labels=k, **options)
+    seeded = emgmm_cli.fit(x, 3, **options)
+    read = ReadOptions(weights_column="w", known_column="k")
+    with emgmm_cli.backend("dask", scheduler=scheduler):
+        remote = emgmm_cli.fit(str(parts), 3, means_init=start, read=read, **options)
+        assert remote.document["n_incomplete"] == local.document["n_incomplete"] > 120
+        assert len(remote.data.missing) == 4  # type: ignore[attr-defined]
+        assert_same_fit(remote, local)
+        np.testing.assert_array_equal(remote.labels, local.labels)
+        np.testing.assert_allclose(remote.responsibilities, local.responsibilities,
+                                   rtol=1e-8, atol=1e-12)
+        assert_same_fit(emgmm_cli.fit(str(parts), 3, read=ReadOptions(columns=("c0", "c1", "c2")),
+                                      **options), seeded)
+
+
+def test_em_with_missing_values_on_the_command_line(scheduler: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """fit (part files written by the workers, --standardize), select, predict and score
+    with --missing em: the local results."""
+    from emgmm_cli.app import selecting
+
+    frame = weighed_table(900, seed=19, holes=40)[["c0", "c1", "c2"]]
+    table_parts(tmp_path / "parts", frame, 3, "csv")
+    frame.to_csv(tmp_path / "whole.csv", index=False, float_format="%.17g", na_rep="NA")
+    dask = ["--backend", "dask", "--scheduler", scheduler]
+    fit = ["fit", "-k", "3", "--seed", "1", "--missing", "em", "--standardize"]
+    assert invoke_in(tmp_path, *fit[:1], "whole.csv", *fit[1:], "--output-dir",
+                     "local").exit_code == 0
+    remote = invoke_in(tmp_path, *fit[:1], "parts", *fit[1:], "--output-dir", "dask", *dask)
+    assert remote.exit_code == 0, remote.stderr
+    a, b = (json.loads((tmp_path / n / "model.json").read_text()) for n in ("local", "dask"))
+    assert b["n_incomplete"] == a["n_incomplete"] == 40
+    np.testing.assert_allclose(b["means"], a["means"], rtol=RTOL)
+    assert b["log_likelihood"] == pytest.approx(a["log_likelihood"], rel=RTOL)
+    labels = [line for p in sorted((tmp_path / "dask" / "labels").iterdir())
+              for line in p.read_text().splitlines()]
+    assert labels == (tmp_path / "local" / "labels.csv").read_text().splitlines()
+
+    select = ["select", "-k", "2-3", "-c", "full,diag", "--seed", "2", "--n-init", "2",
+              "--missing", "em", "--model", "-"]
+    local = invoke_in(tmp_path, *select, "whole.csv", "--table", "local.csv")
+    remote = invoke_in(tmp_path, *select, "parts", "--table", "dask.csv", *dask)
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.stderr
+    assert (tmp_path / "local.csv").read_text() == (tmp_path / "dask.csv").read_text()
+    assert json.loads(remote.stdout)["means"] == json.loads(local.stdout)["means"]
+
+    model = ["local/model.json", "--missing", "em"]
+    for command, extra in (("predict", ["--proba"]), ("score", ["--json"])):
+        local = invoke_in(tmp_path, command, model[0], "whole.csv", *model[1:], *extra)
+        remote = invoke_in(tmp_path, command, model[0], "parts", *model[1:], *extra, *dask)
+        assert local.exit_code == 0 and remote.exit_code == 0, remote.stderr
+        if command == "predict":
+            np.testing.assert_allclose(np.loadtxt(remote.stdout.splitlines()[1:], delimiter=","),
+                                       np.loadtxt(local.stdout.splitlines()[1:], delimiter=","),
+                                       rtol=1e-9, atol=1e-12)
+        else:
+            assert json.loads(remote.stdout)["log_likelihood"] == pytest.approx(
+                json.loads(local.stdout)["log_likelihood"], rel=RTOL)
+
+    monkeypatch.setattr(selecting, "WORKER_SHARE", 0.0)  # every cell a fit over the cluster
+    assert_same_selection(scheduler, frame.to_numpy(), [2, 3], missing="em")

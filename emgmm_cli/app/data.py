@@ -39,7 +39,6 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
                                      header=read.header, dtype=read.dtype, stdin=stdin,
                                      missing=read.missing != "error")
     elif active() is not None:
-        refuse_missing_on_cluster(read)
         points = read_on_cluster(path, columns=columns, delimiter=read.delimiter,
                                  header=read.header, dtype=read.dtype,
                                  missing=read.missing != "error")
@@ -49,16 +48,6 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
                              memory_limit=read.memory_limit, cache_dir=read.cache_dir, log=log,
                              missing=read.missing != "error")
     return weighed(points, read)
-
-
-def refuse_missing_on_cluster(read: ReadOptions) -> None:
-    """A UsageProblem for --missing em with the dask backend active: EM with missing
-    values (engine.missing.MissingRows) groups the rows by their pattern of missing
-    coordinates in one process's memory, and its E-step is not a reduction of blocks."""
-    if active() is not None and read.missing == "em":
-        raise UsageProblem("EM with missing values (--missing em) is not supported by the "
-                           "dask backend; use --missing drop, or the local backend",
-                           option="--missing")
 
 
 def read_on_cluster(path: str, *, columns: Sequence[str] | None = None,
@@ -128,7 +117,6 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     from ..engine.dataset import check_known, check_weights
     from ..engine.errors import InvalidParameter
 
-    refuse_missing_on_cluster(read)
     where = points.source
     if read.weights_column is not None:
         points, weights = _split_column(points, read.weights_column, "weights")
@@ -338,12 +326,17 @@ def dataset(points: Points, n_components: int = 1, covariance_type: str = "full"
 def rows_dataset(x: Any, n_components: int = 1, covariance_type: str = "full", *,
                  n_threads: int | None = None, weights: NDArray[np.float64] | None = None,
                  known: NDArray[np.int64] | None = None,
-                 dropped: NDArray[np.bool_] | None = None) -> Dataset:
+                 dropped: NDArray[np.bool_] | None = None,
+                 backend: str | None = None) -> Dataset:
     """The Dataset over rows x (an array, or what open_dataset reads) with their per-row
-    data; rows with missing values (NaN, only with missing="em") are MissingRows."""
+    data; rows with missing values (NaN, only with missing="em") are MissingRows (on a
+    cluster, rows that hold theirs: backends.dask.DaskDataset.with_missing)."""
     holes = isinstance(x, np.ndarray) and bool(np.isnan(x).any())
+    if hasattr(x, "with_missing"):
+        x = x.with_missing()
     rows: Dataset = open_dataset(impute_means(x) if holes else x, n_components=n_components,
-                                 covariance_type=covariance_type, n_threads=n_threads)
+                                 covariance_type=covariance_type, n_threads=n_threads,
+                                 backend=backend)
     if holes:
         rows = MissingRows(rows, x)
     if weights is None and known is None and dropped is None:

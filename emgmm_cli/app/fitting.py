@@ -27,8 +27,8 @@ from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit
 from ..engine.init import check_means_init
 from ..engine.options import FitOptions
 from ..engine.params import MixtureParams
-from ..engine.missing import predictions, row_missing
-from ..engine.stats import Predictions, predict_chunk
+from ..engine.missing import predict_rows, predictions, row_missing
+from ..engine.stats import Predictions
 from ..io.errors import DataError
 from ..io.formats import format_for_path
 from ..io.model import model_document
@@ -420,8 +420,9 @@ def _write_part(x: Array, first: int, index: int, *, folder: str, name: str,
                 dropped: NDArray[np.bool_] | None = None) -> None:
     """One partition's labels or responsibilities, as a part file written on a worker
     (known: the partition's known labels; dropped: its share of the input's rows left
-    out, which get label -1 as final_pass gives them)."""
-    pred = predict_chunk(x, params)
+    out, which get label -1 as final_pass gives them; rows with missing values are
+    predicted from their observed coordinates)."""
+    pred = predict_rows(x, params)
     if known is not None:
         keep_known(pred, known)
     if dropped is not None:

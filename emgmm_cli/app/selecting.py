@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 
 from ..backends import active, open_dataset
 from ..backends.processes import portable, run_tasks, worker_count
-from ..engine.dataset import Dataset, WeightedRows
+from ..engine.dataset import Dataset
 from ..engine.errors import EngineError
 from ..engine.missing import row_missing
 from ..engine.fitting import ProgressCallback
@@ -178,13 +178,11 @@ def _fit_cell_whole(x: Any, item: tuple[CellTask, HcTree | None],
                     weights: NDArray[np.float64] | None = None,
                     known: NDArray[np.int64] | None = None) -> CellResult:
     """One cell on a cluster's worker, over every row brought to it (as the local fit),
-    with the rows' weights and known labels when they have them."""
+    with the rows' weights and known labels when they have them, and their missing
+    values."""
     task, hc_tree = item
-    data: Dataset = open_dataset(x, n_components=task.cell.n_components,
-                                 covariance_type=task.cell.covariance_type, n_threads=1,
-                                 backend="local")
-    if weights is not None or known is not None:
-        data = WeightedRows(data, weights, known)
+    data = rows_dataset(x, task.cell.n_components, task.cell.covariance_type, n_threads=1,
+                        weights=weights, known=known, backend="local")
     return fit_cell(data, task, hc_tree=hc_tree)
 
 

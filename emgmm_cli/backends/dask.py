@@ -17,7 +17,10 @@ Rows with sample weights, known labels or rows of the input left out (engine.dat
 per-row data) keep each partition's share beside it on its worker (Beside, with_rows): a
 weighted reduction (engine.dataset.reduce_weighted) ships its function without them and
 each partition's reduction gets its own.  A column of the data (weights, known labels) is
-split off, and incomplete rows dropped, by the workers (split_partitions).
+split off, and incomplete rows dropped, by the workers (split_partitions).  Rows with
+missing values (EM with them: engine.missing) are imputed partition by partition, and each
+partition's MissingRows is kept on its worker for the E-steps and the final pass
+(with_missing).
 
 Partitions keep their lineage (the task that read them): when a worker dies, the
 scheduler reads its partitions again on another worker and the pass completes with the
@@ -42,6 +45,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.dataset import check_known, check_weights
+from ..engine.missing import (
+    MissingRows,
+    fill_missing,
+    missing_predictions,
+    missing_stats,
+    observed_means,
+    observed_sums,
+    part_missing,
+)
 from ..io.errors import DataError
 from . import BackendError, BackendOptions
 from .local import ArrayDataset, available_cores, block_rows
@@ -151,6 +163,22 @@ def _scan_part(x: Array, fn: Callable[[Array, int], R], start: int,
             data.scan(lambda block, first: fn(block, start + first))]
 
 
+def _missing_part_stats(part: MissingRows, beside: Beside | None, *, params: Any,
+                        hard: bool, entropy: bool) -> Any:
+    return missing_stats(part, params, hard, None if beside is None else beside.weights,
+                         None if beside is None else beside.known, entropy)
+
+
+def _missing_part_predictions(part: MissingRows, params: Any, start: int
+                              ) -> list[tuple[int, Any]]:
+    return [(start, missing_predictions(part, params))]
+
+
+def _call(fn: Callable[..., R], *args: Any) -> R:
+    """fn(*args) on a worker, fn a future sent once."""
+    return fn(*args)
+
+
 def _take_part(x: Array, rows: NDArray[np.intp]) -> Array:
     return np.asarray(x[rows])
 
@@ -212,6 +240,12 @@ class DaskDataset:
         self.dropped: NDArray[np.bool_] | None = None
         self.beside: list[Any] | None = None  # futures of Beside, one a partition
         self.read_lengths = list(self.lengths)  # rows read behind each partition
+        #: with missing values (with_missing): their number, the partitions as read (the
+        #: parts then hold them imputed), and futures of each partition's MissingRows
+        self.n_incomplete = 0
+        self.raw: list[Any] | None = None
+        self.missing: list[Any] | None = None
+        self._missing: DaskDataset | None = None
 
     @property
     def n_samples(self) -> int:
@@ -242,25 +276,87 @@ class DaskDataset:
             # known labels are on its worker already, the function goes out without them
             fn, besides = fn.bare(), self.beside
         shipped = client.submit(_value, fn, pure=False)  # out once, fetched by each worker
-        level = [client.submit(_reduce_part, part, shipped, int(start), self.block_rows,
-                               indexed, beside, pure=False)
-                 for part, start, beside in zip(self.parts, self.starts[:-1], besides)]
+        return self._added([client.submit(_reduce_part, part, shipped, int(start),
+                                          self.block_rows, indexed, beside, pure=False)
+                            for part, start, beside in zip(self.parts, self.starts[:-1],
+                                                           besides)])
+
+    def _added(self, level: list[Any]) -> Any:
+        """The sum of the partitions' futures, by a tree of REDUCE_FANIN-way additions."""
+        client = self.cluster.client
         while len(level) > 1:
             level = [client.submit(_add_all, *level[i:i + REDUCE_FANIN], pure=False)
                      for i in range(0, len(level), REDUCE_FANIN)]
         return self.cluster.result(level[0])
 
-    def scan(self, fn: Callable[[Array, int], R]) -> Iterator[tuple[int, R]]:
+    # --- rows with missing values (engine.missing.Incomplete) ---------------------------
+
+    def with_missing(self) -> "DaskDataset":
+        """These rows, and when some have a missing value (NaN) the rows with each
+        replaced by its column's mean (engine.missing.impute_means, the column means
+        added over the partitions), which reduce, scan and take serve, with the rows
+        as read (raw) and each partition's MissingRows beside them on its worker
+        (EM reads missing_stats, the final pass missing_predictions).  Computed once."""
+        if self._missing is None:
+            self._missing = self._imputed()
+        return self._missing
+
+    def _imputed(self) -> "DaskDataset":
+        sums = self.reduce(observed_sums)
+        n_incomplete = int(sums[-1])
+        if not n_incomplete:
+            return self
+        imputed = self.map_partitions(partial(fill_missing, means=observed_means(sums)))
+        imputed.raw, imputed.n_incomplete = self.parts, n_incomplete
+        imputed.missing = [self.cluster.client.submit(part_missing, part, pure=False)
+                           for part in self.parts]
+        return imputed
+
+    def missing_stats(self, params: Any, hard: bool, w: NDArray[np.float64] | None,
+                      known: NDArray[np.int64] | None, entropy: bool = True) -> Any:
+        """One E-step (engine.missing.missing_stats) over each partition's MissingRows on
+        its worker, with its weights and known labels, added as reduce adds."""
+        assert self.missing is not None
         client = self.cluster.client
-        shipped = client.submit(_value, fn, pure=False)
+        shipped = client.submit(_value, partial(_missing_part_stats, params=params, hard=hard,
+                                                entropy=entropy), pure=False)
+        return self._added([client.submit(_call, shipped, part, beside, pure=False)
+                            for part, beside in zip(self.missing, self._besides(w, known))])
+
+    def _besides(self, w: NDArray[np.float64] | None, known: NDArray[np.int64] | None
+                 ) -> list[Any]:
+        """Each partition's weights and known labels: the futures beside it when w and
+        known are its own (with_rows), else their slices."""
+        if self.beside is not None and w is self.weights and known is self.known:
+            return self.beside
+        return [Beside(None if w is None else w[a:b], None if known is None else known[a:b])
+                for a, b in zip(self.starts[:-1], self.starts[1:])]
+
+    def missing_predictions(self, params: Any) -> Iterator[tuple[int, Any]]:
+        """(first row, predictions) of each partition's rows, in row order, those with
+        missing coordinates through their observed ones."""
+        assert self.missing is not None
+        shipped = self.cluster.client.submit(_value, params, pure=False)
+        missing = self.missing
+        return self._stream(lambda i: (_missing_part_predictions, missing[i], shipped,
+                                       int(self.starts[i])))
+
+    def scan(self, fn: Callable[[Array, int], R]) -> Iterator[tuple[int, R]]:
+        shipped = self.cluster.client.submit(_value, fn, pure=False)
+        return self._stream(lambda i: (_scan_part, self.parts[i], shipped,
+                                       int(self.starts[i]), self.block_rows))
+
+    def _stream(self, task: Callable[[int], tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
+        """The (first row, value) lists of task(i) (a function and its arguments) for
+        every partition i, yielded in row order, a few partitions per worker at a time."""
+        client = self.cluster.client
         todo = iter(range(len(self.parts)))
         pending: deque[Any] = deque()
 
         def submit() -> None:
             i = next(todo, None)
             if i is not None:
-                pending.append(client.submit(_scan_part, self.parts[i], shipped,
-                                             int(self.starts[i]), self.block_rows, pure=False))
+                pending.append(client.submit(*task(i), pure=False))
 
         for _ in range(2 * self.cluster.n_workers()):
             submit()
@@ -363,7 +459,10 @@ class DaskDataset:
         shipped = client.submit(_value, fn, pure=False)
         parts = [client.submit(_map_part, part, shipped, pure=False) for part in self.parts]
         mapped = copy.copy(self)
-        mapped.parts = parts
+        mapped.parts, mapped._missing = parts, None
+        if self.raw is not None:
+            raise ValueError("the rows of a dataset with missing values are mapped before "
+                             "with_missing")
         return mapped
 
     def each_partition(self, fn: Callable[..., R]) -> list[R]:
@@ -377,8 +476,8 @@ class DaskDataset:
         besides = self.beside or [None] * len(self.parts)
         return self.cluster.result([
             client.submit(_each_part, part, shipped, int(start), i, beside, pure=False)
-            for i, (part, start, beside) in enumerate(zip(self.parts, self.starts[:-1],
-                                                          besides))])
+            for i, (part, start, beside) in enumerate(zip(self.raw or self.parts,
+                                                          self.starts[:-1], besides))])
 
     def whole_tasks(self, fn: Callable[[Array, Any], R], items: Sequence[Any], *,
                     on_result: Callable[[int, R | BaseException], None]) -> None:
@@ -386,7 +485,8 @@ class DaskDataset:
         partitions to it), reported as they finish (cluster.run_tasks); for rows with
         weights or known labels, fn(every row, item, weights=..., known=...)."""
         self.cluster.run_tasks(partial(_with_whole, fn), items, on_start=lambda i: None,
-                               on_result=on_result, extra=self.parts + (self.beside or []))
+                               on_result=on_result,
+                               extra=(self.raw or self.parts) + (self.beside or []))
 
 
 # --------------------------------------------------------------------------- the cluster

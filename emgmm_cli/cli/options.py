@@ -408,8 +408,8 @@ read_options = compose(
                  show_default=True,
                  help="Missing values (in text: empty fields, NA, NaN; in .npy and "
                       "Parquet: NaN): " + vocab.listing(vocab.MISSING) + ".  With the "
-                      "local backend, data with missing values are read in memory only; the "
-                      "dask backend drops them on its workers, and has no em."),
+                      "local backend, data with missing values are read in memory only (the "
+                      "dask backend keeps them on its workers)."),
 )
 
 input_options = compose(click.argument("input", metavar="INPUT", type=FILE_PATH), read_options)
