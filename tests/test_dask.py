@@ -530,6 +530,29 @@ def test_side_files_missing_values_and_part_files(scheduler: str, tmp_path: Path
     np.testing.assert_allclose(resp, want, rtol=1e-8, atol=1e-12)
 
 
+def test_drop_in_the_python_api_and_a_part_left_empty(scheduler: str, tmp_path: Path) -> None:
+    """missing="drop": an array's incomplete rows, and those of parts one of which has no
+    complete row left, dropped on the workers; the local fit, label -1 where dropped."""
+    from emgmm_cli.app.requests import ReadOptions
+
+    frame = weighed_table(1200, seed=20, holes=30)
+    frame.loc[300:599, "c0"] = np.nan  # the whole second part
+    x, w, _ = split_table(frame)
+    parts = table_parts(tmp_path / "parts", frame, 4, "npy")
+    options: dict[str, Any] = dict(covariance_type="full", seed=7, missing="drop")
+    local = emgmm_cli.fit(x, 3, sample_weights=w, **options)
+    with emgmm_cli.backend("dask", scheduler=scheduler):
+        from_array = emgmm_cli.fit(x, 3, sample_weights=w, **options)
+        from_parts = emgmm_cli.fit(str(parts), 3, read=ReadOptions(
+            columns=("0", "1", "2"), weights_column="3"), **options)
+        assert from_parts.data.lengths[1] == 0  # type: ignore[attr-defined]
+        for remote in (from_array, from_parts):
+            assert remote.document["n_dropped"] == local.document["n_dropped"] >= 300
+            assert_same_fit(remote, local)
+            np.testing.assert_array_equal(remote.labels, local.labels)
+            assert (remote.labels[300:600] == -1).all()
+
+
 def test_predict_and_score_weigh_and_drop_on_the_workers(scheduler: str,
                                                           tmp_path: Path) -> None:
     frame = weighed_table(seed=14, holes=5)
