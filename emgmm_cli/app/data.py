@@ -152,6 +152,7 @@ def without_incomplete(points: Points) -> Points:
     if isinstance(x, NpyFile):
         raise DataError(points.source, "data read block by block cannot have missing values "
                                        "dropped; raise --memory-limit")
+    kept = None
     if hasattr(x, "split_partitions"):  # on a cluster: dropped by the workers
         kept, masks = x.split_partitions(_complete_rows, x.n_features)
         dropped = np.concatenate(masks)
@@ -164,7 +165,7 @@ def without_incomplete(points: Points) -> Points:
                                        "value; nothing is left to fit")
     keep = ~dropped
     return dataclasses.replace(
-        points, x=kept if hasattr(x, "split_partitions") else np.ascontiguousarray(x[keep]),
+        points, x=np.ascontiguousarray(x[keep]) if kept is None else kept,
         dropped=dropped, weights=None if points.weights is None else points.weights[keep],
         known=None if points.known is None else points.known[keep])
 

@@ -245,7 +245,7 @@ class DaskDataset:
         self.n_incomplete = 0
         self.raw: list[Any] | None = None
         self.missing: list[Any] | None = None
-        self._missing: DaskDataset | None = None
+        self._missing: DaskDataset | bool | None = None  # with_missing's (False: self)
 
     @property
     def n_samples(self) -> int:
@@ -298,8 +298,9 @@ class DaskDataset:
         as read (raw) and each partition's MissingRows beside them on its worker
         (EM reads missing_stats, the final pass missing_predictions).  Computed once."""
         if self._missing is None:
-            self._missing = self._imputed()
-        return self._missing
+            imputed = self._imputed()
+            self._missing = False if imputed is self else imputed
+        return self._missing if isinstance(self._missing, DaskDataset) else self
 
     def _imputed(self) -> "DaskDataset":
         sums = self.reduce(observed_sums)
@@ -307,7 +308,7 @@ class DaskDataset:
         if not n_incomplete:
             return self
         imputed = self.map_partitions(partial(fill_missing, means=observed_means(sums)))
-        imputed.raw, imputed.n_incomplete = self.parts, n_incomplete
+        imputed.raw, imputed.n_incomplete, imputed._missing = self.parts, n_incomplete, False
         imputed.missing = [self.cluster.client.submit(part_missing, part, pure=False)
                            for part in self.parts]
         return imputed
@@ -455,14 +456,14 @@ class DaskDataset:
 
     def map_partitions(self, fn: Callable[[Array], Array]) -> "DaskDataset":
         """The rows mapped by fn (row for row, partition by partition), persisted anew."""
+        if self.raw is not None:
+            raise ValueError("the rows of a dataset with missing values are mapped before "
+                             "with_missing")
         client = self.cluster.client
         shipped = client.submit(_value, fn, pure=False)
         parts = [client.submit(_map_part, part, shipped, pure=False) for part in self.parts]
         mapped = copy.copy(self)
         mapped.parts, mapped._missing = parts, None
-        if self.raw is not None:
-            raise ValueError("the rows of a dataset with missing values are mapped before "
-                             "with_missing")
         return mapped
 
     def each_partition(self, fn: Callable[..., R]) -> list[R]:
@@ -479,11 +480,12 @@ class DaskDataset:
             for i, (part, start, beside) in enumerate(zip(self.raw or self.parts,
                                                           self.starts[:-1], besides))])
 
-    def whole_tasks(self, fn: Callable[[Array, Any], R], items: Sequence[Any], *,
+    def whole_tasks(self, fn: Callable[..., R], items: Sequence[Any], *,
                     on_result: Callable[[int, R | BaseException], None]) -> None:
         """fn(every row, item) for each item, each a task on one worker (dask brings the
-        partitions to it), reported as they finish (cluster.run_tasks); for rows with
-        weights or known labels, fn(every row, item, weights=..., known=...)."""
+        partitions to it: the rows as read, their missing values too), reported as they
+        finish (cluster.run_tasks); for rows with weights or known labels, fn(every row,
+        item, weights=..., known=...)."""
         self.cluster.run_tasks(partial(_with_whole, fn), items, on_start=lambda i: None,
                                on_result=on_result,
                                extra=(self.raw or self.parts) + (self.beside or []))
