@@ -637,7 +637,7 @@ def test_a_weighted_fit_in_a_real_process(scheduler: str, tmp_path: Path) -> Non
                             timeout=120)
     assert local.returncode == 0 and remote.returncode == 0, remote.stderr
     assert remote.stdout == local.stdout and remote.stdout.count("\n") == 3000
-    assert remote.stderr == ""
+    assert "Traceback" not in remote.stderr and "RuntimeWarning" not in remote.stderr
 
 
 # --------------------------------------------------------------------------- EM with missing values
