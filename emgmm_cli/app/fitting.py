@@ -27,8 +27,8 @@ from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit
 from ..engine.init import check_means_init
 from ..engine.options import FitOptions
 from ..engine.params import MixtureParams
-from ..engine.missing import predictions, row_missing
-from ..engine.stats import Predictions, predict_chunk
+from ..engine.missing import predict_rows, predictions, row_missing
+from ..engine.stats import Predictions
 from ..io.errors import DataError
 from ..io.formats import format_for_path
 from ..io.model import model_document
@@ -415,16 +415,25 @@ def fitted_view(fit: Fitted) -> MixtureView:
 
 
 def _write_part(x: Array, first: int, index: int, *, folder: str, name: str,
-                params: MixtureParams, label_header: bool) -> None:
-    """One partition's labels or responsibilities, as a part file written on a worker."""
-    pred = predict_chunk(x, params)
+                params: MixtureParams, label_header: bool,
+                known: NDArray[np.int64] | None = None,
+                dropped: NDArray[np.bool_] | None = None) -> None:
+    """One partition's labels or responsibilities, as a part file written on a worker
+    (known: the partition's known labels; dropped: its share of the input's rows left
+    out, which get label -1 as final_pass gives them; rows with missing values are
+    predicted from their observed coordinates)."""
+    pred = predict_rows(x, params)
+    if known is not None:
+        keep_known(pred, known)
+    if dropped is not None:
+        pred = next(with_dropped(iter([(0, pred)]), dropped, params.n_components))[1]
     path = os.path.join(folder, f"part-{index:05d}{os.path.splitext(STANDARD_NAMES[name])[1]}")
     if name == "labels":
-        with stream_table(path, n_rows=len(x), dtype=np.int64,
+        with stream_table(path, n_rows=len(pred.labels), dtype=np.int64,
                           column_names=[CLUSTER] if label_header else None) as table:
             table.write(pred.labels)
     else:
-        with stream_table(path, n_rows=len(x), dtype=np.float64,
+        with stream_table(path, n_rows=len(pred.labels), dtype=np.float64,
                           column_names=[f"p{j}" for j in range(params.n_components)]
                           ) as table:
             table.write(pred.resp)

@@ -174,12 +174,15 @@ def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None =
     return map_cells
 
 
-def _fit_cell_whole(x: Any, item: tuple[CellTask, HcTree | None]) -> CellResult:
-    """One cell on a cluster's worker, over every row brought to it (as the local fit)."""
+def _fit_cell_whole(x: Any, item: tuple[CellTask, HcTree | None],
+                    weights: NDArray[np.float64] | None = None,
+                    known: NDArray[np.int64] | None = None) -> CellResult:
+    """One cell on a cluster's worker, over every row brought to it (as the local fit),
+    with the rows' weights and known labels when they have them, and their missing
+    values."""
     task, hc_tree = item
-    data = open_dataset(x, n_components=task.cell.n_components,
-                        covariance_type=task.cell.covariance_type, n_threads=1,
-                        backend="local")
+    data = rows_dataset(x, task.cell.n_components, task.cell.covariance_type, n_threads=1,
+                        weights=weights, known=known, backend="local")
     return fit_cell(data, task, hc_tree=hc_tree)
 
 
