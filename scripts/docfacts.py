@@ -108,6 +108,13 @@ def output_formats() -> list[Entry]:
     return [Entry(", ".join(w.extensions), w.description) for w in FORMATS.values()]
 
 
+def trace_columns() -> list[Entry]:
+    """The columns of a trace (app.fitting.TRACE_COLUMNS) and what each holds."""
+    from emgmm_cli.app.fitting import TRACE_COLUMNS
+
+    return [Entry(name, what) for name, what in TRACE_COLUMNS.items()]
+
+
 def model_fields() -> list[Entry]:
     """The model document's fields (io.model.MODEL_FIELDS, then OPTIONAL_FIELDS)."""
     from emgmm_cli.io.model import MODEL_FIELDS, OPTIONAL_FIELDS

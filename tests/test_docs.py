@@ -22,7 +22,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -276,7 +275,6 @@ def code_list(names: Any) -> str:
 def quotes() -> list[tuple[str, str]]:
     """(page, text the page must hold): figures the hand-written pages quote."""
     from emgmm_cli.app.batching import SUMMARY_COLUMNS
-    from emgmm_cli.app.fitting import trace_columns
     from emgmm_cli.app.discover import DEFAULT_EXTENSIONS
     from emgmm_cli.app.requests import STANDARD_NAMES
     from emgmm_cli.app.selecting import TABLE_COLUMNS
@@ -294,7 +292,6 @@ def quotes() -> list[tuple[str, str]]:
     dims = ", ".join(map(str, constant_of("test_engine_parity.py", "DIMENSIONS")))
     fit, sel = FIT_DEFAULTS, SELECT_DEFAULTS
     reg = n(FitOptions(1).reg_covar)
-    trace_names = list(trace_columns(SimpleNamespace(trace=[])))  # type: ignore[arg-type]
     codecs = list(CODEC_BY_EXT)
     compressed = f"{', '.join(codecs[:-1])}, and {codecs[-1]}"
     readers = [c.name for c in COMMANDS if any("--memory-limit" in getattr(p, "opts", ())
@@ -330,9 +327,6 @@ def quotes() -> list[tuple[str, str]]:
                                + f" and `{readers[-1]}`"),
         ("docs/numerics.md", f"mclust's alpha = beta = {n(HC_ALPHA)}" if HC_ALPHA == HC_BETA
          else f"mclust's alpha = {n(HC_ALPHA)}, beta = {n(HC_BETA)}"),
-        ("docs/guide.md", "a trace has the columns "
-                          + ", ".join(f"`{c}`" for c in trace_names[:-1])
-                          + f" and `{trace_names[-1]}`"),
     ]
 
 

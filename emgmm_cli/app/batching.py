@@ -56,7 +56,7 @@ SUMMARY_NAME = "summary.csv"
 #: The table of every cell (select's --table) in each dataset's folder, with a selection.
 SELECTION_NAME = "selection.csv"
 SUMMARY_COLUMNS = ("file", "rows", "dims", "k", "covariance", "iterations", "converged",
-                   "log_likelihood", "bic", "seconds", "status")
+                   "stopped", "log_likelihood", "bic", "seconds", "status")
 #: Options a selection sets per cell, so not compared with what was asked for.
 _PER_CELL_OPTIONS = ("n_components", "covariance_type", "seed")
 
@@ -95,6 +95,7 @@ class BatchRow:
     covariance: str | None = None
     iterations: int | None = None
     converged: bool | None = None
+    stopped: str | None = None  # why the fit stopped (the model's stopped)
     log_likelihood: float | None = None
     bic: float | None = None
     seconds: float | None = None
@@ -112,6 +113,7 @@ class BatchRow:
         self.rows, self.dims = doc["n_samples"], doc["n_features"]
         self.k, self.covariance = doc["n_components"], doc["covariance_type"]
         self.iterations, self.converged = doc["n_iter"], doc["converged"]
+        self.stopped = doc.get("stopped")  # absent from files of earlier versions
         self.log_likelihood, self.bic = doc["log_likelihood"], doc["bic"]
 
 

@@ -23,14 +23,14 @@ from numpy.typing import NDArray
 
 from ..engine.dataset import Dataset, row_dropped, row_known
 from ..engine.errors import EngineError, Finding
-from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit
+from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit, trace_events
 from ..engine.init import check_means_init
 from ..engine.options import FitOptions
 from ..engine.params import MixtureParams
 from ..engine.missing import predictions, row_missing
 from ..engine.stats import Predictions, predict_chunk
 from ..io.errors import DataError
-from ..io.formats import format_for_path
+from ..io.formats import FORMATS, format_for_path
 from ..io.model import model_document
 from ..io.readers import Points, read_points
 from ..io.writers import OutputSet, ensure_dir, stream_table, write_json, write_table
@@ -238,7 +238,8 @@ class Fitted:
 
     @property
     def trace(self) -> dict[str, list[Any]]:
-        """Per iteration: iteration, log_likelihood (mean per sample), change, seconds."""
+        """Per iteration: iteration, log_likelihood (mean per sample), change, seconds,
+        event (TRACE_COLUMNS)."""
         return trace_columns(self.result)
 
     @cached_property
@@ -260,13 +261,42 @@ class Fitted:
         return resp
 
 
+#: The columns of a trace (--trace, --json, Fitted.trace), in order, and what each holds.
+TRACE_COLUMNS: dict[str, str] = {
+    "iteration": "the EM iteration, from 1",
+    "log_likelihood": "the mean log-likelihood per sample of the parameters the iteration "
+                      "started from",
+    "change": "its change from the previous iteration (empty on the first)",
+    "seconds": "the seconds the iteration took",
+    "event": "empty, or what happened in that iteration: each of the model's events "
+             "of that iteration as its kind and the component it names (weight-collapse "
+             "1, reinitialised 2, dropped 0, degenerate 3: a dropped component numbered "
+             "as when it was dropped, the others as in the model), joined by '; '; "
+             "components that end degenerate are named on the last row, which ends with "
+             "why the fit stopped (the model's stopped: converged, max-iter or time "
+             "limit).  Not in .npy, which holds numbers only",
+}
+#: The trace columns that hold text, left out of a format of numbers only.
+TEXT_TRACE_COLUMNS = ("event",)
+
+
 def trace_columns(result: FitResult) -> dict[str, list[Any]]:
+    """The trace of result's kept run, column by column (TRACE_COLUMNS)."""
     return {
         "iteration": [r.iteration for r in result.trace],
         "log_likelihood": [r.log_likelihood for r in result.trace],
         "change": [r.change for r in result.trace],
         "seconds": [r.seconds for r in result.trace],
+        "event": trace_events(result),
     }
+
+
+def trace_table(path: str, trace: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The trace as written to path: without its text columns in a format of numbers
+    only (.npy)."""
+    if FORMATS[format_for_path(path)].holds_text:
+        return trace
+    return {name: values for name, values in trace.items() if name not in TEXT_TRACE_COLUMNS}
 
 
 def fitted(points: Points, data: Dataset, result: FitResult,
@@ -390,7 +420,7 @@ def stage_outputs(out: OutputSet, dest: dict[str, str], fit: Fitted, *,
     that order), and the JSON summary on stdout when as_json."""
     stream_predictions(out, dest, fit.data, fit.params, label_header=label_header)
     if "trace" in dest:
-        write_table(dest["trace"], fit.trace, out=out)
+        write_table(dest["trace"], trace_table(dest["trace"], fit.trace), out=out)
     if "model" in dest:
         write_json(dest["model"], fit.document, out=out)
     if as_json:

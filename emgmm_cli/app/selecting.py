@@ -49,8 +49,8 @@ from .prepare import Prepared, prepare
 from .requests import ReadOptions, SelectGrid
 
 TABLE_COLUMNS = ("covariance_type", "mclust", "n_components", "status", "log_likelihood",
-                 "n_parameters", "bic", "aic", "icl", "converged", "n_iter", "best", "seed",
-                 "message")
+                 "n_parameters", "bic", "aic", "icl", "converged", "n_iter", "stopped",
+                 "best", "seed", "message")
 
 
 @dataclass
@@ -109,6 +109,7 @@ def _row(i: int, c: CellResult, best: int | None) -> dict[str, Any]:
         "icl": None if r is None else r.icl,
         "converged": None if r is None else r.converged,
         "n_iter": None if r is None else r.n_iter,
+        "stopped": None if r is None else r.stopped,
         "best": i == best,
         "seed": c.options.seed,
         "message": c.message,

@@ -38,7 +38,8 @@ from .options import (
 @click.option("--trace", metavar="FILE",
               type=FILE_PATH,
               help="Write the per-iteration trace (iteration, log_likelihood, change, "
-                   "seconds) to FILE.")
+                   "seconds, event: what happened at the iteration, and on the last row "
+                   "why the fit stopped) to FILE; .npy leaves out event.")
 @click.option("--model", metavar="FILE",
               type=FILE_PATH,
               help="Write the fitted model (versioned JSON) to FILE.")

@@ -120,10 +120,11 @@ class DegeneratePolicy:
         weights = params.weights[keep] / params.weights[keep].sum()
         new = MixtureParams.build(weights, params.means[keep], cov, params.covariance_type)
         left = f"{new.n_components} component{'s' if new.n_components > 1 else ''}"
-        # component None: the index names a component that no longer exists
+        # component None: the index names a component that no longer exists (values
+        # keeps it, numbered as the components were when it was dropped)
         return new, [FitEvent(DROPPED, f"component {k} of {params.n_components} dropped at "
                                        f"iteration {it} ({why}); EM continues with {left}",
-                              None, it)]
+                              None, it, {"component": k})]
 
     def _reinit(self, params: MixtureParams, k: int, it: int, why: str
                 ) -> tuple[MixtureParams, list[FitEvent]]:
