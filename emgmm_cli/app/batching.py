@@ -149,20 +149,19 @@ def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_
 # --------------------------------------------------------------------------- one dataset
 
 
-def failure_reason(exc: BaseException, path: str, describe: Any) -> str:
-    """One line for the summary's status (the file is named in its own column).
-
-    describe(exc) phrases any other failure (the command line's one-line messages)."""
+def failure_reason(exc: BaseException, path: str, phrase: "Phrasing") -> str:
+    """One line for the summary's status (the file is named in its own column), phrased
+    as the command line says failures (phrase)."""
     if isinstance(exc, DataError) and exc.source == path:
         parts = [f"line {exc.line}"] if exc.line is not None else []
         if exc.column is not None:
             parts.append(f"column '{exc.column}'")
-        return ": ".join([*parts, exc.message])
+        return phrase.located(exc, ": ".join([*parts, exc.message]))
     if isinstance(exc, EngineError) and exc.source == path:
         exc.source = None  # named in its own column
     if isinstance(exc, RuntimeError) and str(exc) == WORKER_DIED:
         return f"{WORKER_DIED}; run the batch again with --skip-existing and fewer --jobs"
-    return str(describe(exc))
+    return str(phrase.failure(exc))
 
 
 def _created_dirs(path: str) -> list[str]:
@@ -269,6 +268,10 @@ class Phrasing(Protocol):
 
     def failure(self, exc: BaseException) -> str: ...
 
+    def located(self, exc: DataError, text: str) -> str:
+        """A data error said as text (its place in the file, its message), with the
+        remedies it names."""
+
     def finding(self, finding: Finding) -> str: ...
 
     def events(self, fit: Fitted) -> list[str]: ...
@@ -280,10 +283,6 @@ class OneDataset:
     phrasing what it reports."""
 
     phrase: Phrasing
-
-    @property
-    def describe(self) -> Any:
-        return self.phrase.failure
 
     def __call__(self, task: BatchTask) -> BatchRow:
         return run_one(task, self.phrase)
@@ -305,7 +304,7 @@ def run_one(task: BatchTask, phrase: Phrasing) -> BatchRow:
         check_stop()
         _write(fit, destinations(settings, item.out_dir), item.out_dir, selection=table)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary
-        row.status = f"failed: {failure_reason(exc, item.path, phrase.failure)}"
+        row.status = f"failed: {failure_reason(exc, item.path, phrase)}"
     else:
         row.fill_from_model(fit.document)
     row.seconds = time.perf_counter() - start
@@ -496,7 +495,7 @@ def run_batch(items: list[BatchItem], settings: BatchSettings, display: Display,
     def on_result(j: int, value: BatchRow | BaseException) -> None:
         item = items[todo[j]]
         row = value if isinstance(value, BatchRow) else BatchRow(
-            item.path, status=f"failed: {failure_reason(value, item.path, task.describe)}")
+            item.path, status=f"failed: {failure_reason(value, item.path, task.phrase)}")
         rows[todo[j]] = row
         display.finished(item.path, failed=row.failed)
         for text in row.warnings if not quiet else ():
