@@ -105,12 +105,13 @@ def test_blocks_are_filled_and_checked() -> None:
 def test_model_fields_are_what_fit_writes(tmp_path: Path) -> None:
     import emgmm_cli
     from emgmm_cli.engine.errors import FitEvent
-    from emgmm_cli.engine.options import OPTION_SPECS
+    from emgmm_cli.engine.options import INPUT_SPECS, OPTION_SPECS
     from emgmm_cli.io.model import MODEL_FIELDS, OPTIONS_EXTRA
 
     document = emgmm_cli.fit(str(REPO_ROOT / "sample_data" / "faithful.csv"), 2, seed=0).document
     assert list(document) == [f.name for f in MODEL_FIELDS]
-    assert list(document["options"]) == [*OPTION_SPECS, *(f.name for f in OPTIONS_EXTRA)]
+    assert list(document["options"]) == [*OPTION_SPECS, *(f.name for f in OPTIONS_EXTRA),
+                                         *INPUT_SPECS]
     events = next(f.description for f in MODEL_FIELDS if f.name == "events")
     for key in FitEvent("kind", "message").to_dict():
         assert key in events, key

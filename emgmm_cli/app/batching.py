@@ -6,8 +6,10 @@ sum them up (the `batch` use case).
   model (model.json last) and selection.csv into its folder atomically; any failure
   becomes the row's status, never an exception.
 - existing_row(): --skip-existing keeps a dataset whose outputs are complete and were made
-  with the options asked for now (engine.options.FitOptions compares them; a selection's
-  table is read back and chosen from with the engine's own choose()).
+  with the options asked for now (engine.options.FitOptions compares them, and
+  INPUT_SPECS the sample weights, known labels and missing-value policy; files read
+  beside the data by their digests; a selection's table is read back and chosen from
+  with the engine's own choose()).
 - run_batch(): skips complete outputs, runs the rest through backends.processes.run_tasks
   (or, with a dask session, as tasks on the cluster's workers),
   reports to a display, writes summary.csv (also when interrupted).
@@ -40,7 +42,9 @@ from ..backends.processes import (
     worker_count,
 )
 from ..engine.errors import EngineError, Finding
-from ..engine.options import FitOptions
+from .. import vocab
+from ..engine.fitting import with_known_labels
+from ..engine.options import INPUT_DEFAULTS, FitOptions
 from ..engine.selection import cell_seed, choose, grid
 from ..io.errors import DataError
 from ..io.readers import Points
@@ -48,7 +52,8 @@ from ..io.writers import OutputSet, ensure_dir, write_json, write_table
 from .data import load
 from .discover import BatchItem
 from .errors import UsageProblem
-from .fitting import Fitted, fit_points, load_means, stage_outputs
+from ..io.model import DIGESTS_FIELD
+from .fitting import Fitted, file_digests, fit_points, load_means, stage_outputs
 from .requests import STANDARD_NAMES, ReadOptions, SelectGrid
 from .selecting import cell_name, no_choice_message, select_points
 
@@ -243,13 +248,13 @@ def _fit_one(points: Points, settings: BatchSettings, phrase: "Phrasing",
         options = settings.options.replace(means_init=settings.means_init)
         fit = fit_points(points, options, means_init=means, on_iteration=stop,
                          n_threads=settings.n_threads, standardize=settings.standardize,
-                         on_finding=found)
+                         on_finding=found, inputs=settings.read.inputs())
         warnings += phrase.events(fit)
         return fit, None
     selected = select_points(points, settings.select, settings.options,
                              seed=settings.options.seed, on_iteration=stop,
                              n_threads=settings.n_threads, standardize=settings.standardize,
-                             on_finding=found)
+                             on_finding=found, inputs=settings.read.inputs())
     best = selected.best
     if best is None:
         raise DataError(points.source, no_choice_message(selected))
@@ -320,7 +325,7 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
 
     Complete: every output exists (model.json is written last), and model.json is an
     emgmm model fitted with the fit options asked for now (every FitOptions field but the
-    seed, which must match when one was given); with a selection, but K, family and
+    seed, which must match when one was given) and the same inputs (_options_match); with a selection, but K, family and
     seed, which are the chosen cell's: selection.csv must then hold the grid asked for,
     each cell with the seed derived from the one given, and mark best the cell the
     criterion picks from its numbers, and model.json must be that cell's fit.  Without a
@@ -335,7 +340,7 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
         with open(dest["model"], encoding="utf-8") as fh:
             doc = json.load(fh)
         if doc.get("format") != "emgmm-model" or not _options_match(
-                doc["options"], settings, seed_given) or (
+                doc, settings, seed_given) or (
                 ("transform" in doc) != settings.standardize):
             return None
         if settings.select is not None and not _selection_matches(
@@ -349,8 +354,14 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
     return row
 
 
-def _options_match(recorded: dict[str, Any], settings: BatchSettings, seed_given: bool
+def _options_match(doc: dict[str, Any], settings: BatchSettings, seed_given: bool
                    ) -> bool:
+    """Whether doc (model.json) was fitted as settings ask now: the same fit options
+    (FitOptions), the same inputs besides the points (INPUT_SPECS: sample weights, known
+    labels, missing values; a file written before they were recorded has the defaults),
+    and files read beside the data (starting means, init model, weights, labels) with
+    the same content as now (their digests)."""
+    recorded = doc["options"]
     found = FitOptions.from_dict(recorded).to_dict()
     wanted = settings.options.replace(means_init=settings.means_init)
     if settings.means_init:
@@ -358,7 +369,16 @@ def _options_match(recorded: dict[str, Any], settings: BatchSettings, seed_given
     skip = set(_PER_CELL_OPTIONS if settings.select is not None else ())
     if not seed_given:
         skip.add("seed")
-    return all(found[k] == v for k, v in wanted.to_dict().items() if k not in skip)
+    inputs = settings.read.inputs()
+    if inputs["known_column"] or inputs["known_labels"]:  # as the fit ran (and recorded)
+        wanted = with_known_labels(wanted)
+        if found["init"] == vocab.MEANS_INIT and not settings.means_init:
+            wanted = wanted.replace(init=vocab.MEANS_INIT)  # the known rows' means
+    if not all(found[k] == v for k, v in wanted.to_dict().items() if k not in skip):
+        return False
+    if any(recorded.get(name, INPUT_DEFAULTS[name]) != value for name, value in inputs.items()):
+        return False
+    return file_digests({**wanted.to_dict(), **inputs}) == doc.get(DIGESTS_FIELD, {})
 
 
 @dataclass(frozen=True)

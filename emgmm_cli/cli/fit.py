@@ -104,7 +104,8 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
         fitted = fitting.fit_points(points, options.replace(means_init=means_init),
                                     means_init=means, on_iteration=on_iteration,
                                     standardize=standardize,
-                                    on_finding=show.finding_warner(term, points))
+                                    on_finding=show.finding_warner(term, points),
+                                    inputs=read.inputs())
     show.events(term, fitted)
     with show.working(term, "writing the outputs"):
         fitting.write_outputs(fitted, outputs,

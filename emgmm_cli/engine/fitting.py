@@ -352,6 +352,13 @@ def _known_stats(x: Array, *, k: int, covariance_type: str, origin: Array,
     return stats_from_resp(x, resp, origin, covariance_type, w)
 
 
+def with_known_labels(options: FitOptions) -> FitOptions:
+    """The options a fit with known labels runs with (and records): the components keep
+    the labels' numbers (order none).  It also starts from the means of the known rows
+    (init means-init) when none are given and every component has some."""
+    return options.replace(order="none")
+
+
 def _semi_supervised(data: Dataset, options: FitOptions, means_init: Array | None,
                      start: MixtureParams | None) -> tuple[FitOptions, Array | None]:
     """Options and starting means of a fit with known labels (semi-supervised EM).
@@ -372,7 +379,7 @@ def _semi_supervised(data: Dataset, options: FitOptions, means_init: Array | Non
                                "drop (the labels name fixed components)",
                                option="algorithm" if options.algorithm != "soft"
                                else "on_degenerate")
-    options = options.replace(order="none")
+    options = with_known_labels(options)
     if means_init is not None or start is not None:
         return options, means_init
     origin = np.zeros((k, data.n_features))
