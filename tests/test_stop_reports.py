@@ -179,6 +179,28 @@ def test_select_table_says_why_each_cell_stopped(tmp_path: Path) -> None:
     assert {c["stopped"] for c in cells} <= set(STOP_REASONS)
 
 
+def test_a_fit_stopped_degenerate_says_so_in_select_and_batch(tmp_path: Path) -> None:
+    """--on-degenerate error stops a fit without a model: select's failed cell and
+    batch's failed dataset say stopped 'degenerate', and name the component."""
+    _save(tmp_path / "in" / "x.csv", _degenerating())
+    args = ["--init", "random", "--n-init", "1", "--max-iter", "300", "--on-degenerate",
+            "error", "--seed", "0"]
+    r = invoke_in(tmp_path, "select", "in/x.csv", "-k", "1-3", "-c", "full", *args,
+                  "--table", "t.csv")
+    assert r.exit_code == 0, r.stderr
+    with open(tmp_path / "t.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    failed = [row for row in rows if row["status"] == "failed"]
+    assert failed and all(row["stopped"] == "degenerate" and "degenerated at iteration"
+                          in row["message"] for row in failed)
+    assert all(row["stopped"] == "converged" for row in rows if row["status"] == "ok")
+    r = invoke_in(tmp_path, "batch", "in", "-k", "3", *args, "--output-dir", "out")
+    assert r.exit_code == 1
+    with open(tmp_path / "out" / "summary.csv", newline="", encoding="utf-8") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert row["stopped"] == "degenerate" and "degenerated at iteration" in row["status"]
+
+
 def test_batch_summary_says_why_each_dataset_stopped(tmp_path: Path) -> None:
     """A real process: the summary's stopped is each model's, for datasets fitted and
     skipped; the traces end with it."""

@@ -41,6 +41,7 @@ from ..backends.processes import (
     run_tasks,
     worker_count,
 )
+from ..engine.degenerate import DegenerateComponent
 from ..engine.errors import EngineError, Finding
 from .. import vocab
 from ..engine.fitting import with_known_labels
@@ -310,6 +311,8 @@ def run_one(task: BatchTask, phrase: Phrasing) -> BatchRow:
         _write(fit, destinations(settings, item.out_dir), item.out_dir, selection=table)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary
         row.status = f"failed: {failure_reason(exc, item.path, phrase)}"
+        if isinstance(exc, DegenerateComponent):  # stopped by on_degenerate 'error'
+            row.stopped = exc.stopped
     else:
         row.fill_from_model(fit.document)
     row.seconds = time.perf_counter() - start

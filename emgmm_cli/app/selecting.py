@@ -111,7 +111,7 @@ def _row(i: int, c: CellResult, best: int | None) -> dict[str, Any]:
         "icl": None if r is None else r.icl,
         "converged": None if r is None else r.converged,
         "n_iter": None if r is None else r.n_iter,
-        "stopped": None if r is None else r.stopped,
+        "stopped": c.stopped,
         "best": i == best,
         "seed": c.options.seed,
         "message": c.message,

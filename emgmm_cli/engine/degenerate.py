@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .dataset import Dataset, reduce_weighted
-from .em import COLLAPSE_MASS, degenerate_components
+from .em import COLLAPSE_MASS, STOPPED_DEGENERATE, degenerate_components
 from .errors import EngineError, FitEvent
 from .params import MixtureParams
 from .stats import predict_chunk
@@ -46,7 +46,10 @@ MAX_REINITS = 3
 
 
 class DegenerateComponent(EngineError):
-    """A component degenerated and the policy is 'error'."""
+    """A component degenerated and the policy is 'error'.  The fit stopped, without a
+    result: reports that say why fits stopped say degenerate (stopped)."""
+
+    stopped = STOPPED_DEGENERATE
 
     def __init__(self, component: int, iteration: int, why: str) -> None:
         super().__init__(f"component {component} degenerated at iteration {iteration} "

@@ -143,8 +143,9 @@ MODEL_FIELDS: tuple[ModelField, ...] = (
     ModelField("events", "the named events of the fit: objects with kind, component, "
                          "iteration and message"),
     ModelField("restart_log_likelihoods", "the final log-likelihood of every restart"),
-    ModelField("stopped", "why EM stopped: converged, max-iter, time limit (--max-time) "
-                          "or degenerate (absent from files of earlier versions)"),
+    ModelField("stopped", "why EM stopped: converged, max-iter or time limit (--max-time); "
+                          "a fit that --on-degenerate error stops (degenerate) writes no "
+                          "model (absent from files of earlier versions)"),
     ModelField("restart_stopped", "the same for every restart, in restart order"),
     ModelField("options", "every fit option, with the seed actually used: an object with "
                           "the fields below"),
