@@ -286,6 +286,9 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
     bad = np.argwhere(np.isinf(x) if read.missing != "error" else ~np.isfinite(x))
     if len(bad):
         i, j = (int(v) for v in bad[0])
+        if np.isnan(x[i, j]):  # the remedies, as the Python API says them
+            raise DataError(ARRAY_SOURCE, f"missing value (NaN) in row {i}; give missing="
+                                          "'drop' or missing='em'", column=names[j])
         raise DataError(ARRAY_SOURCE, f"value {x[i, j]} in row {i} is not a finite number; "
                                       "missing or infinite values must be removed or imputed "
                                       "first", column=names[j])
