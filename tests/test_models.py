@@ -410,8 +410,8 @@ def test_the_models_page_states_the_table_and_the_convergence_control() -> None:
                 assert family(model).n_parameters(k, d) == value, (model, k, d)
     assert f"`MSTEP_TOL` = {families.MSTEP_TOL:g}" in text
     assert f"`MSTEP_MAX_ITER` = {families.MSTEP_MAX_ITER}" in text
-    listed = ", ".join(f"{m} K={k}" for m, k in sorted(SHORT_OF_MCLUST["faithful"]))
-    assert f"on faithful: {listed}." in text
+    flat = " ".join(text.split())
+    assert "in all 252 cells (tests/test_models.py)" in flat
 
 
 @settings(max_examples=80, deadline=None, derandomize=True,
