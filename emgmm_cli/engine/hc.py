@@ -21,15 +21,29 @@ Before clustering, the rows are transformed as mclust >= 5.4 does by default
 right singular vectors, and each direction divided by the square root of its singular
 value.  Constant columns are dropped.
 
-The agglomeration needs O(m^2) memory and O(m^2 d^3) time for m rows, so it runs on at
-most HC_MAX_ROWS rows (mclust's default ``subset``): a larger dataset is clustered on a
-random subsample of that many rows, and the starting parameters are estimated from the
-subsample's partition.
+Speed.  The costs of all pairs are kept in an m x m matrix with each row's minimum; a merge
+re-scores the new group against every live group in one vectorised pass and recomputes
+only the minima that pointed at the two merged groups.  The first matrix (pairs of rows)
+is one expression per block of rows: two rows have scatter (z_j - z_i)(z_j - z_i)' / 2,
+whose determinant is zero.  The groups' statistics are stored one column per group (sizes,
+means, the upper triangle of the scatter), so every step is a whole-array operation.  A
+determinant is computed only where it can count: never for a group of at most d rows, nor
+(d >= 4) where its AM-GM bound (tr(W) / (n d))^d is too small to change the sum with the
+trace term; it is written out for d = 2 and 3 and an LDL' elimination vectorised over the
+groups above.  Traces are added up in numpy's own order and the pooled statistics are
+formed as before, so where no determinant is needed the scores are the same numbers to
+the last bit, and the merges the same.
+
+The agglomeration needs O(m^2) memory and about m^2 pair scores (each O(d) to O(d^3)) for
+m rows, so it runs on at most HC_MAX_ROWS rows (mclust's default ``subset``): a larger
+dataset is clustered on a random subsample of that many rows, and the starting parameters
+are estimated from the subsample's partition.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -101,32 +115,193 @@ def svd_scale(x: Array) -> Array:
     return (z @ vt[keep].T) / np.sqrt(sing[keep])
 
 
+#: A determinant below this fraction of the trace term cannot change their sum (half an ulp
+#: of a float64 is at least 2**-54 of it): such pairs skip the determinant (d >= 4).
+_NEGLIGIBLE = 2.0 ** -60
+#: About how many numbers a block of the first matrix of merge costs holds.
+_BLOCK_SIZE = 1 << 20
+
+Index = NDArray[np.intp] | slice
+#: (lambda sel: the packed scatter matrices of the groups sel, one column each)
+Packed = Callable[[Index], Array]
+
+
+def _row_sums(x: Array) -> Array:
+    """x.sum(axis=0), added up as numpy adds up the d numbers of a row of a contiguous
+    (n, d) array (and so np.trace a matrix): left to right below 8 terms, from 8 with 8
+    running sums combined pairwise, halving above 128.  With x laid out (d, ...) every
+    step is a whole-array operation."""
+    d = x.shape[0]
+    if d < 8:
+        total = x[0].copy()
+        for k in range(1, d):
+            total += x[k]
+        return total
+    if d > 128:
+        half = d // 2 - (d // 2) % 8
+        return _row_sums(x[:half]) + _row_sums(x[half:])
+    acc = x[:8].copy()
+    for k in range(8, d - d % 8, 8):
+        acc += x[k:k + 8]
+    pairs = acc[0::2] + acc[1::2]
+    total = (pairs[0] + pairs[1]) + (pairs[2] + pairs[3])
+    for k in range(d - d % 8, d):
+        total += x[k]
+    return total
+
+
+def _det_ldl(v: Array) -> Array:
+    """Determinants of symmetric positive semi-definite matrices, stacked on the last axis
+    ((d, d, n)): the product of the pivots of an LDL' elimination (no pivoting is needed
+    for such matrices; a pivot that rounding leaves at or below zero makes it zero)."""
+    a = v.copy()
+    d, n = a.shape[0], a.shape[-1]
+    det = np.ones(n)
+    dead = np.zeros(n, dtype=bool)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        for k in range(d):
+            p = a[k, k].copy()
+            dead |= ~((p > 0) & (p < np.inf))
+            p[dead] = 1.0
+            det *= p
+            if k + 1 < d:
+                lower = a[k + 1:, k] / p
+                a[k + 1:, k + 1:] -= lower[:, None, :] * a[None, k, k + 1:]
+    det[dead] = 0.0
+    return det
+
+
 class _Criterion:
-    """The VVV score of groups, given their sizes and scatter matrices (stacked)."""
+    """The VVV score of groups, given their sizes, traces and scatter matrices.
+
+    A scatter matrix is packed as its upper triangle, row by row (q = d (d + 1) / 2
+    numbers), and a stack of them is laid out (q, n): one column per group.
+    """
 
     def __init__(self, d: int, s: float, alpha: float, beta: float) -> None:
         self.d = d
         self.ridge = alpha * s
         self.beta = beta
+        self.upper = np.triu_indices(d)
+        q = len(self.upper[0])
+        self.unpack = np.zeros((d, d), dtype=np.intp)
+        self.unpack[self.upper] = np.arange(q)
+        self.unpack.T[self.upper] = np.arange(q)
+        self.diagonal = np.flatnonzero(self.upper[0] == self.upper[1])
 
-    def cost(self, n: Array, scatter: Array) -> Array:
-        """n log(det(W / n) + beta (tr(W) + alpha s) / n), elementwise over the stack."""
-        tr = np.trace(scatter, axis1=-2, axis2=-1)
-        sign, logdet = np.linalg.slogdet(scatter / n[..., None, None])
-        # A group of at most d rows has a singular scatter: its determinant is zero, and
-        # rounding may leave a tiny number of either sign there.
-        det = np.where((sign > 0) & (n > self.d), np.exp(logdet), 0.0)
+    def score(self, n: Array | float, tr: Array, det: Array | float) -> Array:
+        """n log(det + beta (tr + alpha s) / n), given the determinant of W / n."""
         return n * np.log(det + self.beta * (tr + self.ridge) / n)
 
-    def merged(self, n_a: float, mean_a: Array, scatter_a: Array, n: Array, means: Array,
-               scatter: Array) -> Array:
-        """The cost of group a merged with each of the given groups."""
+    def cost(self, n: Array, tr: Array, packed: Packed) -> Array:
+        """The score of groups of n rows whose scatter W has trace tr; packed(sel) gives
+        the W whose determinant is needed.
+
+        A group of at most d rows has a singular scatter: its determinant is zero (rounding
+        may leave a tiny number of either sign there), and so it is where the determinant
+        is too small to change the sum.  Both are decided from n and tr alone, and W is
+        asked for the rest only.
+        """
+        det = np.zeros(len(n))
+        need = n > self.d
+        if self.d >= 4:
+            with np.errstate(over="ignore", under="ignore"):
+                bound = (2.0 * tr / (n * self.d)) ** self.d  # >= det(W / n) (AM-GM)
+            need &= bound > self.beta * (tr + self.ridge) / n * _NEGLIGIBLE
+        found = np.flatnonzero(need)
+        if len(found):
+            sel: Index = slice(None) if len(found) == len(n) else found
+            det[sel] = np.maximum(self._det(packed(sel) / n[sel]), 0.0)
+        return self.score(n, tr, det)
+
+    def _det(self, v: Array) -> Array:
+        """Determinants of packed symmetric matrices: written out up to d = 3."""
+        if self.d == 1:
+            # exp(log) as LAPACK's slogdet gives it, so that in one dimension, where every
+            # pair needs its determinant, equal distances round alike
+            sign, logdet = np.linalg.slogdet(v[0][:, None, None])
+            return np.where(sign > 0, np.exp(logdet), 0.0)
+        if self.d == 2:
+            return v[0] * v[2] - v[1] * v[1]
+        if self.d == 3:
+            a, b, c, e, f, i = v
+            return a * (e * i - f * f) - b * (b * i - f * c) + c * (b * f - e * c)
+        return _det_ldl(v[self.unpack])
+
+    def merged(self, a: int, groups: _Groups, others: NDArray[np.intp]) -> Array:
+        """The cost of group a merged with each of the others: the pooled scatter is
+        W_a + W_j + n_a n_j / (n_a + n_j) (mean_j - mean_a)(mean_j - mean_a)'."""
+        n_a, n = groups.n[a], groups.n[others]
         total = n_a + n
-        delta = means - mean_a
-        w = (n_a * n / total)[:, None, None] * (delta[:, :, None] * delta[:, None, :])
-        w += scatter
-        w += scatter_a
-        return self.cost(total, w)
+        coef = n_a * n / total
+        delta = groups.means[:, others] - groups.means[:, a, None]
+        sq = delta * delta
+        sq *= coef
+        sq += groups.packed[self.diagonal[:, None], others]
+        sq += groups.packed[self.diagonal, a, None]
+        row, col = self.upper
+
+        def packed(sel: Index) -> Array:
+            part = delta[:, sel]
+            w = part[row] * part[col]
+            w *= coef[sel]
+            w += groups.packed[:, others[sel]]
+            w += groups.packed[:, a, None]
+            return w
+
+        return self.cost(total, _row_sums(sq), packed)
+
+    def own(self, a: int, groups: _Groups) -> float:
+        """The cost of group a on its own."""
+        alone = groups.packed[:, a:a + 1]
+        return float(self.cost(groups.n[a:a + 1], _row_sums(alone[self.diagonal]),
+                               lambda sel: alone[:, sel])[0])
+
+    def singleton_pairs(self, z: Array, own: float) -> Array:
+        """The (m, m) matrix of the costs of merging two rows (inf on the diagonal), a block
+        of rows at a time, the upper triangle only.  A pair's scatter is
+        (z_j - z_i)(z_j - z_i)' / 2, whose determinant is zero (two rows) unless d = 1."""
+        m, d = z.shape
+        cols = np.ascontiguousarray(z.T)
+        delta = np.empty((m, m))
+        step = max(1, _BLOCK_SIZE // max(1, m * d))
+        for i0 in range(0, m, step):
+            rows = min(step, m - i0)
+            half = cols[:, None, i0:] - cols[:, i0:i0 + rows, None]
+            half *= half
+            half *= 0.5
+            if d == 1:
+                flat = half.reshape(1, -1)
+                block = self.cost(np.full(flat.shape[1], 2.0), flat[0],
+                                  lambda sel: flat[:, sel]).reshape(rows, m - i0)
+            else:
+                block = self.score(2.0, _row_sums(half), 0.0)
+            block -= own
+            block -= own
+            delta[i0:i0 + rows, i0:] = block
+            delta[i0:, i0:i0 + rows] = block.T
+        np.fill_diagonal(delta, np.inf)
+        return delta
+
+
+class _Groups:
+    """Sizes, means and packed scatter matrices of the groups, one column per group."""
+
+    def __init__(self, z: Array, upper: tuple[NDArray[np.intp], NDArray[np.intp]]) -> None:
+        m, _ = z.shape
+        self.upper = upper
+        self.n = np.ones(m)
+        self.means = np.ascontiguousarray(z.T)
+        self.packed = np.zeros((len(upper[0]), m))
+
+    def join(self, a: int, b: int) -> None:
+        """b joins a: pooled size, mean and scatter."""
+        n, means, row, col = self.n, self.means, *self.upper
+        total = n[a] + n[b]
+        diff = means[:, b] - means[:, a]
+        self.packed[:, a] += self.packed[:, b] + (n[a] * n[b] / total) * (diff[row] * diff[col])
+        means[:, a] = (n[a] * means[:, a] + n[b] * means[:, b]) / total
+        n[a] = total
 
 
 def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int = 1,
@@ -141,62 +316,48 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
     if z.shape[1] == 0:  # every row the same: any merge order is as good
         z = np.zeros((m, 1))
     d = int(z.shape[1])
-    n = np.ones(m)
-    means = z.copy()
-    scatter = np.zeros((m, d, d))
     centred = z - z.mean(axis=0)
     s = float(np.einsum("ij,ij->", centred, centred)) / max(m * d, 1)
     crit = _Criterion(d, s if s > 0 else 1.0, alpha, beta)
-    own = crit.cost(n, scatter)
+    groups = _Groups(z, crit.upper)
+    own = np.full(m, crit.own(0, groups)) if m else np.zeros(0)
 
-    # delta[i, j]: the cost of merging groups i and j (inf on the diagonal and once dead);
-    # best[i], best_at[i]: the minimum of row i and where it is.
-    delta = np.full((m, m), np.inf)
-    for i in range(m - 1):
-        c = crit.merged(n[i], means[i], scatter[i], n[i + 1:], means[i + 1:], scatter[i + 1:])
-        delta[i, i + 1:] = c - own[i] - own[i + 1:]
-        delta[i + 1:, i] = delta[i, i + 1:]
-    best = delta.min(axis=1)
-    best_at = delta.argmin(axis=1)
-    live = np.ones(m, dtype=bool)
+    # delta[i, j]: the cost of merging groups i and j, kept between live groups (inf on
+    # the diagonal and in the columns of dead groups); live: the live groups, ascending;
+    # best[p], best_at[p]: the minimum of the row of group live[p] and where it is.
+    delta = crit.singleton_pairs(z, own[0] if m else 0.0)
+    live = np.arange(m)
+    best = delta.min(axis=1) if m else np.zeros(0)
+    best_at = delta.argmin(axis=1) if m else np.zeros(0, dtype=np.intp)
 
     merges: list[tuple[int, int]] = []
     for _ in range(max(0, m - max(1, min_groups))):
-        i = int(np.argmin(best))
-        j = int(best_at[i])
+        p = int(np.argmin(best))
+        i, j = int(live[p]), int(best_at[p])
         a, b = min(i, j), max(i, j)
         merges.append((a, b))
-        # b joins a: pooled size, mean and scatter
-        total = n[a] + n[b]
-        diff = means[b] - means[a]
-        scatter[a] += scatter[b] + (n[a] * n[b] / total) * np.outer(diff, diff)
-        means[a] = (n[a] * means[a] + n[b] * means[b]) / total
-        n[a] = total
-        own[a] = crit.cost(n[a:a + 1], scatter[a:a + 1])[0]
-        live[b] = False
-        delta[b, :] = np.inf
-        delta[:, b] = np.inf
-        best[b] = np.inf
-        others = np.flatnonzero(live)
-        others = others[others != a]
-        row = np.full(m, np.inf)
-        if len(others):
-            c = crit.merged(n[a], means[a], scatter[a], n[others], means[others],
-                            scatter[others])
-            row[others] = c - own[a] - own[others]
-        delta[a, :] = row
-        delta[:, a] = row
+        groups.join(a, b)
+        own[a] = crit.own(a, groups)
+        gone = int(np.searchsorted(live, b))
+        live, best, best_at = (np.delete(v, gone) for v in (live, best, best_at))
+        delta[live, b] = np.inf
+        at = int(np.searchsorted(live, a))
+        row = crit.merged(a, groups, live) - own[a] - own[live]
+        row[at] = np.inf
+        delta[a, live] = row
+        delta[live, a] = row
         # Rows whose minimum was with a or b are recomputed; the others can only have
         # been undercut by their new cost with a.
-        stale = np.flatnonzero(live & ((best_at == a) | (best_at == b)))
+        stale = np.flatnonzero((best_at == a) | (best_at == b))
         if len(stale):
-            best[stale] = delta[stale].min(axis=1)
-            best_at[stale] = delta[stale].argmin(axis=1)
-        better = live & ((row < best) | ((row == best) & (a < best_at)))
-        best[better] = row[better]
-        best_at[better] = a
-        best[a] = row.min()
-        best_at[a] = int(row.argmin())
+            again = delta[live[stale]]
+            best[stale] = again.min(axis=1)
+            best_at[stale] = again.argmin(axis=1)
+        better = (row < best) | ((row == best) & (a < best_at))
+        best = np.where(better, row, best)
+        best_at = np.where(better, a, best_at)
+        best[at] = row.min()
+        best_at[at] = live[int(row.argmin())]
     return HcTree(rows=rows, merges=np.asarray(merges, dtype=np.intp).reshape(-1, 2),
                   n_rows=m)
 
