@@ -133,8 +133,8 @@ def _row_sums(x: Array) -> Array:
     step is a whole-array operation."""
     d = x.shape[0]
     if d < 8:
-        total = x[0].copy()
-        for k in range(1, d):
+        total = x[0] + x[1] if d > 1 else x[0].copy()
+        for k in range(2, d):
             total += x[k]
         return total
     if d > 128:
@@ -231,31 +231,29 @@ class _Criterion:
     def merged(self, a: int, groups: _Groups, others: NDArray[np.intp]) -> Array:
         """The cost of group a merged with each of the others: the pooled scatter is
         W_a + W_j + n_a n_j / (n_a + n_j) (mean_j - mean_a)(mean_j - mean_a)'."""
-        n_a, n = groups.n[a], groups.n[others]
+        n_a, n = groups.n[a], groups.n.take(others)
         total = n_a + n
         coef = n_a * n / total
-        delta = groups.means[:, others] - groups.means[:, a, None]
-        sq = delta * delta
-        sq *= coef
-        sq += groups.packed[self.diagonal[:, None], others]
-        sq += groups.packed[self.diagonal, a, None]
+        delta = groups.means.take(others, axis=1) - groups.means[:, a, None]
         row, col = self.upper
 
         def packed(sel: Index) -> Array:
             part = delta[:, sel]
             w = part[row] * part[col]
             w *= coef[sel]
-            w += groups.packed[:, others[sel]]
+            w += groups.packed.take(others[sel], axis=1)
             w += groups.packed[:, a, None]
             return w
 
+        if self.d <= 3:  # determinants are cheap: every pooled scatter in full
+            w = packed(slice(None))
+            det = np.where(total > self.d, np.maximum(self._det(w / total), 0.0), 0.0)
+            return self.score(total, _row_sums(w[self.diagonal]), det)
+        sq = delta * delta
+        sq *= coef
+        sq += groups.packed[self.diagonal].take(others, axis=1)
+        sq += groups.packed[self.diagonal, a, None]
         return self.cost(total, _row_sums(sq), packed)
-
-    def own(self, a: int, groups: _Groups) -> float:
-        """The cost of group a on its own."""
-        alone = groups.packed[:, a:a + 1]
-        return float(self.cost(groups.n[a:a + 1], _row_sums(alone[self.diagonal]),
-                               lambda sel: alone[:, sel])[0])
 
     def singleton_pairs(self, z: Array, own: float) -> Array:
         """The (m, m) matrix of the costs of merging two rows (inf on the diagonal), a block
@@ -285,14 +283,17 @@ class _Criterion:
 
 
 class _Groups:
-    """Sizes, means and packed scatter matrices of the groups, one column per group."""
+    """Sizes, means and packed scatter matrices of the groups, one column per group, and
+    last the empty group (n = 0: merged with it, a group is scored on its own)."""
 
     def __init__(self, z: Array, upper: tuple[NDArray[np.intp], NDArray[np.intp]]) -> None:
-        m, _ = z.shape
+        m, d = z.shape
         self.upper = upper
-        self.n = np.ones(m)
-        self.means = np.ascontiguousarray(z.T)
-        self.packed = np.zeros((len(upper[0]), m))
+        self.n = np.ones(m + 1)
+        self.n[m] = 0.0
+        self.means = np.zeros((d, m + 1))
+        self.means[:, :m] = z.T
+        self.packed = np.zeros((len(upper[0]), m + 1))
 
     def join(self, a: int, b: int) -> None:
         """b joins a: pooled size, mean and scatter."""
@@ -320,44 +321,61 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
     s = float(np.einsum("ij,ij->", centred, centred)) / max(m * d, 1)
     crit = _Criterion(d, s if s > 0 else 1.0, alpha, beta)
     groups = _Groups(z, crit.upper)
-    own = np.full(m, crit.own(0, groups)) if m else np.zeros(0)
+    if m == 0:
+        return HcTree(rows=rows, merges=np.zeros((0, 2), dtype=np.intp), n_rows=0)
+    # own[i]: the cost of group i on its own (own[m]: of the empty group, unused)
+    own = np.zeros(m + 1)
+    own[:m] = crit.merged(0, groups, np.array([m]))[0]
 
     # delta[i, j]: the cost of merging groups i and j, kept between live groups (inf on
     # the diagonal and in the columns of dead groups); live: the live groups, ascending;
-    # best[p], best_at[p]: the minimum of the row of group live[p] and where it is.
-    delta = crit.singleton_pairs(z, own[0] if m else 0.0)
+    # best[i], best_at[i]: the minimum of row i and where it is, the lowest of equals
+    # (inf and -1 once i is dead).
+    delta = crit.singleton_pairs(z, float(own[0]))
     live = np.arange(m)
-    best = delta.min(axis=1) if m else np.zeros(0)
-    best_at = delta.argmin(axis=1) if m else np.zeros(0, dtype=np.intp)
+    best = delta.min(axis=1)
+    best_at = delta.argmin(axis=1)
 
     merges: list[tuple[int, int]] = []
     for _ in range(max(0, m - max(1, min_groups))):
-        p = int(np.argmin(best))
-        i, j = int(live[p]), int(best_at[p])
+        i = int(np.argmin(best))
+        j = int(best_at[i])
         a, b = min(i, j), max(i, j)
         merges.append((a, b))
         groups.join(a, b)
-        own[a] = crit.own(a, groups)
-        gone = int(np.searchsorted(live, b))
-        live, best, best_at = (np.delete(v, gone) for v in (live, best, best_at))
+        live = np.delete(live, np.searchsorted(live, b))
         delta[live, b] = np.inf
+        best[b] = np.inf
+        best_at[b] = -1
+        # a scored against the empty group in its own place: its cost on its own
         at = int(np.searchsorted(live, a))
-        row = crit.merged(a, groups, live) - own[a] - own[live]
+        others = live.copy()
+        others[at] = m
+        cost = crit.merged(a, groups, others)
+        own[a] = cost[at]
+        row = cost - own[a] - own.take(others)
         row[at] = np.inf
         delta[a, live] = row
         delta[live, a] = row
-        # Rows whose minimum was with a or b are recomputed; the others can only have
-        # been undercut by their new cost with a.
-        stale = np.flatnonzero((best_at == a) | (best_at == b))
+        full = np.full(m, np.inf)
+        full[live] = row
+        # A row whose minimum was with a keeps it there if its new cost with a is no
+        # higher (the others were no lower, and higher in index where equal); the rest of
+        # those, and the rows whose minimum was with b, are recomputed; the others can only
+        # have been undercut by their new cost with a.
+        stale = np.flatnonzero(best_at == a)
+        lower = full[stale] <= best[stale]
+        best[stale[lower]] = full[stale[lower]]
+        stale = np.concatenate([stale[~lower], np.flatnonzero(best_at == b)])
         if len(stale):
-            again = delta[live[stale]]
+            again = delta.take(stale, axis=0)
             best[stale] = again.min(axis=1)
             best_at[stale] = again.argmin(axis=1)
-        better = (row < best) | ((row == best) & (a < best_at))
-        best = np.where(better, row, best)
-        best_at = np.where(better, a, best_at)
-        best[at] = row.min()
-        best_at[at] = live[int(row.argmin())]
+        better = (full < best) | ((full == best) & (a < best_at))
+        np.copyto(best, full, where=better)
+        best_at[better] = a
+        best[a] = row.min()
+        best_at[a] = live[int(row.argmin())]
     return HcTree(rows=rows, merges=np.asarray(merges, dtype=np.intp).reshape(-1, 2),
                   n_rows=m)
 
