@@ -78,7 +78,7 @@ def test_ldl_determinants_of_semi_definite_matrices(d: int) -> None:
     full = rng.normal(size=(20, d, d + 3))
     low = rng.normal(size=(5, d, d - 2))  # rank d - 2: determinant zero
     stack = np.concatenate([full @ full.transpose(0, 2, 1), low @ low.transpose(0, 2, 1)])
-    det = _det_ldl(np.moveaxis(stack, 0, -1))
+    det = _det_ldl(np.moveaxis(stack, 0, -1).copy())
     np.testing.assert_allclose(det[:20], np.linalg.det(stack[:20]), rtol=1e-10)
     scale = np.trace(stack[20:], axis1=1, axis2=2) ** d
     assert np.all(np.abs(det[20:]) <= 1e-12 * scale)

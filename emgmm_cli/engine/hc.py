@@ -150,24 +150,19 @@ def _row_sums(x: Array) -> Array:
     return total
 
 
-def _det_ldl(v: Array) -> Array:
+def _det_ldl(a: Array) -> Array:
     """Determinants of symmetric positive semi-definite matrices, stacked on the last axis
-    ((d, d, n)): the product of the pivots of an LDL' elimination (no pivoting is needed
-    for such matrices; a pivot that rounding leaves at or below zero makes it zero)."""
-    a = v.copy()
-    d, n = a.shape[0], a.shape[-1]
-    det = np.ones(n)
-    dead = np.zeros(n, dtype=bool)
+    ((d, d, n), overwritten): the product of the pivots of an LDL' elimination (no
+    pivoting is needed for such matrices; a pivot that rounding leaves at or below zero
+    makes the determinant zero)."""
+    d = a.shape[0]
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        for k in range(d):
-            p = a[k, k].copy()
-            dead |= ~((p > 0) & (p < np.inf))
-            p[dead] = 1.0
-            det *= p
-            if k + 1 < d:
-                lower = a[k + 1:, k] / p
-                a[k + 1:, k + 1:] -= lower[:, None, :] * a[None, k, k + 1:]
-    det[dead] = 0.0
+        for k in range(d - 1):
+            lower = a[k + 1:, k] / a[k, k]
+            a[k + 1:, k + 1:] -= lower[:, None, :] * a[None, k, k + 1:]
+        pivots = np.diagonal(a).T  # (d, n)
+        det = np.prod(pivots, axis=0)
+    det[~np.all((pivots > 0) & (pivots < np.inf), axis=0)] = 0.0
     return det
 
 
@@ -251,8 +246,8 @@ class _Criterion:
             return self.score(total, _row_sums(w[self.diagonal]), det)
         sq = delta * delta
         sq *= coef
-        sq += groups.packed[self.diagonal].take(others, axis=1)
-        sq += groups.packed[self.diagonal, a, None]
+        sq += groups.diag.take(others, axis=1)
+        sq += groups.diag[:, a, None]
         return self.cost(total, _row_sums(sq), packed)
 
     def singleton_pairs(self, z: Array, own: float) -> Array:
@@ -294,6 +289,8 @@ class _Groups:
         self.means = np.zeros((d, m + 1))
         self.means[:, :m] = z.T
         self.packed = np.zeros((len(upper[0]), m + 1))
+        self.diagonal = np.flatnonzero(upper[0] == upper[1])
+        self.diag = np.zeros((d, m + 1))  # the diagonals of the scatter matrices
 
     def join(self, a: int, b: int) -> None:
         """b joins a: pooled size, mean and scatter."""
@@ -303,6 +300,7 @@ class _Groups:
         self.packed[:, a] += self.packed[:, b] + (n[a] * n[b] / total) * (diff[row] * diff[col])
         means[:, a] = (n[a] * means[:, a] + n[b] * means[:, b]) / total
         n[a] = total
+        self.diag[:, a] = self.packed[self.diagonal, a]
 
 
 def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int = 1,
@@ -335,20 +333,22 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
     live = np.arange(m)
     best = delta.min(axis=1)
     best_at = delta.argmin(axis=1)
+    full = np.empty(m)  # the new row of a, inf where dead
 
     merges: list[tuple[int, int]] = []
     for _ in range(max(0, m - max(1, min_groups))):
-        i = int(np.argmin(best))
+        i = int(best.argmin())
         j = int(best_at[i])
         a, b = min(i, j), max(i, j)
         merges.append((a, b))
         groups.join(a, b)
-        live = np.delete(live, np.searchsorted(live, b))
+        gone = int(live.searchsorted(b))
+        live = np.concatenate((live[:gone], live[gone + 1:]))
         delta[live, b] = np.inf
         best[b] = np.inf
         best_at[b] = -1
         # a scored against the empty group in its own place: its cost on its own
-        at = int(np.searchsorted(live, a))
+        at = int(live.searchsorted(a))
         others = live.copy()
         others[at] = m
         cost = crit.merged(a, groups, others)
@@ -357,23 +357,19 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
         row[at] = np.inf
         delta[a, live] = row
         delta[live, a] = row
-        full = np.full(m, np.inf)
+        full.fill(np.inf)
         full[live] = row
-        # A row whose minimum was with a keeps it there if its new cost with a is no
-        # higher (the others were no lower, and higher in index where equal); the rest of
-        # those, and the rows whose minimum was with b, are recomputed; the others can only
-        # have been undercut by their new cost with a.
-        stale = np.flatnonzero(best_at == a)
-        lower = full[stale] <= best[stale]
-        best[stale[lower]] = full[stale[lower]]
-        stale = np.concatenate([stale[~lower], np.flatnonzero(best_at == b)])
+        # Rows whose minimum was with b, or with a and their cost with a rose, are
+        # recomputed; elsewhere the minimum can only have moved to a (a lower cost there,
+        # or an equal one at a lower index).
+        stale = np.flatnonzero(((best_at == a) & (full > best)) | (best_at == b))
+        better = (full < best) | ((full == best) & (a < best_at))
+        np.copyto(best, full, where=better)
+        np.copyto(best_at, a, where=better)
         if len(stale):
             again = delta.take(stale, axis=0)
             best[stale] = again.min(axis=1)
             best_at[stale] = again.argmin(axis=1)
-        better = (full < best) | ((full == best) & (a < best_at))
-        np.copyto(best, full, where=better)
-        best_at[better] = a
         best[a] = row.min()
         best_at[a] = live[int(row.argmin())]
     return HcTree(rows=rows, merges=np.asarray(merges, dtype=np.intp).reshape(-1, 2),
