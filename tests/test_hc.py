@@ -12,20 +12,21 @@ import pytest
 from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, _det_ldl, _row_sums, hc_tree, svd_scale
 
 
-def reference_tree(x: np.ndarray) -> list[tuple[int, int]]:
+def reference_tree(x: np.ndarray, alpha: float = HC_ALPHA,
+                   beta: float = HC_BETA) -> list[tuple[int, int]]:
     """O(m^3) agglomeration: at each step every pair (a < b) of live groups is scored as
     cost(a u b) - cost(a) - cost(b) from the rows themselves; the cheapest pair is merged,
     b into a, ties going to the lowest (a, b)."""
     z = svd_scale(x)
     m, d = z.shape
-    ridge = HC_ALPHA * float(((z - z.mean(axis=0)) ** 2).sum()) / (m * d)
+    ridge = alpha * float(((z - z.mean(axis=0)) ** 2).sum()) / (m * d)
 
     def cost(rows: list[int]) -> float:
         part = z[rows]
         w = (part - part.mean(axis=0)).T @ (part - part.mean(axis=0))
         n = len(rows)
         det = max(float(np.linalg.det(w / n)), 0.0) if n > d else 0.0
-        return n * math.log(det + HC_BETA * (float(np.trace(w)) + ridge) / n)
+        return n * math.log(det + beta * (float(np.trace(w)) + ridge) / n)
 
     groups = {i: [i] for i in range(m)}
     merges = []
@@ -39,16 +40,19 @@ def reference_tree(x: np.ndarray) -> list[tuple[int, int]]:
     return merges
 
 
-@pytest.mark.parametrize(("d", "seed"), [(1, 0), (2, 1), (3, 2), (5, 3), (9, 4)])
-def test_hc_tree_equals_the_plain_agglomeration(d: int, seed: int) -> None:
+@pytest.mark.parametrize(("d", "seed", "beta"), [
+    (1, 0, HC_BETA), (2, 1, HC_BETA), (3, 2, HC_BETA), (5, 3, HC_BETA), (9, 4, HC_BETA),
+    # a small trace term: the determinants decide most merges
+    (2, 5, 1e-3), (3, 6, 1e-4), (5, 7, 1e-8)])
+def test_hc_tree_equals_the_plain_agglomeration(d: int, seed: int, beta: float) -> None:
     rng = np.random.default_rng(seed)
     m = 40 + 5 * d if d < 9 else 45
     # three groups of different spread and shape, so that the determinant matters
     centres = rng.normal(0, 4, (3, d))
     labels = rng.integers(0, 3, m)
     x = centres[labels] + rng.normal(size=(m, d)) * rng.uniform(0.3, 2.0, (3, d))[labels]
-    tree = hc_tree(x)
-    assert [tuple(int(v) for v in pair) for pair in tree.merges] == reference_tree(x)
+    tree = hc_tree(x, beta=beta)
+    assert [tuple(int(v) for v in pair) for pair in tree.merges] == reference_tree(x, beta=beta)
 
 
 def test_copies_of_a_row_merge_first_by_the_tie_rule() -> None:
