@@ -21,18 +21,21 @@ Before clustering, the rows are transformed as mclust >= 5.4 does by default
 right singular vectors, and each direction divided by the square root of its singular
 value.  Constant columns are dropped.
 
-Speed.  The costs of all pairs are kept in an m x m matrix with each row's minimum; a merge
-re-scores the new group against every live group in one vectorised pass and recomputes
-only the minima that pointed at the two merged groups.  The first matrix (pairs of rows)
-is one expression per block of rows: two rows have scatter (z_j - z_i)(z_j - z_i)' / 2,
-whose determinant is zero.  The groups' statistics are stored one column per group (sizes,
-means, the upper triangle of the scatter), so every step is a whole-array operation.  A
-determinant is computed only where it can count: never for a group of at most d rows, nor
-(d >= 4) where its AM-GM bound (tr(W) / (n d))^d is too small to change the sum with the
-trace term; it is written out for d = 2 and 3 and an LDL' elimination vectorised over the
-groups above.  Traces are added up in numpy's own order and the pooled statistics are
-formed as before, so where no determinant is needed the scores are the same numbers to
-the last bit, and the merges the same.
+Speed.  The costs of all pairs are kept in an m x m matrix, and for each row a lower bound
+of its minimum that is exact for most rows.  A merge re-scores the new group against every
+live group in one vectorised pass (against the empty group as well: that is its cost on
+its own); a row whose minimum was with one of the merged groups keeps it as a bound, and
+is searched again only when its bound is the least of all.  The first matrix (pairs of
+rows) is one expression per block of rows: two rows have scatter
+(z_j - z_i)(z_j - z_i)' / 2, whose determinant is zero.  The groups' statistics are
+stored one column per group (sizes, means, the upper triangle of the scatter), so every
+step is a whole-array operation.  A determinant is computed only where it can count:
+never for a group of at most d rows, nor (d >= 4) where its AM-GM bound
+(tr(W) / (n d))^d is too small to change the sum with the trace term; it is written out
+for d = 2 and 3 and an LDL' elimination vectorised over the groups above.  Traces are
+added up in numpy's own order and the pooled statistics are formed with the same
+operations as before, so where no determinant is needed the scores are the same numbers
+to the last bit; the merges are the same.
 
 The agglomeration needs O(m^2) memory and about m^2 pair scores (each O(d) to O(d^3)) for
 m rows, so it runs on at most HC_MAX_ROWS rows (mclust's default ``subset``): a larger
@@ -344,25 +347,31 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
     own[:m] = crit.merged(0, groups, np.array([m]))[0]
 
     # delta[i, j]: the cost of merging groups i and j, kept between live groups (inf on
-    # the diagonal and in the columns of dead groups); live: the live groups, ascending;
-    # best[i], best_at[i]: the minimum of row i and where it is, the lowest of equals
-    # (inf and -1 once i is dead).
+    # the diagonal); live: the live groups, ascending.
+    # best[i] is at most the minimum of row i; where exact[i], it is that minimum and
+    # best_at[i] is where, the lowest of equals (inf and -1 once i is dead).  A row is
+    # made exact again only when its bound is the least of all.
     delta = crit.singleton_pairs(z, float(own[0]))
     live = np.arange(m)
     best = delta.min(axis=1)
     best_at = delta.argmin(axis=1)
+    exact = np.ones(m, dtype=bool)
     full = np.empty(m)  # the new row of a, inf where dead
 
     merges: list[tuple[int, int]] = []
     for _ in range(max(0, m - max(1, min_groups))):
         i = int(best.argmin())
+        while not exact[i]:
+            again = delta[i].take(live)
+            k = int(again.argmin())
+            best[i], best_at[i], exact[i] = again[k], live[k], True
+            i = int(best.argmin())
         j = int(best_at[i])
         a, b = min(i, j), max(i, j)
         merges.append((a, b))
         groups.join(a, b)
         gone = int(live.searchsorted(b))
         live = np.concatenate((live[:gone], live[gone + 1:]))
-        delta[live, b] = np.inf
         best[b] = np.inf
         best_at[b] = -1
         # a scored against the empty group in its own place: its cost on its own
@@ -377,19 +386,17 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
         delta[live, a] = row
         full.fill(np.inf)
         full[live] = row
-        # Rows whose minimum was with b, or with a and their cost with a rose, are
-        # recomputed; elsewhere the minimum can only have moved to a (a lower cost there,
-        # or an equal one at a lower index).
-        stale = np.flatnonzero(((best_at == a) & (full > best)) | (best_at == b))
-        better = (full < best) | ((full == best) & (a < best_at))
+        # A row whose minimum was with b, or with a where its cost rose, keeps its old
+        # minimum as a bound; anywhere the cost with a is below the bound it is the
+        # minimum, and an equal cost moves an exact minimum to a lower index.
+        exact &= ~(((best_at == a) & (full > best)) | (best_at == b))
+        better = (full < best) | ((full == best) & exact & (a < best_at))
         np.copyto(best, full, where=better)
         np.copyto(best_at, a, where=better)
-        if len(stale):
-            again = delta.take(stale, axis=0)
-            best[stale] = again.min(axis=1)
-            best_at[stale] = again.argmin(axis=1)
+        exact |= better
         best[a] = row.min()
         best_at[a] = live[int(row.argmin())]
+        exact[a] = True
     return HcTree(rows=rows, merges=np.asarray(merges, dtype=np.intp).reshape(-1, 2),
                   n_rows=m)
 
