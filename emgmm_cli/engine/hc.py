@@ -27,15 +27,16 @@ live group in one vectorised pass (against the empty group as well: that is its 
 its own); a row whose minimum was with one of the merged groups keeps it as a bound, and
 is searched again only when its bound is the least of all.  The first matrix (pairs of
 rows) is one expression per block of rows: two rows have scatter
-(z_j - z_i)(z_j - z_i)' / 2, whose determinant is zero.  The groups' statistics are
-stored one column per group (sizes, means, the upper triangle of the scatter), so every
-step is a whole-array operation.  A determinant is computed only where it can count:
-never for a group of at most d rows, nor (d >= 4) where its AM-GM bound
-(tr(W) / (n d))^d is too small to change the sum with the trace term; it is written out
-for d = 2 and 3 and an LDL' elimination vectorised over the groups above.  Traces are
-added up in numpy's own order and the pooled statistics are formed with the same
-operations as before, so where no determinant is needed the scores are the same numbers
-to the last bit; the merges are the same.
+(z_j - z_i)(z_j - z_i)' / 2, of determinant zero unless d = 1.  The groups' statistics
+are stored one column per group (sizes, means, the upper triangle of the scatter), so
+every step is a whole-array operation.  A determinant is computed only where it can
+count: never for a group of at most d rows, nor (d >= 4) where its AM-GM bound
+(tr(W) / (n d))^d is too small to change the sum with the trace term.  It is written out
+for d = 2 and 3, an LDL' elimination vectorised over the groups above, and LAPACK's
+slogdet for d = 1 (where every pair needs one).  Traces are added up in numpy's own order
+and the pooled statistics formed with the same operations as ever, so where no
+determinant is needed a score is the same number to the last bit; elsewhere it differs
+from one computed by LAPACK by rounding only.
 
 The agglomeration needs O(m^2) memory and about m^2 pair scores (each O(d) to O(d^3)) for
 m rows, so it runs on at most HC_MAX_ROWS rows (mclust's default ``subset``): a larger
