@@ -6,6 +6,7 @@ can be printed, tested with a fixed-width console, or written as JSON.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -145,17 +146,21 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     console.print(table)
 
 
-def render_trace(console: "Console", rows: Sequence[Any]) -> None:
-    """The per-iteration trace (iteration, mean log-likelihood, change, seconds)."""
+def render_trace(console: "Console", rows: Sequence[Any],
+                 events: Sequence[str | None] = ()) -> None:
+    """The per-iteration trace (iteration, mean log-likelihood, change, seconds, and
+    what happened at each iteration: events, one per row, None for nothing)."""
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_edge=False, header_style="bold")
     for name in ("iteration", "log-likelihood", "change", "seconds"):
         table.add_column(name, justify="right")
-    for r in rows:
+    table.add_column("event")
+    for r, event in itertools.zip_longest(rows, events[:len(rows)]):
         change = "" if math.isnan(r.change) else f"{r.change:+.3e}"
         table.add_row(str(r.iteration), f"{r.log_likelihood:.9f}", change,
-                      f"{r.seconds:.4f}")
+                      f"{r.seconds:.4f}", escape(event or ""))
     console.print(table)
 
 

@@ -108,6 +108,13 @@ def output_formats() -> list[Entry]:
     return [Entry(", ".join(w.extensions), w.description) for w in FORMATS.values()]
 
 
+def trace_columns() -> list[Entry]:
+    """The columns of a trace (app.fitting.TRACE_COLUMNS) and what each holds."""
+    from emgmm_cli.app.fitting import TRACE_COLUMNS
+
+    return [Entry(name, what) for name, what in TRACE_COLUMNS.items()]
+
+
 def model_fields() -> list[Entry]:
     """The model document's fields (io.model.MODEL_FIELDS, then OPTIONAL_FIELDS)."""
     from emgmm_cli.io.model import MODEL_FIELDS, OPTIONAL_FIELDS
@@ -131,14 +138,18 @@ class OptionEntry(Entry):
 
 
 def model_options() -> list[OptionEntry]:
-    """The fields of the model's "options": the fit options, then the extra ones."""
+    """The fields of the model's "options": the fit options, the extra ones, then what
+    the rows brought besides their points (engine.options.INPUT_SPECS)."""
     from emgmm_cli.cli.options import flag
-    from emgmm_cli.engine.options import OPTION_SPECS
+    from emgmm_cli.engine.options import INPUT_SPECS, OPTION_SPECS
     from emgmm_cli.io.model import OPTIONS_EXTRA
 
     entries = [OptionEntry(name, f"{spec.help.rstrip('.')}; {spec.describe()}", flag(name))
                for name, spec in OPTION_SPECS.items()]
-    return entries + [OptionEntry(f.name, f.description, flag(f.name)) for f in OPTIONS_EXTRA]
+    entries += [OptionEntry(f.name, f.description, flag(f.name)) for f in OPTIONS_EXTRA]
+    return entries + [OptionEntry(name, f"{spec.help.rstrip('.')}; {spec.describe()}; "
+                                        "absent from files of earlier versions", flag(name))
+                      for name, spec in INPUT_SPECS.items()]
 
 
 def model_file_intro() -> str:

@@ -144,6 +144,10 @@ def formats_block() -> str:
     return entry_table(("extension", "written as"), docfacts.output_formats())
 
 
+def trace_columns_block() -> str:
+    return entry_table(("column", "what it holds"), docfacts.trace_columns())
+
+
 def common_options_block() -> str:
     return entry_table(("flag", "what it means (the commands that take it)"),
                        docfacts.common_flags())
@@ -173,6 +177,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "commands": lambda: command_table("docs/cli.md"),
     "exit-codes": exit_codes_block,
     "formats": formats_block,
+    "trace-columns": trace_columns_block,
     "common-options": common_options_block,
     **docfigures.FIGURES,
     "dask-cost": dask_benchmark("cost_table"),

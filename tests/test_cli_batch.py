@@ -104,7 +104,8 @@ def test_summary_lists_every_dataset_with_its_status(first_run: tuple[Result, Pa
     result, results = first_run
     rows = read_summary(results / "summary.csv")
     assert list(rows[0]) == ["file", "rows", "dims", "k", "covariance", "iterations",
-                             "converged", "log_likelihood", "bic", "seconds", "status"]
+                             "converged", "stopped", "log_likelihood", "bic", "seconds",
+                             "status"]
     # directory listings in name order, files before subfolders
     assert [r["file"] for r in rows] == [
         "data/a.csv", "data/b.tsv", "data/bad.csv", "data/c.npy", "data/empty.csv",
@@ -116,6 +117,7 @@ def test_summary_lists_every_dataset_with_its_status(first_run: tuple[Result, Pa
         assert (row["rows"], row["dims"], row["k"], row["covariance"], row["status"]) == (
             str(n), str(d), "3", "full", "ok")
         assert row["converged"] == "true" and int(row["iterations"]) >= 1
+        assert row["stopped"] == "converged"
         assert float(row["log_likelihood"]) < 0 and float(row["bic"]) > 0
         assert float(row["seconds"]) > 0
         model = json.loads((results / Path(name).relative_to("data").with_suffix("")
@@ -140,7 +142,7 @@ def test_outputs_mirror_the_input_tree(first_run: tuple[Result, Path], tree: Pat
     labels = np.loadtxt(results / "sub" / "d" / "labels.csv", dtype=np.int64)
     assert labels.shape == (210,) and set(labels.tolist()) == {0, 1, 2}
     trace = read_summary(results / "a" / "trace.csv")
-    assert list(trace[0]) == ["iteration", "log_likelihood", "change", "seconds"]
+    assert list(trace[0]) == ["iteration", "log_likelihood", "change", "seconds", "event"]
     # inputs untouched, nothing else written beside them
     assert files_under(tree / "data") == [
         ".hidden.csv", "a.csv", "b.tsv", "bad.csv", "c.npy", "empty.csv", "notes.txt",
@@ -420,7 +422,7 @@ def test_ctrl_c_then_skip_existing(many: Path, jobs: str) -> None:
 
 SELECT = ["--select", "-k", "1-4", "-c", "full,diag", "--n-init", "2", "--seed", "0"]
 SELECTION_COLUMNS = ("covariance_type,mclust,n_components,status,log_likelihood,n_parameters,"
-                     "bic,aic,icl,converged,n_iter,best,seed,message")
+                     "bic,aic,icl,converged,n_iter,stopped,best,seed,message")
 
 
 @pytest.fixture(scope="module")

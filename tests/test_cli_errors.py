@@ -136,12 +136,21 @@ def test_non_numeric_value_names_line_and_column(work: Path) -> None:
     assert ok.exit_code == 0 and len(ok.stdout.splitlines()) == 4
 
 
-@pytest.mark.parametrize("value", ["nan", "NaN"])
+#: What a missing value under --missing error (the default) points to.
+MISSING_REMEDIES = ("use --missing drop (leave out the rows with a missing value) or "
+                    "--missing em (fit them through their observed values)")
+
+
+@pytest.mark.parametrize("value", ["nan", "NaN", "NA"])
 def test_nan(work: Path, value: str) -> None:
     put("nan.csv", f"x,y\n1,2\n3,4\n5,{value}\n7,8\n")
     fails(work, ["nan.csv", "-k", 2], 1,
-          f"Error: nan.csv:4: column 'y': non-finite value '{value}'; missing or infinite "
-          "values must be removed or imputed first")
+          f"Error: nan.csv:4: column 'y': missing value '{value}'; {MISSING_REMEDIES}")
+    # the remedies work: each fits the file
+    for policy in ("drop", "em"):
+        ok = CliRunner().invoke(cli, ["fit", "nan.csv", "-k", "1", "--missing", policy],
+                                env={"EMGMM_FORCE_TTY": None})
+        assert ok.exit_code == 0, ok.output
 
 
 def test_nan_in_npy(work: Path) -> None:
@@ -149,8 +158,17 @@ def test_nan_in_npy(work: Path) -> None:
     a[2, 1] = np.nan
     np.save("nan.npy", a)
     fails(work, ["nan.npy", "-k", 2], 1,
-          "Error: nan.npy: column '1': non-finite value nan in row 3 (index 2); missing or "
-          "infinite values must be removed or imputed first")
+          f"Error: nan.npy: column '1': missing value (NaN) in row 3 (index 2); "
+          f"{MISSING_REMEDIES}")
+
+
+def test_missing_value_in_a_file_that_is_not_the_data(work: Path) -> None:
+    """--missing applies to the data: a missing value in the starting means names no
+    remedy of it."""
+    put("x.csv", "x,y\n1,2\n3,4\n5,6\n7,8\n")
+    put("means.csv", "1,2\nNA,4\n")
+    fails(work, ["x.csv", "-k", 2, "--means-init", "means.csv"], 1,
+          "Error: means.csv:2: column '0': missing value 'NA'")
 
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "Infinity"])
@@ -164,8 +182,7 @@ def test_infinite_value(work: Path, value: str) -> None:
 def test_empty_field(work: Path) -> None:
     put("gap.csv", "x,y\n1,2\n3,\n5,6\n")
     fails(work, ["gap.csv", "-k", 2], 1,
-          "Error: gap.csv:3: column 'y': missing value (empty field); missing values must be "
-          "removed or imputed first")
+          f"Error: gap.csv:3: column 'y': missing value (empty field); {MISSING_REMEDIES}")
 
 
 def test_unknown_column(work: Path) -> None:

@@ -480,10 +480,11 @@ def test_trace_file(tmp_path: Path) -> None:
     fit(BLOBS, "-k", 4, "--seed", 1, "--init", "random-from-data", "--trace", trace,
         "--model", model)
     lines = trace.read_text().splitlines()
-    assert lines[0] == "iteration,log_likelihood,change,seconds"
+    assert lines[0] == "iteration,log_likelihood,change,seconds,event"
     rows = [line.split(",") for line in lines[1:]]
     doc = json.loads(model.read_text())
     assert len(rows) == doc["n_iter"] > 3
+    assert [r[4] for r in rows] == [""] * (len(rows) - 1) + [doc["stopped"]]
     assert [int(r[0]) for r in rows] == list(range(1, doc["n_iter"] + 1))
     ll = [float(r[1]) for r in rows]
     assert rows[0][2] == ""
@@ -541,7 +542,9 @@ def test_json_on_stdout() -> None:
     doc = json.loads(result.stdout)  # nothing but the document: no labels
     assert MODEL_KEYS <= set(doc)
     assert len(doc["trace"]) == doc["n_iter"]
-    assert set(doc["trace"][0]) == {"iteration", "log_likelihood", "change", "seconds"}
+    assert set(doc["trace"][0]) == {"iteration", "log_likelihood", "change", "seconds",
+                                    "event"}
+    assert [r["event"] for r in doc["trace"]] == [None] * (doc["n_iter"] - 1) + ["converged"]
     # on a terminal --json still goes to stdout, the summary to stderr
     tty = fit(BLOBS, "-k", 4, "--seed", 0, "--json", tty=True)
     assert json.loads(tty.stdout)["means"] == doc["means"]
@@ -593,7 +596,7 @@ def test_output_formats_follow_the_extension(tmp_path: Path, ext: str) -> None:
         assert int_lines(lab.read_text()) == expected.tolist()
         assert resp.read_text().splitlines()[0] == sep.join(["p0", "p1", "p2", "p3"])
         assert trace.read_text().splitlines()[0] == sep.join(
-            ["iteration", "log_likelihood", "change", "seconds"])
+            ["iteration", "log_likelihood", "change", "seconds", "event"])
 
 
 @pytest.mark.parametrize("option", ["-o", "--responsibilities", "--trace", "--model"])
@@ -608,7 +611,7 @@ def test_dash_is_stdout(tmp_path: Path, option: str) -> None:
     elif option == "--responsibilities":
         assert out.splitlines()[0] == "p0,p1,p2,p3" and len(out.splitlines()) == 351
     elif option == "--trace":
-        assert out.splitlines()[0] == "iteration,log_likelihood,change,seconds"
+        assert out.splitlines()[0] == "iteration,log_likelihood,change,seconds,event"
     else:
         assert json.loads(out)["format"] == "emgmm-model"
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FAITHFUL = ROOT / "sample_data" / "faithful.csv"
 MCLUST = Path(__file__).resolve().parent / "data" / "mclust_faithful.csv"
 COLUMNS = ("covariance_type,mclust,n_components,status,log_likelihood,n_parameters,bic,aic,"
-           "icl,converged,n_iter,best,seed,message")
+           "icl,converged,n_iter,stopped,best,seed,message")
 PROOF = ["-k", "1-9", "-c", "full,tied,diag,spherical", "--n-init", "5", "--seed", "0"]
 
 
@@ -87,6 +87,7 @@ def test_faithful_subprocess_with_two_jobs_matches_one_job_and_mclust() -> None:
     assert abs(float(best[0]["bic"]) - 2314.3) < 0.05 and abs(float(best[0]["bic"]) - bic) < 0.05
     for r in table:
         assert r["status"] == "ok" and r["converged"] == "true", r
+        assert r["stopped"] == "converged", r
         mclust_loglik, _ = reference[(r["covariance_type"], int(r["n_components"]))]
         assert float(r["log_likelihood"]) >= mclust_loglik - 0.01, r
 

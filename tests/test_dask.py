@@ -231,12 +231,18 @@ def test_select_of_data_larger_than_a_worker_fits_each_cell_on_the_cluster(
         scheduler: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from emgmm_cli.app import selecting
 
-    x = blobs(900, seed=6)
-    options: dict[str, Any] = dict(covariance_types=["full", "tied"], seed=1, n_init=2, max_iter=60)
-    local = emgmm_cli.select(x, [2, 3], **options)
     monkeypatch.setattr(selecting, "WORKER_SHARE", 0.0)  # every dataset is "too large"
+    assert_same_selection(scheduler, blobs(900, seed=6), [2, 3])
+
+
+def assert_same_selection(scheduler: str, x: np.ndarray, components: list[int],
+                          **options: Any) -> None:
+    """select over x here (full and tied, 2 starts each) and on the cluster: the same
+    choice, every cell's BIC to relative 1e-10."""
+    options = dict(covariance_types=["full", "tied"], seed=1, n_init=2, max_iter=60, **options)
+    local = emgmm_cli.select(x, components, **options)
     with emgmm_cli.backend("dask", scheduler=scheduler):
-        remote = emgmm_cli.select(x, [2, 3], **options)
+        remote = emgmm_cli.select(x, components, **options)
         assert remote.selection.best == local.selection.best
         for a, b in zip(remote.cells, local.cells):
             assert a.result is not None and b.result is not None
@@ -345,14 +351,6 @@ def test_a_bad_part_is_named(scheduler: str, tmp_path: Path, bad: str, message: 
         emgmm_cli.fit(str(parts), 2)
 
 
-def test_sample_weights_are_refused_on_the_cluster(scheduler: str, tmp_path: Path) -> None:
-    np.savetxt(tmp_path / "w.csv", np.c_[blobs(300), np.ones(300)], delimiter=",",
-               header="a,b,c,w", comments="")
-    result = invoke_in(tmp_path, "fit", "w.csv", "-k", "2", "--weights-column", "w",
-                       "--backend", "dask", "--scheduler", scheduler)
-    assert result.exit_code == 2 and "not supported by the dask backend" in result.stderr
-
-
 def test_missing_data_and_mismatched_parts(scheduler: str, tmp_path: Path) -> None:
     parts = write_parts(tmp_path / "parts", blobs(300), 2, "csv")
     (parts / "part-009.csv").write_text("c0,c1\n1,2\n")
@@ -401,11 +399,322 @@ def test_cluster_options_need_the_dask_backend(tmp_path: Path) -> None:
     assert "--backend" in invoke_in(tmp_path, "select", "--help").stdout
 
 
-def test_missing_values_are_refused_on_the_cluster(scheduler: str, tmp_path: Path) -> None:
-    (tmp_path / "m.csv").write_text("a,b\n1,2\n3,NA\n5,6\n")
-    for command in (("fit", "m.csv", "-k", "1"), ("select", "m.csv", "-k", "1")):
-        result = invoke_in(tmp_path, *command, "--missing", "em", "--backend", "dask",
+# --------------------------------------------------------------------------- per-row data
+
+
+def weighed_table(n: int = 3000, seed: int = 11, holes: int = 0) -> Any:
+    """blobs with a weights column w (whole numbers 0..3, the first rows counting) and a
+    known-labels column k (every 40th row's blob, -1 elsewhere); holes rows lose c1."""
+    import pandas as pd
+
+    x = blobs(n, seed=seed)
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(x, columns=["c0", "c1", "c2"])
+    frame["w"] = rng.integers(0, 4, size=n).astype(float)
+    frame.loc[[0, n // 2, n - 1], "w"] = 1.0
+    frame["k"] = np.where(np.arange(n) % 40 == 7, np.arange(n) // (n // 3), -1)
+    if holes:
+        frame.loc[rng.choice(n, size=holes, replace=False), "c1"] = np.nan
+    return frame
+
+
+def split_table(frame: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the features, the weights, the known labels) of a weighed_table."""
+    return (frame[["c0", "c1", "c2"]].to_numpy(), frame["w"].to_numpy(),
+            frame["k"].to_numpy())
+
+
+def table_parts(folder: Path, frame: Any, n_parts: int, kind: str) -> Path:
+    """frame cut into n_parts files of the kind (csv with NA for a missing value, npy or
+    parquet), named in row order."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, part in enumerate(np.array_split(np.arange(len(frame)), n_parts)):
+        rows = frame.iloc[part]
+        path = folder / f"part-{i:03d}.{kind}"
+        if kind == "csv":
+            rows.to_csv(path, index=False, float_format="%.17g", na_rep="NA")
+        elif kind == "npy":
+            np.save(path, rows.to_numpy(dtype=np.float64))
+        else:
+            rows.to_parquet(path, index=False)
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["npy", "parquet"])
+def test_weights_and_known_columns_are_read_on_the_workers(scheduler: str, tmp_path: Path,
+                                                           kind: str) -> None:
+    """The weights and known-labels columns of 4 parts, split off on the workers: the
+    local fit of the whole table with the same weights and labels, to relative 1e-10."""
+    from emgmm_cli.app.requests import ReadOptions
+
+    frame = weighed_table()
+    x, w, k = split_table(frame)
+    parts = table_parts(tmp_path / "parts", frame, 4, kind)
+    read = ReadOptions(weights_column="3", known_column="4") if kind == "npy" else \
+        ReadOptions(weights_column="w", known_column="k")
+    start = x[[0, 1500, 2999]]
+    options: dict[str, Any] = dict(covariance_type="full", tol=1e-10, max_iter=40, seed=3)
+    local = emgmm_cli.fit(x, 3, means_init=start, sample_weights=w, known_labels=k, **options)
+    seeded = emgmm_cli.fit(x, 3, sample_weights=w, known_labels=k, **options)
+    with emgmm_cli.backend("dask", scheduler=scheduler):
+        remote = emgmm_cli.fit(str(parts), 3, means_init=start, read=read, **options)
+        assert len(remote.data.parts) == 4  # type: ignore[attr-defined]
+        assert remote.data.beside is not None  # type: ignore[attr-defined]
+        assert remote.feature_names == (["0", "1", "2"] if kind == "npy" else ["c0", "c1", "c2"])
+        assert_same_fit(remote, local)
+        assert remote.document["sum_of_weights"] == w.sum()
+        np.testing.assert_array_equal(remote.labels, local.labels)
+        assert (remote.labels[k >= 0] == k[k >= 0]).all()  # known rows keep their component
+        assert_same_fit(emgmm_cli.fit(str(parts), 3, read=read, **options), seeded)
+
+
+def test_weights_and_labels_given_as_arrays_go_to_the_workers(scheduler: str) -> None:
+    """The Python API's arrays: each partition's share is sent beside it once, and a
+    weighted pass ships its function only (the workers' copies are what it reads)."""
+    from emgmm_cli.engine.dataset import reduce_weighted
+
+    frame = weighed_table(seed=12)
+    x, w, k = split_table(frame)
+    options: dict[str, Any] = dict(covariance_type="diag", seed=5, n_init=2)
+    local = emgmm_cli.fit(x, 3, sample_weights=w, known_labels=k, **options)
+    with session(BackendOptions("dask", scheduler=scheduler)) as cluster:
+        remote = emgmm_cli.fit(x, 3, sample_weights=w, known_labels=k, **options)
+        assert_same_fit(remote, local)
+        np.testing.assert_array_equal(remote.labels, local.labels)
+        data = cluster.from_array(x, partition_rows=700).with_rows(w.copy(), k, None)
+        total = reduce_weighted(data, lambda block, w, known: np.array(
+            [w.sum(), (known >= 0).sum(), len(block)]), with_known=True)
+        np.testing.assert_array_equal(total, [w.sum(), (k >= 0).sum(), len(x)])
+        assert data.weights is not None
+        data.weights[:] = 0.0  # here only: the workers keep theirs
+        again = reduce_weighted(data, lambda block, w: w.sum())
+        assert again == w.sum()
+
+
+def test_side_files_missing_values_and_part_files(scheduler: str, tmp_path: Path) -> None:
+    """--sample-weights and --known-labels files split to match 3 csv parts with missing
+    values, --missing drop on the workers: the local run's model, labels (-1 for the rows
+    left out, the known component for the known rows) and part files in row order."""
+    frame = weighed_table(seed=13, holes=9)
+    frame["w"].to_csv(tmp_path / "w.csv", index=False)
+    (tmp_path / "k.txt").write_text("".join(f"{v}\n" for v in frame["k"]))
+    features = frame[["c0", "c1", "c2"]]
+    table_parts(tmp_path / "parts", features, 3, "csv")
+    features.to_csv(tmp_path / "whole.csv", index=False, float_format="%.17g", na_rep="NA")
+    args = ["-k", "3", "--seed", "4", "--sample-weights", "w.csv", "--known-labels", "k.txt",
+            "--missing", "drop", "--label-header"]
+    local = invoke_in(tmp_path, "fit", "whole.csv", *args, "--output-dir", "local")
+    remote = invoke_in(tmp_path, "fit", "parts", *args, "--output-dir", "dask",
+                       "--backend", "dask", "--scheduler", scheduler)
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.stderr
+    a, b = (json.loads((tmp_path / n / "model.json").read_text()) for n in ("local", "dask"))
+    assert b["n_dropped"] == a["n_dropped"] == 9 and b["n_samples"] == 3000 - 9
+    assert b["sum_of_weights"] == a["sum_of_weights"]
+    np.testing.assert_allclose(b["means"], a["means"], rtol=RTOL)
+    assert b["log_likelihood"] == pytest.approx(a["log_likelihood"], rel=RTOL)
+    parts = sorted((tmp_path / "dask" / "labels").iterdir())
+    assert [len(p.read_text().splitlines()) - 1 for p in parts] == [1000, 1000, 1000]
+    labels = [line for p in parts for line in p.read_text().splitlines()[1:]]
+    assert labels == (tmp_path / "local" / "labels.csv").read_text().splitlines()[1:]
+    got = np.array(labels, dtype=int)
+    assert (got == -1).sum() == 9 and (got[features["c1"].isna()] == -1).all()
+    known = frame["k"].to_numpy()
+    kept = (known >= 0) & features["c1"].notna().to_numpy()
+    assert kept.sum() > 50 and (got[kept] == known[kept]).all()
+    import pandas as pd
+
+    resp = np.concatenate([pd.read_csv(p).to_numpy() for p in
+                           sorted((tmp_path / "dask" / "responsibilities").iterdir())])
+    want = pd.read_csv(tmp_path / "local" / "responsibilities.csv").to_numpy()
+    np.testing.assert_array_equal(np.isnan(resp), np.isnan(want))
+    np.testing.assert_allclose(resp, want, rtol=1e-8, atol=1e-12)
+
+
+def test_drop_in_the_python_api_and_a_part_left_empty(scheduler: str, tmp_path: Path) -> None:
+    """missing="drop": an array's incomplete rows, and those of parts one of which has no
+    complete row left, dropped on the workers; the local fit, label -1 where dropped."""
+    from emgmm_cli.app.requests import ReadOptions
+
+    frame = weighed_table(1200, seed=20, holes=30)
+    frame.loc[300:599, "c0"] = np.nan  # the whole second part
+    x, w, _ = split_table(frame)
+    parts = table_parts(tmp_path / "parts", frame, 4, "npy")
+    options: dict[str, Any] = dict(covariance_type="full", seed=7, missing="drop")
+    local = emgmm_cli.fit(x, 3, sample_weights=w, **options)
+    with emgmm_cli.backend("dask", scheduler=scheduler):
+        from_array = emgmm_cli.fit(x, 3, sample_weights=w, **options)
+        from_parts = emgmm_cli.fit(str(parts), 3, read=ReadOptions(
+            columns=("0", "1", "2"), weights_column="3"), **options)
+        assert from_parts.data.lengths[1] == 0  # type: ignore[attr-defined]
+        for remote in (from_array, from_parts):
+            assert remote.document["n_dropped"] == local.document["n_dropped"] >= 300
+            assert_same_fit(remote, local)
+            np.testing.assert_array_equal(remote.labels, local.labels)
+            assert (remote.labels[300:600] == -1).all()
+
+
+def test_predict_and_score_weigh_and_drop_on_the_workers(scheduler: str,
+                                                          tmp_path: Path) -> None:
+    frame = weighed_table(seed=14, holes=5)
+    table_parts(tmp_path / "parts", frame, 3, "csv")
+    frame.to_csv(tmp_path / "whole.csv", index=False, float_format="%.17g", na_rep="NA")
+    assert invoke_in(tmp_path, "fit", "whole.csv", "-k", "3", "--seed", "0", "--columns",
+                     "c0,c1,c2", "--missing", "drop", "--model", "m.json").exit_code == 0
+    for command, extra in (("predict", ["--proba"]), ("score", ["--json"])):
+        args = [command, "m.json", "--weights-column", "w", "--missing", "drop", *extra]
+        local = invoke_in(tmp_path, *args[:2], "whole.csv", *args[2:])
+        remote = invoke_in(tmp_path, *args[:2], "parts", *args[2:], "--backend", "dask",
                            "--scheduler", scheduler)
-        assert result.exit_code == 2
-        assert "missing values (--missing drop or em) are not supported by the dask " \
-               "backend" in result.stderr
+        assert local.exit_code == 0 and remote.exit_code == 0, remote.stderr
+        if command == "predict":
+            assert remote.stdout.count(",,") == local.stdout.count(",,") == 5
+            assert remote.stdout == local.stdout
+        else:
+            a, b = json.loads(local.stdout), json.loads(remote.stdout)
+            assert b["n_dropped"] == a["n_dropped"] == 5
+            assert b["sum_of_weights"] == a["sum_of_weights"] == frame["w"][
+                frame["c1"].notna()].sum()
+            assert b["log_likelihood"] == pytest.approx(a["log_likelihood"], rel=RTOL)
+
+
+def test_select_with_weights_and_known_labels_chooses_as_the_local_backend(
+        scheduler: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each cell a task over the rows brought to one worker with their weights and known
+    labels (the command line), or each a fit over the cluster (data too large)."""
+    from emgmm_cli.app import selecting
+
+    frame = weighed_table(900, seed=15)
+    table_parts(tmp_path / "parts", frame, 3, "csv")
+    frame.to_csv(tmp_path / "whole.csv", index=False, float_format="%.17g")
+    args = ["-k", "3-4", "-c", "full,diag,spherical", "--seed", "2", "--n-init", "2",
+            "--weights-column", "w", "--known-column", "k", "--model", "-"]
+    local = invoke_in(tmp_path, "select", "whole.csv", *args, "--table", "local.csv")
+    remote = invoke_in(tmp_path, "select", "parts", *args, "--table", "dask.csv",
+                       "--backend", "dask", "--scheduler", scheduler)
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.stderr
+    assert (tmp_path / "local.csv").read_text() == (tmp_path / "dask.csv").read_text()
+    assert json.loads(remote.stdout)["means"] == json.loads(local.stdout)["means"]
+
+    x, w, k = split_table(frame)
+    monkeypatch.setattr(selecting, "WORKER_SHARE", 0.0)  # every dataset is "too large"
+    assert_same_selection(scheduler, x, [3, 4], sample_weights=w, known_labels=k)
+
+
+def test_bad_per_row_data_on_the_cluster_is_one_line(scheduler: str, tmp_path: Path) -> None:
+    frame = weighed_table(300, seed=16)
+    frame.loc[250, "w"] = -2.0
+    table_parts(tmp_path / "parts", frame, 3, "csv")
+    (tmp_path / "m.csv").write_text("a,b\n1,2\n3,NA\n5,6\n")
+    (tmp_path / "none.csv").write_text("a,b\n1,NA\nNA,2\n")
+    cases = [(["parts", "--weights-column", "w"], 1,
+              "parts: weight -2 of row 250 (counting from 0)"),
+             (["parts", "--weights-column", "nope"], 1, "no weights column 'nope'"),
+             (["parts", "--columns", "c0,c1", "--known-column", "k", "-k", "1"], 1,
+              "known label 1 of row"),
+             (["none.csv", "--missing", "drop"], 1, "every one of the 2 rows has a missing"),
+             (["m.csv"], 1, "m.csv:3: column 'b': non-numeric value 'NA'")]
+    for args, status, message in cases:
+        result = invoke_in(tmp_path, "fit", *args, *([] if "-k" in args else ["-k", "2"]),
+                           "--backend", "dask", "--scheduler", scheduler)
+        assert result.exit_code == status, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert message in lines[-1] and "Traceback" not in result.stderr, result.stderr
+
+
+def test_a_weighted_fit_in_a_real_process(scheduler: str, tmp_path: Path) -> None:
+    """`emgmm fit --backend dask --weights-column w` in a subprocess: the local labels."""
+    frame = weighed_table(seed=17)
+    table_parts(tmp_path / "parts", frame[["c0", "c1", "c2", "w"]], 4, "csv")
+    frame[["c0", "c1", "c2", "w"]].to_csv(tmp_path / "whole.csv", index=False,
+                                          float_format="%.17g")
+    env = {**os.environ, "NO_COLOR": "1"}
+    cmd = [sys.executable, "-m", "emgmm_cli", "fit", "-k", "3", "--seed", "6",
+           "--weights-column", "w"]
+    local = subprocess.run([*cmd, "whole.csv"], cwd=tmp_path, capture_output=True,
+                           text=True, env=env, timeout=120)
+    remote = subprocess.run([*cmd, "parts", "--backend", "dask", "--scheduler", scheduler],
+                            cwd=tmp_path, capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert local.returncode == 0 and remote.returncode == 0, remote.stderr
+    assert remote.stdout == local.stdout and remote.stdout.count("\n") == 3000
+    assert "Traceback" not in remote.stderr and "RuntimeWarning" not in remote.stderr
+
+
+# --------------------------------------------------------------------------- EM with missing values
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "VEV"])
+def test_em_with_missing_values_matches_the_local_backend(scheduler: str, tmp_path: Path,
+                                                          covariance_type: str) -> None:
+    """--missing em over 4 parts with 120 incomplete rows, weights and known labels: each
+    partition's rows grouped by pattern on its worker, the local trajectory to 1e-10."""
+    from emgmm_cli.app.requests import ReadOptions
+
+    frame = weighed_table(seed=18, holes=120)
+    frame.loc[frame.index[::97], "c2"] = np.nan  # a second pattern, and rows with both
+    x, w, k = split_table(frame)
+    parts = table_parts(tmp_path / "parts", frame, 4, "csv")
+    start = np.nan_to_num(x[[0, 1500, 2999]])
+    options: dict[str, Any] = dict(covariance_type=covariance_type, tol=1e-10, max_iter=30,
+                                   seed=3, missing="em")
+    local = emgmm_cli.fit(x, 3, means_init=start, sample_weights=w, known_labels=k, **options)
+    seeded = emgmm_cli.fit(x, 3, **options)
+    read = ReadOptions(weights_column="w", known_column="k")
+    with emgmm_cli.backend("dask", scheduler=scheduler):
+        remote = emgmm_cli.fit(str(parts), 3, means_init=start, read=read, **options)
+        assert remote.document["n_incomplete"] == local.document["n_incomplete"] > 120
+        assert len(remote.data.missing) == 4  # type: ignore[attr-defined]
+        assert_same_fit(remote, local)
+        np.testing.assert_array_equal(remote.labels, local.labels)
+        np.testing.assert_allclose(remote.responsibilities, local.responsibilities,
+                                   rtol=1e-8, atol=1e-12)
+        assert_same_fit(emgmm_cli.fit(str(parts), 3, read=ReadOptions(columns=("c0", "c1", "c2")),
+                                      **options), seeded)
+
+
+def test_em_with_missing_values_on_the_command_line(scheduler: str, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """fit (part files written by the workers, --standardize), select, predict and score
+    with --missing em: the local results."""
+    from emgmm_cli.app import selecting
+
+    frame = weighed_table(900, seed=19, holes=40)[["c0", "c1", "c2"]]
+    table_parts(tmp_path / "parts", frame, 3, "csv")
+    frame.to_csv(tmp_path / "whole.csv", index=False, float_format="%.17g", na_rep="NA")
+    dask = ["--backend", "dask", "--scheduler", scheduler]
+    fit = ["fit", "-k", "3", "--seed", "1", "--missing", "em", "--standardize"]
+    assert invoke_in(tmp_path, *fit[:1], "whole.csv", *fit[1:], "--output-dir",
+                     "local").exit_code == 0
+    remote = invoke_in(tmp_path, *fit[:1], "parts", *fit[1:], "--output-dir", "dask", *dask)
+    assert remote.exit_code == 0, remote.stderr
+    a, b = (json.loads((tmp_path / n / "model.json").read_text()) for n in ("local", "dask"))
+    assert b["n_incomplete"] == a["n_incomplete"] == 40
+    np.testing.assert_allclose(b["means"], a["means"], rtol=RTOL)
+    assert b["log_likelihood"] == pytest.approx(a["log_likelihood"], rel=RTOL)
+    labels = [line for p in sorted((tmp_path / "dask" / "labels").iterdir())
+              for line in p.read_text().splitlines()]
+    assert labels == (tmp_path / "local" / "labels.csv").read_text().splitlines()
+
+    select = ["select", "-k", "2-3", "-c", "full,diag", "--seed", "2", "--n-init", "2",
+              "--missing", "em", "--model", "-"]
+    local = invoke_in(tmp_path, *select, "whole.csv", "--table", "local.csv")
+    remote = invoke_in(tmp_path, *select, "parts", "--table", "dask.csv", *dask)
+    assert local.exit_code == 0 and remote.exit_code == 0, remote.stderr
+    assert (tmp_path / "local.csv").read_text() == (tmp_path / "dask.csv").read_text()
+    assert json.loads(remote.stdout)["means"] == json.loads(local.stdout)["means"]
+
+    model = ["local/model.json", "--missing", "em"]
+    for command, extra in (("predict", ["--proba"]), ("score", ["--json"])):
+        local = invoke_in(tmp_path, command, model[0], "whole.csv", *model[1:], *extra)
+        remote = invoke_in(tmp_path, command, model[0], "parts", *model[1:], *extra, *dask)
+        assert local.exit_code == 0 and remote.exit_code == 0, remote.stderr
+        if command == "predict":
+            np.testing.assert_allclose(np.loadtxt(remote.stdout.splitlines()[1:], delimiter=","),
+                                       np.loadtxt(local.stdout.splitlines()[1:], delimiter=","),
+                                       rtol=1e-9, atol=1e-12)
+        else:
+            assert json.loads(remote.stdout)["log_likelihood"] == pytest.approx(
+                json.loads(local.stdout)["log_likelihood"], rel=RTOL)
+
+    monkeypatch.setattr(selecting, "WORKER_SHARE", 0.0)  # every cell a fit over the cluster
+    assert_same_selection(scheduler, frame.to_numpy(), [2, 3], missing="em")

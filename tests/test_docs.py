@@ -22,7 +22,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -106,12 +105,13 @@ def test_blocks_are_filled_and_checked() -> None:
 def test_model_fields_are_what_fit_writes(tmp_path: Path) -> None:
     import emgmm_cli
     from emgmm_cli.engine.errors import FitEvent
-    from emgmm_cli.engine.options import OPTION_SPECS
+    from emgmm_cli.engine.options import INPUT_SPECS, OPTION_SPECS
     from emgmm_cli.io.model import MODEL_FIELDS, OPTIONS_EXTRA
 
     document = emgmm_cli.fit(str(REPO_ROOT / "sample_data" / "faithful.csv"), 2, seed=0).document
     assert list(document) == [f.name for f in MODEL_FIELDS]
-    assert list(document["options"]) == [*OPTION_SPECS, *(f.name for f in OPTIONS_EXTRA)]
+    assert list(document["options"]) == [*OPTION_SPECS, *(f.name for f in OPTIONS_EXTRA),
+                                         *INPUT_SPECS]
     events = next(f.description for f in MODEL_FIELDS if f.name == "events")
     for key in FitEvent("kind", "message").to_dict():
         assert key in events, key
@@ -276,7 +276,6 @@ def code_list(names: Any) -> str:
 def quotes() -> list[tuple[str, str]]:
     """(page, text the page must hold): figures the hand-written pages quote."""
     from emgmm_cli.app.batching import SUMMARY_COLUMNS
-    from emgmm_cli.app.fitting import trace_columns
     from emgmm_cli.app.discover import DEFAULT_EXTENSIONS
     from emgmm_cli.app.requests import STANDARD_NAMES
     from emgmm_cli.app.selecting import TABLE_COLUMNS
@@ -294,7 +293,6 @@ def quotes() -> list[tuple[str, str]]:
     dims = ", ".join(map(str, constant_of("test_engine_parity.py", "DIMENSIONS")))
     fit, sel = FIT_DEFAULTS, SELECT_DEFAULTS
     reg = n(FitOptions(1).reg_covar)
-    trace_names = list(trace_columns(SimpleNamespace(trace=[])))  # type: ignore[arg-type]
     codecs = list(CODEC_BY_EXT)
     compressed = f"{', '.join(codecs[:-1])}, and {codecs[-1]}"
     readers = [c.name for c in COMMANDS if any("--memory-limit" in getattr(p, "opts", ())
@@ -330,9 +328,6 @@ def quotes() -> list[tuple[str, str]]:
                                + f" and `{readers[-1]}`"),
         ("docs/numerics.md", f"mclust's alpha = beta = {n(HC_ALPHA)}" if HC_ALPHA == HC_BETA
          else f"mclust's alpha = {n(HC_ALPHA)}, beta = {n(HC_BETA)}"),
-        ("docs/guide.md", "a trace has the columns "
-                          + ", ".join(f"`{c}`" for c in trace_names[:-1])
-                          + f" and `{trace_names[-1]}`"),
     ]
 
 

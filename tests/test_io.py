@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from emgmm_cli.io import DataError, Points, read_points
+from emgmm_cli.io.errors import DROP_MISSING, EM_MISSING
 from emgmm_cli.io import text as text_reader
 
 HERE = Path(__file__).parent
@@ -54,6 +55,9 @@ def test_data_error_is_one_line_and_pickles() -> None:
     copy = pickle.loads(pickle.dumps(err))
     assert isinstance(copy, DataError)
     assert (copy.source, copy.line, copy.column, str(copy)) == (err.source, 2, None, str(err))
+    advised = DataError("d.csv", "missing value 'NA'", line=3, advice=(DROP_MISSING,))
+    assert pickle.loads(pickle.dumps(advised)).advice == (DROP_MISSING,)
+    assert str(advised) == "d.csv:3: missing value 'NA'"  # the command line phrases advice
 
 
 # --------------------------------------------------------------------------- CSV happy paths
@@ -432,25 +436,29 @@ def test_non_numeric_value(tmp_path: Path) -> None:
     assert "1_000" in read_error(put(tmp_path, "e.csv", "x,y\n1,1_000\n")).message
 
 
-def test_missing_value(tmp_path: Path) -> None:
-    path = put(tmp_path, "d.csv", "x,y\n1,2\n,4\n")
-    with pytest.raises(
-        DataError,
-        match=re.escape(
-            f"{path}:3: column 'x': missing value (empty field); missing values must be removed "
-            "or imputed first"
-        ),
-    ):
-        read_points(path)
+@pytest.mark.parametrize(("field", "shown"), [
+    ("", "(empty field)"), ("NA", "'NA'"), ("nan", "'nan'"), ("NaN", "'NaN'"),
+    ('"NA"', "'NA'")])
+def test_missing_value(tmp_path: Path, field: str, shown: str) -> None:
+    """A missing value is said to be one, where it is, with the remedies as data (the
+    command line phrases them); in a file that is not the data (missing None), without."""
+    path = put(tmp_path, "d.csv", f"x,y\n1,2\n{field},4\n")
+    for missing, advice in ((False, (DROP_MISSING, EM_MISSING)), (None, ())):
+        with pytest.raises(DataError) as info:
+            read_points(path, missing=missing)
+        assert str(info.value) == f"{path}:3: column 'x': missing value {shown}"
+        assert info.value.advice == advice
+    assert np.isnan(read_points(path, missing=True).x[1, 0])
 
 
-@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-Infinity"])
+@pytest.mark.parametrize("value", ["inf", "-Infinity"])
 def test_non_finite_values(tmp_path: Path, value: str) -> None:
     err = read_error(put(tmp_path, "d.csv", f"x,y\n1,2\n3,{value}\n"))
     assert (err.line, err.column) == (3, "y")
     assert err.message == (
         f"non-finite value '{value}'; missing or infinite values must be removed or imputed first"
     )
+    assert err.advice == ()
 
 
 def test_value_out_of_range_for_float32(tmp_path: Path) -> None:
@@ -543,12 +551,10 @@ def test_npy_non_finite(tmp_path: Path) -> None:
     x[3, 2] = np.nan
     np.save(tmp_path / "a.npy", x)
     for mmap in (False, True):
-        err = read_error(str(tmp_path / "a.npy"), mmap=mmap)
+        err = read_error(str(tmp_path / "a.npy"), mmap=mmap, missing=False)
         assert (err.line, err.column) == (None, "2")
-        assert err.message == (
-            "non-finite value nan in row 4 (index 3); missing or infinite values must be "
-            "removed or imputed first"
-        )
+        assert err.message == "missing value (NaN) in row 4 (index 3)"
+        assert err.advice == (DROP_MISSING, EM_MISSING)
     np.testing.assert_array_equal(read_points(str(tmp_path / "a.npy"), columns=["0"]).x, np.zeros((5, 1)))
 
 

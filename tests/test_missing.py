@@ -38,9 +38,9 @@ def test_loadtxt_and_locator_agree(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("field, message", [
-    ("NA", "column 'b': non-numeric value 'NA'"),
+    ("NA", "column 'b': missing value 'NA'"),
     ("", "column 'b': missing value (empty field)"),
-    ("nan", "column 'b': non-finite value 'nan'"),
+    ("nan", "column 'b': missing value 'nan'"),
 ])
 def test_error_policy_keeps_the_located_message(tmp_path: Path, field: str,
                                                 message: str) -> None:
@@ -50,7 +50,12 @@ def test_error_policy_keeps_the_located_message(tmp_path: Path, field: str,
         read_points(str(path))
     assert str(info.value).startswith(f"{path}:3: {message}")
     r = invoke_in(tmp_path, "fit", "m.csv", "-k", "1")
-    assert r.exit_code == 1 and f"m.csv:3: {message}" in r.stderr
+    assert r.exit_code == 1 and f"m.csv:3: {message}; use --missing drop (" in r.stderr
+    assert "or --missing em (" in r.stderr
+    # batch: the dataset's status says it too, the file in its own column
+    r = invoke_in(tmp_path, "batch", "m.csv", "-k", "1", "--output-dir", "out")
+    status = (tmp_path / "out" / "summary.csv").read_text().splitlines()[1]
+    assert r.exit_code == 1 and f"failed: line 3: {message}; use --missing drop (" in status
 
 
 def test_infinity_stays_an_error(tmp_path: Path) -> None:
@@ -65,7 +70,7 @@ def test_infinity_stays_an_error(tmp_path: Path) -> None:
 def test_npy_nan_is_missing(tmp_path: Path) -> None:
     np.save(tmp_path / "m.npy", np.array([[1.0, np.nan], [2.0, 3.0]]))
     assert np.isnan(read_points(str(tmp_path / "m.npy"), missing=True).x[0, 1])
-    with pytest.raises(DataError, match="non-finite value nan in row 1"):
+    with pytest.raises(DataError, match=r"missing value \(NaN\) in row 1 \(index 0\)$"):
         read_points(str(tmp_path / "m.npy"))
 
 
@@ -128,7 +133,8 @@ def test_predict_and_score_drop(tmp_path: Path) -> None:
     assert np.isnan(scores.log_density[incomplete]).all()
     np.testing.assert_array_equal(scores.log_density[~incomplete], reference.log_density)
     assert scores.log_likelihood == reference.log_likelihood
-    with pytest.raises(DataError, match="not a finite number"):
+    with pytest.raises(DataError,
+                       match=r"missing value \(NaN\) in row \d+; give missing='drop' or"):
         emgmm_cli.predict(model, holed)
 
 

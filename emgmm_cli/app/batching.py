@@ -6,8 +6,10 @@ sum them up (the `batch` use case).
   model (model.json last) and selection.csv into its folder atomically; any failure
   becomes the row's status, never an exception.
 - existing_row(): --skip-existing keeps a dataset whose outputs are complete and were made
-  with the options asked for now (engine.options.FitOptions compares them; a selection's
-  table is read back and chosen from with the engine's own choose()).
+  with the options asked for now (engine.options.FitOptions compares them, and
+  INPUT_SPECS the sample weights, known labels and missing-value policy; files read
+  beside the data by their digests; a selection's table is read back and chosen from
+  with the engine's own choose()).
 - run_batch(): skips complete outputs, runs the rest through backends.processes.run_tasks
   (or, with a dask session, as tasks on the cluster's workers),
   reports to a display, writes summary.csv (also when interrupted).
@@ -39,8 +41,11 @@ from ..backends.processes import (
     run_tasks,
     worker_count,
 )
+from ..engine.degenerate import DegenerateComponent
 from ..engine.errors import EngineError, Finding
-from ..engine.options import FitOptions
+from .. import vocab
+from ..engine.fitting import with_known_labels
+from ..engine.options import INPUT_DEFAULTS, FitOptions
 from ..engine.selection import cell_seed, choose, grid
 from ..io.errors import DataError
 from ..io.readers import Points
@@ -48,7 +53,8 @@ from ..io.writers import OutputSet, ensure_dir, write_json, write_table
 from .data import load
 from .discover import BatchItem
 from .errors import UsageProblem
-from .fitting import Fitted, fit_points, load_means, stage_outputs
+from ..io.model import DIGESTS_FIELD
+from .fitting import Fitted, file_digests, fit_points, load_means, stage_outputs
 from .requests import STANDARD_NAMES, ReadOptions, SelectGrid
 from .selecting import cell_name, no_choice_message, select_points
 
@@ -56,7 +62,7 @@ SUMMARY_NAME = "summary.csv"
 #: The table of every cell (select's --table) in each dataset's folder, with a selection.
 SELECTION_NAME = "selection.csv"
 SUMMARY_COLUMNS = ("file", "rows", "dims", "k", "covariance", "iterations", "converged",
-                   "log_likelihood", "bic", "seconds", "status")
+                   "stopped", "log_likelihood", "bic", "seconds", "status")
 #: Options a selection sets per cell, so not compared with what was asked for.
 _PER_CELL_OPTIONS = ("n_components", "covariance_type", "seed")
 
@@ -95,6 +101,7 @@ class BatchRow:
     covariance: str | None = None
     iterations: int | None = None
     converged: bool | None = None
+    stopped: str | None = None  # why the fit stopped (the model's stopped)
     log_likelihood: float | None = None
     bic: float | None = None
     seconds: float | None = None
@@ -112,6 +119,7 @@ class BatchRow:
         self.rows, self.dims = doc["n_samples"], doc["n_features"]
         self.k, self.covariance = doc["n_components"], doc["covariance_type"]
         self.iterations, self.converged = doc["n_iter"], doc["converged"]
+        self.stopped = doc.get("stopped")  # absent from files of earlier versions
         self.log_likelihood, self.bic = doc["log_likelihood"], doc["bic"]
 
 
@@ -147,20 +155,19 @@ def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_
 # --------------------------------------------------------------------------- one dataset
 
 
-def failure_reason(exc: BaseException, path: str, describe: Any) -> str:
-    """One line for the summary's status (the file is named in its own column).
-
-    describe(exc) phrases any other failure (the command line's one-line messages)."""
+def failure_reason(exc: BaseException, path: str, phrase: "Phrasing") -> str:
+    """One line for the summary's status (the file is named in its own column), phrased
+    as the command line says failures (phrase)."""
     if isinstance(exc, DataError) and exc.source == path:
         parts = [f"line {exc.line}"] if exc.line is not None else []
         if exc.column is not None:
             parts.append(f"column '{exc.column}'")
-        return ": ".join([*parts, exc.message])
+        return phrase.located(exc, ": ".join([*parts, exc.message]))
     if isinstance(exc, EngineError) and exc.source == path:
         exc.source = None  # named in its own column
     if isinstance(exc, RuntimeError) and str(exc) == WORKER_DIED:
         return f"{WORKER_DIED}; run the batch again with --skip-existing and fewer --jobs"
-    return str(describe(exc))
+    return str(phrase.failure(exc))
 
 
 def _created_dirs(path: str) -> list[str]:
@@ -242,13 +249,13 @@ def _fit_one(points: Points, settings: BatchSettings, phrase: "Phrasing",
         options = settings.options.replace(means_init=settings.means_init)
         fit = fit_points(points, options, means_init=means, on_iteration=stop,
                          n_threads=settings.n_threads, standardize=settings.standardize,
-                         on_finding=found)
+                         on_finding=found, inputs=settings.read.inputs())
         warnings += phrase.events(fit)
         return fit, None
     selected = select_points(points, settings.select, settings.options,
                              seed=settings.options.seed, on_iteration=stop,
                              n_threads=settings.n_threads, standardize=settings.standardize,
-                             on_finding=found)
+                             on_finding=found, inputs=settings.read.inputs())
     best = selected.best
     if best is None:
         raise DataError(points.source, no_choice_message(selected))
@@ -267,6 +274,10 @@ class Phrasing(Protocol):
 
     def failure(self, exc: BaseException) -> str: ...
 
+    def located(self, exc: DataError, text: str) -> str:
+        """A data error said as text (its place in the file, its message), with the
+        remedies it names."""
+
     def finding(self, finding: Finding) -> str: ...
 
     def events(self, fit: Fitted) -> list[str]: ...
@@ -278,10 +289,6 @@ class OneDataset:
     phrasing what it reports."""
 
     phrase: Phrasing
-
-    @property
-    def describe(self) -> Any:
-        return self.phrase.failure
 
     def __call__(self, task: BatchTask) -> BatchRow:
         return run_one(task, self.phrase)
@@ -303,7 +310,9 @@ def run_one(task: BatchTask, phrase: Phrasing) -> BatchRow:
         check_stop()
         _write(fit, destinations(settings, item.out_dir), item.out_dir, selection=table)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary
-        row.status = f"failed: {failure_reason(exc, item.path, phrase.failure)}"
+        row.status = f"failed: {failure_reason(exc, item.path, phrase)}"
+        if isinstance(exc, DegenerateComponent):  # stopped by on_degenerate 'error'
+            row.stopped = exc.stopped
     else:
         row.fill_from_model(fit.document)
     row.seconds = time.perf_counter() - start
@@ -319,7 +328,7 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
 
     Complete: every output exists (model.json is written last), and model.json is an
     emgmm model fitted with the fit options asked for now (every FitOptions field but the
-    seed, which must match when one was given); with a selection, but K, family and
+    seed, which must match when one was given) and the same inputs (_options_match); with a selection, but K, family and
     seed, which are the chosen cell's: selection.csv must then hold the grid asked for,
     each cell with the seed derived from the one given, and mark best the cell the
     criterion picks from its numbers, and model.json must be that cell's fit.  Without a
@@ -334,7 +343,7 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
         with open(dest["model"], encoding="utf-8") as fh:
             doc = json.load(fh)
         if doc.get("format") != "emgmm-model" or not _options_match(
-                doc["options"], settings, seed_given) or (
+                doc, settings, seed_given) or (
                 ("transform" in doc) != settings.standardize):
             return None
         if settings.select is not None and not _selection_matches(
@@ -348,8 +357,14 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
     return row
 
 
-def _options_match(recorded: dict[str, Any], settings: BatchSettings, seed_given: bool
+def _options_match(doc: dict[str, Any], settings: BatchSettings, seed_given: bool
                    ) -> bool:
+    """Whether doc (model.json) was fitted as settings ask now: the same fit options
+    (FitOptions), the same inputs besides the points (INPUT_SPECS: sample weights, known
+    labels, missing values; a file written before they were recorded has the defaults),
+    and files read beside the data (starting means, init model, weights, labels) with
+    the same content as now (their digests)."""
+    recorded = doc["options"]
     found = FitOptions.from_dict(recorded).to_dict()
     wanted = settings.options.replace(means_init=settings.means_init)
     if settings.means_init:
@@ -357,7 +372,16 @@ def _options_match(recorded: dict[str, Any], settings: BatchSettings, seed_given
     skip = set(_PER_CELL_OPTIONS if settings.select is not None else ())
     if not seed_given:
         skip.add("seed")
-    return all(found[k] == v for k, v in wanted.to_dict().items() if k not in skip)
+    inputs = settings.read.inputs()
+    if inputs["known_column"] or inputs["known_labels"]:  # as the fit ran (and recorded)
+        wanted = with_known_labels(wanted)
+        if found["init"] == vocab.MEANS_INIT and not settings.means_init:
+            wanted = wanted.replace(init=vocab.MEANS_INIT)  # the known rows' means
+    if not all(found[k] == v for k, v in wanted.to_dict().items() if k not in skip):
+        return False
+    if any(recorded.get(name, INPUT_DEFAULTS[name]) != value for name, value in inputs.items()):
+        return False
+    return file_digests({**wanted.to_dict(), **inputs}) == doc.get(DIGESTS_FIELD, {})
 
 
 @dataclass(frozen=True)
@@ -494,7 +518,7 @@ def run_batch(items: list[BatchItem], settings: BatchSettings, display: Display,
     def on_result(j: int, value: BatchRow | BaseException) -> None:
         item = items[todo[j]]
         row = value if isinstance(value, BatchRow) else BatchRow(
-            item.path, status=f"failed: {failure_reason(value, item.path, task.describe)}")
+            item.path, status=f"failed: {failure_reason(value, item.path, task.phrase)}")
         rows[todo[j]] = row
         display.finished(item.path, failed=row.failed)
         for text in row.warnings if not quiet else ():

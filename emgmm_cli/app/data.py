@@ -39,9 +39,9 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
                                      header=read.header, dtype=read.dtype, stdin=stdin,
                                      missing=read.missing != "error")
     elif active() is not None:
-        refuse_missing_on_cluster(read)
         points = read_on_cluster(path, columns=columns, delimiter=read.delimiter,
-                                 header=read.header, dtype=read.dtype)
+                                 header=read.header, dtype=read.dtype,
+                                 missing=read.missing != "error")
     else:
         points = open_points(path, columns=columns, delimiter=read.delimiter,
                              header=read.header, dtype=read.dtype,
@@ -50,28 +50,22 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
     return weighed(points, read)
 
 
-def refuse_missing_on_cluster(read: ReadOptions) -> None:
-    """A UsageProblem for --missing drop or em with the dask backend active."""
-    if active() is not None and read.missing != "error":
-        raise UsageProblem("missing values (--missing drop or em) are not supported by the "
-                           "dask backend; leave the option out, or use the local backend",
-                           option="--missing")
-
-
 def read_on_cluster(path: str, *, columns: Sequence[str] | None = None,
                     delimiter: str | None = None, header: bool | None = None,
-                    dtype: Any = np.float64, stdin: BinaryIO | None = None) -> Points:
+                    dtype: Any = np.float64, stdin: BinaryIO | None = None,
+                    missing: bool = False) -> Points:
     """read_points, by the workers of the active cluster (backends.dask): a .npy file in
     row ranges (without --columns), a directory or glob of parts one part per worker task;
-    standard input is read here and sent to them."""
+    standard input is read here and sent to them.  missing: as read_points's."""
     cluster = active()
     if path == "-":
         points = read_points(path, columns=columns, delimiter=delimiter, header=header,
-                             dtype=dtype, stdin=stdin)
+                             dtype=dtype, stdin=stdin, missing=missing)
         return Points(cluster.from_array(points.x), points.column_names, points.source,
                       points.notes)
     reader = partial(_read_part, columns=tuple(columns) if columns else None,
-                     delimiter=delimiter, header=header, dtype=np.dtype(dtype).name)
+                     delimiter=delimiter, header=header, dtype=np.dtype(dtype).name,
+                     missing=missing)
     if os.path.isfile(path):
         npy = open_npy_blocks(os.path.abspath(path), columns=columns, dtype=dtype,
                               check=False, source=path) \
@@ -79,7 +73,7 @@ def read_on_cluster(path: str, *, columns: Sequence[str] | None = None,
         if npy is not None:
             names = npy.column_names
             data = cluster.open_ranges(*npy.x.shape, npy.x.dtype,
-                                       partial(_read_rows, npy.x, names, path))
+                                       partial(_read_rows, npy.x, names, path, missing))
             return Points(data, names, path)
         data, names = cluster.open_parts([path], reader)
         return Points(data, names, path)
@@ -92,13 +86,15 @@ def read_on_cluster(path: str, *, columns: Sequence[str] | None = None,
     return Points(data, names, path)
 
 
-def _read_rows(npy: NpyFile, names: list[str], source: str, start: int,
+def _read_rows(npy: NpyFile, names: list[str], source: str, missing: bool, start: int,
                stop: int) -> NDArray[np.floating]:
-    """Rows start:stop of a .npy file, read on a worker and checked for non-finite values."""
+    """Rows start:stop of a .npy file, read on a worker and checked for non-finite values
+    (with missing, for infinities: NaN are missing values)."""
     raw = npy.read_raw(start, stop)
     x = npy.convert(raw)
-    if not np.isfinite(x).all():
-        raise nonfinite_error(source, names, x, raw[:, list(npy.columns)], start)
+    if bool(np.isinf(x).any()) if missing else not np.isfinite(x).all():
+        raise nonfinite_error(source, names, x, raw[:, list(npy.columns)], start,
+                              missing=missing)
     return x
 
 
@@ -121,12 +117,6 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     from ..engine.dataset import check_known, check_weights
     from ..engine.errors import InvalidParameter
 
-    refuse_missing_on_cluster(read)
-    if active() is not None and (weights is not None or known is not None or any(
-            v is not None for v in (read.weights_column, read.sample_weights,
-                                    read.known_column, read.known_labels))):
-        raise UsageProblem("sample weights and known labels are not supported by the dask "
-                           "backend; leave them out, or use the local backend")
     where = points.source
     if read.weights_column is not None:
         points, weights = _split_column(points, read.weights_column, "weights")
@@ -162,7 +152,12 @@ def without_incomplete(points: Points) -> Points:
     if isinstance(x, NpyFile):
         raise DataError(points.source, "data read block by block cannot have missing values "
                                        "dropped; raise --memory-limit")
-    dropped = np.isnan(x).any(axis=1)
+    kept = None
+    if hasattr(x, "split_partitions"):  # on a cluster: dropped by the workers
+        kept, masks = x.split_partitions(_complete_rows, x.n_features)
+        dropped = np.concatenate(masks)
+    else:
+        dropped = np.isnan(x).any(axis=1)
     if not dropped.any():
         return points
     if dropped.all():
@@ -170,9 +165,15 @@ def without_incomplete(points: Points) -> Points:
                                        "value; nothing is left to fit")
     keep = ~dropped
     return dataclasses.replace(
-        points, x=np.ascontiguousarray(x[keep]), dropped=dropped,
-        weights=None if points.weights is None else points.weights[keep],
+        points, x=np.ascontiguousarray(x[keep]) if kept is None else kept,
+        dropped=dropped, weights=None if points.weights is None else points.weights[keep],
         known=None if points.known is None else points.known[keep])
+
+
+def _complete_rows(x: NDArray[np.floating]) -> tuple[NDArray[np.floating], NDArray[np.bool_]]:
+    """(the rows of x without a missing value, the mask of those with one)."""
+    dropped = np.isnan(x).any(axis=1)
+    return (x if not dropped.any() else np.ascontiguousarray(x[~dropped])), dropped
 
 
 def _one_column(path: str) -> NDArray[np.float64]:
@@ -221,14 +222,24 @@ def _split_column(points: Points, spec: str, what: str) -> tuple[Points, NDArray
                                        "nothing left to fit", column=spec)
     keep = [i for i in range(len(names)) if i != j]
     x = points.x
-    if isinstance(x, NpyFile):
+    rest: Any
+    if hasattr(x, "split_partitions"):  # on a cluster: split by the workers
+        rest, columns = x.split_partitions(partial(_take_column, j=j, keep=keep), len(keep))
+        weights = np.concatenate(columns)
+    elif isinstance(x, NpyFile):
         column = dataclasses.replace(x, columns=(x.columns[j],), dtype=np.dtype(np.float64))
         weights = column.read(0, x.shape[0])[:, 0].copy()
-        rest: Any = dataclasses.replace(x, columns=tuple(x.columns[i] for i in keep))
+        rest = dataclasses.replace(x, columns=tuple(x.columns[i] for i in keep))
     else:
         weights = np.asarray(x[:, j], dtype=np.float64).copy()
         rest = np.ascontiguousarray(x[:, keep])
     return dataclasses.replace(points, x=rest, column_names=[names[i] for i in keep]), weights
+
+
+def _take_column(x: NDArray[np.floating], *, j: int, keep: list[int]
+                 ) -> tuple[NDArray[np.floating], NDArray[np.float64]]:
+    """(the columns keep of x, its column j in float64)."""
+    return np.ascontiguousarray(x[:, keep]), np.asarray(x[:, j], dtype=np.float64)
 
 
 def as_points(data: Any, read: ReadOptions | None = None, *,
@@ -275,6 +286,9 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
     bad = np.argwhere(np.isinf(x) if read.missing != "error" else ~np.isfinite(x))
     if len(bad):
         i, j = (int(v) for v in bad[0])
+        if np.isnan(x[i, j]):  # the remedies, as the Python API says them
+            raise DataError(ARRAY_SOURCE, f"missing value (NaN) in row {i}; give missing="
+                                          "'drop' or missing='em'", column=names[j])
         raise DataError(ARRAY_SOURCE, f"value {x[i, j]} in row {i} is not a finite number; "
                                       "missing or infinite values must be removed or imputed "
                                       "first", column=names[j])
@@ -316,14 +330,22 @@ def dataset(points: Points, n_components: int = 1, covariance_type: str = "full"
 def rows_dataset(x: Any, n_components: int = 1, covariance_type: str = "full", *,
                  n_threads: int | None = None, weights: NDArray[np.float64] | None = None,
                  known: NDArray[np.int64] | None = None,
-                 dropped: NDArray[np.bool_] | None = None) -> Dataset:
+                 dropped: NDArray[np.bool_] | None = None,
+                 backend: str | None = None) -> Dataset:
     """The Dataset over rows x (an array, or what open_dataset reads) with their per-row
-    data; rows with missing values (NaN, only with missing="em") are MissingRows."""
+    data; rows with missing values (NaN, only with missing="em") are MissingRows (on a
+    cluster, rows that hold theirs: backends.dask.DaskDataset.with_missing)."""
     holes = isinstance(x, np.ndarray) and bool(np.isnan(x).any())
+    if hasattr(x, "with_missing"):
+        x = x.with_missing()
     rows: Dataset = open_dataset(impute_means(x) if holes else x, n_components=n_components,
-                                 covariance_type=covariance_type, n_threads=n_threads)
+                                 covariance_type=covariance_type, n_threads=n_threads,
+                                 backend=backend)
     if holes:
         rows = MissingRows(rows, x)
     if weights is None and known is None and dropped is None:
         return rows
+    if hasattr(rows, "with_rows"):  # rows that keep their per-row data (backends.dask)
+        with_rows: Dataset = rows.with_rows(weights, known, dropped)
+        return with_rows
     return WeightedRows(rows, weights, known, dropped)

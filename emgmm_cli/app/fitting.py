@@ -9,10 +9,12 @@ kept in memory when the Python API asks for them.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
+import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
@@ -23,14 +25,14 @@ from numpy.typing import NDArray
 
 from ..engine.dataset import Dataset, row_dropped, row_known
 from ..engine.errors import EngineError, Finding
-from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit
+from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit, trace_events
 from ..engine.init import check_means_init
 from ..engine.options import FitOptions
 from ..engine.params import MixtureParams
-from ..engine.missing import predictions, row_missing
-from ..engine.stats import Predictions, predict_chunk
+from ..engine.missing import predict_rows, predictions, row_missing
+from ..engine.stats import Predictions
 from ..io.errors import DataError
-from ..io.formats import format_for_path
+from ..io.formats import FORMATS, format_for_path
 from ..io.model import model_document
 from ..io.readers import Points, read_points
 from ..io.writers import OutputSet, ensure_dir, stream_table, write_json, write_table
@@ -238,7 +240,8 @@ class Fitted:
 
     @property
     def trace(self) -> dict[str, list[Any]]:
-        """Per iteration: iteration, log_likelihood (mean per sample), change, seconds."""
+        """Per iteration: iteration, log_likelihood (mean per sample), change, seconds,
+        event (TRACE_COLUMNS)."""
         return trace_columns(self.result)
 
     @cached_property
@@ -260,23 +263,75 @@ class Fitted:
         return resp
 
 
+#: The columns of a trace (--trace, --json, Fitted.trace), in order, and what each holds.
+TRACE_COLUMNS: dict[str, str] = {
+    "iteration": "the EM iteration, from 1",
+    "log_likelihood": "the mean log-likelihood per sample of the parameters the iteration "
+                      "started from",
+    "change": "its change from the previous iteration (empty on the first)",
+    "seconds": "the seconds the iteration took",
+    "event": "empty, or what happened in that iteration: each of the model's events "
+             "of that iteration as its kind and the component it names (weight-collapse "
+             "1, reinitialised 2, dropped 0, degenerate 3: a dropped component numbered "
+             "as when it was dropped, the others as in the model), joined by '; '; "
+             "components that end degenerate are named on the last row, which ends with "
+             "why the fit stopped (the model's stopped: converged, max-iter or time "
+             "limit).  Not in .npy, which holds numbers only",
+}
+#: The trace columns that hold text, left out of a format of numbers only.
+TEXT_TRACE_COLUMNS = ("event",)
+
+
 def trace_columns(result: FitResult) -> dict[str, list[Any]]:
+    """The trace of result's kept run, column by column (TRACE_COLUMNS)."""
     return {
         "iteration": [r.iteration for r in result.trace],
         "log_likelihood": [r.log_likelihood for r in result.trace],
         "change": [r.change for r in result.trace],
         "seconds": [r.seconds for r in result.trace],
+        "event": trace_events(result),
     }
 
 
+def trace_table(path: str, trace: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """The trace as written to path: without its text columns in a format of numbers
+    only (.npy)."""
+    if FORMATS[format_for_path(path)].holds_text:
+        return trace
+    return {name: values for name, values in trace.items() if name not in TEXT_TRACE_COLUMNS}
+
+
+#: The options that name a file read beside the data, whose content decides a fit.
+FILE_INPUTS = ("means_init", "init_model", "sample_weights", "known_labels")
+
+
+def file_digests(values: dict[str, Any]) -> dict[str, str]:
+    """The SHA-256 (hex) of each file that values (options and inputs) name under
+    FILE_INPUTS; stdin and arrays have none."""
+    digests = {}
+    for name in FILE_INPUTS:
+        path = values.get(name)
+        if isinstance(path, str) and os.path.isfile(path):
+            digest = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            digests[name] = digest.hexdigest()
+    return digests
+
+
 def fitted(points: Points, data: Dataset, result: FitResult,
-           prepared: Prepared | None = None) -> Fitted:
+           prepared: Prepared | None = None, inputs: dict[str, Any] | None = None) -> Fitted:
     """A fit of points (run on data: prepared's points) with its model document; with a
-    transform, result's log-likelihoods must already be the data's (data_result)."""
+    transform, result's log-likelihoods must already be the data's (data_result).
+    inputs: what the rows brought besides their points (ReadOptions.inputs), recorded
+    with the options, and the files among them and the options digested."""
     transform = None if prepared is None else prepared.transform
     doc = model_document(result, feature_names=points.column_names, source=points.source,
                          dtype=np.dtype(data.dtype).name,
-                         transform=None if transform is None else transform.to_dict())
+                         transform=None if transform is None else transform.to_dict(),
+                         inputs=inputs,
+                         digests=file_digests({**result.options.to_dict(), **(inputs or {})}))
     if points.dropped is not None:  # rows left out for a missing value (--missing drop)
         doc["n_dropped"] = int(points.dropped.sum())
     missing = row_missing(data)
@@ -289,14 +344,16 @@ def fitted(points: Points, data: Dataset, result: FitResult,
 def fit_points(points: Points, options: FitOptions, *, means_init: Array | None = None,
                on_iteration: ProgressCallback | None = None,
                n_threads: int | None = None, standardize: bool = False,
-               on_finding: FindingCallback | None = None) -> Fitted:
+               on_finding: FindingCallback | None = None,
+               inputs: dict[str, Any] | None = None) -> Fitted:
     """Fit points with options (a fresh seed, recorded, when options.seed is None).
 
     The data are screened first (app.prepare: an error for values whose squared distances
     overflow or underflow, on_finding(finding) for each condition found) and, with
     standardize, EM runs on standardized columns (means_init is given in the data's
     units).  n_threads: threads of the block reduction (default: every core); results
-    do not depend on it.  An engine error names the data (EngineError.source).
+    do not depend on it.  An engine error names the data (EngineError.source).  inputs:
+    what the rows brought besides their points (ReadOptions.inputs), for the model.
     """
     options = seeded(options)
     start = None
@@ -319,7 +376,7 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
         raise
     if prepared.transform is not None:
         result = prepared.transform.data_result(result)
-    return fitted(points, data, result, prepared)
+    return fitted(points, data, result, prepared, inputs)
 
 
 def continued(options: FitOptions, points: Points, *, standardize: bool = False
@@ -390,7 +447,7 @@ def stage_outputs(out: OutputSet, dest: dict[str, str], fit: Fitted, *,
     that order), and the JSON summary on stdout when as_json."""
     stream_predictions(out, dest, fit.data, fit.params, label_header=label_header)
     if "trace" in dest:
-        write_table(dest["trace"], fit.trace, out=out)
+        write_table(dest["trace"], trace_table(dest["trace"], fit.trace), out=out)
     if "model" in dest:
         write_json(dest["model"], fit.document, out=out)
     if as_json:
@@ -415,16 +472,25 @@ def fitted_view(fit: Fitted) -> MixtureView:
 
 
 def _write_part(x: Array, first: int, index: int, *, folder: str, name: str,
-                params: MixtureParams, label_header: bool) -> None:
-    """One partition's labels or responsibilities, as a part file written on a worker."""
-    pred = predict_chunk(x, params)
+                params: MixtureParams, label_header: bool,
+                known: NDArray[np.int64] | None = None,
+                dropped: NDArray[np.bool_] | None = None) -> None:
+    """One partition's labels or responsibilities, as a part file written on a worker
+    (known: the partition's known labels; dropped: its share of the input's rows left
+    out, which get label -1 as final_pass gives them; rows with missing values are
+    predicted from their observed coordinates)."""
+    pred = predict_rows(x, params)
+    if known is not None:
+        keep_known(pred, known)
+    if dropped is not None:
+        pred = next(with_dropped(iter([(0, pred)]), dropped, params.n_components))[1]
     path = os.path.join(folder, f"part-{index:05d}{os.path.splitext(STANDARD_NAMES[name])[1]}")
     if name == "labels":
-        with stream_table(path, n_rows=len(x), dtype=np.int64,
+        with stream_table(path, n_rows=len(pred.labels), dtype=np.int64,
                           column_names=[CLUSTER] if label_header else None) as table:
             table.write(pred.labels)
     else:
-        with stream_table(path, n_rows=len(x), dtype=np.float64,
+        with stream_table(path, n_rows=len(pred.labels), dtype=np.float64,
                           column_names=[f"p{j}" for j in range(params.n_components)]
                           ) as table:
             table.write(pred.resp)
@@ -492,6 +558,7 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     """
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
+    inputs = api_inputs(read, missing, sample_weights, known_labels)
     if n_components is None and options.get("init_model") is None:
         raise UsageProblem("give n_components (or init_model, a model to continue)")
     fit_options = FitOptions(n_components or 1, **options)
@@ -505,4 +572,14 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
                                      fit_options.n_components,
                                      points.n_features)
     return fit_points(points, fit_options, means_init=start, on_iteration=on_iteration,
-                      standardize=standardize)
+                      standardize=standardize, inputs=inputs)
+
+
+def api_inputs(read: ReadOptions | None, missing: str | None, sample_weights: Any,
+               known_labels: Any) -> dict[str, Any]:
+    """What the rows of a Python API call bring besides their points (ReadOptions.inputs):
+    the read options', with missing, sample_weights and known_labels as given."""
+    read = read or ReadOptions()
+    if missing is not None:
+        read = dataclasses.replace(read, missing=missing)
+    return read.inputs(weights=sample_weights, known=known_labels)

@@ -28,8 +28,7 @@ from ..io.readers import Points, read_points
 from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
 from ..backends import active
-from .data import (as_points, dataset, read_on_cluster, refuse_missing_on_cluster,
-                   weighed)
+from .data import as_points, dataset, read_on_cluster, weighed
 from .fitting import FinalPass, Fitted, final_pass
 from .prepare import Standardize
 from .requests import ReadOptions
@@ -80,10 +79,8 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
                               "dtype": read.dtype}
     if stdin is None and path == "-":
         stdin = buffered_stdin()
-    refuse_missing_on_cluster(read)
     reader = read_on_cluster if active() is not None else read_points
-    if active() is None:
-        kwargs["missing"] = read.missing != "error"
+    kwargs["missing"] = read.missing != "error"
     if read.columns is not None or not _usable_names(names):
         points = reader(path, columns=read.read_columns(), stdin=stdin, **kwargs)
     else:

@@ -8,11 +8,17 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from typing import Any
+
 from .. import vocab
+from ..engine.options import INPUT_SPECS
 from .errors import UsageProblem
 
 #: What is done with a row that has a missing value (--missing), the default first.
 MISSING_POLICIES: tuple[str, ...] = vocab.names(vocab.MISSING)
+
+#: How a model records sample weights or known labels given as an array (Python API).
+ARRAY_INPUT = "<array>"
 
 #: The files --output-dir fills in, by output name.
 STANDARD_NAMES = {
@@ -47,6 +53,16 @@ class ReadOptions:
     @property
     def weighted(self) -> bool:
         return self.weights_column is not None or self.sample_weights is not None
+
+    def inputs(self, *, weights: Any = None, known: Any = None) -> dict[str, Any]:
+        """What the rows bring to a fit besides their points, as a model records it
+        (engine.options.INPUT_SPECS); weights, known: those given to the Python API
+        instead of a column or a file (recorded as "<array>")."""
+        record = {name: getattr(self, name) for name in INPUT_SPECS}
+        for name, given in (("sample_weights", weights), ("known_labels", known)):
+            if given is not None:
+                record[name] = ARRAY_INPUT
+        return record
 
     def read_columns(self) -> tuple[str, ...] | None:
         """The columns to read: those asked for, and the weights and known-label columns

@@ -43,14 +43,14 @@ from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import OutputSet, write_json, write_table
 from .data import as_points, dataset, rows_dataset
 from .errors import UsageProblem
-from .fitting import FindingCallback, Fitted, check_outputs, fitted, fresh_seed
+from .fitting import FindingCallback, Fitted, api_inputs, check_outputs, fitted, fresh_seed
 from .plotting import criterion_figure, save_figure
 from .prepare import Prepared, prepare
 from .requests import ReadOptions, SelectGrid
 
 TABLE_COLUMNS = ("covariance_type", "mclust", "n_components", "status", "log_likelihood",
-                 "n_parameters", "bic", "aic", "icl", "converged", "n_iter", "best", "seed",
-                 "message")
+                 "n_parameters", "bic", "aic", "icl", "converged", "n_iter", "stopped",
+                 "best", "seed", "message")
 
 
 @dataclass
@@ -68,6 +68,8 @@ class Selected:
     points: Points = field(repr=False)
     data: Dataset = field(repr=False)
     prepared: Prepared = field(repr=False)
+    #: what the rows brought besides their points (ReadOptions.inputs), for the model
+    inputs: dict[str, Any] | None = None
 
     @property
     def cells(self) -> list[CellResult]:
@@ -80,7 +82,7 @@ class Selected:
         if cell is None or cell.result is None:
             return None
         data = self.data.for_model(cell.cell.n_components, cell.cell.covariance_type)
-        return fitted(self.points, data, cell.result, self.prepared)
+        return fitted(self.points, data, cell.result, self.prepared, self.inputs)
 
     def rows(self) -> list[dict[str, Any]]:
         """One plain record per cell, in grid order (the table's content)."""
@@ -109,6 +111,7 @@ def _row(i: int, c: CellResult, best: int | None) -> dict[str, Any]:
         "icl": None if r is None else r.icl,
         "converged": None if r is None else r.converged,
         "n_iter": None if r is None else r.n_iter,
+        "stopped": c.stopped,
         "best": i == best,
         "seed": c.options.seed,
         "message": c.message,
@@ -174,12 +177,15 @@ def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None =
     return map_cells
 
 
-def _fit_cell_whole(x: Any, item: tuple[CellTask, HcTree | None]) -> CellResult:
-    """One cell on a cluster's worker, over every row brought to it (as the local fit)."""
+def _fit_cell_whole(x: Any, item: tuple[CellTask, HcTree | None],
+                    weights: NDArray[np.float64] | None = None,
+                    known: NDArray[np.int64] | None = None) -> CellResult:
+    """One cell on a cluster's worker, over every row brought to it (as the local fit),
+    with the rows' weights and known labels when they have them, and their missing
+    values."""
     task, hc_tree = item
-    data = open_dataset(x, n_components=task.cell.n_components,
-                        covariance_type=task.cell.covariance_type, n_threads=1,
-                        backend="local")
+    data = rows_dataset(x, task.cell.n_components, task.cell.covariance_type, n_threads=1,
+                        weights=weights, known=known, backend="local")
     return fit_cell(data, task, hc_tree=hc_tree)
 
 
@@ -217,13 +223,15 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
                   seed: int | None = None, jobs: int = 1, on_cell: CellCallback | None = None,
                   on_iteration: ProgressCallback | None = None,
                   n_threads: int | None = None, standardize: bool = False,
-                  on_finding: FindingCallback | None = None) -> Selected:
+                  on_finding: FindingCallback | None = None,
+                  inputs: dict[str, Any] | None = None) -> Selected:
     """Fit every cell of the grid to points and choose (engine.selection.select).
 
     The data are screened (and standardized) once, as fit_points does.  jobs > 1 fits
     cells in worker processes; otherwise here, in order, where on_iteration (fit's
     progress callback, which may raise to stop) applies.  A seed of None draws one
-    (recorded).  An engine error about the grid names the data.
+    (recorded).  An engine error about the grid names the data.  inputs: what the rows
+    brought besides their points (ReadOptions.inputs), for the chosen cell's model.
     """
     seed = fresh_seed() if seed is None else seed
     prepared = prepare(points, reg_covar=template.reg_covar, standardize=standardize,
@@ -249,7 +257,7 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
         for cell in selection.cells:
             if cell.result is not None:
                 cell.result = prepared.transform.data_result(cell.result)
-    return Selected(selection, seed, template, points, data, prepared)
+    return Selected(selection, seed, template, points, data, prepared, inputs)
 
 
 def no_choice_message(selected: Selected) -> str:
@@ -356,7 +364,8 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
     weights >= 0, a row of weight w counting as the row given w times; missing: as fit's."""
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
+    inputs = api_inputs(read, missing, sample_weights, known_labels)
     template = FitOptions(1, **{**SELECT_DEFAULTS, **options})
     cells = SelectGrid(tuple(components), tuple(covariance_types or ()), criterion)
     return select_points(points, cells, template, seed=seed, jobs=jobs,
-                         standardize=standardize)
+                         standardize=standardize, inputs=inputs)

@@ -13,6 +13,15 @@ partition sums by a tree of REDUCE_FANIN-way additions; only the sum comes back.
 grouping depends on the partitions alone, never on the number of workers, so a result
 does not depend on them; against the local backend only the summation order differs.
 
+Rows with sample weights, known labels or rows of the input left out (engine.dataset's
+per-row data) keep each partition's share beside it on its worker (Beside, with_rows): a
+weighted reduction (engine.dataset.reduce_weighted) ships its function without them and
+each partition's reduction gets its own.  A column of the data (weights, known labels) is
+split off, and incomplete rows dropped, by the workers (split_partitions).  Rows with
+missing values (EM with them: engine.missing) are imputed partition by partition, and each
+partition's MissingRows is kept on its worker for the E-steps and the final pass
+(with_missing).
+
 Partitions keep their lineage (the task that read them): when a worker dies, the
 scheduler reads its partitions again on another worker and the pass completes with the
 same result.  dask and distributed are imported only here, only when used.
@@ -28,12 +37,23 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..engine.dataset import check_known, check_weights
+from ..engine.missing import (
+    MissingRows,
+    fill_missing,
+    missing_predictions,
+    missing_stats,
+    observed_means,
+    observed_sums,
+    part_missing,
+)
 from ..io.errors import DataError
 from . import BackendError, BackendOptions
 from .local import ArrayDataset, available_cores, block_rows
@@ -58,6 +78,25 @@ EXTRA = "pip install 'emgmm[dask]'"
 
 
 # --------------------------------------------------------------------------- on the workers
+
+
+@dataclass(frozen=True)
+class Beside:
+    """What a partition's rows carry beside them, on its worker: their sample weights and
+    known labels (or None), and dropped, the rows of its part of the input left out for
+    a missing value (a mask over the rows read, None: none)."""
+
+    weights: NDArray[np.float64] | None = None
+    known: NDArray[np.int64] | None = None
+    dropped: NDArray[np.bool_] | None = None
+
+    @staticmethod
+    def joined(parts: Sequence["Beside"]) -> "Beside":
+        def join(arrays: list[Any]) -> Any:
+            return None if arrays[0] is None else np.concatenate(arrays)
+
+        return Beside(join([p.weights for p in parts]), join([p.known for p in parts]),
+                      join([p.dropped for p in parts]))
 
 
 def _load_rows(path: str, start: int, stop: int) -> Array:
@@ -91,15 +130,24 @@ def _shape(x: Array) -> tuple[int, int]:
     return int(x.shape[0]), int(x.shape[1])
 
 
-def _add_all(*parts: T) -> T:
-    total = parts[0]
-    for part in parts[1:]:
-        total = operator.add(total, part)
+def _add_all(*parts: T | None) -> T | None:
+    """The sum of the parts, in order, those of partitions without rows (None) left out."""
+    total = None
+    for part in parts:
+        if part is not None:
+            total = part if total is None else operator.add(total, part)
     return total
 
 
-def _reduce_part(x: Array, fn: Callable[..., T], start: int, rows: int, indexed: bool) -> T:
-    """fn over the blocks of one partition, added in block order (the local backend)."""
+def _reduce_part(x: Array, fn: Callable[..., T], start: int, rows: int, indexed: bool,
+                 beside: Beside | None = None) -> T | None:
+    """fn over the blocks of one partition, added in block order (the local backend);
+    None for a partition without rows.  beside: the partition's weights and known labels,
+    given to fn (engine.dataset.reduce_weighted's function, shipped bare)."""
+    if not len(x):
+        return None
+    if beside is not None:
+        fn = fn.over_part(beside.weights, beside.known, start)  # type: ignore[attr-defined]
     data = ArrayDataset(x, block_rows=rows, n_threads=1)
     if not indexed:
         return data.reduce(fn)
@@ -108,27 +156,61 @@ def _reduce_part(x: Array, fn: Callable[..., T], start: int, rows: int, indexed:
 
 def _scan_part(x: Array, fn: Callable[[Array, int], R], start: int,
                rows: int) -> list[tuple[int, R]]:
+    if not len(x):
+        return []
     data = ArrayDataset(x, block_rows=rows, n_threads=1)
     return [(start + first, value) for first, value in
             data.scan(lambda block, first: fn(block, start + first))]
+
+
+def _missing_part_stats(part: MissingRows, beside: Beside | None, *, params: Any,
+                        hard: bool, entropy: bool) -> Any:
+    return missing_stats(part, params, hard, None if beside is None else beside.weights,
+                         None if beside is None else beside.known, entropy)
+
+
+def _missing_part_predictions(part: MissingRows, params: Any, start: int
+                              ) -> list[tuple[int, Any]]:
+    return [(start, missing_predictions(part, params))]
+
+
+def _call(fn: Callable[..., R], *args: Any) -> R:
+    """fn(*args) on a worker, fn a future sent once."""
+    return fn(*args)
 
 
 def _take_part(x: Array, rows: NDArray[np.intp]) -> Array:
     return np.asarray(x[rows])
 
 
-def _each_part(x: Array, fn: Callable[[Array, int, int], R], start: int, index: int) -> R:
-    return fn(x, start, index)
+def _each_part(x: Array, fn: Callable[..., R], start: int, index: int,
+               beside: Beside | None = None) -> R:
+    if beside is None:
+        return fn(x, start, index)
+    return fn(x, start, index, known=beside.known, dropped=beside.dropped)
+
+
+def _split_part(x: Array, fn: Callable[[Array], tuple[Array, Any]]
+                ) -> tuple[Array, tuple[Any, int]]:
+    rows, small = fn(x)
+    return rows, (small, int(rows.shape[0]))
 
 
 def _map_part(x: Array, fn: Callable[[Array], Array]) -> Array:
     return fn(x)
 
 
-def _with_whole(fn: Callable[[Array, Any], R], item: Any, parts: Sequence[Array]) -> R:
-    """fn(every row, item) on one worker: the partitions are brought to it by dask."""
-    x = parts[0] if len(parts) == 1 else np.concatenate(parts)
-    return fn(x, item)
+def _with_whole(fn: Callable[..., R], item: Any, parts: Sequence[Any]) -> R:
+    """fn(every row, item) on one worker: the partitions are brought to it by dask; with
+    their weights and known labels beside them (Beside, after the rows),
+    fn(every row, item, weights=..., known=...)."""
+    rows = [p for p in parts if not isinstance(p, Beside)]
+    x = rows[0] if len(rows) == 1 else np.concatenate(rows)
+    besides = [p for p in parts if isinstance(p, Beside)]
+    if not besides:
+        return fn(x, item)
+    whole = Beside.joined(besides)
+    return fn(x, item, weights=whole.weights, known=whole.known)
 
 
 # --------------------------------------------------------------------------- the Dataset
@@ -150,6 +232,20 @@ class DaskDataset:
         self._d = int(n_features)
         self._dtype = np.dtype(dtype)
         self.block_rows = int(block_rows)
+        #: the rows' sample weights, known labels and rows of the input left out, held
+        #: here for the engine (engine.dataset.row_weights, row_known, row_dropped), or
+        #: None; with_rows puts each partition's share beside it on its worker
+        self.weights: NDArray[np.float64] | None = None
+        self.known: NDArray[np.int64] | None = None
+        self.dropped: NDArray[np.bool_] | None = None
+        self.beside: list[Any] | None = None  # futures of Beside, one a partition
+        self.read_lengths = list(self.lengths)  # rows read behind each partition
+        #: with missing values (with_missing): their number, the partitions as read (the
+        #: parts then hold them imputed), and futures of each partition's MissingRows
+        self.n_incomplete = 0
+        self.raw: list[Any] | None = None
+        self.missing: list[Any] | None = None
+        self._missing: DaskDataset | bool | None = None  # with_missing's (False: self)
 
     @property
     def n_samples(self) -> int:
@@ -173,26 +269,95 @@ class DaskDataset:
 
     def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
         client = self.cluster.client
+        besides: list[Any] = [None] * len(self.parts)
+        if self.beside is not None and getattr(fn, "weights", None) is self.weights \
+                and getattr(fn, "known", None) is self.known and hasattr(fn, "bare"):
+            # reduce_weighted's function over these rows: each partition's weights and
+            # known labels are on its worker already, the function goes out without them
+            fn, besides = fn.bare(), self.beside
         shipped = client.submit(_value, fn, pure=False)  # out once, fetched by each worker
-        level = [client.submit(_reduce_part, part, shipped, int(start), self.block_rows,
-                               indexed, pure=False)
-                 for part, start in zip(self.parts, self.starts[:-1])]
+        return self._added([client.submit(_reduce_part, part, shipped, int(start),
+                                          self.block_rows, indexed, beside, pure=False)
+                            for part, start, beside in zip(self.parts, self.starts[:-1],
+                                                           besides)])
+
+    def _added(self, level: list[Any]) -> Any:
+        """The sum of the partitions' futures, by a tree of REDUCE_FANIN-way additions."""
+        client = self.cluster.client
         while len(level) > 1:
             level = [client.submit(_add_all, *level[i:i + REDUCE_FANIN], pure=False)
                      for i in range(0, len(level), REDUCE_FANIN)]
         return self.cluster.result(level[0])
 
-    def scan(self, fn: Callable[[Array, int], R]) -> Iterator[tuple[int, R]]:
+    # --- rows with missing values (engine.missing.Incomplete) ---------------------------
+
+    def with_missing(self) -> "DaskDataset":
+        """These rows, and when some have a missing value (NaN) the rows with each
+        replaced by its column's mean (engine.missing.impute_means, the column means
+        added over the partitions), which reduce, scan and take serve, with the rows
+        as read (raw) and each partition's MissingRows beside them on its worker
+        (EM reads missing_stats, the final pass missing_predictions).  Computed once."""
+        if self._missing is None:
+            imputed = self._imputed()
+            self._missing = False if imputed is self else imputed
+        return self._missing if isinstance(self._missing, DaskDataset) else self
+
+    def _imputed(self) -> "DaskDataset":
+        sums = self.reduce(observed_sums)
+        n_incomplete = int(sums[-1])
+        if not n_incomplete:
+            return self
+        imputed = self.map_partitions(partial(fill_missing, means=observed_means(sums)))
+        imputed.raw, imputed.n_incomplete, imputed._missing = self.parts, n_incomplete, False
+        imputed.missing = [self.cluster.client.submit(part_missing, part, pure=False)
+                           for part in self.parts]
+        return imputed
+
+    def missing_stats(self, params: Any, hard: bool, w: NDArray[np.float64] | None,
+                      known: NDArray[np.int64] | None, entropy: bool = True) -> Any:
+        """One E-step (engine.missing.missing_stats) over each partition's MissingRows on
+        its worker, with its weights and known labels, added as reduce adds."""
+        assert self.missing is not None
         client = self.cluster.client
-        shipped = client.submit(_value, fn, pure=False)
+        shipped = client.submit(_value, partial(_missing_part_stats, params=params, hard=hard,
+                                                entropy=entropy), pure=False)
+        return self._added([client.submit(_call, shipped, part, beside, pure=False)
+                            for part, beside in zip(self.missing, self._besides(w, known))])
+
+    def _besides(self, w: NDArray[np.float64] | None, known: NDArray[np.int64] | None
+                 ) -> list[Any]:
+        """Each partition's weights and known labels: the futures beside it when w and
+        known are its own (with_rows), else their slices."""
+        if self.beside is not None and w is self.weights and known is self.known:
+            return self.beside
+        return [Beside(None if w is None else w[a:b], None if known is None else known[a:b])
+                for a, b in zip(self.starts[:-1], self.starts[1:])]
+
+    def missing_predictions(self, params: Any) -> Iterator[tuple[int, Any]]:
+        """(first row, predictions) of each partition's rows, in row order, those with
+        missing coordinates through their observed ones."""
+        assert self.missing is not None
+        shipped = self.cluster.client.submit(_value, params, pure=False)
+        missing = self.missing
+        return self._stream(lambda i: (_missing_part_predictions, missing[i], shipped,
+                                       int(self.starts[i])))
+
+    def scan(self, fn: Callable[[Array, int], R]) -> Iterator[tuple[int, R]]:
+        shipped = self.cluster.client.submit(_value, fn, pure=False)
+        return self._stream(lambda i: (_scan_part, self.parts[i], shipped,
+                                       int(self.starts[i]), self.block_rows))
+
+    def _stream(self, task: Callable[[int], tuple[Any, ...]]) -> Iterator[tuple[int, R]]:
+        """The (first row, value) lists of task(i) (a function and its arguments) for
+        every partition i, yielded in row order, a few partitions per worker at a time."""
+        client = self.cluster.client
         todo = iter(range(len(self.parts)))
         pending: deque[Any] = deque()
 
         def submit() -> None:
             i = next(todo, None)
             if i is not None:
-                pending.append(client.submit(_scan_part, self.parts[i], shipped,
-                                             int(self.starts[i]), self.block_rows, pure=False))
+                pending.append(client.submit(*task(i), pure=False))
 
         for _ in range(2 * self.cluster.n_workers()):
             submit()
@@ -226,30 +391,104 @@ class DaskDataset:
                                         itemsize=self._dtype.itemsize)
         return resized
 
+    def with_rows(self, weights: NDArray[np.float64] | None, known: NDArray[np.int64] | None,
+                  dropped: NDArray[np.bool_] | None) -> "DaskDataset":
+        """These rows with their sample weights, known labels (-1: unknown) and the rows of
+        the input left out (engine.dataset.WeightedRows's per-row data): held here, and
+        each partition's share sent to its worker (once: a copy for another model keeps
+        them), so that a weighted reduction ships only its function."""
+        out = copy.copy(self)
+        out.weights = None if weights is None else check_weights(weights, self.n_samples)
+        out.known = None if known is None else check_known(known, self.n_samples)
+        out.dropped = dropped
+        if dropped is not None and len(dropped) - int(dropped.sum()) != self.n_samples:
+            raise ValueError("the rows left out must leave the dataset's rows")
+        client = self.cluster.client
+        out.beside = [client.submit(_value, share, pure=False, workers=where,
+                                    allow_other_workers=where is not None)
+                      for share, where in zip(out._shares(), self._holders())]
+        return out
+
+    def _shares(self) -> list[Beside]:
+        """Each partition's Beside, its rows' share of the per-row data."""
+        bounds = list(zip(self.starts[:-1], self.starts[1:]))
+        reads = self._read_bounds()
+        return [Beside(None if self.weights is None else self.weights[a:b],
+                       None if self.known is None else self.known[a:b],
+                       None if self.dropped is None else self.dropped[lo:hi])
+                for (a, b), (lo, hi) in zip(bounds, reads)]
+
+    def _read_bounds(self) -> list[tuple[int, int]]:
+        """The rows of the input behind each partition: those it was read from when the
+        rows were dropped on the workers (split_partitions), else the rows left out
+        before a partition's first row are its own, as with_dropped (app.fitting) widens
+        blocks."""
+        n = self.n_samples if self.dropped is None else len(self.dropped)
+        if sum(self.read_lengths) == n:
+            ends = np.cumsum([0, *self.read_lengths])
+            return [(int(a), int(b)) for a, b in zip(ends[:-1], ends[1:])]
+        assert self.dropped is not None
+        kept = np.flatnonzero(~self.dropped)
+        firsts = [0] + [int(kept[a - 1]) + 1 if a else 0 for a in self.starts[1:-1]]
+        return list(zip(firsts, firsts[1:] + [n]))
+
+    def _holders(self) -> list[list[str] | None]:
+        """The worker that holds each partition (None where it is not yet known)."""
+        who = self.cluster.client.who_has(self.parts)
+        return [list(who.get(part.key, ())) or None for part in self.parts]
+
+    def split_partitions(self, fn: Callable[[Array], tuple[Array, R]], n_features: int
+                         ) -> tuple["DaskDataset", list[R]]:
+        """fn(rows) -> (other rows, something small) on the worker of each partition: the
+        dataset of the other rows (n_features columns, persisted anew) and the small
+        things, here in partition order."""
+        client = self.cluster.client
+        shipped = client.submit(_value, fn, pure=False)
+        pairs = [client.submit(_split_part, part, shipped, pure=False) for part in self.parts]
+        parts = [client.submit(_first, pair, pure=False) for pair in pairs]
+        smalls = self.cluster.result([client.submit(_second, pair, pure=False)
+                                      for pair in pairs])
+        del pairs
+        split = DaskDataset(self.cluster, parts, [n for _, n in smalls], n_features,
+                            self._dtype, block_rows=self.block_rows)
+        split.read_lengths = list(self.read_lengths)
+        return split, [small for small, _ in smalls]
+
     def map_partitions(self, fn: Callable[[Array], Array]) -> "DaskDataset":
         """The rows mapped by fn (row for row, partition by partition), persisted anew."""
+        if self.raw is not None:
+            raise ValueError("the rows of a dataset with missing values are mapped before "
+                             "with_missing")
         client = self.cluster.client
         shipped = client.submit(_value, fn, pure=False)
         parts = [client.submit(_map_part, part, shipped, pure=False) for part in self.parts]
         mapped = copy.copy(self)
-        mapped.parts = parts
+        mapped.parts, mapped._missing = parts, None
         return mapped
 
-    def each_partition(self, fn: Callable[[Array, int, int], R]) -> list[R]:
+    def each_partition(self, fn: Callable[..., R]) -> list[R]:
         """fn(rows, first row, partition index) on the worker that holds each partition,
-        in partition order (what fn returns comes back here: keep it small)."""
+        in partition order (what fn returns comes back here: keep it small); for rows
+        with per-row data (with_rows) fn(rows, first row, partition index, known=the
+        partition's known labels or None, dropped=the mask of its share of the input's
+        rows left out, or None: Beside)."""
         client = self.cluster.client
         shipped = client.submit(_value, fn, pure=False)
+        besides = self.beside or [None] * len(self.parts)
         return self.cluster.result([
-            client.submit(_each_part, part, shipped, int(start), i, pure=False)
-            for i, (part, start) in enumerate(zip(self.parts, self.starts[:-1]))])
+            client.submit(_each_part, part, shipped, int(start), i, beside, pure=False)
+            for i, (part, start, beside) in enumerate(zip(self.raw or self.parts,
+                                                          self.starts[:-1], besides))])
 
-    def whole_tasks(self, fn: Callable[[Array, Any], R], items: Sequence[Any], *,
+    def whole_tasks(self, fn: Callable[..., R], items: Sequence[Any], *,
                     on_result: Callable[[int, R | BaseException], None]) -> None:
         """fn(every row, item) for each item, each a task on one worker (dask brings the
-        partitions to it), reported as they finish (cluster.run_tasks)."""
+        partitions to it: the rows as read, their missing values too), reported as they
+        finish (cluster.run_tasks); for rows with weights or known labels, fn(every row,
+        item, weights=..., known=...)."""
         self.cluster.run_tasks(partial(_with_whole, fn), items, on_start=lambda i: None,
-                               on_result=on_result, extra=self.parts)
+                               on_result=on_result,
+                               extra=(self.raw or self.parts) + (self.beside or []))
 
 
 # --------------------------------------------------------------------------- the cluster

@@ -68,7 +68,9 @@ from .options import (
                    "thread; 0: one per core.  Results do not depend on it.")
 @click.option("--skip-existing", is_flag=True,
               help="Keep the results of datasets whose outputs are complete and were "
-                   "fitted with the same options (resume an interrupted batch).")
+                   "fitted with the same options and inputs (sample weights, known labels, "
+                   "--missing, unchanged files beside the data): resume an interrupted "
+                   "batch.")
 @click.option("--summary", metavar="FILE", type=FILE_PATH,
               help=f"Also write the summary table to FILE ({TEXT_FORMATS_TEXT} by "
                    "extension; '-': stdout, CSV unless --format says otherwise).")

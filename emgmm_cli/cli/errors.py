@@ -33,7 +33,7 @@ from ..engine.errors import (
     InvalidParameter,
     NotPositiveDefinite,
 )
-from ..io.errors import DataError
+from ..io.errors import DROP_MISSING, EM_MISSING, DataError
 from .options import flag
 
 if TYPE_CHECKING:
@@ -48,6 +48,11 @@ REMEDIES = {
     STANDARDIZE: "--standardize (every column centred and scaled to unit variance)",
     WIDER_DTYPE: "--dtype float64",
     LEAVE_OUT_COLUMN: "--columns without that column",
+}
+#: How each remedy a data error names is said here, after "use".
+DATA_REMEDIES = {
+    DROP_MISSING: "--missing drop (leave out the rows with a missing value)",
+    EM_MISSING: "--missing em (fit them through their observed values)",
 }
 #: How each remedy a finding names is said here, as what to do.
 FINDING_REMEDIES = {
@@ -73,6 +78,15 @@ def engine_message(exc: EngineError) -> str:
         return str(exc)
     remedies = [_remedy(code, exc) for code in exc.advice]
     return f"{exc}; use {_listed(remedies)}"
+
+
+def data_message(exc: DataError, text: str | None = None) -> str:
+    """A data error (or text, where it is said: str(exc) by default) with its advice:
+    '...: missing value 'NA'; use --missing drop (...) or --missing em (...)'."""
+    text = str(exc) if text is None else text
+    if not exc.advice:
+        return text
+    return f"{text}; use {_listed([DATA_REMEDIES[code] for code in exc.advice])}"
 
 
 def _listed(items: list[str], word: str = "or") -> str:
@@ -121,6 +135,9 @@ class Phrasing:
     def failure(self, exc: BaseException) -> str:
         return one_line(exc)
 
+    def located(self, exc: DataError, text: str) -> str:
+        return data_message(exc, text)
+
     def finding(self, finding: Finding) -> str:
         return finding_message(finding)
 
@@ -144,7 +161,9 @@ def one_line(exc: BaseException, command: str | None = None) -> str:
     if isinstance(exc, EngineError):
         text = engine_message(exc)
         return text if exc.source is None else f"{exc.source}: {text}"
-    if isinstance(exc, (DataError, MissingExtra, BackendError)):
+    if isinstance(exc, DataError):
+        return data_message(exc)
+    if isinstance(exc, (MissingExtra, BackendError)):
         return str(exc)
     if isinstance(exc, MemoryError):
         return "out of memory; " + OUT_OF_MEMORY.get(

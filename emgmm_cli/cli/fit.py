@@ -38,7 +38,8 @@ from .options import (
 @click.option("--trace", metavar="FILE",
               type=FILE_PATH,
               help="Write the per-iteration trace (iteration, log_likelihood, change, "
-                   "seconds) to FILE.")
+                   "seconds, event: what happened at the iteration, and on the last row "
+                   "why the fit stopped) to FILE; .npy leaves out event.")
 @click.option("--model", metavar="FILE",
               type=FILE_PATH,
               help="Write the fitted model (versioned JSON) to FILE.")
@@ -103,7 +104,8 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
         fitted = fitting.fit_points(points, options.replace(means_init=means_init),
                                     means_init=means, on_iteration=on_iteration,
                                     standardize=standardize,
-                                    on_finding=show.finding_warner(term, points))
+                                    on_finding=show.finding_warner(term, points),
+                                    inputs=read.inputs())
     show.events(term, fitted)
     with show.working(term, "writing the outputs"):
         fitting.write_outputs(fitted, outputs,

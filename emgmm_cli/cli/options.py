@@ -407,8 +407,9 @@ read_options = compose(
     click.option("--missing", type=click.Choice(vocab.names(vocab.MISSING)), default="error",
                  show_default=True,
                  help="Missing values (in text: empty fields, NA, NaN; in .npy and "
-                      "Parquet: NaN): " + vocab.listing(vocab.MISSING) + ".  Data with "
-                      "missing values are read in memory only."),
+                      "Parquet: NaN): " + vocab.listing(vocab.MISSING) + ".  With the "
+                      "local backend, data with missing values are read in memory only (the "
+                      "dask backend keeps them on its workers)."),
 )
 
 input_options = compose(click.argument("input", metavar="INPUT", type=FILE_PATH), read_options)

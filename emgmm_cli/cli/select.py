@@ -104,6 +104,7 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     with show.select_progress(term, cells) as on_cell:
         selected = selecting.select_points(points, cells, template, seed=seed, jobs=jobs,
                                            on_cell=on_cell, standardize=standardize,
-                                           on_finding=show.finding_warner(term, points))
+                                           on_finding=show.finding_warner(term, points),
+                                           inputs=read.inputs())
     show.selection(term, selected, carries_data=as_json or "-" in (table, model))
     selecting.write_selection(selected, table=table, model=model, plot=plot, as_json=as_json)

@@ -80,7 +80,7 @@ def fit_summary(term: Terminal, fitted: "Fitted", *, carries_data: bool,
     render_fit_summary(console, fitted.document,
                        shape=(fitted.data.n_samples, fitted.data.n_features))
     if trace:
-        render_trace(console, fitted.result.trace)
+        render_trace(console, fitted.result.trace, fitted.trace["event"])
 
 
 #: Text pictures are at most this wide.

@@ -197,24 +197,38 @@ def total_weight(data: Dataset) -> float:
 class _WithWeights:
     """fn(block[, first row], w=the block's weights or None[, known=its known labels]),
     from the block's first row (picklable, for backends that ship the function to other
-    processes)."""
+    processes).  weights and known hold the rows from row offset on: every row, or the
+    rows of one part of them (over_part)."""
 
     def __init__(self, fn: Callable[..., object], weights: NDArray[np.float64] | None,
                  indexed: bool, known: NDArray[np.int64] | None = None,
-                 with_known: bool = False) -> None:
+                 with_known: bool = False, offset: int = 0) -> None:
         self.fn = fn
         self.weights = weights
         self.indexed = indexed
         self.known = known
         self.with_known = with_known
+        self.offset = offset
 
     def __call__(self, block: NDArray[np.floating], first: int) -> object:
-        stop = first + block.shape[0]
+        start = first - self.offset
+        stop = start + block.shape[0]
         extra: dict[str, Any] = {"w": None if self.weights is None
-                                 else self.weights[first:stop]}
+                                 else self.weights[start:stop]}
         if self.with_known:
-            extra["known"] = None if self.known is None else self.known[first:stop]
+            extra["known"] = None if self.known is None else self.known[start:stop]
         return self.fn(block, first, **extra) if self.indexed else self.fn(block, **extra)
+
+    def bare(self) -> "_WithWeights":
+        """This function without the per-row arrays: what a backend that keeps each part's
+        weights and known labels beside its rows ships (then over_part on each part)."""
+        return _WithWeights(self.fn, None, self.indexed, None, self.with_known)
+
+    def over_part(self, weights: NDArray[np.float64] | None,
+                  known: NDArray[np.int64] | None, offset: int) -> "_WithWeights":
+        """This function over the rows from row offset on, whose weights and known labels
+        (or None) are given."""
+        return _WithWeights(self.fn, weights, self.indexed, known, self.with_known, offset)
 
 
 def reduce_weighted(data: Dataset, fn: Callable[..., T], *, indexed: bool = False,

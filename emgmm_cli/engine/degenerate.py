@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .dataset import Dataset, reduce_weighted
-from .em import COLLAPSE_MASS, degenerate_components
+from .em import COLLAPSE_MASS, STOPPED_DEGENERATE, degenerate_components
 from .errors import EngineError, FitEvent
 from .params import MixtureParams
 from .stats import predict_chunk
@@ -46,7 +46,10 @@ MAX_REINITS = 3
 
 
 class DegenerateComponent(EngineError):
-    """A component degenerated and the policy is 'error'."""
+    """A component degenerated and the policy is 'error'.  The fit stopped, without a
+    result: reports that say why fits stopped say degenerate (stopped)."""
+
+    stopped = STOPPED_DEGENERATE
 
     def __init__(self, component: int, iteration: int, why: str) -> None:
         super().__init__(f"component {component} degenerated at iteration {iteration} "
@@ -120,10 +123,11 @@ class DegeneratePolicy:
         weights = params.weights[keep] / params.weights[keep].sum()
         new = MixtureParams.build(weights, params.means[keep], cov, params.covariance_type)
         left = f"{new.n_components} component{'s' if new.n_components > 1 else ''}"
-        # component None: the index names a component that no longer exists
+        # component None: the index names a component that no longer exists (values
+        # keeps it, numbered as the components were when it was dropped)
         return new, [FitEvent(DROPPED, f"component {k} of {params.n_components} dropped at "
                                        f"iteration {it} ({why}); EM continues with {left}",
-                              None, it)]
+                              None, it, {"component": k})]
 
     def _reinit(self, params: MixtureParams, k: int, it: int, why: str
                 ) -> tuple[MixtureParams, list[FitEvent]]:

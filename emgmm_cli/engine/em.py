@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from .families import family, scatter_about_means
 from .dataset import Dataset, reduce_weighted, row_known, row_weights
-from .missing import missing_stats, row_missing
+from .missing import row_missing
 from .errors import WEIGHT_COLLAPSE, FitEvent, NotPositiveDefinite
 from .params import MixtureParams
 from .stats import SuffStats, chunk_stats
@@ -193,8 +193,8 @@ def em_stats(data: Dataset, params: MixtureParams, hard: bool,
     and rows with missing coordinates through their observed ones (engine.missing)."""
     missing = row_missing(data)
     if missing is not None:
-        return missing_stats(missing, params, hard, row_weights(data), row_known(data),
-                             entropy)
+        return missing.missing_stats(params, hard, row_weights(data), row_known(data),
+                                     entropy)
     return reduce_weighted(data, partial(chunk_stats, params=params, hard=hard,
                                          entropy=entropy), with_known=True)
 

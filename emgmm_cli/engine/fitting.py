@@ -195,6 +195,35 @@ def _events_for(run: EMRun, degenerate: list[int], options: FitOptions) -> list[
     return events
 
 
+#: Events a trace row does not name, since the stop reason on the last row says them.
+_STOP_EVENTS = (NOT_CONVERGED, TIME_LIMIT)
+
+
+def event_name(event: FitEvent) -> str:
+    """An event in a few words: its kind and the component it is about ("reinitialised 2",
+    "dropped 3"; a dropped component as numbered when it was dropped)."""
+    component = event.component if event.component is not None else event.values.get(
+        "component")
+    return event.kind if component is None else f"{event.kind} {component}"
+
+
+def trace_events(result: FitResult) -> list[str | None]:
+    """For each row of result.trace: what happened at that iteration (the names of its
+    events, joined by '; '), None where nothing did; the last row ends with why the run
+    stopped (em.STOP_REASONS).  An event is on the row of its iteration, or on the last
+    row when it has none or the run made passes beyond its rows (accelerated EM)."""
+    names: list[list[str]] = [[] for _ in result.trace]
+    if not names:
+        return []
+    for event in result.events:
+        if event.kind not in _STOP_EVENTS:
+            it = event.iteration
+            row = it - 1 if it is not None and 1 <= it <= len(names) else len(names) - 1
+            names[row].append(event_name(event))
+    names[-1].append(result.stopped)
+    return ["; ".join(n) if n else None for n in names]
+
+
 def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Generator,
                  moments: Moments, *, means_init: Array | None, hc_tree: HcTree | None,
                  on_iteration: ProgressCallback | None,
@@ -323,6 +352,13 @@ def _known_stats(x: Array, *, k: int, covariance_type: str, origin: Array,
     return stats_from_resp(x, resp, origin, covariance_type, w)
 
 
+def with_known_labels(options: FitOptions) -> FitOptions:
+    """The options a fit with known labels runs with (and records): the components keep
+    the labels' numbers (order none).  It also starts from the means of the known rows
+    (init means-init) when none are given and every component has some."""
+    return options.replace(order="none")
+
+
 def _semi_supervised(data: Dataset, options: FitOptions, means_init: Array | None,
                      start: MixtureParams | None) -> tuple[FitOptions, Array | None]:
     """Options and starting means of a fit with known labels (semi-supervised EM).
@@ -343,7 +379,7 @@ def _semi_supervised(data: Dataset, options: FitOptions, means_init: Array | Non
                                "drop (the labels name fixed components)",
                                option="algorithm" if options.algorithm != "soft"
                                else "on_degenerate")
-    options = options.replace(order="none")
+    options = with_known_labels(options)
     if means_init is not None or start is not None:
         return options, means_init
     origin = np.zeros((k, data.n_features))

@@ -18,18 +18,20 @@ factorisations of its observed block per iteration, and its rows one product eac
 complete rows go through the ordinary kernels (stats.chunk_stats), so a dataset without
 missing values is fitted exactly as before.  MissingRows holds the rows in memory; for
 every other use (initialisation, screening, pictures) it is the data with each missing
-value replaced by its column's mean over the rows that have it.
+value replaced by its column's mean over the rows that have it.  The statistics of the
+rows add up over any split of the rows, so a backend that holds the rows in parts keeps a
+MissingRows of each part and adds their missing_stats (the Incomplete protocol).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .dataset import Dataset, RowsWith
+from .dataset import Dataset, InMemoryRows, RowsWith
 from .families import MATRIX
 from .kernels import LOG_2PI
 from .params import MixtureParams
@@ -41,14 +43,47 @@ Array = NDArray[np.floating]
 def impute_means(x: NDArray[np.floating]) -> NDArray[np.floating]:
     """x with each NaN replaced by the mean of its column's other values (0 for a column
     with none)."""
+    return fill_missing(x, observed_means(observed_sums(x)))
+
+
+def observed_sums(x: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Per column the sum of the values that are not NaN, then per column their count,
+    then the number of rows with a NaN: (2 D + 1,), to be added over parts of the rows."""
+    holes = np.isnan(x)
+    return np.concatenate([np.where(holes, 0.0, x).sum(axis=0, dtype=np.float64),
+                           (~holes).sum(axis=0), [holes.any(axis=1).sum()]])
+
+
+def observed_means(sums: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The column means of observed_sums (0 for a column without a value)."""
+    d = (len(sums) - 1) // 2
+    counts = sums[d:2 * d]
+    return np.where(counts > 0, sums[:d] / np.maximum(counts, 1), 0.0)
+
+
+def fill_missing(x: NDArray[np.floating], means: NDArray[np.float64]) -> NDArray[np.floating]:
+    """x with each NaN replaced by its column's value of means."""
     out = np.array(x, copy=True)
-    holes = np.isnan(out)
-    counts = (~holes).sum(axis=0)
-    sums = np.where(holes, 0.0, out).sum(axis=0, dtype=np.float64)
-    means = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
-    rows, cols = np.nonzero(holes)
+    rows, cols = np.nonzero(np.isnan(out))
     out[rows, cols] = means[cols]
     return out
+
+
+class Incomplete(Protocol):
+    """Rows some of which have missing coordinates, as EM and the final pass read them:
+    MissingRows (in memory), or a backend's rows that hold their own (backends.dask)."""
+
+    @property
+    def n_incomplete(self) -> int: ...
+
+    def missing_stats(self, params: MixtureParams, hard: bool, w: NDArray[np.float64] | None,
+                      known: NDArray[np.int64] | None, entropy: bool = True) -> SuffStats:
+        """One E-step over every row (module function missing_stats)."""
+        ...
+
+    def missing_predictions(self, params: MixtureParams) -> Iterator[tuple[int, Predictions]]:
+        """(first row, predictions) of the rows in blocks, in row order."""
+        ...
 
 
 class MissingRows(RowsWith):
@@ -76,6 +111,13 @@ class MissingRows(RowsWith):
     def n_incomplete(self) -> int:
         return self.n_samples - len(self.complete)
 
+    def missing_stats(self, params: MixtureParams, hard: bool, w: NDArray[np.float64] | None,
+                      known: NDArray[np.int64] | None, entropy: bool = True) -> SuffStats:
+        return missing_stats(self, params, hard, w, known, entropy)
+
+    def missing_predictions(self, params: MixtureParams) -> Iterator[tuple[int, Predictions]]:
+        return iter([(0, missing_predictions(self, params))])
+
     def for_model(self, n_components: int, covariance_type: str) -> "MissingRows":
         out = MissingRows.__new__(MissingRows)
         out.__dict__.update(self.__dict__)
@@ -83,12 +125,30 @@ class MissingRows(RowsWith):
         return out
 
 
-def row_missing(data: Dataset) -> MissingRows | None:
-    """The MissingRows under data (through the wrappers that add per-row data), or None."""
+def row_missing(data: Dataset) -> Incomplete | None:
+    """The rows with missing coordinates under data (through the wrappers that add per-row
+    data): a MissingRows, or a dataset whose n_incomplete is not 0; None without any."""
     found: Any = data
-    while found is not None and not isinstance(found, MissingRows):
+    while found is not None and not isinstance(found, MissingRows) \
+            and not getattr(found, "n_incomplete", 0):
         found = getattr(found, "rows", None)
     return found
+
+
+def part_missing(x: Array) -> MissingRows:
+    """One part of a dataset's rows, x in memory, as MissingRows for its share of an
+    E-step (missing_stats) and of the final pass (missing_predictions), which read x
+    alone (its rows are x too, not imputed: the backend that holds the parts keeps
+    the imputed rows)."""
+    return MissingRows(InMemoryRows(x), x)
+
+
+def predict_rows(x: Array, params: MixtureParams) -> Predictions:
+    """stats.predict_chunk of rows x in memory, those with missing coordinates through
+    their observed ones."""
+    if not np.isnan(x).any():
+        return predict_chunk(x, params)
+    return missing_predictions(part_missing(x), params)
 
 
 def _pattern(x: Array, obs: NDArray[np.intp], params: MixtureParams, full: Array
@@ -206,4 +266,4 @@ def predictions(data: Dataset, params: MixtureParams) -> Iterator[tuple[int, Pre
     missing = row_missing(data)
     if missing is None:
         return data.scan(lambda block, _: predict_chunk(block, params))
-    return iter([(0, missing_predictions(missing, params))])
+    return missing.missing_predictions(params)

@@ -215,6 +215,33 @@ OPTION_SPECS: dict[str, OptionSpec] = {
     f.name: f.metadata["spec"] for f in dataclasses.fields(FitOptions)
 }
 
+#: What the rows of the data bring to a fit besides their points, named as the read
+#: options name them (app.requests.ReadOptions), each with its default: the sample
+#: weights, the known labels and what a missing value means.  They are recorded in the
+#: model's "options" beside the fit options (a file written before they were has none:
+#: then the defaults), checked when a model is read, and compared, with the fit
+#: options, by `batch --skip-existing`.  A file name is "<array>" for values given to
+#: the Python API as an array.
+def _named_input(help: str) -> OptionSpec:
+    """An input named by a column or a file, or null."""
+    return OptionSpec(kind=str, nullable=True, optional_in_file=True, help=help)
+
+
+INPUT_SPECS: dict[str, OptionSpec] = {
+    "weights_column": _named_input(
+        "The column of the data that held each row's sample weight (not a feature)."),
+    "sample_weights": _named_input("The file of one sample weight per row."),
+    "known_column": _named_input("The column of the data that held each row's known "
+                                 "component."),
+    "known_labels": _named_input("The file of one known component per row."),
+    "missing": OptionSpec(
+        kind=str, choices=lambda: vocab.names(vocab.MISSING), optional_in_file=True,
+        help="What a row with a missing value meant: an error, a row left out, or a row "
+             "fitted through its observed values."),
+}
+INPUT_DEFAULTS: Mapping[str, Any] = {**{name: None for name in INPUT_SPECS},
+                                     "missing": vocab.names(vocab.MISSING)[0]}
+
 #: fit's defaults for the EM options that `select` changes, and select's: two full runs
 #: of the auto start per cell, and EM run until the log-likelihood is settled to well
 #: under the 0.01 at which cells are compared.

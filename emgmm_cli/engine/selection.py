@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import vocab
 from .dataset import Dataset
+from .degenerate import DegenerateComponent
 from .errors import EngineError, InvalidParameter
 from .families import family, searched
 from .fitting import FitResult, ProgressCallback, fit
@@ -118,6 +119,15 @@ class CellResult:
     error: str | None = None
     #: whether the model did not apply to the data (no fit was tried)
     skipped: bool = False
+    #: why the fit of a failed cell stopped, where it says (degenerate, as on_degenerate
+    #: 'error' asks); None otherwise
+    halted: str | None = None
+
+    @property
+    def stopped(self) -> str | None:
+        """Why the cell's kept run stopped (em.STOP_REASONS), or why its fit failed
+        (halted); None when it did not run."""
+        return self.result.stopped if self.result is not None else self.halted
 
     @property
     def status(self) -> str:
@@ -165,7 +175,8 @@ def fit_cell(data: Dataset, task: CellTask, *, hc_tree: HcTree | None = None,
     except InvalidParameter as exc:  # raised before any iteration: the model does not apply
         return CellResult(task.cell, task.options, error=str(exc), skipped=True)
     except EngineError as exc:
-        return CellResult(task.cell, task.options, error=str(exc))
+        return CellResult(task.cell, task.options, error=str(exc),
+                          halted=exc.stopped if isinstance(exc, DegenerateComponent) else None)
     return CellResult(task.cell, task.options, result=result)
 
 

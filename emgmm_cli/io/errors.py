@@ -9,6 +9,14 @@ from __future__ import annotations
 
 import errno
 
+#: Remedies a DataError can name (DataError.advice), said by the command line in its own
+#: options (cli.errors): the rows with a missing value left out of the fit ...
+DROP_MISSING = "drop-missing"
+#: ... or fitted through their observed values (EM with missing values).
+EM_MISSING = "em-missing"
+#: The remedies of a missing value where none is allowed, most useful first.
+MISSING_REMEDIES = (DROP_MISSING, EM_MISSING)
+
 
 class DataError(Exception):
     """Reading or writing data failed for a reason the user can fix.
@@ -18,6 +26,8 @@ class DataError(Exception):
         line: 1-based line in the file, or None where it does not apply.
         column: the column's name (or index, as a string), or None.
         message: what went wrong and, where possible, what to do; one line.
+        advice: remedies that are options of the command line (the constants above), which
+            it adds to the message in its own terms; () where the message says it all.
 
     ``str(err)`` is one line: ``"{source}:{line}: column '{column}': {message}"``, with the
     parts that are None left out, e.g. ``"data.csv: file is empty"``.
@@ -35,10 +45,12 @@ class DataError(Exception):
         *,
         line: int | None = None,
         column: str | None = None,
+        advice: tuple[str, ...] = (),
     ) -> None:
         self.source = source
         self.line = line
         self.column = column
+        self.advice = advice
         # Keep the promise of one line whatever a lower layer put into its message.
         self.message = " ".join(message.split())
         super().__init__(self.format())
@@ -57,11 +69,12 @@ class DataError(Exception):
 
     def __reduce__(self) -> tuple[object, ...]:
         # Exceptions with keyword-only arguments do not pickle by default (process pools).
-        return (_rebuild, (self.source, self.message, self.line, self.column))
+        return (_rebuild, (self.source, self.message, self.line, self.column, self.advice))
 
 
-def _rebuild(source: str, message: str, line: int | None, column: str | None) -> DataError:
-    return DataError(source, message, line=line, column=column)
+def _rebuild(source: str, message: str, line: int | None, column: str | None,
+             advice: tuple[str, ...] = ()) -> DataError:
+    return DataError(source, message, line=line, column=column, advice=advice)
 
 
 def open_error(name: str, exc: OSError) -> DataError:

@@ -35,6 +35,8 @@ TRANSFORM_FIELD = "transform"
 #: The field of a weighted fit's model document: the sum of the sample weights.
 WEIGHTS_FIELD = "sum_of_weights"
 TRANSFORM_KINDS = ("standardize",)
+#: The field of the SHA-256 digests of the files a fit read beside its data.
+DIGESTS_FIELD = "input_sha256"
 
 
 def _finite_or_none(v: float) -> float | None:
@@ -42,14 +44,20 @@ def _finite_or_none(v: float) -> float | None:
 
 
 def model_document(result: "FitResult", *, feature_names: list[str], source: str,
-                   dtype: str = "float64", transform: dict[str, Any] | None = None
-                   ) -> dict[str, Any]:
+                   dtype: str = "float64", transform: dict[str, Any] | None = None,
+                   inputs: dict[str, Any] | None = None,
+                   digests: dict[str, str] | None = None) -> dict[str, Any]:
     """The model file's content for a fit (also the `--json` summary).
 
-    options: every field of the fit's FitOptions (engine.options, the one schema), and
-    dtype, the precision the data were fitted in.  transform: what the fitted columns
-    were made from the data's (a TRANSFORM_KINDS object), or None.
+    options: every field of the fit's FitOptions (engine.options, the one schema), dtype,
+    the precision the data were fitted in, and inputs, what the rows brought besides
+    their points (engine.options.INPUT_SPECS; their defaults when None).  transform: what
+    the fitted columns were made from the data's (a TRANSFORM_KINDS object), or None.
+    digests: the SHA-256 of each file the fit read beside the data, by the option that
+    named it (DIGESTS_FIELD), when there are any.
     """
+    from ..engine.options import INPUT_DEFAULTS
+
     from .. import __version__
 
     p = result.params
@@ -79,13 +87,15 @@ def model_document(result: "FitResult", *, feature_names: list[str], source: str
         "restart_log_likelihoods": [_finite_or_none(v) for v in result.restart_logliks],
         "stopped": result.stopped,
         "restart_stopped": list(result.restart_stopped),
-        "options": {**opts.to_dict(), "dtype": dtype},
+        "options": {**opts.to_dict(), "dtype": dtype, **INPUT_DEFAULTS, **(inputs or {})},
         "source": source,
     }
     if transform is not None:
         doc[TRANSFORM_FIELD] = transform
     if result.weight_total is not None:
         doc[WEIGHTS_FIELD] = result.weight_total
+    if digests:
+        doc[DIGESTS_FIELD] = dict(digests)
     return doc
 
 
@@ -133,8 +143,9 @@ MODEL_FIELDS: tuple[ModelField, ...] = (
     ModelField("events", "the named events of the fit: objects with kind, component, "
                          "iteration and message"),
     ModelField("restart_log_likelihoods", "the final log-likelihood of every restart"),
-    ModelField("stopped", "why EM stopped: converged, max-iter, time limit (--max-time) "
-                          "or degenerate (absent from files of earlier versions)"),
+    ModelField("stopped", "why EM stopped: converged, max-iter or time limit (--max-time); "
+                          "a fit that --on-degenerate error stops (degenerate) writes no "
+                          "model (absent from files of earlier versions)"),
     ModelField("restart_stopped", "the same for every restart, in restart order"),
     ModelField("options", "every fit option, with the seed actually used: an object with "
                           "the fields below"),
@@ -157,6 +168,10 @@ OPTIONAL_FIELDS: tuple[ModelField, ...] = (
                             "many (n_samples counts the rows fitted)"),
     ModelField("n_incomplete", "only for a fit with --missing em over rows with missing "
                                "values: how many rows had some"),
+    ModelField(DIGESTS_FIELD, "only for a fit that read files beside its data (--means-init, "
+                              "--init-model, --sample-weights, --known-labels): the SHA-256 "
+                              "of each, in hex, by the option that named it (batch "
+                              "--skip-existing fits a dataset again when one has changed)"),
 )
 #: Fields of "options" that are not fit options.
 OPTIONS_EXTRA: tuple[ModelField, ...] = (
@@ -465,7 +480,7 @@ def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
     for name, (ok, expected) in checks.items():
         if not ok(doc[name]):
             raise _field_error(path, name, f"expected {expected}, got {json_text(doc[name])}")
-    from ..engine.options import OPTION_SPECS
+    from ..engine.options import INPUT_SPECS, OPTION_SPECS
 
     options = doc["options"]
     missing = [f"options.{name}" for name, spec in OPTION_SPECS.items()
@@ -473,7 +488,7 @@ def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
     if missing:
         raise DataError(path, f"missing field{'s' if len(missing) > 1 else ''} "
                               f"{', '.join(repr(m) for m in missing)}; the model file is incomplete")
-    for name, spec in OPTION_SPECS.items():
+    for name, spec in {**OPTION_SPECS, **INPUT_SPECS}.items():
         if name in options and not spec.accepts(options[name]):
             raise _field_error(path, f"options.{name}",
                                f"expected {spec.describe()}, got {json_text(options[name])}")

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import DataError
+from .errors import MISSING_REMEDIES, DataError
 
 __all__ = ["NpyFile", "nonfinite_error", "read_npy_header"]
 
@@ -60,10 +60,14 @@ def nonfinite_error(
     i, j = (int(v) for v in np.argwhere(np.isinf(x) if missing else ~np.isfinite(x))[0])
     row = first_row + i
     original = raw[i, j]
+    where = f"in row {row + 1} (index {row})"
     if np.isfinite(original):
-        message = f"value {original!r} in row {row + 1} (index {row}) is out of range for {x.dtype}"
+        message = f"value {original!r} {where} is out of range for {x.dtype}"
+    elif np.isnan(original):
+        return DataError(source, f"missing value (NaN) {where}", column=names[j],
+                         advice=MISSING_REMEDIES)
     else:
-        message = f"non-finite value {float(original)} in row {row + 1} (index {row}); {_MISSING_HINT}"
+        message = f"non-finite value {float(original)} {where}; {_MISSING_HINT}"
     return DataError(source, message, column=names[j])
 
 

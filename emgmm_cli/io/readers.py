@@ -100,7 +100,7 @@ def read_points(
     dtype: DTypeLike = np.float64,
     stdin: BinaryIO | TextIO | None = None,
     mmap: bool = False,
-    missing: bool = False,
+    missing: bool | None = None,
 ) -> Points[NDArray[np.floating]]:
     """Read an (N, D) matrix of finite numbers from a file, or from stdin when path is "-".
 
@@ -127,12 +127,27 @@ def read_points(
     mmap: for a .npy file, map it read-only instead of loading it (no copy unless columns
         selects a subset); its dtype must then be ``dtype`` already.  Ignored for text.
     missing: missing values are read as NaN (in text: empty fields, NA, and NaN as float()
-        reads it); infinities stay errors.  Without it, a missing value is an error.
+        reads it); infinities stay errors.  False: a missing value is an error whose
+        advice names the remedies (the rows left out, or fitted through their observed
+        values); None (a file that is not the data, such as starting means): an error
+        without them.
 
     Raises DataError, with the source and where known the line and column, for anything
     wrong with the file or its contents.
     """
-    dt = np.dtype(dtype)
+    try:
+        return _read_points(path, columns, delimiter, header, np.dtype(dtype), stdin, mmap,
+                            bool(missing))
+    except DataError as exc:
+        if missing is None:  # no missing values are allowed in this file, whatever asked
+            exc.advice = ()
+        raise
+
+
+def _read_points(path: str, columns: Sequence[str] | None, delimiter: str | None,
+                 header: bool | None, dt: np.dtype, stdin: BinaryIO | TextIO | None,
+                 mmap: bool, missing: bool) -> Points[NDArray[np.floating]]:
+    """read_points, with every argument given."""
     if dt.kind != "f":
         raise ValueError(f"dtype must be a floating type, not {dt}")
     name = STDIN_NAME if path == "-" else path

@@ -68,7 +68,7 @@ from typing import Any, BinaryIO, Protocol, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import DataError, open_error, reason
+from .errors import MISSING_REMEDIES, DataError, open_error, reason
 
 __all__ = [
     "CHUNK_BYTES",
@@ -466,18 +466,21 @@ def _show(value: str, limit: int = 40) -> str:
 MISSING_WORDS = ("", "NA")
 
 
+def _missing_value(value: str, source: str, lineno: int, column: str) -> DataError:
+    """A missing value where none is allowed: where it is, and the remedies (the rows
+    left out, or fitted through their observed values)."""
+    shown = f"'{_show(value)}'" if value else "(empty field)"
+    return DataError(source, f"missing value {shown}", line=lineno, column=column,
+                     advice=MISSING_REMEDIES)
+
+
 def _parse_value(raw: str, source: str, lineno: int, column: str,
                  missing: bool = False) -> float:
     value = _unquote(raw)
-    if missing and value in MISSING_WORDS:
-        return math.nan
-    if not value:
-        raise DataError(
-            source,
-            "missing value (empty field); missing values must be removed or imputed first",
-            line=lineno,
-            column=column,
-        )
+    if value in MISSING_WORDS:
+        if missing:
+            return math.nan
+        raise _missing_value(value, source, lineno, column)
     try:
         if "_" in value:
             raise ValueError(value)
@@ -488,8 +491,10 @@ def _parse_value(raw: str, source: str, lineno: int, column: str,
                 "fix or remove the row, or select numeric columns with --columns")
         raise DataError(source, f"non-numeric value '{_show(value)}'; {hint}", line=lineno,
                         column=column) from None
-    if missing and math.isnan(number):
-        return number
+    if math.isnan(number):
+        if missing:
+            return number
+        raise _missing_value(value, source, lineno, column)
     if not math.isfinite(number):
         raise DataError(
             source, f"non-finite value '{_show(value)}'; {_MISSING_HINT}", line=lineno, column=column

@@ -1,0 +1,158 @@
+"""`batch --skip-existing` keeps a dataset only when its model was fitted from the same
+inputs as asked now: sample weights, known labels, the missing-value policy, the init
+model and frozen parameters (and the content of the files among them), not only the same
+fit options.  Each case is a real change that gives another fit, checked to give one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emgmm_cli.engine.options import INPUT_SPECS
+from emgmm_cli.io.model import load_model
+from conftest import invoke_in
+
+N = 120
+
+
+def _status(folder: Path) -> list[str]:
+    with open(folder / "out" / "summary.csv", newline="", encoding="utf-8") as fh:
+        return [r["status"] for r in csv.DictReader(fh)]
+
+
+@pytest.fixture()
+def work(tmp_path: Path) -> Path:
+    """data/x.csv (two blobs, a weight column w, a label column z, one missing value),
+    weights files (w1.csv: w, w2.csv: another), labels files (z.csv: z, z2.csv: other
+    rows) and a model to continue from."""
+    rng = np.random.default_rng(5)
+    x = np.r_[rng.normal(size=(N // 2, 2)), rng.normal(size=(N // 2, 2)) + [3.0, 1.0]]
+    w = rng.uniform(0.5, 2.0, N)
+    z = np.where(rng.random(N) < 0.2, np.arange(N) // (N // 2), -1)
+    (tmp_path / "data").mkdir()
+    lines = ["a,b,w,z"] + [f"{a:.17g},{b:.17g},{c:.17g},{d}" for (a, b), c, d in
+                           zip(x.tolist(), w.tolist(), z.tolist())]
+    lines[7] = lines[7].split(",", 1)[0] + ",," + ",".join(lines[7].split(",")[2:])
+    (tmp_path / "data" / "x.csv").write_text("\n".join(lines) + "\n")
+    np.savetxt(tmp_path / "w1.csv", w)
+    np.savetxt(tmp_path / "w2.csv", w[::-1])
+    np.savetxt(tmp_path / "z.csv", z, fmt="%d")
+    np.savetxt(tmp_path / "z2.csv", np.where(rng.random(N) < 0.5, np.arange(N) // (N // 2), -1),
+               fmt="%d")
+    r = invoke_in(tmp_path, "fit", "data/x.csv", "-k", "2", "--columns", "a,b", "--missing",
+                  "drop", "--seed", "1", "--max-iter", "2", "--model", "start.json", "-q",
+                  "-o", "/dev/null")
+    assert r.exit_code == 0, r.stderr
+    return tmp_path
+
+
+BASE = ["batch", "data", "-k", "2", "--seed", "0", "--output-dir", "out", "--columns", "a,b"]
+
+
+def _batch(work: Path, *extra: str) -> list[str]:
+    r = invoke_in(work, *BASE, *extra)
+    assert r.exit_code == 0, r.stderr
+    return _status(work)
+
+
+@pytest.mark.parametrize(("first", "then"), [
+    (["--missing", "drop"], ["--missing", "em"]),
+    (["--missing", "drop"], ["--missing", "drop", "--weights-column", "w"]),
+    (["--missing", "drop", "--weights-column", "w"], ["--missing", "drop", "--sample-weights",
+                                                      "w2.csv"]),
+    (["--missing", "drop", "--sample-weights", "w1.csv"],
+     ["--missing", "drop", "--sample-weights", "w2.csv"]),
+    (["--missing", "em"], ["--missing", "em", "--known-column", "z"]),
+    (["--missing", "em", "--known-column", "z"], ["--missing", "em", "--known-labels",
+                                                  "z2.csv"]),
+    (["--missing", "drop"], ["--missing", "drop", "--init-model", "start.json"]),
+    (["--missing", "drop", "--init-model", "start.json"],
+     ["--missing", "drop", "--init-model", "start.json", "--freeze", "weights"]),
+])
+def test_other_inputs_are_fitted_again(work: Path, first: list[str], then: list[str]) -> None:
+    model = work / "out" / "x" / "model.json"
+    assert _batch(work, *first) == ["ok"]
+    assert _batch(work, *first, "--skip-existing") == ["skipped"]
+    before = json.loads(model.read_text())
+    assert _batch(work, *then, "--skip-existing") == ["ok"]
+    after = json.loads(model.read_text())
+    assert after["log_likelihood"] != before["log_likelihood"]  # another fit indeed
+    assert _batch(work, *then, "--skip-existing") == ["skipped"]
+    # the model records them, and reads back
+    recorded = {name: after["options"][name] for name in INPUT_SPECS}
+    assert recorded["missing"] == then[1]
+    load_model(str(model))
+
+
+def test_a_changed_file_is_fitted_again(work: Path) -> None:
+    """The same --sample-weights and --init-model names, other content: fitted again."""
+    args = ["--missing", "drop", "--sample-weights", "w1.csv", "--init-model", "start.json"]
+    model = work / "out" / "x" / "model.json"
+    assert _batch(work, *args) == ["ok"]
+    digests = json.loads(model.read_text())["input_sha256"]
+    assert set(digests) == {"sample_weights", "init_model"}
+    (work / "w1.csv").write_bytes((work / "w2.csv").read_bytes())
+    assert _batch(work, *args, "--skip-existing") == ["ok"]
+    assert _batch(work, *args, "--skip-existing") == ["skipped"]
+    r = invoke_in(work, "fit", "data/x.csv", "-k", "2", "--columns", "a,b", "--missing",
+                  "drop", "--seed", "2", "--max-iter", "3", "--model", "start.json", "-q",
+                  "-o", "/dev/null")
+    assert r.exit_code == 0, r.stderr
+    assert _batch(work, *args, "--skip-existing") == ["ok"]
+
+
+def test_a_model_of_an_earlier_version_counts_as_the_defaults(work: Path) -> None:
+    """A model.json without the inputs (written before they were recorded) was fitted
+    with the defaults: kept for a run with the defaults, not for one with weights."""
+    model = work / "out" / "x" / "model.json"
+    assert _batch(work, "--missing", "drop") == ["ok"]
+    doc = json.loads(model.read_text())
+    for name in INPUT_SPECS:
+        del doc["options"][name]
+    model.write_text(json.dumps(doc))
+    load_model(str(model))
+    assert _batch(work, "--missing", "drop", "--skip-existing") == ["ok"]  # not 'error'
+    doc = json.loads(model.read_text())
+    for name in INPUT_SPECS:
+        if name != "missing":
+            del doc["options"][name]
+    model.write_text(json.dumps(doc))
+    assert _batch(work, "--missing", "drop", "--skip-existing") == ["skipped"]
+
+
+def test_skip_existing_in_a_real_process(work: Path) -> None:
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "emgmm_cli", *BASE, "--missing", "drop", *a], cwd=work,
+        capture_output=True, text=True, check=False)
+    assert run().returncode == 0
+    assert run("--skip-existing").returncode == 0 and _status(work) == ["skipped"]
+    proc = run("--skip-existing", "--weights-column", "w")
+    assert proc.returncode == 0, proc.stderr
+    assert _status(work) == ["ok"]
+    assert json.loads((work / "out" / "x" / "model.json").read_text())["options"][
+        "weights_column"] == "w"
+
+
+def test_fit_and_the_python_api_record_the_inputs(work: Path) -> None:
+    import emgmm_cli
+
+    r = invoke_in(work, "fit", "data/x.csv", "-k", "2", "--columns", "a,b", "--missing",
+                  "em", "--known-labels", "z.csv", "--seed", "0", "--json")
+    doc = json.loads(r.stdout)
+    assert {n: doc["options"][n] for n in INPUT_SPECS} == {
+        "weights_column": None, "sample_weights": None, "known_column": None,
+        "known_labels": "z.csv", "missing": "em"}
+    assert set(doc["input_sha256"]) == {"known_labels"}
+    x = np.random.default_rng(0).normal(size=(30, 2))
+    fitted = emgmm_cli.fit(x, 2, seed=0, sample_weights=np.ones(30))
+    assert fitted.document["options"]["sample_weights"] == "<array>"
+    assert "input_sha256" not in fitted.document
+    chosen = emgmm_cli.select(x, [1, 2], ["full"], seed=0, missing="drop").best
+    assert chosen is not None and chosen.document["options"]["missing"] == "drop"
