@@ -6,8 +6,9 @@
     python benchmarks/optima.py --only speed    # or: optima
 
 Not part of the test suite.  It needs scikit-learn (pip install '.[test]'); R's mclust
-(Debian: r-base-core and r-cran-mclust) where installed, and says so and leaves its
-columns out where not.  It prints markdown and writes it to docs/optima.md (--out),
+(Debian: r-base-core and r-cran-mclust) where installed; where not, it says so, the
+optima table takes mclust's cells from the cache below and the speed table leaves R's
+columns out.  It prints markdown and writes it to docs/optima.md (--out),
 with the command, the date, the machine and the versions.
 
 Optima
@@ -25,8 +26,7 @@ cell:
 - scikit-learn: GaussianMixture(K, covariance_type, n_init=30, init_params="kmeans",
   tol=1e-7, max_iter=2000, random_state=0), its best of 30 k-means restarts, climbing to
   the same precision as the tight fit;
-- mclust: Mclust(X, G = K, modelNames = MODEL)$loglik, run by Rscript in the same run
-  (for faithful, also tests/data/mclust_faithful.csv, mclust 6.0's numbers).
+- mclust: Mclust(X, G = K, modelNames = MODEL)$loglik, run by Rscript.
 
 A fit counts only if it is not degenerate (engine.em.degenerate_components: a covariance
 collapsed onto reg_covar, a spurious maximum); scikit-learn's fits are checked the same
@@ -34,6 +34,14 @@ way.  The target of a cell is max(scikit-learn, mclust) over the fits that count
 meets it when emgmm's log-likelihood is at least that less TARGET_SLACK.  Per dataset
 the table gives the cells each method is best in (within TARGET_SLACK of the best, so
 ties count for each) and each method's worst gap to the best.
+
+scikit-learn's and mclust's cells are cached, each cell as it finishes, in
+benchmarks/results/optima_sklearn.json and optima_mclust.json, keyed "dataset/family/K"
+(log-likelihood, whether degenerate, seconds), with the peer's version, its settings and
+a sha256 of each dataset: a run computes only the cells missing for the same version,
+settings and data (--refresh-sklearn, --refresh-mclust: all of them).  Where R is not
+installed the mclust cache is used whatever its version.  emgmm's cells are always
+recomputed.  --only optima rewrites only its section of --out, --only speed only its.
 
 Speed
 -----
@@ -51,6 +59,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
+import json
 import os
 import platform
 import shutil
@@ -71,6 +81,11 @@ sys.path.insert(0, str(ROOT))
 FAMILIES = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
 TARGET_SLACK = 0.01
 SEED = 0
+#: scikit-learn's default reg_covar, also the floor of its degenerate check
+SKLEARN_REG_COVAR = 1e-6
+RESULTS = ROOT / "benchmarks" / "results"
+SKLEARN_CACHE = RESULTS / "optima_sklearn.json"
+MCLUST_CACHE = RESULTS / "optima_mclust.json"
 
 
 def datasets(quick: bool, only: list[str] | None = None) -> dict[str, np.ndarray]:
@@ -94,31 +109,104 @@ def r_available() -> bool:
     return done.returncode == 0
 
 
+def data_hash(x: np.ndarray) -> str:
+    """sha256 of the array's shape and float64 bytes: a cached cell is reused only for the
+    very same data."""
+    a = np.ascontiguousarray(x, dtype=np.float64)
+    return hashlib.sha256(repr(a.shape).encode() + a.tobytes()).hexdigest()
+
+
+class CellCache:
+    """One peer's per-cell results in a JSON file: {"meta": the peer's version and settings,
+    "data": dataset -> data_hash, "cells": "dataset/family/K" -> result}.  A cell is reused
+    while meta and its dataset's hash are unchanged (check_meta False: reused whatever the
+    meta, for mclust where R is not installed); the file is rewritten after every cell, so
+    an interrupted run keeps what it did."""
+
+    def __init__(self, path: Path, meta: dict[str, Any] | None, refresh: bool) -> None:
+        self.path = path
+        stored = json.loads(path.read_text()) if path.is_file() else None
+        self.meta = None if meta is None else json.loads(json.dumps(meta))
+        if stored is not None and not refresh and self.meta in (None, stored["meta"]):
+            self.doc = stored
+        else:
+            self.doc = {"meta": self.meta, "data": {}, "cells": {}}
+        self.computed = 0
+
+    def dataset(self, name: str, digest: str) -> None:
+        """Drops the dataset's cells if they were computed on other data."""
+        if self.doc["data"].get(name) != digest:
+            self.doc["cells"] = {key: v for key, v in self.doc["cells"].items()
+                                 if not key.startswith(name + "/")}
+            self.doc["data"][name] = digest
+
+    def get(self, name: str, family: str, k: int) -> dict[str, Any] | None:
+        cell: dict[str, Any] | None = self.doc["cells"].get(f"{name}/{family}/{k}")
+        return cell
+
+    def put(self, name: str, family: str, k: int, value: dict[str, Any]) -> None:
+        self.doc["cells"][f"{name}/{family}/{k}"] = value
+        self.computed += 1
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.doc, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def counted(cell: dict[str, Any] | None) -> float | None:
+    """A cached cell's log-likelihood where it counts: fitted and not degenerate."""
+    if cell is None or cell["loglik"] is None or cell.get("degenerate"):
+        return None
+    return float(cell["loglik"])
+
+
 R_CELLS = r"""
 suppressMessages(library(mclust))
-x <- as.matrix(read.csv(commandArgs(TRUE)[1], header = FALSE))
-ks <- as.integer(strsplit(commandArgs(TRUE)[2], ",")[[1]])
-for (m in c("VVV", "EEE", "VVI", "VII")) for (g in ks) {
-  fit <- tryCatch(Mclust(x, G = g, modelNames = m, verbose = FALSE), error = function(e) NULL)
+args <- commandArgs(TRUE)
+x <- as.matrix(read.csv(args[1], header = FALSE))
+for (cell in strsplit(args[2], ",")[[1]]) {
+  mg <- strsplit(cell, ":")[[1]]
+  t <- system.time(fit <- tryCatch(Mclust(x, G = as.integer(mg[2]), modelNames = mg[1],
+                                          verbose = FALSE), error = function(e) NULL))
   ll <- if (is.null(fit)) NA else fit$loglik
-  cat(m, g, format(ll, digits = 15), "\n")
+  cat(mg[1], mg[2], format(ll, digits = 17), t[["elapsed"]], "\n")
+  flush(stdout())
 }
 """
 
+MCLUST_CALL = "Mclust(X, G = K, modelNames = MODEL, verbose = FALSE)$loglik"
 
-def mclust_cells(x: np.ndarray, ks: list[int], tmp: Path) -> dict[tuple[str, int], float]:
+
+def mclust_meta() -> dict[str, Any]:
+    done = subprocess.run(["Rscript", "-e", "cat(R.version.string, '\\n', "
+                           "as.character(packageVersion('mclust')), sep = '')"],
+                          capture_output=True, text=True, check=True)
+    r_version, version = done.stdout.splitlines()
+    return {"R": r_version, "mclust": version, "call": MCLUST_CALL,
+            "data": "written to CSV with %.17g"}
+
+
+def mclust_fill(cache: CellCache, name: str, x: np.ndarray, ks: list[int], tmp: Path) -> None:
+    """Runs Mclust, one Rscript for the dataset, on the cells the cache lacks, and caches
+    each cell as Rscript prints it: {"loglik": null where Mclust fails, "seconds"}."""
+    todo = [f"{model}:{k}" for family, model in FAMILIES.items() for k in ks
+            if cache.get(name, family, k) is None]
+    if not todo:
+        return
     data, script = tmp / "x.csv", tmp / "cells.R"
     np.savetxt(data, x, delimiter=",", fmt="%.17g")
     script.write_text(R_CELLS)
-    done = subprocess.run(["Rscript", str(script), str(data), ",".join(map(str, ks))],
-                          capture_output=True, text=True, check=True)
     by_model = {v: k for k, v in FAMILIES.items()}
-    out = {}
-    for line in done.stdout.splitlines():
-        model, g, ll = line.split()
-        if ll != "NA":
-            out[by_model[model], int(g)] = float(ll)
-    return out
+    with subprocess.Popen(["Rscript", str(script), str(data), ",".join(todo)],
+                          stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            model, g, ll, seconds = line.split()
+            cache.put(name, by_model[model], int(g),
+                      {"loglik": None if ll == "NA" else float(ll), "seconds": float(seconds)})
+            print(f"{name} {model} {g}: mclust {ll}", file=sys.stderr, flush=True)
+    if proc.returncode != 0:
+        raise subprocess.CalledProcessError(proc.returncode, "Rscript")
 
 
 def ours(x: np.ndarray, family: str, k: int, **options: Any) -> tuple[float | None, Any]:
@@ -135,55 +223,117 @@ def ours(x: np.ndarray, family: str, k: int, **options: Any) -> tuple[float | No
     return (None if result.is_degenerate else result.loglik), result
 
 
-def sklearn_best(x: np.ndarray, family: str, k: int, tol: float, max_iter: int) -> float | None:
+def sklearn_settings() -> dict[str, Any]:
+    from emgmm_cli.engine.em import DEGENERATE_RATIO
+    from emgmm_cli.engine.options import SELECT_DEFAULTS
+
+    return {"n_init": 30, "init_params": "kmeans", "tol": SELECT_DEFAULTS["tol"],
+            "max_iter": SELECT_DEFAULTS["max_iter"], "random_state": SEED,
+            "degenerate": f"engine.em.degenerate_components, reg_covar {SKLEARN_REG_COVAR:g}, "
+                          f"ratio {DEGENERATE_RATIO:g}"}
+
+
+def sklearn_best(x: np.ndarray, family: str, k: int, settings: dict[str, Any]) -> dict[str, Any]:
+    """scikit-learn's best of settings["n_init"] restarts: {"loglik" (null where the fit
+    failed), "degenerate", "seconds"}."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
     from emgmm_cli.engine.em import degenerate_components
     from emgmm_cli.engine.params import MixtureParams
 
+    t = time.perf_counter()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            gm = GaussianMixture(k, covariance_type=family, n_init=30, tol=tol,
-                                 max_iter=max_iter, random_state=SEED).fit(x)
+            gm = GaussianMixture(k, covariance_type=family, n_init=settings["n_init"],
+                                 init_params=settings["init_params"], tol=settings["tol"],
+                                 max_iter=settings["max_iter"], reg_covar=SKLEARN_REG_COVAR,
+                                 random_state=settings["random_state"]).fit(x)
     except ValueError:  # a covariance not positive definite
-        return None
+        return {"loglik": None, "degenerate": False, "seconds": time.perf_counter() - t}
     params = MixtureParams.build(gm.weights_, gm.means_, gm.covariances_, family)
-    if degenerate_components(params, x.var(axis=0), 1e-6):
-        return None
-    return float(gm.score(x) * len(x))
+    degenerate = bool(degenerate_components(params, x.var(axis=0), SKLEARN_REG_COVAR))
+    return {"loglik": float(gm.score(x) * len(x)), "degenerate": degenerate,
+            "seconds": time.perf_counter() - t}
 
 
-def optima(quick: bool, use_r: bool, only: list[str] | None) -> str:
+def optima(quick: bool, use_r: bool, only: list[str] | None,
+           refresh: tuple[bool, bool]) -> str:
+    import sklearn
+
     from emgmm_cli.engine.options import SELECT_DEFAULTS
 
     tight = {"tol": SELECT_DEFAULTS["tol"], "max_iter": SELECT_DEFAULTS["max_iter"]}
     ks = list(range(1, 5 if quick else 10))
+    peers = (CellCache(SKLEARN_CACHE, {"scikit-learn": sklearn.__version__,
+                                       "settings": sklearn_settings()}, refresh[0]),
+             CellCache(MCLUST_CACHE, mclust_meta() if use_r else None, refresh[1]))
     lines = ["| dataset | cells | default fit meets target | tight fit meets target | "
              "emgmm best | scikit-learn best | mclust best | emgmm worst gap | "
              "scikit-learn worst gap | mclust worst gap |",
              "|---|---|---|---|---|---|---|---|---|---|"]
-    misses: dict[str, list[str]] = {"default": [], "tight": []}
+    seconds = ["| dataset | emgmm default fit | emgmm tight fit | scikit-learn | mclust |",
+               "|---|---|---|---|---|"]
+    misses: dict[str, list[str]] = {"default": [], "tight": [], "no mclust": []}
     with tempfile.TemporaryDirectory() as tmp:
         for name, x in datasets(quick, only).items():
-            ref = mclust_cells(x, ks, Path(tmp)) if use_r else {}
-            cells = []
-            for family in FAMILIES:
-                for k in ks:
-                    d, _ = ours(x, family, k, n_init=10)
-                    e, _ = ours(x, family, k, n_init=10, **tight)
-                    s = sklearn_best(x, family, k, tight["tol"], tight["max_iter"])
-                    m = ref.get((family, k))
-                    cells.append((family, k, d, e, s, m))
-                    print(f"{name} {family} {k}: emgmm {d} / {e} sklearn {s} mclust {m}",
-                          file=sys.stderr, flush=True)
+            for cache in peers:
+                cache.dataset(name, data_hash(x))
+            if use_r:
+                mclust_fill(peers[1], name, x, ks, Path(tmp))
+            cells, times = _dataset_cells(name, x, ks, tight, peers)
             lines.append(_optima_row(name, cells, misses))
+            seconds.append(f"| {name} | " + " | ".join(f"{t:.1f}" for t in times) + " |")
     text = "\n".join(lines)
     for which, found in misses.items():
-        text += (f"\n\nCells where the {which} fit is below the target: "
-                 + ("; ".join(found) if found else "none") + ".")
-    return text
+        if which != "no mclust":
+            text += (f"\n\nCells where the {which} fit is below the target: "
+                     + ("; ".join(found) if found else "none") + ".")
+    if misses["no mclust"]:
+        text += ("\n\nCells without an mclust number (not cached and R not installed): "
+                 + "; ".join(misses["no mclust"]) + ".")
+    text += ("\n\nSeconds per dataset, all its cells; scikit-learn's and mclust's are those "
+             "of the run that computed the cached cell (mclust's: the Mclust call alone)."
+             "\n\n" + "\n".join(seconds))
+    return text + "\n\n" + _cache_note(peers)
+
+
+def _dataset_cells(name: str, x: np.ndarray, ks: list[int], tight: dict[str, Any],
+                   peers: tuple[CellCache, CellCache]) -> tuple[list[tuple[Any, ...]],
+                                                                 list[float]]:
+    """Per cell (family, K, default fit, tight fit, scikit-learn, mclust), computing
+    scikit-learn's cells the cache lacks; and the seconds of each of the four."""
+    settings = sklearn_settings()
+    cells = []
+    times = [0.0, 0.0, 0.0, 0.0]
+    for family in FAMILIES:
+        for k in ks:
+            t0 = time.perf_counter()
+            d, _ = ours(x, family, k, n_init=10)
+            t1 = time.perf_counter()
+            e, _ = ours(x, family, k, n_init=10, **tight)
+            times[0] += t1 - t0
+            times[1] += time.perf_counter() - t1
+            if peers[0].get(name, family, k) is None:
+                peers[0].put(name, family, k, sklearn_best(x, family, k, settings))
+            sk, mc = (cache.get(name, family, k) for cache in peers)
+            times[2] += sk["seconds"] if sk else 0.0
+            times[3] += mc["seconds"] if mc else float("nan")
+            cells.append((family, k, d, e, counted(sk), counted(mc), mc is not None))
+            print(f"{name} {family} {k}: emgmm {d} / {e} sklearn {counted(sk)} "
+                  f"mclust {counted(mc)}", file=sys.stderr, flush=True)
+    return cells, times
+
+
+def _cache_note(peers: tuple[CellCache, CellCache]) -> str:
+    sk, mc = peers
+    meta = mc.doc["meta"] or {}
+    mclust = f"mclust {meta['mclust']}, {meta['R']}" if meta else "none cached"
+    return (f"scikit-learn's and mclust's cells are cached in benchmarks/results/"
+            f"{SKLEARN_CACHE.name} (scikit-learn {sk.doc['meta']['scikit-learn']}) and "
+            f"{MCLUST_CACHE.name} ({mclust}); this run computed "
+            f"{sk.computed} and {mc.computed} of them, emgmm's all.")
 
 
 def _meets(value: float | None, target: float | None) -> bool:
@@ -196,12 +346,14 @@ def _optima_row(name: str, cells: list[tuple[Any, ...]], misses: dict[str, list[
     wins = [0, 0, 0]
     worst = [0.0, 0.0, 0.0]
     met = {"default": 0, "tight": 0}
-    counted = 0
-    for family, k, default, *values in cells:
+    n_counted = 0
+    for family, k, default, *values, has_mclust in cells:
+        if not has_mclust:
+            misses["no mclust"].append(f"{name} {FAMILIES[family]} K={k}")
         finite = [v for v in values if v is not None]
         if not finite:
             continue
-        counted += 1
+        n_counted += 1
         best = max(finite)
         for i, v in enumerate(values):
             if v is not None:
@@ -214,7 +366,7 @@ def _optima_row(name: str, cells: list[tuple[Any, ...]], misses: dict[str, list[
             else:
                 gap = "degenerate" if value is None else f"{value - target:.2f}"
                 misses[which].append(f"{name} {FAMILIES[family]} K={k} ({gap})")
-    return (f"| {name} | {counted} | {met['default']} | {met['tight']} | {wins[0]} | "
+    return (f"| {name} | {n_counted} | {met['default']} | {met['tight']} | {wins[0]} | "
             f"{wins[1]} | {wins[2]} | {worst[0]:.2f} | {worst[1]:.2f} | {worst[2]:.2f} |")
 
 
@@ -340,17 +492,36 @@ def provenance(argv: list[str], use_r: bool) -> str:
 
     r_version = ""
     if use_r:
-        done = subprocess.run(["Rscript", "-e", "cat(R.version.string, "
-                               "as.character(packageVersion('mclust')))"],
-                              capture_output=True, text=True)
-        r_version = ", " + done.stdout.strip().replace(" ", " ", 1)
-    commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+        meta = mclust_meta()
+        r_version = f", {meta['R']}, mclust {meta['mclust']}"
+    git = ["git", "-C", str(ROOT)]
+    commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
+    if subprocess.run(git + ["diff", "--quiet", "HEAD", "--", "emgmm_cli"]).returncode:
+        commit += " with uncommitted changes to emgmm_cli"
     return (f"<sub>`python benchmarks/optima.py {' '.join(argv)}`, "
             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit "
             f"{commit}, {platform.machine()} with {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, numpy {np.__version__}, scikit-learn "
             f"{sklearn.__version__}{r_version}.</sub>")
+
+
+HEADER = ["# Optima and speed of the default start", "",
+          "Generated by `benchmarks/optima.py` (its docstring says what is run); each section "
+          "ends with the command, date, machine and versions of the run that made it."]
+OPTIMA_TITLE = "## Optima: default `fit --n-init 10` against scikit-learn and mclust"
+SPEED_TITLE = "## Speed: `emgmm select` against `Mclust`"
+
+
+def merged(old: str, sections: dict[str, str]) -> str:
+    """The page: HEADER, then the optima and speed sections, each the new one where this
+    run made it, else the old page's section (from its heading to the next) as it was."""
+    kept: dict[str, str] = {}
+    for part in ("\n" + old).split("\n## ")[1:]:
+        title = "## " + part.split("\n", 1)[0]
+        kept[title] = ("## " + part).rstrip("\n")
+    body = [sections.get(title, kept.get(title)) for title in (OPTIMA_TITLE, SPEED_TITLE)]
+    return "\n".join(HEADER) + "\n\n" + "\n\n".join(b for b in body if b) + "\n"
 
 
 def main() -> None:
@@ -362,26 +533,30 @@ def main() -> None:
                         help="leave out the plain-EM select behind the passes-saved column")
     parser.add_argument("--datasets", help="comma-separated: faithful, iris, wine, breast "
                         "cancer (optima); old faithful, 20,000 (speed)")
+    parser.add_argument("--refresh-sklearn", action="store_true",
+                        help=f"recompute scikit-learn's cells, cached in {SKLEARN_CACHE.name}")
+    parser.add_argument("--refresh-mclust", action="store_true",
+                        help=f"recompute mclust's cells, cached in {MCLUST_CACHE.name}")
     parser.add_argument("--out", default=str(ROOT / "docs" / "optima.md"))
     args = parser.parse_args()
     only = None if args.datasets is None else [d.strip().lower() for d in
                                                args.datasets.split(",")]
     use_r = r_available()
     if not use_r:
-        print("R with mclust is not installed: its columns are left out", file=sys.stderr)
-    parts = ["# Optima and speed of the default start", "",
-             "Generated by `benchmarks/optima.py` (its docstring says what is run); do not "
-             "edit by hand."]
+        print("R with mclust is not installed: mclust's cached cells are used, its "
+              "timings left out", file=sys.stderr)
+    sections = {}
     if args.only in (None, "optima"):
-        parts += ["", "## Optima: default `fit --n-init 10` against scikit-learn and mclust",
-                  "", optima(args.quick, use_r, only)]
+        sections[OPTIMA_TITLE] = optima(args.quick, use_r, only,
+                                        (args.refresh_sklearn, args.refresh_mclust))
     if args.only in (None, "speed"):
-        parts += ["", "## Speed: `emgmm select` against `Mclust`", "",
-                  speed(args.repeats, use_r, only, not args.no_plain)]
-    parts += ["", provenance(sys.argv[1:], use_r), ""]
-    text = "\n".join(parts)
+        sections[SPEED_TITLE] = speed(args.repeats, use_r, only, not args.no_plain)
+    stamp = provenance(sys.argv[1:], use_r)
+    sections = {title: f"{title}\n\n{body}\n\n{stamp}" for title, body in sections.items()}
+    out = Path(args.out)
+    text = merged(out.read_text(encoding="utf-8") if out.is_file() else "", sections)
     print(text)
-    Path(args.out).write_text(text, encoding="utf-8")
+    out.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

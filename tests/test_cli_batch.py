@@ -496,7 +496,7 @@ def test_select_chooses_each_datasets_model(selected: dict[str, Result],
         assert model["options"]["seed"] == int(best[0]["seed"])
         # select's defaults where none was given (--n-init was)
         assert {o: model["options"][o] for o in ("init", "n_init", "tol", "max_iter")} == {
-            "init": "auto", "n_init": 2, "tol": 1e-7, "max_iter": 2000}
+            "init": "auto", "n_init": 2, "tol": 1e-6, "max_iter": 2000}
         labels = np.loadtxt(folder / "labels.csv", dtype=np.int64)
         assert labels.shape == (n,) and set(labels.tolist()) == set(range(k))
 
@@ -528,7 +528,7 @@ def test_select_outputs_are_those_of_select_and_fit(selected: dict[str, Result],
     # the chosen cell is a fit with select's options and the cell's seed
     opts = json.loads((mine / "model.json").read_text())["options"]
     fit = invoke("fit", "data/three.csv", "-k", str(opts["n_components"]), "-c",
-                 opts["covariance_type"], "--init", opts["init"], "--n-init", "2", "--tol", "1e-7",
+                 opts["covariance_type"], "--init", opts["init"], "--n-init", "2", "--tol", "1e-6",
                  "--max-iter", "2000", "--seed", str(opts["seed"]), "--output-dir", "fit3")
     assert fit.exit_code == 0, fit.stderr
     for name in ("labels.csv", "model.json"):
@@ -622,8 +622,8 @@ def test_help_shows_select_and_both_defaults() -> None:
         assert flag in text, flag
     assert "emgmm batch data/ --select -k 1-8 --output-dir results/" in text
     flat = " ".join(text.split())
-    for shown in ("[default: auto; with --select: auto]", "[default: 1; with --select: 2]",
-                  "[default: 0.001; with --select: 1e-07]",
+    for shown in ("[default: auto; with --select: auto]", "[default: 2; with --select: 2]",
+                  "[default: 0.001; with --select: 1e-06]",
                   "[default: 100; with --select: 2000]",
                   "[default: full; with --select: all]", "[default with --select: 1-9]"):
         assert shown in flat, shown

@@ -612,7 +612,7 @@ def test_bad_per_row_data_on_the_cluster_is_one_line(scheduler: str, tmp_path: P
              (["parts", "--columns", "c0,c1", "--known-column", "k", "-k", "1"], 1,
               "known label 1 of row"),
              (["none.csv", "--missing", "drop"], 1, "every one of the 2 rows has a missing"),
-             (["m.csv"], 1, "m.csv:3: column 'b': non-numeric value 'NA'")]
+             (["m.csv"], 1, "m.csv:3: column 'b': missing value 'NA'; use --missing drop")]
     for args, status, message in cases:
         result = invoke_in(tmp_path, "fit", *args, *([] if "-k" in args else ["-k", "2"]),
                            "--backend", "dask", "--scheduler", scheduler)

@@ -16,7 +16,7 @@ def reference_tree(x: np.ndarray, alpha: float = HC_ALPHA,
                    beta: float = HC_BETA) -> list[tuple[int, int]]:
     """O(m^3) agglomeration: at each step every pair (a < b) of live groups is scored as
     cost(a u b) - cost(a) - cost(b) from the rows themselves; the cheapest pair is merged,
-    b into a, ties going to the lowest (a, b)."""
+    b into a, ties going to the largest b, then the largest a (mclust's rule)."""
     z = svd_scale(x)
     m, d = z.shape
     ridge = alpha * float(((z - z.mean(axis=0)) ** 2).sum()) / (m * d)
@@ -32,9 +32,10 @@ def reference_tree(x: np.ndarray, alpha: float = HC_ALPHA,
     merges = []
     while len(groups) > 1:
         keys = sorted(groups)
-        scored = [(cost(groups[a] + groups[b]) - cost(groups[a]) - cost(groups[b]), a, b)
+        scored = [(cost(groups[a] + groups[b]) - cost(groups[a]) - cost(groups[b]), -b, -a)
                   for ia, a in enumerate(keys) for b in keys[ia + 1:]]
-        _, a, b = min(scored)
+        _, minus_b, minus_a = min(scored)
+        a, b = -minus_a, -minus_b
         groups[a] += groups.pop(b)
         merges.append((a, b))
     return merges
@@ -56,12 +57,13 @@ def test_hc_tree_equals_the_plain_agglomeration(d: int, seed: int, beta: float) 
 
 
 def test_copies_of_a_row_merge_first_by_the_tie_rule() -> None:
-    # five copies of row 0: merging them costs exactly the same, and they go first, in order
+    # five copies of row 0: merging them costs exactly the same, and they go first, the
+    # pair of the largest indices first, then the group absorbs the next copy down
     rng = np.random.default_rng(7)
     x = rng.normal(size=(30, 2))
     x[10:15] = x[0]
     merges = [tuple(int(v) for v in pair) for pair in hc_tree(x).merges]
-    assert merges[:5] == [(0, 10), (0, 11), (0, 12), (0, 13), (0, 14)]
+    assert merges[:5] == [(13, 14), (12, 13), (11, 12), (10, 11), (0, 10)]
     assert merges == reference_tree(x)
 
 

@@ -358,8 +358,7 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
                  **options: Any) -> Selected:
     """Choose the number of components and the covariance family of data (a path, an
     array or a DataFrame) as `emgmm select` does: every (family, K) cell is fitted, with
-    select's defaults (init hc, 5 restarts, tol 1e-7, max-iter 2000) unless options say
-    otherwise, and the lowest criterion wins.  Returns a Selected: .cells, .rows(), .best
+    select's defaults (engine.options.SELECT_DEFAULTS) unless options say otherwise, and the lowest criterion wins.  Returns a Selected: .cells, .rows(), .best
     (a Fitted, or None when every cell failed or ended degenerate).  sample_weights: N
     weights >= 0, a row of weight w counting as the row given w times; missing: as fit's."""
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,

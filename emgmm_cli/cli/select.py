@@ -66,9 +66,11 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     mclust does: fit every (covariance, K) cell and pick the lowest BIC.
 
     Each cell is a fit with --n-init restarts; its seed comes from --seed and the cell
-    alone, so the table is the same whatever --jobs is.  By default the first restart
-    starts from mclust's model-based hierarchical clustering (--init hc) and the others
-    from random responsibilities.  A restart that ends degenerate (a component collapsed
+    alone, so the table is the same whatever --jobs is.  By default (--init auto) each
+    cell screens cheap starts, mclust's model-based hierarchical clustering among them,
+    and runs the --n-init most promising to convergence, the hierarchy's always among
+    them, so that no cell ends below the optimum mclust's own start leads to.  A restart
+    that ends degenerate (a component collapsed
     onto a few points: a spurious maximum) loses to any that does not; a cell whose every
     restart is degenerate is shown as such and never chosen.  Cells that cannot be fitted
     (K larger than the data allows) are shown as failed, with the reason.

@@ -30,6 +30,9 @@ COLLAPSE_MASS = 1e-6
 #: non-zero column variance of the data.  See docs/numerics.md, "Degenerate fits".
 DEGENERATE_RATIO = 1e-6
 
+#: No component: what m_step reports collapsed on almost every iteration.
+_NONE: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+
 IterationCallback = Callable[[int, float, float], None]
 #: after_m_step(new params, collapsed components, responsibility sums, iteration) ->
 #: (the parameters EM goes on with, events): engine.degenerate's policies.
@@ -96,7 +99,8 @@ def m_step(
     fam = family(covariance_type)
     nk = stats.nk + EPS_MASS
     means = stats.sk / nk[:, None]
-    collapsed = np.flatnonzero(stats.nk < COLLAPSE_MASS)
+    collapsed = (_NONE if stats.nk.min() >= COLLAPSE_MASS
+                 else np.flatnonzero(stats.nk < COLLAPSE_MASS))
     if previous is not None and len(collapsed):
         means[collapsed] = previous.means[collapsed]
     if previous is not None and "means" in freeze:
@@ -257,7 +261,7 @@ class _Steps:
         return change
 
 
-def _settled(change: float, tol: float) -> bool:
+def settled(change: float, tol: float) -> bool:
     # a change of exactly 0 has converged whatever tol is (tol 0 included)
     return not math.isnan(change) and (abs(change) < tol or change == 0.0)
 
@@ -274,7 +278,7 @@ def _plain(steps: _Steps, params: MixtureParams, tol: float,
             and np.array_equal(st.nk, prev_stats.nk) and np.array_equal(st.sk, prev_stats.sk)
         )
         params = new_params
-        if unchanged or _settled(change, tol):
+        if unchanged or settled(change, tol):
             return params, True
         if steps.passes < max_iter and steps.time_up():
             break
@@ -310,13 +314,13 @@ def squarem(steps: _Steps, params: MixtureParams, tol: float,
     step_max, theta0 = 1.0, params
     while steps.passes < max_iter and not (steps.passes and steps.time_up()):
         st0, theta1 = steps.step(theta0)
-        if _settled(steps.record(st0.objective / st0.n), tol):
+        if settled(steps.record(st0.objective / st0.n), tol):
             return theta1, True
         if steps.passes >= max_iter or steps.time_up():
             return theta1, False
         st1, theta2 = steps.step(theta1)
         l1 = st1.objective / st1.n
-        if _settled(steps.record(l1), tol):
+        if settled(steps.record(l1), tol):
             return theta2, True
         alpha, guess = _extrapolate(theta0, theta1, theta2, step_max, scale)
         theta0 = theta2

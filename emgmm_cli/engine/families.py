@@ -363,29 +363,33 @@ class Family:
         return out
 
     def precision_factors(self, cov: Array, k: int, d: int, reg_covar: float,
-                          iteration: int | None) -> tuple[Array, Array]:
-        """(precision factors, log|U_k|) per component, raising NotPositiveDefinite.
+                          iteration: int | None) -> tuple[Array, Array, Array | None]:
+        """(precision factors, log|U_k|, covariance factors) per component, raising
+        NotPositiveDefinite.
 
-        MATRIX: upper-triangular U_k with U_k U_k^T = Sigma_k^-1, shape (K, D, D).
-        DIAGONAL: U_k = 1/sqrt(variances), shape (K, D).
+        MATRIX: upper-triangular U_k with U_k U_k^T = Sigma_k^-1, shape (K, D, D), and the
+        lower Cholesky factors L_k of the covariances (Sigma_k = L_k L_k^T), which the
+        whitened kernel reads.  DIAGONAL: U_k = 1/sqrt(variances), shape (K, D), and None.
         log|U_k| = -0.5 log|Sigma_k|: since |Sigma^-1| = |U|^2, the sign flips here, once.
         """
         per = self.expand(cov, k, d)
         if self.statistic == DIAGONAL:
-            bad = np.flatnonzero(~(per > 0).all(axis=1))
-            if len(bad):
+            if not (per > 0).all():
+                bad = np.flatnonzero(~(per > 0).all(axis=1))
                 raise NotPositiveDefinite(int(bad[0]), iteration, reg_covar)
             factors = 1.0 / np.sqrt(per)
-            return factors, np.log(factors).sum(axis=1)
+            return factors, np.log(factors).sum(axis=1), None
         try:
             lower = np.linalg.cholesky(per)  # every component at once
         except np.linalg.LinAlgError:
             lower = None
-        if lower is None or not np.all(np.isfinite(lower)):
+        # the sum is finite exactly when every entry is (one reduction, not a mask)
+        if lower is None or not np.isfinite(lower.sum()):
             raise NotPositiveDefinite(_first_not_pd(per), iteration, reg_covar)
         # cov = L L^T  =>  inv(cov) = L^-T L^-1 = U U^T with U = L^-T (upper triangular)
         factors = np.triu(np.linalg.inv(lower).transpose(0, 2, 1))
-        return factors, np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+        log_det = np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+        return factors, log_det, lower
 
     def second_moments(self, x: Array, resp: Array, centers: Array) -> Array:
         """Per-component scatter of x about given centres for given responsibilities: the

@@ -42,7 +42,7 @@ from .errors import (
     FitEvent,
     InvalidParameter,
 )
-from .hc import HcTree
+from .hc import HcTree, seeded_hc_tree
 from .init import distinct_rows, initial_params, restart_method
 from .options import FitOptions, frozen_names
 from .ordering import component_order
@@ -423,6 +423,8 @@ def fit(
     moments = reduce_weighted(data, chunk_moments)
     deadline = None if options.max_time is None else began + options.max_time
     if options.init == vocab.AUTO and means_init is None and start is None:
+        if hc_tree is None:
+            hc_tree = seeded_hc_tree(data, options.seed)
         return _pick_best(_auto_runs(data, options, moments, hc_tree, on_iteration,
                                      deadline))
     runs = 1 if means_init is not None or start is not None else options.n_init

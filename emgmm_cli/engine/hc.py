@@ -14,7 +14,9 @@ with s = tr(W_all) / (N d) (the mean column variance of the transformed data) an
 alpha = beta = 1, mclust's defaults.  For a small group the determinant is zero and the
 trace term ranks merges by spread; for a large one the determinant dominates and the score
 is the plain VVV criterion.  A merge of A and B costs cost(A u B) - cost(A) - cost(B); the
-cheapest is taken (ties: the lowest pair of group indices).
+cheapest is taken.  Ties, frequent where rows repeat, go as mclust's go: to the pair (a, b),
+a < b, with the largest b, then the largest a; with that rule the tree of Old Faithful and
+of iris cut at K = 1..9 gives mclust 6.0's partitions (tests/test_hc_mclust.py).
 
 Before clustering, the rows are transformed as mclust >= 5.4 does by default
 (``mclust.options("hcUse") == "SVD"``): centred, scaled to unit variance, rotated onto the
@@ -54,6 +56,7 @@ from numpy.typing import NDArray
 
 from .dataset import Dataset, take_weights
 from .errors import ANOTHER_INIT, FEWER_COMPONENTS, InvalidParameter
+from .missing import row_missing
 from .stats import SuffStats, stats_from_resp
 
 Array = NDArray[np.floating]
@@ -325,6 +328,22 @@ class _Groups:
         n[a] = total
 
 
+def _last_argmin(rows: Array) -> NDArray[np.intp]:
+    """The last column where each row of a (r, m) array takes its minimum."""
+    m = rows.shape[1]
+    return (m - 1 - np.argmin(rows[:, ::-1], axis=1)).astype(np.intp)
+
+
+def _cheapest(rows: NDArray[np.intp], best_at: NDArray[np.intp]) -> tuple[int, int]:
+    """The pair (a, b), a < b, to merge, given the rows whose minimum is the least: among
+    equally cheap pairs the one with the largest b, then the largest a (each row's best_at
+    is the last column of its minimum, so the row of that b holds that pair)."""
+    partner = best_at[rows]
+    lo, hi = np.minimum(rows, partner), np.maximum(rows, partner)
+    pick = np.lexsort((lo, hi))[-1]
+    return int(lo[pick]), int(hi[pick])
+
+
 def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int = 1,
             alpha: float = HC_ALPHA, beta: float = HC_BETA) -> HcTree:
     """Agglomerate the rows of x, one group per row at the start, down to min_groups.
@@ -350,25 +369,27 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
     # delta[i, j]: the cost of merging groups i and j, kept between live groups (inf on
     # the diagonal); live: the live groups, ascending.
     # best[i] is at most the minimum of row i; where exact[i], it is that minimum and
-    # best_at[i] is where, the lowest of equals (inf and -1 once i is dead).  A row is
+    # best_at[i] is where, the last of equals (inf and -1 once i is dead).  A row is
     # made exact again only when its bound is the least of all.
     delta = crit.singleton_pairs(z, float(own[0]))
     live = np.arange(m)
     best = delta.min(axis=1)
-    best_at = delta.argmin(axis=1)
+    best_at = _last_argmin(delta)
     exact = np.ones(m, dtype=bool)
     full = np.empty(m)  # the new row of a, inf where dead
 
     merges: list[tuple[int, int]] = []
     for _ in range(max(0, m - max(1, min_groups))):
-        i = int(best.argmin())
-        while not exact[i]:
-            again = delta[i].take(live)
-            k = int(again.argmin())
-            best[i], best_at[i], exact[i] = again[k], live[k], True
-            i = int(best.argmin())
-        j = int(best_at[i])
-        a, b = min(i, j), max(i, j)
+        while True:
+            least = np.flatnonzero(best == best.min())
+            loose = least[~exact[least]]
+            if not len(loose):
+                break
+            for i in loose.tolist():
+                again = delta[i].take(live)
+                k = int(_last_argmin(again[None, :])[0])
+                best[i], best_at[i], exact[i] = again[k], live[k], True
+        a, b = _cheapest(least, best_at)
         merges.append((a, b))
         groups.join(a, b)
         gone = int(live.searchsorted(b))
@@ -389,14 +410,14 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
         full[live] = row
         # A row whose minimum was with b, or with a where its cost rose, keeps its old
         # minimum as a bound; anywhere the cost with a is below the bound it is the
-        # minimum, and an equal cost moves an exact minimum to a lower index.
+        # minimum, and an equal cost moves an exact minimum to a higher index.
         exact &= ~(((best_at == a) & (full > best)) | (best_at == b))
-        better = (full < best) | ((full == best) & exact & (a < best_at))
+        better = (full < best) | ((full == best) & exact & (a > best_at))
         np.copyto(best, full, where=better)
         np.copyto(best_at, a, where=better)
         exact |= better
         best[a] = row.min()
-        best_at[a] = live[int(row.argmin())]
+        best_at[a] = live[_last_argmin(row[None, :])[0]]
         exact[a] = True
     return HcTree(rows=rows, merges=np.asarray(merges, dtype=np.intp).reshape(-1, 2),
                   n_rows=m)
@@ -425,3 +446,17 @@ def hc_stats(data: Dataset, tree: HcTree, k: int, covariance_type: str, *,
     resp[np.arange(len(labels)), labels] = 1.0
     # the hierarchy is of the rows as they are; the statistics of its groups are weighted
     return stats_from_resp(x, resp, origin, covariance_type, take_weights(data, rows))
+
+
+#: The seed-sequence key of the stream that draws the hierarchy's subsample (large data).
+HC_STREAM = 0xC1
+
+
+def seeded_hc_tree(data: Dataset, seed: int | None) -> HcTree | None:
+    """The hierarchy a fit or a selection with this seed cuts: built from the whole data
+    or (over HC_MAX_ROWS rows) a subsample drawn from the seed's own stream; None where
+    there is none to build (fewer than two rows, or rows with missing coordinates)."""
+    if data.n_samples < 2 or row_missing(data) is not None:
+        return None
+    key = [int(seed), HC_STREAM] if seed is not None else None
+    return build_hc_tree(data, np.random.default_rng(np.random.SeedSequence(key)))

@@ -60,14 +60,14 @@ class WhitenedKernel:
     const: Array  # (K, 1) log pi_k + log|U_k| - D/2 log 2 pi
 
     @classmethod
-    def prepare(cls, means: Array, covariances: Array, factors: Array, log_det: Array,
+    def prepare(cls, means: Array, chol: Array, factors: Array, log_det: Array,
                 log_weights: Array, dtype: np.dtype) -> "WhitenedKernel":
-        """covariances (K, D, D) and their upper precision factors U_k (K, D, D)."""
+        """The covariances' lower Cholesky factors L_k (K, D, D) and their upper precision
+        factors U_k = L_k^-T (K, D, D)."""
         k, d = means.shape
         w = np.empty((k, d, d + 1), dtype=dtype)
         w[:, :, :d] = factors.transpose(0, 2, 1)
         w[:, :, d] = -np.einsum("kd,kde->ke", means, factors)
-        chol = np.linalg.cholesky(np.asarray(covariances, dtype=np.float64))
         const = log_weights + log_det - 0.5 * d * LOG_2PI
         return cls(w.reshape(k * d, d + 1), chol, const.astype(dtype)[:, None])
 
@@ -103,11 +103,11 @@ class ExpandedKernel:
 
     @classmethod
     def prepare(cls, means: Array, factors: Array, log_det: Array, log_weights: Array,
-                dtype: np.dtype) -> "ExpandedKernel":
-        """factors (K, D): 1/sqrt(variances)."""
+                dtype: np.dtype, center: Array | None = None) -> "ExpandedKernel":
+        """factors (K, D): 1/sqrt(variances); center: c (default: the means' mean)."""
         k, d = means.shape
         prec = factors * factors
-        c = means.mean(axis=0)
+        c = means.mean(axis=0) if center is None else center
         ms = means - c
         w = np.empty((k, 2 * d), dtype=dtype)
         w[:, :d] = ms * prec

@@ -52,8 +52,11 @@ class MixtureParams:
                 f"{covariance_type} covariances have shape {covariances.shape}, "
                 f"expected {fam.shape(k, d)}"
             )
-        factors, log_det = fam.precision_factors(covariances, k, d, reg_covar, iteration)
-        return cls(weights, means, covariances, covariance_type, factors, log_det)
+        factors, log_det, lower = fam.precision_factors(covariances, k, d, reg_covar,
+                                                        iteration)
+        params = cls(weights, means, covariances, covariance_type, factors, log_det)
+        params.__dict__["_lower"] = lower  # the kernel's covariance factors, computed once
+        return params
 
     @property
     def family(self) -> Family:
@@ -83,6 +86,15 @@ class MixtureParams:
         """Covariances as a (K, D, D) stack, whatever the family."""
         return self.family.to_full(self.covariances, self.n_components, self.n_features)
 
+    def covariance_factors(self) -> Array:
+        """The lower Cholesky factors L_k of the covariances (K, D, D), Sigma_k = L_k L_k^T
+        (families with per-dimension statistics: their expanded diagonals), computed once."""
+        lower: Array | None = self.__dict__.get("_lower")
+        if lower is None:
+            lower = np.linalg.cholesky(self.full_covariances())
+            self.__dict__["_lower"] = lower
+        return lower
+
     def kernel(self, dtype: np.dtype) -> "WhitenedKernel | ExpandedKernel":
         """The per-block kernel for these parameters and a data dtype, prepared once.
 
@@ -97,9 +109,9 @@ class MixtureParams:
             fam = self.family
             log_weights = np.log(np.maximum(self.weights, np.finfo(np.float64).tiny))
             if fam.statistic == MATRIX:
-                per = fam.expand(self.covariances, self.n_components, self.n_features)
-                kern = WhitenedKernel.prepare(self.means, per, self.precisions_cholesky,
-                                              self.log_det, log_weights, dtype)
+                kern = WhitenedKernel.prepare(self.means, self.covariance_factors(),
+                                              self.precisions_cholesky, self.log_det,
+                                              log_weights, dtype)
             else:
                 kern = ExpandedKernel.prepare(self.means, self.precisions_cholesky,
                                               self.log_det, log_weights, dtype)

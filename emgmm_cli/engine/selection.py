@@ -39,13 +39,11 @@ from .degenerate import DegenerateComponent
 from .errors import EngineError, InvalidParameter
 from .families import family, searched
 from .fitting import FitResult, ProgressCallback, fit
-from .hc import HcTree, build_hc_tree
+from .hc import HcTree, seeded_hc_tree
 from .options import FitOptions
 
 CRITERIA: tuple[str, ...] = vocab.names(vocab.CRITERIA)
 
-#: The seed-sequence key of the stream that draws the hierarchy's subsample (large data).
-_HC_STREAM = 0xC1
 #: The seed-sequence key of the per-cell streams.
 _CELL_STREAM = 0x5E
 
@@ -204,12 +202,12 @@ def choose(results: Sequence[Scored], criterion: str = "bic") -> int | None:
 
 
 def hierarchy(data: Dataset, template: FitOptions, seed: int) -> HcTree | None:
-    """The hierarchy every cell of an ``hc`` selection cuts (None for other inits): built
-    once, from the whole data or (over HC_MAX_ROWS rows) a subsample drawn from seed."""
-    if template.init != "hc" or data.n_samples < 2:
+    """The hierarchy every cell of an ``hc`` or ``auto`` selection cuts (None for other
+    inits): built once, from the whole data or (over HC_MAX_ROWS rows) a subsample drawn
+    from seed."""
+    if template.init not in ("hc", vocab.AUTO):
         return None
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), _HC_STREAM]))
-    return build_hc_tree(data, rng)
+    return seeded_hc_tree(data, seed)
 
 
 @dataclass

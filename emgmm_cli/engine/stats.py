@@ -55,6 +55,9 @@ class SuffStats:
         )
 
 
+#: No row: what _e_step finds far from every component on almost every block.
+_NO_ROWS: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+
 #: Lower bound of log-responsibility differences before exponentiation (see below).
 EXP_FLOOR = -700.0
 
@@ -88,7 +91,7 @@ def _e_step(x: Array, params: MixtureParams, hard: bool
     with np.errstate(over="ignore", invalid="ignore"):
         lp, aux = kern.log_prob(x)
         top = lp.max(axis=0)
-        far = np.flatnonzero(~(top > -np.inf))
+        far = _NO_ROWS if (top > -np.inf).all() else np.flatnonzero(~(top > -np.inf))
     if len(far):
         lp[:, far] = 0.0
         top = None
