@@ -338,6 +338,8 @@ def _cheapest(rows: NDArray[np.intp], best_at: NDArray[np.intp]) -> tuple[int, i
     """The pair (a, b), a < b, to merge, given the rows whose minimum is the least: among
     equally cheap pairs the one with the largest b, then the largest a (each row's best_at
     is the last column of its minimum, so the row of that b holds that pair)."""
+    if len(rows) == 2 and best_at[rows[0]] == rows[1] and best_at[rows[1]] == rows[0]:
+        return int(rows[0]), int(rows[1])  # the usual case: one pair, seen from both ends
     partner = best_at[rows]
     lo, hi = np.minimum(rows, partner), np.maximum(rows, partner)
     pick = np.lexsort((lo, hi))[-1]
