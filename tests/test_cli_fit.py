@@ -284,7 +284,7 @@ def test_means_init_csv_and_npy_agree(tmp_path: Path) -> None:
 
 
 def test_n_init_keeps_the_best_restart() -> None:
-    one = fit_json(BLOBS, "-k", 4, "--seed", 2, "--init", "random-from-data")
+    one = fit_json(BLOBS, "-k", 4, "--seed", 2, "--init", "random-from-data", "--n-init", 1)
     many = fit_json(BLOBS, "-k", 4, "--seed", 2, "--init", "random-from-data",
                     "--n-init", 5)
     assert len(one["restart_log_likelihoods"]) == 1

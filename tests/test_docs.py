@@ -306,7 +306,7 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", "by more than a relative "
                              f"{n(constant_of('test_engine_parity.py', 'CHUNKING_RTOL'))}"),
         ("docs/numerics.md", f"tol {n(fit['tol'])}, max-iter {fit['max_iter']}, reg-covar {reg}, "
-                             f"one run, but the {fit['init']} start"),
+                             f"but {fit['n_init']} runs of the {fit['init']} start"),
         ("docs/numerics.md", f"default to tol {n(sel['tol'])} and max-iter {sel['max_iter']}"),
         ("docs/numerics.md", f"below {n(DEGENERATE_RATIO)} times the smallest non-zero column "
                              "variance"),

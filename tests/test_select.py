@@ -115,7 +115,7 @@ def degenerate_diag5() -> CellResult:
     """diag, K = 5 from K random data points (seed 4): a component collapses onto points
     sharing one 'waiting' value, and the BIC is far below every legitimate fit's."""
     task = CellTask(0, Cell("diag", 5), FitOptions(5, "diag", init="random-from-data",
-                                                   seed=4, tol=1e-7, max_iter=2000))
+                                                   n_init=1, seed=4, tol=1e-7, max_iter=2000))
     return fit_cell(ArrayDataset(faithful()), task)
 
 

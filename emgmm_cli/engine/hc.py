@@ -16,22 +16,40 @@ trace term ranks merges by spread; for a large one the determinant dominates and
 is the plain VVV criterion.  A merge of A and B costs cost(A u B) - cost(A) - cost(B); the
 cheapest is taken.  Ties, frequent where rows repeat, go as mclust's go: to the pair (a, b),
 a < b, with the largest b, then the largest a; with that rule the tree of Old Faithful and
-of iris cut at K = 1..9 gives mclust 6.0's partitions (tests/test_hc.py).
+of iris cut at K = 1..9 gives mclust 6.0's partitions (tests/test_hc_mclust.py).
 
 Before clustering, the rows are transformed as mclust >= 5.4 does by default
 (``mclust.options("hcUse") == "SVD"``): centred, scaled to unit variance, rotated onto the
 right singular vectors, and each direction divided by the square root of its singular
 value.  Constant columns are dropped.
 
-The agglomeration needs O(m^2) memory and O(m^2 d^3) time for m rows, so it runs on at
-most HC_MAX_ROWS rows (mclust's default ``subset``): a larger dataset is clustered on a
-random subsample of that many rows, and the starting parameters are estimated from the
-subsample's partition.
+Speed.  The costs of all pairs are kept in an m x m matrix, and for each row a lower bound
+of its minimum that is exact for most rows.  A merge re-scores the new group against every
+live group in one vectorised pass (against the empty group as well: that is its cost on
+its own); a row whose minimum was with one of the merged groups keeps it as a bound, and
+is searched again only when its bound is the least of all.  The first matrix (pairs of
+rows) is one expression per block of rows: two rows have scatter
+(z_j - z_i)(z_j - z_i)' / 2, of determinant zero unless d = 1.  The groups' statistics
+are stored one column per group (sizes, means, the upper triangle of the scatter), so
+every step is a whole-array operation.  A determinant is computed only where it can
+count: never for a group of at most d rows, nor (d >= 4) where its AM-GM bound
+(tr(W) / (n d))^d is too small to change the sum with the trace term.  It is written out
+for d = 2 and 3, an LDL' elimination vectorised over the groups above, and LAPACK's
+slogdet for d = 1 (where every pair needs one).  Traces are added up in numpy's own order
+and the pooled statistics formed with the same operations as ever, so where no
+determinant is needed a score is the same number to the last bit; elsewhere it differs
+from one computed by LAPACK by rounding only.
+
+The agglomeration needs O(m^2) memory and about m^2 pair scores (each O(d) to O(d^3)) for
+m rows, so it runs on at most HC_MAX_ROWS rows (mclust's default ``subset``): a larger
+dataset is clustered on a random subsample of that many rows, and the starting parameters
+are estimated from the subsample's partition.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -104,32 +122,210 @@ def svd_scale(x: Array) -> Array:
     return (z @ vt[keep].T) / np.sqrt(sing[keep])
 
 
+#: A determinant below this fraction of the trace term cannot change their sum (half an ulp
+#: of a float64 is at least 2**-54 of it): such pairs skip the determinant (d >= 4).
+_NEGLIGIBLE = 2.0 ** -60
+#: About how many numbers a block of the first matrix of merge costs holds.
+_BLOCK_SIZE = 1 << 20
+
+Index = NDArray[np.intp] | slice
+#: (lambda sel: the packed scatter matrices of the groups sel, one column each)
+Packed = Callable[[Index], Array]
+
+
+def _row_sums(x: Array) -> Array:
+    """x.sum(axis=0), added up as numpy adds up the d numbers of a row of a contiguous
+    (n, d) array (and so np.trace a matrix): left to right below 8 terms, from 8 with 8
+    running sums combined pairwise, halving above 128.  With x laid out (d, ...) every
+    step is a whole-array operation."""
+    d = x.shape[0]
+    if d < 8:
+        total = x[0] + x[1] if d > 1 else x[0].copy()
+        for k in range(2, d):
+            total += x[k]
+        return total
+    if d > 128:
+        half = d // 2 - (d // 2) % 8
+        return _row_sums(x[:half]) + _row_sums(x[half:])
+    acc = x[:8].copy()
+    for k in range(8, d - d % 8, 8):
+        acc += x[k:k + 8]
+    pairs = acc[0::2] + acc[1::2]
+    total = (pairs[0] + pairs[1]) + (pairs[2] + pairs[3])
+    for k in range(d - d % 8, d):
+        total += x[k]
+    return total
+
+
+def _det_ldl(a: Array) -> Array:
+    """Determinants of symmetric positive semi-definite matrices, stacked on the last axis
+    ((d, d, n), overwritten): the product of the pivots of an LDL' elimination (no
+    pivoting is needed for such matrices; a pivot that rounding leaves at or below zero
+    makes the determinant zero)."""
+    d = a.shape[0]
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        for k in range(d - 1):
+            lower = a[k + 1:, k] / a[k, k]
+            a[k + 1:, k + 1:] -= lower[:, None, :] * a[None, k, k + 1:]
+        pivots = np.diagonal(a).T  # (d, n)
+        det = np.prod(pivots, axis=0)
+    det[~np.all((pivots > 0) & (pivots < np.inf), axis=0)] = 0.0
+    return det
+
+
 class _Criterion:
-    """The VVV score of groups, given their sizes and scatter matrices (stacked)."""
+    """The VVV score of groups, given their sizes, traces and scatter matrices.
+
+    A scatter matrix is packed as its upper triangle, row by row (q = d (d + 1) / 2
+    numbers), and a stack of them is laid out (q, n): one column per group.
+    """
 
     def __init__(self, d: int, s: float, alpha: float, beta: float) -> None:
         self.d = d
         self.ridge = alpha * s
         self.beta = beta
+        self.upper = np.triu_indices(d)
+        q = len(self.upper[0])
+        self.unpack = np.zeros((d, d), dtype=np.intp)
+        self.unpack[self.upper] = np.arange(q)
+        self.unpack.T[self.upper] = np.arange(q)
+        self.diagonal = np.flatnonzero(self.upper[0] == self.upper[1])
 
-    def cost(self, n: Array, scatter: Array) -> Array:
-        """n log(det(W / n) + beta (tr(W) + alpha s) / n), elementwise over the stack."""
-        tr = np.trace(scatter, axis1=-2, axis2=-1)
-        sign, logdet = np.linalg.slogdet(scatter / n[..., None, None])
-        # A group of at most d rows has a singular scatter: its determinant is zero, and
-        # rounding may leave a tiny number of either sign there.
-        det = np.where((sign > 0) & (n > self.d), np.exp(logdet), 0.0)
+    def score(self, n: Array | float, tr: Array, det: Array | float) -> Array:
+        """n log(det + beta (tr + alpha s) / n), given the determinant of W / n."""
         return n * np.log(det + self.beta * (tr + self.ridge) / n)
 
-    def merged(self, n_a: float, mean_a: Array, scatter_a: Array, n: Array, means: Array,
-               scatter: Array) -> Array:
-        """The cost of group a merged with each of the given groups."""
+    def cost(self, n: Array, tr: Array, packed: Packed) -> Array:
+        """The score of groups of n rows whose scatter W has trace tr; packed(sel) gives
+        the W whose determinant is needed.
+
+        A group of at most d rows has a singular scatter: its determinant is zero (rounding
+        may leave a tiny number of either sign there), and so it is where the determinant
+        is too small to change the sum.  Both are decided from n and tr alone, and W is
+        asked for the rest only.
+        """
+        det = np.zeros(len(n))
+        need = n > self.d
+        if self.d >= 4:
+            with np.errstate(over="ignore", under="ignore"):
+                bound = (2.0 * tr / (n * self.d)) ** self.d  # >= det(W / n) (AM-GM)
+            need &= bound > self.beta * (tr + self.ridge) / n * _NEGLIGIBLE
+        found = np.flatnonzero(need)
+        if len(found):
+            sel: Index = slice(None) if len(found) == len(n) else found
+            det[sel] = np.maximum(self._det(packed(sel) / n[sel]), 0.0)
+        return self.score(n, tr, det)
+
+    def _det(self, v: Array) -> Array:
+        """Determinants of packed symmetric matrices: written out up to d = 3."""
+        if self.d == 1:
+            # exp(log) as LAPACK's slogdet gives it, so that in one dimension, where every
+            # pair needs its determinant, equal distances round alike
+            sign, logdet = np.linalg.slogdet(v[0][:, None, None])
+            return np.where(sign > 0, np.exp(logdet), 0.0)
+        if self.d == 2:
+            return v[0] * v[2] - v[1] * v[1]
+        if self.d == 3:
+            a, b, c, e, f, i = v
+            return a * (e * i - f * f) - b * (b * i - f * c) + c * (b * f - e * c)
+        return _det_ldl(v[self.unpack])
+
+    def merged(self, a: int, groups: _Groups, others: NDArray[np.intp]) -> Array:
+        """The cost of group a merged with each of the others: the pooled scatter is
+        W_a + W_j + n_a n_j / (n_a + n_j) (mean_j - mean_a)(mean_j - mean_a)'."""
+        n_a, n = groups.n[a], groups.n.take(others)
         total = n_a + n
-        delta = means - mean_a
-        w = (n_a * n / total)[:, None, None] * (delta[:, :, None] * delta[:, None, :])
-        w += scatter
-        w += scatter_a
-        return self.cost(total, w)
+        coef = n_a * n / total
+        delta = groups.means.take(others, axis=1) - groups.means[:, a, None]
+        row, col = self.upper
+
+        def packed(sel: Index) -> Array:
+            part = delta[:, sel]
+            w = part[row] * part[col]
+            w *= coef[sel]
+            w += groups.packed.take(others[sel], axis=1)
+            w += groups.packed[:, a, None]
+            return w
+
+        if self.d <= 3:  # determinants are cheap: every pooled scatter in full
+            w = packed(slice(None))
+            det = np.where(total > self.d, np.maximum(self._det(w / total), 0.0), 0.0)
+            return self.score(total, _row_sums(w[self.diagonal]), det)
+        sq = delta * delta
+        sq *= coef
+        sq += groups.diag.take(others, axis=1)
+        sq += groups.diag[:, a, None]
+        return self.cost(total, _row_sums(sq), packed)
+
+    def singleton_pairs(self, z: Array, own: float) -> Array:
+        """The (m, m) matrix of the costs of merging two rows (inf on the diagonal), a block
+        of rows at a time, the upper triangle only.  A pair's scatter is
+        (z_j - z_i)(z_j - z_i)' / 2, whose determinant is zero (two rows) unless d = 1."""
+        m, d = z.shape
+        cols = np.ascontiguousarray(z.T)
+        delta = np.empty((m, m))
+        step = max(1, _BLOCK_SIZE // max(1, m * d))
+        for i0 in range(0, m, step):
+            rows = min(step, m - i0)
+            half = cols[:, None, i0:] - cols[:, i0:i0 + rows, None]
+            half *= half
+            half *= 0.5
+            if d == 1:
+                flat = half.reshape(1, -1)
+                block = self.cost(np.full(flat.shape[1], 2.0), flat[0],
+                                  lambda sel: flat[:, sel]).reshape(rows, m - i0)
+            else:
+                block = self.score(2.0, _row_sums(half), 0.0)
+            block -= own
+            block -= own
+            delta[i0:i0 + rows, i0:] = block
+            delta[i0:, i0:i0 + rows] = block.T
+        np.fill_diagonal(delta, np.inf)
+        return delta
+
+
+class _Groups:
+    """Sizes, means and packed scatter matrices of the groups, one column per group, and
+    last the empty group (n = 0: merged with it, a group is scored on its own)."""
+
+    def __init__(self, z: Array, upper: tuple[NDArray[np.intp], NDArray[np.intp]]) -> None:
+        m, d = z.shape
+        self.upper = upper
+        self.n = np.ones(m + 1)
+        self.n[m] = 0.0
+        self.means = np.zeros((d, m + 1))
+        self.means[:, :m] = z.T
+        self.packed = np.zeros((len(upper[0]), m + 1))
+        self.diagonal = np.flatnonzero(upper[0] == upper[1])
+        self.entries = list(zip(upper[0].tolist(), upper[1].tolist()))
+        self.diag = np.zeros((d, m + 1))  # the diagonals of the scatter matrices
+
+    def join(self, a: int, b: int) -> None:
+        """b joins a: pooled size, mean and scatter."""
+        if len(self.diagonal) <= 3:
+            self._join_numbers(a, b)
+            return
+        n, means, row, col = self.n, self.means, *self.upper
+        total = n[a] + n[b]
+        diff = means[:, b] - means[:, a]
+        self.packed[:, a] += self.packed[:, b] + (n[a] * n[b] / total) * (diff[row] * diff[col])
+        means[:, a] = (n[a] * means[:, a] + n[b] * means[:, b]) / total
+        n[a] = total
+        self.diag[:, a] = self.packed[self.diagonal, a]
+
+    def _join_numbers(self, a: int, b: int) -> None:
+        """join, one number at a time (d <= 3: faster so), in the same order of operations."""
+        n, means, packed = self.n, self.means, self.packed
+        n_a, n_b = n.item(a), n.item(b)
+        total = n_a + n_b
+        coef = n_a * n_b / total
+        diff = [means.item(k, b) - means.item(k, a) for k in range(len(means))]
+        for p, (k, l) in enumerate(self.entries):
+            packed[p, a] = packed.item(p, a) + (packed.item(p, b) + coef * (diff[k] * diff[l]))
+        for k in range(len(means)):
+            means[k, a] = (n_a * means.item(k, a) + n_b * means.item(k, b)) / total
+            self.diag[k, a] = packed.item(self.entries.index((k, k)), a)
+        n[a] = total
 
 
 def _last_argmin(rows: Array) -> NDArray[np.intp]:
@@ -138,11 +334,12 @@ def _last_argmin(rows: Array) -> NDArray[np.intp]:
     return (m - 1 - np.argmin(rows[:, ::-1], axis=1)).astype(np.intp)
 
 
-def _cheapest(best: Array, best_at: NDArray[np.intp]) -> tuple[int, int]:
-    """The pair (a, b), a < b, to merge: the cheapest, and among equally cheap pairs the
-    one with the largest b, then the largest a (each row's best_at is the last column of
-    its minimum, so the row of that b holds that pair)."""
-    rows = np.flatnonzero(best == best.min())
+def _cheapest(rows: NDArray[np.intp], best_at: NDArray[np.intp]) -> tuple[int, int]:
+    """The pair (a, b), a < b, to merge, given the rows whose minimum is the least: among
+    equally cheap pairs the one with the largest b, then the largest a (each row's best_at
+    is the last column of its minimum, so the row of that b holds that pair)."""
+    if len(rows) == 2 and best_at[rows[0]] == rows[1] and best_at[rows[1]] == rows[0]:
+        return int(rows[0]), int(rows[1])  # the usual case: one pair, seen from both ends
     partner = best_at[rows]
     lo, hi = np.minimum(rows, partner), np.maximum(rows, partner)
     pick = np.lexsort((lo, hi))[-1]
@@ -158,63 +355,72 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
     """
     z = svd_scale(x)
     m = int(z.shape[0])
+    if m == 0:
+        return HcTree(rows=rows, merges=np.zeros((0, 2), dtype=np.intp), n_rows=0)
     if z.shape[1] == 0:  # every row the same: any merge order is as good
         z = np.zeros((m, 1))
     d = int(z.shape[1])
-    n = np.ones(m)
-    means = z.copy()
-    scatter = np.zeros((m, d, d))
     centred = z - z.mean(axis=0)
     s = float(np.einsum("ij,ij->", centred, centred)) / max(m * d, 1)
     crit = _Criterion(d, s if s > 0 else 1.0, alpha, beta)
-    own = crit.cost(n, scatter)
+    groups = _Groups(z, crit.upper)
+    # own[i]: the cost of group i on its own (own[m]: of the empty group, unused)
+    own = np.zeros(m + 1)
+    own[:m] = crit.merged(0, groups, np.array([m]))[0]
 
-    # delta[i, j]: the cost of merging groups i and j (inf on the diagonal and once dead);
-    # best[i], best_at[i]: the minimum of row i and where it is.
-    delta = np.full((m, m), np.inf)
-    for i in range(m - 1):
-        c = crit.merged(n[i], means[i], scatter[i], n[i + 1:], means[i + 1:], scatter[i + 1:])
-        delta[i, i + 1:] = c - own[i] - own[i + 1:]
-        delta[i + 1:, i] = delta[i, i + 1:]
+    # delta[i, j]: the cost of merging groups i and j, kept between live groups (inf on
+    # the diagonal); live: the live groups, ascending.
+    # best[i] is at most the minimum of row i; where exact[i], it is that minimum and
+    # best_at[i] is where, the last of equals (inf and -1 once i is dead).  A row is
+    # made exact again only when its bound is the least of all.
+    delta = crit.singleton_pairs(z, float(own[0]))
+    live = np.arange(m)
     best = delta.min(axis=1)
     best_at = _last_argmin(delta)
-    live = np.ones(m, dtype=bool)
+    exact = np.ones(m, dtype=bool)
+    full = np.empty(m)  # the new row of a, inf where dead
 
     merges: list[tuple[int, int]] = []
     for _ in range(max(0, m - max(1, min_groups))):
-        a, b = _cheapest(best, best_at)
+        while True:
+            least = np.flatnonzero(best == best.min())
+            loose = least[~exact[least]]
+            if not len(loose):
+                break
+            for i in loose.tolist():
+                again = delta[i].take(live)
+                k = int(_last_argmin(again[None, :])[0])
+                best[i], best_at[i], exact[i] = again[k], live[k], True
+        a, b = _cheapest(least, best_at)
         merges.append((a, b))
-        # b joins a: pooled size, mean and scatter
-        total = n[a] + n[b]
-        diff = means[b] - means[a]
-        scatter[a] += scatter[b] + (n[a] * n[b] / total) * np.outer(diff, diff)
-        means[a] = (n[a] * means[a] + n[b] * means[b]) / total
-        n[a] = total
-        own[a] = crit.cost(n[a:a + 1], scatter[a:a + 1])[0]
-        live[b] = False
-        delta[b, :] = np.inf
-        delta[:, b] = np.inf
+        groups.join(a, b)
+        gone = int(live.searchsorted(b))
+        live = np.concatenate((live[:gone], live[gone + 1:]))
         best[b] = np.inf
-        others = np.flatnonzero(live)
-        others = others[others != a]
-        row = np.full(m, np.inf)
-        if len(others):
-            c = crit.merged(n[a], means[a], scatter[a], n[others], means[others],
-                            scatter[others])
-            row[others] = c - own[a] - own[others]
-        delta[a, :] = row
-        delta[:, a] = row
-        # Rows whose minimum was with a or b are recomputed; the others can only have
-        # been undercut by their new cost with a.
-        stale = np.flatnonzero(live & ((best_at == a) | (best_at == b)))
-        if len(stale):
-            best[stale] = delta[stale].min(axis=1)
-            best_at[stale] = _last_argmin(delta[stale])
-        better = live & ((row < best) | ((row == best) & (a > best_at)))
-        best[better] = row[better]
-        best_at[better] = a
+        best_at[b] = -1
+        # a scored against the empty group in its own place: its cost on its own
+        at = int(live.searchsorted(a))
+        others = live.copy()
+        others[at] = m
+        cost = crit.merged(a, groups, others)
+        own[a] = cost[at]
+        row = cost - own[a] - own.take(others)
+        row[at] = np.inf
+        delta[a, live] = row
+        delta[live, a] = row
+        full.fill(np.inf)
+        full[live] = row
+        # A row whose minimum was with b, or with a where its cost rose, keeps its old
+        # minimum as a bound; anywhere the cost with a is below the bound it is the
+        # minimum, and an equal cost moves an exact minimum to a higher index.
+        exact &= ~(((best_at == a) & (full > best)) | (best_at == b))
+        better = (full < best) | ((full == best) & exact & (a > best_at))
+        np.copyto(best, full, where=better)
+        np.copyto(best_at, a, where=better)
+        exact |= better
         best[a] = row.min()
-        best_at[a] = _last_argmin(row[None, :])[0]
+        best_at[a] = live[_last_argmin(row[None, :])[0]]
+        exact[a] = True
     return HcTree(rows=rows, merges=np.asarray(merges, dtype=np.intp).reshape(-1, 2),
                   n_rows=m)
 

@@ -10,10 +10,12 @@ help.  From this one declaration come
 - the comparison that lets `batch --skip-existing` keep a result,
 - the options `info` shows.
 
-The start and the iteration aim at the best optimum: init auto (engine.starts) and
-SQUAREM-accelerated EM; tol, max_iter, reg_covar and n_init follow scikit-learn's
-GaussianMixture, and with init kmeans and accelerate none a fit is scikit-learn's,
-iteration for iteration.  SELECT_DEFAULTS are what `select` uses instead.  numpy-free, so that --help can be built from it.
+The start and the iteration aim at the best optimum: init auto (engine.starts) with two
+full runs (mclust's hierarchical start and the best other) and SQUAREM-accelerated EM;
+tol, max_iter and reg_covar follow scikit-learn's GaussianMixture, and with init kmeans,
+n_init 1 and accelerate none a fit is scikit-learn's, iteration for iteration.
+SELECT_DEFAULTS are what `select` uses instead.  numpy-free, so that --help can be built
+from it.
 """
 
 from __future__ import annotations
