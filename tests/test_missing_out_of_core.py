@@ -216,3 +216,26 @@ def test_a_real_process(holed: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert_close(memory["model"], json.loads((holed / "sub.json").read_text()))
     assert (holed / "sub-labels.csv").read_text() == memory["labels"]
+
+
+@pytest.mark.parametrize("policy", ["drop", "em"])
+def test_batch_over_the_limit(holed: Path, policy: str) -> None:
+    text = holed / "e.csv"  # batch names its outputs by the file's stem
+    text.write_text((holed / "d.csv").read_text())
+
+    def summary(folder: str, *extra: str) -> list[dict[str, str]]:
+        run(holed, "batch", "d.npy", "e.csv", "-k", "3", "--seed", "1", "--missing", policy,
+            "--output-dir", folder, *extra)
+        lines = (holed / folder / "summary.csv").read_text().splitlines()
+        head = lines[0].split(",")
+        return [{k: v for k, v in zip(head, line.split(",")) if k != "seconds"}
+                for line in lines[1:]]
+
+    memory = summary(f"bm-{policy}")
+    disk = summary(f"bd-{policy}", "--memory-limit", LIMIT, "--cache-dir", "bc")
+    assert len(memory) == 2 and all(row["status"] == "ok" for row in disk)
+    for a, b in zip(memory, disk):
+        for key in a:  # printed to 10 significant digits at most
+            assert a[key] == b[key], key
+    rows = 600 - int(incomplete(holed).sum()) if policy == "drop" else 600
+    assert [int(row["rows"]) for row in disk] == [rows, rows]
