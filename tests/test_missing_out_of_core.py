@@ -58,37 +58,45 @@ def fit_outputs(folder: Path, data: str, name: str, *extra: str) -> dict[str, An
             "resp": np.genfromtxt(folder / f"{name}-resp.csv", delimiter=",", skip_header=1)}
 
 
-def assert_close(a: Any, b: Any, where: str = "") -> None:
-    """Documents a and b are the same: numbers to 1e-10 (relative), the rest equal."""
+def assert_close(a: Any, b: Any, where: str = "", rtol: float = 1e-10) -> None:
+    """Documents a and b are the same: numbers to rtol (relative), the rest equal."""
     if isinstance(a, dict):
         assert set(a) == set(b), where
         for key in a:
             if key not in ("emgmm_version", "elapsed_seconds", "seconds"):
-                assert_close(a[key], b[key], f"{where}/{key}")
+                assert_close(a[key], b[key], f"{where}/{key}", rtol)
     elif isinstance(a, list) and a and not isinstance(a[0], (str, dict)):
         np.testing.assert_allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float),
-                                   rtol=1e-10, atol=1e-10, err_msg=where)
+                                   rtol=rtol, atol=rtol, err_msg=where)
     elif isinstance(a, list):
         assert len(a) == len(b), where
         for i, (u, v) in enumerate(zip(a, b)):
-            assert_close(u, v, f"{where}[{i}]")
+            assert_close(u, v, f"{where}[{i}]", rtol)
     elif isinstance(a, float):
-        assert b == pytest.approx(a, rel=1e-10, abs=1e-10), where
+        assert b == pytest.approx(a, rel=rtol, abs=rtol), where
     else:
         assert a == b, where
 
 
-def same_fit(memory: dict[str, Any], disk: dict[str, Any]) -> None:
-    assert_close(memory["model"], disk["model"])
+def same_fit(memory: dict[str, Any], disk: dict[str, Any], rtol: float = 1e-10) -> None:
+    assert_close(memory["model"], disk["model"], rtol=rtol)
     assert memory["labels"] == disk["labels"]
-    np.testing.assert_allclose(memory["resp"], disk["resp"], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(memory["resp"], disk["resp"], rtol=0, atol=rtol)
 
 
 def incomplete(folder: Path) -> np.ndarray:
     return np.isnan(np.load(folder / "d.npy")).any(axis=1)
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied", "VVE"])
+#: VVE's M-step is iterative and stops at a tolerance, so a change in the last bits of the
+#: statistics (sums grouped by block, not at once) moves it further: the rows of this data
+#: merely permuted in memory move VVE's covariances by 2e-9 (the other families by 1e-15),
+#: EM out of core by 1e-7, its responsibilities by 2e-7.
+RTOL = {"VVE": 1e-5}
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical", "tied", "EEV",
+                                             "VVE"])
 @pytest.mark.parametrize("policy", ["drop", "em"])
 def test_npy_over_the_limit_gives_the_in_memory_fit(holed: Path, policy: str,
                                                    covariance_type: str) -> None:
@@ -96,7 +104,7 @@ def test_npy_over_the_limit_gives_the_in_memory_fit(holed: Path, policy: str,
     memory = fit_outputs(holed, "d.npy", f"m-{policy}-{covariance_type}", *extra)
     disk = fit_outputs(holed, "d.npy", f"b-{policy}-{covariance_type}", *extra,
                        "--memory-limit", LIMIT)
-    same_fit(memory, disk)
+    same_fit(memory, disk, RTOL.get(covariance_type, 1e-10))
     labels = np.array(disk["labels"].split(), dtype=int)
     if policy == "drop":  # the rows with a missing value have no label, nor responsibilities
         np.testing.assert_array_equal(labels == -1, incomplete(holed))
