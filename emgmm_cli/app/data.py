@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any, BinaryIO
 
@@ -13,9 +13,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..backends import active, open_dataset
+from ..backends.blockfile import FileRows, file_rows
 from ..engine.dataset import Dataset, WeightedRows
-from ..engine.missing import MissingRows, impute_means
-from ..io.cache import open_npy_blocks, open_points
+from ..engine.missing import (
+    BlockMissingRows,
+    MissingRows,
+    impute_means,
+    observed_means,
+    observed_sums,
+)
+from ..io.cache import default_memory_limit, format_size, open_npy_blocks, open_points
 from ..io.errors import DataError
 from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, read_points
@@ -26,6 +33,9 @@ from .requests import ReadOptions
 ARRAY_SOURCE = "<array>"
 
 Log = Callable[[str], None]
+
+#: Bytes of rows read at a time by the scans for missing values of data read block by block.
+SCAN_BLOCK_BYTES = 8 << 20
 
 
 def load(path: str, read: ReadOptions, *, log: Log | None = None,
@@ -135,9 +145,9 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
             points = dataclasses.replace(points, known=check_known(known, points.n_samples))
     except InvalidParameter as exc:
         raise DataError(where, str(exc).replace("sample weight ", "weight ", 1)) from None
-    if read.missing == "em" and isinstance(points.x, NpyFile):
-        raise DataError(points.source, "EM with missing values needs the data in memory; "
-                                       "raise --memory-limit")
+    if read.missing == "em" and isinstance(points.x, NpyFile):  # scanned by rows_dataset
+        points = dataclasses.replace(points, x=file_rows(
+            points.x, holes=True, source=points.source, memory_limit=read.memory_limit))
     return without_incomplete(points) if read.missing == "drop" else points
 
 
@@ -147,13 +157,16 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
 def without_incomplete(points: Points) -> Points:
     """points without the rows that hold a missing value (NaN), their weights and known
     labels with them; points.dropped marks the rows left out (None when none is).  A
-    DataError when every row is incomplete, or for data read block by block."""
+    DataError when every row is incomplete.  Data read block by block is scanned once
+    for them, then read without them (backends.blockfile.FileRows)."""
     x = points.x
-    if isinstance(x, NpyFile):
-        raise DataError(points.source, "data read block by block cannot have missing values "
-                                       "dropped; raise --memory-limit")
     kept = None
-    if hasattr(x, "split_partitions"):  # on a cluster: dropped by the workers
+    if isinstance(x, NpyFile):
+        dropped = np.zeros(x.shape[0], dtype=bool)
+        for start, block in file_blocks(x):
+            dropped[start:start + len(block)] = np.isnan(block).any(axis=1)
+        kept = file_rows(x, left_out=np.flatnonzero(dropped))
+    elif hasattr(x, "split_partitions"):  # on a cluster: dropped by the workers
         kept, masks = x.split_partitions(_complete_rows, x.n_features)
         dropped = np.concatenate(masks)
     else:
@@ -168,6 +181,44 @@ def without_incomplete(points: Points) -> Points:
         points, x=np.ascontiguousarray(x[keep]) if kept is None else kept,
         dropped=dropped, weights=None if points.weights is None else points.weights[keep],
         known=None if points.known is None else points.known[keep])
+
+
+def file_blocks(x: NpyFile) -> Iterator[tuple[int, NDArray[np.floating]]]:
+    """(first row, rows) of x in blocks of about SCAN_BLOCK_BYTES, in order."""
+    step = max(1, SCAN_BLOCK_BYTES // max(1, x.shape[1] * 8))
+    for start in range(0, x.shape[0], step):
+        yield start, x.read(start, start + step)
+
+
+def file_missing(x: FileRows, n_components: int, covariance_type: str,
+                 n_threads: int | None) -> Dataset:
+    """The Dataset of rows x read block by block whose missing values EM treats as such:
+    BlockMissingRows (the rows with one held in memory, found by one scan of x that is
+    kept in x.found), or the plain rows when none has one.  A DataError when the rows
+    with a missing value alone take more than the memory limit."""
+    if not x.found:
+        limit = default_memory_limit() if x.memory_limit is None else x.memory_limit
+        sums, rows, values, held = np.zeros(2 * x.shape[1] + 1), [], [], 0
+        for start, block in file_blocks(x):
+            sums += observed_sums(block)
+            inside = np.flatnonzero(np.isnan(block).any(axis=1))
+            rows.append(inside + start)
+            values.append(np.asarray(block[inside], dtype=np.float64))
+            held += values[-1].nbytes
+            if held > limit:
+                raise DataError(x.source, f"the rows with a missing value alone take more "
+                                          f"than the memory limit ({format_size(limit)}); "
+                                          "raise --memory-limit, or use --missing drop")
+        x.found.extend([observed_means(sums), np.concatenate(rows),
+                        np.concatenate(values)])
+    means, incomplete, x_incomplete = x.found
+    raw = dataclasses.replace(x, holes=False)
+    opened = partial(open_dataset, n_components=n_components,
+                     covariance_type=covariance_type, n_threads=n_threads)
+    if not len(incomplete):
+        return opened(raw)
+    return BlockMissingRows(opened(dataclasses.replace(raw, fill=means)), opened(raw),
+                            incomplete, x_incomplete)
 
 
 def _complete_rows(x: NDArray[np.floating]) -> tuple[NDArray[np.floating], NDArray[np.bool_]]:
@@ -338,9 +389,13 @@ def rows_dataset(x: Any, n_components: int = 1, covariance_type: str = "full", *
     holes = isinstance(x, np.ndarray) and bool(np.isnan(x).any())
     if hasattr(x, "with_missing"):
         x = x.with_missing()
-    rows: Dataset = open_dataset(impute_means(x) if holes else x, n_components=n_components,
-                                 covariance_type=covariance_type, n_threads=n_threads,
-                                 backend=backend)
+    rows: Dataset
+    if isinstance(x, FileRows) and x.holes:  # read block by block (file_missing)
+        rows = file_missing(x, n_components, covariance_type, n_threads)
+    else:
+        rows = open_dataset(impute_means(x) if holes else x, n_components=n_components,
+                            covariance_type=covariance_type, n_threads=n_threads,
+                            backend=backend)
     if holes:
         rows = MissingRows(rows, x)
     if weights is None and known is None and dropped is None:

@@ -407,9 +407,9 @@ read_options = compose(
     click.option("--missing", type=click.Choice(vocab.names(vocab.MISSING)), default="error",
                  show_default=True,
                  help="Missing values (in text: empty fields, NA, NaN; in .npy and "
-                      "Parquet: NaN): " + vocab.listing(vocab.MISSING) + ".  With the "
-                      "local backend, data with missing values are read in memory only (the "
-                      "dask backend keeps them on its workers)."),
+                      "Parquet: NaN): " + vocab.listing(vocab.MISSING) + ".  Data over "
+                      "--memory-limit stay on disk; with em, the rows with a missing value "
+                      "are held in memory."),
 )
 
 input_options = compose(click.argument("input", metavar="INPUT", type=FILE_PATH), read_options)

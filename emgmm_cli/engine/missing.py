@@ -125,11 +125,57 @@ class MissingRows(RowsWith):
         return out
 
 
+class BlockMissingRows(RowsWith):
+    """A Dataset read block by block whose rows may have missing coordinates, with the
+    rows that have some held in memory (data over the memory limit, --missing em).
+
+    rows: the Dataset of the rows with their missing values imputed, which reduce, scan
+    and take serve; raw: the same rows with their NaN; incomplete: the indices of the rows
+    with a NaN, x_incomplete their values.  An E-step reduces the complete rows of raw
+    block by block and adds the held rows' statistics (missing_stats): the same sums as
+    MissingRows over the rows in memory, grouped by block."""
+
+    def __init__(self, rows: Dataset, raw: Dataset, incomplete: NDArray[np.intp],
+                 x_incomplete: NDArray[np.floating]) -> None:
+        self.rows = rows
+        self.raw = raw
+        self.incomplete = incomplete
+        self.held = part_missing(np.asarray(x_incomplete, dtype=np.float64))
+
+    @property
+    def n_incomplete(self) -> int:
+        return len(self.incomplete)
+
+    def missing_stats(self, params: MixtureParams, hard: bool, w: NDArray[np.float64] | None,
+                      known: NDArray[np.int64] | None, entropy: bool = True) -> SuffStats:
+        def complete(block: Array, first: int) -> SuffStats:
+            keep = ~np.isnan(block).any(axis=1)
+            rows = slice(first, first + len(block))
+            return chunk_stats(block if keep.all() else block[keep], params, hard,
+                               None if w is None else w[rows][keep],
+                               None if known is None else known[rows][keep], entropy)
+
+        held = self.incomplete
+        st: SuffStats = self.raw.reduce(complete, indexed=True)
+        return st + self.held.missing_stats(params, hard, None if w is None else w[held],
+                                            None if known is None else known[held], entropy)
+
+    def missing_predictions(self, params: MixtureParams) -> Iterator[tuple[int, Predictions]]:
+        return self.raw.scan(lambda block, _: predict_rows(block, params))
+
+    def for_model(self, n_components: int, covariance_type: str) -> "BlockMissingRows":
+        out = BlockMissingRows.__new__(BlockMissingRows)
+        out.__dict__.update(self.__dict__)
+        out.rows = self.rows.for_model(n_components, covariance_type)
+        out.raw = self.raw.for_model(n_components, covariance_type)
+        return out
+
+
 def row_missing(data: Dataset) -> Incomplete | None:
     """The rows with missing coordinates under data (through the wrappers that add per-row
     data): a MissingRows, or a dataset whose n_incomplete is not 0; None without any."""
     found: Any = data
-    while found is not None and not isinstance(found, MissingRows) \
+    while found is not None and not isinstance(found, (MissingRows, BlockMissingRows)) \
             and not getattr(found, "n_incomplete", 0):
         found = getattr(found, "rows", None)
     return found

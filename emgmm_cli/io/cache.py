@@ -137,21 +137,24 @@ def format_size(n: int) -> str:
 # --------------------------------------------------------------------------- .npy
 
 
-def _check_rows(source: str, names: list[str], npy: NpyFile) -> None:
-    """One pass over the file: every kept value must be finite in the target dtype."""
+def _check_rows(source: str, names: list[str], npy: NpyFile, missing: bool = False) -> None:
+    """One pass over the file: every kept value must be finite in the target dtype (with
+    missing, not infinite: NaN are missing values)."""
     rows = max(1, CHECK_BLOCK_BYTES // max(1, npy.row_bytes))
     cols = list(npy.columns)
     for start in range(0, npy.n_rows, rows):
         raw = npy.read_raw(start, min(start + rows, npy.n_rows))
         x = npy.convert(raw)
-        if not np.isfinite(x).all():
-            raise nonfinite_error(source, names, x, raw[:, cols], start)
+        if bool(np.isinf(x).any()) if missing else not np.isfinite(x).all():
+            raise nonfinite_error(source, names, x, raw[:, cols], start, missing=missing)
 
 
 def open_npy_blocks(path: str, *, columns: Sequence[str] | None = None,
                     dtype: DTypeLike = np.float64, check: bool = True,
-                    source: str | None = None) -> Points[NpyFile] | None:
-    """A .npy file as Points whose x is an NpyFile, checked for non-finite values.
+                    source: str | None = None, missing: bool = False
+                    ) -> Points[NpyFile] | None:
+    """A .npy file as Points whose x is an NpyFile, checked for non-finite values (with
+    missing, for infinities: NaN are missing values).
 
     Returns None where the file is not a plain numeric 1-D or 2-D array with rows, in C or
     Fortran order (read_points then reads it, or says what is wrong with it).
@@ -176,7 +179,7 @@ def open_npy_blocks(path: str, *, columns: Sequence[str] | None = None,
     npy = NpyFile(path, offset, n_rows, n_cols, file_dtype, tuple(sel), np.dtype(dtype),
                   fortran=fortran)
     if check:
-        _check_rows(name, names, npy)
+        _check_rows(name, names, npy, missing)
     return Points(npy, names, name)
 
 
@@ -184,12 +187,16 @@ def open_npy_blocks(path: str, *, columns: Sequence[str] | None = None,
 
 
 def cache_key(path: str, st: os.stat_result, *, columns: Sequence[str] | None,
-              delimiter: str | None, header: bool | None, dtype: np.dtype) -> tuple[str, str]:
-    """(identity of the file version, identity of the reading options), as hex digests."""
+              delimiter: str | None, header: bool | None, dtype: np.dtype,
+              missing: bool = False) -> tuple[str, str]:
+    """(identity of the file version, identity of the reading options), as hex digests.
+    A cache that may hold missing values (NaN) is another than one that may not, so
+    reading without missing finds each missing value where the text has it."""
     real = os.path.realpath(path)
     version = json.dumps([CACHE_FORMAT, real, st.st_size, st.st_mtime_ns, st.st_ino])
-    reading = json.dumps([list(columns) if columns is not None else None, delimiter, header,
-                          np.dtype(dtype).str])
+    options = [list(columns) if columns is not None else None, delimiter, header,
+               np.dtype(dtype).str] + (["missing"] if missing else [])
+    reading = json.dumps(options)
     return (hashlib.sha256(version.encode()).hexdigest()[:16],
             hashlib.sha256(reading.encode()).hexdigest()[:12])
 
@@ -203,14 +210,14 @@ def _path_tag(path: str) -> str:
 
 def cache_file(cache_dir: str, path: str, st: os.stat_result, *,
                columns: Sequence[str] | None, delimiter: str | None, header: bool | None,
-               dtype: DTypeLike) -> tuple[str, str, str]:
+               dtype: DTypeLike, missing: bool = False) -> tuple[str, str, str]:
     """(cache file, tag of the input, version key) for a text file read with these options.
 
     Every cache file of one input starts with "{tag}-"; those of its current version with
     "{tag}-{version}-" (the others are stale).
     """
     version, reading = cache_key(path, st, columns=columns, delimiter=delimiter,
-                                 header=header, dtype=np.dtype(dtype))
+                                 header=header, dtype=np.dtype(dtype), missing=missing)
     tag = _path_tag(path)
     return os.path.join(cache_dir, f"{tag}-{version}-{reading}.npy"), tag, version
 
@@ -224,10 +231,11 @@ def _chunk_bytes(memory_limit: int, large: bool) -> int:
 
 
 def text_to_cache(path: str, target: str, *, delimiter: str | None, header: bool | None,
-                  columns: Sequence[str] | None, dt: np.dtype, memory_limit: int
-                  ) -> tuple[list[str], tuple[str, ...]]:
+                  columns: Sequence[str] | None, dt: np.dtype, memory_limit: int,
+                  missing: bool = False) -> tuple[list[str], tuple[str, ...]]:
     """Convert a text file to a .npy at target, chunk by chunk; returns the column names
-    and the reader's notes (io.text.Layout.notes).
+    and the reader's notes (io.text.Layout.notes).  missing: empty fields, NA and NaN
+    are missing values, stored as NaN.
 
     The .npy is written through writers.atomic_write (its header rewritten with the row
     count at the end), so target is complete or absent; then its metadata (target.json).
@@ -235,7 +243,7 @@ def text_to_cache(path: str, target: str, *, delimiter: str | None, header: bool
     delim, sniff = text_delimiter(path, delimiter)
     with open_input(path) as inp:
         layout = prologue(inp, delim, sniff, header)
-        plan = make_plan(inp, layout, columns, dt)
+        plan = make_plan(inp, layout, columns, dt, missing)
         d = len(plan.usecols)
         with atomic_write(target, binary=True) as fh:
             head = npy_header((0, d), dt)
@@ -327,12 +335,13 @@ def _ensure_cache_dir(cache_dir: str) -> None:
 
 
 def _convert(path: str, target: str, *, delimiter: str | None, header: bool | None,
-             columns: Sequence[str] | None, dt: np.dtype, memory_limit: int
-             ) -> tuple[list[str], tuple[str, ...]]:
+             columns: Sequence[str] | None, dt: np.dtype, memory_limit: int,
+             missing: bool = False) -> tuple[list[str], tuple[str, ...]]:
     """text_to_cache, with a failed write of the cache named as such."""
     try:
         return text_to_cache(path, target, delimiter=delimiter, header=header,
-                             columns=columns, dt=dt, memory_limit=memory_limit)
+                             columns=columns, dt=dt, memory_limit=memory_limit,
+                             missing=missing)
     except DataError as exc:
         cause = exc.__cause__
         if not isinstance(cause, OSError) or not exc.source.startswith(target):
@@ -343,15 +352,18 @@ def _convert(path: str, target: str, *, delimiter: str | None, header: bool | No
 
 def open_text_cached(path: str, *, columns: Sequence[str] | None, delimiter: str | None,
                      header: bool | None, dtype: DTypeLike, memory_limit: int,
-                     cache_dir: str, log: Log | None = None) -> Points[NpyFile]:
-    """A text file through its binary cache (made now if missing or stale) as Points."""
+                     cache_dir: str, log: Log | None = None,
+                     missing: bool = False) -> Points[NpyFile]:
+    """A text file through its binary cache (made now if missing or stale) as Points
+    (missing: missing values are kept, as NaN)."""
     dt = np.dtype(dtype)
     try:
         st = os.stat(path)
     except OSError as exc:
         raise open_error(path, exc) from exc
     target, tag, version = cache_file(cache_dir, path, st, columns=columns,
-                                      delimiter=delimiter, header=header, dtype=dt)
+                                      delimiter=delimiter, header=header, dtype=dt,
+                                      missing=missing)
     remove_orphans(cache_dir)
     found = _cached_names(target) if os.path.exists(target) else None
     if found is not None:
@@ -364,7 +376,7 @@ def open_text_cached(path: str, *, columns: Sequence[str] | None, delimiter: str
                 f"({format_size(memory_limit)}); converting it once to the binary cache "
                 f"{target}")
         found = _convert(path, target, delimiter=delimiter, header=header, columns=columns,
-                         dt=dt, memory_limit=memory_limit)
+                         dt=dt, memory_limit=memory_limit, missing=missing)
         _remove_stale(cache_dir, tag, version)
     points = open_npy_blocks(target, dtype=dt, check=False, source=path)
     if points is None:  # pragma: no cover - we wrote it
@@ -386,7 +398,7 @@ def open_points(path: str, *, columns: Sequence[str] | None = None,
     is not loaded (a compressed file counts by its compressed size).  cache_dir: where
     text files over the limit are converted (default: default_cache_dir()).  log: called
     with one-line messages about what was done.  missing: missing values are read as NaN
-    (read_points); such data must fit in memory, a file over the limit is an error.
+    (read_points; over the limit, kept as NaN in the blocks and the binary cache).
     """
     dt = np.dtype(dtype)
     if isinstance(columns, str):
@@ -403,15 +415,11 @@ def open_points(path: str, *, columns: Sequence[str] | None = None,
     if st is None or not stat.S_ISREG(st.st_mode) or st.st_size <= limit or ext == ".parquet":
         return read_points(path, columns=columns, delimiter=delimiter, header=header, dtype=dt,
                            missing=missing)
-    if missing:
-        raise DataError(path, f"{format_size(st.st_size)} is over the memory limit "
-                              f"({format_size(limit)}), and data with missing values are "
-                              "read in memory only; raise --memory-limit, or remove the "
-                              "incomplete rows first and use --missing error")
     if ext == ".npy":
-        points = open_npy_blocks(path, columns=columns, dtype=dt)
+        points = open_npy_blocks(path, columns=columns, dtype=dt, missing=missing)
         if points is None:  # read_points says what stops it being read by blocks
-            return read_points(path, columns=columns, dtype=dt, mmap=True)
+            return read_points(path, columns=columns, dtype=dt, mmap=True,
+                               missing=missing)
         if log is not None:
             log(f"{path}: {format_size(st.st_size)} is over the memory limit "
                 f"({format_size(limit)}); reading it block by block")
@@ -419,4 +427,4 @@ def open_points(path: str, *, columns: Sequence[str] | None = None,
     return open_text_cached(path, columns=columns, delimiter=delimiter, header=header,
                             dtype=dt, memory_limit=limit,
                             cache_dir=cache_dir if cache_dir is not None else default_cache_dir(),
-                            log=log)
+                            log=log, missing=missing)
