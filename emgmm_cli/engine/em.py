@@ -16,7 +16,7 @@ from .dataset import Dataset, reduce_weighted, row_known, row_weights
 from .missing import row_missing
 from .errors import WEIGHT_COLLAPSE, FitEvent, NotPositiveDefinite
 from .params import MixtureParams
-from .stats import SuffStats, chunk_stats
+from .stats import NO_INDICES, SuffStats, chunk_stats
 
 Array = NDArray[np.floating]
 
@@ -29,9 +29,6 @@ COLLAPSE_MASS = 1e-6
 #: eigenvalue of its covariance, less reg_covar, is below this fraction of the smallest
 #: non-zero column variance of the data.  See docs/numerics.md, "Degenerate fits".
 DEGENERATE_RATIO = 1e-6
-
-#: No component: what m_step reports collapsed on almost every iteration.
-_NONE: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
 
 IterationCallback = Callable[[int, float, float], None]
 #: after_m_step(new params, collapsed components, responsibility sums, iteration) ->
@@ -99,7 +96,7 @@ def m_step(
     fam = family(covariance_type)
     nk = stats.nk + EPS_MASS
     means = stats.sk / nk[:, None]
-    collapsed = (_NONE if stats.nk.min() >= COLLAPSE_MASS
+    collapsed = (NO_INDICES if stats.nk.min() >= COLLAPSE_MASS
                  else np.flatnonzero(stats.nk < COLLAPSE_MASS))
     if previous is not None and len(collapsed):
         means[collapsed] = previous.means[collapsed]

@@ -354,8 +354,8 @@ def _known_stats(x: Array, *, k: int, covariance_type: str, origin: Array,
 
 def with_known_labels(options: FitOptions) -> FitOptions:
     """The options a fit with known labels runs with (and records): the components keep
-    the labels' numbers (order none).  It also starts from the means of the known rows
-    (init means-init) when none are given and every component has some."""
+    the labels' numbers (order none).  (Its start, the means of the known rows when every
+    component has some, is _semi_supervised's, recorded as init means-init.)"""
     return options.replace(order="none")
 
 

@@ -35,7 +35,14 @@ from .dataset import Dataset, InMemoryRows, RowsWith
 from .families import MATRIX
 from .kernels import LOG_2PI
 from .params import MixtureParams
-from .stats import Predictions, SuffStats, chunk_stats, normalise_in_place, predict_chunk
+from .stats import (
+    Predictions,
+    SuffStats,
+    chunk_stats,
+    fix_known,
+    normalise_in_place,
+    predict_chunk,
+)
 
 Array = NDArray[np.floating]
 
@@ -235,8 +242,6 @@ def _posterior(lp: Array, hard: bool, known: NDArray[np.int64] | None
                ) -> tuple[Array, Array, Array]:
     """(responsibilities (K, m), log-density terms, maxima over k) of log-probabilities
     lp (K, m), as stats.chunk_stats makes them (hard: one-hot; known rows one-hot)."""
-    from .stats import _fix_known
-
     labels = lp.argmax(axis=0) if hard else None
     resp = lp.copy()
     lse, top = normalise_in_place(resp)
@@ -244,7 +249,7 @@ def _posterior(lp: Array, hard: bool, known: NDArray[np.int64] | None
         resp[:] = 0.0
         resp[labels, np.arange(resp.shape[1])] = 1.0
     if known is not None:
-        lse, top = _fix_known(resp, lse, top, known)
+        lse, top = fix_known(resp, lse, top, known)
     return resp, lse, top
 
 

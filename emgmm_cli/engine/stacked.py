@@ -31,7 +31,7 @@ from .errors import EngineError
 from .families import MATRIX
 from .kernels import ExpandedKernel, WhitenedKernel
 from .params import MixtureParams
-from .stats import EXP_FLOOR, SuffStats, _fix_known, chunk_stats
+from .stats import SuffStats, chunk_stats, fix_known, normalise_in_place
 
 Array = NDArray[np.floating]
 
@@ -81,15 +81,10 @@ def stacked_stats(x: Array, mixtures: list[MixtureParams], w: NDArray[np.float64
         far = ~(top > -np.inf).all(axis=1)
         resp[far] = 0.0
         top[far] = 0.0
-        resp -= top[:, None, :]
-        np.maximum(resp, EXP_FLOOR, out=resp)
-        np.exp(resp, out=resp)
-        total = resp.sum(axis=1)
-        resp *= np.reciprocal(total)[:, None, :]
-        lse = np.log(total) + top
+        lse, top = normalise_in_place(resp, top)
     if known is not None:
         for j in range(r):
-            lse[j], top[j] = _fix_known(resp[j], lse[j], top[j], known)
+            lse[j], top[j] = fix_known(resp[j], lse[j], top[j], known)
     if w is not None:
         resp *= w.astype(resp.dtype, copy=False)
         with np.errstate(invalid="ignore"):

@@ -55,8 +55,9 @@ class SuffStats:
         )
 
 
-#: No row: what _e_step finds far from every component on almost every block.
-_NO_ROWS: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+#: No index: what _e_step finds far from every component on almost every block (and what
+#: em.m_step finds collapsed on almost every iteration).
+NO_INDICES: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
 
 #: Lower bound of log-responsibility differences before exponentiation (see below).
 EXP_FLOOR = -700.0
@@ -64,18 +65,20 @@ EXP_FLOOR = -700.0
 
 def normalise_in_place(lp: Array, top: Array | None = None) -> tuple[Array, Array]:
     """Turn component-major (K, n) weighted log-probabilities into responsibilities, in
-    place.  Returns (log density per row: logsumexp_k lp_ki, the maxima over k of lp);
-    top, when given, is those maxima already computed."""
+    place; or a stack of them, (..., K, n), each normalised over its own K (the stacked
+    screening: engine.stacked).  Returns (log density per row: logsumexp_k lp_ki, the
+    maxima over k of lp), each (..., n); top, when given, is those maxima already
+    computed."""
     if top is None:
-        top = lp.max(axis=0)
-    lp -= top
+        top = lp.max(axis=-2)
+    lp -= top[..., None, :]
     # exp of arguments below ~-708 yields subnormals or zero through a slow path (measured
     # 20x slower at -720 in float64), and well-separated data lands there on most entries.
     # Clamped, such a term is ~1e-304 instead: a change no sum of responsibilities can see.
     np.maximum(lp, EXP_FLOOR, out=lp)
     np.exp(lp, out=lp)
-    total = lp.sum(axis=0)
-    lp *= np.reciprocal(total)
+    total = lp.sum(axis=-2)
+    lp *= np.reciprocal(total)[..., None, :]
     return np.log(total) + top, top
 
 
@@ -91,7 +94,7 @@ def _e_step(x: Array, params: MixtureParams, hard: bool
     with np.errstate(over="ignore", invalid="ignore"):
         lp, aux = kern.log_prob(x)
         top = lp.max(axis=0)
-        far = _NO_ROWS if (top > -np.inf).all() else np.flatnonzero(~(top > -np.inf))
+        far = NO_INDICES if (top > -np.inf).all() else np.flatnonzero(~(top > -np.inf))
     if len(far):
         lp[:, far] = 0.0
         top = None
@@ -193,7 +196,7 @@ def chunk_stats(x: Array, params: MixtureParams, hard: bool = False,
     """
     resp, lse, top, aux = _e_step(x, params, hard)
     if known is not None:
-        lse, top = _fix_known(resp, lse, top, known)
+        lse, top = fix_known(resp, lse, top, known)
     if w is not None:
         resp *= w.astype(resp.dtype, copy=False)[None, :]
     sk, scatter = params.kernel(x.dtype).moments(x, resp, aux)
@@ -221,7 +224,7 @@ def chunk_stats(x: Array, params: MixtureParams, hard: bool = False,
     )
 
 
-def _fix_known(resp: Array, lse: Array, top: Array, known: NDArray[np.int64]
+def fix_known(resp: Array, lse: Array, top: Array, known: NDArray[np.int64]
                ) -> tuple[Array, Array]:
     """Known rows one-hot in resp (K, n), in place; their log-density terms become
     log pi_z N(x | z) = log r_z + log p(x) (and so the maxima over k too)."""
