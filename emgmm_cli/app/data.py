@@ -7,13 +7,12 @@ import dataclasses
 import os
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeGuard
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..backends import active, open_dataset
-from ..backends.blockfile import FileRows, file_rows
 from ..engine.dataset import Dataset, WeightedRows
 from ..engine.missing import (
     BlockMissingRows,
@@ -28,6 +27,9 @@ from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, read_points
 from .errors import UsageProblem
 from .requests import ReadOptions
+
+if TYPE_CHECKING:  # backends.blockfile is imported where data read block by block needs it
+    from ..backends.blockfile import FileRows
 
 #: The source name of data handed over in memory (in messages and the model file).
 ARRAY_SOURCE = "<array>"
@@ -146,6 +148,8 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     except InvalidParameter as exc:
         raise DataError(where, str(exc).replace("sample weight ", "weight ", 1)) from None
     if read.missing == "em" and isinstance(points.x, NpyFile):  # scanned by rows_dataset
+        from ..backends.blockfile import file_rows
+
         points = dataclasses.replace(points, x=file_rows(
             points.x, holes=True, source=points.source, memory_limit=read.memory_limit))
     return without_incomplete(points) if read.missing == "drop" else points
@@ -162,6 +166,8 @@ def without_incomplete(points: Points) -> Points:
     x = points.x
     kept = None
     if isinstance(x, NpyFile):
+        from ..backends.blockfile import file_rows
+
         dropped = np.zeros(x.shape[0], dtype=bool)
         for start, block in file_blocks(x):
             dropped[start:start + len(block)] = np.isnan(block).any(axis=1)
@@ -219,6 +225,12 @@ def file_missing(x: FileRows, n_components: int, covariance_type: str,
         return opened(raw)
     return BlockMissingRows(opened(dataclasses.replace(raw, fill=means)), opened(raw),
                             incomplete, x_incomplete)
+
+
+def _with_holes(x: Any) -> TypeGuard[FileRows]:
+    """x is FileRows whose NaN EM treats as missing (holes): the only NpyFile with holes,
+    so backends.blockfile need not be imported to tell."""
+    return isinstance(x, NpyFile) and bool(getattr(x, "holes", False))
 
 
 def _complete_rows(x: NDArray[np.floating]) -> tuple[NDArray[np.floating], NDArray[np.bool_]]:
@@ -390,7 +402,7 @@ def rows_dataset(x: Any, n_components: int = 1, covariance_type: str = "full", *
     if hasattr(x, "with_missing"):
         x = x.with_missing()
     rows: Dataset
-    if isinstance(x, FileRows) and x.holes:  # read block by block (file_missing)
+    if _with_holes(x):  # read block by block (file_missing)
         rows = file_missing(x, n_components, covariance_type, n_threads)
     else:
         rows = open_dataset(impute_means(x) if holes else x, n_components=n_components,

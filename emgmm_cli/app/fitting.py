@@ -18,7 +18,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,16 +39,11 @@ from ..io.writers import OutputSet, ensure_dir, stream_table, write_json, write_
 from .data import as_points, dataset
 from .errors import UsageProblem
 from .prepare import Prepared, Standardize, prepare
-from .plotting import (
-    MixtureView,
-    image_format,
-    mixture_figure,
-    mixture_view,
-    save_figure,
-    trace_figure,
-)
 from .requests import STANDARD_NAMES, FitOutputs, ReadOptions
 from .rows import CLUSTER, annotated
+
+if TYPE_CHECKING:
+    from .plotting import MixtureView
 
 Array = NDArray[np.floating]
 #: Called with each condition the screen finds in the data, before the fit.
@@ -426,6 +421,8 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
         if name == "model":
             check_json_output(path, "--model")
         elif name in PICTURES:
+            from .plotting import image_format
+
             image_format(path, PICTURES[name])
         else:
             format_for_path(path)  # a bad extension fails now, not after the fit
@@ -468,6 +465,8 @@ def stage_rows(out: OutputSet, dest: str, rows: dict[str, NDArray[Any]], data: D
 
 def fitted_view(fit: Fitted) -> MixtureView:
     """What a picture of a fit over its own data shows (fit --plot)."""
+    from .plotting import mixture_view
+
     return mixture_view(fit.params, fit.data, fit.feature_names, source=fit.source)
 
 
@@ -524,11 +523,20 @@ def write_outputs(fit: Fitted, outputs: FitOutputs,
             stage_parts(out, dest, fit, outputs)
         stage_outputs(out, dest, fit, as_json=outputs.as_json,
                       label_header=outputs.label_header)
-        if outputs.plot:
-            save_figure(mixture_figure(fitted_view(fit)), outputs.plot, out=out)
-        if outputs.trace_plot:
-            save_figure(trace_figure(fit.result, source=fit.source), outputs.trace_plot,
-                        out=out)
+        if outputs.plot or outputs.trace_plot:
+            stage_pictures(out, fit, outputs)
+
+
+def stage_pictures(out: OutputSet, fit: Fitted, outputs: FitOutputs) -> None:
+    """The pictures outputs name (--plot, --trace-plot), staged into out; the plotting
+    module is imported only when one is asked for."""
+    from .plotting import mixture_figure, save_figure, trace_figure
+
+    if outputs.plot:
+        save_figure(mixture_figure(fitted_view(fit)), outputs.plot, out=out)
+    if outputs.trace_plot:
+        save_figure(trace_figure(fit.result, source=fit.source), outputs.trace_plot,
+                    out=out)
 
 
 # --------------------------------------------------------------------------- Python API

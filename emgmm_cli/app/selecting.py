@@ -19,7 +19,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..backends import active, open_dataset
-from ..backends.processes import portable, run_tasks, worker_count
 from ..engine.dataset import Dataset
 from ..engine.errors import EngineError
 from ..engine.missing import row_missing
@@ -44,7 +43,6 @@ from ..io.writers import OutputSet, write_json, write_table
 from .data import as_points, dataset, rows_dataset
 from .errors import UsageProblem
 from .fitting import FindingCallback, Fitted, api_inputs, check_outputs, fitted, fresh_seed
-from .plotting import criterion_figure, save_figure
 from .prepare import Prepared, prepare
 from .requests import ReadOptions, SelectGrid
 
@@ -149,6 +147,7 @@ def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None =
     """A CellMapper that fits up to `jobs` cells at once in worker processes (0: one per
     core), each opening source itself (with the rows' weights and known labels, when
     given); with one worker, the cells run here in order."""
+    from ..backends.processes import portable, run_tasks, worker_count
 
     def map_cells(data: Dataset, tasks: Sequence[CellTask], hc_tree: HcTree | None,
                   on_done: CellCallback | None) -> list[CellResult]:
@@ -322,6 +321,8 @@ def write_selection(selected: Selected, *, table: str | None, model: str | None,
         if as_json:
             write_json("-", selection_document(selected), out=out)
         if plot is not None:
+            from .plotting import criterion_figure, save_figure
+
             figure = criterion_figure(selected.selection, source=selected.points.source)
             save_figure(figure, plot, out=out)
 

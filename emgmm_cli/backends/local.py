@@ -19,13 +19,15 @@ import operator
 import os
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.families import family
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -62,7 +64,10 @@ _POOLS_LOCK = threading.Lock()
 
 def _pool(n_threads: int) -> ThreadPoolExecutor:
     """A process-wide pool per thread count, kept so that the per-thread work buffers of
-    the kernels survive from one iteration to the next."""
+    the kernels survive from one iteration to the next.  concurrent.futures is imported
+    here: data of one block (most small files) never needs a pool."""
+    from concurrent.futures import ThreadPoolExecutor
+
     with _POOLS_LOCK:
         pool = _POOLS.get(n_threads)
         if pool is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -11,15 +12,31 @@ import click
 
 from .. import __version__
 from ..interrupts import Stopped, stop_on_signals
-from . import batch, completion, fit, info, make_blobs, plot, predict, sample, score, select
 from .context import ExitStatus, debugging
 from .errors import EmgmmContext, one_line
 
-#: Every command, in the order `emgmm --help` lists them.
-COMMANDS: tuple[click.Command, ...] = (
-    fit.fit, select.select, batch.batch, predict.predict, score.score, plot.plot,
-    sample.sample, info.info, make_blobs.make_blobs, completion.completion,
-)
+#: Every command's name, in the order `emgmm --help` lists them, and the module of this
+#: package that defines it (as a function of the module's name).  A command's module is
+#: imported when the command is looked up, so that `emgmm select` builds no other
+#: command's options; COMMANDS (every command, loaded) is for help, docs and tests.
+COMMAND_MODULES: dict[str, str] = {
+    "fit": "fit", "select": "select", "batch": "batch", "predict": "predict",
+    "score": "score", "plot": "plot", "sample": "sample", "info": "info",
+    "make-blobs": "make_blobs", "completion": "completion",
+}
+
+
+def load_command(name: str) -> click.Command:
+    """The command called name (one of COMMAND_MODULES), its module imported."""
+    module = COMMAND_MODULES[name]
+    loaded: click.Command = getattr(importlib.import_module(f"{__package__}.{module}"), module)
+    return loaded
+
+
+def __getattr__(name: str) -> Any:
+    if name == "COMMANDS":  # every command, loaded
+        return tuple(load_command(n) for n in COMMAND_MODULES)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class EmgmmGroup(click.Group):
@@ -33,7 +50,12 @@ class EmgmmGroup(click.Group):
     context_class = EmgmmContext
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [c.name for c in COMMANDS if c.name]
+        return list(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            self.add_command(load_command(cmd_name))
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -67,9 +89,6 @@ def cli() -> None:
     (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP.
     """
 
-
-for _command in COMMANDS:
-    cli.add_command(_command)
 
 
 #: The engine runs blocks on its own thread pool, one block per core; a multi-threaded
