@@ -553,6 +553,25 @@ def test_streamed_to_stdout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert fake.getvalue() == "".join(f"{v}\n" for v in labels)
 
 
+@pytest.mark.parametrize("name", ["table.csv", "table.json", "table.npy"])
+def test_stdout_spilled_to_a_file_is_what_a_file_holds(tmp_path: Path, name: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The buffer of stdout moved to a temporary file mid-table (text with characters
+    beyond ASCII, and binary) gives the bytes the same table written to a file has."""
+    from emgmm_cli.io import writers
+
+    table = {"größe": np.linspace(-1.5, 2.5, 400), "é": np.arange(400) % 3}
+    write_table(str(tmp_path / name), table)
+    monkeypatch.setattr(writers, "_SPOOL_BYTES", 100)  # spill after the first lines
+    fake = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="")
+    monkeypatch.setattr(sys, "stdout", fake)
+    with OutputSet() as out:
+        write_table("-", table, out=out, fmt=name.rsplit(".", 1)[1])
+        assert fake.buffer.getvalue() == b""
+    fake.flush()
+    assert fake.buffer.getvalue() == (tmp_path / name).read_bytes()
+
+
 def test_fit_streams_every_output_format(tmp_path: Path) -> None:
     mem = fit_files(tmp_path, BLOBS, name="ref")
     labels = np.loadtxt(io.StringIO(mem["labels"]), dtype=np.int64)

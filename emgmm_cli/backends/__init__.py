@@ -143,7 +143,6 @@ def open_local(source: Any, *, n_components: int, covariance_type: str,
     import numpy as np
 
     from ..io.npyfile import NpyFile
-    from .blockfile import BlockFileDataset
     from .local import ArrayDataset, block_rows
 
     if isinstance(source, (str, os.PathLike)):
@@ -154,5 +153,7 @@ def open_local(source: Any, *, n_components: int, covariance_type: str,
     rows = block_rows(n_components, int(source.shape[1]), covariance_type=covariance_type,
                       itemsize=np.dtype(source.dtype).itemsize)
     if isinstance(source, NpyFile):
+        from .blockfile import BlockFileDataset  # data read block by block only
+
         return BlockFileDataset(source, block_rows=rows, n_threads=n_threads)
     return ArrayDataset(source, block_rows=rows, n_threads=n_threads)

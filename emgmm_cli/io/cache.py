@@ -22,7 +22,6 @@ line and column, are those of an in-memory read.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import stat
 import time
@@ -192,6 +191,8 @@ def cache_key(path: str, st: os.stat_result, *, columns: Sequence[str] | None,
     """(identity of the file version, identity of the reading options), as hex digests.
     A cache that may hold missing values (NaN) is another than one that may not, so
     reading without missing finds each missing value where the text has it."""
+    import json  # as everywhere in this module: only data over the memory limit needs it
+
     real = os.path.realpath(path)
     version = json.dumps([CACHE_FORMAT, real, st.st_size, st.st_mtime_ns, st.st_ino])
     options = [list(columns) if columns is not None else None, delimiter, header,
@@ -263,6 +264,8 @@ def text_to_cache(path: str, target: str, *, delimiter: str | None, header: bool
             fh.write(final)
     meta = {"format": CACHE_FORMAT, "source": os.path.realpath(path),
             "column_names": plan.names, "dtype": dt.name, "notes": list(layout.notes)}
+    import json
+
     with atomic_write(target + ".json") as out:
         json.dump(meta, out)
     return plan.names, layout.notes
@@ -271,6 +274,8 @@ def text_to_cache(path: str, target: str, *, delimiter: str | None, header: bool
 def _cached_names(target: str) -> tuple[list[str], tuple[str, ...]] | None:
     """The column names and notes stored beside a complete cache file, or None to
     rebuild it."""
+    import json
+
     try:
         with open(target + ".json", encoding="utf-8") as fh:
             meta = json.load(fh)

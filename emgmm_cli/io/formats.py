@@ -23,7 +23,7 @@ None).  Each writer class says what it makes of each.
 from __future__ import annotations
 
 import csv
-import json
+import functools
 import math
 import os
 from abc import ABC, abstractmethod
@@ -35,6 +35,8 @@ from typing import IO, TYPE_CHECKING, Any, ClassVar
 from .errors import DataError
 
 if TYPE_CHECKING:
+    import json
+
     import numpy as np
 
 __all__ = [
@@ -347,7 +349,12 @@ def _json_values(col: np.ndarray) -> list[Any]:
     return values
 
 
-_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False)
+@functools.cache
+def _encoder() -> json.JSONEncoder:
+    """The encoder of JSON rows; json is imported when a JSON table is first written."""
+    import json
+
+    return json.JSONEncoder(allow_nan=False, ensure_ascii=False)
 
 
 def _json_text(block: Block, names: Sequence[str] | None, sep: str) -> Iterator[str]:
@@ -356,7 +363,7 @@ def _json_text(block: Block, names: Sequence[str] | None, sep: str) -> Iterator[
     A bare vector (names None) gives one JSON value per row; any other table gives one
     object {name: value, ...} per row.
     """
-    encode = _ENCODER.encode
+    encode = _encoder().encode
     for start, stop in _row_chunks(block.n_rows, len(block.columns)):
         columns = [_json_values(c[start:stop]) for c in block.columns]
         if names is not None:

@@ -19,7 +19,7 @@ by block, and both give the same bytes.
 
 from __future__ import annotations
 
-import json
+import io
 import os
 import stat
 import sys
@@ -33,6 +33,7 @@ from typing import (
     Literal,
     TextIO,
     TypeAlias,
+    cast,
     overload,
 )
 
@@ -370,12 +371,48 @@ _COPY_CHUNK = 1 << 20
 def _spool(binary: bool) -> IO[Any]:
     """A buffer for content written at commit: memory while small, then a temporary file
     (so that streaming N labels to stdout does not hold them all in memory)."""
-    import tempfile
+    return cast(IO[Any], _Spool(binary))
 
-    if binary:
-        return tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, mode="w+b")
-    return tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES, mode="w+", encoding="utf-8",
-                                         newline="\n")
+
+class _Spool:
+    """tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES), text (UTF-8, newline "\\n")
+    or binary, without importing tempfile (and shutil, bz2 and lzma with it: about 2 ms
+    of the start of every run that writes to stdout) until the content outgrows memory.
+    Everything but writing is the current file's: seek, read, tell, close, flush ...."""
+
+    def __init__(self, binary: bool) -> None:
+        self._binary = binary
+        self._file: IO[Any] = (io.BytesIO() if binary else
+                               io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\n"))
+        self._rolled = False
+
+    def write(self, data: Any) -> int:
+        written: int = self._file.write(data)
+        if not self._rolled and self._file.tell() > _SPOOL_BYTES:
+            self._roll_over()
+        return written
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def _roll_over(self) -> None:
+        """Move the content into an unnamed temporary file, as SpooledTemporaryFile does."""
+        import tempfile
+
+        memory = self._file
+        disk: IO[Any] = (tempfile.TemporaryFile("w+b") if self._binary else
+                         tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n"))
+        position = memory.tell()
+        if self._binary:
+            disk.write(memory.getvalue())  # type: ignore[attr-defined]
+        else:
+            disk.buffer.write(memory.detach().getvalue())  # type: ignore[attr-defined]
+        disk.seek(position, 0)
+        self._file, self._rolled = disk, True
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
 
 
 def _chunks(buffer: IO[Any]) -> Iterator[Any]:
@@ -615,6 +652,8 @@ def write_json(path: str, obj: Any, *, out: OutputSet | None = None) -> None:
     numpy arrays and scalars become lists and numbers; NaN and infinities become null;
     objects with a to_dict() method are written as its result.
     """
+    import json  # imported here: most runs write no JSON
+
     text = json.dumps(jsonable(obj), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
     with _staged(path, False, out) as fh:
         fh.write(text)
