@@ -124,9 +124,11 @@ _MISSING_HINT = "missing or infinite values must be removed or imputed first"
 NOT_TEXT_SHARE = 10
 #: Data rows of the head that the prologue looks at to decide what an extra field holds.
 SAMPLE_ROWS = 200
-_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
+#: Patterns used once per error or per file: compiled by re when first used (and kept in
+#: its cache), not when this module is imported.
+_DECIMAL_COMMA = r"[+-]?\d+,\d+"
+_LINE_BREAK = rb"\r\n|\r|\n"
 _BOOL_WORDS = (b"rue", b"RUE", b"alse", b"ALSE")
-_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
 
 
 # --------------------------------------------------------------------------- byte sources
@@ -487,7 +489,7 @@ def _parse_value(raw: str, source: str, lineno: int, column: str,
         number = float(value)
     except ValueError:
         hint = ("decimal commas are not read; write decimal points (1.5, not 1,5)"
-                if _DECIMAL_COMMA.fullmatch(value) else
+                if re.fullmatch(_DECIMAL_COMMA, value) else
                 "fix or remove the row, or select numeric columns with --columns")
         raise DataError(source, f"non-numeric value '{_show(value)}'; {hint}", line=lineno,
                         column=column) from None
@@ -604,7 +606,7 @@ def _complete(data: bytes | bytearray, end: int, at_end: bool) -> int:
 def _after_lines(data: bytes, n: int) -> int:
     """The byte offset just after the n-th line break of data (0 for n = 0)."""
     end = 0
-    for _, match in zip(range(n), _LINE_BREAK.finditer(data)):
+    for _, match in zip(range(n), re.finditer(_LINE_BREAK, data)):
         end = match.end()
     return end
 
