@@ -1,0 +1,111 @@
+"""What `emgmm select` and `emgmm fit` import on their common path (issue 10: start-up time).
+
+Data small enough for memory and one block, the default local backend, the result on
+stdout (a pipe): none of the modules that only other paths need is loaded.  Each run is
+a real `emgmm` process (emgmm_cli.cli.main.main, as the console script runs it) that
+writes the names in sys.modules when it ends; no timing is asserted, only presence.
+The controls show the same probe seeing those modules when a run does need them, and
+every run's output is checked against a reference (mclust, scikit-learn).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+FAITHFUL = ROOT / "sample_data" / "faithful.csv"
+
+#: Runs `emgmm ARGS` in this process as the console script does, then writes the names of
+#: the loaded modules to the file named first (after the output and the exit status).
+PROBE = """
+import sys
+out, sys.argv = sys.argv[1], ["emgmm", *sys.argv[2:]]
+try:
+    from emgmm_cli.cli.main import main
+    main()
+finally:
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.write("\\n".join(sorted(sys.modules)))
+"""
+
+#: Loaded by no plain select or fit: libraries of other paths (the dask backend, pandas
+#: for large text, pictures, rich tables on a terminal, Parquet) and the standard
+#: library's process and thread pools, JSON and temporary files.
+NOT_ON_THE_COMMON_PATH = (
+    "dask", "distributed", "pandas", "matplotlib", "plotext", "PIL", "rich", "pyarrow",
+    "scipy", "sklearn", "multiprocessing", "concurrent.futures", "json", "tempfile",
+    "emgmm_cli.backends.dask", "emgmm_cli.backends.processes",
+    "emgmm_cli.backends.blockfile", "emgmm_cli.app.plotting", "emgmm_cli.app.batching",
+    "emgmm_cli.app.models", "emgmm_cli.app.blobs",
+    "emgmm_cli.cli.batch", "emgmm_cli.cli.predict", "emgmm_cli.cli.score",
+    "emgmm_cli.cli.plot", "emgmm_cli.cli.sample", "emgmm_cli.cli.info",
+    "emgmm_cli.cli.make_blobs", "emgmm_cli.cli.completion",
+)
+
+
+def run(tmp_path: Path, *args: str) -> tuple[str, set[str]]:
+    """`emgmm ARGS` in a fresh interpreter, stdout and stderr pipes: (stdout, modules)."""
+    listing = tmp_path / "modules.txt"
+    env = {k: v for k, v in os.environ.items() if k != "EMGMM_FORCE_TTY"}
+    proc = subprocess.run([sys.executable, "-c", PROBE, str(listing), *args], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout, set(listing.read_text(encoding="utf-8").split())
+
+
+def test_select_loads_only_its_own_path(tmp_path: Path) -> None:
+    out, modules = run(tmp_path, "select", str(FAITHFUL), "-k", "1-3", "-c", "VVV,EEE",
+                       "--seed", "0")
+    assert "emgmm_cli.cli.select" in modules and "emgmm_cli.engine.selection" in modules
+    assert [m for m in NOT_ON_THE_COMMON_PATH if m in modules] == []
+    assert "emgmm_cli.cli.fit" not in modules
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 6
+    best = [r for r in rows if r["best"] == "true"]
+    # Mclust(faithful, G = 1:9) chooses EEE with 3 components, BIC -2314.316
+    # (../shared/reference/README.md); emgmm's BIC has the opposite sign, and its optimum
+    # may be a little better than mclust's, never worse
+    assert [(b["mclust"], b["n_components"]) for b in best] == [("EEE", "3")]
+    assert 2314.316 - 0.1 < float(best[0]["bic"]) <= 2314.316 + 0.01
+
+
+def test_fit_loads_only_its_own_path(tmp_path: Path) -> None:
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.mixture import GaussianMixture
+
+    out, modules = run(tmp_path, "fit", str(FAITHFUL), "-k", "2", "--seed", "0")
+    assert "emgmm_cli.cli.fit" in modules
+    assert [m for m in NOT_ON_THE_COMMON_PATH if m in modules] == []
+    assert "emgmm_cli.cli.select" not in modules and "emgmm_cli.app.selecting" not in modules
+    labels = np.array(out.split(), dtype=np.int64)
+    x = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    reference = GaussianMixture(2, covariance_type="full", n_init=5,
+                                random_state=0).fit_predict(x)
+    assert len(labels) == len(x) and adjusted_rand_score(reference, labels) == 1.0
+
+
+def test_the_probe_sees_what_a_run_needs(tmp_path: Path) -> None:
+    """Controls: a model file loads json, --jobs 2 the process pool, data over the memory
+    limit the block reader; the outputs are those of the common path."""
+    plain, _ = run(tmp_path, "fit", str(FAITHFUL), "-k", "2", "--seed", "0")
+    out, modules = run(tmp_path, "fit", str(FAITHFUL), "-k", "2", "--seed", "0",
+                       "--labels", "-", "--model", "model.json")
+    assert out == plain and (tmp_path / "model.json").stat().st_size > 0
+    assert "json" in modules
+    np.save(tmp_path / "faithful.npy", np.loadtxt(FAITHFUL, delimiter=",", skiprows=1))
+    out, modules = run(tmp_path, "fit", "faithful.npy", "-k", "2", "--seed", "0",
+                       "--memory-limit", "1KB")
+    assert out == plain and "emgmm_cli.backends.blockfile" in modules
+    table, _ = run(tmp_path, "select", str(FAITHFUL), "-k", "1-3", "-c", "VVV,EEE",
+                   "--seed", "0")
+    out, modules = run(tmp_path, "select", str(FAITHFUL), "-k", "1-3", "-c", "VVV,EEE",
+                       "--seed", "0", "--jobs", "2")
+    assert out == table
+    assert "emgmm_cli.backends.processes" in modules and "concurrent.futures" in modules
