@@ -148,7 +148,9 @@ class OutputSet:
         return tmp
 
     def _commit_folders(self) -> None:
-        import shutil
+        if not self._folders:
+            return
+        import shutil  # with bz2 and lzma: only folders of parts (stage_folder) need it
 
         while self._folders:
             path, tmp = self._folders[0]
