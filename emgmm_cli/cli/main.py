@@ -90,7 +90,6 @@ def cli() -> None:
     """
 
 
-
 #: The engine runs blocks on its own thread pool, one block per core; a multi-threaded
 #: BLAS inside each of those threads oversubscribes the cores (measured: up to 20x slower
 #: under load).  Unless the user chose otherwise, BLAS runs one thread per caller.
