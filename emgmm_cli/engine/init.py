@@ -213,10 +213,12 @@ def kmeans(data: Dataset, k: int, rng: np.random.Generator,
     for _ in range(KMEANS_MAX_ITER):
         st = (reduce_weighted(data, partial(_lloyd_chunk, centers=centers)) if whole
               else _lloyd_chunk(sample, centers, w))
-        new = centers.copy()
         filled = st.counts > 0
-        new[filled] = st.sums[filled] / st.counts[filled, None]
-        if not filled.all():
+        if filled.all():
+            new = st.sums / st.counts[:, None]
+        else:
+            new = centers.copy()
+            new[filled] = st.sums[filled] / st.counts[filled, None]
             # An empty cluster moves to the sample point (of weight > 0) farthest from
             # every centre.
             gap = squared_distances(sample, new).min(axis=1)
