@@ -283,7 +283,9 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.engine.em import COLLAPSE_MASS, DEGENERATE_RATIO
     from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, HC_MAX_ROWS
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
-    from emgmm_cli.engine.starts import SCREEN_ROWS
+    from emgmm_cli.engine.fitting import STACKED_ROWS
+    from emgmm_cli.engine.starts import (SCREEN_ITERS, SCREEN_MAX, SCREEN_PER_RUN, SCREEN_ROWS,
+                                         STALL_DISTANCE)
     from emgmm_cli.engine.options import FIT_DEFAULTS, SELECT_DEFAULTS, FitOptions
     from emgmm_cli.io import cache, writers
     from emgmm_cli.io.text import CODEC_BY_EXT
@@ -315,6 +317,12 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"at most {HC_MAX_ROWS} rows"),
         ("docs/numerics.md", f"subsample of {HC_MAX_ROWS} rows"),
         ("docs/numerics.md", f"restarts ({sel['n_init']} by default)"),
+        ("docs/numerics.md", f"makes min({SCREEN_MAX}, {SCREEN_PER_RUN}R) candidate starts"),
+        ("docs/numerics.md", f"Each runs {SCREEN_ITERS} plain EM iterations, on the data itself "
+                             f"up to {SCREEN_ROWS} rows and on a random {SCREEN_ROWS}-row"),
+        ("docs/numerics.md", "a Bhattacharyya distance below "
+                             + f"{STALL_DISTANCE:.0e}".replace("e-0", "e-")),
+        ("docs/numerics.md", f"on data of up to {STACKED_ROWS} rows the full runs too"),
         ("docs/guide.md", f"the columns {code_list(TABLE_COLUMNS)}"),
         ("docs/guide.md", f"the columns {code_list(SUMMARY_COLUMNS)}"),
         ("docs/guide.md", f"names the four outputs {', '.join(STANDARD_NAMES.values())}"),

@@ -1,5 +1,5 @@
-"""Stacked screening (engine.stacked): several candidates' EM in shared passes is each
-candidate's own EM (engine.em.run_em, plain), to rounding."""
+"""Stacked runs (engine.stacked): several runs' EM in shared passes is each run's own EM
+(engine.em.run_em, plain and SQUAREM), to rounding: parameters, trace, passes, stop."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ import pytest
 
 from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.engine import initial_params, run_em
+from emgmm_cli.engine import fitting
+from emgmm_cli.engine.fitting import fit
+from emgmm_cli.engine.options import FitOptions
 from emgmm_cli.engine.dataset import WeightedRows
+from emgmm_cli.engine.em import EMRun
+from emgmm_cli.engine.errors import NotPositiveDefinite
 from emgmm_cli.engine.params import MixtureParams
 from emgmm_cli.engine.stacked import run_stacked
 from emgmm_cli.engine.stats import chunk_moments
@@ -31,30 +36,49 @@ def starts(x: np.ndarray, family: str, k: int, count: int, data=None) -> list:
                            column_variance=moments.variance) for i in range(count)]
 
 
-def assert_same(stacked, data, start, iters: int, tol: float) -> None:
-    alone = run_em(data, start, tol=tol, max_iter=iters, reg_covar=1e-6)
-    assert stacked.error is None and stacked.params is not None
+def assert_same(stacked, data, start, iters: int, tol: float, accelerate: str = "none") -> None:
+    alone = run_em(data, start, tol=tol, max_iter=iters, reg_covar=1e-6, accelerate=accelerate)
+    assert isinstance(stacked, EMRun)
     np.testing.assert_allclose(stacked.params.means, alone.params.means, rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(stacked.params.covariances, alone.params.covariances,
                                rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(stacked.params.weights, alone.params.weights, rtol=1e-9)
-    assert stacked.loglik == pytest.approx(alone.final.loglik / alone.final.n, rel=1e-11)
+    assert stacked.final.loglik == pytest.approx(alone.final.loglik, rel=1e-11)
+    assert stacked.final.log_max_resp == pytest.approx(alone.final.log_max_resp, rel=1e-9,
+                                                       abs=1e-9)
+    assert (stacked.passes, stacked.n_iter, stacked.converged, stacked.stopped) == (
+        alone.passes, alone.n_iter, alone.converged, alone.stopped)
+    np.testing.assert_allclose([r.log_likelihood for r in stacked.trace],
+                               [r.log_likelihood for r in alone.trace], rtol=1e-9)
 
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_each_candidate_runs_its_own_em(family: str) -> None:
     x = blobs(1)
     first = starts(x, family, 4, 5)
-    runs = run_stacked(x, first, tol=0.0, max_iter=7, reg_covar=1e-6)
+    runs = run_stacked(ArrayDataset(x), first, tol=0.0, max_iter=7, reg_covar=1e-6)
     for run, start in zip(runs, first):
         assert_same(run, ArrayDataset(x), start, 7, 0.0)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_run_is_its_own_squarem(family: str) -> None:
+    # SQUAREM to convergence: the runs ask for passes of different kinds (EM steps and
+    # extrapolated guesses, some refused) in the same stacked pass, and stop apart
+    x = blobs(6)
+    first = starts(x, family, 4, 5)
+    runs = run_stacked(ArrayDataset(x), first, tol=1e-8, max_iter=300, reg_covar=1e-6,
+                       accelerate="squarem")
+    assert len({run.passes for run in runs if isinstance(run, EMRun)}) > 1
+    for run, start in zip(runs, first):
+        assert_same(run, ArrayDataset(x), start, 300, 1e-8, "squarem")
 
 
 def test_candidates_stop_on_their_own() -> None:
     # a loose tolerance: the candidates converge after different numbers of passes
     x = blobs(2)
     first = starts(x, "VVV", 3, 4)
-    runs = run_stacked(x, first, tol=1e-3, max_iter=50, reg_covar=1e-6)
+    runs = run_stacked(ArrayDataset(x), first, tol=1e-3, max_iter=50, reg_covar=1e-6)
     for run, start in zip(runs, first):
         assert_same(run, ArrayDataset(x), start, 50, 1e-3)
 
@@ -68,7 +92,7 @@ def test_weights_and_known_labels_are_each_candidates() -> None:
     known[rng.choice(len(x), 20, replace=False)] = rng.integers(3, size=20)
     data = WeightedRows(ArrayDataset(x), w, known)
     first = starts(x, "VVI", 3, 4, data)
-    runs = run_stacked(x, first, tol=0.0, max_iter=6, reg_covar=1e-6, w=w, known=known)
+    runs = run_stacked(data, first, tol=0.0, max_iter=6, reg_covar=1e-6)
     for run, start in zip(runs, first):
         assert_same(run, data, start, 6, 0.0)
 
@@ -80,9 +104,11 @@ def test_a_failing_candidate_drops_out_alone() -> None:
     good = starts(x, "VVV", 2, 1)[0]
     bad = MixtureParams.build(np.array([0.5, 0.5]), np.array([[0.0, 0.0], [100.0, 100.0]]),
                               np.stack([np.eye(2) * 10.0, np.eye(2) * 1e-2]), "VVV")
-    runs = run_stacked(x, [good, bad], tol=0.0, max_iter=5, reg_covar=0.0)
-    assert runs[0].error is None and runs[0].params is not None
-    assert runs[1].error is not None and runs[1].params is None
+    runs = run_stacked(ArrayDataset(x), [good, bad], tol=0.0, max_iter=5, reg_covar=0.0)
+    assert isinstance(runs[0], EMRun)
+    assert isinstance(runs[1], NotPositiveDefinite)
+    with pytest.raises(NotPositiveDefinite, match=str(runs[1])):
+        run_em(ArrayDataset(x), bad, tol=0.0, max_iter=5, reg_covar=0.0)
     alone = run_em(ArrayDataset(x), good, tol=0.0, max_iter=5, reg_covar=0.0)
     np.testing.assert_allclose(runs[0].params.means, alone.params.means, rtol=1e-9)
 
@@ -95,6 +121,47 @@ def test_rows_beyond_the_float_range_take_the_exact_path() -> None:
     normal = starts(x, "VII", 2, 1)[0]
     needles = MixtureParams.build(np.array([0.5, 0.5]), x[[0, 0]] + 1e5, np.full(2, 1e-300),
                                   "VII")
-    runs = run_stacked(x, [normal, needles], tol=0.0, max_iter=2, reg_covar=1e-6)
+    runs = run_stacked(ArrayDataset(x), [normal, needles], tol=0.0, max_iter=2, reg_covar=1e-6)
     for run, start in zip(runs, [normal, needles]):
         assert_same(run, ArrayDataset(x), start, 2, 0.0)
+
+
+def test_a_collapsing_component_is_reported_as_alone() -> None:
+    # a start with a component far from every row: its mass collapses on the first pass,
+    # which run_em reports as an event and freezes; the stacked run the same
+    x = blobs(7, n=200, d=2)
+    normal = starts(x, "VVV", 3, 1)[0]
+    lost = MixtureParams.build(np.array([0.4, 0.4, 0.2]),
+                               np.array([x[0], x[1], x[0] + 1e3]),
+                               np.stack([np.eye(2)] * 3), "VVV")
+    runs = run_stacked(ArrayDataset(x), [normal, lost], tol=1e-8, max_iter=200,
+                       reg_covar=1e-6, accelerate="squarem")
+    alone = run_em(ArrayDataset(x), lost, tol=1e-8, max_iter=200, reg_covar=1e-6,
+                   accelerate="squarem")
+    assert isinstance(runs[1], EMRun) and alone.events
+    assert [(e.kind, e.component, e.iteration) for e in runs[1].events] == [
+        (e.kind, e.component, e.iteration) for e in alone.events]
+    assert_same(runs[0], ArrayDataset(x), normal, 200, 1e-8, "squarem")
+
+
+@pytest.mark.parametrize("family", ["VVV", "EEE", "VVI", "VII", "VEV"])
+def test_fit_with_shared_passes_is_fit_one_run_at_a_time(
+        family: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the auto start's full runs share their passes on small data (up to STACKED_ROWS
+    # rows); above, they run one at a time: the same fit, the same progress reports
+    x = blobs(8, n=400, d=3)
+    options = FitOptions(4, family, n_init=3, seed=2, tol=1e-7, max_iter=500)
+    shared_calls: list[tuple[int, int]] = []
+    shared = fit(ArrayDataset(x), options,
+                 on_iteration=lambda r, it, *_: shared_calls.append((r, it)))
+    monkeypatch.setattr(fitting, "STACKED_ROWS", 0)
+    alone_calls: list[tuple[int, int]] = []
+    alone = fit(ArrayDataset(x), options,
+                on_iteration=lambda r, it, *_: alone_calls.append((r, it)))
+    assert sorted(shared_calls) == sorted(alone_calls) and len(alone_calls) > 30
+    assert shared_calls != alone_calls  # interleaved: the runs took their passes together
+    assert shared.loglik == pytest.approx(alone.loglik, rel=1e-10)
+    assert shared.restart_logliks == pytest.approx(alone.restart_logliks, rel=1e-10)
+    assert (shared.best_restart, shared.n_iter, shared.n_passes) == (
+        alone.best_restart, alone.n_iter, alone.n_passes)
+    np.testing.assert_allclose(shared.params.means, alone.params.means, rtol=1e-8)

@@ -6,7 +6,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable
+from typing import Callable, Generator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from .families import family, scatter_about_means
 from .dataset import Dataset, reduce_weighted, row_known, row_weights
 from .missing import row_missing
-from .errors import WEIGHT_COLLAPSE, FitEvent, NotPositiveDefinite
+from .errors import WEIGHT_COLLAPSE, EngineError, FitEvent, NotPositiveDefinite
 from .params import MixtureParams
 from .stats import NO_INDICES, SuffStats, chunk_stats
 
@@ -174,18 +174,49 @@ def run_em(
     (engine.degenerate).  Frozen parameters and a hook run plain EM (an extrapolation
     would move frozen parameters by rounding, or mix mixtures of different K).
     """
-    steps = _Steps(data, reg_covar, hard, on_iteration)
+    steps = Steps(data, reg_covar, hard, on_iteration)
     steps.freeze, steps.deadline, steps.after_m_step = freeze, deadline, after_m_step
-    plain_only = bool(freeze) or after_m_step is not None
-    if accelerate == "squarem" and not hard and not plain_only:
-        params, converged = squarem(steps, params, tol, max_iter)
-    elif accelerate in ("none", "squarem"):
-        params, converged = _plain(steps, params, tol, max_iter)
-    else:
-        raise ValueError(f"unknown acceleration {accelerate!r}")
-    final = em_stats(data, params, hard=False)
-    stopped = STOPPED_CONVERGED if converged else steps.stopped
-    return EMRun(params, steps.trace, converged, final, steps.events, steps.passes, stopped)
+    params, converged = drive(em_machine(steps, params, tol, max_iter, accelerate),
+                              steps.compute)
+    return steps.finish(params, converged, em_stats(data, params, hard=False))
+
+
+def em_machine(steps: "Steps", params: MixtureParams, tol: float, max_iter: int,
+               accelerate: str) -> "Machine":
+    """The run's iteration (squarem or _plain, as run_em says) as a Machine."""
+    plain_only = bool(steps.freeze) or steps.after_m_step is not None
+    if accelerate == "squarem" and not steps.hard and not plain_only:
+        return squarem(steps, params, tol, max_iter)
+    if accelerate in ("none", "squarem"):
+        return _plain(steps, params, tol, max_iter)
+    raise ValueError(f"unknown acceleration {accelerate!r}")
+
+
+#: One pass over the data as a Machine receives it: the statistics under the parameters
+#: it asked for, the parameters they give, and the components whose mass collapsed.
+Pass = tuple[SuffStats, MixtureParams, NDArray[np.intp]]
+#: An EM iteration written as a generator: it yields the parameters it needs a pass from,
+#: is sent that Pass (or has the pass's EngineError thrown in), and returns (its last
+#: parameters, whether it converged).  run_em drives one with one pass at a time;
+#: engine.stacked drives several at once, with one stacked pass for all their requests.
+Machine = Generator[MixtureParams, Pass, tuple[MixtureParams, bool]]
+
+
+def drive(machine: Machine, compute: Callable[[MixtureParams], Pass]
+          ) -> tuple[MixtureParams, bool]:
+    """Run a machine to its end, each pass by compute (its EngineError thrown in)."""
+    try:
+        request = next(machine)
+        while True:
+            try:
+                done = compute(request)
+            except EngineError as exc:
+                request = machine.throw(exc)
+                continue
+            request = machine.send(done)
+    except StopIteration as stop:
+        result: tuple[MixtureParams, bool] = stop.value
+        return result
 
 
 def em_stats(data: Dataset, params: MixtureParams, hard: bool,
@@ -200,7 +231,7 @@ def em_stats(data: Dataset, params: MixtureParams, hard: bool,
                                          entropy=entropy), with_known=True)
 
 
-class _Steps:
+class Steps:
     """The EM map F(params) = M-step(E-step(params)), one pass over the data per call, and
     the record of a run: its trace rows, its events and the passes it made."""
 
@@ -225,12 +256,19 @@ class _Steps:
         self.stopped = STOPPED_TIME_LIMIT
         return True
 
-    def step(self, params: MixtureParams) -> tuple[SuffStats, MixtureParams]:
-        """One pass: the statistics under params and the parameters they give."""
+    def compute(self, params: MixtureParams) -> Pass:
+        """One pass over the data (counted): the statistics under params and the
+        parameters they give."""
         self.passes += 1
         st = em_stats(self.data, params, self.hard, entropy=False)
         new, collapsed = m_step(st, params.means, params.covariance_type, self.reg_covar,
                                 iteration=self.passes, previous=params, freeze=self.freeze)
+        return st, new, collapsed
+
+    def account(self, done: Pass) -> tuple[SuffStats, MixtureParams]:
+        """A pass's events (collapsed components) and after_m_step hook: its statistics
+        and the parameters EM goes on with."""
+        st, new, collapsed = done
         for k in collapsed:
             if int(k) not in self._collapsed:
                 self._collapsed.add(int(k))
@@ -244,6 +282,11 @@ class _Steps:
             new, more = self.after_m_step(new, collapsed, st.nk, self.passes)
             self.events += more
         return st, new
+
+    def finish(self, params: MixtureParams, converged: bool, final: SuffStats) -> EMRun:
+        """The run's record, ended at params (final: the statistics under them)."""
+        stopped = STOPPED_CONVERGED if converged else self.stopped
+        return EMRun(params, self.trace, converged, final, self.events, self.passes, stopped)
 
     def record(self, obj: float) -> float:
         """A trace row for the parameters of the last pass; returns the change from the
@@ -263,12 +306,11 @@ def settled(change: float, tol: float) -> bool:
     return not math.isnan(change) and (abs(change) < tol or change == 0.0)
 
 
-def _plain(steps: _Steps, params: MixtureParams, tol: float,
-           max_iter: int) -> tuple[MixtureParams, bool]:
+def _plain(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> Machine:
     """Plain EM: (the last parameters, whether it converged)."""
     prev_stats: SuffStats | None = None
     for _ in range(max_iter):
-        st, new_params = steps.step(params)
+        st, new_params = steps.account((yield params))
         change = steps.record(st.objective / st.n)
         unchanged = (
             steps.hard and prev_stats is not None
@@ -290,8 +332,7 @@ def _plain(steps: _Steps, params: MixtureParams, tol: float,
 STEP_FACTOR = 4.0
 
 
-def squarem(steps: _Steps, params: MixtureParams, tol: float,
-            max_iter: int) -> tuple[MixtureParams, bool]:
+def squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> Machine:
     """SQUAREM (the squared extrapolation method, its S3 step length) with a monotonicity
     safeguard: (the last parameters, whether it converged).
 
@@ -310,19 +351,19 @@ def squarem(steps: _Steps, params: MixtureParams, tol: float,
     scale = scale if scale > 0 and math.isfinite(scale) else 1.0
     step_max, theta0 = 1.0, params
     while steps.passes < max_iter and not (steps.passes and steps.time_up()):
-        st0, theta1 = steps.step(theta0)
+        st0, theta1 = steps.account((yield theta0))
         if settled(steps.record(st0.objective / st0.n), tol):
             return theta1, True
         if steps.passes >= max_iter or steps.time_up():
             return theta1, False
-        st1, theta2 = steps.step(theta1)
+        st1, theta2 = steps.account((yield theta1))
         l1 = st1.objective / st1.n
         if settled(steps.record(l1), tol):
             return theta2, True
         alpha, guess = _extrapolate(theta0, theta1, theta2, step_max, scale)
         theta0 = theta2
         if guess is not None and steps.passes < max_iter:
-            taken = _try_guess(steps, guess, l1)
+            taken = yield from _try_guess(steps, guess, l1)
             if taken is not None:
                 theta0 = taken
                 step_max *= STEP_FACTOR if alpha >= step_max else 1.0
@@ -331,11 +372,12 @@ def squarem(steps: _Steps, params: MixtureParams, tol: float,
     return theta0, False
 
 
-def _try_guess(steps: _Steps, guess: MixtureParams, floor: float) -> MixtureParams | None:
+def _try_guess(steps: Steps, guess: MixtureParams, floor: float
+               ) -> Generator[MixtureParams, Pass, MixtureParams | None]:
     """One EM step from an extrapolated guess, kept (its trace row recorded, F(guess)
     returned) if the guess's objective is at least floor; None when refused."""
     try:
-        st, after = steps.step(guess)
+        st, after = steps.account((yield guess))
     except NotPositiveDefinite:
         return None
     objective = st.objective / st.n

@@ -111,12 +111,18 @@ def _det_root(m: Array) -> Array:
 
 
 def _scaled(m: Array, s: Array) -> Array:
-    """Each entry of a stack (K, ...) times its own number s_k."""
-    return m * s.reshape((-1,) + (1,) * (m.ndim - 1))
+    """Each entry of a stack (K, ...) times its own number s_k (also (C, K, ...) by
+    (C, K): the stacked M-step, or (C, ...) by (C,))."""
+    return m * s.reshape(s.shape + (1,) * (m.ndim - s.ndim))
 
 
 def _converged(before: float, after: float) -> bool:
     return not before - after > MSTEP_TOL * (1.0 + abs(after))
+
+
+# The four M-steps below also take a stack of C mixtures' statistics at once (W (C, K, ...),
+# nk (C, K): engine.stacked), one mixture per entry of the leading axis; the component axis
+# is nk's last.  Family.stacks says which M-steps do.
 
 
 def m_step_vvv(w: Array, nk: Array, previous: Array | None) -> Array:
@@ -126,17 +132,23 @@ def m_step_vvv(w: Array, nk: Array, previous: Array | None) -> Array:
 
 def m_step_eee(w: Array, nk: Array, previous: Array | None) -> Array:
     """One covariance for all: sum_k W_k / n (or the diagonal: EEI)."""
-    return w.sum(axis=0) / nk.sum()
+    total = nk.sum(axis=-1)
+    pooled = w.sum(axis=nk.ndim - 1)
+    return pooled / total.reshape(total.shape + (1,) * (pooled.ndim - total.ndim))
 
 
 def m_step_vii(w: Array, nk: Array, previous: Array | None) -> Array:
     """lambda_k I: tr(W_k) / (D n_k).  w: (K, D) diagonals."""
-    return w.sum(axis=1) / (nk * w.shape[1])
+    return w.sum(axis=-1) / (nk * w.shape[-1])
 
 
 def m_step_eii(w: Array, nk: Array, previous: Array | None) -> Array:
     """lambda I: tr(sum_k W_k) / (D n), a number.  w: (K, D) diagonals."""
-    return np.asarray(w.sum() / (nk.sum() * w.shape[1]))
+    return np.asarray(w.sum(axis=(-2, -1)) / (nk.sum(axis=-1) * w.shape[-1]))
+
+
+#: The M-steps that take a stack of mixtures (above).
+_STACKED_M_STEPS = (m_step_vvv, m_step_eee, m_step_vii, m_step_eii)
 
 
 def m_step_evv(w: Array, nk: Array, previous: Array | None) -> Array:
@@ -295,6 +307,35 @@ def own_variances(cov: Array, k: int, d: int) -> Array:
     return np.broadcast_to(np.asarray(cov, dtype=np.float64).reshape(k, 1), (k, d))
 
 
+def factorise(per: Array, statistic: str, reg_covar: float, iteration: int | None
+              ) -> tuple[Array, Array, Array | None]:
+    """(precision factors, log|U_k|, covariance factors) of covariances one per component
+    (Family.expand's form), raising NotPositiveDefinite.
+
+    MATRIX: upper-triangular U_k with U_k U_k^T = Sigma_k^-1, shape (K, D, D), and the
+    lower Cholesky factors L_k of the covariances (Sigma_k = L_k L_k^T), which the
+    whitened kernel reads.  DIAGONAL: U_k = 1/sqrt(variances), shape (K, D), and None.
+    log|U_k| = -0.5 log|Sigma_k|: since |Sigma^-1| = |U|^2, the sign flips here, once.
+    """
+    if statistic == DIAGONAL:
+        if not (per > 0).all():
+            bad = np.flatnonzero(~(per > 0).all(axis=1))
+            raise NotPositiveDefinite(int(bad[0]), iteration, reg_covar)
+        factors = 1.0 / np.sqrt(per)
+        return factors, np.log(factors).sum(axis=1), None
+    try:
+        lower = np.linalg.cholesky(per)  # every component at once
+    except np.linalg.LinAlgError:
+        lower = None
+    # the sum is finite exactly when every entry is (one reduction, not a mask)
+    if lower is None or not np.isfinite(lower.sum()):
+        raise NotPositiveDefinite(_first_not_pd(per), iteration, reg_covar)
+    # cov = L L^T  =>  inv(cov) = L^-T L^-1 = U U^T with U = L^-T (upper triangular)
+    factors = np.triu(np.linalg.inv(lower).transpose(0, 2, 1))
+    log_det = np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+    return factors, log_det, lower
+
+
 def _first_not_pd(matrices: Array) -> int:
     """The first of a stack of matrices that has no finite Cholesky factor."""
     for j, c in enumerate(matrices):
@@ -318,6 +359,11 @@ class Family:
     m_step: Callable[[Array, Array, Array | None], Array]
     expand: Callable[[Array, int, int], Array]
     univariate: bool = False
+
+    @property
+    def stacks(self) -> bool:
+        """Whether m_step takes a stack of mixtures (W (C, K, ...), nk (C, K)) at once."""
+        return self.m_step in _STACKED_M_STEPS
 
     @property
     def name(self) -> str:
@@ -365,31 +411,8 @@ class Family:
     def precision_factors(self, cov: Array, k: int, d: int, reg_covar: float,
                           iteration: int | None) -> tuple[Array, Array, Array | None]:
         """(precision factors, log|U_k|, covariance factors) per component, raising
-        NotPositiveDefinite.
-
-        MATRIX: upper-triangular U_k with U_k U_k^T = Sigma_k^-1, shape (K, D, D), and the
-        lower Cholesky factors L_k of the covariances (Sigma_k = L_k L_k^T), which the
-        whitened kernel reads.  DIAGONAL: U_k = 1/sqrt(variances), shape (K, D), and None.
-        log|U_k| = -0.5 log|Sigma_k|: since |Sigma^-1| = |U|^2, the sign flips here, once.
-        """
-        per = self.expand(cov, k, d)
-        if self.statistic == DIAGONAL:
-            if not (per > 0).all():
-                bad = np.flatnonzero(~(per > 0).all(axis=1))
-                raise NotPositiveDefinite(int(bad[0]), iteration, reg_covar)
-            factors = 1.0 / np.sqrt(per)
-            return factors, np.log(factors).sum(axis=1), None
-        try:
-            lower = np.linalg.cholesky(per)  # every component at once
-        except np.linalg.LinAlgError:
-            lower = None
-        # the sum is finite exactly when every entry is (one reduction, not a mask)
-        if lower is None or not np.isfinite(lower.sum()):
-            raise NotPositiveDefinite(_first_not_pd(per), iteration, reg_covar)
-        # cov = L L^T  =>  inv(cov) = L^-T L^-1 = U U^T with U = L^-T (upper triangular)
-        factors = np.triu(np.linalg.inv(lower).transpose(0, 2, 1))
-        log_det = np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
-        return factors, log_det, lower
+        NotPositiveDefinite: factorise(expand(cov)), which see."""
+        return factorise(self.expand(cov, k, d), self.statistic, reg_covar, iteration)
 
     def second_moments(self, x: Array, resp: Array, centers: Array) -> Array:
         """Per-component scatter of x about given centres for given responsibilities: the

@@ -28,6 +28,7 @@ from .em import (
     STOPPED_MAX_ITER,
     STOPPED_TIME_LIMIT,
     EMRun,
+    IterationCallback,
     TraceRow,
     degenerate_components,
     em_stats,
@@ -39,10 +40,13 @@ from .errors import (
     NOT_CONVERGED,
     TIME_LIMIT,
     WIDER_DTYPE,
+    EngineError,
     FitEvent,
     InvalidParameter,
 )
 from .hc import HcTree, seeded_hc_tree
+from .missing import row_missing
+from .stacked import run_stacked
 from .init import distinct_rows, initial_params, restart_method
 from .options import FitOptions, frozen_names
 from .ordering import component_order
@@ -262,6 +266,12 @@ def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
                  on_iteration=callback, accelerate=options.accelerate,
                  freeze=frozen_names(options.freeze), deadline=deadline,
                  after_m_step=None if options.on_degenerate == "keep" else policy)
+    return _run_result(data, options, r, run, moments)
+
+
+def _run_result(data: Dataset, options: FitOptions, r: int, run: EMRun,
+                moments: Moments) -> FitResult:
+    """Run r's result: its degeneracy check, its components ordered."""
     degenerate = degenerate_components(run.params, moments.variance, options.reg_covar)
     return _ordered(data, FitResult(
         params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,
@@ -276,9 +286,10 @@ def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
 def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
                hc_tree: HcTree | None, on_iteration: ProgressCallback | None,
                deadline: float | None = None) -> list[FitResult]:
-    """init auto (engine.starts): the n_init best screened starts run to convergence.  A
-    run that stalls or ends degenerate gives its place to the next candidate; such runs
-    are kept (the first of them) only when no candidate is left and no run is sound."""
+    """init auto (engine.starts): the n_init best screened starts run to convergence (on
+    small data all at once, their passes shared: _stacks).  A run that stalls or ends
+    degenerate gives its place to the next candidate; such runs are kept (the first of
+    them) only when no candidate is left and no run is sound."""
     ranked = starts.screen(data, options, np.random.SeedSequence(options.seed),
                            moments.mean, moments.variance, hc_tree)
     if not ranked:
@@ -286,17 +297,57 @@ def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
                                f"{options.n_components} components", advice=(FEWER_COMPONENTS,))
     results: list[FitResult] = []
     spoilt: list[FitResult] = []
-    for cand in ranked:
-        if len(results) == options.n_init or (
-                results and deadline is not None and time.monotonic() >= deadline):
+    waiting = [c.params for c in ranked]
+    stack = _stacks(data, options)
+    while waiting and len(results) < options.n_init:
+        if results and deadline is not None and time.monotonic() >= deadline:
             break
-        assert cand.params is not None
-        r = len(results) + len(spoilt)
-        result = _run_from(data, options, r, _equal_if_frozen(cand.params, options), moments,
-                           on_iteration, deadline)
-        bad = result.is_degenerate or starts.stalled(result.params)
-        (spoilt if bad else results).append(result)
+        batch = waiting[:options.n_init - len(results) if stack else 1]
+        del waiting[:len(batch)]
+        first = len(results) + len(spoilt)
+        starts_ = [_equal_if_frozen(p, options) for p in batch]  # type: ignore[arg-type]
+        for result in (_stacked_runs(data, options, first, starts_, moments, on_iteration,
+                                     deadline) if stack else
+                       [_run_from(data, options, first, starts_[0], moments, on_iteration,
+                                  deadline)]):
+            bad = result.is_degenerate or starts.stalled(result.params)
+            (spoilt if bad else results).append(result)
     return results or spoilt[:1]
+
+
+#: Full runs share their passes (engine.stacked) on data of at most this many rows, where
+#: a pass costs mostly the fixed price of its numpy calls; beyond, one run at a time on
+#: the backend's blocks and threads.
+STACKED_ROWS = 2000
+
+
+def _stacks(data: Dataset, options: FitOptions) -> bool:
+    """Whether the auto start's full runs share their passes: the runs run_stacked makes
+    (soft EM, nothing frozen, no degenerate policy, no missing values) on small data.  A
+    progress callback or a time limit changes nothing: a fit is the same with or without
+    them (but for the time limit's stop)."""
+    return (data.n_samples <= STACKED_ROWS and options.algorithm == "soft"
+            and not options.freeze and options.on_degenerate == "keep"
+            and row_missing(data) is None)
+
+
+def _stacked_runs(data: Dataset, options: FitOptions, first: int,
+                  starts_: list[MixtureParams], moments: Moments,
+                  on_iteration: ProgressCallback | None, deadline: float | None
+                  ) -> list[FitResult]:
+    """Runs first, first + 1, ... from starts_, their passes shared (engine.stacked): as
+    _run_from's, raising the first run's error that has one."""
+    callbacks: list[IterationCallback | None] | None = None if on_iteration is None else [
+        partial(on_iteration, r) for r in range(first, first + len(starts_))]
+    runs = run_stacked(data, starts_, tol=options.tol, max_iter=options.max_iter,
+                       reg_covar=options.reg_covar, accelerate=options.accelerate,
+                       deadline=deadline, on_iteration=callbacks)
+    out = []
+    for r, run in enumerate(runs, start=first):
+        if isinstance(run, EngineError):
+            raise run
+        out.append(_run_result(data, options, r, run, moments))
+    return out
 
 
 def _pick_best(results: list[FitResult]) -> FitResult:

@@ -54,6 +54,15 @@ class MixtureParams:
             )
         factors, log_det, lower = fam.precision_factors(covariances, k, d, reg_covar,
                                                         iteration)
+        return cls.assemble(weights, means, covariances, covariance_type,
+                            (factors, log_det, lower))
+
+    @classmethod
+    def assemble(cls, weights: Array, means: Array, covariances: Array, covariance_type: str,
+                 factorised: tuple[Array, Array, Array | None]) -> "MixtureParams":
+        """A params object from parts already checked and factorised (families.factorise:
+        precision factors, log|U_k|, covariance factors), as build makes them."""
+        factors, log_det, lower = factorised
         params = cls(weights, means, covariances, covariance_type, factors, log_det)
         params.__dict__["_lower"] = lower  # the kernel's covariance factors, computed once
         return params

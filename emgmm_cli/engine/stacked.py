@@ -6,8 +6,11 @@ the fixed price of its numpy calls, not arithmetic, so the candidates share thei
 the kernels of all R candidates' components are stacked into one (the R K components'
 whitened or expanded forms side by side), one call computes every component's
 log-density of every row, the responsibilities are normalised within each candidate's K
-components, and one call gives every component's first and second moments.  Only the
-M-step (its family's, which may couple a candidate's components) runs per candidate.
+components, and one call gives every component's first and second moments.  The M-step
+too is one for all where the family's takes a stack (Family.stacks: the closed forms
+VVV, VVI, VII, EEE, EEI, EII), and the precision factors of every component come from one
+batched factorisation; other families, and a candidate with a collapsed component, take
+their M-step one candidate at a time (em.m_step).
 
 Each candidate's iterations are those run_em makes (the same E-step, the same M-step, the
 same stopping rule), up to the rounding of the stacked products; a candidate whose M-step
@@ -20,30 +23,20 @@ caller runs each candidate alone).
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from .em import m_step, settled
+from .dataset import Dataset, row_known, row_weights
+from .em import (COLLAPSE_MASS, EPS_MASS, EMRun, IterationCallback, Steps, em_machine,
+                 m_step)
 from .errors import EngineError
-from .families import MATRIX
+from .families import MATRIX, factorise, family, scatter_about_means
 from .kernels import ExpandedKernel, WhitenedKernel
 from .params import MixtureParams
-from .stats import SuffStats, chunk_stats, fix_known, normalise_in_place
+from .stats import NO_INDICES, SuffStats, chunk_stats, fix_known, normalise_in_place
 
 Array = NDArray[np.floating]
-
-
-@dataclass
-class StackedRun:
-    """Where one candidate's iterations ended: its parameters and the mean log-likelihood
-    of them (None and -inf with the error when its M-step failed)."""
-
-    params: MixtureParams | None
-    loglik: float = -math.inf
-    error: EngineError | None = None
 
 
 def stacked_kernel(mixtures: list[MixtureParams], x: Array
@@ -67,9 +60,9 @@ def stacked_kernel(mixtures: list[MixtureParams], x: Array
 
 
 def stacked_stats(x: Array, mixtures: list[MixtureParams], w: NDArray[np.float64] | None,
-                  known: NDArray[np.int64] | None) -> list[SuffStats]:
-    """Each mixture's E-step statistics over the rows x, as chunk_stats gives them
-    (entropy left out)."""
+                  known: NDArray[np.int64] | None, entropy: bool = False) -> list[SuffStats]:
+    """Each mixture's E-step statistics over the rows x, as chunk_stats gives them (with
+    log_max_resp only when entropy is True)."""
     r, k, n = len(mixtures), mixtures[0].n_components, x.shape[0]
     # a candidate with rows beyond the float range (overflowing distances) has its
     # E-step from chunk_stats below; its entries here are not read
@@ -85,9 +78,13 @@ def stacked_stats(x: Array, mixtures: list[MixtureParams], w: NDArray[np.float64
     if known is not None:
         for j in range(r):
             lse[j], top[j] = fix_known(resp[j], lse[j], top[j], known)
-    if w is not None:
-        resp *= w.astype(resp.dtype, copy=False)
-        with np.errstate(invalid="ignore"):
+    log_max = np.zeros(r)
+    with np.errstate(invalid="ignore"):
+        if entropy:
+            gap = top - lse
+            log_max = (gap if w is None else np.where(w > 0, gap * w, 0.0)).sum(axis=1)
+        if w is not None:
+            resp *= w.astype(resp.dtype, copy=False)
             lse = np.where(w > 0, lse * w, 0.0)
     sk, scatter = kern.moments(x, lp, aux)
     nk = resp.sum(axis=2, dtype=np.float64)
@@ -96,46 +93,118 @@ def stacked_stats(x: Array, mixtures: list[MixtureParams], w: NDArray[np.float64
     out = []
     for j, params in enumerate(mixtures):
         if far[j]:
-            out.append(chunk_stats(x, params, w=w, known=known, entropy=False))
+            out.append(chunk_stats(x, params, w=w, known=known, entropy=entropy))
             continue
         part = slice(j * k, (j + 1) * k)
         out.append(SuffStats(nk[j], sk[part], scatter[part], float(loglik[j]),
-                             float(loglik[j]), 0.0, total_n))
+                             float(loglik[j]), float(log_max[j]), total_n))
     return out
 
 
-def run_stacked(x: Array, starts: list[MixtureParams], *, tol: float, max_iter: int,
-                reg_covar: float, w: NDArray[np.float64] | None = None,
-                known: NDArray[np.int64] | None = None) -> list[StackedRun]:
-    """Plain soft EM from each start (all of one family and K) for at most max_iter
-    passes, each stopping as run_em does when its mean log-likelihood changes by less
-    than tol; returns where each ended, with the mean log-likelihood of its final
-    parameters (one more E-step)."""
-    runs = [StackedRun(p) for p in starts]
-    last = [math.nan] * len(runs)
-    live = list(range(len(runs)))
-    for it in range(1, max_iter + 1):
-        if not live:
-            break
-        stats = stacked_stats(x, [runs[i].params for i in live], w, known)  # type: ignore[misc]
-        going = []
-        for i, st in zip(live, stats):
-            params = runs[i].params
-            assert params is not None
+#: A mixture's M-step in a stack: its new parameters and collapsed components (Pass's),
+#: or the error its M-step raised.
+MStep = tuple[MixtureParams, NDArray[np.intp]] | EngineError
+
+
+def stacked_m_step(stats: list[SuffStats], mixtures: list[MixtureParams], reg_covar: float,
+                   iterations: list[int]) -> list[MStep]:
+    """Each mixture's M-step (em.m_step, at its own iteration) from its statistics.  One
+    M-step for all where the family takes a stack and no component collapsed; one mixture
+    at a time otherwise (then exactly em.m_step's)."""
+    fam = family(mixtures[0].covariance_type)
+    nk = np.stack([st.nk for st in stats]) if fam.stacks else None
+    if nk is None or not nk.min() >= COLLAPSE_MASS:
+        return [_one_m_step(st, params, reg_covar, it)
+                for st, params, it in zip(stats, mixtures, iterations)]
+    c, k = nk.shape
+    d = mixtures[0].n_features
+    nk = nk + EPS_MASS
+    means = np.stack([st.sk for st in stats]) / nk[:, :, None]
+    delta = means - np.stack([p.means for p in mixtures])
+    scatter = np.concatenate([st.scatter for st in stats])
+    w = scatter_about_means(scatter, nk.reshape(-1), delta.reshape(c * k, d), reg_covar)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        cov = fam.m_step(w.reshape((c, k) + w.shape[1:]), nk, None)
+    try:
+        factors, log_det, lower = factorise(
+            np.concatenate([fam.expand(one, k, d) for one in cov]), fam.statistic,
+            reg_covar, None)
+    except EngineError:  # some mixture's covariance: each one's own M-step says which
+        return [_one_m_step(st, params, reg_covar, it)
+                for st, params, it in zip(stats, mixtures, iterations)]
+    weights = nk / nk.sum(axis=1, keepdims=True)
+    out: list[MStep] = []
+    for j in range(c):
+        part = slice(j * k, (j + 1) * k)
+        out.append((MixtureParams.assemble(
+            weights[j], means[j], cov[j], fam.name,
+            (factors[part], log_det[part], None if lower is None else lower[part])),
+            NO_INDICES))
+    return out
+
+
+def _one_m_step(st: SuffStats, params: MixtureParams, reg_covar: float,
+                iteration: int) -> MStep:
+    try:
+        return m_step(st, params.means, params.covariance_type, reg_covar,
+                      iteration=iteration, previous=params)
+    except EngineError as exc:
+        return exc
+
+
+def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_iter: int,
+                reg_covar: float, accelerate: str = "none", deadline: float | None = None,
+                on_iteration: list[IterationCallback | None] | None = None
+                ) -> list[EMRun | EngineError]:
+    """run_em from each start (all of one family and K; soft EM, nothing frozen, no hook)
+    over the rows of data, read whole: the same iterations (em.em_machine), their passes
+    shared (one stacked E-step and M-step for all the runs that ask for one); each run's
+    EMRun, or the EngineError that ended it.  on_iteration: each run's callback (called
+    as its iterations end, the runs' in turn), or None."""
+    x = data.take(np.arange(data.n_samples))
+    w, known = row_weights(data), row_known(data)
+    steps = [Steps(data, reg_covar, False, None if on_iteration is None else on_iteration[i])
+             for i in range(len(starts))]
+    for one in steps:
+        one.deadline = deadline
+    machines = [em_machine(s, p, tol, max_iter, accelerate) for s, p in zip(steps, starts)]
+    ended: dict[int, tuple[MixtureParams, bool] | EngineError] = {}
+    asked = {}
+    for i, machine in enumerate(machines):
+        try:
+            asked[i] = next(machine)
+        except StopIteration as stop:
+            ended[i] = stop.value
+    while asked:
+        live = list(asked)
+        mixtures = [asked[i] for i in live]
+        for i in live:
+            steps[i].passes += 1
+        stats = stacked_stats(x, mixtures, w, known)
+        news = stacked_m_step(stats, mixtures, reg_covar, [steps[i].passes for i in live])
+        for i, st, new in zip(live, stats, news):
             try:
-                runs[i].params = m_step(st, params.means, params.covariance_type, reg_covar,
-                                        iteration=it, previous=params)[0]
+                asked[i] = (machines[i].throw(new) if isinstance(new, EngineError)
+                            else machines[i].send((st, *new)))
+            except StopIteration as stop:
+                del asked[i]
+                ended[i] = stop.value
             except EngineError as exc:
-                runs[i] = StackedRun(None, error=exc)
-                continue
-            obj = st.objective / st.n
-            change, last[i] = obj - last[i], obj
-            if not settled(change, tol):
-                going.append(i)
-        live = going
-    done = [i for i, run in enumerate(runs) if run.params is not None]
-    if done:
-        final = stacked_stats(x, [runs[i].params for i in done], w, known)  # type: ignore[misc]
-        for i, st in zip(done, final):
-            runs[i].loglik = st.loglik / st.n
-    return runs
+                del asked[i]
+                ended[i] = exc
+    return _finished(x, w, known, steps, [ended[i] for i in range(len(starts))])
+
+
+def _finished(x: Array, w: NDArray[np.float64] | None, known: NDArray[np.int64] | None,
+              steps: list[Steps], ends: list[tuple[MixtureParams, bool] | EngineError]
+              ) -> list[EMRun | EngineError]:
+    """Each run's EMRun from where it ended (its final statistics in one stacked pass), or
+    its error."""
+    done = [i for i, end in enumerate(ends) if not isinstance(end, EngineError)]
+    finals = stacked_stats(x, [ends[i][0] for i in done], w, known,  # type: ignore[index]
+                           entropy=True) if done else []
+    out: list[EMRun | EngineError] = list(ends)  # type: ignore[arg-type]
+    for i, final in zip(done, finals):
+        params, converged = ends[i]  # type: ignore[misc]
+        out[i] = steps[i].finish(params, converged, final)
+    return out

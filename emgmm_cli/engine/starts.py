@@ -146,13 +146,14 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
     if not started:
         return
     if options.algorithm == "soft" and row_missing(sample) is None:
-        x = sample.take(np.arange(sample.n_samples))
-        runs = run_stacked(x, [c.params for c in started],  # type: ignore[misc]
+        runs = run_stacked(sample, [c.params for c in started],  # type: ignore[misc]
                            tol=options.tol, max_iter=SCREEN_ITERS,
-                           reg_covar=options.reg_covar, w=row_weights(sample),
-                           known=row_known(sample))
+                           reg_covar=options.reg_covar)
         for cand, run in zip(started, runs):
-            cand.params, cand.loglik, cand.error = run.params, run.loglik, run.error
+            if isinstance(run, EngineError):
+                cand.params, cand.error = None, run
+            else:
+                cand.params, cand.loglik = run.params, run.final.loglik / run.final.n
         return
     for cand in started:
         assert cand.params is not None
