@@ -110,3 +110,16 @@ def test_every_cut_is_the_replayed_merges(seed: int) -> None:
         labels = tree.partition(k)
         np.testing.assert_array_equal(labels, replayed_partition(tree.merges, 120, k))
         assert labels.dtype == np.intp and not labels.flags.writeable
+
+
+def test_a_pickled_tree_makes_its_own_cuts() -> None:
+    import pickle
+
+    tree = hc_tree(np.random.default_rng(4).normal(size=(40, 2)))
+    kept = tree.partition(3)
+    copy = pickle.loads(pickle.dumps(tree))
+    assert copy.n_rows == 40 and copy.rows is None
+    np.testing.assert_array_equal(copy.merges, tree.merges)
+    again = copy.partition(3)
+    np.testing.assert_array_equal(again, kept)
+    assert not again.flags.writeable and again is not kept

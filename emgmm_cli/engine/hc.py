@@ -85,6 +85,15 @@ class HcTree:
     _cuts: dict[int, NDArray[np.intp]] = field(default_factory=dict, init=False, repr=False,
                                                compare=False)
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the cuts made so far (a worker process makes its own)."""
+        return {"rows": self.rows, "merges": self.merges, "n_rows": self.n_rows}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_cuts", {})
+
     @property
     def min_groups(self) -> int:
         """The fewest groups the tree reaches (1 for a complete tree)."""
