@@ -592,3 +592,83 @@ def test_kmeans_start_reads_large_data_once(n: int, lloyd_on_all_rows: bool) -> 
         assert data.passes == 1
     found = params.means[np.argsort(params.means[:, 0] + 10 * params.means[:, 1])]
     np.testing.assert_allclose(found, centers, atol=0.1)
+
+
+# --- initialisation kernels --------------------------------------------------------------
+
+
+def per_centre_distances(x: Array, centers: Array) -> Array:
+    """Squared distances one centre at a time, each the einsum of x - c laid out as x is."""
+    out = np.empty((x.shape[0], centers.shape[0]))
+    for k, c in enumerate(centers.astype(x.dtype)):
+        diff = np.empty_like(x)
+        np.subtract(x, c, out=diff)
+        out[:, k] = np.einsum("ij,ij->i", diff, diff)
+    return out
+
+
+@pytest.mark.parametrize(("n", "d", "k"), [(1, 1, 1), (272, 2, 9), (3001, 5, 40),
+                                           (500, 37, 3), (7, 300, 2)])
+@pytest.mark.parametrize("layout", ["C", "F", "strided"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_squared_distances(n: int, d: int, k: int, layout: str, dtype: type) -> None:
+    from scipy.spatial.distance import cdist
+
+    from emgmm_cli.engine.init import squared_distances
+
+    rng = np.random.default_rng(n + d + k)
+    scale = 10.0 ** rng.integers(-3, 4, d)
+    rows: np.ndarray = (rng.normal(size=(2 * n, d)) * scale).astype(dtype)
+    x: np.ndarray = {"C": rows[:n], "F": np.asfortranarray(rows[:n]),
+                     "strided": rows[::2]}[layout]
+    centers = x[rng.integers(0, n, k)].astype(np.float64) + rng.normal(size=(k, d))
+    found = squared_distances(x, centers)
+    assert found.shape == (n, k) and found.dtype == np.float64
+    # the very numbers of one centre at a time (so the starts drawn from them are the same)
+    np.testing.assert_array_equal(found, per_centre_distances(x, centers))
+    np.testing.assert_allclose(found, cdist(x.astype(np.float64),
+                                            centers.astype(dtype).astype(np.float64),
+                                            "sqeuclidean"),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_lloyd_sums_add_each_centres_rows_in_order(weighted: bool) -> None:
+    from emgmm_cli.engine.init import _lloyd_chunk
+
+    rng = np.random.default_rng(3)
+    x, centers = clusters(5, d=4), rng.normal(scale=4.0, size=(6, 4))
+    w = rng.uniform(0.0, 3.0, len(x)) if weighted else None
+    found = _lloyd_chunk(x, centers, w)
+    labels = np.argmin(((x[:, None, :] - centers) ** 2).sum(axis=2), axis=1)
+    sums = np.zeros((6, 4))
+    np.add.at(sums, labels, x if w is None else x * w[:, None])  # row by row, in order
+    np.testing.assert_array_equal(found.sums, sums)
+    np.testing.assert_array_equal(found.counts, np.bincount(labels, weights=w, minlength=6))
+
+
+def test_random_responsibilities_are_the_blocks_streams_sliced() -> None:
+    from emgmm_cli.engine.init import RANDOM_BLOCK_ROWS, _random_resp
+
+    blocks = np.concatenate([np.random.default_rng([99, b]).random((RANDOM_BLOCK_ROWS, 3))
+                             for b in range(3)])
+    whole = blocks / blocks.sum(axis=1, keepdims=True)
+    for start, stop in ((0, 1), (0, 272), (5, RANDOM_BLOCK_ROWS), (0, RANDOM_BLOCK_ROWS + 1),
+                        (RANDOM_BLOCK_ROWS - 1, 2 * RANDOM_BLOCK_ROWS + 7),
+                        (RANDOM_BLOCK_ROWS, 3 * RANDOM_BLOCK_ROWS)):
+        np.testing.assert_array_equal(_random_resp(start, stop, 3, 99), whole[start:stop])
+
+
+def test_random_data_points_are_distinct() -> None:
+    from emgmm_cli.engine.init import _random_from_data
+
+    # 30 copies of 4 points and one other: some draws of 5 rows repeat a point and are
+    # drawn again among the distinct rows
+    x = np.concatenate([np.repeat(np.eye(4) * [1.0, -0.0, 2.0, 3.0], 30, axis=0),
+                        [[5.0, 5.0, 5.0, 5.0]]])
+    x[:15, 1] = 0.0  # the other 15 copies of row 0 hold -0.0 there: the same point
+    for seed in range(20):
+        centers = _random_from_data(ArrayDataset(x), 5, np.random.default_rng(seed))
+        assert len(np.unique(centers, axis=0)) == 5
+    with pytest.raises(InvalidParameter, match="5 distinct points from a sample with 4"):
+        _random_from_data(ArrayDataset(x[:120]), 5, np.random.default_rng(0))

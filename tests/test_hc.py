@@ -89,3 +89,37 @@ def test_ldl_determinants_of_semi_definite_matrices(d: int) -> None:
     scale = np.trace(stack[20:], axis1=1, axis2=2) ** d
     assert np.all(np.abs(det[20:]) <= 1e-12 * scale)
     assert np.all(det >= 0)
+
+
+def replayed_partition(merges: np.ndarray, m: int, k: int) -> np.ndarray:
+    """The cut at k by replaying the first m - k merges one at a time (b's rows to a)."""
+    owner = np.arange(m)
+    for a, b in merges[: m - k]:
+        owner[owner == b] = a
+    return np.unique(owner, return_inverse=True)[1].reshape(-1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_cut_is_the_replayed_merges(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    # copies of rows make long chains of merges into one group (deep pointer chains)
+    x = rng.normal(size=(120, 3))
+    x[60:100] = x[rng.integers(0, 60, 40)]
+    tree = hc_tree(x, min_groups=2 if seed == 2 else 1)
+    for k in list(range(tree.min_groups, 121)) + [5, 3]:  # some twice: the kept cut
+        labels = tree.partition(k)
+        np.testing.assert_array_equal(labels, replayed_partition(tree.merges, 120, k))
+        assert labels.dtype == np.intp and not labels.flags.writeable
+
+
+def test_a_pickled_tree_makes_its_own_cuts() -> None:
+    import pickle
+
+    tree = hc_tree(np.random.default_rng(4).normal(size=(40, 2)))
+    kept = tree.partition(3)
+    copy = pickle.loads(pickle.dumps(tree))
+    assert copy.n_rows == 40 and copy.rows is None
+    np.testing.assert_array_equal(copy.merges, tree.merges)
+    again = copy.partition(3)
+    np.testing.assert_array_equal(again, kept)
+    assert not again.flags.writeable and again is not kept

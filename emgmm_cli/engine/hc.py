@@ -48,7 +48,7 @@ are estimated from the subsample's partition.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -81,6 +81,18 @@ class HcTree:
     rows: NDArray[np.intp] | None
     merges: NDArray[np.intp]
     n_rows: int
+    #: the cuts made so far: k -> partition(k)
+    _cuts: dict[int, NDArray[np.intp]] = field(default_factory=dict, init=False, repr=False,
+                                               compare=False)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without the cuts made so far (a worker process makes its own)."""
+        return {"rows": self.rows, "merges": self.merges, "n_rows": self.n_rows}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "_cuts", {})
 
     @property
     def min_groups(self) -> int:
@@ -88,21 +100,39 @@ class HcTree:
         return self.n_rows - int(self.merges.shape[0])
 
     def partition(self, k: int) -> NDArray[np.intp]:
-        """Labels 0..k-1 of the clustered rows when the tree is cut at k groups.
+        """Labels 0..k-1 of the clustered rows when the tree is cut at k groups (read-only).
 
         A merged group keeps the lower index, that of its first row, so the labels number
-        the groups in order of their first row: a pure function of the tree.
+        the groups in order of their first row: a pure function of the tree.  A selection
+        cuts one tree at the same K for every family, so each cut is kept on the tree.
         """
         if not self.min_groups <= k <= self.n_rows:
             raise InvalidParameter(
                 f"hc: cannot cut the hierarchy of {self.n_rows} rows at {k} groups",
                 advice=(FEWER_COMPONENTS, ANOTHER_INIT),
             )
-        owner = np.arange(self.n_rows)
-        for a, b in self.merges[: self.n_rows - k]:
-            owner[owner == b] = a
-        _, labels = np.unique(owner, return_inverse=True)
-        return labels.reshape(-1).astype(np.intp)
+        labels = self._cuts.get(k)
+        if labels is None:
+            labels = _cut(self.merges[: self.n_rows - k], self.n_rows)
+            labels.flags.writeable = False
+            self._cuts[k] = labels
+        return labels
+
+
+def _cut(merges: NDArray[np.intp], m: int) -> NDArray[np.intp]:
+    """The labels of m rows after the given merges: each b points at its a (a < b, and a
+    group is named by its first row), and pointer jumping (owner = owner[owner], about
+    log2 of the depth times) takes every row to the first row of its group; the groups
+    are then numbered in order of their first rows."""
+    owner = np.arange(m, dtype=np.intp)
+    owner[merges[:, 1]] = merges[:, 0]
+    while True:
+        up = owner[owner]
+        if np.array_equal(up, owner):
+            break
+        owner = up
+    first = owner == np.arange(m)
+    return (np.cumsum(first) - 1).astype(np.intp)[owner]
 
 
 def svd_scale(x: Array) -> Array:

@@ -55,13 +55,34 @@ KMEANS_MAX_ITER = 100
 KMEANS_TOL = 1e-4
 
 
+#: Numbers in one block of the differences squared_distances forms (512 KiB of float64).
+_DIFF_BLOCK = 1 << 16
+
+
 def squared_distances(x: Array, centers: Array) -> Array:
-    """(n, K) squared Euclidean distances, subtracting before squaring (no cancellation)."""
-    out = np.empty((x.shape[0], centers.shape[0]), dtype=np.float64)
+    """(n, K) squared Euclidean distances, subtracting before squaring (no cancellation).
+
+    Each distance is the einsum of a (D,) difference with itself.  How einsum adds up the
+    D squares depends on the layout of the differences: laid out as x is (np.empty_like),
+    one centre at a time, as ever.  Where that layout is row-major (C order), a block of
+    rows is instead repeated K times and each copy minus every centre in one subtraction:
+    fewer calls and a contiguous inner loop, the same numbers."""
+    n, d = x.shape
+    c = centers.astype(x.dtype, copy=False)
+    k = len(c)
+    out = np.empty((n, k), dtype=np.float64)
     buf = np.empty_like(x)
-    for k, c in enumerate(centers.astype(x.dtype, copy=False)):
-        np.subtract(x, c, out=buf)
-        out[:, k] = np.einsum("ij,ij->i", buf, buf)
+    if not buf.flags.c_contiguous:  # a column-major x: its own order of the sums
+        for j, row in enumerate(c):
+            np.subtract(x, row, out=buf)
+            out[:, j] = np.einsum("ij,ij->i", buf, buf)
+        return out
+    step = max(1, _DIFF_BLOCK // max(1, k * d))
+    for first in range(0, n, step):
+        part = x[first:first + step]
+        diff = np.repeat(part, k, axis=0)
+        diff.reshape(len(part), k, d).__isub__(c)
+        out[first:first + len(part)] = np.einsum("ij,ij->i", diff, diff).reshape(-1, k)
     return out
 
 
@@ -85,9 +106,13 @@ def _random_resp(start: int, stop: int, k: int, seed: int) -> Array:
     row i gets the same values however the data is chunked or threaded.
     """
     first, last = start // RANDOM_BLOCK_ROWS, (stop - 1) // RANDOM_BLOCK_ROWS
-    parts = [np.random.default_rng([seed, b]).random((RANDOM_BLOCK_ROWS, k))
-             for b in range(first, last + 1)]
-    block = np.concatenate(parts)[start - first * RANDOM_BLOCK_ROWS:][: stop - start]
+    # a block's stream gives its rows in order, so the last block is drawn only as far
+    # as it is needed
+    parts = [np.random.default_rng([seed, b]).random(
+        (min(RANDOM_BLOCK_ROWS, stop - b * RANDOM_BLOCK_ROWS), k))
+        for b in range(first, last + 1)]
+    block = (parts[0] if len(parts) == 1 else np.concatenate(parts))
+    block = block[start - first * RANDOM_BLOCK_ROWS:]
     return block / block.sum(axis=1, keepdims=True)
 
 
@@ -112,13 +137,16 @@ def _lloyd_chunk(x: Array, centers: Array, w: Weights = None) -> _Lloyd:
     """Lloyd's sums of a chunk; with weights, each row counts w_i times."""
     d2 = squared_distances(x, centers)
     labels = d2.argmin(axis=1)
-    k = centers.shape[0]
-    sums = np.zeros((k, x.shape[1]))
-    x64 = x.astype(np.float64)
+    k, d = centers.shape
+    x64 = x.astype(np.float64, copy=False)
     nearest = d2[np.arange(len(labels)), labels]
     if w is not None:
         x64, nearest = x64 * w[:, None], nearest * w
-    np.add.at(sums, labels, x64)
+    # the sums of each centre's rows, added in row order (as np.add.at adds them), in one
+    # bincount over the (row, column) cells
+    cells = (labels[:, None] * d + np.arange(d)).reshape(-1)
+    sums = np.asarray(np.bincount(cells, weights=x64.reshape(-1), minlength=k * d),
+                      dtype=np.float64).reshape(k, d)
     return _Lloyd(np.bincount(labels, weights=w, minlength=k).astype(np.float64), sums,
                   float(nearest.sum()))
 
@@ -131,7 +159,7 @@ def _sample(data: Dataset, rng: np.random.Generator) -> tuple[Array, Weights]:
         rows = np.arange(n)
     else:
         rows = np.sort(rng.choice(n, size=SEED_SAMPLE_ROWS, replace=False))
-    return data.take(rows).astype(np.float64), take_weights(data, rows)
+    return data.take(rows).astype(np.float64, copy=False), take_weights(data, rows)
 
 
 def kmeans_plusplus(x: Array, k: int, rng: np.random.Generator, w: Weights = None) -> Array:
@@ -150,7 +178,8 @@ def kmeans_plusplus(x: Array, k: int, rng: np.random.Generator, w: Weights = Non
             raise _no_seeds(x, k)
         cand = np.searchsorted(np.cumsum(mass), rng.random(trials) * total)
         cand = np.minimum(cand, n - 1)
-        d2 = np.minimum(closest[:, None], squared_distances(x, x[cand]))
+        d2 = squared_distances(x, x[cand])
+        np.minimum(closest[:, None], d2, out=d2)
         best = int(np.argmin((d2 if w is None else d2 * w[:, None]).sum(axis=0)))
         centers[c] = x[cand[best]]
         closest = d2[:, best]
@@ -184,10 +213,12 @@ def kmeans(data: Dataset, k: int, rng: np.random.Generator,
     for _ in range(KMEANS_MAX_ITER):
         st = (reduce_weighted(data, partial(_lloyd_chunk, centers=centers)) if whole
               else _lloyd_chunk(sample, centers, w))
-        new = centers.copy()
         filled = st.counts > 0
-        new[filled] = st.sums[filled] / st.counts[filled, None]
-        if not filled.all():
+        if filled.all():
+            new = st.sums / st.counts[:, None]
+        else:
+            new = centers.copy()
+            new[filled] = st.sums[filled] / st.counts[filled, None]
             # An empty cluster moves to the sample point (of weight > 0) farthest from
             # every centre.
             gap = squared_distances(sample, new).min(axis=1)
@@ -212,13 +243,20 @@ def distinct_rows(data: Dataset, k: int) -> int:
     return len(seen)
 
 
+def _all_distinct(rows: Array) -> bool:
+    """Whether no two rows are equal (as np.unique(rows, axis=0) compares them: -0.0 equals
+    0.0, NaN equals nothing): sorted lexicographically, equal rows are neighbours."""
+    ordered = rows[np.lexsort(rows.T[::-1])]
+    return not bool((ordered[1:] == ordered[:-1]).all(axis=1).any())
+
+
 def _random_from_data(data: Dataset, k: int, rng: np.random.Generator) -> Array:
     """K distinct rows drawn at random (among the rows of weight > 0)."""
     w = row_weights(data)
     pool = data.n_samples if w is None else np.flatnonzero(w > 0)
     rows = np.sort(rng.choice(pool, size=k, replace=False))
-    centers = data.take(rows).astype(np.float64)
-    if len(np.unique(centers, axis=0)) == k:
+    centers = data.take(rows).astype(np.float64, copy=False)
+    if _all_distinct(centers):
         return centers
     sample, sw = _sample(data, rng)
     uniq = np.unique(sample if sw is None else sample[sw > 0], axis=0)
