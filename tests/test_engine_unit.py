@@ -672,3 +672,18 @@ def test_random_data_points_are_distinct() -> None:
         assert len(np.unique(centers, axis=0)) == 5
     with pytest.raises(InvalidParameter, match="5 distinct points from a sample with 4"):
         _random_from_data(ArrayDataset(x[:120]), 5, np.random.default_rng(0))
+
+
+def test_distinct_rows_counts_equal_rows_once_across_blocks() -> None:
+    # 0.0 and -0.0 are one point (np.unique's rule), in the first rows and beyond them,
+    # in one block and across blocks; the count stops once K are found
+    from emgmm_cli.engine.init import distinct_rows
+
+    x = np.zeros((40, 2))
+    x[1::2] = -0.0
+    x[30] = [1.0, 2.0]
+    for block_rows in (7, 64):
+        data = ArrayDataset(x, block_rows=block_rows, n_threads=1)
+        assert distinct_rows(data, 3) == 2
+        assert distinct_rows(data, 2) == 2
+    assert distinct_rows(ArrayDataset(np.arange(200.0).reshape(100, 2)), 5) >= 5
