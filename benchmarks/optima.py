@@ -74,6 +74,7 @@ run with --accelerate squarem (the default) and none, from the same seed.
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime
 import hashlib
 import json
@@ -526,7 +527,10 @@ for (model in models) for (g in 1:9) {
 """
 
 PY_SELECT = """
-import sys, time
+import os, sys, time
+# one BLAS thread under the engine's own threads, as the command line sets it
+for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(name, "1")
 import emgmm_cli
 t = time.perf_counter()
 emgmm_cli.select(sys.argv[1], range(1, 10), ["VVV", "EEE", "VVI", "VII"], seed=0)
@@ -557,6 +561,9 @@ def speed(repeats: int, use_r: bool, only: list[str] | None, plain: bool = True)
              "|---|---|---|---|---|---|---|"]
     details = []
     emgmm = [sys.executable, "-m", "emgmm_cli"]
+    # as installed: the package's bytecode compiled (PYTHONDONTWRITEBYTECODE, where set,
+    # would otherwise make every timed run compile it again)
+    compileall.compile_dir(str(ROOT / "emgmm_cli"), quiet=1)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "select.R").write_text(R_SELECT)
