@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
@@ -280,15 +280,23 @@ def render_batch_summary(console: "Console", rows: Sequence[dict[str, Any]], *,
         seconds = r["seconds"]
         table.add_row(
             Text(str(r["file"])), _num(r["rows"]), _num(r["dims"]), _num(r["k"]),
-            r["covariance"] or "-", _num(r["iterations"]),
-            "-" if r["converged"] is None else
-            "[green]yes[/green]" if r["converged"] else "[red]no[/red]",
+            r["covariance"] or "-", _num(r["iterations"]), _converged(r, "[green]yes[/green]"),
             _fixed(r["log_likelihood"]), _fixed(r["bic"]),
             "-" if seconds is None else f"{seconds:.2f}", Text(status, style=style),
         )
     console.print(table)
     if caption:
         console.print(Text(caption))
+
+
+def _converged(row: Mapping[str, Any], yes: str) -> str:
+    """A table's conv cell: yes, or why the fit stopped short (max-iter, time limit; no
+    where the row does not say), or - for no fit."""
+    if row["converged"] is None:
+        return "-"
+    if row["converged"]:
+        return yes
+    return f"[red]{row.get('stopped') or 'no'}[/red]"
 
 
 class BatchDisplay:
@@ -417,8 +425,7 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
             note = f"[{colour}]{status} [{len(notes)}][/{colour}]"
         else:
             note = ""
-        conv = ("-" if r["converged"] is None else
-                "yes" if r["converged"] else "[red]no[/red]")
+        conv = _converged(r, "yes")
         style = "bold" if r["best"] else "dim" if status == "degenerate" else None
         table.add_row(f"{r['covariance_type']} ({r['mclust']})", str(r["n_components"]),
                       _fixed(r["log_likelihood"]), _num(r["n_parameters"]),

@@ -17,7 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from emgmm_cli.cli.main import COMMANDS, cli
-from emgmm_cli.render import make_console, render_fit_summary, render_selection
+from emgmm_cli.render import (make_console, render_batch_summary, render_fit_summary,
+                              render_selection)
 
 ROOT = Path(__file__).resolve().parent.parent
 EMGMM = Path(sys.executable).parent / "emgmm"
@@ -128,3 +129,24 @@ def test_fit_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
     assert re.search(r"restart 1 of 2, iteration \d+ of 12: log-lik -\d+\.\d{6}", screen)
     assert re.search(r"restart 2 of 2, iteration \d+ of 12", screen)
     assert "BIC / AIC / ICL" in screen  # then the summary
+
+
+def test_the_tables_on_screen_say_why_a_fit_stopped_short(tmp_path: Path) -> None:
+    # a cell that hit --max-iter says so in its conv column, not only "no"; the batch
+    # summary the same
+    faithful = str(ROOT / "sample_data" / "faithful.csv")
+    screen = run_on_a_terminal(["select", faithful, "-k", "2-3", "-c", "VVV", "--seed", "0",
+                                "--max-iter", "2", "--init", "kmeans"], columns=100)
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", screen)
+    rows = [line for line in plain.splitlines() if line.lstrip().startswith("full (VVV)")]
+    assert len(rows) == 2 and all("max-iter" in line for line in rows), screen
+    out = io.StringIO()
+    render_batch_summary(make_console(out, width=120, color=False), [
+        dict(file=name, rows=272, dims=2, k=3, covariance="full", iterations=it,
+             converged=stop == "converged", stopped=stop, log_likelihood=-1130.0, bic=2300.0,
+             seconds=0.1, status="ok")
+        for name, it, stop in (("a.csv", 100, "max-iter"), ("b.csv", 7, "converged"),
+                               ("c.csv", 4, "time limit"))])
+    lines = {line.split()[0]: line for line in out.getvalue().splitlines()[2:] if line.strip()}
+    assert "max-iter" in lines["a.csv"] and "yes" in lines["b.csv"]
+    assert "time limit" in lines["c.csv"]
