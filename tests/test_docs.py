@@ -284,8 +284,8 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, HC_MAX_ROWS
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
     from emgmm_cli.engine.fitting import STACKED_ROWS
-    from emgmm_cli.engine.starts import (SCREEN_ITERS, SCREEN_MAX, SCREEN_PER_RUN, SCREEN_ROWS,
-                                         STALL_DISTANCE)
+    from emgmm_cli.engine.starts import (SAME_MIXTURE, SCREEN_ITERS, SCREEN_MAX, SCREEN_PER_RUN,
+                                         SCREEN_ROWS, STALL_DISTANCE)
     from emgmm_cli.engine.options import FIT_DEFAULTS, SELECT_DEFAULTS, FitOptions
     from emgmm_cli.io import cache, writers
     from emgmm_cli.io.text import CODEC_BY_EXT
@@ -323,6 +323,8 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", "a Bhattacharyya distance below "
                              + f"{STALL_DISTANCE:.0e}".replace("e-0", "e-")),
         ("docs/numerics.md", f"on data of up to {STACKED_ROWS} rows the full runs too"),
+        ("docs/numerics.md", "covariances equal to "
+                             + f"{SAME_MIXTURE:.0e}".replace("e-0", "e-") + ", in units"),
         ("docs/guide.md", f"the columns {code_list(TABLE_COLUMNS)}"),
         ("docs/guide.md", f"the columns {code_list(SUMMARY_COLUMNS)}"),
         ("docs/guide.md", f"names the four outputs {', '.join(STANDARD_NAMES.values())}"),

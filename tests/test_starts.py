@@ -25,7 +25,9 @@ from emgmm_cli.engine.starts import (
     Candidate,
     bhattacharyya,
     candidate_methods,
+    same_mixture,
     screen,
+    screen_count,
     stalled,
 )
 from emgmm_cli.engine.stats import chunk_moments
@@ -184,3 +186,40 @@ def test_a_real_pipeline_records_the_default(tmp_path: Path) -> None:
     assert options["init"] == "auto" and options["accelerate"] == "squarem"
     # two full runs, as select's cells: mclust's hierarchical start and the best other
     assert options["n_init"] == 2 == SELECT_DEFAULTS["n_init"]
+
+
+def test_the_same_mixture_whatever_the_order_of_its_components() -> None:
+    from emgmm_cli.engine.params import MixtureParams
+
+    variance = np.array([4.0, 0.25])
+    a = MixtureParams.build(np.array([0.3, 0.7]), np.array([[0.0, 1.0], [5.0, -1.0]]),
+                            np.stack([np.eye(2), np.diag([2.0, 0.1])]), "VVV")
+    swapped = a.permuted(np.array([1, 0]))
+    assert same_mixture(a, swapped, variance) and same_mixture(swapped, a, variance)
+    # a mean moved by 1e-5 of its column's spread (sd 0.5) is another mixture at 1e-6
+    moved = MixtureParams.build(a.weights, a.means + [[0.0, 5e-6], [0.0, 0.0]],
+                                a.covariances, "VVV")
+    assert not same_mixture(a, moved, variance)
+    assert same_mixture(a, moved, variance, tol=1e-4)
+    tied = MixtureParams.build(a.weights, a.means, np.eye(2), "EEE")
+    assert not same_mixture(a, tied, variance)
+
+
+def test_candidates_that_screen_to_one_mixture_are_continued_once() -> None:
+    # two far apart clusters: every sound start screens to the same two components, so
+    # the full runs go on from one of them (and the stalled random start), not from copies
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.normal(size=(300, 2)) + shift for shift in (0, 12)])
+    ds = ArrayDataset(x)
+    moments = ds.reduce(chunk_moments)
+    options = FitOptions(2, "VVV", seed=1, n_init=3, tol=1e-8)
+    ranked = screen(ds, options, np.random.SeedSequence(1), moments.mean, moments.variance,
+                    None)
+    usable = [c for c in ranked if c.usable]
+    assert len(ranked) < screen_count(3)  # of 12 candidates, the copies are gone
+    assert not any(same_mixture(a.params, b.params, moments.variance)  # type: ignore[arg-type]
+                   for i, a in enumerate(usable) for b in usable[i + 1:])
+    several = fit(ds, options)
+    assert len(several.restart_logliks) <= 2  # fewer runs than n_init: no copies
+    single = fit(ds, options.replace(n_init=1))
+    assert several.loglik == pytest.approx(single.loglik, rel=1e-12)

@@ -11,8 +11,10 @@ draws from a child stream of the fit's seed, starts as that init method does, an
 SCREEN_ITERS plain EM iterations (Rmixmod's "smallEM"), on the data itself up to
 SCREEN_ROWS rows and on a random SCREEN_ROWS of them beyond.  The candidates are then
 ranked: one that failed, stalled (two components nearly the same Gaussian: see stalled)
-or ended degenerate comes last; the others by their log-likelihood.  The R best run to
-convergence (fitting.fit), each from where its screening ended; when R >= 2 and a
+or ended degenerate comes last; the others by their log-likelihood; a sound candidate
+that ended at the same mixture as a better ranked one (same_mixture) is left out, since
+its full run would reach the same optimum.  The R best run to convergence (fitting.fit),
+each from where its screening ended (fewer where fewer are left); when R >= 2 and a
 hierarchy was given, its start is always among them.  A continued run that stalls or
 ends degenerate is replaced by the next candidate in the ranking.
 """
@@ -31,6 +33,7 @@ from .errors import EngineError
 from .hc import HcTree
 from .init import initial_params
 from .options import FitOptions
+from .ordering import component_order
 from .missing import row_missing
 from .params import MixtureParams
 from .stacked import run_stacked
@@ -49,6 +52,10 @@ SCREEN_ROWS = 2000
 #: Two components whose Bhattacharyya distance is below this are the same Gaussian; a fit
 #: that holds such a pair has stalled at a stationary point of a smaller mixture.
 STALL_DISTANCE = 1e-4
+#: Two screened candidates whose mixtures agree to this (weights; means and covariances
+#: in units of the columns' spread; components matched by their means) are one mixture:
+#: their full runs would reach the same optimum, so only the better ranked is continued.
+SAME_MIXTURE = 1e-6
 #: The candidates after the first three, in turn: k-means runs (each from its own k-means++
 #: seeds), k-means++ seeds and random data points.  Measured against scikit-learn's best of
 #: 30 k-means restarts (benchmarks/optima.py's cache) with fit --n-init 10 on faithful, wine,
@@ -95,6 +102,20 @@ def stalled(params: MixtureParams, threshold: float = STALL_DISTANCE) -> bool:
     dist = bhattacharyya(params)
     upper = dist[np.triu_indices(params.n_components, 1)]
     return bool((~(upper >= threshold)).any())
+
+
+def same_mixture(a: MixtureParams, b: MixtureParams, column_variance: Array,
+                 tol: float = SAME_MIXTURE) -> bool:
+    """Whether a and b are one mixture to tol, whatever the order of their components."""
+    if (a.n_components, a.covariance_type) != (b.n_components, b.covariance_type):
+        return False
+    oa = component_order(a.weights, a.means, "mean")
+    ob = component_order(b.weights, b.means, "mean")
+    scale = np.sqrt(np.where(column_variance > 0, column_variance, 1.0))
+    pairs = ((a.weights[oa], b.weights[ob]), (a.means[oa] / scale, b.means[ob] / scale),
+             (a.full_covariances()[oa] / np.outer(scale, scale),
+              b.full_covariances()[ob] / np.outer(scale, scale)))
+    return all(bool(np.all(np.abs(u - v) <= tol)) for u, v in pairs)
 
 
 @dataclass
@@ -174,6 +195,22 @@ def _judge(cand: Candidate, options: FitOptions, column_variance: Array) -> None
                                                  options.reg_covar))
 
 
+def _distinct(ranked: list[Candidate], column_variance: Array) -> list[Candidate]:
+    """The ranking without the usable candidates that are the same mixture as a better
+    ranked usable one (same_mixture; their log-likelihoods, equal to rounding, are
+    compared first)."""
+    kept: list[Candidate] = []
+    for cand in ranked:
+        assert cand.params is not None
+        if cand.usable and any(
+                k.usable and abs(k.loglik - cand.loglik) <= SAME_MIXTURE * (1 + abs(k.loglik))
+                and same_mixture(k.params, cand.params, column_variance)  # type: ignore[arg-type]
+                for k in kept):
+            continue
+        kept.append(cand)
+    return kept
+
+
 def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
            column_mean: Array, column_variance: Array,
            hc_tree: HcTree | None) -> list[Candidate]:
@@ -190,7 +227,8 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
     _iterate(sample, options, cands)
     for cand in cands:
         _judge(cand, options, column_variance)
-    ranked = sorted((c for c in cands if c.params is not None), key=Candidate.rank)
+    ranked = _distinct(sorted((c for c in cands if c.params is not None), key=Candidate.rank),
+                       column_variance)
     if not ranked and cands[0].error is not None:
         raise cands[0].error  # no start could be made: the first one's reason
     hc = next((c for c in ranked if c.method == "hc" and c.usable), None)
