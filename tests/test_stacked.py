@@ -11,8 +11,9 @@ from emgmm_cli.engine import initial_params, run_em
 from emgmm_cli.engine import fitting
 from emgmm_cli.engine.fitting import fit
 from emgmm_cli.engine.options import FitOptions
+from emgmm_cli.engine.ordering import component_order
 from emgmm_cli.engine.dataset import WeightedRows
-from emgmm_cli.engine.em import EMRun
+from emgmm_cli.engine.em import EMRun, em_stats
 from emgmm_cli.engine.errors import NotPositiveDefinite
 from emgmm_cli.engine.params import MixtureParams
 from emgmm_cli.engine.stacked import run_stacked
@@ -165,3 +166,16 @@ def test_fit_with_shared_passes_is_fit_one_run_at_a_time(
     assert (shared.best_restart, shared.n_iter, shared.n_passes) == (
         alone.best_restart, alone.n_iter, alone.n_passes)
     np.testing.assert_allclose(shared.params.means, alone.params.means, rtol=1e-8)
+
+
+@pytest.mark.parametrize("n", [400, 2500])
+@pytest.mark.parametrize("family", ["VVV", "VVI", "VII"])
+def test_a_fits_log_likelihood_is_its_models_score_to_the_last_bit(n: int, family: str) -> None:
+    # with shared passes (400 rows) or without (2,500), the kept run's parameters are
+    # ordered before its final E-step, which is its own: scoring them gives the same sum
+    x = blobs(9, n=n, d=3)
+    data = ArrayDataset(x)
+    result = fit(data, FitOptions(3, family, n_init=3, seed=4, tol=1e-6, max_iter=300))
+    assert em_stats(data, result.params, hard=False).loglik == result.loglik
+    order = component_order(result.params.weights, result.params.means, "weight")
+    assert (order == np.arange(3)).all()

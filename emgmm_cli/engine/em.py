@@ -68,6 +68,9 @@ class EMRun:
     passes: int = 0
     #: why it stopped: one of STOP_REASONS
     stopped: str = STOPPED_MAX_ITER
+    #: the permutation ``arrange`` put params in (new component j is the run's component
+    #: order[j]; events keep the run's own numbers), or None where it changed nothing
+    order: NDArray[np.intp] | None = None
 
     @property
     def n_iter(self) -> int:
@@ -157,6 +160,7 @@ def run_em(
     freeze: frozenset[str] = frozenset(),
     deadline: float | None = None,
     after_m_step: AfterMStep | None = None,
+    arrange: Arrange | None = None,
 ) -> EMRun:
     """Iterate E and M steps from ``params`` until the mean objective changes by < tol.
 
@@ -172,13 +176,29 @@ def run_em(
     a time.monotonic() after which no pass starts (the run keeps its last parameters,
     EM's best so far); after_m_step: a hook that may change the new parameters
     (engine.degenerate).  Frozen parameters and a hook run plain EM (an extrapolation
-    would move frozen parameters by rounding, or mix mixtures of different K).
+    would move frozen parameters by rounding, or mix mixtures of different K).  arrange:
+    the order to put the final parameters in (EMRun.order), before the final E-step, so
+    that its statistics are those of the parameters returned.
     """
     steps = Steps(data, reg_covar, hard, on_iteration)
     steps.freeze, steps.deadline, steps.after_m_step = freeze, deadline, after_m_step
     params, converged = drive(em_machine(steps, params, tol, max_iter, accelerate),
                               steps.compute)
-    return steps.finish(params, converged, em_stats(data, params, hard=False))
+    params, order = arranged(params, arrange)
+    return steps.finish(params, converged, em_stats(data, params, hard=False), order)
+
+
+#: arrange(params) -> the permutation of its components to return them in (run_em).
+Arrange = Callable[[MixtureParams], NDArray[np.intp]]
+
+
+def arranged(params: MixtureParams, arrange: Arrange | None
+             ) -> tuple[MixtureParams, NDArray[np.intp] | None]:
+    """params in the order arrange gives, and that order (None where nothing moves)."""
+    order = None if arrange is None else arrange(params)
+    if order is None or (order == np.arange(len(order))).all():
+        return params, None
+    return params.permuted(order), order
 
 
 def em_machine(steps: "Steps", params: MixtureParams, tol: float, max_iter: int,
@@ -283,10 +303,13 @@ class Steps:
             self.events += more
         return st, new
 
-    def finish(self, params: MixtureParams, converged: bool, final: SuffStats) -> EMRun:
-        """The run's record, ended at params (final: the statistics under them)."""
+    def finish(self, params: MixtureParams, converged: bool, final: SuffStats,
+               order: NDArray[np.intp] | None = None) -> EMRun:
+        """The run's record, ended at params (final: the statistics under them; order:
+        the permutation they were arranged in, EMRun.order)."""
         stopped = STOPPED_CONVERGED if converged else self.stopped
-        return EMRun(params, self.trace, converged, final, self.events, self.passes, stopped)
+        return EMRun(params, self.trace, converged, final, self.events, self.passes, stopped,
+                     order)
 
     def record(self, obj: float) -> float:
         """A trace row for the parameters of the last pass; returns the change from the

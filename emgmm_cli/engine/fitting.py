@@ -25,13 +25,13 @@ from .dataset import (
 )
 from .families import family
 from .em import (
+    Arrange,
     STOPPED_MAX_ITER,
     STOPPED_TIME_LIMIT,
     EMRun,
     IterationCallback,
     TraceRow,
     degenerate_components,
-    em_stats,
     run_em,
 )
 from .errors import (
@@ -171,8 +171,9 @@ def _check_data(data: Dataset, k: int) -> None:
 
 def _events_for(run: EMRun, degenerate: list[int], options: FitOptions) -> list[FitEvent]:
     """The run's events (weight collapses), then its degenerate components and whether it
-    stopped short of tol: data, phrased without advice (the caller adds its own)."""
-    events = list(run.events)
+    stopped short of tol: data, phrased without advice (the caller adds its own).  The
+    components are numbered as in the run's (arranged) parameters."""
+    events = _renumbered(list(run.events), run.order)
     for c in degenerate:
         events.append(FitEvent(
             DEGENERATE,
@@ -265,22 +266,31 @@ def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
                  reg_covar=options.reg_covar, hard=options.algorithm == "hard",
                  on_iteration=callback, accelerate=options.accelerate,
                  freeze=frozen_names(options.freeze), deadline=deadline,
-                 after_m_step=None if options.on_degenerate == "keep" else policy)
+                 after_m_step=None if options.on_degenerate == "keep" else policy,
+                 arrange=_arrange(options))
     return _run_result(data, options, r, run, moments)
+
+
+def _arrange(options: FitOptions) -> Arrange:
+    """The order a run's final parameters go in: options.order (engine.ordering), so
+    that the same optimum is numbered alike whatever the start."""
+    return lambda params: component_order(params.weights, params.means, options.order)
 
 
 def _run_result(data: Dataset, options: FitOptions, r: int, run: EMRun,
                 moments: Moments) -> FitResult:
-    """Run r's result: its degeneracy check, its components ordered."""
+    """Run r's result (its parameters already in options.order, and its final E-step
+    theirs: so the log-likelihood is the sum that scoring the model gives, to the last
+    bit): its degeneracy check, its events renumbered to that order."""
     degenerate = degenerate_components(run.params, moments.variance, options.reg_covar)
-    return _ordered(data, FitResult(
+    return FitResult(
         params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,
         n_iter=run.n_iter, converged=run.converged, trace=run.trace,
         events=_events_for(run, degenerate, options), degenerate=degenerate,
         log_max_resp=run.final.log_max_resp, best_restart=r, n_passes=run.passes,
         weight_total=None if row_weights(data) is None else total_weight(data),
         stopped=run.stopped,
-    ))
+    )
 
 
 def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
@@ -341,7 +351,7 @@ def _stacked_runs(data: Dataset, options: FitOptions, first: int,
         partial(on_iteration, r) for r in range(first, first + len(starts_))]
     runs = run_stacked(data, starts_, tol=options.tol, max_iter=options.max_iter,
                        reg_covar=options.reg_covar, accelerate=options.accelerate,
-                       deadline=deadline, on_iteration=callbacks)
+                       deadline=deadline, on_iteration=callbacks, arrange=_arrange(options))
     out = []
     for r, run in enumerate(runs, start=first):
         if isinstance(run, EngineError):
@@ -363,17 +373,11 @@ def _pick_best(results: list[FitResult]) -> FitResult:
     return best
 
 
-def _ordered(data: Dataset, result: FitResult) -> FitResult:
-    """A restart's result with its components in options.order (engine.ordering), the
-    components its events and degenerate list name renumbered to match.  The final E-step
-    is taken again with the reordered parameters, so that the log-likelihood is the sum
-    that scoring the model gives, to the last bit."""
-    params = result.params
-    order = component_order(params.weights, params.means, result.options.order)
-    if (order == np.arange(len(order))).all():
-        return result
-    params = params.permuted(order)
-    final = em_stats(data, params, hard=False)
+def _renumbered(events: list[FitEvent], order: NDArray[np.intp] | None) -> list[FitEvent]:
+    """A run's events with the components they name numbered as in its arranged
+    parameters (EMRun.order: new component j is old order[j])."""
+    if order is None:
+        return events
     new = {int(old): j for j, old in enumerate(order)}
 
     def renumber(event: FitEvent) -> FitEvent:
@@ -383,14 +387,7 @@ def _ordered(data: Dataset, result: FitResult) -> FitResult:
         text = event.message.replace(f"component {event.component}", f"component {j}", 1)
         return dataclasses.replace(event, component=j, message=text)
 
-    events = [renumber(e) for e in result.events]
-    where = [i for i, e in enumerate(events) if e.kind == DEGENERATE]  # listed by component
-    for i, event in zip(where, sorted((events[i] for i in where),
-                                      key=lambda e: e.component or 0)):
-        events[i] = event
-    return dataclasses.replace(result, params=params, events=events,
-                               degenerate=sorted(new[c] for c in result.degenerate),
-                               loglik=final.loglik, log_max_resp=final.log_max_resp)
+    return [renumber(e) for e in events]
 
 
 def _known_stats(x: Array, *, k: int, covariance_type: str, origin: Array,

@@ -28,8 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .dataset import Dataset, row_known, row_weights
-from .em import (COLLAPSE_MASS, EPS_MASS, EMRun, IterationCallback, Steps, em_machine,
-                 m_step)
+from .em import (COLLAPSE_MASS, EPS_MASS, Arrange, EMRun, IterationCallback, Steps, arranged,
+                 em_machine, em_stats, m_step)
 from .errors import EngineError
 from .families import MATRIX, factorise, family, scatter_about_means
 from .kernels import ExpandedKernel, WhitenedKernel
@@ -60,9 +60,9 @@ def stacked_kernel(mixtures: list[MixtureParams], x: Array
 
 
 def stacked_stats(x: Array, mixtures: list[MixtureParams], w: NDArray[np.float64] | None,
-                  known: NDArray[np.int64] | None, entropy: bool = False) -> list[SuffStats]:
-    """Each mixture's E-step statistics over the rows x, as chunk_stats gives them (with
-    log_max_resp only when entropy is True)."""
+                  known: NDArray[np.int64] | None) -> list[SuffStats]:
+    """Each mixture's E-step statistics over the rows x, as chunk_stats gives them
+    (entropy left out)."""
     r, k, n = len(mixtures), mixtures[0].n_components, x.shape[0]
     # a candidate with rows beyond the float range (overflowing distances) has its
     # E-step from chunk_stats below; its entries here are not read
@@ -78,13 +78,9 @@ def stacked_stats(x: Array, mixtures: list[MixtureParams], w: NDArray[np.float64
     if known is not None:
         for j in range(r):
             lse[j], top[j] = fix_known(resp[j], lse[j], top[j], known)
-    log_max = np.zeros(r)
-    with np.errstate(invalid="ignore"):
-        if entropy:
-            gap = top - lse
-            log_max = (gap if w is None else np.where(w > 0, gap * w, 0.0)).sum(axis=1)
-        if w is not None:
-            resp *= w.astype(resp.dtype, copy=False)
+    if w is not None:
+        resp *= w.astype(resp.dtype, copy=False)
+        with np.errstate(invalid="ignore"):
             lse = np.where(w > 0, lse * w, 0.0)
     sk, scatter = kern.moments(x, lp, aux)
     nk = resp.sum(axis=2, dtype=np.float64)
@@ -93,11 +89,11 @@ def stacked_stats(x: Array, mixtures: list[MixtureParams], w: NDArray[np.float64
     out = []
     for j, params in enumerate(mixtures):
         if far[j]:
-            out.append(chunk_stats(x, params, w=w, known=known, entropy=entropy))
+            out.append(chunk_stats(x, params, w=w, known=known, entropy=False))
             continue
         part = slice(j * k, (j + 1) * k)
         out.append(SuffStats(nk[j], sk[part], scatter[part], float(loglik[j]),
-                             float(loglik[j]), float(log_max[j]), total_n))
+                             float(loglik[j]), 0.0, total_n))
     return out
 
 
@@ -154,13 +150,13 @@ def _one_m_step(st: SuffStats, params: MixtureParams, reg_covar: float,
 
 def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_iter: int,
                 reg_covar: float, accelerate: str = "none", deadline: float | None = None,
-                on_iteration: list[IterationCallback | None] | None = None
-                ) -> list[EMRun | EngineError]:
+                on_iteration: list[IterationCallback | None] | None = None,
+                arrange: Arrange | None = None) -> list[EMRun | EngineError]:
     """run_em from each start (all of one family and K; soft EM, nothing frozen, no hook)
     over the rows of data, read whole: the same iterations (em.em_machine), their passes
     shared (one stacked E-step and M-step for all the runs that ask for one); each run's
     EMRun, or the EngineError that ended it.  on_iteration: each run's callback (called
-    as its iterations end, the runs' in turn), or None."""
+    as its iterations end, the runs' in turn), or None; arrange: as run_em's."""
     x = data.take(np.arange(data.n_samples))
     w, known = row_weights(data), row_known(data)
     steps = [Steps(data, reg_covar, False, None if on_iteration is None else on_iteration[i])
@@ -192,19 +188,20 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
             except EngineError as exc:
                 del asked[i]
                 ended[i] = exc
-    return _finished(x, w, known, steps, [ended[i] for i in range(len(starts))])
+    return _finished(data, steps, [ended[i] for i in range(len(starts))], arrange)
 
 
-def _finished(x: Array, w: NDArray[np.float64] | None, known: NDArray[np.int64] | None,
-              steps: list[Steps], ends: list[tuple[MixtureParams, bool] | EngineError]
-              ) -> list[EMRun | EngineError]:
-    """Each run's EMRun from where it ended (its final statistics in one stacked pass), or
-    its error."""
-    done = [i for i, end in enumerate(ends) if not isinstance(end, EngineError)]
-    finals = stacked_stats(x, [ends[i][0] for i in done], w, known,  # type: ignore[index]
-                           entropy=True) if done else []
-    out: list[EMRun | EngineError] = list(ends)  # type: ignore[arg-type]
-    for i, final in zip(done, finals):
-        params, converged = ends[i]  # type: ignore[misc]
-        out[i] = steps[i].finish(params, converged, final)
+def _finished(data: Dataset, steps: list[Steps],
+              ends: list[tuple[MixtureParams, bool] | EngineError],
+              arrange: Arrange | None) -> list[EMRun | EngineError]:
+    """Each run's EMRun from where it ended, arranged (run_em's arrange), or its error.
+    The final E-step is each run's own (em_stats, not stacked): its log-likelihood is then
+    the sum that scoring the parameters gives, to the last bit."""
+    out: list[EMRun | EngineError] = []
+    for one, end in zip(steps, ends):
+        if isinstance(end, EngineError):
+            out.append(end)
+            continue
+        params, order = arranged(end[0], arrange)
+        out.append(one.finish(params, end[1], em_stats(data, params, hard=False), order))
     return out
