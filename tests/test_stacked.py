@@ -179,3 +179,15 @@ def test_a_fits_log_likelihood_is_its_models_score_to_the_last_bit(n: int, famil
     assert em_stats(data, result.params, hard=False).loglik == result.loglik
     order = component_order(result.params.weights, result.params.means, "weight")
     assert (order == np.arange(3)).all()
+
+
+def test_the_screenings_stacked_final_pass_is_each_runs_to_rounding() -> None:
+    x = blobs(10)
+    first = starts(x, "VVI", 4, 5)
+    shared = run_stacked(ArrayDataset(x), first, tol=0.0, max_iter=5, reg_covar=1e-6,
+                         exact_final=False)
+    own = run_stacked(ArrayDataset(x), first, tol=0.0, max_iter=5, reg_covar=1e-6)
+    for a, b in zip(shared, own):
+        assert isinstance(a, EMRun) and isinstance(b, EMRun)
+        assert a.final.loglik == pytest.approx(b.final.loglik, rel=1e-12)
+        assert a.final.log_max_resp == 0.0 and b.final.log_max_resp != 0.0

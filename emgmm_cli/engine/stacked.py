@@ -151,12 +151,16 @@ def _one_m_step(st: SuffStats, params: MixtureParams, reg_covar: float,
 def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_iter: int,
                 reg_covar: float, accelerate: str = "none", deadline: float | None = None,
                 on_iteration: list[IterationCallback | None] | None = None,
-                arrange: Arrange | None = None) -> list[EMRun | EngineError]:
+                arrange: Arrange | None = None, exact_final: bool = True
+                ) -> list[EMRun | EngineError]:
     """run_em from each start (all of one family and K; soft EM, nothing frozen, no hook)
     over the rows of data, read whole: the same iterations (em.em_machine), their passes
     shared (one stacked E-step and M-step for all the runs that ask for one); each run's
     EMRun, or the EngineError that ended it.  on_iteration: each run's callback (called
-    as its iterations end, the runs' in turn), or None; arrange: as run_em's."""
+    as its iterations end, the runs' in turn), or None; arrange: as run_em's.  The final
+    E-step is each run's own (em_stats: its log-likelihood is the sum that scoring the
+    parameters gives, to the last bit), or with exact_final False one stacked pass for all
+    (the screening: the sums to rounding, and no entropy)."""
     x = data.take(np.arange(data.n_samples))
     w, known = row_weights(data), row_known(data)
     steps = [Steps(data, reg_covar, False, None if on_iteration is None else on_iteration[i])
@@ -188,15 +192,21 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
             except EngineError as exc:
                 del asked[i]
                 ended[i] = exc
-    return _finished(data, steps, [ended[i] for i in range(len(starts))], arrange)
+    ends = [ended[i] for i in range(len(starts))]
+    if exact_final:
+        return _finished(data, steps, ends, arrange)
+    done = [i for i, end in enumerate(ends) if not isinstance(end, EngineError)]
+    finals = dict(zip(done, stacked_stats(x, [ends[i][0] for i in done],  # type: ignore[index]
+                                          w, known) if done else []))
+    return [end if isinstance(end, EngineError) else
+            steps[i].finish(end[0], end[1], finals[i]) for i, end in enumerate(ends)]
 
 
 def _finished(data: Dataset, steps: list[Steps],
               ends: list[tuple[MixtureParams, bool] | EngineError],
               arrange: Arrange | None) -> list[EMRun | EngineError]:
-    """Each run's EMRun from where it ended, arranged (run_em's arrange), or its error.
-    The final E-step is each run's own (em_stats, not stacked): its log-likelihood is then
-    the sum that scoring the parameters gives, to the last bit."""
+    """Each run's EMRun from where it ended, arranged (run_em's arrange), with its own
+    final E-step; or its error."""
     out: list[EMRun | EngineError] = []
     for one, end in zip(steps, ends):
         if isinstance(end, EngineError):

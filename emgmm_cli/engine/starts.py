@@ -169,7 +169,7 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
     if options.algorithm == "soft" and row_missing(sample) is None:
         runs = run_stacked(sample, [c.params for c in started],  # type: ignore[misc]
                            tol=options.tol, max_iter=SCREEN_ITERS,
-                           reg_covar=options.reg_covar)
+                           reg_covar=options.reg_covar, exact_final=False)
         for cand, run in zip(started, runs):
             if isinstance(run, EngineError):
                 cand.params, cand.error = None, run
