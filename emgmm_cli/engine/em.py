@@ -252,8 +252,10 @@ def em_stats(data: Dataset, params: MixtureParams, hard: bool,
 
 
 class Steps:
-    """The EM map F(params) = M-step(E-step(params)), one pass over the data per call, and
-    the record of a run: its trace rows, its events and the passes it made."""
+    """One run's EM map and record.  compute(params) is F(params) = M-step(E-step(params)),
+    one pass over the data (run_em's; engine.stacked makes its passes itself and counts
+    them in passes); account(pass) takes a pass's events and hook; record and finish keep
+    the run's trace rows, events and passes."""
 
     def __init__(self, data: Dataset, reg_covar: float, hard: bool,
                  on_iteration: IterationCallback | None) -> None:

@@ -1,28 +1,29 @@
-"""Plain EM on several mixtures of one family at once, over the same few rows.
+"""EM on several mixtures of one family and K at once, over the same rows in memory.
 
-The screening of the auto start (engine.starts) runs a few EM iterations from each of
-several candidate starts on at most a few thousand rows.  There an EM pass costs mostly
-the fixed price of its numpy calls, not arithmetic, so the candidates share their passes:
-the kernels of all R candidates' components are stacked into one (the R K components'
-whitened or expanded forms side by side), one call computes every component's
-log-density of every row, the responsibilities are normalised within each candidate's K
-components, and one call gives every component's first and second moments.  The M-step
-too is one for all where the family's takes a stack (Family.stacks: the closed forms
-VVV, VVI, VII, EEE, EEI, EII), and the precision factors of every component come from one
-batched factorisation; other families, and a candidate with a collapsed component, take
-their M-step one candidate at a time (em.m_step).
+On small data an EM pass costs mostly the fixed price of its numpy calls, not
+arithmetic, so runs from several starts share their passes: the screening of the auto
+start (engine.starts), and on small data its full runs (engine.fitting).  Each run is
+its own em.Machine (plain EM or SQUAREM, as run_em would drive it); in every round
+run_stacked gathers the parameters each live run asks a pass from, and one pass serves
+them all.  The kernels of all their components are stacked into one (the whitened or
+expanded forms side by side), one call computes every component's log-density of every
+row, the responsibilities are normalised within each run's K components, and one call
+gives every component's first and second moments.  The M-step too is one for all where
+the family's takes a stack (Family.stacks: the closed forms VVV, VVI, VII, EEE, EEI,
+EII), and the precision factors of every component come from one batched
+factorisation; other families, and a run with a collapsed component, take their M-step
+one run at a time (em.m_step).
 
-Each candidate's iterations are those run_em makes (the same E-step, the same M-step, the
-same stopping rule), up to the rounding of the stacked products; a candidate whose M-step
-fails (a covariance that is not positive definite) drops out with its error, and one that
-converges stops while the others go on.  Rows far from every component of a candidate
-(whose log-densities underflow) take that candidate's E-step through stats.chunk_stats,
-which handles them.  Hard EM and rows with missing coordinates are not stacked (the
-caller runs each candidate alone).
+Each run's iterations are those run_em makes (the same E-step, the same M-step, the
+same stopping rule, the same extrapolations), up to the rounding of the stacked
+products; a run whose M-step fails (a covariance that is not positive definite) ends
+with its error, and one that converges stops while the others go on.  Rows far from
+every component of a run (whose log-densities underflow) take that run's E-step through
+stats.chunk_stats, which handles them.  Hard EM and rows with missing coordinates are
+not stacked (the caller runs each alone).
 """
 
 from __future__ import annotations
-
 
 import numpy as np
 from numpy.typing import NDArray
