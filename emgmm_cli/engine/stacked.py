@@ -194,25 +194,13 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
                 del asked[i]
                 ended[i] = exc
     ends = [ended[i] for i in range(len(starts))]
+    last = {i: arranged(end[0], arrange) for i, end in enumerate(ends)
+            if not isinstance(end, EngineError)}
     if exact_final:
-        return _finished(data, steps, ends, arrange)
-    done = [i for i, end in enumerate(ends) if not isinstance(end, EngineError)]
-    finals = dict(zip(done, stacked_stats(x, [ends[i][0] for i in done],  # type: ignore[index]
-                                          w, known) if done else []))
+        finals = {i: em_stats(data, params, hard=False) for i, (params, _) in last.items()}
+    else:
+        finals = dict(zip(last, stacked_stats(x, [p for p, _ in last.values()], w, known)
+                          if last else []))
     return [end if isinstance(end, EngineError) else
-            steps[i].finish(end[0], end[1], finals[i]) for i, end in enumerate(ends)]
-
-
-def _finished(data: Dataset, steps: list[Steps],
-              ends: list[tuple[MixtureParams, bool] | EngineError],
-              arrange: Arrange | None) -> list[EMRun | EngineError]:
-    """Each run's EMRun from where it ended, arranged (run_em's arrange), with its own
-    final E-step; or its error."""
-    out: list[EMRun | EngineError] = []
-    for one, end in zip(steps, ends):
-        if isinstance(end, EngineError):
-            out.append(end)
-            continue
-        params, order = arranged(end[0], arrange)
-        out.append(one.finish(params, end[1], em_stats(data, params, hard=False), order))
-    return out
+            steps[i].finish(last[i][0], end[1], finals[i], last[i][1])
+            for i, end in enumerate(ends)]

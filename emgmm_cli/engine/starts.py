@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .dataset import Dataset, InMemoryRows, WeightedRows, row_known, row_weights, take_weights
-from .em import degenerate_components, run_em
+from .dataset import Dataset, InMemoryRows, WeightedRows, row_known, take_weights
+from .em import EMRun, degenerate_components, run_em
 from .errors import EngineError
 from .hc import HcTree
 from .init import initial_params
@@ -166,25 +166,27 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
     started = [c for c in cands if c.params is not None]
     if not started:
         return
+    starts_: list[MixtureParams] = [c.params for c in started]  # type: ignore[misc]
+    runs: list[EMRun | EngineError]
     if options.algorithm == "soft" and row_missing(sample) is None:
-        runs = run_stacked(sample, [c.params for c in started],  # type: ignore[misc]
-                           tol=options.tol, max_iter=SCREEN_ITERS,
+        runs = run_stacked(sample, starts_, tol=options.tol, max_iter=SCREEN_ITERS,
                            reg_covar=options.reg_covar, exact_final=False)
-        for cand, run in zip(started, runs):
-            if isinstance(run, EngineError):
-                cand.params, cand.error = None, run
-            else:
-                cand.params, cand.loglik = run.params, run.final.loglik / run.final.n
-        return
-    for cand in started:
-        assert cand.params is not None
-        try:
-            alone = run_em(sample, cand.params, tol=options.tol, max_iter=SCREEN_ITERS,
-                           reg_covar=options.reg_covar, hard=options.algorithm == "hard")
-        except EngineError as exc:
-            cand.params, cand.error = None, exc
-            continue
-        cand.params, cand.loglik = alone.params, alone.final.loglik / alone.final.n
+    else:
+        runs = [_alone(sample, start, options) for start in starts_]
+    for cand, run in zip(started, runs):
+        if isinstance(run, EngineError):
+            cand.params, cand.error = None, run
+        else:
+            cand.params, cand.loglik = run.params, run.final.loglik / run.final.n
+
+
+def _alone(sample: Dataset, start: MixtureParams, options: FitOptions) -> EMRun | EngineError:
+    """One candidate's screening iterations by run_em (hard EM, missing values)."""
+    try:
+        return run_em(sample, start, tol=options.tol, max_iter=SCREEN_ITERS,
+                      reg_covar=options.reg_covar, hard=options.algorithm == "hard")
+    except EngineError as exc:
+        return exc
 
 
 def _judge(cand: Candidate, options: FitOptions, column_variance: Array) -> None:

@@ -225,7 +225,7 @@ def chunk_stats(x: Array, params: MixtureParams, hard: bool = False,
 
 
 def fix_known(resp: Array, lse: Array, top: Array, known: NDArray[np.int64]
-               ) -> tuple[Array, Array]:
+              ) -> tuple[Array, Array]:
     """Known rows one-hot in resp (K, n), in place; their log-density terms become
     log pi_z N(x | z) = log r_z + log p(x) (and so the maxima over k too)."""
     rows = np.flatnonzero(known >= 0)
