@@ -42,11 +42,11 @@ MIN_BLOCK_ROWS = 2048
 MAX_BLOCK_ROWS = 1 << 16
 #: The thread pool maps the blocks only when the rows fill at least this many blocks of
 #: block_rows (each about DEFAULT_BLOCK_BYTES of work); below, one thread takes them in
-#: turn, since the numpy calls of smaller passes contend for the GIL more than they gain
-#: from a second core.  Measured on 2 cores, one E-step, 1 thread / 2 threads: D = 5,
-#: K = 8, full, 20,000 rows (4 blocks) 3.4 / 3.7 ms, 100,000 rows 18.2 / 16.5 ms; D = 2,
-#: K = 3, full, 50,000 rows 2.0 / 2.4 ms; D = 16, K = 8, full, 20,000 rows 9.0 / 6.4 ms;
-#: diag, D = 5, K = 8, 100,000 rows 7.4 / 5.5 ms.
+#: turn, since the numpy calls of smaller passes contend for the GIL about as much as they
+#: gain from a second core.  benchmarks/pool.py on 2 cores (2026-12-02), one E-step, gain
+#: of 2 threads over 1: below this bound 0.99 to 1.12 (D = 5, K = 8, full, 20,000 rows:
+#: 1.01; on a loaded machine such passes ran up to 1.2x slower on 2), above it 1.12 to 1.44
+#: (D = 16, K = 8, full, 20,000 rows: 1.44; diag, D = 5, K = 8, 100,000 rows: 1.35).
 POOL_MIN_BLOCKS = 3
 
 
