@@ -20,12 +20,12 @@ cell:
 
 - emgmm: the default fit with 10 runs, engine.fitting.fit(FitOptions(K, covariance_type,
   n_init=10, seed=0)) on the data in memory, what `emgmm fit DATA -k K -c FAMILY
-  --n-init 10 --seed 0` runs ("default fit": fit's tol, scikit-learn's 1e-3), and the same
-  with select's tol and max-iter (options.SELECT_DEFAULTS; "tight fit"), which the best
-  and worst-gap columns use;
+  --n-init 10 --seed 0` runs ("default fit"), which the best and worst-gap columns use;
+  and for comparison the same with scikit-learn's default tol and max-iter (read from
+  GaussianMixture; "at scikit-learn's tol");
 - scikit-learn: GaussianMixture(K, covariance_type, n_init=30, init_params="kmeans",
   tol=1e-7, max_iter=2000, random_state=0) (PEER_TOL, PEER_MAX_ITER: fixed, so that the
-  target does not loosen with select's tol), its best of 30 k-means restarts;
+  target does not loosen with emgmm's tol), its best of 30 k-means restarts;
 - mclust: Mclust(X, G = K, modelNames = MODEL), run by Rscript: its log-likelihood
   ("mclust raw") and its fitted weights, means and covariances;
 - mclust refined: mclust's optimum under emgmm's regularisation.  mclust fits with no
@@ -104,7 +104,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 SKLEARN_CACHE = RESULTS / "optima_sklearn.json"
 MCLUST_CACHE = RESULTS / "optima_mclust.json"
 #: the precision the peers climb to: scikit-learn's tol and max_iter, and those of the
-#: refinement of mclust's optimum (fixed, not select's defaults, which may change)
+#: refinement of mclust's optimum (fixed, not emgmm's defaults, which may change)
 PEER_TOL = 1e-7
 PEER_MAX_ITER = 2000
 #: datasets on which the floor reg_covar is negligible: there the refined log-likelihood
@@ -357,37 +357,37 @@ def sklearn_best(x: np.ndarray, family: str, k: int, settings: dict[str, Any]) -
 def optima(quick: bool, use_r: bool, only: list[str] | None,
            refresh: tuple[bool, bool]) -> str:
     import sklearn
+    from sklearn.mixture import GaussianMixture
 
-    from emgmm_cli.engine.options import SELECT_DEFAULTS
-
-    tight = {"tol": SELECT_DEFAULTS["tol"], "max_iter": SELECT_DEFAULTS["max_iter"]}
+    peer = GaussianMixture()
+    loose = {"tol": peer.tol, "max_iter": peer.max_iter}
     ks = list(range(1, 5 if quick else 10))
     peers = (CellCache(SKLEARN_CACHE, {"scikit-learn": sklearn.__version__,
                                        "settings": sklearn_settings()}, refresh[0]),
              CellCache(MCLUST_CACHE, mclust_meta() if use_r else None, refresh[1]))
-    lines = ["| dataset | cells | default fit meets target | tight fit meets target | "
+    lines = ["| dataset | cells | default fit meets target | at scikit-learn's tol meets target | "
              "emgmm best | scikit-learn best | mclust, refined, best | emgmm worst gap | "
              "scikit-learn worst gap | mclust, refined, worst gap | "
              "mclust raw less refined, min / max |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    seconds = ["| dataset | emgmm default fit | emgmm tight fit | scikit-learn | mclust | "
+    seconds = ["| dataset | emgmm default fit | emgmm at scikit-learn's tol | scikit-learn | mclust | "
                "mclust refinement |", "|---|---|---|---|---|---|"]
-    misses: dict[str, list[str]] = {"default": [], "tight": [], "no mclust": [], "floor": []}
+    misses: dict[str, list[str]] = {"default": [], "loose": [], "no mclust": [], "floor": []}
     with tempfile.TemporaryDirectory() as tmp:
         for name, x in datasets(quick, only).items():
             for cache in peers:
                 cache.dataset(name, data_hash(x))
             if use_r:
                 mclust_fill(peers[1], name, x, ks, Path(tmp))
-            cells, times = _dataset_cells(name, x, ks, tight, peers)
+            cells, times = _dataset_cells(name, x, ks, loose, peers)
             lines.append(_optima_row(name, cells, misses))
             seconds.append(f"| {name} | " + " | ".join(f"{t:.1f}" for t in times) + " |")
-    return _optima_text(lines, seconds, misses, peers)
+    return _optima_text(lines, seconds, misses, peers, loose)
 
 
 def _optima_text(lines: list[str], seconds: list[str], misses: dict[str, list[str]],
-                 peers: tuple[CellCache, CellCache]) -> str:
-    from emgmm_cli.engine.options import SELECT_DEFAULTS
+                 peers: tuple[CellCache, CellCache], loose: dict[str, Any]) -> str:
+    from emgmm_cli.engine.options import FIT_DEFAULTS
 
     text = ("The target of a cell is max(scikit-learn, mclust refined) over the fits that "
             "count (not degenerate); a cell meets it at the target less "
@@ -397,15 +397,17 @@ def _optima_text(lines: list[str], seconds: list[str], misses: dict[str, list[st
             "the same regularisation (refined): plain EM (accelerate none, reg_covar "
             f"{SKLEARN_REG_COVAR:g}, tol {PEER_TOL:g}, max-iter {PEER_MAX_ITER}) from "
             "mclust's fitted weights, means and covariances, and the log-likelihood where it "
-            "ends.  The tight fit runs select's tol "
-            f"{SELECT_DEFAULTS['tol']:g} and max-iter {SELECT_DEFAULTS['max_iter']}, "
-            f"scikit-learn tol {PEER_TOL:g} and max-iter {PEER_MAX_ITER}.  The last column is mclust's raw log-likelihood less the refined one "
+            f"ends.  The default fit runs tol {FIT_DEFAULTS['tol']:g} and max-iter "
+            f"{FIT_DEFAULTS['max_iter']}, the fit at scikit-learn's tol {loose['tol']:g} and "
+            f"max-iter {loose['max_iter']} (GaussianMixture's defaults), scikit-learn "
+            f"tol {PEER_TOL:g} and max-iter {PEER_MAX_ITER}.  The last column is mclust's "
+            "raw log-likelihood less the refined one "
             "(positive: the floor costs that much; negative: EM climbed on from mclust's "
             "stop).\n\n" + "\n".join(lines))
-    for which, found in misses.items():
-        if which in ("default", "tight"):
-            text += (f"\n\nCells where the {which} fit is below the target: "
-                     + ("; ".join(found) if found else "none") + ".")
+    for which, title in (("default", "the default fit"),
+                         ("loose", "the fit at scikit-learn's tol")):
+        text += (f"\n\nCells where {title} is below the target: "
+                 + ("; ".join(misses[which]) if misses[which] else "none") + ".")
     text += (f"\n\nCells where mclust's raw log-likelihood is above the refined one by more "
              f"than {TARGET_SLACK} (raw less refined): "
              + ("; ".join(misses["floor"]) if misses["floor"] else "none") + ".")
@@ -418,21 +420,22 @@ def _optima_text(lines: list[str], seconds: list[str], misses: dict[str, list[st
     return text + "\n\n" + _cache_note(peers)
 
 
-def _dataset_cells(name: str, x: np.ndarray, ks: list[int], tight: dict[str, Any],
+def _dataset_cells(name: str, x: np.ndarray, ks: list[int], loose: dict[str, Any],
                    peers: tuple[CellCache, CellCache]) -> tuple[list[tuple[Any, ...]],
                                                                  list[float]]:
-    """Per cell (family, K, default fit, tight fit, scikit-learn, mclust refined, mclust
-    raw, whether mclust ran), computing scikit-learn's cells the cache lacks; and the
-    seconds of each side (emgmm default, tight, scikit-learn, mclust, refinement)."""
+    """Per cell (family, K, fit at scikit-learn's tol, default fit, scikit-learn, mclust
+    refined, mclust raw, whether mclust ran), computing scikit-learn's cells the cache
+    lacks; and the seconds of each side (emgmm default, at scikit-learn's tol,
+    scikit-learn, mclust, refinement)."""
     settings = sklearn_settings()
     cells = []
     times = [0.0] * 5
     for family in FAMILIES:
         for k in ks:
             t0 = time.perf_counter()
-            d, _ = ours(x, family, k, n_init=10)
+            e, _ = ours(x, family, k, n_init=10)
             t1 = time.perf_counter()
-            e, _ = ours(x, family, k, n_init=10, **tight)
+            d, _ = ours(x, family, k, n_init=10, **loose)
             times[0] += t1 - t0
             times[1] += time.perf_counter() - t1
             if peers[0].get(name, family, k) is None:
@@ -445,7 +448,8 @@ def _dataset_cells(name: str, x: np.ndarray, ks: list[int], tight: dict[str, Any
             raw = None if mc is None or mc["loglik"] is None else float(mc["loglik"])
             _check_floorless(name, family, k, ref["loglik"], raw)
             cells.append((family, k, d, e, counted(sk), ref["loglik"], raw, mc is not None))
-            print(f"{name} {family} {k}: emgmm {d} / {e} sklearn {counted(sk)} "
+            print(f"{name} {family} {k}: emgmm {e} (at scikit-learn's tol {d}) "
+                  f"sklearn {counted(sk)} "
                   f"mclust {raw} refined {ref['loglik']} ({ref['iterations']} iterations)",
                   file=sys.stderr, flush=True)
     return cells, times
@@ -476,14 +480,15 @@ def _meets(value: float | None, target: float | None) -> bool:
 
 
 def _optima_row(name: str, cells: list[tuple[Any, ...]], misses: dict[str, list[str]]) -> str:
-    """A dataset's row: per cell, values = (tight emgmm, scikit-learn, mclust refined); the
-    default fit is judged against the same target; mclust raw is for reference only."""
+    """A dataset's row: per cell, values = (default emgmm, scikit-learn, mclust refined); the
+    fit at scikit-learn's tol is judged against the same target; mclust raw is for
+    reference only."""
     wins = [0, 0, 0]
     worst = [0.0, 0.0, 0.0]
-    met = {"default": 0, "tight": 0}
+    met = {"default": 0, "loose": 0}
     n_counted = 0
     floor: list[float] = []
-    for family, k, default, *values, raw, has_mclust in cells:
+    for family, k, loose, *values, raw, has_mclust in cells:
         where = f"{name} {FAMILIES[family]} K={k}"
         if not has_mclust:
             misses["no mclust"].append(where)
@@ -501,14 +506,14 @@ def _optima_row(name: str, cells: list[tuple[Any, ...]], misses: dict[str, list[
                 wins[i] += v >= best - TARGET_SLACK
                 worst[i] = min(worst[i], v - best)
         target = max((v for v in values[1:] if v is not None), default=None)
-        for which, value in (("default", default), ("tight", values[0])):
+        for which, value in (("default", values[0]), ("loose", loose)):
             if _meets(value, target):
                 met[which] += 1
             else:
                 gap = "degenerate" if value is None else f"{value - target:.2f}"
                 misses[which].append(f"{where} ({gap})")
     spread = f"{min(floor):.2f} / {max(floor):.2f}" if floor else "n/a"
-    return (f"| {name} | {n_counted} | {met['default']} | {met['tight']} | {wins[0]} | "
+    return (f"| {name} | {n_counted} | {met['default']} | {met['loose']} | {wins[0]} | "
             f"{wins[1]} | {wins[2]} | {worst[0]:.2f} | {worst[1]:.2f} | {worst[2]:.2f} | "
             f"{spread} |")
 
@@ -604,19 +609,19 @@ def _parse_r(out: str, seconds: list[float]) -> dict[tuple[str, int], float]:
 
 
 def _cells(name: str, path: Path, ref: dict[tuple[str, int], float], plain: bool) -> str:
-    """Per cell of select's default grid: log-likelihood less mclust's, and the passes
+    """Per cell of the speed grid: log-likelihood less mclust's, and the passes
     of the chosen run with and without acceleration (same seed)."""
     import emgmm_cli
-    from emgmm_cli.engine.options import SELECT_DEFAULTS
+    from emgmm_cli.engine.options import FIT_DEFAULTS
 
     runs = {acc: emgmm_cli.select(str(path), range(1, 10), list(FAMILIES.values()), seed=0,
                                   accelerate=acc)
             for acc in (("squarem", "none") if plain else ("squarem",))}
     runs.setdefault("none", runs["squarem"])
     rows = [f"{name}: per cell, emgmm's log-likelihood less mclust's, and the passes over "
-            "the data of the chosen run, accelerated and plain (select's defaults: "
-            f"init {SELECT_DEFAULTS['init']}, n-init {SELECT_DEFAULTS['n_init']}, tol "
-            f"{SELECT_DEFAULTS['tol']:g}, max-iter {SELECT_DEFAULTS['max_iter']})",
+            "the data of the chosen run, accelerated and plain (the defaults: "
+            f"init {FIT_DEFAULTS['init']}, n-init {FIT_DEFAULTS['n_init']}, tol "
+            f"{FIT_DEFAULTS['tol']:g}, max-iter {FIT_DEFAULTS['max_iter']})",
             "", "| cell | log-lik - mclust | passes squarem | passes none | saved |",
             "|---|---|---|---|---|"]
     below = 0

@@ -44,11 +44,16 @@ def bold(text: str, chosen: bool) -> str:
     return f"**{text}**" if chosen else text
 
 
-def select_options() -> dict[str, Any]:
-    """select's defaults for init, n_init, tol and max_iter."""
-    from emgmm_cli.engine.options import SELECT_DEFAULTS
+def default_options() -> dict[str, Any]:
+    """The defaults of init, n_init, tol and max_iter (fit's and select's)."""
+    from emgmm_cli.engine.options import FIT_DEFAULTS
 
-    return dict(SELECT_DEFAULTS)
+    return dict(FIT_DEFAULTS)
+
+
+#: scikit-learn's GaussianMixture's default tol, the row the convergence table compares
+#: (tests/test_docs.py checks it against scikit-learn).
+SKLEARN_TOL = 1e-3
 
 
 @cache
@@ -103,19 +108,17 @@ def faithful_fit(k: int, covariance_type: str = "full", **options: Any) -> Any:
     import emgmm_cli
 
     return emgmm_cli.fit(path(FAITHFUL), k, covariance_type=covariance_type,
-                         **{**select_options(), "n_init": 1, "seed": 0, **options})
+                         **{**default_options(), "n_init": 1, "seed": 0, **options})
 
 
 def convergence() -> str:
     """tied K = 3 on Old Faithful from the same start: scikit-learn's tol and the default,
     plain EM and SQUAREM."""
-    from emgmm_cli.engine.options import FIT_DEFAULTS
-
-    fit_tol, select_tol = FIT_DEFAULTS["tol"], select_options()["tol"]
+    default = default_options()["tol"]
     table = []
-    for tol, accelerate, name in ((fit_tol, "squarem", "fit's default"),
-                                  (select_tol, "none", "select's default, plain EM"),
-                                  (select_tol, "squarem", "select's default, SQUAREM")):
+    for tol, accelerate, name in ((SKLEARN_TOL, "squarem", "scikit-learn's"),
+                                  (default, "none", "the default, plain EM"),
+                                  (default, "squarem", "the default, SQUAREM")):
         f = faithful_fit(3, "tied", tol=tol, accelerate=accelerate)
         table.append([f"{number(tol)} ({name})", f.n_iter, f"{f.log_likelihood:.2f}",
                       f"{f.bic:.2f}"])
@@ -129,10 +132,10 @@ def convergence() -> str:
 
 def hc_start() -> str:
     """full K = 4 on Old Faithful from the hierarchy alone, k-means, and the default."""
-    n_init = select_options()["n_init"]
+    n_init = default_options()["n_init"]
     starts = (("hc, 1 restart", {"init": "hc"}),
               ("kmeans, 10 restarts", {"init": "kmeans", "n_init": 10}),
-              (f"auto, {n_init} runs (select's default)", {"init": "auto", "n_init": n_init}),
+              (f"auto, {n_init} runs (the default)", {"init": "auto", "n_init": n_init}),
               ("auto, 10 runs", {"init": "auto", "n_init": 10}))
     table = [[name, f"{faithful_fit(4, **options).log_likelihood:.2f}"]
              for name, options in starts]

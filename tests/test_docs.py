@@ -286,14 +286,16 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.engine.fitting import STACKED_ROWS
     from emgmm_cli.engine.starts import (SAME_MIXTURE, SCREEN_ITERS, SCREEN_MAX, SCREEN_PER_RUN,
                                          SCREEN_ROWS, STALL_DISTANCE)
-    from emgmm_cli.engine.options import FIT_DEFAULTS, SELECT_DEFAULTS, FitOptions
+    from emgmm_cli.engine.options import FIT_DEFAULTS, FitOptions
     from emgmm_cli.io import cache, writers
     from emgmm_cli.io.text import CODEC_BY_EXT
+    from sklearn.mixture import GaussianMixture
 
     n = md.docfacts.number
     parity = n(constant_of("test_engine_parity.py", "PARITY_RTOL"))
     dims = ", ".join(map(str, constant_of("test_engine_parity.py", "DIMENSIONS")))
-    fit, sel = FIT_DEFAULTS, SELECT_DEFAULTS
+    fit = FIT_DEFAULTS
+    peer = GaussianMixture()  # the defaults the docs quote as scikit-learn's
     reg = n(FitOptions(1).reg_covar)
     codecs = list(CODEC_BY_EXT)
     compressed = f"{', '.join(codecs[:-1])}, and {codecs[-1]}"
@@ -307,16 +309,18 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"in D = {dims},"),
         ("docs/numerics.md", "by more than a relative "
                              f"{n(constant_of('test_engine_parity.py', 'CHUNKING_RTOL'))}"),
-        ("docs/numerics.md", f"tol {n(fit['tol'])}, max-iter {fit['max_iter']}, reg-covar {reg}, "
-                             f"but {fit['n_init']} runs of the {fit['init']} start"),
-        ("docs/numerics.md", f"default to tol {n(sel['tol'])} and max-iter {sel['max_iter']}"),
+        ("docs/numerics.md", f"are tol {n(fit['tol'])}, max-iter {fit['max_iter']}, reg-covar "
+                             f"{reg}, {fit['n_init']} runs of the {fit['init']} start"),
+        ("docs/numerics.md", f"--tol {n(peer.tol)} --max-iter {peer.max_iter}` a fit "
+                             "is scikit-learn's `GaussianMixture` with its defaults"),
+        ("docs/numerics.md", f"Why not scikit-learn's tol {n(peer.tol)}"),
         ("docs/numerics.md", f"below {n(DEGENERATE_RATIO)} times the smallest non-zero column "
                              "variance"),
         ("docs/numerics.md", f"falls below {n(COLLAPSE_MASS)} of one point"),
         ("docs/numerics.md", f"above {SEED_SAMPLE_ROWS:,} rows"),
         ("docs/numerics.md", f"at most {HC_MAX_ROWS} rows"),
         ("docs/numerics.md", f"subsample of {HC_MAX_ROWS} rows"),
-        ("docs/numerics.md", f"restarts ({sel['n_init']} by default)"),
+        ("docs/numerics.md", f"restarts ({fit['n_init']} by default)"),
         ("docs/numerics.md", f"makes min({SCREEN_MAX}, {SCREEN_PER_RUN}R) candidate starts"),
         ("docs/numerics.md", f"Each runs {SCREEN_ITERS} plain EM iterations, on the data itself "
                              f"up to {SCREEN_ROWS} rows and on a random {SCREEN_ROWS}-row"),
@@ -330,8 +334,8 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/guide.md", f"names the four outputs {', '.join(STANDARD_NAMES.values())}"),
         ("docs/guide.md", f"its {', '.join(DEFAULT_EXTENSIONS[:-1])} and "
                           f"{DEFAULT_EXTENSIONS[-1]} files"),
-        ("docs/guide.md", f"init {sel['init']}, n-init {sel['n_init']}, tol {n(sel['tol'])}, "
-                          f"max-iter {sel['max_iter']}"),
+        ("docs/guide.md", f"init {fit['init']}, n-init {fit['n_init']}, tol {n(fit['tol'])}, "
+                          f"max-iter {fit['max_iter']}"),
         ("docs/large-data.md", f"({cache.FALLBACK_MEMORY_LIMIT >> 30} GiB when neither"),
         ("docs/large-data.md", f"up to {writers._SPOOL_BYTES >> 20} MiB"),
         ("docs/large-data.md", "take it: " + ", ".join(f"`{c}`" for c in readers[:-1])
@@ -339,6 +343,12 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"mclust's alpha = beta = {n(HC_ALPHA)}" if HC_ALPHA == HC_BETA
          else f"mclust's alpha = {n(HC_ALPHA)}, beta = {n(HC_BETA)}"),
     ]
+
+
+def test_the_convergence_table_compares_scikit_learns_default_tol() -> None:
+    from sklearn.mixture import GaussianMixture
+
+    assert md.docfigures.SKLEARN_TOL == GaussianMixture().tol
 
 
 @pytest.mark.parametrize(("page", "text"), quotes())

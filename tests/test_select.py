@@ -13,7 +13,6 @@ import pytest
 
 from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.engine import FitOptions, fit, m_step
-from emgmm_cli.engine import options
 from emgmm_cli.engine.errors import InvalidParameter
 from emgmm_cli.engine.hc import HcTree, build_hc_tree, hc_stats, hc_tree, svd_scale
 from emgmm_cli.engine.init import INIT_METHODS, restart_method
@@ -36,7 +35,7 @@ DATA = Path(__file__).parent / "data"
 FAMILIES = ("full", "tied", "diag", "spherical")
 
 #: What `emgmm select` uses by default (emgmm_cli/cli/select.py): init auto, SQUAREM.
-SELECT_DEFAULTS = FitOptions(1, **options.SELECT_DEFAULTS)
+DEFAULTS = FitOptions(1)
 
 
 def faithful() -> np.ndarray:
@@ -52,8 +51,8 @@ def mclust_table() -> dict[tuple[str, int], tuple[float, float]]:
 
 @pytest.fixture(scope="module")
 def faithful_selection() -> Selection:
-    """The proof run: every family, K = 1..9, seed 0, select's defaults."""
-    return select(ArrayDataset(faithful()), grid(FAMILIES, range(1, 10)), SELECT_DEFAULTS,
+    """The proof run: every family, K = 1..9, seed 0, the defaults."""
+    return select(ArrayDataset(faithful()), grid(FAMILIES, range(1, 10)), DEFAULTS,
                   seed=0)
 
 

@@ -24,7 +24,7 @@ from ..engine.errors import EngineError
 from ..engine.missing import row_missing
 from ..engine.fitting import ProgressCallback
 from ..engine.hc import HcTree
-from ..engine.options import SELECT_DEFAULTS, FitOptions
+from ..engine.options import FitOptions
 from ..engine.selection import (
     CellCallback,
     CellMapper,
@@ -358,14 +358,15 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
                  known_labels: Any = None, missing: str | None = None,
                  **options: Any) -> Selected:
     """Choose the number of components and the covariance family of data (a path, an
-    array or a DataFrame) as `emgmm select` does: every (family, K) cell is fitted, with
-    select's defaults (engine.options.SELECT_DEFAULTS) unless options say otherwise, and the lowest criterion wins.  Returns a Selected: .cells, .rows(), .best
-    (a Fitted, or None when every cell failed or ended degenerate).  sample_weights: N
-    weights >= 0, a row of weight w counting as the row given w times; missing: as fit's."""
+    array or a DataFrame) as `emgmm select` does: every (family, K) cell is fitted with
+    the options given (FitOptions' defaults otherwise), and the lowest criterion wins.
+    Returns a Selected: .cells, .rows(), .best (a Fitted, or None when every cell failed
+    or ended degenerate).  sample_weights: N weights >= 0, a row of weight w counting as
+    the row given w times; missing: as fit's."""
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)
-    template = FitOptions(1, **{**SELECT_DEFAULTS, **options})
+    template = FitOptions(1, **options)
     cells = SelectGrid(tuple(components), tuple(covariance_types or ()), criterion)
     return select_points(points, cells, template, seed=seed, jobs=jobs,
                          standardize=standardize, inputs=inputs)

@@ -12,10 +12,8 @@ from .errors import command
 from .options import (
     backend_options,
     FILE_PATH,
-    FIT_DEFAULTS,
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
-    SELECT_DEFAULTS,
     TEXT_FORMATS_TEXT,
     ComponentList,
     CovarianceList,
@@ -25,7 +23,6 @@ from .options import (
     em_options,
     read_options,
     take,
-    with_defaults,
 )
 
 
@@ -44,12 +41,11 @@ from .options import (
 @click.option("--select", "select_mode", is_flag=True,
               help="Choose each dataset's number of components and covariance family as "
                    "emgmm select does: fit every (covariance, K) cell of -k and -c and keep "
-                   "the best by --criterion; select's defaults then apply to --init, "
-                   "--n-init, --tol and --max-iter.")
+                   "the best by --criterion.")
 @click.option("--criterion", type=click.Choice(vocab.names(vocab.CRITERIA)),
               help="With --select: what picks the best cell, lower being better.  "
                    "[default: bic]")
-@em_options(FIT_DEFAULTS, select_defaults=SELECT_DEFAULTS)
+@em_options()
 @click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False),
               metavar="DIR",
               help="Write each dataset's labels.csv, trace.csv and model.json (and "
@@ -191,7 +187,6 @@ def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str |
         if kw["means_init"] is not None:
             raise click.UsageError("--means-init gives the starting means of one K; it "
                                    "cannot be used with --select", ctx)
-        with_defaults(kw, SELECT_DEFAULTS)
         grid = SelectGrid(
             tuple(ComponentList().convert(k_text or SELECT_COMPONENTS, k_param, ctx)),
             tuple(CovarianceList().convert(c_text or SELECT_COVARIANCES, c_param, ctx)),
@@ -211,5 +206,4 @@ def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str |
         raise click.BadParameter(f"{c_text!r} is a list of covariance types, which needs "
                                  f"--select; without it, -c is one of "
                                  f"{', '.join(vocab.covariance_names())}", ctx, c_param)
-    with_defaults(kw, FIT_DEFAULTS)
     return None, ks[0], covs[0]

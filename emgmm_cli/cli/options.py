@@ -20,13 +20,13 @@ import click
 
 from .. import vocab
 from ..io.formats import STDOUT_FORMAT, formats_help, stdout_format_names
-from ..engine.options import FIT_DEFAULTS, OPTION_SPECS, SELECT_DEFAULTS, FitOptions, OptionSpec
+from ..engine.options import OPTION_SPECS, FitOptions, OptionSpec
 from .context import SETTINGS_KEY, pass_terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
-__all__ = ["FIT_DEFAULTS", "SELECT_DEFAULTS", "pass_terminal"]
+__all__ = ["pass_terminal"]
 
 #: The output formats, for help text: every one, or those that hold text columns.
 FORMATS_TEXT = formats_help()
@@ -463,22 +463,11 @@ def fit_option(name: str, *, default: Any = None, show_default: bool = True,
                         **kwargs)
 
 
-def em_options(defaults: Mapping[str, Any] = FIT_DEFAULTS, *, means_init: bool = True,
-               select_defaults: Mapping[str, Any] | None = None) -> Callable[[F], F]:
-    """The fit options other than -k and -c, with the defaults a command wants (fit's, or
-    select's), and the large-data options; means_init adds --means-init.
-
-    With select_defaults (batch, whose --select switches from fit's defaults to select's),
-    the options those tables hold default to None, their help names both defaults, and
-    the command fills them in (with_defaults) once it knows the mode.
-    """
+def em_options(*, means_init: bool = True) -> Callable[[F], F]:
+    """The fit options other than -k and -c, with FitOptions' defaults, and the
+    large-data options; means_init adds --means-init."""
     def option(name: str) -> Callable[[F], F]:
-        if select_defaults is None or name not in select_defaults:
-            default = defaults.get(name, _default(name))
-            return fit_option(name, default=default)
-        text = (f"{_MORE_HELP.get(name) or OPTION_SPECS[name].help}  [default: "
-                f"{defaults[name]}; with --select: {select_defaults[name]}]")
-        return fit_option(name, help=text)
+        return fit_option(name, default=_default(name))
 
     names = [n for n in OPTION_SPECS if n not in ("n_components", "covariance_type",
                                                    "means_init")
@@ -503,14 +492,6 @@ standardize_option = click.option(
 
 def _default(name: str) -> Any:
     return next(f.default for f in dataclasses.fields(FitOptions) if f.name == name)
-
-
-def with_defaults(values: dict[str, Any], defaults: Mapping[str, Any]) -> None:
-    """Fill in, in place, the options of em_options(select_defaults=...) that were not
-    given (None) from defaults: FIT_DEFAULTS or SELECT_DEFAULTS."""
-    for name, value in defaults.items():
-        if values.get(name) is None:
-            values[name] = value
 
 
 def covariance_help(select: bool = False) -> str:

@@ -14,7 +14,6 @@ from .options import (
     FILE_PATH,
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
-    SELECT_DEFAULTS,
     TEXT_FORMATS_TEXT,
     ComponentList,
     CovarianceList,
@@ -40,7 +39,7 @@ from .options import (
               show_default=True,
               help="What picks the best cell, lower being better (scikit-learn's sign; "
                    "mclust reports BIC as -BIC and takes the largest).")
-@em_options(SELECT_DEFAULTS, means_init=False)
+@em_options(means_init=False)
 @click.option("-o", "--table", "--output", "table", metavar="FILE",
               type=click.Path(dir_okay=False, allow_dash=True),
               help=f"Write the table of every cell to FILE ({TEXT_FORMATS_TEXT} by "

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # what a type checker sees; at run time, __getattr__ below
     from .families import FAMILIES, Family, family, register
     from .fitting import ALGORITHMS, FitResult, fit
     from .init import INIT_METHODS, initial_params
-    from .options import FIT_DEFAULTS, SELECT_DEFAULTS, FitOptions
+    from .options import FIT_DEFAULTS, FitOptions
     from .params import MixtureParams
     from .selection import CRITERIA, Cell, CellResult, Selection, grid, select
     from .stats import SuffStats, chunk_stats, predict_chunk
@@ -33,7 +33,7 @@ _EXPORTS = {
     "EngineError": "errors", "FitEvent": "errors", "InvalidParameter": "errors",
     "NotPositiveDefinite": "errors",
     "ALGORITHMS": "fitting", "FitResult": "fitting", "fit": "fitting",
-    "FitOptions": "options", "FIT_DEFAULTS": "options", "SELECT_DEFAULTS": "options",
+    "FitOptions": "options", "FIT_DEFAULTS": "options",
     "INIT_METHODS": "init", "initial_params": "init",
     "MixtureParams": "params",
     "CRITERIA": "selection", "Cell": "selection", "CellResult": "selection",
