@@ -19,6 +19,7 @@ import re
 import shutil
 import sys
 import warnings
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -381,6 +382,28 @@ def test_reduce_sums_as_results_arrive(n_threads: int) -> None:
     total = data.reduce(lambda b: Part(float(b.sum())))
     assert total.value == float(x.sum())
     assert Part.most < 100  # not one per block (1250 blocks)
+
+
+def test_the_pool_runs_blas_on_one_thread_and_gives_the_callers_back() -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    x = np.arange(20_000, dtype=np.float64).reshape(-1, 1)
+    pooled = ArrayDataset(x, block_rows=16, n_threads=2)
+    alone = ArrayDataset(x[:16], block_rows=16, n_threads=2)  # one block: no pool
+    with threadpool_limits(limits=2, user_api="blas"):  # as numpy starts on 2 cores
+        assert blas_threads() and set(blas_threads()) == {2}
+        # each block sees one BLAS thread (the blocks' lists are added: concatenated)
+        assert set(pooled.reduce(lambda b: blas_threads())) == {1}
+        assert set(alone.reduce(lambda b: blas_threads())) == {2}  # the caller's own
+        assert set(blas_threads()) == {2}  # given back after the map
+        scan = pooled.scan(lambda b, start: blas_threads())
+        assert isinstance(scan, Generator)  # the pool's map
+        next(scan)
+        scan.close()  # a map left early gives them back too
+        assert set(blas_threads()) == {2}
 
 
 # --- float32 -------------------------------------------------------------------------------
