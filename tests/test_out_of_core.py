@@ -406,6 +406,67 @@ def test_the_pool_runs_blas_on_one_thread_and_gives_the_callers_back() -> None:
         assert set(blas_threads()) == {2}
 
 
+# --- a model applied to data over the limit ------------------------------------------------
+
+
+APPLIED = {  # predict's and score's outputs, each to a file of its own
+    "labels": ("predict", "-o", "{}.csv"),
+    "header": ("predict", "--label-header", "-o", "{}.csv"),
+    "proba": ("predict", "--proba", "-o", "{}.npy"),
+    "rows": ("predict", "--with-rows", "--proba", "--log-density", "-o", "{}.csv"),
+    "scores": ("score", "--threshold", "0.05", "-o", "{}.csv"),
+    "summary": ("score", "--threshold", "0.05", "--json"),
+}
+
+
+def applied(folder: Path, model: Path, data: Path, *extra: str) -> dict[str, bytes]:
+    out = {}
+    for name, (command, *args) in APPLIED.items():
+        dest = folder / f"{name}-{'-'.join(extra) or 'mem'}".replace("/", "_")
+        run = ok(command, str(model), str(data), *(a.format(dest) for a in args), *extra)
+        out[name] = run.stdout.encode() if "--json" in args else next(
+            folder.glob(dest.name + ".*")).read_bytes()
+    return out
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_predict_and_score_over_the_limit_give_the_in_memory_outputs(
+        tmp_path: Path, standardize: bool) -> None:
+    np.save(tmp_path / "xy.npy", blobs_xy())
+    model = tmp_path / "model.json"
+    ok("fit", str(BLOBS), *FIT, "--model", str(model), "-o", str(tmp_path / "l.csv"),
+       *(("--standardize",) if standardize else ()))
+    cache = tmp_path / "cache"
+    for data in (BLOBS, tmp_path / "xy.npy"):
+        mem = applied(tmp_path, model, data)
+        ooc = applied(tmp_path, model, data, "--memory-limit", "1K", "--cache-dir", str(cache))
+        for name in APPLIED:
+            if name == "summary":  # the same numbers; the source is the data file
+                assert json.loads(ooc[name]) == json.loads(mem[name])
+            else:
+                assert ooc[name] == mem[name], (data.name, name)
+    assert len(list(cache.glob("*.npy"))) == 1  # the CSV's binary cache
+    # on the training data, predict's labels are the ones fit wrote
+    assert mem["labels"] == (tmp_path / "l.csv").read_bytes()
+
+
+def test_predict_on_blocks_never_reads_all_rows(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(4)
+    n = 800_000  # 19 MB: more than one read of the check for non-finite values (8 MiB)
+    x = np.concatenate([rng.normal(size=(n // 2, 3)), rng.normal(size=(n - n // 2, 3)) + 5])
+    np.save(tmp_path / "x.npy", x)
+    model = tmp_path / "model.json"
+    ok("fit", str(tmp_path / "x.npy"), "-k", "2", "--seed", "0", "--max-iter", "3",
+       "--model", str(model), "-o", str(tmp_path / "fit.npy"))
+    counter = ReadCounter(monkeypatch)
+    ok("predict", str(model), str(tmp_path / "x.npy"), "--memory-limit", "64K",
+       "-o", str(tmp_path / "labels.npy"))
+    assert counter.sizes and max(counter.sizes) < n // 2
+    np.testing.assert_array_equal(np.load(tmp_path / "labels.npy"),
+                                  np.load(tmp_path / "fit.npy"))
+
+
 # --- float32 -------------------------------------------------------------------------------
 
 

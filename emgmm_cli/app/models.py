@@ -21,18 +21,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.blobs import make_blobs
+from ..engine.dataset import Dataset
 from ..engine.params import MixtureParams
 from ..io.errors import DataError
 from ..io.model import LoadedModel, check_features, load_model
-from ..io.readers import Points, read_points
+from ..io.readers import Points
 from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
-from ..backends import active
-from .data import as_points, dataset, read_on_cluster, weighed
-from .fitting import FinalPass, Fitted, final_pass
+from .data import as_points, dataset, load
+from .fitting import FinalPass, Fitted, final_pass, stream_predictions
 from .prepare import Standardize
 from .requests import ReadOptions
-from .rows import annotated, buffered_stdin, write_labels
+from .rows import annotated, buffered_stdin
 
 Warn = Callable[[str], None]
 
@@ -66,37 +66,39 @@ def as_model(model: Any) -> Model:
 
 
 def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
-              stdin: io.BytesIO | None = None) -> Points:
-    """The data for a model: read.columns if given; else the model's feature names when
-    the input's header holds them all; else every column.  D must be the model's.
-    stdin: the bytes of stdin, when they are read more than once.  With sample weights
-    (read.weights_column, read.sample_weights) the points carry them (data.weighed)."""
+              stdin: io.BytesIO | None = None, log: Callable[[str], None] | None = None,
+              whole: bool = False) -> Points:
+    """The data for a model, read as fit reads them (data.load: over read.memory_limit, a
+    .npy block by block and a text file through its binary cache; log: its progress):
+    read.columns if given; else the model's feature names when the input's header holds
+    them all; else every column.  D must be the model's.  stdin: the bytes of stdin, when
+    they are read more than once.  With sample weights (read.weights_column,
+    read.sample_weights) the points carry them (data.weighed).  whole: in memory
+    whatever their size (plot draws every point)."""
     names = model.feature_names
     if (read.weights_column or read.known_column) and read.columns is None \
             and _usable_names(names):
         read = dataclasses.replace(read, columns=tuple(names))
-    kwargs: dict[str, Any] = {"delimiter": read.delimiter, "header": read.header,
-                              "dtype": read.dtype}
+    if whole:
+        read = dataclasses.replace(read, memory_limit=sys.maxsize)
     if stdin is None and path == "-":
         stdin = buffered_stdin()
-    reader = read_on_cluster if active() is not None else read_points
-    kwargs["missing"] = read.missing != "error"
     if read.columns is not None or not _usable_names(names):
-        points = reader(path, columns=read.read_columns(), stdin=stdin, **kwargs)
+        points = load(path, read, log=log, stdin=stdin)
     else:
         try:
-            points = reader(path, columns=names, stdin=stdin, **kwargs)
+            points = load(path, dataclasses.replace(read, columns=tuple(names)), log=log,
+                          stdin=stdin)
         except DataError as exc:
             if exc.column not in names or not exc.message.startswith("no such column"):
                 raise
             if stdin is not None:
                 stdin.seek(0)
-            points = reader(path, stdin=stdin, **kwargs)
+            points = load(path, read, log=log, stdin=stdin)
             check_features(model, points)
             if _usable_names(points.column_names):  # a header, without the model's names
                 warn(f"{points.source}: the columns ({', '.join(points.column_names)}) are "
                      f"not the model's ({', '.join(names)}); using all columns")
-    points = weighed(points, read)
     check_features(model, points)
     for note in points.notes:
         warn(f"{points.source}: {note}")
@@ -108,15 +110,20 @@ def _usable_names(names: list[str]) -> bool:
     return bool(names) and not any(n.isascii() and n.isdigit() for n in names)
 
 
+def _model_data(model: Model, points: Points) -> Dataset:
+    """The points as the model's parameters read them (through its transform), in the
+    blocks fit uses."""
+    if model.transform is not None:
+        points = model.transform.apply(points)
+    return dataset(points, model.n_components, model.params.covariance_type)
+
+
 def apply_model(model: Model, points: Points, *, want_resp: bool = False,
                 want_log_density: bool = False) -> FinalPass:
     """One pass of the model's parameters over the points (through the model's transform),
     in the blocks fit uses; log-densities are those of the data."""
     transform = model.transform
-    if transform is not None:
-        points = transform.apply(points)
-    data = dataset(points, model.n_components, model.params.covariance_type)
-    result = final_pass(data, model.params, want_resp=want_resp,
+    result = final_pass(_model_data(model, points), model.params, want_resp=want_resp,
                         want_log_density=want_log_density)
     if transform is None:
         return result
@@ -125,20 +132,23 @@ def apply_model(model: Model, points: Points, *, want_resp: bool = False,
                                loglik=result.loglik - points.n_samples * transform.log_scale)
 
 
-def write_predictions(output: str, model: Model, result: FinalPass, *, header: bool = False,
-                      rows: dict[str, NDArray[Any]] | None = None, source: str = "") -> None:
-    """Labels (under a 'cluster' header with header), or with responsibilities (predict
-    --proba) the N x K table p0..p{K-1}; with rows, the rows with a cluster column and
-    the responsibilities and log-densities the result holds (rows.annotated)."""
+def stream_labels(output: str, model: Model, points: Points, *, proba: bool = False,
+                  header: bool = False) -> None:
+    """predict's labels (with proba: its N x K responsibilities, p0..p{K-1}) written to
+    output block by block from one pass, as fit writes its own (fitting.stream_predictions):
+    neither is ever held for all N rows; the labels under a 'cluster' header with header."""
+    with OutputSet() as out:
+        stream_predictions(out, {"responsibilities" if proba else "labels": output},
+                           _model_data(model, points), model.params, label_header=header)
+
+
+def write_rows(output: str, result: FinalPass, rows: dict[str, NDArray[Any]], *,
+               source: str = "") -> None:
+    """predict --with-rows: the rows with a cluster column, and the responsibilities and
+    log-densities the result holds (rows.annotated)."""
     assert result.labels is not None
-    if rows is not None:
-        write_table(output, annotated(rows, result.labels, source=source, dest=output,
-                                      resp=result.resp, log_density=result.log_density))
-    elif result.resp is not None:
-        write_table(output, result.resp,
-                    column_names=[f"p{j}" for j in range(model.n_components)])
-    else:
-        write_labels(output, result.labels, header=header)
+    write_table(output, annotated(rows, result.labels, source=source, dest=output,
+                                  resp=result.resp, log_density=result.log_density))
 
 
 def score_summary(model: Model, points: Points, result: FinalPass,

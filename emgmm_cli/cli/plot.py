@@ -65,7 +65,8 @@ def plot(term: Terminal, model: str, input: str, output: str | None,
         check_outputs({"plot": output}, [model, input])
     loaded = models.load_model(model)
     with show.reading(term, input):
-        points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn)
+        points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn,
+                                    whole=True)
     view = plotting.points_view(loaded.params, points, dims=dims)
     if output is not None:
         plotting.save_figure(plotting.mixture_figure(

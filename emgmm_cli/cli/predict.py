@@ -16,6 +16,7 @@ from .options import (
     common_options,
     format_option,
     input_options,
+    large_data_options,
     rows_options,
     take,
 )
@@ -24,6 +25,7 @@ from .options import (
 @command(short_help="Label new data with a saved model.")
 @model_argument
 @input_options
+@large_data_options
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
               type=FILE_PATH,
               help=f"Write to FILE ({FORMATS_TEXT} by extension; default: stdout).")
@@ -61,9 +63,11 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
     read, loaded = take(kw, ReadOptions), models.load_model(model)
     stdin = buffered_stdin() if input == "-" else None
     with show.reading(term, input):
-        points = models.read_data(loaded, input, read, term.warn, stdin=stdin)
-    result = models.apply_model(models.as_model(loaded), points, want_resp=proba,
-                                want_log_density=log_density)
-    rows = read_rows(input, read, stdin=stdin) if with_rows else None
-    models.write_predictions(output, models.as_model(loaded), result, header=label_header,
-                             rows=rows, source=points.source)
+        points = models.read_data(loaded, input, read, term.warn, stdin=stdin,
+                                    log=term.log)
+    model_ = models.as_model(loaded)
+    if not with_rows:  # block by block, never all N labels at once
+        models.stream_labels(output, model_, points, proba=proba, header=label_header)
+        return
+    result = models.apply_model(model_, points, want_resp=proba, want_log_density=log_density)
+    models.write_rows(output, result, read_rows(input, read, stdin=stdin), source=points.source)

@@ -14,6 +14,7 @@ from .options import (
     common_options,
     format_option,
     input_options,
+    large_data_options,
     model_argument,
     take,
 )
@@ -22,6 +23,7 @@ from .options import (
 @command(short_help="Log-density of each point under a saved model.")
 @model_argument
 @input_options
+@large_data_options
 @click.option("-o", "--output", metavar="FILE",
               type=FILE_PATH,
               help="Write the per-sample log-densities (column log_density) to FILE "
@@ -63,7 +65,8 @@ def score(term: Terminal, model: str, input: str, output: str | None,
     check_outputs({"output": dest} if dest else {}, [model, input], as_json=as_json)
     loaded = models.load_model(model)
     with show.reading(term, input):
-        points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn)
+        points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn,
+                                    log=term.log)
     model_ = models.as_model(loaded)
     result = models.apply_model(model_, points, want_log_density=True)
     summary, flags = models.score_summary(model_, points, result, threshold)
