@@ -623,6 +623,7 @@ def test_help_shows_select_and_its_defaults() -> None:
     assert "emgmm batch data/ --select -k 1-8 --output-dir results/" in text
     flat = " ".join(text.split())
     # one set of EM defaults with and without --select; the grid's own
+    assert "select's" not in flat
     for shown in ("[default: auto]", "[default: 2]", "[default: 1e-06]", "[default: 2000]",
                   "[default: full; with --select: all]", "[default with --select: 1-9]"):
         assert shown in flat, shown

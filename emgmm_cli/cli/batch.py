@@ -93,9 +93,8 @@ def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bo
     fitted, one after another in the process that handles the dataset, each with a seed
     from --seed and the cell alone, and the best by --criterion (BIC by default) is kept.
     Its outputs are written as a fit's, with the table of every cell in selection.csv.
-    The defaults of --init, --n-init, --tol and --max-iter are then select's instead of
-    fit's (each option's help gives both).  Without --select, -k is one number
-    and -c one family.
+    The EM options and their defaults are the same with and without --select.  Without
+    --select, -k is one number and -c one family.
 
     A dataset that cannot be read or fitted (with --select: whose every cell failed or
     ended degenerate) is reported and the batch goes on; the exit status is then 1.  The
