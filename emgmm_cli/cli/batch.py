@@ -171,7 +171,7 @@ def _settings(kw: dict[str, Any]) -> Any:
 def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str | None,
           kw: dict[str, Any]) -> tuple[Any, int, str]:
     """(the grid with --select, else None; K; family), read from -k, -c and --criterion
-    as --select says, the EM options' defaults filled in from fit's or select's table.
+    as --select says.
 
     With --select, -k is a list (default 1-9) and -c a list or all (default all); K and
     family are the cells'.  Without, -k is one integer >= 1 (required), -c one family
