@@ -71,8 +71,8 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     them, so that no cell ends below the optimum mclust's own start leads to.  A restart
     that ends degenerate (a component collapsed onto a few points: a spurious maximum)
     loses to any that does not; a cell whose every restart is degenerate is shown as such
-    and never chosen.  Cells that cannot be fitted
-    (K larger than the data allows) are shown as failed, with the reason.
+    and never chosen.  Cells that cannot be fitted (K larger than the data allows) are
+    shown as failed, with the reason.
 
     On a terminal, prints the table with the best cell marked; when stdout is a pipe or a
     file and no --table is named, writes the table as CSV instead.  Files are written

@@ -234,8 +234,9 @@ def kmeans(data: Dataset, k: int, rng: np.random.Generator,
 
 def distinct_rows(data: Dataset, k: int) -> int:
     """Number of distinct rows, counted only up to k: once k are found, the count so far
-    (at least k; it stops reading).  Each block's first 4K rows are looked at first, since
-    on most data they hold K distinct ones and a whole block's sort is then not needed."""
+    (at least k; it stops reading).  Each block's first 4 k rows are looked at first,
+    since on most data they hold k distinct ones and a whole block's sort is then not
+    needed."""
     seen: set[bytes] = set()
 
     def add(rows: Array) -> bool:
