@@ -97,7 +97,8 @@ def assert_same_fit(got: Any, want: Any) -> None:
 def test_every_family_matches_the_local_backend(scheduler: str, tmp_path: Path,
                                                 covariance_type: str) -> None:
     """From the same initial means (and with the same seed's k-means start), a fit over
-    5 partitions on 2 workers follows the local trajectory to relative 1e-10."""
+    5 partitions on 2 workers follows the local trajectory: the parameters to relative
+    1e-10 (1e-6 where the M-step iterates), the responsibilities to 1e-8 (1e-6)."""
     x = blobs()
     parts = write_parts(tmp_path / "parts", x, 5, "npy")
     start = x[[0, 1500, 2999]]
@@ -109,8 +110,10 @@ def test_every_family_matches_the_local_backend(scheduler: str, tmp_path: Path,
         assert len(remote.data.parts) == 5  # type: ignore[attr-defined]
         assert_same_fit(remote, local)
         np.testing.assert_array_equal(remote.labels, local.labels)
+        # an iterative M-step carries the partitions' rounding further (assert_same_fit)
+        rtol = 1e-6 if local.params.family.mclust in ITERATIVE else 1e-8
         np.testing.assert_allclose(remote.responsibilities, local.responsibilities,
-                                   rtol=1e-8, atol=1e-12)
+                                   rtol=rtol, atol=1e-12)
         assert_same_fit(emgmm_cli.fit(str(parts), 3, **options), seeded)
 
 

@@ -34,9 +34,15 @@ def test_five_then_ten_iterations_equal_fifteen(cov: str) -> None:
     five = fit(data, opts.replace(max_iter=5))
     more = fit(data, opts.replace(max_iter=10), start=five.params)
     fifteen = fit(data, opts.replace(max_iter=15))
+    # to rounding: the warm start's parameters are the fitted ones, arranged and rebuilt,
+    # so its sums can round otherwise (by an ulp at the sixth iteration), and where EM
+    # crawls (near a flat optimum: EII's third mean, 0.003, moved by 4e-10 on an AVX-512
+    # machine) the iterations carry that on; so each array is compared relative to its
+    # largest entry, not entry by entry
     for name in ("weights", "means", "covariances"):
-        np.testing.assert_allclose(getattr(more.params, name), getattr(fifteen.params, name),
-                                   rtol=1e-9, atol=1e-12, err_msg=name)
+        want = getattr(fifteen.params, name)
+        np.testing.assert_allclose(getattr(more.params, name), want, rtol=1e-9,
+                                   atol=1e-9 * float(np.abs(want).max()), err_msg=name)
     assert more.loglik == pytest.approx(fifteen.loglik, rel=1e-12)
 
 
