@@ -151,6 +151,45 @@ def test_sigterm_stops_a_batch_and_its_summary_is_written(many: Path, jobs: str)
             "labels.csv", "model.json", "trace.csv"]
 
 
+def children(pid: int) -> set[int]:
+    """The processes pid started (Linux's /proc), empty where there is no such listing."""
+    found: set[int] = set()
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        found |= {int(p) for p in listing.read_text().split()}
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_sigterm_stops_a_select_in_worker_processes(many: Path) -> None:
+    """select --jobs 2 (or its default, auto, on these 6,000 rows) fits the cells in
+    worker processes: SIGTERM stops them all, even as they start, and the table is not
+    written."""
+    table = many / "cells.csv"
+    proc = start("select", "data/set00.npy", "-k", "1-9", "--seed", "0", "--jobs", "2",
+                 "--table", table.name, cwd=many)
+    workers: set[int] = set()
+
+    def busy() -> bool:  # signalled as soon as the first worker is being started
+        workers.update(children(proc.pid))
+        return len(workers) >= 2
+
+    # no traceback from a worker stopped while it started: the signal's line comes last
+    assert signal_when(proc, busy, signal.SIGTERM) == STOPPED[signal.SIGTERM]
+    assert not table.exists() and temporaries(many) == []
+    deadline = time.monotonic() + 10
+    while any(running(pid) for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived the run"
+        time.sleep(0.01)
+
+
+def running(pid: int) -> bool:
+    """Whether the process is there and not a zombie (one that ended, not yet reaped)."""
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
 def test_holding_interrupts_holds_sigterm_too() -> None:
     previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
     stop_on_signals()

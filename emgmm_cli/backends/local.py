@@ -69,6 +69,12 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def worker_count(jobs: int, n_tasks: int) -> int:
+    """Processes to use for --jobs (0: one per core), never more than there are tasks."""
+    wanted = available_cores() if jobs == 0 else jobs
+    return max(1, min(wanted, n_tasks))
+
+
 _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 

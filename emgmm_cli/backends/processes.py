@@ -7,9 +7,11 @@ platform), whose environment limits the linear-algebra library to one thread
 while the pool lives, so they are read when numpy is first imported in the worker).  N
 workers therefore keep N cores busy, not N times as many threads.
 
-Stopping: workers ignore SIGINT, SIGTERM and SIGHUP, so a Ctrl-C (which the terminal sends
-to the whole process group), or a scheduler's SIGTERM to the group, reaches only the parent
-(emgmm_cli.interrupts makes SIGTERM and SIGHUP raise there as Ctrl-C does).  The parent sets a shared event; a task polls it through
+Stopping: workers ignore SIGINT, SIGTERM and SIGHUP (blocked from their start, ignored once
+started), so a Ctrl-C (which the terminal sends to the whole process group), or a
+scheduler's SIGTERM to the group, reaches only the parent (emgmm_cli.interrupts makes
+SIGTERM and SIGHUP raise there as Ctrl-C does), which holds them while it starts a worker.
+The parent sets a shared event; a task polls it through
 check_stop() (the batch does so at every EM iteration and before committing its outputs),
 raises Cancelled and cleans up after itself.  The parent waits for the tasks in flight,
 reports those that finished anyway, and re-raises KeyboardInterrupt.
@@ -32,7 +34,7 @@ from ..interrupts import (  # noqa: F401 - re-exported: what tasks hold while co
     hold_interrupts,
     release_interrupts,
 )
-from .local import available_cores
+from .local import available_cores, worker_count  # noqa: F401 - re-exported
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -105,12 +107,6 @@ def portable(source: Any) -> Iterator[Any]:
         yield path
 
 
-def worker_count(jobs: int, n_tasks: int) -> int:
-    """Processes to use for --jobs (0: one per core), never more than there are tasks."""
-    wanted = available_cores() if jobs == 0 else jobs
-    return max(1, min(wanted, n_tasks))
-
-
 def run_tasks(
     fn: Callable[[T], R],
     items: Sequence[T],
@@ -147,6 +143,26 @@ def run_tasks(
     _run_pool(fn, items, workers, on_start, on_result)
 
 
+@contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """The stopping signals blocked in this thread meanwhile (held pending, then
+    delivered), where the platform can block them.
+
+    A process started meanwhile inherits the mask: a worker is never cut in the middle of
+    its start-up by a signal sent to its whole group (a Ctrl-C at the terminal) before it
+    gets to ignore them (_init_worker), and the parent never stops half-way through
+    handing a new worker its start-up data (which the worker would report as EOFError).
+    The workers keep them blocked: they stop when the parent says so."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _run_pool(
     fn: Callable[[T], R],
     items: Sequence[T],
@@ -154,56 +170,77 @@ def _run_pool(
     on_start: Callable[[int], None],
     on_result: Callable[[int, R | BaseException], None],
 ) -> None:
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    from concurrent.futures import FIRST_COMPLETED, wait
 
-    ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
+    run = _PoolRun(fn, items, workers, on_start, on_result)
+    with single_threaded_blas():
+        pool = run.new_pool()
+        try:
+            while run.queue or run.in_flight:
+                run.fill(pool)
+                done, _ = wait(list(run.in_flight), return_when=FIRST_COMPLETED)
+                if run.report_done(list(done)):
+                    # every task in flight is lost with the pool: report them, start afresh
+                    wait(list(run.in_flight))
+                    run.report_done(list(run.in_flight))
+                    pool.shutdown(wait=True)
+                    pool = run.new_pool()
+        except KeyboardInterrupt:
+            run.stop.set()
+            for future in list(run.in_flight):
+                if future.cancel():
+                    run.in_flight.pop(future)
+            wait(list(run.in_flight))
+            run.report_done(list(run.in_flight))
+            raise
+        finally:
+            run.stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
 
-    def new_pool() -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                   initargs=(stop,))
 
-    queue = list(range(len(items)))[::-1]  # popped from the end: items in order
-    in_flight: dict[Future[R], int] = {}
+class _PoolRun:
+    """The state of _run_pool: the items not yet handed out (queue, popped from the end:
+    items in order), the futures in flight and the event that tells workers to stop."""
 
-    def report_done(futures: list[Future[R]]) -> bool:
+    def __init__(self, fn: Callable[[T], R], items: Sequence[T], workers: int,
+                 on_start: Callable[[int], None],
+                 on_result: Callable[[int, R | BaseException], None]) -> None:
+        import multiprocessing
+        from concurrent.futures import Future
+
+        self.fn, self.items, self.workers = fn, items, workers
+        self.on_start, self.on_result = on_start, on_result
+        self.ctx = multiprocessing.get_context("spawn")
+        with _signals_blocked():  # may start multiprocessing's resource tracker
+            self.stop = self.ctx.Event()
+        self.queue = list(range(len(items)))[::-1]
+        self.in_flight: dict[Future[Any], int] = {}
+
+    def new_pool(self) -> Any:
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(self.workers, mp_context=self.ctx,
+                                   initializer=_init_worker, initargs=(self.stop,))
+
+    def fill(self, pool: Any) -> None:
+        """Hand out items until every worker has one (or none is left)."""
+        while self.queue and len(self.in_flight) < self.workers:
+            i = self.queue.pop()
+            with _signals_blocked():  # a submit may start a worker
+                self.in_flight[pool.submit(self.fn, self.items[i])] = i
+            self.on_start(i)
+
+    def report_done(self, futures: list[Any]) -> bool:
         """Report finished futures in item order; True if one found the pool broken."""
+        from concurrent.futures.process import BrokenProcessPool
+
         broken = False
-        for future in sorted(futures, key=in_flight.__getitem__):
-            i = in_flight.pop(future)
+        for future in sorted(futures, key=self.in_flight.__getitem__):
+            i = self.in_flight.pop(future)
             exc = future.exception()
             if isinstance(exc, Cancelled):
                 continue  # stopped part-way: it wrote nothing, there is nothing to report
             if isinstance(exc, BrokenProcessPool):
                 broken, exc = True, RuntimeError(WORKER_DIED)
-            on_result(i, exc if exc is not None else future.result())
+            self.on_result(i, exc if exc is not None else future.result())
         return broken
-
-    with single_threaded_blas():
-        pool = new_pool()
-        try:
-            while queue or in_flight:
-                while queue and len(in_flight) < workers:
-                    i = queue.pop()
-                    in_flight[pool.submit(fn, items[i])] = i
-                    on_start(i)
-                done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
-                if report_done(list(done)):
-                    # every task in flight is lost with the pool: report them, start afresh
-                    wait(list(in_flight))
-                    report_done(list(in_flight))
-                    pool.shutdown(wait=True)
-                    pool = new_pool()
-        except KeyboardInterrupt:
-            stop.set()
-            for future in list(in_flight):
-                if future.cancel():
-                    in_flight.pop(future)
-            wait(list(in_flight))
-            report_done(list(in_flight))
-            raise
-        finally:
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
