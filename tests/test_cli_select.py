@@ -242,6 +242,8 @@ def test_table_and_model_files(tmp_path: Path) -> None:
     (["--table", "cells.npy"], "give --table a .csv, .tsv, .json, .jsonl or .parquet name"),
     (["--model", "best.csv"], "give --model a .json name"),
     (["--table", "-", "--model", "-"], "only one output can go to stdout"),
+    (["--jobs", "some"], "'some' is not a number of processes (0 or more) or 'auto'"),
+    (["--jobs", "-1"], "'-1' is not a number of processes (0 or more) or 'auto'"),
 ])
 def test_usage_errors(args: list[str], message: str) -> None:
     result = invoke(FAITHFUL, *args)
@@ -268,3 +270,76 @@ def test_engine_tables_are_keyed_by_the_vocabulary() -> None:
     # auto is a strategy over the starters (engine.starts), not one of them
     assert set(STARTERS) | {vocab.AUTO} == {*vocab.names(vocab.INIT_METHODS), vocab.MEANS_INIT}
     assert set(FAMILIES) <= set(vocab.covariance_names())
+
+
+# --------------------------------------------------------------------------- --jobs auto
+
+
+def blobs_csv(path: Path, n: int) -> Path:
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    x = np.concatenate([rng.normal(c, 1.0, (n // 2, 3)) for c in (-4.0, 4.0)])
+    np.savetxt(path, x, delimiter=",", header="a,b,c", comments="", fmt="%.9g")
+    return path
+
+
+def test_cell_workers_auto_runs_workers_only_where_they_pay() -> None:
+    import numpy as np
+
+    from emgmm_cli.app.errors import UsageProblem
+    from emgmm_cli.app.requests import AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROWS
+    from emgmm_cli.app.selecting import cell_workers
+    from emgmm_cli.backends.local import available_cores
+    from emgmm_cli.backends.processes import INLINE_BYTES
+
+    cores = available_cores()
+    enough = np.zeros((AUTO_JOBS_ROWS, 2))
+    assert cell_workers("auto", enough, 36) == min(cores, 36)
+    assert cell_workers("auto", enough, 2) == 1  # fewer cells than AUTO_JOBS_CELLS
+    assert cell_workers("auto", enough, AUTO_JOBS_CELLS) == min(cores, AUTO_JOBS_CELLS)
+    assert cell_workers("auto", enough[:-1], 36) == 1  # too few rows
+    wide = np.zeros((AUTO_JOBS_BYTES // 8 // 16 + 1, 16))
+    assert wide.nbytes > AUTO_JOBS_BYTES and cell_workers("auto", wide, 36) == 1
+    # what auto sends to the workers travels inside their tasks, not through a copy on disk
+    assert AUTO_JOBS_BYTES <= INLINE_BYTES
+    # a count is taken as it is (0: one per core), never more than there are cells
+    assert cell_workers(3, enough[:10], 36) == 3 and cell_workers(3, enough, 2) == 2
+    assert cell_workers(0, enough[:10], 36) == min(cores, 36)
+    for bad in ("some", -1, True, 1.5):
+        with pytest.raises(UsageProblem, match="jobs must be a whole number"):
+            cell_workers(bad, enough, 36)  # type: ignore[arg-type]
+
+
+def test_jobs_auto_uses_the_cores_on_larger_data_and_changes_no_result(tmp_path: Path
+                                                                        ) -> None:
+    from emgmm_cli.backends.local import available_cores
+
+    data = blobs_csv(tmp_path / "blobs.csv", 1200)
+    grid = ["-k", "1-3", "-c", "full,diag", "--n-init", "2", "--seed", "2"]
+    auto = ok(invoke(data, *grid, "--debug"))  # --debug: the log goes to stderr
+    one = ok(invoke(data, *grid, "--jobs", "1", "--debug"))
+    assert auto.stdout == one.stdout
+    assert "worker processes" not in one.stderr
+    if available_cores() >= 2:
+        assert f"emgmm: fitting 6 cells in {min(available_cores(), 6)} worker processes " \
+               "(--jobs auto)" in auto.stderr
+    # on Old Faithful (272 rows) the cells run here
+    small = ok(invoke(FAITHFUL, *grid, "--debug"))
+    assert "worker processes" not in small.stderr
+
+
+def test_python_api_takes_jobs_auto_with_the_results_of_one_job() -> None:
+    import numpy as np
+
+    import emgmm_cli
+    from emgmm_cli.app.errors import UsageProblem
+
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(c, 1.0, (600, 2)) for c in (-3.0, 3.0)])
+    auto = emgmm_cli.select(x, range(1, 4), ["full", "spherical"], seed=1, n_init=2,
+                            jobs="auto")
+    one = emgmm_cli.select(x, range(1, 4), ["full", "spherical"], seed=1, n_init=2)
+    assert auto.rows() == one.rows()
+    with pytest.raises(UsageProblem, match="jobs must be a whole number"):
+        emgmm_cli.select(x, [2], ["full"], seed=1, jobs="many")

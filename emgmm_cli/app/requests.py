@@ -138,6 +138,21 @@ class FitOutputs:
         return self.as_json or "-" in self.destinations().values()
 
 
+#: --jobs auto (select's default; app.selecting.cell_workers) fits the cells in worker
+#: processes, one per core, on data in memory of at least AUTO_JOBS_ROWS rows and at most
+#: AUTO_JOBS_BYTES, in grids of AUTO_JOBS_CELLS cells or more.  On smaller data a worker's
+#: start (a fresh interpreter importing numpy, about 0.3 s) costs more than it saves;
+#: larger data travel to the workers through a temporary copy on disk
+#: (backends.processes.INLINE_BYTES, which this does not exceed), and their fits share
+#: each pass among threads anyway (backends.local).  Measured with `emgmm select -c
+#: VVV,EEE,VVI,VII` (36 cells) on 2 cores, seconds with --jobs 1 over --jobs 2: 272 x 2
+#: (Old Faithful) 0.86, 500 x 5 0.91, 700 x 5 0.92, 1,000 x 5 1.06, 2,000 x 5 1.21,
+#: 20,000 x 5 1.55.  Two or three cells seldom repay the workers' start.
+AUTO_JOBS_ROWS = 1000
+AUTO_JOBS_BYTES = 16 << 20
+AUTO_JOBS_CELLS = 4
+
+
 @dataclass(frozen=True)
 class SelectGrid:
     """The cells a selection fits (families in the order given, K ascending) and what

@@ -6,11 +6,15 @@ select() (engine.selection); this module decides where the cells are fitted: her
 after another, or in worker processes (backends.processes: spawned interpreters with one
 BLAS thread each).  Both run engine.selection.fit_cell on the same tasks, and each cell's
 seed comes from the run's seed and the cell alone, so the results do not depend on --jobs.
+
+--jobs auto (the command's default) picks per run (cell_workers): worker processes, one
+per core, where they pay for their start and the data travel inside the tasks; here
+otherwise.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -18,6 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import vocab
 from ..backends import active, open_dataset
 from ..engine.dataset import Dataset
 from ..engine.errors import EngineError
@@ -44,7 +49,8 @@ from .data import as_points, dataset, rows_dataset
 from .errors import UsageProblem
 from .fitting import FindingCallback, Fitted, api_inputs, check_outputs, fitted, fresh_seed
 from .prepare import Prepared, prepare
-from .requests import ReadOptions, SelectGrid
+from .requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROWS, ReadOptions,
+                       SelectGrid)
 
 TABLE_COLUMNS = ("covariance_type", "mclust", "n_components", "status", "log_likelihood",
                  "n_parameters", "bic", "aic", "icl", "converged", "n_iter", "stopped",
@@ -117,6 +123,24 @@ def _row(i: int, c: CellResult, best: int | None) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- where cells run
+
+def cell_workers(jobs: int | str, x: Any, n_cells: int) -> int:
+    """How many processes fit the cells of a selection over the rows x (Points.x): jobs
+    (0: one per core), or for "auto" one per core where x is an array in memory of
+    AUTO_JOBS_ROWS rows or more and AUTO_JOBS_BYTES at most and the grid has
+    AUTO_JOBS_CELLS cells or more (1 otherwise: here; requests.AUTO_JOBS_ROWS says why);
+    never more than there are cells."""
+    from ..backends.local import worker_count
+
+    if jobs == vocab.AUTO:
+        big_enough = (isinstance(x, np.ndarray) and not isinstance(x, np.memmap)
+                      and x.shape[0] >= AUTO_JOBS_ROWS and x.nbytes <= AUTO_JOBS_BYTES
+                      and n_cells >= AUTO_JOBS_CELLS)
+        jobs = 0 if big_enough else 1
+    if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 0:
+        raise UsageProblem(f"jobs must be a whole number >= 0 or 'auto', not {jobs!r}",
+                           option="jobs")
+    return worker_count(int(jobs), n_cells)
 
 
 @dataclass(frozen=True)
@@ -219,16 +243,19 @@ def cluster_mapper(cluster: Any) -> CellMapper:
 
 
 def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
-                  seed: int | None = None, jobs: int = 1, on_cell: CellCallback | None = None,
+                  seed: int | None = None, jobs: int | str = 1,
+                  on_cell: CellCallback | None = None,
                   on_iteration: ProgressCallback | None = None,
                   n_threads: int | None = None, standardize: bool = False,
                   on_finding: FindingCallback | None = None,
-                  inputs: dict[str, Any] | None = None) -> Selected:
+                  inputs: dict[str, Any] | None = None,
+                  log: Callable[[str], None] | None = None) -> Selected:
     """Fit every cell of the grid to points and choose (engine.selection.select).
 
-    The data are screened (and standardized) once, as fit_points does.  jobs > 1 fits
-    cells in worker processes; otherwise here, in order, where on_iteration (fit's
-    progress callback, which may raise to stop) applies.  A seed of None draws one
+    The data are screened (and standardized) once, as fit_points does.  jobs (a count,
+    0: one per core, or "auto": cell_workers decides) other than 1 fits cells in worker
+    processes; otherwise here, in order, where on_iteration (fit's progress callback,
+    which may raise to stop) applies; log, if given, is told when worker processes run them.  A seed of None draws one
     (recorded).  An engine error about the grid names the data.  inputs: what the rows
     brought besides their points (ReadOptions.inputs), for the chosen cell's model.
     """
@@ -239,16 +266,19 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
         for finding in prepared.findings:
             on_finding(finding)
     data = dataset(prepared.points, n_threads=n_threads)
+    plan = grid(cells.covariance_types, cells.components, data.n_features)
+    workers = 1 if active() is not None else cell_workers(jobs, prepared.points.x, len(plan))
+    if log is not None and workers > 1:
+        log(f"fitting {len(plan)} cells in {workers} worker processes"
+            + (" (--jobs auto)" if jobs == vocab.AUTO else ""))
     mapper: CellMapper = (cluster_mapper(active()) if active() is not None
-                          else process_mapper(prepared.points.x, jobs, prepared.points.weights,
-                                              prepared.points.known,
-                                              row_missing(data) is not None) if jobs != 1
+                          else process_mapper(prepared.points.x, workers,
+                                              prepared.points.weights, prepared.points.known,
+                                              row_missing(data) is not None) if workers > 1
                           else partial(fit_in_order, on_iteration=on_iteration))
     try:
-        selection = select(data, grid(cells.covariance_types, cells.components,
-                                         data.n_features), template,
-                           seed=seed, criterion=cells.criterion, map_cells=mapper,
-                           on_cell=on_cell)
+        selection = select(data, plan, template, seed=seed, criterion=cells.criterion,
+                           map_cells=mapper, on_cell=on_cell)
     except EngineError as exc:
         exc.source = points.source
         raise
@@ -353,7 +383,7 @@ def _stage_table(out: OutputSet, path: str, selected: Selected) -> None:
 
 def select_model(data: Any, components: Sequence[int] = range(1, 10),
                  covariance_types: Sequence[str] | None = None, *, criterion: str = "bic",
-                 seed: int | None = None, jobs: int = 1, read: ReadOptions | None = None,
+                 seed: int | None = None, jobs: int | str = 1, read: ReadOptions | None = None,
                  standardize: bool = False, sample_weights: Any = None,
                  known_labels: Any = None, missing: str | None = None,
                  **options: Any) -> Selected:
@@ -362,7 +392,11 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
     the options given (FitOptions' defaults otherwise), and the lowest criterion wins.
     Returns a Selected: .cells, .rows(), .best (a Fitted, or None when every cell failed
     or ended degenerate).  sample_weights: N weights >= 0, a row of weight w counting as
-    the row given w times; missing: as fit's."""
+    the row given w times; missing: as fit's.  jobs: cells fitted at once in worker
+    processes (0: one per core; "auto": as the command's default decides, see
+    cell_workers).  The default here is 1, not the command's "auto": worker processes
+    are spawned, and a spawned worker imports the caller's main module, so a script that
+    asks for them must call this under ``if __name__ == "__main__":``."""
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)

@@ -91,6 +91,23 @@ class ByteSize(click.ParamType):
                       "or T, such as 512M or 2G", param, ctx)
 
 
+class JobCount(click.ParamType):
+    """--jobs: a number of worker processes (0: one per core) or "auto"."""
+
+    name = "N|auto"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> int | str:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        text = str(value).strip().lower()
+        if text == vocab.AUTO:
+            return vocab.AUTO
+        if text.isdigit():
+            return int(text)
+        self.fail(f"{value!r} is not a number of processes (0 or more) or 'auto'", param, ctx)
+
+
 class SpecType(click.ParamType):
     """A fit option's value, checked against its OptionSpec (finite numbers in range, one
     of the choices): the schema's limits, applied before any data is read."""

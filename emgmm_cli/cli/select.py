@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from .. import vocab
+from ..app.requests import AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROWS
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
@@ -17,6 +18,7 @@ from .options import (
     TEXT_FORMATS_TEXT,
     ComponentList,
     CovarianceList,
+    JobCount,
     common_options,
     format_option,
     covariance_help,
@@ -52,15 +54,18 @@ from .options import (
                    "to FILE.")
 @picture_option("--plot", "the criterion against K, one line per covariance family, the "
                 "chosen cell marked (as mclust's BIC plot)")
-@click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+@click.option("-j", "--jobs", type=JobCount(), default=vocab.AUTO, show_default=True,
               help="Fit this many cells at once, each in its own process with one BLAS "
-                   "thread (0: one per core); the results do not depend on it.")
+                   "thread (0: one per core; auto: one per core on data of "
+                   f"{AUTO_JOBS_ROWS:,} rows or more in memory, up to "
+                   f"{AUTO_JOBS_BYTES >> 20} MiB, with {AUTO_JOBS_CELLS} cells or more, 1 "
+                   "otherwise); the results do not depend on it.")
 @format_option
 @backend_options
 @common_options
 @pass_terminal
 def select(term: Terminal, input: str, table: str | None, as_json: bool, model: str | None,
-           plot: str | None, jobs: int, standardize: bool, **kw: Any) -> None:
+           plot: str | None, jobs: int | str, standardize: bool, **kw: Any) -> None:
     """Choose the number of components and the covariance family of INPUT, as R's
     mclust does: fit every (covariance, K) cell and pick the lowest BIC.
 
@@ -106,6 +111,6 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
         selected = selecting.select_points(points, cells, template, seed=seed, jobs=jobs,
                                            on_cell=on_cell, standardize=standardize,
                                            on_finding=show.finding_warner(term, points),
-                                           inputs=read.inputs())
+                                           inputs=read.inputs(), log=term.log)
     show.selection(term, selected, carries_data=as_json or "-" in (table, model))
     selecting.write_selection(selected, table=table, model=model, plot=plot, as_json=as_json)
