@@ -577,7 +577,9 @@ def speed(repeats: int, use_r: bool, only: list[str] | None, plain: bool = True)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "select.R").write_text(R_SELECT)
-        (tmp / "select.py").write_text(PY_SELECT)
+        # not select.py: a spawned worker has the script's folder on its path, where
+        # select.py would stand in for the standard library's select module
+        (tmp / "timed_select.py").write_text(PY_SELECT)
         for name, path in speed_data(tmp).items():
             if only is not None and not any(name.lower().startswith(o) for o in only):
                 continue
@@ -588,7 +590,7 @@ def speed(repeats: int, use_r: bool, only: list[str] | None, plain: bool = True)
             for _ in range(repeats):
                 runs["ep"].append(_timed(command)[0])
                 runs["e1"].append(_timed(command + ["--jobs", "1"])[0])
-                runs["ec"].append(float(_timed([sys.executable, str(tmp / "select.py"),
+                runs["ec"].append(float(_timed([sys.executable, str(tmp / "timed_select.py"),
                                                 str(path)])[1]))
                 if use_r:
                     wall, out = _timed(["Rscript", str(tmp / "select.R"), str(path)])
