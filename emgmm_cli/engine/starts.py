@@ -17,6 +17,14 @@ its full run would reach the same optimum.  The R best run to convergence (fitti
 each from where its screening ended (fewer where fewer are left); when R >= 2 and a
 hierarchy was given, its start is always among them.  A continued run that stalls or
 ends degenerate is replaced by the next candidate in the ranking.
+
+Where the covariance floor is felt (reg_covar at least FLOOR_FELT of some column's
+variance), the hierarchy's start is screened a second time, as mclust runs EM from it:
+with no floor to speak of (reg_covar * LIFTED_FLOOR) for SCREEN_ITERS - 1 iterations,
+then one with reg_covar, so that it is ranked and continued as the others are.  mclust
+has no floor, and on such data the floor alone can lead EM from the same partition to
+another optimum (raw breast cancer, VVV with K = 2: 22639.05 with the floor throughout,
+22656.79 from mclust's path; docs/optima.md).
 """
 
 from __future__ import annotations
@@ -56,6 +64,12 @@ STALL_DISTANCE = 1e-4
 #: in units of the columns' spread; components matched by their means) are one mixture:
 #: their full runs would reach the same optimum, so only the better ranked is continued.
 SAME_MIXTURE = 1e-6
+#: The floor the hierarchy's second candidate is screened with, relative to reg_covar, and
+#: the share of the smallest column variance from which reg_covar is felt (measured: raw
+#: breast cancer 0.14; wine 6e-5, iris 5e-6, Old Faithful 8e-7, standardised data 1e-6,
+#: where the two paths part by too little to reach other optima).
+LIFTED_FLOOR = 1e-6
+FLOOR_FELT = 1e-3
 #: The candidates after the first three, in turn: k-means runs (each from its own k-means++
 #: seeds), k-means++ seeds and random data points.  Measured against scikit-learn's best of
 #: 30 k-means restarts (benchmarks/optima.py's cache) with fit --n-init 10 on faithful, wine,
@@ -118,12 +132,20 @@ def same_mixture(a: MixtureParams, b: MixtureParams, column_variance: Array,
     return all(bool(np.all(np.abs(u - v) <= tol)) for u, v in pairs)
 
 
+def floor_felt(reg_covar: float, column_variance: Array) -> bool:
+    """Whether reg_covar is at least FLOOR_FELT of some column's (positive) variance."""
+    live = column_variance[column_variance > 0]
+    return bool(len(live)) and reg_covar >= FLOOR_FELT * float(live.min())
+
+
 @dataclass
 class Candidate:
-    """One screened start: its method, its stream, and where its screening ended."""
+    """One screened start: its method, its stream, and where its screening ended; floor:
+    the lifted floor its screening ran with (None: reg_covar's)."""
 
     index: int
     method: str
+    floor: float | None = None
     params: MixtureParams | None = None
     loglik: float = -math.inf
     usable: bool = False
@@ -152,7 +174,8 @@ def _start(data: Dataset, sample: Dataset, options: FitOptions, cand: Candidate,
     try:
         cand.params = initial_params(
             where, options.n_components, options.covariance_type, cand.method, rng,
-            reg_covar=options.reg_covar, column_mean=column_mean,
+            reg_covar=options.reg_covar if cand.floor is None else cand.floor,
+            column_mean=column_mean,
             column_variance=column_variance, hc_tree=hc_tree)
     except EngineError as exc:
         cand.error = exc
@@ -162,17 +185,19 @@ def _start(data: Dataset, sample: Dataset, options: FitOptions, cand: Candidate,
 def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> None:
     """SCREEN_ITERS EM iterations from every started candidate, in place: stacked
     (engine.stacked: one pass for all) where EM is soft and no row misses a value,
-    one candidate after another otherwise; a candidate whose EM fails loses its params."""
-    started = [c for c in cands if c.params is not None]
-    if not started:
-        return
+    one candidate after another otherwise, and those with a lifted floor alone
+    (_lifted); a candidate whose EM fails loses its params."""
+    started = [c for c in cands if c.params is not None and c.floor is None]
     starts_: list[MixtureParams] = [c.params for c in started]  # type: ignore[misc]
-    runs: list[EMRun | EngineError]
-    if options.algorithm == "soft" and row_missing(sample) is None:
+    runs: list[EMRun | EngineError] = []
+    if starts_ and options.algorithm == "soft" and row_missing(sample) is None:
         runs = run_stacked(sample, starts_, tol=options.tol, max_iter=SCREEN_ITERS,
                            reg_covar=options.reg_covar, exact_final=False)
     else:
         runs = [_alone(sample, start, options) for start in starts_]
+    lifted = [c for c in cands if c.params is not None and c.floor is not None]
+    started += lifted
+    runs += [_lifted(sample, c.params, options, c.floor) for c in lifted]  # type: ignore[arg-type]
     for cand, run in zip(started, runs):
         if isinstance(run, EngineError):
             cand.params, cand.error = None, run
@@ -180,13 +205,28 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
             cand.params, cand.loglik = run.params, run.final.loglik / run.final.n
 
 
-def _alone(sample: Dataset, start: MixtureParams, options: FitOptions) -> EMRun | EngineError:
-    """One candidate's screening iterations by run_em (hard EM, missing values)."""
+def _alone(sample: Dataset, start: MixtureParams, options: FitOptions,
+           iterations: int = SCREEN_ITERS, reg_covar: float | None = None
+           ) -> EMRun | EngineError:
+    """One candidate's screening iterations by run_em (hard EM, missing values, a lifted
+    floor), with reg_covar (options' when None)."""
     try:
-        return run_em(sample, start, tol=options.tol, max_iter=SCREEN_ITERS,
-                      reg_covar=options.reg_covar, hard=options.algorithm == "hard")
+        return run_em(sample, start, tol=options.tol, max_iter=iterations,
+                      reg_covar=options.reg_covar if reg_covar is None else reg_covar,
+                      hard=options.algorithm == "hard")
     except EngineError as exc:
         return exc
+
+
+def _lifted(sample: Dataset, start: MixtureParams, options: FitOptions, floor: float
+            ) -> EMRun | EngineError:
+    """A candidate screened as mclust runs EM, with a lifted floor: SCREEN_ITERS - 1
+    iterations with it, then one with reg_covar (whose M-step floors the covariances as
+    every other candidate's are)."""
+    first = _alone(sample, start, options, SCREEN_ITERS - 1, floor)
+    if isinstance(first, EngineError):
+        return first
+    return _alone(sample, first.params, options, 1)
 
 
 def _judge(cand: Candidate, options: FitOptions, column_variance: Array) -> None:
@@ -219,13 +259,17 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
     """Every candidate screened, in the order the full runs take them (see the module
     docstring); candidates whose start failed are left out, and when every one failed the
     first one's error is raised."""
-    streams = seed.spawn(screen_count(options.n_init) + 1)
+    count = screen_count(options.n_init)
+    streams = seed.spawn(count + 2)  # the sample's, the candidates', the lifted one's
     sample = _screening_data(data, np.random.default_rng(streams[0]))
-    cands = [
-        _start(data, sample, options, Candidate(i, method),
-               np.random.default_rng(streams[i + 1]), column_mean, column_variance, hc_tree)
-        for i, method in enumerate(candidate_methods(len(streams) - 1, hc_tree is not None))
-    ]
+    cands = [Candidate(i, method)
+             for i, method in enumerate(candidate_methods(count, hc_tree is not None))]
+    if (hc_tree is not None and options.n_components > 1
+            and floor_felt(options.reg_covar, column_variance)):
+        cands.append(Candidate(count, "hc", floor=options.reg_covar * LIFTED_FLOOR))
+    for cand in cands:
+        _start(data, sample, options, cand, np.random.default_rng(streams[cand.index + 1]),
+               column_mean, column_variance, hc_tree)
     _iterate(sample, options, cands)
     for cand in cands:
         _judge(cand, options, column_variance)
@@ -233,7 +277,7 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
                        column_variance)
     if not ranked and cands[0].error is not None:
         raise cands[0].error  # no start could be made: the first one's reason
-    hc = next((c for c in ranked if c.method == "hc" and c.usable), None)
+    hc = next((c for c in ranked if c.method == "hc" and c.floor is None and c.usable), None)
     if options.n_init >= 2 and hc is not None and ranked.index(hc) >= options.n_init:
         ranked.remove(hc)
         ranked.insert(options.n_init - 1, hc)
