@@ -284,9 +284,9 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, HC_MAX_ROWS
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
     from emgmm_cli.engine.fitting import STACKED_ROWS
-    from emgmm_cli.engine.starts import (FLOOR_FELT, LIFTED_FLOOR, SAME_MIXTURE, SCREEN_ITERS,
-                                         SCREEN_MAX, SCREEN_PER_RUN, SCREEN_ROWS,
-                                         STALL_DISTANCE)
+    from emgmm_cli.engine.starts import (FLOOR_FELT, LIFTED_FLOOR, MCLUST_TOL, SAME_MIXTURE,
+                                         SCREEN_ITERS, SCREEN_MAX, SCREEN_PER_RUN,
+                                         SCREEN_ROWS, STALL_DISTANCE)
     from emgmm_cli.engine.options import FIT_DEFAULTS, FitOptions
     from emgmm_cli.io import cache, writers
     from emgmm_cli.io.text import CODEC_BY_EXT
@@ -323,9 +323,10 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"subsample of {HC_MAX_ROWS} rows"),
         ("docs/numerics.md", f"restarts ({fit['n_init']} by default)"),
         ("docs/numerics.md", f"makes min({SCREEN_MAX}, {SCREEN_PER_RUN}R) candidate starts"),
-        ("docs/numerics.md", f"at least {FLOOR_FELT:g} of some column's"),
-        ("docs/numerics.md", f"{SCREEN_ITERS - 1} iterations with the floor lifted to "
-                             f"{LIFTED_FLOOR:.0e} of `--reg-covar`, then one with it"),
+        ("docs/numerics.md", f"at least {FLOOR_FELT:g} of the data's least variance"),
+        ("docs/numerics.md", f"with the floor lifted to {LIFTED_FLOOR:.0e} of `--reg-covar` "
+                             f"until the log-likelihood L changes by less than "
+                             f"{MCLUST_TOL:.0e} (1 + |L|)"),
         ("docs/numerics.md", f"Each runs {SCREEN_ITERS} plain EM iterations, on the data itself "
                              f"up to {SCREEN_ROWS} rows and on a random {SCREEN_ROWS}-row"),
         ("docs/numerics.md", "a Bhattacharyya distance below "

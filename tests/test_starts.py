@@ -142,11 +142,36 @@ def test_screening_ranks_stalled_candidates_last() -> None:
 # --- the hierarchy's start with the floor lifted ------------------------------------------
 
 
-def test_the_floor_is_felt_from_its_share_of_the_smallest_column_variance() -> None:
-    variances = np.array([4.0, 0.0, 2.0])  # a constant column does not count
-    assert floor_felt(FLOOR_FELT * 2.0, variances)
-    assert not floor_felt(FLOOR_FELT * 2.0 * 0.999, variances)
-    assert not floor_felt(1.0, np.zeros(3))
+def test_the_floor_is_felt_from_the_least_variance_along_any_direction() -> None:
+    """Two columns of variance 1 each, nearly equal: along their difference the data vary
+    by 2 * 1e-4**2 = 2e-8, and a floor of 1e-6 is felt there; not once they differ."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=2000)
+    close = np.c_[a, a + rng.normal(scale=1e-4, size=2000)]
+    apart = np.c_[a, rng.normal(size=2000)]
+    assert floor_felt(1e-6, ArrayDataset(close))
+    assert not floor_felt(1e-6, ArrayDataset(apart))
+    least = float(np.linalg.eigvalsh(np.cov(apart, rowvar=False, bias=True))[0])
+    assert floor_felt(FLOOR_FELT * least, ArrayDataset(apart))
+    assert not floor_felt(FLOOR_FELT * least * 0.999, ArrayDataset(apart))
+    assert not floor_felt(1.0, ArrayDataset(np.ones((5, 2))))  # no spread at all
+
+
+def test_relative_tol_stops_as_mclust_does() -> None:
+    """run_em(relative_tol=True) stops at the first iteration whose total log-likelihood
+    L changes by less than tol (1 + |L|), plain EM's trace until then."""
+    x = faithful()
+    ds = ArrayDataset(x)
+    moments = chunk_moments(x)
+    start = initial_params(ds, 3, "full", "kmeans", np.random.default_rng(1), reg_covar=1e-6,
+                           column_mean=moments.mean, column_variance=moments.variance)
+    stopped = run_em(ds, start, tol=1e-5, max_iter=500, reg_covar=1e-6, relative_tol=True)
+    plain = run_em(ds, start, tol=0.0, max_iter=stopped.n_iter + 5, reg_covar=1e-6)
+    totals = np.array([row.log_likelihood for row in plain.trace]) * len(x)
+    met = np.abs(np.diff(totals)) < 1e-5 * (1.0 + np.abs(totals[1:]))
+    assert stopped.converged and stopped.n_iter == int(np.argmax(met)) + 2
+    assert [r.log_likelihood for r in stopped.trace] == \
+        [r.log_likelihood for r in plain.trace[:stopped.n_iter]]
 
 
 def screened(x: np.ndarray, k: int, covariance_type: str = "full") -> list[Candidate]:
@@ -159,38 +184,41 @@ def screened(x: np.ndarray, k: int, covariance_type: str = "full") -> list[Candi
 
 def test_the_hierarchy_is_screened_again_where_the_floor_is_felt() -> None:
     """One column of tiny spread: the floor reg_covar 1e-6 is felt, and the hierarchy's
-    start is also screened with the floor lifted; rescaled, it is screened once."""
+    start also runs as mclust runs it; rescaled, it is screened once."""
     rng = np.random.default_rng(2)
     x = np.c_[rng.normal(size=(200, 2)) + np.repeat([[0.0, 0.0], [4.0, 1.0]], 100, axis=0),
               rng.normal(scale=1e-3, size=200)]
     lifted = [c for c in screened(x, 2) if c.floor is not None]
     floor = FitOptions(2).reg_covar * LIFTED_FLOOR
-    assert [(c.method, c.floor) for c in lifted] == [("hc", floor)]
+    assert [(c.method, c.floor, c.usable) for c in lifted] == [("hc", floor, True)]
     assert all(c.floor is None for c in screened(x / x.std(axis=0), 2))
     assert all(c.floor is None for c in screened(x, 1))  # one component: one optimum
 
 
+@pytest.mark.parametrize("k, oracle, without", [(2, 22656.79, 22639.05),
+                                                (4, 25548.66, 25507.67)])
 def test_raw_breast_cancer_reaches_mclusts_optimum_through_the_lifted_floor(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """mclust fits raw breast cancer with no floor; its optimum for VVV, K = 2, refined
-    under reg_covar 1e-6 by plain EM (the oracle: mclust 6.0.0's fitted parameters, cached
-    by benchmarks/optima.py), is 22656.79.  The default fit reaches it only through the
-    hierarchy's start screened with the floor lifted: with reg_covar throughout, EM from
-    the same partition ends at 22639.05."""
+        monkeypatch: pytest.MonkeyPatch, k: int, oracle: float, without: float) -> None:
+    """mclust fits raw breast cancer with no floor; its optimum for VVV, refined under
+    reg_covar 1e-6 by plain EM (the oracle: mclust 6.0.0's fitted parameters, cached by
+    benchmarks/optima.py), is 22656.79 for K = 2 and 25548.66 for K = 4.  The default fit
+    reaches it through the hierarchy's start run as mclust runs it; without that
+    candidate it ends lower."""
     from sklearn.datasets import load_breast_cancer
 
     x = np.asarray(load_breast_cancer().data, dtype=np.float64)
     cache = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
     cell = json.loads((cache / "optima_mclust.json").read_text())["cells"][
-        "breast cancer/full/2"]["params"]
+        f"breast cancer/full/{k}"]["params"]
     start = emgmm_cli.engine.MixtureParams.build(cell["weights"], cell["means"],
                                                  cell["covariances"], "full")
-    oracle = run_em(ArrayDataset(x), start, tol=1e-7, max_iter=2000, reg_covar=1e-6).final.loglik
-    assert oracle == pytest.approx(22656.79, abs=0.01)
-    ours = fit(ArrayDataset(x), FitOptions(2, "full", n_init=10, seed=0))
-    assert not ours.is_degenerate and ours.loglik >= oracle - 0.01
+    refined = run_em(ArrayDataset(x), start, tol=1e-7, max_iter=2000, reg_covar=1e-6)
+    assert refined.final.loglik == pytest.approx(oracle, abs=0.01)
+    ours = fit(ArrayDataset(x), FitOptions(k, "full", n_init=10, seed=0))
+    assert not ours.is_degenerate and ours.loglik >= refined.final.loglik - 0.01
     monkeypatch.setattr("emgmm_cli.engine.starts.FLOOR_FELT", np.inf)
-    assert fit(ArrayDataset(x), FitOptions(2, "full", n_init=10, seed=0)).loglik < oracle - 10
+    alone = fit(ArrayDataset(x), FitOptions(k, "full", n_init=10, seed=0))
+    assert alone.loglik == pytest.approx(without, abs=0.01)
 
 
 # --- the default: deterministic, usable everywhere --------------------------------------

@@ -161,6 +161,7 @@ def run_em(
     deadline: float | None = None,
     after_m_step: AfterMStep | None = None,
     arrange: Arrange | None = None,
+    relative_tol: bool = False,
 ) -> EMRun:
     """Iterate E and M steps from ``params`` until the mean objective changes by < tol.
 
@@ -178,10 +179,13 @@ def run_em(
     (engine.degenerate).  Frozen parameters and a hook run plain EM (an extrapolation
     would move frozen parameters by rounding, or mix mixtures of different K).  arrange:
     the order to put the final parameters in (EMRun.order), before the final E-step, so
-    that its statistics are those of the parameters returned.
+    that its statistics are those of the parameters returned.  relative_tol (plain EM):
+    stop instead when the total objective L changes by less than tol (1 + |L|), mclust's
+    rule.
     """
     steps = Steps(data, reg_covar, hard, on_iteration)
     steps.freeze, steps.deadline, steps.after_m_step = freeze, deadline, after_m_step
+    steps.relative_tol = relative_tol
     params, converged = drive(em_machine(steps, params, tol, max_iter, accelerate),
                               steps.compute)
     params, order = arranged(params, arrange)
@@ -270,6 +274,7 @@ class Steps:
         self.deadline: float | None = None
         self.after_m_step: AfterMStep | None = None
         self.stopped = STOPPED_MAX_ITER
+        self.relative_tol = False  # plain EM: tol relative to 1 + |L| (run_em)
 
     def time_up(self) -> bool:
         """Whether the deadline has passed (then the run stops: stopped says why)."""
@@ -337,6 +342,8 @@ def _plain(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> Ma
     for _ in range(max_iter):
         st, new_params = steps.account((yield params))
         change = steps.record(st.objective / st.n)
+        if steps.relative_tol:  # the total's change relative to 1 + |total|
+            change *= st.n / (1.0 + abs(st.objective))
         unchanged = (
             steps.hard and prev_stats is not None
             and np.array_equal(st.nk, prev_stats.nk) and np.array_equal(st.sk, prev_stats.sk)

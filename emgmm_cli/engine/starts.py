@@ -18,13 +18,14 @@ each from where its screening ended (fewer where fewer are left); when R >= 2 an
 hierarchy was given, its start is always among them.  A continued run that stalls or
 ends degenerate is replaced by the next candidate in the ranking.
 
-Where the covariance floor is felt (reg_covar at least FLOOR_FELT of some column's
-variance), the hierarchy's start is screened a second time, as mclust runs EM from it:
-with no floor to speak of (reg_covar * LIFTED_FLOOR) for SCREEN_ITERS - 1 iterations,
-then one with reg_covar, so that it is ranked and continued as the others are.  mclust
-has no floor, and on such data the floor alone can lead EM from the same partition to
-another optimum (raw breast cancer, VVV with K = 2: 22639.05 with the floor throughout,
-22656.79 from mclust's path; docs/optima.md).
+Where the covariance floor is felt (floor_felt: reg_covar at least FLOOR_FELT of the
+rows' least variance along any direction), the hierarchy's start is also run as mclust
+runs EM from it (_lifted): plain EM with no floor to speak of (reg_covar * LIFTED_FLOOR)
+until mclust's stopping rule holds (MCLUST_TOL), then one iteration with reg_covar; it is
+ranked and continued as the screened candidates are.  mclust has no floor, and on such
+data the floor alone can lead EM from the same partition to another optimum: on raw
+breast cancer, VVV with K = 2, 22639.05 with the floor throughout, 22656.79 from mclust's
+own optimum continued under the floor, which this candidate reproduces (docs/optima.md).
 """
 
 from __future__ import annotations
@@ -35,7 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from .dataset import Dataset, InMemoryRows, WeightedRows, row_known, take_weights
+from .dataset import (Dataset, InMemoryRows, WeightedRows, row_known, row_weights,
+                      take_weights)
 from .em import EMRun, degenerate_components, run_em
 from .errors import EngineError
 from .hc import HcTree
@@ -64,10 +66,14 @@ STALL_DISTANCE = 1e-4
 #: in units of the columns' spread; components matched by their means) are one mixture:
 #: their full runs would reach the same optimum, so only the better ranked is continued.
 SAME_MIXTURE = 1e-6
-#: The floor the hierarchy's second candidate is screened with, relative to reg_covar, and
-#: the share of the smallest column variance from which reg_covar is felt (measured: raw
-#: breast cancer 0.14; wine 6e-5, iris 5e-6, Old Faithful 8e-7, standardised data 1e-6,
-#: where the two paths part by too little to reach other optima).
+#: mclust's stopping rule (Mclust's default tol[1]): EM stops when the log-likelihood L
+#: changes by less than this times 1 + |L|.
+MCLUST_TOL = 1e-5
+#: The floor of the hierarchy's second candidate, relative to reg_covar, and the share of
+#: the rows' least variance (the smallest eigenvalue of their covariance) from which
+#: reg_covar is felt.  With reg_covar 1e-6 that share is, measured: raw breast cancer
+#: 1.4, standardised 0.0075 (both felt); wine 1.2e-4, iris 4e-5, Old Faithful 4e-6 (not:
+#: there the second candidate changed no optimum of the benchmark, docs/optima.md).
 LIFTED_FLOOR = 1e-6
 FLOOR_FELT = 1e-3
 #: The candidates after the first three, in turn: k-means runs (each from its own k-means++
@@ -132,9 +138,18 @@ def same_mixture(a: MixtureParams, b: MixtureParams, column_variance: Array,
     return all(bool(np.all(np.abs(u - v) <= tol)) for u, v in pairs)
 
 
-def floor_felt(reg_covar: float, column_variance: Array) -> bool:
-    """Whether reg_covar is at least FLOOR_FELT of some column's (positive) variance."""
-    live = column_variance[column_variance > 0]
+def floor_felt(reg_covar: float, sample: Dataset) -> bool:
+    """Whether reg_covar is at least FLOOR_FELT of the rows' least variance along any
+    direction (the smallest positive eigenvalue of their covariance, weighted as the rows
+    are): the share of it a component's covariance, smaller still, is floored by."""
+    x = sample.take(np.arange(sample.n_samples)).astype(np.float64, copy=False)
+    w = row_weights(sample)
+    if x.shape[0] < 2 or (w is not None and not (w > 0).sum() >= 2):
+        return False
+    with np.errstate(all="ignore"):
+        cov = np.atleast_2d(np.cov(x, rowvar=False, bias=True, aweights=w))
+        eigen = np.linalg.eigvalsh(cov) if np.isfinite(cov).all() else np.zeros(1)
+    live = eigen[eigen > 0]
     return bool(len(live)) and reg_covar >= FLOOR_FELT * float(live.min())
 
 
@@ -206,24 +221,27 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
 
 
 def _alone(sample: Dataset, start: MixtureParams, options: FitOptions,
-           iterations: int = SCREEN_ITERS, reg_covar: float | None = None
-           ) -> EMRun | EngineError:
+           iterations: int = SCREEN_ITERS, reg_covar: float | None = None,
+           relative_tol: bool = False) -> EMRun | EngineError:
     """One candidate's screening iterations by run_em (hard EM, missing values, a lifted
     floor), with reg_covar (options' when None)."""
     try:
-        return run_em(sample, start, tol=options.tol, max_iter=iterations,
+        return run_em(sample, start, tol=MCLUST_TOL if relative_tol else options.tol,
+                      max_iter=iterations,
                       reg_covar=options.reg_covar if reg_covar is None else reg_covar,
-                      hard=options.algorithm == "hard")
+                      hard=options.algorithm == "hard", relative_tol=relative_tol)
     except EngineError as exc:
         return exc
 
 
 def _lifted(sample: Dataset, start: MixtureParams, options: FitOptions, floor: float
             ) -> EMRun | EngineError:
-    """A candidate screened as mclust runs EM, with a lifted floor: SCREEN_ITERS - 1
-    iterations with it, then one with reg_covar (whose M-step floors the covariances as
-    every other candidate's are)."""
-    first = _alone(sample, start, options, SCREEN_ITERS - 1, floor)
+    """A candidate run as mclust runs EM, with the floor lifted: plain EM until the
+    log-likelihood L changes by less than MCLUST_TOL (1 + |L|) (mclust's rule; at most
+    max_iter - 1 iterations), then one iteration with reg_covar (whose M-step floors the
+    covariances as every other candidate's are)."""
+    first = _alone(sample, start, options, max(options.max_iter - 1, 1), floor,
+                   relative_tol=True)
     if isinstance(first, EngineError):
         return first
     return _alone(sample, first.params, options, 1)
@@ -265,7 +283,7 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
     cands = [Candidate(i, method)
              for i, method in enumerate(candidate_methods(count, hc_tree is not None))]
     if (hc_tree is not None and options.n_components > 1
-            and floor_felt(options.reg_covar, column_variance)):
+            and floor_felt(options.reg_covar, sample)):
         cands.append(Candidate(count, "hc", floor=options.reg_covar * LIFTED_FLOOR))
     for cand in cands:
         _start(data, sample, options, cand, np.random.default_rng(streams[cand.index + 1]),
