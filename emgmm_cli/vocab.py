@@ -113,9 +113,10 @@ AUTO = "auto"
 
 INIT_METHODS: tuple[Term, ...] = (
     Term(AUTO, "screen many cheap starts (the hierarchy, k-means, k-means++ seeds, random "
-               "points and random responsibilities, a few EM iterations each), then run the "
-               "--n-init most promising to convergence, the hierarchy's among them when "
-               "--n-init is 2 or more"),
+               "points and random responsibilities, a few EM iterations each; where "
+               "--reg-covar is felt beside the data's spread, also the hierarchy run as "
+               "mclust runs it, with no floor), then run the --n-init most promising to "
+               "convergence, the hierarchy's among them when --n-init is 2 or more"),
     Term("kmeans", "k-means labels (Lloyd's iterations from k-means++ seeds, on a "
                    "50,000-row sample for larger data)"),
     Term("k-means++", "k-means++ seeds as the means"),
