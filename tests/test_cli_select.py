@@ -343,3 +343,33 @@ def test_python_api_takes_jobs_auto_with_the_results_of_one_job() -> None:
     assert auto.rows() == one.rows()
     with pytest.raises(UsageProblem, match="jobs must be a whole number"):
         emgmm_cli.select(x, [2], ["full"], seed=1, jobs="many")
+
+
+def _without_shared_memory(command: list[str]) -> list[str]:
+    """command in a mount namespace whose /dev/shm is read-only: no POSIX semaphores, so
+    no worker pool (as where /dev/shm is missing)."""
+    inner = " ".join(f"'{part}'" for part in command)
+    return ["unshare", "-m", "sh", "-c",
+            f"mount -t tmpfs -o ro tmpfs /dev/shm && exec {inner}"]
+
+
+def test_where_no_worker_can_start_auto_runs_here_and_a_count_says_why(tmp_path: Path
+                                                                        ) -> None:
+    probe = subprocess.run(_without_shared_memory(["true"]), capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("needs unshare -m and mount (root, Linux)")
+    data = blobs_csv(tmp_path / "blobs.csv", 1200)
+    base = [sys.executable, "-m", "emgmm_cli", "select", str(data), "-k", "1-3", "-c",
+            "full,diag", "--n-init", "2", "--seed", "2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    here = subprocess.run(base + ["--jobs", "1"], capture_output=True, text=True, env=env)
+    auto = subprocess.run(_without_shared_memory(base + ["--debug"]), capture_output=True,
+                          text=True, env=env)
+    assert auto.returncode == 0 and auto.stdout == here.stdout, auto.stderr
+    assert ("emgmm: cannot start worker processes (Read-only file system): fitting the "
+            "cells in this process") in auto.stderr
+    asked = subprocess.run(_without_shared_memory(base + ["--jobs", "2"]),
+                           capture_output=True, text=True, env=env)
+    assert asked.returncode == 1 and asked.stdout == ""
+    assert asked.stderr.splitlines() == [
+        "Error: cannot start worker processes (Read-only file system); run with --jobs 1"]

@@ -124,6 +124,15 @@ def _row(i: int, c: CellResult, best: int | None) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- where cells run
 
+def _fallback(jobs: int | str, log: Callable[[str], None] | None
+              ) -> Callable[[str], None] | None:
+    """--jobs auto runs the cells here where no worker can be started (told to log, if
+    any); a count asked for says so as an error."""
+    if jobs != vocab.AUTO:
+        return None
+    return log if log is not None else (lambda reason: None)
+
+
 def cell_workers(jobs: int | str, x: Any, n_cells: int) -> int:
     """How many processes fit the cells of a selection over the rows x (Points.x): jobs
     (0: one per core), or for "auto" one per core where x is an array in memory of
@@ -166,12 +175,14 @@ def _fit_cell_item(item: _CellItem) -> CellResult:
 
 
 def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None = None,
-                   known: NDArray[np.int64] | None = None, missing: bool = False
-                   ) -> CellMapper:
+                   known: NDArray[np.int64] | None = None, missing: bool = False,
+                   on_fallback: Callable[[str], None] | None = None) -> CellMapper:
     """A CellMapper that fits up to `jobs` cells at once in worker processes (0: one per
     core), each opening source itself (with the rows' weights and known labels, when
-    given); with one worker, the cells run here in order."""
-    from ..backends.processes import portable, run_tasks, worker_count
+    given); with one worker, the cells run here in order.  Where no worker can be
+    started (processes.WorkersUnavailable), the cells run here too if on_fallback is
+    given (it is told why), and the error is raised otherwise."""
+    from ..backends.processes import WorkersUnavailable, portable, run_tasks, worker_count
 
     def map_cells(data: Dataset, tasks: Sequence[CellTask], hc_tree: HcTree | None,
                   on_done: CellCallback | None) -> list[CellResult]:
@@ -191,8 +202,15 @@ def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None =
 
         with portable(source) as shared:
             items = [_CellItem(shared, t, hc_tree, weights, known, missing) for t in tasks]
-            run_tasks(_fit_cell_item, items, workers, on_start=lambda i: None,
-                      on_result=on_result)
+            try:
+                run_tasks(_fit_cell_item, items, workers, on_start=lambda i: None,
+                          on_result=on_result)
+            except WorkersUnavailable as exc:
+                if on_fallback is None:
+                    raise
+                on_fallback(f"cannot start worker processes ({exc.reason}): fitting the "
+                            "cells in this process")
+                return fit_in_order(data, tasks, hc_tree, on_done)
         if failures:
             raise failures[0]
         return [results[i] for i in range(len(tasks))]
@@ -274,7 +292,8 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
     mapper: CellMapper = (cluster_mapper(active()) if active() is not None
                           else process_mapper(prepared.points.x, workers,
                                               prepared.points.weights, prepared.points.known,
-                                              row_missing(data) is not None) if workers > 1
+                                              row_missing(data) is not None,
+                                              _fallback(jobs, log)) if workers > 1
                           else partial(fit_in_order, on_iteration=on_iteration))
     try:
         selection = select(data, plan, template, seed=seed, criterion=cells.criterion,

@@ -34,6 +34,7 @@ from ..interrupts import (  # noqa: F401 - re-exported: what tasks hold while co
     hold_interrupts,
     release_interrupts,
 )
+from . import BackendError
 from .local import available_cores, worker_count  # noqa: F401 - re-exported
 
 T = TypeVar("T")
@@ -52,6 +53,19 @@ WORKER_DIED = "its worker process died (killed, or out of memory)"
 #: Arrays up to this size travel to the worker processes inside each task; larger ones
 #: are written once to a temporary .npy that the workers memory-map.
 INLINE_BYTES = 16 << 20
+
+
+class WorkersUnavailable(BackendError):
+    """Worker processes cannot be started here (no working POSIX semaphores, as where
+    /dev/shm is missing or read-only; no processes left to start): nothing ran in one."""
+
+    def __init__(self, cause: BaseException) -> None:
+        self.reason = getattr(cause, "strerror", None) or str(cause) or type(cause).__name__
+        super().__init__(f"cannot start worker processes ({self.reason}); run with --jobs 1")
+
+
+#: What starting a pool of spawned workers raises where the platform cannot.
+_CANNOT_START = (OSError, ImportError, NotImplementedError)
 
 
 class Cancelled(BaseException):
@@ -172,9 +186,15 @@ def _run_pool(
 ) -> None:
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    run = _PoolRun(fn, items, workers, on_start, on_result)
+    try:
+        run = _PoolRun(fn, items, workers, on_start, on_result)
+    except _CANNOT_START as exc:
+        raise WorkersUnavailable(exc) from None
     with single_threaded_blas():
-        pool = run.new_pool()
+        try:
+            pool = run.new_pool()
+        except _CANNOT_START as exc:
+            raise WorkersUnavailable(exc) from None
         try:
             while run.queue or run.in_flight:
                 run.fill(pool)
@@ -215,6 +235,7 @@ class _PoolRun:
             self.stop = self.ctx.Event()
         self.queue = list(range(len(items)))[::-1]
         self.in_flight: dict[Future[Any], int] = {}
+        self.handed_out = False
 
     def new_pool(self) -> Any:
         from concurrent.futures import ProcessPoolExecutor
@@ -223,11 +244,18 @@ class _PoolRun:
                                    initializer=_init_worker, initargs=(self.stop,))
 
     def fill(self, pool: Any) -> None:
-        """Hand out items until every worker has one (or none is left)."""
+        """Hand out items until every worker has one (or none is left); WorkersUnavailable
+        where the first worker cannot be started."""
         while self.queue and len(self.in_flight) < self.workers:
             i = self.queue.pop()
-            with _signals_blocked():  # a submit may start a worker
-                self.in_flight[pool.submit(self.fn, self.items[i])] = i
+            try:
+                with _signals_blocked():  # a submit may start a worker
+                    self.in_flight[pool.submit(self.fn, self.items[i])] = i
+            except _CANNOT_START as exc:
+                if self.handed_out:
+                    raise
+                raise WorkersUnavailable(exc) from None
+            self.handed_out = True
             self.on_start(i)
 
     def report_done(self, futures: list[Any]) -> bool:
