@@ -1,19 +1,21 @@
 """Independent tasks in worker processes: spawned, one BLAS thread each, stoppable.
 
-`emgmm batch --jobs N` fits N datasets at once.  Each task runs in a process started with
-the 'spawn' method (a fresh interpreter: no state copied from the parent, the same on every
-platform), whose environment limits the linear-algebra library to one thread
-(OMP_NUM_THREADS, OPENBLAS_NUM_THREADS, MKL_NUM_THREADS ... = 1, set in the parent only
-while the pool lives, so they are read when numpy is first imported in the worker).  N
-workers therefore keep N cores busy, not N times as many threads.
+`emgmm batch --jobs N` fits N datasets at once, `emgmm select --jobs N` N cells.  Each
+task runs in a process started with the 'spawn' method (a fresh interpreter: no state
+copied from the parent, the same on every platform), whose environment limits the
+linear-algebra library to one thread (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
+MKL_NUM_THREADS ... = 1, set in the parent only while the pool lives, so they are read when
+numpy is first imported in the worker).  N workers therefore keep N cores busy, not N
+times as many threads.  Where no worker can be started (WorkersUnavailable: no working
+POSIX semaphores, as where /dev/shm is missing), the caller hears so before anything ran.
 
 Stopping: workers ignore SIGINT, SIGTERM and SIGHUP (blocked from their start, ignored once
 started), so a Ctrl-C (which the terminal sends to the whole process group), or a
 scheduler's SIGTERM to the group, reaches only the parent (emgmm_cli.interrupts makes
 SIGTERM and SIGHUP raise there as Ctrl-C does), which holds them while it starts a worker.
-The parent sets a shared event; a task polls it through
-check_stop() (the batch does so at every EM iteration and before committing its outputs),
-raises Cancelled and cleans up after itself.  The parent waits for the tasks in flight,
+The parent sets a shared event; a task polls it through check_stop() (the batch does so at
+every EM iteration and before committing its outputs), raises Cancelled and cleans up
+after itself.  The parent waits for the tasks in flight,
 reports those that finished anyway, and re-raises KeyboardInterrupt.
 
 Nothing here knows about mixtures: tasks are a picklable module-level function and items.
