@@ -307,3 +307,35 @@ def test_candidates_that_screen_to_one_mixture_are_continued_once() -> None:
     assert len(several.restart_logliks) <= 2  # fewer runs than n_init: no copies
     single = fit(ds, options.replace(n_init=1))
     assert several.loglik == pytest.approx(single.loglik, rel=1e-12)
+
+
+def test_one_component_takes_one_start_and_lands_on_the_closed_form(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """K = 1 has one optimum, the rows' mean and covariance (plus reg_covar): one start
+    is made (the starts are counted as they are made), one full run, and numpy's moments
+    are the answer."""
+    from emgmm_cli.engine import starts
+
+    made: list[str] = []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        made.append(str(args[3]))
+        return initial_params(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(starts, "initial_params", counted)
+    x = faithful()
+    moments = chunk_moments(x)
+    options = FitOptions(1, "full", n_init=5, seed=0)
+    assert len(screen(ArrayDataset(x), options, np.random.SeedSequence(0), moments.mean,
+                      moments.variance, None)) == 1
+    assert made == ["kmeans"]
+    made.clear()
+    screen(ArrayDataset(x), options.replace(n_components=2), np.random.SeedSequence(0),
+           moments.mean, moments.variance, None)
+    assert len(made) == 20  # min(40, 4 x 5) for K = 2
+    result = fit(ArrayDataset(x), options)
+    assert len(result.restart_logliks) == 1
+    np.testing.assert_allclose(result.params.means[0], x.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(result.params.covariances[0],
+                               np.cov(x, rowvar=False, bias=True) + 1e-6 * np.eye(2),
+                               rtol=1e-10)

@@ -1,7 +1,7 @@
 """The ``auto`` initialisation: many cheap starts screened, the most promising continued.
 
 A fit with init ``auto`` and n_init = R makes C = min(SCREEN_MAX, SCREEN_PER_RUN * R)
-candidate starts, in this order (candidate_methods): mclust's hierarchy cut at K (``hc``),
+candidate starts (one for K = 1: a single Gaussian has one optimum), in this order (candidate_methods): mclust's hierarchy cut at K (``hc``),
 k-means (``kmeans``), random responsibilities (``random``), then k-means runs, k-means++
 seeds (``k-means++``) and random data points (``random-from-data``) in turn.  The hierarchy is
 the caller's (select builds one for all its cells) or built by fitting.fit from the seed
@@ -277,7 +277,8 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
     """Every candidate screened, in the order the full runs take them (see the module
     docstring); candidates whose start failed are left out, and when every one failed the
     first one's error is raised."""
-    count = screen_count(options.n_init)
+    # one component has one optimum, the data's mean and covariance: one start reaches it
+    count = screen_count(options.n_init) if options.n_components > 1 else 1
     streams = seed.spawn(count + 2)  # the sample's, the candidates', the lifted one's
     sample = _screening_data(data, np.random.default_rng(streams[0]))
     cands = [Candidate(i, method)
