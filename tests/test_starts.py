@@ -193,6 +193,12 @@ def test_the_hierarchy_is_screened_again_where_the_floor_is_felt() -> None:
     assert [(c.method, c.floor, c.usable) for c in lifted] == [("hc", floor, True)]
     assert all(c.floor is None for c in screened(x / x.std(axis=0), 2))
     assert all(c.floor is None for c in screened(x, 1))  # one component: one optimum
+    from emgmm_cli.engine.hc import hc_tree
+
+    moments = chunk_moments(x)
+    hard = screen(ArrayDataset(x), FitOptions(2, "full", n_init=2, seed=0, algorithm="hard"),
+                  np.random.SeedSequence(0), moments.mean, moments.variance, hc_tree(x))
+    assert all(c.floor is None for c in hard)  # mclust's path is soft EM
 
 
 @pytest.mark.parametrize("k, oracle, without", [(2, 22656.79, 22639.05),

@@ -1,15 +1,15 @@
 """The ``auto`` initialisation: many cheap starts screened, the most promising continued.
 
 A fit with init ``auto`` and n_init = R makes C = min(SCREEN_MAX, SCREEN_PER_RUN * R)
-candidate starts (one for K = 1: a single Gaussian has one optimum), in this order (candidate_methods): mclust's hierarchy cut at K (``hc``),
-k-means (``kmeans``), random responsibilities (``random``), then k-means runs, k-means++
-seeds (``k-means++``) and random data points (``random-from-data``) in turn.  The hierarchy is
-the caller's (select builds one for all its cells) or built by fitting.fit from the seed
-(hc.seeded_hc_tree); data with missing values have none, and their candidates start at
-k-means.  Each candidate
-draws from a child stream of the fit's seed, starts as that init method does, and runs
-SCREEN_ITERS plain EM iterations (Rmixmod's "smallEM"), on the data itself up to
-SCREEN_ROWS rows and on a random SCREEN_ROWS of them beyond.  The candidates are then
+candidate starts (one for K = 1: a single Gaussian has one optimum), in this order
+(candidate_methods): mclust's hierarchy cut at K (``hc``), k-means (``kmeans``), random
+responsibilities (``random``), then k-means runs, k-means++ seeds (``k-means++``) and
+random data points (``random-from-data``) in turn.  The hierarchy is the caller's (select
+builds one for all its cells) or built by fitting.fit from the seed (hc.seeded_hc_tree);
+data with missing values have none, and their candidates start at k-means.  Each
+candidate draws from a child stream of the fit's seed, starts as that init method does,
+and runs SCREEN_ITERS plain EM iterations (Rmixmod's "smallEM"), on the data itself up
+to SCREEN_ROWS rows and on a random SCREEN_ROWS of them beyond.  The candidates are then
 ranked: one that failed, stalled (two components nearly the same Gaussian: see stalled)
 or ended degenerate comes last; the others by their log-likelihood; a sound candidate
 that ended at the same mixture as a better ranked one (same_mixture) is left out, since
@@ -19,13 +19,14 @@ hierarchy was given, its start is always among them.  A continued run that stall
 ends degenerate is replaced by the next candidate in the ranking.
 
 Where the covariance floor is felt (floor_felt: reg_covar at least FLOOR_FELT of the
-rows' least variance along any direction), the hierarchy's start is also run as mclust
-runs EM from it (_lifted): plain EM with no floor to speak of (reg_covar * LIFTED_FLOOR)
-until mclust's stopping rule holds (MCLUST_TOL), then one iteration with reg_covar; it is
-ranked and continued as the screened candidates are.  mclust has no floor, and on such
-data the floor alone can lead EM from the same partition to another optimum: on raw
-breast cancer, VVV with K = 2, 22639.05 with the floor throughout, 22656.79 from mclust's
-own optimum continued under the floor, which this candidate reproduces (docs/optima.md).
+rows' least variance along any direction) and EM is soft, the hierarchy's start is also
+run as mclust runs EM from it (_lifted): plain EM with no floor to speak of (reg_covar *
+LIFTED_FLOOR) until mclust's stopping rule holds (MCLUST_TOL), then one iteration with
+reg_covar; it is ranked and continued as the screened candidates are.  mclust has no
+floor, and on such data the floor alone can lead EM from the same partition to another
+optimum: on raw breast cancer, VVV with K = 2, 22639.05 with the floor throughout,
+22656.79 from mclust's own optimum continued under the floor, which this candidate
+reproduces (docs/optima.md).
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
     sample = _screening_data(data, np.random.default_rng(streams[0]))
     cands = [Candidate(i, method)
              for i, method in enumerate(candidate_methods(count, hc_tree is not None))]
-    if (hc_tree is not None and options.n_components > 1
+    if (hc_tree is not None and options.n_components > 1 and options.algorithm == "soft"
             and floor_felt(options.reg_covar, sample)):
         cands.append(Candidate(count, "hc", floor=options.reg_covar * LIFTED_FLOOR))
     for cand in cands:
