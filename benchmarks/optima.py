@@ -65,11 +65,12 @@ process start to exit; select's own default grid is all 14 models; its default -
 auto runs worker processes, one per core, on the larger dataset), the same with --jobs 1
 (every cell in the one process), and `Rscript` running Mclust(X, G = 1:9, modelNames =
 c("VVV","EEE","VVI","VII")) on the same CSV, alternately, --repeats times, medians.  Each
-also reports the seconds of the call alone (emgmm_cli.select(..., jobs="auto") in a Python
-process; system.time(Mclust(...))), which leave out the interpreters' start.  Data: Old Faithful, and 20,000 x 5 points from 5
-spherical Gaussians (unit variance, centres uniform in [-10, 10]^5, numpy seed 5).  Per
-cell: emgmm's log-likelihood less mclust's, and the passes over the data of the chosen
-run with --accelerate squarem (the default) and none, from the same seed.
+also reports the seconds of the call alone (emgmm_cli.select(..., jobs="auto") in a
+Python process; system.time(Mclust(...))), which leave out the interpreters' start.
+Data: Old Faithful, and 20,000 x 5 points from 5 spherical Gaussians (unit variance,
+centres uniform in [-10, 10]^5, numpy seed 5).  Per cell: emgmm's log-likelihood less
+mclust's, and the passes over the data of the chosen run with --accelerate squarem (the
+default) and none, from the same seed.
 """
 
 from __future__ import annotations

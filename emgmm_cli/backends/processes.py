@@ -188,12 +188,9 @@ def _run_pool(
 ) -> None:
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    try:
-        run = _PoolRun(fn, items, workers, on_start, on_result)
-    except _CANNOT_START as exc:
-        raise WorkersUnavailable(exc) from None
     with single_threaded_blas():
-        try:
+        try:  # the stop event and the pool's queues need working semaphores
+            run = _PoolRun(fn, items, workers, on_start, on_result)
             pool = run.new_pool()
         except _CANNOT_START as exc:
             raise WorkersUnavailable(exc) from None
@@ -237,7 +234,6 @@ class _PoolRun:
             self.stop = self.ctx.Event()
         self.queue = list(range(len(items)))[::-1]
         self.in_flight: dict[Future[Any], int] = {}
-        self.handed_out = False
 
     def new_pool(self) -> Any:
         from concurrent.futures import ProcessPoolExecutor
@@ -249,15 +245,15 @@ class _PoolRun:
         """Hand out items until every worker has one (or none is left); WorkersUnavailable
         where the first worker cannot be started."""
         while self.queue and len(self.in_flight) < self.workers:
+            first = len(self.queue) == len(self.items)
             i = self.queue.pop()
             try:
                 with _signals_blocked():  # a submit may start a worker
                     self.in_flight[pool.submit(self.fn, self.items[i])] = i
             except _CANNOT_START as exc:
-                if self.handed_out:
+                if not first:
                     raise
                 raise WorkersUnavailable(exc) from None
-            self.handed_out = True
             self.on_start(i)
 
     def report_done(self, futures: list[Any]) -> bool:

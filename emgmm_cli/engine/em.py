@@ -179,9 +179,9 @@ def run_em(
     (engine.degenerate).  Frozen parameters and a hook run plain EM (an extrapolation
     would move frozen parameters by rounding, or mix mixtures of different K).  arrange:
     the order to put the final parameters in (EMRun.order), before the final E-step, so
-    that its statistics are those of the parameters returned.  relative_tol (plain EM):
-    stop instead when the total objective L changes by less than tol (1 + |L|), mclust's
-    rule.
+    that its statistics are those of the parameters returned.  relative_tol: stop instead
+    when the total objective L changes by less than tol (1 + |L|), mclust's rule (plain
+    EM, as with frozen parameters).
     """
     steps = Steps(data, reg_covar, hard, on_iteration)
     steps.freeze, steps.deadline, steps.after_m_step = freeze, deadline, after_m_step
@@ -208,7 +208,7 @@ def arranged(params: MixtureParams, arrange: Arrange | None
 def em_machine(steps: "Steps", params: MixtureParams, tol: float, max_iter: int,
                accelerate: str) -> "Machine":
     """The run's iteration (squarem or _plain, as run_em says) as a Machine."""
-    plain_only = bool(steps.freeze) or steps.after_m_step is not None
+    plain_only = bool(steps.freeze) or steps.after_m_step is not None or steps.relative_tol
     if accelerate == "squarem" and not steps.hard and not plain_only:
         return squarem(steps, params, tol, max_iter)
     if accelerate in ("none", "squarem"):

@@ -222,15 +222,12 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
 
 
 def _alone(sample: Dataset, start: MixtureParams, options: FitOptions,
-           iterations: int = SCREEN_ITERS, reg_covar: float | None = None,
-           relative_tol: bool = False) -> EMRun | EngineError:
-    """One candidate's screening iterations by run_em (hard EM, missing values, a lifted
-    floor), with reg_covar (options' when None)."""
+           iterations: int = SCREEN_ITERS) -> EMRun | EngineError:
+    """A candidate's EM iterations by run_em, one candidate alone (hard EM, missing
+    values, the last of _lifted's)."""
     try:
-        return run_em(sample, start, tol=MCLUST_TOL if relative_tol else options.tol,
-                      max_iter=iterations,
-                      reg_covar=options.reg_covar if reg_covar is None else reg_covar,
-                      hard=options.algorithm == "hard", relative_tol=relative_tol)
+        return run_em(sample, start, tol=options.tol, max_iter=iterations,
+                      reg_covar=options.reg_covar, hard=options.algorithm == "hard")
     except EngineError as exc:
         return exc
 
@@ -241,10 +238,11 @@ def _lifted(sample: Dataset, start: MixtureParams, options: FitOptions, floor: f
     log-likelihood L changes by less than MCLUST_TOL (1 + |L|) (mclust's rule; at most
     max_iter - 1 iterations), then one iteration with reg_covar (whose M-step floors the
     covariances as every other candidate's are)."""
-    first = _alone(sample, start, options, max(options.max_iter - 1, 1), floor,
-                   relative_tol=True)
-    if isinstance(first, EngineError):
-        return first
+    try:
+        first = run_em(sample, start, tol=MCLUST_TOL, max_iter=max(options.max_iter - 1, 1),
+                       reg_covar=floor, relative_tol=True)
+    except EngineError as exc:
+        return exc
     return _alone(sample, first.params, options, 1)
 
 
