@@ -87,6 +87,7 @@ def common_flags() -> list[Entry]:
 
 def environment() -> list[Entry]:
     """The environment variables emgmm reads or sets."""
+    from emgmm_cli.backends.processes import START_VARIABLE
     from emgmm_cli.cli.main import BLAS_THREAD_VARIABLES
 
     return [
@@ -96,6 +97,9 @@ def environment() -> list[Entry]:
         Entry(", ".join(BLAS_THREAD_VARIABLES),
               "threads of the linear-algebra library; emgmm sets each one that is not set "
               "to 1, because its own threads already run one block of rows per core"),
+        Entry(START_VARIABLE, "how the worker processes of --jobs start: fork (where the "
+                              "platform can) or spawn; unset, they fork (Linux, the BSDs) unless "
+                              "the process runs other threads, and spawn elsewhere (macOS, Windows)"),
         Entry("XDG_CACHE_HOME", "the default --cache-dir is $XDG_CACHE_HOME/emgmm "
                                 "(~/.cache/emgmm when it is not set)"),
     ]

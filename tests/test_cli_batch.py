@@ -307,19 +307,22 @@ def test_jobs_2_gives_the_results_of_jobs_1(tree: Path, monkeypatch: pytest.Monk
     big = tree / "big" / "large.npy"
     big.parent.mkdir(exist_ok=True)
     np.save(big, blobs(np.random.default_rng(5), 140_001, 2))  # 3 blocks of <= 65536 rows
-    for jobs in ("1", "2"):
+    for jobs, method in (("1", "fork"), ("2", "fork"), ("2", "spawn")):  # how workers start
+        monkeypatch.setenv("EMGMM_WORKER_START", method)
         result = invoke("batch", "data", "big/large.npy", "-r", "-k", "3", "--n-init", "2",
-                        "--seed", "3", "--responsibilities", "--output-dir", f"jobs{jobs}",
-                        "--jobs", jobs)
+                        "--seed", "3", "--responsibilities", "--output-dir",
+                        f"jobs{jobs}-{method}", "--jobs", jobs)
         assert result.exit_code == 1 and "3 of 9 datasets failed" in result.stderr
-    one, two = tree / "jobs1", tree / "jobs2"
+    one = tree / "jobs1-fork"
     assert (one / "big" / "large" / "model.json").is_file()
-    assert files_under(one) == files_under(two)
-    for name in files_under(one):
-        if name.endswith("trace.csv") or name == "summary.csv":
-            assert without_column(one / name, "seconds") == without_column(two / name, "seconds")
-        else:
-            assert (one / name).read_bytes() == (two / name).read_bytes(), name
+    for two in (tree / "jobs2-fork", tree / "jobs2-spawn"):
+        assert files_under(one) == files_under(two)
+        for name in files_under(one):
+            if name.endswith("trace.csv") or name == "summary.csv":
+                assert (without_column(one / name, "seconds")
+                        == without_column(two / name, "seconds"))
+            else:
+                assert (one / name).read_bytes() == (two / name).read_bytes(), name
 
 
 def _die_on_one(n: int) -> int:
@@ -329,7 +332,10 @@ def _die_on_one(n: int) -> int:
     return n * 10
 
 
-def test_a_dead_worker_fails_its_task_and_the_rest_go_on() -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_dead_worker_fails_its_task_and_the_rest_go_on(
+        method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMGMM_WORKER_START", method)
     results: dict[int, object] = {}
     run_tasks(_die_on_one, [0, 1, 2, 3], 2, on_start=lambda i: None,
               on_result=results.__setitem__)

@@ -59,15 +59,16 @@ def mclust() -> dict[tuple[str, int], tuple[float, float]]:
 # --------------------------------------------------------------------------- the proof
 
 
-def test_faithful_subprocess_with_two_jobs_matches_one_job_and_mclust() -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_faithful_subprocess_with_two_jobs_matches_one_job_and_mclust(method: str) -> None:
     """`emgmm select sample_data/faithful.csv -k 1-9 -c full,tied,diag,spherical --n-init 5
-    --seed 0` in a real process (with --jobs 2: two worker processes) writes the same
-    table, byte for byte, as the same command run here with --jobs 1, and that table picks
-    mclust's EEE,3 (all 14 models: tests/test_models.py)."""
+    --seed 0` in a real process (with --jobs 2: two worker processes, forked or spawned)
+    writes the same table, byte for byte, as the same command run here with --jobs 1, and
+    that table picks mclust's EEE,3 (all 14 models: tests/test_models.py)."""
     proc = subprocess.run(
         [sys.executable, "-m", "emgmm_cli", "select", str(FAITHFUL), *PROOF, "--jobs", "2"],
         capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
-        env={**os.environ, "NO_COLOR": "1"},
+        env={**os.environ, "NO_COLOR": "1", "EMGMM_WORKER_START": method},
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
@@ -284,21 +285,31 @@ def blobs_csv(path: Path, n: int) -> Path:
     return path
 
 
-def test_cell_workers_auto_runs_workers_only_where_they_pay() -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_cell_workers_auto_runs_workers_only_where_they_pay(
+        method: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
     from emgmm_cli.app.errors import UsageProblem
-    from emgmm_cli.app.requests import AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROWS
+    from emgmm_cli.app.requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELLS,
+                                        AUTO_JOBS_ROWS)
     from emgmm_cli.app.selecting import cell_workers
     from emgmm_cli.backends.local import available_cores
-    from emgmm_cli.backends.processes import INLINE_BYTES
+    from emgmm_cli.backends.processes import INLINE_BYTES, START_VARIABLE, start_method
 
+    monkeypatch.setenv(START_VARIABLE, method)
+    forked = start_method() == "fork"
     cores = available_cores()
     enough = np.zeros((AUTO_JOBS_ROWS, 2))
     assert cell_workers("auto", enough, 36) == min(cores, 36)
     assert cell_workers("auto", enough, 2) == 1  # fewer cells than AUTO_JOBS_CELLS
     assert cell_workers("auto", enough, AUTO_JOBS_CELLS) == min(cores, AUTO_JOBS_CELLS)
-    assert cell_workers("auto", enough[:-1], 36) == 1  # too few rows
+    # fewer rows: workers where they fork and rows times cells reach AUTO_JOBS_ROW_CELLS
+    few = enough[:-1]
+    assert cell_workers("auto", few, 36) == (min(cores, 36) if forked else 1)
+    cells = AUTO_JOBS_ROW_CELLS // 272
+    assert cell_workers("auto", few[:272], cells + 1) == (min(cores, cells) if forked else 1)
+    assert cell_workers("auto", few[:272], cells) == 1
     wide = np.zeros((AUTO_JOBS_BYTES // 8 // 16 + 1, 16))
     assert wide.nbytes > AUTO_JOBS_BYTES and cell_workers("auto", wide, 36) == 1
     # what auto sends to the workers travels inside their tasks, not through a copy on disk
@@ -343,6 +354,16 @@ def test_python_api_takes_jobs_auto_with_the_results_of_one_job() -> None:
     assert auto.rows() == one.rows()
     with pytest.raises(UsageProblem, match="jobs must be a whole number"):
         emgmm_cli.select(x, [2], ["full"], seed=1, jobs="many")
+
+
+def test_a_worker_start_method_that_is_not_one_is_a_one_line_error(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMGMM_WORKER_START", "vfork")
+    for jobs in ("2", "auto"):  # auto asks how workers would start
+        result = invoke(FAITHFUL, "-k", "1-9", "--jobs", jobs)
+        assert result.exit_code == 1 and result.stdout == ""
+        assert result.stderr.splitlines() == [
+            "Error: EMGMM_WORKER_START must be fork or spawn, not 'vfork'"]
 
 
 def _without_shared_memory(command: list[str]) -> list[str]:

@@ -30,8 +30,8 @@ STOPPED: dict[int, tuple[int, str]] = {
     signal.SIGHUP: (129, "emgmm: stopped by SIGHUP")}
 
 
-def start(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+def start(*args: str, cwd: Path, **env_: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0", **env_}
     return subprocess.Popen([sys.executable, "-m", "emgmm_cli", *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -133,11 +133,13 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
-def test_sigterm_stops_a_batch_and_its_summary_is_written(many: Path, jobs: str) -> None:
-    results = many / f"results-{jobs}"
+@pytest.mark.parametrize("jobs,method", [("1", "fork"), ("2", "fork"), ("2", "spawn")])
+def test_sigterm_stops_a_batch_and_its_summary_is_written(many: Path, jobs: str,
+                                                          method: str) -> None:
+    results = many / f"results-{jobs}-{method}"
     proc = start("batch", "data", "-k", "3", "--n-init", "3", "--seed", "0",
-                 "--output-dir", results.name, "--jobs", jobs, cwd=many)
+                 "--output-dir", results.name, "--jobs", jobs, cwd=many,
+                 EMGMM_WORKER_START=method)
     code, last = signal_when(proc, lambda: len(list(results.glob("*/model.json"))) >= 1,
                              signal.SIGTERM)
     assert (code, last) == STOPPED[signal.SIGTERM]
@@ -160,13 +162,14 @@ def children(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
-def test_sigterm_stops_a_select_in_worker_processes(many: Path) -> None:
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_sigterm_stops_a_select_in_worker_processes(many: Path, method: str) -> None:
     """select --jobs 2 (or its default, auto, on these 6,000 rows) fits the cells in
-    worker processes: SIGTERM stops them all, even as they start, and the table is not
-    written."""
+    worker processes, forked or spawned: SIGTERM stops them all, even as they start, and
+    the table is not written."""
     table = many / "cells.csv"
     proc = start("select", "data/set00.npy", "-k", "1-9", "--seed", "0", "--jobs", "2",
-                 "--table", table.name, cwd=many)
+                 "--table", table.name, cwd=many, EMGMM_WORKER_START=method)
     workers: set[int] = set()
 
     def busy() -> bool:  # signalled as soon as the first worker is being started

@@ -139,16 +139,22 @@ class FitOutputs:
 
 
 #: --jobs auto (select's default; app.selecting.cell_workers) fits the cells in worker
-#: processes, one per core, on data in memory of at least AUTO_JOBS_ROWS rows and at most
-#: AUTO_JOBS_BYTES, in grids of AUTO_JOBS_CELLS cells or more.  On smaller data a worker's
-#: start (a fresh interpreter importing numpy, about 0.3 s) costs more than it saves;
-#: larger data travel to the workers through a temporary copy on disk
+#: processes, one per core, on data in memory of at most AUTO_JOBS_BYTES, in grids of
+#: AUTO_JOBS_CELLS cells or more, with AUTO_JOBS_ROWS rows or more, or where workers fork
+#: (backends.processes.start_method) with rows times cells AUTO_JOBS_ROW_CELLS or more.
+#: On smaller data a worker's start costs more than it saves: a spawned one (a fresh
+#: interpreter importing numpy) about 0.3 s, a pool of forked ones 20 to 40 ms.  Larger
+#: data travel to spawned workers through a temporary copy on disk
 #: (backends.processes.INLINE_BYTES, which this does not exceed), and their fits share
 #: each pass among threads anyway (backends.local).  Measured with `emgmm select -c
-#: VVV,EEE,VVI,VII` (36 cells) on 2 cores, seconds with --jobs 1 over --jobs 2: 272 x 2
-#: (Old Faithful) 0.86, 500 x 5 0.91, 700 x 5 0.92, 1,000 x 5 1.06, 2,000 x 5 1.21,
-#: 20,000 x 5 1.55.  Two or three cells seldom repay the workers' start.
+#: VVV,EEE,VVI,VII` (36 cells) on 2 cores, seconds with --jobs 1 over --jobs 2, spawned:
+#: 272 x 2 (Old Faithful) 0.86, 500 x 5 0.91, 700 x 5 0.92, 1,000 x 5 1.06, 2,000 x 5
+#: 1.21, 20,000 x 5 1.55; forked: 60 x 2 1.13, 150 x 2 1.15, 272 x 2 1.10 to 1.14, 500 x 5
+#: 1.12, 1,000 x 5 1.35, and on Old Faithful with fewer cells 0.98 (4: VVV and VII, K =
+#: 1..4), 1.03 (9: VVV), 1.04 (18: VVV and VII).  Two or three cells seldom repay even
+#: forked workers.
 AUTO_JOBS_ROWS = 1000
+AUTO_JOBS_ROW_CELLS = 5000
 AUTO_JOBS_BYTES = 16 << 20
 AUTO_JOBS_CELLS = 4
 

@@ -3,7 +3,7 @@
 
 The grid, the per-cell seeds, the degeneracy rule and the choice are the engine's one
 select() (engine.selection); this module decides where the cells are fitted: here, one
-after another, or in worker processes (backends.processes: spawned interpreters with one
+after another, or in worker processes (backends.processes: forked or spawned, with one
 BLAS thread each).  Both run engine.selection.fit_cell on the same tasks, and each cell's
 seed comes from the run's seed and the cell alone, so the results do not depend on --jobs.
 
@@ -49,7 +49,8 @@ from .data import as_points, dataset, rows_dataset
 from .errors import UsageProblem
 from .fitting import FindingCallback, Fitted, api_inputs, check_outputs, fitted, fresh_seed
 from .prepare import Prepared, prepare
-from .requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROWS, ReadOptions,
+from .requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELLS,
+                       AUTO_JOBS_ROWS, ReadOptions,
                        SelectGrid)
 
 TABLE_COLUMNS = ("covariance_type", "mclust", "n_components", "status", "log_likelihood",
@@ -136,20 +137,34 @@ def _fallback(jobs: int | str, log: Callable[[str], None] | None
 def cell_workers(jobs: int | str, x: Any, n_cells: int) -> int:
     """How many processes fit the cells of a selection over the rows x (Points.x): jobs
     (0: one per core), or for "auto" one per core where x is an array in memory of
-    AUTO_JOBS_ROWS rows or more and AUTO_JOBS_BYTES at most and the grid has
-    AUTO_JOBS_CELLS cells or more (1 otherwise: here; requests.AUTO_JOBS_ROWS says why);
+    AUTO_JOBS_BYTES at most, the grid has AUTO_JOBS_CELLS cells or more, and x has
+    AUTO_JOBS_ROWS rows or more or, where workers fork, rows times cells
+    AUTO_JOBS_ROW_CELLS or more (1 otherwise: here; requests.AUTO_JOBS_ROWS says why);
     never more than there are cells."""
     from ..backends.local import worker_count
 
     if jobs == vocab.AUTO:
-        big_enough = (isinstance(x, np.ndarray) and not isinstance(x, np.memmap)
-                      and x.shape[0] >= AUTO_JOBS_ROWS and x.nbytes <= AUTO_JOBS_BYTES
-                      and n_cells >= AUTO_JOBS_CELLS)
-        jobs = 0 if big_enough else 1
+        jobs = 0 if _workers_pay(x, n_cells) else 1
     if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 0:
         raise UsageProblem(f"jobs must be a whole number >= 0 or 'auto', not {jobs!r}",
                            option="jobs")
     return worker_count(int(jobs), n_cells)
+
+
+def _workers_pay(x: Any, n_cells: int) -> bool:
+    """Whether worker processes pay for their start on a grid of n_cells over x (see
+    cell_workers)."""
+    if not (isinstance(x, np.ndarray) and not isinstance(x, np.memmap)
+            and x.nbytes <= AUTO_JOBS_BYTES and n_cells >= AUTO_JOBS_CELLS):
+        return False
+    rows = x.shape[0]
+    if rows >= AUTO_JOBS_ROWS:
+        return True
+    if rows * n_cells < AUTO_JOBS_ROW_CELLS:
+        return False  # (and the workers' module is not imported)
+    from ..backends.processes import start_method
+
+    return start_method() == "fork"
 
 
 @dataclass(frozen=True)
@@ -413,9 +428,10 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
     or ended degenerate).  sample_weights: N weights >= 0, a row of weight w counting as
     the row given w times; missing: as fit's.  jobs: cells fitted at once in worker
     processes (0: one per core; "auto": as the command's default decides, see
-    cell_workers).  The default here is 1, not the command's "auto": worker processes
-    are spawned, and a spawned worker imports the caller's main module, so a script that
-    asks for them must call this under ``if __name__ == "__main__":``."""
+    cell_workers).  The default here is 1, not the command's "auto": where worker
+    processes are spawned rather than forked (backends.processes.start_method), each one
+    imports the caller's main module, so a script that asks for them must call this
+    under ``if __name__ == "__main__":``."""
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)

@@ -79,6 +79,18 @@ _POOLS: dict[int, ThreadPoolExecutor] = {}
 _POOLS_LOCK = threading.Lock()
 
 
+def _forget_pools() -> None:
+    """In a forked child: the parent's pools, whose threads the child has not, forgotten
+    (the child makes its own), and a lock no parent thread can be holding."""
+    global _POOLS_LOCK
+    _POOLS.clear()
+    _POOLS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
+
+
 def _pool(n_threads: int) -> ThreadPoolExecutor:
     """A process-wide pool per thread count, kept so that the per-thread work buffers of
     the kernels survive from one iteration to the next.  concurrent.futures is imported

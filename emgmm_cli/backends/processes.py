@@ -1,13 +1,25 @@
-"""Independent tasks in worker processes: spawned, one BLAS thread each, stoppable.
+"""Independent tasks in worker processes: forked or spawned, one BLAS thread each, stoppable.
 
-`emgmm batch --jobs N` fits N datasets at once, `emgmm select --jobs N` N cells.  Each
-task runs in a process started with the 'spawn' method (a fresh interpreter: no state
-copied from the parent, the same on every platform), whose environment limits the
-linear-algebra library to one thread (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
-MKL_NUM_THREADS ... = 1, set in the parent only while the pool lives, so they are read when
-numpy is first imported in the worker).  N workers therefore keep N cores busy, not N
-times as many threads.  Where no worker can be started (WorkersUnavailable: no working
-POSIX semaphores, as where /dev/shm is missing), the caller hears so before anything ran.
+`emgmm batch --jobs N` fits N datasets at once, `emgmm select --jobs N` N cells.  How a
+worker starts (start_method):
+
+- forked, where the platform offers it (Linux and the BSDs; not macOS, whose system
+  libraries are not safe to use after a fork, nor Windows) and this process runs no
+  other thread (a fork copies the calling thread alone: a lock another one held would
+  stay held in the child).  A fork costs milliseconds; the worker inherits the imported
+  modules and the tasks' items themselves, which are never pickled (only results travel
+  back), and unless the parent's BLAS runs one thread (blas_one_thread) it limits it
+  to one (threadpoolctl) on its start;
+- spawned otherwise: a fresh interpreter (no state copied from the parent) that imports
+  numpy itself, about 0.3 s, and receives each item pickled; its environment limits the
+  linear-algebra library to one thread (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
+  MKL_NUM_THREADS ... = 1, set in the parent only while the pool lives, so they are read
+  when numpy is first imported in the worker).
+
+N workers therefore keep N cores busy, not N times as many threads.  Both run the same
+function on the same items, so what a task returns does not depend on how its worker
+started.  Where no worker can be started (WorkersUnavailable: no working POSIX
+semaphores, as where /dev/shm is missing), the caller hears so before anything ran.
 
 Stopping: workers ignore SIGINT, SIGTERM and SIGHUP (blocked from their start, ignored once
 started), so a Ctrl-C (which the terminal sends to the whole process group), or a
@@ -25,7 +37,9 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -76,19 +90,64 @@ class Cancelled(BaseException):
 
 
 _stop_event: Any = None  # a multiprocessing Event, in worker processes only
+#: The function and items of the pool being run with forked workers, which inherit them
+#: (set in the parent while that pool lives).
+_inherited: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
 
-def _init_worker(stop_event: Any) -> None:
+#: The environment variable that chooses how workers start: "fork" (where the platform
+#: offers it, even with other threads running) or "spawn"; unset or empty: as
+#: start_method decides.
+START_VARIABLE = "EMGMM_WORKER_START"
+
+
+def start_method() -> str:
+    """How worker processes start here and now: "fork" or "spawn" (see the module's
+    docstring, and START_VARIABLE)."""
+    import multiprocessing
+
+    asked = os.environ.get(START_VARIABLE, "")
+    if asked not in ("", "fork", "spawn"):
+        raise BackendError(f"{START_VARIABLE} must be fork or spawn, not {asked!r}")
+    forks = sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
+    if asked:
+        return "fork" if asked == "fork" and forks else "spawn"
+    return "fork" if forks and threading.active_count() == 1 else "spawn"
+
+
+def _init_worker(stop_event: Any, limit_blas: bool) -> None:
     for signum in STOP_SIGNALS:  # the parent decides when to stop
         signal.signal(signum, signal.SIG_IGN)
     global _stop_event
     _stop_event = stop_event
+    if limit_blas:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, user_api="blas")
+
+
+def _inherited_task(i: int) -> Any:
+    """Item i of the pool's items, run by the pool's function (in a forked worker)."""
+    assert _inherited is not None
+    fn, items = _inherited
+    return fn(items[i])
 
 
 def check_stop() -> None:
     """Raise Cancelled if the parent asked the workers to stop (a no-op in the parent)."""
     if _stop_event is not None and _stop_event.is_set():
         raise Cancelled()
+
+
+def blas_one_thread() -> bool:
+    """Whether numpy's BLAS libraries run one thread here, as far as this process can
+    tell without looking them up: the environment says so (OpenBLAS, OpenMP and MKL's
+    variables all 1, as the command line sets them before numpy is imported) and
+    threadpoolctl, which could have changed it since, was never imported.  Then forked
+    workers need not limit BLAS themselves (importing threadpoolctl costs a worker about
+    13 ms)."""
+    return ("threadpoolctl" not in sys.modules
+            and all(os.environ.get(name) == "1" for name in THREAD_LIMIT_VARS[:3]))
 
 
 @contextmanager
@@ -108,12 +167,14 @@ def single_threaded_blas() -> Iterator[None]:
 
 @contextmanager
 def portable(source: Any) -> Iterator[Any]:
-    """source in a form that pickles cheaply to a worker: itself, or for an in-memory
-    array over INLINE_BYTES the path of a temporary .npy (removed after), which
+    """source in a form that reaches a worker cheaply: itself where workers fork (they
+    inherit it) or it pickles cheaply, or for an in-memory array over INLINE_BYTES that
+    spawned workers would receive the path of a temporary .npy (removed after), which
     backends.open_dataset maps."""
     import numpy as np
 
-    if not (isinstance(source, np.ndarray) and not isinstance(source, np.memmap)
+    if start_method() == "fork" or not (
+            isinstance(source, np.ndarray) and not isinstance(source, np.memmap)
             and source.nbytes > INLINE_BYTES):
         yield source
         return
@@ -188,11 +249,15 @@ def _run_pool(
 ) -> None:
     from concurrent.futures import FIRST_COMPLETED, wait
 
+    global _inherited
+    limit_blas = not blas_one_thread()
     with single_threaded_blas():
         try:  # the stop event and the pool's queues need working semaphores
-            run = _PoolRun(fn, items, workers, on_start, on_result)
+            run = _PoolRun(fn, items, workers, on_start, on_result, limit_blas)
+            _inherited = (fn, items) if run.forked else None
             pool = run.new_pool()
         except _CANNOT_START as exc:
+            _inherited = None
             raise WorkersUnavailable(exc) from None
         try:
             while run.queue or run.in_flight:
@@ -215,21 +280,28 @@ def _run_pool(
         finally:
             run.stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
+            _inherited = None
 
 
 class _PoolRun:
-    """The state of _run_pool: the items not yet handed out (queue, popped from the end:
+    """The state of _run_pool: how workers start (forked: they inherit fn and the items,
+    and are handed indices), the items not yet handed out (queue, popped from the end:
     items in order), the futures in flight and the event that tells workers to stop."""
 
     def __init__(self, fn: Callable[[T], R], items: Sequence[T], workers: int,
                  on_start: Callable[[int], None],
-                 on_result: Callable[[int, R | BaseException], None]) -> None:
+                 on_result: Callable[[int, R | BaseException], None],
+                 limit_blas: bool) -> None:
         import multiprocessing
         from concurrent.futures import Future
 
         self.fn, self.items, self.workers = fn, items, workers
         self.on_start, self.on_result = on_start, on_result
-        self.ctx = multiprocessing.get_context("spawn")
+        self.forked = start_method() == "fork"
+        # a forked worker's BLAS has the parent's threads, a spawned one's reads the
+        # variables single_threaded_blas sets
+        self.limit_blas = self.forked and limit_blas
+        self.ctx = multiprocessing.get_context("fork" if self.forked else "spawn")
         with _signals_blocked():  # may start multiprocessing's resource tracker
             self.stop = self.ctx.Event()
         self.queue = list(range(len(items)))[::-1]
@@ -239,7 +311,7 @@ class _PoolRun:
         from concurrent.futures import ProcessPoolExecutor
 
         return ProcessPoolExecutor(self.workers, mp_context=self.ctx,
-                                   initializer=_init_worker, initargs=(self.stop,))
+                                   initializer=_init_worker, initargs=(self.stop, self.limit_blas))
 
     def fill(self, pool: Any) -> None:
         """Hand out items until every worker has one (or none is left); WorkersUnavailable
@@ -249,7 +321,9 @@ class _PoolRun:
             i = self.queue.pop()
             try:
                 with _signals_blocked():  # a submit may start a worker
-                    self.in_flight[pool.submit(self.fn, self.items[i])] = i
+                    future = (pool.submit(_inherited_task, i) if self.forked
+                              else pool.submit(self.fn, self.items[i]))
+                self.in_flight[future] = i
             except _CANNOT_START as exc:
                 if not first:
                     raise

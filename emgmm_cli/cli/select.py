@@ -7,7 +7,8 @@ from typing import Any
 import click
 
 from .. import vocab
-from ..app.requests import AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROWS
+from ..app.requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELLS,
+                            AUTO_JOBS_ROWS)
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
@@ -56,9 +57,10 @@ from .options import (
                 "chosen cell marked (as mclust's BIC plot)")
 @click.option("-j", "--jobs", type=JobCount(), default=vocab.AUTO, show_default=True,
               help="Fit this many cells at once, each in its own process with one BLAS "
-                   "thread (0: one per core; auto: one per core on data of "
-                   f"{AUTO_JOBS_ROWS:,} rows or more in memory, up to "
-                   f"{AUTO_JOBS_BYTES >> 20} MiB, with {AUTO_JOBS_CELLS} cells or more, 1 "
+                   "thread (0: one per core; auto: one per core on data in memory, up to "
+                   f"{AUTO_JOBS_BYTES >> 20} MiB, in grids of {AUTO_JOBS_CELLS} cells or "
+                   f"more, of {AUTO_JOBS_ROWS:,} rows or more, or of rows times cells "
+                   f"{AUTO_JOBS_ROW_CELLS:,} or more where workers fork (as on Linux), 1 "
                    "otherwise); the results do not depend on it.")
 @format_option
 @backend_options

@@ -1,0 +1,113 @@
+"""Worker processes (backends.processes): how they start (forked or spawned, and
+EMGMM_WORKER_START), what forked workers inherit, and that their BLAS runs one thread.
+
+Real processes throughout; the commands that use them (select and batch with --jobs)
+are tested under both start methods in test_cli_select, test_cli_batch and
+test_hostile_signals.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from emgmm_cli.backends import BackendError
+from emgmm_cli.backends.processes import START_VARIABLE, run_tasks, start_method
+
+ROOT = Path(__file__).resolve().parent.parent
+FORKS = sys.platform.startswith("linux")
+
+
+def _call(item: Callable[[], Any]) -> Any:
+    return item()
+
+
+def _blas_threads(_: int) -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+
+def run_all(fn: Callable[[Any], Any], items: list[Any]) -> dict[int, Any]:
+    results: dict[int, Any] = {}
+    run_tasks(fn, items, 2, on_start=lambda i: None, on_result=results.__setitem__)
+    return results
+
+
+def in_fresh_process(code: str, **env: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **env}, check=True)
+    return done.stdout.strip()
+
+
+@pytest.mark.skipif(not FORKS, reason="workers fork on Linux")
+def test_workers_fork_where_no_other_thread_runs_and_the_variable_decides() -> None:
+    probe = ("import threading, time\n"
+             "from emgmm_cli.backends.processes import start_method\n"
+             "print(start_method())\n"
+             "threading.Thread(target=time.sleep, args=(1,), daemon=True).start()\n"
+             "print(start_method())\n")
+    environ = {k: v for k, v in os.environ.items() if k != START_VARIABLE}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env={**environ, "PYTHONPATH": str(ROOT)}, check=True)
+    assert done.stdout.split() == ["fork", "spawn"]  # a second thread: spawned
+    assert in_fresh_process(probe, **{START_VARIABLE: "fork"}).split() == ["fork", "fork"]
+    assert in_fresh_process(probe, **{START_VARIABLE: "spawn"}).split() == ["spawn", "spawn"]
+
+
+def test_a_start_method_that_is_not_one_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(START_VARIABLE, "vfork")
+    with pytest.raises(BackendError, match="^EMGMM_WORKER_START must be fork or spawn, "
+                                           "not 'vfork'$"):
+        start_method()
+
+
+@pytest.mark.skipif(not FORKS, reason="workers fork on Linux")
+def test_forked_workers_inherit_the_items_and_spawned_ones_receive_them_pickled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    items = [lambda: 1, lambda: 2, lambda: 3]  # lambdas do not pickle
+    monkeypatch.setenv(START_VARIABLE, "fork")
+    assert run_all(_call, items) == {0: 1, 1: 2, 2: 3}
+    monkeypatch.setenv(START_VARIABLE, "spawn")
+    spawned = run_all(_call, items)
+    assert sorted(spawned) == [0, 1, 2]
+    assert all("pickle" in str(v).lower() for v in spawned.values()), spawned
+
+
+@pytest.mark.skipif(not FORKS, reason="workers fork on Linux")
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_workers_run_blas_on_one_thread_whatever_the_parent_runs(
+        method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from threadpoolctl import threadpool_limits
+
+    monkeypatch.setenv(START_VARIABLE, method)
+    with threadpool_limits(2, user_api="blas"):
+        here = _blas_threads(0)
+        if not here or max(here) < 2:
+            pytest.skip("no BLAS library whose threads can be set")
+        found = run_all(_blas_threads, [0, 1])
+    # every BLAS library a worker has loaded (a spawned one may have fewer than this
+    # process: only those its task imports) runs one thread
+    assert sorted(found) == [0, 1]
+    assert all(threads and set(threads) == {1} for threads in found.values()), found
+
+
+def _through_the_thread_pool(n: int) -> int:
+    from emgmm_cli.backends.local import _pool
+
+    return _pool(2).submit(int, n * 10).result(timeout=20)
+
+
+@pytest.mark.skipif(not FORKS, reason="workers fork on Linux")
+def test_a_forked_worker_makes_its_own_thread_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parent's pool of threads (backends.local) is not the child's: a fork copies no
+    thread, and a task handed to the copied pool would wait for ever."""
+    assert _through_the_thread_pool(0) == 0  # the pool, and its threads, here
+    monkeypatch.setenv(START_VARIABLE, "fork")
+    assert run_all(_through_the_thread_pool, [1, 2]) == {0: 10, 1: 20}
