@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress
 
 
 def make_console(stream: TextIO, *, width: int | None = None, force_terminal: bool | None = None,
@@ -207,6 +208,26 @@ def render_score_summary(console: "Console", summary: dict[str, Any]) -> None:
 
 
 @contextmanager
+def _live_progress(*columns: Any, **options: Any) -> Iterator["Progress"]:
+    """rich's Progress, shown, its refresh thread registered as one that a fork may leave
+    behind (emgmm_cli.forking: it redraws only under its display's lock), so that worker
+    processes started meanwhile fork.  Where this rich keeps them elsewhere, nothing is
+    registered, and such workers are spawned instead."""
+    from rich.progress import Progress
+
+    from .forking import quiet_at_fork
+
+    with Progress(*columns, **options) as progress:
+        live = progress.live
+        thread, lock = getattr(live, "_refresh_thread", None), getattr(live, "_lock", None)
+        if thread is None or lock is None:
+            yield progress
+            return
+        with quiet_at_fork(thread, lock):
+            yield progress
+
+
+@contextmanager
 def fit_progress(stream: TextIO | None, n_init: int, max_iter: int, *, color: bool = True
                  ) -> Iterator[Callable[[int, int, float, float], None] | None]:
     """A live status line on a terminal's stderr while EM runs: the restart of n_init,
@@ -215,10 +236,10 @@ def fit_progress(stream: TextIO | None, n_init: int, max_iter: int, *, color: bo
     if stream is None:
         yield None
         return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = make_console(stream, color=color)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+    with _live_progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=console, transient=True) as progress:
         task = progress.add_task("fitting: starting", total=None)
 
@@ -240,9 +261,9 @@ def working(stream: TextIO | None, what: str, *, color: bool = True) -> Iterator
     if console is None or not console.is_terminal:  # a spinner only where it can spin
         yield
         return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    with Progress(SpinnerColumn(), TextColumn(what), TimeElapsedColumn(),
+    with _live_progress(SpinnerColumn(), TextColumn(what), TimeElapsedColumn(),
                   console=console, transient=True,
                   redirect_stdout=False, redirect_stderr=False) as progress:
         progress.add_task(what, total=None)
@@ -352,14 +373,13 @@ def batch_progress(stream: TextIO | None, total: int, *, done: int = 0,
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
     console = make_console(stream)
-    with Progress(BarColumn(bar_width=20), MofNCompleteColumn(), TimeElapsedColumn(),
+    with _live_progress(BarColumn(bar_width=20), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("eta"), TimeRemainingColumn(),
                   TextColumn("{task.fields[failed]}"), TextColumn("{task.fields[current]}"),
                   console=console, transient=True) as progress:
@@ -459,14 +479,13 @@ def select_progress(stream: TextIO | None, total: int
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
-        Progress,
         TextColumn,
         TimeElapsedColumn,
         TimeRemainingColumn,
     )
 
     console = make_console(stream)
-    with Progress(TextColumn("select: cells"), BarColumn(bar_width=20), MofNCompleteColumn(),
+    with _live_progress(TextColumn("select: cells"), BarColumn(bar_width=20), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                   TextColumn("{task.fields[last]}"), console=console,
                   transient=True) as progress:

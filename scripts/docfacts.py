@@ -99,7 +99,8 @@ def environment() -> list[Entry]:
               "to 1, because its own threads already run one block of rows per core"),
         Entry(START_VARIABLE, "how the worker processes of --jobs start: fork (where the "
                               "platform can) or spawn; unset, they fork (Linux, the BSDs) unless "
-                              "the process runs other threads, and spawn elsewhere (macOS, Windows)"),
+                              "the process runs other threads (a progress display's excepted), and "
+                              "spawn elsewhere (macOS, Windows)"),
         Entry("XDG_CACHE_HOME", "the default --cache-dir is $XDG_CACHE_HOME/emgmm "
                                 "(~/.cache/emgmm when it is not set)"),
     ]

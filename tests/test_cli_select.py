@@ -333,8 +333,11 @@ def test_jobs_auto_uses_the_cores_on_larger_data_and_changes_no_result(tmp_path:
     assert auto.stdout == one.stdout
     assert "worker processes" not in one.stderr
     if available_cores() >= 2:
-        assert f"emgmm: fitting 6 cells in {min(available_cores(), 6)} worker processes " \
-               "(--jobs auto)" in auto.stderr
+        from emgmm_cli.backends.processes import start_method
+
+        method = start_method() + "ed"  # forked or spawned, as this process runs
+        assert f"emgmm: fitting 6 cells in {min(available_cores(), 6)} {method} worker " \
+               "processes (--jobs auto)" in auto.stderr
     # on Old Faithful (272 rows) the cells run here
     small = ok(invoke(FAITHFUL, *grid, "--debug"))
     assert "worker processes" not in small.stderr
@@ -364,6 +367,27 @@ def test_a_worker_start_method_that_is_not_one_is_a_one_line_error(
         assert result.exit_code == 1 and result.stdout == ""
         assert result.stderr.splitlines() == [
             "Error: EMGMM_WORKER_START must be fork or spawn, not 'vfork'"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="workers fork on Linux")
+def test_on_a_terminal_workers_fork_beside_the_progress_display(tmp_path: Path) -> None:
+    """On a terminal the cells' progress bar redraws from a thread of its own; the workers
+    still fork (emgmm_cli.forking), and the table is the one a pipe gets."""
+    from emgmm_cli.backends.local import available_cores
+
+    if available_cores() < 2:
+        pytest.skip("needs 2 cores: --jobs auto runs one process otherwise")
+    base = [sys.executable, "-m", "emgmm_cli", "select", str(FAITHFUL), "-c",
+            "VVV,EEE,VVI,VII", "--seed", "0", "--debug"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "120"}
+    env.pop("EMGMM_WORKER_START", None)
+    tty = subprocess.run(base + ["--table", str(tmp_path / "tty.csv")], capture_output=True,
+                         text=True, env={**env, "EMGMM_FORCE_TTY": "1"}, check=True)
+    assert (f"emgmm: fitting 36 cells in {min(available_cores(), 36)} forked worker "
+            "processes (--jobs auto)") in tty.stderr
+    pipe = subprocess.run(base + ["--jobs", "1"], capture_output=True, text=True,
+                          env={**env, "EMGMM_FORCE_TTY": "0"}, check=True)
+    assert (tmp_path / "tty.csv").read_text() == pipe.stdout
 
 
 def _without_shared_memory(command: list[str]) -> list[str]:

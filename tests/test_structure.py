@@ -23,6 +23,8 @@ FORBIDDEN = {
               "pandas"},
     "interrupts": {"engine", "io", "backends", "app", "cli", "render", "numpy", "click",
                    "rich", "pandas"},
+    "forking": {"engine", "io", "backends", "app", "cli", "render", "numpy", "click", "rich",
+                "pandas"},
     "engine": {"io", "backends", "app", "cli", "render", "click", "rich", "pandas"},
     "io": {"backends", "app", "cli", "render", "click", "rich"},
     "backends": {"app", "cli", "render", "click", "rich"},

@@ -111,3 +111,62 @@ def test_a_forked_worker_makes_its_own_thread_pool(monkeypatch: pytest.MonkeyPat
     assert _through_the_thread_pool(0) == 0  # the pool, and its threads, here
     monkeypatch.setenv(START_VARIABLE, "fork")
     assert run_all(_through_the_thread_pool, [1, 2]) == {0: 10, 1: 20}
+
+
+def _nap(n: int) -> int:
+    import time
+
+    time.sleep(0.05)
+    return n
+
+
+@pytest.mark.parametrize("queued", [0, 2])
+def test_queued_items_wait_in_the_pool_beside_those_running(queued: int) -> None:
+    """With queued = q, workers + q items are handed out before the first result comes
+    back (the next item waits for a worker that finishes), and every result arrives."""
+    events: list[tuple[str, int]] = []
+    run_tasks(_nap, list(range(6)), 2, on_start=lambda i: events.append(("start", i)),
+              on_result=lambda i, v: events.append(("done", i if v == i else -1)),
+              queued=queued)
+    first_done = next(j for j, e in enumerate(events) if e[0] == "done")
+    assert events[:first_done] == [("start", i) for i in range(2 + queued)]
+    assert sorted(i for what, i in events if what == "done") == list(range(6))
+
+
+QUIET_PROBE = """
+import threading, time
+from emgmm_cli.backends.processes import run_tasks, start_method
+from emgmm_cli.forking import quiet_at_fork
+
+lock = threading.RLock()
+stop = threading.Event()
+
+def busy():  # works only under its lock, as a progress display's refresh thread does
+    while not stop.is_set():
+        with lock:
+            time.sleep(0.001)
+
+def free(_):  # in a worker: the lock is not held there
+    return lock.acquire(timeout=5)
+
+thread = threading.Thread(target=busy, daemon=True)
+thread.start()
+print(start_method())
+with quiet_at_fork(thread, lock):
+    print(start_method())
+    found = {}
+    run_tasks(free, [0, 1, 2, 3], 2, on_start=lambda i: None, on_result=found.__setitem__)
+    print(sorted(found.items()))
+print(start_method())
+stop.set()
+"""
+
+
+@pytest.mark.skipif(not FORKS, reason="workers fork on Linux")
+def test_workers_fork_beside_a_thread_registered_as_quiet_and_find_its_lock_free() -> None:
+    environ = {k: v for k, v in os.environ.items() if k != START_VARIABLE}
+    done = subprocess.run([sys.executable, "-c", QUIET_PROBE], capture_output=True,
+                          text=True, env={**environ, "PYTHONPATH": str(ROOT)}, timeout=60,
+                          check=True)
+    assert done.stdout.splitlines() == [
+        "spawn", "fork", "[(0, True), (1, True), (2, True), (3, True)]", "spawn"]

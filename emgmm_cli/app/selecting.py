@@ -219,7 +219,7 @@ def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None =
             items = [_CellItem(shared, t, hc_tree, weights, known, missing) for t in tasks]
             try:
                 run_tasks(_fit_cell_item, items, workers, on_start=lambda i: None,
-                          on_result=on_result)
+                          on_result=on_result, queued=workers)
             except WorkersUnavailable as exc:
                 if on_fallback is None:
                     raise
@@ -302,7 +302,9 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
     plan = grid(cells.covariance_types, cells.components, data.n_features)
     workers = 1 if active() is not None else cell_workers(jobs, prepared.points.x, len(plan))
     if log is not None and workers > 1:
-        log(f"fitting {len(plan)} cells in {workers} worker processes"
+        from ..backends.processes import start_method
+
+        log(f"fitting {len(plan)} cells in {workers} {start_method()}ed worker processes"
             + (" (--jobs auto)" if jobs == vocab.AUTO else ""))
     mapper: CellMapper = (cluster_mapper(active()) if active() is not None
                           else process_mapper(prepared.points.x, workers,

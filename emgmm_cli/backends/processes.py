@@ -5,8 +5,8 @@ worker starts (start_method):
 
 - forked, where the platform offers it (Linux and the BSDs; not macOS, whose system
   libraries are not safe to use after a fork, nor Windows) and this process runs no
-  other thread (a fork copies the calling thread alone: a lock another one held would
-  stay held in the child).  A fork costs milliseconds; the worker inherits the imported
+  other thread but those a fork may leave behind (emgmm_cli.forking: a fork copies the
+  calling thread alone, and a lock another one held would stay held in the child).  A fork costs milliseconds; the worker inherits the imported
   modules and the tasks' items themselves, which are never pickled (only results travel
   back), and unless the parent's BLAS runs one thread (blas_one_thread) it limits it
   to one (threadpoolctl) on its start;
@@ -39,11 +39,11 @@ import os
 import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+from ..forking import only_quiet_threads
 from ..interrupts import (  # noqa: F401 - re-exported: what tasks hold while committing
     STOP_SIGNALS,
     deferred_interrupt,
@@ -112,7 +112,7 @@ def start_method() -> str:
     forks = sys.platform != "darwin" and "fork" in multiprocessing.get_all_start_methods()
     if asked:
         return "fork" if asked == "fork" and forks else "spawn"
-    return "fork" if forks and threading.active_count() == 1 else "spawn"
+    return "fork" if forks and only_quiet_threads() else "spawn"
 
 
 def _init_worker(stop_event: Any, limit_blas: bool) -> None:
@@ -191,13 +191,18 @@ def run_tasks(
     *,
     on_start: Callable[[int], None],
     on_result: Callable[[int, R | BaseException], None],
+    queued: int = 0,
 ) -> None:
     """Run fn(item) for every item, at most `workers` at a time, reporting as they finish.
 
-    on_start(i) is called when item i is handed to a worker, on_result(i, value) when it
+    on_start(i) is called when item i is handed to the pool, on_result(i, value) when it
     is done, with fn's result or the exception it raised (a task whose worker died gets a
     RuntimeError saying so; the pool is then started afresh for the rest).  Results arrive
-    in completion order; what each one is does not depend on the order.
+    in completion order; what each one is does not depend on the order.  queued: items
+    handed to the pool beyond one per worker, so that a worker that finishes one finds the
+    next waiting (on_start then reports some items a little before they run).  Short
+    tasks gain: Old Faithful's 36 select cells on 2 workers, 0.292 -> 0.275 s (medians of
+    12) with one more item per worker.
 
     workers == 1 runs everything here, in this process, and a KeyboardInterrupt simply
     propagates (a task may call hold_interrupts() before it commits its outputs: Ctrl-C is
@@ -217,7 +222,7 @@ def run_tasks(
             finally:
                 release_interrupts()  # a task may hold Ctrl-C from its commit to here
         return
-    _run_pool(fn, items, workers, on_start, on_result)
+    _run_pool(fn, items, workers, on_start, on_result, queued)
 
 
 @contextmanager
@@ -246,6 +251,7 @@ def _run_pool(
     workers: int,
     on_start: Callable[[int], None],
     on_result: Callable[[int, R | BaseException], None],
+    queued: int,
 ) -> None:
     from concurrent.futures import FIRST_COMPLETED, wait
 
@@ -253,7 +259,7 @@ def _run_pool(
     limit_blas = not blas_one_thread()
     with single_threaded_blas():
         try:  # the stop event and the pool's queues need working semaphores
-            run = _PoolRun(fn, items, workers, on_start, on_result, limit_blas)
+            run = _PoolRun(fn, items, workers, on_start, on_result, limit_blas, queued)
             _inherited = (fn, items) if run.forked else None
             pool = run.new_pool()
         except _CANNOT_START as exc:
@@ -291,11 +297,11 @@ class _PoolRun:
     def __init__(self, fn: Callable[[T], R], items: Sequence[T], workers: int,
                  on_start: Callable[[int], None],
                  on_result: Callable[[int, R | BaseException], None],
-                 limit_blas: bool) -> None:
+                 limit_blas: bool, queued: int) -> None:
         import multiprocessing
         from concurrent.futures import Future
 
-        self.fn, self.items, self.workers = fn, items, workers
+        self.fn, self.items, self.workers, self.queued = fn, items, workers, queued
         self.on_start, self.on_result = on_start, on_result
         self.forked = start_method() == "fork"
         # a forked worker's BLAS has the parent's threads, a spawned one's reads the
@@ -314,9 +320,9 @@ class _PoolRun:
                                    initializer=_init_worker, initargs=(self.stop, self.limit_blas))
 
     def fill(self, pool: Any) -> None:
-        """Hand out items until every worker has one (or none is left); WorkersUnavailable
-        where the first worker cannot be started."""
-        while self.queue and len(self.in_flight) < self.workers:
+        """Hand out items until every worker has one and `queued` more wait (or none is
+        left); WorkersUnavailable where the first worker cannot be started."""
+        while self.queue and len(self.in_flight) < self.workers + self.queued:
             first = len(self.queue) == len(self.items)
             i = self.queue.pop()
             try:
