@@ -150,11 +150,11 @@ class FitOutputs:
 #: VVV,EEE,VVI,VII` (36 cells) on 2 cores, seconds with --jobs 1 over --jobs 2, spawned:
 #: 272 x 2 (Old Faithful) 0.86, 500 x 5 0.91, 700 x 5 0.92, 1,000 x 5 1.06, 2,000 x 5
 #: 1.21, 20,000 x 5 1.55; forked: 60 x 2 1.13, 150 x 2 1.15, 272 x 2 1.10 to 1.14, 500 x 5
-#: 1.12, 1,000 x 5 1.35, and on Old Faithful with fewer cells 0.98 (4: VVV and VII, K =
-#: 1..4), 1.03 (9: VVV), 1.04 (18: VVV and VII).  Two or three cells seldom repay even
-#: forked workers.
+#: 1.12, 1,000 x 5 1.35; forked with one cell queued per worker (medians of 9): 60 x 2
+#: 1.05, 150 x 2 1.20, and on Old Faithful 1.11 with 18 cells (VVV and VII, K = 1..9),
+#: 0.89 with 8 (K = 1..4).  Two or three cells seldom repay even forked workers.
 AUTO_JOBS_ROWS = 1000
-AUTO_JOBS_ROW_CELLS = 5000
+AUTO_JOBS_ROW_CELLS = 4000
 AUTO_JOBS_BYTES = 16 << 20
 AUTO_JOBS_CELLS = 4
 
