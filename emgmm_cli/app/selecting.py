@@ -50,8 +50,7 @@ from .errors import UsageProblem
 from .fitting import FindingCallback, Fitted, api_inputs, check_outputs, fitted, fresh_seed
 from .prepare import Prepared, prepare
 from .requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELLS,
-                       AUTO_JOBS_ROWS, ReadOptions,
-                       SelectGrid)
+                       AUTO_JOBS_ROWS, ReadOptions, SelectGrid)
 
 TABLE_COLUMNS = ("covariance_type", "mclust", "n_components", "status", "log_likelihood",
                  "n_parameters", "bic", "aic", "icl", "converged", "n_iter", "stopped",
