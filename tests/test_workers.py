@@ -41,8 +41,12 @@ def run_all(fn: Callable[[Any], Any], items: list[Any]) -> dict[int, Any]:
 
 
 def in_fresh_process(code: str, **env: str) -> str:
+    """What python -c code prints, run with this environment less START_VARIABLE (as
+    start_method decides unless env sets it) and with env."""
+    environ = {k: v for k, v in os.environ.items() if k != START_VARIABLE}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), **env}, check=True)
+                          env={**environ, "PYTHONPATH": str(ROOT), **env}, timeout=60,
+                          check=True)
     return done.stdout.strip()
 
 
@@ -53,10 +57,7 @@ def test_workers_fork_where_no_other_thread_runs_and_the_variable_decides() -> N
              "print(start_method())\n"
              "threading.Thread(target=time.sleep, args=(1,), daemon=True).start()\n"
              "print(start_method())\n")
-    environ = {k: v for k, v in os.environ.items() if k != START_VARIABLE}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          env={**environ, "PYTHONPATH": str(ROOT)}, check=True)
-    assert done.stdout.split() == ["fork", "spawn"]  # a second thread: spawned
+    assert in_fresh_process(probe).split() == ["fork", "spawn"]  # a second thread: spawned
     assert in_fresh_process(probe, **{START_VARIABLE: "fork"}).split() == ["fork", "fork"]
     assert in_fresh_process(probe, **{START_VARIABLE: "spawn"}).split() == ["spawn", "spawn"]
 
@@ -164,9 +165,5 @@ stop.set()
 
 @pytest.mark.skipif(not FORKS, reason="workers fork on Linux")
 def test_workers_fork_beside_a_thread_registered_as_quiet_and_find_its_lock_free() -> None:
-    environ = {k: v for k, v in os.environ.items() if k != START_VARIABLE}
-    done = subprocess.run([sys.executable, "-c", QUIET_PROBE], capture_output=True,
-                          text=True, env={**environ, "PYTHONPATH": str(ROOT)}, timeout=60,
-                          check=True)
-    assert done.stdout.splitlines() == [
+    assert in_fresh_process(QUIET_PROBE).splitlines() == [
         "spawn", "fork", "[(0, True), (1, True), (2, True), (3, True)]", "spawn"]

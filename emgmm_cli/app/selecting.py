@@ -288,8 +288,9 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
     0: one per core, or "auto": cell_workers decides) other than 1 fits cells in worker
     processes; otherwise here, in order, where on_iteration (fit's progress callback,
     which may raise to stop) applies; log, if given, is told when worker processes run
-    them.  A seed of None draws one (recorded).  An engine error about the grid names the data.  inputs: what the rows
-    brought besides their points (ReadOptions.inputs), for the chosen cell's model.
+    them.  A seed of None draws one (recorded).  An engine error about the grid names the
+    data.  inputs: what the rows brought besides their points (ReadOptions.inputs), for
+    the chosen cell's model.
     """
     seed = fresh_seed() if seed is None else seed
     prepared = prepare(points, reg_covar=template.reg_covar, standardize=standardize,

@@ -6,10 +6,11 @@ worker starts (start_method):
 - forked, where the platform offers it (Linux and the BSDs; not macOS, whose system
   libraries are not safe to use after a fork, nor Windows) and this process runs no
   other thread but those a fork may leave behind (emgmm_cli.forking: a fork copies the
-  calling thread alone, and a lock another one held would stay held in the child).  A fork costs milliseconds; the worker inherits the imported
-  modules and the tasks' items themselves, which are never pickled (only results travel
-  back), and unless the parent's BLAS runs one thread (blas_one_thread) it limits it
-  to one (threadpoolctl) on its start;
+  calling thread alone, and a lock another one held would stay held in the child).  A
+  fork costs milliseconds; the worker inherits the imported modules and the tasks'
+  items themselves, which are never pickled (only results travel back), and unless the
+  parent's BLAS runs one thread (blas_one_thread) it limits it to one (threadpoolctl)
+  on its start;
 - spawned otherwise: a fresh interpreter (no state copied from the parent) that imports
   numpy itself, about 0.3 s, and receives each item pickled; its environment limits the
   linear-algebra library to one thread (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
@@ -80,7 +81,7 @@ class WorkersUnavailable(BackendError):
         super().__init__(f"cannot start worker processes ({self.reason}); run with --jobs 1")
 
 
-#: What starting a pool of spawned workers raises where the platform cannot.
+#: What starting a pool of workers raises where the platform cannot.
 _CANNOT_START = (OSError, ImportError, NotImplementedError)
 
 
