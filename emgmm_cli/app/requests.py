@@ -143,16 +143,16 @@ class FitOutputs:
 #: AUTO_JOBS_CELLS cells or more, with AUTO_JOBS_ROWS rows or more, or where workers fork
 #: (backends.processes.start_method) with rows times cells AUTO_JOBS_ROW_CELLS or more.
 #: On smaller data a worker's start costs more than it saves: a spawned one (a fresh
-#: interpreter importing numpy) about 0.3 s, a pool of forked ones 20 to 40 ms.  Larger
+#: interpreter importing numpy) about 0.3 s, a pool of two forked ones about 15 ms.  Larger
 #: data travel to spawned workers through a temporary copy on disk
 #: (backends.processes.INLINE_BYTES, which this does not exceed), and their fits share
-#: each pass among threads anyway (backends.local).  Measured with `emgmm select -c
-#: VVV,EEE,VVI,VII` (36 cells) on 2 cores, seconds with --jobs 1 over --jobs 2, spawned:
-#: 272 x 2 (Old Faithful) 0.86, 500 x 5 0.91, 700 x 5 0.92, 1,000 x 5 1.06, 2,000 x 5
-#: 1.21, 20,000 x 5 1.55; forked: 60 x 2 1.13, 150 x 2 1.15, 272 x 2 1.10 to 1.14, 500 x 5
-#: 1.12, 1,000 x 5 1.35; forked with one cell queued per worker (medians of 9): 60 x 2
-#: 1.05, 150 x 2 1.20, and on Old Faithful 1.11 with 18 cells (VVV and VII, K = 1..9),
-#: 0.89 with 8 (K = 1..4).  Two or three cells seldom repay even forked workers.
+#: each pass among threads anyway (backends.local).  Measured by benchmarks/jobs.py
+#: --repeats 5 (2026-12-03, 2 cores, commit 58434c3): `emgmm select` processes, seconds
+#: with --jobs 1 over --jobs 2 (forked; spawned), 36 cells (VVV, EEE, VVI, VII, K = 1..9)
+#: unless said: Old Faithful (272 x 2) 1.51; 1.20, its 18 cells (VVV and VII) 1.16; 0.68,
+#: its 8 (K = 1..4) 0.90; 0.58, 60 x 2 1.18; 0.85, 150 x 2 1.19; 0.81, 500 x 5 1.39; 1.05,
+#: 1,000 x 5 1.34; 1.18, 2,000 x 5 1.38; 1.30, 20,000 x 5 1.64; 1.59.  Two or three cells
+#: seldom repay even forked workers.
 AUTO_JOBS_ROWS = 1000
 AUTO_JOBS_ROW_CELLS = 4000
 AUTO_JOBS_BYTES = 16 << 20

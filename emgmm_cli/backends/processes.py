@@ -202,8 +202,8 @@ def run_tasks(
     in completion order; what each one is does not depend on the order.  queued: items
     handed to the pool beyond one per worker, so that a worker that finishes one finds the
     next waiting (on_start then reports some items a little before they run).  Short
-    tasks gain: Old Faithful's 36 select cells on 2 workers, 0.292 -> 0.275 s (medians of
-    12) with one more item per worker.
+    tasks gain: Old Faithful's 36 select cells on 2 forked workers, 0.288 -> 0.255 s with
+    one more item per worker (benchmarks/jobs.py --repeats 5, 2026-12-03).
 
     workers == 1 runs everything here, in this process, and a KeyboardInterrupt simply
     propagates (a task may call hold_interrupts() before it commits its outputs: Ctrl-C is
