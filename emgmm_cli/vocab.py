@@ -116,7 +116,9 @@ INIT_METHODS: tuple[Term, ...] = (
                "points and random responsibilities, a few EM iterations each; where "
                "--reg-covar is felt beside the data's spread, also the hierarchy run as "
                "mclust runs it, with no floor), then run the --n-init most promising to "
-               "convergence, the hierarchy's among them when --n-init is 2 or more"),
+               "convergence, the hierarchy's among them when --n-init is 2 or more; from "
+               "--n-init 4 on, half of the runs start from split-and-merge moves of the "
+               "best run so far instead"),
     Term("kmeans", "k-means labels (Lloyd's iterations from k-means++ seeds, on a "
                    "50,000-row sample for larger data)"),
     Term("k-means++", "k-means++ seeds as the means"),

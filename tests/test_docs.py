@@ -283,6 +283,7 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.engine.em import COLLAPSE_MASS, DEGENERATE_RATIO
     from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, HC_MAX_ROWS
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
+    from emgmm_cli.engine import splitmerge
     from emgmm_cli.engine.fitting import STACKED_ROWS
     from emgmm_cli.engine.starts import (FLOOR_FELT, LIFTED_FLOOR, MCLUST_TOL, SAME_MIXTURE,
                                          SCREEN_ITERS, SCREEN_MAX, SCREEN_PER_RUN,
@@ -323,6 +324,10 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"subsample of {HC_MAX_ROWS} rows"),
         ("docs/numerics.md", f"restarts ({fit['n_init']} by default)"),
         ("docs/numerics.md", f"makes min({SCREEN_MAX}, {SCREEN_PER_RUN}R) candidate starts"),
+        ("docs/numerics.md", f"With `--n-init R` of {splitmerge.FROM_RUNS} or more"),
+        ("docs/numerics.md", f"At most {splitmerge.MOVES} moves are made"),
+        ("docs/numerics.md", f"and the {splitmerge.CONTINUED} best run to convergence"),
+        ("docs/numerics.md", f"the next {splitmerge.CONTINUED} moves run"),
         ("docs/numerics.md", f"at least {FLOOR_FELT:g} of the data's least variance"),
         ("docs/numerics.md", "VVV with K = 2: {1:.2f} with the floor throughout, {0:.2f} "
                              "from mclust's own optimum".format(

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from . import criteria, starts
+from . import criteria, splitmerge, starts
 from .. import vocab
 from .degenerate import DegeneratePolicy
 from .dataset import (
@@ -296,33 +296,77 @@ def _run_result(data: Dataset, options: FitOptions, r: int, run: EMRun,
 def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
                hc_tree: HcTree | None, on_iteration: ProgressCallback | None,
                deadline: float | None = None) -> list[FitResult]:
-    """init auto (engine.starts): the n_init best screened starts run to convergence (on
-    small data all at once, their passes shared: _stacks).  A run that stalls or ends
-    degenerate gives its place to the next candidate; such runs are kept (the first of
-    them) only when no candidate is left and no run is sound."""
-    ranked = starts.screen(data, options, np.random.SeedSequence(options.seed),
-                           moments.mean, moments.variance, hc_tree)
+    """init auto (engine.starts): the best screened starts run to convergence (on small
+    data all at once, their passes shared: _stacks), then, with n_init of
+    splitmerge.FROM_RUNS or more, the runs of split-and-merge moves (_moved_runs).  A run
+    that stalls or ends degenerate gives its place to the next candidate; such runs are
+    kept (the first of them) only when no candidate is left and no run is sound."""
+    seed = np.random.SeedSequence(options.seed)
+    moved = splitmerge.budget(data, options)
+    screened = options.n_init - moved
+    ranked = starts.screen(data, options, seed, moments.mean, moments.variance, hc_tree,
+                           runs=screened)
     if not ranked:
         raise InvalidParameter("no start of init 'auto' could be made for "
                                f"{options.n_components} components", advice=(FEWER_COMPONENTS,))
     results: list[FitResult] = []
     spoilt: list[FitResult] = []
-    waiting = [c.params for c in ranked]
-    stack = _stacks(data, options)
-    while waiting and len(results) < options.n_init:
-        if results and deadline is not None and time.monotonic() >= deadline:
+    waiting = [c.params for c in ranked if c.params is not None]
+    while waiting and len(results) < screened:
+        if results and _past(deadline):
             break
-        batch = waiting[:options.n_init - len(results) if stack else 1]
+        batch = waiting[:screened - len(results) if _stacks(data, options) else 1]
         del waiting[:len(batch)]
-        first = len(results) + len(spoilt)
-        starts_ = [_equal_if_frozen(p, options) for p in batch]  # type: ignore[arg-type]
-        for result in (_stacked_runs(data, options, first, starts_, moments, on_iteration,
-                                     deadline) if stack else
-                       [_run_from(data, options, first, starts_[0], moments, on_iteration,
-                                  deadline)]):
-            bad = result.is_degenerate or starts.stalled(result.params)
-            (spoilt if bad else results).append(result)
+        _continue(data, options, batch, moments, on_iteration, deadline, results, spoilt)
+    if moved and results:
+        _moved_runs(data, options, starts.screening_sample(data, seed), moved, moments,
+                    on_iteration, deadline, results, spoilt)
     return results or spoilt[:1]
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _continue(data: Dataset, options: FitOptions, batch: list[MixtureParams],
+              moments: Moments, on_iteration: ProgressCallback | None,
+              deadline: float | None, results: list[FitResult], spoilt: list[FitResult]
+              ) -> list[FitResult]:
+    """The next runs, from the starts of batch (all at once where _stacks, else one), each
+    put in results, or in spoilt where it stalled or ended degenerate; returns them."""
+    first = len(results) + len(spoilt)
+    starts_ = [_equal_if_frozen(p, options) for p in batch]
+    runs = (_stacked_runs(data, options, first, starts_, moments, on_iteration, deadline)
+            if _stacks(data, options) else
+            [_run_from(data, options, first + i, p, moments, on_iteration, deadline)
+             for i, p in enumerate(starts_)])
+    for result in runs:
+        bad = result.is_degenerate or starts.stalled(result.params)
+        (spoilt if bad else results).append(result)
+    return runs
+
+
+def _moved_runs(data: Dataset, options: FitOptions, sample: Dataset, budget: int,
+                moments: Moments, on_iteration: ProgressCallback | None,
+                deadline: float | None, results: list[FitResult], spoilt: list[FitResult]
+                ) -> None:
+    """budget runs from split-and-merge moves (engine.splitmerge), CONTINUED at a time:
+    the best screened moves of the best sound run so far, then, while no run has raised
+    the best log-likelihood by more than tol per row, the next of the same moves."""
+    best: FitResult | None = None
+    ranked: list[MixtureParams] = []
+    while budget > 0 and not _past(deadline):
+        leader = max(results, key=lambda r: r.loglik)
+        if best is None or leader.loglik - best.loglik > options.tol * best.n_effective:
+            best = leader
+            ranked = [c.params for c in splitmerge.screen(
+                sample, best.params, options, moments.variance) if c.params is not None]
+        batch = ranked[:min(splitmerge.CONTINUED, budget)]
+        if not batch:
+            return
+        del ranked[:len(batch)]
+        budget -= len(batch)
+        _continue(data, options, batch, moments, on_iteration, deadline, results, spoilt)
 
 
 #: Full runs share their passes (engine.stacked) on data of at most this many rows, where

@@ -16,7 +16,9 @@ that ended at the same mixture as a better ranked one (same_mixture) is left out
 its full run would reach the same optimum.  The R best run to convergence (fitting.fit),
 each from where its screening ended (fewer where fewer are left); when R >= 2 and a
 hierarchy was given, its start is always among them.  A continued run that stalls or
-ends degenerate is replaced by the next candidate in the ranking.
+ends degenerate is replaced by the next candidate in the ranking.  From n_init 4 on, only
+R - R // 2 runs are made from these candidates (screen's runs) and the others from
+split-and-merge moves (engine.splitmerge, which ranks its moves with rank).
 
 Where the covariance floor is felt (floor_felt: reg_covar at least FLOOR_FELT of the
 rows' least variance along any direction) and EM is soft, the hierarchy's start is also
@@ -270,16 +272,40 @@ def _distinct(ranked: list[Candidate], column_variance: Array) -> list[Candidate
     return kept
 
 
+def rank(sample: Dataset, options: FitOptions, cands: list[Candidate],
+         column_variance: Array) -> list[Candidate]:
+    """Started candidates screened on the rows of sample (_iterate), judged and ranked:
+    the order the full runs take them in, the same mixture once (_distinct)."""
+    _iterate(sample, options, cands)
+    for cand in cands:
+        _judge(cand, options, column_variance)
+    return _distinct(sorted((c for c in cands if c.params is not None), key=Candidate.rank),
+                     column_variance)
+
+
+def sample_stream(seed: np.random.SeedSequence) -> np.random.SeedSequence:
+    """The stream screen draws its rows from: seed's first child."""
+    return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 0),
+                                  pool_size=seed.pool_size)
+
+
+def screening_sample(data: Dataset, seed: np.random.SeedSequence) -> Dataset:
+    """The rows screen runs its candidates on (the data, or SCREEN_ROWS of them)."""
+    return _screening_data(data, np.random.default_rng(sample_stream(seed)))
+
+
 def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
            column_mean: Array, column_variance: Array,
-           hc_tree: HcTree | None) -> list[Candidate]:
+           hc_tree: HcTree | None, runs: int | None = None) -> list[Candidate]:
     """Every candidate screened, in the order the full runs take them (see the module
     docstring); candidates whose start failed are left out, and when every one failed the
-    first one's error is raised."""
+    first one's error is raised.  runs: the full runs made from them (n_init unless
+    given), among which the hierarchy's is placed."""
+    runs = options.n_init if runs is None else runs
     # one component has one optimum, the data's mean and covariance: one start reaches it
     count = screen_count(options.n_init) if options.n_components > 1 else 1
     streams = seed.spawn(count + 2)  # the sample's, the candidates', the lifted one's
-    sample = _screening_data(data, np.random.default_rng(streams[0]))
+    sample = screening_sample(data, seed)
     cands = [Candidate(i, method)
              for i, method in enumerate(candidate_methods(count, hc_tree is not None))]
     if (hc_tree is not None and options.n_components > 1 and options.algorithm == "soft"
@@ -288,15 +314,11 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
     for cand in cands:
         _start(data, sample, options, cand, np.random.default_rng(streams[cand.index + 1]),
                column_mean, column_variance, hc_tree)
-    _iterate(sample, options, cands)
-    for cand in cands:
-        _judge(cand, options, column_variance)
-    ranked = _distinct(sorted((c for c in cands if c.params is not None), key=Candidate.rank),
-                       column_variance)
+    ranked = rank(sample, options, cands, column_variance)
     if not ranked and cands[0].error is not None:
         raise cands[0].error  # no start could be made: the first one's reason
     hc = next((c for c in ranked if c.method == "hc" and c.floor is None and c.usable), None)
-    if options.n_init >= 2 and hc is not None and ranked.index(hc) >= options.n_init:
+    if runs >= 2 and hc is not None and ranked.index(hc) >= runs:
         ranked.remove(hc)
-        ranked.insert(options.n_init - 1, hc)
+        ranked.insert(runs - 1, hc)
     return ranked

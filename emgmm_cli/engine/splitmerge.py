@@ -1,0 +1,138 @@
+"""Split-and-merge moves: the auto start's later runs, from the best optimum found so far.
+
+EM stops at the nearest maximum, and a common one short of the best has two components
+sharing one group of points while a third spans two groups.  No restart fixes that but
+by luck; a move does (SMEM: Ueda, Nakano, Ghahramani and Hinton, 2000).  From a fit's
+responsibilities, a move (i, j, k) merges components i and j (j's responsibilities
+added to i's) and splits a third, k, in two: the rows on the far side of k's mean along
+the principal axis of their scatter about it, weighed by their responsibilities of k
+(the eigenvector of its largest eigenvalue), give their responsibility of k to j, the
+others keep it.  The number of components stays K.
+Merge pairs come in decreasing order of the cosine between their columns of
+responsibilities (the pair that explains the same rows alike first), and for each pair
+every other component is split, in component order: at most MOVES moves.  A move's
+start is the M-step of its responsibilities (engine.em.m_step, with the fit's
+reg_covar); a move whose split leaves a component less than MIN_MASS rows, or whose
+M-step fails, is left out.
+
+engine.fitting gives a fit with init auto and n_init = R >= FROM_RUNS (and K >= 3) R // 2
+runs of moves (budget): after the R - R // 2 runs from screened starts, a round makes
+the moves of the best run so far, screens them as engine.starts screens its candidates
+(SCREEN_ITERS plain EM iterations each on the screening's rows, ranked; those that
+stall, fail or end degenerate left out), and runs the CONTINUED best to convergence;
+rounds go on from the best run while the budget lasts and a round raises the best
+log-likelihood by more than tol per row.  Moves are made from the data's
+responsibilities, so they need soft EM, nothing frozen, degenerate components kept, and
+every value of every row known (applies); elsewhere every run starts from the screening.
+Nothing here draws a random number: a fit's moves follow from its runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .dataset import Dataset, row_known, row_weights
+from .em import m_step
+from .errors import EngineError
+from .missing import row_missing
+from .options import FitOptions
+from .params import MixtureParams
+from .starts import Candidate, rank
+from .stats import predict_chunk, stats_from_resp
+
+Array = NDArray[np.floating]
+
+#: Moves made per round (at most), and runs continued from the best screened of them.
+#: Measured with fit --n-init 10 against scikit-learn's best of 30 k-means restarts and
+#: mclust on the 248 cells of benchmarks/optima.py: 10 screened runs, 18 cells short;
+#: 5 screened runs and 5 runs of moves, 2 per round, 5 short (docs/optima.md).
+MOVES = 60
+CONTINUED = 2
+#: The fewest runs (n_init) from which half of them go to moves: below, each run is worth
+#: more as a start of its own (n_init 2, the default, has none).
+FROM_RUNS = 4
+#: A move whose split leaves a component less mass than this many rows is left out.
+MIN_MASS = 1.0
+
+
+def applies(data: Dataset, options: FitOptions) -> bool:
+    """Whether a fit with these options can make moves (see the module docstring)."""
+    return (options.n_components >= 3 and options.algorithm == "soft"
+            and not options.freeze and options.on_degenerate == "keep"
+            and row_missing(data) is None and row_known(data) is None)
+
+
+def budget(data: Dataset, options: FitOptions) -> int:
+    """How many of the fit's n_init runs start from moves."""
+    if options.n_init < FROM_RUNS or not applies(data, options):
+        return 0
+    return options.n_init // 2
+
+
+def moves(x: Array, params: MixtureParams, reg_covar: float,
+          w: NDArray[np.float64] | None = None, limit: int = MOVES) -> list[MixtureParams]:
+    """The starts of the moves of params over the rows x (weighted by w), in order."""
+    k = params.n_components
+    resp = predict_chunk(x, params).resp.astype(np.float64)
+    weighted = resp if w is None else resp * w[:, None]
+    norm = np.sqrt(np.einsum("nk,nk->k", weighted, resp))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cosine = (weighted.T @ resp) / np.outer(norm, norm)
+    first, second = np.triu_indices(k, 1)
+    pairs = np.argsort(-np.nan_to_num(cosine[first, second], nan=-1.0), kind="stable")
+    far: dict[int, NDArray[np.bool_]] = {}
+    out: list[MixtureParams] = []
+    for p in pairs:
+        i, j = int(first[p]), int(second[p])
+        for s in range(k):
+            if s in (i, j):
+                continue
+            if s not in far:
+                far[s] = _far_side(x, params.means[s], weighted[:, s])
+            start = _moved(x, resp, w, (i, j, s), far[s], params.covariance_type, reg_covar)
+            if start is not None:
+                out.append(start)
+                if len(out) == limit:
+                    return out
+    return out
+
+
+def _far_side(x: Array, mean: Array, resp: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """The rows beyond mean along the principal axis of the scatter about it that resp
+    weighs (the direction the component's own rows spread most: its covariance's, in a
+    family that shares or rounds the covariances, may not say)."""
+    dev = (x - mean).astype(np.float64, copy=False)
+    axis = np.linalg.eigh((dev * resp[:, None]).T @ dev)[1][:, -1]
+    return np.asarray(dev @ axis > 0)
+
+
+def _moved(x: Array, resp: NDArray[np.float64], w: NDArray[np.float64] | None,
+           move: tuple[int, int, int], far: NDArray[np.bool_], covariance_type: str,
+           reg_covar: float) -> MixtureParams | None:
+    """The M-step of the responsibilities after the move (i, j, k), or None (see
+    MIN_MASS)."""
+    i, j, k = move
+    moved = resp.copy()
+    moved[:, i] += resp[:, j]
+    moved[:, j] = np.where(far, resp[:, k], 0.0)
+    moved[:, k] = np.where(far, 0.0, resp[:, k])
+    mass = (moved if w is None else moved * w[:, None]).sum(axis=0)
+    if not mass.min() >= MIN_MASS:
+        return None
+    centers = (moved if w is None else moved * w[:, None]).T @ x / mass[:, None]
+    try:
+        st = stats_from_resp(x, moved, centers, covariance_type, w)
+        return m_step(st, centers, covariance_type, reg_covar)[0]
+    except EngineError:
+        return None
+
+
+def screen(sample: Dataset, params: MixtureParams, options: FitOptions,
+           column_variance: Array) -> list[Candidate]:
+    """The moves of params, screened on the rows of sample and ranked (engine.starts.rank);
+    only the usable ones."""
+    x = sample.take(np.arange(sample.n_samples))
+    starts_ = moves(x, params, options.reg_covar, row_weights(sample))
+    cands = [Candidate(i, "split-merge", params=p) for i, p in enumerate(starts_)]
+    return [c for c in rank(sample, options, cands, column_variance) if c.usable]
