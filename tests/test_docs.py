@@ -325,6 +325,7 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"restarts ({fit['n_init']} by default)"),
         ("docs/numerics.md", f"makes min({SCREEN_MAX}, {SCREEN_PER_RUN}R) candidate starts"),
         ("docs/numerics.md", f"With `--n-init R` of {splitmerge.FROM_RUNS} or more"),
+        ("docs/guide.md", f"from `--n-init {splitmerge.FROM_RUNS}` on, half of them"),
         ("docs/numerics.md", f"At most {splitmerge.MOVES} moves are made"),
         ("docs/numerics.md", f"and the {splitmerge.CONTINUED} best run to convergence"),
         ("docs/numerics.md", f"the next {splitmerge.CONTINUED} moves run"),
