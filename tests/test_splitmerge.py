@@ -170,3 +170,15 @@ def test_the_cli_runs_moves_with_n_init(tmp_path: Path) -> None:
     api = fit(ArrayDataset(x), FitOptions(7, "tied", n_init=10, seed=0))
     assert doc["log_likelihood"] == pytest.approx(api.loglik, abs=1e-6)
     assert doc["restart_log_likelihoods"] == pytest.approx(api.restart_logliks, abs=1e-6)
+
+
+def test_no_move_starts_after_the_time_limit() -> None:
+    """max_time: the screened runs (on small data, started together) stop at the limit,
+    and no run from a move starts after it."""
+    x = three_groups()
+    limited = fit(ArrayDataset(x), FitOptions(3, n_init=10, seed=0, max_time=0.0))
+    assert len(limited.restart_logliks) == 10 - splitmerge.budget(ArrayDataset(x),
+                                                                  FitOptions(3, n_init=10))
+    assert set(limited.restart_stopped) == {"time limit"}
+    unlimited = fit(ArrayDataset(x), FitOptions(3, n_init=10, seed=0))
+    assert len(unlimited.restart_logliks) > len(limited.restart_logliks)

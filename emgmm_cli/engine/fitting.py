@@ -331,19 +331,24 @@ def _past(deadline: float | None) -> bool:
 def _continue(data: Dataset, options: FitOptions, batch: list[MixtureParams],
               moments: Moments, on_iteration: ProgressCallback | None,
               deadline: float | None, results: list[FitResult], spoilt: list[FitResult]
-              ) -> list[FitResult]:
-    """The next runs, from the starts of batch (all at once where _stacks, else one), each
-    put in results, or in spoilt where it stalled or ended degenerate; returns them."""
+              ) -> None:
+    """The next runs, from the starts of batch (all at once where _stacks, else one after
+    another, none started past the deadline once a run has ended), each put in results,
+    or in spoilt where it stalled or ended degenerate."""
     first = len(results) + len(spoilt)
     starts_ = [_equal_if_frozen(p, options) for p in batch]
-    runs = (_stacked_runs(data, options, first, starts_, moments, on_iteration, deadline)
-            if _stacks(data, options) else
-            [_run_from(data, options, first + i, p, moments, on_iteration, deadline)
-             for i, p in enumerate(starts_)])
+    if _stacks(data, options):
+        runs = _stacked_runs(data, options, first, starts_, moments, on_iteration, deadline)
+    else:
+        runs = []
+        for i, p in enumerate(starts_):
+            if (results or spoilt or runs) and _past(deadline):
+                break
+            runs.append(_run_from(data, options, first + i, p, moments, on_iteration,
+                                  deadline))
     for result in runs:
         bad = result.is_degenerate or starts.stalled(result.params)
         (spoilt if bad else results).append(result)
-    return runs
 
 
 def _moved_runs(data: Dataset, options: FitOptions, sample: Dataset, budget: int,
