@@ -99,6 +99,22 @@ def covariance_summary(doc: dict[str, Any], k: int, places: int | None = None) -
     return text
 
 
+def runs_text(doc: dict[str, Any]) -> str:
+    """How the restarts of a fit started, counted by origin in the order they came, and
+    the kept one's ("10: hc 1, kmeans 2, ..., split-merge 5; kept: split-merge", "1, from
+    kmeans"); empty for a model file that does not say (written before the field was)."""
+    origins = doc.get("restart_origins")
+    if not origins:
+        return ""
+    if len(origins) == 1:
+        return f"1, from {origins[0]}"
+    counts: dict[str, int] = {}
+    for origin in origins:
+        counts[origin] = counts.get(origin, 0) + 1
+    listed = ", ".join(f"{name} {n}" for name, n in counts.items())
+    return f"{len(origins)}: {listed}; kept: {doc.get('origin', '?')}"
+
+
 def render_fit_summary(console: "Console", doc: dict[str, Any], *,
                        shape: tuple[int, int]) -> None:
     """The summary of a fit: data, convergence, criteria, and a row per component."""
@@ -119,6 +135,8 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     if doc.get("transform") is not None:
         head.add_row("standardized", "fitted on the columns centred and scaled to unit "
                                      "variance; shown in the data's units")
+    if runs_text(doc):
+        head.add_row("runs", runs_text(doc))
     conv = "[green]yes[/green]" if doc["converged"] else "[red]no[/red]"
     head.add_row("iterations", f"{doc['n_iter']} (converged: {conv}, tol {opts['tol']:g})")
     head.add_row("log-likelihood", f"{_fixed(doc['log_likelihood'])} "
@@ -518,6 +536,7 @@ def model_info_text(doc: dict[str, Any], path: str) -> str:
         + (f", {doc['n_dropped']} incomplete rows dropped)" if doc.get("n_dropped") else ")"),
         "options: " + " ".join(f"{name}={_plain(opts.get(name))}" for name in OPTION_SPECS
                                if name not in ("n_components", "covariance_type")),
+        *([f"runs: {runs_text(doc)}"] if runs_text(doc) else []),
         f"iterations: {doc['n_iter']} (converged: {converged})",
         (f"log-likelihood: {_plain(doc['log_likelihood'])} "
          f"(per sample: {_plain(doc['mean_log_likelihood'])})"),

@@ -131,6 +131,17 @@ INIT_METHODS: tuple[Term, ...] = (
 #: by --init.
 MEANS_INIT = "means-init"
 
+#: How a run started, as a fit records it for every restart (the model's
+#: restart_origins): one of the init methods above but auto, or one of these.
+RUN_ORIGINS: tuple[Term, ...] = (
+    Term(MEANS_INIT, "the means given by --means-init"),
+    Term("init-model", "the parameters of the --init-model file, continued"),
+    Term("hc-mclust", "init auto: the hierarchy's start, run as mclust runs EM (the floor "
+                      "lifted) before the full run"),
+    Term("split-merge", "init auto: a split-and-merge move of the best run before it"),
+)
+INIT_MODEL_ORIGIN, LIFTED_ORIGIN, MOVE_ORIGIN = (t.name for t in RUN_ORIGINS[1:])
+
 ACCELERATIONS: tuple[Term, ...] = (
     Term("squarem", "SQUAREM (Varadhan and Roland 2008): extrapolate every two EM steps, "
                     "keeping an extrapolation only when it does not lower the likelihood"),

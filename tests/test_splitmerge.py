@@ -182,3 +182,46 @@ def test_no_move_starts_after_the_time_limit() -> None:
     assert set(limited.restart_stopped) == {"time limit"}
     unlimited = fit(ArrayDataset(x), FitOptions(3, n_init=10, seed=0))
     assert len(unlimited.restart_logliks) > len(limited.restart_logliks)
+
+
+# --- where each run started: the fit's record, the model file, the summary -------------------
+
+
+def test_every_run_records_where_it_started() -> None:
+    x = np.loadtxt(DATA / "faithful.csv", delimiter=",", skiprows=1)
+    auto = fit(ArrayDataset(x), FitOptions(7, "tied", n_init=10, seed=0))
+    screened = {"hc", "kmeans", "random", "k-means++", "random-from-data", "hc-mclust"}
+    assert set(auto.restart_origins[:5]) <= screened
+    assert auto.restart_origins[5:] == ["split-merge"] * 5
+    assert auto.origin == auto.restart_origins[auto.best_restart] == "split-merge"
+    assert fit(ArrayDataset(x), FitOptions(3, init="hc", n_init=3, seed=0)).restart_origins \
+        == ["hc", "random", "random"]
+    assert fit(ArrayDataset(x), FitOptions(3, init="kmeans", seed=0),
+               means_init=x[:3]).restart_origins == ["means-init"]
+    first = fit(ArrayDataset(x), FitOptions(3, seed=0))
+    assert first.restart_origins[0] in screened and first.origin in first.restart_origins
+    assert fit(ArrayDataset(x), FitOptions(3, seed=0), start=first.params).restart_origins \
+        == ["init-model"]
+
+
+def test_the_model_file_and_the_summaries_say_where_runs_started(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from emgmm_cli.cli.main import cli
+
+    model = tmp_path / "m.json"
+    runner = CliRunner()
+    done = runner.invoke(cli, ["fit", str(DATA / "faithful.csv"), "-k", "7", "-c", "tied",
+                               "--n-init", "10", "--seed", "0", "--model", str(model),
+                               "--quiet"])
+    assert done.exit_code == 0, done.output
+    doc = json.loads(model.read_text())
+    assert doc["origin"] == "split-merge" and doc["restart_origins"][5:] == ["split-merge"] * 5
+    shown = runner.invoke(cli, ["info", str(model)])
+    assert shown.exit_code == 0
+    assert "runs: 10: " in shown.output and "split-merge 5; kept: split-merge" in shown.output
+    # a file written before the fields were: loads, and says nothing of its runs
+    del doc["origin"], doc["restart_origins"]
+    model.write_text(json.dumps(doc))
+    older = runner.invoke(cli, ["info", str(model)])
+    assert older.exit_code == 0 and "runs:" not in older.output

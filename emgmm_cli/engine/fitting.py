@@ -87,6 +87,10 @@ class FitResult:
     #: why the kept run stopped (em.STOP_REASONS), and why every restart did
     stopped: str = STOPPED_MAX_ITER
     restart_stopped: list[str] = field(default_factory=list)
+    #: how the kept run started (an init method, or one of vocab.RUN_ORIGINS), and how
+    #: every restart did
+    origin: str = ""
+    restart_origins: list[str] = field(default_factory=list)
 
     @property
     def n_effective(self) -> float:
@@ -236,6 +240,7 @@ def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Gene
                  deadline: float | None = None) -> FitResult:
     """Restart r: its start (restart_method, or the given one), EM to convergence, its
     degeneracy check."""
+    origin = vocab.INIT_MODEL_ORIGIN if start is not None else restart_method(options.init, r)
     if start is None:
         start = initial_params(
             data, options.n_components, options.covariance_type,
@@ -243,7 +248,9 @@ def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Gene
             column_mean=moments.mean, column_variance=moments.variance,
             means_init=means_init, hc_tree=hc_tree, freeze=frozen_names(options.freeze),
         )
-    return _run_from(data, options, r, start, moments, on_iteration, deadline)
+    result = _run_from(data, options, r, start, moments, on_iteration, deadline)
+    result.origin = origin
+    return result
 
 
 def _equal_if_frozen(params: MixtureParams, options: FitOptions) -> MixtureParams:
@@ -311,7 +318,7 @@ def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
                                f"{options.n_components} components", advice=(FEWER_COMPONENTS,))
     results: list[FitResult] = []
     spoilt: list[FitResult] = []
-    waiting = [c.params for c in ranked if c.params is not None]
+    waiting = [(c.origin, c.params) for c in ranked if c.params is not None]
     while waiting and len(results) < screened:
         if results and _past(deadline):
             break
@@ -328,15 +335,15 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
-def _continue(data: Dataset, options: FitOptions, batch: list[MixtureParams],
+def _continue(data: Dataset, options: FitOptions, batch: list[tuple[str, MixtureParams]],
               moments: Moments, on_iteration: ProgressCallback | None,
               deadline: float | None, results: list[FitResult], spoilt: list[FitResult]
               ) -> None:
-    """The next runs, from the starts of batch (all at once where _stacks, else one after
-    another, none started past the deadline once a run has ended), each put in results,
-    or in spoilt where it stalled or ended degenerate."""
+    """The next runs, from the (origin, start) of batch (all at once where _stacks, else
+    one after another, none started past the deadline once a run has ended), each put in
+    results, or in spoilt where it stalled or ended degenerate."""
     first = len(results) + len(spoilt)
-    starts_ = [_equal_if_frozen(p, options) for p in batch]
+    starts_ = [_equal_if_frozen(p, options) for _, p in batch]
     if _stacks(data, options):
         runs = _stacked_runs(data, options, first, starts_, moments, on_iteration, deadline)
     else:
@@ -346,7 +353,8 @@ def _continue(data: Dataset, options: FitOptions, batch: list[MixtureParams],
                 break
             runs.append(_run_from(data, options, first + i, p, moments, on_iteration,
                                   deadline))
-    for result in runs:
+    for result, (origin, _) in zip(runs, batch):
+        result.origin = origin
         bad = result.is_degenerate or starts.stalled(result.params)
         (spoilt if bad else results).append(result)
 
@@ -359,12 +367,12 @@ def _moved_runs(data: Dataset, options: FitOptions, sample: Dataset, budget: int
     the best screened moves of the best sound run so far, then, while no run has raised
     the best log-likelihood by more than tol per row, the next of the same moves."""
     best: FitResult | None = None
-    ranked: list[MixtureParams] = []
+    ranked: list[tuple[str, MixtureParams]] = []
     while budget > 0 and not _past(deadline):
         leader = max(results, key=lambda r: r.loglik)
         if best is None or leader.loglik - best.loglik > options.tol * best.n_effective:
             best = leader
-            ranked = [c.params for c in splitmerge.screen(
+            ranked = [(c.origin, c.params) for c in splitmerge.screen(
                 sample, best.params, options, moments.variance) if c.params is not None]
         batch = ranked[:min(splitmerge.CONTINUED, budget)]
         if not batch:
@@ -419,6 +427,7 @@ def _pick_best(results: list[FitResult]) -> FitResult:
     best.restart_logliks = [r.loglik for r in results]
     best.restart_traces = [r.trace for r in results]
     best.restart_stopped = [r.stopped for r in results]
+    best.restart_origins = [r.origin for r in results]
     return best
 
 

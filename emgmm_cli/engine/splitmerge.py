@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import vocab
 from .dataset import Dataset, row_known, row_weights
 from .em import m_step
 from .errors import EngineError
@@ -134,5 +135,5 @@ def screen(sample: Dataset, params: MixtureParams, options: FitOptions,
     only the usable ones."""
     x = sample.take(np.arange(sample.n_samples))
     starts_ = moves(x, params, options.reg_covar, row_weights(sample))
-    cands = [Candidate(i, "split-merge", params=p) for i, p in enumerate(starts_)]
+    cands = [Candidate(i, vocab.MOVE_ORIGIN, params=p) for i, p in enumerate(starts_)]
     return [c for c in rank(sample, options, cands, column_variance) if c.usable]

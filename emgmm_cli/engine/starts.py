@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import vocab
 from .dataset import (Dataset, InMemoryRows, WeightedRows, row_known, row_weights,
                       take_weights)
 from .em import EMRun, degenerate_components, run_em
@@ -171,6 +172,12 @@ class Candidate:
 
     def rank(self) -> tuple[bool, float, int]:
         return (not self.usable, -self.loglik, self.index)
+
+    @property
+    def origin(self) -> str:
+        """How its run started, as a fit records it (FitResult.origin): the method, or
+        vocab.LIFTED_ORIGIN for the hierarchy's start run with the floor lifted."""
+        return vocab.LIFTED_ORIGIN if self.floor is not None else self.method
 
 
 def _screening_data(data: Dataset, rng: np.random.Generator) -> Dataset:

@@ -87,6 +87,8 @@ def model_document(result: "FitResult", *, feature_names: list[str], source: str
         "restart_log_likelihoods": [_finite_or_none(v) for v in result.restart_logliks],
         "stopped": result.stopped,
         "restart_stopped": list(result.restart_stopped),
+        "origin": result.origin,
+        "restart_origins": list(result.restart_origins),
         "options": {**opts.to_dict(), "dtype": dtype, **INPUT_DEFAULTS, **(inputs or {})},
         "source": source,
     }
@@ -147,6 +149,14 @@ MODEL_FIELDS: tuple[ModelField, ...] = (
                           "a fit that --on-degenerate error stops (degenerate) writes no "
                           "model (absent from files of earlier versions)"),
     ModelField("restart_stopped", "the same for every restart, in restart order"),
+    ModelField("origin", "how the kept restart started, as restart_origins says"),
+    ModelField("restart_origins", "how every restart started, in restart order: its init "
+                                  "method (" + ", ".join(
+                                      t.name for t in vocab.INIT_METHODS
+                                      if t.name != vocab.AUTO)
+               + "; with init auto, that of its screened start) or "
+               + ", ".join(f"{t.name} ({t.description})" for t in vocab.RUN_ORIGINS)
+               + " (absent from files of earlier versions)"),
     ModelField("options", "every fit option, with the seed actually used: an object with "
                           "the fields below"),
     ModelField("source", "the training data file, or <stdin>"),
@@ -180,7 +190,8 @@ OPTIONS_EXTRA: tuple[ModelField, ...] = (
 )
 #: Fields every version-1 document has, in the order fit writes them.
 REQUIRED_FIELDS = tuple(f.name for f in MODEL_FIELDS
-                        if f.name not in ("stopped", "restart_stopped"))
+                        if f.name not in ("stopped", "restart_stopped", "origin",
+                                          "restart_origins"))
 #: How far the weights may sum from 1 (fit writes them to within a few ulps).
 WEIGHT_SUM_TOL = 1e-6
 #: Relative asymmetry |S - S^T| / max|S| a covariance matrix may show.
@@ -477,6 +488,12 @@ def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
     }
     for name in ("log_likelihood", "mean_log_likelihood", "bic", "aic", "icl"):
         checks[name] = (lambda v: v is None or _is_number(v), "a number or null")
+    if "origin" in doc:  # optional: files of earlier versions lack them
+        checks["origin"] = (lambda v: isinstance(v, str), "a string")
+    if "restart_origins" in doc:
+        checks["restart_origins"] = (
+            lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+            "a list of strings")
     for name, (ok, expected) in checks.items():
         if not ok(doc[name]):
             raise _field_error(path, name, f"expected {expected}, got {json_text(doc[name])}")
