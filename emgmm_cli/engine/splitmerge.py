@@ -16,12 +16,13 @@ reg_covar); a move whose split leaves a component less than MIN_MASS rows, or wh
 M-step fails, is left out.
 
 engine.fitting gives a fit with init auto and n_init = R >= FROM_RUNS (and K >= 3) R // 2
-runs of moves (budget): after the R - R // 2 runs from screened starts, a round makes
-the moves of the best run so far, screens them as engine.starts screens its candidates
+runs of moves (budget): after the R - R // 2 runs from screened starts, it makes the
+moves of the best run so far, screens them as engine.starts screens its candidates
 (SCREEN_ITERS plain EM iterations each on the screening's rows, ranked; those that
-stall, fail or end degenerate left out), and runs the CONTINUED best to convergence;
-rounds go on from the best run while the budget lasts and a round raises the best
-log-likelihood by more than tol per row.  Moves are made from the data's
+stall, fail or end degenerate left out), and runs the CONTINUED best to convergence,
+then the next CONTINUED of the same ranking while none has raised the best
+log-likelihood by more than tol per row, and the moves of the new best once one has,
+until the budget is spent or no move is left.  Moves are made from the data's
 responsibilities, so they need soft EM, nothing frozen, degenerate components kept, and
 every value of every row known (applies); elsewhere every run starts from the screening.
 Nothing here draws a random number: a fit's moves follow from its runs.
@@ -44,10 +45,14 @@ from .stats import predict_chunk, stats_from_resp
 
 Array = NDArray[np.floating]
 
-#: Moves made per round (at most), and runs continued from the best screened of them.
-#: Measured with fit --n-init 10 against scikit-learn's best of 30 k-means restarts and
-#: mclust on the 248 cells of benchmarks/optima.py: 10 screened runs, 18 cells short;
-#: 5 screened runs and 5 runs of moves, 2 per round, 5 short (docs/optima.md).
+#: Moves made of one run (at most), and runs continued at a time.  Measured with fit
+#: --n-init 10 against scikit-learn's best of 30 k-means restarts and mclust on the 248
+#: cells of benchmarks/optima.py: 10 screened runs, 18 cells short; 5 screened and 5 from
+#: moves, 2 at a time, 6 short (docs/optima.md).  Short by the same 6 or within one of
+#: them: 1 at a time; 3 or 7 screened runs; 20 screening iterations; merge pairs by the
+#: inner product of their responsibilities instead of its cosine; split along the
+#: covariance's principal axis; after a run that improves nothing, the moves of the next
+#: distinct run.  The 6 are short of scikit-learn's best of 30 runs, not of mclust.
 MOVES = 60
 CONTINUED = 2
 #: The fewest runs (n_init) from which half of them go to moves: below, each run is worth
