@@ -225,3 +225,19 @@ def test_the_model_file_and_the_summaries_say_where_runs_started(tmp_path: Path)
     model.write_text(json.dumps(doc))
     older = runner.invoke(cli, ["info", str(model)])
     assert older.exit_code == 0 and "runs:" not in older.output
+
+
+def test_moves_are_made_on_the_rows_the_screening_ran_on() -> None:
+    """starts.sample_stream is the child a seed's spawn gives first, which screen draws
+    its rows from, for a seed of its own and for a child seed alike."""
+    from emgmm_cli.engine.starts import sample_stream, screening_sample
+
+    for seed in (np.random.SeedSequence(5), np.random.SeedSequence(5).spawn(3)[2]):
+        expected = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key,
+                                          pool_size=seed.pool_size).spawn(4)[0]
+        assert np.array_equal(sample_stream(seed).generate_state(4), expected.generate_state(4))
+    x = np.random.default_rng(0).standard_normal((5000, 2))
+    seed = np.random.SeedSequence(9)
+    a = screening_sample(ArrayDataset(x), seed).take(np.arange(2000))
+    b = screening_sample(ArrayDataset(x), seed).take(np.arange(2000))
+    assert np.array_equal(a, b) and not np.array_equal(a, x[:2000])

@@ -77,10 +77,9 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     and runs the --n-init most promising to convergence, the hierarchy's always among
     them, so that no cell ends below the optimum mclust's own start leads to (from
     --n-init 4 on, half of the runs start from split-and-merge moves of the cell's best
-    run instead: docs/numerics.md).  A restart
-    that ends degenerate (a component collapsed onto a few points: a spurious maximum)
-    loses to any that does not; a cell whose every restart is degenerate is shown as such
-    and never chosen.  Cells that cannot be fitted (K larger than the data allows) are
+    run instead: docs/numerics.md).  A restart that ends degenerate (a component
+    collapsed onto a few points: a spurious maximum) loses to any that does not; a cell
+    whose every restart is degenerate is shown as such and never chosen.  Cells that cannot be fitted (K larger than the data allows) are
     shown as failed, with the reason.
 
     On a terminal, prints the table with the best cell marked; when stdout is a pipe or a

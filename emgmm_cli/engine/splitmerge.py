@@ -123,10 +123,11 @@ def _moved(x: Array, resp: NDArray[np.float64], w: NDArray[np.float64] | None,
     moved[:, i] += resp[:, j]
     moved[:, j] = np.where(far, resp[:, k], 0.0)
     moved[:, k] = np.where(far, 0.0, resp[:, k])
-    mass = (moved if w is None else moved * w[:, None]).sum(axis=0)
+    counted = moved if w is None else moved * w[:, None]
+    mass = counted.sum(axis=0)
     if not mass.min() >= MIN_MASS:
         return None
-    centers = (moved if w is None else moved * w[:, None]).T @ x / mass[:, None]
+    centers = counted.T @ x / mass[:, None]
     try:
         st = stats_from_resp(x, moved, centers, covariance_type, w)
         return m_step(st, centers, covariance_type, reg_covar)[0]
