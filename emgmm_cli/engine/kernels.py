@@ -69,7 +69,7 @@ class WhitenedKernel:
         w[:, :, :d] = factors.transpose(0, 2, 1)
         w[:, :, d] = -np.einsum("kd,kde->ke", means, factors)
         const = log_weights + log_det - 0.5 * d * LOG_2PI
-        return cls(w.reshape(k * d, d + 1), chol, const.astype(dtype)[:, None])
+        return cls(w.reshape(k * d, d + 1), chol, const.astype(dtype, copy=False)[:, None])
 
     def log_prob(self, x: Array) -> tuple[Array, Array]:
         n, d = x.shape
@@ -86,9 +86,9 @@ class WhitenedKernel:
 
     def moments(self, x: Array, resp: Array, z3: Array) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """(first moments (K, D), scatter matrices about the current means (K, D, D))."""
-        sk = (resp @ x).astype(np.float64)
+        sk = (resp @ x).astype(np.float64, copy=False)  # fresh products: no copy needed
         z3 *= np.sqrt(resp)[:, None, :]
-        inner = np.matmul(z3, z3.transpose(0, 2, 1)).astype(np.float64)
+        inner = np.matmul(z3, z3.transpose(0, 2, 1)).astype(np.float64, copy=False)
         return sk, self.chol @ inner @ self.chol.transpose(0, 2, 1)
 
 
@@ -113,7 +113,7 @@ class ExpandedKernel:
         w[:, :d] = ms * prec
         w[:, d:] = -0.5 * prec
         const = log_weights + log_det - 0.5 * d * LOG_2PI - 0.5 * (ms * ms * prec).sum(axis=1)
-        return cls(c.astype(dtype), ms, w, const.astype(dtype)[:, None])
+        return cls(c.astype(dtype), ms, w, const.astype(dtype, copy=False)[:, None])
 
     def log_prob(self, x: Array) -> tuple[Array, Array]:
         n, d = x.shape
@@ -127,7 +127,7 @@ class ExpandedKernel:
 
     def moments(self, x: Array, resp: Array, feats: Array) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         d = x.shape[1]
-        g = (resp @ feats).astype(np.float64)
+        g = (resp @ feats).astype(np.float64, copy=False)
         nk = resp.sum(axis=1, dtype=np.float64)[:, None]
         first, second = g[:, :d], g[:, d:]
         ms = self.shifted_means
