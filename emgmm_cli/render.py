@@ -135,8 +135,9 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     if doc.get("transform") is not None:
         head.add_row("standardized", "fitted on the columns centred and scaled to unit "
                                      "variance; shown in the data's units")
-    if runs_text(doc):
-        head.add_row("runs", runs_text(doc))
+    runs = runs_text(doc)
+    if runs:
+        head.add_row("runs", runs)
     conv = "[green]yes[/green]" if doc["converged"] else "[red]no[/red]"
     head.add_row("iterations", f"{doc['n_iter']} (converged: {conv}, tol {opts['tol']:g})")
     head.add_row("log-likelihood", f"{_fixed(doc['log_likelihood'])} "
@@ -525,6 +526,7 @@ def model_info_text(doc: dict[str, Any], path: str) -> str:
     opts = doc["options"]
     k, d = doc["n_components"], doc["n_features"]
     converged = "yes" if doc["converged"] else "no"
+    runs = runs_text(doc)
     lines = [
         f"model: {path}",
         (f"format: {doc['format']} version {doc['version']} (written by emgmm "
@@ -536,7 +538,7 @@ def model_info_text(doc: dict[str, Any], path: str) -> str:
         + (f", {doc['n_dropped']} incomplete rows dropped)" if doc.get("n_dropped") else ")"),
         "options: " + " ".join(f"{name}={_plain(opts.get(name))}" for name in OPTION_SPECS
                                if name not in ("n_components", "covariance_type")),
-        *([f"runs: {runs_text(doc)}"] if runs_text(doc) else []),
+        *([f"runs: {runs}"] if runs else []),
         f"iterations: {doc['n_iter']} (converged: {converged})",
         (f"log-likelihood: {_plain(doc['log_likelihood'])} "
          f"(per sample: {_plain(doc['mean_log_likelihood'])})"),

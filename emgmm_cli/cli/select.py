@@ -79,8 +79,9 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     --n-init 4 on, half of the runs start from split-and-merge moves of the cell's best
     run instead: docs/numerics.md).  A restart that ends degenerate (a component
     collapsed onto a few points: a spurious maximum) loses to any that does not; a cell
-    whose every restart is degenerate is shown as such and never chosen.  Cells that cannot be fitted (K larger than the data allows) are
-    shown as failed, with the reason.
+    whose every restart is degenerate is shown as such and never chosen.  Cells that
+    cannot be fitted (K larger than the data allows) are shown as failed, with the
+    reason.
 
     On a terminal, prints the table with the best cell marked; when stdout is a pipe or a
     file and no --table is named, writes the table as CSV instead.  Files are written
