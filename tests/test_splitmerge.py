@@ -23,6 +23,7 @@ from emgmm_cli.engine.fitting import fit
 from emgmm_cli.engine.missing import part_missing
 from emgmm_cli.engine.options import FitOptions
 from emgmm_cli.engine.params import MixtureParams
+from emgmm_cli.engine.stats import predict_chunk
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -94,16 +95,24 @@ def test_moves_respect_row_weights() -> None:
         assert a.covariances == pytest.approx(b.covariances)
 
 
-def test_a_move_that_empties_a_component_is_left_out() -> None:
+def test_a_move_that_leaves_a_component_less_than_a_row_is_left_out() -> None:
+    """A split that gives j less than MIN_MASS rows' worth of responsibility makes no
+    start (EM would begin with a component that explains next to nothing); one that
+    gives it a share of the rows does."""
     x = three_groups()
     params = stuck(x, "full")
-    assert len(splitmerge.moves(x, params, 1e-6, limit=1)) == 1
-    # every row of the spanning component on one side of its mean: nothing for j
-    lopsided = MixtureParams.build(params.weights, params.means + np.array([[0, 0], [0, 0],
-                                                                           [-30.0, 0]]),
-                                   params.covariances, "full")
-    for start in splitmerge.moves(x, lopsided, 1e-6):
-        assert (start.weights * len(x)).min() >= splitmerge.MIN_MASS
+    resp = predict_chunk(x, params).resp.astype(np.float64)
+    k = int(np.argmax(params.means[:, 0]))  # the component spanning two groups
+    i, j = (c for c in range(3) if c != k)
+    two = np.zeros(len(x), dtype=bool)
+    two[np.argsort(resp[:, k])[-2:]] = True  # two rows' worth: enough, not weighed 0.4
+    assert resp[two, k].sum() > 1.9
+    assert splitmerge._moved(x, resp, None, (i, j, k), two, "full", 1e-6) is not None
+    light = np.full(len(x), 0.4)
+    assert splitmerge._moved(x, resp, light, (i, j, k), two, "full", 1e-6) is None
+    beyond = x[:, 0] > params.means[k, 0]
+    moved = splitmerge._moved(x, resp, light, (i, j, k), beyond, "full", 1e-6)
+    assert moved is not None and (moved.weights * 0.4 * len(x)).min() >= splitmerge.MIN_MASS
 
 
 def test_the_budget_is_half_the_runs_from_four_on() -> None:
@@ -155,6 +164,7 @@ def test_weighted_rows_take_moves_too() -> None:
     weighted = fit(WeightedRows(ArrayDataset(x), w, None), FitOptions(3, n_init=4, seed=0))
     plain = fit(ArrayDataset(x), FitOptions(3, n_init=4, seed=0))
     assert len(weighted.restart_logliks) == len(plain.restart_logliks)
+    assert weighted.restart_origins[2:] == plain.restart_origins[2:] == ["split-merge"] * 2
     assert weighted.loglik == pytest.approx(2 * plain.loglik, rel=1e-9)
 
 
