@@ -48,11 +48,13 @@ Array = NDArray[np.floating]
 #: Moves made of one run (at most), and runs continued at a time.  Measured with fit
 #: --n-init 10 against scikit-learn's best of 30 k-means restarts and mclust on the 248
 #: cells of benchmarks/optima.py: 10 screened runs, 18 cells short; 5 screened and 5 from
-#: moves, 2 at a time, 6 short (docs/optima.md).  Short by the same 6 or within one of
-#: them: 1 at a time; 3 or 7 screened runs; 20 screening iterations; merge pairs by the
-#: inner product of their responsibilities instead of its cosine; split along the
-#: covariance's principal axis; after a run that improves nothing, the moves of the next
-#: distinct run.  The 6 are short of scikit-learn's best of 30 runs, not of mclust.
+#: moves, 2 at a time, 6 short (docs/optima.md, both in one run).  One-off variants of
+#: this module, run on the same cells and targets on 2026-12-03 and not kept, left the
+#: same 6 short or were within one of them: 1 at a time; 3 or 7 screened runs; 20
+#: screening iterations; merge pairs by the inner product of their responsibilities
+#: instead of its cosine; split along the covariance's principal axis; after a run that
+#: improves nothing, the moves of the next distinct run.  The 6 are short of
+#: scikit-learn's best of 30 runs, not of mclust.
 MOVES = 60
 CONTINUED = 2
 #: The fewest runs (n_init) from which half of them go to moves: below, each run is worth
