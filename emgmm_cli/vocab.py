@@ -112,8 +112,9 @@ def covariance_term(name: str) -> CovarianceTerm:
 AUTO = "auto"
 
 INIT_METHODS: tuple[Term, ...] = (
-    Term(AUTO, "screen many cheap starts (the hierarchy, k-means, k-means++ seeds, random "
-               "points and random responsibilities, a few EM iterations each; where "
+    Term(AUTO, "screen many cheap starts (the hierarchy, its last merges decided again by "
+               "the covariance family, k-means, k-means++ seeds, random points and random "
+               "responsibilities, a few EM iterations each; where "
                "--reg-covar is felt beside the data's spread, also the hierarchy run as "
                "mclust runs it, with no floor), then run the --n-init most promising to "
                "convergence, the hierarchy's among them when --n-init is 2 or more; from "
@@ -139,8 +140,11 @@ RUN_ORIGINS: tuple[Term, ...] = (
     Term("hc-mclust", "init auto: the hierarchy's start, run as mclust runs EM (the floor "
                       "lifted) before the full run"),
     Term("split-merge", "init auto: a split-and-merge move of the best run before it"),
+    Term("hc-family", "init auto: the hierarchy with its last merges decided again by the "
+                      "covariance family's own likelihood"),
 )
-INIT_MODEL_ORIGIN, LIFTED_ORIGIN, MOVE_ORIGIN = (t.name for t in RUN_ORIGINS[1:])
+INIT_MODEL_ORIGIN, LIFTED_ORIGIN, MOVE_ORIGIN, FAMILY_HC_ORIGIN = (
+    t.name for t in RUN_ORIGINS[1:])
 
 ACCELERATIONS: tuple[Term, ...] = (
     Term("squarem", "SQUAREM (Varadhan and Roland 2008): extrapolate every two EM steps, "

@@ -281,7 +281,7 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.app.selecting import TABLE_COLUMNS
     from emgmm_cli.cli.main import COMMANDS
     from emgmm_cli.engine.em import COLLAPSE_MASS, DEGENERATE_RATIO
-    from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, HC_MAX_ROWS
+    from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, HC_MAX_ROWS, REMERGED
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
     from emgmm_cli.engine import splitmerge
     from emgmm_cli.engine.fitting import STACKED_ROWS
@@ -327,6 +327,9 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"With `--n-init R` of {splitmerge.FROM_RUNS} or more"),
         ("docs/guide.md", f"from `--n-init {splitmerge.FROM_RUNS}` on, half of them"),
         ("docs/numerics.md", f"At most {splitmerge.MOVES} moves are made"),
+        ("docs/numerics.md", f"at up to K + {REMERGED} groups"),
+        ("docs/numerics.md", "cut at K joins a trio that ends "
+                             f"{constant_of('test_family_tree.py', 'BLOBS_VII3')[1]:.1f} below"),
         ("docs/numerics.md", f"and the {splitmerge.CONTINUED} best run to convergence"),
         ("docs/numerics.md", f"the next {splitmerge.CONTINUED} moves run"),
         ("docs/numerics.md", f"at least {FLOOR_FELT:g} of the data's least variance"),

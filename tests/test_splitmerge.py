@@ -200,7 +200,8 @@ def test_no_move_starts_after_the_time_limit() -> None:
 def test_every_run_records_where_it_started() -> None:
     x = np.loadtxt(DATA / "faithful.csv", delimiter=",", skiprows=1)
     auto = fit(ArrayDataset(x), FitOptions(7, "tied", n_init=10, seed=0))
-    screened = {"hc", "kmeans", "random", "k-means++", "random-from-data", "hc-mclust"}
+    screened = {"hc", "kmeans", "random", "k-means++", "random-from-data", "hc-mclust",
+                "hc-family"}
     assert set(auto.restart_origins[:5]) <= screened
     assert auto.restart_origins[5:] == ["split-merge"] * 5
     assert auto.origin == auto.restart_origins[auto.best_restart] == "split-merge"

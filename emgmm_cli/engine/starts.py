@@ -29,6 +29,12 @@ floor, and on such data the floor alone can lead EM from the same partition to a
 optimum: on raw breast cancer, VVV with K = 2, 22639.05 with the floor throughout,
 22656.79 from mclust's own optimum continued under the floor, which this candidate
 reproduces (docs/optima.md).
+
+Where a hierarchy is given, one more candidate (``hc-family``, _family_candidate) cuts
+hc.family_tree: the hierarchy with its last merges down to K decided again by the cell's
+own family.  Like the lifted one it comes after the others, draws no random numbers and
+changes no other candidate's stream; it is left out where the family merges as the
+hierarchy does.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from .dataset import (Dataset, InMemoryRows, WeightedRows, row_known, row_weight
                       take_weights)
 from .em import EMRun, degenerate_components, run_em
 from .errors import EngineError
-from .hc import HcTree
+from .hc import HcTree, family_tree
 from .init import initial_params
 from .options import FitOptions
 from .ordering import component_order
@@ -160,11 +166,13 @@ def floor_felt(reg_covar: float, sample: Dataset) -> bool:
 @dataclass
 class Candidate:
     """One screened start: its method, its stream, and where its screening ended; floor:
-    the lifted floor its screening ran with (None: reg_covar's)."""
+    the lifted floor its screening ran with (None: reg_covar's); tree: the hierarchy an
+    "hc" candidate cuts where not the fit's (hc.family_tree's)."""
 
     index: int
     method: str
     floor: float | None = None
+    tree: HcTree | None = None
     params: MixtureParams | None = None
     loglik: float = -math.inf
     usable: bool = False
@@ -175,9 +183,12 @@ class Candidate:
 
     @property
     def origin(self) -> str:
-        """How its run started, as a fit records it (FitResult.origin): the method, or
-        vocab.LIFTED_ORIGIN for the hierarchy's start run with the floor lifted."""
-        return vocab.LIFTED_ORIGIN if self.floor is not None else self.method
+        """How its run started, as a fit records it (FitResult.origin): the method,
+        vocab.LIFTED_ORIGIN for the hierarchy's start run with the floor lifted, or
+        vocab.FAMILY_HC_ORIGIN for the family's own last merges."""
+        if self.floor is not None:
+            return vocab.LIFTED_ORIGIN
+        return vocab.FAMILY_HC_ORIGIN if self.tree is not None else self.method
 
 
 def _screening_data(data: Dataset, rng: np.random.Generator) -> Dataset:
@@ -201,7 +212,7 @@ def _start(data: Dataset, sample: Dataset, options: FitOptions, cand: Candidate,
             where, options.n_components, options.covariance_type, cand.method, rng,
             reg_covar=options.reg_covar if cand.floor is None else cand.floor,
             column_mean=column_mean,
-            column_variance=column_variance, hc_tree=hc_tree)
+            column_variance=column_variance, hc_tree=cand.tree or hc_tree)
     except EngineError as exc:
         cand.error = exc
     return cand
@@ -290,6 +301,20 @@ def rank(sample: Dataset, options: FitOptions, cands: list[Candidate],
                      column_variance)
 
 
+def _family_candidate(data: Dataset, options: FitOptions, hc_tree: HcTree,
+                      index: int) -> list[Candidate]:
+    """The candidate that cuts hc.family_tree (the hierarchy with its last merges decided
+    by the family's own likelihood), or none where that tree is none or cuts as hc_tree
+    does (the hierarchy's own candidate already starts there)."""
+    k = options.n_components
+    rows = np.arange(data.n_samples) if hc_tree.rows is None else hc_tree.rows
+    tree = family_tree(hc_tree, data.take(rows), k, options.covariance_type,
+                       options.reg_covar, take_weights(data, rows))
+    if tree is None or np.array_equal(tree.partition(k), hc_tree.partition(k)):
+        return []
+    return [Candidate(index, "hc", tree=tree)]
+
+
 def sample_stream(seed: np.random.SeedSequence) -> np.random.SeedSequence:
     """The stream screen draws its rows from: seed's first child."""
     return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 0),
@@ -311,20 +336,23 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
     runs = options.n_init if runs is None else runs
     # one component has one optimum, the data's mean and covariance: one start reaches it
     count = screen_count(options.n_init) if options.n_components > 1 else 1
-    streams = seed.spawn(count + 2)  # the sample's, the candidates', the lifted one's
+    # the sample's, the candidates', the lifted one's, the family's
+    streams = seed.spawn(count + 3)
     sample = screening_sample(data, seed)
     cands = [Candidate(i, method)
              for i, method in enumerate(candidate_methods(count, hc_tree is not None))]
     if (hc_tree is not None and options.n_components > 1 and options.algorithm == "soft"
             and floor_felt(options.reg_covar, sample)):
         cands.append(Candidate(count, "hc", floor=options.reg_covar * LIFTED_FLOOR))
+    if hc_tree is not None and options.n_components > 1:
+        cands += _family_candidate(data, options, hc_tree, count + 1)
     for cand in cands:
         _start(data, sample, options, cand, np.random.default_rng(streams[cand.index + 1]),
                column_mean, column_variance, hc_tree)
     ranked = rank(sample, options, cands, column_variance)
     if not ranked and cands[0].error is not None:
         raise cands[0].error  # no start could be made: the first one's reason
-    hc = next((c for c in ranked if c.method == "hc" and c.floor is None and c.usable), None)
+    hc = next((c for c in ranked if c.origin == "hc" and c.usable), None)
     if runs >= 2 and hc is not None and ranked.index(hc) >= runs:
         ranked.remove(hc)
         ranked.insert(runs - 1, hc)
