@@ -66,9 +66,12 @@ Speed
 process start to exit; select's own default grid is all 14 models; its default --jobs
 auto runs worker processes, one per core, on the larger dataset), the same with --jobs 1
 (every cell in the one process), and `Rscript` running Mclust(X, G = 1:9, modelNames =
-c("VVV","EEE","VVI","VII")) on the same CSV, alternately, --repeats times, medians.  Each
-also reports the seconds of the call alone (emgmm_cli.select(..., jobs="auto") in a
-Python process; system.time(Mclust(...))), which leave out the interpreters' start.
+c("VVV","EEE","VVI","VII")) on the same CSV with R's seed set to 0 as well, alternately,
+--repeats times, medians.  (Over 2000 rows, Mclust builds its hierarchy on a random 2000 of
+them, mclust.options("subset"), drawn from R's generator: unseeded, its optima on the
+larger dataset change from run to run.)  Each also reports the seconds of the call alone
+(emgmm_cli.select(..., jobs="auto") in a Python process; system.time(Mclust(...))), which
+leave out the interpreters' start.
 Data: Old Faithful, and 20,000 x 5 points from 5 spherical Gaussians (unit variance,
 centres uniform in [-10, 10]^5, numpy seed 5).  Per cell: emgmm's log-likelihood less
 mclust's, and the passes over the data of the chosen run with --accelerate squarem (the
@@ -550,6 +553,7 @@ def _optima_row(name: str, cells: list[tuple[Any, ...]], misses: dict[str, list[
 R_SELECT = r"""
 suppressMessages(library(mclust))
 x <- as.matrix(read.csv(commandArgs(TRUE)[1]))
+set.seed(as.integer(commandArgs(TRUE)[2]))  # the hierarchy's subset of rows over 2000
 models <- c("VVV", "EEE", "VVI", "VII")
 t <- system.time(m <- Mclust(x, G = 1:9, modelNames = models, verbose = FALSE))[["elapsed"]]
 cat("seconds", t, "\n")
@@ -621,7 +625,8 @@ def speed(repeats: int, use_r: bool, only: list[str] | None, plain: bool = True)
                 runs["ec"].append(float(_timed([sys.executable, str(tmp / "timed_select.py"),
                                                 str(path)])[1]))
                 if use_r:
-                    wall, out = _timed(["Rscript", str(tmp / "select.R"), str(path)])
+                    wall, out = _timed(["Rscript", str(tmp / "select.R"), str(path),
+                                        str(SEED)])
                     runs["rp"].append(wall)
                     ref = _parse_r(out, runs["rc"])
             med = {key: statistics.median(v) if v else float("nan") for key, v in runs.items()}
