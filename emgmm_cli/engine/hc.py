@@ -481,8 +481,10 @@ def hc_stats(data: Dataset, tree: HcTree, k: int, covariance_type: str, *,
 
 
 #: How many of the hierarchy's last merges the family's own criterion decides again
-#: (family_tree): measured on 20,000 x 5 blobs, 1 to 6 all reach mclust's best VII K = 3,
-#: which the cut at K misses by 5574.8 from every seed tried (docs/optima.md).
+#: (family_tree).  On benchmarks/optima.py's 20,000 x 5 blobs, VII with K = 3, fit seeds 0
+#: to 3: with 1 to 6 every seed reaches mclust's best, -252007.54; with none, 3 of the 4
+#: end at the cut at K's -257582.37.  Over the optima benchmark's cells, 1, 3 and 6 missed
+#: the same number of targets.
 REMERGED = 3
 
 
