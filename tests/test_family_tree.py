@@ -139,3 +139,4 @@ def test_no_tree_where_no_finer_cut_has_groups_large_enough() -> None:
     assert family_tree(tree, x, 6, "diag", 1e-6) is None  # no cut finer than 6 groups
     tied = family_tree(tree, x, 2, "tied", 1e-6)  # any group has a shared covariance
     assert tied is not None and tied.min_groups == 2
+    assert family_tree(hc_tree(x, min_groups=3), x, 2, "tied", 1e-6) is None  # not cut at 2

@@ -535,7 +535,10 @@ def family_tree(tree: HcTree, x: Array, k: int, covariance_type: str, reg_covar:
     to k.  mclust's hierarchy (like this one) merges by the unconstrained VVV criterion
     whatever the family; where groups are well apart, which of them to join last is the
     family's choice.  x: the tree's rows, weights their weights.  The tree it returns
-    stops at k groups; None where no finer cut has groups large enough."""
+    stops at k groups; None where no finer cut has groups large enough, or where tree
+    stops above k groups."""
+    if k < tree.min_groups:
+        return None
     least = _min_rows(covariance_type, x.shape[1])
     fine = next((g for g in range(min(k + REMERGED, tree.n_rows), k, -1)
                  if g >= tree.min_groups and np.bincount(tree.partition(g)).min() >= least),
