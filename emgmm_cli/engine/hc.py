@@ -525,6 +525,25 @@ def _min_rows(covariance_type: str, d: int) -> int:
     return {"full": d + 1, "tied": 1}.get(covariance_type, 2)
 
 
+def _groups_of(x: Array, labels: NDArray[np.intp], weights: NDArray[np.float64] | None
+               ) -> tuple[Array, Array, Array, list[int]] | None:
+    """Per group of labels (0..G-1, numbered by first row): its weight, mean, scatter
+    matrix about the mean, and first row (its name in a tree's merges); None where a
+    group weighs nothing (it has no Gaussian)."""
+    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
+    order = np.argsort(labels, kind="stable")
+    first = np.searchsorted(labels[order], np.arange(int(labels.max()) + 1))
+    xs, w = np.asarray(x, dtype=np.float64)[order], w[order]
+    n = np.add.reduceat(w, first)
+    if not (n > 0).all():
+        return None
+    means = np.add.reduceat(xs * w[:, None], first, axis=0) / n[:, None]
+    dx = (xs - np.repeat(means, np.diff(np.append(first, len(xs))), axis=0)) \
+        * np.sqrt(w)[:, None]
+    scatter = np.add.reduceat(dx[:, :, None] * dx[:, None, :], first, axis=0)
+    return n, means, scatter, [int(r) for r in order[first]]
+
+
 def family_tree(tree: HcTree, x: Array, k: int, covariance_type: str, reg_covar: float,
                 weights: NDArray[np.float64] | None = None) -> HcTree | None:
     """The hierarchy with its last merges down to k groups decided again by the family's
@@ -545,21 +564,12 @@ def family_tree(tree: HcTree, x: Array, k: int, covariance_type: str, reg_covar:
                 None)
     if fine is None:
         return None
-    labels = tree.partition(fine)
-    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
-    order = np.argsort(labels, kind="stable")
-    first = np.searchsorted(labels[order], np.arange(fine))
-    xs, w = np.asarray(x, dtype=np.float64)[order], w[order]
-    n = np.add.reduceat(w, first)
-    if not (n > 0).all():  # a group of rows of weight 0 has no Gaussian
+    groups = _groups_of(x, tree.partition(fine), weights)
+    if groups is None:
         return None
-    means = np.add.reduceat(xs * w[:, None], first, axis=0) / n[:, None]
-    dx = (xs - np.repeat(means, np.diff(np.append(first, len(xs))), axis=0)) \
-        * np.sqrt(w)[:, None]
-    scatter = np.add.reduceat(dx[:, :, None] * dx[:, None, :], first, axis=0)
+    n, means, scatter, names = groups
     tied = covariance_type == "tied"
     own = None if tied else _group_scores(n, scatter, covariance_type, reg_covar)
-    names = list(order[first])  # each group's first row (its name in the merges)
     merges = [tree.merges[: tree.n_rows - fine]]
     while len(names) > k:
         i, j = np.triu_indices(len(names), 1)
