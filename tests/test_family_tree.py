@@ -14,6 +14,7 @@ import pytest
 from scipy.stats import multivariate_normal
 
 from emgmm_cli.backends.local import ArrayDataset
+from emgmm_cli.engine.dataset import WeightedRows
 from emgmm_cli.engine import FitOptions, fit, hc
 from emgmm_cli.engine.hc import REMERGED, family_tree, hc_tree
 
@@ -87,7 +88,8 @@ def test_each_merge_keeps_the_familys_likelihood_highest(covariance_type: str) -
         tree = hc_tree(x)
         k = 3
         fine = k + REMERGED
-        out = family_tree(tree, x, k, covariance_type, reg_covar=0.0)
+        out = family_tree(ArrayDataset(x), tree, k, covariance_type, 0.0,
+                          origin=x.mean(axis=0))
         assert out is not None and out.min_groups == k
         np.testing.assert_array_equal(out.merges[: tree.n_rows - fine],
                                       tree.merges[: tree.n_rows - fine])
@@ -112,7 +114,8 @@ def test_weighted_rows_merge_as_repeated_rows() -> None:
     counts = np.random.default_rng(0).integers(1, 4, size=len(x))
     rows = np.repeat(np.arange(len(x)), counts)
     for family in ("full", "tied", "diag", "spherical"):
-        weighted = family_tree(tree, x, 2, family, 0.0, counts.astype(float))
+        weighted = family_tree(WeightedRows(ArrayDataset(x), counts.astype(float)), tree, 2,
+                               family, 0.0, origin=x.mean(axis=0))
         assert weighted is not None
         by_copies = _family_partition_of_labels(x[rows], tree.partition(2 + REMERGED)[rows],
                                                 2, family)
@@ -135,8 +138,10 @@ def _family_partition_of_labels(x: np.ndarray, labels: np.ndarray, k: int,
 def test_no_tree_where_no_finer_cut_has_groups_large_enough() -> None:
     x = np.random.default_rng(1).normal(size=(6, 3))
     tree = hc_tree(x)
-    assert family_tree(tree, x, 2, "full", 1e-6) is None  # a group of at most 3 rows
-    assert family_tree(tree, x, 6, "diag", 1e-6) is None  # no cut finer than 6 groups
-    tied = family_tree(tree, x, 2, "tied", 1e-6)  # any group has a shared covariance
+    data, mean = ArrayDataset(x), x.mean(axis=0)
+    assert family_tree(data, tree, 2, "full", 1e-6, origin=mean) is None  # groups <= 3 rows
+    assert family_tree(data, tree, 6, "diag", 1e-6, origin=mean) is None  # no finer cut
+    tied = family_tree(data, tree, 2, "tied", 1e-6, origin=mean)  # one shared covariance
     assert tied is not None and tied.min_groups == 2
-    assert family_tree(hc_tree(x, min_groups=3), x, 2, "tied", 1e-6) is None  # not cut at 2
+    stopped = hc_tree(x, min_groups=3)  # cannot be cut at 2
+    assert family_tree(data, stopped, 2, "tied", 1e-6, origin=mean) is None

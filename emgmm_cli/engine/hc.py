@@ -56,6 +56,7 @@ from numpy.typing import NDArray
 
 from .dataset import Dataset, take_weights
 from .errors import ANOTHER_INIT, FEWER_COMPONENTS, InvalidParameter
+from .families import scatter_about_means
 from .missing import row_missing
 from .stats import SuffStats, stats_from_resp
 
@@ -525,27 +526,8 @@ def _min_rows(covariance_type: str, d: int) -> int:
     return {"full": d + 1, "tied": 1}.get(covariance_type, 2)
 
 
-def _groups_of(x: Array, labels: NDArray[np.intp], weights: NDArray[np.float64] | None
-               ) -> tuple[Array, Array, Array, list[int]] | None:
-    """Per group of labels (0..G-1, numbered by first row): its weight, mean, scatter
-    matrix about the mean, and first row (its name in a tree's merges); None where a
-    group weighs nothing (it has no Gaussian)."""
-    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
-    order = np.argsort(labels, kind="stable")
-    first = np.searchsorted(labels[order], np.arange(int(labels.max()) + 1))
-    xs, w = np.asarray(x, dtype=np.float64)[order], w[order]
-    n = np.add.reduceat(w, first)
-    if not (n > 0).all():
-        return None
-    means = np.add.reduceat(xs * w[:, None], first, axis=0) / n[:, None]
-    dx = (xs - np.repeat(means, np.diff(np.append(first, len(xs))), axis=0)) \
-        * np.sqrt(w)[:, None]
-    scatter = np.add.reduceat(dx[:, :, None] * dx[:, None, :], first, axis=0)
-    return n, means, scatter, [int(r) for r in order[first]]
-
-
-def family_tree(tree: HcTree, x: Array, k: int, covariance_type: str, reg_covar: float,
-                weights: NDArray[np.float64] | None = None) -> HcTree | None:
+def family_tree(data: Dataset, tree: HcTree, k: int, covariance_type: str, reg_covar: float,
+                *, origin: Array) -> HcTree | None:
     """The hierarchy with its last merges down to k groups decided again by the family's
     own criterion: tree cut at up to k + REMERGED groups (as many as leave every group
     enough rows for the family's covariance: _min_rows), then the pair whose merge keeps
@@ -553,21 +535,27 @@ def family_tree(tree: HcTree, x: Array, k: int, covariance_type: str, reg_covar:
     mean and covariance, or with one covariance for "tied") merged, again and again, down
     to k.  mclust's hierarchy (like this one) merges by the unconstrained VVV criterion
     whatever the family; where groups are well apart, which of them to join last is the
-    family's choice.  x: the tree's rows, weights their weights.  The tree it returns
-    stops at k groups; None where no finer cut has groups large enough, or where tree
+    family's choice.  The groups' statistics are hc_stats's (weighted as the rows are,
+    about origin: a centre of the data, as the M-step's).  The tree it returns stops at k
+    groups; None where no finer cut has groups large enough (or weight), or where tree
     stops above k groups."""
     if k < tree.min_groups:
         return None
-    least = _min_rows(covariance_type, x.shape[1])
+    least = _min_rows(covariance_type, data.n_features)
     fine = next((g for g in range(min(k + REMERGED, tree.n_rows), k, -1)
                  if g >= tree.min_groups and np.bincount(tree.partition(g)).min() >= least),
                 None)
     if fine is None:
         return None
-    groups = _groups_of(x, tree.partition(fine), weights)
-    if groups is None:
+    centre = np.broadcast_to(origin, (fine, data.n_features))
+    st = hc_stats(data, tree, fine, "full", origin=centre)
+    n: Array = st.nk
+    if not (n > 0).all():  # a group of rows of weight 0 has no Gaussian
         return None
-    n, means, scatter, names = groups
+    means: Array = st.sk / n[:, None]
+    scatter: Array = scatter_about_means(st.scatter, n, means - centre, 0.0)
+    # each group's first row: its name in the merges (a cut numbers groups by first row)
+    names = [int(r) for r in np.unique(tree.partition(fine), return_index=True)[1]]
     tied = covariance_type == "tied"
     own = None if tied else _group_scores(n, scatter, covariance_type, reg_covar)
     merges = [tree.merges[: tree.n_rows - fine]]

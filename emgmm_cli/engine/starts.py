@@ -212,7 +212,8 @@ def _start(data: Dataset, sample: Dataset, options: FitOptions, cand: Candidate,
             where, options.n_components, options.covariance_type, cand.method, rng,
             reg_covar=options.reg_covar if cand.floor is None else cand.floor,
             column_mean=column_mean,
-            column_variance=column_variance, hc_tree=cand.tree or hc_tree)
+            column_variance=column_variance,
+            hc_tree=hc_tree if cand.tree is None else cand.tree)
     except EngineError as exc:
         cand.error = exc
     return cand
@@ -302,14 +303,13 @@ def rank(sample: Dataset, options: FitOptions, cands: list[Candidate],
 
 
 def _family_candidate(data: Dataset, options: FitOptions, hc_tree: HcTree,
-                      index: int) -> list[Candidate]:
+                      column_mean: Array, index: int) -> list[Candidate]:
     """The candidate that cuts hc.family_tree (the hierarchy with its last merges decided
     by the family's own likelihood), or none where that tree is none or cuts as hc_tree
     does (the hierarchy's own candidate already starts there)."""
     k = options.n_components
-    rows = np.arange(data.n_samples) if hc_tree.rows is None else hc_tree.rows
-    tree = family_tree(hc_tree, data.take(rows), k, options.covariance_type,
-                       options.reg_covar, take_weights(data, rows))
+    tree = family_tree(data, hc_tree, k, options.covariance_type, options.reg_covar,
+                       origin=column_mean)
     if tree is None or np.array_equal(tree.partition(k), hc_tree.partition(k)):
         return []
     return [Candidate(index, "hc", tree=tree)]
@@ -345,7 +345,7 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
             and floor_felt(options.reg_covar, sample)):
         cands.append(Candidate(count, "hc", floor=options.reg_covar * LIFTED_FLOOR))
     if hc_tree is not None and options.n_components > 1:
-        cands += _family_candidate(data, options, hc_tree, count + 1)
+        cands += _family_candidate(data, options, hc_tree, column_mean, count + 1)
     for cand in cands:
         _start(data, sample, options, cand, np.random.default_rng(streams[cand.index + 1]),
                column_mean, column_variance, hc_tree)
