@@ -9,11 +9,16 @@ the criterion.
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from scipy.stats import multivariate_normal
 
 from emgmm_cli.backends.local import ArrayDataset
+from emgmm_cli.cli.main import cli
 from emgmm_cli.engine.dataset import WeightedRows
 from emgmm_cli.engine import FitOptions, fit, hc
 from emgmm_cli.engine.hc import REMERGED, family_tree, hc_tree
@@ -145,3 +150,28 @@ def test_no_tree_where_no_finer_cut_has_groups_large_enough() -> None:
     assert tied is not None and tied.min_groups == 2
     stopped = hc_tree(x, min_groups=3)  # cannot be cut at 2
     assert family_tree(data, stopped, 2, "tied", 1e-6, origin=mean) is None
+
+
+REPEATED = np.repeat([[1.0, 1.0], [2.0, 2.0], [5.0, 5.0], [9.0, 9.0]], 3, axis=0)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_no_tree_where_the_familys_likelihood_is_not_finite(covariance_type: str) -> None:
+    """Groups of repeated rows have singular covariances under reg_covar 0: no candidate,
+    and no numpy warning on the way."""
+    tree = hc_tree(REPEATED)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert family_tree(ArrayDataset(REPEATED), tree, 2, covariance_type, 0.0,
+                           origin=REPEATED.mean(axis=0)) is None
+
+
+def test_a_singular_start_is_still_the_fits_one_line_error(tmp_path: Path) -> None:
+    """--reg-covar 0 on repeated rows: the fit's own refusal (exit 1), not an internal
+    error from the candidate."""
+    data = tmp_path / "repeated.csv"
+    np.savetxt(data, REPEATED, delimiter=",", header="a,b", comments="")
+    done = CliRunner().invoke(cli, ["fit", str(data), "-k", "2", "-c", "full",
+                                    "--reg-covar", "0", "--seed", "0"])
+    assert done.exit_code == 1
+    assert "not positive definite" in done.output and "internal error" not in done.output

@@ -537,8 +537,9 @@ def family_tree(data: Dataset, tree: HcTree, k: int, covariance_type: str, reg_c
     whatever the family; where groups are well apart, which of them to join last is the
     family's choice.  The groups' statistics are hc_stats's (weighted as the rows are,
     about origin: a centre of the data, as the M-step's).  The tree it returns stops at k
-    groups; None where no finer cut has groups large enough (or weight), or where tree
-    stops above k groups."""
+    groups; None where no finer cut has groups large enough (or weight), where the
+    family's likelihood is not finite (_merged_down), or where tree stops above k
+    groups."""
     if k < tree.min_groups:
         return None
     least = _min_rows(covariance_type, data.n_features)
@@ -556,9 +557,25 @@ def family_tree(data: Dataset, tree: HcTree, k: int, covariance_type: str, reg_c
     scatter: Array = scatter_about_means(st.scatter, n, means - centre, 0.0)
     # each group's first row: its name in the merges (a cut numbers groups by first row)
     names = [int(r) for r in np.unique(tree.partition(fine), return_index=True)[1]]
+    with np.errstate(all="ignore"):
+        try:
+            merged = _merged_down(n, means, scatter, names, k, covariance_type, reg_covar)
+        except np.linalg.LinAlgError:  # a covariance singular under reg_covar
+            merged = None
+    if merged is None:
+        return None
+    return HcTree(rows=tree.rows, merges=np.concatenate([tree.merges[: tree.n_rows - fine],
+                                                         merged]), n_rows=tree.n_rows)
+
+
+def _merged_down(n: Array, means: Array, scatter: Array, names: list[int], k: int,
+                 covariance_type: str, reg_covar: float) -> NDArray[np.intp] | None:
+    """family_tree's merges of the groups (weights n, means, scatter matrices about them,
+    first rows names) down to k, as (a, b) rows; None where the family's likelihood is not
+    finite for some pair (a covariance singular under reg_covar: no merge is better)."""
     tied = covariance_type == "tied"
     own = None if tied else _group_scores(n, scatter, covariance_type, reg_covar)
-    merges = [tree.merges[: tree.n_rows - fine]]
+    merges = []
     while len(names) > k:
         i, j = np.triu_indices(len(names), 1)
         pair_n = n[i] + n[j]
@@ -573,9 +590,11 @@ def family_tree(data: Dataset, tree: HcTree, k: int, covariance_type: str, reg_c
             merged = _group_scores(pair_n, scatter[i] + scatter[j] + between,
                                    covariance_type, reg_covar)
             gain = merged - own[i] - own[j]  # type: ignore[index]
+        if not np.isfinite(gain).all():
+            return None
         best = int(np.argmax(gain))
         a, b = int(i[best]), int(j[best])
-        merges.append(np.array([[names[a], names[b]]], dtype=np.intp))
+        merges.append((names[a], names[b]))
         means[a] = (n[a] * means[a] + n[b] * means[b]) / pair_n[best]
         n[a], scatter[a] = pair_n[best], scatter[a] + scatter[b] + between[best]
         if own is not None:
@@ -583,7 +602,7 @@ def family_tree(data: Dataset, tree: HcTree, k: int, covariance_type: str, reg_c
             own = np.delete(own, b)
         n, means, scatter = (np.delete(v, b, axis=0) for v in (n, means, scatter))
         del names[b]
-    return HcTree(rows=tree.rows, merges=np.concatenate(merges), n_rows=tree.n_rows)
+    return np.array(merges, dtype=np.intp).reshape(-1, 2)
 
 
 #: The seed-sequence key of the stream that draws the hierarchy's subsample (large data).
