@@ -8,6 +8,17 @@ number).  A step that must not be cut in half (renaming a set of outputs into pl
 recording a dataset as done) holds them (hold_interrupts, deferred_interrupt): a signal
 that comes meanwhile is noted and raised when the step is over.  Batch workers ignore
 them all and stop when the parent says so (backends.processes).
+
+A signal that a run's own handlers raise is also recorded (stop_received), because the
+exception can be lost on its way: code that calls back into Python may turn it into
+another one.  numpy's comparison of structured arrays (np.unique(..., axis=0)) does so,
+into "TypeError: Cannot compare structured arrays", which a batch would report as one
+dataset's failure before it went on with the next.  So where a run turns an exception
+into a result (a failed dataset, a failed cell, an error message), it first raises the
+stop that was asked for (raise_if_stopped).
+
+A signal that the run was started ignoring (SIGHUP under nohup, SIGINT in a background
+job of a shell without job control) stays ignored.
 """
 
 from __future__ import annotations
@@ -35,15 +46,58 @@ class Stopped(KeyboardInterrupt):
         return 128 + self.signum
 
 
+class _Received:
+    """The stopping signal that came while stop_on_signals' handlers were installed
+    (None if none came)."""
+
+    signum: int | None = None
+
+
+def _stop_exception(signum: int) -> KeyboardInterrupt:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
+
+
 def _raise_stopped(signum: int, frame: object) -> None:
-    raise Stopped(signum)
+    _Received.signum = signum
+    raise _stop_exception(signum)
 
 
 def stop_on_signals() -> None:
-    """Make SIGTERM and SIGHUP raise Stopped (where the platform has them)."""
+    """Make SIGTERM and SIGHUP raise Stopped and Ctrl-C KeyboardInterrupt, each recorded
+    (where the platform has them, and unless the process was started ignoring them)."""
+    _Received.signum = None
     for signum in STOP_SIGNALS:
-        if signum != signal.SIGINT:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
             signal.signal(signum, _raise_stopped)
+
+
+@contextmanager
+def stopping_on_signals() -> Iterator[None]:
+    """stop_on_signals() for the duration of the block, then the handlers as they were
+    and nothing recorded (for a run inside a process that goes on after it)."""
+    previous = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    stop_on_signals()
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _Received.signum = None
+
+
+def stop_received() -> KeyboardInterrupt | None:
+    """The exception of the stopping signal that came since stop_on_signals() (None if
+    none did): Stopped for SIGTERM and SIGHUP, KeyboardInterrupt for Ctrl-C."""
+    signum = _Received.signum
+    return None if signum is None else _stop_exception(signum)
+
+
+def raise_if_stopped() -> None:
+    """Raise the stop a signal asked for, if one came (stop_received): for code that is
+    about to turn an exception into a result, which may be that stop in disguise."""
+    stop = stop_received()
+    if stop is not None:
+        raise stop
 
 
 class _Hold:
@@ -89,6 +143,12 @@ def release_interrupts() -> None:
     caught, _Hold.caught = _Hold.caught, None
     if caught is not None:
         _Hold.previous[caught](caught, None)
+
+
+def interrupt_noted() -> bool:
+    """Whether a stopping signal came while held (hold_interrupts), not yet raised: for a
+    loop that holds them and looks between steps (backends.tasks)."""
+    return _Hold.held and _Hold.caught is not None
 
 
 @contextmanager

@@ -37,7 +37,8 @@ EXIT_MEANINGS = {
              "where known, the line and column, and says what to do",
     "USAGE": "bad usage: an unknown option, a value out of range, a missing argument, "
              "options that exclude each other",
-    "HANGUP": "stopped by SIGHUP (the terminal closed), as Ctrl-C stops a run",
+    "HANGUP": "stopped by SIGHUP (the terminal closed), as Ctrl-C stops a run; a run "
+              "started under nohup goes on",
     "INTERRUPTED": "interrupted (Ctrl-C); no partial output file or temporary file is left "
                    "behind, and batch still writes its summary of what was done",
     "TERMINATED": "stopped by SIGTERM (kill, timeout, a scheduler), as Ctrl-C stops a run",

@@ -33,3 +33,18 @@ def invoke_in(cwd: Path, *args: str, input: str | bytes | None = None) -> Any:
                                   env={"EMGMM_FORCE_TTY": None}, prog_name="emgmm")
     finally:
         os.chdir(here)
+
+
+def assert_stopped_batch(results: Path, n_datasets: int) -> None:
+    """A batch's output folder after it was stopped part-way: some datasets done, not all,
+    each one's folder complete (no temporary file) and listed in summary.csv."""
+    import csv
+
+    assert sorted(p.name for p in results.rglob(".*tmp-*")) == []
+    with open(results / "summary.csv", encoding="utf-8") as fh:
+        listed = sorted(Path(r["file"]).stem for r in csv.DictReader(fh))
+    folders = sorted(p.name for p in results.iterdir() if p.is_dir())
+    assert 1 <= len(folders) < n_datasets and listed == folders
+    for name in folders:
+        assert sorted(p.name for p in (results / name).iterdir()) == [
+            "labels.csv", "model.json", "trace.csv"]

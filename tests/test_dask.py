@@ -27,7 +27,7 @@ from emgmm_cli.backends import BackendError, BackendOptions, session  # noqa: E4
 from emgmm_cli.engine.families import searched  # noqa: E402
 from emgmm_cli.io.errors import DataError  # noqa: E402
 
-from conftest import invoke_in  # noqa: E402
+from conftest import assert_stopped_batch, invoke_in  # noqa: E402
 
 RTOL = 1e-10
 
@@ -393,6 +393,30 @@ def test_the_command_starts_its_own_cluster_and_ctrl_c_leaves_nothing(tmp_path: 
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_sigterm_stops_a_batch_on_its_own_cluster_and_its_summary_is_written(
+        tmp_path: Path) -> None:
+    """A subprocess pipeline: batch --backend dask, SIGTERM once a dataset is written: the
+    tasks in flight finish, exit 143, and every folder is complete and in summary.csv."""
+    (tmp_path / "data").mkdir()
+    for i in range(12):
+        np.save(tmp_path / "data" / f"set{i:02d}.npy", blobs(3000, seed=i))
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    results = tmp_path / "results"
+    proc = subprocess.Popen([sys.executable, "-m", "emgmm_cli", "batch", "data", "-k", "3",
+                             "--n-init", "3", "--seed", "0", "--output-dir", "results",
+                             "--backend", "dask", "--workers", "2"], cwd=tmp_path, env=env,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(results.glob("*/model.json")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143 and err.splitlines()[-1] == "emgmm: stopped by SIGTERM", err
+    assert_stopped_batch(results, 12)
 
 
 def test_cluster_options_need_the_dask_backend(tmp_path: Path) -> None:

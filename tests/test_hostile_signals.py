@@ -8,8 +8,8 @@ test: writing their outputs, converting text to the binary cache, fitting a batc
 
 from __future__ import annotations
 
-import csv
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,8 +21,11 @@ import numpy as np
 import pytest
 
 from emgmm_cli import interrupts
-from emgmm_cli.interrupts import Stopped, stop_on_signals
+from emgmm_cli.backends.processes import START_VARIABLE, run_tasks
+from emgmm_cli.interrupts import Stopped, stopping_on_signals
 from emgmm_cli.io.cache import STALE_TEMP_SECONDS, remove_orphans
+
+from conftest import assert_stopped_batch
 
 ROOT = Path(__file__).resolve().parent.parent
 STOPPED: dict[int, tuple[int, str]] = {
@@ -143,14 +146,7 @@ def test_sigterm_stops_a_batch_and_its_summary_is_written(many: Path, jobs: str,
     code, last = signal_when(proc, lambda: len(list(results.glob("*/model.json"))) >= 1,
                              signal.SIGTERM)
     assert (code, last) == STOPPED[signal.SIGTERM]
-    assert temporaries(results) == []
-    with open(results / "summary.csv", encoding="utf-8") as fh:
-        listed = sorted(Path(r["file"]).stem for r in csv.DictReader(fh))
-    folders = sorted(p.name for p in results.iterdir() if p.is_dir())
-    assert 1 <= len(folders) < 16 and listed == folders
-    for name in folders:
-        assert sorted(p.name for p in (results / name).iterdir()) == [
-            "labels.csv", "model.json", "trace.csv"]
+    assert_stopped_batch(results, 16)
 
 
 def children(pid: int) -> set[int]:
@@ -194,17 +190,95 @@ def running(pid: int) -> bool:
 
 
 def test_holding_interrupts_holds_sigterm_too() -> None:
-    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
-    stop_on_signals()
-    try:
+    with stopping_on_signals():
         interrupts.hold_interrupts()
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(0.01)  # delivered, noted, not raised
+        assert interrupts.interrupt_noted()
         with pytest.raises(Stopped) as info:
             interrupts.release_interrupts()
         assert info.value.signum == signal.SIGTERM and info.value.exit_status == 143
+        assert not interrupts.interrupt_noted()
         interrupts.hold_interrupts()
         interrupts.release_interrupts()  # nothing came: nothing raised
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    assert interrupts.stop_received() is None
+
+
+# --------------------------------------------------------------------------- the task loop
+
+
+def _mark(path: str) -> str:
+    """A task: a moment's work, then its file written (as a dataset's outputs are)."""
+    time.sleep(0.05)
+    Path(path).write_text("done")
+    return path
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_signal_while_a_result_is_reported_loses_no_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """SIGTERM landing in the middle of reporting a result (here, sent from inside
+    on_result, where a batch records a dataset in its summary) stops the run only once
+    that result and every other finished task have been reported: each task's file is a
+    reported result, and nothing more was started."""
+    monkeypatch.setenv(START_VARIABLE, method)
+    paths = [str(tmp_path / f"task{i}") for i in range(12)]
+    reported: dict[int, str] = {}
+
+    def on_result(i: int, value: str | BaseException) -> None:
+        if not reported:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)  # delivered here, in the middle of the report
+        assert isinstance(value, str)
+        reported[i] = value
+
+    with stopping_on_signals(), pytest.raises(Stopped):
+        run_tasks(_mark, paths, 2, on_start=lambda i: None, on_result=on_result)
+    written = sorted(p for p in paths if Path(p).exists())
+    assert sorted(reported.values()) == written and 1 <= len(written) < len(paths)
+
+
+def _masks_the_stop(item: int) -> int:
+    """A task that turns the KeyboardInterrupt a signal raises inside it into another
+    exception, as numpy's comparison of structured arrays does (np.unique(x, axis=0))."""
+    if item == 1:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            raise TypeError("Cannot compare structured arrays") from None
+    if item == 3:  # the same exception, no signal
+        raise TypeError("Cannot compare structured arrays")
+    return item
+
+
+def test_a_stop_turned_into_another_exception_still_stops_the_run() -> None:
+    """In this process (one worker), a task's exception is its result, unless a stop
+    signal came: then the run stops as the signal asked, and no later task starts."""
+    reported: dict[int, int | BaseException] = {}
+    with stopping_on_signals(), pytest.raises(Stopped) as info:
+        run_tasks(_masks_the_stop, [0, 1, 2], 1, on_start=lambda i: None,
+                  on_result=reported.__setitem__)
+    assert info.value.signum == signal.SIGTERM and reported == {0: 0}
+    reported.clear()
+    with stopping_on_signals():  # no signal: the exception is the task's result
+        run_tasks(_masks_the_stop, [3, 2], 1, on_start=lambda i: None,
+                  on_result=reported.__setitem__)
+    assert isinstance(reported[0], TypeError) and reported[1] == 2
+
+
+@pytest.mark.skipif(shutil.which("nohup") is None, reason="needs nohup")
+def test_a_run_under_nohup_goes_on_when_its_terminal_closes(big: Path,
+                                                           tmp_path: Path) -> None:
+    """nohup starts the run ignoring SIGHUP: it stays ignored, and the fit completes."""
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    proc = subprocess.Popen(["nohup", sys.executable, "-m", "emgmm_cli", "fit",
+                             str(big / "big.npy"), "-k", "4", "--seed", "0", "--max-iter", "3",
+                             "-o", str(out / "labels.csv"), "--model", str(out / "model.json")],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    code, last = signal_when(proc, lambda: bool(temporaries(out)), signal.SIGHUP)
+    assert code == 0, last
+    assert sorted(p.name for p in out.iterdir()) == ["labels.csv", "model.json"]

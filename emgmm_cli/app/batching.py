@@ -38,6 +38,7 @@ from ..backends.processes import (
     check_stop,
     deferred_interrupt,
     hold_interrupts,
+    raise_if_stopped,
     run_tasks,
     worker_count,
 )
@@ -310,6 +311,7 @@ def run_one(task: BatchTask, phrase: Phrasing) -> BatchRow:
         check_stop()
         _write(fit, destinations(settings, item.out_dir), item.out_dir, selection=table)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary
+        raise_if_stopped()  # unless it is a stop signal in disguise
         row.status = f"failed: {failure_reason(exc, item.path, phrase)}"
         if isinstance(exc, DegenerateComponent):  # stopped by on_degenerate 'error'
             row.stopped = exc.stopped

@@ -57,6 +57,7 @@ from ..engine.missing import (
 from ..io.errors import DataError
 from . import BackendError, BackendOptions
 from .local import ArrayDataset, available_cores, block_rows
+from .tasks import run_pool
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -623,50 +624,60 @@ class DaskCluster:
         item on the workers, as many at once as they have threads,
         reported as they finish (as backends.processes.run_tasks).  A task whose worker
         died is retried by dask; one that keeps killing its workers is reported as a
-        RuntimeError.  On KeyboardInterrupt nothing more is started, the tasks in flight
-        are waited for and reported, and KeyboardInterrupt is raised again."""
-        from distributed import as_completed
+        RuntimeError.  A stop signal (held meanwhile, backends.tasks) starts nothing more:
+        the tasks in flight are waited for and reported, and then it is raised."""
+        if items:
+            run_pool(_TaskPool(self, fn, items, extra), len(items), self.n_threads(),
+                     on_start=on_start, on_result=on_result)
+
+
+class _TaskPool:
+    """backends.tasks.Pool on a cluster: tasks run in this process's working directory
+    (relative paths mean on the workers what they mean here), and are not stopped part-way
+    (a stop waits for those in flight)."""
+
+    def __init__(self, cluster: DaskCluster, fn: Callable[..., Any], items: Sequence[Any],
+                 extra: Sequence[Any] | None) -> None:
+        self.client, self.fn, self.items, self.extra = cluster.client, fn, items, extra
+        self.here = os.getcwd()
+
+    def submit(self, i: int) -> Any:
+        args = (self.items[i],) if self.extra is None else (self.items[i], list(self.extra))
+        return self.client.submit(_in_dir, self.here, self.fn, *args, pure=False)
+
+    def wait(self, futures: list[Any], timeout: float | None) -> list[Any]:
+        from distributed import wait
+
+        if not futures:
+            return []
+        try:
+            with self.client.as_current():  # wait() waits with the current client
+                wait(futures, timeout, "ALL_COMPLETED" if timeout is None else "FIRST_COMPLETED")
+        except TimeoutError:  # none finished meanwhile
+            pass
+        return [f for f in futures if f.done()]
+
+    def outcome(self, future: Any) -> Any:
         from distributed.scheduler import KilledWorker
 
         from .processes import WORKER_DIED
 
-        queue = list(range(len(items)))[::-1]
-        in_flight: dict[Any, int] = {}
-        if not queue:
-            return
-        threads = self.n_threads()
-        here = os.getcwd()  # relative paths mean on the workers what they mean here
+        exc = future.exception()
+        if isinstance(exc, KilledWorker):
+            return RuntimeError(WORKER_DIED)
+        return exc if exc is not None else future.result()
 
-        def start() -> list[Any]:
-            started = []
-            while queue and len(in_flight) < threads:
-                i = queue.pop()
-                args = (items[i],) if extra is None else (items[i], list(extra))
-                future = self.client.submit(_in_dir, here, fn, *args, pure=False)
-                in_flight[future] = i
-                started.append(future)
-                on_start(i)
-            return started
+    def cancel(self, future: Any) -> bool:
+        return False
 
-        def report(future: Any) -> None:
-            i = in_flight.pop(future)
-            exc = future.exception()
-            if isinstance(exc, KilledWorker):
-                exc = RuntimeError(WORKER_DIED)
-            on_result(i, exc if exc is not None else future.result())
+    def stop(self) -> None:
+        pass
 
-        done = as_completed(start(), loop=self.client.loop)
-        try:
-            for future in done:
-                report(future)
-                done.update(start())
-        except KeyboardInterrupt:
-            queue.clear()
-            from distributed import wait
-            wait(list(in_flight))
-            for future in list(in_flight):
-                report(future)
-            raise
+    def broken(self) -> bool:
+        return False
+
+    def restart(self) -> None:
+        pass
 
 
 def _partition_rows(n_features: int, dtype: Any) -> int:

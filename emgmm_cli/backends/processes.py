@@ -25,11 +25,11 @@ semaphores, as where /dev/shm is missing), the caller hears so before anything r
 Stopping: workers ignore SIGINT, SIGTERM and SIGHUP (blocked from their start, ignored once
 started), so a Ctrl-C (which the terminal sends to the whole process group), or a
 scheduler's SIGTERM to the group, reaches only the parent (emgmm_cli.interrupts makes
-SIGTERM and SIGHUP raise there as Ctrl-C does), which holds them while it starts a worker.
-The parent sets a shared event; a task polls it through check_stop() (the batch does so at
-every EM iteration and before committing its outputs), raises Cancelled and cleans up
-after itself.  The parent waits for the tasks in flight,
-reports those that finished anyway, and re-raises KeyboardInterrupt.
+SIGTERM and SIGHUP raise there as Ctrl-C does).  The parent holds them while the pool
+runs (backends.tasks.run_pool) and, once one came, sets a shared event; a task polls it
+through check_stop() (the batch does so at every EM iteration and before committing its
+outputs), raises Cancelled and cleans up after itself.  The parent waits for the tasks in
+flight, reports those that finished anyway, and raises the signal's KeyboardInterrupt.
 
 Nothing here knows about mixtures: tasks are a picklable module-level function and items.
 """
@@ -49,10 +49,12 @@ from ..interrupts import (  # noqa: F401 - re-exported: what tasks hold while co
     STOP_SIGNALS,
     deferred_interrupt,
     hold_interrupts,
+    raise_if_stopped,
     release_interrupts,
 )
 from . import BackendError
 from .local import available_cores, worker_count  # noqa: F401 - re-exported
+from .tasks import SKIPPED, run_pool
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -207,9 +209,10 @@ def run_tasks(
 
     workers == 1 runs everything here, in this process, and a KeyboardInterrupt simply
     propagates (a task may call hold_interrupts() before it commits its outputs: Ctrl-C is
-    then raised only once its result has been reported).  Otherwise, on KeyboardInterrupt
-    the workers are told to stop, the tasks in flight are waited for (those that finished
-    anyway are reported) and KeyboardInterrupt is raised again.
+    then raised only once its result has been reported; and an exception that a stop
+    signal came before is that signal's, see interrupts.raise_if_stopped).  Otherwise a
+    stop signal is held: the workers are told to stop, the tasks in flight are waited for
+    (those that finished anyway are reported) and then it is raised.
     """
     if workers <= 1:
         for i, item in enumerate(items):
@@ -218,6 +221,7 @@ def run_tasks(
                 try:
                     value: R | BaseException = fn(item)
                 except Exception as exc:  # noqa: BLE001 - reported to the caller
+                    raise_if_stopped()  # unless it is a stop signal in disguise
                     value = exc
                 on_result(i, value)
             finally:
@@ -254,100 +258,93 @@ def _run_pool(
     on_result: Callable[[int, R | BaseException], None],
     queued: int,
 ) -> None:
-    from concurrent.futures import FIRST_COMPLETED, wait
-
     global _inherited
     limit_blas = not blas_one_thread()
-    with single_threaded_blas():
+    with single_threaded_blas(), deferred_interrupt():
         try:  # the stop event and the pool's queues need working semaphores
-            run = _PoolRun(fn, items, workers, on_start, on_result, limit_blas, queued)
-            _inherited = (fn, items) if run.forked else None
-            pool = run.new_pool()
+            pool = _ProcessPool(fn, items, workers, limit_blas)
         except _CANNOT_START as exc:
-            _inherited = None
             raise WorkersUnavailable(exc) from None
+        _inherited = (fn, items) if pool.forked else None
         try:
-            while run.queue or run.in_flight:
-                run.fill(pool)
-                done, _ = wait(list(run.in_flight), return_when=FIRST_COMPLETED)
-                if run.report_done(list(done)):
-                    # every task in flight is lost with the pool: report them, start afresh
-                    wait(list(run.in_flight))
-                    run.report_done(list(run.in_flight))
-                    pool.shutdown(wait=True)
-                    pool = run.new_pool()
-        except KeyboardInterrupt:
-            run.stop.set()
-            for future in list(run.in_flight):
-                if future.cancel():
-                    run.in_flight.pop(future)
-            wait(list(run.in_flight))
-            run.report_done(list(run.in_flight))
-            raise
+            run_pool(pool, len(items), workers + queued, on_start=on_start,
+                     on_result=on_result)
         finally:
-            run.stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
+            pool.close()
             _inherited = None
 
 
-class _PoolRun:
-    """The state of _run_pool: how workers start (forked: they inherit fn and the items,
-    and are handed indices), the items not yet handed out (queue, popped from the end:
-    items in order), the futures in flight and the event that tells workers to stop."""
+class _ProcessPool:
+    """backends.tasks.Pool on a ProcessPoolExecutor: how workers start (forked: they
+    inherit fn and the items, and are handed indices), the event that tells them to stop,
+    and whether a worker died (the executor is then broken, and started afresh)."""
 
     def __init__(self, fn: Callable[[T], R], items: Sequence[T], workers: int,
-                 on_start: Callable[[int], None],
-                 on_result: Callable[[int, R | BaseException], None],
-                 limit_blas: bool, queued: int) -> None:
+                 limit_blas: bool) -> None:
         import multiprocessing
-        from concurrent.futures import Future
 
-        self.fn, self.items, self.workers, self.queued = fn, items, workers, queued
-        self.on_start, self.on_result = on_start, on_result
+        self.fn, self.items, self.workers = fn, items, workers
         self.forked = start_method() == "fork"
         # a forked worker's BLAS has the parent's threads, a spawned one's reads the
         # variables single_threaded_blas sets
         self.limit_blas = self.forked and limit_blas
         self.ctx = multiprocessing.get_context("fork" if self.forked else "spawn")
         with _signals_blocked():  # may start multiprocessing's resource tracker
-            self.stop = self.ctx.Event()
-        self.queue = list(range(len(items)))[::-1]
-        self.in_flight: dict[Future[Any], int] = {}
+            self.stop_event = self.ctx.Event()
+        self.executor = self._new_executor()
+        self.submitted = self.lost = False
 
-    def new_pool(self) -> Any:
+    def _new_executor(self) -> Any:
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(self.workers, mp_context=self.ctx,
-                                   initializer=_init_worker, initargs=(self.stop, self.limit_blas))
+        return ProcessPoolExecutor(self.workers, mp_context=self.ctx, initializer=_init_worker,
+                                   initargs=(self.stop_event, self.limit_blas))
 
-    def fill(self, pool: Any) -> None:
-        """Hand out items until every worker has one and `queued` more wait (or none is
-        left); WorkersUnavailable where the first worker cannot be started."""
-        while self.queue and len(self.in_flight) < self.workers + self.queued:
-            first = len(self.queue) == len(self.items)
-            i = self.queue.pop()
-            try:
-                with _signals_blocked():  # a submit may start a worker
-                    future = (pool.submit(_inherited_task, i) if self.forked
-                              else pool.submit(self.fn, self.items[i]))
-                self.in_flight[future] = i
-            except _CANNOT_START as exc:
-                if not first:
-                    raise
-                raise WorkersUnavailable(exc) from None
-            self.on_start(i)
+    def submit(self, i: int) -> Any:
+        """WorkersUnavailable where the first worker cannot be started."""
+        try:
+            with _signals_blocked():  # a submit may start a worker
+                future = (self.executor.submit(_inherited_task, i) if self.forked
+                          else self.executor.submit(self.fn, self.items[i]))
+        except _CANNOT_START as exc:
+            if self.submitted:
+                raise
+            raise WorkersUnavailable(exc) from None
+        self.submitted = True
+        return future
 
-    def report_done(self, futures: list[Any]) -> bool:
-        """Report finished futures in item order; True if one found the pool broken."""
+    def wait(self, futures: list[Any], timeout: float | None) -> list[Any]:
+        from concurrent.futures import ALL_COMPLETED, FIRST_COMPLETED, wait
+
+        if not futures:
+            return []
+        when = ALL_COMPLETED if timeout is None else FIRST_COMPLETED
+        return list(wait(futures, timeout, when)[0])
+
+    def outcome(self, future: Any) -> Any:
         from concurrent.futures.process import BrokenProcessPool
 
-        broken = False
-        for future in sorted(futures, key=self.in_flight.__getitem__):
-            i = self.in_flight.pop(future)
-            exc = future.exception()
-            if isinstance(exc, Cancelled):
-                continue  # stopped part-way: it wrote nothing, there is nothing to report
-            if isinstance(exc, BrokenProcessPool):
-                broken, exc = True, RuntimeError(WORKER_DIED)
-            self.on_result(i, exc if exc is not None else future.result())
-        return broken
+        exc = future.exception()
+        if isinstance(exc, Cancelled):
+            return SKIPPED  # stopped part-way: it wrote nothing, there is nothing to report
+        if isinstance(exc, BrokenProcessPool):
+            self.lost = True
+            return RuntimeError(WORKER_DIED)
+        return exc if exc is not None else future.result()
+
+    def cancel(self, future: Any) -> bool:
+        return bool(future.cancel())
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+    def broken(self) -> bool:
+        return self.lost
+
+    def restart(self) -> None:
+        self.executor.shutdown(wait=True)
+        self.executor, self.lost = self._new_executor(), False
+
+    def close(self) -> None:
+        self.stop_event.set()
+        self.executor.shutdown(wait=True, cancel_futures=True)

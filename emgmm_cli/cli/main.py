@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from ..interrupts import Stopped, stop_on_signals
+from ..interrupts import Stopped, stop_on_signals, stop_received
 from .context import ExitStatus, debugging
 from .errors import EmgmmContext, one_line
 
@@ -62,16 +62,25 @@ class EmgmmGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
-        except Stopped as exc:
-            click.echo(f"emgmm: stopped by {signal.Signals(exc.signum).name}", err=True)
-            raise click.exceptions.Exit(exc.exit_status) from None
-        except KeyboardInterrupt:
-            click.echo("emgmm: interrupted", err=True)
-            raise click.exceptions.Exit(ExitStatus.INTERRUPTED) from None
+        except KeyboardInterrupt as exc:
+            raise _stopped(exc) from None
         except Exception as exc:  # noqa: BLE001 - mapped to a one-line message below
+            stop = stop_received()  # the exception may be a stop signal in disguise
+            if stop is not None:
+                raise _stopped(stop) from None
             if debugging(ctx):  # context.meta is shared with the subcommand's context
                 raise
             raise click.ClickException(one_line(exc, ctx.invoked_subcommand)) from None
+
+
+def _stopped(exc: KeyboardInterrupt) -> click.exceptions.Exit:
+    """The exit of a run that Ctrl-C (130), SIGTERM (143) or SIGHUP (129) stopped, its line
+    said."""
+    if isinstance(exc, Stopped):
+        click.echo(f"emgmm: stopped by {signal.Signals(exc.signum).name}", err=True)
+        return click.exceptions.Exit(exc.exit_status)
+    click.echo("emgmm: interrupted", err=True)
+    return click.exceptions.Exit(ExitStatus.INTERRUPTED)
 
 
 @click.group(cls=EmgmmGroup, context_settings={"help_option_names": ["-h", "--help"]})
