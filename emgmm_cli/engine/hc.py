@@ -497,9 +497,7 @@ def _group_scores(n: Array, scatter: Array, covariance_type: str, reg_covar: flo
     det(S) - tr(S^-1 W).  Not for "tied", whose groups share one covariance."""
     d = scatter.shape[-1]
     if covariance_type == "full":
-        cov = scatter / n[:, None, None] + reg_covar * np.eye(d)
-        _, logdet = np.linalg.slogdet(cov)
-        spread = np.einsum("pii->p", np.linalg.solve(cov, scatter))
+        logdet, spread = _full_terms(scatter, n[:, None, None], reg_covar)
     else:
         own = np.einsum("pii->pi", scatter)
         if covariance_type == "spherical":
@@ -515,10 +513,16 @@ def _tied_scores(n: Array, pooled: Array, total: float, reg_covar: float) -> Arr
     their own means, pooled), twice the classification log-likelihood with one covariance
     for all groups, less constants: the sum of 2 n log n, less total log det(S) and
     tr(S^-1 W), S = W / total + reg_covar I."""
-    cov = pooled / total + reg_covar * np.eye(pooled.shape[-1])
-    _, logdet = np.linalg.slogdet(cov)
-    spread = np.einsum("pii->p", np.linalg.solve(cov, pooled))
+    logdet, spread = _full_terms(pooled, total, reg_covar)
     return 2.0 * (n * np.log(n)).sum(axis=-1) - total * logdet - spread
+
+
+def _full_terms(scatter: Array, n: Array | float, reg_covar: float) -> tuple[Array, Array]:
+    """log det(S) and tr(S^-1 W) of S = W / n + reg_covar I, per scatter matrix W of the
+    stack (n: their weights, broadcast against it)."""
+    cov = scatter / n + reg_covar * np.eye(scatter.shape[-1])
+    _, logdet = np.linalg.slogdet(cov)
+    return logdet, np.einsum("...ii->...", np.linalg.solve(cov, scatter))
 
 
 def _min_rows(covariance_type: str, d: int) -> int:
