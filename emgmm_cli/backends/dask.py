@@ -57,7 +57,7 @@ from ..engine.missing import (
 from ..io.errors import DataError
 from . import BackendError, BackendOptions
 from .local import ArrayDataset, available_cores, block_rows
-from .tasks import run_pool
+from .tasks import Pool, run_pool
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -631,7 +631,7 @@ class DaskCluster:
                      on_start=on_start, on_result=on_result)
 
 
-class _TaskPool:
+class _TaskPool(Pool):
     """backends.tasks.Pool on a cluster: tasks run in this process's working directory
     (relative paths mean on the workers what they mean here), and are not stopped part-way
     (a stop waits for those in flight)."""
@@ -666,18 +666,6 @@ class _TaskPool:
         if isinstance(exc, KilledWorker):
             return RuntimeError(WORKER_DIED)
         return exc if exc is not None else future.result()
-
-    def cancel(self, future: Any) -> bool:
-        return False
-
-    def stop(self) -> None:
-        pass
-
-    def broken(self) -> bool:
-        return False
-
-    def restart(self) -> None:
-        pass
 
 
 def _partition_rows(n_features: int, dtype: Any) -> int:

@@ -54,7 +54,7 @@ from ..interrupts import (  # noqa: F401 - re-exported: what tasks hold while co
 )
 from . import BackendError
 from .local import available_cores, worker_count  # noqa: F401 - re-exported
-from .tasks import SKIPPED, run_pool
+from .tasks import SKIPPED, Pool, run_pool
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -274,7 +274,7 @@ def _run_pool(
             _inherited = None
 
 
-class _ProcessPool:
+class _ProcessPool(Pool):
     """backends.tasks.Pool on a ProcessPoolExecutor: how workers start (forked: they
     inherit fn and the items, and are handed indices), the event that tells them to stop,
     and whether a worker died (the executor is then broken, and started afresh)."""

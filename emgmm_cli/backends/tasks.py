@@ -17,7 +17,7 @@ came.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from ..interrupts import deferred_interrupt, interrupt_noted
 
@@ -32,29 +32,37 @@ class _Skipped:
 SKIPPED = _Skipped()
 
 
-class Pool(Protocol):
-    """Where run_pool's tasks run."""
+class Pool:
+    """Where run_pool's tasks run: submit, wait and outcome are each pool's own; by
+    default a task cannot be dropped or told to stop (a stop waits for it) and the pool
+    does not break."""
 
     def submit(self, i: int) -> Any:
         """Start item i; its future."""
+        raise NotImplementedError
 
     def wait(self, futures: list[Any], timeout: float | None) -> list[Any]:
         """Those of futures that are done, once one is or timeout seconds have passed
         (timeout None: once every one is)."""
+        raise NotImplementedError
 
     def outcome(self, future: Any) -> Any:
         """What a finished future reports: the task's value or exception, or SKIPPED."""
+        raise NotImplementedError
 
     def cancel(self, future: Any) -> bool:
         """Drop a future whose task has not started; whether it was dropped."""
+        return False
 
     def stop(self) -> None:
         """Tell the tasks in flight to stop as soon as they can."""
 
     def broken(self) -> bool:
         """Whether the pool lost the tasks in flight (restart() starts it afresh)."""
+        return False
 
-    def restart(self) -> None: ...
+    def restart(self) -> None:
+        """Start the pool afresh after it broke."""
 
 
 def run_pool(pool: Pool, n_items: int, slots: int, *,
