@@ -36,13 +36,14 @@ finally:
 """
 
 #: Loaded by no plain select or fit: libraries of other paths (the dask backend, pandas
-#: for large text, pictures, rich tables on a terminal, Parquet), the standard library's
-#: process and thread pools, JSON, temporary files and shutil (with bz2 and lzma), and
-#: the modules of this package that only other paths or commands use.
+#: for large text, pictures, rich tables on a terminal, Parquet), numpy's masked arrays
+#: (np.unique loads them unless asked for indices), the standard library's process and
+#: thread pools, JSON, temporary files and shutil (with bz2 and lzma), and the modules of
+#: this package that only other paths or commands use.
 NOT_ON_THE_COMMON_PATH = (
     "dask", "distributed", "pandas", "matplotlib", "plotext", "PIL", "rich", "pyarrow",
-    "scipy", "sklearn", "multiprocessing", "concurrent.futures", "json", "tempfile",
-    "shutil",
+    "scipy", "sklearn", "numpy.ma", "multiprocessing", "concurrent.futures", "json",
+    "tempfile", "shutil",
     "emgmm_cli.backends.dask", "emgmm_cli.backends.processes",
     "emgmm_cli.backends.blockfile", "emgmm_cli.app.plotting", "emgmm_cli.app.batching",
     "emgmm_cli.app.models", "emgmm_cli.app.blobs",

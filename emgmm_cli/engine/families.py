@@ -97,8 +97,9 @@ def scatter_about_means(scatter: Array, nk: Array, delta: Array, reg: float) -> 
     model keeps its constraint and VVV gets W_k / n_k + reg I."""
     if scatter.ndim == 3:
         w = scatter - nk[:, None, None] * (delta[:, :, None] * delta[:, None, :])
-        idx = np.arange(w.shape[-1])
-        w[:, idx, idx] += nk[:, None] * reg
+        d = w.shape[-1]
+        diagonal = w.reshape(len(w), d * d)[:, ::d + 1]  # a view: w is a fresh array
+        diagonal += nk[:, None] * reg
         return w
     return scatter - nk[:, None] * delta * delta + nk[:, None] * reg
 

@@ -71,12 +71,22 @@ class WhitenedKernel:
         const = log_weights + log_det - 0.5 * d * LOG_2PI
         return cls(w.reshape(k * d, d + 1), chol, const.astype(dtype, copy=False)[:, None])
 
-    def log_prob(self, x: Array) -> tuple[Array, Array]:
+    @staticmethod
+    def features(x: Array, out: Array | None = None) -> Array:
+        """The rows augmented with a column of ones, (n, D + 1): what log_prob multiplies
+        (in out, when given)."""
         n, d = x.shape
-        k = self.const.shape[0]
-        xa = scratch("xa", (n, d + 1), x.dtype)
+        xa = np.empty((n, d + 1), dtype=x.dtype) if out is None else out
         xa[:, :d] = x
         xa[:, d] = 1.0
+        return xa
+
+    def log_prob(self, x: Array, feats: Array | None = None) -> tuple[Array, Array]:
+        """(log pi_k N(x_i | k) (K, n), the whitened residuals); feats: features(x), where
+        the caller has them (the same rows over many passes)."""
+        n, d = x.shape
+        k = self.const.shape[0]
+        xa = self.features(x, scratch("xa", (n, d + 1), x.dtype)) if feats is None else feats
         z = np.matmul(self.weights, xa.T, out=scratch("z", (k * d, n), x.dtype))
         z3 = z.reshape(k, d, n)
         lp = np.einsum("kdn,kdn->kn", z3, z3, out=scratch("lp", (k, n), x.dtype))
@@ -115,12 +125,23 @@ class ExpandedKernel:
         const = log_weights + log_det - 0.5 * d * LOG_2PI - 0.5 * (ms * ms * prec).sum(axis=1)
         return cls(c.astype(dtype), ms, w, const.astype(dtype, copy=False)[:, None])
 
-    def log_prob(self, x: Array) -> tuple[Array, Array]:
+    @staticmethod
+    def features(x: Array, center: Array, out: Array | None = None) -> Array:
+        """[x - c, (x - c)^2], (n, 2D): what log_prob multiplies, for a kernel centred at
+        c (in out, when given)."""
+        n, d = x.shape
+        feats = np.empty((n, 2 * d), dtype=x.dtype) if out is None else out
+        xs = np.subtract(x, center, out=feats[:, :d])
+        np.square(xs, out=feats[:, d:])
+        return feats
+
+    def log_prob(self, x: Array, feats: Array | None = None) -> tuple[Array, Array]:
+        """(log pi_k N(x_i | k) (K, n), the features); feats: features(x, self.center),
+        where the caller has them (the same rows and centre over many passes)."""
         n, d = x.shape
         k = self.const.shape[0]
-        feats = scratch("feats", (n, 2 * d), x.dtype)
-        xs = np.subtract(x, self.center, out=feats[:, :d])
-        np.square(xs, out=feats[:, d:])
+        if feats is None:
+            feats = self.features(x, self.center, scratch("feats", (n, 2 * d), x.dtype))
         lp = np.matmul(self.weights, feats.T, out=scratch("lp", (k, n), x.dtype))
         lp += self.const
         return lp, feats

@@ -40,7 +40,7 @@ from .errors import EngineError
 from .missing import row_missing
 from .options import FitOptions
 from .params import MixtureParams
-from .starts import Candidate, rank
+from .starts import Candidate, component_pairs, rank
 from .stats import predict_chunk, stats_from_resp
 
 Array = NDArray[np.floating]
@@ -87,7 +87,7 @@ def moves(x: Array, params: MixtureParams, reg_covar: float,
     norm = np.sqrt(np.einsum("nk,nk->k", weighted, resp))
     with np.errstate(divide="ignore", invalid="ignore"):
         cosine = (weighted.T @ resp) / np.outer(norm, norm)
-    first, second = np.triu_indices(k, 1)
+    first, second = component_pairs(k)
     pairs = np.argsort(-np.nan_to_num(cosine[first, second], nan=-1.0), kind="stable")
     far: dict[int, NDArray[np.bool_]] = {}
     out: list[MixtureParams] = []

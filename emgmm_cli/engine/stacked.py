@@ -25,6 +25,8 @@ not stacked (the caller runs each alone).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -40,47 +42,64 @@ from .stats import NO_INDICES, SuffStats, chunk_stats, fix_known, normalise_in_p
 Array = NDArray[np.floating]
 
 
-def stacked_kernel(mixtures: list[MixtureParams], x: Array, center: Array | None = None
+#: The smallest weight whose logarithm the kernels take (a weight of 0 is -708, not -inf).
+TINY = float(np.finfo(np.float64).tiny)
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows every pass of a stack reads, with what depends on them alone, computed
+    once for all the passes: their mean (the expanded kernel's centre) and the features
+    the family's kernel multiplies (kernels' features), their weights and known labels."""
+
+    x: Array
+    center: NDArray[np.float64]
+    feats: Array
+    w: NDArray[np.float64] | None
+    known: NDArray[np.int64] | None
+
+    @classmethod
+    def of(cls, data: Dataset, statistic: str) -> "Rows":
+        x = data.take(np.arange(data.n_samples))
+        center = np.asarray(x.mean(axis=0, dtype=np.float64))
+        feats = (WhitenedKernel.features(x) if statistic == MATRIX
+                 else ExpandedKernel.features(x, center.astype(x.dtype)))
+        return cls(x, center, feats, row_weights(data), row_known(data))
+
+
+def stacked_kernel(mixtures: list[MixtureParams], rows: Rows
                    ) -> WhitenedKernel | ExpandedKernel:
     """One kernel for the components of all the mixtures (of one family), in order, for
-    the rows x.  The expanded form's centre is the rows' mean (center: it, computed
-    once for many passes), not the means' (which may be far apart across candidates):
-    its expansion is then as exact for every candidate whose means lie among the rows as
-    each candidate's own."""
-    dtype = x.dtype
-    first = mixtures[0]
+    the rows.  The expanded form's centre is the rows' mean, not the means' (which may be
+    far apart across candidates): its expansion is then as exact for every candidate
+    whose means lie among the rows as each candidate's own."""
+    dtype = rows.x.dtype
     means = np.concatenate([p.means for p in mixtures])
     factors = np.concatenate([p.precisions_cholesky for p in mixtures])
     log_det = np.concatenate([p.log_det for p in mixtures])
-    log_weights = np.log(np.maximum(np.concatenate([p.weights for p in mixtures]),
-                                    np.finfo(np.float64).tiny))
-    if first.family.statistic == MATRIX:
+    log_weights = np.log(np.maximum(np.concatenate([p.weights for p in mixtures]), TINY))
+    if mixtures[0].family.statistic == MATRIX:
         chol = np.concatenate([p.covariance_factors() for p in mixtures])
         return WhitenedKernel.prepare(means, chol, factors, log_det, log_weights, dtype)
     return ExpandedKernel.prepare(means, factors, log_det, log_weights, dtype,
-                                  center=row_mean(x) if center is None else center)
+                                  center=rows.center)
 
 
-def row_mean(x: Array) -> NDArray[np.float64]:
-    """The rows' mean, the expanded kernel's centre (stacked_kernel)."""
-    return np.asarray(x.mean(axis=0, dtype=np.float64))
-
-
-def stacked_stats(x: Array, mixtures: list[MixtureParams], w: NDArray[np.float64] | None,
-                  known: NDArray[np.int64] | None, center: Array | None = None
-                  ) -> list[SuffStats]:
-    """Each mixture's E-step statistics over the rows x, as chunk_stats gives them
-    (entropy left out); center: row_mean(x), where the caller has it."""
+def stacked_stats(rows: Rows, mixtures: list[MixtureParams]) -> list[SuffStats]:
+    """Each mixture's E-step statistics over the rows, as chunk_stats gives them (entropy
+    left out)."""
+    x, w, known = rows.x, rows.w, rows.known
     r, k, n = len(mixtures), mixtures[0].n_components, x.shape[0]
     # a candidate with rows beyond the float range (overflowing distances) has its
     # E-step from chunk_stats below; its entries here are not read
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        kern = stacked_kernel(mixtures, x, center)
-        lp, aux = kern.log_prob(x)
+        kern = stacked_kernel(mixtures, rows)
+        lp, aux = kern.log_prob(x, rows.feats)
         resp = lp.reshape(r, k, n)
         top = resp.max(axis=1)
-        far = ~(top > -np.inf).all(axis=1)
-        if far.any():
+        # top is finite everywhere exactly when its sum is (one reduction, not a mask)
+        far = None if np.isfinite(top.sum()) else ~(top > -np.inf).all(axis=1)
+        if far is not None:
             resp[far] = 0.0
             top[far] = 0.0
         lse, top = normalise_in_place(resp, top)
@@ -93,16 +112,16 @@ def stacked_stats(x: Array, mixtures: list[MixtureParams], w: NDArray[np.float64
             lse = np.where(w > 0, lse * w, 0.0)
     sk, scatter = kern.moments(x, lp, aux)
     nk = resp.sum(axis=2, dtype=np.float64)
-    loglik = lse.sum(axis=1, dtype=np.float64)
+    loglik = lse.sum(axis=1, dtype=np.float64).tolist()
     total_n = float(n) if w is None else float(w.sum())
     out = []
     for j, params in enumerate(mixtures):
-        if far[j]:
+        if far is not None and far[j]:
             out.append(chunk_stats(x, params, w=w, known=known, entropy=False))
             continue
         part = slice(j * k, (j + 1) * k)
-        out.append(SuffStats(nk[j], sk[part], scatter[part], float(loglik[j]),
-                             float(loglik[j]), 0.0, total_n))
+        out.append(SuffStats(nk[j], sk[part], scatter[part], loglik[j], loglik[j], 0.0,
+                             total_n))
     return out
 
 
@@ -172,9 +191,7 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
     E-step is each run's own (em_stats: its log-likelihood is the sum that scoring the
     parameters gives, to the last bit), or with exact_final False one stacked pass for all
     (the screening: the sums to rounding, and no entropy)."""
-    x = data.take(np.arange(data.n_samples))
-    center = row_mean(x)
-    w, known = row_weights(data), row_known(data)
+    rows = Rows.of(data, starts[0].family.statistic)
     steps = [Steps(data, reg_covar, False, None if on_iteration is None else on_iteration[i])
              for i in range(len(starts))]
     for one in steps:
@@ -192,7 +209,7 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
         mixtures = [asked[i] for i in live]
         for i in live:
             steps[i].passes += 1
-        stats = stacked_stats(x, mixtures, w, known, center)
+        stats = stacked_stats(rows, mixtures)
         news = stacked_m_step(stats, mixtures, reg_covar, [steps[i].passes for i in live])
         for i, st, new in zip(live, stats, news):
             try:
@@ -210,8 +227,7 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
     if exact_final:
         finals = {i: em_stats(data, params, hard=False) for i, (params, _) in last.items()}
     else:
-        finals = dict(zip(last, stacked_stats(x, [p for p, _ in last.values()], w, known,
-                                              center)
+        finals = dict(zip(last, stacked_stats(rows, [p for p, _ in last.values()])
                           if last else []))
     return [end if isinstance(end, EngineError) else
             steps[i].finish(last[i][0], end[1], finals[i], last[i][1])
