@@ -285,6 +285,7 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
     from emgmm_cli.engine import splitmerge
     from emgmm_cli.engine.fitting import STACKED_ROWS
+    from emgmm_cli.engine.stacked import STACK_BYTES
     from emgmm_cli.engine.starts import (FLOOR_FELT, LIFTED_FLOOR, MCLUST_TOL, SAME_MIXTURE,
                                          SCREEN_ITERS, SCREEN_MAX, SCREEN_PER_RUN,
                                          SCREEN_ROWS, STALL_DISTANCE)
@@ -344,6 +345,7 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", "a Bhattacharyya distance below "
                              + f"{STALL_DISTANCE:.0e}".replace("e-0", "e-")),
         ("docs/numerics.md", f"on data of up to {STACKED_ROWS} rows the full runs too"),
+        ("docs/numerics.md", f"would pass {STACK_BYTES >> 20} MiB (many candidates"),
         ("docs/numerics.md", "covariances equal to "
                              + f"{SAME_MIXTURE:.0e}".replace("e-0", "e-") + ", in units"),
         ("docs/guide.md", f"the columns {code_list(TABLE_COLUMNS)}"),

@@ -8,7 +8,7 @@ import pytest
 
 from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.engine import initial_params, run_em
-from emgmm_cli.engine import fitting
+from emgmm_cli.engine import fitting, stacked
 from emgmm_cli.engine.fitting import fit
 from emgmm_cli.engine.options import FitOptions
 from emgmm_cli.engine.ordering import component_order
@@ -191,3 +191,39 @@ def test_the_screenings_stacked_final_pass_is_each_runs_to_rounding() -> None:
         assert isinstance(a, EMRun) and isinstance(b, EMRun)
         assert a.final.loglik == pytest.approx(b.final.loglik, rel=1e-12)
         assert a.final.log_max_resp == 0.0 and b.final.log_max_resp != 0.0
+
+
+@pytest.mark.parametrize("family", ["VVV", "VII"])
+def test_a_stack_over_its_memory_bound_runs_in_groups(family: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs whose work buffers together pass STACK_BYTES take their passes in groups that
+    fit (the screening's final pass too): each run is still its own EM."""
+    x = blobs(2, n=400)
+    first = starts(x, family, 3, 7)
+    rows = stacked.Rows.of(ArrayDataset(x), first[0].family.statistic)
+    # work columns a run: VVV 3 * 3 + 3 + 1 + 3 (residuals, [x, 1], log-probabilities),
+    # VII 2 * 3 + 3 ([x - c, (x - c)^2], log-probabilities); 400 rows of 8 bytes
+    per_run = (16 if family == "VVV" else 9) * 400 * 8
+    monkeypatch.setattr(stacked, "STACK_BYTES", 3 * per_run + 1)
+    assert stacked.runs_per_pass(first[0], rows) == 3
+    calls: list[int] = []
+    real = stacked.stacked_stats
+
+    def counted(rows: stacked.Rows, mixtures: list[MixtureParams]) -> list:
+        calls.append(len(mixtures))
+        return real(rows, mixtures)
+
+    monkeypatch.setattr(stacked, "stacked_stats", counted)
+    runs = run_stacked(ArrayDataset(x), first, tol=0.0, max_iter=4, reg_covar=1e-6)
+    assert calls[:3] == [3, 3, 1] and max(calls) == 3
+    for run, start in zip(runs, first):
+        assert_same(run, ArrayDataset(x), start, 4, 0.0)
+    calls.clear()
+    screened = run_stacked(ArrayDataset(x), first, tol=0.0, max_iter=4, reg_covar=1e-6,
+                           exact_final=False)
+    assert calls[-3:] == [3, 3, 1]  # the final pass, grouped too
+    for a, b in zip(screened, runs):
+        assert isinstance(a, EMRun) and isinstance(b, EMRun)
+        assert a.final.loglik == pytest.approx(b.final.loglik, rel=1e-12)
+    monkeypatch.setattr(stacked, "STACK_BYTES", 1)
+    assert stacked.runs_per_pass(first[0], rows) == 1
