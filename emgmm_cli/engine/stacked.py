@@ -5,15 +5,16 @@ arithmetic, so runs from several starts share their passes: the screening of the
 start (engine.starts), and on small data its full runs (engine.fitting).  Each run is
 its own em.Machine (plain EM or SQUAREM, as run_em would drive it); in every round
 run_stacked gathers the parameters each live run asks a pass from, and one pass serves
-them all (or, where their work buffers would pass STACK_BYTES, one pass per group of
-runs that fits: memory stays bounded whatever the dimension).  The kernels of all their
-components are stacked into one (the whitened or expanded forms side by side), one call
-computes every component's log-density of every row, the responsibilities are normalised
-within each run's K components, and one call gives every component's first and second
-moments.  The M-step too is one for all where the family's takes a stack (Family.stacks:
-the closed forms VVV, VVI, VII, EEE, EEI, EII), and the precision factors of every
-component come from one batched factorisation; other families, and a run with a
-collapsed component, take their M-step one run at a time (em.m_step).
+them all (or, where their work buffers would pass STACK_BYTES, the runs go in groups
+that fit, one group after another: memory stays bounded whatever the dimension and the
+number of runs).  The kernels of all their components are stacked into one (the whitened
+or expanded forms side by side), one call computes every component's log-density of
+every row, the responsibilities are normalised within each run's K components, and one
+call gives every component's first and second moments.  The M-step too is one for all
+where the family's takes a stack (Family.stacks: the closed forms VVV, VVI, VII, EEE,
+EEI, EII), and the precision factors of every component come from one batched
+factorisation; other families, and a run with a collapsed component, take their M-step
+one run at a time (em.m_step).
 
 Each run's iterations are those run_em makes (the same E-step, the same M-step, the
 same stopping rule, the same extrapolations), up to the rounding of the stacked
@@ -32,8 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .dataset import Dataset, row_known, row_weights
-from .em import (COLLAPSE_MASS, EPS_MASS, Arrange, EMRun, IterationCallback, Steps, arranged,
-                 em_machine, em_stats, m_step)
+from .em import (COLLAPSE_MASS, EPS_MASS, Arrange, EMRun, IterationCallback, Machine,
+                 Steps, arranged, em_machine, em_stats, m_step)
 from .errors import EngineError
 from .families import MATRIX, factorise, family, scatter_about_means
 from .kernels import ExpandedKernel, WhitenedKernel
@@ -75,7 +76,8 @@ class Rows:
 def runs_per_pass(params: MixtureParams, rows: Rows) -> int:
     """How many runs like params (their family, K and D) one stacked pass over the rows
     takes: as many as keep the pass's work buffers (Family.work_columns per run and row)
-    within STACK_BYTES, and at least one.  A larger stack is served group by group."""
+    within STACK_BYTES, and at least one.  A larger stack runs in groups of that many,
+    one group to its end after another, so that only one group's parameters are live."""
     width = params.family.work_columns(params.n_components, params.n_features)
     per_run = width * rows.x.shape[0] * rows.x.dtype.itemsize
     return max(1, STACK_BYTES // per_run)
@@ -192,6 +194,36 @@ def _one_m_step(st: SuffStats, params: MixtureParams, reg_covar: float,
         return exc
 
 
+def _drive(group: range, machines: list[Machine], steps: list[Steps], rows: Rows,
+           reg_covar: float, ended: dict[int, tuple[MixtureParams, bool] | EngineError]
+           ) -> None:
+    """The runs of group to their ends (put in ended), each pass one stacked pass for all
+    of them that are still running."""
+    asked: dict[int, MixtureParams] = {}
+    for i in group:
+        try:
+            asked[i] = next(machines[i])
+        except StopIteration as stop:
+            ended[i] = stop.value
+    while asked:
+        live = list(asked)
+        mixtures = [asked[i] for i in live]
+        for i in live:
+            steps[i].passes += 1
+        stats = stacked_stats(rows, mixtures)
+        news = stacked_m_step(stats, mixtures, reg_covar, [steps[i].passes for i in live])
+        for i, st, new in zip(live, stats, news):
+            try:
+                asked[i] = (machines[i].throw(new) if isinstance(new, EngineError)
+                            else machines[i].send((st, *new)))
+            except StopIteration as stop:
+                del asked[i]
+                ended[i] = stop.value
+            except EngineError as exc:
+                del asked[i]
+                ended[i] = exc
+
+
 def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_iter: int,
                 reg_covar: float, accelerate: str = "none", deadline: float | None = None,
                 on_iteration: list[IterationCallback | None] | None = None,
@@ -212,32 +244,10 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
         one.deadline = deadline
     machines = [em_machine(s, p, tol, max_iter, accelerate) for s, p in zip(steps, starts)]
     ended: dict[int, tuple[MixtureParams, bool] | EngineError] = {}
-    asked = {}
-    for i, machine in enumerate(machines):
-        try:
-            asked[i] = next(machine)
-        except StopIteration as stop:
-            ended[i] = stop.value
     per = runs_per_pass(starts[0], rows)
-    while asked:
-        live = list(asked)
-        for i in live:
-            steps[i].passes += 1
-        for first in range(0, len(live), per):
-            group = live[first:first + per]
-            mixtures = [asked[i] for i in group]
-            stats = stacked_stats(rows, mixtures)
-            news = stacked_m_step(stats, mixtures, reg_covar, [steps[i].passes for i in group])
-            for i, st, new in zip(group, stats, news):
-                try:
-                    asked[i] = (machines[i].throw(new) if isinstance(new, EngineError)
-                                else machines[i].send((st, *new)))
-                except StopIteration as stop:
-                    del asked[i]
-                    ended[i] = stop.value
-                except EngineError as exc:
-                    del asked[i]
-                    ended[i] = exc
+    for first in range(0, len(starts), per):
+        _drive(range(first, min(first + per, len(starts))), machines, steps, rows, reg_covar,
+               ended)
     ends = [ended[i] for i in range(len(starts))]
     last = {i: arranged(end[0], arrange) for i, end in enumerate(ends)
             if not isinstance(end, EngineError)}
