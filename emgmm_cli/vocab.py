@@ -117,7 +117,8 @@ INIT_METHODS: tuple[Term, ...] = (
                "responsibilities, a few EM iterations each; where "
                "--reg-covar is felt beside the data's spread, also the hierarchy run as "
                "mclust runs it, with no floor), then run the --n-init most promising to "
-               "convergence, the hierarchy's among them when --n-init is 2 or more; from "
+               "convergence, mclust's own start among them when --n-init is 2 or more (the "
+               "hierarchy, run as mclust runs it where that candidate is made); from "
                "--n-init 4 on, half of the runs start from split-and-merge moves of the "
                "best run so far instead"),
     Term("kmeans", "k-means labels (Lloyd's iterations from k-means++ seeds, on a "

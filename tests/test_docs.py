@@ -296,6 +296,7 @@ def quotes() -> list[tuple[str, str]]:
 
     n = md.docfacts.number
     parity = n(constant_of("test_engine_parity.py", "PARITY_RTOL"))
+    vvv7 = constant_of("test_starts.py", "BREAST_CANCER_SELECT_VVV7")
     dims = ", ".join(map(str, constant_of("test_engine_parity.py", "DIMENSIONS")))
     fit = FIT_DEFAULTS
     peer = GaussianMixture()  # the defaults the docs quote as scikit-learn's
@@ -346,6 +347,8 @@ def quotes() -> list[tuple[str, str]]:
                              + f"{STALL_DISTANCE:.0e}".replace("e-0", "e-")),
         ("docs/numerics.md", f"on data of up to {STACKED_ROWS} rows the full runs too"),
         ("docs/numerics.md", f"would pass {STACK_BYTES >> 20} MiB (many candidates"),
+        ("docs/numerics.md", "`hc-family`, the cell would end "
+                             f"{vvv7[0] - vvv7[1]:.0f} below mclust's optimum"),
         ("docs/numerics.md", "covariances equal to "
                              + f"{SAME_MIXTURE:.0e}".replace("e-0", "e-") + ", in units"),
         ("docs/guide.md", f"the columns {code_list(TABLE_COLUMNS)}"),

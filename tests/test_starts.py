@@ -17,9 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 import emgmm_cli
+from emgmm_cli import vocab
 from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.cli.main import cli
-from emgmm_cli.engine import FitOptions, fit, initial_params, run_em
+from emgmm_cli.engine import FitOptions, fit, initial_params, run_em, starts
 from emgmm_cli.engine.starts import (
     FLOOR_FELT,
     LIFTED_FLOOR,
@@ -32,6 +33,7 @@ from emgmm_cli.engine.starts import (
     screen_count,
     stalled,
 )
+from emgmm_cli.engine.selection import Cell, select
 from emgmm_cli.engine.stats import chunk_moments
 
 DATA = Path(__file__).parent / "data"
@@ -253,6 +255,40 @@ def test_raw_breast_cancer_reaches_mclusts_optimum_through_the_lifted_floor(
     monkeypatch.setattr("emgmm_cli.engine.splitmerge.FROM_RUNS", 11)
     alone = fit(ArrayDataset(x), FitOptions(k, "full", n_init=10, seed=0))
     assert alone.loglik == pytest.approx(without, abs=0.01)
+
+
+#: Raw breast cancer, VVV with K = 7, a select cell (n-init 2, seed 0): mclust's optimum
+#: refined under the floor (as BREAST_CANCER_VVV), and where the cell ended when the
+#: hierarchy's start, not the one run as mclust runs it, was the run always made.
+BREAST_CANCER_SELECT_VVV7 = (27324.87, 27124.38)
+
+
+def test_a_select_cell_runs_mclusts_own_start_where_the_floor_is_felt(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With 2 runs, the run always made is mclust's own start: where the floor is felt,
+    the hierarchy run as mclust runs EM (ranked third here, after the hierarchy's start
+    and hc-family, which both end 200 below), so the cell reaches mclust's optimum."""
+    from sklearn.datasets import load_breast_cancer
+
+    oracle, before = BREAST_CANCER_SELECT_VVV7
+    x = np.asarray(load_breast_cancer().data, dtype=np.float64)
+    cache = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+    cell = json.loads((cache / "optima_mclust.json").read_text())["cells"][
+        "breast cancer/full/7"]["params"]
+    start = emgmm_cli.engine.MixtureParams.build(cell["weights"], cell["means"],
+                                                 cell["covariances"], "full")
+    refined = run_em(ArrayDataset(x), start, tol=1e-7, max_iter=2000, reg_covar=1e-6)
+    assert refined.final.loglik == pytest.approx(oracle, abs=0.01)
+    grid = [Cell("full", 7)]
+    ours = select(ArrayDataset(x), grid, FitOptions(1, n_init=2), seed=0).cells[0].result
+    assert ours is not None and not ours.is_degenerate
+    assert ours.loglik >= refined.final.loglik - 0.01
+    assert vocab.LIFTED_ORIGIN in ours.restart_origins
+    monkeypatch.setattr(starts, "mclusts_start", lambda ranked: next(
+        (c for c in ranked if c.usable and c.origin == "hc"), None))
+    hc = select(ArrayDataset(x), grid, FitOptions(1, n_init=2), seed=0).cells[0].result
+    assert hc is not None and hc.restart_origins == ["hc-family", "hc"]
+    assert hc.loglik == pytest.approx(before, abs=0.01)
 
 
 # --- the default: deterministic, usable everywhere --------------------------------------

@@ -74,8 +74,10 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     Each cell is a fit with --n-init restarts; its seed comes from --seed and the cell
     alone, so the table is the same whatever --jobs is.  By default (--init auto) each
     cell screens cheap starts, mclust's model-based hierarchical clustering among them,
-    and runs the --n-init most promising to convergence, the hierarchy's always among
-    them, so that no cell ends below the optimum mclust's own start leads to (from
+    and runs the --n-init most promising to convergence, mclust's own start always
+    among them (where --reg-covar is felt beside the data's spread, the hierarchy run
+    as mclust runs EM, with no floor), so that no cell ends below the optimum mclust's
+    own start leads to (from
     --n-init 4 on, half of the runs start from split-and-merge moves of the cell's best
     run instead: docs/numerics.md).  A restart that ends degenerate (a component
     collapsed onto a few points: a spurious maximum) loses to any that does not; a cell

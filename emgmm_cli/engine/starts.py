@@ -15,7 +15,8 @@ or ended degenerate comes last; the others by their log-likelihood; a sound cand
 that ended at the same mixture as a better ranked one (same_mixture) is left out, since
 its full run would reach the same optimum.  The R best run to convergence (fitting.fit),
 each from where its screening ended (fewer where fewer are left); when R >= 2 and a
-hierarchy was given, its start is always among them.  A continued run that stalls or
+hierarchy was given, mclust's own start is always among them (mclusts_start: the lifted
+candidate below where there is one, the hierarchy's otherwise).  A continued run that stalls or
 ends degenerate is replaced by the next candidate in the ranking.  From n_init 4 on, only
 R - R // 2 runs are made from these candidates (screen's runs) and the others from
 split-and-merge moves (engine.splitmerge, which ranks its moves with rank).
@@ -326,6 +327,14 @@ def _family_candidate(data: Dataset, options: FitOptions, hc_tree: HcTree,
     return [Candidate(index, "hc", tree=tree)]
 
 
+def mclusts_start(ranked: list[Candidate]) -> Candidate | None:
+    """The usable candidate that starts as mclust starts: the hierarchy's start run as
+    mclust runs EM (_lifted) where the floor is felt, the hierarchy's start otherwise."""
+    usable = [c for c in ranked if c.usable]
+    return next((c for c in usable if c.origin == vocab.LIFTED_ORIGIN),
+                next((c for c in usable if c.origin == "hc"), None))
+
+
 def sample_stream(seed: np.random.SeedSequence) -> np.random.SeedSequence:
     """The stream screen draws its rows from: seed's first child."""
     return np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, 0),
@@ -363,7 +372,7 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
     ranked = rank(sample, options, cands, column_variance)
     if not ranked and cands[0].error is not None:
         raise cands[0].error  # no start could be made: the first one's reason
-    hc = next((c for c in ranked if c.origin == "hc" and c.usable), None)
+    hc = mclusts_start(ranked)
     if runs >= 2 and hc is not None and ranked.index(hc) >= runs:
         ranked.remove(hc)
         ranked.insert(runs - 1, hc)
