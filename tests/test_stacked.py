@@ -201,12 +201,11 @@ def test_a_stack_over_its_memory_bound_runs_in_groups(family: str,
     still its own EM."""
     x = blobs(2, n=400)
     first = starts(x, family, 3, 7)
-    rows = stacked.Rows.of(ArrayDataset(x), first[0].family.statistic)
     # work columns a run: VVV 3 * 3 + 3 + 1 + 3 (residuals, [x, 1], log-probabilities),
     # VII 2 * 3 + 3 ([x - c, (x - c)^2], log-probabilities); 400 rows of 8 bytes
     per_run = (16 if family == "VVV" else 9) * 400 * 8
     monkeypatch.setattr(stacked, "STACK_BYTES", 3 * per_run + 1)
-    assert stacked.runs_per_pass(first[0], rows) == 3
+    assert stacked.runs_per_pass(first[0], ArrayDataset(x)) == 3
     calls: list[int] = []
     real = stacked.stacked_stats
 
@@ -227,4 +226,4 @@ def test_a_stack_over_its_memory_bound_runs_in_groups(family: str,
         assert isinstance(a, EMRun) and isinstance(b, EMRun)
         assert a.final.loglik == pytest.approx(b.final.loglik, rel=1e-12)
     monkeypatch.setattr(stacked, "STACK_BYTES", 1)
-    assert stacked.runs_per_pass(first[0], rows) == 1
+    assert stacked.runs_per_pass(first[0], ArrayDataset(x)) == 1

@@ -20,10 +20,12 @@ import emgmm_cli
 from emgmm_cli import vocab
 from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.cli.main import cli
-from emgmm_cli.engine import FitOptions, fit, initial_params, run_em, starts
+from emgmm_cli.engine import FitOptions, fit, initial_params, run_em, stacked, starts
+from emgmm_cli.engine.em import EMRun
 from emgmm_cli.engine.starts import (
     FLOOR_FELT,
     LIFTED_FLOOR,
+    SCREEN_ITERS,
     Candidate,
     bhattacharyya,
     candidate_methods,
@@ -139,6 +141,40 @@ def test_screening_ranks_stalled_candidates_last() -> None:
 
 
     assert candidate_methods(3, hierarchy=True) == ["hc", "kmeans", "random"]
+
+
+def test_the_screening_runs_its_candidates_in_the_stacks_groups(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the memory bound of a stack (engine.stacked.STACK_BYTES), the screening runs
+    its candidates in run_stacked's own groups, each group's screened mixtures taking the
+    place of its starts before the next group runs; the runs are those of one call."""
+    x, k = mixture(4)
+    ds = ArrayDataset(x)
+    moments = chunk_moments(x)
+    options = FitOptions(k, "full", n_init=2, seed=0)
+    methods = candidate_methods(8)
+    first = [initial_params(ds, k, "full", m, np.random.default_rng(i), reg_covar=1e-6,
+                            column_mean=moments.mean, column_variance=moments.variance)
+             for i, m in enumerate(methods)]
+    cands = [Candidate(i, m, params=p) for i, (m, p) in enumerate(zip(methods, first))]
+    per_run = first[0].family.work_columns(k, x.shape[1]) * len(x) * 8
+    monkeypatch.setattr(stacked, "STACK_BYTES", 3 * per_run)
+    whole = stacked.run_stacked(ds, first, tol=1e-6, max_iter=SCREEN_ITERS,
+                                reg_covar=1e-6, exact_final=False)
+    held: list[int] = []  # at each call, the candidates still holding their starts
+    real = starts.run_stacked
+
+    def counted(data: ArrayDataset, runs: list, **kw: object) -> list:
+        held.append(sum(c.params is p for c, p in zip(cands, first)))
+        return real(data, runs, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(starts, "run_stacked", counted)
+    starts._iterate(ds, options, cands)
+    assert held == [8, 5, 2]
+    for cand, run in zip(cands, whole):
+        assert isinstance(run, EMRun) and cand.params is not None
+        np.testing.assert_array_equal(cand.params.covariances, run.params.covariances)
+        assert cand.loglik == run.final.loglik / run.final.n
 
 
 # --- the hierarchy's start with the floor lifted ------------------------------------------

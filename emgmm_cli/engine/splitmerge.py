@@ -142,6 +142,8 @@ def screen(sample: Dataset, params: MixtureParams, options: FitOptions,
     """The moves of params, screened on the rows of sample and ranked (engine.starts.rank);
     only the usable ones."""
     x = sample.take(np.arange(sample.n_samples))
-    starts_ = moves(x, params, options.reg_covar, row_weights(sample))
-    cands = [Candidate(i, vocab.MOVE_ORIGIN, params=p) for i, p in enumerate(starts_)]
+    # the candidates alone hold the moves' starts: rank's screening replaces each one
+    # with its screened mixture, group by group
+    cands = [Candidate(i, vocab.MOVE_ORIGIN, params=p)
+             for i, p in enumerate(moves(x, params, options.reg_covar, row_weights(sample)))]
     return [c for c in rank(sample, options, cands, column_variance) if c.usable]

@@ -73,13 +73,14 @@ class Rows:
         return cls(x, center, feats, row_weights(data), row_known(data))
 
 
-def runs_per_pass(params: MixtureParams, rows: Rows) -> int:
+def runs_per_pass(params: MixtureParams, data: Dataset) -> int:
     """How many runs like params (their family, K and D) one stacked pass over the rows
-    takes: as many as keep the pass's work buffers (Family.work_columns per run and row)
-    within STACK_BYTES, and at least one.  A larger stack runs in groups of that many,
-    one group to its end after another, so that only one group's parameters are live."""
+    of data takes: as many as keep the pass's work buffers (Family.work_columns per run
+    and row) within STACK_BYTES, and at least one.  A larger stack runs in groups of that
+    many, one group to its end after another, so that only one group's iterates are
+    live; run_stacked on one such group at a time makes the very same runs."""
     width = params.family.work_columns(params.n_components, params.n_features)
-    per_run = width * rows.x.shape[0] * rows.x.dtype.itemsize
+    per_run = width * data.n_samples * np.dtype(data.dtype).itemsize
     return max(1, STACK_BYTES // per_run)
 
 
@@ -244,7 +245,7 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
         one.deadline = deadline
     machines = [em_machine(s, p, tol, max_iter, accelerate) for s, p in zip(steps, starts)]
     ended: dict[int, tuple[MixtureParams, bool] | EngineError] = {}
-    per = runs_per_pass(starts[0], rows)
+    per = runs_per_pass(starts[0], data)
     for first in range(0, len(starts), per):
         _drive(range(first, min(first + per, len(starts))), machines, steps, rows, reg_covar,
                ended)

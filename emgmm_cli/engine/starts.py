@@ -58,7 +58,7 @@ from .options import FitOptions
 from .ordering import component_order
 from .missing import row_missing
 from .params import MixtureParams
-from .stacked import run_stacked
+from .stacked import run_stacked, runs_per_pass
 
 Array = NDArray[np.floating]
 
@@ -237,17 +237,28 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
     one candidate after another otherwise, and those with a lifted floor alone
     (_lifted); a candidate whose EM fails loses its params."""
     started = [c for c in cands if c.params is not None and c.floor is None]
-    starts_: list[MixtureParams] = [c.params for c in started]  # type: ignore[misc]
-    runs: list[EMRun | EngineError] = []
-    if starts_ and options.algorithm == "soft" and row_missing(sample) is None:
-        runs = run_stacked(sample, starts_, tol=options.tol, max_iter=SCREEN_ITERS,
-                           reg_covar=options.reg_covar, exact_final=False)
+    if started and options.algorithm == "soft" and row_missing(sample) is None:
+        # in the groups run_stacked would make (the same runs), each group's screened
+        # mixtures taking the place of its starts before the next group runs: only one
+        # group's parameters are held twice
+        per = runs_per_pass(started[0].params, sample)  # type: ignore[arg-type]
+        for first in range(0, len(started), per):
+            group = started[first:first + per]
+            _screened(group, run_stacked(
+                sample, [c.params for c in group],  # type: ignore[misc]
+                tol=options.tol, max_iter=SCREEN_ITERS, reg_covar=options.reg_covar,
+                exact_final=False))
     else:
-        runs = [_alone(sample, start, options) for start in starts_]
-    lifted = [c for c in cands if c.params is not None and c.floor is not None]
-    started += lifted
-    runs += [_lifted(sample, c.params, options, c.floor) for c in lifted]  # type: ignore[arg-type]
-    for cand, run in zip(started, runs):
+        for cand in started:
+            _screened([cand], [_alone(sample, cand.params, options)])  # type: ignore[arg-type]
+    for cand in cands:
+        if cand.params is not None and cand.floor is not None:
+            _screened([cand], [_lifted(sample, cand.params, options, cand.floor)])
+
+
+def _screened(cands: list[Candidate], runs: list[EMRun | EngineError]) -> None:
+    """Each candidate where its screening run ended (its params), or its error."""
+    for cand, run in zip(cands, runs):
         if isinstance(run, EngineError):
             cand.params, cand.error = None, run
         else:
