@@ -36,6 +36,8 @@ from numpy.typing import NDArray
 Array = NDArray[np.floating]
 
 LOG_2PI = float(np.log(2.0 * np.pi))
+#: The smallest weight whose logarithm the kernels take (a weight of 0 is -708, not -inf).
+TINY = float(np.finfo(np.float64).tiny)
 
 _local = threading.local()
 

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .families import MATRIX, Family, family
-from .kernels import ExpandedKernel, WhitenedKernel
+from .kernels import TINY, ExpandedKernel, WhitenedKernel
 
 Array = NDArray[np.floating]
 
@@ -116,7 +116,7 @@ class MixtureParams:
         kern = cache.get(dtype)
         if kern is None:
             fam = self.family
-            log_weights = np.log(np.maximum(self.weights, np.finfo(np.float64).tiny))
+            log_weights = np.log(np.maximum(self.weights, TINY))
             if fam.statistic == MATRIX:
                 kern = WhitenedKernel.prepare(self.means, self.covariance_factors(),
                                               self.precisions_cholesky, self.log_det,

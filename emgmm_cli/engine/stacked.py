@@ -37,7 +37,7 @@ from .em import (COLLAPSE_MASS, EPS_MASS, Arrange, EMRun, IterationCallback, Mac
                  Steps, arranged, em_machine, em_stats, m_step)
 from .errors import EngineError
 from .families import MATRIX, factorise, family, scatter_about_means
-from .kernels import ExpandedKernel, WhitenedKernel
+from .kernels import TINY, ExpandedKernel, WhitenedKernel
 from .params import MixtureParams
 from .stats import NO_INDICES, SuffStats, chunk_stats, fix_known, normalise_in_place
 
@@ -48,8 +48,6 @@ Array = NDArray[np.floating]
 #: stack take their passes in groups (runs_per_pass).  Without the bound, 40 screened
 #: starts of VVV with K = 9 on 2000 rows of 100 columns needed 2.6 GB at their peak.
 STACK_BYTES = 64 << 20
-#: The smallest weight whose logarithm the kernels take (a weight of 0 is -708, not -inf).
-TINY = float(np.finfo(np.float64).tiny)
 
 
 @dataclass(frozen=True)
@@ -82,6 +80,11 @@ def runs_per_pass(params: MixtureParams, data: Dataset) -> int:
     width = params.family.work_columns(params.n_components, params.n_features)
     per_run = width * data.n_samples * np.dtype(data.dtype).itemsize
     return max(1, STACK_BYTES // per_run)
+
+
+def stack_groups(count: int, per: int) -> list[range]:
+    """The indices of count runs, in groups of per (runs_per_pass), in order."""
+    return [range(first, min(first + per, count)) for first in range(0, count, per)]
 
 
 def stacked_kernel(mixtures: list[MixtureParams], rows: Rows
@@ -246,9 +249,8 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
     machines = [em_machine(s, p, tol, max_iter, accelerate) for s, p in zip(steps, starts)]
     ended: dict[int, tuple[MixtureParams, bool] | EngineError] = {}
     per = runs_per_pass(starts[0], data)
-    for first in range(0, len(starts), per):
-        _drive(range(first, min(first + per, len(starts))), machines, steps, rows, reg_covar,
-               ended)
+    for group in stack_groups(len(starts), per):
+        _drive(group, machines, steps, rows, reg_covar, ended)
     ends = [ended[i] for i in range(len(starts))]
     last = {i: arranged(end[0], arrange) for i, end in enumerate(ends)
             if not isinstance(end, EngineError)}
@@ -257,9 +259,9 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
     else:
         ended_at = list(last)
         finals = {}
-        for first in range(0, len(ended_at), per):
-            group = ended_at[first:first + per]
-            finals.update(zip(group, stacked_stats(rows, [last[i][0] for i in group])))
+        for group in stack_groups(len(ended_at), per):
+            runs = [ended_at[j] for j in group]
+            finals.update(zip(runs, stacked_stats(rows, [last[i][0] for i in runs])))
     return [end if isinstance(end, EngineError) else
             steps[i].finish(last[i][0], end[1], finals[i], last[i][1])
             for i, end in enumerate(ends)]

@@ -16,10 +16,10 @@ that ended at the same mixture as a better ranked one (same_mixture) is left out
 its full run would reach the same optimum.  The R best run to convergence (fitting.fit),
 each from where its screening ended (fewer where fewer are left); when R >= 2 and a
 hierarchy was given, mclust's own start is always among them (mclusts_start: the lifted
-candidate below where there is one, the hierarchy's otherwise).  A continued run that stalls or
-ends degenerate is replaced by the next candidate in the ranking.  From n_init 4 on, only
-R - R // 2 runs are made from these candidates (screen's runs) and the others from
-split-and-merge moves (engine.splitmerge, which ranks its moves with rank).
+candidate below where there is one, the hierarchy's otherwise).  A continued run that
+stalls or ends degenerate is replaced by the next candidate in the ranking.  From n_init
+4 on, only R - R // 2 runs are made from these candidates (screen's runs) and the others
+from split-and-merge moves (engine.splitmerge, which ranks its moves with rank).
 
 Where the covariance floor is felt (floor_felt: reg_covar at least FLOOR_FELT of the
 rows' least variance along any direction) and EM is soft, the hierarchy's start is also
@@ -58,7 +58,7 @@ from .options import FitOptions
 from .ordering import component_order
 from .missing import row_missing
 from .params import MixtureParams
-from .stacked import run_stacked, runs_per_pass
+from .stacked import run_stacked, runs_per_pass, stack_groups
 
 Array = NDArray[np.floating]
 
@@ -242,8 +242,8 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
         # mixtures taking the place of its starts before the next group runs: only one
         # group's parameters are held twice
         per = runs_per_pass(started[0].params, sample)  # type: ignore[arg-type]
-        for first in range(0, len(started), per):
-            group = started[first:first + per]
+        for indices in stack_groups(len(started), per):
+            group = [started[j] for j in indices]
             _screened(group, run_stacked(
                 sample, [c.params for c in group],  # type: ignore[misc]
                 tol=options.tol, max_iter=SCREEN_ITERS, reg_covar=options.reg_covar,

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .families import family
-from .kernels import LOG_2PI
+from .kernels import LOG_2PI, TINY
 from .params import MixtureParams
 
 Array = NDArray[np.floating]
@@ -136,7 +136,7 @@ def far_log_prob(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
     with np.errstate(divide="ignore", over="ignore"):
         log_maha = np.log(q) + 2.0 * (np.log(2.0 * np.where(s > 0, s, 1.0)) + np.log(t))
         maha = np.exp(log_maha)
-    const = (np.log(np.maximum(params.weights, np.finfo(np.float64).tiny)) + params.log_det
+    const = (np.log(np.maximum(params.weights, TINY)) + params.log_det
              - 0.5 * d * LOG_2PI)
     return const[:, None] - 0.5 * maha, log_maha
 
@@ -156,7 +156,7 @@ def far_posterior(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
     w[:, finite] = np.exp(lp[:, finite] - top[finite])
     if not finite.all():
         near = log_maha[:, ~finite]
-        const = np.log(np.maximum(params.weights, np.finfo(np.float64).tiny)) + params.log_det
+        const = np.log(np.maximum(params.weights, TINY)) + params.log_det
         tied = np.where(near == near.min(axis=0), const[:, None], -np.inf)
         w[:, ~finite] = np.exp(tied - tied.max(axis=0))
     total = w.sum(axis=0)
