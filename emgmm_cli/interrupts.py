@@ -9,13 +9,19 @@ recording a dataset as done) holds them (hold_interrupts, deferred_interrupt): a
 that comes meanwhile is noted and raised when the step is over.  Batch workers ignore
 them all and stop when the parent says so (backends.processes).
 
+Once a stopping signal has been raised, those that follow are ignored while its exception
+is on its way (_stopping): the clean-up runs to its end and the exit status is the first
+one's.
+
 A signal that a run's own handlers raise is also recorded (stop_received), because the
 exception can be lost on its way: code that calls back into Python may turn it into
 another one.  numpy's comparison of structured arrays (np.unique(..., axis=0)) does so,
 into "TypeError: Cannot compare structured arrays", which a batch would report as one
 dataset's failure before it went on with the next.  So where a run turns an exception
 into a result (a failed dataset, a failed cell, an error message), it first raises the
-stop that was asked for (raise_if_stopped).
+stop that was asked for (raise_if_stopped), and so does every EM iteration of a fit or a
+selection's cells here (polling): a finaliser that swallows the exception ("Exception
+ignored in ...") cannot make the run go on.
 
 A signal that the run was started ignoring (SIGHUP under nohup, SIGINT in a background
 job of a shell without job control) stays ignored.
@@ -24,8 +30,9 @@ job of a shell without job control) stays ignored.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -59,7 +66,21 @@ def _stop_exception(signum: int) -> KeyboardInterrupt:
 
 def _raise_stopped(signum: int, frame: object) -> None:
     _Received.signum = signum
+    for other in STOP_SIGNALS:  # from now on the run is stopping: see _stopping
+        if signal.getsignal(other) is _raise_stopped:
+            signal.signal(other, _stopping)
     raise _stop_exception(signum)
+
+
+def _stopping(signum: int, frame: object) -> None:
+    """A stopping signal that came after the first: ignored while the first one's
+    exception is on its way, so that it cannot cut short the clean-up the first one set
+    off (a second Ctrl-C, or timeout's SIGTERM passed on to a run that was already sent
+    one, would otherwise leave a temporary file behind, or turn the exit status into
+    click's "Aborted!" and 1); raised again, as the first one, where that exception was
+    lost (see stop_received)."""
+    if not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+        raise _stop_exception(signum if _Received.signum is None else _Received.signum)
 
 
 def stop_on_signals() -> None:
@@ -90,6 +111,20 @@ def stop_received() -> KeyboardInterrupt | None:
     none did): Stopped for SIGTERM and SIGHUP, KeyboardInterrupt for Ctrl-C."""
     signum = _Received.signum
     return None if signum is None else _stop_exception(signum)
+
+
+def polling(callback: Callable[..., None] | None) -> Callable[..., None]:
+    """A loop's per-iteration callback that first raises the stop a signal asked for
+    (raise_if_stopped), then calls callback (if any): a stop whose exception was lost on
+    its way (a finaliser swallows it: "Exception ignored in ... __del__", as the dask
+    client's futures do) still stops the loop at its next iteration."""
+
+    def polled(*args: Any) -> None:
+        raise_if_stopped()
+        if callback is not None:
+            callback(*args)
+
+    return polled
 
 
 def raise_if_stopped() -> None:

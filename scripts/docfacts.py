@@ -40,7 +40,8 @@ EXIT_MEANINGS = {
     "HANGUP": "stopped by SIGHUP (the terminal closed), as Ctrl-C stops a run; a run "
               "started under nohup goes on",
     "INTERRUPTED": "interrupted (Ctrl-C); no partial output file or temporary file is left "
-                   "behind, and batch still writes its summary of what was done",
+                   "behind, batch still writes its summary of what was done, and more "
+                   "signals while a run stops change nothing (the first one's status)",
     "TERMINATED": "stopped by SIGTERM (kill, timeout, a scheduler), as Ctrl-C stops a run",
 }
 

@@ -81,6 +81,111 @@ def test_a_signal_while_outputs_are_written_leaves_nothing(big: Path, tmp_path: 
     assert sorted(p.name for p in out.iterdir()) == []  # no output, no temporary file
 
 
+def test_signals_after_the_first_cut_nothing_short(big: Path, tmp_path: Path) -> None:
+    """A second and third signal (timeout passing its SIGTERM on, a user's Ctrl-C) while a
+    run cleans up after the first change nothing: one stop's exit status and line, not
+    click's "Aborted!", and nothing left."""
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = start("fit", str(big / "big.npy"), "-k", "4", "--seed", "0", "--max-iter", "3",
+                 "--responsibilities", str(out / "resp.csv"), "-o", str(out / "labels.csv"),
+                 cwd=tmp_path)
+    deadline = time.monotonic() + 60
+    while not temporaries(out):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.002)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        proc.send_signal(signum)
+        time.sleep(0.001)
+    _, err = proc.communicate(timeout=60)
+    # the one that stops it: the first Python handles (signals that wait together are
+    # handled in the order of their numbers, not of their coming)
+    assert (proc.returncode, err.splitlines()[-1]) in [
+        *STOPPED.values(), (130, "emgmm: interrupted")]
+    assert "Aborted" not in err and list(out.iterdir()) == []
+
+
+#: A run whose threads cannot all end: one of them waits for a lock nobody will release, as
+#: the engine's block threads do when a signal's exception, raised in the main thread just
+#: as it took one of the pool's locks, left that lock taken (Python cannot undo that).
+STUCK_THREAD = """
+import concurrent.futures, sys, threading
+from emgmm_cli.cli.main import main
+taken = threading.Lock()
+taken.acquire()
+concurrent.futures.ThreadPoolExecutor(1).submit(taken.acquire)
+sys.argv = ["emgmm", "fit", sys.argv[1], "-k", "2"]
+main()
+"""
+
+
+def writer_of(fifo: Path, proc: subprocess.Popen[str]) -> int:
+    """The write end of fifo, opened once proc has opened it to read (then proc is inside
+    the command, waiting for its data)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:  # ENXIO: no reader yet
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.002)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_stopped_run_exits_even_if_a_thread_cannot_end(tmp_path: Path, signum: int) -> None:
+    """Once stopped and cleaned up, a run exits: it does not wait for its threads at the
+    interpreter's shutdown (which would then wait for ever)."""
+    fifo = tmp_path / "points.csv"
+    os.mkfifo(fifo)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    proc = subprocess.Popen([sys.executable, "-c", STUCK_THREAD, str(fifo)], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    end = writer_of(fifo, proc)
+    try:
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        os.close(end)
+    expected = STOPPED.get(signum, (130, "emgmm: interrupted"))
+    assert (proc.returncode, err.splitlines()[-1]) == expected
+
+
+#: `emgmm fit` on the file named first, as the console script runs it, with SIGTERM sent to
+#: itself while click parses the arguments (before the command) or as click ends the run
+#: (after it): click catches such an exception itself ("Aborted!", exit status 1).
+OUTSIDE_THE_COMMAND = """
+import os, signal, sys, time
+import click
+from emgmm_cli.cli import main as entry
+where = sys.argv[2]
+owner, name = (entry.cli, "make_context") if where == "before" else (click.Context, "exit")
+real = getattr(owner, name)
+def signalled(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.2)  # delivered and handled here
+    return real(*args, **kwargs)
+setattr(owner, name, signalled)
+sys.argv = ["emgmm", "fit", sys.argv[1], "-k", "2", "--seed", "0", "-o", "labels.csv"]
+entry.main()
+"""
+
+
+@pytest.mark.parametrize("where,code,last", [
+    ("before", *STOPPED[signal.SIGTERM]), ("after", 0, "")])
+def test_a_signal_outside_the_command_is_the_runs_own(tmp_path: Path, where: str, code: int,
+                                                      last: str) -> None:
+    """A stop that comes before the command starts stops the run (143, its line); one
+    that comes as the run ends, its outputs written, leaves its exit status as it was."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    proc = subprocess.run([sys.executable, "-c", OUTSIDE_THE_COMMAND,
+                           str(ROOT / "sample_data" / "faithful.csv"), where], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert (proc.returncode, (proc.stderr.splitlines() or [""])[-1]) == (code, last)
+    assert (tmp_path / "labels.csv").exists() == (where == "after")
+
+
 def test_sigterm_during_the_cache_conversion_leaves_no_orphan(big: Path,
                                                               tmp_path: Path) -> None:
     cache = tmp_path / "cache"
@@ -250,6 +355,54 @@ def _masks_the_stop(item: int) -> int:
     if item == 3:  # the same exception, no signal
         raise TypeError("Cannot compare structured arrays")
     return item
+
+
+def test_signals_while_a_stop_is_on_its_way_are_ignored() -> None:
+    """While the first stop's exception is handled (the run cleans up), the signals that
+    follow do not raise again (they would cut the clean-up short); the run's stop stays
+    the first one, and the next run raises."""
+    with stopping_on_signals():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+            pytest.fail("SIGTERM raised nothing")
+        except Stopped as first:
+            for signum in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):  # the clean-up
+                os.kill(os.getpid(), signum)
+                time.sleep(0.01)  # delivered and handled: nothing raised
+            assert first.signum == signal.SIGTERM
+        assert isinstance(interrupts.stop_received(), Stopped)
+        assert interrupts.stop_received().signum == signal.SIGTERM  # type: ignore[union-attr]
+    with stopping_on_signals(), pytest.raises(Stopped):
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(1)
+
+
+class Swallows:
+    """An object whose finaliser a signal interrupts: the stop's exception is raised inside
+    __del__, where Python prints "Exception ignored" and drops it (as the dask client's
+    futures' finalisers do)."""
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.05)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # Swallows
+def test_a_stop_whose_exception_was_lost_still_stops_the_run() -> None:
+    """The fit's next iteration raises it (interrupts.polling), and so does the next
+    signal (the first one's)."""
+    import emgmm_cli
+
+    with stopping_on_signals():
+        Swallows()  # collected at once: the signal came and went, nothing raised
+        assert isinstance(interrupts.stop_received(), Stopped)
+        with pytest.raises(Stopped):
+            emgmm_cli.fit(ROOT / "sample_data" / "faithful.csv", 2, seed=0)
+        with pytest.raises(Stopped) as info:
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(1)
+        assert info.value.signum == signal.SIGTERM
 
 
 def test_a_stop_turned_into_another_exception_still_stops_the_run() -> None:

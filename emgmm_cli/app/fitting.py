@@ -31,6 +31,7 @@ from ..engine.options import FitOptions
 from ..engine.params import MixtureParams
 from ..engine.missing import predict_rows, predictions, row_missing
 from ..engine.stats import Predictions
+from ..interrupts import polling
 from ..io.errors import DataError
 from ..io.formats import FORMATS, format_for_path
 from ..io.model import model_document
@@ -349,6 +350,7 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     units).  n_threads: threads of the block reduction (default: every core); results
     do not depend on it.  An engine error names the data (EngineError.source).  inputs:
     what the rows brought besides their points (ReadOptions.inputs), for the model.
+    Every iteration raises the stop a signal asked for (interrupts.polling).
     """
     options = seeded(options)
     start = None
@@ -364,8 +366,8 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     if means_init is not None and prepared.transform is not None:
         means_init = prepared.transform.to_z(means_init)
     try:
-        result = engine_fit(data, options, means_init=means_init, on_iteration=on_iteration,
-                            start=start)
+        result = engine_fit(data, options, means_init=means_init,
+                            on_iteration=polling(on_iteration), start=start)
     except EngineError as exc:
         exc.source = points.source
         raise

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from .. import vocab
 from ..backends import active, open_dataset
+from ..interrupts import polling
 from ..engine.dataset import Dataset
 from ..engine.errors import EngineError
 from ..engine.missing import row_missing
@@ -287,8 +288,9 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
     The data are screened (and standardized) once, as fit_points does.  jobs (a count,
     0: one per core, or "auto": cell_workers decides) other than 1 fits cells in worker
     processes; otherwise here, in order, where on_iteration (fit's progress callback,
-    which may raise to stop) applies; log, if given, is told when worker processes run
-    them.  A seed of None draws one (recorded).  An engine error about the grid names the
+    which may raise to stop) applies, after a check for a stop (interrupts.polling);
+    log, if given, is told when worker processes run them.  A seed of None draws one
+    (recorded).  An engine error about the grid names the
     data.  inputs: what the rows brought besides their points (ReadOptions.inputs), for
     the chosen cell's model.
     """
@@ -311,7 +313,7 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
                                               prepared.points.weights, prepared.points.known,
                                               row_missing(data) is not None,
                                               _fallback(jobs, log)) if workers > 1
-                          else partial(fit_in_order, on_iteration=on_iteration))
+                          else partial(fit_in_order, on_iteration=polling(on_iteration)))
     try:
         selection = select(data, plan, template, seed=seed, criterion=cells.criterion,
                            map_cells=mapper, on_cell=on_cell)

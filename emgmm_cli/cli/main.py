@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import signal
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from .. import __version__
-from ..interrupts import Stopped, stop_on_signals, stop_received
+from ..interrupts import (Stopped, hold_interrupts, release_interrupts,
+                          stop_on_signals, stop_received)
 from .context import ExitStatus, debugging
 from .errors import EmgmmContext, one_line
 
@@ -59,6 +61,8 @@ class EmgmmGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
+            if _Entry.holds:  # a stop that came while click parsed is raised here
+                release_interrupts()
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
@@ -71,6 +75,17 @@ class EmgmmGroup(click.Group):
             if debugging(ctx):  # context.meta is shared with the subcommand's context
                 raise
             raise click.ClickException(one_line(exc, ctx.invoked_subcommand)) from None
+        finally:
+            if _Entry.holds:  # the command is over: its exit status stands
+                hold_interrupts()
+
+
+class _Entry:
+    """Whether the console entry point (main) holds the stopping signals outside the
+    command, in click's own code before and after it: a signal there would raise where
+    only click catches it ("Aborted!", exit status 1)."""
+
+    holds = False
 
 
 def _stopped(exc: KeyboardInterrupt) -> click.exceptions.Exit:
@@ -108,7 +123,8 @@ BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THR
 def main() -> None:
     """Console entry point: single-threaded BLAS under the engine's own threads (set
     before numpy is imported), default SIGPIPE so `emgmm ... | head` exits quietly,
-    SIGTERM and SIGHUP stopping the run as Ctrl-C does (nothing partial left), and
+    SIGTERM and SIGHUP stopping the run as Ctrl-C does (held outside the command:
+    _Entry; nothing partial left, and the process gone at once: _exit_stopped), and
     messages dropped rather than sent to stdout when stderr is closed."""
     for name in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(name, "1")
@@ -117,4 +133,29 @@ def main() -> None:
     stop_on_signals()
     if sys.stderr is None:  # started with 2>&-: click would print errors on stdout
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
-    cli.main(prog_name="emgmm")
+    _Entry.holds = True
+    hold_interrupts()
+    try:
+        cli.main(prog_name="emgmm")
+    except SystemExit as exc:
+        if stop_received() is not None:
+            _exit_stopped(exc.code)
+        raise
+
+
+def _exit_stopped(code: object) -> NoReturn:
+    """The exit of a stopped run, once it has cleaned up and said so: the functions
+    registered with atexit run (multiprocessing's among them, which releases the worker
+    pools' semaphores) and the output is flushed, then the process ends without the rest
+    of the interpreter's shutdown, which joins the threads of the engine's block pool.  A
+    signal's exception that came in the main thread just as it took one of the pool's
+    locks (inside the pool's submit or a result's wait) leaves that lock taken, since
+    Python cannot undo it; a block thread then waits on it for ever, and so would that
+    join (seen once in some hundred SIGHUPs during a fit of 300,000 rows)."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: nothing more can reach it
+            pass
+    os._exit(code if isinstance(code, int) else 1)
