@@ -22,6 +22,7 @@ import pytest
 
 from emgmm_cli import interrupts
 from emgmm_cli.backends.processes import START_VARIABLE, run_tasks
+from emgmm_cli.cli.main import BLAS_THREAD_VARIABLES
 from emgmm_cli.interrupts import Stopped, stopping_on_signals
 from emgmm_cli.io.cache import STALE_TEMP_SECONDS, remove_orphans
 
@@ -105,40 +106,52 @@ def test_signals_after_the_first_cut_nothing_short(big: Path, tmp_path: Path) ->
     assert "Aborted" not in err and list(out.iterdir()) == []
 
 
-#: A run whose threads cannot all end: one of them waits for a lock nobody will release, as
-#: the engine's block threads do when a signal's exception, raised in the main thread just
-#: as it took one of the pool's locks, left that lock taken (Python cannot undo that).
+#: A run whose threads cannot all end: one of the engine's block threads waits for a lock
+#: nobody will release, as they do when a signal's exception, raised in the main thread
+#: just as it took one of the pool's locks, left that lock taken (Python cannot undo that).
 STUCK_THREAD = """
-import concurrent.futures, sys, threading
+import sys, threading
+from emgmm_cli.backends.local import _pool
 from emgmm_cli.cli.main import main
 taken = threading.Lock()
 taken.acquire()
-concurrent.futures.ThreadPoolExecutor(1).submit(taken.acquire)
+_pool(1).submit(taken.acquire)
 sys.argv = ["emgmm", "fit", sys.argv[1], "-k", "2"]
 main()
 """
 
 
 def writer_of(fifo: Path, proc: subprocess.Popen[str]) -> int:
-    """The write end of fifo, opened once proc has opened it to read (then proc is inside
-    the command, waiting for its data)."""
+    """The write end of fifo, once proc has opened it and waits in a read from it (its
+    main thread asleep in the kernel's pipe read, Linux's /proc says).  A signal that
+    comes just before the read starts is only flagged, and the read waits on: the race
+    of every blocking call in Python, not what the test is about."""
     deadline = time.monotonic() + 60
-    while True:
-        try:
-            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:  # ENXIO: no reader yet
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-            time.sleep(0.002)
+    end = None
+    while end is None or "pipe_read" not in Path(f"/proc/{proc.pid}/wchan").read_text():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        if end is None:
+            try:
+                end = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:  # ENXIO: no reader yet
+                pass
+        time.sleep(0.002)
+    return end
 
 
-@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+@pytest.mark.skipif(not Path("/proc/self/wchan").exists(), reason="needs Linux's /proc")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_stopped_run_exits_even_if_a_thread_cannot_end(tmp_path: Path, signum: int) -> None:
     """Once stopped and cleaned up, a run exits: it does not wait for its threads at the
-    interpreter's shutdown (which would then wait for ever)."""
+    interpreter's shutdown (which would then wait for ever).  And the signal reaches the
+    main thread, waiting in a read, not the block thread (where it would only be
+    flagged, and the read would wait on)."""
     fifo = tmp_path / "points.csv"
     os.mkfifo(fifo)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    # BLAS on one thread, as main() has it before numpy is loaded (here numpy is loaded
+    # first): a BLAS thread would take the signal as the block thread would
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0",
+           **dict.fromkeys(BLAS_THREAD_VARIABLES, "1")}
     proc = subprocess.Popen([sys.executable, "-c", STUCK_THREAD, str(fifo)], cwd=tmp_path,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     end = writer_of(fifo, proc)

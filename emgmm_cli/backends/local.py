@@ -17,6 +17,7 @@ import functools
 import itertools
 import operator
 import os
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
@@ -25,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.families import family
+from ..interrupts import STOP_SIGNALS
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -93,16 +95,27 @@ if hasattr(os, "register_at_fork"):
 
 def _pool(n_threads: int) -> ThreadPoolExecutor:
     """A process-wide pool per thread count, kept so that the per-thread work buffers of
-    the kernels survive from one iteration to the next.  concurrent.futures is imported
-    here: data of one block (most small files) never needs a pool."""
+    the kernels survive from one iteration to the next; its threads take no stopping
+    signal (_main_thread_signals).  concurrent.futures is imported here: data of one
+    block (most small files) never needs a pool."""
     from concurrent.futures import ThreadPoolExecutor
 
     with _POOLS_LOCK:
         pool = _POOLS.get(n_threads)
         if pool is None:
-            pool = _POOLS[n_threads] = ThreadPoolExecutor(n_threads,
-                                                          thread_name_prefix="emgmm")
+            pool = _POOLS[n_threads] = ThreadPoolExecutor(
+                n_threads, thread_name_prefix="emgmm", initializer=_main_thread_signals)
         return pool
+
+
+def _main_thread_signals() -> None:
+    """Block Ctrl-C, SIGTERM and SIGHUP in this thread, so that the kernel delivers them
+    to the main thread, whose Python handlers stop the run.  Delivered to a pool thread,
+    such a signal only flags the handler, which runs once the main thread next runs
+    Python code: never, if it waits in a system call (a read from a pipe that sends
+    nothing more)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
 
 
 _BLAS: ThreadpoolController | None = None
