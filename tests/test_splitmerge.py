@@ -252,3 +252,56 @@ def test_moves_are_made_on_the_rows_the_screening_ran_on() -> None:
     a = screening_sample(ArrayDataset(x), seed).take(np.arange(2000))
     b = screening_sample(ArrayDataset(x), seed).take(np.arange(2000))
     assert np.array_equal(a, b) and not np.array_equal(a, x[:2000])
+
+
+def _moved_fit(x: np.ndarray, k: int) -> tuple[MixtureParams, FitOptions]:
+    options = FitOptions(k, covariance_type="full", seed=0, n_init=1, init="kmeans")
+    return fit(ArrayDataset(x), options).params, options
+
+
+def test_moves_screened_a_group_at_a_time_rank_as_all_at_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """screen makes and screens the moves one stacked group at a time, keeping the keep
+    best: the same candidates, in the same order, with the same mixtures, as screening
+    every move at once (groups of 3 here: a bound of 3 runs' work buffers)."""
+    from emgmm_cli import vocab
+    from emgmm_cli.engine import stacked
+    from emgmm_cli.engine.starts import Candidate, rank
+
+    x = np.random.default_rng(3).standard_normal((400, 3))
+    params, options = _moved_fit(x, 6)
+    per_run = params.family.work_columns(6, 3) * len(x) * 8
+    monkeypatch.setattr(stacked, "STACK_BYTES", 3 * per_run)
+    sample, variance = ArrayDataset(x), x.var(axis=0)
+    everything = [Candidate(i, vocab.MOVE_ORIGIN, params=p)
+                  for i, p in enumerate(splitmerge.moves(x, params, options.reg_covar))]
+    assert len(everything) > 9  # several groups
+    whole = [c for c in rank(sample, options, everything, variance) if c.usable]
+    for keep in (1, 4, splitmerge.MOVES):
+        kept = splitmerge.screen(sample, params, options, variance, keep=keep)
+        assert [c.index for c in kept] == [c.index for c in whole[:keep]]
+        assert [c.loglik for c in kept] == [c.loglik for c in whole[:keep]]
+
+
+def test_the_moves_screening_holds_a_few_mixtures_not_all_of_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With one run's work buffers per stacked pass, the screening's peak is those
+    buffers, the rows and a few mixtures (the keep best, a group's start and its screened
+    mixture): not the 60 moves' starts at once (at K = 9 and D = 40 they take 20 MB)."""
+    import tracemalloc
+
+    from emgmm_cli.engine import stacked
+
+    x = np.random.default_rng(5).standard_normal((1000, 40))
+    params, options = _moved_fit(x, 9)
+    buffers = params.family.work_columns(9, 40) * len(x) * 8
+    monkeypatch.setattr(stacked, "STACK_BYTES", buffers)
+    mixture = 3 * params.covariances.nbytes  # covariances, precision and covariance factors
+    tracemalloc.start()
+    try:
+        kept = splitmerge.screen(ArrayDataset(x), params, options, x.var(axis=0), keep=5)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(kept) == 5
+    assert peak < buffers + 3 * x.nbytes + 20 * mixture, (peak, mixture)

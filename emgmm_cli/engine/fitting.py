@@ -373,7 +373,8 @@ def _moved_runs(data: Dataset, options: FitOptions, sample: Dataset, budget: int
         if best is None or leader.loglik - best.loglik > options.tol * best.n_effective:
             best = leader
             ranked = [(c.origin, c.params) for c in splitmerge.screen(
-                sample, best.params, options, moments.variance) if c.params is not None]
+                sample, best.params, options, moments.variance, keep=budget)
+                      if c.params is not None]
         batch = ranked[:min(splitmerge.CONTINUED, budget)]
         if not batch:
             return

@@ -314,6 +314,16 @@ def _distinct(ranked: list[Candidate], column_variance: Array) -> list[Candidate
     return kept
 
 
+def best_ranked(ranked: list[Candidate], more: list[Candidate], column_variance: Array,
+                keep: int) -> list[Candidate]:
+    """The keep best usable candidates of two rankings (rank's) together, in rank's order,
+    the same mixture once.  Whether a candidate is kept depends on the better ranked ones
+    alone, so that ranking groups one after another through this, keeping keep each
+    time, ends with the first keep usable ones of ranking them all at once."""
+    both = sorted(ranked + more, key=Candidate.rank)
+    return [c for c in _distinct(both, column_variance) if c.usable][:keep]
+
+
 def rank(sample: Dataset, options: FitOptions, cands: list[Candidate],
          column_variance: Array) -> list[Candidate]:
     """Started candidates screened on the rows of sample (_iterate), judged and ranked:
