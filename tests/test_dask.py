@@ -388,9 +388,14 @@ def test_the_command_starts_its_own_cluster_and_ctrl_c_leaves_nothing(tmp_path: 
                              "--tol", "0", "--output-dir", "out", "--backend", "dask",
                              "--workers", "2"], cwd=tmp_path, env=env,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
-    time.sleep(10)  # the cluster started and iterating
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        time.sleep(10)  # the cluster started and iterating
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:  # a run that did not stop takes its cluster down with it
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     assert proc.returncode == 130, err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 

@@ -49,8 +49,19 @@ def signal_when(proc: subprocess.Popen[str], ready: Callable[[], bool], signum: 
         assert time.monotonic() < deadline, "the step under test never started"
         time.sleep(0.002)
     proc.send_signal(signum)
-    _, err = proc.communicate(timeout=60)
+    err = stderr_of(proc)
     return proc.returncode, (err.splitlines() or [""])[-1]
+
+
+def stderr_of(proc: subprocess.Popen[str], timeout: float = 60) -> str:
+    """What proc wrote to stderr once it ended; killed (and the test failed) if it has
+    not ended within timeout seconds, so that no hung run outlives the test."""
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
 
 
 def temporaries(folder: Path) -> list[str]:
@@ -98,7 +109,7 @@ def test_signals_after_the_first_cut_nothing_short(big: Path, tmp_path: Path) ->
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         proc.send_signal(signum)
         time.sleep(0.001)
-    _, err = proc.communicate(timeout=60)
+    err = stderr_of(proc)
     # the one that stops it: the first Python handles (signals that wait together are
     # handled in the order of their numbers, not of their coming)
     assert (proc.returncode, err.splitlines()[-1]) in [
@@ -157,10 +168,12 @@ def test_a_stopped_run_exits_even_if_a_thread_cannot_end(tmp_path: Path, signum:
     end = writer_of(fifo, proc)
     try:
         proc.send_signal(signum)
-        _, err = proc.communicate(timeout=30)
+        err = stderr_of(proc, timeout=30)
     finally:
-        proc.kill()
         os.close(end)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     expected = STOPPED.get(signum, (130, "emgmm: interrupted"))
     assert (proc.returncode, err.splitlines()[-1]) == expected
 
@@ -237,7 +250,7 @@ def test_the_next_run_cleans_the_cache_directory(big: Path, tmp_path: Path) -> N
     small.write_text("a,b\n" + "".join(f"{i % 7},{i % 5}.5\n" for i in range(400)))
     proc = start("fit", str(small), "-k", "2", "--seed", "0", "--memory-limit", "1K",
                  "--cache-dir", str(cache), "-o", str(tmp_path / "l.csv"), cwd=tmp_path)
-    _, err = proc.communicate(timeout=60)
+    err = stderr_of(proc)
     assert proc.returncode == 0, err
     assert not orphan.exists()
     assert temporaries(cache) == []
