@@ -290,9 +290,8 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
     processes; otherwise here, in order, where on_iteration (fit's progress callback,
     which may raise to stop) applies, after a check for a stop (interrupts.polling);
     log, if given, is told when worker processes run them.  A seed of None draws one
-    (recorded).  An engine error about the grid names the
-    data.  inputs: what the rows brought besides their points (ReadOptions.inputs), for
-    the chosen cell's model.
+    (recorded).  An engine error about the grid names the data.  inputs: what the rows
+    brought besides their points (ReadOptions.inputs), for the chosen cell's model.
     """
     seed = fresh_seed() if seed is None else seed
     prepared = prepare(points, reg_covar=template.reg_covar, standardize=standardize,
