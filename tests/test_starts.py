@@ -21,7 +21,7 @@ from emgmm_cli import vocab
 from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.cli.main import cli
 from emgmm_cli.engine import FitOptions, fit, initial_params, run_em, stacked, starts
-from emgmm_cli.engine.em import EMRun
+from emgmm_cli.engine.em import DEGENERATE_RATIO, EMRun, degenerate_each
 from emgmm_cli.engine.starts import (
     FLOOR_FELT,
     LIFTED_FLOOR,
@@ -34,6 +34,7 @@ from emgmm_cli.engine.starts import (
     screen,
     screen_count,
     stalled,
+    stalled_each,
 )
 from emgmm_cli.engine.selection import Cell, select
 from emgmm_cli.engine.stats import chunk_moments
@@ -122,6 +123,54 @@ def test_bhattacharyya_distance_closed_form() -> None:
                                  np.array([1.0, 4.0]), "spherical")
     expected = 9 / (4 * 5) + 0.5 * np.log(5 / (2 * 2))
     assert bhattacharyya(params)[0, 1] == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_candidates_judged_together_are_judged_as_one_at_a_time(covariance_type: str) -> None:
+    """stalled_each and degenerate_each, which judge a cell's screened candidates in one
+    batched computation, against the textbook formulas applied one pair and one component
+    at a time: among the mixtures, one with a duplicated component (stalled) and one with
+    a component collapsed onto the floor (degenerate, where the family lets a component
+    have its own covariance)."""
+    from emgmm_cli.engine.families import family
+    from emgmm_cli.engine.params import MixtureParams
+
+    rng = np.random.default_rng(5)
+    k, d, reg = 4, 3, 1e-6
+    column_variance = np.array([2.0, 0.5, 0.0])  # the last column constant: left out
+    fam = family(covariance_type)
+    mixtures = []
+    for i in range(6):
+        means = rng.normal(scale=2.0, size=(k, d))
+        a = rng.normal(size=(k, d, d))
+        full = a @ a.transpose(0, 2, 1) + 0.1 * np.eye(d)
+        if i == 1:  # component 3 a copy of component 0
+            means[3], full[3] = means[0], full[0]
+        if i == 2:  # component 2 flat onto the floor
+            full[2] = np.diag([reg, reg, reg])
+        cov = {"full": full, "tied": full[0],
+               "diag": np.diagonal(full, axis1=1, axis2=2).copy(),
+               "spherical": np.diagonal(full, axis1=1, axis2=2).mean(axis=1)}[covariance_type]
+        mixtures.append(MixtureParams.build(np.full(k, 1 / k), means, cov, covariance_type))
+
+    def distance(m1: np.ndarray, s1: np.ndarray, m2: np.ndarray, s2: np.ndarray) -> float:
+        mid = (s1 + s2) / 2
+        return float((m1 - m2) @ np.linalg.inv(mid) @ (m1 - m2) / 8 + 0.5 * np.log(
+            np.linalg.det(mid) / np.sqrt(np.linalg.det(s1) * np.linalg.det(s2))))
+
+    expected_stalled, expected_degenerate = [], []
+    for p in mixtures:
+        full = p.full_covariances()
+        pairs = [distance(p.means[i], full[i], p.means[j], full[j])
+                 for i in range(k) for j in range(i + 1, k)]
+        expected_stalled.append(min(pairs) < starts.STALL_DISTANCE)
+        floor = DEGENERATE_RATIO * 0.5
+        expected_degenerate.append([c for c in range(k) if np.linalg.eigvalsh(
+            full[c][:2, :2])[0] - reg < floor])
+    assert stalled_each(mixtures) == expected_stalled == [stalled(p) for p in mixtures]
+    assert degenerate_each(mixtures, column_variance, reg) == expected_degenerate
+    assert expected_stalled[1] and sum(expected_stalled) == 1
+    assert expected_degenerate[2] == ([2] if fam.per_component else [])
 
 
 def test_screening_ranks_stalled_candidates_last() -> None:

@@ -5,7 +5,9 @@ stdout (a pipe): none of the modules that only other paths need is loaded.  Each
 a real `emgmm` process (emgmm_cli.cli.main.main, as the console script runs it) that
 writes the names in sys.modules when it ends; no timing is asserted, only presence.
 The controls show the same probe seeing those modules when a run does need them, and
-every run's output is checked against a reference (mclust, scikit-learn).
+every run's output is checked against a reference (mclust, scikit-learn).  And how such a
+process ends: main() ends it itself once the command is over, with the command's status,
+its output flushed and the atexit functions run, without the interpreter's teardown.
 """
 
 from __future__ import annotations
@@ -18,21 +20,25 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FAITHFUL = ROOT / "sample_data" / "faithful.csv"
 
 #: Runs `emgmm ARGS` in this process as the console script does, then writes the names of
-#: the loaded modules to the file named first (after the output and the exit status).
+#: the loaded modules to the file named first (at exit: main() runs the atexit functions,
+#: then ends the process).
 PROBE = """
-import sys
+import atexit, sys
 out, sys.argv = sys.argv[1], ["emgmm", *sys.argv[2:]]
-try:
-    from emgmm_cli.cli.main import main
-    main()
-finally:
+
+@atexit.register
+def listing():
     with open(out, "w", encoding="utf-8") as fh:
         fh.write("\\n".join(sorted(sys.modules)))
+
+from emgmm_cli.cli.main import main
+main()
 """
 
 #: Loaded by no plain select or fit: libraries of other paths (the dask backend, pandas
@@ -112,3 +118,37 @@ def test_the_probe_sees_what_a_run_needs(tmp_path: Path) -> None:
                        "--seed", "0", "--jobs", "2")
     assert out == table
     assert "emgmm_cli.backends.processes" in modules and "concurrent.futures" in modules
+
+
+#: main() with its command replaced by one that writes a line (left in the buffer) and
+#: raises SystemExit(argv[1]); an atexit function that writes last; and a line after
+#: main() that no run reaches.
+EXIT_PROBE = """
+import atexit, sys
+from emgmm_cli.cli import main as entry
+
+atexit.register(lambda: sys.stdout.write("atexit ran\\n"))
+code = eval(sys.argv[1])
+
+def command(*args, **kwargs):
+    sys.stdout.write("the command's output\\n")
+    raise SystemExit(code)
+
+entry.cli.main = command
+entry.main()
+sys.stdout.write("after main\\n")
+"""
+
+
+@pytest.mark.parametrize(("code", "status", "stderr"), [
+    ("None", 0, ""), ("0", 0, ""), ("3", 3, ""), ("'a message'", 1, "a message\n")])
+def test_the_process_ends_with_the_commands_status_after_atexit(
+        code: str, status: int, stderr: str) -> None:
+    """main() ends the process itself once the command is over (skipping the interpreter's
+    teardown): SystemExit's status, as Python would give it, the command's output flushed
+    and the atexit functions run first."""
+    proc = subprocess.run([sys.executable, "-c", EXIT_PROBE, code], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert proc.returncode == status
+    assert proc.stdout == "the command's output\natexit ran\n"
+    assert proc.stderr == stderr

@@ -6,7 +6,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable, Generator
+from typing import Callable, Generator, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -138,13 +138,20 @@ def degenerate_components(
     ratio times the smallest non-zero column variance.  Constant columns are left out, since
     every component is flat along them and reg_covar is what keeps that well-posed.
     """
+    return degenerate_each([params], column_variance, reg_covar, ratio)[0]
+
+
+def degenerate_each(mixtures: Sequence[MixtureParams], column_variance: Array,
+                    reg_covar: float, ratio: float = DEGENERATE_RATIO) -> list[list[int]]:
+    """degenerate_components of each of mixtures of one family and K, their least
+    eigenvalues computed at once."""
     live = np.flatnonzero(np.asarray(column_variance) > 0)
-    if len(live) == 0:
-        return []
-    full = params.full_covariances()[:, live][:, :, live]
-    lam = np.linalg.eigvalsh(full)[:, 0] - reg_covar
+    if len(live) == 0 or not mixtures:
+        return [[] for _ in mixtures]
+    full = np.array([p.full_covariances() for p in mixtures])[:, :, live][..., live]
+    lam = np.linalg.eigvalsh(full)[..., 0] - reg_covar
     floor = ratio * float(np.min(np.asarray(column_variance)[live]))
-    return [int(k) for k in np.flatnonzero(lam < floor)]
+    return [np.flatnonzero(row < floor).tolist() for row in lam]
 
 
 def run_em(

@@ -87,6 +87,18 @@ def stack_groups(count: int, per: int) -> list[range]:
     return [range(first, min(first + per, count)) for first in range(0, count, per)]
 
 
+def _joined(parts: list[Array]) -> Array:
+    """The parts one after another along their first axis (np.concatenate); a single part
+    itself (every caller only reads what this returns)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def _stacked(parts: list[Array]) -> Array:
+    """The parts, all of one shape, stacked along a new first axis: np.array, not
+    np.stack (the same stack at a fifth of the cost); a single part as a view."""
+    return parts[0][None] if len(parts) == 1 else np.array(parts)
+
+
 def stacked_kernel(mixtures: list[MixtureParams], rows: Rows
                    ) -> WhitenedKernel | ExpandedKernel:
     """One kernel for the components of all the mixtures (of one family), in order, for
@@ -94,12 +106,12 @@ def stacked_kernel(mixtures: list[MixtureParams], rows: Rows
     far apart across candidates): its expansion is then as exact for every candidate
     whose means lie among the rows as each candidate's own."""
     dtype = rows.x.dtype
-    means = np.concatenate([p.means for p in mixtures])
-    factors = np.concatenate([p.precisions_cholesky for p in mixtures])
-    log_det = np.concatenate([p.log_det for p in mixtures])
-    log_weights = np.log(np.maximum(np.concatenate([p.weights for p in mixtures]), TINY))
+    means = _joined([p.means for p in mixtures])
+    factors = _joined([p.precisions_cholesky for p in mixtures])
+    log_det = _joined([p.log_det for p in mixtures])
+    log_weights = np.log(np.maximum(_joined([p.weights for p in mixtures]), TINY))
     if mixtures[0].family.statistic == MATRIX:
-        chol = np.concatenate([p.covariance_factors() for p in mixtures])
+        chol = _joined([p.covariance_factors() for p in mixtures])
         return WhitenedKernel.prepare(means, chol, factors, log_det, log_weights, dtype)
     return ExpandedKernel.prepare(means, factors, log_det, log_weights, dtype,
                                   center=rows.center)
@@ -156,17 +168,16 @@ def stacked_m_step(stats: list[SuffStats], mixtures: list[MixtureParams], reg_co
     M-step for all where the family takes a stack and no component collapsed; one mixture
     at a time otherwise (then exactly em.m_step's)."""
     fam = family(mixtures[0].covariance_type)
-    # np.array, not np.stack: the same stack of equal shapes, at a fifth of the cost
-    nk = np.array([st.nk for st in stats]) if fam.stacks else None
+    nk = _stacked([st.nk for st in stats]) if fam.stacks else None
     if nk is None or not nk.min() >= COLLAPSE_MASS:
         return [_one_m_step(st, params, reg_covar, it)
                 for st, params, it in zip(stats, mixtures, iterations)]
     c, k = nk.shape
     d = mixtures[0].n_features
     nk = nk + EPS_MASS
-    means = np.array([st.sk for st in stats]) / nk[:, :, None]
-    delta = means - np.array([p.means for p in mixtures])
-    scatter = np.concatenate([st.scatter for st in stats])
+    means = _stacked([st.sk for st in stats]) / nk[:, :, None]
+    delta = means - _stacked([p.means for p in mixtures])
+    scatter = _joined([st.scatter for st in stats])
     w = scatter_about_means(scatter, nk.reshape(-1), delta.reshape(c * k, d), reg_covar)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         cov = fam.m_step(w.reshape((c, k) + w.shape[1:]), nk, None)

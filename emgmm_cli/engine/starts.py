@@ -50,7 +50,7 @@ from numpy.typing import NDArray
 from .. import vocab
 from .dataset import (Dataset, InMemoryRows, WeightedRows, row_known, row_weights,
                       take_weights)
-from .em import EMRun, degenerate_components, run_em
+from .em import EMRun, degenerate_each, run_em
 from .errors import EngineError
 from .hc import HcTree, family_tree
 from .init import initial_params
@@ -124,26 +124,41 @@ def bhattacharyya(params: MixtureParams) -> Array:
     out = np.zeros((k, k))
     if k < 2:
         return out
-    cov = params.full_covariances()
     i, j = component_pairs(k)
-    mid = 0.5 * (cov[i] + cov[j])
-    delta = params.means[i] - params.means[j]
-    maha = np.einsum("pd,pd->p", delta, np.linalg.solve(mid, delta[:, :, None])[:, :, 0])
+    dist = _pair_distances(params.means[None], params.full_covariances()[None])[0]
+    out[i, j] = out[j, i] = dist
+    return out
+
+
+def _pair_distances(means: Array, cov: Array) -> Array:
+    """(C, P) Bhattacharyya distances (at least 0) of the P = K (K - 1) / 2 pairs of
+    components (component_pairs' order) of C mixtures of K components, from their means
+    (C, K, D) and covariances (C, K, D, D): one batched solve and determinant for all."""
+    i, j = component_pairs(means.shape[1])
+    mid = 0.5 * (cov[:, i] + cov[:, j])
+    delta = means[:, i] - means[:, j]
+    maha = np.einsum("cpd,cpd->cp", delta, np.linalg.solve(mid, delta[..., None])[..., 0])
     _, log_mid = np.linalg.slogdet(mid)
     _, log_each = np.linalg.slogdet(cov)
-    dist = maha / 8.0 + 0.5 * (log_mid - 0.5 * (log_each[i] + log_each[j]))
-    out[i, j] = out[j, i] = np.maximum(dist, 0.0)
-    return out
+    dist = maha / 8.0 + 0.5 * (log_mid - 0.5 * (log_each[:, i] + log_each[:, j]))
+    return np.maximum(dist, 0.0)
 
 
 def stalled(params: MixtureParams, threshold: float = STALL_DISTANCE) -> bool:
     """Whether two components are nearly the same Gaussian (a start that collapsed onto
     the data's mean, as random responsibilities can, or a duplicated component)."""
-    if params.n_components < 2:
-        return False
-    dist = bhattacharyya(params)
-    upper = dist[component_pairs(params.n_components)]
-    return bool((~(upper >= threshold)).any())
+    return stalled_each([params], threshold)[0]
+
+
+def stalled_each(mixtures: list[MixtureParams], threshold: float = STALL_DISTANCE
+                 ) -> list[bool]:
+    """stalled of each of mixtures of one family and K, their distances computed at once."""
+    if not mixtures or mixtures[0].n_components < 2:
+        return [False] * len(mixtures)
+    dist = _pair_distances(np.array([p.means for p in mixtures]),
+                           np.array([p.full_covariances() for p in mixtures]))
+    close = np.asarray((~(dist >= threshold)).any(axis=1))
+    return [bool(flag) for flag in close]
 
 
 def same_mixture(a: MixtureParams, b: MixtureParams, column_variance: Array,
@@ -290,12 +305,17 @@ def _lifted(sample: Dataset, start: MixtureParams, options: FitOptions, floor: f
     return _alone(sample, first.params, options, 1)
 
 
-def _judge(cand: Candidate, options: FitOptions, column_variance: Array) -> None:
-    """Whether a screened candidate may be continued (see Candidate.rank)."""
-    cand.usable = (cand.params is not None and math.isfinite(cand.loglik)
-                   and not stalled(cand.params)
-                   and not degenerate_components(cand.params, column_variance,
-                                                 options.reg_covar))
+def _judge(cands: list[Candidate], options: FitOptions, column_variance: Array) -> None:
+    """Whether each screened candidate may be continued (see Candidate.rank): all of them
+    judged at once."""
+    done = [c for c in cands if c.params is not None and math.isfinite(c.loglik)]
+    mixtures: list[MixtureParams] = [c.params for c in done]  # type: ignore[misc]
+    bad = zip(stalled_each(mixtures),
+              degenerate_each(mixtures, column_variance, options.reg_covar))
+    for cand in cands:
+        cand.usable = False
+    for cand, (stall, degenerate) in zip(done, bad):
+        cand.usable = not stall and not degenerate
 
 
 def _distinct(ranked: list[Candidate], column_variance: Array) -> list[Candidate]:
@@ -329,8 +349,7 @@ def rank(sample: Dataset, options: FitOptions, cands: list[Candidate],
     """Started candidates screened on the rows of sample (_iterate), judged and ranked:
     the order the full runs take them in, the same mixture once (_distinct)."""
     _iterate(sample, options, cands)
-    for cand in cands:
-        _judge(cand, options, column_variance)
+    _judge(cands, options, column_variance)
     return _distinct(sorted((c for c in cands if c.params is not None), key=Candidate.rank),
                      column_variance)
 
