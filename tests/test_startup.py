@@ -152,3 +152,37 @@ def test_the_process_ends_with_the_commands_status_after_atexit(
     assert proc.returncode == status
     assert proc.stdout == "the command's output\natexit ran\n"
     assert proc.stderr == stderr
+
+
+def _session_members(sid: int) -> list[str]:
+    """The command lines of the processes whose session is sid (Linux /proc)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path("/proc", entry, "stat").read_text()
+            cmdline = Path("/proc", entry, "cmdline").read_bytes()
+        except OSError:  # gone meanwhile
+            continue
+        # the fields after the command name (which may hold spaces) in parentheses
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[3]) == sid and fields[0] != "Z":
+            members.append(cmdline.replace(b"\0", b" ").decode(errors="replace"))
+    return members
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads Linux's /proc")
+def test_a_select_with_worker_processes_leaves_none_behind(tmp_path: Path) -> None:
+    """The process ends itself (main's _exit) only once its workers are done: a select
+    whose cells ran in 2 worker processes, in a session of its own, leaves no process of
+    that session when it exits; its table is select's."""
+    args = ["select", str(FAITHFUL), "-k", "1-3", "-c", "VVV,EEE", "--seed", "0"]
+    alone, _ = run(tmp_path, *args)
+    proc = subprocess.Popen([sys.executable, "-m", "emgmm_cli", *args, "--jobs", "2"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out == alone
+    assert _session_members(proc.pid) == []
