@@ -76,6 +76,16 @@ Data: Old Faithful, and 20,000 x 5 points from 5 spherical Gaussians (unit varia
 centres uniform in [-10, 10]^5, numpy seed 5).  Per cell: emgmm's log-likelihood less
 mclust's, and the passes over the data of the chosen run with --accelerate squarem (the
 default) and none, from the same seed.
+
+One EM iteration: on Old Faithful, for each family and K in ITERATION_KS, plain EM from
+mclust's hierarchical start (the hierarchy cut at K; emgmm's `--init hc` cuts the same
+tree), timed as a call: emgmm's run of a fit with one run (`fit -k K -c FAMILY --init hc --n-init 1
+--accelerate none --tol 0`: engine.em.run_em, reg_covar 1e-6) against mclust's me() (tol
+0: every iteration made).  Seconds per iteration are (T(m + 1) - T(1)) / m with m = ITERATION_M,
+each T the least of ITERATION_REPEATS calls (R's: of as many timings of 20 calls, its clock
+counting milliseconds), so the start, the hierarchy and the final
+E-step are left out; both divide by the iterations the run made (EM may converge exactly,
+or mclust's fail, before m + 1).
 """
 
 from __future__ import annotations
@@ -85,6 +95,7 @@ import compileall
 import datetime
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -578,6 +589,86 @@ if __name__ == "__main__":  # jobs auto may spawn workers, which import this scr
 """
 
 
+#: The K of the per-iteration table; iterations timed, and calls timed (the least kept).
+ITERATION_KS = (3, 6, 9)
+ITERATION_M = 200
+ITERATION_REPEATS = 5
+
+R_ITERATION = r"""
+suppressMessages(library(mclust))
+x <- as.matrix(read.csv(commandArgs(TRUE)[1]))
+m <- as.integer(commandArgs(TRUE)[2]); repeats <- as.integer(commandArgs(TRUE)[3])
+tree <- hc(x, modelName = "VVV")
+for (model in strsplit(commandArgs(TRUE)[4], ",")[[1]])
+  for (g in as.integer(strsplit(commandArgs(TRUE)[5], ",")[[1]])) {
+    z <- unmap(hclass(tree, g))
+    run <- function(iterations) me(x, modelName = model, z = z,
+      control = emControl(itmax = c(iterations, iterations), tol = c(0, 0)))
+    # seconds per call, the least of `repeats` timings of 20 calls (R's clock: 1 ms),
+    # and the iterations made (me's info: minus the count where itmax was reached)
+    timed <- function(iterations) min(sapply(seq_len(repeats), function(r)
+      system.time(for (i in 1:20) run(iterations))[["elapsed"]] / 20))
+    long <- run(m + 1)
+    made <- abs(attr(long, "info")[1]) - abs(attr(run(1), "info")[1])
+    if (is.na(long$loglik) || made < 1) cat(model, g, "NA\n")
+    else cat(model, g, (timed(m + 1) - timed(1)) / made, "\n")
+  }
+"""
+
+
+def _iteration_seconds(x: np.ndarray, family: str, k: int) -> float:
+    """emgmm's seconds per plain EM iteration of one run (engine.em.run_em, as a fit with
+    --init hc and one run makes it) from the hierarchy's start, per iteration made (a run
+    may converge exactly before ITERATION_M + 1)."""
+    from emgmm_cli.backends.local import ArrayDataset
+    from emgmm_cli.engine.em import run_em
+    from emgmm_cli.engine.hc import seeded_hc_tree
+    from emgmm_cli.engine.init import initial_params
+
+    data = ArrayDataset(x)
+    start = initial_params(data, k, family, "hc", np.random.default_rng(SEED),
+                           reg_covar=SKLEARN_REG_COVAR, column_mean=x.mean(axis=0),
+                           column_variance=x.var(axis=0), hc_tree=seeded_hc_tree(data, SEED))
+
+    def timed(iterations: int) -> tuple[float, int]:
+        best, passes = math.inf, 0
+        for _ in range(ITERATION_REPEATS):
+            t = time.perf_counter()
+            passes = run_em(data, start, tol=0.0, max_iter=iterations,
+                            reg_covar=SKLEARN_REG_COVAR).passes
+            best = min(best, time.perf_counter() - t)
+        return best, passes
+
+    (long, many), (short, few) = timed(ITERATION_M + 1), timed(1)
+    return (long - short) / (many - few)
+
+
+def iteration_table(use_r: bool, tmp: Path) -> str:
+    """Microseconds per EM iteration on Old Faithful, emgmm against mclust's me()."""
+    path = ROOT / "sample_data" / "faithful.csv"
+    x = np.loadtxt(path, delimiter=",", skiprows=1)
+    theirs: dict[tuple[str, int], float] = {}
+    if use_r:
+        (tmp / "iteration.R").write_text(R_ITERATION)
+        out = _timed(["Rscript", str(tmp / "iteration.R"), str(path), str(ITERATION_M),
+                      str(ITERATION_REPEATS), ",".join(FAMILIES.values()),
+                      ",".join(map(str, ITERATION_KS))])[1]
+        for line in out.splitlines():
+            name, count, seconds = line.split()
+            theirs[name, int(count)] = math.nan if seconds == "NA" else float(seconds)
+    rows = ["One plain EM iteration on Old Faithful, from mclust's hierarchical start, in "
+            f"microseconds (m = {ITERATION_M}; n/a: mclust's EM failed there)",
+            "", "| model | K | emgmm | mclust me() | mclust / emgmm |", "|---|---|---|---|---|"]
+    for family, model in FAMILIES.items():
+        for k in ITERATION_KS:
+            ours = _iteration_seconds(x, family, k)
+            other = theirs.get((model, k), math.nan)
+            them = "n/a" if math.isnan(other) else f"{other * 1e6:.1f}"
+            ratio = "n/a" if math.isnan(other) else f"{other / ours:.2f}"
+            rows.append(f"| {model} | {k} | {ours * 1e6:.1f} | {them} | {ratio} |")
+    return "\n".join(rows)
+
+
 def speed_data(tmp: Path) -> dict[str, Path]:
     rng = np.random.default_rng(5)
     centres = rng.uniform(-10, 10, size=(5, 5))
@@ -634,6 +725,8 @@ def speed(repeats: int, use_r: bool, only: list[str] | None, plain: bool = True)
                          f"{med['rp']:.2f} | {med['rc']:.2f} | {med['rp'] / med['ep']:.2f} | "
                          f"{med['rp'] / med['e1']:.2f} | {med['rc'] / med['ec']:.2f} |")
             details.append(_cells(name, path, ref, plain))
+        if only is None or any("old faithful".startswith(o) for o in only):
+            details.append(iteration_table(use_r, tmp))
     return "\n".join(lines) + "\n\n" + "\n\n".join(details)
 
 
