@@ -79,13 +79,13 @@ default) and none, from the same seed.
 
 One EM iteration: on Old Faithful, for each family and K in ITERATION_KS, plain EM from
 mclust's hierarchical start (the hierarchy cut at K; emgmm's `--init hc` cuts the same
-tree), timed as a call: emgmm's run of a fit with one run (`fit -k K -c FAMILY --init hc --n-init 1
---accelerate none --tol 0`: engine.em.run_em, reg_covar 1e-6) against mclust's me() (tol
-0: every iteration made).  Seconds per iteration are (T(m + 1) - T(1)) / m with m = ITERATION_M,
-each T the least of ITERATION_REPEATS calls (R's: of as many timings of 20 calls, its clock
-counting milliseconds), so the start, the hierarchy and the final
-E-step are left out; both divide by the iterations the run made (EM may converge exactly,
-or mclust's fail, before m + 1).
+tree), timed as a call: emgmm's run of a fit with one run (`fit -k K -c FAMILY --init hc
+--n-init 1 --accelerate none --tol 0`: engine.em.run_em, reg_covar 1e-6) against
+mclust's me() (tol 0). Seconds per iteration are T(m + 1) - T(1), with m = ITERATION_M,
+divided by the iterations made in between (m, unless EM converged exactly or mclust's
+failed first); each T is the least of ITERATION_REPEATS calls (R's: of as many timings
+of 20 calls, its clock counting milliseconds), so the start, the hierarchy and the final
+E-step are left out.
 """
 
 from __future__ import annotations
