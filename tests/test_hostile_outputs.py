@@ -51,6 +51,17 @@ def test_a_full_disk_behind_stdout_is_named_as_stdout(work: Path, command: str) 
     assert done.stderr == "Error: <stdout>: cannot write: No space left on device\n"
 
 
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("command", ["--help", "--version", "-h", "fit --help",
+                                     "select -h", "make-blobs --help"])
+def test_a_full_disk_behind_clicks_own_output_is_named_as_stdout(work: Path,
+                                                                 command: str) -> None:
+    """click writes help and the version while it parses, before any command runs."""
+    done = shell(f"emgmm {command} > /dev/full", work)
+    assert done.returncode == 1
+    assert done.stderr == "Error: <stdout>: cannot write: No space left on device\n"
+
+
 def test_with_stderr_closed_the_error_does_not_go_to_stdout(work: Path) -> None:
     done = shell("emgmm fit missing.csv -k 2 2>&-", work)
     assert (done.returncode, done.stdout) == (1, "")

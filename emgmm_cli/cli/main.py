@@ -15,7 +15,7 @@ from .. import __version__
 from ..interrupts import (Stopped, hold_interrupts, release_interrupts,
                           stop_on_signals, stop_received)
 from .context import ExitStatus, debugging
-from .errors import EmgmmContext, one_line
+from .errors import EmgmmContext, one_line, parsing
 
 #: Every command's name, in the order `emgmm --help` lists them, and the module of this
 #: package that defines it (as a function of the module's name).  A command's module is
@@ -50,6 +50,11 @@ class EmgmmGroup(click.Group):
     """
 
     context_class = EmgmmContext
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        return parsing(lambda: super(EmgmmGroup, self).make_context(
+            info_name, args, parent, **extra))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMAND_MODULES)
