@@ -62,6 +62,19 @@ def test_a_full_disk_behind_clicks_own_output_is_named_as_stdout(work: Path,
     assert done.stderr == "Error: <stdout>: cannot write: No space left on device\n"
 
 
+NO_STDOUT = "Error: <stdout>: there is no standard output to write to\n"
+
+
+@pytest.mark.parametrize(("command", "status", "stderr"), [
+    ("fit x.csv -k 2 --seed 0", 1, NO_STDOUT),
+    ("select x.csv -k 1-2 -c diag --n-init 1 --seed 0", 1, NO_STDOUT),
+    ("--version", 0, "")])  # click drops its own output where there is no stdout
+def test_with_stdout_closed_a_run_ends_as_it_says(work: Path, command: str, status: int,
+                                                 stderr: str) -> None:
+    done = shell(f"emgmm {command} >&-", work)
+    assert (done.returncode, done.stderr) == (status, stderr)
+
+
 def test_with_stderr_closed_the_error_does_not_go_to_stdout(work: Path) -> None:
     done = shell("emgmm fit missing.csv -k 2 2>&-", work)
     assert (done.returncode, done.stdout) == (1, "")

@@ -164,6 +164,8 @@ def _exit(code: object) -> NoReturn:
     status = 0 if code is None else code if isinstance(code, int) else 1
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # started with >&-: nothing was written to it
+            continue
         try:
             if stream is sys.stderr and code is not None and not isinstance(code, int):
                 print(code, file=stream)  # SystemExit's message, as Python prints it
