@@ -83,6 +83,28 @@ def _stopping(signum: int, frame: object) -> None:
         raise _stop_exception(signum if _Received.signum is None else _Received.signum)
 
 
+def block_stop_signals() -> set[int | signal.Signals] | None:
+    """Block the stopping signals in this thread: the kernel holds one sent to the
+    process for a thread that takes it (the main thread, whose handlers stop the run), or
+    until they are unblocked here.  Returns the mask before, or None where the platform
+    cannot block signals."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+@contextmanager
+def stop_signals_blocked() -> Iterator[None]:
+    """The stopping signals blocked in this thread meanwhile (block_stop_signals), held
+    pending and delivered once the mask is restored."""
+    previous = block_stop_signals()
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def stop_on_signals() -> None:
     """Make SIGTERM and SIGHUP raise Stopped and Ctrl-C KeyboardInterrupt, each recorded
     (where the platform has them, and unless the process was started ignoring them)."""

@@ -17,7 +17,6 @@ import functools
 import itertools
 import operator
 import os
-import signal
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, TypeVar
@@ -26,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.families import family
-from ..interrupts import STOP_SIGNALS
+from ..interrupts import block_stop_signals
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -96,26 +95,21 @@ if hasattr(os, "register_at_fork"):
 def _pool(n_threads: int) -> ThreadPoolExecutor:
     """A process-wide pool per thread count, kept so that the per-thread work buffers of
     the kernels survive from one iteration to the next; its threads take no stopping
-    signal (_main_thread_signals).  concurrent.futures is imported here: data of one
+    signal (interrupts.block_stop_signals).  concurrent.futures is imported here: data of one
     block (most small files) never needs a pool."""
     from concurrent.futures import ThreadPoolExecutor
 
     with _POOLS_LOCK:
         pool = _POOLS.get(n_threads)
         if pool is None:
+            # Ctrl-C, SIGTERM and SIGHUP blocked in the pool's threads, so that the
+            # kernel delivers them to the main thread, whose Python handlers stop the run.
+            # Delivered to a pool thread, such a signal only flags the handler, which runs
+            # once the main thread next runs Python code: never, if it waits in a system
+            # call (a read from a pipe that sends nothing more).
             pool = _POOLS[n_threads] = ThreadPoolExecutor(
-                n_threads, thread_name_prefix="emgmm", initializer=_main_thread_signals)
+                n_threads, thread_name_prefix="emgmm", initializer=block_stop_signals)
         return pool
-
-
-def _main_thread_signals() -> None:
-    """Block Ctrl-C, SIGTERM and SIGHUP in this thread, so that the kernel delivers them
-    to the main thread, whose Python handlers stop the run.  Delivered to a pool thread,
-    such a signal only flags the handler, which runs once the main thread next runs
-    Python code: never, if it waits in a system call (a read from a pipe that sends
-    nothing more)."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
 
 
 _BLAS: ThreadpoolController | None = None

@@ -51,6 +51,7 @@ from ..interrupts import (  # noqa: F401 - re-exported: what tasks hold while co
     hold_interrupts,
     raise_if_stopped,
     release_interrupts,
+    stop_signals_blocked,
 )
 from . import BackendError
 from .local import available_cores, worker_count  # noqa: F401 - re-exported
@@ -230,26 +231,6 @@ def run_tasks(
     _run_pool(fn, items, workers, on_start, on_result, queued)
 
 
-@contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """The stopping signals blocked in this thread meanwhile (held pending, then
-    delivered), where the platform can block them.
-
-    A process started meanwhile inherits the mask: a worker is never cut in the middle of
-    its start-up by a signal sent to its whole group (a Ctrl-C at the terminal) before it
-    gets to ignore them (_init_worker), and the parent never stops half-way through
-    handing a new worker its start-up data (which the worker would report as EOFError).
-    The workers keep them blocked: they stop when the parent says so."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _run_pool(
     fn: Callable[[T], R],
     items: Sequence[T],
@@ -277,7 +258,15 @@ def _run_pool(
 class _ProcessPool(Pool):
     """backends.tasks.Pool on a ProcessPoolExecutor: how workers start (forked: they
     inherit fn and the items, and are handed indices), the event that tells them to stop,
-    and whether a worker died (the executor is then broken, and started afresh)."""
+    and whether a worker died (the executor is then broken, and started afresh).
+
+    Whatever may start a process runs with the stopping signals blocked
+    (interrupts.stop_signals_blocked), and a process started meanwhile inherits the mask:
+    a worker is never cut in the middle of its start-up by a signal sent to its whole
+    group (a Ctrl-C at the terminal) before it gets to ignore them (_init_worker), and the
+    parent never stops half-way through handing a new worker its start-up data (which the
+    worker would report as EOFError).  The workers keep them blocked: they stop when the
+    parent says so."""
 
     def __init__(self, fn: Callable[[T], R], items: Sequence[T], workers: int,
                  limit_blas: bool) -> None:
@@ -289,7 +278,7 @@ class _ProcessPool(Pool):
         # variables single_threaded_blas sets
         self.limit_blas = self.forked and limit_blas
         self.ctx = multiprocessing.get_context("fork" if self.forked else "spawn")
-        with _signals_blocked():  # may start multiprocessing's resource tracker
+        with stop_signals_blocked():  # may start multiprocessing's resource tracker
             self.stop_event = self.ctx.Event()
         self.executor = self._new_executor()
         self.submitted = self.lost = False
@@ -303,7 +292,7 @@ class _ProcessPool(Pool):
     def submit(self, i: int) -> Any:
         """WorkersUnavailable where the first worker cannot be started."""
         try:
-            with _signals_blocked():  # a submit may start a worker
+            with stop_signals_blocked():  # a submit may start a worker
                 future = (self.executor.submit(_inherited_task, i) if self.forked
                           else self.executor.submit(self.fn, self.items[i]))
         except _CANNOT_START as exc:
