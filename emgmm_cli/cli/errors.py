@@ -209,29 +209,29 @@ class EmgmmContext(click.Context):
         super().__init__(*args, **kwargs)
 
 
-def parsing(make: Callable[[], click.Context]) -> click.Context:
-    """make() (a command's make_context), with click's own output while it parses (--help,
-    --version: on stdout) that cannot be written said as a command's output is, in one line
-    and exit status 1, not a traceback."""
-    try:
-        return make()
-    except OSError as exc:
-        if exc.filename is not None:  # a file, not the output
-            raise
-        raise click.ClickException(f"<stdout>: cannot write: {exc.strerror or exc}") from None
-
-
-class EmgmmCommand(click.Command):
-    """A command whose use case's usage problems (contradictory options, an output that
-    cannot be written, a fit option out of range) are click's usage errors: exit status 2,
-    with this command's usage line."""
+class ParsedCommand(click.Command):
+    """What emgmm's group and commands share: their context (EmgmmContext), and click's
+    own output while it parses the arguments (--help, --version: on stdout), which, where
+    it cannot be written, is said as a command's output is, in one line and with exit
+    status 1, not as a traceback."""
 
     context_class = EmgmmContext
 
     def make_context(self, info_name: str | None, args: list[str],
                      parent: click.Context | None = None, **extra: Any) -> click.Context:
-        return parsing(lambda: super(EmgmmCommand, self).make_context(
-            info_name, args, parent, **extra))
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except OSError as exc:
+            if exc.filename is not None:  # a file, not the output
+                raise
+            raise click.ClickException(
+                f"<stdout>: cannot write: {exc.strerror or exc}") from None
+
+
+class EmgmmCommand(ParsedCommand):
+    """A command whose use case's usage problems (contradictory options, an output that
+    cannot be written, a fit option out of range) are click's usage errors: exit status 2,
+    with this command's usage line."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

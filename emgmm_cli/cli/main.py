@@ -15,7 +15,7 @@ from .. import __version__
 from ..interrupts import (Stopped, hold_interrupts, release_interrupts,
                           stop_on_signals, stop_received)
 from .context import ExitStatus, debugging
-from .errors import EmgmmContext, one_line, parsing
+from .errors import ParsedCommand, one_line
 
 #: Every command's name, in the order `emgmm --help` lists them, and the module of this
 #: package that defines it (as a function of the module's name).  A command's module is
@@ -41,20 +41,13 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-class EmgmmGroup(click.Group):
+class EmgmmGroup(ParsedCommand, click.Group):
     """A group that turns every failure into one line on stderr and a documented code.
 
     Data and fit errors exit with 1 (`Error: <file>:<line>: ...`), usage errors with 2,
     Ctrl-C with 130, SIGTERM with 143 and SIGHUP with 129 (each after the same clean-up);
     a traceback appears only with --debug.
     """
-
-    context_class = EmgmmContext
-
-    def make_context(self, info_name: str | None, args: list[str],
-                     parent: click.Context | None = None, **extra: Any) -> click.Context:
-        return parsing(lambda: super(EmgmmGroup, self).make_context(
-            info_name, args, parent, **extra))
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMAND_MODULES)
