@@ -85,6 +85,16 @@ def test_select_loads_only_its_own_path(tmp_path: Path) -> None:
     assert 2314.316 - 0.1 < float(best[0]["bic"]) <= 2314.316 + 0.01
 
 
+def test_a_collapsed_component_loads_no_masked_arrays(tmp_path: Path) -> None:
+    """EVI with 4 components on Old Faithful (seed 0) meets a component that collapses in
+    one of its runs: its M-step keeps the others' covariances without np.setdiff1d,
+    which loads numpy.ma (8 ms in a worker)."""
+    out, modules = run(tmp_path, "select", str(FAITHFUL), "-k", "4", "-c", "EVI",
+                       "--seed", "0", "--jobs", "1")
+    assert len(list(csv.DictReader(io.StringIO(out)))) == 1
+    assert [m for m in NOT_ON_THE_COMMON_PATH if m in modules] == []
+
+
 def test_fit_loads_only_its_own_path(tmp_path: Path) -> None:
     from sklearn.metrics import adjusted_rand_score
     from sklearn.mixture import GaussianMixture

@@ -111,7 +111,8 @@ def m_step(
         if prev is not None and len(collapsed) and fam.per_component:
             # a collapsed component has no points to estimate it from: it keeps its
             # covariance, and the model's shared parts come from the others
-            live = np.setdiff1d(np.arange(len(nk)), collapsed)
+            live = np.ones(len(nk), dtype=bool)  # a mask: np.setdiff1d imports numpy.ma
+            live[collapsed] = False
             cov: Array = np.array(prev, dtype=np.float64)
             cov[live] = fam.m_step(w[live], nk[live], prev[live])
         else:
