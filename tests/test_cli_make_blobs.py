@@ -183,6 +183,21 @@ def test_npy_output(tmp_path: Path) -> None:
     np.testing.assert_allclose(arr, data, rtol=1e-9)
 
 
+def test_points_far_from_zero_keep_their_decimals(tmp_path: Path) -> None:
+    """Centres near 1e9 with unit spread: the text holds every point to 10 digits of its
+    spread, as the .npy holds it (not rounded to whole numbers), and so do the centres."""
+    centers = "1000000000,5;1000000008,9"
+    npy = tmp_path / "blobs.npy"
+    ok("-n", "40", "--centers", centers, "--seed", "3", "-o", str(npy))
+    _, text = table(ok("-n", "40", "--centers", centers, "--seed", "3",
+                       "--centers-out", str(tmp_path / "c.csv")))
+    arr = np.load(npy)
+    assert not np.all(text[:, 0] == np.round(text[:, 0]))
+    assert np.all(np.abs(text - arr) <= 1e-10 * (arr.max(axis=0) - arr.min(axis=0)))
+    _, back = table((tmp_path / "c.csv").read_text())
+    np.testing.assert_array_equal(back, [[1e9, 5.0], [1e9 + 8, 9.0]])
+
+
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     args = ["-n", "500", "--n-centers", "4", "--dim", "3", "--std", "1,2,0.5,1"]
     first = ok(*args, "--seed", "11")

@@ -291,6 +291,21 @@ def test_sample_same_seed_same_bytes(tmp_path: Path, full: Fitted) -> None:
     np.testing.assert_allclose(arr, table, rtol=1e-9)
 
 
+def test_sampled_points_far_from_zero_keep_their_decimals(tmp_path: Path) -> None:
+    """A model of points near 2e9 (seconds since 1970, say) that differ by units: the
+    points drawn from it are written to 10 digits of their spread, as the .npy holds
+    them, not rounded to whole seconds."""
+    data, model = tmp_path / "times.csv", tmp_path / "m.json"
+    x = 2e9 + np.random.default_rng(0).normal(size=(200, 2)) * [1.0, 3.0]
+    np.savetxt(data, x, delimiter=",", header="t,u", comments="", fmt="%.17g")
+    ok("fit", str(data), "-k", "1", "--seed", "0", "--model", str(model))
+    _, text = read_csv(ok("sample", str(model), "-n", "50", "--seed", "1").stdout)
+    ok("sample", str(model), "-n", "50", "--seed", "1", "-o", str(tmp_path / "s.npy"))
+    arr = np.load(tmp_path / "s.npy")
+    assert not np.all(text == np.round(text))
+    assert np.all(np.abs(text - arr) <= 1e-10 * (arr.max(axis=0) - arr.min(axis=0)))
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_sample_every_family(fitted: dict[str, Fitted], covariance_type: str) -> None:
     f = fitted[covariance_type]

@@ -290,7 +290,7 @@ def quotes() -> list[tuple[str, str]]:
                                          SCREEN_ITERS, SCREEN_MAX, SCREEN_PER_RUN,
                                          SCREEN_ROWS, STALL_DISTANCE)
     from emgmm_cli.engine.options import FIT_DEFAULTS, FitOptions
-    from emgmm_cli.io import cache, writers
+    from emgmm_cli.io import cache, formats, writers
     from emgmm_cli.io.text import CODEC_BY_EXT
     from sklearn.mixture import GaussianMixture
 
@@ -309,6 +309,9 @@ def quotes() -> list[tuple[str, str]]:
         ("README.md", f"to a relative {parity}"),
         ("README.md", f"compressed text ({compressed} with the zstandard package)"),
         ("docs/guide.md", f"first bytes: {compressed} when the zstandard package"),
+        ("docs/guide.md", f"numbers are written to {formats.DIGITS} significant digits"),
+        ("docs/guide.md", f"keep {formats.DIGITS} significant digits of each column's spread "
+                          f"instead, up to the {formats.ROUND_TRIP_DIGITS} that"),
         ("docs/numerics.md", f"to a relative {parity} (its `PARITY_RTOL`)"),
         ("docs/numerics.md", f"in D = {dims},"),
         ("docs/numerics.md", "by more than a relative "

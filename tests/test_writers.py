@@ -94,6 +94,49 @@ def test_matrix_round_trip_through_the_reader(tmp_path: Path) -> None:
     np.testing.assert_allclose(read_points(str(tmp_path / "m.tsv")).x, x, rtol=1e-9)
 
 
+def test_spread_digits() -> None:
+    """DIGITS where values are of the size of their spread; one more digit per power of
+    ten the largest value exceeds the spread by, up to a float64's 17; a constant column
+    all 17 (it has no spread to keep)."""
+    digits = formats.spread_digits
+    assert digits(np.array([0.1, 5.0])) == formats.DIGITS == 10
+    assert digits(np.array([-3.0, 4.0, 9.5])) == 10
+    assert digits(np.array([1e-300, 2e-300])) == 10
+    assert digits(np.array([100.0, 101.5])) == 12
+    assert digits(np.array([1e9 + 0.5, 1e9 + 3.25])) == 17
+    assert digits(np.array([7.25, 7.25])) == 17
+    assert digits(np.array([0.0, 0.0])) == 10
+    assert digits(np.array([np.nan, -np.inf, 2.0, 3.0])) == 10  # no warning either
+    assert digits(np.array([np.nan])) == 10
+
+
+def test_coordinates_keep_their_spread(tmp_path: Path) -> None:
+    """Points near 2e9 that differ by units: DIGITS significant digits round them to
+    whole numbers; written as coordinates they keep 10 digits of their spread, and a
+    matrix and a table of columns write the same text."""
+    rng = np.random.default_rng(0)
+    x = 2e9 + rng.normal(size=(50, 2))
+    x[:, 1] = x[:, 1] / 2e9  # a second column near 1, spread 1e-9
+    plain, coords, cols = (tmp_path / n for n in ("plain.csv", "coords.csv", "cols.csv"))
+    write_table(str(plain), x, column_names=["a", "b"])
+    write_table(str(coords), x, column_names=["a", "b"], coordinates=True)
+    write_table(str(cols), {"a": x[:, 0], "b": x[:, 1], "label": np.arange(50)},
+                coordinates=True)
+    rounded = read_points(str(plain)).x
+    assert np.all(rounded[:, 0] == np.round(rounded[:, 0]))  # what this guards against
+    back = read_points(str(coords)).x
+    spread = x.max(axis=0) - x.min(axis=0)
+    assert np.all(np.abs(back - x) <= 1e-10 * spread)
+    with_labels = read_points(str(cols)).x
+    np.testing.assert_array_equal(with_labels[:, :2], back)
+    np.testing.assert_array_equal(with_labels[:, 2], np.arange(50))
+    # data of ordinary size: the same bytes either way
+    y = rng.normal(size=(20, 3))
+    write_table(str(plain), y)
+    write_table(str(coords), y, coordinates=True)
+    assert plain.read_bytes() == coords.read_bytes()
+
+
 def test_trace_table_with_nan(tmp_path: Path) -> None:
     trace = {
         "iteration": [1, 2, 3],

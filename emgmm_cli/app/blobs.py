@@ -125,7 +125,7 @@ def stage_points(out: OutputSet, output: str, names: list[str], x: NDArray[np.fl
     columns: dict[str, Any] = {name: x[:, j] for j, name in enumerate(names)}
     if label_column is not None:
         columns[label_column] = truth
-    write_table(output, columns, out=out)
+    write_table(output, columns, out=out, coordinates=True)
     if labels:
         write_table(labels, truth, out=out)
 
@@ -154,4 +154,5 @@ def run_make_blobs(req: BlobRequest) -> None:
         stage_points(out, req.output, names, x, labels, labels=req.labels,
                      label_column=req.label_column)
         if req.centers_out:
-            write_table(req.centers_out, centers, column_names=names, out=out)
+            write_table(req.centers_out, centers, column_names=names, out=out,
+                        coordinates=True)

@@ -70,11 +70,14 @@ class Layout:
         it must be known before the first row.
     dtype: the dtype of a vector or of a numeric matrix.  None for a table of columns
         where each column has its own type.
+    digits: the significant digits text formats give each column's floats, or None:
+        DIGITS for all (see spread_digits).
     """
 
     names: tuple[str, ...] | None
     n_rows: int
     dtype: np.dtype[Any] | None
+    digits: tuple[int, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -156,15 +159,47 @@ class TableWriter(ABC):
 
 # --------------------------------------------------------------------------- CSV and TSV
 
+#: Significant digits of a float in CSV and TSV: enough for results (responsibilities,
+#: log-likelihoods, criteria), a third shorter than the 17 that read back as the same
+#: float64 in every case (ROUND_TRIP_DIGITS).
+DIGITS = 10
+ROUND_TRIP_DIGITS = 17
 
-def _text_cells(col: np.ndarray) -> list[str]:
-    """The CSV/TSV text of each value of one column."""
+
+def spread_digits(col: np.ndarray) -> int:
+    """The significant digits that keep DIGITS of a float column's spread (its largest
+    value less its smallest) in each of its values, at most ROUND_TRIP_DIGITS: DIGITS for
+    most data, more where values lie far from zero beside how much they differ.  Points
+    near 1e9 that differ by units keep their decimals (DIGITS alone would round them to
+    whole numbers), and a constant column reads back as itself.  For coordinates that
+    were computed (drawn points, centres), whose every digit the format should keep."""
+    finite = col[(col == col) & (abs(col) < math.inf)]  # array methods: no numpy here
+    if finite.size == 0:
+        return DIGITS
+    top, spread = float(abs(finite).max()), float(finite.max() - finite.min())
+    if top == 0:
+        return DIGITS
+    if not spread > 0:
+        return ROUND_TRIP_DIGITS
+    # the last digit of the largest value, written to d digits, is 10^(e_top - d + 1); it
+    # is the last of DIGITS digits of the spread when d = DIGITS + e_top - e_spread
+    extra = math.floor(math.log10(top)) - math.floor(math.log10(spread))
+    return max(DIGITS, min(ROUND_TRIP_DIGITS, DIGITS + extra))
+
+
+def _float_format(digits: int | None) -> str:
+    return "%%.%dg" % (DIGITS if digits is None else digits)
+
+
+def _text_cells(col: np.ndarray, digits: int | None = None) -> list[str]:
+    """The CSV/TSV text of each value of one column (floats to digits significant digits,
+    DIGITS by default)."""
     kind = col.dtype.kind
     if kind in "iu":
         return [str(v) for v in col.tolist()]
     if kind == "f":
-        isnan = math.isnan
-        return ["" if isnan(v) else "%.10g" % v for v in col.tolist()]
+        isnan, fmt = math.isnan, _float_format(digits)
+        return ["" if isnan(v) else fmt % v for v in col.tolist()]
     if kind == "b":
         return ["true" if v else "false" for v in col.tolist()]
     cells = []
@@ -174,17 +209,21 @@ def _text_cells(col: np.ndarray) -> list[str]:
         elif isinstance(v, bool):
             cells.append("true" if v else "false")
         elif isinstance(v, float):
-            cells.append("%.10g" % v)
+            cells.append(_float_format(digits) % v)
         else:
             cells.append(str(v))
     return cells
 
 
-def _write_numbers(fh: IO[Any], arr: np.ndarray, delim: str) -> None:
-    """Rows of numbers, '%d' or '%.10g', one %-format per chunk of rows (fast in CPython)."""
+def _write_numbers(fh: IO[Any], arr: np.ndarray, delim: str,
+                   digits: tuple[int, ...] | None = None) -> None:
+    """Rows of numbers, '%d' or '%.<digits>g', one %-format per chunk of rows (fast in
+    CPython)."""
     n_cols = arr.shape[1]
     is_float = arr.dtype.kind == "f"
-    row_format = delim.join(["%.10g" if is_float else "%d"] * n_cols) + "\n"
+    cell_formats = ([_float_format(None if digits is None else digits[j])
+                     for j in range(n_cols)] if is_float else ["%d"] * n_cols)
+    row_format = delim.join(cell_formats) + "\n"
     for start, stop in _row_chunks(arr.shape[0], n_cols):
         rows = arr[start:stop]
         text = (row_format * rows.shape[0]) % tuple(rows.ravel().tolist())
@@ -198,8 +237,8 @@ class Delimited(TableWriter):
     """Delimited text: a header row unless the table is a bare vector, then one line a row.
 
     A bare vector is one value a line, so that ``paste`` and ``sort | uniq -c`` work.
-    Floats are written with '%.10g', NaN and None as empty fields, booleans as
-    "true"/"false".
+    Floats are written with DIGITS significant digits (or the layout's digits), NaN and
+    None as empty fields, booleans as "true"/"false".
     """
 
     delimiter: ClassVar[str]
@@ -212,14 +251,17 @@ class Delimited(TableWriter):
             self._csv().writerow(self.layout.names)
 
     def write_block(self, block: Block) -> None:
+        digits = self.layout.digits
         if block.matrix is not None:
-            _write_numbers(self.fh, block.matrix, self.delimiter)
+            _write_numbers(self.fh, block.matrix, self.delimiter, digits)
         elif self.layout.names is None:  # bools or strings: one cell a line, as written
             self.fh.writelines(cell + "\n" for cell in _text_cells(block.columns[0]))
         else:
             writer = self._csv()
             for start, stop in _row_chunks(block.n_rows, len(block.columns)):
-                writer.writerows(zip(*(_text_cells(c[start:stop]) for c in block.columns)))
+                writer.writerows(zip(*(_text_cells(c[start:stop],
+                                                   None if digits is None else digits[j])
+                                       for j, c in enumerate(block.columns))))
 
 
 class Csv(Delimited):

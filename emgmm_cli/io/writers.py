@@ -25,7 +25,7 @@ import stat
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import (
     IO,
     Any,
@@ -42,7 +42,8 @@ from numpy.typing import ArrayLike
 
 from ..interrupts import deferred_interrupt
 from .errors import DataError
-from .formats import FORMATS, Block, Layout, TableWriter, format_for_path, jsonable, npy_header
+from .formats import (DIGITS, FORMATS, Block, Layout, TableWriter, format_for_path, jsonable,
+                      npy_header, spread_digits)
 
 __all__ = [
     "STDOUT_NAME",
@@ -561,6 +562,7 @@ def write_table(
     column_names: Sequence[str] | None = None,
     fmt: str | None = None,
     out: OutputSet | None = None,
+    coordinates: bool = False,
 ) -> None:
     """Write labels, a named matrix or a dict of columns to path in its format.
 
@@ -569,11 +571,17 @@ def write_table(
     mapping column name -> 1-D values (numbers, bools, strings or None).
     fmt: a name in FORMATS; by default format_for_path(path).
     out: stage into this OutputSet; without it, path is written atomically on its own.
+    coordinates: the floats are coordinates of points (drawn, generated): in text, each
+    column's keep DIGITS significant digits of the column's spread (formats.spread_digits)
+    rather than of each value, so that points far from zero keep their decimals.
     Raises DataError for an unsupported extension, non-numeric columns in .npy output and
     files that cannot be written; ValueError for malformed data (a programming error).
     """
     writer_class = _writer_class(path, fmt)
     layout, block = _as_table(data, column_names)
+    if coordinates:
+        layout = replace(layout, digits=tuple(
+            spread_digits(c) if c.dtype.kind == "f" else DIGITS for c in block.columns))
     with _writing(path, writer_class, layout, out) as writer:
         writer.write_block(block)
 
