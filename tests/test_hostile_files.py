@@ -204,8 +204,13 @@ def test_a_one_column_file_with_a_semicolon_in_its_name_is_read(tmp_path: Path) 
     assert pts.column_names == ["mass;kg"]
 
 
-def test_decimal_commas_are_named(tmp_path: Path) -> None:
-    err = error_of(put(tmp_path, "eu.csv", "a;b\n1,5;2\n3;4\n"), delimiter=";")
+@pytest.mark.parametrize("text", [
+    "a;b\n1,5;2\n3;4\n",
+    # every field of the row under the header in decimal commas: still a header over them
+    "a;b\n1,5;2,5\n3;4\n",
+])
+def test_decimal_commas_are_named(tmp_path: Path, text: str) -> None:
+    err = error_of(put(tmp_path, "eu.csv", text), delimiter=";")
     assert (err.line, err.column, err.message) == (
         2, "a", "non-numeric value '1,5'; decimal commas are not read; write decimal points "
                 "(1.5, not 1,5)")

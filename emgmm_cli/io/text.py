@@ -445,7 +445,9 @@ def _split(text: str, delim: str | None) -> list[str]:
 
 
 def _kind(text: str) -> str:
-    """'empty', 'number' or 'text' for one field (header detection)."""
+    """'empty', 'number' or 'text' for one field (header detection).  A number written
+    with a decimal comma (1,5) counts as a number here, so that the header above it is
+    seen as one and the reader's error names the decimal comma, not the header."""
     value = _unquote(text)
     if not value:
         return "empty"
@@ -454,7 +456,7 @@ def _kind(text: str) -> str:
     try:
         float(value)
     except ValueError:
-        return "text"
+        return "number" if re.fullmatch(_DECIMAL_COMMA, value) else "text"
     return "number"
 
 
