@@ -89,12 +89,6 @@ DIAGONAL = "diagonal"
 #: the likelihood (a generalised EM step).
 MSTEP_TOL = 1e-12
 MSTEP_MAX_ITER = 1000
-#: EVE's and VVE's common orientation takes at most this many iterations in an M-step
-#: that starts from previous covariances (every M-step of an EM run after its start).
-#: Browne and McNicholas's majorisation steps can be short, so uncapped those M-steps ran
-#: into MSTEP_MAX_ITER on data of a dozen columns; capped, each EM iteration goes on from
-#: the orientation the last one reached (docs/models.md has the measurements).
-MSTEP_WARM_ITER = 30
 
 
 def scatter_about_means(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
@@ -250,15 +244,14 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     beta_k the largest of 1 / delta_k: F = sum_k W_k D (beta_k I - diag(1 / delta_k)),
     which helps where the first bound is loose.  D starts from the
     eigenvectors of the previous covariances scaled to volume 1 (their common
-    orientation), or of the pooled scatter; from previous covariances it makes at most
-    MSTEP_WARM_ITER iterations, MSTEP_MAX_ITER otherwise.
+    orientation), or of the pooled scatter.
     """
     alpha = np.linalg.eigvalsh(w)[:, -1]
     start = (w.sum(axis=0) if previous is None
              else _scaled(previous, 1.0 / _det_root(previous)).sum(axis=0))
     orient = np.linalg.eigh(start)[1]
     before = np.inf
-    for _ in range(MSTEP_MAX_ITER if previous is None else MSTEP_WARM_ITER):
+    for _ in range(MSTEP_MAX_ITER):
         wd = w @ orient  # W_k D, (K, D, D)
         b = (orient * wd).sum(axis=1)  # diag(D^T W_k D)
         delta, after = diagonal(b, nk)
