@@ -187,18 +187,24 @@ def spread_digits(col: np.ndarray) -> int:
     return max(DIGITS, min(ROUND_TRIP_DIGITS, DIGITS + extra))
 
 
-def _float_format(digits: int | None) -> str:
-    return "%%.%dg" % (DIGITS if digits is None else digits)
+#: The %-format of a float with DIGITS significant digits.
+FLOAT_FORMAT = "%%.%dg" % DIGITS
 
 
-def _text_cells(col: np.ndarray, digits: int | None = None) -> list[str]:
-    """The CSV/TSV text of each value of one column (floats to digits significant digits,
-    DIGITS by default)."""
+def _float_formats(layout: Layout, n_cols: int) -> list[str]:
+    """The %-format of each column's floats: the layout's digits, or DIGITS."""
+    if layout.digits is None:
+        return [FLOAT_FORMAT] * n_cols
+    return ["%%.%dg" % digits for digits in layout.digits]
+
+
+def _text_cells(col: np.ndarray, fmt: str = FLOAT_FORMAT) -> list[str]:
+    """The CSV/TSV text of each value of one column (floats with the %-format fmt)."""
     kind = col.dtype.kind
     if kind in "iu":
         return [str(v) for v in col.tolist()]
     if kind == "f":
-        isnan, fmt = math.isnan, _float_format(digits)
+        isnan = math.isnan
         return ["" if isnan(v) else fmt % v for v in col.tolist()]
     if kind == "b":
         return ["true" if v else "false" for v in col.tolist()]
@@ -209,21 +215,19 @@ def _text_cells(col: np.ndarray, digits: int | None = None) -> list[str]:
         elif isinstance(v, bool):
             cells.append("true" if v else "false")
         elif isinstance(v, float):
-            cells.append(_float_format(digits) % v)
+            cells.append(fmt % v)
         else:
             cells.append(str(v))
     return cells
 
 
-def _write_numbers(fh: IO[Any], arr: np.ndarray, delim: str,
-                   digits: tuple[int, ...] | None = None) -> None:
-    """Rows of numbers, '%d' or '%.<digits>g', one %-format per chunk of rows (fast in
-    CPython)."""
+def _write_numbers(fh: IO[Any], arr: np.ndarray, delim: str, float_formats: list[str]
+                   ) -> None:
+    """Rows of numbers, '%d' or each column's float format, one %-format per chunk of
+    rows (fast in CPython)."""
     n_cols = arr.shape[1]
     is_float = arr.dtype.kind == "f"
-    cell_formats = ([_float_format(None if digits is None else digits[j])
-                     for j in range(n_cols)] if is_float else ["%d"] * n_cols)
-    row_format = delim.join(cell_formats) + "\n"
+    row_format = delim.join(float_formats if is_float else ["%d"] * n_cols) + "\n"
     for start, stop in _row_chunks(arr.shape[0], n_cols):
         rows = arr[start:stop]
         text = (row_format * rows.shape[0]) % tuple(rows.ravel().tolist())
@@ -251,17 +255,16 @@ class Delimited(TableWriter):
             self._csv().writerow(self.layout.names)
 
     def write_block(self, block: Block) -> None:
-        digits = self.layout.digits
+        formats = _float_formats(self.layout, len(block.columns))
         if block.matrix is not None:
-            _write_numbers(self.fh, block.matrix, self.delimiter, digits)
+            _write_numbers(self.fh, block.matrix, self.delimiter, formats)
         elif self.layout.names is None:  # bools or strings: one cell a line, as written
             self.fh.writelines(cell + "\n" for cell in _text_cells(block.columns[0]))
         else:
             writer = self._csv()
             for start, stop in _row_chunks(block.n_rows, len(block.columns)):
-                writer.writerows(zip(*(_text_cells(c[start:stop],
-                                                   None if digits is None else digits[j])
-                                       for j, c in enumerate(block.columns))))
+                writer.writerows(zip(*(_text_cells(c[start:stop], fmt)
+                                       for c, fmt in zip(block.columns, formats))))
 
 
 class Csv(Delimited):

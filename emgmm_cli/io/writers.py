@@ -572,7 +572,7 @@ def write_table(
     fmt: a name in FORMATS; by default format_for_path(path).
     out: stage into this OutputSet; without it, path is written atomically on its own.
     coordinates: the floats are coordinates of points (drawn, generated): in text, each
-    column's keep DIGITS significant digits of the column's spread (formats.spread_digits)
+    column's floats keep DIGITS significant digits of its spread (formats.spread_digits)
     rather than of each value, so that points far from zero keep their decimals.
     Raises DataError for an unsupported extension, non-numeric columns in .npy output and
     files that cannot be written; ValueError for malformed data (a programming error).
