@@ -119,8 +119,9 @@ INIT_METHODS: tuple[Term, ...] = (
                "mclust runs it, with no floor), then run the --n-init most promising to "
                "convergence, mclust's own start among them when --n-init is 2 or more (the "
                "hierarchy, run as mclust runs it where that candidate is made); from "
-               "--n-init 4 on, half of the runs start from split-and-merge moves of the "
-               "best run so far instead"),
+               "--n-init 4 on, the candidates get more EM iterations, accelerated, and "
+               "half of the runs start from split-and-merge moves of the best run so far "
+               "instead"),
     Term("kmeans", "k-means labels (Lloyd's iterations from k-means++ seeds, on a "
                    "50,000-row sample for larger data)"),
     Term("k-means++", "k-means++ seeds as the means"),

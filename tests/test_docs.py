@@ -288,7 +288,8 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.engine.stacked import STACK_BYTES
     from emgmm_cli.engine.starts import (FLOOR_FELT, LIFTED_FLOOR, MCLUST_TOL, SAME_MIXTURE,
                                          SCREEN_ITERS, SCREEN_MAX, SCREEN_PER_RUN,
-                                         SCREEN_ROWS, STALL_DISTANCE)
+                                         SCREEN_ROWS, STALL_DISTANCE, THOROUGH_FROM,
+                                         THOROUGH_ITERS)
     from emgmm_cli.engine.options import FIT_DEFAULTS, FitOptions
     from emgmm_cli.io import cache, formats, writers
     from emgmm_cli.io.text import CODEC_BY_EXT
@@ -346,6 +347,10 @@ def quotes() -> list[tuple[str, str]]:
                              f"{MCLUST_TOL:.0e} (1 + |L|)"),
         ("docs/numerics.md", f"Each runs {SCREEN_ITERS} plain EM iterations, on the data itself "
                              f"up to {SCREEN_ROWS} rows and on a random {SCREEN_ROWS}-row"),
+        ("docs/numerics.md", f"From `--n-init {THOROUGH_FROM}` on, the screening is "
+                             f"thorough: each candidate runs {THOROUGH_ITERS} EM iterations "
+                             "accelerated as the full runs are"),
+        ("docs/cli.md", f"--n-init {THOROUGH_FROM} on, the candidates get more EM iterations"),
         ("docs/numerics.md", "a Bhattacharyya distance below "
                              + f"{STALL_DISTANCE:.0e}".replace("e-0", "e-")),
         ("docs/numerics.md", f"on data of up to {STACKED_ROWS} rows the full runs too"),

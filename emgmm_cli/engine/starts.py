@@ -4,12 +4,14 @@ A fit with init ``auto`` and n_init = R makes C = min(SCREEN_MAX, SCREEN_PER_RUN
 candidate starts (one for K = 1: a single Gaussian has one optimum), in this order
 (candidate_methods): mclust's hierarchy cut at K (``hc``), k-means (``kmeans``), random
 responsibilities (``random``), then k-means runs, k-means++ seeds (``k-means++``) and
-random data points (``random-from-data``) in turn.  The hierarchy is the caller's (select
+random data points (``random-from-data``) in turn (and random responsibilities among them
+from n_init THOROUGH_FROM on).  The hierarchy is the caller's (select
 builds one for all its cells) or built by fitting.fit from the seed (hc.seeded_hc_tree);
 data with missing values have none, and their candidates start at k-means.  Each
 candidate draws from a child stream of the fit's seed, starts as that init method does,
 and runs SCREEN_ITERS plain EM iterations (Rmixmod's "smallEM"), on the data itself up
-to SCREEN_ROWS rows and on a random SCREEN_ROWS of them beyond.  The candidates are then
+to SCREEN_ROWS rows and on a random SCREEN_ROWS of them beyond; from n_init THOROUGH_FROM
+on, THOROUGH_ITERS iterations accelerated as the full runs are (screen_iterations).  The candidates are then
 ranked: one that failed, stalled (two components nearly the same Gaussian: see stalled)
 or ended degenerate comes last; the others by their log-likelihood; a sound candidate
 that ended at the same mixture as a better ranked one (same_mixture) is left out, since
@@ -69,6 +71,16 @@ Array = NDArray[np.floating]
 SCREEN_ITERS = 10
 SCREEN_PER_RUN = 4
 SCREEN_MAX = 40
+#: From this n_init on (where a fit also makes split-and-merge moves: splitmerge.FROM_RUNS),
+#: each candidate, and each move, is screened by THOROUGH_ITERS EM iterations accelerated
+#: as the full runs are (options.accelerate): ten plain iterations rank the candidates by
+#: where they stand, not by where they lead.  Measured with fit --n-init 10 against
+#: scikit-learn's best of 30 k-means restarts and mclust on the 249 cells of
+#: benchmarks/optima.py (docs/optima.md), with _THOROUGH_ROTATION: 10 plain iterations, 6
+#: cells short; 50 accelerated, none.  On those 6 cells from seeds 0 to 4 (30 fits), 20
+#: accelerated iterations left 10 fits short, 30 left 8, 50 left 3.  The fits of the benchmark take 2 to 3 times as long (2026-12-04).
+THOROUGH_FROM = 4
+THOROUGH_ITERS = 50
 #: Above this many rows, the candidates are screened on a random subsample of this size.
 SCREEN_ROWS = 2000
 #: Two components whose Bhattacharyya distance is below this are the same Gaussian; a fit
@@ -94,18 +106,42 @@ FLOOR_FELT = 1e-3
 #: wine standardised and breast cancer standardised: cells short of it 19 -> 13 when k-means
 #: runs join the rotation (docs/optima.md).
 _ROTATION = ("kmeans", "k-means++", "random-from-data")
+#: The rotation of a thorough screening (THOROUGH_FROM) has random responsibilities too:
+#: they start near the data's mean and ten plain iterations seldom show where they lead,
+#: but they suit the shared covariance.  Of 40 single runs each on standardised wine, EEE
+#: with K = 6, none from k-means, k-means++ or data points reached scikit-learn's best, 9
+#: from random responsibilities; with the thorough screening but the rotation above, 4 of
+#: the 249 cells of benchmarks/optima.py stayed short (2026-12-04).  In the short
+#: screening it led sample_data/heights.csv's fit with K = 2 and n_init 2 to a lower
+#: optimum (log-likelihood 346.26 against 348.87).
+_THOROUGH_ROTATION = ("kmeans", "random", "k-means++", "random-from-data")
 
 
-def candidate_methods(count: int, hierarchy: bool = False) -> list[str]:
+def candidate_methods(count: int, hierarchy: bool = False, thorough: bool = False
+                      ) -> list[str]:
     """The init method of each of ``count`` candidates, in candidate order (the first the
-    hierarchy's when one is given)."""
+    hierarchy's when one is given); thorough: a thorough screening's (THOROUGH_FROM)."""
     first = ["hc", "kmeans", "random"] if hierarchy else ["kmeans", "random"]
-    rest = [_ROTATION[i % len(_ROTATION)] for i in range(max(count - len(first), 0))]
+    turn = _THOROUGH_ROTATION if thorough else _ROTATION
+    rest = [turn[i % len(turn)] for i in range(max(count - len(first), 0))]
     return (first + rest)[:count]
+
+
+def thorough(options: FitOptions) -> bool:
+    """Whether the fit's screening is thorough (THOROUGH_FROM)."""
+    return options.n_init >= THOROUGH_FROM
 
 
 def screen_count(n_init: int) -> int:
     return min(SCREEN_MAX, SCREEN_PER_RUN * n_init)
+
+
+def screen_iterations(options: FitOptions) -> tuple[int, str]:
+    """The EM iterations each candidate is screened by, and how they are accelerated (see
+    THOROUGH_FROM)."""
+    if thorough(options):
+        return THOROUGH_ITERS, options.accelerate
+    return SCREEN_ITERS, "none"
 
 
 @functools.lru_cache(maxsize=64)
@@ -247,10 +283,12 @@ def _start(data: Dataset, sample: Dataset, options: FitOptions, cand: Candidate,
 
 
 def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> None:
-    """SCREEN_ITERS EM iterations from every started candidate, in place: stacked
+    """The screening's EM iterations (screen_iterations) from every started candidate, in
+    place: stacked
     (engine.stacked: one pass for all) where EM is soft and no row misses a value,
     one candidate after another otherwise, and those with a lifted floor alone
     (_lifted); a candidate whose EM fails loses its params."""
+    iterations, accelerate = screen_iterations(options)
     started = [c for c in cands if c.params is not None and c.floor is None]
     if started and options.algorithm == "soft" and row_missing(sample) is None:
         # in the groups run_stacked would make (the same runs), each group's screened
@@ -261,11 +299,12 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
             group = [started[j] for j in indices]
             _screened(group, run_stacked(
                 sample, [c.params for c in group],  # type: ignore[misc]
-                tol=options.tol, max_iter=SCREEN_ITERS, reg_covar=options.reg_covar,
-                exact_final=False))
+                tol=options.tol, max_iter=iterations, reg_covar=options.reg_covar,
+                accelerate=accelerate, exact_final=False))
     else:
         for cand in started:
-            _screened([cand], [_alone(sample, cand.params, options)])  # type: ignore[arg-type]
+            _screened([cand], [_alone(sample, cand.params, options,  # type: ignore[arg-type]
+                                      iterations, accelerate)])
     for cand in cands:
         if cand.params is not None and cand.floor is not None:
             _screened([cand], [_lifted(sample, cand.params, options, cand.floor)])
@@ -280,13 +319,14 @@ def _screened(cands: list[Candidate], runs: list[EMRun | EngineError]) -> None:
             cand.params, cand.loglik = run.params, run.final.loglik / run.final.n
 
 
-def _alone(sample: Dataset, start: MixtureParams, options: FitOptions,
-           iterations: int = SCREEN_ITERS) -> EMRun | EngineError:
+def _alone(sample: Dataset, start: MixtureParams, options: FitOptions, iterations: int,
+           accelerate: str = "none") -> EMRun | EngineError:
     """A candidate's EM iterations by run_em, one candidate alone (hard EM, missing
     values, the last of _lifted's)."""
     try:
         return run_em(sample, start, tol=options.tol, max_iter=iterations,
-                      reg_covar=options.reg_covar, hard=options.algorithm == "hard")
+                      reg_covar=options.reg_covar, hard=options.algorithm == "hard",
+                      accelerate=accelerate)
     except EngineError as exc:
         return exc
 
@@ -400,7 +440,8 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
     streams = seed.spawn(count + 3)
     sample = screening_sample(data, seed)
     cands = [Candidate(i, method)
-             for i, method in enumerate(candidate_methods(count, hc_tree is not None))]
+             for i, method in enumerate(candidate_methods(count, hc_tree is not None,
+                                                              thorough(options)))]
     if (hc_tree is not None and options.n_components > 1 and options.algorithm == "soft"
             and floor_felt(options.reg_covar, sample)):
         cands.append(Candidate(count, "hc", floor=options.reg_covar * LIFTED_FLOOR))
