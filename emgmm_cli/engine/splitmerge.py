@@ -57,8 +57,9 @@ Array = NDArray[np.floating]
 #: same 6 short or were within one of them: 1 at a time; 3 or 7 screened runs; 20
 #: screening iterations; merge pairs by the inner product of their responsibilities
 #: instead of its cosine; split along the covariance's principal axis; after a run that
-#: improves nothing, the moves of the next distinct run.  The 6 are short of
-#: scikit-learn's best of 30 runs, not of mclust.
+#: improves nothing, the moves of the next distinct run.  The 6 were short of
+#: scikit-learn's best of 30 runs, not of mclust; the thorough screening of a fit with
+#: this many runs (starts.THOROUGH_FROM) closed them (2026-12-04).
 MOVES = 60
 CONTINUED = 2
 #: The fewest runs (n_init) from which half of them go to moves: below, each run is worth
