@@ -411,6 +411,7 @@ def test_the_models_page_states_the_table_and_the_convergence_control() -> None:
     assert f"`MSTEP_TOL` = {families.MSTEP_TOL:g}" in text
     assert f"`MSTEP_MAX_ITER` = {families.MSTEP_MAX_ITER}" in text
     flat = " ".join(text.split())
+    assert f"`MSTEP_WARM_TOL` = {families.MSTEP_WARM_TOL:g}" in flat
     assert "in all 252 cells (tests/test_models.py)" in flat
 
 

@@ -89,6 +89,14 @@ DIAGONAL = "diagonal"
 #: the likelihood (a generalised EM step).
 MSTEP_TOL = 1e-12
 MSTEP_MAX_ITER = 1000
+#: EVE's and VVE's orientation, from the previous covariances (every M-step of a run but
+#: the first), stops at mclust's inner tolerance instead (emControl()$tol[2], the square
+#: root of the double precision): its majorisation steps converge linearly, slowly near
+#: the end, and each M-step resumes where the last one stopped, so the orientation keeps
+#: converging over the run's iterations.  Fits of standardised wine (13 columns), EVE and
+#: VVE with K = 1..6 (n_init 2, seed 0): 67.1 s -> 24.6 s, the same optima to 0.002 in 11
+#: of the 12 cells, VVE with K = 3 0.73 lower (14.77 above mclust's) (2026-12-04).
+MSTEP_WARM_TOL = 1.49e-8
 
 
 def scatter_about_means(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
@@ -118,8 +126,8 @@ def _scaled(m: Array, s: Array) -> Array:
     return m * s.reshape(s.shape + (1,) * (m.ndim - s.ndim))
 
 
-def _converged(before: float, after: float) -> bool:
-    return not before - after > MSTEP_TOL * (1.0 + abs(after))
+def _converged(before: float, after: float, tol: float = MSTEP_TOL) -> bool:
+    return not before - after > tol * (1.0 + abs(after))
 
 
 # The four M-steps below also take a stack of C mixtures' statistics at once (W (C, K, ...),
@@ -250,12 +258,13 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     start = (w.sum(axis=0) if previous is None
              else _scaled(previous, 1.0 / _det_root(previous)).sum(axis=0))
     orient = np.linalg.eigh(start)[1]
+    tol = MSTEP_TOL if previous is None else MSTEP_WARM_TOL
     before = np.inf
     for _ in range(MSTEP_MAX_ITER):
         wd = w @ orient  # W_k D, (K, D, D)
         b = (orient * wd).sum(axis=1)  # diag(D^T W_k D)
         delta, after = diagonal(b, nk)
-        if _converged(before, after):
+        if _converged(before, after, tol):
             break
         before = after
         inv = 1.0 / delta
