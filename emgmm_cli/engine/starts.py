@@ -5,13 +5,13 @@ candidate starts (one for K = 1: a single Gaussian has one optimum), in this ord
 (candidate_methods): mclust's hierarchy cut at K (``hc``), k-means (``kmeans``), random
 responsibilities (``random``), then k-means runs, k-means++ seeds (``k-means++``) and
 random data points (``random-from-data``) in turn (and random responsibilities among them
-from n_init THOROUGH_FROM on).  The hierarchy is the caller's (select
-builds one for all its cells) or built by fitting.fit from the seed (hc.seeded_hc_tree);
-data with missing values have none, and their candidates start at k-means.  Each
-candidate draws from a child stream of the fit's seed, starts as that init method does,
-and runs SCREEN_ITERS plain EM iterations (Rmixmod's "smallEM"), on the data itself up
-to SCREEN_ROWS rows and on a random SCREEN_ROWS of them beyond; from n_init THOROUGH_FROM
-on, THOROUGH_ITERS iterations accelerated as the full runs are (screen_iterations).  The candidates are then
+from n_init THOROUGH_FROM on).  The hierarchy is the caller's (select builds one for all
+its cells) or built by fitting.fit from the seed (hc.seeded_hc_tree); data with missing
+values have none, and their candidates start at k-means.  Each candidate draws from a
+child stream of the fit's seed, starts as that init method does, and runs SCREEN_ITERS
+plain EM iterations (Rmixmod's "smallEM"), on the data itself up to SCREEN_ROWS rows and
+on a random SCREEN_ROWS of them beyond; from n_init THOROUGH_FROM on, THOROUGH_ITERS
+iterations accelerated as the full runs are (screen_iterations).  The candidates are then
 ranked: one that failed, stalled (two components nearly the same Gaussian: see stalled)
 or ended degenerate comes last; the others by their log-likelihood; a sound candidate
 that ended at the same mixture as a better ranked one (same_mixture) is left out, since
@@ -78,7 +78,8 @@ SCREEN_MAX = 40
 #: scikit-learn's best of 30 k-means restarts and mclust on the 249 cells of
 #: benchmarks/optima.py (docs/optima.md), with _THOROUGH_ROTATION: 10 plain iterations, 6
 #: cells short; 50 accelerated, none.  On those 6 cells from seeds 0 to 4 (30 fits), 20
-#: accelerated iterations left 10 fits short, 30 left 8, 50 left 3.  The fits of the benchmark take 2 to 3 times as long (2026-12-04).
+#: accelerated iterations left 10 fits short, 30 left 8, 50 left 3.  The fits of the
+#: benchmark take 2 to 3 times as long (2026-12-04).
 THOROUGH_FROM = 4
 THOROUGH_ITERS = 50
 #: Above this many rows, the candidates are screened on a random subsample of this size.
@@ -284,9 +285,8 @@ def _start(data: Dataset, sample: Dataset, options: FitOptions, cand: Candidate,
 
 def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> None:
     """The screening's EM iterations (screen_iterations) from every started candidate, in
-    place: stacked
-    (engine.stacked: one pass for all) where EM is soft and no row misses a value,
-    one candidate after another otherwise, and those with a lifted floor alone
+    place: stacked (engine.stacked: one pass for all) where EM is soft and no row misses
+    a value, one candidate after another otherwise, and those with a lifted floor alone
     (_lifted); a candidate whose EM fails loses its params."""
     iterations, accelerate = screen_iterations(options)
     started = [c for c in cands if c.params is not None and c.floor is None]
