@@ -44,7 +44,7 @@ from .missing import row_missing
 from .options import FitOptions
 from .params import MixtureParams
 from .stacked import runs_per_pass
-from .starts import Candidate, best_ranked, component_pairs, rank
+from .starts import THOROUGH_FROM, Candidate, best_ranked, component_pairs, rank
 from .stats import predict_chunk, stats_from_resp
 
 Array = NDArray[np.floating]
@@ -63,8 +63,10 @@ Array = NDArray[np.floating]
 MOVES = 60
 CONTINUED = 2
 #: The fewest runs (n_init) from which half of them go to moves: below, each run is worth
-#: more as a start of its own (n_init 2, the default, has none).
-FROM_RUNS = 4
+#: more as a start of its own (n_init 2, the default, has none).  The same n_init from
+#: which the candidates are screened thoroughly: the help of --init auto states one
+#: threshold for both (benchmarks/optima.py's "without moves" raises this one alone).
+FROM_RUNS = THOROUGH_FROM
 #: A move whose split leaves a component less mass than this many rows is left out.
 MIN_MASS = 1.0
 
