@@ -413,7 +413,7 @@ def test_the_models_page_states_the_table_and_the_convergence_control() -> None:
     flat = " ".join(text.split())
     assert f"`MSTEP_WARM_TOL` = {families.MSTEP_WARM_TOL:g}" in flat
     assert f"`NEWTON_FROM` = {families.NEWTON_FROM:g}" in flat
-    assert f"`NEWTON_MAX_COLUMNS` = {families.NEWTON_MAX_COLUMNS}" in flat
+    assert f"`NEWTON_COLUMNS` = {families.NEWTON_COLUMNS}" in flat
     assert "in all 252 cells (tests/test_models.py)" in flat
 
 

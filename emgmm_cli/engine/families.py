@@ -91,18 +91,19 @@ MSTEP_TOL = 1e-12
 MSTEP_MAX_ITER = 1000
 #: EVE's and VVE's orientation takes majorisation steps while each lowers the objective by
 #: at least this fraction of 1 + its size, then Newton steps to MSTEP_TOL
-#: (_common_orientation), up to NEWTON_MAX_COLUMNS columns (a Newton step solves for the
-#: D (D - 1) / 2 rotations: 496 at 32; at 60 columns they cost more than they save);
-#: beyond, majorisation steps alone.  Every M-step of fits of Old Faithful, iris (raw, K =
-#: 2..9; standardised, 3, 5, 8) and standardised wine (13 columns, K = 2..9), EVE and VVE,
-#: n_init 2, seed 0 (7,102 M-steps), solved again by majorisation steps alone (to
-#: MSTEP_TOL in a run's first M-step, MSTEP_WARM_TOL after): the same objective or a lower
-#: one in all but 8 (another local minimum, at most 3.4% higher), lower by more than 1e-6
-#: of it in 2,267; 9.3 s against 56.3 s.  Switching at 1e-2, 1e-3, 1e-6 or 1e-8 was no
-#: faster (2026-12-04).
+#: (_common_orientation), from 3 to 32 columns (NEWTON_COLUMNS; a Newton step solves for
+#: the D (D - 1) / 2 rotations: 496 at 32); outside, majorisation steps alone: with 2
+#: columns, one angle, they are cheaper (select -c EVE,VVE on Old Faithful 0.6 s against
+#: 1.0 s with Newton steps), and at 60 (n < D) Newton steps cost more than they save.
+#: Every M-step of fits of Old Faithful, iris (raw, K = 2..9; standardised, 3, 5, 8) and
+#: standardised wine (13 columns, K = 2..9), EVE and VVE, n_init 2, seed 0 (7,102
+#: M-steps), solved again by majorisation steps alone (to MSTEP_TOL in a run's first
+#: M-step, MSTEP_WARM_TOL after): the same objective or a lower one in all but 8 (another
+#: local minimum, at most 3.4% higher), lower by more than 1e-6 of it in 2,267; 8.8 s
+#: against 54.1 s.  Switching at 1e-2, 1e-3, 1e-6 or 1e-8 was no faster (2026-12-04).
 NEWTON_FROM = 1e-4
-NEWTON_MAX_COLUMNS = 32
-#: Majorisation steps alone (more than NEWTON_MAX_COLUMNS columns) from the previous
+NEWTON_COLUMNS = (3, 32)
+#: Majorisation steps alone (outside NEWTON_COLUMNS) from the previous
 #: covariances (every M-step of a run but the first) stop at mclust's inner tolerance
 #: (emControl()$tol[2], the square root of the double precision) instead of MSTEP_TOL.
 MSTEP_WARM_TOL = 1.49e-8
@@ -276,7 +277,7 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     and takes Browne and McNicholas's (2014) majorisation steps (_majorise) while each
     lowers the objective by at least NEWTON_FROM of 1 + its size: they never raise it, and
     lead where they lead from the start.  Their convergence is linear and slow near the
-    end, so from there (up to NEWTON_MAX_COLUMNS columns) D takes Newton steps on the
+    end, so from there (with NEWTON_COLUMNS columns) D takes Newton steps on the
     orthogonal group instead (_newton_step), each halved until it lowers the objective (a
     majorisation step where none does), until the step's expected decrease is below
     MSTEP_TOL of 1 + the objective.
@@ -290,7 +291,8 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     newton, mu = False, 0.0
     # without Newton steps, majorisation steps from a previous orientation stop at
     # mclust's inner tolerance
-    last = MSTEP_TOL if d <= NEWTON_MAX_COLUMNS or previous is None else MSTEP_WARM_TOL
+    steps = NEWTON_COLUMNS[0] <= d <= NEWTON_COLUMNS[1]
+    last = MSTEP_TOL if steps or previous is None else MSTEP_WARM_TOL
     for _ in range(MSTEP_MAX_ITER):
         if newton:
             step, decrease, mu = _newton_step(w, orient, nk, terms, mu)
@@ -302,12 +304,11 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
                 continue
         orient = _majorise(w, alpha, orient, delta)
         delta, after = _profiled(w, orient, nk, diagonal)
-        settled = _converged(before, after, NEWTON_FROM if 1 < d <= NEWTON_MAX_COLUMNS
-                             and not newton else last)
+        done = _converged(before, after, last)
+        newton = newton or (steps and _converged(before, after, NEWTON_FROM))
         before = after
-        if settled and (newton or not 1 < d <= NEWTON_MAX_COLUMNS):
+        if done:
             break
-        newton = newton or settled
     return _rotate(delta, np.broadcast_to(orient, w.shape))
 
 
