@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""`emgmm select` over mclust's 14 models against `Mclust`, on real data.
+
+    python benchmarks/select_models.py                  # a few minutes
+    python benchmarks/select_models.py --only wine --repeats 1
+    python benchmarks/select_models.py --breast-cancer  # also 30 columns: 10 minutes a side
+
+Not part of the test suite.  It needs scikit-learn (its datasets: pip install '.[test]')
+and R's mclust (Debian: r-base-core and r-cran-mclust); where R is not installed it
+times emgmm alone and says so.  Datasets: Old Faithful (sample_data/faithful.csv) and
+scikit-learn's iris and wine, raw and standardised (columns centred, unit variance); with
+--breast-cancer also its breast cancer data (569 x 30), raw and standardised, where each
+side takes minutes.  On each, `emgmm select DATA --seed 0` with its defaults (mclust's 14 models,
+K = 1..9, --jobs auto) and `Mclust(X, G = 1:9)` with its defaults (the same 14 models and
+K), each a subprocess timed from start to exit, in turn, --repeats times; the medians,
+and Mclust's call alone (system.time).  Per dataset the table gives Mclust's process
+time over emgmm's, the cells where both have a log-likelihood (mclust's from its BIC),
+the cells where emgmm's is below mclust's less 0.01 and the worst gap, the model and K
+each one chooses, and the BIC of emgmm's choice less that of Mclust's (in emgmm's sign,
+lower is better: negative where emgmm found a model the criterion prefers).  It prints
+markdown with the command, the date, the commit, the
+machine and the versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import csv
+import datetime
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+SLACK = 0.01
+
+R_SELECT = r"""
+suppressMessages(library(mclust))
+x <- as.matrix(read.csv(commandArgs(TRUE)[1]))
+t <- system.time(m <- Mclust(x, G = 1:9, verbose = FALSE))[["elapsed"]]
+cat("seconds", t, "\n")
+cat("chosen", m$modelName, m$G, format(m$bic, digits = 15), "\n")
+for (model in colnames(m$BIC)) for (g in 1:9) {
+  b <- m$BIC[as.character(g), model]
+  ll <- if (is.na(b)) NA else (b + nMclustParams(model, ncol(x), g) * log(nrow(x))) / 2
+  cat(model, g, format(ll, digits = 15), "\n")
+}
+"""
+
+
+def datasets(tmp: Path, breast_cancer: bool) -> dict[str, Path]:
+    """Name -> a CSV of the data (with a header row)."""
+    from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+
+    out = {"Old Faithful": ROOT / "sample_data" / "faithful.csv"}
+    loaders = [("iris", load_iris), ("wine", load_wine)]
+    for name, loader in loaders + ([("breast cancer", load_breast_cancer)] if breast_cancer
+                                   else []):
+        x = loader().data
+        for label, values in ((name, x), (f"{name} (std)", (x - x.mean(0)) / x.std(0))):
+            path = tmp / (label.replace(" ", "_").replace("(", "").replace(")", "") + ".csv")
+            header = ",".join(f"x{j}" for j in range(x.shape[1]))
+            np.savetxt(path, values, delimiter=",", header=header, comments="", fmt="%.17g")
+            out[label] = path
+    return out
+
+
+def _timed(cmd: list[str]) -> tuple[float, str]:
+    t = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return time.perf_counter() - t, done.stdout
+
+
+def _ours(table: Path) -> tuple[dict[tuple[str, int], float], str, float]:
+    """emgmm's table: (model, K) -> log-likelihood of the cells that have one (ok or
+    degenerate), the chosen cell and its BIC (emgmm's sign: lower is better)."""
+    logliks, chosen, bic = {}, "none", math.nan
+    with open(table, newline="") as fh:
+        for row in csv.DictReader(fh):
+            key = (row["mclust"], int(row["n_components"]))
+            if row["log_likelihood"]:
+                logliks[key] = float(row["log_likelihood"])
+            if row["best"] == "true":
+                chosen, bic = f"{key[0]} {key[1]}", float(row["bic"])
+    return logliks, chosen, bic
+
+
+def _theirs(out: str) -> tuple[float, str, float, dict[tuple[str, int], float]]:
+    """Rscript's output: the call's seconds, the chosen model and its BIC in emgmm's sign,
+    and (model, K) -> log-likelihood."""
+    seconds, chosen, bic, logliks = math.nan, "none", math.nan, {}
+    for line in out.splitlines():
+        parts = line.split()
+        if parts[0] == "seconds":
+            seconds = float(parts[1])
+        elif parts[0] == "chosen":
+            chosen, bic = f"{parts[1]} {parts[2]}", -float(parts[3])
+        elif parts[2] != "NA":
+            logliks[parts[0], int(parts[1])] = float(parts[2])
+    return seconds, chosen, bic, logliks
+
+
+def row(name: str, path: Path, repeats: int, use_r: bool, tmp: Path) -> str:
+    ours_s, theirs_s, call_s = [], [], []
+    table = tmp / "cells.csv"
+    command = [sys.executable, "-m", "emgmm_cli", "select", str(path), "--seed", "0",
+               "--table", str(table)]
+    out = ""
+    for _ in range(repeats):
+        ours_s.append(_timed(command)[0])
+        if use_r:
+            wall, out = _timed(["Rscript", str(tmp / "select.R"), str(path)])
+            theirs_s.append(wall)
+            call_s.append(_theirs(out)[0])
+    ours, chosen, bic = _ours(table)
+    med = statistics.median(ours_s)
+    if not use_r:
+        return (f"| {name} | {med:.2f} | n/a | n/a | n/a | n/a | n/a | n/a | {chosen} | n/a "
+                "| n/a |")
+    _, their_choice, their_bic, theirs = _theirs(out)
+    gaps = {key: ours[key] - value for key, value in theirs.items() if key in ours}
+    below = sum(g < -SLACK for g in gaps.values())
+    worst = min(gaps, key=gaps.__getitem__)
+    r_med = statistics.median(theirs_s)
+    return (f"| {name} | {med:.2f} | {r_med:.2f} | {statistics.median(call_s):.2f} | "
+            f"{r_med / med:.2f} | {len(gaps)} | {below} | {gaps[worst]:+.3f} ({worst[0]} "
+            f"{worst[1]}) | {chosen} | {their_choice} | {bic - their_bic:+.2f} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", nargs="*", help="datasets whose names start so")
+    parser.add_argument("--breast-cancer", action="store_true",
+                        help="also breast cancer, raw and standardised (minutes a side)")
+    args = parser.parse_args()
+    use_r = shutil.which("Rscript") is not None and subprocess.run(
+        ["Rscript", "-e", "library(mclust)"], capture_output=True).returncode == 0
+    if not use_r:
+        print("R with mclust not found: emgmm's times alone", file=sys.stderr)
+    # as installed: the package's bytecode compiled
+    compileall.compile_dir(str(ROOT / "emgmm_cli"), quiet=1)
+    lines = ["| data | emgmm select s | Mclust s (process) | Mclust s (call) | "
+             "Mclust / emgmm | cells both fit | emgmm below mclust - 0.01 | worst gap | "
+             "emgmm chooses | Mclust chooses | BIC of emgmm's choice less Mclust's |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        (tmp / "select.R").write_text(R_SELECT)
+        for name, path in datasets(tmp, args.breast_cancer).items():
+            if args.only and not any(name.lower().startswith(o.lower()) for o in args.only):
+                continue
+            lines.append(row(name, path, args.repeats, use_r, tmp))
+            print(lines[-1], file=sys.stderr)
+    print(provenance(sys.argv[1:], use_r) + "\n\n" + "\n".join(lines))
+    return 0
+
+
+def provenance(argv: list[str], use_r: bool) -> str:
+    git = ["git", "-C", str(ROOT)]
+    commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    if subprocess.run(git + ["diff", "--quiet", "HEAD", "--", "emgmm_cli"]).returncode:
+        commit += " with uncommitted changes to emgmm_cli"
+    r_version = ""
+    if use_r:
+        r_version = ", " + subprocess.run(
+            ["Rscript", "-e", "cat(paste0(R.version.string, ', mclust ', "
+             "packageVersion('mclust')))"],
+            capture_output=True, text=True).stdout.strip()
+    return (f"`python benchmarks/select_models.py {' '.join(argv)}`".replace(" `", "`")
+            + f": {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit "
+            f"{commit}, {platform.machine()} with {os.cpu_count()} cores, Python "
+            f"{platform.python_version()}, numpy {np.__version__}{r_version}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
