@@ -55,9 +55,10 @@ class Stopped(KeyboardInterrupt):
 
 class _Received:
     """The stopping signal that came while stop_on_signals' handlers were installed
-    (None if none came)."""
+    (None if none came), and whether its stop has been reported (stop_reported)."""
 
     signum: int | None = None
+    reported = False
 
 
 def _stop_exception(signum: int) -> KeyboardInterrupt:
@@ -65,7 +66,7 @@ def _stop_exception(signum: int) -> KeyboardInterrupt:
 
 
 def _raise_stopped(signum: int, frame: object) -> None:
-    _Received.signum = signum
+    _Received.signum, _Received.reported = signum, False
     for other in STOP_SIGNALS:  # from now on the run is stopping: see _stopping
         if signal.getsignal(other) is _raise_stopped:
             signal.signal(other, _stopping)
@@ -78,9 +79,18 @@ def _stopping(signum: int, frame: object) -> None:
     off (a second Ctrl-C, or timeout's SIGTERM passed on to a run that was already sent
     one, would otherwise leave a temporary file behind, or turn the exit status into
     click's "Aborted!" and 1); raised again, as the first one, where that exception was
-    lost (see stop_received)."""
-    if not isinstance(sys.exc_info()[1], KeyboardInterrupt):
+    lost (see stop_received), unless the stop has been reported (stop_reported): the run
+    is then on its way out with the first one's exit status, and a signal raised there
+    (the command line's exit no longer a KeyboardInterrupt) would reach click as "Aborted!"
+    and 1."""
+    if not _Received.reported and not isinstance(sys.exc_info()[1], KeyboardInterrupt):
         raise _stop_exception(signum if _Received.signum is None else _Received.signum)
+
+
+def stop_reported() -> None:
+    """The stop has been reported (its line said, its exit status chosen): the stopping
+    signals that follow are ignored."""
+    _Received.reported = True
 
 
 def block_stop_signals() -> set[int | signal.Signals] | None:
@@ -125,7 +135,7 @@ def stopping_on_signals() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        _Received.signum = None
+        _Received.signum, _Received.reported = None, False
 
 
 def stop_received() -> KeyboardInterrupt | None:

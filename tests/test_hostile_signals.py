@@ -335,6 +335,28 @@ def test_holding_interrupts_holds_sigterm_too() -> None:
     assert interrupts.stop_received() is None
 
 
+def test_once_a_stop_is_reported_later_signals_are_ignored() -> None:
+    """After the first stop, another signal is ignored while its exception is on its way;
+    once the stop is reported (the command line has said its line and chosen its exit
+    status, and the exception it goes on with is no longer a KeyboardInterrupt), one that
+    comes outside any handler is ignored too: raised there, it would reach click as
+    "Aborted!" and exit status 1 (test_signals_after_the_first_cut_nothing_short, seen)."""
+    with stopping_on_signals():
+        with pytest.raises(Stopped):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)
+        with pytest.raises(Stopped):  # not reported: a later signal still stops
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)
+        interrupts.stop_reported()
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGHUP)
+        time.sleep(0.01)  # delivered, ignored
+        assert interrupts.stop_received() is not None  # the first stop's, still
+        assert interrupts.stop_received().exit_status == 143  # type: ignore[union-attr]
+    assert interrupts.stop_received() is None
+
+
 # --------------------------------------------------------------------------- the task loop
 
 

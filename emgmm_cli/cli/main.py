@@ -13,7 +13,7 @@ import click
 
 from .. import __version__
 from ..interrupts import (Stopped, hold_interrupts, release_interrupts,
-                          stop_on_signals, stop_received)
+                          stop_on_signals, stop_received, stop_reported)
 from .context import ExitStatus, debugging
 from .errors import ParsedCommand, one_line
 
@@ -88,7 +88,8 @@ class _Entry:
 
 def _stopped(exc: KeyboardInterrupt) -> click.exceptions.Exit:
     """The exit of a run that Ctrl-C (130), SIGTERM (143) or SIGHUP (129) stopped, its line
-    said."""
+    said (and the stop reported: later signals are ignored)."""
+    stop_reported()
     if isinstance(exc, Stopped):
         click.echo(f"emgmm: stopped by {signal.Signals(exc.signum).name}", err=True)
         return click.exceptions.Exit(exc.exit_status)
