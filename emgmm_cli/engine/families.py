@@ -275,13 +275,13 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     returns delta and the objective).  D starts from the eigenvectors of the previous
     covariances scaled to volume 1 (their common orientation); in a run's first M-step,
     from those of the pooled scatter, of the scatters scaled to volume 1, or of one W_k,
-    whichever gives the lowest objective.  It takes Browne and McNicholas's (2014) majorisation steps (_majorise) while each
-    lowers the objective by at least NEWTON_FROM of 1 + its size: they never raise it, and
-    lead where they lead from the start.  Their convergence is linear and slow near the
-    end, so from there (with NEWTON_COLUMNS columns) D takes Newton steps on the
-    orthogonal group instead (_newton_step), each halved until it lowers the objective (a
-    majorisation step where none does), until the step's expected decrease is below
-    MSTEP_TOL of 1 + the objective.
+    whichever gives the lowest objective.  It takes Browne and McNicholas's (2014)
+    majorisation steps (_majorise) while each lowers the objective by at least NEWTON_FROM
+    of 1 + its size: they never raise it, and lead where they lead from the start.  Their
+    convergence is linear and slow near the end, so from there (with NEWTON_COLUMNS
+    columns) D takes Newton steps on the orthogonal group instead (_newton_step), each
+    halved until it lowers the objective (a majorisation step where none does), until the
+    step's expected decrease is below MSTEP_TOL of 1 + the objective.
     """
     alpha = np.linalg.eigvalsh(w)[:, -1]
     # K + 2 first starts: from the pooled scatter's alone, the first M-steps of small
@@ -289,8 +289,8 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     # VVE there 4.4 -> 3.3 s of CPU, EVE's the same; over the EVE and VVE cells of iris
     # and wine (raw, standardised), K = 1..9, no cell that is not degenerate ended lower,
     # iris VVE K = 6 0.51 higher (2026-12-04)
-    starts = ([w.sum(axis=0), _scaled(w, 1.0 / _det_root(w)).sum(axis=0), *w]
-              if previous is None else [_scaled(previous, 1.0 / _det_root(previous)).sum(axis=0)])
+    starts = ([w.sum(axis=0), _volume_one_sum(w), *w] if previous is None
+              else [_volume_one_sum(previous)])
     ends = [(orient, *_profiled(w, orient, nk, diagonal))
             for orient in (np.linalg.eigh(start)[1] for start in starts)]
     orient, delta, before = min(ends, key=lambda end: end[2])  # the first of equals
@@ -317,6 +317,11 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
         if done:
             break
     return _rotate(delta, np.broadcast_to(orient, w.shape))
+
+
+def _volume_one_sum(m: Array) -> Array:
+    """The sum of a stack of matrices (K, D, D), each scaled to determinant 1."""
+    return _scaled(m, 1.0 / _det_root(m)).sum(axis=0)
 
 
 def _profiled(w: Array, orient: Array, nk: Array, diagonal: Diagonal) -> tuple[Array, float]:
@@ -436,15 +441,15 @@ def _line_search(w: Array, orient: Array, nk: Array, diagonal: Diagonal, step: A
     d = orient.shape[0]
     p, q = _rotation_pairs(d)
     eye = np.eye(d)
+    half = np.zeros((d, d))  # A / 2, A the step's skew-symmetric matrix
+    half[p, q] = 0.5 * step
+    half[q, p] = -0.5 * step
     for _ in range(LINE_SEARCH_HALVINGS):
-        a = np.zeros((d, d))
-        a[p, q] = step
-        a[q, p] = -step
-        moved = orient @ np.linalg.solve(eye - 0.5 * a, eye + 0.5 * a)
+        moved = orient @ np.linalg.solve(eye - half, eye + half)
         delta, after = _profiled(w, moved, nk, diagonal)
         if after < before:
             return moved, delta, after
-        step = 0.5 * step
+        half *= 0.5
     return None
 
 
