@@ -31,15 +31,16 @@ import datetime
 import math
 import os
 import platform
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
+from optima import _timed  # this folder: the script's own
 
 ROOT = Path(__file__).resolve().parent.parent
 SLACK = 0.01
@@ -73,12 +74,6 @@ def datasets(tmp: Path, breast_cancer: bool) -> dict[str, Path]:
             np.savetxt(path, values, delimiter=",", header=header, comments="", fmt="%.17g")
             out[label] = path
     return out
-
-
-def _timed(cmd: list[str]) -> tuple[float, str]:
-    t = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return time.perf_counter() - t, done.stdout
 
 
 def _ours(table: Path) -> tuple[dict[tuple[str, int], float], str, float]:
@@ -178,7 +173,7 @@ def provenance(argv: list[str], use_r: bool) -> str:
             ["Rscript", "-e", "cat(paste0(R.version.string, ', mclust ', "
              "packageVersion('mclust')))"],
             capture_output=True, text=True).stdout.strip()
-    return (f"`python benchmarks/select_models.py {' '.join(argv)}`".replace(" `", "`")
+    return (f"`python benchmarks/select_models.py {shlex.join(argv)}`".replace(" `", "`")
             + f": {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit "
             f"{commit}, {platform.machine()} with {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, numpy {np.__version__}{r_version}")
