@@ -161,7 +161,9 @@ def main() -> int:
     return 0
 
 
-def provenance(argv: list[str], use_r: bool) -> str:
+def provenance(argv: list[str], use_r: bool, script: str = "select_models.py") -> str:
+    """The command (benchmarks/SCRIPT ARGV), the date, the commit, the machine and the
+    versions (R's and mclust's with use_r)."""
     git = ["git", "-C", str(ROOT)]
     commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
@@ -173,7 +175,7 @@ def provenance(argv: list[str], use_r: bool) -> str:
             ["Rscript", "-e", "cat(paste0(R.version.string, ', mclust ', "
              "packageVersion('mclust')))"],
             capture_output=True, text=True).stdout.strip()
-    return (f"`python benchmarks/select_models.py {shlex.join(argv)}`".replace(" `", "`")
+    return (f"`python benchmarks/{script} {shlex.join(argv)}`".replace(" `", "`")
             + f": {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit "
             f"{commit}, {platform.machine()} with {os.cpu_count()} cores, Python "
             f"{platform.python_version()}, numpy {np.__version__}{r_version}")

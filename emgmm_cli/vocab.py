@@ -127,7 +127,8 @@ INIT_METHODS: tuple[Term, ...] = (
     Term("k-means++", "k-means++ seeds as the means"),
     Term("random", "random responsibilities"),
     Term("random-from-data", "K distinct random data points as the means"),
-    Term("hc", "mclust's model-based hierarchical agglomeration cut at K (then random "
+    Term("hc", "mclust's model-based hierarchical agglomeration cut at K, its run plain "
+               "EM until mclust's rule holds, as mclust runs it (then random "
                "responsibilities for restarts 2, 3, ...)"),
 )
 #: The init a fit records when it started from given means (--means-init); not offered
@@ -150,7 +151,8 @@ INIT_MODEL_ORIGIN, LIFTED_ORIGIN, MOVE_ORIGIN, FAMILY_HC_ORIGIN = (
 
 ACCELERATIONS: tuple[Term, ...] = (
     Term("squarem", "SQUAREM (Varadhan and Roland 2008): extrapolate every two EM steps, "
-                    "keeping an extrapolation only when it does not lower the likelihood"),
+                    "keeping an extrapolation only when it does not lower the likelihood "
+                    "(a run from mclust's hierarchical start: once mclust's rule holds)"),
     Term("none", "plain EM, iteration for iteration scikit-learn's"),
 )
 

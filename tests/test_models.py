@@ -338,11 +338,13 @@ def test_one_dimensional_data_have_mclusts_e_and_v(tmp_path: Path) -> None:
 
 # --- selection over the 14 models, against Mclust --------------------------------------------
 
-#: Mclust(X, G = 1:9)'s choice (../shared/reference/README.md): model, K, its BIC.
-MCLUST_CHOICE = {"faithful": ("EEE", 3, -2314.316), "iris": ("VEV", 2, -561.7285)}
+#: Mclust(X, G = 1:9)'s choice (../shared/reference/README.md; tests/data/README.md for
+#: standardised iris): model, K, its BIC.
+MCLUST_CHOICE = {"faithful": ("EEE", 3, -2314.316), "iris": ("VEV", 2, -561.7285),
+                 "iris_std": ("VVV", 2, -794.7090)}
 
 
-@pytest.mark.parametrize("dataset", ["faithful", "iris"])
+@pytest.mark.parametrize("dataset", ["faithful", "iris", "iris_std"])
 def test_select_over_the_fourteen_models_picks_mclusts_choice(dataset: str,
                                                              tmp_path: Path) -> None:
     """`emgmm select DATA -k 1-9 --seed 0 --jobs 2` in a real process: every model, in
@@ -377,11 +379,13 @@ def test_select_over_the_fourteen_models_picks_mclusts_choice(dataset: str,
     assert not short, sorted(short)
 
 
-@pytest.mark.parametrize("dataset", ["faithful", "iris"])
+@pytest.mark.parametrize("dataset", ["faithful", "iris", "iris_std"])
 def test_fit_with_the_default_start_reaches_mclusts_optimum(dataset: str) -> None:
     """fit with its defaults (init auto, n-init 2: mclust's hierarchical start and the best
     other screened start, both run to tol 1e-6) reaches mclust's log-likelihood less 0.01
-    in every cell of every model, K = 1..9."""
+    in every cell of every model, K = 1..9.  (On standardised iris, VEV with K = 5, the
+    hierarchy's run accelerated from the start stopped 27.3 below mclust's optimum, near
+    a saddle plain EM crawls past, and the cell 1.45 below: em._mclust_then_squarem.)"""
     x = load(dataset)
     short = []
     for (model, k), ref in reference(dataset).items():

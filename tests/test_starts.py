@@ -21,7 +21,9 @@ from emgmm_cli import vocab
 from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.cli.main import cli
 from emgmm_cli.engine import FitOptions, fit, initial_params, run_em, stacked, starts
-from emgmm_cli.engine.em import DEGENERATE_RATIO, EMRun, degenerate_each
+from emgmm_cli.engine.em import DEGENERATE_RATIO, MCLUST_TOL, EMRun, degenerate_each
+from emgmm_cli.engine.hc import seeded_hc_tree
+from emgmm_cli.engine.params import MixtureParams
 from emgmm_cli.engine.starts import (
     FLOOR_FELT,
     LIFTED_FLOOR,
@@ -82,6 +84,73 @@ def test_squarem_never_ends_below_plain_em(covariance_type: str) -> None:
         trace = np.array([row.log_likelihood for row in runs["squarem"].trace])
         assert (np.diff(trace) >= -1e-12).all()
     assert passes["squarem"] < passes["none"]
+
+
+def iris_std() -> np.ndarray:
+    return np.loadtxt(DATA / "iris_std.csv", delimiter=",", skiprows=1)
+
+
+#: Mclust(X, G = 5, modelNames = "VEV") on tests/data/iris_std.csv (mclust14_iris_std.csv)
+MCLUST_IRIS_STD_VEV_5 = -265.482575935928
+
+
+def hierarchy_start(x: np.ndarray, k: int, covariance_type: str) -> MixtureParams:
+    ds = ArrayDataset(x)
+    moments = ds.reduce(chunk_moments)
+    return initial_params(ds, k, covariance_type, "hc", np.random.default_rng(0),
+                          reg_covar=1e-6, column_mean=moments.mean,
+                          column_variance=moments.variance, hc_tree=seeded_hc_tree(ds, 0))
+
+
+def test_squarem_can_stop_at_a_saddle_that_plain_em_crawls_past() -> None:
+    """Standardised iris, VEV with K = 5, from mclust's hierarchical start: plain EM
+    crawls near -295 for dozens of iterations, then climbs to mclust's optimum; SQUAREM
+    from the same start settles by the saddle, 27 below.  From the hierarchy's start EM
+    therefore runs as mclust's does until mclust's rule holds, and is only then
+    accelerated (mclust_first): it ends where plain EM and mclust end."""
+    x = iris_std()
+    ds = ArrayDataset(x)
+    start = hierarchy_start(x, 5, "VEV")
+    runs = {name: run_em(ds, start, tol=1e-6, max_iter=2000, reg_covar=1e-6, **kw)
+            for name, kw in (("plain", {"accelerate": "none"}),
+                             ("squarem", {"accelerate": "squarem"}),
+                             ("first", {"accelerate": "squarem", "mclust_first": True}))}
+    ends = {name: run.final.loglik for name, run in runs.items()}
+    assert ends["plain"] == pytest.approx(MCLUST_IRIS_STD_VEV_5, abs=0.01)
+    assert ends["squarem"] < MCLUST_IRIS_STD_VEV_5 - 20
+    assert ends["first"] >= MCLUST_IRIS_STD_VEV_5 - 0.01
+    assert runs["first"].converged and runs["first"].passes <= runs["plain"].passes
+    # fit --init hc (its first restart) and the default start's run from the hierarchy
+    # take this path
+    hc = fit(ds, FitOptions(5, "VEV", init="hc", n_init=1))
+    assert hc.loglik == pytest.approx(ends["first"], abs=1e-9)
+    assert fit(ds, FitOptions(5, "VEV", seed=0)).loglik >= MCLUST_IRIS_STD_VEV_5 - 0.01
+
+
+def test_the_run_from_the_hierarchy_is_plain_em_until_mclusts_rule_holds() -> None:
+    """mclust_first: the trace is plain EM's, row for row, up to the first iteration whose
+    change of the total log-likelihood L is below MCLUST_TOL (1 + |L|); SQUAREM then
+    carries it to tol; with accelerate none it is plain EM throughout."""
+    x = iris_std()
+    ds = ArrayDataset(x)
+    start = hierarchy_start(x, 4, "VVV")
+    plain = run_em(ds, start, tol=0.0, max_iter=300, reg_covar=1e-6, accelerate="none")
+    first = run_em(ds, start, tol=1e-9, max_iter=2000, reg_covar=1e-6, accelerate="squarem",
+                   mclust_first=True)
+    totals = np.array([row.log_likelihood for row in plain.trace]) * len(x)
+    settled = np.abs(np.diff(totals)) < MCLUST_TOL * (1 + np.abs(totals[1:]))
+    switch = int(np.argmax(settled)) + 2  # the rows plain EM makes before mclust stops
+    assert settled.any() and 5 < switch < len(first.trace)
+    ours = [row.log_likelihood for row in first.trace]
+    assert ours[:switch] == [row.log_likelihood for row in plain.trace[:switch]]
+    # (the covariance floor, added after each M-step's maximum, can lower a step by a
+    # hair: here 4e-10 per point, none without it)
+    assert (np.diff(ours) >= -1e-9).all() and first.converged
+    none = run_em(ds, start, tol=1e-9, max_iter=2000, reg_covar=1e-6, accelerate="none",
+                  mclust_first=True)
+    assert [r.log_likelihood for r in none.trace] == [
+        r.log_likelihood for r in run_em(ds, start, tol=1e-9, max_iter=2000, reg_covar=1e-6,
+                                         accelerate="none").trace]
 
 
 def test_hard_em_is_never_accelerated() -> None:

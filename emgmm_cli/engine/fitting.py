@@ -248,7 +248,8 @@ def _one_restart(data: Dataset, options: FitOptions, r: int, rng: np.random.Gene
             column_mean=moments.mean, column_variance=moments.variance,
             means_init=means_init, hc_tree=hc_tree, freeze=frozen_names(options.freeze),
         )
-    result = _run_from(data, options, r, start, moments, on_iteration, deadline)
+    result = _run_from(data, options, r, start, moments, on_iteration, deadline,
+                       mclust_first=origin == "hc")
     result.origin = origin
     return result
 
@@ -264,8 +265,10 @@ def _equal_if_frozen(params: MixtureParams, options: FitOptions) -> MixtureParam
 
 def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
               moments: Moments, on_iteration: ProgressCallback | None,
-              deadline: float | None = None) -> FitResult:
-    """Run r: EM to convergence from start, its degeneracy check, its components ordered."""
+              deadline: float | None = None, mclust_first: bool = False) -> FitResult:
+    """Run r: EM to convergence from start, its degeneracy check, its components ordered;
+    mclust_first: a run from mclust's hierarchical start, which EM leaves as mclust does
+    before SQUAREM accelerates it (em.run_em)."""
     callback = None if on_iteration is None else (
         lambda it, obj, ch: on_iteration(r, it, obj, ch))
     policy = DegeneratePolicy(options.on_degenerate, moments.variance, options.reg_covar, data)
@@ -274,7 +277,7 @@ def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
                  on_iteration=callback, accelerate=options.accelerate,
                  freeze=frozen_names(options.freeze), deadline=deadline,
                  after_m_step=None if options.on_degenerate == "keep" else policy,
-                 arrange=_arrange(options))
+                 arrange=_arrange(options), mclust_first=mclust_first)
     return _run_result(data, options, r, run, moments)
 
 
@@ -344,15 +347,17 @@ def _continue(data: Dataset, options: FitOptions, batch: list[tuple[str, Mixture
     results, or in spoilt where it stalled or ended degenerate."""
     first = len(results) + len(spoilt)
     starts_ = [_equal_if_frozen(p, options) for _, p in batch]
+    hierarchy = [origin == "hc" for origin, _ in batch]  # mclust's own start
     if _stacks(data, options):
-        runs = _stacked_runs(data, options, first, starts_, moments, on_iteration, deadline)
+        runs = _stacked_runs(data, options, first, starts_, moments, on_iteration, deadline,
+                             hierarchy)
     else:
         runs = []
         for i, p in enumerate(starts_):
             if (results or spoilt or runs) and _past(deadline):
                 break
             runs.append(_run_from(data, options, first + i, p, moments, on_iteration,
-                                  deadline))
+                                  deadline, hierarchy[i]))
     for result, (origin, _) in zip(runs, batch):
         result.origin = origin
         bad = result.is_degenerate or starts.stalled(result.params)
@@ -401,15 +406,16 @@ def _stacks(data: Dataset, options: FitOptions) -> bool:
 
 def _stacked_runs(data: Dataset, options: FitOptions, first: int,
                   starts_: list[MixtureParams], moments: Moments,
-                  on_iteration: ProgressCallback | None, deadline: float | None
-                  ) -> list[FitResult]:
+                  on_iteration: ProgressCallback | None, deadline: float | None,
+                  mclust_first: list[bool]) -> list[FitResult]:
     """Runs first, first + 1, ... from starts_, their passes shared (engine.stacked): as
-    _run_from's, raising the first run's error that has one."""
+    _run_from's (mclust_first: each one's), raising the first run's error that has one."""
     callbacks: list[IterationCallback | None] | None = None if on_iteration is None else [
         partial(on_iteration, r) for r in range(first, first + len(starts_))]
     runs = run_stacked(data, starts_, tol=options.tol, max_iter=options.max_iter,
                        reg_covar=options.reg_covar, accelerate=options.accelerate,
-                       deadline=deadline, on_iteration=callbacks, arrange=_arrange(options))
+                       deadline=deadline, on_iteration=callbacks, arrange=_arrange(options),
+                       mclust_first=mclust_first)
     out = []
     for r, run in enumerate(runs, start=first):
         if isinstance(run, EngineError):

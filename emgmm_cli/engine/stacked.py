@@ -242,13 +242,14 @@ def _drive(group: range, machines: list[Machine], steps: list[Steps], rows: Rows
 def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_iter: int,
                 reg_covar: float, accelerate: str = "none", deadline: float | None = None,
                 on_iteration: list[IterationCallback | None] | None = None,
-                arrange: Arrange | None = None, exact_final: bool = True
-                ) -> list[EMRun | EngineError]:
+                arrange: Arrange | None = None, exact_final: bool = True,
+                mclust_first: list[bool] | None = None) -> list[EMRun | EngineError]:
     """run_em from each start (all of one family and K; soft EM, nothing frozen, no hook)
     over the rows of data, read whole: the same iterations (em.em_machine), their passes
     shared (one stacked E-step and M-step for all the runs that ask for one); each run's
     EMRun, or the EngineError that ended it.  on_iteration: each run's callback (called
-    as its iterations end, the runs' in turn), or None; arrange: as run_em's.  The final
+    as its iterations end, the runs' in turn), or None; arrange and mclust_first (each
+    run's, or none's): as run_em's.  The final
     E-step is each run's own (em_stats: its log-likelihood is the sum that scoring the
     parameters gives, to the last bit), or with exact_final False one stacked pass for all
     (the screening: the sums to rounding, and no entropy)."""
@@ -257,7 +258,9 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
              for i in range(len(starts))]
     for one in steps:
         one.deadline = deadline
-    machines = [em_machine(s, p, tol, max_iter, accelerate) for s, p in zip(steps, starts)]
+    firsts = [False] * len(starts) if mclust_first is None else mclust_first
+    machines = [em_machine(s, p, tol, max_iter, accelerate, first)
+                for s, p, first in zip(steps, starts, firsts)]
     ended: dict[int, tuple[MixtureParams, bool] | EngineError] = {}
     per = runs_per_pass(starts[0], data)
     for group in stack_groups(len(starts), per):

@@ -16,7 +16,9 @@ ranked: one that failed, stalled (two components nearly the same Gaussian: see s
 or ended degenerate comes last; the others by their log-likelihood; a sound candidate
 that ended at the same mixture as a better ranked one (same_mixture) is left out, since
 its full run would reach the same optimum.  The R best run to convergence (fitting.fit),
-each from where its screening ended (fewer where fewer are left); when R >= 2 and a
+each from where its screening ended (fewer where fewer are left; the hierarchy's as
+mclust runs EM until mclust's rule holds, then accelerated: em.run_em's mclust_first);
+when R >= 2 and a
 hierarchy was given, mclust's own start is always among them (mclusts_start: the lifted
 candidate below where there is one, the hierarchy's otherwise).  A continued run that
 stalls or ends degenerate is replaced by the next candidate in the ranking.  From n_init
@@ -52,7 +54,7 @@ from numpy.typing import NDArray
 from .. import vocab
 from .dataset import (Dataset, InMemoryRows, WeightedRows, row_known, row_weights,
                       take_weights)
-from .em import EMRun, degenerate_each, run_em
+from .em import MCLUST_TOL, EMRun, degenerate_each, run_em
 from .errors import EngineError
 from .hc import HcTree, family_tree
 from .init import initial_params
@@ -91,9 +93,6 @@ STALL_DISTANCE = 1e-4
 #: in units of the columns' spread; components matched by their means) are one mixture:
 #: their full runs would reach the same optimum, so only the better ranked is continued.
 SAME_MIXTURE = 1e-6
-#: mclust's stopping rule (Mclust's default tol[1]): EM stops when the log-likelihood L
-#: changes by less than this times 1 + |L|.
-MCLUST_TOL = 1e-5
 #: The floor of the hierarchy's second candidate, relative to reg_covar, and the share of
 #: the rows' least variance (the smallest eigenvalue of their covariance) from which
 #: reg_covar is felt.  With reg_covar 1e-6 that share is, measured: raw breast cancer
