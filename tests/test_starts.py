@@ -121,10 +121,15 @@ def test_squarem_can_stop_at_a_saddle_that_plain_em_crawls_past() -> None:
     assert ends["first"] >= MCLUST_IRIS_STD_VEV_5 - 0.01
     assert runs["first"].converged and runs["first"].passes <= runs["plain"].passes
     # fit --init hc (its first restart) and the default start's run from the hierarchy
-    # take this path
+    # take this path, also after a thorough (accelerated) screening
     hc = fit(ds, FitOptions(5, "VEV", init="hc", n_init=1))
     assert hc.loglik == pytest.approx(ends["first"], abs=1e-9)
     assert fit(ds, FitOptions(5, "VEV", seed=0)).loglik >= MCLUST_IRIS_STD_VEV_5 - 0.01
+    thorough = fit(ds, FitOptions(5, "VEV", n_init=starts.THOROUGH_FROM, seed=0))
+    from_hierarchy = [loglik for origin, loglik in zip(thorough.restart_origins,
+                                                       thorough.restart_logliks)
+                      if origin == "hc"]
+    assert from_hierarchy and from_hierarchy[0] >= MCLUST_IRIS_STD_VEV_5 - 0.01
 
 
 def test_the_run_from_the_hierarchy_is_plain_em_until_mclusts_rule_holds() -> None:

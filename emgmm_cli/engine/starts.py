@@ -286,7 +286,9 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
     """The screening's EM iterations (screen_iterations) from every started candidate, in
     place: stacked (engine.stacked: one pass for all) where EM is soft and no row misses
     a value, one candidate after another otherwise, and those with a lifted floor alone
-    (_lifted); a candidate whose EM fails loses its params."""
+    (_lifted); a candidate whose EM fails loses its params.  Accelerated (a thorough
+    screening), the hierarchy's candidate is so only once mclust's rule holds, as its
+    full run (em.run_em's mclust_first)."""
     iterations, accelerate = screen_iterations(options)
     started = [c for c in cands if c.params is not None and c.floor is None]
     if started and options.algorithm == "soft" and row_missing(sample) is None:
@@ -299,7 +301,8 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
             _screened(group, run_stacked(
                 sample, [c.params for c in group],  # type: ignore[misc]
                 tol=options.tol, max_iter=iterations, reg_covar=options.reg_covar,
-                accelerate=accelerate, exact_final=False))
+                accelerate=accelerate, exact_final=False,
+                mclust_first=[c.origin == "hc" for c in group]))
     else:
         for cand in started:
             _screened([cand], [_alone(sample, cand.params, options,  # type: ignore[arg-type]
