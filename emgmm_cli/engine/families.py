@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -95,6 +96,8 @@ MSTEP_MAX_ITER = 1000
 #: the D (D - 1) / 2 rotations: 496 at 32); outside, majorisation steps alone: with 2
 #: columns, one angle, they are cheaper (select -c EVE,VVE on Old Faithful 0.6 s against
 #: 1.0 s with Newton steps), and at 60 (n < D) Newton steps cost more than they save.
+#: Beyond 32 they are accelerated (_squared_majorisation): on 500 points of 4 blobs in 40
+#: columns, select -c EVE,VVE -k 1-4 took 33.5 s against 129 s (2026-12-04).
 #: Every M-step of fits of Old Faithful, iris (raw, K = 2..9; standardised, 3, 5, 8) and
 #: standardised wine (13 columns, K = 2..9), EVE and VVE, n_init 2, seed 0 (7,102
 #: M-steps), solved again by majorisation steps alone (to MSTEP_TOL in a run's first
@@ -103,6 +106,9 @@ MSTEP_MAX_ITER = 1000
 #: against 54.1 s.  Switching at 1e-2, 1e-3, 1e-6 or 1e-8 was no faster (2026-12-04).
 NEWTON_FROM = 1e-4
 NEWTON_COLUMNS = (3, 32)
+#: The bound on the extrapolation of majorisation steps grows and shrinks by this factor
+#: (_squared_majorisation; SQUAREM's, em.STEP_FACTOR).
+STEP_FACTOR = 4.0
 #: Majorisation steps alone (outside NEWTON_COLUMNS) from the previous
 #: covariances (every M-step of a run but the first) stop at mclust's inner tolerance
 #: (emControl()$tol[2], the square root of the double precision) instead of MSTEP_TOL.
@@ -300,6 +306,10 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     # mclust's inner tolerance
     steps = NEWTON_COLUMNS[0] <= d <= NEWTON_COLUMNS[1]
     last = MSTEP_TOL if steps or previous is None else MSTEP_WARM_TOL
+    if d > NEWTON_COLUMNS[1]:
+        orient, delta = _squared_majorisation(w, nk, alpha, orient, delta, before, diagonal,
+                                              last)
+        return _rotate(delta, np.broadcast_to(orient, w.shape))
     for _ in range(MSTEP_MAX_ITER):
         if newton:
             step, decrease, mu = _newton_step(w, orient, nk, terms, mu)
@@ -317,6 +327,43 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
         if done:
             break
     return _rotate(delta, np.broadcast_to(orient, w.shape))
+
+
+def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delta: Array,
+                          before: float, diagonal: Diagonal, tol: float
+                          ) -> tuple[Array, Array]:
+    """Majorisation steps from D, accelerated as SQUAREM accelerates EM (em.squarem): two
+    steps D1 = G(D), D2 = G(D1), then D' = D + 2 a r + a^2 v with r = D1 - D,
+    v = D2 - 2 D1 + D and a = |r| / |v| (at least 1, at most a bound that grows and
+    shrinks by STEP_FACTOR), taken to the nearest orthogonal matrix and kept where its
+    objective is below D2's; the cycle goes on from D2 otherwise.  It stops when a
+    majorisation step lowers the objective by less than tol of 1 + its size, or after
+    MSTEP_MAX_ITER steps: (D, Delta_k)."""
+    bound = 1.0
+    for _ in range(MSTEP_MAX_ITER // 2):
+        first = _majorise(w, alpha, orient, delta)
+        delta1, after1 = _profiled(w, first, nk, diagonal)
+        if _converged(before, after1, tol):
+            return first, delta1
+        second = _majorise(w, alpha, first, delta1)
+        delta2, after2 = _profiled(w, second, nk, diagonal)
+        if _converged(after1, after2, tol):
+            return second, delta2
+        r, v = first - orient, second - 2.0 * first + orient
+        ratio = float(np.vdot(r, r)) / float(np.vdot(v, v) or np.inf)
+        a = min(bound, max(1.0, math.sqrt(ratio)))
+        if a > 1.0:
+            guess = _polar(orient + (2.0 * a) * r + (a * a) * v)
+            delta_g, after_g = _profiled(w, guess, nk, diagonal)
+            if after_g < after2:
+                orient, delta, before = guess, delta_g, after_g
+                bound *= STEP_FACTOR if a >= bound else 1.0
+                continue
+            bound = max(1.0, bound / STEP_FACTOR)
+        elif a >= bound:  # D2 itself, a step at the bound
+            bound *= STEP_FACTOR
+        orient, delta, before = second, delta2, after2
+    return orient, delta
 
 
 def _volume_one_sum(m: Array) -> Array:
