@@ -48,7 +48,6 @@ STOP_REASONS = (STOPPED_CONVERGED, STOPPED_MAX_ITER, STOPPED_TIME_LIMIT, STOPPED
 MCLUST_TOL = 1e-5
 
 
-
 @dataclass(frozen=True)
 class TraceRow:
     """One EM iteration: the mean per-sample objective under the parameters it started
@@ -425,13 +424,13 @@ def _mclust_then_squarem(steps: Steps, params: MixtureParams, tol: float, max_it
                          ) -> Machine:
     """Plain EM until mclust's rule holds (the total log-likelihood L changes by less than
     MCLUST_TOL (1 + |L|); or tol's, where it holds first: the run has converged), then
-    SQUAREM to tol: the run from mclust's hierarchical start
-    goes where mclust's EM from it goes, and only then is accelerated.  SQUAREM solves
-    for a fixed point of EM, and from a start still far from a maximum it can settle on
-    another stationary point than plain EM would reach, lower or higher (from the
-    hierarchy's start with tol 1e-6, in 7 and 11 of 541 cells of Old Faithful, iris and
-    wine, raw and standardised, every family, K = 2..9; on standardised iris, VEV with
-    K = 5, 27.3 lower: it stopped at a saddle plain EM crawls past, docs/numerics.md)."""
+    SQUAREM to tol: the run from mclust's hierarchical start goes where mclust's EM from
+    it goes, and only then is accelerated.  SQUAREM solves for a fixed point of EM, and
+    from a start still far from a maximum it can settle on another stationary point than
+    plain EM would reach, lower or higher: from the hierarchy's start with tol 1e-6,
+    lower in 7 and higher in 11 of 541 cells of Old Faithful, iris and wine, raw and
+    standardised, every family, K = 2..9 (benchmarks/hierarchy_runs.py); on standardised
+    iris, VEV with K = 5, 27.3 lower, stopped by a saddle plain EM crawls past."""
     while steps.passes < max_iter:
         st, params = steps.account((yield params))
         change = steps.record(st.objective / st.n)

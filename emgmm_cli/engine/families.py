@@ -287,7 +287,8 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     convergence is linear and slow near the end, so from there (with NEWTON_COLUMNS
     columns) D takes Newton steps on the orthogonal group instead (_newton_step), each
     halved until it lowers the objective (a majorisation step where none does), until the
-    step's expected decrease is below MSTEP_TOL of 1 + the objective.
+    step's expected decrease is below MSTEP_TOL of 1 + the objective; with more columns,
+    the majorisation steps go on accelerated (_squared_majorisation).
     """
     alpha = np.linalg.eigvalsh(w)[:, -1]
     # K + 2 first starts: from the pooled scatter's alone, the first M-steps of small

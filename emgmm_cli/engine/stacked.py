@@ -249,10 +249,10 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
     shared (one stacked E-step and M-step for all the runs that ask for one); each run's
     EMRun, or the EngineError that ended it.  on_iteration: each run's callback (called
     as its iterations end, the runs' in turn), or None; arrange and mclust_first (each
-    run's, or none's): as run_em's.  The final
-    E-step is each run's own (em_stats: its log-likelihood is the sum that scoring the
-    parameters gives, to the last bit), or with exact_final False one stacked pass for all
-    (the screening: the sums to rounding, and no entropy)."""
+    run's, or none's): as run_em's.  The final E-step is each run's own (em_stats: its
+    log-likelihood is the sum that scoring the parameters gives, to the last bit), or with
+    exact_final False one stacked pass for all (the screening: the sums to rounding, and
+    no entropy)."""
     rows = Rows.of(data, starts[0].family.statistic)
     steps = [Steps(data, reg_covar, False, None if on_iteration is None else on_iteration[i])
              for i in range(len(starts))]
