@@ -385,7 +385,7 @@ def test_fit_with_the_default_start_reaches_mclusts_optimum(dataset: str) -> Non
     other screened start, both run to tol 1e-6) reaches mclust's log-likelihood less 0.01
     in every cell of every model, K = 1..9.  (On standardised iris, VEV with K = 5, the
     hierarchy's run accelerated from the start stopped 27.3 below mclust's optimum, near
-    a saddle plain EM crawls past, and the cell 1.45 below: em._mclust_then_squarem.)"""
+    a saddle plain EM crawls past, and the cell 1.45 below: em.em_machine's mclust_first.)"""
     x = load(dataset)
     short = []
     for (model, k), ref in reference(dataset).items():

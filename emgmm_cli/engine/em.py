@@ -220,12 +220,22 @@ def arranged(params: MixtureParams, arrange: Arrange | None
 
 def em_machine(steps: "Steps", params: MixtureParams, tol: float, max_iter: int,
                accelerate: str, mclust_first: bool = False) -> "Machine":
-    """The run's iteration (squarem or _plain, as run_em says) as a Machine; with
-    mclust_first, where it would be squarem, _mclust_then_squarem."""
+    """The run's iteration (squarem or _plain, as run_em says) as a Machine.
+
+    With mclust_first, where it would be squarem, it is plain EM until mclust's rule
+    holds (the total log-likelihood L changes by less than MCLUST_TOL (1 + |L|); or tol's,
+    where it holds first: the run has converged), then squarem to tol: the run from
+    mclust's hierarchical start goes where mclust's EM from it goes, and only then is
+    accelerated.  SQUAREM solves for a fixed point of EM, and from a start still far from
+    a maximum it can settle on another stationary point than plain EM would reach, lower
+    or higher: from the hierarchy's start with tol 1e-6, lower in 7 and higher in 11 of
+    541 cells of Old Faithful, iris and wine, raw and standardised, every family,
+    K = 2..9 (benchmarks/hierarchy_runs.py); on standardised iris, VEV with K = 5, 27.3
+    lower, stopped by a saddle plain EM crawls past."""
     plain_only = bool(steps.freeze) or steps.after_m_step is not None or steps.relative_tol
     if accelerate == "squarem" and not steps.hard and not plain_only:
         if mclust_first:
-            return _mclust_then_squarem(steps, params, tol, max_iter)
+            return _plain(steps, params, tol, max_iter, handoff=MCLUST_TOL)
         return squarem(steps, params, tol, max_iter)
     if accelerate in ("none", "squarem"):
         return _plain(steps, params, tol, max_iter)
@@ -352,14 +362,18 @@ def settled(change: float, tol: float) -> bool:
     return not math.isnan(change) and (abs(change) < tol or change == 0.0)
 
 
-def _plain(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> Machine:
-    """Plain EM: (the last parameters, whether it converged)."""
+def _plain(steps: Steps, params: MixtureParams, tol: float, max_iter: int,
+           handoff: float | None = None) -> Machine:
+    """Plain EM: (the last parameters, whether it converged).  handoff: once the total
+    log-likelihood's change relative to 1 + |total| is below it, squarem goes on to tol
+    (em_machine's mclust_first)."""
     prev_stats: SuffStats | None = None
     for _ in range(max_iter):
         st, new_params = steps.account((yield params))
         change = steps.record(st.objective / st.n)
-        if steps.relative_tol:  # the total's change relative to 1 + |total|
-            change *= st.n / (1.0 + abs(st.objective))
+        relative = change * (st.n / (1.0 + abs(st.objective)))  # the total's, to 1 + |total|
+        if steps.relative_tol:
+            change = relative
         unchanged = (
             steps.hard and prev_stats is not None
             and np.array_equal(st.nk, prev_stats.nk) and np.array_equal(st.sk, prev_stats.sk)
@@ -367,6 +381,8 @@ def _plain(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> Ma
         params = new_params
         if unchanged or settled(change, tol):
             return params, True
+        if handoff is not None and settled(relative, handoff):
+            return (yield from squarem(steps, params, tol, max_iter))
         if steps.passes < max_iter and steps.time_up():
             break
         prev_stats = st
@@ -418,29 +434,6 @@ def squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> M
                 continue
         step_max = max(1.0, step_max / STEP_FACTOR) if alpha > 1.0 else step_max
     return theta0, False
-
-
-def _mclust_then_squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int
-                         ) -> Machine:
-    """Plain EM until mclust's rule holds (the total log-likelihood L changes by less than
-    MCLUST_TOL (1 + |L|); or tol's, where it holds first: the run has converged), then
-    SQUAREM to tol: the run from mclust's hierarchical start goes where mclust's EM from
-    it goes, and only then is accelerated.  SQUAREM solves for a fixed point of EM, and
-    from a start still far from a maximum it can settle on another stationary point than
-    plain EM would reach, lower or higher: from the hierarchy's start with tol 1e-6,
-    lower in 7 and higher in 11 of 541 cells of Old Faithful, iris and wine, raw and
-    standardised, every family, K = 2..9 (benchmarks/hierarchy_runs.py); on standardised
-    iris, VEV with K = 5, 27.3 lower, stopped by a saddle plain EM crawls past."""
-    while steps.passes < max_iter:
-        st, params = steps.account((yield params))
-        change = steps.record(st.objective / st.n)
-        if settled(change, tol):  # the run's own rule, where it is the looser
-            return params, True
-        if settled(change * st.n / (1.0 + abs(st.objective)), MCLUST_TOL):
-            return (yield from squarem(steps, params, tol, max_iter))
-        if steps.passes < max_iter and steps.time_up():
-            break
-    return params, False
 
 
 def _try_guess(steps: Steps, guess: MixtureParams, floor: float

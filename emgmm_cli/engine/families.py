@@ -302,7 +302,6 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
             for orient in (np.linalg.eigh(start)[1] for start in starts)]
     orient, delta, before = min(ends, key=lambda end: end[2])  # the first of equals
     d = orient.shape[0]
-    newton, mu = False, 0.0
     # without Newton steps, majorisation steps from a previous orientation stop at
     # mclust's inner tolerance
     steps = NEWTON_COLUMNS[0] <= d <= NEWTON_COLUMNS[1]
@@ -311,6 +310,7 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
         orient, delta = _squared_majorisation(w, nk, alpha, orient, delta, before, diagonal,
                                               last)
         return _rotate(delta, np.broadcast_to(orient, w.shape))
+    newton, mu = False, 0.0
     for _ in range(MSTEP_MAX_ITER):
         if newton:
             step, decrease, mu = _newton_step(w, orient, nk, terms, mu)
