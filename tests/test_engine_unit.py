@@ -687,3 +687,26 @@ def test_distinct_rows_counts_equal_rows_once_across_blocks() -> None:
         assert distinct_rows(data, 3) == 2
         assert distinct_rows(data, 2) == 2
     assert distinct_rows(ArrayDataset(np.arange(200.0).reshape(100, 2)), 5) >= 5
+
+
+def test_step_length_stays_within_its_bound_as_squarem_grows_and_shrinks_it() -> None:
+    """SQUAREM's step length (engine.steplength, one rule for EM's acceleration and the
+    orientation's majorisation steps): |r| / |v| within [1, bound]; a step taken at the
+    bound multiplies it by STEP_FACTOR, a refused one beyond 1 divides it, never below 1."""
+    from emgmm_cli.engine.steplength import STEP_FACTOR, StepBound
+
+    bound = StepBound()
+    assert bound.length(100.0, 1.0) == 1.0  # |r| / |v| = 10, capped at the first bound
+    assert bound.length(0.25, 1.0) == 1.0  # never below 1 (two plain steps)
+    bound.taken(1.0)
+    assert bound.limit == STEP_FACTOR
+    assert bound.length(9.0, 1.0) == 3.0  # within the bound: |r| / |v| itself
+    bound.taken(3.0)  # below the bound: it stays
+    assert bound.limit == STEP_FACTOR
+    bound.taken(bound.length(100.0, 1.0))
+    assert bound.limit == STEP_FACTOR**2
+    bound.refused(1.0)  # a step of length 1 is never refused for its length
+    assert bound.limit == STEP_FACTOR**2
+    for _ in range(3):
+        bound.refused(2.0)
+    assert bound.limit == 1.0

@@ -17,6 +17,7 @@ from .missing import row_missing
 from .errors import WEIGHT_COLLAPSE, EngineError, FitEvent, NotPositiveDefinite
 from .params import MixtureParams
 from .stats import NO_INDICES, SuffStats, chunk_stats
+from .steplength import StepBound
 
 Array = NDArray[np.floating]
 
@@ -389,13 +390,6 @@ def _plain(steps: Steps, params: MixtureParams, tol: float, max_iter: int,
     return params, False
 
 
-#: SQUAREM's bounds on its step length alpha (Varadhan and Roland 2008, and the defaults
-#: of their SQUAREM package): alpha >= 1 (alpha = 1 is two plain EM steps), at most a bound
-#: that starts at 1, grows by STEP_FACTOR each time a step at the bound is taken, and
-#: shrinks by it when an extrapolation is refused.
-STEP_FACTOR = 4.0
-
-
 def squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> Machine:
     """SQUAREM (the squared extrapolation method, its S3 step length) with a monotonicity
     safeguard: (the last parameters, whether it converged).
@@ -403,7 +397,8 @@ def squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> M
     A cycle makes two EM steps theta1 = F(theta0), theta2 = F(theta1), extrapolates
     theta' = theta0 + 2 alpha r + alpha^2 v with r = theta1 - theta0, v = theta2 - 2 theta1
     + theta0 and alpha = |r| / |v| (in units of the data's spread, so that weights, means
-    and covariances count alike), and takes one more EM step from theta'.  theta' is kept
+    and covariances count alike; within the bounds of engine.steplength), and takes one
+    more EM step from theta'.  theta' is kept
     only if it is a valid mixture (positive weights, positive definite covariances) whose
     log-likelihood is at least theta1's; otherwise the cycle goes on from theta2, as plain
     EM would.  Each cycle starts from the result of an EM step, so every trace row is at
@@ -413,7 +408,7 @@ def squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> M
     """
     scale = float(np.mean(np.diagonal(params.full_covariances(), axis1=1, axis2=2)))
     scale = scale if scale > 0 and math.isfinite(scale) else 1.0
-    step_max, theta0 = 1.0, params
+    bound, theta0 = StepBound(), params
     while steps.passes < max_iter and not (steps.passes and steps.time_up()):
         st0, theta1 = steps.account((yield theta0))
         if settled(steps.record(st0.objective / st0.n), tol):
@@ -424,15 +419,15 @@ def squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> M
         l1 = st1.objective / st1.n
         if settled(steps.record(l1), tol):
             return theta2, True
-        alpha, guess = _extrapolate(theta0, theta1, theta2, step_max, scale)
+        alpha, guess = _extrapolate(theta0, theta1, theta2, bound, scale)
         theta0 = theta2
         if guess is not None and steps.passes < max_iter:
             taken = yield from _try_guess(steps, guess, l1)
             if taken is not None:
                 theta0 = taken
-                step_max *= STEP_FACTOR if alpha >= step_max else 1.0
+                bound.taken(alpha)
                 continue
-        step_max = max(1.0, step_max / STEP_FACTOR) if alpha > 1.0 else step_max
+        bound.refused(alpha)
     return theta0, False
 
 
@@ -451,7 +446,7 @@ def _try_guess(steps: Steps, guess: MixtureParams, floor: float
     return after
 
 
-def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams, step_max: float,
+def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams, bound: StepBound,
                  scale: float) -> tuple[float, MixtureParams | None]:
     """SQUAREM's step length and extrapolated parameters (None when the extrapolation is
     not a valid mixture, or there is nothing to extrapolate)."""
@@ -463,7 +458,7 @@ def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams, step_m
     sv = sum(w * float(np.vdot(x, x)) for w, x in zip(weights, v))
     if not (sv > 0 and math.isfinite(sr / sv)):
         return 1.0, None
-    alpha = min(step_max, max(1.0, math.sqrt(sr / sv)))
+    alpha = bound.length(sr, sv)
     if alpha == 1.0:
         return alpha, p2
     new = [a + (2.0 * alpha) * x + (alpha * alpha) * y for a, x, y in zip(parts[0], r, v)]

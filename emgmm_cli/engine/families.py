@@ -67,6 +67,7 @@ from numpy.typing import NDArray
 from .. import vocab
 from ..vocab import CovarianceTerm
 from .errors import NotPositiveDefinite
+from .steplength import StepBound
 
 Array = NDArray[np.floating]
 
@@ -106,9 +107,6 @@ MSTEP_MAX_ITER = 1000
 #: against 54.1 s.  Switching at 1e-2, 1e-3, 1e-6 or 1e-8 was no faster (2026-12-04).
 NEWTON_FROM = 1e-4
 NEWTON_COLUMNS = (3, 32)
-#: The bound on the extrapolation of majorisation steps grows and shrinks by this factor
-#: (_squared_majorisation; SQUAREM's, em.STEP_FACTOR).
-STEP_FACTOR = 4.0
 #: Majorisation steps alone (outside NEWTON_COLUMNS) from the previous
 #: covariances (every M-step of a run but the first) stop at mclust's inner tolerance
 #: (emControl()$tol[2], the square root of the double precision) instead of MSTEP_TOL.
@@ -335,12 +333,11 @@ def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delt
                           ) -> tuple[Array, Array]:
     """Majorisation steps from D, accelerated as SQUAREM accelerates EM (em.squarem): two
     steps D1 = G(D), D2 = G(D1), then D' = D + 2 a r + a^2 v with r = D1 - D,
-    v = D2 - 2 D1 + D and a = |r| / |v| (at least 1, at most a bound that grows and
-    shrinks by STEP_FACTOR), taken to the nearest orthogonal matrix and kept where its
-    objective is below D2's; the cycle goes on from D2 otherwise.  It stops when a
-    majorisation step lowers the objective by less than tol of 1 + its size, or after
-    MSTEP_MAX_ITER steps: (D, Delta_k)."""
-    bound = 1.0
+    v = D2 - 2 D1 + D and a = |r| / |v| (within the bounds of engine.steplength), taken to
+    the nearest orthogonal matrix and kept where its objective is below D2's; the cycle
+    goes on from D2 otherwise.  It stops when a majorisation step lowers the objective by
+    less than tol of 1 + its size, or after MSTEP_MAX_ITER steps: (D, Delta_k)."""
+    bound = StepBound()
     for _ in range(MSTEP_MAX_ITER // 2):
         first = _majorise(w, alpha, orient, delta)
         delta1, after1 = _profiled(w, first, nk, diagonal)
@@ -351,18 +348,17 @@ def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delt
         if _converged(after1, after2, tol):
             return second, delta2
         r, v = first - orient, second - 2.0 * first + orient
-        ratio = float(np.vdot(r, r)) / float(np.vdot(v, v) or np.inf)
-        a = min(bound, max(1.0, math.sqrt(ratio)))
+        a = bound.length(float(np.vdot(r, r)), float(np.vdot(v, v)) or math.inf)
         if a > 1.0:
             guess = _polar(orient + (2.0 * a) * r + (a * a) * v)
             delta_g, after_g = _profiled(w, guess, nk, diagonal)
             if after_g < after2:
                 orient, delta, before = guess, delta_g, after_g
-                bound *= STEP_FACTOR if a >= bound else 1.0
+                bound.taken(a)
                 continue
-            bound = max(1.0, bound / STEP_FACTOR)
-        elif a >= bound:  # D2 itself, a step at the bound
-            bound *= STEP_FACTOR
+            bound.refused(a)
+        else:  # D2 itself, a step of length 1
+            bound.taken(a)
         orient, delta, before = second, delta2, after2
     return orient, delta
 
