@@ -291,6 +291,7 @@ def quotes() -> list[tuple[str, str]]:
                                          SCREEN_ROWS, STALL_DISTANCE, THOROUGH_FROM,
                                          THOROUGH_ITERS)
     from emgmm_cli.engine.options import FIT_DEFAULTS, FitOptions
+    from emgmm_cli.engine.steplength import STEP_FACTOR
     from emgmm_cli.io import cache, formats, writers
     from emgmm_cli.io.text import CODEC_BY_EXT
     from sklearn.mixture import GaussianMixture
@@ -333,6 +334,7 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"With `--n-init R` of {splitmerge.FROM_RUNS} or more"),
         ("docs/guide.md", f"from `--n-init {splitmerge.FROM_RUNS}` on, half of them"),
         ("docs/numerics.md", f"At most {splitmerge.MOVES} moves are made"),
+        ("docs/numerics.md", f"grows by `STEP_FACTOR` = {STEP_FACTOR:g} each time a step"),
         ("docs/numerics.md", f"at up to K + {REMERGED} groups"),
         ("docs/numerics.md", "cut at K joins a trio that ends "
                              f"{constant_of('test_family_tree.py', 'BLOBS_VII3')[1]:.1f} below"),

@@ -401,6 +401,7 @@ def test_the_models_page_states_the_table_and_the_convergence_control() -> None:
     """docs/models.md's parameter counts are the table's, and its M-step constants are the
     engine's."""
     from emgmm_cli.engine import families
+    from emgmm_cli.engine.steplength import STEP_FACTOR
 
     text = (Path(__file__).parent.parent / "docs" / "models.md").read_text()
     formulas = dict(line.split("|")[1:3] for line in text.splitlines()
@@ -418,6 +419,7 @@ def test_the_models_page_states_the_table_and_the_convergence_control() -> None:
     assert f"`MSTEP_WARM_TOL` = {families.MSTEP_WARM_TOL:g}" in flat
     assert f"`NEWTON_FROM` = {families.NEWTON_FROM:g}" in flat
     assert f"`NEWTON_COLUMNS` = {families.NEWTON_COLUMNS}" in flat
+    assert f"`STEP_FACTOR` = {STEP_FACTOR:g}" in flat
     assert "in all 252 cells (tests/test_models.py)" in flat
 
 
