@@ -6,6 +6,7 @@ the wrong way: each condition is named once, with its column and its fix.
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,6 +165,34 @@ def test_values_near_1e300_are_refused_as_overflowing_with_the_fix(tmp_path: Pat
         f"'{'xy'[j]}' runs from {np.round(BLOBS[lo, j], 3) * 1e299:.3g} (row {lo + 1}) to "
         f"{np.round(BLOBS[hi, j], 3) * 1e299:.3g} (row {hi + 1}); use --standardize (every "
         "column centred and scaled to unit variance)"]
+
+
+@pytest.mark.parametrize("power", [80, 100, 150])
+def test_values_near_1e100_fit_as_the_same_data_at_unit_scale(tmp_path: Path,
+                                                               power: int) -> None:
+    """Data at 1e80 to 1e150 (variances up to 1e300: within float64, whose check above
+    refuses only what overflows) fit with the default acceleration, and the fit is the
+    unit-scale fit scaled: a GMM of c x is that of x with means times c and covariances
+    times c^2, its log-likelihood less n D log c, when reg_covar scales with c^2 too.
+    SQUAREM squared the covariances' differences in the data's units, which overflow
+    from about 1e77 on (an internal OverflowError)."""
+    scale = 10.0**power
+    write(tmp_path / "unit.csv", BLOBS)
+    write(tmp_path / "big.csv", BLOBS * scale)
+    fits = {}
+    for name, reg in (("unit", "1e-6"), ("big", f"{1e-6 * scale**2:.17g}")):
+        # converged far beyond the default tol, so that the two runs, which differ by
+        # rounding from their first step on, end at the same optimum to the test's rtol
+        result = run("fit", f"{name}.csv", "-k", "3", "--seed", "0", "--tol", "1e-12",
+                     "--model", f"{name}.json", "--reg-covar", reg, cwd=tmp_path)
+        assert (result.exit_code, result.stderr) == (0, ""), result.output
+        fits[name] = json.loads((tmp_path / f"{name}.json").read_text())
+    unit, big = fits["unit"], fits["big"]
+    shift = BLOBS.size * math.log(scale)
+    assert big["log_likelihood"] == pytest.approx(unit["log_likelihood"] - shift, rel=1e-9)
+    np.testing.assert_allclose(np.array(big["means"]) / scale, unit["means"], rtol=1e-6)
+    np.testing.assert_allclose(np.array(big["covariances"]) / scale**2, unit["covariances"],
+                               rtol=1e-5)
 
 
 def test_one_outlier_at_1e200_is_named_by_its_row(tmp_path: Path) -> None:

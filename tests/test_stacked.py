@@ -37,16 +37,28 @@ def starts(x: np.ndarray, family: str, k: int, count: int, data=None) -> list:
                            column_variance=moments.variance) for i in range(count)]
 
 
+#: How far a stacked run's final parameters (and the sum of its rows' log largest
+#: responsibilities, which they decide) may differ from the same run alone: their passes'
+#: products are rounded differently (one stacked product against one per run).  Measured:
+#: at most 1.6e-9 (a weight, a variance and that sum of one VVI run of 103 accelerated
+#: passes in test_each_run_is_its_own_squarem; the other families' runs there stay below
+#: 3e-12).
+PARAMS_RTOL = 5e-9
+
+
 def assert_same(stacked, data, start, iters: int, tol: float, accelerate: str = "none") -> None:
     alone = run_em(data, start, tol=tol, max_iter=iters, reg_covar=1e-6, accelerate=accelerate)
     assert isinstance(stacked, EMRun)
-    np.testing.assert_allclose(stacked.params.means, alone.params.means, rtol=1e-9, atol=1e-9)
+    # PARAMS_RTOL: a slowly converging accelerated run carries the stacked products'
+    # rounding, amplified by its extrapolations, further than a plain one
+    np.testing.assert_allclose(stacked.params.means, alone.params.means, rtol=PARAMS_RTOL,
+                               atol=1e-9)
     np.testing.assert_allclose(stacked.params.covariances, alone.params.covariances,
-                               rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(stacked.params.weights, alone.params.weights, rtol=1e-9)
+                               rtol=PARAMS_RTOL, atol=1e-12)
+    np.testing.assert_allclose(stacked.params.weights, alone.params.weights, rtol=PARAMS_RTOL)
     assert stacked.final.loglik == pytest.approx(alone.final.loglik, rel=1e-11)
-    assert stacked.final.log_max_resp == pytest.approx(alone.final.log_max_resp, rel=1e-9,
-                                                       abs=1e-9)
+    assert stacked.final.log_max_resp == pytest.approx(alone.final.log_max_resp,
+                                                       rel=PARAMS_RTOL, abs=1e-9)
     assert (stacked.passes, stacked.n_iter, stacked.converged, stacked.stopped) == (
         alone.passes, alone.n_iter, alone.converged, alone.stopped)
     np.testing.assert_allclose([r.log_likelihood for r in stacked.trace],

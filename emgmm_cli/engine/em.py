@@ -449,13 +449,17 @@ def _try_guess(steps: Steps, guess: MixtureParams, floor: float
 def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams, bound: StepBound,
                  scale: float) -> tuple[float, MixtureParams | None]:
     """SQUAREM's step length and extrapolated parameters (None when the extrapolation is
-    not a valid mixture, or there is nothing to extrapolate)."""
-    weights = (1.0, 1.0 / scale, 1.0 / scale**2)  # weights, means, covariances
+    not a valid mixture, or there is nothing to extrapolate).  scale: the data's variance;
+    the norms of r and v count weights as they are, means in units of the data's spread
+    (sqrt(scale)) and covariances in units of its variance, each divided by its unit
+    before it is squared: squared in the data's own units, the covariances of data beyond
+    about 1e77 would overflow (their squares pass 1e308)."""
+    units = (1.0, math.sqrt(scale), scale)  # weights, means, covariances
     parts = [(p.weights, p.means, p.covariances) for p in (p0, p1, p2)]
     r = [b - a for a, b in zip(parts[0], parts[1])]
     v = [c - 2.0 * b + a for a, b, c in zip(*parts)]
-    sr = sum(w * float(np.vdot(x, x)) for w, x in zip(weights, r))
-    sv = sum(w * float(np.vdot(x, x)) for w, x in zip(weights, v))
+    sr = sum(_squared_norm(x, unit) for x, unit in zip(r, units))
+    sv = sum(_squared_norm(x, unit) for x, unit in zip(v, units))
     if not (sv > 0 and math.isfinite(sr / sv)):
         return 1.0, None
     alpha = bound.length(sr, sv)
@@ -469,3 +473,9 @@ def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams, bound:
                                           p0.covariance_type)
     except NotPositiveDefinite:
         return alpha, None
+
+
+def _squared_norm(x: Array, unit: float) -> float:
+    """|x / unit|^2: x in that unit, then squared."""
+    scaled = x if unit == 1.0 else x / unit
+    return float(np.vdot(scaled, scaled))
