@@ -93,6 +93,8 @@ def test_bad_input_and_options_raise_the_projects_errors(x: np.ndarray) -> None:
         emgmm_cli.fit(np.array([[1.0, 0.0], [2.0, np.inf], [4.0, 5.0]]), 2, missing="drop")
     with pytest.raises(emgmm_cli.DataError, match="not a numeric column"):
         emgmm_cli.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]}), 2)
+    with pytest.raises(emgmm_cli.DataError, match="holds complex128 values, not real numbers"):
+        emgmm_cli.fit(np.ones((3, 2), dtype=complex), 2)
     with pytest.raises(emgmm_cli.InvalidParameter, match="tol must be a finite number") as info:
         emgmm_cli.fit(x, 2, tol=float("nan"))
     assert info.value.option == "tol"

@@ -526,7 +526,10 @@ def test_npy_bad_shapes_and_dtypes(tmp_path: Path) -> None:
     np.save(tmp_path / "c.npy", np.zeros((2, 2, 2)))
     assert "the array has 3 dimensions" in read_error(str(tmp_path / "c.npy")).message
     np.save(tmp_path / "s.npy", np.array(["a", "b"]))
-    assert "not numbers" in read_error(str(tmp_path / "s.npy")).message
+    assert "holds <U1 values, not real numbers" in read_error(str(tmp_path / "s.npy")).message
+    np.save(tmp_path / "z.npy", np.ones((3, 2), dtype=complex))  # numbers, but not real ones
+    assert read_error(str(tmp_path / "z.npy")).message.endswith(
+        "the array holds complex128 values, not real numbers; save a numeric array")
     np.save(tmp_path / "o.npy", np.array([1, "a"], dtype=object), allow_pickle=True)
     assert "holds Python objects" in read_error(str(tmp_path / "o.npy")).message
     np.save(tmp_path / "e.npy", np.zeros((0, 3)))

@@ -338,7 +338,7 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
         raise DataError(ARRAY_SOURCE, f"expected an N x D array with N, D >= 1, got shape "
                                       f"{x.shape}")
     if x.dtype.kind not in "biuf":
-        raise DataError(ARRAY_SOURCE, f"the array holds {x.dtype} values, not numbers")
+        raise DataError(ARRAY_SOURCE, f"the array holds {x.dtype} values, not real numbers")
     if names is None:
         names = [str(j) for j in range(x.shape[1])]
         if read.columns is not None:

@@ -202,7 +202,7 @@ def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
         raise DataError(src.name, "is an .npz archive, not a .npy file; save one array with numpy.save")
     arr: np.ndarray = loaded
     if arr.dtype.kind not in "biuf":
-        raise DataError(src.name, f"the array holds {arr.dtype} values, not numbers; save a numeric array")
+        raise DataError(src.name, f"the array holds {arr.dtype} values, not real numbers; save a numeric array")
     if arr.ndim == 1:
         arr = arr.reshape(-1, 1)
     elif arr.ndim != 2:
