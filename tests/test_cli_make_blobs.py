@@ -215,11 +215,11 @@ def test_without_a_seed_runs_differ() -> None:
 def test_failed_run_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     result = run("-n", "10", "--std", "-1", "-o", str(out), "--centers-out", str(tmp_path / "c.csv"))
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert list(tmp_path.iterdir()) == []
 
 
-# --- impossible requests and unparsable values ----------------------------------------------
+# --- values out of range, options that disagree, unparsable values: bad usage (exit 2) ---------
 
 
 @pytest.mark.parametrize("args, message", [
@@ -236,10 +236,16 @@ def test_failed_run_writes_nothing(tmp_path: Path) -> None:
     (["--centers", "1,1;2,2", "--n-centers", "3"], "--n-centers 3 but --centers gives 2 centers"),
     (["--centers", "1,1;2,2,2"], "--centers: center 1 has 3 coordinates but center 0 has 2"),
     (["--center-box", "5,1"], "--center-box: LOW must be below HIGH, got 5,1"),
+    (["--center-box=-inf,5"], "--center-box: LOW and HIGH must be finite, got -inf,5"),
 ])
-def test_impossible_requests_exit_1(args: list[str], message: str) -> None:
+def test_impossible_requests_are_bad_usage(args: list[str], message: str) -> None:
+    """Negative sizes or spreads and counts or dimensions that disagree are usage errors
+    with the command's usage line, as a value out of range is in every command
+    (docs/errors.md); only a covariance file that cannot be used is exit status 1."""
     result = run(*args, "--seed", "0")
-    assert (result.exit_code, result.stderr, result.stdout) == (1, f"Error: {message}\n", "")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith("Usage: ") and " make-blobs [OPTIONS]\n" in result.stderr
+    assert result.stderr.endswith(f"\nError: {message}\n")
 
 
 def cov_file(tmp_path: Path, cov: list[list[list[float]]], name: str = "cov.json") -> str:

@@ -2,13 +2,16 @@
 around them by engine.blobs.make_blobs, written as a table.
 
 Whether the values fit together (sizes per centre, dimensions, positive spreads) is
-decided here and by the engine's make_blobs: an impossible request is a UsageProblem or an
-EngineError (exit status 1 or 2 at the command line), never a traceback.
+decided here and by the engine's make_blobs: a value out of range or options that
+disagree are a UsageProblem (exit status 2 at the command line, as every command's bad
+usage is), a covariance file that cannot be used a DataError naming it (1), never a
+traceback.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -84,9 +87,12 @@ def resolve_centers(req: BlobRequest, rng: np.random.Generator,
         k = k or (cov.shape[0] if cov is not None else DEFAULT_N_CENTERS)
         d = req.dim or (cov.shape[1] if cov is not None else DEFAULT_DIM)
         box = req.center_box or DEFAULT_BOX
+        if not (math.isfinite(box[0]) and math.isfinite(box[1])):
+            raise UsageProblem(f"--center-box: LOW and HIGH must be finite, got "
+                               f"{box[0]:g},{box[1]:g}")
         if not box[0] < box[1]:
-            raise InvalidParameter(f"--center-box: LOW must be below HIGH, got "
-                                       f"{box[0]:g},{box[1]:g}")
+            raise UsageProblem(f"--center-box: LOW must be below HIGH, got "
+                               f"{box[0]:g},{box[1]:g}")
         return random_centers(k, d, box, rng=rng)
     if req.center_box is not None:
         raise UsageProblem("--center-box applies to random centers; drop it or --centers")
@@ -96,14 +102,14 @@ def resolve_centers(req: BlobRequest, rng: np.random.Generator,
         widths = [len(row) for row in req.centers]
         for j, w in enumerate(widths):
             if w != widths[0]:
-                raise InvalidParameter(f"--centers: center {j} has {w} coordinates but "
-                                           f"center 0 has {widths[0]}")
+                raise UsageProblem(f"--centers: center {j} has {w} coordinates but "
+                                   f"center 0 has {widths[0]}")
         centers = np.array(req.centers, dtype=np.float64)
     k, d = centers.shape
     if req.n_centers is not None and req.n_centers != k:
-        raise InvalidParameter(f"--n-centers {req.n_centers} but --centers gives {k} centers")
+        raise UsageProblem(f"--n-centers {req.n_centers} but --centers gives {k} centers")
     if req.dim is not None and req.dim != d:
-        raise InvalidParameter(f"--dim {req.dim} but the centers have {d} coordinates")
+        raise UsageProblem(f"--dim {req.dim} but the centers have {d} coordinates")
     return centers
 
 
@@ -141,14 +147,14 @@ def run_make_blobs(req: BlobRequest) -> None:
     rng = np.random.default_rng(req.seed)  # None: fresh entropy
     centers = resolve_centers(req, rng, cov)
     k, d = centers.shape
-    sizes = split_sizes(req.sizes[0], k) if len(req.sizes) == 1 else req.sizes
     try:
+        sizes = split_sizes(req.sizes[0], k) if len(req.sizes) == 1 else req.sizes
         x, labels = make_blobs(sizes, centers, std=req.std if req.std is not None else 1.0,
                                covariances=cov, rng=rng)
     except InvalidParameter as exc:
         if req.covariances and "covariance" in str(exc):
             raise DataError(req.covariances, str(exc)) from None
-        raise
+        raise UsageProblem(str(exc)) from None  # sizes or spreads out of range
     names = [f"x{j}" for j in range(d)]
     with OutputSet() as out:
         stage_points(out, req.output, names, x, labels, labels=req.labels,

@@ -55,8 +55,9 @@ def make_blobs(**kw: Any) -> None:
     Columns x0..x{D-1}: coordinates only, so that the data can be piped to fit as they
     are.  Each point's blob (0..K-1), the truth to compare a clustering with, goes to
     --labels FILE, or to a column with --label-column NAME.  Points come blob by blob, in
-    center order.  Impossible requests (negative sizes or spreads, counts or dimensions
-    that disagree) are errors with exit status 1; values that do not parse, 2.
+    center order.  Values that do not parse or are out of range (negative sizes or
+    spreads) and options that disagree (counts or dimensions) are usage errors, exit
+    status 2; a covariance file that cannot be used, 1.
 
     \b
     Examples:
