@@ -365,3 +365,12 @@ def test_pipeline_make_blobs_then_fit_recovers_the_blobs(tmp_path: Path) -> None
     labels = np.loadtxt(tmp_path / "labels.txt", dtype=int)
     assert len(labels) == len(truth) == 900
     assert adjusted_rand_score(truth, labels) >= 0.95
+
+
+def test_the_guide_states_these_exit_statuses() -> None:
+    """docs/guide.md's make-blobs section says what the two tests above check."""
+    guide = " ".join((Path(__file__).parent.parent / "docs" / "guide.md").read_text().split())
+    assert ("Requests that cannot be met are usage errors with exit status 2, as in every "
+            "command: a negative size or deviation, counts or dimensions that disagree") in guide
+    assert "A covariance file that cannot be used" in guide
+    assert "is an error with status 1 that names the file" in guide
