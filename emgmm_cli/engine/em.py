@@ -398,13 +398,12 @@ def squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> M
     theta' = theta0 + 2 alpha r + alpha^2 v with r = theta1 - theta0, v = theta2 - 2 theta1
     + theta0 and alpha = |r| / |v| (in units of the data's spread, so that weights, means
     and covariances count alike; within the bounds of engine.steplength), and takes one
-    more EM step from theta'.  theta' is kept
-    only if it is a valid mixture (positive weights, positive definite covariances) whose
-    log-likelihood is at least theta1's; otherwise the cycle goes on from theta2, as plain
-    EM would.  Each cycle starts from the result of an EM step, so every trace row is at
-    least the one before it, and the run stops, as plain EM does, when a plain EM step
-    changes the objective by less than tol.  A refused extrapolation costs one pass and
-    leaves no trace row.
+    more EM step from theta'.  theta' is kept only if it is a valid mixture (positive
+    weights, positive definite covariances) whose log-likelihood is at least theta1's;
+    otherwise the cycle goes on from theta2, as plain EM would.  Each cycle starts from
+    the result of an EM step, so every trace row is at least the one before it, and the
+    run stops, as plain EM does, when a plain EM step changes the objective by less than
+    tol.  A refused extrapolation costs one pass and leaves no trace row.
     """
     scale = float(np.mean(np.diagonal(params.full_covariances(), axis1=1, axis2=2)))
     scale = scale if scale > 0 and math.isfinite(scale) else 1.0
