@@ -164,14 +164,32 @@ def test_skipped_cells_are_shown_with_the_reason_and_the_rest_complete() -> None
         assert r["message"] == reason
         assert r["log_likelihood"] == r["bic"] == r["converged"] == "" and r["best"] == "false"
     assert [r["status"] for r in table if r["n_components"] == "2"] == ["ok", "ok"]
+    # one reason, said once for the cells that give it
     assert result.stderr.splitlines() == [
-        f"emgmm: warning: {FAITHFUL}: diag K=300 skipped: {reason}",
-        f"emgmm: warning: {FAITHFUL}: spherical K=300 skipped: {reason}",
-    ]
+        f"emgmm: warning: {FAITHFUL}: diag, spherical K=300 skipped: {reason}"]
     shown = ok(invoke(*args, tty=True)).stdout
     assert "skipped [1]" in shown and "skipped [2]" in shown
     assert f"[1] diag K=300: {reason}" in shown
     assert f"[2] spherical K=300: {reason}" in shown
+
+
+def test_a_reason_many_cells_give_is_one_warning_naming_them_by_k(tmp_path: Path) -> None:
+    """Every family's K = 1 cell refuses known labels up to 1, and K = 300 needs more rows:
+    two warnings for 28 cells, each naming its cells by K, in table order."""
+    known = tmp_path / "known.csv"
+    known.write_text("\n".join(["0", "1"] + ["-1"] * 270) + "\n")
+    result = ok(invoke(FAITHFUL, "-k", "1,2,300", "--seed", "0", "--n-init", "1",
+                       "--known-labels", known))
+    table = rows(result.stdout)
+    families = ", ".join(r["covariance_type"] for r in table if r["n_components"] == "1")
+    assert len(families.split(", ")) == 14
+    assert all(r["status"] == "skipped" for r in table if r["n_components"] != "2")
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"emgmm: warning: {FAITHFUL}: {families} K=1 skipped: known "
+                               "label 1 of row 1")
+    assert lines[1] == (f"emgmm: warning: {FAITHFUL}: {families} K=300 skipped: 300 components "
+                        "need at least 300 rows; the data has 272")
 
 
 def test_no_cell_to_choose_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
