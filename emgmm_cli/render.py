@@ -10,6 +10,7 @@ import itertools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
 if TYPE_CHECKING:
@@ -427,6 +428,36 @@ def _shown_criteria(rows: Sequence[dict[str, Any]], criterion: str, width: int) 
     return list(_CRITERIA) if every <= width else [criterion]
 
 
+@dataclass(frozen=True)
+class CellReason:
+    """A reason failed or skipped cells of a selection give, and those cells by K
+    ('diag, spherical K=300'; 'full K=2; VVE K=5')."""
+
+    cells: str
+    status: str
+    message: str
+
+
+def cell_reasons(rows: Sequence[dict[str, Any]]) -> tuple[list[CellReason], dict[int, int]]:
+    """Each distinct reason (status and message) of the failed and skipped cells, in table
+    order, with the cells that give it; and the number (from 1) of each such row's reason,
+    by the row's index.  A reason every family gives (K beyond the rows, known labels that
+    K cannot hold) is one reason, not one per cell."""
+    groups: dict[tuple[str, str], dict[Any, list[str]]] = {}  # in order of first sight
+    number: dict[tuple[str, str], int] = {}
+    numbers: dict[int, int] = {}
+    for i, r in enumerate(rows):
+        if r["status"] in ("failed", "skipped"):
+            key = (r["status"], r["message"])
+            numbers[i] = number.setdefault(key, len(number) + 1)
+            by_k = groups.setdefault(key, {})
+            by_k.setdefault(r["n_components"], []).append(r["covariance_type"])
+    reasons = [CellReason("; ".join(", ".join(families) + f" K={k}"
+                                    for k, families in by_k.items()), status, message)
+               for (status, message), by_k in groups.items()]
+    return reasons, numbers
+
+
 def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, criterion: str,
                      heading: str | None = None, caption: str | None = None) -> None:
     """The grid of `emgmm select`: one line per (covariance, K) cell, the chosen one
@@ -451,17 +482,16 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
                          no_wrap=True)
     table.add_column("conv", no_wrap=True)
     table.add_column("", no_wrap=True)
-    notes: list[str] = []
-    for r in rows:
+    reasons, numbers = cell_reasons(rows)
+    for i, r in enumerate(rows):
         status = r["status"]
         if r["best"]:
             note = "[bold green]<- best[/bold green]"
         elif status == "degenerate":
             note = "[yellow]degenerate[/yellow]"
         elif status in ("failed", "skipped"):
-            notes.append(f"{r['covariance_type']} K={r['n_components']}: {r['message']}")
             colour = "red" if status == "failed" else "dim"
-            note = f"[{colour}]{status} [{len(notes)}][/{colour}]"
+            note = f"[{colour}]{status} [{numbers[i]}][/{colour}]"
         else:
             note = ""
         conv = _converged(r, "yes")
@@ -470,8 +500,8 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
                       _fixed(r["log_likelihood"]), _num(r["n_parameters"]),
                       *(_fixed(r[name]) for name in shown), conv, note, style=style)
     console.print(table)
-    for i, text in enumerate(notes, 1):
-        console.print(Text(f"[{i}] {text}", style="red"))
+    for i, reason in enumerate(reasons, 1):
+        console.print(Text(f"[{i}] {reason.cells}: {reason.message}", style="red"))
     if len(shown) < len(_CRITERIA):
         left = " and ".join(c.upper() for c in _CRITERIA if c not in shown)
         console.print(Text(f"{left} are left out at this width; --table FILE holds every "

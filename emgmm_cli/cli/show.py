@@ -124,7 +124,7 @@ def select_progress(term: Terminal, cells: "SelectGrid"
 def selection(term: Terminal, selected: "Selected", *, carries_data: bool) -> None:
     """The table of every cell with the choice marked (or, with nobody to see it, the
     failed cells as warnings), and a warning when the chosen cell did not converge."""
-    from ..render import render_selection
+    from ..render import cell_reasons, render_selection
 
     source = selected.points.source
     t = selected.template
@@ -136,29 +136,13 @@ def selection(term: Terminal, selected: "Selected", *, carries_data: bool) -> No
     if not on_stream(term, carries_data, lambda console: render_selection(
             console, rows, criterion=criterion, heading=heading,
             caption=_caption(selected))):
-        for line in _cell_warnings(rows):
-            term.warn(f"{source}: {line}")
+        for reason in cell_reasons(rows)[0]:
+            term.warn(f"{source}: {reason.cells} {reason.status}: {reason.message}")
     best = selected.selection.best_cell
     if best is not None and best.result is not None and not best.result.converged:
         term.warn(f"{source}: the chosen cell ({best.cell.covariance_type}, "
                   f"K={best.cell.n_components}) did not converge in {t.max_iter} "
                   "iterations; raise --max-iter")
-
-
-def _cell_warnings(rows: list[dict[str, Any]]) -> list[str]:
-    """A line per reason the failed and skipped cells give, in table order, naming the
-    cells that give it by K ('diag, spherical K=300 skipped: ...'): a reason every family
-    gives (K beyond the data, known labels K cannot hold) is said once, not once a cell."""
-    groups: dict[tuple[str, str], dict[Any, list[str]]] = {}
-    for r in rows:
-        if r["status"] in ("failed", "skipped"):
-            by_k = groups.setdefault((r["status"], r["message"]), {})
-            by_k.setdefault(r["n_components"], []).append(r["covariance_type"])
-    lines = []
-    for (status, message), by_k in groups.items():
-        cells = "; ".join(", ".join(families) + f" K={k}" for k, families in by_k.items())
-        lines.append(f"{cells} {status}: {message}")
-    return lines
 
 
 def _caption(selected: "Selected") -> str:
