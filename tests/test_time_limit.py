@@ -76,3 +76,20 @@ def test_select_and_batch_limit_each_cell_and_dataset(tmp_path: Path) -> None:
     for i in range(2):
         model = json.loads((tmp_path / "out" / f"d{i}" / "model.json").read_text())
         assert model["stopped"] == "time limit" and model["n_iter"] == 1
+
+
+def test_select_says_why_its_chosen_cell_stopped_short(tmp_path: Path) -> None:
+    """The chosen cell's warning names its own stop: the time limit, or max-iter (it said
+    'did not converge in 2000 iterations; raise --max-iter' for both)."""
+    np.savetxt(tmp_path / "x.csv", _x(), delimiter=",", header="a,b", comments="")
+    for extra, said in [
+        (["--max-time", "0"], "stopped: time limit of 0 s reached after 1 iteration; the "
+                              "parameters of the last one are kept"),
+        (["--max-iter", "2"], "did not converge in 2 iterations (last change "),
+    ]:
+        r = invoke_in(tmp_path, "select", "x.csv", "-k", "2", "-c", "full", "--tol", "0",
+                      "--seed", "0", *extra)
+        assert r.exit_code == 0, r.stderr
+        warning = [line for line in r.stderr.splitlines() if "chosen cell" in line]
+        assert len(warning) == 1 and warning[0].startswith(
+            f"emgmm: warning: x.csv: the chosen cell (full, K=2) {said}"), r.stderr

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .context import Terminal
-from .errors import event_lines, finding_message
+from ..engine.errors import NOT_CONVERGED, TIME_LIMIT
+from .errors import event_lines, event_message, finding_message
 
 if TYPE_CHECKING:
     from ..app.fitting import Fitted
@@ -140,9 +141,11 @@ def selection(term: Terminal, selected: "Selected", *, carries_data: bool) -> No
             term.warn(f"{source}: {reason.cells} {reason.status}: {reason.message}")
     best = selected.selection.best_cell
     if best is not None and best.result is not None and not best.result.converged:
+        # why it stopped short: max-iter, or the time limit (its run's own stop event)
+        stops = [e for e in best.result.events if e.kind in (NOT_CONVERGED, TIME_LIMIT)]
         term.warn(f"{source}: the chosen cell ({best.cell.covariance_type}, "
-                  f"K={best.cell.n_components}) did not converge in {t.max_iter} "
-                  "iterations; raise --max-iter")
+                  f"K={best.cell.n_components}) "
+                  + "; ".join(event_message(e) for e in stops))
 
 
 def _caption(selected: "Selected") -> str:
