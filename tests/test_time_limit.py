@@ -78,6 +78,46 @@ def test_select_and_batch_limit_each_cell_and_dataset(tmp_path: Path) -> None:
         assert model["stopped"] == "time limit" and model["n_iter"] == 1
 
 
+def test_the_auto_starts_screening_stops_at_the_time_limit_too() -> None:
+    """Past the limit, the auto start starts no candidate but the first, and no pass
+    starts in its screening but each run's first, as in the full runs: counted through a
+    registered family whose M-step is VVV's, one call per mixture and pass (it is not one
+    of the stacked ones).  Before, every candidate started and ran its SCREEN_ITERS passes
+    whatever the limit: a select of EVE on 100 x 60 data with --max-time 2 took 50 s."""
+    from emgmm_cli.engine import families
+    from emgmm_cli.engine.starts import SCREEN_ITERS, screen_count
+    from emgmm_cli.vocab import CovarianceTerm
+
+    calls: list[int] = []
+
+    def m_step_counted(w: np.ndarray, nk: np.ndarray, previous: np.ndarray | None
+                       ) -> np.ndarray:
+        calls.append(1)
+        return families.m_step_vvv(w, nk, previous)
+
+    counted = families.Family(
+        term=CovarianceTerm("counted", "VVV's covariances, its M-steps counted", ""),
+        shape=lambda k, d: (k, d, d), n_parameters=lambda k, d: k * d * (d + 1) // 2,
+        statistic=families.MATRIX, m_step=m_step_counted, expand=families.own_matrices)
+    families.register(counted)
+    try:
+        data = open_dataset(_x(), n_components=3)
+        made = {}
+        for max_time in (None, 0.0):
+            calls.clear()
+            result = fit(data, FitOptions(3, covariance_type="counted", seed=0,
+                                          max_time=max_time))
+            made[max_time] = (len(calls), result.stopped)
+    finally:
+        families.unregister("counted")
+    candidates = screen_count(FitOptions(3).n_init)
+    assert made[None][1] == "converged" and made[0.0][1] == "time limit"
+    assert made[None][0] > SCREEN_ITERS * candidates  # the screening's passes, and more
+    # the first candidate's start (mclust's hierarchy), its one screening pass and its
+    # full run's one pass
+    assert made[0.0][0] == 3, made
+
+
 def test_select_says_why_its_chosen_cell_stopped_short(tmp_path: Path) -> None:
     """The chosen cell's warning names its own stop: the time limit, or max-iter (it said
     'did not converge in 2000 iterations; raise --max-iter' for both)."""

@@ -315,7 +315,7 @@ def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
     moved = splitmerge.budget(data, options)
     screened = options.n_init - moved
     ranked = starts.screen(data, options, seed, moments.mean, moments.variance, hc_tree,
-                           runs=screened)
+                           runs=screened, deadline=deadline)
     if not ranked:
         raise InvalidParameter("no start of init 'auto' could be made for "
                                f"{options.n_components} components", advice=(FEWER_COMPONENTS,))
@@ -378,8 +378,8 @@ def _moved_runs(data: Dataset, options: FitOptions, sample: Dataset, budget: int
         if best is None or leader.loglik - best.loglik > options.tol * best.n_effective:
             best = leader
             ranked = [(c.origin, c.params) for c in splitmerge.screen(
-                sample, best.params, options, moments.variance, keep=budget)
-                      if c.params is not None]
+                sample, best.params, options, moments.variance, keep=budget,
+                deadline=deadline) if c.params is not None]
         batch = ranked[:min(splitmerge.CONTINUED, budget)]
         if not batch:
             return

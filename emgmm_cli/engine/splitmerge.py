@@ -151,13 +151,15 @@ def _moved(x: Array, resp: NDArray[np.float64], w: NDArray[np.float64] | None,
 
 
 def screen(sample: Dataset, params: MixtureParams, options: FitOptions,
-           column_variance: Array, keep: int = MOVES) -> list[Candidate]:
+           column_variance: Array, keep: int = MOVES,
+           deadline: float | None = None) -> list[Candidate]:
     """The moves of params, screened on the rows of sample and ranked (engine.starts.rank):
     the keep best usable ones.  The moves are made and screened a stacked group at a time
     (stacked.runs_per_pass: the groups a screening of them all would make), and only the
     keep best screened so far are held (starts.best_ranked): the same candidates, in the
     same order, as screening all the moves at once, with a few mixtures in memory instead
-    of every move's start and screened mixture (at K = 9 and D = 100, each is 2 MB)."""
+    of every move's start and screened mixture (at K = 9 and D = 100, each is 2 MB).
+    deadline: the fit's time limit, past which the screening's runs take no more passes."""
     x = sample.take(np.arange(sample.n_samples))
     made = _moves(x, params, options.reg_covar, row_weights(sample), MOVES)
     per = runs_per_pass(params, sample)
@@ -165,7 +167,7 @@ def screen(sample: Dataset, params: MixtureParams, options: FitOptions,
     first = 0
     while group := [Candidate(first + i, vocab.MOVE_ORIGIN, params=p)
                     for i, p in enumerate(itertools.islice(made, per))]:
-        kept = best_ranked(kept, rank(sample, options, group, column_variance),
+        kept = best_ranked(kept, rank(sample, options, group, column_variance, deadline),
                            column_variance, keep)
         first += len(group)
     return kept

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -282,13 +283,16 @@ def _start(data: Dataset, sample: Dataset, options: FitOptions, cand: Candidate,
     return cand
 
 
-def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> None:
+def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate],
+             deadline: float | None = None) -> None:
     """The screening's EM iterations (screen_iterations) from every started candidate, in
     place: stacked (engine.stacked: one pass for all) where EM is soft and no row misses
     a value, one candidate after another otherwise, and those with a lifted floor alone
     (_lifted); a candidate whose EM fails loses its params.  Accelerated (a thorough
     screening), the hierarchy's candidate is so only once mclust's rule holds, as its
-    full run (em.run_em's mclust_first)."""
+    full run (em.run_em's mclust_first).  deadline: the fit's time limit (a
+    time.monotonic()), after which no pass starts but each run's first, as in the full
+    runs (em.run_em)."""
     iterations, accelerate = screen_iterations(options)
     started = [c for c in cands if c.params is not None and c.floor is None]
     if started and options.algorithm == "soft" and row_missing(sample) is None:
@@ -301,15 +305,15 @@ def _iterate(sample: Dataset, options: FitOptions, cands: list[Candidate]) -> No
             _screened(group, run_stacked(
                 sample, [c.params for c in group],  # type: ignore[misc]
                 tol=options.tol, max_iter=iterations, reg_covar=options.reg_covar,
-                accelerate=accelerate, exact_final=False,
+                accelerate=accelerate, deadline=deadline, exact_final=False,
                 mclust_first=[c.origin == "hc" for c in group]))
     else:
         for cand in started:
             _screened([cand], [_alone(sample, cand.params, options,  # type: ignore[arg-type]
-                                      iterations, accelerate)])
+                                      iterations, accelerate, deadline)])
     for cand in cands:
         if cand.params is not None and cand.floor is not None:
-            _screened([cand], [_lifted(sample, cand.params, options, cand.floor)])
+            _screened([cand], [_lifted(sample, cand.params, options, cand.floor, deadline)])
 
 
 def _screened(cands: list[Candidate], runs: list[EMRun | EngineError]) -> None:
@@ -322,26 +326,26 @@ def _screened(cands: list[Candidate], runs: list[EMRun | EngineError]) -> None:
 
 
 def _alone(sample: Dataset, start: MixtureParams, options: FitOptions, iterations: int,
-           accelerate: str = "none") -> EMRun | EngineError:
+           accelerate: str = "none", deadline: float | None = None) -> EMRun | EngineError:
     """A candidate's EM iterations by run_em, one candidate alone (hard EM, missing
     values, the last of _lifted's)."""
     try:
         return run_em(sample, start, tol=options.tol, max_iter=iterations,
                       reg_covar=options.reg_covar, hard=options.algorithm == "hard",
-                      accelerate=accelerate)
+                      accelerate=accelerate, deadline=deadline)
     except EngineError as exc:
         return exc
 
 
-def _lifted(sample: Dataset, start: MixtureParams, options: FitOptions, floor: float
-            ) -> EMRun | EngineError:
+def _lifted(sample: Dataset, start: MixtureParams, options: FitOptions, floor: float,
+            deadline: float | None = None) -> EMRun | EngineError:
     """A candidate run as mclust runs EM, with the floor lifted: plain EM until the
     log-likelihood L changes by less than MCLUST_TOL (1 + |L|) (mclust's rule; at most
     max_iter - 1 iterations), then one iteration with reg_covar (whose M-step floors the
     covariances as every other candidate's are)."""
     try:
         first = run_em(sample, start, tol=MCLUST_TOL, max_iter=max(options.max_iter - 1, 1),
-                       reg_covar=floor, relative_tol=True)
+                       reg_covar=floor, relative_tol=True, deadline=deadline)
     except EngineError as exc:
         return exc
     return _alone(sample, first.params, options, 1)
@@ -387,10 +391,10 @@ def best_ranked(ranked: list[Candidate], more: list[Candidate], column_variance:
 
 
 def rank(sample: Dataset, options: FitOptions, cands: list[Candidate],
-         column_variance: Array) -> list[Candidate]:
-    """Started candidates screened on the rows of sample (_iterate), judged and ranked:
-    the order the full runs take them in, the same mixture once (_distinct)."""
-    _iterate(sample, options, cands)
+         column_variance: Array, deadline: float | None = None) -> list[Candidate]:
+    """Started candidates screened on the rows of sample (_iterate, to deadline), judged
+    and ranked: the order the full runs take them in, the same mixture once (_distinct)."""
+    _iterate(sample, options, cands, deadline)
     _judge(cands, options, column_variance)
     return _distinct(sorted((c for c in cands if c.params is not None), key=Candidate.rank),
                      column_variance)
@@ -430,11 +434,14 @@ def screening_sample(data: Dataset, seed: np.random.SeedSequence) -> Dataset:
 
 def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
            column_mean: Array, column_variance: Array,
-           hc_tree: HcTree | None, runs: int | None = None) -> list[Candidate]:
+           hc_tree: HcTree | None, runs: int | None = None,
+           deadline: float | None = None) -> list[Candidate]:
     """Every candidate screened, in the order the full runs take them (see the module
     docstring); candidates whose start failed are left out, and when every one failed the
     first one's error is raised.  runs: the full runs made from them (n_init unless
-    given), among which the hierarchy's is placed."""
+    given), among which the hierarchy's is placed; deadline: the fit's time limit, past
+    which no candidate starts but the first and the screening's runs take no more passes
+    (rank)."""
     runs = options.n_init if runs is None else runs
     # one component has one optimum, the data's mean and covariance: one start reaches it
     count = screen_count(options.n_init) if options.n_components > 1 else 1
@@ -450,9 +457,11 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
     if hc_tree is not None and options.n_components > 1:
         cands += _family_candidate(data, options, hc_tree, column_mean, count + 1)
     for cand in cands:
+        if cand is not cands[0] and deadline is not None and time.monotonic() >= deadline:
+            break  # past the time limit no candidate starts but the first
         _start(data, sample, options, cand, np.random.default_rng(streams[cand.index + 1]),
                column_mean, column_variance, hc_tree)
-    ranked = rank(sample, options, cands, column_variance)
+    ranked = rank(sample, options, cands, column_variance, deadline)
     if not ranked and cands[0].error is not None:
         raise cands[0].error  # no start could be made: the first one's reason
     hc = mclusts_start(ranked)
