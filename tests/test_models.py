@@ -586,3 +586,40 @@ def test_beyond_newtons_columns_the_majorisation_is_accelerated(model: str,
     plain = expected_loglik(nk, w, families._rotate(delta, np.broadcast_to(orient, w.shape)))
     assert ours < plain, (ours, plain)
     assert not warm or calls[0] < steps / 2, (calls[0], steps)
+
+
+@pytest.mark.parametrize("model", ["EVE", "VVE"])
+def test_an_orientation_extrapolated_into_overflow_is_refused(
+        model: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond NEWTON_COLUMNS, an extrapolated orientation that overflows is refused as a
+    worse one is, and the cycle goes on from D2.  Seen in a VVE M-step of
+    `emgmm select -c EVE,VVE -k 1-3 --seed 0 --max-time 2` on 100 rows in 60 columns,
+    after a run of steps at SQUAREM's bound (which grows 4-fold each time): 'SVD did not
+    converge', an internal error.  Forced here by a step length of 1e200 in every cycle:
+    every extrapolation is then refused, and the M-step is the plain majorisation steps'
+    to the same tolerance, bit for bit."""
+    from emgmm_cli.engine import families
+    from emgmm_cli.engine.steplength import StepBound
+
+    rng = np.random.default_rng(1)
+    d = 36
+    x = np.concatenate([rng.normal(size=(150, d)) * rng.uniform(0.3, 2.0, size=d)
+                        + 3.0 * rng.normal(size=d) for _ in range(2)])
+    nk, _, w = scatter(x, responsibilities(x, 2, seed=5))
+    monkeypatch.setattr(StepBound, "length", lambda self, rr, vv: 1e200)
+    with np.errstate(all="raise", under="ignore"):  # nothing overflows unseen either
+        cov = family(model).m_step(w, nk, None)
+    diagonal, _ = _orientation_parts(model)
+    orient = min((np.linalg.eigh(s)[1] for s in [w.sum(axis=0),
+                                                 families._volume_one_sum(w), *w]),
+                 key=lambda o: families._profiled(w, o, nk, diagonal)[1])
+    delta, before = families._profiled(w, orient, nk, diagonal)
+    alpha = np.linalg.eigvalsh(w)[:, -1]
+    for _ in range(families.MSTEP_MAX_ITER):
+        orient = families._majorise(w, alpha, orient, delta)
+        delta, after = families._profiled(w, orient, nk, diagonal)
+        done, before = families._converged(before, after, families.MSTEP_TOL), after
+        if done:
+            break
+    np.testing.assert_array_equal(
+        cov, families._rotate(delta, np.broadcast_to(orient, w.shape)))

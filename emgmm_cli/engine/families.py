@@ -262,6 +262,18 @@ def _polar(f: Array) -> Array:
     return u @ vt
 
 
+def _nearest_orthogonal(f: Array) -> Array | None:
+    """_polar(f), or None where f is not finite or its SVD does not converge: an
+    extrapolation far beyond the steps (a long run of steps taken at their bound, which
+    grows 4-fold each time) can overflow, and is then refused as a worse one is."""
+    if not np.isfinite(f).all():
+        return None
+    try:
+        return _polar(f)
+    except np.linalg.LinAlgError:
+        return None
+
+
 #: Diagonals b_k = diag(D^T W_k D) and weights n_k -> (Delta_k, the objective): the
 #: conditional maximum of a common-orientation model given D (_eve_diagonal, _vve_diagonal).
 Diagonal = Callable[[Array, Array], tuple[Array, float]]
@@ -335,7 +347,7 @@ def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delt
     steps D1 = G(D), D2 = G(D1), then D' = D + 2 a r + a^2 v with r = D1 - D,
     v = D2 - 2 D1 + D and a = |r| / |v| (within the bounds of engine.steplength), taken to
     the nearest orthogonal matrix and kept where its objective is below D2's; the cycle
-    goes on from D2 otherwise.  It stops when a majorisation step lowers the objective by
+    goes on from D2 otherwise (also where D' overflows: _nearest_orthogonal).  It stops when a majorisation step lowers the objective by
     less than tol of 1 + its size, or after MSTEP_MAX_ITER steps: (D, Delta_k)."""
     bound = StepBound()
     for _ in range(MSTEP_MAX_ITER // 2):
@@ -350,12 +362,13 @@ def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delt
         r, v = first - orient, second - 2.0 * first + orient
         a = bound.length(float(np.vdot(r, r)), float(np.vdot(v, v)) or math.inf)
         if a > 1.0:
-            guess = _polar(orient + (2.0 * a) * r + (a * a) * v)
-            delta_g, after_g = _profiled(w, guess, nk, diagonal)
-            if after_g < after2:
-                orient, delta, before = guess, delta_g, after_g
-                bound.taken(a)
-                continue
+            guess = _nearest_orthogonal(orient + (2.0 * a) * r + (a * a) * v)
+            if guess is not None:
+                delta_g, after_g = _profiled(w, guess, nk, diagonal)
+                if after_g < after2:
+                    orient, delta, before = guess, delta_g, after_g
+                    bound.taken(a)
+                    continue
             bound.refused(a)
         else:  # D2 itself, a step of length 1
             bound.taken(a)
