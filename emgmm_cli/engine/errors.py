@@ -104,6 +104,7 @@ class FitEvent:
 FEW_VALUES = "few-values"
 COPIES = "copies"
 FLOAT32_CONSTANT = "float32-constant"
+CONSTANT = "constant"
 REG_COVAR_SWAMPS = "reg-covar-swamps"
 
 

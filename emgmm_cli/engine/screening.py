@@ -17,6 +17,9 @@ From those, screen() says:
 - COPIES: two columns that are copies, or linear functions, of one another: every
   covariance is singular along their difference;
 - FLOAT32_CONSTANT: a column that holds one value in float32 (it may hold more in float64);
+- CONSTANT: a column that holds one value: nothing to cluster on, every covariance as
+  narrow as reg_covar along it, and in the spherical families that narrowness averaged
+  into every column's variance;
 - REG_COVAR_SWAMPS: reg_covar is large beside a column's variance, so it, not the data,
   sets the spread along that column.
 
@@ -35,6 +38,7 @@ from numpy.typing import NDArray
 
 from .dataset import Dataset
 from .errors import (
+    CONSTANT,
     COPIES,
     FEW_VALUES,
     FLOAT32_CONSTANT,
@@ -260,7 +264,11 @@ def _column_findings(stats: ColumnStats, names: Sequence[str], j: int) -> list[F
     float32 = stats.dtype == np.float32
     if stats.constant[j]:
         if not float32:
-            return []
+            return [Finding(CONSTANT, (j,), f"column '{names[j]}' holds one value "
+                            f"({_g(stats.lo[j])}) in every row: there is nothing to cluster "
+                            "on in it, every covariance is reg_covar along it, and the "
+                            "spherical models (EII, VII) average that into every column's "
+                            "variance", (LEAVE_OUT_COLUMN,))]
         return [Finding(FLOAT32_CONSTANT, (j,), f"column '{names[j]}' holds one value "
                         f"({_g(stats.lo[j])}) in float32, which keeps about 7 significant "
                         "digits", (WIDER_DTYPE, LEAVE_OUT_COLUMN))]
