@@ -305,7 +305,7 @@ class Steps:
 
     def time_up(self) -> bool:
         """Whether the deadline has passed (then the run stops: stopped says why)."""
-        if self.deadline is None or time.monotonic() < self.deadline:
+        if not past(self.deadline):
             return False
         self.stopped = STOPPED_TIME_LIMIT
         return True
@@ -356,6 +356,11 @@ class Steps:
         if self.on_iteration is not None:
             self.on_iteration(len(self.trace), obj, change)
         return change
+
+
+def past(deadline: float | None) -> bool:
+    """Whether a time limit (a time.monotonic(), or None for none) has passed."""
+    return deadline is not None and time.monotonic() >= deadline
 
 
 def settled(change: float, tol: float) -> bool:

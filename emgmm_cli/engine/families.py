@@ -347,8 +347,9 @@ def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delt
     steps D1 = G(D), D2 = G(D1), then D' = D + 2 a r + a^2 v with r = D1 - D,
     v = D2 - 2 D1 + D and a = |r| / |v| (within the bounds of engine.steplength), taken to
     the nearest orthogonal matrix and kept where its objective is below D2's; the cycle
-    goes on from D2 otherwise (also where D' overflows: _nearest_orthogonal).  It stops when a majorisation step lowers the objective by
-    less than tol of 1 + its size, or after MSTEP_MAX_ITER steps: (D, Delta_k)."""
+    goes on from D2 otherwise (also where D' overflows: _nearest_orthogonal).  It stops
+    when a majorisation step lowers the objective by less than tol of 1 + its size, or
+    after MSTEP_MAX_ITER steps: (D, Delta_k)."""
     bound = StepBound()
     for _ in range(MSTEP_MAX_ITER // 2):
         first = _majorise(w, alpha, orient, delta)

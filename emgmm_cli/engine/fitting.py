@@ -32,6 +32,7 @@ from .em import (
     IterationCallback,
     TraceRow,
     degenerate_components,
+    past,
     run_em,
 )
 from .errors import (
@@ -323,7 +324,7 @@ def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
     spoilt: list[FitResult] = []
     waiting = [(c.origin, c.params) for c in ranked if c.params is not None]
     while waiting and len(results) < screened:
-        if results and _past(deadline):
+        if results and past(deadline):
             break
         batch = waiting[:screened - len(results) if _stacks(data, options) else 1]
         del waiting[:len(batch)]
@@ -332,10 +333,6 @@ def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
         _moved_runs(data, options, starts.screening_sample(data, seed), moved, moments,
                     on_iteration, deadline, results, spoilt)
     return results or spoilt[:1]
-
-
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.monotonic() >= deadline
 
 
 def _continue(data: Dataset, options: FitOptions, batch: list[tuple[str, MixtureParams]],
@@ -354,7 +351,7 @@ def _continue(data: Dataset, options: FitOptions, batch: list[tuple[str, Mixture
     else:
         runs = []
         for i, p in enumerate(starts_):
-            if (results or spoilt or runs) and _past(deadline):
+            if (results or spoilt or runs) and past(deadline):
                 break
             runs.append(_run_from(data, options, first + i, p, moments, on_iteration,
                                   deadline, hierarchy[i]))
@@ -373,7 +370,7 @@ def _moved_runs(data: Dataset, options: FitOptions, sample: Dataset, budget: int
     the best log-likelihood by more than tol per row, the next of the same moves."""
     best: FitResult | None = None
     ranked: list[tuple[str, MixtureParams]] = []
-    while budget > 0 and not _past(deadline):
+    while budget > 0 and not past(deadline):
         leader = max(results, key=lambda r: r.loglik)
         if best is None or leader.loglik - best.loglik > options.tol * best.n_effective:
             best = leader
@@ -544,7 +541,7 @@ def fit(
     children = np.random.SeedSequence(options.seed).spawn(runs)
     results: list[FitResult] = []
     for r, child in enumerate(children):
-        if results and deadline is not None and time.monotonic() >= deadline:
+        if results and past(deadline):
             break  # no restart starts after the time limit
         results.append(_one_restart(
             data, options, r, np.random.default_rng(child), moments, means_init=means_init,

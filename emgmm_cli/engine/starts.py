@@ -18,8 +18,7 @@ that ended at the same mixture as a better ranked one (same_mixture) is left out
 its full run would reach the same optimum.  The R best run to convergence (fitting.fit),
 each from where its screening ended (fewer where fewer are left; the hierarchy's as
 mclust runs EM until mclust's rule holds, then accelerated: em.run_em's mclust_first);
-when R >= 2 and a
-hierarchy was given, mclust's own start is always among them (mclusts_start: the lifted
+when R >= 2 and a hierarchy was given, mclust's own start is always among them (mclusts_start: the lifted
 candidate below where there is one, the hierarchy's otherwise).  A continued run that
 stalls or ends degenerate is replaced by the next candidate in the ranking.  From n_init
 4 on, only R - R // 2 runs are made from these candidates (screen's runs) and the others
@@ -46,7 +45,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +53,7 @@ from numpy.typing import NDArray
 from .. import vocab
 from .dataset import (Dataset, InMemoryRows, WeightedRows, row_known, row_weights,
                       take_weights)
-from .em import MCLUST_TOL, EMRun, degenerate_each, run_em
+from .em import MCLUST_TOL, EMRun, degenerate_each, past, run_em
 from .errors import EngineError
 from .hc import HcTree, family_tree
 from .init import initial_params
@@ -457,7 +455,7 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
     if hc_tree is not None and options.n_components > 1:
         cands += _family_candidate(data, options, hc_tree, column_mean, count + 1)
     for cand in cands:
-        if cand is not cands[0] and deadline is not None and time.monotonic() >= deadline:
+        if cand is not cands[0] and past(deadline):
             break  # past the time limit no candidate starts but the first
         _start(data, sample, options, cand, np.random.default_rng(streams[cand.index + 1]),
                column_mean, column_variance, hc_tree)
