@@ -174,13 +174,20 @@ def model_file_intro() -> str:
 
 def model_file_checks() -> str:
     """What a reader checks, in a paragraph (the tolerances from io.model)."""
+    from emgmm_cli.engine.families import EQUAL_RTOL, FAMILIES
     from emgmm_cli.io.model import SYMMETRY_RTOL, WEIGHT_SUM_TOL
 
+    sharing = ", ".join(f"{name} {' and '.join(sorted(fam.equal))}"
+                        for name, fam in FAMILIES.items() if fam.equal)
     return ("A reader validates the file first, and each problem is a one-line error with "
             "exit status 1 that names the file and the field: not JSON (with the line and "
             "column), not an object, another format, a version it does not read, a missing "
             "field, feature_names or arrays whose shapes disagree with n_components and "
             "n_features, a number that is not finite, a negative weight, weights whose sum "
             f"is more than {number(WEIGHT_SUM_TOL)} from 1, a covariance that is not symmetric "
-            f"(to a relative {number(SYMMETRY_RTOL)}) or not positive definite, and fields of the "
+            f"(to a relative {number(SYMMETRY_RTOL)}) or not positive definite, covariances "
+            "that do not share what their family shares across components (the volume "
+            "|Sigma_k|^(1/D), the shape, the eigenvalues over the volume, or the orientation, "
+            f"the eigenvectors; to a relative {number(EQUAL_RTOL)} beyond what rounding the "
+            f"entries to float64 moves each eigenvalue: {sharing}), and fields of the "
             "wrong type.")

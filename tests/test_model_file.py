@@ -266,6 +266,70 @@ def test_invalid_covariances_of_each_family(
     assert str(info.value) == f"{path}: {message}"
 
 
+#: What the components of each family share, by its name (Celeux and Govaert 1995: the
+#: letters of volume, shape and orientation, E equal, V varying, I the axes).
+SHARED = {"VEI": {"shape"}, "EVI": {"volume"}, "VVI": set(), "VEE": {"shape", "orientation"},
+          "EVE": {"volume", "orientation"}, "VVE": {"orientation"}, "EEV": {"volume", "shape"},
+          "VEV": {"shape"}, "EVV": {"volume"}, "VVV": set()}
+
+
+def _changed(cov: Any, change: str) -> Any:
+    """Component 1's covariance (a matrix, or a diagonal's variances) with only its volume,
+    its shape (its eigenvalues stretched at the same volume) or its orientation (turned
+    by 0.4 radians) changed."""
+    c = np.asarray(cov, dtype=float)
+    if change == "volume":
+        return (1.1 * c).tolist()
+    if c.ndim == 1:
+        return (c * [1.3, 1 / 1.3]).tolist()
+    values, vectors = np.linalg.eigh(c)
+    if change == "shape":
+        return (vectors @ np.diag(values * [1.3, 1 / 1.3]) @ vectors.T).tolist()
+    turn = np.array([[np.cos(0.4), -np.sin(0.4)], [np.sin(0.4), np.cos(0.4)]])
+    return (turn @ c @ turn.T).tolist()
+
+
+@pytest.fixture(scope="module")
+def constrained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Doc]:
+    folder = tmp_path_factory.mktemp("constrained")
+    return {name: json.loads(fit_model(folder, name).read_text()) for name in SHARED}
+
+
+@pytest.mark.parametrize("name, change", [
+    (name, change) for name in SHARED for change in ("volume", "shape", "orientation")
+    if not (change == "orientation" and name.endswith("I"))])  # a diagonal's are the axes
+def test_covariances_keep_what_their_family_shares(
+        tmp_path: Path, constrained: dict[str, Doc], name: str, change: str) -> None:
+    doc = copy.deepcopy(constrained[name])
+    load_model(write_doc(tmp_path, doc, "fitted.json"))  # as fitted: shared to rounding
+    doc["covariances"][1] = _changed(doc["covariances"][1], change)
+    path = write_doc(tmp_path, doc)
+    if change not in SHARED[name]:
+        assert load_model(path).params.n_components == 4
+        return
+    message = (f"{path}: field 'covariances': component 1's covariance has another {change} "
+               f"than component 0's, where {name} gives every component one {change}")
+    with pytest.raises(DataError) as info:
+        load_model(path)
+    assert str(info.value) == message
+    assert info_error(path) == (1, f"Error: {message}\n")
+
+
+def test_shared_volume_allows_the_rounding_of_ill_conditioned_covariances(
+        tmp_path: Path, constrained: dict[str, Doc]) -> None:
+    """Entries rounded to float64 fix a small eigenvalue only to about eps times the
+    largest: a common volume is checked to that, not to EQUAL_RTOL alone."""
+    doc = copy.deepcopy(constrained["EVV"])
+    turn = np.array([[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]])
+    base = np.diag([1e6, 1e-6])  # volume 1, condition number 1e12
+    doc["covariances"] = [base.tolist(), (turn @ base @ turn.T).tolist(),
+                          (turn.T @ base @ turn).tolist(), base.tolist()]
+    assert load_model(write_doc(tmp_path, doc)).params.n_components == 4
+    doc["covariances"][2] = (1.05 * turn.T @ base @ turn).tolist()
+    with pytest.raises(DataError, match="component 2's covariance has another volume"):
+        load_model(write_doc(tmp_path, doc))
+
+
 def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text('{\n  "format": "emgmm-model",\n  "version": \n')

@@ -17,6 +17,9 @@ branches on a family's name:
   the checks need;
 - ``univariate``: mclust's E and V, the models of one-dimensional data (there the 14
   models of several dimensions reduce to these two).
+- ``equal``: what the components' own covariances share (VOLUME, SHAPE, ORIENTATION),
+  which a model file's must keep (``unequal``); nothing for the families that store one
+  covariance for all, or that leave each component free.
 
 The 14 models of mclust (Celeux and Govaert 1995: Sigma_k = lambda_k D_k A_k D_k^T,
 volume, orientation, shape), with scikit-learn's names for four of them:
@@ -119,6 +122,21 @@ LINE_SEARCH_HALVINGS = 30
 #: ends the M-step).
 DAMPING = 1e-6
 DAMPINGS = 12
+
+#: What a family holds equal across components that keep covariances of their own
+#: (Family.equal): Celeux and Govaert's volume |Sigma_k|^(1/D), shape (the eigenvalues of
+#: Sigma_k over its volume; a diagonal family's variances over theirs, column by column)
+#: and orientation (the eigenvectors).
+VOLUME, SHAPE, ORIENTATION = "volume", "shape", "orientation"
+#: Covariances keep their family's equalities to this relative tolerance (Family.unequal),
+#: beyond what rounding moves each eigenvalue (EIGEN_ROUNDING D times the largest):
+#: every M-step builds them exactly equal, so a fit's differ by rounding alone (at most
+#: 2e-10 in 192 fits of the eight families that share something, K = 2, 3, 5, 8, on Old
+#: Faithful, iris, wine raw and standardised, 8 columns of breast cancer and 3 columns
+#: spread over 1e-4 to 1e6, measured once, 2026-12-05); a model file edited by hand or
+#: written by another program may not keep them.
+EQUAL_RTOL = 1e-6
+EIGEN_ROUNDING = 16 * float(np.finfo(np.float64).eps)
 
 
 def scatter_about_means(scatter: Array, nk: Array, delta: Array, reg: float) -> Array:
@@ -628,6 +646,18 @@ def _first_not_pd(matrices: Array) -> int:
     return 0
 
 
+def _log_eigenvalues(per: Array, statistic: str) -> tuple[Array, Array]:
+    """The logarithms of each covariance's eigenvalues (K, D), ascending for matrices (a
+    diagonal's variances as they are), and how far rounding may move each: a matrix's
+    entries, rounded to float64, fix its eigenvalues only to about EIGEN_ROUNDING D times
+    its largest, so the small ones of an ill-conditioned matrix only that well."""
+    if statistic != MATRIX:
+        return np.log(per), np.zeros(per.shape)
+    values = np.linalg.eigvalsh(per)
+    slack = EIGEN_ROUNDING * per.shape[-1] * values[:, -1:] / values
+    return np.log(values), slack
+
+
 @dataclass(frozen=True, kw_only=True)
 class Family:
     """One covariance family: every family-dependent operation of the engine."""
@@ -639,6 +669,8 @@ class Family:
     m_step: Callable[[Array, Array, Array | None], Array]
     expand: Callable[[Array, int, int], Array]
     univariate: bool = False
+    #: VOLUME, SHAPE, ORIENTATION: what its components' own covariances share
+    equal: frozenset[str] = frozenset()
 
     @property
     def stacks(self) -> bool:
@@ -677,6 +709,38 @@ class Family:
         if self.statistic == MATRIX:
             return k * d + d + 1 + k  # residuals (K*D), [x, 1], log-probabilities (K)
         return 2 * d + k  # [x - c, (x - c)^2], log-probabilities (K)
+
+    def unequal(self, cov: Array, k: int, d: int) -> tuple[str, int] | None:
+        """The first of the family's equalities (equal: VOLUME, SHAPE, ORIENTATION, in
+        that order) that positive definite covariances break beyond EQUAL_RTOL (and their
+        rounding: _log_eigenvalues), and the first component that breaks it against
+        component 0; None where they keep them."""
+        if k < 2 or not self.equal:
+            return None
+        per = self.expand(np.asarray(cov, dtype=np.float64), k, d)
+        logs, slack = _log_eigenvalues(per, self.statistic)
+        volume, loose = logs.mean(axis=1), slack.mean(axis=1)  # log |Sigma_k|^(1/D)
+        tests = {VOLUME: np.abs(volume - volume[0]) > EQUAL_RTOL + loose + loose[0]}
+        # each set of eigenvalues (a diagonal's variances, column by column) over its
+        # volume is one set
+        shape, tol = logs - volume[:, None], slack + loose[:, None]
+        tests[SHAPE] = (np.abs(shape - shape[0]) > EQUAL_RTOL + tol + tol[0]).any(axis=1)
+        if self.statistic == MATRIX:
+            # symmetric matrices that commute have one set of eigenvectors ...
+            size = np.abs(per).max(axis=(1, 2))
+            turn = np.abs(per @ per[0] - per[0] @ per).max(axis=(1, 2))
+            tests[ORIENTATION] = turn > EQUAL_RTOL * size * size[0]
+            if SHAPE in self.equal:
+                # ... and with one shape too, each matrix over its volume is one matrix
+                # (unless the eigenvalues go with other eigenvectors)
+                whole = per / np.exp(volume)[:, None, None]
+                gap = np.abs(whole - whole[0]).max(axis=(1, 2))
+                tests[ORIENTATION] |= gap > (EQUAL_RTOL + loose + loose[0]) * np.abs(
+                    whole[0]).max()
+        for what in (VOLUME, SHAPE, ORIENTATION):
+            if what in self.equal and what in tests and tests[what].any():
+                return what, int(np.flatnonzero(tests[what])[0])
+        return None
 
     def to_full(self, cov: Array, k: int, d: int) -> Array:
         """The covariances as a fresh (K, D, D) stack of matrices."""
@@ -770,35 +834,39 @@ def _sym(k: int, d: int) -> int:
     return d * (d - 1) // 2
 
 
-# mclust's order (mclustBIC's columns); n_parameters is mclust's nVarParams(model, D, K).
-for _name, _shape, _count, _stat, _m_step, _expand in (
-    ("EII", lambda k, d: (), lambda k, d: 1, DIAGONAL, m_step_eii, shared_variance),
-    ("spherical", lambda k, d: (k,), lambda k, d: k, DIAGONAL, m_step_vii, own_variances),
-    ("EEI", lambda k, d: (d,), lambda k, d: d, DIAGONAL, m_step_eee, shared_variance),
+# mclust's order (mclustBIC's columns); n_parameters is mclust's nVarParams(model, D, K);
+# the last entry: what the components' own covariances share (Family.equal).
+_NONE: frozenset[str] = frozenset()
+for _name, _shape, _count, _stat, _m_step, _expand, _equal in (
+    ("EII", lambda k, d: (), lambda k, d: 1, DIAGONAL, m_step_eii, shared_variance, _NONE),
+    ("spherical", lambda k, d: (k,), lambda k, d: k, DIAGONAL, m_step_vii, own_variances,
+     _NONE),
+    ("EEI", lambda k, d: (d,), lambda k, d: d, DIAGONAL, m_step_eee, shared_variance, _NONE),
     ("VEI", lambda k, d: (k, d), lambda k, d: k + d - 1, DIAGONAL, m_step_vee,
-     own_diagonals),
+     own_diagonals, frozenset({SHAPE})),
     ("EVI", lambda k, d: (k, d), lambda k, d: 1 + k * (d - 1), DIAGONAL, m_step_evv,
-     own_diagonals),
-    ("diag", lambda k, d: (k, d), lambda k, d: k * d, DIAGONAL, m_step_vvv, own_diagonals),
+     own_diagonals, frozenset({VOLUME})),
+    ("diag", lambda k, d: (k, d), lambda k, d: k * d, DIAGONAL, m_step_vvv, own_diagonals,
+     _NONE),
     ("tied", lambda k, d: (d, d), lambda k, d: d * (d + 1) // 2, MATRIX, m_step_eee,
-     shared_matrix),
+     shared_matrix, _NONE),
     ("VEE", lambda k, d: (k, d, d), lambda k, d: k + d - 1 + _sym(k, d), MATRIX, m_step_vee,
-     own_matrices),
+     own_matrices, frozenset({SHAPE, ORIENTATION})),
     ("EVE", lambda k, d: (k, d, d), lambda k, d: 1 + k * (d - 1) + _sym(k, d), MATRIX,
-     m_step_eve, own_matrices),
+     m_step_eve, own_matrices, frozenset({VOLUME, ORIENTATION})),
     ("VVE", lambda k, d: (k, d, d), lambda k, d: k * d + _sym(k, d), MATRIX, m_step_vve,
-     own_matrices),
+     own_matrices, frozenset({ORIENTATION})),
     ("EEV", lambda k, d: (k, d, d), lambda k, d: d + k * _sym(k, d), MATRIX, m_step_eev,
-     own_matrices),
+     own_matrices, frozenset({VOLUME, SHAPE})),
     ("VEV", lambda k, d: (k, d, d), lambda k, d: k + d - 1 + k * _sym(k, d), MATRIX,
-     m_step_vev, own_matrices),
+     m_step_vev, own_matrices, frozenset({SHAPE})),
     ("EVV", lambda k, d: (k, d, d), lambda k, d: 1 + k * (d - 1) + k * _sym(k, d), MATRIX,
-     m_step_evv, own_matrices),
+     m_step_evv, own_matrices, frozenset({VOLUME})),
     ("full", lambda k, d: (k, d, d), lambda k, d: k * d * (d + 1) // 2, MATRIX, m_step_vvv,
-     own_matrices),
+     own_matrices, _NONE),
 ):
     register(Family(term=vocab.covariance_term(_name), shape=_shape, n_parameters=_count,
-                    statistic=_stat, m_step=_m_step, expand=_expand))
+                    statistic=_stat, m_step=_m_step, expand=_expand, equal=_equal))
 register(Family(term=vocab.covariance_term("E"), shape=lambda k, d: (), n_parameters=lambda k, d: 1,
                 statistic=DIAGONAL, m_step=m_step_eii, expand=shared_variance, univariate=True))
 register(Family(term=vocab.covariance_term("V"), shape=lambda k, d: (k,),

@@ -234,7 +234,8 @@ def load_model(path: str) -> LoadedModel:
     object; format "emgmm-model" and a version this code reads; every field of
     REQUIRED_FIELDS (and of REQUIRED_OPTIONS in "options") present with the right type;
     weights (K,) >= 0 summing to 1; means (K, D); covariances of the family's shape,
-    finite, symmetric and positive definite; feature_names D strings.
+    finite, symmetric and positive definite, sharing the volume, shape or orientation
+    their family shares across components (Family.unequal); feature_names D strings.
     """
     from ..engine.errors import NotPositiveDefinite
     from ..engine.params import MixtureParams
@@ -255,6 +256,7 @@ def load_model(path: str) -> LoadedModel:
     except NotPositiveDefinite as exc:
         raise _field_error(path, "covariances",
                            f"{_which(cov_type, exc.component)} is not positive definite") from None
+    _check_equal(path, cov_type, covariances, k, d)
     return LoadedModel(params, doc, path)
 
 
@@ -466,6 +468,20 @@ def _check_symmetric(path: str, cov_type: str, covariances: Any, k: int, d: int)
         scale = float(np.max(np.abs(c)))
         if float(np.max(np.abs(c - c.T))) > SYMMETRY_RTOL * scale:
             raise _field_error(path, "covariances", f"{_which(cov_type, j)} is not symmetric")
+
+
+def _check_equal(path: str, cov_type: str, covariances: Any, k: int, d: int) -> None:
+    """The covariances keep what their family holds equal across components (one volume,
+    shape or orientation: Family.unequal)."""
+    from ..engine.families import family
+
+    fam = family(cov_type)
+    broken = fam.unequal(covariances, k, d)
+    if broken is not None:
+        what, j = broken
+        raise _field_error(path, "covariances", f"component {j}'s covariance has another "
+                           f"{what} than component 0's, where {fam.name} gives every "
+                           f"component one {what}")
 
 
 def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
