@@ -152,10 +152,11 @@ def scatter_about_means(scatter: Array, nk: Array, delta: Array, reg: float) -> 
     return scatter - nk[:, None] * delta * delta + nk[:, None] * reg
 
 
-def _det_root(m: Array) -> Array:
+def _det_root(m: Array, stacked: int = 1) -> Array:
     """|M_k|^(1/D) of each matrix of a (K, D, D) stack, or the geometric mean of each
-    row of a (K, D) stack of diagonals."""
-    if m.ndim == 3:
+    row of a (K, D) stack of diagonals; stacked: the axes before the matrices' or the
+    diagonals' (2 for the (C, K, ...) of the stacked M-step)."""
+    if m.ndim == stacked + 2:
         return np.exp(np.linalg.slogdet(m)[1] / m.shape[-1])
     return np.exp(np.log(m).mean(axis=-1))
 
@@ -170,7 +171,7 @@ def _converged(before: float, after: float, tol: float = MSTEP_TOL) -> bool:
     return not before - after > tol * (1.0 + abs(after))
 
 
-# The four M-steps below also take a stack of C mixtures' statistics at once (W (C, K, ...),
+# The six M-steps below also take a stack of C mixtures' statistics at once (W (C, K, ...),
 # nk (C, K): engine.stacked), one mixture per entry of the leading axis; the component axis
 # is nk's last.  Family.stacks says which M-steps do.
 
@@ -197,15 +198,35 @@ def m_step_eii(w: Array, nk: Array, previous: Array | None) -> Array:
     return np.asarray(w.sum(axis=(-2, -1)) / (nk.sum(axis=-1) * w.shape[-1]))
 
 
-#: The M-steps that take a stack of mixtures (above).
-_STACKED_M_STEPS = (m_step_vvv, m_step_eee, m_step_vii, m_step_eii)
+def _eigen(w: Array) -> tuple[Array, Array]:
+    """Eigenvalues (K, D), ascending, and eigenvectors (K, D, D) of each W_k."""
+    values, vectors = np.linalg.eigh(w)
+    return values, vectors
+
+
+def _rotate(values: Array, vectors: Array) -> Array:
+    """L_k diag(values_k) L_k^T."""
+    return np.einsum("...kij,...kj,...klj->...kil", vectors, values, vectors)
 
 
 def m_step_evv(w: Array, nk: Array, previous: Array | None) -> Array:
     """lambda C_k, |C_k| = 1 (EVV; EVI with diagonals): C_k = W_k / |W_k|^(1/D),
     lambda = sum_k |W_k|^(1/D) / n."""
-    root = _det_root(w)
-    return _scaled(w, (root.sum() / nk.sum()) / root)
+    root = _det_root(w, nk.ndim)
+    return _scaled(w, (root.sum(axis=-1, keepdims=True) / nk.sum(axis=-1, keepdims=True))
+                   / root)
+
+
+def m_step_eev(w: Array, nk: Array, previous: Array | None) -> Array:
+    """lambda D_k A D_k^T: D_k the eigenvectors of W_k, lambda A = sum_k Omega_k / n (the
+    eigenvalues, both in ascending order), a closed form (Celeux and Govaert 1995)."""
+    values, vectors = _eigen(w)
+    shared = values.sum(axis=-2, keepdims=True) / nk.sum(axis=-1)[..., None, None]
+    return _rotate(np.broadcast_to(shared, values.shape), vectors)
+
+
+#: The M-steps that take a stack of mixtures (above).
+_STACKED_M_STEPS = (m_step_vvv, m_step_eee, m_step_vii, m_step_eii, m_step_evv, m_step_eev)
 
 
 def _shape_of(cov: Array) -> Array:
@@ -244,24 +265,6 @@ def m_step_vee(w: Array, nk: Array, previous: Array | None) -> Array:
     """lambda_k C, |C| = 1 (VEE; VEI with diagonals): iterative (_shared_shape)."""
     lam, shape = _shared_shape(w, nk, _start_shape(w, previous))
     return lam[:, None, None] * shape if w.ndim == 3 else lam[:, None] * shape
-
-
-def _eigen(w: Array) -> tuple[Array, Array]:
-    """Eigenvalues (K, D), ascending, and eigenvectors (K, D, D) of each W_k."""
-    values, vectors = np.linalg.eigh(w)
-    return values, vectors
-
-
-def _rotate(values: Array, vectors: Array) -> Array:
-    """L_k diag(values_k) L_k^T."""
-    return np.einsum("kij,kj,klj->kil", vectors, values, vectors)
-
-
-def m_step_eev(w: Array, nk: Array, previous: Array | None) -> Array:
-    """lambda D_k A D_k^T: D_k the eigenvectors of W_k, lambda A = sum_k Omega_k / n (the
-    eigenvalues, both in ascending order), a closed form (Celeux and Govaert 1995)."""
-    values, vectors = _eigen(w)
-    return _rotate(np.broadcast_to(values.sum(axis=0) / nk.sum(), values.shape), vectors)
 
 
 def m_step_vev(w: Array, nk: Array, previous: Array | None) -> Array:

@@ -12,7 +12,7 @@ or expanded forms side by side), one call computes every component's log-density
 every row, the responsibilities are normalised within each run's K components, and one
 call gives every component's first and second moments.  The M-step too is one for all
 where the family's takes a stack (Family.stacks: the closed forms VVV, VVI, VII, EEE,
-EEI, EII), and the precision factors of every component come from one batched
+EEI, EII, EVI, EEV, EVV), and the precision factors of every component come from one batched
 factorisation; other families, and a run with a collapsed component, take their M-step
 one run at a time (em.m_step).
 
