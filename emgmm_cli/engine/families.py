@@ -77,6 +77,8 @@ Array = NDArray[np.floating]
 #: Values of Family.statistic.
 MATRIX = "matrix"
 DIAGONAL = "diagonal"
+#: A family's M-step: (W, nk, previous covariances or None) -> covariances (Family.m_step).
+CovarianceStep = Callable[[Array, Array, Array | None], Array]
 
 
 # --- M-steps: covariances from per-component scatter about the new means -------------------
@@ -171,9 +173,10 @@ def _converged(before: float, after: float, tol: float = MSTEP_TOL) -> bool:
     return not before - after > tol * (1.0 + abs(after))
 
 
-# The six M-steps below also take a stack of C mixtures' statistics at once (W (C, K, ...),
-# nk (C, K): engine.stacked), one mixture per entry of the leading axis; the component axis
-# is nk's last.  Family.stacks says which M-steps do.
+# The M-steps from here to _STACKED_M_STEPS also take a stack of C mixtures' statistics at
+# once (W (C, K, ...), nk (C, K), previous (C, K, ...): engine.stacked), one mixture per
+# entry of the leading axis; the component axis is nk's last.  Family.stacks says which
+# M-steps do.
 
 
 def m_step_vvv(w: Array, nk: Array, previous: Array | None) -> Array:
@@ -225,56 +228,81 @@ def m_step_eev(w: Array, nk: Array, previous: Array | None) -> Array:
     return _rotate(np.broadcast_to(shared, values.shape), vectors)
 
 
-#: The M-steps that take a stack of mixtures (above).
-_STACKED_M_STEPS = (m_step_vvv, m_step_eee, m_step_vii, m_step_eii, m_step_evv, m_step_eev)
-
-
-def _shape_of(cov: Array) -> Array:
-    """A covariance (D, D) or diagonal (D,) scaled to determinant 1."""
-    return cov / _det_root(cov[None])[0]
+def _shapes_of(covs: Array) -> Array:
+    """Each of a stack of covariances (C, D, D) or diagonals (C, D) scaled to
+    determinant 1."""
+    return _scaled(covs, 1.0 / _det_root(covs))
 
 
 def _shared_shape(w: Array, nk: Array, shape: Array) -> tuple[Array, Array]:
-    """(lambda (K,), S) of Sigma_k = lambda_k S with |S| = 1 shared (VEE; VEI with (K, D)
-    diagonals), by alternating the two closed-form conditional maxima from S = shape:
-    lambda_k = tr(W_k S^-1) / (D n_k), then S = M / |M|^(1/D) with M = sum_k W_k / lambda_k
-    (Celeux and Govaert 1995).  Each step lowers the objective."""
-    d = w.shape[1]
-    before = np.inf
+    """(lambda (C, K), S (C, ...)) of Sigma_k = lambda_k S with |S| = 1 shared (VEE; VEI
+    with (K, D) diagonals), for each of a stack of C mixtures (W (C, K, ...), nk (C, K))
+    by alternating the two closed-form conditional maxima from S = shape: lambda_k =
+    tr(W_k S^-1) / (D n_k), then S = M / |M|^(1/D) with M = sum_k W_k / lambda_k (Celeux
+    and Govaert 1995).  Each step lowers a mixture's objective; each mixture stops when
+    its own has settled (_converged), as it would alone, while the others go on."""
+    d = w.shape[-1]
+    diagonal = w.ndim == 3
+    shape = shape.copy()
+    before = np.full(len(nk), np.inf)
+    going = np.ones(len(nk), dtype=bool)
     for _ in range(MSTEP_MAX_ITER):
-        if shape.ndim == 1:
-            traces = (w / shape).sum(axis=1)
+        # (a mixture that has stopped keeps its shape, and so gets its lambda again)
+        if diagonal:
+            traces = (w / shape[:, None, :]).sum(axis=2)
         else:
-            traces = np.einsum("kij,ij->k", w, np.linalg.inv(shape))
+            traces = np.einsum("ckij,cij->ck", w, np.linalg.inv(shape))
         lam = traces / (d * nk)
-        after = d * float(nk @ np.log(lam))  # + D n, at the conditional maximum
-        if _converged(before, after):
+        after = d * np.einsum("ck,ck->c", nk, np.log(lam))  # + D n, at the maximum
+        going &= before - after > MSTEP_TOL * (1.0 + np.abs(after))
+        if not going.any():
             break
         before = after
-        shape = _shape_of(_scaled(w, 1.0 / lam).sum(axis=0))
+        shape[going] = _shapes_of(_scaled(w, 1.0 / lam).sum(axis=1))[going]
     return lam, shape
 
 
 def _start_shape(w: Array, previous: Array | None) -> Array:
-    """The shared shape to start from: the previous one (any component's covariance,
-    scaled to determinant 1), or that of the pooled scatter."""
-    return _shape_of(w.sum(axis=0) if previous is None else previous[0])
+    """Each mixture's shared shape to start from (a stack: W (C, K, ...)): the previous
+    one (component 0's covariance, scaled to determinant 1), or that of the pooled
+    scatter."""
+    return _shapes_of(w.sum(axis=1) if previous is None else previous[:, 0])
 
 
+def _one_or_stack(m_step: CovarianceStep) -> CovarianceStep:
+    """An M-step written for a stack of mixtures (W (C, K, ...), nk (C, K), previous
+    (C, K, ...)) that also takes one mixture (W (K, ...), nk (K,)) as a stack of one."""
+
+    @functools.wraps(m_step)
+    def either(w: Array, nk: Array, previous: Array | None) -> Array:
+        if nk.ndim == 2:
+            return m_step(w, nk, previous)
+        return m_step(w[None], nk[None], None if previous is None else previous[None])[0]
+
+    return either
+
+
+@_one_or_stack
 def m_step_vee(w: Array, nk: Array, previous: Array | None) -> Array:
     """lambda_k C, |C| = 1 (VEE; VEI with diagonals): iterative (_shared_shape)."""
     lam, shape = _shared_shape(w, nk, _start_shape(w, previous))
-    return lam[:, None, None] * shape if w.ndim == 3 else lam[:, None] * shape
+    return _scaled(np.broadcast_to(shape[:, None], w.shape), lam)
 
 
+@_one_or_stack
 def m_step_vev(w: Array, nk: Array, previous: Array | None) -> Array:
     """lambda_k D_k A D_k^T: D_k the eigenvectors of W_k; lambda_k and A as VEI's on the
     eigenvalues Omega_k (iterative, _shared_shape)."""
     values, vectors = _eigen(w)
-    start = (values.sum(axis=0) if previous is None
-             else np.linalg.eigvalsh(previous[0]))
-    lam, shape = _shared_shape(values, nk, _shape_of(start))
-    return _rotate(lam[:, None] * shape, vectors)
+    start = (values.sum(axis=1) if previous is None
+             else np.linalg.eigvalsh(previous[:, 0]))
+    lam, shape = _shared_shape(values, nk, _shapes_of(start))
+    return _rotate(lam[:, :, None] * shape[:, None], vectors)
+
+
+#: The M-steps that take a stack of mixtures (above).
+_STACKED_M_STEPS = (m_step_vvv, m_step_eee, m_step_vii, m_step_eii, m_step_evv, m_step_eev,
+                    m_step_vee, m_step_vev)
 
 
 def _polar(f: Array) -> Array:
@@ -669,7 +697,7 @@ class Family:
     shape: Callable[[int, int], tuple[int, ...]]
     n_parameters: Callable[[int, int], int]
     statistic: str
-    m_step: Callable[[Array, Array, Array | None], Array]
+    m_step: CovarianceStep
     expand: Callable[[Array, int, int], Array]
     univariate: bool = False
     #: VOLUME, SHAPE, ORIENTATION: what its components' own covariances share

@@ -11,10 +11,10 @@ number of runs).  The kernels of all their components are stacked into one (the 
 or expanded forms side by side), one call computes every component's log-density of
 every row, the responsibilities are normalised within each run's K components, and one
 call gives every component's first and second moments.  The M-step too is one for all
-where the family's takes a stack (Family.stacks: the closed forms VVV, VVI, VII, EEE,
-EEI, EII, EVI, EEV, EVV), and the precision factors of every component come from one batched
-factorisation; other families, and a run with a collapsed component, take their M-step
-one run at a time (em.m_step).
+where the family's takes a stack (Family.stacks: every family but EVE and VVE, the
+iterative M-steps of VEI, VEE and VEV each mixture to its own end), and the precision
+factors of every component come from one batched factorisation; EVE and VVE, and a run
+with a collapsed component, take their M-step one run at a time (em.m_step).
 
 Each run's iterations are those run_em makes (the same E-step, the same M-step, the
 same stopping rule, the same extrapolations), up to the rounding of the stacked
@@ -180,7 +180,8 @@ def stacked_m_step(stats: list[SuffStats], mixtures: list[MixtureParams], reg_co
     scatter = _joined([st.scatter for st in stats])
     w = scatter_about_means(scatter, nk.reshape(-1), delta.reshape(c * k, d), reg_covar)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        cov = fam.m_step(w.reshape((c, k) + w.shape[1:]), nk, None)
+        cov = fam.m_step(w.reshape((c, k) + w.shape[1:]), nk,
+                         _stacked([p.covariances for p in mixtures]))
     # one covariance per component: the stack is one family's set of c * k of them
     per = (fam.expand(cov.reshape((c * k,) + cov.shape[2:]), c * k, d) if fam.per_component
            else np.concatenate([fam.expand(one, k, d) for one in cov]))
