@@ -836,3 +836,16 @@ def test_help_does_not_import_heavy_modules() -> None:
                             check=False, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert helped.returncode == 0 and "Usage:" in helped.stdout
     assert _heavy_imports(helped.stderr) == []
+
+
+def test_decimal_commas_give_the_labels_of_decimal_points(tmp_path: Path) -> None:
+    """A spreadsheet's export (';' between fields, decimal commas) fits as the same data
+    written with points, and the warning says how its numbers were read."""
+    eu = tmp_path / "blobs-eu.csv"
+    eu.write_text(BLOBS.read_text().replace(",", ";").replace(".", ","))
+    points = ok(invoke(["fit", BLOBS, "-k", 4, "--seed", 0]))
+    commas = ok(invoke(["fit", eu, "-d", ";", "-k", 4, "--seed", 0]))
+    assert commas.stdout == points.stdout
+    assert commas.stderr == (f"emgmm: warning: {eu}: line 2: the numbers are written with "
+                             "decimal commas (1,5 is read as 1.5)\n")
+

@@ -204,16 +204,49 @@ def test_a_one_column_file_with_a_semicolon_in_its_name_is_read(tmp_path: Path) 
     assert pts.column_names == ["mass;kg"]
 
 
-@pytest.mark.parametrize("text", [
-    "a;b\n1,5;2\n3;4\n",
+@pytest.mark.parametrize("text, second", [
+    ("a;b\n1,5;2\n3;4\n", 2.0),
     # every field of the row under the header in decimal commas: still a header over them
-    "a;b\n1,5;2,5\n3;4\n",
+    ("a;b\n1,5;2,5\n3;4\n", 2.5),
 ])
-def test_decimal_commas_are_named(tmp_path: Path, text: str) -> None:
-    err = error_of(put(tmp_path, "eu.csv", text), delimiter=";")
-    assert (err.line, err.column, err.message) == (
-        2, "a", "non-numeric value '1,5'; decimal commas are not read; write decimal points "
-                "(1.5, not 1,5)")
+def test_decimal_commas_are_read_where_commas_do_not_separate(tmp_path: Path, text: str,
+                                                               second: float) -> None:
+    pts = read_points(put(tmp_path, "eu.csv", text), delimiter=";")
+    assert pts.column_names == ["a", "b"]
+    np.testing.assert_array_equal(pts.x, [[1.5, second], [3, 4]])
+    assert pts.notes == ("line 2: the numbers are written with decimal commas (1,5 is read "
+                         "as 1.5)",)
+
+
+@pytest.mark.parametrize("name, text, delimiter, value, advice", [
+    # a decimal point among the first rows: the file's numbers are read with points
+    ("mixed.csv", "a;b\n1,5;2.5\n3;4\n", ";", "1,5",
+     "decimal commas (1,5) are read only where ',' does not separate the fields and the "
+     "first rows write them, and no decimal point (1.5); write every number one way"),
+    # fields separated by ',': a quoted 1,5 is no decimal comma
+    ("comma.csv", 'a,b\n"1,5",2\n3,4\n', None, "1,5",
+     "decimal commas (1,5) are read only where ',' does not separate the fields and the "
+     "first rows write them, and no decimal point (1.5); write every number one way"),
+    # decimal commas in the first rows, a decimal point further down
+    ("late.csv", "a;b\n" + "1,5;2\n" * 250 + "3.5;4\n", ";", "3.5",
+     "the first rows write decimal commas (1,5), this field a decimal point; write every "
+     "number one way"),
+])
+def test_decimal_commas_and_points_together_are_named(
+        tmp_path: Path, name: str, text: str, delimiter: str | None, value: str,
+        advice: str) -> None:
+    err = error_of(put(tmp_path, name, text), delimiter=delimiter)
+    line = 252 if name == "late.csv" else 2
+    assert (err.line, err.column, err.message) == (line, "a", f"non-numeric value '{value}'; "
+                                                             f"{advice}")
+
+
+def test_decimal_commas_in_row_names_position_are_no_internal_error(tmp_path: Path) -> None:
+    # one field more than the header holds, decimal commas in the first: not row names
+    err = error_of(put(tmp_path, "extra.csv", "a;b\n1,5;2,5;3,5\n2,5;3,5;4,5\n"),
+                   delimiter=";")
+    assert err.message.startswith("the rows have 3 fields but the header has 2 names (a, b); "
+                                  "the extra field is neither a trailing delimiter")
 
 
 # --------------------------------------------------------------------------- bytes

@@ -253,6 +253,47 @@ def test_every_path_gives_the_same_values(tmp_path: Path, monkeypatch: pytest.Mo
     np.testing.assert_array_equal(read_points("-", stdin=io.BytesIO(data)).x, x)
 
 
+def decimal_commas(x: np.ndarray, delimiter: str = ";") -> bytes:
+    """x as a spreadsheet in many languages exports it: fields separated by ';' (or
+    tabs), numbers with decimal commas."""
+    lines = [delimiter.join("abc"[: x.shape[1]])] + [
+        delimiter.join(repr(float(v)).replace(".", ",") for v in row) for row in x]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_decimal_commas_read_the_same_on_every_path(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    delimiter: str) -> None:
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(500, 3)) * 10.0 ** rng.integers(-30, 30, size=(500, 3))
+    data = decimal_commas(x, delimiter)
+    path = tmp_path / "eu.txt"  # the delimiter sniffed, as on stdin
+    path.write_bytes(data)
+    pts = read_points(str(path))
+    np.testing.assert_array_equal(pts.x, x)
+    assert pts.notes == ("line 2: the numbers are written with decimal commas (1,5 is read "
+                         "as 1.5)",)
+    monkeypatch.setattr(text_reader, "CHUNK_BYTES", 1000)
+    np.testing.assert_array_equal(read_points("-", stdin=io.BytesIO(data)).x, x)
+    np.testing.assert_array_equal(read_via("gz", tmp_path, "eu.txt", data).x, x)
+    cached = open_points(str(path), memory_limit=16, cache_dir=str(tmp_path / "c")).x
+    assert not isinstance(cached, np.ndarray)
+    np.testing.assert_array_equal(cached.read(0, 500), x)
+    pytest.importorskip("pandas")
+    monkeypatch.setattr(text_reader, "PANDAS_MIN_BYTES", 0)
+    np.testing.assert_array_equal(read_points(str(path)).x, x)
+    np.testing.assert_array_equal(read_points("-", stdin=io.BytesIO(data)).x, x)
+
+
+def test_decimal_commas_stay_on_the_fast_path(tmp_path: Path, no_locator: None,
+                                              parser: str) -> None:
+    x = np.random.default_rng(5).normal(size=(50, 2))
+    path = tmp_path / "eu.csv"
+    path.write_bytes(decimal_commas(x))
+    np.testing.assert_array_equal(read_points(str(path), delimiter=";").x, x)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_pandas_and_loadtxt_agree_bit_for_bit(dtype: Any) -> None:
     pytest.importorskip("pandas")

@@ -12,7 +12,12 @@ and column:
 2. ``prologue(inp, ...)``: the first content lines decide the delimiter (sniffed for
    other text), whether there is a header, R row names or a trailing delimiter, and the
    field count; it refuses a delimiter the file does not use, and notes what a user
-   should hear (repeated names made unique, a header that is not UTF-8).
+   should hear (repeated names made unique, a header that is not UTF-8).  Where ','
+   does not separate the fields and the first rows write numbers with decimal commas
+   (1,5) and none with a decimal point, the file's decimal mark is ',' (_decimal_mark):
+   the fast parsers then read each chunk with its commas made points (a chunk that holds
+   a '.' goes to the locator, which names a number written the other way), and the
+   whole-file pandas parse below is not tried.
 3. ``iter_chunks(inp, plan)``: the data bytes cut at line ends into chunks (1 MiB for
    loadtxt, 4 MiB for pandas),
    each parsed by a fast C parser; a chunk the fast parser refuses, or whose values are
@@ -126,7 +131,8 @@ NOT_TEXT_SHARE = 10
 SAMPLE_ROWS = 200
 #: Patterns used once per error or per file: compiled by re when first used (and kept in
 #: its cache), not when this module is imported.
-_DECIMAL_COMMA = r"[+-]?\d+,\d+"
+_DECIMAL_COMMA = r"[+-]?\d+,\d+([eE][+-]?\d+)?"
+_DECIMAL_POINT = r"[+-]?\d*\.\d+([eE][+-]?\d+)?|[+-]?\d+\.\d*([eE][+-]?\d+)?"
 _LINE_BREAK = rb"\r\n|\r|\n"
 _BOOL_WORDS = (b"rue", b"RUE", b"alse", b"ALSE")
 
@@ -478,22 +484,26 @@ def _missing_value(value: str, source: str, lineno: int, column: str) -> DataErr
                      advice=MISSING_REMEDIES)
 
 
+def _number(value: str, decimal: str = ".") -> float:
+    """The number a field holds, written with this decimal mark ('.' or ','; with ',' a
+    field that holds '.' is none), or ValueError."""
+    if "_" in value or (decimal != "." and "." in value):
+        raise ValueError(value)
+    return float(value if decimal == "." else value.replace(decimal, "."))
+
+
 def _parse_value(raw: str, source: str, lineno: int, column: str,
-                 missing: bool = False) -> float:
+                 missing: bool = False, decimal: str = ".") -> float:
     value = _unquote(raw)
     if value in MISSING_WORDS:
         if missing:
             return math.nan
         raise _missing_value(value, source, lineno, column)
     try:
-        if "_" in value:
-            raise ValueError(value)
-        number = float(value)
+        number = _number(value, decimal)
     except ValueError:
-        hint = ("decimal commas are not read; write decimal points (1.5, not 1,5)"
-                if re.fullmatch(_DECIMAL_COMMA, value) else
-                "fix or remove the row, or select numeric columns with --columns")
-        raise DataError(source, f"non-numeric value '{_show(value)}'; {hint}", line=lineno,
+        raise DataError(source, f"non-numeric value '{_show(value)}'; "
+                                f"{_not_a_number(value, decimal)}", line=lineno,
                         column=column) from None
     if math.isnan(number):
         if missing:
@@ -504,6 +514,18 @@ def _parse_value(raw: str, source: str, lineno: int, column: str,
             source, f"non-finite value '{_show(value)}'; {_MISSING_HINT}", line=lineno, column=column
         )
     return number
+
+
+def _not_a_number(value: str, decimal: str) -> str:
+    """What to do about a field that is not a number."""
+    if decimal != "." and re.fullmatch(_DECIMAL_POINT, value):
+        return ("the first rows write decimal commas (1,5), this field a decimal point; "
+                "write every number one way")
+    if decimal == "." and re.fullmatch(_DECIMAL_COMMA, value):
+        return ("decimal commas (1,5) are read only where ',' does not separate the "
+                "fields and the first rows write them, and no decimal point (1.5); write "
+                "every number one way")
+    return "fix or remove the row, or select numeric columns with --columns"
 
 
 # --------------------------------------------------------------------------- prologue
@@ -520,7 +542,8 @@ class Layout:
     header_fields: the header's field count (0 without one); trailing: every row ends
     with an empty field (a trailing delimiter), which is not a column; notes: what the
     reader decided that a user should hear (repeated names made unique, a first row of
-    whole numbers read as data, a header that is not UTF-8), one line each.
+    whole numbers read as data, a header that is not UTF-8, decimal commas), one line
+    each; decimal: the decimal mark of the numbers, '.' or ',' (_decimal_mark).
     """
 
     delim: str | None
@@ -532,6 +555,7 @@ class Layout:
     header_fields: int
     trailing: bool = False
     notes: tuple[str, ...] = ()
+    decimal: str = "."
 
 
 def _looks_like_header(first: list[str], second: list[str] | None) -> bool:
@@ -555,14 +579,28 @@ def _sniff(first_line: str, second_line: str | None) -> str | None:
     """The delimiter the first content lines show: ',', tab, ';', '|' or whitespace (None).
 
     A first line with spaces over a second line without them is a one-column CSV whose
-    header name holds a space, not whitespace-separated text.
+    header name holds a space, not whitespace-separated text; ',' gives way to ';' where
+    ';' separates numbers written with decimal commas (_semicolons).
     """
     for cand in _SNIFF_CANDIDATES:
         if cand in first_line:
-            return cand
+            return ";" if cand == "," and _semicolons(first_line, second_line) else cand
     if second_line is not None and len(first_line.split()) > 1 and len(second_line.split()) == 1:
         return ","
     return None
+
+
+def _semicolons(first_line: str, second_line: str | None) -> bool:
+    """Whether ';' separates the fields of the first lines, not ',': they split into as
+    many fields (two or more) at ';', and the last of them into numbers only, some with
+    decimal commas (1,5;2,25)."""
+    lines = [first_line] + ([second_line] if second_line is not None else [])
+    counts = {len(_split(line, ";")) for line in lines}
+    if len(counts) != 1 or counts.pop() < 2:
+        return False
+    values = [_unquote(f) for f in _split(lines[-1], ";")]
+    return all(_kind(v) == "number" for v in values) and any(
+        re.fullmatch(_DECIMAL_COMMA, v) for v in values)
 
 
 class _Lines:
@@ -653,7 +691,7 @@ def prologue(inp: Input, delim: str | None, sniff: bool, header: bool | None) ->
         first_fields, _split(second[1], delim) if second is not None else None)
     if not has_header:
         rows = _sample_rows(lines, delim, [first, *([second] if second else [])])
-        return _headerless(delim, rows, detected=header is None)
+        return _with_decimal(_headerless(delim, rows, detected=header is None), rows)
     if second is None:
         raise DataError(
             inp.name,
@@ -664,7 +702,29 @@ def prologue(inp: Input, delim: str | None, sniff: bool, header: bool | None) ->
     rows = _sample_rows(lines, delim, [second])
     layout = _with_header(inp.name, delim, first_no, first_fields, rows)
     note = _undecodable_header(head[: _after_lines(head, first_no)], first_no)
-    return layout if note is None else replace(layout, notes=(*layout.notes, note))
+    layout = layout if note is None else replace(layout, notes=(*layout.notes, note))
+    return _with_decimal(layout, rows)
+
+
+def _decimal_mark(delim: str | None, rows: list[Row]) -> str:
+    """',' where the fields are not separated by ',' and the first data rows write
+    numbers with decimal commas (1,5) and none with a decimal point (1.5), as spreadsheets
+    in many languages export them (fields then separated by ';' or tabs); '.' otherwise."""
+    if delim == ",":
+        return "."
+    values = [_unquote(f) for _, fields in rows for f in fields]
+    commas = any(re.fullmatch(_DECIMAL_COMMA, v) for v in values)
+    return "," if commas and not any(re.fullmatch(_DECIMAL_POINT, v) for v in values) else "."
+
+
+def _with_decimal(layout: Layout, rows: list[Row]) -> Layout:
+    """The layout with its decimal mark, and a note where it is ','."""
+    if _decimal_mark(layout.delim, rows) == ".":
+        return layout
+    line = rows[0][0]
+    note = (f"line {line}: the numbers are written with decimal commas (1,5 is read as "
+            "1.5)")
+    return replace(layout, decimal=",", notes=(*layout.notes, note))
 
 
 Row = tuple[int, list[str]]
@@ -772,7 +832,7 @@ def _row_names(rows: list[Row], width: int) -> bool:
         return True
     if kinds != {"number"}:
         return False
-    values = [float(v) for v in firsts]
+    values = [_number(v, "," if re.fullmatch(_DECIMAL_COMMA, v) else ".") for v in firsts]
     return all(v.is_integer() for v in values) and all(
         b > a for a, b in zip(values, values[1:]))
 
@@ -820,7 +880,7 @@ def _numbers_note(rows: list[Row]) -> str | None:
 
 def _whole(field: str) -> bool:
     value = _unquote(field)
-    return _kind(value) == "number" and not any(c in value for c in ".eEnN")
+    return _kind(value) == "number" and not any(c in value for c in ".,eEnN")
 
 
 def _undecodable_header(data: bytes, line: int) -> str | None:
@@ -930,7 +990,7 @@ def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
     for fields in records:
         lineno = content.lineno
         _check_width(layout, fields, name, lineno)
-        rows.append([_parse_value(fields[j], name, lineno, nm, plan.missing)
+        rows.append([_parse_value(fields[j], name, lineno, nm, plan.missing, layout.decimal)
                      for j, nm in zip(plan.usecols, plan.names)])
         linenos.append(lineno)
     return _narrowed(plan, rows, linenos)
@@ -1123,11 +1183,17 @@ def _zero_one_column(x: NDArray[Any]) -> bool:
 
 def parse_chunk(plan: ChunkPlan, data: bytes, base_line: int) -> NDArray[np.floating]:
     """One chunk's selected values: the fast parser's, or the exact locator's when the fast
-    parser refuses the chunk or finds a value that is not finite."""
-    if plan.large:
-        x = _pandas(plan, data)
+    parser refuses the chunk or finds a value that is not finite.  With decimal commas
+    (Layout.decimal), the fast parser reads the chunk with every ',' made a '.', where it
+    holds no '.' (which such a file's numbers never hold: the locator says where)."""
+    points = data if plan.layout.decimal == "." else (
+        None if b"." in data else data.replace(b",", b"."))
+    if points is None:
+        x = None
+    elif plan.large:
+        x = _pandas(plan, points)
     else:
-        x = _loadtxt(plan, data)
+        x = _loadtxt(plan, points)
         if x is not None and x.shape[1] == plan.layout.n_fields:
             x = x if plan.use_all else x[:, plan.usecols]
         else:
@@ -1232,7 +1298,8 @@ def read_text(inp: Input, *, delim: str | None, sniff: bool, header: bool | None
     """
     layout = prologue(inp, delim, sniff, header)
     plan = make_plan(inp, layout, columns, dtype, missing)
-    if plan.large and inp.path is not None and inp.size is not None:
+    if plan.large and inp.path is not None and inp.size is not None \
+            and layout.decimal == ".":
         x = _pandas_file(plan, inp.path)
         if x is not None and x.shape[0] > 0 and _all_finite(x):
             return x, plan.names, layout.notes
