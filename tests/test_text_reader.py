@@ -286,6 +286,17 @@ def test_decimal_commas_read_the_same_on_every_path(tmp_path: Path,
     np.testing.assert_array_equal(read_points("-", stdin=io.BytesIO(data)).x, x)
 
 
+@pytest.mark.parametrize("delimiter", [";", "\t", "|", " "])
+def test_decimal_commas_without_a_header_are_sniffed(delimiter: str) -> None:
+    # the first line holds ',' (in its numbers): the delimiter that splits the first
+    # lines alike into numbers is chosen, not ','
+    x = np.random.default_rng(6).normal(size=(20, 3))
+    data = b"\n".join(decimal_commas(x, delimiter).split(b"\n")[1:])
+    pts = read_points("-", stdin=io.BytesIO(data))
+    np.testing.assert_array_equal(pts.x, x)
+    assert pts.column_names == ["0", "1", "2"]
+
+
 def test_decimal_commas_stay_on_the_fast_path(tmp_path: Path, no_locator: None,
                                               parser: str) -> None:
     x = np.random.default_rng(5).normal(size=(50, 2))

@@ -579,26 +579,30 @@ def _sniff(first_line: str, second_line: str | None) -> str | None:
     """The delimiter the first content lines show: ',', tab, ';', '|' or whitespace (None).
 
     A first line with spaces over a second line without them is a one-column CSV whose
-    header name holds a space, not whitespace-separated text; ',' gives way to ';' where
-    ';' separates numbers written with decimal commas (_semicolons).
+    header name holds a space, not whitespace-separated text; ',' gives way to another
+    delimiter that separates numbers written with decimal commas (_decimal_commas_split).
     """
     for cand in _SNIFF_CANDIDATES:
         if cand in first_line:
-            return ";" if cand == "," and _semicolons(first_line, second_line) else cand
+            if cand != ",":
+                return cand
+            return next((other for other in (*_SNIFF_CANDIDATES[1:], None)
+                         if _decimal_commas_split(other, first_line, second_line)), ",")
     if second_line is not None and len(first_line.split()) > 1 and len(second_line.split()) == 1:
         return ","
     return None
 
 
-def _semicolons(first_line: str, second_line: str | None) -> bool:
-    """Whether ';' separates the fields of the first lines, not ',': they split into as
-    many fields (two or more) at ';', and the last of them into numbers only, some with
-    decimal commas (1,5;2,25)."""
+def _decimal_commas_split(delim: str | None, first_line: str, second_line: str | None
+                          ) -> bool:
+    """Whether delim, not ',', separates the fields of the first lines: they split into
+    as many fields (two or more) at it, and the last of them into numbers only, some
+    with decimal commas (1,5;2,25)."""
     lines = [first_line] + ([second_line] if second_line is not None else [])
-    counts = {len(_split(line, ";")) for line in lines}
+    counts = {len(_split(line, delim)) for line in lines}
     if len(counts) != 1 or counts.pop() < 2:
         return False
-    values = [_unquote(f) for f in _split(lines[-1], ";")]
+    values = [_unquote(f) for f in _split(lines[-1], delim)]
     return all(_kind(v) == "number" for v in values) and any(
         re.fullmatch(_DECIMAL_COMMA, v) for v in values)
 
