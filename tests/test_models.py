@@ -507,6 +507,18 @@ def test_the_newton_system_is_the_orientation_objectives_derivatives(model: str)
     assert np.abs(hess - numerical_hess).max() > 0  # not one computation compared with itself
 
 
+def test_a_newton_step_solves_by_cholesky_or_says_it_cannot() -> None:
+    from emgmm_cli.engine import families
+
+    rng = np.random.default_rng(8)
+    a = rng.normal(size=(6, 6))
+    spd, b = a @ a.T + 6.0 * np.eye(6), rng.normal(size=6)
+    solved = families._cholesky_solve(spd, b)
+    assert solved is not None
+    np.testing.assert_allclose(solved, np.linalg.solve(spd, b), rtol=1e-12)
+    assert families._cholesky_solve(spd - 100.0 * np.eye(6), b) is None  # indefinite
+
+
 @pytest.mark.parametrize("model", ["EVE", "VVE"])
 @pytest.mark.parametrize("warm", [False, True], ids=["first", "warm"])
 def test_the_common_orientation_is_one_the_majorisation_cannot_lower(model: str,

@@ -523,21 +523,32 @@ def _newton_step(w: Array, orient: Array, nk: Array, terms: Terms, mu: float
     (-g.step / 2), and mu: where the Hessian is not positive definite (away from a
     minimum, or along directions where it is flat), mu I is added to it (DAMPING), and
     the step still goes down, shorter; the next step starts from a tenth of that mu."""
-    from scipy.linalg import cho_factor, cho_solve  # only EVE and VVE need scipy here
-
     grad, hess = _newton_system(w, orient, nk, terms)
     r = len(grad)
     scale = float(np.abs(np.diagonal(hess)).mean()) or 1.0
     mu = 0.1 * mu if mu > DAMPING * scale else 0.0
     for _ in range(DAMPINGS):
-        try:
-            factor = cho_factor(hess + mu * np.eye(r) if mu else hess, check_finite=False)
-        except np.linalg.LinAlgError:
+        solved = _cholesky_solve(hess + mu * np.eye(r) if mu else hess, grad)
+        if solved is None:
             mu = DAMPING * scale if not mu else 10.0 * mu
             continue
-        step = -cho_solve(factor, grad, check_finite=False)
+        step = -solved
         return step, -0.5 * float(grad @ step), mu
     return np.zeros(r), 0.0, mu
+
+
+def _cholesky_solve(matrix: Array, rhs: Array) -> Array | None:
+    """matrix^-1 rhs from the Cholesky factor of a symmetric float64 matrix, or None where
+    the factor does not exist (not positive definite).  LAPACK's potrf and potrs, as
+    scipy.linalg's cho_factor and cho_solve call them (the same numbers), without their
+    wrappers: select -c EVE,VVE on iris, jobs 1, 1.34 -> 1.20 s (2026-12-05)."""
+    from scipy.linalg.lapack import dpotrf, dpotrs  # only EVE and VVE need scipy here
+
+    factor, info = dpotrf(matrix, lower=0, clean=0)
+    if info != 0:
+        return None
+    solved, info = dpotrs(factor, rhs, lower=0)
+    return solved if info == 0 else None
 
 
 def _line_search(w: Array, orient: Array, nk: Array, diagonal: Diagonal, step: Array,
