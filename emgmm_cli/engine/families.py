@@ -202,7 +202,8 @@ def m_step_eii(w: Array, nk: Array, previous: Array | None) -> Array:
 
 
 def _eigen(w: Array) -> tuple[Array, Array]:
-    """Eigenvalues (K, D), ascending, and eigenvectors (K, D, D) of each W_k."""
+    """Eigenvalues (K, D), ascending, and eigenvectors (K, D, D) of each W_k (of a stack
+    of mixtures too: (C, K, ...))."""
     values, vectors = np.linalg.eigh(w)
     return values, vectors
 
