@@ -330,12 +330,29 @@ def test_sample_tsv_and_label_name_clash(tmp_path: Path, full: Fitted) -> None:
 
 @pytest.mark.parametrize("args, message", [
     ([], "Missing option '-n' / '--n-samples'."),
-    (["-n", "0"], "Invalid value for '-n' / '--n-samples': 0 is not in the range x>=1."),
+    (["-n", "-1"], "Invalid value for '-n' / '--n-samples': -1 is not in the range x>=0."),
 ])
 def test_sample_usage_errors(full: Fitted, args: list[str], message: str) -> None:
     result = invoke("sample", str(full.model), *args)
     assert result.exit_code == 2
     assert result.stderr.endswith(f"Error: {message}\n")
+
+
+def test_sample_of_no_points_is_make_blobs_of_none(tmp_path: Path, full: Fitted) -> None:
+    """-n 0 writes what make-blobs -n 0 writes: the columns and no rows (in every format),
+    and an empty labels file."""
+    assert ok("sample", str(full.model), "-n", "0", "--seed", "0").stdout == "x,y\n"
+    assert ok("make-blobs", "-n", "0", "--seed", "0").stdout == "x0,x1\n"
+    for name in ("s.npy", "s.json", "s.parquet"):
+        ok("sample", str(full.model), "-n", "0", "-o", str(tmp_path / name), "--labels",
+           str(tmp_path / "labels.csv"))
+        assert (tmp_path / "labels.csv").read_text() == ""
+    assert np.load(tmp_path / "s.npy").shape == (0, 2)
+    assert json.loads((tmp_path / "s.json").read_text()) == []
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    assert pd.read_parquet(tmp_path / "s.parquet").columns.tolist() == ["x", "y"]
+    assert len(pd.read_parquet(tmp_path / "s.parquet")) == 0
 
 
 # --- info ----------------------------------------------------------------------------------

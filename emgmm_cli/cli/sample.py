@@ -18,8 +18,8 @@ from .options import (
 
 @command(short_help="Draw points from a saved model.")
 @model_argument
-@click.option("-n", "--n-samples", type=click.IntRange(min=1), required=True, metavar="N",
-              help="Number of points to draw.")
+@click.option("-n", "--n-samples", type=click.IntRange(min=0), required=True, metavar="N",
+              help="Number of points to draw (0: no rows, as make-blobs -n 0).")
 @click.option("--seed", type=click.IntRange(min=0),
               help="Random seed; the same seed gives the same points (default: fresh).")
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
