@@ -38,7 +38,7 @@ from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.cli.main import cli
 from emgmm_cli.engine import FitOptions, fit, m_step
 from emgmm_cli.engine.errors import NotPositiveDefinite
-from emgmm_cli.engine.families import FAMILIES, Diagonal, Terms, family
+from emgmm_cli.engine.families import FAMILIES, family
 from emgmm_cli.engine.stats import chunk_stats, stats_from_resp
 
 DATA = Path(__file__).parent / "data"
@@ -471,36 +471,13 @@ def _wine_std() -> np.ndarray:
     return (x - x.mean(axis=0)) / x.std(axis=0)
 
 
-def _orientation_parts(model: str) -> tuple[Diagonal, Terms]:
+def _orientation_parts(model: str) -> tuple[Callable[..., tuple[np.ndarray, float]],
+                                            Callable[..., tuple[np.ndarray, np.ndarray, float]]]:
     from emgmm_cli.engine import families
 
     if model == "EVE":
         return families._eve_diagonal, families._eve_terms
     return families._vve_diagonal, families._vve_terms
-
-
-# The orientation's helpers work on stacks of mixtures (C, K, ...); these call them on one.
-
-
-def profiled(w: np.ndarray, orient: np.ndarray, nk: np.ndarray,
-             diagonal: Diagonal) -> tuple[np.ndarray, float]:
-    from emgmm_cli.engine import families
-
-    delta, objective = families._profiled(w[None], orient[None], nk[None], diagonal)
-    return delta[0], float(objective[0])
-
-
-def majorise(w: np.ndarray, alpha: np.ndarray, orient: np.ndarray, delta: np.ndarray,
-             step: Callable[..., np.ndarray] | None = None) -> np.ndarray:
-    from emgmm_cli.engine import families
-
-    return (step or families._majorise)(w[None], alpha[None], orient[None], delta[None])[0]
-
-
-def volume_one_sum(m: np.ndarray) -> np.ndarray:
-    from emgmm_cli.engine import families
-
-    return families._volume_one_sum(m[None])[0]
 
 
 @pytest.mark.parametrize("model", ["EVE", "VVE"])
@@ -517,10 +494,9 @@ def test_the_newton_system_is_the_orientation_objectives_derivatives(model: str)
     diagonal, terms = _orientation_parts(model)
 
     def objective(v: np.ndarray) -> float:
-        return profiled(w, orient @ _rotation(v, d)[0], nk, diagonal)[1]
+        return families._profiled(w, orient @ _rotation(v, d)[0], nk, diagonal)[1]
 
-    grads, hessians = families._newton_system(w[None], orient[None], nk[None], terms)
-    grad, hess = grads[0], hessians[0]
+    grad, hess = families._newton_system(w, orient, nk, terms)
     h, eye = 1e-4, np.eye(r)
     numerical_grad = np.array([(objective(h * e) - objective(-h * e)) / (2 * h) for e in eye])
     numerical_hess = np.array([[(objective(h * (a + b)) - objective(h * (a - b))
@@ -567,11 +543,11 @@ def test_the_common_orientation_is_one_the_majorisation_cannot_lower(model: str,
     diagonal, _ = _orientation_parts(model)
     scaled = covs / np.linalg.det(covs)[:, None, None] ** (1 / 13)
     orient = np.linalg.eigh(scaled.sum(axis=0))[1]
-    delta, _ = profiled(w, orient, nk, diagonal)
+    delta, _ = families._profiled(w, orient, nk, diagonal)
     alpha = np.linalg.eigvalsh(w)[:, -1]
     for _ in range(200):
-        orient = majorise(w, alpha, orient, delta)
-        delta, _ = profiled(w, orient, nk, diagonal)
+        orient = families._majorise(w, alpha, orient, delta)
+        delta, _ = families._profiled(w, orient, nk, diagonal)
     further = expected_loglik(nk, w, families._rotate(delta, np.broadcast_to(orient, w.shape)))
     assert further >= ours - 1e-10 * abs(ours), (ours, further)
 
@@ -596,26 +572,26 @@ def test_beyond_newtons_columns_the_majorisation_is_accelerated(model: str,
     m_step_of = family(model).m_step
     other_nk, _, other_w = scatter(x, responsibilities(x, 3, seed=4))
     previous = m_step_of(other_w, other_nk, None) if warm else None
-    majorise_stack, calls = families._majorise, [0]
+    majorise, calls = families._majorise, [0]
 
     def counted(*args: np.ndarray) -> np.ndarray:
         calls[0] += 1
-        return majorise_stack(*args)
+        return majorise(*args)
 
     families._majorise = counted  # type: ignore[assignment]
     try:
         ours = expected_loglik(nk, w, m_step_of(w, nk, previous))
     finally:
-        families._majorise = majorise_stack
+        families._majorise = majorise
     diagonal, _ = _orientation_parts(model)
-    start = w.sum(axis=0) if previous is None else volume_one_sum(previous)
+    start = w.sum(axis=0) if previous is None else families._volume_one_sum(previous)
     orient = np.linalg.eigh(start)[1]
-    delta, before = profiled(w, orient, nk, diagonal)
+    delta, before = families._profiled(w, orient, nk, diagonal)
     alpha = np.linalg.eigvalsh(w)[:, -1]
     tol = families.MSTEP_WARM_TOL if warm else families.MSTEP_TOL
     for steps in range(1, 1001):
-        orient = majorise(w, alpha, orient, delta, majorise_stack)
-        delta, after = profiled(w, orient, nk, diagonal)
+        orient = majorise(w, alpha, orient, delta)
+        delta, after = families._profiled(w, orient, nk, diagonal)
         done, before = families._converged(before, after, tol), after
         if done:
             break
@@ -647,13 +623,13 @@ def test_an_orientation_extrapolated_into_overflow_is_refused(
         cov = family(model).m_step(w, nk, None)
     diagonal, _ = _orientation_parts(model)
     orient = min((np.linalg.eigh(s)[1] for s in [w.sum(axis=0),
-                                                 volume_one_sum(w), *w]),
-                 key=lambda o: profiled(w, o, nk, diagonal)[1])
-    delta, before = profiled(w, orient, nk, diagonal)
+                                                 families._volume_one_sum(w), *w]),
+                 key=lambda o: families._profiled(w, o, nk, diagonal)[1])
+    delta, before = families._profiled(w, orient, nk, diagonal)
     alpha = np.linalg.eigvalsh(w)[:, -1]
     for _ in range(families.MSTEP_MAX_ITER):
-        orient = majorise(w, alpha, orient, delta)
-        delta, after = profiled(w, orient, nk, diagonal)
+        orient = families._majorise(w, alpha, orient, delta)
+        delta, after = families._profiled(w, orient, nk, diagonal)
         done, before = families._converged(before, after, families.MSTEP_TOL), after
         if done:
             break

@@ -21,7 +21,7 @@ from emgmm_cli.engine.stacked import run_stacked
 from emgmm_cli.engine.stats import chunk_moments
 
 FAMILIES = ["VVV", "EEE", "VVI", "VII", "EII", "VEI", "EVI", "VEE", "EEV", "EVV", "VEV",
-            "EVE", "VVE"]
+            "EVE"]
 
 
 def blobs(seed: int, n: int = 300, d: int = 3) -> np.ndarray:

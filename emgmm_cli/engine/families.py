@@ -301,6 +301,11 @@ def m_step_vev(w: Array, nk: Array, previous: Array | None) -> Array:
     return _rotate(lam[:, :, None] * shape[:, None], vectors)
 
 
+#: The M-steps that take a stack of mixtures (above).
+_STACKED_M_STEPS = (m_step_vvv, m_step_eee, m_step_vii, m_step_eii, m_step_evv, m_step_eev,
+                    m_step_vee, m_step_vev)
+
+
 def _polar(f: Array) -> Array:
     """The orthogonal matrix nearest f: U V^T from f = U S V^T (it maximises tr(f^T D))."""
     u, _, vt = np.linalg.svd(f)
@@ -319,20 +324,18 @@ def _nearest_orthogonal(f: Array) -> Array | None:
         return None
 
 
-#: Diagonals b_k = diag(D^T W_k D) (C, K, D) and weights n_k (C, K) of a stack of C
-#: mixtures -> (Delta_k (C, K, D), each mixture's objective (C,)): the conditional maximum
-#: of a common-orientation model given D (_eve_diagonal, _vve_diagonal).
-Diagonal = Callable[[Array, Array], tuple[Array, Array]]
-#: b and n -> the first and second derivatives of that objective in b: (u (C, K, D), the
-#: Hessian's blocks within each component (C, K, D, D), and c (C,) where the Hessian also
-#: has c u u^T across all of them).
-Terms = Callable[[Array, Array], tuple[Array, Array, Array]]
+#: Diagonals b_k = diag(D^T W_k D) and weights n_k -> (Delta_k, the objective): the
+#: conditional maximum of a common-orientation model given D (_eve_diagonal, _vve_diagonal).
+Diagonal = Callable[[Array, Array], tuple[Array, float]]
+#: b and n -> the first and second derivatives of that objective in b: (u (K, D), the
+#: Hessian's blocks within each component (K, D, D), and c where the Hessian also has
+#: c u u^T across all of them).
+Terms = Callable[[Array, Array], tuple[Array, Array, float]]
 
 
 def _common_orientation(w: Array, nk: Array, previous: Array | None,
                         diagonal: Diagonal, terms: Terms) -> Array:
-    """D diag(delta_k) D^T with one orientation D for all components (EVE, VVE), for each
-    of a stack of C mixtures (W (C, K, D, D), nk (C, K), previous (C, K, D, D) or None).
+    """D diag(delta_k) D^T with one orientation D for all components (EVE, VVE).
 
     Given D, delta_k comes from b_k = diag(D^T W_k D) in closed form (``diagonal``, which
     returns delta and the objective).  D starts from the eigenvectors of the previous
@@ -344,79 +347,47 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     convergence is linear and slow near the end, so from there (with NEWTON_COLUMNS
     columns) D takes Newton steps on the orthogonal group instead (_newton_step), each
     halved until it lowers the objective (a majorisation step where none does), until the
-    step's expected decrease is below MSTEP_TOL of 1 + the objective (_orientation_steps:
-    every mixture of the stack at once, each to its own end); with more columns, the
-    majorisation steps go on accelerated (_squared_majorisation, one mixture at a time).
+    step's expected decrease is below MSTEP_TOL of 1 + the objective; with more columns,
+    the majorisation steps go on accelerated (_squared_majorisation).
     """
-    alpha = np.linalg.eigvalsh(w)[..., -1]
+    alpha = np.linalg.eigvalsh(w)[:, -1]
     # K + 2 first starts: from the pooled scatter's alone, the first M-steps of small
     # components took 20 ms each on standardised wine, a third of VVE's time; select -c
     # VVE there 4.4 -> 3.3 s of CPU, EVE's the same; over the EVE and VVE cells of iris
     # and wine (raw, standardised), K = 1..9, no cell that is not degenerate ended lower,
     # iris VVE K = 6 0.51 higher (2026-12-04)
-    starts = ([w.sum(axis=1), _volume_one_sum(w), *np.swapaxes(w, 0, 1)] if previous is None
+    starts = ([w.sum(axis=0), _volume_one_sum(w), *w] if previous is None
               else [_volume_one_sum(previous)])
     ends = [(orient, *_profiled(w, orient, nk, diagonal))
             for orient in (np.linalg.eigh(start)[1] for start in starts)]
-    # each mixture's first start of the lowest objective (as min() takes it)
-    pick = [(min(range(len(ends)), key=lambda s: ends[s][2][j]), j) for j in range(len(nk))]
-    orient = np.array([ends[s][0][j] for s, j in pick])
-    delta = np.array([ends[s][1][j] for s, j in pick])
-    before = np.array([ends[s][2][j] for s, j in pick])
-    d = orient.shape[-1]
+    orient, delta, before = min(ends, key=lambda end: end[2])  # the first of equals
+    d = orient.shape[0]
     # without Newton steps, majorisation steps from a previous orientation stop at
     # mclust's inner tolerance
     steps = NEWTON_COLUMNS[0] <= d <= NEWTON_COLUMNS[1]
     last = MSTEP_TOL if steps or previous is None else MSTEP_WARM_TOL
     if d > NEWTON_COLUMNS[1]:
-        for j in range(len(nk)):
-            one = slice(j, j + 1)
-            orient[one], delta[one] = _squared_majorisation(
-                w[one], nk[one], alpha[one], orient[one], delta[one], float(before[j]),
-                diagonal, last)
-    else:
-        _orientation_steps(w, nk, alpha, (orient, delta, before), diagonal, terms, steps,
-                           last)
-    return _rotate(delta, np.broadcast_to(orient[:, None], w.shape))
-
-
-def _orientation_steps(w: Array, nk: Array, alpha: Array, at: tuple[Array, Array, Array],
-                       diagonal: Diagonal, terms: Terms, steps: bool, last: float) -> None:
-    """_common_orientation's majorisation and Newton steps, in place on at = (D (C, D, D),
-    Delta (C, K, D), objective (C,)), for every mixture of the stack at once: each takes
-    the steps it would take alone (a Newton step, where it has switched to them and one
-    lowers its objective, else a majorisation step) and stops on its own: where a Newton
-    step expects too little decrease, or a majorisation step lowers the objective by less
-    than last of 1 + its size, or after MSTEP_MAX_ITER steps."""
-    orient, delta, before = at
-    newton = np.zeros(len(nk), dtype=bool)
-    mu = np.zeros(len(nk))
-    going = np.ones(len(nk), dtype=bool)
+        orient, delta = _squared_majorisation(w, nk, alpha, orient, delta, before, diagonal,
+                                              last)
+        return _rotate(delta, np.broadcast_to(orient, w.shape))
+    newton, mu = False, 0.0
     for _ in range(MSTEP_MAX_ITER):
-        major = going.copy()
-        on = np.flatnonzero(going & newton)
-        if on.size:
-            step, decrease, mu[on] = _newton_step(w[on], orient[on], nk[on], terms, mu[on])
-            small = ~(decrease > MSTEP_TOL * (1.0 + np.abs(before[on])))
-            going[on[small]] = major[on[small]] = False
-            on, step = on[~small], step[~small]
-            found, moved, moved_delta, moved_after = _line_search(
-                w[on], orient[on], nk[on], diagonal, step, before[on])
-            took = on[found]
-            orient[took], delta[took], before[took] = (moved[found], moved_delta[found],
-                                                      moved_after[found])
-            major[took] = False
-        on = np.flatnonzero(major)
-        if on.size:
-            moved = _majorise(w[on], alpha[on], orient[on], delta[on])
-            moved_delta, after = _profiled(w[on], moved, nk[on], diagonal)
-            change = before[on] - after
-            if steps:
-                newton[on] |= ~(change > NEWTON_FROM * (1.0 + np.abs(after)))
-            going[on[~(change > last * (1.0 + np.abs(after)))]] = False
-            orient[on], delta[on], before[on] = moved, moved_delta, after
-        if not going.any():
-            return
+        if newton:
+            step, decrease, mu = _newton_step(w, orient, nk, terms, mu)
+            if not decrease > MSTEP_TOL * (1.0 + abs(before)):
+                break
+            found = _line_search(w, orient, nk, diagonal, step, before)
+            if found is not None:
+                orient, delta, before = found
+                continue
+        orient = _majorise(w, alpha, orient, delta)
+        delta, after = _profiled(w, orient, nk, diagonal)
+        done = _converged(before, after, last)
+        newton = newton or (steps and _converged(before, after, NEWTON_FROM))
+        before = after
+        if done:
+            break
+    return _rotate(delta, np.broadcast_to(orient, w.shape))
 
 
 def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delta: Array,
@@ -428,20 +399,15 @@ def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delt
     the nearest orthogonal matrix and kept where its objective is below D2's; the cycle
     goes on from D2 otherwise (also where D' overflows: _nearest_orthogonal).  It stops
     when a majorisation step lowers the objective by less than tol of 1 + its size, or
-    after MSTEP_MAX_ITER steps: (D, Delta_k).  One mixture, as a stack of one."""
+    after MSTEP_MAX_ITER steps: (D, Delta_k)."""
     bound = StepBound()
-
-    def profiled(at: Array) -> tuple[Array, float]:
-        found, objective = _profiled(w, at, nk, diagonal)
-        return found, float(objective[0])
-
     for _ in range(MSTEP_MAX_ITER // 2):
         first = _majorise(w, alpha, orient, delta)
-        delta1, after1 = profiled(first)
+        delta1, after1 = _profiled(w, first, nk, diagonal)
         if _converged(before, after1, tol):
             return first, delta1
         second = _majorise(w, alpha, first, delta1)
-        delta2, after2 = profiled(second)
+        delta2, after2 = _profiled(w, second, nk, diagonal)
         if _converged(after1, after2, tol):
             return second, delta2
         r, v = first - orient, second - 2.0 * first + orient
@@ -449,7 +415,7 @@ def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delt
         if a > 1.0:
             guess = _nearest_orthogonal(orient + (2.0 * a) * r + (a * a) * v)
             if guess is not None:
-                delta_g, after_g = profiled(guess)
+                delta_g, after_g = _profiled(w, guess, nk, diagonal)
                 if after_g < after2:
                     orient, delta, before = guess, delta_g, after_g
                     bound.taken(a)
@@ -462,29 +428,27 @@ def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delt
 
 
 def _volume_one_sum(m: Array) -> Array:
-    """Each mixture's matrices (a stack (C, K, D, D)), each scaled to determinant 1, summed
-    over its components: (C, D, D)."""
-    return _scaled(m, 1.0 / _det_root(m, 2)).sum(axis=1)
+    """The sum of a stack of matrices (K, D, D), each scaled to determinant 1."""
+    return _scaled(m, 1.0 / _det_root(m)).sum(axis=0)
 
 
-def _profiled(w: Array, orient: Array, nk: Array, diagonal: Diagonal) -> tuple[Array, Array]:
-    """(Delta_k, the objective) of each mixture of a stack at its orientation D (C, D, D):
-    diagonal's of b_k = diag(D^T W_k D)."""
-    return diagonal((orient[:, None] * (w @ orient[:, None])).sum(axis=-2), nk)
+def _profiled(w: Array, orient: Array, nk: Array, diagonal: Diagonal) -> tuple[Array, float]:
+    """(Delta_k, the objective) at orientation D: diagonal's of b_k = diag(D^T W_k D)."""
+    return diagonal((orient * (w @ orient)).sum(axis=1), nk)
 
 
 def _majorise(w: Array, alpha: Array, orient: Array, delta: Array) -> Array:
-    """Browne and McNicholas's two majorisation steps from D, for each mixture of a stack:
-    with alpha_k the largest eigenvalue of W_k, F = sum_k (alpha_k I - W_k) D
-    diag(1 / delta_k) and D = U V^T from F = U S V^T, which never raises sum_k tr(W_k D
-    diag(1/delta_k) D^T); then, with beta_k the largest of 1 / delta_k, F = sum_k W_k D
-    (beta_k I - diag(1 / delta_k)), which helps where the first bound is loose."""
+    """Browne and McNicholas's two majorisation steps from D: with alpha_k the largest
+    eigenvalue of W_k, F = sum_k (alpha_k I - W_k) D diag(1 / delta_k) and D = U V^T from
+    F = U S V^T, which never raises sum_k tr(W_k D diag(1/delta_k) D^T); then, with beta_k
+    the largest of 1 / delta_k, F = sum_k W_k D (beta_k I - diag(1 / delta_k)), which helps
+    where the first bound is loose."""
     inv = 1.0 / delta
-    wd = w @ orient[:, None]  # W_k D, (C, K, D, D)
-    orient = _polar(orient * (alpha[:, None, :] @ inv) - np.einsum("ckij,ckj->cij", wd, inv))
-    wd = w @ orient[:, None]
-    beta = inv.max(axis=-1)
-    return _polar(np.einsum("ck,ckij->cij", beta, wd) - np.einsum("ckij,ckj->cij", wd, inv))
+    wd = w @ orient  # W_k D, (K, D, D)
+    orient = _polar(orient * (alpha @ inv) - np.einsum("kij,kj->ij", wd, inv))
+    wd = w @ orient
+    beta = inv.max(axis=1)
+    return _polar(np.einsum("k,kij->ij", beta, wd) - np.einsum("kij,kj->ij", wd, inv))
 
 
 @functools.lru_cache(maxsize=64)
@@ -525,8 +489,8 @@ def _curvature_entries(d: int) -> tuple[NDArray[np.intp], NDArray[np.intp], Arra
 
 
 def _newton_system(w: Array, orient: Array, nk: Array, terms: Terms) -> tuple[Array, Array]:
-    """The gradient (C, R) and Hessian (C, R, R) of each mixture's objective at D exp(A)
-    in the entries A_pq (p < q, _rotation_pairs) of a skew-symmetric A, at A = 0.
+    """The gradient and Hessian of the objective at D exp(A) in the entries A_pq (p < q,
+    _rotation_pairs) of a skew-symmetric A, at A = 0.
 
     With M_k = D^T W_k D, b_kj = (M_k)_jj and u, H the objective's derivatives in b
     (terms): to second order in A, b_kj moves by 2 sum_i (M_k)_ij A_ij (the Jacobian J:
@@ -535,51 +499,43 @@ def _newton_system(w: Array, orient: Array, nk: Array, terms: Terms) -> tuple[Ar
     A M_k A)_jj, which is S + S^T with S read from C = sum_k M_k diag(u_k) and R_abc =
     sum_k u_ka (M_k)_bc (_curvature_entries).
     """
-    p, q = _rotation_pairs(orient.shape[-1])
-    m = np.swapaxes(orient, -1, -2)[:, None] @ w @ orient[:, None]
-    u, blocks, outer = terms(np.einsum("ckjj->ckj", m), nk)
-    c, k, d, r = m.shape[0], m.shape[1], m.shape[2], len(p)
-    mpq = m[:, :, p, q]
-    jac = np.zeros((c, k, d, r))
-    jac[:, :, p, np.arange(r)] = -2.0 * mpq
-    jac[:, :, q, np.arange(r)] = 2.0 * mpq
-    grad = 2.0 * (mpq * (u[:, :, q] - u[:, :, p])).sum(axis=1)
-    hess = np.swapaxes(jac.reshape(c, k * d, r), 1, 2) @ (blocks @ jac).reshape(c, k * d, r)
+    p, q = _rotation_pairs(orient.shape[0])
+    m = orient.T @ w @ orient
+    u, blocks, outer = terms(np.einsum("kjj->kj", m), nk)
+    k, d, r = m.shape[0], m.shape[1], len(p)
+    mpq = m[:, p, q]
+    jac = np.zeros((k, d, r))
+    jac[:, p, np.arange(r)] = -2.0 * mpq
+    jac[:, q, np.arange(r)] = 2.0 * mpq
+    grad = 2.0 * (mpq * (u[:, q] - u[:, p])).sum(axis=0)
+    hess = jac.reshape(k * d, r).T @ (blocks @ jac).reshape(k * d, r)
     c_at, c_from, c_sign, r_at, r_from, r_sign = _curvature_entries(d)
-    cm = np.einsum("zkea,zka->zea", m, u).reshape(c, -1)
-    rm = np.einsum("zka,zkbc->zabc", u, m).reshape(c, -1)
-    shift = (r * r) * np.arange(c)[:, None]  # each mixture's own bins
-    s = (np.bincount((c_at + shift).ravel(), weights=(c_sign * cm[:, c_from]).ravel(),
-                     minlength=c * r * r)
-         + np.bincount((r_at + shift).ravel(), weights=(r_sign * rm[:, r_from]).ravel(),
-                       minlength=c * r * r)).reshape(c, r, r)
-    hess += s + np.swapaxes(s, 1, 2) + outer[:, None, None] * (grad[:, :, None]
-                                                               * grad[:, None, :])
+    c = np.einsum("kea,ka->ea", m, u).reshape(-1)
+    rr = np.einsum("ka,kbc->abc", u, m).reshape(-1)
+    s = (np.bincount(c_at, weights=c_sign * c[c_from], minlength=r * r)
+         + np.bincount(r_at, weights=r_sign * rr[r_from], minlength=r * r)).reshape(r, r)
+    hess += s + s.T + outer * np.outer(grad, grad)
     return grad, hess
 
 
-def _newton_step(w: Array, orient: Array, nk: Array, terms: Terms, mu: Array
-                 ) -> tuple[Array, Array, Array]:
-    """Each mixture's Newton step from D (_newton_system), the decrease of the objective
-    it expects (-g.step / 2), and its mu: where the Hessian is not positive definite (away
-    from a minimum, or along directions where it is flat), mu I is added to it (DAMPING),
-    and the step still goes down, shorter; the next step starts from a tenth of that mu."""
+def _newton_step(w: Array, orient: Array, nk: Array, terms: Terms, mu: float
+                 ) -> tuple[Array, float, float]:
+    """The Newton step from D (_newton_system), the decrease of the objective it expects
+    (-g.step / 2), and mu: where the Hessian is not positive definite (away from a
+    minimum, or along directions where it is flat), mu I is added to it (DAMPING), and
+    the step still goes down, shorter; the next step starts from a tenth of that mu."""
     grad, hess = _newton_system(w, orient, nk, terms)
-    c, r = grad.shape
-    step, decrease, mu = np.zeros((c, r)), np.zeros(c), mu.copy()
-    for j in range(c):
-        scale = float(np.abs(np.diagonal(hess[j])).mean()) or 1.0
-        damping = 0.1 * mu[j] if mu[j] > DAMPING * scale else 0.0
-        for _ in range(DAMPINGS):
-            solved = _cholesky_solve(hess[j] + damping * np.eye(r) if damping else hess[j],
-                                     grad[j])
-            if solved is not None:
-                step[j] = -solved
-                decrease[j] = -0.5 * float(grad[j] @ step[j])
-                break
-            damping = DAMPING * scale if not damping else 10.0 * damping
-        mu[j] = damping
-    return step, decrease, mu
+    r = len(grad)
+    scale = float(np.abs(np.diagonal(hess)).mean()) or 1.0
+    mu = 0.1 * mu if mu > DAMPING * scale else 0.0
+    for _ in range(DAMPINGS):
+        solved = _cholesky_solve(hess + mu * np.eye(r) if mu else hess, grad)
+        if solved is None:
+            mu = DAMPING * scale if not mu else 10.0 * mu
+            continue
+        step = -solved
+        return step, -0.5 * float(grad @ step), mu
+    return np.zeros(r), 0.0, mu
 
 
 def _cholesky_solve(matrix: Array, rhs: Array) -> Array | None:
@@ -597,85 +553,68 @@ def _cholesky_solve(matrix: Array, rhs: Array) -> Array | None:
 
 
 def _line_search(w: Array, orient: Array, nk: Array, diagonal: Diagonal, step: Array,
-                 before: Array) -> tuple[NDArray[np.bool_], Array, Array, Array]:
-    """Each mixture's D moved along its step (the Cayley transform of its A, orthogonal and
-    equal to exp(A) to second order), halved until its objective is lower than before:
-    (which found one, D, Delta_k, the objective); a mixture whose LINE_SEARCH_HALVINGS
-    tries find none is not found (its other entries unread)."""
-    c, d = orient.shape[0], orient.shape[-1]
+                 before: float) -> tuple[Array, Array, float] | None:
+    """D moved along the step (the Cayley transform of its A, orthogonal and equal to
+    exp(A) to second order), halved until the objective is lower than before: (D, Delta_k,
+    the objective), or None where LINE_SEARCH_HALVINGS do not find one."""
+    d = orient.shape[0]
     p, q = _rotation_pairs(d)
     eye = np.eye(d)
-    half = np.zeros((c, d, d))  # A / 2, A the step's skew-symmetric matrix
-    half[:, p, q] = 0.5 * step
-    half[:, q, p] = -0.5 * step
-    found = np.zeros(c, dtype=bool)
-    out, out_delta, out_after = orient.copy(), np.zeros(w.shape[:-1]), np.zeros(c)
+    half = np.zeros((d, d))  # A / 2, A the step's skew-symmetric matrix
+    half[p, q] = 0.5 * step
+    half[q, p] = -0.5 * step
     for _ in range(LINE_SEARCH_HALVINGS):
-        on = np.flatnonzero(~found)
-        if not on.size:
-            break
-        moved = orient[on] @ np.linalg.solve(eye - half[on], eye + half[on])
-        delta, after = _profiled(w[on], moved, nk[on], diagonal)
-        lower = after < before[on]
-        hit = on[lower]
-        found[hit] = True
-        out[hit], out_delta[hit], out_after[hit] = moved[lower], delta[lower], after[lower]
-        half[on[~lower]] *= 0.5
-    return found, out, out_delta, out_after
+        moved = orient @ np.linalg.solve(eye - half, eye + half)
+        delta, after = _profiled(w, moved, nk, diagonal)
+        if after < before:
+            return moved, delta, after
+        half *= 0.5
+    return None
 
 
-def _eve_diagonal(b: Array, nk: Array) -> tuple[Array, Array]:
+def _eve_diagonal(b: Array, nk: Array) -> tuple[Array, float]:
     """lambda A_k from b_k = diag(D^T W_k D): A_k = b_k / |b_k|^(1/D), lambda =
     sum_k |b_k|^(1/D) / n; objective D n log lambda (+ D n)."""
-    root = _det_root(b, 2)
-    lam = root.sum(axis=-1) / nk.sum(axis=-1)
-    return b * (lam[:, None] / root)[..., None], b.shape[-1] * nk.sum(axis=-1) * np.log(lam)
+    root = _det_root(b)
+    lam = root.sum() / nk.sum()
+    return b * (lam / root)[:, None], b.shape[1] * float(nk.sum()) * float(np.log(lam))
 
 
-def _eve_terms(b: Array, nk: Array) -> tuple[Array, Array, Array]:
+def _eve_terms(b: Array, nk: Array) -> tuple[Array, Array, float]:
     """The derivatives of EVE's objective D n log(S / n) in b, S = sum_k r_k with r_k =
     |b_k|^(1/D): dr_k/db_kj = r_k / (D b_kj), and d2r_k/db_kj db_kl = r_k / (D^2 b_kj b_kl)
     less r_k / (D b_kj^2) where j = l; times D n / S, less (D n / S^2) dS dS^T."""
-    d = b.shape[-1]
-    root = _det_root(b, 2)
-    total = nk.sum(axis=-1)
-    scale = (d * total / root.sum(axis=-1))[:, None, None]
-    u = scale * root[..., None] / (d * b)
-    blocks = (scale[..., None] / (d * d)) * root[..., None, None] / (b[..., :, None]
-                                                                     * b[..., None, :])
-    blocks[..., np.arange(d), np.arange(d)] -= scale * root[..., None] / (d * b * b)
-    return u, blocks, -1.0 / (d * total)
+    d = b.shape[1]
+    root = _det_root(b)
+    scale = d * float(nk.sum()) / float(root.sum())
+    u = scale * root[:, None] / (d * b)
+    blocks = (scale / (d * d)) * root[:, None, None] / (b[:, :, None] * b[:, None, :])
+    blocks[:, np.arange(d), np.arange(d)] -= scale * root[:, None] / (d * b * b)
+    return u, blocks, -1.0 / (d * float(nk.sum()))
 
 
-def _vve_diagonal(b: Array, nk: Array) -> tuple[Array, Array]:
+def _vve_diagonal(b: Array, nk: Array) -> tuple[Array, float]:
     """lambda_k A_k = b_k / n_k; objective sum_k n_k log|b_k / n_k| (+ D n)."""
-    delta = b / nk[..., None]
-    return delta, np.einsum("ck,ck->c", nk, np.log(delta).sum(axis=-1))
+    delta = b / nk[:, None]
+    return delta, float(nk @ np.log(delta).sum(axis=1))
 
 
-def _vve_terms(b: Array, nk: Array) -> tuple[Array, Array, Array]:
+def _vve_terms(b: Array, nk: Array) -> tuple[Array, Array, float]:
     """The derivatives of VVE's objective sum_kj n_k log b_kj (+ a constant) in b."""
-    d = b.shape[-1]
+    d = b.shape[1]
     blocks = np.zeros(b.shape + (d,))
-    blocks[..., np.arange(d), np.arange(d)] = -nk[..., None] / (b * b)
-    return nk[..., None] / b, blocks, np.zeros(len(nk))
+    blocks[:, np.arange(d), np.arange(d)] = -nk[:, None] / (b * b)
+    return nk[:, None] / b, blocks, 0.0
 
 
-@_one_or_stack
 def m_step_eve(w: Array, nk: Array, previous: Array | None) -> Array:
     """lambda D A_k D^T (iterative: _common_orientation)."""
     return _common_orientation(w, nk, previous, _eve_diagonal, _eve_terms)
 
 
-@_one_or_stack
 def m_step_vve(w: Array, nk: Array, previous: Array | None) -> Array:
     """lambda_k D A_k D^T (iterative: _common_orientation)."""
     return _common_orientation(w, nk, previous, _vve_diagonal, _vve_terms)
-
-
-#: The M-steps that take a stack of mixtures: every family's.
-_STACKED_M_STEPS = (m_step_vvv, m_step_eee, m_step_vii, m_step_eii, m_step_evv, m_step_eev,
-                    m_step_vee, m_step_vev, m_step_eve, m_step_vve)
 
 
 # --- per-component forms ---------------------------------------------------------------------

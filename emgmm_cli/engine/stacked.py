@@ -11,11 +11,10 @@ number of runs).  The kernels of all their components are stacked into one (the 
 or expanded forms side by side), one call computes every component's log-density of
 every row, the responsibilities are normalised within each run's K components, and one
 call gives every component's first and second moments.  The M-step too is one for all
-where the family's takes a stack (Family.stacks: every family of the table, the
-iterative M-steps of VEI, VEE, VEV, EVE and VVE each mixture to its own end), and the
-precision factors of every component come from one batched factorisation; a family
-registered without it, and a run with a collapsed component, take their M-step one run
-at a time (em.m_step).
+where the family's takes a stack (Family.stacks: every family but EVE and VVE, the
+iterative M-steps of VEI, VEE and VEV each mixture to its own end), and the precision
+factors of every component come from one batched factorisation; EVE and VVE, and a run
+with a collapsed component, take their M-step one run at a time (em.m_step).
 
 Each run's iterations are those run_em makes (the same E-step, the same M-step, the
 same stopping rule, the same extrapolations), up to the rounding of the stacked
