@@ -230,8 +230,8 @@ def m_step_eev(w: Array, nk: Array, previous: Array | None) -> Array:
 
 
 def _shapes_of(covs: Array) -> Array:
-    """Each of a stack of covariances (C, D, D) or diagonals (C, D) scaled to
-    determinant 1."""
+    """Each of a stack of covariances (C, D, D) or diagonals (C, D) (or the (K, ...) of one
+    mixture) scaled to determinant 1."""
     return _scaled(covs, 1.0 / _det_root(covs))
 
 
@@ -429,7 +429,7 @@ def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delt
 
 def _volume_one_sum(m: Array) -> Array:
     """The sum of a stack of matrices (K, D, D), each scaled to determinant 1."""
-    return _scaled(m, 1.0 / _det_root(m)).sum(axis=0)
+    return _shapes_of(m).sum(axis=0)
 
 
 def _profiled(w: Array, orient: Array, nk: Array, diagonal: Diagonal) -> tuple[Array, float]:
@@ -768,7 +768,7 @@ class Family:
         # volume is one set
         shape, tol = logs - volume[:, None], slack + loose[:, None]
         tests[SHAPE] = (np.abs(shape - shape[0]) > EQUAL_RTOL + tol + tol[0]).any(axis=1)
-        if self.statistic == MATRIX:
+        if ORIENTATION in self.equal and self.statistic == MATRIX:
             # symmetric matrices that commute have one set of eigenvectors ...
             size = np.abs(per).max(axis=(1, 2))
             turn = np.abs(per @ per[0] - per[0] @ per).max(axis=(1, 2))

@@ -18,8 +18,9 @@ that ended at the same mixture as a better ranked one (same_mixture) is left out
 its full run would reach the same optimum.  The R best run to convergence (fitting.fit),
 each from where its screening ended (fewer where fewer are left; the hierarchy's as
 mclust runs EM until mclust's rule holds, then accelerated: em.run_em's mclust_first);
-when R >= 2 and a hierarchy was given, mclust's own start is always among them (mclusts_start: the lifted
-candidate below where there is one, the hierarchy's otherwise).  A continued run that
+when R >= 2 and a hierarchy was given, mclust's own start is always among them
+(mclusts_start: the lifted candidate below where there is one, the hierarchy's
+otherwise).  A continued run that
 stalls or ends degenerate is replaced by the next candidate in the ranking.  From n_init
 4 on, only R - R // 2 runs are made from these candidates (screen's runs) and the others
 from split-and-merge moves (engine.splitmerge, which ranks its moves with rank).
