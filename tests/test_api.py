@@ -110,3 +110,17 @@ def test_importing_the_package_loads_nothing_heavy() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_a_constant_column_is_refused_from_where_its_rounding_would_show(x: np.ndarray
+                                                                         ) -> None:
+    """The refusal's limit (engine.screening.ROUNDING_SHARE): a constant column at 2^33,
+    where float64 counts in steps of 1.9e-6, above 1/1000 of sqrt(reg_covar) = 1e-3; at
+    2^33 - 2^21 (steps of 9.5e-7) the fit runs, as it does with a larger reg_covar."""
+    def with_column(value: float) -> np.ndarray:
+        return np.c_[x, np.full(len(x), value)]
+
+    with pytest.raises(emgmm_cli.EngineError, match="^column '2' holds one value, 8.59e"):
+        emgmm_cli.fit(with_column(2.0**33), 2, seed=0)
+    assert emgmm_cli.fit(with_column(2.0**33 - 2.0**21), 2, seed=0).converged
+    assert emgmm_cli.fit(with_column(2.0**33), 2, seed=0, reg_covar=4e-6).converged

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import math
 import os
 import re
 import shutil
@@ -291,6 +292,8 @@ def quotes() -> list[tuple[str, str]]:
                                          SCREEN_ROWS, STALL_DISTANCE, THOROUGH_FROM,
                                          THOROUGH_ITERS)
     from emgmm_cli.engine.options import FIT_DEFAULTS, FitOptions
+    from emgmm_cli.engine.screening import ROUNDING_SHARE
+    import numpy as np
     from emgmm_cli.engine.steplength import STEP_FACTOR
     from emgmm_cli.io import cache, formats, writers
     from emgmm_cli.io.text import CODEC_BY_EXT
@@ -307,6 +310,10 @@ def quotes() -> list[tuple[str, str]]:
     compressed = f"{', '.join(codecs[:-1])}, and {codecs[-1]}"
     readers = [c.name for c in COMMANDS if any("--memory-limit" in getattr(p, "opts", ())
                                                for p in c.params)]
+    coarse = ROUNDING_SHARE * math.sqrt(FitOptions(1).reg_covar)
+    # the first power of two whose step (float64, float32) passes the share of the floor
+    p64, p32 = (next(p for p in range(-60, 1000) if np.spacing(dtype(2.0**p)) > coarse)
+                for dtype in (np.float64, np.float32))
     return [
         ("README.md", f"to a relative {parity}"),
         ("README.md", f"compressed text ({compressed} with the zstandard package)"),
@@ -372,6 +379,10 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/large-data.md", f"up to {writers._SPOOL_BYTES >> 20} MiB"),
         ("docs/large-data.md", "take it: " + ", ".join(f"`{c}`" for c in readers[:-1])
                                + f" and `{readers[-1]}`"),
+        ("docs/errors.md", f"the dtype's step there is more than 1/{1 / ROUNDING_SHARE:g} of"),
+        ("docs/errors.md", f"that is from 2^{p64} ("
+                           + f"{2.0**p64:.2g}".replace("e+0", "e") + f") on, in float32 from "
+                           f"{2.0**p32:g}."),
         ("docs/numerics.md", f"mclust's alpha = beta = {n(HC_ALPHA)}" if HC_ALPHA == HC_BETA
          else f"mclust's alpha = {n(HC_ALPHA)}, beta = {n(HC_BETA)}"),
     ]

@@ -241,11 +241,11 @@ def test_float32_rounding_is_named_as_the_cause(tmp_path: Path) -> None:
     code, lines, written = fit_lines(tmp_path, "g.csv", "--dtype", "float32")
     assert (code, written) == (1, [])
     assert lines == [
-        f"emgmm: warning: g.csv: column '{c}' holds one value (1e+09) in float32, which keeps "
-        "about 7 significant digits; read the data as float64 (--dtype float64) or leave it "
-        "out with --columns" for c in "xy"] + [
-        "Error: g.csv: 3 components but the data has only 1 distinct point in float32, which "
-        "keeps about 7 significant digits; use fewer components or --dtype float64"]
+        "Error: g.csv: column 'x' holds one value, 1e+09: float32 counts in steps of 64 that "
+        "far from zero, more than 1/1000 of the spread components narrow to along it "
+        "(sqrt(reg_covar) = 0.001), and EM's sums would not resolve that spread; use --dtype "
+        "float64, --standardize (every column centred and scaled to unit variance), or "
+        "--columns without that column"]
     code, lines, written = fit_lines(tmp_path, "g.csv")
     assert (code, lines, written) == (0, [], ["l.csv", "m.json"])
 
@@ -302,12 +302,71 @@ def test_a_class_label_left_in_the_data_is_named(tmp_path: Path) -> None:
 def test_a_column_float32_rounds_to_few_values_is_named(tmp_path: Path) -> None:
     x = np.c_[BLOBS, 1e9 + 64 * np.repeat([0, 1, 2], 100) + RNG.normal(0, 1, 300)]
     write(tmp_path / "r.csv", x, "x,y,big", fmt="%.6f")
-    code, lines, _ = fit_lines(tmp_path, "r.csv", "--dtype", "float32")
-    assert lines[0] == (
-        "emgmm: warning: r.csv: column 'big' takes only 3 values (1000000000, 1000000064, "
-        "1000000128) in 300 rows (float32 keeps about 7 significant digits); components "
-        "collapse onto such values; read the data as float64 (--dtype float64) or leave it "
-        "out with --columns")
+    code, lines, written = fit_lines(tmp_path, "r.csv", "--dtype", "float32")
+    assert (code, written) == (1, [])
+    assert lines == [
+        "Error: r.csv: column 'big' holds only 3 values, up to 1e+09 from zero: float32 "
+        "counts in steps of 64 that far from zero, more than 1/1000 of the spread components "
+        "narrow to along it (sqrt(reg_covar) = 0.001), and EM's sums would not resolve that "
+        "spread; use --dtype float64, --standardize (every column centred and scaled to unit "
+        "variance), or --columns without that column"]
+
+
+#: Old Faithful's first column, 100 rows of N(0, 1) and N(5, 1) with a constant column.
+def _with_column(value: float, values: int = 1) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(size=60), 5 + rng.normal(size=40)].round(3)
+    return np.c_[value + np.arange(100) % values, x]
+
+
+def _loglik(tmp_path: Path, name: str, *extra: str) -> float:
+    result = run("fit", name, "-k", "2", "--seed", "0", "--model", "m.json", *extra,
+                 cwd=tmp_path)
+    assert result.exit_code == 0, result.output
+    return float(json.loads((tmp_path / "m.json").read_text())["log_likelihood"])
+
+
+@pytest.mark.parametrize("value,values", [(1e15, 1), (1e12, 3)])
+def test_a_column_of_few_values_far_from_zero_is_refused(tmp_path: Path, value: float,
+                                                         values: int) -> None:
+    """A constant column at 1e11 moved the log-likelihood of this fit by 0.009, and at
+    1e12 and beyond the fit failed on covariances that were not positive definite: EM's
+    sums round such values by a sizeable share of the spread reg_covar leaves components
+    along them.  It is refused, naming the column and the two fixes; with --standardize
+    (centred) the fit is that of the same points without the offset."""
+    write(tmp_path / "far.csv", _with_column(value, values), "a,b", fmt="%.17g")
+    code, lines, written = fit_lines(tmp_path, "far.csv", "-k", "2")
+    assert (code, written) == (1, [])
+    held = ("one value, 1e+15" if values == 1 else "only 3 values, up to 1e+12 from zero")
+    step = float(np.spacing(value + values - 1))
+    assert lines[-1] == (
+        f"Error: far.csv: column 'a' holds {held}: float64 counts in steps of {step:.3g} "
+        "that far from zero, more than 1/1000 of the spread components narrow to along it "
+        "(sqrt(reg_covar) = 0.001), and EM's sums would not resolve that spread; use "
+        "--standardize (every column centred and scaled to unit variance) or --columns "
+        "without that column")
+    write(tmp_path / "near.csv", _with_column(0.0, values), "a,b", fmt="%.17g")
+    assert _loglik(tmp_path, "far.csv", "--standardize") == pytest.approx(
+        _loglik(tmp_path, "near.csv", "--standardize"), rel=1e-12)
+
+
+def test_a_constant_column_of_epoch_seconds_is_fitted(tmp_path: Path) -> None:
+    """Below the refusal (2^33 with the default reg_covar) the column's rounding moves
+    each row's log-density by about half the square of the step over sqrt(reg_covar)
+    (2.9e-8 here, under the default tol): the log-likelihood of the column at 0 within
+    twice that."""
+    write(tmp_path / "epoch.csv", _with_column(1.7e9), "a,b", fmt="%.17g")
+    write(tmp_path / "zero.csv", _with_column(0.0), "a,b", fmt="%.17g")
+    bound = 100 * (float(np.spacing(1.7e9)) / 1e-3) ** 2
+    assert abs(_loglik(tmp_path, "epoch.csv") - _loglik(tmp_path, "zero.csv")) <= bound
+
+
+def test_few_values_far_from_zero_are_shown_in_full(tmp_path: Path) -> None:
+    write(tmp_path / "far.csv", _with_column(1e12, 3), "a,b", fmt="%.17g")
+    code, lines, _ = fit_lines(tmp_path, "far.csv", "-k", "2", "--standardize")
+    assert code == 0
+    assert lines[0].startswith("emgmm: warning: far.csv: column 'a' takes only 3 values "
+                               "(1000000000000.0, 1000000000001.0, 1000000000002.0) in 100 rows")
 
 
 def test_reg_covar_swamping_a_column_is_named(tmp_path: Path) -> None:

@@ -12,6 +12,14 @@ From those, screen() says:
   data's dtype holds; k-means and the E-step would produce infinities;
 - ``underflow`` (an error, DataScale): a column's values differ by so little that their
   squared differences fall below the dtype's normal range (subnormal or zero);
+- ``coarse`` (an error, DataScale): a column that holds one value, or a handful of them
+  (those FEW_VALUES names), so far from zero that the dtype's step there is more than
+  ROUNDING_SHARE of the spread reg_covar leaves every component along it: components
+  narrow down to that spread on such a column, and EM's sums (the means, the E-step's
+  distances) round by a sizeable share of it, so the fit's log-likelihood and
+  covariances are off (a constant column at 1e11 moved the log-likelihood of a fit of
+  100 rows by 0.009, one at 1e12 made covariances not positive definite); checked only
+  where EM runs on the data's own columns (not standardized, which centres them);
 - FEW_VALUES: a column takes a handful of values (a class label, a category, or values
   that float32 rounded together): components collapse onto them;
 - COPIES: two columns that are copies, or linear functions, of one another: every
@@ -29,6 +37,7 @@ The messages speak of columns, values and reg_covar; the remedies are data
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,14 +71,21 @@ COPY_TOLERANCE = 1e-9
 MIN_ROWS_FOR_COPIES = 10
 #: reg_covar above this share of a column's variance swamps the column.
 REG_COVAR_SHARE = 0.01
+#: The dtype's step at a column's values may be at most this share of sqrt(reg_covar),
+#: where components narrow down to that spread (the ``coarse`` refusal).  The rounding
+#: moves a row's log-density by about half the square of that share: at most 5e-7 for what
+#: passes, below the default tol.  In float64 with the default reg_covar 1e-6, columns at
+#: up to 2^33 (8.6e9) pass, epoch seconds among them (1.7e9: 2.9e-8 a row).
+ROUNDING_SHARE = 1e-3
 
 
 class DataScale(EngineError):
     """The data's values are too large or too small for squared distances in their dtype
     (the remedy: rescale the columns)."""
 
-    def __init__(self, message: str, column: int) -> None:
-        super().__init__(message, advice=(STANDARDIZE,))
+    def __init__(self, message: str, column: int,
+                 advice: tuple[str, ...] = (STANDARDIZE,)) -> None:
+        super().__init__(message, advice=advice)
         self.column = column
 
 
@@ -226,6 +242,8 @@ def screen(stats: ColumnStats, names: Sequence[str], *, reg_covar: float,
     """
     units = np.ones(len(names)) if scale is None else np.asarray(scale, dtype=np.float64)
     _check_scale(stats, names, units)
+    if scale is None and reg_covar > 0:  # without a floor, such columns fail on their own
+        _check_resolution(stats, names, reg_covar)
     findings = [f for j in range(len(names)) for f in _column_findings(stats, names, j)]
     findings += _copies(stats, names)
     swamped = _swamped(stats, names, reg_covar, units)
@@ -259,6 +277,35 @@ def _check_scale(stats: ColumnStats, names: Sequence[str], units: Array) -> None
                         f"small underflow {stats.dtype.name}", j)
 
 
+def _few_values(stats: ColumnStats, j: int) -> bool:
+    """Whether column j takes a handful of values, in enough rows to be a category."""
+    values = stats.values[j]
+    return values is not None and stats.n >= MIN_ROWS_PER_VALUE * len(values)
+
+
+def _check_resolution(stats: ColumnStats, names: Sequence[str], reg_covar: float) -> None:
+    """The ``coarse`` refusal: a column of one value or few values (_few_values), whose
+    dtype step at its largest magnitude is above ROUNDING_SHARE of sqrt(reg_covar)."""
+    floor = math.sqrt(reg_covar)
+    with np.errstate(over="ignore"):
+        big = np.maximum(np.abs(stats.lo), np.abs(stats.hi)).astype(stats.dtype)
+        step = np.spacing(big).astype(np.float64)
+    for j in range(len(names)):
+        narrowed = stats.constant[j] or _few_values(stats, j)
+        if not narrowed or step[j] <= ROUNDING_SHARE * floor:
+            continue
+        held = (f"one value, {_g(float(stats.lo[j]))}" if stats.constant[j] else
+                f"only {len(stats.values[j] or [])} values, up to {_g(float(big[j]))} from zero")
+        float32 = stats.dtype == np.float32
+        raise DataScale(
+            f"column '{names[j]}' holds {held}: {stats.dtype.name} counts in steps of "
+            f"{_g(step[j])} that far from zero, more than 1/{1 / ROUNDING_SHARE:g} of the "
+            f"spread components narrow to along it (sqrt(reg_covar) = {_g(floor)}), and "
+            "EM's sums would not resolve that spread", j,
+            advice=(WIDER_DTYPE, STANDARDIZE, LEAVE_OUT_COLUMN) if float32
+            else (STANDARDIZE, LEAVE_OUT_COLUMN))
+
+
 def _column_findings(stats: ColumnStats, names: Sequence[str], j: int) -> list[Finding]:
     values = stats.values[j]
     float32 = stats.dtype == np.float32
@@ -272,9 +319,9 @@ def _column_findings(stats: ColumnStats, names: Sequence[str], j: int) -> list[F
         return [Finding(FLOAT32_CONSTANT, (j,), f"column '{names[j]}' holds one value "
                         f"({_g(stats.lo[j])}) in float32, which keeps about 7 significant "
                         "digits", (WIDER_DTYPE, LEAVE_OUT_COLUMN))]
-    if values is None or stats.n < MIN_ROWS_PER_VALUE * len(values):
+    if values is None or not _few_values(stats, j):
         return []
-    shown = ", ".join(f"{v:.10g}" for v in values)
+    shown = _shown(values)
     advice: tuple[str, ...]
     if float32 and _rounded(values):
         why, advice = "float32 keeps about 7 significant digits", (WIDER_DTYPE,
@@ -286,6 +333,13 @@ def _column_findings(stats: ColumnStats, names: Sequence[str], j: int) -> list[F
     return [Finding(FEW_VALUES, (j,), f"column '{names[j]}' takes only {len(values)} values "
                     f"({shown}) in {stats.n} rows ({why}); components collapse onto such "
                     "values", advice)]
+
+
+def _shown(values: list[float]) -> str:
+    """Distinct values, each in 10 significant digits, or in full where those would show
+    two as one (1e12 and 1e12 + 1)."""
+    short = [f"{v:.10g}" for v in values]
+    return ", ".join(short if len(set(short)) == len(short) else map(repr, values))
 
 
 def _rounded(values: list[float]) -> bool:
