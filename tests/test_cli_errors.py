@@ -309,6 +309,35 @@ def test_unsupported_output_extension_fails_before_fitting(work: Path) -> None:
           "or .parquet")
 
 
+@pytest.mark.parametrize("extra,message", [
+    (["-o", "nope/labels.csv"],
+     "nope/labels.csv: cannot write: directory 'nope' does not exist; create it first"),
+    (["-o", "l.csv", "--trace", "l.csv"],
+     "l.csv: the same file is given for two outputs; give each its own file"),
+    (["-o", "."], ".: is a directory; give a file name for this output"),
+])
+def test_an_output_that_cannot_be_written_fails_before_fitting(work: Path, extra: list[str],
+                                                               message: str) -> None:
+    """Found when the outputs are staged, after the fit, these ended runs of any length
+    with nothing written; they are checked with the outputs' names, before the data is
+    read (--max-iter 1 would warn "did not converge" had the fit run)."""
+    fails(work, [BLOBS, "-k", 2, "--max-iter", 1, *extra], 1, f"Error: {message}")
+
+
+def test_an_output_folder_that_cannot_be_made_fails_before_fitting(work: Path) -> None:
+    put("f", "a file, not a folder\n")
+    result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2", "--max-iter", "1",
+                                      "--output-dir", "f/sub"], env={"EMGMM_FORCE_TTY": None})
+    assert (result.exit_code, result.stderr) == (
+        1, "Error: f/sub: cannot create the directory: Not a directory\n")
+    # and a folder that can be made is made, with the parents it needs
+    result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2", "--seed", "0",
+                                      "--output-dir", "new/a/b"], env={"EMGMM_FORCE_TTY": None})
+    assert result.exit_code == 0, result.stderr
+    assert files_under(Path("new")) == ["a/b/labels.csv", "a/b/model.json",
+                                        "a/b/responsibilities.csv", "a/b/trace.csv"]
+
+
 # --------------------------------------------------------------------------- numerics
 
 

@@ -343,6 +343,34 @@ def test_output_errors(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_check_targets_says_what_staging_would_before_anything_is_written(
+        tmp_path: Path) -> None:
+    """io.writers.check_targets: the errors OutputSet.stage gives (test_output_errors),
+    with their messages, found from the names alone; streams and stdout are left out."""
+    from emgmm_cli.io.writers import check_targets
+
+    (tmp_path / "a.csv").write_text("x\n")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "a.csv")
+    missing = str(tmp_path / "nope" / "out.csv")
+    with pytest.raises(DataError) as info:
+        check_targets(["-", missing])
+    assert (info.value.source, info.value.message) == (
+        missing, f"cannot write: directory '{tmp_path / 'nope'}' does not exist; create it "
+                 "first")
+    with pytest.raises(DataError, match=": is a directory; give a file name"):
+        check_targets([str(tmp_path)])
+    with pytest.raises(DataError, match="link.csv: the same file is given for two outputs"):
+        check_targets([str(tmp_path / "a.csv"), str(tmp_path / "link.csv")])
+    check_targets(["-", "-", os.devnull, os.devnull, str(tmp_path / "b.csv")])
+    # a folder the command makes needs only to be makeable
+    check_targets([missing], creates=str(tmp_path / "nope"))
+    with pytest.raises(DataError, match="sub: cannot create the directory: Not a directory$"):
+        check_targets([], creates=str(tmp_path / "a.csv" / "sub"))
+    with pytest.raises(DataError, match="a.csv: exists and is not a directory"):
+        check_targets([], creates=str(tmp_path / "a.csv"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "link.csv"]
+
+
 def test_ensure_dir(tmp_path: Path) -> None:
     target = tmp_path / "a" / "b"
     assert ensure_dir(str(target)) == str(target)

@@ -36,7 +36,8 @@ from ..io.errors import DataError
 from ..io.formats import FORMATS, format_for_path
 from ..io.model import model_document
 from ..io.readers import Points, read_points
-from ..io.writers import OutputSet, ensure_dir, stream_table, write_json, write_table
+from ..io.writers import (OutputSet, check_targets, ensure_dir, stream_table, write_json,
+                          write_table)
 from .data import as_points, dataset
 from .errors import UsageProblem
 from .prepare import Prepared, Standardize, prepare
@@ -408,9 +409,11 @@ def load_means(path: str, n_components: int, n_features: int) -> Array:
 
 
 def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
-                  as_json: bool = False) -> None:
+                  as_json: bool = False, output_dir: str | None = None) -> None:
     """At most one thing on stdout, no input file as an output, and formats that can hold
-    each output; a UsageProblem otherwise (before any data is read)."""
+    each output (a UsageProblem otherwise); then each output's file one that can be
+    written (io.writers.check_targets: its DataError otherwise), all before any data is
+    read.  output_dir: the folder the command makes for the outputs in it."""
     to_stdout = [n for n, p in dest.items() if p == "-"] + (["--json"] if as_json else [])
     if len(to_stdout) > 1:
         raise UsageProblem(f"only one output can go to stdout, got {', '.join(to_stdout)}")
@@ -428,6 +431,7 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
             image_format(path, PICTURES[name])
         else:
             format_for_path(path)  # a bad extension fails now, not after the fit
+    check_targets(dest.values(), creates=output_dir)
 
 
 #: Outputs that are pictures (plotting.IMAGE_FORMATS), and the options that name them.

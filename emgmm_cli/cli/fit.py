@@ -93,7 +93,8 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
             outputs.with_rows or not term.stdout_isatty):
         outputs = dataclasses.replace(outputs, labels="-")  # labels: the data of a pipe
     fitting.check_outputs({**outputs.destinations(), **outputs.pictures()},
-                          [input, means_init], as_json=outputs.as_json)
+                          [input, means_init], as_json=outputs.as_json,
+                          output_dir=outputs.output_dir)
     stdin = buffered_stdin() if outputs.with_rows and input == "-" else None
     with show.reading(term, input):
         points = load(input, read, log=term.log, stdin=stdin)

@@ -19,11 +19,12 @@ by block, and both give the same bytes.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import (
@@ -68,6 +69,10 @@ TableData: TypeAlias = "ArrayLike | Mapping[str, Any]"
 # --------------------------------------------------------------------------- folders
 
 
+_NOT_A_DIRECTORY = "exists and is not a directory; choose another output directory"
+_CANNOT_MAKE = "permission denied: cannot create the directory"
+
+
 def ensure_dir(path: str) -> str:
     """Create the directory path (and its parents) unless it exists; return path.
 
@@ -78,9 +83,9 @@ def ensure_dir(path: str) -> str:
     try:
         os.makedirs(path, exist_ok=True)
     except FileExistsError:
-        raise DataError(path, "exists and is not a directory; choose another output directory") from None
+        raise DataError(path, _NOT_A_DIRECTORY) from None
     except PermissionError:
-        raise DataError(path, "permission denied: cannot create the directory") from None
+        raise DataError(path, _CANNOT_MAKE) from None
     except OSError as exc:
         raise DataError(path, f"cannot create the directory: {exc.strerror or exc}") from exc
     return path
@@ -193,13 +198,13 @@ class OutputSet:
         target = os.path.realpath(path)  # write through a symlink, not over it
         for entry in self._staged:
             if entry.target == target:
-                raise DataError(path, "the same file is given for two outputs; give each its own file")
+                raise _same_file(path)
         try:
             st: os.stat_result | None = os.stat(target)
         except OSError:
             st = None
         if st is not None and stat.S_ISDIR(st.st_mode):
-            raise DataError(path, "is a directory; give a file name for this output")
+            raise _a_directory(path)
         fd, tmp = _make_temp(path, target, self._pending)
         try:
             if hasattr(os, "fchmod"):
@@ -300,6 +305,57 @@ class OutputSet:
             self.commit()
         else:
             self.abort()
+
+
+def check_targets(paths: Iterable[str], creates: str | None = None) -> None:
+    """What staging the outputs at paths would refuse, checked before any work is done (a
+    fit of an hour should not end in a folder that does not exist): two paths that name
+    one file, a path that is a directory, a folder that does not exist or where this
+    process may not create files; the DataError OutputSet.stage raises, with its message.
+    creates: a directory the command makes (ensure_dir) before it writes: the outputs in
+    it need only that it can be made."""
+    made = None if creates is None else _creatable(creates)
+    seen: set[str] = set()
+    for path in paths:
+        if path == "-" or _is_stream(path):
+            continue
+        target = os.path.realpath(path)
+        if target in seen:
+            raise _same_file(path)
+        seen.add(target)
+        if os.path.isdir(target):
+            raise _a_directory(path)
+        folder = os.path.dirname(target)
+        if made is not None and (folder == made or folder.startswith(made + os.sep)):
+            continue
+        shown = os.path.dirname(path) or "."
+        if not os.path.isdir(folder):
+            raise _cannot_create(path, shown, FileNotFoundError())
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise _cannot_create(path, shown, PermissionError())
+
+
+def _creatable(path: str) -> str:
+    """The real path of the directory path, which ensure_dir can make or finds made (its
+    DataError otherwise)."""
+    real = os.path.realpath(path)
+    parent = real
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):  # the path, or a folder on the way to it, is a file
+        raise DataError(path, _NOT_A_DIRECTORY if parent == real else
+                        f"cannot create the directory: {os.strerror(errno.ENOTDIR)}")
+    if parent != real and not os.access(parent, os.W_OK | os.X_OK):
+        raise DataError(path, _CANNOT_MAKE)
+    return real
+
+
+def _same_file(path: str) -> DataError:
+    return DataError(path, "the same file is given for two outputs; give each its own file")
+
+
+def _a_directory(path: str) -> DataError:
+    return DataError(path, "is a directory; give a file name for this output")
 
 
 def _is_stream(path: str) -> bool:
