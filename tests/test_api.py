@@ -124,3 +124,30 @@ def test_a_constant_column_is_refused_from_where_its_rounding_would_show(x: np.n
         emgmm_cli.fit(with_column(2.0**33), 2, seed=0)
     assert emgmm_cli.fit(with_column(2.0**33 - 2.0**21), 2, seed=0).converged
     assert emgmm_cli.fit(with_column(2.0**33), 2, seed=0, reg_covar=4e-6).converged
+
+
+def test_numpy_numbers_are_taken_and_wrong_values_raise_value_errors(x: np.ndarray) -> None:
+    """numpy's integers and floats stand for the numbers they hold (the model records
+    plain JSON numbers); K = 0 is refused, not fitted as 1; a value of the wrong type or
+    range raises InvalidParameter, which is a ValueError, naming the option."""
+    import json
+
+    fitted = emgmm_cli.fit(x, np.int64(2), seed=np.uint32(3), n_init=np.int32(1),
+                           tol=np.float32(1e-4))
+    options = json.loads(json.dumps(fitted.document))["options"]
+    assert (fitted.params.n_components, options["seed"], options["n_init"]) == (2, 3, 1)
+    assert options["tol"] == float(np.float32(1e-4))
+    for bad, option in ((dict(n_components=0), "n_components"),
+                        (dict(n_components="2"), "n_components"),
+                        (dict(n_components=2, covariance_type="FULL"), "covariance_type"),
+                        (dict(n_components=2, seed=np.bool_(True)), "seed")):
+        with pytest.raises(ValueError) as info:
+            emgmm_cli.fit(x, **bad)
+        assert isinstance(info.value, emgmm_cli.InvalidParameter)
+        assert info.value.option == option
+    selected = emgmm_cli.select(x, np.arange(1, 3), "full, VII", seed=0)
+    assert [(c.cell.covariance_type, c.cell.n_components) for c in selected.cells] == [
+        ("full", 1), ("full", 2), ("spherical", 1), ("spherical", 2)]
+    for ks, families in (([1, 2.5], ["full"]), ([True], ["full"]), ([2], ["box"])):
+        with pytest.raises(emgmm_cli.InvalidParameter):
+            emgmm_cli.select(x, ks, families)  # type: ignore[arg-type]

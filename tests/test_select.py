@@ -182,7 +182,7 @@ def test_grid_order_and_validation() -> None:
         "full", "tied", "diag", "spherical"]
     assert [c.mclust for c in grid([], [1], n_features=3)][:3] == ["EII", "VII", "EEI"]
     assert [c.mclust for c in grid([], [1], n_features=1)] == ["E", "V"]
-    with pytest.raises(InvalidParameter, match="must be >= 1"):
+    with pytest.raises(InvalidParameter, match=r"must be whole numbers >= 1, got \[0, 2\]$"):
         grid(["full"], [0, 2])
     with pytest.raises(ValueError, match="unknown covariance type 'box'"):
         grid(["box"], [2])

@@ -354,6 +354,7 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     Every iteration raises the stop a signal asked for (interrupts.polling).
     """
     options = seeded(options)
+    options.validate()  # before the data: an option's own error, not another's
     start = None
     if options.init_model is not None:
         options, start = continued(options, points, standardize=standardize)
@@ -575,7 +576,7 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     inputs = api_inputs(read, missing, sample_weights, known_labels)
     if n_components is None and options.get("init_model") is None:
         raise UsageProblem("give n_components (or init_model, a model to continue)")
-    fit_options = FitOptions(n_components or 1, **options)
+    fit_options = FitOptions(1 if n_components is None else n_components, **options)
     start = None
     if means_init is not None:
         if isinstance(means_init, (str, Path)):

@@ -14,7 +14,7 @@ otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -418,8 +418,9 @@ def _stage_table(out: OutputSet, path: str, selected: Selected) -> None:
 # --------------------------------------------------------------------------- Python API
 
 
-def select_model(data: Any, components: Sequence[int] = range(1, 10),
-                 covariance_types: Sequence[str] | None = None, *, criterion: str = "bic",
+def select_model(data: Any, components: Iterable[int] = range(1, 10),
+                 covariance_types: Sequence[str] | str | None = None, *,
+                 criterion: str = "bic",
                  seed: int | None = None, jobs: int | str = 1, read: ReadOptions | None = None,
                  standardize: bool = False, sample_weights: Any = None,
                  known_labels: Any = None, missing: str | None = None,
@@ -427,7 +428,8 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
     """Choose the number of components and the covariance family of data (a path, an
     array or a DataFrame) as `emgmm select` does: every (family, K) cell is fitted with
     the options given (FitOptions' defaults otherwise), and the lowest criterion wins.
-    Returns a Selected: .cells, .rows(), .best (a Fitted, or None when every cell failed
+    covariance_types: the families (every one mclust searches when none), a list or one
+    string as -c takes them ("full" or "VVV,EEE").  Returns a Selected: .cells, .rows(), .best (a Fitted, or None when every cell failed
     or ended degenerate).  sample_weights: N weights >= 0, a row of weight w counting as
     the row given w times; missing: as fit's.  jobs: cells fitted at once in worker
     processes (0: one per core; "auto": as the command's default decides, see
@@ -439,6 +441,8 @@ def select_model(data: Any, components: Sequence[int] = range(1, 10),
                        missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)
     template = FitOptions(1, **options)
+    if isinstance(covariance_types, str):  # not its letters: the names it lists
+        covariance_types = [name.strip() for name in covariance_types.split(",")]
     cells = SelectGrid(tuple(components), tuple(covariance_types or ()), criterion)
     return select_points(points, cells, template, seed=seed, jobs=jobs,
                          standardize=standardize, inputs=inputs)

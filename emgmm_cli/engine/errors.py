@@ -39,9 +39,10 @@ class EngineError(Exception):
         self.source: str | None = None
 
 
-class InvalidParameter(EngineError):
+class InvalidParameter(EngineError, ValueError):
     """A value out of range: an option (``option`` names it) or one that does not suit the
-    data at hand (K too large, bad starting means)."""
+    data at hand (K too large, bad starting means).  A ValueError too, as Python's own
+    functions raise for an argument of the right type and a wrong value."""
 
     def __init__(self, message: str, *, option: str | None = None,
                  advice: tuple[str, ...] = ()) -> None:

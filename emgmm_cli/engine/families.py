@@ -69,7 +69,7 @@ from numpy.typing import NDArray
 
 from .. import vocab
 from ..vocab import CovarianceTerm
-from .errors import NotPositiveDefinite
+from .errors import InvalidParameter, NotPositiveDefinite
 from .steplength import StepBound
 
 Array = NDArray[np.floating]
@@ -921,10 +921,10 @@ def family(name: str) -> Family:
     """The family called ``name`` (or by mclust's name: VVV is full)."""
     try:
         return FAMILIES[vocab.canonical_covariance(name)]
-    except KeyError:
-        raise ValueError(
-            f"unknown covariance type {name!r}; choose one of {', '.join(FAMILIES)}"
-        ) from None
+    except (KeyError, TypeError):
+        raise InvalidParameter(
+            f"unknown covariance type {name!r}; choose one of {', '.join(FAMILIES)}",
+            option="covariance_type") from None
 
 
 def searched(n_features: int) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -177,6 +178,16 @@ class FitOptions:
         help="Random seed; the same seed gives the same result."))
 
     def __post_init__(self) -> None:
+        # numpy's scalars (np.int64 from an arange, np.float32) as the Python numbers they
+        # hold, which validate() checks and JSON writes; bool (numpy's too) stays refused
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (bool, int, float, str)) or value is None:
+                continue
+            if isinstance(value, numbers.Integral):
+                object.__setattr__(self, f.name, int(value))
+            elif isinstance(value, numbers.Real):
+                object.__setattr__(self, f.name, float(value))
         # mclust's names of the four families that keep scikit-learn's (VVV is full)
         if isinstance(self.covariance_type, str):
             object.__setattr__(self, "covariance_type",

@@ -27,6 +27,7 @@ runs fit_cell on each CellTask, so a cell's result is the same wherever it is fi
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -66,9 +67,12 @@ def grid(covariance_types: Sequence[str], components: Iterable[int],
     """Cells family by family (in the order given), K ascending within each; duplicates
     are dropped.  No family named: every family Mclust searches for data of n_features
     columns (families.searched)."""
-    ks = sorted({int(k) for k in components})
-    if not ks or ks[0] < 1:
-        raise InvalidParameter("the numbers of components must be >= 1")
+    given = list(components)
+    if not given or not all(isinstance(k, numbers.Integral) and not isinstance(k, bool)
+                            and k >= 1 for k in given):
+        raise InvalidParameter("the numbers of components must be whole numbers >= 1, got "
+                               f"{given!r}", option="n_components")
+    ks = sorted({int(k) for k in given})
     if not covariance_types and n_features is not None:
         covariance_types = searched(n_features)
     types = list(dict.fromkeys(family(name).name for name in covariance_types))
