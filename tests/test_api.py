@@ -151,3 +151,18 @@ def test_numpy_numbers_are_taken_and_wrong_values_raise_value_errors(x: np.ndarr
     for ks, families in (([1, 2.5], ["full"]), ([True], ["full"]), ([2], ["box"])):
         with pytest.raises(emgmm_cli.InvalidParameter):
             emgmm_cli.select(x, ks, families)  # type: ignore[arg-type]
+
+
+def test_sample_takes_numpy_numbers_and_refuses_what_is_no_count(x: np.ndarray) -> None:
+    fitted = emgmm_cli.fit(x, 2, seed=0)
+    points, components = emgmm_cli.sample(fitted, np.int64(3), seed=np.uint8(4))
+    again, _ = emgmm_cli.sample(fitted, 3, seed=4)
+    assert points.shape == (3, 2) and components.shape == (3,)
+    np.testing.assert_array_equal(points, again)
+    for n, seed, option in ((-1, None, "n"), (2.5, None, "n"), (True, None, "n"),
+                            (3, -1, "seed")):
+        with pytest.raises(emgmm_cli.InvalidParameter) as info:
+            emgmm_cli.sample(fitted, n, seed=seed)  # type: ignore[arg-type]
+        assert info.value.option == option
+    with pytest.raises(emgmm_cli.DataError, match="has 1 column but the model has 2$"):
+        emgmm_cli.predict(fitted, x[:, :1])

@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 
 from ..engine.blobs import make_blobs
 from ..engine.dataset import Dataset
+from ..engine.options import OptionSpec, plain_number, spec
 from ..engine.params import MixtureParams
 from ..io.errors import DataError
 from ..io.model import LoadedModel, check_features, load_model
@@ -292,14 +293,22 @@ def score(model: Any, data: Any, *, read: ReadOptions | None = None,
 
 def sample(model: Any, n: int, *, seed: int | None = None
            ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
-    """n points drawn from a model, and the component each came from."""
+    """n points drawn from a model, and the component each came from; n an integer >= 0,
+    seed one of FitOptions' seeds (None: fresh), else InvalidParameter."""
+    n, seed = plain_number(n), plain_number(seed)
+    OptionSpec(help="Points to draw.", kind=int, low=0).check("n", n)
+    spec("seed").check("seed", seed)
     return sample_points(as_model(model), n, np.random.default_rng(seed))
+
+
+def _columns(n: int) -> str:
+    return f"{n} column{'' if n == 1 else 's'}"
 
 
 def _model_points(model: Model, data: Any, read: ReadOptions | None,
                   sample_weights: Any = None, missing: str | None = None) -> Points:
     points = as_points(data, read, sample_weights=sample_weights, missing=missing)
     if points.n_features != model.params.n_features:
-        raise DataError(points.source, f"has {points.n_features} columns but the model has "
+        raise DataError(points.source, f"has {_columns(points.n_features)} but the model has "
                                        f"{model.params.n_features}")
     return points

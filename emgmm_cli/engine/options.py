@@ -87,6 +87,19 @@ class OptionSpec:
         return text + (" or null" if self.nullable else "")
 
 
+def plain_number(value: Any) -> Any:
+    """A number of numpy's (np.int64 from an arange, np.float32) as the Python number it
+    holds, which OptionSpec checks and JSON writes; anything else as it is (bool, numpy's
+    too, is no number here: the checks refuse it)."""
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return value
+
+
 def _number(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
@@ -178,16 +191,9 @@ class FitOptions:
         help="Random seed; the same seed gives the same result."))
 
     def __post_init__(self) -> None:
-        # numpy's scalars (np.int64 from an arange, np.float32) as the Python numbers they
-        # hold, which validate() checks and JSON writes; bool (numpy's too) stays refused
+        # numpy's scalars as the Python numbers they hold (plain_number)
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, (bool, int, float, str)) or value is None:
-                continue
-            if isinstance(value, numbers.Integral):
-                object.__setattr__(self, f.name, int(value))
-            elif isinstance(value, numbers.Real):
-                object.__setattr__(self, f.name, float(value))
+            object.__setattr__(self, f.name, plain_number(getattr(self, f.name)))
         # mclust's names of the four families that keep scikit-learn's (VVV is full)
         if isinstance(self.covariance_type, str):
             object.__setattr__(self, "covariance_type",
