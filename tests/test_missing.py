@@ -179,6 +179,35 @@ def test_cli_every_row_incomplete_and_out_of_core(tmp_path: Path) -> None:
                                 "value; nothing is left to fit")
 
 
+def test_a_column_with_no_value_is_refused_for_a_fit(tmp_path: Path) -> None:
+    """A column missing in every row (a spreadsheet's empty column) has nothing EM could
+    fit it from: with --missing em it was filled with 0s and fitted as a constant column
+    (mean 0, exit 0); now refused by name, in memory and read block by block alike.
+    --missing drop names it as the reason every row went.  Predicting with such a column
+    stays possible: the model knows the column, and the rows' other values place them."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3))
+    (tmp_path / "e.csv").write_text("a,b,c\n" + "".join(
+        f"{u:.6f},,{v:.6f}\n" for u, v in zip(x[:, 0], x[:, 2])))
+    line = ("Error: e.csv: column 'b' has no value in any row (every one is missing): there "
+            "is nothing to fit it from; leave it out with --columns")
+    r = invoke_in(tmp_path, "fit", "e.csv", "-k", "2", "--seed", "0", "--missing", "em",
+                  "--model", "m.json")
+    assert (r.exit_code, r.stderr.strip()) == (1, line)
+    assert not (tmp_path / "m.json").exists()
+    r = invoke_in(tmp_path, "select", "e.csv", "-k", "1-2", "--missing", "em")
+    assert (r.exit_code, r.stderr.strip()) == (1, line)
+    r = invoke_in(tmp_path, "fit", "e.csv", "-k", "2", "--missing", "drop")
+    assert (r.exit_code, r.stderr.strip()) == (1, (
+        "Error: e.csv: every one of the 100 rows has a missing value (column 'b' has none "
+        "at all; leave it out with --columns); nothing is left to fit"))
+    x[:, 1] = np.nan
+    with pytest.raises(DataError, match="column '1' has no value in any row"):
+        emgmm_cli.fit(x, 2, missing="em")
+    fitted = emgmm_cli.fit(rng.normal(size=(100, 3)), 2, seed=0)
+    assert emgmm_cli.predict(fitted, x, missing="em").shape == (100,)
+
+
 def test_pipeline_drop(tmp_path: Path) -> None:
     """A real process: select and batch read the option too; fit's labels go to a pipe."""
     x = _holed(_blobs(6, 90), 0.05, seed=2)

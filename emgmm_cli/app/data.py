@@ -180,13 +180,27 @@ def without_incomplete(points: Points) -> Points:
     if not dropped.any():
         return points
     if dropped.all():
+        empty = unobserved_columns(points)
+        why = (f" (column '{points.column_names[empty[0]]}' has none at all; leave it out "
+               "with --columns)" if empty else "")
         raise DataError(points.source, f"every one of the {len(dropped)} rows has a missing "
-                                       "value; nothing is left to fit")
+                                       f"value{why}; nothing is left to fit")
     keep = ~dropped
     return dataclasses.replace(
         points, x=np.ascontiguousarray(x[keep]) if kept is None else kept,
         dropped=dropped, weights=None if points.weights is None else points.weights[keep],
         known=None if points.known is None else points.known[keep])
+
+
+def unobserved_columns(points: Points) -> list[int]:
+    """The columns of rows in memory with no value in any row (every one NaN).  Rows read
+    block by block are not looked at: with such a column every row has a missing value,
+    and EM holds those rows in memory, beyond the limit that kept the data on disk (an
+    error of its own, file_missing); nor are rows on a cluster."""
+    x = points.x
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        return []
+    return np.flatnonzero(np.isnan(x).all(axis=0)).tolist()
 
 
 def file_blocks(x: NpyFile) -> Iterator[tuple[int, NDArray[np.floating]]]:

@@ -37,9 +37,10 @@ from ..engine.errors import EngineError
 from ..engine.fitting import FitResult
 from ..engine.errors import Finding
 from ..engine.screening import ColumnStats, DataScale, column_stats, screen
+from ..io.errors import DataError
 from ..io.npyfile import NpyFile
 from ..io.readers import Points
-from .data import dataset
+from .data import dataset, unobserved_columns
 
 Array = NDArray[np.floating]
 
@@ -133,6 +134,11 @@ def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
     names = points.column_names
     try:
         stats = column_stats(dataset(points, n_threads=n_threads))
+        empty = unobserved_columns(points)
+        if empty:  # EM would fit it from the values imputed for it, which are none
+            raise DataError(points.source, f"column '{names[empty[0]]}' has no value in any "
+                                           "row (every one is missing): there is nothing to "
+                                           "fit it from; leave it out with --columns")
         transform = Standardize.of(stats, names) if standardize else None
         findings = screen(stats, names, reg_covar=reg_covar,
                           scale=None if transform is None else transform.scale)
