@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from .app.requests import ReadOptions
     from .app.selecting import Selected
     from .app.selecting import select_model as select
+    from .app.errors import UsageProblem
     from .engine.errors import EngineError, InvalidParameter
     from .engine.options import FitOptions
     from .io.errors import DataError
@@ -48,6 +49,7 @@ _API = {
     "DataError": ("io.errors", "DataError"),
     "EngineError": ("engine.errors", "EngineError"),
     "InvalidParameter": ("engine.errors", "InvalidParameter"),
+    "UsageProblem": ("app.errors", "UsageProblem"),
     "backend": ("backends", "backend"),
 }
 

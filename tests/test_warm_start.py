@@ -99,6 +99,44 @@ def test_cli_continues_a_saved_model(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "comma-separated list of weights, means" in r.stderr
 
 
+def test_k_and_family_beside_a_model_to_continue_must_be_its_own(tmp_path: Path) -> None:
+    """-k and -c given with --init-model were ignored (the model's were used); they must
+    now agree with the model, in fit, batch (where -k is no longer required with it) and
+    the Python API; batch --select refuses --init-model, as it refuses --means-init."""
+    x = _blobs()
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",", header="a,b", comments="")
+    (tmp_path / "in").mkdir()
+    np.savetxt(tmp_path / "in" / "x.csv", x, delimiter=",", header="a,b", comments="")
+    doc = emgmm_cli.fit(x, 3, covariance_type="diag", seed=1, max_iter=3).document
+    (tmp_path / "three.json").write_text(json.dumps(doc))
+    k_line = ("Error: -k 2 disagrees with --init-model three.json, a model of 3 components; "
+              "leave -k out (the model's is used)")
+    c_line = ("Error: -c full disagrees with --init-model three.json, a diag model; leave -c "
+              "out (the model's is used)")
+    for command in (["fit", "x.csv", "-o", "labels.csv"], ["batch", "in", "--output-dir", "out"]):
+        for extra, line in ((["-k", "2"], k_line), (["-c", "full"], c_line)):
+            r = invoke_in(tmp_path, *command, "--init-model", "three.json", *extra)
+            assert (r.exit_code, r.stderr.splitlines()[-1]) == (2, line)
+        assert not (tmp_path / "labels.csv").exists() and not (tmp_path / "out").exists()
+        # the model's own K and family (by either name) may be repeated
+        r = invoke_in(tmp_path, *command, "--init-model", "three.json", "-k", "3", "-c", "VVI")
+        assert r.exit_code == 0, r.stderr
+        (tmp_path / "labels.csv").unlink(missing_ok=True)
+    # and batch, as fit, takes K from the model without -k
+    r = invoke_in(tmp_path, "batch", "in", "--init-model", "three.json", "--output-dir", "o2")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads((tmp_path / "o2" / "x" / "model.json").read_text())["n_components"] == 3
+    r = invoke_in(tmp_path, "batch", "in", "--select", "--init-model", "three.json",
+                  "--output-dir", "o3")
+    assert r.exit_code == 2 and r.stderr.splitlines()[-1] == (
+        "Error: --init-model continues one model, of one K and family; it cannot be used "
+        "with --select")
+    with pytest.raises(emgmm_cli.UsageProblem, match="^-k 2 disagrees with --init-model"):
+        emgmm_cli.fit(x, 2, init_model=str(tmp_path / "three.json"))
+    assert emgmm_cli.fit(x, init_model=str(tmp_path / "three.json"),
+                         covariance_type="VVI").params.n_components == 3
+
+
 def test_batch_continues_and_select_freezes(tmp_path: Path) -> None:
     """A real process: batch with --init-model over a folder, select with --freeze."""
     (tmp_path / "in").mkdir()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 
-class UsageProblem(Exception):
-    """Options that contradict each other or name impossible outputs (exit status 2).
+class UsageProblem(ValueError):
+    """Options that contradict each other or name impossible outputs (exit status 2; in
+    the Python API, a ValueError).
 
     option: the option the problem is about, where there is one (for the message).
     """

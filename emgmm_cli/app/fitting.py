@@ -398,6 +398,24 @@ def continued(options: FitOptions, points: Points, *, standardize: bool = False
                            covariance_type=params.covariance_type), params
 
 
+def check_continued(init_model: str, n_components: int | None,
+                    covariance_type: str | None) -> None:
+    """-k and -c, where given beside --init-model, must be the model's own: the model
+    decides them, and one that disagrees is a UsageProblem rather than ignored."""
+    from ..engine.families import family
+    from ..io.model import load_model
+
+    params = load_model(init_model).params
+    if n_components is not None and n_components != params.n_components:
+        raise UsageProblem(f"-k {n_components} disagrees with --init-model {init_model}, a "
+                           f"model of {params.n_components} components; leave -k out (the "
+                           "model's is used)", option="--components")
+    if covariance_type is not None and family(covariance_type).name != params.covariance_type:
+        raise UsageProblem(f"-c {covariance_type} disagrees with --init-model {init_model}, a "
+                           f"{params.covariance_type} model; leave -c out (the model's is "
+                           "used)", option="--covariance-type")
+
+
 def load_means(path: str, n_components: int, n_features: int) -> Array:
     """Starting means from a K x D data file; a bad shape or identical rows name the file."""
     try:
@@ -577,6 +595,8 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     if n_components is None and options.get("init_model") is None:
         raise UsageProblem("give n_components (or init_model, a model to continue)")
     fit_options = FitOptions(1 if n_components is None else n_components, **options)
+    if fit_options.init_model is not None:
+        check_continued(fit_options.init_model, n_components, options.get("covariance_type"))
     start = None
     if means_init is not None:
         if isinstance(means_init, (str, Path)):

@@ -31,7 +31,8 @@ from .options import (
                 type=click.Path(allow_dash=True))
 @read_options
 @click.option("-k", "--components", "k_text", metavar="K|KS",
-              help="Number of mixture components (required without --select).  With "
+              help="Number of mixture components (required without --select, unless "
+                   "--init-model gives them).  With "
                    "--select, the numbers to try: a range (1-9), a list (2,4,8) or both "
                    f"(1-3,6).  [default with --select: {SELECT_COMPONENTS}]")
 @click.option("-c", "--covariance-type", "c_text", metavar="TYPE|TYPES",
@@ -186,6 +187,9 @@ def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str |
         if kw["means_init"] is not None:
             raise click.UsageError("--means-init gives the starting means of one K; it "
                                    "cannot be used with --select", ctx)
+        if kw["init_model"] is not None:
+            raise click.UsageError("--init-model continues one model, of one K and family; "
+                                   "it cannot be used with --select", ctx)
         grid = SelectGrid(
             tuple(ComponentList().convert(k_text or SELECT_COMPONENTS, k_param, ctx)),
             tuple(CovarianceList().convert(c_text or SELECT_COVARIANCES, c_param, ctx)),
@@ -194,9 +198,9 @@ def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str |
     if criterion is not None:
         raise click.UsageError("--criterion chooses among the cells of --select; add "
                                "--select, or leave --criterion out", ctx)
-    if k_text is None:
+    if k_text is None and kw["init_model"] is None:
         raise click.MissingParameter(ctx=ctx, param=k_param)
-    ks = ComponentList().convert(k_text, k_param, ctx)
+    ks = ComponentList().convert(k_text, k_param, ctx) if k_text is not None else [None]
     if len(ks) != 1:
         raise click.BadParameter(f"{k_text!r} is a list of components, which needs "
                                  "--select; without it, -k is one number >= 1", ctx, k_param)
@@ -205,4 +209,8 @@ def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str |
         raise click.BadParameter(f"{c_text!r} is a list of covariance types, which needs "
                                  f"--select; without it, -c is one of "
                                  f"{', '.join(vocab.covariance_names())}", ctx, c_param)
-    return None, ks[0], covs[0]
+    if kw["init_model"] is not None:  # the model's K and family, which -k and -c may repeat
+        from ..app.fitting import check_continued
+
+        check_continued(kw["init_model"], ks[0], covs[0] if c_text else None)
+    return None, ks[0] or 1, covs[0]

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from .context import Terminal, pass_terminal
 from .errors import command
@@ -84,6 +85,8 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     from . import show
 
     read, options, outputs = take(kw, ReadOptions), take(kw, FitOptions), take(kw, FitOutputs)
+    if options.init_model is not None:
+        _check_continued(options)
     if options.n_components is None:
         if options.init_model is None:
             raise click.UsageError("Missing option '-k' / '--components' (or --init-model, "
@@ -112,3 +115,12 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
         fitting.write_outputs(fitted, outputs,
                               read_rows(input, read, stdin=stdin) if outputs.with_rows else None)
     show.fit_summary(term, fitted, carries_data=outputs.carries_data, trace=show_trace)
+
+
+def _check_continued(options: Any) -> None:
+    """-k, and -c where given (not its default), must be the --init-model's own."""
+    from ..app.fitting import check_continued
+
+    given = click.get_current_context().get_parameter_source("covariance_type")
+    check_continued(options.init_model, options.n_components,
+                    None if given is ParameterSource.DEFAULT else options.covariance_type)
