@@ -208,6 +208,32 @@ def test_a_column_with_no_value_is_refused_for_a_fit(tmp_path: Path) -> None:
     assert emgmm_cli.predict(fitted, x, missing="em").shape == (100,)
 
 
+def test_columns_never_observed_together_are_named(tmp_path: Path) -> None:
+    """Two sources merged (one measured a, the other b): with --missing em the data say
+    nothing of how a and b vary together, and a fitted covariance between them is EM's
+    start's; a warning names them, except to a fit of a diagonal family, which has no
+    such covariance (select, whose cells mix families, warns)."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3))
+    x[:50, 1] = np.nan
+    x[50:, 0] = np.nan
+    (tmp_path / "merged.csv").write_text("a,b,c\n" + "".join(
+        ",".join("" if np.isnan(v) else f"{v:.6f}" for v in row) + "\n" for row in x))
+    line = ("emgmm: warning: merged.csv: columns 'a' and 'b' hold values but never in the "
+            "same row: the data say nothing of how they vary together, and a covariance "
+            "between them is where EM's start left it; fit a diagonal family (-c diag), "
+            "which has none")
+    for command, stderr in ((["fit", "merged.csv", "-k", "2"], [line]),
+                            (["fit", "merged.csv", "-k", "2", "-c", "VVI"], []),
+                            (["select", "merged.csv", "-k", "1-2", "-c", "VVV,VVI"], [line])):
+        r = invoke_in(tmp_path, *command, "--seed", "0", "--missing", "em")
+        assert (r.exit_code, r.stderr.splitlines()) == (0, stderr), r.stderr
+    fitted = emgmm_cli.fit(x, 2, seed=0, missing="em")
+    assert [(f.kind, f.columns) for f in fitted.findings] == [("never-together", (0, 1))]
+    x[0, 1] = 1.0  # one row with both: a finding no more
+    assert emgmm_cli.fit(x, 2, seed=0, missing="em").findings == []
+
+
 def test_pipeline_drop(tmp_path: Path) -> None:
     """A real process: select and batch read the option too; fit's labels go to a pipe."""
     x = _holed(_blobs(6, 90), 0.05, seed=2)

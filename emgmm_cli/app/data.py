@@ -203,6 +203,20 @@ def unobserved_columns(points: Points) -> list[int]:
     return np.flatnonzero(np.isnan(x).all(axis=0)).tolist()
 
 
+def never_together(points: Points) -> list[tuple[int, int]]:
+    """The pairs of columns (i < j) of rows in memory that both hold values but never in
+    one row: with --missing em, what the data say of how such columns vary together is
+    nothing.  Rows read block by block or on a cluster are not looked at."""
+    x = points.x
+    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
+        return []
+    seen = (~np.isnan(x)).astype(np.float64)
+    both = seen.T @ seen  # rows where both columns hold a value (the diagonal: one)
+    pairs = np.argwhere(np.triu(both == 0, 1)
+                        & (np.diagonal(both)[:, None] > 0) & (np.diagonal(both) > 0))
+    return [(int(i), int(j)) for i, j in pairs]
+
+
 def file_blocks(x: NpyFile) -> Iterator[tuple[int, NDArray[np.floating]]]:
     """(first row, rows) of x in blocks of about SCAN_BLOCK_BYTES, in order."""
     step = max(1, SCAN_BLOCK_BYTES // max(1, x.shape[1] * 8))

@@ -359,7 +359,7 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     if options.init_model is not None:
         options, start = continued(options, points, standardize=standardize)
     prepared = prepare(points, reg_covar=options.reg_covar, standardize=standardize,
-                       n_threads=n_threads)
+                       n_threads=n_threads, covariance_type=options.covariance_type)
     if on_finding is not None:
         for finding in prepared.findings:
             on_finding(finding)

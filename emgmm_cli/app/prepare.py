@@ -34,13 +34,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.errors import EngineError
+from ..engine.families import MATRIX, family
 from ..engine.fitting import FitResult
-from ..engine.errors import Finding
+from ..engine.errors import DIAGONAL_FAMILY, NEVER_TOGETHER, Finding
 from ..engine.screening import ColumnStats, DataScale, column_stats, screen
 from ..io.errors import DataError
 from ..io.npyfile import NpyFile
 from ..io.readers import Points
-from .data import dataset, unobserved_columns
+from .data import dataset, never_together, unobserved_columns
 
 Array = NDArray[np.floating]
 
@@ -129,8 +130,10 @@ class Prepared:
 
 
 def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
-            n_threads: int | None = None) -> Prepared:
-    """Screen points (and standardize them if asked); an engine error names the data."""
+            n_threads: int | None = None, covariance_type: str | None = None) -> Prepared:
+    """Screen points (and standardize them if asked); an engine error names the data.
+    covariance_type: the one family to be fitted, where there is one (fit): a diagonal
+    one is not told of columns never observed together, as it has no covariance."""
     names = points.column_names
     try:
         stats = column_stats(dataset(points, n_threads=n_threads))
@@ -142,6 +145,12 @@ def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
         transform = Standardize.of(stats, names) if standardize else None
         findings = screen(stats, names, reg_covar=reg_covar,
                           scale=None if transform is None else transform.scale)
+        findings += [Finding(NEVER_TOGETHER, (i, j), f"columns '{names[i]}' and "
+                             f"'{names[j]}' hold values but never in the same row: the data "
+                             "say nothing of how they vary together, and a covariance "
+                             "between them is where EM's start left it", (DIAGONAL_FAMILY,))
+                     for i, j in never_together(points)
+                     if covariance_type is None or family(covariance_type).statistic == MATRIX]
     except EngineError as exc:
         exc.source = points.source
         raise

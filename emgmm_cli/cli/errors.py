@@ -19,6 +19,7 @@ from ..engine.errors import (
     ANOTHER_INIT,
     COPIES,
     DEGENERATE,
+    DIAGONAL_FAMILY,
     FEW_VALUES,
     FEWER_COMPONENTS,
     FLOAT32_CONSTANT,
@@ -59,6 +60,7 @@ FINDING_REMEDIES = {
     LEAVE_OUT_COLUMN: "leave it out with --columns",
     WIDER_DTYPE: "read the data as float64 (--dtype float64)",
     STANDARDIZE: "fit standardized columns with --standardize (or give a smaller --reg-covar)",
+    DIAGONAL_FAMILY: "fit a diagonal family (-c diag), which has none",
 }
 #: Findings that make components collapse: the collapse is then theirs to explain.
 COLLAPSE_CAUSES = (FEW_VALUES, COPIES, FLOAT32_CONSTANT)

@@ -23,6 +23,8 @@ STANDARDIZE = "standardize"
 LEAVE_OUT_COLUMN = "leave-out-column"
 #: the data held in float64 rather than float32
 WIDER_DTYPE = "wider-dtype"
+#: a diagonal family (no covariances between columns)
+DIAGONAL_FAMILY = "diagonal-family"
 
 
 class EngineError(Exception):
@@ -107,6 +109,7 @@ COPIES = "copies"
 FLOAT32_CONSTANT = "float32-constant"
 CONSTANT = "constant"
 REG_COVAR_SWAMPS = "reg-covar-swamps"
+NEVER_TOGETHER = "never-together"
 
 
 @dataclass(frozen=True)
