@@ -10,6 +10,7 @@ half-written or temporary.  Data errors exit with 1 and print exactly one line,
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
+import emgmm_cli
 from emgmm_cli.cli.main import cli
 
 BLOBS = Path(__file__).resolve().parent.parent / "sample_data" / "blobs4.csv"
@@ -379,3 +381,22 @@ def test_covariance_not_positive_definite_suggests_reg_covar(work: Path) -> None
         r"\(for example [0-9.e+-]+\), fewer components, or --standardize \(every column "
         r"centred and scaled to unit variance\)", error), error
     assert files_under(work) == ["line.npy"]
+
+
+def test_a_column_name_that_holds_a_comma_is_quoted(work: Path) -> None:
+    """--columns (and --dims, and ReadOptions.columns) read their list as one CSV row: a
+    name with a comma in it is given in double quotes, and the list of the columns there
+    are shows it so."""
+    rows = "".join(f"{i % 7}.5,{i % 5}.25,{i % 3}\n" for i in range(40))
+    put("q.csv", 'x,"height, cm",z\n' + rows)
+    fails(work, ["q.csv", "-k", 2, "--columns", "height, cm"], 1,
+          "Error: q.csv: column 'height': no such column; available columns: x, "
+          '"height, cm", z')
+    result = CliRunner().invoke(cli, ["fit", "q.csv", "-k", "2", "--seed", "0", "--columns",
+                                      '"height, cm", x', "--model", "m.json"],
+                                env={"EMGMM_FORCE_TTY": None})
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(Path("m.json").read_text())["feature_names"] == ["height, cm", "x"]
+    read = emgmm_cli.ReadOptions(columns='"height, cm",x')  # type: ignore[arg-type]
+    fitted = emgmm_cli.fit("q.csv", 2, seed=0, read=read)
+    assert fitted.document["feature_names"] == ["height, cm", "x"]

@@ -29,6 +29,15 @@ STANDARD_NAMES = {
 }
 
 
+def column_list(text: str) -> list[str]:
+    """Column names (or indices) separated by commas, as one CSV row: a name that holds a
+    comma is written in double quotes ('"height, cm",weight'); spaces around each are
+    dropped."""
+    import csv
+
+    return [name.strip() for name in next(csv.reader([text], skipinitialspace=True), [""])]
+
+
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read a data file: the common input options of every command."""
@@ -78,7 +87,7 @@ class ReadOptions:
             # a list from the Python API, or one comma-separated string
             cols: Sequence[str] = self.columns
             object.__setattr__(self, "columns", tuple(
-                cols.split(",") if isinstance(cols, str) else cols))
+                column_list(cols) if isinstance(cols, str) else cols))
         if self.weights_column is not None and self.sample_weights is not None:
             raise UsageProblem("give the sample weights once: --weights-column or "
                                "--sample-weights, not both", option="--sample-weights")

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import vocab
+from ..app.requests import column_list
 from ..io.formats import STDOUT_FORMAT, formats_help, stdout_format_names
 from ..engine.options import OPTION_SPECS, FitOptions, OptionSpec
 from .context import SETTINGS_KEY, pass_terminal
@@ -268,7 +269,7 @@ def split_pair(ctx: click.Context, param: click.Parameter, value: str | None
                 ) -> tuple[str, str] | None:
     if value is None:
         return None
-    names = tuple(c.strip() for c in value.split(","))
+    names = tuple(column_list(value))
     if len(names) != 2 or not all(names):
         raise click.BadParameter(f"{value!r} is not two column names NAME,NAME", ctx, param)
     return names[0], names[1]
@@ -389,7 +390,7 @@ def _split_columns(ctx: click.Context, param: click.Parameter, value: str | None
                    ) -> tuple[str, ...] | None:
     if value is None:
         return None
-    cols = [c.strip() for c in value.split(",")]
+    cols = column_list(value)
     if not all(cols):
         raise click.BadParameter("empty column name in the list", ctx, param)
     return tuple(cols)
@@ -399,7 +400,8 @@ def _split_columns(ctx: click.Context, param: click.Parameter, value: str | None
 read_options = compose(
     click.option("--columns", metavar="COLS", callback=_split_columns,
                  help="Comma-separated columns to use, by header name or 0-based index "
-                      "(default: all)."),
+                      "(default: all); a name that holds a comma in double quotes, as in "
+                      "CSV."),
     click.option("-d", "--delimiter", metavar="CHAR",
                  help="Field delimiter of text input (default: from the extension, ',' "
                       "for .csv and tab for .tsv; sniffed for other text and stdin)."),

@@ -902,7 +902,8 @@ def _undecodable_header(data: bytes, line: int) -> str | None:
 
 
 def _available(names: list[str], limit: int = 20) -> str:
-    shown = ", ".join(names[:limit])
+    """The names, as --columns takes them (one that holds a comma in double quotes)."""
+    shown = ", ".join(f'"{n}"' if "," in n else n for n in names[:limit])
     if len(names) > limit:
         shown += f", ... ({len(names)} in all)"
     return shown
