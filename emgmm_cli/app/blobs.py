@@ -102,8 +102,8 @@ def resolve_centers(req: BlobRequest, rng: np.random.Generator,
         widths = [len(row) for row in req.centers]
         for j, w in enumerate(widths):
             if w != widths[0]:
-                raise UsageProblem(f"--centers: center {j} has {w} coordinates but "
-                                   f"center 0 has {widths[0]}")
+                raise UsageProblem(f"--centers: center {j} has {w} coordinate"
+                                   f"{'' if w == 1 else 's'} but center 0 has {widths[0]}")
         centers = np.array(req.centers, dtype=np.float64)
     k, d = centers.shape
     if req.n_centers is not None and req.n_centers != k:
