@@ -203,10 +203,19 @@ def test_no_cell_to_choose_is_an_error_and_writes_nothing(tmp_path: Path) -> Non
     table = tmp_path / "cells.csv"
     result = invoke(FAITHFUL, "-k", "300,400", "-c", "full", "--table", table)
     assert result.exit_code == 1
+    # why, as batch says it: the cells were skipped (not degenerate: no --n-init advice)
     assert result.stderr.splitlines()[-1] == (
-        f"Error: {FAITHFUL}: no cell can be chosen: every one failed or ended degenerate; "
-        "try fewer components, more --n-init, or a larger --reg-covar")
+        f"Error: {FAITHFUL}: no cell could be chosen: all 2 cells skipped; full K=300: 300 "
+        "components need at least 300 rows; the data has 272")
     assert not table.exists() and list(tmp_path.iterdir()) == []
+    degenerate = tmp_path / "dup.csv"
+    degenerate.write_text("x,y\n" + "1,2\n" * 20 + "3,5\n" * 20 + "7,1\n")
+    result = invoke(degenerate, "-k", "3", "-c", "full", "--seed", "0")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1].startswith(
+        f"Error: {degenerate}: no cell could be chosen: the only cell ended degenerate; ")
+    assert result.stderr.splitlines()[-1].endswith(
+        "; try fewer components, more --n-init, or a larger --reg-covar")
 
 
 def test_a_degenerate_cell_is_shown_and_never_chosen() -> None:

@@ -377,9 +377,7 @@ def write_selection(selected: Selected, *, table: str | None, model: str | None,
     atomically together.  Raises DataError when no cell can be chosen."""
     best = selected.best
     if best is None:
-        raise DataError(selected.points.source, "no cell can be chosen: every one failed or "
-                        "ended degenerate; try fewer components, more --n-init, or a larger "
-                        "--reg-covar")
+        raise DataError(selected.points.source, no_choice_message(selected))
     with OutputSet() as out:
         if table is not None:
             _stage_table(out, table, selected)
