@@ -179,8 +179,8 @@ def without_incomplete(points: Points) -> Points:
         dropped = np.isnan(x).any(axis=1)
     if not dropped.any():
         return points
-    if dropped.all():
-        empty = unobserved_columns(points)
+    if dropped.all():  # in memory, a column that holds no value at all says why
+        empty = [] if kept is not None else np.flatnonzero(np.isnan(x).all(axis=0)).tolist()
         why = (f" (column '{points.column_names[empty[0]]}' has none at all; leave it out "
                "with --columns)" if empty else "")
         raise DataError(points.source, f"every one of the {len(dropped)} rows has a missing "
@@ -190,31 +190,6 @@ def without_incomplete(points: Points) -> Points:
         points, x=np.ascontiguousarray(x[keep]) if kept is None else kept,
         dropped=dropped, weights=None if points.weights is None else points.weights[keep],
         known=None if points.known is None else points.known[keep])
-
-
-def unobserved_columns(points: Points) -> list[int]:
-    """The columns of rows in memory with no value in any row (every one NaN).  Rows read
-    block by block are not looked at: with such a column every row has a missing value,
-    and EM holds those rows in memory, beyond the limit that kept the data on disk (an
-    error of its own, file_missing); nor are rows on a cluster."""
-    x = points.x
-    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
-        return []
-    return np.flatnonzero(np.isnan(x).all(axis=0)).tolist()
-
-
-def never_together(points: Points) -> list[tuple[int, int]]:
-    """The pairs of columns (i < j) of rows in memory that both hold values but never in
-    one row: with --missing em, what the data say of how such columns vary together is
-    nothing.  Rows read block by block or on a cluster are not looked at."""
-    x = points.x
-    if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
-        return []
-    seen = (~np.isnan(x)).astype(np.float64)
-    both = seen.T @ seen  # rows where both columns hold a value (the diagonal: one)
-    pairs = np.argwhere(np.triu(both == 0, 1)
-                        & (np.diagonal(both)[:, None] > 0) & (np.diagonal(both) > 0))
-    return [(int(i), int(j)) for i, j in pairs]
 
 
 def file_blocks(x: NpyFile) -> Iterator[tuple[int, NDArray[np.floating]]]:

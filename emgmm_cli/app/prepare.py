@@ -34,14 +34,16 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.errors import EngineError
+from ..engine.dataset import Dataset
 from ..engine.families import MATRIX, family
+from ..engine.missing import MissingRows, co_observed, row_missing
 from ..engine.fitting import FitResult
 from ..engine.errors import DIAGONAL_FAMILY, NEVER_TOGETHER, Finding
 from ..engine.screening import ColumnStats, DataScale, column_stats, screen
 from ..io.errors import DataError
 from ..io.npyfile import NpyFile
 from ..io.readers import Points
-from .data import dataset, never_together, unobserved_columns
+from .data import dataset
 
 Array = NDArray[np.floating]
 
@@ -129,6 +131,32 @@ class Prepared:
     transform: Standardize | None = None
 
 
+def _missing_findings(data: Dataset, points: Points, covariances: bool) -> list[Finding]:
+    """Of rows in memory with missing values (--missing em; engine.missing.co_observed):
+    a DataError for a column that holds no value in any row (EM would fit it from the
+    values imputed for it, which are none), and with covariances (a family that has
+    them) a finding for each pair of columns never observed in one row.  Rows read block
+    by block are not looked at (with such a column every row has a missing value, and EM
+    holds those rows in memory, beyond the limit that kept them on disk: an error of its
+    own), nor rows on a cluster."""
+    rows = row_missing(data)
+    if not isinstance(rows, MissingRows):
+        return []
+    seen = co_observed(rows)
+    names, held = points.column_names, np.diagonal(seen)
+    if not held.all():
+        raise DataError(points.source, f"column '{names[int(np.argmin(held))]}' has no value "
+                                       "in any row (every one is missing): there is nothing "
+                                       "to fit it from; leave it out with --columns")
+    if not covariances:
+        return []
+    return [Finding(NEVER_TOGETHER, (int(i), int(j)), f"columns '{names[i]}' and "
+                    f"'{names[j]}' hold values but never in the same row: the data say "
+                    "nothing of how they vary together, and a covariance between them is "
+                    "where EM's start left it", (DIAGONAL_FAMILY,))
+            for i, j in np.argwhere(np.triu(~seen, 1))]
+
+
 def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
             n_threads: int | None = None, covariance_type: str | None = None) -> Prepared:
     """Screen points (and standardize them if asked); an engine error names the data.
@@ -136,21 +164,13 @@ def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
     one is not told of columns never observed together, as it has no covariance."""
     names = points.column_names
     try:
-        stats = column_stats(dataset(points, n_threads=n_threads))
-        empty = unobserved_columns(points)
-        if empty:  # EM would fit it from the values imputed for it, which are none
-            raise DataError(points.source, f"column '{names[empty[0]]}' has no value in any "
-                                           "row (every one is missing): there is nothing to "
-                                           "fit it from; leave it out with --columns")
+        data = dataset(points, n_threads=n_threads)
+        stats = column_stats(data)
         transform = Standardize.of(stats, names) if standardize else None
         findings = screen(stats, names, reg_covar=reg_covar,
                           scale=None if transform is None else transform.scale)
-        findings += [Finding(NEVER_TOGETHER, (i, j), f"columns '{names[i]}' and "
-                             f"'{names[j]}' hold values but never in the same row: the data "
-                             "say nothing of how they vary together, and a covariance "
-                             "between them is where EM's start left it", (DIAGONAL_FAMILY,))
-                     for i, j in never_together(points)
-                     if covariance_type is None or family(covariance_type).statistic == MATRIX]
+        covariances = covariance_type is None or family(covariance_type).statistic == MATRIX
+        findings += _missing_findings(data, points, covariances)
     except EngineError as exc:
         exc.source = points.source
         raise

@@ -178,6 +178,18 @@ class BlockMissingRows(RowsWith):
         return out
 
 
+def co_observed(rows: MissingRows) -> NDArray[np.bool_]:
+    """(D, D): whether some row holds a value in both columns i and j (the diagonal:
+    whether column i holds one anywhere), from the rows' patterns of missing values."""
+    d = rows.x.shape[1]
+    if len(rows.complete):
+        return np.ones((d, d), dtype=bool)
+    seen = np.zeros((d, d), dtype=bool)
+    for _, observed in rows.patterns:
+        seen[np.ix_(observed, observed)] = True
+    return seen
+
+
 def row_missing(data: Dataset) -> Incomplete | None:
     """The rows with missing coordinates under data (through the wrappers that add per-row
     data): a MissingRows, or a dataset whose n_incomplete is not 0; None without any."""
