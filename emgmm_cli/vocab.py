@@ -100,6 +100,13 @@ def covariance_choices() -> tuple[str, ...]:
                          if t.mclust and t.mclust not in names)
 
 
+def covariance_list(text: str) -> list[str]:
+    """The families a -c value names, as given: [] for "all" (the data's dimension
+    decides), else its comma-separated names, stripped (checked by whoever reads them)."""
+    text = text.strip()
+    return [] if text.lower() == "all" else [t.strip() for t in text.split(",")]
+
+
 def covariance_term(name: str) -> CovarianceTerm:
     try:
         return _COVARIANCE[canonical_covariance(name)]

@@ -166,3 +166,12 @@ def test_sample_takes_numpy_numbers_and_refuses_what_is_no_count(x: np.ndarray) 
         assert info.value.option == option
     with pytest.raises(emgmm_cli.DataError, match="has 1 column but the model has 2$"):
         emgmm_cli.predict(fitted, x[:, :1])
+
+
+def test_select_takes_all_as_the_command_line_does(x: np.ndarray) -> None:
+    """One string of families is read as -c reads it: "all" is every family mclust
+    searches for the data's dimension, as no family named."""
+    every = emgmm_cli.select(x, [1], None, seed=0)
+    named = emgmm_cli.select(x, [1], " all ", seed=0)
+    assert [c.cell for c in named.cells] == [c.cell for c in every.cells]
+    assert len(named.cells) == 14

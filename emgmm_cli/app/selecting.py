@@ -427,9 +427,10 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
     array or a DataFrame) as `emgmm select` does: every (family, K) cell is fitted with
     the options given (FitOptions' defaults otherwise), and the lowest criterion wins.
     covariance_types: the families (every one mclust searches when none), a list or one
-    string as -c takes them ("full" or "VVV,EEE").  Returns a Selected: .cells, .rows(), .best (a Fitted, or None when every cell failed
-    or ended degenerate).  sample_weights: N weights >= 0, a row of weight w counting as
-    the row given w times; missing: as fit's.  jobs: cells fitted at once in worker
+    string as -c takes them ("full", "VVV,EEE" or "all").  Returns a Selected: .cells,
+    .rows(), .best (a Fitted, or None when every cell failed or ended degenerate).
+    sample_weights: N weights >= 0, a row of weight w counting as the row given w times;
+    missing: as fit's.  jobs: cells fitted at once in worker
     processes (0: one per core; "auto": as the command's default decides, see
     cell_workers).  The default here is 1, not the command's "auto": where worker
     processes are spawned rather than forked (backends.processes.start_method), each one
@@ -440,7 +441,7 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
     inputs = api_inputs(read, missing, sample_weights, known_labels)
     template = FitOptions(1, **options)
     if isinstance(covariance_types, str):  # not its letters: the names it lists
-        covariance_types = [name.strip() for name in covariance_types.split(",")]
+        covariance_types = vocab.covariance_list(covariance_types)
     cells = SelectGrid(tuple(components), tuple(covariance_types or ()), criterion)
     return select_points(points, cells, template, seed=seed, jobs=jobs,
                          standardize=standardize, inputs=inputs)

@@ -178,12 +178,11 @@ class CovarianceList(click.ParamType):
                 ) -> list[str]:
         if isinstance(value, list):
             return value
-        text = str(value).strip()
-        if text.lower() == "all":
+        names = vocab.covariance_list(str(value))
+        if not names:  # all
             return []
-        names = [t.strip() for t in text.split(",")]
         bad = [t for t in names if t not in vocab.covariance_choices()]
-        if bad or not names:
+        if bad:
             self.fail(f"{', '.join(bad) or repr(value)}: choose all, or a comma-separated "
                       f"list of {', '.join(vocab.covariance_choices())}", param, ctx)
         return list(dict.fromkeys(vocab.canonical_covariance(t) for t in names))

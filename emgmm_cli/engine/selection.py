@@ -27,7 +27,6 @@ runs fit_cell on each CellTask, so a cell's result is the same wherever it is fi
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,7 +40,7 @@ from .errors import EngineError, InvalidParameter
 from .families import family, searched
 from .fitting import FitResult, ProgressCallback, fit
 from .hc import HcTree, seeded_hc_tree
-from .options import FitOptions
+from .options import FitOptions, plain_number, spec
 
 CRITERIA: tuple[str, ...] = vocab.names(vocab.CRITERIA)
 
@@ -68,8 +67,7 @@ def grid(covariance_types: Sequence[str], components: Iterable[int],
     are dropped.  No family named: every family Mclust searches for data of n_features
     columns (families.searched)."""
     given = list(components)
-    if not given or not all(isinstance(k, numbers.Integral) and not isinstance(k, bool)
-                            and k >= 1 for k in given):
+    if not given or not all(spec("n_components").accepts(plain_number(k)) for k in given):
         raise InvalidParameter("the numbers of components must be whole numbers >= 1, got "
                                f"{given!r}", option="n_components")
     ks = sorted({int(k) for k in given})
