@@ -354,6 +354,24 @@ def test_em_scores_the_marginal_density() -> None:
     assert scores.log_likelihood == pytest.approx(model.log_likelihood, rel=1e-12)
 
 
+@pytest.mark.parametrize("weights", [(0.1, 0.2, 0.7), (1 / 3, 1 / 3, 1 / 3),
+                                     (0.6435255093527715, 0.22895726222657026,
+                                      0.12751722842065827)])
+def test_a_row_with_nothing_observed_has_log_density_exactly_zero(weights) -> None:
+    """Its density is that of no coordinate, 1, whatever the weights' sum rounds to (the
+    first and last weights here sum to 1 but their logsumexp is -5.6e-17 and 1.1e-16)."""
+    from emgmm_cli.engine.missing import missing_stats, part_missing, predict_rows
+    from emgmm_cli.engine.params import MixtureParams
+
+    params = MixtureParams.build(np.array(weights), np.array([[0.0, 0], [1, 1], [2, 2]]),
+                                 np.stack([np.eye(2)] * 3), "full")
+    x = np.array([[np.nan, np.nan], [0.5, np.nan], [np.nan, np.nan]])
+    density = predict_rows(x, params).log_density
+    assert density[0] == 0.0 and density[2] == 0.0 and density[1] < 0
+    st = missing_stats(part_missing(x), params, False, None, None)
+    assert st.loglik == density[1]
+
+
 def _several_dimension_families() -> list[str]:
     from emgmm_cli.engine.families import FAMILIES
 

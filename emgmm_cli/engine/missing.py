@@ -252,13 +252,17 @@ def _pattern(x: Array, obs: NDArray[np.intp], params: MixtureParams, full: Array
     return lp, filled, cond
 
 
-def _posterior(lp: Array, hard: bool, known: NDArray[np.int64] | None
+def _posterior(lp: Array, hard: bool, known: NDArray[np.int64] | None, observed: bool = True
                ) -> tuple[Array, Array, Array]:
     """(responsibilities (K, m), log-density terms, maxima over k) of log-probabilities
-    lp (K, m), as stats.chunk_stats makes them (hard: one-hot; known rows one-hot)."""
+    lp (K, m), as stats.chunk_stats makes them (hard: one-hot; known rows one-hot).  Rows
+    with no coordinate observed (not observed) have the density of nothing, 1: their
+    log-density is exactly 0, not the logarithm of the weights' sum, which rounds."""
     labels = lp.argmax(axis=0) if hard else None
     resp = lp.copy()
     lse, top = normalise_in_place(resp)
+    if not observed:
+        lse[:] = 0.0
     if labels is not None:
         resp[:] = 0.0
         resp[labels, np.arange(resp.shape[1])] = 1.0
@@ -272,7 +276,7 @@ def _pattern_stats(data: MissingRows, rows: NDArray[np.intp], obs: NDArray[np.in
                    w: NDArray[np.float64] | None, known: NDArray[np.int64] | None
                    ) -> SuffStats:
     lp, filled, cond = _pattern(data.x[rows], obs, params, full)
-    resp, lse, top = _posterior(lp, hard, None if known is None else known[rows])
+    resp, lse, top = _posterior(lp, hard, None if known is None else known[rows], len(obs) > 0)
     log_max = top - lse
     if w is not None:
         wr = w[rows]
@@ -320,7 +324,8 @@ def missing_predictions(data: MissingRows, params: MixtureParams) -> Predictions
         labels[c], resp[c], dens[c] = pred.labels, pred.resp, pred.log_density
     full = params.family.to_full(params.covariances, *params.means.shape)
     for rows, obs in data.patterns:
-        r, lse, _ = _posterior(_pattern(data.x[rows], obs, params, full)[0], False, None)
+        r, lse, _ = _posterior(_pattern(data.x[rows], obs, params, full)[0], False, None,
+                               len(obs) > 0)
         labels[rows], resp[rows], dens[rows] = r.argmax(axis=0), r.T, lse
     return Predictions(labels, resp, dens)
 
