@@ -283,6 +283,48 @@ def test_means_init_csv_and_npy_agree(tmp_path: Path) -> None:
     assert a["means"] == b["means"] and a["log_likelihood"] == b["log_likelihood"]
 
 
+@pytest.mark.parametrize("command", ["fit", "batch"])
+@pytest.mark.parametrize("extra, option", [
+    (["--init", "kmeans"], "--init kmeans does not apply with --means-init"),
+    (["--n-init", "3"], "--n-init 3 does not apply with --means-init"),
+    (["--init-model", "MODEL"], "--means-init and --init-model are two starts"),
+])
+def test_means_init_refuses_the_options_it_would_leave_unused(
+        tmp_path: Path, command: str, extra: list[str], option: str) -> None:
+    """--means-init with --init, --n-init > 1 or --init-model given is bad usage, found
+    before any data is read: --init and --n-init were ignored, and beside --init-model
+    the means were never read while the model recorded them as the start."""
+    means = tmp_path / "means.csv"
+    means.write_text("0,0\n4,4\n7,0\n2,9\n")
+    model = tmp_path / "model.json"
+    assert invoke(["fit", BLOBS, "-k", 4, "--seed", 0, "--model", model]).exit_code == 0
+    target = [BLOBS, "-k", 4] if command == "fit" else [BLOBS, "-k", 4, "--output-dir",
+                                                        tmp_path / "out"]
+    args = [a if a != "MODEL" else model for a in extra]
+    result = invoke([command, *target, "--means-init", means, *args, "--json"])
+    assert result.exit_code == 2, result.output
+    assert option in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+    # given alone, or with their defaults spelled out, the means are the start
+    for same in ([], ["--n-init", "1"]):
+        doc = fit_json(BLOBS, "-k", 4, "--means-init", means, *same)
+        assert doc["options"]["init"] == "means-init" and doc["origin"] == "means-init"
+
+
+def test_means_init_in_the_api_refuses_what_it_would_leave_unused(tmp_path: Path) -> None:
+    import emgmm_cli
+
+    means = np.array([[0.0, 0.0], [4.0, 4.0], [7.0, 0.0], [2.0, 9.0]])
+    x = blobs_xy()
+    model = tmp_path / "model.json"
+    assert invoke(["fit", BLOBS, "-k", 4, "--seed", 0, "--model", model]).exit_code == 0
+    for options in ({"init": "random"}, {"n_init": 2}, {"init_model": str(model)}):
+        with pytest.raises(emgmm_cli.UsageProblem) as caught:
+            emgmm_cli.fit(x, 4, means_init=means, **options)
+        assert isinstance(caught.value, ValueError)
+    assert emgmm_cli.fit(x, 4, means_init=means, n_init=1).result.options.init == "means-init"
+
+
 def test_n_init_keeps_the_best_restart() -> None:
     one = fit_json(BLOBS, "-k", 4, "--seed", 2, "--init", "random-from-data", "--n-init", 1)
     many = fit_json(BLOBS, "-k", 4, "--seed", 2, "--init", "random-from-data",

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from .. import vocab
 from ..engine.dataset import Dataset, row_dropped, row_known
 from ..engine.errors import EngineError, Finding
 from ..engine.fitting import FitResult, ProgressCallback, fit as engine_fit, trace_events
@@ -416,6 +417,23 @@ def check_continued(init_model: str, n_components: int | None,
                            "used)", option="--covariance-type")
 
 
+def check_means_start(init_model: str | None, init: str | None, n_init: int | None) -> None:
+    """--means-init is a run's start; where given, --init-model, --init and --n-init
+    (each where given: None otherwise) have no part to play, and one that is given is a
+    UsageProblem rather than ignored: --init-model would be continued and the means left
+    unread (while the model recorded them as the start), --init is replaced by the means,
+    and the one start makes one run."""
+    if init_model is not None:
+        raise UsageProblem("--means-init and --init-model are two starts: give one (the "
+                           "model's means are its own start)", option="--means-init")
+    if init is not None and init != vocab.MEANS_INIT:
+        raise UsageProblem(f"--init {init} does not apply with --means-init, which is the "
+                           "start; leave --init out", option="--init")
+    if n_init is not None and n_init > 1:
+        raise UsageProblem(f"--n-init {n_init} does not apply with --means-init: one start "
+                           "makes one run; leave --n-init out", option="--n-init")
+
+
 def load_means(path: str, n_components: int, n_features: int) -> Array:
     """Starting means from a K x D data file; a bad shape or identical rows name the file."""
     try:
@@ -576,8 +594,10 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
 
     options: any field of engine.options.FitOptions (covariance_type, init, n_init, tol,
     max_iter, reg_covar, algorithm, seed); means_init: K x D starting means (an array or
-    a file); standardize: fit the columns centred and scaled to unit variance (see
-    app.prepare; the parameters are then of those columns, Fitted.transform maps them);
+    a file), the start of one run (with init, n_init > 1 or init_model given: a
+    UsageProblem, check_means_start); standardize: fit the columns centred and scaled
+    to unit variance (see app.prepare; the parameters are then of those columns,
+    Fitted.transform maps them);
     sample_weights: N weights >= 0, a row of weight w counting as the row given w times
     (or read.weights_column, a column of the data; BIC then takes their sum as n);
     init_model: a model file EM continues from (n_components and covariance_type are
@@ -595,6 +615,9 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     if n_components is None and options.get("init_model") is None:
         raise UsageProblem("give n_components (or init_model, a model to continue)")
     fit_options = FitOptions(1 if n_components is None else n_components, **options)
+    if means_init is not None:
+        check_means_start(options.get("init_model"), options.get("init"),
+                          options.get("n_init"))
     if fit_options.init_model is not None:
         check_continued(fit_options.init_model, n_components, options.get("covariance_type"))
     start = None

@@ -10,6 +10,7 @@ from .. import vocab
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    check_means_start,
     backend_options,
     FILE_PATH,
     SELECT_COMPONENTS,
@@ -160,6 +161,7 @@ def _settings(kw: dict[str, Any]) -> Any:
 
     grid, k, cov = _mode(kw.pop("select_mode"), kw.pop("k_text"), kw.pop("c_text"),
                          kw.pop("criterion"), kw)
+    check_means_start(kw)
     if kw["seed"] is None:
         kw["seed"] = fresh_seed()
     means_init, responsibilities = kw.pop("means_init"), kw.pop("responsibilities")

@@ -6,11 +6,12 @@ import dataclasses
 from typing import Any
 
 import click
-from click.core import ParameterSource
 
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    check_means_start,
+    given,
     backend_options,
     FILE_PATH,
     FORMATS_TEXT,
@@ -84,9 +85,11 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     from ..engine.options import FitOptions
     from . import show
 
+    check_means_start({**kw, "means_init": means_init})
+    covariance_given = given(kw, "covariance_type")  # -c beside --init-model: the model's?
     read, options, outputs = take(kw, ReadOptions), take(kw, FitOptions), take(kw, FitOutputs)
     if options.init_model is not None:
-        _check_continued(options)
+        fitting.check_continued(options.init_model, options.n_components, covariance_given)
     if options.n_components is None:
         if options.init_model is None:
             raise click.UsageError("Missing option '-k' / '--components' (or --init-model, "
@@ -117,10 +120,3 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     show.fit_summary(term, fitted, carries_data=outputs.carries_data, trace=show_trace)
 
 
-def _check_continued(options: Any) -> None:
-    """-k, and -c where given (not its default), must be the --init-model's own."""
-    from ..app.fitting import check_continued
-
-    given = click.get_current_context().get_parameter_source("covariance_type")
-    check_continued(options.init_model, options.n_components,
-                    None if given is ParameterSource.DEFAULT else options.covariance_type)

@@ -494,8 +494,8 @@ def em_options(*, means_init: bool = True) -> Callable[[F], F]:
     if means_init:
         decorators.insert(1, click.option(
             "--means-init", type=click.Path(dir_okay=False), metavar="FILE",
-            help="Starting means: a K x D data file, in any input format (overrides "
-                 "--init)."))
+            help="Starting means: a K x D data file, in any input format; the start of "
+                 "one run (not with --init, --n-init or --init-model)."))
     return compose(*decorators, standardize_option, large_data_options)
 
 
@@ -531,6 +531,24 @@ fit_options = compose(
 
 
 # --------------------------------------------------------------------------- settings
+
+
+def given(values: dict[str, Any], name: str) -> Any:
+    """The value of the current command's option name where the command line (or the
+    environment) gave it, None where it is its default."""
+    from click.core import ParameterSource
+
+    source = click.get_current_context().get_parameter_source(name)
+    return None if source in (None, ParameterSource.DEFAULT) else values[name]
+
+
+def check_means_start(values: dict[str, Any]) -> None:
+    """--means-init with --init-model, --init or --n-init given: a UsageProblem
+    (app.fitting.check_means_start)."""
+    from ..app.fitting import check_means_start as check
+
+    if values.get("means_init") is not None:
+        check(values["init_model"], given(values, "init"), given(values, "n_init"))
 
 
 def take(values: dict[str, Any], cls: type[T], **extra: Any) -> T:
