@@ -208,6 +208,45 @@ def test_a_column_with_no_value_is_refused_for_a_fit(tmp_path: Path) -> None:
     assert emgmm_cli.predict(fitted, x, missing="em").shape == (100,)
 
 
+@pytest.mark.parametrize("limit", [None, "8K"])
+def test_the_screen_reads_the_values_the_columns_hold(tmp_path: Path, limit: str | None
+                                                      ) -> None:
+    """With --missing em the screen's counts and values are those of the values each
+    column holds, in memory and read block by block: a 0/1 column half missing "took 3
+    values (0, 0.544, 1) in 300 rows", the imputed mean among them, and a column of 5s
+    held 5 "in every row".  A column with no value is refused block by block too (it was
+    fitted, exit 0, where the rows were read from disk; with this change alone, a numpy
+    warning and an overflow error)."""
+    rng = np.random.default_rng(0)
+    n = 300
+    a, b = rng.normal(size=n), rng.integers(0, 2, size=n).astype(float)
+    b[rng.random(n) < 0.5] = np.nan
+    c = np.where(rng.random(n) < 0.5, np.nan, 5.0)
+    field = lambda v: "" if np.isnan(v) else f"{v:g}"  # noqa: E731
+    d = rng.normal(size=n)
+    (tmp_path / "f.csv").write_text("a,b,c,d\n" + "".join(
+        f"{u:.17g},{field(v)},{field(w)},{z:.17g}\n" for u, v, w, z in zip(a, b, c, d)))
+    (tmp_path / "e.csv").write_text("a,b,c\n" + "".join(
+        f"{u:.17g},,{w:.17g}\n" for u, w in zip(a, rng.normal(size=n))))
+    memory = [] if limit is None else ["--memory-limit", limit, "--cache-dir", "cache"]
+    r = invoke_in(tmp_path, "fit", "f.csv", "-k", "2", "--seed", "0", "--missing", "em",
+                  "--model", "m.json", *memory)
+    assert r.exit_code == 0, r.stderr
+    held = int((~np.isnan(b)).sum())
+    assert (f"column 'b' takes only 2 values (0, 1) in the {held} rows that have a value "
+            "(a class label or a category?)") in r.stderr
+    assert "column 'c' holds one value (5) in every row that has one:" in r.stderr
+    assert "0.5" not in r.stderr and "Warning" not in r.stderr
+    r = invoke_in(tmp_path, "fit", "e.csv", "-k", "2", "--seed", "0", "--missing", "em",
+                  *memory)
+    assert (r.exit_code, r.stderr.strip()) == (1, (
+        "Error: e.csv: column 'b' has no value in any row (every one is missing): there "
+        "is nothing to fit it from; leave it out with --columns"))
+    if limit is not None:  # both files over the limit: their rows read block by block
+        assert len(list((tmp_path / "cache").glob("*.npy"))) == 2
+        assert min((tmp_path / name).stat().st_size for name in ("f.csv", "e.csv")) > 8192
+
+
 def test_columns_never_observed_together_are_named(tmp_path: Path) -> None:
     """Two sources merged (one measured a, the other b): with --missing em the data say
     nothing of how a and b vary together, and a fitted covariance between them is EM's

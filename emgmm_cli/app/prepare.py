@@ -36,7 +36,7 @@ from numpy.typing import NDArray
 from ..engine.errors import EngineError
 from ..engine.dataset import Dataset
 from ..engine.families import MATRIX, family
-from ..engine.missing import MissingRows, co_observed, row_missing
+from ..engine.missing import MissingRows, co_observed, observed_rows, row_missing
 from ..engine.fitting import FitResult
 from ..engine.errors import DIAGONAL_FAMILY, NEVER_TOGETHER, Finding
 from ..engine.screening import ColumnStats, DataScale, column_stats, screen
@@ -131,25 +131,28 @@ class Prepared:
     transform: Standardize | None = None
 
 
+def _check_held(stats: ColumnStats, points: Points) -> None:
+    """A DataError for a column that holds no value in any row (--missing em): EM would
+    fit it from the values imputed for it, which are none (stats.observed counts the
+    values of rows in memory and read block by block alike; of rows on a cluster, which
+    column_stats reads imputed, it counts every row)."""
+    empty = np.flatnonzero(stats.observed == 0)
+    if len(empty):
+        raise DataError(points.source, f"column '{points.column_names[int(empty[0])]}' has no "
+                                       "value in any row (every one is missing): there is "
+                                       "nothing to fit it from; leave it out with --columns")
+
+
 def _missing_findings(data: Dataset, points: Points, covariances: bool) -> list[Finding]:
-    """Of rows in memory with missing values (--missing em; engine.missing.co_observed):
-    a DataError for a column that holds no value in any row (EM would fit it from the
-    values imputed for it, which are none), and with covariances (a family that has
-    them) a finding for each pair of columns never observed in one row.  Rows read block
-    by block are not looked at (with such a column every row has a missing value, and EM
-    holds those rows in memory, beyond the limit that kept them on disk: an error of its
-    own), nor rows on a cluster."""
+    """Of rows in memory with missing values (--missing em; engine.missing.co_observed),
+    with covariances (a family that has them): a finding for each pair of columns never
+    observed in one row (each column holds some: _check_held).  Rows read block by block
+    are not looked at, nor rows on a cluster."""
     rows = row_missing(data)
-    if not isinstance(rows, MissingRows):
+    if not isinstance(rows, MissingRows) or not covariances:
         return []
     seen = co_observed(rows)
-    names, held = points.column_names, np.diagonal(seen)
-    if not held.all():
-        raise DataError(points.source, f"column '{names[int(np.argmin(held))]}' has no value "
-                                       "in any row (every one is missing): there is nothing "
-                                       "to fit it from; leave it out with --columns")
-    if not covariances:
-        return []
+    names = points.column_names
     return [Finding(NEVER_TOGETHER, (int(i), int(j)), f"columns '{names[i]}' and "
                     f"'{names[j]}' hold values but never in the same row: the data say "
                     "nothing of how they vary together, and a covariance between them is "
@@ -165,12 +168,13 @@ def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
     names = points.column_names
     try:
         data = dataset(points, n_threads=n_threads)
-        stats = column_stats(data)
+        stats = column_stats(data, observed_rows(data))
+        _check_held(stats, points)
+        covariances = covariance_type is None or family(covariance_type).statistic == MATRIX
+        missing = _missing_findings(data, points, covariances)
         transform = Standardize.of(stats, names) if standardize else None
         findings = screen(stats, names, reg_covar=reg_covar,
-                          scale=None if transform is None else transform.scale)
-        covariances = covariance_type is None or family(covariance_type).statistic == MATRIX
-        findings += _missing_findings(data, points, covariances)
+                          scale=None if transform is None else transform.scale) + missing
     except EngineError as exc:
         exc.source = points.source
         raise

@@ -190,6 +190,19 @@ def co_observed(rows: MissingRows) -> NDArray[np.bool_]:
     return seen
 
 
+def observed_rows(data: Dataset) -> Dataset | None:
+    """The rows of data with their missing values as NaN (where data has some in memory or
+    read block by block: MissingRows, BlockMissingRows), for what must read the values
+    the rows hold rather than those imputed (the screen: engine.screening.column_stats);
+    None where data has none, or holds them out of reach (on a cluster)."""
+    rows = row_missing(data)
+    if isinstance(rows, MissingRows):
+        return InMemoryRows(rows.x)
+    if isinstance(rows, BlockMissingRows):
+        return rows.raw
+    return None
+
+
 def row_missing(data: Dataset) -> Incomplete | None:
     """The rows with missing coordinates under data (through the wrappers that add per-row
     data): a MissingRows, or a dataset whose n_incomplete is not 0; None without any."""
