@@ -247,6 +247,29 @@ def test_the_screen_reads_the_values_the_columns_hold(tmp_path: Path, limit: str
         assert min((tmp_path / name).stat().st_size for name in ("f.csv", "e.csv")) > 8192
 
 
+def test_reg_covar_is_weighed_against_the_variance_of_the_values_held(tmp_path: Path
+                                                                      ) -> None:
+    """A column of spread 0.02 (variance 4e-4, which reg_covar 1e-6 does not swamp) with
+    97% of its values missing: imputed at their mean, the column's variance over every
+    row was 2.5e-5 and the screen said reg_covar swamped it.  One of spread 0.003 still
+    is (9e-6)."""
+    rng = np.random.default_rng(0)
+    n = 400
+    a = rng.normal(size=n)
+    for spread, swamped in ((0.02, False), (0.003, True)):
+        c = rng.normal(size=n) * spread
+        c[rng.random(n) < 0.97] = np.nan
+        (tmp_path / "s.csv").write_text("a,c\n" + "".join(
+            f"{float(u)!r},{'' if np.isnan(v) else repr(float(v))}\n" for u, v in zip(a, c)))
+        r = invoke_in(tmp_path, "fit", "s.csv", "-k", "2", "--seed", "0", "--missing", "em",
+                      "--model", "m.json")
+        assert r.exit_code == 0, r.stderr
+        held = c[~np.isnan(c)]
+        shown = f"column 'c' ({held.var():.3g})"
+        assert (shown in r.stderr) is swamped, r.stderr
+        assert ("reg_covar 1e-06 is more than 0.01 of the variance" in r.stderr) is swamped
+
+
 def test_columns_never_observed_together_are_named(tmp_path: Path) -> None:
     """Two sources merged (one measured a, the other b): with --missing em the data say
     nothing of how a and b vary together, and a fitted covariance between them is EM's

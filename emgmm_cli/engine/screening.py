@@ -408,10 +408,11 @@ def _copies(stats: ColumnStats, names: Sequence[str]) -> list[Finding]:
 def _swamped(stats: ColumnStats, names: Sequence[str], reg_covar: float,
              units: Array) -> Finding | None:
     """The columns whose variance (in the given units) reg_covar swamps (one finding for
-    all of them)."""
+    all of them).  Of a column with missing values, the variance of the values it holds:
+    imputed at their mean, the others add nothing to the sum of squares, only rows."""
     with np.errstate(over="ignore", under="ignore"):
         ratio = stats.unit / units
-        var = stats.scaled_var * ratio * ratio
+        var = stats.scaled_var * ratio * ratio * (stats.n / np.maximum(stats.observed, 1))
     cols = [j for j in range(len(names))
             if not stats.constant[j] and reg_covar > REG_COVAR_SHARE * float(var[j])]
     if not cols:
