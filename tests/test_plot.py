@@ -138,6 +138,21 @@ def test_a_pdf_is_written_and_a_bad_extension_refused_before_any_work(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.pdf"]
 
 
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_a_picture_too_small_for_its_labels_is_refused(models: dict[str, Path],
+                                                       tmp_path: Path, suffix: str) -> None:
+    """At 100x80 matplotlib's layout collapses: it said so in a UserWarning on stderr
+    (exit 0, labels over the axes); now bad usage naming the size, and no file."""
+    out = tmp_path / f"small{suffix}"
+    result = invoke("plot", models["blobs4"], models["blobs4-data"], "-o", out, "--size",
+                    "100x80")
+    assert result.exit_code == 2, result.stderr
+    assert (f"{out}: a picture of 100x80 leaves no room for its axes beside their labels "
+            "and legend; give a larger --size") in result.stderr
+    assert "Warning" not in result.stderr and not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_text_picture_at_80_columns(models: dict[str, Path]) -> None:
     coloured = ok("plot", models["blobs4"], models["blobs4-data"], tty=True).stdout
     assert "\x1b[" in coloured

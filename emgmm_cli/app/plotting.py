@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -72,13 +73,24 @@ def _pyplot_free_figure(size: tuple[int, int]) -> Any:
 
 
 def save_figure(fig: Any, path: str, *, out: OutputSet | None = None) -> None:
-    """Write the figure to path in its extension's format, atomically (or into out)."""
+    """Write the figure to path in its extension's format, atomically (or into out).  A
+    figure too small for its axes beside their labels and legend (matplotlib's
+    constrained layout collapses, which it says in a warning) is a UsageProblem, and
+    nothing is written."""
     fmt = image_format(path)
     own = out is None
     out = OutputSet() if out is None else out
     try:
-        with out.stage(path, binary=True) as fh:
-            fig.savefig(fh, format=fmt, dpi=DPI)
+        with out.stage(path, binary=True) as fh, warnings.catch_warnings():
+            warnings.filterwarnings("error", message="constrained_layout not applied",
+                                    category=UserWarning)
+            try:
+                fig.savefig(fh, format=fmt, dpi=DPI)
+            except UserWarning:
+                width, height = (round(v) for v in fig.get_size_inches() * DPI)
+                raise UsageProblem(f"{path}: a picture of {width}x{height} leaves no room "
+                                   "for its axes beside their labels and legend; give a "
+                                   "larger --size", option="--size") from None
         if own:
             out.commit()
     finally:
