@@ -69,6 +69,29 @@ def test_bad_option_values_are_usage_errors_naming_the_option(
     assert list(tmp_path.iterdir()) == []  # nothing read, nothing written
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["score", "MODEL", "missing.csv", "--threshold", "nan"],
+     "Invalid value for '--threshold': 'nan' is not a finite number in the range 0<x<1."),
+    (["fit", "missing.csv", "-k", "2", "--backend", "dask", "--connect-timeout", "nan"],
+     "Invalid value for '--connect-timeout': 'nan' is not a finite number in the range x>0."),
+    (["fit", "missing.csv", "-k", "2", "--backend", "dask", "--connect-timeout", "inf"],
+     "Invalid value for '--connect-timeout': 'inf' is not a finite number in the range x>0."),
+])
+def test_nan_and_infinity_are_refused_where_a_range_alone_let_them_through(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
+        ) -> None:
+    """click's FloatRange compares: NaN passed every comparison (score --threshold nan
+    ended in an internal error from numpy's quantile, exit 1) and infinity passed an
+    unbounded side (--connect-timeout nan or inf was taken)."""
+    model = tmp_path / "model.json"
+    x = np.random.default_rng(0).normal(size=(30, 2))
+    model.write_text(json.dumps(emgmm_cli.fit(x, 2, seed=0).document))
+    result = invoke([str(model) if a == "MODEL" else a for a in args], tmp_path, monkeypatch)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == f"Error: {message}"
+    assert list(tmp_path.iterdir()) == [model]  # nothing read, nothing written
+
+
 @pytest.mark.parametrize(("name", "value"), [
     ("tol", math.nan), ("tol", math.inf), ("reg_covar", math.nan), ("reg_covar", math.inf),
     ("seed", 2**53), ("n_init", 0), ("max_iter", 0), ("tol", -1.0)])

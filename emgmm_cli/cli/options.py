@@ -92,6 +92,19 @@ class ByteSize(click.ParamType):
                       "or T, such as 512M or 2G", param, ctx)
 
 
+class FiniteRange(click.FloatRange):
+    """click's FloatRange of finite numbers only: the range alone lets NaN through (every
+    comparison with it is false), and infinity where a side is unbounded."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number in the range "
+                      f"{self._describe_range()}.", param, ctx)
+        return number
+
+
 class JobCount(click.ParamType):
     """--jobs: a number of worker processes (0: one per core) or "auto"."""
 
@@ -318,7 +331,7 @@ def backend_options(f: F) -> F:
         with session(BackendOptions(**{k: v for k, v in given.items() if v is not None})):
             return f(*args, **kw)
 
-    kinds = {int: click.IntRange(min=1), float: click.FloatRange(min=0, min_open=True)}
+    kinds = {int: click.IntRange(min=1), float: FiniteRange(min=0, min_open=True)}
     options = [click.option(flag(o.name), type=kinds.get(o.kind, str), default=None,
                             metavar=o.metavar, help=o.help)
                for o in BACKEND_OPTIONS]

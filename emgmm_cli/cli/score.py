@@ -9,6 +9,7 @@ import click
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    FiniteRange,
     backend_options,
     FILE_PATH,
     common_options,
@@ -28,7 +29,7 @@ from .options import (
               type=FILE_PATH,
               help="Write the per-sample log-densities (column log_density) to FILE "
                    "('-': stdout; the default when stdout is not a terminal).")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+@click.option("--threshold", type=FiniteRange(0, 1, min_open=True, max_open=True),
               metavar="Q",
               help="Flag the lowest-density fraction Q of the points as outliers: adds a 0/1 "
                    "'outlier' column and reports the count and the log-density cutoff.")
