@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -94,6 +95,43 @@ def test_cli_column_and_file(tmp_path: Path) -> None:
     r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-column", "known",
                   "--algorithm", "hard")
     assert r.exit_code == 2 and "known labels need soft EM" in r.stderr
+
+
+def test_predict_score_and_plot_check_known_labels_against_the_model(tmp_path: Path
+                                                                     ) -> None:
+    """predict, score and plot take --known-labels: a label that is no component of the
+    model ended predict and score in an internal IndexError (exit 1, "internal error")
+    and was ignored by plot; now a one-line data error naming the model, and nothing
+    written.  Within the model's K, plot colours known rows by their label, as predict
+    labels them."""
+    pytest.importorskip("matplotlib")
+    from emgmm_cli.app.plotting import points_view
+    from emgmm_cli.io.readers import read_points
+
+    x, _, known = _data(0)
+    np.savetxt(tmp_path / "d.csv", x, delimiter=",", header="a,b", comments="")
+    assert invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--seed", "0", "--model",
+                     "m.json", "-q").exit_code == 0
+    bad = known.copy()
+    bad[7] = 2
+    (tmp_path / "bad.txt").write_text("".join(f"{k}\n" for k in bad))
+    line = ("Error: d.csv: known label 2 of row 7 (counting from 0) is not -1 or a component "
+            "from 0 to 1, the components of the model m.json")
+    for command, out in (("predict", "l.csv"), ("score", "s.csv"), ("plot", "p.png")):
+        r = invoke_in(tmp_path, command, "m.json", "d.csv", "--known-labels", "bad.txt",
+                      "-o", out)
+        assert (r.exit_code, r.stderr.strip()) == (1, line), r.stderr
+        assert not (tmp_path / out).exists()
+    flipped = np.where(known >= 0, 1 - known, -1)  # every known row against the model
+    (tmp_path / "k.txt").write_text("".join(f"{k}\n" for k in flipped))
+    r = invoke_in(tmp_path, "predict", "m.json", "d.csv", "--known-labels", "k.txt")
+    labels = np.array(r.stdout.split(), dtype=int)
+    rows = flipped >= 0
+    assert r.exit_code == 0 and (labels[rows] == flipped[rows]).all()
+    points = read_points(str(tmp_path / "d.csv"))
+    view = points_view(emgmm_cli.load_model(str(tmp_path / "m.json")).params,
+                       dataclasses.replace(points, known=flipped), model="m.json")
+    np.testing.assert_array_equal(view.labels, labels)
 
 
 def test_select_pipeline_with_known_labels(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..backends import active, open_dataset
-from ..engine.dataset import Dataset, WeightedRows
+from ..engine.dataset import Dataset, WeightedRows, check_known
+from ..engine.errors import EngineError
 from ..engine.missing import (
     BlockMissingRows,
     MissingRows,
@@ -156,6 +157,18 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
 
 
 # --------------------------------------------------------------------------- missing values
+
+
+def known_of_model(points: Points, n_components: int, model: str) -> None:
+    """The points' known labels (predict's, score's and plot's --known-labels), where they
+    have some, must be -1 or components of the model (0..n_components-1): a DataError
+    naming the first that is not."""
+    if points.known is None:
+        return
+    try:
+        check_known(points.known, points.n_samples, n_components, option=None)
+    except EngineError as exc:
+        raise DataError(points.source, f"{exc}, the components of the model {model}") from None
 
 
 def without_incomplete(points: Points) -> Points:

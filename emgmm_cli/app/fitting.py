@@ -31,7 +31,7 @@ from ..engine.init import check_means_init
 from ..engine.options import FitOptions
 from ..engine.params import MixtureParams
 from ..engine.missing import predict_rows, predictions, row_missing
-from ..engine.stats import Predictions
+from ..engine.stats import Predictions, keep_known
 from ..interrupts import polling
 from ..io.errors import DataError
 from ..io.formats import FORMATS, format_for_path
@@ -137,15 +137,6 @@ def with_dropped(blocks: Iterator[tuple[int, Predictions]], dropped: NDArray[np.
             pred.labels, pred.resp, pred.log_density)
         yield done, wide
         done = end
-
-
-def keep_known(pred: Predictions, known: NDArray[np.int64]) -> None:
-    """Rows with a known component keep it: label, and one-hot responsibilities."""
-    rows = np.flatnonzero(known >= 0)
-    if len(rows):
-        pred.labels[rows] = known[rows]
-        pred.resp[rows] = 0.0
-        pred.resp[rows, known[rows]] = 1.0
 
 
 def stream_predictions(out: OutputSet, dest: dict[str, str], data: Dataset,

@@ -29,7 +29,7 @@ from ..io.model import LoadedModel, check_features, load_model
 from ..io.readers import Points
 from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
-from .data import as_points, dataset, load
+from .data import as_points, dataset, known_of_model, load
 from .fitting import FinalPass, Fitted, final_pass, stream_predictions
 from .prepare import Standardize
 from .requests import ReadOptions
@@ -113,7 +113,9 @@ def _usable_names(names: list[str]) -> bool:
 
 def _model_data(model: Model, points: Points) -> Dataset:
     """The points as the model's parameters read them (through its transform), in the
-    blocks fit uses."""
+    blocks fit uses.  Their known labels (predict's and score's --known-labels) must be
+    components of the model: a DataError otherwise."""
+    known_of_model(points, model.n_components, model.path)
     if model.transform is not None:
         points = model.transform.apply(points)
     return dataset(points, model.n_components, model.params.covariance_type)

@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ..engine.dataset import Dataset
+from ..engine.dataset import Dataset, row_known
 from ..engine.params import MixtureParams
-from ..engine.stats import predict_chunk
+from ..engine.stats import keep_known, predict_chunk
 from ..io.readers import Points
 from ..io.writers import OutputSet
-from .data import dataset
+from .data import dataset, known_of_model
 from .errors import MissingExtra, UsageProblem
 
 if TYPE_CHECKING:
@@ -133,6 +133,9 @@ def mixture_view(params: MixtureParams, data: Dataset, feature_names: list[str],
     rows = np.arange(n) if n <= MAX_POINTS else np.linspace(0, n - 1, MAX_POINTS).astype(np.intp)
     x = np.asarray(data.take(rows), dtype=np.float64)
     pred = predict_chunk(x, params)
+    known = row_known(data)
+    if known is not None:  # known rows in their own component, as the fit and predict say
+        keep_known(pred, known[rows])
     basis, axes = _basis(x, feature_names, dims)
     principal = dims is None and x.shape[1] > 2
     centre = x.mean(axis=0) if principal else np.zeros(x.shape[1])
@@ -146,9 +149,11 @@ def mixture_view(params: MixtureParams, data: Dataset, feature_names: list[str],
         covariances=np.einsum("di,kde,ej->kij", basis, full, basis), axes=axes, title=title)
 
 
-def points_view(params: MixtureParams, points: Points, *,
+def points_view(params: MixtureParams, points: Points, *, model: str,
                 dims: tuple[str, str] | None = None) -> MixtureView:
-    """What a picture of a mixture over points read from a file shows (`emgmm plot`)."""
+    """What a picture of a mixture over points read from a file shows (`emgmm plot`);
+    model: the model file params came from (for a message)."""
+    known_of_model(points, params.n_components, model)
     data = dataset(points, params.n_components, params.covariance_type)
     return mixture_view(params, data, list(points.column_names), source=points.source,
                         dims=dims)

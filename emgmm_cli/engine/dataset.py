@@ -129,17 +129,19 @@ def row_dropped(data: Dataset) -> NDArray[np.bool_] | None:
     return dropped
 
 
-def check_known(known: Any, n_rows: int, n_components: int | None = None
-                ) -> NDArray[np.int64]:
+def check_known(known: Any, n_rows: int, n_components: int | None = None, *,
+                option: str | None = "known_labels") -> NDArray[np.int64]:
     """Known labels as an (N,) int64 array, -1 for unknown; InvalidParameter naming the
     first bad row for a count other than n_rows, or a label that is not -1 or a
-    component (0..n_components-1 when given)."""
+    component (0..n_components-1 when given).  option: the option the error is about
+    (None where the labels are data checked against a model's or a fit's K, not a
+    usage problem)."""
     from .errors import InvalidParameter
 
     raw = np.asarray(known).reshape(-1)
     if len(raw) != n_rows:
         raise InvalidParameter(f"{len(raw)} known labels for {n_rows} rows; give one per row "
-                               "(-1 where unknown)", option="known_labels")
+                               "(-1 where unknown)", option=option)
     with np.errstate(invalid="ignore"):
         labels = np.where(np.isfinite(raw.astype(np.float64)), raw, -1.0)
         whole = labels == np.round(labels)
@@ -150,7 +152,7 @@ def check_known(known: Any, n_rows: int, n_components: int | None = None
         allowed = "-1 or a component number" if n_components is None else \
             f"-1 or a component from 0 to {n_components - 1}"
         raise InvalidParameter(f"known label {raw[i]} of row {i} (counting from 0) is not "
-                               f"{allowed}", option="known_labels")
+                               f"{allowed}", option=option)
     return labels.astype(np.int64)
 
 

@@ -480,10 +480,7 @@ def _semi_supervised(data: Dataset, options: FitOptions, means_init: Array | Non
     known = row_known(data)
     assert known is not None
     k = options.n_components
-    try:
-        check_known(known, data.n_samples, k)
-    except InvalidParameter as exc:  # the data's labels against K: not a usage error
-        raise InvalidParameter(str(exc), advice=exc.advice) from None
+    check_known(known, data.n_samples, k, option=None)  # the data's labels against K
     if options.algorithm != "soft" or options.on_degenerate == "drop":
         raise InvalidParameter("known labels need soft EM and an on_degenerate other than "
                                "drop (the labels name fixed components)",

@@ -63,6 +63,16 @@ NO_INDICES: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
 EXP_FLOOR = -700.0
 
 
+def keep_known(pred: Predictions, known: NDArray[np.int64]) -> None:
+    """Rows with a known component keep it in their predictions: label, and one-hot
+    responsibilities (the final pass of a fit with known labels, predict, plot)."""
+    rows = np.flatnonzero(known >= 0)
+    if len(rows):
+        pred.labels[rows] = known[rows]
+        pred.resp[rows] = 0.0
+        pred.resp[rows, known[rows]] = 1.0
+
+
 def normalise_in_place(lp: Array, top: Array | None = None) -> tuple[Array, Array]:
     """Turn component-major (K, n) weighted log-probabilities into responsibilities, in
     place; or a stack of them, (..., K, n), each normalised over its own K (the stacked
