@@ -81,10 +81,25 @@ def test_rows_with_responsibilities_and_log_density_in_every_format(people: Path
     assert len(rows) == 7
 
 
-def test_proba_and_log_density_of_fit_need_the_rows(people: Path) -> None:
-    result = invoke("fit", people, "-k", 2, "--columns", "x,y", "--log-density")
-    assert result.exit_code == 2
-    assert "--log-density adds columns to the rows of --with-rows" in result.stderr
+def test_proba_and_log_density_of_fit_need_the_rows(people: Path, tmp_path: Path) -> None:
+    """Each flag's advice names what gives its columns alone, in an option the command
+    has: predict --log-density pointed to --responsibilities FILE, which predict lacks
+    (and which holds no log-density)."""
+    model = tmp_path / "m.json"
+    ok("fit", people, "-k", 2, "--columns", "x,y", "--seed", 0, "--model", model, "-q")
+    for args, line in (
+            (["fit", people, "-k", 2, "--columns", "x,y", "--log-density"],
+             "--log-density adds columns to the rows of --with-rows; add --with-rows (the "
+             "log-densities alone: emgmm score MODEL DATA)"),
+            (["predict", model, people, "--columns", "x,y", "--log-density"],
+             "--log-density adds columns to the rows of --with-rows; add --with-rows (the "
+             "log-densities alone: emgmm score MODEL DATA)"),
+            (["fit", people, "-k", 2, "--columns", "x,y", "--proba"],
+             "--proba adds columns to the rows of --with-rows; add --with-rows (the "
+             "responsibilities alone: --responsibilities FILE)")):
+        result = invoke(*args)
+        assert result.exit_code == 2
+        assert result.stderr.splitlines()[-1] == f"Error: {line}"
 
 
 def test_label_files_get_a_header_only_when_asked(people: Path, tmp_path: Path) -> None:

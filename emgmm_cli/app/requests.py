@@ -119,11 +119,13 @@ class FitOutputs:
     log_density: bool = False
 
     def __post_init__(self) -> None:
-        for flag, given in (("--proba", self.proba), ("--log-density", self.log_density)):
+        for flag, given, alone in (
+                ("--proba", self.proba, "the responsibilities alone: --responsibilities FILE"),
+                ("--log-density", self.log_density,
+                 "the log-densities alone: emgmm score MODEL DATA")):
             if given and not self.with_rows:
                 raise UsageProblem(f"{flag} adds columns to the rows of --with-rows; add "
-                                   "--with-rows (the responsibilities alone: "
-                                   "--responsibilities FILE)", option=flag)
+                                   f"--with-rows ({alone})", option=flag)
 
     def destinations(self) -> dict[str, str]:
         """Output name -> path, with output_dir filling in what was not named."""
