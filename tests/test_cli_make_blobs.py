@@ -166,6 +166,16 @@ def test_a_label_column_named_as_a_coordinate_is_refused() -> None:
     assert "--label-column x1 is the name of a coordinate column" in result.stderr
 
 
+@pytest.mark.parametrize("name", ["", "  "])
+def test_a_label_column_without_a_name_is_refused(name: str) -> None:
+    """An empty name wrote a header "x0,x1," (exit 0) that no reader takes for a column."""
+    result = run("-n", "7", "--label-column", name)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: --label-column {name!r} is no name: a column of true components needs "
+        "one (for example component)")
+
+
 @pytest.mark.parametrize("suffix, delimiter", [(".csv", ","), (".tsv", "\t")])
 def test_text_output_files(tmp_path: Path, suffix: str, delimiter: str) -> None:
     path = tmp_path / f"blobs{suffix}"

@@ -124,6 +124,10 @@ def stage_points(out: OutputSet, output: str, names: list[str], x: NDArray[np.fl
     """Drawn points under their column names: the coordinates only, unless label_column
     names a column for each point's true component; labels: a file for them instead
     (one a line, as fit --labels writes labels)."""
+    if label_column is not None and not label_column.strip():
+        raise UsageProblem(f"--label-column {label_column!r} is no name: a column of true "
+                           "components needs one (for example component)",
+                           option="--label-column")
     if label_column is not None and label_column in names:
         raise UsageProblem(f"--label-column {label_column} is the name of a coordinate "
                            f"column ({', '.join(names)}); choose another name",
