@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -166,6 +167,20 @@ def test_sample_takes_numpy_numbers_and_refuses_what_is_no_count(x: np.ndarray) 
         assert info.value.option == option
     with pytest.raises(emgmm_cli.DataError, match="has 1 column but the model has 2$"):
         emgmm_cli.predict(fitted, x[:, :1])
+
+
+@pytest.mark.parametrize("point", [np.array([0.5, 1.0]), [0.5, 1.0]])
+def test_one_point_given_as_a_vector_is_told_how_to_give_it(x: np.ndarray, point: Any
+                                                             ) -> None:
+    """A vector is a column of values, as a one-column file is; one point of the model's
+    D coordinates given as a vector (as scikit-learn also refuses) is told the shape."""
+    fitted = emgmm_cli.fit(x, 2, seed=0)
+    with pytest.raises(emgmm_cli.DataError) as info:
+        emgmm_cli.predict(fitted, point)
+    assert str(info.value).endswith(
+        "has 1 column but the model has 2; a point of 2 coordinates is one row, shape "
+        "(1, 2): give [point] or point.reshape(1, -1)")
+    assert emgmm_cli.predict(fitted, [point]).shape == (1,)
 
 
 def test_select_takes_all_as_the_command_line_does(x: np.ndarray) -> None:

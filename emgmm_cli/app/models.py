@@ -310,7 +310,12 @@ def _columns(n: int) -> str:
 def _model_points(model: Model, data: Any, read: ReadOptions | None,
                   sample_weights: Any = None, missing: str | None = None) -> Points:
     points = as_points(data, read, sample_weights=sample_weights, missing=missing)
-    if points.n_features != model.params.n_features:
+    d = model.params.n_features
+    if points.n_features != d:
+        # a bare vector is a column of values (one coordinate each); one point of the
+        # model's D coordinates given as such a vector is a row of them
+        hint = (f"; a point of {d} coordinates is one row, shape (1, {d}): give [point] or "
+                "point.reshape(1, -1)" if np.ndim(data) == 1 and len(data) == d else "")
         raise DataError(points.source, f"has {_columns(points.n_features)} but the model has "
-                                       f"{model.params.n_features}")
+                                       f"{d}{hint}")
     return points
