@@ -90,6 +90,29 @@ def test_all_zero_and_wrong_count() -> None:
         check_weights([1.0, 1.0, 1.0], 2)
 
 
+@pytest.mark.parametrize("init", vocab.names(vocab.INIT_METHODS))
+def test_rows_of_weight_zero_do_not_count_toward_k(init: str) -> None:
+    """Only rows of weight above 0 count: one such row ended random-from-data's start in
+    numpy's "Cannot take a larger sample than population" (an internal error); the same
+    check as unweighted rows get, naming the rows that count."""
+    x = _blobs(n=40)
+    one = np.zeros(len(x))
+    one[5] = 1.0
+    two = one.copy()
+    two[9] = 2.0
+    twice = x.copy()
+    twice[9] = twice[5]  # the two rows that count are one point
+    for rows, w, k, message in (
+            (x, one, 2, "need at least 2 rows of weight above 0 to fit a mixture, got 1"),
+            (x, two, 3, "3 components need at least 3 rows of weight above 0; the data has 2"),
+            (twice, two, 2, "2 components but the data has only 1 distinct point of weight "
+                            "above 0")):
+        with pytest.raises(InvalidParameter) as info:
+            fit(WeightedRows(open_dataset(rows), w), FitOptions(k, init=init, seed=0))
+        assert str(info.value) == message
+    assert fit(WeightedRows(open_dataset(x), two), FitOptions(2, init=init, seed=0)).loglik
+
+
 # --------------------------------------------------------------------------- API, CLI, pipeline
 
 

@@ -158,17 +158,22 @@ def _check_model(data: Dataset, covariance_type: str) -> None:
 
 
 def _check_data(data: Dataset, k: int) -> None:
-    n = data.n_samples
+    """Enough rows, and distinct points, for k components: of the rows that count (weight
+    above 0) where the rows are weighted."""
+    w = row_weights(data)
+    n = data.n_samples if w is None else int(np.count_nonzero(w > 0))
+    counted = "" if w is None else " of weight above 0"
     if n < 2:
-        raise InvalidParameter(f"need at least 2 rows to fit a mixture, got {n}")
+        raise InvalidParameter(f"need at least 2 rows{counted} to fit a mixture, got {n}")
     if k > n:
-        raise InvalidParameter(f"{k} components need at least {k} rows; the data has {n}")
+        raise InvalidParameter(f"{k} components need at least {k} rows{counted}; the data "
+                               f"has {n}")
     n_distinct = distinct_rows(data, k)
     if n_distinct < k:
         rounded = np.dtype(data.dtype) == np.float32
         raise InvalidParameter(
             f"{k} components but the data has only {n_distinct} distinct "
-            f"point{'s' if n_distinct != 1 else ''}"
+            f"point{'s' if n_distinct != 1 else ''}{counted}"
             + (" in float32, which keeps about 7 significant digits" if rounded else ""),
             advice=(FEWER_COMPONENTS, WIDER_DTYPE) if rounded else (FEWER_COMPONENTS,),
         )

@@ -233,11 +233,15 @@ def kmeans(data: Dataset, k: int, rng: np.random.Generator,
 
 
 def distinct_rows(data: Dataset, k: int) -> int:
-    """Number of distinct rows, counted only up to k: once k are found, the count so far
-    (at least k; it stops reading).  Each block's first 4 k rows are looked at first,
-    since on most data they hold k distinct ones and a whole block's sort is then not
-    needed."""
+    """Number of distinct rows (of weight above 0, where the rows are weighted), counted
+    only up to k: once k are found, the count so far (at least k; it stops reading).
+    Each block's first 4 k rows are looked at first, since on most data they hold k
+    distinct ones and a whole block's sort is then not needed."""
     seen: set[bytes] = set()
+    w = row_weights(data)
+
+    def counted(block: Array, first: int) -> Array:
+        return block if w is None else block[w[first:first + len(block)] > 0]
 
     def add(rows: Array) -> bool:
         # + 0.0 makes -0.0 0.0, so that the bytes of equal rows are equal across blocks;
@@ -246,7 +250,7 @@ def distinct_rows(data: Dataset, k: int) -> int:
         seen.update(row.tobytes() for row in distinct)
         return len(seen) >= k
 
-    for _, block in data.scan(lambda block, _: block):
+    for _, block in data.scan(counted):
         if add(block[:4 * k]) or (len(block) > 4 * k and add(block)):
             break
     return len(seen)
