@@ -113,6 +113,27 @@ def test_rows_of_weight_zero_do_not_count_toward_k(init: str) -> None:
     assert fit(WeightedRows(open_dataset(x), two), FitOptions(2, init=init, seed=0)).loglik
 
 
+@pytest.mark.parametrize("algorithm", ["soft", "hard"])
+@pytest.mark.parametrize("scale", [1e-3, 1e-9, 1e-20, 1e-100, 1e100])
+def test_weights_scaled_by_any_factor_fit_alike(scale: float, algorithm: str) -> None:
+    """The M-step's thresholds of mass are in rows of the mean weight: with every weight
+    1e-9 (probabilities of a large sample, say) each component's mass was below the
+    collapse threshold of 1e-6, every component "collapsed" at iteration 1 and the fit
+    ended there (exit 0, mean log-likelihood -4.156 against -4.115); at 1e-20 the start
+    was refused as not positive definite.  Now any factor gives the same fit, and the
+    log-likelihood scales with it."""
+    x = _blobs(n=150)
+    w = _weights(len(x))
+    options = FitOptions(3, seed=0, algorithm=algorithm, init="kmeans", n_init=2)
+    base = fit(WeightedRows(open_dataset(x), w), options)
+    scaled = fit(WeightedRows(open_dataset(x), w * scale), options)
+    assert not base.events and not scaled.events
+    assert scaled.n_iter == base.n_iter
+    np.testing.assert_allclose(scaled.params.means, base.params.means, rtol=1e-9)
+    np.testing.assert_allclose(scaled.params.weights, base.params.weights, rtol=1e-9)
+    assert scaled.loglik / scale == pytest.approx(base.loglik, rel=1e-9)
+
+
 # --------------------------------------------------------------------------- API, CLI, pipeline
 
 

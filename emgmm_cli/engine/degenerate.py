@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .dataset import Dataset, reduce_weighted
-from .em import COLLAPSE_MASS, STOPPED_DEGENERATE, degenerate_components
+from .em import STOPPED_DEGENERATE, degenerate_components
 from .errors import EngineError, FitEvent
 from .params import MixtureParams
 from .stats import predict_chunk
@@ -94,7 +94,7 @@ class DegeneratePolicy:
                  it: int) -> tuple[MixtureParams, list[FitEvent]]:
         if self.action == "keep":
             return params, []
-        bad = self._degenerate(params, nk)
+        bad = self._degenerate(params, collapsed)
         if not bad:
             return params, []
         k, why = bad[0]
@@ -104,8 +104,11 @@ class DegeneratePolicy:
             return self._drop(params, k, it, why)
         return self._reinit(params, k, it, why)
 
-    def _degenerate(self, params: MixtureParams, nk: Array) -> list[tuple[int, str]]:
-        found = [(int(k), "its weight collapsed") for k in np.flatnonzero(nk < COLLAPSE_MASS)]
+    def _degenerate(self, params: MixtureParams, collapsed: NDArray[np.intp]
+                    ) -> list[tuple[int, str]]:
+        """The components to act on: those whose mass collapsed in the M-step (em.m_step's,
+        in its unit of mass), then those whose covariance collapsed onto the floor."""
+        found = [(int(k), "its weight collapsed") for k in collapsed]
         seen = {k for k, _ in found}
         found += [(k, "its covariance collapsed onto the regularisation floor")
                   for k in degenerate_components(params, self.column_variance, self.reg_covar)

@@ -101,10 +101,11 @@ def m_step(
     covariances, which its iterative M-steps start from.
     """
     fam = family(covariance_type)
-    nk = stats.nk + EPS_MASS
+    unit = stats.mass_unit  # the masses below are in rows of the mean weight
+    nk = stats.nk + EPS_MASS * unit
     means = stats.sk / nk[:, None]
-    collapsed = (NO_INDICES if stats.nk.min() >= COLLAPSE_MASS
-                 else np.flatnonzero(stats.nk < COLLAPSE_MASS))
+    collapsed = (NO_INDICES if stats.nk.min() >= COLLAPSE_MASS * unit
+                 else np.flatnonzero(stats.nk < COLLAPSE_MASS * unit))
     if previous is not None and len(collapsed):
         means[collapsed] = previous.means[collapsed]
     if previous is not None and "means" in freeze:

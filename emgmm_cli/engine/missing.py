@@ -303,7 +303,8 @@ def _pattern_stats(data: MissingRows, rows: NDArray[np.intp], obs: NDArray[np.in
         scatter = np.diagonal(scatter, axis1=1, axis2=2).copy()
     loglik = float(lse.sum())
     return SuffStats(nk, sk, scatter, loglik, float(top.sum()) if hard else loglik,
-                     float(np.nansum(log_max)), len(rows) if w is None else float(wr.sum()))
+                     float(np.nansum(log_max)), len(rows) if w is None else float(wr.sum()),
+                     len(rows))
 
 
 def missing_stats(data: MissingRows, params: MixtureParams, hard: bool,

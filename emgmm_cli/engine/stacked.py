@@ -153,7 +153,7 @@ def stacked_stats(rows: Rows, mixtures: list[MixtureParams]) -> list[SuffStats]:
             continue
         part = slice(j * k, (j + 1) * k)
         out.append(SuffStats(nk[j], sk[part], scatter[part], loglik[j], loglik[j], 0.0,
-                             total_n))
+                             total_n, n))
     return out
 
 
@@ -169,12 +169,13 @@ def stacked_m_step(stats: list[SuffStats], mixtures: list[MixtureParams], reg_co
     at a time otherwise (then exactly em.m_step's)."""
     fam = family(mixtures[0].covariance_type)
     nk = _stacked([st.nk for st in stats]) if fam.stacks else None
-    if nk is None or not nk.min() >= COLLAPSE_MASS:
+    unit = stats[0].mass_unit  # every mixture's rows are the same: em.m_step's unit
+    if nk is None or not nk.min() >= COLLAPSE_MASS * unit:
         return [_one_m_step(st, params, reg_covar, it)
                 for st, params, it in zip(stats, mixtures, iterations)]
     c, k = nk.shape
     d = mixtures[0].n_features
-    nk = nk + EPS_MASS
+    nk = nk + EPS_MASS * unit
     means = _stacked([st.sk for st in stats]) / nk[:, :, None]
     delta = means - _stacked([p.means for p in mixtures])
     scatter = _joined([st.scatter for st in stats])

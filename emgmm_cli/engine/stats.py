@@ -33,6 +33,7 @@ class SuffStats:
                log-likelihood sum_i log pi_z N(x_i | z) for hard EM
     log_max_resp: sum_i log max_k r_ik (the entropy part of ICL)
     n:         rows (the sum of their weights when the rows are weighted)
+    rows:      rows, weighted or not (0 where not counted: mass_unit is then 1)
     """
 
     nk: Array
@@ -42,6 +43,7 @@ class SuffStats:
     objective: float
     log_max_resp: float
     n: float
+    rows: int = 0
 
     def __add__(self, other: "SuffStats") -> "SuffStats":
         return SuffStats(
@@ -52,7 +54,15 @@ class SuffStats:
             self.objective + other.objective,
             self.log_max_resp + other.log_max_resp,
             self.n + other.n,
+            self.rows + other.rows,
         )
+
+    @property
+    def mass_unit(self) -> float:
+        """The mass of an average row: 1 for rows that are not weighted, the mean weight
+        for weighted ones.  The M-step's thresholds of mass (em.COLLAPSE_MASS,
+        em.EPS_MASS) are in this unit, so that weights scaled by any factor fit alike."""
+        return 1.0 if not self.rows or self.n == self.rows else self.n / self.rows
 
 
 #: No index: what _e_step finds far from every component on almost every block (and what
@@ -189,6 +199,7 @@ def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str,
         objective=0.0,
         log_max_resp=0.0,
         n=int(x.shape[0]) if w is None else float(w.sum()),
+        rows=int(x.shape[0]),
     )
 
 
@@ -231,6 +242,7 @@ def chunk_stats(x: Array, params: MixtureParams, hard: bool = False,
         objective=float(top.sum(dtype=np.float64)) if hard else loglik,
         log_max_resp=0.0 if log_max is None else float(np.nansum(log_max, dtype=np.float64)),
         n=int(x.shape[0]) if w is None else float(w.sum()),
+        rows=int(x.shape[0]),
     )
 
 
