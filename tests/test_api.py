@@ -190,3 +190,41 @@ def test_select_takes_all_as_the_command_line_does(x: np.ndarray) -> None:
     named = emgmm_cli.select(x, [1], " all ", seed=0)
     assert [c.cell for c in named.cells] == [c.cell for c in every.cells]
     assert len(named.cells) == 14
+
+
+def test_predict_and_score_take_a_frames_columns_by_name(x: np.ndarray, tmp_path: Path
+                                                         ) -> None:
+    """As the command line reads a file's header: a DataFrame (or a file) whose columns
+    hold the model's names, in another order or among others, is read by name.  Columns
+    in another order were taken by position (other labels, exit 0), and an extra column
+    made the data refused."""
+    frame = pd.read_csv(FAITHFUL)
+    fitted = emgmm_cli.fit(frame, 3, seed=0)
+    labels = emgmm_cli.predict(fitted, frame)
+    shuffled = frame.assign(note=1.0)[["waiting", "note", "eruptions"]]
+    shuffled.to_csv(tmp_path / "shuffled.csv", index=False)
+    for data in (frame[["waiting", "eruptions"]], shuffled, str(tmp_path / "shuffled.csv")):
+        np.testing.assert_array_equal(emgmm_cli.predict(fitted, data), labels)
+        assert emgmm_cli.score(fitted, data).log_likelihood == pytest.approx(
+            fitted.log_likelihood, rel=1e-12)
+    # names that are not the model's: every column, in order, as before
+    renamed = frame.rename(columns={"eruptions": "a", "waiting": "b"})
+    np.testing.assert_array_equal(emgmm_cli.predict(fitted, renamed), labels)
+    np.testing.assert_array_equal(emgmm_cli.predict(fitted, x), labels)
+
+
+def test_a_masked_arrays_masked_entries_are_missing_values(x: np.ndarray) -> None:
+    """np.asarray reads the values under a mask: a fit of a masked array used them (exit
+    0).  Masked entries are missing values now, refused or dropped or fitted as
+    missing= says."""
+    masked = np.ma.masked_array(x, mask=x > 90)
+    rows = int((x > 90).any(axis=1).sum())
+    with pytest.raises(emgmm_cli.DataError, match="missing value"):
+        emgmm_cli.fit(masked, 2, seed=0)
+    dropped = emgmm_cli.fit(masked, 2, seed=0, missing="drop")
+    plain = emgmm_cli.fit(x[~(x > 90).any(axis=1)], 2, seed=0)
+    assert dropped.document["n_dropped"] == rows
+    assert dropped.log_likelihood == pytest.approx(plain.log_likelihood, rel=1e-12)
+    assert emgmm_cli.fit(masked, 2, seed=0, missing="em").document["n_incomplete"] == rows
+    unmasked = emgmm_cli.fit(np.ma.masked_array(x, mask=False), 2, seed=0)
+    assert unmasked.log_likelihood == emgmm_cli.fit(x, 2, seed=0).log_likelihood

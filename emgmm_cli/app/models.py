@@ -309,7 +309,21 @@ def _columns(n: int) -> str:
 
 def _model_points(model: Model, data: Any, read: ReadOptions | None,
                   sample_weights: Any = None, missing: str | None = None) -> Points:
-    points = as_points(data, read, sample_weights=sample_weights, missing=missing)
+    """The points of data (a path, a DataFrame, an array) for the model, as read_data
+    reads a file for the command line: read.columns if given; else the model's feature
+    names where the data's column names hold them all (a DataFrame's columns in another
+    order, or among others, are taken by name); else every column, in order."""
+    names = model.feature_names
+    if (read is None or read.columns is None) and _usable_names(names):
+        by_name = dataclasses.replace(read or ReadOptions(), columns=tuple(names))
+        try:
+            points = as_points(data, by_name, sample_weights=sample_weights, missing=missing)
+        except DataError as exc:
+            if exc.column not in names or not exc.message.startswith("no such column"):
+                raise
+            points = as_points(data, read, sample_weights=sample_weights, missing=missing)
+    else:
+        points = as_points(data, read, sample_weights=sample_weights, missing=missing)
     d = model.params.n_features
     if points.n_features != d:
         # a bare vector is a column of values (one coordinate each); one point of the
