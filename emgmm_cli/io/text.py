@@ -412,16 +412,19 @@ def delimiter_option(delimiter: str, source: str) -> str | None:
     return delimiter
 
 
-def text_delimiter(path: str, delimiter: str | None) -> tuple[str | None, bool]:
-    """(delimiter, sniff) for a text input: the option's, else the extension's, else sniffed.
+def text_extension(path: str) -> str:
+    """A text input's extension, lower case: the one before a compression suffix
+    (data.csv.gz is a CSV)."""
+    stem, ext = os.path.splitext(path.lower())
+    return os.path.splitext(stem)[1] if ext in CODEC_BY_EXT else ext
 
-    The extension is the one before a compression suffix (data.csv.gz is a CSV).
-    """
+
+def text_delimiter(path: str, delimiter: str | None) -> tuple[str | None, bool]:
+    """(delimiter, sniff) for a text input: the option's, else the extension's
+    (text_extension), else sniffed."""
     if delimiter is not None:
         return delimiter_option(delimiter, STDIN_NAME if path == "-" else path), False
-    stem, ext = os.path.splitext(path.lower())
-    if ext in CODEC_BY_EXT:
-        ext = os.path.splitext(stem)[1]
+    ext = text_extension(path)
     if path != "-" and ext in DELIMITER_BY_EXT:
         return DELIMITER_BY_EXT[ext], False
     # .txt, other extensions, none (/dev/stdin, <(command)) and stdin: sniffed, CSV by default

@@ -1,0 +1,136 @@
+"""Point data from JSON: what emgmm writes as .json and .jsonl read back.
+
+A .json file holds one array of rows, a .jsonl or .ndjson file one row a line (the formats of
+io.formats: `sample -o points.jsonl`, `fit --with-rows -o rows.json`, labels as a .json
+array).  A row is an object (its keys are the columns, as emgmm writes tables), an
+array (columns "0", "1", ...) or a bare number (one column "0"); every row of a file is
+of one kind, and objects have the keys of the first.  null is a missing value (NaN),
+numbers are numbers; anything else (a string, true or false) is not numeric, which only
+matters in a column that is read (--columns).  The whole text is parsed in memory (there
+is no block-by-block reading of JSON: a file over --memory-limit is read all the same).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .errors import DataError
+from .npyfile import nonfinite_error
+from .text import Input, resolve_columns
+
+#: The extensions read as JSON, and the first characters by which stdin is taken for it.
+JSON_EXTENSIONS = (".json", ".jsonl", ".ndjson")
+JSON_OPENERS = (b"[", b"{")
+
+
+def looks_like_json(head: bytes) -> bool:
+    """Whether the first bytes of an input (stdin) start a JSON array or object."""
+    return head.lstrip()[:1] in JSON_OPENERS
+
+
+def read_json(src: Input, columns: Sequence[str] | None, dt: np.dtype,
+              missing: bool) -> tuple[NDArray[np.floating], list[str]]:
+    """The (N, D) values and column names of a JSON input (module docstring); a DataError
+    naming the row (its line in JSON lines) and column for anything that is not."""
+    try:
+        text = src.reader.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(src.name, f"not UTF-8 text (byte {exc.start}); JSON is UTF-8") from None
+    rows, lines = _rows(text, src.name)
+    if not rows:
+        raise DataError(src.name, "the JSON holds no rows")
+    names, table = _table(rows, lines, src.name)
+    sel = resolve_columns(columns, names, src.name)
+    chosen = [names[j] for j in sel]
+    raw = np.empty((len(rows), len(sel)), dtype=np.float64)
+    for out, j in enumerate(sel):
+        for i, value in enumerate(table[j]):
+            raw[i, out] = _number(value, src.name, i, lines[i], names[j])
+    with np.errstate(over="ignore"):
+        x = np.ascontiguousarray(raw.astype(dt))
+    bad = np.isinf(x) if missing else ~np.isfinite(x)
+    if bad.any():
+        raise nonfinite_error(src.name, chosen, x, raw, 0, missing=missing)
+    return x, chosen
+
+
+def _rows(text: str, name: str) -> tuple[list[Any], list[int | None]]:
+    """The rows of the text, and the line each stands on (JSON lines) or None (one array).
+    (json is imported here: a fit that reads no JSON does not load it.)"""
+    import json
+
+    try:
+        whole = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if exc.msg != "Extra data":
+            raise DataError(name, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+    else:
+        if isinstance(whole, list):
+            return whole, [None] * len(whole)
+        return [whole], [None]  # one row: an object, an array or a number
+    rows: list[Any] = []
+    lines: list[int | None] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError as exc:
+            raise DataError(name, f"not valid JSON: {exc.msg}", line=number) from None
+        lines.append(number)
+    return rows, lines
+
+
+def _table(rows: list[Any], lines: list[int | None], name: str
+           ) -> tuple[list[str], list[list[Any]]]:
+    """Column names and each column's values, from rows of one kind."""
+    first = rows[0]
+    if isinstance(first, dict):
+        names = [str(key) for key in first]
+        keys = list(first)
+        for i, row in enumerate(rows):
+            if not isinstance(row, dict) or set(row) != set(keys):
+                raise _uneven(name, i, lines[i], "an object with the keys of the first row "
+                                                 f"({', '.join(names)})")
+        return names, [[row[key] for row in rows] for key in keys]
+    if isinstance(first, list):
+        width = len(first)
+        for i, row in enumerate(rows):
+            if not isinstance(row, list) or len(row) != width:
+                raise _uneven(name, i, lines[i], f"an array of {width} values, as the first")
+        if width == 0:
+            raise DataError(name, "the rows are empty arrays: no column to read")
+        return [str(j) for j in range(width)], [[row[j] for row in rows] for j in range(width)]
+    for i, row in enumerate(rows):
+        if isinstance(row, (dict, list)):
+            raise _uneven(name, i, lines[i], "a single value, as the first")
+    return ["0"], [list(rows)]
+
+
+def _uneven(name: str, i: int, line: int | None, wanted: str) -> DataError:
+    where = "" if line is not None else f"row {i + 1}: "
+    return DataError(name, f"{where}every row must be {wanted}", line=line)
+
+
+def _number(value: Any, name: str, i: int, line: int | None, column: str) -> float:
+    """A value of a column that is read (row i, on line where JSON lines): a number, or
+    NaN for null."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        import json
+
+        shown = json.dumps(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        where = "" if line is not None else f" in row {i + 1}"
+        raise DataError(name, f"non-numeric value {shown}{where}; fix or remove the row, or "
+                              "select numeric columns with --columns", line=line, column=column)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float64
+        return math.inf if value > 0 else -math.inf

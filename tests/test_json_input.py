@@ -1,0 +1,120 @@
+"""JSON input: what emgmm writes as .json, .jsonl and .ndjson reads back as data.
+
+`emgmm sample -o points.jsonl` and `fit --with-rows -o rows.json` wrote files no command
+could read (".json: the file has a header but no data rows", ".jsonl: non-numeric value
+'{"eruptions":3.6'").  Now every command reads them, from files and standard input.
+"""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import invoke_in
+from emgmm_cli.io import DataError, read_points
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+
+
+@pytest.mark.parametrize("name", ["points.json", "points.jsonl", "points.ndjson"])
+def test_what_make_blobs_writes_reads_back_exactly(tmp_path: Path, name: str) -> None:
+    """Every value as the .npy the same command writes holds it, the column names too."""
+    for out in (name, "points.npy"):
+        r = invoke_in(tmp_path, "make-blobs", "-n", "50", "--n-centers", "3", "--seed", "4",
+                      "--label-column", "blob", "-o", out)
+        assert r.exit_code == 0, r.stderr
+    ref = read_points(str(tmp_path / "points.npy"))
+    got = read_points(str(tmp_path / name))
+    assert got.column_names == ["x0", "x1", "blob"]
+    np.testing.assert_array_equal(got.x, ref.x)
+    picked = read_points(str(tmp_path / name), columns=["blob", "x0"])
+    np.testing.assert_array_equal(picked.x, ref.x[:, [2, 0]])
+    packed = tmp_path / (name + ".gz")
+    packed.write_bytes(gzip.compress((tmp_path / name).read_bytes()))
+    np.testing.assert_array_equal(read_points(str(packed)).x, ref.x)
+    with (tmp_path / name).open("rb") as fh:
+        np.testing.assert_array_equal(read_points("-", stdin=fh).x, ref.x)
+
+
+def test_fit_reads_its_own_rows_and_labels(tmp_path: Path) -> None:
+    """predict --with-rows --proba -o rows.json, then fit on the rows' columns: the labels
+    of the CSV; a labels .json (an array of numbers) is one column."""
+    data = str(SAMPLE / "faithful.csv")
+    assert invoke_in(tmp_path, "fit", data, "-k", "2", "--seed", "0", "--model", "m.json",
+                     "-o", "labels.json", "-q").exit_code == 0
+    rows = invoke_in(tmp_path, "predict", "m.json", data, "--with-rows", "--proba", "-o",
+                     "rows.json")
+    assert rows.exit_code == 0, rows.stderr
+    ref = invoke_in(tmp_path, "fit", data, "-k", "2", "--seed", "0")
+    again = invoke_in(tmp_path, "fit", "rows.json", "--columns", "eruptions,waiting", "-k",
+                      "2", "--seed", "0")
+    assert again.exit_code == 0 and again.stdout == ref.stdout
+    labels = read_points(str(tmp_path / "labels.json"))
+    assert labels.column_names == ["0"] and labels.x.shape == (272, 1)
+    assert labels.x[:, 0].astype(int).tolist() == [int(v) for v in ref.stdout.split()]
+    # over --memory-limit, JSON is read whole (there are no blocks of it)
+    limited = invoke_in(tmp_path, "fit", "rows.json", "--columns", "eruptions,waiting", "-k",
+                        "2", "--seed", "0", "--memory-limit", "1K")
+    assert limited.exit_code == 0 and limited.stdout == ref.stdout
+
+
+@pytest.mark.parametrize("name, text, line, message", [
+    ("a.json", '[1, 2, "x"]', None,
+     "a.json: column '0': non-numeric value \"x\" in row 3; fix or remove the row, or select "
+     "numeric columns with --columns"),
+    ("b.jsonl", '{"a": 1}\n\n{"a": true}\n', 3,
+     "b.jsonl:3: column 'a': non-numeric value true; fix or remove the row, or select "
+     "numeric columns with --columns"),
+    ("c.json", "[[1, 2], [3]]", None,
+     "c.json: row 2: every row must be an array of 2 values, as the first"),
+    ("d.jsonl", '{"a": 1}\n{"b": 2}\n', 2,
+     "d.jsonl:2: every row must be an object with the keys of the first row (a)"),
+    ("e.json", "[1, 2", 1, "e.json:1: not valid JSON: Expecting ',' delimiter"),
+    ("f.json", "[]", None, "f.json: the JSON holds no rows"),
+    ("g.json", "[1, Infinity]", None,
+     "g.json: column '0': non-finite value inf in row 2 (index 1); missing or infinite "
+     "values must be removed or imputed first"),
+])
+def test_what_is_not_numeric_data_is_named(tmp_path: Path, name: str, text: str,
+                                           line: int | None, message: str) -> None:
+    (tmp_path / name).write_text(text)
+    with pytest.raises(DataError) as info:
+        read_points(str(tmp_path / name))
+    assert str(info.value).replace(str(tmp_path) + "/", "") == message
+    assert info.value.line == line
+
+
+def test_null_is_a_missing_value_and_unread_columns_may_hold_text(tmp_path: Path) -> None:
+    (tmp_path / "m.jsonl").write_text(
+        '{"id": "a", "x": 1.5, "y": 2}\n{"id": "b", "x": null, "y": 3}\n'
+        '{"id": "c", "x": 2.5, "y": 4}\n')
+    r = invoke_in(tmp_path, "fit", "m.jsonl", "--columns", "x,y", "-k", "1")
+    assert r.exit_code == 1 and "column 'x': missing value (NaN) in row 2" in r.stderr
+    points = read_points(str(tmp_path / "m.jsonl"), columns=["y", "x"], missing=True)
+    np.testing.assert_array_equal(points.x, [[2, 1.5], [3, np.nan], [4, 2.5]])
+    dropped = invoke_in(tmp_path, "fit", "m.jsonl", "--columns", "x,y", "-k", "1",
+                        "--missing", "drop")
+    assert dropped.exit_code == 0 and dropped.stdout.split() == ["0", "-1", "0"]
+
+
+def test_a_jsonl_pipeline_through_real_processes(tmp_path: Path) -> None:
+    """make-blobs writes JSON lines to a pipe, fit reads them from its standard input."""
+    emgmm = [sys.executable, "-m", "emgmm_cli"]
+    blobs = subprocess.run(emgmm + ["make-blobs", "-n", "90", "--n-centers", "3", "--seed",
+                                    "1", "--format", "jsonl"],
+                           capture_output=True, check=True)
+    assert blobs.stdout.startswith(b'{"x0": ')
+    fit = subprocess.run(emgmm + ["fit", "-", "-k", "3", "--seed", "0"], input=blobs.stdout,
+                         capture_output=True)
+    assert fit.returncode == 0, fit.stderr
+    (tmp_path / "b.csv").write_bytes(subprocess.run(
+        emgmm + ["make-blobs", "-n", "90", "--n-centers", "3", "--seed", "1"],
+        capture_output=True, check=True).stdout)
+    ref = subprocess.run(emgmm + ["fit", str(tmp_path / "b.csv"), "-k", "3", "--seed", "0"],
+                         capture_output=True, check=True)
+    assert fit.stdout == ref.stdout
