@@ -150,3 +150,33 @@ def test_the_tables_on_screen_say_why_a_fit_stopped_short(tmp_path: Path) -> Non
     lines = {line.split()[0]: line for line in out.getvalue().splitlines()[2:] if line.strip()}
     assert "max-iter" in lines["a.csv"] and "yes" in lines["b.csv"]
     assert "time limit" in lines["c.csv"]
+
+
+def test_control_characters_from_data_reach_the_terminal_as_escapes(tmp_path: Path) -> None:
+    """A header name holding ESC [31m (red) and BEL went to the terminal as they are, in
+    the fit summary (a table rich draws) and in messages: the terminal obeyed them.  Names
+    read from data and model files, and every error and warning line, now show control
+    characters as escapes (\\x1b); the model records the names so written."""
+    rows = "".join(f"{a},{b}\n" for a, b in zip(range(40), range(40, 0, -1)))
+    (tmp_path / "esc.csv").write_text('"a\x1b[31mRED","b\x07bell"\n' + rows)
+    env = {"EMGMM_FORCE_TTY": "1", "COLUMNS": "100"}
+    runner = CliRunner()
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        summary = runner.invoke(cli, ["fit", "esc.csv", "-k", "2", "--seed", "0", "--model",
+                                      "m.json"], env=env)
+        error = runner.invoke(cli, ["fit", "esc.csv", "-k", "2", "--columns", "nope"], env=env)
+        info = runner.invoke(cli, ["info", "m.json"], env=env)
+    finally:
+        os.chdir(here)
+    assert summary.exit_code == 0, summary.output
+    for result in (summary, error, info):
+        assert "\x1b[31mRED" not in result.output and "\x07" not in result.output
+    assert "a\\x1b[31mRED, b\\x07bell" in summary.output
+    assert error.stderr.strip().endswith("available columns: a\\x1b[31mRED, b\\x07bell")
+    assert "a\\x1b[31mRED" in info.output
+    import json
+
+    names = json.loads((tmp_path / "m.json").read_text())["feature_names"]
+    assert names == ["a\\x1b[31mRED", "b\\x07bell"]

@@ -17,6 +17,8 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
+from ..io.errors import printable
+
 R = TypeVar("R")
 
 #: Where the common options (-q, --debug) leave their values in click's context.meta.
@@ -97,12 +99,13 @@ class Terminal:
         """Where notes about reading large data go: stderr on a terminal or with --debug."""
         if self.quiet or not (self.debug or self.stderr_isatty):
             return None
-        return lambda message: print(f"emgmm: {message}", file=self.stderr)
+        return lambda message: print(f"emgmm: {printable(message)}", file=self.stderr)
 
     def warn(self, message: str) -> None:
-        """One warning line on stderr, unless --quiet."""
+        """One warning line on stderr, unless --quiet (control characters as escapes, as
+        errors.one_line writes them)."""
         if not self.quiet:
-            print(f"emgmm: warning: {message}", file=self.stderr)
+            print(f"emgmm: warning: {printable(message)}", file=self.stderr)
 
 
 def terminal_of(ctx: click.Context) -> Terminal:

@@ -34,7 +34,7 @@ from ..engine.errors import (
     InvalidParameter,
     NotPositiveDefinite,
 )
-from ..io.errors import DROP_MISSING, EM_MISSING, DataError
+from ..io.errors import DROP_MISSING, EM_MISSING, DataError, printable
 from .options import flag
 
 if TYPE_CHECKING:
@@ -159,7 +159,12 @@ OUT_OF_MEMORY = {
 
 def one_line(exc: BaseException, command: str | None = None) -> str:
     """Any failure as the one line after 'Error: ' (command: the subcommand that failed,
-    for advice that only applies to it)."""
+    for advice that only applies to it), control characters as escapes (printable: a
+    name or a value read from data must not reach the terminal as a sequence it obeys)."""
+    return printable(_one_line(exc, command))
+
+
+def _one_line(exc: BaseException, command: str | None) -> str:
     if isinstance(exc, EngineError):
         text = engine_message(exc)
         return text if exc.source is None else f"{exc.source}: {text}"

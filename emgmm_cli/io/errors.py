@@ -8,6 +8,7 @@ of error output and exit with status 1.
 from __future__ import annotations
 
 import errno
+import re
 
 #: Remedies a DataError can name (DataError.advice), said by the command line in its own
 #: options (cli.errors): the rows with a missing value left out of the fit ...
@@ -16,6 +17,17 @@ DROP_MISSING = "drop-missing"
 EM_MISSING = "em-missing"
 #: The remedies of a missing value where none is allowed, most useful first.
 MISSING_REMEDIES = (DROP_MISSING, EM_MISSING)
+
+
+#: Control characters, but tab and newline: C0, DEL and C1.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """text with its control characters (but tab and newline) written as escapes, \\x1b for
+    ESC: a column name read from data, or a file name, can hold the sequences a terminal
+    obeys (colours, its title, the cursor), and is shown in tables and messages."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class DataError(Exception):

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import vocab
-from .errors import DataError
+from .errors import DataError, printable
 
 if TYPE_CHECKING:
     from ..engine.fitting import FitResult
@@ -210,7 +210,9 @@ class LoadedModel:
 
     @property
     def feature_names(self) -> list[str]:
-        return list(self.document["feature_names"])
+        """The D column names, control characters as escapes (errors.printable): they are
+        shown at the terminal, and a model file may come from anywhere."""
+        return [printable(n) for n in self.document["feature_names"]]
 
     @property
     def n_components(self) -> int:

@@ -31,7 +31,7 @@ from typing import BinaryIO, Generic, TextIO, TypeVar
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from .errors import DataError, open_error, reason
+from .errors import DataError, open_error, printable, reason
 from .npyfile import NpyFile, nonfinite_error
 from .text import (
     NPY_MAGIC,
@@ -78,6 +78,11 @@ class Points(Generic[X]):
     #: (N_read,) True for each row of the input left out for a missing value (--missing
     #: drop, app.data): x, weights and known hold the other rows only; None: none left out
     dropped: NDArray[np.bool_] | None = None
+
+    def __post_init__(self) -> None:
+        # names are shown at the terminal: control characters read from a header or a
+        # DataFrame's columns (ANSI sequences) as escapes (errors.printable)
+        object.__setattr__(self, "column_names", [printable(n) for n in self.column_names])
 
     @property
     def n_samples(self) -> int:
