@@ -153,6 +153,22 @@ def test_a_picture_too_small_for_its_labels_is_refused(models: dict[str, Path],
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("size, ok_", [("1x1", False), ("10x5", False), ("19x8", False),
+                                       ("20x7", False), ("20x8", True)])
+def test_a_text_picture_too_small_to_show_anything_is_refused(
+        models: dict[str, Path], size: str, ok_: bool) -> None:
+    """At 1x1 the text picture was one space, at 10x5 an empty frame (exit 0); from 20x8
+    on its points show."""
+    result = invoke("plot", models["blobs4"], models["blobs4-data"], "--size", size)
+    if ok_:
+        assert result.exit_code == 0 and len(result.stdout.splitlines()) == 8
+        return
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: a text picture of {size} (columns x rows) leaves no room for its axes and "
+        "points; it needs at least 20x8: give a larger --size (or widen the terminal)")
+
+
 def test_text_picture_at_80_columns(models: dict[str, Path]) -> None:
     coloured = ok("plot", models["blobs4"], models["blobs4-data"], tty=True).stdout
     assert "\x1b[" in coloured

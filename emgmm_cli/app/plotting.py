@@ -322,6 +322,9 @@ def trace_figure(result: "FitResult", *, source: str,
 
 #: Colours of the components in a terminal, then again.
 TERMINAL_COLORS = ("blue", "orange", "green", "red", "magenta", "cyan", "yellow", "gray")
+#: The smallest text picture (columns, rows) that shows its axes and points: at 10x5 the
+#: frame held nothing, at 1x1 the picture was one space; from 20x8 on the points show.
+TERMINAL_MIN_SIZE = (20, 8)
 #: Characters of the components without colour.
 SYMBOLS = "0123456789abcdefghijklmnopqrstuvwxyz"
 #: In the terminal, --uncertainty marks the points whose uncertainty is above this.
@@ -334,6 +337,11 @@ def terminal_mixture(view: MixtureView, *, size: tuple[int, int], color: bool,
     dots of their component's colour (without colour, the component's digit), each mean
     and its 1-sigma ellipse, and with uncertainty a '?' on each point whose uncertainty is
     over UNCERTAIN; a histogram and the mixture density for one dimension."""
+    if size[0] < TERMINAL_MIN_SIZE[0] or size[1] < TERMINAL_MIN_SIZE[1]:
+        least = "x".join(map(str, TERMINAL_MIN_SIZE))
+        raise UsageProblem(f"a text picture of {size[0]}x{size[1]} (columns x rows) leaves no "
+                           f"room for its axes and points; it needs at least {least}: give a "
+                           "larger --size (or widen the terminal)", option="--size")
     try:
         import plotext as plt
     except ImportError:

@@ -35,7 +35,7 @@ from .options import (
               help="Size of the picture: pixels of an image (vector formats: the same at "
                    "100 per inch; default 800x600; one too small for the axes beside their "
                    "labels and legend is refused), or columns x rows of text (default: the "
-                   "terminal's width, at most 120, by a third as many rows).")
+                   "terminal's width, at most 120, by a third as many rows; at least 20x8).")
 @common_options
 @pass_terminal
 def plot(term: Terminal, model: str, input: str, output: str | None,
