@@ -242,6 +242,11 @@ def test_the_screen_reads_the_values_the_columns_hold(tmp_path: Path, limit: str
     assert (r.exit_code, r.stderr.strip()) == (1, (
         "Error: e.csv: column 'b' has no value in any row (every one is missing): there "
         "is nothing to fit it from; leave it out with --columns"))
+    # --missing drop names the empty column as why no row is left, block by block too
+    r = invoke_in(tmp_path, "fit", "e.csv", "-k", "2", "--missing", "drop", *memory)
+    assert (r.exit_code, r.stderr.strip()) == (1, (
+        f"Error: e.csv: every one of the {n} rows has a missing value (column 'b' has none "
+        "at all; leave it out with --columns); nothing is left to fit"))
     if limit is not None:  # both files over the limit: their rows read block by block
         assert len(list((tmp_path / "cache").glob("*.npy"))) == 2
         assert min((tmp_path / name).stat().st_size for name in ("f.csv", "e.csv")) > 8192

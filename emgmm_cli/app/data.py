@@ -179,12 +179,16 @@ def without_incomplete(points: Points) -> Points:
     for them, then read without them (backends.blockfile.FileRows)."""
     x = points.x
     kept = None
+    held: NDArray[np.bool_] | None = None  # per column, whether some row has a value
     if isinstance(x, NpyFile):
         from ..backends.blockfile import file_rows
 
         dropped = np.zeros(x.shape[0], dtype=bool)
+        held = np.zeros(x.shape[1], dtype=bool)
         for start, block in file_blocks(x):
-            dropped[start:start + len(block)] = np.isnan(block).any(axis=1)
+            holes = np.isnan(block)
+            dropped[start:start + len(block)] = holes.any(axis=1)
+            held |= ~holes.all(axis=0)
         kept = file_rows(x, left_out=np.flatnonzero(dropped))
     elif hasattr(x, "split_partitions"):  # on a cluster: dropped by the workers
         kept, masks = x.split_partitions(_complete_rows, x.n_features)
@@ -193,8 +197,10 @@ def without_incomplete(points: Points) -> Points:
         dropped = np.isnan(x).any(axis=1)
     if not dropped.any():
         return points
-    if dropped.all():  # in memory, a column that holds no value at all says why
-        empty = [] if kept is not None else np.flatnonzero(np.isnan(x).all(axis=0)).tolist()
+    if dropped.all():  # a column that holds no value at all says why (not on a cluster)
+        if kept is None:  # in memory
+            held = ~np.isnan(x).all(axis=0)
+        empty = [] if held is None else np.flatnonzero(~held).tolist()
         why = (f" (column '{points.column_names[empty[0]]}' has none at all; leave it out "
                "with --columns)" if empty else "")
         raise DataError(points.source, f"every one of the {len(dropped)} rows has a missing "
