@@ -169,6 +169,40 @@ def test_a_text_picture_too_small_to_show_anything_is_refused(
         "points; it needs at least 20x8: give a larger --size (or widen the terminal)")
 
 
+def test_a_standardized_model_is_drawn_in_the_datas_units(tmp_path: Path) -> None:
+    """plot read the points in the data's units and the model's parameters in standardized
+    ones: the means and ellipses sat near 0 apart from the points, and every point was
+    labelled by parameters of other columns.  Now the points meet the parameters through
+    the model's transform and everything is drawn in the data's units, as fit --plot
+    draws its own fit."""
+    import emgmm_cli
+    from emgmm_cli.app.fitting import fitted_view
+    from emgmm_cli.app.plotting import points_view
+    from emgmm_cli.io.readers import read_points
+
+    data = SAMPLE / "faithful.csv"
+    model = tmp_path / "st.json"
+    ok("fit", data, "-k", 3, "--standardize", "--seed", 0, "--model", model, "-q")
+    loaded = emgmm_cli.load_model(str(model))
+    fit = emgmm_cli.fit(str(data), 3, standardize=True, seed=0)
+    view = points_view(loaded.params, read_points(str(data)), model=str(model),
+                       transform=fit.transform)
+    labels = emgmm_cli.predict(str(model), str(data))
+    np.testing.assert_array_equal(view.labels, labels)
+    x = np.loadtxt(data, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(view.x, x, rtol=1e-12)
+    assert fit.transform is not None
+    own = fitted_view(fit)
+    np.testing.assert_array_equal(own.labels, labels)
+    np.testing.assert_allclose(own.x, x, rtol=1e-12)
+    for drawn in (view, own):
+        np.testing.assert_allclose(drawn.means, fit.transform.to_data(loaded.params.means),
+                                   rtol=1e-12)
+        for k in range(3):  # each mean among the points of its component
+            assert np.abs(drawn.means[k] - x[labels == k].mean(axis=0)).max() < 3.0
+    ok("plot", model, data, "-o", tmp_path / "st.png")
+
+
 def test_text_picture_at_80_columns(models: dict[str, Path]) -> None:
     coloured = ok("plot", models["blobs4"], models["blobs4-data"], tty=True).stdout
     assert "\x1b[" in coloured

@@ -501,7 +501,8 @@ def fitted_view(fit: Fitted) -> MixtureView:
     """What a picture of a fit over its own data shows (fit --plot)."""
     from .plotting import mixture_view
 
-    return mixture_view(fit.params, fit.data, fit.feature_names, source=fit.source)
+    return mixture_view(fit.params, fit.data, fit.feature_names, source=fit.source,
+                        transform=fit.transform)
 
 
 def _write_part(x: Array, first: int, index: int, *, folder: str, name: str,

@@ -38,6 +38,7 @@ from .errors import MissingExtra, UsageProblem
 if TYPE_CHECKING:
     from ..engine.fitting import FitResult
     from ..engine.selection import Selection
+    from .prepare import Standardize
 
 Array = NDArray[np.floating]
 
@@ -125,10 +126,12 @@ class MixtureView:
 
 
 def mixture_view(params: MixtureParams, data: Dataset, feature_names: list[str], *,
-                 source: str, dims: tuple[str, str] | None = None) -> MixtureView:
+                 source: str, dims: tuple[str, str] | None = None,
+                 transform: Standardize | None = None) -> MixtureView:
     """What a picture of params over data shows: every row (evenly spaced rows of data
     over MAX_POINTS), on the chosen dims, the first two principal axes (D > 2) or as they
-    are (D <= 2)."""
+    are (D <= 2).  transform: where params are of standardized columns (data then holds
+    those columns too), the map back: the picture is drawn in the data's own units."""
     n = data.n_samples
     rows = np.arange(n) if n <= MAX_POINTS else np.linspace(0, n - 1, MAX_POINTS).astype(np.intp)
     x = np.asarray(data.take(rows), dtype=np.float64)
@@ -136,27 +139,35 @@ def mixture_view(params: MixtureParams, data: Dataset, feature_names: list[str],
     known = row_known(data)
     if known is not None:  # known rows in their own component, as the fit and predict say
         keep_known(pred, known[rows])
+    means, full = params.means, params.full_covariances()
+    if transform is not None:  # x = center + scale z: the points, means and covariances
+        x, means = transform.to_data(x), transform.to_data(means)
+        full = full * np.outer(transform.scale, transform.scale)
     basis, axes = _basis(x, feature_names, dims)
     principal = dims is None and x.shape[1] > 2
     centre = x.mean(axis=0) if principal else np.zeros(x.shape[1])
-    full = params.full_covariances()
     shown = "" if n == len(rows) else f", {len(rows)} of {n} rows shown"
     title = (f"{os.path.basename(source)}: K={params.n_components}, "
              f"{params.covariance_type} covariance{shown}")
     return MixtureView(
         x=(x - centre) @ basis, labels=pred.labels, uncertainty=1.0 - pred.resp.max(axis=1),
-        weights=params.weights, means=(params.means - centre) @ basis,
+        weights=params.weights, means=(means - centre) @ basis,
         covariances=np.einsum("di,kde,ej->kij", basis, full, basis), axes=axes, title=title)
 
 
 def points_view(params: MixtureParams, points: Points, *, model: str,
-                dims: tuple[str, str] | None = None) -> MixtureView:
+                dims: tuple[str, str] | None = None,
+                transform: Standardize | None = None) -> MixtureView:
     """What a picture of a mixture over points read from a file shows (`emgmm plot`);
-    model: the model file params came from (for a message)."""
+    model: the model file params came from (for a message); transform: the model's, where
+    its parameters are of standardized columns (the points are standardized to meet them,
+    and the picture drawn in the data's units)."""
     known_of_model(points, params.n_components, model)
+    names, source = list(points.column_names), points.source
+    if transform is not None:
+        points = transform.apply(points)
     data = dataset(points, params.n_components, params.covariance_type)
-    return mixture_view(params, data, list(points.column_names), source=points.source,
-                        dims=dims)
+    return mixture_view(params, data, names, source=source, dims=dims, transform=transform)
 
 
 def _basis(x: Array, names: list[str], dims: tuple[str, str] | None

@@ -68,7 +68,8 @@ def plot(term: Terminal, model: str, input: str, output: str | None,
     with show.reading(term, input):
         points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn,
                                     whole=True)
-    view = plotting.points_view(loaded.params, points, model=model, dims=dims)
+    view = plotting.points_view(loaded.params, points, model=model, dims=dims,
+                                transform=models.as_model(loaded).transform)
     if output is not None:
         plotting.save_figure(plotting.mixture_figure(
             view, uncertainty=uncertainty, size=size or plotting.DEFAULT_SIZE), output)
