@@ -118,3 +118,28 @@ def test_a_jsonl_pipeline_through_real_processes(tmp_path: Path) -> None:
     ref = subprocess.run(emgmm + ["fit", str(tmp_path / "b.csv"), "-k", "3", "--seed", "0"],
                          capture_output=True, check=True)
     assert fit.stdout == ref.stdout
+
+
+def test_with_rows_writes_a_json_inputs_rows_back(tmp_path: Path) -> None:
+    """--with-rows reads the input's rows again, text columns and all: for JSON it parsed
+    them as CSV (an internal ParserError, exit 1).  Now the rows as the JSON holds them,
+    from a file and from standard input, a null written as an empty field."""
+    (tmp_path / "r.jsonl").write_text(
+        '{"id": "a", "x": 1.5}\n{"id": "b", "x": null}\n{"id": "c", "x": 2.5}\n'
+        '{"id": "d", "x": 3.5}\n')
+    args = ["--columns", "x", "-k", "1", "--missing", "drop", "--with-rows"]
+    as_csv = invoke_in(tmp_path, "fit", "r.jsonl", *args)
+    assert as_csv.exit_code == 0, as_csv.stderr
+    assert as_csv.stdout.splitlines() == ["id,x,cluster", "a,1.5,0", "b,,-1", "c,2.5,0",
+                                          "d,3.5,0"]
+    piped = invoke_in(tmp_path, "fit", "-", *args, "--format", "jsonl",
+                      input=(tmp_path / "r.jsonl").read_text())
+    assert piped.exit_code == 0, piped.stderr
+    assert piped.stdout.splitlines()[1] == '{"id": "b", "x": null, "cluster": -1}'
+    model = invoke_in(tmp_path, "fit", "r.jsonl", "--columns", "x", "-k", "1", "--missing",
+                      "drop", "--model", "m.json", "-q")
+    assert model.exit_code == 0
+    rows = invoke_in(tmp_path, "predict", "m.json", "r.jsonl", "--missing", "drop",
+                     "--with-rows", "--proba", "--format", "json")
+    assert rows.exit_code == 0, rows.stderr
+    assert '"id": "c", "x": 2.5, "cluster": 0, "p0": 1.0' in rows.stdout

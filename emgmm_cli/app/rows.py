@@ -20,7 +20,8 @@ from numpy.typing import NDArray
 
 from ..io.errors import DataError
 from ..io.formats import format_for_path
-from ..io.text import open_input, prologue, text_delimiter
+from ..io.jsondata import JSON_EXTENSIONS, json_columns, looks_like_json
+from ..io.text import open_input, prologue, text_delimiter, text_extension
 from ..io.writers import OutputSet, write_table
 from .requests import ReadOptions
 
@@ -58,6 +59,9 @@ def read_rows(path: str, read: ReadOptions, *, stdin: BinaryIO | None = None
         stdin.seek(0)
     delim, sniff = text_delimiter(path, read.delimiter)
     with open_input(path, stdin=stdin) as inp:
+        if (text_extension(path) in JSON_EXTENSIONS if path != "-"
+                else looks_like_json(inp.reader.peek(64))):
+            return {name: _objects(values) for name, values in json_columns(inp).items()}
         layout = prologue(inp, delim, sniff, read.header)
         body = inp.reader.read()
     names = ([""] if layout.offset else []) + list(layout.names)
@@ -66,6 +70,13 @@ def read_rows(path: str, read: ReadOptions, *, stdin: BinaryIO | None = None
                         skip_blank_lines=True, quotechar='"', engine="python",
                         encoding="utf-8")
     return {name: frame[name].to_numpy() for name in names}
+
+
+def _objects(values: list[Any]) -> NDArray[Any]:
+    """A JSON column as an array of its values as they are (numbers, text, None)."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
 
 
 def _as_numbers(column: NDArray[Any]) -> NDArray[Any]:

@@ -37,17 +37,10 @@ def read_json(src: Input, columns: Sequence[str] | None, dt: np.dtype,
               missing: bool) -> tuple[NDArray[np.floating], list[str]]:
     """The (N, D) values and column names of a JSON input (module docstring); a DataError
     naming the row (its line in JSON lines) and column for anything that is not."""
-    try:
-        text = src.reader.read().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(src.name, f"not UTF-8 text (byte {exc.start}); JSON is UTF-8") from None
-    rows, lines = _rows(text, src.name)
-    if not rows:
-        raise DataError(src.name, "the JSON holds no rows")
-    names, table = _table(rows, lines, src.name)
+    names, table, lines = _parsed(src)
     sel = resolve_columns(columns, names, src.name)
     chosen = [names[j] for j in sel]
-    raw = np.empty((len(rows), len(sel)), dtype=np.float64)
+    raw = np.empty((len(lines), len(sel)), dtype=np.float64)
     for out, j in enumerate(sel):
         for i, value in enumerate(table[j]):
             raw[i, out] = _number(value, src.name, i, lines[i], names[j])
@@ -57,6 +50,26 @@ def read_json(src: Input, columns: Sequence[str] | None, dt: np.dtype,
     if bad.any():
         raise nonfinite_error(src.name, chosen, x, raw, 0, missing=missing)
     return x, chosen
+
+
+def json_columns(src: Input) -> dict[str, list[Any]]:
+    """Every column of a JSON input by name, in order, its values as the JSON holds them
+    (numbers, text, None for null): the rows that --with-rows writes back."""
+    names, table, _ = _parsed(src)
+    return dict(zip(names, table))
+
+
+def _parsed(src: Input) -> tuple[list[str], list[list[Any]], list[int | None]]:
+    """(column names, each column's values, the line of each row or None) of a JSON input."""
+    try:
+        text = src.reader.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(src.name, f"not UTF-8 text (byte {exc.start}); JSON is UTF-8") from None
+    rows, lines = _rows(text, src.name)
+    if not rows:
+        raise DataError(src.name, "the JSON holds no rows")
+    names, table = _table(rows, lines, src.name)
+    return names, table, lines
 
 
 def _rows(text: str, name: str) -> tuple[list[Any], list[int | None]]:
