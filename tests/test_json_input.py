@@ -143,3 +143,32 @@ def test_with_rows_writes_a_json_inputs_rows_back(tmp_path: Path) -> None:
                      "--with-rows", "--proba", "--format", "json")
     assert rows.exit_code == 0, rows.stderr
     assert '"id": "c", "x": 2.5, "cluster": 0, "p0": 1.0' in rows.stdout
+
+
+def test_known_labels_and_sample_weights_from_json(tmp_path: Path) -> None:
+    """fit -o labels.json wrote what --known-labels read as a header line and no labels
+    ("0 known labels for 272 rows"); JSON labels are one column now, null where unknown,
+    and sample weights and starting means read from JSON too."""
+    data = str(SAMPLE / "faithful.csv")
+    assert invoke_in(tmp_path, "fit", data, "-k", "2", "--seed", "0", "-o", "l.json",
+                     "-q").exit_code == 0
+    ref = invoke_in(tmp_path, "fit", data, "-k", "2", "--seed", "0").stdout
+    labels = [int(v) for v in ref.split()]
+    known = invoke_in(tmp_path, "fit", data, "-k", "2", "--seed", "0", "--known-labels",
+                      "l.json")
+    assert known.exit_code == 0, known.stderr
+    assert [int(v) for v in known.stdout.split()] == labels
+    (tmp_path / "some.json").write_text("[" + ", ".join(
+        "null" if i % 3 else str(v) for i, v in enumerate(labels)) + "]")
+    some = invoke_in(tmp_path, "fit", data, "-k", "2", "--seed", "0", "--known-labels",
+                     "some.json")
+    assert some.exit_code == 0, some.stderr
+    (tmp_path / "half.json").write_text("[0.5" + ", -1" * 271 + "]")
+    bad = invoke_in(tmp_path, "fit", data, "-k", "2", "--known-labels", "half.json")
+    assert (bad.exit_code, bad.stderr.strip()) == (1, (
+        "Error: half.json: row 1: 0.5 is not a component number (or -1, or null, where "
+        "unknown)"))
+    (tmp_path / "w.json").write_text("[" + ", ".join(["2"] * 272) + "]")
+    weighted = invoke_in(tmp_path, "fit", data, "-k", "2", "--seed", "0", "--sample-weights",
+                         "w.json")
+    assert weighted.exit_code == 0 and weighted.stdout.split() == ref.split()

@@ -25,8 +25,10 @@ from ..engine.missing import (
 )
 from ..io.cache import default_memory_limit, format_size, open_npy_blocks, open_points
 from ..io.errors import DataError
+from ..io.jsondata import JSON_EXTENSIONS
 from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, read_points
+from ..io.text import text_extension
 from .errors import UsageProblem
 from .requests import ReadOptions
 
@@ -272,7 +274,10 @@ def _one_column(path: str) -> NDArray[np.float64]:
 
 def read_known_labels(path: str) -> NDArray[np.int64]:
     """One known component per line: a whole number >= 0, or -1 or an empty line where
-    it is unknown; a first line that is not a number is a header."""
+    it is unknown; a first line that is not a number is a header.  JSON (.json, .jsonl:
+    labels as emgmm writes them) is one column of numbers, null where unknown."""
+    if text_extension(path) in JSON_EXTENSIONS:
+        return _json_labels(path)
     try:
         with open(path, encoding="utf-8") as fh:
             lines = fh.read().splitlines()
@@ -290,6 +295,20 @@ def read_known_labels(path: str) -> NDArray[np.int64]:
                 raise DataError(path, f"line {i + 1}: {text!r} is not a component number "
                                       "(or -1, or empty, where unknown)") from None
     return out
+
+
+def _json_labels(path: str) -> NDArray[np.int64]:
+    """Known labels from a JSON file: one column of whole numbers, null (or -1) unknown."""
+    table = read_points(path, missing=True)
+    if table.n_features != 1:
+        raise DataError(path, f"known labels are one column, one label per row; the JSON "
+                              f"has {table.n_features} columns")
+    values = table.x[:, 0]
+    bad = np.flatnonzero(~np.isnan(values) & (values != np.round(values)))
+    if len(bad):
+        raise DataError(path, f"row {int(bad[0]) + 1}: {values[bad[0]]:g} is not a component "
+                              "number (or -1, or null, where unknown)")
+    return np.where(np.isnan(values), -1, values).astype(np.int64)
 
 
 def _split_column(points: Points, spec: str, what: str) -> tuple[Points, NDArray[np.float64]]:
