@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,8 +16,7 @@ from emgmm_cli.engine.errors import InvalidParameter
 from emgmm_cli.engine.fitting import FitResult, fit
 from emgmm_cli.engine.options import FitOptions
 
-if TYPE_CHECKING:
-    from pathlib import Path
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 
 
 def _blobs(seed: int = 3, n: int = 90) -> np.ndarray:
@@ -132,6 +132,24 @@ def test_weights_scaled_by_any_factor_fit_alike(scale: float, algorithm: str) ->
     np.testing.assert_allclose(scaled.params.means, base.params.means, rtol=1e-9)
     np.testing.assert_allclose(scaled.params.weights, base.params.weights, rtol=1e-9)
     assert scaled.loglik / scale == pytest.approx(base.loglik, rel=1e-9)
+
+
+@pytest.mark.parametrize("value", [1.0, 1e-6, 3.0])
+def test_equal_weights_fit_as_no_weights(value: float) -> None:
+    """Every row weighing the same is the unweighted data: weighted k-means++ drew its
+    first seed by rng.choice with p where the unweighted draw is rng.integers, so from the
+    same seed the auto start continued other candidates (faithful, K = 3: -1119.21 with
+    weights of 1 against -1114.44 without).  Equal weights now seed as no weights do."""
+    import emgmm_cli
+
+    x = np.loadtxt(SAMPLE_DATA / "faithful.csv", delimiter=",", skiprows=1)
+    for k in (2, 3, 4):
+        plain = emgmm_cli.fit(x, k, seed=0)
+        weighted = emgmm_cli.fit(x, k, seed=0, sample_weights=np.full(len(x), value))
+        assert weighted.log_likelihood / value == pytest.approx(plain.log_likelihood,
+                                                                rel=1e-12)
+        np.testing.assert_array_equal(weighted.labels, plain.labels)
+        assert weighted.result.restart_origins == plain.result.restart_origins
 
 
 # --------------------------------------------------------------------------- API, CLI, pipeline

@@ -167,6 +167,8 @@ def kmeans_plusplus(x: Array, k: int, rng: np.random.Generator, w: Weights = Non
     weights, rows are drawn with probability proportional to w_i (times the squared
     distance to the nearest seed after the first), as if row i were there w_i times."""
     n = x.shape[0]
+    if w is not None and not (w != w[0]).any():
+        w = None  # equal weights draw as no weights do: the seeds of the unweighted rows
     trials = 2 + int(math.log(k)) if k > 1 else 1
     centers = np.empty((k, x.shape[1]))
     centers[0] = x[rng.integers(n) if w is None else rng.choice(n, p=w / w.sum())]
