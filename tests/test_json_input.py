@@ -172,3 +172,24 @@ def test_known_labels_and_sample_weights_from_json(tmp_path: Path) -> None:
     weighted = invoke_in(tmp_path, "fit", data, "-k", "2", "--seed", "0", "--sample-weights",
                          "w.json")
     assert weighted.exit_code == 0 and weighted.stdout.split() == ref.split()
+
+
+def test_json_without_its_extension_is_known_by_its_first_bytes(tmp_path: Path) -> None:
+    """/dev/stdin, a process substitution or a .txt file holding JSON was read as CSV
+    ("non-numeric value '{"x0": ...'"); a file without a data extension is JSON where it
+    starts with [ or {, as standard input is.  A .csv file stays text."""
+    assert invoke_in(tmp_path, "make-blobs", "-n", "30", "--seed", "2", "-o",
+                     "b.jsonl").exit_code == 0
+    ref = read_points(str(tmp_path / "b.jsonl"))
+    (tmp_path / "b.txt").write_bytes((tmp_path / "b.jsonl").read_bytes())
+    np.testing.assert_array_equal(read_points(str(tmp_path / "b.txt")).x, ref.x)
+    (tmp_path / "b.csv").write_bytes((tmp_path / "b.jsonl").read_bytes())
+    with pytest.raises(DataError, match="non-numeric value"):
+        read_points(str(tmp_path / "b.csv"))
+    emgmm = [sys.executable, "-m", "emgmm_cli"]
+    with (tmp_path / "b.jsonl").open("rb") as fh:
+        fit = subprocess.run(emgmm + ["fit", "/dev/stdin", "-k", "2", "--seed", "0",
+                                      "--with-rows"], stdin=fh, capture_output=True)
+    assert fit.returncode == 0, fit.stderr
+    assert fit.stdout.splitlines()[0] == b"x0,x1,cluster"
+    assert len(fit.stdout.splitlines()) == 31

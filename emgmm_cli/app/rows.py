@@ -20,8 +20,8 @@ from numpy.typing import NDArray
 
 from ..io.errors import DataError
 from ..io.formats import format_for_path
-from ..io.jsondata import JSON_EXTENSIONS, json_columns, looks_like_json
-from ..io.text import open_input, prologue, text_delimiter, text_extension
+from ..io.jsondata import is_json, json_columns
+from ..io.text import open_input, prologue, text_delimiter
 from ..io.writers import OutputSet, write_table
 from .requests import ReadOptions
 
@@ -59,8 +59,7 @@ def read_rows(path: str, read: ReadOptions, *, stdin: BinaryIO | None = None
         stdin.seek(0)
     delim, sniff = text_delimiter(path, read.delimiter)
     with open_input(path, stdin=stdin) as inp:
-        if (text_extension(path) in JSON_EXTENSIONS if path != "-"
-                else looks_like_json(inp.reader.peek(64))):
+        if is_json(path, inp):
             return {name: _objects(values) for name, values in json_columns(inp).items()}
         layout = prologue(inp, delim, sniff, read.header)
         body = inp.reader.read()

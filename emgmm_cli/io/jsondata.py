@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from .errors import DataError
 from .npyfile import nonfinite_error
-from .text import Input, resolve_columns
+from .text import DELIMITER_BY_EXT, Input, resolve_columns, text_extension
 
 #: The extensions read as JSON, and the first characters by which stdin is taken for it.
 JSON_EXTENSIONS = (".json", ".jsonl", ".ndjson")
@@ -29,8 +29,18 @@ JSON_OPENERS = (b"[", b"{")
 
 
 def looks_like_json(head: bytes) -> bool:
-    """Whether the first bytes of an input (stdin) start a JSON array or object."""
+    """Whether the first bytes of an input start a JSON array or object."""
     return head.lstrip()[:1] in JSON_OPENERS
+
+
+def is_json(path: str, src: Input) -> bool:
+    """Whether an input holds JSON: by its extension (before a compression suffix), or,
+    for standard input and a file of no data extension (/dev/stdin, <(command), .txt), by
+    its first bytes; a .csv, .tsv or .tab file is text whatever it starts with."""
+    ext = "" if path == "-" else text_extension(path)
+    if ext in JSON_EXTENSIONS:
+        return True
+    return ext not in DELIMITER_BY_EXT and looks_like_json(src.reader.peek(64))
 
 
 def read_json(src: Input, columns: Sequence[str] | None, dt: np.dtype,

@@ -41,9 +41,8 @@ from .text import (
     read_text,
     resolve_columns,
     text_delimiter,
-    text_extension,
 )
-from .jsondata import JSON_EXTENSIONS, looks_like_json, read_json
+from .jsondata import is_json, read_json
 
 __all__ = ["STDIN_NAME", "Points", "read_points"]
 
@@ -170,8 +169,7 @@ def _read_points(path: str, columns: Sequence[str] | None, delimiter: str | None
             return _read_parquet(inp, columns, dt, missing)
         if ext == ".npy" or (path == "-" and inp.reader.peek(6) == NPY_MAGIC):
             return _read_npy(inp, columns, dt, mmap=mmap and path != "-", missing=missing)
-        if (path != "-" and text_extension(path) in JSON_EXTENSIONS
-                or (path == "-" and looks_like_json(inp.reader.peek(64)))):
+        if is_json(path, inp):
             return Points(*read_json(inp, columns, dt, missing), name)
         x, names, notes = read_text(inp, delim=delim, sniff=sniff, header=header,
                                     columns=columns, dtype=dt, missing=missing)
