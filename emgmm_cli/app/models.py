@@ -91,7 +91,7 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
             points = load(path, dataclasses.replace(read, columns=tuple(names)), log=log,
                           stdin=stdin)
         except DataError as exc:
-            if exc.column not in names or not exc.message.startswith("no such column"):
+            if not _lacks_model_column(exc, names):
                 raise
             if stdin is not None:
                 stdin.seek(0)
@@ -104,6 +104,12 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
     for note in points.notes:
         warn(f"{points.source}: {note}")
     return points
+
+
+def _lacks_model_column(exc: DataError, names: list[str]) -> bool:
+    """Whether exc says only that the data have no column of one of the model's names:
+    then every column is read, in order, instead of the model's by name."""
+    return exc.column in names and exc.message.startswith("no such column")
 
 
 def _usable_names(names: list[str]) -> bool:
@@ -319,7 +325,7 @@ def _model_points(model: Model, data: Any, read: ReadOptions | None,
         try:
             points = as_points(data, by_name, sample_weights=sample_weights, missing=missing)
         except DataError as exc:
-            if exc.column not in names or not exc.message.startswith("no such column"):
+            if not _lacks_model_column(exc, names):
                 raise
             points = as_points(data, read, sample_weights=sample_weights, missing=missing)
     else:

@@ -118,5 +118,3 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
         fitting.write_outputs(fitted, outputs,
                               read_rows(input, read, stdin=stdin) if outputs.with_rows else None)
     show.fit_summary(term, fitted, carries_data=outputs.carries_data, trace=show_trace)
-
-
