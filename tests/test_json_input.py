@@ -186,6 +186,18 @@ def test_json_without_its_extension_is_known_by_its_first_bytes(tmp_path: Path) 
     (tmp_path / "b.csv").write_bytes((tmp_path / "b.jsonl").read_bytes())
     with pytest.raises(DataError, match="non-numeric value"):
         read_points(str(tmp_path / "b.csv"))
+    # over --memory-limit it is read whole too, not through the text cache; and a labels
+    # file known so is read as labels (the readers share io.jsondata.holds_json)
+    limited = invoke_in(tmp_path, "fit", "b.txt", "-k", "2", "--seed", "0",
+                        "--memory-limit", "1K", "--cache-dir", "cache")
+    assert limited.exit_code == 0, limited.stderr
+    assert not (tmp_path / "cache").exists()
+    labels = [int(v) for v in limited.stdout.split()]
+    (tmp_path / "labels.txt").write_text("[" + ", ".join(map(str, labels)) + "]")
+    known = invoke_in(tmp_path, "fit", "b.txt", "-k", "2", "--seed", "0", "--known-labels",
+                      "labels.txt")
+    assert known.exit_code == 0, known.stderr
+    assert [int(v) for v in known.stdout.split()] == labels
     emgmm = [sys.executable, "-m", "emgmm_cli"]
     with (tmp_path / "b.jsonl").open("rb") as fh:
         fit = subprocess.run(emgmm + ["fit", "/dev/stdin", "-k", "2", "--seed", "0",

@@ -25,10 +25,9 @@ from ..engine.missing import (
 )
 from ..io.cache import default_memory_limit, format_size, open_npy_blocks, open_points
 from ..io.errors import DataError
-from ..io.jsondata import JSON_EXTENSIONS
+from ..io.jsondata import holds_json
 from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, read_points
-from ..io.text import text_extension
 from .errors import UsageProblem
 from .requests import ReadOptions
 
@@ -274,9 +273,9 @@ def _one_column(path: str) -> NDArray[np.float64]:
 
 def read_known_labels(path: str) -> NDArray[np.int64]:
     """One known component per line: a whole number >= 0, or -1 or an empty line where
-    it is unknown; a first line that is not a number is a header.  JSON (.json, .jsonl:
-    labels as emgmm writes them) is one column of numbers, null where unknown."""
-    if text_extension(path) in JSON_EXTENSIONS:
+    it is unknown; a first line that is not a number is a header.  JSON (labels as emgmm
+    writes them; io.jsondata.holds_json) is one column of numbers, null where unknown."""
+    if holds_json(path):
         return _json_labels(path)
     try:
         with open(path, encoding="utf-8") as fh:

@@ -42,10 +42,9 @@ from .text import (
     prologue,
     resolve_columns,
     text_delimiter,
-    text_extension,
 )
 from .formats import npy_header
-from .jsondata import JSON_EXTENSIONS
+from .jsondata import holds_json
 from .writers import atomic_write
 
 __all__ = [
@@ -419,8 +418,9 @@ def open_points(path: str, *, columns: Sequence[str] | None = None,
     except OSError:
         st = None
     ext = os.path.splitext(path)[1].lower()
-    in_memory = ext == ".parquet" or text_extension(path) in JSON_EXTENSIONS  # no blocks
-    if st is None or not stat.S_ISREG(st.st_mode) or st.st_size <= limit or in_memory:
+    # .parquet and JSON have no blocks: read whole whatever their size
+    if (st is None or not stat.S_ISREG(st.st_mode) or st.st_size <= limit
+            or ext == ".parquet" or (ext != ".npy" and holds_json(path))):
         return read_points(path, columns=columns, delimiter=delimiter, header=header, dtype=dt,
                            missing=missing)
     if ext == ".npy":

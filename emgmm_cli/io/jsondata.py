@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from .errors import DataError
 from .npyfile import nonfinite_error
-from .text import DELIMITER_BY_EXT, Input, resolve_columns, text_extension
+from .text import DELIMITER_BY_EXT, Input, open_input, resolve_columns, text_extension
 
 #: The extensions read as JSON, and the first characters by which stdin is taken for it.
 JSON_EXTENSIONS = (".json", ".jsonl", ".ndjson")
@@ -41,6 +41,19 @@ def is_json(path: str, src: Input) -> bool:
     if ext in JSON_EXTENSIONS:
         return True
     return ext not in DELIMITER_BY_EXT and looks_like_json(src.reader.peek(64))
+
+
+def holds_json(path: str) -> bool:
+    """is_json of a file by its path (it is opened for its first bytes where its
+    extension does not say): what reads a file whole rather than as text asks this.  A
+    file that cannot be opened is not JSON here; its reader says why."""
+    if text_extension(path) in JSON_EXTENSIONS:
+        return True
+    try:
+        with open_input(path) as src:
+            return is_json(path, src)
+    except DataError:
+        return False
 
 
 def read_json(src: Input, columns: Sequence[str] | None, dt: np.dtype,
