@@ -145,6 +145,29 @@ def test_with_rows_writes_a_json_inputs_rows_back(tmp_path: Path) -> None:
     assert '"id": "c", "x": 2.5, "cluster": 0, "p0": 1.0' in rows.stdout
 
 
+def test_with_rows_reads_npy_from_standard_input(tmp_path: Path) -> None:
+    """.npy bytes on standard input were fitted (read_points knows them by their magic
+    number) and then --with-rows read them back as text: "holds .npy data, not text",
+    exit 1 after the fit.  The rows are read back as the points were read."""
+    x = np.array([[0.0, 1.0], [0.1, 1.2], [5.0, 6.0], [5.2, 6.1]])
+    np.save(tmp_path / "x.npy", x)
+    emgmm = [sys.executable, "-m", "emgmm_cli"]
+    for command in (["fit", "-", "-k", "2", "--seed", "0"],
+                    ["predict", "m.json", "-"]):
+        if command[0] == "predict":
+            subprocess.run(emgmm + ["fit", "x.npy", "-k", "2", "--seed", "0", "--model",
+                                    "m.json", "-q"], cwd=tmp_path, check=True)
+        run = subprocess.run(emgmm + command + ["--with-rows"], cwd=tmp_path,
+                             input=(tmp_path / "x.npy").read_bytes(), capture_output=True)
+        assert run.returncode == 0, run.stderr
+        lines = run.stdout.decode().splitlines()
+        assert lines[0] == "0,1,cluster" and len(lines) == 5
+        assert [line.rsplit(",", 1)[0] for line in lines[1:]] == ["0,1", "0.1,1.2", "5,6",
+                                                                   "5.2,6.1"]
+        clusters = [line.rsplit(",", 1)[1] for line in lines[1:]]
+        assert clusters[0] == clusters[1] != clusters[2] == clusters[3]
+
+
 def test_known_labels_and_sample_weights_from_json(tmp_path: Path) -> None:
     """fit -o labels.json wrote what --known-labels read as a header line and no labels
     ("0 known labels for 272 rows"); JSON labels are one column now, null where unknown,
@@ -187,7 +210,7 @@ def test_json_without_its_extension_is_known_by_its_first_bytes(tmp_path: Path) 
     with pytest.raises(DataError, match="non-numeric value"):
         read_points(str(tmp_path / "b.csv"))
     # over --memory-limit it is read whole too, not through the text cache; and a labels
-    # file known so is read as labels (the readers share io.jsondata.holds_json)
+    # file known so is read as labels (the readers share io.readers.file_format)
     limited = invoke_in(tmp_path, "fit", "b.txt", "-k", "2", "--seed", "0",
                         "--memory-limit", "1K", "--cache-dir", "cache")
     assert limited.exit_code == 0, limited.stderr

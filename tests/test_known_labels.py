@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import subprocess
 import sys
 from pathlib import Path
@@ -95,6 +96,52 @@ def test_cli_column_and_file(tmp_path: Path) -> None:
     r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-column", "known",
                   "--algorithm", "hard")
     assert r.exit_code == 2 and "known labels need soft EM" in r.stderr
+
+
+@pytest.mark.parametrize("ext", ["npy", "parquet", "csv.gz", "tsv", "jsonl"])
+def test_labels_written_by_fit_read_back_as_known_labels(tmp_path: Path, ext: str) -> None:
+    """--known-labels read every file as UTF-8 lines: the labels fit -o writes as .npy or
+    Parquet (or any compressed text) were "cannot read the known labels: 'utf-8' codec
+    can't decode".  Now the labels are read as the data are (io.readers' one dispatch):
+    every known label keeps its row, so the fit is the fit they came from."""
+    x, _, _ = _data(1)
+    np.savetxt(tmp_path / "d.csv", x, delimiter=",", header="a,b", comments="")
+    plain = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--seed", "0")
+    name = f"labels.{ext}"
+    if ext == "csv.gz":
+        assert invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--seed", "0", "-o",
+                         "labels.csv", "-q").exit_code == 0
+        (tmp_path / name).write_bytes(gzip.compress((tmp_path / "labels.csv").read_bytes()))
+    else:
+        assert invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--seed", "0", "-o", name,
+                         "-q").exit_code == 0
+    known = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--seed", "3", "--known-labels",
+                      name)
+    assert known.exit_code == 0, known.stderr
+    assert known.stdout == plain.stdout
+
+
+def test_known_labels_that_are_no_component_numbers(tmp_path: Path) -> None:
+    """A label file of two columns, a label too large for any mixture, or a non-integer
+    value: one line saying which, exit 1 (no numpy cast warning, no overflow)."""
+    x, _, _ = _data(2)
+    np.savetxt(tmp_path / "d.csv", x, delimiter=",", header="a,b", comments="")
+    n = len(x)
+    np.save(tmp_path / "two.npy", np.zeros((n, 2)))
+    np.save(tmp_path / "huge.npy", np.r_[1e30, np.zeros(n - 1)])
+    np.save(tmp_path / "half.npy", np.r_[np.zeros(n - 1), 0.5])
+    (tmp_path / "huge.txt").write_text("99999999999999999999999\n" + "0\n" * (n - 1))
+    cases = {"two.npy": "two.npy: known labels are one column, one label per row; it has 2 "
+                        "columns",
+             "huge.npy": "huge.npy: row 1: 1e+30 is not a component number (or -1, or NaN, "
+                         "where unknown)",
+             "half.npy": f"half.npy: row {n}: 0.5 is not a component number",
+             "huge.txt": "huge.txt: line 1: '99999999999999999999999' is not a component "
+                         "number"}
+    for name, message in cases.items():
+        r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-labels", name)
+        assert r.exit_code == 1 and r.stderr.startswith("Error: " + message), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
 
 
 def test_predict_score_and_plot_check_known_labels_against_the_model(tmp_path: Path

@@ -25,9 +25,8 @@ from ..engine.missing import (
 )
 from ..io.cache import default_memory_limit, format_size, open_npy_blocks, open_points
 from ..io.errors import DataError
-from ..io.jsondata import holds_json
 from ..io.npyfile import NpyFile, nonfinite_error
-from ..io.readers import Points, read_points
+from ..io.readers import Points, read_labels, read_points
 from .errors import UsageProblem
 from .requests import ReadOptions
 
@@ -140,7 +139,7 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     if read.known_column is not None:
         points, known = _split_column(points, read.known_column, "known-labels")
     elif read.known_labels is not None:
-        known = read_known_labels(read.known_labels)
+        known = read_labels(read.known_labels)
     try:
         if weights is not None:
             points = dataclasses.replace(points, weights=check_weights(weights,
@@ -269,45 +268,6 @@ def _one_column(path: str) -> NDArray[np.float64]:
         raise DataError(path, f"sample weights are one column, one weight per row; the file "
                               f"has {table.n_features} columns")
     return np.asarray(table.x[:, 0])
-
-
-def read_known_labels(path: str) -> NDArray[np.int64]:
-    """One known component per line: a whole number >= 0, or -1 or an empty line where
-    it is unknown; a first line that is not a number is a header.  JSON (labels as emgmm
-    writes them; io.jsondata.holds_json) is one column of numbers, null where unknown."""
-    if holds_json(path):
-        return _json_labels(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(path, f"cannot read the known labels: {exc}") from None
-    if lines and lines[0].strip() and not lines[0].strip().lstrip("-").isdigit():
-        lines = lines[1:]
-    out = np.full(len(lines), -1, dtype=np.int64)
-    for i, line in enumerate(lines):
-        text = line.strip()
-        if text and text.upper() not in ("NA", "NAN"):
-            try:
-                out[i] = int(text)
-            except ValueError:
-                raise DataError(path, f"line {i + 1}: {text!r} is not a component number "
-                                      "(or -1, or empty, where unknown)") from None
-    return out
-
-
-def _json_labels(path: str) -> NDArray[np.int64]:
-    """Known labels from a JSON file: one column of whole numbers, null (or -1) unknown."""
-    table = read_points(path, missing=True)
-    if table.n_features != 1:
-        raise DataError(path, f"known labels are one column, one label per row; the JSON "
-                              f"has {table.n_features} columns")
-    values = table.x[:, 0]
-    bad = np.flatnonzero(~np.isnan(values) & (values != np.round(values)))
-    if len(bad):
-        raise DataError(path, f"row {int(bad[0]) + 1}: {values[bad[0]]:g} is not a component "
-                              "number (or -1, or null, where unknown)")
-    return np.where(np.isnan(values), -1, values).astype(np.int64)
 
 
 def _split_column(points: Points, spec: str, what: str) -> tuple[Points, NDArray[np.float64]]:

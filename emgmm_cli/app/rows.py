@@ -3,15 +3,14 @@
 Every column of the input is kept, those that were not fitted too (ids, text), as it was
 written: text is read as text and written back unchanged to CSV and TSV; the record
 formats (JSON, JSON Lines, Parquet) get numbers for the columns that hold numbers only.
-The rows are read a second time, after the points, with the delimiter and header the
-points were read with (io.text.prologue decides both the same way), so that the two line
-up; the table is held in memory.
+The rows are read a second time, after the points, by io.readers.read_columns with the
+delimiter and header the points were read with, so that the two line up; the table is
+held in memory.
 """
 
 from __future__ import annotations
 
 import io
-import os
 import sys
 from typing import Any, BinaryIO
 
@@ -20,8 +19,7 @@ from numpy.typing import NDArray
 
 from ..io.errors import DataError
 from ..io.formats import format_for_path
-from ..io.jsondata import is_json, json_columns
-from ..io.text import open_input, prologue, text_delimiter
+from ..io.readers import read_columns
 from ..io.writers import OutputSet, write_table
 from .requests import ReadOptions
 
@@ -43,39 +41,9 @@ def buffered_stdin() -> io.BytesIO | None:
 
 def read_rows(path: str, read: ReadOptions, *, stdin: BinaryIO | None = None
               ) -> dict[str, NDArray[Any]]:
-    """Every column of path ('-': stdin) by name, in order: text as text (a .npy file's
-    numbers as numbers)."""
-    import pandas as pd
-
-    ext = "" if path == "-" else os.path.splitext(path)[1].lower()
-    if ext == ".npy":
-        x = np.load(path, allow_pickle=False)
-        x = x.reshape(-1, 1) if x.ndim == 1 else x
-        return {str(j): x[:, j] for j in range(x.shape[1])}
-    if ext == ".parquet":
-        frame = pd.read_parquet(path)
-        return {str(c): frame[c].to_numpy() for c in frame.columns}
-    if stdin is not None:
-        stdin.seek(0)
-    delim, sniff = text_delimiter(path, read.delimiter)
-    with open_input(path, stdin=stdin) as inp:
-        if is_json(path, inp):
-            return {name: _objects(values) for name, values in json_columns(inp).items()}
-        layout = prologue(inp, delim, sniff, read.header)
-        body = inp.reader.read()
-    names = ([""] if layout.offset else []) + list(layout.names)
-    frame = pd.read_csv(io.BytesIO(body), sep=layout.delim or r"\s+", header=None,
-                        names=names, dtype=str, keep_default_na=False, comment="#",
-                        skip_blank_lines=True, quotechar='"', engine="python",
-                        encoding="utf-8")
-    return {name: frame[name].to_numpy() for name in names}
-
-
-def _objects(values: list[Any]) -> NDArray[Any]:
-    """A JSON column as an array of its values as they are (numbers, text, None)."""
-    out = np.empty(len(values), dtype=object)
-    out[:] = values
-    return out
+    """Every column of path ('-': stdin) by name, in order, as written (io.readers'
+    read_columns), read as the points were."""
+    return read_columns(path, delimiter=read.delimiter, header=read.header, stdin=stdin)
 
 
 def _as_numbers(column: NDArray[Any]) -> NDArray[Any]:

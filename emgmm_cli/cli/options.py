@@ -433,8 +433,10 @@ read_options = compose(
                       "component, -1 where unknown; it is not a feature.  Semi-supervised "
                       "EM: those rows keep their component, the others are inferred."),
     click.option("--known-labels", metavar="FILE", type=click.Path(dir_okay=False),
-                 help="A file of one known component per line (-1 or empty where "
-                      "unknown), as --known-column."),
+                 help="A file of one known component per row, as --known-column: "
+                      "text of one a line (-1 or empty where unknown), or one column of "
+                      ".npy, Parquet or JSON (as fit -o writes labels; NaN or null "
+                      "unknown)."),
     click.option("--missing", type=click.Choice(vocab.names(vocab.MISSING)), default="error",
                  show_default=True,
                  help="Missing values (in text: empty fields, NA, NaN; in .npy and "

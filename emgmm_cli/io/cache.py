@@ -3,7 +3,8 @@
 open_points() decides how an input is read, by its size on disk against a memory limit
 (default: a quarter of the memory this process may use, see default_memory_limit):
 
-- at most the limit, or standard input, or .parquet: read into memory by read_points;
+- at most the limit, or standard input, or Parquet or JSON (io.readers.file_format):
+  read into memory by read_points;
 - a larger .npy: never loaded.  Its header is read, every block of rows is checked once
   for non-finite values, and Points.x is an NpyFile (io.npyfile): a description of the
   array on disk whose rows are read when asked for (backends.open_dataset makes it a
@@ -32,7 +33,7 @@ from numpy.typing import DTypeLike, NDArray
 
 from .errors import DataError, open_error
 from .npyfile import NpyFile, nonfinite_error, read_npy_header
-from .readers import Points, read_points
+from .readers import Points, file_format, read_points
 from .text import (
     CHUNK_BYTES,
     iter_chunks,
@@ -44,7 +45,6 @@ from .text import (
     text_delimiter,
 )
 from .formats import npy_header
-from .jsondata import holds_json
 from .writers import atomic_write
 
 __all__ = [
@@ -417,13 +417,13 @@ def open_points(path: str, *, columns: Sequence[str] | None = None,
         st = os.stat(path)
     except OSError:
         st = None
-    ext = os.path.splitext(path)[1].lower()
+    kind = file_format(path)
     # .parquet and JSON have no blocks: read whole whatever their size
     if (st is None or not stat.S_ISREG(st.st_mode) or st.st_size <= limit
-            or ext == ".parquet" or (ext != ".npy" and holds_json(path))):
+            or kind in ("parquet", "json", None)):
         return read_points(path, columns=columns, delimiter=delimiter, header=header, dtype=dt,
                            missing=missing)
-    if ext == ".npy":
+    if kind == "npy":
         points = open_npy_blocks(path, columns=columns, dtype=dt, missing=missing)
         if points is None:  # read_points says what stops it being read by blocks
             return read_points(path, columns=columns, dtype=dt, mmap=True,

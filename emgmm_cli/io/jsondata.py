@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from .errors import DataError
 from .npyfile import nonfinite_error
-from .text import DELIMITER_BY_EXT, Input, open_input, resolve_columns, text_extension
+from .text import DELIMITER_BY_EXT, Input, resolve_columns, text_extension
 
 #: The extensions read as JSON, and the first characters by which stdin is taken for it.
 JSON_EXTENSIONS = (".json", ".jsonl", ".ndjson")
@@ -43,19 +43,6 @@ def is_json(path: str, src: Input) -> bool:
     return ext not in DELIMITER_BY_EXT and looks_like_json(src.reader.peek(64))
 
 
-def holds_json(path: str) -> bool:
-    """is_json of a file by its path (it is opened for its first bytes where its
-    extension does not say): what reads a file whole rather than as text asks this.  A
-    file that cannot be opened is not JSON here; its reader says why."""
-    if text_extension(path) in JSON_EXTENSIONS:
-        return True
-    try:
-        with open_input(path) as src:
-            return is_json(path, src)
-    except DataError:
-        return False
-
-
 def read_json(src: Input, columns: Sequence[str] | None, dt: np.dtype,
               missing: bool) -> tuple[NDArray[np.floating], list[str]]:
     """The (N, D) values and column names of a JSON input (module docstring); a DataError
@@ -75,11 +62,15 @@ def read_json(src: Input, columns: Sequence[str] | None, dt: np.dtype,
     return x, chosen
 
 
-def json_columns(src: Input) -> dict[str, list[Any]]:
+def json_columns(src: Input) -> dict[str, NDArray[Any]]:
     """Every column of a JSON input by name, in order, its values as the JSON holds them
-    (numbers, text, None for null): the rows that --with-rows writes back."""
+    (numbers, text, None for null; arrays of objects): the rows --with-rows writes back."""
     names, table, _ = _parsed(src)
-    return dict(zip(names, table))
+    out = {}
+    for name, values in zip(names, table):
+        out[name] = np.empty(len(values), dtype=object)
+        out[name][:] = values
+    return out
 
 
 def _parsed(src: Input) -> tuple[list[str], list[list[Any]], list[int | None]]:

@@ -1,8 +1,11 @@
-"""Read point data (N samples x D features) from CSV, TSV, whitespace text, .npy, .parquet or stdin.
+"""Read point data (N samples x D features) from CSV, TSV, whitespace text, .npy, .parquet,
+JSON or stdin; and, from the same dispatch (input_format), an input's columns as written
+(read_columns: --with-rows) and a file of labels (read_labels: --known-labels).
 
 Text is read by io.text (the one text reader, also used by the out-of-core cache): a
 fast C parser per chunk, an exact locator for the first problem, compressed files read
-as they are.  .npy goes through numpy, .parquet through pandas (imported only then).
+as they are.  .npy goes through numpy, .parquet through pandas (imported only then),
+JSON through io.jsondata.
 
 Text format:
 
@@ -26,7 +29,7 @@ import io
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import BinaryIO, Generic, TextIO, TypeVar
+from typing import Any, BinaryIO, Generic, TextIO, TypeVar
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -38,11 +41,12 @@ from .text import (
     STDIN_NAME,
     Input,
     open_input,
+    prologue,
     read_text,
     resolve_columns,
     text_delimiter,
 )
-from .jsondata import is_json, read_json
+from .jsondata import is_json, json_columns, read_json
 
 __all__ = ["STDIN_NAME", "Points", "read_points"]
 
@@ -162,18 +166,150 @@ def _read_points(path: str, columns: Sequence[str] | None, delimiter: str | None
     if columns is not None and len(columns) == 0:
         raise DataError(name, "no columns selected; name at least one column")
     delim, sniff = text_delimiter(path, delimiter)
-    ext = "" if path == "-" else os.path.splitext(path)[1].lower()
-    binary = ext in (".npy", ".parquet")
-    with open_input(path, stdin=stdin, decompress=not binary) as inp:
-        if ext == ".parquet":
-            return _read_parquet(inp, columns, dt, missing)
-        if ext == ".npy" or (path == "-" and inp.reader.peek(6) == NPY_MAGIC):
-            return _read_npy(inp, columns, dt, mmap=mmap and path != "-", missing=missing)
-        if is_json(path, inp):
-            return Points(*read_json(inp, columns, dt, missing), name)
-        x, names, notes = read_text(inp, delim=delim, sniff=sniff, header=header,
-                                    columns=columns, dtype=dt, missing=missing)
-    return Points(x, names, name, notes)
+    with open_input(path, stdin=stdin, decompress=not _binary(path)) as inp:
+        return _points_in(inp, input_format(path, inp), columns, dt, missing=missing,
+                          mmap=mmap and path != "-", delim=delim, sniff=sniff, header=header)
+
+
+def _points_in(inp: Input, kind: str, columns: Sequence[str] | None, dt: np.dtype, *,
+               missing: bool, mmap: bool = False, delim: str | None = None,
+               sniff: bool = True, header: bool | None = None
+               ) -> Points[NDArray[np.floating]]:
+    """The points of an opened input that holds kind (input_format)."""
+    if kind == "parquet":
+        return _read_parquet(inp, columns, dt, missing)
+    if kind == "npy":
+        return _read_npy(inp, columns, dt, mmap=mmap, missing=missing)
+    if kind == "json":
+        return Points(*read_json(inp, columns, dt, missing), inp.name)
+    x, names, notes = read_text(inp, delim=delim, sniff=sniff, header=header,
+                                columns=columns, dtype=dt, missing=missing)
+    return Points(x, names, inp.name, notes)
+
+
+# --------------------------------------------------------------------------- formats
+
+#: What an input holds (input_format); the extensions of the binary ones, which are read
+#: as they are (never decompressed).
+FORMATS = ("parquet", "npy", "json", "text")
+_BINARY = {".parquet": "parquet", ".npy": "npy"}
+
+
+def _extension(path: str) -> str:
+    return "" if path == "-" else os.path.splitext(path)[1].lower()
+
+
+def _binary(path: str) -> bool:
+    return _extension(path) in _BINARY
+
+
+def input_format(path: str, inp: Input) -> str:
+    """What the opened input of path holds, one of FORMATS: .parquet and .npy by their
+    extension (and .npy bytes on stdin by their magic number), JSON by its extension or,
+    where no data extension says, its first bytes (jsondata.is_json), text otherwise.
+    Every reader of an input (read_points, read_columns, read_labels, io.cache) takes this
+    one answer."""
+    ext = _extension(path)
+    if ext in _BINARY:
+        return _BINARY[ext]
+    if path == "-" and inp.reader.peek(6) == NPY_MAGIC:
+        return "npy"
+    return "json" if is_json(path, inp) else "text"
+
+
+def file_format(path: str) -> str | None:
+    """input_format of a file, opened for its first bytes where its extension does not
+    say; None where it cannot be opened (its reader then says why)."""
+    if _binary(path):
+        return _BINARY[_extension(path)]
+    try:
+        with open_input(path) as inp:
+            return input_format(path, inp)
+    except DataError:
+        return None
+
+
+# --------------------------------------------------------------------------- columns, labels
+
+
+def read_columns(path: str, *, delimiter: str | None = None, header: bool | None = None,
+                 stdin: BinaryIO | None = None) -> dict[str, NDArray[Any]]:
+    """Every column of path ("-": stdin; or the bytes given as stdin, read from their
+    start) by name, in order, as written: text as text, JSON's values as they are (None for
+    null), the numbers of .npy and Parquet as numbers.  Text is read with the delimiter
+    and header that read_points decides for the same arguments (io.text.prologue), so that
+    its rows are the points' rows: the table fit and predict --with-rows write back."""
+    if stdin is not None:
+        stdin.seek(0)
+    delim, sniff = text_delimiter(path, delimiter)
+    with open_input(path, stdin=stdin, decompress=not _binary(path)) as inp:
+        kind = input_format(path, inp)
+        if kind == "parquet":
+            frame = _parquet_frame(inp)
+            return {str(c): frame[c].to_numpy() for c in frame.columns}
+        if kind == "npy":
+            arr = _load_npy(inp, mmap=False)
+            return {str(j): arr[:, j] for j in range(arr.shape[1])}
+        if kind == "json":
+            return json_columns(inp)
+        layout = prologue(inp, delim, sniff, header)
+        body = inp.reader.read()
+    import pandas as pd
+
+    names = ([""] if layout.offset else []) + list(layout.names)
+    frame = pd.read_csv(io.BytesIO(body), sep=layout.delim or r"\s+", header=None,
+                        names=names, dtype=str, keep_default_na=False, comment="#",
+                        skip_blank_lines=True, quotechar='"', engine="python",
+                        encoding="utf-8")
+    return {name: frame[name].to_numpy() for name in names}
+
+
+def read_labels(path: str) -> NDArray[np.int64]:
+    """The known component of each row, -1 where unknown (--known-labels).  Text, plain
+    or compressed, holds one a line: a whole number, or -1, an empty line, NA or NaN
+    where unknown; a first line that is not a number is a header.  The other formats
+    (.npy, Parquet, JSON: what `fit -o labels.EXT` writes) hold one column of whole
+    numbers, NaN or null where unknown."""
+    with open_input(path, decompress=not _binary(path)) as inp:
+        kind = input_format(path, inp)
+        if kind == "text":
+            return _text_labels(inp.name, inp.reader.read())
+        table = _points_in(inp, kind, None, np.dtype(np.float64), missing=True)
+    if table.n_features != 1:
+        raise DataError(table.source, "known labels are one column, one label per row; it "
+                                      f"has {table.n_features} columns")
+    values = table.x[:, 0]
+    bad = np.flatnonzero(~np.isnan(values) & ((values != np.round(values))
+                                               | (np.abs(values) > _LARGEST_LABEL)))
+    if len(bad):
+        raise DataError(table.source, f"row {int(bad[0]) + 1}: {values[bad[0]]:g} is not a "
+                                      "component number (or -1, or "
+                                      f"{'null' if kind == 'json' else 'NaN'}, where unknown)")
+    return np.where(np.isnan(values), -1, values).astype(np.int64)
+
+
+#: No mixture has more components than this; a larger "label" is no component number.
+_LARGEST_LABEL = 2**53
+
+
+def _text_labels(name: str, data: bytes) -> NDArray[np.int64]:
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataError(name, f"the known labels are not UTF-8 text (byte {exc.start}); "
+                              "write one label a line, or .npy, Parquet or JSON") from None
+    if lines and lines[0].strip() and not lines[0].strip().lstrip("-").isdigit():
+        lines = lines[1:]
+    out = np.full(len(lines), -1, dtype=np.int64)
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if text and text.upper() not in ("NA", "NAN"):
+            try:
+                out[i] = int(text) if len(text) < 16 else int("x")
+            except ValueError:
+                raise DataError(name, f"line {i + 1}: {printable(text)!r} is not a component "
+                                      "number (or -1, or empty, where unknown)") from None
+    return out
 
 
 # --------------------------------------------------------------------------- .npy
@@ -185,8 +321,9 @@ def _nonfinite(x: NDArray[np.floating], missing: bool) -> bool:
     return bool(np.isinf(x).any()) if missing else not np.isfinite(x).all()
 
 
-def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
-              mmap: bool, missing: bool = False) -> Points[NDArray[np.floating]]:
+def _load_npy(src: Input, mmap: bool) -> np.ndarray:
+    """The array of a .npy input (memory-mapped with mmap), as rows and columns (1-D: one
+    column) of real numbers; a DataError says what the input holds instead."""
     loaded: object
     try:
         if src.path is not None:
@@ -223,6 +360,12 @@ def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
         raise DataError(src.name, f"the array has no rows (shape {arr.shape})")
     if arr.shape[1] == 0:
         raise DataError(src.name, f"the array has no columns (shape {arr.shape})")
+    return arr
+
+
+def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
+              mmap: bool, missing: bool = False) -> Points[NDArray[np.floating]]:
+    arr = _load_npy(src, mmap)
     all_names = [str(j) for j in range(arr.shape[1])]
     sel = resolve_columns(columns, all_names, src.name)
     names = [all_names[j] for j in sel]
@@ -267,9 +410,8 @@ def _checked_map(name: str, arr: np.memmap, sel: list[int], names: list[str],
 # --------------------------------------------------------------------------- .parquet
 
 
-def _read_parquet(src: Input, columns: Sequence[str] | None,
-                  dt: np.dtype, missing: bool = False) -> Points[NDArray[np.floating]]:
-    """Read a Parquet file through pandas (imported only here)."""
+def _parquet_frame(src: Input) -> Any:
+    """The table of a Parquet file, through pandas (imported only here)."""
     if src.path is None:
         raise DataError(src.name, ".parquet data can only be read from a regular file")
     try:
@@ -277,13 +419,18 @@ def _read_parquet(src: Input, columns: Sequence[str] | None,
     except ImportError as exc:
         raise DataError(src.name, "reading .parquet needs pandas; install it with pip install pandas") from exc
     try:
-        frame = pd.read_parquet(src.path)
+        return pd.read_parquet(src.path)
     except ImportError as exc:
         raise DataError(
             src.name, "reading .parquet needs pyarrow: pip install 'emgmm[parquet]'"
         ) from exc
     except Exception as exc:  # pyarrow raises its own types for broken files
         raise DataError(src.name, f"not a valid .parquet file ({reason(exc)})") from exc
+
+
+def _read_parquet(src: Input, columns: Sequence[str] | None,
+                  dt: np.dtype, missing: bool = False) -> Points[NDArray[np.floating]]:
+    frame = _parquet_frame(src)
     all_names = [str(c) for c in frame.columns]
     if frame.shape[0] == 0:
         raise DataError(src.name, "the table has no rows")
