@@ -221,6 +221,37 @@ def test_files_and_globs_choose_datasets(tree: Path, monkeypatch: pytest.MonkeyP
     assert resp.shape == (120, 3) and np.allclose(resp.sum(axis=1), 1.0)
 
 
+def test_a_directory_holds_compressed_text_and_parquet(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder of data.csv.gz (or Parquet) files was "no datasets": the default search
+    knew .csv, .tsv and .npy only, though every command reads compressed text and
+    Parquet.  Now they are datasets, their outputs in a folder named without the
+    compression suffix; JSON (model files, settings) is left to --glob; a compressed and
+    a plain copy of one dataset are refused as two datasets of one folder."""
+    import gzip
+
+    import pandas as pd
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(3)
+    write_csv(tmp_path / "d" / "a.csv", blobs(rng, 90, 2))
+    (tmp_path / "d" / "a.csv.gz").write_bytes(gzip.compress((tmp_path / "d" / "a.csv")
+                                                            .read_bytes()))
+    (tmp_path / "d" / "a.csv").rename(tmp_path / "d" / "A.tsv.bz2.txt")  # no dataset
+    pd.DataFrame(blobs(rng, 60, 2), columns=["x", "y"]).to_parquet(tmp_path / "d" / "b.parquet")
+    (tmp_path / "d" / "model.json").write_text("{}")
+    result = invoke("batch", "d", "-k", "2", "--seed", "0", "--output-dir", "out")
+    assert result.exit_code == 0, result.output
+    assert [r["file"] for r in read_summary(tmp_path / "out" / "summary.csv")] == [
+        "d/a.csv.gz", "d/b.parquet"]
+    assert files_under(tmp_path / "out") == sorted(
+        [f"{stem}/{name}" for stem in ("a", "b") for name in STANDARD] + ["summary.csv"])
+    write_csv(tmp_path / "d" / "a.csv", blobs(rng, 90, 2))
+    clash = invoke("batch", "d", "-k", "2", "--output-dir", "out2")
+    assert clash.exit_code == 2 and "d/a.csv and d/a.csv.gz would both write to out2/a" \
+        in clash.stderr, clash.output
+
+
 def test_one_seed_for_every_dataset(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tree)
     result = invoke("batch", "data/a.csv", "data/c.npy", "-k", "2", "--output-dir", "seeded")

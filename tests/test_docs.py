@@ -277,7 +277,7 @@ def code_list(names: Any) -> str:
 def quotes() -> list[tuple[str, str]]:
     """(page, text the page must hold): figures the hand-written pages quote."""
     from emgmm_cli.app.batching import SUMMARY_COLUMNS
-    from emgmm_cli.app.discover import DEFAULT_EXTENSIONS
+    from emgmm_cli.app.discover import DEFAULT_FILES
     from emgmm_cli.app.requests import STANDARD_NAMES
     from emgmm_cli.app.selecting import TABLE_COLUMNS
     from emgmm_cli.cli.main import COMMANDS
@@ -296,7 +296,7 @@ def quotes() -> list[tuple[str, str]]:
     import numpy as np
     from emgmm_cli.engine.steplength import STEP_FACTOR
     from emgmm_cli.io import cache, formats, writers
-    from emgmm_cli.io.text import CODEC_BY_EXT
+    from emgmm_cli.io.formats import CODEC_BY_EXT
     from sklearn.mixture import GaussianMixture
 
     n = md.docfacts.number
@@ -371,8 +371,7 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/guide.md", f"the columns {code_list(TABLE_COLUMNS)}"),
         ("docs/guide.md", f"the columns {code_list(SUMMARY_COLUMNS)}"),
         ("docs/guide.md", f"names the four outputs {', '.join(STANDARD_NAMES.values())}"),
-        ("docs/guide.md", f"its {', '.join(DEFAULT_EXTENSIONS[:-1])} and "
-                          f"{DEFAULT_EXTENSIONS[-1]} files"),
+        ("docs/guide.md", f"its data files: {DEFAULT_FILES};"),
         ("docs/guide.md", f"init {fit['init']}, n-init {fit['n_init']}, tol {n(fit['tol'])}, "
                           f"max-iter {fit['max_iter']}"),
         ("docs/large-data.md", f"({cache.FALLBACK_MEMORY_LIMIT >> 30} GiB when neither"),

@@ -1,6 +1,7 @@
 """Finding the datasets of a batch: PATH arguments (directories, files, '-' for a list on
 stdin) -> BatchItems, each with the folder its outputs go to (its path relative to the
-directory it was found in, or to the working directory, without the extension), refusing
+directory it was found in, or to the working directory, without the extension and a
+compression suffix), refusing
 layouts where two datasets would share a folder or an output would overwrite an input.
 """
 
@@ -14,10 +15,18 @@ from dataclasses import dataclass
 from typing import TextIO
 
 from ..io.errors import DataError
+from ..io.formats import CODEC_BY_EXT, text_extension
 from .errors import UsageProblem
 
-#: Extensions a directory is searched for when no --glob is given.
-DEFAULT_EXTENSIONS = (".csv", ".tsv", ".npy")
+#: What a directory is searched for when no --glob is given: these text tables, also
+#: compressed (data.csv.gz: io.formats.text_extension), and these binary files.  JSON is left
+#: to --glob: a folder of data often holds JSON that is no data (models, settings).
+DEFAULT_TEXT = (".csv", ".tsv")
+DEFAULT_BINARY = (".npy", ".parquet")
+#: The default, as --glob's help says it.
+DEFAULT_FILES = (", ".join(f"*{ext}" for ext in DEFAULT_TEXT + DEFAULT_BINARY) + ", and "
+                 + " and ".join(f"*{ext}" for ext in DEFAULT_TEXT) + " compressed ("
+                 + ", ".join(CODEC_BY_EXT) + ")")
 
 
 @dataclass(frozen=True)
@@ -55,7 +64,8 @@ def _matches(name: str, rel: str, patterns: tuple[str, ...]) -> bool:
     """Whether a file found in a directory is a dataset: its extension by default; else a
     pattern matching its name, or, for a pattern with '/', its relative path."""
     if not patterns:
-        return os.path.splitext(name)[1].lower() in DEFAULT_EXTENSIONS
+        return (os.path.splitext(name)[1].lower() in DEFAULT_BINARY
+                or text_extension(name) in DEFAULT_TEXT)
     return any(_match_parts(rel.split("/"), p.strip("/").split("/")) if "/" in p
                else fnmatch.fnmatchcase(name, p) for p in patterns)
 
@@ -81,6 +91,13 @@ def _walk(root: str, recursive: bool, patterns: tuple[str, ...], out_real: str
                     and os.path.isfile(path):
                 found.append((path, rel))
     return found
+
+
+def _without_extension(rel: str) -> str:
+    """A dataset's path without its extension, and without a compression suffix before
+    it (runs/a.csv.gz -> runs/a): the folder its outputs go to."""
+    stem, ext = os.path.splitext(rel)
+    return os.path.splitext(stem)[0] if ext.lower() in CODEC_BY_EXT else stem
 
 
 def _file_rel(path: str) -> str:
@@ -135,7 +152,7 @@ def discover(paths: tuple[str, ...], *, output_dir: str, recursive: bool = False
         if real in seen:
             continue
         seen.add(real)
-        out_dir = os.path.join(output_dir, *os.path.splitext(rel)[0].split("/"))
+        out_dir = os.path.join(output_dir, *_without_extension(rel).split("/"))
         key = os.path.normcase(os.path.normpath(out_dir))
         if key in owner:
             raise UsageProblem(

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from .. import vocab
+from ..app.discover import DEFAULT_FILES
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
@@ -58,7 +59,8 @@ from .options import (
 @click.option("--glob", "patterns", multiple=True, metavar="PATTERN",
               help="Fit the files of a directory PATH whose name matches PATTERN (a "
                    "pattern with '/' matches the path below PATH, '**' any number of "
-                   "folders); may be repeated (default: *.csv, *.tsv, *.npy).")
+                   "folders); may be repeated (default: "
+                   f"{DEFAULT_FILES}).")
 @click.option("--responsibilities", is_flag=True,
               help="Also write responsibilities.csv (N x K) for every dataset.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
@@ -83,11 +85,12 @@ def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bo
           as_json: bool, **kw: Any) -> None:
     """Fit a Gaussian mixture to every dataset in PATH... and sum them up in one table.
 
-    PATH is a directory (its .csv, .tsv and .npy files; see --recursive and --glob), a
-    file, or - to read a list of paths from stdin, one a line (or NUL-separated).  Every
+    PATH is a directory (its data files, as --glob's default names them; see
+    --recursive), a file, or - to read a list of paths from stdin, one a line (or
+    NUL-separated).  Every
     read and fit option applies to every dataset.  Each dataset's outputs go to
     DIR/<its path relative to the directory PATH, or to the working directory, without
-    the extension>/, written atomically: complete, or not at all.  Every dataset is fitted
+    the extension (and a compression suffix)>/, written atomically: complete, or not at all.  Every dataset is fitted
     with the same seed: --seed, or one drawn for the batch and recorded in each model.json.
 
     With --select, each dataset's K and covariance family are chosen as emgmm select

@@ -586,6 +586,17 @@ def stdout_format_names() -> list[str]:
     return [name for name, writer in FORMATS.items() if not writer.binary]
 
 
+#: The compression suffixes text is read through (io.text decompresses them), by codec.
+CODEC_BY_EXT = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
+
+
+def text_extension(path: str) -> str:
+    """A text input's extension, lower case: the one before a compression suffix
+    (data.csv.gz is a CSV)."""
+    stem, ext = os.path.splitext(path.lower())
+    return os.path.splitext(stem)[1] if ext in CODEC_BY_EXT else ext
+
+
 def format_for_path(path: str, default: str = "csv") -> str:
     """The name of the format to write path in: the one its extension selects.
 

@@ -74,6 +74,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import MISSING_REMEDIES, DataError, open_error, reason
+from .formats import CODEC_BY_EXT, text_extension
 
 __all__ = [
     "CHUNK_BYTES",
@@ -118,7 +119,6 @@ READ_BYTES = 1 << 20
 
 NPY_MAGIC = b"\x93NUMPY"
 DELIMITER_BY_EXT = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
-CODEC_BY_EXT = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
 _CODEC_BY_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
                    (b"\x28\xb5\x2f\xfd", "zstd"))
 _BOM = b"\xef\xbb\xbf"
@@ -410,13 +410,6 @@ def delimiter_option(delimiter: str, source: str) -> str | None:
             "'\\t' for tabs or ' ' for whitespace",
         )
     return delimiter
-
-
-def text_extension(path: str) -> str:
-    """A text input's extension, lower case: the one before a compression suffix
-    (data.csv.gz is a CSV)."""
-    stem, ext = os.path.splitext(path.lower())
-    return os.path.splitext(stem)[1] if ext in CODEC_BY_EXT else ext
 
 
 def text_delimiter(path: str, delimiter: str | None) -> tuple[str | None, bool]:
