@@ -148,6 +148,18 @@ def test_json_on_every_command_that_prints_a_result(tmp_path: Path) -> None:
     assert json.loads(ok("info", model, "--json").stdout)["n_components"] == 2
     both = invoke("batch", FAITHFUL, "-k", 2, "-o", tmp_path / "c", "--json", "--summary", "-")
     assert both.exit_code == 2 and "only one output can go to stdout" in both.stderr
+    # --format beside --json was ignored (fit --json --format csv printed JSON): stdout
+    # holds the JSON alone, so the two are bad usage together, in either order
+    for args in (["fit", FAITHFUL, "-k", 2, "--json", "--format", "csv"],
+                 ["select", FAITHFUL, "-k", 2, "--format", "json", "--json"],
+                 ["batch", FAITHFUL, "-k", 2, "-o", tmp_path / "d", "--json", "--format",
+                  "tsv"],
+                 ["score", model, FAITHFUL, "--format", "jsonl", "--json"]):
+        mixed = invoke(*args)
+        assert mixed.exit_code == 2 and mixed.stdout == "", mixed.output
+        assert mixed.stderr.endswith("Error: --json prints JSON on stdout, and --format says "
+                                     "how data written there look; give one of them\n")
+    assert not (tmp_path / "d").exists()
 
 
 def test_o_is_the_main_output_of_every_command(tmp_path: Path) -> None:

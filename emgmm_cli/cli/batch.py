@@ -11,6 +11,7 @@ from ..app.discover import DEFAULT_FILES
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    json_option,
     check_means_start,
     backend_options,
     FILE_PATH,
@@ -74,8 +75,7 @@ from .options import (
 @click.option("--summary", metavar="FILE", type=FILE_PATH,
               help=f"Also write the summary table to FILE ({TEXT_FORMATS_TEXT} by "
                    "extension; '-': stdout, CSV unless --format says otherwise).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the batch (the counts and every dataset's row) as JSON on stdout.")
+@json_option("the batch (the counts and every dataset's row)")
 @format_option
 @backend_options
 @common_options

@@ -10,6 +10,7 @@ import click
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    json_option,
     check_means_start,
     given,
     backend_options,
@@ -48,8 +49,7 @@ from .options import (
 @click.option("--output-dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write labels.csv, responsibilities.csv, trace.csv and model.json to "
                    "DIR (created if missing); the options above override single files.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the summary (the model document and the trace) as JSON on stdout.")
+@json_option("the summary (the model document and the trace)")
 @click.option("--show-trace", is_flag=True, help="Also show the trace as a table.")
 @picture_option("--plot", "the data coloured by component, with each component's mean and "
                 "ellipses (as emgmm plot draws them)")

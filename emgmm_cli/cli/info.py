@@ -8,13 +8,12 @@ import click
 
 from .context import Terminal, pass_terminal
 from .errors import command
-from .options import common_options, model_argument
+from .options import common_options, json_option, model_argument
 
 
 @command(short_help="Describe a saved model.")
 @model_argument
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the validated model document as JSON on stdout.")
+@json_option("the validated model document", beside_format=False)
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write the description ('name: value' lines; with --json the document) "
                    "to FILE instead of stdout.")

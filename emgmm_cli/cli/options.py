@@ -360,6 +360,26 @@ format_option = click.option(
          "[default: csv]")
 
 
+def json_option(what: str, *, beside_format: bool = True) -> Callable[[F], F]:
+    """--json: print what as JSON on stdout.  stdout then holds that JSON alone, so
+    --format (the format of data written to stdout; beside_format: the command has it)
+    given beside it is bad usage."""
+    return click.option("--json", "as_json", is_flag=True, callback=_json_alone,
+                        help=f"Print {what} as JSON on stdout"
+                             + (" (not with --format)." if beside_format else "."))
+
+
+def _json_alone(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    from click.core import ParameterSource
+
+    # --format is eager: where the command has it, its source is known by now
+    if value and ctx.get_parameter_source("stdout_format") not in (None,
+                                                                   ParameterSource.DEFAULT):
+        raise click.UsageError("--json prints JSON on stdout, and --format says how data "
+                               "written there look; give one of them", ctx=ctx)
+    return value
+
+
 # Drawn points (make-blobs, sample): their true components, in a file or a named column.
 truth_options = compose(
     click.option("--labels", metavar="FILE", type=FILE_PATH,

@@ -9,6 +9,7 @@ import click
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    json_option,
     FiniteRange,
     backend_options,
     FILE_PATH,
@@ -33,8 +34,7 @@ from .options import (
               metavar="Q",
               help="Flag the lowest-density fraction Q of the points as outliers: adds a 0/1 "
                    "'outlier' column and reports the count and the log-density cutoff.")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the summary (log-likelihood, mean, outliers) as JSON on stdout.")
+@json_option("the summary (log-likelihood, mean, outliers)")
 @format_option
 @backend_options
 @common_options

@@ -12,6 +12,7 @@ from ..app.requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELL
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    json_option,
     backend_options,
     FILE_PATH,
     SELECT_COMPONENTS,
@@ -47,8 +48,7 @@ from .options import (
               type=click.Path(dir_okay=False, allow_dash=True),
               help=f"Write the table of every cell to FILE ({TEXT_FORMATS_TEXT} by "
                    "extension; .json adds the choice; '-': stdout).")
-@click.option("--json", "as_json", is_flag=True,
-              help="Print the selection (the choice and every cell) as JSON on stdout.")
+@json_option("the selection (the choice and every cell)")
 @click.option("--model", metavar="FILE",
               type=FILE_PATH,
               help="Write the best cell's fitted model (the JSON document of fit --model) "
