@@ -189,3 +189,22 @@ def test_means_init_is_given_in_the_data_units(tmp_path: Path) -> None:
     start = np.array([[500.0, 0.002, 3e4], [800.0, 0.004, 2e4], [650.0, 0.001, 5e4]])
     fit = emgmm_cli.fit(X, 3, means_init=start, standardize=True, seed=0)
     assert sorted(np.bincount(fit.labels).tolist()) == [80, 100, 120]
+
+
+def test_init_model_refuses_standardized_columns_saying_which(tmp_path: Path) -> None:
+    """A standardized model cannot be continued on the data's own columns, nor any model
+    with --standardize; each refusal names its own reason (it said both at once)."""
+    data = save(tmp_path / "d.csv", X)
+    run("fit", data, "-k", "3", "--seed", "0", "--standardize", "--model", "s.json", "-q",
+        cwd=tmp_path)
+    run("fit", data, "-k", "3", "--seed", "0", "--model", "p.json", "-q", cwd=tmp_path)
+    cases = [(["--init-model", "s.json"], "s.json: the model was fitted with --standardize; "
+              "--init-model continues a fit of the data's own columns"),
+             (["--init-model", "p.json", "--standardize"], "--init-model continues a fit of "
+              "the data's own columns, not of standardized ones: give --standardize or "
+              "--init-model")]
+    for args, message in cases:
+        refused = invoke_in(tmp_path, "fit", data, *args)
+        assert refused.exit_code == 2 and refused.stderr.endswith(f"Error: {message}\n"), \
+            refused.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "p.json", "s.json"]

@@ -381,9 +381,13 @@ def continued(options: FitOptions, points: Points, *, standardize: bool = False
     assert options.init_model is not None
     model = load_model(options.init_model)
     check_features(model, points)
-    if model.transform is not None or standardize:
-        raise UsageProblem("--init-model continues a fit of the data's own columns; a model "
-                           "fitted with --standardize, or --standardize, cannot be continued",
+    if model.transform is not None:
+        raise UsageProblem(f"{options.init_model}: the model was fitted with --standardize; "
+                           "--init-model continues a fit of the data's own columns",
+                           option="--init-model")
+    if standardize:
+        raise UsageProblem("--init-model continues a fit of the data's own columns, not of "
+                           "standardized ones: give --standardize or --init-model",
                            option="--init-model")
     params = model.params
     return options.replace(n_components=params.n_components,
