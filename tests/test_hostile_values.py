@@ -208,6 +208,25 @@ def test_one_outlier_at_1e200_is_named_by_its_row(tmp_path: Path) -> None:
                              "and scaled to unit variance)")
 
 
+def test_a_column_spanning_the_float_range_is_refused_without_a_warning(
+        tmp_path: Path) -> None:
+    """A column from -1e308 to 1e308 (half its span above 2^1023): the screen's unit,
+    the power of two above that half, overflowed to inf with numpy's RuntimeWarning
+    before the refusal.  One line now; with --standardize the column fits (the blobs
+    squeezed near 0 in it by the two far points: collapsed components, said so)."""
+    x = np.array(np.round(BLOBS, 3))
+    x[0, 0], x[1, 0] = 1e308, -1e308
+    write(tmp_path / "wide.csv", x, fmt="%.6g")
+    code, lines, written = fit_lines(tmp_path, "wide.csv")
+    assert (code, written) == (1, [])
+    assert len(lines) == 1 and lines[0].startswith(
+        "Error: wide.csv: squared distances between the points overflow float64: column "
+        "'x' runs from -1e+308 (row 2) to 1e+308 (row 1)"), lines
+    code, lines, written = fit_lines(tmp_path, "wide.csv", "--standardize")
+    assert code == 0 and written == ["l.csv", "m.json"]
+    assert [line.split(": ")[:2] for line in lines] == [["emgmm", "warning"]], lines
+
+
 def test_values_at_1e_300_are_not_one_distinct_point(tmp_path: Path) -> None:
     write(tmp_path / "tiny.csv", BLOBS * 1e-300)
     code, lines, written = fit_lines(tmp_path, "tiny.csv")

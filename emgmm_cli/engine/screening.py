@@ -256,7 +256,11 @@ def column_stats(data: Dataset, observed: Dataset | None = None) -> ColumnStats:
     with np.errstate(over="ignore"):
         center = ext.lo / 2 + ext.hi / 2
         half = ext.hi / 2 - ext.lo / 2
-    unit = np.where(half > 0, np.exp2(np.ceil(np.log2(np.where(half > 0, half, 1.0)))), 1.0)
+    # the power of two at or above half, at most the dtype's largest (half is at most
+    # its largest value, so the columns scaled by it stay within 2)
+    top = np.finfo(half.dtype).maxexp - 1
+    power = np.minimum(np.ceil(np.log2(np.where(half > 0, half, 1.0))), top)
+    unit = np.where(half > 0, np.exp2(power), 1.0)
     spread: _Spread = data.reduce(lambda x: _spread(x, center, unit))
     var = np.diagonal(spread.comoment) / spread.n
     with np.errstate(divide="ignore", invalid="ignore"):
