@@ -406,7 +406,7 @@ def test_the_distributed_guide_quotes_the_code() -> None:
 
     from emgmm_cli.app.selecting import WORKER_SHARE
     from emgmm_cli.backends import CONNECT_TIMEOUT
-    from emgmm_cli.backends.dask import PARTITION_BYTES, REDUCE_FANIN
+    from emgmm_cli.backends.dask import PART_FILES, PARTITION_BYTES, REDUCE_FANIN
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
     from emgmm_cli.engine.starts import SCREEN_ROWS
 
@@ -420,3 +420,4 @@ def test_the_distributed_guide_quotes_the_code() -> None:
     assert f"a tree of {REDUCE_FANIN}-way additions" in doc
     assert WORKER_SHARE == 0.25 and "at most a quarter of a worker's memory" in doc
     assert f"(default {CONNECT_TIMEOUT:g})" in doc
+    assert f"(in a directory: {PART_FILES})" in doc

@@ -55,6 +55,9 @@ from ..engine.missing import (
     part_missing,
 )
 from ..io.errors import DataError
+from ..io.formats import CODEC_BY_EXT
+from ..io.jsondata import JSON_EXTENSIONS
+from ..io.text import DELIMITER_BY_EXT
 from . import BackendError, BackendOptions
 from .local import ArrayDataset, available_cores, block_rows
 from .tasks import Pool, run_pool
@@ -71,9 +74,13 @@ PARTITION_BYTES = 64 << 20
 #: Partition sums are added this many at a time, level by level (depth: log_8 of the
 #: number of partitions).
 REDUCE_FANIN = 8
-#: What a directory of parts is searched for.
-PART_SUFFIXES = (".npy", ".csv", ".tsv", ".tab", ".txt", ".parquet",
-                 ".csv.gz", ".tsv.gz", ".csv.bz2", ".csv.xz", ".csv.zst")
+#: What a directory of parts is searched for: text and JSON, plain or compressed, as
+#: every reader takes them (io.readers), and .npy and Parquet files.
+_TEXT_PARTS = (*DELIMITER_BY_EXT, ".txt", *JSON_EXTENSIONS)
+PART_SUFFIXES = tuple(ext + codec for ext in _TEXT_PARTS
+                      for codec in ("", *CODEC_BY_EXT)) + (".npy", ".parquet")
+PART_FILES = (f"{', '.join(_TEXT_PARTS)} files, also compressed ({', '.join(CODEC_BY_EXT)}), "
+              ".npy and .parquet files")
 #: What installs the backend.
 EXTRA = "pip install 'emgmm[dask]'"
 
@@ -687,8 +694,7 @@ def part_files(source: str) -> list[str] | None:
     else:
         return None
     if not found:
-        raise DataError(source, f"no data parts found (looked for "
-                                f"{', '.join(PART_SUFFIXES)})")
+        raise DataError(source, f"no data parts found (looked for {PART_FILES})")
     return sorted(found)
 
 
