@@ -97,6 +97,10 @@ def test_cli_continues_a_saved_model(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--init-model" in r.stderr
     r = invoke_in(tmp_path, "fit", "x.csv", "-k", "2", "--freeze", "weights,banana")
     assert r.exit_code == 2 and "comma-separated list of weights, means" in r.stderr
+    r = invoke_in(tmp_path, "fit", "x.csv", "-k", "2", "--freeze", "weights,weights")
+    assert r.exit_code == 2 and r.stderr.rstrip().endswith(
+        "'weights,weights' is not a comma-separated list of weights, means, covariances, "
+        "each at most once."), r.stderr
 
 
 def test_k_and_family_beside_a_model_to_continue_must_be_its_own(tmp_path: Path) -> None:

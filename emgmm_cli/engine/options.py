@@ -182,7 +182,7 @@ class FitOptions:
              "must have its columns); init and n_init do not apply."))
     freeze: str | None = field(default=None, metadata=_spec(
         kind=str, nullable=True, optional_in_file=True, valid=_valid_freeze,
-        valid_text="a comma-separated list of " + ", ".join(FREEZABLE),
+        valid_text="a comma-separated list of " + ", ".join(FREEZABLE) + ", each at most once",
         help="Parameters the M-step keeps fixed: a comma-separated list of weights, means, "
              "covariances.  Frozen weights are the init model's, or equal (1/K, mclust's "
              "equalPro) without one; frozen means and covariances are the start's."))
