@@ -130,6 +130,10 @@ def test_format_sets_the_format_of_data_on_stdout(tmp_path: Path) -> None:
     assert cells["best"] == {"covariance_type": "full", "n_components": 2}
     bad = invoke("make-blobs", "--format", "npy")
     assert bad.exit_code == 2 and "'csv', 'tsv', 'json', 'jsonl'" in bad.stderr
+    # a usage error found after --format (here a later option's) left the format set for
+    # the next command run in this process (its context was never closed)
+    assert invoke("make-blobs", "--format", "json", "-n", "x").exit_code == 2
+    assert ok("make-blobs", "-n", 3, "--seed", 0).stdout.splitlines()[0] == "x0,x1"
 
 
 def test_json_on_every_command_that_prints_a_result(tmp_path: Path) -> None:

@@ -348,7 +348,10 @@ def _set_stdout_format(ctx: click.Context, param: click.Parameter, value: str | 
                        ) -> str | None:
     if value is not None:
         token = STDOUT_FORMAT.set(value)
-        ctx.call_on_close(lambda: STDOUT_FORMAT.reset(token))
+        # reset when the whole invocation ends: the command's own context is never
+        # closed where a later option's usage error stops its parsing, and the next
+        # command run in this process would write stdout in this format
+        ctx.find_root().call_on_close(lambda: STDOUT_FORMAT.reset(token))
     return value
 
 
