@@ -183,6 +183,32 @@ def test_one_point_given_as_a_vector_is_told_how_to_give_it(x: np.ndarray, point
     assert emgmm_cli.predict(fitted, [point]).shape == (1,)
 
 
+def test_a_frames_repeated_column_names_are_read_as_a_files(x: np.ndarray) -> None:
+    """A DataFrame with a repeated column name ended in numpy's "operands could not be
+    broadcast" (frame[names] takes every column of a repeated name): its columns are now
+    taken by position and named as the readers name a header's repeats (a, a.1)."""
+    frame = pd.DataFrame(np.c_[x, x[:, 1] * 2.0], columns=["a", "b", "a"])
+    fitted = emgmm_cli.fit(frame, 2, seed=0)
+    assert fitted.feature_names == ["a", "b", "a.1"]
+    assert fitted.log_likelihood == emgmm_cli.fit(np.c_[x, x[:, 1] * 2.0], 2,
+                                                  seed=0).log_likelihood
+    chosen = emgmm_cli.fit(frame, 2, seed=0, read=emgmm_cli.ReadOptions(columns=("a.1",)))
+    assert chosen.feature_names == ["a.1"]
+    assert chosen.log_likelihood == emgmm_cli.fit(x[:, 1] * 2.0, 2, seed=0).log_likelihood
+    from emgmm_cli.app.data import as_points
+
+    assert as_points(frame).notes == ("the DataFrame repeats the column name 'a'; the "
+                                      "columns are read as 'a' and 'a.1'",)
+
+
+@pytest.mark.parametrize("data", [None, 3.0, {"a": [1.0, 2.0]}])
+def test_what_is_no_array_of_points_is_named(data: Any) -> None:
+    with pytest.raises(emgmm_cli.DataError) as info:
+        emgmm_cli.fit(data, 1)
+    assert str(info.value) == ("<array>: expected a path, an N x D array or a DataFrame of "
+                               f"points, got {type(data).__name__}")
+
+
 def test_select_takes_all_as_the_command_line_does(x: np.ndarray) -> None:
     """One string of families is read as -c reads it: "all" is every family mclust
     searches for the data's dimension, as no family named."""

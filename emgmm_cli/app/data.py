@@ -27,6 +27,7 @@ from ..io.cache import default_memory_limit, format_size, open_npy_blocks, open_
 from ..io.errors import DataError
 from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, read_labels, read_points
+from ..io.text import repeated_names, unique_names
 from .errors import UsageProblem
 from .requests import ReadOptions
 
@@ -323,7 +324,8 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
               missing: str | None = None) -> Points:
     """Points from a path, an (N, D) or (N,) array-like, or a pandas DataFrame.
 
-    A DataFrame keeps its column names; read.columns selects among them (or among
+    A DataFrame keeps its column names (a repeated name made unique as the readers make
+    it: a, a.1; Points.notes says so); read.columns selects among them (or among
     "0".."D-1" for an array).  Values must be finite numbers.  sample_weights: N weights,
     known_labels: N known components, -1 where unknown (or the read options' columns and
     files: see weighed).  missing: what a missing value (NaN; in text also an empty field
@@ -339,12 +341,13 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
         return weighed(load(os.fspath(data), read), ReadOptions(), sample_weights,
                        known_labels)
     names: list[str] | None = None
+    notes: tuple[str, ...] = ()
     if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # a pandas DataFrame
-        names = [str(c) for c in data.columns]
-        data = _frame_values(data, names, read)
-        if read.columns is not None:
-            names = list(read.read_columns() or ())
+        data, names, notes = _frame_values(data, read)
     x = _unmasked(data)
+    if x.ndim == 0:  # None, a number, a dict, ...: no array of points at all
+        raise DataError(ARRAY_SOURCE, "expected a path, an N x D array or a DataFrame of "
+                                      f"points, got {type(data).__name__}")
     if x.ndim == 1:
         x = x.reshape(-1, 1)
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
@@ -368,7 +371,7 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
         raise DataError(ARRAY_SOURCE, f"value {x[i, j]} in row {i} is not a finite number; "
                                       "missing or infinite values must be removed or imputed "
                                       "first", column=names[j])
-    points = weighed(Points(x, names, ARRAY_SOURCE), read, sample_weights, known_labels)
+    points = weighed(Points(x, names, ARRAY_SOURCE, notes), read, sample_weights, known_labels)
     cluster = active()
     return points if cluster is None else dataclasses.replace(points,
                                                               x=cluster.from_array(points.x))
@@ -381,18 +384,22 @@ def _column_index(spec: str, names: list[str]) -> int:
                     column=spec)
 
 
-def _frame_values(frame: Any, names: list[str], read: ReadOptions) -> Any:
+def _frame_values(frame: Any, read: ReadOptions) -> tuple[Any, list[str], tuple[str, ...]]:
+    """(values, column names, notes) of the DataFrame's columns that read.columns names
+    (every column without), a repeated name read as the readers read a header's (a, a.1)."""
+    given = [str(c) for c in frame.columns]
+    names = unique_names(given)
+    notes = tuple(repeated_names(given, names, "the DataFrame"))
     chosen = list(read.read_columns() or ()) if read.columns is not None else names
     for name in chosen:
         if name not in names:
             _column_index(name, names)
-    columns = [frame.columns[names.index(n)] for n in chosen]
-    sub = frame[columns]
+    sub = frame.iloc[:, [names.index(n) for n in chosen]]  # by position: names may repeat
     for name, kind in zip(chosen, sub.dtypes):
         if getattr(kind, "kind", "O") not in "biuf":
             raise DataError(ARRAY_SOURCE, f"not a numeric column (dtype {kind}); select "
                                           "numeric columns", column=name)
-    return sub.to_numpy(dtype=np.float64, na_value=np.nan)
+    return sub.to_numpy(dtype=np.float64, na_value=np.nan), chosen, notes
 
 
 def dataset(points: Points, n_components: int = 1, covariance_type: str = "full", *,

@@ -837,29 +837,45 @@ def _row_names(rows: list[Row], width: int) -> bool:
         b > a for a, b in zip(values, values[1:]))
 
 
-def _unique(names: list[str], line: int) -> tuple[list[str], tuple[str, ...]]:
-    """The names with repeats made unique (the second 'x' becomes 'x.1', as pandas reads
-    it), and a note for each name that was repeated."""
-    taken, out, notes = set(names), [], []
-    seen: dict[str, list[int]] = {}
-    for j, nm in enumerate(names):
-        if nm in seen:
-            k = len(seen[nm])
+def unique_names(names: list[str]) -> list[str]:
+    """The names with repeats made unique: the second 'x' becomes 'x.1' (as pandas reads
+    it), or 'x.2' where 'x.1' is taken."""
+    taken, out = set(names), []
+    count: dict[str, int] = {}
+    for nm in names:
+        if nm in count:
+            k = count[nm]
             while f"{nm}.{k}" in taken:
                 k += 1
-            new = f"{nm}.{k}"
-            taken.add(new)
-            seen[nm].append(j)
-            out.append(new)
+            count[nm] = k + 1
+            taken.add(f"{nm}.{k}")
+            out.append(f"{nm}.{k}")
         else:
-            seen[nm] = [j]
+            count[nm] = 1
             out.append(nm)
-    for nm, where in seen.items():
-        if len(where) > 1:
-            read_as = [f"'{out[j]}'" for j in where]
-            notes.append(f"line {line}: the header repeats the column name '{nm}'; the "
-                         f"columns are read as {', '.join(read_as[:-1])} and {read_as[-1]}")
-    return out, tuple(notes)
+    return out
+
+
+def repeated_names(names: list[str], unique: list[str], holder: str) -> list[str]:
+    """For each name repeated in names, a note of what its columns are read as (unique,
+    unique_names' of names); holder: what holds the names ("the header")."""
+    where: dict[str, list[int]] = {}
+    for j, nm in enumerate(names):
+        where.setdefault(nm, []).append(j)
+    notes = []
+    for nm, cols in where.items():
+        if len(cols) > 1:
+            read_as = [f"'{unique[j]}'" for j in cols]
+            notes.append(f"{holder} repeats the column name '{nm}'; the columns are read as "
+                         f"{', '.join(read_as[:-1])} and {read_as[-1]}")
+    return notes
+
+
+def _unique(names: list[str], line: int) -> tuple[list[str], tuple[str, ...]]:
+    """The names made unique (unique_names), and a note for each name that was repeated."""
+    out = unique_names(names)
+    return out, tuple(f"line {line}: {note}"
+                      for note in repeated_names(names, out, "the header"))
 
 
 def _numbers_note(rows: list[Row]) -> str | None:
