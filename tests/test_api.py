@@ -254,3 +254,27 @@ def test_a_masked_arrays_masked_entries_are_missing_values(x: np.ndarray) -> Non
     assert emgmm_cli.fit(masked, 2, seed=0, missing="em").document["n_incomplete"] == rows
     unmasked = emgmm_cli.fit(np.ma.masked_array(x, mask=False), 2, seed=0)
     assert unmasked.log_likelihood == emgmm_cli.fit(x, 2, seed=0).log_likelihood
+
+
+def test_weights_labels_and_models_of_the_wrong_kind_are_named(x: np.ndarray) -> None:
+    """Text among the sample weights or known labels ended in numpy's "could not convert
+    string to float" (an internal ValueError), and None or a dict given as the model was
+    "None: model file not found"; each now says what it got."""
+    weights: list[Any] = [1.0] * len(x)
+    weights[3] = "heavy"
+    with pytest.raises(emgmm_cli.DataError) as info:
+        emgmm_cli.fit(x, 2, sample_weights=weights)
+    assert str(info.value) == ("<array>: weight 'heavy' of row 3 (counting from 0) is not a "
+                               "number")
+    labels = np.array([-1] * len(x), dtype=object)
+    labels[7] = "b"
+    with pytest.raises(emgmm_cli.DataError) as info:
+        emgmm_cli.fit(x, 2, known_labels=labels)
+    assert str(info.value) == ("<array>: known label 'b' of row 7 (counting from 0) is not a "
+                               "number")
+    for model in (None, {"weights": [1.0]}):
+        with pytest.raises(emgmm_cli.UsageProblem) as problem:
+            emgmm_cli.predict(model, x)
+        assert str(problem.value) == (
+            "expected a model: the path of a model file, emgmm_cli.fit's result or a loaded "
+            f"model, got {type(model).__name__}")

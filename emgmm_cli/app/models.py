@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from ..io.readers import Points
 from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
 from .data import as_points, dataset, known_of_model, load
+from .errors import UsageProblem
 from .fitting import FinalPass, Fitted, final_pass, stream_predictions
 from .prepare import Standardize
 from .requests import ReadOptions
@@ -60,7 +62,10 @@ def as_model(model: Any) -> Model:
         return model
     if isinstance(model, Fitted):
         return Model(model.params, list(model.feature_names), "<fit>", model.transform)
-    loaded = model if isinstance(model, LoadedModel) else load_model(str(model))
+    if not isinstance(model, (LoadedModel, str, os.PathLike)):
+        raise UsageProblem("expected a model: the path of a model file, emgmm_cli.fit's "
+                           f"result or a loaded model, got {type(model).__name__}")
+    loaded = model if isinstance(model, LoadedModel) else load_model(os.fspath(model))
     transform = loaded.transform
     return Model(loaded.params, loaded.feature_names, loaded.path,
                  None if transform is None else Standardize.from_dict(transform))

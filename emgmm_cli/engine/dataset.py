@@ -129,6 +129,24 @@ def row_dropped(data: Dataset) -> NDArray[np.bool_] | None:
     return dropped
 
 
+def _numbers(values: Any, what: str, option: str | None) -> NDArray[np.float64]:
+    """values as a flat, contiguous float64 array; InvalidParameter naming the first of
+    them (0-based) that is no number (a string, None in an object array)."""
+    from .errors import InvalidParameter
+
+    try:
+        return np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        flat = np.asarray(values, dtype=object).reshape(-1)
+        for i, value in enumerate(flat):
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                raise InvalidParameter(f"{what} {value!r} of row {i} (counting from 0) is not "
+                                       "a number", option=option) from None
+        raise InvalidParameter(f"the {what}s are not numbers", option=option) from None
+
+
 def check_known(known: Any, n_rows: int, n_components: int | None = None, *,
                 option: str | None = "known_labels") -> NDArray[np.int64]:
     """Known labels as an (N,) int64 array, -1 for unknown; InvalidParameter naming the
@@ -142,8 +160,9 @@ def check_known(known: Any, n_rows: int, n_components: int | None = None, *,
     if len(raw) != n_rows:
         raise InvalidParameter(f"{len(raw)} known labels for {n_rows} rows; give one per row "
                                "(-1 where unknown)", option=option)
+    numbers = _numbers(raw, "known label", option)
     with np.errstate(invalid="ignore"):
-        labels = np.where(np.isfinite(raw.astype(np.float64)), raw, -1.0)
+        labels = np.where(np.isfinite(numbers), numbers, -1.0)
         whole = labels == np.round(labels)
     top = np.inf if n_components is None else n_components - 1
     bad = np.flatnonzero(~whole | (labels < -1) | (labels > top))
@@ -168,7 +187,7 @@ def check_weights(weights: Any, n_rows: int) -> NDArray[np.float64]:
     that are all zero."""
     from .errors import InvalidParameter
 
-    w = np.ascontiguousarray(weights, dtype=np.float64).reshape(-1)
+    w = _numbers(weights, "sample weight", "sample_weights")
     if len(w) != n_rows:
         raise InvalidParameter(f"{len(w)} sample weights for {n_rows} rows; give one weight "
                                "per row", option="sample_weights")
