@@ -278,3 +278,20 @@ def test_weights_labels_and_models_of_the_wrong_kind_are_named(x: np.ndarray) ->
         assert str(problem.value) == (
             "expected a model: the path of a model file, emgmm_cli.fit's result or a loaded "
             f"model, got {type(model).__name__}")
+
+
+def test_options_are_checked_before_the_data_are_read(tmp_path: Path) -> None:
+    """A misspelt option was FitOptions' own TypeError, and a bad value was found only
+    after the data were read (a missing file was said first); both now come first, the
+    misspelt one naming the options there are."""
+    missing = str(tmp_path / "none.csv")
+    for name, call in (("fit", emgmm_cli.fit), ("select", emgmm_cli.select)):
+        args: tuple[Any, ...] = (2,) if name == "fit" else ([1, 2], "VVV")
+        with pytest.raises(TypeError) as typo:
+            call(missing, *args, n_int=3)
+        assert str(typo.value).startswith(
+            f"{name}() got an unexpected keyword argument 'n_int'; its options are "
+            "covariance_type, init, means_init, n_init, tol,")
+        with pytest.raises(emgmm_cli.InvalidParameter) as bad:
+            call(missing, *args, tol=-1)
+        assert "tol must be a finite number >= 0, got -1" in str(bad.value)

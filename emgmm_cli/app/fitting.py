@@ -605,12 +605,12 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
     the model document.
     """
+    if n_components is None and options.get("init_model") is None:
+        raise UsageProblem("give n_components (or init_model, a model to continue)")
+    fit_options = options_of(1 if n_components is None else n_components, options, "fit")
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)
-    if n_components is None and options.get("init_model") is None:
-        raise UsageProblem("give n_components (or init_model, a model to continue)")
-    fit_options = FitOptions(1 if n_components is None else n_components, **options)
     if means_init is not None:
         check_means_start(options.get("init_model"), options.get("init"),
                           options.get("n_init"))
@@ -627,6 +627,19 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
                                      points.n_features)
     return fit_points(points, fit_options, means_init=start, on_iteration=on_iteration,
                       standardize=standardize, inputs=inputs)
+
+
+def options_of(n_components: int, options: dict[str, Any], caller: str) -> FitOptions:
+    """FitOptions from a Python API call's keyword options, checked before any data is
+    read; one that is no option is a TypeError, as Python words it, naming the options."""
+    known = [f.name for f in dataclasses.fields(FitOptions) if f.name != "n_components"]
+    unknown = [name for name in options if name not in known]
+    if unknown:
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}; its "
+                        f"options are {', '.join(known)}")
+    checked = FitOptions(n_components, **options)
+    checked.validate()  # an option's own error, not one of the data it would read
+    return checked
 
 
 def api_inputs(read: ReadOptions | None, missing: str | None, sample_weights: Any,

@@ -48,7 +48,8 @@ from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import OutputSet, write_json, write_table
 from .data import as_points, dataset, rows_dataset
 from .errors import UsageProblem
-from .fitting import FindingCallback, Fitted, api_inputs, check_outputs, fitted, fresh_seed
+from .fitting import (FindingCallback, Fitted, api_inputs, check_outputs, fitted, fresh_seed,
+                      options_of)
 from .prepare import Prepared, prepare
 from .requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELLS,
                        AUTO_JOBS_ROWS, ReadOptions, SelectGrid)
@@ -436,10 +437,10 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
     processes are spawned rather than forked (backends.processes.start_method), each one
     imports the caller's main module, so a script that asks for them must call this
     under ``if __name__ == "__main__":``."""
+    template = options_of(1, options, "select")
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)
-    template = FitOptions(1, **options)
     if isinstance(covariance_types, str):  # not its letters: the names it lists
         covariance_types = vocab.covariance_list(covariance_types)
     cells = SelectGrid(tuple(components), tuple(covariance_types or ()), criterion)
