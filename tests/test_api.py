@@ -295,3 +295,28 @@ def test_options_are_checked_before_the_data_are_read(tmp_path: Path) -> None:
         with pytest.raises(emgmm_cli.InvalidParameter) as bad:
             call(missing, *args, tol=-1)
         assert "tol must be a finite number >= 0, got -1" in str(bad.value)
+
+
+def test_read_options_take_a_size_and_refuse_a_dtype_that_is_no_float(tmp_path: Path,
+                                                                        x: np.ndarray
+                                                                        ) -> None:
+    """ReadOptions(memory_limit="1K") ended in int()'s ValueError and dtype="int8" in
+    "dtype must be a floating type" (internal ValueErrors), memory_limit=-1 was taken:
+    a size reads as --memory-limit reads it, the rest are UsageProblems naming the
+    option."""
+    assert emgmm_cli.ReadOptions(memory_limit="1K").memory_limit == 1024
+    np.save(tmp_path / "x.npy", x)
+    by_blocks = emgmm_cli.fit(str(tmp_path / "x.npy"), 2, seed=0,
+                              read=emgmm_cli.ReadOptions(memory_limit="1K"))
+    assert by_blocks.log_likelihood == pytest.approx(emgmm_cli.fit(x, 2, seed=0)
+                                                     .log_likelihood, rel=1e-12)
+    for options, message in (({"dtype": "int8"}, "dtype must be one of float64, float32, "
+                                                  "got 'int8'"),
+                             ({"memory_limit": -1}, "memory_limit must be a number of bytes "
+                                                    ">= 1 or a size such as '512M', got -1"),
+                             ({"memory_limit": "lots"}, "memory_limit must be a number of "
+                                                        "bytes >= 1 or a size such as '512M', "
+                                                        "got 'lots'")):
+        with pytest.raises(emgmm_cli.UsageProblem) as info:
+            emgmm_cli.ReadOptions(**options)
+        assert str(info.value) == message

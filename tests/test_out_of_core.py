@@ -32,7 +32,7 @@ from emgmm_cli.backends.blockfile import BlockFileDataset
 from emgmm_cli.backends.local import ArrayDataset, block_rows
 from emgmm_cli.app.fitting import final_pass, stream_predictions
 from emgmm_cli.cli.main import cli
-from emgmm_cli.cli.options import parse_size
+from emgmm_cli.app.requests import parse_size
 from emgmm_cli.engine import FitOptions, MixtureParams, fit, run_em
 from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
 from emgmm_cli.io import DataError, NpyFile, OutputSet, read_points

@@ -4,6 +4,7 @@ selection searches."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,27 @@ def column_list(text: str) -> list[str]:
     import csv
 
     return [name.strip() for name in next(csv.reader([text], skipinitialspace=True), [""])]
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from '1024', '512K', '512M', '1.5G', '2GB', '2GiB', '1T' (powers of 1024)."""
+    raw = text.strip().upper().replace(" ", "")
+    for suffix in ("IB", "B"):
+        if raw.endswith(suffix) and len(raw) > len(suffix) and raw[-len(suffix) - 1].isalpha():
+            raw = raw[: -len(suffix)]
+            break
+    unit = raw[-1:] if raw[-1:].isalpha() else ""
+    number = raw[: len(raw) - len(unit)]
+    if unit not in _SIZE_UNITS or not number:
+        raise ValueError(f"not a size: {text!r}")
+    value = float(number) * _SIZE_UNITS[unit]
+    if not (value >= 1 and math.isfinite(value)):
+        raise ValueError(f"not a positive size: {text!r}")
+    return int(value)
+
 
 
 @dataclass(frozen=True)
@@ -97,6 +119,24 @@ class ReadOptions:
         if self.known_column is not None and self.known_labels is not None:
             raise UsageProblem("give the known labels once: --known-column or "
                                "--known-labels, not both", option="--known-labels")
+        if self.dtype not in vocab.names(vocab.DTYPES):
+            raise UsageProblem(f"dtype must be one of {', '.join(vocab.names(vocab.DTYPES))}, "
+                               f"got {self.dtype!r}", option="--dtype")
+        if self.memory_limit is not None:
+            object.__setattr__(self, "memory_limit", _bytes(self.memory_limit))
+
+
+def _bytes(size: Any) -> int:
+    """A memory limit given to the Python API: bytes, or a size as --memory-limit takes
+    it ("512M"); a UsageProblem for anything else."""
+    try:
+        value = parse_size(size) if isinstance(size, str) else int(size)
+    except (TypeError, ValueError):
+        value = 0
+    if isinstance(size, bool) or value < 1 or (not isinstance(size, str) and value != size):
+        raise UsageProblem(f"memory_limit must be a number of bytes >= 1 or a size such as "
+                           f"'512M', got {size!r}", option="--memory-limit")
+    return value
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 from .. import vocab
-from ..app.requests import column_list
+from ..app.requests import column_list, parse_size
 from ..io.formats import STDOUT_FORMAT, formats_help, stdout_format_names
 from ..engine.options import OPTION_SPECS, FitOptions, OptionSpec
 from .context import SETTINGS_KEY, pass_terminal
@@ -55,26 +55,6 @@ FILE_PATH = click.Path(allow_dash=True)
 
 
 # --------------------------------------------------------------------------- ParamTypes
-
-_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-
-
-def parse_size(text: str) -> int:
-    """Bytes from '1024', '512K', '512M', '1.5G', '2GB', '2GiB', '1T' (powers of 1024)."""
-    raw = text.strip().upper().replace(" ", "")
-    for suffix in ("IB", "B"):
-        if raw.endswith(suffix) and len(raw) > len(suffix) and raw[-len(suffix) - 1].isalpha():
-            raw = raw[: -len(suffix)]
-            break
-    unit = raw[-1:] if raw[-1:].isalpha() else ""
-    number = raw[: len(raw) - len(unit)]
-    if unit not in _SIZE_UNITS or not number:
-        raise ValueError(f"not a size: {text!r}")
-    value = float(number) * _SIZE_UNITS[unit]
-    if not (value >= 1 and math.isfinite(value)):
-        raise ValueError(f"not a positive size: {text!r}")
-    return int(value)
-
 
 class ByteSize(click.ParamType):
     """A size in bytes with an optional unit: 1024, 512K, 512M, 2G (powers of 1024)."""
