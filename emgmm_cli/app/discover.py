@@ -1,8 +1,8 @@
 """Finding the datasets of a batch: PATH arguments (directories, files, '-' for a list on
 stdin) -> BatchItems, each with the folder its outputs go to (its path relative to the
 directory it was found in, or to the working directory, without the extension and a
-compression suffix), refusing
-layouts where two datasets would share a folder or an output would overwrite an input.
+compression suffix), refusing layouts where two datasets would share a folder or an
+output would overwrite an input.
 """
 
 from __future__ import annotations

@@ -59,7 +59,6 @@ def parse_size(text: str) -> int:
     return int(value)
 
 
-
 @dataclass(frozen=True)
 class ReadOptions:
     """How to read a data file: the common input options of every command."""

@@ -87,11 +87,11 @@ def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bo
 
     PATH is a directory (its data files, as --glob's default names them; see
     --recursive), a file, or - to read a list of paths from stdin, one a line (or
-    NUL-separated).  Every
-    read and fit option applies to every dataset.  Each dataset's outputs go to
-    DIR/<its path relative to the directory PATH, or to the working directory, without
-    the extension (and a compression suffix)>/, written atomically: complete, or not at all.  Every dataset is fitted
-    with the same seed: --seed, or one drawn for the batch and recorded in each model.json.
+    NUL-separated).  Every read and fit option applies to every dataset.  Each
+    dataset's outputs go to DIR/<its path relative to the directory PATH, or to the
+    working directory, without the extension (and a compression suffix)>/, written
+    atomically: complete, or not at all.  Every dataset is fitted with the same seed:
+    --seed, or one drawn for the batch and recorded in each model.json.
 
     With --select, each dataset's K and covariance family are chosen as emgmm select
     chooses them: every (covariance, K) cell of -k (default 1-9) and -c (default all) is
