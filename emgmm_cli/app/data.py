@@ -60,7 +60,7 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
     else:
         points = open_points(path, columns=columns, delimiter=read.delimiter,
                              header=read.header, dtype=read.dtype,
-                             memory_limit=read.memory_limit, cache_dir=read.cache_dir, log=log,
+                             memory_limit=read.memory_bytes, cache_dir=read.cache_dir, log=log,
                              missing=read.missing != "error")
     return weighed(points, read)
 
@@ -154,7 +154,7 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
         from ..backends.blockfile import file_rows
 
         points = dataclasses.replace(points, x=file_rows(
-            points.x, holes=True, source=points.source, memory_limit=read.memory_limit))
+            points.x, holes=True, source=points.source, memory_limit=read.memory_bytes))
     return without_incomplete(points) if read.missing == "drop" else points
 
 

@@ -67,7 +67,9 @@ class ReadOptions:
     delimiter: str | None = None
     header: bool | None = None
     dtype: str = "float64"
-    memory_limit: int | None = None  # bytes; None: a quarter of the memory
+    #: bytes, or a size as --memory-limit takes it ("512M", read as bytes: memory_bytes);
+    #: None: a quarter of the memory
+    memory_limit: int | str | None = None
     cache_dir: str | None = None  # None: the per-user cache directory
     #: the column of the input that holds each row's sample weight (not a feature)
     weights_column: str | None = None
@@ -79,6 +81,12 @@ class ReadOptions:
     known_labels: str | None = None
     #: what a row with a missing value means: one of MISSING_POLICIES
     missing: str = "error"
+
+    @property
+    def memory_bytes(self) -> int | None:
+        """memory_limit in bytes (a size given as text is read so when made)."""
+        assert not isinstance(self.memory_limit, str)
+        return self.memory_limit
 
     @property
     def weighted(self) -> bool:
