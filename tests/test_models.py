@@ -415,6 +415,7 @@ def test_the_models_page_states_the_table_and_the_convergence_control() -> None:
                 assert family(model).n_parameters(k, d) == value, (model, k, d)
     assert f"`MSTEP_TOL` = {families.MSTEP_TOL:g}" in text
     assert f"`MSTEP_MAX_ITER` = {families.MSTEP_MAX_ITER}" in text
+    assert f"`SCREEN_MSTEP_ITER` = {families.SCREEN_MSTEP_ITER}" in " ".join(text.split())
     flat = " ".join(text.split())
     assert f"`MSTEP_WARM_TOL` = {families.MSTEP_WARM_TOL:g}" in flat
     assert f"`NEWTON_FROM` = {families.NEWTON_FROM:g}" in flat

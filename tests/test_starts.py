@@ -607,3 +607,51 @@ def test_one_component_takes_one_start_and_lands_on_the_closed_form(
     np.testing.assert_allclose(result.params.covariances[0],
                                np.cov(x, rowvar=False, bias=True) + 1e-6 * np.eye(2),
                                rtol=1e-10)
+
+
+def test_screening_takes_short_iterative_m_steps_and_the_full_runs_exact_ones(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On 34 columns of round blobs EVE's common orientation is nearly flat, and its
+    majorisation steps crawl: each screened candidate's M-steps took up to MSTEP_MAX_ITER
+    (1000) steps, 9 s for one fit of K = 4.  Screening ranks candidates by where a few EM
+    iterations lead, so within it an iterative M-step takes at most SCREEN_MSTEP_ITER
+    steps; the full runs are not bounded so.  Counted here: the most majorisation steps of
+    one M-step inside the screening and after it."""
+    from emgmm_cli.engine import families
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0.0, 1.0, (60, 34)) + 8.0 * j for j in range(2)])
+    most = {"screen": 0, "full": 0}
+    where = ["full"]
+    majorise, orientation, screen = (families._majorise, families._common_orientation,
+                                     starts.screen)
+
+    def counted_orientation(*args: object) -> object:
+        steps = [0]
+
+        def step(*inner: object) -> object:
+            steps[0] += 1
+            return majorise(*inner)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(families, "_majorise", step)
+        try:
+            return orientation(*args)  # type: ignore[arg-type]
+        finally:
+            monkeypatch.setattr(families, "_majorise", majorise)
+            most[where[0]] = max(most[where[0]], steps[0])
+
+    def counted_screen(*args: object, **kwargs: object) -> object:
+        where[0] = "screen"
+        try:
+            return screen(*args, **kwargs)  # type: ignore[arg-type]
+        finally:
+            where[0] = "full"
+
+    monkeypatch.setattr(families, "_common_orientation", counted_orientation)
+    monkeypatch.setattr(starts, "screen", counted_screen)
+    result = fit(ArrayDataset(x), FitOptions(2, covariance_type="EVE", seed=0))
+    assert result.converged
+    assert 0 < most["screen"] <= families.SCREEN_MSTEP_ITER < most["full"]
+    with families.screening_m_steps():
+        assert families._max_iter() == families.SCREEN_MSTEP_ITER
+    assert families._max_iter() == families.MSTEP_MAX_ITER

@@ -56,6 +56,7 @@ from .dataset import (Dataset, InMemoryRows, WeightedRows, row_known, row_weight
                       take_weights)
 from .em import MCLUST_TOL, EMRun, degenerate_each, past, run_em
 from .errors import EngineError
+from .families import screening_m_steps
 from .hc import HcTree, family_tree
 from .init import initial_params
 from .options import FitOptions
@@ -455,12 +456,14 @@ def screen(data: Dataset, options: FitOptions, seed: np.random.SeedSequence,
         cands.append(Candidate(count, "hc", floor=options.reg_covar * LIFTED_FLOOR))
     if hc_tree is not None and options.n_components > 1:
         cands += _family_candidate(data, options, hc_tree, column_mean, count + 1)
-    for cand in cands:
-        if cand is not cands[0] and past(deadline):
-            break  # past the time limit no candidate starts but the first
-        _start(data, sample, options, cand, np.random.default_rng(streams[cand.index + 1]),
-               column_mean, column_variance, hc_tree)
-    ranked = rank(sample, options, cands, column_variance, deadline)
+    with screening_m_steps():  # candidates ranked by where they lead, not exact M-steps
+        for cand in cands:
+            if cand is not cands[0] and past(deadline):
+                break  # past the time limit no candidate starts but the first
+            _start(data, sample, options, cand,
+                   np.random.default_rng(streams[cand.index + 1]), column_mean,
+                   column_variance, hc_tree)
+        ranked = rank(sample, options, cands, column_variance, deadline)
     if not ranked and cands[0].error is not None:
         raise cands[0].error  # no start could be made: the first one's reason
     hc = mclusts_start(ranked)
