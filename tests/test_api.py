@@ -302,8 +302,8 @@ def test_read_options_take_a_size_and_refuse_a_dtype_that_is_no_float(tmp_path: 
                                                                         ) -> None:
     """ReadOptions(memory_limit="1K") ended in int()'s ValueError and dtype="int8" in
     "dtype must be a floating type" (internal ValueErrors), memory_limit=-1 was taken:
-    a size reads as --memory-limit reads it, the rest are UsageProblems naming the
-    option."""
+    a size reads as --memory-limit reads it, the rest (and a header that is no bool,
+    which was taken as true) are UsageProblems naming the option."""
     assert emgmm_cli.ReadOptions(memory_limit="1K").memory_limit == 1024
     np.save(tmp_path / "x.npy", x)
     by_blocks = emgmm_cli.fit(str(tmp_path / "x.npy"), 2, seed=0,
@@ -312,6 +312,8 @@ def test_read_options_take_a_size_and_refuse_a_dtype_that_is_no_float(tmp_path: 
                                                      .log_likelihood, rel=1e-12)
     for options, message in (({"dtype": "int8"}, "dtype must be one of float64, float32, "
                                                   "got 'int8'"),
+                             ({"header": "yes"}, "header must be True, False or None (detect "
+                                                 "it), got 'yes'"),
                              ({"memory_limit": -1}, "memory_limit must be a number of bytes "
                                                     ">= 1 or a size such as '512M', got -1"),
                              ({"memory_limit": "lots"}, "memory_limit must be a number of "

@@ -126,6 +126,9 @@ class ReadOptions:
         if self.known_column is not None and self.known_labels is not None:
             raise UsageProblem("give the known labels once: --known-column or "
                                "--known-labels, not both", option="--known-labels")
+        if self.header is not None and not isinstance(self.header, bool):
+            raise UsageProblem("header must be True, False or None (detect it), got "
+                               f"{self.header!r}", option="--header")
         if self.dtype not in vocab.names(vocab.DTYPES):
             raise UsageProblem(f"dtype must be one of {', '.join(vocab.names(vocab.DTYPES))}, "
                                f"got {self.dtype!r}", option="--dtype")
