@@ -417,12 +417,14 @@ def open_points(path: str, *, columns: Sequence[str] | None = None,
         st = os.stat(path)
     except OSError:
         st = None
-    kind = file_format(path)
-    # .parquet and JSON have no blocks: read whole whatever their size
-    if (st is None or not stat.S_ISREG(st.st_mode) or st.st_size <= limit
-            or kind in ("parquet", "json", None)):
+    whole = st is None or not stat.S_ISREG(st.st_mode) or st.st_size <= limit
+    # the format is asked of a file over the limit only (it may open the file to see):
+    # .parquet and JSON have no blocks, and are read whole whatever their size
+    kind = None if whole else file_format(path)
+    if whole or kind in ("parquet", "json", None):
         return read_points(path, columns=columns, delimiter=delimiter, header=header, dtype=dt,
                            missing=missing)
+    assert st is not None
     if kind == "npy":
         points = open_npy_blocks(path, columns=columns, dtype=dt, missing=missing)
         if points is None:  # read_points says what stops it being read by blocks
