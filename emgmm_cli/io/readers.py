@@ -191,7 +191,7 @@ def _points_in(inp: Input, kind: str, columns: Sequence[str] | None, dt: np.dtyp
 
 #: What an input holds (input_format); the extensions of the binary ones, which are read
 #: as they are (never decompressed).
-FORMATS = ("parquet", "npy", "json", "text")
+INPUT_FORMATS = ("parquet", "npy", "json", "text")
 _BINARY = {".parquet": "parquet", ".npy": "npy"}
 
 
@@ -204,7 +204,7 @@ def _binary(path: str) -> bool:
 
 
 def input_format(path: str, inp: Input) -> str:
-    """What the opened input of path holds, one of FORMATS: .parquet and .npy by their
+    """What the opened input of path holds, one of INPUT_FORMATS: .parquet and .npy by their
     extension (and .npy bytes on stdin by their magic number), JSON by its extension or,
     where no data extension says, its first bytes (jsondata.is_json), text otherwise.
     Every reader of an input (read_points, read_columns, read_labels, io.cache) takes this
@@ -304,12 +304,20 @@ def _text_labels(name: str, data: bytes) -> NDArray[np.int64]:
     for i, line in enumerate(lines):
         text = line.strip()
         if text and text.upper() not in ("NA", "NAN"):
-            try:
-                out[i] = int(text) if len(text) < 16 else int("x")
-            except ValueError:
-                raise DataError(name, f"line {i + 1}: {printable(text)!r} is not a component "
-                                      "number (or -1, or empty, where unknown)") from None
+            out[i] = _label(text, name, i + 1)
     return out
+
+
+def _label(text: str, name: str, line: int) -> int:
+    """A label line's whole number, within _LARGEST_LABEL as the other formats' are."""
+    try:
+        label = int(text)
+    except ValueError:
+        label = None
+    if label is None or abs(label) > _LARGEST_LABEL:
+        raise DataError(name, f"line {line}: {printable(text)!r} is not a component number "
+                              "(or -1, or empty, where unknown)")
+    return label
 
 
 # --------------------------------------------------------------------------- .npy
