@@ -331,8 +331,8 @@ def render_batch_summary(console: "Console", rows: Sequence[dict[str, Any]], *,
 
 
 def _converged(row: Mapping[str, Any], yes: str) -> str:
-    """A table's conv cell: yes, or why the fit stopped short (max-iter, time limit; no
-    where the row does not say), or - for no fit."""
+    """A table's conv cell: yes, or why the fit stopped short (max-iter, time limit,
+    degenerate; no where the row does not say), or - for no fit."""
     if row["converged"] is None:
         return "-"
     if row["converged"]:

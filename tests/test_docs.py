@@ -281,7 +281,7 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.app.requests import STANDARD_NAMES
     from emgmm_cli.app.selecting import TABLE_COLUMNS
     from emgmm_cli.cli.main import COMMANDS
-    from emgmm_cli.engine.em import COLLAPSE_MASS, DEGENERATE_RATIO
+    from emgmm_cli.engine.em import COLLAPSE_MASS, DEGENERATE_RATIO, WATCH_EVERY, WATCH_LOOKS
     from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, HC_MAX_ROWS, REMERGED
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
     from emgmm_cli.engine import splitmerge
@@ -348,6 +348,9 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"and the {splitmerge.CONTINUED} best run to convergence"),
         ("docs/numerics.md", f"the next {splitmerge.CONTINUED} moves run"),
         ("docs/numerics.md", f"at least {FLOOR_FELT:g} of the data's least variance"),
+        ("docs/numerics.md", f"on the data itself (up to {SCREEN_ROWS} rows; on a sample"),
+        ("docs/numerics.md", f"is looked at every {WATCH_EVERY} passes and stops, with `stopped` "
+                             f"\"degenerate\", once {WATCH_LOOKS} looks in a row"),
         ("docs/numerics.md", "VVV with K = 2: {1:.2f} with the floor throughout, {0:.2f} "
                              "from mclust's own optimum".format(
                                  *constant_of("test_starts.py", "BREAST_CANCER_VVV")[2])),

@@ -80,8 +80,9 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     own start leads to (from
     --n-init 4 on, half of the runs start from split-and-merge moves of the cell's best
     run instead: docs/numerics.md).  A restart that ends degenerate (a component
-    collapsed onto a few points: a spurious maximum) loses to any that does not; a cell
-    whose every restart is degenerate is shown as such and never chosen.  Cells that
+    collapsed onto a few points: a spurious maximum) loses to any that does not, and
+    with --init auto stops once it is found so; a cell whose every restart is degenerate
+    is shown as such (stopped: degenerate) and never chosen.  Cells that
     cannot be fitted (K larger than the data allows) are shown as failed, with the
     reason.
 

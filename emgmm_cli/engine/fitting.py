@@ -26,6 +26,7 @@ from .dataset import (
 from .families import family
 from .em import (
     Arrange,
+    STOPPED_DEGENERATE,
     STOPPED_MAX_ITER,
     STOPPED_TIME_LIMIT,
     EMRun,
@@ -199,7 +200,7 @@ def _events_for(run: EMRun, degenerate: list[int], options: FitOptions) -> list[
                         "parameters of the last one are kept",
             None, run.n_iter, {"max_time": options.max_time},
         ))
-    elif not run.converged:
+    elif not run.converged and run.stopped != STOPPED_DEGENERATE:  # said above
         last = run.trace[-1].change
         plural = "s" if options.max_iter > 1 else ""
         detail = "" if math.isnan(last) else f" (last change {last:.3g}, tol {options.tol:g})"
@@ -271,10 +272,12 @@ def _equal_if_frozen(params: MixtureParams, options: FitOptions) -> MixtureParam
 
 def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
               moments: Moments, on_iteration: ProgressCallback | None,
-              deadline: float | None = None, mclust_first: bool = False) -> FitResult:
+              deadline: float | None = None, mclust_first: bool = False,
+              watch: bool = False) -> FitResult:
     """Run r: EM to convergence from start, its degeneracy check, its components ordered;
     mclust_first: a run from mclust's hierarchical start, which EM leaves as mclust does
-    before SQUAREM accelerates it (em.run_em)."""
+    before SQUAREM accelerates it (em.run_em); watch: the run stops once it is found
+    degenerate (em.WATCH_EVERY)."""
     callback = None if on_iteration is None else (
         lambda it, obj, ch: on_iteration(r, it, obj, ch))
     policy = DegeneratePolicy(options.on_degenerate, moments.variance, options.reg_covar, data)
@@ -283,7 +286,8 @@ def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
                  on_iteration=callback, accelerate=options.accelerate,
                  freeze=frozen_names(options.freeze), deadline=deadline,
                  after_m_step=None if options.on_degenerate == "keep" else policy,
-                 arrange=_arrange(options), mclust_first=mclust_first)
+                 arrange=_arrange(options), mclust_first=mclust_first,
+                 watch=moments.variance if watch else None)
     return _run_result(data, options, r, run, moments)
 
 
@@ -311,12 +315,15 @@ def _run_result(data: Dataset, options: FitOptions, r: int, run: EMRun,
 
 def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
                hc_tree: HcTree | None, on_iteration: ProgressCallback | None,
-               deadline: float | None = None) -> list[FitResult]:
+               deadline: float | None = None, settle_degenerate: bool = True
+               ) -> list[FitResult]:
     """init auto (engine.starts): the best screened starts run to convergence (on small
     data all at once, their passes shared: _stacks), then, with n_init of
     splitmerge.FROM_RUNS or more, the runs of split-and-merge moves (_moved_runs).  A run
     that stalls or ends degenerate gives its place to the next candidate; such runs are
-    kept (the first of them) only when no candidate is left and no run is sound."""
+    kept (_kept) only when no candidate is left and no run is sound.  A run stops once
+    it is found degenerate (em.WATCH_EVERY) where it will not be kept: a sound run is in
+    hand, or candidates wait to replace it, or settle_degenerate is False (fit's)."""
     seed = np.random.SeedSequence(options.seed)
     moved = splitmerge.budget(data, options)
     screened = options.n_init - moved
@@ -327,39 +334,62 @@ def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
                                f"{options.n_components} components", advice=(FEWER_COMPONENTS,))
     results: list[FitResult] = []
     spoilt: list[FitResult] = []
-    waiting = [(c.origin, c.params) for c in ranked if c.params is not None]
+    waiting = _continued(ranked, data)
     while waiting and len(results) < screened:
         if results and past(deadline):
             break
         batch = waiting[:screened - len(results) if _stacks(data, options) else 1]
         del waiting[:len(batch)]
-        _continue(data, options, batch, moments, on_iteration, deadline, results, spoilt)
+        _continue(data, options, batch, moments, on_iteration, deadline, results, spoilt,
+                  watch=bool(waiting or results) or not settle_degenerate)
     if moved and results:
         _moved_runs(data, options, starts.screening_sample(data, seed), moved, moments,
                     on_iteration, deadline, results, spoilt)
-    return results or spoilt[:1]
+    return results or _kept(spoilt)
+
+
+def _continued(ranked: list[starts.Candidate], data: Dataset
+               ) -> list[tuple[str, MixtureParams]]:
+    """The (origin, start) of the candidates the full runs take, in rank order: every one
+    the screening made, less those whose screening on the data itself ended degenerate
+    (their runs would end so too: see em.WATCH_EVERY), but for the first where all did,
+    so that the fit has a run to keep.  On a sample of larger data (starts.SCREEN_ROWS) a
+    component can collapse onto the few rows it holds there and not on the data: such a
+    candidate is continued (and stops where it is degenerate on the data)."""
+    made = [c for c in ranked if c.params is not None]
+    if data.n_samples <= starts.SCREEN_ROWS:
+        made = [c for c in made if not c.degenerate] or made[:1]
+    return [(c.origin, c.params) for c in made if c.params is not None]
+
+
+def _kept(spoilt: list[FitResult]) -> list[FitResult]:
+    """The run a fit keeps where none is sound: the first that ran to its end, or the
+    first of all where each was stopped as degenerate (past the time limit)."""
+    whole = [r for r in spoilt if r.stopped != STOPPED_DEGENERATE]
+    return (whole or spoilt)[:1]
 
 
 def _continue(data: Dataset, options: FitOptions, batch: list[tuple[str, MixtureParams]],
               moments: Moments, on_iteration: ProgressCallback | None,
-              deadline: float | None, results: list[FitResult], spoilt: list[FitResult]
-              ) -> None:
+              deadline: float | None, results: list[FitResult], spoilt: list[FitResult],
+              watch: bool = True) -> None:
     """The next runs, from the (origin, start) of batch (all at once where _stacks, else
     one after another, none started past the deadline once a run has ended), each put in
-    results, or in spoilt where it stalled or ended degenerate."""
+    results, or in spoilt where it stalled or ended degenerate; watch: each stops once it
+    is found degenerate (em.WATCH_EVERY)."""
     first = len(results) + len(spoilt)
     starts_ = [_equal_if_frozen(p, options) for _, p in batch]
     hierarchy = [origin == "hc" for origin, _ in batch]  # mclust's own start
     if _stacks(data, options):
         runs = _stacked_runs(data, options, first, starts_, moments, on_iteration, deadline,
-                             hierarchy)
+                             hierarchy, watch)
     else:
         runs = []
         for i, p in enumerate(starts_):
             if (results or spoilt or runs) and past(deadline):
                 break
             runs.append(_run_from(data, options, first + i, p, moments, on_iteration,
-                                  deadline, hierarchy[i]))
+                                  deadline, hierarchy[i], watch))
     for result, (origin, _) in zip(runs, batch):
         result.origin = origin
         bad = result.is_degenerate or starts.stalled(result.params)
@@ -409,15 +439,18 @@ def _stacks(data: Dataset, options: FitOptions) -> bool:
 def _stacked_runs(data: Dataset, options: FitOptions, first: int,
                   starts_: list[MixtureParams], moments: Moments,
                   on_iteration: ProgressCallback | None, deadline: float | None,
-                  mclust_first: list[bool]) -> list[FitResult]:
+                  mclust_first: list[bool], watch: bool) -> list[FitResult]:
     """Runs first, first + 1, ... from starts_, their passes shared (engine.stacked): as
-    _run_from's (mclust_first: each one's), raising the first run's error that has one."""
+    _run_from's (mclust_first: each one's), raising the first run's error that has one;
+    watch: each stops once found degenerate, or without it, once another has ended not
+    degenerate."""
     callbacks: list[IterationCallback | None] | None = None if on_iteration is None else [
         partial(on_iteration, r) for r in range(first, first + len(starts_))]
     runs = run_stacked(data, starts_, tol=options.tol, max_iter=options.max_iter,
                        reg_covar=options.reg_covar, accelerate=options.accelerate,
                        deadline=deadline, on_iteration=callbacks, arrange=_arrange(options),
-                       mclust_first=mclust_first)
+                       mclust_first=mclust_first, watch=moments.variance,
+                       watch_from_start=watch)
     out = []
     for r, run in enumerate(runs, start=first):
         if isinstance(run, EngineError):
@@ -510,6 +543,7 @@ def fit(
     on_iteration: ProgressCallback | None = None,
     hc_tree: HcTree | None = None,
     start: MixtureParams | None = None,
+    settle_degenerate: bool = True,
 ) -> FitResult:
     """Fit a Gaussian mixture to ``data``: n_init runs, the best one kept.
 
@@ -520,6 +554,10 @@ def fit(
     as init.restart_method says.  Given means_init, the one run starts from those means
     (every restart would) and the options record init "means-init".  Given start (the
     parameters of a saved model, options.init_model), the one run continues from them.
+    With init "auto", a run is stopped once it is found degenerate where it cannot win
+    (_auto_runs); where every run is, the one kept runs to its end, or with
+    settle_degenerate False (select's cells, which never choose a degenerate fit) stops
+    there too, as stopped "degenerate".
     """
     began = time.monotonic()
     if row_known(data) is not None:
@@ -538,7 +576,7 @@ def fit(
         if hc_tree is None:
             hc_tree = seeded_hc_tree(data, options.seed)
         return _pick_best(_auto_runs(data, options, moments, hc_tree, on_iteration,
-                                     deadline))
+                                     deadline, settle_degenerate))
     runs = 1 if means_init is not None or start is not None else options.n_init
     children = np.random.SeedSequence(options.seed).spawn(runs)
     results: list[FitResult] = []

@@ -171,7 +171,8 @@ def fit_cell(data: Dataset, task: CellTask, *, hc_tree: HcTree | None = None,
     an EngineError goes through).
     """
     try:
-        result = fit(data, task.options, hc_tree=hc_tree, on_iteration=on_iteration)
+        result = fit(data, task.options, hc_tree=hc_tree, on_iteration=on_iteration,
+                     settle_degenerate=False)  # such a cell is never chosen
     except InvalidParameter as exc:  # raised before any iteration: the model does not apply
         return CellResult(task.cell, task.options, error=str(exc), skipped=True)
     except EngineError as exc:

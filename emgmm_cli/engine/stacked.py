@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 
 from .dataset import Dataset, row_known, row_weights
 from .em import (COLLAPSE_MASS, EPS_MASS, Arrange, EMRun, IterationCallback, Machine,
-                 Steps, arranged, em_machine, em_stats, m_step)
+                 Steps, arranged, degenerate_components, em_machine, em_stats, m_step)
 from .errors import EngineError
 from .families import MATRIX, factorise, family, scatter_about_means
 from .kernels import TINY, ExpandedKernel, WhitenedKernel
@@ -212,10 +212,11 @@ def _one_m_step(st: SuffStats, params: MixtureParams, reg_covar: float,
 
 
 def _drive(group: range, machines: list[Machine], steps: list[Steps], rows: Rows,
-           reg_covar: float, ended: dict[int, tuple[MixtureParams, bool] | EngineError]
-           ) -> None:
+           reg_covar: float, ended: dict[int, tuple[MixtureParams, bool] | EngineError],
+           arm: Array | None = None) -> None:
     """The runs of group to their ends (put in ended), each pass one stacked pass for all
-    of them that are still running."""
+    of them that are still running; arm: the column variances the runs still running
+    are watched with (Steps.watch) once one has ended not degenerate."""
     asked: dict[int, MixtureParams] = {}
     for i in group:
         try:
@@ -236,6 +237,10 @@ def _drive(group: range, machines: list[Machine], steps: list[Steps], rows: Rows
             except StopIteration as stop:
                 del asked[i]
                 ended[i] = stop.value
+                if arm is not None and not degenerate_components(stop.value[0], arm,
+                                                                 reg_covar):
+                    for j in asked:
+                        steps[j].watch = arm
             except EngineError as exc:
                 del asked[i]
                 ended[i] = exc
@@ -245,13 +250,16 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
                 reg_covar: float, accelerate: str = "none", deadline: float | None = None,
                 on_iteration: list[IterationCallback | None] | None = None,
                 arrange: Arrange | None = None, exact_final: bool = True,
-                mclust_first: list[bool] | None = None) -> list[EMRun | EngineError]:
+                mclust_first: list[bool] | None = None, watch: Array | None = None,
+                watch_from_start: bool = True) -> list[EMRun | EngineError]:
     """run_em from each start (all of one family and K; soft EM, nothing frozen, no hook)
     over the rows of data, read whole: the same iterations (em.em_machine), their passes
     shared (one stacked E-step and M-step for all the runs that ask for one); each run's
     EMRun, or the EngineError that ended it.  on_iteration: each run's callback (called
-    as its iterations end, the runs' in turn), or None; arrange and mclust_first (each
-    run's, or none's): as run_em's.  The final E-step is each run's own (em_stats: its
+    as its iterations end, the runs' in turn), or None; arrange, watch and mclust_first
+    (each run's, or none's): as run_em's, but with watch_from_start False the runs are
+    watched only once one of their group has ended not degenerate (so that a run that
+    cannot be kept, beside a sound one, stops where it is found degenerate).  The final E-step is each run's own (em_stats: its
     log-likelihood is the sum that scoring the parameters gives, to the last bit), or with
     exact_final False one stacked pass for all (the screening: the sums to rounding, and
     no entropy)."""
@@ -259,14 +267,15 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
     steps = [Steps(data, reg_covar, False, None if on_iteration is None else on_iteration[i])
              for i in range(len(starts))]
     for one in steps:
-        one.deadline = deadline
+        one.deadline, one.watch = deadline, watch if watch_from_start else None
     firsts = [False] * len(starts) if mclust_first is None else mclust_first
     machines = [em_machine(s, p, tol, max_iter, accelerate, first)
                 for s, p, first in zip(steps, starts, firsts)]
     ended: dict[int, tuple[MixtureParams, bool] | EngineError] = {}
     per = runs_per_pass(starts[0], data)
     for group in stack_groups(len(starts), per):
-        _drive(group, machines, steps, rows, reg_covar, ended)
+        _drive(group, machines, steps, rows, reg_covar, ended,
+               None if watch_from_start else watch)
     ends = [ended[i] for i in range(len(starts))]
     last = {i: arranged(end[0], arrange) for i, end in enumerate(ends)
             if not isinstance(end, EngineError)}

@@ -240,6 +240,8 @@ class Candidate:
     params: MixtureParams | None = None
     loglik: float = -math.inf
     usable: bool = False
+    #: its screening ended at a covariance collapsed onto the floor (em.degenerate_each)
+    degenerate: bool = False
     error: EngineError | None = None
 
     def rank(self) -> tuple[bool, float, int]:
@@ -362,6 +364,7 @@ def _judge(cands: list[Candidate], options: FitOptions, column_variance: Array) 
         cand.usable = False
     for cand, (stall, degenerate) in zip(done, bad):
         cand.usable = not stall and not degenerate
+        cand.degenerate = bool(degenerate)
 
 
 def _distinct(ranked: list[Candidate], column_variance: Array) -> list[Candidate]:
