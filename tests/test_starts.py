@@ -611,47 +611,56 @@ def test_one_component_takes_one_start_and_lands_on_the_closed_form(
 
 def test_screening_takes_short_iterative_m_steps_and_the_full_runs_exact_ones(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """On 34 columns of round blobs EVE's common orientation is nearly flat, and its
-    majorisation steps crawl: each screened candidate's M-steps took up to MSTEP_MAX_ITER
-    (1000) steps, 9 s for one fit of K = 4.  Screening ranks candidates by where a few EM
-    iterations lead, so within it an iterative M-step takes at most SCREEN_MSTEP_ITER
-    steps; the full runs are not bounded so.  Counted here: the most majorisation steps of
-    one M-step inside the screening and after it."""
+    """On 34 columns of blobs EVE's common orientation takes many steps: each screened
+    candidate's M-steps took up to MSTEP_MAX_ITER (1000) majorisation steps, 9 s for one
+    fit of K = 4, and a first M-step from the blobs' own labels here takes over a hundred
+    quasi-Newton steps.  Screening ranks candidates by where a few EM iterations lead, so
+    within it an iterative M-step takes at most SCREEN_MSTEP_ITER steps; the full runs
+    are not bounded so.  Counted here: the most steps (beyond NEWTON_COLUMNS, quasi-Newton
+    ones: their line searches) of one M-step inside a fit's screening, and of that first
+    M-step inside screening_m_steps() and outside."""
     from emgmm_cli.engine import families
 
     rng = np.random.default_rng(0)
-    x = np.concatenate([rng.normal(0.0, 1.0, (60, 34)) + 8.0 * j for j in range(2)])
-    most = {"screen": 0, "full": 0}
-    where = ["full"]
-    majorise, orientation, screen = (families._majorise, families._common_orientation,
-                                     starts.screen)
+    x = np.concatenate([rng.normal(0.0, 1.0, (60, 34)) * rng.uniform(0.3, 2.0, 34) + 8.0 * j
+                        for j in range(2)])
+    assert x.shape[1] > families.NEWTON_COLUMNS[1]
+    steps, most = [0], [0]
+    search, orientation, screen = (families._line_search, families._common_orientation,
+                                   starts.screen)
+
+    def step(*inner: object) -> object:
+        steps[0] += 1
+        return search(*inner)  # type: ignore[arg-type]
 
     def counted_orientation(*args: object) -> object:
-        steps = [0]
-
-        def step(*inner: object) -> object:
-            steps[0] += 1
-            return majorise(*inner)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(families, "_majorise", step)
+        steps[0] = 0
         try:
             return orientation(*args)  # type: ignore[arg-type]
         finally:
-            monkeypatch.setattr(families, "_majorise", majorise)
-            most[where[0]] = max(most[where[0]], steps[0])
+            most[0] = max(most[0], steps[0])
 
     def counted_screen(*args: object, **kwargs: object) -> object:
-        where[0] = "screen"
+        monkeypatch.setattr(families, "_common_orientation", counted_orientation)
         try:
             return screen(*args, **kwargs)  # type: ignore[arg-type]
         finally:
-            where[0] = "full"
+            monkeypatch.setattr(families, "_common_orientation", orientation)
 
-    monkeypatch.setattr(families, "_common_orientation", counted_orientation)
+    monkeypatch.setattr(families, "_line_search", step)
     monkeypatch.setattr(starts, "screen", counted_screen)
-    result = fit(ArrayDataset(x), FitOptions(2, covariance_type="EVE", seed=0))
-    assert result.converged
-    assert 0 < most["screen"] <= families.SCREEN_MSTEP_ITER < most["full"]
+    assert fit(ArrayDataset(x), FitOptions(2, covariance_type="EVE", seed=0)).converged
+    assert 0 < most[0] <= families.SCREEN_MSTEP_ITER
+    labels = np.repeat([0, 1], 60)
+    nk = np.bincount(labels).astype(float)
+    w = np.array([np.cov(x[labels == j].T, bias=True) * nk[j] for j in range(2)])
+    m_step = families.family("EVE").m_step
     with families.screening_m_steps():
         assert families._max_iter() == families.SCREEN_MSTEP_ITER
+        steps[0] = 0
+        m_step(w, nk, None)
+        assert steps[0] == families.SCREEN_MSTEP_ITER
     assert families._max_iter() == families.MSTEP_MAX_ITER
+    steps[0] = 0
+    m_step(w, nk, None)
+    assert steps[0] > families.SCREEN_MSTEP_ITER

@@ -72,7 +72,6 @@ from numpy.typing import NDArray
 from .. import vocab
 from ..vocab import CovarianceTerm
 from .errors import InvalidParameter, NotPositiveDefinite
-from .steplength import StepBound
 
 Array = NDArray[np.floating]
 
@@ -132,8 +131,7 @@ def _max_iter() -> int:
 #: the D (D - 1) / 2 rotations: 496 at 32); outside, majorisation steps alone: with 2
 #: columns, one angle, they are cheaper (select -c EVE,VVE on Old Faithful 0.6 s against
 #: 1.0 s with Newton steps), and at 60 (n < D) Newton steps cost more than they save.
-#: Beyond 32 they are accelerated (_squared_majorisation): on 500 points of 4 blobs in 40
-#: columns, select -c EVE,VVE -k 1-4 took 33.5 s against 129 s (2026-12-04).
+#: Beyond 32 the orientation takes quasi-Newton steps instead (_quasi_newton).
 #: Every M-step of fits of Old Faithful, iris (raw, K = 2..9; standardised, 3, 5, 8) and
 #: standardised wine (13 columns, K = 2..9), EVE and VVE, n_init 2, seed 0 (7,102
 #: M-steps), solved again by majorisation steps alone (to MSTEP_TOL in a run's first
@@ -148,6 +146,17 @@ NEWTON_COLUMNS = (3, 32)
 MSTEP_WARM_TOL = 1.49e-8
 #: A Newton step is halved at most this many times in search of a lower objective.
 LINE_SEARCH_HALVINGS = 30
+#: Beyond NEWTON_COLUMNS the orientation takes quasi-Newton steps (_quasi_newton): L-BFGS
+#: with this many of its last steps, its first guess at the Hessian that Hessian's
+#: diagonal, its entries at least QN_FLOOR of the largest.  Measured on 500 points of 4
+#: blobs in 40 columns (emgmm make-blobs -n 500 --n-centers 4 --dim 40 --seed 0), fit
+#: seed 0, K = 2..9, against majorisation steps accelerated as SQUAREM accelerates EM:
+#: 62 s against 304 s for the 16 fits of EVE and VVE, higher in 11 of the 14 that were
+#: not degenerate (by 0.01 to 72), lower in 3 (by 0.011, 33 and 128: another maximum);
+#: with K = 4, EVE and VVE at mclust's optimum where the majorisation ended 1.4 and 1.1
+#: below it (2026-12-06; docs/models.md).
+QN_MEMORY = 10
+QN_FLOOR = 1e-8
 #: Where the Newton step's Hessian is not positive definite, mu I is added to it: a tenth
 #: of the last step's mu, or DAMPING times the mean size of its diagonal, then ten times
 #: that, up to DAMPINGS tries (a Hessian that none makes positive definite, not finite,
@@ -342,18 +351,6 @@ def _polar(f: Array) -> Array:
     return u @ vt
 
 
-def _nearest_orthogonal(f: Array) -> Array | None:
-    """_polar(f), or None where f is not finite or its SVD does not converge: an
-    extrapolation far beyond the steps (a long run of steps taken at their bound, which
-    grows 4-fold each time) can overflow, and is then refused as a worse one is."""
-    if not np.isfinite(f).all():
-        return None
-    try:
-        return _polar(f)
-    except np.linalg.LinAlgError:
-        return None
-
-
 #: Diagonals b_k = diag(D^T W_k D) and weights n_k -> (Delta_k, the objective): the
 #: conditional maximum of a common-orientation model given D (_eve_diagonal, _vve_diagonal).
 Diagonal = Callable[[Array, Array], tuple[Array, float]]
@@ -378,7 +375,7 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     columns) D takes Newton steps on the orthogonal group instead (_newton_step), each
     halved until it lowers the objective (a majorisation step where none does), until the
     step's expected decrease is below MSTEP_TOL of 1 + the objective; with more columns,
-    the majorisation steps go on accelerated (_squared_majorisation).
+    quasi-Newton steps from the start (_quasi_newton).
     """
     alpha = np.linalg.eigvalsh(w)[:, -1]
     # K + 2 first starts: from the pooled scatter's alone, the first M-steps of small
@@ -397,8 +394,7 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     steps = NEWTON_COLUMNS[0] <= d <= NEWTON_COLUMNS[1]
     last = MSTEP_TOL if steps or previous is None else MSTEP_WARM_TOL
     if d > NEWTON_COLUMNS[1]:
-        orient, delta = _squared_majorisation(w, nk, alpha, orient, delta, before, diagonal,
-                                              last)
+        orient, delta = _quasi_newton(w, nk, orient, delta, before, diagonal, terms, last)
         return _rotate(delta, np.broadcast_to(orient, w.shape))
     newton, mu = False, 0.0
     for _ in range(_max_iter()):
@@ -408,7 +404,7 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
                 break
             found = _line_search(w, orient, nk, diagonal, step, before)
             if found is not None:
-                orient, delta, before = found
+                orient, delta, before, _ = found
                 continue
         orient = _majorise(w, alpha, orient, delta)
         delta, after = _profiled(w, orient, nk, diagonal)
@@ -420,41 +416,57 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     return _rotate(delta, np.broadcast_to(orient, w.shape))
 
 
-def _squared_majorisation(w: Array, nk: Array, alpha: Array, orient: Array, delta: Array,
-                          before: float, diagonal: Diagonal, tol: float
-                          ) -> tuple[Array, Array]:
-    """Majorisation steps from D, accelerated as SQUAREM accelerates EM (em.squarem): two
-    steps D1 = G(D), D2 = G(D1), then D' = D + 2 a r + a^2 v with r = D1 - D,
-    v = D2 - 2 D1 + D and a = |r| / |v| (within the bounds of engine.steplength), taken to
-    the nearest orthogonal matrix and kept where its objective is below D2's; the cycle
-    goes on from D2 otherwise (also where D' overflows: _nearest_orthogonal).  It stops
-    when a majorisation step lowers the objective by less than tol of 1 + its size, or
-    after MSTEP_MAX_ITER steps (_max_iter): (D, Delta_k)."""
-    bound = StepBound()
-    for _ in range(_max_iter() // 2):
-        first = _majorise(w, alpha, orient, delta)
-        delta1, after1 = _profiled(w, first, nk, diagonal)
-        if _converged(before, after1, tol):
-            return first, delta1
-        second = _majorise(w, alpha, first, delta1)
-        delta2, after2 = _profiled(w, second, nk, diagonal)
-        if _converged(after1, after2, tol):
-            return second, delta2
-        r, v = first - orient, second - 2.0 * first + orient
-        a = bound.length(float(np.vdot(r, r)), float(np.vdot(v, v)) or math.inf)
-        if a > 1.0:
-            guess = _nearest_orthogonal(orient + (2.0 * a) * r + (a * a) * v)
-            if guess is not None:
-                delta_g, after_g = _profiled(w, guess, nk, diagonal)
-                if after_g < after2:
-                    orient, delta, before = guess, delta_g, after_g
-                    bound.taken(a)
-                    continue
-            bound.refused(a)
-        else:  # D2 itself, a step of length 1
-            bound.taken(a)
-        orient, delta, before = second, delta2, after2
+def _quasi_newton(w: Array, nk: Array, orient: Array, delta: Array, before: float,
+                  diagonal: Diagonal, terms: Terms, tol: float) -> tuple[Array, Array]:
+    """Quasi-Newton steps from D, where a Newton step would solve for too many rotations:
+    L-BFGS (Nocedal and Wright, algorithm 7.4) in the coordinates A_pq of D exp(A) that
+    the Newton steps take, its first guess at the inverse Hessian the inverse of that
+    Hessian's diagonal (_gradient_and_curvature), its last QN_MEMORY steps and their
+    changes of gradient (each in the coordinates at its own D, as the body of a rotating
+    frame measures them), each step moved along by _line_search.  A direction that does
+    not go down starts the memory afresh.  It stops when a step lowers the objective by
+    less than tol of 1 + its size, where no halving of the step lowers it, or after
+    _max_iter() steps: (D, Delta_k).  The majorisation steps lower the objective by less,
+    the more its curvature differs from one rotation to another (components with about
+    as many rows as columns); this step measures those curvatures."""
+    grad, curvature = _gradient_and_curvature(w, orient, nk, terms)
+    pairs: list[tuple[Array, Array]] = []
+    for _ in range(_max_iter()):
+        step = _lbfgs_direction(grad, curvature, pairs)
+        if not float(grad @ step) < 0.0:
+            pairs.clear()
+            step = -grad / curvature
+        found = _line_search(w, orient, nk, diagonal, step, before)
+        if found is None:
+            break
+        orient, delta, after, taken = found
+        new_grad, curvature = _gradient_and_curvature(w, orient, nk, terms)
+        change = new_grad - grad
+        if float(taken @ change) > 0.0:
+            pairs = [*pairs[1 - QN_MEMORY:], (taken, change)]
+        grad, done, before = new_grad, _converged(before, after, tol), after
+        if done:
+            break
     return orient, delta
+
+
+def _lbfgs_direction(grad: Array, curvature: Array, pairs: list[tuple[Array, Array]]
+                     ) -> Array:
+    """-H grad, H the L-BFGS inverse Hessian of the (step, change of gradient) pairs, its
+    start diag(1 / curvature) scaled as Nocedal and Wright's (7.20) scales the identity."""
+    v = grad.copy()
+    alphas = []
+    for s, y in reversed(pairs):
+        a = float(s @ v) / float(y @ s)
+        alphas.append(a)
+        v -= a * y
+    v /= curvature
+    if pairs:
+        s, y = pairs[-1]
+        v *= float(s @ y) / float(y @ (y / curvature))
+    for (s, y), a in zip(pairs, reversed(alphas)):
+        v += s * (a - float(y @ v) / float(y @ s))
+    return -v
 
 
 def _volume_one_sum(m: Array) -> Array:
@@ -530,14 +542,12 @@ def _newton_system(w: Array, orient: Array, nk: Array, terms: Terms) -> tuple[Ar
     sum_k u_ka (M_k)_bc (_curvature_entries).
     """
     p, q = _rotation_pairs(orient.shape[0])
-    m = orient.T @ w @ orient
-    u, blocks, outer = terms(np.einsum("kjj->kj", m), nk)
+    m, u, blocks, outer, grad = _first_order(w, orient, nk, terms)
     k, d, r = m.shape[0], m.shape[1], len(p)
     mpq = m[:, p, q]
     jac = np.zeros((k, d, r))
     jac[:, p, np.arange(r)] = -2.0 * mpq
     jac[:, q, np.arange(r)] = 2.0 * mpq
-    grad = 2.0 * (mpq * (u[:, q] - u[:, p])).sum(axis=0)
     hess = jac.reshape(k * d, r).T @ (blocks @ jac).reshape(k * d, r)
     c_at, c_from, c_sign, r_at, r_from, r_sign = _curvature_entries(d)
     c = np.einsum("kea,ka->ea", m, u).reshape(-1)
@@ -546,6 +556,37 @@ def _newton_system(w: Array, orient: Array, nk: Array, terms: Terms) -> tuple[Ar
          + np.bincount(r_at, weights=r_sign * rr[r_from], minlength=r * r)).reshape(r, r)
     hess += s + s.T + outer * np.outer(grad, grad)
     return grad, hess
+
+
+def _first_order(w: Array, orient: Array, nk: Array, terms: Terms
+                 ) -> tuple[Array, Array, Array, float, Array]:
+    """M_k = D^T W_k D, terms' u, blocks and c at b_k = diag(M_k), and the gradient in the
+    A_pq (_newton_system)."""
+    p, q = _rotation_pairs(orient.shape[0])
+    m = orient.T @ w @ orient
+    u, blocks, outer = terms(np.einsum("kjj->kj", m), nk)
+    return m, u, blocks, outer, 2.0 * (m[:, p, q] * (u[:, q] - u[:, p])).sum(axis=0)
+
+
+def _gradient_and_curvature(w: Array, orient: Array, nk: Array, terms: Terms
+                            ) -> tuple[Array, Array]:
+    """The gradient in the A_pq and the magnitudes of the Hessian's diagonal
+    (_newton_system's, each entry's own O(K) terms: the rotation in the plane (p, q)
+    alone), at least QN_FLOOR of the largest: _quasi_newton's first guess at the
+    curvature."""
+    p, q = _rotation_pairs(orient.shape[0])
+    m, u, blocks, outer, grad = _first_order(w, orient, nk, terms)
+    b = np.einsum("kjj->kj", m)
+    mpq = m[:, p, q]
+    hd = (2.0 * ((u[:, q] - u[:, p]) * (b[:, p] - b[:, q])).sum(axis=0)
+          + 4.0 * (mpq * mpq * (blocks[:, p, p] + blocks[:, q, q]
+                                - 2.0 * blocks[:, p, q])).sum(axis=0)
+          + outer * grad * grad)
+    size = np.abs(hd)
+    largest = float(size.max()) if size.size else 0.0
+    if not largest > 0.0 or not math.isfinite(largest):
+        return grad, np.ones_like(grad)
+    return grad, np.maximum(size, QN_FLOOR * largest)
 
 
 def _newton_step(w: Array, orient: Array, nk: Array, terms: Terms, mu: float
@@ -583,21 +624,21 @@ def _cholesky_solve(matrix: Array, rhs: Array) -> Array | None:
 
 
 def _line_search(w: Array, orient: Array, nk: Array, diagonal: Diagonal, step: Array,
-                 before: float) -> tuple[Array, Array, float] | None:
+                 before: float) -> tuple[Array, Array, float, Array] | None:
     """D moved along the step (the Cayley transform of its A, orthogonal and equal to
     exp(A) to second order), halved until the objective is lower than before: (D, Delta_k,
-    the objective), or None where LINE_SEARCH_HALVINGS do not find one."""
+    the objective, the step taken), or None where LINE_SEARCH_HALVINGS do not find one."""
     d = orient.shape[0]
     p, q = _rotation_pairs(d)
     eye = np.eye(d)
     half = np.zeros((d, d))  # A / 2, A the step's skew-symmetric matrix
     half[p, q] = 0.5 * step
     half[q, p] = -0.5 * step
-    for _ in range(LINE_SEARCH_HALVINGS):
+    for halvings in range(LINE_SEARCH_HALVINGS):
         moved = orient @ np.linalg.solve(eye - half, eye + half)
         delta, after = _profiled(w, moved, nk, diagonal)
         if after < before:
-            return moved, delta, after
+            return moved, delta, after, step * 0.5 ** halvings
         half *= 0.5
     return None
 

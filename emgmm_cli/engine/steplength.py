@@ -1,4 +1,4 @@
-"""SQUAREM's step length, for EM's acceleration and the orientation's majorisation steps.
+"""SQUAREM's step length, for EM's acceleration (em.squarem).
 
 A SQUAREM cycle (Varadhan and Roland 2008) takes two steps of a monotone map G from
 theta, theta1 = G(theta) and theta2 = G(theta1), and extrapolates
@@ -7,8 +7,7 @@ v = theta2 - 2 theta1 + theta.  Its step length (their S3 rule) is alpha = |r| /
 within the bounds of the defaults of their SQUAREM package: at least 1 (alpha = 1 is
 theta2 itself) and at most a bound that starts at 1, grows by STEP_FACTOR each time a
 step at the bound is taken, and shrinks by it (never below 1) each time an extrapolation
-is refused.  em.squarem accelerates EM with it, families._squared_majorisation the
-majorisation steps of EVE's and VVE's common orientation: one rule, here.
+is refused.
 """
 
 from __future__ import annotations
