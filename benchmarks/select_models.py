@@ -4,13 +4,16 @@
     python benchmarks/select_models.py                  # a few minutes
     python benchmarks/select_models.py --only wine --repeats 1
     python benchmarks/select_models.py --breast-cancer  # also 30 columns: 10 minutes a side
+    python benchmarks/select_models.py --wide           # also 500 x 40 blobs: a minute a side
 
 Not part of the test suite.  It needs scikit-learn (its datasets: pip install '.[test]')
 and R's mclust (Debian: r-base-core and r-cran-mclust); where R is not installed it
 times emgmm alone and says so.  Datasets: Old Faithful (sample_data/faithful.csv) and
 scikit-learn's iris and wine, raw and standardised (columns centred, unit variance); with
 --breast-cancer also its breast cancer data (569 x 30), raw and standardised, where each
-side takes minutes.  On each, `emgmm select DATA --seed 0` with its defaults (mclust's 14 models,
+side takes minutes; with --wide also 500 points of 4 round blobs in 40 columns (`emgmm
+make-blobs -n 500 --n-centers 4 --dim 40 --seed 0`), where the components of the larger
+K hold about as many rows as there are columns.  On each, `emgmm select DATA --seed 0` with its defaults (mclust's 14 models,
 K = 1..9, --jobs auto) and `Mclust(X, G = 1:9)` with its defaults (the same 14 models and
 K), each a subprocess timed from start to exit, in turn, --repeats times; the medians,
 and Mclust's call alone (system.time).  Per dataset the table gives Mclust's process
@@ -59,7 +62,7 @@ for (model in colnames(m$BIC)) for (g in 1:9) {
 """
 
 
-def datasets(tmp: Path, breast_cancer: bool) -> dict[str, Path]:
+def datasets(tmp: Path, breast_cancer: bool, wide: bool = False) -> dict[str, Path]:
     """Name -> a CSV of the data (with a header row)."""
     from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 
@@ -73,6 +76,13 @@ def datasets(tmp: Path, breast_cancer: bool) -> dict[str, Path]:
             header = ",".join(f"x{j}" for j in range(x.shape[1]))
             np.savetxt(path, values, delimiter=",", header=header, comments="", fmt="%.17g")
             out[label] = path
+    if wide:
+        path = tmp / "blobs_500x40.csv"
+        made = subprocess.run([sys.executable, "-m", "emgmm_cli", "make-blobs", "-n", "500",
+                               "--n-centers", "4", "--dim", "40", "--seed", "0"],
+                              capture_output=True, text=True, check=True, cwd=ROOT)
+        path.write_text(made.stdout)
+        out["blobs, 500 x 40"] = path
     return out
 
 
@@ -138,6 +148,8 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="datasets whose names start so")
     parser.add_argument("--breast-cancer", action="store_true",
                         help="also breast cancer, raw and standardised (minutes a side)")
+    parser.add_argument("--wide", action="store_true",
+                        help="also 500 x 40 round blobs (make-blobs, seed 0)")
     args = parser.parse_args()
     use_r = shutil.which("Rscript") is not None and subprocess.run(
         ["Rscript", "-e", "library(mclust)"], capture_output=True).returncode == 0
@@ -152,7 +164,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "select.R").write_text(R_SELECT)
-        for name, path in datasets(tmp, args.breast_cancer).items():
+        for name, path in datasets(tmp, args.breast_cancer, args.wide).items():
             if args.only and not any(name.lower().startswith(o.lower()) for o in args.only):
                 continue
             lines.append(row(name, path, args.repeats, use_r, tmp))
