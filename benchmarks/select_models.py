@@ -13,9 +13,10 @@ scikit-learn's iris and wine, raw and standardised (columns centred, unit varian
 --breast-cancer also its breast cancer data (569 x 30), raw and standardised, where each
 side takes minutes; with --wide also 500 points of 4 round blobs in 40 columns (`emgmm
 make-blobs -n 500 --n-centers 4 --dim 40 --seed 0`), where the components of the larger
-K hold about as many rows as there are columns.  On each, `emgmm select DATA --seed 0` with its defaults (mclust's 14 models,
-K = 1..9, --jobs auto) and `Mclust(X, G = 1:9)` with its defaults (the same 14 models and
-K), each a subprocess timed from start to exit, in turn, --repeats times; the medians,
+K hold about as many rows as there are columns.  On each, `emgmm select DATA --seed 0`
+with its defaults (mclust's 14 models, K = 1..9, --jobs auto) and `Mclust(X, G = 1:9)`
+with its defaults (the same 14 models and K), each a subprocess timed from start to exit,
+in turn, --repeats times; the medians,
 and Mclust's call alone (system.time).  Per dataset the table gives Mclust's process
 time over emgmm's, the cells where both have a log-likelihood (mclust's from its BIC),
 the cells where emgmm's is below mclust's less 0.01 and the worst gap, the model and K

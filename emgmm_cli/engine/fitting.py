@@ -364,7 +364,7 @@ def _continued(ranked: list[starts.Candidate], data: Dataset
 
 def _kept(spoilt: list[FitResult]) -> list[FitResult]:
     """The run a fit keeps where none is sound: the first that ran to its end, or the
-    first of all where each was stopped as degenerate (past the time limit)."""
+    first of all where each was stopped as degenerate (settle_degenerate False)."""
     whole = [r for r in spoilt if r.stopped != STOPPED_DEGENERATE]
     return (whole or spoilt)[:1]
 

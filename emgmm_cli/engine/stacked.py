@@ -259,10 +259,10 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
     as its iterations end, the runs' in turn), or None; arrange, watch and mclust_first
     (each run's, or none's): as run_em's, but with watch_from_start False the runs are
     watched only once one of their group has ended not degenerate (so that a run that
-    cannot be kept, beside a sound one, stops where it is found degenerate).  The final E-step is each run's own (em_stats: its
-    log-likelihood is the sum that scoring the parameters gives, to the last bit), or with
-    exact_final False one stacked pass for all (the screening: the sums to rounding, and
-    no entropy)."""
+    cannot be kept, beside a sound one, stops where it is found degenerate).  The final
+    E-step is each run's own (em_stats: its log-likelihood is the sum that scoring the
+    parameters gives, to the last bit), or with exact_final False one stacked pass for
+    all (the screening: the sums to rounding, and no entropy)."""
     rows = Rows.of(data, starts[0].family.statistic)
     steps = [Steps(data, reg_covar, False, None if on_iteration is None else on_iteration[i])
              for i in range(len(starts))]
