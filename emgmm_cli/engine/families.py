@@ -443,7 +443,7 @@ def _quasi_newton(w: Array, nk: Array, orient: Array, delta: Array, before: floa
         new_grad, curvature = _gradient_and_curvature(w, orient, nk, terms)
         change = new_grad - grad
         if float(taken @ change) > 0.0:
-            pairs = [*pairs[1 - QN_MEMORY:], (taken, change)]
+            pairs = [*pairs, (taken, change)][-QN_MEMORY:]
         grad, done, before = new_grad, _converged(before, after, tol), after
         if done:
             break
