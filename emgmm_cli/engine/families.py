@@ -377,7 +377,6 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
     step's expected decrease is below MSTEP_TOL of 1 + the objective; with more columns,
     quasi-Newton steps from the start (_quasi_newton).
     """
-    alpha = np.linalg.eigvalsh(w)[:, -1]
     # K + 2 first starts: from the pooled scatter's alone, the first M-steps of small
     # components took 20 ms each on standardised wine, a third of VVE's time; select -c
     # VVE there 4.4 -> 3.3 s of CPU, EVE's the same; over the EVE and VVE cells of iris
@@ -389,13 +388,15 @@ def _common_orientation(w: Array, nk: Array, previous: Array | None,
             for orient in (np.linalg.eigh(start)[1] for start in starts)]
     orient, delta, before = min(ends, key=lambda end: end[2])  # the first of equals
     d = orient.shape[0]
-    # without Newton steps, majorisation steps from a previous orientation stop at
-    # mclust's inner tolerance
+    # without Newton steps (majorisation steps with 2 columns, quasi-Newton ones beyond
+    # NEWTON_COLUMNS), the steps from a previous orientation stop at mclust's inner
+    # tolerance
     steps = NEWTON_COLUMNS[0] <= d <= NEWTON_COLUMNS[1]
     last = MSTEP_TOL if steps or previous is None else MSTEP_WARM_TOL
     if d > NEWTON_COLUMNS[1]:
         orient, delta = _quasi_newton(w, nk, orient, delta, before, diagonal, terms, last)
         return _rotate(delta, np.broadcast_to(orient, w.shape))
+    alpha = np.linalg.eigvalsh(w)[:, -1]  # the majorisation's bounds (_majorise)
     newton, mu = False, 0.0
     for _ in range(_max_iter()):
         if newton:
