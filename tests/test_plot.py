@@ -169,6 +169,43 @@ def test_a_text_picture_too_small_to_show_anything_is_refused(
         "points; it needs at least 20x8: give a larger --size (or widen the terminal)")
 
 
+@pytest.mark.parametrize("size, suffix, what", [
+    ("10001x600", ".png", "an image of 10001x600 pixels"),
+    ("800x70000", ".svg", "an image of 800x70000 pixels"),
+    ("1001x40", None, "a text picture of 1001x40 (columns x rows)"),
+    ("100000x30000", None, "a text picture of 100000x30000 (columns x rows)")])
+def test_a_picture_larger_than_the_largest_drawn_is_refused(
+        models: dict[str, Path], tmp_path: Path, size: str, suffix: str | None,
+        what: str) -> None:
+    """A PNG of 70000x50000 took 14 GB and over three minutes (exit 0); a text picture of
+    100000x30000 aborted the process (exit 134, no message).  Now bad usage naming the
+    largest size, at once, and no file."""
+    from emgmm_cli.app.plotting import IMAGE_MAX_SIDE, TERMINAL_MAX_SIZE
+
+    out = [] if suffix is None else ["-o", tmp_path / f"big{suffix}"]
+    result = invoke("plot", models["blobs4"], models["blobs4-data"], "--size", size, *out)
+    most = (f"{IMAGE_MAX_SIDE}x{IMAGE_MAX_SIDE}" if suffix
+            else "x".join(map(str, TERMINAL_MAX_SIZE)))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {what} is larger than the largest drawn, {most}: give a smaller --size")
+    assert list(tmp_path.iterdir()) == []
+    help_text = " ".join(invoke("plot", "--help").stdout.split())
+    assert f"at most {most}" in help_text
+
+
+def test_the_largest_text_picture_is_drawn(models: dict[str, Path]) -> None:
+    """The bound is a bound, not a refusal of what it allows."""
+    from emgmm_cli.app.plotting import TERMINAL_MAX_SIZE
+
+    columns, rows = TERMINAL_MAX_SIZE
+    result = invoke("plot", models["blobs4"], models["blobs4-data"], "--size",
+                    f"{columns}x{rows}", "--no-color")
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == rows and max(map(len, lines)) == columns
+
+
 def test_a_standardized_model_is_drawn_in_the_datas_units(tmp_path: Path) -> None:
     """plot read the points in the data's units and the model's parameters in standardized
     ones: the means and ellipses sat near 0 apart from the points, and every point was

@@ -48,6 +48,10 @@ IMAGE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 #: inches at DPI pixels an inch.
 DEFAULT_SIZE = (800, 600)
 DPI = 100
+#: The largest image, pixels a side (vector formats: the same at DPI an inch).  A PNG of
+#: 10000x10000 takes about 10 s and 0.5 GB to draw; at 70000x50000 matplotlib held 14 GB
+#: for over three minutes.
+IMAGE_MAX_SIDE = 10_000
 #: A scatter shows at most this many points (evenly spaced rows of larger data).
 MAX_POINTS = 50_000
 #: The extra that holds the plotting libraries.
@@ -66,11 +70,19 @@ def image_format(path: str, option: str = "-o") -> str:
 def _pyplot_free_figure(size: tuple[int, int]) -> Any:
     """A matplotlib Figure of size pixels (no pyplot, no window); MissingExtra without
     matplotlib."""
+    _check_size(size, (IMAGE_MAX_SIDE, IMAGE_MAX_SIDE), "an image of {}x{} pixels")
     try:
         from matplotlib.figure import Figure
     except ImportError:
         raise MissingExtra(f"pictures need matplotlib: {EXTRA}") from None
     return Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI, layout="constrained")
+
+
+def _check_size(size: tuple[int, int], most: tuple[int, int], what: str) -> None:
+    """A UsageProblem for a picture wider or taller than most allows."""
+    if size[0] > most[0] or size[1] > most[1]:
+        raise UsageProblem(f"{what.format(*size)} is larger than the largest drawn, "
+                           f"{most[0]}x{most[1]}: give a smaller --size", option="--size")
 
 
 def save_figure(fig: Any, path: str, *, out: OutputSet | None = None) -> None:
@@ -336,6 +348,9 @@ TERMINAL_COLORS = ("blue", "orange", "green", "red", "magenta", "cyan", "yellow"
 #: The smallest text picture (columns, rows) that shows its axes and points: at 10x5 the
 #: frame held nothing, at 1x1 the picture was one space; from 20x8 on the points show.
 TERMINAL_MIN_SIZE = (20, 8)
+#: The largest text picture (columns, rows): plotext holds about 650 bytes a character,
+#: so 1000x500 takes about 0.3 GB (and 100000x30000 aborted the process).
+TERMINAL_MAX_SIZE = (1000, 500)
 #: Characters of the components without colour.
 SYMBOLS = "0123456789abcdefghijklmnopqrstuvwxyz"
 #: In the terminal, --uncertainty marks the points whose uncertainty is above this.
@@ -348,6 +363,7 @@ def terminal_mixture(view: MixtureView, *, size: tuple[int, int], color: bool,
     dots of their component's colour (without colour, the component's digit), each mean
     and its 1-sigma ellipse, and with uncertainty a '?' on each point whose uncertainty is
     over UNCERTAIN; a histogram and the mixture density for one dimension."""
+    _check_size(size, TERMINAL_MAX_SIZE, "a text picture of {}x{} (columns x rows)")
     if size[0] < TERMINAL_MIN_SIZE[0] or size[1] < TERMINAL_MIN_SIZE[1]:
         least = "x".join(map(str, TERMINAL_MIN_SIZE))
         raise UsageProblem(f"a text picture of {size[0]}x{size[1]} (columns x rows) leaves no "

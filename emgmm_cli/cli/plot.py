@@ -33,9 +33,10 @@ from .options import (
                    "(as mclust's uncertainty plot); as text, mark those over 0.2 with '?'.")
 @click.option("--size", type=Size(), metavar="WxH",
               help="Size of the picture: pixels of an image (vector formats: the same at "
-                   "100 per inch; default 800x600; one too small for the axes beside their "
-                   "labels and legend is refused), or columns x rows of text (default: the "
-                   "terminal's width, at most 120, by a third as many rows; at least 20x8).")
+                   "100 per inch; default 800x600, at most 10000x10000; one too small for the "
+                   "axes beside their labels and legend is refused), or columns x rows of "
+                   "text (default: the terminal's width, at most 120, by a third as many "
+                   "rows; at least 20x8, at most 1000x500).")
 @common_options
 @pass_terminal
 def plot(term: Terminal, model: str, input: str, output: str | None,
