@@ -18,9 +18,10 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 
-def make_console(stream: TextIO, *, width: int | None = None, force_terminal: bool | None = None,
-                 color: bool = True) -> "Console":
-    """A console on ``stream``; colour follows the terminal, NO_COLOR and TERM=dumb."""
+def make_console(stream: TextIO, *, color: bool, width: int | None = None,
+                 force_terminal: bool | None = None) -> "Console":
+    """A console on ``stream``, in colour where color (the Terminal's: not with --no-color,
+    NO_COLOR or TERM=dumb) and the stream is a terminal."""
     from rich.console import Console
 
     return Console(file=stream, width=width, force_terminal=force_terminal,
@@ -248,7 +249,7 @@ def _live_progress(*columns: Any, **options: Any) -> Iterator["Progress"]:
 
 
 @contextmanager
-def fit_progress(stream: TextIO | None, n_init: int, max_iter: int, *, color: bool = True
+def fit_progress(stream: TextIO | None, n_init: int, max_iter: int, *, color: bool
                  ) -> Iterator[Callable[[int, int, float, float], None] | None]:
     """A live status line on a terminal's stderr while EM runs: the restart of n_init,
     the iteration of max_iter, the mean log-likelihood and its change; None when not
@@ -273,7 +274,7 @@ def fit_progress(stream: TextIO | None, n_init: int, max_iter: int, *, color: bo
 
 
 @contextmanager
-def working(stream: TextIO | None, what: str, *, color: bool = True) -> Iterator[None]:
+def working(stream: TextIO | None, what: str, *, color: bool) -> Iterator[None]:
     """A spinner and the time taken on a terminal's stderr while something is done
     (reading a file, writing the outputs), so that the screen is never silent; nothing
     without a stream."""
@@ -385,7 +386,7 @@ class BatchDisplay:
 
 @contextmanager
 def batch_progress(stream: TextIO | None, total: int, *, done: int = 0,
-                   fallback: TextIO) -> Iterator[BatchDisplay]:
+                   fallback: TextIO, color: bool) -> Iterator[BatchDisplay]:
     """A BatchDisplay; its progress bar is drawn on stream (None: no bar)."""
     if stream is None:
         yield BatchDisplay(None, None, fallback)
@@ -398,7 +399,7 @@ def batch_progress(stream: TextIO | None, total: int, *, done: int = 0,
         TimeRemainingColumn,
     )
 
-    console = make_console(stream)
+    console = make_console(stream, color=color)
     with _live_progress(BarColumn(bar_width=20), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("eta"), TimeRemainingColumn(),
                   TextColumn("{task.fields[failed]}"), TextColumn("{task.fields[current]}"),
@@ -518,7 +519,7 @@ def _fixed(v: Any, places: int = 2) -> str:
 
 
 @contextmanager
-def select_progress(stream: TextIO | None, total: int
+def select_progress(stream: TextIO | None, total: int, *, color: bool
                     ) -> Iterator[Callable[[str], None] | None]:
     """A progress bar of the cells fitted so far on a terminal's stderr; yields done(name),
     to be called as each cell finishes (None when not shown)."""
@@ -533,7 +534,7 @@ def select_progress(stream: TextIO | None, total: int
         TimeRemainingColumn,
     )
 
-    console = make_console(stream)
+    console = make_console(stream, color=color)
     with _live_progress(TextColumn("select: cells"), BarColumn(bar_width=20), MofNCompleteColumn(),
                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
                   TextColumn("{task.fields[last]}"), console=console,

@@ -180,3 +180,34 @@ def test_control_characters_from_data_reach_the_terminal_as_escapes(tmp_path: Pa
 
     names = json.loads((tmp_path / "m.json").read_text())["feature_names"]
     assert names == ["a\\x1b[31mRED", "b\\x07bell"]
+
+
+#: An SGR sequence that sets a foreground colour (bold and the like are not colour).
+COLOUR = re.compile(r"\x1b\[[0-9;]*?(?:3[0-7]|9[0-7]|38;[0-9;]+)m")
+
+
+@pytest.mark.skipif(not EMGMM.exists(), reason="needs the installed emgmm script")
+@pytest.mark.parametrize("command", ["fit", "select", "info", "batch", "plot"])
+def test_no_color_leaves_out_every_colour_on_a_terminal(tmp_path: Path, command: str) -> None:
+    """fit's summary, select's and batch's tables, info's and the progress shown while they
+    ran took their colours from the terminal whatever --no-color said (NO_COLOR was
+    heeded): the summary's "converged: yes" stayed green.  Now --no-color reaches every
+    console; without it the same screens are in colour, so the check can fail."""
+    data = tmp_path / "data" / "faithful.csv"
+    data.parent.mkdir()
+    data.write_bytes((ROOT / "sample_data" / "faithful.csv").read_bytes())
+    model = tmp_path / "m.json"
+    assert CliRunner().invoke(cli, ["fit", str(data), "-k", "2", "--seed", "0", "--model",
+                                    str(model), "-q"]).exit_code == 0
+    args = {"fit": ["fit", str(data), "-k", "2", "--seed", "0"],
+            "select": ["select", str(data), "-k", "1-2", "-c", "VVV", "--seed", "0"],
+            "info": ["info", str(model)],
+            "batch": ["batch", str(data.parent), "-k", "2", "--seed", "0", "--output-dir",
+                      str(tmp_path / "out")],
+            "plot": ["plot", str(model), str(data)]}[command]
+    plain = run_on_a_terminal([*args, "--no-color"])
+    assert "Error" not in plain and plain.strip()
+    assert COLOUR.findall(plain) == []
+    if command == "batch":
+        (tmp_path / "out").rename(tmp_path / "out-plain")
+    assert COLOUR.search(run_on_a_terminal(args))

@@ -48,7 +48,8 @@ def info(term: Terminal, model: str, as_json: bool, output: str | None) -> None:
     elif output:
         write_text(output, model_info_text(loaded.document, loaded.path))
     elif term.stdout_isatty:
-        render_model_info(make_console(term.stdout), loaded.document, path=loaded.path)
+        render_model_info(make_console(term.stdout, color=term.color), loaded.document,
+                          path=loaded.path)
     else:
         with stdout_errors():
             term.stdout.write(model_info_text(loaded.document, loaded.path))

@@ -77,7 +77,7 @@ def fit_summary(term: Terminal, fitted: "Fitted", *, carries_data: bool,
         return
     from ..render import make_console, render_fit_summary, render_trace
 
-    console = make_console(stream)
+    console = make_console(stream, color=term.color)
     render_fit_summary(console, fitted.document,
                        shape=(fitted.data.n_samples, fitted.data.n_features))
     if trace:
@@ -106,7 +106,7 @@ def on_stream(term: Terminal, carries_data: bool, draw: Callable[[Any], None]) -
         return False
     from ..render import make_console
 
-    draw(make_console(stream))
+    draw(make_console(stream, color=term.color))
     return True
 
 
@@ -117,7 +117,7 @@ def select_progress(term: Terminal, cells: "SelectGrid"
     from ..render import select_progress as progress
 
     total = len(cells.components) * len(cells.covariance_types)
-    with progress(term.progress_stream, total) as done:
+    with progress(term.progress_stream, total, color=term.color) as done:
         yield None if done is None else (
             lambda _, r: done(f"{r.cell.covariance_type} K={r.cell.n_components}"))
 
@@ -167,7 +167,8 @@ def batch_progress(term: Terminal, total: int) -> Iterator["BatchDisplay"]:
     above it (plain lines on stderr without one)."""
     from ..render import batch_progress as progress
 
-    with progress(term.progress_stream, total, fallback=term.stderr) as display:
+    with progress(term.progress_stream, total, fallback=term.stderr,
+                  color=term.color) as display:
         yield display
 
 
