@@ -134,6 +134,29 @@ def test_weights_scaled_by_any_factor_fit_alike(scale: float, algorithm: str) ->
     assert scaled.loglik / scale == pytest.approx(base.loglik, rel=1e-9)
 
 
+@pytest.mark.parametrize("init, family", [("hc", "full"), ("kmeans", "VVE"),
+                                          ("auto", "EVE")])
+@pytest.mark.parametrize("scale", [1e-3, 1e-9, 1e100])
+def test_weights_scaled_by_any_factor_stop_alike(init: str, family: str,
+                                                 scale: float) -> None:
+    """Two rules stopped on a change relative to 1 + |total|, the total in the weights'
+    units: the hierarchy's run handing over to SQUAREM at mclust's rule (full, K = 3, 400
+    rows of weights 0 to 3: 179 passes, at 1e-3 133 and 0.003 lower) and the iterative
+    M-steps of VVE, EVE and the like (at 1e-9 lower by 0.009).  Both now measure the
+    total in rows of the mean weight, as for rows that are not weighted."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(400, 3)) @ rng.normal(size=(3, 3)) + 3
+    w = rng.integers(0, 4, size=len(x)).astype(float)
+    options = FitOptions(3, covariance_type=family, init=init, seed=0,
+                         n_init=2 if init == "auto" else 1)
+    base = fit(WeightedRows(open_dataset(x), w), options)
+    scaled = fit(WeightedRows(open_dataset(x), w * scale), options)
+    assert scaled.n_iter == base.n_iter
+    assert scaled.loglik / scale == pytest.approx(base.loglik, rel=1e-11)
+    np.testing.assert_allclose(scaled.params.covariances, base.params.covariances,
+                               rtol=1e-8)
+
+
 @pytest.mark.parametrize("value", [1.0, 1e-6, 3.0])
 def test_equal_weights_fit_as_no_weights(value: float) -> None:
     """Every row weighing the same is the unweighted data: weighted k-means++ drew its

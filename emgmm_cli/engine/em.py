@@ -130,9 +130,9 @@ def m_step(
             live = np.ones(len(nk), dtype=bool)  # a mask: np.setdiff1d imports numpy.ma
             live[collapsed] = False
             cov: Array = np.array(prev, dtype=np.float64)
-            cov[live] = fam.m_step(w[live], nk[live], prev[live])
+            cov[live] = fam.m_step(*in_rows(w[live], nk[live], unit), prev[live])
         else:
-            cov = fam.m_step(w, nk, prev)
+            cov = fam.m_step(*in_rows(w, nk, unit), prev)
     if previous is not None and "covariances" in freeze:
         cov = previous.covariances.copy()
     weights = nk / nk.sum()
@@ -143,6 +143,14 @@ def m_step(
         weights, means, cov, covariance_type, reg_covar=reg_covar, iteration=iteration
     )
     return params, collapsed
+
+
+def in_rows(w: Array, nk: Array, unit: float) -> tuple[Array, Array]:
+    """A family M-step's statistics in rows of the mean weight (SuffStats.mass_unit), so
+    that its iterative steps, which stop on a change relative to 1 + |objective|, end
+    alike for weights scaled by any factor.  Its covariances are ratios of the two, the
+    same either way."""
+    return (w, nk) if unit == 1.0 else (w / unit, nk / unit)
 
 
 def degenerate_components(
@@ -403,7 +411,10 @@ def _plain(steps: Steps, params: MixtureParams, tol: float, max_iter: int,
     for _ in range(max_iter):
         st, new_params = steps.account((yield params))
         change = steps.record(st.objective / st.n)
-        relative = change * (st.n / (1.0 + abs(st.objective)))  # the total's, to 1 + |total|
+        # the total's change, to 1 + |total|, the total in rows of the mean weight (as
+        # where the rows are not weighted): weights scaled by any factor stop alike
+        unit = st.mass_unit
+        relative = change * ((st.n / unit) / (1.0 + abs(st.objective / unit)))
         if steps.relative_tol:
             change = relative
         unchanged = (

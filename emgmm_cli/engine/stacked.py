@@ -34,7 +34,8 @@ from numpy.typing import NDArray
 
 from .dataset import Dataset, row_known, row_weights
 from .em import (COLLAPSE_MASS, EPS_MASS, Arrange, EMRun, IterationCallback, Machine,
-                 Steps, arranged, degenerate_components, em_machine, em_stats, m_step)
+                 Steps, arranged, degenerate_components, em_machine, em_stats, in_rows,
+                 m_step)
 from .errors import EngineError
 from .families import MATRIX, factorise, family, scatter_about_means
 from .kernels import TINY, ExpandedKernel, WhitenedKernel
@@ -181,7 +182,7 @@ def stacked_m_step(stats: list[SuffStats], mixtures: list[MixtureParams], reg_co
     scatter = _joined([st.scatter for st in stats])
     w = scatter_about_means(scatter, nk.reshape(-1), delta.reshape(c * k, d), reg_covar)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        cov = fam.m_step(w.reshape((c, k) + w.shape[1:]), nk,
+        cov = fam.m_step(*in_rows(w.reshape((c, k) + w.shape[1:]), nk, unit),
                          _stacked([p.covariances for p in mixtures]))
     # one covariance per component: the stack is one family's set of c * k of them
     per = (fam.expand(cov.reshape((c * k,) + cov.shape[2:]), c * k, d) if fam.per_component
