@@ -284,7 +284,7 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.engine.em import COLLAPSE_MASS, DEGENERATE_RATIO, WATCH_EVERY, WATCH_LOOKS
     from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, HC_MAX_ROWS, REMERGED
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
-    from emgmm_cli.engine import splitmerge
+    from emgmm_cli.engine import families, splitmerge
     from emgmm_cli.engine.fitting import STACKED_ROWS
     from emgmm_cli.engine.stacked import STACK_BYTES
     from emgmm_cli.engine.starts import (FLOOR_FELT, LIFTED_FLOOR, MCLUST_TOL, SAME_MIXTURE,
@@ -333,6 +333,8 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"below {n(DEGENERATE_RATIO)} times the smallest non-zero column "
                              "variance"),
         ("docs/numerics.md", f"falls below {n(COLLAPSE_MASS)} of one point"),
+        ("docs/numerics.md", "a diagonal entry below "
+                             f"{n(families.SINGULAR_TO_ROUNDING)} of its largest"),
         ("docs/numerics.md", f"above {SEED_SAMPLE_ROWS:,} rows"),
         ("docs/numerics.md", f"at most {HC_MAX_ROWS} rows"),
         ("docs/numerics.md", f"subsample of {HC_MAX_ROWS} rows"),

@@ -414,3 +414,61 @@ def test_batch_and_select_name_the_conditions_too(tmp_path: Path) -> None:
                  "--n-init", "1", "--table", "t.csv", cwd=tmp_path)
     assert select.exit_code == 0
     assert select.stderr.splitlines()[0] == f"emgmm: warning: data/label.csv: {warning}"
+
+
+# --------------------------------------------------------------------------- linear algebra
+
+#: Twelve rows near 1e9 in one column: a k-means++ candidate's first M-step gets a scatter
+#: that is not positive definite to rounding.
+NEAR_1E9 = np.array([[1000000000.36, 1.73936787713], [999999998.792, -0.495910728442],
+                     [999999999.996, 0.32896962946], [1000000000.66, -0.258572545474],
+                     [999999998.712, 1.5834728788], [1000000000.4, 1.32036098708],
+                     [1000000000.43, 0.633352622825], [1000000000.7, -2.20350988065],
+                     [999999998.816, 0.0520289742599], [999999999.338, 0.683686190777],
+                     [999999999.564, 1.00396157584], [999999998.83, -0.617907044708]])
+
+
+def test_an_m_step_whose_linear_algebra_fails_fails_its_start_not_the_run(
+        tmp_path: Path) -> None:
+    """EVE's M-step from a scatter that is not positive definite took an SVD that did not
+    converge: an internal error (LinAlgError) that ended fit, and select with its default
+    families, which lost every cell.  Now it is NotPositiveDefinite, as the factorisation
+    of any other family's covariance is: the start fails, the auto start goes on with the
+    others, and select fits every cell."""
+    from emgmm_cli.engine.em import m_step
+    from emgmm_cli.engine.errors import NotPositiveDefinite
+    from emgmm_cli.engine.stats import SuffStats
+
+    name = write(tmp_path / "near.csv", NEAR_1E9)
+    assert run("fit", name, "-k", "2", "-c", "EVE", "--seed", "0", "-q", cwd=tmp_path
+               ).exit_code == 0
+    result = run("select", name, "-k", "1-3", "-c", "EVE,VVE,VEE", "--seed", "0",
+                 cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    statuses = [line.split(",")[3] for line in result.stdout.splitlines()[1:]]
+    assert len(statuses) == 9 and set(statuses) <= {"ok", "degenerate"}, statuses
+    indefinite = np.array([[[5.4552e-6, -5.7023e-6], [-5.7023e-6, 1e-6]],
+                           [[5.8978, 1.8126], [1.8126, 6.7150]]])
+    stats = SuffStats(np.ones(2), np.zeros((2, 2)), indefinite, 0.0, 0.0, 0.0, 2.0)
+    for covariance_type in ("EVE", "VEE"):
+        with pytest.raises(NotPositiveDefinite) as info:
+            m_step(stats, np.zeros((2, 2)), covariance_type, 1e-6, iteration=3)
+        assert info.value.component == 0 and info.value.iteration == 3
+
+
+@pytest.mark.parametrize("covariance_type", ["VVE", "EVE", "VEV", "full"])
+def test_without_a_floor_a_covariance_singular_to_rounding_is_refused(
+        tmp_path: Path, covariance_type: str) -> None:
+    """With --reg-covar 0 and a constant column, VVE's covariances were singular only to
+    rounding (variances of 1e-29 along the column beside ones of 10): exit 0, a
+    log-likelihood of 179.6 that measured rounding, and no component degenerate.  Now
+    such a covariance is not positive definite, as the other families' already were;
+    spherical covariances, whose one variance the other column sets, still fit."""
+    x = np.array([[1, 5], [2, 5], [3, 5], [10, 5], [11, 5], [12, 5]], dtype=float)
+    name = write(tmp_path / "constant.csv", x, names="a,b")
+    args = ("fit", name, "-k", "2", "--reg-covar", "0", "--seed", "0", "-q")
+    result = run(*args, "-c", covariance_type, cwd=tmp_path)
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "covariance is not positive definite" in result.stderr
+    assert "even with reg_covar=0; use a larger --reg-covar" in result.stderr
+    assert run(*args, "-c", "spherical", cwd=tmp_path).exit_code == 0

@@ -11,7 +11,7 @@ from typing import Callable, Generator, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from .families import family, scatter_about_means
+from .families import family, not_positive_definite, scatter_about_means
 from .dataset import Dataset, reduce_weighted, row_known, row_weights
 from .missing import row_missing
 from .errors import WEIGHT_COLLAPSE, EngineError, FitEvent, NotPositiveDefinite
@@ -123,7 +123,8 @@ def m_step(
         means = previous.means.copy()
     w = scatter_about_means(stats.scatter, nk, means - centers, reg_covar)
     prev = None if previous is None else previous.covariances
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"), \
+            not_positive_definite(w, fam.statistic, iteration, reg_covar):
         if prev is not None and len(collapsed) and fam.per_component:
             # a collapsed component has no points to estimate it from: it keeps its
             # covariance, and the model's shared parts come from the others

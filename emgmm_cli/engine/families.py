@@ -97,6 +97,10 @@ CovarianceStep = Callable[[Array, Array, Array | None], Array]
 #: the likelihood (a generalised EM step).
 MSTEP_TOL = 1e-12
 MSTEP_MAX_ITER = 1000
+#: Without a floor (reg_covar 0), a covariance whose Cholesky factor has a diagonal entry
+#: below this share of its largest is singular to rounding (_check_rank): its variance
+#: there, below 1e-24 of the largest, is far below what float64 sums of the data resolve.
+SINGULAR_TO_ROUNDING = 1e-12
 #: The screening of the auto start (engine.starts) ranks candidates by where a few EM
 #: iterations take them, not by exact M-steps: within screening_m_steps() an iterative
 #: M-step takes at most SCREEN_MSTEP_ITER iterations (still each lowering its objective: a
@@ -733,6 +737,8 @@ def factorise(per: Array, statistic: str, reg_covar: float, iteration: int | Non
     # the sum is finite exactly when every entry is (one reduction, not a mask)
     if lower is None or not np.isfinite(lower.sum()):
         raise NotPositiveDefinite(_first_not_pd(per), iteration, reg_covar)
+    if reg_covar == 0.0:
+        _check_rank(lower, iteration)
     # cov = L L^T  =>  inv(cov) = L^-T L^-1 = U U^T with U = L^-T (upper triangular)
     factors = np.where(_below_diagonal(per.shape[-1]), 0.0,
                        np.linalg.inv(lower).transpose(0, 2, 1))  # np.triu's, its mask kept
@@ -747,6 +753,32 @@ def _below_diagonal(d: int) -> NDArray[np.bool_]:
     mask = np.tri(d, d, -1, dtype=bool)
     mask.setflags(write=False)
     return mask
+
+
+def _check_rank(lower: Array, iteration: int | None) -> None:
+    """Without a floor, a covariance singular to rounding (its Cholesky factor's smallest
+    diagonal entry below SINGULAR_TO_ROUNDING of its largest: along a constant column, VVE
+    left variances of 1e-29 beside ones of 10, where the other families' factorisations
+    fail) is not positive definite: its log-likelihood is rounding, not data."""
+    diag = np.diagonal(lower, axis1=1, axis2=2)
+    bad = diag.min(axis=1) < SINGULAR_TO_ROUNDING * diag.max(axis=1)
+    if bad.any():
+        raise NotPositiveDefinite(int(np.argmax(bad)), iteration, 0.0)
+
+
+@contextmanager
+def not_positive_definite(w: Array, statistic: str, iteration: int | None,
+                          reg_covar: float) -> Iterator[None]:
+    """An M-step from the scatters w (with reg_covar) whose linear algebra fails (an SVD
+    that does not converge, a singular matrix: the iterative M-steps, on scatters that are
+    not positive definite to rounding) raises NotPositiveDefinite, as the factorisation
+    of its covariances would, for the first scatter that is not."""
+    try:
+        yield
+    except np.linalg.LinAlgError:
+        bad = (_first_not_pd(w) if statistic == MATRIX
+               else int(np.argmin((w > 0).all(axis=-1))))
+        raise NotPositiveDefinite(bad, iteration, reg_covar) from None
 
 
 def _first_not_pd(matrices: Array) -> int:
