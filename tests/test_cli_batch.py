@@ -319,6 +319,21 @@ def test_nothing_to_fit_is_an_error(tmp_path: Path) -> None:
     assert f"no datasets found in {tmp_path}" in result.stderr
 
 
+def test_nothing_found_names_every_default_pattern(tmp_path: Path) -> None:
+    """The message lists what the search looks for (app.discover), compressed text and
+    Parquet included."""
+    from emgmm_cli.app.discover import DEFAULT_BINARY, DEFAULT_FILES, DEFAULT_TEXT
+    from emgmm_cli.io.formats import CODEC_BY_EXT
+
+    (tmp_path / "empty").mkdir()
+    result = invoke("batch", str(tmp_path / "empty"), "-k", "2",
+                    "--output-dir", str(tmp_path / "o"))
+    assert result.exit_code == 1
+    assert f"(looked for {DEFAULT_FILES};" in result.stderr
+    for ext in (*DEFAULT_TEXT, *DEFAULT_BINARY, *CODEC_BY_EXT):
+        assert ext in result.stderr
+
+
 def test_output_dir_inside_the_data_is_not_searched(tmp_path: Path) -> None:
     write_csv(tmp_path / "p.csv", blobs(np.random.default_rng(1), 60, 2))
     for _ in range(2):

@@ -149,7 +149,7 @@ def _datasets(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive
     if not items:
         raise click.ClickException(
             f"no datasets found in {', '.join(paths)} (looked for "
-            f"{', '.join(patterns) or '*.csv, *.tsv, *.npy'}"
+            f"{', '.join(patterns) or DEFAULT_FILES}"
             f"{'' if recursive else '; --recursive looks in subdirectories'})")
     return items
 
