@@ -131,6 +131,32 @@ def test_a_broken_transform_is_refused_naming_the_field(
     assert result.stderr == f"Error: {path.name}: {message}\n"
 
 
+#: Fields that must be finite, each set to a number Python's json reads but that is not.
+NOT_FINITE: list[tuple[dict[str, Any], str]] = [
+    ({"log_likelihood": float("nan")},
+     "field 'log_likelihood': expected a finite number or null, got NaN"),
+    ({"bic": float("inf")}, "field 'bic': expected a finite number or null, got Infinity"),
+    ({"means": [[0.0, float("nan")], [1.0, 1.0]]},
+     "field 'means': holds a value that is not finite"),
+    ({"transform_scale": [1.0, float("inf")]},
+     "field 'transform.scale': expected 2 finite numbers (one per feature)"),
+]
+
+
+@pytest.mark.parametrize(("changes", "message"), NOT_FINITE,
+                         ids=[next(iter(c)) for c, _ in NOT_FINITE])
+@pytest.mark.parametrize("command", ["info", "predict", "score", "sample"])
+def test_a_number_that_is_not_finite_is_refused_naming_the_field(
+        folder: Path, standardized: dict[str, Any], changes: dict[str, Any],
+        message: str, command: str) -> None:
+    path = folder / f"not-finite-{next(iter(changes))}.json"
+    path.write_text(json.dumps(edited(standardized, **changes)))  # writes NaN, Infinity
+    args = [command, path.name] + (["x.csv"] if command in ("predict", "score") else [])
+    result = run(*args, *(["-n", "3"] if command == "sample" else []), cwd=folder)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {path.name}: {message}\n"
+
+
 def test_a_model_without_its_transform_is_not_silently_wrong(
         folder: Path, standardized: dict[str, Any]) -> None:
     # a version 2 document whose transform was dropped still loads (the field is optional)

@@ -234,9 +234,10 @@ def load_model(path: str) -> LoadedModel:
 
     Checks, each failure a one-line DataError naming the file: valid JSON holding an
     object; format "emgmm-model" and a version this code reads; every field of
-    REQUIRED_FIELDS (and of REQUIRED_OPTIONS in "options") present with the right type;
+    REQUIRED_FIELDS (and of REQUIRED_OPTIONS in "options") present with the right type,
+    every number finite (json reads NaN and Infinity; _is_finite and _array refuse them);
     weights (K,) >= 0 summing to 1; means (K, D); covariances of the family's shape,
-    finite, symmetric and positive definite, sharing the volume, shape or orientation
+    symmetric and positive definite, sharing the volume, shape or orientation
     their family shares across components (Family.unequal); feature_names D strings.
     """
     from ..engine.errors import NotPositiveDefinite
@@ -376,6 +377,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_finite(value: Any) -> bool:
+    """A JSON number that is finite: Python's json reads NaN and Infinity, which no field
+    of a model may hold (a criterion that was not finite is written as null)."""
+    return _is_number(value) and math.isfinite(value)
+
+
 def _which(cov_type: str, component: int) -> str:
     """'component 2: covariance', or 'the tied covariance' when components share it."""
     from ..engine.families import family
@@ -486,8 +493,9 @@ def _check_equal(path: str, cov_type: str, covariances: Any, k: int, d: int) -> 
                            f"component one {what}")
 
 
-def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
-    """The fit's record: types of what `info` shows."""
+def _metadata_checks(doc: dict[str, Any], k: int) -> dict[str, tuple[Any, str]]:
+    """What each field of the fit's record must hold, and how a message says it; the
+    optional fields only where the document has them."""
     checks: dict[str, tuple[Any, str]] = {
         "emgmm_version": (lambda v: isinstance(v, str), "a string"),
         "source": (lambda v: isinstance(v, str), "a string"),
@@ -500,19 +508,27 @@ def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
         "events": (lambda v: isinstance(v, list) and all(isinstance(e, dict) for e in v),
                    "a list of objects"),
         "restart_log_likelihoods": (
-            lambda v: isinstance(v, list) and all(c is None or _is_number(c) for c in v),
-            "a list of numbers"),
+            lambda v: isinstance(v, list) and all(c is None or _is_finite(c) for c in v),
+            "a list of finite numbers or nulls"),
         "options": (lambda v: isinstance(v, dict), "an object"),
     }
     for name in ("log_likelihood", "mean_log_likelihood", "bic", "aic", "icl"):
-        checks[name] = (lambda v: v is None or _is_number(v), "a number or null")
-    if "origin" in doc:  # optional: files of earlier versions lack them
-        checks["origin"] = (lambda v: isinstance(v, str), "a string")
-    if "restart_origins" in doc:
-        checks["restart_origins"] = (
-            lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
-            "a list of strings")
-    for name, (ok, expected) in checks.items():
+        checks[name] = (lambda v: v is None or _is_finite(v), "a finite number or null")
+    optional: dict[str, tuple[Any, str]] = {  # files of earlier versions, or other fits, lack them
+        "origin": (lambda v: isinstance(v, str), "a string"),
+        "restart_origins": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+                            "a list of strings"),
+        WEIGHTS_FIELD: (lambda v: _is_finite(v) and v > 0, "a finite number > 0"),
+        "n_dropped": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        "n_incomplete": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    }
+    checks.update({name: check for name, check in optional.items() if name in doc})
+    return checks
+
+
+def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
+    """The fit's record: types of what `info` shows, its numbers finite (_is_finite)."""
+    for name, (ok, expected) in _metadata_checks(doc, k).items():
         if not ok(doc[name]):
             raise _field_error(path, name, f"expected {expected}, got {json_text(doc[name])}")
     from ..engine.options import INPUT_SPECS, OPTION_SPECS
@@ -549,7 +565,7 @@ def _check_transform(path: str, doc: dict[str, Any], d: int) -> None:
     for name in ("center", "scale"):
         part = value.get(name)
         if not isinstance(part, list) or len(part) != d or not all(
-                _is_number(v) and math.isfinite(v) for v in part):
+                _is_finite(v) for v in part):
             raise _field_error(path, f"{TRANSFORM_FIELD}.{name}",
                                f"expected {d} finite numbers (one per feature)")
     if not all(v > 0 for v in value["scale"]):
