@@ -43,6 +43,61 @@ def _num(v: Any, digits: int = 4) -> str:
     return f"{v:.{digits}g}" if abs(v) < 1e5 else f"{v:.{digits + 3}g}"
 
 
+#: Where fixed decimals stop reading well.  A column of numbers shown to a few significant
+#: digits (means, standard deviations, weights) is written in scientific notation, with
+#: those significant digits, from LARGE on, where fixed decimals would print digits that
+#: are not significant (hundreds of them near 1e300); log-likelihoods and criteria,
+#: shown to two decimals because every digit is compared, from LARGE_EXACT on, where
+#: float64 no longer holds their second decimal.  Any column whose largest nonzero
+#: magnitude is below SMALL is scientific too (fixed decimals would show 0.000).
+LARGE = 1e6
+LARGE_EXACT = 1e13
+SMALL = 1e-3
+#: The significant digits of a log-likelihood or criterion in scientific notation.
+EXACT_DIGITS = 10
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How every number of one column is written: with places fixed decimals, or, where
+    places is None, in scientific notation with digits significant digits."""
+
+    places: int | None
+    digits: int = 4
+
+    def __call__(self, value: float) -> str:
+        if self.places is None:
+            return f"{float(value):.{self.digits - 1}e}"
+        return f"{float(value):.{self.places}f}"
+
+
+def _beyond_fixed(values: Sequence[float], large: float = LARGE) -> bool:
+    """Whether the largest finite magnitude of values is beyond what fixed decimals show:
+    large or more, or below SMALL but not 0 (the rule of LARGE above)."""
+    big = max((abs(float(v)) for v in values if math.isfinite(float(v))), default=0.0)
+    return big >= large or 0 < big < SMALL
+
+
+def number_format(values: Sequence[float], digits: int = 4, *, places: int | None = None,
+                  large: float = LARGE) -> NumberFormat:
+    """The one format of a column of values: places decimals (by default decimals(values,
+    digits)), or scientific with digits significant digits where the column is beyond
+    them (_beyond_fixed)."""
+    if _beyond_fixed(values, large):
+        return NumberFormat(None, digits)
+    return NumberFormat(decimals(values, digits) if places is None else places, digits)
+
+
+def vector_formats(vectors: Sequence[Sequence[float]], digits: int = 4) -> list[NumberFormat]:
+    """The formats of a table column of vectors (a mean per component), one per dimension:
+    the same decimals for every dimension shown fixed (those of the largest of them),
+    scientific for a dimension whose values are beyond fixed decimals (_beyond_fixed)."""
+    dims = list(zip(*vectors))
+    beyond = [_beyond_fixed(values) for values in dims]
+    places = decimals([v for values, b in zip(dims, beyond) if not b for v in values], digits)
+    return [NumberFormat(None if b else places, digits) for b in beyond]
+
+
 def decimals(values: Sequence[float], digits: int = 4) -> int:
     """The decimals that show the largest of values with digits significant digits
     (0 to 6): one format for every number of a column."""
@@ -52,8 +107,8 @@ def decimals(values: Sequence[float], digits: int = 4) -> int:
     return min(6, max(0, digits - 1 - math.floor(math.log10(big))))
 
 
-def _vector(values: Sequence[float], places: int, limit: int = 6) -> str:
-    shown = ", ".join(f"{float(v):.{places}f}" for v in values[:limit])
+def _vector(values: Sequence[float], formats: Sequence[NumberFormat], limit: int = 6) -> str:
+    shown = ", ".join(fmt(v) for v, fmt in zip(values[:limit], formats))
     more = f", … (+{len(values) - limit})" if len(values) > limit else ""
     return f"({shown}{more})"
 
@@ -86,15 +141,17 @@ def _summaries(doc: dict[str, Any]) -> list[Any]:
             for c in summaries]
 
 
-def covariance_summary(doc: dict[str, Any], k: int, places: int | None = None) -> str:
+def covariance_summary(doc: dict[str, Any], k: int,
+                       formats: Sequence[NumberFormat] | None = None) -> str:
     """Standard deviations per dimension and, for general matrices, the strongest
     correlation: a one-line picture of component k's covariance (Family.summary), the
-    standard deviations with places decimals (default: four significant digits)."""
+    standard deviations in formats, one per dimension (default: vector_formats of their
+    own, four significant digits)."""
     summary = _summaries(doc)[k]
-    places = decimals(summary.sd) if places is None else places
+    formats = vector_formats([summary.sd]) if formats is None else formats
     if summary.isotropic:
-        return f"sd {summary.sd[0]:.{places}f} (all dims)"
-    text = "sd " + _vector(summary.sd, places)
+        return f"sd {formats[0](summary.sd[0])} (all dims)"
+    text = "sd " + _vector(summary.sd, formats)
     if summary.correlation is not None:
         i, j, r = summary.correlation
         text += f", corr[{i},{j}] {r:+.2f}"
@@ -157,14 +214,14 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     table.add_column("weight", justify="right")
     table.add_column("mean")
     table.add_column("covariance")
-    mean_places = decimals([v for k in range(doc["n_components"])
-                            for v in component_mean(doc, k)])
-    sd_places = decimals([v for summary in _summaries(doc) for v in summary.sd])
+    mean_formats = vector_formats([component_mean(doc, k) for k in range(doc["n_components"])])
+    sd_formats = vector_formats([summary.sd for summary in _summaries(doc)])
+    weight_format = number_format(doc["weights"], places=4)
     for k in range(doc["n_components"]):
         flag = " [yellow](degenerate)[/yellow]" if k in doc["degenerate"] else ""
-        table.add_row(f"{k}{flag}", f"{doc['weights'][k]:.4f}",
-                      _vector(component_mean(doc, k), mean_places),
-                      covariance_summary(doc, k, sd_places))
+        table.add_row(f"{k}{flag}", weight_format(doc["weights"][k]),
+                      _vector(component_mean(doc, k), mean_formats),
+                      covariance_summary(doc, k, sd_formats))
     console.print(table)
 
 
@@ -512,10 +569,11 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
 
 
 def _fixed(v: Any, places: int = 2) -> str:
-    """A criterion or log-likelihood with two decimals ("-" when missing)."""
+    """A criterion or log-likelihood with two decimals ("-" when missing), scientific
+    beyond what they show (number_format, up to LARGE_EXACT)."""
     if v is None or not math.isfinite(v):
         return "-"
-    return f"{v:.{places}f}"
+    return number_format([v], EXACT_DIGITS, places=places, large=LARGE_EXACT)(v)
 
 
 @contextmanager

@@ -211,3 +211,66 @@ def test_no_color_leaves_out_every_colour_on_a_terminal(tmp_path: Path, command:
     if command == "batch":
         (tmp_path / "out").rename(tmp_path / "out-plain")
     assert COLOUR.search(run_on_a_terminal(args))
+
+
+@pytest.mark.parametrize(("exponent", "ordinary"), [("e300", "e+299"), ("e-300", "e-301")])
+def test_summaries_show_huge_and_tiny_values_in_scientific_notation(
+        tmp_path: Path, exponent: str, ordinary: str) -> None:
+    """Column a at +-1e300 showed its means and standard deviations as 300-digit integers
+    (cut with "…" in the table) and at +-1e-300 as 0.000, in the fit summary, info's table
+    and info's text.  Now such a dimension is in scientific notation with four significant
+    digits while column b keeps its fixed decimals."""
+    rows = "".join(f"{sign}1{exponent},{b}\n" for sign, b in zip("+-+-+-", range(1, 7)))
+    (tmp_path / "d.csv").write_text("a,b\n" + rows)
+    model = tmp_path / "m.json"
+    fitted = CliRunner().invoke(cli, ["fit", str(tmp_path / "d.csv"), "-k", "2",
+                                      "--standardize", "--seed", "0", "--model", str(model)],
+                                env={"EMGMM_FORCE_TTY": None})
+    assert fitted.exit_code == 0, fitted.output
+    import json
+
+    out = io.StringIO()
+    render_fit_summary(make_console(out, width=120, color=False),
+                       json.loads(model.read_text()), shape=(6, 2))
+    text = CliRunner().invoke(cli, ["info", str(model)], env={"EMGMM_FORCE_TTY": None}).stdout
+    for shown in (out.getvalue(), text):
+        assert not re.search(r"\d{20}|…|\(-?0\.0+,", shown), shown
+        assert len(re.findall(r"sd \(\d\.\d{3}" + re.escape(ordinary) + r", \d\.\d{4}\)",
+                              shown)) == 2, shown
+    assert len(re.findall(r"\(-?\d\.\d{3}" + re.escape(ordinary) + r", \d\.\d{3}\)",
+                          out.getvalue())) == 2
+
+
+def test_tables_show_huge_and_tiny_criteria_in_scientific_notation() -> None:
+    """A criterion or log-likelihood of 1e300 (a model file may say so) filled the select
+    and batch tables with hundreds of digits, and one of 1e-5 read 0.00."""
+    rows = [dict(covariance_type="full", mclust="VVV", n_components=k, status="ok",
+                 log_likelihood=-1e300, n_parameters=5, bic=1e300 * k, aic=1e-5,
+                 icl=2469135.78, converged=True, best=k == 1, message="") for k in (1, 2)]
+    out = io.StringIO()
+    render_selection(make_console(out, width=120, color=False), rows, criterion="bic")
+    text = out.getvalue()
+    assert "-1.000000000e+300" in text and "2.000000000e+300" in text
+    assert "1.000000000e-05" in text and "2469135.78" in text
+    batch = io.StringIO()
+    render_batch_summary(make_console(batch, width=120, color=False), [
+        dict(file="a.csv", rows=6, dims=2, k=2, covariance="full", iterations=3,
+             converged=True, stopped="converged", log_likelihood=-1e300, bic=2300.5,
+             seconds=0.1, status="ok")])
+    assert "-1.000000000e+300" in batch.getvalue() and "2300.50" in batch.getvalue()
+    assert not re.search(r"\d{20}|…", text + batch.getvalue())
+
+
+def test_numbers_turn_scientific_beyond_fixed_decimals() -> None:
+    """The rule of render.LARGE: fixed decimals from 1e-3 to below 1e6 (four significant
+    digits of the largest value), scientific with four significant digits beyond; one
+    format per dimension, fixed dimensions sharing their decimals."""
+    from emgmm_cli.render import number_format, vector_formats
+
+    assert [number_format([v])(v) for v in (0.0, 1e-3, 2.5, 999999.0)] == [
+        "0.000", "0.001000", "2.500", "999999"]
+    assert [number_format([v])(v) for v in (9.99e-4, 1e6, -1e300, 1e-300)] == [
+        "9.990e-04", "1.000e+06", "-1.000e+300", "1.000e-300"]
+    formats = vector_formats([[1.5, 2e7, 12.25, 5e-9], [2.5, -3e7, 0.0, 0.0]])
+    assert [[f(v) for f, v in zip(formats, row)] for row in ([1.5, 2e7, 12.25, 5e-9],)] == [
+        ["1.50", "2.000e+07", "12.25", "5.000e-09"]]
