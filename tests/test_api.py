@@ -161,7 +161,7 @@ def test_sample_takes_numpy_numbers_and_refuses_what_is_no_count(x: np.ndarray) 
     assert points.shape == (3, 2) and components.shape == (3,)
     np.testing.assert_array_equal(points, again)
     for n, seed, option in ((-1, None, "n"), (2.5, None, "n"), (True, None, "n"),
-                            (3, -1, "seed")):
+                            (2**63, None, "n"), (3, -1, "seed")):
         with pytest.raises(emgmm_cli.InvalidParameter) as info:
             emgmm_cli.sample(fitted, n, seed=seed)  # type: ignore[arg-type]
         assert info.value.option == option

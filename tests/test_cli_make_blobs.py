@@ -312,6 +312,12 @@ def test_missing_covariance_file(tmp_path: Path) -> None:
                      "comma-separated list of integers")),
     (["-n", "1.5"], ("Invalid value for '-n' / '--n-samples': '1.5' is not an integer or a "
                      "comma-separated list of integers")),
+    (["-n", "99999999999999999999"], ("Invalid value for '-n' / '--n-samples': "
+                                      "99999999999999999999 points are more than numpy can "
+                                      "index (at most 9223372036854775807)")),
+    (["-n", "9223372036854775807,1"], ("Invalid value for '-n' / '--n-samples': "
+                                       "9223372036854775808 points in all are more than numpy "
+                                       "can index (at most 9223372036854775807)")),
     (["--std", "x"], ("Invalid value for '--std': 'x' is not a number or a comma-separated list "
                       "of numbers")),
     (["--center-box", "1"], ("Invalid value for '--center-box': '1' is not two numbers LOW,HIGH "
@@ -332,6 +338,15 @@ def test_unparsable_or_conflicting_options_exit_2(args: list[str], message: str)
     assert result.exit_code == 2
     assert result.stderr.endswith(f"Error: {message}\n")
     assert result.stdout == ""
+
+
+def test_more_points_than_memory_can_hold_is_out_of_memory() -> None:
+    """2^62 points numpy can index, but their 2^66 bytes no memory holds: the command's
+    out-of-memory advice (exit 1), as for 1e10 points, not numpy's ValueError."""
+    result = run("-n", str(2**62), "--seed", "0")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == ("Error: out of memory; make fewer points with -n (or several "
+                             "files with different --seed)\n")
 
 
 def test_refuses_to_overwrite_an_input(tmp_path: Path) -> None:

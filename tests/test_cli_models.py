@@ -331,11 +331,22 @@ def test_sample_tsv_and_label_name_clash(tmp_path: Path, full: Fitted) -> None:
 @pytest.mark.parametrize("args, message", [
     ([], "Missing option '-n' / '--n-samples'."),
     (["-n", "-1"], "Invalid value for '-n' / '--n-samples': -1 is not in the range x>=0."),
+    (["-n", "99999999999999999999"], ("Invalid value for '-n' / '--n-samples': "
+                                      "99999999999999999999 points are more than numpy can "
+                                      "index (at most 9223372036854775807)")),
 ])
 def test_sample_usage_errors(full: Fitted, args: list[str], message: str) -> None:
     result = invoke("sample", str(full.model), *args)
     assert result.exit_code == 2
     assert result.stderr.endswith(f"Error: {message}\n")
+
+
+def test_sample_of_more_points_than_memory_can_hold(full: Fitted) -> None:
+    """2^62 points: a count numpy indexes, an array no memory holds (exit 1, the advice)."""
+    result = invoke("sample", str(full.model), "-n", str(2**62), "--seed", "0")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == ("Error: out of memory; draw fewer points with -n (or several "
+                             "samples with different --seed)\n")
 
 
 def test_sample_of_no_points_is_make_blobs_of_none(tmp_path: Path, full: Fitted) -> None:

@@ -141,6 +141,20 @@ def test_negative_size_names_the_blob() -> None:
         make_blobs([1, -2], CENTERS[:2], rng=rng())
 
 
+def test_more_points_than_numpy_indexes() -> None:
+    with pytest.raises(InvalidParameter, match=r"^18446744073709551614 points in all are more "
+                                               r"than numpy can index \(at most "
+                                               r"9223372036854775807\)$"):
+        make_blobs([2**63 - 1, 2**63 - 1], CENTERS[:2], rng=rng())
+    with pytest.raises(InvalidParameter, match="^9223372036854775808 points in all are more"):
+        make_blobs(split_sizes(2**63, 2), CENTERS[:2], rng=rng())
+
+
+def test_more_bytes_than_numpy_addresses_is_out_of_memory() -> None:
+    with pytest.raises(MemoryError, match="more bytes than numpy can address"):
+        make_blobs([2**62], CENTERS[:1], rng=rng())
+
+
 def test_non_integer_size() -> None:
     with pytest.raises(InvalidParameter, match="integer"):
         make_blobs([1.5, 2], CENTERS[:2], rng=rng())  # type: ignore[list-item]

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from ..engine.blobs import make_blobs
 from ..engine.dataset import Dataset
-from ..engine.options import OptionSpec, plain_number, spec
+from ..engine.options import MAX_POINTS, OptionSpec, plain_number, spec
 from ..engine.params import MixtureParams
 from ..io.errors import DataError
 from ..io.model import LoadedModel, check_features, load_model
@@ -309,7 +309,7 @@ def sample(model: Any, n: int, *, seed: int | None = None
     """n points drawn from a model, and the component each came from; n an integer >= 0,
     seed one of FitOptions' seeds (None: fresh), else InvalidParameter."""
     n, seed = plain_number(n), plain_number(seed)
-    OptionSpec(help="Points to draw.", kind=int, low=0).check("n", n)
+    OptionSpec(help="Points to draw.", kind=int, low=0, high=MAX_POINTS).check("n", n)
     spec("seed").check("seed", seed)
     return sample_points(as_model(model), n, np.random.default_rng(seed))
 

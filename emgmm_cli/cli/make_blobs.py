@@ -13,6 +13,7 @@ from .options import (
     Box,
     Centers,
     NumberList,
+    PointCounts,
     common_options,
     format_option,
     truth_options,
@@ -20,7 +21,7 @@ from .options import (
 
 
 @command("make-blobs", short_help="Generate Gaussian blob data.")
-@click.option("-n", "--n-samples", "sizes", type=NumberList(int, "integer"), default="100",
+@click.option("-n", "--n-samples", "sizes", type=PointCounts(), default="100",
               show_default=True, metavar="N|N1,N2,...",
               help="Points in all, split evenly over the centers, or one count per center.")
 @click.option("--centers", type=Centers(), metavar="ROWS|FILE",

@@ -21,7 +21,7 @@ import click
 from .. import vocab
 from ..app.requests import column_list, parse_size
 from ..io.formats import STDOUT_FORMAT, formats_help, stdout_format_names
-from ..engine.options import OPTION_SPECS, FitOptions, OptionSpec
+from ..engine.options import OPTION_SPECS, FitOptions, OptionSpec, too_many_points
 from .context import SETTINGS_KEY, pass_terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -198,6 +198,41 @@ class NumberList(click.ParamType):
         except ValueError:
             self.fail(f"{value!r} is not {'an' if self.what[0] in 'aeiou' else 'a'} {self.what} "
                       f"or a comma-separated list of {self.what}s", param, ctx)
+
+
+class PointCounts(NumberList):
+    """Numbers of points, N or one per blob N1,N2,... (make-blobs' -n), no more in all
+    than numpy can index (engine.options.MAX_POINTS); a negative one is the engine's to
+    refuse, naming its blob."""
+
+    def __init__(self) -> None:
+        super().__init__(int, "integer")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        counts = super().convert(value, param, ctx)
+        _check_points(self, counts, param, ctx)
+        return counts
+
+
+class PointCount(click.IntRange):
+    """A number of points (sample's -n): 0 or more, and no more than numpy can index."""
+
+    def __init__(self) -> None:
+        super().__init__(min=0)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> Any:
+        count = super().convert(value, param, ctx)
+        _check_points(self, [count], param, ctx)
+        return count
+
+
+def _check_points(kind: click.ParamType, counts: list[int], param: click.Parameter | None,
+                  ctx: click.Context | None) -> None:
+    why = too_many_points(counts)
+    if why is not None:
+        kind.fail(why, param, ctx)
 
 
 class Box(click.ParamType):

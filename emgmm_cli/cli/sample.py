@@ -9,6 +9,7 @@ from .errors import command
 from .options import (
     FILE_PATH,
     FORMATS_TEXT,
+    PointCount,
     common_options,
     format_option,
     model_argument,
@@ -18,7 +19,7 @@ from .options import (
 
 @command(short_help="Draw points from a saved model.")
 @model_argument
-@click.option("-n", "--n-samples", type=click.IntRange(min=0), required=True, metavar="N",
+@click.option("-n", "--n-samples", type=PointCount(), required=True, metavar="N",
               help="Number of points to draw (0: no rows, as make-blobs -n 0).")
 @click.option("--seed", type=click.IntRange(min=0),
               help="Random seed; the same seed gives the same points (default: fresh).")

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .errors import InvalidParameter
+from .options import too_many_points
 
 __all__ = ["make_blobs", "random_centers", "split_sizes"]
 
@@ -92,9 +93,7 @@ def make_blobs(
             )
         factors = _cholesky_factors(covariances, k, d)
 
-    n = sum(counts)
-    x = np.empty((n, d), dtype=np.float64)
-    labels = np.empty(n, dtype=np.int64)
+    x, labels = _allocate(sum(counts), d)
     start = 0
     for j, n_j in enumerate(counts):
         stop = start + n_j
@@ -107,6 +106,16 @@ def make_blobs(
         labels[start:stop] = j
         start = stop
     return x, labels
+
+
+def _allocate(n: int, d: int) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Room for n points of d coordinates and their labels.  More bytes than numpy can
+    address (it says ValueError: array is too big) is more memory than there is."""
+    try:
+        return np.empty((n, d), dtype=np.float64), np.empty(n, dtype=np.int64)
+    except ValueError:
+        raise MemoryError(f"{n} points of {d} coordinates take more bytes than numpy can "
+                          "address") from None
 
 
 # --- validation helpers -----------------------------------------------------------------
@@ -151,6 +160,9 @@ def _check_sizes(sizes: Sequence[int], k: int) -> list[int]:
         if n_j < 0:
             raise InvalidParameter(f"blob {j}: size must be >= 0, got {n_j}")
         counts.append(n_j)
+    why = too_many_points(counts)
+    if why is not None:
+        raise InvalidParameter(why)
     return counts
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from collections.abc import Callable, Mapping
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,20 @@ from .errors import InvalidParameter
 
 #: Seeds are recorded in JSON and must survive tools that hold numbers as doubles.
 MAX_SEED = 2**53 - 1
+
+#: The most points a command or a call draws: numpy counts an array's rows with its index
+#: type, whose largest value is sys.maxsize (2^63 - 1 on a 64-bit machine).
+MAX_POINTS = sys.maxsize
+
+
+def too_many_points(counts: Sequence[int]) -> str | None:
+    """Why these counts of points (one, or one per blob) cannot be drawn, or None: more
+    than MAX_POINTS in all.  A negative count adds nothing here (it is refused apart)."""
+    total = sum(max(count, 0) for count in counts)
+    if total <= MAX_POINTS:
+        return None
+    in_all = " in all" if len(counts) > 1 else ""
+    return (f"{total} points{in_all} are more than numpy can index (at most {MAX_POINTS})")
 
 
 @dataclass(frozen=True)
