@@ -208,6 +208,59 @@ def test_points_far_from_zero_keep_their_decimals(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back, [[1e9, 5.0], [1e9 + 8, 9.0]])
 
 
+#: What make-blobs says of points that float64 cannot hold (the option-naming prefix aside).
+BEYOND = ("lie beyond the float64 range (about -1.8e+308 to 1.8e+308); give a smaller "
+          "center or std")
+
+
+@pytest.mark.filterwarnings("error")  # numpy's overflow warnings would fail the command
+@pytest.mark.parametrize("args, message", [
+    (["-n", "4", "--centers", "1e308,0", "--std", "1e308"],
+     f"--centers, --std: blob 0: points around center (1e+308, 0) with std 1e+308 {BEYOND}"),
+    (["-n", "10", "--centers", "1e308,0;-1e308,0", "--std", "1e308"],
+     f"--centers, --std: blob 0: points around center (1e+308, 0) with std 1e+308 {BEYOND}"),
+    (["-n", "10", "--centers", "1,1;1e308,0", "--std", "1,1e308"],
+     f"--centers, --std: blob 1: points around center (1e+308, 0) with std 1e+308 {BEYOND}"),
+    (["-n", "10", "--center-box=-1e308,-1e307", "--std", "1e308"],
+     "--center-box, --std: blob 0: points around center (-4.26734e+307, -7.57192e+307) "
+     f"with std 1e+308 {BEYOND}"),
+])
+def test_points_beyond_float64_are_bad_usage(tmp_path: Path, args: list[str],
+                                             message: str) -> None:
+    """Such points were written as inf (exit 0), after numpy's overflow warnings, or ended
+    in an internal error; now the drawn points are checked, and nothing is written."""
+    out = tmp_path / "points.csv"
+    result = run(*args, "--seed", "0", "-o", str(out))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr.startswith("Usage: ")
+    assert result.stderr.endswith(f"\nError: {message}\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_points_beyond_float64_in_a_real_process() -> None:
+    """numpy's warnings reach a real process's stderr (pytest records them otherwise)."""
+    done = subprocess.run([str(EMGMM), "make-blobs", "-n", "4", "--centers", "1e308,0",
+                           "--std", "1e308", "--seed", "0"], capture_output=True, text=True,
+                          check=False)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines()[-1] == (
+        f"Error: --centers, --std: blob 0: points around center (1e+308, 0) with std 1e+308 "
+        f"{BEYOND}")
+    assert "Warning" not in done.stderr
+
+
+@pytest.mark.filterwarnings("error")
+def test_huge_covariances_draw_finite_points(tmp_path: Path) -> None:
+    """Covariances near the float64 maximum: their factor was taken from c + c.T, which
+    overflowed (inf points, exit 0); the points lie within sqrt of it of the centre."""
+    path = cov_file(tmp_path, [[[1.7e308, 0.0], [0.0, 1.7e308]]])
+    _, data = table(ok("-n", "50", "--centers", "1.7e308,0", "--covariances", path,
+                       "--seed", "0"))
+    assert np.all(np.isfinite(data)) and data.shape == (50, 2)
+    assert np.all(np.abs(data[:, 1]) < 10 * np.sqrt(1.7e308))
+    assert np.all(data[:, 0] == 1.7e308)
+
+
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     args = ["-n", "500", "--n-centers", "4", "--dim", "3", "--std", "1,2,0.5,1"]
     first = ok(*args, "--seed", "11")

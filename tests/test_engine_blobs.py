@@ -155,6 +155,17 @@ def test_more_bytes_than_numpy_addresses_is_out_of_memory() -> None:
         make_blobs([2**62], CENTERS[:1], rng=rng())
 
 
+@pytest.mark.filterwarnings("error")
+def test_points_beyond_float64_name_the_blob() -> None:
+    with pytest.raises(InvalidParameter, match=r"^blob 1: points around center \(1e\+308, 0\) "
+                                               r"with std 1e\+308 lie beyond the float64 "
+                                               r"range") as info:
+        make_blobs([3, 3], [[0.0, 0.0], [1e308, 0.0]], std=[1.0, 1e308], rng=rng())
+    assert info.value.option == "centers"
+    x, _ = make_blobs([3], [[1.7e308, 0.0]], std=1e291, rng=rng())  # below the rounding step
+    assert np.all(x[:, 0] == 1.7e308)
+
+
 def test_non_integer_size() -> None:
     with pytest.raises(InvalidParameter, match="integer"):
         make_blobs([1.5, 2], CENTERS[:2], rng=rng())  # type: ignore[list-item]

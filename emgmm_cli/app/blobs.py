@@ -156,6 +156,9 @@ def run_make_blobs(req: BlobRequest) -> None:
         x, labels = make_blobs(sizes, centers, std=req.std if req.std is not None else 1.0,
                                covariances=cov, rng=rng)
     except InvalidParameter as exc:
+        if exc.option == "centers":  # a point beyond float64's range
+            given = "--centers" if req.centers is not None else "--center-box"
+            raise UsageProblem(f"{given}, --std: {exc}") from None
         if req.covariances and "covariance" in str(exc):
             raise DataError(req.covariances, str(exc)) from None
         raise UsageProblem(str(exc)) from None  # sizes or spreads out of range

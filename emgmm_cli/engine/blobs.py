@@ -19,6 +19,8 @@ from .options import too_many_points
 
 __all__ = ["make_blobs", "random_centers", "split_sizes"]
 
+FLOAT_MAX = float(np.finfo(np.float64).max)
+
 
 def split_sizes(n_total: int, k: int) -> list[int]:
     """Split n_total points over k blobs as evenly as possible.
@@ -97,12 +99,8 @@ def make_blobs(
     start = 0
     for j, n_j in enumerate(counts):
         stop = start + n_j
-        z = rng.standard_normal((n_j, d))
-        if factors is None:
-            block = z * scales[j]
-        else:
-            block = z @ factors[j].T
-        x[start:stop] = block + mu[j]
+        x[start:stop] = _blob_points(j, rng.standard_normal((n_j, d)), mu[j], scales[j],
+                                     None if factors is None else factors[j])
         labels[start:stop] = j
         start = stop
     return x, labels
@@ -116,6 +114,26 @@ def _allocate(n: int, d: int) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     except ValueError:
         raise MemoryError(f"{n} points of {d} coordinates take more bytes than numpy can "
                           "address") from None
+
+
+def _blob_points(j: int, z: NDArray[np.float64], center: NDArray[np.float64], scale: float,
+                 factor: NDArray[np.float64] | None) -> NDArray[np.float64]:
+    """Blob j's points from standard normal draws z: center + L z with L the Cholesky
+    factor of its covariance (whose entries, at most sqrt(FLOAT_MAX) = 1.3e154, carry no
+    point beyond the float64 range), or center + scale z.  Those are checked themselves:
+    exactly a std that carries one beyond the range is refused (InvalidParameter, option
+    "centers"), computed without numpy's warnings."""
+    if factor is not None:
+        return z @ factor.T + center
+    with np.errstate(over="ignore"):
+        points = z * scale + center
+    if not np.isfinite(points).all():
+        where = ", ".join(f"{c:g}" for c in center)
+        raise InvalidParameter(
+            f"blob {j}: points around center ({where}) with std {scale:g} lie beyond the "
+            f"float64 range (about -{FLOAT_MAX:.2g} to {FLOAT_MAX:.2g}); give a smaller "
+            "center or std", option="centers")
+    return points
 
 
 # --- validation helpers -----------------------------------------------------------------
@@ -201,7 +219,7 @@ def _cholesky_factors(covariances: ArrayLike, k: int, d: int) -> NDArray[np.floa
         if not np.allclose(c, c.T, rtol=1e-10, atol=1e-12 * scale):
             raise InvalidParameter(f"blob {j}: covariance is not symmetric")
         try:
-            factors[j] = np.linalg.cholesky(0.5 * (c + c.T))
+            factors[j] = np.linalg.cholesky(0.5 * c + 0.5 * c.T)  # c + c.T may overflow
         except np.linalg.LinAlgError:
             raise InvalidParameter(f"blob {j}: covariance is not positive definite") from None
     return factors
