@@ -261,6 +261,16 @@ def test_huge_covariances_draw_finite_points(tmp_path: Path) -> None:
     assert np.all(data[:, 0] == 1.7e308)
 
 
+@pytest.mark.filterwarnings("error")
+def test_the_widest_center_box() -> None:
+    """A box as wide as a float64 holds: centres drawn in it (before, a wider one ended in
+    numpy's OverflowError: high - low range exceeds valid bounds)."""
+    _, data = table(ok("-n", "30", "--center-box=-8e307,8e307", "--std", "0", "--seed", "0",
+                       *TRUTH))
+    assert np.all(np.abs(data[:, :2]) <= 8e307) and np.all(np.isfinite(data))
+    assert np.max(np.abs(data[:, :2])) > 1e307
+
+
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     args = ["-n", "500", "--n-centers", "4", "--dim", "3", "--std", "1,2,0.5,1"]
     first = ok(*args, "--seed", "11")
@@ -301,6 +311,8 @@ def test_failed_run_writes_nothing(tmp_path: Path) -> None:
     (["--centers", "1,1;2"], "--centers: center 1 has 1 coordinate but center 0 has 2"),
     (["--center-box", "5,1"], "--center-box: LOW must be below HIGH, got 5,1"),
     (["--center-box=-inf,5"], "--center-box: LOW and HIGH must be finite, got -inf,5"),
+    (["--center-box=-1e308,1e308"], ("--center-box: HIGH - LOW must be at most 1.8e+308 (a "
+                                     "finite float64), got -1e+308,1e+308")),
 ])
 def test_impossible_requests_are_bad_usage(args: list[str], message: str) -> None:
     """Negative sizes or spreads and counts or dimensions that disagree are usage errors

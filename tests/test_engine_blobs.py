@@ -229,6 +229,8 @@ def test_rng_must_be_a_generator() -> None:
 def test_random_centers_rejects_bad_box() -> None:
     with pytest.raises(InvalidParameter, match="low < high"):
         random_centers(2, 2, (5.0, 5.0), rng=rng())
+    with pytest.raises(InvalidParameter, match=r"finite width high - low, got \(-1e\+308, "):
+        random_centers(2, 2, (-1e308, 1e308), rng=rng())
     with pytest.raises(InvalidParameter, match="blobs"):
         random_centers(0, 2, rng=rng())
     with pytest.raises(InvalidParameter, match="dimensions"):

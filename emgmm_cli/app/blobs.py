@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,9 @@ def resolve_centers(req: BlobRequest, rng: np.random.Generator,
         if not box[0] < box[1]:
             raise UsageProblem(f"--center-box: LOW must be below HIGH, got "
                                f"{box[0]:g},{box[1]:g}")
+        if not math.isfinite(box[1] - box[0]):
+            raise UsageProblem(f"--center-box: HIGH - LOW must be at most {sys.float_info.max:.2g}"
+                               f" (a finite float64), got {box[0]:g},{box[1]:g}")
         return random_centers(k, d, box, rng=rng)
     if req.center_box is not None:
         raise UsageProblem("--center-box applies to random centers; drop it or --centers")

@@ -54,8 +54,9 @@ def random_centers(
     if len(box) != 2:
         raise InvalidParameter(f"box must be a pair (low, high), got {box!r}")
     low, high = float(box[0]), float(box[1])
-    if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise InvalidParameter(f"box must satisfy low < high with finite ends, got ({low:g}, {high:g})")
+    if not (math.isfinite(high - low) and low < high):
+        raise InvalidParameter(f"box must satisfy low < high with a finite width high - low, got "
+                               f"({low:g}, {high:g})")
     _check_rng(rng)
     return rng.uniform(low, high, size=(k, d)).astype(np.float64, copy=False)
 
