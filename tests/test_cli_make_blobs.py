@@ -271,6 +271,17 @@ def test_the_widest_center_box() -> None:
     assert np.max(np.abs(data[:, :2])) > 1e307
 
 
+@pytest.mark.filterwarnings("error")
+def test_points_whose_spread_float64_cannot_hold(tmp_path: Path) -> None:
+    """Points at +-1e308 are finite, their spread (2e308) is not: the writer measured it
+    with numpy's overflow warning, then died of it (internal error: OverflowError)."""
+    centers = tmp_path / "c.csv"
+    out = ok("-n", "4", "--centers", "1e308,0;-1e308,0", "--std", "0", "--seed", "0",
+             "--centers-out", str(centers))
+    assert out == "x0,x1\n1e+308,0\n1e+308,0\n-1e+308,0\n-1e+308,0\n"
+    assert centers.read_text() == "x0,x1\n1e+308,0\n-1e+308,0\n"
+
+
 def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path) -> None:
     args = ["-n", "500", "--n-centers", "4", "--dim", "3", "--std", "1,2,0.5,1"]
     first = ok(*args, "--seed", "11")

@@ -94,6 +94,7 @@ def test_matrix_round_trip_through_the_reader(tmp_path: Path) -> None:
     np.testing.assert_allclose(read_points(str(tmp_path / "m.tsv")).x, x, rtol=1e-9)
 
 
+@pytest.mark.filterwarnings("error")
 def test_spread_digits() -> None:
     """DIGITS where values are of the size of their spread; one more digit per power of
     ten the largest value exceeds the spread by, up to a float64's 17; a constant column
@@ -108,6 +109,7 @@ def test_spread_digits() -> None:
     assert digits(np.array([0.0, 0.0])) == 10
     assert digits(np.array([np.nan, -np.inf, 2.0, 3.0])) == 10  # no warning either
     assert digits(np.array([np.nan])) == 10
+    assert digits(np.array([1e308, -1e308])) == 10  # a spread float64 cannot hold
 
 
 def test_coordinates_keep_their_spread(tmp_path: Path) -> None:

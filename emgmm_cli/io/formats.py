@@ -176,8 +176,8 @@ def spread_digits(col: np.ndarray) -> int:
     finite = col[(col == col) & (abs(col) < math.inf)]  # array methods: no numpy here
     if finite.size == 0:
         return DIGITS
-    top, spread = float(abs(finite).max()), float(finite.max() - finite.min())
-    if top == 0:
+    top, spread = float(abs(finite).max()), float(finite.max()) - float(finite.min())
+    if top == 0 or spread == math.inf:  # a spread beyond float64's range is wider than top
         return DIGITS
     if not spread > 0:
         return ROUND_TRIP_DIGITS
