@@ -286,6 +286,29 @@ def test_skip_existing_keeps_complete_outputs_fitted_alike(
         ("ok", "2"), ("ok", "2")]
 
 
+def test_skip_existing_fits_again_data_written_since_their_model(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A data file replaced after its batch kept the old results under --skip-existing:
+    20 labels for 14 rows, status skipped, exit 0.  Now data modified at or after their
+    model.json are fitted again (make's rule); untouched data are still kept."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    for name, n, seed in (("a", "20", "0"), ("b", "30", "1")):
+        assert invoke("make-blobs", "-n", n, "--n-centers", "2", "--seed", seed, "-o",
+                      f"data/{name}.csv").exit_code == 0
+    args = ["batch", "data", "-k", "2", "--seed", "0", "--output-dir", "res", "-q"]
+    assert invoke(*args).exit_code == 0
+    assert invoke("make-blobs", "-n", "14", "--n-centers", "2", "--seed", "7", "-o",
+                  "data/a.csv").exit_code == 0
+    fitted = (tmp_path / "res" / "a" / "model.json").stat().st_mtime_ns
+    os.utime("data/a.csv", ns=(fitted, fitted))  # the same tick: not known to be older
+    again = invoke(*args, "--skip-existing")
+    assert again.exit_code == 0, again.stderr
+    rows = {r["file"]: (r["status"], r["rows"]) for r in read_summary(tmp_path / "res/summary.csv")}
+    assert rows == {"data/a.csv": ("ok", "14"), "data/b.csv": ("skipped", "30")}
+    assert len((tmp_path / "res" / "a" / "labels.csv").read_text().split()) == 14
+
+
 # --------------------------------------------------------------------------- refusals
 
 

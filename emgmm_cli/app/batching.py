@@ -328,13 +328,15 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
                  ) -> BatchRow | None:
     """The summary row of a dataset whose outputs are complete, or None to fit it.
 
-    Complete: every output exists (model.json is written last), and model.json is an
-    emgmm model fitted with the fit options asked for now (every FitOptions field but the
-    seed, which must match when one was given) and the same inputs (_options_match); with a selection, but K, family and
-    seed, which are the chosen cell's: selection.csv must then hold the grid asked for,
-    each cell with the seed derived from the one given, and mark best the cell the
-    criterion picks from its numbers, and model.json must be that cell's fit.  Without a
-    selection, a folder holding a selection.csv is a selection's: fitted again.
+    Complete: every output exists (model.json is written last), the data file has not
+    been written since model.json was (its modification time is older), and model.json
+    is an emgmm model fitted with the fit options asked for now (every FitOptions field
+    but the seed, which must match when one was given) and the same inputs
+    (_options_match); with a selection, every field but K, family and seed, which are the
+    chosen cell's: selection.csv must then hold the grid asked for, each cell with the
+    seed derived from the one given, and mark best the cell the criterion picks from its
+    numbers, and model.json must be that cell's fit.  Without a selection, a folder
+    holding a selection.csv is a selection's: fitted again.
     """
     dest = destinations(settings, item.out_dir)
     if not all(os.path.isfile(p) for p in dest.values()):
@@ -342,6 +344,9 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
     if settings.select is None and os.path.exists(os.path.join(item.out_dir, SELECTION_NAME)):
         return None
     try:
+        # make's rule: data written at or after its model.json are not what was fitted
+        if os.stat(item.path).st_mtime_ns >= os.stat(dest["model"]).st_mtime_ns:
+            return None
         with open(dest["model"], encoding="utf-8") as fh:
             doc = json.load(fh)
         if doc.get("format") != "emgmm-model" or not _options_match(

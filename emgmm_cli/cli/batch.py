@@ -70,8 +70,8 @@ from .options import (
 @click.option("--skip-existing", is_flag=True,
               help="Keep the results of datasets whose outputs are complete and were "
                    "fitted with the same options and inputs (sample weights, known labels, "
-                   "--missing, unchanged files beside the data): resume an interrupted "
-                   "batch.")
+                   "--missing, unchanged files beside the data) from a data file not "
+                   "modified since: resume an interrupted batch.")
 @click.option("--summary", metavar="FILE", type=FILE_PATH,
               help=f"Also write the summary table to FILE ({TEXT_FORMATS_TEXT} by "
                    "extension; '-': stdout, CSV unless --format says otherwise).")
