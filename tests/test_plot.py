@@ -106,6 +106,18 @@ def test_plot_draws_every_kind_as_an_image(models: dict[str, Path], tmp_path: Pa
     check_image(out)
 
 
+@pytest.mark.parametrize("dims, message", [
+    ("x1,x1", "--dims: 'x1' twice; a picture needs two different columns"),
+    ("x1,x9", "--dims: no column 'x9'; the columns are x0, x1, x2, x3")])
+def test_dims_that_cannot_make_a_picture_are_refused(models: dict[str, Path], tmp_path: Path,
+                                                    dims: str, message: str) -> None:
+    """--dims x1,x1 drew a column against itself, a diagonal line (exit 0)."""
+    out = tmp_path / "p.png"
+    result = invoke("plot", models["wide"], models["wide-data"], "--dims", dims, "-o", out)
+    assert result.exit_code == 2 and result.stderr.splitlines()[-1] == f"Error: {message}"
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_fit_and_select_draw_their_pictures(tmp_path: Path, suffix: str) -> None:
     pictures = [tmp_path / f"{name}{suffix}" for name in ("fit", "trace", "bic")]

@@ -192,6 +192,9 @@ def _basis(x: Array, names: list[str], dims: tuple[str, str] | None
         if missing:
             raise UsageProblem(f"--dims: no column {missing[0]!r}; the columns are "
                                f"{', '.join(names)}", option="--dims")
+        if dims[0] == dims[1]:
+            raise UsageProblem(f"--dims: {dims[0]!r} twice; a picture needs two different "
+                               "columns", option="--dims")
         picked = [names.index(c) for c in dims]
         return np.eye(d)[:, picked], tuple(dims)
     if d <= 2:
