@@ -456,3 +456,46 @@ def test_subprocess_info_into_grep(tmp_path: Path, full: Fitted) -> None:
     assert done.returncode == 0 and done.stderr == ""
     assert done.stdout == ("components (K): 4\nfeatures (D): 2 (x, y)\n"
                            "covariance type: full\n")
+
+
+# --- what the weights and the known labels do, as each command's help says ------------------
+
+
+def test_weights_and_known_labels_do_what_each_commands_help_says(full: Fitted,
+                                                                  tmp_path: Path) -> None:
+    """predict's and score's --help said what they do in a fit ("statistics, log-likelihood,
+    k-means start", "BIC takes the sum of the weights as n", "Semi-supervised EM").  Now
+    each command's help says what they do there, and this checks that it is so: predict
+    keeps the known rows' components and ignores the weights; score weights its total and
+    ignores the known labels."""
+    from emgmm_cli.cli.options import (LABEL_KNOWN, LABEL_WEIGHTS, SCORE_KNOWN,
+                                       SCORE_WEIGHTS)
+
+    n = len(blobs_xy())
+    weights, known = tmp_path / "w.txt", tmp_path / "k.txt"
+    w = np.ones(n)
+    w[:5] = 3.0
+    np.savetxt(weights, w)
+    plain = np.loadtxt(io.StringIO(ok("predict", str(full.model), str(BLOBS)).stdout))
+    flipped = np.full(n, -1)
+    flipped[:5] = (plain[:5] + 1) % 4
+    np.savetxt(known, flipped, fmt="%d")
+    for command, says in (("predict", (LABEL_WEIGHTS, LABEL_KNOWN)),
+                          ("score", (SCORE_WEIGHTS, SCORE_KNOWN))):
+        help_text = " ".join(ok(command, "--help").stdout.split())
+        assert all(" ".join(s.split()) in help_text for s in says)
+        assert "Semi-supervised" not in help_text and "k-means start" not in help_text
+
+    def run(command: str, *extra: str) -> NDArray[np.float64]:
+        out = ok(command, str(full.model), str(BLOBS), *extra).stdout
+        return np.loadtxt(io.StringIO(out), skiprows=1 if command == "score" else 0)
+
+    np.testing.assert_array_equal(run("predict", "--sample-weights", str(weights)), plain)
+    kept = run("predict", "--known-labels", str(known))
+    np.testing.assert_array_equal(kept[:5], flipped[:5])
+    np.testing.assert_array_equal(kept[5:], plain[5:])
+    density = run("score")
+    np.testing.assert_array_equal(run("score", "--known-labels", str(known)), density)
+    total = json.loads(ok("score", str(full.model), str(BLOBS), "--sample-weights",
+                          str(weights), "--json").stdout)
+    assert total["log_likelihood"] == pytest.approx(float(w @ density), rel=1e-8)  # 10 digits

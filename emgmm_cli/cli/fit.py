@@ -27,7 +27,7 @@ from .options import (
 
 
 @command(short_help="Cluster one dataset: labels, model, trace.")
-@input_options
+@input_options()
 @fit_options
 @click.option("-o", "--labels", "--output", "labels", metavar="FILE",
               type=FILE_PATH,

@@ -446,44 +446,60 @@ def _split_columns(ctx: click.Context, param: click.Parameter, value: str | None
     return tuple(cols)
 
 
-# How to read a data file (every command that reads data).
-read_options = compose(
-    click.option("--columns", metavar="COLS", callback=_split_columns,
-                 help="Comma-separated columns to use, by header name or 0-based index "
-                      "(default: all); a name that holds a comma in double quotes, as in "
-                      "CSV."),
-    click.option("-d", "--delimiter", metavar="CHAR",
-                 help="Field delimiter of text input (default: from the extension, ',' "
-                      "for .csv and tab for .tsv; sniffed for other text and stdin)."),
-    click.option("--header/--no-header", " /-H", default=None,
-                 help="Whether the first row is a header (default: detected: a header "
-                      "is a first row with a non-numeric field)."),
-    click.option("--weights-column", metavar="NAME",
-                 help="The column (header name or 0-based index) holding each row's "
-                      "sample weight, a number >= 0; it is not a feature.  A row of weight "
-                      "w counts as the row given w times (statistics, log-likelihood, "
-                      "k-means start), and BIC takes the sum of the weights as n."),
-    click.option("--sample-weights", metavar="FILE", type=click.Path(dir_okay=False),
-                 help="A file of one sample weight per row (one column, any input "
-                      "format), as --weights-column."),
-    click.option("--known-column", metavar="NAME",
-                 help="The column (header name or 0-based index) holding each row's known "
-                      "component, -1 where unknown; it is not a feature.  Semi-supervised "
-                      "EM: those rows keep their component, the others are inferred."),
-    click.option("--known-labels", metavar="FILE", type=click.Path(dir_okay=False),
-                 help="A file of one known component per row, as --known-column: "
-                      "text of one a line (-1 or empty where unknown), or one column of "
-                      ".npy, Parquet or JSON (as fit -o writes labels; NaN or null "
-                      "unknown)."),
-    click.option("--missing", type=click.Choice(vocab.names(vocab.MISSING)), default="error",
-                 show_default=True,
-                 help="Missing values (in text: empty fields, NA, NaN; in .npy and "
-                      "Parquet: NaN): " + vocab.listing(vocab.MISSING) + ".  Data over "
-                      "--memory-limit stay on disk; with em, the rows with a missing value "
-                      "are held in memory."),
-)
+#: What the sample weights and the known labels do, by what a command does with its data:
+#: fit a mixture (fit, select, batch), label rows by a saved model (predict, plot), or
+#: score them under it (score).
+FIT_WEIGHTS = ("A row of weight w counts as the row given w times (statistics, "
+               "log-likelihood, k-means start), and BIC takes the sum of the weights as n.")
+FIT_KNOWN = "Semi-supervised EM: those rows keep their component, the others are inferred."
+LABEL_WEIGHTS = "Labels do not depend on the weights; the column is left out, nothing more."
+LABEL_KNOWN = "Those rows keep their component; the others are labelled by the model."
+SCORE_WEIGHTS = ("The log-likelihood is sum_i w_i log p(x_i) (a row of weight 0 adds "
+                 "nothing), its mean over the sum of the weights.")
+SCORE_KNOWN = "Log-densities do not depend on the known labels; the column is left out."
 
-input_options = compose(click.argument("input", metavar="INPUT", type=FILE_PATH), read_options)
+
+def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN) -> Callable[[F], F]:
+    """How to read a data file (every command that reads data); weights and known say
+    what the sample weights and the known labels do in the command."""
+    return compose(
+        click.option("--columns", metavar="COLS", callback=_split_columns,
+                     help="Comma-separated columns to use, by header name or 0-based index "
+                          "(default: all); a name that holds a comma in double quotes, as in "
+                          "CSV."),
+        click.option("-d", "--delimiter", metavar="CHAR",
+                     help="Field delimiter of text input (default: from the extension, ',' "
+                          "for .csv and tab for .tsv; sniffed for other text and stdin)."),
+        click.option("--header/--no-header", " /-H", default=None,
+                     help="Whether the first row is a header (default: detected: a header "
+                          "is a first row with a non-numeric field)."),
+        click.option("--weights-column", metavar="NAME",
+                     help="The column (header name or 0-based index) holding each row's "
+                          "sample weight, a number >= 0; it is not a feature.  " + weights),
+        click.option("--sample-weights", metavar="FILE", type=click.Path(dir_okay=False),
+                     help="A file of one sample weight per row (one column, any input "
+                          "format), as --weights-column."),
+        click.option("--known-column", metavar="NAME",
+                     help="The column (header name or 0-based index) holding each row's known "
+                          "component, -1 where unknown; it is not a feature.  " + known),
+        click.option("--known-labels", metavar="FILE", type=click.Path(dir_okay=False),
+                     help="A file of one known component per row, as --known-column: "
+                          "text of one a line (-1 or empty where unknown), or one column of "
+                          ".npy, Parquet or JSON (as fit -o writes labels; NaN or null "
+                          "unknown)."),
+        click.option("--missing", type=click.Choice(vocab.names(vocab.MISSING)), default="error",
+                     show_default=True,
+                     help="Missing values (in text: empty fields, NA, NaN; in .npy and "
+                          "Parquet: NaN): " + vocab.listing(vocab.MISSING) + ".  Data over "
+                          "--memory-limit stay on disk; with em, the rows with a missing value "
+                          "are held in memory."),
+    )
+
+
+def input_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN) -> Callable[[F], F]:
+    """The INPUT argument and read_options."""
+    return compose(click.argument("input", metavar="INPUT", type=FILE_PATH),
+                   read_options(weights, known))
 
 #: A model file, the first argument of the commands that read one.
 model_argument = click.argument("model", metavar="MODEL", type=click.Path())

@@ -11,6 +11,8 @@ from .errors import command
 from .options import (
     IMAGE_EXTENSIONS,
     common_options,
+    LABEL_KNOWN,
+    LABEL_WEIGHTS,
     input_options,
     model_argument,
     Size,
@@ -21,7 +23,7 @@ from .options import (
 
 @command(short_help="Draw data clustered by a saved model.")
 @model_argument
-@input_options
+@input_options(LABEL_WEIGHTS, LABEL_KNOWN)
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
               help=f"Write the picture to FILE ({IMAGE_EXTENSIONS} by extension).  Without "
                    "it, the picture is drawn as text on stdout: in colour on a terminal.")

@@ -15,6 +15,8 @@ from .options import (
     FORMATS_TEXT,
     common_options,
     format_option,
+    LABEL_KNOWN,
+    LABEL_WEIGHTS,
     input_options,
     large_data_options,
     rows_options,
@@ -24,7 +26,7 @@ from .options import (
 
 @command(short_help="Label new data with a saved model.")
 @model_argument
-@input_options
+@input_options(LABEL_WEIGHTS, LABEL_KNOWN)
 @large_data_options
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
               type=FILE_PATH,

@@ -15,6 +15,8 @@ from .options import (
     FILE_PATH,
     common_options,
     format_option,
+    SCORE_KNOWN,
+    SCORE_WEIGHTS,
     input_options,
     large_data_options,
     model_argument,
@@ -24,7 +26,7 @@ from .options import (
 
 @command(short_help="Log-density of each point under a saved model.")
 @model_argument
-@input_options
+@input_options(SCORE_WEIGHTS, SCORE_KNOWN)
 @large_data_options
 @click.option("-o", "--output", metavar="FILE",
               type=FILE_PATH,

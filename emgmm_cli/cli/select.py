@@ -32,7 +32,7 @@ from .options import (
 
 
 @command(short_help="Choose K and the covariance model (by BIC by default).")
-@input_options
+@input_options()
 @click.option("-k", "--components", type=ComponentList(), default=SELECT_COMPONENTS,
               show_default=True,
               help="Numbers of components to try: a range (1-9), a list (2,4,8) or both "
