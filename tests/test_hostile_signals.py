@@ -93,6 +93,21 @@ def test_a_signal_while_outputs_are_written_leaves_nothing(big: Path, tmp_path: 
     assert sorted(p.name for p in out.iterdir()) == []  # no output, no temporary file
 
 
+def test_a_signal_while_outputs_are_written_leaves_no_output_dir_of_its_own(
+        big: Path, tmp_path: Path) -> None:
+    """SIGTERM while fit wrote into an --output-dir it had made left that folder, empty
+    (exit 143); now the folders the run made go with its outputs (as batch's do), and a
+    folder that was there stays."""
+    made = tmp_path / "new" / "deeper"
+    proc = start("fit", str(big / "big.npy"), "-k", "4", "--seed", "0", "--max-iter", "3",
+                 "--output-dir", str(made), "--responsibilities", str(made / "resp.csv"),
+                 cwd=tmp_path)
+    code, last = signal_when(proc, lambda: made.is_dir() and bool(temporaries(made)),
+                             signal.SIGTERM)
+    assert (code, last) == STOPPED[signal.SIGTERM]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
 def test_signals_after_the_first_cut_nothing_short(big: Path, tmp_path: Path) -> None:
     """A second and third signal (timeout passing its SIGTERM on, a user's Ctrl-C) while a
     run cleans up after the first change nothing: one stop's exit status and line, not

@@ -50,7 +50,7 @@ from ..engine.options import INPUT_DEFAULTS, FitOptions
 from ..engine.selection import cell_seed, choose, grid
 from ..io.errors import DataError
 from ..io.readers import Points
-from ..io.writers import OutputSet, ensure_dir, write_json, write_table
+from ..io.writers import OutputSet, ensure_dir, made_dir, write_json, write_table
 from .data import load
 from .discover import BatchItem
 from .errors import UsageProblem
@@ -171,18 +171,6 @@ def failure_reason(exc: BaseException, path: str, phrase: "Phrasing") -> str:
     return str(phrase.failure(exc))
 
 
-def _created_dirs(path: str) -> list[str]:
-    """The folders makedirs(path) would create, deepest first."""
-    missing: list[str] = []
-    while path and not os.path.exists(path):
-        missing.append(path)
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    return missing
-
-
 def _write(fit: Fitted, dest: dict[str, str], out_dir: str,
            selection: dict[str, list[Any]] | None = None) -> None:
     """Stage every output, then rename them into place together (model.json last).
@@ -195,10 +183,14 @@ def _write(fit: Fitted, dest: dict[str, str], out_dir: str,
     run_tasks), so the folder ends up complete and in the summary, or not at all; a folder
     this created is removed again if the outputs could not be written.
     """
-    created = _created_dirs(out_dir)
     out = OutputSet()
-    try:
-        ensure_dir(out_dir)
+
+    def undo() -> None:
+        with deferred_interrupt():
+            out.abort()
+            _remove_temp_files(out_dir, dest)
+
+    with made_dir(out_dir, on_failure=undo):  # a folder another dataset uses stays
         if selection is not None:
             write_table(dest["selection"], selection, out=out)
         stage_outputs(out, dest, fit)
@@ -210,16 +202,6 @@ def _write(fit: Fitted, dest: dict[str, str], out_dir: str,
                 os.unlink(os.path.join(out_dir, SELECTION_NAME))
             except FileNotFoundError:
                 pass
-    except BaseException:
-        with deferred_interrupt():
-            out.abort()
-            _remove_temp_files(out_dir, dest)
-            for folder in created:  # deepest first; a folder another dataset uses stays
-                try:
-                    os.rmdir(folder)
-                except OSError:
-                    break
-        raise
 
 
 def _remove_temp_files(out_dir: str, dest: dict[str, str]) -> None:

@@ -13,7 +13,7 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 import dataclasses
 from dataclasses import dataclass, field
 from functools import cached_property, partial
@@ -37,7 +37,7 @@ from ..io.errors import DataError
 from ..io.formats import FORMATS, format_for_path
 from ..io.model import model_document
 from ..io.readers import Points, read_points
-from ..io.writers import (OutputSet, check_targets, ensure_dir, stream_table, write_json,
+from ..io.writers import (OutputSet, check_targets, made_dir, stream_table, write_json,
                           write_table)
 from .data import as_points, dataset
 from .errors import UsageProblem
@@ -549,12 +549,12 @@ def stage_parts(out: OutputSet, dest: dict[str, str], fit: Fitted, outputs: FitO
 
 def write_outputs(fit: Fitted, outputs: FitOutputs,
                   rows: dict[str, NDArray[Any]] | None = None) -> None:
-    """Write every output of a fit atomically: all of them, or none.  rows: the input's
-    rows (outputs.with_rows), written with a cluster column where the labels go."""
-    if outputs.output_dir:
-        ensure_dir(outputs.output_dir)
+    """Write every output of a fit atomically: all of them, or none (and no --output-dir
+    folder of its own).  rows: the input's rows (outputs.with_rows), written with a
+    cluster column where the labels go."""
     dest = outputs.destinations()
-    with OutputSet() as out:
+    with (made_dir(outputs.output_dir) if outputs.output_dir else nullcontext()), \
+            OutputSet() as out:
         if rows is not None and "labels" in dest:
             stage_rows(out, dest.pop("labels"), rows, fit.data, fit.params, outputs,
                        source=fit.source)

@@ -24,7 +24,7 @@ import io
 import os
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from typing import (
@@ -52,6 +52,7 @@ __all__ = [
     "TableStream",
     "atomic_write",
     "ensure_dir",
+    "made_dir",
     "npy_header",
     "stream_table",
     "write_json",
@@ -89,6 +90,38 @@ def ensure_dir(path: str) -> str:
     except OSError as exc:
         raise DataError(path, f"cannot create the directory: {exc.strerror or exc}") from exc
     return path
+
+
+def _missing_dirs(path: str) -> list[str]:
+    """The folders makedirs(path) would create, deepest first."""
+    missing: list[str] = []
+    while path and not os.path.exists(path):
+        missing.append(path)
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    return missing
+
+
+@contextmanager
+def made_dir(path: str, on_failure: Callable[[], None] | None = None) -> Iterator[str]:
+    """ensure_dir(path) for the outputs written in the block: where the block raises
+    (Ctrl-C and SIGTERM too), on_failure runs (it removes what the block left there) and
+    the folders this made are removed again, deepest first, while empty: a failed or
+    stopped run leaves no folder of its own behind."""
+    created = _missing_dirs(path)
+    try:
+        yield ensure_dir(path)
+    except BaseException:
+        if on_failure is not None:
+            on_failure()
+        for folder in created:
+            try:
+                os.rmdir(folder)
+            except OSError:  # not empty: files of others, or that came in meanwhile
+                break
+        raise
 
 
 # --------------------------------------------------------------------------- transactions
