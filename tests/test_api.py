@@ -3,6 +3,7 @@ use cases, so the same data and options give the same numbers either way."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -74,6 +75,30 @@ def test_predict_score_sample_on_a_fit_or_a_file(x: np.ndarray, tmp_path: Path) 
     again, _ = emgmm_cli.sample(str(path), 500, seed=2)
     assert points.shape == (500, 2) and set(components) <= {0, 1, 2}
     np.testing.assert_array_equal(points, again)
+
+
+def test_predict_keeps_known_labels_as_the_command_does(x: np.ndarray, tmp_path: Path) -> None:
+    """predict --known-labels kept the known rows' components; the Python predict had no
+    known_labels.  Now it has, with the command's result, and checks them as it does."""
+    fit = emgmm_cli.fit(x, 3, seed=1)
+    known = np.full(len(x), -1)
+    known[:4] = (fit.labels[:4] + 1) % 3
+    labels = emgmm_cli.predict(fit, x, known_labels=known)
+    np.testing.assert_array_equal(labels[:4], known[:4])
+    np.testing.assert_array_equal(labels[4:], fit.labels[4:])
+    proba = emgmm_cli.predict(fit, x, known_labels=known, proba=True)
+    np.testing.assert_array_equal(proba[:4].argmax(axis=1), known[:4])
+    model, data, file = tmp_path / "m.json", tmp_path / "x.csv", tmp_path / "known.txt"
+    model.write_text(json.dumps(fit.document))
+    np.savetxt(data, x, delimiter=",", header="eruptions,waiting", comments="")
+    np.savetxt(file, known, fmt="%d")
+    result = CliRunner().invoke(cli, ["predict", str(model), str(data), "--known-labels",
+                                      str(file)])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(result.stdout)), labels)
+    known[5] = 3
+    with pytest.raises(emgmm_cli.DataError, match="3"):
+        emgmm_cli.predict(fit, x, known_labels=known)
 
 
 def test_select_picks_mclusts_model_on_faithful(x: np.ndarray) -> None:

@@ -271,12 +271,16 @@ def write_sample(output: str, model: Model, x: NDArray[np.float64],
 
 
 def predict(model: Any, data: Any, *, proba: bool = False,
-            read: ReadOptions | None = None, missing: str | None = None) -> NDArray[Any]:
+            read: ReadOptions | None = None, missing: str | None = None,
+            known_labels: Any = None) -> NDArray[Any]:
     """Labels (or with proba, the N x K responsibilities) of data under a model: a model
     file's path, a LoadedModel or a Fitted; data a path, an array or a DataFrame.
-    missing "drop": a row with a missing value gets label -1 (NaN responsibilities)."""
+    missing "drop": a row with a missing value gets label -1 (NaN responsibilities).
+    known_labels: N components of the model, -1 where unknown (or read's known column
+    or file, as predict --known-column, --known-labels): those rows keep theirs."""
     m = as_model(model)
-    result = apply_model(m, _model_points(m, data, read, missing=missing), want_resp=proba)
+    points = _model_points(m, data, read, missing=missing, known_labels=known_labels)
+    result = apply_model(m, points, want_resp=proba)
     out = result.resp if proba else result.labels
     assert out is not None
     return out
@@ -319,22 +323,25 @@ def _columns(n: int) -> str:
 
 
 def _model_points(model: Model, data: Any, read: ReadOptions | None,
-                  sample_weights: Any = None, missing: str | None = None) -> Points:
+                  sample_weights: Any = None, missing: str | None = None,
+                  known_labels: Any = None) -> Points:
     """The points of data (a path, a DataFrame, an array) for the model, as read_data
     reads a file for the command line: read.columns if given; else the model's feature
     names where the data's column names hold them all (a DataFrame's columns in another
     order, or among others, are taken by name); else every column, in order."""
     names = model.feature_names
+    given = {"sample_weights": sample_weights, "known_labels": known_labels,
+             "missing": missing}
     if (read is None or read.columns is None) and _usable_names(names):
         by_name = dataclasses.replace(read or ReadOptions(), columns=tuple(names))
         try:
-            points = as_points(data, by_name, sample_weights=sample_weights, missing=missing)
+            points = as_points(data, by_name, **given)
         except DataError as exc:
             if not _lacks_model_column(exc, names):
                 raise
-            points = as_points(data, read, sample_weights=sample_weights, missing=missing)
+            points = as_points(data, read, **given)
     else:
-        points = as_points(data, read, sample_weights=sample_weights, missing=missing)
+        points = as_points(data, read, **given)
     d = model.params.n_features
     if points.n_features != d:
         # a bare vector is a column of values (one coordinate each); one point of the
