@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -500,20 +502,58 @@ def cell_reasons(rows: Sequence[dict[str, Any]]) -> tuple[list[CellReason], dict
     """Each distinct reason (status and message) of the failed and skipped cells, in table
     order, with the cells that give it; and the number (from 1) of each such row's reason,
     by the row's index.  A reason every family gives (K beyond the rows, known labels that
-    K cannot hold) is one reason, not one per cell."""
+    K cannot hold) is one reason, not one per cell, and one for every K it names
+    (_merged_by_k)."""
     groups: dict[tuple[str, str], dict[Any, list[str]]] = {}  # in order of first sight
-    number: dict[tuple[str, str], int] = {}
-    numbers: dict[int, int] = {}
+    row_keys: dict[int, tuple[str, str]] = {}
     for i, r in enumerate(rows):
         if r["status"] in ("failed", "skipped"):
-            key = (r["status"], r["message"])
-            numbers[i] = number.setdefault(key, len(number) + 1)
+            row_keys[i] = key = (r["status"], r["message"])
             by_k = groups.setdefault(key, {})
             by_k.setdefault(r["n_components"], []).append(r["covariance_type"])
-    reasons = [CellReason("; ".join(", ".join(families) + f" K={k}"
-                                    for k, families in by_k.items()), status, message)
-               for (status, message), by_k in groups.items()]
+    keys = _merged_by_k(groups)
+    merged: dict[tuple[str, str], dict[Any, list[str]]] = {}
+    for key, by_k in groups.items():
+        merged.setdefault(keys[key], {}).update(by_k)
+    order = {key: n for n, key in enumerate(merged, start=1)}
+    numbers = {i: order[keys[key]] for i, key in row_keys.items()}
+    reasons = [CellReason(_cells_by_k(by_k), status, message)
+               for (status, message), by_k in merged.items()]
     return reasons, numbers
+
+
+#: Where a skipped cell's reason names its K (K components need at least K rows; known
+#: labels that K components cannot hold), this stands for it once reasons of several K
+#: are one.
+ANY_K = "K"
+
+
+def _merged_by_k(groups: dict[tuple[str, str], dict[Any, list[str]]]
+                 ) -> dict[tuple[str, str], tuple[str, str]]:
+    """Each reason's key after merging: the reasons of skipped cells of one K each whose
+    messages, that K written as ANY_K, are the same become that one message (select
+    -k 1-300 on 20 rows: one reason, not 280); a reason alone keeps its own."""
+    general: dict[tuple[str, str], tuple[str, str]] = {}
+    for (status, message), by_k in groups.items():
+        if status == "skipped" and len(by_k) == 1:
+            (k, _), = by_k.items()
+            general[(status, message)] = (status, re.sub(rf"\b{k}\b", ANY_K, message))
+    shared = Counter(general.values())
+    return {key: general[key] if shared[general.get(key, key)] > 1 else key
+            for key in groups}
+
+
+def _cells_by_k(by_k: dict[Any, list[str]]) -> str:
+    """'diag, spherical K=300'; 'full K=2; VVE K=5'; runs of K with the same families
+    as a range: 'EII, VII K=21-300'."""
+    parts: list[tuple[int, int, list[str]]] = []
+    for k, families in by_k.items():
+        if parts and parts[-1][2] == families and parts[-1][1] + 1 == k:
+            parts[-1] = (parts[-1][0], k, families)
+        else:
+            parts.append((k, k, families))
+    return "; ".join(", ".join(families) + (f" K={lo}" if lo == hi else f" K={lo}-{hi}")
+                     for lo, hi, families in parts)
 
 
 def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, criterion: str,

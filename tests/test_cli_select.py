@@ -172,6 +172,27 @@ def test_skipped_cells_are_shown_with_the_reason_and_the_rest_complete() -> None
     assert f"[1] diag, spherical K=300: {reason}" in " ".join(shown.split())
 
 
+def test_reasons_that_differ_only_in_k_are_one(tmp_path: Path) -> None:
+    """select -k 1-300 on 20 rows warned once for every K from 21 to 300 (280 lines, 280
+    notes under the table): the reasons name their K.  Now reasons of skipped cells that
+    differ only in K are one, the K written K and the cells by ranges of K."""
+    data = tmp_path / "twenty.csv"
+    made = CliRunner().invoke(cli, ["make-blobs", "-n", "20", "--n-centers", "2", "--seed",
+                                    "0", "-o", str(data)])
+    assert made.exit_code == 0, made.output
+    args = [data, "-k", "2,21-23,25", "-c", "diag,full", "--seed", "0", "--n-init", "1"]
+    result = ok(invoke(*args))
+    assert result.stderr.splitlines() == [
+        f"emgmm: warning: {data}: diag, full K=21-23; diag, full K=25 skipped: K components "
+        "need at least K rows; the data has 20"]
+    assert [r["message"] for r in rows(result.stdout) if r["status"] == "skipped"] == [
+        f"{k} components need at least {k} rows; the data has 20" for k in (21, 22, 23, 25)
+    ] * 2  # the table keeps each cell's own
+    shown = " ".join(ok(invoke(*args, tty=True)).stdout.split())
+    assert shown.count("skipped [1]") == 8 and "[2]" not in shown
+    assert "[1] diag, full K=21-23; diag, full K=25: K components need at least K rows" in shown
+
+
 def test_a_reason_many_cells_give_is_one_warning_naming_them_by_k(tmp_path: Path) -> None:
     """Every family's K = 1 cell refuses known labels up to 1, and K = 300 needs more rows:
     two warnings for 28 cells, each naming its cells by K, in table order."""
