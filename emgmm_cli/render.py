@@ -200,7 +200,8 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     if runs:
         head.add_row("runs", runs)
     conv = "[green]yes[/green]" if doc["converged"] else "[red]no[/red]"
-    head.add_row("iterations", f"{doc['n_iter']} (converged: {conv}, tol {opts['tol']:g})")
+    head.add_row("iterations", f"{iterations_text(doc)} (converged: {conv}, "
+                               f"tol {opts['tol']:g})")
     head.add_row("log-likelihood", f"{_fixed(doc['log_likelihood'])} "
                                    f"(per sample {_fixed(doc['mean_log_likelihood'], 4)})")
     head.add_row("BIC / AIC / ICL", f"{_fixed(doc['bic'])} / {_fixed(doc['aic'])} / "
@@ -608,6 +609,13 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
         console.print(Text(caption))
 
 
+def iterations_text(doc: dict[str, Any]) -> str:
+    """The kept run's iterations; with init auto, which continues a screened start, said
+    to be those after the screening (whose iterations n_iter does not count)."""
+    after = " after its start's screening" if doc["options"].get("init") == "auto" else ""
+    return f"{doc['n_iter']}{after}"
+
+
 def _fixed(v: Any, places: int = 2) -> str:
     """A criterion or log-likelihood with two decimals ("-" when missing), scientific
     beyond what they show (number_format, up to LARGE_EXACT)."""
@@ -668,7 +676,7 @@ def model_info_text(doc: dict[str, Any], path: str) -> str:
         "options: " + " ".join(f"{name}={_plain(opts.get(name))}" for name in OPTION_SPECS
                                if name not in ("n_components", "covariance_type")),
         *([f"runs: {runs}"] if runs else []),
-        f"iterations: {doc['n_iter']} (converged: {converged})",
+        f"iterations: {iterations_text(doc)} (converged: {converged})",
         (f"log-likelihood: {_plain(doc['log_likelihood'])} "
          f"(per sample: {_plain(doc['mean_log_likelihood'])})"),
         f"BIC: {_plain(doc['bic'])}",

@@ -274,3 +274,22 @@ def test_numbers_turn_scientific_beyond_fixed_decimals() -> None:
     formats = vector_formats([[1.5, 2e7, 12.25, 5e-9], [2.5, -3e7, 0.0, 0.0]])
     assert [[f(v) for f, v in zip(formats, row)] for row in ([1.5, 2e7, 12.25, 5e-9],)] == [
         ["1.50", "2.000e+07", "12.25", "5.000e-09"]]
+
+
+def test_the_iterations_shown_say_when_they_follow_a_screening() -> None:
+    """With init auto the summary said "iterations 2" of a run that had continued a start
+    screened for 10 iterations, as though EM had taken two steps.  Now it says those are
+    the iterations after the screening (n_iter counts no more); other starts as before."""
+    import emgmm_cli
+    from emgmm_cli.render import model_info_text
+
+    for init, after in (("auto", True), ("kmeans", False)):
+        doc = emgmm_cli.fit(ROOT / "sample_data" / "faithful.csv", 2, seed=0,
+                            init=init).document
+        out = io.StringIO()
+        render_fit_summary(make_console(out, width=100, color=False), doc, shape=(272, 2))
+        line = next(x for x in out.getvalue().splitlines() if x.startswith("iterations"))
+        said = f"{doc['n_iter']} after its start's screening (converged: yes"
+        assert (said in line) == after and f"{doc['n_iter']} " in line
+        text = model_info_text(doc, "m.json")
+        assert (f"iterations: {said}" in text) == after

@@ -140,7 +140,8 @@ MODEL_FIELDS: tuple[ModelField, ...] = (
     ModelField("icl", "BIC - 2 sum_i log max_k r_ik: BIC plus twice the entropy of the "
                       "classification"),
     ModelField("converged", "whether EM met tol before max_iter (true or false)"),
-    ModelField("n_iter", "the EM iterations the kept restart ran"),
+    ModelField("n_iter", "the EM iterations the kept restart ran (with init auto, after "
+                         "its start's screening, whose iterations are not counted)"),
     ModelField("degenerate", "the indices of the components that ended degenerate"),
     ModelField("events", "the named events of the fit: objects with kind, component, "
                          "iteration and message"),
