@@ -11,7 +11,8 @@ from typing import Callable, Generator, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from .families import family, not_positive_definite, scatter_about_means
+from .families import (MATRIX, family, not_positive_definite, scatter_about_means,
+                       screening_m_steps)
 from .dataset import Dataset, reduce_weighted, row_known, row_weights
 from .missing import row_missing
 from .errors import WEIGHT_COLLAPSE, EngineError, FitEvent, NotPositiveDefinite
@@ -441,8 +442,9 @@ def squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> M
     theta' = theta0 + 2 alpha r + alpha^2 v with r = theta1 - theta0, v = theta2 - 2 theta1
     + theta0 and alpha = |r| / |v| (in units of the data's spread, so that weights, means
     and covariances count alike; within the bounds of engine.steplength), and takes one
-    more EM step from theta'.  theta' is kept only if it is a valid mixture (positive
-    weights, positive definite covariances) whose log-likelihood is at least theta1's;
+    more EM step from theta'.  theta' is kept only if it is a valid mixture of the family
+    (positive weights, positive definite covariances at least the floor: _extrapolate)
+    whose log-likelihood is at least theta1's;
     otherwise the cycle goes on from theta2, as plain EM would.  Each cycle starts from
     the result of an EM step, so every trace row is at least the one before it, and the
     run stops, as plain EM does, when a plain EM step changes the objective by less than
@@ -461,7 +463,7 @@ def squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> M
         l1 = st1.objective / st1.n
         if settled(steps.record(l1), tol):
             return theta2, True
-        alpha, guess = _extrapolate(theta0, theta1, theta2, bound, scale)
+        alpha, guess = _extrapolate(theta0, theta1, theta2, bound, scale, steps.reg_covar)
         theta0 = theta2
         if guess is not None and steps.passes < max_iter:
             taken = yield from _try_guess(steps, guess, l1)
@@ -489,9 +491,12 @@ def _try_guess(steps: Steps, guess: MixtureParams, floor: float
 
 
 def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams, bound: StepBound,
-                 scale: float) -> tuple[float, MixtureParams | None]:
+                 scale: float, reg_covar: float = 0.0) -> tuple[float, MixtureParams | None]:
     """SQUAREM's step length and extrapolated parameters (None when the extrapolation is
-    not a valid mixture, or there is nothing to extrapolate).  scale: the data's variance;
+    not a valid mixture of the family (_onto_family) whose covariances are at least the
+    floor every M-step adds, reg_covar (below it, a component narrower than any EM step
+    makes passes theta1's likelihood, and the trace falls from it), or when there is
+    nothing to extrapolate).  scale: the data's variance;
     the norms of r and v count weights as they are, means in units of the data's spread
     (sqrt(scale)) and covariances in units of its variance, each divided by its unit
     before it is squared: squared in the data's own units, the covariances of data beyond
@@ -510,11 +515,42 @@ def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams, bound:
     new = [a + (2.0 * alpha) * x + (alpha * alpha) * y for a, x, y in zip(parts[0], r, v)]
     if not (new[0] > 0).all():
         return alpha, None
+    weights = new[0] / new[0].sum()
     try:
-        return alpha, MixtureParams.build(new[0] / new[0].sum(), new[1], new[2],
-                                          p0.covariance_type)
-    except NotPositiveDefinite:
+        cov = _onto_family(weights, new[2], p2)
+        if not _above_floor(cov, p2, reg_covar):
+            return alpha, None
+        return alpha, MixtureParams.build(weights, new[1], cov, p0.covariance_type)
+    except (NotPositiveDefinite, np.linalg.LinAlgError):
         return alpha, None
+
+
+def _above_floor(cov: Array, near: MixtureParams, reg_covar: float) -> bool:
+    """Whether every covariance's least eigenvalue (variance, for diagonal families) is
+    at least reg_covar, to rounding."""
+    fam = family(near.covariance_type)
+    per = fam.expand(cov, near.n_components, near.n_features)
+    least = np.linalg.eigvalsh(per)[:, 0] if fam.statistic == MATRIX else per
+    return bool(least.min() >= reg_covar * (1.0 - 1e-9))
+
+
+def _onto_family(weights: Array, cov: Array, near: MixtureParams) -> Array:
+    """Extrapolated covariances as a mixture of the family: those of a family whose
+    components share some of volume, shape and orientation (VEI, ..., EVV) are no
+    longer of it when combined entry by entry (two components' shapes 0.43 apart under
+    VEI), and a guess outside the model can pass theta1's likelihood that no mixture of
+    the model reaches, which the trace then falls from.  Their family's M-step from the
+    covariances as scatters (weighted by the weights; iterative ones from near's and at
+    most SCREEN_MSTEP_ITER iterations: any mixture of the model will do) takes them back
+    into it.  The families without such constraints are closed under the combination."""
+    fam = family(near.covariance_type)
+    if not fam.equal:
+        return cov
+    k, d = near.n_components, near.n_features
+    per = fam.expand(cov, k, d)
+    scatter = per * weights.reshape((k,) + (1,) * (per.ndim - 1))
+    with screening_m_steps(), np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return fam.m_step(scatter, weights, near.covariances)
 
 
 def _squared_norm(x: Array, unit: float) -> float:
