@@ -375,6 +375,23 @@ def test_missing_data_and_mismatched_parts(scheduler: str, tmp_path: Path) -> No
 # --------------------------------------------------------------------------- a real run
 
 
+def test_a_bad_part_on_the_commands_own_cluster_is_one_line(tmp_path: Path) -> None:
+    """With the command's own cluster (--workers), a part that cannot be read put the
+    workers' log on stderr before the one-line error, even with -q: "distributed.worker -
+    ERROR - Compute Failed" and a Python traceback, 15 lines.  Now the one line alone."""
+    parts = write_parts(tmp_path / "parts", blobs(300), 2, "csv")
+    (parts / "part-001.csv").write_text("c0,c1,c2\n1,2,3\n4\n")
+    env = {**os.environ, "NO_COLOR": "1"}
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    done = subprocess.run([sys.executable, "-m", "emgmm_cli", "fit", "parts", "-k", "2",
+                           "--backend", "dask", "--workers", "1", "-q"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"Error: {parts / 'part-001.csv'}:3: expected 3 fields, found 1; every row needs as "
+        "many fields as the header"], done.stderr
+
+
 def test_the_command_starts_its_own_cluster_and_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     """A subprocess pipeline: fit --backend dask with its own 2-worker cluster gives the
     local labels; interrupted while it fits, it exits 130 and writes nothing."""

@@ -741,7 +741,7 @@ def _start(options: BackendOptions, stack: ExitStack) -> Any:
         local = stack.enter_context(LocalCluster(
             n_workers=options.workers or available_cores(), threads_per_worker=1,
             processes=True, host="127.0.0.1", dashboard_address=":0",
-            silence_logs=logging.ERROR))
+            silence_logs=logging.CRITICAL))  # a task's error is the run's one line
         return stack.enter_context(Client(local, set_as_default=False))
     return stack.enter_context(_join(Client, address, options.connect_timeout))
 
