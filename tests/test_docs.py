@@ -252,7 +252,7 @@ def test_shell_examples_run(page: Path, example_runs: dict[Path, subprocess.Pope
 def test_python_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                              capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(with_sample_data(tmp_path))
-    namespace: dict[str, Any] = {"__name__": "__docs__"}
+    namespace: dict[str, Any] = {"__name__": "__main__"}  # a script's: guarded blocks run
     for body in fences(page, "python"):
         exec(compile(body, page_id(page), "exec"), namespace)  # noqa: S102 - the page's own code
 
