@@ -116,7 +116,7 @@ def convergence() -> str:
     default, plain EM and SQUAREM."""
     default = default_options()["tol"]
     table = []
-    for tol, accelerate, name in ((SKLEARN_TOL, "squarem", "scikit-learn's"),
+    for tol, accelerate, name in ((SKLEARN_TOL, "none", "scikit-learn's, plain EM"),
                                   (default, "none", "the default, plain EM"),
                                   (default, "squarem", "the default, SQUAREM")):
         f = faithful_fit(3, "tied", tol=tol, accelerate=accelerate, init="kmeans")
@@ -181,7 +181,8 @@ def degenerate() -> str:
         f"({floor:.1e}). The fit's BIC is {f.bic:.1f}, far below the {best.bic:.1f} of the "
         "best legitimate fit (the choice of `emgmm select`)." + note(
             "Computed by scripts/docfigures.py: `emgmm fit sample_data/faithful.csv -k 5 -c diag "
-            "--init random-from-data --tol 1e-7 --max-iter 2000 --seed 4`."))
+            f"--init random-from-data --n-init 1 --tol {number(f.document['options']['tol'])} "
+            f"--max-iter {f.document['options']['max_iter']} --seed 4`."))
 
 
 #: The bound float32's parameters keep to, relative to each array's largest entry: a fixed
