@@ -193,3 +193,44 @@ def test_select_pipeline_with_known_labels(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     labels = emgmm_cli.predict(tmp_path / "m.json", x)
     assert (labels == truth).mean() > 0.85
+
+
+def test_row_columns_by_index_count_the_input_columns(tmp_path: Path) -> None:
+    """--weights-column and --known-column by 0-based index name the input's own columns,
+    whatever --columns reads and the other one takes out (the Python API's too)."""
+    import json
+
+    from emgmm_cli.app.requests import ReadOptions
+
+    x, _, known = _data(0)
+    rng = np.random.default_rng(5)
+    w, z = 1 + np.arange(len(x)) % 2, rng.normal(size=len(x))
+    np.savetxt(tmp_path / "d.csv", np.c_[x, w, known, z], delimiter=",",
+               header="a,b,w,known,z", comments="", fmt="%.10g")
+    fit = ("fit", "d.csv", "-k", "2", "--seed", "0", "--json")
+    by_name = invoke_in(tmp_path, *fit, "--weights-column", "w", "--known-column", "known")
+    assert by_name.exit_code == 0, by_name.stderr
+    for args in (["--weights-column", "w", "--known-column", "3"],
+                 ["--known-column", "3", "--weights-column", "2"],
+                 ["--columns", "0,1,4", "--weights-column", "2", "--known-column", "3"],
+                 ["--columns", "a,b,z", "--known-column", "3", "--weights-column", "w"]):
+        r = invoke_in(tmp_path, *fit, *args)
+        assert r.exit_code == 0, (args, r.stderr)
+        doc = json.loads(r.stdout)
+        assert doc["feature_names"] == ["a", "b", "z"], args
+        assert doc["means"] == json.loads(by_name.stdout)["means"], args
+    r = invoke_in(tmp_path, *fit, "--columns", "4,0,1", "--weights-column", "2")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["feature_names"] == ["z", "a", "b"]
+    assert doc["sum_of_weights"] == w.sum()
+    r = invoke_in(tmp_path, *fit, "--weights-column", "2", "--known-column", "w")
+    assert r.exit_code == 1
+    assert "the weights column and the known-labels column are one column, 'w'" in r.stderr
+    api = emgmm_cli.fit(tmp_path / "d.csv", 2, seed=0, read=ReadOptions(
+        columns=("b", "a"), weights_column="2", known_column="3"))
+    assert api.feature_names == ["b", "a"] and api.document["sum_of_weights"] == w.sum()
+    api = emgmm_cli.fit(tmp_path / "d.csv", 2, seed=0, read=ReadOptions(
+        weights_column="w", known_column="3"))
+    assert api.feature_names == ["a", "b", "z"]
+    assert api.means.tolist() == json.loads(by_name.stdout)["means"]

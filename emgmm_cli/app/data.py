@@ -133,13 +133,12 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     from ..engine.errors import InvalidParameter
 
     where = points.source
-    if read.weights_column is not None:
-        points, weights = _split_column(points, read.weights_column, "weights")
-    elif read.sample_weights is not None:
+    points, taken = _row_columns(points, read)
+    weights = taken.get("weights", weights)
+    known = taken.get("known-labels", known)
+    if read.sample_weights is not None:
         where, weights = read.sample_weights, _one_column(read.sample_weights)
-    if read.known_column is not None:
-        points, known = _split_column(points, read.known_column, "known-labels")
-    elif read.known_labels is not None:
+    if read.known_labels is not None:
         known = read_labels(read.known_labels)
     try:
         if weights is not None:
@@ -271,20 +270,48 @@ def _one_column(path: str) -> NDArray[np.float64]:
     return np.asarray(table.x[:, 0])
 
 
-def _split_column(points: Points, spec: str, what: str) -> tuple[Points, NDArray[np.float64]]:
-    """(points without the column spec names (a header name, or a 0-based index), the
-    values of that column in float64)."""
+def _row_columns(points: Points, read: ReadOptions
+                 ) -> tuple[Points, dict[str, NDArray[np.float64]]]:
+    """(points without read's weights and known-labels columns, the values of each in
+    float64 by what it holds: "weights", "known-labels").  Each is a header name or the
+    input's own 0-based column index, whatever --columns reads and the other one takes:
+    both are found among the columns read before either is taken out."""
+    specs = {what: spec for what, spec in (("weights", read.weights_column),
+                                            ("known-labels", read.known_column))
+             if spec is not None}
+    at = {what: _column_position(points, read, spec, what) for what, spec in specs.items()}
+    if len(set(at.values())) < len(at):
+        raise DataError(points.source, "the weights column and the known-labels column are "
+                                       f"one column, '{points.column_names[at['weights']]}'"
+                                       "; give each its own", column=specs["known-labels"])
+    if at and len(at) >= points.n_features:
+        only = "column is the only column" if len(at) == 1 else "columns are the only columns"
+        raise DataError(points.source, f"the {' and the '.join(at)} {only}; there is nothing "
+                                       "left to fit", column=next(iter(specs.values())))
+    taken: dict[str, NDArray[np.float64]] = {}
+    for what, j in sorted(at.items(), key=lambda item: -item[1]):  # the later column first:
+        points, taken[what] = _split_column(points, j)  # the earlier keep their place
+    return points, taken
+
+
+def _column_position(points: Points, read: ReadOptions, spec: str, what: str) -> int:
+    """Where among points' columns the column spec is (a header name, or the input's own
+    0-based index).  With read.columns, the reader found it and read it at its place in
+    read.read_columns(); without, every column was read, in the input's order."""
+    if read.columns is not None:
+        return (read.read_columns() or ()).index(spec)
     names = points.column_names
     if spec in names:
-        j = names.index(spec)
-    elif spec.isdigit() and int(spec) < len(names):
-        j = int(spec)
-    else:
-        raise DataError(points.source, f"no {what} column {spec!r}; available columns: "
-                                       f"{', '.join(names)}", column=spec)
-    if len(names) == 1:
-        raise DataError(points.source, f"the {what} column is the only column; there is "
-                                       "nothing left to fit", column=spec)
+        return names.index(spec)
+    if spec.isascii() and spec.isdigit() and int(spec) < len(names):
+        return int(spec)
+    raise DataError(points.source, f"no {what} column {spec!r}; available columns: "
+                                   f"{', '.join(names)}", column=spec)
+
+
+def _split_column(points: Points, j: int) -> tuple[Points, NDArray[np.float64]]:
+    """(points without their column j, the values of that column in float64)."""
+    names = points.column_names
     keep = [i for i in range(len(names)) if i != j]
     x = points.x
     rest: Any

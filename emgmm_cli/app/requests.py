@@ -71,11 +71,14 @@ class ReadOptions:
     #: None: a quarter of the memory
     memory_limit: int | str | None = None
     cache_dir: str | None = None  # None: the per-user cache directory
-    #: the column of the input that holds each row's sample weight (not a feature)
+    #: the column of the input that holds each row's sample weight (not a feature): a
+    #: header name, or its 0-based index among all the input's columns, whatever columns
+    #: and known_column take
     weights_column: str | None = None
     #: a file of one sample weight per row (N x 1, in any input format)
     sample_weights: str | None = None
-    #: the column of the input that holds each row's known component (-1: unknown)
+    #: the column of the input that holds each row's known component (-1: unknown), named
+    #: as weights_column is
     known_column: str | None = None
     #: a file of one known component per line (empty or -1: unknown)
     known_labels: str | None = None
@@ -109,7 +112,7 @@ class ReadOptions:
             return None
         extra = [c for c in (self.weights_column, self.known_column)
                  if c is not None and c not in self.columns]
-        return (*self.columns, *extra)
+        return (*self.columns, *dict.fromkeys(extra))
 
     def __post_init__(self) -> None:
         if self.columns is not None and not isinstance(self.columns, tuple):

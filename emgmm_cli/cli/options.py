@@ -474,14 +474,16 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN) -> Callable
                      help="Whether the first row is a header (default: detected: a header "
                           "is a first row with a non-numeric field)."),
         click.option("--weights-column", metavar="NAME",
-                     help="The column (header name or 0-based index) holding each row's "
-                          "sample weight, a number >= 0; it is not a feature.  " + weights),
+                     help="The column (header name, or 0-based index among all the input's "
+                          "columns) holding each row's sample weight, a number >= 0; it is "
+                          "not a feature.  " + weights),
         click.option("--sample-weights", metavar="FILE", type=click.Path(dir_okay=False),
                      help="A file of one sample weight per row (one column, any input "
                           "format), as --weights-column."),
         click.option("--known-column", metavar="NAME",
-                     help="The column (header name or 0-based index) holding each row's known "
-                          "component, -1 where unknown; it is not a feature.  " + known),
+                     help="The column (header name, or 0-based index among all the input's "
+                          "columns) holding each row's known component, -1 where unknown; it "
+                          "is not a feature.  " + known),
         click.option("--known-labels", metavar="FILE", type=click.Path(dir_okay=False),
                      help="A file of one known component per row, as --known-column: "
                           "text of one a line (-1 or empty where unknown), or one column of "
