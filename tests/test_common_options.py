@@ -81,6 +81,28 @@ def test_rows_with_responsibilities_and_log_density_in_every_format(people: Path
     assert len(rows) == 7
 
 
+def test_added_columns_never_replace_the_inputs(tmp_path: Path) -> None:
+    """An input column named as one that --with-rows adds (cluster, p0.., log_density)
+    is written as it was, in fit and predict alike; the added one gets '_' appended."""
+    points = ["1.50,2", "1.6,2.1", "1.4,1.9", "8,9", "8.1,9.2", "7.9,9", "8.2,8.8"]
+    named = tmp_path / "named.csv"
+    named.write_text("\n".join(["x,y,log_density,p1,cluster,p0_", *(
+        f"{p},7,8,9,5" for p in points)]) + "\n")
+    model = tmp_path / "m.json"
+    ok("fit", named, "-k", 2, "--columns", "x,y", "--seed", 0, "--model", model, "-q")
+    fitted = ok("fit", named, "-k", 2, "--columns", "x,y", "--seed", 0, "--with-rows",
+                "--proba", "--log-density").stdout
+    predicted = ok("predict", model, named, "--with-rows", "--proba",
+                   "--log-density").stdout
+    assert fitted == predicted
+    header, first, *_ = fitted.splitlines()
+    assert header == ("x,y,log_density,p1,cluster,p0_,cluster_,p0,p1_,log_density_")
+    assert first.startswith("1.50,2,7,8,9,5,")
+    jsonl = ok("predict", model, named, "--with-rows", "--proba", "--format", "jsonl")
+    assert list(json.loads(jsonl.stdout.splitlines()[0])) == [
+        "x", "y", "log_density", "p1", "cluster", "p0_", "cluster_", "p0", "p1_"]
+
+
 def test_proba_and_log_density_of_fit_need_the_rows(people: Path, tmp_path: Path) -> None:
     """Each flag's advice names what gives its columns alone, in an option the command
     has: predict --log-density pointed to --responsibilities FILE, which predict lacks

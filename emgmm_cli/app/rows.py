@@ -61,10 +61,10 @@ def _as_numbers(column: NDArray[Any]) -> NDArray[Any]:
 def annotated(rows: dict[str, NDArray[Any]], labels: NDArray[np.int64], *, source: str,
               dest: str, resp: NDArray[np.floating] | None = None,
               log_density: NDArray[np.floating] | None = None) -> dict[str, Any]:
-    """The rows, then cluster (named cluster_ if the input has a cluster column), then
-    the responsibilities p0..p{K-1} and log_density when given: the table --with-rows
-    writes to dest (whose format decides whether text that holds numbers is written as
-    numbers)."""
+    """The rows, then cluster, then the responsibilities p0..p{K-1} and log_density when
+    given: the table --with-rows writes to dest (whose format decides whether text that
+    holds numbers is written as numbers).  An added column never replaces one of the
+    input's: it takes its name with '_' appended as often as needed (added_name)."""
     n = len(labels)
     lengths = {len(c) for c in rows.values()}
     if lengths != {n}:
@@ -72,16 +72,22 @@ def annotated(rows: dict[str, NDArray[Any]], labels: NDArray[np.int64], *, sourc
                                 f"{n} rows fitted; --with-rows needs a plain table")
     numbers = format_for_path(dest) not in TEXT_AS_WRITTEN
     table: dict[str, Any] = {name: _as_numbers(c) if numbers else c for name, c in rows.items()}
-    name = CLUSTER
-    while name in table:
-        name += "_"
-    table[name] = labels
+    table[added_name(CLUSTER, table)] = labels
     if resp is not None:
         for j in range(resp.shape[1]):
-            table[f"p{j}"] = resp[:, j]
+            table[added_name(f"p{j}", table)] = resp[:, j]
     if log_density is not None:
-        table["log_density"] = log_density
+        table[added_name("log_density", table)] = log_density
     return table
+
+
+def added_name(name: str, table: dict[str, Any]) -> str:
+    """The name of a column added to table (--with-rows): name, with '_' appended until
+    no column of table has it (an input's cluster column keeps its name, and the labels
+    go to cluster_)."""
+    while name in table:
+        name += "_"
+    return name
 
 
 def write_labels(dest: str, labels: NDArray[np.int64], *, header: bool,

@@ -426,7 +426,9 @@ def rows_options(proba_help: str) -> Callable[[F], F]:
     return compose(
         click.option("--with-rows", is_flag=True,
                      help="Write the input rows, every column kept as it was (ids and "
-                          "text too), with a 'cluster' column, instead of bare labels."),
+                          "text too), with a 'cluster' column, instead of bare labels.  A "
+                          "column added (cluster, p0.., log_density) whose name the input "
+                          "has gets '_' appended (cluster_) until it is new."),
         click.option("--proba", is_flag=True, help=proba_help),
         click.option("--log-density", is_flag=True,
                      help="With --with-rows, add each row's log-density, log_density."),
