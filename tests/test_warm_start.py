@@ -103,6 +103,48 @@ def test_cli_continues_a_saved_model(tmp_path: Path) -> None:
         "each at most once."), r.stderr
 
 
+def test_init_model_reads_the_data_by_its_feature_names(tmp_path: Path) -> None:
+    """fit, batch and the Python API read the data for --init-model as predict reads
+    them: by the model's feature names in whatever order the header has them; a header
+    of other names is every column, with predict's warning; another D is refused."""
+    import pandas as pd
+
+    x = _blobs()
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",", header="a,b", comments="")
+    (tmp_path / "swapped").mkdir()
+    np.savetxt(tmp_path / "swapped" / "ba.csv", x[:, ::-1], delimiter=",", header="b,a",
+               comments="")
+    common = ["--tol", "0", "--seed", "5", "--accelerate", "none", "--max-iter", "10"]
+    assert invoke_in(tmp_path, "fit", "x.csv", "-k", "3", "--max-iter", "5", "--seed", "5",
+                     "--model", "five.json", "-o", "-").exit_code == 0
+    plain = invoke_in(tmp_path, "fit", "x.csv", "--init-model", "five.json", *common,
+                      "--json")
+    swapped = invoke_in(tmp_path, "fit", "swapped/ba.csv", "--init-model", "five.json",
+                        *common, "--json")
+    assert plain.exit_code == 0 and swapped.exit_code == 0, swapped.stderr
+    a, b = json.loads(plain.stdout), json.loads(swapped.stdout)
+    assert b["feature_names"] == ["a", "b"] and b["means"] == a["means"]
+    assert invoke_in(tmp_path, "batch", "swapped", "--init-model", "five.json", *common,
+                     "--output-dir", "out").exit_code == 0
+    batched = json.loads((tmp_path / "out" / "ba" / "model.json").read_text())
+    assert batched["means"] == a["means"]
+    five = str(tmp_path / "five.json")
+    frame = pd.DataFrame({"b": x[:, 1], "a": x[:, 0]})
+    api = emgmm_cli.fit(frame, init_model=five, tol=0, seed=5, accelerate="none",
+                        max_iter=10)
+    assert api.feature_names == ["a", "b"] and api.means.tolist() == a["means"]
+    np.savetxt(tmp_path / "xy.csv", x, delimiter=",", header="x,y", comments="")
+    other = invoke_in(tmp_path, "fit", "xy.csv", "--init-model", "five.json", *common,
+                      "--json")
+    assert other.exit_code == 0 and json.loads(other.stdout)["means"] == a["means"]
+    assert ("xy.csv: the columns (x, y) are not the model's (a, b); using all columns"
+            in other.stderr)
+    np.savetxt(tmp_path / "xyz.csv", np.c_[x, x[:, 0]], delimiter=",", header="x,y,z",
+               comments="")
+    r = invoke_in(tmp_path, "fit", "xyz.csv", "--init-model", "five.json")
+    assert r.exit_code == 1 and "has 3 columns (x, y, z) but the model" in r.stderr
+
+
 def test_k_and_family_beside_a_model_to_continue_must_be_its_own(tmp_path: Path) -> None:
     """-k and -c given with --init-model were ignored (the model's were used); they must
     now agree with the model, in fit, batch (where -k is no longer required with it) and

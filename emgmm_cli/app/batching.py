@@ -51,11 +51,11 @@ from ..engine.selection import cell_seed, choose, grid
 from ..io.errors import DataError
 from ..io.readers import Points
 from ..io.writers import OutputSet, ensure_dir, made_dir, write_json, write_table
-from .data import load
 from .discover import BatchItem
 from .errors import UsageProblem
 from ..io.model import DIGESTS_FIELD
-from .fitting import Fitted, file_digests, fit_points, load_means, stage_outputs
+from .fitting import (Fitted, file_digests, fit_points, load_means, read_fit_data,
+                      stage_outputs)
 from .requests import STANDARD_NAMES, ReadOptions, SelectGrid
 from .selecting import cell_name, no_choice_message, select_points
 
@@ -286,9 +286,10 @@ def run_one(task: BatchTask, phrase: Phrasing) -> BatchRow:
     item, settings = task.item, task.settings
     row = BatchRow(item.path)
     try:
-        points = load(item.path, settings.read)
+        points = read_fit_data(item.path, settings.read, settings.options.init_model,
+                               lambda line: row.warnings.append(
+                                   line.removeprefix(f"{item.path}: ")))
         row.rows, row.dims = points.n_samples, points.n_features
-        row.warnings = list(points.notes)
         fit, table = _fit_one(points, settings, phrase, row.warnings)
         check_stop()
         _write(fit, destinations(settings, item.out_dir), item.out_dir, selection=table)

@@ -10,6 +10,7 @@ kept in memory when the Python API asks for them.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
@@ -35,12 +36,13 @@ from ..engine.stats import Predictions, keep_known
 from ..interrupts import polling
 from ..io.errors import DataError
 from ..io.formats import FORMATS, format_for_path
-from ..io.model import model_document
+from ..io.model import load_model, model_document
 from ..io.readers import Points, read_points
 from ..io.writers import (OutputSet, check_targets, made_dir, stream_table, write_json,
                           write_table)
-from .data import as_points, dataset
+from .data import as_points, dataset, load
 from .errors import UsageProblem
+from .modeldata import model_points, read_data
 from .prepare import Prepared, Standardize, prepare
 from .requests import STANDARD_NAMES, FitOutputs, ReadOptions
 from .rows import CLUSTER, annotated
@@ -370,6 +372,22 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     return fitted(points, data, result, prepared, inputs)
 
 
+def read_fit_data(path: str, read: ReadOptions, init_model: str | None,
+                  warn: Callable[[str], None], *, stdin: io.BytesIO | None = None,
+                  log: Callable[[str], None] | None = None) -> Points:
+    """The data of a fit (data.load); with init_model, read for that model as predict
+    reads data (modeldata.read_data): by its feature names where the input's header holds
+    them all, in any order, else every column (or read.columns) with a warning where the
+    header has other names, D the model's.  warn: what reading decided, each line naming
+    the source."""
+    if init_model is not None:
+        return read_data(load_model(init_model), path, read, warn, stdin=stdin, log=log)
+    points = load(path, read, log=log, stdin=stdin)
+    for note in points.notes:
+        warn(f"{points.source}: {note}")
+    return points
+
+
 def continued(options: FitOptions, points: Points, *, standardize: bool = False
               ) -> tuple[FitOptions, MixtureParams]:
     """options.init_model read: options with its number of components and family, and
@@ -608,8 +626,13 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     if n_components is None and options.get("init_model") is None:
         raise UsageProblem("give n_components (or init_model, a model to continue)")
     fit_options = options_of(1 if n_components is None else n_components, options, "fit")
-    points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
-                       missing=missing)
+    if fit_options.init_model is not None:  # the model's columns, as predict takes them
+        model = load_model(fit_options.init_model)
+        points = model_points(model.feature_names, model.n_features, data, read,
+                              sample_weights, missing, known_labels)
+    else:
+        points = as_points(data, read, sample_weights=sample_weights,
+                           known_labels=known_labels, missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)
     if means_init is not None:
         check_means_start(options.get("init_model"), options.get("init"),

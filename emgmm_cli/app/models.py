@@ -10,11 +10,8 @@ are those the fit produced, bit for bit.
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 import os
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,19 +22,17 @@ from ..engine.blobs import make_blobs
 from ..engine.dataset import Dataset
 from ..engine.options import MAX_POINTS, OptionSpec, plain_number, spec
 from ..engine.params import MixtureParams
-from ..io.errors import DataError
-from ..io.model import LoadedModel, check_features, load_model
+from ..io.model import LoadedModel, load_model
 from ..io.readers import Points
 from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
-from .data import as_points, dataset, known_of_model, load
+from .data import dataset, known_of_model
 from .errors import UsageProblem
 from .fitting import FinalPass, Fitted, final_pass, stream_predictions
+from .modeldata import model_points, read_data
 from .prepare import Standardize
 from .requests import ReadOptions
-from .rows import annotated, buffered_stdin
-
-Warn = Callable[[str], None]
+from .rows import annotated
 
 
 @dataclass(frozen=True)
@@ -69,57 +64,6 @@ def as_model(model: Any) -> Model:
     transform = loaded.transform
     return Model(loaded.params, loaded.feature_names, loaded.path,
                  None if transform is None else Standardize.from_dict(transform))
-
-
-def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
-              stdin: io.BytesIO | None = None, log: Callable[[str], None] | None = None,
-              whole: bool = False) -> Points:
-    """The data for a model, read as fit reads them (data.load: over read.memory_limit, a
-    .npy block by block and a text file through its binary cache; log: its progress):
-    read.columns if given; else the model's feature names when the input's header holds
-    them all; else every column.  D must be the model's.  stdin: the bytes of stdin, when
-    they are read more than once.  With sample weights (read.weights_column,
-    read.sample_weights) the points carry them (data.weighed).  whole: in memory
-    whatever their size (plot draws every point)."""
-    names = model.feature_names
-    if (read.weights_column or read.known_column) and read.columns is None \
-            and _usable_names(names):
-        read = dataclasses.replace(read, columns=tuple(names))
-    if whole:
-        read = dataclasses.replace(read, memory_limit=sys.maxsize)
-    if stdin is None and path == "-":
-        stdin = buffered_stdin()
-    if read.columns is not None or not _usable_names(names):
-        points = load(path, read, log=log, stdin=stdin)
-    else:
-        try:
-            points = load(path, dataclasses.replace(read, columns=tuple(names)), log=log,
-                          stdin=stdin)
-        except DataError as exc:
-            if not _lacks_model_column(exc, names):
-                raise
-            if stdin is not None:
-                stdin.seek(0)
-            points = load(path, read, log=log, stdin=stdin)
-            check_features(model, points)
-            if _usable_names(points.column_names):  # a header, without the model's names
-                warn(f"{points.source}: the columns ({', '.join(points.column_names)}) are "
-                     f"not the model's ({', '.join(names)}); using all columns")
-    check_features(model, points)
-    for note in points.notes:
-        warn(f"{points.source}: {note}")
-    return points
-
-
-def _lacks_model_column(exc: DataError, names: list[str]) -> bool:
-    """Whether exc says only that the data have no column of one of the model's names:
-    then every column is read, in order, instead of the model's by name."""
-    return exc.column in names and exc.message.startswith("no such column")
-
-
-def _usable_names(names: list[str]) -> bool:
-    """Names that select columns by header only (a digit string would select by index)."""
-    return bool(names) and not any(n.isascii() and n.isdigit() for n in names)
 
 
 def _model_data(model: Model, points: Points) -> Dataset:
@@ -279,7 +223,8 @@ def predict(model: Any, data: Any, *, proba: bool = False,
     known_labels: N components of the model, -1 where unknown (or read's known column
     or file, as predict --known-column, --known-labels): those rows keep theirs."""
     m = as_model(model)
-    points = _model_points(m, data, read, missing=missing, known_labels=known_labels)
+    points = model_points(m.feature_names, m.params.n_features, data, read,
+                          missing=missing, known_labels=known_labels)
     result = apply_model(m, points, want_resp=proba)
     out = result.resp if proba else result.labels
     assert out is not None
@@ -301,7 +246,8 @@ def score(model: Any, data: Any, *, read: ReadOptions | None = None,
     sample weights, sum_i w_i log p(x_i) and its mean over the sum of the weights).
     missing "drop": a row with a missing value has log-density NaN and adds nothing."""
     m = as_model(model)
-    points = _model_points(m, data, read, sample_weights, missing)
+    points = model_points(m.feature_names, m.params.n_features, data, read, sample_weights,
+                          missing)
     result = apply_model(m, points, want_log_density=True)
     assert result.log_density is not None
     total, count = weighted_loglik(points, result)
@@ -316,38 +262,3 @@ def sample(model: Any, n: int, *, seed: int | None = None
     OptionSpec(help="Points to draw.", kind=int, low=0, high=MAX_POINTS).check("n", n)
     spec("seed").check("seed", seed)
     return sample_points(as_model(model), n, np.random.default_rng(seed))
-
-
-def _columns(n: int) -> str:
-    return f"{n} column{'' if n == 1 else 's'}"
-
-
-def _model_points(model: Model, data: Any, read: ReadOptions | None,
-                  sample_weights: Any = None, missing: str | None = None,
-                  known_labels: Any = None) -> Points:
-    """The points of data (a path, a DataFrame, an array) for the model, as read_data
-    reads a file for the command line: read.columns if given; else the model's feature
-    names where the data's column names hold them all (a DataFrame's columns in another
-    order, or among others, are taken by name); else every column, in order."""
-    names = model.feature_names
-    given = {"sample_weights": sample_weights, "known_labels": known_labels,
-             "missing": missing}
-    if (read is None or read.columns is None) and _usable_names(names):
-        by_name = dataclasses.replace(read or ReadOptions(), columns=tuple(names))
-        try:
-            points = as_points(data, by_name, **given)
-        except DataError as exc:
-            if not _lacks_model_column(exc, names):
-                raise
-            points = as_points(data, read, **given)
-    else:
-        points = as_points(data, read, **given)
-    d = model.params.n_features
-    if points.n_features != d:
-        # a bare vector is a column of values (one coordinate each); one point of the
-        # model's D coordinates given as such a vector is a row of them
-        hint = (f"; a point of {d} coordinates is one row, shape (1, {d}): give [point] or "
-                "point.reshape(1, -1)" if np.ndim(data) == 1 and len(data) == d else "")
-        raise DataError(points.source, f"has {_columns(points.n_features)} but the model has "
-                                       f"{d}{hint}")
-    return points

@@ -79,7 +79,6 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
       cat data.csv | emgmm fit - -k 4 --output-dir out/
     """
     from ..app import fitting
-    from ..app.data import load
     from ..app.requests import FitOutputs, ReadOptions
     from ..app.rows import buffered_stdin, read_rows
     from ..engine.options import FitOptions
@@ -103,8 +102,8 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
                           output_dir=outputs.output_dir)
     stdin = buffered_stdin() if outputs.with_rows and input == "-" else None
     with show.reading(term, input):
-        points = load(input, read, log=term.log, stdin=stdin)
-    show.notes(term, points)
+        points = fitting.read_fit_data(input, read, options.init_model, term.warn,
+                                       stdin=stdin, log=term.log)
     means = fitting.load_means(means_init, options.n_components, points.n_features) \
         if means_init else None
     with show.fit_progress(term, options.n_init, options.max_iter) as on_iteration:

@@ -193,8 +193,9 @@ class FitOptions:
     init_model: str | None = field(default=None, metadata=_spec(
         kind=str, nullable=True, optional_in_file=True,
         help="A model file EM continues from: its weights, means and covariances are the "
-             "start (the number of components and the family are the model's; the data "
-             "must have its columns); init and n_init do not apply."))
+             "start (the number of components and the family are the model's; the data's "
+             "columns are read as predict reads them, by the model's names where the "
+             "header has them all); init and n_init do not apply."))
     freeze: str | None = field(default=None, metadata=_spec(
         kind=str, nullable=True, optional_in_file=True, valid=_valid_freeze,
         valid_text="a comma-separated list of " + ", ".join(FREEZABLE) + ", each at most once",

@@ -1,0 +1,110 @@
+"""Data read for a saved model's columns (predict, score, plot, and fit --init-model): by
+the model's feature names where the data have them all, in whatever order; else every
+column (or those asked for), whose count must be the model's D."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..io.errors import DataError
+from ..io.model import LoadedModel, check_features
+from ..io.readers import Points
+from .data import as_points, load
+from .requests import ReadOptions
+from .rows import buffered_stdin
+
+Warn = Callable[[str], None]
+
+
+def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
+              stdin: io.BytesIO | None = None, log: Callable[[str], None] | None = None,
+              whole: bool = False) -> Points:
+    """The data for a model, read as fit reads them (data.load: over read.memory_limit, a
+    .npy block by block and a text file through its binary cache; log: its progress):
+    read.columns if given; else the model's feature names when the input's header holds
+    them all; else every column.  D must be the model's.  stdin: the bytes of stdin, when
+    they are read more than once.  With sample weights (read.weights_column,
+    read.sample_weights) the points carry them (data.weighed).  whole: in memory
+    whatever their size (plot draws every point).  warn: what reading decided (the
+    points' notes, every column used instead of the model's), each line naming the
+    source."""
+    names = model.feature_names
+    if (read.weights_column or read.known_column) and read.columns is None \
+            and usable_names(names):
+        read = dataclasses.replace(read, columns=tuple(names))
+    if whole:
+        read = dataclasses.replace(read, memory_limit=sys.maxsize)
+    if stdin is None and path == "-":
+        stdin = buffered_stdin()
+    if read.columns is not None or not usable_names(names):
+        points = load(path, read, log=log, stdin=stdin)
+    else:
+        try:
+            points = load(path, dataclasses.replace(read, columns=tuple(names)), log=log,
+                          stdin=stdin)
+        except DataError as exc:
+            if not lacks_model_column(exc, names):
+                raise
+            if stdin is not None:
+                stdin.seek(0)
+            points = load(path, read, log=log, stdin=stdin)
+            check_features(model, points)
+            if usable_names(points.column_names):  # a header, without the model's names
+                warn(f"{points.source}: the columns ({', '.join(points.column_names)}) are "
+                     f"not the model's ({', '.join(names)}); using all columns")
+    check_features(model, points)
+    for note in points.notes:
+        warn(f"{points.source}: {note}")
+    return points
+
+
+def lacks_model_column(exc: DataError, names: list[str]) -> bool:
+    """Whether exc says only that the data have no column of one of the model's names:
+    then every column is read, in order, instead of the model's by name."""
+    return exc.column in names and exc.message.startswith("no such column")
+
+
+def usable_names(names: list[str]) -> bool:
+    """Names that select columns by header only (a digit string would select by index)."""
+    return bool(names) and not any(n.isascii() and n.isdigit() for n in names)
+
+
+def model_points(names: list[str], n_features: int, data: Any, read: ReadOptions | None,
+                 sample_weights: Any = None, missing: str | None = None,
+                 known_labels: Any = None) -> Points:
+    """The points of data (a path, a DataFrame, an array) for a model of these feature
+    names and D, as read_data reads a file for the command line: read.columns if given;
+    else the model's feature names where the data's column names hold them all (a
+    DataFrame's columns in another order, or among others, are taken by name); else every
+    column, in order."""
+    given = {"sample_weights": sample_weights, "known_labels": known_labels,
+             "missing": missing}
+    if (read is None or read.columns is None) and usable_names(names):
+        by_name = dataclasses.replace(read or ReadOptions(), columns=tuple(names))
+        try:
+            points = as_points(data, by_name, **given)
+        except DataError as exc:
+            if not lacks_model_column(exc, names):
+                raise
+            points = as_points(data, read, **given)
+    else:
+        points = as_points(data, read, **given)
+    if points.n_features != n_features:
+        # a bare vector is a column of values (one coordinate each); one point of the
+        # model's D coordinates given as such a vector is a row of them
+        d = n_features
+        hint = (f"; a point of {d} coordinates is one row, shape (1, {d}): give [point] or "
+                "point.reshape(1, -1)" if np.ndim(data) == 1 and len(data) == d else "")
+        raise DataError(points.source, f"has {_columns(points.n_features)} but the model has "
+                                       f"{d}{hint}")
+    return points
+
+
+def _columns(n: int) -> str:
+    return f"{n} column{'' if n == 1 else 's'}"
