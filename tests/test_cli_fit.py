@@ -693,6 +693,36 @@ def test_refuses_to_overwrite_the_input(tmp_path: Path) -> None:
     assert files_under(tmp_path) == ["labels.csv", "means.csv"]
 
 
+def test_files_read_beside_the_data_are_inputs_too(tmp_path: Path) -> None:
+    """--init-model, --sample-weights and --known-labels name inputs, as --means-init
+    does: fit and batch refuse an output that would overwrite one, before anything runs."""
+    model = tmp_path / "start.json"
+    assert invoke(["fit", BLOBS, "-k", 4, "--seed", 0, "--model", model,
+                   "-o", tmp_path / "l.csv"]).exit_code == 0
+    ones = tmp_path / "ones.csv"
+    ones.write_text("1\n" * 350)
+    saved = {path: path.read_bytes() for path in (model, ones)}
+    for args, path, name in (
+            (["--init-model", model, "--model", model], model, "model"),
+            (["-k", 4, "--sample-weights", ones, "-o", ones], ones, "labels"),
+            (["-k", 4, "--known-labels", ones, "--trace", ones], ones, "trace")):
+        result = invoke(["fit", BLOBS, *args])
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.splitlines()[-1] == \
+            f"Error: refusing to overwrite the input file {path} with {name}"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "b.csv").write_bytes(BLOBS.read_bytes())
+    (tmp_path / "out" / "b").mkdir(parents=True)
+    inside = tmp_path / "out" / "b" / "model.json"
+    inside.write_bytes(model.read_bytes())
+    result = invoke(["batch", tmp_path / "in", "--init-model", inside, "--output-dir",
+                     tmp_path / "out"])
+    assert result.exit_code == 2
+    assert f"refusing to overwrite the input file {inside} with {inside}" in result.stderr
+    assert all(path.read_bytes() == data for path, data in saved.items())
+    assert inside.read_bytes() == model.read_bytes()
+
+
 def test_debug_reraises_with_traceback(tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
     plain = invoke(["fit", missing, "-k", 2])

@@ -54,8 +54,8 @@ from ..io.writers import OutputSet, ensure_dir, made_dir, write_json, write_tabl
 from .discover import BatchItem
 from .errors import UsageProblem
 from ..io.model import DIGESTS_FIELD
-from .fitting import (Fitted, file_digests, fit_points, load_means, read_fit_data,
-                      stage_outputs)
+from .fitting import (Fitted, file_digests, fit_points, input_files, load_means,
+                      read_fit_data, stage_outputs)
 from .requests import STANDARD_NAMES, ReadOptions, SelectGrid
 from .selecting import cell_name, no_choice_message, select_points
 
@@ -141,8 +141,9 @@ def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_
     if as_json and summary == "-":
         raise UsageProblem("only one output can go to stdout, got --summary - and --json")
     inputs = {os.path.realpath(i.path): i.path for i in items}
-    if settings.means_init:
-        inputs[os.path.realpath(settings.means_init)] = settings.means_init
+    for path in input_files({**settings.read.inputs(), "means_init": settings.means_init,
+                             "init_model": settings.options.init_model}):
+        inputs[os.path.realpath(path)] = path
     outputs = [os.path.join(output_dir, SUMMARY_NAME)] + (
         [summary] if summary not in (None, "-") else [])
     outputs += [p for i in items for p in destinations(settings, i.out_dir).values()]

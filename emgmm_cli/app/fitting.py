@@ -296,6 +296,12 @@ def trace_table(path: str, trace: dict[str, list[Any]]) -> dict[str, list[Any]]:
 FILE_INPUTS = ("means_init", "init_model", "sample_weights", "known_labels")
 
 
+def input_files(values: dict[str, Any]) -> list[str]:
+    """The files a fit reads beside its data that values (options and inputs) name under
+    FILE_INPUTS: inputs like the data, which no output may overwrite (check_outputs)."""
+    return [values[name] for name in FILE_INPUTS if isinstance(values.get(name), str)]
+
+
 def file_digests(values: dict[str, Any]) -> dict[str, str]:
     """The SHA-256 (hex) of each file that values (options and inputs) name under
     FILE_INPUTS; stdin and arrays have none."""

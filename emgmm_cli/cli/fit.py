@@ -97,9 +97,10 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     if not outputs.destinations() and not outputs.as_json and (
             outputs.with_rows or not term.stdout_isatty):
         outputs = dataclasses.replace(outputs, labels="-")  # labels: the data of a pipe
+    read_beside = {**read.inputs(), "means_init": means_init, "init_model": options.init_model}
     fitting.check_outputs({**outputs.destinations(), **outputs.pictures()},
-                          [input, means_init], as_json=outputs.as_json,
-                          output_dir=outputs.output_dir)
+                          [input, *fitting.input_files(read_beside)],
+                          as_json=outputs.as_json, output_dir=outputs.output_dir)
     stdin = buffered_stdin() if outputs.with_rows and input == "-" else None
     with show.reading(term, input):
         points = fitting.read_fit_data(input, read, options.init_model, term.warn,
