@@ -336,6 +336,36 @@ def test_layouts_that_cannot_work_are_refused(tree: Path, monkeypatch: pytest.Mo
         assert result.exit_code == 2 and message in result.stderr, result.output
 
 
+@pytest.mark.parametrize(("summary", "message"), [
+    ("out/a/labels.csv", "the same file is given for two outputs (an output of d/a.csv)"),
+    ("out/./a/../a/model.json", "the same file is given for two outputs"),
+    ("out/a/responsibilities.csv", "the same file is given for two outputs"),
+    ("out/a/selection.csv", "the same file is given for two outputs"),
+    ("out/summary.csv", "the same file is given for two outputs (the batch's summary.csv)"),
+    ("out/a/notes.csv", "is inside out/a, the folder of the outputs of d/a.csv"),
+    ("out/a", "is the folder of the outputs of d/a.csv"),
+])
+def test_a_summary_among_the_outputs_is_refused_before_any_fit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, summary: str, message: str) -> None:
+    """--summary out/a/labels.csv replaced a's labels with the summary, exit 0, and a
+    later --skip-existing kept the folder.  A summary where the batch writes (or, with
+    other options, would write) a dataset's outputs is refused before anything runs."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d").mkdir()
+    assert invoke("make-blobs", "-n", "60", "--n-centers", "2", "--seed", "1", "-o",
+                  "d/a.csv").exit_code == 0
+    result = invoke("batch", "d", "-k", "2", "--seed", "1", "-o", "out", "-q",
+                    "--summary", summary)
+    assert result.exit_code == 1 and message in result.stderr, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+    beside = invoke("batch", "d", "-k", "2", "--seed", "1", "-o", "out", "-q",
+                    "--summary", "out/a-summary.csv")
+    assert beside.exit_code == 0, beside.output
+    assert files_under(tmp_path / "out") == [
+        "a-summary.csv", *(f"a/{name}" for name in STANDARD), "summary.csv"]
+
+
 def test_nothing_to_fit_is_an_error(tmp_path: Path) -> None:
     result = invoke("batch", str(tmp_path), "-k", "2", "--output-dir", str(tmp_path / "o"))
     assert result.exit_code == 1

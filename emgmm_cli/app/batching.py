@@ -137,7 +137,8 @@ def destinations(settings: BatchSettings, out_dir: str) -> dict[str, str]:
 def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_dir: str,
                      summary: str | None, as_json: bool = False) -> None:
     """Refuse (UsageProblem) a layout where an output would overwrite an input file, and
-    two outputs on stdout (--summary - and --json)."""
+    two outputs on stdout (--summary - and --json); then (DataError) a --summary FILE
+    where the batch writes other outputs (_check_summary_place)."""
     if as_json and summary == "-":
         raise UsageProblem("only one output can go to stdout, got --summary - and --json")
     inputs = {os.path.realpath(i.path): i.path for i in items}
@@ -152,6 +153,35 @@ def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_
         if real in inputs:
             raise UsageProblem(f"refusing to overwrite the input file {inputs[real]} with "
                                f"{out}; choose another --output-dir")
+    if summary not in (None, "-"):
+        _check_summary_place(items, output_dir, summary)
+
+
+#: Every file a dataset's folder can hold, whichever outputs a run asks for.
+FOLDER_NAMES = (*STANDARD_NAMES.values(), SELECTION_NAME)
+
+
+def _check_summary_place(items: list[BatchItem], output_dir: str, summary: str) -> None:
+    """Refuse (DataError) a --summary FILE that is the batch's summary.csv, or lies in a
+    dataset's folder (which holds that dataset's outputs only), or is such a folder or a
+    folder on the way to one: one output would overwrite, or be removed with, another."""
+    real = os.path.realpath(summary)
+    if real == os.path.realpath(summary_path(output_dir)):
+        raise DataError(summary, f"the same file is given for two outputs (the batch's "
+                                 f"{SUMMARY_NAME}); give --summary another file")
+    for item in items:
+        folder = os.path.realpath(item.out_dir)
+        if os.path.dirname(real) == folder and os.path.basename(real) in FOLDER_NAMES:
+            raise DataError(summary, f"the same file is given for two outputs (an output "
+                                     f"of {item.path}); give --summary a file outside "
+                                     f"{item.out_dir}")
+        if real.startswith(folder + os.sep):
+            raise DataError(summary, f"is inside {item.out_dir}, the folder of the outputs "
+                                     f"of {item.path}, which holds those only; give "
+                                     "--summary a file outside it")
+        if real == folder or folder.startswith(real + os.sep):
+            raise DataError(summary, f"is the folder of the outputs of {item.path}, or one "
+                                     "on the way to it; give --summary a file name")
 
 
 # --------------------------------------------------------------------------- one dataset
