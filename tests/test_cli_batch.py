@@ -366,6 +366,39 @@ def test_a_summary_among_the_outputs_is_refused_before_any_fit(
         "a-summary.csv", *(f"a/{name}" for name in STANDARD), "summary.csv"]
 
 
+@pytest.mark.parametrize(("summary", "status", "message"), [
+    ("nodir/s.csv", 1, "nodir/s.csv: cannot write: directory 'nodir' does not exist"),
+    ("out/sub/s.csv", 1, "directory 'out/sub' does not exist"),
+    ("s.xyz", 1, "s.xyz: unsupported output format '.xyz'"),
+    ("s.npy", 2, "the summary has text columns; give --summary a .csv"),
+])
+def test_a_summary_that_cannot_be_written_is_refused_before_any_fit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, summary: str, status: int,
+        message: str) -> None:
+    """Such a --summary failed only after every dataset was fitted, and then
+    DIR/summary.csv was not written either.  Now it is refused before any data is read,
+    as every command's outputs are."""
+    monkeypatch.chdir(tmp_path)
+    np.savetxt(tmp_path / "a.csv", blobs(np.random.default_rng(1), 60, 2), delimiter=",",
+               header="x,y", comments="")
+    result = invoke("batch", "a.csv", "-k", "2", "--seed", "1", "-o", "out", "-q",
+                    "--summary", summary)
+    assert result.exit_code == status and message in result.stderr, result.output
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_summary_csv_is_written_when_the_summary_file_fails(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    np.savetxt(tmp_path / "a.csv", blobs(np.random.default_rng(1), 60, 2), delimiter=",",
+               header="x,y", comments="")
+    result = invoke("batch", "a.csv", "-k", "2", "--seed", "1", "-o", "out", "-q",
+                    "--summary", "/dev/full")
+    assert result.exit_code == 1 and "No space left on device" in result.stderr
+    assert [r["status"] for r in read_summary(tmp_path / "out" / "summary.csv")] == ["ok"]
+
+
 def test_nothing_to_fit_is_an_error(tmp_path: Path) -> None:
     result = invoke("batch", str(tmp_path), "-k", "2", "--output-dir", str(tmp_path / "o"))
     assert result.exit_code == 1

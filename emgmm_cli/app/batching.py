@@ -50,7 +50,9 @@ from ..engine.options import INPUT_DEFAULTS, FitOptions
 from ..engine.selection import cell_seed, choose, grid
 from ..io.errors import DataError
 from ..io.readers import Points
-from ..io.writers import OutputSet, ensure_dir, made_dir, write_json, write_table
+from ..io.formats import FORMATS, format_for_path, formats_help
+from ..io.writers import (OutputSet, check_targets, ensure_dir, made_dir, write_json,
+                          write_table)
 from .discover import BatchItem
 from .errors import UsageProblem
 from ..io.model import DIGESTS_FIELD
@@ -155,6 +157,26 @@ def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_
                                f"{out}; choose another --output-dir")
     if summary not in (None, "-"):
         _check_summary_place(items, output_dir, summary)
+    _check_summary_target(output_dir, summary)
+
+
+def _check_summary_target(output_dir: str, summary: str | None) -> None:
+    """DIR/summary.csv and the --summary FILE checked as any command checks its outputs
+    before reading data (app.fitting.check_outputs): a format that holds the summary's
+    text columns (UsageProblem), and files that can be written (DataError): DIR is made
+    by the batch, the folder of FILE must exist unless it is DIR."""
+    targets = [summary_path(output_dir)]
+    if summary is not None:
+        if not FORMATS[format_for_path(summary)].holds_text:
+            raise UsageProblem(f"the summary has text columns; give --summary a "
+                               f"{formats_help(text_columns=True)} name, not {summary}",
+                               option="--summary")
+        folder = os.path.dirname(os.path.realpath(summary))
+        if summary != "-" and folder == os.path.realpath(output_dir):
+            targets.append(summary)
+        else:
+            check_targets([summary])
+    check_targets(targets, creates=output_dir)
 
 
 #: Every file a dataset's folder can hold, whichever outputs a run asks for.
@@ -477,15 +499,14 @@ def summary_path(output_dir: str) -> str:
 
 
 def write_summary(rows: list[BatchRow], output_dir: str, summary: str | None) -> None:
-    """summary.csv in output_dir, and a summary FILE in the format of its extension
-    ('-': CSV on stdout)."""
+    """summary.csv in output_dir, then a summary FILE in the format of its extension
+    ('-': CSV on stdout): summary.csv is written even when FILE cannot be."""
     records = [r.record() for r in rows]
     columns = {name: [rec[name] for rec in records] for name in SUMMARY_COLUMNS}
     ensure_dir(output_dir)
-    with OutputSet() as out:
-        write_table(summary_path(output_dir), columns, out=out)
-        if summary is not None:
-            write_table(summary, columns, out=out)
+    write_table(summary_path(output_dir), columns)
+    if summary is not None:
+        write_table(summary, columns)
 
 
 @dataclass
