@@ -156,3 +156,47 @@ def test_fit_and_the_python_api_record_the_inputs(work: Path) -> None:
     assert "input_sha256" not in fitted.document
     chosen = emgmm_cli.select(x, [1, 2], ["full"], seed=0, missing="drop").best
     assert chosen is not None and chosen.document["options"]["missing"] == "drop"
+
+
+@pytest.mark.parametrize(("then", "kept"), [
+    (["--dtype", "float32"], False),
+    (["--columns", "a"], False),
+    (["--columns", "b,a"], False),
+    (["--columns", "a,b,w"], False),
+    (["--columns", "0,1"], True),  # the same columns, by index
+    (["-d", ","], True),  # the delimiter the extension says
+    (["--header"], True),  # the header that is detected
+])
+def test_other_reading_options_are_fitted_again(work: Path, then: list[str],
+                                                kept: bool) -> None:
+    """--skip-existing kept a model of float64 data for --dtype float32, and one of
+    columns a,b for --columns a.  Now the model's dtype must be the one asked for, and
+    its feature_names the columns the reading options select now in the file's head."""
+    model = work / "out" / "x" / "model.json"
+    assert _batch(work, "--missing", "drop") == ["ok"]
+    again = _batch(work, "--missing", "drop", "--skip-existing", *then)
+    assert again == ["skipped" if kept else "ok"]
+    doc = json.loads(model.read_text())
+    assert _batch(work, "--missing", "drop", "--skip-existing", *then) == ["skipped"]
+    assert doc == json.loads(model.read_text())
+
+
+def test_a_head_that_cannot_tell_the_rows_is_fitted_again(tmp_path: Path) -> None:
+    """A first line "0,1" is a header of the names headerless columns get, or a row of
+    data: the names cannot tell which a model was fitted from, so it is fitted again.
+    Other headerless text, and .npy, are kept."""
+    rng = np.random.default_rng(3)
+    (tmp_path / "data").mkdir()
+    rows = [f"{a:.6f},{b:.6f}" for a, b in rng.normal(size=(40, 2)).tolist()]
+    (tmp_path / "data" / "h.csv").write_text("0,1\n" + "\n".join(rows) + "\n")
+    (tmp_path / "data" / "n.csv").write_text("\n".join(rows) + "\n")
+    np.save(tmp_path / "data" / "p.npy", rng.normal(size=(40, 2)))
+    args = ["batch", "data", "-k", "2", "--seed", "0", "--output-dir", "out", "-q"]
+    assert invoke_in(tmp_path, *args).exit_code == 0
+    assert _status(tmp_path) == ["ok", "ok", "ok"]
+    assert json.loads((tmp_path / "out" / "h" / "model.json").read_text())["n_samples"] == 41
+    assert invoke_in(tmp_path, *args, "--skip-existing").exit_code == 0
+    assert _status(tmp_path) == ["ok", "skipped", "skipped"]
+    assert invoke_in(tmp_path, *args, "--skip-existing", "--header").exit_code == 0
+    assert _status(tmp_path)[0] == "ok"
+    assert json.loads((tmp_path / "out" / "h" / "model.json").read_text())["n_samples"] == 40

@@ -53,6 +53,7 @@ from ..io.readers import Points
 from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import (OutputSet, check_targets, ensure_dir, made_dir, write_json,
                           write_table)
+from .data import feature_names
 from .discover import BatchItem
 from .errors import UsageProblem
 from ..io.model import DIGESTS_FIELD
@@ -368,7 +369,7 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
     been written since model.json was (its modification time is older), and model.json
     is an emgmm model fitted with the fit options asked for now (every FitOptions field
     but the seed, which must match when one was given) and the same inputs
-    (_options_match); with a selection, every field but K, family and seed, which are the
+    (_options_match), from the data read as asked now (_read_matches); with a selection, every field but K, family and seed, which are the
     chosen cell's: selection.csv must then hold the grid asked for, each cell with the
     seed derived from the one given, and mark best the cell the criterion picks from its
     numbers, and model.json must be that cell's fit.  Without a selection, a folder
@@ -387,7 +388,8 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
             doc = json.load(fh)
         if doc.get("format") != "emgmm-model" or not _options_match(
                 doc, settings, seed_given) or (
-                ("transform" in doc) != settings.standardize):
+                ("transform" in doc) != settings.standardize) or not _read_matches(
+                item.path, settings.read, doc):
             return None
         if settings.select is not None and not _selection_matches(
                 dest["selection"], settings.select, doc,
@@ -395,9 +397,20 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
             return None
         row = BatchRow(item.path, status="skipped")
         row.fill_from_model(doc)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, EngineError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EngineError,
+            DataError):
         return None
     return row
+
+
+def _read_matches(path: str, read: ReadOptions, doc: dict[str, Any]) -> bool:
+    """Whether doc (model.json) was fitted from the data as read now: the dtype it records,
+    and its feature_names the columns that --columns, -d, -H/--header and the weights and
+    known-label columns select now, found from the file's head (data.feature_names);
+    where the head cannot tell which rows were data ("0,1,..." first), not."""
+    if doc["options"].get("dtype") != read.dtype:
+        return False
+    return feature_names(path, read) == doc["feature_names"]
 
 
 def _options_match(doc: dict[str, Any], settings: BatchSettings, seed_given: bool

@@ -26,8 +26,8 @@ from ..engine.missing import (
 from ..io.cache import default_memory_limit, format_size, open_npy_blocks, open_points
 from ..io.errors import DataError
 from ..io.npyfile import NpyFile, nonfinite_error
-from ..io.readers import Points, read_labels, read_points
-from ..io.text import repeated_names, unique_names
+from ..io.readers import Points, column_names, read_labels, read_points
+from ..io.text import repeated_names, resolve_columns, unique_names
 from .errors import UsageProblem
 from .requests import ReadOptions
 
@@ -117,6 +117,23 @@ def _read_part(path: str, **kwargs: Any) -> tuple[NDArray[np.floating], list[str
     """One part of a dataset, read on a worker: its rows and column names."""
     points = read_points(path, **kwargs)
     return points.x, points.column_names
+
+
+def feature_names(path: str, read: ReadOptions) -> list[str] | None:
+    """The names of the columns load(path, read) fits (the columns read, less the weights
+    and known-label columns), found from the file's head (io.readers.column_names); None
+    where the head cannot tell.  A DataError where reading would fail on them."""
+    names = column_names(path, delimiter=read.delimiter, header=read.header)
+    if names is None:
+        return None
+    chosen = [names[j] for j in resolve_columns(read.read_columns(), names, path)]
+    for spec in (read.weights_column, read.known_column):
+        if spec is not None:
+            j = chosen.index(spec) if spec in chosen else int(spec)
+            if not 0 <= j < len(chosen):
+                return None
+            del chosen[j]
+    return chosen
 
 
 # --------------------------------------------------------------------------- sample weights

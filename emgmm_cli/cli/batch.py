@@ -71,7 +71,10 @@ from .options import (
               help="Keep the results of datasets whose outputs are complete and were "
                    "fitted with the same options and inputs (sample weights, known labels, "
                    "--missing, unchanged files beside the data) from a data file not "
-                   "modified since: resume an interrupted batch.")
+                   "modified since, read as now: the same --dtype, and the model's columns "
+                   "those that --columns, -d and -H/--header select now in the file's "
+                   "first lines (fitted again where those cannot tell): resume an "
+                   "interrupted batch.")
 @click.option("--summary", metavar="FILE", type=FILE_PATH,
               help=f"Also write the summary table to FILE ({TEXT_FORMATS_TEXT} by "
                    "extension; '-': stdout, CSV unless --format says otherwise).")

@@ -264,6 +264,32 @@ def read_columns(path: str, *, delimiter: str | None = None, header: bool | None
     return {name: frame[name].to_numpy() for name in names}
 
 
+def column_names(path: str, *, delimiter: str | None = None, header: bool | None = None
+                 ) -> list[str] | None:
+    """The names read_points gives every column of the file path with these arguments,
+    found without reading its rows where the format allows (text: its first lines, .npy:
+    its header; Parquet and JSON are read).  None where they cannot tell what was read: a
+    text file whose first line is the names of headerless columns ("0,1,..."), which a
+    header or a row of data would give alike."""
+    delim, sniff = text_delimiter(path, delimiter)
+    with open_input(path, decompress=not _binary(path)) as inp:
+        kind = input_format(path, inp)
+        if kind == "parquet":
+            return [str(c) for c in _parquet_frame(inp).columns]
+        if kind == "npy":
+            return [str(j) for j in range(_load_npy(inp, mmap=True).shape[1])]
+        if kind == "json":
+            return list(json_columns(inp))
+        layout = prologue(inp, delim, sniff, header)
+    if layout.names != [str(j) for j in range(len(layout.names))]:
+        return layout.names
+    if not layout.has_header:  # is the first row, read as a header, "0,1,..." too?
+        with open_input(path) as inp:
+            if prologue(inp, delim, sniff, True).names != layout.names:
+                return layout.names
+    return None
+
+
 def read_labels(path: str) -> NDArray[np.int64]:
     """The known component of each row, -1 where unknown (--known-labels).  Text, plain
     or compressed, holds one a line: a whole number, or -1, an empty line, NA or NaN
