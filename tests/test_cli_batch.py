@@ -309,6 +309,24 @@ def test_skip_existing_fits_again_data_written_since_their_model(
     assert len((tmp_path / "res" / "a" / "labels.csv").read_text().split()) == 14
 
 
+def test_a_rerun_leaves_no_output_of_an_earlier_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with K=3 and --responsibilities, then one with K=2 without, left the K=3
+    responsibilities.csv beside the K=2 model, and --skip-existing --responsibilities
+    then kept the pair.  A run removes the standard outputs it does not write."""
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "d" / "a.csv", blobs(np.random.default_rng(2), 90, 2))
+    args = ["batch", "d", "--seed", "1", "-o", "out", "-q"]
+    assert invoke(*args, "-k", "3", "--responsibilities").exit_code == 0
+    assert invoke(*args, "-k", "2").exit_code == 0
+    assert files_under(tmp_path / "out") == [*(f"a/{n}" for n in STANDARD), "summary.csv"]
+    again = invoke(*args, "-k", "2", "--responsibilities", "--skip-existing")
+    assert again.exit_code == 0, again.output
+    assert [r["status"] for r in read_summary(tmp_path / "out" / "summary.csv")] == ["ok"]
+    header = (tmp_path / "out" / "a" / "responsibilities.csv").read_text().split("\n")[0]
+    assert header == "p0,p1"
+
+
 # --------------------------------------------------------------------------- refusals
 
 

@@ -229,9 +229,11 @@ def _write(fit: Fitted, dest: dict[str, str], out_dir: str,
            selection: dict[str, list[Any]] | None = None) -> None:
     """Stage every output, then rename them into place together (model.json last).
 
-    selection: the columns of selection.csv, with a selection.  Without it, a
-    selection.csv left in the folder by an earlier selection is removed, so that the
-    folder holds the outputs of one run.
+    selection: the columns of selection.csv, with a selection.  The files of
+    FOLDER_NAMES this run does not write (responsibilities.csv without
+    --responsibilities, selection.csv without a selection) are removed, so that the
+    folder holds the outputs of one run, and --skip-existing never pairs an earlier run's
+    file with this run's model.
 
     Ctrl-C is held back from the renames until the dataset's row is recorded (see
     run_tasks), so the folder ends up complete and in the summary, or not at all; a folder
@@ -251,11 +253,13 @@ def _write(fit: Fitted, dest: dict[str, str], out_dir: str,
         check_stop()
         hold_interrupts()
         out.commit()
-        if selection is None:
-            try:
-                os.unlink(os.path.join(out_dir, SELECTION_NAME))
-            except FileNotFoundError:
-                pass
+        written = {os.path.basename(p) for p in dest.values()}
+        for name in FOLDER_NAMES:
+            if name not in written:
+                try:
+                    os.unlink(os.path.join(out_dir, name))
+                except FileNotFoundError:
+                    pass
 
 
 def _remove_temp_files(out_dir: str, dest: dict[str, str]) -> None:
