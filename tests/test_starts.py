@@ -97,10 +97,9 @@ def test_squarem_keeps_a_constrained_familys_guesses_in_it(covariance_type: str)
     model (VEI on iris, K = 2, from random responsibilities: two components' shapes 0.43
     apart) could pass theta1's likelihood, go into the trace at -2.8903 a point, and the
     run fall from there to -2.9538; such drops came in 54 of 140 fits of these families
-    on iris and faithful.  Now a guess is taken back into the family and must keep every
-    covariance at the floor or above: the trace of a run that does not end degenerate
-    never falls (but by a hair, 1e-9 a point, as plain EM's can), and every guess is of
-    the family."""
+    on iris and faithful.  Now a guess is taken back into the family: the trace of a run
+    that does not end degenerate never falls (but by a hair, 1e-9 a point, as plain EM's
+    can), and every guess is of the family."""
     from emgmm_cli.engine import em
     from emgmm_cli.engine.families import family
 
@@ -133,29 +132,6 @@ def test_squarem_keeps_a_constrained_familys_guesses_in_it(covariance_type: str)
                            * guess.weights.reshape(-1, *[1] * (guess.covariances.ndim - 1)),
                            guess.weights, guess.covariances)
         np.testing.assert_allclose(again, guess.covariances, rtol=1e-6, atol=1e-12)
-
-
-def test_squarem_refuses_a_guess_below_the_covariance_floor() -> None:
-    """Every M-step's covariance is at least the floor reg_covar; an extrapolation could
-    go below it (variances 3, 2 and 1.4 e-6 extrapolate to 0.5e-6 at alpha = 2.5), and
-    such a narrower component passed theta1's likelihood where no EM step could keep it
-    (the trace fell, in fits ending degenerate).  Such a guess is refused now; above the
-    floor it is kept."""
-    from emgmm_cli.engine.em import _extrapolate
-    from emgmm_cli.engine.steplength import StepBound
-
-    def params(variance: float) -> MixtureParams:
-        return MixtureParams.build(np.array([1.0]), np.zeros((1, 2)),
-                                   np.array([np.eye(2) * variance]), "full")
-
-    bound = StepBound()
-    bound.taken(1.0)  # up to 4
-    p0, p1, p2 = (params(v) for v in (3e-6, 2e-6, 1.4e-6))
-    alpha, guess = _extrapolate(p0, p1, p2, bound, 1e-6, 1e-6)
-    assert alpha == pytest.approx(2.5) and guess is None
-    alpha, guess = _extrapolate(p0, p1, p2, bound, 1e-6, 1e-7)
-    assert guess is not None
-    np.testing.assert_allclose(guess.covariances, [np.eye(2) * 0.5e-6], rtol=1e-9)
 
 
 def iris_std() -> np.ndarray:

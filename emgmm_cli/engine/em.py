@@ -11,8 +11,7 @@ from typing import Callable, Generator, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from .families import (MATRIX, family, not_positive_definite, scatter_about_means,
-                       screening_m_steps)
+from .families import family, not_positive_definite, scatter_about_means, screening_m_steps
 from .dataset import Dataset, reduce_weighted, row_known, row_weights
 from .missing import row_missing
 from .errors import WEIGHT_COLLAPSE, EngineError, FitEvent, NotPositiveDefinite
@@ -443,8 +442,8 @@ def squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> M
     + theta0 and alpha = |r| / |v| (in units of the data's spread, so that weights, means
     and covariances count alike; within the bounds of engine.steplength), and takes one
     more EM step from theta'.  theta' is kept only if it is a valid mixture of the family
-    (positive weights, positive definite covariances at least the floor: _extrapolate)
-    whose log-likelihood is at least theta1's;
+    (positive weights, positive definite covariances: _extrapolate) whose log-likelihood
+    is at least theta1's;
     otherwise the cycle goes on from theta2, as plain EM would.  Each cycle starts from
     the result of an EM step, so every trace row is at least the one before it, and the
     run stops, as plain EM does, when a plain EM step changes the objective by less than
@@ -463,7 +462,7 @@ def squarem(steps: Steps, params: MixtureParams, tol: float, max_iter: int) -> M
         l1 = st1.objective / st1.n
         if settled(steps.record(l1), tol):
             return theta2, True
-        alpha, guess = _extrapolate(theta0, theta1, theta2, bound, scale, steps.reg_covar)
+        alpha, guess = _extrapolate(theta0, theta1, theta2, bound, scale)
         theta0 = theta2
         if guess is not None and steps.passes < max_iter:
             taken = yield from _try_guess(steps, guess, l1)
@@ -491,12 +490,10 @@ def _try_guess(steps: Steps, guess: MixtureParams, floor: float
 
 
 def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams, bound: StepBound,
-                 scale: float, reg_covar: float = 0.0) -> tuple[float, MixtureParams | None]:
+                 scale: float) -> tuple[float, MixtureParams | None]:
     """SQUAREM's step length and extrapolated parameters (None when the extrapolation is
-    not a valid mixture of the family (_onto_family) whose covariances are at least the
-    floor every M-step adds, reg_covar (below it, a component narrower than any EM step
-    makes passes theta1's likelihood, and the trace falls from it), or when there is
-    nothing to extrapolate).  scale: the data's variance;
+    not a valid mixture of the family (_onto_family), or when there is nothing to
+    extrapolate).  scale: the data's variance;
     the norms of r and v count weights as they are, means in units of the data's spread
     (sqrt(scale)) and covariances in units of its variance, each divided by its unit
     before it is squared: squared in the data's own units, the covariances of data beyond
@@ -518,20 +515,9 @@ def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams, bound:
     weights = new[0] / new[0].sum()
     try:
         cov = _onto_family(weights, new[2], p2)
-        if not _above_floor(cov, p2, reg_covar):
-            return alpha, None
         return alpha, MixtureParams.build(weights, new[1], cov, p0.covariance_type)
     except (NotPositiveDefinite, np.linalg.LinAlgError):
         return alpha, None
-
-
-def _above_floor(cov: Array, near: MixtureParams, reg_covar: float) -> bool:
-    """Whether every covariance's least eigenvalue (variance, for diagonal families) is
-    at least reg_covar, to rounding."""
-    fam = family(near.covariance_type)
-    per = fam.expand(cov, near.n_components, near.n_features)
-    least = np.linalg.eigvalsh(per)[:, 0] if fam.statistic == MATRIX else per
-    return bool(least.min() >= reg_covar * (1.0 - 1e-9))
 
 
 def _onto_family(weights: Array, cov: Array, near: MixtureParams) -> Array:
