@@ -181,6 +181,26 @@ def test_other_reading_options_are_fitted_again(work: Path, then: list[str],
     assert doc == json.loads(model.read_text())
 
 
+@pytest.mark.parametrize("columns", [["--weights-column", "w", "--known-column", "3"],
+                                     ["--weights-column", "2", "--known-column", "z"],
+                                     ["--columns", "a,b", "--weights-column", "2",
+                                      "--known-column", "3"]])
+def test_weights_and_known_columns_by_index_are_kept(work: Path, columns: list[str]) -> None:
+    """The columns a model was fitted from were found from the head by removing the
+    weights column, then taking the known-labels column's index among those left: with
+    --known-column 3 after --weights-column w that was z's neighbour, no model matched,
+    and --skip-existing fitted the dataset again every time.  Now an index is the input's
+    own, as the fit reads it."""
+    args = ["batch", "data", "-k", "2", "--seed", "0", "--output-dir", "out", "--missing",
+            "drop", *columns]
+    assert invoke_in(work, *args).exit_code == 0 and _status(work) == ["ok"]
+    names = json.loads((work / "out" / "x" / "model.json").read_text())["feature_names"]
+    assert names == ["a", "b"]
+    r = invoke_in(work, *args, "--skip-existing")
+    assert r.exit_code == 0, r.stderr
+    assert _status(work) == ["skipped"]
+
+
 def test_a_head_that_cannot_tell_the_rows_is_fitted_again(tmp_path: Path) -> None:
     """A first line "0,1" is a header of the names headerless columns get, or a row of
     data: the names cannot tell which a model was fitted from, so it is fitted again.

@@ -373,11 +373,12 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
     been written since model.json was (its modification time is older), and model.json
     is an emgmm model fitted with the fit options asked for now (every FitOptions field
     but the seed, which must match when one was given) and the same inputs
-    (_options_match), from the data read as asked now (_read_matches); with a selection, every field but K, family and seed, which are the
-    chosen cell's: selection.csv must then hold the grid asked for, each cell with the
-    seed derived from the one given, and mark best the cell the criterion picks from its
-    numbers, and model.json must be that cell's fit.  Without a selection, a folder
-    holding a selection.csv is a selection's: fitted again.
+    (_options_match), from the data read as asked now (_read_matches); with a selection,
+    every field but K, family and seed, which are the chosen cell's: selection.csv must
+    then hold the grid asked for, each cell with the seed derived from the one given, and
+    mark best the cell the criterion picks from its numbers, and model.json must be that
+    cell's fit.  Without a selection, a folder holding a selection.csv is a selection's:
+    fitted again.
     """
     dest = destinations(settings, item.out_dir)
     if not all(os.path.isfile(p) for p in dest.values()):

@@ -127,13 +127,11 @@ def feature_names(path: str, read: ReadOptions) -> list[str] | None:
     if names is None:
         return None
     chosen = [names[j] for j in resolve_columns(read.read_columns(), names, path)]
-    for spec in (read.weights_column, read.known_column):
-        if spec is not None:
-            j = chosen.index(spec) if spec in chosen else int(spec)
-            if not 0 <= j < len(chosen):
-                return None
-            del chosen[j]
-    return chosen
+    at = [_position(chosen, read, spec) for spec in (read.weights_column, read.known_column)
+          if spec is not None]
+    if None in at:
+        return None
+    return [name for j, name in enumerate(chosen) if j not in at]
 
 
 # --------------------------------------------------------------------------- sample weights
@@ -312,18 +310,26 @@ def _row_columns(points: Points, read: ReadOptions
 
 
 def _column_position(points: Points, read: ReadOptions, spec: str, what: str) -> int:
-    """Where among points' columns the column spec is (a header name, or the input's own
-    0-based index).  With read.columns, the reader found it and read it at its place in
-    read.read_columns(); without, every column was read, in the input's order."""
+    """Where among points' columns the column spec is (_position), or a DataError."""
+    j = _position(points.column_names, read, spec)
+    if j is None:
+        raise DataError(points.source, f"no {what} column {spec!r}; available columns: "
+                                       f"{', '.join(points.column_names)}", column=spec)
+    return j
+
+
+def _position(names: list[str], read: ReadOptions, spec: str) -> int | None:
+    """Where among the columns read (names) the column spec is: a header name, or the
+    input's own 0-based index.  With read.columns, the reader found it and read it at its
+    place in read.read_columns(); without, every column was read, in the input's order.
+    None where there is no such column."""
     if read.columns is not None:
         return (read.read_columns() or ()).index(spec)
-    names = points.column_names
     if spec in names:
         return names.index(spec)
     if spec.isascii() and spec.isdigit() and int(spec) < len(names):
         return int(spec)
-    raise DataError(points.source, f"no {what} column {spec!r}; available columns: "
-                                   f"{', '.join(names)}", column=spec)
+    return None
 
 
 def _split_column(points: Points, j: int) -> tuple[Points, NDArray[np.float64]]:
