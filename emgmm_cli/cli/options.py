@@ -461,6 +461,15 @@ SCORE_WEIGHTS = ("The log-likelihood is sum_i w_i log p(x_i) (a row of weight 0 
 SCORE_KNOWN = "Log-densities do not depend on the known labels; the column is left out."
 
 
+def _row_column(flag: str, holds: str, does: str) -> Callable[[F], F]:
+    """An option naming the column of the data that holds a per-row value, not a feature:
+    holds says what the value is, does what it does in the command."""
+    return click.option(flag, metavar="NAME",
+                        help="The column (header name, or 0-based index among all the "
+                             f"input's columns) holding each row's {holds}; it is not a "
+                             f"feature.  {does}")
+
+
 def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN) -> Callable[[F], F]:
     """How to read a data file (every command that reads data); weights and known say
     what the sample weights and the known labels do in the command."""
@@ -475,17 +484,11 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN) -> Callable
         click.option("--header/--no-header", " /-H", default=None,
                      help="Whether the first row is a header (default: detected: a header "
                           "is a first row with a non-numeric field)."),
-        click.option("--weights-column", metavar="NAME",
-                     help="The column (header name, or 0-based index among all the input's "
-                          "columns) holding each row's sample weight, a number >= 0; it is "
-                          "not a feature.  " + weights),
+        _row_column("--weights-column", "sample weight, a number >= 0", weights),
         click.option("--sample-weights", metavar="FILE", type=click.Path(dir_okay=False),
                      help="A file of one sample weight per row (one column, any input "
                           "format), as --weights-column."),
-        click.option("--known-column", metavar="NAME",
-                     help="The column (header name, or 0-based index among all the input's "
-                          "columns) holding each row's known component, -1 where unknown; it "
-                          "is not a feature.  " + known),
+        _row_column("--known-column", "known component, -1 where unknown", known),
         click.option("--known-labels", metavar="FILE", type=click.Path(dir_okay=False),
                      help="A file of one known component per row, as --known-column: "
                           "text of one a line (-1 or empty where unknown), or one column of "
