@@ -276,3 +276,28 @@ def test_completion_prints_each_shells_script() -> None:
     assert "complete -o nosort -F _emgmm_completion emgmm" in ok("completion", "bash").stdout
     assert ok("completion", "zsh").stdout.startswith("#compdef emgmm")
     assert "complete --no-files --command emgmm" in ok("completion", "fish").stdout
+
+
+def test_no_command_writes_over_a_file_read_beside_the_data(tmp_path: Path) -> None:
+    """--sample-weights and --known-labels files are inputs like the data, on every
+    command that reads them: an output that names one is refused (exit 2) and the file
+    is left as it was (fit and batch: tests/test_cli_fit.py)."""
+    model = tmp_path / "m.json"
+    ok("fit", FAITHFUL, "-k", 2, "--seed", 0, "--model", model, "-q")
+    ones = tmp_path / "ones.csv"
+    ones.write_text("1\n" * 272)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("0\n" * 272)
+    saved = {path: path.read_bytes() for path in (ones, labels)}
+    for command, option, path, output in (
+            (["select", FAITHFUL, "-k", "1-2"], "--sample-weights", ones, ["--table"]),
+            (["select", FAITHFUL, "-k", "1-2"], "--known-labels", labels, ["--plot"]),
+            (["predict", model, FAITHFUL], "--sample-weights", ones, ["-o"]),
+            (["predict", model, FAITHFUL], "--known-labels", labels, ["-o"]),
+            (["score", model, FAITHFUL], "--sample-weights", ones, ["-o"]),
+            (["plot", model, FAITHFUL], "--known-labels", labels, ["-o"])):
+        result = invoke(*command, option, path, *output, path)
+        assert result.exit_code == 2, (command, option, result.stderr)
+        assert result.stderr.splitlines()[-1].startswith(
+            f"Error: refusing to overwrite the input file {path} with "), result.stderr
+        assert {p: p.read_bytes() for p in saved} == saved

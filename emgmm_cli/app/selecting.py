@@ -358,13 +358,14 @@ def cell_name(result: CellResult) -> str:
 # --------------------------------------------------------------------------- outputs
 
 
-def check_select_outputs(table: str | None, model: str | None, source: str,
+def check_select_outputs(table: str | None, model: str | None, inputs: Sequence[str],
                          plot: str | None = None, *, as_json: bool = False) -> None:
-    """The outputs of a selection, checked before any data is read (UsageProblem): the
-    table needs a format with text columns, the model a .json name, the plot a picture's."""
+    """The outputs of a selection, checked before any data is read (UsageProblem): none
+    may overwrite one of inputs (the data and the files read beside it), the table needs
+    a format with text columns, the model a .json name, the plot a picture's."""
     dest = {name: path for name, path in (("table", table), ("model", model), ("plot", plot))
             if path}
-    check_outputs(dest, [source], as_json=as_json)
+    check_outputs(dest, inputs, as_json=as_json)
     if table is not None and not FORMATS[format_for_path(table)].holds_text:
         raise UsageProblem(f"the selection table has text columns; give --table a "
                            f"{formats_help(text_columns=True)} name, not {table}",

@@ -61,15 +61,16 @@ def plot(term: Terminal, model: str, input: str, output: str | None,
       emgmm plot model.json wide.csv --dims age,income -o two-columns.pdf
     """
     from ..app import models, plotting
-    from ..app.fitting import check_outputs
+    from ..app.fitting import check_outputs, input_files
     from ..app.requests import ReadOptions
     from . import show
 
+    read = take(kw, ReadOptions)
     if output is not None:
-        check_outputs({"plot": output}, [model, input])
+        check_outputs({"plot": output}, [model, input, *input_files(read.inputs())])
     loaded = models.load_model(model)
     with show.reading(term, input):
-        points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn,
+        points = models.read_data(loaded, input, read, term.warn,
                                     whole=True)
     view = plotting.points_view(loaded.params, points, model=model, dims=dims,
                                 transform=models.as_model(loaded).transform)

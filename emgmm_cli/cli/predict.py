@@ -55,14 +55,15 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
       cat new.tsv | emgmm predict model.json - -d '\\t' --columns 1,2
     """
     from ..app import models
-    from ..app.fitting import check_outputs
+    from ..app.fitting import check_outputs, input_files
     from ..app.requests import FitOutputs, ReadOptions
     from ..app.rows import buffered_stdin, read_rows
     from . import show
 
     FitOutputs(with_rows=with_rows, log_density=log_density)  # checks the combination
-    check_outputs({"output": output}, [model, input])
-    read, loaded = take(kw, ReadOptions), models.load_model(model)
+    read = take(kw, ReadOptions)
+    check_outputs({"output": output}, [model, input, *input_files(read.inputs())])
+    loaded = models.load_model(model)
     stdin = buffered_stdin() if input == "-" else None
     with show.reading(term, input):
         points = models.read_data(loaded, input, read, term.warn, stdin=stdin,

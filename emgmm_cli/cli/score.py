@@ -58,17 +58,19 @@ def score(term: Terminal, model: str, input: str, output: str | None,
       emgmm score model.json new.csv --json
     """
     from ..app import models
-    from ..app.fitting import check_outputs
+    from ..app.fitting import check_outputs, input_files
     from ..app.requests import ReadOptions
     from ..render import render_score_summary
     from . import show
     from .show import on_stream
 
     dest = output if output else ("-" if not as_json and not term.stdout_isatty else None)
-    check_outputs({"output": dest} if dest else {}, [model, input], as_json=as_json)
+    read = take(kw, ReadOptions)
+    check_outputs({"output": dest} if dest else {}, [model, input, *input_files(read.inputs())],
+                  as_json=as_json)
     loaded = models.load_model(model)
     with show.reading(term, input):
-        points = models.read_data(loaded, input, take(kw, ReadOptions), term.warn,
+        points = models.read_data(loaded, input, read, term.warn,
                                     log=term.log)
     model_ = models.as_model(loaded)
     result = models.apply_model(model_, points, want_log_density=True)

@@ -102,14 +102,16 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     """
     from ..app import selecting
     from ..app.data import load
+    from ..app.fitting import input_files
     from ..app.requests import ReadOptions, SelectGrid
     from ..engine.options import FitOptions
     from . import show
 
-    selecting.check_select_outputs(table, model, input, plot, as_json=as_json)
+    read, cells = take(kw, ReadOptions), take(kw, SelectGrid)
+    selecting.check_select_outputs(table, model, [input, *input_files(read.inputs())], plot,
+                                   as_json=as_json)
     if table is None and model != "-" and not as_json and not term.stdout_isatty:
         table = "-"  # the table is the data of a pipe
-    read, cells = take(kw, ReadOptions), take(kw, SelectGrid)
     seed, template = kw.pop("seed"), take(kw, FitOptions, n_components=1)
     with show.reading(term, input):
         points = load(input, read, log=term.log)
