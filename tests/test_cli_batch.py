@@ -221,6 +221,24 @@ def test_files_and_globs_choose_datasets(tree: Path, monkeypatch: pytest.MonkeyP
     assert resp.shape == (120, 3) and np.allclose(resp.sum(axis=1), 1.0)
 
 
+def test_a_glob_with_a_slash_looks_in_the_folders_it_names(tree: Path) -> None:
+    """--glob 'sub/*.csv' without -r found nothing ("no datasets found"), since only the
+    directory's own files were listed: a pattern with '/' names the folders it looks in.
+    The patterns without '/' still match the top level only, unless -r."""
+    from emgmm_cli.app.discover import discover
+
+    def found(*patterns: str, recursive: bool = False) -> list[str]:
+        items = discover((str(tree / "data"),), output_dir=str(tree / "unused"),
+                         patterns=patterns, recursive=recursive)
+        return [Path(item.path).relative_to(tree / "data").as_posix() for item in items]
+
+    assert found("sub/*.csv") == ["sub/d.csv"]
+    assert found("*.npy", "sub/*/*.csv") == ["c.npy", "sub/deeper/e.csv"]
+    assert found("**/e.csv") == ["sub/deeper/e.csv"]
+    assert found("*.tsv", "sub/*.csv") == ["b.tsv", "sub/d.csv"]
+    assert found("d.csv") == [] and found("d.csv", recursive=True) == ["sub/d.csv"]
+
+
 def test_a_directory_holds_compressed_text_and_parquet(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """A folder of data.csv.gz (or Parquet) files was "no datasets": the default search

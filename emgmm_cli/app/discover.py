@@ -60,9 +60,14 @@ def _match_parts(parts: list[str], pattern: list[str]) -> bool:
         and _match_parts(parts[1:], pattern[1:])
 
 
-def _matches(name: str, rel: str, patterns: tuple[str, ...]) -> bool:
+def _matches(name: str, rel: str, patterns: tuple[str, ...], recursive: bool) -> bool:
     """Whether a file found in a directory is a dataset: its extension by default; else a
-    pattern matching its name, or, for a pattern with '/', its relative path."""
+    pattern matching its name, or, for a pattern with '/', its relative path.  Without
+    recursive, a file below the directory is one only by a pattern with '/' (which names
+    the folders it looks in)."""
+    if "/" in rel and not recursive:
+        return any("/" in p and _match_parts(rel.split("/"), p.strip("/").split("/"))
+                   for p in patterns)
     if not patterns:
         return (os.path.splitext(name)[1].lower() in DEFAULT_BINARY
                 or text_extension(name) in DEFAULT_TEXT)
@@ -77,17 +82,19 @@ def _inside(path: str, folder: str) -> bool:
 
 def _walk(root: str, recursive: bool, patterns: tuple[str, ...], out_real: str
           ) -> list[tuple[str, str]]:
-    """(path, path relative to root) of the data files in root, sorted."""
+    """(path, path relative to root) of the data files in root, sorted: with recursive,
+    or a pattern with '/', in its subdirectories too (_matches)."""
     found: list[tuple[str, str]] = []
+    descend = recursive or any("/" in p for p in patterns)
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
                          and not _inside(os.path.realpath(os.path.join(folder, d)), out_real))
-        if not recursive:
+        if not descend:
             dirs[:] = []
         for name in sorted(files):
             path = os.path.join(folder, name)
             rel = os.path.relpath(path, root).replace(os.sep, "/")
-            if not name.startswith(".") and _matches(name, rel, patterns) \
+            if not name.startswith(".") and _matches(name, rel, patterns, recursive) \
                     and os.path.isfile(path):
                 found.append((path, rel))
     return found

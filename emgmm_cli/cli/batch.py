@@ -60,7 +60,8 @@ from .options import (
 @click.option("--glob", "patterns", multiple=True, metavar="PATTERN",
               help="Fit the files of a directory PATH whose name matches PATTERN (a "
                    "pattern with '/' matches the path below PATH, '**' any number of "
-                   "folders); may be repeated (default: "
+                   "folders, and looks in the folders it names without --recursive); "
+                   "may be repeated (default: "
                    f"{DEFAULT_FILES}).")
 @click.option("--responsibilities", is_flag=True,
               help="Also write responsibilities.csv (N x K) for every dataset.")
