@@ -53,8 +53,8 @@ def select_output() -> str:
     from emgmm_cli.app.selecting import TABLE_COLUMNS
 
     return ("One row per (covariance, K) cell, family by family in the order of -c, K "
-            f"ascending, with the columns {names(TABLE_COLUMNS)}. A failed cell has empty "
-            "numbers and its reason in message. --table FILE.json writes the criterion, the "
+            f"ascending, with the columns {names(TABLE_COLUMNS)}. A skipped or failed cell "
+            "has empty numbers and its reason in message. --table FILE.json writes the criterion, the "
             "seed, the source, the best cell and the cells as records.")
 
 

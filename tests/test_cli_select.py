@@ -172,6 +172,19 @@ def test_skipped_cells_are_shown_with_the_reason_and_the_rest_complete() -> None
     assert f"[1] diag, spherical K=300: {reason}" in " ".join(shown.split())
 
 
+def test_the_help_says_the_status_such_cells_get() -> None:
+    """select --help said that cells K larger than the data allows are "shown as failed";
+    the table shows them skipped (emgmm select faithful.csv -k 300: status skipped), and
+    so do the help and the man page now."""
+    result = invoke(FAITHFUL, "-k", "2,300", "-c", "full", "--seed", "0", "--n-init", "1")
+    assert [r["status"] for r in rows(ok(result).stdout)] == ["ok", "skipped"]
+    said = " ".join(ok(invoke("--help")).stdout.split())
+    assert "(K larger than the data allows) are shown as skipped" in said
+    assert "shown as failed" not in said
+    page = " ".join((ROOT / "man" / "emgmm-select.1").read_text(encoding="utf-8").split())
+    assert "A skipped or failed cell has empty numbers" in page
+
+
 def test_reasons_that_differ_only_in_k_are_one(tmp_path: Path) -> None:
     """select -k 1-300 on 20 rows warned once for every K from 21 to 300 (280 lines, 280
     notes under the table): the reasons name their K.  Now reasons of skipped cells that

@@ -82,9 +82,10 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     run instead: docs/numerics.md).  A restart that ends degenerate (a component
     collapsed onto a few points: a spurious maximum) loses to any that does not, and
     with --init auto stops once it is found so; a cell whose every restart is degenerate
-    is shown as such (stopped: degenerate) and never chosen.  Cells that
-    cannot be fitted (K larger than the data allows) are shown as failed, with the
-    reason.
+    is shown as such (stopped: degenerate) and never chosen.  Cells the model
+    cannot be fitted to (K larger than the data allows) are shown as skipped, and
+    cells whose fit breaks off (a covariance not positive definite) as failed, each
+    with the reason; the other cells complete.
 
     On a terminal, prints the table with the best cell marked; when stdout is a pipe or a
     file and no --table is named, writes the table as CSV instead.  Files are written
