@@ -801,3 +801,13 @@ def test_help_shows_select_and_its_defaults() -> None:
     for shown in ("[default: auto]", "[default: 2]", "[default: 1e-06]", "[default: 2000]",
                   "[default: full; with --select: all]", "[default with --select: 1-9]"):
         assert shown in flat, shown
+
+
+def test_help_names_every_column_of_the_summary() -> None:
+    """batch --help listed the summary's columns without stopped, which summary.csv has
+    (emgmm batch DIR -k 3 --output-dir OUT: file,...,converged,stopped,...)."""
+    from emgmm_cli.app.batching import SUMMARY_COLUMNS
+
+    flat = " ".join(invoke("batch", "--help", columns=80).stdout.split())
+    listed = flat.partition("The summary (")[2].partition(";")[0].split(", ")
+    assert [c.lower().replace("-", "_") for c in listed] == list(SUMMARY_COLUMNS)

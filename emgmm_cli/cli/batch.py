@@ -107,9 +107,10 @@ def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bo
 
     A dataset that cannot be read or fitted (with --select: whose every cell failed or
     ended degenerate) is reported and the batch goes on; the exit status is then 1.  The
-    summary (file, rows, dims, K, covariance, iterations, converged, log-likelihood, BIC,
-    seconds, status; with --select, those of the chosen cell) is always written to
-    DIR/summary.csv, even after Ctrl-C, and shown as a table on a terminal.
+    summary (file, rows, dims, K, covariance, iterations, converged, stopped,
+    log-likelihood, BIC, seconds, status; with --select, those of the chosen cell) is
+    always written to DIR/summary.csv, even after Ctrl-C, and shown as a table on a
+    terminal.
 
     \b
     Examples:
