@@ -297,6 +297,8 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.engine.steplength import STEP_FACTOR
     from emgmm_cli.io import cache, formats, writers
     from emgmm_cli.io.formats import CODEC_BY_EXT
+    from emgmm_cli.app import plotting
+    from emgmm_cli.cli.show import PICTURE_COLUMNS
     from sklearn.mixture import GaussianMixture
 
     n = md.docfacts.number
@@ -381,6 +383,16 @@ def quotes() -> list[tuple[str, str]]:
                           f"max-iter {fit['max_iter']}"),
         ("docs/large-data.md", f"({cache.FALLBACK_MEMORY_LIMIT >> 30} GiB when neither"),
         ("docs/large-data.md", f"up to {writers._SPOOL_BYTES >> 20} MiB"),
+        ("docs/large-data.md", f"draws at most {plotting.MAX_POINTS:,} evenly spaced rows"),
+        ("docs/cli.md", f"Larger data are drawn from {plotting.MAX_POINTS:,} evenly spaced"),
+        ("docs/cli.md", f"on a {SEED_SAMPLE_ROWS:,}-row sample for larger data"),
+        ("docs/cli.md", f"(from --n-init {splitmerge.FROM_RUNS} on, half of the runs start "
+                        "from split-and-merge"),
+        ("docs/cli.md", f"the same at {plotting.DPI} per inch; default "
+                        + "x".join(map(str, plotting.DEFAULT_SIZE))),
+        ("docs/cli.md", f"the terminal's width, at most {PICTURE_COLUMNS}"),
+        ("docs/cli.md", "at least " + "x".join(map(str, plotting.TERMINAL_MIN_SIZE))),
+        ("docs/cli.md", f"mark those over {plotting.UNCERTAIN:g} with '?'"),
         ("docs/large-data.md", "take it: " + ", ".join(f"`{c}`" for c in readers[:-1])
                                + f" and `{readers[-1]}`"),
         ("docs/errors.md", f"the dtype's step there is more than 1/{1 / ROUNDING_SHARE:g} of"),
