@@ -93,7 +93,9 @@ def environment() -> list[Entry]:
     from emgmm_cli.cli.main import BLAS_THREAD_VARIABLES
 
     return [
-        Entry("NO_COLOR", "when set, tables are printed without colour"),
+        Entry("NO_COLOR", "when set to anything but an empty string, tables and pictures "
+                          "are printed without colour, as with --no-color"),
+        Entry("TERM", "when it is dumb, there is no colour either"),
         Entry("EMGMM_FORCE_TTY", "when set to anything but an empty string or 0, stdout and "
                                  "stderr count as terminals (summary tables, not data)"),
         Entry(", ".join(BLAS_THREAD_VARIABLES),
@@ -103,6 +105,9 @@ def environment() -> list[Entry]:
                               "platform can) or spawn; unset, they fork (Linux, the BSDs) unless "
                               "the process runs other threads (a progress display's excepted), and "
                               "spawn elsewhere (macOS, Windows)"),
+        Entry("DASK_SCHEDULER_ADDRESS", "the scheduler (tcp://HOST:PORT) that --backend dask "
+                                        "joins when --scheduler is not given; without either, "
+                                        "a local cluster is started"),
         Entry("XDG_CACHE_HOME", "the default --cache-dir is $XDG_CACHE_HOME/emgmm "
                                 "(~/.cache/emgmm when it is not set)"),
     ]

@@ -10,6 +10,7 @@ rest exercise the renderer on a small click group built here.
 from __future__ import annotations
 
 import importlib
+import re
 import shutil
 import subprocess
 import sys
@@ -106,6 +107,11 @@ def test_environment_variables_are_ones_the_package_knows() -> None:
     assert "NO_COLOR" in variables and "EMGMM_FORCE_TTY" in variables
     for variable in variables:
         assert variable in source, variable
+    # and the other way: the section left out DASK_SCHEDULER_ADDRESS and TERM (dumb: no
+    # colour), which emgmm reads
+    read = set(re.findall(r"environ\.get\(\"([A-Z_]+)\"", source))
+    assert read >= {"DASK_SCHEDULER_ADDRESS", "TERM", "NO_COLOR"}
+    assert not read - set(variables), read - set(variables)
 
 
 def test_write_and_check_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
