@@ -499,3 +499,35 @@ def test_weights_and_known_labels_do_what_each_commands_help_says(full: Fitted,
     total = json.loads(ok("score", str(full.model), str(BLOBS), "--sample-weights",
                           str(weights), "--json").stdout)
     assert total["log_likelihood"] == pytest.approx(float(w @ density), rel=1e-8)  # 10 digits
+
+
+def test_missing_does_what_each_commands_help_says(full: Fitted, tmp_path: Path) -> None:
+    """predict's, score's and plot's --help said what --missing does in a fit: drop "left
+    out of the fit", em "take part in EM"; none of them fits.  Their help now says what
+    it does there, and this checks that it is so: drop gives label -1, NaN
+    responsibilities and log-density and leaves the row out of score's total; em labels
+    and scores the row by its observed coordinate."""
+    from emgmm_cli.cli.options import APPLY_MISSING
+
+    for command in ("predict", "score", "plot"):
+        help_text = " ".join(ok(command, "--help").stdout.split())
+        assert " ".join(APPLY_MISSING.split()) in help_text, command
+        assert "out of the fit" not in help_text and "part in EM" not in help_text
+    lines = BLOBS.read_text().splitlines()
+    lines[1] = lines[1].split(",")[0] + ","  # row 0: y missing
+    holed = tmp_path / "holed.csv"
+    holed.write_text("\n".join(lines) + "\n")
+    model, data = str(full.model), str(holed)
+
+    def table(*args: str) -> list[str]:
+        return ok(*args).stdout.splitlines()
+
+    assert table("predict", model, data, "--missing", "drop")[0] == "-1"
+    assert table("predict", model, data, "--missing", "drop", "--proba")[1] == ",,,"
+    assert table("score", model, data, "--missing", "drop")[1] == '""'
+    assert table("predict", model, data, "--missing", "em")[0] in list("0123")
+    assert float(table("score", model, data, "--missing", "em")[1]) < 0
+    n = len(lines) - 1
+    totals = {how: json.loads(ok("score", model, data, "--missing", how, "--json").stdout)
+              for how in ("drop", "em")}
+    assert (totals["drop"]["n_samples"], totals["em"]["n_samples"]) == (n - 1, n)

@@ -459,6 +459,13 @@ LABEL_KNOWN = "Those rows keep their component; the others are labelled by the m
 SCORE_WEIGHTS = ("The log-likelihood is sum_i w_i log p(x_i) (a row of weight 0 adds "
                  "nothing), its mean over the sum of the weights.")
 SCORE_KNOWN = "Log-densities do not depend on the known labels; the column is left out."
+#: What --missing does: in a fit, and where a saved model is applied (predict, score, plot).
+FIT_MISSING = vocab.listing(vocab.MISSING)
+APPLY_MISSING = ("error: a missing value is an error naming where it is; drop: rows with a "
+                 "missing value are left out: label -1, NaN responsibilities and "
+                 "log-density, nothing added to a total; em: rows with missing values are "
+                 "placed by their observed coordinates (the marginal density), and get "
+                 "labels, responsibilities and log-densities like every row")
 
 
 def _row_column(flag: str, holds: str, does: str) -> Callable[[F], F]:
@@ -470,9 +477,10 @@ def _row_column(flag: str, holds: str, does: str) -> Callable[[F], F]:
                              f"feature.  {does}")
 
 
-def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN) -> Callable[[F], F]:
-    """How to read a data file (every command that reads data); weights and known say
-    what the sample weights and the known labels do in the command."""
+def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
+                 missing: str = FIT_MISSING) -> Callable[[F], F]:
+    """How to read a data file (every command that reads data); weights, known and missing
+    say what the sample weights, the known labels and --missing do in the command."""
     return compose(
         click.option("--columns", metavar="COLS", callback=_split_columns,
                      help="Comma-separated columns to use, by header name or 0-based index "
@@ -497,16 +505,17 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN) -> Callable
         click.option("--missing", type=click.Choice(vocab.names(vocab.MISSING)), default="error",
                      show_default=True,
                      help="Missing values (in text: empty fields, NA, NaN; in .npy and "
-                          "Parquet: NaN): " + vocab.listing(vocab.MISSING) + ".  Data over "
+                          "Parquet: NaN): " + missing + ".  Data over "
                           "--memory-limit stay on disk; with em, the rows with a missing value "
                           "are held in memory."),
     )
 
 
-def input_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN) -> Callable[[F], F]:
+def input_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
+                  missing: str = FIT_MISSING) -> Callable[[F], F]:
     """The INPUT argument and read_options."""
     return compose(click.argument("input", metavar="INPUT", type=FILE_PATH),
-                   read_options(weights, known))
+                   read_options(weights, known, missing))
 
 #: A model file, the first argument of the commands that read one.
 model_argument = click.argument("model", metavar="MODEL", type=click.Path())

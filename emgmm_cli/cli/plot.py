@@ -9,6 +9,7 @@ import click
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    APPLY_MISSING,
     IMAGE_EXTENSIONS,
     common_options,
     LABEL_KNOWN,
@@ -23,7 +24,7 @@ from .options import (
 
 @command(short_help="Draw data clustered by a saved model.")
 @model_argument
-@input_options(LABEL_WEIGHTS, LABEL_KNOWN)
+@input_options(LABEL_WEIGHTS, LABEL_KNOWN, APPLY_MISSING)
 @click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
               help=f"Write the picture to FILE ({IMAGE_EXTENSIONS} by extension).  Without "
                    "it, the picture is drawn as text on stdout: in colour on a terminal.")

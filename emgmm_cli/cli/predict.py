@@ -9,6 +9,7 @@ import click
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    APPLY_MISSING,
     backend_options,
     model_argument,
     FILE_PATH,
@@ -26,7 +27,7 @@ from .options import (
 
 @command(short_help="Label new data with a saved model.")
 @model_argument
-@input_options(LABEL_WEIGHTS, LABEL_KNOWN)
+@input_options(LABEL_WEIGHTS, LABEL_KNOWN, APPLY_MISSING)
 @large_data_options
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
               type=FILE_PATH,

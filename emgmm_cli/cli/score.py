@@ -9,6 +9,7 @@ import click
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    APPLY_MISSING,
     json_option,
     FiniteRange,
     backend_options,
@@ -26,7 +27,7 @@ from .options import (
 
 @command(short_help="Log-density of each point under a saved model.")
 @model_argument
-@input_options(SCORE_WEIGHTS, SCORE_KNOWN)
+@input_options(SCORE_WEIGHTS, SCORE_KNOWN, APPLY_MISSING)
 @large_data_options
 @click.option("-o", "--output", metavar="FILE",
               type=FILE_PATH,
