@@ -531,3 +531,17 @@ def test_missing_does_what_each_commands_help_says(full: Fitted, tmp_path: Path)
     totals = {how: json.loads(ok("score", model, data, "--missing", how, "--json").stdout)
               for how in ("drop", "em")}
     assert (totals["drop"]["n_samples"], totals["em"]["n_samples"]) == (n - 1, n)
+
+
+def test_a_sample_seed_out_of_range_is_refused_as_fits_are(full: Fitted) -> None:
+    """sample --seed 9007199254740992 was refused with "seed must be an integer from 0 to
+    9007199254740991 or null" (null: a model file's word) under a help that said only
+    [x>=0].  It is now checked as fit's --seed is, with fit's message."""
+    for seed in ("9007199254740992", "-1"):
+        result = invoke("sample", str(full.model), "-n", "2", "--seed", seed)
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr.splitlines()[-1] == (
+            f"Error: Invalid value for '--seed': '{seed}' is not an integer from 0 to "
+            "9007199254740991.")
+    assert len(ok("sample", str(full.model), "-n", "2", "--seed",
+                  "9007199254740991").stdout.splitlines()) == 3

@@ -5,11 +5,13 @@ from __future__ import annotations
 import click
 
 from .context import Terminal, pass_terminal
+from ..engine.options import OPTION_SPECS
 from .errors import command
 from .options import (
     FILE_PATH,
     FORMATS_TEXT,
     PointCount,
+    SpecType,
     common_options,
     format_option,
     model_argument,
@@ -21,7 +23,7 @@ from .options import (
 @model_argument
 @click.option("-n", "--n-samples", type=PointCount(), required=True, metavar="N",
               help="Number of points to draw (0: no rows, as make-blobs -n 0).")
-@click.option("--seed", type=click.IntRange(min=0),
+@click.option("--seed", type=SpecType(OPTION_SPECS["seed"]),
               help="Random seed; the same seed gives the same points (default: fresh).")
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
               type=FILE_PATH,
