@@ -126,6 +126,22 @@ def slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
+def test_the_python_page_names_every_fit_option() -> None:
+    """python.md's list of fit's options left out accelerate and order, fields of
+    FitOptions that fit takes: the list names every field but n_components (fit's
+    second argument), and nothing else."""
+    import dataclasses
+    import re
+
+    from emgmm_cli import FitOptions
+
+    text = " ".join((DOCS / "python.md").read_text(encoding="utf-8").split())
+    listed = text.partition("The options are the fields of `emgmm_cli.FitOptions` (")[2]
+    names = re.findall(r"`(\w+)`", listed.partition("), with the command line's")[0])
+    fields = [f.name for f in dataclasses.fields(FitOptions) if f.name != "n_components"]
+    assert sorted(names) == sorted(fields)
+
+
 def test_links_between_pages_resolve(rendered: dict[Path, str]) -> None:
     pages = {p: p.read_text(encoding="utf-8") for p in hand_written()} | rendered
     for page, text in pages.items():
