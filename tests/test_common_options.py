@@ -133,6 +133,16 @@ def test_label_files_get_a_header_only_when_asked(people: Path, tmp_path: Path) 
     model = tmp_path / "m.json"
     ok("fit", people, "-k", 2, "--columns", "x,y", "--seed", 0, "--model", model, "-q")
     assert ok("predict", model, people, "--label-header").stdout == headed
+    # a .npy file holds no header: --label-header there did nothing, exit 0
+    for command in (["fit", people, "-k", 2, "--columns", "x,y"], ["predict", model, people]):
+        labels = tmp_path / "labels.npy"
+        result = invoke(*command, "--label-header", "-o", labels)
+        assert result.exit_code == 2 and not labels.exists(), result.stderr
+        assert result.stderr.splitlines()[-1] == (
+            f"Error: --label-header writes a 'cluster' header, which {labels} cannot hold (a "
+            ".npy file holds numbers only); leave --label-header out or give another format")
+        ok(*command, "-o", labels)  # without the flag, the labels as numbers
+        labels.unlink()
 
 
 # --------------------------------------------------------------------------- the flags

@@ -490,6 +490,24 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
     check_targets(dest.values(), creates=output_dir)
 
 
+def check_fit_outputs(outputs: FitOutputs, inputs: Sequence[str | None]) -> None:
+    """A fit's outputs, before any data is read: its files and pictures (check_outputs),
+    and --label-header's where the labels are bare (check_label_header)."""
+    check_outputs({**outputs.destinations(), **outputs.pictures()}, inputs,
+                  as_json=outputs.as_json, output_dir=outputs.output_dir)
+    if not outputs.with_rows:
+        check_label_header(outputs.destinations().get("labels"), outputs.label_header)
+
+
+def check_label_header(labels: str | None, label_header: bool) -> None:
+    """--label-header names the labels' column: a format that writes no column names
+    (.npy) cannot hold it, and the flag would do nothing (UsageProblem)."""
+    if label_header and labels is not None and not FORMATS[format_for_path(labels)].holds_names:
+        raise UsageProblem(f"--label-header writes a 'cluster' header, which {labels} cannot "
+                           "hold (a .npy file holds numbers only); leave --label-header out or "
+                           "give another format", option="--label-header")
+
+
 #: Outputs that are pictures (plotting.IMAGE_FORMATS), and the options that name them.
 PICTURES = {"plot": "--plot", "trace_plot": "--trace-plot"}
 

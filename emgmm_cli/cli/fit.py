@@ -53,7 +53,8 @@ from .options import (
 @click.option("--show-trace", is_flag=True, help="Also show the trace as a table.")
 @picture_option("--plot", "the data coloured by component, with each component's mean and "
                 "ellipses (as emgmm plot draws them)")
-@picture_option("--trace-plot", "the log-likelihood per iteration, one line per restart")
+@picture_option("--trace-plot", "the mean log-likelihood per point at each iteration, one line "
+                                "per restart")
 @format_option
 @backend_options
 @common_options
@@ -98,9 +99,7 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
             outputs.with_rows or not term.stdout_isatty):
         outputs = dataclasses.replace(outputs, labels="-")  # labels: the data of a pipe
     read_beside = {**read.inputs(), "means_init": means_init, "init_model": options.init_model}
-    fitting.check_outputs({**outputs.destinations(), **outputs.pictures()},
-                          [input, *fitting.input_files(read_beside)],
-                          as_json=outputs.as_json, output_dir=outputs.output_dir)
+    fitting.check_fit_outputs(outputs, [input, *fitting.input_files(read_beside)])
     stdin = buffered_stdin() if outputs.with_rows and input == "-" else None
     with show.reading(term, input):
         points = fitting.read_fit_data(input, read, options.init_model, term.warn,

@@ -434,7 +434,8 @@ def rows_options(proba_help: str) -> Callable[[F], F]:
                      help="With --with-rows, add each row's log-density, log_density."),
         click.option("--label-header", is_flag=True,
                      help="Write a 'cluster' header line above bare labels (by default "
-                          "there is none, so that paste and sort | uniq -c work)."),
+                          "there is none, so that paste and sort | uniq -c work); a .npy "
+                          "file, numbers only, cannot hold one."),
     )
 
 

@@ -56,7 +56,7 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
       cat new.tsv | emgmm predict model.json - -d '\\t' --columns 1,2
     """
     from ..app import models
-    from ..app.fitting import check_outputs, input_files
+    from ..app.fitting import check_label_header, check_outputs, input_files
     from ..app.requests import FitOutputs, ReadOptions
     from ..app.rows import buffered_stdin, read_rows
     from . import show
@@ -64,6 +64,8 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
     FitOutputs(with_rows=with_rows, log_density=log_density)  # checks the combination
     read = take(kw, ReadOptions)
     check_outputs({"output": output}, [model, input, *input_files(read.inputs())])
+    if not with_rows:
+        check_label_header(output, label_header)
     loaded = models.load_model(model)
     stdin = buffered_stdin() if input == "-" else None
     with show.reading(term, input):

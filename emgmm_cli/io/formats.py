@@ -130,6 +130,8 @@ class TableWriter(ABC):
     """Whether the file is bytes, not UTF-8 text."""
     holds_text: ClassVar[bool] = True
     """Whether columns of strings can be written (a selection table, a batch summary)."""
+    holds_names: ClassVar[bool] = True
+    """Whether the columns' names are written (a header, keys, a schema)."""
     streams: ClassVar[bool] = True
     """Whether rows are written block by block as they come, without holding them all."""
 
@@ -317,6 +319,7 @@ class Npy(TableWriter):
     description = "a NumPy array (numbers only)"
     binary = True
     holds_text = False
+    holds_names = False
 
     def begin(self) -> None:
         import numpy as np
