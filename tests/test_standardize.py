@@ -208,3 +208,18 @@ def test_init_model_refuses_standardized_columns_saying_which(tmp_path: Path) ->
         assert refused.exit_code == 2 and refused.stderr.endswith(f"Error: {message}\n"), \
             refused.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "p.json", "s.json"]
+
+
+def test_fit_with_rows_writes_log_densities_of_the_data(tmp_path: Path) -> None:
+    """fit --with-rows --log-density on standardized columns writes what score and predict
+    --with-rows write for the model: log-densities of the data's rows (it wrote those of
+    the standardized rows, sum_j log scale_j higher)."""
+    name = save(tmp_path / "x.csv", X)
+    fitted = run("fit", name, "-k", "3", "--seed", "1", "--standardize", "--with-rows",
+                 "--log-density", "-o", "rows.csv", "--model", "m.json", cwd=tmp_path)
+    assert fitted.exit_code == 0, fitted.output
+    written = np.genfromtxt(tmp_path / "rows.csv", delimiter=",", names=True)["log_density"]
+    doc = json.loads((tmp_path / "m.json").read_text())
+    np.testing.assert_allclose(written, data_units_log_density(doc, X), rtol=1e-9)
+    assert written.sum() == pytest.approx(doc["log_likelihood"], rel=1e-9)
+

@@ -109,6 +109,18 @@ def final_pass(data: Dataset, params: MixtureParams, *, want_labels: bool = True
     return FinalPass(labels, resp, dens, totals[0])
 
 
+def in_data_units(result: FinalPass, data: Dataset, transform: Standardize | None
+                  ) -> FinalPass:
+    """result, a final pass over data (the rows standardized by transform), with the
+    log-densities and log-likelihood of the data's own rows; result itself without a
+    transform."""
+    if transform is None:
+        return result
+    density = None if result.log_density is None else transform.log_density(result.log_density)
+    return dataclasses.replace(result, log_density=density,
+                               loglik=result.loglik - data.n_samples * transform.log_scale)
+
+
 def _known_kept(data: Dataset, blocks: Iterator[tuple[int, Predictions]],
                 totals: list[float]) -> Iterator[tuple[int, Predictions]]:
     """The blocks, rows with a known component keeping it (keep_known), the sum of their
@@ -534,10 +546,12 @@ def stage_outputs(out: OutputSet, dest: dict[str, str], fit: Fitted, *,
 
 
 def stage_rows(out: OutputSet, dest: str, rows: dict[str, NDArray[Any]], data: Dataset,
-               params: MixtureParams, outputs: FitOutputs, *, source: str) -> None:
-    """The input rows with their cluster (and p0.., log_density as outputs asks) to dest."""
-    result = final_pass(data, params, want_resp=outputs.proba,
-                        want_log_density=outputs.log_density)
+               params: MixtureParams, outputs: FitOutputs, *, source: str,
+               transform: Standardize | None = None) -> None:
+    """The input rows with their cluster (and p0.., log_density as outputs asks) to dest;
+    data are the rows the fit ran on, standardized by transform where it has one."""
+    result = in_data_units(final_pass(data, params, want_resp=outputs.proba,
+                                      want_log_density=outputs.log_density), data, transform)
     assert result.labels is not None
     write_table(dest, annotated(rows, result.labels, source=source, dest=dest,
                                 resp=result.resp, log_density=result.log_density), out=out)
@@ -599,7 +613,7 @@ def write_outputs(fit: Fitted, outputs: FitOutputs,
             OutputSet() as out:
         if rows is not None and "labels" in dest:
             stage_rows(out, dest.pop("labels"), rows, fit.data, fit.params, outputs,
-                       source=fit.source)
+                       source=fit.source, transform=fit.transform)
         if outputs.output_dir and hasattr(fit.data, "each_partition"):
             stage_parts(out, dest, fit, outputs)
         stage_outputs(out, dest, fit, as_json=outputs.as_json,

@@ -9,7 +9,6 @@ are those the fit produced, bit for bit.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
 from .data import dataset, known_of_model
 from .errors import UsageProblem
-from .fitting import FinalPass, Fitted, final_pass, stream_predictions
+from .fitting import FinalPass, Fitted, final_pass, in_data_units, stream_predictions
 from .modeldata import model_points, read_data
 from .prepare import Standardize
 from .requests import ReadOptions
@@ -80,14 +79,9 @@ def apply_model(model: Model, points: Points, *, want_resp: bool = False,
                 want_log_density: bool = False) -> FinalPass:
     """One pass of the model's parameters over the points (through the model's transform),
     in the blocks fit uses; log-densities are those of the data."""
-    transform = model.transform
-    result = final_pass(_model_data(model, points), model.params, want_resp=want_resp,
-                        want_log_density=want_log_density)
-    if transform is None:
-        return result
-    density = None if result.log_density is None else transform.log_density(result.log_density)
-    return dataclasses.replace(result, log_density=density,
-                               loglik=result.loglik - points.n_samples * transform.log_scale)
+    data = _model_data(model, points)
+    return in_data_units(final_pass(data, model.params, want_resp=want_resp,
+                                    want_log_density=want_log_density), data, model.transform)
 
 
 def stream_labels(output: str, model: Model, points: Points, *, proba: bool = False,
