@@ -221,6 +221,26 @@ def test_predict_and_score_match_the_local_backend(scheduler: str, tmp_path: Pat
             assert b["log_likelihood"] == pytest.approx(a["log_likelihood"], rel=RTOL)
 
 
+def test_standardized_rows_with_missing_values_score_as_on_the_local_backend(
+        scheduler: str) -> None:
+    """--standardize with --missing em on the cluster: a row with missing values loses the
+    log scales of its observed columns alone, as on the local backend (the cluster keeps
+    the rows as read, with their NaN, where the fit and the final pass look for them)."""
+    x = blobs(600, seed=5) * [1.0, 10.0, 100.0]
+    x[np.random.default_rng(5).random(x.shape) < 0.1] = np.nan
+    local = emgmm_cli.fit(x, 3, seed=0, standardize=True, missing="em")
+    # full covariances: the optimum of the data's own columns, but for reg_covar's units
+    plain = emgmm_cli.fit(x, 3, seed=0, missing="em")
+    assert local.log_likelihood == pytest.approx(plain.log_likelihood, abs=0.01)
+    with emgmm_cli.backend("dask", scheduler=scheduler):
+        remote = emgmm_cli.fit(x, 3, seed=0, standardize=True, missing="em")
+        scores = emgmm_cli.score(local, x, missing="em")
+    assert remote.log_likelihood == pytest.approx(local.log_likelihood, rel=RTOL)
+    assert scores.log_likelihood == pytest.approx(local.log_likelihood, rel=RTOL)
+    np.testing.assert_allclose(scores.log_density, emgmm_cli.score(local, x, missing="em")
+                               .log_density, rtol=RTOL)
+
+
 # --------------------------------------------------------------------------- select, batch
 
 

@@ -116,9 +116,10 @@ def in_data_units(result: FinalPass, data: Dataset, transform: Standardize | Non
     transform."""
     if transform is None:
         return result
-    density = None if result.log_density is None else transform.log_density(result.log_density)
-    return dataclasses.replace(result, log_density=density,
-                               loglik=result.loglik - data.n_samples * transform.log_scale)
+    lost = transform.row_log_scales(data)
+    density = None if result.log_density is None else result.log_density - lost
+    total = data.n_samples * lost if isinstance(lost, float) else float(lost.sum())
+    return dataclasses.replace(result, log_density=density, loglik=result.loglik - total)
 
 
 def _known_kept(data: Dataset, blocks: Iterator[tuple[int, Predictions]],
@@ -386,7 +387,7 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
         exc.source = points.source
         raise
     if prepared.transform is not None:
-        result = prepared.transform.data_result(result)
+        result = prepared.transform.data_result(result, data)
     return fitted(points, data, result, prepared, inputs)
 
 

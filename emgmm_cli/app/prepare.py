@@ -10,9 +10,10 @@ Standardize: EM runs on z = (x - center) / scale.  What is reported stays in the
 units:
 
 - log-likelihoods (the fit's, every restart's, the trace's, and so BIC, AIC and ICL) are
-  those of the data: log p(x) = log p(z) - sum_j log scale_j per row, so a standardized
-  fit and a plain one compare directly, and `score` on the training data gives the
-  model's log-likelihood;
+  those of the data: log p(x) = log p(z) - sum_j log scale_j per row (over the columns
+  the row holds a value in: a row with missing values has the density of those), so a
+  standardized fit and a plain one compare directly, and `score` on the training data
+  gives the model's log-likelihood;
 - the model keeps the parameters EM fitted, on the standardized columns, where the
   covariance family holds exactly (a spherical covariance of the standardized columns is
   a diagonal one, not a spherical one, in the data's units unless the scales are equal),
@@ -34,9 +35,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.errors import EngineError
-from ..engine.dataset import Dataset
+from ..engine.dataset import Dataset, row_weights
 from ..engine.families import MATRIX, family
-from ..engine.missing import MissingRows, co_observed, observed_rows, row_missing
+from ..engine.missing import (MissingRows, co_observed, held_sums, observed_rows,
+                              row_missing)
 from ..engine.fitting import FitResult
 from ..engine.errors import DIAGONAL_FAMILY, NEVER_TOGETHER, Finding
 from ..engine.screening import ColumnStats, DataScale, column_stats, screen
@@ -107,18 +109,29 @@ class Standardize:
             mapped = np.ascontiguousarray(self.to_z(x, x.dtype))
         return dataclasses.replace(points, x=mapped)
 
-    def data_result(self, result: FitResult) -> FitResult:
-        """result with its log-likelihoods in the data's units (criteria follow)."""
-        per_row = self.log_scale
+    def row_log_scales(self, data: Dataset) -> float | NDArray[np.float64]:
+        """What the log-density of each row of data (standardized) loses from z to x:
+        sum_j log scale_j over the columns the row holds a value in (the marginal
+        density of a row with missing values is of its observed columns alone); one
+        number where every row holds every column."""
+        held = held_sums(data, np.log(self.scale))
+        return self.log_scale if held is None else held
+
+    def data_result(self, result: FitResult, data: Dataset) -> FitResult:
+        """result, fitted to data (standardized), with its log-likelihoods in the data's
+        units (criteria follow)."""
+        per_row = self.row_log_scales(data)
+        if isinstance(per_row, float):
+            lost = result.n_effective * per_row
+        else:  # each row counted by its weight
+            w = row_weights(data)
+            lost = float(per_row.sum() if w is None else np.dot(w, per_row))
+            per_row = lost / result.n_effective
         return dataclasses.replace(
-            result, loglik=result.loglik - result.n_effective * per_row,
+            result, loglik=result.loglik - lost,
             trace=[dataclasses.replace(r, log_likelihood=r.log_likelihood - per_row)
                    for r in result.trace],
-            restart_logliks=[v - result.n_effective * per_row for v in result.restart_logliks])
-
-    def log_density(self, values: Array) -> Array:
-        """Log-densities of standardized rows as log-densities of the data's rows."""
-        return values - self.log_scale
+            restart_logliks=[v - lost for v in result.restart_logliks])
 
 
 @dataclass(frozen=True)

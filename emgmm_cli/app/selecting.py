@@ -323,7 +323,7 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
     if prepared.transform is not None:
         for cell in selection.cells:
             if cell.result is not None:
-                cell.result = prepared.transform.data_result(cell.result)
+                cell.result = prepared.transform.data_result(cell.result, data)
     return Selected(selection, seed, template, points, data, prepared, inputs)
 
 

@@ -321,6 +321,16 @@ class DaskDataset:
                            for part in self.parts]
         return imputed
 
+    def as_read(self) -> "DaskDataset | None":
+        """The rows as read, their missing values NaN, where with_missing imputed some
+        (engine.missing.held_sums reads them); None otherwise."""
+        if self.raw is None:
+            return None
+        read = copy.copy(self)
+        read.parts, read.raw, read.missing, read._missing = self.raw, None, None, False
+        read.n_incomplete = 0
+        return read
+
     def missing_stats(self, params: Any, hard: bool, w: NDArray[np.float64] | None,
                       known: NDArray[np.int64] | None, entropy: bool = True) -> Any:
         """One E-step (engine.missing.missing_stats) over each partition's MissingRows on

@@ -26,6 +26,7 @@ MissingRows of each part and adds their missing_stats (the Incomplete protocol).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -201,6 +202,24 @@ def observed_rows(data: Dataset) -> Dataset | None:
     if isinstance(rows, BlockMissingRows):
         return rows.raw
     return None
+
+
+def held_sums(data: Dataset, values: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """Per row of data, the sum of values (one a column) over the columns where the row
+    holds a value; None where no row misses one (each row's sum is values.sum())."""
+    rows = observed_rows(data)
+    if rows is None:  # on a cluster: the rows as read, where it keeps them (backends.dask)
+        as_read = getattr(row_missing(data), "as_read", None)
+        rows = None if as_read is None else as_read()
+    if rows is None:
+        return None
+    parts = [part for _, part in rows.scan(partial(_held_sum, values=values))]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _held_sum(block: Array, _first: int, *, values: NDArray[np.float64]
+              ) -> NDArray[np.float64]:
+    return np.where(np.isnan(block), 0.0, values).sum(axis=1)
 
 
 def row_missing(data: Dataset) -> Incomplete | None:

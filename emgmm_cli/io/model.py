@@ -171,7 +171,8 @@ OPTIONAL_FIELDS: tuple[ModelField, ...] = (
                                 "where the covariance family holds exactly; predict, score "
                                 "and sample apply it; log_likelihood, the criteria and "
                                 "restart_log_likelihoods are those of the data x (log L(z) "
-                                "- N sum_j log scale_j)"),
+                                "- N sum_j log scale_j; a row with missing values loses "
+                                "the scales of its observed columns alone)"),
     ModelField("sum_of_weights", "only for a fit with sample weights (--weights-column, "
                                  "--sample-weights): their sum, the n of mean_log_likelihood, "
                                  "BIC and ICL (n_samples stays the number of rows)"),
