@@ -26,6 +26,7 @@ units:
 from __future__ import annotations
 
 import dataclasses
+import math
 from functools import partial
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -115,18 +116,29 @@ class Standardize:
         density of a row with missing values is of its observed columns alone); one
         number where every row holds every column."""
         held = held_sums(data, np.log(self.scale))
-        return self.log_scale if held is None else held
+        if held is None:
+            return self.log_scale
+        parts = [sums for _, sums in held]
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def held_lost(self, data: Dataset) -> float | None:
+        """row_log_scales summed over data's rows, each counted by its weight, block by
+        block (nothing of size N kept beside the weights); None where every row holds
+        every column (each then loses log_scale)."""
+        held = held_sums(data, np.log(self.scale))
+        if held is None:
+            return None
+        w = row_weights(data)
+        return math.fsum(float(sums.sum() if w is None else np.dot(w[first:first + len(sums)],
+                                                                   sums))
+                         for first, sums in held)
 
     def data_result(self, result: FitResult, data: Dataset) -> FitResult:
         """result, fitted to data (standardized), with its log-likelihoods in the data's
         units (criteria follow)."""
-        per_row = self.row_log_scales(data)
-        if isinstance(per_row, float):
-            lost = result.n_effective * per_row
-        else:  # each row counted by its weight
-            w = row_weights(data)
-            lost = float(per_row.sum() if w is None else np.dot(w, per_row))
-            per_row = lost / result.n_effective
+        held = self.held_lost(data)
+        per_row = self.log_scale if held is None else held / result.n_effective
+        lost = result.n_effective * per_row if held is None else held
         return dataclasses.replace(
             result, loglik=result.loglik - lost,
             trace=[dataclasses.replace(r, log_likelihood=r.log_likelihood - per_row)

@@ -204,17 +204,18 @@ def observed_rows(data: Dataset) -> Dataset | None:
     return None
 
 
-def held_sums(data: Dataset, values: NDArray[np.float64]) -> NDArray[np.float64] | None:
+def held_sums(data: Dataset, values: NDArray[np.float64]
+              ) -> Iterator[tuple[int, NDArray[np.float64]]] | None:
     """Per row of data, the sum of values (one a column) over the columns where the row
-    holds a value; None where no row misses one (each row's sum is values.sum())."""
+    holds a value, block by block as (first row, sums), in row order (nothing of size N
+    is kept); None where no row misses one (each row's sum is values.sum())."""
     rows = observed_rows(data)
     if rows is None:  # on a cluster: the rows as read, where it keeps them (backends.dask)
         as_read = getattr(row_missing(data), "as_read", None)
         rows = None if as_read is None else as_read()
     if rows is None:
         return None
-    parts = [part for _, part in rows.scan(partial(_held_sum, values=values))]
-    return np.concatenate(parts) if parts else np.zeros(0)
+    return rows.scan(partial(_held_sum, values=values))
 
 
 def _held_sum(block: Array, _first: int, *, values: NDArray[np.float64]
