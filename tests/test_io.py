@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import io
 import os
 import pickle
@@ -16,6 +17,7 @@ import pytest
 from emgmm_cli.io import DataError, Points, read_points
 from emgmm_cli.io.errors import DROP_MISSING, EM_MISSING
 from emgmm_cli.io import text as text_reader
+from emgmm_cli.io.cache import open_points
 
 HERE = Path(__file__).parent
 SAMPLE_DATA = HERE.parent / "sample_data"
@@ -537,16 +539,38 @@ def test_npy_bad_shapes_and_dtypes(tmp_path: Path) -> None:
 
 
 def test_npy_invalid_file(tmp_path: Path) -> None:
-    path = put(tmp_path, "bad.npy", b"this is not numpy")
-    err = read_error(path)
-    assert err.message.startswith("not a valid .npy file (")
-    assert err.message.endswith("); write it with numpy.save")
+    path = put(tmp_path, "bad.npy", bytes(range(256)))
+    assert read_error(path).message == ("is not a .npy file (it does not start as "
+                                        "numpy.save writes one); write it with numpy.save")
     np.save(tmp_path / "t.npy", np.arange(100.0))
     truncated = (tmp_path / "t.npy").read_bytes()[:-40]
     assert "not a valid .npy file" in read_error(put(tmp_path, "t.npy", truncated)).message
     np.savez(tmp_path / "z.npz", a=np.zeros(3))
     os.replace(tmp_path / "z.npz", tmp_path / "z.npy")
     assert ".npz archive" in read_error(str(tmp_path / "z.npy")).message
+
+
+@pytest.mark.parametrize("memory_limit", [None, 1])
+def test_a_npy_file_that_holds_something_else_says_what(tmp_path: Path,
+                                                         memory_limit: int | None) -> None:
+    """Not "it holds Python objects" (numpy's answer to any bytes without its magic number):
+    what the file holds, and what to do; also over the memory limit."""
+    np.save(tmp_path / "a.npy", np.arange(6.0).reshape(3, 2))
+    npy = (tmp_path / "a.npy").read_bytes()
+
+    def message(name: str, content: bytes) -> str:
+        with pytest.raises(DataError) as info:
+            open_points(put(tmp_path, name, content), memory_limit=memory_limit,
+                        cache_dir=str(tmp_path / "cache"))
+        return info.value.message
+
+    assert message("text.npy", b"x,y\n1,2\n3,4\n") == (
+        "holds text, not .npy data; give the file a .csv, .tsv or .txt extension")
+    assert message("gz.npy", gzip.compress(npy)) == (
+        "is gzip-compressed, not a .npy file; decompress it first")
+    assert message("a.csv.gz", gzip.compress(npy)) == (
+        "holds gzip-compressed .npy data, not text; decompress it to a .npy file")
+    assert message("a.csv", npy) == "holds .npy data, not text; give the file a .npy extension"
 
 
 def test_npy_non_finite(tmp_path: Path) -> None:

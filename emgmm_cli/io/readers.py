@@ -40,6 +40,7 @@ from .text import (
     NPY_MAGIC,
     STDIN_NAME,
     Input,
+    not_npy_error,
     open_input,
     prologue,
     read_text,
@@ -359,6 +360,9 @@ def _load_npy(src: Input, mmap: bool) -> np.ndarray:
     """The array of a .npy input (memory-mapped with mmap), as rows and columns (1-D: one
     column) of real numbers; a DataError says what the input holds instead."""
     loaded: object
+    head = src.reader.peek(4096)
+    if not head.startswith((NPY_MAGIC, b"PK\x03\x04")):  # (an .npz archive: said below)
+        raise not_npy_error(src.name, head)
     try:
         if src.path is not None:
             loaded = np.load(src.path, mmap_mode="r" if mmap else None, allow_pickle=False)

@@ -93,6 +93,7 @@ __all__ = [
     "locate",
     "make_plan",
     "no_rows_error",
+    "not_npy_error",
     "open_input",
     "parse_chunk",
     "prologue",
@@ -360,12 +361,15 @@ def _open_file(path: str) -> tuple[BinaryIO, int | None, bool]:
     return fh, st.st_size if regular else None, regular
 
 
-def check_text_head(name: str, head: bytes) -> None:
-    """Refuse binary content early with a message that names what it probably is."""
-    if head.startswith(NPY_MAGIC):
-        raise DataError(name, "holds .npy data, not text; give the file a .npy extension")
-    if head.startswith(b"PAR1"):
-        raise DataError(name, "holds Parquet data, not text; give the file a .parquet extension")
+def check_text_head(name: str, head: bytes, codec: str | None = None) -> None:
+    """Refuse binary content early with a message that names what it probably is (codec:
+    the compression the head was read through, which no extension undoes)."""
+    for magic, what, ext in ((NPY_MAGIC, ".npy", ".npy"), (b"PAR1", "Parquet", ".parquet")):
+        if head.startswith(magic):
+            raise DataError(name, f"holds {what} data, not text; give the file a {ext} "
+                                  "extension" if codec is None else
+                                  f"holds {codec}-compressed {what} data, not text; "
+                                  f"decompress it to a {ext} file")
     if head.startswith(b"PK\x03\x04"):
         raise DataError(name, "is a zip archive; extract the data file first")
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
@@ -381,6 +385,22 @@ def check_text_head(name: str, head: bytes) -> None:
             f"is not UTF-8 text ({odd} of its first {len(head)} bytes are not); save the "
             "data as UTF-8 text (CSV/TSV) or as .npy",
         )
+
+
+def not_npy_error(name: str, head: bytes) -> DataError:
+    """The error for a .npy file whose first bytes are not numpy's magic number: what they
+    are, where that can be told (compressed, Parquet, text), and what to do."""
+    codec = next((codec for magic, codec in _CODEC_BY_MAGIC if head.startswith(magic)), None)
+    if codec is not None:
+        return DataError(name, f"is {codec}-compressed, not a .npy file; decompress it first")
+    if head.startswith(b"PAR1"):
+        return DataError(name, "holds Parquet data, not .npy; give the file a .parquet "
+                               "extension")
+    if head and _not_text(head) * NOT_TEXT_SHARE <= len(head):
+        return DataError(name, "holds text, not .npy data; give the file a .csv, .tsv or "
+                               ".txt extension")
+    return DataError(name, "is not a .npy file (it does not start as numpy.save writes "
+                           "one); write it with numpy.save")
 
 
 def _not_text(data: bytes) -> int:
@@ -675,7 +695,7 @@ def prologue(inp: Input, delim: str | None, sniff: bool, header: bool | None) ->
     field longer than the header whose extra field is neither row names nor a trailing
     delimiter, or could be both.
     """
-    check_text_head(inp.name, inp.reader.peek(4096))
+    check_text_head(inp.name, inp.reader.peek(4096), inp.reader.codec)
     lines, head, first, second = _first_lines(inp)
     if first is None:
         if lines.lineno == 0:
