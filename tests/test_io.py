@@ -538,6 +538,17 @@ def test_npy_bad_shapes_and_dtypes(tmp_path: Path) -> None:
     assert "no rows" in read_error(str(tmp_path / "e.npy")).message
 
 
+def test_a_npy_of_python_objects_is_named_so_over_the_memory_limit_too(tmp_path: Path) -> None:
+    """Over the limit the file is memory-mapped, which numpy refuses in its own words."""
+    np.save(tmp_path / "o.npy", np.array([[1.0, 2.0], [3.0, 4.0]], dtype=object),
+            allow_pickle=True)
+    for limit in (None, 1):
+        with pytest.raises(DataError) as info:
+            open_points(str(tmp_path / "o.npy"), memory_limit=limit)
+        assert info.value.message == ("not a valid .npy file (it holds Python objects, not "
+                                      "numbers); write it with numpy.save")
+
+
 def test_npy_invalid_file(tmp_path: Path) -> None:
     path = put(tmp_path, "bad.npy", bytes(range(256)))
     assert read_error(path).message == ("is not a .npy file (it does not start as "

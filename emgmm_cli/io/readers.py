@@ -373,7 +373,7 @@ def _load_npy(src: Input, mmap: bool) -> np.ndarray:
             raise open_error(src.name, exc) from exc
         raise DataError(src.name, f"not a valid .npy file ({reason(exc)}); write it with numpy.save") from exc
     except (ValueError, EOFError) as exc:
-        if "pickle" in str(exc):
+        if "pickle" in str(exc) or "Python objects" in str(exc):  # (the latter: mmap)
             why = "it holds Python objects, not numbers"
         else:
             why = reason(exc)
