@@ -114,3 +114,25 @@ def test_a_fortran_ordered_npy_over_the_memory_limit_is_read_block_by_block(
     a, b = json.loads(whole.stdout), json.loads(blocks.stdout)
     for key in ("means", "covariances", "weights", "log_likelihood", "n_iter"):
         assert a[key] == b[key], key
+
+
+@pytest.mark.parametrize("path", ["/dev/stdout", "/dev/fd/1"])
+def test_stdout_by_name_is_written_where_the_shell_points_it(work: Path, path: str) -> None:
+    """Not a temporary file renamed onto the file behind > or >>: that replaced what was
+    there (the line before, the appended file's content) and lost what came after."""
+    done = shell(f"{{ echo first; emgmm predict m.json x.csv -o {path}; echo last; }} > "
+                 f"out.txt && echo appended >> out.txt && "
+                 f"{shlex.quote(sys.executable)} -m emgmm_cli predict m.json x.csv -o {path}"
+                 " >> out.txt", work)
+    assert done.returncode == 0, done.stderr
+    labels = (work / "labels.csv").read_text()
+    assert (work / "out.txt").read_text() == f"first\n{labels}last\nappended\n{labels}"
+
+
+@pytest.mark.parametrize("outputs", ["--model /dev/stdout -o -",
+                                     "--model /dev/fd/1 -o /dev/stdout"])
+def test_stdout_by_two_names_is_two_outputs_on_stdout(work: Path, outputs: str) -> None:
+    done = shell(f"emgmm fit x.csv -k 2 --seed 0 {outputs} > two.txt", work)
+    assert done.returncode == 2
+    assert done.stderr.endswith("Error: only one output can go to stdout, got labels, model\n")
+    assert (work / "two.txt").read_text() == ""

@@ -51,7 +51,7 @@ from ..engine.selection import cell_seed, choose, grid
 from ..io.errors import DataError
 from ..io.readers import Points
 from ..io.formats import FORMATS, format_for_path, formats_help
-from ..io.writers import (OutputSet, check_targets, ensure_dir, made_dir, write_json,
+from ..io.writers import (OutputSet, check_targets, ensure_dir, is_stdout, made_dir, write_json,
                           write_table)
 from .data import feature_names
 from .discover import BatchItem
@@ -142,8 +142,9 @@ def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_
     """Refuse (UsageProblem) a layout where an output would overwrite an input file, and
     two outputs on stdout (--summary - and --json); then (DataError) a --summary FILE
     where the batch writes other outputs (_check_summary_place)."""
-    if as_json and summary == "-":
-        raise UsageProblem("only one output can go to stdout, got --summary - and --json")
+    if as_json and summary is not None and is_stdout(summary):
+        raise UsageProblem(f"only one output can go to stdout, got --summary {summary} and "
+                           "--json")
     inputs = {os.path.realpath(i.path): i.path for i in items}
     for path in input_files({**settings.read.inputs(), "means_init": settings.means_init,
                              "init_model": settings.options.init_model}):

@@ -38,7 +38,7 @@ from ..io.errors import DataError
 from ..io.formats import FORMATS, format_for_path
 from ..io.model import load_model, model_document
 from ..io.readers import Points, read_points
-from ..io.writers import (OutputSet, check_targets, made_dir, stream_table, write_json,
+from ..io.writers import (OutputSet, check_targets, is_stdout, made_dir, stream_table, write_json,
                           write_table)
 from .data import as_points, dataset, load
 from .errors import UsageProblem
@@ -483,7 +483,7 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
     each output (a UsageProblem otherwise); then each output's file one that can be
     written (io.writers.check_targets: its DataError otherwise), all before any data is
     read.  output_dir: the folder the command makes for the outputs in it."""
-    to_stdout = [n for n, p in dest.items() if p == "-"] + (["--json"] if as_json else [])
+    to_stdout = [n for n, p in dest.items() if is_stdout(p)] + (["--json"] if as_json else [])
     if len(to_stdout) > 1:
         raise UsageProblem(f"only one output can go to stdout, got {', '.join(to_stdout)}")
     # realpath, not Path.resolve: a symbolic link loop is the reader's to report

@@ -52,6 +52,7 @@ __all__ = [
     "TableStream",
     "atomic_write",
     "ensure_dir",
+    "is_stdout",
     "made_dir",
     "npy_header",
     "stream_table",
@@ -262,7 +263,7 @@ class OutputSet:
         self._staged.append(_Staged(path, target, tmp, None, binary))
 
     def _stage_stream(self, path: str, binary: bool) -> Iterator[IO[Any]]:
-        if path == "-" and any(entry.path == "-" for entry in self._staged):
+        if is_stdout(path) and any(is_stdout(entry.path) for entry in self._staged):
             raise DataError(
                 STDOUT_NAME, "only one output can go to standard output; give the others file names"
             )
@@ -391,8 +392,33 @@ def _a_directory(path: str) -> DataError:
     return DataError(path, "is a directory; give a file name for this output")
 
 
+_DESCRIPTOR_NAMES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _descriptor(path: str) -> int | None:
+    """The open descriptor that path names (/dev/stdout, /dev/fd/N, /proc/self/fd/N), else
+    None.  Such a path is written through the descriptor, never replaced by a rename: it
+    may be a file the shell opened (> FILE, >> FILE) or shares with other commands."""
+    full = os.path.normpath(os.path.abspath(path))
+    if full in _DESCRIPTOR_NAMES:
+        return _DESCRIPTOR_NAMES[full]
+    for folder in ("/dev/fd", "/proc/self/fd", f"/proc/{os.getpid()}/fd"):
+        head, number = os.path.split(full)
+        if head == folder and number.isdigit():
+            return int(number)
+    return None
+
+
+def is_stdout(path: str) -> bool:
+    """Whether an output path is standard output: "-", or a name of descriptor 1."""
+    return path == "-" or _descriptor(path) == 1
+
+
 def _is_stream(path: str) -> bool:
-    """An existing path that is neither a regular file nor a directory (pipe, device)."""
+    """A path that names an open descriptor, or an existing path that is neither a regular
+    file nor a directory (pipe, device)."""
+    if _descriptor(path) is not None:
+        return True
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -516,7 +542,7 @@ def _chunks(buffer: IO[Any]) -> Iterator[Any]:
 def _write_stream(entry: _Staged) -> None:
     assert entry.buffer is not None
     buffer = entry.buffer
-    if entry.path == "-":
+    if is_stdout(entry.path):
         stdout = sys.stdout
         if stdout is None:
             raise DataError(STDOUT_NAME, "there is no standard output to write to")
@@ -533,15 +559,11 @@ def _write_stream(entry: _Staged) -> None:
                     stdout.write(chunk)
                 stdout.flush()
         return
+    fd = _descriptor(entry.path)
     try:
-        if entry.binary:
-            with open(entry.path, "wb") as fb:
-                for chunk in _chunks(buffer):
-                    fb.write(chunk)
-        else:
-            with open(entry.path, "w", encoding="utf-8", newline="\n") as ft:
-                for chunk in _chunks(buffer):
-                    ft.write(chunk)
+        with (open(entry.path, "wb") if fd is None else os.fdopen(os.dup(fd), "wb")) as fb:
+            for chunk in _chunks(buffer):
+                fb.write(chunk if entry.binary else chunk.encode("utf-8"))
     except OSError as exc:
         raise DataError(entry.path, f"cannot write: {exc.strerror or exc}") from exc
 
