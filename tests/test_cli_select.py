@@ -310,6 +310,8 @@ def test_table_and_model_files(tmp_path: Path) -> None:
     (["--means-init", "m.csv"], "No such option '--means-init'"),
     (["--table", "cells.npy"], "give --table a .csv, .tsv, .json, .jsonl or .parquet name"),
     (["--model", "best.csv"], "give --model a .json name"),
+    (["--model", "best.txt"], "give --model a .json name, not best.txt"),  # no format's
+    (["--model", "best.json.gz"], "give --model a .json name, not best.json.gz"),
     (["--table", "-", "--model", "-"], "only one output can go to stdout"),
     (["--jobs", "some"], "'some' is not a number of processes (0 or more) or 'auto'"),
     (["--jobs", "-1"], "'-1' is not a number of processes (0 or more) or 'auto'"),

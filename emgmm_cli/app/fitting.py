@@ -526,7 +526,13 @@ PICTURES = {"plot": "--plot", "trace_plot": "--trace-plot"}
 
 
 def check_json_output(path: str, option: str) -> None:
-    if format_for_path(path, default="json") != "json":
+    """A model's path must name JSON: any other extension, one no format has included, is
+    a usage error that says so (not the list of table formats)."""
+    try:
+        name: str | None = format_for_path(path, default="json")
+    except DataError:
+        name = None
+    if name != "json":
         raise UsageProblem(f"the model is a JSON document; give {option} a .json name, "
                            f"not {path}", option=option)
 
