@@ -326,6 +326,45 @@ def test_an_output_that_cannot_be_written_fails_before_fitting(work: Path, extra
     fails(work, [BLOBS, "-k", 2, "--max-iter", 1, *extra], 1, f"Error: {message}")
 
 
+@pytest.mark.parametrize("args, message", [
+    (["fit", BLOBS, "-k", 2, "--means-init", "d"],
+     "d: is a directory, not a file; give the path of a data file"),
+    (["fit", BLOBS, "-k", 2, "--sample-weights", "d"],
+     "d: is a directory, not a file; give the path of a data file"),
+    (["fit", BLOBS, "-k", 2, "--known-labels", "d"],
+     "d: is a directory, not a file; give the path of a data file"),
+    (["fit", BLOBS, "-k", 2, "--plot", "d.png"], "d.png: is a directory; give a file name "
+                                                  "for this output"),
+    (["fit", BLOBS, "-k", 2, "--output-dir", "f"],
+     "f: exists and is not a directory; choose another output directory"),
+    (["select", BLOBS, "-k", 2, "--table", "d"], "d: is a directory; give a file name for "
+                                                  "this output"),
+    (["batch", BLOBS, "-k", 2, "-o", "f"],
+     "f: exists and is not a directory; choose another output directory"),
+    (["batch", "f", "-k", 2, "-o", "f"],  # the dataset itself: not "no datasets found"
+     "f: exists and is not a directory; choose another output directory"),
+    (["info", "model.json", "-o", "d"], "d: is a directory; give a file name for this output"),
+    (["make-blobs", "--centers", "0;9", "--covariances", "d"], "d: covariances are read from "
+     "a .npy file (a K x D x D array) or a .json file (a nested list)"),
+])
+def test_a_folder_for_a_file_or_a_file_for_a_folder_is_exit_status_1(
+        work: Path, args: list[object], message: str) -> None:
+    """errors.md: a name that is a directory (or a file where a folder goes) is a file
+    that failed, exit status 1, said by the command as for its other files; click's own
+    check of these options made some of them usage errors (2), in its own words."""
+    Path("d").mkdir()
+    Path("d.png").mkdir()
+    put("f", "x\n1\n2\n3\n")
+    assert run_cli(["fit", BLOBS, "-k", 2, "--model", "model.json"]).exit_code == 0
+    result = run_cli(args)
+    assert (result.exit_code, result.stderr) == (1, f"Error: {message}\n")
+
+
+def run_cli(args: list[object]) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args], env={"EMGMM_FORCE_TTY": None},
+                              prog_name="emgmm")
+
+
 def test_an_output_folder_that_cannot_be_made_fails_before_fitting(work: Path) -> None:
     put("f", "a file, not a folder\n")
     result = CliRunner().invoke(cli, ["fit", str(BLOBS), "-k", "2", "--max-iter", "1",

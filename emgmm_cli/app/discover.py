@@ -16,6 +16,7 @@ from typing import TextIO
 
 from ..io.errors import DataError
 from ..io.formats import CODEC_BY_EXT, text_extension
+from ..io.writers import check_output_dir
 from .errors import UsageProblem
 
 #: What a directory is searched for when no --glob is given: these text tables, also
@@ -129,6 +130,7 @@ def discover(paths: tuple[str, ...], *, output_dir: str, recursive: bool = False
     for p in paths:
         if p != "-" and not os.path.exists(p):
             raise DataError(p, "no such file or directory; check the path")
+    check_output_dir(output_dir)  # (a dataset file given as DIR is not left out as inside it)
     args: list[str] = []
     for p in paths:
         args.extend(_read_path_list(stdin if stdin is not None else sys.stdin)

@@ -14,6 +14,7 @@ from .options import (
     json_option,
     check_means_start,
     backend_options,
+    DIR_PATH,
     FILE_PATH,
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
@@ -50,7 +51,7 @@ from .options import (
               help="With --select: what picks the best cell, lower being better.  "
                    "[default: bic]")
 @em_options()
-@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False),
+@click.option("-o", "--output-dir", required=True, type=DIR_PATH,
               metavar="DIR",
               help="Write each dataset's labels.csv, trace.csv and model.json (and "
                    "selection.csv with --select) to DIR/<its path without extension>/, "

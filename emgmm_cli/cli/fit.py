@@ -14,6 +14,7 @@ from .options import (
     check_means_start,
     given,
     backend_options,
+    DIR_PATH,
     FILE_PATH,
     FORMATS_TEXT,
     common_options,
@@ -46,7 +47,7 @@ from .options import (
 @click.option("--model", metavar="FILE",
               type=FILE_PATH,
               help="Write the fitted model (versioned JSON) to FILE.")
-@click.option("--output-dir", type=click.Path(file_okay=False), metavar="DIR",
+@click.option("--output-dir", type=DIR_PATH, metavar="DIR",
               help="Write labels.csv, responsibilities.csv, trace.csv and model.json to "
                    "DIR (created if missing); the options above override single files.")
 @json_option("the summary (the model document and the trace)")

@@ -14,7 +14,7 @@ from .options import common_options, json_option, model_argument
 @command(short_help="Describe a saved model.")
 @model_argument
 @json_option("the validated model document", beside_format=False)
-@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", metavar="FILE", type=click.Path(),
               help="Write the description ('name: value' lines; with --json the document) "
                    "to FILE instead of stdout.")
 @common_options

@@ -54,6 +54,20 @@ def flag(name: str) -> str:
 FILE_PATH = click.Path(allow_dash=True)
 
 
+class _FolderPath(click.Path):
+    """A folder given to an option: the shell completes it as a folder.  Whether it is one
+    is the command's to say (a file that failed, exit status 1), not click's."""
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str
+                       ) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(incomplete, type="dir")]
+
+
+DIR_PATH = _FolderPath()
+
+
 # --------------------------------------------------------------------------- ParamTypes
 
 class ByteSize(click.ParamType):
@@ -415,7 +429,7 @@ IMAGE_EXTENSIONS = ".png, .svg or .pdf"
 
 def picture_option(name: str, what: str) -> Callable[[F], F]:
     """An option --NAME FILE that writes a picture of what to FILE."""
-    return click.option(name, metavar="FILE", type=click.Path(dir_okay=False),
+    return click.option(name, metavar="FILE", type=click.Path(),
                         help=f"Draw {what} to FILE ({IMAGE_EXTENSIONS} by extension; needs "
                              "the plot extra).")
 
@@ -494,11 +508,11 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
                      help="Whether the first row is a header (default: detected: a header "
                           "is a first row with a non-numeric field)."),
         _row_column("--weights-column", "sample weight, a number >= 0", weights),
-        click.option("--sample-weights", metavar="FILE", type=click.Path(dir_okay=False),
+        click.option("--sample-weights", metavar="FILE", type=click.Path(),
                      help="A file of one sample weight per row (one column, any input "
                           "format), as --weights-column."),
         _row_column("--known-column", "known component, -1 where unknown", known),
-        click.option("--known-labels", metavar="FILE", type=click.Path(dir_okay=False),
+        click.option("--known-labels", metavar="FILE", type=click.Path(),
                      help="A file of one known component per row, as --known-column: "
                           "text of one a line (-1 or empty where unknown), or one column of "
                           ".npy, Parquet or JSON (as fit -o writes labels; NaN or null "
@@ -533,7 +547,7 @@ large_data_options = compose(
                       "read block by block, a text file is converted once to a binary "
                       "cache (see --cache-dir) and read block by block (default: a "
                       "quarter of the memory)."),
-    click.option("--cache-dir", type=click.Path(file_okay=False), metavar="DIR",
+    click.option("--cache-dir", type=DIR_PATH, metavar="DIR",
                  help="Where text inputs over --memory-limit are converted, once, to .npy "
                       "(reused while the input is unchanged; default: $XDG_CACHE_HOME/emgmm "
                       "or ~/.cache/emgmm)."),
@@ -579,7 +593,7 @@ def em_options(*, means_init: bool = True) -> Callable[[F], F]:
     decorators = [option(n) for n in names]
     if means_init:
         decorators.insert(1, click.option(
-            "--means-init", type=click.Path(dir_okay=False), metavar="FILE",
+            "--means-init", type=click.Path(), metavar="FILE",
             help="Starting means: a K x D data file, in any input format; the start of "
                  "one run (not with --init, --n-init or --init-model)."))
     return compose(*decorators, standardize_option, large_data_options)

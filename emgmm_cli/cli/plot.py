@@ -25,7 +25,7 @@ from .options import (
 @command(short_help="Draw data clustered by a saved model.")
 @model_argument
 @input_options(LABEL_WEIGHTS, LABEL_KNOWN, APPLY_MISSING)
-@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", metavar="FILE", type=click.Path(),
               help=f"Write the picture to FILE ({IMAGE_EXTENSIONS} by extension).  Without "
                    "it, the picture is drawn as text on stdout: in colour on a terminal.")
 @click.option("--dims", metavar="NAME,NAME", callback=split_pair,

@@ -51,6 +51,7 @@ __all__ = [
     "OutputSet",
     "TableStream",
     "atomic_write",
+    "check_output_dir",
     "ensure_dir",
     "is_stdout",
     "made_dir",
@@ -367,6 +368,12 @@ def check_targets(paths: Iterable[str], creates: str | None = None) -> None:
             raise _cannot_create(path, shown, FileNotFoundError())
         if not os.access(folder, os.W_OK | os.X_OK):
             raise _cannot_create(path, shown, PermissionError())
+
+
+def check_output_dir(path: str) -> None:
+    """That the directory path exists or can be made (a DataError that says why not), for
+    a command that looks inside it before check_targets (batch leaves out its outputs)."""
+    _creatable(path)
 
 
 def _creatable(path: str) -> str:
