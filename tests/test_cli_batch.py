@@ -539,6 +539,19 @@ def test_find_piped_into_batch(tree: Path) -> None:
         "data/sub/deeper/e.csv", "data/tiny.csv"]
 
 
+def test_find_that_finds_nothing_is_said_so(tree: Path) -> None:
+    """Not 'no datasets found in - (looked for *.csv, ...)': nothing was looked for."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    command = (f"find data -name '*.none' | {shlex.quote(sys.executable)} "
+               "-m emgmm_cli batch - -k 3 --output-dir nothing")
+    done = subprocess.run(command, shell=True, cwd=tree, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (1, (
+        "Error: <stdin>: lists no paths; pipe in the paths of the data files, one a line: "
+        "find data -name '*.csv' | emgmm batch -\n"))
+    assert not (tree / "nothing").exists()
+
+
 @pytest.fixture(scope="module")
 def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """24 datasets that take a few seconds together; the last is 50 times the size of the

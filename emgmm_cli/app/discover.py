@@ -16,6 +16,7 @@ from typing import TextIO
 
 from ..io.errors import DataError
 from ..io.formats import CODEC_BY_EXT, text_extension
+from ..io.readers import STDIN_NAME
 from ..io.writers import check_output_dir
 from .errors import UsageProblem
 
@@ -133,8 +134,11 @@ def discover(paths: tuple[str, ...], *, output_dir: str, recursive: bool = False
     check_output_dir(output_dir)  # (a dataset file given as DIR is not left out as inside it)
     args: list[str] = []
     for p in paths:
-        args.extend(_read_path_list(stdin if stdin is not None else sys.stdin)
-                    if p == "-" else [p])
+        listed = _read_path_list(stdin if stdin is not None else sys.stdin) if p == "-" else [p]
+        if not listed and paths == ("-",):
+            raise DataError(STDIN_NAME, "lists no paths; pipe in the paths of the data files, "
+                                        "one a line: find data -name '*.csv' | emgmm batch -")
+        args.extend(listed)
     out_real = os.path.realpath(output_dir)
     found: list[tuple[str, str]] = []  # (path, relative path)
     skipped_inside = 0
