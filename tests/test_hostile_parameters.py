@@ -92,6 +92,26 @@ def test_nan_and_infinity_are_refused_where_a_range_alone_let_them_through(
     assert list(tmp_path.iterdir()) == [model]  # nothing read, nothing written
 
 
+@pytest.mark.parametrize(("args", "option", "kind"), [
+    (["make-blobs", "--dim", "two"], "--dim", "integer"),
+    (["make-blobs", "--n-centers", "two"], "--n-centers", "integer"),
+    (["make-blobs", "--seed", "x"], "--seed", "integer"),
+    (["sample", "missing.json", "-n", "ten"], "-n' / '--n-samples", "integer"),
+    (["sample", "missing.json", "-n", "5", "--seed", "x"], "--seed", "integer"),
+    (["batch", "missing.csv", "-k", "2", "-o", "out", "--jobs", "x"], "-j' / '--jobs",
+     "integer"),
+    (["score", "missing.json", "missing.csv", "--threshold", "x"], "--threshold", "number"),
+])
+def test_a_value_that_is_no_number_is_named_as_such(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], option: str,
+        kind: str) -> None:
+    """Not click's "'x' is not a valid integer range" (or "float range")."""
+    result = invoke(args, tmp_path, monkeypatch)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for '{option}': {args[-1]!r} is not a valid {kind}.")
+
+
 @pytest.mark.parametrize(("name", "value"), [
     ("tol", math.nan), ("tol", math.inf), ("reg_covar", math.nan), ("reg_covar", math.inf),
     ("seed", 2**53), ("n_init", 0), ("max_iter", 0), ("tol", -1.0)])

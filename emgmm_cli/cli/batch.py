@@ -19,6 +19,7 @@ from .options import (
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
     TEXT_FORMATS_TEXT,
+    WholeRange,
     ComponentList,
     CovarianceList,
     common_options,
@@ -66,7 +67,7 @@ from .options import (
                    f"{DEFAULT_FILES}).")
 @click.option("--responsibilities", is_flag=True,
               help="Also write responsibilities.csv (N x K) for every dataset.")
-@click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+@click.option("-j", "--jobs", type=WholeRange(min=0), default=1, show_default=True,
               help="Datasets fitted at once, each in its own process with one BLAS "
                    "thread; 0: one per core.  Results do not depend on it.")
 @click.option("--skip-existing", is_flag=True,

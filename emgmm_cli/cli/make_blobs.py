@@ -14,6 +14,7 @@ from .options import (
     Centers,
     NumberList,
     PointCounts,
+    WholeRange,
     common_options,
     format_option,
     truth_options,
@@ -27,9 +28,9 @@ from .options import (
 @click.option("--centers", type=Centers(), metavar="ROWS|FILE",
               help="The centers: inline rows such as '1,1;5,5;6,1', or a K x D CSV/TSV/NPY "
                    "file (default: random centers).")
-@click.option("--n-centers", type=click.IntRange(min=1), metavar="K",
+@click.option("--n-centers", type=WholeRange(min=1), metavar="K",
               help="Number of random centers (default: one per size given to -n, else 3).")
-@click.option("--dim", type=click.IntRange(min=1), metavar="D",
+@click.option("--dim", type=WholeRange(min=1), metavar="D",
               help="Dimensions of random centers (default: 2).")
 @click.option("--center-box", type=Box(), metavar="LOW,HIGH",
               help="Draw random centers uniformly in [LOW, HIGH) per dimension "
@@ -39,7 +40,7 @@ from .options import (
 @click.option("--covariances", type=click.Path(), metavar="FILE",
               help="A full covariance per blob: a .npy array of shape (K, D, D) or a .json "
                    "nested list (instead of --std).")
-@click.option("--seed", type=click.IntRange(min=0),
+@click.option("--seed", type=WholeRange(min=0),
               help="Random seed; the same seed gives the same bytes (default: fresh).")
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
               type=FILE_PATH,

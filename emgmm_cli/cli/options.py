@@ -86,9 +86,19 @@ class ByteSize(click.ParamType):
                       "or T, such as 512M or 2G", param, ctx)
 
 
+class WholeRange(click.IntRange):
+    """click's IntRange, whose word for a value that is not a number is "integer" (click's
+    own: "'x' is not a valid integer range")."""
+
+    name = "integer"
+
+
 class FiniteRange(click.FloatRange):
     """click's FloatRange of finite numbers only: the range alone lets NaN through (every
-    comparison with it is false), and infinity where a side is unbounded."""
+    comparison with it is false), and infinity where a side is unbounded.  A value that is
+    not a number is "not a valid number" (click's own: "not a valid float range")."""
+
+    name = "number"
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
@@ -229,7 +239,7 @@ class PointCounts(NumberList):
         return counts
 
 
-class PointCount(click.IntRange):
+class PointCount(WholeRange):
     """A number of points (sample's -n): 0 or more, and no more than numpy can index."""
 
     def __init__(self) -> None:
@@ -360,7 +370,7 @@ def backend_options(f: F) -> F:
         with session(BackendOptions(**{k: v for k, v in given.items() if v is not None})):
             return f(*args, **kw)
 
-    kinds = {int: click.IntRange(min=1), float: FiniteRange(min=0, min_open=True)}
+    kinds = {int: WholeRange(min=1), float: FiniteRange(min=0, min_open=True)}
     options = [click.option(flag(o.name), type=kinds.get(o.kind, str), default=None,
                             metavar=o.metavar, help=o.help)
                for o in BACKEND_OPTIONS]
