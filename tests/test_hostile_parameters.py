@@ -97,7 +97,6 @@ def test_nan_and_infinity_are_refused_where_a_range_alone_let_them_through(
     (["make-blobs", "--n-centers", "two"], "--n-centers", "integer"),
     (["make-blobs", "--seed", "x"], "--seed", "integer"),
     (["sample", "missing.json", "-n", "ten"], "-n' / '--n-samples", "integer"),
-    (["sample", "missing.json", "-n", "5", "--seed", "x"], "--seed", "integer"),
     (["batch", "missing.csv", "-k", "2", "-o", "out", "--jobs", "x"], "-j' / '--jobs",
      "integer"),
     (["score", "missing.json", "missing.csv", "--threshold", "x"], "--threshold", "number"),
