@@ -439,3 +439,38 @@ def test_a_column_name_that_holds_a_comma_is_quoted(work: Path) -> None:
     read = emgmm_cli.ReadOptions(columns='"height, cm",x')  # type: ignore[arg-type]
     fitted = emgmm_cli.fit("q.csv", 2, seed=0, read=read)
     assert fitted.document["feature_names"] == ["height, cm", "x"]
+
+
+def test_a_terminal_on_stdin_is_refused_alike_by_every_command(work: Path) -> None:
+    """'-' with a terminal on stdin: fit, predict and batch all refuse it with exit 1 and
+    a line that fits the command (predict's advised 'cat data.csv | emgmm fit -'; batch's
+    was a usage error, exit 2).  A real pseudo-terminal, in real processes."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    model = work / "m.json"
+    model.write_text(json.dumps(emgmm_cli.fit(BLOBS, 2, seed=0).document))
+    emgmm = Path(sys.executable).parent / "emgmm"
+    main, side = pty.openpty()
+    try:
+        for args, line in (
+                (["fit", "-", "-k", "2"], "Error: <stdin>: standard input is a terminal; pipe "
+                 "the data in (for example: cat data.csv | emgmm COMMAND ... -) or give a "
+                 "file name"),
+                (["predict", str(model), "-"], None),
+                (["batch", "-", "-k", "2", "-o", "out"], "Error: <stdin>: standard input is a "
+                 "terminal; '-' reads a list of paths from it: pipe one in, for example: "
+                 "find data -name '*.csv' | emgmm batch - ...")):
+            done = subprocess.run([str(emgmm), *args], stdin=side, capture_output=True,
+                                  text=True, timeout=60)
+            assert done.returncode == 1, (args, done.stderr)
+            last = done.stderr.splitlines()[-1]
+            assert last == (line or "Error: <stdin>: standard input is a terminal; pipe the "
+                            "data in (for example: cat data.csv | emgmm COMMAND ... -) or "
+                            "give a file name"), last
+    finally:
+        os.close(main)
+        os.close(side)
+    assert files_under(work) == ["m.json"]

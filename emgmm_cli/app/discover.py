@@ -42,11 +42,12 @@ class BatchItem:
 def _read_path_list(stdin: TextIO | None) -> list[str]:
     """Paths from stdin: one a line, or NUL-separated (find -print0)."""
     if stdin is None:
-        raise UsageProblem("'-' reads a list of paths from stdin, but there is none")
-    if stdin.isatty():
-        raise UsageProblem(
-            "'-' reads a list of paths from stdin, which is a terminal; pipe one in, "
-            "for example: find data -name '*.csv' | emgmm batch - ...")
+        raise DataError(STDIN_NAME, "there is no standard input for '-' (a list of paths) "
+                                    "to read")
+    if stdin.isatty():  # as a data file's '-' on a terminal (io.text): exit status 1
+        raise DataError(
+            STDIN_NAME, "standard input is a terminal; '-' reads a list of paths from it: "
+                        "pipe one in, for example: find data -name '*.csv' | emgmm batch - ...")
     text = stdin.read()
     parts = text.split("\0") if "\0" in text else text.splitlines()
     return [p.rstrip("\r\n") for p in parts if p.strip()]

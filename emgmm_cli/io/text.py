@@ -293,8 +293,8 @@ def _stdin_stream(stdin: BinaryIO | TextIO | None) -> _Readable:
     if callable(isatty) and isatty():
         raise DataError(
             STDIN_NAME,
-            "standard input is a terminal; pipe data in (for example: "
-            "cat data.csv | emgmm fit -) or give a file name",
+            "standard input is a terminal; pipe the data in (for example: "
+            "cat data.csv | emgmm COMMAND ... -) or give a file name",
         )
     readable: _Readable = stream
     return readable
