@@ -14,10 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from ..io.errors import DataError
+from ..io.errors import STDIN_NAME, DataError
 from ..io.formats import CODEC_BY_EXT, text_extension
-from ..io.readers import STDIN_NAME
-from ..io.writers import check_output_dir
 from .errors import UsageProblem
 
 #: What a directory is searched for when no --glob is given: these text tables, also
@@ -132,6 +130,8 @@ def discover(paths: tuple[str, ...], *, output_dir: str, recursive: bool = False
     for p in paths:
         if p != "-" and not os.path.exists(p):
             raise DataError(p, "no such file or directory; check the path")
+    from ..io.writers import check_output_dir  # (numpy: not for --help)
+
     check_output_dir(output_dir)  # (a dataset file given as DIR is not left out as inside it)
     args: list[str] = []
     for p in paths:

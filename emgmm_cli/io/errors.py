@@ -19,6 +19,9 @@ EM_MISSING = "em-missing"
 MISSING_REMEDIES = (DROP_MISSING, EM_MISSING)
 
 
+STDIN_NAME = "<stdin>"
+"""The source name used in errors and in Points.source for data read from stdin."""
+
 #: Control characters, but tab and newline: C0, DEL and C1.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 

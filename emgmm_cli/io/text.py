@@ -73,7 +73,7 @@ from typing import Any, BinaryIO, Protocol, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import MISSING_REMEDIES, DataError, open_error, reason
+from .errors import MISSING_REMEDIES, STDIN_NAME, DataError, open_error, reason
 from .formats import CODEC_BY_EXT, text_extension
 
 __all__ = [
@@ -102,8 +102,6 @@ __all__ = [
     "text_delimiter",
 ]
 
-STDIN_NAME = "<stdin>"
-"""The source name used in errors and in Points.source for data read from stdin."""
 
 #: Text at least this large is parsed by pandas (imported then), smaller text by loadtxt.
 PANDAS_MIN_BYTES = 32 << 20
