@@ -252,6 +252,15 @@ def test_no_cell_to_choose_is_an_error_and_writes_nothing(tmp_path: Path) -> Non
         "; try fewer components, more --n-init, or a larger --reg-covar")
 
 
+def test_the_table_on_a_terminal_says_why_no_cell_can_be_chosen() -> None:
+    """Under a table of skipped cells, the terminal read 'every one failed or ended
+    degenerate'; it now counts what became of the cells, as the error line does."""
+    result = invoke(FAITHFUL, "-k", "300,400", "-c", "full", tty=True)
+    assert result.exit_code == 1
+    assert "no cell can be chosen: all 2 cells skipped" in result.stdout
+    assert "failed or ended degenerate" not in result.stdout
+
+
 def test_a_degenerate_cell_is_shown_and_never_chosen() -> None:
     # With K random data points as the single start (seed 3), diag K=5 collapses onto
     # points that share one 'waiting' value: BIC 2273.6, far below every legitimate cell.

@@ -327,9 +327,9 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
     return Selected(selection, seed, template, points, data, prepared, inputs)
 
 
-def no_choice_message(selected: Selected) -> str:
-    """Why no cell could be chosen: how many failed or ended degenerate, and what became
-    of the first cell (the simplest model)."""
+def no_choice_counts(selected: Selected) -> str:
+    """How many cells failed, were skipped or ended degenerate, when none could be chosen
+    ('all 4 cells skipped', 'of 6 cells, 2 skipped and 4 ended degenerate')."""
     results, criterion = selected.cells, selected.selection.criterion
     failed = sum(r.status == "failed" for r in results)
     skipped = sum(r.status == "skipped" for r in results)
@@ -339,16 +339,21 @@ def no_choice_message(selected: Selected) -> str:
         (failed, "failed"), (skipped, "skipped"), (degenerate, "ended degenerate"),
         (other, f"had no finite {criterion.upper()}")) if n]
     if len(parts) > 1:
-        counts = f"of {len(results)} cells, {' and '.join(parts)}"
-    else:
-        what = parts[0].split(" ", 1)[1]
-        counts = (f"the only cell {what}" if len(results) == 1
-                  else f"all {len(results)} cells {what}")
-    first = results[0]
+        return f"of {len(results)} cells, {' and '.join(parts)}"
+    what = parts[0].split(" ", 1)[1]
+    return (f"the only cell {what}" if len(results) == 1
+            else f"all {len(results)} cells {what}")
+
+
+def no_choice_message(selected: Selected) -> str:
+    """Why no cell could be chosen: how many failed or ended degenerate, and what became
+    of the first cell (the simplest model)."""
+    first = selected.cells[0]
     why = f"; {cell_name(first)}: {first.message}" if first.message else ""
+    degenerate = any(r.status == "degenerate" for r in selected.cells)
     hint = ("; try fewer components, more --n-init, or a larger --reg-covar" if degenerate
             else "")
-    return f"no cell could be chosen: {counts}{why}{hint}"
+    return f"no cell could be chosen: {no_choice_counts(selected)}{why}{hint}"
 
 
 def cell_name(result: CellResult) -> str:

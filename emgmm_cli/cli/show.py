@@ -151,7 +151,9 @@ def selection(term: Terminal, selected: "Selected", *, carries_data: bool) -> No
 def _caption(selected: "Selected") -> str:
     best, criterion = selected.selection.best_cell, selected.selection.criterion
     if best is None or best.result is None:
-        return "no cell can be chosen: every one failed or ended degenerate"
+        from ..app.selecting import no_choice_counts
+
+        return f"no cell can be chosen: {no_choice_counts(selected)}"
     value = best.criterion(criterion)
     text = (f"best by {criterion.upper()} (lower is better): {best.cell.covariance_type} "
             f"({best.cell.mclust}), K={best.cell.n_components}, "
