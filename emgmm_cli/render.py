@@ -202,10 +202,10 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     conv = "[green]yes[/green]" if doc["converged"] else "[red]no[/red]"
     head.add_row("iterations", f"{iterations_text(doc)} (converged: {conv}, "
                                f"tol {opts['tol']:g})")
-    head.add_row("log-likelihood", f"{_fixed(doc['log_likelihood'])} "
-                                   f"(per sample {_fixed(doc['mean_log_likelihood'], 4)})")
-    head.add_row("BIC / AIC / ICL", f"{_fixed(doc['bic'])} / {_fixed(doc['aic'])} / "
-                                    f"{_fixed(doc['icl'])}  (lower is better; "
+    head.add_row("log-likelihood", f"{fixed_number(doc['log_likelihood'])} "
+                                   f"(per sample {fixed_number(doc['mean_log_likelihood'], 4)})")
+    head.add_row("BIC / AIC / ICL", f"{fixed_number(doc['bic'])} / {fixed_number(doc['aic'])} / "
+                                    f"{fixed_number(doc['icl'])}  (lower is better; "
                                     f"{doc['n_parameters']} parameters)")
     if doc["degenerate"]:
         head.add_row("degenerate", "[yellow]components "
@@ -383,7 +383,7 @@ def render_batch_summary(console: "Console", rows: Sequence[dict[str, Any]], *,
         table.add_row(
             Text(str(r["file"])), _num(r["rows"]), _num(r["dims"]), _num(r["k"]),
             r["covariance"] or "-", _num(r["iterations"]), _converged(r, "[green]yes[/green]"),
-            _fixed(r["log_likelihood"]), _fixed(r["bic"]),
+            fixed_number(r["log_likelihood"]), fixed_number(r["bic"]),
             "-" if seconds is None else f"{seconds:.2f}", Text(status, style=style),
         )
     console.print(table)
@@ -480,7 +480,7 @@ def _shown_criteria(rows: Sequence[dict[str, Any]], criterion: str, width: int) 
     """The criteria columns that fit width with the others: all three, or on a narrow
     terminal the one that chooses (numbers are never cut)."""
     def widest(key: str, head: str) -> int:
-        return max([len(head), *(len(_fixed(r[key])) for r in rows)])
+        return max([len(head), *(len(fixed_number(r[key])) for r in rows)])
 
     names = max(len(f"{r['covariance_type']} ({r['mclust']})") for r in rows) if rows else 10
     # the family, K, log-lik, params, conv and the note, and a space between columns
@@ -596,8 +596,8 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
         conv = _converged(r, "yes")
         style = "bold" if r["best"] else "dim" if status == "degenerate" else None
         table.add_row(f"{r['covariance_type']} ({r['mclust']})", str(r["n_components"]),
-                      _fixed(r["log_likelihood"]), _num(r["n_parameters"]),
-                      *(_fixed(r[name]) for name in shown), conv, note, style=style)
+                      fixed_number(r["log_likelihood"]), _num(r["n_parameters"]),
+                      *(fixed_number(r[name]) for name in shown), conv, note, style=style)
     console.print(table)
     for i, reason in enumerate(reasons, 1):
         console.print(Text(f"[{i}] {reason.cells}: {reason.message}", style="red"))
@@ -616,7 +616,7 @@ def iterations_text(doc: dict[str, Any]) -> str:
     return f"{doc['n_iter']}{after}"
 
 
-def _fixed(v: Any, places: int = 2) -> str:
+def fixed_number(v: Any, places: int = 2) -> str:
     """A criterion or log-likelihood with two decimals ("-" when missing), scientific
     beyond what they show (number_format, up to LARGE_EXACT)."""
     if v is None or not math.isfinite(v):

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -259,6 +260,20 @@ def test_the_table_on_a_terminal_says_why_no_cell_can_be_chosen() -> None:
     assert result.exit_code == 1
     assert "no cell can be chosen: all 2 cells skipped" in result.stdout
     assert "failed or ended degenerate" not in result.stdout
+
+
+def test_the_caption_writes_a_huge_criterion_as_the_table_does(tmp_path: Path) -> None:
+    """With weights of 1e12 a row, BIC is near 4e15: the table wrote 4.007904073e+15 and
+    the caption under it 4007904073169172.50, digits float64 does not hold."""
+    weights = tmp_path / "w.csv"
+    weights.write_text("1e12\n" * 272)
+    shown = ok(invoke(FAITHFUL, "-k", "1", "-c", "EII", "--seed", "0", "--sample-weights",
+                      weights, tty=True)).stdout
+    caption = shown.strip().splitlines()[-1]
+    found = re.search(r"BIC (\d\.\d{9}e\+15) \(mclust reports BIC -\1\)$", caption)
+    assert found is not None, caption
+    assert found.group(1) in shown.replace(caption, "")  # the table's BIC of that cell
+    assert not re.search(r"\d{14}", shown), shown
 
 
 def test_a_degenerate_cell_is_shown_and_never_chosen() -> None:

@@ -154,12 +154,14 @@ def _caption(selected: "Selected") -> str:
         from ..app.selecting import no_choice_counts
 
         return f"no cell can be chosen: {no_choice_counts(selected)}"
+    from ..render import fixed_number
+
     value = best.criterion(criterion)
     text = (f"best by {criterion.upper()} (lower is better): {best.cell.covariance_type} "
             f"({best.cell.mclust}), K={best.cell.n_components}, "
-            f"{criterion.upper()} {value:.2f}")
+            f"{criterion.upper()} {fixed_number(value)}")
     if criterion == "bic":
-        text += f" (mclust reports BIC {-value:.2f})"
+        text += f" (mclust reports BIC {fixed_number(-value)})"
     return text
 
 
