@@ -179,14 +179,16 @@ def runs_text(doc: dict[str, Any]) -> str:
 def render_fit_summary(console: "Console", doc: dict[str, Any], *,
                        shape: tuple[int, int]) -> None:
     """The summary of a fit: data, convergence, criteria, and a row per component."""
+    from rich.markup import escape
     from rich.table import Table
 
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
-    head.add_row("data", f"{doc['source']}: {shape[0]} rows x {shape[1]} columns "
-                         f"({', '.join(doc['feature_names'][:8])}"
-                         f"{', …' if len(doc['feature_names']) > 8 else ''})")
+    names = ", ".join(doc["feature_names"][:8]) + (", …" if len(doc["feature_names"]) > 8
+                                                    else "")
+    head.add_row("data", escape(f"{doc['source']}: {shape[0]} rows x {shape[1]} columns "
+                                f"({names})"))
     if doc.get("n_dropped"):
         head.add_row("missing", f"{doc['n_dropped']} incomplete rows dropped (label -1)")
     opts = doc["options"]

@@ -182,6 +182,25 @@ def test_control_characters_from_data_reach_the_terminal_as_escapes(tmp_path: Pa
     assert names == ["a\\x1b[31mRED", "b\\x07bell"]
 
 
+def test_brackets_in_names_reach_the_summaries_as_they_are(tmp_path: Path) -> None:
+    """The fit summary and info's table showed m[b]1.csv as m1.csv and the columns
+    [red]a and b[/red] as a and b: rich read the brackets as its markup."""
+    rows = "".join(f"{a},{b}\n" for a, b in zip(range(40), range(40, 0, -1)))
+    (tmp_path / "m[b]1.csv").write_text("[red]a,b[/red]\n" + rows)
+    env = {"EMGMM_FORCE_TTY": "1", "COLUMNS": "120"}
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        shown = [CliRunner().invoke(cli, args, env=env) for args in (
+            ["fit", "m[b]1.csv", "-k", "2", "--seed", "0", "--model", "m.json"],
+            ["info", "m.json"])]
+    finally:
+        os.chdir(here)
+    for result in shown:
+        assert result.exit_code == 0, result.output
+        assert "m[b]1.csv: 40 rows x 2 columns ([red]a, b[/red])" in result.output
+
+
 #: An SGR sequence that sets a foreground colour (bold and the like are not colour).
 COLOUR = re.compile(r"\x1b\[[0-9;]*?(?:3[0-7]|9[0-7]|38;[0-9;]+)m")
 
