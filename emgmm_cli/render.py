@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, TextIO
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
+    from rich.table import Table
 
 
 def make_console(stream: TextIO, *, color: bool, width: int | None = None,
@@ -297,6 +298,7 @@ def _live_progress(*columns: Any, **options: Any) -> Iterator["Progress"]:
     processes started meanwhile fork.  Where this rich keeps them elsewhere, nothing is
     registered, and such workers are spawned instead."""
     from rich.progress import Progress
+    from rich.table import Table
 
     from .forking import quiet_at_fork
 
@@ -388,9 +390,34 @@ def render_batch_summary(console: "Console", rows: Sequence[dict[str, Any]], *,
             fixed_number(r["log_likelihood"]), fixed_number(r["bic"]),
             "-" if seconds is None else f"{seconds:.2f}", Text(status, style=style),
         )
-    console.print(table)
+    print_uncut(console, table)
     if caption:
         console.print(Text(caption))
+
+
+def print_uncut(console: "Console", table: "Table") -> None:
+    """table, on a console too narrow for it with every no_wrap column whole (numbers;
+    columns that fold or wrap at their least width), at the width it needs: the terminal
+    wraps its lines, and no number or column is cut."""
+    from rich.measure import Measurement
+
+    options = console.options.update_width(1 << 16)
+    least = natural = 0
+    for column in table.columns:
+        sizes = [Measurement.get(console, options, cell)
+                 for cell in (column.header, *column.cells)]
+        widest = max(size.maximum for size in sizes)
+        need = widest if column.no_wrap else column.min_width or 1
+        least += min(need, column.max_width or need)
+        natural += min(widest, column.max_width or widest)
+    # the separators and edges: the whole table's width beyond its columns'
+    least += Measurement.get(console, options, table).maximum - natural
+    width = console.width
+    console.width = max(width, least)
+    try:
+        console.print(table)
+    finally:
+        console.width = width
 
 
 def _converged(row: Mapping[str, Any], yes: str) -> str:
@@ -600,7 +627,7 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
         table.add_row(f"{r['covariance_type']} ({r['mclust']})", str(r["n_components"]),
                       fixed_number(r["log_likelihood"]), _num(r["n_parameters"]),
                       *(fixed_number(r[name]) for name in shown), conv, note, style=style)
-    console.print(table)
+    print_uncut(console, table)
     for i, reason in enumerate(reasons, 1):
         console.print(Text(f"[{i}] {reason.cells}: {reason.message}", style="red"))
     if len(shown) < len(_CRITERIA):

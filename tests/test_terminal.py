@@ -22,6 +22,7 @@ from emgmm_cli.render import (make_console, render_batch_summary, render_fit_sum
 
 ROOT = Path(__file__).resolve().parent.parent
 EMGMM = Path(sys.executable).parent / "emgmm"
+FAITHFUL = ROOT / "sample_data" / "faithful.csv"
 
 
 def help_text(command: str | None, width: int) -> str:
@@ -93,6 +94,27 @@ def test_a_wide_selection_table_leaves_columns_out_rather_than_cutting_numbers()
         assert [h for h in ("BIC *", "AIC", "ICL") if h in text.splitlines()[0]] == shown
         assert max(len(line) for line in text.splitlines()) <= width
     assert "AIC and ICL are left out at this width" in text or width == 120
+
+
+def test_a_terminal_too_narrow_for_the_tables_gets_them_whole(tmp_path: Path) -> None:
+    """At COLUMNS=40, select's table dropped its K column and cut every number
+    ('-1289.…', '2607.…'), and batch's cut its file names, rows and K to '…': such a
+    terminal now gets each table at the width it needs (its lines wrap), batch's file
+    names folded, nothing cut."""
+    env = {"EMGMM_FORCE_TTY": "1", "COLUMNS": "40"}
+    selected = CliRunner().invoke(cli, ["select", str(FAITHFUL), "-k", "1-2", "-c", "full",
+                                        "--seed", "0"], env=env)
+    assert selected.exit_code == 0, selected.output
+    assert "full (VVV) 1 -1289.80      5 2607.62 yes" in selected.stdout
+    assert "full (VVV) 2 -1130.26     11 2322.19 yes  <- best" in selected.stdout
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "faithful.csv").write_bytes(FAITHFUL.read_bytes())
+    batch = CliRunner().invoke(cli, ["batch", str(tmp_path / "data"), "-k", "2", "--seed",
+                                     "0", "--output-dir", str(tmp_path / "out")], env=env)
+    assert batch.exit_code == 0, batch.output
+    assert re.search(r" 272 +2 2 full +2 yes +-1130\.26 2322\.19 ", batch.stdout), batch.stdout
+    for text in (selected.stdout, batch.stdout):
+        assert "…" not in text
 
 
 def run_on_a_terminal(args: list[str], columns: int = 80) -> str:
