@@ -162,6 +162,28 @@ def test_trace_table_with_nan(tmp_path: Path) -> None:
     assert np.isnan(arr[0, 2]) and arr[1, 2] == 1.25
 
 
+def test_whole_numbers_with_gaps_stay_whole_numbers(tmp_path: Path) -> None:
+    """A column of whole numbers and None (select's n_parameters, batch's k for a failed
+    dataset) was made float64: JSON and JSON Lines wrote "k": 3.0, Parquet a double
+    column.  It is now 3 and null there, the empty field of CSV, and NaN in .npy."""
+    table = {"k": [3, None, 12], "bic": [1.5, None, 2.0]}
+    write_table(str(tmp_path / "t.csv"), table)
+    assert (tmp_path / "t.csv").read_text() == "k,bic\n3,1.5\n,\n12,2\n"
+    for name in ("t.json", "t.jsonl"):
+        write_table(str(tmp_path / name), table)
+    assert json.loads((tmp_path / "t.json").read_text())[0] == {"k": 3, "bic": 1.5}
+    assert (tmp_path / "t.jsonl").read_text().splitlines()[:2] == [
+        '{"k": 3, "bic": 1.5}', '{"k": null, "bic": null}']
+    write_table(str(tmp_path / "t.npy"), table)
+    arr = np.load(tmp_path / "t.npy")
+    assert arr[0].tolist() == [3.0, 1.5] and np.isnan(arr[1]).all()
+    pq = pytest.importorskip("pyarrow.parquet")
+    write_table(str(tmp_path / "t.parquet"), table)
+    read = pq.read_table(tmp_path / "t.parquet")
+    assert str(read.schema.field("k").type) == "int64"
+    assert read.column("k").to_pylist() == [3, None, 12]
+
+
 def test_nan_in_matrix_is_an_empty_field(tmp_path: Path) -> None:
     x = np.array([[1.0, np.nan], [np.inf, 2.0]])
     write_table(str(tmp_path / "m.csv"), x, column_names=["a", "b"])

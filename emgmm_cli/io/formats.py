@@ -347,13 +347,22 @@ class Npy(TableWriter):
             return
         assert self.layout.names is not None
         for name, col in zip(self.layout.names, block.columns):
-            if col.dtype.kind not in "biuf":
+            if col.dtype.kind not in "biuf" and not _numbers(col):
                 raise DataError(self.path, "not numeric; .npy output holds numbers only: "
                                            f"use {formats_help(text_columns=True)}", column=name)
         if block.columns:
             import numpy as np
 
-            self.fh.write(np.column_stack([c.astype(np.float64) for c in block.columns]).tobytes())
+            self.fh.write(np.column_stack([
+                c.astype(np.float64) if c.dtype.kind in "biuf"
+                else np.array([np.nan if v is None else v for v in c.tolist()], np.float64)
+                for c in block.columns]).tobytes())
+
+
+def _numbers(col: np.ndarray) -> bool:
+    """Whether a column of objects holds numbers and None (whole numbers with gaps)."""
+    return all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+               for v in col.tolist())
 
 
 # --------------------------------------------------------------------------- JSON

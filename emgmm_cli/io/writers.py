@@ -641,7 +641,9 @@ def _as_column(values: Any, name: str) -> np.ndarray:
             v is None or (isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_)))
             for v in items
         )
-        if numeric:
+        whole = any(isinstance(v, (int, np.integer)) for v in items) and all(
+            v is None or isinstance(v, (int, np.integer)) for v in items)
+        if numeric and not whole:  # whole numbers with gaps stay so: null, not 3.0
             return np.array([np.nan if v is None else v for v in items], dtype=np.float64)
     return arr
 
