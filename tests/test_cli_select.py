@@ -276,6 +276,22 @@ def test_the_caption_writes_a_huge_criterion_as_the_table_does(tmp_path: Path) -
     assert not re.search(r"\d{14}", shown), shown
 
 
+def test_an_unknown_table_extension_is_told_the_formats_that_hold_the_table(
+        tmp_path: Path) -> None:
+    """select --table t.txt and batch --summary s.txt were told to use '.csv, .tsv, .npy,
+    .json, .jsonl or .parquet', and .npy was then refused (text columns): the advice now
+    names only the formats that hold such a table."""
+    told = "unsupported output format '.txt'; use .csv, .tsv, .json, .jsonl or .parquet"
+    table = invoke(FAITHFUL, "--table", tmp_path / "t.txt")
+    summary = CliRunner().invoke(cli, ["batch", str(FAITHFUL), "-k", "2", "--summary",
+                                       str(tmp_path / "s.txt"), "--output-dir",
+                                       str(tmp_path / "out")])
+    for result in (table, summary):
+        assert result.exit_code == 1
+        assert result.stderr.strip().endswith(told), result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_degenerate_cell_is_shown_and_never_chosen() -> None:
     # With K random data points as the single start (seed 3), diag K=5 collapses onto
     # points that share one 'waiting' value: BIC 2273.6, far below every legitimate cell.

@@ -169,7 +169,7 @@ def _check_summary_target(output_dir: str, summary: str | None) -> None:
     by the batch, the folder of FILE must exist unless it is DIR."""
     targets = [summary_path(output_dir)]
     if summary is not None:
-        if not FORMATS[format_for_path(summary)].holds_text:
+        if not FORMATS[format_for_path(summary, text_columns=True)].holds_text:
             raise UsageProblem(f"the summary has text columns; give --summary a "
                                f"{formats_help(text_columns=True)} name, not {summary}",
                                option="--summary")

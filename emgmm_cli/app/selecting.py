@@ -370,11 +370,11 @@ def check_select_outputs(table: str | None, model: str | None, inputs: Sequence[
     a format with text columns, the model a .json name, the plot a picture's."""
     dest = {name: path for name, path in (("table", table), ("model", model), ("plot", plot))
             if path}
-    check_outputs(dest, inputs, as_json=as_json)
-    if table is not None and not FORMATS[format_for_path(table)].holds_text:
+    if table is not None and not FORMATS[format_for_path(table, text_columns=True)].holds_text:
         raise UsageProblem(f"the selection table has text columns; give --table a "
                            f"{formats_help(text_columns=True)} name, not {table}",
                            option="--table")
+    check_outputs(dest, inputs, as_json=as_json)
 
 
 def write_selection(selected: Selected, *, table: str | None, model: str | None,

@@ -609,11 +609,12 @@ def text_extension(path: str) -> str:
     return os.path.splitext(stem)[1] if ext in CODEC_BY_EXT else ext
 
 
-def format_for_path(path: str, default: str = "csv") -> str:
+def format_for_path(path: str, default: str = "csv", *, text_columns: bool = False) -> str:
     """The name of the format to write path in: the one its extension selects.
 
     "-" (stdout) and paths without an extension (/dev/stdout, a named pipe) get default.
-    Raises DataError for an extension no format has, listing the formats, and for a format
+    Raises DataError for an extension no format has, listing the formats (text_columns:
+    only those that hold text columns, for a table that has some), and for a format
     that cannot be written here (TableWriter.check: a missing optional library), so that a
     command can check its outputs before it does any work.
     """
@@ -625,6 +626,7 @@ def format_for_path(path: str, default: str = "csv") -> str:
     name = default if not ext else next(
         (name for name, writer in FORMATS.items() if ext in writer.extensions), None)
     if name is None:
-        raise DataError(path, f"unsupported output format '{ext}'; use {formats_help()}")
+        raise DataError(path, f"unsupported output format '{ext}'; "
+                              f"use {formats_help(text_columns=text_columns)}")
     FORMATS[name].check(path)
     return name
