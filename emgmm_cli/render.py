@@ -192,6 +192,8 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
                                 f"({names})"))
     if doc.get("n_dropped"):
         head.add_row("missing", f"{doc['n_dropped']} incomplete rows dropped (label -1)")
+    if "sum_of_weights" in doc:
+        head.add_row("weights", _weighted(doc))
     opts = doc["options"]
     head.add_row("model", f"K={doc['n_components']}, {doc['covariance_type']} covariance, "
                           f"{opts['algorithm']} EM, init {opts['init']}, "
@@ -701,8 +703,11 @@ def model_info_text(doc: dict[str, Any], path: str) -> str:
         f"features (D): {d} ({', '.join(doc['feature_names'])})",
         f"covariance type: {doc['covariance_type']}",
         f"fitted on: {doc['source']} ({doc['n_samples']} rows"
-        + (f", {doc['n_dropped']} incomplete rows dropped)" if doc.get("n_dropped") else ")"),
-        "options: " + " ".join(f"{name}={_plain(opts.get(name))}" for name in OPTION_SPECS
+        + (f", {doc['n_dropped']} incomplete rows dropped" if doc.get("n_dropped") else "")
+        + (f", {_weighted(doc)}" if "sum_of_weights" in doc else "") + ")",
+        "options: " + " ".join(f"{name}={_plain(opts.get(name))}"
+                               for name in [*OPTION_SPECS, *(n for n in opts
+                                                             if n not in OPTION_SPECS)]
                                if name not in ("n_components", "covariance_type")),
         *([f"runs: {runs}"] if runs else []),
         f"iterations: {iterations_text(doc)} (converged: {converged})",
@@ -722,6 +727,12 @@ def model_info_text(doc: dict[str, Any], path: str) -> str:
         lines.append(f"component {j}: weight {doc['weights'][j]:.6g}, mean ({mean}), "
                      + covariance_summary(doc, j))
     return "\n".join(lines) + "\n"
+
+
+def _weighted(doc: dict[str, Any]) -> str:
+    """What a fit with sample weights says of them: their sum, the n of its criteria."""
+    return (f"sample weights summing to {_plain(doc['sum_of_weights'])}, the n of the "
+            "per-sample log-likelihood and the criteria")
 
 
 def _plain(value: Any) -> str:

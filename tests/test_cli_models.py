@@ -391,6 +391,27 @@ def test_info_tables_on_a_terminal(full: Fitted) -> None:
     assert "BIC / AIC / ICL" in text and "weight" in text
 
 
+def test_info_says_a_fit_was_weighted_and_lists_every_option(tmp_path: Path) -> None:
+    """info of a model fitted with --sample-weights and --known-labels named neither: its
+    options line stopped at the seed (no dtype, weights, known labels, missing), and its
+    'per sample' log-likelihood, divided by the weights' sum, sat beside the row count."""
+    (tmp_path / "w.csv").write_text("2\n" * 350)
+    (tmp_path / "known.csv").write_text("0\n" + "-1\n" * 349)
+    model = tmp_path / "m.json"
+    ok("fit", str(BLOBS), "-k", "4", "--seed", "0", "--sample-weights", str(tmp_path / "w.csv"),
+       "--known-labels", str(tmp_path / "known.csv"), "--model", str(model), "-o",
+       str(tmp_path / "labels.csv"))
+    lines = ok("info", str(model)).stdout.splitlines()
+    assert f"fitted on: {BLOBS} (350 rows, sample weights summing to 700, the n of the " \
+           "per-sample log-likelihood and the criteria)" in lines
+    options = next(line for line in lines if line.startswith("options: "))
+    for shown in ("dtype=float64", f"sample_weights={tmp_path / 'w.csv'}",
+                  f"known_labels={tmp_path / 'known.csv'}", "missing=error"):
+        assert f" {shown}" in options, options
+    table = ok("info", str(model), tty=True).stdout
+    assert "sample weights summing to 700" in table
+
+
 def test_info_json_echoes_the_document(full: Fitted) -> None:
     assert json.loads(ok("info", str(full.model), "--json").stdout) == full.doc
 
