@@ -300,7 +300,6 @@ def _live_progress(*columns: Any, **options: Any) -> Iterator["Progress"]:
     processes started meanwhile fork.  Where this rich keeps them elsewhere, nothing is
     registered, and such workers are spawned instead."""
     from rich.progress import Progress
-    from rich.table import Table
 
     from .forking import quiet_at_fork
 
