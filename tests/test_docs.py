@@ -297,7 +297,8 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.app.requests import STANDARD_NAMES
     from emgmm_cli.app.selecting import TABLE_COLUMNS
     from emgmm_cli.cli.main import COMMANDS
-    from emgmm_cli.engine.em import COLLAPSE_MASS, DEGENERATE_RATIO, WATCH_EVERY, WATCH_LOOKS
+    from emgmm_cli.engine.em import (COLLAPSE_MASS, DEGENERATE_RATIO, DEGENERATE_ULPS,
+                                     WATCH_EVERY, WATCH_LOOKS)
     from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, HC_MAX_ROWS, REMERGED
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
     from emgmm_cli.engine import families, splitmerge
@@ -348,6 +349,7 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"--tol {n(peer.tol)} --max-iter {peer.max_iter}` a fit "
                              "is scikit-learn's `GaussianMixture` with its defaults"),
         ("docs/numerics.md", f"Why not scikit-learn's tol {n(peer.tol)}"),
+        ("docs/numerics.md", f"below {DEGENERATE_ULPS} units in the last place of"),
         ("docs/numerics.md", f"below {n(DEGENERATE_RATIO)} times the smallest non-zero column "
                              "variance"),
         ("docs/numerics.md", f"falls below {n(COLLAPSE_MASS)} of one point"),

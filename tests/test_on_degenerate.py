@@ -69,3 +69,42 @@ def test_cli_drop_and_error(tmp_path: Path) -> None:
     r = invoke_in(tmp_path, *args, "--on-degenerate", "error")
     assert r.exit_code == 1 and "degenerated at iteration" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_covariance_that_is_reg_covar_to_rounding_has_collapsed() -> None:
+    """Where the data's variance is far below reg_covar (values near 1e-12), every
+    covariance is reg_covar and rounding, and the test (lambda_min - reg_covar below 1e-6
+    of the least column variance, 6.8e-30 there) read the rounding's sign: select -k 1-3
+    -c full,EII marked every cell degenerate but EII K = 3, whose covariance came out one
+    unit in the last place above reg_covar, and chose it, exit 0.  A difference within
+    DEGENERATE_ULPS units of reg_covar's last place is a collapse, either sign."""
+    from emgmm_cli.engine.em import DEGENERATE_ULPS, degenerate_components
+    from emgmm_cli.engine.params import MixtureParams
+
+    reg, variance = 1e-6, np.array([6.9e-24, 6.8e-24])
+    means = np.zeros((3, 2))
+    for above in (0.0, np.spacing(reg), -np.spacing(reg), DEGENERATE_ULPS / 2 * np.spacing(reg)):
+        flat = MixtureParams.build(np.full(3, 1 / 3), means, np.full(3, reg + above), "spherical")
+        assert degenerate_components(flat, variance, reg) == [0, 1, 2], above
+    # beyond the rounding, the ratio decides as before: 1e-4 of reg_covar is a spread
+    wide = MixtureParams.build(np.full(3, 1 / 3), means, np.full(3, reg * 1.0001), "spherical")
+    assert degenerate_components(wide, variance, reg) == []
+
+
+def test_select_chooses_no_cell_of_data_that_reg_covar_swamps(tmp_path: Path) -> None:
+    """The same data at the command line: no cell can be chosen (exit 1), and the advice
+    is the swamped columns' (--standardize), not a larger --reg-covar; --standardize fits
+    them and chooses a cell."""
+    data = tmp_path / "tiny.csv"
+    rows = np.random.default_rng(0).normal(scale=2.6e-12, size=(200, 2))
+    np.savetxt(data, rows, delimiter=",", header="a,b", comments="")
+    result = invoke_in(tmp_path, *["select", str(data), "-k", "1-3", "-c", "full,EII",
+                                  "--seed", "0", "-q"])
+    assert result.exit_code == 1, result.stdout
+    last = result.stderr.splitlines()[-1]
+    assert "no cell could be chosen: all 6 cells ended degenerate" in last
+    assert last.endswith("fit standardized columns with --standardize (or give a smaller "
+                         "--reg-covar)"), last
+    chosen = invoke_in(tmp_path, *["select", str(data), "-k", "1-3", "-c", "full,EII",
+                                  "--seed", "0", "-q", "--standardize"])
+    assert chosen.exit_code == 0 and "true" in chosen.stdout

@@ -26,7 +26,7 @@ from .. import vocab
 from ..backends import active, open_dataset
 from ..interrupts import polling
 from ..engine.dataset import Dataset
-from ..engine.errors import EngineError
+from ..engine.errors import REG_COVAR_SWAMPS, EngineError
 from ..engine.missing import row_missing
 from ..engine.fitting import ProgressCallback
 from ..engine.hc import HcTree
@@ -351,8 +351,11 @@ def no_choice_message(selected: Selected) -> str:
     first = selected.cells[0]
     why = f"; {cell_name(first)}: {first.message}" if first.message else ""
     degenerate = any(r.status == "degenerate" for r in selected.cells)
-    hint = ("; try fewer components, more --n-init, or a larger --reg-covar" if degenerate
-            else "")
+    swamped = any(f.kind == REG_COVAR_SWAMPS for f in selected.prepared.findings)
+    hint = ("" if not degenerate else
+            "; reg_covar, not the data, sets the spread of some columns: fit standardized "
+            "columns with --standardize (or give a smaller --reg-covar)" if swamped else
+            "; try fewer components, more --n-init, or a larger --reg-covar")
     return f"no cell could be chosen: {no_choice_counts(selected)}{why}{hint}"
 
 

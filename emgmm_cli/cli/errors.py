@@ -26,6 +26,7 @@ from ..engine.errors import (
     LARGER_REG_COVAR,
     LEAVE_OUT_COLUMN,
     NOT_CONVERGED,
+    REG_COVAR_SWAMPS,
     STANDARDIZE,
     WIDER_DTYPE,
     EngineError,
@@ -63,7 +64,7 @@ FINDING_REMEDIES = {
     DIAGONAL_FAMILY: "fit a diagonal family (-c diag), which has none",
 }
 #: Findings that make components collapse: the collapse is then theirs to explain.
-COLLAPSE_CAUSES = (FEW_VALUES, COPIES, FLOAT32_CONSTANT)
+COLLAPSE_CAUSES = (FEW_VALUES, COPIES, FLOAT32_CONSTANT, REG_COVAR_SWAMPS)
 
 
 def _remedy(code: str, exc: EngineError) -> str:

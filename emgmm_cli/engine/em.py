@@ -30,6 +30,11 @@ COLLAPSE_MASS = 1e-6
 #: eigenvalue of its covariance, less reg_covar, is below this fraction of the smallest
 #: non-zero column variance of the data.  See docs/numerics.md, "Degenerate fits".
 DEGENERATE_RATIO = 1e-6
+#: ... or below this many units in the last place of reg_covar (the rounding of the
+#: eigenvalue less reg_covar): where the data's variance is below what that difference
+#: resolves (columns whose variance reg_covar swamps), a covariance that is reg_covar
+#: and its rounding has collapsed onto the floor, whichever sign the rounding took.
+DEGENERATE_ULPS = 64
 
 IterationCallback = Callable[[int, float, float], None]
 #: after_m_step(new params, collapsed components, responsibility sums, iteration) ->
@@ -161,8 +166,9 @@ def degenerate_components(
     """Components whose covariance collapsed onto the regularisation floor.
 
     The test: lambda_min(Sigma_k restricted to non-constant columns) - reg_covar is below
-    ratio times the smallest non-zero column variance.  Constant columns are left out, since
-    every component is flat along them and reg_covar is what keeps that well-posed.
+    ratio times the smallest non-zero column variance, or below DEGENERATE_ULPS units in the
+    last place of reg_covar, what rounding leaves of it.  Constant columns are left out,
+    since every component is flat along them and reg_covar is what keeps that well-posed.
     """
     return degenerate_each([params], column_variance, reg_covar, ratio)[0]
 
@@ -176,7 +182,8 @@ def degenerate_each(mixtures: Sequence[MixtureParams], column_variance: Array,
         return [[] for _ in mixtures]
     full = np.array([p.full_covariances() for p in mixtures])[:, :, live][..., live]
     lam = np.linalg.eigvalsh(full)[..., 0] - reg_covar
-    floor = ratio * float(np.min(np.asarray(column_variance)[live]))
+    floor = max(ratio * float(np.min(np.asarray(column_variance)[live])),
+                DEGENERATE_ULPS * float(np.spacing(reg_covar)))
     return [np.flatnonzero(row < floor).tolist() for row in lam]
 
 
