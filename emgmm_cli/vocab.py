@@ -87,10 +87,21 @@ def covariance_names() -> tuple[str, ...]:
 
 def canonical_covariance(name: str) -> str:
     """The name a family goes by: ``name`` itself, or the family whose mclust name it is
-    (VVV -> full, EEE -> tied, VVI -> diag, VII -> spherical); unknown names unchanged."""
+    (VVV -> full, EEE -> tied, VVI -> diag, VII -> spherical), in any case where no name
+    is that exact one (Full, vvv: as 'all' is); unknown names unchanged."""
     if name in _COVARIANCE:
         return name
-    return next((t.name for t in _COVARIANCE.values() if t.mclust == name), name)
+    exact = next((t.name for t in _COVARIANCE.values() if t.mclust == name), None)
+    if exact is not None or not isinstance(name, str):
+        return exact or name
+    folded = name.casefold()
+    return next((t.name for t in _COVARIANCE.values()
+                 if folded in (t.name.casefold(), (t.mclust or "").casefold())), name)
+
+
+def is_covariance(name: str) -> bool:
+    """Whether name names a family (canonical_covariance knows it)."""
+    return canonical_covariance(name) in _COVARIANCE
 
 
 def covariance_choices() -> tuple[str, ...]:

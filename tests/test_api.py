@@ -165,7 +165,7 @@ def test_numpy_numbers_are_taken_and_wrong_values_raise_value_errors(x: np.ndarr
     assert options["tol"] == float(np.float32(1e-4))
     for bad, option in ((dict(n_components=0), "n_components"),
                         (dict(n_components="2"), "n_components"),
-                        (dict(n_components=2, covariance_type="FULL"), "covariance_type"),
+                        (dict(n_components=2, covariance_type="fulll"), "covariance_type"),
                         (dict(n_components=2, seed=np.bool_(True)), "seed")):
         with pytest.raises(ValueError) as info:
             emgmm_cli.fit(x, **bad)

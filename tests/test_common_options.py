@@ -311,3 +311,20 @@ def test_no_command_writes_over_a_file_read_beside_the_data(tmp_path: Path) -> N
         assert result.stderr.splitlines()[-1].startswith(
             f"Error: refusing to overwrite the input file {path} with "), result.stderr
         assert {p: p.read_bytes() for p in saved} == saved
+
+
+def test_a_family_is_named_in_any_case_as_all_is(tmp_path: Path) -> None:
+    """-c ALL was taken and -c Full, -c vvv refused: a family's name (or mclust's) is
+    now read in any case where no family has that exact name, on every command and in
+    the Python API; the model records the family's own name."""
+    import emgmm_cli
+
+    model = tmp_path / "m.json"
+    ok("fit", FAITHFUL, "-k", 2, "--seed", 0, "-c", "Full", "--model", model, "-q")
+    assert json.loads(model.read_text())["covariance_type"] == "full"
+    table = ok("select", FAITHFUL, "-k", "1-2", "--seed", 0, "-c", "vvi,Eii").stdout
+    assert {line.split(",")[0] for line in table.splitlines()[1:]} == {"diag", "EII"}
+    fitted = emgmm_cli.fit(str(FAITHFUL), 2, covariance_type="Tied", seed=0)
+    assert fitted.document["covariance_type"] == "tied"
+    refused = invoke("fit", FAITHFUL, "-k", 2, "-c", "fulll")
+    assert refused.exit_code == 2 and "'fulll' is not one of" in refused.stderr

@@ -198,7 +198,7 @@ class CovarianceList(click.ParamType):
         names = vocab.covariance_list(str(value))
         if not names:  # all
             return []
-        bad = [t for t in names if t not in vocab.covariance_choices()]
+        bad = [t for t in names if not vocab.is_covariance(t)]
         if bad:
             self.fail(f"{', '.join(bad) or repr(value)}: choose all, or a comma-separated "
                       f"list of {', '.join(vocab.covariance_choices())}", param, ctx)
@@ -627,8 +627,9 @@ def covariance_help(select: bool = False) -> str:
         (f"{t.name} ({t.mclust})" if t.mclust not in ("", t.name) else t.name)
         + f": {t.description}" for t in vocab.covariance_terms())
     if select:
-        return f"Covariance families to try: all, or a comma-separated list of: {families}."
-    return f"Covariance family: {families}."
+        return (f"Covariance families to try: all, or a comma-separated list of: {families} "
+                "(names in any case).")
+    return f"Covariance family: {families} (names in any case)."
 
 
 fit_options = compose(

@@ -90,7 +90,7 @@ class OptionSpec:
     def describe(self) -> str:
         """What is allowed: 'an integer >= 1', 'one of soft, hard', '... or null'."""
         if self.kind is str:
-            text = (self.valid_text if self.valid is not None
+            text = (self.valid_text if self.valid_text
                     else "one of " + ", ".join(self.choices()) if self.choices is not None
                     else "a string")
         else:
@@ -151,7 +151,7 @@ class FitOptions:
     n_components: int = field(metadata=_spec(
         kind=int, low=1, help="Number of mixture components."))
     covariance_type: str = field(default="full", metadata=_spec(
-        kind=str, choices=vocab.covariance_choices,
+        kind=str, choices=vocab.covariance_choices, valid=vocab.is_covariance,
         help="Covariance family (mclust's name, or scikit-learn's for four of them)."))
     init: str = field(default=vocab.AUTO, metadata=_spec(
         kind=str, choices=_init_names, help="Initialisation."))
