@@ -257,6 +257,17 @@ def test_npy_over_the_limit_gives_the_in_memory_fit(tmp_path: Path) -> None:
     same_model(blk32["model"], mem32["model"])
 
 
+def test_standardized_float32_over_the_limit_gives_the_in_memory_fit(tmp_path: Path) -> None:
+    # a float64 .npy read as float32 is rounded to float32 before it is standardized, in
+    # memory and block by block alike
+    np.save(tmp_path / "xy.npy", blobs_xy()[:, :2])
+    opts = ("--dtype", "float32", "--standardize")
+    mem = fit_files(tmp_path, tmp_path / "xy.npy", *opts, name="mem")
+    blk = fit_files(tmp_path, tmp_path / "xy.npy", *opts, "--memory-limit", "1K", name="blk")
+    assert blk["resp"] == mem["resp"]
+    same_model(blk["model"], mem["model"])
+
+
 def test_npy_non_finite_value_is_the_in_memory_error(tmp_path: Path) -> None:
     x = np.ones((5000, 3))
     x[4321, 2] = np.inf

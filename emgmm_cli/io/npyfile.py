@@ -79,8 +79,9 @@ class NpyFile:
 
     shape and dtype are those of what is delivered, so code that only asks for the
     size of the data treats an NpyFile and an array alike.  affine: (center, scale), one
-    number per kept column, to deliver (x - center) / scale (computed in float64) instead
-    of x; None delivers the values as stored.
+    number per kept column, to deliver (x - center) / scale (computed in float64 from x
+    in dtype, as from data read into memory) instead of x; None delivers the values as
+    stored.
     """
 
     path: str
@@ -164,7 +165,7 @@ class NpyFile:
         if self.affine is not None:
             center, scale = (np.asarray(v, dtype=np.float64) for v in self.affine)
             with np.errstate(over="ignore", invalid="ignore"):
-                z = (sel.astype(np.float64) - center) / scale
+                z = (sel.astype(self.dtype).astype(np.float64) - center) / scale
                 return np.ascontiguousarray(z, dtype=self.dtype)
         if sel.dtype == self.dtype and sel.flags.c_contiguous and sel.flags.writeable:
             return sel
