@@ -268,6 +268,18 @@ def test_standardized_float32_over_the_limit_gives_the_in_memory_fit(tmp_path: P
     same_model(blk["model"], mem["model"])
 
 
+def test_float32_weights_column_over_the_limit_gives_the_in_memory_fit(tmp_path: Path) -> None:
+    # the weights column is read in float32 as the features are, block by block too
+    xy = blobs_xy()[:, :2]
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(xy))
+    np.save(tmp_path / "xyw.npy", np.column_stack([xy, w]))
+    opts = ("--dtype", "float32", "--weights-column", "2")
+    mem = fit_files(tmp_path, tmp_path / "xyw.npy", *opts, name="mem")
+    blk = fit_files(tmp_path, tmp_path / "xyw.npy", *opts, "--memory-limit", "1K", name="blk")
+    assert blk["resp"] == mem["resp"]
+    same_model(blk["model"], mem["model"])
+
+
 def test_npy_non_finite_value_is_the_in_memory_error(tmp_path: Path) -> None:
     x = np.ones((5000, 3))
     x[4321, 2] = np.inf

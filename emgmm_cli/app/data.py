@@ -333,7 +333,8 @@ def _position(names: list[str], read: ReadOptions, spec: str) -> int | None:
 
 
 def _split_column(points: Points, j: int) -> tuple[Points, NDArray[np.float64]]:
-    """(points without their column j, the values of that column in float64)."""
+    """(points without their column j, the values of that column read in the points'
+    dtype, as every route reads it, then in float64)."""
     names = points.column_names
     keep = [i for i in range(len(names)) if i != j]
     x = points.x
@@ -342,8 +343,8 @@ def _split_column(points: Points, j: int) -> tuple[Points, NDArray[np.float64]]:
         rest, columns = x.split_partitions(partial(_take_column, j=j, keep=keep), len(keep))
         weights = np.concatenate(columns)
     elif isinstance(x, NpyFile):
-        column = dataclasses.replace(x, columns=(x.columns[j],), dtype=np.dtype(np.float64))
-        weights = column.read(0, x.shape[0])[:, 0].copy()
+        column = dataclasses.replace(x, columns=(x.columns[j],))
+        weights = np.asarray(column.read(0, x.shape[0])[:, 0], dtype=np.float64)
         rest = dataclasses.replace(x, columns=tuple(x.columns[i] for i in keep))
     else:
         weights = np.asarray(x[:, j], dtype=np.float64).copy()
