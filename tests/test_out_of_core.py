@@ -295,6 +295,16 @@ def test_npy_non_finite_value_is_the_in_memory_error(tmp_path: Path) -> None:
         == 5000
 
 
+def test_npy_value_out_of_float32_range_is_named_as_text_names_it(tmp_path: Path) -> None:
+    x = np.ones((50, 2))
+    x[7, 1] = 1e39
+    np.save(tmp_path / "big.npy", x)
+    for limit in (None, 1):
+        with pytest.raises(DataError) as err:
+            open_points(str(tmp_path / "big.npy"), dtype=np.float32, memory_limit=limit)
+        assert err.value.message == "value 1e+39 in row 8 (index 7) is out of range for float32"
+
+
 def test_block_file_dataset(tmp_path: Path) -> None:
     x = np.arange(3000 * 4, dtype=np.float32).reshape(3000, 4)
     np.save(tmp_path / "x.npy", x)

@@ -62,7 +62,7 @@ def nonfinite_error(
     original = raw[i, j]
     where = f"in row {row + 1} (index {row})"
     if np.isfinite(original):
-        message = f"value {original!r} {where} is out of range for {x.dtype}"
+        message = f"value {original.item()!r} {where} is out of range for {x.dtype}"
     elif np.isnan(original):
         return DataError(source, f"missing value (NaN) {where}", column=names[j],
                          advice=MISSING_REMEDIES)
