@@ -793,3 +793,23 @@ def test_em_with_missing_values_on_the_command_line(scheduler: str, tmp_path: Pa
 
     monkeypatch.setattr(selecting, "WORKER_SHARE", 0.0)  # every cell a fit over the cluster
     assert_same_selection(scheduler, frame.to_numpy(), [2, 3], missing="em")
+
+
+def test_the_screen_reads_the_values_the_rows_hold_on_the_cluster(scheduler: str,
+                                                                   tmp_path: Path) -> None:
+    """--missing em on the cluster: the screen sees the values the rows hold, not the
+    column means put in their place, as the local backend: a column of categories with
+    missing values is warned about with its own values, and a column without any value
+    is refused."""
+    rng = np.random.default_rng(20)
+    x = blobs(600)
+    category = rng.integers(0, 3, len(x)).astype(float)
+    category[rng.random(len(x)) < 0.1] = np.nan
+    np.save(tmp_path / "category.npy", np.column_stack([x, category]))
+    np.save(tmp_path / "empty.npy", np.column_stack([x, np.full(len(x), np.nan)]))
+    for name, status in (("category.npy", 0), ("empty.npy", 1)):
+        args = ["fit", name, "-k", "2", "--seed", "0", "--missing", "em", "-o", "l.csv"]
+        local = invoke_in(tmp_path, *args)
+        remote = invoke_in(tmp_path, *args, "--backend", "dask", "--scheduler", scheduler)
+        assert local.exit_code == remote.exit_code == status, remote.stderr
+        assert remote.stderr == local.stderr

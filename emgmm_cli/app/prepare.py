@@ -159,8 +159,7 @@ class Prepared:
 def _check_held(stats: ColumnStats, points: Points) -> None:
     """A DataError for a column that holds no value in any row (--missing em): EM would
     fit it from the values imputed for it, which are none (stats.observed counts the
-    values of rows in memory and read block by block alike; of rows on a cluster, which
-    column_stats reads imputed, it counts every row)."""
+    values the rows hold, in memory, read block by block or on a cluster alike)."""
     empty = np.flatnonzero(stats.observed == 0)
     if len(empty):
         raise DataError(points.source, f"column '{points.column_names[int(empty[0])]}' has no "

@@ -192,16 +192,18 @@ def co_observed(rows: MissingRows) -> NDArray[np.bool_]:
 
 
 def observed_rows(data: Dataset) -> Dataset | None:
-    """The rows of data with their missing values as NaN (where data has some in memory or
-    read block by block: MissingRows, BlockMissingRows), for what must read the values
-    the rows hold rather than those imputed (the screen: engine.screening.column_stats);
-    None where data has none, or holds them out of reach (on a cluster)."""
+    """The rows of data with their missing values as NaN (where data has some in memory,
+    read block by block or on a cluster: MissingRows, BlockMissingRows, the cluster's
+    rows as read, backends.dask), for what must read the values the rows hold rather
+    than those imputed (the screen: engine.screening.column_stats); None where data has
+    none."""
     rows = row_missing(data)
     if isinstance(rows, MissingRows):
         return InMemoryRows(rows.x)
     if isinstance(rows, BlockMissingRows):
         return rows.raw
-    return None
+    as_read = getattr(rows, "as_read", None)
+    return None if as_read is None else as_read()
 
 
 def held_sums(data: Dataset, values: NDArray[np.float64]
@@ -210,9 +212,6 @@ def held_sums(data: Dataset, values: NDArray[np.float64]
     holds a value, block by block as (first row, sums), in row order (nothing of size N
     is kept); None where no row misses one (each row's sum is values.sum())."""
     rows = observed_rows(data)
-    if rows is None:  # on a cluster: the rows as read, where it keeps them (backends.dask)
-        as_read = getattr(row_missing(data), "as_read", None)
-        rows = None if as_read is None else as_read()
     if rows is None:
         return None
     return rows.scan(partial(_held_sum, values=values))
