@@ -813,3 +813,22 @@ def test_the_screen_reads_the_values_the_rows_hold_on_the_cluster(scheduler: str
         remote = invoke_in(tmp_path, *args, "--backend", "dask", "--scheduler", scheduler)
         assert local.exit_code == remote.exit_code == status, remote.stderr
         assert remote.stderr == local.stderr
+
+
+def test_columns_never_observed_together_are_named_on_the_cluster(scheduler: str,
+                                                                  tmp_path: Path) -> None:
+    """The warning of two columns never observed in one row (tests/test_missing.py) for
+    rows on the cluster, in fit and select, as the local backend gives it."""
+    x = blobs(600)
+    x[:300, 1] = np.nan
+    x[300:, 0] = np.nan
+    write_parts(tmp_path / "parts", x, 3, "npy")
+    np.save(tmp_path / "whole.npy", x)
+    for command in (["fit", "-k", "2"], ["select", "-k", "1-2", "-c", "VVV,VVI"]):
+        args = [*command, "--seed", "0", "--missing", "em", "-o", "out.csv"]
+        local = invoke_in(tmp_path, args[0], "whole.npy", *args[1:])
+        remote = invoke_in(tmp_path, args[0], "parts", *args[1:], "--backend", "dask",
+                           "--scheduler", scheduler)
+        assert local.exit_code == remote.exit_code == 0, remote.stderr
+        assert "hold values but never in the same row" in local.stderr
+        assert remote.stderr == local.stderr.replace("whole.npy", "parts")

@@ -247,3 +247,21 @@ def test_batch_over_the_limit(holed: Path, policy: str) -> None:
             assert a[key] == b[key], key
     rows = 600 - int(incomplete(holed).sum()) if policy == "drop" else 600
     assert [int(row["rows"]) for row in disk] == [rows, rows]
+
+
+def test_columns_never_observed_together_are_named_out_of_core(tmp_path: Path) -> None:
+    """The warning of two columns never observed in one row (tests/test_missing.py) for
+    rows read block by block: a .npy over the limit whose rows with a missing value
+    (every row, in the columns fitted) are not."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3))
+    x[:50, 1] = np.nan
+    x[50:, 0] = np.nan
+    np.save(tmp_path / "merged.npy", np.column_stack([x, np.zeros((100, 20))]))  # 18 KB
+    args = ["fit", "merged.npy", "--columns", "0,1,2", "-k", "2", "--seed", "0",
+            "--missing", "em", "-o", "labels.csv"]
+    local, blocks = run(tmp_path, *args), run(tmp_path, *args, "--memory-limit", LIMIT)
+    assert "over the memory limit" in run(tmp_path, *args, "--memory-limit", LIMIT,
+                                          "--debug").stderr
+    assert "columns '0' and '1' hold values but never in the same row" in local.stderr
+    assert blocks.stderr == local.stderr

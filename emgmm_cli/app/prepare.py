@@ -38,8 +38,7 @@ from numpy.typing import NDArray
 from ..engine.errors import EngineError
 from ..engine.dataset import Dataset, row_weights
 from ..engine.families import MATRIX, family
-from ..engine.missing import (MissingRows, co_observed, held_sums, observed_rows,
-                              row_missing)
+from ..engine.missing import co_observed, held_sums, observed_rows
 from ..engine.fitting import FitResult
 from ..engine.errors import DIAGONAL_FAMILY, NEVER_TOGETHER, Finding
 from ..engine.screening import ColumnStats, DataScale, column_stats, screen
@@ -168,12 +167,11 @@ def _check_held(stats: ColumnStats, points: Points) -> None:
 
 
 def _missing_findings(data: Dataset, points: Points, covariances: bool) -> list[Finding]:
-    """Of rows in memory with missing values (--missing em; engine.missing.co_observed),
-    with covariances (a family that has them): a finding for each pair of columns never
-    observed in one row (each column holds some: _check_held).  Rows read block by block
-    are not looked at, nor rows on a cluster."""
-    rows = row_missing(data)
-    if not isinstance(rows, MissingRows) or not covariances:
+    """Of rows with missing values (--missing em; engine.missing.co_observed), with
+    covariances (a family that has them): a finding for each pair of columns never
+    observed in one row (each column holds some: _check_held)."""
+    rows = observed_rows(data)
+    if rows is None or not covariances:
         return []
     seen = co_observed(rows)
     names = points.column_names

@@ -179,16 +179,16 @@ class BlockMissingRows(RowsWith):
         return out
 
 
-def co_observed(rows: MissingRows) -> NDArray[np.bool_]:
+def co_observed(observed: Dataset) -> NDArray[np.bool_]:
     """(D, D): whether some row holds a value in both columns i and j (the diagonal:
-    whether column i holds one anywhere), from the rows' patterns of missing values."""
-    d = rows.x.shape[1]
-    if len(rows.complete):
-        return np.ones((d, d), dtype=bool)
-    seen = np.zeros((d, d), dtype=bool)
-    for _, observed in rows.patterns:
-        seen[np.ix_(observed, observed)] = True
-    return seen
+    whether column i holds one anywhere), of rows with their missing values as NaN
+    (observed_rows), block by block wherever they are."""
+    return np.asarray(observed.reduce(_co_counts) > 0)
+
+
+def _co_counts(block: Array) -> NDArray[np.float64]:
+    held = (~np.isnan(block)).astype(np.float64)
+    return held.T @ held
 
 
 def observed_rows(data: Dataset) -> Dataset | None:
