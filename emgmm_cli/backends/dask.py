@@ -54,6 +54,7 @@ from ..engine.missing import (
     observed_sums,
     part_missing,
 )
+from ..interrupts import stop_signals_blocked
 from ..io.errors import DataError
 from ..io.formats import CODEC_BY_EXT
 from ..io.jsondata import JSON_EXTENSIONS
@@ -740,7 +741,12 @@ def connect(options: BackendOptions) -> Iterator[DaskCluster]:
 def _start(options: BackendOptions, stack: ExitStack) -> Any:
     """A client of the scheduler options name (or $DASK_SCHEDULER_ADDRESS), or of a new
     local cluster of options.workers processes on 127.0.0.1 (one thread each); stack
-    closes them."""
+    closes them.  The local cluster's threads and worker processes (those its nannies
+    start later too) are started with the stopping signals blocked, so that a Ctrl-C sent
+    to the whole process group reaches this process alone, which shuts the cluster down;
+    one that comes while the cluster starts is raised once it has."""
+    from multiprocessing import resource_tracker
+
     try:
         from distributed import Client, LocalCluster
     except ImportError as exc:
@@ -748,10 +754,14 @@ def _start(options: BackendOptions, stack: ExitStack) -> Any:
                            f"{EXTRA}") from exc
     address = options.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
     if address is None:
-        local = stack.enter_context(LocalCluster(
-            n_workers=options.workers or available_cores(), threads_per_worker=1,
-            processes=True, host="127.0.0.1", dashboard_address=":0",
-            silence_logs=logging.CRITICAL))  # a task's error is the run's one line
+        # multiprocessing's resource tracker, started by the first worker, unblocks
+        # SIGINT and SIGTERM in the thread that starts it: started here first
+        resource_tracker.ensure_running()
+        with stop_signals_blocked():
+            local = stack.enter_context(LocalCluster(
+                n_workers=options.workers or available_cores(), threads_per_worker=1,
+                processes=True, host="127.0.0.1", dashboard_address=":0",
+                silence_logs=logging.CRITICAL))  # a task's error is the run's one line
         return stack.enter_context(Client(local, set_as_default=False))
     return stack.enter_context(_join(Client, address, options.connect_timeout))
 
