@@ -549,9 +549,9 @@ model_argument = click.argument("model", metavar="MODEL", type=click.Path())
 large_data_options = compose(
     click.option("--dtype", type=click.Choice(vocab.names(vocab.DTYPES)), default="float64",
                  show_default=True,
-                 help="Precision of the data and of the E-step; statistics and the "
-                      "log-likelihood are summed in float64 either way.  float32 halves "
-                      "the memory and is faster."),
+                 help="Precision of the data, of the E-step and of each block's sums; "
+                      "the blocks' statistics and log-likelihoods are added in float64 "
+                      "either way.  float32 halves the memory and is faster."),
     click.option("--memory-limit", type=ByteSize(), default=None, metavar="SIZE",
                  help="Inputs larger than SIZE (e.g. 512M, 2G) are not loaded: a .npy is "
                       "read block by block, a text file is converted once to a binary "
