@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
+from .vocab import counted
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
@@ -188,7 +190,8 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     head.add_column()
     names = ", ".join(doc["feature_names"][:8]) + (", …" if len(doc["feature_names"]) > 8
                                                     else "")
-    head.add_row("data", escape(f"{doc['source']}: {shape[0]} rows x {shape[1]} columns "
+    head.add_row("data", escape(f"{doc['source']}: {counted(shape[0], 'row')} x "
+                                f"{counted(shape[1], 'column')} "
                                 f"({names})"))
     if doc.get("n_dropped"):
         head.add_row("missing", f"{doc['n_dropped']} incomplete rows dropped (label -1)")

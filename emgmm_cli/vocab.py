@@ -85,6 +85,11 @@ def covariance_names() -> tuple[str, ...]:
     return tuple(_COVARIANCE)
 
 
+def counted(n: int, noun: str) -> str:
+    """n and the noun, plural but for one: '1 row', '272 rows', '0 cells'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def canonical_covariance(name: str) -> str:
     """The name a family goes by: ``name`` itself, or the family whose mclust name it is
     (VVV -> full, EEE -> tied, VVI -> diag, VII -> spherical), in any case where no name

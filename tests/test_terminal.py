@@ -223,6 +223,18 @@ def test_brackets_in_names_reach_the_summaries_as_they_are(tmp_path: Path) -> No
         assert "m[b]1.csv: 40 rows x 2 columns ([red]a, b[/red])" in result.output
 
 
+def test_one_of_a_thing_is_said_in_the_singular(tmp_path: Path) -> None:
+    """The summaries' counts: '3 rows x 1 column', '1 cell' (they said '1 columns' and
+    '1 cells')."""
+    data = tmp_path / "one.csv"
+    data.write_text("a\n1\n2\n3\n")
+    env = {"EMGMM_FORCE_TTY": "1", "COLUMNS": "120"}
+    fitted = CliRunner().invoke(cli, ["fit", str(data), "-k", "1"], env=env)
+    assert f"{data}: 3 rows x 1 column (a)" in fitted.output, fitted.output
+    chosen = CliRunner().invoke(cli, ["select", str(data), "-k", "1", "-c", "V"], env=env)
+    assert f"{data}: 3 rows x 1 column; 1 cell, init" in chosen.output, chosen.output
+
+
 #: An SGR sequence that sets a foreground colour (bold and the like are not colour).
 COLOUR = re.compile(r"\x1b\[[0-9;]*?(?:3[0-7]|9[0-7]|38;[0-9;]+)m")
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .context import Terminal
+from ..vocab import counted
 from ..engine.errors import NOT_CONVERGED, TIME_LIMIT
 from .errors import event_lines, event_message, finding_message
 
@@ -129,8 +130,9 @@ def selection(term: Terminal, selected: "Selected", *, carries_data: bool) -> No
 
     source = selected.points.source
     t = selected.template
-    heading = (f"{source}: {selected.data.n_samples} rows x {selected.data.n_features} "
-               f"columns; {len(selected.cells)} cells, init {t.init}, n_init {t.n_init}, "
+    heading = (f"{source}: {counted(selected.data.n_samples, 'row')} x "
+               f"{counted(selected.data.n_features, 'column')}; "
+               f"{counted(len(selected.cells), 'cell')}, init {t.init}, n_init {t.n_init}, "
                f"tol {t.tol:g}, seed {selected.seed}")
     criterion = selected.selection.criterion
     rows = selected.rows()
