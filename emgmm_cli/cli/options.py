@@ -350,7 +350,9 @@ common_options = compose(
     click.option("--no-color", is_flag=True, expose_value=False, callback=_set_setting,
                  is_eager=True, help="No colour in tables and pictures (as NO_COLOR=1 does)."),
     click.option("--debug", is_flag=True, expose_value=False, callback=_set_setting,
-                 is_eager=True, help="Show the full traceback of an error."),
+                 is_eager=True, help="Show the full traceback of an error, and the notes "
+                                     "a terminal gets (reading large data, worker "
+                                     "processes) when stderr is not one."),
 )
 
 
