@@ -314,3 +314,20 @@ def test_the_readme_pictures_are_what_the_script_draws(tmp_path: Path) -> None:
         committed, drawn = ROOT / "docs" / "images" / name, tmp_path / name
         assert png_colours(committed)[0] == png_colours(drawn)[0] == (720, 480)
         assert png_colours(drawn)[1] > 2
+
+
+@pytest.mark.parametrize("suffix", [".png", ""])
+def test_one_row_of_wide_data_is_drawn_on_principal_axes(models: dict[str, Path],
+                                                         tmp_path: Path, suffix: str) -> None:
+    """One row of 4-D data printed numpy's warnings and ended in an internal error (its
+    covariance, with N - 1 = 0 degrees of freedom, is NaN: LinAlgError)."""
+    one = tmp_path / "one.csv"
+    one.write_text("".join(models["wide-data"].read_text().splitlines(True)[:2]))
+    out = tmp_path / f"one{suffix}"
+    result = ok("plot", models["wide"], one, *(["-o", out] if suffix else []),
+                "--size", f"{SIZE[0]}x{SIZE[1]}" if suffix else "60x20")
+    assert result.stderr == ""
+    if suffix:
+        check_image(out)
+    else:
+        assert "one.csv: K=3, full covariance" in result.stdout

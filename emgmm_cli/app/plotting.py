@@ -199,7 +199,8 @@ def _basis(x: Array, names: list[str], dims: tuple[str, str] | None
         return np.eye(d)[:, picked], tuple(dims)
     if d <= 2:
         return np.eye(d), tuple(names)
-    values, vectors = np.linalg.eigh(np.cov(x, rowvar=False))
+    # ddof=0: the same axes and shares, and defined for a single row (no spread: 0%)
+    values, vectors = np.linalg.eigh(np.cov(x, rowvar=False, ddof=0))
     top = np.argsort(values)[::-1][:2]
     basis = vectors[:, top] * np.sign(vectors[np.abs(vectors[:, top]).argmax(axis=0), top])
     share = values[top] / max(values.sum(), np.finfo(float).tiny)
