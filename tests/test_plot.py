@@ -331,3 +331,18 @@ def test_one_row_of_wide_data_is_drawn_on_principal_axes(models: dict[str, Path]
         check_image(out)
     else:
         assert "one.csv: K=3, full covariance" in result.stdout
+
+
+def test_a_text_picture_names_its_axes_and_data_at_80_columns(models: dict[str, Path],
+                                                             tmp_path: Path) -> None:
+    """plotext leaves out a title or label wider than the picture: at 80 columns the
+    principal axes of wide data and a long file name were not named at all."""
+    lines = ok("plot", models["wide"], models["wide-data"]).stdout.splitlines()
+    assert lines[-1].strip() == "principal axis 1 (86%) across, principal axis 2 (11%) up"
+    wide = ok("plot", models["wide"], models["wide-data"], "--size", "120x30").stdout
+    assert ("principal axis 1 (86% of the variance) across, principal axis 2 (11% of the "
+            "variance) up") in wide.splitlines()[-1]
+    long_name = tmp_path / ("data_" * 16 + ".csv")
+    long_name.write_bytes(models["wide-data"].read_bytes())
+    title = ok("plot", models["wide"], long_name, "--size", "40x12").stdout.splitlines()[0]
+    assert title.strip() == "data_" * 7 + "dat…"

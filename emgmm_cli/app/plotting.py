@@ -384,16 +384,33 @@ def terminal_mixture(view: MixtureView, *, size: tuple[int, int], color: bool,
     fig.theme("simple" if color else "colorless")
     if view.x.shape[1] == 1:
         _terminal_histogram(plt, fig, view, color)
+        fig.label(_within(size[0], view.axes[0]), "x")
     else:
         _terminal_scatter(plt, fig, view, color)
+        fig.label(_within(size[0], *(" across, ".join(axes) + " up" for axes in
+                                     (view.axes, [_compact(a) for a in view.axes]))), "x")
         unsure = view.x[view.uncertainty > UNCERTAIN]
         if uncertainty and len(unsure):
             fig.draw(fig.signal(unsure[:, 0].tolist(), unsure[:, 1].tolist(), marker="?")
                      .label(f"uncertainty > {UNCERTAIN:g}"))
-    fig.title(view.title)
+    fig.title(_within(size[0], view.title))
     text: str = fig.build().string(colorless=not color)
     fig.clear()
     return text
+
+
+def _within(width: int, *texts: str) -> str:
+    """The first of texts that a text picture width columns wide shows (plotext leaves
+    out a title or label that does not fit), else the last cut short with '…'."""
+    for text in texts:
+        if len(text) < width:
+            return text
+    return texts[-1][:width - 2] + "…"
+
+
+def _compact(axis: str) -> str:
+    """A principal axis's name without 'of the variance' after its share."""
+    return axis.replace(" of the variance)", ")")
 
 
 def _mark(plt: Any, k: int, color: bool, dots: str = "braille") -> Any:
@@ -418,7 +435,6 @@ def _terminal_scatter(plt: Any, fig: Any, view: MixtureView, color: bool) -> Non
                             marker=plt.marker("X", TERMINAL_COLORS[k % len(TERMINAL_COLORS)])
                             if color else "X"))
     fig.legend(active=color, x=float(top[0]), y=float(top[1]), relative=True, ha="right")
-    fig.label(f"{view.axes[0]} across, {view.axes[1]} up", "x")
 
 
 def _terminal_histogram(plt: Any, fig: Any, view: MixtureView, color: bool) -> None:
@@ -438,4 +454,3 @@ def _terminal_histogram(plt: Any, fig: Any, view: MixtureView, color: bool) -> N
              .label("mixture"))
     top = max(float(np.histogram(x, bins=bins)[0].max()) / len(x), float(parts.sum(axis=0).max()))
     fig.legend(x=float(x.max()), y=top, relative=True, ha="right")
-    fig.label(view.axes[0], "x")
