@@ -58,7 +58,8 @@ def exit_codes() -> list[Entry]:
 
 #: The flags that mean one thing in every command that has them, and that meaning.
 COMMON_FLAGS = {
-    "-o": "the command's main output (a file; '-' is stdout): fit's labels (or rows), "
+    "-o": "the command's main output (a file; '-' is stdout but for batch's folder and plot's "
+          "picture): fit's labels (or rows), "
           "select's table, batch's folder, the data of predict, score, sample and "
           "make-blobs, plot's picture, info's description",
     "--json": "the result as one JSON document on stdout",

@@ -552,6 +552,21 @@ def test_find_that_finds_nothing_is_said_so(tree: Path) -> None:
     assert not (tree / "nothing").exists()
 
 
+def test_a_dash_for_the_output_folder_is_refused_not_made_a_folder(tmp_path: Path) -> None:
+    """'-' is stdout wherever a file is written; batch -o - made a folder called '-' in
+    the working directory (exit 0), and --cache-dir - would have too."""
+    data = tmp_path / "data"
+    write_csv(data / "a.csv", blobs(np.random.default_rng(0), 60, 2))
+    for args in (["batch", "data", "-k", "2", "-o", "-"],
+                 ["fit", "data/a.csv", "-k", "2", "--cache-dir", "-"]):
+        done = run_cli(*args, cwd=tmp_path)
+        out, err = done.communicate(timeout=60)
+        assert done.returncode == 2 and out == "", err
+        assert err.splitlines()[-1].endswith(
+            "'-' stands for stdin or stdout, never a folder; give ./- for a folder called '-'")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]
+
+
 @pytest.fixture(scope="module")
 def many(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """24 datasets that take a few seconds together; the last is 50 times the size of the

@@ -56,7 +56,15 @@ FILE_PATH = click.Path(allow_dash=True)
 
 class _FolderPath(click.Path):
     """A folder given to an option: the shell completes it as a folder.  Whether it is one
-    is the command's to say (a file that failed, exit status 1), not click's."""
+    is the command's to say (a file that failed, exit status 1), not click's; '-', which
+    is stdout (or stdin) everywhere else, is refused rather than made a folder of."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if value == "-":
+            self.fail("'-' stands for stdin or stdout, never a folder; give ./- for a "
+                      "folder called '-'", param, ctx)
+        return super().convert(value, param, ctx)
 
     def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str
                        ) -> list[Any]:
