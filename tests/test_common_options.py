@@ -246,6 +246,17 @@ def test_completion_answers_commands_options_choices_and_files(tmp_path: Path) -
     assert complete("emgmm completion ", tmp_path) == ["plain,bash", "plain,zsh", "plain,fish"]
 
 
+@pytest.mark.skipif(not EMGMM.exists(), reason="needs the installed emgmm script")
+def test_completion_answers_each_family_of_a_list_of_them(tmp_path: Path) -> None:
+    """select -c and batch -c take a comma-separated list of families, and completed
+    nothing at all (not even the first)."""
+    assert complete("emgmm select data.csv -c a", tmp_path) == ["plain,all"]
+    assert complete("emgmm select data.csv -c full,VV", tmp_path) == [
+        "plain,full,VVE", "plain,full,VVI", "plain,full,VVV"]
+    assert complete("emgmm batch data -c diag,f", tmp_path) == ["plain,diag,full"]
+    assert "plain,EII" in complete("emgmm select data.csv -c ", tmp_path)
+
+
 def read_until(fd: int, wanted: bytes, seconds: float = 20.0) -> bytes:
     seen = b""
     end = time.monotonic() + seconds

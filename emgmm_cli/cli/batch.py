@@ -11,6 +11,7 @@ from ..app.discover import DEFAULT_FILES
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    complete_covariance_list,
     json_option,
     check_means_start,
     backend_options,
@@ -41,6 +42,7 @@ from .options import (
                    "--select, the numbers to try: a range (1-9), a list (2,4,8) or both "
                    f"(1-3,6).  [default with --select: {SELECT_COMPONENTS}]")
 @click.option("-c", "--covariance-type", "c_text", metavar="TYPE|TYPES",
+              shell_complete=complete_covariance_list,
               help=f"{covariance_help()}  With --select, the families to try: all, or a "
                    f"comma-separated list such as full,diag.  [default: full; with "
                    f"--select: {SELECT_COVARIANCES}]")

@@ -192,6 +192,19 @@ class ComponentList(click.ParamType):
         return sorted(found)
 
 
+def complete_covariance_list(ctx: click.Context | None, param: click.Parameter | None,
+                             incomplete: str) -> list[Any]:
+    """The shell's completions of a -c list: all, or the families for the item after
+    the last comma (those not already given), each with the items before it."""
+    from click.shell_completion import CompletionItem
+
+    head, comma, tail = incomplete.rpartition(",")
+    given = set(head.split(",")) if comma else set()
+    names = vocab.covariance_choices() if comma else ("all", *vocab.covariance_choices())
+    return [CompletionItem(head + comma + name) for name in names
+            if name.startswith(tail) and name not in given]
+
+
 class CovarianceList(click.ParamType):
     """Covariance families: all, or a comma-separated list of them (every family the
     engine knows, registered ones included, by its name or mclust's).  "all" is the empty
@@ -211,6 +224,10 @@ class CovarianceList(click.ParamType):
             self.fail(f"{', '.join(bad) or repr(value)}: choose all, or a comma-separated "
                       f"list of {', '.join(vocab.covariance_choices())}", param, ctx)
         return list(dict.fromkeys(vocab.canonical_covariance(t) for t in names))
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str
+                       ) -> list[Any]:
+        return complete_covariance_list(ctx, param, incomplete)
 
 
 class NumberList(click.ParamType):
