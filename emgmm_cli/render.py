@@ -195,6 +195,8 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
                                 f"({names})"))
     if doc.get("n_dropped"):
         head.add_row("missing", f"{doc['n_dropped']} incomplete rows dropped (label -1)")
+    if doc.get("n_incomplete"):
+        head.add_row("missing", _incomplete(doc))
     if "sum_of_weights" in doc:
         head.add_row("weights", _weighted(doc))
     opts = doc["options"]
@@ -706,6 +708,7 @@ def model_info_text(doc: dict[str, Any], path: str) -> str:
         f"covariance type: {doc['covariance_type']}",
         f"fitted on: {doc['source']} ({doc['n_samples']} rows"
         + (f", {doc['n_dropped']} incomplete rows dropped" if doc.get("n_dropped") else "")
+        + (f", {_incomplete(doc)}" if doc.get("n_incomplete") else "")
         + (f", {_weighted(doc)}" if "sum_of_weights" in doc else "") + ")",
         "options: " + " ".join(f"{name}={_plain(opts.get(name))}"
                                for name in [*OPTION_SPECS, *(n for n in opts
@@ -729,6 +732,12 @@ def model_info_text(doc: dict[str, Any], path: str) -> str:
         lines.append(f"component {j}: weight {doc['weights'][j]:.6g}, mean ({mean}), "
                      + covariance_summary(doc, j))
     return "\n".join(lines) + "\n"
+
+
+def _incomplete(doc: dict[str, Any]) -> str:
+    """What a fit with --missing em says of the rows with missing values."""
+    return (f"{counted(doc['n_incomplete'], 'row')} with missing values, fitted through "
+            "their observed values")
 
 
 def _weighted(doc: dict[str, Any]) -> str:

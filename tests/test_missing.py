@@ -4,6 +4,7 @@ and scoring."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -136,6 +137,24 @@ def test_predict_and_score_drop(tmp_path: Path) -> None:
     with pytest.raises(DataError,
                        match=r"missing value \(NaN\) in row \d+; give missing='drop' or"):
         emgmm_cli.predict(model, holed)
+
+
+def test_info_and_the_summary_say_how_many_rows_em_fitted_through_missing_values(
+        tmp_path: Path) -> None:
+    """info said how many rows --missing drop left out, but nothing of the rows that
+    --missing em fitted through their observed values (the model's n_incomplete)."""
+    (tmp_path / "m.csv").write_text("a,b\n0,0\n0.1,NA\n,8\n8,8\n8.2,7.9\n0.2,0.1\n7.9,8.1\n"
+                                    "-0.1,0.2\n")
+    r = invoke_in(tmp_path, "fit", "m.csv", "-k", "2", "--seed", "1", "--missing", "em",
+                  "--model", "m.json", "-q")
+    assert r.exit_code == 0, r.stderr
+    r = invoke_in(tmp_path, "info", "m.json")
+    assert ("fitted on: m.csv (8 rows, 2 rows with missing values, fitted through their "
+            "observed values)") in r.stdout
+    table = subprocess.run([sys.executable, "-m", "emgmm_cli", "info", "m.json"], cwd=tmp_path,
+                           env={**os.environ, "EMGMM_FORCE_TTY": "1", "COLUMNS": "120"},
+                           capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "2 rows with missing values, fitted through their observed values" in table
 
 
 def test_cli_drop(tmp_path: Path) -> None:
