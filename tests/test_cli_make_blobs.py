@@ -307,15 +307,16 @@ def test_failed_run_writes_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--std", "-1"], "std must be finite and >= 0, got -1"),
-    (["--std", "1,-0.5,2"], "blob 1: std must be finite and >= 0, got -0.5"),
-    (["--std", "nan"], "std must be finite and >= 0, got nan"),
+    (["--std", "-1"], "--std: std must be finite and >= 0, got -1"),
+    (["--std", "1,-0.5,2"], "--std: blob 1: std must be finite and >= 0, got -0.5"),
+    (["--std", "nan"], "--std: std must be finite and >= 0, got nan"),
+    (["--centers", "1,1;2,nan"], "--centers: blob 1: center is not finite"),
     (["-n", "10,20", "--n-centers", "3"], "2 sizes given for 3 centers; give one size per blob"),
     (["-n", "10,20,30", "--centers", "0,0;1,1"],
      "3 sizes given for 2 centers; give one size per blob"),
     (["-n", "-5"], "the number of points must be >= 0, got -5"),
     (["-n", "5,-1"], "blob 1: size must be >= 0, got -1"),
-    (["--std", "1,2", "--n-centers", "3"], "2 std values given for 3 blobs; give 1 or 3"),
+    (["--std", "1,2", "--n-centers", "3"], "--std: 2 std values given for 3 blobs; give 1 or 3"),
     (["--centers", "1,1;2,2", "--dim", "3"], "--dim 3 but the centers have 2 coordinates"),
     (["--centers", "1,1;2,2", "--n-centers", "3"], "--n-centers 3 but --centers gives 2 centers"),
     (["--centers", "1,1;2,2,2"], "--centers: center 1 has 3 coordinates but center 0 has 2"),

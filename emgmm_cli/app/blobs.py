@@ -165,7 +165,8 @@ def run_make_blobs(req: BlobRequest) -> None:
             raise UsageProblem(f"{given}, --std: {exc}") from None
         if req.covariances and "covariance" in str(exc):
             raise DataError(req.covariances, str(exc)) from None
-        raise UsageProblem(str(exc)) from None  # sizes or spreads out of range
+        flag = {"center": "--centers", "std": "--std"}.get(exc.option or "")
+        raise UsageProblem(str(exc) if flag is None else f"{flag}: {exc}") from None
     names = [f"x{j}" for j in range(d)]
     with OutputSet() as out:
         stage_points(out, req.output, names, x, labels, labels=req.labels,

@@ -163,7 +163,7 @@ def _check_centers(centers: ArrayLike) -> NDArray[np.float64]:
         raise InvalidParameter(f"centers must be a (K, D) array with K, D >= 1, got shape {mu.shape}")
     if not np.all(np.isfinite(mu)):
         bad = int(np.argwhere(~np.isfinite(mu))[0, 0])
-        raise InvalidParameter(f"blob {bad}: center is not finite")
+        raise InvalidParameter(f"blob {bad}: center is not finite", option="center")
     return mu
 
 
@@ -189,16 +189,20 @@ def _check_std(std: float | Sequence[float], k: int) -> NDArray[np.float64]:
     try:
         arr = np.asarray(std, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise InvalidParameter(f"std must be a number or a sequence of numbers: {exc}") from None
+        raise InvalidParameter(f"std must be a number or a sequence of numbers: {exc}",
+                               option="std") from None
     if arr.ndim > 1:
-        raise InvalidParameter(f"std must be a number or a sequence of numbers, got shape {arr.shape}")
+        raise InvalidParameter(f"std must be a number or a sequence of numbers, got shape "
+                               f"{arr.shape}", option="std")
     arr = arr.reshape(-1)
     if arr.size not in (1, k):
-        raise InvalidParameter(f"{arr.size} std values given for {k} blobs; give 1 or {k}")
+        raise InvalidParameter(f"{arr.size} std values given for {k} blobs; give 1 or {k}",
+                               option="std")
     for j, value in enumerate(arr):
         if math.isnan(value) or value < 0 or math.isinf(value):
             where = f"blob {j}: " if arr.size > 1 else ""
-            raise InvalidParameter(f"{where}std must be finite and >= 0, got {value:g}")
+            raise InvalidParameter(f"{where}std must be finite and >= 0, got {value:g}",
+                                   option="std")
     return np.broadcast_to(arr, (k,)).copy()
 
 
