@@ -347,3 +347,19 @@ def test_read_options_take_a_size_and_refuse_a_dtype_that_is_no_float(tmp_path: 
         with pytest.raises(emgmm_cli.UsageProblem) as info:
             emgmm_cli.ReadOptions(**options)
         assert str(info.value) == message
+
+
+def test_a_fit_keeps_its_own_rows_whatever_the_caller_writes_after(x: np.ndarray) -> None:
+    expected = emgmm_cli.fit(x, 3, seed=0).labels
+    given = x.copy()
+    column = np.ascontiguousarray(x[:, 1])
+    frame = pd.DataFrame(x.copy(), columns=["eruptions", "waiting"])
+    fits = [emgmm_cli.fit(given, 3, seed=0), emgmm_cli.fit(column, 3, seed=0),
+            emgmm_cli.fit(frame, 3, seed=0)]
+    before = emgmm_cli.fit(x[:, 1].copy(), 3, seed=0).labels
+    given[:] = 0.0
+    column[:] = 0.0
+    frame.loc[:, :] = 0.0
+    np.testing.assert_array_equal(fits[0].labels, expected)  # computed when first asked
+    np.testing.assert_array_equal(fits[1].labels, before)
+    np.testing.assert_array_equal(fits[2].labels, expected)

@@ -413,6 +413,8 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
             x, names = x[:, cols], [names[j] for j in cols]
     with np.errstate(over="ignore", invalid="ignore"):
         x = np.ascontiguousarray(x, dtype=np.dtype(read.dtype))
+    if x is data or not x.flags.owndata:  # the caller's memory: a fit keeps its own rows,
+        x = x.copy()  # whose labels it gives later, whatever the caller then writes there
     bad = np.argwhere(np.isinf(x) if read.missing != "error" else ~np.isfinite(x))
     if len(bad):
         i, j = (int(v) for v in bad[0])
