@@ -363,3 +363,25 @@ def test_a_fit_keeps_its_own_rows_whatever_the_caller_writes_after(x: np.ndarray
     np.testing.assert_array_equal(fits[0].labels, expected)  # computed when first asked
     np.testing.assert_array_equal(fits[1].labels, before)
     np.testing.assert_array_equal(fits[2].labels, expected)
+
+
+@pytest.mark.parametrize("columns, message", [
+    ([], "no columns selected; name at least one column"),
+    (["0", "0"], "column '0': column selected more than once"),
+    (["2"], "column '2': column index 2 is out of range"),
+])
+def test_an_array_or_a_frame_refuses_the_columns_a_file_refuses(
+        x: np.ndarray, tmp_path: Path, columns: list[str], message: str) -> None:
+    path = tmp_path / "faithful.csv"
+    path.write_text(FAITHFUL.read_text())
+    for data in (x, pd.read_csv(FAITHFUL), str(path)):
+        with pytest.raises(emgmm_cli.DataError, match=message):
+            emgmm_cli.fit(data, 2, read=emgmm_cli.ReadOptions(columns=columns))
+
+
+def test_a_frames_columns_are_chosen_by_name_or_index_as_a_files(x: np.ndarray) -> None:
+    read = emgmm_cli.ReadOptions(columns=["1", "eruptions"])
+    frame = emgmm_cli.fit(pd.read_csv(FAITHFUL), 2, seed=0, read=read)
+    path = emgmm_cli.fit(str(FAITHFUL), 2, seed=0, read=read)
+    assert frame.feature_names == path.feature_names == ["waiting", "eruptions"]
+    np.testing.assert_array_equal(frame.means, path.means)

@@ -377,7 +377,7 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
 
     A DataFrame keeps its column names (a repeated name made unique as the readers make
     it: a, a.1; Points.notes says so); read.columns selects among them (or among
-    "0".."D-1" for an array).  Values must be finite numbers.  sample_weights: N weights,
+    "0".."D-1" for an array) by name or 0-based index, as among a file's.  Values must be finite numbers.  sample_weights: N weights,
     known_labels: N known components, -1 where unknown (or the read options' columns and
     files: see weighed).  missing: what a missing value (NaN; in text also an empty field
     or NA) means, one of requests.MISSING_POLICIES (default: read.missing, "error").
@@ -409,7 +409,7 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
     if names is None:
         names = [str(j) for j in range(x.shape[1])]
         if read.columns is not None:
-            cols = [_column_index(c, names) for c in read.read_columns() or ()]
+            cols = _chosen_columns(read, names)
             x, names = x[:, cols], [names[j] for j in cols]
     with np.errstate(over="ignore", invalid="ignore"):
         x = np.ascontiguousarray(x, dtype=np.dtype(read.dtype))
@@ -430,11 +430,13 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
                                                               x=cluster.from_array(points.x))
 
 
-def _column_index(spec: str, names: list[str]) -> int:
-    if spec in names:
-        return names.index(spec)
-    raise DataError(ARRAY_SOURCE, f"no such column; available columns: {', '.join(names)}",
-                    column=spec)
+def _chosen_columns(read: ReadOptions, names: list[str]) -> list[int]:
+    """Where among names the columns read are (every one without read.columns), each a
+    name or a 0-based index, as a file's header selects them (io.text.resolve_columns)."""
+    columns = read.read_columns()
+    if columns is not None and not columns:
+        raise DataError(ARRAY_SOURCE, "no columns selected; name at least one column")
+    return resolve_columns(columns, names, ARRAY_SOURCE)
 
 
 def _frame_values(frame: Any, read: ReadOptions) -> tuple[Any, list[str], tuple[str, ...]]:
@@ -443,11 +445,9 @@ def _frame_values(frame: Any, read: ReadOptions) -> tuple[Any, list[str], tuple[
     given = [str(c) for c in frame.columns]
     names = unique_names(given)
     notes = tuple(repeated_names(given, names, "the DataFrame"))
-    chosen = list(read.read_columns() or ()) if read.columns is not None else names
-    for name in chosen:
-        if name not in names:
-            _column_index(name, names)
-    sub = frame.iloc[:, [names.index(n) for n in chosen]]  # by position: names may repeat
+    at = _chosen_columns(read, names)
+    chosen = [names[j] for j in at]
+    sub = frame.iloc[:, at]  # by position: names may repeat
     for name, kind in zip(chosen, sub.dtypes):
         if getattr(kind, "kind", "O") not in "biuf":
             raise DataError(ARRAY_SOURCE, f"not a numeric column (dtype {kind}); select "
