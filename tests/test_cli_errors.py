@@ -436,7 +436,7 @@ def test_a_column_name_that_holds_a_comma_is_quoted(work: Path) -> None:
                                 env={"EMGMM_FORCE_TTY": None})
     assert result.exit_code == 0, result.stderr
     assert json.loads(Path("m.json").read_text())["feature_names"] == ["height, cm", "x"]
-    read = emgmm_cli.ReadOptions(columns='"height, cm",x')  # type: ignore[arg-type]
+    read = emgmm_cli.ReadOptions(columns='"height, cm",x')
     fitted = emgmm_cli.fit("q.csv", 2, seed=0, read=read)
     assert fitted.document["feature_names"] == ["height, cm", "x"]
 

@@ -63,7 +63,9 @@ def parse_size(text: str) -> int:
 class ReadOptions:
     """How to read a data file: the common input options of every command."""
 
-    columns: tuple[str, ...] | None = None
+    #: names or 0-based indices: a list, a tuple, or one string as --columns takes it
+    #: ("a,b"), held as a tuple
+    columns: Sequence[str] | None = None
     delimiter: str | None = None
     header: bool | None = None
     dtype: str = "float64"
