@@ -21,18 +21,20 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-if TYPE_CHECKING:
-    from .app.fitting import Fitted, fit
-    from .backends import backend
-    from .app.models import Scores, predict, sample, score
-    from .app.requests import ReadOptions
-    from .app.selecting import Selected
-    from .app.selecting import select_model as select
-    from .app.errors import UsageProblem
-    from .engine.errors import EngineError, InvalidParameter
-    from .engine.options import FitOptions
-    from .io.errors import DataError
-    from .io.model import load_model
+if TYPE_CHECKING:  # "X as X": what a type checker takes as this package's own names
+    from .app.errors import UsageProblem as UsageProblem
+    from .app.fitting import Fitted as Fitted, fit as fit
+    from .app.models import (Scores as Scores, predict as predict, sample as sample,
+                             score as score)
+    from .app.requests import ReadOptions as ReadOptions
+    from .app.selecting import Selected as Selected, select_model
+    from .backends import backend as backend
+    from .engine.errors import EngineError as EngineError, InvalidParameter as InvalidParameter
+    from .engine.options import FitOptions as FitOptions
+    from .io.errors import DataError as DataError
+    from .io.model import load_model as load_model
+
+    select = select_model
 
 _API = {
     "fit": ("app.fitting", "fit"),
