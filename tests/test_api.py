@@ -316,7 +316,7 @@ def test_options_are_checked_before_the_data_are_read(tmp_path: Path) -> None:
             call(missing, *args, n_int=3)
         assert str(typo.value).startswith(
             f"{name}() got an unexpected keyword argument 'n_int'; its options are "
-            "covariance_type, init, means_init, n_init, tol,")
+            "covariance_type, init, " + ("means_init, " if name == "fit" else "") + "n_init, tol,")
         with pytest.raises(emgmm_cli.InvalidParameter) as bad:
             call(missing, *args, tol=-1)
         assert "tol must be a finite number >= 0, got -1" in str(bad.value)
@@ -385,3 +385,29 @@ def test_a_frames_columns_are_chosen_by_name_or_index_as_a_files(x: np.ndarray) 
     path = emgmm_cli.fit(str(FAITHFUL), 2, seed=0, read=read)
     assert frame.feature_names == path.feature_names == ["waiting", "eruptions"]
     np.testing.assert_array_equal(frame.means, path.means)
+
+
+@pytest.mark.parametrize("option, value", [("init_model", "model.json"),
+                                           ("means_init", "means.csv")])
+def test_select_refuses_a_start_that_no_cell_would_use(x: np.ndarray, option: str,
+                                                       value: str) -> None:
+    with pytest.raises(TypeError, match=f"select\\(\\) got an unexpected keyword argument "
+                                        f"'{option}'; its options are covariance_type"):
+        options: dict[str, Any] = {option: value}
+        emgmm_cli.select(x, [1, 2], ["full"], seed=0, **options)
+    with pytest.raises(emgmm_cli.InvalidParameter, match="init 'means-init' starts from given "
+                                                         "means, which no cell") as caught:
+        emgmm_cli.select(x, [1, 2], ["full"], init="means-init")
+    assert caught.value.option == "init"
+
+
+@pytest.mark.parametrize("seed", ["1", 1.0, True, -1, 2**60])
+def test_select_checks_its_seed_as_fit_does(x: np.ndarray, seed: Any) -> None:
+    calls: list[tuple[Any, Any]] = [(emgmm_cli.fit, 2), (emgmm_cli.select, [2])]
+    for call, k in calls:
+        with pytest.raises(emgmm_cli.InvalidParameter,
+                           match=f"seed must be an integer from 0 to {2**53 - 1} or null, got"
+                           ) as caught:
+            call(x, k, seed=seed)
+        assert caught.value.option == "seed"
+    assert emgmm_cli.select(x, [2], ["full"], seed=np.int64(3)).best is not None

@@ -697,10 +697,13 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
                       standardize=standardize, inputs=inputs)
 
 
-def options_of(n_components: int, options: dict[str, Any], caller: str) -> FitOptions:
+def options_of(n_components: int, options: dict[str, Any], caller: str,
+               not_here: tuple[str, ...] = ()) -> FitOptions:
     """FitOptions from a Python API call's keyword options, checked before any data is
-    read; one that is no option is a TypeError, as Python words it, naming the options."""
-    known = [f.name for f in dataclasses.fields(FitOptions) if f.name != "n_components"]
+    read; one that is no option (or one of not_here, options the caller has no use for)
+    is a TypeError, as Python words it, naming the options."""
+    known = [f.name for f in dataclasses.fields(FitOptions)
+             if f.name != "n_components" and f.name not in not_here]
     unknown = [name for name in options if name not in known]
     if unknown:
         raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}; its "

@@ -26,7 +26,7 @@ from .. import vocab
 from ..backends import active, open_dataset
 from ..interrupts import polling
 from ..engine.dataset import Dataset
-from ..engine.errors import REG_COVAR_SWAMPS, EngineError
+from ..engine.errors import REG_COVAR_SWAMPS, EngineError, InvalidParameter
 from ..engine.missing import row_missing
 from ..engine.fitting import ProgressCallback
 from ..engine.hc import HcTree
@@ -446,12 +446,17 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
     processes are spawned rather than forked (backends.processes.start_method), each one
     imports the caller's main module, so a script that asks for them must call this
     under ``if __name__ == "__main__":``."""
-    template = options_of(1, options, "select")
+    # the seed checked as fit's; a cell has no start of its own (as `emgmm select`)
+    template = options_of(1, {**options, "seed": seed}, "select",
+                          not_here=("means_init", "init_model"))
+    if template.init == vocab.MEANS_INIT:
+        raise InvalidParameter(f"init {vocab.MEANS_INIT!r} starts from given means, which no "
+                               "cell of a selection has; choose another init", option="init")
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)
     if isinstance(covariance_types, str):  # not its letters: the names it lists
         covariance_types = vocab.covariance_list(covariance_types)
     cells = SelectGrid(tuple(components), tuple(covariance_types or ()), criterion)
-    return select_points(points, cells, template, seed=seed, jobs=jobs,
+    return select_points(points, cells, template, seed=template.seed, jobs=jobs,
                          standardize=standardize, inputs=inputs)
