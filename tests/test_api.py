@@ -411,3 +411,11 @@ def test_select_checks_its_seed_as_fit_does(x: np.ndarray, seed: Any) -> None:
             call(x, k, seed=seed)
         assert caught.value.option == "seed"
     assert emgmm_cli.select(x, [2], ["full"], seed=np.int64(3)).best is not None
+
+
+def test_an_option_given_an_array_is_told_on_one_line(x: np.ndarray) -> None:
+    with pytest.raises(emgmm_cli.InvalidParameter) as caught:
+        emgmm_cli.fit(x, 2, tol=np.ones((4, 4)))
+    message = str(caught.value)
+    assert "\n" not in message and len(message) < 120
+    assert message.startswith("tol must be a finite number >= 0, got array([[1., 1., 1., 1.],")

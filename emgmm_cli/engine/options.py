@@ -84,7 +84,7 @@ class OptionSpec:
     def check(self, name: str, value: Any) -> None:
         """Raise InvalidParameter (naming the option) unless value is allowed."""
         if not self.accepts(value):
-            raise InvalidParameter(f"{name} must be {self.describe()}, got {value!r}",
+            raise InvalidParameter(f"{name} must be {self.describe()}, got {shown(value)}",
                                    option=name)
 
     def describe(self) -> str:
@@ -100,6 +100,12 @@ class OptionSpec:
             elif self.low is not None:
                 text += f" >= {_number(self.low)}"
         return text + (" or null" if self.nullable else "")
+
+
+def shown(value: Any, width: int = 60) -> str:
+    """value's repr on one line (an array's spans several), cut to about width characters."""
+    text = " ".join(repr(value).split())
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def plain_number(value: Any) -> Any:
