@@ -419,3 +419,24 @@ def test_an_option_given_an_array_is_told_on_one_line(x: np.ndarray) -> None:
     message = str(caught.value)
     assert "\n" not in message and len(message) < 120
     assert message.startswith("tol must be a finite number >= 0, got array([[1., 1., 1., 1.],")
+
+
+@pytest.mark.parametrize("data", [[[1.0, 2.0], [3.0]], [[1.0, [2.0, 3.0]], [3.0, 4.0]]])
+def test_rows_of_unequal_lengths_are_a_data_error(x: np.ndarray, data: Any) -> None:
+    with pytest.raises(emgmm_cli.DataError, match="<array>: the list is no N x D array: its "
+                                                  "rows are not all of one length of numbers"):
+        emgmm_cli.fit(data, 1)
+    with pytest.raises(emgmm_cli.DataError, match="the list is no N x D array"):
+        emgmm_cli.predict(emgmm_cli.fit(x, 2, seed=0), data)
+
+
+@pytest.mark.parametrize("means, message", [
+    ([["a", "b"], ["c", "d"]], "means-init must be a 2 x 2 \\(K x D\\) array of numbers; the "
+                               "list given is not one"),
+    ([[1.0, 2.0], [3.0]], "means-init must be a 2 x 2 \\(K x D\\) array of numbers"),
+    (5.0, "means-init is one number, expected 2 x 2 \\(K x D\\)"),
+])
+def test_means_init_that_is_no_array_of_numbers_is_an_invalid_parameter(
+        x: np.ndarray, means: Any, message: str) -> None:
+    with pytest.raises(emgmm_cli.InvalidParameter, match=message):
+        emgmm_cli.fit(x, 2, means_init=means)

@@ -367,7 +367,11 @@ def _unmasked(data: Any) -> NDArray[Any]:
         if data.dtype.kind not in "biuf":
             return np.asarray(data)
         return np.asarray(data.astype(np.float64).filled(np.nan))
-    return np.asarray(data)
+    try:
+        return np.asarray(data)
+    except ValueError:  # numpy's words: "setting an array element with a sequence. ..."
+        raise DataError(ARRAY_SOURCE, f"the {type(data).__name__} is no N x D array: its rows "
+                                      "are not all of one length of numbers") from None
 
 
 def as_points(data: Any, read: ReadOptions | None = None, *,

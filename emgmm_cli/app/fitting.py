@@ -690,9 +690,7 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
             start = load_means(str(means_init), fit_options.n_components, points.n_features)
             fit_options = fit_options.replace(means_init=str(means_init))
         else:
-            start = check_means_init(np.asarray(means_init, dtype=np.float64),
-                                     fit_options.n_components,
-                                     points.n_features)
+            start = check_means_init(means_init, fit_options.n_components, points.n_features)
     return fit_points(points, fit_options, means_init=start, on_iteration=on_iteration,
                       standardize=standardize, inputs=inputs)
 

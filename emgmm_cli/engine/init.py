@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -282,15 +283,21 @@ def _random_from_data(data: Dataset, k: int, rng: np.random.Generator) -> Array:
     return uniq[np.sort(rng.choice(len(uniq), size=k, replace=False))]
 
 
-def check_means_init(means: Array, k: int, d: int) -> Array:
-    means = np.asarray(means, dtype=np.float64)
+def check_means_init(means: Any, k: int, d: int) -> Array:
+    """means (an array-like) as the K x D float64 starting means; InvalidParameter for
+    anything else, non-finite values, or two identical rows."""
+    try:
+        means = np.asarray(means, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InvalidParameter(f"means-init must be a {k} x {d} (K x D) array of numbers; the "
+                               f"{type(means).__name__} given is not one (numbers in rows of "
+                               "one length)") from None
     if means.ndim == 1 and d == 1:
         means = means[:, None]
     if means.shape != (k, d):
-        raise InvalidParameter(
-            f"means-init has shape {means.shape[0]} x "
-            f"{means.shape[1] if means.ndim > 1 else 1}, expected {k} x {d} (K x D)"
-        )
+        shape = " x ".join(str(n) for n in means.shape)
+        raise InvalidParameter(f"means-init {f'has shape {shape}' if shape else 'is one number'}"
+                               f", expected {k} x {d} (K x D)")
     if not np.all(np.isfinite(means)):
         raise InvalidParameter("means-init contains NaN or infinite values")
     for i in range(k):
