@@ -440,3 +440,18 @@ def test_means_init_that_is_no_array_of_numbers_is_an_invalid_parameter(
         x: np.ndarray, means: Any, message: str) -> None:
     with pytest.raises(emgmm_cli.InvalidParameter, match=message):
         emgmm_cli.fit(x, 2, means_init=means)
+
+
+def test_wrong_kinds_of_arguments_are_told_as_python_tells_them(tmp_path: Path) -> None:
+    """init_model given as a pathlib.Path was refused ('must be a string or null') where
+    the data and means_init take one; read given as a dict ended in an AttributeError
+    from inside, and select(x, 3) in "'int' object is not iterable"."""
+    x = np.random.default_rng(0).normal(size=(60, 2))
+    model = tmp_path / "m.json"
+    model.write_text(json.dumps(emgmm_cli.fit(x, 2, seed=0).document))
+    continued = emgmm_cli.fit(x, init_model=model, seed=0)
+    assert continued.document["options"]["init_model"] == str(model)
+    with pytest.raises(TypeError, match="read must be an emgmm_cli.ReadOptions"):
+        emgmm_cli.fit(x, 2, read={"columns": ["0"]})  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"components must be numbers of components to try"):
+        emgmm_cli.select(x, 3)  # type: ignore[arg-type]

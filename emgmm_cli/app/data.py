@@ -386,6 +386,9 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
     where unknown (or the read options' columns and files: see weighed).  missing: what a missing value (NaN; in text also an empty field
     or NA) means, one of requests.MISSING_POLICIES (default: read.missing, "error").
     """
+    if read is not None and not isinstance(read, ReadOptions):
+        raise TypeError(f"read must be an emgmm_cli.ReadOptions (how to read the data), not "
+                        f"a {type(read).__name__}")
     read = read or ReadOptions()
     if missing is not None:
         read = dataclasses.replace(read, missing=missing)

@@ -706,6 +706,8 @@ def options_of(n_components: int, options: dict[str, Any], caller: str,
     if unknown:
         raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}; its "
                         f"options are {', '.join(known)}")
+    if isinstance(options.get("init_model"), os.PathLike):  # a path, as the data may be
+        options = {**options, "init_model": os.fspath(options["init_model"])}
     checked = FitOptions(n_components, **options)
     checked.validate()  # an option's own error, not one of the data it would read
     return checked
