@@ -455,3 +455,16 @@ def test_wrong_kinds_of_arguments_are_told_as_python_tells_them(tmp_path: Path) 
         emgmm_cli.fit(x, 2, read={"columns": ["0"]})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"components must be numbers of components to try"):
         emgmm_cli.select(x, 3)  # type: ignore[arg-type]
+
+
+def test_a_fit_and_a_selection_print_as_one_line() -> None:
+    """repr(fit) and repr(selected) ran to thousands of characters (every parameter, trace
+    row and cell): a line each now, what a session at the prompt wants to see."""
+    fitted = emgmm_cli.fit(str(FAITHFUL), 2, seed=0)
+    assert repr(fitted) == (
+        f"Fitted(source={str(FAITHFUL)!r}, n_components=2, covariance_type='full', "
+        f"n_samples=272, log_likelihood={fitted.log_likelihood:.6g}, "
+        f"bic={fitted.bic:.6g}, converged=True)")
+    selected = emgmm_cli.select(str(FAITHFUL), [1, 2], ["full"], seed=0)
+    assert repr(selected) == (f"Selected(source={str(FAITHFUL)!r}, cells=2, "
+                              "criterion='bic', best='full K=2', seed=0)")

@@ -202,6 +202,15 @@ class Fitted:
     transform: Standardize | None = None
     findings: list[Finding] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        """One line: the model and how it fits (the dataclass's own repr holds every
+        parameter and trace row)."""
+        p = self.result.params
+        return (f"Fitted(source={self.source!r}, n_components={p.n_components}, "
+                f"covariance_type={p.covariance_type!r}, n_samples={self.result.n_samples}, "
+                f"log_likelihood={self.result.loglik:.6g}, bic={self.result.bic:.6g}, "
+                f"converged={self.result.converged})")
+
     @property
     def params(self) -> MixtureParams:
         return self.result.params

@@ -77,6 +77,15 @@ class Selected:
     #: what the rows brought besides their points (ReadOptions.inputs), for the model
     inputs: dict[str, Any] | None = None
 
+    def __repr__(self) -> str:
+        """One line: the grid and the chosen cell (the dataclass's own repr holds every
+        cell's fit)."""
+        cell = self.selection.best_cell
+        best = None if cell is None else (f"{cell.cell.covariance_type} "
+                                          f"K={cell.cell.n_components}")
+        return (f"Selected(source={self.points.source!r}, cells={len(self.cells)}, "
+                f"criterion={self.selection.criterion!r}, best={best!r}, seed={self.seed})")
+
     @property
     def cells(self) -> list[CellResult]:
         return self.selection.cells
