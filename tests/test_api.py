@@ -468,3 +468,15 @@ def test_a_fit_and_a_selection_print_as_one_line() -> None:
     selected = emgmm_cli.select(str(FAITHFUL), [1, 2], ["full"], seed=0)
     assert repr(selected) == (f"Selected(source={str(FAITHFUL)!r}, cells=2, "
                               "criterion='bic', best='full K=2', seed=0)")
+
+
+def test_a_named_series_is_one_column_of_its_name() -> None:
+    """A pandas Series lost its name (its one feature was '0'): a named Series is the
+    one-column frame of that name, with the same fit as the bare values."""
+    import pandas as pd
+
+    waiting = pd.read_csv(FAITHFUL)["waiting"]
+    named = emgmm_cli.fit(waiting, 2, seed=0)
+    bare = emgmm_cli.fit(waiting.to_numpy(), 2, seed=0)
+    assert (named.feature_names, bare.feature_names) == (["waiting"], ["0"])
+    assert named.log_likelihood == bare.log_likelihood

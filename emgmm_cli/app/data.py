@@ -395,6 +395,8 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
                        known_labels)
     names: list[str] | None = None
     notes: tuple[str, ...] = ()
+    if hasattr(data, "to_frame") and getattr(data, "name", None) is not None:
+        data = data.to_frame()  # a named pandas Series: one column of that name
     if hasattr(data, "columns") and hasattr(data, "to_numpy"):  # a pandas DataFrame
         data, names, notes = _frame_values(data, read)
     x = _unmasked(data)
