@@ -277,3 +277,45 @@ def test_a_first_row_of_whole_numbers_over_decimals_is_named(tmp_path: Path) -> 
                          "it is read as data: if it is a header, add --header",)
     assert read_points(put(tmp_path, "ints.csv", "1,2\n3,4\n5,6.5\n")).notes == ()
     assert read_points(str(tmp_path / "years.csv"), header=False).notes == ()
+
+
+# --------------------------------------------------------------------------- a file being written
+
+_APPENDER = """
+import sys, time
+with open(sys.argv[1], "a") as fh:
+    while True:  # a row at a time, each in two writes: a reader may see half of it
+        fh.write("1.5,2.5,3."); fh.flush(); time.sleep(0.0005)
+        fh.write("5\\n"); fh.flush()
+"""
+
+
+@pytest.mark.parametrize("limit", ["1G", "1K"])
+def test_a_file_written_to_while_it_is_read_is_an_error(tmp_path: Path, limit: str) -> None:
+    """Read in memory or converted to the cache while another process appends to it: the
+    last row read could be half a row (3.5 read as 3.), so it is refused, never fitted."""
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "growing.csv"
+    path.write_text("x,y,z\n" + lines(np.c_[XY, XY[:, 0]], "{},{},{}") * 1500)
+    size = path.stat().st_size
+    writer = subprocess.Popen([sys.executable, "-c", _APPENDER, str(path)])
+    try:
+        while path.stat().st_size == size:
+            time.sleep(0.001)
+        done = subprocess.run([sys.executable, "-m", "emgmm_cli", "fit", str(path), "-k", "2",
+                               "--seed", "1", "--memory-limit", limit, "--cache-dir",
+                               str(tmp_path / "cache"), "-o", str(tmp_path / "labels.csv")],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"Error: {path}: the file changed while it was read (something wrote to it); "
+        "run again once nothing writes to it"]
+    assert not (tmp_path / "labels.csv").exists()
+    cache = tmp_path / "cache"
+    assert not cache.exists() or not list(cache.iterdir())

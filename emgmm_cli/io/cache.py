@@ -256,6 +256,7 @@ def text_to_cache(path: str, target: str, *, delimiter: str | None, header: bool
                 if part.shape[0]:
                     fh.write(part.data.cast("B"))
                     n_rows += part.shape[0]
+            inp.check_unchanged()
             if n_rows == 0:
                 raise no_rows_error(plan)
             final = npy_header((n_rows, d), dt)

@@ -268,6 +268,20 @@ class Input:
     size: int | None
     path: str | None
     _close: Callable[[], None] | None = None
+    _version: tuple[int, ...] | None = None
+
+    def check_unchanged(self) -> None:
+        """Raise DataError if the regular file read is no longer the one opened (written to,
+        truncated or replaced while it was read): what was read may be part of each."""
+        if self.path is None or self._version is None:
+            return
+        try:
+            now = _file_version(os.stat(self.path))
+        except OSError:
+            now = None
+        if now != self._version:
+            raise DataError(self.name, "the file changed while it was read (something wrote "
+                                       "to it); run again once nothing writes to it")
 
     def close(self) -> None:
         if self._close is not None:
@@ -316,6 +330,7 @@ def open_input(path: str, *, stdin: BinaryIO | TextIO | None = None,
     Raises DataError for a missing, unreadable or empty input, a directory, a terminal on
     stdin, a .zip archive, or .zst data without the zstandard package.
     """
+    version = None
     if path == "-":
         name, fh, size, regular = STDIN_NAME, _stdin_stream(stdin), None, False
         close: Callable[[], None] | None = None
@@ -323,6 +338,7 @@ def open_input(path: str, *, stdin: BinaryIO | TextIO | None = None,
         name = path
         fh, size, regular = _open_file(path)
         close = fh.close
+        version = _file_version(os.fstat(fh.fileno())) if regular else None
     try:
         raw = ByteReader(fh, name)
         head = raw.peek(8)
@@ -341,7 +357,12 @@ def open_input(path: str, *, stdin: BinaryIO | TextIO | None = None,
             close()
         raise
     return Input(name, reader, size if codec is None else None,
-                 path if regular else None, close)
+                 path if regular else None, close, version)
+
+
+def _file_version(st: os.stat_result) -> tuple[int, ...]:
+    """What changes when a file is written to, truncated or replaced."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _open_file(path: str) -> tuple[BinaryIO, int | None, bool]:
@@ -1337,11 +1358,13 @@ def read_text(inp: Input, *, delim: str | None, sniff: bool, header: bool | None
             and layout.decimal == ".":
         x = _pandas_file(plan, inp.path)
         if x is not None and x.shape[0] > 0 and _all_finite(x):
+            inp.check_unchanged()
             return x, plan.names, layout.notes
         del x  # refused, or not all finite: the chunks find out why
     rows = _Rows(len(plan.usecols), plan.dtype, inp.size)
     for part, done in iter_chunks(inp, plan, chunk_bytes=chunk_bytes):
         rows.append(part, done)
+    inp.check_unchanged()
     if rows.n == 0:
         raise no_rows_error(plan)
     return rows.finish(), plan.names, layout.notes
