@@ -699,3 +699,24 @@ def test_fit_streams_every_output_format(tmp_path: Path) -> None:
     records = json.loads((tmp_path / "r.json").read_text())
     assert len(records) == len(resp) and list(records[0]) == ["p0", "p1", "p2", "p3"]
     np.testing.assert_allclose([list(r.values()) for r in records], resp, rtol=1e-9)
+
+
+def test_a_npy_written_to_in_place_during_a_fit_is_an_error(tmp_path: Path) -> None:
+    """A .npy read block by block that another process overwrites in place between two
+    passes: the next read says so, rather than EM going on over other data."""
+    import pickle
+    import subprocess
+
+    path = tmp_path / "x.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(1000, 2)))
+    points = open_points(str(path), memory_limit=1)
+    assert isinstance(points.x, NpyFile)
+    copy = pickle.loads(pickle.dumps(points.x))  # as a worker process holds it
+    first = points.x.read(0, 1000)
+    subprocess.run([sys.executable, "-c", "import sys\nwith open(sys.argv[1], 'r+b') as f:\n"
+                    " f.seek(200); f.write(bytes(800))", str(path)], check=True)
+    for npy in (points.x, copy):
+        with pytest.raises(DataError, match="changed while it was read") as info:
+            npy.read(0, 1000)
+        assert info.value.source == str(path)
+    assert first.shape == (1000, 2)

@@ -8,6 +8,7 @@ of error output and exit with status 1.
 from __future__ import annotations
 
 import errno
+import os
 import re
 
 #: Remedies a DataError can name (DataError.advice), said by the command line in its own
@@ -104,6 +105,17 @@ def open_error(name: str, exc: OSError) -> DataError:
         return DataError(name, "is a symbolic link that leads back to itself; point it at "
                                "a data file")
     return DataError(name, f"cannot read the file: {exc.strerror or exc}")
+
+
+def file_version(st: os.stat_result) -> tuple[int, ...]:
+    """What changes when a file is written to, truncated or replaced."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def changed_error(name: str) -> DataError:
+    """The DataError for a file that changed while it was read."""
+    return DataError(name, "the file changed while it was read (something wrote to it); "
+                           "run again once nothing writes to it")
 
 
 def reason(exc: BaseException) -> str:

@@ -12,7 +12,9 @@ the blocks in flight.  Positional reads on one descriptor need no lock, so threa
 blocks at once.  The descriptor is opened when the NpyFile is made (a cache file replaced
 or removed meanwhile by another process stays readable) and is not part of the pickled
 state: a copy in a worker process opens its own, so an NpyFile pickles in a few hundred
-bytes.
+bytes.  A file written to in place after its descriptor was opened (its size or
+modification time changed) is an error at the next read, rather than passes of EM over
+different data.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import MISSING_REMEDIES, DataError
+from .errors import MISSING_REMEDIES, DataError, changed_error, file_version
 
 __all__ = ["NpyFile", "nonfinite_error", "read_npy_header"]
 
@@ -94,20 +96,23 @@ class NpyFile:
     affine: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     fortran: bool = False
     _fd: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
+    _version: tuple[int, ...] = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "file_dtype", np.dtype(self.file_dtype))
         object.__setattr__(self, "dtype", np.dtype(self.dtype))
         object.__setattr__(self, "columns", tuple(int(c) for c in self.columns))
         self._fd.append(os.open(self.path, os.O_RDONLY))
+        object.__setattr__(self, "_version", file_version(os.fstat(self._fd[0])))
 
     def __getstate__(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "_fd"}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for key, value in state.items():
             object.__setattr__(self, key, value)
         object.__setattr__(self, "_fd", [os.open(self.path, os.O_RDONLY)])
+        object.__setattr__(self, "_version", file_version(os.fstat(self._fd[0])))
 
     def __del__(self) -> None:
         self.close()
@@ -140,12 +145,20 @@ class NpyFile:
         if not self.fortran:
             buf = np.empty((n, self.n_file_columns), dtype=self.file_dtype)
             self._pread(buf, self.offset + start * self.row_bytes)
+            self._check_unchanged()
             return buf
         cols = np.empty((self.n_file_columns, n), dtype=self.file_dtype)
         size = self.file_dtype.itemsize
         for j in range(self.n_file_columns):
             self._pread(cols[j], self.offset + (j * self.n_rows + start) * size)
+        self._check_unchanged()
         return cols.T
+
+    def _check_unchanged(self) -> None:
+        """Raise DataError if the file was written to since this process opened it: EM's
+        passes over it would see different data."""
+        if file_version(os.fstat(self._fd[0])) != self._version:
+            raise changed_error(self.path)
 
     def _pread(self, buf: NDArray[Any], pos: int) -> None:
         """Fill the contiguous buf from the file at byte pos."""

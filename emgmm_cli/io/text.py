@@ -73,7 +73,15 @@ from typing import Any, BinaryIO, Protocol, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import MISSING_REMEDIES, STDIN_NAME, DataError, open_error, reason
+from .errors import (
+    MISSING_REMEDIES,
+    STDIN_NAME,
+    DataError,
+    changed_error,
+    file_version,
+    open_error,
+    reason,
+)
 from .formats import CODEC_BY_EXT, text_extension
 
 __all__ = [
@@ -276,12 +284,11 @@ class Input:
         if self.path is None or self._version is None:
             return
         try:
-            now = _file_version(os.stat(self.path))
+            now = file_version(os.stat(self.path))
         except OSError:
             now = None
         if now != self._version:
-            raise DataError(self.name, "the file changed while it was read (something wrote "
-                                       "to it); run again once nothing writes to it")
+            raise changed_error(self.name)
 
     def close(self) -> None:
         if self._close is not None:
@@ -338,7 +345,7 @@ def open_input(path: str, *, stdin: BinaryIO | TextIO | None = None,
         name = path
         fh, size, regular = _open_file(path)
         close = fh.close
-        version = _file_version(os.fstat(fh.fileno())) if regular else None
+        version = file_version(os.fstat(fh.fileno())) if regular else None
     try:
         raw = ByteReader(fh, name)
         head = raw.peek(8)
@@ -358,11 +365,6 @@ def open_input(path: str, *, stdin: BinaryIO | TextIO | None = None,
         raise
     return Input(name, reader, size if codec is None else None,
                  path if regular else None, close, version)
-
-
-def _file_version(st: os.stat_result) -> tuple[int, ...]:
-    """What changes when a file is written to, truncated or replaced."""
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _open_file(path: str) -> tuple[BinaryIO, int | None, bool]:
