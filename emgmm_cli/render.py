@@ -564,6 +564,11 @@ def cell_reasons(rows: Sequence[dict[str, Any]]) -> tuple[list[CellReason], dict
 ANY_K = "K"
 
 
+#: A whole number in a message (one pattern for every K: compiling one per K took
+#: seconds on a grid of 100,000 K).
+_WHOLE_NUMBER = re.compile(r"\b\d+\b")
+
+
 def _merged_by_k(groups: dict[tuple[str, str], dict[Any, list[str]]]
                  ) -> dict[tuple[str, str], tuple[str, str]]:
     """Each reason's key after merging: the reasons of skipped cells of one K each whose
@@ -573,10 +578,15 @@ def _merged_by_k(groups: dict[tuple[str, str], dict[Any, list[str]]]
     for (status, message), by_k in groups.items():
         if status == "skipped" and len(by_k) == 1:
             (k, _), = by_k.items()
-            general[(status, message)] = (status, re.sub(rf"\b{k}\b", ANY_K, message))
+            general[(status, message)] = (status, _any_k(message, str(k)))
     shared = Counter(general.values())
     return {key: general[key] if shared[general.get(key, key)] > 1 else key
             for key in groups}
+
+
+def _any_k(message: str, k: str) -> str:
+    """message with the whole number k written as ANY_K."""
+    return _WHOLE_NUMBER.sub(lambda m: ANY_K if m.group() == k else m.group(), message)
 
 
 def _cells_by_k(by_k: dict[Any, list[str]]) -> str:

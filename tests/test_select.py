@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from emgmm_cli.engine.selection import (
     cell_seed,
     choose,
     fit_cell,
+    fit_in_order,
     grid,
     hierarchy,
     plan,
@@ -348,3 +350,32 @@ def test_hc_init_in_fit_first_restart_then_random() -> None:
                                                 max_iter=2000), hc_tree=given)
     assert with_tree.loglik == one.loglik
     assert hierarchy(ArrayDataset(x), FitOptions(1, init="kmeans"), seed=0) is None
+
+
+def test_cells_beyond_the_rows_are_skipped_without_a_fit() -> None:
+    """A grid far beyond the data (K up to 3000 on 30 rows): the cells with more
+    components than rows are skipped together, each with fit_cell's reason, and only
+    the others reach the mapper (no fit, no worker process each)."""
+    x = np.random.default_rng(3).normal(size=(30, 2))
+    data = ArrayDataset(x)
+    cells = grid(["diag", "full"], range(1, 3001))
+    template = FitOptions(n_components=1, n_init=1, max_iter=5, init="kmeans")
+    mapped: list[int] = []
+
+    def mapper(d: Any, tasks: Any, tree: Any, on_done: Any) -> list[CellResult]:
+        mapped.extend(t.cell.n_components for t in tasks)
+        return fit_in_order(d, tasks, tree, on_done)
+
+    done: list[int] = []
+    selection = select(data, cells, template, seed=1, map_cells=mapper,
+                       on_cell=lambda i, r: done.append(i))
+    assert sorted(mapped) == sorted(list(range(1, 31)) * 2)
+    assert sorted(done) == list(range(len(cells)))
+    assert [c.cell for c in selection.cells] == cells
+    task = plan(cells, template, 1)[2999 + 3000]
+    assert task.cell == Cell("full", 3000)
+    alone = fit_cell(data, task)
+    beyond = selection.cells[2999 + 3000]
+    assert (beyond.status, beyond.error, beyond.options) == ("skipped", alone.error,
+                                                            alone.options)
+    assert beyond.error == "3000 components need at least 3000 rows; the data has 30"

@@ -39,6 +39,7 @@ from ..engine.selection import (
     Selection,
     fit_cell,
     fit_in_order,
+    fittable,
     grid,
     select,
 )
@@ -311,11 +312,12 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
             on_finding(finding)
     data = dataset(prepared.points, n_threads=n_threads)
     plan = grid(cells.covariance_types, cells.components, data.n_features)
-    workers = 1 if active() is not None else cell_workers(jobs, prepared.points.x, len(plan))
+    n_cells = fittable(data, plan)
+    workers = 1 if active() is not None else cell_workers(jobs, prepared.points.x, n_cells)
     if log is not None and workers > 1:
         from ..backends.processes import start_method
 
-        log(f"fitting {len(plan)} cells in {workers} {start_method()}ed worker processes"
+        log(f"fitting {n_cells} cells in {workers} {start_method()}ed worker processes"
             + (" (--jobs auto)" if jobs == vocab.AUTO else ""))
     mapper: CellMapper = (cluster_mapper(active()) if active() is not None
                           else process_mapper(prepared.points.x, workers,

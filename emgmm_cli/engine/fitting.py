@@ -158,17 +158,31 @@ def _check_model(data: Dataset, covariance_type: str) -> None:
             f"letter ({fam.name}II, {fam.name}EI, ...)", option="covariance_type")
 
 
-def _check_data(data: Dataset, k: int) -> None:
-    """Enough rows, and distinct points, for k components: of the rows that count (weight
-    above 0) where the rows are weighted."""
+def counted_rows(data: Dataset) -> tuple[int, str]:
+    """The rows that count (weight above 0, where the rows are weighted), and how a
+    message says which rows it counts."""
     w = row_weights(data)
-    n = data.n_samples if w is None else int(np.count_nonzero(w > 0))
-    counted = "" if w is None else " of weight above 0"
+    if w is None:
+        return data.n_samples, ""
+    return int(np.count_nonzero(w > 0)), " of weight above 0"
+
+
+def check_rows(rows: tuple[int, str], k: int) -> None:
+    """Enough rows (counted_rows) for k components."""
+    n, counted = rows
     if n < 2:
         raise InvalidParameter(f"need at least 2 rows{counted} to fit a mixture, got {n}")
     if k > n:
         raise InvalidParameter(f"{k} components need at least {k} rows{counted}; the data "
                                f"has {n}")
+
+
+def _check_data(data: Dataset, k: int) -> None:
+    """Enough rows, and distinct points, for k components: of the rows that count (weight
+    above 0) where the rows are weighted."""
+    rows = counted_rows(data)
+    check_rows(rows, k)
+    counted = rows[1]
     n_distinct = distinct_rows(data, k)
     if n_distinct < k:
         rounded = np.dtype(data.dtype) == np.float32

@@ -38,7 +38,7 @@ from .dataset import Dataset
 from .degenerate import DegenerateComponent
 from .errors import EngineError, InvalidParameter
 from .families import family, searched
-from .fitting import FitResult, ProgressCallback, fit
+from .fitting import FitResult, ProgressCallback, check_rows, counted_rows, fit
 from .hc import HcTree, seeded_hc_tree
 from .options import FitOptions, plain_number, spec
 
@@ -272,7 +272,40 @@ def select(
         raise InvalidParameter(f"unknown criterion {criterion!r}; choose one of "
                                f"{', '.join(CRITERIA)}", option="criterion")
     tasks = plan(cells, template, seed)
-    if hc_tree is None:
+    beyond = _beyond_the_rows(data, tasks)
+    if on_cell is not None:
+        for i, result in beyond.items():
+            on_cell(i, result)
+    fitted = [t for t in tasks if t.index not in beyond]
+    if hc_tree is None and fitted:
         hc_tree = hierarchy(data, template, seed)
-    results = map_cells(data, tasks, hc_tree, on_cell)
+    mapped = iter(map_cells(data, fitted, hc_tree, on_cell) if fitted else [])
+    results = [beyond[t.index] if t.index in beyond else next(mapped) for t in tasks]
     return Selection(results, criterion, choose(results, criterion))
+
+
+def _within(n_rows: int, cell: Cell) -> bool:
+    return 2 <= n_rows and cell.n_components <= n_rows
+
+
+def fittable(data: Dataset, cells: Sequence[Cell]) -> int:
+    """How many of cells select() fits: those with no more components than the data has
+    rows (the others are skipped without a fit)."""
+    n_rows = counted_rows(data)[0]
+    return sum(_within(n_rows, c) for c in cells)
+
+
+def _beyond_the_rows(data: Dataset, tasks: Sequence[CellTask]) -> dict[int, CellResult]:
+    """The skipped results, by task index, of the cells with more components than the
+    data has rows (fit_cell's, without a fit each): a grid far beyond the data (-k
+    1-100000 on 300 rows) costs little more than the cells that can be fitted."""
+    rows = counted_rows(data)
+    results: dict[int, CellResult] = {}
+    for task in tasks:
+        if not _within(rows[0], task.cell):
+            try:
+                check_rows(rows, task.cell.n_components)
+            except InvalidParameter as exc:
+                results[task.index] = CellResult(task.cell, task.options, error=str(exc),
+                                                 skipped=True)
+    return results
