@@ -720,3 +720,24 @@ def test_a_npy_written_to_in_place_during_a_fit_is_an_error(tmp_path: Path) -> N
             npy.read(0, 1000)
         assert info.value.source == str(path)
     assert first.shape == (1000, 2)
+
+
+def test_rows_read_by_block_pickle_with_what_they_found(tmp_path: Path) -> None:
+    """A FileRows (rows with missing values, over the limit) pickled to a worker lost its
+    scan of the rows (found, a field set after it is made): select --missing em
+    --memory-limit --jobs 2 ended in "internal error: AttributeError: 'FileRows' object
+    has no attribute 'found'" where a worker read it.  Every field travels but the
+    descriptor and the file's version, which each process takes its own."""
+    import pickle
+
+    from emgmm_cli.backends.blockfile import file_rows
+
+    x = np.random.default_rng(0).normal(size=(1000, 2))
+    np.save(tmp_path / "x.npy", x)
+    pts = open_npy_blocks(str(tmp_path / "x.npy"))
+    assert pts is not None and isinstance(pts.x, NpyFile)
+    rows = file_rows(pts.x, holes=True)
+    rows.found.append("scanned")
+    copy = pickle.loads(pickle.dumps(rows))
+    assert copy.found == ["scanned"] and copy == rows
+    np.testing.assert_array_equal(copy.read(0, 10), x[:10])

@@ -106,7 +106,10 @@ class NpyFile:
         object.__setattr__(self, "_version", file_version(os.fstat(self._fd[0])))
 
     def __getstate__(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        # the descriptor and the file's version are each process's own (__setstate__);
+        # every other field, those a subclass keeps (FileRows.found) included, travels
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("_fd", "_version")}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for key, value in state.items():
