@@ -403,7 +403,10 @@ def test_missing_covariance_file(tmp_path: Path) -> None:
                                    "of centers such as '1,1;5,5;6,1' nor an existing file")),
     (["--n-centers", "0"], "Invalid value for '--n-centers': 0 is not in the range x>=1."),
     (["--dim", "0"], "Invalid value for '--dim': 0 is not in the range x>=1."),
-    (["--seed", "-1"], "Invalid value for '--seed': -1 is not in the range x>=0."),
+    (["--seed", "-1"], "Invalid value for '--seed': '-1' is not an integer from 0 to "
+                       "9007199254740991."),
+    (["--seed", "9007199254740992"], "Invalid value for '--seed': '9007199254740992' is not "
+                                     "an integer from 0 to 9007199254740991."),
     (["--std", "1", "--covariances", "c.npy"], "give --std or --covariances, not both"),
     (["--centers", "0,0", "--center-box", "0,1"],
      "--center-box applies to random centers; drop it or --centers"),

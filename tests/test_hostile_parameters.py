@@ -95,7 +95,6 @@ def test_nan_and_infinity_are_refused_where_a_range_alone_let_them_through(
 @pytest.mark.parametrize(("args", "option", "kind"), [
     (["make-blobs", "--dim", "two"], "--dim", "integer"),
     (["make-blobs", "--n-centers", "two"], "--n-centers", "integer"),
-    (["make-blobs", "--seed", "x"], "--seed", "integer"),
     (["sample", "missing.json", "-n", "ten"], "-n' / '--n-samples", "integer"),
     (["batch", "missing.csv", "-k", "2", "-o", "out", "--jobs", "x"], "-j' / '--jobs",
      "integer"),

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from ..engine.options import OPTION_SPECS
 from .errors import command
 from .options import (
     FILE_PATH,
@@ -14,6 +15,7 @@ from .options import (
     Centers,
     NumberList,
     PointCounts,
+    SpecType,
     WholeRange,
     common_options,
     format_option,
@@ -40,7 +42,7 @@ from .options import (
 @click.option("--covariances", type=click.Path(), metavar="FILE",
               help="A full covariance per blob: a .npy array of shape (K, D, D) or a .json "
                    "nested list (instead of --std).")
-@click.option("--seed", type=WholeRange(min=0),
+@click.option("--seed", type=SpecType(OPTION_SPECS["seed"]),
               help="Random seed; the same seed gives the same bytes (default: fresh).")
 @click.option("-o", "--output", default="-", show_default=False, metavar="FILE",
               type=FILE_PATH,
