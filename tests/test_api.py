@@ -480,3 +480,11 @@ def test_a_named_series_is_one_column_of_its_name() -> None:
     bare = emgmm_cli.fit(waiting.to_numpy(), 2, seed=0)
     assert (named.feature_names, bare.feature_names) == (["waiting"], ["0"])
     assert named.log_likelihood == bare.log_likelihood
+
+
+def test_an_on_iteration_that_is_no_function_is_refused_before_the_fit() -> None:
+    """fit(x, 2, on_iteration=3) failed only at the first iteration ('int' object is not
+    callable, from inside the engine): it is a TypeError before any data is read."""
+    x = np.random.default_rng(0).normal(size=(60, 2))
+    with pytest.raises(TypeError, match="on_iteration must be a function, not 3"):
+        emgmm_cli.fit(x, 2, on_iteration=3)  # type: ignore[arg-type]

@@ -679,6 +679,8 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     """
     if n_components is None and options.get("init_model") is None:
         raise UsageProblem("give n_components (or init_model, a model to continue)")
+    if on_iteration is not None and not callable(on_iteration):  # not at the first pass
+        raise TypeError(f"on_iteration must be a function, not {on_iteration!r}")
     fit_options = options_of(1 if n_components is None else n_components, options, "fit")
     if fit_options.init_model is not None:  # the model's columns, as predict takes them
         model = load_model(fit_options.init_model)
