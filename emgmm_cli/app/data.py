@@ -386,7 +386,7 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
     where unknown (or the read options' columns and files: see weighed).  missing: what a missing value (NaN; in text also an empty field
     or NA) means, one of requests.MISSING_POLICIES (default: read.missing, "error").
     """
-    read = _read_options(read, missing)
+    read = api_read_options(read, missing)
     if sample_weights is not None and read.weighted:
         raise UsageProblem("give the sample weights once: sample_weights, or the "
                            "weights_column or sample_weights of the read options")
@@ -434,7 +434,7 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
                                                               x=cluster.from_array(points.x))
 
 
-def _read_options(read: Any, missing: str | None) -> ReadOptions:
+def api_read_options(read: Any, missing: str | None) -> ReadOptions:
     """The read options a Python API call gave (a TypeError for anything else, which
     would fail inside the reader), missing put in where given."""
     if read is not None and not isinstance(read, ReadOptions):

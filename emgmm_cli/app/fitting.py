@@ -40,7 +40,7 @@ from ..io.model import load_model, model_document
 from ..io.readers import Points, read_points
 from ..io.writers import (OutputSet, check_targets, is_stdout, made_dir, stream_table, write_json,
                           write_table)
-from .data import as_points, dataset, load
+from .data import api_read_options, as_points, dataset, load
 from .errors import UsageProblem
 from .modeldata import model_points, read_data
 from .prepare import Prepared, Standardize, prepare
@@ -728,7 +728,4 @@ def api_inputs(read: ReadOptions | None, missing: str | None, sample_weights: An
                known_labels: Any) -> dict[str, Any]:
     """What the rows of a Python API call bring besides their points (ReadOptions.inputs):
     the read options', with missing, sample_weights and known_labels as given."""
-    read = read or ReadOptions()
-    if missing is not None:
-        read = dataclasses.replace(read, missing=missing)
-    return read.inputs(weights=sample_weights, known=known_labels)
+    return api_read_options(read, missing).inputs(weights=sample_weights, known=known_labels)
