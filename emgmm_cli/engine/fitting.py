@@ -167,14 +167,21 @@ def counted_rows(data: Dataset) -> tuple[int, str]:
     return int(np.count_nonzero(w > 0)), " of weight above 0"
 
 
-def check_rows(rows: tuple[int, str], k: int) -> None:
-    """Enough rows (counted_rows) for k components."""
+def rows_short(rows: tuple[int, str], k: int) -> str | None:
+    """Why the rows (counted_rows) are too few for k components, or None."""
     n, counted = rows
     if n < 2:
-        raise InvalidParameter(f"need at least 2 rows{counted} to fit a mixture, got {n}")
+        return f"need at least 2 rows{counted} to fit a mixture, got {n}"
     if k > n:
-        raise InvalidParameter(f"{k} components need at least {k} rows{counted}; the data "
-                               f"has {n}")
+        return f"{k} components need at least {k} rows{counted}; the data has {n}"
+    return None
+
+
+def check_rows(rows: tuple[int, str], k: int) -> None:
+    """Enough rows (counted_rows) for k components (InvalidParameter: rows_short)."""
+    short = rows_short(rows, k)
+    if short is not None:
+        raise InvalidParameter(short)
 
 
 def _check_data(data: Dataset, k: int) -> None:

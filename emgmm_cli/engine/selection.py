@@ -38,7 +38,7 @@ from .dataset import Dataset
 from .degenerate import DegenerateComponent
 from .errors import EngineError, InvalidParameter
 from .families import family, searched
-from .fitting import FitResult, ProgressCallback, check_rows, counted_rows, fit
+from .fitting import FitResult, ProgressCallback, counted_rows, fit, rows_short
 from .hc import HcTree, seeded_hc_tree
 from .options import FitOptions, plain_number, spec
 
@@ -284,15 +284,11 @@ def select(
     return Selection(results, criterion, choose(results, criterion))
 
 
-def _within(n_rows: int, cell: Cell) -> bool:
-    return 2 <= n_rows and cell.n_components <= n_rows
-
-
 def fittable(data: Dataset, cells: Sequence[Cell]) -> int:
     """How many of cells select() fits: those with no more components than the data has
     rows (the others are skipped without a fit)."""
-    n_rows = counted_rows(data)[0]
-    return sum(_within(n_rows, c) for c in cells)
+    rows = counted_rows(data)
+    return sum(rows_short(rows, c.n_components) is None for c in cells)
 
 
 def _beyond_the_rows(data: Dataset, tasks: Sequence[CellTask]) -> dict[int, CellResult]:
@@ -302,10 +298,8 @@ def _beyond_the_rows(data: Dataset, tasks: Sequence[CellTask]) -> dict[int, Cell
     rows = counted_rows(data)
     results: dict[int, CellResult] = {}
     for task in tasks:
-        if not _within(rows[0], task.cell):
-            try:
-                check_rows(rows, task.cell.n_components)
-            except InvalidParameter as exc:
-                results[task.index] = CellResult(task.cell, task.options, error=str(exc),
-                                                 skipped=True)
+        short = rows_short(rows, task.cell.n_components)
+        if short is not None:
+            results[task.index] = CellResult(task.cell, task.options, error=short,
+                                             skipped=True)
     return results
