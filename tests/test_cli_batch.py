@@ -523,12 +523,17 @@ def run_cli(*args: str, cwd: Path, **kwargs: object) -> subprocess.Popen[str]:
                             **kwargs)  # type: ignore[call-overload]
 
 
-def test_find_piped_into_batch(tree: Path) -> None:
+def find_into_batch(find: str, batch: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`find data FIND | emgmm batch - BATCH`, a real shell pipeline in cwd."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
-    command = (f"find data -name '*.csv' -not -name '.*' | {shlex.quote(sys.executable)} "
-               "-m emgmm_cli batch - -k 3 --seed 0 --output-dir piped")
-    done = subprocess.run(command, shell=True, cwd=tree, env=env, capture_output=True,
+    command = f"find data {find} | {shlex.quote(sys.executable)} -m emgmm_cli batch - {batch}"
+    return subprocess.run(command, shell=True, cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=60)
+
+
+def test_find_piped_into_batch(tree: Path) -> None:
+    done = find_into_batch("-name '*.csv' -not -name '.*'", "-k 3 --seed 0 --output-dir piped",
+                           tree)
     assert done.returncode == 1, done.stderr
     assert done.stderr.splitlines()[-1] == "Error: 3 of 6 datasets failed; see piped/summary.csv"
     assert files_under(tree / "piped") == sorted(
@@ -541,11 +546,7 @@ def test_find_piped_into_batch(tree: Path) -> None:
 
 def test_find_that_finds_nothing_is_said_so(tree: Path) -> None:
     """Not 'no datasets found in - (looked for *.csv, ...)': nothing was looked for."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
-    command = (f"find data -name '*.none' | {shlex.quote(sys.executable)} "
-               "-m emgmm_cli batch - -k 3 --output-dir nothing")
-    done = subprocess.run(command, shell=True, cwd=tree, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = find_into_batch("-name '*.none'", "-k 3 --output-dir nothing", tree)
     assert (done.returncode, done.stderr) == (1, (
         "Error: <stdin>: lists no paths; pipe in the paths of the data files, one a line: "
         "find data -name '*.csv' | emgmm batch -\n"))
