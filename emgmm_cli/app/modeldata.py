@@ -15,6 +15,7 @@ import numpy as np
 from ..io.errors import DataError
 from ..io.model import LoadedModel, check_features
 from ..io.readers import Points
+from ..vocab import counted
 from .data import as_points, load
 from .requests import ReadOptions
 from .rows import buffered_stdin
@@ -42,6 +43,7 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
         read = dataclasses.replace(read, memory_limit=sys.maxsize)
     if stdin is None and path == "-":
         stdin = buffered_stdin()
+    other_names = False  # a header, without the model's names: every column is used
     if read.columns is not None or not usable_names(names):
         points = load(path, read, log=log, stdin=stdin)
     else:
@@ -54,11 +56,11 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
             if stdin is not None:
                 stdin.seek(0)
             points = load(path, read, log=log, stdin=stdin)
-            check_features(model, points)
-            if usable_names(points.column_names):  # a header, without the model's names
-                warn(f"{points.source}: the columns ({', '.join(points.column_names)}) are "
-                     f"not the model's ({', '.join(names)}); using all columns")
+            other_names = usable_names(points.column_names)
     check_features(model, points)
+    if other_names:
+        warn(f"{points.source}: the columns ({', '.join(points.column_names)}) are "
+             f"not the model's ({', '.join(names)}); using all columns")
     for note in points.notes:
         warn(f"{points.source}: {note}")
     return points
@@ -101,10 +103,6 @@ def model_points(names: list[str], n_features: int, data: Any, read: ReadOptions
         d = n_features
         hint = (f"; a point of {d} coordinates is one row, shape (1, {d}): give [point] or "
                 "point.reshape(1, -1)" if np.ndim(data) == 1 and len(data) == d else "")
-        raise DataError(points.source, f"has {_columns(points.n_features)} but the model has "
-                                       f"{d}{hint}")
+        raise DataError(points.source, f"has {counted(points.n_features, 'column')} but the "
+                                       f"model has {d}{hint}")
     return points
-
-
-def _columns(n: int) -> str:
-    return f"{n} column{'' if n == 1 else 's'}"
