@@ -54,8 +54,8 @@ def select_output() -> str:
 
     return ("One row per (covariance, K) cell, family by family in the order of -c, K "
             f"ascending, with the columns {names(TABLE_COLUMNS)}. A skipped or failed cell "
-            "has empty numbers and its reason in message. --table FILE.json writes the criterion, the "
-            "seed, the source, the best cell and the cells as records.")
+            "has empty numbers and its reason in message. --table FILE.json writes the "
+            "criterion, the seed, the source, the best cell and the cells as records.")
 
 
 def batch_output() -> str:

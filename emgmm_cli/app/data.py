@@ -383,8 +383,9 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
     it: a, a.1; Points.notes says so); read.columns selects among them (or among
     "0".."D-1" for an array) by name or 0-based index, as among a file's.  Values must be
     finite numbers.  sample_weights: N weights, known_labels: N known components, -1
-    where unknown (or the read options' columns and files: see weighed).  missing: what a missing value (NaN; in text also an empty field
-    or NA) means, one of requests.MISSING_POLICIES (default: read.missing, "error").
+    where unknown (or the read options' columns and files: see weighed).  missing: what
+    a missing value (NaN; in text also an empty field or NA) means, one of
+    requests.MISSING_POLICIES (default: read.missing, "error").
     """
     read = api_read_options(read, missing)
     if sample_weights is not None and read.weighted:
