@@ -327,6 +327,28 @@ def test_sigterm_stops_a_select_in_worker_processes(many: Path, method: str) -> 
         time.sleep(0.01)
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_sigterm_stops_the_cells_in_flight_at_their_next_iteration(many: Path) -> None:
+    """The cells a worker is fitting stop at their next EM iteration, not at their end:
+    plain EM to a change of exactly 0 takes these cells thousands of iterations (some
+    15 s or more each), the run ends within seconds of the signal."""
+    proc = start("select", "data/set00.npy", "-k", "7-8", "-c", "VVV", "--n-init", "1",
+                 "--tol", "0", "--max-iter", "100000", "--accelerate", "none",
+                 "--seed", "0", "--jobs", "2", "--table", "stopped.csv", cwd=many)
+    workers: set[int] = set()
+    started: list[float] = []
+
+    def fitting() -> bool:  # a second after both workers started: inside their cells
+        workers.update(children(proc.pid))
+        if len(workers) >= 2 and not started:
+            started.append(time.monotonic())
+        return bool(started) and time.monotonic() > started[0] + 1.0
+
+    assert signal_when(proc, fitting, signal.SIGTERM) == STOPPED[signal.SIGTERM]
+    assert time.monotonic() - (started[0] + 1.0) < 5.0
+    assert not (many / "stopped.csv").exists()
+
+
 def running(pid: int) -> bool:
     """Whether the process is there and not a zombie (one that ended, not yet reaped)."""
     try:

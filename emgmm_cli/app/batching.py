@@ -40,6 +40,7 @@ from ..backends.processes import (
     hold_interrupts,
     raise_if_stopped,
     run_tasks,
+    stop_at_iteration,
     worker_count,
 )
 from ..engine.degenerate import DegenerateComponent
@@ -283,19 +284,18 @@ def _fit_one(points: Points, settings: BatchSettings, phrase: "Phrasing",
              warnings: list[str]) -> tuple[Fitted, dict[str, list[Any]] | None]:
     """Fit (or select) one dataset: its fit and its selection table; its warnings are
     appended to warnings (what the screen finds, before the fit)."""
-    stop = lambda *_: check_stop()  # noqa: E731 - polled at every EM iteration
     found = lambda finding: warnings.append(phrase.finding(finding))  # noqa: E731
     if settings.select is None:
         means = (load_means(settings.means_init, settings.options.n_components,
                             points.n_features) if settings.means_init else None)
         options = settings.options.replace(means_init=settings.means_init)
-        fit = fit_points(points, options, means_init=means, on_iteration=stop,
+        fit = fit_points(points, options, means_init=means, on_iteration=stop_at_iteration,
                          n_threads=settings.n_threads, standardize=settings.standardize,
                          on_finding=found, inputs=settings.read.inputs())
         warnings += phrase.events(fit)
         return fit, None
     selected = select_points(points, settings.select, settings.options,
-                             seed=settings.options.seed, on_iteration=stop,
+                             seed=settings.options.seed, on_iteration=stop_at_iteration,
                              n_threads=settings.n_threads, standardize=settings.standardize,
                              on_finding=found, inputs=settings.read.inputs())
     best = selected.best

@@ -191,13 +191,17 @@ class _CellItem:
 
 
 def _fit_cell_item(item: _CellItem) -> CellResult:
+    """One cell in a worker process, stopping at its next EM iteration once the parent
+    asks (a Ctrl-C does not wait for the cells in flight to end)."""
+    from ..backends.processes import stop_at_iteration
+
     cell = item.task.cell
     source = item.source
     if item.missing and isinstance(source, str):  # a temporary .npy (processes.portable)
         source = np.load(source)
     data = rows_dataset(source, cell.n_components, cell.covariance_type, n_threads=1,
                         weights=item.weights, known=item.known)
-    return fit_cell(data, item.task, hc_tree=item.hc_tree)
+    return fit_cell(data, item.task, hc_tree=item.hc_tree, on_iteration=stop_at_iteration)
 
 
 def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None = None,

@@ -27,8 +27,9 @@ started), so a Ctrl-C (which the terminal sends to the whole process group), or 
 scheduler's SIGTERM to the group, reaches only the parent (emgmm_cli.interrupts makes
 SIGTERM and SIGHUP raise there as Ctrl-C does).  The parent holds them while the pool
 runs (backends.tasks.run_pool) and, once one came, sets a shared event; a task polls it
-through check_stop() (the batch does so at every EM iteration and before committing its
-outputs), raises Cancelled and cleans up after itself.  The parent waits for the tasks in
+through check_stop() (a batch's datasets and select's cells do so at every EM iteration,
+stop_at_iteration, and a batch also before committing its outputs), raises Cancelled and
+cleans up after itself.  The parent waits for the tasks in
 flight, reports those that finished anyway, and raises the signal's KeyboardInterrupt.
 
 Nothing here knows about mixtures: tasks are a picklable module-level function and items.
@@ -141,6 +142,12 @@ def check_stop() -> None:
     """Raise Cancelled if the parent asked the workers to stop (a no-op in the parent)."""
     if _stop_event is not None and _stop_event.is_set():
         raise Cancelled()
+
+
+def stop_at_iteration(*_: Any) -> None:
+    """check_stop as fit's per-iteration callback (on_iteration): a task in a worker stops
+    at its next EM iteration once the parent asks, not at its end."""
+    check_stop()
 
 
 def blas_one_thread() -> bool:
