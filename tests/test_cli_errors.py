@@ -474,3 +474,21 @@ def test_a_terminal_on_stdin_is_refused_alike_by_every_command(work: Path) -> No
         os.close(main)
         os.close(side)
     assert files_under(work) == ["m.json"]
+
+
+@pytest.mark.parametrize(("name", "line"), [
+    ("fitt", "Error: No such command 'fitt'. Did you mean 'fit'?"),
+    ("make_blobs", "Error: No such command 'make_blobs'. Did you mean 'make-blobs'?"),
+    ("zzz", "Error: No such command 'zzz'."),
+])
+def test_a_mistyped_command_gets_the_closest_names(work: Path, name: str, line: str) -> None:
+    """`emgmm fitt`: the closest command names in click's one-line error, exit 2, as for a
+    mistyped option.  A fresh process: commands are loaded lazily, so none is loaded yet."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "emgmm_cli", name, "data.csv"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1] == line
+    assert done.stdout == ""

@@ -57,6 +57,19 @@ class EmgmmGroup(ParsedCommand, click.Group):
             self.add_command(load_command(cmd_name))
         return self.commands.get(cmd_name)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        """click's, but a mistyped command gets the closest names, as an option does
+        (click's own suggestion sees only the commands already loaded)."""
+        name = args[0]
+        if name[:1].isalnum() and name not in COMMAND_MODULES and not ctx.resilient_parsing:
+            import difflib  # only for a mistyped command
+
+            close = difflib.get_close_matches(name, COMMAND_MODULES)
+            if close:
+                raise click.UsageError(f"No such command {name!r}. {_did_you_mean(close)}", ctx)
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             if _Entry.holds:  # a stop that came while click parsed is raised here
@@ -76,6 +89,12 @@ class EmgmmGroup(ParsedCommand, click.Group):
         finally:
             if _Entry.holds:  # the command is over: its exit status stands
                 hold_interrupts()
+
+
+def _did_you_mean(names: list[str]) -> str:
+    """The names a mistyped command may have meant, as click says them for an option."""
+    quoted = ", ".join(repr(n) for n in sorted(names))
+    return f"Did you mean {quoted}?" if len(names) == 1 else f"(Did you mean one of: {quoted}?)"
 
 
 class _Entry:
