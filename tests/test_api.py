@@ -488,3 +488,37 @@ def test_an_on_iteration_that_is_no_function_is_refused_before_the_fit() -> None
     x = np.random.default_rng(0).normal(size=(60, 2))
     with pytest.raises(TypeError, match="on_iteration must be a function, not 3"):
         emgmm_cli.fit(x, 2, on_iteration=3)  # type: ignore[arg-type]
+
+
+def test_an_empty_list_of_families_is_refused_as_an_empty_c_is(tmp_path: Path) -> None:
+    """select(x, [1, 2], []) fitted every family (28 cells) where `emgmm select -c ''`
+    is a usage error: an empty list names no family, an InvalidParameter before the data
+    are read; None and "all" still mean every family searched."""
+    missing = str(tmp_path / "none.csv")
+    empties: tuple[list[str], tuple[str, ...]] = ([], ())
+    for empty in empties:
+        with pytest.raises(emgmm_cli.InvalidParameter) as bad:
+            emgmm_cli.select(missing, [1, 2], empty)
+        assert bad.value.option == "covariance_type"
+        assert str(bad.value).startswith("no covariance type given; choose 'all' (or None) "
+                                         "or a list of EII, spherical,")
+    done = CliRunner().invoke(cli, ["select", str(FAITHFUL), "-k", "1", "-c", ""])
+    assert done.exit_code == 2 and "Invalid value for '-c'" in done.stderr
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, "False"])
+def test_a_yes_or_no_argument_takes_only_true_or_false(tmp_path: Path, value: Any) -> None:
+    """fit(x, 2, standardize="yes") was taken as true (and "False" too), as was select's
+    standardize and predict's proba: each is now a TypeError, before the data are read."""
+    x = np.random.default_rng(0).normal(size=(60, 2))
+    model = emgmm_cli.fit(x, 2, seed=0)
+    missing = str(tmp_path / "none.csv")
+    for name, call in (
+            ("standardize", lambda: emgmm_cli.fit(missing, 2, standardize=value)),
+            ("standardize", lambda: emgmm_cli.select(missing, [1], "full", standardize=value)),
+            ("proba", lambda: emgmm_cli.predict(model, missing, proba=value))):
+        with pytest.raises(TypeError) as wrong:
+            call()
+        assert str(wrong.value) == f"{name} must be True or False, not {value!r}"
+    labelled = emgmm_cli.predict(model, x, proba=np.bool_(True))  # type: ignore[arg-type]
+    assert labelled.shape == (60, 2)

@@ -681,6 +681,7 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
         raise UsageProblem("give n_components (or init_model, a model to continue)")
     if on_iteration is not None and not callable(on_iteration):  # not at the first pass
         raise TypeError(f"on_iteration must be a function, not {on_iteration!r}")
+    check_flags(standardize=standardize)
     fit_options = options_of(1 if n_components is None else n_components, options, "fit")
     if fit_options.init_model is not None:  # the model's columns, as predict takes them
         model = load_model(fit_options.init_model)
@@ -722,6 +723,14 @@ def options_of(n_components: int, options: dict[str, Any], caller: str,
     checked = FitOptions(n_components, **options)
     checked.validate()  # an option's own error, not one of the data it would read
     return checked
+
+
+def check_flags(**flags: Any) -> None:
+    """The yes-or-no arguments of a Python API call (standardize, proba): True or False,
+    else a TypeError, as Python words it ("yes" or 1 would be taken as true)."""
+    for name, value in flags.items():
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be True or False, not {value!r}")
 
 
 def api_inputs(read: ReadOptions | None, missing: str | None, sample_weights: Any,

@@ -27,7 +27,8 @@ from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
 from .data import dataset, known_of_model
 from .errors import UsageProblem
-from .fitting import FinalPass, Fitted, final_pass, in_data_units, stream_predictions
+from .fitting import (FinalPass, Fitted, check_flags, final_pass, in_data_units,
+                      stream_predictions)
 from .modeldata import model_points, read_data
 from .prepare import Standardize
 from .requests import ReadOptions
@@ -216,6 +217,7 @@ def predict(model: Any, data: Any, *, proba: bool = False,
     missing "drop": a row with a missing value gets label -1 (NaN responsibilities).
     known_labels: N components of the model, -1 where unknown (or read's known column
     or file, as predict --known-column, --known-labels): those rows keep theirs."""
+    check_flags(proba=proba)
     m = as_model(model)
     points = model_points(m.feature_names, m.params.n_features, data, read,
                           missing=missing, known_labels=known_labels)

@@ -49,8 +49,8 @@ from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import OutputSet, write_json, write_table
 from .data import as_points, dataset, rows_dataset
 from .errors import UsageProblem
-from .fitting import (FindingCallback, Fitted, api_inputs, check_outputs, fitted, fresh_seed,
-                      options_of)
+from .fitting import (FindingCallback, Fitted, api_inputs, check_flags, check_outputs, fitted,
+                      fresh_seed, options_of)
 from .prepare import Prepared, prepare
 from .requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELLS,
                        AUTO_JOBS_ROWS, ReadOptions, SelectGrid)
@@ -464,17 +464,31 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
     if isinstance(components, (int, str)):
         raise TypeError(f"components must be numbers of components to try, such as "
                         f"range(1, 10) or [2, 4], not {components!r}")
+    check_flags(standardize=standardize)
     # the seed checked as fit's; a cell has no start of its own (as `emgmm select`)
     template = options_of(1, {**options, "seed": seed}, "select",
                           not_here=("means_init", "init_model"))
     if template.init == vocab.MEANS_INIT:
         raise InvalidParameter(f"init {vocab.MEANS_INIT!r} starts from given means, which no "
                                "cell of a selection has; choose another init", option="init")
+    cells = SelectGrid(tuple(components), _families(covariance_types), criterion)
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)
-    if isinstance(covariance_types, str):  # not its letters: the names it lists
-        covariance_types = vocab.covariance_list(covariance_types)
-    cells = SelectGrid(tuple(components), tuple(covariance_types or ()), criterion)
     return select_points(points, cells, template, seed=template.seed, jobs=jobs,
                          standardize=standardize, inputs=inputs)
+
+
+def _families(covariance_types: Sequence[str] | str | None) -> tuple[str, ...]:
+    """The families select() was given, () for every one searched (None or "all"); an
+    empty list names none, an InvalidParameter as an empty -c is."""
+    if covariance_types is None:
+        return ()
+    if isinstance(covariance_types, str):  # not its letters: the names it lists
+        return tuple(vocab.covariance_list(covariance_types))
+    given = tuple(covariance_types)
+    if not given:
+        raise InvalidParameter("no covariance type given; choose 'all' (or None) or a list "
+                               f"of {', '.join(vocab.covariance_choices())}",
+                               option="covariance_type")
+    return given
