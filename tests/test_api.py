@@ -289,14 +289,14 @@ def test_weights_labels_and_models_of_the_wrong_kind_are_named(x: np.ndarray) ->
     weights[3] = "heavy"
     with pytest.raises(emgmm_cli.DataError) as info:
         emgmm_cli.fit(x, 2, sample_weights=weights)
-    assert str(info.value) == ("<array>: weight 'heavy' of row 3 (counting from 0) is not a "
-                               "number")
+    assert str(info.value) == ("<sample_weights>: weight 'heavy' of row 3 (counting from 0) "
+                               "is not a number")
     labels = np.array([-1] * len(x), dtype=object)
     labels[7] = "b"
     with pytest.raises(emgmm_cli.DataError) as info:
         emgmm_cli.fit(x, 2, known_labels=labels)
-    assert str(info.value) == ("<array>: known label 'b' of row 7 (counting from 0) is not a "
-                               "number")
+    assert str(info.value) == ("<known_labels>: known label 'b' of row 7 (counting from 0) "
+                               "is not a number")
     for model in (None, {"weights": [1.0]}):
         with pytest.raises(emgmm_cli.UsageProblem) as problem:
             emgmm_cli.predict(model, x)

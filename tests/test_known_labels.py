@@ -162,8 +162,8 @@ def test_predict_score_and_plot_check_known_labels_against_the_model(tmp_path: P
     bad = known.copy()
     bad[7] = 2
     (tmp_path / "bad.txt").write_text("".join(f"{k}\n" for k in bad))
-    line = ("Error: d.csv: known label 2 of row 7 (counting from 0) is not -1 or a component "
-            "from 0 to 1, the components of the model m.json")
+    line = ("Error: bad.txt: known label 2 of row 7 (counting from 0) is not -1 or a "
+            "component from 0 to 1, the components of the model m.json")
     for command, out in (("predict", "l.csv"), ("score", "s.csv"), ("plot", "p.png")):
         r = invoke_in(tmp_path, command, "m.json", "d.csv", "--known-labels", "bad.txt",
                       "-o", out)
@@ -179,6 +179,39 @@ def test_predict_score_and_plot_check_known_labels_against_the_model(tmp_path: P
     view = points_view(emgmm_cli.load_model(str(tmp_path / "m.json")).params,
                        dataclasses.replace(points, known=flipped), model="m.json")
     np.testing.assert_array_equal(view.labels, labels)
+
+
+def test_a_message_about_known_labels_names_where_they_came_from(tmp_path: Path) -> None:
+    """A known label that is no component of the fit was said of the data, not of the
+    labels: `fit d.csv -k 2 --known-labels k.txt` said "d.csv: known label 5 ...", and
+    fit(x, 2, known_labels=...) named nothing (or the data's file).  Now the file of
+    labels, the data's file for a column of it, the argument for the Python API's (and
+    its sample_weights alike); score takes known_labels as `score --known-labels` does."""
+    x, _, _ = _data(0)
+    np.savetxt(tmp_path / "d.csv", x, delimiter=",", header="a,b", comments="")
+    bad = np.full(len(x), -1)
+    bad[3] = 5
+    (tmp_path / "k.txt").write_text("".join(f"{k}\n" for k in bad))
+    said = "known label 5 of row 3 (counting from 0) is not -1 or a component from 0 to 1"
+    r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-labels", "k.txt")
+    assert (r.exit_code, r.stderr.strip()) == (1, f"Error: k.txt: {said}")
+    for data in (x, str(tmp_path / "d.csv")):
+        with pytest.raises(emgmm_cli.DataError) as wrong:
+            emgmm_cli.fit(data, 2, known_labels=bad)
+        assert str(wrong.value) == f"<known_labels>: {said}"
+        with pytest.raises(emgmm_cli.DataError) as short:
+            emgmm_cli.fit(data, 2, known_labels=bad[1:])
+        assert str(short.value).startswith(f"<known_labels>: {len(x) - 1} known labels for ")
+        with pytest.raises(emgmm_cli.DataError) as weights:
+            emgmm_cli.fit(data, 2, sample_weights=-np.ones(len(x)))
+        assert str(weights.value).startswith("<sample_weights>: weight -1 of row 0 ")
+    model = emgmm_cli.fit(x, 2, seed=0)
+    with pytest.raises(emgmm_cli.DataError) as scored:
+        emgmm_cli.score(model, x, known_labels=bad)
+    assert str(scored.value) == f"<known_labels>: {said}, the components of the model <fit>"
+    within = np.where(bad == 5, 1, bad)
+    assert (emgmm_cli.score(model, x, known_labels=within).log_density
+            == emgmm_cli.score(model, x).log_density).all()
 
 
 def test_select_pipeline_with_known_labels(tmp_path: Path) -> None:

@@ -147,21 +147,22 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     from ..engine.dataset import check_known, check_weights
     from ..engine.errors import InvalidParameter
 
-    where = points.source
     points, taken = _row_columns(points, read)
-    weights = taken.get("weights", weights)
-    known = taken.get("known-labels", known)
+    weights, weights_from = _beside(points, taken, "weights", weights, "<sample_weights>")
+    known, known_from = _beside(points, taken, "known-labels", known, "<known_labels>")
     if read.sample_weights is not None:
-        where, weights = read.sample_weights, _one_column(read.sample_weights)
+        weights_from, weights = read.sample_weights, _one_column(read.sample_weights)
     if read.known_labels is not None:
-        known = read_labels(read.known_labels)
+        known_from, known = read.known_labels, read_labels(read.known_labels)
     try:
+        where = weights_from
         if weights is not None:
             points = dataclasses.replace(points, weights=check_weights(weights,
                                                                        points.n_samples))
-        where = points.source if read.known_labels is None else read.known_labels
+        where = known_from
         if known is not None:
-            points = dataclasses.replace(points, known=check_known(known, points.n_samples))
+            points = dataclasses.replace(points, known=check_known(known, points.n_samples),
+                                         known_source=known_from)
     except InvalidParameter as exc:
         raise DataError(where, str(exc).replace("sample weight ", "weight ", 1)) from None
     if read.missing == "em" and isinstance(points.x, NpyFile):  # scanned by rows_dataset
@@ -172,19 +173,29 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     return without_incomplete(points) if read.missing == "drop" else points
 
 
-# --------------------------------------------------------------------------- missing values
+def _beside(points: Points, taken: dict[str, NDArray[np.float64]], what: str, given: Any,
+            argument: str) -> tuple[Any, str]:
+    """(the rows' weights or known labels: a column taken out of points, or those given
+    to the Python API; where they came from: the data's source, or the argument)."""
+    if what in taken:
+        return taken[what], points.source
+    return given, points.source if given is None else argument
 
 
-def known_of_model(points: Points, n_components: int, model: str) -> None:
-    """The points' known labels (predict's, score's and plot's --known-labels), where they
-    have some, must be -1 or components of the model (0..n_components-1): a DataError
-    naming the first that is not."""
+def known_components(points: Points, n_components: int, model: str | None = None) -> None:
+    """The points' known labels, where they have some, must be -1 or components of the fit
+    or of the model (0..n_components-1): a DataError naming where the labels came from
+    (Points.known_source) and the first that is not."""
     if points.known is None:
         return
     try:
         check_known(points.known, points.n_samples, n_components, option=None)
     except EngineError as exc:
-        raise DataError(points.source, f"{exc}, the components of the model {model}") from None
+        whose = "" if model is None else f", the components of the model {model}"
+        raise DataError(points.known_source or points.source, f"{exc}{whose}") from None
+
+
+# --------------------------------------------------------------------------- missing values
 
 
 def without_incomplete(points: Points) -> Points:

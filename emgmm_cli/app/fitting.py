@@ -40,7 +40,7 @@ from ..io.model import load_model, model_document
 from ..io.readers import Points, read_points
 from ..io.writers import (OutputSet, check_targets, is_stdout, made_dir, stream_table, write_json,
                           write_table)
-from .data import api_read_options, as_points, dataset, load
+from .data import api_read_options, as_points, dataset, known_components, load
 from .errors import UsageProblem
 from .modeldata import model_points, read_data
 from .prepare import Prepared, Standardize, prepare
@@ -380,6 +380,7 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     start = None
     if options.init_model is not None:
         options, start = continued(options, points, standardize=standardize)
+    known_components(points, options.n_components)
     prepared = prepare(points, reg_covar=options.reg_covar, standardize=standardize,
                        n_threads=n_threads, covariance_type=options.covariance_type)
     if on_finding is not None:

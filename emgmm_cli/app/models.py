@@ -25,7 +25,7 @@ from ..io.model import LoadedModel, load_model
 from ..io.readers import Points
 from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
-from .data import dataset, known_of_model
+from .data import dataset, known_components
 from .errors import UsageProblem
 from .fitting import (FinalPass, Fitted, check_flags, final_pass, in_data_units,
                       stream_predictions)
@@ -70,7 +70,7 @@ def _model_data(model: Model, points: Points) -> Dataset:
     """The points as the model's parameters read them (through its transform), in the
     blocks fit uses.  Their known labels (predict's and score's --known-labels) must be
     components of the model: a DataError otherwise."""
-    known_of_model(points, model.n_components, model.path)
+    known_components(points, model.n_components, model.path)
     if model.transform is not None:
         points = model.transform.apply(points)
     return dataset(points, model.n_components, model.params.covariance_type)
@@ -237,13 +237,16 @@ class Scores:
 
 
 def score(model: Any, data: Any, *, read: ReadOptions | None = None,
-          sample_weights: Any = None, missing: str | None = None) -> Scores:
+          sample_weights: Any = None, missing: str | None = None,
+          known_labels: Any = None) -> Scores:
     """Per-sample log-densities and the log-likelihood of data under a model (with
     sample weights, sum_i w_i log p(x_i) and its mean over the sum of the weights).
-    missing "drop": a row with a missing value has log-density NaN and adds nothing."""
+    missing "drop": a row with a missing value has log-density NaN and adds nothing.
+    known_labels: as predict's, checked against the model (as score --known-labels);
+    log-densities do not depend on them."""
     m = as_model(model)
     points = model_points(m.feature_names, m.params.n_features, data, read, sample_weights,
-                          missing)
+                          missing, known_labels)
     result = apply_model(m, points, want_log_density=True)
     assert result.log_density is not None
     total, count = weighted_loglik(points, result)

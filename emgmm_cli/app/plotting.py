@@ -32,7 +32,7 @@ from ..engine.params import MixtureParams
 from ..engine.stats import keep_known, predict_chunk
 from ..io.readers import Points
 from ..io.writers import OutputSet
-from .data import dataset, known_of_model
+from .data import dataset, known_components
 from .errors import MissingExtra, UsageProblem
 
 if TYPE_CHECKING:
@@ -174,7 +174,7 @@ def points_view(params: MixtureParams, points: Points, *, model: str,
     model: the model file params came from (for a message); transform: the model's, where
     its parameters are of standardized columns (the points are standardized to meet them,
     and the picture drawn in the data's units)."""
-    known_of_model(points, params.n_components, model)
+    known_components(points, params.n_components, model)
     names, source = list(points.column_names), points.source
     if transform is not None:
         points = transform.apply(points)

@@ -79,6 +79,9 @@ class Points(Generic[X]):
     notes: tuple[str, ...] = ()
     weights: NDArray[np.float64] | None = None
     known: NDArray[np.int64] | None = None  # known components, -1 unknown (app.data)
+    #: where known came from, for a message about them: the file of known labels, the
+    #: data's source for a column of it, or the Python API's argument ("<known_labels>")
+    known_source: str | None = None
     #: (N_read,) True for each row of the input left out for a missing value (--missing
     #: drop, app.data): x, weights and known hold the other rows only; None: none left out
     dropped: NDArray[np.bool_] | None = None
