@@ -257,6 +257,19 @@ def test_completion_answers_each_family_of_a_list_of_them(tmp_path: Path) -> Non
     assert "plain,EII" in complete("emgmm select data.csv -c ", tmp_path)
 
 
+@pytest.mark.skipif(not EMGMM.exists(), reason="needs the installed emgmm script")
+def test_completion_answers_each_parameter_of_freeze(tmp_path: Path) -> None:
+    """--freeze takes a comma-separated list of the parameters held fixed, and completed
+    nothing; now each item, as -c's lists are, in fit, select and batch."""
+    assert complete("emgmm fit data.csv --freeze ", tmp_path) == [
+        "plain,weights", "plain,means", "plain,covariances"]
+    assert complete("emgmm fit data.csv --freeze m", tmp_path) == ["plain,means"]
+    assert complete("emgmm select data.csv --freeze weights,", tmp_path) == [
+        "plain,weights,means", "plain,weights,covariances"]
+    assert complete("emgmm batch data --freeze means,c", tmp_path) == [
+        "plain,means,covariances"]
+
+
 def read_until(fd: int, wanted: bytes, seconds: float = 20.0) -> bytes:
     seen = b""
     end = time.monotonic() + seconds

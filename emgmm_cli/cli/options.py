@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -21,7 +21,8 @@ import click
 from .. import vocab
 from ..app.requests import column_list, parse_size
 from ..io.formats import STDOUT_FORMAT, formats_help, stdout_format_names
-from ..engine.options import OPTION_SPECS, FitOptions, OptionSpec, too_many_points
+from ..engine.options import (FREEZABLE, OPTION_SPECS, FitOptions, OptionSpec,
+                              too_many_points)
 from .context import SETTINGS_KEY, pass_terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -192,17 +193,30 @@ class ComponentList(click.ParamType):
         return sorted(found)
 
 
-def complete_covariance_list(ctx: click.Context | None, param: click.Parameter | None,
-                             incomplete: str) -> list[Any]:
-    """The shell's completions of a -c list: all, or the families for the item after
-    the last comma (those not already given), each with the items before it."""
+def _complete_list(incomplete: str, names: Sequence[str], alone: Sequence[str] = ()
+                   ) -> list[Any]:
+    """The shell's completions of a comma-separated list of names: the names for the item
+    after the last comma (those not already given), each with the items before it; alone:
+    values that stand by themselves, offered for the first item only."""
     from click.shell_completion import CompletionItem
 
     head, comma, tail = incomplete.rpartition(",")
     given = set(head.split(",")) if comma else set()
-    names = vocab.covariance_choices() if comma else ("all", *vocab.covariance_choices())
-    return [CompletionItem(head + comma + name) for name in names
+    offered = names if comma else (*alone, *names)
+    return [CompletionItem(head + comma + name) for name in offered
             if name.startswith(tail) and name not in given]
+
+
+def complete_covariance_list(ctx: click.Context | None, param: click.Parameter | None,
+                             incomplete: str) -> list[Any]:
+    """The shell's completions of a -c list: all, or the families for each item."""
+    return _complete_list(incomplete, vocab.covariance_choices(), alone=("all",))
+
+
+def complete_freeze(ctx: click.Context | None, param: click.Parameter | None,
+                    incomplete: str) -> list[Any]:
+    """The shell's completions of --freeze: the parameters it may hold fixed, each once."""
+    return _complete_list(incomplete, FREEZABLE)
 
 
 class CovarianceList(click.ParamType):
@@ -613,6 +627,8 @@ def fit_option(name: str, *, default: Any = None, show_default: bool = True,
         choices = vocab.names(vocab.INIT_METHODS)  # means-init is set by --means-init
     kind: click.ParamType = (click.Choice(choices) if choices and name != "covariance_type"
                              else SpecType(spec))
+    if name == "freeze":  # a list of names, not one of them: completed item by item
+        kwargs.setdefault("shell_complete", complete_freeze)
     return click.option(*FLAGS.get(name, (flag(name),)), name, type=kind, default=default,
                         show_default=show_default and default is not None, help=text,
                         **kwargs)
