@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -205,3 +209,60 @@ def test_batch_continues_and_select_freezes(tmp_path: Path) -> None:
     assert sel.returncode == 0, sel.stderr
     best = json.loads((tmp_path / "best.json").read_text())
     assert len(set(best["weights"])) == 1
+
+
+
+@contextlib.contextmanager
+def _served_once(fifo: Path, content: bytes) -> Iterator[None]:
+    """fifo, a named pipe, gives content to the first that opens it, and to no other."""
+    def serve() -> None:
+        try:
+            with open(fifo, "wb") as fh:
+                fh.write(content)
+        except BrokenPipeError:
+            pass
+
+    writer = threading.Thread(target=serve, daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        if writer.is_alive():  # never opened: let the writer's open return
+            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+            writer.join(10)
+            os.close(fd)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_model_to_continue_is_read_once(tmp_path: Path) -> None:
+    """`fit data.csv -k 3 --init-model m.json` opened and parsed the model up to three
+    times (to check -k, to read the data by its names, to start EM), so a file replaced
+    meanwhile gave each step another model; the Python API alike, and batch read it twice
+    for each dataset.  Here the model is a named pipe that serves it once: a second open
+    would wait for ever (the run times out).  Read once, each run gives the model's fit."""
+    x = _blobs()
+    (tmp_path / "in").mkdir()
+    for i in range(2):
+        np.savetxt(tmp_path / "in" / f"d{i}.csv", x[i::2], delimiter=",", header="a,b",
+                   comments="")
+    content = json.dumps(emgmm_cli.fit(x, 3, seed=1, max_iter=3).document).encode()
+    (tmp_path / "m.json").write_bytes(content)
+    os.mkfifo(tmp_path / "fifo.json")
+    api = ("import emgmm_cli; print(emgmm_cli.fit('in/d0.csv', 3, init_model='fifo.json', "
+           "seed=0).log_likelihood)")
+    runs = {}
+    for name, args in (
+            ("fit", ["-m", "emgmm_cli", "fit", "in/d0.csv", "-k", "3", "--init-model",
+                     "fifo.json", "--seed", "0", "--model", "fit.json"]),
+            ("api", ["-c", api]),
+            ("batch", ["-m", "emgmm_cli", "batch", "in", "-k", "3", "--init-model",
+                       "fifo.json", "--seed", "0", "--output-dir", "out"])):
+        with _served_once(tmp_path / "fifo.json", content):
+            runs[name] = subprocess.run([sys.executable, *args], cwd=tmp_path, timeout=60,
+                                        capture_output=True, text=True, check=False)
+        assert runs[name].returncode == 0, (name, runs[name].stderr)
+    same = emgmm_cli.fit(tmp_path / "in" / "d0.csv", init_model=tmp_path / "m.json", seed=0)
+    fitted = json.loads((tmp_path / "fit.json").read_text())
+    assert fitted["log_likelihood"] == same.log_likelihood == float(runs["api"].stdout)
+    batch = json.loads((tmp_path / "out" / "d0" / "model.json").read_text())
+    assert batch["means"] == fitted["means"]

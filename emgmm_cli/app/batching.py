@@ -57,7 +57,7 @@ from ..io.writers import (OutputSet, check_targets, ensure_dir, is_stdout, made_
 from .data import feature_names
 from .discover import BatchItem
 from .errors import UsageProblem
-from ..io.model import DIGESTS_FIELD
+from ..io.model import DIGESTS_FIELD, LoadedModel
 from .fitting import (Fitted, file_digests, fit_points, input_files, load_means,
                       read_fit_data, stage_outputs)
 from .requests import STANDARD_NAMES, ReadOptions, SelectGrid
@@ -87,6 +87,8 @@ class BatchSettings:
     select: SelectGrid | None = None  # choose each dataset's K and covariance family
     n_threads: int | None = None  # threads of the block reduction in each fit
     standardize: bool = False  # fit standardized columns (app.prepare)
+    #: the model options.init_model names, read once for every dataset
+    start_model: LoadedModel | None = None
 
 
 @dataclass(frozen=True)
@@ -291,7 +293,8 @@ def _fit_one(points: Points, settings: BatchSettings, phrase: "Phrasing",
         options = settings.options.replace(means_init=settings.means_init)
         fit = fit_points(points, options, means_init=means, on_iteration=stop_at_iteration,
                          n_threads=settings.n_threads, standardize=settings.standardize,
-                         on_finding=found, inputs=settings.read.inputs())
+                         on_finding=found, inputs=settings.read.inputs(),
+                         start_model=settings.start_model)
         warnings += phrase.events(fit)
         return fit, None
     selected = select_points(points, settings.select, settings.options,
@@ -345,7 +348,7 @@ def run_one(task: BatchTask, phrase: Phrasing) -> BatchRow:
     item, settings = task.item, task.settings
     row = BatchRow(item.path)
     try:
-        points = read_fit_data(item.path, settings.read, settings.options.init_model,
+        points = read_fit_data(item.path, settings.read, settings.start_model,
                                lambda line: row.warnings.append(
                                    line.removeprefix(f"{item.path}: ")))
         row.rows, row.dims = points.n_samples, points.n_features

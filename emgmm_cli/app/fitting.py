@@ -36,7 +36,7 @@ from ..engine.stats import Predictions, keep_known
 from ..interrupts import polling
 from ..io.errors import DataError
 from ..io.formats import FORMATS, format_for_path
-from ..io.model import load_model, model_document
+from ..io.model import LoadedModel, load_model, model_document
 from ..io.readers import Points, read_points
 from ..io.writers import (OutputSet, check_targets, is_stdout, made_dir, stream_table, write_json,
                           write_table)
@@ -364,7 +364,8 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
                on_iteration: ProgressCallback | None = None,
                n_threads: int | None = None, standardize: bool = False,
                on_finding: FindingCallback | None = None,
-               inputs: dict[str, Any] | None = None) -> Fitted:
+               inputs: dict[str, Any] | None = None,
+               start_model: LoadedModel | None = None) -> Fitted:
     """Fit points with options (a fresh seed, recorded, when options.seed is None).
 
     The data are screened first (app.prepare: an error for values whose squared distances
@@ -374,12 +375,15 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     do not depend on it.  An engine error names the data (EngineError.source).  inputs:
     what the rows brought besides their points (ReadOptions.inputs), for the model.
     Every iteration raises the stop a signal asked for (interrupts.polling).
+    start_model: the model options.init_model names, as the caller read it (once: a file
+    replaced meanwhile must not give another model to each step); read here if not given.
     """
     options = seeded(options)
     options.validate()  # before the data: an option's own error, not another's
     start = None
     if options.init_model is not None:
-        options, start = continued(options, points, standardize=standardize)
+        model = start_model or load_model(options.init_model)
+        options, start = continued(options, model, points, standardize=standardize)
     known_components(points, options.n_components)
     prepared = prepare(points, reg_covar=options.reg_covar, standardize=standardize,
                        n_threads=n_threads, covariance_type=options.covariance_type)
@@ -401,7 +405,7 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     return fitted(points, data, result, prepared, inputs)
 
 
-def read_fit_data(path: str, read: ReadOptions, init_model: str | None,
+def read_fit_data(path: str, read: ReadOptions, init_model: LoadedModel | None,
                   warn: Callable[[str], None], *, stdin: io.BytesIO | None = None,
                   log: Callable[[str], None] | None = None) -> Points:
     """The data of a fit (data.load); with init_model, read for that model as predict
@@ -410,23 +414,21 @@ def read_fit_data(path: str, read: ReadOptions, init_model: str | None,
     header has other names, D the model's.  warn: what reading decided, each line naming
     the source."""
     if init_model is not None:
-        return read_data(load_model(init_model), path, read, warn, stdin=stdin, log=log)
+        return read_data(init_model, path, read, warn, stdin=stdin, log=log)
     points = load(path, read, log=log, stdin=stdin)
     for note in points.notes:
         warn(f"{points.source}: {note}")
     return points
 
 
-def continued(options: FitOptions, points: Points, *, standardize: bool = False
-              ) -> tuple[FitOptions, MixtureParams]:
-    """options.init_model read: options with its number of components and family, and
-    its parameters, the start of EM.  The data must have the model's D columns; a model
+def continued(options: FitOptions, model: LoadedModel, points: Points, *,
+              standardize: bool = False) -> tuple[FitOptions, MixtureParams]:
+    """options.init_model, read (model): options with its number of components and
+    family, and its parameters, the start of EM.  The data must have the model's D columns; a model
     of standardized columns (or --standardize) is refused, since its start would be of
     other columns than those fitted."""
-    from ..io.model import check_features, load_model
+    from ..io.model import check_features
 
-    assert options.init_model is not None
-    model = load_model(options.init_model)
     check_features(model, points)
     if model.transform is not None:
         raise UsageProblem(f"{options.init_model}: the model was fitted with --standardize; "
@@ -441,14 +443,14 @@ def continued(options: FitOptions, points: Points, *, standardize: bool = False
                            covariance_type=params.covariance_type), params
 
 
-def check_continued(init_model: str, n_components: int | None,
+def check_continued(model: LoadedModel, n_components: int | None,
                     covariance_type: str | None) -> None:
-    """-k and -c, where given beside --init-model, must be the model's own: the model
-    decides them, and one that disagrees is a UsageProblem rather than ignored."""
+    """-k and -c, where given beside --init-model (model, read), must be the model's own:
+    the model decides them, and one that disagrees is a UsageProblem rather than
+    ignored."""
     from ..engine.families import family
-    from ..io.model import load_model
 
-    params = load_model(init_model).params
+    params, init_model = model.params, model.path
     if n_components is not None and n_components != params.n_components:
         raise UsageProblem(f"-k {n_components} disagrees with --init-model {init_model}, a "
                            f"model of {params.n_components} components; leave -k out (the "
@@ -684,8 +686,8 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
         raise TypeError(f"on_iteration must be a function, not {on_iteration!r}")
     check_flags(standardize=standardize)
     fit_options = options_of(1 if n_components is None else n_components, options, "fit")
-    if fit_options.init_model is not None:  # the model's columns, as predict takes them
-        model = load_model(fit_options.init_model)
+    model = None if fit_options.init_model is None else load_model(fit_options.init_model)
+    if model is not None:  # the model's columns, as predict takes them
         points = model_points(model.feature_names, model.n_features, data, read,
                               sample_weights, missing, known_labels)
     else:
@@ -695,8 +697,8 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     if means_init is not None:
         check_means_start(options.get("init_model"), options.get("init"),
                           options.get("n_init"))
-    if fit_options.init_model is not None:
-        check_continued(fit_options.init_model, n_components, options.get("covariance_type"))
+    if model is not None:
+        check_continued(model, n_components, options.get("covariance_type"))
     start = None
     if means_init is not None:
         if isinstance(means_init, (str, Path)):
@@ -705,7 +707,7 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
         else:
             start = check_means_init(means_init, fit_options.n_components, points.n_features)
     return fit_points(points, fit_options, means_init=start, on_iteration=on_iteration,
-                      standardize=standardize, inputs=inputs)
+                      standardize=standardize, inputs=inputs, start_model=model)
 
 
 def options_of(n_components: int, options: dict[str, Any], caller: str,

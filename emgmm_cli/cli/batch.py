@@ -171,8 +171,8 @@ def _settings(kw: dict[str, Any]) -> Any:
     from ..app.requests import ReadOptions
     from ..engine.options import FitOptions
 
-    grid, k, cov = _mode(kw.pop("select_mode"), kw.pop("k_text"), kw.pop("c_text"),
-                         kw.pop("criterion"), kw)
+    grid, k, cov, start_model = _mode(kw.pop("select_mode"), kw.pop("k_text"),
+                                      kw.pop("c_text"), kw.pop("criterion"), kw)
     check_means_start(kw)
     if kw["seed"] is None:
         kw["seed"] = fresh_seed()
@@ -180,13 +180,13 @@ def _settings(kw: dict[str, Any]) -> Any:
     return BatchSettings(
         take(kw, ReadOptions), take(kw, FitOptions, n_components=k, covariance_type=cov),
         means_init=means_init, responsibilities=responsibilities, select=grid,
-        standardize=kw.pop("standardize"))
+        standardize=kw.pop("standardize"), start_model=start_model)
 
 
 def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str | None,
-          kw: dict[str, Any]) -> tuple[Any, int, str]:
-    """(the grid with --select, else None; K; family), read from -k, -c and --criterion
-    as --select says.
+          kw: dict[str, Any]) -> tuple[Any, int, str, Any]:
+    """(the grid with --select, else None; K; family; the --init-model read, else None),
+    read from -k, -c and --criterion as --select says.
 
     With --select, -k is a list (default 1-9) and -c a list or all (default all); K and
     family are the cells'.  Without, -k is one integer >= 1 (required), -c one family
@@ -208,7 +208,7 @@ def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str |
             tuple(ComponentList().convert(k_text or SELECT_COMPONENTS, k_param, ctx)),
             tuple(CovarianceList().convert(c_text or SELECT_COVARIANCES, c_param, ctx)),
             criterion or "bic")
-        return grid, 1, (grid.covariance_types or ("full",))[0]  # each cell sets its own
+        return grid, 1, (grid.covariance_types or ("full",))[0], None  # each cell its own
     if criterion is not None:
         raise click.UsageError("--criterion chooses among the cells of --select; add "
                                "--select, or leave --criterion out", ctx)
@@ -223,8 +223,10 @@ def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str |
         raise click.BadParameter(f"{c_text!r} is a list of covariance types, which needs "
                                  f"--select; without it, -c is one of "
                                  f"{', '.join(vocab.covariance_names())}", ctx, c_param)
-    if kw["init_model"] is not None:  # the model's K and family, which -k and -c may repeat
-        from ..app.fitting import check_continued
+    if kw["init_model"] is None:
+        return None, ks[0] or 1, covs[0], None
+    from ..app.fitting import check_continued, load_model
 
-        check_continued(kw["init_model"], ks[0], covs[0] if c_text else None)
-    return None, ks[0] or 1, covs[0]
+    model = load_model(kw["init_model"])  # once, for every dataset
+    check_continued(model, ks[0], covs[0] if c_text else None)  # -k and -c may repeat its own
+    return None, ks[0] or 1, covs[0], model

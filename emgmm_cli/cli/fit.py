@@ -89,8 +89,9 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     check_means_start({**kw, "means_init": means_init})
     covariance_given = given(kw, "covariance_type")  # -c beside --init-model: the model's?
     read, options, outputs = take(kw, ReadOptions), take(kw, FitOptions), take(kw, FitOutputs)
-    if options.init_model is not None:
-        fitting.check_continued(options.init_model, options.n_components, covariance_given)
+    start_model = None if options.init_model is None else fitting.load_model(options.init_model)
+    if start_model is not None:  # read once: every step continues the same model
+        fitting.check_continued(start_model, options.n_components, covariance_given)
     if options.n_components is None:
         if options.init_model is None:
             raise click.UsageError("Missing option '-k' / '--components' (or --init-model, "
@@ -103,7 +104,7 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     fitting.check_fit_outputs(outputs, [input, *fitting.input_files(read_beside)])
     stdin = buffered_stdin() if outputs.with_rows and input == "-" else None
     with show.reading(term, input):
-        points = fitting.read_fit_data(input, read, options.init_model, term.warn,
+        points = fitting.read_fit_data(input, read, start_model, term.warn,
                                        stdin=stdin, log=term.log)
     means = fitting.load_means(means_init, options.n_components, points.n_features) \
         if means_init else None
@@ -112,7 +113,7 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
                                     means_init=means, on_iteration=on_iteration,
                                     standardize=standardize,
                                     on_finding=show.finding_warner(term, points),
-                                    inputs=read.inputs())
+                                    inputs=read.inputs(), start_model=start_model)
     show.events(term, fitted)
     with show.working(term, "writing the outputs"):
         fitting.write_outputs(fitted, outputs,
