@@ -220,3 +220,32 @@ def test_a_head_that_cannot_tell_the_rows_is_fitted_again(tmp_path: Path) -> Non
     assert invoke_in(tmp_path, *args, "--skip-existing", "--header").exit_code == 0
     assert _status(tmp_path)[0] == "ok"
     assert json.loads((tmp_path / "out" / "h" / "model.json").read_text())["n_samples"] == 40
+
+
+def test_the_digest_recorded_is_of_the_file_as_it_was_read(tmp_path: Path) -> None:
+    """A weights file replaced while the fit runs (or before a selection's best is asked
+    for) is recorded as it was when read, so that --skip-existing later sees the change."""
+    import hashlib
+
+    import emgmm_cli
+    from emgmm_cli.io.model import DIGESTS_FIELD
+
+    rng = np.random.default_rng(2)
+    x = np.r_[rng.normal(size=(20, 2)), rng.normal(size=(20, 2)) + 4.0]
+    weights = tmp_path / "w.csv"
+    np.savetxt(weights, rng.uniform(0.5, 2.0, 40))
+    read = hashlib.sha256(weights.read_bytes()).hexdigest()
+
+    def replace(*_: object) -> None:
+        weights.write_text("1\n" * 40)
+
+    by_file = emgmm_cli.ReadOptions(sample_weights=str(weights))
+    fit = emgmm_cli.fit(x, 2, seed=0, read=by_file, on_iteration=replace, max_iter=3)
+    now = hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert fit.document[DIGESTS_FIELD]["sample_weights"] == read != now
+    np.savetxt(weights, rng.uniform(0.5, 2.0, 40))
+    read = hashlib.sha256(weights.read_bytes()).hexdigest()
+    selected = emgmm_cli.select(x, [1, 2], "VVV", seed=0, read=by_file)
+    replace()
+    assert selected.best is not None
+    assert selected.best.document[DIGESTS_FIELD]["sample_weights"] == read

@@ -340,17 +340,20 @@ def file_digests(values: dict[str, Any]) -> dict[str, str]:
 
 
 def fitted(points: Points, data: Dataset, result: FitResult,
-           prepared: Prepared | None = None, inputs: dict[str, Any] | None = None) -> Fitted:
+           prepared: Prepared | None = None, inputs: dict[str, Any] | None = None,
+           digests: dict[str, str] | None = None) -> Fitted:
     """A fit of points (run on data: prepared's points) with its model document; with a
     transform, result's log-likelihoods must already be the data's (data_result).
     inputs: what the rows brought besides their points (ReadOptions.inputs), recorded
-    with the options, and the files among them and the options digested."""
+    with the options; digests: file_digests of the files among them and the options,
+    taken when the run started (taken now where not given)."""
+    if digests is None:
+        digests = file_digests({**result.options.to_dict(), **(inputs or {})})
     transform = None if prepared is None else prepared.transform
     doc = model_document(result, feature_names=points.column_names, source=points.source,
                          dtype=np.dtype(data.dtype).name,
                          transform=None if transform is None else transform.to_dict(),
-                         inputs=inputs,
-                         digests=file_digests({**result.options.to_dict(), **(inputs or {})}))
+                         inputs=inputs, digests=digests)
     if points.dropped is not None:  # rows left out for a missing value (--missing drop)
         doc["n_dropped"] = int(points.dropped.sum())
     missing = row_missing(data)
@@ -377,9 +380,12 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     Every iteration raises the stop a signal asked for (interrupts.polling).
     start_model: the model options.init_model names, as the caller read it (once: a file
     replaced meanwhile must not give another model to each step); read here if not given.
+    The files read beside the data are digested now, as they were read, not once the fit
+    is over (a file replaced meanwhile would be recorded as what was fitted).
     """
     options = seeded(options)
     options.validate()  # before the data: an option's own error, not another's
+    digests = file_digests({**options.to_dict(), **(inputs or {})})
     start = None
     if options.init_model is not None:
         model = start_model or load_model(options.init_model)
@@ -402,7 +408,7 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
         raise
     if prepared.transform is not None:
         result = prepared.transform.data_result(result, data)
-    return fitted(points, data, result, prepared, inputs)
+    return fitted(points, data, result, prepared, inputs, digests)
 
 
 def read_fit_data(path: str, read: ReadOptions, init_model: LoadedModel | None,

@@ -49,8 +49,8 @@ from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import OutputSet, write_json, write_table
 from .data import as_points, dataset, rows_dataset
 from .errors import UsageProblem
-from .fitting import (FindingCallback, Fitted, api_inputs, check_flags, check_outputs, fitted,
-                      fresh_seed, options_of)
+from .fitting import (FindingCallback, Fitted, api_inputs, check_flags, check_outputs,
+                      file_digests, fitted, fresh_seed, options_of)
 from .prepare import Prepared, prepare
 from .requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELLS,
                        AUTO_JOBS_ROWS, ReadOptions, SelectGrid)
@@ -77,6 +77,8 @@ class Selected:
     prepared: Prepared = field(repr=False)
     #: what the rows brought besides their points (ReadOptions.inputs), for the model
     inputs: dict[str, Any] | None = None
+    #: file_digests of the files read beside the data, taken when the selection started
+    digests: dict[str, str] | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         """One line: the grid and the chosen cell (the dataclass's own repr holds every
@@ -98,7 +100,8 @@ class Selected:
         if cell is None or cell.result is None:
             return None
         data = self.data.for_model(cell.cell.n_components, cell.cell.covariance_type)
-        return fitted(self.points, data, cell.result, self.prepared, self.inputs)
+        return fitted(self.points, data, cell.result, self.prepared, self.inputs,
+                      self.digests)
 
     def rows(self) -> list[dict[str, Any]]:
         """One plain record per cell, in grid order (the table's content)."""
@@ -309,6 +312,7 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
     brought besides their points (ReadOptions.inputs), for the chosen cell's model.
     """
     seed = fresh_seed() if seed is None else seed
+    digests = file_digests({**template.to_dict(), **(inputs or {})})  # as read, not later
     prepared = prepare(points, reg_covar=template.reg_covar, standardize=standardize,
                        n_threads=n_threads)
     if on_finding is not None:
@@ -339,7 +343,7 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
         for cell in selection.cells:
             if cell.result is not None:
                 cell.result = prepared.transform.data_result(cell.result, data)
-    return Selected(selection, seed, template, points, data, prepared, inputs)
+    return Selected(selection, seed, template, points, data, prepared, inputs, digests)
 
 
 def no_choice_counts(selected: Selected) -> str:
