@@ -780,18 +780,24 @@ def _cells(name: str, path: Path, ref: dict[tuple[str, int], float], plain: bool
     return "\n".join(rows)
 
 
-def provenance(argv: list[str], use_r: bool) -> str:
+def source_state() -> str:
+    """The commit of the code measured, and whether emgmm_cli differs from it: read when
+    the run starts (the code is imported then), not when it ends."""
+    git = ["git", "-C", str(ROOT)]
+    commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    if subprocess.run(git + ["diff", "--quiet", "HEAD", "--", "emgmm_cli"]).returncode:
+        commit += " with uncommitted changes to emgmm_cli"
+    return commit
+
+
+def provenance(argv: list[str], use_r: bool, commit: str) -> str:
     import sklearn
 
     r_version = ""
     if use_r:
         meta = mclust_meta()
         r_version = f", {meta['R']}, mclust {meta['mclust']}"
-    git = ["git", "-C", str(ROOT)]
-    commit = subprocess.run(git + ["rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
-    if subprocess.run(git + ["diff", "--quiet", "HEAD", "--", "emgmm_cli"]).returncode:
-        commit += " with uncommitted changes to emgmm_cli"
     return (f"<sub>`python benchmarks/optima.py {' '.join(argv)}`, "
             f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, commit "
             f"{commit}, {platform.machine()} with {os.cpu_count()} cores, Python "
@@ -834,6 +840,7 @@ def main() -> None:
     args = parser.parse_args()
     only = None if args.datasets is None else [d.strip().lower() for d in
                                                args.datasets.split(",")]
+    commit = source_state()
     use_r = r_available()
     if not use_r:
         print("R with mclust is not installed: mclust's cached cells are used, its "
@@ -844,7 +851,7 @@ def main() -> None:
                                         (args.refresh_sklearn, args.refresh_mclust))
     if args.only in (None, "speed"):
         sections[SPEED_TITLE] = speed(args.repeats, use_r, only, not args.no_plain)
-    stamp = provenance(sys.argv[1:], use_r)
+    stamp = provenance(sys.argv[1:], use_r, commit)
     sections = {title: f"{title}\n\n{body}\n\n{stamp}" for title, body in sections.items()}
     out = Path(args.out)
     text = merged(out.read_text(encoding="utf-8") if out.is_file() else "", sections)
