@@ -522,3 +522,33 @@ def test_a_yes_or_no_argument_takes_only_true_or_false(tmp_path: Path, value: An
         assert str(wrong.value) == f"{name} must be True or False, not {value!r}"
     labelled = emgmm_cli.predict(model, x, proba=np.bool_(True))  # type: ignore[arg-type]
     assert labelled.shape == (60, 2)
+
+
+def test_weights_and_known_labels_given_as_paths_are_read_as_the_command_reads_them(
+        tmp_path: Path, x: np.ndarray) -> None:
+    """sample_weights and known_labels as a path (str or Path): that file, as
+    --sample-weights and --known-labels read it and the model records it; not a column
+    of strings ("weight 'w.csv' of row 0 is not a number")."""
+    w = np.linspace(0.5, 2.0, len(x))
+    known = np.full(len(x), -1)
+    known[:3] = 1
+    np.savetxt(tmp_path / "w.csv", w)
+    np.savetxt(tmp_path / "k.csv", known, fmt="%d")
+    by_array = emgmm_cli.fit(x, 2, seed=0, sample_weights=w, known_labels=known)
+    by_path = emgmm_cli.fit(x, 2, seed=0, sample_weights=str(tmp_path / "w.csv"),
+                            known_labels=tmp_path / "k.csv")
+    assert by_path.log_likelihood == by_array.log_likelihood
+    assert by_path.document["options"]["sample_weights"] == str(tmp_path / "w.csv")
+    assert set(by_path.document["input_sha256"]) == {"sample_weights", "known_labels"}
+    selected = emgmm_cli.select(x, [2], "VVV", seed=0, sample_weights=tmp_path / "w.csv")
+    assert selected.best is not None
+    model = tmp_path / "m.json"
+    model.write_text(json.dumps(by_path.document))
+    scores = emgmm_cli.score(str(model), x, sample_weights=tmp_path / "w.csv")
+    assert scores.log_likelihood == emgmm_cli.score(str(model), x,
+                                                    sample_weights=w).log_likelihood
+    labels = emgmm_cli.predict(str(model), x, known_labels=str(tmp_path / "k.csv"))
+    assert (labels[:3] == 1).all()
+    with pytest.raises(emgmm_cli.UsageProblem, match="once"):
+        emgmm_cli.fit(x, 2, sample_weights=tmp_path / "w.csv",
+                      read=emgmm_cli.ReadOptions(sample_weights=str(tmp_path / "w.csv")))

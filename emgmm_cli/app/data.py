@@ -456,6 +456,27 @@ def api_read_options(read: Any, missing: str | None) -> ReadOptions:
     return read if missing is None else dataclasses.replace(read, missing=missing)
 
 
+def api_files(read: Any, sample_weights: Any, known_labels: Any) -> tuple[Any, Any, Any]:
+    """(read, sample_weights, known_labels) of a Python API call, where sample_weights or
+    known_labels given as a path (a str or os.PathLike) become that file in the read
+    options, as --sample-weights FILE and --known-labels FILE read it (and record it)."""
+    files = {name: os.fspath(value) for name, value in
+             (("sample_weights", sample_weights), ("known_labels", known_labels))
+             if isinstance(value, (str, os.PathLike))}
+    if not files:
+        return read, sample_weights, known_labels
+    read = api_read_options(read, None)
+    if "sample_weights" in files and read.weighted:
+        raise UsageProblem("give the sample weights once: sample_weights, or the "
+                           "weights_column or sample_weights of the read options")
+    if "known_labels" in files and (read.known_column or read.known_labels) is not None:
+        raise UsageProblem("give the known labels once: known_labels, or the known_column "
+                           "or known_labels of the read options")
+    return (dataclasses.replace(read, **files),
+            None if "sample_weights" in files else sample_weights,
+            None if "known_labels" in files else known_labels)
+
+
 def _chosen_columns(read: ReadOptions, names: list[str]) -> list[int]:
     """Where among names the columns read are (every one without read.columns), each a
     name or a 0-based index, as a file's header selects them (io.text.resolve_columns)."""

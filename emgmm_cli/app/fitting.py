@@ -40,7 +40,7 @@ from ..io.model import LoadedModel, load_model, model_document
 from ..io.readers import Points, read_points
 from ..io.writers import (OutputSet, check_targets, is_stdout, made_dir, stream_table, write_json,
                           write_table)
-from .data import api_read_options, as_points, dataset, known_components, load
+from .data import api_files, api_read_options, as_points, dataset, known_components, load
 from .errors import UsageProblem
 from .modeldata import model_points, read_data
 from .prepare import Prepared, Standardize, prepare
@@ -676,11 +676,12 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     to unit variance (see app.prepare; the parameters are then of those columns,
     Fitted.transform maps them);
     sample_weights: N weights >= 0, a row of weight w counting as the row given w times
-    (or read.weights_column, a column of the data; BIC then takes their sum as n);
+    (or a path: a file of them, as --sample-weights; or read.weights_column, a column of
+    the data; BIC then takes their sum as n);
     init_model: a model file EM continues from (n_components and covariance_type are
     then the model's); freeze: the parameters kept fixed ("weights,means");
-    known_labels: N known components (-1 where unknown): semi-supervised EM, in which
-    those rows keep their component; missing: "error" (the default) or "drop" (rows
+    known_labels: N known components (-1 where unknown; or a path: a file of them, as
+    --known-labels): semi-supervised EM, in which those rows keep their component; missing: "error" (the default) or "drop" (rows
     with a missing value are left out; their label is -1, their responsibilities NaN).
     Returns a Fitted: weights, means, covariances, labels, responsibilities, trace,
     log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
@@ -691,6 +692,7 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     if on_iteration is not None and not callable(on_iteration):  # not at the first pass
         raise TypeError(f"on_iteration must be a function, not {on_iteration!r}")
     check_flags(standardize=standardize)
+    read, sample_weights, known_labels = api_files(read, sample_weights, known_labels)
     fit_options = options_of(1 if n_components is None else n_components, options, "fit")
     model = None if fit_options.init_model is None else load_model(fit_options.init_model)
     if model is not None:  # the model's columns, as predict takes them

@@ -25,7 +25,7 @@ from ..io.model import LoadedModel, load_model
 from ..io.readers import Points
 from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
-from .data import dataset, known_components
+from .data import api_files, dataset, known_components
 from .errors import UsageProblem
 from .fitting import (FinalPass, Fitted, check_flags, final_pass, in_data_units,
                       stream_predictions)
@@ -215,9 +215,11 @@ def predict(model: Any, data: Any, *, proba: bool = False,
     """Labels (or with proba, the N x K responsibilities) of data under a model: a model
     file's path, a LoadedModel or a Fitted; data a path, an array or a DataFrame.
     missing "drop": a row with a missing value gets label -1 (NaN responsibilities).
-    known_labels: N components of the model, -1 where unknown (or read's known column
-    or file, as predict --known-column, --known-labels): those rows keep theirs."""
+    known_labels: N components of the model, -1 where unknown (or a path: a file of
+    them; or read's known column or file, as predict --known-column, --known-labels):
+    those rows keep theirs."""
     check_flags(proba=proba)
+    read, _, known_labels = api_files(read, None, known_labels)
     m = as_model(model)
     points = model_points(m.feature_names, m.params.n_features, data, read,
                           missing=missing, known_labels=known_labels)
@@ -244,6 +246,7 @@ def score(model: Any, data: Any, *, read: ReadOptions | None = None,
     missing "drop": a row with a missing value has log-density NaN and adds nothing.
     known_labels: as predict's, checked against the model (as score --known-labels);
     log-densities do not depend on them."""
+    read, sample_weights, known_labels = api_files(read, sample_weights, known_labels)
     m = as_model(model)
     points = model_points(m.feature_names, m.params.n_features, data, read, sample_weights,
                           missing, known_labels)

@@ -47,7 +47,7 @@ from ..io.errors import DataError
 from ..io.readers import Points
 from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import OutputSet, write_json, write_table
-from .data import as_points, dataset, rows_dataset
+from .data import api_files, as_points, dataset, rows_dataset
 from .errors import UsageProblem
 from .fitting import (FindingCallback, Fitted, api_inputs, check_flags, check_outputs,
                       file_digests, fitted, fresh_seed, options_of)
@@ -458,7 +458,8 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
     covariance_types: the families (every one mclust searches when none), a list or one
     string as -c takes them ("full", "VVV,EEE" or "all").  Returns a Selected: .cells,
     .rows(), .best (a Fitted, or None when every cell failed or ended degenerate).
-    sample_weights: N weights >= 0, a row of weight w counting as the row given w times;
+    sample_weights: N weights >= 0, a row of weight w counting as the row given w times
+    (or a path: a file of them, as fit's; known_labels likewise);
     missing: as fit's.  jobs: cells fitted at once in worker
     processes (0: one per core; "auto": as the command's default decides, see
     cell_workers).  The default here is 1, not the command's "auto": where worker
@@ -469,6 +470,7 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
         raise TypeError(f"components must be numbers of components to try, such as "
                         f"range(1, 10) or [2, 4], not {components!r}")
     check_flags(standardize=standardize)
+    read, sample_weights, known_labels = api_files(read, sample_weights, known_labels)
     # the seed checked as fit's; a cell has no start of its own (as `emgmm select`)
     template = options_of(1, {**options, "seed": seed}, "select",
                           not_here=("means_init", "init_model"))
