@@ -549,6 +549,28 @@ def test_a_npy_of_python_objects_is_named_so_over_the_memory_limit_too(tmp_path:
                                       "numbers); write it with numpy.save")
 
 
+def test_a_npy_read_into_memory_never_holds_the_file_as_stored(tmp_path: Path) -> None:
+    """A .npy read in float32, or cut to some columns, is converted block by block into
+    its result: the file's float64 values are never all in memory at once (they were
+    loaded whole and then converted: `emgmm fit big.npy --dtype float32` took more memory
+    than the float64 fit).  tracemalloc sees numpy's buffers."""
+    import tracemalloc
+
+    x = np.random.default_rng(0).normal(size=(600_000, 10))
+    np.save(tmp_path / "x.npy", x)
+    file_bytes = x.nbytes
+    for kwargs in ({"dtype": "float32"}, {"columns": ["7", "2"]}):
+        tracemalloc.start()
+        try:
+            got = read_points(str(tmp_path / "x.npy"), **kwargs).x
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        want = x.astype(np.float32) if "dtype" in kwargs else x[:, [7, 2]]
+        assert np.array_equal(got, want) and got.flags.c_contiguous
+        assert peak < file_bytes, (kwargs, peak, file_bytes)
+
+
 def test_npy_invalid_file(tmp_path: Path) -> None:
     path = put(tmp_path, "bad.npy", bytes(range(256)))
     assert read_error(path).message == ("is not a .npy file (it does not start as "

@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from .errors import DataError, open_error
-from .npyfile import NpyFile, nonfinite_error, read_npy_header
+from .npyfile import NpyFile, pass_rows, plain_npy, read_npy_header
 from .readers import Points, file_format, read_points
 from .text import (
     CHUNK_BYTES,
@@ -58,8 +58,6 @@ __all__ = [
 
 #: Written into every cache key: bump it when the cache layout or the parser changes.
 CACHE_FORMAT = 2
-#: Rows checked (or converted) per block when a large file is validated or cached.
-CHECK_BLOCK_BYTES = 8 << 20
 #: The smallest chunk of text parsed at a time while converting to the cache (by loadtxt;
 #: by pandas, see _chunk_bytes).
 MIN_CHUNK_BYTES, PANDAS_MIN_CHUNK_BYTES = 64, 1 << 20
@@ -137,18 +135,6 @@ def format_size(n: int) -> str:
 # --------------------------------------------------------------------------- .npy
 
 
-def _check_rows(source: str, names: list[str], npy: NpyFile, missing: bool = False) -> None:
-    """One pass over the file: every kept value must be finite in the target dtype (with
-    missing, not infinite: NaN are missing values)."""
-    rows = max(1, CHECK_BLOCK_BYTES // max(1, npy.row_bytes))
-    cols = list(npy.columns)
-    for start in range(0, npy.n_rows, rows):
-        raw = npy.read_raw(start, min(start + rows, npy.n_rows))
-        x = npy.convert(raw)
-        if bool(np.isinf(x).any()) if missing else not np.isfinite(x).all():
-            raise nonfinite_error(source, names, x, raw[:, cols], start, missing=missing)
-
-
 def open_npy_blocks(path: str, *, columns: Sequence[str] | None = None,
                     dtype: DTypeLike = np.float64, check: bool = True,
                     source: str | None = None, missing: bool = False
@@ -159,16 +145,10 @@ def open_npy_blocks(path: str, *, columns: Sequence[str] | None = None,
     Returns None where the file is not a plain numeric 1-D or 2-D array with rows, in C or
     Fortran order (read_points then reads it, or says what is wrong with it).
     """
-    info = read_npy_header(path)
+    info = plain_npy(path)
     if info is None:
         return None
-    shape, fortran, file_dtype, offset = info
-    if file_dtype.kind not in "biuf" or file_dtype.hasobject or len(shape) not in (1, 2):
-        return None
-    n_rows = shape[0]
-    n_cols = shape[1] if len(shape) == 2 else 1
-    if n_rows == 0 or n_cols == 0:
-        return None
+    n_rows, n_cols, fortran, file_dtype, offset = info
     if os.path.getsize(path) < offset + n_rows * n_cols * file_dtype.itemsize:
         raise DataError(path, f"the file is shorter than its header says ({n_rows} x {n_cols} "
                               f"{file_dtype}); was it truncated?")
@@ -179,7 +159,7 @@ def open_npy_blocks(path: str, *, columns: Sequence[str] | None = None,
     npy = NpyFile(path, offset, n_rows, n_cols, file_dtype, tuple(sel), np.dtype(dtype),
                   fortran=fortran)
     if check:
-        _check_rows(name, names, npy, missing)
+        pass_rows(name, names, npy, missing)
     return Points(npy, names, name)
 
 

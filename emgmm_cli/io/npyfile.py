@@ -28,7 +28,10 @@ from numpy.typing import NDArray
 
 from .errors import MISSING_REMEDIES, DataError, changed_error, file_version
 
-__all__ = ["NpyFile", "nonfinite_error", "read_npy_header"]
+__all__ = ["NpyFile", "nonfinite_error", "pass_rows", "plain_npy", "read_npy_header"]
+
+#: Bytes of rows read at a time by a pass over a whole file (pass_rows).
+PASS_BLOCK_BYTES = 8 << 20
 
 _MISSING_HINT = "missing or infinite values must be removed or imputed first"
 
@@ -50,6 +53,22 @@ def read_npy_header(path: str) -> tuple[tuple[int, ...], bool, np.dtype, int] | 
     except (OSError, ValueError, EOFError, SyntaxError):
         return None
     return tuple(shape), bool(fortran), np.dtype(dtype), offset
+
+
+def plain_npy(path: str) -> tuple[int, int, bool, np.dtype, int] | None:
+    """(rows, columns, fortran order, dtype, data offset) of a .npy file that holds a plain
+    numeric 1-D (one column) or 2-D array with rows and columns; None otherwise (whether
+    the file is as long as its header says is the caller's to check)."""
+    info = read_npy_header(path)
+    if info is None:
+        return None
+    shape, fortran, file_dtype, offset = info
+    if file_dtype.kind not in "biuf" or file_dtype.hasobject or len(shape) not in (1, 2):
+        return None
+    n_rows, n_cols = shape[0], (shape[1] if len(shape) == 2 else 1)
+    if n_rows == 0 or n_cols == 0:
+        return None
+    return n_rows, n_cols, fortran, file_dtype, offset
 
 
 def nonfinite_error(
@@ -208,3 +227,24 @@ class NpyFile:
             out[lo:hi] = block[rows[lo:hi] - first]
             lo = hi
         return out
+
+
+def pass_rows(source: str, names: list[str], npy: NpyFile, missing: bool = False, *,
+              keep: bool = False) -> NDArray[np.floating] | None:
+    """One pass over the file, block by block: every kept value must be finite in npy's
+    dtype (with missing, not infinite: NaN are missing values), else the DataError naming
+    the first that is not.  keep: also return the kept values, in one C-ordered array
+    allocated once and filled a block at a time (the peak memory is that array and one
+    block, never the file as stored besides)."""
+    rows = max(1, PASS_BLOCK_BYTES // max(1, npy.row_bytes))
+    cols = list(npy.columns)
+    out = np.empty(npy.shape, dtype=npy.dtype) if keep else None
+    for start in range(0, npy.n_rows, rows):
+        raw = npy.read_raw(start, min(start + rows, npy.n_rows))
+        x = npy.convert(raw)
+        if bool(np.isinf(x).any()) if missing else not np.isfinite(x).all():
+            raise nonfinite_error(source, names, x, raw[:, cols], start, missing=missing)
+        if out is not None:
+            out[start : start + len(x)] = x
+        del raw, x  # before the next block is read: one block in memory at a time
+    return out

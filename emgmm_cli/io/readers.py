@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from .errors import DataError, open_error, printable, reason
-from .npyfile import NpyFile, nonfinite_error
+from .npyfile import NpyFile, nonfinite_error, pass_rows, plain_npy
 from .text import (
     NPY_MAGIC,
     STDIN_NAME,
@@ -406,6 +406,10 @@ def _load_npy(src: Input, mmap: bool) -> np.ndarray:
 
 def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
               mmap: bool, missing: bool = False) -> Points[NDArray[np.floating]]:
+    if not mmap and src.path is not None:
+        points = _npy_by_blocks(src.path, src.name, columns, dt, missing)
+        if points is not None:
+            return points
     arr = _load_npy(src, mmap)
     all_names = [str(j) for j in range(arr.shape[1])]
     sel = resolve_columns(columns, all_names, src.name)
@@ -420,6 +424,29 @@ def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
     if _nonfinite(x, missing):
         raise nonfinite_error(src.name, names, x, raw, 0, missing=missing)
     return Points(x, names, src.name)
+
+
+def _npy_by_blocks(path: str, name: str, columns: Sequence[str] | None, dt: np.dtype,
+                   missing: bool) -> Points[NDArray[np.floating]] | None:
+    """A plain .npy file read into memory block by block: only the selected columns, in
+    dt, are ever held whole (never the file as stored besides).  None where the file is
+    not one (_load_npy then reads it, or says what is wrong)."""
+    info = plain_npy(path)
+    if info is None:
+        return None
+    n_rows, n_cols, fortran, file_dtype, offset = info
+    if os.path.getsize(path) < offset + n_rows * n_cols * file_dtype.itemsize:
+        return None
+    all_names = [str(j) for j in range(n_cols)]
+    sel = resolve_columns(columns, all_names, name)
+    names = [all_names[j] for j in sel]
+    npy = NpyFile(path, offset, n_rows, n_cols, file_dtype, tuple(sel), dt, fortran=fortran)
+    try:
+        x = pass_rows(name, names, npy, missing, keep=True)
+    finally:
+        npy.close()
+    assert x is not None
+    return Points(x, names, name)
 
 
 def _checked_map(name: str, arr: np.memmap, sel: list[int], names: list[str],
