@@ -571,6 +571,33 @@ def test_a_npy_read_into_memory_never_holds_the_file_as_stored(tmp_path: Path) -
         assert peak < file_bytes, (kwargs, peak, file_bytes)
 
 
+def test_a_npy_on_standard_input_is_read_into_its_array_block_by_block(tmp_path: Path
+                                                                         ) -> None:
+    """.npy bytes on stdin fill the array as they come: the stream's bytes were held whole
+    twice besides the array (`emgmm fit - < big.npy`: 3x the file; large-data.md says
+    standard input is never held twice)."""
+    import tracemalloc
+
+    x = np.random.default_rng(1).normal(size=(600_000, 10))
+    np.save(tmp_path / "x.npy", x)
+    with open(tmp_path / "x.npy", "rb") as stream:
+        tracemalloc.start()
+        try:
+            got = read_points("-", stdin=stream).x
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert np.array_equal(got, x) and got.flags.c_contiguous
+    assert peak < 2 * x.nbytes, (peak, x.nbytes)
+    np.save(tmp_path / "f.npy", np.asfortranarray(x[:5, :3]))
+    with open(tmp_path / "f.npy", "rb") as stream:
+        assert np.array_equal(read_points("-", stdin=stream).x, x[:5, :3])
+    with open(tmp_path / "x.npy", "rb") as whole:
+        cut = whole.read(10_000)
+    with pytest.raises(DataError, match="not a valid .npy file"):
+        read_points("-", stdin=io.BytesIO(cut))
+
+
 def test_npy_invalid_file(tmp_path: Path) -> None:
     path = put(tmp_path, "bad.npy", bytes(range(256)))
     assert read_error(path).message == ("is not a .npy file (it does not start as "

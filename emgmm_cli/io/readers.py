@@ -35,10 +35,11 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from .errors import DataError, open_error, printable, reason
-from .npyfile import NpyFile, nonfinite_error, pass_rows, plain_npy
+from .npyfile import PASS_BLOCK_BYTES, NpyFile, nonfinite_error, pass_rows, plain_npy
 from .text import (
     NPY_MAGIC,
     STDIN_NAME,
+    ByteReader,
     Input,
     not_npy_error,
     open_input,
@@ -370,7 +371,7 @@ def _load_npy(src: Input, mmap: bool) -> np.ndarray:
         if src.path is not None:
             loaded = np.load(src.path, mmap_mode="r" if mmap else None, allow_pickle=False)
         else:
-            loaded = np.load(io.BytesIO(src.reader.read()), allow_pickle=False)
+            loaded = _npy_from_stream(src.reader, head)
     except OSError as exc:
         if isinstance(exc, (PermissionError, FileNotFoundError, IsADirectoryError)):
             raise open_error(src.name, exc) from exc
@@ -402,6 +403,29 @@ def _load_npy(src: Input, mmap: bool) -> np.ndarray:
     if arr.shape[1] == 0:
         raise DataError(src.name, f"the array has no columns (shape {arr.shape})")
     return arr
+
+
+def _npy_from_stream(reader: ByteReader, head: bytes) -> object:
+    """The array of .npy bytes on a stream, read into it a block at a time (the stream's
+    bytes are never held whole besides it).  Errors as np.load raises them; a version of
+    the format other than 1.0 and 2.0 goes to np.load whole."""
+    fmt = np.lib.format
+    if not head.startswith(NPY_MAGIC) or head[6:8] not in (b"\x01\x00", b"\x02\x00"):
+        return np.load(io.BytesIO(reader.read()), allow_pickle=False)
+    version = fmt.read_magic(reader)
+    read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, fortran, dtype = read_header(reader)
+    if dtype.hasobject:
+        raise ValueError("Object arrays cannot be loaded when allow_pickle=False")
+    arr = np.empty(shape[::-1] if fortran else shape, dtype=dtype)
+    flat = arr.reshape(-1).view(np.uint8)
+    for start in range(0, flat.size, PASS_BLOCK_BYTES):
+        block = reader.read(min(PASS_BLOCK_BYTES, flat.size - start))
+        if len(block) < min(PASS_BLOCK_BYTES, flat.size - start):
+            raise EOFError(f"the data end early: {flat.size} bytes expected, "
+                           f"{start + len(block)} read")
+        flat[start : start + len(block)] = np.frombuffer(block, dtype=np.uint8)
+    return arr.T if fortran else arr
 
 
 def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
