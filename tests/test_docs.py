@@ -299,7 +299,8 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.cli.main import COMMANDS
     from emgmm_cli.engine.em import (COLLAPSE_MASS, DEGENERATE_RATIO, DEGENERATE_ULPS,
                                      WATCH_EVERY, WATCH_LOOKS)
-    from emgmm_cli.engine.hc import HC_ALPHA, HC_BETA, HC_MAX_ROWS, REMERGED
+    from emgmm_cli.engine.hc import (HC_ALPHA, HC_BETA, HC_BYTES, HC_MAX_ROWS, REMERGED,
+                                     hc_rows)
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
     from emgmm_cli.engine import families, splitmerge
     from emgmm_cli.engine.fitting import STACKED_ROWS
@@ -358,6 +359,9 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"above {SEED_SAMPLE_ROWS:,} rows"),
         ("docs/numerics.md", f"at most {HC_MAX_ROWS} rows"),
         ("docs/numerics.md", f"subsample of {HC_MAX_ROWS} rows"),
+        ("docs/numerics.md", f"within {HC_BYTES >> 20} MiB: {hc_rows(5000, 89)} rows of up "
+                             f"to 89 columns, {hc_rows(5000, 150)} of 150, "
+                             f"{hc_rows(5000, 400)} of 400 or more"),
         ("docs/numerics.md", f"restarts ({fit['n_init']} by default)"),
         ("docs/numerics.md", f"makes min({SCREEN_MAX}, {SCREEN_PER_RUN}R) candidate starts"),
         ("docs/numerics.md", f"With `--n-init R` of {splitmerge.FROM_RUNS} or more"),

@@ -123,3 +123,26 @@ def test_a_pickled_tree_makes_its_own_cuts() -> None:
     again = copy.partition(3)
     np.testing.assert_array_equal(again, kept)
     assert not again.flags.writeable and again is not kept
+
+
+def test_wide_data_are_clustered_on_the_rows_whose_scatters_fit_the_budget() -> None:
+    """The groups' packed scatter matrices take m d (d + 1) / 2 numbers: on 800 rows of 300
+    columns that is 289 MB, so the hierarchy runs on the hc_rows that keep them within
+    HC_BYTES (m rows span m - 1 directions: 256 rows), and its peak stays near that;
+    narrow data keep all HC_MAX_ROWS rows."""
+    import tracemalloc
+
+    from emgmm_cli.engine.dataset import InMemoryRows
+    from emgmm_cli.engine.hc import HC_BYTES, HC_MAX_ROWS, build_hc_tree, hc_rows
+
+    assert hc_rows(5000, 89) == HC_MAX_ROWS and hc_rows(300, 2) == 300
+    x = np.random.default_rng(0).normal(size=(800, 300))
+    tracemalloc.start()
+    try:
+        tree = build_hc_tree(InMemoryRows(x), np.random.default_rng(1))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert tree.n_rows == hc_rows(800, 300) == 256
+    assert tree.rows is not None and len(np.unique(tree.rows)) == 256
+    assert peak < 2 * HC_BYTES

@@ -41,9 +41,11 @@ determinant is needed a score is the same number to the last bit; elsewhere it d
 from one computed by LAPACK by rounding only.
 
 The agglomeration needs O(m^2) memory and about m^2 pair scores (each O(d) to O(d^3)) for
-m rows, so it runs on at most HC_MAX_ROWS rows (mclust's default ``subset``): a larger
-dataset is clustered on a random subsample of that many rows, and the starting parameters
-are estimated from the subsample's partition.
+m rows, so it runs on at most HC_MAX_ROWS rows (mclust's default ``subset``), and the
+groups' packed scatters m d (d + 1) / 2 more numbers, so on wide data on fewer (hc_rows:
+as many as keep those within HC_BYTES): a larger dataset is clustered on a random
+subsample of that many rows, and the starting parameters are estimated from the
+subsample's partition.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ Array = NDArray[np.floating]
 
 #: Most rows the agglomeration runs on (mclust.options("subset") is 2000 too).
 HC_MAX_ROWS = 2000
+#: Most bytes the groups' packed scatter matrices take (hc_rows): m rows of D columns
+#: hold m d' (d' + 1) / 2 numbers, d' = min(D, m - 1); 2000 rows of up to 89 columns fit.
+HC_BYTES = 64 << 20
 #: Fraley's (1998) regularisation constants of the VVV criterion (mclust's defaults).
 HC_ALPHA = 1.0
 HC_BETA = 1.0
@@ -456,13 +461,30 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
                   n_rows=m)
 
 
+def hc_rows(n: int, d: int, max_rows: int = HC_MAX_ROWS) -> int:
+    """How many of n rows of d columns the agglomeration runs on: at most max_rows, and
+    no more than keep its groups' packed scatter matrices within HC_BYTES (m rows span
+    at most m - 1 directions once centred, so wide data take some hundreds of rows)."""
+
+    def packed_bytes(m: int) -> int:
+        rank = max(1, min(d, m - 1))
+        return 8 * m * rank * (rank + 1) // 2
+
+    lo, hi = min(n, 2), min(n, max_rows)
+    while lo < hi:  # the most rows whose scatters fit (packed_bytes grows with m)
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if packed_bytes(mid) <= HC_BYTES else (lo, mid - 1)
+    return lo
+
+
 def build_hc_tree(data: Dataset, rng: np.random.Generator, *,
                   max_rows: int = HC_MAX_ROWS) -> HcTree:
-    """The complete tree of a dataset: all rows, or a random max_rows of them."""
+    """The complete tree of a dataset: all rows, or a random hc_rows of them."""
     n = data.n_samples
-    if n <= max_rows:
+    m = hc_rows(n, data.n_features, max_rows)
+    if n <= m:
         return hc_tree(data.take(np.arange(n)))
-    rows = np.sort(rng.choice(n, size=max_rows, replace=False)).astype(np.intp)
+    rows = np.sort(rng.choice(n, size=m, replace=False)).astype(np.intp)
     return hc_tree(data.take(rows), rows=rows)
 
 
@@ -615,7 +637,7 @@ HC_STREAM = 0xC1
 
 def seeded_hc_tree(data: Dataset, seed: int | None) -> HcTree | None:
     """The hierarchy a fit or a selection with this seed cuts: built from the whole data
-    or (over HC_MAX_ROWS rows) a subsample drawn from the seed's own stream; None where
+    or (over hc_rows rows) a subsample drawn from the seed's own stream; None where
     there is none to build (fewer than two rows, or rows with missing coordinates)."""
     if data.n_samples < 2 or row_missing(data) is not None:
         return None

@@ -83,7 +83,8 @@ def cell_seed(seed: int, cell: Cell) -> int:
     """The seed of a cell's fit: a function of the run's seed and the cell only.
 
     53 bits, so it is written exactly in the model file (`emgmm fit` with the cell's
-    options and this seed repeats the cell's fit on data up to HC_MAX_ROWS rows).
+    options and this seed repeats the cell's fit on data the hierarchy takes whole:
+    hc.hc_rows, at most HC_MAX_ROWS).
     """
     key = [int(seed), _CELL_STREAM, family(cell.covariance_type).seed_key, cell.n_components]
     state = np.random.SeedSequence(key).generate_state(1, dtype=np.uint64)[0]
@@ -206,7 +207,7 @@ def choose(results: Sequence[Scored], criterion: str = "bic") -> int | None:
 
 def hierarchy(data: Dataset, template: FitOptions, seed: int) -> HcTree | None:
     """The hierarchy every cell of an ``hc`` or ``auto`` selection cuts (None for other
-    inits): built once, from the whole data or (over HC_MAX_ROWS rows) a subsample drawn
+    inits): built once, from the whole data or (over hc.hc_rows rows) a subsample drawn
     from seed."""
     if template.init not in ("hc", vocab.AUTO):
         return None
