@@ -469,8 +469,18 @@ def text_delimiter(path: str, delimiter: str | None) -> tuple[str | None, bool]:
 
 
 def _strip_comment(line: str) -> str:
+    """line up to its first '#' outside double quotes: a quoted '#' is text, as numpy's
+    and pandas' parsers read it (a column "id #1")."""
     cut = line.find("#")
-    return line if cut < 0 else line[:cut]
+    if cut < 0 or '"' not in line[:cut]:
+        return line if cut < 0 else line[:cut]
+    quoted = False
+    for i, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "#" and not quoted:
+            return line[:i]
+    return line
 
 
 def _unquote(text: str) -> str:
