@@ -45,3 +45,19 @@ def test_a_quoted_hash_in_the_header_is_part_of_the_name(tmp_path: Path) -> None
     assert every.returncode == 0, every.stderr
     names = json.loads((tmp_path / "all.json").read_text(encoding="utf-8"))["feature_names"]
     assert names == ["a", "b #1", "c"]
+
+
+def test_with_rows_keeps_a_quoted_hash_and_the_columns_of_a_trailing_delimiter(
+        tmp_path: Path) -> None:
+    """--with-rows writes each input field back as it was: a quoted "x#1" whole (it was
+    cut to x), and the columns of rows that end with a delimiter in their places (each
+    value was written one column to the left, the last column empty)."""
+    x = two_blobs(5)
+    body = "".join(f'{a!r},{b!r},"id#{i}",\n' for i, (a, b) in enumerate(x.tolist()))
+    (tmp_path / "d.csv").write_text("x,y,id,\n" + body, encoding="utf-8")
+    done = shell("emgmm fit d.csv -k 2 --seed 0 --columns x,y --with-rows -o out.json",
+                 tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert [r["id"] for r in rows] == [f"id#{i}" for i in range(len(x))]
+    assert np.array_equal([[r["x"], r["y"]] for r in rows], x)

@@ -262,11 +262,12 @@ def read_columns(path: str, *, delimiter: str | None = None, header: bool | None
     import pandas as pd
 
     names = ([""] if layout.offset else []) + list(layout.names)
+    # every field by position (a trailing delimiter's empty field last, left out): the C
+    # parser, which reads a '#' inside quotes as text, as the points' parsers do
     frame = pd.read_csv(io.BytesIO(body), sep=layout.delim or r"\s+", header=None,
-                        names=names, dtype=str, keep_default_na=False, comment="#",
-                        skip_blank_lines=True, quotechar='"', engine="python",
-                        encoding="utf-8")
-    return {name: frame[name].to_numpy() for name in names}
+                        dtype=str, keep_default_na=False, comment="#", index_col=False,
+                        skip_blank_lines=True, quotechar='"', encoding="utf-8")
+    return {name: frame.iloc[:, j].to_numpy() for j, name in enumerate(names)}
 
 
 def column_names(path: str, *, delimiter: str | None = None, header: bool | None = None
