@@ -61,3 +61,38 @@ def test_with_rows_keeps_a_quoted_hash_and_the_columns_of_a_trailing_delimiter(
     rows = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
     assert [r["id"] for r in rows] == [f"id#{i}" for i in range(len(x))]
     assert np.array_equal([[r["x"], r["y"]] for r in rows], x)
+
+
+def test_csv_quotes_names_and_text_that_hold_a_hash(tmp_path: Path) -> None:
+    """A column named "id #" and a text value "a#1", written to CSV by --with-rows, are
+    quoted, so that emgmm (for which '#' starts a comment) reads its own output back
+    through a pipe, as pandas with comment='#' does.  Before, they were written bare: the
+    header was cut at '#' and the rows had more fields than it."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    x = two_blobs(10)
+    notes = [f"a#{i}" for i in range(len(x))]
+    pd.DataFrame({"x": x[:, 0], "y #": x[:, 1], "note": notes}).to_parquet(tmp_path / "d.parquet")
+    fit = "emgmm fit {} -k 2 --seed 0 --columns 'x,\"y #\"'"
+    done = shell(fit.format("d.parquet") + " --with-rows -o - | tee rows.csv | "
+                 + fit.format("-") + " > again.txt", tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = pd.read_csv(tmp_path / "rows.csv", comment="#")
+    assert list(rows.columns) == ["x", "y #", "note", "cluster"]
+    assert rows["note"].tolist() == notes
+    again = np.loadtxt(tmp_path / "again.txt", dtype=int)
+    assert np.array_equal(again, rows["cluster"].to_numpy())
+
+
+def test_csv_quotes_a_carriage_return(tmp_path: Path) -> None:
+    """csv.writer leaves a '\\r' in a field bare (its lines end at '\\n'), and a reader of
+    universal newlines, emgmm's own, ends the line there: such a field is quoted."""
+    import csv
+
+    from emgmm_cli.io import write_table
+
+    table = {"id #": ["a\rb", "c"], "v": [1.5, 2.0]}
+    write_table(str(tmp_path / "t.csv"), table)
+    with open(tmp_path / "t.csv", encoding="utf-8", newline="") as fh:
+        assert list(csv.reader(fh)) == [["id #", "v"], ["a\rb", "1.5"], ["c", "2"]]
+    assert (tmp_path / "t.csv").read_bytes().startswith(b'"id #",v\n"a\rb",1.5\n')

@@ -27,7 +27,7 @@ import functools
 import math
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, ClassVar
@@ -239,12 +239,21 @@ def _write_numbers(fh: IO[Any], arr: np.ndarray, delim: str, float_formats: list
         fh.write(text)
 
 
+def _cut_at(cell: str) -> bool:
+    """Whether a cell holds what csv.writer leaves unquoted but a reader would cut the
+    field at: '#' (a comment, for emgmm and for pandas' comment='#') or '\\r' (a line
+    break, for a reader of universal newlines)."""
+    return "#" in cell or "\r" in cell
+
+
 class Delimited(TableWriter):
     """Delimited text: a header row unless the table is a bare vector, then one line a row.
 
     A bare vector is one value a line, so that ``paste`` and ``sort | uniq -c`` work.
     Floats are written with DIGITS significant digits (or the layout's digits), NaN and
-    None as empty fields, booleans as "true"/"false".
+    None as empty fields, booleans as "true"/"false".  Names and text are quoted as
+    csv.writer quotes them, and also where they hold a '#' or a '\\r', which a reader of
+    comments, or of lines ended by '\\r', would cut there.
     """
 
     delimiter: ClassVar[str]
@@ -252,9 +261,23 @@ class Delimited(TableWriter):
     def _csv(self) -> Any:
         return csv.writer(self.fh, delimiter=self.delimiter, lineterminator="\n")
 
+    def _rows(self, rows: Iterable[Sequence[str]]) -> None:
+        """Write rows of cells: csv.writer's quoting, and quotes around a '#' or '\\r'."""
+        writer = self._csv()
+        for row in rows:
+            if any(map(_cut_at, row)):
+                self.fh.write(self.delimiter.join(map(self._quoted, row)) + "\n")
+            else:
+                writer.writerow(row)
+
+    def _quoted(self, cell: str) -> str:
+        if any(c in cell for c in (self.delimiter, '"', "#", "\n", "\r")):
+            return '"' + cell.replace('"', '""') + '"'
+        return cell
+
     def begin(self) -> None:
         if self.layout.names is not None:
-            self._csv().writerow(self.layout.names)
+            self._rows([self.layout.names])
 
     def write_block(self, block: Block) -> None:
         formats = _float_formats(self.layout, len(block.columns))
@@ -263,10 +286,13 @@ class Delimited(TableWriter):
         elif self.layout.names is None:  # bools or strings: one cell a line, as written
             self.fh.writelines(cell + "\n" for cell in _text_cells(block.columns[0]))
         else:
-            writer = self._csv()
             for start, stop in _row_chunks(block.n_rows, len(block.columns)):
-                writer.writerows(zip(*(_text_cells(c[start:stop], fmt)
-                                       for c, fmt in zip(block.columns, formats))))
+                cells = [_text_cells(c[start:stop], fmt)
+                         for c, fmt in zip(block.columns, formats)]
+                if any(_cut_at(cell) for column in cells for cell in column):
+                    self._rows(zip(*cells))
+                else:
+                    self._csv().writerows(zip(*cells))
 
 
 class Csv(Delimited):
