@@ -96,3 +96,26 @@ def test_csv_quotes_a_carriage_return(tmp_path: Path) -> None:
     with open(tmp_path / "t.csv", encoding="utf-8", newline="") as fh:
         assert list(csv.reader(fh)) == [["id #", "v"], ["a\rb", "1.5"], ["c", "2"]]
     assert (tmp_path / "t.csv").read_bytes().startswith(b'"id #",v\n"a\rb",1.5\n')
+
+
+def test_with_rows_to_csv_keeps_every_digit_of_a_binary_inputs_columns(
+        tmp_path: Path) -> None:
+    """--with-rows keeps every column as it was: a float column of a Parquet or .npy input
+    is written to CSV as the shortest text that reads back as it (a text input's columns
+    keep their own text).  Before, it got the 10 significant digits of results, and 50
+    times a quarter of a second apart came out as one value, 1733456789."""
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    x = two_blobs(25)
+    t = 1733456789.123456 + 0.25 * np.arange(len(x))
+    pd.DataFrame({"x": x[:, 0], "y": x[:, 1], "t": t}).to_parquet(tmp_path / "d.parquet")
+    np.save(tmp_path / "d.npy", x.astype(np.float32))
+    done = shell("emgmm fit d.parquet -k 2 --seed 0 --columns x,y --with-rows -o rows.csv "
+                 "&& emgmm fit d.npy -k 2 --seed 0 --with-rows -o rows32.tsv", tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = pd.read_csv(tmp_path / "rows.csv")
+    assert np.array_equal(rows["t"].to_numpy(), t)
+    assert np.array_equal(rows[["x", "y"]].to_numpy(), x)
+    rows32 = pd.read_csv(tmp_path / "rows32.tsv", sep="\t", dtype=np.float32)
+    assert np.array_equal(rows32[["0", "1"]].to_numpy(), x.astype(np.float32))
+    assert (tmp_path / "rows32.tsv").read_text(encoding="utf-8").count("e-0") == 0

@@ -58,6 +58,19 @@ def _as_numbers(column: NDArray[Any]) -> NDArray[Any]:
         return column
 
 
+def _as_text(column: NDArray[Any]) -> NDArray[Any]:
+    """A column of floats (of a binary input) as the shortest text of each value that
+    reads back as it (whole numbers without '.0', as %g writes them), as a text input's
+    own text is kept; other columns as they are.
+    Text output gives floats only DIGITS significant digits otherwise: times in seconds
+    since 1970 would lose their decimals."""
+    if column.dtype.kind != "f":
+        return column
+    values = column.tolist() if column.dtype == np.float64 else column
+    texts = ("" if v != v else str(v) for v in values)  # NaN: an empty field, as before
+    return np.array([t[:-2] if t.endswith(".0") else t for t in texts], dtype=object)
+
+
 def annotated(rows: dict[str, NDArray[Any]], labels: NDArray[np.int64], *, source: str,
               dest: str, resp: NDArray[np.floating] | None = None,
               log_density: NDArray[np.floating] | None = None) -> dict[str, Any]:
@@ -71,7 +84,8 @@ def annotated(rows: dict[str, NDArray[Any]], labels: NDArray[np.int64], *, sourc
         raise DataError(source, f"the rows read back ({sorted(lengths)[0]}) are not the "
                                 f"{n} rows fitted; --with-rows needs a plain table")
     numbers = format_for_path(dest) not in TEXT_AS_WRITTEN
-    table: dict[str, Any] = {name: _as_numbers(c) if numbers else c for name, c in rows.items()}
+    table: dict[str, Any] = {name: _as_numbers(c) if numbers else _as_text(c)
+                             for name, c in rows.items()}
     table[added_name(CLUSTER, table)] = labels
     if resp is not None:
         for j in range(resp.shape[1]):
