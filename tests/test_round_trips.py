@@ -47,6 +47,22 @@ def test_a_quoted_hash_in_the_header_is_part_of_the_name(tmp_path: Path) -> None
     assert names == ["a", "b #1", "c"]
 
 
+def test_a_header_field_that_starts_a_comment_is_said(tmp_path: Path) -> None:
+    """pandas writes a column named "#id" unquoted: '#' starts a comment there as
+    anywhere, so the name is not read, and a warning says why the header lost it; a
+    quoted name, or a comment after a space, draws none."""
+    rows = "".join(f"{a!r},{b!r},{i}\n" for i, (a, b) in enumerate(two_blobs().tolist()))
+    headers = {"cut.csv": "a,b,#id", "quoted.csv": 'a,b,"#id"', "noted.csv": "a,b,c  # units"}
+    for name, header in headers.items():
+        (tmp_path / name).write_text(header + "\n" + rows, encoding="utf-8")
+    said = {name: shell(f"emgmm fit {name} -k 2 --seed 0 -o /dev/null", tmp_path)
+            for name in headers}
+    assert all(done.returncode == 0 for done in said.values())
+    assert ("cut.csv: line 1: the header's text from '#' on is a comment, not column names "
+            "(#id); put a name that holds '#' in double quotes") in said["cut.csv"].stderr
+    assert "comment" not in said["quoted.csv"].stderr + said["noted.csv"].stderr
+
+
 def test_with_rows_keeps_a_quoted_hash_and_the_columns_of_a_trailing_delimiter(
         tmp_path: Path) -> None:
     """--with-rows writes each input field back as it was: a quoted "x#1" whole (it was

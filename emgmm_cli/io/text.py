@@ -752,8 +752,11 @@ def prologue(inp: Input, delim: str | None, sniff: bool, header: bool | None) ->
     inp.reader.skip(_after_lines(head, first_no))
     rows = _sample_rows(lines, delim, [second])
     layout = _with_header(inp.name, delim, first_no, first_fields, rows)
-    note = _undecodable_header(head[: _after_lines(head, first_no)], first_no)
-    layout = layout if note is None else replace(layout, notes=(*layout.notes, note))
+    header_bytes = head[_after_lines(head, first_no - 1): _after_lines(head, first_no)]
+    found = (_undecodable_header(head[: _after_lines(head, first_no)], first_no),
+             _header_comment(header_bytes.decode("utf-8", errors="replace"), delim,
+                             first_no))
+    layout = replace(layout, notes=(*layout.notes, *(n for n in found if n is not None)))
     return _with_decimal(layout, rows)
 
 
@@ -948,6 +951,19 @@ def _numbers_note(rows: list[Row]) -> str | None:
 def _whole(field: str) -> bool:
     value = _unquote(field)
     return _kind(value) == "number" and not any(c in value for c in ".,eEnN")
+
+
+def _header_comment(text: str, delim: str | None, line: int) -> str | None:
+    """A note when a field of the header starts a comment: a name after the delimiter
+    that begins with an unquoted '#' (`a,b,#id`, as pandas writes a column named "#id")
+    is not read as a name.  A comment after a space (`a,b  # units`) is one on purpose."""
+    kept = _strip_comment(text)
+    cut = text[len(kept):].strip()
+    if not cut or delim is None or not kept.endswith(delim):
+        return None
+    shown = cut if len(cut) <= 30 else cut[:27] + "..."
+    return (f"line {line}: the header's text from '#' on is a comment, not column names "
+            f"({shown}); put a name that holds '#' in double quotes")
 
 
 def _undecodable_header(data: bytes, line: int) -> str | None:
