@@ -135,3 +135,22 @@ def test_with_rows_to_csv_keeps_every_digit_of_a_binary_inputs_columns(
     rows32 = pd.read_csv(tmp_path / "rows32.tsv", sep="\t", dtype=np.float32)
     assert np.array_equal(rows32[["0", "1"]].to_numpy(), x.astype(np.float32))
     assert (tmp_path / "rows32.tsv").read_text(encoding="utf-8").count("e-0") == 0
+
+
+def test_json_tables_tell_an_infinite_log_density_from_a_missing_row(tmp_path: Path) -> None:
+    """score's table in JSON and JSON Lines: a point too far for a float64 density is
+    "-inf", a row --missing drop left out is null (both were null), as --json says it."""
+    (tmp_path / "d.csv").write_text("a,b\n" + "".join(
+        f"{a!r},{b!r}\n" for a, b in two_blobs().tolist()), encoding="utf-8")
+    (tmp_path / "far.csv").write_text("a,b\n0,1\n1e200,1e200\n,3\n", encoding="utf-8")
+    fit = shell("emgmm fit d.csv -k 2 --seed 0 --model m.json -o /dev/null", tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    for name in ("s.json", "s.jsonl"):
+        done = shell(f"emgmm score m.json far.csv --missing drop -o {name} --json", tmp_path)
+        assert done.returncode == 0, done.stderr
+        text = (tmp_path / name).read_text(encoding="utf-8")
+        rows = (json.loads(text) if name.endswith(".json")
+                else [json.loads(line) for line in text.splitlines()])
+        values = [next(iter(r.values())) if isinstance(r, dict) else r for r in rows]
+        assert isinstance(values[0], float) and values[1:] == ["-inf", None], values
+        assert json.loads(done.stdout)["n_infinite"] == 1

@@ -189,7 +189,7 @@ def test_nan_in_matrix_is_an_empty_field(tmp_path: Path) -> None:
     write_table(str(tmp_path / "m.csv"), x, column_names=["a", "b"])
     assert (tmp_path / "m.csv").read_text() == "a,b\n1,\ninf,2\n"
     write_table(str(tmp_path / "m.json"), x, column_names=["a", "b"])
-    assert json.loads((tmp_path / "m.json").read_text()) == [{"a": 1.0, "b": None}, {"a": None, "b": 2.0}]
+    assert json.loads((tmp_path / "m.json").read_text()) == [{"a": 1.0, "b": None}, {"a": "inf", "b": 2.0}]
 
 
 def test_table_with_strings(tmp_path: Path) -> None:
@@ -249,7 +249,7 @@ def test_write_json(tmp_path: Path) -> None:
     text = (tmp_path / "m.json").read_text()
     assert text.endswith("}\n") and '\n  "k": 3,' in text
     assert json.loads(text) == {
-        "k": 3, "weights": [0.5, 0.5], "bad": [None, None, 1.5], "ok": True, "nested": {"x": [1, 2]},
+        "k": 3, "weights": [0.5, 0.5], "bad": [None, "inf", 1.5], "ok": True, "nested": {"x": [1, 2]},
     }
 
 
@@ -563,7 +563,7 @@ def test_jsonl_labels_and_responsibilities(tmp_path: Path) -> None:
     write_table(str(tmp_path / "r.ndjson"), resp, column_names=["p0", "p1"])
     assert (tmp_path / "r.ndjson").read_text().splitlines()[0] == '{"p0": 0.25, "p1": 0.75}'
     assert _lines(tmp_path / "r.ndjson") == [
-        {"p0": 0.25, "p1": 0.75}, {"p0": 1 / 3, "p1": None}, {"p0": None, "p1": 0.5}]
+        {"p0": 0.25, "p1": 0.75}, {"p0": 1 / 3, "p1": None}, {"p0": "inf", "p1": 0.5}]
     write_table(str(tmp_path / "e.jsonl"), np.zeros(0, dtype=int))
     assert (tmp_path / "e.jsonl").read_text() == ""
     write_table(str(tmp_path / "s.jsonl"), np.array(["a, b", "c"]))

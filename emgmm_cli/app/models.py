@@ -158,13 +158,6 @@ def infinite_note(summary: dict[str, Any], result: FinalPass) -> str | None:
             "log-density -inf")
 
 
-def json_numbers(summary: dict[str, Any]) -> dict[str, Any]:
-    """The summary for JSON, whose numbers cannot be infinite: an infinite value is
-    written as the string "-inf" or "inf" rather than dropped to null."""
-    return {key: (("inf" if value > 0 else "-inf") if isinstance(value, float)
-                  and math.isinf(value) else value) for key, value in summary.items()}
-
-
 def write_scores(dest: str | None, result: FinalPass, flags: NDArray[np.int64] | None, *,
                  summary: dict[str, Any] | None) -> None:
     """The per-sample log-densities (and outlier flags) to dest, and the summary as JSON
@@ -176,7 +169,7 @@ def write_scores(dest: str | None, result: FinalPass, flags: NDArray[np.int64] |
                 columns["outlier"] = flags
             write_table(dest, columns, out=out)
         if summary is not None:
-            write_json("-", json_numbers(summary), out=out)
+            write_json("-", summary, out=out)
 
 
 def sample_points(model: Model, n: int, rng: np.random.Generator

@@ -394,9 +394,18 @@ def _numbers(col: np.ndarray) -> bool:
 # --------------------------------------------------------------------------- JSON
 
 
+def json_number(value: float) -> float | str | None:
+    """A float as JSON holds it: JSON has no NaN nor infinity, so NaN (a missing value)
+    is null and an infinity the string "inf" or "-inf" (a log-density below what a
+    float64 holds is not a missing one)."""
+    if math.isfinite(value):
+        return value
+    return None if math.isnan(value) else "inf" if value > 0 else "-inf"
+
+
 def jsonable(obj: Any) -> Any:
-    """obj as plain JSON values: numpy arrays and scalars made lists and numbers, NaN and
-    the infinities None, objects with to_dict() their dict.
+    """obj as plain JSON values: numpy arrays and scalars made lists and numbers (NaN and
+    the infinities as json_number writes them), objects with to_dict() their dict.
 
     numpy values are recognised by their tolist() method, not by type, so that this module
     does not import numpy.
@@ -406,7 +415,7 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, int):
         return int(obj)
     if isinstance(obj, float):
-        return float(obj) if math.isfinite(obj) else None
+        return json_number(float(obj))
     if isinstance(obj, Mapping):
         return {(k if isinstance(k, str) else str(jsonable(k))): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -421,12 +430,12 @@ def jsonable(obj: Any) -> Any:
 
 
 def _json_values(col: np.ndarray) -> list[Any]:
-    """Plain Python values of one column for JSON; NaN and infinities as None."""
+    """Plain Python values of one column for JSON; NaN and infinities as json_number."""
     values: list[Any] = col.tolist()
     if col.dtype.kind == "f":
         if all(map(math.isfinite, values)):
             return values
-        return [v if math.isfinite(v) else None for v in values]
+        return [json_number(v) for v in values]
     if col.dtype.kind == "O":
         return [jsonable(v) for v in values]
     return values
@@ -462,7 +471,8 @@ def _json_text(block: Block, names: Sequence[str] | None, sep: str) -> Iterator[
 class Json(TableWriter):
     """One JSON list: of values for a bare vector, else of objects {name: value}, one a line.
 
-    Floats are written as Python's repr, and NaN, None and the infinities as null.
+    Floats are written as Python's repr, NaN and None as null, the infinities as the
+    strings "inf" and "-inf" (json_number).
     """
 
     extensions = (".json",)

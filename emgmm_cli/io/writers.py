@@ -779,7 +779,8 @@ def write_text(path: str, text: str, *, out: OutputSet | None = None) -> None:
 def write_json(path: str, obj: Any, *, out: OutputSet | None = None) -> None:
     """Write obj as pretty JSON (indent 2, trailing newline), atomically or into out.
 
-    numpy arrays and scalars become lists and numbers; NaN and infinities become null;
+    numpy arrays and scalars become lists and numbers; NaN becomes null and infinities
+    the strings "inf" and "-inf" (formats.json_number);
     objects with a to_dict() method are written as its result.
     """
     import json  # imported here: most runs write no JSON
