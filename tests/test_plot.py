@@ -346,3 +346,43 @@ def test_a_text_picture_names_its_axes_and_data_at_80_columns(models: dict[str, 
     long_name.write_bytes(models["wide-data"].read_bytes())
     title = ok("plot", models["wide"], long_name, "--size", "40x12").stdout.splitlines()[0]
     assert title.strip() == "data_" * 7 + "dat…"
+
+
+def test_rows_with_missing_values_are_drawn_where_they_are_and_labelled_as_predict_does(
+        models: dict[str, Path], tmp_path: Path) -> None:
+    """With --missing em, plot drew a row with a missing value at a made-up place (the
+    column's mean in place of the value) and coloured it by that place, with no
+    uncertainty: `1.0,` was drawn at (1.0, mean of x1), `,` at the data's mean, both with
+    a label predict did not give them.  Now each row is labelled through its observed
+    values, as predict labels it, and a row is drawn only where the coordinates drawn
+    hold values; the title counts the rows left out."""
+    from emgmm_cli.app import models as use
+    from emgmm_cli.app.plotting import points_view
+    from emgmm_cli.app.requests import ReadOptions
+
+    rows = models["wide-data"].read_text().splitlines()
+    holes = {3: 2, 7: 0, 8: 1}  # data row: the column without a value
+    for row, column in holes.items():
+        fields = rows[row + 1].split(",")
+        fields[column] = ""
+        rows[row + 1] = ",".join(fields)
+    data = tmp_path / "holes.csv"
+    data.write_text("\n".join(rows) + "\n")
+    labels = np.array(ok("predict", models["wide"], data, "--missing", "em").stdout.split(),
+                      dtype=int)
+    loaded = use.load_model(str(models["wide"]))
+    points = use.read_data(loaded, str(data), ReadOptions(missing="em"), print, whole=True)
+    x = np.genfromtxt(data, delimiter=",", skip_header=1)
+    for dims, left_out in ((None, [3, 7, 8]), (("x0", "x3"), [7])):
+        view = points_view(loaded.params, points, model=str(models["wide"]), dims=dims)
+        drawn = np.setdiff1d(np.arange(len(x)), left_out)
+        np.testing.assert_array_equal(view.labels, labels[drawn])
+        if dims is not None:
+            np.testing.assert_array_equal(view.x, x[drawn][:, [0, 3]])
+        missing = "row" if len(left_out) == 1 else "rows"
+        assert view.title.endswith(f", {len(left_out)} {missing} with a missing value not "
+                                   "shown")
+    out = tmp_path / "holes.png"
+    ok("plot", models["wide"], data, "--missing", "em", "-o", out, "--size",
+       f"{SIZE[0]}x{SIZE[1]}")
+    check_image(out)

@@ -28,10 +28,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.dataset import Dataset, row_known
+from ..engine.missing import observed_rows, predict_rows
 from ..engine.params import MixtureParams
-from ..engine.stats import keep_known, predict_chunk
+from ..engine.stats import keep_known
 from ..io.readers import Points
 from ..io.writers import OutputSet
+from ..vocab import counted
 from .data import dataset, known_components
 from .errors import MissingExtra, UsageProblem
 
@@ -143,11 +145,14 @@ def mixture_view(params: MixtureParams, data: Dataset, feature_names: list[str],
     """What a picture of params over data shows: every row (evenly spaced rows of data
     over MAX_POINTS), on the chosen dims, the first two principal axes (D > 2) or as they
     are (D <= 2).  transform: where params are of standardized columns (data then holds
-    those columns too), the map back: the picture is drawn in the data's own units."""
+    those columns too), the map back: the picture is drawn in the data's own units.  Rows
+    with missing values (--missing em) are labelled by their observed coordinates, as
+    predict labels them, and left out of the picture where a coordinate drawn needs one."""
     n = data.n_samples
     rows = np.arange(n) if n <= MAX_POINTS else np.linspace(0, n - 1, MAX_POINTS).astype(np.intp)
-    x = np.asarray(data.take(rows), dtype=np.float64)
-    pred = predict_chunk(x, params)
+    raw = observed_rows(data)  # the rows as read, NaN where a value is missing
+    x = np.asarray((data if raw is None else raw).take(rows), dtype=np.float64)
+    pred = predict_rows(x, params)
     known = row_known(data)
     if known is not None:  # known rows in their own component, as the fit and predict say
         keep_known(pred, known[rows])
@@ -155,15 +160,22 @@ def mixture_view(params: MixtureParams, data: Dataset, feature_names: list[str],
     if transform is not None:  # x = center + scale z: the points, means and covariances
         x, means = transform.to_data(x), transform.to_data(means)
         full = full * np.outer(transform.scale, transform.scale)
-    basis, axes = _basis(x, feature_names, dims)
+    holes = np.isnan(x)
+    basis, axes = _basis(x[~holes.any(axis=1)], feature_names, dims)
     principal = dims is None and x.shape[1] > 2
-    centre = x.mean(axis=0) if principal else np.zeros(x.shape[1])
+    centre = x[~holes.any(axis=1)].mean(axis=0) if principal else np.zeros(x.shape[1])
+    # a row is drawn where every coordinate its projection reads holds a value
+    drawn = ~(holes.astype(np.float64) @ (basis != 0)).any(axis=1)
+    x = np.where(holes, 0.0, x)
     shown = "" if n == len(rows) else f", {len(rows)} of {n} rows shown"
+    if not drawn.all():
+        shown += f", {counted(int((~drawn).sum()), 'row')} with a missing value not shown"
     title = (f"{os.path.basename(source)}: K={params.n_components}, "
              f"{params.covariance_type} covariance{shown}")
     return MixtureView(
-        x=(x - centre) @ basis, labels=pred.labels, uncertainty=1.0 - pred.resp.max(axis=1),
-        weights=params.weights, means=(means - centre) @ basis,
+        x=(x[drawn] - centre) @ basis, labels=pred.labels[drawn],
+        uncertainty=1.0 - pred.resp[drawn].max(axis=1), weights=params.weights,
+        means=(means - centre) @ basis,
         covariances=np.einsum("di,kde,ej->kij", basis, full, basis), axes=axes, title=title)
 
 
@@ -185,7 +197,8 @@ def points_view(params: MixtureParams, points: Points, *, model: str,
 def _basis(x: Array, names: list[str], dims: tuple[str, str] | None
            ) -> tuple[Array, tuple[str, ...]]:
     """(D, d) columns to project on, and their names: the chosen dims, the identity for
-    D <= 2, or the first two principal axes with the share of the variance of each."""
+    D <= 2, or the first two principal axes of the rows x (those without a missing
+    value) with the share of the variance of each."""
     d = x.shape[1]
     if dims is not None:
         missing = [c for c in dims if c not in names]
@@ -199,6 +212,9 @@ def _basis(x: Array, names: list[str], dims: tuple[str, str] | None
         return np.eye(d)[:, picked], tuple(dims)
     if d <= 2:
         return np.eye(d), tuple(names)
+    if not len(x):
+        raise UsageProblem("every row misses a value, so the data have no principal axes "
+                           "to draw on; choose two columns with --dims", option="--dims")
     # ddof=0: the same axes and shares, and defined for a single row (no spread: 0%)
     values, vectors = np.linalg.eigh(np.cov(x, rowvar=False, ddof=0))
     top = np.argsort(values)[::-1][:2]

@@ -51,7 +51,9 @@ def plot(term: Terminal, model: str, input: str, output: str | None,
     1 and 2 sigma; data of more than two columns are drawn on their first two principal
     axes, the ellipses projected the same way (or on two columns: --dims).  One-column
     data are a histogram under the mixture's density and each weighted component.  Larger
-    data are drawn from 50,000 evenly spaced rows.  Images need the plot extra
+    data are drawn from 50,000 evenly spaced rows.  A row with a missing value (--missing
+    em) is coloured by its observed values, as predict labels it, and left out where a
+    coordinate drawn has none.  Images need the plot extra
     (pip install 'emgmm[plot]'): matplotlib, and plotext for text.
 
     \b
