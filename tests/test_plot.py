@@ -386,3 +386,21 @@ def test_rows_with_missing_values_are_drawn_where_they_are_and_labelled_as_predi
     ok("plot", models["wide"], data, "--missing", "em", "-o", out, "--size",
        f"{SIZE[0]}x{SIZE[1]}")
     check_image(out)
+
+
+def test_every_component_of_many_has_its_own_colour(tmp_path: Path) -> None:
+    """From K = 21 on, matplotlib's twenty colours came round again: components 0 and 20
+    were drawn, and listed in the legend, in one colour.  Now each has its own."""
+    import emgmm_cli
+    from emgmm_cli.app.plotting import mixture_figure, points_view
+    from emgmm_cli.io.readers import read_points
+
+    data, model = tmp_path / "many.csv", tmp_path / "many.json"
+    ok("make-blobs", "-n", 750, "--n-centers", 25, "--center-box", "-100,100", "--seed", 1,
+       "-o", data)
+    ok("fit", data, "-k", 25, "-c", "spherical", "--seed", 0, "--model", model, "-q")
+    params = emgmm_cli.load_model(str(model)).params
+    figure = mixture_figure(points_view(params, read_points(str(data)), model=str(model)))
+    handles = figure.axes[0].get_legend().legend_handles[:25]
+    assert len({tuple(np.round(h.get_color(), 6)) for h in handles}) == 25
+    ok("plot", model, data, "-o", tmp_path / "many.png")

@@ -240,10 +240,15 @@ def densities(view: MixtureView, grid: Array) -> Array:
 
 
 def _colors(k: int) -> list[Any]:
+    """A colour for each of k components, no two the same: matplotlib's ten or twenty
+    categorical colours, else k spread along a continuous map by the golden ratio's
+    fractions (components next in number far apart in colour)."""
     from matplotlib import colormaps
 
+    if k > 20:
+        return [colormaps["turbo"]((j * (math.sqrt(5) - 1) / 2) % 1.0) for j in range(k)]
     cmap = colormaps["tab10" if k <= 10 else "tab20"]
-    return [cmap(j % cmap.N) for j in range(k)]
+    return [cmap(j) for j in range(k)]
 
 
 # --------------------------------------------------------------------------- images
