@@ -8,6 +8,7 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -364,7 +365,8 @@ def test_covariance_file_problems_name_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("content, name, message", [
     ("[[1, 2], [3, 4]]", "cov.json", ("expected a K x D x D array of covariance matrices, got "
                                       "shape (2, 2)")),
-    ("[[[1, 0], [0]]]", "cov.json", "expected a K x D x D array of numbers (rows of equal length)"),
+    ("[[[1, 0], [0]]]", "cov.json", ("expected a K x D x D array of real numbers (rows of "
+                                     "equal length)")),
     ("[[[1, 0]", "cov.json", "invalid JSON: Expecting ',' delimiter (column 9)"),
     ("1,0\n0,1\n", "cov.csv", ("covariances are read from a .npy file (a K x D x D array) or a "
                                ".json file (a nested list)")),
@@ -376,6 +378,29 @@ def test_unreadable_covariance_files(tmp_path: Path, content: str, name: str, me
     assert result.exit_code == 1
     where = f"{path}:1" if message.startswith("invalid JSON") else str(path)
     assert result.stderr == f"Error: {where}: {message}\n"
+
+
+@pytest.mark.parametrize("name, values", [
+    ("cov.npy", np.array([[[1, 0], [0, 1]], [[2, 0], [0, 2]]]) * (1 + 1j)),
+    ("cov.npy", np.array([[[1, 0], [0, 1]], [[1, 0], [0, 1]]], dtype=bool)),
+    ("cov.json", [[["4", 0], [0, 1]], [[2, 0], [0, 2]]]),
+    ("cov.json", [[[True, 0], [0, 1]], [[2, 0], [0, 2]]])])
+def test_covariances_that_are_not_real_numbers_are_refused(tmp_path: Path, name: str,
+                                                           values: Any) -> None:
+    """Complex covariances printed numpy's ComplexWarning and were drawn without their
+    imaginary parts (exit 0); true and false, and numbers written as strings ("4"), were
+    taken for 1, 0 and 4.  Now each is an error that says what a covariance file holds."""
+    path = tmp_path / name
+    if name.endswith(".npy"):
+        np.save(path, values)
+    else:
+        path.write_text(json.dumps(values))
+    done = subprocess.run([sys.executable, "-m", "emgmm_cli", "make-blobs", "--centers",
+                           "0,0;5,5", "--covariances", str(path), "--seed", "0"],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (f"Error: {path}: expected a K x D x D array of real numbers (rows "
+                           "of equal length)\n")
 
 
 def test_missing_covariance_file(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 from ..engine.blobs import make_blobs, random_centers, split_sizes
 from ..engine.errors import InvalidParameter
 from ..io.errors import DataError
+from ..io.model import nested_numbers
 from ..io.readers import read_points
 from ..io.writers import OutputSet, write_table
 from .errors import UsageProblem
@@ -70,10 +71,14 @@ def load_covariances(path: str) -> NDArray[np.float64]:
                         line=exc.lineno) from None
     except (OSError, ValueError, EOFError) as exc:
         raise DataError(path, f"cannot read the covariances: {exc}") from None
+    numbers = raw.dtype.kind in "fiu" if ext == ".npy" else nested_numbers(raw)
     try:
+        if not numbers:  # complex, text or true/false: numpy would cast them to numbers
+            raise TypeError
         cov = np.array(raw, dtype=np.float64)
     except (TypeError, ValueError):
-        raise DataError(path, "expected a K x D x D array of numbers (rows of equal length)") from None
+        raise DataError(path, "expected a K x D x D array of real numbers (rows of equal "
+                              "length)") from None
     if cov.ndim != 3 or cov.shape[1] != cov.shape[2] or cov.shape[0] < 1 or cov.shape[1] < 1:
         raise DataError(path, f"expected a K x D x D array of covariance matrices, got shape "
                               f"{cov.shape}")

@@ -420,9 +420,11 @@ def _covariance_shape(cov_type: str, k: int, d: int) -> tuple[tuple[int, ...], s
     return fam.shape(k, d), f"{fam.shape_text} for {cov_type}"
 
 
-def _nested_numbers(value: Any) -> bool:
+def nested_numbers(value: Any) -> bool:
+    """Whether a parsed JSON value is a number or nested lists of numbers only (no
+    strings, no true or false, which numpy would take for numbers)."""
     if isinstance(value, list):
-        return all(_nested_numbers(v) for v in value)
+        return all(nested_numbers(v) for v in value)
     return _is_number(value)
 
 
@@ -434,7 +436,7 @@ def _array(path: str, doc: dict[str, Any], name: str, shape: tuple[int, ...], wh
     if shape == ():  # one number (EII's variance)
         if not _is_number(value):
             raise _field_error(path, name, f"expected {what}")
-    elif not isinstance(value, list) or not _nested_numbers(value):
+    elif not isinstance(value, list) or not nested_numbers(value):
         raise _field_error(path, name, f"expected a {what} list of numbers")
     try:
         arr = np.array(value, dtype=np.float64)
