@@ -48,6 +48,25 @@ def _num(v: Any, digits: int = 4) -> str:
     return f"{v:.{digits}g}" if abs(v) < 1e5 else f"{v:.{digits + 3}g}"
 
 
+def shown_document(doc: dict[str, Any]) -> dict[str, Any]:
+    """A model document as a summary shows it: its text (the source file's name, feature
+    names, files among the options, the version) with control characters and newlines
+    written as escapes (io.errors.printable), so that a name cannot drive the terminal or
+    break a 'name: value' line.  Lists of numbers are left as they are."""
+    from .io.errors import printable
+
+    def shown(value: Any) -> Any:
+        if isinstance(value, str):
+            return printable(value, one_line=True)
+        if isinstance(value, dict):
+            return {key: shown(v) for key, v in value.items()}
+        if isinstance(value, list) and value and isinstance(value[0], str):
+            return [shown(v) for v in value]
+        return value
+
+    return {key: shown(value) for key, value in doc.items()}
+
+
 #: Where fixed decimals stop reading well.  A column of numbers shown to a few significant
 #: digits (means, standard deviations, weights) is written in scientific notation, with
 #: those significant digits, from LARGE on, where fixed decimals would print digits that
@@ -185,6 +204,8 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     from rich.markup import escape
     from rich.table import Table
 
+    doc = shown_document(doc)
+
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
     head.add_column()
@@ -261,6 +282,9 @@ def render_model_info(console: "Console", doc: dict[str, Any], *, path: str) -> 
     from rich.markup import escape
     from rich.table import Table
 
+    from .io.errors import printable
+
+    doc, path = shown_document(doc), printable(path, one_line=True)
     opts = doc["options"]
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold")
@@ -704,7 +728,9 @@ def select_progress(stream: TextIO | None, total: int, *, color: bool
 def model_info_text(doc: dict[str, Any], path: str) -> str:
     """The model described in plain 'name: value' lines, for pipes and files."""
     from .engine.options import OPTION_SPECS
+    from .io.errors import printable
 
+    doc, path = shown_document(doc), printable(path, one_line=True)
     opts = doc["options"]
     k, d = doc["n_components"], doc["n_features"]
     converged = "yes" if doc["converged"] else "no"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -477,6 +478,31 @@ def test_subprocess_info_into_grep(tmp_path: Path, full: Fitted) -> None:
     assert done.returncode == 0 and done.stderr == ""
     assert done.stdout == ("components (K): 4\nfeatures (D): 2 (x, y)\n"
                            "covariance type: full\n")
+
+
+def test_info_and_the_fit_summary_escape_a_file_name_that_would_drive_the_terminal(
+        tmp_path: Path) -> None:
+    """A data file named with ESC [2J and a newline: `fit` on a terminal and `info` wrote
+    the name as it is, so the terminal cleared its screen, and info's 'fitted on:' line
+    was cut in two lines (grep found half of it).  Now such characters are written as
+    escapes, as in every message, and each value stays on its line."""
+    name = "we\x1b[2Jird\nname.csv"
+    data, model = tmp_path / name, tmp_path / "model.json"
+    data.write_bytes(BLOBS.read_bytes())
+    env = {**os.environ, "EMGMM_FORCE_TTY": "1", "COLUMNS": "200"}
+    fit = subprocess.run([str(EMGMM), "fit", str(data), "-k", "2", "--seed", "0", "--model",
+                          str(model), "--no-color", "-o", str(tmp_path / "labels.csv")],
+                         capture_output=True, text=True, env=env, check=False, timeout=120)
+    assert fit.returncode == 0, fit.stderr
+    shown = "we\\x1b[2Jird\\x0aname.csv"
+    assert "\x1b" not in fit.stdout + fit.stderr and shown in fit.stdout + fit.stderr
+    table = subprocess.run([str(EMGMM), "info", str(model), "--no-color"], env=env,
+                           capture_output=True, text=True, check=False, timeout=60)
+    assert table.returncode == 0 and "\x1b" not in table.stdout and shown in table.stdout
+    done = shell(f"{shlex.quote(str(EMGMM))} info {shlex.quote(str(model))} | grep '^fitted'",
+                 tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout == f"fitted on: {tmp_path}/{shown} (350 rows)\n"
 
 
 # --- what the weights and the known labels do, as each command's help says ------------------

@@ -23,15 +23,18 @@ MISSING_REMEDIES = (DROP_MISSING, EM_MISSING)
 STDIN_NAME = "<stdin>"
 """The source name used in errors and in Points.source for data read from stdin."""
 
-#: Control characters, but tab and newline: C0, DEL and C1.
+#: Control characters, but tab and newline: C0, DEL and C1; and with newline.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_NEWLINE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
 
 
-def printable(text: str) -> str:
+def printable(text: str, *, one_line: bool = False) -> str:
     """text with its control characters (but tab and newline) written as escapes, \\x1b for
     ESC: a column name read from data, or a file name, can hold the sequences a terminal
-    obeys (colours, its title, the cursor), and is shown in tables and messages."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    obeys (colours, its title, the cursor), and is shown in tables and messages.
+    one_line: newlines too (\\x0a), for a value shown on a line of its own ('name: value')."""
+    pattern = _CONTROL_OR_NEWLINE if one_line else _CONTROL
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 class DataError(Exception):
