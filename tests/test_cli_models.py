@@ -505,6 +505,22 @@ def test_info_and_the_fit_summary_escape_a_file_name_that_would_drive_the_termin
     assert done.stdout == f"fitted on: {tmp_path}/{shown} (350 rows)\n"
 
 
+def test_info_json_to_a_file_names_the_option_given(tmp_path: Path, full: Fitted) -> None:
+    """info --json -o out.txt said "give --model a .json name", an option info does not
+    have, and info --json -o MODEL refused to overwrite it "with model"; now the messages
+    name -o and the output."""
+    for out, message in ((tmp_path / "out.txt", "the model is a JSON document; give -o a "
+                          f".json name, not {tmp_path / 'out.txt'}"),
+                         (full.model, f"refusing to overwrite the input file {full.model} "
+                          "with output")):
+        before = full.model.read_bytes()
+        done = subprocess.run([str(EMGMM), "info", str(full.model), "--json", "-o", str(out)],
+                              capture_output=True, text=True, check=False, timeout=60)
+        assert done.returncode == 2 and done.stderr.splitlines()[-1] == f"Error: {message}"
+        assert full.model.read_bytes() == before
+    assert list(tmp_path.iterdir()) == []
+
+
 # --- what the weights and the known labels do, as each command's help says ------------------
 
 

@@ -35,11 +35,13 @@ def info(term: Terminal, model: str, as_json: bool, output: str | None) -> None:
     """
     from ..io.model import load_model
     from ..io.writers import stdout_errors, write_json, write_text
-    from ..app.fitting import check_outputs
+    from ..app.fitting import check_json_output, check_outputs
     from ..render import make_console, model_info_text, render_model_info
 
     if output:
-        check_outputs({"model": output} if as_json else {}, [model])
+        if as_json:
+            check_json_output(output, "-o")
+        check_outputs({"output": output} if as_json else {}, [model])
         if os.path.realpath(output) == os.path.realpath(model):
             raise click.UsageError(f"refusing to overwrite the model file {model} with -o")
     loaded = load_model(model)
