@@ -404,3 +404,17 @@ def test_every_component_of_many_has_its_own_colour(tmp_path: Path) -> None:
     handles = figure.axes[0].get_legend().legend_handles[:25]
     assert len({tuple(np.round(h.get_color(), 6)) for h in handles}) == 25
     ok("plot", model, data, "-o", tmp_path / "many.png")
+
+
+@pytest.mark.parametrize("suffix", [".png", ""])
+def test_uncertainty_of_one_column_data_is_refused(models: dict[str, Path], tmp_path: Path,
+                                                   suffix: str) -> None:
+    """plot --uncertainty of one-column data drew the histogram as without it (exit 0): the
+    help promised points shaded by their uncertainty.  Now it is bad usage, and no file."""
+    out = ["-o", tmp_path / f"h{suffix}"] if suffix else []
+    result = invoke("plot", models["heights"], models["heights-data"], "--uncertainty", *out)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        "Error: --uncertainty shades the points of a scatter, and one-column data (height) "
+        "are drawn as a histogram; leave --uncertainty out")
+    assert list(tmp_path.iterdir()) == []

@@ -257,6 +257,7 @@ def _colors(k: int) -> list[Any]:
 def mixture_figure(view: MixtureView, *, uncertainty: bool = False,
                    size: tuple[int, int] = DEFAULT_SIZE) -> Any:
     """The picture of a mixture (a histogram for one dimension, else a scatter)."""
+    _check_uncertainty(view, uncertainty)
     fig = _pyplot_free_figure(size)
     ax = fig.add_subplot()
     if view.x.shape[1] == 1:
@@ -265,6 +266,15 @@ def mixture_figure(view: MixtureView, *, uncertainty: bool = False,
         _scatter(fig, ax, view, uncertainty)
     ax.set_title(view.title)
     return fig
+
+
+def _check_uncertainty(view: MixtureView, uncertainty: bool) -> None:
+    """A UsageProblem for uncertainty asked of one-column data: its histogram draws no
+    points to shade."""
+    if uncertainty and view.x.shape[1] == 1:
+        raise UsageProblem(f"--uncertainty shades the points of a scatter, and one-column "
+                           f"data ({view.axes[0]}) are drawn as a histogram; leave "
+                           "--uncertainty out", option="--uncertainty")
 
 
 def _histogram(ax: Any, view: MixtureView) -> None:
@@ -388,6 +398,7 @@ def terminal_mixture(view: MixtureView, *, size: tuple[int, int], color: bool,
     dots of their component's colour (without colour, the component's digit), each mean
     and its 1-sigma ellipse, and with uncertainty a '?' on each point whose uncertainty is
     over UNCERTAIN; a histogram and the mixture density for one dimension."""
+    _check_uncertainty(view, uncertainty)
     _check_size(size, TERMINAL_MAX_SIZE, "a text picture of {}x{} (columns x rows)")
     if size[0] < TERMINAL_MIN_SIZE[0] or size[1] < TERMINAL_MIN_SIZE[1]:
         least = "x".join(map(str, TERMINAL_MIN_SIZE))

@@ -33,7 +33,8 @@ from .options import (
                    "principal axes of data with more columns).")
 @click.option("--uncertainty", is_flag=True,
               help="Shade each point by its uncertainty, 1 - its largest responsibility "
-                   "(as mclust's uncertainty plot); as text, mark those over 0.2 with '?'.")
+                   "(as mclust's uncertainty plot); as text, mark those over 0.2 with '?'.  "
+                   "Not for one-column data, drawn as a histogram.")
 @click.option("--size", type=Size(), metavar="WxH",
               help="Size of the picture: pixels of an image (vector formats: the same at "
                    "100 per inch; default 800x600, at most 10000x10000; one too small for the "
