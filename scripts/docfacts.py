@@ -42,6 +42,9 @@ EXIT_MEANINGS = {
     "INTERRUPTED": "interrupted (Ctrl-C); no partial output file or temporary file is left "
                    "behind, batch still writes its summary of what was done, and more "
                    "signals while a run stops change nothing (the first one's status)",
+    "BROKEN_PIPE": "the program reading standard output stopped early (`emgmm ... | head`): "
+                   "the run ends quietly at SIGPIPE, as programs in a pipe do; the files it "
+                   "writes besides are written before standard output",
     "TERMINATED": "stopped by SIGTERM (kill, timeout, a scheduler), as Ctrl-C stops a run",
 }
 

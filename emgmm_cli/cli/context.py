@@ -34,6 +34,7 @@ class ExitStatus(enum.IntEnum):
     USAGE = 2  # bad usage (click's own code)
     HANGUP = 129  # SIGHUP (the terminal closed): 128 + 1
     INTERRUPTED = 130  # Ctrl-C (SIGINT): 128 + 2
+    BROKEN_PIPE = 141  # SIGPIPE (stdout's reader stopped: | head): 128 + 13, as the shell says
     TERMINATED = 143  # SIGTERM (kill, timeout, a scheduler): 128 + 15
 
 

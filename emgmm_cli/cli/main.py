@@ -128,7 +128,8 @@ def cli() -> None:
       emgmm fit data.csv -k 3 -c diag --output-dir out/
 
     Exit status: 0 success, 1 the data or the fit failed, 2 bad usage, 130 interrupted
-    (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP.
+    (Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP, 141 the reader of the output stopped
+    early (| head).
     """
 
 
