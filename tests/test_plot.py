@@ -94,6 +94,21 @@ KINDS = {
 }
 
 
+def test_a_picture_to_standard_output_is_refused_naming_the_option(
+        models: dict[str, Path]) -> None:
+    """-o - (plot) or --plot - (fit, select): a picture is not written to stdout, and the
+    message names the option given, not another command's."""
+    said = {"-o": invoke("plot", models["blobs4"], models["blobs4-data"], "-o", "-"),
+            "--plot": invoke("fit", models["blobs4-data"], "-k", 2, "--plot", "-"),
+            "--trace-plot": invoke("fit", models["blobs4-data"], "-k", 2, "--trace-plot", "-")}
+    for option, result in said.items():
+        assert result.exit_code == 2 and result.stdout == "", result.stderr
+        line = result.stderr.strip().splitlines()[-1]
+        assert line.startswith(f"Error: a picture is not written to standard output; give "
+                               f"{option} a file named .png, .svg, .pdf"), line
+    assert "in the terminal" in said["-o"].stderr and "terminal" not in said["--plot"].stderr
+
+
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_plot_draws_every_kind_as_an_image(models: dict[str, Path], tmp_path: Path,

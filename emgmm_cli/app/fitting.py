@@ -497,13 +497,10 @@ def load_means(path: str, n_components: int, n_features: int) -> Array:
 
 def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
                   as_json: bool = False, output_dir: str | None = None) -> None:
-    """At most one thing on stdout, no input file as an output, and formats that can hold
-    each output (a UsageProblem otherwise); then each output's file one that can be
-    written (io.writers.check_targets: its DataError otherwise), all before any data is
-    read.  output_dir: the folder the command makes for the outputs in it."""
-    to_stdout = [n for n, p in dest.items() if is_stdout(p)] + (["--json"] if as_json else [])
-    if len(to_stdout) > 1:
-        raise UsageProblem(f"only one output can go to stdout, got {', '.join(to_stdout)}")
+    """No input file as an output, formats that can hold each output (a picture none on
+    stdout), at most one thing on stdout (a UsageProblem otherwise); then each output's
+    file one that can be written (io.writers.check_targets: its DataError otherwise), all
+    before any data is read.  output_dir: the folder the command makes for the outputs."""
     # realpath, not Path.resolve: a symbolic link loop is the reader's to report
     real_inputs = {os.path.realpath(p) for p in inputs if p and p != "-"}
     for name, path in dest.items():
@@ -518,6 +515,9 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
             image_format(path, PICTURES[name])
         else:
             format_for_path(path)  # a bad extension fails now, not after the fit
+    to_stdout = [n for n, p in dest.items() if is_stdout(p)] + (["--json"] if as_json else [])
+    if len(to_stdout) > 1:
+        raise UsageProblem(f"only one output can go to stdout, got {', '.join(to_stdout)}")
     check_targets(dest.values(), creates=output_dir)
 
 
@@ -540,7 +540,8 @@ def check_label_header(labels: str | None, label_header: bool) -> None:
 
 
 #: Outputs that are pictures (plotting.IMAGE_FORMATS), and the options that name them.
-PICTURES = {"plot": "--plot", "trace_plot": "--trace-plot"}
+#: The outputs that are pictures, and the option that names each (picture: plot's -o).
+PICTURES = {"plot": "--plot", "trace_plot": "--trace-plot", "picture": "-o"}
 
 
 def check_json_output(path: str, option: str) -> None:

@@ -63,8 +63,13 @@ EXTRA = "pip install 'emgmm[plot]'"
 def image_format(path: str, option: str = "-o") -> str:
     """The format an image path's extension names; a UsageProblem for any other."""
     ext = os.path.splitext(path)[1].lower()
+    kinds = ", ".join(IMAGE_FORMATS)
+    if path == "-":
+        text = " (or leave it out for a picture in the terminal)" if option == "-o" else ""
+        raise UsageProblem(f"a picture is not written to standard output; give {option} a "
+                           f"file named {kinds}{text}", option=option)
     if ext not in IMAGE_FORMATS:
-        raise UsageProblem(f"{path}: a picture is written as {', '.join(IMAGE_FORMATS)}; "
+        raise UsageProblem(f"{path}: a picture is written as {kinds}; "
                            "give the file one of those extensions", option=option)
     return IMAGE_FORMATS[ext]
 

@@ -71,7 +71,7 @@ def plot(term: Terminal, model: str, input: str, output: str | None,
 
     read = take(kw, ReadOptions)
     if output is not None:
-        check_outputs({"plot": output}, [model, input, *input_files(read.inputs())])
+        check_outputs({"picture": output}, [model, input, *input_files(read.inputs())])
     loaded = models.load_model(model)
     with show.reading(term, input):
         points = models.read_data(loaded, input, read, term.warn,
