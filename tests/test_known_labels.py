@@ -92,7 +92,8 @@ def test_cli_column_and_file(tmp_path: Path) -> None:
     r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-labels", "bad.txt")
     assert r.exit_code == 1 and "line 2: 'x' is not a component number" in r.stderr
     r = invoke_in(tmp_path, "fit", "d.csv", "-k", "1", "--known-column", "known")
-    assert r.exit_code == 1 and "d.csv: known label 1 of row" in r.stderr
+    # the data's file and the column the labels came from
+    assert r.exit_code == 1 and "d.csv: column 'known': known label 1 of row" in r.stderr
     r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-column", "known",
                   "--algorithm", "hard")
     assert r.exit_code == 2 and "known labels need soft EM" in r.stderr

@@ -229,7 +229,7 @@ def test_cli_weights_column_file_and_errors(tmp_path: "Path") -> None:
     (tmp_path / "bad.csv").write_text("a,w\n1,1\n2,-2\n3,1\n")
     r = invoke_in(tmp_path, "fit", "bad.csv", "-k", "1", "--weights-column", "w")
     assert r.exit_code == 1
-    assert "bad.csv: weight -2 of row 1 (counting from 0)" in r.stderr
+    assert "bad.csv: column 'w': weight -2 of row 1 (counting from 0)" in r.stderr
     (tmp_path / "zero.csv").write_text("a,w\n1,0\n2,0\n")
     r = invoke_in(tmp_path, "fit", "zero.csv", "-k", "1", "--weights-column", "w")
     assert r.exit_code == 1 and "every weight is zero" in r.stderr

@@ -154,17 +154,20 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
         weights_from, weights = read.sample_weights, _one_column(read.sample_weights)
     if read.known_labels is not None:
         known_from, known = read.known_labels, read_labels(read.known_labels)
+    # a column of the data (--weights-column, --known-column) is named with its source
+    columns = {"weights": read.weights_column, "known-labels": read.known_column}
     try:
-        where = weights_from
+        where, column = weights_from, columns["weights"] if "weights" in taken else None
         if weights is not None:
             points = dataclasses.replace(points, weights=check_weights(weights,
                                                                        points.n_samples))
-        where = known_from
+        where, column = known_from, columns["known-labels"] if "known-labels" in taken else None
         if known is not None:
             points = dataclasses.replace(points, known=check_known(known, points.n_samples),
-                                         known_source=known_from)
+                                         known_source=known_from, known_column=column)
     except InvalidParameter as exc:
-        raise DataError(where, str(exc).replace("sample weight ", "weight ", 1)) from None
+        raise DataError(where, str(exc).replace("sample weight ", "weight ", 1),
+                        column=column) from None
     if read.missing == "em" and isinstance(points.x, NpyFile):  # scanned by rows_dataset
         from ..backends.blockfile import file_rows
 
@@ -185,14 +188,15 @@ def _beside(points: Points, taken: dict[str, NDArray[np.float64]], what: str, gi
 def known_components(points: Points, n_components: int, model: str | None = None) -> None:
     """The points' known labels, where they have some, must be -1 or components of the fit
     or of the model (0..n_components-1): a DataError naming where the labels came from
-    (Points.known_source) and the first that is not."""
+    (Points.known_source, and known_column: the data's column) and the first that is not."""
     if points.known is None:
         return
     try:
         check_known(points.known, points.n_samples, n_components, option=None)
     except EngineError as exc:
         whose = "" if model is None else f", the components of the model {model}"
-        raise DataError(points.known_source or points.source, f"{exc}{whose}") from None
+        raise DataError(points.known_source or points.source, f"{exc}{whose}",
+                        column=points.known_column) from None
 
 
 # --------------------------------------------------------------------------- missing values

@@ -83,6 +83,7 @@ class Points(Generic[X]):
     #: where known came from, for a message about them: the file of known labels, the
     #: data's source for a column of it, or the Python API's argument ("<known_labels>")
     known_source: str | None = None
+    known_column: str | None = None  # the data's column they were (--known-column), if one
     #: (N_read,) True for each row of the input left out for a missing value (--missing
     #: drop, app.data): x, weights and known hold the other rows only; None: none left out
     dropped: NDArray[np.bool_] | None = None
