@@ -6,6 +6,7 @@ size asked for, with more than two colours; the text picture is checked at 80 co
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
@@ -416,8 +417,11 @@ def test_every_component_of_many_has_its_own_colour(tmp_path: Path) -> None:
     ok("fit", data, "-k", 25, "-c", "spherical", "--seed", 0, "--model", model, "-q")
     params = emgmm_cli.load_model(str(model)).params
     figure = mixture_figure(points_view(params, read_points(str(data)), model=str(model)))
-    handles = figure.axes[0].get_legend().legend_handles[:25]
+    legend = figure.legends[0]  # beside the axes: a legend of 25 inside them hid points
+    handles = legend.legend_handles[:25]
     assert len({tuple(np.round(h.get_color(), 6)) for h in handles}) == 25
+    figure.savefig(io.BytesIO(), format="png")  # lays the figure out
+    assert not legend.get_window_extent().overlaps(figure.axes[0].get_window_extent())
     ok("plot", model, data, "-o", tmp_path / "many.png")
 
 

@@ -56,6 +56,11 @@ DPI = 100
 IMAGE_MAX_SIDE = 10_000
 #: A scatter shows at most this many points (evenly spaced rows of larger data).
 MAX_POINTS = 50_000
+#: A scatter's legend lists its components inside the axes up to this many, and beside
+#: them beyond (in columns of LEGEND_ROWS entries, each component with its weight where
+#: one column holds them, by its number alone beyond): a legend of 25 inside hid points.
+LEGEND_INSIDE = 8
+LEGEND_ROWS = 30
 #: The extra that holds the plotting libraries.
 EXTRA = "pip install 'emgmm[plot]'"
 
@@ -319,12 +324,18 @@ def _scatter(fig: Any, ax: Any, view: MixtureView, uncertainty: bool) -> None:
             ax.plot(ring[:, 0], ring[:, 1], color=colors[k], linestyle=style, linewidth=1.2)
         ax.plot(*view.means[k], marker="X", color=colors[k], markeredgecolor="black",
                 markersize=10)
+    # in one column of the legend, each with its weight; more, their numbers alone
+    weighed = view.n_components + 2 <= LEGEND_ROWS
     handles = [Line2D([], [], marker="o", linestyle="", color=colors[k],
-                      label=f"{k} (weight {view.weights[k]:.2f})")
+                      label=f"{k} (weight {view.weights[k]:.2f})" if weighed else str(k))
                for k in range(view.n_components)]
     handles += [Line2D([], [], color="0.3", linestyle="-", label="1 sigma"),
                 Line2D([], [], color="0.3", linestyle="--", label="2 sigma")]
-    ax.legend(handles=handles, loc="best", fontsize="small", title="component")
+    if view.n_components <= LEGEND_INSIDE:
+        ax.legend(handles=handles, loc="best", fontsize="small", title="component")
+    else:  # beside the axes, in columns of at most LEGEND_ROWS: inside, it hid points
+        fig.legend(handles=handles, loc="outside right upper", fontsize="small",
+                   title="component", ncol=math.ceil(len(handles) / LEGEND_ROWS))
     ax.set_xlabel(view.axes[0])
     ax.set_ylabel(view.axes[1])
 
