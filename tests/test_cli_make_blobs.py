@@ -320,6 +320,8 @@ def test_failed_run_writes_nothing(tmp_path: Path) -> None:
     (["--std", "1,2", "--n-centers", "3"], "--std: 2 std values given for 3 blobs; give 1 or 3"),
     (["--centers", "1,1;2,2", "--dim", "3"], "--dim 3 but the centers have 2 coordinates"),
     (["--centers", "1,1;2,2", "--n-centers", "3"], "--n-centers 3 but --centers gives 2 centers"),
+    (["--centers", "1,1", "--n-centers", "3"], "--n-centers 3 but --centers gives 1 center"),
+    (["--centers", "1;2", "--dim", "2"], "--dim 2 but the centers have 1 coordinate"),
     (["--centers", "1,1;2,2,2"], "--centers: center 1 has 3 coordinates but center 0 has 2"),
     (["--centers", "1,1;2"], "--centers: center 1 has 1 coordinate but center 0 has 2"),
     (["--center-box", "5,1"], "--center-box: LOW must be below HIGH, got 5,1"),

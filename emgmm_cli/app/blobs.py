@@ -26,6 +26,7 @@ from ..io.errors import DataError
 from ..io.model import nested_numbers
 from ..io.readers import read_points
 from ..io.writers import OutputSet, write_table
+from ..vocab import counted
 from .errors import UsageProblem
 from .fitting import check_outputs
 
@@ -116,9 +117,10 @@ def resolve_centers(req: BlobRequest, rng: np.random.Generator,
         centers = np.array(req.centers, dtype=np.float64)
     k, d = centers.shape
     if req.n_centers is not None and req.n_centers != k:
-        raise UsageProblem(f"--n-centers {req.n_centers} but --centers gives {k} centers")
+        raise UsageProblem(f"--n-centers {req.n_centers} but --centers gives "
+                           f"{counted(k, 'center')}")
     if req.dim is not None and req.dim != d:
-        raise UsageProblem(f"--dim {req.dim} but the centers have {d} coordinates")
+        raise UsageProblem(f"--dim {req.dim} but the centers have {counted(d, 'coordinate')}")
     return centers
 
 
