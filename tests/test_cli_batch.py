@@ -840,3 +840,16 @@ def test_help_names_every_column_of_the_summary() -> None:
     flat = " ".join(invoke("batch", "--help", columns=80).stdout.split())
     listed = flat.partition("The summary (")[2].partition(";")[0].split(", ")
     assert [c.lower().replace("-", "_") for c in listed] == list(SUMMARY_COLUMNS)
+
+
+def test_find_listing_folders_leaves_out_the_output_folder_inside(tmp_path: Path) -> None:
+    """`find data | emgmm batch - -o data/res` (folders listed too) was refused on its second
+    run, exit 2, 'data/res is (inside) the output directory': the folders of an earlier run's
+    outputs are left out as its files are."""
+    write_csv(tmp_path / "data" / "p.csv", blobs(np.random.default_rng(1), 60, 2))
+    for run in range(2):
+        done = find_into_batch("", "-k 2 --seed 1 --output-dir data/res", tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert [r["file"] for r in read_summary(tmp_path / "data/res/summary.csv")] == [
+            "data/p.csv"]
+    assert "left out 6 paths inside the output directory data/res" in done.stderr

@@ -133,29 +133,29 @@ def discover(paths: tuple[str, ...], *, output_dir: str, recursive: bool = False
     from ..io.writers import check_output_dir  # (numpy: not for --help)
 
     check_output_dir(output_dir)  # (a dataset file given as DIR is not left out as inside it)
-    args: list[str] = []
+    args: list[tuple[str, bool]] = []  # (path, listed on stdin)
     for p in paths:
         listed = _read_path_list(stdin if stdin is not None else sys.stdin) if p == "-" else [p]
         if not listed and paths == ("-",):
             raise DataError(STDIN_NAME, "lists no paths; pipe in the paths of the data files, "
                                         "one a line: find data -name '*.csv' | emgmm batch -")
-        args.extend(listed)
+        args.extend((arg, p == "-") for arg in listed)
     out_real = os.path.realpath(output_dir)
     found: list[tuple[str, str]] = []  # (path, relative path)
     skipped_inside = 0
-    for arg in args:
-        if os.path.isdir(arg):
+    for arg, from_stdin in args:
+        if _inside(os.path.realpath(arg), out_real) and (from_stdin or not os.path.isdir(arg)):
+            skipped_inside += 1  # an output of an earlier run (find . | emgmm batch -)
+        elif os.path.isdir(arg):
             if _inside(os.path.realpath(arg), out_real):
                 raise UsageProblem(
                     f"{arg} is (inside) the output directory {output_dir}; give an output "
                     "directory outside the data")
             found.extend(_walk(arg, recursive, patterns, out_real))
-        elif _inside(os.path.realpath(arg), out_real):
-            skipped_inside += 1  # an output of an earlier run (find . | emgmm batch -)
         else:
             found.append((arg, _file_rel(arg)))
     if skipped_inside and warn is not None:
-        warn(f"left out {skipped_inside} file{'s' if skipped_inside > 1 else ''} inside "
+        warn(f"left out {skipped_inside} path{'s' if skipped_inside > 1 else ''} inside "
              f"the output directory {output_dir}")
 
     items: list[BatchItem] = []
