@@ -496,7 +496,11 @@ class BatchDisplay:
         self._refresh()
 
     def message(self, text: str) -> None:
-        """One line for the user (a warning or an error), above the bar when it shows."""
+        """One line for the user (a warning or an error), above the bar when it shows;
+        control characters and newlines (of a file name) as escapes."""
+        from .io.errors import printable
+
+        text = printable(text, one_line=True)
         if self._progress is not None:
             self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
         else:

@@ -145,11 +145,13 @@ def test_fit_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
     data = tmp_path / "big.npy"
     CliRunner().invoke(cli, ["make-blobs", "-n", "200000", "--n-centers", "4", "--seed", "1",
                              "-o", str(data)])
+    # 30 iterations of 200,000 rows: each restart lasts some refreshes of the display
+    # (with 12 it once ended between two, under load, and its line was never drawn)
     screen = run_on_a_terminal(["fit", str(data), "-k", "4", "--seed", "0", "--n-init", "2",
-                                "--tol", "0", "--max-iter", "12"])
+                                "--tol", "0", "--max-iter", "30"])
     assert "reading " in screen
-    assert re.search(r"restart 1 of 2, iteration \d+ of 12: log-lik -\d+\.\d{6}", screen)
-    assert re.search(r"restart 2 of 2, iteration \d+ of 12", screen)
+    assert re.search(r"restart 1 of 2, iteration \d+ of 30: log-lik -\d+\.\d{6}", screen)
+    assert re.search(r"restart 2 of 2, iteration \d+ of 30", screen)
     assert "BIC / AIC / ICL" in screen  # then the summary
 
 
@@ -202,6 +204,28 @@ def test_control_characters_from_data_reach_the_terminal_as_escapes(tmp_path: Pa
 
     names = json.loads((tmp_path / "m.json").read_text())["feature_names"]
     assert names == ["a\\x1b[31mRED", "b\\x07bell"]
+
+
+def test_a_file_name_with_a_newline_keeps_every_message_on_one_line(tmp_path: Path) -> None:
+    """An error names the file: a name holding a newline split 'Error: bad' from
+    'name.csv: line 2: ...' (fit), and a batch's error line alike.  Newlines in messages
+    are escapes now (\\x0a), as control characters are."""
+    import subprocess
+    import sys
+
+    (tmp_path / "d").mkdir()
+    for where in (tmp_path, tmp_path / "d"):
+        (where / "bad\nname.csv").write_text("a,b\n1,x\n")
+    (tmp_path / "d" / "ok.csv").write_text("a,b\n1,2\n3,4\n5,5\n")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    runs = [subprocess.run([sys.executable, "-m", "emgmm_cli", *args], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=60)
+            for args in (["fit", "bad\nname.csv", "-k", "2"], ["batch", "d", "-k", "1", "-o", "o"])]
+    assert [r.returncode for r in runs] == [1, 1]
+    fit, batch = (r.stderr.splitlines() for r in runs)
+    assert fit == ["Error: bad\\x0aname.csv:2: column 'b': non-numeric value 'x'; fix or "
+                   "remove the row, or select numeric columns with --columns"]
+    assert batch[0].startswith("emgmm: error: d/bad\\x0aname.csv: line 2: ") and len(batch) == 2
 
 
 def test_brackets_in_names_reach_the_summaries_as_they_are(tmp_path: Path) -> None:

@@ -100,13 +100,14 @@ class Terminal:
         """Where notes about reading large data go: stderr on a terminal or with --debug."""
         if self.quiet or not (self.debug or self.stderr_isatty):
             return None
-        return lambda message: print(f"emgmm: {printable(message)}", file=self.stderr)
+        return lambda message: print(f"emgmm: {printable(message, one_line=True)}",
+                                     file=self.stderr)
 
     def warn(self, message: str) -> None:
-        """One warning line on stderr, unless --quiet (control characters as escapes, as
-        errors.one_line writes them)."""
+        """One warning line on stderr, unless --quiet (control characters and newlines as
+        escapes, as errors.one_line writes them)."""
         if not self.quiet:
-            print(f"emgmm: warning: {printable(message)}", file=self.stderr)
+            print(f"emgmm: warning: {printable(message, one_line=True)}", file=self.stderr)
 
 
 def terminal_of(ctx: click.Context) -> Terminal:

@@ -160,9 +160,10 @@ OUT_OF_MEMORY = {
 
 def one_line(exc: BaseException, command: str | None = None) -> str:
     """Any failure as the one line after 'Error: ' (command: the subcommand that failed,
-    for advice that only applies to it), control characters as escapes (printable: a
-    name or a value read from data must not reach the terminal as a sequence it obeys)."""
-    return printable(_one_line(exc, command))
+    for advice that only applies to it), control characters and newlines as escapes
+    (printable: a name or a value read from data must not reach the terminal as a sequence
+    it obeys, and a file name with a newline must not split the line)."""
+    return printable(_one_line(exc, command), one_line=True)
 
 
 def _one_line(exc: BaseException, command: str | None) -> str:
