@@ -202,6 +202,34 @@ def test_score_matches_sklearn_and_the_model(
     assert summary["model"] == str(f.model) and summary["source"] == str(BLOBS)
 
 
+def test_a_component_of_weight_0_takes_no_point_and_adds_no_density(
+    tmp_path: Path, full: Fitted
+) -> None:
+    """The model file allows a weight of 0: that component has no density anywhere, so
+    even points far from every component belong to the others (as scipy says), with or
+    without a missing value."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    doc = dict(full.doc, weights=[0.5, 0.5, 0.0, 0.0])
+    model = tmp_path / "zero.json"
+    model.write_text(json.dumps(doc))
+    means, covs = np.array(doc["means"]), np.array(doc["covariances"])
+    far = np.vstack([means[2] + 300.0, means[3] - 300.0, means[2] * 50.0])
+    data = tmp_path / "far.csv"
+    np.savetxt(data, far, delimiter=",", header="x,y", comments="")
+    for args in ([], ["--missing", "em"]):
+        done = subprocess.run([str(EMGMM), "score", str(model), str(data), "-o",
+                               str(tmp_path / "dens.npy"), *args], capture_output=True, text=True)
+        assert done.returncode == 0 and done.stderr == ""
+        labels = subprocess.run([str(EMGMM), "predict", str(model), str(data), *args],
+                                capture_output=True, text=True, check=True).stdout.split()
+        lp = np.array([multivariate_normal(means[j], covs[j]).logpdf(far) for j in (0, 1)])
+        np.testing.assert_allclose(np.load(tmp_path / "dens.npy")[:, 0],
+                                   logsumexp(lp + np.log(0.5), axis=0), rtol=1e-12)
+        assert labels == [str(j) for j in lp.argmax(axis=0)]
+
+
 def test_score_threshold_flags_the_lowest_quantile(tmp_path: Path, full: Fitted) -> None:
     out = tmp_path / "scored.csv"
     result = ok("score", str(full.model), str(BLOBS), "--threshold", "0.1", "-o", str(out),

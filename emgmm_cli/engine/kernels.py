@@ -36,8 +36,14 @@ from numpy.typing import NDArray
 Array = NDArray[np.floating]
 
 LOG_2PI = float(np.log(2.0 * np.pi))
-#: The smallest weight whose logarithm the kernels take (a weight of 0 is -708, not -inf).
-TINY = float(np.finfo(np.float64).tiny)
+
+
+def log_weights(weights: Array) -> Array:
+    """log pi_k, -inf for a weight of 0: such a component has no density anywhere, so
+    it never takes a point (not even one far from every other component)."""
+    with np.errstate(divide="ignore"):
+        return np.log(weights)
+
 
 _local = threading.local()
 

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .families import MATRIX, Family, family
-from .kernels import TINY, ExpandedKernel, WhitenedKernel
+from .kernels import ExpandedKernel, WhitenedKernel, log_weights
 
 Array = NDArray[np.floating]
 
@@ -116,13 +116,12 @@ class MixtureParams:
         kern = cache.get(dtype)
         if kern is None:
             fam = self.family
-            log_weights = np.log(np.maximum(self.weights, TINY))
             if fam.statistic == MATRIX:
                 kern = WhitenedKernel.prepare(self.means, self.covariance_factors(),
                                               self.precisions_cholesky, self.log_det,
-                                              log_weights, dtype)
+                                              log_weights(self.weights), dtype)
             else:
                 kern = ExpandedKernel.prepare(self.means, self.precisions_cholesky,
-                                              self.log_det, log_weights, dtype)
+                                              self.log_det, log_weights(self.weights), dtype)
             cache[dtype] = kern
         return kern

@@ -38,7 +38,7 @@ from .em import (COLLAPSE_MASS, EPS_MASS, Arrange, EMRun, IterationCallback, Mac
                  m_step)
 from .errors import EngineError
 from .families import MATRIX, factorise, family, scatter_about_means
-from .kernels import TINY, ExpandedKernel, WhitenedKernel
+from .kernels import ExpandedKernel, WhitenedKernel, log_weights
 from .params import MixtureParams
 from .stats import NO_INDICES, SuffStats, chunk_stats, fix_known, normalise_in_place
 
@@ -110,11 +110,11 @@ def stacked_kernel(mixtures: list[MixtureParams], rows: Rows
     means = _joined([p.means for p in mixtures])
     factors = _joined([p.precisions_cholesky for p in mixtures])
     log_det = _joined([p.log_det for p in mixtures])
-    log_weights = np.log(np.maximum(_joined([p.weights for p in mixtures]), TINY))
+    log_pi = log_weights(_joined([p.weights for p in mixtures]))
     if mixtures[0].family.statistic == MATRIX:
         chol = _joined([p.covariance_factors() for p in mixtures])
-        return WhitenedKernel.prepare(means, chol, factors, log_det, log_weights, dtype)
-    return ExpandedKernel.prepare(means, factors, log_det, log_weights, dtype,
+        return WhitenedKernel.prepare(means, chol, factors, log_det, log_pi, dtype)
+    return ExpandedKernel.prepare(means, factors, log_det, log_pi, dtype,
                                   center=rows.center)
 
 

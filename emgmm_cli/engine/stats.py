@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .families import family
-from .kernels import LOG_2PI, TINY
+from .kernels import LOG_2PI, log_weights
 from .params import MixtureParams
 
 Array = NDArray[np.floating]
@@ -156,8 +156,7 @@ def far_log_prob(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
     with np.errstate(divide="ignore", over="ignore"):
         log_maha = np.log(q) + 2.0 * (np.log(2.0 * np.where(s > 0, s, 1.0)) + np.log(t))
         maha = np.exp(log_maha)
-    const = (np.log(np.maximum(params.weights, TINY)) + params.log_det
-             - 0.5 * d * LOG_2PI)
+    const = log_weights(params.weights) + params.log_det - 0.5 * d * LOG_2PI
     return const[:, None] - 0.5 * maha, log_maha
 
 
@@ -167,16 +166,16 @@ def far_posterior(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
     """(responsibilities (K, m), log-densities, max over k of the log-probabilities) of
     rows far from every component (far_log_prob).  Where some log-probability is finite
     they normalise as usual; where none is (the density is below the float64 range: its
-    log is -inf), the point belongs to its nearest component by Mahalanobis distance (on
-    an exact tie, to the tied ones in proportion to pi_k |Sigma_k|^-1/2)."""
+    log is -inf), the point belongs to its nearest component of weight > 0 by Mahalanobis
+    distance (on an exact tie, to the tied ones in proportion to pi_k |Sigma_k|^-1/2)."""
     lp, log_maha = far_log_prob(x, params)
     top = lp.max(axis=0)
     finite = top > -np.inf
     w = np.zeros_like(lp)
     w[:, finite] = np.exp(lp[:, finite] - top[finite])
     if not finite.all():
-        near = log_maha[:, ~finite]
-        const = np.log(np.maximum(params.weights, TINY)) + params.log_det
+        near = np.where(params.weights[:, None] > 0, log_maha[:, ~finite], np.inf)
+        const = log_weights(params.weights) + params.log_det
         tied = np.where(near == near.min(axis=0), const[:, None], -np.inf)
         w[:, ~finite] = np.exp(tied - tied.max(axis=0))
     total = w.sum(axis=0)
