@@ -177,6 +177,9 @@ INVALID_DOCUMENTS: list[tuple[str, Callable[[Doc], Any], str]] = [
      "field 'feature_names': expected a list of column names (strings)"),
     ("too few feature names", set_field("feature_names", ["x"]),
      "field 'feature_names': 1 names for n_features=2"),
+    ("a feature name twice", set_field("feature_names", ["x", "x"]),
+     "field 'feature_names': the name \"x\" is given twice; predict and score select "
+     "columns by these names"),
     ("weights shape", edit(lambda d: d["weights"].pop()),
      "field 'weights': has shape (3) but n_components and n_features need K (4)"),
     ("means shape", edit(lambda d: [row.append(0.0) for row in d["means"]]),

@@ -410,6 +410,10 @@ def _check_sizes(path: str, doc: dict[str, Any]) -> tuple[int, int, str]:
         raise _field_error(path, "feature_names", "expected a list of column names (strings)")
     if len(names) != d:
         raise _field_error(path, "feature_names", f"{len(names)} names for n_features={d}")
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise _field_error(path, "feature_names", f"the name {json_text(twice)} is given twice; "
+                           "predict and score select columns by these names")
     return k, d, cov_type
 
 
