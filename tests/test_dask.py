@@ -685,7 +685,7 @@ def test_bad_per_row_data_on_the_cluster_is_one_line(scheduler: str, tmp_path: P
     (tmp_path / "m.csv").write_text("a,b\n1,2\n3,NA\n5,6\n")
     (tmp_path / "none.csv").write_text("a,b\n1,NA\nNA,2\n")
     cases = [(["parts", "--weights-column", "w"], 1,
-              "parts: weight -2 of row 250 (counting from 0)"),
+              "parts: column 'w': weight -2 of row 250 (counting from 0)"),
              (["parts", "--weights-column", "nope"], 1, "no weights column 'nope'"),
              (["parts", "--columns", "c0,c1", "--known-column", "k", "-k", "1"], 1,
               "known label 1 of row"),
