@@ -55,6 +55,10 @@ _API = {
     "backend": ("backends", "backend"),
 }
 
+#: The calls whose DataErrors say their advice in the API's terms (app.errors.advised:
+#: "...; give missing='drop' or missing='em'", where the command line names its options).
+_ADVISED = {"fit", "select", "predict", "score"}
+
 __all__ = ["__version__", *sorted(_API)]
 
 
@@ -63,5 +67,9 @@ def __getattr__(name: str) -> Any:
     if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{where[0]}"), where[1])
+    if name in _ADVISED:
+        from .app.errors import advised
+
+        value = advised(value)
     globals()[name] = value
     return value

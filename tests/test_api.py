@@ -552,3 +552,22 @@ def test_weights_and_known_labels_given_as_paths_are_read_as_the_command_reads_t
     with pytest.raises(emgmm_cli.UsageProblem, match="once"):
         emgmm_cli.fit(x, 2, sample_weights=tmp_path / "w.csv",
                       read=emgmm_cli.ReadOptions(sample_weights=str(tmp_path / "w.csv")))
+
+
+def test_a_missing_value_in_a_file_says_what_to_give_as_in_an_array(tmp_path: Path) -> None:
+    """A missing value in an array said "give missing='drop' or missing='em'"; one in a
+    file said nothing of what to do (its advice was the command line's, unsaid here).
+    fit, select, predict and score say it in the API's terms."""
+    (tmp_path / "na.csv").write_text("a,b\n1,2\n3,NA\n5,6\n")
+    said = "na.csv:3: column 'b': missing value 'NA'; give missing='drop' or missing='em'"
+    model = emgmm_cli.fit(np.array([[1.0, 2.0], [2.0, 3.0], [4.0, 5.0], [5.0, 5.0]]), 1)
+    data = str(tmp_path / "na.csv")
+    calls = [lambda: emgmm_cli.fit(data, 1), lambda: emgmm_cli.select(data, [1], "VVV"),
+             lambda: emgmm_cli.predict(model, data), lambda: emgmm_cli.score(model, data)]
+    for call in calls:
+        with pytest.raises(emgmm_cli.DataError) as raised:
+            call()
+        assert str(raised.value) == f"{tmp_path}/{said}"
+    with pytest.raises(emgmm_cli.DataError, match="give missing='drop' or missing='em'"):
+        emgmm_cli.fit(np.array([[1.0, 2.0], [np.nan, 3.0], [4.0, 5.0]]), 1)
+    assert len(emgmm_cli.fit(data, 1, missing="drop").labels) == 3  # -1 for the dropped

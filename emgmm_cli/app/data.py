@@ -24,11 +24,11 @@ from ..engine.missing import (
     observed_sums,
 )
 from ..io.cache import default_memory_limit, format_size, open_npy_blocks, open_points
-from ..io.errors import DataError
+from ..io.errors import MISSING_REMEDIES, DataError
 from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, column_names, read_labels, read_points
 from ..io.text import repeated_names, resolve_columns, unique_names
-from .errors import UsageProblem
+from .errors import UsageProblem, api_remedies
 from .requests import ReadOptions
 
 if TYPE_CHECKING:  # backends.blockfile is imported where data read block by block needs it
@@ -439,8 +439,8 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
     if len(bad):
         i, j = (int(v) for v in bad[0])
         if np.isnan(x[i, j]):  # the remedies, as the Python API says them
-            raise DataError(ARRAY_SOURCE, f"missing value (NaN) in row {i}; give missing="
-                                          "'drop' or missing='em'", column=names[j])
+            raise DataError(ARRAY_SOURCE, f"missing value (NaN) in row {i}; "
+                                          f"{api_remedies(MISSING_REMEDIES)}", column=names[j])
         raise DataError(ARRAY_SOURCE, f"value {x[i, j]} in row {i} is not a finite number; "
                                       "missing or infinite values must be removed or imputed "
                                       "first", column=names[j])

@@ -1,6 +1,44 @@
-"""The one error the use cases raise themselves: a request that makes no sense."""
+"""The one error the use cases raise themselves: a request that makes no sense; and the
+advice of a DataError said in the Python API's own terms."""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from ..io.errors import DROP_MISSING, EM_MISSING, DataError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+#: The remedies a DataError names (DataError.advice), as a Python API call gives them
+#: (the command line says its options: cli.errors.DATA_REMEDIES).
+API_REMEDIES = {DROP_MISSING: "missing='drop'", EM_MISSING: "missing='em'"}
+
+
+def api_remedies(advice: tuple[str, ...]) -> str:
+    """'give missing='drop' or missing='em'': the advice in the API's terms."""
+    return "give " + " or ".join(API_REMEDIES[code] for code in advice)
+
+
+def advised(fn: Callable[P, R]) -> Callable[P, R]:
+    """fn as the Python API gives it (emgmm_cli.fit, select, predict, score): its
+    DataErrors say their advice, as the command line's messages do in its options (a
+    missing value in a file: "...; give missing='drop' or missing='em'", as one in an
+    array)."""
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except DataError as exc:
+            if not exc.advice:
+                raise
+            raise DataError(exc.source, f"{exc.message}; {api_remedies(exc.advice)}",
+                            line=exc.line, column=exc.column) from None
+
+    return call
 
 
 class UsageProblem(ValueError):
