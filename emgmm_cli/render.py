@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, TextIO
 
+from .io.errors import printable
 from .vocab import counted
 
 if TYPE_CHECKING:
@@ -53,7 +54,6 @@ def shown_document(doc: dict[str, Any]) -> dict[str, Any]:
     names, files among the options, the version) with control characters and newlines
     written as escapes (io.errors.printable), so that a name cannot drive the terminal or
     break a 'name: value' line.  Lists of numbers are left as they are."""
-    from .io.errors import printable
 
     def shown(value: Any) -> Any:
         if isinstance(value, str):
@@ -282,8 +282,6 @@ def render_model_info(console: "Console", doc: dict[str, Any], *, path: str) -> 
     from rich.markup import escape
     from rich.table import Table
 
-    from .io.errors import printable
-
     doc, path = shown_document(doc), printable(path, one_line=True)
     opts = doc["options"]
     head = Table.grid(padding=(0, 2))
@@ -498,8 +496,6 @@ class BatchDisplay:
     def message(self, text: str) -> None:
         """One line for the user (a warning or an error), above the bar when it shows;
         control characters and newlines (of a file name) as escapes."""
-        from .io.errors import printable
-
         text = printable(text, one_line=True)
         if self._progress is not None:
             self._progress.console.print(text, markup=False, highlight=False, soft_wrap=True)
@@ -732,8 +728,6 @@ def select_progress(stream: TextIO | None, total: int, *, color: bool
 def model_info_text(doc: dict[str, Any], path: str) -> str:
     """The model described in plain 'name: value' lines, for pipes and files."""
     from .engine.options import OPTION_SPECS
-    from .io.errors import printable
-
     doc, path = shown_document(doc), printable(path, one_line=True)
     opts = doc["options"]
     k, d = doc["n_components"], doc["n_features"]

@@ -403,9 +403,7 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
     requests.MISSING_POLICIES (default: read.missing, "error").
     """
     read = api_read_options(read, missing)
-    if sample_weights is not None and read.weighted:
-        raise UsageProblem("give the sample weights once: sample_weights, or the "
-                           "weights_column or sample_weights of the read options")
+    _given_once(read, weights=sample_weights is not None)
     if isinstance(data, (str, os.PathLike)):
         return weighed(load(os.fspath(data), read), ReadOptions(), sample_weights,
                        known_labels)
@@ -470,15 +468,21 @@ def api_files(read: Any, sample_weights: Any, known_labels: Any) -> tuple[Any, A
     if not files:
         return read, sample_weights, known_labels
     read = api_read_options(read, None)
-    if "sample_weights" in files and read.weighted:
-        raise UsageProblem("give the sample weights once: sample_weights, or the "
-                           "weights_column or sample_weights of the read options")
-    if "known_labels" in files and (read.known_column or read.known_labels) is not None:
-        raise UsageProblem("give the known labels once: known_labels, or the known_column "
-                           "or known_labels of the read options")
+    _given_once(read, weights="sample_weights" in files, known="known_labels" in files)
     return (dataclasses.replace(read, **files),
             None if "sample_weights" in files else sample_weights,
             None if "known_labels" in files else known_labels)
+
+
+def _given_once(read: ReadOptions, *, weights: bool = False, known: bool = False) -> None:
+    """Sample weights (weights) or known labels (known) given to a Python API call beside
+    read options that bring their own: a UsageProblem, whichever would be taken."""
+    if weights and read.weighted:
+        raise UsageProblem("give the sample weights once: sample_weights, or the "
+                           "weights_column or sample_weights of the read options")
+    if known and (read.known_column or read.known_labels) is not None:
+        raise UsageProblem("give the known labels once: known_labels, or the known_column "
+                           "or known_labels of the read options")
 
 
 def _chosen_columns(read: ReadOptions, names: list[str]) -> list[int]:

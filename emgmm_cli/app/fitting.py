@@ -339,16 +339,13 @@ def file_digests(values: dict[str, Any]) -> dict[str, str]:
     return digests
 
 
-def fitted(points: Points, data: Dataset, result: FitResult,
-           prepared: Prepared | None = None, inputs: dict[str, Any] | None = None,
-           digests: dict[str, str] | None = None) -> Fitted:
+def fitted(points: Points, data: Dataset, result: FitResult, prepared: Prepared | None,
+           inputs: dict[str, Any] | None, digests: dict[str, str]) -> Fitted:
     """A fit of points (run on data: prepared's points) with its model document; with a
     transform, result's log-likelihoods must already be the data's (data_result).
     inputs: what the rows brought besides their points (ReadOptions.inputs), recorded
     with the options; digests: file_digests of the files among them and the options,
-    taken when the run started (taken now where not given)."""
-    if digests is None:
-        digests = file_digests({**result.options.to_dict(), **(inputs or {})})
+    taken when the run started, as they were read."""
     transform = None if prepared is None else prepared.transform
     doc = model_document(result, feature_names=points.column_names, source=points.source,
                          dtype=np.dtype(data.dtype).name,
@@ -430,9 +427,9 @@ def read_fit_data(path: str, read: ReadOptions, init_model: LoadedModel | None,
 def continued(options: FitOptions, model: LoadedModel, points: Points, *,
               standardize: bool = False) -> tuple[FitOptions, MixtureParams]:
     """options.init_model, read (model): options with its number of components and
-    family, and its parameters, the start of EM.  The data must have the model's D columns; a model
-    of standardized columns (or --standardize) is refused, since its start would be of
-    other columns than those fitted."""
+    family, and its parameters, the start of EM.  The data must have the model's D
+    columns; a model of standardized columns (or --standardize) is refused, since its
+    start would be of other columns than those fitted."""
     from ..io.model import check_features
 
     check_features(model, points)
@@ -539,8 +536,8 @@ def check_label_header(labels: str | None, label_header: bool) -> None:
                            "give another format", option="--label-header")
 
 
-#: Outputs that are pictures (plotting.IMAGE_FORMATS), and the options that name them.
-#: The outputs that are pictures, and the option that names each (picture: plot's -o).
+#: Outputs that are pictures (plotting.IMAGE_FORMATS), and the option that names each
+#: (picture: plot's -o).
 PICTURES = {"plot": "--plot", "trace_plot": "--trace-plot", "picture": "-o"}
 
 
@@ -682,8 +679,9 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     init_model: a model file EM continues from (n_components and covariance_type are
     then the model's); freeze: the parameters kept fixed ("weights,means");
     known_labels: N known components (-1 where unknown; or a path: a file of them, as
-    --known-labels): semi-supervised EM, in which those rows keep their component; missing: "error" (the default) or "drop" (rows
-    with a missing value are left out; their label is -1, their responsibilities NaN).
+    --known-labels): semi-supervised EM, in which those rows keep their component;
+    missing: "error" (the default) or "drop" (rows with a missing value are left out;
+    their label is -1, their responsibilities NaN).
     Returns a Fitted: weights, means, covariances, labels, responsibilities, trace,
     log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
     the model document.

@@ -171,9 +171,10 @@ def mixture_view(params: MixtureParams, data: Dataset, feature_names: list[str],
         x, means = transform.to_data(x), transform.to_data(means)
         full = full * np.outer(transform.scale, transform.scale)
     holes = np.isnan(x)
-    basis, axes = _basis(x[~holes.any(axis=1)], feature_names, dims)
+    complete = x[~holes.any(axis=1)]
+    basis, axes = _basis(complete, feature_names, dims)
     principal = dims is None and x.shape[1] > 2
-    centre = x[~holes.any(axis=1)].mean(axis=0) if principal else np.zeros(x.shape[1])
+    centre = complete.mean(axis=0) if principal else np.zeros(x.shape[1])
     # a row is drawn where every coordinate its projection reads holds a value
     drawn = ~(holes.astype(np.float64) @ (basis != 0)).any(axis=1)
     x = np.where(holes, 0.0, x)

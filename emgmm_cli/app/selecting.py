@@ -78,7 +78,7 @@ class Selected:
     #: what the rows brought besides their points (ReadOptions.inputs), for the model
     inputs: dict[str, Any] | None = None
     #: file_digests of the files read beside the data, taken when the selection started
-    digests: dict[str, str] | None = field(default=None, repr=False)
+    digests: dict[str, str] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
         """One line: the grid and the chosen cell (the dataclass's own repr holds every

@@ -29,8 +29,8 @@ SIGTERM and SIGHUP raise there as Ctrl-C does).  The parent holds them while the
 runs (backends.tasks.run_pool) and, once one came, sets a shared event; a task polls it
 through check_stop() (a batch's datasets and select's cells do so at every EM iteration,
 stop_at_iteration, and a batch also before committing its outputs), raises Cancelled and
-cleans up after itself.  The parent waits for the tasks in
-flight, reports those that finished anyway, and raises the signal's KeyboardInterrupt.
+cleans up after itself.  The parent waits for the tasks in flight, reports those that
+finished anyway, and raises the signal's KeyboardInterrupt.
 
 Nothing here knows about mixtures: tasks are a picklable module-level function and items.
 """

@@ -422,8 +422,9 @@ def _npy_from_stream(reader: ByteReader, head: bytes) -> object:
     arr = np.empty(shape[::-1] if fortran else shape, dtype=dtype)
     flat = arr.reshape(-1).view(np.uint8)
     for start in range(0, flat.size, PASS_BLOCK_BYTES):
-        block = reader.read(min(PASS_BLOCK_BYTES, flat.size - start))
-        if len(block) < min(PASS_BLOCK_BYTES, flat.size - start):
+        want = min(PASS_BLOCK_BYTES, flat.size - start)
+        block = reader.read(want)
+        if len(block) < want:
             raise EOFError(f"the data end early: {flat.size} bytes expected, "
                            f"{start + len(block)} read")
         flat[start : start + len(block)] = np.frombuffer(block, dtype=np.uint8)

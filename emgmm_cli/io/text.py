@@ -749,13 +749,13 @@ def prologue(inp: Input, delim: str | None, sniff: bool, header: bool | None) ->
             "the file has a header but no data rows; it needs at least one row of numbers",
             line=first_no,
         )
-    inp.reader.skip(_after_lines(head, first_no))
+    end = _after_lines(head, first_no)  # the header's line and those before it
+    inp.reader.skip(end)
     rows = _sample_rows(lines, delim, [second])
     layout = _with_header(inp.name, delim, first_no, first_fields, rows)
-    header_bytes = head[_after_lines(head, first_no - 1): _after_lines(head, first_no)]
-    found = (_undecodable_header(head[: _after_lines(head, first_no)], first_no),
-             _header_comment(header_bytes.decode("utf-8", errors="replace"), delim,
-                             first_no))
+    header_line = head[_after_lines(head, first_no - 1):end].decode("utf-8", errors="replace")
+    found = (_undecodable_header(head[:end], first_no),
+             _header_comment(header_line, delim, first_no))
     layout = replace(layout, notes=(*layout.notes, *(n for n in found if n is not None)))
     return _with_decimal(layout, rows)
 
