@@ -362,6 +362,8 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"within {HC_BYTES >> 20} MiB: {hc_rows(5000, 89)} rows of up "
                              f"to 89 columns, {hc_rows(5000, 150)} of 150, "
                              f"{hc_rows(5000, 400)} of 400 or more"),
+        ("docs/numerics.md", f"the scatters of 400 columns alone would take "
+                             f"{8 * HC_MAX_ROWS * 400 * 401 / 2 / 1e9:.1f} GB"),
         ("docs/numerics.md", f"restarts ({fit['n_init']} by default)"),
         ("docs/numerics.md", f"makes min({SCREEN_MAX}, {SCREEN_PER_RUN}R) candidate starts"),
         ("docs/numerics.md", f"With `--n-init R` of {splitmerge.FROM_RUNS} or more"),
