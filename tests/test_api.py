@@ -117,7 +117,8 @@ def test_bad_input_and_options_raise_the_projects_errors(x: np.ndarray) -> None:
         emgmm_cli.fit(np.array([[1.0, np.nan], [2.0, 3.0], [4.0, 5.0]]), 2)
     with pytest.raises(emgmm_cli.DataError, match="value inf in row 1 is not a finite number"):
         emgmm_cli.fit(np.array([[1.0, 0.0], [2.0, np.inf], [4.0, 5.0]]), 2, missing="drop")
-    with pytest.raises(emgmm_cli.DataError, match="not a numeric column"):
+    with pytest.raises(emgmm_cli.DataError, match=r"column 'b': not a numeric column \(dtype "
+                       r"\w+\); give read=ReadOptions\(columns=\.\.\.\) naming only numeric"):
         emgmm_cli.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]}), 2)
     with pytest.raises(emgmm_cli.DataError, match="holds complex128 values, not real numbers"):
         emgmm_cli.fit(np.ones((3, 2), dtype=complex), 2)
@@ -570,4 +571,11 @@ def test_a_missing_value_in_a_file_says_what_to_give_as_in_an_array(tmp_path: Pa
         assert str(raised.value) == f"{tmp_path}/{said}"
     with pytest.raises(emgmm_cli.DataError, match="give missing='drop' or missing='em'"):
         emgmm_cli.fit(np.array([[1.0, 2.0], [np.nan, 3.0], [4.0, 5.0]]), 1)
+    # a word in the data: the columns to read are the API's read option, not --columns
+    (tmp_path / "word.csv").write_text("a,b\n1,2\n3,x\n5,6\n")
+    with pytest.raises(emgmm_cli.DataError) as raised:
+        emgmm_cli.fit(str(tmp_path / "word.csv"), 1)
+    assert str(raised.value).endswith(
+        "non-numeric value 'x'; fix or remove the row; give read=ReadOptions(columns=...) "
+        "naming only numeric columns")
     assert len(emgmm_cli.fit(data, 1, missing="drop").labels) == 3  # -1 for the dropped

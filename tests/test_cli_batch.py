@@ -125,8 +125,8 @@ def test_summary_lists_every_dataset_with_its_status(first_run: tuple[Result, Pa
         assert float(row["log_likelihood"]) == pytest.approx(model["log_likelihood"], rel=1e-9)
         assert float(row["bic"]) == pytest.approx(model["bic"], rel=1e-9)
     assert by_file["data/bad.csv"]["status"] == (
-        "failed: line 4: column 'y': non-numeric value 'abc'; fix or remove the row, "
-        "or select numeric columns with --columns")
+        "failed: line 4: column 'y': non-numeric value 'abc'; fix or remove the row; "
+        "use --columns to read only numeric columns")
     assert by_file["data/tiny.csv"]["status"] == (
         "failed: 3 components need at least 3 rows; the data has 2")
     assert (by_file["data/tiny.csv"]["rows"], by_file["data/tiny.csv"]["dims"]) == ("2", "2")
@@ -155,7 +155,7 @@ def test_failures_give_exit_1_and_name_the_files(first_run: tuple[Result, Path])
     assert result.stdout == ""  # not a terminal: the summary is in summary.csv only
     assert result.stderr.splitlines() == [
         "emgmm: error: data/bad.csv: line 4: column 'y': non-numeric value 'abc'; fix or "
-        "remove the row, or select numeric columns with --columns",
+        "remove the row; use --columns to read only numeric columns",
         "emgmm: error: data/empty.csv: file is empty",
         "emgmm: error: data/tiny.csv: 3 components need at least 3 rows; the data has 2",
         "Error: 3 of 8 datasets failed; see results/summary.csv",
@@ -200,7 +200,7 @@ def test_quiet_keeps_only_the_errors(tree: Path, monkeypatch: pytest.MonkeyPatch
     assert result.exit_code == 1 and result.stdout == ""
     assert [line for line in result.stderr.splitlines() if line.strip()] == [
         "emgmm: error: data/bad.csv: line 4: column 'y': non-numeric value 'abc'; fix or "
-        "remove the row, or select numeric columns with --columns",
+        "remove the row; use --columns to read only numeric columns",
         "Error: 1 of 2 datasets failed; see quiet/summary.csv"]
 
 
@@ -666,7 +666,7 @@ def test_select_chooses_each_datasets_model(selected: dict[str, Result],
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         ("emgmm: error: data/bad.csv: line 4: column 'y': non-numeric value 'abc'; fix or "
-         "remove the row, or select numeric columns with --columns"),
+         "remove the row; use --columns to read only numeric columns"),
         "Error: 1 of 3 datasets failed; see sel1/summary.csv",
     ]
     assert files_under(results) == sorted(

@@ -468,7 +468,7 @@ def test_header_options(tmp_path: Path) -> None:
     refused = invoke(["fit", BLOBS, "-k", 4, "--columns", "0,1", "--no-header"])
     assert refused.exit_code == 1
     assert refused.stderr == (f"Error: {BLOBS}:1: column '0': non-numeric value 'x'; fix or "
-                              "remove the row, or select numeric columns with --columns\n")
+                              "remove the row; use --columns to read only numeric columns\n")
     unnamed = invoke(["fit", BLOBS, "-k", 4, "--columns", "x,y", "-H"])
     assert unnamed.exit_code == 1
     assert unnamed.stderr == (f"Error: {BLOBS}: column 'x': no such column; available "

@@ -98,6 +98,11 @@ def test_centers_from_a_file_and_centers_out(tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     assert ok("-n", "30", "--centers", str(centers), "--seed", "0", "--centers-out", str(out)) != ""
     assert out.read_text() == "x0,x1\n0,0\n10,0\n0,10\n"
+    # a word in the centres is theirs to fix: --columns selects no column of them
+    centers.write_text("a,b\n0,0\nten,0\n")
+    refused = run("-n", "30", "--centers", str(centers))
+    assert (refused.exit_code, refused.stderr) == (
+        1, f"Error: {centers}:3: column 'a': non-numeric value 'ten'; fix or remove the row\n")
 
 
 def test_random_centers_with_count_dimension_box_and_centers_out(tmp_path: Path) -> None:

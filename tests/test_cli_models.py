@@ -153,7 +153,7 @@ def test_predict_data_errors_exit_1(tmp_path: Path, full: Fitted) -> None:
     result = invoke("predict", str(full.model), str(bad))
     assert result.exit_code == 1
     assert result.stderr == (f"Error: {bad}:3: column 'y': non-numeric value 'abc'; fix or "
-                             "remove the row, or select numeric columns with --columns\n")
+                             "remove the row; use --columns to read only numeric columns\n")
     assert result.stdout == ""
 
 

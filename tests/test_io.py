@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from emgmm_cli.io import DataError, Points, read_points
-from emgmm_cli.io.errors import DROP_MISSING, EM_MISSING
+from emgmm_cli.io.errors import DROP_MISSING, EM_MISSING, SELECT_COLUMNS
 from emgmm_cli.io import text as text_reader
 from emgmm_cli.io.cache import open_points
 
@@ -295,11 +295,12 @@ def test_selected_string_column_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(
         DataError,
         match=re.escape(
-            f"{path}:2: column 'label': non-numeric value 'a'; fix or remove the row, "
-            "or select numeric columns with --columns"
+            f"{path}:2: column 'label': non-numeric value 'a'; fix or remove the row"
         ),
-    ):
-        read_points(path)
+    ) as raised:
+        read_points(path, missing=False)
+    # the command line says --columns, the Python API read=ReadOptions(columns=...)
+    assert raised.value.advice == (SELECT_COLUMNS,)
 
 
 def test_columns_as_one_comma_separated_string(tmp_path: Path) -> None:

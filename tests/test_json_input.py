@@ -65,11 +65,9 @@ def test_fit_reads_its_own_rows_and_labels(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name, text, line, message", [
     ("a.json", '[1, 2, "x"]', None,
-     "a.json: column '0': non-numeric value \"x\" in row 3; fix or remove the row, or select "
-     "numeric columns with --columns"),
+     "a.json: column '0': non-numeric value \"x\" in row 3; fix or remove the row"),
     ("b.jsonl", '{"a": 1}\n\n{"a": true}\n', 3,
-     "b.jsonl:3: column 'a': non-numeric value true; fix or remove the row, or select "
-     "numeric columns with --columns"),
+     "b.jsonl:3: column 'a': non-numeric value true; fix or remove the row"),
     ("c.json", "[[1, 2], [3]]", None,
      "c.json: row 2: every row must be an array of 2 values, as the first"),
     ("d.jsonl", '{"a": 1}\n{"b": 2}\n', 2,

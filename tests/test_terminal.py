@@ -224,7 +224,7 @@ def test_a_file_name_with_a_newline_keeps_every_message_on_one_line(tmp_path: Pa
     assert [r.returncode for r in runs] == [1, 1]
     fit, batch = (r.stderr.splitlines() for r in runs)
     assert fit == ["Error: bad\\x0aname.csv:2: column 'b': non-numeric value 'x'; fix or "
-                   "remove the row, or select numeric columns with --columns"]
+                   "remove the row; use --columns to read only numeric columns"]
     assert batch[0].startswith("emgmm: error: d/bad\\x0aname.csv: line 2: ") and len(batch) == 2
 
 

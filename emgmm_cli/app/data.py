@@ -24,7 +24,7 @@ from ..engine.missing import (
     observed_sums,
 )
 from ..io.cache import default_memory_limit, format_size, open_npy_blocks, open_points
-from ..io.errors import MISSING_REMEDIES, DataError
+from ..io.errors import MISSING_REMEDIES, SELECT_COLUMNS, DataError
 from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, column_names, read_labels, read_points
 from ..io.text import repeated_names, resolve_columns, unique_names
@@ -505,8 +505,8 @@ def _frame_values(frame: Any, read: ReadOptions) -> tuple[Any, list[str], tuple[
     sub = frame.iloc[:, at]  # by position: names may repeat
     for name, kind in zip(chosen, sub.dtypes):
         if getattr(kind, "kind", "O") not in "biuf":
-            raise DataError(ARRAY_SOURCE, f"not a numeric column (dtype {kind}); select "
-                                          "numeric columns", column=name)
+            raise DataError(ARRAY_SOURCE, f"not a numeric column (dtype {kind})", column=name,
+                            advice=(SELECT_COLUMNS,))
     return sub.to_numpy(dtype=np.float64, na_value=np.nan), chosen, notes
 
 

@@ -7,14 +7,15 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from ..io.errors import DROP_MISSING, EM_MISSING, DataError
+from ..io.errors import DROP_MISSING, EM_MISSING, SELECT_COLUMNS, DataError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 #: The remedies a DataError names (DataError.advice), as a Python API call gives them
 #: (the command line says its options: cli.errors.DATA_REMEDIES).
-API_REMEDIES = {DROP_MISSING: "missing='drop'", EM_MISSING: "missing='em'"}
+API_REMEDIES = {DROP_MISSING: "missing='drop'", EM_MISSING: "missing='em'",
+                SELECT_COLUMNS: "read=ReadOptions(columns=...) naming only numeric columns"}
 
 
 def api_remedies(advice: tuple[str, ...]) -> str:

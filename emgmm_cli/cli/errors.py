@@ -35,7 +35,7 @@ from ..engine.errors import (
     InvalidParameter,
     NotPositiveDefinite,
 )
-from ..io.errors import DROP_MISSING, EM_MISSING, DataError, printable
+from ..io.errors import DROP_MISSING, EM_MISSING, SELECT_COLUMNS, DataError, printable
 from .options import flag
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ REMEDIES = {
 DATA_REMEDIES = {
     DROP_MISSING: "--missing drop (leave out the rows with a missing value)",
     EM_MISSING: "--missing em (fit them through their observed values)",
+    SELECT_COLUMNS: "--columns to read only numeric columns",
 }
 #: How each remedy a finding names is said here, as what to do.
 FINDING_REMEDIES = {

@@ -18,6 +18,9 @@ DROP_MISSING = "drop-missing"
 EM_MISSING = "em-missing"
 #: The remedies of a missing value where none is allowed, most useful first.
 MISSING_REMEDIES = (DROP_MISSING, EM_MISSING)
+#: A column that is not numbers left out of the data read (a file that is not the data,
+#: such as starting means, has no columns to choose: read_points(missing=None) drops it).
+SELECT_COLUMNS = "select-columns"
 
 
 STDIN_NAME = "<stdin>"

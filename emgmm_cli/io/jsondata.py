@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import DataError
+from .errors import SELECT_COLUMNS, DataError
 from .npyfile import nonfinite_error
 from .text import DELIMITER_BY_EXT, Input, resolve_columns, text_extension
 
@@ -155,8 +155,8 @@ def _number(value: Any, name: str, i: int, line: int | None, column: str) -> flo
         shown = json.dumps(value)
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
         where = "" if line is not None else f" in row {i + 1}"
-        raise DataError(name, f"non-numeric value {shown}{where}; fix or remove the row, or "
-                              "select numeric columns with --columns", line=line, column=column)
+        raise DataError(name, f"non-numeric value {shown}{where}; fix or remove the row",
+                        line=line, column=column, advice=(SELECT_COLUMNS,))
     try:
         return float(value)
     except OverflowError:  # an integer beyond float64

@@ -34,7 +34,7 @@ from typing import Any, BinaryIO, Generic, TextIO, TypeVar
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from .errors import DataError, open_error, printable, reason
+from .errors import SELECT_COLUMNS, DataError, open_error, printable, reason
 from .npyfile import PASS_BLOCK_BYTES, NpyFile, nonfinite_error, pass_rows, plain_npy
 from .text import (
     NPY_MAGIC,
@@ -534,12 +534,8 @@ def _read_parquet(src: Input, columns: Sequence[str] | None,
     for j in sel:
         kind = getattr(frame.dtypes.iloc[j], "kind", "O")
         if kind not in "biuf":
-            raise DataError(
-                src.name,
-                f"not a numeric column (dtype {frame.dtypes.iloc[j]}); select numeric columns "
-                "with --columns",
-                column=all_names[j],
-            )
+            raise DataError(src.name, f"not a numeric column (dtype {frame.dtypes.iloc[j]})",
+                            column=all_names[j], advice=(SELECT_COLUMNS,))
     x = np.ascontiguousarray(frame.iloc[:, sel].to_numpy(dtype=dt, na_value=np.nan))
     if _nonfinite(x, missing):
         raise nonfinite_error(src.name, names, x, x, 0, missing=missing)

@@ -75,6 +75,7 @@ from numpy.typing import NDArray
 
 from .errors import (
     MISSING_REMEDIES,
+    SELECT_COLUMNS,
     STDIN_NAME,
     DataError,
     changed_error,
@@ -549,9 +550,9 @@ def _parse_value(raw: str, source: str, lineno: int, column: str,
     try:
         number = _number(value, decimal)
     except ValueError:
-        raise DataError(source, f"non-numeric value '{_show(value)}'; "
-                                f"{_not_a_number(value, decimal)}", line=lineno,
-                        column=column) from None
+        hint, advice = _not_a_number(value, decimal)
+        raise DataError(source, f"non-numeric value '{_show(value)}'; {hint}", line=lineno,
+                        column=column, advice=advice) from None
     if math.isnan(number):
         if missing:
             return number
@@ -563,16 +564,17 @@ def _parse_value(raw: str, source: str, lineno: int, column: str,
     return number
 
 
-def _not_a_number(value: str, decimal: str) -> str:
-    """What to do about a field that is not a number."""
+def _not_a_number(value: str, decimal: str) -> tuple[str, tuple[str, ...]]:
+    """What to do about a field that is not a number: the words, and the advice
+    (DataError.advice) the caller says in its own terms."""
     if decimal != "." and re.fullmatch(_DECIMAL_POINT, value):
         return ("the first rows write decimal commas (1,5), this field a decimal point; "
-                "write every number one way")
+                "write every number one way"), ()
     if decimal == "." and re.fullmatch(_DECIMAL_COMMA, value):
         return ("decimal commas (1,5) are read only where ',' does not separate the "
                 "fields and the first rows write them, and no decimal point (1.5); write "
-                "every number one way")
-    return "fix or remove the row, or select numeric columns with --columns"
+                "every number one way"), ()
+    return "fix or remove the row", (SELECT_COLUMNS,)
 
 
 # --------------------------------------------------------------------------- prologue
