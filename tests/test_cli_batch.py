@@ -853,3 +853,29 @@ def test_find_listing_folders_leaves_out_the_output_folder_inside(tmp_path: Path
         assert [r["file"] for r in read_summary(tmp_path / "data/res/summary.csv")] == [
             "data/p.csv"]
     assert "left out 6 paths inside the output directory data/res" in done.stderr
+
+
+def test_an_earlier_batchs_outputs_are_no_data(tmp_path: Path) -> None:
+    """`emgmm batch data -r -o data/r1` then `... -o data/r2` fitted r1's labels.csv and
+    trace.csv as datasets and failed on its summary.csv (exit 1), as with their paths
+    listed by find.  A folder holding a batch's summary.csv is left out, with a warning;
+    one holding another summary.csv is searched."""
+    write_csv(tmp_path / "data" / "p.csv", blobs(np.random.default_rng(1), 60, 2))
+    (tmp_path / "data" / "notes").mkdir()
+    write_csv(tmp_path / "data" / "notes" / "summary.csv", blobs(np.random.default_rng(2), 30, 2))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    for out in ("r1", "r2"):
+        done = subprocess.run([sys.executable, "-m", "emgmm_cli", "batch", "data", "-r", "-k",
+                               "2", "--seed", "1", "-o", f"data/{out}"], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert [r["file"] for r in read_summary(tmp_path / "data" / out / "summary.csv")] == [
+            "data/p.csv", "data/notes/summary.csv"]
+    assert done.stderr == ("emgmm: warning: left out 1 folder of an earlier batch's outputs "
+                           "(holding its summary.csv): data/r1\n")
+    piped = find_into_batch("-name '*.csv'", "-k 2 --seed 1 -o listed", tmp_path)
+    assert piped.returncode == 0, piped.stderr
+    assert sorted(r["file"] for r in read_summary(tmp_path / "listed" / "summary.csv")) == [
+        "data/notes/summary.csv", "data/p.csv"]
+    assert piped.stderr == ("emgmm: warning: left out 10 paths inside an earlier batch's "
+                            "output directory (a folder holding its summary.csv)\n")

@@ -55,7 +55,7 @@ from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import (OutputSet, check_targets, ensure_dir, is_stdout, made_dir, write_json,
                           write_table)
 from .data import feature_names
-from .discover import BatchItem
+from .discover import SUMMARY_COLUMNS, SUMMARY_NAME, BatchItem
 from .errors import UsageProblem
 from ..io.model import DIGESTS_FIELD, LoadedModel
 from .fitting import (Fitted, file_digests, fit_points, input_files, load_means,
@@ -63,11 +63,8 @@ from .fitting import (Fitted, file_digests, fit_points, input_files, load_means,
 from .requests import STANDARD_NAMES, ReadOptions, SelectGrid
 from .selecting import cell_name, no_choice_message, select_points
 
-SUMMARY_NAME = "summary.csv"
 #: The table of every cell (select's --table) in each dataset's folder, with a selection.
 SELECTION_NAME = "selection.csv"
-SUMMARY_COLUMNS = ("file", "rows", "dims", "k", "covariance", "iterations", "converged",
-                   "stopped", "log_likelihood", "bic", "seconds", "status")
 #: Options a selection sets per cell, so not compared with what was asked for.
 _PER_CELL_OPTIONS = ("n_components", "covariance_type", "seed")
 

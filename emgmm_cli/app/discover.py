@@ -8,6 +8,7 @@ output would overwrite an input.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -27,6 +28,13 @@ DEFAULT_BINARY = (".npy", ".parquet")
 DEFAULT_FILES = (", ".join(f"*{ext}" for ext in DEFAULT_TEXT + DEFAULT_BINARY) + ", and "
                  + " and ".join(f"*{ext}" for ext in DEFAULT_TEXT) + " compressed ("
                  + ", ".join(CODEC_BY_EXT) + ")")
+
+
+#: The summary a batch writes in its output directory, and its columns: a folder that holds
+#: one with this header is an earlier batch's output (earlier_output).
+SUMMARY_NAME = "summary.csv"
+SUMMARY_COLUMNS = ("file", "rows", "dims", "k", "covariance", "iterations", "converged",
+                   "stopped", "log_likelihood", "bic", "seconds", "status")
 
 
 @dataclass(frozen=True)
@@ -81,10 +89,22 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _walk(root: str, recursive: bool, patterns: tuple[str, ...], out_real: str
-          ) -> list[tuple[str, str]]:
+def earlier_output(folder: str) -> bool:
+    """Whether folder holds the summary.csv of a batch (its header SUMMARY_COLUMNS): the
+    output directory of an earlier run, whose labels, traces and tables are no data."""
+    try:
+        with open(os.path.join(folder, SUMMARY_NAME), encoding="utf-8",
+                  errors="replace") as summary:
+            return summary.readline().rstrip("\r\n") == ",".join(SUMMARY_COLUMNS)
+    except OSError:
+        return False
+
+
+def _walk(root: str, recursive: bool, patterns: tuple[str, ...], out_real: str,
+          left_out: list[str]) -> list[tuple[str, str]]:
     """(path, path relative to root) of the data files in root, sorted: with recursive,
-    or a pattern with '/', in its subdirectories too (_matches)."""
+    or a pattern with '/', in its subdirectories too (_matches), but for the output
+    directory and an earlier batch's (earlier_output, appended to left_out)."""
     found: list[tuple[str, str]] = []
     descend = recursive or any("/" in p for p in patterns)
     for folder, dirs, files in os.walk(root):
@@ -92,6 +112,9 @@ def _walk(root: str, recursive: bool, patterns: tuple[str, ...], out_real: str
                          and not _inside(os.path.realpath(os.path.join(folder, d)), out_real))
         if not descend:
             dirs[:] = []
+        earlier = [d for d in dirs if earlier_output(os.path.join(folder, d))]
+        left_out += [os.path.join(folder, d) for d in earlier]
+        dirs[:] = [d for d in dirs if d not in earlier]
         for name in sorted(files):
             path = os.path.join(folder, name)
             rel = os.path.relpath(path, root).replace(os.sep, "/")
@@ -117,6 +140,59 @@ def _file_rel(path: str) -> str:
     return rel.replace(os.sep, "/")
 
 
+def _found(args: list[tuple[str, bool]], output_dir: str, recursive: bool,
+           patterns: tuple[str, ...]) -> tuple[list[tuple[str, str]], list[str]]:
+    """(path, relative path) of the data files that args (path, listed on stdin) name,
+    and the warnings that say what was left out: the paths listed inside the output
+    directory or an earlier batch's (find . | emgmm batch -), and the folders of earlier
+    batches' outputs found in a directory."""
+    out_real = os.path.realpath(output_dir)
+    found: list[tuple[str, str]] = []
+    inside = listed_earlier = 0
+    folders: list[str] = []
+    earlier = functools.lru_cache(maxsize=None)(earlier_output)
+    for arg, from_stdin in args:
+        if _inside(os.path.realpath(arg), out_real) and (from_stdin or not os.path.isdir(arg)):
+            inside += 1  # an output of an earlier run (find . | emgmm batch -)
+        elif from_stdin and any(earlier(a) for a in _folders_above(arg)):
+            listed_earlier += 1
+        elif os.path.isdir(arg):
+            if _inside(os.path.realpath(arg), out_real):
+                raise UsageProblem(
+                    f"{arg} is (inside) the output directory {output_dir}; give an output "
+                    "directory outside the data")
+            found.extend(_walk(arg, recursive, patterns, out_real, folders))
+        else:
+            found.append((arg, _file_rel(arg)))
+    said = []
+    if inside:
+        said.append(f"left out {_count(inside, 'path')} inside the output directory "
+                    f"{output_dir}")
+    if listed_earlier:
+        said.append(f"left out {_count(listed_earlier, 'path')} inside an earlier batch's "
+                    f"output directory (a folder holding its {SUMMARY_NAME})")
+    if folders:
+        shown = ", ".join(folders[:3]) + (", ..." if len(folders) > 3 else "")
+        said.append(f"left out {_count(len(folders), 'folder')} of an earlier batch's "
+                    f"outputs (holding its {SUMMARY_NAME}): {shown}")
+    return found, said
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}{'s' if n > 1 else ''}"
+
+
+def _folders_above(path: str) -> list[str]:
+    """The folders a path names above its file, nearest first (runs/r1/a/x.csv:
+    runs/r1/a, runs/r1, runs)."""
+    folders = []
+    folder = os.path.dirname(path)
+    while folder and folder not in folders:
+        folders.append(folder)
+        folder = os.path.dirname(folder)
+    return folders
+
+
 def discover(paths: tuple[str, ...], *, output_dir: str, recursive: bool = False,
              patterns: tuple[str, ...] = (), stdin: TextIO | None = None,
              warn: Callable[[str], None] | None = None) -> list[BatchItem]:
@@ -140,23 +216,10 @@ def discover(paths: tuple[str, ...], *, output_dir: str, recursive: bool = False
             raise DataError(STDIN_NAME, "lists no paths; pipe in the paths of the data files, "
                                         "one a line: find data -name '*.csv' | emgmm batch -")
         args.extend((arg, p == "-") for arg in listed)
-    out_real = os.path.realpath(output_dir)
-    found: list[tuple[str, str]] = []  # (path, relative path)
-    skipped_inside = 0
-    for arg, from_stdin in args:
-        if _inside(os.path.realpath(arg), out_real) and (from_stdin or not os.path.isdir(arg)):
-            skipped_inside += 1  # an output of an earlier run (find . | emgmm batch -)
-        elif os.path.isdir(arg):
-            if _inside(os.path.realpath(arg), out_real):
-                raise UsageProblem(
-                    f"{arg} is (inside) the output directory {output_dir}; give an output "
-                    "directory outside the data")
-            found.extend(_walk(arg, recursive, patterns, out_real))
-        else:
-            found.append((arg, _file_rel(arg)))
-    if skipped_inside and warn is not None:
-        warn(f"left out {skipped_inside} path{'s' if skipped_inside > 1 else ''} inside "
-             f"the output directory {output_dir}")
+    found, left_out = _found(args, output_dir, recursive, patterns)
+    if warn is not None:
+        for text in left_out:
+            warn(text)
 
     items: list[BatchItem] = []
     seen: set[str] = set()

@@ -95,7 +95,9 @@ def batch(term: Terminal, paths: tuple[str, ...], output_dir: str, recursive: bo
 
     PATH is a directory (its data files, as --glob's default names them; see
     --recursive), a file, or - to read a list of paths from stdin, one a line (or
-    NUL-separated).  Every read and fit option applies to every dataset.  Each
+    NUL-separated).  Hidden files, the output directory DIR, and the folders of earlier
+    batches' outputs (each holds the summary.csv a batch wrote) are not searched, nor
+    read when listed on stdin.  Every read and fit option applies to every dataset.  Each
     dataset's outputs go to DIR/<its path relative to the directory PATH, or to the
     working directory, without the extension (and a compression suffix)>/, written
     atomically: complete, or not at all.  Every dataset is fitted with the same seed:
