@@ -305,10 +305,12 @@ def test_means_init_refuses_the_options_it_would_leave_unused(
     assert result.exit_code == 2, result.output
     assert option in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
-    # given alone, or with their defaults spelled out, the means are the start
+    # given alone, or with their defaults spelled out, the means are the start, and the
+    # model records the one run made (it recorded the default n_init 2)
     for same in ([], ["--n-init", "1"]):
         doc = fit_json(BLOBS, "-k", 4, "--means-init", means, *same)
         assert doc["options"]["init"] == "means-init" and doc["origin"] == "means-init"
+        assert doc["options"]["n_init"] == 1 and len(doc["restart_log_likelihoods"]) == 1
 
 
 def test_means_init_in_the_api_refuses_what_it_would_leave_unused(tmp_path: Path) -> None:

@@ -430,7 +430,7 @@ def _options_match(doc: dict[str, Any], settings: BatchSettings, seed_given: boo
     found = FitOptions.from_dict(recorded).to_dict()
     wanted = settings.options.replace(means_init=settings.means_init)
     if settings.means_init:
-        wanted = wanted.replace(init="means-init")
+        wanted = wanted.from_means()
     skip = set(_PER_CELL_OPTIONS if settings.select is not None else ())
     if not seed_given:
         skip.add("seed")
@@ -438,7 +438,7 @@ def _options_match(doc: dict[str, Any], settings: BatchSettings, seed_given: boo
     if inputs["known_column"] or inputs["known_labels"]:  # as the fit ran (and recorded)
         wanted = with_known_labels(wanted)
         if found["init"] == vocab.MEANS_INIT and not settings.means_init:
-            wanted = wanted.replace(init=vocab.MEANS_INIT)  # the known rows' means
+            wanted = wanted.from_means()  # the known rows' means
     if not all(found[k] == v for k, v in wanted.to_dict().items() if k not in skip):
         return False
     if any(recorded.get(name, INPUT_DEFAULTS[name]) != value for name, value in inputs.items()):

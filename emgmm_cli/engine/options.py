@@ -164,7 +164,7 @@ class FitOptions:
     means_init: str | None = field(default=None, metadata=_spec(
         kind=str, nullable=True, optional_in_file=True,
         help="Where the starting means came from (a file name; the means are given to "
-             "the fit with init 'means-init')."))
+             "the fit with init 'means-init' and n_init 1: one start makes one run)."))
     n_init: int = field(default=2, metadata=_spec(
         kind=int, low=1, help="Restarts; the fit with the best final log-likelihood is kept."))
     tol: float = field(default=1e-6, metadata=_spec(
@@ -245,6 +245,11 @@ class FitOptions:
 
     def replace(self, **changes: Any) -> "FitOptions":
         return dataclasses.replace(self, **changes)
+
+    def from_means(self) -> "FitOptions":
+        """The options of a fit from given means, as it runs and records them: init
+        "means-init" and one run (the one start makes one; every restart would repeat it)."""
+        return self.replace(init=vocab.MEANS_INIT, n_init=1)
 
 
 def spec(name: str) -> OptionSpec:
