@@ -779,6 +779,25 @@ def test_select_skip_existing_compares_the_grid_and_the_choice(
     assert read_summary(select_tree / "resel" / "summary.csv")[0]["status"] == "ok"
 
 
+def test_select_skip_existing_keeps_a_choice_among_equal_models(tmp_path: Path) -> None:
+    """One Gaussian: at K = 1 the full-matrix families give one BIC up to rounding, which
+    selection.csv writes as one number; the run marked a later family best than the
+    table read back chooses, so --skip-existing fitted the dataset again every time."""
+    cov = [[1.0, 0.5, 0.2], [0.5, 2.0, 0.3], [0.2, 0.3, 1.5]]
+    np.savetxt(tmp_path / "one.csv",  # every digit: the rounding that showed it
+               np.random.default_rng(3).multivariate_normal([0.0, 0.0, 0.0], cov, size=200),
+               delimiter=",", header="x,y,z", comments="")
+    args = ["batch", str(tmp_path / "one.csv"), "--select", "-k", "1", "--seed", "0",
+            "--output-dir", str(tmp_path / "out"), "--skip-existing"]
+    statuses = []
+    for _ in range(2):
+        result = invoke(*args)
+        assert result.exit_code == 0, result.stderr
+        row = read_summary(tmp_path / "out" / "summary.csv")[0]
+        statuses.append((row["status"], row["covariance"]))
+    assert statuses == [("ok", "tied"), ("skipped", "tied")]
+
+
 def test_select_with_no_cell_to_choose_fails_that_dataset(tmp_path: Path) -> None:
     (tmp_path / "one.csv").write_text("x,y\n1,2\n")
     write_csv(tmp_path / "fine.csv", blobs(np.random.default_rng(2), 60, 2, k=2))

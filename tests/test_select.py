@@ -229,6 +229,22 @@ def test_on_cell_reports_every_cell_in_order() -> None:
     assert seen == [(0, Cell("spherical", 1)), (1, Cell("spherical", 2))]
 
 
+def one_gaussian() -> np.ndarray:
+    """200 points of one correlated Gaussian: K = 1 wins, in the full-matrix families."""
+    cov = [[1.0, 0.5, 0.2], [0.5, 2.0, 0.3], [0.2, 0.3, 1.5]]
+    return np.random.default_rng(3).multivariate_normal([0.0, 0.0, 0.0], cov, size=200)
+
+
+def test_equal_models_tie_and_the_first_listed_wins() -> None:
+    """At K = 1 the eight full-matrix families are one model; their M-steps differ in
+    rounding (1e-13 of the BIC), which chose VEE over EEE with the table showing the same
+    BIC for both (and mclust choosing EEE)."""
+    sel = select(ArrayDataset(one_gaussian()), grid([], [1], 3), DEFAULTS, seed=0)
+    bics = [c.criterion("bic") for c in sel.cells if c.cell.mclust[1:] not in ("II", "EI", "VI")]
+    assert len(bics) == 8 and all(math.isclose(b, bics[0], rel_tol=1e-12) for b in bics)
+    assert sel.best_cell is not None and sel.best_cell.cell.mclust == "EEE"
+
+
 def test_choose_breaks_ties_by_grid_order_and_skips_failures() -> None:
     ok = fit_cell(ArrayDataset(faithful()), CellTask(0, Cell("full", 2), FitOptions(2, seed=0)))
     failed = CellResult(Cell("full", 400), FitOptions(400), error="too many")

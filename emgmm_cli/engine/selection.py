@@ -18,8 +18,8 @@ other cells run, in what order, or in which process.  A cell ends one of three w
               kept, the other cells go on.
 
 The best cell has the lowest criterion (scikit-learn's sign: BIC = -2 log L + p log N;
-mclust reports BIC = -ours and takes the largest); ties go to the earlier cell in grid
-order.  Nothing here reads files, prints or starts processes: select() takes the way its
+mclust reports BIC = -ours and takes the largest); ties (within TIE_RTOL) go to the
+earlier cell in grid order.  Nothing here reads files, prints or starts processes: select() takes the way its
 cells are mapped as an argument (``map_cells``: here, in order, by default; the command
 line passes a process pool; a distributed backend can pass its own), and every mapper
 runs fit_cell on each CellTask, so a cell's result is the same wherever it is fitted.
@@ -27,6 +27,7 @@ runs fit_cell on each CellTask, so a cell's result is the same wherever it is fi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -191,16 +192,28 @@ class Scored(Protocol):
     def criterion(self, name: str) -> float: ...
 
 
+#: Criteria this close (relative) are a tie, which the earlier cell wins.  Equal models
+#: (every family at K = 1) reach the same optimum through different M-steps, whose
+#: rounding differs by about 1e-13; a table read back at its 10 significant digits
+#: (batch --skip-existing) must choose as the run did.
+TIE_RTOL = 1e-8
+
+
 def choose(results: Sequence[Scored], criterion: str = "bic") -> int | None:
-    """Index of the best eligible cell (lowest criterion, the earlier on ties), or None
-    when no cell is eligible."""
+    """Index of the best eligible cell (lowest criterion, the earlier on ties: values
+    within TIE_RTOL), or None when no cell is eligible."""
     if criterion not in CRITERIA:
         raise ValueError(f"unknown criterion {criterion!r}; choose one of {', '.join(CRITERIA)}")
     best: int | None = None
     for i, r in enumerate(results):
         value = r.criterion(criterion)
-        if r.eligible and np.isfinite(value) and (
-                best is None or value < results[best].criterion(criterion)):
+        if not (r.eligible and np.isfinite(value)):
+            continue
+        if best is None:
+            best = i
+            continue
+        lowest = results[best].criterion(criterion)
+        if value < lowest and not math.isclose(value, lowest, rel_tol=TIE_RTOL):
             best = i
     return best
 
