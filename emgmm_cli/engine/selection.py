@@ -19,10 +19,11 @@ other cells run, in what order, or in which process.  A cell ends one of three w
 
 The best cell has the lowest criterion (scikit-learn's sign: BIC = -2 log L + p log N;
 mclust reports BIC = -ours and takes the largest); ties (within TIE_RTOL) go to the
-earlier cell in grid order.  Nothing here reads files, prints or starts processes: select() takes the way its
-cells are mapped as an argument (``map_cells``: here, in order, by default; the command
-line passes a process pool; a distributed backend can pass its own), and every mapper
-runs fit_cell on each CellTask, so a cell's result is the same wherever it is fitted.
+earlier cell in grid order.  Nothing here reads files, prints or starts processes:
+select() takes the way its cells are mapped as an argument (``map_cells``: here, in
+order, by default; the command line passes a process pool; a distributed backend can
+pass its own), and every mapper runs fit_cell on each CellTask, so a cell's result is
+the same wherever it is fitted.
 """
 
 from __future__ import annotations
