@@ -329,7 +329,9 @@ def test_read_options_take_a_size_and_refuse_a_dtype_that_is_no_float(tmp_path: 
     """ReadOptions(memory_limit="1K") ended in int()'s ValueError and dtype="int8" in
     "dtype must be a floating type" (internal ValueErrors), memory_limit=-1 was taken:
     a size reads as --memory-limit reads it, the rest (and a header that is no bool,
-    which was taken as true) are UsageProblems naming the option."""
+    which was taken as true) are InvalidParameters naming the option, as python.md says
+    of every option out of range (they were UsageProblems naming the command line's flag,
+    so `except emgmm_cli.InvalidParameter` missed them)."""
     assert emgmm_cli.ReadOptions(memory_limit="1K").memory_limit == 1024
     np.save(tmp_path / "x.npy", x)
     by_blocks = emgmm_cli.fit(str(tmp_path / "x.npy"), 2, seed=0,
@@ -345,9 +347,12 @@ def test_read_options_take_a_size_and_refuse_a_dtype_that_is_no_float(tmp_path: 
                              ({"memory_limit": "lots"}, "memory_limit must be a number of "
                                                         "bytes >= 1 or a size such as '512M', "
                                                         "got 'lots'")):
-        with pytest.raises(emgmm_cli.UsageProblem) as info:
+        with pytest.raises(emgmm_cli.InvalidParameter) as info:
             emgmm_cli.ReadOptions(**options)
-        assert str(info.value) == message
+        assert str(info.value) == message and info.value.option == next(iter(options))
+    with pytest.raises(emgmm_cli.InvalidParameter) as info:
+        emgmm_cli.fit(x, 2, missing="skip")
+    assert info.value.option == "missing"
 
 
 def test_a_fit_keeps_its_own_rows_whatever_the_caller_writes_after(x: np.ndarray) -> None:
@@ -456,6 +461,10 @@ def test_wrong_kinds_of_arguments_are_told_as_python_tells_them(tmp_path: Path) 
         emgmm_cli.fit(x, 2, read={"columns": ["0"]})  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"components must be numbers of components to try"):
         emgmm_cli.select(x, 3)  # type: ignore[arg-type]
+    # ReadOptions(columns=5) ended in "'int' object is not iterable"
+    with pytest.raises(TypeError, match=r"^columns must be a list of column names or 0-based "
+                                        r"indices, or one string such as 'a,b', not 5$"):
+        emgmm_cli.ReadOptions(columns=5)  # type: ignore[arg-type]
 
 
 def test_a_fit_and_a_selection_print_as_one_line() -> None:

@@ -400,7 +400,7 @@ def test_cell_workers_auto_runs_workers_only_where_they_pay(
         method: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
-    from emgmm_cli.app.errors import UsageProblem
+    from emgmm_cli.engine.errors import InvalidParameter
     from emgmm_cli.app.requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELLS,
                                         AUTO_JOBS_ROWS)
     from emgmm_cli.app.selecting import cell_workers
@@ -428,7 +428,7 @@ def test_cell_workers_auto_runs_workers_only_where_they_pay(
     assert cell_workers(3, enough[:10], 36) == 3 and cell_workers(3, enough, 2) == 2
     assert cell_workers(0, enough[:10], 36) == min(cores, 36)
     for bad in ("some", -1, True, 1.5):
-        with pytest.raises(UsageProblem, match="jobs must be a whole number"):
+        with pytest.raises(InvalidParameter, match="jobs must be a whole number"):
             cell_workers(bad, enough, 36)  # type: ignore[arg-type]
 
 
@@ -457,16 +457,15 @@ def test_python_api_takes_jobs_auto_with_the_results_of_one_job() -> None:
     import numpy as np
 
     import emgmm_cli
-    from emgmm_cli.app.errors import UsageProblem
-
     rng = np.random.default_rng(5)
     x = np.concatenate([rng.normal(c, 1.0, (600, 2)) for c in (-3.0, 3.0)])
     auto = emgmm_cli.select(x, range(1, 4), ["full", "spherical"], seed=1, n_init=2,
                             jobs="auto")
     one = emgmm_cli.select(x, range(1, 4), ["full", "spherical"], seed=1, n_init=2)
     assert auto.rows() == one.rows()
-    with pytest.raises(UsageProblem, match="jobs must be a whole number"):
+    with pytest.raises(emgmm_cli.InvalidParameter, match="jobs must be a whole number") as bad:
         emgmm_cli.select(x, [2], ["full"], seed=1, jobs="many")
+    assert bad.value.option == "jobs"
 
 
 def test_a_worker_start_method_that_is_not_one_is_a_one_line_error(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import vocab
+from ..engine.errors import InvalidParameter
 from ..engine.options import INPUT_SPECS
 from .errors import UsageProblem
 
@@ -119,38 +120,42 @@ class ReadOptions:
     def __post_init__(self) -> None:
         if self.columns is not None and not isinstance(self.columns, tuple):
             # a list from the Python API, or one comma-separated string
-            cols: Sequence[str] = self.columns
+            cols: Any = self.columns
+            if not isinstance(cols, (str, Sequence)):
+                raise TypeError("columns must be a list of column names or 0-based indices, "
+                                f"or one string such as 'a,b', not {cols!r}")
             object.__setattr__(self, "columns", tuple(
                 column_list(cols) if isinstance(cols, str) else cols))
         if self.weights_column is not None and self.sample_weights is not None:
             raise UsageProblem("give the sample weights once: --weights-column or "
                                "--sample-weights, not both", option="--sample-weights")
         if self.missing not in MISSING_POLICIES:
-            raise UsageProblem(f"missing must be one of {', '.join(MISSING_POLICIES)}, got "
-                               f"{self.missing!r}", option="--missing")
+            raise InvalidParameter(f"missing must be one of {', '.join(MISSING_POLICIES)}, "
+                                   f"got {self.missing!r}", option="missing")
         if self.known_column is not None and self.known_labels is not None:
             raise UsageProblem("give the known labels once: --known-column or "
                                "--known-labels, not both", option="--known-labels")
         if self.header is not None and not isinstance(self.header, bool):
-            raise UsageProblem("header must be True, False or None (detect it), got "
-                               f"{self.header!r}", option="--header")
+            raise InvalidParameter("header must be True, False or None (detect it), got "
+                                   f"{self.header!r}", option="header")
         if self.dtype not in vocab.names(vocab.DTYPES):
-            raise UsageProblem(f"dtype must be one of {', '.join(vocab.names(vocab.DTYPES))}, "
-                               f"got {self.dtype!r}", option="--dtype")
+            raise InvalidParameter(f"dtype must be one of "
+                                   f"{', '.join(vocab.names(vocab.DTYPES))}, got {self.dtype!r}",
+                                   option="dtype")
         if self.memory_limit is not None:
             object.__setattr__(self, "memory_limit", _bytes(self.memory_limit))
 
 
 def _bytes(size: Any) -> int:
     """A memory limit given to the Python API: bytes, or a size as --memory-limit takes
-    it ("512M"); a UsageProblem for anything else."""
+    it ("512M"); an InvalidParameter for anything else."""
     try:
         value = parse_size(size) if isinstance(size, str) else int(size)
     except (TypeError, ValueError):
         value = 0
     if isinstance(size, bool) or value < 1 or (not isinstance(size, str) and value != size):
-        raise UsageProblem(f"memory_limit must be a number of bytes >= 1 or a size such as "
-                           f"'512M', got {size!r}", option="--memory-limit")
+        raise InvalidParameter(f"memory_limit must be a number of bytes >= 1 or a size such "
+                               f"as '512M', got {size!r}", option="memory_limit")
     return value
 
 

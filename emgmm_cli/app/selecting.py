@@ -160,8 +160,8 @@ def cell_workers(jobs: int | str, x: Any, n_cells: int) -> int:
     if jobs == vocab.AUTO:
         jobs = 0 if _workers_pay(x, n_cells) else 1
     if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 0:
-        raise UsageProblem(f"jobs must be a whole number >= 0 or 'auto', not {jobs!r}",
-                           option="jobs")
+        raise InvalidParameter(f"jobs must be a whole number >= 0 or 'auto', not {jobs!r}",
+                               option="jobs")
     return worker_count(int(jobs), n_cells)
 
 
