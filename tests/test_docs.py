@@ -334,7 +334,13 @@ def quotes() -> list[tuple[str, str]]:
     # the first power of two whose step (float64, float32) passes the share of the floor
     p64, p32 = (next(p for p in range(-60, 1000) if np.spacing(dtype(2.0**p)) > coarse)
                 for dtype in (np.float64, np.float32))
+    dask_iterative = ", ".join(sorted(constant_of("test_dask.py", "ITERATIVE"))[:-1])
     return [
+        ("docs/distributed.md", "agree to relative "
+                                f"{n(constant_of('test_dask.py', 'RTOL'))}, the final parameters "
+                                f"of the families whose M-step iterates ({dask_iterative} and "
+                                f"{sorted(constant_of('test_dask.py', 'ITERATIVE'))[-1]}) to "
+                                f"{n(constant_of('test_dask.py', 'ITERATIVE_RTOL'))}"),
         ("README.md", f"to a relative {parity}"),
         ("README.md", f"compressed text ({compressed} with the zstandard package)"),
         ("docs/guide.md", f"first bytes: {compressed} when the zstandard package"),
