@@ -317,6 +317,8 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.io.formats import CODEC_BY_EXT
     from emgmm_cli.app import plotting
     from emgmm_cli.cli.show import PICTURE_COLUMNS
+    from emgmm_cli.cli.errors import HELP_WIDTH
+    from emgmm_cli.render import EXACT_DIGITS, LARGE, LARGE_EXACT, SMALL, NumberFormat
     from sklearn.mixture import GaussianMixture
 
     n = md.docfacts.number
@@ -335,12 +337,21 @@ def quotes() -> list[tuple[str, str]]:
     p64, p32 = (next(p for p in range(-60, 1000) if np.spacing(dtype(2.0**p)) > coarse)
                 for dtype in (np.float64, np.float32))
     dask_iterative = ", ".join(sorted(constant_of("test_dask.py", "ITERATIVE"))[:-1])
+
+    def power(x: float) -> str:  # 1e6, 1e-3, 1e13
+        return f"{x:.0e}".replace("e+0", "e").replace("e-0", "e-").replace("e+", "e")
     return [
         ("docs/distributed.md", "agree to relative "
                                 f"{n(constant_of('test_dask.py', 'RTOL'))}, the final parameters "
                                 f"of the families whose M-step iterates ({dask_iterative} and "
                                 f"{sorted(constant_of('test_dask.py', 'ITERATIVE'))[-1]}) to "
                                 f"{n(constant_of('test_dask.py', 'ITERATIVE_RTOL'))}"),
+        ("docs/guide.md", f"Help is as wide as the terminal, up to {HELP_WIDTH} columns."),
+        ("docs/guide.md", f"A dimension whose values reach {power(LARGE)}, or stay below "
+                          f"{power(SMALL)} without being 0"),
+        ("docs/guide.md", f"a log-likelihood or criterion from {power(LARGE_EXACT)} on"),
+        ("docs/guide.md", f"or below {power(SMALL)}, with ten "
+                          f"(`{NumberFormat(None, EXACT_DIGITS)(1e300)}`)"),
         ("README.md", f"to a relative {parity}"),
         ("README.md", f"compressed text ({compressed} with the zstandard package)"),
         ("docs/guide.md", f"first bytes: {compressed} when the zstandard package"),
