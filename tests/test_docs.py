@@ -479,3 +479,25 @@ def test_the_distributed_guide_quotes_the_code() -> None:
     assert WORKER_SHARE == 0.25 and "at most a quarter of a worker's memory" in doc
     assert f"(default {CONNECT_TIMEOUT:g})" in doc
     assert f"(in a directory: {PART_FILES})" in doc
+
+
+def test_missing_values_past_the_memory_limit_run_as_numerics_md_says(tmp_path: Path) -> None:
+    """numerics.md said that --missing drop and em need the data in memory, an input over
+    --memory-limit being an error; both run block by block (large-data.md), em holding
+    only the incomplete rows."""
+    import numpy as np
+
+    from emgmm_cli.cli.main import cli
+
+    text = " ".join((DOCS / "numerics.md").read_text(encoding="utf-8").split())
+    assert "Both work on an input over `--memory-limit` too, read block by block" in text
+    x = np.random.default_rng(0).normal(size=(3000, 2))
+    x[::50, 1] = np.nan
+    np.save(tmp_path / "holes.npy", x)
+    for policy in ("drop", "em"):
+        run = CliRunner().invoke(cli, ["fit", str(tmp_path / "holes.npy"), "-k", "2", "--seed",
+                                       "0", "--missing", policy, "--memory-limit", "8K", "-q"])
+        assert run.exit_code == 0, run.output
+    too_small = CliRunner().invoke(cli, ["fit", str(tmp_path / "holes.npy"), "-k", "2",
+                                         "--missing", "em", "--memory-limit", "512"])
+    assert too_small.exit_code == 1 and "alone take more than" in too_small.output
