@@ -588,3 +588,23 @@ def test_a_missing_value_in_a_file_says_what_to_give_as_in_an_array(tmp_path: Pa
         "non-numeric value 'x'; fix or remove the row; give read=ReadOptions(columns=...) "
         "naming only numeric columns")
     assert len(emgmm_cli.fit(data, 1, missing="drop").labels) == 3  # -1 for the dropped
+
+
+@pytest.mark.parametrize(("options", "option"), [
+    ({"workers": -1}, "workers"), ({"workers": 0}, "workers"), ({"workers": 2.5}, "workers"),
+    ({"connect_timeout": -1}, "connect_timeout"), ({"connect_timeout": float("nan")},
+                                                   "connect_timeout")])
+def test_backend_options_are_checked_as_the_flags_are(options: dict[str, Any],
+                                                      option: str) -> None:
+    """backend("dask", workers=-1) ended in dask's "Only use allow_other_workers= if using
+    workers=" traceback at the first fit, workers=0 started one per core, and
+    connect_timeout=-1 was "could not convert string to float: '1-1.0'"; the values that
+    --workers and --connect-timeout refuse are InvalidParameters naming the option."""
+    with pytest.raises(emgmm_cli.InvalidParameter) as bad:
+        emgmm_cli.backend("dask", **options)
+    assert bad.value.option == option and str(bad.value).startswith(f"{option} must be")
+    from emgmm_cli.backends import BackendOptions
+
+    taken = BackendOptions("dask", workers=np.int64(2), connect_timeout=np.float32(1.5))
+    assert (taken.workers, taken.connect_timeout) == (2, 1.5)
+    assert type(taken.workers) is int and type(taken.connect_timeout) is float

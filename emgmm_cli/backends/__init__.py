@@ -53,9 +53,29 @@ class BackendOptions:
     connect_timeout: float = CONNECT_TIMEOUT
 
     def __post_init__(self) -> None:
+        """The checks of the command line's flags (--workers, --connect-timeout), for the
+        Python API's backend(): an InvalidParameter naming the option (numpy's numbers are
+        taken for the numbers they hold)."""
+        import math
+        from numbers import Integral, Real
+
+        from ..engine.errors import InvalidParameter
+
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of "
                              f"{', '.join(BACKENDS)}")
+        workers = self.workers
+        if workers is not None:
+            if isinstance(workers, bool) or not isinstance(workers, Integral) or workers < 1:
+                raise InvalidParameter(f"workers must be an integer >= 1 or None (one per "
+                                       f"core), got {workers!r}", option="workers")
+            object.__setattr__(self, "workers", int(workers))
+        timeout = self.connect_timeout
+        if isinstance(timeout, bool) or not isinstance(timeout, Real) or not (
+                math.isfinite(timeout) and timeout > 0):
+            raise InvalidParameter(f"connect_timeout must be a finite number of seconds > 0, "
+                                   f"got {timeout!r}", option="connect_timeout")
+        object.__setattr__(self, "connect_timeout", float(timeout))
 
 
 @dataclass(frozen=True)
