@@ -501,3 +501,25 @@ def test_missing_values_past_the_memory_limit_run_as_numerics_md_says(tmp_path: 
     too_small = CliRunner().invoke(cli, ["fit", str(tmp_path / "holes.npy"), "-k", "2",
                                          "--missing", "em", "--memory-limit", "512"])
     assert too_small.exit_code == 1 and "alone take more than" in too_small.output
+
+
+def test_the_python_page_gives_selects_signature() -> None:
+    """python.md gave select(data, components, covariance_types, ...), as if both were
+    required; the signature it shows is select's, defaults included."""
+    import inspect
+
+    import emgmm_cli
+
+    shown = []
+    for name, p in inspect.signature(emgmm_cli.select).parameters.items():
+        if p.kind is p.VAR_KEYWORD:
+            shown.append(f"**{name}")
+        elif name in ("read", "standardize", "sample_weights", "known_labels", "missing"):
+            continue  # the page's other paragraphs give these
+        else:
+            star = "*, " if p.kind is p.KEYWORD_ONLY and not any("*" in s for s in shown) else ""
+            default = "" if p.default is p.empty else "=" + (
+                f'"{p.default}"' if isinstance(p.default, str) else repr(p.default))
+            shown.append(f"{star}{name}{default}")
+    text = " ".join((DOCS / "python.md").read_text(encoding="utf-8").split())
+    assert f"`select({', '.join(shown)})`" in text
