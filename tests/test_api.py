@@ -115,7 +115,8 @@ def test_bad_input_and_options_raise_the_projects_errors(x: np.ndarray) -> None:
     with pytest.raises(emgmm_cli.DataError, match=r"column '1': missing value \(NaN\) in "
                                                   "row 0; give missing='drop' or missing='em'"):
         emgmm_cli.fit(np.array([[1.0, np.nan], [2.0, 3.0], [4.0, 5.0]]), 2)
-    with pytest.raises(emgmm_cli.DataError, match="value inf in row 1 is not a finite number"):
+    with pytest.raises(emgmm_cli.DataError, match="value inf in row 1 is not a finite number; "
+                       "an infinite value is not a missing value"):
         emgmm_cli.fit(np.array([[1.0, 0.0], [2.0, np.inf], [4.0, 5.0]]), 2, missing="drop")
     with pytest.raises(emgmm_cli.DataError, match=r"column 'b': not a numeric column \(dtype "
                        r"\w+\); give read=ReadOptions\(columns=\.\.\.\) naming only numeric"):

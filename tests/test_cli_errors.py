@@ -176,9 +176,13 @@ def test_missing_value_in_a_file_that_is_not_the_data(work: Path) -> None:
 @pytest.mark.parametrize("value", ["inf", "-inf", "Infinity"])
 def test_infinite_value(work: Path, value: str) -> None:
     put("inf.csv", f"x,y\n1,2\n{value},4\n5,6\n")
-    fails(work, ["inf.csv", "-k", 2], 1,
-          f"Error: inf.csv:3: column 'x': non-finite value '{value}'; missing or infinite "
-          "values must be removed or imputed first")
+    said = (f"Error: inf.csv:3: column 'x': non-finite value '{value}'; an infinite value "
+            "is not a missing value; remove or replace it first")
+    fails(work, ["inf.csv", "-k", 2], 1, said)
+    # no policy for missing values takes an infinity for one (it said "missing or infinite
+    # values must be removed or imputed first" with --missing drop too)
+    for policy in ("drop", "em"):
+        fails(work, ["inf.csv", "-k", 2, "--missing", policy], 1, said)
 
 
 def test_empty_field(work: Path) -> None:

@@ -459,7 +459,8 @@ def test_non_finite_values(tmp_path: Path, value: str) -> None:
     err = read_error(put(tmp_path, "d.csv", f"x,y\n1,2\n3,{value}\n"))
     assert (err.line, err.column) == (3, "y")
     assert err.message == (
-        f"non-finite value '{value}'; missing or infinite values must be removed or imputed first"
+        f"non-finite value '{value}'; an infinite value is not a missing value; remove or "
+        "replace it first"
     )
     assert err.advice == ()
 

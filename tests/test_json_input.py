@@ -75,8 +75,8 @@ def test_fit_reads_its_own_rows_and_labels(tmp_path: Path) -> None:
     ("e.json", "[1, 2", 1, "e.json:1: not valid JSON: Expecting ',' delimiter"),
     ("f.json", "[]", None, "f.json: the JSON holds no rows"),
     ("g.json", "[1, Infinity]", None,
-     "g.json: column '0': non-finite value inf in row 2 (index 1); missing or infinite "
-     "values must be removed or imputed first"),
+     "g.json: column '0': non-finite value inf in row 2 (index 1); an infinite value is "
+     "not a missing value; remove or replace it first"),
 ])
 def test_what_is_not_numeric_data_is_named(tmp_path: Path, name: str, text: str,
                                            line: int | None, message: str) -> None:

@@ -24,7 +24,7 @@ from ..engine.missing import (
     observed_sums,
 )
 from ..io.cache import default_memory_limit, format_size, open_npy_blocks, open_points
-from ..io.errors import MISSING_REMEDIES, SELECT_COLUMNS, DataError
+from ..io.errors import INFINITE_HINT, MISSING_REMEDIES, SELECT_COLUMNS, DataError
 from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, column_names, read_labels, read_points
 from ..io.text import repeated_names, resolve_columns, unique_names
@@ -440,8 +440,7 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
             raise DataError(ARRAY_SOURCE, f"missing value (NaN) in row {i}; "
                                           f"{api_remedies(MISSING_REMEDIES)}", column=names[j])
         raise DataError(ARRAY_SOURCE, f"value {x[i, j]} in row {i} is not a finite number; "
-                                      "missing or infinite values must be removed or imputed "
-                                      "first", column=names[j])
+                                      f"{INFINITE_HINT}", column=names[j])
     points = weighed(Points(x, names, ARRAY_SOURCE, notes), read, sample_weights, known_labels)
     cluster = active()
     return points if cluster is None else dataclasses.replace(points,

@@ -16,6 +16,8 @@ import re
 DROP_MISSING = "drop-missing"
 #: ... or fitted through their observed values (EM with missing values).
 EM_MISSING = "em-missing"
+#: What to do about an infinity in the data, which no --missing policy takes for missing.
+INFINITE_HINT = "an infinite value is not a missing value; remove or replace it first"
 #: The remedies of a missing value where none is allowed, most useful first.
 MISSING_REMEDIES = (DROP_MISSING, EM_MISSING)
 #: A column that is not numbers left out of the data read (a file that is not the data,

@@ -26,14 +26,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import MISSING_REMEDIES, DataError, changed_error, file_version
+from .errors import INFINITE_HINT, MISSING_REMEDIES, DataError, changed_error, file_version
 
 __all__ = ["NpyFile", "nonfinite_error", "pass_rows", "plain_npy", "read_npy_header"]
 
 #: Bytes of rows read at a time by a pass over a whole file (pass_rows).
 PASS_BLOCK_BYTES = 8 << 20
 
-_MISSING_HINT = "missing or infinite values must be removed or imputed first"
 
 
 def read_npy_header(path: str) -> tuple[tuple[int, ...], bool, np.dtype, int] | None:
@@ -88,7 +87,7 @@ def nonfinite_error(
         return DataError(source, f"missing value (NaN) {where}", column=names[j],
                          advice=MISSING_REMEDIES)
     else:
-        message = f"non-finite value {float(original)} {where}; {_MISSING_HINT}"
+        message = f"non-finite value {float(original)} {where}; {INFINITE_HINT}"
     return DataError(source, message, column=names[j])
 
 

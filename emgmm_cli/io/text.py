@@ -74,6 +74,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import (
+    INFINITE_HINT,
     MISSING_REMEDIES,
     SELECT_COLUMNS,
     STDIN_NAME,
@@ -131,7 +132,6 @@ _CODEC_BY_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "
                    (b"\x28\xb5\x2f\xfd", "zstd"))
 _BOM = b"\xef\xbb\xbf"
 _SNIFF_CANDIDATES = (",", "\t", ";", "|")
-_MISSING_HINT = "missing or infinite values must be removed or imputed first"
 #: The head of a text input is refused as not text when more than one byte in this many
 #: is not UTF-8 text (a stray Latin-1 byte in a header is warned about instead).
 NOT_TEXT_SHARE = 10
@@ -559,7 +559,7 @@ def _parse_value(raw: str, source: str, lineno: int, column: str,
         raise _missing_value(value, source, lineno, column)
     if not math.isfinite(number):
         raise DataError(
-            source, f"non-finite value '{_show(value)}'; {_MISSING_HINT}", line=lineno, column=column
+            source, f"non-finite value '{_show(value)}'; {INFINITE_HINT}", line=lineno, column=column
         )
     return number
 
