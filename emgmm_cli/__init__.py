@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # "X as X": what a type checker takes as this package's own n
                              score as score)
     from .app.requests import ReadOptions as ReadOptions
     from .app.selecting import Selected as Selected, select_model
-    from .backends import backend as backend
+    from .backends import BackendError as BackendError, backend as backend
     from .engine.errors import EngineError as EngineError, InvalidParameter as InvalidParameter
     from .engine.options import FitOptions as FitOptions
     from .io.errors import DataError as DataError
@@ -53,6 +53,7 @@ _API = {
     "InvalidParameter": ("engine.errors", "InvalidParameter"),
     "UsageProblem": ("app.errors", "UsageProblem"),
     "backend": ("backends", "backend"),
+    "BackendError": ("backends", "BackendError"),
 }
 
 #: The calls whose DataErrors say their advice in the API's terms (app.errors.advised:

@@ -360,6 +360,10 @@ def test_an_unreachable_scheduler_is_one_line_within_the_timeout(tmp_path: Path)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot reach the dask scheduler" in lines[0]
     assert f"127.0.0.1:{port}" in lines[0]
+    # in Python, the error python.md names, exported where the others are
+    with pytest.raises(emgmm_cli.BackendError, match="cannot reach the dask scheduler"):
+        with emgmm_cli.backend("dask", scheduler=f"tcp://127.0.0.1:{port}", connect_timeout=2):
+            emgmm_cli.fit(blobs(300), 2)
 
 
 @pytest.mark.parametrize("bad, message", [
