@@ -437,3 +437,28 @@ def test_uncertainty_of_one_column_data_is_refused(models: dict[str, Path], tmp_
         "Error: --uncertainty shades the points of a scatter, and one-column data (height) "
         "are drawn as a histogram; leave --uncertainty out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_whole_number_axes_have_whole_number_ticks() -> None:
+    """select --plot with one K (-k 2) had ticks at 1.96, 1.98, 2.00, ...: matplotlib's
+    integer locator gives up where it finds fewer than two whole numbers in view.  The
+    criterion's K axis and the trace's iteration axis tick at whole numbers only."""
+    import emgmm_cli
+    from emgmm_cli.app.plotting import criterion_figure, trace_figure
+
+    x = np.loadtxt(SAMPLE / "faithful.csv", delimiter=",", skiprows=1)
+    for ks in ([2], range(1, 4), range(1, 31)):
+        selected = emgmm_cli.select(x, ks, ["full", "diag"], seed=0, n_init=1)
+        figure = criterion_figure(selected.selection, source="faithful.csv")
+        figure.savefig(io.BytesIO(), format="png")
+        ticks = figure.axes[0].get_xticks()
+        assert len(ticks) and (ticks == np.round(ticks)).all(), (list(ks), ticks)
+        if len(ks) <= 3:
+            assert ticks.tolist() == list(ks)
+    for max_iter in (1, 3):
+        result = emgmm_cli.fit(x, 2, seed=0, max_iter=max_iter).result
+        figure = trace_figure(result, source="faithful.csv")
+        figure.savefig(io.BytesIO(), format="png")
+        shown = {t.iteration for trace in result.restart_traces for t in trace}
+        assert figure.axes[0].get_xticks().tolist() == sorted(shown)
+        assert min(shown) == 1 and max(shown) <= max_iter

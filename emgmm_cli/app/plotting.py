@@ -367,7 +367,7 @@ def criterion_figure(selection: "Selection", *, source: str,
     ax.set_xlabel("number of components K")
     ax.set_ylabel(f"{criterion.upper()} (lower is better)")
     ax.set_title(f"{os.path.basename(source)}: {criterion.upper()} of every cell")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    _whole_ticks(ax, [c.cell.n_components for c in selection.cells])
     ax.legend(loc="best", fontsize="small", ncol=2 if len(families) > 6 else 1)
     return fig
 
@@ -387,9 +387,25 @@ def trace_figure(result: "FitResult", *, source: str,
     ax.set_ylabel("mean log-likelihood per point")
     ax.set_title(f"{os.path.basename(source)}: EM, K={result.params.n_components}, "
                  f"{result.params.covariance_type} covariance")
-    ax.xaxis.get_major_locator().set_params(integer=True)
+    _whole_ticks(ax, [t.iteration for trace in traces for t in trace])
     ax.legend(loc="lower right", fontsize="small")
     return fig
+
+
+#: Up to this many distinct values on a whole-number axis each get a tick of their own.
+OWN_TICKS = 12
+
+
+def _whole_ticks(ax: Any, values: list[int]) -> None:
+    """Whole-number ticks on the x axis of values: a tick at each value where there are
+    few (one K alone, or one iteration, had ticks at 0.96, 0.98, ...: the locator keeps
+    to whole numbers only where it finds two in the view), else wherever the locator
+    puts whole numbers."""
+    distinct = sorted(set(values))
+    if len(distinct) <= OWN_TICKS:
+        ax.set_xticks(distinct)
+    else:
+        ax.xaxis.get_major_locator().set_params(integer=True)
 
 
 # --------------------------------------------------------------------------- text
