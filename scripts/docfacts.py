@@ -69,7 +69,8 @@ COMMON_FLAGS = {
     "--format": "the format of data written to stdout: csv (the default), tsv, json or "
                 "jsonl; a file's format follows its extension",
     "-q": "print nothing but data and errors",
-    "--no-color": "no colour in tables and pictures (NO_COLOR set to anything does the same)",
+    "--no-color": "no colour in tables and pictures (NO_COLOR set to anything but an empty "
+                  "string does the same)",
     "-d": "the field delimiter of text input",
     "--columns": "the input columns to use, by header name or 0-based index",
     "-H": "the input has no header row (--header: it has one; default: detected)",

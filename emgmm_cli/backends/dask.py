@@ -774,5 +774,5 @@ def _join(client_type: Any, address: str, timeout: float) -> Any:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BackendError(f"cannot reach the dask scheduler at {address} within "
                            f"{timeout:g} s ({reason}); check --scheduler (or "
-                           "DASK_SCHEDULER_ADDRESS) and that dask-scheduler is running"
+                           "DASK_SCHEDULER_ADDRESS) and that `dask scheduler` runs there"
                            ) from None

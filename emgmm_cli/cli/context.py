@@ -66,7 +66,8 @@ class Terminal:
     @property
     def color(self) -> bool:
         """Whether colour may be used (where the output is a terminal): not with
-        --no-color, nor with NO_COLOR set to anything, nor on TERM=dumb."""
+        --no-color, nor with NO_COLOR set to anything but an empty string, nor on
+        TERM=dumb."""
         return not (self.no_color or os.environ.get("NO_COLOR", "") != ""
                     or os.environ.get("TERM") == "dumb")
 
