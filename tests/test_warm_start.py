@@ -78,14 +78,13 @@ def test_frozen_weights_without_a_model_are_equal_and_counted() -> None:
 def test_cli_continues_a_saved_model(tmp_path: Path) -> None:
     x = _blobs()
     np.savetxt(tmp_path / "x.csv", x, delimiter=",", header="a,b", comments="")
-    common = ["--tol", "0", "--seed", "5", "-c", "diag", "--accelerate", "none", "--init",
-              "kmeans"]
+    common = ["--tol", "0", "--seed", "5", "-c", "diag", "--accelerate", "none"]
     assert invoke_in(tmp_path, "fit", "x.csv", "-k", "3", "--max-iter", "5", *common,
-                     "--model", "five.json", "-o", "-").exit_code == 0
+                     "--init", "kmeans", "--model", "five.json", "-o", "-").exit_code == 0
     more = invoke_in(tmp_path, "fit", "x.csv", "--init-model", "five.json", "--max-iter",
                      "10", *common, "--json")
     fifteen = invoke_in(tmp_path, "fit", "x.csv", "-k", "3", "--max-iter", "15", *common,
-                        "--json")
+                        "--init", "kmeans", "--json")
     assert more.exit_code == 0 and fifteen.exit_code == 0, more.stderr
     a, b = json.loads(more.stdout), json.loads(fifteen.stdout)
     np.testing.assert_allclose(a["means"], b["means"], rtol=1e-9)
@@ -185,6 +184,35 @@ def test_k_and_family_beside_a_model_to_continue_must_be_its_own(tmp_path: Path)
         emgmm_cli.fit(x, 2, init_model=str(tmp_path / "three.json"))
     assert emgmm_cli.fit(x, init_model=str(tmp_path / "three.json"),
                          covariance_type="VVI").params.n_components == 3
+
+
+def test_init_and_restarts_beside_a_model_to_continue_are_refused(tmp_path: Path) -> None:
+    """--init and --n-init > 1 given with --init-model were ignored (the model recorded
+    them, while its one run started from the model): like -k and -c, and as --means-init
+    refuses them, they are bad usage in fit, batch and the Python API, before any output
+    is written; --n-init 1 (the one run it makes) stays accepted."""
+    x = _blobs()
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",", header="a,b", comments="")
+    (tmp_path / "in").mkdir()
+    np.savetxt(tmp_path / "in" / "x.csv", x, delimiter=",", header="a,b", comments="")
+    doc = emgmm_cli.fit(x, 3, covariance_type="diag", seed=1, max_iter=3).document
+    (tmp_path / "three.json").write_text(json.dumps(doc))
+    cases = ((["--init", "kmeans"], "Error: --init kmeans does not apply with --init-model, "
+              "whose parameters are the start; leave --init out"),
+             (["--n-init", "3"], "Error: --n-init 3 does not apply with --init-model: one "
+              "start makes one run; leave --n-init out"))
+    for command in (["fit", "x.csv", "-o", "labels.csv"], ["batch", "in", "--output-dir", "out"]):
+        for extra, line in cases:
+            r = invoke_in(tmp_path, *command, "--init-model", "three.json", *extra)
+            assert (r.exit_code, r.stderr.splitlines()[-1]) == (2, line)
+        assert not (tmp_path / "labels.csv").exists() and not (tmp_path / "out").exists()
+        r = invoke_in(tmp_path, *command, "--init-model", "three.json", "--n-init", "1")
+        assert r.exit_code == 0, r.stderr
+        (tmp_path / "labels.csv").unlink(missing_ok=True)
+    for options, line in (({"init": "hc"}, "--init hc does not apply"),
+                          ({"n_init": 4}, "--n-init 4 does not apply")):
+        with pytest.raises(emgmm_cli.UsageProblem, match=f"^{line} with --init-model"):
+            emgmm_cli.fit(x, init_model=str(tmp_path / "three.json"), **options)
 
 
 def test_batch_continues_and_select_freezes(tmp_path: Path) -> None:

@@ -447,13 +447,21 @@ def continued(options: FitOptions, model: LoadedModel, points: Points, *,
 
 
 def check_continued(model: LoadedModel, n_components: int | None,
-                    covariance_type: str | None) -> None:
+                    covariance_type: str | None, init: str | None = None,
+                    n_init: int | None = None) -> None:
     """-k and -c, where given beside --init-model (model, read), must be the model's own:
     the model decides them, and one that disagrees is a UsageProblem rather than
-    ignored."""
+    ignored.  --init and --n-init (each where given: None otherwise) have no part to play
+    when a model is continued: one run from the model's parameters."""
     from ..engine.families import family
 
     params, init_model = model.params, model.path
+    if init is not None:
+        raise UsageProblem(f"--init {init} does not apply with --init-model, whose "
+                           "parameters are the start; leave --init out", option="--init")
+    if n_init is not None and n_init > 1:
+        raise UsageProblem(f"--n-init {n_init} does not apply with --init-model: one start "
+                           "makes one run; leave --n-init out", option="--n-init")
     if n_components is not None and n_components != params.n_components:
         raise UsageProblem(f"-k {n_components} disagrees with --init-model {init_model}, a "
                            f"model of {params.n_components} components; leave -k out (the "
@@ -705,7 +713,8 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
         check_means_start(options.get("init_model"), options.get("init"),
                           options.get("n_init"))
     if model is not None:
-        check_continued(model, n_components, options.get("covariance_type"))
+        check_continued(model, n_components, options.get("covariance_type"),
+                        options.get("init"), options.get("n_init"))
     start = None
     if means_init is not None:
         if isinstance(means_init, (str, Path)):

@@ -15,6 +15,7 @@ from .options import (
     json_option,
     check_means_start,
     backend_options,
+    given,
     DIR_PATH,
     FILE_PATH,
     SELECT_COMPONENTS,
@@ -230,5 +231,6 @@ def _mode(select: bool, k_text: str | None, c_text: str | None, criterion: str |
     from ..app.fitting import check_continued, load_model
 
     model = load_model(kw["init_model"])  # once, for every dataset
-    check_continued(model, ks[0], covs[0] if c_text else None)  # -k and -c may repeat its own
+    check_continued(model, ks[0], covs[0] if c_text else None,  # -k, -c may repeat its own
+                    given(kw, "init"), given(kw, "n_init"))
     return None, ks[0] or 1, covs[0], model

@@ -87,11 +87,12 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     from . import show
 
     check_means_start({**kw, "means_init": means_init})
-    covariance_given = given(kw, "covariance_type")  # -c beside --init-model: the model's?
+    # -c, --init and --n-init beside --init-model: given, or the defaults?
+    beside_model = [given(kw, name) for name in ("covariance_type", "init", "n_init")]
     read, options, outputs = take(kw, ReadOptions), take(kw, FitOptions), take(kw, FitOutputs)
     start_model = None if options.init_model is None else fitting.load_model(options.init_model)
     if start_model is not None:  # read once: every step continues the same model
-        fitting.check_continued(start_model, options.n_components, covariance_given)
+        fitting.check_continued(start_model, options.n_components, *beside_model)
     if options.n_components is None:
         if options.init_model is None:
             raise click.UsageError("Missing option '-k' / '--components' (or --init-model, "
