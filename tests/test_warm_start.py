@@ -215,6 +215,33 @@ def test_init_and_restarts_beside_a_model_to_continue_are_refused(tmp_path: Path
             emgmm_cli.fit(x, init_model=str(tmp_path / "three.json"), **options)
 
 
+@pytest.mark.parametrize("cov", ["full", "EVE", "diag", "EII"])
+def test_frozen_means_are_the_means_given(tmp_path: Path, cov: str) -> None:
+    """fit --means-init m.csv --freeze means kept the means of the points nearest to each
+    given mean (the start's M-step), not the means given; they are now the file's, bit
+    for bit, and the weights and covariances are EM's fixed point about them."""
+    x = _blobs()
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",", header="a,b", comments="")
+    given = np.array([[0.1, 0.2], [2.5, 1.5], [1.0, 3.0]])
+    np.savetxt(tmp_path / "m.csv", given, delimiter=",", fmt="%.1f")
+    r = invoke_in(tmp_path, "fit", "x.csv", "-k", "3", "--means-init", "m.csv", "--freeze",
+                  "means", "-c", cov, "--order", "none", "--tol", "0", "--accelerate", "none",
+                  "--model", "frozen.json", "-o", "labels.csv")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads((tmp_path / "frozen.json").read_text())
+    assert doc["means"] == given.tolist()
+    api = emgmm_cli.fit(x, 3, means_init=given, freeze="means", covariance_type=cov,
+                        order="none", tol=0, accelerate="none")
+    assert api.document["means"] == given.tolist()
+    if cov == "full":  # the M-step about the frozen means, checked by hand
+        resp = api.responsibilities
+        for k in range(3):
+            d = x - given[k]
+            cov_k = (resp[:, k, None, None] * d[:, :, None] * d[:, None, :]).sum(0)
+            np.testing.assert_allclose(cov_k / resp[:, k].sum() + 1e-6 * np.eye(2),
+                                       api.document["covariances"][k], rtol=1e-8)
+
+
 def test_batch_continues_and_select_freezes(tmp_path: Path) -> None:
     """A real process: batch with --init-model over a folder, select with --freeze."""
     (tmp_path / "in").mkdir()

@@ -106,6 +106,7 @@ def m_step(
     iteration: int | None = None,
     previous: MixtureParams | None = None,
     freeze: frozenset[str] = frozenset(),
+    means: Array | None = None,
 ) -> tuple[MixtureParams, NDArray[np.intp]]:
     """New parameters from statistics whose second moments are centred on ``centers``.
 
@@ -114,12 +115,14 @@ def m_step(
     the parameters (weights, means, covariances) kept as they are in ``previous``, bit
     for bit; the covariances are then those about the frozen means.  The family's M-step
     reads the scatter about the new means (families.scatter_about_means) and the previous
-    covariances, which its iterative M-steps start from.
+    covariances, which its iterative M-steps start from.  means: the means to take
+    instead of the statistics' (a start's given means, to be frozen), the covariances
+    then those about them.
     """
     fam = family(covariance_type)
     unit = stats.mass_unit  # the masses below are in rows of the mean weight
     nk = stats.nk + EPS_MASS * unit
-    means = stats.sk / nk[:, None]
+    means = stats.sk / nk[:, None] if means is None else np.array(means, dtype=np.float64)
     collapsed = (NO_INDICES if stats.nk.min() >= COLLAPSE_MASS * unit
                  else np.flatnonzero(stats.nk < COLLAPSE_MASS * unit))
     if previous is not None and len(collapsed):

@@ -403,13 +403,19 @@ def initial_params(
 
     For ``hc``, hc_tree is the hierarchy to cut (built here, from rng, when None); given
     means_init, the method is MEANS_INIT whatever ``method`` says.  With "weights" in
-    freeze, the weights start (and stay) equal.
+    freeze, the weights start (and stay) equal; with "means", given means_init are the
+    start's means (the covariances about them), rather than the means of the points
+    nearest to each.
     """
     starter = STARTERS.get(MEANS_INIT if means_init is not None else method)
     if starter is None:
         raise ValueError(f"unknown init method {method!r}; choose one of {', '.join(STARTERS)}")
-    origin = np.broadcast_to(column_mean, (k, data.n_features)).copy()
+    given = (check_means_init(means_init, k, data.n_features)
+             if means_init is not None and "means" in freeze else None)
+    # the statistics centred on the means to be taken, whose scatter is then about them
+    origin = (np.broadcast_to(column_mean, (k, data.n_features)).copy() if given is None
+              else given)
     ctx = StartContext(k, covariance_type, origin, column_variance, means_init, hc_tree)
     params, _ = m_step(starter(data, rng, ctx), origin, covariance_type, reg_covar,
-                       freeze=freeze & {"weights"})
+                       freeze=freeze & {"weights"}, means=given)
     return params
