@@ -71,6 +71,24 @@ def test_cli_drop_and_error(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+def test_drop_of_the_only_component_says_drop_not_error(tmp_path: Path) -> None:
+    """Points on a line: one component is dropped, then the last one is degenerate too.
+    fit --on-degenerate drop stopped saying "fit stopped as on_degenerate 'error' asks",
+    an option the user did not give; the one line now says why drop could not go on."""
+    (tmp_path / "line.csv").write_text("a,b\n0,0\n0,0\n0,0\n0,0\n1,1\n")
+    r = invoke_in(tmp_path, "fit", "line.csv", "-k", "2", "--seed", "0", "--on-degenerate",
+                  "drop", "--model", "m.json")
+    assert r.exit_code == 1 and not (tmp_path / "m.json").exists()
+    assert r.stderr.splitlines() == [
+        "Error: line.csv: component 0 degenerated at iteration 2 (its covariance collapsed "
+        "onto the regularisation floor); fit stopped: it is the only component, which "
+        "on_degenerate 'drop' cannot drop"]
+    r = invoke_in(tmp_path, "fit", "line.csv", "-k", "2", "--seed", "0", "--on-degenerate",
+                  "error")
+    assert r.exit_code == 1 and r.stderr.rstrip().endswith(
+        "fit stopped as on_degenerate 'error' asks")
+
+
 def test_a_covariance_that_is_reg_covar_to_rounding_has_collapsed() -> None:
     """Where the data's variance is far below reg_covar (values near 1e-12), every
     covariance is reg_covar and rounding, and the test (lambda_min - reg_covar below 1e-6

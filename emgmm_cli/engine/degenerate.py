@@ -46,14 +46,16 @@ MAX_REINITS = 3
 
 
 class DegenerateComponent(EngineError):
-    """A component degenerated and the policy is 'error'.  The fit stopped, without a
-    result: reports that say why fits stopped say degenerate (stopped)."""
+    """A component degenerated and the policy is 'error', or 'drop' with that component
+    the only one left.  The fit stopped, without a result: reports that say why fits
+    stopped say degenerate (stopped)."""
 
     stopped = STOPPED_DEGENERATE
 
-    def __init__(self, component: int, iteration: int, why: str) -> None:
+    def __init__(self, component: int, iteration: int, why: str,
+                 ending: str = "fit stopped as on_degenerate 'error' asks") -> None:
         super().__init__(f"component {component} degenerated at iteration {iteration} "
-                         f"({why}); fit stopped as on_degenerate 'error' asks")
+                         f"({why}); {ending}")
         self.component = component
         self.iteration = iteration
 
@@ -120,7 +122,8 @@ class DegeneratePolicy:
     def _drop(self, params: MixtureParams, k: int, it: int, why: str
               ) -> tuple[MixtureParams, list[FitEvent]]:
         if params.n_components == 1:
-            raise DegenerateComponent(k, it, why + "; the only component cannot be dropped")
+            raise DegenerateComponent(k, it, why, "fit stopped: it is the only component, "
+                                                  "which on_degenerate 'drop' cannot drop")
         keep = np.array([j for j in range(params.n_components) if j != k])
         cov = params.covariances[keep] if params.family.per_component else params.covariances
         weights = params.weights[keep] / params.weights[keep].sum()

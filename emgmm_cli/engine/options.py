@@ -190,7 +190,8 @@ class FitOptions:
         kind=str, choices=lambda: DEGENERATE_ACTIONS, optional_in_file=True,
         help="What EM does when a component's weight or covariance collapses: keep (go on "
              "as it is and report it), reinit (re-seed it at the worst-explained point), "
-             "drop (go on with K - 1), error (stop, naming it)."))
+             "drop (go on with K - 1; the only component left stops the fit, as error does), "
+             "error (stop, naming it)."))
     max_time: float | None = field(default=None, metadata=_spec(
         kind=float, low=0.0, nullable=True, optional_in_file=True,
         help="Seconds a fit may take: no EM iteration (nor restart) starts after them; "
