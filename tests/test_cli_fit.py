@@ -274,6 +274,34 @@ def test_means_init_is_where_the_fit_starts(tmp_path: Path, ext: str) -> None:
                      .sum(-1), axis=1).tolist() == [0, 1, 2, 3]
 
 
+def test_means_init_header_is_read_by_the_data_s_names(tmp_path: Path) -> None:
+    """A --means-init file whose header names the data's columns in another order (b,a
+    over data a,b) was read by position: the means of b taken for a, a wrong start and,
+    with --freeze means, wrong frozen means with exit 0.  Its columns are now read by
+    name, in fit, batch and the Python API, as predict reads a model's."""
+    import emgmm_cli
+
+    rng = np.random.default_rng(1)
+    x = np.r_[rng.normal([0, 10], 1, (100, 2)), rng.normal([10, 0], 1, (100, 2))]
+    (tmp_path / "in").mkdir()
+    np.savetxt(tmp_path / "in" / "ab.csv", x, delimiter=",", header="a,b", comments="")
+    (tmp_path / "ba.csv").write_text("b,a\n10,1\n0,9\n")
+    want = [[1.0, 10.0], [9.0, 0.0]]  # (a, b) of each row of ba.csv
+    frozen = ["-k", "2", "--means-init", str(tmp_path / "ba.csv"), "--freeze", "means",
+              "--order", "none"]
+    doc = fit_json(tmp_path / "in" / "ab.csv", *frozen)
+    assert doc["means"] == want
+    # with --columns b,a the data's columns are b, a: the file is read in that order
+    doc = fit_json(tmp_path / "in" / "ab.csv", "--columns", "b,a", *frozen)
+    assert doc["means"] == [[10.0, 1.0], [0.0, 9.0]]
+    r = invoke(["batch", tmp_path / "in", *frozen, "--output-dir", tmp_path / "out"])
+    assert r.exit_code == 0, r.stderr
+    assert json.loads((tmp_path / "out" / "ab" / "model.json").read_text())["means"] == want
+    api = emgmm_cli.fit(tmp_path / "in" / "ab.csv", 2, means_init=tmp_path / "ba.csv",
+                        freeze="means", order="none")
+    assert api.document["means"] == want
+
+
 def test_means_init_csv_and_npy_agree(tmp_path: Path) -> None:
     centers = np.array([[1.5, 0.5], [5.5, 5.5], [6.5, 0.5], [2.5, 7.5]])
     np.save(tmp_path / "m.npy", centers)

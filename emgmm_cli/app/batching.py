@@ -286,7 +286,8 @@ def _fit_one(points: Points, settings: BatchSettings, phrase: "Phrasing",
     found = lambda finding: warnings.append(phrase.finding(finding))  # noqa: E731
     if settings.select is None:
         means = (load_means(settings.means_init, settings.options.n_components,
-                            points.n_features) if settings.means_init else None)
+                            points.n_features, points.column_names)
+                 if settings.means_init else None)
         options = settings.options.replace(means_init=settings.means_init)
         fit = fit_points(points, options, means_init=means, on_iteration=stop_at_iteration,
                          n_threads=settings.n_threads, standardize=settings.standardize,

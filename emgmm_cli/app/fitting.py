@@ -489,10 +489,18 @@ def check_means_start(init_model: str | None, init: str | None, n_init: int | No
                            "makes one run; leave --n-init out", option="--n-init")
 
 
-def load_means(path: str, n_components: int, n_features: int) -> Array:
-    """Starting means from a K x D data file; a bad shape or identical rows name the file."""
+def load_means(path: str, n_components: int, n_features: int,
+               names: Sequence[str] | None = None) -> Array:
+    """Starting means from a K x D data file; a bad shape or identical rows name the file.
+    A header that names the data's columns (names) in another order is read by name, as
+    predict reads a model's columns."""
     try:
-        return check_means_init(read_points(path).x, n_components, n_features)
+        means = read_points(path)
+        x = means.x
+        if names is not None and len(set(names)) == len(names) \
+                and sorted(means.column_names) == sorted(names):
+            x = x[:, [means.column_names.index(name) for name in names]]
+        return check_means_init(x, n_components, n_features)
     except EngineError as exc:
         raise DataError(path, str(exc)) from exc
 
@@ -718,7 +726,8 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     start = None
     if means_init is not None:
         if isinstance(means_init, (str, Path)):
-            start = load_means(str(means_init), fit_options.n_components, points.n_features)
+            start = load_means(str(means_init), fit_options.n_components, points.n_features,
+                               points.column_names)
             fit_options = fit_options.replace(means_init=str(means_init))
         else:
             start = check_means_init(means_init, fit_options.n_components, points.n_features)

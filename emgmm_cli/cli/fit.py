@@ -107,8 +107,8 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     with show.reading(term, input):
         points = fitting.read_fit_data(input, read, start_model, term.warn,
                                        stdin=stdin, log=term.log)
-    means = fitting.load_means(means_init, options.n_components, points.n_features) \
-        if means_init else None
+    means = fitting.load_means(means_init, options.n_components, points.n_features,
+                               points.column_names) if means_init else None
     with show.fit_progress(term, options.n_init, options.max_iter) as on_iteration:
         fitted = fitting.fit_points(points, options.replace(means_init=means_init),
                                     means_init=means, on_iteration=on_iteration,

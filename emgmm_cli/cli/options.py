@@ -647,8 +647,9 @@ def em_options(*, means_init: bool = True) -> Callable[[F], F]:
     if means_init:
         decorators.insert(1, click.option(
             "--means-init", type=click.Path(), metavar="FILE",
-            help="Starting means: a K x D data file, in any input format; the start of "
-                 "one run (not with --init, --n-init or --init-model)."))
+            help="Starting means: a K x D data file, in any input format (a header that "
+                 "names the data's columns is read by those names); the start of one run "
+                 "(not with --init, --n-init or --init-model)."))
     return compose(*decorators, standardize_option, large_data_options)
 
 
