@@ -177,9 +177,11 @@ def model_file_intro() -> str:
             f'prints it too, with a trace added): format "{MODEL_FORMAT}", version 1, or '
             f"version 2 for a fit of standardized columns, which adds the field "
             f"{TRANSFORM_FIELD} (a reader of version 1 would ignore it and apply the "
-            f"parameters to data they are not of). predict, score, sample and info read it. Numbers are written with full precision, so a "
-            "model read back gives the labels and log-densities of the fit bit for bit. "
-            "Fields beyond those listed are ignored.")
+            f"parameters to data they are not of). predict, score, sample and info read "
+            "it. Numbers are written with full precision, so a model read back gives the "
+            "labels and log-densities of the fit bit for bit, where the data are read as "
+            "the fit read them (its options.dtype: predict and score read float64 unless "
+            "given --dtype float32). Fields beyond those listed are ignored.")
 
 
 def model_file_checks() -> str:

@@ -154,3 +154,22 @@ def test_json_tables_tell_an_infinite_log_density_from_a_missing_row(tmp_path: P
         values = [next(iter(r.values())) if isinstance(r, dict) else r for r in rows]
         assert isinstance(values[0], float) and values[1:] == ["-inf", None], values
         assert json.loads(done.stdout)["n_infinite"] == 1
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_model_read_back_gives_the_fits_responsibilities_bit_for_bit(
+        tmp_path: Path, dtype: str) -> None:
+    """model-file.md: read back, a model gives the fit's labels and log-densities bit for
+    bit where the data are read as the fit read them (a float32 fit: predict and score
+    read float64 unless given --dtype float32, and then differ in the 7th digit)."""
+    faithful = ROOT / "sample_data" / "faithful.csv"
+    done = shell(f"emgmm fit {faithful} -k 3 --seed 0 --dtype {dtype} --model m.json "
+                 "--responsibilities fit.csv -o labels.csv -q && "
+                 f"emgmm predict m.json {faithful} --dtype {dtype} --proba -o again.csv -q && "
+                 f"emgmm predict m.json {faithful} --dtype {dtype} -o relabel.csv -q && "
+                 f"emgmm predict m.json {faithful} --proba -o wide.csv -q", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "again.csv").read_bytes() == (tmp_path / "fit.csv").read_bytes()
+    assert (tmp_path / "relabel.csv").read_bytes() == (tmp_path / "labels.csv").read_bytes()
+    same = (tmp_path / "wide.csv").read_bytes() == (tmp_path / "fit.csv").read_bytes()
+    assert same == (dtype == "float64")
