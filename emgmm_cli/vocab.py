@@ -224,3 +224,10 @@ def names(terms: tuple[Term, ...]) -> tuple[str, ...]:
 def listing(terms: tuple[Term, ...]) -> str:
     """'name (description), ...' for help text."""
     return "; ".join(f"{t.name}: {t.description}" for t in terms)
+
+
+def listed(items: list[str], word: str = "or") -> str:
+    """'a', 'a or b', 'a, b, or c': items joined as a sentence says them."""
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + ("," if len(items) > 2 else "") + f" {word} {items[-1]}"

@@ -250,7 +250,20 @@ def test_no_cell_to_choose_is_an_error_and_writes_nothing(tmp_path: Path) -> Non
     assert result.stderr.splitlines()[-1].startswith(
         f"Error: {degenerate}: no cell could be chosen: the only cell ended degenerate; ")
     assert result.stderr.splitlines()[-1].endswith(
-        "; try fewer components, more --n-init, or a larger --reg-covar")
+        "; try fewer components, more --n-init, a family of fewer parameters (-c diag or -c "
+        "spherical), or a larger --reg-covar")
+    # what was tried is not advised: one Gaussian (K = 1) has no fewer components and one
+    # optimum; spheres have no fewer parameters (it said "try fewer components, more
+    # --n-init, or a larger --reg-covar" after K = 1 of a full covariance alone)
+    two = tmp_path / "two.csv"
+    two.write_text("x,y\n" + "1,2\n" * 3 + "3,4\n" * 2)
+    for grid, tips in ((["-k", "1", "-c", "full"], "a family of fewer parameters (-c diag or "
+                        "-c spherical) or a larger --reg-covar"),
+                       (["-k", "2", "-c", "EII"], "fewer components, more --n-init, or a "
+                        "larger --reg-covar")):
+        result = invoke(two, *grid, "--seed", "1")
+        assert result.exit_code == 1
+        assert result.stderr.splitlines()[-1].endswith(f"; try {tips}"), result.stderr
 
 
 def test_the_table_on_a_terminal_says_why_no_cell_can_be_chosen() -> None:

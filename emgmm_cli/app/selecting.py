@@ -369,13 +369,30 @@ def no_choice_message(selected: Selected) -> str:
     of the first cell (the simplest model)."""
     first = selected.cells[0]
     why = f"; {cell_name(first)}: {first.message}" if first.message else ""
-    degenerate = any(r.status == "degenerate" for r in selected.cells)
-    swamped = any(f.kind == REG_COVAR_SWAMPS for f in selected.prepared.findings)
-    hint = ("" if not degenerate else
-            "; reg_covar, not the data, sets the spread of some columns: fit standardized "
-            "columns with --standardize (or give a smaller --reg-covar)" if swamped else
-            "; try fewer components, more --n-init, or a larger --reg-covar")
+    hint = _degenerate_hint(selected)
     return f"no cell could be chosen: {no_choice_counts(selected)}{why}{hint}"
+
+
+#: The families whose covariances are spheres: the fewest parameters a component can have.
+SPHERES = ("EII", "VII")
+
+
+def _degenerate_hint(selected: Selected) -> str:
+    """What may help where cells ended degenerate, of what was not tried: fewer components
+    (where K = 1 was not among them), more restarts (one Gaussian has one optimum), a
+    family of fewer parameters (where one with more did), a larger floor."""
+    degenerate = [r.cell for r in selected.cells if r.status == "degenerate"]
+    if not degenerate:
+        return ""
+    if any(f.kind == REG_COVAR_SWAMPS for f in selected.prepared.findings):
+        return ("; reg_covar, not the data, sets the spread of some columns: fit standardized "
+                "columns with --standardize (or give a smaller --reg-covar)")
+    tips = ["fewer components"] if min(c.n_components for c in degenerate) > 1 else []
+    if any(c.n_components > 1 for c in degenerate):
+        tips.append("more --n-init")
+    if any(c.mclust not in SPHERES for c in degenerate):
+        tips.append("a family of fewer parameters (-c diag or -c spherical)")
+    return f"; try {vocab.listed(tips + ['a larger --reg-covar'])}"
 
 
 def cell_name(result: CellResult) -> str:

@@ -36,6 +36,7 @@ from ..engine.errors import (
     NotPositiveDefinite,
 )
 from ..io.errors import DROP_MISSING, EM_MISSING, SELECT_COLUMNS, DataError, printable
+from ..vocab import listed
 from .options import flag
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ def engine_message(exc: EngineError) -> str:
     if not exc.advice:
         return str(exc)
     remedies = [_remedy(code, exc) for code in exc.advice]
-    return f"{exc}; use {_listed(remedies)}"
+    return f"{exc}; use {listed(remedies)}"
 
 
 def data_message(exc: DataError, text: str | None = None) -> str:
@@ -90,13 +91,7 @@ def data_message(exc: DataError, text: str | None = None) -> str:
     text = str(exc) if text is None else text
     if not exc.advice:
         return text
-    return f"{text}; use {_listed([DATA_REMEDIES[code] for code in exc.advice])}"
-
-
-def _listed(items: list[str], word: str = "or") -> str:
-    if len(items) == 1:
-        return items[0]
-    return ", ".join(items[:-1]) + ("," if len(items) > 2 else "") + f" {word} {items[-1]}"
+    return f"{text}; use {listed([DATA_REMEDIES[code] for code in exc.advice])}"
 
 
 def finding_message(finding: Finding) -> str:
@@ -104,7 +99,7 @@ def finding_message(finding: Finding) -> str:
     remedies = [FINDING_REMEDIES[code] for code in finding.advice]
     if len(finding.columns) > 1 and LEAVE_OUT_COLUMN in finding.advice:
         remedies[finding.advice.index(LEAVE_OUT_COLUMN)] = "leave one of them out with --columns"
-    return f"{finding.message}; {_listed(remedies)}" if remedies else finding.message
+    return f"{finding.message}; {listed(remedies)}" if remedies else finding.message
 
 
 def event_message(event: FitEvent) -> str:
@@ -127,7 +122,7 @@ def event_lines(events: Sequence[FitEvent], findings: Sequence[Finding] = ()) ->
         if any(f.kind in COLLAPSE_CAUSES for f in findings):
             body = body.split("; ")[0] + "; the data warned about above is the likely cause"
         noun = "component" if len(which) == 1 else "components"
-        lines.insert(0, f"{noun} {_listed(which, 'and')}: {body}")
+        lines.insert(0, f"{noun} {listed(which, 'and')}: {body}")
     return lines
 
 
