@@ -32,8 +32,8 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from .errors import DataError, open_error
-from .npyfile import NpyFile, pass_rows, plain_npy, read_npy_header
-from .readers import Points, file_format, read_points
+from .npyfile import NpyFile, pass_rows, read_npy_header
+from .readers import Points, file_format, npy_columns, read_points
 from .text import (
     CHUNK_BYTES,
     iter_chunks,
@@ -41,7 +41,6 @@ from .text import (
     no_rows_error,
     open_input,
     prologue,
-    resolve_columns,
     text_delimiter,
 )
 from .formats import npy_header
@@ -145,19 +144,11 @@ def open_npy_blocks(path: str, *, columns: Sequence[str] | None = None,
     Returns None where the file is not a plain numeric 1-D or 2-D array with rows, in C or
     Fortran order (read_points then reads it, or says what is wrong with it).
     """
-    info = plain_npy(path)
-    if info is None:
-        return None
-    n_rows, n_cols, fortran, file_dtype, offset = info
-    if os.path.getsize(path) < offset + n_rows * n_cols * file_dtype.itemsize:
-        raise DataError(path, f"the file is shorter than its header says ({n_rows} x {n_cols} "
-                              f"{file_dtype}); was it truncated?")
     name = source or path
-    all_names = [str(j) for j in range(n_cols)]
-    sel = resolve_columns(columns, all_names, name)
-    names = [all_names[j] for j in sel]
-    npy = NpyFile(path, offset, n_rows, n_cols, file_dtype, tuple(sel), np.dtype(dtype),
-                  fortran=fortran)
+    found = npy_columns(path, name, columns, np.dtype(dtype))
+    if found is None:
+        return None
+    npy, names = found
     if check:
         pass_rows(name, names, npy, missing)
     return Points(npy, names, name)

@@ -458,22 +458,36 @@ def _npy_by_blocks(path: str, name: str, columns: Sequence[str] | None, dt: np.d
     """A plain .npy file read into memory block by block: only the selected columns, in
     dt, are ever held whole (never the file as stored besides).  None where the file is
     not one (_load_npy then reads it, or says what is wrong)."""
-    info = plain_npy(path)
-    if info is None:
+    found = npy_columns(path, name, columns, dt)
+    if found is None:
         return None
-    n_rows, n_cols, fortran, file_dtype, offset = info
-    if os.path.getsize(path) < offset + n_rows * n_cols * file_dtype.itemsize:
-        return None
-    all_names = [str(j) for j in range(n_cols)]
-    sel = resolve_columns(columns, all_names, name)
-    names = [all_names[j] for j in sel]
-    npy = NpyFile(path, offset, n_rows, n_cols, file_dtype, tuple(sel), dt, fortran=fortran)
+    npy, names = found
     try:
         x = pass_rows(name, names, npy, missing, keep=True)
     finally:
         npy.close()
     assert x is not None
     return Points(x, names, name)
+
+
+def npy_columns(path: str, name: str, columns: Sequence[str] | None, dt: np.dtype
+                ) -> tuple[NpyFile, list[str]] | None:
+    """The selected columns of a plain .npy file (an NpyFile delivering them as dt) and
+    their names, for reading it block by block, in memory or out of core; None where
+    the file is not a plain numeric 1-D or 2-D array with rows in C or Fortran order
+    (np.load then reads it, or says what is wrong), a DataError where it is shorter than
+    its header says."""
+    info = plain_npy(path)
+    if info is None:
+        return None
+    n_rows, n_cols, fortran, file_dtype, offset = info
+    if os.path.getsize(path) < offset + n_rows * n_cols * file_dtype.itemsize:
+        raise DataError(name, f"the file is shorter than its header says ({n_rows} x "
+                              f"{n_cols} {file_dtype}); was it truncated?")
+    all_names = [str(j) for j in range(n_cols)]
+    sel = resolve_columns(columns, all_names, name)
+    npy = NpyFile(path, offset, n_rows, n_cols, file_dtype, tuple(sel), dt, fortran=fortran)
+    return npy, [all_names[j] for j in sel]
 
 
 def _checked_map(name: str, arr: np.memmap, sel: list[int], names: list[str],
