@@ -319,3 +319,28 @@ def test_a_file_written_to_while_it_is_read_is_an_error(tmp_path: Path, limit: s
     assert not (tmp_path / "labels.csv").exists()
     cache = tmp_path / "cache"
     assert not cache.exists() or not list(cache.iterdir())
+
+
+# --------------------------------------------------------------------------- long fields
+
+
+def test_a_text_field_longer_than_128_kib_is_read_anywhere(tmp_path: Path) -> None:
+    """The csv module's default limit (131072 characters a field) made a long text field
+    in the first lines an internal error, and one anywhere when a later bad value sent
+    the chunk to the reference parser; pandas reads any length."""
+    long = "z" * 140_000
+    rows = [f"n{i},{i % 7}.5,{i % 3}.25" for i in range(30)]
+    first = ["note,x,y", f"{long},1.5,2.5", *rows]
+    path = put(tmp_path, "first.csv", "\n".join(first) + "\n")
+    result = run("fit", path, "-k", "1", "--columns", "x,y", "--seed", "0", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ["0"] * 31
+    header = put(tmp_path, "header.csv", f"{long},b\n1,2\n3,4\n5,7\n")
+    result = run("fit", header, "-k", "1", "--seed", "0", "-q")
+    assert result.exit_code == 0, result.output
+    bad = put(tmp_path, "bad.csv", "\n".join(["note,x,y", *rows[:5], f"{long},1,2",
+                                              *rows[5:10], "n,oops,1"]) + "\n")
+    result = run("fit", bad, "-k", "1", "--columns", "x,y", "-q")
+    assert result.exit_code == 1
+    assert "internal error" not in result.output
+    assert "bad.csv:13: column 'x': non-numeric value 'oops'" in result.output

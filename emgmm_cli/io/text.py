@@ -126,6 +126,11 @@ HEAD_BYTES = 64 << 10
 #: Blocks read from a stream at a time.
 READ_BYTES = 1 << 20
 
+#: The longest field the csv module reads (its default, 128 KiB, would make a long text
+#: field in the first lines, or in a chunk the reference parser reads, an error of its own
+#: where pandas reads any length): 2 GiB - 1, what a C long holds everywhere.
+csv.field_size_limit(2**31 - 1)
+
 NPY_MAGIC = b"\x93NUMPY"
 DELIMITER_BY_EXT = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
 _CODEC_BY_MAGIC = ((b"\x1f\x8b", "gzip"), (b"BZh", "bzip2"), (b"\xfd7zXZ\x00", "xz"),
