@@ -44,7 +44,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("command", [
     "fit x.csv -k 2 --seed 0", "fit x.csv -k 2 --seed 0 --json", "predict m.json x.csv",
     "score m.json x.csv", "sample m.json -n 50000", "info m.json", "make-blobs -n 50000",
-    "select x.csv -k 1-2 -c diag --n-init 1 --seed 0"])
+    "select x.csv -k 1-2 -c diag --n-init 1 --seed 0", "completion bash"])
 def test_a_full_disk_behind_stdout_is_named_as_stdout(work: Path, command: str) -> None:
     done = shell(f"emgmm {command} > /dev/full", work)
     assert done.returncode == 1
@@ -68,6 +68,7 @@ NO_STDOUT = "Error: <stdout>: there is no standard output to write to\n"
 @pytest.mark.parametrize(("command", "status", "stderr"), [
     ("fit x.csv -k 2 --seed 0", 1, NO_STDOUT),
     ("select x.csv -k 1-2 -c diag --n-init 1 --seed 0", 1, NO_STDOUT),
+    ("info m.json", 1, NO_STDOUT), ("completion bash", 1, NO_STDOUT),
     ("--version", 0, "")])  # click drops its own output where there is no stdout
 def test_with_stdout_closed_a_run_ends_as_it_says(work: Path, command: str, status: int,
                                                  stderr: str) -> None:

@@ -28,8 +28,10 @@ def completion(shell: str) -> None:
     """
     from click.shell_completion import get_completion_class
 
+    from ..io.writers import write_text
+
     ctx = click.get_current_context()
     script_class = get_completion_class(shell)
     assert script_class is not None  # every one of SHELLS is click's
     script = script_class(ctx.find_root().command, {}, "emgmm", COMPLETE_VAR).source()
-    click.echo(script.rstrip("\n"))
+    write_text("-", script.rstrip("\n") + "\n")

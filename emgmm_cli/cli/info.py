@@ -34,7 +34,7 @@ def info(term: Terminal, model: str, as_json: bool, output: str | None) -> None:
       emgmm info model.json --json | jq .weights
     """
     from ..io.model import load_model
-    from ..io.writers import stdout_errors, write_json, write_text
+    from ..io.writers import write_json, write_text
     from ..app.fitting import check_json_output, check_outputs
     from ..render import make_console, model_info_text, render_model_info
 
@@ -47,12 +47,8 @@ def info(term: Terminal, model: str, as_json: bool, output: str | None) -> None:
     loaded = load_model(model)
     if as_json:
         write_json(output or "-", loaded.document)
-    elif output:
-        write_text(output, model_info_text(loaded.document, loaded.path))
-    elif term.stdout_isatty:
+    elif output or not term.stdout_isatty:
+        write_text(output or "-", model_info_text(loaded.document, loaded.path))
+    else:
         render_model_info(make_console(term.stdout, color=term.color), loaded.document,
                           path=loaded.path)
-    else:
-        with stdout_errors():
-            term.stdout.write(model_info_text(loaded.document, loaded.path))
-            term.stdout.flush()
