@@ -344,3 +344,23 @@ def test_a_text_field_longer_than_128_kib_is_read_anywhere(tmp_path: Path) -> No
     assert result.exit_code == 1
     assert "internal error" not in result.output
     assert "bad.csv:13: column 'x': non-numeric value 'oops'" in result.output
+
+
+# --------------------------------------------------------------------------- stdin twice
+
+
+@pytest.mark.parametrize("args", [
+    ("fit", "-", "-k", "1", "--sample-weights", "-"),
+    ("fit", "DATA", "-k", "1", "--sample-weights", "-", "--known-labels", "-"),
+    ("fit", "-", "-k", "1", "--means-init", "-"),
+    ("select", "-", "-k", "1-2", "-c", "diag", "--sample-weights", "-")])
+def test_stdin_named_by_two_inputs_is_a_usage_error(tmp_path: Path, args: tuple[str, ...]
+                                                    ) -> None:
+    """The second reader found stdin empty and said 'standard input is empty; pipe data
+    in', though data had been piped in."""
+    data = put(tmp_path, "d.csv", "x,y\n1,2\n3,5\n4,4\n6,1\n")
+    args = tuple(data if a == "DATA" else a for a in args)
+    result = run(*args, input="x,y\n1,2\n3,5\n4,4\n6,1\n")
+    assert result.exit_code == 2, result.output
+    assert "'-' (standard input) is given for more than one input" in result.output
+    assert "standard input is empty" not in result.output

@@ -514,6 +514,7 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
     stdout), at most one thing on stdout (a UsageProblem otherwise); then each output's
     file one that can be written (io.writers.check_targets: its DataError otherwise), all
     before any data is read.  output_dir: the folder the command makes for the outputs."""
+    check_stdin_once(inputs)
     # realpath, not Path.resolve: a symbolic link loop is the reader's to report
     real_inputs = {os.path.realpath(p) for p in inputs if p and p != "-"}
     for name, path in dest.items():
@@ -532,6 +533,14 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
     if len(to_stdout) > 1:
         raise UsageProblem(f"only one output can go to stdout, got {', '.join(to_stdout)}")
     check_targets(dest.values(), creates=output_dir)
+
+
+def check_stdin_once(inputs: Sequence[str | None]) -> None:
+    """Standard input ('-') named by at most one of inputs: a second reader would find it
+    empty (UsageProblem)."""
+    if sum(p == "-" for p in inputs) > 1:
+        raise UsageProblem("'-' (standard input) is given for more than one input, but it "
+                           "can be read only once; give the others file names")
 
 
 def check_fit_outputs(outputs: FitOutputs, inputs: Sequence[str | None]) -> None:
