@@ -13,6 +13,10 @@ file, the line and the rule, or read with a warning that says what was decided.
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -364,3 +368,39 @@ def test_stdin_named_by_two_inputs_is_a_usage_error(tmp_path: Path, args: tuple[
     assert result.exit_code == 2, result.output
     assert "'-' (standard input) is given for more than one input" in result.output
     assert "standard input is empty" not in result.output
+
+
+# --------------------------------------------------------------------------- pipes
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+@pytest.mark.parametrize("command", [("fit", "-k", "2", "--seed", "0"),
+                                     ("predict", "MODEL")])
+def test_with_rows_reads_a_named_pipe_once(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """--with-rows read the input a second time for its rows: a FIFO (or bash's <(...))
+    was opened again, and the run waited for ever for a writer (or found it drained)."""
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(0, 1, (40, 2)), rng.normal(8, 1, (40, 2))]
+    text = "id,a,b\n" + "".join(f"r{i},{u:.6f},{v:.6f}\n" for i, (u, v) in enumerate(x))
+    data = put(tmp_path, "d.csv", text)
+    model = str(tmp_path / "m.json")
+    assert run("fit", data, "-k", "2", "--seed", "0", "--columns", "a,b", "--model", model,
+               "-o", str(tmp_path / "l.csv")).exit_code == 0
+    args = [model if a == "MODEL" else a for a in command]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    emgmm = [sys.executable, "-m", "emgmm_cli"]
+    expected = subprocess.run([*emgmm, *args, data, "--columns", "a,b", "--with-rows"],
+                              capture_output=True, text=True, env=env, timeout=30)
+    assert expected.returncode == 0, expected.stderr
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"cat {shlex.quote(data)} > {shlex.quote(str(fifo))}"])
+    try:
+        done = subprocess.run([*emgmm, *args, str(fifo), "--columns", "a,b", "--with-rows"],
+                              capture_output=True, text=True, env=env, timeout=30)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == expected.stdout
+    assert done.stdout.splitlines()[1].startswith("r0,")

@@ -45,11 +45,11 @@ SCAN_BLOCK_BYTES = 8 << 20
 
 def load(path: str, read: ReadOptions, *, log: Log | None = None,
          stdin: BinaryIO | None = None) -> Points:
-    """The data of a file ('-': stdin, or the bytes of stdin given) as the read options
+    """The data of a file ('-': stdin; or its bytes given, read before) as the read options
     say: in memory when small; over read.memory_limit, a .npy is read block by block and
     a text file through its binary cache (emgmm_cli.io.cache)."""
     columns = read.read_columns()
-    if path == "-" and stdin is not None:
+    if stdin is not None:
         points: Points = read_points(path, columns=columns, delimiter=read.delimiter,
                                      header=read.header, dtype=read.dtype, stdin=stdin,
                                      missing=read.missing != "error")

@@ -18,7 +18,7 @@ from ..io.readers import Points
 from ..vocab import counted
 from .data import as_points, load
 from .requests import ReadOptions
-from .rows import buffered_stdin
+from .rows import buffered_input
 
 Warn = Callable[[str], None]
 
@@ -41,8 +41,8 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
         read = dataclasses.replace(read, columns=tuple(names))
     if whole:
         read = dataclasses.replace(read, memory_limit=sys.maxsize)
-    if stdin is None and path == "-":
-        stdin = buffered_stdin()
+    if stdin is None:
+        stdin = buffered_input(path)
     other_names = False  # a header, without the model's names: every column is used
     if read.columns is not None or not usable_names(names):
         points = load(path, read, log=log, stdin=stdin)

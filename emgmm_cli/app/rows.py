@@ -11,6 +11,8 @@ held in memory.
 from __future__ import annotations
 
 import io
+import os
+import stat
 import sys
 from typing import Any, BinaryIO
 
@@ -30,9 +32,19 @@ CLUSTER = "cluster"
 TEXT_AS_WRITTEN = ("csv", "tsv")
 
 
-def buffered_stdin() -> io.BytesIO | None:
-    """stdin's bytes, so that they can be read twice (the points, then the rows); None
-    where stdin cannot be read (a terminal, or none): the reader then says why."""
+def buffered_input(path: str) -> io.BytesIO | None:
+    """The bytes of path ('-': stdin) where it cannot be read twice (the points, then the
+    rows): stdin, or a pipe (a FIFO, bash's <(...)), which a second open would wait on or
+    find drained.  None for a file or a directory (read again), and where the input cannot
+    be read (a terminal, none, a missing path): the reader then says why."""
+    if path != "-":
+        try:
+            if not stat.S_ISFIFO(os.stat(path).st_mode):
+                return None
+            with open(path, "rb") as fh:
+                return io.BytesIO(fh.read())
+        except OSError:
+            return None
     stream = getattr(sys.stdin, "buffer", None) if sys.stdin is not None else None
     if stream is None or stream.isatty():
         return None

@@ -82,7 +82,7 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     """
     from ..app import fitting
     from ..app.requests import FitOutputs, ReadOptions
-    from ..app.rows import buffered_stdin, read_rows
+    from ..app.rows import buffered_input, read_rows
     from ..engine.options import FitOptions
     from . import show
 
@@ -103,7 +103,7 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
         outputs = dataclasses.replace(outputs, labels="-")  # labels: the data of a pipe
     read_beside = {**read.inputs(), "means_init": means_init, "init_model": options.init_model}
     fitting.check_fit_outputs(outputs, [input, *fitting.input_files(read_beside)])
-    stdin = buffered_stdin() if outputs.with_rows and input == "-" else None
+    stdin = buffered_input(input) if outputs.with_rows else None
     with show.reading(term, input):
         points = fitting.read_fit_data(input, read, start_model, term.warn,
                                        stdin=stdin, log=term.log)

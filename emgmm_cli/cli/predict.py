@@ -58,7 +58,7 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
     from ..app import models
     from ..app.fitting import check_label_header, check_outputs, input_files
     from ..app.requests import FitOutputs, ReadOptions
-    from ..app.rows import buffered_stdin, read_rows
+    from ..app.rows import buffered_input, read_rows
     from . import show
 
     FitOutputs(with_rows=with_rows, log_density=log_density)  # checks the combination
@@ -67,7 +67,7 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
     if not with_rows:
         check_label_header(output, label_header)
     loaded = models.load_model(model)
-    stdin = buffered_stdin() if input == "-" else None
+    stdin = buffered_input(input)
     with show.reading(term, input):
         points = models.read_data(loaded, input, read, term.warn, stdin=stdin,
                                     log=term.log)

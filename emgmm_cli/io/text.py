@@ -338,14 +338,16 @@ def _codec_of(name: str, head: bytes) -> str | None:
 
 def open_input(path: str, *, stdin: BinaryIO | TextIO | None = None,
                decompress: bool = True) -> Input:
-    """The bytes of path ("-": of stdin, default sys.stdin.buffer), ready to be read once.
+    """The bytes of path ("-": of stdin, default sys.stdin.buffer; stdin given: those
+    bytes, read before from stdin or from path), ready to be read once.
 
     Raises DataError for a missing, unreadable or empty input, a directory, a terminal on
     stdin, a .zip archive, or .zst data without the zstandard package.
     """
     version = None
-    if path == "-":
-        name, fh, size, regular = STDIN_NAME, _stdin_stream(stdin), None, False
+    if path == "-" or stdin is not None:  # stdin, or path's bytes read before
+        name = STDIN_NAME if path == "-" else path
+        fh, size, regular = _stdin_stream(stdin), None, False
         close: Callable[[], None] | None = None
     else:
         name = path
