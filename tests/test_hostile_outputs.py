@@ -62,6 +62,22 @@ def test_a_full_disk_behind_clicks_own_output_is_named_as_stdout(work: Path,
     assert done.stderr == "Error: <stdout>: cannot write: No space left on device\n"
 
 
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("command", [
+    "fit x.csv -k 2 --seed 0 --plot FULL.png", "fit x.csv -k 2 --seed 0 --trace-plot FULL.png",
+    "select x.csv -k 1-2 -c diag --n-init 1 --seed 0 --plot FULL.png"])
+def test_a_device_output_that_fails_leaves_stdout_unwritten(work: Path, command: str
+                                                            ) -> None:
+    """A picture through a link to /dev/full was written after the labels or the table on
+    stdout: the run failed (exit 1) with its data already out."""
+    link = work / "FULL.png"
+    if not link.is_symlink():
+        link.symlink_to(FULL)
+    done = shell(f"emgmm {command}", work)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == "Error: FULL.png: cannot write: No space left on device\n"
+
+
 NO_STDOUT = "Error: <stdout>: there is no standard output to write to\n"
 
 

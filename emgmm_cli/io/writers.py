@@ -277,7 +277,8 @@ class OutputSet:
         self._staged.append(_Staged(path, None, None, buffer, binary))
 
     def commit(self) -> None:
-        """Rename every temporary file onto its target, then write the buffered streams.
+        """Rename every temporary file onto its target, then write the buffered streams,
+        standard output last.
 
         Raises DataError if a rename or a stream write fails; the temporary files not yet
         renamed are removed.
@@ -301,9 +302,11 @@ class OutputSet:
                 self._commit_folders()
             for folder in folders:
                 _fsync_dir(folder)
-            for entry in self._staged:
-                if entry.buffer is not None:
-                    _write_stream(entry)
+            streams = [entry for entry in self._staged if entry.buffer is not None]
+            # stdout last, whatever was staged first: a device or pipe named as an output
+            # (a picture to /dev/full) that fails must not leave stdout written
+            for entry in sorted(streams, key=lambda entry: is_stdout(entry.path)):
+                _write_stream(entry)
         finally:
             self._cleanup()
 
