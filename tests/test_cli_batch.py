@@ -898,3 +898,22 @@ def test_an_earlier_batchs_outputs_are_no_data(tmp_path: Path) -> None:
         "data/notes/summary.csv", "data/p.csv"]
     assert piped.stderr == ("emgmm: warning: left out 10 paths inside an earlier batch's "
                             "output directory (a folder holding its summary.csv)\n")
+
+
+@pytest.mark.parametrize("option", ["--sample-weights", "--known-labels", "--means-init"])
+def test_standard_input_for_a_file_read_beside_every_dataset_is_refused(
+        tmp_path: Path, option: str) -> None:
+    """`emgmm batch a.csv b.csv -k 2 --sample-weights - < w.txt` gave a.csv the weights
+    and failed b.csv with '<stdin>: standard input is empty' (exit 1): the batch reads
+    the file for every dataset, standard input once.  Refused before anything is read."""
+    for name in ("a.csv", "b.csv"):
+        write_csv(tmp_path / name, blobs(np.random.default_rng(3), 30, 2))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["batch", str(tmp_path / "a.csv"), str(tmp_path / "b.csv"),
+                                      "-k", "2", option, "-", "-o", str(out)],
+                                input="1\n" * 90)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: {option} - (standard input) is read once, and a batch reads it for every "
+        "dataset; give a file name")
+    assert not out.exists()

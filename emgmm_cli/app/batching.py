@@ -58,7 +58,7 @@ from .data import feature_names
 from .discover import SUMMARY_COLUMNS, SUMMARY_NAME, BatchItem
 from .errors import UsageProblem
 from ..io.model import DIGESTS_FIELD, LoadedModel
-from .fitting import (Fitted, file_digests, fit_points, input_files, load_means,
+from .fitting import (FILE_INPUTS, Fitted, file_digests, fit_points, input_files, load_means,
                       read_fit_data, stage_outputs)
 from .requests import STANDARD_NAMES, ReadOptions, SelectGrid
 from .selecting import cell_name, no_choice_message, select_points
@@ -146,8 +146,13 @@ def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_
         raise UsageProblem(f"only one output can go to stdout, got --summary {summary} and "
                            "--json")
     inputs = {os.path.realpath(i.path): i.path for i in items}
-    for path in input_files({**settings.read.inputs(), "means_init": settings.means_init,
-                             "init_model": settings.options.init_model}):
+    beside = {**settings.read.inputs(), "means_init": settings.means_init,
+              "init_model": settings.options.init_model}
+    for name in FILE_INPUTS:
+        if beside[name] == "-":  # read for every dataset: standard input would be read once
+            raise UsageProblem(f"--{name.replace('_', '-')} - (standard input) is read once, "
+                               "and a batch reads it for every dataset; give a file name")
+    for path in input_files(beside):
         inputs[os.path.realpath(path)] = path
     outputs = [os.path.join(output_dir, SUMMARY_NAME)] + (
         [summary] if summary not in (None, "-") else [])
