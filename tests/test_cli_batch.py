@@ -898,6 +898,12 @@ def test_an_earlier_batchs_outputs_are_no_data(tmp_path: Path) -> None:
         "data/notes/summary.csv", "data/p.csv"]
     assert piped.stderr == ("emgmm: warning: left out 10 paths inside an earlier batch's "
                             "output directory (a folder holding its summary.csv)\n")
+    # the folders listed too: r1 and r2 themselves are left out, not searched
+    piped = find_into_batch("", "-k 2 --seed 1 -o listed2", tmp_path)
+    assert piped.returncode == 0, piped.stderr
+    assert sorted(r["file"] for r in read_summary(tmp_path / "listed2" / "summary.csv")) == [
+        "data/notes/summary.csv", "data/p.csv"]
+    assert "left out 22 paths inside an earlier batch's" in piped.stderr
 
 
 @pytest.mark.parametrize("option", ["--sample-weights", "--known-labels", "--means-init"])

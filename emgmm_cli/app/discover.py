@@ -17,6 +17,7 @@ from typing import TextIO
 
 from ..io.errors import STDIN_NAME, DataError
 from ..io.formats import CODEC_BY_EXT, text_extension
+from ..vocab import counted
 from .errors import UsageProblem
 
 #: What a directory is searched for when no --glob is given: these text tables, also
@@ -154,7 +155,7 @@ def _found(args: list[tuple[str, bool]], output_dir: str, recursive: bool,
     for arg, from_stdin in args:
         if _inside(os.path.realpath(arg), out_real) and (from_stdin or not os.path.isdir(arg)):
             inside += 1  # an output of an earlier run (find . | emgmm batch -)
-        elif from_stdin and any(earlier(a) for a in _folders_above(arg)):
+        elif from_stdin and any(earlier(a) for a in [arg, *_folders_above(arg)]):
             listed_earlier += 1
         elif os.path.isdir(arg):
             if _inside(os.path.realpath(arg), out_real):
@@ -166,20 +167,16 @@ def _found(args: list[tuple[str, bool]], output_dir: str, recursive: bool,
             found.append((arg, _file_rel(arg)))
     said = []
     if inside:
-        said.append(f"left out {_count(inside, 'path')} inside the output directory "
+        said.append(f"left out {counted(inside, 'path')} inside the output directory "
                     f"{output_dir}")
     if listed_earlier:
-        said.append(f"left out {_count(listed_earlier, 'path')} inside an earlier batch's "
+        said.append(f"left out {counted(listed_earlier, 'path')} inside an earlier batch's "
                     f"output directory (a folder holding its {SUMMARY_NAME})")
     if folders:
         shown = ", ".join(folders[:3]) + (", ..." if len(folders) > 3 else "")
-        said.append(f"left out {_count(len(folders), 'folder')} of an earlier batch's "
+        said.append(f"left out {counted(len(folders), 'folder')} of an earlier batch's "
                     f"outputs (holding its {SUMMARY_NAME}): {shown}")
     return found, said
-
-
-def _count(n: int, what: str) -> str:
-    return f"{n} {what}{'s' if n > 1 else ''}"
 
 
 def _folders_above(path: str) -> list[str]:
