@@ -126,3 +126,25 @@ def test_select_chooses_no_cell_of_data_that_reg_covar_swamps(tmp_path: Path) ->
     chosen = invoke_in(tmp_path, *["select", str(data), "-k", "1-3", "-c", "full,EII",
                                   "--seed", "0", "-q", "--standardize"])
     assert chosen.exit_code == 0 and "true" in chosen.stdout
+
+
+def test_drop_after_a_weight_collapse_renumbers_the_events(tmp_path: Path) -> None:
+    """A component whose weight collapses and is then dropped: the collapse's event names
+    the component as it was numbered then (its own component null, as the drop's), and
+    no event names a component the model does not have (a KeyError reached the user)."""
+    rng = np.random.default_rng(1)
+    x = np.r_[rng.normal(size=(60, 2)), rng.normal(size=(3, 2)) + 30]
+    x[rng.random(x.shape) < 0.2] = np.nan
+    x[61, 0] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    r = invoke_in(tmp_path, "fit", "x.npy", "-k", "4", "--seed", "0", "--missing", "em",
+                  "--on-degenerate", "drop", "--init", "random-from-data", "--n-init", "1",
+                  "--json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    kinds = [e["kind"] for e in doc["events"]]
+    assert kinds[:2] == ["weight-collapse", DROPPED] and doc["n_components"] == 3
+    collapse, drop = doc["events"][:2]
+    assert collapse["component"] is None and drop["component"] is None
+    assert collapse["message"].startswith("component 3:") and "component 3 of 4" in drop["message"]
+    assert all(e["component"] is None or 0 <= e["component"] < 3 for e in doc["events"])

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from .dataset import Dataset, reduce_weighted
 from .em import STOPPED_DEGENERATE, degenerate_components
-from .errors import EngineError, FitEvent
+from .errors import DROPPED, EngineError, FitEvent
 from .params import MixtureParams
 from .stats import predict_chunk
 
@@ -39,7 +39,6 @@ Array = NDArray[np.floating]
 
 #: Event kinds of the policies (FitEvent.kind).
 REINITIALISED = "reinitialised"
-DROPPED = "dropped"
 #: How often one component may be re-seeded before it is left as it is (a component
 #: that degenerates again and again is not helped by more re-seeding).
 MAX_REINITS = 3

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Callable, Generator, Sequence
 
@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from .families import family, not_positive_definite, scatter_about_means, screening_m_steps
 from .dataset import Dataset, reduce_weighted, row_known, row_weights
 from .missing import row_missing
-from .errors import WEIGHT_COLLAPSE, EngineError, FitEvent, NotPositiveDefinite
+from .errors import DROPPED, WEIGHT_COLLAPSE, EngineError, FitEvent, NotPositiveDefinite
 from .params import MixtureParams
 from .stats import NO_INDICES, SuffStats, chunk_stats
 from .steplength import StepBound
@@ -378,9 +378,19 @@ class Steps:
                 ))
         if self.after_m_step is not None:
             new, more = self.after_m_step(new, collapsed, st.nk, self.passes)
+            for event in more:
+                if event.kind == DROPPED:
+                    self._dropped(int(event.values["component"]))
             self.events += more
         self._look(new)
         return st, new
+
+    def _dropped(self, k: int) -> None:
+        """Component k was dropped: the events and collapses recorded so far name the
+        components as they are numbered now (those above k one lower); an event that named
+        k names none, its message keeping the number k had, as the drop's own event does."""
+        self.events = [after_drop(e, k) for e in self.events]
+        self._collapsed = {j - (j > k) for j in self._collapsed if j != k}
 
     def finish(self, params: MixtureParams, converged: bool, final: SuffStats,
                order: NDArray[np.intp] | None = None) -> EMRun:
@@ -401,6 +411,17 @@ class Steps:
         if self.on_iteration is not None:
             self.on_iteration(len(self.trace), obj, change)
         return change
+
+
+def after_drop(event: FitEvent, k: int) -> FitEvent:
+    """event with the components numbered as after component k was dropped."""
+    c = event.component
+    if c is None or c < k:
+        return event
+    if c == k:
+        return replace(event, component=None, values={**event.values, "component": k})
+    text = event.message.replace(f"component {c}", f"component {c - 1}", 1)
+    return replace(event, component=c - 1, message=text)
 
 
 def past(deadline: float | None) -> bool:

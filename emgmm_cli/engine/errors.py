@@ -76,6 +76,9 @@ WEIGHT_COLLAPSE = "weight-collapse"
 DEGENERATE = "degenerate"
 NOT_CONVERGED = "not-converged"
 TIME_LIMIT = "time-limit"
+#: A component removed during EM (engine.degenerate, on_degenerate "drop"): its component is
+#: None and values["component"] the number it had when it was dropped.
+DROPPED = "dropped"
 
 
 @dataclass(frozen=True)
