@@ -148,3 +148,23 @@ def test_drop_after_a_weight_collapse_renumbers_the_events(tmp_path: Path) -> No
     assert collapse["component"] is None and drop["component"] is None
     assert collapse["message"].startswith("component 3:") and "component 3 of 4" in drop["message"]
     assert all(e["component"] is None or 0 <= e["component"] < 3 for e in doc["events"])
+
+
+def test_reinit_seeds_at_the_row_worst_explained_by_its_observed_coordinates() -> None:
+    """With --missing em, reinit ranked the rows by the density of the rows as imputed
+    (each missing value the column's mean), not of their observed coordinates, as
+    numerics.md says: a row (0, NaN) near a component, imputed to (0, ~5) between the
+    clusters, was taken for the worst explained point over a true outlier."""
+    from emgmm_cli.backends.local import ArrayDataset
+    from emgmm_cli.engine.degenerate import worst_row
+    from emgmm_cli.engine.missing import MissingRows, impute_means
+    from emgmm_cli.engine.params import MixtureParams
+
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(0, 0.1, (50, 2)), rng.normal(10, 0.1, (50, 2)),
+              [[3.0, -3.0]], [[0.0, np.nan]]]
+    data = MissingRows(ArrayDataset(impute_means(x)), x)
+    params = MixtureParams.build(np.array([0.5, 0.5]), np.array([[0.0, 0.0], [10.0, 10.0]]),
+                                 np.array([np.eye(2) * 0.01] * 2), "full")
+    assert worst_row(data, params) == 100  # the outlier, not row 101
+    assert worst_row(ArrayDataset(x[:101]), params) == 100  # complete rows, as before

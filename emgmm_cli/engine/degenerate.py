@@ -29,9 +29,10 @@ from functools import partial
 import numpy as np
 from numpy.typing import NDArray
 
-from .dataset import Dataset, reduce_weighted
+from .dataset import Dataset, reduce_weighted, row_weights
 from .em import STOPPED_DEGENERATE, degenerate_components
 from .errors import DROPPED, EngineError, FitEvent
+from .missing import predictions, row_missing
 from .params import MixtureParams
 from .stats import predict_chunk
 
@@ -71,12 +72,35 @@ class _Worst:
 
 
 def _worst_in_block(x: Array, first: int, *, params: MixtureParams,
-                    w: NDArray[np.float64] | None = None) -> _Worst:
-    density = predict_chunk(x, params).log_density.astype(np.float64)
+                    w: NDArray[np.float64] | None = None,
+                    density: Array | None = None) -> _Worst:
+    """The block's worst explained row (density: the rows' log-densities, where known)."""
+    if density is None:
+        density = predict_chunk(x, params).log_density
+    density = density.astype(np.float64)
     if w is not None:
         density = np.where(w > 0, density, np.inf)
     i = int(np.argmin(density))
     return _Worst(float(density[i]), first + i)
+
+
+def worst_row(data: Dataset, params: MixtureParams) -> int:
+    """The row the mixture explains worst: the lowest log-density among the rows of weight
+    > 0; where rows miss coordinates, the density of the observed ones (as predict gives
+    it), not of the rows with their missing values imputed."""
+    if row_missing(data) is None:
+        return reduce_weighted(data, partial(_worst_in_block, params=params),
+                               indexed=True).row
+    w = row_weights(data)
+    worst = None
+    for first, pred in predictions(data, params):
+        n = len(pred.log_density)
+        block = _worst_in_block(np.empty((n, 0)), first, params=params,
+                                w=None if w is None else w[first:first + n],
+                                density=pred.log_density)
+        worst = block if worst is None else worst + block
+    assert worst is not None
+    return worst.row
 
 
 @dataclass
@@ -136,10 +160,9 @@ class DegeneratePolicy:
 
     def _reinit(self, params: MixtureParams, k: int, it: int, why: str
                 ) -> tuple[MixtureParams, list[FitEvent]]:
-        worst = reduce_weighted(self.data, partial(_worst_in_block, params=params),
-                                indexed=True)
+        row = worst_row(self.data, params)
         means = params.means.copy()
-        means[k] = self.data.take(np.array([worst.row]))[0]
+        means[k] = self.data.take(np.array([row]))[0]
         cov = params.covariances.copy()
         others = [j for j in range(params.n_components) if j != k]
         if params.family.per_component and others:
@@ -149,5 +172,5 @@ class DegeneratePolicy:
         new = MixtureParams.build(weights / weights.sum(), means, cov, params.covariance_type)
         self.reinits[k] = self.reinits.get(k, 0) + 1
         return new, [FitEvent(REINITIALISED, f"component {k} re-seeded at iteration {it} "
-                                             f"({why}) at row {worst.row}, the point the "
+                                             f"({why}) at row {row}, the point the "
                                              "mixture explained worst", k, it)]
