@@ -213,6 +213,19 @@ def test_init_and_restarts_beside_a_model_to_continue_are_refused(tmp_path: Path
                           ({"n_init": 4}, "--n-init 4 does not apply")):
         with pytest.raises(emgmm_cli.UsageProblem, match=f"^{line} with --init-model"):
             emgmm_cli.fit(x, init_model=str(tmp_path / "three.json"), **options)
+    # the model records the one run it made (n_init 2, the default, before), and batch
+    # --skip-existing keeps such an output as the run that made it
+    r = invoke_in(tmp_path, "fit", "x.csv", "--init-model", "three.json", "--model", "m.json")
+    assert r.exit_code == 0, r.stderr
+    done = json.loads((tmp_path / "m.json").read_text())
+    assert done["options"]["n_init"] == 1 and len(done["restart_log_likelihoods"]) == 1
+    assert emgmm_cli.fit(x, init_model=str(tmp_path / "three.json")).document["options"][
+        "n_init"] == 1
+    for again in ([], ["--skip-existing"]):
+        kept = invoke_in(tmp_path, "batch", "in", "--output-dir", "again", "--init-model",
+                         "three.json", "--seed", "0", *again)
+        assert kept.exit_code == 0, kept.stderr
+    assert (tmp_path / "again" / "summary.csv").read_text().splitlines()[1].endswith(",skipped")
 
 
 @pytest.mark.parametrize("cov", ["full", "EVE", "diag", "EII"])

@@ -58,8 +58,8 @@ from .data import feature_names
 from .discover import SUMMARY_COLUMNS, SUMMARY_NAME, BatchItem
 from .errors import UsageProblem
 from ..io.model import DIGESTS_FIELD, LoadedModel
-from .fitting import (FILE_INPUTS, Fitted, file_digests, fit_points, input_files, load_means,
-                      read_fit_data, stage_outputs)
+from .fitting import (FILE_INPUTS, Fitted, continued_options, file_digests, fit_points,
+                      input_files, load_means, read_fit_data, stage_outputs)
 from .requests import STANDARD_NAMES, ReadOptions, SelectGrid
 from .selecting import cell_name, no_choice_message, select_points
 
@@ -437,6 +437,8 @@ def _options_match(doc: dict[str, Any], settings: BatchSettings, seed_given: boo
     wanted = settings.options.replace(means_init=settings.means_init)
     if settings.means_init:
         wanted = wanted.from_means()
+    if settings.start_model is not None:  # the model's K and family, one run
+        wanted = continued_options(wanted, settings.start_model).from_model()
     skip = set(_PER_CELL_OPTIONS if settings.select is not None else ())
     if not seed_given:
         skip.add("seed")

@@ -441,9 +441,15 @@ def continued(options: FitOptions, model: LoadedModel, points: Points, *,
         raise UsageProblem("--init-model continues a fit of the data's own columns, not of "
                            "standardized ones: give --standardize or --init-model",
                            option="--init-model")
+    return continued_options(options, model), model.params
+
+
+def continued_options(options: FitOptions, model: LoadedModel) -> FitOptions:
+    """The options a fit that continues model runs with: its number of components and
+    family (the engine's fit then records one run: FitOptions.from_model)."""
     params = model.params
     return options.replace(n_components=params.n_components,
-                           covariance_type=params.covariance_type), params
+                           covariance_type=params.covariance_type)
 
 
 def check_continued(model: LoadedModel, n_components: int | None,

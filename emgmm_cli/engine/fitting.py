@@ -573,8 +573,9 @@ def fit(
     to any that does not (a spurious maximum is not a better fit).  With init "hc" the
     first restart cuts ``hc_tree`` (built from the data when None) and the others start
     as init.restart_method says.  Given means_init, the one run starts from those means
-    (every restart would) and the options record init "means-init" and n_init 1.  Given start (the
-    parameters of a saved model, options.init_model), the one run continues from them.
+    (every restart would) and the options record init "means-init" and n_init 1.  Given
+    start (the parameters of a saved model, options.init_model), the one run continues
+    from them, and the options record n_init 1.
     With init "auto", a run is stopped once it is found degenerate where it cannot win
     (_auto_runs); where every run is, the one kept runs to its end, or with
     settle_degenerate False (select's cells, which never choose a degenerate fit) stops
@@ -585,6 +586,8 @@ def fit(
         options, means_init = _semi_supervised(data, options, means_init, start)
     if means_init is not None:
         options = options.from_means()
+    if start is not None:
+        options = options.from_model()
     options.validate()
     _check_model(data, options.covariance_type)
     if start is not None and (start.n_components, start.covariance_type) != (

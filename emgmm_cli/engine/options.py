@@ -202,7 +202,7 @@ class FitOptions:
         help="A model file EM continues from: its weights, means and covariances are the "
              "start (the number of components and the family are the model's; the data's "
              "columns are read as predict reads them, by the model's names where the "
-             "header has them all); init and n_init do not apply."))
+             "header has them all); init does not apply, and one run is made (n_init 1)."))
     freeze: str | None = field(default=None, metadata=_spec(
         kind=str, nullable=True, optional_in_file=True, valid=_valid_freeze,
         valid_text="a comma-separated list of " + ", ".join(FREEZABLE) + ", each at most once",
@@ -252,6 +252,11 @@ class FitOptions:
         """The options of a fit from given means, as it runs and records them: init
         "means-init" and one run (the one start makes one; every restart would repeat it)."""
         return self.replace(init=vocab.MEANS_INIT, n_init=1)
+
+    def from_model(self) -> "FitOptions":
+        """The options of a fit that continues a model (init_model), as it runs and records
+        them: one run, from the model's parameters (init does not apply)."""
+        return self.replace(n_init=1)
 
 
 def spec(name: str) -> OptionSpec:
