@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import gzip
 import subprocess
 import sys
@@ -268,3 +269,95 @@ def test_row_columns_by_index_count_the_input_columns(tmp_path: Path) -> None:
         weights_column="w", known_column="3"))
     assert api.feature_names == ["a", "b", "z"]
     assert api.means.tolist() == json.loads(by_name.stdout)["means"]
+
+
+def _unknown_written_missing(tmp_path: Path) -> tuple[np.ndarray, np.ndarray, Any]:
+    """The rows of _data(0), their known labels (-1: unknown), and the data frame of a, b
+    and known, whose unknown labels are missing values (NaN) where the row number is
+    even and -1 where it is odd."""
+    import pandas as pd
+
+    x, _, known = _data(0)
+    column = np.where((known < 0) & (np.arange(len(known)) % 2 == 0), np.nan, known)
+    return x, known, pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "known": column})
+
+
+@pytest.mark.parametrize("ext", ["csv", "npy", "parquet", "jsonl"])
+@pytest.mark.parametrize("missing", ["error", "drop", "em"])
+@pytest.mark.parametrize("limit", [None, "4K"])
+def test_a_missing_known_label_is_unknown_whatever_missing_says(
+        tmp_path: Path, ext: str, missing: str, limit: str | None) -> None:
+    """An empty field (NA, NaN; NaN in .npy and Parquet, null in JSON) in the column of
+    --known-column was "missing value (empty field); use --missing drop ... or --missing
+    em" by default, although an empty line of --known-labels is unknown.  Now it is
+    unknown whatever --missing says (which is the features'), in memory and block by
+    block: the fit is that of the labels given as a file with -1."""
+    x, known, frame = _unknown_written_missing(tmp_path)
+    if ext == "csv":
+        text = frame.to_csv(index=False, na_rep="")
+        text = text.replace(",,", ",NA,", 3)  # NA (what R writes) is one too
+        (tmp_path / "d.csv").write_text(text)
+    elif ext == "npy":
+        np.save(tmp_path / "d.npy", frame.to_numpy())
+    elif ext == "parquet":
+        frame.to_parquet(tmp_path / "d.parquet")
+    else:
+        (tmp_path / "d.jsonl").write_text("".join(
+            json.dumps({"a": a, "b": b, "known": None if k != k else int(k)}) + "\n"
+            for a, b, k in frame.itertuples(index=False)))
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",", header="a,b", comments="", fmt="%.17g")
+    np.savetxt(tmp_path / "k.txt", known, fmt="%d")
+    column = "2" if ext == "npy" else "known"
+    common = ["-k", "2", "--seed", "0", "--missing", missing, "--json"]
+    common += [] if limit is None else ["--memory-limit", limit, "--cache-dir", "cache"]
+    got = invoke_in(tmp_path, "fit", f"d.{ext}", "--known-column", column, *common)
+    want = invoke_in(tmp_path, "fit", "x.csv", "--known-labels", "k.txt", *common)
+    assert got.exit_code == 0, got.stderr
+    assert want.exit_code == 0, want.stderr
+    got_doc, want_doc = json.loads(got.stdout), json.loads(want.stdout)
+    assert got_doc["means"] == want_doc["means"]
+    assert got_doc["n_samples"] == len(x) and "n_dropped" not in got_doc
+
+
+def test_known_labels_column_missing_in_every_command_and_the_api(tmp_path: Path) -> None:
+    """The same rule in select, predict, score, batch, a real process reading stdin and
+    the Python API; the features keep theirs (a missing value in one is still an error
+    by default, naming its line and column, and --missing drop leaves its row out)."""
+    x, known, frame = _unknown_written_missing(tmp_path)
+    frame.to_csv(tmp_path / "d.csv", index=False, na_rep="")
+    np.savetxt(tmp_path / "x.csv", x, delimiter=",", header="a,b", comments="", fmt="%.17g")
+    np.savetxt(tmp_path / "k.txt", known, fmt="%d")
+    fit = ("-k", "2", "--seed", "0")
+    assert invoke_in(tmp_path, "fit", "x.csv", *fit, "--known-labels", "k.txt", "--model",
+                     "want.json", "-q").exit_code == 0
+    want = json.loads((tmp_path / "want.json").read_text())["means"]
+    r = invoke_in(tmp_path, "select", "d.csv", *fit, "-c", "full", "--known-column", "known",
+                  "--model", "sel.json", "-q")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads((tmp_path / "sel.json").read_text())["means"] == want
+    for command in ("predict", "score"):
+        r = invoke_in(tmp_path, command, "want.json", "d.csv", "--known-column", "known")
+        assert r.exit_code == 0, (command, r.stderr)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "d.csv").write_bytes((tmp_path / "d.csv").read_bytes())
+    r = invoke_in(tmp_path, "batch", "in", *fit, "--known-column", "known", "-o", "out")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads((tmp_path / "out" / "d" / "model.json").read_text())["means"] == want
+    proc = subprocess.run([sys.executable, "-m", "emgmm_cli", "fit", "-", *fit,
+                           "--known-column", "known", "--model", "stdin.json"], cwd=tmp_path,
+                          input=(tmp_path / "d.csv").read_bytes(), capture_output=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "stdin.json").read_text())["means"] == want
+    read = emgmm_cli.ReadOptions(known_column="known")
+    for data in (tmp_path / "d.csv", frame):
+        fitted = emgmm_cli.fit(data, n_components=2, seed=0, read=read)
+        assert fitted.means.tolist() == want
+    lines = (tmp_path / "d.csv").read_text().splitlines()
+    lines[5] = "," + lines[5].split(",", 1)[1]  # a feature's missing value, line 6
+    (tmp_path / "f.csv").write_text("\n".join(lines) + "\n")
+    r = invoke_in(tmp_path, "fit", "f.csv", *fit, "--known-column", "known")
+    assert r.exit_code == 1 and "f.csv:6: column 'a': missing value" in r.stderr, r.stderr
+    r = invoke_in(tmp_path, "fit", "f.csv", *fit, "--known-column", "known",
+                  "--missing", "drop", "--json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["n_dropped"] == 1, r.stderr

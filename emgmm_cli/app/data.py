@@ -25,6 +25,7 @@ from ..engine.missing import (
 )
 from ..io.cache import default_memory_limit, format_size, open_npy_blocks, open_points
 from ..io.errors import INFINITE_HINT, MISSING_REMEDIES, SELECT_COLUMNS, DataError
+from ..io.missing import Missing, PerColumn, per_column, refused
 from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, column_names, read_labels, read_points
 from ..io.text import repeated_names, resolve_columns, unique_names
@@ -52,23 +53,23 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
     if stdin is not None:
         points: Points = read_points(path, columns=columns, delimiter=read.delimiter,
                                      header=read.header, dtype=read.dtype, stdin=stdin,
-                                     missing=read.missing != "error")
+                                     missing=read.missing_in())
     elif active() is not None:
         points = read_on_cluster(path, columns=columns, delimiter=read.delimiter,
                                  header=read.header, dtype=read.dtype,
-                                 missing=read.missing != "error")
+                                 missing=read.missing_in())
     else:
         points = open_points(path, columns=columns, delimiter=read.delimiter,
                              header=read.header, dtype=read.dtype,
                              memory_limit=read.memory_bytes, cache_dir=read.cache_dir, log=log,
-                             missing=read.missing != "error")
+                             missing=read.missing_in())
     return weighed(points, read)
 
 
 def read_on_cluster(path: str, *, columns: Sequence[str] | None = None,
                     delimiter: str | None = None, header: bool | None = None,
                     dtype: Any = np.float64, stdin: BinaryIO | None = None,
-                    missing: bool = False) -> Points:
+                    missing: Missing = False) -> Points:
     """read_points, by the workers of the active cluster (backends.dask): a .npy file in
     row ranges (without --columns), a directory or glob of parts one part per worker task;
     standard input is read here and sent to them.  missing: as read_points's."""
@@ -87,8 +88,10 @@ def read_on_cluster(path: str, *, columns: Sequence[str] | None = None,
             if path.lower().endswith(".npy") else None
         if npy is not None:
             names = npy.column_names
+            allowed = per_column(missing, [str(j) for j in range(npy.x.n_file_columns)],
+                                 npy.x.columns)
             data = cluster.open_ranges(*npy.x.shape, npy.x.dtype,
-                                       partial(_read_rows, npy.x, names, path, missing))
+                                       partial(_read_rows, npy.x, names, path, allowed))
             return Points(data, names, path)
         data, names = cluster.open_parts([path], reader)
         return Points(data, names, path)
@@ -101,13 +104,13 @@ def read_on_cluster(path: str, *, columns: Sequence[str] | None = None,
     return Points(data, names, path)
 
 
-def _read_rows(npy: NpyFile, names: list[str], source: str, missing: bool, start: int,
+def _read_rows(npy: NpyFile, names: list[str], source: str, missing: PerColumn, start: int,
                stop: int) -> NDArray[np.floating]:
-    """Rows start:stop of a .npy file, read on a worker and checked for non-finite values
-    (with missing, for infinities: NaN are missing values)."""
+    """Rows start:stop of a .npy file, read on a worker and checked for the values
+    missing refuses (io.missing.refused)."""
     raw = npy.read_raw(start, stop)
     x = npy.convert(raw)
-    if bool(np.isinf(x).any()) if missing else not np.isfinite(x).all():
+    if refused(x, missing).any():
         raise nonfinite_error(source, names, x, raw[:, list(npy.columns)], start,
                               missing=missing)
     return x
@@ -433,7 +436,7 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
         x = np.ascontiguousarray(x, dtype=np.dtype(read.dtype))
     if x is data or not x.flags.owndata:  # the caller's memory: a fit keeps its own rows,
         x = x.copy()  # whose labels it gives later, whatever the caller then writes there
-    bad = np.argwhere(np.isinf(x) if read.missing != "error" else ~np.isfinite(x))
+    bad = np.argwhere(refused(x, _allowed(read, names)))
     if len(bad):
         i, j = (int(v) for v in bad[0])
         if np.isnan(x[i, j]):  # the remedies, as the Python API says them
@@ -445,6 +448,16 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
     cluster = active()
     return points if cluster is None else dataclasses.replace(points,
                                                               x=cluster.from_array(points.x))
+
+
+def _allowed(read: ReadOptions, names: list[str]) -> PerColumn:
+    """Where the columns read (names) may hold missing values, as the readers take
+    read.missing_in() (io.missing), their places found as weighed finds them."""
+    missing = read.missing_in()
+    if isinstance(missing, bool):
+        return missing
+    at = [_position(names, read, spec) for spec in missing]
+    return tuple(j in at for j in range(len(names)))
 
 
 def api_read_options(read: Any, missing: str | None) -> ReadOptions:

@@ -94,6 +94,14 @@ class ReadOptions:
         assert not isinstance(self.memory_limit, str)
         return self.memory_limit
 
+    def missing_in(self) -> bool | tuple[str, ...]:
+        """Where the readers take missing values (io.missing): in every column with
+        missing "drop" or "em"; else in the known-labels column only, which is no
+        feature: a missing value there is an unknown label whatever missing says."""
+        if self.missing != "error":
+            return True
+        return (self.known_column,) if self.known_column is not None else False
+
     @property
     def weighted(self) -> bool:
         return self.weights_column is not None or self.sample_weights is not None

@@ -562,7 +562,8 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
         click.option("--sample-weights", metavar="FILE", type=click.Path(),
                      help="A file of one sample weight per row (one column, any input "
                           "format), as --weights-column."),
-        _row_column("--known-column", "known component, -1 where unknown", known),
+        _row_column("--known-column", "known component, -1 or a missing value "
+                    "where unknown (whatever --missing says)", known),
         click.option("--known-labels", metavar="FILE", type=click.Path(),
                      help="A file of one known component per row, as --known-column: "
                           "text of one a line (-1 or empty where unknown), or one column of "
@@ -570,7 +571,8 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
                           "unknown)."),
         click.option("--missing", type=click.Choice(vocab.names(vocab.MISSING)), default="error",
                      show_default=True,
-                     help="Missing values (in text: empty fields, NA, NaN; in .npy and "
+                     help="Missing values of the features (in text: empty fields, NA, "
+                          "NaN; in .npy and "
                           "Parquet: NaN): " + missing + ".  Data over "
                           "--memory-limit stay on disk; with em, the rows with a missing value "
                           "are held in memory."),

@@ -27,11 +27,13 @@ import os
 import stat
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from .errors import DataError, open_error
+from .missing import Missing, per_column
 from .npyfile import NpyFile, pass_rows, read_npy_header
 from .readers import Points, file_format, npy_columns, read_points
 from .text import (
@@ -136,21 +138,21 @@ def format_size(n: int) -> str:
 
 def open_npy_blocks(path: str, *, columns: Sequence[str] | None = None,
                     dtype: DTypeLike = np.float64, check: bool = True,
-                    source: str | None = None, missing: bool = False
+                    source: str | None = None, missing: Missing = False
                     ) -> Points[NpyFile] | None:
     """A .npy file as Points whose x is an NpyFile, checked for non-finite values (with
-    missing, for infinities: NaN are missing values).
+    missing, for infinities: NaN are missing values where it allows them: io.missing).
 
     Returns None where the file is not a plain numeric 1-D or 2-D array with rows, in C or
     Fortran order (read_points then reads it, or says what is wrong with it).
     """
     name = source or path
-    found = npy_columns(path, name, columns, np.dtype(dtype))
+    found = npy_columns(path, name, columns, np.dtype(dtype), missing)
     if found is None:
         return None
-    npy, names = found
+    npy, names, allowed = found
     if check:
-        pass_rows(name, names, npy, missing)
+        pass_rows(name, names, npy, allowed)
     return Points(npy, names, name)
 
 
@@ -159,16 +161,19 @@ def open_npy_blocks(path: str, *, columns: Sequence[str] | None = None,
 
 def cache_key(path: str, st: os.stat_result, *, columns: Sequence[str] | None,
               delimiter: str | None, header: bool | None, dtype: np.dtype,
-              missing: bool = False) -> tuple[str, str]:
+              missing: Missing = False) -> tuple[str, str]:
     """(identity of the file version, identity of the reading options), as hex digests.
-    A cache that may hold missing values (NaN) is another than one that may not, so
-    reading without missing finds each missing value where the text has it."""
+    A cache that may hold missing values (NaN), or may in other columns, is another than
+    one that may not, so reading without missing finds each missing value where the text
+    has it."""
     import json  # as everywhere in this module: only data over the memory limit needs it
 
     real = os.path.realpath(path)
     version = json.dumps([CACHE_FORMAT, real, st.st_size, st.st_mtime_ns, st.st_ino])
-    options = [list(columns) if columns is not None else None, delimiter, header,
-               np.dtype(dtype).str] + (["missing"] if missing else [])
+    options: list[Any] = [list(columns) if columns is not None else None, delimiter, header,
+                          np.dtype(dtype).str]
+    if missing is not False:
+        options.append("missing" if missing is True else ["missing", *missing])
     reading = json.dumps(options)
     return (hashlib.sha256(version.encode()).hexdigest()[:16],
             hashlib.sha256(reading.encode()).hexdigest()[:12])
@@ -183,7 +188,7 @@ def _path_tag(path: str) -> str:
 
 def cache_file(cache_dir: str, path: str, st: os.stat_result, *,
                columns: Sequence[str] | None, delimiter: str | None, header: bool | None,
-               dtype: DTypeLike, missing: bool = False) -> tuple[str, str, str]:
+               dtype: DTypeLike, missing: Missing = False) -> tuple[str, str, str]:
     """(cache file, tag of the input, version key) for a text file read with these options.
 
     Every cache file of one input starts with "{tag}-"; those of its current version with
@@ -205,7 +210,7 @@ def _chunk_bytes(memory_limit: int, large: bool) -> int:
 
 def text_to_cache(path: str, target: str, *, delimiter: str | None, header: bool | None,
                   columns: Sequence[str] | None, dt: np.dtype, memory_limit: int,
-                  missing: bool = False) -> tuple[list[str], tuple[str, ...]]:
+                  missing: Missing = False) -> tuple[list[str], tuple[str, ...]]:
     """Convert a text file to a .npy at target, chunk by chunk; returns the column names
     and the reader's notes (io.text.Layout.notes).  missing: empty fields, NA and NaN
     are missing values, stored as NaN.
@@ -314,7 +319,7 @@ def _ensure_cache_dir(cache_dir: str) -> None:
 
 def _convert(path: str, target: str, *, delimiter: str | None, header: bool | None,
              columns: Sequence[str] | None, dt: np.dtype, memory_limit: int,
-             missing: bool = False) -> tuple[list[str], tuple[str, ...]]:
+             missing: Missing = False) -> tuple[list[str], tuple[str, ...]]:
     """text_to_cache, with a failed write of the cache named as such."""
     try:
         return text_to_cache(path, target, delimiter=delimiter, header=header,
@@ -331,7 +336,7 @@ def _convert(path: str, target: str, *, delimiter: str | None, header: bool | No
 def open_text_cached(path: str, *, columns: Sequence[str] | None, delimiter: str | None,
                      header: bool | None, dtype: DTypeLike, memory_limit: int,
                      cache_dir: str, log: Log | None = None,
-                     missing: bool = False) -> Points[NpyFile]:
+                     missing: Missing = False) -> Points[NpyFile]:
     """A text file through its binary cache (made now if missing or stale) as Points
     (missing: missing values are kept, as NaN)."""
     dt = np.dtype(dtype)
@@ -369,7 +374,7 @@ def open_points(path: str, *, columns: Sequence[str] | None = None,
                 delimiter: str | None = None, header: bool | None = None,
                 dtype: DTypeLike = np.float64, memory_limit: int | None = None,
                 cache_dir: str | None = None, log: Log | None = None,
-                missing: bool = False) -> Points[NDArray[np.floating] | NpyFile]:
+                missing: Missing = False) -> Points[NDArray[np.floating] | NpyFile]:
     """Read INPUT as `fit` does: in memory when small, block by block when over the limit.
 
     memory_limit: bytes (default: default_memory_limit()); a file larger than this on disk

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import SELECT_COLUMNS, DataError
+from .missing import Missing, per_column, refused
 from .npyfile import nonfinite_error
 from .text import DELIMITER_BY_EXT, Input, resolve_columns, text_extension
 
@@ -44,7 +45,7 @@ def is_json(path: str, src: Input) -> bool:
 
 
 def read_json(src: Input, columns: Sequence[str] | None, dt: np.dtype,
-              missing: bool) -> tuple[NDArray[np.floating], list[str]]:
+              missing: Missing) -> tuple[NDArray[np.floating], list[str]]:
     """The (N, D) values and column names of a JSON input (module docstring); a DataError
     naming the row (its line in JSON lines) and column for anything that is not."""
     names, table, lines = _parsed(src)
@@ -56,9 +57,9 @@ def read_json(src: Input, columns: Sequence[str] | None, dt: np.dtype,
             raw[i, out] = _number(value, src.name, i, lines[i], names[j])
     with np.errstate(over="ignore"):
         x = np.ascontiguousarray(raw.astype(dt))
-    bad = np.isinf(x) if missing else ~np.isfinite(x)
-    if bad.any():
-        raise nonfinite_error(src.name, chosen, x, raw, 0, missing=missing)
+    allowed = per_column(missing, names, sel)
+    if refused(x, allowed).any():
+        raise nonfinite_error(src.name, chosen, x, raw, 0, missing=allowed)
     return x, chosen
 
 

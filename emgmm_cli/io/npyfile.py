@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .errors import INFINITE_HINT, MISSING_REMEDIES, DataError, changed_error, file_version
+from .missing import PerColumn, refused
 
 __all__ = ["NpyFile", "nonfinite_error", "pass_rows", "plain_npy", "read_npy_header"]
 
@@ -72,12 +73,12 @@ def plain_npy(path: str) -> tuple[int, int, bool, np.dtype, int] | None:
 
 def nonfinite_error(
     source: str, names: list[str], x: NDArray[np.floating], raw: NDArray[np.generic],
-    first_row: int, *, missing: bool = False
+    first_row: int, *, missing: PerColumn = False
 ) -> DataError:
-    """The error for the first non-finite entry of x (rows counted from first_row; with
-    missing, the first infinite one: NaN are missing values then); raw: the values as
-    read, to show a value too large for x's dtype as it was."""
-    i, j = (int(v) for v in np.argwhere(np.isinf(x) if missing else ~np.isfinite(x))[0])
+    """The error for the first entry of x that is refused (io.missing.refused: not finite,
+    NaN included where missing values are not allowed), rows counted from first_row; raw:
+    the values as read, to show a value too large for x's dtype as it was."""
+    i, j = (int(v) for v in np.argwhere(refused(x, missing))[0])
     row = first_row + i
     original = raw[i, j]
     where = f"in row {row + 1} (index {row})"
@@ -228,10 +229,10 @@ class NpyFile:
         return out
 
 
-def pass_rows(source: str, names: list[str], npy: NpyFile, missing: bool = False, *,
+def pass_rows(source: str, names: list[str], npy: NpyFile, missing: PerColumn = False, *,
               keep: bool = False) -> NDArray[np.floating] | None:
     """One pass over the file, block by block: every kept value must be finite in npy's
-    dtype (with missing, not infinite: NaN are missing values), else the DataError naming
+    dtype (NaN, a missing value, where missing allows it), else the DataError naming
     the first that is not.  keep: also return the kept values, in one C-ordered array
     allocated once and filled a block at a time (the peak memory is that array and one
     block, never the file as stored besides)."""
@@ -241,7 +242,7 @@ def pass_rows(source: str, names: list[str], npy: NpyFile, missing: bool = False
     for start in range(0, npy.n_rows, rows):
         raw = npy.read_raw(start, min(start + rows, npy.n_rows))
         x = npy.convert(raw)
-        if bool(np.isinf(x).any()) if missing else not np.isfinite(x).all():
+        if refused(x, missing).any():
             raise nonfinite_error(source, names, x, raw[:, cols], start, missing=missing)
         if out is not None:
             out[start : start + len(x)] = x

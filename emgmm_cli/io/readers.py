@@ -35,6 +35,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from .errors import SELECT_COLUMNS, DataError, open_error, printable, reason
+from .missing import Missing, PerColumn, per_column, refused
 from .npyfile import PASS_BLOCK_BYTES, NpyFile, nonfinite_error, pass_rows, plain_npy
 from .text import (
     NPY_MAGIC,
@@ -116,7 +117,7 @@ def read_points(
     dtype: DTypeLike = np.float64,
     stdin: BinaryIO | TextIO | None = None,
     mmap: bool = False,
-    missing: bool | None = None,
+    missing: Missing | None = None,
 ) -> Points[NDArray[np.floating]]:
     """Read an (N, D) matrix of finite numbers from a file, or from stdin when path is "-".
 
@@ -146,14 +147,16 @@ def read_points(
         reads it); infinities stay errors.  False: a missing value is an error whose
         advice names the remedies (the rows left out, or fitted through their observed
         values); None (a file that is not the data, such as starting means): an error
-        without them.
+        without them.  A tuple of columns (names or 0-based indices, as in columns):
+        missing values are read as NaN in those, and are errors in the others
+        (io.missing).
 
     Raises DataError, with the source and where known the line and column, for anything
     wrong with the file or its contents.
     """
     try:
         return _read_points(path, columns, delimiter, header, np.dtype(dtype), stdin, mmap,
-                            bool(missing))
+                            missing or False)
     except DataError as exc:
         if missing is None:  # no missing values are allowed in this file, whatever asked
             exc.advice = ()
@@ -162,7 +165,7 @@ def read_points(
 
 def _read_points(path: str, columns: Sequence[str] | None, delimiter: str | None,
                  header: bool | None, dt: np.dtype, stdin: BinaryIO | TextIO | None,
-                 mmap: bool, missing: bool) -> Points[NDArray[np.floating]]:
+                 mmap: bool, missing: Missing) -> Points[NDArray[np.floating]]:
     """read_points, with every argument given."""
     if dt.kind != "f":
         raise ValueError(f"dtype must be a floating type, not {dt}")
@@ -178,7 +181,7 @@ def _read_points(path: str, columns: Sequence[str] | None, delimiter: str | None
 
 
 def _points_in(inp: Input, kind: str, columns: Sequence[str] | None, dt: np.dtype, *,
-               missing: bool, mmap: bool = False, delim: str | None = None,
+               missing: Missing, mmap: bool = False, delim: str | None = None,
                sniff: bool = True, header: bool | None = None
                ) -> Points[NDArray[np.floating]]:
     """The points of an opened input that holds kind (input_format)."""
@@ -356,10 +359,9 @@ def _label(text: str, name: str, line: int) -> int:
 # --------------------------------------------------------------------------- .npy
 
 
-def _nonfinite(x: NDArray[np.floating], missing: bool) -> bool:
-    """Whether x holds a value that is not allowed: an infinity, or with missing false
-    any value that is not finite (NaN, a missing value, included)."""
-    return bool(np.isinf(x).any()) if missing else not np.isfinite(x).all()
+def _nonfinite(x: NDArray[np.floating], missing: PerColumn) -> bool:
+    """Whether x holds a value that is not allowed (io.missing.refused)."""
+    return bool(refused(x, missing).any())
 
 
 def _load_npy(src: Input, mmap: bool) -> np.ndarray:
@@ -432,7 +434,7 @@ def _npy_from_stream(reader: ByteReader, head: bytes) -> object:
 
 
 def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
-              mmap: bool, missing: bool = False) -> Points[NDArray[np.floating]]:
+              mmap: bool, missing: Missing = False) -> Points[NDArray[np.floating]]:
     if not mmap and src.path is not None:
         points = _npy_by_blocks(src.path, src.name, columns, dt, missing)
         if points is not None:
@@ -442,41 +444,41 @@ def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
     sel = resolve_columns(columns, all_names, src.name)
     names = [all_names[j] for j in sel]
     use_all = sel == list(range(arr.shape[1]))
-
-    if mmap and isinstance(arr, np.memmap) and not missing:
+    allowed = per_column(missing, all_names, sel)
+    if mmap and isinstance(arr, np.memmap) and allowed is False:
         return Points(_checked_map(src.name, arr, sel, names, dt), names, src.name)
     raw = arr if use_all else arr[:, sel]
     with np.errstate(over="ignore", invalid="ignore"):
         x = np.ascontiguousarray(raw, dtype=dt)
-    if _nonfinite(x, missing):
-        raise nonfinite_error(src.name, names, x, raw, 0, missing=missing)
+    if _nonfinite(x, allowed):
+        raise nonfinite_error(src.name, names, x, raw, 0, missing=allowed)
     return Points(x, names, src.name)
 
 
 def _npy_by_blocks(path: str, name: str, columns: Sequence[str] | None, dt: np.dtype,
-                   missing: bool) -> Points[NDArray[np.floating]] | None:
+                   missing: Missing) -> Points[NDArray[np.floating]] | None:
     """A plain .npy file read into memory block by block: only the selected columns, in
     dt, are ever held whole (never the file as stored besides).  None where the file is
     not one (_load_npy then reads it, or says what is wrong)."""
-    found = npy_columns(path, name, columns, dt)
+    found = npy_columns(path, name, columns, dt, missing)
     if found is None:
         return None
-    npy, names = found
+    npy, names, allowed = found
     try:
-        x = pass_rows(name, names, npy, missing, keep=True)
+        x = pass_rows(name, names, npy, allowed, keep=True)
     finally:
         npy.close()
     assert x is not None
     return Points(x, names, name)
 
 
-def npy_columns(path: str, name: str, columns: Sequence[str] | None, dt: np.dtype
-                ) -> tuple[NpyFile, list[str]] | None:
-    """The selected columns of a plain .npy file (an NpyFile delivering them as dt) and
-    their names, for reading it block by block, in memory or out of core; None where
-    the file is not a plain numeric 1-D or 2-D array with rows in C or Fortran order
-    (np.load then reads it, or says what is wrong), a DataError where it is shorter than
-    its header says."""
+def npy_columns(path: str, name: str, columns: Sequence[str] | None, dt: np.dtype,
+                missing: Missing = False) -> tuple[NpyFile, list[str], PerColumn] | None:
+    """The selected columns of a plain .npy file (an NpyFile delivering them as dt), their
+    names and where they may hold missing values (io.missing.per_column), for reading it
+    block by block, in memory or out of core; None where the file is not a plain numeric
+    1-D or 2-D array with rows in C or Fortran order (np.load then reads it, or says what
+    is wrong), a DataError where it is shorter than its header says."""
     info = plain_npy(path)
     if info is None:
         return None
@@ -487,7 +489,7 @@ def npy_columns(path: str, name: str, columns: Sequence[str] | None, dt: np.dtyp
     all_names = [str(j) for j in range(n_cols)]
     sel = resolve_columns(columns, all_names, name)
     npy = NpyFile(path, offset, n_rows, n_cols, file_dtype, tuple(sel), dt, fortran=fortran)
-    return npy, [all_names[j] for j in sel]
+    return npy, [all_names[j] for j in sel], per_column(missing, all_names, sel)
 
 
 def _checked_map(name: str, arr: np.memmap, sel: list[int], names: list[str],
@@ -538,7 +540,7 @@ def _parquet_frame(src: Input) -> Any:
 
 
 def _read_parquet(src: Input, columns: Sequence[str] | None,
-                  dt: np.dtype, missing: bool = False) -> Points[NDArray[np.floating]]:
+                  dt: np.dtype, missing: Missing = False) -> Points[NDArray[np.floating]]:
     frame = _parquet_frame(src)
     all_names = [str(c) for c in frame.columns]
     if frame.shape[0] == 0:
@@ -551,6 +553,7 @@ def _read_parquet(src: Input, columns: Sequence[str] | None,
             raise DataError(src.name, f"not a numeric column (dtype {frame.dtypes.iloc[j]})",
                             column=all_names[j], advice=(SELECT_COLUMNS,))
     x = np.ascontiguousarray(frame.iloc[:, sel].to_numpy(dtype=dt, na_value=np.nan))
-    if _nonfinite(x, missing):
-        raise nonfinite_error(src.name, names, x, x, 0, missing=missing)
+    allowed = per_column(missing, all_names, sel)
+    if _nonfinite(x, allowed):
+        raise nonfinite_error(src.name, names, x, x, 0, missing=allowed)
     return Points(x, names, src.name)

@@ -85,6 +85,7 @@ from .errors import (
     reason,
 )
 from .formats import CODEC_BY_EXT, text_extension
+from .missing import Missing, PerColumn, each, per_column, refused
 
 __all__ = [
     "CHUNK_BYTES",
@@ -1042,8 +1043,9 @@ class ChunkPlan:
     names: list[str]
     dtype: np.dtype
     large: bool
-    #: empty fields, NA and NaN are missing values (NaN in the result), not errors
-    missing: bool = False
+    #: where empty fields, NA and NaN are missing values (NaN in the result), not errors:
+    #: in every column selected, none, or per column (io.missing)
+    missing: PerColumn = False
 
     @property
     def use_all(self) -> bool:
@@ -1051,13 +1053,14 @@ class ChunkPlan:
 
 
 def make_plan(inp: Input, layout: Layout, columns: Sequence[str] | None,
-              dtype: np.dtype, missing: bool = False) -> ChunkPlan:
+              dtype: np.dtype, missing: Missing = False) -> ChunkPlan:
     """The plan for the columns asked for (DataError for an unknown or repeated column);
-    missing: empty fields, NA and NaN are read as missing values (NaN)."""
+    missing: where empty fields, NA and NaN are read as missing values (NaN): io.missing."""
     sel = resolve_columns(columns, layout.names, inp.name)
     large = inp.size is not None and inp.size >= PANDAS_MIN_BYTES
     return ChunkPlan(inp.name, layout, [layout.offset + j for j in sel],
-                     [layout.names[j] for j in sel], np.dtype(dtype), large, missing)
+                     [layout.names[j] for j in sel], np.dtype(dtype), large,
+                     per_column(missing, layout.names, sel))
 
 
 # --------------------------------------------------------------------------- the exact locator
@@ -1080,11 +1083,12 @@ def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
         records = csv.reader(content, delimiter=layout.delim, quotechar='"')
     rows: list[list[float]] = []
     linenos: list[int] = []
+    columns = list(zip(plan.usecols, plan.names, each(plan.missing, len(plan.names))))
     for fields in records:
         lineno = content.lineno
         _check_width(layout, fields, name, lineno)
-        rows.append([_parse_value(fields[j], name, lineno, nm, plan.missing, layout.decimal)
-                     for j, nm in zip(plan.usecols, plan.names)])
+        rows.append([_parse_value(fields[j], name, lineno, nm, lax, layout.decimal)
+                     for j, nm, lax in columns])
         linenos.append(lineno)
     return _narrowed(plan, rows, linenos)
 
@@ -1118,7 +1122,7 @@ def _narrowed(plan: ChunkPlan, rows: list[list[float]], linenos: list[int]) -> N
     dt = plan.dtype
     with np.errstate(over="ignore"):
         x = np.array(rows, dtype=dt).reshape(len(rows), len(plan.usecols))
-    bad = np.isinf(x) if plan.missing else ~np.isfinite(x)
+    bad = refused(x, plan.missing)
     if bad.any():
         i, j = (int(v) for v in np.argwhere(bad)[0])
         raise DataError(plan.source, f"value {rows[i][j]!r} is out of range for {dt.name}",
@@ -1292,7 +1296,8 @@ def parse_chunk(plan: ChunkPlan, data: bytes, base_line: int) -> NDArray[np.floa
         else:
             x = None
     if x is not None and x.shape[0] > 0 and (
-            _all_finite(x) or (plan.missing and not plan.large and not np.isinf(x).any())):
+            _all_finite(x) or (plan.missing is not False and not plan.large
+                               and not refused(x, plan.missing).any())):
         # loadtxt checks every row's width, so its NaN are NaN fields (missing values);
         # pandas pads a short row with NaN, so the locator reads pandas' NaN
         return np.ascontiguousarray(x)
@@ -1379,7 +1384,7 @@ def no_rows_error(plan: ChunkPlan) -> DataError:
 
 def read_text(inp: Input, *, delim: str | None, sniff: bool, header: bool | None,
               columns: Sequence[str] | None, dtype: np.dtype,
-              chunk_bytes: int | None = None, missing: bool = False
+              chunk_bytes: int | None = None, missing: Missing = False
               ) -> tuple[NDArray[np.floating], list[str], tuple[str, ...]]:
     """The whole text input as a C-ordered (N, D) array of dtype, the column names, and
     the prologue's notes (Layout.notes).
