@@ -309,3 +309,43 @@ def test_out_of_core_rows_carry_their_weights_and_labels(tmp_path: "Path") -> No
         np.testing.assert_allclose(f.means, fits[0].means, rtol=1e-10)
         assert f.document["sum_of_weights"] == w.sum()
     assert type(fits[1].data.rows).__name__ == "BlockFileDataset"  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("missing", ["error", "drop", "em"])
+@pytest.mark.parametrize("ext,limit", [("csv", None), ("csv", "1K"), ("npy", "1K"),
+                                       ("jsonl", None)])
+def test_a_missing_weight_is_an_error_that_says_so(tmp_path: "Path", missing: str, ext: str,
+                                                   limit: str | None) -> None:
+    """An empty field in the --weights-column column was "missing value (empty field);
+    use --missing drop ... or --missing em ...", and both of those then failed with
+    "weight nan of row 1 ... is not a finite number >= 0".  A weight is no feature: a
+    missing one is an error saying that the row's weight must be given, whatever
+    --missing says (as in --sample-weights FILE), in memory and block by block."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import invoke_in
+
+    rows = [(1.0 + i % 7, 2.0 * (i % 5), "" if i == 30 else "1") for i in range(200)]
+    if ext == "csv":
+        (tmp_path / "d.csv").write_text("a,b,w\n" + "".join(f"{a},{b},{w}\n"
+                                                            for a, b, w in rows))
+    elif ext == "npy":
+        np.save(tmp_path / "d.npy", np.array([(a, b, float(w or "nan")) for a, b, w in rows]))
+    else:
+        (tmp_path / "d.jsonl").write_text("".join(json.dumps(
+            {"a": a, "b": b, "w": float(w) if w else None}) + "\n" for a, b, w in rows))
+    column = "2" if ext == "npy" else "w"
+    args = ["fit", f"d.{ext}", "-k", "1", "--weights-column", column, "--missing", missing]
+    args += [] if limit is None else ["--memory-limit", limit, "--cache-dir", "cache"]
+    r = invoke_in(tmp_path, *args)
+    assert r.exit_code == 1, r.stderr
+    assert f"column '{column}': weight of row 30 (counting from 0) is missing; give every " \
+           "row its weight" in r.stderr, r.stderr
+    assert "--missing" not in r.stderr
+    if ext == "csv" and limit is None and missing == "error":
+        proc = subprocess.run([sys.executable, "-m", "emgmm_cli", *args], cwd=tmp_path,
+                              capture_output=True, text=True, check=False)
+        assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+        assert "weight of row 30 (counting from 0) is missing" in proc.stderr

@@ -96,11 +96,13 @@ class ReadOptions:
 
     def missing_in(self) -> bool | tuple[str, ...]:
         """Where the readers take missing values (io.missing): in every column with
-        missing "drop" or "em"; else in the known-labels column only, which is no
-        feature: a missing value there is an unknown label whatever missing says."""
+        missing "drop" or "em"; else in the weights and known-labels columns only, which
+        are no features: whatever missing says, a missing label is unknown and a missing
+        weight an error that says so (data.weighed)."""
         if self.missing != "error":
             return True
-        return (self.known_column,) if self.known_column is not None else False
+        return tuple(c for c in (self.weights_column, self.known_column)
+                     if c is not None) or False
 
     @property
     def weighted(self) -> bool:

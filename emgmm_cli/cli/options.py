@@ -558,7 +558,8 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
         click.option("--header/--no-header", " /-H", default=None,
                      help="Whether the first row is a header (default: detected: a header "
                           "is a first row with a non-numeric field)."),
-        _row_column("--weights-column", "sample weight, a number >= 0", weights),
+        _row_column("--weights-column", "sample weight, a number >= 0 (a missing "
+                    "one is an error whatever --missing says)", weights),
         click.option("--sample-weights", metavar="FILE", type=click.Path(),
                      help="A file of one sample weight per row (one column, any input "
                           "format), as --weights-column."),

@@ -195,6 +195,9 @@ def check_weights(weights: Any, n_rows: int) -> NDArray[np.float64]:
         bad = np.flatnonzero(~(w >= 0) | ~np.isfinite(w))
     if len(bad):
         i = int(bad[0])
+        if np.isnan(w[i]):  # a missing value: no policy for the features' applies to it
+            raise InvalidParameter(f"sample weight of row {i} (counting from 0) is missing; "
+                                   "give every row its weight", option="sample_weights")
         raise InvalidParameter(f"sample weight {w[i]:g} of row {i} (counting from 0) is not "
                                "a finite number >= 0", option="sample_weights")
     if not w.any():
