@@ -361,3 +361,39 @@ def test_known_labels_column_missing_in_every_command_and_the_api(tmp_path: Path
     r = invoke_in(tmp_path, "fit", "f.csv", *fit, "--known-column", "known",
                   "--missing", "drop", "--json")
     assert r.exit_code == 0 and json.loads(r.stdout)["n_dropped"] == 1, r.stderr
+
+
+def test_an_order_given_beside_known_labels_is_refused(tmp_path: Path) -> None:
+    """`--known-column known --order weight` (or mean) was silently fitted with order none,
+    the labels naming the components, while --algorithm hard beside them is refused.  An
+    order other than none given beside known labels is now a usage error (exit 2, one
+    line naming why) in fit, select and batch, and a UsageProblem in the Python API;
+    --order none, or no --order, fits."""
+    x, _, known = _data(0)
+    np.savetxt(tmp_path / "d.csv", np.c_[x, known], delimiter=",", header="a,b,known",
+               comments="", fmt=["%.10g", "%.10g", "%d"])
+    np.savetxt(tmp_path / "k.txt", known, fmt="%d")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "d.csv").write_bytes((tmp_path / "d.csv").read_bytes())
+    why = "does not apply with known labels, which name the components"
+    for args in (["fit", "d.csv", "--known-column", "known", "--order", "weight"],
+                 ["fit", "d.csv", "--columns", "a,b", "--known-labels", "k.txt", "--order",
+                  "mean"],
+                 ["select", "d.csv", "--known-column", "known", "--order", "mean"],
+                 ["batch", "in", "--known-column", "known", "--order", "weight", "-o", "o"]):
+        r = invoke_in(tmp_path, *args, "-k", "2")
+        assert r.exit_code == 2 and why in r.stderr, (args, r.stderr)
+    assert not (tmp_path / "o").exists()
+    proc = subprocess.run([sys.executable, "-m", "emgmm_cli", "fit", "d.csv", "-k", "2",
+                           "--known-column", "known", "--order", "weight"], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and why in proc.stderr.splitlines()[-1], proc.stderr
+    for order in ([], ["--order", "none"]):
+        r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-column", "known", *order)
+        assert r.exit_code == 0, r.stderr
+    read = emgmm_cli.ReadOptions(known_column="known")
+    with pytest.raises(emgmm_cli.UsageProblem, match=f"--order weight {why}"):
+        emgmm_cli.fit(tmp_path / "d.csv", n_components=2, read=read, order="weight")
+    with pytest.raises(emgmm_cli.UsageProblem, match=f"--order mean {why}"):
+        emgmm_cli.select(x, components=[2], known_labels=known, order="mean")
+    emgmm_cli.fit(x, n_components=2, known_labels=known, order="none", seed=0)

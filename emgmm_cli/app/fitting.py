@@ -495,6 +495,19 @@ def check_means_start(init_model: str | None, init: str | None, n_init: int | No
                            "makes one run; leave --n-init out", option="--n-init")
 
 
+def check_known_order(order: str | None, read: ReadOptions | None, known_labels: Any) -> None:
+    """Known labels (read's column or file, or known_labels given) name the components,
+    which keep their numbers (order none, engine.fitting.with_known_labels); an order
+    other than none given beside them (order: None where not given) is a UsageProblem
+    rather than ignored."""
+    known = known_labels is not None or (  # read checked as the data are read
+        isinstance(read, ReadOptions) and (read.known_column or read.known_labels) is not None)
+    if known and order is not None and order != "none":
+        raise UsageProblem(f"--order {order} does not apply with known labels, which name "
+                           "the components (they keep their numbers); leave --order out",
+                           option="--order")
+
+
 def load_means(path: str, n_components: int, n_features: int,
                names: Sequence[str] | None = None) -> Array:
     """Starting means from a K x D data file; a bad shape or identical rows name the file.
@@ -723,6 +736,7 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
         raise TypeError(f"on_iteration must be a function, not {on_iteration!r}")
     check_flags(standardize=standardize)
     read, sample_weights, known_labels = api_files(read, sample_weights, known_labels)
+    check_known_order(options.get("order"), read, known_labels)
     fit_options = options_of(1 if n_components is None else n_components, options, "fit")
     model = None if fit_options.init_model is None else load_model(fit_options.init_model)
     if model is not None:  # the model's columns, as predict takes them

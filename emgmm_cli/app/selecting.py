@@ -49,8 +49,8 @@ from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import OutputSet, write_json, write_table
 from .data import api_files, as_points, dataset, rows_dataset
 from .errors import UsageProblem
-from .fitting import (FindingCallback, Fitted, api_inputs, check_flags, check_outputs,
-                      file_digests, fitted, fresh_seed, options_of)
+from .fitting import (FindingCallback, Fitted, api_inputs, check_flags, check_known_order,
+                      check_outputs, file_digests, fitted, fresh_seed, options_of)
 from .prepare import Prepared, prepare
 from .requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELLS,
                        AUTO_JOBS_ROWS, ReadOptions, SelectGrid)
@@ -488,6 +488,7 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
                         f"range(1, 10) or [2, 4], not {components!r}")
     check_flags(standardize=standardize)
     read, sample_weights, known_labels = api_files(read, sample_weights, known_labels)
+    check_known_order(options.get("order"), read, known_labels)
     # the seed checked as fit's; a cell has no start of its own (as `emgmm select`)
     template = options_of(1, {**options, "seed": seed}, "select",
                           not_here=("means_init", "init_model"))

@@ -13,7 +13,7 @@ from .errors import command
 from .options import (
     complete_covariance_list,
     json_option,
-    check_means_start,
+    check_starts,
     backend_options,
     given,
     DIR_PATH,
@@ -176,7 +176,7 @@ def _settings(kw: dict[str, Any]) -> Any:
 
     grid, k, cov, start_model = _mode(kw.pop("select_mode"), kw.pop("k_text"),
                                       kw.pop("c_text"), kw.pop("criterion"), kw)
-    check_means_start(kw)
+    check_starts(kw)
     if kw["seed"] is None:
         kw["seed"] = fresh_seed()
     means_init, responsibilities = kw.pop("means_init"), kw.pop("responsibilities")

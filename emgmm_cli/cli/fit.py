@@ -11,7 +11,7 @@ from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
     json_option,
-    check_means_start,
+    check_starts,
     given,
     backend_options,
     DIR_PATH,
@@ -86,7 +86,7 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     from ..engine.options import FitOptions
     from . import show
 
-    check_means_start({**kw, "means_init": means_init})
+    check_starts({**kw, "means_init": means_init})
     # -c, --init and --n-init beside --init-model: given, or the defaults?
     beside_model = [given(kw, name) for name in ("covariance_type", "init", "n_init")]
     read, options, outputs = take(kw, ReadOptions), take(kw, FitOptions), take(kw, FitOutputs)

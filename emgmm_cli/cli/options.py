@@ -611,7 +611,8 @@ large_data_options = compose(
 _MORE_HELP = {
     "init": "Initialisation: " + vocab.listing(vocab.INIT_METHODS) + ".",
     "order": "Order of the components, so that the same optimum gives the same labels "
-             "whatever the seed or the restart that won: " + vocab.listing(vocab.ORDERS) + ".",
+             "whatever the seed or the restart that won: " + vocab.listing(vocab.ORDERS) + ".  "
+             "With known labels only none (they name the components).",
     "seed": "Random seed; the same seed gives the same result (default: fresh, recorded "
             "in the model file).",
 }
@@ -707,6 +708,24 @@ def check_means_start(values: dict[str, Any]) -> None:
 
     if values.get("means_init") is not None:
         check(values["init_model"], given(values, "init"), given(values, "n_init"))
+
+
+def check_known_order(values: dict[str, Any]) -> None:
+    """--order given (not none) beside --known-column or --known-labels: a UsageProblem
+    (app.fitting.check_known_order)."""
+    from ..app.fitting import check_known_order as check
+    from ..app.requests import ReadOptions
+
+    known = ReadOptions(known_column=values.get("known_column"),
+                        known_labels=values.get("known_labels"))
+    check(given(values, "order"), known, None)
+
+
+def check_starts(values: dict[str, Any]) -> None:
+    """check_means_start and check_known_order: a fit's options given beside others that
+    decide them."""
+    check_means_start(values)
+    check_known_order(values)
 
 
 def take(values: dict[str, Any], cls: type[T], **extra: Any) -> T:

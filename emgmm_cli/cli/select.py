@@ -12,6 +12,7 @@ from ..app.requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELL
 from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
+    check_known_order,
     json_option,
     backend_options,
     FILE_PATH,
@@ -108,6 +109,7 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     from ..engine.options import FitOptions
     from . import show
 
+    check_known_order(kw)
     read, cells = take(kw, ReadOptions), take(kw, SelectGrid)
     selecting.check_select_outputs(table, model, [input, *input_files(read.inputs())], plot,
                                    as_json=as_json)
