@@ -33,7 +33,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from .errors import DataError, open_error
-from .missing import Missing, per_column
+from .missing import Missing
 from .npyfile import NpyFile, pass_rows, read_npy_header
 from .readers import Points, file_format, npy_columns, read_points
 from .text import (
