@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import multivariate_normal
 from click.testing import Result
 
 from emgmm_cli.engine.families import FAMILIES, MATRIX, family
@@ -378,6 +379,29 @@ def test_a_constant_column_of_epoch_seconds_is_fitted(tmp_path: Path) -> None:
     write(tmp_path / "zero.csv", _with_column(0.0), "a,b", fmt="%.17g")
     bound = 100 * (float(np.spacing(1.7e9)) / 1e-3) ** 2
     assert abs(_loglik(tmp_path, "epoch.csv") - _loglik(tmp_path, "zero.csv")) <= bound
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "VEV", "diag"])
+def test_log_densities_far_from_zero_are_those_of_the_centred_data(
+        tmp_path: Path, covariance_type: str) -> None:
+    """Readings near 1e9 with a spread of 1e-3: the full-matrix kernel formed U^T x and
+    U^T mu, both near 1e12, and their difference kept a residual to 1e-4 only, so that
+    score wrote log-densities 2e-4 off (the diagonal families' kernel, centred, was
+    exact).  Both kernels now centre the rows: the log-densities are those of the rows
+    and means less 1e9 (subtractions that are exact here)."""
+    x = 1e9 + 1e-3 * BLOBS
+    write(tmp_path / "far.csv", x)
+    fit = run("fit", "far.csv", "-k", "2", "-c", covariance_type, "--seed", "0",
+              "--model", "m.json", cwd=tmp_path)
+    assert fit.exit_code == 0, fit.output
+    assert run("score", "m.json", "far.csv", "-o", "s.csv", cwd=tmp_path).exit_code == 0
+    model = json.loads((tmp_path / "m.json").read_text())
+    means = np.array(model["means"]) - 1e9
+    covs = family(covariance_type).to_full(np.array(model["covariances"]), 2, 2)
+    terms = [math.log(w) + multivariate_normal(m, c).logpdf(x - 1e9)
+             for w, m, c in zip(model["weights"], means, covs)]
+    got = np.loadtxt(tmp_path / "s.csv", skiprows=1)
+    assert np.abs(got - np.logaddexp(*terms)).max() < 1e-8
 
 
 def test_few_values_far_from_zero_are_shown_in_full(tmp_path: Path) -> None:

@@ -3,9 +3,11 @@
 Two kernels serve every covariance family; a family's ``statistic`` (engine.families)
 chooses one, and both return per-component statistics that the family's M-step reduces:
 
-Whitened (families whose M-step reads scatter matrices: full, tied).  One GEMM of the block, augmented with a column of ones, against
-the K stacked precision Cholesky factors with the means folded in gives the whitened
-residuals z_ik = U_k^T (x_i - mu_k) for every component at once: shape (n, K*D).  Their
+Whitened (families whose M-step reads scatter matrices: full, tied).  One GEMM of the block, centred
+on c (the centre of the means, so that U^T x and U^T mu do not cancel for data far from zero)
+and augmented with a column of ones, against the K stacked precision Cholesky factors with
+the shifted means folded in gives the whitened residuals z_ik = U_k^T (x_i - mu_k) for
+every component at once: shape (n, K*D).  Their
 squared norms are the Mahalanobis distances.  The same buffer, scaled by sqrt(r_ik), gives
 sum_i r_ik z z^T per component by one batched matrix product, and L_k (that) L_k^T, with
 L_k the covariance Cholesky factor, is the scatter about the current means: exactly the
@@ -63,38 +65,44 @@ def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> Array:
 class WhitenedKernel:
     """Per-component covariance matrices: (K, D, D) scatter statistics."""
 
-    weights: Array  # (K*D, D + 1): row block k is [U_k^T, -U_k^T mu_k]
+    center: Array  # (D,) c
+    weights: Array  # (K*D, D + 1): row block k is [U_k^T, -U_k^T (mu_k - c)]
     chol: NDArray[np.floating]  # (K, D, D) covariance Cholesky factors L_k (Sigma = L L^T)
     const: Array  # (K, 1) log pi_k + log|U_k| - D/2 log 2 pi
 
     @classmethod
     def prepare(cls, means: Array, chol: Array, factors: Array, log_det: Array,
-                log_weights: Array, dtype: np.dtype) -> "WhitenedKernel":
+                log_weights: Array, dtype: np.dtype,
+                center: Array | None = None) -> "WhitenedKernel":
         """The covariances' lower Cholesky factors L_k (K, D, D) and their upper precision
-        factors U_k = L_k^-T (K, D, D)."""
+        factors U_k = L_k^-T (K, D, D); center: c (default: the means' mean)."""
         k, d = means.shape
+        c = means.mean(axis=0) if center is None else center
         w = np.empty((k, d, d + 1), dtype=dtype)
         w[:, :, :d] = factors.transpose(0, 2, 1)
-        w[:, :, d] = -np.einsum("kd,kde->ke", means, factors)
+        w[:, :, d] = -np.einsum("kd,kde->ke", means - c, factors)
         const = log_weights + log_det - 0.5 * d * LOG_2PI
-        return cls(w.reshape(k * d, d + 1), chol, const.astype(dtype, copy=False)[:, None])
+        return cls(c.astype(dtype), w.reshape(k * d, d + 1), chol,
+                   const.astype(dtype, copy=False)[:, None])
 
     @staticmethod
-    def features(x: Array, out: Array | None = None) -> Array:
-        """The rows augmented with a column of ones, (n, D + 1): what log_prob multiplies
-        (in out, when given)."""
+    def features(x: Array, center: Array, out: Array | None = None) -> Array:
+        """The rows less c, augmented with a column of ones, (n, D + 1): what log_prob
+        multiplies, for a kernel centred at c (in out, when given)."""
         n, d = x.shape
         xa = np.empty((n, d + 1), dtype=x.dtype) if out is None else out
-        xa[:, :d] = x
+        np.subtract(x, center, out=xa[:, :d])
         xa[:, d] = 1.0
         return xa
 
     def log_prob(self, x: Array, feats: Array | None = None) -> tuple[Array, Array]:
-        """(log pi_k N(x_i | k) (K, n), the whitened residuals); feats: features(x), where
-        the caller has them (the same rows over many passes)."""
+        """(log pi_k N(x_i | k) (K, n), the whitened residuals); feats: features(x,
+        self.center), where the caller has them (the same rows and centre over many
+        passes)."""
         n, d = x.shape
         k = self.const.shape[0]
-        xa = self.features(x, scratch("xa", (n, d + 1), x.dtype)) if feats is None else feats
+        xa = (self.features(x, self.center, scratch("xa", (n, d + 1), x.dtype))
+              if feats is None else feats)
         z = np.matmul(self.weights, xa.T, out=scratch("z", (k * d, n), x.dtype))
         z3 = z.reshape(k, d, n)
         lp = np.einsum("kdn,kdn->kn", z3, z3, out=scratch("lp", (k, n), x.dtype))

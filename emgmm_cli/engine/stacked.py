@@ -54,7 +54,7 @@ STACK_BYTES = 64 << 20
 @dataclass(frozen=True)
 class Rows:
     """The rows every pass of a stack reads, with what depends on them alone, computed
-    once for all the passes: their mean (the expanded kernel's centre) and the features
+    once for all the passes: their mean (the kernels' centre) and the features
     the family's kernel multiplies (kernels' features), their weights and known labels."""
 
     x: Array
@@ -67,8 +67,8 @@ class Rows:
     def of(cls, data: Dataset, statistic: str) -> "Rows":
         x = data.take(np.arange(data.n_samples))
         center = np.asarray(x.mean(axis=0, dtype=np.float64))
-        feats = (WhitenedKernel.features(x) if statistic == MATRIX
-                 else ExpandedKernel.features(x, center.astype(x.dtype)))
+        kernel = WhitenedKernel if statistic == MATRIX else ExpandedKernel
+        feats = kernel.features(x, center.astype(x.dtype))
         return cls(x, center, feats, row_weights(data), row_known(data))
 
 
@@ -103,7 +103,7 @@ def _stacked(parts: list[Array]) -> Array:
 def stacked_kernel(mixtures: list[MixtureParams], rows: Rows
                    ) -> WhitenedKernel | ExpandedKernel:
     """One kernel for the components of all the mixtures (of one family), in order, for
-    the rows.  The expanded form's centre is the rows' mean, not the means' (which may be
+    the rows.  The kernel's centre is the rows' mean, not the means' (which may be
     far apart across candidates): its expansion is then as exact for every candidate
     whose means lie among the rows as each candidate's own."""
     dtype = rows.x.dtype
@@ -113,7 +113,8 @@ def stacked_kernel(mixtures: list[MixtureParams], rows: Rows
     log_pi = log_weights(_joined([p.weights for p in mixtures]))
     if mixtures[0].family.statistic == MATRIX:
         chol = _joined([p.covariance_factors() for p in mixtures])
-        return WhitenedKernel.prepare(means, chol, factors, log_det, log_pi, dtype)
+        return WhitenedKernel.prepare(means, chol, factors, log_det, log_pi, dtype,
+                                      center=rows.center)
     return ExpandedKernel.prepare(means, factors, log_det, log_pi, dtype,
                                   center=rows.center)
 
