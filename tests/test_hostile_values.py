@@ -404,6 +404,18 @@ def test_log_densities_far_from_zero_are_those_of_the_centred_data(
     assert np.abs(got - np.logaddexp(*terms)).max() < 1e-8
 
 
+@pytest.mark.parametrize("command", ["fit", "select"])
+def test_one_row_is_refused_without_a_warning_for_each_column(tmp_path: Path,
+                                                              command: str) -> None:
+    """One row holds one value in every column: the screen warned of each column ("leave
+    it out with --columns", advice that cannot help) before the error on the row count."""
+    write(tmp_path / "one.csv", np.array([[1.0, 2.0, 3.0]]), "a,b,c")
+    result = run(command, "one.csv", "-k", "1", cwd=tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        "Error: one.csv: need at least 2 rows to fit a mixture, got 1"]
+
+
 def test_few_values_far_from_zero_are_shown_in_full(tmp_path: Path) -> None:
     write(tmp_path / "far.csv", _with_column(1e12, 3), "a,b", fmt="%.17g")
     code, lines, _ = fit_lines(tmp_path, "far.csv", "-k", "2", "--standardize")

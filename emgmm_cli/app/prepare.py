@@ -1,6 +1,7 @@
 """Data made ready for the engine, once per dataset: screened, and standardized if asked.
 
-prepare() reads two passes of column statistics (engine.screening.column_stats), refuses
+prepare() refuses fewer than 2 rows (before the findings one row would make of every
+column), reads two passes of column statistics (engine.screening.column_stats), refuses
 data whose squared distances overflow or underflow (DataScale), finds the conditions
 that spoil a fit (a label column, copied columns, float32 rounding, a reg_covar that
 swamps a column: engine.screening.screen), and with standardize=True centres every
@@ -39,7 +40,7 @@ from ..engine.errors import EngineError
 from ..engine.dataset import Dataset, row_weights
 from ..engine.families import MATRIX, family
 from ..engine.missing import co_observed, held_sums, observed_rows
-from ..engine.fitting import FitResult
+from ..engine.fitting import FitResult, check_rows, counted_rows
 from ..engine.errors import DIAGONAL_FAMILY, NEVER_TOGETHER, Finding
 from ..engine.screening import ColumnStats, DataScale, column_stats, screen
 from ..io.errors import DataError
@@ -190,6 +191,7 @@ def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
     names = points.column_names
     try:
         data = dataset(points, n_threads=n_threads)
+        check_rows(counted_rows(data), 1)
         stats = column_stats(data, observed_rows(data))
         _check_held(stats, points)
         covariances = covariance_type is None or family(covariance_type).statistic == MATRIX
