@@ -303,7 +303,7 @@ def quotes() -> list[tuple[str, str]]:
                                      hc_rows)
     from emgmm_cli.engine.init import SEED_SAMPLE_ROWS
     from emgmm_cli.engine import families, splitmerge
-    from emgmm_cli.engine.fitting import STACKED_ROWS
+    from emgmm_cli.engine.fitting import FLOAT32_EPS, FLOAT32_LOSS, STACKED_ROWS
     from emgmm_cli.engine.stacked import STACK_BYTES
     from emgmm_cli.engine.starts import (FLOOR_FELT, LIFTED_FLOOR, MCLUST_TOL, SAME_MIXTURE,
                                          SCREEN_ITERS, SCREEN_MAX, SCREEN_PER_RUN,
@@ -368,6 +368,9 @@ def quotes() -> list[tuple[str, str]]:
                              "is scikit-learn's `GaussianMixture` with its defaults"),
         ("docs/numerics.md", f"Why not scikit-learn's tol {n(peer.tol)}"),
         ("docs/numerics.md", f"below {DEGENERATE_ULPS} units in the last place of"),
+        ("docs/numerics.md", f"(about {FLOAT32_EPS:.1e} times the squared distance".replace(
+            "e-0", "e-")),
+        ("docs/numerics.md", f"passes {n(FLOAT32_LOSS)} of the variance"),
         ("docs/numerics.md", f"below {n(DEGENERATE_RATIO)} times the smallest non-zero column "
                              "variance"),
         ("docs/numerics.md", f"falls below {n(COLLAPSE_MASS)} of one point"),

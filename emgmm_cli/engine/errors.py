@@ -76,6 +76,9 @@ WEIGHT_COLLAPSE = "weight-collapse"
 DEGENERATE = "degenerate"
 NOT_CONVERGED = "not-converged"
 TIME_LIMIT = "time-limit"
+#: A component of a diagonal family whose variance float32 data cannot resolve where it
+#: lies (engine.fitting.FLOAT32_LOSS); values["loss"] says how much of it is rounding.
+FLOAT32_PRECISION = "float32-precision"
 #: A component removed during EM (engine.degenerate, on_degenerate "drop"): its component is
 #: None and values["component"] the number it had when it was dropped.
 DROPPED = "dropped"

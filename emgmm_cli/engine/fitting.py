@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,7 +24,7 @@ from .dataset import (
     row_weights,
     total_weight,
 )
-from .families import family
+from .families import MATRIX, family
 from .em import (
     Arrange,
     STOPPED_DEGENERATE,
@@ -39,12 +40,14 @@ from .em import (
 from .errors import (
     DEGENERATE,
     FEWER_COMPONENTS,
+    FLOAT32_PRECISION,
     NOT_CONVERGED,
     TIME_LIMIT,
     WIDER_DTYPE,
     EngineError,
     FitEvent,
     InvalidParameter,
+    NotPositiveDefinite,
 )
 from .hc import HcTree, seeded_hc_tree
 from .missing import row_missing
@@ -201,11 +204,43 @@ def _check_data(data: Dataset, k: int) -> None:
         )
 
 
-def _events_for(run: EMRun, degenerate: list[int], options: FitOptions) -> list[FitEvent]:
+#: float32's relative precision, and the share of a component's variance that rounding
+#: may take before a fit says so.  A diagonal family's sums are taken about one centre for
+#: all the components (engine.kernels.ExpandedKernel), so a component at distance m from
+#: it carries rounding of about eps m^2 in its variance v: two clusters of spread 2e-3 at
+#: (0, 0) and (10, 10) in float32 (eps m^2 / v about 0.4) ended with variances of 8e-6
+#: and 1.7e-5 for 4e-6, or not positive definite.  The matrix families' sums are about
+#: each component's own mean.
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
+FLOAT32_LOSS = 1e-3
+
+
+def _float32_events(params: MixtureParams, center: Array, iteration: int) -> list[FitEvent]:
+    """A FLOAT32_PRECISION event for each component of a diagonal family fitted on float32
+    data whose variance rounding may have taken more than FLOAT32_LOSS of (the caller
+    checks the dtype)."""
+    if params.family.statistic == MATRIX:
+        return []
+    variance = np.diagonal(params.full_covariances(), axis1=1, axis2=2)
+    loss = (FLOAT32_EPS * (params.means - center) ** 2 / variance).max(axis=1)
+    return [FitEvent(FLOAT32_PRECISION,
+                     f"component {k}: its variance is within float32's rounding at its "
+                     f"distance from the data's centre, where a diagonal family's sums are "
+                     f"taken (rounding about {loss[k]:.2g} of it, and more summed over the "
+                     "rows); fit in float64 or with full covariances",
+                     int(k), iteration, {"loss": float(loss[k])})
+            for k in np.flatnonzero(loss > FLOAT32_LOSS)]
+
+
+def _events_for(run: EMRun, degenerate: list[int], options: FitOptions,
+                float32_center: Array | None = None) -> list[FitEvent]:
     """The run's events (weight collapses), then its degenerate components and whether it
-    stopped short of tol: data, phrased without advice (the caller adds its own).  The
-    components are numbered as in the run's (arranged) parameters."""
+    stopped short of tol: data, phrased without advice (the caller adds its own), and on
+    float32 data (float32_center: the data's mean) the variances rounding took much of.
+    The components are numbered as in the run's (arranged) parameters."""
     events = _renumbered(list(run.events), run.order)
+    if float32_center is not None:
+        events += _float32_events(run.params, float32_center, run.n_iter)
     for c in degenerate:
         events.append(FitEvent(
             DEGENERATE,
@@ -327,7 +362,9 @@ def _run_result(data: Dataset, options: FitOptions, r: int, run: EMRun,
     return FitResult(
         params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,
         n_iter=run.n_iter, converged=run.converged, trace=run.trace,
-        events=_events_for(run, degenerate, options), degenerate=degenerate,
+        events=_events_for(run, degenerate, options,
+                           moments.mean if np.dtype(data.dtype) == np.float32 else None),
+        degenerate=degenerate,
         log_max_resp=run.final.log_max_resp, best_restart=r, n_passes=run.passes,
         weight_total=None if row_weights(data) is None else total_weight(data),
         stopped=run.stopped,
@@ -596,18 +633,32 @@ def fit(
     _check_data(data, options.n_components)
     moments = reduce_weighted(data, chunk_moments)
     deadline = None if options.max_time is None else began + options.max_time
-    if options.init == vocab.AUTO and means_init is None and start is None:
-        if hc_tree is None:
-            hc_tree = seeded_hc_tree(data, options.seed)
-        return _pick_best(_auto_runs(data, options, moments, hc_tree, on_iteration,
-                                     deadline, settle_degenerate))
-    runs = 1 if means_init is not None or start is not None else options.n_init
-    children = np.random.SeedSequence(options.seed).spawn(runs)
-    results: list[FitResult] = []
-    for r, child in enumerate(children):
-        if results and past(deadline):
-            break  # no restart starts after the time limit
-        results.append(_one_restart(
-            data, options, r, np.random.default_rng(child), moments, means_init=means_init,
-            hc_tree=hc_tree, on_iteration=on_iteration, start=start, deadline=deadline))
-    return _pick_best(results)
+    with _float32_advice(data):
+        if options.init == vocab.AUTO and means_init is None and start is None:
+            if hc_tree is None:
+                hc_tree = seeded_hc_tree(data, options.seed)
+            return _pick_best(_auto_runs(data, options, moments, hc_tree, on_iteration,
+                                         deadline, settle_degenerate))
+        runs = 1 if means_init is not None or start is not None else options.n_init
+        children = np.random.SeedSequence(options.seed).spawn(runs)
+        results: list[FitResult] = []
+        for r, child in enumerate(children):
+            if results and past(deadline):
+                break  # no restart starts after the time limit
+            results.append(_one_restart(
+                data, options, r, np.random.default_rng(child), moments,
+                means_init=means_init, hc_tree=hc_tree, on_iteration=on_iteration,
+                start=start, deadline=deadline))
+        return _pick_best(results)
+
+
+@contextmanager
+def _float32_advice(data: Dataset) -> Iterator[None]:
+    """A covariance that is not positive definite on float32 data advises float64 first:
+    float32's rounding of the sums can make it so (FLOAT32_LOSS)."""
+    try:
+        yield
+    except NotPositiveDefinite as exc:
+        if np.dtype(data.dtype) == np.float32 and WIDER_DTYPE not in exc.advice:
+            exc.advice = (WIDER_DTYPE, *exc.advice)
+        raise
