@@ -203,6 +203,33 @@ def test_the_workers_write_labels_as_part_files(scheduler: str, tmp_path: Path) 
         ["labels", "model.json", "trace.csv"]
 
 
+def test_with_rows_of_a_directory_or_a_glob_of_parts(scheduler: str, tmp_path: Path) -> None:
+    """--with-rows of parts writes the parts' rows one after the other, as of the whole
+    file (the rows were read again as one file: "is a directory, not a file", and of a
+    glob "file not found", after the fit); a Parquet part's floats are written as text."""
+    import pandas as pd
+
+    frame = pd.DataFrame(blobs(seed=4), columns=["a", "b", "c"])
+    (tmp_path / "parts").mkdir()
+    frame[:1000].to_csv(tmp_path / "parts" / "p0.csv", index=False)  # floats' shortest text
+    frame[1000:2000].to_csv(tmp_path / "parts" / "p1.csv.gz", index=False)
+    frame[2000:].to_parquet(tmp_path / "parts" / "p2.parquet", index=False)
+    whole = tmp_path / "whole.csv"
+    frame.to_csv(whole, index=False)
+    args = ["-k", "3", "--seed", "1", "--with-rows", "--proba"]
+    local = invoke_in(tmp_path, "fit", str(whole), *args, "--model", "m.json", "-o", "l.csv")
+    assert local.exit_code == 0, local.stderr
+    cluster = ["--backend", "dask", "--scheduler", scheduler]
+    for source in ("parts", "parts/p*"):
+        fit = invoke_in(tmp_path, "fit", source, *args, "-o", "fit.csv", *cluster)
+        predict = invoke_in(tmp_path, "predict", "m.json", source, "--with-rows", "--proba",
+                            "-o", "predict.csv", *cluster)
+        assert fit.exit_code == 0 and predict.exit_code == 0, fit.stderr + predict.stderr
+        want = (tmp_path / "l.csv").read_text()
+        assert (tmp_path / "fit.csv").read_text() == want
+        assert (tmp_path / "predict.csv").read_text() == want
+
+
 def test_predict_and_score_match_the_local_backend(scheduler: str, tmp_path: Path) -> None:
     x = blobs(seed=4)
     write_parts(tmp_path / "parts", x, 3, "npy")

@@ -54,8 +54,24 @@ def buffered_input(path: str) -> io.BytesIO | None:
 def read_rows(path: str, read: ReadOptions, *, stdin: BinaryIO | None = None
               ) -> dict[str, NDArray[Any]]:
     """Every column of path ('-': stdin) by name, in order, as written (io.readers'
-    read_columns), read as the points were."""
-    return read_columns(path, delimiter=read.delimiter, header=read.header, stdin=stdin)
+    read_columns), read as the points were; of a directory or a glob of parts (the dask
+    backend's input), the parts' rows one after the other."""
+    from ..backends.dask import part_files
+
+    parts = None if path == "-" else part_files(path)
+    if parts is None:
+        return read_columns(path, delimiter=read.delimiter, header=read.header, stdin=stdin)
+    tables = [read_columns(p, delimiter=read.delimiter, header=read.header) for p in parts]
+    return {name: _joined([t[name] for t in tables]) for name in tables[0]}
+
+
+def _joined(columns: list[NDArray[Any]]) -> NDArray[Any]:
+    """One column of every part, one after the other: where the parts hold it otherwise
+    (text in one, floats of a binary part in another), as text, each float as _as_text
+    writes it."""
+    if len({c.dtype for c in columns}) > 1:
+        columns = [_as_text(c) for c in columns]
+    return np.concatenate(columns)
 
 
 def _as_numbers(column: NDArray[Any]) -> NDArray[Any]:
