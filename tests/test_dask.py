@@ -393,6 +393,45 @@ def test_an_unreachable_scheduler_is_one_line_within_the_timeout(tmp_path: Path)
             emgmm_cli.fit(blobs(300), 2)
 
 
+@pytest.mark.parametrize("answer, reason", [
+    (b"", "it connects but gives no answer"),  # an HTTP server: it waits for a request line
+    (b"SSH-2.0-OpenSSH_9.6\r\n", "what answers there is not a dask scheduler")])
+def test_a_port_that_is_no_scheduler_is_one_line_within_the_timeout(
+        tmp_path: Path, answer: bytes, reason: str) -> None:
+    """Before, a peer that never answered the handshake hung the command past
+    --connect-timeout, and one that answered other bytes was 'out of memory'."""
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        try:
+            while True:
+                conn, _ = listener.accept()
+                held.append(conn)
+                conn.sendall(answer)
+        except OSError:  # the listener closed
+            pass
+
+    threading.Thread(target=serve, daemon=True).start()
+    np.save(tmp_path / "x.npy", blobs(300))
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "emgmm_cli", "fit", "x.npy", "-k", "2", "--backend", "dask",
+             "--scheduler", f"tcp://127.0.0.1:{port}", "--connect-timeout", "2"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    finally:
+        listener.close()
+        for conn in held:
+            conn.close()
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == (f"Error: cannot reach the dask scheduler at tcp://127.0.0.1:{port}"
+                             f" within 2 s ({reason}); check --scheduler (or "
+                             "DASK_SCHEDULER_ADDRESS) and that `dask scheduler` runs there\n")
+
+
 @pytest.mark.parametrize("bad, message", [
     ("part-001.csv", "part-001.csv:2"),  # a value that is not a number, at its line
     ("part-002.csv", "part-002.csv"),    # unreadable

@@ -769,6 +769,7 @@ def _start(options: BackendOptions, stack: ExitStack) -> Any:
 def _join(client_type: Any, address: str, timeout: float) -> Any:
     """A client of the scheduler at address, or a BackendError within timeout seconds."""
     try:
+        _handshake(address, timeout)
         return client_type(address, timeout=f"{timeout}s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -776,3 +777,36 @@ def _join(client_type: Any, address: str, timeout: float) -> Any:
                            f"{timeout:g} s ({reason}); check --scheduler (or "
                            "DASK_SCHEDULER_ADDRESS) and that `dask scheduler` runs there"
                            ) from None
+
+
+def _handshake(address: str, timeout: float) -> None:
+    """Connect to address and read its handshake within timeout seconds, in a thread of
+    its own (an event loop may run in the caller's): distributed's Client waits for the
+    handshake without a limit, and reads other bytes than a scheduler's as the length of
+    a message (a MemoryError).  An OSError or a TimeoutError where no scheduler answers."""
+    import asyncio
+    import threading
+
+    from distributed.comm import connect
+
+    async def shake() -> None:  # connect's own error first, where it gives one in time
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout + 0.25)
+        await comm.close()
+
+    failed: list[Exception] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(shake())
+        except TimeoutError:
+            failed.append(TimeoutError("it connects but gives no answer"))
+        except (OSError, ValueError) as exc:
+            failed.append(exc)
+        except Exception:  # anything else that answers: its bytes are not dask's
+            failed.append(OSError("what answers there is not a dask scheduler"))
+
+    thread = threading.Thread(target=run, name="emgmm-handshake", daemon=True)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
