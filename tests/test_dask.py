@@ -468,6 +468,29 @@ def test_missing_data_and_mismatched_parts(scheduler: str, tmp_path: Path) -> No
 # --------------------------------------------------------------------------- a real run
 
 
+def test_ctrl_c_while_the_workers_write_part_files_is_one_line(scheduler: str,
+                                                               tmp_path: Path) -> None:
+    """Ctrl-C while the workers wrote --output-dir's part files (a gather of the
+    partitions' futures) printed "Task exception was never retrieved" and a traceback of
+    distributed's AllExit for each partition still waited for, after the one line."""
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        np.save(tmp_path / f"part-{i}.npy", rng.standard_normal((300_000, 5)))
+    run = subprocess.Popen(
+        [sys.executable, "-m", "emgmm_cli", "fit", "part-*.npy", "-k", "8", "--init",
+         "random", "--max-iter", "2", "--output-dir", "out", "--backend", "dask",
+         "--scheduler", scheduler], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("out/.responsibilities.*/part-*.csv")):
+        assert run.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert (run.returncode, err) == (130, "emgmm: interrupted\n")
+    time.sleep(2)  # the tasks that were running end on their workers
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"part-{i}.npy" for i in range(4)]
+
+
 def test_a_bad_part_on_the_commands_own_cluster_is_one_line(tmp_path: Path) -> None:
     """With the command's own cluster (--workers), a part that cannot be read put the
     workers' log on stderr before the one-line error, even with -q: "distributed.worker -

@@ -564,9 +564,15 @@ class DaskCluster:
         return [[workers[i * len(workers) // count]] for i in range(count)]
 
     def result(self, futures: Any) -> Any:
-        """What the futures hold (a list for a list); interrupted, the work is cancelled."""
+        """What the futures hold (a list for a list); interrupted, the work is cancelled.
+        A list is waited for first: a gather interrupted while it waits leaves tasks of
+        its own that end in errors no one reads, which asyncio prints as tracebacks."""
+        from distributed import wait
+
         try:
             if isinstance(futures, list):
+                with self.client.as_current():  # wait() waits with the current client
+                    wait(futures)
                 return self.client.gather(futures)
             return futures.result()
         except BaseException:
