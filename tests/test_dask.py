@@ -491,6 +491,31 @@ def test_ctrl_c_while_the_workers_write_part_files_is_one_line(scheduler: str,
     assert sorted(p.name for p in tmp_path.iterdir()) == [f"part-{i}.npy" for i in range(4)]
 
 
+def test_ctrl_c_while_predict_streams_its_output_is_one_line(scheduler: str,
+                                                              tmp_path: Path) -> None:
+    """Ctrl-C while predict wrote the labels the workers sent back printed "Exception
+    ignored in: <generator object DaskDataset._stream>" and a traceback ("IOLoop is
+    closed"): the stream, left open, cancelled its futures once the client had closed."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((4 * 200_000, 3))
+    for i, part in enumerate(np.split(x, 4)):
+        np.save(tmp_path / f"part-{i}.npy", part)
+    (tmp_path / "m.json").write_text(json.dumps(emgmm_cli.fit(x[:2000], 8, seed=0).document))
+    run = subprocess.Popen(
+        [sys.executable, "-m", "emgmm_cli", "predict", "m.json", "part-*.npy", "--proba",
+         "-o", "p.csv", "--backend", "dask", "--scheduler", scheduler], cwd=tmp_path,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not [p for p in tmp_path.glob(".p.csv*") if p.stat().st_size > 0]:
+        assert run.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=60)
+    assert (run.returncode, err) == (130, "emgmm: interrupted\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == \
+        ["m.json"] + [f"part-{i}.npy" for i in range(4)]
+
+
 def test_a_bad_part_on_the_commands_own_cluster_is_one_line(tmp_path: Path) -> None:
     """With the command's own cluster (--workers), a part that cannot be read put the
     workers' log on stderr before the one-line error, even with -q: "distributed.worker -

@@ -385,8 +385,9 @@ class DaskDataset:
                 results = self.cluster.result(pending.popleft())
                 submit()
                 yield from results
-        finally:
-            client.cancel(list(pending))
+        finally:  # left open by its reader, it may end after the client closed
+            if pending and not self.cluster.closed:
+                client.cancel(list(pending))
 
     def take(self, rows: NDArray[np.intp]) -> Array:
         rows = np.asarray(rows, dtype=np.intp).reshape(-1)
@@ -534,6 +535,10 @@ class DaskCluster:
         if self._client is None:
             self._client = _start(self.options, self._stack)
         return self._client
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     def close(self) -> None:
         """Close the client (and shut down a local cluster, cancelling its work)."""
