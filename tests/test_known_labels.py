@@ -92,6 +92,10 @@ def test_cli_column_and_file(tmp_path: Path) -> None:
     (tmp_path / "bad.txt").write_text("0\nx\n")
     r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-labels", "bad.txt")
     assert r.exit_code == 1 and "line 2: 'x' is not a component number" in r.stderr
+    # under a header, the line of the file (it was named one line early: "line 2" for 3)
+    (tmp_path / "headed.txt").write_text("known\n0\nx\n")
+    r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-labels", "headed.txt")
+    assert r.exit_code == 1 and "headed.txt: line 3: 'x' is not a component" in r.stderr
     r = invoke_in(tmp_path, "fit", "d.csv", "-k", "1", "--known-column", "known")
     # the data's file and the column the labels came from
     assert r.exit_code == 1 and "d.csv: column 'known': known label 1 of row" in r.stderr

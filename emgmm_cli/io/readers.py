@@ -334,13 +334,13 @@ def _text_labels(name: str, data: bytes) -> NDArray[np.int64]:
     except UnicodeDecodeError as exc:
         raise DataError(name, f"the known labels are not UTF-8 text (byte {exc.start}); "
                               "write one label a line, or .npy, Parquet or JSON") from None
-    if lines and lines[0].strip() and not lines[0].strip().lstrip("-").isdigit():
-        lines = lines[1:]
+    header = bool(lines and lines[0].strip() and not lines[0].strip().lstrip("-").isdigit())
+    lines = lines[header:]
     out = np.full(len(lines), -1, dtype=np.int64)
     for i, line in enumerate(lines):
         text = line.strip()
         if text and text.upper() not in ("NA", "NAN"):
-            out[i] = _label(text, name, i + 1)
+            out[i] = _label(text, name, i + 1 + header)  # the line in the file
     return out
 
 
