@@ -404,3 +404,17 @@ def test_with_rows_reads_a_named_pipe_once(tmp_path: Path, command: tuple[str, .
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == expected.stdout
     assert done.stdout.splitlines()[1].startswith("r0,")
+
+
+def test_with_rows_of_a_file_whose_name_looks_like_a_glob(tmp_path: Path) -> None:
+    """--with-rows looked for the parts of a glob in a file named data[1].csv (a dask
+    backend's input may be a glob) and failed after the fit: 'no data parts found'."""
+    data = put(tmp_path, "data[1].csv", "a,b\n" + "".join(
+        f"{i % 7},{(i * 3) % 11}\n" for i in range(40)))
+    result = run("fit", data, "-k", "2", "--seed", "0", "--with-rows", "-o",
+                 str(tmp_path / "rows.csv"))
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "rows.csv").read_text().splitlines()
+    assert lines[0] == "a,b,cluster" and len(lines) == 41
+    assert [line.rsplit(",", 1)[0] for line in lines[1:]] == [
+        f"{i % 7},{(i * 3) % 11}" for i in range(40)]

@@ -58,7 +58,8 @@ def read_rows(path: str, read: ReadOptions, *, stdin: BinaryIO | None = None
     backend's input), the parts' rows one after the other."""
     from ..backends.dask import part_files
 
-    parts = None if path == "-" else part_files(path)
+    # a file is itself, whatever its name holds ('data[1].csv' is no glob)
+    parts = None if path == "-" or os.path.isfile(path) else part_files(path)
     if parts is None:
         return read_columns(path, delimiter=read.delimiter, header=read.header, stdin=stdin)
     tables = [read_columns(p, delimiter=read.delimiter, header=read.header) for p in parts]
