@@ -807,8 +807,9 @@ def test_select_with_no_cell_to_choose_fails_that_dataset(tmp_path: Path) -> Non
                     "--output-dir", str(out))
     assert result.exit_code == 1
     rows = read_summary(out / "summary.csv")
-    reason = ("no cell could be chosen: all 2 cells skipped; spherical K=1: need at least 2 "
-              "rows to fit a mixture, got 1")
+    # one row fits no cell: said once, before the cells (it was "no cell could be chosen:
+    # all 2 cells skipped; spherical K=1: need at least 2 rows ...")
+    reason = "need at least 2 rows to fit a mixture, got 1"
     assert (rows[0]["rows"], rows[0]["k"], rows[0]["status"]) == ("1", "", f"failed: {reason}")
     assert (rows[1]["k"], rows[1]["covariance"], rows[1]["status"]) == ("2", "spherical", "ok")
     assert f"emgmm: error: {tmp_path / 'one.csv'}: {reason}" in result.stderr.splitlines()
