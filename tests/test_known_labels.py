@@ -396,8 +396,8 @@ def test_an_order_given_beside_known_labels_is_refused(tmp_path: Path) -> None:
         r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-column", "known", *order)
         assert r.exit_code == 0, r.stderr
     read = emgmm_cli.ReadOptions(known_column="known")
-    with pytest.raises(emgmm_cli.UsageProblem, match=f"--order weight {why}"):
+    with pytest.raises(emgmm_cli.UsageProblem, match=f"^order weight {why}"):
         emgmm_cli.fit(tmp_path / "d.csv", n_components=2, read=read, order="weight")
-    with pytest.raises(emgmm_cli.UsageProblem, match=f"--order mean {why}"):
+    with pytest.raises(emgmm_cli.UsageProblem, match=f"^order mean {why}"):
         emgmm_cli.select(x, components=[2], known_labels=known, order="mean")
     emgmm_cli.fit(x, n_components=2, known_labels=known, order="none", seed=0)

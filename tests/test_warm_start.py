@@ -180,7 +180,9 @@ def test_k_and_family_beside_a_model_to_continue_must_be_its_own(tmp_path: Path)
     assert r.exit_code == 2 and r.stderr.splitlines()[-1] == (
         "Error: --init-model continues one model, of one K and family; it cannot be used "
         "with --select")
-    with pytest.raises(emgmm_cli.UsageProblem, match="^-k 2 disagrees with --init-model"):
+    # in the Python API's names (it said "-k 2 disagrees with --init-model ...")
+    with pytest.raises(emgmm_cli.UsageProblem, match="^n_components 2 disagrees with "
+                                                     "init_model .*; leave n_components out"):
         emgmm_cli.fit(x, 2, init_model=str(tmp_path / "three.json"))
     assert emgmm_cli.fit(x, init_model=str(tmp_path / "three.json"),
                          covariance_type="VVI").params.n_components == 3
@@ -209,9 +211,9 @@ def test_init_and_restarts_beside_a_model_to_continue_are_refused(tmp_path: Path
         r = invoke_in(tmp_path, *command, "--init-model", "three.json", "--n-init", "1")
         assert r.exit_code == 0, r.stderr
         (tmp_path / "labels.csv").unlink(missing_ok=True)
-    for options, line in (({"init": "hc"}, "--init hc does not apply"),
-                          ({"n_init": 4}, "--n-init 4 does not apply")):
-        with pytest.raises(emgmm_cli.UsageProblem, match=f"^{line} with --init-model"):
+    for options, line in (({"init": "hc"}, "init hc does not apply"),
+                          ({"n_init": 4}, "n_init 4 does not apply")):
+        with pytest.raises(emgmm_cli.UsageProblem, match=f"^{line} with init_model"):
             emgmm_cli.fit(x, init_model=str(tmp_path / "three.json"), **options)
     # the model records the one run it made (n_init 2, the default, before), and batch
     # --skip-existing keeps such an output as the run that made it

@@ -4,6 +4,7 @@ advice of a DataError said in the Python API's own terms."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
@@ -23,11 +24,24 @@ def api_remedies(advice: tuple[str, ...]) -> str:
     return "give " + " or ".join(API_REMEDIES[code] for code in advice)
 
 
+#: The command line's short flags of options the Python API names otherwise.
+_SHORT = {"-k": "n_components", "--components": "n_components", "-c": "covariance_type"}
+_FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*|-k|-c)(?![\w-])")
+
+
+def api_terms(text: str) -> str:
+    """A usage problem said in the Python API's names: '-k 3 disagrees with --init-model
+    m.json' -> 'n_components 3 disagrees with init_model m.json' (the flags are the
+    keyword arguments' names, dashes for underscores)."""
+    return _FLAG.sub(lambda m: _SHORT.get(m.group(1)) or m.group(1)[2:].replace("-", "_"),
+                     text)
+
+
 def advised(fn: Callable[P, R]) -> Callable[P, R]:
     """fn as the Python API gives it (emgmm_cli.fit, select, predict, score): its
     DataErrors say their advice, as the command line's messages do in its options (a
     missing value in a file: "...; give missing='drop' or missing='em'", as one in an
-    array)."""
+    array), and its usage problems name keyword arguments, not flags (api_terms)."""
 
     @functools.wraps(fn)
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -38,6 +52,11 @@ def advised(fn: Callable[P, R]) -> Callable[P, R]:
                 raise
             raise DataError(exc.source, f"{exc.message}; {api_remedies(exc.advice)}",
                             line=exc.line, column=exc.column) from None
+        except UsageProblem as exc:
+            said = api_terms(str(exc))
+            if said == str(exc):
+                raise
+            raise UsageProblem(said, option=exc.option and api_terms(exc.option)) from None
 
     return call
 
