@@ -956,3 +956,23 @@ def test_columns_never_observed_together_are_named_on_the_cluster(scheduler: str
         assert local.exit_code == remote.exit_code == 0, remote.stderr
         assert "hold values but never in the same row" in local.stderr
         assert remote.stderr == local.stderr.replace("whole.npy", "parts")
+
+
+def test_workers_beside_a_running_scheduler_is_refused(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """--workers beside --scheduler (or $DASK_SCHEDULER_ADDRESS) was ignored: the run
+    joined the scheduler with its own workers, exit 0.  Two clusters named: bad usage,
+    before anything is read or started; in Python, an InvalidParameter."""
+    np.save(tmp_path / "x.npy", blobs(60))
+    args = ["fit", "x.npy", "-k", "2", "--backend", "dask", "--workers", "2"]
+    refused = invoke_in(tmp_path, *args, "--scheduler", "tcp://127.0.0.1:1")
+    assert (refused.exit_code, refused.stderr.splitlines()[-1]) == (
+        2, "Error: --workers starts a local cluster of its own, and --scheduler names a "
+           "running one; give one of them")
+    monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", "tcp://127.0.0.1:1")
+    refused = invoke_in(tmp_path, *args)
+    assert refused.exit_code == 2
+    assert "and $DASK_SCHEDULER_ADDRESS names a running one" in refused.stderr
+    with pytest.raises(emgmm_cli.InvalidParameter, match="^workers starts a local cluster"):
+        with emgmm_cli.backend("dask", workers=2):
+            pass

@@ -76,6 +76,19 @@ class BackendOptions:
             raise InvalidParameter(f"connect_timeout must be a finite number of seconds > 0, "
                                    f"got {timeout!r}", option="connect_timeout")
         object.__setattr__(self, "connect_timeout", float(timeout))
+        running = self.running_scheduler()
+        if workers is not None and running is not None:
+            raise InvalidParameter(f"workers starts a local cluster of its own, and {running} "
+                                   "names a running one; give one of them", option="workers")
+
+    def running_scheduler(self) -> str | None:
+        """What names the running scheduler a dask backend joins ('scheduler', or
+        $DASK_SCHEDULER_ADDRESS), or None where it starts a local cluster."""
+        if self.backend != "dask":
+            return None
+        if self.scheduler is not None:
+            return "scheduler"
+        return "$DASK_SCHEDULER_ADDRESS" if os.environ.get("DASK_SCHEDULER_ADDRESS") else None
 
 
 @dataclass(frozen=True)
@@ -91,7 +104,8 @@ class BackendOption:
 #: The options of BackendOptions beyond `backend`, as the command line offers them.
 BACKEND_OPTIONS = (
     BackendOption("workers", int, "N", "With --backend dask and no scheduler: the number of "
-                  "local worker processes (default: one per core)."),
+                  "local worker processes (default: one per core); beside --scheduler or "
+                  "$DASK_SCHEDULER_ADDRESS, bad usage."),
     BackendOption("scheduler", str, "ADDRESS", "With --backend dask: join the running cluster whose "
                   "scheduler is at tcp://HOST:PORT (default: $DASK_SCHEDULER_ADDRESS; "
                   "without either, a local cluster is started)."),

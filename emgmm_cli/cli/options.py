@@ -408,7 +408,13 @@ def backend_options(f: F) -> F:
         extra = [flag(name) for name in names[1:] if given[name] is not None]
         if given["backend"] == "local" and extra:
             raise click.UsageError(f"{', '.join(extra)}: only with --backend dask")
-        with session(BackendOptions(**{k: v for k, v in given.items() if v is not None})):
+        options = {k: v for k, v in given.items() if v is not None}
+        running = BackendOptions(**{**options, "workers": None}).running_scheduler()
+        if given["workers"] is not None and running is not None:
+            named = "--scheduler" if running == "scheduler" else running
+            raise click.UsageError(f"--workers starts a local cluster of its own, and {named} "
+                                   "names a running one; give one of them")
+        with session(BackendOptions(**options)):
             return f(*args, **kw)
 
     kinds = {int: WholeRange(min=1), float: FiniteRange(min=0, min_open=True)}
