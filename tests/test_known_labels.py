@@ -401,3 +401,17 @@ def test_an_order_given_beside_known_labels_is_refused(tmp_path: Path) -> None:
     with pytest.raises(emgmm_cli.UsageProblem, match=f"^order mean {why}"):
         emgmm_cli.select(x, components=[2], known_labels=known, order="mean")
     emgmm_cli.fit(x, n_components=2, known_labels=known, order="none", seed=0)
+
+
+def test_a_label_file_as_a_csv_writer_quotes_it(tmp_path: Path) -> None:
+    """pandas writes an empty string of a one-column CSV as "", and may quote a label:
+    `--known-labels k.csv` refused 'line 2: '""' is not a component number'.  A quoted
+    field is read without its quotes: "" is unknown, as an empty line is, "1" is 1."""
+    from emgmm_cli.io.readers import read_labels
+
+    for text, labels in (('k\n""\n1\n"0"\n', [-1, 1, 0]), ('""\n"1"\n0\n', [-1, 1, 0])):
+        (tmp_path / "k.csv").write_text(text)
+        assert read_labels(str(tmp_path / "k.csv")).tolist() == labels
+    (tmp_path / "k.csv").write_text('k\n"x"\n')
+    with pytest.raises(emgmm_cli.DataError, match="k.csv: line 2: 'x' is not a component number"):
+        read_labels(str(tmp_path / "k.csv"))

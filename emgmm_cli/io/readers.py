@@ -48,6 +48,7 @@ from .text import (
     read_text,
     resolve_columns,
     text_delimiter,
+    unquote,
 )
 from .jsondata import is_json, json_columns, read_json
 
@@ -334,11 +335,12 @@ def _text_labels(name: str, data: bytes) -> NDArray[np.int64]:
     except UnicodeDecodeError as exc:
         raise DataError(name, f"the known labels are not UTF-8 text (byte {exc.start}); "
                               "write one label a line, or .npy, Parquet or JSON") from None
-    header = bool(lines and lines[0].strip() and not lines[0].strip().lstrip("-").isdigit())
-    lines = lines[header:]
-    out = np.full(len(lines), -1, dtype=np.int64)
-    for i, line in enumerate(lines):
-        text = line.strip()
+    # a field as a CSV writer quotes it: an empty label, "", is unknown as an empty line
+    fields = [unquote(line) for line in lines]
+    header = bool(fields and fields[0] and not fields[0].lstrip("-").isdigit())
+    fields = fields[header:]
+    out = np.full(len(fields), -1, dtype=np.int64)
+    for i, text in enumerate(fields):
         if text and text.upper() not in ("NA", "NAN"):
             out[i] = _label(text, name, i + 1 + header)  # the line in the file
     return out

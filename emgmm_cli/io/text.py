@@ -492,7 +492,8 @@ def _strip_comment(line: str) -> str:
     return line
 
 
-def _unquote(text: str) -> str:
+def unquote(text: str) -> str:
+    """A field without its surrounding blanks and one pair of quotes ('"1"' -> '1')."""
     value = text.strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         value = value[1:-1].strip()
@@ -510,7 +511,7 @@ def _kind(text: str) -> str:
     """'empty', 'number' or 'text' for one field (header detection).  A number written
     with a decimal comma (1,5) counts as a number here, so that the header above it is
     seen as one and the reader's error names the decimal comma, not the header."""
-    value = _unquote(text)
+    value = unquote(text)
     if not value:
         return "empty"
     if "_" in value:
@@ -550,7 +551,7 @@ def _number(value: str, decimal: str = ".") -> float:
 
 def _parse_value(raw: str, source: str, lineno: int, column: str,
                  missing: bool = False, decimal: str = ".") -> float:
-    value = _unquote(raw)
+    value = unquote(raw)
     if value in MISSING_WORDS:
         if missing:
             return math.nan
@@ -659,7 +660,7 @@ def _decimal_commas_split(delim: str | None, first_line: str, second_line: str |
     counts = {len(_split(line, delim)) for line in lines}
     if len(counts) != 1 or counts.pop() < 2:
         return False
-    values = [_unquote(f) for f in _split(lines[-1], delim)]
+    values = [unquote(f) for f in _split(lines[-1], delim)]
     return all(_kind(v) == "number" for v in values) and any(
         re.fullmatch(_DECIMAL_COMMA, v) for v in values)
 
@@ -776,7 +777,7 @@ def _decimal_mark(delim: str | None, rows: list[Row]) -> str:
     in many languages export them (fields then separated by ';' or tabs); '.' otherwise."""
     if delim == ",":
         return "."
-    values = [_unquote(f) for _, fields in rows for f in fields]
+    values = [unquote(f) for _, fields in rows for f in fields]
     commas = any(re.fullmatch(_DECIMAL_COMMA, v) for v in values)
     return "," if commas and not any(re.fullmatch(_DECIMAL_POINT, v) for v in values) else "."
 
@@ -838,7 +839,7 @@ def _with_header(name: str, delim: str | None, line: int, header: list[str],
                  rows: list[Row]) -> Layout:
     """The layout under a header: a trailing empty field, R row names (under an empty
     first name, or one field more than the header holds) and unique column names."""
-    names = [_unquote(f) for f in header]
+    names = [unquote(f) for f in header]
     width = len(rows[0][1])
     offset, trailing, notes = 0, False, []
     if width == len(names) > 1 and names[-1] == "" and delim is not None \
@@ -865,7 +866,7 @@ def _extra_field(name: str, delim: str | None, names: list[str],
     named = _row_names(rows, width)
     if empty != named:
         return (0, True) if empty else (1, False)
-    filled = [(no, _unquote(f[-1])) for no, f in rows if len(f) == width and _unquote(f[-1])]
+    filled = [(no, unquote(f[-1])) for no, f in rows if len(f) == width and unquote(f[-1])]
     if not named and delim is not None and 2 * len(filled) < len(rows):
         raise _trailing_value(name, *filled[0])
     shape = (f"the rows have {width} fields but the header has {len(names)} names "
@@ -884,13 +885,13 @@ def _extra_field(name: str, delim: str | None, names: list[str],
 
 def _empty_last(rows: list[Row], width: int) -> bool:
     """Whether the rows of this width all end with an empty field."""
-    return all(_unquote(f[-1]) == "" for _, f in rows if len(f) == width)
+    return all(unquote(f[-1]) == "" for _, f in rows if len(f) == width)
 
 
 def _row_names(rows: list[Row], width: int) -> bool:
     """Whether the first field of the rows of this width holds row names, as R writes
     them: text in every row, or whole numbers that increase from row to row."""
-    firsts = [_unquote(f[0]) for _, f in rows if len(f) == width]
+    firsts = [unquote(f[0]) for _, f in rows if len(f) == width]
     kinds = {_kind(v) for v in firsts}
     if kinds == {"text"}:
         return True
@@ -953,13 +954,13 @@ def _numbers_note(rows: list[Row]) -> str | None:
                 for j in range(width)]
     if not all(decimals):
         return None
-    return (f"line {no} ({', '.join(_show(_unquote(f), 12) for f in first[:6])}"
+    return (f"line {no} ({', '.join(_show(unquote(f), 12) for f in first[:6])}"
             f"{', ...' if width > 6 else ''}) holds whole numbers over columns of decimals; "
             "it is read as data: if it is a header, add --header")
 
 
 def _whole(field: str) -> bool:
-    value = _unquote(field)
+    value = unquote(field)
     return _kind(value) == "number" and not any(c in value for c in ".,eEnN")
 
 
@@ -1107,8 +1108,8 @@ def _check_width(layout: Layout, fields: list[str], name: str, lineno: int) -> N
             f"needs as many fields as {what}",
             line=lineno,
         )
-    if layout.trailing and _unquote(fields[-1]):
-        raise _trailing_value(name, lineno, _unquote(fields[-1]))
+    if layout.trailing and unquote(fields[-1]):
+        raise _trailing_value(name, lineno, unquote(fields[-1]))
 
 
 def _trailing_value(name: str, line: int, value: str) -> DataError:
