@@ -609,3 +609,19 @@ def test_backend_options_are_checked_as_the_flags_are(options: dict[str, Any],
     taken = BackendOptions("dask", workers=np.int64(2), connect_timeout=np.float32(1.5))
     assert (taken.workers, taken.connect_timeout) == (2, 1.5)
     assert type(taken.workers) is int and type(taken.connect_timeout) is float
+
+
+def test_freeze_takes_a_list_of_names_as_select_takes_its_families() -> None:
+    """freeze=["means"] was refused ('freeze must be a comma-separated list ..., got
+    ['means']'), where select takes its families as a list or one string; a list of
+    names is the command line's "weights,means", an empty one nothing frozen."""
+    x = np.random.default_rng(0).normal(size=(60, 2))
+    listed = emgmm_cli.fit(x, 2, seed=0, freeze=["weights", "means"])
+    joined = emgmm_cli.fit(x, 2, seed=0, freeze="weights,means")
+    assert listed.document["options"]["freeze"] == "weights,means"
+    assert listed.log_likelihood == joined.log_likelihood
+    assert emgmm_cli.fit(x, 2, seed=0, freeze=[]).document["options"]["freeze"] is None
+    chosen = emgmm_cli.select(x, [2], "full", seed=0, freeze=("weights",)).best
+    assert chosen is not None and chosen.document["options"]["freeze"] == "weights"
+    with pytest.raises(emgmm_cli.InvalidParameter, match="got 'mean'"):
+        emgmm_cli.fit(x, 2, freeze=["mean"])

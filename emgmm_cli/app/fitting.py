@@ -777,6 +777,10 @@ def options_of(n_components: int, options: dict[str, Any], caller: str,
                         f"options are {', '.join(known)}")
     if isinstance(options.get("init_model"), os.PathLike):  # a path, as the data may be
         options = {**options, "init_model": os.fspath(options["init_model"])}
+    frozen = options.get("freeze")
+    if isinstance(frozen, (list, tuple)) and all(isinstance(f, str) for f in frozen):
+        # a list of names, as select takes its families: the command line's "weights,means"
+        options = {**options, "freeze": ",".join(frozen) or None}
     checked = FitOptions(n_components, **options)
     checked.validate()  # an option's own error, not one of the data it would read
     return checked
