@@ -462,12 +462,7 @@ def check_continued(model: LoadedModel, n_components: int | None,
     from ..engine.families import family
 
     params, init_model = model.params, model.path
-    if init is not None:
-        raise UsageProblem(f"--init {init} does not apply with --init-model, whose "
-                           "parameters are the start; leave --init out", option="--init")
-    if n_init is not None and n_init > 1:
-        raise UsageProblem(f"--n-init {n_init} does not apply with --init-model: one start "
-                           "makes one run; leave --n-init out", option="--n-init")
+    _one_start("--init-model", "whose parameters are the start", init, n_init)
     if n_components is not None and n_components != params.n_components:
         raise UsageProblem(f"-k {n_components} disagrees with --init-model {init_model}, a "
                            f"model of {params.n_components} components; leave -k out (the "
@@ -487,12 +482,20 @@ def check_means_start(init_model: str | None, init: str | None, n_init: int | No
     if init_model is not None:
         raise UsageProblem("--means-init and --init-model are two starts: give one (the "
                            "model's means are its own start)", option="--means-init")
-    if init is not None and init != vocab.MEANS_INIT:
-        raise UsageProblem(f"--init {init} does not apply with --means-init, which is the "
-                           "start; leave --init out", option="--init")
+    _one_start("--means-init", "which is the start", None if init == vocab.MEANS_INIT
+               else init, n_init)
+
+
+def _one_start(start: str, why: str, init: str | None, n_init: int | None) -> None:
+    """--init and --n-init above 1 (each where given: None otherwise) beside a start given
+    by the option start (why: how it is the start): a UsageProblem, for the start replaces
+    the init method and makes one run."""
+    if init is not None:
+        raise UsageProblem(f"--init {init} does not apply with {start}, {why}; leave --init "
+                           "out", option="--init")
     if n_init is not None and n_init > 1:
-        raise UsageProblem(f"--n-init {n_init} does not apply with --means-init: one start "
-                           "makes one run; leave --n-init out", option="--n-init")
+        raise UsageProblem(f"--n-init {n_init} does not apply with {start}: one start makes "
+                           "one run; leave --n-init out", option="--n-init")
 
 
 def check_known_order(order: str | None, read: ReadOptions | None, known_labels: Any) -> None:
