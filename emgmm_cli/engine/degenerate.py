@@ -72,11 +72,13 @@ class _Worst:
 
 
 def _worst_in_block(x: Array, first: int, *, params: MixtureParams,
-                    w: NDArray[np.float64] | None = None,
-                    density: Array | None = None) -> _Worst:
-    """The block's worst explained row (density: the rows' log-densities, where known)."""
-    if density is None:
-        density = predict_chunk(x, params).log_density
+                    w: NDArray[np.float64] | None = None) -> _Worst:
+    return _lowest(predict_chunk(x, params).log_density, first, w)
+
+
+def _lowest(density: Array, first: int, w: NDArray[np.float64] | None) -> _Worst:
+    """The lowest of a block's log-densities (rows from first) among its rows of weight
+    above 0 (w: their weights, or None)."""
     density = density.astype(np.float64)
     if w is not None:
         density = np.where(w > 0, density, np.inf)
@@ -95,9 +97,7 @@ def worst_row(data: Dataset, params: MixtureParams) -> int:
     worst = None
     for first, pred in predictions(data, params):
         n = len(pred.log_density)
-        block = _worst_in_block(np.empty((n, 0)), first, params=params,
-                                w=None if w is None else w[first:first + n],
-                                density=pred.log_density)
+        block = _lowest(pred.log_density, first, None if w is None else w[first:first + n])
         worst = block if worst is None else worst + block
     assert worst is not None
     return worst.row
