@@ -893,18 +893,15 @@ def test_an_earlier_batchs_outputs_are_no_data(tmp_path: Path) -> None:
             "data/p.csv", "data/notes/summary.csv"]
     assert done.stderr == ("emgmm: warning: left out 1 folder of an earlier batch's outputs "
                            "(holding its summary.csv): data/r1\n")
-    piped = find_into_batch("-name '*.csv'", "-k 2 --seed 1 -o listed", tmp_path)
-    assert piped.returncode == 0, piped.stderr
-    assert sorted(r["file"] for r in read_summary(tmp_path / "listed" / "summary.csv")) == [
-        "data/notes/summary.csv", "data/p.csv"]
-    assert piped.stderr == ("emgmm: warning: left out 10 paths inside an earlier batch's "
-                            "output directory (a folder holding its summary.csv)\n")
-    # the folders listed too: r1 and r2 themselves are left out, not searched
-    piped = find_into_batch("", "-k 2 --seed 1 -o listed2", tmp_path)
-    assert piped.returncode == 0, piped.stderr
-    assert sorted(r["file"] for r in read_summary(tmp_path / "listed2" / "summary.csv")) == [
-        "data/notes/summary.csv", "data/p.csv"]
-    assert "left out 22 paths inside an earlier batch's" in piped.stderr
+    # the files listed, then the folders too: r1 and r2 themselves left out, not searched
+    for find, out, paths in (("-name '*.csv'", "listed", 10), ("", "listed2", 22)):
+        piped = find_into_batch(find, f"-k 2 --seed 1 -o {out}", tmp_path)
+        assert piped.returncode == 0, piped.stderr
+        assert sorted(r["file"] for r in read_summary(tmp_path / out / "summary.csv")) == [
+            "data/notes/summary.csv", "data/p.csv"]
+        assert piped.stderr == (f"emgmm: warning: left out {paths} paths inside an earlier "
+                                "batch's output directory (a folder holding its "
+                                "summary.csv)\n")
 
 
 @pytest.mark.parametrize("option", ["--sample-weights", "--known-labels", "--means-init"])

@@ -148,16 +148,23 @@ def test_init_model_reads_the_data_by_its_feature_names(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "has 3 columns (x, y, z) but the model" in r.stderr
 
 
-def test_k_and_family_beside_a_model_to_continue_must_be_its_own(tmp_path: Path) -> None:
-    """-k and -c given with --init-model were ignored (the model's were used); they must
-    now agree with the model, in fit, batch (where -k is no longer required with it) and
-    the Python API; batch --select refuses --init-model, as it refuses --means-init."""
+def _three_to_continue(tmp_path: Path) -> np.ndarray:
+    """The blobs as x.csv and in/x.csv, and three.json: a diag model of 3 components of
+    them (3 iterations) to continue; returns the blobs."""
     x = _blobs()
     np.savetxt(tmp_path / "x.csv", x, delimiter=",", header="a,b", comments="")
     (tmp_path / "in").mkdir()
     np.savetxt(tmp_path / "in" / "x.csv", x, delimiter=",", header="a,b", comments="")
     doc = emgmm_cli.fit(x, 3, covariance_type="diag", seed=1, max_iter=3).document
     (tmp_path / "three.json").write_text(json.dumps(doc))
+    return x
+
+
+def test_k_and_family_beside_a_model_to_continue_must_be_its_own(tmp_path: Path) -> None:
+    """-k and -c given with --init-model were ignored (the model's were used); they must
+    now agree with the model, in fit, batch (where -k is no longer required with it) and
+    the Python API; batch --select refuses --init-model, as it refuses --means-init."""
+    x = _three_to_continue(tmp_path)
     k_line = ("Error: -k 2 disagrees with --init-model three.json, a model of 3 components; "
               "leave -k out (the model's is used)")
     c_line = ("Error: -c full disagrees with --init-model three.json, a diag model; leave -c "
@@ -193,12 +200,7 @@ def test_init_and_restarts_beside_a_model_to_continue_are_refused(tmp_path: Path
     them, while its one run started from the model): like -k and -c, and as --means-init
     refuses them, they are bad usage in fit, batch and the Python API, before any output
     is written; --n-init 1 (the one run it makes) stays accepted."""
-    x = _blobs()
-    np.savetxt(tmp_path / "x.csv", x, delimiter=",", header="a,b", comments="")
-    (tmp_path / "in").mkdir()
-    np.savetxt(tmp_path / "in" / "x.csv", x, delimiter=",", header="a,b", comments="")
-    doc = emgmm_cli.fit(x, 3, covariance_type="diag", seed=1, max_iter=3).document
-    (tmp_path / "three.json").write_text(json.dumps(doc))
+    x = _three_to_continue(tmp_path)
     cases = ((["--init", "kmeans"], "Error: --init kmeans does not apply with --init-model, "
               "whose parameters are the start; leave --init out"),
              (["--n-init", "3"], "Error: --n-init 3 does not apply with --init-model: one "
