@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from emgmm_cli.backends.local import ArrayDataset  # noqa: E402
 from emgmm_cli.engine import initial_params, run_em  # noqa: E402
-from emgmm_cli.engine.em import degenerate_components  # noqa: E402
+from emgmm_cli.engine.em import DegenerateTest, degenerate_components  # noqa: E402
 from emgmm_cli.engine.errors import EngineError  # noqa: E402
 from emgmm_cli.engine.families import searched  # noqa: E402
 from emgmm_cli.engine.hc import HcTree, seeded_hc_tree  # noqa: E402
@@ -75,7 +75,7 @@ def cell(data: ArrayDataset, tree: HcTree, family: str, k: int
                          **options)  # type: ignore[arg-type]
         except EngineError:
             return None
-        if degenerate_components(run.params, moments.variance, 1e-6):
+        if degenerate_components(run.params, DegenerateTest.of(data, moments.variance), 1e-6):
             return None
         out[way] = (run.final.loglik, run.passes)
     return out

@@ -50,7 +50,7 @@ def make_data(n: int, d: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.nda
     return x, centres
 
 
-def start(x: np.ndarray, centres: np.ndarray, model: str):  # type: ignore[no-untyped-def]
+def start(x: np.ndarray, centres: np.ndarray, model: str):
     from emgmm_cli.engine import m_step
     from emgmm_cli.engine.init import squared_distances
     from emgmm_cli.engine.stats import stats_from_resp

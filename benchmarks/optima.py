@@ -295,13 +295,23 @@ def mclust_params(family: str, k: int, d: int, pro: np.ndarray, mean: np.ndarray
             "covariances": np.asarray(covariances).tolist()}
 
 
+def peer_degenerate(params: Any, x: np.ndarray) -> bool:
+    """Whether a peer's (or a refined) mixture on x is degenerate, as emgmm's are judged
+    (engine.em.degenerate_components at reg_covar SKLEARN_REG_COVAR)."""
+    from emgmm_cli.backends.local import ArrayDataset
+    from emgmm_cli.engine.em import DegenerateTest, degenerate_components
+
+    test = DegenerateTest.of(ArrayDataset(x), x.var(axis=0))
+    return bool(degenerate_components(params, test, SKLEARN_REG_COVAR))
+
+
 def refined(x: np.ndarray, family: str, cell: dict[str, Any] | None) -> dict[str, Any]:
     """mclust's optimum under emgmm's regularisation: plain EM (accelerate "none") with
     reg_covar SKLEARN_REG_COVAR, tol PEER_TOL and max-iter PEER_MAX_ITER from mclust's
     cached parameters, {"loglik" (None where there are none, EM fails or the end is
     degenerate), "degenerate", "iterations", "seconds"}."""
     from emgmm_cli.backends.local import ArrayDataset
-    from emgmm_cli.engine.em import degenerate_components, run_em
+    from emgmm_cli.engine.em import run_em
     from emgmm_cli.engine.errors import EngineError
     from emgmm_cli.engine.params import MixtureParams
 
@@ -318,7 +328,7 @@ def refined(x: np.ndarray, family: str, cell: dict[str, Any] | None) -> dict[str
     except (EngineError, np.linalg.LinAlgError):
         out["seconds"] = time.perf_counter() - t
         return out
-    degenerate = bool(degenerate_components(run.params, x.var(axis=0), SKLEARN_REG_COVAR))
+    degenerate = peer_degenerate(run.params, x)
     out.update(loglik=None if degenerate else float(run.final.loglik), degenerate=degenerate,
                iterations=run.n_iter, seconds=time.perf_counter() - t)
     return out
@@ -366,7 +376,6 @@ def sklearn_best(x: np.ndarray, family: str, k: int, settings: dict[str, Any]) -
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.mixture import GaussianMixture
 
-    from emgmm_cli.engine.em import degenerate_components
     from emgmm_cli.engine.params import MixtureParams
 
     t = time.perf_counter()
@@ -380,7 +389,7 @@ def sklearn_best(x: np.ndarray, family: str, k: int, settings: dict[str, Any]) -
     except ValueError:  # a covariance not positive definite
         return {"loglik": None, "degenerate": False, "seconds": time.perf_counter() - t}
     params = MixtureParams.build(gm.weights_, gm.means_, gm.covariances_, family)
-    degenerate = bool(degenerate_components(params, x.var(axis=0), SKLEARN_REG_COVAR))
+    degenerate = peer_degenerate(params, x)
     return {"loglik": float(gm.score(x) * len(x)), "degenerate": degenerate,
             "seconds": time.perf_counter() - t}
 

@@ -164,20 +164,22 @@ def hard_em() -> str:
 
 def degenerate() -> str:
     """The spurious maximum of diag K = 5 on Old Faithful, started from 5 data points."""
-    from emgmm_cli.engine.em import DEGENERATE_RATIO
+    from emgmm_cli.engine.em import SINGULAR_RATIO
 
     f = faithful_fit(5, "diag", init="random-from-data", seed=4)
     x = np.loadtxt(path(FAITHFUL), delimiter=",", skiprows=1)
-    floor = DEGENERATE_RATIO * float(x.var(axis=0).min())
+    floor = SINGULAR_RATIO * float(x.var(axis=0).min())
+    reg = f.document["options"]["reg_covar"]
+    # the claim below: each one's spread, less reg_covar, is rounding, far under the bound
+    assert all(np.min(f.covariances[j]) - reg < 1e-3 * floor for j in f.document["degenerate"])
     table = [[f"component {j}", f"{f.weights[j] * len(x):.1f}",
               len(np.unique(x[f.labels == j, 1])), f"{np.min(f.covariances[j]):.1e}"]
              for j in f.document["degenerate"]]
     best = faithful_selection().best
-    reg = f.document["options"]["reg_covar"]
     return markdown_table(["degenerate", "points (weight x N)", "distinct waiting values",
                            "smallest variance"], table) + (
         f"\n\nThat variance is reg_covar ({number(reg)}) and rounding: less reg_covar it is far "
-        f"below the threshold, {number(DEGENERATE_RATIO)} times the smallest column variance "
+        f"below the bound of rounding, {number(SINGULAR_RATIO)} times the smallest column variance "
         f"({floor:.1e}). The fit's BIC is {f.bic:.1f}, far below the {best.bic:.1f} of the "
         "best legitimate fit (the choice of `emgmm select`)." + note(
             "Computed by scripts/docfigures.py: `emgmm fit sample_data/faithful.csv -k 5 -c diag "

@@ -298,6 +298,7 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.app.selecting import TABLE_COLUMNS
     from emgmm_cli.cli.main import COMMANDS
     from emgmm_cli.engine.em import (COLLAPSE_MASS, DEGENERATE_RATIO, DEGENERATE_ULPS,
+                                     FEW_ROWS_PER_DIM, SINGULAR_RATIO, THIN_RATIO,
                                      WATCH_EVERY, WATCH_LOOKS)
     from emgmm_cli.engine.hc import (HC_ALPHA, HC_BETA, HC_BYTES, HC_MAX_ROWS, REMERGED,
                                      hc_rows)
@@ -371,8 +372,10 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"(about {FLOAT32_EPS:.1e} times the squared distance".replace(
             "e-0", "e-")),
         ("docs/numerics.md", f"passes {n(FLOAT32_LOSS)} of the variance"),
-        ("docs/numerics.md", f"below {n(DEGENERATE_RATIO)} times the smallest non-zero column "
-                             "variance"),
+        ("docs/numerics.md", f"lambda is below {n(SINGULAR_RATIO)} times s (`SINGULAR_RATIO`)"),
+        ("docs/numerics.md", f"lambda is below {n(DEGENERATE_RATIO)} times s (`DEGENERATE_RATIO`)"),
+        ("docs/numerics.md", f"holds fewer than {FEW_ROWS_PER_DIM} (D + 1) rows"),
+        ("docs/numerics.md", f"or is {THIN_RATIO:.0e} times thinner".replace("e-0", "e-")),
         ("docs/numerics.md", f"falls below {n(COLLAPSE_MASS)} of one point"),
         ("docs/numerics.md", "a diagonal entry below "
                              f"{n(families.SINGULAR_TO_ROUNDING)} of its largest"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import numpy as np
 import pytest
 
 from emgmm_cli.backends import open_dataset
+from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.engine.degenerate import DROPPED, REINITIALISED, DegenerateComponent
 from emgmm_cli.engine.errors import DEGENERATE
 from emgmm_cli.engine.fitting import FitResult, fit
@@ -96,10 +99,11 @@ def test_a_covariance_that_is_reg_covar_to_rounding_has_collapsed() -> None:
     -c full,EII marked every cell degenerate but EII K = 3, whose covariance came out one
     unit in the last place above reg_covar, and chose it, exit 0.  A difference within
     DEGENERATE_ULPS units of reg_covar's last place is a collapse, either sign."""
-    from emgmm_cli.engine.em import DEGENERATE_ULPS, degenerate_components
+    from emgmm_cli.engine.em import DEGENERATE_ULPS, DegenerateTest, degenerate_components
     from emgmm_cli.engine.params import MixtureParams
 
-    reg, variance = 1e-6, np.array([6.9e-24, 6.8e-24])
+    reg = 1e-6
+    variance = DegenerateTest.of(ArrayDataset(np.zeros((300, 2))), np.array([6.9e-24, 6.8e-24]))
     means = np.zeros((3, 2))
     for above in (0.0, np.spacing(reg), -np.spacing(reg), DEGENERATE_ULPS / 2 * np.spacing(reg)):
         flat = MixtureParams.build(np.full(3, 1 / 3), means, np.full(3, reg + above), "spherical")
@@ -107,6 +111,93 @@ def test_a_covariance_that_is_reg_covar_to_rounding_has_collapsed() -> None:
     # beyond the rounding, the ratio decides as before: 1e-4 of reg_covar is a spread
     wide = MixtureParams.build(np.full(3, 1 / 3), means, np.full(3, reg * 1.0001), "spherical")
     assert degenerate_components(wide, variance, reg) == []
+
+
+def tight_pair(rows: int = 200, spread: float = 2e-3) -> np.ndarray:
+    """Two clusters of the given spread at (0, 0) and (10, 10): each one's variance is
+    1.6e-7 of the column variance, under DEGENERATE_RATIO, and each holds 200 rows."""
+    rng = np.random.default_rng(0)
+    return np.vstack([rng.normal(0.0, spread, (rows, 2)), rng.normal(10.0, spread, (rows, 2))])
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "spherical"])
+def test_tight_clusters_are_fitted_not_called_degenerate(covariance_type: str) -> None:
+    """A tight cluster of many rows is no collapse (em.DegenerateTest): the fit is
+    scikit-learn's (the same reg_covar), not degenerate, and so is K = 1, the single
+    Gaussian of data that lie near a line (no spurious maximum to fall into).  The rule of
+    DEGENERATE_RATIO alone called all of them degenerate."""
+    from sklearn.mixture import GaussianMixture
+
+    x = tight_pair()
+    for k in (1, 2):
+        ours = fit(ArrayDataset(x), FitOptions(k, covariance_type, seed=0))
+        peer = GaussianMixture(k, covariance_type=covariance_type, reg_covar=1e-6, n_init=3,
+                               tol=1e-6, random_state=0).fit(x)
+        assert not ours.is_degenerate, (k, ours.degenerate)
+        assert ours.loglik >= peer.score(x) * len(x) - 0.01, k
+
+
+def test_select_chooses_tight_clusters_as_scikit_learns_bic_does(tmp_path: Path) -> None:
+    """select over full and spherical, K = 1..4, on the tight pair chooses the model of
+    the lowest BIC scikit-learn finds (VII, K = 2, as mclust chooses too); it chose the
+    single Gaussian (VII, K = 1) when every cell of K >= 2 was called degenerate."""
+    from sklearn.mixture import GaussianMixture
+
+    x = tight_pair()
+    bic = {(name, k): GaussianMixture(k, covariance_type=cov, reg_covar=1e-6, n_init=3,
+                                      tol=1e-6, random_state=0).fit(x).bic(x)
+           for name, cov in (("VVV", "full"), ("VII", "spherical")) for k in range(1, 5)}
+    expected = min(bic, key=lambda cell: bic[cell])
+    data = tmp_path / "tight.csv"
+    np.savetxt(data, x, delimiter=",", header="a,b", comments="")
+    result = invoke_in(tmp_path, "select", str(data), "-k", "1-4", "-c", "VVV,VII",
+                       "--seed", "0", "-q")
+    assert result.exit_code == 0, result.stderr
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    best = [(row["mclust"], int(row["n_components"])) for row in table if row["best"] == "true"]
+    assert best == [expected] and expected[1] == 2, (best, expected)
+    assert all(row["status"] == "ok" for row in table)
+
+
+def test_few_close_points_and_thin_components_are_still_degenerate() -> None:
+    """The two ways a collapse short of rounding is told from a tight cluster: a
+    component on three points 1e-3 apart (fewer than FEW_ROWS_PER_DIM * (D + 1) rows),
+    and a component of VVE on Old Faithful's points that share their waiting time (many
+    rows, but THIN_RATIO thinner across than along: its orientation is shared, so it
+    cannot shrink onto the line exactly), each judged against points-based truth."""
+    from emgmm_cli.engine.em import (FEW_ROWS_PER_DIM, SINGULAR_RATIO, THIN_RATIO,
+                                     DegenerateTest, degenerate_components)
+    from emgmm_cli.engine.params import MixtureParams
+
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(size=(100, 2)), 5.0 + rng.normal(scale=1e-3, size=(3, 2))])
+    test = DegenerateTest.of(ArrayDataset(x), x.var(axis=0))
+    triple = x[-3:]
+    cov = np.cov(triple.T, bias=True) + 1e-6 * np.eye(2)
+    ratio = (np.linalg.eigvalsh(cov)[0] - 1e-6) / x.var(axis=0).min()
+    assert SINGULAR_RATIO < ratio < 1e-6  # no rounding: only its few rows tell
+    params = MixtureParams.build(np.array([100 / 103, 3 / 103]),
+                                 np.vstack([x[:100].mean(axis=0), triple.mean(axis=0)]),
+                                 np.stack([np.cov(x[:100].T), cov]), "full")
+    assert 3 < FEW_ROWS_PER_DIM * 3
+    assert degenerate_components(params, test, 1e-6) == [1]
+    many = DegenerateTest(test.column_variance, 10_000, test.singular)  # 290 rows
+    assert degenerate_components(params, many, 1e-6) == []
+
+    faithful = np.loadtxt(Path(__file__).parent.parent / "sample_data" / "faithful.csv",
+                          delimiter=",", skiprows=1)[:, -2:]
+    result = fit(ArrayDataset(faithful), FitOptions(7, "VVE", n_init=1,
+                                                   init="random-from-data", seed=6))
+    waiting = faithful[:, 1]
+    spread = np.linalg.eigvalsh(result.params.full_covariances()) - 1e-6
+    assert result.degenerate
+    # no rounding: only its thinness tells
+    assert max(spread[result.degenerate, 0]) > SINGULAR_RATIO * faithful.var(axis=0).min()
+    for c in result.degenerate:
+        rows = result.params.weights[c] * len(faithful)
+        assert rows > FEW_ROWS_PER_DIM * 3 and spread[c, 0] < THIN_RATIO * spread[c, -1]
+        mean = result.params.means[c, 1]
+        assert np.isclose(mean, np.round(mean)) and (waiting == np.round(mean)).sum() >= rows - 1
 
 
 def test_select_chooses_no_cell_of_data_that_reg_covar_swamps(tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ from emgmm_cli import vocab
 from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.cli.main import cli
 from emgmm_cli.engine import FitOptions, fit, initial_params, run_em, stacked, starts
-from emgmm_cli.engine.em import DEGENERATE_RATIO, MCLUST_TOL, EMRun, degenerate_each
+from emgmm_cli.engine.em import (DEGENERATE_RATIO, FEW_ROWS_PER_DIM, MCLUST_TOL, SINGULAR_RATIO,
+                                 THIN_RATIO, DegenerateTest, EMRun)
 from emgmm_cli.engine.hc import seeded_hc_tree
 from emgmm_cli.engine.params import MixtureParams
 from emgmm_cli.engine.starts import (
@@ -249,7 +250,7 @@ def test_bhattacharyya_distance_closed_form() -> None:
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
 def test_candidates_judged_together_are_judged_as_one_at_a_time(covariance_type: str) -> None:
-    """stalled_each and degenerate_each, which judge a cell's screened candidates in one
+    """stalled_each and DegenerateTest.each, which judge a cell's screened candidates in one
     batched computation, against the textbook formulas applied one pair and one component
     at a time: among the mixtures, one with a duplicated component (stalled) and one with
     a component collapsed onto the floor (degenerate, where the family lets a component
@@ -260,6 +261,7 @@ def test_candidates_judged_together_are_judged_as_one_at_a_time(covariance_type:
     rng = np.random.default_rng(5)
     k, d, reg = 4, 3, 1e-6
     column_variance = np.array([2.0, 0.5, 0.0])  # the last column constant: left out
+    test = DegenerateTest(column_variance, 20, SINGULAR_RATIO)
     fam = family(covariance_type)
     mixtures = []
     for i in range(6):
@@ -286,11 +288,13 @@ def test_candidates_judged_together_are_judged_as_one_at_a_time(covariance_type:
         pairs = [distance(p.means[i], full[i], p.means[j], full[j])
                  for i in range(k) for j in range(i + 1, k)]
         expected_stalled.append(min(pairs) < starts.STALL_DISTANCE)
-        floor = DEGENERATE_RATIO * 0.5
-        expected_degenerate.append([c for c in range(k) if np.linalg.eigvalsh(
-            full[c][:2, :2])[0] - reg < floor])
+        rows = p.weights * test.rows
+        spread = [np.linalg.eigvalsh(full[c][:2, :2]) - reg for c in range(k)]
+        expected_degenerate.append([c for c in range(k) if spread[c][0] < 0.5 * (
+            DEGENERATE_RATIO if rows[c] < FEW_ROWS_PER_DIM * (d + 1)
+            or spread[c][0] < THIN_RATIO * spread[c][-1] else SINGULAR_RATIO)])
     assert stalled_each(mixtures) == expected_stalled == [stalled(p) for p in mixtures]
-    assert degenerate_each(mixtures, column_variance, reg) == expected_degenerate
+    assert test.each(mixtures, reg) == expected_degenerate
     assert expected_stalled[1] and sum(expected_stalled) == 1
     assert expected_degenerate[2] == ([2] if fam.per_component else [])
 

@@ -19,7 +19,8 @@ from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.cli.main import cli
 from emgmm_cli.engine import FitOptions, fit, run_em, stacked, starts
 from emgmm_cli.engine.em import (STOPPED_CONVERGED, STOPPED_DEGENERATE, WATCH_EVERY,
-                                 WATCH_LOOKS, EMRun, degenerate_components)
+                                 WATCH_LOOKS, DegenerateTest, EMRun,
+                                 degenerate_components)
 from emgmm_cli.engine.hc import seeded_hc_tree
 from emgmm_cli.engine.params import MixtureParams
 
@@ -32,6 +33,7 @@ def blobs_and_a_triple() -> np.ndarray:
 
 X = blobs_and_a_triple()
 VARIANCE = X.var(axis=0)
+TEST = DegenerateTest.of(ArrayDataset(X), VARIANCE)
 
 
 def screened(k: int, seed: int) -> list[starts.Candidate]:
@@ -47,20 +49,20 @@ def start_of(k: int, seed: int, origin: str) -> MixtureParams:
     return params
 
 
-def run(start: MixtureParams, watch: np.ndarray | None = None) -> EMRun:
+def run(start: MixtureParams, watch: DegenerateTest | None = None) -> EMRun:
     return run_em(ArrayDataset(X), start, tol=1e-6, max_iter=2000, reg_covar=1e-6,
                   accelerate="squarem", watch=watch)
 
 
 def test_a_watched_run_stops_once_found_degenerate_and_is_the_same_run_up_to_there() -> None:
     start = start_of(3, 2, "random")  # sound when screened, degenerate at its end
-    assert not degenerate_components(start, VARIANCE, 1e-6)
+    assert not degenerate_components(start, TEST, 1e-6)
     whole = run(start)
     assert whole.stopped == STOPPED_CONVERGED and degenerate_components(whole.params,
-                                                                        VARIANCE, 1e-6)
-    watched = run(start, VARIANCE)
+                                                                        TEST, 1e-6)
+    watched = run(start, TEST)
     assert watched.stopped == STOPPED_DEGENERATE and not watched.converged
-    assert degenerate_components(watched.params, VARIANCE, 1e-6)
+    assert degenerate_components(watched.params, TEST, 1e-6)
     assert watched.passes % WATCH_EVERY == 0 and watched.passes < whole.passes
     assert watched.passes >= WATCH_EVERY * WATCH_LOOKS
     rows = len(watched.trace)
@@ -70,7 +72,7 @@ def test_a_watched_run_stops_once_found_degenerate_and_is_the_same_run_up_to_the
 
 def test_a_sound_run_is_not_stopped_by_the_watch() -> None:
     start = start_of(3, 0, "random-from-data")
-    whole, watched = run(start), run(start, VARIANCE)
+    whole, watched = run(start), run(start, TEST)
     assert watched.stopped == whole.stopped == STOPPED_CONVERGED
     assert watched.final.objective == whole.final.objective
 
@@ -78,7 +80,8 @@ def test_a_sound_run_is_not_stopped_by_the_watch() -> None:
 def test_a_stacked_run_beside_a_sound_one_is_watched_once_that_one_has_ended() -> None:
     sound, doomed = start_of(3, 0, "random-from-data"), start_of(3, 2, "random")
 
-    def both(watch: np.ndarray | None = None, watch_from_start: bool = True) -> list[EMRun]:
+    def both(watch: DegenerateTest | None = None,
+             watch_from_start: bool = True) -> list[EMRun]:
         runs = stacked.run_stacked(ArrayDataset(X), [sound, doomed], tol=1e-6,
                                    max_iter=2000, reg_covar=1e-6, accelerate="squarem",
                                    watch=watch, watch_from_start=watch_from_start)
@@ -87,14 +90,14 @@ def test_a_stacked_run_beside_a_sound_one_is_watched_once_that_one_has_ended() -
 
     alone = both()
     assert alone[1].stopped == STOPPED_CONVERGED  # to its (degenerate) end
-    later = both(watch=VARIANCE, watch_from_start=False)
+    later = both(watch=TEST, watch_from_start=False)
     assert later[0].stopped == STOPPED_CONVERGED
     assert later[0].final.objective == alone[0].final.objective
     assert later[1].stopped == STOPPED_DEGENERATE
     # not watched before the sound run ended: two looks after it, at the earliest
     assert later[1].passes >= later[0].passes + WATCH_EVERY
     assert later[1].passes < alone[1].passes
-    at_once = both(watch=VARIANCE)
+    at_once = both(watch=TEST)
     assert at_once[1].stopped == STOPPED_DEGENERATE
     assert at_once[1].passes < later[1].passes
 
@@ -107,7 +110,7 @@ def test_candidates_degenerate_in_screening_are_not_continued(k: int, seed: int)
     for cand in doomed:  # what leaving them out assumes: each run ends degenerate
         assert cand.params is not None
         end = run(cand.params)
-        assert degenerate_components(end.params, VARIANCE, 1e-6)
+        assert degenerate_components(end.params, TEST, 1e-6)
     restarts: set[int] = set()
     fit(ArrayDataset(X), FitOptions(n_components=k, covariance_type="VVV", seed=seed),
         on_iteration=lambda r, *_: restarts.add(r))

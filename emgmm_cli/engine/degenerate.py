@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .dataset import Dataset, reduce_weighted, row_weights
-from .em import STOPPED_DEGENERATE, degenerate_components
+from .em import STOPPED_DEGENERATE, DegenerateTest, degenerate_components
 from .errors import DROPPED, EngineError, FitEvent
 from .missing import predictions, row_missing
 from .params import MixtureParams
@@ -114,6 +114,7 @@ class DegeneratePolicy:
 
     def __post_init__(self) -> None:
         self.reinits: dict[int, int] = {}
+        self.test = DegenerateTest.of(self.data, self.column_variance)
 
     def __call__(self, params: MixtureParams, collapsed: NDArray[np.intp], nk: Array,
                  it: int) -> tuple[MixtureParams, list[FitEvent]]:
@@ -136,7 +137,7 @@ class DegeneratePolicy:
         found = [(int(k), "its weight collapsed") for k in collapsed]
         seen = {k for k, _ in found}
         found += [(k, "its covariance collapsed onto the regularisation floor")
-                  for k in degenerate_components(params, self.column_variance, self.reg_covar)
+                  for k in degenerate_components(params, self.test, self.reg_covar)
                   if k not in seen]
         if self.action == "reinit":
             found = [(k, why) for k, why in found if self.reinits.get(k, 0) < MAX_REINITS]

@@ -26,10 +26,22 @@ EPS_MASS = 10.0 * np.finfo(np.float64).eps
 #: A component whose responsibility mass falls below this (a millionth of one point) has
 #: collapsed: it explains no data, so its mean and covariance are frozen where they were.
 COLLAPSE_MASS = 1e-6
-#: A component is degenerate (a spurious maximum of the likelihood) when the smallest
-#: eigenvalue of its covariance, less reg_covar, is below this fraction of the smallest
-#: non-zero column variance of the data.  See docs/numerics.md, "Degenerate fits".
+#: A component is degenerate (a spurious maximum of the likelihood: a covariance collapsed
+#: onto the regularisation floor) when the smallest eigenvalue of its covariance, less
+#: reg_covar, is below SINGULAR_RATIO times the smallest non-zero column variance of the
+#: data (rounding: its points share a value, or lie on a line or a plane), or, in a
+#: mixture of K >= 2, below DEGENERATE_RATIO times it while the component holds fewer
+#: than FEW_ROWS_PER_DIM * (D + 1) rows (a few points close together) or is THIN_RATIO
+#: times thinner across than along (points on a line or a plane that a covariance with
+#: constraints across components cannot shrink onto exactly).  A component of many rows
+#: whose covariance is small all round is a tight cluster, and a single Gaussian
+#: (K = 1) has no spurious maximum: neither is a collapse short of rounding.  In float32
+#: every covariance is rounded at about 1e-7 of the data's spread: there SINGULAR_RATIO
+#: is DEGENERATE_RATIO.  See docs/numerics.md, "Degenerate fits".
 DEGENERATE_RATIO = 1e-6
+SINGULAR_RATIO = 1e-10
+FEW_ROWS_PER_DIM = 2
+THIN_RATIO = 1e-4
 #: ... or below this many units in the last place of reg_covar (the rounding of the
 #: eigenvalue less reg_covar): where the data's variance is below what that difference
 #: resolves (columns whose variance reg_covar swamps), a covariance that is reg_covar
@@ -162,32 +174,55 @@ def in_rows(w: Array, nk: Array, unit: float) -> tuple[Array, Array]:
     return (w, nk) if unit == 1.0 else (w / unit, nk / unit)
 
 
-def degenerate_components(
-    params: MixtureParams, column_variance: Array, reg_covar: float,
-    ratio: float = DEGENERATE_RATIO,
-) -> list[int]:
+@dataclass(frozen=True)
+class DegenerateTest:
+    """What a component's covariance is judged against (degenerate_components): the
+    column variances of the data, their rows (a component's weight times rows is the rows
+    it holds, in rows of the mean weight) and the ratio below which a covariance is
+    rounding (SINGULAR_RATIO, or DEGENERATE_RATIO for float32 data)."""
+
+    column_variance: NDArray[np.float64]
+    rows: int
+    singular: float
+
+    @classmethod
+    def of(cls, data: Dataset, column_variance: Array) -> "DegenerateTest":
+        """The test for mixtures fitted to data, whose column variances are given."""
+        singular = DEGENERATE_RATIO if np.dtype(data.dtype) == np.float32 else SINGULAR_RATIO
+        return cls(np.asarray(column_variance, dtype=np.float64), data.n_samples, singular)
+
+    def each(self, mixtures: Sequence[MixtureParams], reg_covar: float) -> list[list[int]]:
+        """degenerate_components of each of mixtures of one family and K, their least
+        eigenvalues computed at once."""
+        live = np.flatnonzero(self.column_variance > 0)
+        if len(live) == 0 or not mixtures:
+            return [[] for _ in mixtures]
+        full = np.array([p.full_covariances() for p in mixtures])[:, :, live][..., live]
+        spread = np.linalg.eigvalsh(full) - reg_covar
+        lam = spread[..., 0]
+        smallest = float(np.min(self.column_variance[live]))
+        rounding = DEGENERATE_ULPS * float(np.spacing(reg_covar))
+        found = lam < max(self.singular * smallest, rounding)
+        if mixtures[0].n_components > 1:
+            few = np.array([p.weights for p in mixtures]) * self.rows < (
+                FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1))
+            thin = lam < THIN_RATIO * spread[..., -1]
+            found |= (lam < max(DEGENERATE_RATIO * smallest, rounding)) & (few | thin)
+        return [np.flatnonzero(row).tolist() for row in found]
+
+
+def degenerate_components(params: MixtureParams, test: DegenerateTest,
+                          reg_covar: float) -> list[int]:
     """Components whose covariance collapsed onto the regularisation floor.
 
-    The test: lambda_min(Sigma_k restricted to non-constant columns) - reg_covar is below
-    ratio times the smallest non-zero column variance, or below DEGENERATE_ULPS units in the
-    last place of reg_covar, what rounding leaves of it.  Constant columns are left out,
-    since every component is flat along them and reg_covar is what keeps that well-posed.
+    The test (DEGENERATE_RATIO above): lambda_min(Sigma_k restricted to non-constant
+    columns) - reg_covar is below SINGULAR_RATIO times the smallest non-zero column
+    variance, or below DEGENERATE_RATIO times it where K >= 2 and the component holds few
+    rows or is thin, or below DEGENERATE_ULPS units in the last place of reg_covar, what
+    rounding leaves of it.  Constant columns are left out, since every component is flat
+    along them and reg_covar is what keeps that well-posed.
     """
-    return degenerate_each([params], column_variance, reg_covar, ratio)[0]
-
-
-def degenerate_each(mixtures: Sequence[MixtureParams], column_variance: Array,
-                    reg_covar: float, ratio: float = DEGENERATE_RATIO) -> list[list[int]]:
-    """degenerate_components of each of mixtures of one family and K, their least
-    eigenvalues computed at once."""
-    live = np.flatnonzero(np.asarray(column_variance) > 0)
-    if len(live) == 0 or not mixtures:
-        return [[] for _ in mixtures]
-    full = np.array([p.full_covariances() for p in mixtures])[:, :, live][..., live]
-    lam = np.linalg.eigvalsh(full)[..., 0] - reg_covar
-    floor = max(ratio * float(np.min(np.asarray(column_variance)[live])),
-                DEGENERATE_ULPS * float(np.spacing(reg_covar)))
-    return [np.flatnonzero(row < floor).tolist() for row in lam]
+    return test.each([params], reg_covar)[0]
 
 
 def run_em(
@@ -206,7 +241,7 @@ def run_em(
     arrange: Arrange | None = None,
     relative_tol: bool = False,
     mclust_first: bool = False,
-    watch: Array | None = None,
+    watch: DegenerateTest | None = None,
 ) -> EMRun:
     """Iterate E and M steps from ``params`` until the mean objective changes by < tol.
 
@@ -334,7 +369,7 @@ class Steps:
         self.after_m_step: AfterMStep | None = None
         self.stopped = STOPPED_MAX_ITER
         self.relative_tol = False  # plain EM: tol relative to 1 + |L| (run_em)
-        self.watch: Array | None = None  # column variances: run_em's watch
+        self.watch: DegenerateTest | None = None  # run_em's watch
         self._looks = 0  # looks in a row that found the run degenerate
 
     def halted(self) -> bool:

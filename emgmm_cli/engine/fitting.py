@@ -30,6 +30,7 @@ from .em import (
     STOPPED_DEGENERATE,
     STOPPED_MAX_ITER,
     STOPPED_TIME_LIMIT,
+    DegenerateTest,
     EMRun,
     IterationCallback,
     TraceRow,
@@ -343,7 +344,7 @@ def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
                  freeze=frozen_names(options.freeze), deadline=deadline,
                  after_m_step=None if options.on_degenerate == "keep" else policy,
                  arrange=_arrange(options), mclust_first=mclust_first,
-                 watch=moments.variance if watch else None)
+                 watch=DegenerateTest.of(data, moments.variance) if watch else None)
     return _run_result(data, options, r, run, moments)
 
 
@@ -358,7 +359,8 @@ def _run_result(data: Dataset, options: FitOptions, r: int, run: EMRun,
     """Run r's result (its parameters already in options.order, and its final E-step
     theirs: so the log-likelihood is the sum that scoring the model gives, to the last
     bit): its degeneracy check, its events renumbered to that order."""
-    degenerate = degenerate_components(run.params, moments.variance, options.reg_covar)
+    degenerate = degenerate_components(run.params, DegenerateTest.of(data, moments.variance),
+                                       options.reg_covar)
     return FitResult(
         params=run.params, options=options, n_samples=data.n_samples, loglik=run.final.loglik,
         n_iter=run.n_iter, converged=run.converged, trace=run.trace,
@@ -507,7 +509,8 @@ def _stacked_runs(data: Dataset, options: FitOptions, first: int,
     runs = run_stacked(data, starts_, tol=options.tol, max_iter=options.max_iter,
                        reg_covar=options.reg_covar, accelerate=options.accelerate,
                        deadline=deadline, on_iteration=callbacks, arrange=_arrange(options),
-                       mclust_first=mclust_first, watch=moments.variance,
+                       mclust_first=mclust_first,
+                       watch=DegenerateTest.of(data, moments.variance),
                        watch_from_start=watch)
     out = []
     for r, run in enumerate(runs, start=first):

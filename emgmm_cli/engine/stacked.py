@@ -33,8 +33,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .dataset import Dataset, row_known, row_weights
-from .em import (COLLAPSE_MASS, EPS_MASS, Arrange, EMRun, IterationCallback, Machine,
-                 Steps, arranged, degenerate_components, em_machine, em_stats, in_rows,
+from .em import (COLLAPSE_MASS, EPS_MASS, Arrange, DegenerateTest, EMRun,
+                 IterationCallback, Machine, Steps, arranged, degenerate_components, em_machine, em_stats, in_rows,
                  m_step)
 from .errors import EngineError
 from .families import MATRIX, factorise, family, scatter_about_means
@@ -215,9 +215,9 @@ def _one_m_step(st: SuffStats, params: MixtureParams, reg_covar: float,
 
 def _drive(group: range, machines: list[Machine], steps: list[Steps], rows: Rows,
            reg_covar: float, ended: dict[int, tuple[MixtureParams, bool] | EngineError],
-           arm: Array | None = None) -> None:
+           arm: DegenerateTest | None = None) -> None:
     """The runs of group to their ends (put in ended), each pass one stacked pass for all
-    of them that are still running; arm: the column variances the runs still running
+    of them that are still running; arm: the test the runs still running
     are watched with (Steps.watch) once one has ended not degenerate."""
     asked: dict[int, MixtureParams] = {}
     for i in group:
@@ -252,7 +252,7 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
                 reg_covar: float, accelerate: str = "none", deadline: float | None = None,
                 on_iteration: list[IterationCallback | None] | None = None,
                 arrange: Arrange | None = None, exact_final: bool = True,
-                mclust_first: list[bool] | None = None, watch: Array | None = None,
+                mclust_first: list[bool] | None = None, watch: DegenerateTest | None = None,
                 watch_from_start: bool = True) -> list[EMRun | EngineError]:
     """run_em from each start (all of one family and K; soft EM, nothing frozen, no hook)
     over the rows of data, read whole: the same iterations (em.em_machine), their passes

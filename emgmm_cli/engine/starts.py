@@ -56,7 +56,7 @@ from numpy.typing import NDArray
 from .. import vocab
 from .dataset import (Dataset, InMemoryRows, WeightedRows, row_known, row_weights,
                       take_weights)
-from .em import MCLUST_TOL, EMRun, degenerate_each, past, run_em
+from .em import MCLUST_TOL, DegenerateTest, EMRun, past, run_em
 from .errors import EngineError
 from .families import screening_m_steps
 from .hc import HcTree, family_tree
@@ -242,7 +242,7 @@ class Candidate:
     params: MixtureParams | None = None
     loglik: float = -math.inf
     usable: bool = False
-    #: its screening ended at a covariance collapsed onto the floor (em.degenerate_each)
+    #: its screening ended at a covariance collapsed onto the floor (em.degenerate_components)
     degenerate: bool = False
     error: EngineError | None = None
 
@@ -355,13 +355,13 @@ def _lifted(sample: Dataset, start: MixtureParams, options: FitOptions, floor: f
     return _alone(sample, first.params, options, 1)
 
 
-def _judge(cands: list[Candidate], options: FitOptions, column_variance: Array) -> None:
+def _judge(cands: list[Candidate], options: FitOptions, test: DegenerateTest) -> None:
     """Whether each screened candidate may be continued (see Candidate.rank): all of them
-    judged at once."""
+    judged at once (test: the degenerate test of the rows they were screened on)."""
     done = [c for c in cands if c.params is not None and math.isfinite(c.loglik)]
     mixtures: list[MixtureParams] = [c.params for c in done]  # type: ignore[misc]
     bad = zip(stalled_each(mixtures),
-              degenerate_each(mixtures, column_variance, options.reg_covar))
+              test.each(mixtures, options.reg_covar))
     for cand in cands:
         cand.usable = False
     for cand, (stall, degenerate) in zip(done, bad):
@@ -400,7 +400,7 @@ def rank(sample: Dataset, options: FitOptions, cands: list[Candidate],
     """Started candidates screened on the rows of sample (_iterate, to deadline), judged
     and ranked: the order the full runs take them in, the same mixture once (_distinct)."""
     _iterate(sample, options, cands, deadline)
-    _judge(cands, options, column_variance)
+    _judge(cands, options, DegenerateTest.of(sample, column_variance))
     return _distinct(sorted((c for c in cands if c.params is not None), key=Candidate.rank),
                      column_variance)
 
