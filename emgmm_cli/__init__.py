@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # "X as X": what a type checker takes as this package's own names
-    from .app.errors import UsageProblem as UsageProblem
+    from .app.errors import FitWarning as FitWarning, UsageProblem as UsageProblem
     from .app.fitting import Fitted as Fitted, fit as fit
     from .app.models import (Scores as Scores, predict as predict, sample as sample,
                              score as score)
@@ -52,6 +52,7 @@ _API = {
     "EngineError": ("engine.errors", "EngineError"),
     "InvalidParameter": ("engine.errors", "InvalidParameter"),
     "UsageProblem": ("app.errors", "UsageProblem"),
+    "FitWarning": ("app.errors", "FitWarning"),
     "backend": ("backends", "backend"),
     "BackendError": ("backends", "BackendError"),
 }

@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -625,3 +626,40 @@ def test_freeze_takes_a_list_of_names_as_select_takes_its_families() -> None:
     assert chosen is not None and chosen.document["options"]["freeze"] == "weights"
     with pytest.raises(emgmm_cli.InvalidParameter, match="got 'mean'"):
         emgmm_cli.fit(x, 2, freeze=["mean"])
+
+
+def test_what_the_command_line_warns_of_is_a_fit_warning(x: np.ndarray) -> None:
+    """A fit that stops short, the data screen's findings (with the collapse they cause
+    said once, as the command line says it), a selection that chooses no cell or one
+    that did not converge, and data whose columns are not the model's: each a
+    FitWarning naming the source (they were silent in Python, printed at the command
+    line); a clean fit warns of nothing."""
+    with pytest.warns(emgmm_cli.FitWarning,
+                      match=r"^<array>: did not converge in 2 iterations \(last change"):
+        short = emgmm_cli.fit(x, 3, seed=0, n_init=1, max_iter=2)
+    assert not short.converged
+    with pytest.warns(emgmm_cli.FitWarning) as caught:
+        copied = emgmm_cli.fit(np.c_[x, x[:, 0]], 2, seed=0)
+    said = [str(w.message) for w in caught]
+    assert said == ["<array>: " + copied.findings[0].message,
+                    "<array>: components 0 and 1: covariance collapsed onto the "
+                    "regularisation floor (a spurious maximum of the likelihood); the data "
+                    "warned about above is the likely cause"], said
+    with pytest.warns(emgmm_cli.FitWarning, match=r"^<array>: the chosen cell \(full, K=4\) "
+                                                  r"did not converge in 2 iterations \(last"):
+        emgmm_cli.select(x, [4], "VVV", seed=0, max_iter=2, n_init=1)
+    tiny = np.random.default_rng(0).normal(scale=2.6e-12, size=(200, 2))
+    with pytest.warns(emgmm_cli.FitWarning, match="^<array>: no cell could be chosen: all 2 "
+                                                  "cells ended degenerate"):
+        assert emgmm_cli.select(tiny, [1, 2], "VVV", seed=0).best is None
+    model = emgmm_cli.fit(pd.read_csv(FAITHFUL), 2, seed=0)
+    other = pd.DataFrame(x, columns=["u", "v"])
+    for apply in (emgmm_cli.predict, emgmm_cli.score):
+        with pytest.warns(emgmm_cli.FitWarning, match=r"^<array>: the columns \(u, v\) "
+                                                      r"are not the model's \(eruptions, "
+                                                      r"waiting\); using all columns$"):
+            apply(model, other)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        emgmm_cli.fit(x, 2, seed=0)
+        emgmm_cli.predict(model, pd.read_csv(FAITHFUL))

@@ -1,14 +1,19 @@
-"""The one error the use cases raise themselves: a request that makes no sense; and the
-advice of a DataError said in the Python API's own terms."""
+"""The one error the use cases raise themselves: a request that makes no sense; the
+advice of a DataError said in the Python API's own terms; and the warning the Python API
+gives where the command line prints one."""
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterable, Sequence
 from typing import ParamSpec, TypeVar
 
+from ..engine.errors import (COPIES, DEGENERATE, FEW_VALUES, FLOAT32_CONSTANT,
+                             REG_COVAR_SWAMPS, FitEvent, Finding)
 from ..io.errors import DROP_MISSING, EM_MISSING, SELECT_COLUMNS, DataError
+from ..vocab import listed
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -59,6 +64,47 @@ def advised(fn: Callable[P, R]) -> Callable[P, R]:
             raise UsageProblem(said, option=exc.option and api_terms(exc.option)) from None
 
     return call
+
+
+class FitWarning(UserWarning):
+    """What the command line says as a warning ("emgmm: warning: ..."), as the Python API
+    says it (emgmm_cli.fit, select, predict and score): what reading the data decided, what
+    the data screen found, a fit's events (not converged, a component collapsed, ...), a
+    selection that chose nothing or chose a cell that did not converge.  Each message
+    starts with the data's source.  warnings.simplefilter("error", FitWarning) makes them
+    errors; the same facts are in the results (findings, events, converged)."""
+
+
+#: Findings that make components collapse: the collapse is then theirs to explain.
+COLLAPSE_CAUSES = (FEW_VALUES, COPIES, FLOAT32_CONSTANT, REG_COVAR_SWAMPS)
+
+
+def event_lines(events: Sequence[FitEvent], findings: Sequence[Finding] = (),
+                say: Callable[[FitEvent], str] = lambda event: event.message) -> list[str]:
+    """A fit's events as warning lines (each as say words it: the command line adds its
+    advice in flags): one line for every component whose covariance collapsed (one
+    cause, not one line per component), which points at the data when the screen found
+    a condition that makes components collapse (findings, warned before the events)."""
+    collapsed = [e for e in events if e.kind == DEGENERATE and e.component is not None]
+    lines = [say(e) for e in events if e not in collapsed]
+    if collapsed:
+        which = [str(e.component) for e in collapsed]
+        body = collapsed[0].message.split(": ", 1)[1]
+        if any(f.kind in COLLAPSE_CAUSES for f in findings):
+            body = body.split("; ")[0] + "; the data warned about above is the likely cause"
+        noun = "component" if len(which) == 1 else "components"
+        lines.insert(0, f"{noun} {listed(which, 'and')}: {body}")
+    return lines
+
+
+#: warn's stack level: the user's call of an API function, through app.errors.advised.
+_USER_FRAME = 4
+
+
+def warn(source: str, lines: Iterable[str]) -> None:
+    """Each line as a FitWarning of the API call that is returning, naming the source."""
+    for line in lines:
+        warnings.warn(f"{source}: {line}", FitWarning, stacklevel=_USER_FRAME)
 
 
 class UsageProblem(ValueError):

@@ -41,7 +41,7 @@ from ..io.readers import Points, read_points
 from ..io.writers import (OutputSet, check_targets, is_stdout, made_dir, stream_table, write_json,
                           write_table)
 from .data import api_files, api_read_options, as_points, dataset, known_components, load
-from .errors import UsageProblem
+from .errors import UsageProblem, event_lines, warn
 from .modeldata import model_points, read_data
 from .prepare import Prepared, Standardize, prepare
 from .requests import STANDARD_NAMES, FitOutputs, ReadOptions
@@ -201,6 +201,12 @@ class Fitted:
     document: dict[str, Any] = field(repr=False)
     transform: Standardize | None = None
     findings: list[Finding] = field(default_factory=list)
+
+    def warnings(self) -> list[str]:
+        """What the screen found and the fit's events, as the Python API warns of them
+        (app.errors.event_lines)."""
+        return [*(f.message for f in self.findings),
+                *event_lines(self.result.events, self.findings)]
 
     def __repr__(self) -> str:
         """One line: the model and how it fits (the dataclass's own repr holds every
@@ -731,7 +737,7 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     their label is -1, their responsibilities NaN).
     Returns a Fitted: weights, means, covariances, labels, responsibilities, trace,
     log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
-    the model document.
+    the model document; what the command line warns of, as FitWarnings (app.errors.warn).
     """
     if n_components is None and options.get("init_model") is None:
         raise UsageProblem("give n_components (or init_model, a model to continue)")
@@ -763,8 +769,10 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
             fit_options = fit_options.replace(means_init=str(means_init))
         else:
             start = check_means_init(means_init, fit_options.n_components, points.n_features)
-    return fit_points(points, fit_options, means_init=start, on_iteration=on_iteration,
-                      standardize=standardize, inputs=inputs, start_model=model)
+    fitted = fit_points(points, fit_options, means_init=start, on_iteration=on_iteration,
+                        standardize=standardize, inputs=inputs, start_model=model)
+    warn(points.source, [*points.notes, *fitted.warnings()])
+    return fitted
 
 
 def options_of(n_components: int, options: dict[str, Any], caller: str,

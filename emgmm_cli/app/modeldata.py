@@ -59,11 +59,17 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
             other_names = usable_names(points.column_names)
     check_features(model, points)
     if other_names:
-        warn(f"{points.source}: the columns ({', '.join(points.column_names)}) are "
-             f"not the model's ({', '.join(names)}); using all columns")
+        warn(f"{points.source}: {other_columns(points, names)}")
     for note in points.notes:
         warn(f"{points.source}: {note}")
     return points
+
+
+def other_columns(points: Points, names: list[str]) -> str:
+    """What reading says of data whose columns are named, but not by the model's names:
+    every column is used, in order."""
+    return (f"the columns ({', '.join(points.column_names)}) are not the model's "
+            f"({', '.join(names)}); using all columns")
 
 
 def lacks_model_column(exc: DataError, names: list[str]) -> bool:
@@ -95,6 +101,9 @@ def model_points(names: list[str], n_features: int, data: Any, read: ReadOptions
             if not lacks_model_column(exc, names):
                 raise
             points = as_points(data, read, **given)
+            if usable_names(points.column_names):
+                points = dataclasses.replace(
+                    points, notes=(other_columns(points, names), *points.notes))
     else:
         points = as_points(data, read, **given)
     if points.n_features != n_features:

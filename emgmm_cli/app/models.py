@@ -26,7 +26,7 @@ from ..io.readers import Points
 from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
 from .data import api_files, dataset, known_components
-from .errors import UsageProblem
+from .errors import UsageProblem, warn
 from .fitting import (FinalPass, Fitted, check_flags, final_pass, in_data_units,
                       stream_predictions)
 from .modeldata import model_points, read_data
@@ -210,7 +210,8 @@ def predict(model: Any, data: Any, *, proba: bool = False,
     missing "drop": a row with a missing value gets label -1 (NaN responsibilities).
     known_labels: N components of the model, -1 where unknown (or a path: a file of
     them; or read's known column or file, as predict --known-column, --known-labels):
-    those rows keep theirs."""
+    those rows keep theirs.  What reading decided (columns not the model's, repeated
+    names) is a FitWarning (app.errors.warn)."""
     check_flags(proba=proba)
     read, _, known_labels = api_files(read, None, known_labels)
     m = as_model(model)
@@ -219,6 +220,7 @@ def predict(model: Any, data: Any, *, proba: bool = False,
     result = apply_model(m, points, want_resp=proba)
     out = result.resp if proba else result.labels
     assert out is not None
+    warn(points.source, points.notes)
     return out
 
 
@@ -246,6 +248,7 @@ def score(model: Any, data: Any, *, read: ReadOptions | None = None,
     result = apply_model(m, points, want_log_density=True)
     assert result.log_density is not None
     total, count = weighted_loglik(points, result)
+    warn(points.source, points.notes)
     return Scores(result.log_density, total, total / count)
 
 

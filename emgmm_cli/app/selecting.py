@@ -26,7 +26,8 @@ from .. import vocab
 from ..backends import active, open_dataset
 from ..interrupts import polling
 from ..engine.dataset import Dataset
-from ..engine.errors import REG_COVAR_SWAMPS, EngineError, InvalidParameter
+from ..engine.errors import (NOT_CONVERGED, REG_COVAR_SWAMPS, TIME_LIMIT, EngineError,
+                             FitEvent, InvalidParameter)
 from ..engine.missing import row_missing
 from ..engine.fitting import ProgressCallback
 from ..engine.hc import HcTree
@@ -48,7 +49,7 @@ from ..io.readers import Points
 from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import OutputSet, write_json, write_table
 from .data import api_files, as_points, dataset, rows_dataset
-from .errors import UsageProblem
+from .errors import UsageProblem, warn
 from .fitting import (FindingCallback, Fitted, api_inputs, check_flags, check_known_order,
                       check_outputs, file_digests, fitted, fresh_seed, options_of)
 from .prepare import Prepared, prepare
@@ -474,7 +475,9 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
     the options given (FitOptions' defaults otherwise), and the lowest criterion wins.
     covariance_types: the families (every one mclust searches when none), a list or one
     string as -c takes them ("full", "VVV,EEE" or "all").  Returns a Selected: .cells,
-    .rows(), .best (a Fitted, or None when every cell failed or ended degenerate).
+    .rows(), .best (a Fitted, or None when every cell failed or ended degenerate).  What
+    the command line says as warnings (what reading decided, the findings, no cell chosen
+    or a chosen cell not converged) are FitWarnings (app.errors.warn).
     sample_weights: N weights >= 0, a row of weight w counting as the row given w times
     (or a path: a file of them, as fit's; known_labels likewise);
     missing: as fit's.  jobs: cells fitted at once in worker
@@ -499,8 +502,32 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)
-    return select_points(points, cells, template, seed=template.seed, jobs=jobs,
-                         standardize=standardize, inputs=inputs)
+    selected = select_points(points, cells, template, seed=template.seed, jobs=jobs,
+                             standardize=standardize, inputs=inputs)
+    warn(points.source, [*points.notes, *(f.message for f in selected.prepared.findings),
+                         *_choice_warnings(selected)])
+    return selected
+
+
+def _choice_warnings(selected: Selected) -> list[str]:
+    """What the Python API warns of the choice: none made, or a chosen cell that did not
+    converge."""
+    best = selected.selection.best_cell
+    if best is None or best.result is None:
+        return [f"no cell could be chosen: {no_choice_counts(selected)}"]
+    stopped = unconverged_choice(selected, lambda event: event.message)
+    return [] if stopped is None else [stopped]
+
+
+def unconverged_choice(selected: Selected, say: Callable[[FitEvent], str]) -> str | None:
+    """Where the chosen cell did not converge, a warning naming it and why it stopped
+    short (its run's own stop events, max-iter or the time limit, each as say words it)."""
+    best = selected.selection.best_cell
+    if best is None or best.result is None or best.result.converged:
+        return None
+    stops = [e for e in best.result.events if e.kind in (NOT_CONVERGED, TIME_LIMIT)]
+    return (f"the chosen cell ({best.cell.covariance_type}, K={best.cell.n_components}) "
+            + "; ".join(say(e) for e in stops))
 
 
 def _families(covariance_types: Sequence[str] | str | None) -> tuple[str, ...]:

@@ -13,20 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..app.errors import MissingExtra, UsageProblem
+from ..app.errors import MissingExtra, UsageProblem, event_lines as warning_lines
 from ..backends import BackendError
 from ..engine.errors import (
     ANOTHER_INIT,
-    COPIES,
-    DEGENERATE,
     DIAGONAL_FAMILY,
-    FEW_VALUES,
     FEWER_COMPONENTS,
-    FLOAT32_CONSTANT,
     LARGER_REG_COVAR,
     LEAVE_OUT_COLUMN,
     NOT_CONVERGED,
-    REG_COVAR_SWAMPS,
     STANDARDIZE,
     WIDER_DTYPE,
     EngineError,
@@ -65,10 +60,6 @@ FINDING_REMEDIES = {
     STANDARDIZE: "fit standardized columns with --standardize (or give a smaller --reg-covar)",
     DIAGONAL_FAMILY: "fit a diagonal family (-c diag), which has none",
 }
-#: Findings that make components collapse: the collapse is then theirs to explain.
-COLLAPSE_CAUSES = (FEW_VALUES, COPIES, FLOAT32_CONSTANT, REG_COVAR_SWAMPS)
-
-
 def _remedy(code: str, exc: EngineError) -> str:
     if code == LARGER_REG_COVAR and isinstance(exc, NotPositiveDefinite) \
             and exc.suggested_reg_covar is not None:
@@ -111,19 +102,8 @@ def event_message(event: FitEvent) -> str:
 
 
 def event_lines(events: Sequence[FitEvent], findings: Sequence[Finding] = ()) -> list[str]:
-    """A fit's events as warning lines: one line for every component whose covariance
-    collapsed (one cause, not one line per component), which points at the data when
-    the screen found a condition that makes components collapse."""
-    collapsed = [e for e in events if e.kind == DEGENERATE and e.component is not None]
-    lines = [event_message(e) for e in events if e not in collapsed]
-    if collapsed:
-        which = [str(e.component) for e in collapsed]
-        body = collapsed[0].message.split(": ", 1)[1]
-        if any(f.kind in COLLAPSE_CAUSES for f in findings):
-            body = body.split("; ")[0] + "; the data warned about above is the likely cause"
-        noun = "component" if len(which) == 1 else "components"
-        lines.insert(0, f"{noun} {listed(which, 'and')}: {body}")
-    return lines
+    """A fit's events as warning lines in this command line's words (app.errors.event_lines)."""
+    return warning_lines(events, findings, event_message)
 
 
 @dataclass(frozen=True)

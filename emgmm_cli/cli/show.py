@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from .context import Terminal
 from ..vocab import counted
-from ..engine.errors import NOT_CONVERGED, TIME_LIMIT
 from .errors import event_lines, event_message, finding_message
 
 if TYPE_CHECKING:
@@ -141,13 +140,11 @@ def selection(term: Terminal, selected: "Selected", *, carries_data: bool) -> No
             caption=_caption(selected))):
         for reason in cell_reasons(rows)[0]:
             term.warn(f"{source}: {reason.cells} {reason.status}: {reason.message}")
-    best = selected.selection.best_cell
-    if best is not None and best.result is not None and not best.result.converged:
-        # why it stopped short: max-iter, or the time limit (its run's own stop event)
-        stops = [e for e in best.result.events if e.kind in (NOT_CONVERGED, TIME_LIMIT)]
-        term.warn(f"{source}: the chosen cell ({best.cell.covariance_type}, "
-                  f"K={best.cell.n_components}) "
-                  + "; ".join(event_message(e) for e in stops))
+    from ..app.selecting import unconverged_choice
+
+    stopped = unconverged_choice(selected, event_message)
+    if stopped is not None:
+        term.warn(f"{source}: {stopped}")
 
 
 def _caption(selected: "Selected") -> str:
