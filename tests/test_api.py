@@ -300,8 +300,8 @@ def test_weights_labels_and_models_of_the_wrong_kind_are_named(x: np.ndarray) ->
         emgmm_cli.fit(x, 2, known_labels=labels)
     assert str(info.value) == ("<known_labels>: known label 'b' of row 7 (counting from 0) "
                                "is not a number")
-    for model in (None, {"weights": [1.0]}):
-        with pytest.raises(emgmm_cli.UsageProblem) as problem:
+    for model in (None, {"weights": [1.0]}, 3):  # an argument of the wrong kind
+        with pytest.raises(TypeError) as problem:
             emgmm_cli.predict(model, x)
         assert str(problem.value) == (
             "expected a model: the path of a model file, emgmm_cli.fit's result or a loaded "

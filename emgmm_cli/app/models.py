@@ -26,7 +26,7 @@ from ..io.readers import Points
 from ..io.writers import OutputSet, write_json, write_table
 from .blobs import stage_points
 from .data import api_files, dataset, known_components
-from .errors import UsageProblem, warn
+from .errors import warn
 from .fitting import (FinalPass, Fitted, check_flags, final_pass, in_data_units,
                       stream_predictions)
 from .modeldata import model_points, read_data
@@ -58,8 +58,8 @@ def as_model(model: Any) -> Model:
     if isinstance(model, Fitted):
         return Model(model.params, list(model.feature_names), "<fit>", model.transform)
     if not isinstance(model, (LoadedModel, str, os.PathLike)):
-        raise UsageProblem("expected a model: the path of a model file, emgmm_cli.fit's "
-                           f"result or a loaded model, got {type(model).__name__}")
+        raise TypeError("expected a model: the path of a model file, emgmm_cli.fit's "
+                        f"result or a loaded model, got {type(model).__name__}")
     loaded = model if isinstance(model, LoadedModel) else load_model(os.fspath(model))
     transform = loaded.transform
     return Model(loaded.params, loaded.feature_names, loaded.path,
