@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -137,13 +138,27 @@ def test_tight_clusters_are_fitted_not_called_degenerate(covariance_type: str) -
         assert ours.loglik >= peer.score(x) * len(x) - 0.01, k
 
 
-def test_select_chooses_tight_clusters_as_scikit_learns_bic_does(tmp_path: Path) -> None:
-    """select over full and spherical, K = 1..4, on the tight pair chooses the model of
-    the lowest BIC scikit-learn finds (VII, K = 2, as mclust chooses too); it chose the
-    single Gaussian (VII, K = 1) when every cell of K >= 2 was called degenerate."""
+def thin_lines() -> np.ndarray:
+    """Two parallel lines, 250 points each on y = x and y = x - 20, 1e-4 across: each
+    cluster's variance across is 2e-10 of the least column variance, 1e-8 of along."""
+    rng = np.random.default_rng(0)
+    along = rng.normal(size=(2, 250))
+    across = 1e-4 * rng.normal(size=(2, 250))
+    return np.vstack([np.c_[along[0], along[0] + across[0]],
+                      np.c_[along[1] + 10, along[1] - 10 + across[1]]])
+
+
+@pytest.mark.parametrize(("make", "chosen"), [(tight_pair, ("VII", 2)), (thin_lines, ("VVV", 2))])
+def test_select_chooses_tight_and_thin_clusters_as_scikit_learns_bic_does(
+        tmp_path: Path, make: Callable[[], np.ndarray], chosen: tuple[str, int]) -> None:
+    """select over full and spherical, K = 1..4, chooses the model of the lowest BIC
+    scikit-learn finds (mclust chooses the same: VII, K = 2 on the tight pair; VVV, K = 2
+    on the thin lines).  It chose VII with K = 1 on the one and K = 3 on the other when
+    those clusters were called degenerate; a thin component of VVV, which could shrink
+    onto a line exactly, is a thin cluster short of rounding."""
     from sklearn.mixture import GaussianMixture
 
-    x = tight_pair()
+    x = make()
     bic = {(name, k): GaussianMixture(k, covariance_type=cov, reg_covar=1e-6, n_init=3,
                                       tol=1e-6, random_state=0).fit(x).bic(x)
            for name, cov in (("VVV", "full"), ("VII", "spherical")) for k in range(1, 5)}
@@ -155,8 +170,9 @@ def test_select_chooses_tight_clusters_as_scikit_learns_bic_does(tmp_path: Path)
     assert result.exit_code == 0, result.stderr
     table = list(csv.DictReader(io.StringIO(result.stdout)))
     best = [(row["mclust"], int(row["n_components"])) for row in table if row["best"] == "true"]
-    assert best == [expected] and expected[1] == 2, (best, expected)
-    assert all(row["status"] == "ok" for row in table)
+    assert best == [expected] == [chosen], (best, expected)
+    # (K = 4 of the lines may end on a few points: a collapse)
+    assert all(row["status"] == "ok" for row in table if int(row["n_components"]) <= 3)
 
 
 def test_few_close_points_and_thin_components_are_still_degenerate() -> None:

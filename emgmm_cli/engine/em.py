@@ -31,11 +31,14 @@ COLLAPSE_MASS = 1e-6
 #: reg_covar, is below SINGULAR_RATIO times the smallest non-zero column variance of the
 #: data (rounding: its points share a value, or lie on a line or a plane), or, in a
 #: mixture of K >= 2, below DEGENERATE_RATIO times it while the component holds fewer
-#: than FEW_ROWS_PER_DIM * (D + 1) rows (a few points close together) or is THIN_RATIO
-#: times thinner across than along (points on a line or a plane that a covariance with
-#: constraints across components cannot shrink onto exactly).  A component of many rows
-#: whose covariance is small all round is a tight cluster, and a single Gaussian
-#: (K = 1) has no spurious maximum: neither is a collapse short of rounding.  In float32
+#: than FEW_ROWS_PER_DIM * (D + 1) rows (a few points close together) or, in a family
+#: whose components share some of volume, shape and orientation (Family.equal: VVE, EVE,
+#: VEE, VEV, EVV, EEV, VEI, EVI), is THIN_RATIO times thinner across than along (points
+#: on a line or a plane that such a covariance cannot shrink onto exactly).  A component
+#: of many rows whose covariance is small all round is a tight cluster; a thin one of VVV,
+#: VVI or VII, which would shrink onto a line exactly (rounding), is a thin cluster, and
+#: one of EEE, EEI or EII cannot collapse alone; a single Gaussian (K = 1) has no spurious
+#: maximum: none of them is a collapse short of rounding.  In float32
 #: every covariance is rounded at about 1e-7 of the data's spread: there SINGULAR_RATIO
 #: is DEGENERATE_RATIO.  See docs/numerics.md, "Degenerate fits".
 DEGENERATE_RATIO = 1e-6
@@ -204,10 +207,13 @@ class DegenerateTest:
         rounding = DEGENERATE_ULPS * float(np.spacing(reg_covar))
         found = lam < max(self.singular * smallest, rounding)
         if mixtures[0].n_components > 1:
-            few = np.array([p.weights for p in mixtures]) * self.rows < (
+            # a few points, or (where the family shares some of each covariance) a line
+            collapsed = np.array([p.weights for p in mixtures]) * self.rows < (
                 FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1))
-            thin = lam < THIN_RATIO * spread[..., -1]
-            found |= (lam < max(DEGENERATE_RATIO * smallest, rounding)) & (few | thin)
+            fam = family(mixtures[0].covariance_type)
+            if fam.per_component and fam.equal:
+                collapsed |= lam < THIN_RATIO * spread[..., -1]
+            found |= (lam < max(DEGENERATE_RATIO * smallest, rounding)) & collapsed
         return [np.flatnonzero(row).tolist() for row in found]
 
 
@@ -218,7 +224,7 @@ def degenerate_components(params: MixtureParams, test: DegenerateTest,
     The test (DEGENERATE_RATIO above): lambda_min(Sigma_k restricted to non-constant
     columns) - reg_covar is below SINGULAR_RATIO times the smallest non-zero column
     variance, or below DEGENERATE_RATIO times it where K >= 2 and the component holds few
-    rows or is thin, or below DEGENERATE_ULPS units in the last place of reg_covar, what
+    rows or is thin in a family that shares some of its covariance, or below DEGENERATE_ULPS units in the last place of reg_covar, what
     rounding leaves of it.  Constant columns are left out, since every component is flat
     along them and reg_covar is what keeps that well-posed.
     """
