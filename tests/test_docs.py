@@ -375,7 +375,7 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"lambda is below {n(SINGULAR_RATIO)} times s (`SINGULAR_RATIO`)"),
         ("docs/numerics.md", f"lambda is below {n(DEGENERATE_RATIO)} times s (`DEGENERATE_RATIO`)"),
         ("docs/numerics.md", f"holds fewer than {FEW_ROWS_PER_DIM} (D + 1) rows"),
-        ("docs/numerics.md", f"or is {THIN_RATIO:.0e} times thinner".replace("e-0", "e-")),
+        ("docs/numerics.md", f"EVI), is {THIN_RATIO:.0e} times thinner".replace("e-0", "e-")),
         ("docs/numerics.md", f"falls below {n(COLLAPSE_MASS)} of one point"),
         ("docs/numerics.md", "a diagonal entry below "
                              f"{n(families.SINGULAR_TO_ROUNDING)} of its largest"),
