@@ -369,7 +369,8 @@ def sklearn_settings() -> dict[str, Any]:
             "max_iter": PEER_MAX_ITER, "random_state": SEED,
             "degenerate": f"engine.em.degenerate_components, reg_covar {SKLEARN_REG_COVAR:g}, "
                           f"singular {SINGULAR_RATIO:g}, ratio {DEGENERATE_RATIO:g} under "
-                          f"{FEW_ROWS_PER_DIM} (D + 1) rows or thin {THIN_RATIO:g}"}
+                          f"{FEW_ROWS_PER_DIM} (D + 1) rows or thin {THIN_RATIO:g} where "
+                          "the family shares part of each covariance"}
 
 
 def sklearn_best(x: np.ndarray, family: str, k: int, settings: dict[str, Any]) -> dict[str, Any]:
