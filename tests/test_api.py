@@ -633,7 +633,7 @@ def test_what_the_command_line_warns_of_is_a_fit_warning(x: np.ndarray) -> None:
     said once, as the command line says it), a selection that chooses no cell or one
     that did not converge, and data whose columns are not the model's: each a
     FitWarning naming the source (they were silent in Python, printed at the command
-    line); a clean fit warns of nothing."""
+    line), and so is score's point of log-density -inf; a clean fit warns of nothing."""
     with pytest.warns(emgmm_cli.FitWarning,
                       match=r"^<array>: did not converge in 2 iterations \(last change"):
         short = emgmm_cli.fit(x, 3, seed=0, n_init=1, max_iter=2)
@@ -659,6 +659,10 @@ def test_what_the_command_line_warns_of_is_a_fit_warning(x: np.ndarray) -> None:
                                                       r"are not the model's \(eruptions, "
                                                       r"waiting\); using all columns$"):
             apply(model, other)
+    far = pd.read_csv(FAITHFUL).head(3).assign(waiting=[70.0, 1e300, 80.0])
+    with pytest.warns(emgmm_cli.FitWarning, match=r"^<array>: 1 point \(row 2\) so far from "
+                                                  "every component that the density is below"):
+        assert emgmm_cli.score(model, far).log_density[1] == -np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         emgmm_cli.fit(x, 2, seed=0)

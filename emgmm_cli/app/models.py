@@ -145,17 +145,20 @@ def weighted_loglik(points: Points, result: FinalPass) -> tuple[float, float]:
     return float(terms.sum(dtype=np.float64)), float(w.sum())
 
 
-def infinite_note(summary: dict[str, Any], result: FinalPass) -> str | None:
-    """A warning for points whose log-density is -inf (so far from every component that
-    their density is below what a float64 holds), naming the first rows."""
-    count, density = summary["n_infinite"], result.log_density
-    if not count or density is None:
+def infinite_note(density: NDArray[np.floating] | None) -> str | None:
+    """A warning (without the source) for points whose log-density is -inf (so far from
+    every component that their density is below what a float64 holds), naming the first
+    rows (counting from 1)."""
+    if density is None:
         return None
-    rows = ", ".join(str(int(i) + 1) for i in np.flatnonzero(density == -np.inf)[:5])
+    where = np.flatnonzero(density == -np.inf)
+    count = len(where)
+    if not count:
+        return None
+    rows = ", ".join(str(int(i) + 1) for i in where[:5])
     which = f"row{'s' if count > 1 else ''} {rows}{', ...' if count > 5 else ''}"
-    return (f"{summary['source']}: {count} point{'s' if count > 1 else ''} ({which}) so far "
-            "from every component that the density is below what a float64 holds: "
-            "log-density -inf")
+    return (f"{count} point{'s' if count > 1 else ''} ({which}) so far from every component "
+            "that the density is below what a float64 holds: log-density -inf")
 
 
 def write_scores(dest: str | None, result: FinalPass, flags: NDArray[np.int64] | None, *,
@@ -248,7 +251,8 @@ def score(model: Any, data: Any, *, read: ReadOptions | None = None,
     result = apply_model(m, points, want_log_density=True)
     assert result.log_density is not None
     total, count = weighted_loglik(points, result)
-    warn(points.source, points.notes)
+    infinite = infinite_note(result.log_density)
+    warn(points.source, [*points.notes, *([] if infinite is None else [infinite])])
     return Scores(result.log_density, total, total / count)
 
 

@@ -76,9 +76,9 @@ def score(term: Terminal, model: str, input: str, output: str | None,
     model_ = models.as_model(loaded)
     result = models.apply_model(model_, points, want_log_density=True)
     summary, flags = models.score_summary(model_, points, result, threshold)
-    note = models.infinite_note(summary, result)
+    note = models.infinite_note(result.log_density)
     if note is not None:
-        term.warn(note)
+        term.warn(f"{summary['source']}: {note}")
     models.write_scores(dest, result, flags, summary=summary if as_json else None)
     if not as_json:
         on_stream(term, dest == "-", lambda console: render_score_summary(console, summary))
