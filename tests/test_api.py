@@ -645,6 +645,10 @@ def test_what_the_command_line_warns_of_is_a_fit_warning(x: np.ndarray) -> None:
                     "<array>: components 0 and 1: covariance collapsed onto the "
                     "regularisation floor (a spurious maximum of the likelihood); the data "
                     "warned about above is the likely cause"], said
+    # the findings are said when found, before the fit: also where it then fails
+    with pytest.warns(emgmm_cli.FitWarning, match="^<array>: columns '0' and '2' are identical"):
+        with pytest.raises(emgmm_cli.EngineError, match="not positive definite"):
+            emgmm_cli.fit(np.c_[x, x[:, 0]], 2, seed=0, reg_covar=0)
     with pytest.warns(emgmm_cli.FitWarning, match=r"^<array>: the chosen cell \(full, K=4\) "
                                                   r"did not converge in 2 iterations \(last"):
         emgmm_cli.select(x, [4], "VVV", seed=0, max_iter=2, n_init=1)

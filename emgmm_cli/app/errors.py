@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from ..engine.errors import (COPIES, DEGENERATE, FEW_VALUES, FLOAT32_CONSTANT,
                              REG_COVAR_SWAMPS, FitEvent, Finding)
 from ..io.errors import DROP_MISSING, EM_MISSING, SELECT_COLUMNS, DataError
 from ..vocab import listed
+
+if TYPE_CHECKING:
+    from ..io.readers import Points
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -97,14 +101,27 @@ def event_lines(events: Sequence[FitEvent], findings: Sequence[Finding] = (),
     return lines
 
 
-#: warn's stack level: the user's call of an API function, through app.errors.advised.
-_USER_FRAME = 4
-
-
 def warn(source: str, lines: Iterable[str]) -> None:
-    """Each line as a FitWarning of the API call that is returning, naming the source."""
+    """Each line as a FitWarning naming the source, of the line that called this package
+    (the first frame outside it, however deep the call that warns)."""
+    level, frame = 1, sys._getframe(0)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
+            _PACKAGE):
+        level, frame = level + 1, frame.f_back
     for line in lines:
-        warnings.warn(f"{source}: {line}", FitWarning, stacklevel=_USER_FRAME)
+        warnings.warn(f"{source}: {line}", FitWarning, stacklevel=level)
+
+
+#: The package whose frames warn passes over.
+_PACKAGE = __name__.split(".")[0] + "."
+
+
+def warned(points: "Points") -> Callable[[Finding], None]:
+    """What reading points decided, as FitWarnings now, and the on_finding callback of
+    the Python API: each condition the data screen finds, as a FitWarning when it is
+    found (before the fit, so that a fit that fails has said it)."""
+    warn(points.source, points.notes)
+    return lambda finding: warn(points.source, [finding.message])
 
 
 class UsageProblem(ValueError):

@@ -41,7 +41,7 @@ from ..io.readers import Points, read_points
 from ..io.writers import (OutputSet, check_targets, is_stdout, made_dir, stream_table, write_json,
                           write_table)
 from .data import api_files, api_read_options, as_points, dataset, known_components, load
-from .errors import UsageProblem, event_lines, warn
+from .errors import UsageProblem, event_lines, warn, warned
 from .modeldata import model_points, read_data
 from .prepare import Prepared, Standardize, prepare
 from .requests import STANDARD_NAMES, FitOutputs, ReadOptions
@@ -201,12 +201,6 @@ class Fitted:
     document: dict[str, Any] = field(repr=False)
     transform: Standardize | None = None
     findings: list[Finding] = field(default_factory=list)
-
-    def warnings(self) -> list[str]:
-        """What the screen found and the fit's events, as the Python API warns of them
-        (app.errors.event_lines)."""
-        return [*(f.message for f in self.findings),
-                *event_lines(self.result.events, self.findings)]
 
     def __repr__(self) -> str:
         """One line: the model and how it fits (the dataclass's own repr holds every
@@ -769,9 +763,15 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
             fit_options = fit_options.replace(means_init=str(means_init))
         else:
             start = check_means_init(means_init, fit_options.n_components, points.n_features)
-    fitted = fit_points(points, fit_options, means_init=start, on_iteration=on_iteration,
-                        standardize=standardize, inputs=inputs, start_model=model)
-    warn(points.source, [*points.notes, *fitted.warnings()])
+    return events_warned(fit_points(
+        points, fit_options, means_init=start, on_iteration=on_iteration,
+        standardize=standardize, inputs=inputs, start_model=model, on_finding=warned(points)))
+
+
+def events_warned(fitted: Fitted) -> Fitted:
+    """fitted, its events said as FitWarnings, as the command line says them (the
+    Python API's fit)."""
+    warn(fitted.source, event_lines(fitted.result.events, fitted.findings))
     return fitted
 
 

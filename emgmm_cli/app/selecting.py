@@ -49,7 +49,7 @@ from ..io.readers import Points
 from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import OutputSet, write_json, write_table
 from .data import api_files, as_points, dataset, rows_dataset
-from .errors import UsageProblem, warn
+from .errors import UsageProblem, warn, warned
 from .fitting import (FindingCallback, Fitted, api_inputs, check_flags, check_known_order,
                       check_outputs, file_digests, fitted, fresh_seed, options_of)
 from .prepare import Prepared, prepare
@@ -503,9 +503,8 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
                        missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)
     selected = select_points(points, cells, template, seed=template.seed, jobs=jobs,
-                             standardize=standardize, inputs=inputs)
-    warn(points.source, [*points.notes, *(f.message for f in selected.prepared.findings),
-                         *_choice_warnings(selected)])
+                             standardize=standardize, inputs=inputs, on_finding=warned(points))
+    warn(points.source, _choice_warnings(selected))
     return selected
 
 
