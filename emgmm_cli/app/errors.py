@@ -101,6 +101,10 @@ def event_lines(events: Sequence[FitEvent], findings: Sequence[Finding] = (),
     return lines
 
 
+#: The package whose frames warn passes over.
+_PACKAGE = __name__.split(".")[0] + "."
+
+
 def warn(source: str, lines: Iterable[str]) -> None:
     """Each line as a FitWarning naming the source, of the line that called this package
     (the first frame outside it, however deep the call that warns)."""
@@ -110,10 +114,6 @@ def warn(source: str, lines: Iterable[str]) -> None:
         level, frame = level + 1, frame.f_back
     for line in lines:
         warnings.warn(f"{source}: {line}", FitWarning, stacklevel=level)
-
-
-#: The package whose frames warn passes over.
-_PACKAGE = __name__.split(".")[0] + "."
 
 
 def warned(points: "Points") -> Callable[[Finding], None]:

@@ -145,17 +145,13 @@ def weighted_loglik(points: Points, result: FinalPass) -> tuple[float, float]:
     return float(terms.sum(dtype=np.float64)), float(w.sum())
 
 
-def infinite_note(density: NDArray[np.floating] | None) -> str | None:
-    """A warning (without the source) for points whose log-density is -inf (so far from
-    every component that their density is below what a float64 holds), naming the first
-    rows (counting from 1)."""
-    if density is None:
-        return None
-    where = np.flatnonzero(density == -np.inf)
-    count = len(where)
+def infinite_note(density: NDArray[np.floating], count: int) -> str | None:
+    """A warning (without the source) for the count points whose log-density is -inf (so
+    far from every component that their density is below what a float64 holds), naming
+    the first rows (counting from 1); the rows are looked for only where there are any."""
     if not count:
         return None
-    rows = ", ".join(str(int(i) + 1) for i in where[:5])
+    rows = ", ".join(str(int(i) + 1) for i in np.flatnonzero(density == -np.inf)[:5])
     which = f"row{'s' if count > 1 else ''} {rows}{', ...' if count > 5 else ''}"
     return (f"{count} point{'s' if count > 1 else ''} ({which}) so far from every component "
             "that the density is below what a float64 holds: log-density -inf")
@@ -251,7 +247,8 @@ def score(model: Any, data: Any, *, read: ReadOptions | None = None,
     result = apply_model(m, points, want_log_density=True)
     assert result.log_density is not None
     total, count = weighted_loglik(points, result)
-    infinite = infinite_note(result.log_density)
+    infinite = infinite_note(result.log_density,
+                             int(np.count_nonzero(result.log_density == -np.inf)))
     warn(points.source, [*points.notes, *([] if infinite is None else [infinite])])
     return Scores(result.log_density, total, total / count)
 

@@ -60,6 +60,8 @@ FINDING_REMEDIES = {
     STANDARDIZE: "fit standardized columns with --standardize (or give a smaller --reg-covar)",
     DIAGONAL_FAMILY: "fit a diagonal family (-c diag), which has none",
 }
+
+
 def _remedy(code: str, exc: EngineError) -> str:
     if code == LARGER_REG_COVAR and isinstance(exc, NotPositiveDefinite) \
             and exc.suggested_reg_covar is not None:

@@ -76,7 +76,8 @@ def score(term: Terminal, model: str, input: str, output: str | None,
     model_ = models.as_model(loaded)
     result = models.apply_model(model_, points, want_log_density=True)
     summary, flags = models.score_summary(model_, points, result, threshold)
-    note = models.infinite_note(result.log_density)
+    assert result.log_density is not None  # score_summary's, counted there
+    note = models.infinite_note(result.log_density, summary["n_infinite"])
     if note is not None:
         term.warn(f"{summary['source']}: {note}")
     models.write_scores(dest, result, flags, summary=summary if as_json else None)

@@ -38,9 +38,9 @@ COLLAPSE_MASS = 1e-6
 #: of many rows whose covariance is small all round is a tight cluster; a thin one of VVV,
 #: VVI or VII, which would shrink onto a line exactly (rounding), is a thin cluster, and
 #: one of EEE, EEI or EII cannot collapse alone; a single Gaussian (K = 1) has no spurious
-#: maximum: none of them is a collapse short of rounding.  In float32
-#: every covariance is rounded at about 1e-7 of the data's spread: there SINGULAR_RATIO
-#: is DEGENERATE_RATIO.  See docs/numerics.md, "Degenerate fits".
+#: maximum: none of them is a collapse short of rounding.  In float32 every covariance is
+#: rounded at about 1e-7 of the data's spread: there SINGULAR_RATIO is DEGENERATE_RATIO.
+#: See docs/numerics.md, "Degenerate fits".
 DEGENERATE_RATIO = 1e-6
 SINGULAR_RATIO = 1e-10
 FEW_ROWS_PER_DIM = 2
@@ -224,9 +224,10 @@ def degenerate_components(params: MixtureParams, test: DegenerateTest,
     The test (DEGENERATE_RATIO above): lambda_min(Sigma_k restricted to non-constant
     columns) - reg_covar is below SINGULAR_RATIO times the smallest non-zero column
     variance, or below DEGENERATE_RATIO times it where K >= 2 and the component holds few
-    rows or is thin in a family that shares some of its covariance, or below DEGENERATE_ULPS units in the last place of reg_covar, what
-    rounding leaves of it.  Constant columns are left out, since every component is flat
-    along them and reg_covar is what keeps that well-posed.
+    rows or is thin in a family that shares some of its covariance, or below
+    DEGENERATE_ULPS units in the last place of reg_covar, what rounding leaves of it.
+    Constant columns are left out, since every component is flat along them and
+    reg_covar is what keeps that well-posed.
     """
     return test.each([params], reg_covar)[0]
 

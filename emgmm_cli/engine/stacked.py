@@ -34,8 +34,8 @@ from numpy.typing import NDArray
 
 from .dataset import Dataset, row_known, row_weights
 from .em import (COLLAPSE_MASS, EPS_MASS, Arrange, DegenerateTest, EMRun,
-                 IterationCallback, Machine, Steps, arranged, degenerate_components, em_machine, em_stats, in_rows,
-                 m_step)
+                 IterationCallback, Machine, Steps, arranged, degenerate_components,
+                 em_machine, em_stats, in_rows, m_step)
 from .errors import EngineError
 from .families import MATRIX, factorise, family, scatter_about_means
 from .kernels import ExpandedKernel, WhitenedKernel, log_weights
