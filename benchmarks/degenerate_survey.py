@@ -1,0 +1,119 @@
+"""The survey behind the degenerate rule's bounds (engine.em.DegenerateTest; the figures
+of docs/numerics.md, "Degenerate fits").
+
+For every component of the fits below, the rule's verdict is set beside the earlier
+rule's (below DEGENERATE_RATIO times the least column variance, whatever the rows and
+shape): the script counts the components the earlier rule called degenerate and the new
+one does not (expected: none on these data), and, among those the new rule catches by
+their thinness alone, the thinnest ratio found (lambda_min / lambda_max, both less
+reg_covar), against THIN_RATIO.
+
+- `--init random-from-data --n-init 1` fits of Old Faithful by the nine families whose
+  components share part of their covariance or all of it (VVE, EVE, VEE, VEV, EVV, EEV,
+  VEI, EVI, EEE), K = 5..9, seeds 0..14;
+- `emgmm_cli.select` with every family and K = 1..9 on Old Faithful, iris and wine (raw
+  and standardised), seed 0: each cell's chosen fit.
+
+    python benchmarks/degenerate_survey.py          # under a minute on 2 cores
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import emgmm_cli  # noqa: E402
+from emgmm_cli.backends.local import ArrayDataset  # noqa: E402
+from emgmm_cli.engine.em import (DEGENERATE_RATIO, FEW_ROWS_PER_DIM, THIN_RATIO,  # noqa: E402
+                                 DegenerateTest)
+from emgmm_cli.engine.params import MixtureParams  # noqa: E402
+
+REG_COVAR = 1e-6
+SHARED = ("VVE", "EVE", "VEE", "VEV", "EVV", "EEV", "VEI", "EVI", "EEE")
+
+
+class Tally:
+    """The components judged so far: how many each rule flags, those only the earlier
+    one flags, and the thinnest ratio of those caught by thinness alone."""
+
+    def __init__(self) -> None:
+        self.earlier = self.now = 0
+        self.missed: list[str] = []
+        self.thin_only: list[tuple[float, str]] = []  # (ratio, family)
+
+    def judge(self, where: str, params: MixtureParams, x: np.ndarray) -> None:
+        test = DegenerateTest.of(ArrayDataset(x), x.var(axis=0))
+        now = set(test.each([params], REG_COVAR)[0])
+        live = x.var(axis=0) > 0
+        cov = params.full_covariances()[:, live][:, :, live]
+        spread = np.linalg.eigvalsh(cov) - REG_COVAR
+        smallest = float(x.var(axis=0)[live].min())
+        rows = params.weights * len(x)
+        for k in range(params.n_components):
+            if spread[k, 0] >= DEGENERATE_RATIO * smallest:
+                continue
+            self.earlier += 1
+            if k not in now:
+                self.missed.append(f"{where} component {k}")
+                continue
+            self.now += 1
+            singular = spread[k, 0] < test.singular * smallest
+            if not singular and rows[k] >= FEW_ROWS_PER_DIM * (params.n_features + 1):
+                self.thin_only.append((float(spread[k, 0] / spread[k, -1]),
+                                       params.family.mclust))
+
+
+def datasets() -> dict[str, np.ndarray]:
+    from sklearn.datasets import load_iris, load_wine
+
+    out = {"faithful": np.loadtxt(ROOT / "sample_data" / "faithful.csv", delimiter=",",
+                                  skiprows=1)}
+    for name, load in (("iris", load_iris), ("wine", load_wine)):
+        x = np.asarray(load().data, dtype=np.float64)
+        out[name] = x
+        out[name + " (std)"] = (x - x.mean(axis=0)) / x.std(axis=0)
+    return out
+
+
+def main() -> None:
+    t = time.perf_counter()
+    tally = Tally()
+    data = datasets()
+    faithful = data["faithful"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", emgmm_cli.FitWarning)  # degenerate fits are the point
+        for fam in SHARED:
+            for k in range(5, 10):
+                for seed in range(15):
+                    fit = emgmm_cli.fit(faithful, k, covariance_type=fam, n_init=1,
+                                        init="random-from-data", seed=seed)
+                    tally.judge(f"faithful {fam} K={k} seed {seed}", fit.params, faithful)
+        fits = 9 * 5 * 15
+        for name, x in data.items():
+            selected = emgmm_cli.select(x, range(1, 10), None, seed=0)
+            for cell in selected.cells:
+                if cell.result is not None:
+                    tally.judge(f"{name} {cell.cell.covariance_type} "
+                                f"K={cell.cell.n_components}", cell.result.params, x)
+                    fits += 1
+    print(f"{fits} fits, {time.perf_counter() - t:.0f} s")
+    print(f"components the earlier rule calls degenerate: {tally.earlier}; the new rule: "
+          f"{tally.now}; only the earlier: {len(tally.missed)}")
+    for where in tally.missed:
+        print("  ", where)
+    if tally.thin_only:
+        families = sorted({fam for _, fam in tally.thin_only})
+        print(f"caught by thinness alone: {len(tally.thin_only)} (of {', '.join(families)}), "
+              f"thinnest ratio at most {max(r for r, _ in tally.thin_only):.2g} "
+              f"(THIN_RATIO {THIN_RATIO:g})")
+
+
+if __name__ == "__main__":
+    main()
