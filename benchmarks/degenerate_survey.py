@@ -5,8 +5,9 @@ For every component of the fits below, the rule's verdict is set beside the earl
 rule's (below DEGENERATE_RATIO times the least column variance, whatever the rows and
 shape): the script counts the components the earlier rule called degenerate and the new
 one does not (expected: none on these data), and, among those the new rule catches by
-their thinness alone, the thinnest ratio found (lambda_min / lambda_max, both less
-reg_covar), against THIN_RATIO.
+their own rows alone (DegenerateTest.own_spread: the rows are flat to rounding, in a
+family that shares part of each covariance), the largest smallest eigenvalue of those
+rows' scatter found, in units of the least column variance, against SINGULAR_RATIO.
 
 - `--init random-from-data --n-init 1` fits of Old Faithful by the nine families whose
   components share part of their covariance or all of it (VVE, EVE, VEE, VEV, EVV, EEV,
@@ -31,8 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 import emgmm_cli  # noqa: E402
 from emgmm_cli.backends.local import ArrayDataset  # noqa: E402
-from emgmm_cli.engine.em import (DEGENERATE_RATIO, FEW_ROWS_PER_DIM, THIN_RATIO,  # noqa: E402
-                                 DegenerateTest)
+from emgmm_cli.engine.em import (DEGENERATE_RATIO, FEW_ROWS_PER_DIM,  # noqa: E402
+                                 SINGULAR_RATIO, DegenerateTest)
 from emgmm_cli.engine.params import MixtureParams  # noqa: E402
 
 REG_COVAR = 1e-6
@@ -41,12 +42,13 @@ SHARED = ("VVE", "EVE", "VEE", "VEV", "EVV", "EEV", "VEI", "EVI", "EEE")
 
 class Tally:
     """The components judged so far: how many each rule flags, those only the earlier
-    one flags, and the thinnest ratio of those caught by thinness alone."""
+    one flags, and the own spread (in units of the least column variance) of those caught
+    by their own rows alone."""
 
     def __init__(self) -> None:
         self.earlier = self.now = 0
         self.missed: list[str] = []
-        self.thin_only: list[tuple[float, str]] = []  # (ratio, family)
+        self.own_only: list[tuple[float, str]] = []  # (own spread, family)
 
     def judge(self, where: str, params: MixtureParams, x: np.ndarray) -> None:
         test = DegenerateTest.of(ArrayDataset(x), x.var(axis=0))
@@ -66,8 +68,8 @@ class Tally:
             self.now += 1
             singular = spread[k, 0] < test.singular * smallest
             if not singular and rows[k] >= FEW_ROWS_PER_DIM * (params.n_features + 1):
-                self.thin_only.append((float(spread[k, 0] / spread[k, -1]),
-                                       params.family.mclust))
+                own = test.own_spread(params, np.array([k]), np.flatnonzero(live))
+                self.own_only.append((float(own[0]) / smallest, params.family.mclust))
 
 
 def datasets() -> dict[str, np.ndarray]:
@@ -108,11 +110,12 @@ def main() -> None:
           f"{tally.now}; only the earlier: {len(tally.missed)}")
     for where in tally.missed:
         print("  ", where)
-    if tally.thin_only:
-        families = sorted({fam for _, fam in tally.thin_only})
-        print(f"caught by thinness alone: {len(tally.thin_only)} (of {', '.join(families)}), "
-              f"thinnest ratio at most {max(r for r, _ in tally.thin_only):.2g} "
-              f"(THIN_RATIO {THIN_RATIO:g})")
+    if tally.own_only:
+        families = sorted({fam for _, fam in tally.own_only})
+        print(f"caught by their own rows alone: {len(tally.own_only)} (of "
+              f"{', '.join(families)}), their rows' least variance at most "
+              f"{max(r for r, _ in tally.own_only):.2g} of the least column variance "
+              f"(SINGULAR_RATIO {SINGULAR_RATIO:g})")
 
 
 if __name__ == "__main__":

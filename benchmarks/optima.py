@@ -362,15 +362,14 @@ def without_moves(x: np.ndarray, family: str, k: int) -> float | None:
 
 
 def sklearn_settings() -> dict[str, Any]:
-    from emgmm_cli.engine.em import (DEGENERATE_RATIO, FEW_ROWS_PER_DIM, SINGULAR_RATIO,
-                                     THIN_RATIO)
+    from emgmm_cli.engine.em import DEGENERATE_RATIO, FEW_ROWS_PER_DIM, SINGULAR_RATIO
 
     return {"n_init": 30, "init_params": "kmeans", "tol": PEER_TOL,
             "max_iter": PEER_MAX_ITER, "random_state": SEED,
             "degenerate": f"engine.em.degenerate_components, reg_covar {SKLEARN_REG_COVAR:g}, "
                           f"singular {SINGULAR_RATIO:g}, ratio {DEGENERATE_RATIO:g} under "
-                          f"{FEW_ROWS_PER_DIM} (D + 1) rows or thin {THIN_RATIO:g} where "
-                          "the family shares part of each covariance"}
+                          f"{FEW_ROWS_PER_DIM} (D + 1) rows or own rows flat to singular "
+                          "where the family shares part of each covariance"}
 
 
 def sklearn_best(x: np.ndarray, family: str, k: int, settings: dict[str, Any]) -> dict[str, Any]:

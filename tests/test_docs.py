@@ -298,7 +298,7 @@ def quotes() -> list[tuple[str, str]]:
     from emgmm_cli.app.selecting import TABLE_COLUMNS
     from emgmm_cli.cli.main import COMMANDS
     from emgmm_cli.engine.em import (COLLAPSE_MASS, DEGENERATE_RATIO, DEGENERATE_ULPS,
-                                     FEW_ROWS_PER_DIM, SINGULAR_RATIO, THIN_RATIO,
+                                     FEW_ROWS_PER_DIM, SINGULAR_RATIO,
                                      WATCH_EVERY, WATCH_LOOKS)
     from emgmm_cli.engine.hc import (HC_ALPHA, HC_BETA, HC_BYTES, HC_MAX_ROWS, REMERGED,
                                      hc_rows)
@@ -375,7 +375,6 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/numerics.md", f"lambda is below {n(SINGULAR_RATIO)} times s (`SINGULAR_RATIO`)"),
         ("docs/numerics.md", f"lambda is below {n(DEGENERATE_RATIO)} times s (`DEGENERATE_RATIO`)"),
         ("docs/numerics.md", f"holds fewer than {FEW_ROWS_PER_DIM} (D + 1) rows"),
-        ("docs/numerics.md", f"EVI), is {THIN_RATIO:.0e} times thinner".replace("e-0", "e-")),
         ("docs/numerics.md", f"falls below {n(COLLAPSE_MASS)} of one point"),
         ("docs/numerics.md", "a diagonal entry below "
                              f"{n(families.SINGULAR_TO_ROUNDING)} of its largest"),

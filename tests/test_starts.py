@@ -22,7 +22,7 @@ from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.cli.main import cli
 from emgmm_cli.engine import FitOptions, fit, initial_params, run_em, stacked, starts
 from emgmm_cli.engine.em import (DEGENERATE_RATIO, FEW_ROWS_PER_DIM, MCLUST_TOL, SINGULAR_RATIO,
-                                 THIN_RATIO, DegenerateTest, EMRun)
+                                 DegenerateTest, EMRun)
 from emgmm_cli.engine.hc import seeded_hc_tree
 from emgmm_cli.engine.params import MixtureParams
 from emgmm_cli.engine.starts import (
@@ -260,8 +260,11 @@ def test_candidates_judged_together_are_judged_as_one_at_a_time(covariance_type:
 
     rng = np.random.default_rng(5)
     k, d, reg = 4, 3, 1e-6
-    column_variance = np.array([2.0, 0.5, 0.0])  # the last column constant: left out
-    test = DegenerateTest(column_variance, 20, SINGULAR_RATIO)
+    # 20 rows of column variances 2, 0.5 and 0 (the last column constant: left out)
+    sign = np.tile([1.0, -1.0], 10)
+    x = np.c_[sign * np.sqrt(2.0), sign * np.sqrt(0.5), np.zeros(20)]
+    test = DegenerateTest.of(ArrayDataset(x), x.var(axis=0))
+    assert test.singular == SINGULAR_RATIO and test.rows == 20
     fam = family(covariance_type)
     mixtures = []
     for i in range(6):
@@ -290,9 +293,8 @@ def test_candidates_judged_together_are_judged_as_one_at_a_time(covariance_type:
         expected_stalled.append(min(pairs) < starts.STALL_DISTANCE)
         rows = p.weights * test.rows
         spread = [np.linalg.eigvalsh(full[c][:2, :2]) - reg for c in range(k)]
-        expected_degenerate.append([c for c in range(k) if spread[c][0] < 0.5 * (
+        expected_degenerate.append([c for c in range(k) if spread[c][0] < x[:, 1].var() * (
             DEGENERATE_RATIO if rows[c] < FEW_ROWS_PER_DIM * (d + 1)
-            or (fam.per_component and fam.equal and spread[c][0] < THIN_RATIO * spread[c][-1])
             else SINGULAR_RATIO)])
     assert stalled_each(mixtures) == expected_stalled == [stalled(p) for p in mixtures]
     assert test.each(mixtures, reg) == expected_degenerate

@@ -33,18 +33,19 @@ COLLAPSE_MASS = 1e-6
 #: mixture of K >= 2, below DEGENERATE_RATIO times it while the component holds fewer
 #: than FEW_ROWS_PER_DIM * (D + 1) rows (a few points close together) or, in a family
 #: whose components share some of volume, shape and orientation (Family.equal: VVE, EVE,
-#: VEE, VEV, EVV, EEV, VEI, EVI), is THIN_RATIO times thinner across than along (points
-#: on a line or a plane that such a covariance cannot shrink onto exactly).  A component
-#: of many rows whose covariance is small all round is a tight cluster; a thin one of VVV,
-#: VVI or VII, which would shrink onto a line exactly (rounding), is a thin cluster, and
-#: one of EEE, EEI or EII cannot collapse alone; a single Gaussian (K = 1) has no spurious
-#: maximum: none of them is a collapse short of rounding.  In float32 every covariance is
-#: rounded at about 1e-7 of the data's spread: there SINGULAR_RATIO is DEGENERATE_RATIO.
-#: See docs/numerics.md, "Degenerate fits".
+#: VEE, VEV, EVV, EEV, VEI, EVI), while the scatter of the rows it holds (weighted by
+#: their responsibilities, about its mean) has its smallest eigenvalue below
+#: SINGULAR_RATIO times that variance: its rows lie on a line or a plane to rounding,
+#: which such a covariance cannot shrink onto exactly (the shared part holds it off).  A
+#: component of many rows whose covariance is small all round is a tight cluster; a thin
+#: one is a thin cluster unless its own rows are flat to rounding (VVV, VVI or VII would
+#: shrink onto them exactly: the first bound); one of EEE, EEI or EII cannot collapse
+#: alone; a single Gaussian (K = 1) has no spurious maximum.  In float32 every covariance
+#: is rounded at about 1e-7 of the data's spread: there SINGULAR_RATIO is
+#: DEGENERATE_RATIO.  See docs/numerics.md, "Degenerate fits".
 DEGENERATE_RATIO = 1e-6
 SINGULAR_RATIO = 1e-10
 FEW_ROWS_PER_DIM = 2
-THIN_RATIO = 1e-4
 #: ... or below this many units in the last place of reg_covar (the rounding of the
 #: eigenvalue less reg_covar): where the data's variance is below what that difference
 #: resolves (columns whose variance reg_covar swamps), a covariance that is reg_covar
@@ -181,18 +182,22 @@ def in_rows(w: Array, nk: Array, unit: float) -> tuple[Array, Array]:
 class DegenerateTest:
     """What a component's covariance is judged against (degenerate_components): the
     column variances of the data, their rows (a component's weight times rows is the rows
-    it holds, in rows of the mean weight) and the ratio below which a covariance is
-    rounding (SINGULAR_RATIO, or DEGENERATE_RATIO for float32 data)."""
+    it holds, in rows of the mean weight), the ratio below which a covariance is
+    rounding (SINGULAR_RATIO, or DEGENERATE_RATIO for float32 data) and the data
+    themselves (the scatter of a component's own rows, looked at only where its family
+    shares part of its covariance and that covariance is near the floor)."""
 
     column_variance: NDArray[np.float64]
     rows: int
     singular: float
+    data: Dataset = field(compare=False, repr=False)
 
     @classmethod
     def of(cls, data: Dataset, column_variance: Array) -> "DegenerateTest":
         """The test for mixtures fitted to data, whose column variances are given."""
         singular = DEGENERATE_RATIO if np.dtype(data.dtype) == np.float32 else SINGULAR_RATIO
-        return cls(np.asarray(column_variance, dtype=np.float64), data.n_samples, singular)
+        return cls(np.asarray(column_variance, dtype=np.float64), data.n_samples, singular,
+                   data)
 
     def each(self, mixtures: Sequence[MixtureParams], reg_covar: float) -> list[list[int]]:
         """degenerate_components of each of mixtures of one family and K, their least
@@ -201,20 +206,37 @@ class DegenerateTest:
         if len(live) == 0 or not mixtures:
             return [[] for _ in mixtures]
         full = np.array([p.full_covariances() for p in mixtures])[:, :, live][..., live]
-        spread = np.linalg.eigvalsh(full) - reg_covar
-        lam = spread[..., 0]
+        lam = np.linalg.eigvalsh(full)[..., 0] - reg_covar
         smallest = float(np.min(self.column_variance[live]))
         rounding = DEGENERATE_ULPS * float(np.spacing(reg_covar))
         found = lam < max(self.singular * smallest, rounding)
         if mixtures[0].n_components > 1:
-            # a few points, or (where the family shares some of each covariance) a line
-            collapsed = np.array([p.weights for p in mixtures]) * self.rows < (
-                FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1))
+            low = lam < max(DEGENERATE_RATIO * smallest, rounding)
+            # a few points close together
+            found |= low & (np.array([p.weights for p in mixtures]) * self.rows < (
+                FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1)))
             fam = family(mixtures[0].covariance_type)
-            if fam.per_component and fam.equal:
-                collapsed |= lam < THIN_RATIO * spread[..., -1]
-            found |= (lam < max(DEGENERATE_RATIO * smallest, rounding)) & collapsed
+            if fam.per_component and fam.equal:  # rows flat to rounding, held off by
+                suspects = low & ~found          # the shared part of the covariance
+                for j in np.flatnonzero(suspects.any(axis=1)).tolist():
+                    ks = np.flatnonzero(suspects[j])
+                    found[j, ks] = (self.own_spread(mixtures[j], ks, live)
+                                    < self.singular * smallest)
         return [np.flatnonzero(row).tolist() for row in found]
+
+    def own_spread(self, params: MixtureParams, components: NDArray[np.intp],
+                   live: NDArray[np.intp]) -> Array:
+        """The smallest eigenvalue of the scatter of each of the components' own rows over
+        the data (weighted by their responsibilities, about its mean, per unit of its
+        mass; the columns live only): one E-step."""
+        st = em_stats(self.data, params, hard=False, entropy=False)
+        nk = st.nk[components]
+        delta = st.sk[components] / nk[:, None] - params.means[components]
+        w = scatter_about_means(st.scatter[components], nk, delta, 0.0)
+        own = w / nk.reshape((-1,) + (1,) * (w.ndim - 1))
+        if own.ndim == 3:
+            return np.linalg.eigvalsh(own[:, live][:, :, live])[:, 0]
+        return own[:, live].min(axis=1)
 
 
 def degenerate_components(params: MixtureParams, test: DegenerateTest,
@@ -224,7 +246,8 @@ def degenerate_components(params: MixtureParams, test: DegenerateTest,
     The test (DEGENERATE_RATIO above): lambda_min(Sigma_k restricted to non-constant
     columns) - reg_covar is below SINGULAR_RATIO times the smallest non-zero column
     variance, or below DEGENERATE_RATIO times it where K >= 2 and the component holds few
-    rows or is thin in a family that shares some of its covariance, or below
+    rows or, in a family that shares some of its covariance, its own rows are flat to
+    rounding (DegenerateTest.own_spread below SINGULAR_RATIO times it), or below
     DEGENERATE_ULPS units in the last place of reg_covar, what rounding leaves of it.
     Constant columns are left out, since every component is flat along them and
     reg_covar is what keeps that well-posed.
