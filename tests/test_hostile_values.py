@@ -270,6 +270,24 @@ def test_float32_rounding_is_named_as_the_cause(tmp_path: Path) -> None:
     assert (code, lines, written) == (0, [], ["l.csv", "m.json"])
 
 
+def test_a_column_float32_holds_one_value_in_is_named_with_its_cause(tmp_path: Path) -> None:
+    """A column that is one value in float32: rounding (values 1e-8 apart near 5) or
+    underflow (values near 1e-300, below float32's least, read as 0, not -0) may have made
+    it so, which float64 tells; the warning says so, and names the value as it is."""
+    noise = RNG.normal(size=len(BLOBS))
+    for name, column, value, why in (
+            ("r.csv", 5.0 + 1e-8 * noise, "5", "which keeps about 7 significant digits"),
+            ("u.csv", 1e-300 * noise, "0",
+             "which reads values nearer zero than its least, 1.4e-45, as 0")):
+        write(tmp_path / name, np.c_[BLOBS, column], names="x,y,z")
+        code, lines, written = fit_lines(tmp_path, name, "--dtype", "float32")
+        assert (code, written) == (0, ["l.csv", "m.json"]), lines
+        assert lines == [
+            f"emgmm: warning: {name}: column 'z' holds one value ({value}) in float32, {why}: "
+            "it may hold more in float64; read the data as float64 (--dtype float64) or "
+            "leave it out with --columns"]
+
+
 def test_a_symbolic_link_loop_is_named(tmp_path: Path) -> None:
     (tmp_path / "a.csv").symlink_to(tmp_path / "b.csv")
     (tmp_path / "b.csv").symlink_to(tmp_path / "a.csv")

@@ -359,9 +359,13 @@ def _column_findings(stats: ColumnStats, names: Sequence[str], j: int) -> list[F
                             "on in it, every covariance is reg_covar along it, and the "
                             "spherical models (EII, VII) average that into every column's "
                             "variance", (LEAVE_OUT_COLUMN,))]
+        value = float(stats.lo[j]) or 0.0  # not -0
+        why = ("which reads values nearer zero than its least, "
+               f"{_g(float(np.finfo(np.float32).smallest_subnormal))}, as 0"
+               if value == 0.0 else "which keeps about 7 significant digits")
         return [Finding(FLOAT32_CONSTANT, (j,), f"column '{names[j]}' holds one value "
-                        f"({_g(stats.lo[j])}) in float32, which keeps about 7 significant "
-                        "digits", (WIDER_DTYPE, LEAVE_OUT_COLUMN))]
+                        f"({_g(value)}) in float32, {why}: it may hold more in float64",
+                        (WIDER_DTYPE, LEAVE_OUT_COLUMN))]
     if values is None or not _few_values(stats, j):
         return []
     shown = _shown(values)
