@@ -65,8 +65,10 @@ import os
 import re
 import stat
 import sys
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, Protocol, TextIO
 
@@ -127,10 +129,33 @@ HEAD_BYTES = 64 << 10
 #: Blocks read from a stream at a time.
 READ_BYTES = 1 << 20
 
-#: The longest field the csv module reads (its default, 128 KiB, would make a long text
-#: field in the first lines, or in a chunk the reference parser reads, an error of its own
-#: where pandas reads any length): 2 GiB - 1, what a C long holds everywhere.
-csv.field_size_limit(2**31 - 1)
+#: The longest field the csv module reads while this module reads (its default, 128 KiB,
+#: would make a long text field in the first lines, or in a chunk the reference parser
+#: reads, an error of its own where pandas reads any length): 2 GiB - 1, what a C long
+#: holds everywhere.  The limit is the csv module's, for the whole process: it is raised
+#: only while a read needs it (long_fields) and put back after.
+FIELD_SIZE_LIMIT = 2**31 - 1
+_limit_lock = threading.Lock()
+_limit_holders = 0
+_limit_before = 0
+
+
+@contextmanager
+def long_fields() -> Iterator[None]:
+    """csv's field size limit raised to FIELD_SIZE_LIMIT within, and put back once the last
+    of the threads reading within has left."""
+    global _limit_holders, _limit_before
+    with _limit_lock:
+        if _limit_holders == 0:
+            _limit_before = csv.field_size_limit(FIELD_SIZE_LIMIT)
+        _limit_holders += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_holders -= 1
+            if _limit_holders == 0:
+                csv.field_size_limit(_limit_before)
 
 NPY_MAGIC = b"\x93NUMPY"
 DELIMITER_BY_EXT = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
@@ -504,7 +529,8 @@ def _split(text: str, delim: str | None) -> list[str]:
     """Fields of one (comment-free) line."""
     if delim is None:
         return text.split()
-    return next(csv.reader([text.rstrip("\r\n")], delimiter=delim, quotechar='"'), [])
+    with long_fields():
+        return next(csv.reader([text.rstrip("\r\n")], delimiter=delim, quotechar='"'), [])
 
 
 def _kind(text: str) -> str:
@@ -1085,12 +1111,13 @@ def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
     rows: list[list[float]] = []
     linenos: list[int] = []
     columns = list(zip(plan.usecols, plan.names, each(plan.missing, len(plan.names))))
-    for fields in records:
-        lineno = content.lineno
-        _check_width(layout, fields, name, lineno)
-        rows.append([_parse_value(fields[j], name, lineno, nm, lax, layout.decimal)
-                     for j, nm, lax in columns])
-        linenos.append(lineno)
+    with long_fields():
+        for fields in records:
+            lineno = content.lineno
+            _check_width(layout, fields, name, lineno)
+            rows.append([_parse_value(fields[j], name, lineno, nm, lax, layout.decimal)
+                         for j, nm, lax in columns])
+            linenos.append(lineno)
     return _narrowed(plan, rows, linenos)
 
 
