@@ -671,3 +671,28 @@ def test_what_the_command_line_warns_of_is_a_fit_warning(x: np.ndarray) -> None:
         warnings.simplefilter("error")
         emgmm_cli.fit(x, 2, seed=0)
         emgmm_cli.predict(model, pd.read_csv(FAITHFUL))
+
+
+@pytest.mark.parametrize(("fields", "said"), [
+    ({"weights_column": "w", "sample_weights": "w.csv"},
+     "give the sample weights once: {weights_column} or {sample_weights}, not both"),
+    ({"known_column": "z", "known_labels": "z.csv"},
+     "give the known labels once: {known_column} or {known_labels}, not both")])
+def test_read_options_name_their_fields_and_the_command_line_its_flags(
+        tmp_path: Path, fields: dict[str, str], said: str) -> None:
+    """ReadOptions, built by the user, names its keyword arguments; the same problem at the
+    command line names the flags (it named the flags in both)."""
+    api = said.format(**{name: name for name in fields})
+    with pytest.raises(emgmm_cli.UsageProblem, match=f"^{api}$") as caught:
+        emgmm_cli.ReadOptions(**fields)  # type: ignore[arg-type]
+    assert caught.value.option == list(fields)[1]
+    flags = {name: "--" + name.replace("_", "-") for name in fields}
+    data = tmp_path / "d.csv"
+    data.write_text("a,w,z\n1,1,0\n2,1,1\n4,2,0\n")
+    for command in (["fit", "-k", "1"], ["select", "-k", "1"]):
+        args = [command[0], str(data), *command[1:]]
+        for name, value in fields.items():
+            args += [flags[name], value]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, result.output
+        assert result.output.splitlines()[-1] == "Error: " + said.format(**flags)

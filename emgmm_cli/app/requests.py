@@ -137,14 +137,14 @@ class ReadOptions:
             object.__setattr__(self, "columns", tuple(
                 column_list(cols) if isinstance(cols, str) else cols))
         if self.weights_column is not None and self.sample_weights is not None:
-            raise UsageProblem("give the sample weights once: --weights-column or "
-                               "--sample-weights, not both", option="--sample-weights")
+            raise UsageProblem("give the sample weights once: weights_column or "
+                               "sample_weights, not both", option="sample_weights")
         if self.missing not in MISSING_POLICIES:
             raise InvalidParameter(f"missing must be one of {', '.join(MISSING_POLICIES)}, "
                                    f"got {self.missing!r}", option="missing")
         if self.known_column is not None and self.known_labels is not None:
-            raise UsageProblem("give the known labels once: --known-column or "
-                               "--known-labels, not both", option="--known-labels")
+            raise UsageProblem("give the known labels once: known_column or "
+                               "known_labels, not both", option="known_labels")
         if self.header is not None and not isinstance(self.header, bool):
             raise InvalidParameter("header must be True, False or None (detect it), got "
                                    f"{self.header!r}", option="header")

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import math
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -722,8 +723,8 @@ def check_known_order(values: dict[str, Any]) -> None:
     from ..app.fitting import check_known_order as check
     from ..app.requests import ReadOptions
 
-    known = ReadOptions(known_column=values.get("known_column"),
-                        known_labels=values.get("known_labels"))
+    known = take({"known_column": values.get("known_column"),
+                  "known_labels": values.get("known_labels")}, ReadOptions)
     check(given(values, "order"), known, None)
 
 
@@ -736,8 +737,19 @@ def check_starts(values: dict[str, Any]) -> None:
 
 def take(values: dict[str, Any], cls: type[T], **extra: Any) -> T:
     """An instance of the dataclass cls from the entries of values that are its fields
-    (removed from values), plus extra."""
+    (removed from values), plus extra.  A UsageProblem its checks raise names the fields
+    as the Python API does (weights_column): here they are said as the flags they came
+    from (--weights-column)."""
+    from ..app.errors import UsageProblem
+
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     found = {name: values.pop(name) for name in list(values) if name in names}
-    return cls(**found, **extra)
+    try:
+        return cls(**found, **extra)
+    except UsageProblem as exc:
+        def flags(text: str) -> str:
+            return re.sub(r"\b(" + "|".join(sorted(found, key=len, reverse=True)) + r")\b",
+                          lambda m: "--" + m.group(1).replace("_", "-"), text)
+
+        raise UsageProblem(flags(str(exc)), option=exc.option and flags(exc.option)) from None
 
