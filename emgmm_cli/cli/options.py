@@ -737,9 +737,9 @@ def check_starts(values: dict[str, Any]) -> None:
 
 def take(values: dict[str, Any], cls: type[T], **extra: Any) -> T:
     """An instance of the dataclass cls from the entries of values that are its fields
-    (removed from values), plus extra.  A UsageProblem its checks raise names the fields
-    as the Python API does (weights_column): here they are said as the flags they came
-    from (--weights-column)."""
+    (removed from values), plus extra.  A UsageProblem its checks raise about one of the
+    fields names them as the Python API does (weights_column, sample_weights): here they
+    are said as the flags they came from (--weights-column, --sample-weights)."""
     from ..app.errors import UsageProblem
 
     names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
@@ -747,9 +747,13 @@ def take(values: dict[str, Any], cls: type[T], **extra: Any) -> T:
     try:
         return cls(**found, **extra)
     except UsageProblem as exc:
-        def flags(text: str) -> str:
-            return re.sub(r"\b(" + "|".join(sorted(found, key=len, reverse=True)) + r")\b",
-                          lambda m: "--" + m.group(1).replace("_", "-"), text)
+        if exc.option not in found:
+            raise
+        said = _FIELD.sub(lambda m: "--" + m.group(1).replace("_", "-")
+                          if m.group(1) in found else m.group(1), str(exc))
+        raise UsageProblem(said, option="--" + exc.option.replace("_", "-")) from None
 
-        raise UsageProblem(flags(str(exc)), option=exc.option and flags(exc.option)) from None
+
+#: A keyword argument's name of two words or more (weights_column), as a message says it.
+_FIELD = re.compile(r"(?<![\w-])([a-z]+(?:_[a-z]+)+)(?![\w-])")
 
