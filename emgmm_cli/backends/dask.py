@@ -631,8 +631,9 @@ class DaskCluster:
                 for p, where in zip(paths, self.placement(len(paths)))]
         parts = [client.submit(_first, r, pure=False) for r in read]
         names = [client.submit(_second, r, pure=False) for r in read]
-        shapes = self.result([client.submit(_shape, p, pure=False) for p in parts])
-        all_names = self.result(names)
+        with _named_as_given(paths):
+            shapes = self.result([client.submit(_shape, p, pure=False) for p in parts])
+            all_names = self.result(names)
         del read
         for path, got, shape in zip(paths, all_names, shapes):
             if shape[1] != shapes[0][1] or got != all_names[0]:
@@ -695,6 +696,20 @@ class _TaskPool(Pool):
         if isinstance(exc, KilledWorker):
             return RuntimeError(WORKER_DIED)
         return exc if exc is not None else future.result()
+
+
+@contextmanager
+def _named_as_given(paths: Sequence[str]) -> Iterator[None]:
+    """A DataError a worker raised about one of paths, which it read by its absolute path
+    (its working directory need not be this one), named by the path as given."""
+    given = {os.path.abspath(p): p for p in paths}
+    try:
+        yield
+    except DataError as exc:
+        if exc.source not in given:
+            raise
+        raise DataError(given[exc.source], exc.message, line=exc.line, column=exc.column,
+                        advice=exc.advice) from None
 
 
 def _partition_rows(n_features: int, dtype: Any) -> int:
