@@ -20,6 +20,7 @@ different data.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -29,7 +30,8 @@ from numpy.typing import NDArray
 from .errors import INFINITE_HINT, MISSING_REMEDIES, DataError, changed_error, file_version
 from .missing import PerColumn, refused
 
-__all__ = ["NpyFile", "nonfinite_error", "pass_rows", "plain_npy", "read_npy_header"]
+__all__ = ["NpyFile", "checked_rows", "kept", "nonfinite_error", "pass_rows", "plain_npy",
+           "read_npy_header"]
 
 #: Bytes of rows read at a time by a pass over a whole file (pass_rows).
 PASS_BLOCK_BYTES = 8 << 20
@@ -196,16 +198,13 @@ class NpyFile:
     def convert(self, raw: NDArray[Any]) -> NDArray[np.floating]:
         """Raw rows (as read_raw returns them): the kept columns in dtype, C-ordered and
         writable.  Values too large for dtype become infinite (the caller checks)."""
+        if self.affine is None:
+            return kept(raw, self.columns, self.dtype)
         sel = raw if self.all_columns else raw[:, list(self.columns)]
-        if self.affine is not None:
-            center, scale = (np.asarray(v, dtype=np.float64) for v in self.affine)
-            with np.errstate(over="ignore", invalid="ignore"):
-                z = (sel.astype(self.dtype).astype(np.float64) - center) / scale
-                return np.ascontiguousarray(z, dtype=self.dtype)
-        if sel.dtype == self.dtype and sel.flags.c_contiguous and sel.flags.writeable:
-            return sel
+        center, scale = (np.asarray(v, dtype=np.float64) for v in self.affine)
         with np.errstate(over="ignore", invalid="ignore"):
-            return np.ascontiguousarray(sel, dtype=self.dtype)
+            z = (sel.astype(self.dtype).astype(np.float64) - center) / scale
+            return np.ascontiguousarray(z, dtype=self.dtype)
 
     def read(self, start: int, stop: int) -> NDArray[np.floating]:
         """Rows [start, stop) (clipped to the file): the kept columns in dtype."""
@@ -229,6 +228,16 @@ class NpyFile:
         return out
 
 
+def kept(raw: NDArray[Any], columns: Sequence[int], dtype: np.dtype) -> NDArray[np.floating]:
+    """Raw rows (every column, as stored): the columns kept, in dtype, C-ordered and
+    writable.  Values too large for dtype become infinite (the caller checks)."""
+    sel = raw if tuple(columns) == tuple(range(raw.shape[1])) else raw[:, list(columns)]
+    if sel.dtype == dtype and sel.flags.c_contiguous and sel.flags.writeable:
+        return sel
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.ascontiguousarray(sel, dtype=dtype)
+
+
 def pass_rows(source: str, names: list[str], npy: NpyFile, missing: PerColumn = False, *,
               keep: bool = False) -> NDArray[np.floating] | None:
     """One pass over the file, block by block: every kept value must be finite in npy's
@@ -237,14 +246,29 @@ def pass_rows(source: str, names: list[str], npy: NpyFile, missing: PerColumn = 
     allocated once and filled a block at a time (the peak memory is that array and one
     block, never the file as stored besides)."""
     rows = max(1, PASS_BLOCK_BYTES // max(1, npy.row_bytes))
-    cols = list(npy.columns)
-    out = np.empty(npy.shape, dtype=npy.dtype) if keep else None
-    for start in range(0, npy.n_rows, rows):
-        raw = npy.read_raw(start, min(start + rows, npy.n_rows))
-        x = npy.convert(raw)
+    blocks = (npy.read_raw(start, min(start + rows, npy.n_rows))
+              for start in range(0, npy.n_rows, rows))
+    return checked_rows(source, names, blocks, npy.convert, npy.columns, npy.shape,
+                        npy.dtype, missing, keep=keep)
+
+
+def checked_rows(source: str, names: list[str], blocks: Iterable[NDArray[Any]],
+                 convert: Callable[[NDArray[Any]], NDArray[np.floating]],
+                 columns: Sequence[int], shape: tuple[int, int], dtype: np.dtype,
+                 missing: PerColumn = False, *, keep: bool = False
+                 ) -> NDArray[np.floating] | None:
+    """pass_rows over blocks of raw rows (every column, as stored, in order), each made
+    into kept values by convert: the DataError of the first refused value, and with keep
+    the values (shape, dtype), one block in memory at a time besides them."""
+    cols = list(columns)
+    out = np.empty(shape, dtype=dtype) if keep else None
+    start = 0
+    for raw in blocks:
+        x = convert(raw)
         if refused(x, missing).any():
             raise nonfinite_error(source, names, x, raw[:, cols], start, missing=missing)
         if out is not None:
             out[start : start + len(x)] = x
+        start += len(x)
         del raw, x  # before the next block is read: one block in memory at a time
     return out

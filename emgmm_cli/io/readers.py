@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Generic, TextIO, TypeVar
 
@@ -36,9 +36,11 @@ from numpy.typing import DTypeLike, NDArray
 
 from .errors import SELECT_COLUMNS, DataError, open_error, printable, reason
 from .missing import Missing, PerColumn, per_column, refused
-from .npyfile import PASS_BLOCK_BYTES, NpyFile, nonfinite_error, pass_rows, plain_npy
+from .npyfile import (PASS_BLOCK_BYTES, NpyFile, checked_rows, kept, nonfinite_error,
+                      pass_rows, plain_npy)
 from .text import (
     NPY_MAGIC,
+    READ_BYTES,
     STDIN_NAME,
     ByteReader,
     Input,
@@ -437,8 +439,9 @@ def _npy_from_stream(reader: ByteReader, head: bytes) -> object:
 
 def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
               mmap: bool, missing: Missing = False) -> Points[NDArray[np.floating]]:
-    if not mmap and src.path is not None:
-        points = _npy_by_blocks(src.path, src.name, columns, dt, missing)
+    if src.path is None or not mmap:
+        points = (_npy_by_blocks(src.path, src.name, columns, dt, missing) if src.path
+                  else _npy_stream_by_blocks(src, columns, dt, missing))
         if points is not None:
             return points
     arr = _load_npy(src, mmap)
@@ -455,6 +458,73 @@ def _read_npy(src: Input, columns: Sequence[str] | None, dt: np.dtype, *,
     if _nonfinite(x, allowed):
         raise nonfinite_error(src.name, names, x, raw, 0, missing=allowed)
     return Points(x, names, src.name)
+
+
+def _npy_stream_by_blocks(src: Input, columns: Sequence[str] | None, dt: np.dtype,
+                          missing: Missing) -> Points[NDArray[np.floating]] | None:
+    """A plain C-ordered .npy on a stream (standard input, a compressed file) read into
+    memory block by block, as _npy_by_blocks reads a file: only the selected columns, in
+    dt, are ever held whole.  None where its header is not within the stream's first
+    bytes or the array is not a plain numeric 1-D or 2-D one in C order (_load_npy then
+    reads it whole, or says what is wrong); nothing is read from the stream then."""
+    head = src.reader.peek(NPY_HEAD_BYTES)
+    plain = _plain_npy_head(head)
+    if plain is None:
+        return None
+    n_rows, n_cols, file_dtype, offset = plain
+    all_names = [str(j) for j in range(n_cols)]
+    sel = resolve_columns(columns, all_names, src.name)
+    src.reader.read(offset)  # the header, read above from the peeked bytes
+    row_bytes = n_cols * file_dtype.itemsize
+    # blocks of the stream's own reads: the reader holds a block's bytes once more
+    step = max(1, READ_BYTES // row_bytes)
+
+    def blocks() -> Iterator[NDArray[Any]]:
+        for start in range(0, n_rows, step):
+            want = min(step, n_rows - start) * row_bytes
+            data = src.reader.read(want)
+            if len(data) < want:
+                raise DataError(src.name, "not a valid .npy file (the data end early: "
+                                          f"{n_rows * row_bytes} bytes expected, "
+                                          f"{start * row_bytes + len(data)} read); write it "
+                                          "with numpy.save")
+            yield np.frombuffer(data, dtype=file_dtype).reshape(-1, n_cols)
+
+    x = checked_rows(src.name, [all_names[j] for j in sel], blocks(),
+                     lambda raw: kept(raw, sel, dt), sel, (n_rows, len(sel)), dt,
+                     per_column(missing, all_names, sel), keep=True)
+    assert x is not None
+    return Points(x, [all_names[j] for j in sel], src.name)
+
+
+#: The first bytes of a stream that must hold a .npy header for it to be read by blocks
+#: (numpy writes headers of 128 bytes, more only for arrays of very many dimensions).
+NPY_HEAD_BYTES = 4096
+
+
+def _plain_npy_head(head: bytes) -> tuple[int, int, np.dtype, int] | None:
+    """(rows, columns, dtype, data offset) of the .npy array whose header head holds, where
+    it is a plain numeric 1-D (one column) or 2-D array in C order with rows and columns;
+    None otherwise."""
+    fmt = np.lib.format
+    if not head.startswith(NPY_MAGIC) or head[6:8] not in (b"\x01\x00", b"\x02\x00"):
+        return None
+    stream = io.BytesIO(head)
+    try:
+        version = fmt.read_magic(stream)
+        read_header = (fmt.read_array_header_1_0 if version == (1, 0)
+                       else fmt.read_array_header_2_0)
+        shape, fortran, dtype = read_header(stream)
+    except (ValueError, EOFError, SyntaxError):
+        return None
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biuf" or dtype.hasobject or len(shape) not in (1, 2) or (
+            fortran and len(shape) == 2):
+        return None
+    n_rows, n_cols = shape[0], (shape[1] if len(shape) == 2 else 1)
+    if n_rows == 0 or n_cols == 0:
+        return None
+    return n_rows, n_cols, dtype, stream.tell()
 
 
 def _npy_by_blocks(path: str, name: str, columns: Sequence[str] | None, dt: np.dtype,
