@@ -202,6 +202,23 @@ def test_select_keeps_thin_clusters_of_families_that_share_their_orientation(
             if row["best"] == "true"] == [chosen] == [("VVE", 3)]
 
 
+def test_drop_keeps_thin_clusters_of_families_that_share_their_orientation() -> None:
+    """--on-degenerate drop judges after every M-step by the same rule: on the thin lines
+    it dropped VVE's thin components one after another down to one Gaussian
+    (log-likelihood -2974.5, where mclust's VVE with K = 3 reaches 2209.49); now it
+    drops none and reaches mclust's optimum."""
+    import emgmm_cli
+
+    data = Path(__file__).parent / "data"
+    with open(data / "mclust_thin_lines.csv", newline="") as fh:
+        peer = {(row["mclust_model"], int(row["K"])): float(row["loglik"])
+                for row in csv.DictReader(fh)}
+    result = emgmm_cli.fit(str(data / "thin_lines.csv"), 3, covariance_type="VVE",
+                           reg_covar=1e-12, on_degenerate="drop", seed=0)
+    assert result.params.n_components == 3 and not result.result.events
+    assert result.log_likelihood >= peer[("VVE", 3)] - 0.01
+
+
 def test_few_close_points_and_flat_rows_are_still_degenerate() -> None:
     """The two ways a collapse short of rounding is told from a tight cluster: a
     component on three points 1e-3 apart (fewer than FEW_ROWS_PER_DIM * (D + 1) rows),
