@@ -278,7 +278,8 @@ def test_a_column_float32_holds_one_value_in_is_named_with_its_cause(tmp_path: P
     for name, column, value, why in (
             ("r.csv", 5.0 + 1e-8 * noise, "5", "which keeps about 7 significant digits"),
             ("u.csv", 1e-300 * noise, "0",
-             "which reads values nearer zero than its least, 1.4e-45, as 0")):
+             "which reads values that near zero as 0 (its least positive value is "
+             "1.4e-45)")):
         write(tmp_path / name, np.c_[BLOBS, column], names="x,y,z")
         code, lines, written = fit_lines(tmp_path, name, "--dtype", "float32")
         assert (code, written) == (0, ["l.csv", "m.json"]), lines

@@ -360,8 +360,8 @@ def _column_findings(stats: ColumnStats, names: Sequence[str], j: int) -> list[F
                             "spherical models (EII, VII) average that into every column's "
                             "variance", (LEAVE_OUT_COLUMN,))]
         value = float(stats.lo[j]) or 0.0  # not -0
-        why = ("which reads values nearer zero than its least, "
-               f"{_g(float(np.finfo(np.float32).smallest_subnormal))}, as 0"
+        why = ("which reads values that near zero as 0 (its least positive value is "
+               f"{_g(float(np.finfo(np.float32).smallest_subnormal))})"
                if value == 0.0 else "which keeps about 7 significant digits")
         return [Finding(FLOAT32_CONSTANT, (j,), f"column '{names[j]}' holds one value "
                         f"({_g(value)}) in float32, {why}: it may hold more in float64",
