@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,30 +38,38 @@ PASS_BLOCK_BYTES = 8 << 20
 
 
 
-def read_npy_header(path: str) -> tuple[tuple[int, ...], bool, np.dtype, int] | None:
-    """(shape, fortran_order, dtype, data offset) of a .npy file; None if it is not one
-    numpy can describe (read_points then says what is wrong)."""
-    fmt = np.lib.format
+def read_npy_header(source: str | BinaryIO
+                    ) -> tuple[tuple[int, ...], bool, np.dtype, int] | None:
+    """(shape, fortran_order, dtype, data offset) of a .npy file (a path, or a binary file
+    at its start: the first bytes of a stream); None if it is not one numpy can describe
+    (read_points then says what is wrong)."""
     try:
-        with open(path, "rb") as fh:
-            version = fmt.read_magic(fh)
-            if version == (1, 0):
-                shape, fortran, dtype = fmt.read_array_header_1_0(fh)
-            elif version == (2, 0):
-                shape, fortran, dtype = fmt.read_array_header_2_0(fh)
-            else:
-                return None
-            offset = fh.tell()
+        if isinstance(source, str):
+            with open(source, "rb") as fh:
+                return _npy_header(fh)
+        return _npy_header(source)
     except (OSError, ValueError, EOFError, SyntaxError):
         return None
-    return tuple(shape), bool(fortran), np.dtype(dtype), offset
 
 
-def plain_npy(path: str) -> tuple[int, int, bool, np.dtype, int] | None:
-    """(rows, columns, fortran order, dtype, data offset) of a .npy file that holds a plain
-    numeric 1-D (one column) or 2-D array with rows and columns; None otherwise (whether
-    the file is as long as its header says is the caller's to check)."""
-    info = read_npy_header(path)
+def _npy_header(fh: BinaryIO) -> tuple[tuple[int, ...], bool, np.dtype, int] | None:
+    fmt = np.lib.format
+    version = fmt.read_magic(fh)
+    if version == (1, 0):
+        shape, fortran, dtype = fmt.read_array_header_1_0(fh)
+    elif version == (2, 0):
+        shape, fortran, dtype = fmt.read_array_header_2_0(fh)
+    else:
+        return None
+    return tuple(shape), bool(fortran), np.dtype(dtype), fh.tell()
+
+
+def plain_npy(source: str | BinaryIO) -> tuple[int, int, bool, np.dtype, int] | None:
+    """(rows, columns, fortran order, dtype, data offset) of a .npy file (as
+    read_npy_header takes it) that holds a plain numeric 1-D (one column) or 2-D array
+    with rows and columns; None otherwise (whether the file is as long as its header says
+    is the caller's to check)."""
+    info = read_npy_header(source)
     if info is None:
         return None
     shape, fortran, file_dtype, offset = info

@@ -465,15 +465,16 @@ def _npy_stream_by_blocks(src: Input, columns: Sequence[str] | None, dt: np.dtyp
     """A plain C-ordered .npy on a stream (standard input, a compressed file) read into
     memory block by block, as _npy_by_blocks reads a file: only the selected columns, in
     dt, are ever held whole.  None where its header is not within the stream's first
-    bytes or the array is not a plain numeric 1-D or 2-D one in C order (_load_npy then
-    reads it whole, or says what is wrong); nothing is read from the stream then."""
-    head = src.reader.peek(NPY_HEAD_BYTES)
-    plain = _plain_npy_head(head)
-    if plain is None:
+    NPY_HEAD_BYTES or the array is not a plain numeric 1-D or 2-D one with its rows in
+    order (_load_npy then reads it whole, or says what is wrong); nothing is read from the
+    stream then."""
+    plain = plain_npy(io.BytesIO(src.reader.peek(NPY_HEAD_BYTES)))
+    if plain is None or (plain[2] and plain[1] > 1):  # Fortran order, more than a column
         return None
-    n_rows, n_cols, file_dtype, offset = plain
+    n_rows, n_cols, _, file_dtype, offset = plain
     all_names = [str(j) for j in range(n_cols)]
     sel = resolve_columns(columns, all_names, src.name)
+    names = [all_names[j] for j in sel]
     src.reader.read(offset)  # the header, read above from the peeked bytes
     row_bytes = n_cols * file_dtype.itemsize
     # blocks of the stream's own reads: the reader holds a block's bytes once more
@@ -490,41 +491,15 @@ def _npy_stream_by_blocks(src: Input, columns: Sequence[str] | None, dt: np.dtyp
                                           "with numpy.save")
             yield np.frombuffer(data, dtype=file_dtype).reshape(-1, n_cols)
 
-    x = checked_rows(src.name, [all_names[j] for j in sel], blocks(),
-                     lambda raw: kept(raw, sel, dt), sel, (n_rows, len(sel)), dt,
-                     per_column(missing, all_names, sel), keep=True)
+    x = checked_rows(src.name, names, blocks(), lambda raw: kept(raw, sel, dt), sel,
+                     (n_rows, len(sel)), dt, per_column(missing, all_names, sel), keep=True)
     assert x is not None
-    return Points(x, [all_names[j] for j in sel], src.name)
+    return Points(x, names, src.name)
 
 
 #: The first bytes of a stream that must hold a .npy header for it to be read by blocks
 #: (numpy writes headers of 128 bytes, more only for arrays of very many dimensions).
 NPY_HEAD_BYTES = 4096
-
-
-def _plain_npy_head(head: bytes) -> tuple[int, int, np.dtype, int] | None:
-    """(rows, columns, dtype, data offset) of the .npy array whose header head holds, where
-    it is a plain numeric 1-D (one column) or 2-D array in C order with rows and columns;
-    None otherwise."""
-    fmt = np.lib.format
-    if not head.startswith(NPY_MAGIC) or head[6:8] not in (b"\x01\x00", b"\x02\x00"):
-        return None
-    stream = io.BytesIO(head)
-    try:
-        version = fmt.read_magic(stream)
-        read_header = (fmt.read_array_header_1_0 if version == (1, 0)
-                       else fmt.read_array_header_2_0)
-        shape, fortran, dtype = read_header(stream)
-    except (ValueError, EOFError, SyntaxError):
-        return None
-    dtype = np.dtype(dtype)
-    if dtype.kind not in "biuf" or dtype.hasobject or len(shape) not in (1, 2) or (
-            fortran and len(shape) == 2):
-        return None
-    n_rows, n_cols = shape[0], (shape[1] if len(shape) == 2 else 1)
-    if n_rows == 0 or n_cols == 0:
-        return None
-    return n_rows, n_cols, dtype, stream.tell()
 
 
 def _npy_by_blocks(path: str, name: str, columns: Sequence[str] | None, dt: np.dtype,
