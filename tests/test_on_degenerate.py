@@ -19,6 +19,8 @@ from emgmm_cli.engine.fitting import FitResult, fit
 from emgmm_cli.engine.options import FitOptions
 from conftest import invoke_in
 
+DATA = Path(__file__).parent / "data"
+
 
 def _x() -> np.ndarray:
     """Two blobs and three copies of one far point: random starts collapse components."""
@@ -175,6 +177,12 @@ def test_select_chooses_tight_and_thin_clusters_as_scikit_learns_bic_does(
     assert all(row["status"] == "ok" for row in table if int(row["n_components"]) <= 3)
 
 
+def _mclust_thin_lines() -> dict[tuple[str, int], dict[str, str]]:
+    """mclust's cells of tests/data/thin_lines.csv (its README), by (model, K)."""
+    with open(DATA / "mclust_thin_lines.csv", newline="") as fh:
+        return {(row["mclust_model"], int(row["K"])): row for row in csv.DictReader(fh)}
+
+
 def test_select_keeps_thin_clusters_of_families_that_share_their_orientation(
         tmp_path: Path) -> None:
     """Two parallel thin lines of different lengths and widths (tests/data/thin_lines.csv,
@@ -185,10 +193,8 @@ def test_select_keeps_thin_clusters_of_families_that_share_their_orientation(
     by the shape of their fitted covariances alone, the thin components of VVE and EEV
     were called collapsed (their orientation is shared, as that of a collapse onto a line
     is), and select chose VVV with K = 3, exit 0."""
-    data = Path(__file__).parent / "data"
-    with open(data / "mclust_thin_lines.csv", newline="") as fh:
-        peer = {(row["mclust_model"], int(row["K"])): row for row in csv.DictReader(fh)}
-    result = invoke_in(tmp_path, "select", str(data / "thin_lines.csv"), "-k", "1-3",
+    peer = _mclust_thin_lines()
+    result = invoke_in(tmp_path, "select", str(DATA / "thin_lines.csv"), "-k", "1-3",
                        "-c", "VVV,VVE,EEV", "--reg-covar", "1e-12", "--seed", "0", "-q")
     assert result.exit_code == 0, result.stderr
     table = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -209,14 +215,10 @@ def test_drop_keeps_thin_clusters_of_families_that_share_their_orientation() -> 
     drops none and reaches mclust's optimum."""
     import emgmm_cli
 
-    data = Path(__file__).parent / "data"
-    with open(data / "mclust_thin_lines.csv", newline="") as fh:
-        peer = {(row["mclust_model"], int(row["K"])): float(row["loglik"])
-                for row in csv.DictReader(fh)}
-    result = emgmm_cli.fit(str(data / "thin_lines.csv"), 3, covariance_type="VVE",
+    result = emgmm_cli.fit(str(DATA / "thin_lines.csv"), 3, covariance_type="VVE",
                            reg_covar=1e-12, on_degenerate="drop", seed=0)
     assert result.params.n_components == 3 and not result.result.events
-    assert result.log_likelihood >= peer[("VVE", 3)] - 0.01
+    assert result.log_likelihood >= float(_mclust_thin_lines()[("VVE", 3)]["loglik"]) - 0.01
 
 
 def test_few_close_points_and_flat_rows_are_still_degenerate() -> None:
