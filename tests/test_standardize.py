@@ -270,3 +270,29 @@ def test_rows_with_missing_values_lose_the_scales_of_their_observed_columns(
     assert doc["log_likelihood"] == pytest.approx(dens.sum(), rel=1e-10)
     written = np.genfromtxt(tmp_path / "rows.csv", delimiter=",", names=True)["log_density"]
     np.testing.assert_allclose(written, dens, rtol=1e-9)
+
+
+def test_columns_with_missing_values_are_scaled_by_the_spread_of_their_values(
+        tmp_path: Path) -> None:
+    """--missing em with --standardize divides each column by the standard deviation of
+    the values it holds (numpy's nanstd), not of the column with its missing values set
+    to its mean: a column observed in half the rows was divided by 1/sqrt(2) of its
+    spread, and the spherical families fitted to it depended on how much was missing."""
+    holed = X.copy()
+    holed[::2, 0] = np.nan
+    holed[np.random.default_rng(5).random(len(X)) < 0.2, 2] = np.nan
+    fit = emgmm_cli.fit(holed, 3, covariance_type="spherical", seed=0, standardize=True,
+                        missing="em")
+    assert fit.transform is not None
+    np.testing.assert_allclose(fit.transform.center, np.nanmean(holed, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(fit.transform.scale, np.nanstd(holed, axis=0), rtol=1e-12)
+    # read block by block (the rows with missing values held: fewer of them)
+    sparse = X.copy()
+    sparse[np.random.default_rng(3).random(X.shape) < 0.1] = np.nan
+    np.save(tmp_path / "h.npy", sparse)
+    blocks = run("fit", "h.npy", "-k", "3", "--seed", "0", "--standardize", "--missing", "em",
+                 "--memory-limit", "4K", "--model", "m.json", cwd=tmp_path)
+    assert blocks.exit_code == 0, blocks.output
+    doc = json.loads((tmp_path / "m.json").read_text())
+    np.testing.assert_allclose(doc["transform"]["scale"], np.nanstd(sparse, axis=0),
+                               rtol=1e-12)

@@ -63,9 +63,10 @@ class Standardize:
 
     @classmethod
     def of(cls, stats: ColumnStats, names: Sequence[str]) -> "Standardize":
-        """Column means and standard deviations (1 for a constant column).  A spread
-        beyond float64 (columns running from about -1e308 to 1e308) cannot be scaled."""
-        std = stats.std
+        """Column means and standard deviations of the values the columns hold (missing
+        values left out; 1 for a constant column).  A spread beyond float64 (columns
+        running from about -1e308 to 1e308) cannot be scaled."""
+        std = stats.held_std
         wide = np.flatnonzero(~np.isfinite(std) | ~np.isfinite(stats.mean))
         if len(wide):
             j = int(wide[0])

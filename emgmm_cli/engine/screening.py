@@ -240,6 +240,16 @@ class ColumnStats:
             return self.unit * np.sqrt(self.scaled_var)
 
     @property
+    def held_std(self) -> Array:
+        """Column standard deviations (population) of the values each column holds: std
+        where no value is missing.  The imputed rows EM reads sit at the column's mean, so
+        they add nothing to the sum of squares, only to the count it is divided by; a
+        column observed in half the rows would read 1/sqrt(2) of its spread."""
+        held = np.maximum(self.observed, 1)  # a column without a value is refused before
+        with np.errstate(over="ignore", under="ignore"):
+            return self.unit * np.sqrt(self.scaled_var * (self.n / held))
+
+    @property
     def constant(self) -> NDArray[np.bool_]:
         return np.asarray(self.lo == self.hi)
 
