@@ -544,6 +544,27 @@ def test_a_select_cell_runs_mclusts_own_start_where_the_floor_is_felt(
     assert hc.loglik == pytest.approx(before, abs=0.01)
 
 
+def test_a_stalled_run_gives_its_place_but_competes_for_the_cell() -> None:
+    """Rounded data, EEI with K = 6: mclust's EM from its hierarchy ends with two of the
+    six components all but the same Gaussian (Bhattacharyya distance 5e-5, below
+    STALL_DISTANCE) at -501.94 (tests/data/mclust_rounded_pairs.csv).  The runs that end
+    so are replaced by further candidates, but their ends compete with the sound runs':
+    the cell kept the best sound run, -503.42, below mclust's, exit 0."""
+    x = np.loadtxt(DATA / "rounded_pairs.csv", delimiter=",", skiprows=1)
+    oracle = np.genfromtxt(DATA / "mclust_rounded_pairs.csv", delimiter=",", names=True,
+                           dtype=None, encoding="utf-8")
+    assert (str(oracle["model"]), int(oracle["K"])) == ("EEI", 6)
+    mclust = float(oracle["log_likelihood"])
+    cell = select(ArrayDataset(x), [Cell("EEI", 6)], FitOptions(1, n_init=2),
+                  seed=0).cells[0].result
+    assert cell is not None and not cell.is_degenerate
+    assert cell.loglik >= mclust - 0.01
+    assert starts.stalled(cell.params)
+    assert "hc" in cell.restart_origins  # mclust's own start, made as promised
+    # the stalled runs were replaced: more runs than the two asked for, every one listed
+    assert len(cell.restart_logliks) == len(cell.restart_origins) > 2
+
+
 # --- the default: deterministic, usable everywhere --------------------------------------
 
 

@@ -381,7 +381,8 @@ def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
     data all at once, their passes shared: _stacks), then, with n_init of
     splitmerge.FROM_RUNS or more, the runs of split-and-merge moves (_moved_runs).  A run
     that stalls or ends degenerate gives its place to the next candidate; such runs are
-    kept (_kept) only when no candidate is left and no run is sound.  A run stops once
+    kept (_kept) only when no candidate is left and no run is sound, but a stalled run
+    that is not degenerate competes with the sound ones (_pick_best).  A run stops once
     it is found degenerate (em.WATCH_EVERY) where it will not be kept: a sound run is in
     hand, or candidates wait to replace it, or settle_degenerate is False (fit's)."""
     seed = np.random.SeedSequence(options.seed)
@@ -405,7 +406,13 @@ def _auto_runs(data: Dataset, options: FitOptions, moments: Moments,
     if moved and results:
         _moved_runs(data, options, starts.screening_sample(data, seed), moved, moments,
                     on_iteration, deadline, results, spoilt)
-    return results or _kept(spoilt)
+    # a stalled run gave its place to the next candidate, but its end is a maximum of
+    # the model all the same: it competes (from mclust's own start, EM can end with two
+    # components all but one and above every other run)
+    stalled = [r for r in spoilt if not r.is_degenerate]
+    if results or stalled:
+        return sorted(results + stalled, key=lambda r: r.best_restart)
+    return _kept(spoilt)
 
 
 def _continued(ranked: list[starts.Candidate], data: Dataset

@@ -21,7 +21,7 @@ mclust runs EM until mclust's rule holds, then accelerated: em.run_em's mclust_f
 when R >= 2 and a hierarchy was given, mclust's own start is always among them
 (mclusts_start: the lifted candidate below where there is one, the hierarchy's
 otherwise).  A continued run that stalls or ends degenerate is replaced by the next
-candidate in the ranking; a candidate whose screening on the data itself ended degenerate
+candidate in the ranking (a stalled one still competes for the fit: fitting._auto_runs); a candidate whose screening on the data itself ended degenerate
 is not continued (unless all did), and a run that cannot be kept stops once found
 degenerate (fitting._auto_runs, em.WATCH_EVERY).  From n_init 4 on, only R - R // 2 runs
 are made from these candidates (screen's runs) and the others from split-and-merge moves
