@@ -318,8 +318,9 @@ def test_options_are_checked_before_the_data_are_read(tmp_path: Path) -> None:
         with pytest.raises(TypeError) as typo:
             call(missing, *args, n_int=3)
         assert str(typo.value).startswith(
-            f"{name}() got an unexpected keyword argument 'n_int'; its options are "
-            "covariance_type, init, " + ("means_init, " if name == "fit" else "") + "n_init, tol,")
+            f"{name}() got an unexpected keyword argument 'n_int' (did you mean 'n_init'?); "
+            "its options are " + ("covariance_type, init, means_init, " if name == "fit"
+                                  else "init, ") + "n_init, tol,")
         with pytest.raises(emgmm_cli.InvalidParameter) as bad:
             call(missing, *args, tol=-1)
         assert "tol must be a finite number >= 0, got -1" in str(bad.value)
@@ -395,12 +396,25 @@ def test_a_frames_columns_are_chosen_by_name_or_index_as_a_files(x: np.ndarray) 
     np.testing.assert_array_equal(frame.means, path.means)
 
 
+def test_select_refuses_fits_covariance_type_naming_its_own(x: np.ndarray) -> None:
+    """select(covariance_type="diag") fitted all 14 families without a word: the option
+    was taken for the template's, which every cell replaces with its own family."""
+    with pytest.raises(TypeError) as typo:
+        emgmm_cli.select(x, [1, 2], covariance_type="diag", seed=0)
+    assert str(typo.value).startswith("select() got an unexpected keyword argument "
+                                      "'covariance_type' (did you mean 'covariance_types'?)")
+    with pytest.raises(TypeError, match=r"'critrion' \(did you mean 'criterion'\?\)"):
+        emgmm_cli.select(x, [1, 2], "diag", critrion="aic")
+    with pytest.raises(TypeError, match=r"'standardise' \(did you mean 'standardize'\?\)"):
+        emgmm_cli.fit(x, 2, standardise=True)
+
+
 @pytest.mark.parametrize("option, value", [("init_model", "model.json"),
                                            ("means_init", "means.csv")])
 def test_select_refuses_a_start_that_no_cell_would_use(x: np.ndarray, option: str,
                                                        value: str) -> None:
     with pytest.raises(TypeError, match=f"select\\(\\) got an unexpected keyword argument "
-                                        f"'{option}'; its options are covariance_type"):
+                                        f"'{option}'; its options are init, n_init"):
         options: dict[str, Any] = {option: value}
         emgmm_cli.select(x, [1, 2], ["full"], seed=0, **options)
     with pytest.raises(emgmm_cli.InvalidParameter, match="init 'means-init' starts from given "

@@ -740,7 +740,8 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     check_flags(standardize=standardize)
     read, sample_weights, known_labels = api_files(read, sample_weights, known_labels)
     check_known_order(options.get("order"), read, known_labels)
-    fit_options = options_of(1 if n_components is None else n_components, options, "fit")
+    fit_options = options_of(1 if n_components is None else n_components, options, "fit",
+                             named=keyword_names(fit))
     model = None if fit_options.init_model is None else load_model(fit_options.init_model)
     if model is not None:  # the model's columns, as predict takes them
         points = model_points(model.feature_names, model.n_features, data, read,
@@ -775,17 +776,30 @@ def events_warned(fitted: Fitted) -> Fitted:
     return fitted
 
 
+def keyword_names(function: Callable[..., Any]) -> tuple[str, ...]:
+    """The names function takes by keyword, but its first (the data) and **options."""
+    code = function.__code__
+    return code.co_varnames[1:code.co_argcount + code.co_kwonlyargcount]
+
+
 def options_of(n_components: int, options: dict[str, Any], caller: str,
-               not_here: tuple[str, ...] = ()) -> FitOptions:
+               not_here: tuple[str, ...] = (), named: tuple[str, ...] = ()) -> FitOptions:
     """FitOptions from a Python API call's keyword options, checked before any data is
     read; one that is no option (or one of not_here, options the caller has no use for)
-    is a TypeError, as Python words it, naming the options."""
+    is a TypeError, as Python words it, naming the closest of the caller's arguments
+    (named: those besides the options, keyword_names) and the options."""
     known = [f.name for f in dataclasses.fields(FitOptions)
              if f.name != "n_components" and f.name not in not_here]
     unknown = [name for name in options if name not in known]
     if unknown:
-        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}; its "
-                        f"options are {', '.join(known)}")
+        import difflib
+
+        # an option the caller has no use for is not taken for a misspelt one
+        close = difflib.get_close_matches(
+            unknown[0], [*named, *(known if unknown[0] not in not_here else ())], n=1)
+        meant = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}"
+                        f"{meant}; its options are {', '.join(known)}")
     if isinstance(options.get("init_model"), os.PathLike):  # a path, as the data may be
         options = {**options, "init_model": os.fspath(options["init_model"])}
     frozen = options.get("freeze")

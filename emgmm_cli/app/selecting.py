@@ -51,7 +51,8 @@ from ..io.writers import OutputSet, write_json, write_table
 from .data import api_files, as_points, dataset, rows_dataset
 from .errors import UsageProblem, warn, warned
 from .fitting import (FindingCallback, Fitted, api_inputs, check_flags, check_known_order,
-                      check_outputs, file_digests, fitted, fresh_seed, options_of)
+                      check_outputs, file_digests, fitted, fresh_seed, keyword_names,
+                      options_of)
 from .prepare import Prepared, prepare
 from .requests import (AUTO_JOBS_BYTES, AUTO_JOBS_CELLS, AUTO_JOBS_ROW_CELLS,
                        AUTO_JOBS_ROWS, ReadOptions, SelectGrid)
@@ -493,8 +494,10 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
     read, sample_weights, known_labels = api_files(read, sample_weights, known_labels)
     check_known_order(options.get("order"), read, known_labels)
     # the seed checked as fit's; a cell has no start of its own (as `emgmm select`)
+    # covariance_type is each cell's (covariance_types: the grid's), never an option
     template = options_of(1, {**options, "seed": seed}, "select",
-                          not_here=("means_init", "init_model"))
+                          not_here=("means_init", "init_model", "covariance_type"),
+                          named=keyword_names(select_model))
     if template.init == vocab.MEANS_INIT:
         raise InvalidParameter(f"init {vocab.MEANS_INIT!r} starts from given means, which no "
                                "cell of a selection has; choose another init", option="init")
