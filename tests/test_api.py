@@ -261,6 +261,10 @@ def test_predict_and_score_take_a_frames_columns_by_name(x: np.ndarray, tmp_path
         np.testing.assert_array_equal(emgmm_cli.predict(fitted, data), labels)
         assert emgmm_cli.score(fitted, data).log_likelihood == pytest.approx(
             fitted.log_likelihood, rel=1e-12)
+    # the model's names asked for in another order: by name too
+    asked = emgmm_cli.ReadOptions(columns=["waiting", "eruptions"])
+    for data in (frame, shuffled, str(tmp_path / "shuffled.csv")):
+        np.testing.assert_array_equal(emgmm_cli.predict(fitted, data, read=asked), labels)
     # names that are not the model's: every column, in order, as before
     renamed = frame.rename(columns={"eruptions": "a", "waiting": "b"})
     np.testing.assert_array_equal(emgmm_cli.predict(fitted, renamed), labels)

@@ -140,6 +140,30 @@ def test_predict_with_columns_delimiter_and_no_header(tmp_path: Path, full: Fitt
     assert result.stdout == full.labels.read_text()
 
 
+def test_columns_named_as_the_model_names_them_are_its_columns_in_any_order(
+        tmp_path: Path, full: Fitted) -> None:
+    """--columns y,x on a model of (x, y) paired the columns by position: every label
+    and log-density of the swapped coordinates, exit 0.  The model's own names are taken
+    by name, as without --columns; by index they are taken in the order given."""
+    swapped = tmp_path / "yx.csv"
+    rows = [line.split(",") for line in BLOBS.read_text().splitlines()]
+    swapped.write_text("".join(f"{b},{a}\n" for a, b in rows))  # header y,x
+    for data in (BLOBS, swapped):
+        for columns in ("y,x", "x,y"):
+            result = ok("predict", str(full.model), str(data), "--columns", columns)
+            assert result.stdout == full.labels.read_text()
+            score = json.loads(ok("score", str(full.model), str(data), "--columns", columns,
+                                  "--json").stdout)
+            assert score["log_likelihood"] == pytest.approx(full.doc["log_likelihood"],
+                                                            rel=1e-12)
+    by_index = ok("predict", str(full.model), str(swapped), "--columns", "1,0")
+    assert by_index.stdout == full.labels.read_text()
+    refit = tmp_path / "refit.json"
+    ok("fit", str(BLOBS), "--init-model", str(full.model), "--columns", "y,x",
+       "--model", str(refit))
+    assert json.loads(refit.read_text())["feature_names"] == ["x", "y"]
+
+
 def test_predict_refuses_to_overwrite_its_inputs(full: Fitted) -> None:
     for target in (full.model, BLOBS):
         result = invoke("predict", str(full.model), str(BLOBS), "-o", str(target))

@@ -36,6 +36,7 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
     points' notes, every column used instead of the model's), each line naming the
     source."""
     names = model.feature_names
+    read = in_model_order(read, names)
     if (read.weights_column or read.known_column) and read.columns is None \
             and usable_names(names):
         read = dataclasses.replace(read, columns=tuple(names))
@@ -78,6 +79,18 @@ def lacks_model_column(exc: DataError, names: list[str]) -> bool:
     return exc.column in names and exc.message.startswith("no such column")
 
 
+def in_model_order(read: ReadOptions, names: list[str]) -> ReadOptions:
+    """read, its columns in the model's order where they are the model's feature names in
+    another: columns named as the model names them are its columns, whatever order they
+    are asked for in (as the model's names are taken without --columns); columns asked
+    for by index, or by other names, are taken in the order given."""
+    asked = read.columns
+    if asked is None or not usable_names(names) or list(asked) == names \
+            or sorted(map(str, asked)) != sorted(names):
+        return read
+    return dataclasses.replace(read, columns=tuple(names))
+
+
 def usable_names(names: list[str]) -> bool:
     """Names that select columns by header only (a digit string would select by index)."""
     return bool(names) and not any(n.isascii() and n.isdigit() for n in names)
@@ -93,6 +106,7 @@ def model_points(names: list[str], n_features: int, data: Any, read: ReadOptions
     column, in order."""
     given = {"sample_weights": sample_weights, "known_labels": known_labels,
              "missing": missing}
+    read = None if read is None else in_model_order(read, names)
     if (read is None or read.columns is None) and usable_names(names):
         by_name = dataclasses.replace(read or ReadOptions(), columns=tuple(names))
         try:

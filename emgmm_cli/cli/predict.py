@@ -45,7 +45,8 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
     Writes one label 0..K-1 per line, the component with the largest responsibility;
     on the training data these are the labels fit wrote.  With --with-rows, writes the
     input rows instead, every column kept, with a cluster column.  Without --columns, the
-    model's column names are used when INPUT's header holds them all, else every column.
+    model's column names are used when INPUT's header holds them all, else every column;
+    --columns that name the model's columns take them by name, in any order.
 
     \b
     Examples:
