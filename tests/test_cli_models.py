@@ -524,6 +524,29 @@ def test_subprocess_sample_into_head_exits_quietly(tmp_path: Path, full: Fitted)
     assert len(done.stdout.splitlines()) == 3
 
 
+def test_subprocess_sample_of_a_model_of_unnamed_columns_into_predict(tmp_path: Path
+                                                                     ) -> None:
+    """sample --help's own pipeline on a model fitted to a headerless file: sample writes
+    the model's names 0,1 as its header, which predict and score read as a row of data
+    (a warning, 501 labels for 500 points, a log-likelihood with the density of (0, 1)
+    in it, exit 0).  A header that numbers the columns from 0 over decimals is a header,
+    and where it is the model's own names, nothing needs saying."""
+    bare = tmp_path / "bare.csv"
+    bare.write_text("".join(f"{ln}\n" for ln in BLOBS.read_text().splitlines()[1:]))
+    emgmm, model = shlex.quote(str(EMGMM)), "model.json"
+    fit = shell(f"{emgmm} fit bare.csv -k 4 --seed 0 --model {model} -q > labels.csv", tmp_path)
+    assert fit.returncode == 0, fit.stderr
+    assert json.loads((tmp_path / model).read_text())["feature_names"] == ["0", "1"]
+    done = shell(f"{emgmm} sample {model} -n 500 --seed 1 --labels truth.csv "
+                 f"| {emgmm} predict {model} - | wc -l", tmp_path)
+    assert done.returncode == 0 and done.stderr == ""
+    assert done.stdout.strip() == "500"
+    scored = shell(f"{emgmm} sample {model} -n 500 --seed 1 | {emgmm} score {model} - --json",
+                   tmp_path)
+    assert scored.returncode == 0 and scored.stderr == ""
+    assert json.loads(scored.stdout)["n_samples"] == 500
+
+
 def test_subprocess_info_into_grep(tmp_path: Path, full: Fitted) -> None:
     done = shell(f"{shlex.quote(str(EMGMM))} info {shlex.quote(str(full.model))} "
                  "| grep -E '^(components|features|covariance type)'", tmp_path)

@@ -284,6 +284,22 @@ def test_a_first_row_of_whole_numbers_over_decimals_is_named(tmp_path: Path) -> 
     assert read_points(str(tmp_path / "years.csv"), header=False).notes == ()
 
 
+def test_a_first_row_numbering_the_columns_over_decimals_is_the_header(tmp_path: Path
+                                                                      ) -> None:
+    """0, 1, ..., D - 1 over decimals: the names emgmm gives unnamed columns (sample
+    writes a model's as its header), read as the header with a note; not for one column,
+    where a first value 0 is as likely data, nor over whole numbers, nor with -H given."""
+    pts = read_points(put(tmp_path, "named.csv", "0,1\n" + lines(XY, "{},{}")))
+    assert pts.x.shape == (len(XY), 2) and pts.column_names == ["0", "1"]
+    assert pts.notes == ("line 1 (0, 1) numbers the columns from 0, as emgmm names unnamed "
+                         "columns: it is read as the header; if it is data, add --no-header",)
+    assert read_points(str(tmp_path / "named.csv"), header=False).x.shape == (len(XY) + 1, 2)
+    assert read_points(put(tmp_path, "ints.csv", "0,1\n3,4\n5,6\n")).x.shape == (3, 2)
+    assert read_points(put(tmp_path, "one.csv", "0\n1.5\n2.5\n")).x.shape == (3, 1)
+    other = read_points(put(tmp_path, "other.csv", "1,0\n" + lines(XY, "{},{}")))
+    assert other.x.shape == (len(XY) + 1, 2)  # not in order: a row of data, as before
+
+
 # --------------------------------------------------------------------------- a file being written
 
 _APPENDER = """

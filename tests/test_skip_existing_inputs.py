@@ -202,9 +202,9 @@ def test_weights_and_known_columns_by_index_are_kept(work: Path, columns: list[s
 
 
 def test_a_head_that_cannot_tell_the_rows_is_fitted_again(tmp_path: Path) -> None:
-    """A first line "0,1" is a header of the names headerless columns get, or a row of
-    data: the names cannot tell which a model was fitted from, so it is fitted again.
-    Other headerless text, and .npy, are kept."""
+    """A first line "0,1" is a header of the names headerless columns get (read so over
+    decimals), or a row of data (with --no-header): the names cannot tell which a model
+    was fitted from, so it is fitted again.  Other headerless text, and .npy, are kept."""
     rng = np.random.default_rng(3)
     (tmp_path / "data").mkdir()
     rows = [f"{a:.6f},{b:.6f}" for a, b in rng.normal(size=(40, 2)).tolist()]
@@ -214,12 +214,12 @@ def test_a_head_that_cannot_tell_the_rows_is_fitted_again(tmp_path: Path) -> Non
     args = ["batch", "data", "-k", "2", "--seed", "0", "--output-dir", "out", "-q"]
     assert invoke_in(tmp_path, *args).exit_code == 0
     assert _status(tmp_path) == ["ok", "ok", "ok"]
-    assert json.loads((tmp_path / "out" / "h" / "model.json").read_text())["n_samples"] == 41
+    assert json.loads((tmp_path / "out" / "h" / "model.json").read_text())["n_samples"] == 40
     assert invoke_in(tmp_path, *args, "--skip-existing").exit_code == 0
     assert _status(tmp_path) == ["ok", "skipped", "skipped"]
-    assert invoke_in(tmp_path, *args, "--skip-existing", "--header").exit_code == 0
+    assert invoke_in(tmp_path, *args, "--skip-existing", "--no-header").exit_code == 0
     assert _status(tmp_path)[0] == "ok"
-    assert json.loads((tmp_path / "out" / "h" / "model.json").read_text())["n_samples"] == 40
+    assert json.loads((tmp_path / "out" / "h" / "model.json").read_text())["n_samples"] == 41
 
 
 def test_the_digest_recorded_is_of_the_file_as_it_was_read(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from ..io.errors import DataError
 from ..io.model import LoadedModel, check_features
 from ..io.readers import Points
+from ..io.text import POSITIONAL_HEADER
 from ..vocab import counted
 from .data import as_points, load
 from .requests import ReadOptions
@@ -61,9 +62,20 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
     check_features(model, points)
     if other_names:
         warn(f"{points.source}: {other_columns(points, names)}")
+    points = _expected_header(points, names)
     for note in points.notes:
         warn(f"{points.source}: {note}")
     return points
+
+
+def _expected_header(points: Points, names: list[str]) -> Points:
+    """points without the note that their header numbers the columns from 0 (io.text's
+    POSITIONAL_HEADER) where those are the model's names (as sample writes them for a
+    model of unnamed columns): a header was what the model led to expect."""
+    if points.column_names != names:
+        return points
+    return dataclasses.replace(points, notes=tuple(
+        n for n in points.notes if POSITIONAL_HEADER not in n))
 
 
 def other_columns(points: Points, names: list[str]) -> str:
@@ -128,4 +140,4 @@ def model_points(names: list[str], n_features: int, data: Any, read: ReadOptions
                 "point.reshape(1, -1)" if np.ndim(data) == 1 and len(data) == d else "")
         raise DataError(points.source, f"has {counted(points.n_features, 'column')} but the "
                                        f"model has {d}{hint}")
-    return points
+    return _expected_header(points, names)

@@ -564,7 +564,8 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
                           "for .csv and tab for .tsv; sniffed for other text and stdin)."),
         click.option("--header/--no-header", " /-H", default=None,
                      help="Whether the first row is a header (default: detected: a header "
-                          "is a first row with a non-numeric field)."),
+                          "is a first row with a non-numeric field, or one that numbers the "
+                          "columns from 0 over decimals, as emgmm names unnamed columns)."),
         _row_column("--weights-column", "sample weight, a number >= 0 (a missing "
                     "one is an error whatever --missing says)", weights),
         click.option("--sample-weights", metavar="FILE", type=click.Path(),

@@ -777,19 +777,26 @@ def prologue(inp: Input, delim: str | None, sniff: bool, header: bool | None) ->
     first_fields = _split(first_text, delim)
     has_header = header if header is not None else _looks_like_header(
         first_fields, _split(second[1], delim) if second is not None else None)
+    positional = None
     if not has_header:
         rows = _sample_rows(lines, delim, [first, *([second] if second else [])])
-        return _with_decimal(_headerless(delim, rows, detected=header is None), rows)
-    if second is None:
+        positional = _positional_note(rows) if header is None else None
+        if positional is None:
+            return _with_decimal(_headerless(delim, rows, detected=header is None), rows)
+        rows = rows[1:]
+    elif second is None:
         raise DataError(
             inp.name,
             "the file has a header but no data rows; it needs at least one row of numbers",
             line=first_no,
         )
+    else:
+        rows = _sample_rows(lines, delim, [second])
     end = _after_lines(head, first_no)  # the header's line and those before it
     inp.reader.skip(end)
-    rows = _sample_rows(lines, delim, [second])
     layout = _with_header(inp.name, delim, first_no, first_fields, rows)
+    if positional is not None:
+        layout = replace(layout, notes=(*layout.notes, positional))
     header_line = head[_after_lines(head, first_no - 1):end].decode("utf-8", errors="replace")
     found = (_undecodable_header(head[:end], first_no),
              _header_comment(header_line, delim, first_no))
@@ -983,6 +990,24 @@ def _numbers_note(rows: list[Row]) -> str | None:
     return (f"line {no} ({', '.join(_show(unquote(f), 12) for f in first[:6])}"
             f"{', ...' if width > 6 else ''}) holds whole numbers over columns of decimals; "
             "it is read as data: if it is a header, add --header")
+
+
+def _positional_note(rows: list[Row]) -> str | None:
+    """A note where the first row, read as data, holds the columns' positions 0, 1, ...,
+    D - 1 (D >= 2) over columns that hold decimals below (_numbers_note's case): the
+    names emgmm writes for unnamed columns (a model's feature names of headerless data,
+    which sample writes as its header), read as the header; None otherwise."""
+    no, first = rows[0]
+    if len(first) < 2 or [unquote(f) for f in first] != [str(j) for j in range(len(first))] \
+            or _numbers_note(rows) is None:
+        return None
+    return (f"line {no} ({', '.join(unquote(f) for f in first[:6])}"
+            f"{', ...' if len(first) > 6 else ''}) {POSITIONAL_HEADER}: it is read as the "
+            "header; if it is data, add --no-header")
+
+
+#: What _positional_note says of such a header (a model's own names need no note).
+POSITIONAL_HEADER = "numbers the columns from 0, as emgmm names unnamed columns"
 
 
 def _whole(field: str) -> bool:
