@@ -209,6 +209,19 @@ def test_k_zero_is_a_usage_error(work: Path) -> None:
           "Error: Invalid value for '-k' / '--components': '0' is not an integer >= 1.")
 
 
+def test_a_delimiter_that_is_no_character_is_a_usage_error(work: Path) -> None:
+    """-d ab was a data error (exit 1) naming the input, even one that does not exist:
+    a value no input could take is a usage error, said as the option's."""
+    for value in ("ab", ""):
+        fails(work, ["none.csv", "-k", 2, "-d", value], 2,
+              f"Error: Invalid value for '-d' / '--delimiter': cannot use {value!r} as a "
+              "delimiter; give one character such as ',' or ';', '\\t' for tabs or ' ' "
+              "for whitespace")
+    with pytest.raises(emgmm_cli.InvalidParameter) as caught:
+        emgmm_cli.ReadOptions(delimiter="ab")
+    assert caught.value.option == "delimiter"
+
+
 def test_k_larger_than_the_rows(work: Path) -> None:
     put("three.csv", "x,y\n1,2\n3,4\n5,6\n")
     fails(work, ["three.csv", "-k", 4], 1,

@@ -14,6 +14,7 @@ from typing import Any
 from .. import vocab
 from ..engine.errors import InvalidParameter
 from ..engine.options import INPUT_SPECS
+from ..io.formats import delimiter_problem
 from .errors import UsageProblem
 
 #: What is done with a row that has a missing value (--missing), the default first.
@@ -145,6 +146,11 @@ class ReadOptions:
         if self.known_column is not None and self.known_labels is not None:
             raise UsageProblem("give the known labels once: known_column or "
                                "known_labels, not both", option="known_labels")
+        if self.delimiter is not None:
+            problem = delimiter_problem(self.delimiter) if isinstance(self.delimiter, str) \
+                else f"delimiter must be a string, got {self.delimiter!r}"
+            if problem is not None:
+                raise InvalidParameter(problem, option="delimiter")
         if self.header is not None and not isinstance(self.header, bool):
             raise InvalidParameter("header must be True, False or None (detect it), got "
                                    f"{self.header!r}", option="header")

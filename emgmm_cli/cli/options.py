@@ -21,7 +21,8 @@ import click
 
 from .. import vocab
 from ..app.requests import column_list, parse_size
-from ..io.formats import STDOUT_FORMAT, formats_help, stdout_format_names
+from ..io.formats import (STDOUT_FORMAT, delimiter_problem, formats_help,
+                          stdout_format_names)
 from ..engine.options import (FREEZABLE, OPTION_SPECS, FitOptions, OptionSpec,
                               too_many_points)
 from .context import SETTINGS_KEY, pass_terminal
@@ -94,6 +95,21 @@ class ByteSize(click.ParamType):
         except ValueError:
             self.fail(f"{value!r} is not a size; give bytes with an optional unit K, M, G "
                       "or T, such as 512M or 2G", param, ctx)
+
+
+class Delimiter(click.ParamType):
+    """--delimiter: one character, or a word for tab or whitespace (formats.delimiter_problem),
+    refused as a usage error before any input is opened."""
+
+    name = "char"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+                ) -> str:
+        text = str(value)
+        problem = delimiter_problem(text)
+        if problem is not None:
+            self.fail(problem, param, ctx)
+        return text
 
 
 class WholeRange(click.IntRange):
@@ -559,7 +575,7 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
                      help="Comma-separated columns to use, by header name or 0-based index "
                           "(default: all); a name that holds a comma in double quotes, as in "
                           "CSV."),
-        click.option("-d", "--delimiter", metavar="CHAR",
+        click.option("-d", "--delimiter", metavar="CHAR", type=Delimiter(),
                      help="Field delimiter of text input (default: from the extension, ',' "
                           "for .csv and tab for .tsv; sniffed for other text and stdin)."),
         click.option("--header/--no-header", " /-H", default=None,

@@ -635,6 +635,22 @@ def stdout_format_names() -> list[str]:
 
 
 #: The compression suffixes text is read through (io.text decompresses them), by codec.
+#: --delimiter's words for tab and for runs of whitespace (None).
+DELIMITER_ALIASES: dict[str, str | None] = {
+    "\\t": "\t", "tab": "\t", " ": None, "space": None, "whitespace": None, "\\s+": None,
+}
+
+
+def delimiter_problem(delimiter: str) -> str | None:
+    """Why a --delimiter value cannot delimit fields (None where it can): one character,
+    not a quote, a comment's '#' or a line break, or one of DELIMITER_ALIASES."""
+    if delimiter in DELIMITER_ALIASES or (len(delimiter) == 1
+                                          and delimiter not in "\"#\r\n"):
+        return None
+    return (f"cannot use {delimiter!r} as a delimiter; give one character such as ',' or "
+            "';', '\\t' for tabs or ' ' for whitespace")
+
+
 CODEC_BY_EXT = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
 
 

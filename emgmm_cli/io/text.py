@@ -86,7 +86,7 @@ from .errors import (
     open_error,
     reason,
 )
-from .formats import CODEC_BY_EXT, text_extension
+from .formats import CODEC_BY_EXT, DELIMITER_ALIASES, delimiter_problem, text_extension
 from .missing import Missing, PerColumn, each, per_column, refused
 
 __all__ = [
@@ -472,19 +472,13 @@ def _not_text(data: bytes) -> int:
 
 
 def delimiter_option(delimiter: str, source: str) -> str | None:
-    """The delimiter character of a --delimiter value, or None for runs of whitespace."""
-    aliases: dict[str, str | None] = {
-        "\\t": "\t", "tab": "\t", " ": None, "space": None, "whitespace": None, "\\s+": None,
-    }
-    if delimiter in aliases:
-        return aliases[delimiter]
-    if len(delimiter) != 1 or delimiter in "\"#\r\n":
-        raise DataError(
-            source,
-            f"cannot use {delimiter!r} as a delimiter; give one character such as ',' or ';', "
-            "'\\t' for tabs or ' ' for whitespace",
-        )
-    return delimiter
+    """The delimiter character of a --delimiter value, or None for runs of whitespace (a
+    DataError naming source where it is none: the command line and ReadOptions refuse
+    such a value before any input is opened)."""
+    problem = delimiter_problem(delimiter)
+    if problem is not None:
+        raise DataError(source, problem)
+    return DELIMITER_ALIASES.get(delimiter, delimiter)
 
 
 def text_delimiter(path: str, delimiter: str | None) -> tuple[str | None, bool]:
