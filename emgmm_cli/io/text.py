@@ -788,12 +788,21 @@ def prologue(inp: Input, delim: str | None, sniff: bool, header: bool | None) ->
         rows = _sample_rows(lines, delim, [second])
     end = _after_lines(head, first_no)  # the header's line and those before it
     inp.reader.skip(end)
-    layout = _with_header(inp.name, delim, first_no, first_fields, rows)
+    header_line = head[_after_lines(head, first_no - 1):end].decode("utf-8", errors="replace")
+    cut = _header_comment(header_line, delim)
+    try:
+        layout = _with_header(inp.name, delim, first_no, first_fields, rows)
+    except DataError:
+        if cut is None:
+            raise
+        # the names the rows lack are those the comment took
+        raise DataError(inp.name, f"{_comment_text(cut)}, and the rows have "
+                                  f"{len(rows[0][1])} fields to its {len(first_fields)} "
+                                  f"names; {_QUOTE_HASH}", line=first_no) from None
     if positional is not None:
         layout = replace(layout, notes=(*layout.notes, positional))
-    header_line = head[_after_lines(head, first_no - 1):end].decode("utf-8", errors="replace")
-    found = (_undecodable_header(head[:end], first_no),
-             _header_comment(header_line, delim, first_no))
+    comment = None if cut is None else f"line {first_no}: {_comment_text(cut)}; {_QUOTE_HASH}"
+    found = (_undecodable_header(head[:end], first_no), comment)
     layout = replace(layout, notes=(*layout.notes, *(n for n in found if n is not None)))
     return _with_decimal(layout, rows)
 
@@ -1009,17 +1018,24 @@ def _whole(field: str) -> bool:
     return _kind(value) == "number" and not any(c in value for c in ".,eEnN")
 
 
-def _header_comment(text: str, delim: str | None, line: int) -> str | None:
-    """A note when a field of the header starts a comment: a name after the delimiter
-    that begins with an unquoted '#' (`a,b,#id`, as pandas writes a column named "#id")
-    is not read as a name.  A comment after a space (`a,b  # units`) is one on purpose."""
+def _header_comment(text: str, delim: str | None) -> str | None:
+    """The text a comment took from the header where a field starts one: a name after
+    the delimiter that begins with an unquoted '#' (`a,b,#id`, as pandas writes a column
+    named "#id") is not read as a name.  A comment after a space (`a,b  # units`) is one
+    on purpose (None)."""
     kept = _strip_comment(text)
     cut = text[len(kept):].strip()
     if not cut or delim is None or not kept.endswith(delim):
         return None
+    return cut
+
+
+def _comment_text(cut: str) -> str:
     shown = cut if len(cut) <= 30 else cut[:27] + "..."
-    return (f"line {line}: the header's text from '#' on is a comment, not column names "
-            f"({shown}); put a name that holds '#' in double quotes")
+    return f"the header's text from '#' on is a comment, not column names ({shown})"
+
+
+_QUOTE_HASH = "put a name that holds '#' in double quotes"
 
 
 def _undecodable_header(data: bytes, line: int) -> str | None:
