@@ -54,6 +54,32 @@ def test_five_percent_known_beats_unsupervised(seed: int) -> None:
     assert semi.document["options"]["order"] == "none"
 
 
+def test_score_gives_the_mixtures_log_likelihood_of_a_fit_with_known_labels() -> None:
+    """score --help and guide.md: on the training data score's total is the model's
+    log_likelihood, and for a fit with known labels at least that: the fit counts a known
+    row as log pi_z N(x | z) (scipy's density here), score as log p(x), with or without
+    the labels."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    x, _, known = _data(4)
+    semi = emgmm_cli.fit(x, 2, seed=0, known_labels=known)
+    p = semi.params
+    joint = np.stack([np.log(p.weights[k]) + multivariate_normal(
+        p.means[k], p.full_covariances()[k]).logpdf(x) for k in range(2)], axis=1)
+    rows = known >= 0
+    objective = logsumexp(joint[~rows], axis=1).sum() + joint[rows, known[rows]].sum()
+    assert semi.log_likelihood == pytest.approx(objective, rel=1e-10)
+    mixture = float(logsumexp(joint, axis=1).sum())
+    for labels in (None, known):
+        scored = emgmm_cli.score(semi, x, known_labels=labels).log_likelihood
+        assert scored == pytest.approx(mixture, rel=1e-10)
+    assert mixture > semi.log_likelihood
+    plain = emgmm_cli.fit(x, 2, seed=0)
+    assert emgmm_cli.score(plain, x).log_likelihood == pytest.approx(plain.log_likelihood,
+                                                                     rel=1e-12)
+
+
 def test_known_rows_are_one_hot_in_the_statistics() -> None:
     """Every row known: EM is the complete-data maximum likelihood, in one M-step."""
     x, truth, _ = _data(3)

@@ -49,7 +49,8 @@ def score(term: Terminal, model: str, input: str, output: str | None,
     The per-sample log-densities log p(x) go to -o FILE, or to stdout when it is a pipe
     or a file; the total and mean log-likelihood are a summary on the terminal (stderr
     when stdout carries data), or JSON on stdout with --json.  On the training data the
-    total is the model's log_likelihood.
+    total is the model's log_likelihood (for a fit with known labels, at least that: the
+    fit counts a known row under its own component alone; log p(x) sums over all).
 
     \b
     Examples:
