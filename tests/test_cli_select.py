@@ -368,6 +368,10 @@ def test_table_and_model_files(tmp_path: Path) -> None:
     (["--table", "-", "--model", "-"], "only one output can go to stdout"),
     (["--jobs", "some"], "'some' is not a number of processes (0 or more) or 'auto'"),
     (["--jobs", "-1"], "'-1' is not a number of processes (0 or more) or 'auto'"),
+    # built in memory, cell by cell, until the machine ran out of it (exit 137)
+    (["-k", "1-99999999999999999999"], "'1-99999999999999999999' names more than 10000 "
+                                       "numbers of components, the most a selection tries"),
+    (["-k", "1-5000,6000-11000"], "names more than 10000 numbers of components"),
 ])
 def test_usage_errors(args: list[str], message: str) -> None:
     result = invoke(FAITHFUL, *args)
@@ -384,6 +388,25 @@ def test_component_lists() -> None:
     assert [r["mclust"] for r in table] == [
         "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV",
         "EVV", "VVV"]
+
+
+def test_the_python_api_refuses_a_grid_of_too_many_numbers_without_building_it() -> None:
+    """select(x, range(1, 10**18)) was a MemoryError (after all the memory there was); a
+    grid of 10000 numbers of components is taken, one more is not."""
+    import emgmm_cli
+    from emgmm_cli.engine.options import MAX_COMPONENT_VALUES, component_values
+
+    with pytest.raises(emgmm_cli.InvalidParameter) as caught:
+        emgmm_cli.select(FAITHFUL, range(1, 10**18), "VII", seed=0)
+    assert str(caught.value) == "a selection tries at most 10000 numbers of components"
+    assert caught.value.option == "n_components"
+    assert MAX_COMPONENT_VALUES == 10_000
+    assert component_values(range(MAX_COMPONENT_VALUES, 0, -1)) == tuple(
+        range(1, MAX_COMPONENT_VALUES + 1))
+    assert component_values([3, 1, 3]) == (1, 3)
+    for bad in ([], [0], [1.5], ["2"]):
+        with pytest.raises(emgmm_cli.InvalidParameter):
+            component_values(bad)
 
 
 def test_engine_tables_are_keyed_by_the_vocabulary() -> None:

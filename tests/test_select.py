@@ -184,8 +184,8 @@ def test_grid_order_and_validation() -> None:
         "full", "tied", "diag", "spherical"]
     assert [c.mclust for c in grid([], [1], n_features=3)][:3] == ["EII", "VII", "EEI"]
     assert [c.mclust for c in grid([], [1], n_features=1)] == ["E", "V"]
-    with pytest.raises(InvalidParameter, match=r"must be whole numbers >= 1, got \[0, 2\]$"):
-        grid(["full"], [0, 2])
+    with pytest.raises(InvalidParameter, match=r"must be whole numbers >= 1, got 0$"):
+        grid(["full"], [2, 0])
     with pytest.raises(ValueError, match="unknown covariance type 'box'"):
         grid(["box"], [2])
     with pytest.raises(InvalidParameter, match="unknown criterion"):

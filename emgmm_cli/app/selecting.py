@@ -31,7 +31,7 @@ from ..engine.errors import (NOT_CONVERGED, REG_COVAR_SWAMPS, TIME_LIMIT, Engine
 from ..engine.missing import row_missing
 from ..engine.fitting import ProgressCallback
 from ..engine.hc import HcTree
-from ..engine.options import FitOptions
+from ..engine.options import FitOptions, component_values
 from ..engine.selection import (
     CellCallback,
     CellMapper,
@@ -501,7 +501,7 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
     if template.init == vocab.MEANS_INIT:
         raise InvalidParameter(f"init {vocab.MEANS_INIT!r} starts from given means, which no "
                                "cell of a selection has; choose another init", option="init")
-    cells = SelectGrid(tuple(components), _families(covariance_types), criterion)
+    cells = SelectGrid(component_values(components), _families(covariance_types), criterion)
     points = as_points(data, read, sample_weights=sample_weights, known_labels=known_labels,
                        missing=missing)
     inputs = api_inputs(read, missing, sample_weights, known_labels)

@@ -18,6 +18,7 @@ from .options import (
     given,
     DIR_PATH,
     FILE_PATH,
+    MAX_COMPONENT_VALUES,
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
     TEXT_FORMATS_TEXT,
@@ -41,7 +42,8 @@ from .options import (
               help="Number of mixture components (required without --select, unless "
                    "--init-model gives them).  With "
                    "--select, the numbers to try: a range (1-9), a list (2,4,8) or both "
-                   f"(1-3,6).  [default with --select: {SELECT_COMPONENTS}]")
+                   f"(1-3,6), at most {MAX_COMPONENT_VALUES} of them.  [default with "
+                   f"--select: {SELECT_COMPONENTS}]")
 @click.option("-c", "--covariance-type", "c_text", metavar="TYPE|TYPES",
               shell_complete=complete_covariance_list,
               help=f"{covariance_help()}  With --select, the families to try: all, or a "

@@ -23,8 +23,8 @@ from .. import vocab
 from ..app.requests import column_list, parse_size
 from ..io.formats import (STDOUT_FORMAT, delimiter_problem, formats_help,
                           stdout_format_names)
-from ..engine.options import (FREEZABLE, OPTION_SPECS, FitOptions, OptionSpec,
-                              too_many_points)
+from ..engine.options import (FREEZABLE, MAX_COMPONENT_VALUES, OPTION_SPECS, FitOptions,
+                              OptionSpec, too_many_points)
 from .context import SETTINGS_KEY, pass_terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -206,7 +206,11 @@ class ComponentList(click.ParamType):
             if a < 1 or b < a:
                 self.fail(f"{part!r}: components run from 1 up, and a range from low to high",
                           param, ctx)
-            found.update(range(a, b + 1))
+            if b - a < MAX_COMPONENT_VALUES:  # a range is built only when it may do
+                found.update(range(a, b + 1))
+            if b - a >= MAX_COMPONENT_VALUES or len(found) > MAX_COMPONENT_VALUES:
+                self.fail(f"{value!r} names more than {MAX_COMPONENT_VALUES} numbers of "
+                          "components, the most a selection tries", param, ctx)
         return sorted(found)
 
 

@@ -16,6 +16,7 @@ from .options import (
     json_option,
     backend_options,
     FILE_PATH,
+    MAX_COMPONENT_VALUES,
     SELECT_COMPONENTS,
     SELECT_COVARIANCES,
     TEXT_FORMATS_TEXT,
@@ -37,7 +38,7 @@ from .options import (
 @click.option("-k", "--components", type=ComponentList(), default=SELECT_COMPONENTS,
               show_default=True,
               help="Numbers of components to try: a range (1-9), a list (2,4,8) or both "
-                   "(1-3,6).")
+                   f"(1-3,6); at most {MAX_COMPONENT_VALUES} of them.")
 @click.option("-c", "--covariance-type", "covariance_types", type=CovarianceList(),
               default=SELECT_COVARIANCES, show_default=True, help=covariance_help(True))
 @click.option("--criterion", type=click.Choice(vocab.names(vocab.CRITERIA)), default="bic",

@@ -268,6 +268,31 @@ OPTION_SPECS: dict[str, OptionSpec] = {
     f.name: f.metadata["spec"] for f in dataclasses.fields(FitOptions)
 }
 
+#: The most numbers of components one selection tries (its grid has a row for each, and
+#: family): -k 1-99999999999999999999 was built in memory, cell by cell, until the
+#: machine ran out of it.  Beyond the data's rows a cell is skipped, not fitted.
+MAX_COMPONENT_VALUES = 10_000
+
+
+def component_values(components: Any) -> tuple[int, ...]:
+    """The distinct numbers of components of a selection, ascending: whole numbers >= 1,
+    at most MAX_COMPONENT_VALUES of them (read no further than that: a range(1, 10**18)
+    is refused, not built); InvalidParameter (option n_components) otherwise."""
+    found: set[int] = set()
+    for k in components:
+        value = plain_number(k)
+        if not spec("n_components").accepts(value):
+            raise InvalidParameter("the numbers of components must be whole numbers >= 1, "
+                                   f"got {k!r}", option="n_components")
+        found.add(int(value))
+        if len(found) > MAX_COMPONENT_VALUES:
+            raise InvalidParameter(f"a selection tries at most {MAX_COMPONENT_VALUES} numbers "
+                                   "of components", option="n_components")
+    if not found:
+        raise InvalidParameter("no number of components to try", option="n_components")
+    return tuple(sorted(found))
+
+
 #: What the rows of the data bring to a fit besides their points, named as the read
 #: options name them (app.requests.ReadOptions), each with its default: the sample
 #: weights, the known labels and what a missing value means.  They are recorded in the

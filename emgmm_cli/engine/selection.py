@@ -42,7 +42,7 @@ from .errors import EngineError, InvalidParameter
 from .families import family, searched
 from .fitting import FitResult, ProgressCallback, counted_rows, fit, rows_short
 from .hc import HcTree, seeded_hc_tree
-from .options import FitOptions, plain_number, spec
+from .options import FitOptions, component_values
 
 CRITERIA: tuple[str, ...] = vocab.names(vocab.CRITERIA)
 
@@ -68,11 +68,7 @@ def grid(covariance_types: Sequence[str], components: Iterable[int],
     """Cells family by family (in the order given), K ascending within each; duplicates
     are dropped.  No family named: every family Mclust searches for data of n_features
     columns (families.searched)."""
-    given = list(components)
-    if not given or not all(spec("n_components").accepts(plain_number(k)) for k in given):
-        raise InvalidParameter("the numbers of components must be whole numbers >= 1, got "
-                               f"{given!r}", option="n_components")
-    ks = sorted({int(k) for k in given})
+    ks = component_values(components)
     if not covariance_types and n_features is not None:
         covariance_types = searched(n_features)
     types = list(dict.fromkeys(family(name).name for name in covariance_types))
