@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import emgmm_cli  # noqa: E402
 from emgmm_cli.backends.local import ArrayDataset  # noqa: E402
 from emgmm_cli.engine.em import (DEGENERATE_RATIO, FEW_ROWS_PER_DIM,  # noqa: E402
-                                 SINGULAR_RATIO, DegenerateTest)
+                                 FLAT_LOOK, SINGULAR_RATIO, DegenerateTest)
 from emgmm_cli.engine.params import MixtureParams  # noqa: E402
 
 REG_COVAR = 1e-6
@@ -49,6 +49,10 @@ class Tally:
         self.earlier = self.now = 0
         self.missed: list[str] = []
         self.own_only: list[tuple[float, str]] = []  # (own spread, family)
+        # components between DEGENERATE_RATIO and FLAT_LOOK of a family that shares part
+        # of its covariance: the own spreads of those the rule flags, and of the others
+        self.flat: list[float] = []
+        self.held: list[float] = []
 
     def judge(self, where: str, params: MixtureParams, x: np.ndarray) -> None:
         test = DegenerateTest.of(ArrayDataset(x), x.var(axis=0))
@@ -60,6 +64,10 @@ class Tally:
         rows = params.weights * len(x)
         for k in range(params.n_components):
             if spread[k, 0] >= DEGENERATE_RATIO * smallest:
+                if spread[k, 0] < FLAT_LOOK * smallest and params.family.per_component \
+                        and params.family.equal and params.n_components > 1:
+                    own = test.own_spread(params, np.array([k]), np.flatnonzero(live))
+                    (self.flat if k in now else self.held).append(float(own[0]) / smallest)
                 continue
             self.earlier += 1
             if k not in now:
@@ -110,6 +118,12 @@ def main() -> None:
           f"{tally.now}; only the earlier: {len(tally.missed)}")
     for where in tally.missed:
         print("  ", where)
+    if tally.flat or tally.held:
+        print(f"between DEGENERATE_RATIO and FLAT_LOOK ({FLAT_LOOK:g}) of the least column "
+              f"variance, in families that share part of it: {len(tally.flat)} flat "
+              f"(own rows' least variance at most "
+              f"{max(tally.flat, default=float('nan')):.2g} of it), {len(tally.held)} not "
+              f"(at least {min(tally.held, default=float('nan')):.2g})")
     if tally.own_only:
         families = sorted({fam for _, fam in tally.own_only})
         print(f"caught by their own rows alone: {len(tally.own_only)} (of "

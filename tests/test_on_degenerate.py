@@ -208,6 +208,30 @@ def test_select_keeps_thin_clusters_of_families_that_share_their_orientation(
             if row["best"] == "true"] == [chosen] == [("VVE", 3)]
 
 
+def test_components_on_whole_numbers_sharing_a_value_are_degenerate_as_mclust_finds(
+        tmp_path: Path) -> None:
+    """Rounded data (tests/data/rounded_grid.csv, 33 distinct points of 165): EVV with K
+    = 5 to 9 ends with components on rows that share a value, their covariances held 1e-6
+    to 1e-5 of the least column variance off the line by EVV's shared volume, beyond the
+    first look of the rule (DEGENERATE_RATIO); mclust cannot fit those cells (NA,
+    tests/data/mclust_rounded_grid.csv).  They were "ok", and select chose EVV with K = 9
+    (three of its components on three or fewer lines of the grid), exit 0.  Now they are
+    degenerate, and the cells mclust fits are sound and at least its log-likelihood."""
+    with open(DATA / "mclust_rounded_grid.csv", newline="") as fh:
+        peer = {int(row["K"]): row for row in csv.DictReader(fh)}
+    result = invoke_in(tmp_path, "select", str(DATA / "rounded_grid.csv"), "-k", "1-9",
+                       "-c", "EVV", "--seed", "0", "-q")
+    assert result.exit_code == 0, result.stderr
+    table = {int(row["n_components"]): row for row in csv.DictReader(io.StringIO(result.stdout))}
+    assert sorted(table) == sorted(peer) == list(range(1, 10))
+    for k, row in table.items():
+        if peer[k]["loglik"] == "NA":
+            assert row["status"] == "degenerate", (k, row["log_likelihood"])
+        else:
+            assert row["status"] == "ok", k
+            assert float(row["log_likelihood"]) >= float(peer[k]["loglik"]) - 0.01, k
+
+
 def test_drop_keeps_thin_clusters_of_families_that_share_their_orientation() -> None:
     """--on-degenerate drop judges after every M-step by the same rule: on the thin lines
     it dropped VVE's thin components one after another down to one Gaussian

@@ -553,8 +553,8 @@ def test_a_stalled_run_gives_its_place_but_competes_for_the_cell() -> None:
     x = np.loadtxt(DATA / "rounded_pairs.csv", delimiter=",", skiprows=1)
     oracle = np.genfromtxt(DATA / "mclust_rounded_pairs.csv", delimiter=",", names=True,
                            dtype=None, encoding="utf-8")
-    assert (str(oracle["model"]), int(oracle["K"])) == ("EEI", 6)
-    mclust = float(oracle["log_likelihood"])
+    assert (str(oracle["mclust_model"]), int(oracle["K"])) == ("EEI", 6)
+    mclust = float(oracle["loglik"])
     cell = select(ArrayDataset(x), [Cell("EEI", 6)], FitOptions(1, n_init=2),
                   seed=0).cells[0].result
     assert cell is not None and not cell.is_degenerate

@@ -33,10 +33,12 @@ COLLAPSE_MASS = 1e-6
 #: mixture of K >= 2, below DEGENERATE_RATIO times it while the component holds fewer
 #: than FEW_ROWS_PER_DIM * (D + 1) rows (a few points close together) or, in a family
 #: whose components share some of volume, shape and orientation (Family.equal: VVE, EVE,
-#: VEE, VEV, EVV, EEV, VEI, EVI), while the scatter of the rows it holds (weighted by
-#: their responsibilities, about its mean) has its smallest eigenvalue below
-#: SINGULAR_RATIO times that variance: its rows lie on a line or a plane to rounding,
-#: which such a covariance cannot shrink onto exactly (the shared part holds it off).  A
+#: VEE, VEV, EVV, EEV, VEI, EVI), below FLAT_LOOK times it while the scatter of the rows
+#: it holds (weighted by their responsibilities, about its mean) has its smallest
+#: eigenvalue below SINGULAR_RATIO times that variance: its rows lie on a line or a
+#: plane to rounding, which such a covariance cannot shrink onto exactly (the shared
+#: part holds it off, further than DEGENERATE_RATIO on whole-numbered data: EVV's
+#: components on rows that share a value sat at 1e-6 to 1e-5 of it).  A
 #: component of many rows whose covariance is small all round is a tight cluster; a thin
 #: one is a thin cluster unless its own rows are flat to rounding (VVV, VVI or VII would
 #: shrink onto them exactly: the first bound); one of EEE, EEI or EII cannot collapse
@@ -46,6 +48,7 @@ COLLAPSE_MASS = 1e-6
 DEGENERATE_RATIO = 1e-6
 SINGULAR_RATIO = 1e-10
 FEW_ROWS_PER_DIM = 2
+FLAT_LOOK = 1e-4
 #: ... or below this many units in the last place of reg_covar (the rounding of the
 #: eigenvalue less reg_covar): where the data's variance is below what that difference
 #: resolves (columns whose variance reg_covar swamps), a covariance that is reg_covar
@@ -217,7 +220,8 @@ class DegenerateTest:
                 FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1)))
             fam = family(mixtures[0].covariance_type)
             if fam.per_component and fam.equal:  # rows flat to rounding, held off by
-                suspects = low & ~found          # the shared part of the covariance
+                near = lam < max(FLAT_LOOK * smallest, rounding)  # the shared part
+                suspects = near & ~found
                 for j in np.flatnonzero(suspects.any(axis=1)).tolist():
                     ks = np.flatnonzero(suspects[j])
                     found[j, ks] = (self.own_spread(mixtures[j], ks, live)
@@ -246,8 +250,9 @@ def degenerate_components(params: MixtureParams, test: DegenerateTest,
     The test (DEGENERATE_RATIO above): lambda_min(Sigma_k restricted to non-constant
     columns) - reg_covar is below SINGULAR_RATIO times the smallest non-zero column
     variance, or below DEGENERATE_RATIO times it where K >= 2 and the component holds few
-    rows or, in a family that shares some of its covariance, its own rows are flat to
-    rounding (DegenerateTest.own_spread below SINGULAR_RATIO times it), or below
+    rows or, in a family that shares some of its covariance, below FLAT_LOOK times it
+    where its own rows are flat to rounding (DegenerateTest.own_spread below
+    SINGULAR_RATIO times it), or below
     DEGENERATE_ULPS units in the last place of reg_covar, what rounding leaves of it.
     Constant columns are left out, since every component is flat along them and
     reg_covar is what keeps that well-posed.
