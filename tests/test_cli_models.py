@@ -254,6 +254,26 @@ def test_a_component_of_weight_0_takes_no_point_and_adds_no_density(
         assert labels == [str(j) for j in lp.argmax(axis=0)]
 
 
+def test_score_threshold_over_rows_left_out_by_missing_drop(tmp_path: Path,
+                                                             full: Fitted) -> None:
+    """guide.md: a row --missing drop leaves out has no log-density (empty), is no
+    outlier (0), and the cutoff is the quantile of the rows scored."""
+    lines = BLOBS.read_text().splitlines()
+    holed = tmp_path / "holed.csv"
+    holed.write_text(lines[0] + "\n" + "".join(
+        (",".join(["", ln.split(",")[1]]) if i % 7 == 0 else ln) + "\n"
+        for i, ln in enumerate(lines[1:])))
+    out = tmp_path / "scored.csv"
+    summary = json.loads(ok("score", str(full.model), str(holed), "--missing", "drop",
+                            "--threshold", "0.1", "-o", str(out), "--json").stdout)
+    rows = out.read_text().splitlines()[1:]
+    gone = [i for i in range(len(rows)) if i % 7 == 0]
+    assert all(rows[i] == ",0" for i in gone)
+    kept = np.array([float(r.split(",")[0]) for i, r in enumerate(rows) if i % 7])
+    assert summary["n_dropped"] == len(gone)
+    assert summary["cutoff_log_density"] == pytest.approx(np.quantile(kept, 0.1), abs=1e-8)
+
+
 def test_score_threshold_flags_the_lowest_quantile(tmp_path: Path, full: Fitted) -> None:
     out = tmp_path / "scored.csv"
     result = ok("score", str(full.model), str(BLOBS), "--threshold", "0.1", "-o", str(out),
