@@ -439,6 +439,33 @@ def test_covariance_not_positive_definite_suggests_reg_covar(work: Path) -> None
     assert files_under(work) == ["line.npy"]
 
 
+def test_a_column_that_sums_others_is_named_and_blamed(work: Path) -> None:
+    """A total beside its parts (total = a + b): no two columns are copies, so the screen
+    said nothing; every fit of a full covariance, K = 1 too, collapsed, and select said
+    to try more restarts or a larger floor, which change nothing.  The screen now names
+    the three columns, and select's error points at them."""
+    rng = np.random.default_rng(0)
+    xy = np.r_[rng.normal(size=(150, 2)), rng.normal(size=(150, 2)) + [5.0, 1.0]]
+    np.savetxt("sum.csv", np.c_[xy, xy.sum(axis=1)], delimiter=",", header="a,b,total",
+               comments="", fmt="%.10g")
+    said = ("emgmm: warning: sum.csv: columns 'a', 'b' and 'total' are linearly dependent "
+            "(one is a weighted sum of the others); every covariance is singular along "
+            "them; leave one of them out with --columns")
+    fitted = run(["sum.csv", "-k", 1, "--seed", 0])
+    assert fitted.exit_code == 0
+    assert fitted.stderr.splitlines()[0] == said
+    assert "the data warned about above is the likely cause" in fitted.stderr
+    chosen = CliRunner().invoke(cli, ["select", "sum.csv", "-k", "1-2", "-c", "full,tied",
+                                      "--seed", "0"])
+    assert chosen.exit_code == 1
+    assert chosen.stderr.splitlines()[0] == said
+    assert chosen.stderr.splitlines()[-1].endswith(
+        "some columns are linear functions of one another (the screen's warning says which): "
+        "leave one of them out with --columns")
+    # two of them alone are no such thing; a copy is said as the pair it is
+    assert "dependent" not in run(["sum.csv", "-k", 1, "--columns", "a,total"]).stderr
+
+
 def test_a_column_name_that_holds_a_comma_is_quoted(work: Path) -> None:
     """--columns (and --dims, and ReadOptions.columns) read their list as one CSV row: a
     name with a comma in it is given in double quotes, and the list of the columns there

@@ -26,7 +26,7 @@ from .. import vocab
 from ..backends import active, open_dataset
 from ..interrupts import polling
 from ..engine.dataset import Dataset
-from ..engine.errors import (NOT_CONVERGED, REG_COVAR_SWAMPS, TIME_LIMIT, EngineError,
+from ..engine.errors import (COPIES, NOT_CONVERGED, REG_COVAR_SWAMPS, TIME_LIMIT, EngineError,
                              FitEvent, InvalidParameter)
 from ..engine.missing import row_missing
 from ..engine.fitting import ProgressCallback
@@ -389,6 +389,9 @@ def _degenerate_hint(selected: Selected) -> str:
     if any(f.kind == REG_COVAR_SWAMPS for f in selected.prepared.findings):
         return ("; reg_covar, not the data, sets the spread of some columns: fit standardized "
                 "columns with --standardize (or give a smaller --reg-covar)")
+    if any(f.kind == COPIES for f in selected.prepared.findings):
+        return ("; some columns are linear functions of one another (the screen's warning "
+                "says which): leave one of them out with --columns")
     tips = ["fewer components"] if min(c.n_components for c in degenerate) > 1 else []
     if any(c.n_components > 1 for c in degenerate):
         tips.append("more --n-init")

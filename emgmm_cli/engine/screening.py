@@ -22,8 +22,9 @@ From those, screen() says:
   where EM runs on the data's own columns (not standardized, which centres them);
 - FEW_VALUES: a column takes a handful of values (a class label, a category, or values
   that float32 rounded together): components collapse onto them;
-- COPIES: two columns that are copies, or linear functions, of one another: every
-  covariance is singular along their difference;
+- COPIES: two columns that are copies, or linear functions, of one another, or three or
+  more of which one is a weighted sum of the others: every covariance is singular along
+  their dependence;
 - FLOAT32_CONSTANT: a column that holds one value in float32 (it may hold more in float64);
 - CONSTANT: a column that holds one value: nothing to cluster on, every covariance as
   narrow as reg_covar along it, and in the spherical families that narrowness averaged
@@ -297,7 +298,8 @@ def screen(stats: ColumnStats, names: Sequence[str], *, reg_covar: float,
     if scale is None and reg_covar > 0:  # without a floor, such columns fail on their own
         _check_resolution(stats, names, reg_covar)
     findings = [f for j in range(len(names)) for f in _column_findings(stats, names, j)]
-    findings += _copies(stats, names)
+    copies = _copies(stats, names)
+    findings += copies or _dependent(stats, names)
     swamped = _swamped(stats, names, reg_covar, units)
     return findings + ([swamped] if swamped is not None else [])
 
@@ -421,6 +423,28 @@ def _copies(stats: ColumnStats, names: Sequence[str]) -> list[Finding]:
         out.append(Finding(COPIES, (i, j), f"columns '{names[i]}' and '{names[j]}' {what}; "
                            "every covariance is singular along them", (LEAVE_OUT_COLUMN,)))
     return out
+
+
+def _dependent(stats: ColumnStats, names: Sequence[str]) -> list[Finding]:
+    """One finding where three columns or more are linearly dependent (one a weighted sum
+    of the others, as a total beside its parts: the least eigenvalue of their correlation
+    matrix within COPY_TOLERANCE of 0) and no two of them are copies (_copies says those):
+    the columns that weigh in the dependence, named."""
+    live = np.flatnonzero(~stats.constant)
+    if stats.n < MIN_ROWS_FOR_COPIES or len(live) < 3:
+        return []
+    corr = stats.corr[np.ix_(live, live)]
+    if not np.isfinite(corr).all():
+        return []
+    values, vectors = np.linalg.eigh(corr)
+    if not values[0] <= COPY_TOLERANCE:
+        return []
+    weight = np.abs(vectors[:, 0])
+    cols = [int(live[j]) for j in np.flatnonzero(weight >= 0.01 * weight.max())]
+    listed = ", ".join(f"'{names[j]}'" for j in cols[:-1]) + f" and '{names[cols[-1]]}'"
+    return [Finding(COPIES, tuple(cols), f"columns {listed} are linearly dependent (one is a "
+                    "weighted sum of the others); every covariance is singular along them",
+                    (LEAVE_OUT_COLUMN,))]
 
 
 def _swamped(stats: ColumnStats, names: Sequence[str], reg_covar: float,
