@@ -562,3 +562,30 @@ def test_float32_diagonal_variances_within_rounding_are_said(tmp_path: Path) -> 
     assert failed.exit_code == 1
     assert "is not positive definite at iteration 1 even with reg_covar=1e-06; use --dtype " \
            "float64, a larger --reg-covar" in failed.stderr
+
+
+def test_a_tiny_floor_on_columns_of_far_apart_scales_fits_as_scikit_learn(tmp_path: Path
+                                                                           ) -> None:
+    """Columns at scales 1e-6 and 1e6, --reg-covar 1e-16: the start was refused as "not
+    positive definite ... even with reg_covar=0", the check meant for no floor at all
+    (a Cholesky diagonal below 1e-12 of its largest, which such scales give a sound
+    covariance) having run on parameters remade without the floor.  Now the fit is
+    scikit-learn's from the same start (the nearest-mean partition, then an M-step)."""
+    from sklearn.mixture import GaussianMixture
+
+    import emgmm_cli
+
+    rng = np.random.default_rng(0)
+    a = np.r_[rng.normal(0, 1, (150, 2)), rng.normal(4, 1, (150, 2))]
+    x = np.c_[a[:, 0] * 1e-6, a[:, 1] * 1e6]
+    means = x[[0, 200]]
+    fitted = emgmm_cli.fit(x, 2, covariance_type="tied", means_init=means, reg_covar=1e-16,
+                           accelerate="none", tol=1e-6)
+    near = np.argmin(((x[:, None, :] - means[None]) ** 2).sum(axis=2), axis=1)
+    mu = np.array([x[near == k].mean(axis=0) for k in range(2)])
+    resid = x - mu[near]
+    cov = resid.T @ resid / len(x) + 1e-16 * np.eye(2)
+    peer = GaussianMixture(2, covariance_type="tied", reg_covar=1e-16, tol=1e-6,
+                           weights_init=np.bincount(near) / len(x), means_init=mu,
+                           precisions_init=np.linalg.inv(cov)).fit(x)
+    assert fitted.log_likelihood == pytest.approx(peer.score(x) * len(x), rel=1e-9)

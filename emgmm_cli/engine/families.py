@@ -714,7 +714,7 @@ def own_variances(cov: Array, k: int, d: int) -> Array:
     return np.asarray(cov, dtype=np.float64).reshape(k, 1).repeat(d, 1)
 
 
-def factorise(per: Array, statistic: str, reg_covar: float, iteration: int | None
+def factorise(per: Array, statistic: str, reg_covar: float | None, iteration: int | None
               ) -> tuple[Array, Array, Array | None]:
     """(precision factors, log|U_k|, covariance factors) of covariances one per component
     (Family.expand's form), raising NotPositiveDefinite.
@@ -723,11 +723,14 @@ def factorise(per: Array, statistic: str, reg_covar: float, iteration: int | Non
     lower Cholesky factors L_k of the covariances (Sigma_k = L_k L_k^T), which the
     whitened kernel reads.  DIAGONAL: U_k = 1/sqrt(variances), shape (K, D), and None.
     log|U_k| = -0.5 log|Sigma_k|: since |Sigma^-1| = |U|^2, the sign flips here, once.
+    reg_covar: the fit's floor, whose 0 also checks the rank (_check_rank); None: none to
+    check against (parameters remade from checked ones: MixtureParams.build).
     """
+    floor = 0.0 if reg_covar is None else reg_covar  # as an error says it
     if statistic == DIAGONAL:
         if not (per > 0).all():
             bad = np.flatnonzero(~(per > 0).all(axis=1))
-            raise NotPositiveDefinite(int(bad[0]), iteration, reg_covar)
+            raise NotPositiveDefinite(int(bad[0]), iteration, floor)
         factors = 1.0 / np.sqrt(per)
         return factors, np.log(factors).sum(axis=1), None
     try:
@@ -736,7 +739,7 @@ def factorise(per: Array, statistic: str, reg_covar: float, iteration: int | Non
         lower = None
     # the sum is finite exactly when every entry is (one reduction, not a mask)
     if lower is None or not np.isfinite(lower.sum()):
-        raise NotPositiveDefinite(_first_not_pd(per), iteration, reg_covar)
+        raise NotPositiveDefinite(_first_not_pd(per), iteration, floor)
     if reg_covar == 0.0:
         _check_rank(lower, iteration)
     # cov = L L^T  =>  inv(cov) = L^-T L^-1 = U U^T with U = L^-T (upper triangular)
@@ -899,7 +902,7 @@ class Family:
         out[:, idx, idx] = per
         return out
 
-    def precision_factors(self, cov: Array, k: int, d: int, reg_covar: float,
+    def precision_factors(self, cov: Array, k: int, d: int, reg_covar: float | None,
                           iteration: int | None) -> tuple[Array, Array, Array | None]:
         """(precision factors, log|U_k|, covariance factors) per component, raising
         NotPositiveDefinite: factorise(expand(cov)), which see."""

@@ -37,9 +37,14 @@ class MixtureParams:
         covariances: Array,
         covariance_type: str,
         *,
-        reg_covar: float = 0.0,
+        reg_covar: float | None = None,
         iteration: int | None = None,
     ) -> "MixtureParams":
+        """The mixture of these parameters, its precision factors computed (raising
+        NotPositiveDefinite).  reg_covar: the floor of the fit the covariances come from,
+        whose 0 (no floor) has them checked for a rank short by rounding as well
+        (families.factorise); None for parameters remade from ones already checked
+        (reordered, extrapolated, their weights changed), or read from a model file."""
         fam = family(covariance_type)
         weights = np.asarray(weights, dtype=np.float64)
         means = np.atleast_2d(np.asarray(means, dtype=np.float64))

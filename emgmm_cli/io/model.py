@@ -257,7 +257,8 @@ def load_model(path: str) -> LoadedModel:
     _check_metadata(path, doc, k)
     _check_transform(path, doc, d)
     try:
-        params = MixtureParams.build(weights, means, covariances, cov_type)
+        # checked as a fit without a floor checks its covariances: to rounding
+        params = MixtureParams.build(weights, means, covariances, cov_type, reg_covar=0.0)
     except NotPositiveDefinite as exc:
         raise _field_error(path, "covariances",
                            f"{_which(cov_type, exc.component)} is not positive definite") from None
