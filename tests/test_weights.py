@@ -349,3 +349,38 @@ def test_a_missing_weight_is_an_error_that_says_so(tmp_path: "Path", missing: st
                               capture_output=True, text=True, check=False)
         assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
         assert "weight of row 30 (counting from 0) is missing" in proc.stderr
+
+
+def test_the_apis_weights_and_labels_of_a_files_rows_go_with_the_rows_drop_leaves_out(
+        tmp_path: Path) -> None:
+    """missing="drop" on a file with weights or known labels given as arrays: the arrays
+    were checked against the rows left after the drop ("1000 sample weights for 900
+    rows", a DataError for what an array of data took), and 900 values were taken
+    without a word.  They are the file's rows' as a file of them is: the same fit as from
+    the array, in memory and block by block; 900 values are refused."""
+    import emgmm_cli
+    from emgmm_cli.io.errors import DataError
+
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(0, 1, (500, 2)), rng.normal(5, 1, (500, 2))])
+    x[::10, 1] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    w = rng.uniform(0.5, 2, len(x))
+    known = np.full(len(x), -1)
+    known[[1, 601]] = [0, 1]
+    path = str(tmp_path / "x.npy")
+    blocks = emgmm_cli.ReadOptions(memory_limit="16K")
+    for kw in ({"sample_weights": w}, {"known_labels": known, "order": "none"}):
+        from_array = emgmm_cli.fit(x, 2, seed=0, missing="drop", **kw)
+        for read in (None, blocks):
+            from_path = emgmm_cli.fit(path, 2, seed=0, missing="drop", read=read, **kw)
+            assert from_path.log_likelihood == pytest.approx(from_array.log_likelihood,
+                                                             rel=1e-12)
+    model = emgmm_cli.fit(x, 2, seed=0, missing="drop")
+    assert emgmm_cli.score(model, path, missing="drop", sample_weights=w).log_likelihood == (
+        pytest.approx(emgmm_cli.score(model, x, missing="drop",
+                                      sample_weights=w).log_likelihood, rel=1e-12))
+    labels = emgmm_cli.predict(model, path, missing="drop", known_labels=known)
+    assert labels[1] == 0 and labels[601] == 1 and (labels[::10] == -1).all()
+    with pytest.raises(DataError, match="900 sample weights for 1000 rows"):
+        emgmm_cli.fit(path, 2, seed=0, missing="drop", sample_weights=w[~np.isnan(x[:, 1])])

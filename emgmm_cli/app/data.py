@@ -205,6 +205,30 @@ def known_components(points: Points, n_components: int, model: str | None = None
 # --------------------------------------------------------------------------- missing values
 
 
+def _of_rows_kept(points: Points, weights: Any, known: Any) -> tuple[Any, Any]:
+    """Weights and known labels given for the rows of a file (the Python API's arrays),
+    those of the rows reading kept: where --missing drop left rows out (points.dropped),
+    the values given for them go too, once checked against every row of the file (as the
+    file's own column or a file beside it is, before the drop)."""
+    from ..engine.dataset import check_known, check_weights
+    from ..engine.errors import InvalidParameter
+
+    dropped = points.dropped
+    if dropped is None:
+        return weights, known
+    rows = len(dropped)
+    try:
+        where = "<sample_weights>"
+        if weights is not None:
+            weights = check_weights(weights, rows)[~dropped]
+        where = "<known_labels>"
+        if known is not None:
+            known = check_known(known, rows)[~dropped]
+    except InvalidParameter as exc:
+        raise DataError(where, str(exc).replace("sample weight ", "weight ", 1)) from None
+    return weights, known
+
+
 def without_incomplete(points: Points) -> Points:
     """points without the rows that hold a missing value (NaN), their weights and known
     labels with them; points.dropped marks the rows left out (None when none is).  A
@@ -408,8 +432,9 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
     read = api_read_options(read, missing)
     _given_once(read, weights=sample_weights is not None)
     if isinstance(data, (str, os.PathLike)):
-        return weighed(load(os.fspath(data), read), ReadOptions(), sample_weights,
-                       known_labels)
+        points = load(os.fspath(data), read)
+        return weighed(points, ReadOptions(), *_of_rows_kept(points, sample_weights,
+                                                              known_labels))
     names: list[str] | None = None
     notes: tuple[str, ...] = ()
     if hasattr(data, "to_frame") and getattr(data, "name", None) is not None:
