@@ -34,6 +34,7 @@ import glob
 import logging
 import operator
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -782,7 +783,7 @@ def _start(options: BackendOptions, stack: ExitStack) -> Any:
     if address is None:
         # multiprocessing's resource tracker, started by the first worker, unblocks
         # SIGINT and SIGTERM in the thread that starts it: started here first
-        resource_tracker.ensure_running()
+        _start_tracker(resource_tracker)
         with stop_signals_blocked():
             local = stack.enter_context(LocalCluster(
                 n_workers=options.workers or available_cores(), threads_per_worker=1,
@@ -790,6 +791,28 @@ def _start(options: BackendOptions, stack: ExitStack) -> Any:
                 silence_logs=logging.CRITICAL))  # a task's error is the run's one line
         return stack.enter_context(Client(local, set_as_default=False))
     return stack.enter_context(_join(Client, address, options.connect_timeout))
+
+
+#: The warning filter the resource tracker is started with (its -W option): see
+#: _start_tracker.
+_TRACKER_QUIET = "ignore:resource_tracker:UserWarning"
+
+
+def _start_tracker(resource_tracker: Any) -> None:
+    """multiprocessing's resource tracker, started (where it is not running) without its
+    warning about semaphores left to clean up.  A run that a closed pipe ends (`emgmm ...
+    --backend dask | head`: SIGPIPE, exit 141, quietly as a program in a pipe ends) does
+    not shut its cluster down; the tracker then cleans up what the cluster's processes
+    left, and said so on stderr after the run.  The tracker takes the interpreter's -W
+    options (sys.warnoptions) when it starts: the filter is one of them only then."""
+    added = _TRACKER_QUIET not in sys.warnoptions
+    if added:
+        sys.warnoptions.append(_TRACKER_QUIET)
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        if added:
+            sys.warnoptions.remove(_TRACKER_QUIET)
 
 
 def _join(client_type: Any, address: str, timeout: float) -> Any:
