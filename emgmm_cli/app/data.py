@@ -146,9 +146,18 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     the features, the one column of the file read.sample_weights, or weights given by
     the Python API) and known labels (read.known_column, taken out of the features, the
     file read.known_labels, or known given).  Weights must be finite and >= 0, not all
-    zero; known labels whole numbers >= -1 (-1: unknown); a DataError names the row."""
+    zero; known labels whole numbers >= -1 (-1: unknown); a DataError names the row.
+    Points that --missing drop has already thinned (points.dropped: a file read before
+    the Python API's arrays are given) take values for every row read, those of the rows
+    left out going with them."""
     from ..engine.dataset import check_known, check_weights
     from ..engine.errors import InvalidParameter
+
+    dropped = points.dropped
+    rows = points.n_samples if dropped is None else len(dropped)
+
+    def kept(values: NDArray[Any]) -> NDArray[Any]:
+        return values if dropped is None else values[~dropped]
 
     points, taken = _row_columns(points, read)
     weights, weights_from = _beside(points, taken, "weights", weights, "<sample_weights>")
@@ -162,11 +171,10 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     try:
         where, column = weights_from, columns["weights"] if "weights" in taken else None
         if weights is not None:
-            points = dataclasses.replace(points, weights=check_weights(weights,
-                                                                       points.n_samples))
+            points = dataclasses.replace(points, weights=kept(check_weights(weights, rows)))
         where, column = known_from, columns["known-labels"] if "known-labels" in taken else None
         if known is not None:
-            points = dataclasses.replace(points, known=check_known(known, points.n_samples),
+            points = dataclasses.replace(points, known=kept(check_known(known, rows)),
                                          known_source=known_from, known_column=column)
     except InvalidParameter as exc:
         raise DataError(where, str(exc).replace("sample weight ", "weight ", 1),
@@ -203,30 +211,6 @@ def known_components(points: Points, n_components: int, model: str | None = None
 
 
 # --------------------------------------------------------------------------- missing values
-
-
-def _of_rows_kept(points: Points, weights: Any, known: Any) -> tuple[Any, Any]:
-    """Weights and known labels given for the rows of a file (the Python API's arrays),
-    those of the rows reading kept: where --missing drop left rows out (points.dropped),
-    the values given for them go too, once checked against every row of the file (as the
-    file's own column or a file beside it is, before the drop)."""
-    from ..engine.dataset import check_known, check_weights
-    from ..engine.errors import InvalidParameter
-
-    dropped = points.dropped
-    if dropped is None:
-        return weights, known
-    rows = len(dropped)
-    try:
-        where = "<sample_weights>"
-        if weights is not None:
-            weights = check_weights(weights, rows)[~dropped]
-        where = "<known_labels>"
-        if known is not None:
-            known = check_known(known, rows)[~dropped]
-    except InvalidParameter as exc:
-        raise DataError(where, str(exc).replace("sample weight ", "weight ", 1)) from None
-    return weights, known
 
 
 def without_incomplete(points: Points) -> Points:
@@ -432,9 +416,8 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
     read = api_read_options(read, missing)
     _given_once(read, weights=sample_weights is not None)
     if isinstance(data, (str, os.PathLike)):
-        points = load(os.fspath(data), read)
-        return weighed(points, ReadOptions(), *_of_rows_kept(points, sample_weights,
-                                                              known_labels))
+        return weighed(load(os.fspath(data), read), ReadOptions(), sample_weights,
+                       known_labels)
     names: list[str] | None = None
     notes: tuple[str, ...] = ()
     if hasattr(data, "to_frame") and getattr(data, "name", None) is not None:

@@ -634,7 +634,6 @@ def stdout_format_names() -> list[str]:
     return [name for name, writer in FORMATS.items() if not writer.binary]
 
 
-#: The compression suffixes text is read through (io.text decompresses them), by codec.
 #: --delimiter's words for tab and for runs of whitespace (None).
 DELIMITER_ALIASES: dict[str, str | None] = {
     "\\t": "\t", "tab": "\t", " ": None, "space": None, "whitespace": None, "\\s+": None,
@@ -651,6 +650,7 @@ def delimiter_problem(delimiter: str) -> str | None:
             "';', '\\t' for tabs or ' ' for whitespace")
 
 
+#: The compression suffixes text is read through (io.text decompresses them), by codec.
 CODEC_BY_EXT = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd"}
 
 
