@@ -74,9 +74,12 @@ MIN_ROWS_FOR_COPIES = 10
 REG_COVAR_SHARE = 0.01
 #: The dtype's step at a column's values may be at most this share of sqrt(reg_covar),
 #: where components narrow down to that spread (the ``coarse`` refusal).  The rounding
-#: moves a row's log-density by about half the square of that share: at most 5e-7 for what
-#: passes, below the default tol.  In float64 with the default reg_covar 1e-6, columns at
-#: up to 2^33 (8.6e9) pass, epoch seconds among them (1.7e9: 2.9e-8 a row).
+#: (EM's sums are off by a few steps, by how their terms are added) moves a row's
+#: log-density by a few times the square of that share: 1.2 to 3.6 times it, measured
+#: with a constant column from 1e8 to 2^33 (tests/test_hostile_values.py), so at most a
+#: few times 1e-6 for what passes, the order of the default tol.  In float64 with the
+#: default reg_covar 1e-6, columns at up to 2^33 (8.6e9) pass, epoch seconds among them
+#: (1.7e9: 2e-7 a row, measured).
 ROUNDING_SHARE = 1e-3
 
 
