@@ -63,12 +63,16 @@ def test_a_header_field_that_starts_a_comment_is_said(tmp_path: Path) -> None:
     assert "comment" not in said["quoted.csv"].stderr + said["noted.csv"].stderr
     # before the last name, the names after it go too: the rows outnumber the names,
     # refused as such a header's error (it said "give every column a name", no word of '#')
-    (tmp_path / "mid.csv").write_text("a,#id,b\n" + rows, encoding="utf-8")
-    mid = shell("emgmm fit mid.csv -k 2 --seed 0 -o /dev/null", tmp_path)
-    assert mid.returncode == 1
-    assert mid.stderr == ("Error: mid.csv:1: the header's text from '#' on is a comment, not "
-                          "column names (#id,b), and the rows have 3 fields to its 2 names; "
-                          "put a name that holds '#' in double quotes\n")
+    # and where the first column holds increasing whole numbers, it was taken for R's row
+    # names: column a left out, #id fitted as 'a' and b as '1', exit 0
+    counted = "".join(f"{i + 1},{a!r},{b!r}\n" for i, (a, b) in enumerate(two_blobs().tolist()))
+    for name, body in (("mid.csv", rows), ("counted.csv", counted)):
+        (tmp_path / name).write_text("a,#id,b\n" + body, encoding="utf-8")
+        mid = shell(f"emgmm fit {name} -k 2 --seed 0 -o /dev/null", tmp_path)
+        assert mid.returncode == 1
+        assert mid.stderr == (f"Error: {name}:1: the header's text from '#' on is a comment, "
+                              "not column names (#id,b), and the rows have 3 fields to its 2 "
+                              "names; put a name that holds '#' in double quotes\n")
 
 
 def test_with_rows_keeps_a_quoted_hash_and_the_columns_of_a_trailing_delimiter(

@@ -790,21 +790,30 @@ def prologue(inp: Input, delim: str | None, sniff: bool, header: bool | None) ->
     inp.reader.skip(end)
     header_line = head[_after_lines(head, first_no - 1):end].decode("utf-8", errors="replace")
     cut = _header_comment(header_line, delim)
-    try:
-        layout = _with_header(inp.name, delim, first_no, first_fields, rows)
-    except DataError:
-        if cut is None:
-            raise
-        # the names the rows lack are those the comment took
-        raise DataError(inp.name, f"{_comment_text(cut)}, and the rows have "
-                                  f"{len(rows[0][1])} fields to its {len(first_fields)} "
-                                  f"names; {_QUOTE_HASH}", line=first_no) from None
+    layout = _cut_header(inp.name, delim, first_no, first_fields, rows, cut)
     if positional is not None:
         layout = replace(layout, notes=(*layout.notes, positional))
     comment = None if cut is None else f"line {first_no}: {_comment_text(cut)}; {_QUOTE_HASH}"
     found = (_undecodable_header(head[:end], first_no), comment)
     layout = replace(layout, notes=(*layout.notes, *(n for n in found if n is not None)))
     return _with_decimal(layout, rows)
+
+
+def _cut_header(name: str, delim: str | None, line: int, header: list[str], rows: list[Row],
+                cut: str | None) -> Layout:
+    """_with_header's layout, where the header's comment (cut: the text it took, or None)
+    left the names the rows need: refused, saying so, where the rows have more fields
+    than the names left, and where a first column looks like row names (a,#id,b over
+    1,70,2.5: a named column whose names went with the comment)."""
+    try:
+        layout = _with_header(name, delim, line, header, rows)
+        if cut is None or not layout.offset:
+            return layout
+    except DataError:
+        if cut is None:
+            raise
+    raise DataError(name, f"{_comment_text(cut)}, and the rows have {len(rows[0][1])} fields "
+                          f"to its {len(header)} names; {_QUOTE_HASH}", line=line)
 
 
 def _decimal_mark(delim: str | None, rows: list[Row]) -> str:
