@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from emgmm_cli.engine.families import searched
 from emgmm_cli import vocab
 from emgmm_cli.backends import open_dataset
-from emgmm_cli.engine.dataset import WeightedRows, check_weights
+from emgmm_cli.engine.dataset import WeightedRows, check_known, check_weights
 from emgmm_cli.engine.errors import InvalidParameter
 from emgmm_cli.engine.fitting import FitResult, fit
 from emgmm_cli.engine.options import FitOptions
@@ -88,6 +89,31 @@ def test_all_zero_and_wrong_count() -> None:
         check_weights([0.0, 0.0], 2)
     with pytest.raises(InvalidParameter, match="3 sample weights for 2 rows"):
         check_weights([1.0, 1.0, 1.0], 2)
+
+
+def test_weights_and_labels_of_another_shape_are_refused_not_flattened() -> None:
+    """One value per row: 150 weights given as a (75, 2) array were taken in C order, as
+    if flat (and in Fortran order, another fit without a word); known labels the same.
+    Any shape but one dimension is refused, a list or a pandas Series taken."""
+    import pandas as pd
+
+    import emgmm_cli
+    from emgmm_cli.io.errors import DataError
+
+    x = _blobs(n=150)
+    w = np.random.default_rng(0).uniform(0.5, 2, len(x))
+    flat = emgmm_cli.fit(x, 2, seed=0, sample_weights=w).log_likelihood
+    for same in (list(w), pd.Series(w)):
+        assert emgmm_cli.fit(x, 2, seed=0, sample_weights=same).log_likelihood == flat
+    for shaped, said in ((w.reshape(75, 2), "shape (75, 2)"), (w[None], "shape (1, 150)"),
+                         (np.float64(1.0), "a single value")):
+        with pytest.raises(DataError, match=rf"sample weights are .*{re.escape(said)}"):
+            emgmm_cli.fit(x, 2, seed=0, sample_weights=shaped)
+    model = emgmm_cli.fit(x, 2, seed=0)
+    with pytest.raises(DataError, match=r"known labels are an array of shape \(75, 2\)"):
+        emgmm_cli.predict(model, x, known_labels=np.full((75, 2), -1))
+    with pytest.raises(InvalidParameter, match="one value per row"):
+        check_known(np.zeros((150, 1)), 150)
 
 
 @pytest.mark.parametrize("init", vocab.names(vocab.INIT_METHODS))

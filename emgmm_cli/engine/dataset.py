@@ -129,13 +129,29 @@ def row_dropped(data: Dataset) -> NDArray[np.bool_] | None:
     return dropped
 
 
-def _numbers(values: Any, what: str, option: str | None) -> NDArray[np.float64]:
-    """values as a flat, contiguous float64 array; InvalidParameter naming the first of
-    them (0-based) that is no number (a string, None in an object array)."""
+def _per_row(values: Any, what: str, option: str | None) -> NDArray[Any]:
+    """values as an array of one dimension, one value per row; InvalidParameter for any
+    other shape (an (N/2, 2) array has N values, but which belongs to which row is a
+    guess: a weight or label per row is a column, not a matrix)."""
     from .errors import InvalidParameter
 
+    raw = np.asarray(values)
+    if raw.ndim != 1:
+        shape = "a single value" if raw.ndim == 0 else f"an array of shape {raw.shape}"
+        raise InvalidParameter(f"the {what}s are {shape}; give them as one value per row, "
+                               "in an array of one dimension", option=option)
+    return raw
+
+
+def _numbers(values: Any, what: str, option: str | None) -> NDArray[np.float64]:
+    """values (one per row: _per_row) as a contiguous float64 array; InvalidParameter
+    naming the first of them (0-based) that is no number (a string, None in an object
+    array)."""
+    from .errors import InvalidParameter
+
+    values = _per_row(values, what, option)
     try:
-        return np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+        return np.ascontiguousarray(values, dtype=np.float64)
     except (TypeError, ValueError):
         flat = np.asarray(values, dtype=object).reshape(-1)
         for i, value in enumerate(flat):
@@ -156,7 +172,7 @@ def check_known(known: Any, n_rows: int, n_components: int | None = None, *,
     usage problem)."""
     from .errors import InvalidParameter
 
-    raw = np.asarray(known).reshape(-1)
+    raw = _per_row(known, "known label", option)
     if len(raw) != n_rows:
         raise InvalidParameter(f"{len(raw)} known labels for {n_rows} rows; give one per row "
                                "(-1 where unknown)", option=option)
