@@ -57,9 +57,9 @@ _API = {
     "BackendError": ("backends", "BackendError"),
 }
 
-#: The calls whose DataErrors say their advice in the API's terms (app.errors.advised:
+#: The calls whose errors say their advice in the API's terms (app.errors.advised:
 #: "...; give missing='drop' or missing='em'", where the command line names its options).
-_ADVISED = {"fit", "select", "predict", "score"}
+_ADVISED = {"fit", "select", "predict", "score", "sample", "load_model"}
 
 __all__ = ["__version__", *sorted(_API)]
 

@@ -149,7 +149,7 @@ def test_a_constant_column_is_refused_from_where_its_rounding_would_show(x: np.n
     def with_column(value: float) -> np.ndarray:
         return np.c_[x, np.full(len(x), value)]
 
-    with pytest.raises(emgmm_cli.EngineError, match="^column '2' holds one value, 8.59e"):
+    with pytest.raises(emgmm_cli.EngineError, match="^<array>: column '2' holds one value, 8.59e"):
         emgmm_cli.fit(with_column(2.0**33), 2, seed=0)
     assert emgmm_cli.fit(with_column(2.0**33 - 2.0**21), 2, seed=0).converged
     assert emgmm_cli.fit(with_column(2.0**33), 2, seed=0, reg_covar=4e-6).converged
@@ -500,6 +500,65 @@ def test_a_fit_and_a_selection_print_as_one_line() -> None:
                               "criterion='bic', best='full K=2', seed=0)")
 
 
+def test_results_are_equal_to_themselves_alone(x: np.ndarray, tmp_path: Path) -> None:
+    """fit == fit (the same call twice), a Scores against another, `fit in [other]`:
+    the generated comparison of their arrays raised numpy's "truth value of an array is
+    ambiguous".  Every result compares as the object it is, and can be hashed."""
+    first, second = emgmm_cli.fit(x, 2, seed=0), emgmm_cli.fit(x, 2, seed=0)
+    (tmp_path / "m.json").write_text(json.dumps(first.document))
+    loaded = emgmm_cli.load_model(str(tmp_path / "m.json"))
+    selected = emgmm_cli.select(x, [1, 2], ["full"], seed=0)
+    pairs = [(first, second), (emgmm_cli.score(first, x), emgmm_cli.score(second, x)),
+             (loaded, emgmm_cli.load_model(str(tmp_path / "m.json"))),
+             (selected, emgmm_cli.select(x, [1, 2], ["full"], seed=0)),
+             (first.result, second.result), (first.result.params, second.result.params),
+             (selected.selection, selected.selection.cells[0])]
+    for one, other in pairs:
+        assert one == one and one != other and one not in [other] and one in [other, one]
+        assert len({one, other, one}) == 2
+
+
+def test_engine_errors_name_their_data_and_say_their_advice_in_the_apis_terms(
+        x: np.ndarray, tmp_path: Path) -> None:
+    """Data too small for float64: the command line names the file and advises
+    --standardize; the API's error said neither (the advice, an engine error's, was
+    dropped).  Same exception, its source first and its advice in keyword arguments;
+    the command line's wording is unchanged (tests/test_hostile_values.py)."""
+    from emgmm_cli.engine.errors import NotPositiveDefinite
+    from emgmm_cli.engine.screening import DataScale
+
+    with pytest.raises(DataScale, match=r"^<array>: column '0' varies by only .*; use "
+                                        r"standardize=True \(every column centred"):
+        emgmm_cli.fit(x * 1e-200, 2, seed=0)
+    line = np.column_stack([x[:, 0], 2 * x[:, 0] + 1])
+    with pytest.raises(NotPositiveDefinite, match=r"^<array>: .*not positive definite.*; use a "
+                                                  r"larger reg_covar \(for example [0-9.e-]+\), "
+                                                  "fewer components, or standardize=True"):
+        emgmm_cli.fit(line, 2, seed=0, reg_covar=0)
+    np.save(tmp_path / "tiny.npy", x * 1e-200)
+    with pytest.raises(DataScale, match=r"tiny.npy: column '0' .*; use standardize=True"):
+        emgmm_cli.fit(str(tmp_path / "tiny.npy"), 2, seed=0)
+
+
+def test_data_errors_name_the_apis_arguments_not_flags(x: np.ndarray) -> None:
+    """A column with no value said "leave it out with --columns", a model file not found
+    "write one with emgmm fit --model FILE.json": flags the API has not.  Said in its
+    terms, in every call that reads data or a model."""
+    empty = pd.DataFrame({"a": x[:, 0], "b": np.nan})
+    for missing in ("em", "drop"):
+        with pytest.raises(emgmm_cli.DataError,
+                           match=r"leave it out with read=ReadOptions\(columns=\.\.\.\)"):
+            emgmm_cli.fit(empty, 2, missing=missing)
+    for call in (lambda: emgmm_cli.fit(x, init_model="nope.json"),
+                 lambda: emgmm_cli.load_model("nope.json"),
+                 lambda: emgmm_cli.sample("nope.json", 3),
+                 lambda: emgmm_cli.predict("nope.json", x)):
+        with pytest.raises(emgmm_cli.DataError) as info:
+            call()
+        assert str(info.value) == ("nope.json: model file not found; check the path, or write "
+                                   "one with json.dump(fitted.document, file)")
+
+
 def test_a_named_series_is_one_column_of_its_name() -> None:
     """A pandas Series lost its name (its one feature was '0'): a named Series is the
     one-column frame of that name, with the same fit as the bare values."""
@@ -682,8 +741,10 @@ def test_what_the_command_line_warns_of_is_a_fit_warning(x: np.ndarray) -> None:
                                                       r"waiting\); using all columns$"):
             apply(model, other)
     far = pd.read_csv(FAITHFUL).head(3).assign(waiting=[70.0, 1e300, 80.0])
-    with pytest.warns(emgmm_cli.FitWarning, match=r"^<array>: 1 point \(row 2\) so far from "
-                                                  "every component that the density is below"):
+    # the row as the returned array numbers it (the command line's counts from 1)
+    with pytest.warns(emgmm_cli.FitWarning, match=r"^<array>: 1 point \(row 1, counting from "
+                                                  r"0\) so far from every component that the "
+                                                  "density is below"):
         assert emgmm_cli.score(model, far).log_density[1] == -np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("error")

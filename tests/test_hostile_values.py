@@ -115,8 +115,8 @@ def test_score_and_predict_far_from_the_model(tmp_path: Path) -> None:
     assert summary["log_likelihood"] == "-inf" and summary["mean_log_likelihood"] == "-inf"
     assert summary["n_infinite"] == 2
     assert scored.stderr == (
-        "emgmm: warning: far.csv: 2 points (rows 1, 3) so far from every component that the "
-        "density is below what a float64 holds: log-density -inf\n")
+        "emgmm: warning: far.csv: 2 points (rows 1, 3, counting from 1) so far from every "
+        "component that the density is below what a float64 holds: log-density -inf\n")
     table = run("score", "m.json", "far.csv", "-o", "-", cwd=tmp_path)
     out = table.stdout.splitlines()
     assert (out[0], out[1], out[3]) == ("log_density", "-inf", "-inf")

@@ -11,8 +11,10 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from ..engine.errors import (COPIES, DEGENERATE, FEW_VALUES, FLOAT32_CONSTANT,
-                             REG_COVAR_SWAMPS, FitEvent, Finding)
+from ..engine.errors import (ANOTHER_INIT, COPIES, DEGENERATE, FEW_VALUES, FEWER_COMPONENTS,
+                             FLOAT32_CONSTANT, LARGER_REG_COVAR, LEAVE_OUT_COLUMN,
+                             REG_COVAR_SWAMPS, STANDARDIZE, WIDER_DTYPE, EngineError,
+                             FitEvent, Finding, NotPositiveDefinite)
 from ..io.errors import DROP_MISSING, EM_MISSING, SELECT_COLUMNS, DataError
 from ..vocab import listed
 
@@ -33,6 +35,32 @@ def api_remedies(advice: tuple[str, ...]) -> str:
     return "give " + " or ".join(API_REMEDIES[code] for code in advice)
 
 
+#: The remedies an engine error names (EngineError.advice), as a Python API call gives
+#: them after "use" (the command line says its options: cli.errors.REMEDIES).
+API_ENGINE_REMEDIES = {
+    LARGER_REG_COVAR: "a larger reg_covar",
+    FEWER_COMPONENTS: "fewer components",
+    ANOTHER_INIT: "another init",
+    STANDARDIZE: "standardize=True (every column centred and scaled to unit variance)",
+    WIDER_DTYPE: "float64 data (read=ReadOptions(dtype='float64') for a file)",
+    LEAVE_OUT_COLUMN: "the data without that column",
+}
+
+
+def engine_advice(exc: EngineError, remedies: dict[str, str]) -> str:
+    """The engine error's message with its advice, each remedy as remedies says it: '...;
+    use a larger reg_covar (for example 0.0001), fewer components, or ...' (where a
+    covariance was not positive definite, the floor that would have made it so)."""
+    if not exc.advice:
+        return str(exc)
+    said = [remedies[code] for code in exc.advice]
+    if LARGER_REG_COVAR in exc.advice and isinstance(exc, NotPositiveDefinite) \
+            and exc.suggested_reg_covar is not None:
+        at = exc.advice.index(LARGER_REG_COVAR)
+        said[at] = f"{said[at]} (for example {exc.suggested_reg_covar:g})"
+    return f"{exc}; use {listed(said)}"
+
+
 #: The command line's short flags of options the Python API names otherwise.
 _SHORT = {"-k": "n_components", "--components": "n_components", "-c": "covariance_type"}
 _FLAG = re.compile(r"(?<![\w-])(--[a-z][a-z0-9-]*|-k|-c)(?![\w-])")
@@ -46,21 +74,56 @@ def api_terms(text: str) -> str:
                      text)
 
 
+#: The command line's reading flags as the Python API gives them, in read=ReadOptions(...).
+_READ_FLAGS = {"--columns": "columns=...", "--delimiter": "delimiter=...",
+               "--header": "header=True", "--no-header": "header=False", "--dtype": "dtype=...",
+               "--memory-limit": "memory_limit=...", "--cache-dir": "cache_dir=...",
+               "--weights-column": "weights_column=...", "--known-column": "known_column=..."}
+#: How a model file is written, as the Python API writes one.
+_API_MODEL_FILE = "json.dump(fitted.document, file)"
+
+
+def api_data_terms(text: str) -> str:
+    """What a data error says to do, in the Python API's terms: '... leave it out with
+    --columns' -> '... with read=ReadOptions(columns=...)'; other flags as api_terms
+    says them."""
+    from ..io.model import HOW_TO_WRITE
+
+    def said(m: re.Match[str]) -> str:
+        flag = m.group(1)
+        return (f"read=ReadOptions({_READ_FLAGS[flag]})" if flag in _READ_FLAGS
+                else api_terms(flag))
+
+    return _FLAG.sub(said, text.replace(HOW_TO_WRITE, f"write one with {_API_MODEL_FILE}"))
+
+
 def advised(fn: Callable[P, R]) -> Callable[P, R]:
-    """fn as the Python API gives it (emgmm_cli.fit, select, predict, score): its
+    """fn as the Python API gives it (emgmm_cli.fit, select, predict, score, sample,
+    load_model): its
     DataErrors say their advice, as the command line's messages do in its options (a
     missing value in a file: "...; give missing='drop' or missing='em'", as one in an
-    array), and its usage problems name keyword arguments, not flags (api_terms)."""
+    array) and name the Python API's arguments where they name flags (api_data_terms),
+    its EngineErrors their data's source and their advice (the same exception,
+    its message said again: "<array>: ...; use standardize=True (...)"), and its usage
+    problems name keyword arguments, not flags (api_terms)."""
 
     @functools.wraps(fn)
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
+        except EngineError as exc:
+            if not getattr(exc, "_said", False):  # not already, by a call inside this one
+                said = engine_advice(exc, API_ENGINE_REMEDIES)
+                exc.args = (said if exc.source is None else f"{exc.source}: {said}",)
+                exc._said = True  # type: ignore[attr-defined]
+            raise
         except DataError as exc:
-            if not exc.advice:
+            said = api_data_terms(exc.message)
+            if exc.advice:
+                said = f"{said}; {api_remedies(exc.advice)}"
+            if said == exc.message:
                 raise
-            raise DataError(exc.source, f"{exc.message}; {api_remedies(exc.advice)}",
-                            line=exc.line, column=exc.column) from None
+            raise DataError(exc.source, said, line=exc.line, column=exc.column) from None
         except UsageProblem as exc:
             said = api_terms(str(exc))
             if said == str(exc):

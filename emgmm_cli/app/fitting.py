@@ -184,7 +184,7 @@ def stream_predictions(out: OutputSet, dest: dict[str, str], data: Dataset,
 # --------------------------------------------------------------------------- a fit
 
 
-@dataclass
+@dataclass(eq=False)
 class Fitted:
     """One dataset fitted: the engine's result, the data it ran on, the model document.
 
@@ -727,8 +727,9 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     then the model's); freeze: the parameters kept fixed ("weights,means");
     known_labels: N known components (-1 where unknown; or a path: a file of them, as
     --known-labels): semi-supervised EM, in which those rows keep their component;
-    missing: "error" (the default) or "drop" (rows with a missing value are left out;
-    their label is -1, their responsibilities NaN).
+    missing: "error" (the default), "drop" (rows with a missing value are left out;
+    their label is -1, their responsibilities NaN) or "em" (every row fitted through its
+    observed values: docs/numerics.md).
     Returns a Fitted: weights, means, covariances, labels, responsibilities, trace,
     log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
     the model document; what the command line warns of, as FitWarnings (app.errors.warn).

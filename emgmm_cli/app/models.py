@@ -145,16 +145,19 @@ def weighted_loglik(points: Points, result: FinalPass) -> tuple[float, float]:
     return float(terms.sum(dtype=np.float64)), float(w.sum())
 
 
-def infinite_note(density: NDArray[np.floating], count: int) -> str | None:
+def infinite_note(density: NDArray[np.floating], count: int, first: int = 1) -> str | None:
     """A warning (without the source) for the count points whose log-density is -inf (so
     far from every component that their density is below what a float64 holds), naming
-    the first rows (counting from 1); the rows are looked for only where there are any."""
+    the first rows, counting from first (the command line's 1, a row of its output; the
+    Python API's 0, an index of its arrays); the rows are looked for only where there are
+    any."""
     if not count:
         return None
-    rows = ", ".join(str(int(i) + 1) for i in np.flatnonzero(density == -np.inf)[:5])
+    rows = ", ".join(str(int(i) + first) for i in np.flatnonzero(density == -np.inf)[:5])
     which = f"row{'s' if count > 1 else ''} {rows}{', ...' if count > 5 else ''}"
-    return (f"{count} point{'s' if count > 1 else ''} ({which}) so far from every component "
-            "that the density is below what a float64 holds: log-density -inf")
+    return (f"{count} point{'s' if count > 1 else ''} ({which}, counting from {first}) so "
+            "far from every component that the density is below what a float64 holds: "
+            "log-density -inf")
 
 
 def write_scores(dest: str | None, result: FinalPass, flags: NDArray[np.int64] | None, *,
@@ -206,7 +209,8 @@ def predict(model: Any, data: Any, *, proba: bool = False,
             known_labels: Any = None) -> NDArray[Any]:
     """Labels (or with proba, the N x K responsibilities) of data under a model: a model
     file's path, a LoadedModel or a Fitted; data a path, an array or a DataFrame.
-    missing "drop": a row with a missing value gets label -1 (NaN responsibilities).
+    missing "drop": a row with a missing value gets label -1 (NaN responsibilities);
+    "em": every row is labelled from its observed values.
     known_labels: N components of the model, -1 where unknown (or a path: a file of
     them; or read's known column or file, as predict --known-column, --known-labels):
     those rows keep theirs.  What reading decided (columns not the model's, repeated
@@ -223,7 +227,7 @@ def predict(model: Any, data: Any, *, proba: bool = False,
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Scores:
     """score(): each row's log-density, their sum and their mean."""
 
@@ -237,7 +241,8 @@ def score(model: Any, data: Any, *, read: ReadOptions | None = None,
           known_labels: Any = None) -> Scores:
     """Per-sample log-densities and the log-likelihood of data under a model (with
     sample weights, sum_i w_i log p(x_i) and its mean over the sum of the weights).
-    missing "drop": a row with a missing value has log-density NaN and adds nothing.
+    missing "drop": a row with a missing value has log-density NaN and adds nothing;
+    "em": each row's density is that of its observed values (the marginal).
     known_labels: as predict's, checked against the model (as score --known-labels);
     log-densities do not depend on them."""
     read, sample_weights, known_labels = api_files(read, sample_weights, known_labels)
@@ -248,7 +253,7 @@ def score(model: Any, data: Any, *, read: ReadOptions | None = None,
     assert result.log_density is not None
     total, count = weighted_loglik(points, result)
     infinite = infinite_note(result.log_density,
-                             int(np.count_nonzero(result.log_density == -np.inf)))
+                             int(np.count_nonzero(result.log_density == -np.inf)), first=0)
     warn(points.source, [*points.notes, *([] if infinite is None else [infinite])])
     return Scores(result.log_density, total, total / count)
 
@@ -256,7 +261,8 @@ def score(model: Any, data: Any, *, read: ReadOptions | None = None,
 def sample(model: Any, n: int, *, seed: int | None = None
            ) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
     """n points drawn from a model, and the component each came from; n an integer >= 0,
-    seed one of FitOptions' seeds (None: fresh), else InvalidParameter."""
+    seed one of FitOptions' seeds (None: fresh), else InvalidParameter.  The points are
+    one array: n beyond what memory holds is numpy's MemoryError, which says the size."""
     n, seed = plain_number(n), plain_number(seed)
     OptionSpec(help="Points to draw.", kind=int, low=0, high=MAX_POINTS).check("n", n)
     spec("seed").check("seed", seed)

@@ -62,7 +62,7 @@ TABLE_COLUMNS = ("covariance_type", "mclust", "n_components", "status", "log_lik
                  "best", "seed", "message")
 
 
-@dataclass
+@dataclass(eq=False)
 class Selected:
     """A selection over one dataset: every cell, and the chosen one as a fit.
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..app.errors import MissingExtra, UsageProblem, event_lines as warning_lines
+from ..app.errors import (MissingExtra, UsageProblem, engine_advice,
+                          event_lines as warning_lines)
 from ..backends import BackendError
 from ..engine.errors import (
     ANOTHER_INIT,
@@ -28,7 +29,6 @@ from ..engine.errors import (
     FitEvent,
     Finding,
     InvalidParameter,
-    NotPositiveDefinite,
 )
 from ..io.errors import DROP_MISSING, EM_MISSING, SELECT_COLUMNS, DataError, printable
 from ..vocab import listed
@@ -62,20 +62,10 @@ FINDING_REMEDIES = {
 }
 
 
-def _remedy(code: str, exc: EngineError) -> str:
-    if code == LARGER_REG_COVAR and isinstance(exc, NotPositiveDefinite) \
-            and exc.suggested_reg_covar is not None:
-        return f"a larger --reg-covar (for example {exc.suggested_reg_covar:g})"
-    return REMEDIES[code]
-
-
 def engine_message(exc: EngineError) -> str:
     """The engine's message with its advice: '...; use a larger --reg-covar (for example
     0.0001), fewer components, or --standardize (...)'."""
-    if not exc.advice:
-        return str(exc)
-    remedies = [_remedy(code, exc) for code in exc.advice]
-    return f"{exc}; use {listed(remedies)}"
+    return engine_advice(exc, REMEDIES)
 
 
 def data_message(exc: DataError, text: str | None = None) -> str:

@@ -67,7 +67,7 @@ ALGORITHMS: tuple[str, ...] = vocab.names(vocab.ALGORITHMS)
 ProgressCallback = Callable[[int, int, float, float], None]
 
 
-@dataclass
+@dataclass(eq=False)
 class FitResult:
     """The best run of a fit, with what a user needs to judge it."""
 

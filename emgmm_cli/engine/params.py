@@ -13,7 +13,7 @@ from .kernels import ExpandedKernel, WhitenedKernel, log_weights
 Array = NDArray[np.floating]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MixtureParams:
     """Weights (K,), means (K, D) and covariances (the family's shape) of one mixture.
 

@@ -108,7 +108,7 @@ def plan(cells: Sequence[Cell], template: FitOptions, seed: int) -> list[CellTas
     ]
 
 
-@dataclass
+@dataclass(eq=False)
 class CellResult:
     """The outcome of one cell: its fit, or why there is none."""
 
@@ -224,7 +224,7 @@ def hierarchy(data: Dataset, template: FitOptions, seed: int) -> HcTree | None:
     return seeded_hc_tree(data, seed)
 
 
-@dataclass
+@dataclass(eq=False)
 class Selection:
     """Every cell's outcome, in grid order, and which one won."""
 

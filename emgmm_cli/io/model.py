@@ -199,10 +199,10 @@ WEIGHT_SUM_TOL = 1e-6
 #: Relative asymmetry |S - S^T| / max|S| a covariance matrix may show.
 SYMMETRY_RTOL = 1e-8
 
-_HOW_TO_WRITE = "write one with emgmm fit --model FILE.json"
+HOW_TO_WRITE = "write one with emgmm fit --model FILE.json"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LoadedModel:
     """A validated model file: the mixture's parameters and the whole document."""
 
@@ -291,12 +291,12 @@ def _read_document(path: str) -> dict[str, Any]:
     import json
 
     if path == "-":
-        raise DataError("<stdin>", f"a model is read from a file, not from standard input; {_HOW_TO_WRITE}")
+        raise DataError("<stdin>", f"a model is read from a file, not from standard input; {HOW_TO_WRITE}")
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
     except (FileNotFoundError, NotADirectoryError):
-        raise DataError(path, f"model file not found; check the path, or {_HOW_TO_WRITE}") from None
+        raise DataError(path, f"model file not found; check the path, or {HOW_TO_WRITE}") from None
     except IsADirectoryError:
         raise DataError(path, "is a directory, not a model file") from None
     except PermissionError:
@@ -306,9 +306,9 @@ def _read_document(path: str) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DataError(path, f"not a model file (not UTF-8 JSON text); {_HOW_TO_WRITE}") from None
+        raise DataError(path, f"not a model file (not UTF-8 JSON text); {HOW_TO_WRITE}") from None
     if not text.strip():
-        raise DataError(path, f"model file is empty; {_HOW_TO_WRITE}")
+        raise DataError(path, f"model file is empty; {HOW_TO_WRITE}")
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -320,7 +320,7 @@ def _read_document(path: str) -> dict[str, Any]:
         raise DataError(path, "invalid JSON: nested too deeply") from None
     if not isinstance(doc, dict):
         raise DataError(path, f"not an emgmm model: the JSON holds {_json_kind(doc)}, not an object; "
-                              f"{_HOW_TO_WRITE}")
+                              f"{HOW_TO_WRITE}")
     return doc
 
 
@@ -343,7 +343,7 @@ def _check_header(path: str, doc: dict[str, Any]) -> None:
     if fmt != MODEL_FORMAT:
         found = "no 'format' field" if "format" not in doc else f"format {fmt!r}"
         raise DataError(path, f"not an emgmm model file ({found}; expected format "
-                              f"'{MODEL_FORMAT}'); {_HOW_TO_WRITE}")
+                              f"'{MODEL_FORMAT}'); {HOW_TO_WRITE}")
     version: Any = doc.get("version")
     if "version" not in doc:
         raise DataError(path, f"missing field 'version'; a model file says which version of "
@@ -358,7 +358,7 @@ def _check_header(path: str, doc: dict[str, Any]) -> None:
     if missing:
         listed = ", ".join(f"'{m}'" for m in missing)
         raise DataError(path, f"missing field{'s' if len(missing) > 1 else ''} {listed}; "
-                              f"the model file is incomplete ({_HOW_TO_WRITE})")
+                              f"the model file is incomplete ({HOW_TO_WRITE})")
 
 
 def json_text(value: Any) -> str:
