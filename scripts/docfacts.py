@@ -194,7 +194,7 @@ def model_file_checks() -> str:
     return ("A reader validates the file first, and each problem is a one-line error with "
             "exit status 1 that names the file and the field: not JSON (with the line and "
             "column), not an object, another format, a version it does not read, a missing "
-            "field, feature_names or arrays whose shapes disagree with n_components and "
+            "field (a version 2 file without its transform among them), feature_names or arrays whose shapes disagree with n_components and "
             "n_features, a feature name given twice, a number that is not finite, a "
             "negative weight, weights whose sum "
             f"is more than {number(WEIGHT_SUM_TOL)} from 1, a covariance that is not symmetric "

@@ -114,6 +114,11 @@ BROKEN_TRANSFORMS = [
      "field 'transform.scale': expected numbers > 0"),
     ("negative scale", {"transform_scale": [-1.0, 1.0]},
      "field 'transform.scale': expected numbers > 0"),
+    # 1 / 1e-310 overflows: NaN log-densities, numpy's warnings, exit 0 (1e-300 gives
+    # the documented -inf and its warning)
+    ("subnormal scale", {"transform_scale": [1e-310, 1.0]},
+     "field 'transform.scale': expected numbers of at least 2.23e-308 (a subnormal scale "
+     "divides the data into infinities)"),
 ]
 
 
@@ -159,11 +164,22 @@ def test_a_number_that_is_not_finite_is_refused_naming_the_field(
 
 def test_a_model_without_its_transform_is_not_silently_wrong(
         folder: Path, standardized: dict[str, Any]) -> None:
-    # a version 2 document whose transform was dropped still loads (the field is optional)
-    # and is then a plain model: only its own numbers are used
+    """A version 2 document whose transform was dropped loaded as a plain model: its
+    parameters, of the standardized columns, applied to the data's own (every row
+    labelled 0, exit 0).  Refused; without the transform and as version 1, it is the
+    plain model it then says it is."""
     doc = edited(standardized)
     del doc["transform"]
     (folder / "bare.json").write_text(json.dumps(doc))
-    assert run("info", "bare.json", cwd=folder).exit_code == 0
+    for command in ("info", "predict", "score", "sample"):
+        args = [command, "bare.json"] + (["x.csv"] if command in ("predict", "score") else [])
+        result = run(*args, *(["-n", "3"] if command == "sample" else []), cwd=folder)
+        assert result.exit_code == 1
+        assert result.stderr == ("Error: bare.json: missing field 'transform'; a version 2 "
+                                 "model is of standardized columns and says how to make them "
+                                 "(a model without a transform is version 1)\n")
+    doc["version"] = 1
+    (folder / "plain.json").write_text(json.dumps(doc))
+    assert run("info", "plain.json", cwd=folder).exit_code == 0
     with_it = run("predict", "s.json", "x.csv", cwd=folder)
     assert with_it.stdout == (folder / "s.labels.csv").read_text()

@@ -16,6 +16,7 @@ check_features refuses data whose column count is not the model's D.
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -165,9 +166,10 @@ MODEL_FIELDS: tuple[ModelField, ...] = (
 #: Fields only some documents have, after those of MODEL_FIELDS.
 OPTIONAL_FIELDS: tuple[ModelField, ...] = (
     ModelField(TRANSFORM_FIELD, "only for a fit of standardized columns (--standardize), in "
-                                'a version 2 file: {"kind": "standardize", "center": D '
-                                'numbers, "scale": D numbers > 0}. weights, means and '
-                                "covariances are then those of z = (x - center) / scale, "
+                                'every version 2 file: {"kind": "standardize", "center": D '
+                                'numbers, "scale": D numbers > 0 (and not subnormal)}. '
+                                "weights, means and covariances are then those of z = (x - "
+                                "center) / scale, "
                                 "where the covariance family holds exactly; predict, score "
                                 "and sample apply it; log_likelihood, the criteria and "
                                 "restart_log_likelihoods are those of the data x (log L(z) "
@@ -555,9 +557,15 @@ def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
 
 
 def _check_transform(path: str, doc: dict[str, Any], d: int) -> None:
-    """The optional transform: a known kind, D centres and D positive scales, all finite;
-    only in a version 2 file (a version 1 reader would ignore it)."""
+    """The transform: a known kind, D finite centres and D finite scales, positive and
+    normal; in every version 2 file and only there (a version 1 reader would ignore it;
+    a version 2 file without it has the parameters of columns it does not say how to
+    make)."""
     if TRANSFORM_FIELD not in doc:
+        if doc["version"] >= 2:
+            raise DataError(path, f"missing field '{TRANSFORM_FIELD}'; a version 2 model is "
+                                  "of standardized columns and says how to make them (a "
+                                  "model without a transform is version 1)")
         return
     value = doc[TRANSFORM_FIELD]
     kinds = " or ".join(repr(k) for k in TRANSFORM_KINDS)
@@ -579,3 +587,8 @@ def _check_transform(path: str, doc: dict[str, Any], d: int) -> None:
                                f"expected {d} finite numbers (one per feature)")
     if not all(v > 0 for v in value["scale"]):
         raise _field_error(path, f"{TRANSFORM_FIELD}.scale", "expected numbers > 0")
+    tiny = sys.float_info.min  # the least normal float64
+    if not all(v >= tiny for v in value["scale"]):  # 1 / 1e-310 is inf: NaN densities
+        raise _field_error(path, f"{TRANSFORM_FIELD}.scale",
+                           f"expected numbers of at least {tiny:.3g} (a subnormal scale "
+                           "divides the data into infinities)")
