@@ -191,23 +191,43 @@ def test_means_init_is_given_in_the_data_units(tmp_path: Path) -> None:
     assert sorted(np.bincount(fit.labels).tolist()) == [80, 100, 120]
 
 
-def test_init_model_refuses_standardized_columns_saying_which(tmp_path: Path) -> None:
-    """A standardized model cannot be continued on the data's own columns, nor any model
-    with --standardize; each refusal names its own reason (it said both at once)."""
+def test_a_standardized_model_continues_in_its_own_standardized_columns(tmp_path: Path
+                                                                         ) -> None:
+    """--init-model refused every model fitted with --standardize (with --standardize too,
+    whatever its message advised).  Such a model continues in the columns its transform
+    makes from the data, with or without --standardize: its transform, not the data's
+    own spread, so that its parameters are the start they are; the continued model keeps
+    that transform.  A model of the data's own columns with --standardize is refused."""
     data = save(tmp_path / "d.csv", X)
-    run("fit", data, "-k", "3", "--seed", "0", "--standardize", "--model", "s.json", "-q",
-        cwd=tmp_path)
+    run("fit", data, "-k", "3", "-c", "EVE", "--seed", "0", "--standardize", "--init",
+        "random", "--n-init", "1", "--max-iter", "2", "--model", "s.json", "-q", "-o",
+        "s.csv", cwd=tmp_path)
+    first = json.loads((tmp_path / "s.json").read_text())
+    docs = []
+    for extra in ([], ["--standardize"]):
+        run("fit", data, "--init-model", "s.json", *extra, "--model", "c.json", "-q", "-o",
+            "c.csv", cwd=tmp_path)
+        docs.append(json.loads((tmp_path / "c.json").read_text()))
+    assert docs[0]["log_likelihood"] == docs[1]["log_likelihood"]
+    went_on = docs[0]
+    assert went_on["version"] == 2 and went_on["transform"] == first["transform"]
+    assert went_on["covariance_type"] == "EVE" and went_on["n_iter"] > 1
+    assert went_on["log_likelihood"] > first["log_likelihood"] + 1e-3  # 1 iteration was few
+    # frozen whole, the continued model is the model: its parameters and log-likelihood
+    run("fit", data, "--init-model", "s.json", "--freeze", "weights,means,covariances",
+        "--model", "f.json", "-q", "-o", "f.csv", cwd=tmp_path)
+    frozen = json.loads((tmp_path / "f.json").read_text())
+    for name in ("weights", "means", "covariances"):
+        np.testing.assert_array_equal(frozen[name], first[name])
+    assert frozen["log_likelihood"] == pytest.approx(first["log_likelihood"], rel=1e-12)
+    api = emgmm_cli.fit(X, init_model=str(tmp_path / "s.json"))
+    assert api.log_likelihood == went_on["log_likelihood"]
     run("fit", data, "-k", "3", "--seed", "0", "--model", "p.json", "-q", cwd=tmp_path)
-    cases = [(["--init-model", "s.json"], "s.json: the model was fitted with --standardize; "
-              "--init-model continues a fit of the data's own columns"),
-             (["--init-model", "p.json", "--standardize"], "--init-model continues a fit of "
-              "the data's own columns, not of standardized ones: give --standardize or "
-              "--init-model")]
-    for args, message in cases:
-        refused = invoke_in(tmp_path, "fit", data, *args)
-        assert refused.exit_code == 2 and refused.stderr.endswith(f"Error: {message}\n"), \
-            refused.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv", "p.json", "s.json"]
+    refused = invoke_in(tmp_path, "fit", data, "--init-model", "p.json", "--standardize")
+    assert refused.exit_code == 2 and refused.stderr.endswith(
+        "Error: p.json is a model of the data's own columns, and --init-model continues its "
+        "fit in them: leave --standardize out (a model fitted with --standardize continues "
+        "in standardized columns)\n"), refused.stderr
 
 
 def test_fit_with_rows_writes_log_densities_of_the_data(tmp_path: Path) -> None:

@@ -383,13 +383,14 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
     options = seeded(options)
     options.validate()  # before the data: an option's own error, not another's
     digests = file_digests({**options.to_dict(), **(inputs or {})})
-    start = None
+    start, transform = None, None
     if options.init_model is not None:
         model = start_model or load_model(options.init_model)
-        options, start = continued(options, model, points, standardize=standardize)
+        options, start, transform = continued(options, model, points, standardize=standardize)
     known_components(points, options.n_components)
     prepared = prepare(points, reg_covar=options.reg_covar, standardize=standardize,
-                       n_threads=n_threads, covariance_type=options.covariance_type)
+                       n_threads=n_threads, covariance_type=options.covariance_type,
+                       transform=transform)
     if on_finding is not None:
         for finding in prepared.findings:
             on_finding(finding)
@@ -425,23 +426,24 @@ def read_fit_data(path: str, read: ReadOptions, init_model: LoadedModel | None,
 
 
 def continued(options: FitOptions, model: LoadedModel, points: Points, *,
-              standardize: bool = False) -> tuple[FitOptions, MixtureParams]:
+              standardize: bool = False
+              ) -> tuple[FitOptions, MixtureParams, Standardize | None]:
     """options.init_model, read (model): options with its number of components and
-    family, and its parameters, the start of EM.  The data must have the model's D
-    columns; a model of standardized columns (or --standardize) is refused, since its
-    start would be of other columns than those fitted."""
+    family, its parameters, the start of EM, and its transform (a model of standardized
+    columns continues in those columns, made by its own transform from the data, with or
+    without --standardize: the model decides them, as it decides K and the family).  The
+    data must have the model's D columns.  --standardize beside a model of the data's
+    own columns is refused: its start is of those columns, not of standardized ones."""
     from ..io.model import check_features
 
     check_features(model, points)
-    if model.transform is not None:
-        raise UsageProblem(f"{options.init_model}: the model was fitted with --standardize; "
-                           "--init-model continues a fit of the data's own columns",
-                           option="--init-model")
-    if standardize:
-        raise UsageProblem("--init-model continues a fit of the data's own columns, not of "
-                           "standardized ones: give --standardize or --init-model",
-                           option="--init-model")
-    return continued_options(options, model), model.params
+    transform = None if model.transform is None else Standardize.from_dict(model.transform)
+    if standardize and transform is None:
+        raise UsageProblem(f"{options.init_model} is a model of the data's own columns, and "
+                           "--init-model continues its fit in them: leave --standardize out "
+                           "(a model fitted with --standardize continues in standardized "
+                           "columns)", option="--standardize")
+    return continued_options(options, model), model.params, transform
 
 
 def continued_options(options: FitOptions, model: LoadedModel) -> FitOptions:

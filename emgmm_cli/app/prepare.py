@@ -185,10 +185,12 @@ def _missing_findings(data: Dataset, points: Points, covariances: bool) -> list[
 
 
 def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
-            n_threads: int | None = None, covariance_type: str | None = None) -> Prepared:
-    """Screen points (and standardize them if asked); an engine error names the data.
-    covariance_type: the one family to be fitted, where there is one (fit): a diagonal
-    one is not told of columns never observed together, as it has no covariance."""
+            n_threads: int | None = None, covariance_type: str | None = None,
+            transform: Standardize | None = None) -> Prepared:
+    """Screen points (and standardize them if asked, or by transform where given: a
+    continued model's own); an engine error names the data.  covariance_type: the one
+    family to be fitted, where there is one (fit): a diagonal one is not told of columns
+    never observed together, as it has no covariance."""
     names = points.column_names
     try:
         data = dataset(points, n_threads=n_threads)
@@ -197,7 +199,8 @@ def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
         _check_held(stats, points)
         covariances = covariance_type is None or family(covariance_type).statistic == MATRIX
         missing = _missing_findings(data, points, covariances)
-        transform = Standardize.of(stats, names) if standardize else None
+        if transform is None and standardize:
+            transform = Standardize.of(stats, names)
         findings = screen(stats, names, reg_covar=reg_covar,
                           scale=None if transform is None else transform.scale) + missing
     except EngineError as exc:

@@ -202,7 +202,9 @@ class FitOptions:
         help="A model file EM continues from: its weights, means and covariances are the "
              "start (the number of components and the family are the model's; the data's "
              "columns are read as predict reads them, by the model's names where the "
-             "header has them all); init does not apply, and one run is made (n_init 1)."))
+             "header has them all; a model fitted with --standardize continues in the "
+             "columns its transform makes); init does not apply, and one run is made "
+             "(n_init 1)."))
     freeze: str | None = field(default=None, metadata=_spec(
         kind=str, nullable=True, optional_in_file=True, valid=_valid_freeze,
         valid_text="a comma-separated list of " + ", ".join(FREEZABLE) + ", each at most once",
