@@ -41,7 +41,9 @@ EXIT_MEANINGS = {
               "started under nohup goes on",
     "INTERRUPTED": "interrupted (Ctrl-C); no partial output file or temporary file is left "
                    "behind, batch still writes its summary of what was done, and more "
-                   "signals while a run stops change nothing (the first one's status)",
+                   "signals while a run stops change nothing (the first one's status; signals "
+                   "that arrive together, before the first is handled, are handled in "
+                   "the order of their numbers: SIGINT before SIGTERM)",
     "BROKEN_PIPE": "the program reading standard output stopped early (`emgmm ... | head`): "
                    "the run ends quietly at SIGPIPE, as programs in a pipe do; the files it "
                    "writes besides are written before standard output",
