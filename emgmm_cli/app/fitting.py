@@ -729,9 +729,8 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     then the model's); freeze: the parameters kept fixed ("weights,means");
     known_labels: N known components (-1 where unknown; or a path: a file of them, as
     --known-labels): semi-supervised EM, in which those rows keep their component;
-    missing: "error" (the default), "drop" (rows with a missing value are left out;
-    their label is -1, their responsibilities NaN) or "em" (every row fitted through its
-    observed values: docs/numerics.md).
+    missing: "error" (the default), "drop" (rows with a missing value left out: label -1,
+    responsibilities NaN) or "em" (each row fitted through its observed values).
     Returns a Fitted: weights, means, covariances, labels, responsibilities, trace,
     log_likelihood, bic, aic, icl, findings (conditions of the data worth knowing) and
     the model document; what the command line warns of, as FitWarnings (app.errors.warn).
