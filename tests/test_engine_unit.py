@@ -140,6 +140,48 @@ def test_weighted_log_prob_far_from_the_origin(covariance_type: str) -> None:
                                weighted_log_prob(params, x), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("far", [1e8, 1e12, 1e20, 1e300])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_a_mean_far_from_the_others_leaves_every_density_exact(covariance_type: str,
+                                                              far: float) -> None:
+    """One mean moved far off (a model file's): the kernel's centre, the means' mean,
+    went with it, and the expansion about it lost the residuals near the other means
+    (log-densities off by 0.057 at 1e8 for a diagonal family, by everything from 1e16
+    on).  Exact mode (kernels.EXACT_OFFSET) keeps them: scipy's to 1e-10."""
+    rng = np.random.default_rng(11)
+    base = random_params(rng, 3, 2, covariance_type)
+    means = base.means.copy()
+    means[0, 0] = far
+    params = MixtureParams.build(base.weights, means, base.covariances, covariance_type)
+    x = rng.normal(scale=4.0, size=(60, 2))
+    full = params.full_covariances()
+    with np.errstate(over="ignore"):  # scipy's own squares of the far mean's residuals
+        expected = np.column_stack([multivariate_normal(means[k], full[k]).logpdf(x)
+                                    + np.log(params.weights[k]) for k in range(3)])
+    got = weighted_log_prob(params, x)
+    np.testing.assert_allclose(got[:, 1:], expected[:, 1:], rtol=1e-10, atol=1e-10)
+    assert (got[:, 0] < -1e10).all()
+    assert params.kernel(x.dtype).exact is not None
+
+
+@pytest.mark.parametrize("covariance_type", sorted(FAMILIES))
+def test_exact_mode_gives_the_shared_expansions_statistics(
+        covariance_type: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On ordinary data the two ways agree to rounding: each component's residuals from
+    its own mean, and the expansion about the centre (every kernel in exact mode with
+    EXACT_OFFSET 0)."""
+    from emgmm_cli.engine import kernels
+
+    x = clusters(5, d=3)
+    params = start_params(x, 3, covariance_type, "kmeans", 0)
+    shared = chunk_stats(x, params)
+    monkeypatch.setattr(kernels, "EXACT_OFFSET", 0.0)
+    again = MixtureParams.build(params.weights, params.means, params.covariances,
+                                covariance_type)
+    assert again.kernel(x.dtype).exact is not None
+    assert_stats_equal(chunk_stats(x, again), shared, rtol=1e-10)
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_float32_input_close_to_float64(covariance_type: str) -> None:
     rng = np.random.default_rng(3)

@@ -183,3 +183,43 @@ def test_a_model_without_its_transform_is_not_silently_wrong(
     assert run("info", "plain.json", cwd=folder).exit_code == 0
     with_it = run("predict", "s.json", "x.csv", cwd=folder)
     assert with_it.stdout == (folder / "s.labels.csv").read_text()
+
+
+@pytest.mark.parametrize("far", [1e20, 1e308])
+def test_a_mean_moved_far_off_costs_its_component_and_nothing_else(folder: Path,
+                                                                   far: float) -> None:
+    """A model file with one mean at 1e20: predict labelled every row with one
+    component and score gave -647.6 for a total scipy puts at -7457.1; as a start
+    (--init-model) every covariance 'was not positive definite at iteration 1', the data
+    blamed, and at 1e308 numpy's overflow warnings came first.  Each density is now the
+    model's own (the kernel's exact mode): the far component takes no row, and
+    continued, its weight collapses, said as such, and the fit goes on."""
+    fitted = run("fit", "x.csv", "-k", "3", "-c", "full", "--seed", "1", "--model",
+                 "near.json", "-o", "near.csv", cwd=folder)
+    assert fitted.exit_code == 0, fitted.output
+    doc = json.loads((folder / "near.json").read_text())
+    doc["means"][0][0] = far
+    (folder / "far.json").write_text(json.dumps(doc))
+    labels = np.loadtxt(folder / "near.csv", dtype=int)
+    full = np.array(doc["covariances"])
+    from scipy.stats import multivariate_normal
+    rows = np.loadtxt(folder / "x.csv", delimiter=",", skiprows=1)  # X as written
+    with np.errstate(over="ignore"):
+        dens = np.array([np.log(w) + multivariate_normal(m, c).logpdf(rows)
+                         for w, m, c in zip(doc["weights"], doc["means"], full)])
+    predicted = run("predict", "far.json", "x.csv", cwd=folder)
+    assert predicted.exit_code == 0 and predicted.stderr == ""
+    np.testing.assert_array_equal(np.array(predicted.stdout.split(), dtype=int),
+                                  dens.argmax(axis=0))
+    assert (dens.argmax(axis=0) != 0).all() and (labels == 0).any()  # the rows 0 held
+    scored = run("score", "far.json", "x.csv", "--json", cwd=folder)
+    assert scored.exit_code == 0 and scored.stderr == ""
+    assert json.loads(scored.stdout)["log_likelihood"] == pytest.approx(
+        float(np.logaddexp.reduce(dens, axis=0).sum()), rel=1e-10)
+    went_on = run("fit", "x.csv", "--init-model", "far.json", "--model", "on.json", "-o",
+                  "on.csv", cwd=folder)
+    assert went_on.exit_code == 0, went_on.stderr
+    # (numbered in the fit's order: the collapsed component last)
+    assert went_on.stderr == ("emgmm: warning: x.csv: component 2: weight collapsed to zero "
+                              "at iteration 1 (it explains no points); its mean and "
+                              "covariance were frozen at their previous values\n")

@@ -601,10 +601,13 @@ def _extrapolate(p0: MixtureParams, p1: MixtureParams, p2: MixtureParams, bound:
     about 1e77 would overflow (their squares pass 1e308)."""
     units = (1.0, math.sqrt(scale), scale)  # weights, means, covariances
     parts = [(p.weights, p.means, p.covariances) for p in (p0, p1, p2)]
-    r = [b - a for a, b in zip(parts[0], parts[1])]
-    v = [c - 2.0 * b + a for a, b, c in zip(*parts)]
-    sr = sum(_squared_norm(x, unit) for x, unit in zip(r, units))
-    sv = sum(_squared_norm(x, unit) for x, unit in zip(v, units))
+    # a collapsed component's mean near the float range (a model file's) overflows here:
+    # no extrapolation then (sv not finite)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r = [b - a for a, b in zip(parts[0], parts[1])]
+        v = [c - 2.0 * b + a for a, b, c in zip(*parts)]
+        sr = sum(_squared_norm(x, unit) for x, unit in zip(r, units))
+        sv = sum(_squared_norm(x, unit) for x, unit in zip(v, units))
     if not (sv > 0 and math.isfinite(sr / sv)):
         return 1.0, None
     alpha = bound.length(sr, sv)
