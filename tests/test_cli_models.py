@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import os
 import shlex
 import subprocess
@@ -162,6 +163,34 @@ def test_columns_named_as_the_model_names_them_are_its_columns_in_any_order(
     ok("fit", str(BLOBS), "--init-model", str(full.model), "--columns", "y,x",
        "--model", str(refit))
     assert json.loads(refit.read_text())["feature_names"] == ["x", "y"]
+
+
+def test_columns_given_by_other_names_are_said_as_a_header_of_other_names_is(
+        tmp_path: Path, full: Fitted) -> None:
+    """--columns naming columns that are not the model's (x,w for a model of x, y) used
+    them by position without a word, where a header of other names without --columns
+    is warned of: warned alike, in the command and the Python API."""
+    import warnings
+
+    import emgmm_cli
+
+    more = tmp_path / "xyw.csv"
+    rows = [line.split(",") for line in BLOBS.read_text().splitlines()]
+    more.write_text("".join(f"{a},{b},{'w' if i == 0 else i % 7}\n"
+                            for i, (a, b) in enumerate(rows)))
+    said = ("the columns given (x, w) are not the model's (x, y); using them in the order "
+            "given")
+    result = ok("predict", str(full.model), str(more), "--columns", "x,w")
+    assert result.stderr == f"emgmm: warning: {more}: {said}\n"
+    with pytest.warns(emgmm_cli.FitWarning, match=re.escape(said)):
+        emgmm_cli.predict(str(full.model), str(more), read=emgmm_cli.ReadOptions(
+            columns=["x", "w"]))
+    for columns in ("y,x", "x,y"):  # the model's own, in any order: nothing to say
+        assert ok("predict", str(full.model), str(more), "--columns", columns).stderr == ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        emgmm_cli.predict(str(full.model), str(more), read=emgmm_cli.ReadOptions(
+            columns=["y", "x"]))
 
 
 def test_predict_refuses_to_overwrite_its_inputs(full: Fitted) -> None:

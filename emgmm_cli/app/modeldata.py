@@ -60,8 +60,10 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
             points = load(path, read, log=log, stdin=stdin)
             other_names = usable_names(points.column_names)
     check_features(model, points)
-    if other_names:
-        warn(f"{points.source}: {other_columns(points, names)}")
+    other = other_columns(points, names) if other_names else given_columns(points, names,
+                                                                            read)
+    if other is not None:
+        warn(f"{points.source}: {other}")
     points = _expected_header(points, names)
     for note in points.notes:
         warn(f"{points.source}: {note}")
@@ -83,6 +85,17 @@ def other_columns(points: Points, names: list[str]) -> str:
     every column is used, in order."""
     return (f"the columns ({', '.join(points.column_names)}) are not the model's "
             f"({', '.join(names)}); using all columns")
+
+
+def given_columns(points: Points, names: list[str], read: ReadOptions | None) -> str | None:
+    """What reading says of columns given (read.columns) that are named, but not by the
+    model's names, in its order: they are used in the order given, the first for the
+    model's first feature (a,b,w for a model of a,b,c; b,a,w would put b where a was)."""
+    if read is None or read.columns is None or not usable_names(names) \
+            or not usable_names(points.column_names) or points.column_names == names:
+        return None
+    return (f"the columns given ({', '.join(points.column_names)}) are not the model's "
+            f"({', '.join(names)}); using them in the order given")
 
 
 def lacks_model_column(exc: DataError, names: list[str]) -> bool:
@@ -132,6 +145,9 @@ def model_points(names: list[str], n_features: int, data: Any, read: ReadOptions
                     points, notes=(other_columns(points, names), *points.notes))
     else:
         points = as_points(data, read, **given)
+        other = given_columns(points, names, read)
+        if other is not None:
+            points = dataclasses.replace(points, notes=(other, *points.notes))
     if points.n_features != n_features:
         # a bare vector is a column of values (one coordinate each); one point of the
         # model's D coordinates given as such a vector is a row of them
