@@ -696,3 +696,30 @@ def test_a_plane_without_curvature_takes_the_floor(model: str) -> None:
     with np.errstate(all="raise", under="ignore"):
         cov = family(model).m_step(w + np.eye(d) * 1e-3, nk, None)
     assert np.isfinite(cov).all()
+
+
+@pytest.mark.parametrize("model", ["VEE", "EVE", "VVE"])
+def test_a_turn_among_the_small_eigenvalues_is_another_orientation(model: str) -> None:
+    """The commutator's test reads a turn in the units of the largest entries: ill-
+    conditioned covariances (eigenvalues 1e4, 1 and 0.5 here, columns of scales 100
+    and 1) with component 1 turned by 30 degrees in the plane of the two least passed
+    as one orientation, and a hand-edited model file of them loaded.  Each pair of
+    directions is judged by the correlation it leaves (families._turned); one
+    orientation, however ill-conditioned, still passes."""
+    rng = np.random.default_rng(4)
+    v = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    shapes = {"VEE": [[1e4, 1.0, 0.5]] * 2, "EVE": [[1e4, 1.0, 0.5], [2e4, 0.25, 1.0]],
+              "VVE": [[1e4, 1.0, 0.5], [3e4, 0.1, 2.0]]}[model]
+    volumes = {"VEE": [1.0, 8.0], "EVE": [1.0, 1.0], "VVE": [1.0, 5.0]}[model]
+    cov = np.stack([f * v @ np.diag(s) @ v.T for f, s in zip(volumes, shapes)])
+    if model == "EVE":  # one volume: the second's eigenvalues to the first's product
+        cov[1] *= (np.prod(shapes[0]) / np.prod(shapes[1])) ** (1 / 3)
+    cov = 0.5 * (cov + cov.transpose(0, 2, 1))
+    assert family(model).unequal(cov, 2, 3) is None
+    t = np.radians(30.0)
+    turn = np.array([[1.0, 0.0, 0.0], [0.0, np.cos(t), -np.sin(t)], [0.0, np.sin(t), np.cos(t)]])
+    w = np.linalg.eigh(cov[1])[1][:, ::-1]  # largest first: the turn is in the two least
+    turned = cov.copy()
+    turned[1] = w @ turn @ w.T @ cov[1] @ w @ turn.T @ w.T
+    turned[1] = 0.5 * (turned[1] + turned[1].T)
+    assert family(model).unequal(turned, 2, 3) == ("orientation", 1)

@@ -796,6 +796,30 @@ def _first_not_pd(matrices: Array) -> int:
     return 0
 
 
+def _turned(per: Array) -> NDArray[np.bool_]:
+    """Which covariances are not diagonal in the eigenvectors of the first, beyond
+    EQUAL_RTOL and rounding: the commutator's test (Family.unequal) is in the units of the
+    largest entries, and so misses a turn among the small eigenvalues of ill-conditioned
+    matrices (a 30 degree turn in the plane of the two least of 1e4, 1, 0.5).  Here each
+    pair of directions i, j is judged by the correlation it leaves, |m_ij| / sqrt(m_ii
+    m_jj) with m = V0^T Sigma_k V0, and pairs the first covariance hardly tells apart (its
+    eigenvectors fixed only to rounding over their eigenvalues' gap) are let off that far."""
+    values, vectors = np.linalg.eigh(per[0])
+    m = vectors.T @ per @ vectors
+    d = per.shape[-1]
+    own = np.sqrt(np.abs(np.diagonal(m, axis1=1, axis2=2)))  # (K, D)
+    scale = own[:, :, None] * own[:, None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.abs(m) / scale
+        gap = np.abs(values[:, None] - values[None, :])
+        angle = EIGEN_ROUNDING * d * np.abs(values).max() / gap  # V0's own rounding
+        spread = np.abs(own[:, :, None] ** 2 - own[:, None, :] ** 2) / scale
+        entries = EIGEN_ROUNDING * d * np.abs(per).max(axis=(1, 2))[:, None, None] / scale
+        bad = corr > EQUAL_RTOL + angle * (spread + 1.0) + entries
+    bad[:, np.arange(d), np.arange(d)] = False
+    return np.asarray(bad.any(axis=(1, 2)))
+
+
 def _log_eigenvalues(per: Array, statistic: str) -> tuple[Array, Array]:
     """The logarithms of each covariance's eigenvalues (K, D), ascending for matrices (a
     diagonal's variances as they are), and how far rounding may move each: a matrix's
@@ -880,6 +904,7 @@ class Family:
             size = np.abs(per).max(axis=(1, 2))
             turn = np.abs(per @ per[0] - per[0] @ per).max(axis=(1, 2))
             tests[ORIENTATION] = turn > EQUAL_RTOL * size * size[0]
+            tests[ORIENTATION] |= _turned(per)
             if SHAPE in self.equal:
                 # ... and with one shape too, each matrix over its volume is one matrix
                 # (unless the eigenvalues go with other eigenvectors)
