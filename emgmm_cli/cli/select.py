@@ -78,10 +78,10 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     cell screens cheap starts, mclust's model-based hierarchical clustering among them,
     and runs the --n-init most promising to convergence, mclust's own start always
     among them (where --reg-covar is felt beside the data's spread, the hierarchy run
-    as mclust runs EM, with no floor), so that no cell ends below the optimum mclust's
-    own start leads to (from
-    --n-init 4 on, half of the runs start from split-and-merge moves of the cell's best
-    run instead: docs/numerics.md).  A restart that ends degenerate (a component
+    as mclust runs EM, with no floor), so that a cell ends below the optimum mclust's
+    own start leads to only where the hierarchy's merges, or an iterative M-step (VVE,
+    EVE, VEE), part from mclust's (from --n-init 4 on, half of the runs start from
+    split-and-merge moves of the cell's best run instead: docs/numerics.md).  A restart that ends degenerate (a component
     collapsed onto a few points: a spurious maximum) loses to any that does not, and
     with --init auto stops once it is found so; a cell whose every restart is degenerate
     is shown as such (stopped: degenerate) and never chosen.  Cells the model
