@@ -557,6 +557,9 @@ def test_data_errors_name_the_apis_arguments_not_flags(x: np.ndarray) -> None:
             call()
         assert str(info.value) == ("nope.json: model file not found; check the path, or write "
                                    "one with json.dump(fitted.document, file)")
+    # a flag the message names as the command line's own is left as it is
+    with pytest.raises(emgmm_cli.DataError, match="emgmm fit --model writes"):
+        emgmm_cli.load_model(str(FAITHFUL))
 
 
 def test_a_named_series_is_one_column_of_its_name() -> None:

@@ -94,7 +94,8 @@ def test_all_zero_and_wrong_count() -> None:
 def test_weights_and_labels_of_another_shape_are_refused_not_flattened() -> None:
     """One value per row: 150 weights given as a (75, 2) array were taken in C order, as
     if flat (and in Fortran order, another fit without a word); known labels the same.
-    Any shape but one dimension is refused, a list or a pandas Series taken."""
+    Any shape but one dimension, or a column (N, 1), is refused; a list, a pandas Series
+    or a one-column frame taken."""
     import pandas as pd
 
     import emgmm_cli
@@ -103,7 +104,7 @@ def test_weights_and_labels_of_another_shape_are_refused_not_flattened() -> None
     x = _blobs(n=150)
     w = np.random.default_rng(0).uniform(0.5, 2, len(x))
     flat = emgmm_cli.fit(x, 2, seed=0, sample_weights=w).log_likelihood
-    for same in (list(w), pd.Series(w)):
+    for same in (list(w), pd.Series(w), w[:, None], pd.DataFrame({"w": w})):  # a column
         assert emgmm_cli.fit(x, 2, seed=0, sample_weights=same).log_likelihood == flat
     for shaped, said in ((w.reshape(75, 2), "shape (75, 2)"), (w[None], "shape (1, 150)"),
                          (np.float64(1.0), "a single value")):
@@ -113,7 +114,8 @@ def test_weights_and_labels_of_another_shape_are_refused_not_flattened() -> None
     with pytest.raises(DataError, match=r"known labels are an array of shape \(75, 2\)"):
         emgmm_cli.predict(model, x, known_labels=np.full((75, 2), -1))
     with pytest.raises(InvalidParameter, match="one value per row"):
-        check_known(np.zeros((150, 1)), 150)
+        check_known(np.zeros((150, 2)), 150)
+    assert (check_known(np.zeros((150, 1)), 150) == 0).all()
 
 
 @pytest.mark.parametrize("init", vocab.names(vocab.INIT_METHODS))

@@ -85,14 +85,15 @@ _API_MODEL_FILE = "json.dump(fitted.document, file)"
 
 def api_data_terms(text: str) -> str:
     """What a data error says to do, in the Python API's terms: '... leave it out with
-    --columns' -> '... with read=ReadOptions(columns=...)'; other flags as api_terms
-    says them."""
+    --columns' -> '... with read=ReadOptions(columns=...)', 'write one with emgmm fit
+    --model FILE.json' -> 'write one with json.dump(...)'.  Other flags are left as they
+    are: a data error names them where it speaks of the command line ('the JSON document
+    that emgmm fit --model writes')."""
     from ..io.model import HOW_TO_WRITE
 
     def said(m: re.Match[str]) -> str:
         flag = m.group(1)
-        return (f"read=ReadOptions({_READ_FLAGS[flag]})" if flag in _READ_FLAGS
-                else api_terms(flag))
+        return f"read=ReadOptions({_READ_FLAGS[flag]})" if flag in _READ_FLAGS else flag
 
     return _FLAG.sub(said, text.replace(HOW_TO_WRITE, f"write one with {_API_MODEL_FILE}"))
 

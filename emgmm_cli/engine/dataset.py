@@ -130,12 +130,15 @@ def row_dropped(data: Dataset) -> NDArray[np.bool_] | None:
 
 
 def _per_row(values: Any, what: str, option: str | None) -> NDArray[Any]:
-    """values as an array of one dimension, one value per row; InvalidParameter for any
-    other shape (an (N/2, 2) array has N values, but which belongs to which row is a
-    guess: a weight or label per row is a column, not a matrix)."""
+    """values as an array of one dimension, one value per row (a column, (N, 1), taken as
+    one); InvalidParameter for any other shape (an (N/2, 2) array has N values, but which
+    belongs to which row is a guess: a weight or label per row is a column, not a
+    matrix)."""
     from .errors import InvalidParameter
 
     raw = np.asarray(values)
+    if raw.ndim == 2 and raw.shape[1] == 1:
+        raw = raw[:, 0]
     if raw.ndim != 1:
         shape = "a single value" if raw.ndim == 0 else f"an array of shape {raw.shape}"
         raise InvalidParameter(f"the {what}s are {shape}; give them as one value per row, "
