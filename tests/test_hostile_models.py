@@ -5,6 +5,7 @@ models; and a hostile or broken transform in a model file is refused with the fi
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -223,3 +224,47 @@ def test_a_mean_moved_far_off_costs_its_component_and_nothing_else(folder: Path,
     assert went_on.stderr == ("emgmm: warning: x.csv: component 2: weight collapsed to zero "
                               "at iteration 1 (it explains no points); its mean and "
                               "covariance were frozen at their previous values\n")
+
+
+def test_a_far_mean_leaves_a_shared_covariance_as_it_is(folder: Path) -> None:
+    """A tied model (EEE) continued from a mean moved to 1e160: the far component's rows,
+    their responsibilities floored at exp(-700) of the largest (1e-304), still brought
+    their squared residuals (1e320) into the covariance the components share: a fit of
+    -13950 where 1e20 gives -3465, and from 1e200 on 'not positive definite'.  Its
+    moments are now over the rows it holds: the same fit from every far mean."""
+    fitted = run("fit", "x.csv", "-k", "3", "-c", "EEE", "--seed", "1", "--model",
+                 "tied.json", "-o", "tied.csv", cwd=folder)
+    assert fitted.exit_code == 0, fitted.output
+    ends = []
+    for far in (1e20, 1e160, 1e300):
+        doc = json.loads((folder / "tied.json").read_text())
+        doc["means"][0][0] = far
+        (folder / "tied-far.json").write_text(json.dumps(doc))
+        went_on = run("fit", "x.csv", "--init-model", "tied-far.json", "--model",
+                      "tied-on.json", "-o", "tied-on.csv", cwd=folder)
+        assert went_on.exit_code == 0, went_on.stderr
+        ends.append(json.loads((folder / "tied-on.json").read_text())["log_likelihood"])
+    assert ends[1] == ends[0] and ends[2] == ends[0], ends
+
+
+def test_a_far_mean_is_quiet_under_missing_em(folder: Path) -> None:
+    """Rows with missing values take their densities through their observed columns, one
+    component at a time: a mean at 1e300 overflowed their squares with numpy's warning
+    (twice, in score and predict).  Such a component has no density there: quiet."""
+    x = np.loadtxt(folder / "x.csv", delimiter=",", skiprows=1)
+    x[::7, 1] = np.nan
+    np.savetxt(folder / "holes.csv", x, delimiter=",", header="x,y", comments="")
+    fitted = run("fit", "holes.csv", "-k", "3", "--missing", "em", "--seed", "1", "--model",
+                 "holes.json", "-o", "holes.labels.csv", cwd=folder)
+    assert fitted.exit_code == 0, fitted.output
+    doc = json.loads((folder / "holes.json").read_text())
+    doc["means"][0][0] = 1e300
+    (folder / "holes-far.json").write_text(json.dumps(doc))
+    for command in ("score", "predict"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # numpy's, as the program prints
+            done = run(command, "holes-far.json", "holes.csv", "--missing", "em", "-o",
+                       f"far.{command}.csv", cwd=folder)
+        assert done.exit_code == 0 and done.stderr == "", done.stderr
+    labels = np.loadtxt(folder / "far.predict.csv", dtype=int)
+    assert (labels != 0).all()

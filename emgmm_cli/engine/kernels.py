@@ -81,6 +81,20 @@ def scratch(name: str, shape: tuple[int, ...], dtype: np.dtype) -> Array:
     return buf[:size].reshape(shape)
 
 
+#: Responsibilities at or below this are the floor's (stats.EXP_FLOOR: exp(-700) of a
+#: row's largest, about 1e-304), not a component's share of the row.
+HELD_RESP = 1e-300
+
+
+def _held(resp: Array) -> NDArray[np.bool_]:
+    """Where a component holds a share of a row: in exact mode its moments are taken
+    over those alone.  A floored responsibility stands for one below 1e-304, whose true
+    share of a residual's square (exp(-r^2 / 2) r^2) is nothing; the floor's 1e-304
+    times the square of a residual 1e160 off is 1e16."""
+    held: NDArray[np.bool_] = resp > HELD_RESP
+    return held
+
+
 @dataclass(frozen=True)
 class WhitenedKernel:
     """Per-component covariance matrices: (K, D, D) scatter statistics."""
@@ -145,10 +159,9 @@ class WhitenedKernel:
         sk = (resp @ x).astype(np.float64, copy=False)  # fresh products: no copy needed
         if self.exact is None:
             return sk, self._scatter(resp, z3)
-        # residuals beyond float range hold no responsibility; those of a mean near it may
-        # still overflow beside the least one a row holds (exp's floor, EXP_FLOOR), in the
-        # sums of a component that then holds none: collapsed, its parameters kept
-        np.copyto(z3, 0.0, where=~np.isfinite(z3))
+        # a far component's residuals hold no responsibility (its rows' own, floored by
+        # EXP_FLOOR, would still give them weight enough to swamp a shared covariance)
+        np.copyto(z3, 0.0, where=~_held(resp)[:, None, :] | ~np.isfinite(z3))
         with np.errstate(over="ignore", invalid="ignore"):
             return sk, self._scatter(resp, z3)
 
@@ -225,10 +238,11 @@ class ExpandedKernel:
         if self.exact is not None:  # about each mean itself
             means = self.exact[0]
             scatter = np.empty((len(means), d))
+            held = _held(resp)
             for j in range(len(means)):  # as WhitenedKernel.moments's exact mode
                 with np.errstate(over="ignore", invalid="ignore"):
                     square = np.square(x - means[j])
-                    np.copyto(square, 0.0, where=~np.isfinite(square))
+                    np.copyto(square, 0.0, where=~held[j][:, None] | ~np.isfinite(square))
                     scatter[j] = resp[j] @ square
             return (resp @ x).astype(np.float64), scatter
         g = (resp @ feats).astype(np.float64, copy=False)

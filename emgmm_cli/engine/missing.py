@@ -274,8 +274,9 @@ def _pattern(x: Array, obs: NDArray[np.intp], params: MixtureParams, full: Array
         low = np.linalg.cholesky(cov[np.ix_(obs, obs)])
         diff = x[:, obs] - mu[obs]
         z = np.linalg.solve(low, diff.T)  # (o, m): L^-1 (x_o - mu_o)
-        lp[j] = log_pi[j] - 0.5 * (len(obs) * LOG_2PI + (z * z).sum(axis=0)) \
-            - np.log(np.diagonal(low)).sum()
+        with np.errstate(over="ignore"):  # a mean far off (a model file's): -inf, no row
+            lp[j] = log_pi[j] - 0.5 * (len(obs) * LOG_2PI + (z * z).sum(axis=0)) \
+                - np.log(np.diagonal(low)).sum()
         if len(mis):
             # A = Sigma_mo Sigma_oo^-1 = (L^-1 Sigma_om)^T L^-1
             b = np.linalg.solve(low, cov[np.ix_(obs, mis)])  # (o, mis)
