@@ -518,6 +518,21 @@ def test_results_are_equal_to_themselves_alone(x: np.ndarray, tmp_path: Path) ->
         assert len({one, other, one}) == 2
 
 
+def test_a_fits_parameters_cannot_be_edited_behind_its_back(x: np.ndarray) -> None:
+    """fit.means[0] = ... changed the fit's means, but not its precision factors, its
+    document or what predict and score then use: the parameters are views numpy refuses
+    to write into; a copy is the caller's to change."""
+    fitted = emgmm_cli.fit(x, 2, seed=0)
+    for name in ("weights", "means", "covariances"):
+        values = getattr(fitted, name)
+        with pytest.raises(ValueError, match="read-only"):
+            values[...] = 0.0
+        mine = values.copy()
+        mine[...] = 0.0
+        assert getattr(fitted, name).any()
+    np.testing.assert_array_equal(fitted.means, fitted.document["means"])
+
+
 def test_engine_errors_name_their_data_and_say_their_advice_in_the_apis_terms(
         x: np.ndarray, tmp_path: Path) -> None:
     """Data too small for float64: the command line names the file and advises

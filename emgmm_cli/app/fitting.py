@@ -184,6 +184,13 @@ def stream_predictions(out: OutputSet, dest: dict[str, str], data: Dataset,
 # --------------------------------------------------------------------------- a fit
 
 
+def _read_only(values: Array) -> Array:
+    """A view of values that numpy refuses to write into (a copy() is the caller's)."""
+    view = values.view()
+    view.flags.writeable = False
+    return view
+
+
 @dataclass(eq=False)
 class Fitted:
     """One dataset fitted: the engine's result, the data it ran on, the model document.
@@ -215,17 +222,19 @@ class Fitted:
     def params(self) -> MixtureParams:
         return self.result.params
 
+    # the parameters as views that cannot be written: an edit would change the fit's
+    # numbers without its precision factors, document or predictions following
     @property
     def weights(self) -> Array:
-        return self.result.params.weights
+        return _read_only(self.result.params.weights)
 
     @property
     def means(self) -> Array:
-        return self.result.params.means
+        return _read_only(self.result.params.means)
 
     @property
     def covariances(self) -> Array:
-        return self.result.params.covariances
+        return _read_only(self.result.params.covariances)
 
     @property
     def log_likelihood(self) -> float:
