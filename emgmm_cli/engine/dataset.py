@@ -156,8 +156,7 @@ def _numbers(values: Any, what: str, option: str | None) -> NDArray[np.float64]:
     try:
         return np.ascontiguousarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        flat = np.asarray(values, dtype=object).reshape(-1)
-        for i, value in enumerate(flat):
+        for i, value in enumerate(np.asarray(values, dtype=object)):
             try:
                 float(value)
             except (TypeError, ValueError):

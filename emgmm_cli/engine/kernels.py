@@ -117,8 +117,7 @@ class WhitenedKernel:
         w[:, :, :d] = factors.transpose(0, 2, 1)
         w[:, :, d] = -np.einsum("kd,kde->ke", means - c, factors)
         const = log_weights + log_det - 0.5 * d * LOG_2PI
-        with np.errstate(invalid="ignore"):
-            far = not np.abs(w[:, :, d]).max(initial=0.0) <= EXACT_OFFSET
+        far = not np.abs(w[:, :, d]).max(initial=0.0) <= EXACT_OFFSET  # NaN too
         return cls(c.astype(dtype), w.reshape(k * d, d + 1), chol,
                    const.astype(dtype, copy=False)[:, None],
                    means.astype(dtype) if far else None)
