@@ -13,13 +13,20 @@ rows' scatter found, in units of the least column variance, against SINGULAR_RAT
   components share part of their covariance or all of it (VVE, EVE, VEE, VEV, EVV, EEV,
   VEI, EVI, EEE), K = 5..9, seeds 0..14;
 - `emgmm_cli.select` with every family and K = 1..9 on Old Faithful, iris and wine (raw
-  and standardised), seed 0: each cell's chosen fit.
+  and standardised), seed 0: each cell's chosen fit;
+- for the rounding bound of the families whose components share nothing (em.ROUNDING_BOUND,
+  which caps the first bound there): `--init random-from-data --n-init 1` fits with K = 6
+  and 9, seeds 0..3, of Old Faithful, iris, wine and breast cancer (raw and standardised)
+  by those families and by VVE; among the components below SINGULAR_RATIO times the least
+  column variance, the largest distance above the floor in units of the data's rounding at
+  the component (DegenerateTest.rounding / ROUNDING_BOUND), per family.
 
-    python benchmarks/degenerate_survey.py          # under a minute on 2 cores
+    python benchmarks/degenerate_survey.py          # about five minutes on 2 cores
 """
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 import warnings
@@ -33,7 +40,8 @@ sys.path.insert(0, str(ROOT))
 import emgmm_cli  # noqa: E402
 from emgmm_cli.backends.local import ArrayDataset  # noqa: E402
 from emgmm_cli.engine.em import (DEGENERATE_RATIO, FEW_ROWS_PER_DIM,  # noqa: E402
-                                 FLAT_LOOK, SINGULAR_RATIO, DegenerateTest)
+                                 FLAT_LOOK, ROUNDING_BOUND, SINGULAR_RATIO,
+                                 DegenerateTest)
 from emgmm_cli.engine.params import MixtureParams  # noqa: E402
 
 REG_COVAR = 1e-6
@@ -80,12 +88,44 @@ class Tally:
                 self.own_only.append((float(own[0]) / smallest, params.family.mclust))
 
 
-def datasets() -> dict[str, np.ndarray]:
-    from sklearn.datasets import load_iris, load_wine
+#: The families of the rounding survey: those whose components share nothing, and VVE.
+ROUNDING_FAMILIES = ("VVV", "EEE", "VVI", "VII", "EEI", "EII", "VVE")
+
+
+def rounding_survey(data: dict[str, np.ndarray]) -> dict[str, tuple[int, float]]:
+    """Per family: the components below the first bound (SINGULAR_RATIO times the least
+    column variance) and the largest distance of one above the floor, in units of the
+    data's rounding at it."""
+    found: dict[str, tuple[int, float]] = {}
+    for x in data.values():
+        test = DegenerateTest.of(ArrayDataset(x), x.var(axis=0))
+        live = np.flatnonzero(x.var(axis=0) > 0)
+        smallest = float(x.var(axis=0)[live].min())
+        for fam, k, seed in itertools.product(ROUNDING_FAMILIES, (6, 9), range(4)):
+            try:
+                fit = emgmm_cli.fit(x, k, covariance_type=fam, n_init=1,
+                                    init="random-from-data", seed=seed)
+            except emgmm_cli.EngineError:
+                continue
+            params = fit.params
+            cov = params.full_covariances()[:, live][:, :, live]
+            above = np.linalg.eigvalsh(cov)[:, 0] - REG_COVAR
+            unit = test.rounding([params], live)[0] / ROUNDING_BOUND
+            low = above < SINGULAR_RATIO * smallest
+            count, worst = found.get(fam, (0, -np.inf))
+            found[fam] = (count + int(low.sum()),
+                          max([worst] + (above[low] / unit[low]).tolist()))
+    return found
+
+
+def datasets(more: bool = False) -> dict[str, np.ndarray]:
+    """Old Faithful, iris and wine (raw and standardised); more: breast cancer too."""
+    from sklearn.datasets import load_breast_cancer, load_iris, load_wine
 
     out = {"faithful": np.loadtxt(ROOT / "sample_data" / "faithful.csv", delimiter=",",
                                   skiprows=1)}
-    for name, load in (("iris", load_iris), ("wine", load_wine)):
+    loads = [("iris", load_iris), ("wine", load_wine)]
+    for name, load in loads + ([("breast cancer", load_breast_cancer)] if more else []):
         x = np.asarray(load().data, dtype=np.float64)
         out[name] = x
         out[name + " (std)"] = (x - x.mean(axis=0)) / x.std(axis=0)
@@ -124,6 +164,14 @@ def main() -> None:
               f"(own rows' least variance at most "
               f"{max(tally.flat, default=float('nan')):.2g} of it), {len(tally.held)} not "
               f"(at least {min(tally.held, default=float('nan')):.2g})")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", emgmm_cli.FitWarning)
+        rounding = rounding_survey(datasets(more=True))
+    print(f"below SINGULAR_RATIO ({SINGULAR_RATIO:g}) of the least column variance, in units "
+          f"of the data's rounding at the component (ROUNDING_BOUND {ROUNDING_BOUND:g}):")
+    for fam, (count, worst) in rounding.items():
+        print(f"  {fam}: {count} components" + (f", the largest {worst:.2g} above the floor"
+                                                  if count else ""))
     if tally.own_only:
         families = sorted({fam for _, fam in tally.own_only})
         print(f"caught by their own rows alone: {len(tally.own_only)} (of "

@@ -140,6 +140,82 @@ def test_tight_clusters_are_fitted_not_called_degenerate(covariance_type: str) -
         assert ours.loglik >= peer.score(x) * len(x) - 0.01, k
 
 
+def far_tight_clusters(spread: float) -> np.ndarray:
+    """Three clusters of 100 rows and the given spread at (0, 0), (5e4, 0) and (0, 1e5):
+    each one's variance is 2e-11 (spread 0.1) or 2e-13 (0.01) of the least column variance,
+    under SINGULAR_RATIO, and far above the rounding of rows of that size."""
+    rng = np.random.default_rng(0)
+    return np.vstack([c + spread * rng.normal(size=(100, 2))
+                      for c in ([0.0, 0.0], [5e4, 0.0], [0.0, 1e5])])
+
+
+@pytest.mark.parametrize("spread", [0.1, 0.01])
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_tight_clusters_far_apart_are_fitted_not_called_degenerate(
+        covariance_type: str, spread: float) -> None:
+    """Clusters far tighter than the data's spread are no rounding (em.ROUNDING_BOUND): the
+    default fit is scikit-learn's best of five or above, and sound.  Judged against the
+    least column variance alone, every sound candidate was called degenerate: tied ended
+    at -7056.8 from a start whose one covariance spans the data (scikit-learn 204.56), the
+    others warned of a collapse of every component."""
+    from sklearn.mixture import GaussianMixture
+
+    x = far_tight_clusters(spread)
+    ours = fit(ArrayDataset(x), FitOptions(3, covariance_type, seed=0))
+    peer = GaussianMixture(3, covariance_type=covariance_type, reg_covar=1e-6, n_init=5,
+                           tol=1e-6, random_state=0).fit(x)
+    assert not ours.is_degenerate, ours.degenerate
+    assert ours.loglik >= peer.score(x) * len(x) - 0.01
+
+
+def test_select_chooses_tight_clusters_far_apart_as_scikit_learns_bic_does(
+        tmp_path: Path) -> None:
+    """select over the four families with K = 1..4 chooses the cell of the lowest BIC
+    scikit-learn finds (VII with K = 3), and calls no cell up to K = 3 degenerate.  Judged
+    against the least column variance alone, every cell of K = 2 and 3 was degenerate but
+    EEE's, which stayed at the single Gaussian's -7056.8, and select chose VVV with K = 1,
+    exit 0."""
+    from sklearn.mixture import GaussianMixture
+
+    x = far_tight_clusters(0.1)
+    bic = {(name, k): GaussianMixture(k, covariance_type=cov, reg_covar=1e-6, n_init=3,
+                                      tol=1e-6, random_state=0).fit(x).bic(x)
+           for name, cov in (("VVV", "full"), ("EEE", "tied"), ("VVI", "diag"),
+                             ("VII", "spherical")) for k in range(1, 5)}
+    data = tmp_path / "far.csv"
+    np.savetxt(data, x, delimiter=",", header="a,b", comments="", fmt="%.17g")
+    result = invoke_in(tmp_path, "select", str(data), "-k", "1-4", "-c", "VVV,EEE,VVI,VII",
+                       "--seed", "0", "-q")
+    assert result.exit_code == 0, result.stderr
+    table = list(csv.DictReader(io.StringIO(result.stdout)))
+    best = [(row["mclust"], int(row["n_components"])) for row in table if row["best"] == "true"]
+    assert best == [min(bic, key=lambda cell: bic[cell])], best
+    assert all(row["status"] == "ok" for row in table if int(row["n_components"]) <= 3)
+
+
+def test_a_collapse_far_from_the_centre_is_still_degenerate() -> None:
+    """The data's rounding bounds the first bound from above, not below: among the far
+    clusters, a component at (1e5, 1e5) whose covariance is reg_covar to rounding (rows
+    that share a value: a quarter of the weight, so not few rows) is degenerate, and one
+    of the same spread as the clusters is not; a family that shares part of each
+    covariance keeps SINGULAR_RATIO times the least column variance (VVE's collapses stay
+    off the floor by more than rounding)."""
+    from emgmm_cli.engine.em import ROUNDING_BOUND, DegenerateTest, degenerate_components
+    from emgmm_cli.engine.params import MixtureParams
+
+    x = np.vstack([far_tight_clusters(0.1), np.tile([1e5, 1e5], (3, 1))])
+    test = DegenerateTest.of(ArrayDataset(x), x.var(axis=0))
+    weights = np.full(4, 0.25)
+    means = np.array([[0.0, 0.0], [5e4, 0.0], [0.0, 1e5], [1e5, 1e5]])
+    unit = np.finfo(np.float64).eps * (x.var(axis=0).sum() + 1e10)
+    for last, verdict in ((0.0, [3]), (ROUNDING_BOUND * unit / 2, [3]), (1e-2, [])):
+        cov = np.stack([np.eye(2) * (1e-2 + 1e-6)] * 3 + [np.eye(2) * (1e-6 + last)])
+        params = MixtureParams.build(weights, means, cov, "full")
+        assert degenerate_components(params, test, 1e-6) == verdict, last
+        shared = MixtureParams.build(weights, means, cov, "VVE")
+        assert degenerate_components(shared, test, 1e-6) == [0, 1, 2, 3], last
+
+
 def thin_lines() -> np.ndarray:
     """Two parallel lines, 250 points each on y = x and y = x - 20, 1e-4 across: each
     cluster's variance across is 2e-10 of the least column variance, 1e-8 of along."""
