@@ -109,8 +109,9 @@ def rounding_survey(data: dict[str, np.ndarray]) -> dict[str, tuple[int, float]]
                 continue
             params = fit.params
             cov = params.full_covariances()[:, live][:, :, live]
-            above = np.linalg.eigvalsh(cov)[:, 0] - REG_COVAR
-            unit = test.rounding([params], live)[0] / ROUNDING_BOUND
+            eig = np.linalg.eigvalsh(cov).astype(np.float64)
+            above = eig[:, 0] - REG_COVAR
+            unit = test.rounding([params], live, eig[None, :, -1])[0] / ROUNDING_BOUND
             low = above < SINGULAR_RATIO * smallest
             count, worst = found.get(fam, (0, -np.inf))
             found[fam] = (count + int(low.sum()),

@@ -216,6 +216,26 @@ def test_a_collapse_far_from_the_centre_is_still_degenerate() -> None:
         assert degenerate_components(shared, test, 1e-6) == [0, 1, 2, 3], last
 
 
+def test_collapses_a_little_off_the_floor_are_still_degenerate() -> None:
+    """What lifts a collapse off the floor besides rounding: 60 rows that share b = 1 (a
+    detection limit) and one row 0.006 from them, whose small share lifts the component
+    1e-14 to 1e-10 above the floor, and 20 rows on the slanted line b = a, 2e3 long,
+    whose least eigenvalue rounds to 1.5e-10.  Both are under reg_covar, where the cap on
+    the first bound stops: capped at the data's rounding alone, VVI with K = 2 and VVV
+    with K = 2 were sound, and select chose VVI with K = 2 on the first and VVV with K = 2
+    on the second, exit 0."""
+    rng = np.random.default_rng(0)
+    bulk = np.c_[rng.normal(size=1000), rng.normal(3, 1, size=1000)]
+    bulk = bulk[np.abs(bulk[:, 1] - 1) > 0.02]
+    spike = np.vstack([bulk, [[0.3, 1.006]], np.c_[rng.normal(size=60), np.ones(60)]])
+    rng = np.random.default_rng(0)
+    t = rng.uniform(20, 1000, size=10)
+    line = np.vstack([rng.normal(size=(2000, 2)), np.c_[np.r_[t, -t], np.r_[t, -t]]])
+    for x, cov in ((spike, "diag"), (line, "full")):
+        result = fit(ArrayDataset(x), FitOptions(2, cov, seed=0))
+        assert result.degenerate == [1], cov
+
+
 def thin_lines() -> np.ndarray:
     """Two parallel lines, 250 points each on y = x and y = x - 20, 1e-4 across: each
     cluster's variance across is 2e-10 of the least column variance, 1e-8 of along."""

@@ -46,9 +46,14 @@ COLLAPSE_MASS = 1e-6
 #: is rounded at about 1e-7 of the data's spread: there SINGULAR_RATIO is
 #: DEGENERATE_RATIO.  In a family whose components share nothing (Family.equal empty:
 #: their covariances can shrink onto their rows exactly), the first bound is at most
-#: ROUNDING_BOUND units of the data's rounding at the component (DegenerateTest.rounding):
-#: clusters far tighter than the data's spread (of 0.1 at 0, 5e4 and 1e5 apart) are not
-#: rounding.  See docs/numerics.md, "Degenerate fits".
+#: reg_covar itself, or ROUNDING_BOUND units of the data's rounding at the component
+#: (DegenerateTest.rounding) where that is more: a covariance at least twice the floor
+#: along every direction has not collapsed onto it unless rounding says so, and clusters
+#: far tighter than the data's spread (of 0.1 at 0, 5e4 and 1e5 apart, where the first
+#: bound is 0.055) are clusters.  A collapse sits above the floor by rounding and by
+#: the small shares of rows near it (one row 0.006 from 60 that share a value: up to
+#: 1e-10 with reg_covar 1e-6), both far below reg_covar.  See docs/numerics.md,
+#: "Degenerate fits".
 DEGENERATE_RATIO = 1e-6
 SINGULAR_RATIO = 1e-10
 FEW_ROWS_PER_DIM = 2
@@ -58,15 +63,16 @@ FLAT_LOOK = 1e-4
 #: resolves (columns whose variance reg_covar swamps), a covariance that is reg_covar
 #: and its rounding has collapsed onto the floor, whichever sign the rounding took.
 DEGENERATE_ULPS = 64
-#: The data's rounding at a component: the machine epsilon of the data's dtype times its
-#: spread (the sum of the column variances) plus the squared distance of the component's
-#: mean from the mixture's centre (sum_k pi_k mu_k: the data's mean wherever an M-step
-#: made the mixture).  Measured (fits from random data points, K = 6 and 9, seeds 0..3,
-#: of faithful, iris, wine and breast cancer, raw and standardised, 2026-12-07): of the
-#: 159 components of VVV, EEE, VVI and VII below the first bound, the largest was 0.026
-#: of that unit above the floor; VVE's, whose shared orientation holds a collapse off the
-#: floor, reached 1.5e4 (so families that share part of each covariance keep the first
-#: bound).
+#: The data's rounding at a component: the machine epsilon of the data's dtype times the
+#: data's spread (the sum of the column variances), plus the squared distance of the
+#: component's mean from the mixture's centre (sum_k pi_k mu_k: the data's mean wherever
+#: an M-step made the mixture), plus the component's largest variance (an eigenvalue's
+#: rounding: rows on a slanted line 2e3 long sat 1.5e-10 above the floor).  Measured
+#: (benchmarks/degenerate_survey.py: fits from random data points, K = 6 and 9, seeds
+#: 0..3, of faithful, iris, wine and breast cancer, raw and standardised, 2026-12-07): of
+#: the components of VVV and VVI below the first bound, the largest sat 0.025 of that
+#: unit above the floor; VVE's, whose shared orientation holds a collapse off the floor,
+#: 1.3e4 (so families that share part of each covariance keep the first bound).
 ROUNDING_BOUND = 10.0
 
 IterationCallback = Callable[[int, float, float], None]
@@ -216,16 +222,16 @@ class DegenerateTest:
         return cls(np.asarray(column_variance, dtype=np.float64), data.n_samples, singular,
                    data)
 
-    def rounding(self, mixtures: Sequence[MixtureParams], live: NDArray[np.intp]
-                 ) -> NDArray[np.float64]:
+    def rounding(self, mixtures: Sequence[MixtureParams], live: NDArray[np.intp],
+                 widest: NDArray[np.float64]) -> NDArray[np.float64]:
         """(mixtures, K): ROUNDING_BOUND units of the data's rounding at each component
-        (ROUNDING_BOUND above; the columns live only), inf where a mean's distance
-        overflows."""
+        (ROUNDING_BOUND above; the columns live only; widest: each one's largest
+        eigenvalue), inf where a mean's distance overflows."""
         means = np.array([p.means[:, live] for p in mixtures], dtype=np.float64)
         weights = np.array([p.weights for p in mixtures], dtype=np.float64)
         with np.errstate(over="ignore", invalid="ignore"):
             centre = np.einsum("ck,ckd->cd", weights, means)
-            far = np.square(means - centre[:, None, :]).sum(axis=2)
+            far = np.square(means - centre[:, None, :]).sum(axis=2) + widest
         unit = float(np.finfo(self.data.dtype).eps)
         spread = float(self.column_variance[live].sum())
         return np.nan_to_num(ROUNDING_BOUND * unit * (spread + far), nan=np.inf)
@@ -237,13 +243,16 @@ class DegenerateTest:
         if len(live) == 0 or not mixtures:
             return [[] for _ in mixtures]
         full = np.array([p.full_covariances() for p in mixtures])[:, :, live][..., live]
-        lam = np.linalg.eigvalsh(full)[..., 0] - reg_covar
+        eig = np.linalg.eigvalsh(full)
+        lam = eig[..., 0] - reg_covar
         smallest = float(np.min(self.column_variance[live]))
         rounding = DEGENERATE_ULPS * float(np.spacing(reg_covar))
         fam = family(mixtures[0].covariance_type)
-        singular = self.singular * smallest
-        found = lam < np.maximum(singular if fam.equal else np.minimum(
-            singular, self.rounding(mixtures, live)), rounding)
+        singular: float | NDArray[np.float64] = self.singular * smallest
+        if not fam.equal and singular > reg_covar:  # (else the cap changes nothing)
+            singular = np.minimum(singular, np.maximum(
+                reg_covar, self.rounding(mixtures, live, eig[..., -1])))
+        found = lam < np.maximum(singular, rounding)
         if mixtures[0].n_components > 1:
             low = lam < max(DEGENERATE_RATIO * smallest, rounding)
             # a few points close together
@@ -279,8 +288,8 @@ def degenerate_components(params: MixtureParams, test: DegenerateTest,
 
     The test (DEGENERATE_RATIO above): lambda_min(Sigma_k restricted to non-constant
     columns) - reg_covar is below SINGULAR_RATIO times the smallest non-zero column
-    variance (in a family whose components share nothing, or below the data's rounding at
-    the component, DegenerateTest.rounding, where that is the lower), or below
+    variance (in a family whose components share nothing, at most reg_covar or the
+    data's rounding at the component, DegenerateTest.rounding, whichever is more), or below
     DEGENERATE_RATIO times it where K >= 2 and the component holds few
     rows or, in a family that shares some of its covariance, below FLAT_LOOK times it
     where its own rows are flat to rounding (DegenerateTest.own_spread below
