@@ -45,7 +45,7 @@ from .errors import UsageProblem, event_lines, warn, warned
 from .modeldata import model_points, read_data
 from .prepare import Prepared, Standardize, prepare
 from .requests import STANDARD_NAMES, FitOutputs, ReadOptions
-from .rows import CLUSTER, annotated
+from .rows import CLUSTER, InputRows, write_with_rows
 
 if TYPE_CHECKING:
     from .plotting import MixtureView
@@ -626,7 +626,7 @@ def stage_outputs(out: OutputSet, dest: dict[str, str], fit: Fitted, *,
         write_json("-", {**fit.document, "trace": records}, out=out)
 
 
-def stage_rows(out: OutputSet, dest: str, rows: dict[str, NDArray[Any]], data: Dataset,
+def stage_rows(out: OutputSet, dest: str, rows: InputRows, data: Dataset,
                params: MixtureParams, outputs: FitOutputs, *, source: str,
                transform: Standardize | None = None) -> None:
     """The input rows with their cluster (and p0.., log_density as outputs asks) to dest;
@@ -634,8 +634,8 @@ def stage_rows(out: OutputSet, dest: str, rows: dict[str, NDArray[Any]], data: D
     result = in_data_units(final_pass(data, params, want_resp=outputs.proba,
                                       want_log_density=outputs.log_density), data, transform)
     assert result.labels is not None
-    write_table(dest, annotated(rows, result.labels, source=source, dest=dest,
-                                resp=result.resp, log_density=result.log_density), out=out)
+    write_with_rows(dest, rows, result.labels, source=source, resp=result.resp,
+                    log_density=result.log_density, out=out)
 
 
 def fitted_view(fit: Fitted) -> MixtureView:
@@ -685,7 +685,7 @@ def stage_parts(out: OutputSet, dest: dict[str, str], fit: Fitted, outputs: FitO
 
 
 def write_outputs(fit: Fitted, outputs: FitOutputs,
-                  rows: dict[str, NDArray[Any]] | None = None) -> None:
+                  rows: InputRows | None = None) -> None:
     """Write every output of a fit atomically: all of them, or none (and no --output-dir
     folder of its own).  rows: the input's rows (outputs.with_rows), written with a
     cluster column where the labels go."""

@@ -32,7 +32,7 @@ from .fitting import (FinalPass, Fitted, check_flags, final_pass, in_data_units,
 from .modeldata import model_points, read_data
 from .prepare import Standardize
 from .requests import ReadOptions
-from .rows import annotated
+from .rows import InputRows, write_with_rows
 
 
 @dataclass(frozen=True)
@@ -95,13 +95,13 @@ def stream_labels(output: str, model: Model, points: Points, *, proba: bool = Fa
                            _model_data(model, points), model.params, label_header=header)
 
 
-def write_rows(output: str, result: FinalPass, rows: dict[str, NDArray[Any]], *,
+def write_rows(output: str, result: FinalPass, rows: InputRows, *,
                source: str = "") -> None:
     """predict --with-rows: the rows with a cluster column, and the responsibilities and
-    log-densities the result holds (rows.annotated)."""
+    log-densities the result holds (rows.write_with_rows)."""
     assert result.labels is not None
-    write_table(output, annotated(rows, result.labels, source=source, dest=output,
-                                  resp=result.resp, log_density=result.log_density))
+    write_with_rows(output, rows, result.labels, source=source, resp=result.resp,
+                    log_density=result.log_density)
 
 
 def score_summary(model: Model, points: Points, result: FinalPass,

@@ -3,9 +3,11 @@
 Every column of the input is kept, those that were not fitted too (ids, text), as it was
 written: text is read as text and written back unchanged to CSV and TSV; the record
 formats (JSON, JSON Lines, Parquet) get numbers for the columns that hold numbers only.
-The rows are read a second time, after the points, by io.readers.read_columns with the
-delimiter and header the points were read with, so that the two line up; the table is
-held in memory.
+The rows are read a second time, after the points, by io.readers.column_blocks with the
+delimiter and header the points were read with, so that the two line up.  To CSV and TSV
+they are read, annotated and written ROWS_BLOCK rows at a time: only the labels (and the
+responsibilities and log-densities asked for) are held for every row.  The record formats
+decide a column's type from all its values, so to them the table is held in memory.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import io
 import os
 import stat
 import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import numpy as np
@@ -21,8 +26,8 @@ from numpy.typing import NDArray
 
 from ..io.errors import DataError
 from ..io.formats import format_for_path
-from ..io.readers import read_columns
-from ..io.writers import OutputSet, write_table
+from ..io.readers import column_blocks
+from ..io.writers import OutputSet, TableStream, stream_table, write_table
 from .requests import ReadOptions
 
 #: The name of the column that holds each row's component, and of its label files'
@@ -51,19 +56,40 @@ def buffered_input(path: str) -> io.BytesIO | None:
     return io.BytesIO(stream.read())
 
 
-def read_rows(path: str, read: ReadOptions, *, stdin: BinaryIO | None = None
-              ) -> dict[str, NDArray[Any]]:
-    """Every column of path ('-': stdin) by name, in order, as written (io.readers'
-    read_columns), read as the points were; of a directory or a glob of parts (the dask
-    backend's input), the parts' rows one after the other."""
-    from ..backends.dask import part_files
+#: Rows --with-rows reads, annotates and writes at a time to CSV and TSV.
+ROWS_BLOCK = 1 << 16
 
-    # a file is itself, whatever its name holds ('data[1].csv' is no glob)
-    parts = None if path == "-" or os.path.isfile(path) else part_files(path)
-    if parts is None:
-        return read_columns(path, delimiter=read.delimiter, header=read.header, stdin=stdin)
-    tables = [read_columns(p, delimiter=read.delimiter, header=read.header) for p in parts]
-    return {name: _joined([t[name] for t in tables]) for name in tables[0]}
+
+@dataclass(frozen=True)
+class InputRows:
+    """The input's rows, to be read back after the fit (--with-rows): path ('-': stdin),
+    read as the points were, from stdin's bytes where it cannot be read twice
+    (buffered_input)."""
+
+    path: str
+    read: ReadOptions
+    stdin: BinaryIO | None = None
+
+    def blocks(self, block_rows: int | None = None) -> Iterator[dict[str, NDArray[Any]]]:
+        """Every column by name, in order, as written (io.readers.column_blocks),
+        block_rows rows at a time (None: at once); of a directory or a glob of parts (the
+        dask backend's input), the parts' rows one after the other."""
+        from ..backends.dask import part_files
+
+        path, read = self.path, self.read
+        # a file is itself, whatever its name holds ('data[1].csv' is no glob)
+        parts = None if path == "-" or os.path.isfile(path) else part_files(path)
+        for one in [path] if parts is None else parts:
+            yield from column_blocks(one, delimiter=read.delimiter, header=read.header,
+                                     stdin=self.stdin if parts is None else None,
+                                     block_rows=block_rows)
+
+    def whole(self) -> dict[str, NDArray[Any]]:
+        """Every row at once (blocks, joined)."""
+        tables = list(self.blocks())
+        if len(tables) == 1:
+            return tables[0]
+        return {name: _joined([t[name] for t in tables]) for name in tables[0]}
 
 
 def _joined(columns: list[NDArray[Any]]) -> NDArray[Any]:
@@ -100,6 +126,48 @@ def _as_text(column: NDArray[Any]) -> NDArray[Any]:
     return np.array([t[:-2] if t.endswith(".0") else t for t in texts], dtype=object)
 
 
+def write_with_rows(dest: str, rows: InputRows, labels: NDArray[np.int64], *, source: str,
+                    resp: NDArray[np.floating] | None = None,
+                    log_density: NDArray[np.floating] | None = None,
+                    out: OutputSet | None = None) -> None:
+    """The input's rows with their cluster, and p0.. and log_density where given
+    (annotated), to dest: to CSV and TSV ROWS_BLOCK rows at a time, to the other formats
+    at once.  Rows that do not line up with the labels are a DataError, and nothing is
+    written."""
+    if format_for_path(dest) not in TEXT_AS_WRITTEN:
+        write_table(dest, annotated(rows.whole(), labels, source=source, dest=dest, resp=resp,
+                                    log_density=log_density), out=out)
+        return
+    n, done = len(labels), 0
+    with ExitStack() as stack:
+        stream: TableStream | None = None
+        blocks = rows.blocks(ROWS_BLOCK)
+        for block in blocks:
+            m = _length(block)
+            if done + m > n:  # the rows left are counted for the message
+                raise _not_lined_up(source, done + m + sum(map(_length, blocks)), n)
+            part = slice(done, done + m)
+            table = annotated(block, labels[part], source=source, dest=dest,
+                              resp=None if resp is None else resp[part],
+                              log_density=None if log_density is None else log_density[part])
+            if stream is None:
+                stream = stack.enter_context(stream_table(dest, n_rows=n, dtype=None,
+                                                          column_names=list(table), out=out))
+            stream.write_columns(list(table.values()))
+            done += m
+        if done != n:
+            raise _not_lined_up(source, done, n)
+
+
+def _length(block: dict[str, NDArray[Any]]) -> int:
+    return len(next(iter(block.values())))
+
+
+def _not_lined_up(source: str, read: int, fitted: int) -> DataError:
+    return DataError(source, f"the rows read back ({read}) are not the {fitted} rows "
+                             "fitted; --with-rows needs a plain table")
+
+
 def annotated(rows: dict[str, NDArray[Any]], labels: NDArray[np.int64], *, source: str,
               dest: str, resp: NDArray[np.floating] | None = None,
               log_density: NDArray[np.floating] | None = None) -> dict[str, Any]:
@@ -110,8 +178,7 @@ def annotated(rows: dict[str, NDArray[Any]], labels: NDArray[np.int64], *, sourc
     n = len(labels)
     lengths = {len(c) for c in rows.values()}
     if lengths != {n}:
-        raise DataError(source, f"the rows read back ({sorted(lengths)[0]}) are not the "
-                                f"{n} rows fitted; --with-rows needs a plain table")
+        raise _not_lined_up(source, sorted(lengths)[0], n)
     numbers = format_for_path(dest) not in TEXT_AS_WRITTEN
     table: dict[str, Any] = {name: _as_numbers(c) if numbers else _as_text(c)
                              for name, c in rows.items()}

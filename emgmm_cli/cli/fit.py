@@ -82,7 +82,7 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     """
     from ..app import fitting
     from ..app.requests import FitOutputs, ReadOptions
-    from ..app.rows import buffered_input, read_rows
+    from ..app.rows import InputRows, buffered_input
     from ..engine.options import FitOptions
     from . import show
 
@@ -118,5 +118,5 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
     show.events(term, fitted)
     with show.working(term, "writing the outputs"):
         fitting.write_outputs(fitted, outputs,
-                              read_rows(input, read, stdin=stdin) if outputs.with_rows else None)
+                              InputRows(input, read, stdin) if outputs.with_rows else None)
     show.fit_summary(term, fitted, carries_data=outputs.carries_data, trace=show_trace)

@@ -59,7 +59,7 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
     from ..app import models
     from ..app.fitting import check_label_header, check_outputs, input_files
     from ..app.requests import FitOutputs, ReadOptions
-    from ..app.rows import buffered_input, read_rows
+    from ..app.rows import InputRows, buffered_input
     from . import show
 
     FitOutputs(with_rows=with_rows, log_density=log_density)  # checks the combination
@@ -77,4 +77,4 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
         models.stream_labels(output, model_, points, proba=proba, header=label_header)
         return
     result = models.apply_model(model_, points, want_resp=proba, want_log_density=log_density)
-    models.write_rows(output, result, read_rows(input, read, stdin=stdin), source=points.source)
+    models.write_rows(output, result, InputRows(input, read, stdin), source=points.source)

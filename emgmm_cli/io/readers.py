@@ -44,6 +44,7 @@ from .text import (
     STDIN_NAME,
     ByteReader,
     Input,
+    Layout as TextLayout,
     not_npy_error,
     open_input,
     prologue,
@@ -251,6 +252,16 @@ def read_columns(path: str, *, delimiter: str | None = None, header: bool | None
     null), the numbers of .npy and Parquet as numbers.  Text is read with the delimiter
     and header that read_points decides for the same arguments (io.text.prologue), so that
     its rows are the points' rows: the table fit and predict --with-rows write back."""
+    (whole,) = column_blocks(path, delimiter=delimiter, header=header, stdin=stdin)
+    return whole
+
+
+def column_blocks(path: str, *, delimiter: str | None = None, header: bool | None = None,
+                  stdin: BinaryIO | None = None, block_rows: int | None = None
+                  ) -> Iterator[dict[str, NDArray[Any]]]:
+    """read_columns's columns block_rows rows at a time (text, read as it comes, and .npy,
+    memory-mapped from a file), or in one block (block_rows None; Parquet and JSON
+    always).  Nothing of the input is held beyond the block but what its format holds."""
     if stdin is not None:
         stdin.seek(0)
     delim, sniff = text_delimiter(path, delimiter)
@@ -258,23 +269,44 @@ def read_columns(path: str, *, delimiter: str | None = None, header: bool | None
         kind = input_format(path, inp)
         if kind == "parquet":
             frame = _parquet_frame(inp)
-            return {str(c): frame[c].to_numpy() for c in frame.columns}
-        if kind == "npy":
-            arr = _load_npy(inp, mmap=False)
-            return {str(j): arr[:, j] for j in range(arr.shape[1])}
-        if kind == "json":
-            return json_columns(inp)
-        layout = prologue(inp, delim, sniff, header)
-        body = inp.reader.read()
+            yield {str(c): frame[c].to_numpy() for c in frame.columns}
+        elif kind == "npy":
+            arr = _load_npy(inp, mmap=block_rows is not None)
+            step = len(arr) if block_rows is None else block_rows
+            for first in range(0, max(len(arr), 1), max(step, 1)):
+                part = np.asarray(arr[first:first + step])
+                yield {str(j): part[:, j] for j in range(arr.shape[1])}
+        elif kind == "json":
+            yield json_columns(inp)
+        else:
+            yield from _text_columns(inp, prologue(inp, delim, sniff, header), block_rows)
+
+
+class _Stream:
+    """An input's reader as the file pandas reads (read, and iteration that it checks for)."""
+
+    def __init__(self, reader: Any) -> None:
+        self.read = reader.read
+
+    def __iter__(self) -> Iterator[bytes]:
+        raise NotImplementedError("read by read(size)")
+
+
+def _text_columns(inp: Input, layout: TextLayout, block_rows: int | None
+                  ) -> Iterator[dict[str, NDArray[Any]]]:
+    """The text rows after the prologue, every field as text, block_rows at a time."""
     import pandas as pd
 
     names = ([""] if layout.offset else []) + list(layout.names)
     # every field by position (a trailing delimiter's empty field last, left out): the C
     # parser, which reads a '#' inside quotes as text, as the points' parsers do
-    frame = pd.read_csv(io.BytesIO(body), sep=layout.delim or r"\s+", header=None,
-                        dtype=str, keep_default_na=False, comment="#", index_col=False,
-                        skip_blank_lines=True, quotechar='"', encoding="utf-8")
-    return {name: frame.iloc[:, j].to_numpy() for j, name in enumerate(names)}
+    source: Any = io.BytesIO(inp.reader.read()) if block_rows is None else _Stream(inp.reader)
+    frames = pd.read_csv(source, sep=layout.delim or r"\s+", header=None, dtype=str,
+                         keep_default_na=False, comment="#", index_col=False,
+                         skip_blank_lines=True, quotechar='"', encoding="utf-8",
+                         chunksize=block_rows)
+    for frame in [frames] if block_rows is None else frames:
+        yield {name: frame.iloc[:, j].to_numpy() for j, name in enumerate(names)}
 
 
 def column_names(path: str, *, delimiter: str | None = None, header: bool | None = None

@@ -733,10 +733,25 @@ class TableStream:
             if arr.ndim != 2 or arr.shape[1] != len(layout.names):
                 raise ValueError(f"blocks of {len(layout.names)} columns expected, got shape "
                                  f"{arr.shape}")
-        if self.rows_written + arr.shape[0] > layout.n_rows:
-            raise ValueError(f"{path}: more than the {layout.n_rows} rows announced")
-        self.rows_written += arr.shape[0]
+        self._count(arr.shape[0])
         self._writer.write_block(Block.of_array(arr.astype(layout.dtype, copy=False)))
+
+    def write_columns(self, columns: Sequence[ArrayLike]) -> None:
+        """Append rows of a table of columns (stream_table's dtype None): one 1-D block
+        of each column, in the announced order (as write_table takes a mapping's)."""
+        names = self._writer.layout.names
+        assert names is not None and self._writer.layout.dtype is None
+        if len(columns) != len(names):
+            raise ValueError(f"blocks of {len(names)} columns expected, got {len(columns)}")
+        block = _as_table(dict(zip(names, columns)), None)[1]
+        self._count(block.n_rows)
+        self._writer.write_block(block)
+
+    def _count(self, rows: int) -> None:
+        n_rows = self._writer.layout.n_rows
+        if self.rows_written + rows > n_rows:
+            raise ValueError(f"{self._writer.path}: more than the {n_rows} rows announced")
+        self.rows_written += rows
 
     def close(self) -> None:
         """Check that every announced row came."""
@@ -753,17 +768,20 @@ def stream_table(path: str, *, n_rows: int, column_names: Sequence[str] | None =
     """A TableStream of n_rows rows into path (staged into out, or written on its own).
 
     A bare vector without column_names (labels, scores), or a matrix with named columns
-    (responsibilities), of a numeric dtype.  The file equals write_table's for the
+    (responsibilities), of a numeric dtype; with dtype None, a table of named columns each
+    of its own type (written by write_columns).  The file equals write_table's for the
     concatenated blocks, byte for byte, and nothing appears at path unless the block
     completes with all n_rows rows written.
     """
     writer_class = _writer_class(path, fmt)
     if not writer_class.streams:
         raise ValueError(f"{path}: this format cannot be written block by block")
-    dt = np.dtype(dtype)
-    if dt.kind not in "iuf":
+    dt = None if dtype is None else np.dtype(dtype)
+    if dt is not None and dt.kind not in "iuf":
         raise ValueError(f"a streamed table holds numbers, not {dt}")
     names = tuple(str(n) for n in column_names) if column_names is not None else None
+    if dt is None and names is None:
+        raise ValueError("a streamed table of columns needs their names")
     with _writing(path, writer_class, Layout(names, int(n_rows), dt), out) as writer:
         table = TableStream(writer)
         yield table

@@ -1,0 +1,127 @@
+"""fit and predict --with-rows to CSV and TSV read, annotate and write the input's rows a
+block at a time (app.rows.ROWS_BLOCK): the table is the input's rows, parsed as written,
+with the cluster of each, whatever the block size, and the rows are never held whole."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+
+import emgmm_cli.app.rows as rows_module
+from emgmm_cli.app.requests import ReadOptions
+from emgmm_cli.app.rows import InputRows, write_with_rows
+from emgmm_cli.cli.main import cli
+from emgmm_cli.io.errors import DataError
+
+#: Two groups, an id and a text column; quoted fields that hold the delimiter, a '#', a
+#: quote and a line break, and comment and blank lines between the rows.
+TEXT = ('id,name,x,y\n1,"Ann, Jr",1.50,2\n2,bob,1.6,2.1\n# a comment line\n'
+        '3,"two\nlines",1.4,1.9\n\n4,"say ""hi""",8,9\n5,"a # b",8.1,9.2\n6,fay,7.9,9\n'
+        '7,gus,8.2,8.8\n8,hal,1.55,2.05\n9,ivy,8.05,9.1\n')
+FIT = ("-k", "2", "--columns", "x,y", "--seed", "0", "--init", "kmeans")
+
+
+def invoke(*args: Any, input: str | bytes | None = None) -> Result:
+    result = CliRunner().invoke(cli, [str(a) for a in args], input=input,
+                                env={"EMGMM_FORCE_TTY": "0", "NO_COLOR": "1"})
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    return result
+
+
+def parsed(text: str, delimiter: str = ",") -> list[list[str]]:
+    """The rows of a table as Python's csv module reads them (comment and blank lines out)."""
+    lines = [line for line in csv.reader(io.StringIO(text), delimiter=delimiter)
+             if line and not line[0].startswith("#")]
+    return lines
+
+
+@pytest.fixture()
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """ROWS_BLOCK at 3, and the size of every block read back (recorded)."""
+    sizes: list[int] = []
+    blocks = InputRows.blocks
+
+    def recorded(self: InputRows, block_rows: int | None = None
+                 ) -> Iterator[dict[str, np.ndarray]]:
+        for block in blocks(self, block_rows):
+            sizes.append(len(next(iter(block.values()))))
+            yield block
+
+    def never(self: InputRows) -> dict[str, np.ndarray]:
+        raise AssertionError("the rows were read whole")
+
+    monkeypatch.setattr(rows_module, "ROWS_BLOCK", 3)
+    monkeypatch.setattr(InputRows, "blocks", recorded)
+    monkeypatch.setattr(InputRows, "whole", never)
+    return sizes
+
+
+@pytest.mark.parametrize("source", ["file", "gzip", "stdin"])
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_rows_are_the_inputs_with_their_cluster_block_by_block(
+        tmp_path: Path, small_blocks: list[int], source: str, suffix: str) -> None:
+    """Every row of the input, parsed as written (quotes, a line break in a field), with
+    the cluster fit gives it and its responsibilities, read and written 3 rows at a time;
+    to CSV and TSV, from a file, gzip and standard input."""
+    path = tmp_path / ("people.csv.gz" if source == "gzip" else "people.csv")
+    if source == "gzip":
+        path.write_bytes(gzip.compress(TEXT.encode()))
+    else:
+        path.write_text(TEXT)
+    labels = invoke("fit", path, *FIT, "-q").stdout.split()
+    out = tmp_path / f"out{suffix}"
+    args = ("fit", "-" if source == "stdin" else path, *FIT, "--with-rows", "--proba",
+            "-o", out, "-q")
+    invoke(*args, input=TEXT if source == "stdin" else None)
+    header, *table = parsed(out.read_text(), "\t" if suffix == ".tsv" else ",")
+    want_header, *want = parsed(TEXT)
+    assert header == want_header + ["cluster", "p0", "p1"]
+    assert [row[:5] for row in table] == [row + [c] for row, c in zip(want, labels)]
+    assert all(abs(float(row[5]) + float(row[6]) - 1) < 1e-9 for row in table)
+    assert small_blocks[:-1] == [3] * (len(small_blocks) - 1) and sum(small_blocks) == 9
+
+
+def test_predict_rows_of_a_binary_input_block_by_block(tmp_path: Path,
+                                                       small_blocks: list[int]) -> None:
+    """predict --with-rows of a .npy input (memory-mapped, 3 rows at a time): each
+    column's floats as their shortest text, and the cluster predict gives alone."""
+    x = np.array([[1.5, 2.0], [1.6, 2.1], [1.4, 1.9], [8.0, 9.0], [8.1, 9.2],
+                  [7.9, 9.0], [8.2, 8.8], [0.1, 1e-7]])
+    data = tmp_path / "x.npy"
+    np.save(data, x)
+    model = tmp_path / "m.json"
+    invoke("fit", data, "-k", "2", "--seed", "0", "--model", model, "-q")
+    labels = invoke("predict", model, data).stdout.split()
+    out = tmp_path / "rows.csv"
+    invoke("predict", model, data, "--with-rows", "-o", out)
+    header, *table = parsed(out.read_text())
+    assert header == ["0", "1", "cluster"]
+    assert [[float(v) for v in row[:2]] for row in table] == x.tolist()
+    assert [row[2] for row in table] == labels
+    assert small_blocks == [3, 3, 2]
+
+
+@pytest.mark.parametrize("block", [2, rows_module.ROWS_BLOCK])
+@pytest.mark.parametrize("extra", [1, -1])
+def test_rows_that_do_not_line_up_are_an_error_and_nothing_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: int, block: int) -> None:
+    """Rows read back that are more or fewer than the labels (an input changed between
+    the two reads) are a DataError that counts them all, and dest is not written."""
+    monkeypatch.setattr(rows_module, "ROWS_BLOCK", block)
+    path = tmp_path / "people.csv"
+    path.write_text(TEXT)
+    dest = tmp_path / "out.csv"
+    labels = np.zeros(9 - extra, dtype=np.int64)
+    with pytest.raises(DataError, match=rf"the rows read back \(9\) are not the {9 - extra} "
+                                        "rows fitted"):
+        write_with_rows(str(dest), InputRows(str(path), ReadOptions()), labels,
+                        source=str(path))
+    assert not dest.exists()
