@@ -105,6 +105,29 @@ def test_centers_from_a_file_and_centers_out(tmp_path: Path) -> None:
         1, f"Error: {centers}:3: column 'a': non-numeric value 'ten'; fix or remove the row\n")
 
 
+def test_a_centers_file_whose_first_row_could_be_a_header_says_so(tmp_path: Path) -> None:
+    """A first row of 0, 1 over decimals is read as the header (as every reader takes the
+    names emgmm gives unnamed columns): make-blobs drew two blobs of three centres without
+    a word, and had no --no-header to say otherwise.  It warns now, and -H reads the row
+    as a centre; a first row of whole numbers that is not 0, 1 is read as a centre and
+    said to be."""
+    centers = tmp_path / "centers.csv"
+    centers.write_text("0,1\n5.5,6.5\n-3.2,4.1\n")
+    out = tmp_path / "out.csv"
+    taken = run("-n", "30", "--centers", str(centers), "--seed", "0", "--centers-out", str(out))
+    assert taken.exit_code == 0
+    assert taken.stderr == (f"emgmm: warning: {centers}: line 1 (0, 1) numbers the columns "
+                            "from 0, as emgmm names unnamed columns: it is read as the header; "
+                            "if it is data, add --no-header\n")
+    assert out.read_text() == "x0,x1\n5.5,6.5\n-3.2,4.1\n"
+    ok("-n", "30", "--centers", str(centers), "-H", "--seed", "0", "--centers-out", str(out))
+    assert out.read_text() == "x0,x1\n0,1\n5.5,6.5\n-3.2,4.1\n"
+    centers.write_text("3,4\n5.5,6.5\n")
+    data = run("-n", "30", "--centers", str(centers), "--seed", "0", "--centers-out", str(out))
+    assert "it is read as data: if it is a header, add --header" in data.stderr
+    assert out.read_text() == "x0,x1\n3,4\n5.5,6.5\n"
+
+
 def test_random_centers_with_count_dimension_box_and_centers_out(tmp_path: Path) -> None:
     out = tmp_path / "centers.npy"
     _, data = table(ok(*TRUTH, "-n", "50", "--n-centers", "5", "--dim", "3", "--center-box", "100,101",

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,7 @@ class BlobRequest:
 
     sizes: list[int]
     centers: list[list[float]] | str | None  # inline rows, a file, or None (random)
+    header: bool | None  # whether the first row of a centers file is a header (None: detect)
     n_centers: int | None
     dim: int | None
     center_box: tuple[float, float] | None
@@ -87,8 +89,10 @@ def load_covariances(path: str) -> NDArray[np.float64]:
 
 
 def resolve_centers(req: BlobRequest, rng: np.random.Generator,
-                    cov: NDArray[np.float64] | None) -> NDArray[np.float64]:
-    """The (K, D) centres: given inline or in a file, or drawn in the box from rng."""
+                    cov: NDArray[np.float64] | None, warn: Callable[[str], None]
+                    ) -> NDArray[np.float64]:
+    """The (K, D) centres: given inline or in a file (what reading it decided, to warn),
+    or drawn in the box from rng."""
     if req.centers is None:
         k = req.n_centers or (len(req.sizes) if len(req.sizes) > 1 else None)
         k = k or (cov.shape[0] if cov is not None else DEFAULT_N_CENTERS)
@@ -107,7 +111,10 @@ def resolve_centers(req: BlobRequest, rng: np.random.Generator,
     if req.center_box is not None:
         raise UsageProblem("--center-box applies to random centers; drop it or --centers")
     if isinstance(req.centers, str):
-        centers = np.asarray(read_points(req.centers).x, dtype=np.float64)
+        read = read_points(req.centers, header=req.header)
+        for note in read.notes:  # a row read as the header, or as data, is said
+            warn(f"{read.source}: {note}")
+        centers = np.asarray(read.x, dtype=np.float64)
     else:
         widths = [len(row) for row in req.centers]
         for j, w in enumerate(widths):
@@ -151,7 +158,9 @@ def stage_points(out: OutputSet, output: str, names: list[str], x: NDArray[np.fl
         write_table(labels, truth, out=out)
 
 
-def run_make_blobs(req: BlobRequest) -> None:
+def run_make_blobs(req: BlobRequest, warn: Callable[[str], None]) -> None:
+    """make-blobs: the points (and their blobs, the centers) written as req asks; warn
+    takes each line the user should hear (what reading a centers file decided)."""
     if req.std is not None and req.covariances is not None:
         raise UsageProblem("give --std or --covariances, not both")
     dest = truth_destinations(req.output, req.labels)
@@ -160,7 +169,7 @@ def run_make_blobs(req: BlobRequest) -> None:
     check_outputs(dest, [p for p in (req.covariances, req.centers) if isinstance(p, str)])
     cov = load_covariances(req.covariances) if req.covariances else None
     rng = np.random.default_rng(req.seed)  # None: fresh entropy
-    centers = resolve_centers(req, rng, cov)
+    centers = resolve_centers(req, rng, cov, warn)
     k, d = centers.shape
     try:
         sizes = split_sizes(req.sizes[0], k) if len(req.sizes) == 1 else req.sizes

@@ -8,6 +8,7 @@ import click
 
 from ..engine.options import OPTION_SPECS
 from .errors import command
+from .context import Terminal
 from .options import (
     FILE_PATH,
     FORMATS_TEXT,
@@ -19,6 +20,7 @@ from .options import (
     WholeRange,
     common_options,
     format_option,
+    pass_terminal,
     truth_options,
 )
 
@@ -30,6 +32,10 @@ from .options import (
 @click.option("--centers", type=Centers(), metavar="ROWS|FILE",
               help="The centers: inline rows such as '1,1;5,5;6,1', or a K x D CSV/TSV/NPY "
                    "file (default: random centers).")
+@click.option("--header/--no-header", " /-H", default=None,
+              help="Whether the first row of --centers FILE is a header (default: detected, "
+                   "as fit detects it; what was decided is warned of where a row could be "
+                   "either).")
 @click.option("--n-centers", type=WholeRange(min=1), metavar="K",
               help="Number of random centers (default: one per size given to -n, else 3).")
 @click.option("--dim", type=WholeRange(min=1), metavar="D",
@@ -53,7 +59,8 @@ from .options import (
               help="Write the true centers (K x D) to FILE.")
 @format_option
 @common_options
-def make_blobs(**kw: Any) -> None:
+@pass_terminal
+def make_blobs(term: Terminal, **kw: Any) -> None:
     """Generate Gaussian blob data, and the blob of each point if asked.
 
     Columns x0..x{D-1}: coordinates only, so that the data can be piped to fit as they
@@ -73,4 +80,4 @@ def make_blobs(**kw: Any) -> None:
     """
     from ..app.blobs import BlobRequest, run_make_blobs
 
-    run_make_blobs(BlobRequest(**kw))
+    run_make_blobs(BlobRequest(**kw), warn=term.warn)
