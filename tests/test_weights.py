@@ -261,6 +261,17 @@ def test_cli_weights_column_file_and_errors(tmp_path: "Path") -> None:
     (tmp_path / "zero.csv").write_text("a,w\n1,0\n2,0\n")
     r = invoke_in(tmp_path, "fit", "zero.csv", "-k", "1", "--weights-column", "w")
     assert r.exit_code == 1 and "every weight is zero" in r.stderr
+    # every weight left by --missing drop zero: the data's error, not a usage error
+    # naming --sample-weights, an option not given (exit 2, as before)
+    (tmp_path / "gone.csv").write_text("a,w\n1,0\nNA,2\n3,0\n")
+    (tmp_path / "a.csv").write_text("a\n1\n2\n4\n")
+    assert invoke_in(tmp_path, "fit", "a.csv", "-k", "1", "--model", "m.json",
+                     "-q").exit_code == 0
+    for command in (("fit", "gone.csv", "-k", "1"), ("score", "m.json", "gone.csv")):
+        r = invoke_in(tmp_path, *command, "--weights-column", "w", "--missing", "drop")
+        assert (r.exit_code, r.stderr) == (1, "Error: gone.csv: column 'w': every weight of "
+                                              "the rows kept (those without a missing value) "
+                                              "is zero; at least one row must count\n")
     r = invoke_in(tmp_path, "fit", "xw.csv", "-k", "1", "--weights-column", "nope")
     assert r.exit_code == 1 and "no weights column 'nope'" in r.stderr
     r = invoke_in(tmp_path, "fit", "xw.csv", "-k", "1", "--weights-column", "w",

@@ -184,7 +184,14 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
 
         points = dataclasses.replace(points, x=file_rows(
             points.x, holes=True, source=points.source, memory_limit=read.memory_bytes))
-    return without_incomplete(points) if read.missing == "drop" else points
+    if read.missing != "drop":
+        return points
+    points = without_incomplete(points)
+    if points.weights is not None and not points.weights.any():  # each row's was checked
+        raise DataError(weights_from, "every weight of the rows kept (those without a "
+                        "missing value) is zero; at least one row must count",
+                        column=columns["weights"] if "weights" in taken else None)
+    return points
 
 
 def _beside(points: Points, taken: dict[str, NDArray[np.float64]], what: str, given: Any,
