@@ -689,9 +689,9 @@ def test_dash_is_stdout(tmp_path: Path, option: str) -> None:
 
 
 @pytest.mark.parametrize("args,names", [
-    (["-o", "-", "--responsibilities", "-"], "labels, responsibilities"),
-    (["--trace", "-", "--json"], "trace, --json"),
-    (["--model", "-", "-o", "-"], "labels, model"),
+    (["-o", "-", "--responsibilities", "-"], "-o/--labels, --responsibilities"),
+    (["--trace", "-", "--json"], "--trace, --json"),
+    (["--model", "-", "-o", "-"], "-o/--labels, --model"),
 ])
 def test_two_outputs_on_stdout_is_a_usage_error(tmp_path: Path, args: list[str],
                                                 names: str) -> None:
@@ -708,9 +708,9 @@ def test_refuses_to_overwrite_the_input(tmp_path: Path) -> None:
     data = tmp_path / "labels.csv"  # the name --output-dir would give the labels
     data.write_bytes(BLOBS.read_bytes())
     before = data.read_bytes()
-    for args, name in ((["--model", data], "model"), (["-o", data], "labels"),
-                       (["--output-dir", tmp_path], "labels"),
-                       (["--trace", tmp_path / "." / "labels.csv"], "trace")):
+    for args, name in ((["--model", data], "--model"), (["-o", data], "-o/--labels"),
+                       (["--output-dir", tmp_path], "-o/--labels"),
+                       (["--trace", tmp_path / "." / "labels.csv"], "--trace")):
         result = invoke(["fit", data, "-k", 4, *args])
         assert result.exit_code == 2, result.stderr
         assert re.fullmatch(rf"Error: refusing to overwrite the input file \S+ with {name}",
@@ -733,9 +733,9 @@ def test_files_read_beside_the_data_are_inputs_too(tmp_path: Path) -> None:
     ones.write_text("1\n" * 350)
     saved = {path: path.read_bytes() for path in (model, ones)}
     for args, path, name in (
-            (["--init-model", model, "--model", model], model, "model"),
-            (["-k", 4, "--sample-weights", ones, "-o", ones], ones, "labels"),
-            (["-k", 4, "--known-labels", ones, "--trace", ones], ones, "trace")):
+            (["--init-model", model, "--model", model], model, "--model"),
+            (["-k", 4, "--sample-weights", ones, "-o", ones], ones, "-o/--labels"),
+            (["-k", 4, "--known-labels", ones, "--trace", ones], ones, "--trace")):
         result = invoke(["fit", BLOBS, *args])
         assert result.exit_code == 2, result.stderr
         assert result.stderr.splitlines()[-1] == \

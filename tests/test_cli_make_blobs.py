@@ -466,7 +466,7 @@ def test_missing_covariance_file(tmp_path: Path) -> None:
     (["--centers", "0,0", "--center-box", "0,1"],
      "--center-box applies to random centers; drop it or --centers"),
     (["-o", "-", "--centers-out", "-"],
-     "only one output can go to stdout, got output, centers_out"),
+     "only one output can go to stdout, got -o, --centers-out"),
 ])
 def test_unparsable_or_conflicting_options_exit_2(args: list[str], message: str) -> None:
     result = run(*args)

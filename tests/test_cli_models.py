@@ -343,7 +343,7 @@ def test_score_quiet_and_json_print_no_summary(full: Fitted) -> None:
 @pytest.mark.parametrize("args, message", [
     (["--threshold", "0"], "Invalid value for '--threshold': 0.0 is not in the range 0<x<1."),
     (["--threshold", "1"], "Invalid value for '--threshold': 1.0 is not in the range 0<x<1."),
-    (["--json", "-o", "-"], "only one output can go to stdout, got output, --json"),
+    (["--json", "-o", "-"], "only one output can go to stdout, got -o, --json"),
 ])
 def test_score_usage_errors(full: Fitted, args: list[str], message: str) -> None:
     result = invoke("score", str(full.model), str(BLOBS), *args)
@@ -632,11 +632,11 @@ def test_info_and_the_fit_summary_escape_a_file_name_that_would_drive_the_termin
 def test_info_json_to_a_file_names_the_option_given(tmp_path: Path, full: Fitted) -> None:
     """info --json -o out.txt said "give --model a .json name", an option info does not
     have, and info --json -o MODEL refused to overwrite it "with model"; now the messages
-    name -o and the output."""
+    name -o."""
     for out, message in ((tmp_path / "out.txt", "the model is a JSON document; give -o a "
                           f".json name, not {tmp_path / 'out.txt'}"),
                          (full.model, f"refusing to overwrite the input file {full.model} "
-                          "with output")):
+                          "with -o")):
         before = full.model.read_bytes()
         done = subprocess.run([str(EMGMM), "info", str(full.model), "--json", "-o", str(out)],
                               capture_output=True, text=True, check=False, timeout=60)

@@ -160,8 +160,8 @@ def test_a_pdf_is_written_and_a_bad_extension_refused_before_any_work(
     for args in (["plot", models["blobs4"], models["blobs4-data"], "-o", tmp_path / "f.jpg"],
                  ["fit", models["blobs4-data"], "-k", 2, "--plot", tmp_path / "f.gif"],
                  ["select", models["blobs4-data"], "-k", 2, "--plot", tmp_path / "f.txt"]):
-        result = invoke(*args)
-        assert result.exit_code == 2, result.stderr
+        result = invoke(*args)  # exit 1, as for every output's extension (errors.md)
+        assert result.exit_code == 1, result.stderr
         assert "a picture is written as .png, .svg, .pdf" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.pdf"]
 
@@ -462,3 +462,34 @@ def test_whole_number_axes_have_whole_number_ticks() -> None:
         shown = {t.iteration for trace in result.restart_traces for t in trace}
         assert figure.axes[0].get_xticks().tolist() == sorted(shown)
         assert min(shown) == 1 and max(shown) <= max_iter
+
+
+@pytest.mark.parametrize("target", ["picture.png", "text"])
+def test_data_a_picture_cannot_draw_is_a_one_line_error(models: dict[str, Path],
+                                                        tmp_path: Path, target: str) -> None:
+    """Rows that each miss a coordinate drawn (--missing em), and coordinates near the
+    float range, are the data's error, exit 1, in pictures and text alike.  They were an
+    internal error (a reduction over no rows), matplotlib's overflow warnings then an
+    internal error, or with 1e308 beside 0 the warnings and exit 0."""
+    where = ["-o", tmp_path / target] if target != "text" else ["--size", "40x12"]
+    columns = "x,y"  # blobs4's
+    holes = tmp_path / "holes.csv"
+    holes.write_text(f"{columns}\n1,\n,2\n")
+    huge = tmp_path / "huge.csv"
+    for path, rows, says in (
+            (holes, None, "no row holds every coordinate the picture draws (each misses a "
+                          "value); nothing to draw"),
+            (huge, "1e308,0\n1,1\n", "coordinates of 1e+308 (the rows', or the means' and "
+                                     "their spread's) are beyond what a picture can draw "
+                                     "(magnitudes up to 1e+300); scale the data"),
+            (huge, "1.7e308,-1.7e308\n1,1\n", "coordinates of 1.7e+308")):
+        if rows is not None:
+            path.write_text(f"{columns}\n{rows}")
+        result = invoke("plot", models["blobs4"], path, "--missing", "em", *where)
+        assert result.exit_code == 1, result.stderr
+        assert result.stderr.startswith(f"Error: {path}: {says}")
+        assert result.stderr.count("\n") == 1
+    assert not (tmp_path / target).exists()
+    # the largest a picture draws
+    huge.write_text(f"{columns}\n1e299,0\n1,1\n")
+    assert invoke("plot", models["blobs4"], huge, *where).stderr == ""

@@ -552,7 +552,8 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
     real_inputs = {os.path.realpath(p) for p in inputs if p and p != "-"}
     for name, path in dest.items():
         if path != "-" and os.path.realpath(path) in real_inputs:
-            raise UsageProblem(f"refusing to overwrite the input file {path} with {name}")
+            raise UsageProblem(f"refusing to overwrite the input file {path} with "
+                               f"{OUTPUT_OPTIONS.get(name, name)}")
     for name, path in dest.items():
         if name == "model":
             check_json_output(path, "--model")
@@ -562,7 +563,8 @@ def check_outputs(dest: dict[str, str], inputs: Sequence[str | None], *,
             image_format(path, PICTURES[name])
         else:
             format_for_path(path)  # a bad extension fails now, not after the fit
-    to_stdout = [n for n, p in dest.items() if is_stdout(p)] + (["--json"] if as_json else [])
+    to_stdout = [OUTPUT_OPTIONS.get(n, n) for n, p in dest.items() if is_stdout(p)] + (
+        ["--json"] if as_json else [])
     if len(to_stdout) > 1:
         raise UsageProblem(f"only one output can go to stdout, got {', '.join(to_stdout)}")
     check_targets(dest.values(), creates=output_dir)
@@ -597,6 +599,10 @@ def check_label_header(labels: str | None, label_header: bool) -> None:
 #: Outputs that are pictures (plotting.IMAGE_FORMATS), and the option that names each
 #: (picture: plot's -o).
 PICTURES = {"plot": "--plot", "trace_plot": "--trace-plot", "picture": "-o"}
+#: The option that names each output check_outputs is given (its keys), for its messages.
+OUTPUT_OPTIONS = {"output": "-o", "labels": "-o/--labels", "responsibilities": "--responsibilities",
+                  "trace": "--trace", "model": "--model", "table": "-o/--table",
+                  "centers_out": "--centers-out", **PICTURES}
 
 
 def check_json_output(path: str, option: str) -> None:

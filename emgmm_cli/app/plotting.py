@@ -31,6 +31,7 @@ from ..engine.dataset import Dataset, row_known
 from ..engine.missing import observed_rows, predict_rows
 from ..engine.params import MixtureParams
 from ..engine.stats import keep_known
+from ..io.errors import DataError
 from ..io.readers import Points
 from ..io.writers import OutputSet
 from ..vocab import counted
@@ -56,6 +57,10 @@ DPI = 100
 IMAGE_MAX_SIDE = 10_000
 #: A scatter shows at most this many points (evenly spaced rows of larger data).
 MAX_POINTS = 50_000
+#: The largest magnitude a picture draws: its axes' ticks and margins multiply the range
+#: by small factors, and coordinates of 1e308 overflowed them (matplotlib's warnings, then
+#: an error; a text picture's axes came out NaN).
+MAX_DRAWN = 1e300
 #: A scatter's legend lists its components inside the axes up to this many, and beside
 #: them beyond (in columns of LEGEND_ROWS entries, each component with its weight where
 #: one column holds them, by its number alone beyond): a legend of 25 inside hid points.
@@ -66,7 +71,9 @@ EXTRA = "pip install 'emgmm[plot]'"
 
 
 def image_format(path: str, option: str = "-o") -> str:
-    """The format an image path's extension names; a UsageProblem for any other."""
+    """The format an image path's extension names; a DataError for any other (exit 1, as
+    an extension no format has is for every output: docs/errors.md), a UsageProblem for
+    standard output."""
     ext = os.path.splitext(path)[1].lower()
     kinds = ", ".join(IMAGE_FORMATS)
     if path == "-":
@@ -74,8 +81,8 @@ def image_format(path: str, option: str = "-o") -> str:
         raise UsageProblem(f"a picture is not written to standard output; give {option} a "
                            f"file named {kinds}{text}", option=option)
     if ext not in IMAGE_FORMATS:
-        raise UsageProblem(f"{path}: a picture is written as {kinds}; "
-                           "give the file one of those extensions", option=option)
+        raise DataError(path, f"a picture is written as {kinds}; give the file one of "
+                              "those extensions")
     return IMAGE_FORMATS[ext]
 
 
@@ -183,11 +190,28 @@ def mixture_view(params: MixtureParams, data: Dataset, feature_names: list[str],
         shown += f", {counted(int((~drawn).sum()), 'row')} with a missing value not shown"
     title = (f"{os.path.basename(source)}: K={params.n_components}, "
              f"{params.covariance_type} covariance{shown}")
-    return MixtureView(
+    view = MixtureView(
         x=(x[drawn] - centre) @ basis, labels=pred.labels[drawn],
         uncertainty=1.0 - pred.resp[drawn].max(axis=1), weights=params.weights,
         means=(means - centre) @ basis,
         covariances=np.einsum("di,kde,ej->kij", basis, full, basis), axes=axes, title=title)
+    _check_drawable(view, source)
+    return view
+
+
+def _check_drawable(view: MixtureView, source: str) -> None:
+    """A DataError where the picture would hold no row, or coordinates (the rows', the
+    means' and the ellipses' reach: three standard deviations) beyond MAX_DRAWN."""
+    if not len(view.x):
+        raise DataError(source, "no row holds every coordinate the picture draws (each "
+                                "misses a value); nothing to draw")
+    with np.errstate(over="ignore", invalid="ignore"):
+        reach = 3.0 * np.sqrt(np.abs(np.diagonal(view.covariances, axis1=1, axis2=2)))
+        largest = max(np.abs(view.x).max(), (np.abs(view.means) + reach).max())
+    if not largest <= MAX_DRAWN:
+        raise DataError(source, f"coordinates of {largest:.3g} (the rows', or the means' "
+                                f"and their spread's) are beyond what a picture can draw "
+                                f"(magnitudes up to {MAX_DRAWN:g}); scale the data")
 
 
 def points_view(params: MixtureParams, points: Points, *, model: str,
