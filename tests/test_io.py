@@ -106,6 +106,20 @@ def test_string_column_without_header_is_not_taken_for_a_header(tmp_path: Path) 
     np.testing.assert_array_equal(pts.x, [[1, 2], [3, 4]])
 
 
+@pytest.mark.parametrize(("text", "names", "rows"), [
+    ("1,NA,3\n2,4,5\n3,5,6\n", ["0", "1", "2"], 3),  # data: NA is a missing value
+    ('"x0"\nNA\n2.5\n0.3\n', ["x0"], 3),  # a header over a missing value
+    ("a,b\nNA,NA\n1,2\n", ["a", "b"], 2),
+    ("a,NA\n1,2\n", ["a", "NA"], 1)])  # a column named NA beside another
+def test_r_s_na_is_a_missing_value_when_the_header_is_detected(
+        tmp_path: Path, text: str, names: list[str], rows: int) -> None:
+    """NA counted as text where the header is detected: a first row of data holding one
+    was taken for the header (a row lost, the columns named '1', 'NA', '3', exit 0), and a
+    header over one for a row of a text column (a non-numeric value 'x0')."""
+    pts = read_points(put(tmp_path, "d.csv", text), missing=True)
+    assert (pts.column_names, len(pts.x)) == (names, rows)
+
+
 def test_empty_header_name_is_named_by_its_index(tmp_path: Path) -> None:
     pts = read_points(put(tmp_path, "d.csv", "x,,y\n0,1.5,2.5\n1,3.5,4.5\n"))
     assert pts.column_names == ["x", "1", "y"]

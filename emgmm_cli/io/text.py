@@ -530,9 +530,11 @@ def _split(text: str, delim: str | None) -> list[str]:
 def _kind(text: str) -> str:
     """'empty', 'number' or 'text' for one field (header detection).  A number written
     with a decimal comma (1,5) counts as a number here, so that the header above it is
-    seen as one and the reader's error names the decimal comma, not the header."""
+    seen as one and the reader's error names the decimal comma, not the header; R's NA
+    is a missing value (MISSING_WORDS), as an empty field is: not text, which made a first
+    row of data that holds one the header, and a header over one a column of text."""
     value = unquote(text)
-    if not value:
+    if value in MISSING_WORDS:
         return "empty"
     if "_" in value:
         return "text"
