@@ -921,3 +921,31 @@ def test_standard_input_for_a_file_read_beside_every_dataset_is_refused(
         f"Error: {option} - (standard input) is read once, and a batch reads it for every "
         "dataset; give a file name")
     assert not out.exists()
+
+
+def test_symbolic_links_are_datasets_or_failed_rows_never_left_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder linked into the data is searched with -r, once (a link back to a folder
+    seen is not followed again); a link whose name matches but that leads to no file
+    (broken, or looping) is a failed row naming why.  Both were left out without a word,
+    exit 0, and --glob 'linked/*.csv' found no dataset."""
+    rng = np.random.default_rng(3)
+    write_csv(tmp_path / "data" / "a.csv", blobs(rng, 90, 2))
+    write_csv(tmp_path / "other" / "b.csv", blobs(rng, 90, 2))
+    (tmp_path / "data" / "linked").symlink_to(tmp_path / "other")
+    (tmp_path / "other" / "back").symlink_to(tmp_path / "data")
+    (tmp_path / "data" / "broken.csv").symlink_to(tmp_path / "nowhere.csv")
+    (tmp_path / "data" / "loop.csv").symlink_to(tmp_path / "data" / "loop.csv")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("batch", "data", "-r", "-k", "2", "--seed", "0", "-o", "out", "-q")
+    assert result.exit_code == 1
+    rows = {row["file"]: row["status"] for row in read_summary(tmp_path / "out" / "summary.csv")}
+    assert rows == {"data/a.csv": "ok", "data/linked/b.csv": "ok",
+                    "data/broken.csv": "failed: file not found; check the path",
+                    "data/loop.csv": "failed: is a symbolic link that leads back to itself; "
+                                     "point it at a data file"}
+    named = invoke("batch", "data", "--glob", "linked/*.csv", "-k", "2", "--seed", "0",
+                   "-o", "out2", "-q")
+    assert named.exit_code == 0, named.stderr
+    assert [r["file"] for r in read_summary(tmp_path / "out2" / "summary.csv")] == [
+        "data/linked/b.csv"]

@@ -104,11 +104,19 @@ def earlier_output(folder: str) -> bool:
 def _walk(root: str, recursive: bool, patterns: tuple[str, ...], out_real: str,
           left_out: list[str]) -> list[tuple[str, str]]:
     """(path, path relative to root) of the data files in root, sorted: with recursive,
-    or a pattern with '/', in its subdirectories too (_matches), but for the output
-    directory and an earlier batch's (earlier_output, appended to left_out)."""
+    or a pattern with '/', in its subdirectories too (_matches; through symbolic links to
+    folders, each folder searched once), but for the output directory and an earlier
+    batch's (earlier_output, appended to left_out).  A symbolic link whose name matches
+    and that leads to no file (broken, or a loop) is a dataset, whose reading fails and
+    says why: a file left out without a word would be a dataset missing from the batch."""
     found: list[tuple[str, str]] = []
     descend = recursive or any("/" in p for p in patterns)
-    for folder, dirs, files in os.walk(root):
+    searched: set[str] = set()
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        if os.path.realpath(folder) in searched:  # a link back to a folder already seen
+            dirs[:] = []
+            continue
+        searched.add(os.path.realpath(folder))
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")
                          and not _inside(os.path.realpath(os.path.join(folder, d)), out_real))
         if not descend:
@@ -120,7 +128,7 @@ def _walk(root: str, recursive: bool, patterns: tuple[str, ...], out_real: str,
             path = os.path.join(folder, name)
             rel = os.path.relpath(path, root).replace(os.sep, "/")
             if not name.startswith(".") and _matches(name, rel, patterns, recursive) \
-                    and os.path.isfile(path):
+                    and (os.path.isfile(path) or os.path.islink(path)):
                 found.append((path, rel))
     return found
 
