@@ -139,6 +139,35 @@ def test_predict_and_score_drop(tmp_path: Path) -> None:
         emgmm_cli.predict(model, holed)
 
 
+def test_em_leaves_out_a_row_with_no_value_as_drop_does(tmp_path: Path) -> None:
+    """A row with no value at all tells EM nothing and a model gives it no density: under
+    --missing em it is left out as --missing drop leaves rows out (label -1, NaN, not in
+    a total), and said.  score gave it a log-density of 0, the most typical of the file,
+    counted it in the mean and never flagged it; a file of such rows scored 0, exit 0."""
+    x = _holed(_blobs(3), 0.1, seed=5)
+    empty = np.zeros(len(x), dtype=bool)
+    empty[[4, 50, 51, 299]] = True
+    x[empty] = np.nan
+    model = emgmm_cli.fit(_blobs(3), 3, seed=0)
+    with pytest.warns(emgmm_cli.FitWarning, match="4 rows with no value at all left out"):
+        scores = emgmm_cli.score(model, x, missing="em")
+    alone = emgmm_cli.score(model, x[~empty], missing="em")
+    assert np.isnan(scores.log_density[empty]).all()
+    np.testing.assert_array_equal(scores.log_density[~empty], alone.log_density)
+    assert scores.log_likelihood == alone.log_likelihood
+    with pytest.warns(emgmm_cli.FitWarning):
+        labels = emgmm_cli.predict(model, x, missing="em")
+        fitted = emgmm_cli.fit(x, 3, missing="em", seed=4)
+    assert (labels[empty] == -1).all() and (fitted.labels[empty] == -1).all()
+    np.testing.assert_array_equal(fitted.means,
+                                  emgmm_cli.fit(x[~empty], 3, missing="em", seed=4).means)
+    (tmp_path / "none.csv").write_text("a,b,c\nNA,NA,NA\n,,\n")
+    (tmp_path / "m.json").write_text(json.dumps(model.document))
+    r = invoke_in(tmp_path, "score", "m.json", "none.csv", "--missing", "em")
+    assert (r.exit_code, r.stderr) == (1, "Error: none.csv: none of the 2 rows holds a "
+                                          "value; nothing is left to fit\n")
+
+
 def test_info_and_the_summary_say_how_many_rows_em_fitted_through_missing_values(
         tmp_path: Path) -> None:
     """info said how many rows --missing drop left out, but nothing of the rows that
@@ -419,16 +448,17 @@ def test_em_scores_the_marginal_density() -> None:
 
     x = _five_d(4, 120)
     holed = _holed(x, 0.2, seed=3)
-    holed[5] = np.nan  # nothing observed: density 1
-    model = emgmm_cli.fit(holed, 3, seed=0, missing="em")
-    scores = emgmm_cli.score(model, holed, missing="em")
-    labels = emgmm_cli.predict(model, holed, missing="em")
-    proba = emgmm_cli.predict(model, holed, missing="em", proba=True)
+    holed[5] = np.nan  # nothing observed: left out, as --missing drop leaves rows out
+    with pytest.warns(emgmm_cli.FitWarning, match="1 row with no value at all left out"):
+        model = emgmm_cli.fit(holed, 3, seed=0, missing="em")
+        scores = emgmm_cli.score(model, holed, missing="em")
+        labels = emgmm_cli.predict(model, holed, missing="em")
+        proba = emgmm_cli.predict(model, holed, missing="em", proba=True)
     for i in range(20):
         seen = ~np.isnan(holed[i])
         if not seen.any():
-            assert scores.log_density[i] == 0.0
-            np.testing.assert_allclose(proba[i], model.weights)
+            assert np.isnan(scores.log_density[i]) and labels[i] == -1
+            assert np.isnan(proba[i]).all()
             continue
         parts = [model.weights[k] * multivariate_normal(
             model.means[k][seen], model.covariances[k][np.ix_(seen, seen)]).pdf(holed[i][seen])

@@ -29,6 +29,7 @@ from ..io.missing import Missing, PerColumn, per_column, refused
 from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, column_names, read_labels, read_points
 from ..io.text import repeated_names, resolve_columns, unique_names
+from ..vocab import counted
 from .errors import UsageProblem, api_remedies
 from .requests import ReadOptions
 
@@ -179,6 +180,8 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     except InvalidParameter as exc:
         raise DataError(where, str(exc).replace("sample weight ", "weight ", 1),
                         column=column) from None
+    if read.missing == "em":  # a row with no value at all tells EM nothing
+        points = without_incomplete(points, empty=True)
     if read.missing == "em" and isinstance(points.x, NpyFile):  # scanned by rows_dataset
         from ..backends.blockfile import file_rows
 
@@ -220,11 +223,14 @@ def known_components(points: Points, n_components: int, model: str | None = None
 # --------------------------------------------------------------------------- missing values
 
 
-def without_incomplete(points: Points) -> Points:
-    """points without the rows that hold a missing value (NaN), their weights and known
-    labels with them; points.dropped marks the rows left out (None when none is).  A
-    DataError when every row is incomplete.  Data read block by block is scanned once
-    for them, then read without them (backends.blockfile.FileRows)."""
+def without_incomplete(points: Points, empty: bool = False) -> Points:
+    """points without the rows that hold a missing value (NaN), or with empty, without
+    those that hold no value at all (--missing em: such a row tells the fit nothing, and
+    a model gives it no density: left out as --missing drop leaves rows out, and said in
+    the points' notes); their weights and known labels with them; points.dropped marks
+    the rows left out (None when none is).  A DataError when every row is left out.  Data
+    read block by block is scanned once for them, then read without them
+    (backends.blockfile.FileRows)."""
     x = points.x
     kept = None
     held: NDArray[np.bool_] | None = None  # per column, whether some row has a value
@@ -235,29 +241,44 @@ def without_incomplete(points: Points) -> Points:
         held = np.zeros(x.shape[1], dtype=bool)
         for start, block in file_blocks(x):
             holes = np.isnan(block)
-            dropped[start:start + len(block)] = holes.any(axis=1)
+            dropped[start:start + len(block)] = (holes.all if empty else holes.any)(axis=1)
             held |= ~holes.all(axis=0)
-        kept = file_rows(x, left_out=np.flatnonzero(dropped))
+        kept = file_rows(x, left_out=np.flatnonzero(dropped)) if dropped.any() else None
     elif hasattr(x, "split_partitions"):  # on a cluster: dropped by the workers
-        kept, masks = x.split_partitions(_complete_rows, x.n_features)
+        kept, masks = x.split_partitions(_rows_with_values if empty else _complete_rows,
+                                         x.n_features)
         dropped = np.concatenate(masks)
     else:
-        dropped = np.isnan(x).any(axis=1)
+        holes = np.isnan(x)
+        dropped = holes.all(axis=1) if empty else holes.any(axis=1)
     if not dropped.any():
         return points
-    if dropped.all():  # a column that holds no value at all says why (not on a cluster)
-        if kept is None:  # in memory
-            held = ~np.isnan(x).all(axis=0)
-        empty = [] if held is None else np.flatnonzero(~held).tolist()
-        why = (f" (column '{points.column_names[empty[0]]}' has none at all; leave it out "
-               "with --columns)" if empty else "")
-        raise DataError(points.source, f"every one of the {len(dropped)} rows has a missing "
-                                       f"value{why}; nothing is left to fit")
+    if dropped.all():
+        raise _nothing_left(points, dropped, held, empty)
     keep = ~dropped
+    notes = points.notes + ((f"{counted(int(dropped.sum()), 'row')} with no value at all "
+                             "left out (label -1, no density), as --missing drop leaves "
+                             "rows out",) if empty else ())
     return dataclasses.replace(
         points, x=np.ascontiguousarray(x[keep]) if kept is None else kept,
         dropped=dropped, weights=None if points.weights is None else points.weights[keep],
-        known=None if points.known is None else points.known[keep])
+        known=None if points.known is None else points.known[keep], notes=notes)
+
+
+def _nothing_left(points: Points, dropped: NDArray[np.bool_],
+                  held: NDArray[np.bool_] | None, empty: bool) -> DataError:
+    """Every row left out: where a column holds no value at all, it says why (not on a
+    cluster)."""
+    if empty:
+        return DataError(points.source, f"none of the {len(dropped)} rows holds a value; "
+                                        "nothing is left to fit")
+    if held is None and not hasattr(points.x, "split_partitions"):  # in memory
+        held = ~np.isnan(np.asarray(points.x)).all(axis=0)
+    columns = [] if held is None else np.flatnonzero(~held).tolist()
+    why = (f" (column '{points.column_names[columns[0]]}' has none at all; leave it out "
+           "with --columns)" if columns else "")
+    return DataError(points.source, f"every one of the {len(dropped)} rows has a missing "
+                                    f"value{why}; nothing is left to fit")
 
 
 def file_blocks(x: NpyFile) -> Iterator[tuple[int, NDArray[np.floating]]]:
@@ -306,7 +327,17 @@ def _with_holes(x: Any) -> TypeGuard[FileRows]:
 
 def _complete_rows(x: NDArray[np.floating]) -> tuple[NDArray[np.floating], NDArray[np.bool_]]:
     """(the rows of x without a missing value, the mask of those with one)."""
-    dropped = np.isnan(x).any(axis=1)
+    return _without(x, np.isnan(x).any(axis=1))
+
+
+def _rows_with_values(x: NDArray[np.floating]
+                      ) -> tuple[NDArray[np.floating], NDArray[np.bool_]]:
+    """(the rows of x that hold a value, the mask of those that hold none)."""
+    return _without(x, np.isnan(x).all(axis=1))
+
+
+def _without(x: NDArray[np.floating], dropped: NDArray[np.bool_]
+             ) -> tuple[NDArray[np.floating], NDArray[np.bool_]]:
     return (x if not dropped.any() else np.ascontiguousarray(x[~dropped])), dropped
 
 
