@@ -125,3 +125,28 @@ def test_rows_that_do_not_line_up_are_an_error_and_nothing_is_written(
         write_with_rows(str(dest), InputRows(str(path), ReadOptions()), labels,
                         source=str(path))
     assert not dest.exists()
+
+
+def test_parts_are_one_table_by_their_column_names(tmp_path: Path) -> None:
+    """The parts of a dask input (a folder) are one table, each part's columns by the
+    first part's names: a part of the same columns in another order was written by
+    position under the first part's header (x's values under y, exit 0); a part with a
+    column the first lacks was an internal error, and is the data's now, in every format."""
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    (parts / "a.csv").write_text("x,y\n0.1,0.2\n0.3,0.1\n5.0,5.2\n5.1,4.9\n")
+    (parts / "b.csv").write_text("y,x\n0.25,0.15\n5.3,5.05\n")
+    out = tmp_path / "out.csv"
+    fit = ("fit", parts, "--backend", "dask", "--workers", "1", "--columns", "x,y", "-k", "2",
+           "--seed", "0", "-q", "--with-rows")
+    invoke(*fit, "-o", out)
+    assert [row[:2] for row in parsed(out.read_text())] == [
+        ["x", "y"], ["0.1", "0.2"], ["0.3", "0.1"], ["5.0", "5.2"], ["5.1", "4.9"],
+        ["0.15", "0.25"], ["5.05", "5.3"]]
+    (parts / "b.csv").write_text("x,y,t\n0.25,0.15,u\n5.3,5.05,v\n")
+    for name in ("out2.csv", "out2.json"):
+        result = CliRunner().invoke(cli, [str(a) for a in fit] + ["-o", str(tmp_path / name)])
+        assert (result.exit_code, result.stderr) == (
+            1, f"Error: {parts / 'b.csv'}: has a column 't' that the first part lacks; "
+               "--with-rows writes the parts as one table, of the same columns\n")
+        assert not (tmp_path / name).exists()

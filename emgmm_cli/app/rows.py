@@ -73,16 +73,20 @@ class InputRows:
     def blocks(self, block_rows: int | None = None) -> Iterator[dict[str, NDArray[Any]]]:
         """Every column by name, in order, as written (io.readers.column_blocks),
         block_rows rows at a time (None: at once); of a directory or a glob of parts (the
-        dask backend's input), the parts' rows one after the other."""
+        dask backend's input), the parts' rows one after the other, each part's columns
+        by the first part's names (a DataError where a part has other names)."""
         from ..backends.dask import part_files
 
         path, read = self.path, self.read
         # a file is itself, whatever its name holds ('data[1].csv' is no glob)
         parts = None if path == "-" or os.path.isfile(path) else part_files(path)
+        names: list[str] | None = None
         for one in [path] if parts is None else parts:
-            yield from column_blocks(one, delimiter=read.delimiter, header=read.header,
-                                     stdin=self.stdin if parts is None else None,
-                                     block_rows=block_rows)
+            for block in column_blocks(one, delimiter=read.delimiter, header=read.header,
+                                       stdin=self.stdin if parts is None else None,
+                                       block_rows=block_rows):
+                names = list(block) if names is None else names
+                yield _named(block, names, one)
 
     def whole(self) -> dict[str, NDArray[Any]]:
         """Every row at once (blocks, joined)."""
@@ -90,6 +94,20 @@ class InputRows:
         if len(tables) == 1:
             return tables[0]
         return {name: _joined([t[name] for t in tables]) for name in tables[0]}
+
+
+def _named(block: dict[str, NDArray[Any]], names: list[str], source: str
+           ) -> dict[str, NDArray[Any]]:
+    """block's columns in the order of names, which it must hold, no more and no fewer."""
+    if list(block) == names:
+        return block
+    if set(block) != set(names):
+        other = sorted(set(block) ^ set(names))[0]
+        which = ("has a column '{}' that the first part lacks" if other in block
+                 else "lacks the first part's column '{}'").format(other)
+        raise DataError(source, f"{which}; --with-rows writes the parts as one table, "
+                                "of the same columns")
+    return {name: block[name] for name in names}
 
 
 def _joined(columns: list[NDArray[Any]]) -> NDArray[Any]:
