@@ -150,3 +150,21 @@ def test_parts_are_one_table_by_their_column_names(tmp_path: Path) -> None:
             1, f"Error: {parts / 'b.csv'}: has a column 't' that the first part lacks; "
                "--with-rows writes the parts as one table, of the same columns\n")
         assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_rows_that_are_not_utf8_are_the_datas_error(tmp_path: Path, suffix: str) -> None:
+    """A Latin-1 byte in a column the fit does not read: the fit is sound, but the rows
+    are written back as UTF-8 text, so --with-rows refuses them with what to do (it was an
+    internal error, UnicodeDecodeError), and writes nothing."""
+    path = tmp_path / "towns.csv"
+    path.write_bytes(b"id,x,y,town\n1,0.1,0.2,Z\xfcrich\n2,0.3,0.1,Bern\n3,5.0,5.2,Basel\n"
+                     b"4,5.1,4.9,Chur\n")
+    out = tmp_path / f"out{suffix}"
+    result = CliRunner().invoke(cli, ["fit", str(path), "--columns", "x,y", "-k", "2",
+                                      "--seed", "0", "-q", "--with-rows", "-o", str(out)])
+    assert (result.exit_code, result.stderr) == (
+        1, f"Error: {path}: holds bytes that are not UTF-8 text (byte 0xfc, ...); its rows "
+           "are written back as UTF-8 text: convert the file first (iconv -f latin1 -t "
+           "utf-8), or write the labels alone and paste them beside the rows\n")
+    assert not out.exists()

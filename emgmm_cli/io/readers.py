@@ -301,12 +301,19 @@ def _text_columns(inp: Input, layout: TextLayout, block_rows: int | None
     # every field by position (a trailing delimiter's empty field last, left out): the C
     # parser, which reads a '#' inside quotes as text, as the points' parsers do
     source: Any = io.BytesIO(inp.reader.read()) if block_rows is None else _Stream(inp.reader)
-    frames = pd.read_csv(source, sep=layout.delim or r"\s+", header=None, dtype=str,
-                         keep_default_na=False, comment="#", index_col=False,
-                         skip_blank_lines=True, quotechar='"', encoding="utf-8",
-                         chunksize=block_rows)
-    for frame in [frames] if block_rows is None else frames:
-        yield {name: frame.iloc[:, j].to_numpy() for j, name in enumerate(names)}
+    try:
+        frames = pd.read_csv(source, sep=layout.delim or r"\s+", header=None, dtype=str,
+                             keep_default_na=False, comment="#", index_col=False,
+                             skip_blank_lines=True, quotechar='"', encoding="utf-8",
+                             chunksize=block_rows)
+        for frame in [frames] if block_rows is None else frames:
+            yield {name: frame.iloc[:, j].to_numpy() for j, name in enumerate(names)}
+    except UnicodeDecodeError as exc:  # in a column the points did not read
+        raise DataError(inp.name, f"holds bytes that are not UTF-8 text (byte "
+                                  f"0x{exc.object[exc.start]:02x}, ...); its "
+                                  "rows are written back as UTF-8 text: convert the file "
+                                  "first (iconv -f latin1 -t utf-8), or write the labels "
+                                  "alone and paste them beside the rows") from None
 
 
 def column_names(path: str, *, delimiter: str | None = None, header: bool | None = None
