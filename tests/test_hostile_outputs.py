@@ -151,5 +151,6 @@ def test_stdout_by_name_is_written_where_the_shell_points_it(work: Path, path: s
 def test_stdout_by_two_names_is_two_outputs_on_stdout(work: Path, outputs: str) -> None:
     done = shell(f"emgmm fit x.csv -k 2 --seed 0 {outputs} > two.txt", work)
     assert done.returncode == 2
-    assert done.stderr.endswith("Error: only one output can go to stdout, got labels, model\n")
+    assert done.stderr.endswith("Error: only one output can go to stdout, got -o/--labels, "
+                                "--model\n")
     assert (work / "two.txt").read_text() == ""
