@@ -182,11 +182,11 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
                         column=column) from None
     if read.missing == "em":  # a row with no value at all tells EM nothing
         points = without_incomplete(points, empty=True)
-    if read.missing == "em" and isinstance(points.x, NpyFile):  # scanned by rows_dataset
-        from ..backends.blockfile import file_rows
+        if isinstance(points.x, NpyFile):  # scanned by rows_dataset
+            from ..backends.blockfile import file_rows
 
-        points = dataclasses.replace(points, x=file_rows(
-            points.x, holes=True, source=points.source, memory_limit=read.memory_bytes))
+            points = dataclasses.replace(points, x=file_rows(
+                points.x, holes=True, source=points.source, memory_limit=read.memory_bytes))
     if read.missing != "drop":
         return points
     points = without_incomplete(points)

@@ -20,6 +20,7 @@ from .options import (
     WholeRange,
     common_options,
     format_option,
+    header_option,
     pass_terminal,
     truth_options,
 )
@@ -32,10 +33,7 @@ from .options import (
 @click.option("--centers", type=Centers(), metavar="ROWS|FILE",
               help="The centers: inline rows such as '1,1;5,5;6,1', or a K x D CSV/TSV/NPY "
                    "file (default: random centers).")
-@click.option("--header/--no-header", " /-H", default=None,
-              help="Whether the first row of --centers FILE is a header (default: detected, "
-                   "as fit detects it; what was decided is warned of where a row could be "
-                   "either).")
+@header_option(" of --centers FILE")
 @click.option("--n-centers", type=WholeRange(min=1), metavar="K",
               help="Number of random centers (default: one per size given to -n, else 3).")
 @click.option("--dim", type=WholeRange(min=1), metavar="D",

@@ -570,6 +570,16 @@ def _row_column(flag: str, holds: str, does: str) -> Callable[[F], F]:
                              f"feature.  {does}")
 
 
+def header_option(of: str = "") -> Callable[[F], F]:
+    """--header/--no-header (-H): whether the first row of the data is a header, or of the
+    file `of` names (make-blobs' --centers FILE)."""
+    return click.option("--header/--no-header", " /-H", default=None,
+                        help=f"Whether the first row{of} is a header (default: detected: a "
+                             "header is a first row with a non-numeric field, or one that "
+                             "numbers the columns from 0 over decimals, as emgmm names "
+                             "unnamed columns; a row that could be either is warned of).")
+
+
 def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
                  missing: str = FIT_MISSING) -> Callable[[F], F]:
     """How to read a data file (every command that reads data); weights, known and missing
@@ -582,10 +592,7 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
         click.option("-d", "--delimiter", metavar="CHAR", type=Delimiter(),
                      help="Field delimiter of text input (default: from the extension, ',' "
                           "for .csv and tab for .tsv; sniffed for other text and stdin)."),
-        click.option("--header/--no-header", " /-H", default=None,
-                     help="Whether the first row is a header (default: detected: a header "
-                          "is a first row with a non-numeric field, or one that numbers the "
-                          "columns from 0 over decimals, as emgmm names unnamed columns)."),
+        header_option(),
         _row_column("--weights-column", "sample weight, a number >= 0 (a missing "
                     "one is an error whatever --missing says)", weights),
         click.option("--sample-weights", metavar="FILE", type=click.Path(),
