@@ -69,6 +69,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, Protocol, TextIO
 
@@ -124,6 +125,9 @@ CHUNK_BYTES = 4 << 20
 #: Bytes of text per chunk parsed by loadtxt, whose per-call cost is small; its working
 #: memory is about 2.5x the chunk (the lines as str objects, the values).
 SMALL_CHUNK_BYTES = 1 << 20
+#: A chunk grows to this many bytes at most to hold the end of a record whose quoted field
+#: holds line breaks; a quote left open that long is the parser's error to report.
+QUOTED_BYTES = 64 << 20
 #: First bytes looked at for the prologue (grown while the first two lines do not fit).
 HEAD_BYTES = 64 << 10
 #: Blocks read from a stream at a time.
@@ -173,6 +177,8 @@ SAMPLE_ROWS = 200
 _DECIMAL_COMMA = r"[+-]?\d+,\d+([eE][+-]?\d+)?"
 _DECIMAL_POINT = r"[+-]?\d*\.\d+([eE][+-]?\d+)?|[+-]?\d+\.\d*([eE][+-]?\d+)?"
 _LINE_BREAK = rb"\r\n|\r|\n"
+#: Every byte but '"' and the line breaks' (what _records_end deletes).
+_NOT_QUOTE_OR_BREAK = bytes(b for b in range(256) if b not in b'"\r\n')
 _BOOL_WORDS = (b"rue", b"RUE", b"alse", b"ALSE")
 
 
@@ -255,13 +261,19 @@ class ByteReader:
         self._fill(size)
         return self._take(size)
 
-    def take_lines(self, size: int) -> bytes:
-        """About size bytes of whole lines (more for a line longer than size); b"" at the end."""
+    def take_lines(self, size: int, delim: str | None = ",") -> bytes:
+        """About size bytes of whole records (more for a record longer than size); b"" at
+        the end.  Called at the start of a record, it ends at the end of one: a line break
+        within a quoted field does not end a record (_records_end; delim: the fields'
+        delimiter, None for runs of whitespace)."""
         while True:
             have = self._fill(size)
             if have == 0:
                 return b""
-            cut = _complete(self._buf, min(size, have), self._eof and have <= size)
+            at_end = self._eof and have <= size
+            cut = _complete(self._buf, min(size, have), at_end)
+            if cut and not at_end:
+                cut = _records_end(self._buf, cut, delim, give_up=size >= QUOTED_BYTES)
             if cut:
                 return self._take(cut)
             size *= 2
@@ -496,19 +508,34 @@ def text_delimiter(path: str, delimiter: str | None) -> tuple[str | None, bool]:
 # --------------------------------------------------------------------------- fields
 
 
-def _strip_comment(line: str) -> str:
-    """line up to its first '#' outside double quotes: a quoted '#' is text, as numpy's
-    and pandas' parsers read it (a column "id #1")."""
-    cut = line.find("#")
-    if cut < 0 or '"' not in line[:cut]:
-        return line if cut < 0 else line[:cut]
-    quoted = False
-    for i, ch in enumerate(line):
-        if ch == '"':
-            quoted = not quoted
-        elif ch == "#" and not quoted:
-            return line[:i]
-    return line
+def _strip_comment(line: str, seps: str | None = None, quoted: bool = False
+                   ) -> tuple[str, bool]:
+    """line up to its first '#' outside double quotes (a quoted '#' is text, as numpy's
+    and pandas' parsers read it: a column "id #1"), and whether the line ends within a
+    quoted field.  quoted: whether it starts within one (the line before ended so).
+    seps: the characters a field starts after (the delimiter and the line break): a '"'
+    opens a quoted field only there, one within an unquoted field is text; None (the
+    delimiter not known yet): every '"' outside quotes opens one.  Within a quoted field
+    '""' is a '"'."""
+    if not quoted and '"' not in line:
+        cut = line.find("#")
+        return (line if cut < 0 else line[:cut]), False
+    i = 0
+    while True:
+        if quoted:
+            j = line.find('"', i)
+            if j < 0:
+                return line, True
+            quoted = line.startswith('"', j + 1)  # '""' within: text, still quoted
+            i = j + 1 + quoted
+            continue
+        hash_, quote = line.find("#", i), line.find('"', i)
+        if hash_ >= 0 and (quote < 0 or hash_ < quote):
+            return line[:hash_], False
+        if quote < 0:
+            return line, False
+        quoted = seps is None or quote == 0 or line[quote - 1] in seps
+        i = quote + 1
 
 
 def unquote(text: str) -> str:
@@ -692,11 +719,16 @@ class _Lines:
 
     Blank lines and lines holding only whitespace or a comment are skipped; lineno is
     the number of the line last returned.  Lines end at '\\n', '\\r\\n' or '\\r'.
+    delim: the fields' delimiter, where a quoted field may run over line breaks (the
+    locator's records): a line within one is its text, blank or holding a '#' (see
+    _strip_comment).
     """
 
-    def __init__(self, text: str, base_line: int = 0) -> None:
+    def __init__(self, text: str, base_line: int = 0, delim: str | None = None) -> None:
         self._stream = io.StringIO(text, newline=None)
         self.lineno = base_line
+        self._seps = None if delim is None else delim + "\n"
+        self._quoted = False
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -707,8 +739,11 @@ class _Lines:
             if not line:
                 raise StopIteration
             self.lineno += 1
-            content = _strip_comment(line)
-            if content.strip():
+            within = self._quoted
+            content, quoted = _strip_comment(line, self._seps, within)
+            if self._seps is not None:
+                self._quoted = quoted
+            if within or content.strip():
                 return content.rstrip("\n")
 
     def next_content(self) -> tuple[int, str] | None:
@@ -725,6 +760,41 @@ def _complete(data: bytes | bytearray, end: int, at_end: bool) -> int:
     if cut == 0:
         cut = data.rfind(b"\r", 0, end - 1) + 1
     return cut
+
+
+@lru_cache(maxsize=8)
+def _records(delim: str | None) -> re.Pattern[bytes]:
+    """Whole records from the start, as the parsers read them: a '"' at the start of a
+    field opens a quoted field (line breaks, delimiters and '#' within it are text, '""'
+    is a '"'), a '"' within an unquoted field is text, '#' outside quotes begins a comment
+    to the end of the line.  The loops are unrolled (each turn begins with a '"' or a
+    '#'), so a failing record backtracks in linear time."""
+    seps = (b" \t" if delim is None else re.escape(delim.encode("utf-8"))) + b"\r\n"
+    plain = rb'[^"#\r\n]*'
+    stray = rb'(?<=[^' + seps + rb'"])"+'
+    quoted = rb'(?<![^' + seps + rb'])"[^"]*(?:""[^"]*)*"'
+    record = (plain + rb'(?:(?:' + stray + rb'|' + quoted + rb'|#[^\r\n]*)' + plain
+              + rb')*(?:\r\n|\n|\r(?=[^\n]))')
+    return re.compile(rb'(?:' + record + rb')*')
+
+
+def _records_end(data: bytes | bytearray, cut: int, delim: str | None, give_up: bool) -> int:
+    """Where the whole records of data[:cut] end, data starting at the start of a record
+    and cut just after a line break.  cut itself where no line of data[:cut] holds an odd
+    number of '"' (a quoted field runs over a line break only from a line holding an odd
+    number, but where a '"' within an unquoted field stands on the line it opens and
+    the one it closes); else where the records _records reads end, 0 when not even the
+    first ends there (its quoted field runs on), unless give_up: cut (the parser then
+    says what is wrong with the record).  Measured on 4 MiB of R's write.csv output
+    (every row quoted): the test 5 ms, pandas' parse 26 ms, _records 120 ms."""
+    if data.find(b'"', 0, cut) < 0:
+        return cut
+    quotes = data[:cut].translate(None, _NOT_QUOTE_OR_BREAK)
+    if b'"' not in quotes.replace(b'""', b""):  # each line's quotes, paired off
+        return cut
+    match = _records(delim).match(data, 0, cut)
+    end = 0 if match is None else match.end()
+    return cut if end == 0 and give_up else end
 
 
 def _after_lines(data: bytes, n: int) -> int:
@@ -1034,7 +1104,7 @@ def _header_comment(text: str, delim: str | None) -> str | None:
     the delimiter that begins with an unquoted '#' (`a,b,#id`, as pandas writes a column
     named "#id") is not read as a name.  A comment after a space (`a,b  # units`) is one
     on purpose (None)."""
-    kept = _strip_comment(text)
+    kept = _strip_comment(text)[0]
     cut = text[len(kept):].strip()
     if not cut or delim is None or not kept.endswith(delim):
         return None
@@ -1148,7 +1218,7 @@ def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
     format means; the fast parsers only ever agree with it or refuse.
     """
     layout, name = plan.layout, plan.source
-    content = _Lines(text, base_line)
+    content = _Lines(text, base_line, layout.delim)
     records: Iterator[list[str]]
     if layout.delim is None:
         records = (line.split() for line in content)
@@ -1401,7 +1471,7 @@ def iter_chunks(inp: Input, plan: ChunkPlan, *, chunk_bytes: int | None = None
     while True:
         chunk_plan = _for_chunk(plan, inp, done)
         size = chunk_bytes or (CHUNK_BYTES if chunk_plan.large else SMALL_CHUNK_BYTES)
-        data = inp.reader.take_lines(max(1, size))
+        data = inp.reader.take_lines(max(1, size), plan.layout.delim)
         if not data:
             return
         done += len(data)
