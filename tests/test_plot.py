@@ -289,6 +289,8 @@ def test_text_histogram_and_uncertainty(models: dict[str, Path]) -> None:
     hist = ok("plot", models["heights"], models["heights-data"], "--size", "60x20").stdout
     lines = hist.splitlines()
     assert max(len(line) for line in lines) == 60 and "mixture" in hist and "░" in hist
+    # its bars are each bin's share of the points (the picture's, a density): said so
+    assert lines[-1].strip() == "height across, share of the points per bin up"
     unsure = ok("plot", models["blobs4"], models["blobs4-data"], "--uncertainty").stdout
     assert "?" in unsure
 
@@ -398,6 +400,14 @@ def test_rows_with_missing_values_are_drawn_where_they_are_and_labelled_as_predi
         missing = "row" if len(left_out) == 1 else "rows"
         assert view.title.endswith(f", {len(left_out)} {missing} with a missing value not "
                                    "shown")
+    # --missing drop leaves those rows out before the picture: the title counts them too
+    dropped = use.read_data(loaded, str(data), ReadOptions(missing="drop"), print, whole=True)
+    view = points_view(loaded.params, dropped, model=str(models["wide"]))
+    predicted = np.array(ok("predict", models["wide"], data, "--missing", "drop").stdout.split(),
+                         dtype=int)  # -1 for a row left out
+    np.testing.assert_array_equal(view.labels, predicted[predicted >= 0])
+    assert (predicted < 0).sum() == 3
+    assert view.title.endswith(", 3 rows with a missing value left out")
     out = tmp_path / "holes.png"
     ok("plot", models["wide"], data, "--missing", "em", "-o", out, "--size",
        f"{SIZE[0]}x{SIZE[1]}")

@@ -181,7 +181,7 @@ def run_make_blobs(req: BlobRequest, warn: Callable[[str], None]) -> None:
             raise UsageProblem(f"{given}, --std: {exc}") from None
         if req.covariances and "covariance" in str(exc):
             raise DataError(req.covariances, str(exc)) from None
-        flag = {"center": "--centers", "std": "--std"}.get(exc.option or "")
+        flag = {"center": "--centers", "std": "--std", "n_samples": "-n"}.get(exc.option or "")
         raise UsageProblem(str(exc) if flag is None else f"{flag}: {exc}") from None
     names = [f"x{j}" for j in range(d)]
     with OutputSet() as out:

@@ -158,13 +158,14 @@ class MixtureView:
 
 def mixture_view(params: MixtureParams, data: Dataset, feature_names: list[str], *,
                  source: str, dims: tuple[str, str] | None = None,
-                 transform: Standardize | None = None) -> MixtureView:
+                 transform: Standardize | None = None, left_out: int = 0) -> MixtureView:
     """What a picture of params over data shows: every row (evenly spaced rows of data
     over MAX_POINTS), on the chosen dims, the first two principal axes (D > 2) or as they
     are (D <= 2).  transform: where params are of standardized columns (data then holds
     those columns too), the map back: the picture is drawn in the data's own units.  Rows
     with missing values (--missing em) are labelled by their observed coordinates, as
-    predict labels them, and left out of the picture where a coordinate drawn needs one."""
+    predict labels them, and left out of the picture where a coordinate drawn needs one;
+    left_out: the rows --missing drop left out of data (the title counts them)."""
     n = data.n_samples
     rows = np.arange(n) if n <= MAX_POINTS else np.linspace(0, n - 1, MAX_POINTS).astype(np.intp)
     raw = observed_rows(data)  # the rows as read, NaN where a value is missing
@@ -188,6 +189,8 @@ def mixture_view(params: MixtureParams, data: Dataset, feature_names: list[str],
     shown = "" if n == len(rows) else f", {len(rows)} of {n} rows shown"
     if not drawn.all():
         shown += f", {counted(int((~drawn).sum()), 'row')} with a missing value not shown"
+    if left_out:
+        shown += f", {counted(left_out, 'row')} with a missing value left out"
     title = (f"{os.path.basename(source)}: K={params.n_components}, "
              f"{params.covariance_type} covariance{shown}")
     view = MixtureView(
@@ -226,7 +229,9 @@ def points_view(params: MixtureParams, points: Points, *, model: str,
     if transform is not None:
         points = transform.apply(points)
     data = dataset(points, params.n_components, params.covariance_type)
-    return mixture_view(params, data, names, source=source, dims=dims, transform=transform)
+    left_out = 0 if points.dropped is None else int(points.dropped.sum())
+    return mixture_view(params, data, names, source=source, dims=dims, transform=transform,
+                        left_out=left_out)
 
 
 def _basis(x: Array, names: list[str], dims: tuple[str, str] | None
@@ -473,7 +478,8 @@ def terminal_mixture(view: MixtureView, *, size: tuple[int, int], color: bool,
     fig.theme("simple" if color else "colorless")
     if view.x.shape[1] == 1:
         _terminal_histogram(plt, fig, view, color)
-        fig.label(_within(size[0], view.axes[0]), "x")
+        fig.label(_within(size[0], f"{view.axes[0]} across, share of the points per bin up",
+                          view.axes[0]), "x")
     else:
         _terminal_scatter(plt, fig, view, color)
         fig.label(_within(size[0], *(" across, ".join(axes) + " up" for axes in

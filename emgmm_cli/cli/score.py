@@ -35,7 +35,8 @@ from .options import (
                    "('-': stdout; the default when stdout is not a terminal).")
 @click.option("--threshold", type=FiniteRange(0, 1, min_open=True, max_open=True),
               metavar="Q",
-              help="Flag the lowest-density fraction Q of the points as outliers: adds a 0/1 "
+              help="Flag as outliers the points whose log-density is below its Q quantile "
+                   "(numpy's, interpolated, so about a fraction Q of them): adds a 0/1 "
                    "'outlier' column and reports the count and the log-density cutoff.")
 @json_option("the summary (log-likelihood, mean, outliers)")
 @format_option

@@ -32,7 +32,8 @@ def split_sizes(n_total: int, k: int) -> list[int]:
     if k < 1:
         raise InvalidParameter(f"the number of blobs must be >= 1, got {k}")
     if n_total < 0:
-        raise InvalidParameter(f"the number of points must be >= 0, got {n_total}")
+        raise InvalidParameter(f"the number of points must be >= 0, got {n_total}",
+                               option="n_samples")
     base, remainder = divmod(n_total, k)
     return [base + 1 if i < remainder else base for i in range(k)]
 
@@ -172,12 +173,13 @@ def _check_sizes(sizes: Sequence[int], k: int) -> list[int]:
         raise InvalidParameter(f"sizes must be a sequence of integers, got {sizes!r}")
     values = list(np.asarray(sizes).ravel()) if isinstance(sizes, np.ndarray) else list(sizes)
     if len(values) != k:
-        raise InvalidParameter(f"{len(values)} sizes given for {k} centers; give one size per blob")
+        raise InvalidParameter(f"{len(values)} sizes given for {k} centers; give one size per blob",
+                               option="n_samples")
     counts: list[int] = []
     for j, value in enumerate(values):
         n_j = _as_int(value, f"blob {j}: size")
         if n_j < 0:
-            raise InvalidParameter(f"blob {j}: size must be >= 0, got {n_j}")
+            raise InvalidParameter(f"blob {j}: size must be >= 0, got {n_j}", option="n_samples")
         counts.append(n_j)
     why = too_many_points(counts)
     if why is not None:
