@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
@@ -79,6 +80,40 @@ def test_rows_with_responsibilities_and_log_density_in_every_format(people: Path
     assert header.split("\t") == ["id", "name", "x", "y", "cluster", "p0", "p1"]
     assert rows[0].startswith("1\tAnn, Jr\t1.50\t2\t")
     assert len(rows) == 7
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_record_formats_keep_each_columns_values(tmp_path: Path, fmt: str) -> None:
+    """--with-rows to JSON Lines or Parquet: a fitted column with NA or nan (--missing)
+    was written as text, every value a string ("0.3", "NA"); an id 9007199254740993 beside
+    a decimal became 9007199254740992.0, and ids 0012 became 12.  Now a column is numbers
+    where every value keeps its value (a missing one: null), else text as written."""
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    import pandas as pd
+
+    data = tmp_path / "d.csv"
+    data.write_text("big,code,count,gap,x,y\n"
+                    "9007199254740993,0012,3,,1.5,NA\n"
+                    "1.5,0013,4,7,1.6,2.1\n"
+                    "2,0014,5,8,nan,1.9\n"
+                    "3,0015,6,9,8,9\n"
+                    "4,0016,7,10,8.1,9.2\n")
+    model = tmp_path / "m.json"
+    ok("fit", data, "-k", 1, "--columns", "x,y", "--missing", "drop", "--seed", 0,
+       "--model", model, "-q")
+    out = tmp_path / f"rows.{fmt}"
+    ok("predict", model, data, "--missing", "drop", "--with-rows", "-o", out)
+    table = (pd.read_parquet(out) if fmt == "parquet"
+             else pd.DataFrame([json.loads(line) for line in out.read_text().splitlines()]))
+    assert table["big"].tolist() == ["9007199254740993", "1.5", "2", "3", "4"]
+    assert table["code"].tolist() == ["0012", "0013", "0014", "0015", "0016"]
+    assert table["count"].tolist() == [3, 4, 5, 6, 7]
+    assert table["count"].dtype == np.int64
+    np.testing.assert_array_equal(table["gap"], [np.nan, 7, 8, 9, 10])
+    np.testing.assert_array_equal(table["x"], [1.5, 1.6, np.nan, 8, 8.1])
+    np.testing.assert_array_equal(table["y"], [np.nan, 2.1, 1.9, 9, 9.2])
+    assert table["cluster"].tolist() == [-1, 0, -1, 0, 0]
 
 
 def test_added_columns_never_replace_the_inputs(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 Every column of the input is kept, those that were not fitted too (ids, text), as it was
 written: text is read as text and written back unchanged to CSV and TSV; the record
-formats (JSON, JSON Lines, Parquet) get numbers for the columns that hold numbers only.
+formats (JSON, JSON Lines, Parquet) get numbers for the columns whose values are numbers
+or missing and keep their values as numbers (_as_numbers).
 The rows are read a second time, after the points, by io.readers.column_blocks with the
 delimiter and header the points were read with, so that the two line up.  To CSV and TSV
 they are read, annotated and written ROWS_BLOCK rows at a time: only the labels (and the
@@ -27,6 +28,7 @@ from numpy.typing import NDArray
 from ..io.errors import DataError
 from ..io.formats import format_for_path
 from ..io.readers import column_blocks
+from ..io.text import MISSING_WORDS
 from ..io.writers import OutputSet, TableStream, stream_table, write_table
 from .requests import ReadOptions
 
@@ -119,16 +121,40 @@ def _joined(columns: list[NDArray[Any]]) -> NDArray[Any]:
     return np.concatenate(columns)
 
 
+#: Whole numbers from this on are not all floats: a column of decimals keeps such a one as
+#: text, where the float nearest would change it (an id 9007199254740993).
+EXACT_WHOLE = 2**53
+
+
 def _as_numbers(column: NDArray[Any]) -> NDArray[Any]:
-    """A text column as numbers when every value is one, else as it is."""
+    """A text column as numbers where each value is one, or a missing value as the
+    readers take them (an empty field, NA, any spelling of NaN: NaN, which the record
+    formats write as null), and each number keeps its value; else as it is, text: where a
+    value is no number or an infinity, where a whole number is written with leading
+    zeros (an id, 0012), and where one of EXACT_WHOLE or more would be a float (among
+    decimals, or beside a missing value)."""
     import pandas as pd
 
     if column.dtype.kind != "O":
         return column
+    text = pd.Series(column, dtype=object).astype(str)
+    missing = text.isin(MISSING_WORDS) | (text.str.lower().str.lstrip("+-") == "nan")
+    given = text[~missing]
     try:
-        return np.asarray(pd.to_numeric(column))
+        values = pd.to_numeric(given)
     except (ValueError, TypeError):
         return column
+    if values.dtype.kind not in "iuf" or given.str.match(r"[+-]?0\d").any():
+        return column
+    if values.dtype.kind in "iu" and not missing.any():
+        return np.asarray(values)
+    numbers = np.asarray(values, dtype=np.float64)
+    whole = np.asarray(given.str.fullmatch(r"[+-]?\d+"), dtype=bool)
+    if not np.isfinite(numbers).all() or (np.abs(numbers[whole]) >= EXACT_WHOLE).any():
+        return column
+    out = np.full(len(column), np.nan)
+    out[~np.asarray(missing, dtype=bool)] = numbers
+    return out
 
 
 def _as_text(column: NDArray[Any]) -> NDArray[Any]:
