@@ -536,3 +536,49 @@ def test_a_mistyped_command_gets_the_closest_names(work: Path, name: str, line: 
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines()[-1] == line
     assert done.stdout == ""
+
+
+def _unprivileged() -> list[str] | None:
+    """The prefix that runs a command without the right to read any file (root's
+    DAC override dropped by setpriv), [] where the user has none, None where root cannot
+    drop it here."""
+    import os
+    import shutil
+
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    return None if setpriv is None else [setpriv, "--bounding-set",
+                                         "-dac_override,-dac_read_search"]
+
+
+def test_a_file_that_cannot_be_read_is_the_files_error_not_bad_usage(tmp_path: Path) -> None:
+    """An input or model that exists but cannot be read was click's usage error (exit 2,
+    the usage lines, "Path 'x' is not readable"), where one that does not exist is the
+    file's error (exit 1, one line): each is exit 1, one line, now."""
+    import os
+    import subprocess
+    import sys
+
+    prefix = _unprivileged()
+    if prefix is None:
+        pytest.skip("root here cannot give up reading every file")
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    np.savetxt(tmp_path / "d.csv", x, delimiter=",", header="a,b", comments="")
+    emgmm = [sys.executable, "-m", "emgmm_cli"]
+    subprocess.run(emgmm + ["fit", "d.csv", "-k", "2", "--model", "m.json", "-q"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    for name in ("d.csv", "m.json"):
+        (tmp_path / ("shut-" + name)).write_bytes((tmp_path / name).read_bytes())
+        os.chmod(tmp_path / ("shut-" + name), 0)
+    for args, shut in ((["fit", "shut-d.csv", "-k", "2"], "shut-d.csv"),
+                       (["predict", "m.json", "shut-d.csv"], "shut-d.csv"),
+                       (["info", "shut-m.json"], "shut-m.json"),
+                       (["sample", "shut-m.json", "-n", "3"], "shut-m.json"),
+                       (["fit", "d.csv", "-k", "2", "--sample-weights", "shut-d.csv"],
+                        "shut-d.csv")):
+        done = subprocess.run(prefix + emgmm + args, cwd=tmp_path, capture_output=True,
+                              text=True)
+        assert done.returncode == 1, (args, done.stderr)
+        assert done.stderr == (f"Error: {shut}: permission denied; check that you may read "
+                               "the file\n"), args

@@ -408,6 +408,27 @@ def test_sampled_points_far_from_zero_keep_their_decimals(tmp_path: Path) -> Non
     assert np.all(np.abs(text - arr) <= 1e-10 * (arr.max(axis=0) - arr.min(axis=0)))
 
 
+def test_a_subnormal_variance_is_sampled_as_the_other_commands_take_it(tmp_path: Path) -> None:
+    """A model whose covariance is diag(5e-324) (info, predict and score take it) made
+    sample fail 'blob 0: covariance is not positive definite': halved to symmetrise it,
+    each variance underflowed to 0.  A symmetric covariance is factorised as it is."""
+    data, model = tmp_path / "d.csv", tmp_path / "m.json"
+    x = np.random.default_rng(0).normal(size=(60, 2)) + np.repeat([[0, 0], [9, 9]], 30, 0)
+    np.savetxt(data, x, delimiter=",", header="a,b", comments="")
+    ok("fit", str(data), "-k", "2", "--seed", "0", "--model", str(model), "-q")
+    doc = json.loads(model.read_text())
+    doc["covariances"][0] = [[5e-324, 0.0], [0.0, 5e-324]]
+    model.write_text(json.dumps(doc))
+    ok("predict", str(model), str(data))
+    _, drawn = read_csv(ok("sample", str(model), "-n", "400", "--seed", "1", "--labels",
+                           str(tmp_path / "k.csv")).stdout)
+    which = np.loadtxt(tmp_path / "k.csv", dtype=int)
+    first = drawn[which == 0]  # spread 2e-162: the mean to the digits written
+    assert len(first) > 100 and (first == first[0]).all()
+    np.testing.assert_allclose(first[0], doc["means"][0], rtol=1e-9, atol=1e-9)
+    assert drawn[which == 1].std(axis=0).min() > 0.1
+
+
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_sample_every_family(fitted: dict[str, Fitted], covariance_type: str) -> None:
     f = fitted[covariance_type]
@@ -643,6 +664,22 @@ def test_info_json_to_a_file_names_the_option_given(tmp_path: Path, full: Fitted
         assert done.returncode == 2 and done.stderr.splitlines()[-1] == f"Error: {message}"
         assert full.model.read_bytes() == before
     assert list(tmp_path.iterdir()) == []
+
+
+def test_info_to_a_file_writes_what_its_extension_names(tmp_path: Path, full: Fitted) -> None:
+    """info -o info.json wrote the 'name: value' lines into a .json file; a .json name
+    gets the document now (as --json), and a table format's name, which info cannot
+    write, is bad usage."""
+    ok("info", str(full.model), "-o", str(tmp_path / "i.json"))
+    assert json.loads((tmp_path / "i.json").read_text()) == full.doc
+    ok("info", str(full.model), "-o", str(tmp_path / "i.txt"))
+    assert (tmp_path / "i.txt").read_text() == ok("info", str(full.model)).stdout
+    for name in ("i.csv", "i.jsonl", "i.npy"):
+        result = invoke("info", str(full.model), "-o", str(tmp_path / name))
+        assert result.exit_code == 2 and result.stderr.splitlines()[-1] == (
+            "Error: info writes the model document to a .json name and its 'name: value' "
+            f"lines to another; {tmp_path / name} names a table format")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["i.json", "i.txt"]
 
 
 # --- what the weights and the known labels do, as each command's help says ------------------

@@ -441,3 +441,22 @@ def test_a_label_file_as_a_csv_writer_quotes_it(tmp_path: Path) -> None:
     (tmp_path / "k.csv").write_text('k\n"x"\n')
     with pytest.raises(emgmm_cli.DataError, match="k.csv: line 2: 'x' is not a component number"):
         read_labels(str(tmp_path / "k.csv"))
+
+
+def test_a_first_label_line_that_is_a_number_or_unknown_is_no_header(tmp_path: Path) -> None:
+    """The first line was a header unless it held digits (an optional '-' first): NA, NaN,
+    +1 or 0.0 there was dropped, so a file of one label per row was one short ("159
+    known labels for 160 rows"), or, one line longer, silently shifted.  A header is a
+    first line that is no number and not unknown; a number that is no label is refused."""
+    from emgmm_cli.io.readers import read_labels
+
+    for text, labels in (("NA\n1\n0\n", [-1, 1, 0]), ("NaN\n1\n", [-1, 1]),
+                         ("+1\n0\n", [1, 0]), (" 2\n0\n", [2, 0]), ("k\nNA\n1\n", [-1, 1]),
+                         ("cluster\n0\n", [0])):
+        (tmp_path / "k.txt").write_text(text)
+        assert read_labels(str(tmp_path / "k.txt")).tolist() == labels, text
+    for first in ("0.0", "1e0", "inf"):
+        (tmp_path / "k.txt").write_text(f"{first}\n1\n")
+        with pytest.raises(emgmm_cli.DataError,
+                           match=f"k.txt: line 1: '{first}' is not a component number"):
+            read_labels(str(tmp_path / "k.txt"))

@@ -36,7 +36,7 @@ from .options import (
 
 @command(short_help="Fit (or select) every dataset of folders; one summary.")
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True,
-                type=click.Path(allow_dash=True))
+                type=FILE_PATH)
 @read_options()
 @click.option("-k", "--components", "k_text", metavar="K|KS",
               help="Number of mixture components (required without --select, unless "

@@ -8,15 +8,16 @@ import click
 
 from .context import Terminal, pass_terminal
 from .errors import command
-from .options import common_options, json_option, model_argument
+from .options import PATH, common_options, json_option, model_argument
 
 
 @command(short_help="Describe a saved model.")
 @model_argument
 @json_option("the validated model document", beside_format=False)
-@click.option("-o", "--output", metavar="FILE", type=click.Path(),
-              help="Write the description ('name: value' lines; with --json the document) "
-                   "to FILE instead of stdout.")
+@click.option("-o", "--output", metavar="FILE", type=PATH,
+              help="Write the description to FILE instead of stdout: to a .json name (or "
+                   "with --json) the document, to any other name but a table format's "
+                   "(such as .csv) the 'name: value' lines.")
 @common_options
 @pass_terminal
 def info(term: Terminal, model: str, as_json: bool, output: str | None) -> None:
@@ -39,6 +40,7 @@ def info(term: Terminal, model: str, as_json: bool, output: str | None) -> None:
     from ..render import make_console, model_info_text, render_model_info
 
     if output:
+        as_json = as_json or _names_json(output)
         if as_json:
             check_json_output(output, "-o")
         check_outputs({"output": output} if as_json else {}, [model])
@@ -52,3 +54,18 @@ def info(term: Terminal, model: str, as_json: bool, output: str | None) -> None:
     else:
         render_model_info(make_console(term.stdout, color=term.color), loaded.document,
                           path=loaded.path)
+
+
+def _names_json(output: str) -> bool:
+    """Whether info -o FILE writes the document (a .json name) rather than its text; a
+    name of another table format is bad usage (info writes no table)."""
+    from ..io.formats import FORMATS
+
+    ext = os.path.splitext(output)[1].lower()
+    if ext in FORMATS["json"].extensions:
+        return True
+    if any(ext in writer.extensions for writer in FORMATS.values()):
+        raise click.UsageError(f"info writes the model document to a .json name and its "
+                               f"'name: value' lines to another; {output} names a table "
+                               "format")
+    return False

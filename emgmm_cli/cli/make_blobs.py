@@ -11,6 +11,7 @@ from .errors import command
 from .context import Terminal
 from .options import (
     FILE_PATH,
+    PATH,
     FORMATS_TEXT,
     Box,
     Centers,
@@ -43,7 +44,7 @@ from .options import (
                    "(default: -10,10).")
 @click.option("--std", type=NumberList(float, "number"), metavar="S|S1,S2,...",
               help="Standard deviation of every blob, or one per blob (default: 1).")
-@click.option("--covariances", type=click.Path(), metavar="FILE",
+@click.option("--covariances", type=PATH, metavar="FILE",
               help="A full covariance per blob: a .npy array of shape (K, D, D) or a .json "
                    "nested list (instead of --std).")
 @click.option("--seed", type=SpecType(OPTION_SPECS["seed"]),

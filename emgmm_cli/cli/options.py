@@ -53,8 +53,12 @@ def flag(name: str) -> str:
 
 
 #: A file given to an option or an argument: the shell completes it as a file name; '-'
-#: is stdout (or stdin for an input).
-FILE_PATH = click.Path(allow_dash=True)
+#: is stdout (or stdin for an input).  Whether it can be read is the reader's to say (a
+#: one-line error, exit status 1, as for a file that does not exist), not click's (a
+#: usage error, exit status 2).
+FILE_PATH = click.Path(allow_dash=True, readable=False)
+#: A file given to an option or an argument where '-' is no stream (as FILE_PATH else).
+PATH = click.Path(readable=False)
 
 
 class _FolderPath(click.Path):
@@ -76,7 +80,7 @@ class _FolderPath(click.Path):
         return [CompletionItem(incomplete, type="dir")]
 
 
-DIR_PATH = _FolderPath()
+DIR_PATH = _FolderPath(readable=False)
 
 
 # --------------------------------------------------------------------------- ParamTypes
@@ -507,7 +511,7 @@ IMAGE_EXTENSIONS = ".png, .svg or .pdf"
 
 def picture_option(name: str, what: str) -> Callable[[F], F]:
     """An option --NAME FILE that writes a picture of what to FILE."""
-    return click.option(name, metavar="FILE", type=click.Path(),
+    return click.option(name, metavar="FILE", type=PATH,
                         help=f"Draw {what} to FILE ({IMAGE_EXTENSIONS} by extension; needs "
                              "the plot extra).")
 
@@ -595,14 +599,15 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
         header_option(),
         _row_column("--weights-column", "sample weight, a number >= 0 (a missing "
                     "one is an error whatever --missing says)", weights),
-        click.option("--sample-weights", metavar="FILE", type=click.Path(),
+        click.option("--sample-weights", metavar="FILE", type=PATH,
                      help="A file of one sample weight per row (one column, any input "
                           "format), as --weights-column."),
         _row_column("--known-column", "known component, -1 or a missing value "
                     "where unknown (whatever --missing says)", known),
-        click.option("--known-labels", metavar="FILE", type=click.Path(),
+        click.option("--known-labels", metavar="FILE", type=PATH,
                      help="A file of one known component per row, as --known-column: "
-                          "text of one a line (-1 or empty where unknown), or one column of "
+                          "text of one a line (-1, empty, NA or NaN where unknown; a "
+                          "first line that is no number is a header), or one column of "
                           ".npy, Parquet or JSON (as fit -o writes labels; NaN or null "
                           "unknown)."),
         click.option("--missing", type=click.Choice(vocab.names(vocab.MISSING)), default="error",
@@ -622,7 +627,7 @@ def input_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
                    read_options(weights, known, missing))
 
 #: A model file, the first argument of the commands that read one.
-model_argument = click.argument("model", metavar="MODEL", type=click.Path())
+model_argument = click.argument("model", metavar="MODEL", type=PATH)
 
 # Reading data that may be large: the fitting commands.
 large_data_options = compose(
@@ -685,7 +690,7 @@ def em_options(*, means_init: bool = True) -> Callable[[F], F]:
     decorators = [option(n) for n in names]
     if means_init:
         decorators.insert(1, click.option(
-            "--means-init", type=click.Path(), metavar="FILE",
+            "--means-init", type=PATH, metavar="FILE",
             help="Starting means: a K x D data file, in any input format (a header that "
                  "names the data's columns is read by those names); the start of one run "
                  "(not with --init, --n-init or --init-model)."))

@@ -10,6 +10,7 @@ from .context import Terminal, pass_terminal
 from .errors import command
 from .options import (
     APPLY_MISSING,
+    PATH,
     IMAGE_EXTENSIONS,
     common_options,
     LABEL_KNOWN,
@@ -25,7 +26,7 @@ from .options import (
 @command(short_help="Draw data clustered by a saved model.")
 @model_argument
 @input_options(LABEL_WEIGHTS, LABEL_KNOWN, APPLY_MISSING)
-@click.option("-o", "--output", metavar="FILE", type=click.Path(),
+@click.option("-o", "--output", metavar="FILE", type=PATH,
               help=f"Write the picture to FILE ({IMAGE_EXTENSIONS} by extension).  Without "
                    "it, the picture is drawn as text on stdout: in colour on a terminal.")
 @click.option("--dims", metavar="NAME,NAME", callback=split_pair,

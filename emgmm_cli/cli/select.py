@@ -47,7 +47,7 @@ from .options import (
                    "mclust reports BIC as -BIC and takes the largest).")
 @em_options(means_init=False)
 @click.option("-o", "--table", "--output", "table", metavar="FILE",
-              type=click.Path(allow_dash=True),
+              type=FILE_PATH,
               help=f"Write the table of every cell to FILE ({TEXT_FORMATS_TEXT} by "
                    "extension; .json adds the choice; '-': stdout).")
 @json_option("the selection (the choice and every cell)")

@@ -226,7 +226,10 @@ def _cholesky_factors(covariances: ArrayLike, k: int, d: int) -> NDArray[np.floa
         if not np.allclose(c, c.T, rtol=1e-10, atol=1e-12 * scale):
             raise InvalidParameter(f"blob {j}: covariance is not symmetric")
         try:
-            factors[j] = np.linalg.cholesky(0.5 * c + 0.5 * c.T)  # c + c.T may overflow
+            # halves summed: c + c.T may overflow; but a symmetric c as it is (halving
+            # a subnormal variance, 5e-324, makes it 0)
+            sym = c if np.array_equal(c, c.T) else 0.5 * c + 0.5 * c.T
+            factors[j] = np.linalg.cholesky(sym)
         except np.linalg.LinAlgError:
             raise InvalidParameter(f"blob {j}: covariance is not positive definite") from None
     return factors

@@ -378,13 +378,30 @@ def _text_labels(name: str, data: bytes) -> NDArray[np.int64]:
                               "write one label a line, or .npy, Parquet or JSON") from None
     # a field as a CSV writer quotes it: an empty label, "", is unknown as an empty line
     fields = [unquote(line) for line in lines]
-    header = bool(fields and fields[0] and not fields[0].lstrip("-").isdigit())
+    header = bool(fields) and _names_a_column(fields[0])
     fields = fields[header:]
     out = np.full(len(fields), -1, dtype=np.int64)
     for i, text in enumerate(fields):
-        if text and text.upper() not in ("NA", "NAN"):
+        if not _unknown(text):
             out[i] = _label(text, name, i + 1 + header)  # the line in the file
     return out
+
+
+def _unknown(text: str) -> bool:
+    """Whether a label line says the row's component is unknown: empty, NA or NaN."""
+    return not text or text.upper() in ("NA", "NAN")
+
+
+def _names_a_column(text: str) -> bool:
+    """Whether a first label line is a header: not a number (a label, or a number that
+    is no label, which _label then refuses at line 1), and not unknown."""
+    if _unknown(text):
+        return False
+    try:
+        float(text)
+    except ValueError:
+        return True
+    return False
 
 
 def _label(text: str, name: str, line: int) -> int:
