@@ -273,6 +273,21 @@ def test_lines_that_end_with_a_carriage_return_alone(tmp_path: Path, parser: str
         np.testing.assert_array_equal(pts.x, [[1, 2], [3, 4], [5, 6]])
 
 
+def test_r_write_table_with_text_that_holds_spaces(tmp_path: Path, parser: str) -> None:
+    # R's write.table (its defaults: spaces between fields, text quoted) of a column of
+    # names: '"1" "New York" 1.5 2' was split at every space, "expected 3 fields, found 5"
+    data = (b'"city" "x" "y"\n"1" "New York" 1.5 2\n"2" "Los  Angeles" NA 3\n'
+            b'"3" "Boston" 2.5 4\n"4" "St. ""Paul""" 3.5 5\n')
+    pandas = pytest.importorskip("pandas")
+    frame = pandas.read_csv(io.BytesIO(data), sep=r"\s+")
+    for how in ("file", "stdin"):
+        pts = read_via(how, tmp_path, "d.txt", data, columns=["x", "y"], missing=True)
+        np.testing.assert_array_equal(pts.x, frame[["x", "y"]].to_numpy())
+        assert pts.column_names == ["x", "y"]
+    err = error_of(lambda: read_via("file", tmp_path, "d.txt", data, columns=["x", "y"]))
+    assert (err.line, err.column) == (3, "x") and "missing value 'NA'" in err.message
+
+
 # --------------------------------------------------------------------------- one reader, one error
 
 LATE = "x,y,z\n" + "1.5,2,3\n" * 40  # about 330 bytes: a 64-byte chunk ends long before

@@ -550,10 +550,17 @@ def unquote(text: str) -> str:
     return value
 
 
+#: A field of whitespace-separated text, as pandas reads it: one that starts with '"' runs
+#: to its closing quote ('""' within is a quote; none: to the end of the line), then on to
+#: the next whitespace; any other field, to the next whitespace.
+_BLANK_FIELD = r'"(?:[^"]|"")*(?:"\S*|$)|[^\s"]\S*'
+
+
 def _split(text: str, delim: str | None) -> list[str]:
-    """Fields of one (comment-free) line."""
+    """Fields of one (comment-free) line, in whitespace-separated text each as written
+    (quotes and all: R's write.table quotes text, '"New York"', which is one field)."""
     if delim is None:
-        return text.split()
+        return re.findall(_BLANK_FIELD, text)
     with long_fields():
         return next(csv.reader([text.rstrip("\r\n")], delimiter=delim, quotechar='"'), [])
 
@@ -1244,7 +1251,7 @@ def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
     content = _Lines(text, base_line, layout.delim)
     records: Iterator[list[str]]
     if layout.delim is None:
-        records = (line.split() for line in content)
+        records = (_split(line, None) for line in content)
     else:
         records = csv.reader(content, delimiter=layout.delim, quotechar='"')
     rows: list[list[float]] = []
