@@ -288,6 +288,19 @@ def test_r_write_table_with_text_that_holds_spaces(tmp_path: Path, parser: str) 
     assert (err.line, err.column) == (3, "x") and "missing value 'NA'" in err.message
 
 
+def test_a_number_quoted_over_two_lines_is_text(tmp_path: Path, parser: str) -> None:
+    # numpy's parser, and the exact reader's lines, joined a quoted field's lines without
+    # their break: '"1\n2"' was read as 12, exit 0; pandas reads the text '1\n2'
+    for how in ("file", "stdin"):
+        err = error_of(lambda: read_via(how, tmp_path, "d.csv", b'x,y\n"1\n2",3\n4,5\n'))
+        assert (err.line, err.column) == (2, "x") and "non-numeric value '1\\n2'" in \
+            err.message, str(err)
+        # a row after a quoted line break is named at its own line
+        err = error_of(lambda: read_via(how, tmp_path, "d.csv",
+                                        b'x,y,n\n1,3,"a\nb"\n4,z,c\n', columns=["x", "y"]))
+        assert (err.line, err.column) == (4, "y"), str(err)
+
+
 # --------------------------------------------------------------------------- one reader, one error
 
 LATE = "x,y,z\n" + "1.5,2,3\n" * 40  # about 330 bytes: a 64-byte chunk ends long before
