@@ -567,10 +567,13 @@ def test_a_file_that_cannot_be_read_is_the_files_error_not_bad_usage(tmp_path: P
     emgmm = [sys.executable, "-m", "emgmm_cli"]
     subprocess.run(emgmm + ["fit", "d.csv", "-k", "2", "--model", "m.json", "-q"],
                    cwd=tmp_path, check=True, capture_output=True)
-    for name in ("d.csv", "m.json"):
+    (tmp_path / "cov.json").write_text("[[[1, 0], [0, 1]]]")
+    for name in ("d.csv", "m.json", "cov.json"):
         (tmp_path / ("shut-" + name)).write_bytes((tmp_path / name).read_bytes())
         os.chmod(tmp_path / ("shut-" + name), 0)
     for args, shut in ((["fit", "shut-d.csv", "-k", "2"], "shut-d.csv"),
+                       (["make-blobs", "--centers", "0,0", "--covariances", "shut-cov.json"],
+                        "shut-cov.json"),
                        (["predict", "m.json", "shut-d.csv"], "shut-d.csv"),
                        (["info", "shut-m.json"], "shut-m.json"),
                        (["sample", "shut-m.json", "-n", "3"], "shut-m.json"),
@@ -581,3 +584,16 @@ def test_a_file_that_cannot_be_read_is_the_files_error_not_bad_usage(tmp_path: P
         assert done.returncode == 1, (args, done.stderr)
         assert done.stderr == (f"Error: {shut}: permission denied; check that you may read "
                                "the file\n"), args
+    # a folder batch cannot list was left out without a word: "no datasets found"
+    (tmp_path / "runs" / "shut").mkdir(parents=True)
+    (tmp_path / "runs" / "shut" / "d.csv").write_bytes((tmp_path / "d.csv").read_bytes())
+    os.chmod(tmp_path / "runs" / "shut", 0)
+    try:
+        done = subprocess.run(prefix + emgmm + ["batch", "runs", "-r", "-k", "2",
+                                                "--output-dir", "out"],
+                              cwd=tmp_path, capture_output=True, text=True)
+    finally:
+        os.chmod(tmp_path / "runs" / "shut", 0o755)
+    assert done.returncode == 1 and done.stderr == (
+        "Error: runs/shut: cannot list the folder: permission denied; check that you may "
+        "read it\n"), done.stderr

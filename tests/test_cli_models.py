@@ -679,6 +679,11 @@ def test_info_to_a_file_writes_what_its_extension_names(tmp_path: Path, full: Fi
         assert result.exit_code == 2 and result.stderr.splitlines()[-1] == (
             "Error: info writes the model document to a .json name and its 'name: value' "
             f"lines to another; {tmp_path / name} names a table format")
+    for name in ("i.json.gz", "i.txt.xz"):  # written uncompressed before
+        result = invoke("info", str(full.model), "-o", str(tmp_path / name))
+        assert result.exit_code == 2 and result.stderr.splitlines()[-1] == (
+            "Error: info writes no compressed file; give -o a name without "
+            f"{os.path.splitext(name)[1]}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["i.json", "i.txt"]
 
 

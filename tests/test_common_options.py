@@ -86,19 +86,20 @@ def test_rows_with_responsibilities_and_log_density_in_every_format(people: Path
 def test_record_formats_keep_each_columns_values(tmp_path: Path, fmt: str) -> None:
     """--with-rows to JSON Lines or Parquet: a fitted column with NA or nan (--missing)
     was written as text, every value a string ("0.3", "NA"); an id 9007199254740993 beside
-    a decimal became 9007199254740992.0, and ids 0012 became 12.  Now a column is numbers
-    where every value keeps its value (a missing one: null), else text as written."""
+    a decimal became 9007199254740992.0 (so did 9.007199254740993e15), ids 0012 became 12,
+    1e-400 became 0.0.  Now a column is numbers where every value keeps its value (a
+    missing one, blanks around it or not: null), else text as written."""
     if fmt == "parquet":
         pytest.importorskip("pyarrow")
     import pandas as pd
 
     data = tmp_path / "d.csv"
-    data.write_text("big,code,count,gap,x,y\n"
-                    "9007199254740993,0012,3,,1.5,NA\n"
-                    "1.5,0013,4,7,1.6,2.1\n"
-                    "2,0014,5,8,nan,1.9\n"
-                    "3,0015,6,9,8,9\n"
-                    "4,0016,7,10,8.1,9.2\n")
+    data.write_text("big,code,count,gap,point,tiny,x,y\n"
+                    "9007199254740993,0012,3,,9.007199254740993e15,1e-400,1.5, NA\n"
+                    "1.5,0013,4,7,1.5,0,1.6,2.1\n"
+                    "2,0014,5,8,2,0.0,nan,1.9\n"
+                    "3,0015,6,9,3,1,8,9\n"
+                    "4,0016,7,10,4,2,8.1,9.2\n")
     model = tmp_path / "m.json"
     ok("fit", data, "-k", 1, "--columns", "x,y", "--missing", "drop", "--seed", 0,
        "--model", model, "-q")
@@ -107,6 +108,8 @@ def test_record_formats_keep_each_columns_values(tmp_path: Path, fmt: str) -> No
     table = (pd.read_parquet(out) if fmt == "parquet"
              else pd.DataFrame([json.loads(line) for line in out.read_text().splitlines()]))
     assert table["big"].tolist() == ["9007199254740993", "1.5", "2", "3", "4"]
+    assert table["point"].tolist() == ["9.007199254740993e15", "1.5", "2", "3", "4"]
+    assert table["tiny"].tolist() == ["1e-400", "0", "0.0", "1", "2"]  # not 0.0
     assert table["code"].tolist() == ["0012", "0013", "0014", "0015", "0016"]
     assert table["count"].tolist() == [3, 4, 5, 6, 7]
     assert table["count"].dtype == np.int64

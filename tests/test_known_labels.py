@@ -451,6 +451,7 @@ def test_a_first_label_line_that_is_a_number_or_unknown_is_no_header(tmp_path: P
     from emgmm_cli.io.readers import read_labels
 
     for text, labels in (("NA\n1\n0\n", [-1, 1, 0]), ("NaN\n1\n", [-1, 1]),
+                         ("-nan\n1\n nan \n", [-1, 1, -1]),
                          ("+1\n0\n", [1, 0]), (" 2\n0\n", [2, 0]), ("k\nNA\n1\n", [-1, 1]),
                          ("cluster\n0\n", [0])):
         (tmp_path / "k.txt").write_text(text)

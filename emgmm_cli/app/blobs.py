@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from ..engine.blobs import make_blobs, random_centers, split_sizes
 from ..engine.errors import InvalidParameter
-from ..io.errors import DataError
+from ..io.errors import DataError, open_error
 from ..io.model import nested_numbers
 from ..io.readers import read_points
 from ..io.writers import OutputSet, write_table
@@ -67,12 +67,12 @@ def load_covariances(path: str) -> NDArray[np.float64]:
         else:
             with open(path, encoding="utf-8") as fh:
                 raw = json.load(fh)
-    except FileNotFoundError:
-        raise DataError(path, "file not found; check the path") from None
     except json.JSONDecodeError as exc:
         raise DataError(path, f"invalid JSON: {exc.msg} (column {exc.colno})",
                         line=exc.lineno) from None
-    except (OSError, ValueError, EOFError) as exc:
+    except OSError as exc:  # not found, permission denied: as every reader says it
+        raise open_error(path, exc) from None
+    except (ValueError, EOFError) as exc:
         raise DataError(path, f"cannot read the covariances: {exc}") from None
     numbers = raw.dtype.kind in "fiu" if ext == ".npy" else nested_numbers(raw)
     try:

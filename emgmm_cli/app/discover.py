@@ -112,7 +112,7 @@ def _walk(root: str, recursive: bool, patterns: tuple[str, ...], out_real: str,
     found: list[tuple[str, str]] = []
     descend = recursive or any("/" in p for p in patterns)
     searched: set[str] = set()
-    for folder, dirs, files in os.walk(root, followlinks=True):
+    for folder, dirs, files in os.walk(root, followlinks=True, onerror=_unlisted):
         if os.path.realpath(folder) in searched:  # a link back to a folder already seen
             dirs[:] = []
             continue
@@ -131,6 +131,14 @@ def _walk(root: str, recursive: bool, patterns: tuple[str, ...], out_real: str,
                     and (os.path.isfile(path) or os.path.islink(path)):
                 found.append((path, rel))
     return found
+
+
+def _unlisted(exc: OSError) -> None:
+    """A folder batch searches that cannot be listed is an error naming it (os.walk left
+    it out, and its datasets, without a word: "no datasets found")."""
+    reason = ("permission denied; check that you may read it"
+              if isinstance(exc, PermissionError) else (exc.strerror or str(exc)))
+    raise DataError(exc.filename or "?", f"cannot list the folder: {reason}")
 
 
 def _without_extension(rel: str) -> str:

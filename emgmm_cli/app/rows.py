@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import sys
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from numpy.typing import NDArray
 from ..io.errors import DataError
 from ..io.formats import format_for_path
 from ..io.readers import column_blocks
-from ..io.text import MISSING_WORDS
+from ..io.text import missing_word
 from ..io.writers import OutputSet, TableStream, stream_table, write_table
 from .requests import ReadOptions
 
@@ -121,40 +122,90 @@ def _joined(columns: list[NDArray[Any]]) -> NDArray[Any]:
     return np.concatenate(columns)
 
 
-#: Whole numbers from this on are not all floats: a column of decimals keeps such a one as
-#: text, where the float nearest would change it (an id 9007199254740993).
+#: From this magnitude on a float64 is a whole number and not every whole number is one: a
+#: value there stays text unless the float is exactly what its text says (an id
+#: 9007199254740993 would become 9007199254740992).
 EXACT_WHOLE = 2**53
 
 
 def _as_numbers(column: NDArray[Any]) -> NDArray[Any]:
     """A text column as numbers where each value is one, or a missing value as the
-    readers take them (an empty field, NA, any spelling of NaN: NaN, which the record
-    formats write as null), and each number keeps its value; else as it is, text: where a
-    value is no number or an infinity, where a whole number is written with leading
-    zeros (an id, 0012), and where one of EXACT_WHOLE or more would be a float (among
-    decimals, or beside a missing value)."""
+    readers take them (an empty field, NA, any spelling of NaN, blanks around them:
+    NaN, which the record formats write as null), and each number keeps its value; else
+    as it is, text: where a value is no number or an infinity, where a number is written
+    with leading zeros (an id, 0012), where one of EXACT_WHOLE or more is not exactly
+    the float it reads as, or where one reads as 0 but is not (1e-400)."""
     import pandas as pd
 
-    if column.dtype.kind != "O":
+    if column.dtype.kind != "O" or not all(map(_number_or_missing, column[:SNIFF])):
+        return column  # a column of text is known by its first values
+    values = pd.to_numeric(pd.Series(column, dtype=object), errors="coerce")  # NaN: none
+    if values.dtype.kind not in "iuf":
         return column
-    text = pd.Series(column, dtype=object).astype(str)
-    missing = text.isin(MISSING_WORDS) | (text.str.lower().str.lstrip("+-") == "nan")
-    given = text[~missing]
-    try:
-        values = pd.to_numeric(given)
-    except (ValueError, TypeError):
+    holes = np.asarray(values.isna(), dtype=bool)
+    if holes.any() and not all(map(_missing, column[holes])):
         return column
-    if values.dtype.kind not in "iuf" or given.str.match(r"[+-]?0\d").any():
+    given = column[~holes] if holes.any() else column
+    if _zero_led(given):  # an id 0012, a code 007
         return column
-    if values.dtype.kind in "iu" and not missing.any():
+    if values.dtype.kind in "iu":
         return np.asarray(values)
-    numbers = np.asarray(values, dtype=np.float64)
-    whole = np.asarray(given.str.fullmatch(r"[+-]?\d+"), dtype=bool)
-    if not np.isfinite(numbers).all() or (np.abs(numbers[whole]) >= EXACT_WHOLE).any():
+    numbers = np.asarray(values, dtype=np.float64)[~holes]
+    if not np.isfinite(numbers).all() or not _exact(given, numbers):
         return column
-    out = np.full(len(column), np.nan)
-    out[~np.asarray(missing, dtype=bool)] = numbers
-    return out
+    return np.asarray(values, dtype=np.float64)
+
+
+#: The first values of a column _as_numbers looks at before it reads them all.
+SNIFF = 64
+
+
+def _missing(value: Any) -> bool:
+    """Whether a value of a column read back is missing: a missing word of text, or a
+    JSON input's null or NaN."""
+    if isinstance(value, str):
+        return missing_word(value)
+    return value is None or (isinstance(value, float) and value != value)
+
+
+def _number_or_missing(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return _missing(value)
+    return True
+
+
+def _zero_led(texts: NDArray[Any]) -> bool:
+    """Whether a number of texts (each one a number) is written with leading zeros: its
+    first characters read, as bytes, at once."""
+    raw = np.asarray(texts).astype("S")  # numbers are ASCII
+    if raw.dtype.itemsize < 2:
+        return False
+    head = raw.view(np.uint8).reshape(len(raw), -1)[:, :3]
+    head = np.pad(head, ((0, 0), (0, 3 - head.shape[1])))
+    digit = (head >= ord("0")) & (head <= ord("9"))
+    signed = (head[:, 0] == ord("+")) | (head[:, 0] == ord("-"))
+    led = ((head[:, 0] == ord("0")) & digit[:, 1]) | (
+        signed & (head[:, 1] == ord("0")) & digit[:, 2])
+    blank = (head[:, 0] == ord(" ")) | (head[:, 0] == ord("\t"))
+    return bool(led.any()) or (bool(blank.any()) and any(
+        re.match(r"\s*[+-]?0\d", t) for t in np.asarray(texts)[blank]))
+
+
+def _exact(texts: Any, numbers: NDArray[np.float64]) -> bool:
+    """Whether each float is the number its text says where the float cannot be trusted
+    to: from EXACT_WHOLE on, and at 0 (a text that underflowed)."""
+    from decimal import Decimal, InvalidOperation
+
+    doubtful = (np.abs(numbers) >= EXACT_WHOLE) | (numbers == 0)
+    for text, number in zip(texts[doubtful], numbers[doubtful]):
+        try:
+            if Decimal(str(text).strip()) != Decimal(float(number)):
+                return False
+        except InvalidOperation:  # pandas read what Decimal does not (1_000)
+            return False
+    return True
 
 
 def _as_text(column: NDArray[Any]) -> NDArray[Any]:

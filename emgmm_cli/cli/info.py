@@ -59,9 +59,11 @@ def info(term: Terminal, model: str, as_json: bool, output: str | None) -> None:
 def _names_json(output: str) -> bool:
     """Whether info -o FILE writes the document (a .json name) rather than its text; a
     name of another table format is bad usage (info writes no table)."""
-    from ..io.formats import FORMATS
+    from ..io.formats import CODEC_BY_EXT, FORMATS
 
     ext = os.path.splitext(output)[1].lower()
+    if ext in CODEC_BY_EXT:
+        raise click.UsageError(f"info writes no compressed file; give -o a name without {ext}")
     if ext in FORMATS["json"].extensions:
         return True
     if any(ext in writer.extensions for writer in FORMATS.values()):

@@ -45,6 +45,7 @@ from .text import (
     ByteReader,
     Input,
     Layout as TextLayout,
+    missing_word,
     not_npy_error,
     open_input,
     prologue,
@@ -388,8 +389,9 @@ def _text_labels(name: str, data: bytes) -> NDArray[np.int64]:
 
 
 def _unknown(text: str) -> bool:
-    """Whether a label line says the row's component is unknown: empty, NA or NaN."""
-    return not text or text.upper() in ("NA", "NAN")
+    """Whether a label line says the row's component is unknown: a missing value (empty,
+    NA, any NaN), or na."""
+    return missing_word(text) or text.strip().upper() == "NA"
 
 
 def _names_a_column(text: str) -> bool:

@@ -593,6 +593,13 @@ def _show(value: str, limit: int = 40) -> str:
 MISSING_WORDS = ("", "NA")
 
 
+def missing_word(text: str) -> bool:
+    """Whether a field, blanks around it or not, is a missing value as the readers take
+    it: one of MISSING_WORDS or a NaN."""
+    word = text.strip()
+    return word in MISSING_WORDS or word.lower().lstrip("+-") == "nan"
+
+
 def _missing_value(value: str, source: str, lineno: int, column: str) -> DataError:
     """A missing value where none is allowed: where it is, and the remedies (the rows
     left out, or fitted through their observed values)."""
