@@ -423,3 +423,33 @@ def test_the_apis_weights_and_labels_of_a_files_rows_go_with_the_rows_drop_leave
     assert labels[1] == 0 and labels[601] == 1 and (labels[::10] == -1).all()
     with pytest.raises(DataError, match="900 sample weights for 1000 rows"):
         emgmm_cli.fit(path, 2, seed=0, missing="drop", sample_weights=w[~np.isnan(x[:, 1])])
+
+
+def test_weights_that_count_less_than_two_rows_are_warned_of(tmp_path: Path) -> None:
+    """Weights scaled to sum to 1 (as probabilities) made BIC's penalty per parameter,
+    log n, 0: select chose the largest K on two clusters, without a word.  Weights that
+    sum to less than 2 are warned of (fit, select, the API); weights that count rows are
+    not."""
+    import subprocess
+    import sys
+    import warnings
+
+    import emgmm_cli
+
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(0, 1, (100, 2)), rng.normal(5, 1, (100, 2))]
+    for scale, warned in ((1 / 200, True), (1 / 400, True), (1.0, False), (0.02, False)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            emgmm_cli.select(x, components=[1, 2], covariance_types="full", seed=0,
+                             sample_weights=np.full(200, scale))
+        said = [str(w.message) for w in caught if "sample weights sum to" in str(w.message)]
+        assert bool(said) == warned, (scale, said)
+    np.savetxt(tmp_path / "w.csv", np.c_[x, np.full(200, 1 / 200)], delimiter=",",
+               header="a,b,w", comments="")
+    done = subprocess.run([sys.executable, "-m", "emgmm_cli", "fit", "w.csv", "--columns",
+                           "a,b", "--weights-column", "w", "-k", "2", "-o", "/dev/null"],
+                          cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert ("emgmm: warning: w.csv: the sample weights sum to 1: BIC and ICL count that sum "
+            "as the number of rows, so their penalty per parameter, log n, is 0; weights that "
+            "count rows (scaled to sum to 200, say) give them their meaning\n") in done.stderr

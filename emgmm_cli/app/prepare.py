@@ -41,7 +41,7 @@ from ..engine.dataset import Dataset, row_weights
 from ..engine.families import MATRIX, family
 from ..engine.missing import co_observed, held_sums, observed_rows
 from ..engine.fitting import FitResult, check_rows, counted_rows
-from ..engine.errors import DIAGONAL_FAMILY, NEVER_TOGETHER, Finding
+from ..engine.errors import DIAGONAL_FAMILY, FEW_WEIGHTS, NEVER_TOGETHER, Finding
 from ..engine.screening import ColumnStats, DataScale, column_stats, screen
 from ..io.errors import DataError
 from ..io.npyfile import NpyFile
@@ -184,6 +184,30 @@ def _missing_findings(data: Dataset, points: Points, covariances: bool) -> list[
             for i, j in np.argwhere(np.triu(~seen, 1))]
 
 
+#: Sample weights that sum to less than this count for fewer than so many rows: BIC's and
+#: ICL's penalty per parameter, log n, is then below log 2, at 1 nothing, below 1 a reward.
+FEW_ROWS_WEIGHED = 2.0
+
+
+def _weights_findings(data: Dataset) -> list[Finding]:
+    """A finding for sample weights that sum to less than FEW_ROWS_WEIGHED (weights
+    scaled to sum to 1, as probabilities are, where the criteria count rows)."""
+    weights = row_weights(data)
+    if weights is None:
+        return []
+    total = float(weights.sum())
+    if not total < FEW_ROWS_WEIGHED:
+        return []
+    rows = int(np.count_nonzero(weights))
+    log_n = math.log(total) if total > 0 else -math.inf
+    shown = "0" if abs(log_n) < 5e-4 else f"{log_n:.3g}"
+    return [Finding(FEW_WEIGHTS, (), f"the sample weights sum to {total:.3g}: BIC and ICL "
+                                     "count that sum as the number of rows, so their penalty "
+                                     f"per parameter, log n, is {shown}; weights "
+                                     f"that count rows (scaled to sum to {rows}, say) give "
+                                     "them their meaning")]
+
+
 def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
             n_threads: int | None = None, covariance_type: str | None = None,
             transform: Standardize | None = None) -> Prepared:
@@ -198,7 +222,7 @@ def prepare(points: Points, *, reg_covar: float, standardize: bool = False,
         stats = column_stats(data, observed_rows(data))
         _check_held(stats, points)
         covariances = covariance_type is None or family(covariance_type).statistic == MATRIX
-        missing = _missing_findings(data, points, covariances)
+        missing = _missing_findings(data, points, covariances) + _weights_findings(data)
         if transform is None and standardize:
             transform = Standardize.of(stats, names)
         findings = screen(stats, names, reg_covar=reg_covar,

@@ -116,6 +116,7 @@ FLOAT32_CONSTANT = "float32-constant"
 CONSTANT = "constant"
 REG_COVAR_SWAMPS = "reg-covar-swamps"
 NEVER_TOGETHER = "never-together"
+FEW_WEIGHTS = "few-weights"
 
 
 @dataclass(frozen=True)
