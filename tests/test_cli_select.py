@@ -563,3 +563,22 @@ def test_where_no_worker_can_start_auto_runs_here_and_a_count_says_why(tmp_path:
     assert asked.returncode == 1 and asked.stdout == ""
     assert asked.stderr.splitlines() == [
         "Error: cannot start worker processes (Read-only file system); run with --jobs 1"]
+
+
+def test_a_component_of_two_rows_in_two_columns_is_never_chosen(tmp_path: Path) -> None:
+    """15 points of one blob: select chose EVV with K = 5 (BIC 40.56, exit 0), whose
+    component 4 held 2 rows and 1.9e-5 of a third, a line through two points one
+    --reg-covar off the floor; mclust cannot fit that cell.  The third row's share lifted
+    the rows' own scatter (4.3e-10 of the column variance) over the test of rows flat to
+    rounding; a component of at most D rows near the floor is degenerate now, and select
+    chooses EEV with K = 5, as mclust does (its BIC -72.846)."""
+    data = tmp_path / "tiny.csv"
+    ok(CliRunner().invoke(cli, ["make-blobs", "-n", "15", "--n-centers", "1", "--seed", "1",
+                                "-o", str(data)]))
+    table = rows(ok(invoke(data, "-k", "1-6", "--seed", "1", "--jobs", "1")).stdout)
+    best = [r for r in table if r["best"] == "true"]
+    assert [(r["mclust"], r["n_components"]) for r in best] == [("EEV", "5")]
+    assert abs(float(best[0]["bic"]) - 72.846) < 1e-3
+    evv = next(r for r in table if (r["mclust"], r["n_components"]) == ("EVV", "5"))
+    # the cell keeps a sound restart: a lower optimum, not the collapse's 13.571
+    assert evv["status"] == "ok" and float(evv["log_likelihood"]) < 0, evv
