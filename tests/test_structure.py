@@ -117,3 +117,37 @@ def test_no_function_is_over_sixty_lines() -> None:
                 if lines > MAX_LINES and where not in LONG_ALLOWED:
                     long.append(f"{where} ({lines} lines)")
     assert not long, long
+
+
+def test_every_library_the_package_imports_is_a_dependency_or_an_extra() -> None:
+    """scipy was in the test extra alone while the EVE and VVE M-steps import it: on a
+    plain `pip install .` those fits (and select's on three columns or more) ended in an
+    internal error.  Every third-party module emgmm_cli imports, anywhere, comes from a
+    runtime dependency or from an extra other than the test one (the extras' imports are
+    guarded: a missing one says which extra brings it)."""
+    import importlib.metadata
+    import re
+    import sys
+
+    tomllib = pytest.importorskip("tomllib")
+
+    project = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+    def names(requirements: list[str]) -> set[str]:
+        return {re.split(r"[<>=!~\[; ]", r, maxsplit=1)[0].lower() for r in requirements}
+
+    allowed = names(project["dependencies"]) | set().union(*(
+        names(reqs) for extra, reqs in project["optional-dependencies"].items()
+        if extra != "test"))
+    imported: set[str] = set()
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"emgmm_cli", "__future__"}
+    providers = importlib.metadata.packages_distributions()
+    missing = {m: providers.get(m) for m in third_party
+               if not {d.lower() for d in providers.get(m, [m])} & allowed}
+    assert not missing, missing
