@@ -261,13 +261,12 @@ class DegenerateTest:
         found = lam < np.maximum(singular, rounding)
         if mixtures[0].n_components > 1:
             low = lam < max(DEGENERATE_RATIO * smallest, rounding)
+            held = np.array([p.weights for p in mixtures]) * self.rows  # rows each holds
             # a few points close together
-            found |= low & (np.array([p.weights for p in mixtures]) * self.rows < (
-                FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1)))
+            found |= low & (held < FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1))
             if fam.per_component and fam.equal:  # rows flat to rounding, held off by
                 near = lam < max(FLAT_LOOK * smallest, rounding)  # the shared part
                 # or too few to span the columns: at most D rows and others' small shares
-                held = np.array([p.weights for p in mixtures]) * self.rows
                 found |= near & (held < len(live) + FEW_ROWS_LEAK)
                 suspects = near & ~found
                 for j in np.flatnonzero(suspects.any(axis=1)).tolist():

@@ -177,6 +177,7 @@ SAMPLE_ROWS = 200
 _DECIMAL_COMMA = r"[+-]?\d+,\d+([eE][+-]?\d+)?"
 _DECIMAL_POINT = r"[+-]?\d*\.\d+([eE][+-]?\d+)?|[+-]?\d+\.\d*([eE][+-]?\d+)?"
 _LINE_BREAK = rb"\r\n|\r|\n"
+_TEXT_BREAK = "\r\n?|\n"  # the same, of decoded text
 #: Every byte but '"' and the line breaks' (what _records_end deletes).
 _NOT_QUOTE_OR_BREAK = bytes(b for b in range(256) if b not in b'"\r\n')
 _BOOL_WORDS = (b"rue", b"RUE", b"alse", b"ALSE")
@@ -1282,9 +1283,15 @@ def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
                          for j, nm, lax in columns])
             linenos.append(lineno)
     if content.open_quote is not None:  # csv takes the rest of the text for its field
-        raise DataError(name, "a quoted field starts here and does not end (a '\"' left "
-                              "open?)", line=content.open_quote)
+        raise _left_open_error(name, content.open_quote)
     return _narrowed(plan, rows, linenos)
+
+
+def _left_open_error(source: str, line: int) -> DataError:
+    """The DataError of a quoted field that starts on line and does not end (the chunked
+    reader's and the locator's alike)."""
+    return DataError(source, "a quoted field starts in this row and does not end (a '\"' "
+                             "left open?)", line=line)
 
 
 def _check_width(layout: Layout, fields: list[str], name: str, lineno: int) -> None:
@@ -1340,11 +1347,11 @@ def _loadtxt(plan: ChunkPlan, data: bytes) -> NDArray[Any] | None:
     end = len(text)
     while end and text[end - 1].isspace():
         end -= 1
-    cut = re.compile("\r\n?|\n").search(text, end)
+    cut = re.compile(_TEXT_BREAK).search(text, end)
     body = text if cut is None else text[: cut.end()]
     # a '\r' alone ends a line too (the locator's universal newlines): split there as well,
     # or loadtxt reads on past it, and a comment before it hides the lines after
-    lines = (re.split("\r\n?|\n", body) if body.count("\r") != body.count("\r\n")
+    lines = (re.split(_TEXT_BREAK, body) if body.count("\r") != body.count("\r\n")
              else body.split("\n"))
     del text
     keep = set(plan.usecols)
@@ -1533,9 +1540,7 @@ def iter_chunks(inp: Input, plan: ChunkPlan, *, chunk_bytes: int | None = None
         if not data:
             return
         if left_open is not None:  # numpy's parser would take the rest for that field
-            raise DataError(plan.source, "a quoted field starts in this row and does not "
-                                         "end (a '\"' left open?)",
-                            line=base + _line_breaks(data[:left_open]) + 1)
+            raise _left_open_error(plan.source, base + _line_breaks(data[:left_open]) + 1)
         done += len(data)
         yield parse_chunk(chunk_plan, data, base), done
         base += _line_breaks(data)
