@@ -19,6 +19,21 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+#: Whether this system shows processes' children under /proc (forked_workers).
+PROC = Path("/proc/self/task").is_dir()
+
+
+def forked_workers(pid: int) -> list[int]:
+    """The forked worker processes of process pid: its children that run its command
+    line (empty where it or they ended meanwhile)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        own = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [int(c) for c in children if Path(f"/proc/{c}/cmdline").read_bytes() == own]
+    except OSError:
+        return []
+
+
 def invoke_in(cwd: Path, *args: str, input: str | bytes | None = None) -> Any:
     """`emgmm ARGS` run in-process with cwd as the working directory (so messages show
     short names), stdout and stderr apart, neither a terminal; a click Result."""

@@ -9,8 +9,11 @@ test_hostile_signals.
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,8 @@ import pytest
 
 from emgmm_cli.backends import BackendError
 from emgmm_cli.backends.processes import START_VARIABLE, run_tasks, start_method
+
+from conftest import PROC, forked_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 FORKS = sys.platform.startswith("linux")
@@ -167,3 +172,34 @@ stop.set()
 def test_workers_fork_beside_a_thread_registered_as_quiet_and_find_its_lock_free() -> None:
     assert in_fresh_process(QUIET_PROBE).splitlines() == [
         "spawn", "fork", "[(0, True), (1, True), (2, True), (3, True)]", "spawn"]
+
+
+@pytest.mark.skipif(not (FORKS and PROC), reason="workers fork on Linux, seen in /proc")
+def test_workers_killed_as_they_start_fail_the_run_with_a_message(tmp_path: Path) -> None:
+    """Every worker SIGKILLed as soon as it appears: the pool breaks with tasks not yet
+    handed over, and closes their pipe while its thread still writes them.  The parent
+    died of that SIGPIPE (exit 141, said nothing: as if stdout's reader had gone); now
+    its cells run again alone, die again, and select says which, exit 1."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    centres = rng.integers(0, 3, 20_000)[:, None] * 4.0
+    np.save(tmp_path / "x.npy", rng.normal(size=(20_000, 3)) + centres)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0", START_VARIABLE: "fork"}
+    proc = subprocess.Popen([sys.executable, "-m", "emgmm_cli", "select", "x.npy", "-k", "2-3",
+                             "-c", "full,diag", "--jobs", "2", "--seed", "0"], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killed: set[int] = set()
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        for pid in set(forked_workers(proc.pid)) - killed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            killed.add(pid)
+        time.sleep(0.005)
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out) == (1, ""), err
+    assert re.fullmatch(r"Error: cell (full|diag) K=[23]: its worker process died \(killed, or "
+                        r"out of memory\), also when run again alone\n", err), err

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from ..backends.local import available_cores
 from ..backends import active
 from ..backends.processes import (
-    WORKER_DIED,
+    WorkerDied,
     check_stop,
     deferred_interrupt,
     hold_interrupts,
@@ -226,8 +226,8 @@ def failure_reason(exc: BaseException, path: str, phrase: "Phrasing") -> str:
         return phrase.located(exc, ": ".join([*parts, exc.message]))
     if isinstance(exc, EngineError) and exc.source == path:
         exc.source = None  # named in its own column
-    if isinstance(exc, RuntimeError) and str(exc) == WORKER_DIED:
-        return f"{WORKER_DIED}; run the batch again with --skip-existing and fewer --jobs"
+    if isinstance(exc, WorkerDied):
+        return str(exc)
     return str(phrase.failure(exc))
 
 
@@ -589,6 +589,8 @@ def run_batch(items: list[BatchItem], settings: BatchSettings, display: Display,
         row = value if isinstance(value, BatchRow) else BatchRow(
             item.path, status=f"failed: {failure_reason(value, item.path, task.phrase)}")
         rows[todo[j]] = row
+        # a worker killed as it wrote them leaves temporary files: the task is over
+        _remove_temp_files(item.out_dir, destinations(settings, item.out_dir))
         display.finished(item.path, failed=row.failed)
         for text in row.warnings if not quiet else ():
             display.message(f"emgmm: warning: {item.path}: {text}")

@@ -217,7 +217,8 @@ def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None =
     given); with one worker, the cells run here in order.  Where no worker can be
     started (processes.WorkersUnavailable), the cells run here too if on_fallback is
     given (it is told why), and the error is raised otherwise."""
-    from ..backends.processes import WorkersUnavailable, portable, run_tasks, worker_count
+    from ..backends.processes import (WorkerDied, WorkersUnavailable, portable, run_tasks,
+                                      worker_count)
 
     def map_cells(data: Dataset, tasks: Sequence[CellTask], hc_tree: HcTree | None,
                   on_done: CellCallback | None) -> list[CellResult]:
@@ -228,6 +229,9 @@ def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None =
         failures: list[BaseException] = []
 
         def on_result(i: int, value: CellResult | BaseException) -> None:
+            if isinstance(value, WorkerDied):
+                cell = tasks[i].cell
+                value = WorkerDied(f"cell {cell.covariance_type} K={cell.n_components}: {value}")
             if isinstance(value, BaseException):
                 failures.append(value)
                 return

@@ -691,11 +691,11 @@ class _TaskPool(Pool):
     def outcome(self, future: Any) -> Any:
         from distributed.scheduler import KilledWorker
 
-        from .processes import WORKER_DIED
+        from .processes import WORKER_DIED, WorkerDied
 
         exc = future.exception()
         if isinstance(exc, KilledWorker):
-            return RuntimeError(WORKER_DIED)
+            return WorkerDied(WORKER_DIED)
         return exc if exc is not None else future.result()
 
 

@@ -56,7 +56,7 @@ from ..interrupts import (  # noqa: F401 - re-exported: what tasks hold while co
 )
 from . import BackendError
 from .local import available_cores, worker_count  # noqa: F401 - re-exported
-from .tasks import SKIPPED, Pool, run_pool
+from .tasks import LOST, SKIPPED, Pool, run_pool
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -69,8 +69,17 @@ THREAD_LIMIT_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 
-#: What a task whose worker died gets (as a RuntimeError): the caller knows what to advise.
 WORKER_DIED = "its worker process died (killed, or out of memory)"
+#: What a task gets whose worker died twice, the second time running alone (run_tasks).
+WORKER_DIED_ALONE = f"{WORKER_DIED}, also when run again alone"
+
+
+class WorkerDied(BackendError):
+    """What a task gets whose worker died (its message WORKER_DIED_ALONE, or on a dask
+    cluster, which ran it again itself, WORKER_DIED): the caller names the task."""
+
+    def __init__(self, message: str = WORKER_DIED_ALONE) -> None:
+        super().__init__(message)
 #: Arrays up to this size travel to the worker processes inside each task; larger ones
 #: are written once to a temporary .npy that the workers memory-map.
 INLINE_BYTES = 16 << 20
@@ -120,9 +129,31 @@ def start_method() -> str:
     return "fork" if forks and only_quiet_threads() else "spawn"
 
 
+@contextmanager
+def _pool_threads_masked() -> Iterator[None]:
+    """The stopping signals blocked in this thread meanwhile (stop_signals_blocked), and
+    SIGPIPE: the threads and processes a pool starts meanwhile inherit the mask.  The
+    pool's thread that writes tasks to the workers then gets an error where its pipe has
+    no reader left (a worker killed as the pool starts: the pool breaks and closes the
+    pipe's other end), instead of SIGPIPE, which ends the whole process quietly, exit 141
+    (main restores its default so that `emgmm ... | head` ends so)."""
+    with stop_signals_blocked():
+        if not hasattr(signal, "SIGPIPE"):
+            yield
+            return
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _init_worker(stop_event: Any, limit_blas: bool) -> None:
     for signum in STOP_SIGNALS:  # the parent decides when to stop
         signal.signal(signum, signal.SIG_IGN)
+    if hasattr(signal, "SIGPIPE"):  # a worker whose parent is gone ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGPIPE})
     global _stop_event
     _stop_event = stop_event
     if limit_blas:
@@ -207,8 +238,10 @@ def run_tasks(
     """Run fn(item) for every item, at most `workers` at a time, reporting as they finish.
 
     on_start(i) is called when item i is handed to the pool, on_result(i, value) when it
-    is done, with fn's result or the exception it raised (a task whose worker died gets a
-    RuntimeError saying so; the pool is then started afresh for the rest).  Results arrive
+    is done, with fn's result or the exception it raised.  A worker that dies breaks the
+    pool with every task in flight: the pool is started afresh and those tasks run again,
+    one at a time, so that a task whose worker dies while it runs alone gets a
+    WorkerDied and the others their results.  Results arrive
     in completion order; what each one is does not depend on the order.  queued: items
     handed to the pool beyond one per worker, so that a worker that finishes one finds the
     next waiting (on_start then reports some items a little before they run).  Short
@@ -256,7 +289,7 @@ def _run_pool(
         _inherited = (fn, items) if pool.forked else None
         try:
             run_pool(pool, len(items), workers + queued, on_start=on_start,
-                     on_result=on_result)
+                     on_result=on_result, lost=WorkerDied)
         finally:
             pool.close()
             _inherited = None
@@ -265,7 +298,8 @@ def _run_pool(
 class _ProcessPool(Pool):
     """backends.tasks.Pool on a ProcessPoolExecutor: how workers start (forked: they
     inherit fn and the items, and are handed indices), the event that tells them to stop,
-    and whether a worker died (the executor is then broken, and started afresh).
+    and whether a worker died (the executor is then broken, and started afresh; its tasks
+    in flight are LOST, and run again alone: tasks.run_pool).
 
     Whatever may start a process runs with the stopping signals blocked
     (interrupts.stop_signals_blocked), and a process started meanwhile inherits the mask:
@@ -293,15 +327,31 @@ class _ProcessPool(Pool):
     def _new_executor(self) -> Any:
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(self.workers, mp_context=self.ctx, initializer=_init_worker,
-                                   initargs=(self.stop_event, self.limit_blas))
+        executor = ProcessPoolExecutor(self.workers, mp_context=self.ctx,
+                                       initializer=_init_worker,
+                                       initargs=(self.stop_event, self.limit_blas))
+        # a broken pool closes its task queue's reader while the queue's thread may still
+        # be writing tasks to it: that thread is to end there (_pool_threads_masked), not
+        # print the error
+        queue = getattr(executor, "_call_queue", None)
+        if hasattr(queue, "_ignore_epipe"):
+            queue._ignore_epipe = True  # type: ignore[union-attr]
+        return executor
 
     def submit(self, i: int) -> Any:
-        """WorkersUnavailable where the first worker cannot be started."""
+        """WorkersUnavailable where the first worker cannot be started; a future that
+        failed with BrokenProcessPool where the pool broke before this (a worker died
+        that no future has reported yet)."""
+        from concurrent.futures import Future
+        from concurrent.futures.process import BrokenProcessPool
+
         try:
-            with stop_signals_blocked():  # a submit may start a worker
+            with _pool_threads_masked():  # a submit may start a worker, and the threads
                 future = (self.executor.submit(_inherited_task, i) if self.forked
                           else self.executor.submit(self.fn, self.items[i]))
+        except BrokenProcessPool as exc:
+            future = Future()
+            future.set_exception(exc)
         except _CANNOT_START as exc:
             if self.submitted:
                 raise
@@ -325,7 +375,7 @@ class _ProcessPool(Pool):
             return SKIPPED  # stopped part-way: it wrote nothing, there is nothing to report
         if isinstance(exc, BrokenProcessPool):
             self.lost = True
-            return RuntimeError(WORKER_DIED)
+            return LOST
         return exc if exc is not None else future.result()
 
     def cancel(self, future: Any) -> bool:

@@ -32,6 +32,14 @@ class _Skipped:
 SKIPPED = _Skipped()
 
 
+class _Lost:
+    """What Pool.outcome returns for a task lost with its pool (a worker died, and the
+    pool broke with every task in flight): run_pool runs it again, alone."""
+
+
+LOST = _Lost()
+
+
 class Pool:
     """Where run_pool's tasks run: submit, wait and outcome are each pool's own; by
     default a task cannot be dropped or told to stop (a stop waits for it) and the pool
@@ -47,7 +55,8 @@ class Pool:
         raise NotImplementedError
 
     def outcome(self, future: Any) -> Any:
-        """What a finished future reports: the task's value or exception, or SKIPPED."""
+        """What a finished future reports: the task's value or exception, SKIPPED, or
+        LOST (the pool broke with it in flight)."""
         raise NotImplementedError
 
     def cancel(self, future: Any) -> bool:
@@ -67,26 +76,44 @@ class Pool:
 
 def run_pool(pool: Pool, n_items: int, slots: int, *,
              on_start: Callable[[int], None],
-             on_result: Callable[[int, Any], None]) -> None:
+             on_result: Callable[[int, Any], None],
+             lost: Callable[[], BaseException] = RuntimeError) -> None:
     """Run items 0 .. n_items - 1 on pool, at most slots at a time (in order), calling
     on_start(i) once item i is handed out and on_result(i, value) once it is done.  A
-    stop signal that comes meanwhile is raised once the tasks in flight are reported."""
+    stop signal that comes meanwhile is raised once the tasks in flight are reported.
+
+    Where the pool breaks (a worker died: killed, or out of memory), every task in flight
+    is lost with it, whichever worker ran it; each is run again alone, one after another
+    before any other item, so that one task that kills its worker fails alone, reported
+    with lost (its value), and the others it took with it get their results."""
     queue = list(range(n_items))[::-1]
     in_flight: dict[Any, int] = {}
+    again: list[int] = []  # lost with the pool: each to be run alone, in order
+    alone: set[int] = set()  # those running alone now
 
     def report(done: list[Any]) -> None:
         for future in sorted(done, key=in_flight.__getitem__):
             i = in_flight.pop(future)
             value = pool.outcome(future)
-            if not isinstance(value, _Skipped):
-                on_result(i, value)
+            if isinstance(value, _Lost) and i not in alone:
+                again.append(i)
+            elif not isinstance(value, _Skipped):
+                on_result(i, lost() if isinstance(value, _Lost) else value)
+            alone.discard(i)
 
     with deferred_interrupt():
-        while (queue or in_flight) and not interrupt_noted():
-            while queue and len(in_flight) < slots:
-                i = queue.pop()
-                in_flight[pool.submit(i)] = i
-                on_start(i)
+        while (queue or again or in_flight) and not interrupt_noted():
+            if again:
+                if not in_flight:
+                    again.sort(reverse=True)
+                    i = again.pop()
+                    alone.add(i)
+                    in_flight[pool.submit(i)] = i
+            else:
+                while queue and len(in_flight) < slots:
+                    i = queue.pop()
+                    in_flight[pool.submit(i)] = i
+                    on_start(i)
             report(pool.wait(list(in_flight), POLL_SECONDS))
             if pool.broken():  # every task in flight is lost with it: report them
                 report(pool.wait(list(in_flight), None))
