@@ -150,6 +150,23 @@ def test_pipe_gets_exactly_one_label_per_line_equal_to_the_engines() -> None:
     assert len(labels) == 350 and set(labels) == {0, 1, 2, 3}
 
 
+def test_with_rows_beside_other_files_goes_to_stdout_and_with_json_is_refused(
+        tmp_path: Path) -> None:
+    """`fit DATA --model m.json --with-rows --proba > rows.csv` wrote m.json and nothing
+    else, exit 0 (the labels went to stdout only where no other file was named); with
+    --json the rows were dropped the same way."""
+    plain = fit(BLOBS, "-k", 4, "--seed", 0, "--with-rows", "--proba").stdout
+    beside = fit(BLOBS, "-k", 4, "--seed", 0, "--with-rows", "--proba", "--model",
+                 tmp_path / "m.json", "--trace", tmp_path / "t.csv")
+    assert beside.stdout == plain and plain.startswith("x,y,cluster,p0,p1,p2,p3\n")
+    assert len(plain.splitlines()) == 351 and (tmp_path / "m.json").is_file()
+    refused = invoke(["fit", BLOBS, "-k", 4, "--json", "--with-rows"])
+    assert (refused.exit_code, refused.stdout) == (2, "")
+    assert refused.stderr.splitlines()[-1] == (
+        "Error: --with-rows writes the rows with their labels, and stdout carries --json; "
+        "name a file for them with -o")
+
+
 def test_terminal_gets_a_summary_not_labels() -> None:
     doc = fit_json(BLOBS, "-k", 4, "--seed", 0)
     out = fit(BLOBS, "-k", 4, "--seed", 0, tty=True).stdout

@@ -127,6 +127,59 @@ def test_rows_that_do_not_line_up_are_an_error_and_nothing_is_written(
     assert not dest.exists()
 
 
+@pytest.mark.parametrize("change", ["in place", "grown", "replaced", "removed"])
+def test_an_input_changed_after_it_was_read_is_refused_not_written_beside_labels(
+        tmp_path: Path, change: str) -> None:
+    """The rows are read again to be written: a file rewritten while the fit ran (one
+    byte of a value changed in place) was written back with the labels of the values
+    fitted, exit 0; one grown was 'not a plain table'.  Its version from before the first
+    read is checked."""
+    path = tmp_path / "people.csv"
+    path.write_text(TEXT)
+    rows = InputRows.before_reading(str(path), ReadOptions(), None)
+    assert len(next(rows.blocks())["id"]) == 9  # unchanged: read back
+    if change == "in place":
+        with open(path, "r+b") as fh:
+            fh.seek(TEXT.index("1.50"))
+            fh.write(b"9")
+    elif change == "grown":
+        with open(path, "a") as fh:
+            fh.write("10,jo,1,2\n")
+    elif change == "replaced":
+        (tmp_path / "new.csv").write_text(TEXT)
+        (tmp_path / "new.csv").replace(path)
+    else:
+        path.unlink()
+    dest = tmp_path / "out.csv"
+    with pytest.raises(DataError, match="the file changed while it was read"):
+        write_with_rows(str(dest), rows, np.zeros(9, dtype=np.int64), source=str(path))
+    assert not dest.exists()
+
+
+def test_fit_refuses_an_input_rewritten_while_it_ran(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line takes the input's version before it reads the points."""
+    from emgmm_cli.app import fitting
+
+    path = tmp_path / "people.csv"
+    path.write_text(TEXT)
+    fit_points = fitting.fit_points
+
+    def rewritten_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        fitted = fit_points(*args, **kwargs)
+        path.write_text(TEXT.replace("1.50", "9.50"))  # another process, as the fit ran
+        return fitted
+
+    monkeypatch.setattr(fitting, "fit_points", rewritten_meanwhile)
+    result = CliRunner().invoke(cli, ["fit", str(path), *FIT, "--with-rows", "-o",
+                                      str(tmp_path / "out.csv")], env={"EMGMM_FORCE_TTY": "0"})
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (f"Error: {path}: the file changed while it was "
+                                              "read (something wrote to it); run again once "
+                                              "nothing writes to it")
+    assert not (tmp_path / "out.csv").exists()
+
+
 def test_parts_are_one_table_by_their_column_names(tmp_path: Path) -> None:
     """The parts of a dask input (a folder) are one table, each part's columns by the
     first part's names: a part of the same columns in another order was written by

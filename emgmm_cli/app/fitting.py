@@ -580,9 +580,14 @@ def check_stdin_once(inputs: Sequence[str | None]) -> None:
 
 def check_fit_outputs(outputs: FitOutputs, inputs: Sequence[str | None]) -> None:
     """A fit's outputs, before any data is read: its files and pictures (check_outputs),
-    and --label-header's where the labels are bare (check_label_header)."""
+    --with-rows's place (the labels'), and --label-header's where the labels are bare
+    (check_label_header)."""
     check_outputs({**outputs.destinations(), **outputs.pictures()}, inputs,
                   as_json=outputs.as_json, output_dir=outputs.output_dir)
+    if outputs.with_rows and "labels" not in outputs.destinations():
+        why = "stdout carries --json" if outputs.as_json else "no labels are written"
+        raise UsageProblem(f"--with-rows writes the rows with their labels, and {why}; name "
+                           "a file for them with -o", option="--with-rows")
     if not outputs.with_rows:
         check_label_header(outputs.destinations().get("labels"), outputs.label_header)
 

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from ..io.errors import DataError
+from ..io.errors import DataError, changed_error, file_version
 from ..io.formats import format_for_path
 from ..io.readers import column_blocks
 from ..io.text import missing_word
@@ -72,24 +72,42 @@ class InputRows:
     path: str
     read: ReadOptions
     stdin: BinaryIO | None = None
+    #: each file's version (io.errors.file_version) from before the points were read
+    #: (before_reading); None: not checked
+    versions: dict[str, tuple[int, ...]] | None = None
+
+    @classmethod
+    def before_reading(cls, path: str, read: ReadOptions, stdin: BinaryIO | None
+                       ) -> "InputRows":
+        """The rows of path, whose files' versions are taken now, before the points are
+        read: a file that changes by the time its rows are read back (rewritten while
+        the fit ran) is refused (io.errors.changed_error), not written beside the labels
+        of other rows."""
+        return cls(path, read, stdin, None if stdin is not None else
+                   {one: _version(one) for one in _parts(path) or [path]})
 
     def blocks(self, block_rows: int | None = None) -> Iterator[dict[str, NDArray[Any]]]:
         """Every column by name, in order, as written (io.readers.column_blocks),
         block_rows rows at a time (None: at once); of a directory or a glob of parts (the
         dask backend's input), the parts' rows one after the other, each part's columns
         by the first part's names (a DataError where a part has other names)."""
-        from ..backends.dask import part_files
-
         path, read = self.path, self.read
-        # a file is itself, whatever its name holds ('data[1].csv' is no glob)
-        parts = None if path == "-" or os.path.isfile(path) else part_files(path)
+        parts = None if self.stdin is not None else _parts(path)
+        if self.versions is not None and list(self.versions) != (parts or [path]):
+            raise changed_error(path)  # parts came or went
         names: list[str] | None = None
         for one in [path] if parts is None else parts:
+            self._unchanged(one)
             for block in column_blocks(one, delimiter=read.delimiter, header=read.header,
                                        stdin=self.stdin if parts is None else None,
                                        block_rows=block_rows):
                 names = list(block) if names is None else names
                 yield _named(block, names, one)
+            self._unchanged(one)
+
+    def _unchanged(self, one: str) -> None:
+        if self.versions is not None and _version(one) != self.versions[one]:
+            raise changed_error(one)
 
     def whole(self) -> dict[str, NDArray[Any]]:
         """Every row at once (blocks, joined)."""
@@ -97,6 +115,22 @@ class InputRows:
         if len(tables) == 1:
             return tables[0]
         return {name: _joined([t[name] for t in tables]) for name in tables[0]}
+
+
+def _parts(path: str) -> list[str] | None:
+    """The parts of a directory or glob (the dask backend's input); None for a file
+    (whatever its name holds: 'data[1].csv' is no glob), stdin or a pipe."""
+    from ..backends.dask import part_files
+
+    return None if path == "-" or os.path.isfile(path) else part_files(path)
+
+
+def _version(path: str) -> tuple[int, ...]:
+    """The file's version (io.errors.file_version); () where it is gone."""
+    try:
+        return file_version(os.stat(path))
+    except OSError:
+        return ()
 
 
 def _named(block: dict[str, NDArray[Any]], names: list[str], source: str

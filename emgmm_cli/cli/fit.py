@@ -98,12 +98,14 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
             raise click.UsageError("Missing option '-k' / '--components' (or --init-model, "
                                    "a model to continue).")
         options = options.replace(n_components=1)  # the model's, once it is read
-    if not outputs.destinations() and not outputs.as_json and (
-            outputs.with_rows or not term.stdout_isatty):
-        outputs = dataclasses.replace(outputs, labels="-")  # labels: the data of a pipe
+    if not outputs.as_json and (outputs.with_rows and "labels" not in outputs.destinations()
+                                or not outputs.destinations() and not term.stdout_isatty):
+        # labels: the data of a pipe, or the rows --with-rows asks for beside other files
+        outputs = dataclasses.replace(outputs, labels="-")
     read_beside = {**read.inputs(), "means_init": means_init, "init_model": options.init_model}
     fitting.check_fit_outputs(outputs, [input, *fitting.input_files(read_beside)])
     stdin = buffered_input(input) if outputs.with_rows else None
+    rows = InputRows.before_reading(input, read, stdin) if outputs.with_rows else None
     with show.reading(term, input):
         points = fitting.read_fit_data(input, read, start_model, term.warn,
                                        stdin=stdin, log=term.log)
@@ -117,6 +119,5 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
                                     inputs=read.inputs(), start_model=start_model)
     show.events(term, fitted)
     with show.working(term, "writing the outputs"):
-        fitting.write_outputs(fitted, outputs,
-                              InputRows(input, read, stdin) if outputs.with_rows else None)
+        fitting.write_outputs(fitted, outputs, rows)
     show.fit_summary(term, fitted, carries_data=outputs.carries_data, trace=show_trace)

@@ -69,6 +69,7 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
         check_label_header(output, label_header)
     loaded = models.load_model(model)
     stdin = buffered_input(input)
+    rows = InputRows.before_reading(input, read, stdin) if with_rows else None
     with show.reading(term, input):
         points = models.read_data(loaded, input, read, term.warn, stdin=stdin,
                                     log=term.log)
@@ -77,4 +78,5 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
         models.stream_labels(output, model_, points, proba=proba, header=label_header)
         return
     result = models.apply_model(model_, points, want_resp=proba, want_log_density=log_density)
-    models.write_rows(output, result, InputRows(input, read, stdin), source=points.source)
+    assert rows is not None
+    models.write_rows(output, result, rows, source=points.source)
