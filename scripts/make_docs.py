@@ -94,7 +94,9 @@ def cli_page() -> str:
     lines = [
         "# Command-line reference", "",
         generated_note("the click command definitions"), "",
-        f"What `COMMAND --help` prints, at a width of {HELP_WIDTH} columns, for `{PROG}` and "
+        f"What `COMMAND --help` prints on a terminal {HELP_WIDTH + 2} columns wide (click "
+        f"wraps help two columns short of the terminal's width: here at {HELP_WIDTH}), for "
+        f"`{PROG}` and "
         "each of its commands in the order `emgmm --help` lists them. The man pages in `man/` "
         "hold the same text with every default, range and choice spelled out "
         "(`man -l man/emgmm-fit.1`). Exit codes: [README](../README.md#exit-codes); the "

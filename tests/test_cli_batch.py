@@ -928,7 +928,7 @@ def test_find_listing_folders_leaves_out_the_output_folder_inside(tmp_path: Path
         assert done.returncode == 0, done.stderr
         assert [r["file"] for r in read_summary(tmp_path / "data/res/summary.csv")] == [
             "data/p.csv"]
-    assert "left out 6 paths inside the output directory data/res" in done.stderr
+    assert "left out 6 paths inside the output directory data/res: data/res" in done.stderr
 
 
 def test_an_earlier_batchs_outputs_are_no_data(tmp_path: Path) -> None:
@@ -955,9 +955,28 @@ def test_an_earlier_batchs_outputs_are_no_data(tmp_path: Path) -> None:
         assert piped.returncode == 0, piped.stderr
         assert sorted(r["file"] for r in read_summary(tmp_path / out / "summary.csv")) == [
             "data/notes/summary.csv", "data/p.csv"]
-        assert piped.stderr == (f"emgmm: warning: left out {paths} paths inside an earlier "
-                                "batch's output directory (a folder holding its "
-                                "summary.csv)\n")
+        said = (f"emgmm: warning: left out {paths} paths inside an earlier batch's output "
+                "directory (a folder holding its summary.csv): ")
+        assert piped.stderr.startswith(said) and piped.stderr.endswith(", ...\n")
+        named = piped.stderr[len(said):-len(", ...\n")].split(", ")  # (in find's order)
+        assert len(named) == 3 and all(p.startswith(("data/r1", "data/r2")) for p in named)
+
+
+def test_hidden_files_listed_on_stdin_are_left_out_and_named(tmp_path: Path) -> None:
+    """`find data -name '*.csv' | emgmm batch -` fitted data/.hidden.csv, which a search
+    of data leaves out (the help and the guide said listed ones were too)."""
+    write_csv(tmp_path / "data" / "a.csv", blobs(np.random.default_rng(1), 60, 2))
+    write_csv(tmp_path / "data" / ".hidden.csv", blobs(np.random.default_rng(2), 60, 2))
+    done = find_into_batch("-name '*.csv'", "-k 2 --seed 1 -o listed", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [r["file"] for r in read_summary(tmp_path / "listed" / "summary.csv")] == [
+        "data/a.csv"]
+    assert done.stderr == ("emgmm: warning: left out 1 hidden file (a name starting with "
+                           "'.'): data/.hidden.csv\n")
+    searched = invoke("batch", str(tmp_path / "data"), "-k", "2", "--seed", "1", "-o",
+                      str(tmp_path / "searched"))
+    assert searched.exit_code == 0 and searched.stderr == ""
+    assert len(read_summary(tmp_path / "searched" / "summary.csv")) == 1
 
 
 @pytest.mark.parametrize("option", ["--sample-weights", "--known-labels", "--means-init"])
@@ -977,6 +996,23 @@ def test_standard_input_for_a_file_read_beside_every_dataset_is_refused(
         f"Error: {option} - (standard input) is read once, and a batch reads it for every "
         "dataset; give a file name")
     assert not out.exists()
+
+
+def test_standard_input_for_the_starting_model_is_refused_as_everywhere(
+        tmp_path: Path) -> None:
+    """A model is read from a file alone, in batch (errors.md listed it with the usage
+    errors, exit 2) as in fit, predict and the others: exit 1, nothing written."""
+    write_csv(tmp_path / "a.csv", blobs(np.random.default_rng(3), 30, 2))
+    out = tmp_path / "out"
+    for command in (["batch", str(tmp_path / "a.csv"), "-o", str(out)],
+                    ["fit", str(tmp_path / "a.csv"), "--output-dir", str(out)]):
+        result = CliRunner().invoke(cli, [*command, "-k", "2", "--init-model", "-"],
+                                    input="{}")
+        assert result.exit_code == 1, result.output
+        assert result.stderr == ("Error: <stdin>: a model is read from a file, not from "
+                                 "standard input; write one with emgmm fit --model "
+                                 "FILE.json\n")
+        assert not out.exists()
 
 
 def test_symbolic_links_are_datasets_or_failed_rows_never_left_out(

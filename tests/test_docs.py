@@ -151,10 +151,21 @@ def test_links_between_pages_resolve(rendered: dict[Path, str]) -> None:
                 continue
             path = (page.parent / target).resolve() if target else page
             assert path.is_file(), (page_id(page), m["target"])
+            assert path.is_relative_to(REPO_ROOT), (page_id(page), m["target"])
             if anchor and path.suffix == ".md":
                 headings = re.findall(r"^#+ (.*)$", pages.get(path) or path.read_text(encoding="utf-8"),
                                       re.M)
                 assert anchor in {slug(h) for h in headings}, (page_id(page), m["target"])
+
+
+def test_no_page_names_a_file_outside_the_repository() -> None:
+    """README named `../shared/DESIGN.md` in backquotes (no link): a file beside this
+    checkout, not in a clone."""
+    for page in hand_written():
+        text = page.read_text(encoding="utf-8")
+        for m in re.finditer(r"`(\.\./[^`\s]+)`", text):
+            target = (page.parent / m[1]).resolve()
+            assert target.is_relative_to(REPO_ROOT), (page_id(page), m[1])
 
 
 # --- the README ---------------------------------------------------------------------------
@@ -347,7 +358,8 @@ def quotes() -> list[tuple[str, str]]:
                                 f"of the families whose M-step iterates ({dask_iterative} and "
                                 f"{sorted(constant_of('test_dask.py', 'ITERATIVE'))[-1]}) to "
                                 f"{n(constant_of('test_dask.py', 'ITERATIVE_RTOL'))}"),
-        ("docs/guide.md", f"Help is as wide as the terminal, up to {HELP_WIDTH} columns."),
+        ("docs/guide.md", "Help wraps two columns short of the terminal's width, at "
+                          f"{HELP_WIDTH - 2} columns at most."),
         ("docs/guide.md", f"A dimension whose values reach {power(LARGE)}, or stay below "
                           f"{power(SMALL)} without being 0"),
         ("docs/guide.md", f"a log-likelihood or criterion from {power(LARGE_EXACT)} on"),

@@ -456,8 +456,23 @@ def test_a_first_label_line_that_is_a_number_or_unknown_is_no_header(tmp_path: P
                          ("cluster\n0\n", [0])):
         (tmp_path / "k.txt").write_text(text)
         assert read_labels(str(tmp_path / "k.txt")).tolist() == labels, text
-    for first in ("0.0", "1e0", "inf"):
+    for first in ("0.5", "inf", "1e300"):
         (tmp_path / "k.txt").write_text(f"{first}\n1\n")
         with pytest.raises(emgmm_cli.DataError,
                            match=f"k.txt: line 1: '{first}' is not a component number"):
             read_labels(str(tmp_path / "k.txt"))
+
+
+def test_whole_labels_written_with_a_decimal_point_are_labels(tmp_path: Path) -> None:
+    """pandas writes a label column that has missing values as floats (0.0, empty, 2.0):
+    --known-column read such a column, --known-labels refused the same labels in a file
+    ("'0.0' is not a component number")."""
+    import pandas as pd
+    from emgmm_cli.io.readers import read_labels
+
+    labels = pd.Series([0, None, 2, 1, None], dtype="float64")
+    labels.to_csv(tmp_path / "k.csv", index=False, header=False)
+    assert (tmp_path / "k.csv").read_text() == '0.0\n""\n2.0\n1.0\n""\n'
+    assert read_labels(str(tmp_path / "k.csv")).tolist() == [0, -1, 2, 1, -1]
+    (tmp_path / "e.txt").write_text("label\n1e0\n-1.0\n3.00\n")
+    assert read_labels(str(tmp_path / "e.txt")).tolist() == [1, -1, 3]

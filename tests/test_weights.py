@@ -91,6 +91,25 @@ def test_all_zero_and_wrong_count() -> None:
         check_weights([1.0, 1.0, 1.0], 2)
 
 
+def test_weights_whose_sum_overflows_are_refused_in_one_line(tmp_path: Path) -> None:
+    """Each weight finite, their sum not (or near it): numpy's overflow warnings, then a
+    covariance 'not positive definite' that advised a larger --reg-covar."""
+    assert check_weights([1e300 / 3] * 3, 3).sum() <= 1e300  # at the limit: taken
+    for each in (1e306, 1e299):
+        with pytest.raises(InvalidParameter, match=r"^sample weights sum to (inf|3e\+301), "
+                                                   r"beyond 1e\+300: EM's weighted sums"):
+            check_weights([each] * 300, 300)
+    from conftest import invoke_in
+
+    np.savetxt(tmp_path / "x.csv", _blobs(n=300), delimiter=",")
+    (tmp_path / "w.txt").write_text("1e306\n" * 300)
+    done = invoke_in(tmp_path, "fit", "x.csv", "-k", "3", "--sample-weights", "w.txt")
+    assert (done.exit_code, done.stdout) == (1, "")
+    assert done.stderr == (  # one line: no numpy warning
+        "Error: w.txt: sample weights sum to inf, beyond 1e+300: EM's weighted sums would "
+        "overflow; divide them by a common factor\n")
+
+
 def test_weights_and_labels_of_another_shape_are_refused_not_flattened() -> None:
     """One value per row: 150 weights given as a (75, 2) array were taken in C order, as
     if flat (and in Fortran order, another fit without a word); known labels the same.

@@ -165,14 +165,18 @@ def _found(args: list[tuple[str, bool]], output_dir: str, recursive: bool,
     batches' outputs found in a directory."""
     out_real = os.path.realpath(output_dir)
     found: list[tuple[str, str]] = []
-    inside = listed_earlier = 0
+    hidden: list[str] = []
+    inside: list[str] = []
+    listed_earlier: list[str] = []
     folders: list[str] = []
     earlier = functools.lru_cache(maxsize=None)(earlier_output)
     for arg, from_stdin in args:
         if _inside(os.path.realpath(arg), out_real) and (from_stdin or not os.path.isdir(arg)):
-            inside += 1  # an output of an earlier run (find . | emgmm batch -)
+            inside.append(arg)  # an output of an earlier run (find . | emgmm batch -)
         elif from_stdin and any(earlier(a) for a in [arg, *_folders_above(arg)]):
-            listed_earlier += 1
+            listed_earlier.append(arg)
+        elif from_stdin and _hidden(arg):
+            hidden.append(arg)  # as a search of its folder leaves it out
         elif os.path.isdir(arg):
             if _inside(os.path.realpath(arg), out_real):
                 raise UsageProblem(
@@ -182,17 +186,36 @@ def _found(args: list[tuple[str, bool]], output_dir: str, recursive: bool,
         else:
             found.append((arg, _file_rel(arg)))
     said = []
+    if hidden:
+        said.append(f"left out {counted(len(hidden), 'hidden file')} (a name starting with "
+                    f"'.'): {_some(hidden)}")
     if inside:
-        said.append(f"left out {counted(inside, 'path')} inside the output directory "
-                    f"{output_dir}")
+        said.append(f"left out {counted(len(inside), 'path')} inside the output directory "
+                    f"{output_dir}: {_some(inside)}")
     if listed_earlier:
-        said.append(f"left out {counted(listed_earlier, 'path')} inside an earlier batch's "
-                    f"output directory (a folder holding its {SUMMARY_NAME})")
+        said.append(f"left out {counted(len(listed_earlier), 'path')} inside an earlier "
+                    f"batch's output directory (a folder holding its {SUMMARY_NAME}): "
+                    f"{_some(listed_earlier)}")
     if folders:
-        shown = ", ".join(folders[:3]) + (", ..." if len(folders) > 3 else "")
         said.append(f"left out {counted(len(folders), 'folder')} of an earlier batch's "
-                    f"outputs (holding its {SUMMARY_NAME}): {shown}")
+                    f"outputs (holding its {SUMMARY_NAME}): {_some(folders)}")
     return found, said
+
+
+def _hidden(path: str) -> bool:
+    """Whether a listed path names a hidden file or folder (its last name starts with
+    '.', as none that a search of its folder takes does)."""
+    name = os.path.basename(os.path.normpath(path))
+    return name.startswith(".") and name not in (".", "..")
+
+
+def _some(paths: list[str]) -> str:
+    """The first SHOWN of paths, then ", ..." where there are more."""
+    return ", ".join(paths[:SHOWN]) + (", ..." if len(paths) > SHOWN else "")
+
+
+#: Paths a warning of what batch left out names before it says ", ...".
+SHOWN = 3
 
 
 def _folders_above(path: str) -> list[str]:

@@ -202,7 +202,7 @@ def row_known(data: Dataset) -> NDArray[np.int64] | None:
 def check_weights(weights: Any, n_rows: int) -> NDArray[np.float64]:
     """weights as an (N,) float64 array; InvalidParameter, naming the first bad row
     (0-based), for a count other than n_rows, a negative or non-finite weight, or weights
-    that are all zero."""
+    that are all zero or sum beyond MAX_WEIGHT_TOTAL."""
     from .errors import InvalidParameter
 
     w = _numbers(weights, "sample weight", "sample_weights")
@@ -221,7 +221,19 @@ def check_weights(weights: Any, n_rows: int) -> NDArray[np.float64]:
     if not w.any():
         raise InvalidParameter("every sample weight is zero; at least one row must count",
                                option="sample_weights")
+    with np.errstate(over="ignore"):
+        total = w.sum()
+    if not total <= MAX_WEIGHT_TOTAL:
+        raise InvalidParameter(f"sample weights sum to {total:.3g}, beyond "
+                               f"{MAX_WEIGHT_TOTAL:g}: EM's weighted sums would overflow; "
+                               "divide them by a common factor", option="sample_weights")
     return w
+
+
+#: The most the sample weights may sum to: EM's sums weight squared residuals and
+#: log-densities by them (weights of 1e306 on 300 rows: overflow warnings, then a
+#: covariance "not positive definite"), and a sum of 1e300 leaves them 1e8 of room.
+MAX_WEIGHT_TOTAL = 1e300
 
 
 def row_weights(data: Dataset) -> NDArray[np.float64] | None:

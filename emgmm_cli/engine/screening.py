@@ -359,7 +359,9 @@ def _check_resolution(stats: ColumnStats, names: Sequence[str], reg_covar: float
             f"{_g(step[j])} that far from zero, more than 1/{1 / ROUNDING_SHARE:g} of the "
             f"spread components narrow to along it (sqrt(reg_covar) = {_g(floor)}), and "
             "EM's sums would not resolve that spread", j,
-            advice=(WIDER_DTYPE, STANDARDIZE, LEAVE_OUT_COLUMN) if float32
+            # in float32 the values are rounded as read, before --standardize could
+            # centre them: what rounding merged stays merged
+            advice=(WIDER_DTYPE, LEAVE_OUT_COLUMN) if float32
             else (STANDARDIZE, LEAVE_OUT_COLUMN))
 
 

@@ -26,6 +26,7 @@ What the reader decided that a user should hear is in Points.notes (io.text.Layo
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -407,11 +408,17 @@ def _names_a_column(text: str) -> bool:
 
 
 def _label(text: str, name: str, line: int) -> int:
-    """A label line's whole number, within _LARGEST_LABEL as the other formats' are."""
+    """A label line's whole number, within _LARGEST_LABEL as the other formats' are; a
+    whole number written with a decimal point (0.0, as pandas writes a label column that
+    has missing values) too, as a table's column is read."""
     try:
-        label = int(text)
+        label: int | None = int(text)
     except ValueError:
-        label = None
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        label = int(value) if value.is_integer() else None
     if label is None or abs(label) > _LARGEST_LABEL:
         raise DataError(name, f"line {line}: {printable(text)!r} is not a component number "
                               "(or -1, or empty, where unknown)")
