@@ -316,3 +316,29 @@ def test_columns_with_missing_values_are_scaled_by_the_spread_of_their_values(
     doc = json.loads((tmp_path / "m.json").read_text())
     np.testing.assert_allclose(doc["transform"]["scale"], np.nanstd(sparse, axis=0),
                                rtol=1e-12)
+
+
+@pytest.mark.parametrize("memory", [[], ["--memory-limit", "1K"]], ids=["array", "blocks"])
+def test_a_point_that_standardizes_beyond_the_dtype_is_refused_not_nan(
+        tmp_path: Path, memory: list[str]) -> None:
+    """A standardized model applied to a point far beyond its columns' spread: (x - c) / s
+    overflowed float32 to inf, and score wrote an empty log-density (NaN, as a missing
+    one), a log-likelihood of null and no outlier, exit 0, with numpy's warnings."""
+    np.save(tmp_path / "x.npy", X)
+    assert run("fit", "x.npy", "-k", "3", "--seed", "1", "--standardize", "--model", "m.json",
+               "-o", "labels.csv", cwd=tmp_path).exit_code == 0
+    far = X.copy()
+    far[5, 1] = 1e37  # m's spread is 0.001: 1e40 of them, beyond float32's 3.4e38
+    np.save(tmp_path / "far.npy", far)
+    for command in (["score", "m.json", "far.npy", "--dtype", "float32"],
+                    ["predict", "m.json", "far.npy", "--dtype", "float32", "--proba"]):
+        done = run(*command, *memory, "--cache-dir", "cache", cwd=tmp_path)
+        assert (done.exit_code, done.stdout) == (1, ""), done.stderr
+        scale = json.loads((tmp_path / "m.json").read_text())["transform"]["scale"][1]
+        where = "" if memory else "column '1': value 1e+37 in row 6 (index 5)"
+        assert done.stderr == (
+            f"Error: far.npy: {where or 'value 1e+37'}, standardized ((x - center) / scale, "
+            f"scale {scale:.3g}), is beyond what float32 holds; read the data as float64 "
+            "(--dtype float64)\n")
+    scored = run("score", "m.json", "far.npy", "--json", cwd=tmp_path)  # in float64: far
+    assert scored.exit_code == 0 and json.loads(scored.stdout)["n_infinite"] == 0

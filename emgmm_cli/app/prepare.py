@@ -43,7 +43,7 @@ from ..engine.missing import co_observed, held_sums, observed_rows
 from ..engine.fitting import FitResult, check_rows, counted_rows
 from ..engine.errors import DIAGONAL_FAMILY, FEW_WEIGHTS, NEVER_TOGETHER, Finding
 from ..engine.screening import ColumnStats, DataScale, column_stats, screen
-from ..io.errors import DataError
+from ..io.errors import DataError, standardized_beyond
 from ..io.npyfile import NpyFile
 from ..io.readers import Points
 from .data import dataset
@@ -91,9 +91,11 @@ class Standardize:
         return float(np.log(self.scale).sum())
 
     def to_z(self, x: Any, dtype: Any = np.float64) -> Array:
-        with np.errstate(over="ignore"):
+        """(x - center) / scale in dtype; a finite value whose z that cannot hold becomes
+        infinite (apply refuses it)."""
+        with np.errstate(over="ignore", invalid="ignore"):
             z = (np.asarray(x, dtype=np.float64) - self.center) / self.scale
-        return z.astype(dtype, copy=False)
+            return z.astype(dtype, copy=False)
 
     def to_data(self, z: Any) -> NDArray[np.float64]:
         return self.center + self.scale * np.asarray(z, dtype=np.float64)
@@ -109,6 +111,12 @@ class Standardize:
             mapped = x.map_partitions(partial(self.to_z, dtype=x.dtype))
         else:
             mapped = np.ascontiguousarray(self.to_z(x, x.dtype))
+            beyond = np.argwhere(np.isfinite(x) & ~np.isfinite(mapped))
+            if len(beyond):
+                i, j = (int(v) for v in beyond[0])
+                raise standardized_beyond(points.source, mapped.dtype.name, float(x[i, j]),
+                                          float(self.scale[j]), row=i,
+                                          column=points.column_names[j])
         return dataclasses.replace(points, x=mapped)
 
     def row_log_scales(self, data: Dataset) -> float | NDArray[np.float64]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from typing import Any
 
@@ -213,6 +213,17 @@ class FitOutputs:
             if path is not None:
                 out[name] = path
         return out
+
+    def on_stdout(self, *, pipe: bool) -> "FitOutputs":
+        """These outputs with the labels on stdout where the command line sends them
+        there: the rows --with-rows asks for, unless a file is named for them, and bare
+        labels, the data of a pipe, where nothing else is asked for; never beside --json."""
+        if self.as_json or self.labels is not None:
+            return self
+        named = self.destinations()
+        if (self.with_rows and "labels" not in named) or (pipe and not named):
+            return replace(self, labels="-")
+        return self
 
     def pictures(self) -> dict[str, str]:
         """Picture name -> path, for those asked for."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import click
@@ -98,10 +97,7 @@ def fit(term: Terminal, input: str, means_init: str | None, show_trace: bool,
             raise click.UsageError("Missing option '-k' / '--components' (or --init-model, "
                                    "a model to continue).")
         options = options.replace(n_components=1)  # the model's, once it is read
-    if not outputs.as_json and (outputs.with_rows and "labels" not in outputs.destinations()
-                                or not outputs.destinations() and not term.stdout_isatty):
-        # labels: the data of a pipe, or the rows --with-rows asks for beside other files
-        outputs = dataclasses.replace(outputs, labels="-")
+    outputs = outputs.on_stdout(pipe=not term.stdout_isatty)
     read_beside = {**read.inputs(), "means_init": means_init, "init_model": options.init_model}
     fitting.check_fit_outputs(outputs, [input, *fitting.input_files(read_beside)])
     stdin = buffered_input(input) if outputs.with_rows else None

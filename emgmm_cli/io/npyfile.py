@@ -27,7 +27,8 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import INFINITE_HINT, MISSING_REMEDIES, DataError, changed_error, file_version
+from .errors import (INFINITE_HINT, MISSING_REMEDIES, DataError, changed_error, file_version,
+                     standardized_beyond)
 from .missing import PerColumn, refused
 
 __all__ = ["NpyFile", "checked_rows", "kept", "nonfinite_error", "pass_rows", "plain_npy",
@@ -211,8 +212,14 @@ class NpyFile:
         sel = raw if self.all_columns else raw[:, list(self.columns)]
         center, scale = (np.asarray(v, dtype=np.float64) for v in self.affine)
         with np.errstate(over="ignore", invalid="ignore"):
-            z = (sel.astype(self.dtype).astype(np.float64) - center) / scale
-            return np.ascontiguousarray(z, dtype=self.dtype)
+            x = sel.astype(self.dtype).astype(np.float64)
+            z = np.ascontiguousarray((x - center) / scale, dtype=self.dtype)
+        beyond = np.argwhere(np.isfinite(x) & ~np.isfinite(z))
+        if len(beyond):  # (a value too large for dtype itself is infinite in x too)
+            i, j = (int(v) for v in beyond[0])
+            raise standardized_beyond(self.path, self.dtype.name, float(x[i, j]),
+                                      float(scale[j]))
+        return z
 
     def read(self, start: int, stop: int) -> NDArray[np.floating]:
         """Rows [start, stop) (clipped to the file): the kept columns in dtype."""
