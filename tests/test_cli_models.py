@@ -158,7 +158,15 @@ def test_columns_named_as_the_model_names_them_are_its_columns_in_any_order(
             assert score["log_likelihood"] == pytest.approx(full.doc["log_likelihood"],
                                                             rel=1e-12)
     by_index = ok("predict", str(full.model), str(swapped), "--columns", "1,0")
-    assert by_index.stdout == full.labels.read_text()
+    assert by_index.stdout == full.labels.read_text() and by_index.stderr == ""
+    # by index in another order, but named as the model's: taken by name, said so (the
+    # coordinates were swapped, with a warning that they were "not the model's")
+    for command in ("predict", "score"):
+        other = invoke(command, str(full.model), str(swapped), "--columns", "0,1")
+        assert other.exit_code == 0 and other.stdout == ok(command, str(full.model),
+                                                           str(BLOBS)).stdout
+        assert other.stderr == (f"emgmm: warning: {swapped}: the columns given (y, x) are the "
+                                "model's in another order; using them in its (x, y)\n")
     refit = tmp_path / "refit.json"
     ok("fit", str(BLOBS), "--init-model", str(full.model), "--columns", "y,x",
        "--model", str(refit))

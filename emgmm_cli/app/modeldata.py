@@ -48,6 +48,13 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
     other_names = False  # a header, without the model's names: every column is used
     if read.columns is not None or not usable_names(names):
         points = load(path, read, log=log, stdin=stdin)
+        if _reordered(points.column_names, names):  # given by index: the model's, by name
+            warn(f"{points.source}: the columns given ({', '.join(points.column_names)}) "
+                 f"are the model's in another order; using them in its ({', '.join(names)})")
+            if stdin is not None:
+                stdin.seek(0)
+            points = load(path, dataclasses.replace(read, columns=tuple(names)), log=log,
+                          stdin=stdin)
     else:
         try:
             points = load(path, dataclasses.replace(read, columns=tuple(names)), log=log,
@@ -96,6 +103,12 @@ def given_columns(points: Points, names: list[str], read: ReadOptions | None) ->
         return None
     return (f"the columns given ({', '.join(points.column_names)}) are not the model's "
             f"({', '.join(names)}); using them in the order given")
+
+
+def _reordered(columns: list[str], names: list[str]) -> bool:
+    """Whether columns (as read) are the model's names in another order: columns given by
+    index whose header names are the model's, which are then taken by name."""
+    return usable_names(names) and columns != names and sorted(columns) == sorted(names)
 
 
 def lacks_model_column(exc: DataError, names: list[str]) -> bool:
