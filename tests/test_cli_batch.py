@@ -329,6 +329,28 @@ def test_skip_existing_fits_again_data_written_since_their_model(
     assert len((tmp_path / "res" / "a" / "labels.csv").read_text().split()) == 14
 
 
+def test_skip_existing_fits_again_an_older_file_of_another_size_moved_in(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mv new.npy data/x.npy` (new.npy written before the batch, so older than its
+    model.json; as cp -p, rsync -t and tar keep times) was skipped: 600 labels kept for
+    900 rows, exit 0.  model.json records the file's size; another size is fitted again."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    for path, n, seed in (("data/x.npy", "600", "1"), ("new.npy", "900", "5")):
+        assert invoke("make-blobs", "-n", n, "--seed", seed, "-o", path).exit_code == 0
+    args = ["batch", "data", "-k", "3", "--seed", "0", "--output-dir", "out", "-q"]
+    assert invoke(*args).exit_code == 0
+    doc = json.loads((tmp_path / "out" / "x" / "model.json").read_text())
+    assert doc["source_size"] == (tmp_path / "data" / "x.npy").stat().st_size
+    assert read_summary(tmp_path / "out/summary.csv")[0]["status"] == "ok"
+    assert invoke(*args, "--skip-existing").exit_code == 0  # unchanged: kept
+    assert read_summary(tmp_path / "out/summary.csv")[0]["status"] == "skipped"
+    os.replace("new.npy", "data/x.npy")
+    assert invoke(*args, "--skip-existing").exit_code == 0
+    row = read_summary(tmp_path / "out/summary.csv")[0]
+    assert (row["status"], row["rows"]) == ("ok", "900")
+
+
 def test_a_rerun_leaves_no_output_of_an_earlier_run(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A run with K=3 and --responsibilities, then one with K=2 without, left the K=3

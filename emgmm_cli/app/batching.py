@@ -27,6 +27,7 @@ import csv
 import json
 import math
 import os
+import stat
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -57,7 +58,7 @@ from ..io.writers import (OutputSet, check_targets, ensure_dir, is_stdout, made_
 from .data import feature_names
 from .discover import SUMMARY_COLUMNS, SUMMARY_NAME, BatchItem
 from .errors import UsageProblem
-from ..io.model import DIGESTS_FIELD, LoadedModel
+from ..io.model import DIGESTS_FIELD, SOURCE_SIZE_FIELD, LoadedModel
 from .fitting import (FILE_INPUTS, Fitted, continued_options, file_digests, fit_points,
                       input_files, load_means, read_fit_data, stage_outputs)
 from .requests import STANDARD_NAMES, ReadOptions, SelectGrid
@@ -351,11 +352,14 @@ def run_one(task: BatchTask, phrase: Phrasing) -> BatchRow:
     item, settings = task.item, task.settings
     row = BatchRow(item.path)
     try:
+        size = _size(item.path)  # before it is read: what the fit saw
         points = read_fit_data(item.path, settings.read, settings.start_model,
                                lambda line: row.warnings.append(
                                    line.removeprefix(f"{item.path}: ")))
         row.rows, row.dims = points.n_samples, points.n_features
         fit, table = _fit_one(points, settings, phrase, row.warnings)
+        if size is not None:
+            fit.document[SOURCE_SIZE_FIELD] = size
         check_stop()
         _write(fit, destinations(settings, item.out_dir), item.out_dir, selection=table)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary
@@ -377,7 +381,8 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
     """The summary row of a dataset whose outputs are complete, or None to fit it.
 
     Complete: every output exists (model.json is written last), the data file has not
-    been written since model.json was (its modification time is older), and model.json
+    been written since model.json was (its modification time is older) and has the size
+    model.json records (SOURCE_SIZE_FIELD, where it does), and model.json
     is an emgmm model fitted with the fit options asked for now (every FitOptions field
     but the seed, which must match when one was given) and the same inputs
     (_options_match), from the data read as asked now (_read_matches); with a selection,
@@ -398,6 +403,9 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
             return None
         with open(dest["model"], encoding="utf-8") as fh:
             doc = json.load(fh)
+        # nor a file of another size (one older than the model moved into its place)
+        if doc.get(SOURCE_SIZE_FIELD, _size(item.path)) != _size(item.path):
+            return None
         if doc.get("format") != "emgmm-model" or not _options_match(
                 doc, settings, seed_given) or (
                 ("transform" in doc) != settings.standardize) or not _read_matches(
@@ -413,6 +421,15 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
             DataError):
         return None
     return row
+
+
+def _size(path: str) -> int | None:
+    """The size of the data file at path; None for stdin or a pipe (nothing to compare)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 def _read_matches(path: str, read: ReadOptions, doc: dict[str, Any]) -> bool:

@@ -35,6 +35,8 @@ MODEL_VERSION = 2
 TRANSFORM_FIELD = "transform"
 #: The field of a weighted fit's model document: the sum of the sample weights.
 WEIGHTS_FIELD = "sum_of_weights"
+#: The size of the data file a batch fitted (OPTIONAL_FIELDS).
+SOURCE_SIZE_FIELD = "source_size"
 TRANSFORM_KINDS = ("standardize",)
 #: The field of the SHA-256 digests of the files a fit read beside its data.
 DIGESTS_FIELD = "input_sha256"
@@ -182,6 +184,10 @@ OPTIONAL_FIELDS: tuple[ModelField, ...] = (
                             "many (n_samples counts the rows fitted)"),
     ModelField("n_incomplete", "only for a fit with --missing em over rows with missing "
                                "values: how many rows had some"),
+    ModelField(SOURCE_SIZE_FIELD, "only in the model.json of a batch: the data file's size "
+                                  "in bytes as it was read (batch --skip-existing fits the "
+                                  "dataset again when the size differs, as when the data's "
+                                  "modification time is not older than model.json's)"),
     ModelField(DIGESTS_FIELD, "only for a fit that read files beside its data (--means-init, "
                               "--init-model, --sample-weights, --known-labels): the SHA-256 "
                               "of each, in hex, by the option that named it (batch "
