@@ -153,8 +153,7 @@ def _summaries(doc: dict[str, Any]) -> list[Any]:
     from .engine.families import CovarianceSummary, family
 
     fam = family(doc["covariance_type"])
-    summaries = [fam.summary(doc["covariances"], k, doc["n_components"], doc["n_features"])
-                 for k in range(doc["n_components"])]
+    summaries = fam.summaries(doc["covariances"], doc["n_components"], doc["n_features"])
     transform = doc.get("transform")
     if transform is None:
         return summaries
@@ -165,13 +164,11 @@ def _summaries(doc: dict[str, Any]) -> list[Any]:
             for c in summaries]
 
 
-def covariance_summary(doc: dict[str, Any], k: int,
-                       formats: Sequence[NumberFormat] | None = None) -> str:
+def covariance_summary(summary: Any, formats: Sequence[NumberFormat] | None = None) -> str:
     """Standard deviations per dimension and, for general matrices, the strongest
-    correlation: a one-line picture of component k's covariance (Family.summary), the
+    correlation: a one-line picture of a component's covariance (one of _summaries), the
     standard deviations in formats, one per dimension (default: vector_formats of their
     own, four significant digits)."""
-    summary = _summaries(doc)[k]
     formats = vector_formats([summary.sd]) if formats is None else formats
     if summary.isotropic:
         return f"sd {formats[0](summary.sd[0])} (all dims)"
@@ -249,13 +246,14 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     table.add_column("mean")
     table.add_column("covariance")
     mean_formats = vector_formats([component_mean(doc, k) for k in range(doc["n_components"])])
-    sd_formats = vector_formats([summary.sd for summary in _summaries(doc)])
+    summaries = _summaries(doc)
+    sd_formats = vector_formats([summary.sd for summary in summaries])
     weight_format = number_format(doc["weights"], places=4)
     for k in range(doc["n_components"]):
         flag = " [yellow](degenerate)[/yellow]" if k in doc["degenerate"] else ""
         table.add_row(f"{k}{flag}", weight_format(doc["weights"][k]),
                       _vector(component_mean(doc, k), mean_formats),
-                      covariance_summary(doc, k, sd_formats))
+                      covariance_summary(summaries[k], sd_formats))
     console.print(table)
 
 
@@ -761,10 +759,11 @@ def model_info_text(doc: dict[str, Any], path: str) -> str:
     if doc.get("transform") is not None:
         lines.append("standardized: fitted on the columns centred and scaled to unit "
                      "variance; components shown in the data's units")
+    summaries = _summaries(doc)
     for j in range(k):
         mean = ", ".join(f"{v:.6g}" for v in component_mean(doc, j))
         lines.append(f"component {j}: weight {doc['weights'][j]:.6g}, mean ({mean}), "
-                     + covariance_summary(doc, j))
+                     + covariance_summary(summaries[j]))
     return "\n".join(lines) + "\n"
 
 

@@ -522,6 +522,26 @@ def test_info_tables_on_a_terminal(full: Fitted) -> None:
     assert "BIC / AIC / ICL" in text and "weight" in text
 
 
+@pytest.mark.parametrize("tty", [False, True])
+def test_info_expands_the_covariances_once(full: Fitted, tty: bool,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each component's line expanded every component's covariance, and the line of each
+    computed every line: K^3 D^2 work (a model of K = 80 in 30 columns took 17 s, K = 300
+    did not end in 8 minutes; now 0.6 s)."""
+    from emgmm_cli.engine.families import Family
+
+    expanded: list[int] = []
+    to_full = Family.to_full
+
+    def counted(self: Family, cov: Any, k: int, d: int) -> Any:
+        expanded.append(k)
+        return to_full(self, cov, k, d)
+
+    monkeypatch.setattr(Family, "to_full", counted)
+    assert "component" in ok("info", str(full.model), tty=tty).stdout
+    assert expanded == [4]
+
+
 def test_info_says_a_fit_was_weighted_and_lists_every_option(tmp_path: Path) -> None:
     """info of a model fitted with --sample-weights and --known-labels named neither: its
     options line stopped at the seed (no dtype, weights, known labels, missing), and its

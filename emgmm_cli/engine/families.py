@@ -952,11 +952,18 @@ class Family:
             out[j] = resp[:, j] @ w
         return out
 
-    def summary(self, cov: Array, component: int, k: int, d: int) -> "CovarianceSummary":
-        """What a one-line picture of a component's covariance shows: its standard
-        deviations (one, when the family makes them equal) and, for general matrices, the
-        strongest correlation."""
-        full = self.to_full(np.asarray(cov, dtype=np.float64), k, d)[component]
+    def summaries(self, cov: Array, k: int, d: int) -> list["CovarianceSummary"]:
+        """What a one-line picture of each component's covariance shows (summary), the
+        covariances expanded once for all (a model of K = 80 components in 30 columns:
+        17 s where each component expanded all of them)."""
+        fulls = self.to_full(np.asarray(cov, dtype=np.float64), k, d)
+        return [self.summary(full) for full in fulls]
+
+    def summary(self, full: Array) -> "CovarianceSummary":
+        """What a one-line picture of a component's covariance (full: its D x D matrix)
+        shows: its standard deviations (one, when the family makes them equal) and, for
+        general matrices, the strongest correlation."""
+        d = full.shape[0]
         sd = np.sqrt(np.maximum(np.diagonal(full), 0.0))
         if self.statistic == DIAGONAL:
             isotropic = d > 1 and bool(np.all(sd == sd[0]))
