@@ -360,6 +360,17 @@ def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
     assert info_error(str(path)) == (1, f"Error: {message}\n")
 
 
+def test_an_integer_too_long_to_convert_is_invalid_json(tmp_path: Path) -> None:
+    """n_samples written with 5001 digits: Python refuses to convert such an integer
+    (ValueError), which was an internal error in every command that reads a model."""
+    path = tmp_path / "long.json"
+    path.write_text('{"format": "emgmm-model", "n_samples": 1' + "0" * 5000 + "}")
+    code, said = info_error(str(path))
+    assert code == 1 and said.startswith(f"Error: {path}: invalid JSON: Exceeds the limit ")
+    assert said.endswith("digits; a model file is the JSON document that emgmm fit --model "
+                         "writes\n") and said.count("\n") == 1  # (Python's words between)
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", f"model file is empty; {HOW}"),
     (b"  \n", f"model file is empty; {HOW}"),

@@ -326,6 +326,9 @@ def _read_document(path: str) -> dict[str, Any]:
         ) from None
     except RecursionError:
         raise DataError(path, "invalid JSON: nested too deeply") from None
+    except ValueError as exc:  # an integer of more digits than Python converts (4300)
+        raise DataError(path, f"invalid JSON: {str(exc).split(';')[0]}; a model file is the "
+                              "JSON document that emgmm fit --model writes") from None
     if not isinstance(doc, dict):
         raise DataError(path, f"not an emgmm model: the JSON holds {_json_kind(doc)}, not an object; "
                               f"{HOW_TO_WRITE}")
