@@ -342,3 +342,21 @@ def test_a_point_that_standardizes_beyond_the_dtype_is_refused_not_nan(
             "(--dtype float64)\n")
     scored = run("score", "m.json", "far.npy", "--json", cwd=tmp_path)  # in float64: far
     assert scored.exit_code == 0 and json.loads(scored.stdout)["n_infinite"] == 0
+
+
+def test_sample_refuses_points_a_transform_carries_beyond_float64(tmp_path: Path) -> None:
+    """A transform whose center is near the float64 range's end (a model file edited, or
+    of such data): sample wrote inf in the rows, exit 0, with a numpy warning."""
+    np.save(tmp_path / "x.npy", X)
+    assert run("fit", "x.npy", "-k", "3", "--seed", "1", "--standardize", "--model", "m.json",
+               "-o", "labels.csv", cwd=tmp_path).exit_code == 0
+    doc = json.loads((tmp_path / "m.json").read_text())
+    doc["transform"]["center"][0], doc["transform"]["scale"][0] = 1.79e308, 1e307
+    (tmp_path / "edge.json").write_text(json.dumps(doc))
+    done = run("sample", "edge.json", "-n", "50", "--seed", "1", "-o", "s.csv", cwd=tmp_path)
+    assert (done.exit_code, done.stdout) == (1, "")
+    assert done.stderr == (
+        "Error: edge.json: the model's transform (center 1.79e+308, scale 1e+307 in column "
+        "'0') carries points drawn from it beyond the float64 range (about -1.8e308 to "
+        "1.8e308); nothing is written\n")
+    assert not (tmp_path / "s.csv").exists()

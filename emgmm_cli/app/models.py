@@ -21,6 +21,7 @@ from ..engine.blobs import make_blobs
 from ..engine.dataset import Dataset
 from ..engine.options import MAX_POINTS, OptionSpec, plain_number, spec
 from ..engine.params import MixtureParams
+from ..io.errors import DataError
 from ..io.model import LoadedModel, load_model
 from ..io.readers import Points
 from ..io.writers import OutputSet, write_json, write_table
@@ -187,8 +188,18 @@ def sample_points(model: Model, n: int, rng: np.random.Generator
     full = 0.5 * (full + full.transpose(0, 2, 1))  # exactly symmetric for the factorisation
     x, components = make_blobs([int(c) for c in counts], params.means, covariances=full,
                                rng=rng)
-    return (x, components) if model.transform is None else (model.transform.to_data(x),
-                                                            components)
+    if model.transform is None:
+        return x, components
+    with np.errstate(over="ignore", invalid="ignore"):
+        x = model.transform.to_data(x)
+    if not np.isfinite(x).all():  # a transform near the range's end: center + scale z
+        j = int(np.argwhere(~np.isfinite(x))[0][1])
+        center, scale = model.transform.center[j], model.transform.scale[j]
+        raise DataError(model.path, f"the model's transform (center {center:g}, scale "
+                                    f"{scale:g} in column '{model.feature_names[j]}') carries "
+                                    "points drawn from it beyond the float64 range (about "
+                                    "-1.8e308 to 1.8e308); nothing is written")
+    return x, components
 
 
 def write_sample(output: str, model: Model, x: NDArray[np.float64],
