@@ -1,6 +1,6 @@
 """python -m emgmm_cli"""
 
-from emgmm_cli.cli.main import main
+from emgmm_cli.launch import main
 
 if __name__ == "__main__":
     main()

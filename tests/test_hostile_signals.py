@@ -520,3 +520,41 @@ def test_a_run_under_nohup_goes_on_when_its_terminal_closes(big: Path,
     code, last = signal_when(proc, lambda: bool(temporaries(out)), signal.SIGHUP)
     assert code == 0, last
     assert sorted(p.name for p in out.iterdir()) == ["labels.csv", "model.json"]
+
+
+#: A Ctrl-C that lands while `module` is being imported, as one pressed in the program's
+#: first tenth of a second would: a finder ahead of every other raises it there.
+CTRL_C_DURING_IMPORT = """
+import sys
+class CtrlC:
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, CtrlC())
+sys.argv = ["emgmm", "make-blobs", "-n", "10"]
+from emgmm_cli.launch import main
+main()
+"""
+
+
+@pytest.mark.parametrize("module", ["click", "emgmm_cli.cli.make_blobs", "numpy"])
+def test_ctrl_c_while_starting_is_an_interrupt_not_a_traceback(module: str) -> None:
+    """Ctrl-C in the first ~0.1 s (`timeout -s INT 0.1 emgmm make-blobs`) printed Python's
+    KeyboardInterrupt traceback from inside click's or numpy's import: the program's
+    handlers came after them.  The entry point (emgmm_cli.launch) now catches it."""
+    from emgmm_cli.cli.context import ExitStatus
+    from emgmm_cli.launch import INTERRUPTED
+
+    assert INTERRUPTED == ExitStatus.INTERRUPTED
+    done = subprocess.run([sys.executable, "-c", CTRL_C_DURING_IMPORT.format(module=module)],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "emgmm: interrupted\n")
+
+
+def test_the_console_script_starts_at_the_launcher() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["scripts"] == {"emgmm": "emgmm_cli.launch:main"}
+    assert "from emgmm_cli.launch import main" in (ROOT / "emgmm_cli" / "__main__.py").read_text()
