@@ -27,7 +27,7 @@ from click.testing import CliRunner, Result
 from emgmm_cli.backends.processes import WORKER_DIED_ALONE, WorkerDied, run_tasks
 from emgmm_cli.cli.main import cli
 
-from conftest import PROC, forked_workers
+from conftest import PROC, forked_workers, invoke_in
 
 ROOT = Path(__file__).resolve().parent.parent
 STANDARD = ["labels.csv", "model.json", "trace.csv"]
@@ -1035,6 +1035,34 @@ def test_standard_input_for_the_starting_model_is_refused_as_everywhere(
                                  "standard input; write one with emgmm fit --model "
                                  "FILE.json\n")
         assert not out.exists()
+
+
+def test_a_dataset_whose_folder_is_an_output_file_is_refused_before_any_fit(
+        tmp_path: Path) -> None:
+    """A dataset named summary.csv.npy (its folder DIR/summary.csv) was fitted, then the
+    summary could not be written ("is a directory"), exit 1, neither summary written; so
+    x/labels.csv.npy beside x.npy with -r.  Refused, from the names, before any fit."""
+    rng = np.random.default_rng(4)
+    (tmp_path / "d5").mkdir()
+    np.save(tmp_path / "d5" / "summary.csv.npy", blobs(rng, 60, 2))
+    (tmp_path / "d6" / "x").mkdir(parents=True)
+    np.save(tmp_path / "d6" / "x.npy", blobs(rng, 60, 2))
+    np.save(tmp_path / "d6" / "x" / "labels.csv.npy", blobs(rng, 60, 2))
+    for data, out, dataset, file in (("d5", "o5", "d5/summary.csv.npy", "o5/summary.csv"),
+                                     ("d6", "o6", "d6/x/labels.csv.npy", "o6/x/labels.csv")):
+        result = invoke_in(tmp_path, "batch", data, "-r", "-k", "2", "-o", out, "--summary",
+                           "s.csv")
+        assert result.exit_code == 2, result.stderr
+        assert result.stderr.splitlines()[-1] == (
+            f"Error: the outputs of {dataset} go to the folder {file}, which the batch "
+            f"writes as the file {file}; rename the dataset, or fit it apart")
+        assert not (tmp_path / out).exists() and not (tmp_path / "s.csv").exists()
+    np.save(tmp_path / "one.npy", blobs(rng, 60, 2))
+    named = invoke_in(tmp_path, "batch", "one.npy", "-k", "2", "-o", "o7", "--summary",
+                      "one.npy")
+    assert named.exit_code == 2 and named.stderr.splitlines()[-1] == (
+        "Error: refusing to overwrite the input file one.npy with one.npy; choose another "
+        "--summary")  # (it said --output-dir)
 
 
 def test_symbolic_links_are_datasets_or_failed_rows_never_left_out(

@@ -161,11 +161,29 @@ def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_
     for out in outputs:
         real = os.path.realpath(out)
         if real in inputs:
+            option = "--summary" if out is summary else "--output-dir"
             raise UsageProblem(f"refusing to overwrite the input file {inputs[real]} with "
-                               f"{out}; choose another --output-dir")
+                               f"{out}; choose another {option}")
+    _check_folders(items, {os.path.realpath(p): p for p in outputs}, output_dir)
     if summary not in (None, "-"):
         _check_summary_place(items, output_dir, summary)
     _check_summary_target(output_dir, summary)
+
+
+def _check_folders(items: list[BatchItem], files: dict[str, str], output_dir: str) -> None:
+    """Refuse (UsageProblem) a dataset whose folder of outputs is the path of a file the
+    batch writes, or lies under one: a dataset named summary.csv.npy (its folder
+    DIR/summary.csv), or x/labels.csv.npy beside x.csv (DIR/x/labels.csv).  Its fit ran,
+    then the file could not be written ("is a directory"), the summary lost."""
+    top = os.path.realpath(output_dir)
+    for item in items:
+        folder = os.path.realpath(item.out_dir)
+        while folder != top and len(folder) > len(top):
+            if folder in files:
+                raise UsageProblem(f"the outputs of {item.path} go to the folder "
+                                   f"{item.out_dir}, which the batch writes as the file "
+                                   f"{files[folder]}; rename the dataset, or fit it apart")
+            folder = os.path.dirname(folder)
 
 
 def _check_summary_target(output_dir: str, summary: str | None) -> None:
