@@ -468,6 +468,8 @@ def test_missing_covariance_file(tmp_path: Path) -> None:
      "--center-box applies to random centers; drop it or --centers"),
     (["-o", "-", "--centers-out", "-"],
      "only one output can go to stdout, got -o, --centers-out"),
+    (["--labels", "-"],  # (it said "got -o, -o/--labels": fit's option)
+     "only one output can go to stdout, got -o, --labels"),
 ])
 def test_unparsable_or_conflicting_options_exit_2(args: list[str], message: str) -> None:
     result = run(*args)

@@ -132,8 +132,9 @@ def resolve_centers(req: BlobRequest, rng: np.random.Generator,
 
 
 def truth_destinations(output: str, labels: str | None) -> dict[str, str]:
-    """The outputs of drawn points: the points, and their true components if asked."""
-    return {"output": output, **({"labels": labels} if labels else {})}
+    """The outputs of drawn points: the points, and their true components if asked
+    (--labels: "truth" in fitting.OUTPUT_OPTIONS, not fit's -o/--labels)."""
+    return {"output": output, **({"truth": labels} if labels else {})}
 
 
 def stage_points(out: OutputSet, output: str, names: list[str], x: NDArray[np.float64],

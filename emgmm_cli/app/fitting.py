@@ -607,7 +607,7 @@ PICTURES = {"plot": "--plot", "trace_plot": "--trace-plot", "picture": "-o"}
 #: The option that names each output check_outputs is given (its keys), for its messages.
 OUTPUT_OPTIONS = {"output": "-o", "labels": "-o/--labels", "responsibilities": "--responsibilities",
                   "trace": "--trace", "model": "--model", "table": "-o/--table",
-                  "centers_out": "--centers-out", **PICTURES}
+                  "centers_out": "--centers-out", "truth": "--labels", **PICTURES}
 
 
 def check_json_output(path: str, option: str) -> None:
