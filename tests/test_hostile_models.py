@@ -268,3 +268,29 @@ def test_a_far_mean_is_quiet_under_missing_em(folder: Path) -> None:
         assert done.exit_code == 0 and done.stderr == "", done.stderr
     labels = np.loadtxt(folder / "far.predict.csv", dtype=int)
     assert (labels != 0).all()
+
+
+@pytest.mark.parametrize("family, factor", [("diag", 1e-320), ("spherical", 1e-320),
+                                            ("VVE", 1e300), ("EVE", 1e300),
+                                            ("VVE", 1e-310)])
+def test_covariances_near_the_ends_of_the_range_give_no_numpy_warning(
+        folder: Path, family: str, factor: float) -> None:
+    """Model files that load: diagonal variances of 1e-320 (subnormal) gave numpy's
+    overflow warning from the kernel (their precisions are beyond the range), and shared-
+    orientation covariances scaled by 1e300 three more from the orientation check (whose
+    products overflowed; scaled by 1e-310 it refused them as 'another orientation than
+    component 0's', comparing component 0 with itself)."""
+    import emgmm_cli
+
+    assert run("fit", "x.csv", "-k", "3", "-c", family, "--seed", "1", "--model",
+               f"{family}.json", "-o", f"{family}.csv", cwd=folder).exit_code == 0
+    doc = json.loads((folder / f"{family}.json").read_text())
+    doc["covariances"] = (np.array(doc["covariances"]) * factor).tolist()
+    path = folder / f"{family}-{factor:g}.json"
+    path.write_text(json.dumps(doc))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", emgmm_cli.FitWarning)  # (the points' far: said)
+        labels = emgmm_cli.predict(str(path), str(folder / "x.csv"))
+        text = run("info", str(path), cwd=folder)
+    assert text.exit_code == 0 and text.stderr == "" and len(labels) == len(X)

@@ -901,9 +901,10 @@ class Family:
         tests[SHAPE] = (np.abs(shape - shape[0]) > EQUAL_RTOL + tol + tol[0]).any(axis=1)
         if ORIENTATION in self.equal and self.statistic == MATRIX:
             # symmetric matrices that commute have one set of eigenvectors ...
-            size = np.abs(per).max(axis=(1, 2))
-            turn = np.abs(per @ per[0] - per[0] @ per).max(axis=(1, 2))
-            tests[ORIENTATION] = turn > EQUAL_RTOL * size * size[0]
+            # (each over its largest entry: products of 1e300-sized entries overflow)
+            unit = per / np.abs(per).max(axis=(1, 2))[:, None, None]
+            turn = np.abs(unit @ unit[0] - unit[0] @ unit).max(axis=(1, 2))
+            tests[ORIENTATION] = turn > EQUAL_RTOL
             tests[ORIENTATION] |= _turned(per)
             if SHAPE in self.equal:
                 # ... and with one shape too, each matrix over its volume is one matrix

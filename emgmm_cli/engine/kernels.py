@@ -204,14 +204,16 @@ class ExpandedKernel:
                 dtype: np.dtype, center: Array | None = None) -> "ExpandedKernel":
         """factors (K, D): 1/sqrt(variances); center: c (default: the means' mean)."""
         k, d = means.shape
-        prec = factors * factors
         c = _in(dtype, means.mean(axis=0) if center is None else center)
         ms = means - c
         w = np.empty((k, 2 * d), dtype=dtype)
-        w[:, :d] = ms * prec
-        w[:, d:] = -0.5 * prec
         base = log_weights + log_det - 0.5 * d * LOG_2PI
+        # a subnormal variance (1e-320, a model file's) has a precision beyond the range:
+        # inf, and its component far from every row (exact mode below)
         with np.errstate(over="ignore", invalid="ignore"):
+            prec = factors * factors
+            w[:, :d] = ms * prec
+            w[:, d:] = -0.5 * prec
             const = base - 0.5 * (ms * ms * prec).sum(axis=1)
             far = not np.square(ms * factors).max(initial=0.0) <= EXACT_OFFSET
         exact = (means.astype(dtype), factors.astype(dtype),
