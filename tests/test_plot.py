@@ -503,3 +503,27 @@ def test_data_a_picture_cannot_draw_is_a_one_line_error(models: dict[str, Path],
     # the largest a picture draws
     huge.write_text(f"{columns}\n1e299,0\n1,1\n")
     assert invoke("plot", models["blobs4"], huge, *where).stderr == ""
+
+
+def test_rows_far_out_are_drawn_without_numpy_warnings(models: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    """A row at 1e200 in 4-D data: the principal axes' covariance overflowed (numpy's
+    warning, the axes "nan% of the variance", the row not drawn), rows at +-1e300 gave an
+    internal error (LinAlgError); in 1-D data the density curves overflowed (warnings)."""
+    import warnings
+
+    wide = np.zeros((3, 4))
+    wide[1] = 1.0
+    wide[2, 0] = 1e200
+    np.savetxt(tmp_path / "wide.csv", wide, delimiter=",", header="x0,x1,x2,x3", comments="")
+    far = np.array([[0.0, 0, 0, 0], [1e150, 1e150, 1e150, 1e150], [-1e300, 1e300, 0, 0]])
+    np.savetxt(tmp_path / "far.csv", far, delimiter=",", header="x0,x1,x2,x3", comments="")
+    header = (SAMPLE / "heights.csv").read_text().splitlines()[0]
+    (tmp_path / "tall.csv").write_text(f"{header}\n1.7\n1e200\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        text = ok("plot", models["wide"], tmp_path / "wide.csv", "--size", "60x15").stdout
+        assert "principal axis 1 (100%) across" in text and "nan" not in text
+        ok("plot", models["wide"], tmp_path / "far.csv", "-o", tmp_path / "far.png")
+        ok("plot", models["heights"], tmp_path / "tall.csv", "-o", tmp_path / "tall.png")
+    assert (tmp_path / "far.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

@@ -255,8 +255,12 @@ def _basis(x: Array, names: list[str], dims: tuple[str, str] | None
     if not len(x):
         raise UsageProblem("every row misses a value, so the data have no principal axes "
                            "to draw on; choose two columns with --dims", option="--dims")
-    # ddof=0: the same axes and shares, and defined for a single row (no spread: 0%)
-    values, vectors = np.linalg.eigh(np.cov(x, rowvar=False, ddof=0))
+    # ddof=0: the same axes and shares, and defined for a single row (no spread: 0%); of
+    # the rows over their largest magnitude, the same axes and shares (a row at 1e200
+    # overflowed the products: NaN shares, or no eigenvalues at all)
+    largest = np.abs(x).max()
+    scaled = x / largest if 0 < largest < np.inf else x
+    values, vectors = np.linalg.eigh(np.cov(scaled, rowvar=False, ddof=0))
     top = np.argsort(values)[::-1][:2]
     basis = vectors[:, top] * np.sign(vectors[np.abs(vectors[:, top]).argmax(axis=0), top])
     share = values[top] / max(values.sum(), np.finfo(float).tiny)
@@ -275,8 +279,9 @@ def ellipse(mean: Array, cov: Array, radius: float, n: int = 100) -> Array:
 def densities(view: MixtureView, grid: Array) -> Array:
     """(K, len(grid)): each weighted component's density on a 1-D grid."""
     sd = np.sqrt(view.covariances[:, 0, 0])[:, None]
-    z = (grid[None, :] - view.means[:, :1]) / sd
-    return view.weights[:, None] * np.exp(-0.5 * z * z) / (sd * math.sqrt(2 * math.pi))
+    with np.errstate(over="ignore"):  # a grid reaching 1e200: its far end's density is 0
+        z = (grid[None, :] - view.means[:, :1]) / sd
+        return view.weights[:, None] * np.exp(-0.5 * z * z) / (sd * math.sqrt(2 * math.pi))
 
 
 def _colors(k: int) -> list[Any]:
