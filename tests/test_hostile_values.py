@@ -593,3 +593,29 @@ def test_a_tiny_floor_on_columns_of_far_apart_scales_fits_as_scikit_learn(tmp_pa
                            weights_init=np.bincount(near) / len(x), means_init=mu,
                            precisions_init=np.linalg.inv(cov)).fit(x)
     assert fitted.log_likelihood == pytest.approx(peer.score(x) * len(x), rel=1e-9)
+
+
+def test_a_column_rounded_by_a_share_of_its_own_spread_is_refused(tmp_path: Path) -> None:
+    """Two groups of spread 0.1 along a column at 1e14 (float64 steps of 0.016 there):
+    a full fit "converged" 110 below the diagonal one it contains, without a word, and
+    k-means starts failed as "not positive definite" whatever --reg-covar.  Refused with
+    --standardize advised (which centres the column first: that fit is sound); at 1e11
+    the column's rounding is far below its spread, and the fit goes on."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2)) * [1.0, 0.1]
+    x[:150] += [4.0, 0.3]
+    spread = float(np.std(x[:, 1] + 1e14))
+    write(tmp_path / "far.csv", x + [0.0, 1e14], "a,b")
+    code, lines, written = fit_lines(tmp_path, "far.csv")
+    assert (code, written) == (1, [])
+    assert lines == [
+        f"Error: far.csv: column 'b' spreads {spread:.3g} around 1e+14: float64 counts in "
+        "steps of 0.0156 that far from zero, more than 1/100 of that spread, and EM's sums "
+        "would not resolve it; use --standardize (every column centred and scaled to unit "
+        "variance) or --columns without that column"]
+    code, lines, written = fit_lines(tmp_path, "far.csv", "--standardize", "-c", "diag")
+    assert (code, written) == (0, ["l.csv", "m.json"]), lines
+    (tmp_path / "m.json").unlink()
+    write(tmp_path / "near.csv", x + [0.0, 1e11], "a,b")
+    code, lines, written = fit_lines(tmp_path, "near.csv")
+    assert (code, lines, written) == (0, [], ["l.csv", "m.json"])
