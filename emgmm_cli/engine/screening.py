@@ -387,12 +387,12 @@ def _check_spread(stats: ColumnStats, names: Sequence[str]) -> None:
         big = np.maximum(np.abs(stats.lo), np.abs(stats.hi))
         step, spread = np.spacing(big), stats.held_std
         coarse = ~stats.constant & (step > SPREAD_SHARE * spread)
-    for j in np.flatnonzero(coarse):
+    for j in map(int, np.flatnonzero(coarse)):
         raise DataScale(
             f"column '{names[j]}' spreads {_g(float(spread[j]))} around "
             f"{_g(float(stats.mean[j]))}: float64 counts in steps of {_g(float(step[j]))} "
             f"that far from zero, more than 1/{1 / SPREAD_SHARE:g} of that spread, and "
-            "EM's sums would not resolve it", int(j), advice=(STANDARDIZE, LEAVE_OUT_COLUMN))
+            "EM's sums would not resolve it", j, advice=(STANDARDIZE, LEAVE_OUT_COLUMN))
 
 
 def _column_findings(stats: ColumnStats, names: Sequence[str], j: int) -> list[Finding]:
