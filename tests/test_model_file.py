@@ -222,7 +222,8 @@ INVALID_DOCUMENTS: list[tuple[str, Callable[[Doc], Any], str]] = [
     ("icl Infinity", set_field("icl", float("inf")),
      "field 'icl': expected a finite number or null, got Infinity"),
     ("restart log-likelihood NaN", set_field("restart_log_likelihoods", [1.0, float("nan")]),
-     "field 'restart_log_likelihoods': expected a list of finite numbers or nulls, got "
+     "field 'restart_log_likelihoods': expected a list of finite numbers or nulls, one for "
+     "each restart, got "
      "[1.0, NaN]"),
     ("sum_of_weights NaN", set_field("sum_of_weights", float("nan")),
      "field 'sum_of_weights': expected a finite number > 0, got NaN"),
@@ -404,6 +405,27 @@ def test_every_required_field_is_checked(tmp_path: Path, full_doc: Doc) -> None:
         doc = {k: v for k, v in full_doc.items() if k != name}
         with pytest.raises(DataError, match=re.escape(f"missing field '{name}'")):
             load_model(write_doc(tmp_path, doc))
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("options.dtype", "float16", 'expected float64 or float32, got "float16"'),
+    ("stopped", 5, "expected a string or null, got 5"),
+    ("restart_stopped", 5, "expected a list of strings or nulls, got 5"),
+    ("restart_log_likelihoods", [], "expected a list of finite numbers or nulls, one for "
+                                    "each restart, got []"),
+    ("source_size", -1, "expected an integer >= 0, got -1"),
+])
+def test_the_record_fields_info_shows_are_checked(tmp_path: Path, full_doc: Doc, field: str,
+                                                  value: Any, expected: str) -> None:
+    """Accepted, then shown by info as they were: a dtype of float16, stopped 5, no
+    restart at all (and batch's source_size, which --skip-existing compares)."""
+    doc = copy.deepcopy(full_doc)
+    if field.startswith("options."):
+        doc["options"][field.removeprefix("options.")] = value
+    else:
+        doc[field] = value
+    path = write_doc(tmp_path, doc)
+    assert info_error(path) == (1, f"Error: {path}: field '{field}': {expected}\n")
 
 
 # --- data against the model -----------------------------------------------------------------

@@ -528,14 +528,19 @@ def _metadata_checks(doc: dict[str, Any], k: int) -> dict[str, tuple[Any, str]]:
         "events": (lambda v: isinstance(v, list) and all(isinstance(e, dict) for e in v),
                    "a list of objects"),
         "restart_log_likelihoods": (
-            lambda v: isinstance(v, list) and all(c is None or _is_finite(c) for c in v),
-            "a list of finite numbers or nulls"),
+            lambda v: isinstance(v, list) and len(v) > 0 and all(
+                c is None or _is_finite(c) for c in v),
+            "a list of finite numbers or nulls, one for each restart"),
         "options": (lambda v: isinstance(v, dict), "an object"),
     }
     for name in ("log_likelihood", "mean_log_likelihood", "bic", "aic", "icl"):
         checks[name] = (lambda v: v is None or _is_finite(v), "a finite number or null")
     optional: dict[str, tuple[Any, str]] = {  # files of earlier versions, or other fits, lack them
         "origin": (lambda v: isinstance(v, str), "a string"),
+        "stopped": (lambda v: v is None or isinstance(v, str), "a string or null"),
+        "restart_stopped": (lambda v: isinstance(v, list) and all(
+            c is None or isinstance(c, str) for c in v), "a list of strings or nulls"),
+        SOURCE_SIZE_FIELD: (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         "restart_origins": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
                             "a list of strings"),
         WEIGHTS_FIELD: (lambda v: _is_finite(v) and v > 0, "a finite number > 0"),
@@ -563,6 +568,10 @@ def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
         if name in options and not spec.accepts(options[name]):
             raise _field_error(path, f"options.{name}",
                                f"expected {spec.describe()}, got {json_text(options[name])}")
+    dtypes = vocab.names(vocab.DTYPES)
+    if "dtype" in options and options["dtype"] not in dtypes:
+        raise _field_error(path, "options.dtype", f"expected {' or '.join(dtypes)}, got "
+                                                  f"{json_text(options['dtype'])}")
 
 
 def _check_transform(path: str, doc: dict[str, Any], d: int) -> None:
