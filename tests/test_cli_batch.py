@@ -539,6 +539,81 @@ def test_a_dead_worker_fails_its_own_task_alone(
     assert isinstance(results[1], WorkerDied) and str(results[1]) == WORKER_DIED_ALONE
 
 
+def _die_on_even(n: int) -> int:
+    if n % 2 == 0:
+        os._exit(3)
+    time.sleep(0.3)
+    return n * 10
+
+
+def test_a_task_run_again_alone_is_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last lost task ran again beside new ones from the queue: item 2, beside item
+    1 run again, killed its worker, and item 1, innocent, was reported as the one that
+    died alone."""
+    results: dict[int, object] = {}
+    run_tasks(_die_on_even, [0, 1, 2, 3], 2, on_start=lambda i: None,
+              on_result=results.__setitem__)
+    assert {i: v for i, v in results.items() if i % 2} == {1: 10, 3: 30}
+    died = [results[0], results[2]]
+    assert all(isinstance(v, WorkerDied) and v.alone for v in died)
+
+
+def _zero_dies(n: int) -> int:
+    if n == 0:
+        os._exit(3)
+    time.sleep(0.5)
+    return n * 10
+
+
+def test_lost_tasks_a_stop_keeps_from_running_again_are_reported() -> None:
+    """A stop (here SIGTERM as item 0's death is reported) ends the loop before item 1,
+    lost with item 0's worker, runs again: it was left out of the results (batch then
+    left the temporary files its killed writer made); it is reported as its worker's
+    death, without 'run again alone'."""
+    from emgmm_cli.interrupts import Stopped, stopping_on_signals
+
+    results: dict[int, object] = {}
+
+    def on_result(i: int, value: object) -> None:
+        results[i] = value
+        if i == 0:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    with stopping_on_signals(), pytest.raises(Stopped):
+        run_tasks(_zero_dies, [0, 1, 2], 2, on_start=lambda i: None, on_result=on_result)
+    assert sorted(results) == [0, 1]
+    assert isinstance(results[0], WorkerDied) and results[0].alone
+    assert isinstance(results[1], WorkerDied) and not results[1].alone
+    assert str(results[1]) == "its worker process died (killed, or out of memory)"
+
+
+#: One worker dies while the other's task hands back a result larger than a pipe holds:
+#: the survivor, ignoring the broken pool's SIGTERM, waited for ever to write it.
+LARGE_RESULT_AFTER_A_DEATH = """
+import os, signal, sys, time
+from emgmm_cli.backends.processes import run_tasks
+def task(n):
+    if n == 0:
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(1.0)
+    return b"x" * 1_000_000
+if __name__ == "__main__":
+    got = {}
+    run_tasks(task, [0, 1, 2], 2, on_start=lambda i: None, on_result=got.__setitem__)
+    print(type(got[0]).__name__, len(got[1]), len(got[2]))
+"""
+
+
+def test_a_large_result_beside_a_dead_worker_does_not_hang(tmp_path: Path) -> None:
+    script = tmp_path / "large.py"
+    script.write_text(LARGE_RESULT_AFTER_A_DEATH)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                            "EMGMM_WORKER_START": "fork"})
+    assert (done.returncode, done.stdout) == (0, "WorkerDied 1000000 1000000\n"), done.stderr
+
+
 def _die_once(item: tuple[int, str]) -> int:
     n, marker = item
     if n == 1 and not os.path.exists(marker):
@@ -989,12 +1064,15 @@ def test_hidden_files_listed_on_stdin_are_left_out_and_named(tmp_path: Path) -> 
     of data leaves out (the help and the guide said listed ones were too)."""
     write_csv(tmp_path / "data" / "a.csv", blobs(np.random.default_rng(1), 60, 2))
     write_csv(tmp_path / "data" / ".hidden.csv", blobs(np.random.default_rng(2), 60, 2))
+    write_csv(tmp_path / "data" / ".ipynb_checkpoints" / "a-checkpoint.csv",
+              blobs(np.random.default_rng(3), 60, 2))
     done = find_into_batch("-name '*.csv'", "-k 2 --seed 1 -o listed", tmp_path)
     assert done.returncode == 0, done.stderr
     assert [r["file"] for r in read_summary(tmp_path / "listed" / "summary.csv")] == [
         "data/a.csv"]
-    assert done.stderr == ("emgmm: warning: left out 1 hidden file (a name starting with "
-                           "'.'): data/.hidden.csv\n")
+    said = "emgmm: warning: left out 2 hidden files (a name starting with '.'): "
+    assert done.stderr.startswith(said) and sorted(done.stderr[len(said):-1].split(", ")) == [
+        "data/.hidden.csv", "data/.ipynb_checkpoints/a-checkpoint.csv"]
     searched = invoke("batch", str(tmp_path / "data"), "-k", "2", "--seed", "1", "-o",
                       str(tmp_path / "searched"))
     assert searched.exit_code == 0 and searched.stderr == ""

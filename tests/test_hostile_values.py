@@ -619,3 +619,15 @@ def test_a_column_rounded_by_a_share_of_its_own_spread_is_refused(tmp_path: Path
     write(tmp_path / "near.csv", x + [0.0, 1e11], "a,b")
     code, lines, written = fit_lines(tmp_path, "near.csv")
     assert (code, lines, written) == (0, [], ["l.csv", "m.json"])
+
+
+def test_a_column_of_a_few_values_one_rounding_apart_is_warned_of_not_refused(
+        tmp_path: Path) -> None:
+    """0.3 and 0.1 + 0.2 (0.30000000000000004): a column rounded by more than its whole
+    spread, but of two values, which the few-values finding names (it was refused as
+    coarse for a moment: the spread check is for columns of many values)."""
+    x = np.c_[BLOBS, np.where(np.arange(300) % 2, 0.3, 0.1 + 0.2)]
+    write(tmp_path / "noisy.csv", x, "x,y,r")
+    code, lines, written = fit_lines(tmp_path, "noisy.csv")
+    assert (code, written) == (0, ["l.csv", "m.json"])
+    assert lines[0].startswith("emgmm: warning: noisy.csv: column 'r' takes only 2 values")

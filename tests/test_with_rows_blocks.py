@@ -156,6 +156,18 @@ def test_an_input_changed_after_it_was_read_is_refused_not_written_beside_labels
     assert not dest.exists()
 
 
+def test_with_rows_leaves_a_missing_input_to_the_reader(tmp_path: Path) -> None:
+    """Taking the input's versions first said "no data parts found" of a missing
+    'nope[1].csv' (a glob to the part finder): the reader's "file not found", as
+    without --with-rows."""
+    for extra in ([], ["--with-rows"]):
+        result = CliRunner().invoke(cli, ["fit", str(tmp_path / "nope[1].csv"), *FIT, *extra,
+                                          "-o", str(tmp_path / "out.csv")])
+        assert result.exit_code == 1
+        missing = tmp_path / "nope[1].csv"
+        assert result.stderr == f"Error: {missing}: file not found; check the path\n"
+
+
 def test_fit_refuses_an_input_rewritten_while_it_ran(tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The command line takes the input's version before it reads the points."""

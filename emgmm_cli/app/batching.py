@@ -27,7 +27,6 @@ import csv
 import json
 import math
 import os
-import stat
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -55,7 +54,7 @@ from ..io.readers import Points
 from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import (OutputSet, check_targets, ensure_dir, is_stdout, made_dir, write_json,
                           write_table)
-from .data import feature_names
+from .data import feature_names, file_size
 from .discover import SUMMARY_COLUMNS, SUMMARY_NAME, BatchItem
 from .errors import UsageProblem
 from ..io.model import DIGESTS_FIELD, SOURCE_SIZE_FIELD, LoadedModel
@@ -164,7 +163,9 @@ def check_overwrites(items: list[BatchItem], settings: BatchSettings, *, output_
             option = "--summary" if out is summary else "--output-dir"
             raise UsageProblem(f"refusing to overwrite the input file {inputs[real]} with "
                                f"{out}; choose another {option}")
-    _check_folders(items, {os.path.realpath(p): p for p in outputs}, output_dir)
+    # (a --summary FILE among the datasets' folders: _check_summary_place says so)
+    _check_folders(items, {os.path.realpath(p): p for p in outputs if p is not summary},
+                   output_dir)
     if summary not in (None, "-"):
         _check_summary_place(items, output_dir, summary)
     _check_summary_target(output_dir, summary)
@@ -245,8 +246,8 @@ def failure_reason(exc: BaseException, path: str, phrase: "Phrasing") -> str:
         return phrase.located(exc, ": ".join([*parts, exc.message]))
     if isinstance(exc, EngineError) and exc.source == path:
         exc.source = None  # named in its own column
-    if isinstance(exc, WorkerDied):
-        return str(exc)
+    if isinstance(exc, WorkerDied):  # died alone (worker processes) or not run again
+        return str(exc) if exc.alone else f"{exc}; run the batch again with --skip-existing"
     return str(phrase.failure(exc))
 
 
@@ -370,14 +371,11 @@ def run_one(task: BatchTask, phrase: Phrasing) -> BatchRow:
     item, settings = task.item, task.settings
     row = BatchRow(item.path)
     try:
-        size = _size(item.path)  # before it is read: what the fit saw
         points = read_fit_data(item.path, settings.read, settings.start_model,
                                lambda line: row.warnings.append(
                                    line.removeprefix(f"{item.path}: ")))
         row.rows, row.dims = points.n_samples, points.n_features
         fit, table = _fit_one(points, settings, phrase, row.warnings)
-        if size is not None:
-            fit.document[SOURCE_SIZE_FIELD] = size
         check_stop()
         _write(fit, destinations(settings, item.out_dir), item.out_dir, selection=table)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary
@@ -422,7 +420,7 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
         with open(dest["model"], encoding="utf-8") as fh:
             doc = json.load(fh)
         # nor a file of another size (one older than the model moved into its place)
-        if doc.get(SOURCE_SIZE_FIELD, _size(item.path)) != _size(item.path):
+        if doc.get(SOURCE_SIZE_FIELD, file_size(item.path)) != file_size(item.path):
             return None
         if doc.get("format") != "emgmm-model" or not _options_match(
                 doc, settings, seed_given) or (
@@ -439,15 +437,6 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
             DataError):
         return None
     return row
-
-
-def _size(path: str) -> int | None:
-    """The size of the data file at path; None for stdin or a pipe (nothing to compare)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 def _read_matches(path: str, read: ReadOptions, doc: dict[str, Any]) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
@@ -51,6 +52,7 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
     say: in memory when small; over read.memory_limit, a .npy is read block by block and
     a text file through its binary cache (emgmm_cli.io.cache)."""
     columns = read.read_columns()
+    size = None if stdin is not None else file_size(path)  # what is read, as the fit saw it
     if stdin is not None:
         points: Points = read_points(path, columns=columns, delimiter=read.delimiter,
                                      header=read.header, dtype=read.dtype, stdin=stdin,
@@ -64,7 +66,17 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
                              header=read.header, dtype=read.dtype,
                              memory_limit=read.memory_bytes, cache_dir=read.cache_dir, log=log,
                              missing=read.missing_in())
-    return weighed(points, read)
+    return dataclasses.replace(weighed(points, read), source_size=size)
+
+
+def file_size(path: str) -> int | None:
+    """The size of the regular file at path; None for stdin, a pipe, a folder of parts or
+    a path that cannot be read (its reader then says why)."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 def read_on_cluster(path: str, *, columns: Sequence[str] | None = None,

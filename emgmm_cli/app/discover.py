@@ -203,10 +203,13 @@ def _found(args: list[tuple[str, bool]], output_dir: str, recursive: bool,
 
 
 def _hidden(path: str) -> bool:
-    """Whether a listed path names a hidden file or folder (its last name starts with
-    '.', as none that a search of its folder takes does)."""
-    name = os.path.basename(os.path.normpath(path))
-    return name.startswith(".") and name not in (".", "..")
+    """Whether a listed path names a hidden file, or one in a hidden folder below the
+    working directory (./.ipynb_checkpoints/a.csv), as a search leaves out: a name that
+    starts with '.'.  Above the working directory (../.cache/x, /home/u/.local/...) only
+    the file's own name counts: there the folders are where the user chose to look."""
+    rel = os.path.relpath(os.path.abspath(path))
+    parts = [os.path.basename(path)] if rel.startswith("..") else rel.split(os.sep)
+    return any(p.startswith(".") and p not in (".", "..") for p in parts)
 
 
 def _some(paths: list[str]) -> str:

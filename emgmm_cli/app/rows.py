@@ -83,8 +83,13 @@ class InputRows:
         read: a file that changes by the time its rows are read back (rewritten while
         the fit ran) is refused (io.errors.changed_error), not written beside the labels
         of other rows."""
-        return cls(path, read, stdin, None if stdin is not None else
-                   {one: _version(one) for one in _parts(path) or [path]})
+        if stdin is not None:
+            return cls(path, read, stdin)
+        try:
+            files = _parts(path) or [path]
+        except DataError:  # no parts there: the reader says so, as without --with-rows
+            return cls(path, read, stdin)
+        return cls(path, read, stdin, {one: _version(one) for one in files})
 
     def blocks(self, block_rows: int | None = None) -> Iterator[dict[str, NDArray[Any]]]:
         """Every column by name, in order, as written (io.readers.column_blocks),

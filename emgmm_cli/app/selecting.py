@@ -231,7 +231,8 @@ def process_mapper(source: Any, jobs: int, weights: NDArray[np.float64] | None =
         def on_result(i: int, value: CellResult | BaseException) -> None:
             if isinstance(value, WorkerDied):
                 cell = tasks[i].cell
-                value = WorkerDied(f"cell {cell.covariance_type} K={cell.n_components}: {value}")
+                value = WorkerDied(value.alone, f"cell {cell.covariance_type} "
+                                                f"K={cell.n_components}: {value}")
             if isinstance(value, BaseException):
                 failures.append(value)
                 return

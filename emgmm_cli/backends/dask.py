@@ -691,11 +691,11 @@ class _TaskPool(Pool):
     def outcome(self, future: Any) -> Any:
         from distributed.scheduler import KilledWorker
 
-        from .processes import WORKER_DIED, WorkerDied
+        from .processes import WorkerDied
 
         exc = future.exception()
         if isinstance(exc, KilledWorker):
-            return WorkerDied(WORKER_DIED)
+            return WorkerDied(alone=False)
         return exc if exc is not None else future.result()
 
 

@@ -75,11 +75,13 @@ WORKER_DIED_ALONE = f"{WORKER_DIED}, also when run again alone"
 
 
 class WorkerDied(BackendError):
-    """What a task gets whose worker died (its message WORKER_DIED_ALONE, or on a dask
-    cluster, which ran it again itself, WORKER_DIED): the caller names the task."""
+    """What a task gets whose worker died: WORKER_DIED_ALONE where it ran again alone and
+    died again (run_tasks), WORKER_DIED where a stop came first or on a dask cluster
+    (which ran it again itself); message: the caller's, naming the task."""
 
-    def __init__(self, message: str = WORKER_DIED_ALONE) -> None:
-        super().__init__(message)
+    def __init__(self, alone: bool = True, message: str | None = None) -> None:
+        super().__init__(message or (WORKER_DIED_ALONE if alone else WORKER_DIED))
+        self.alone = alone
 #: Arrays up to this size travel to the worker processes inside each task; larger ones
 #: are written once to a temporary .npy that the workers memory-map.
 INLINE_BYTES = 16 << 20
@@ -388,6 +390,16 @@ class _ProcessPool(Pool):
         return self.lost
 
     def restart(self) -> None:
+        """A new executor, the workers the broken one left killed first: their tasks in
+        flight are lost (run again), and they ignore the SIGTERM it sends them
+        (_init_worker), so one that ended its task waited for ever to hand a large result
+        (a select cell's, over a pipe's 64 KiB) to a reader that was gone, and shutdown
+        with it."""
+        for process in list((getattr(self.executor, "_processes", None) or {}).values()):
+            try:
+                process.kill()
+            except (OSError, AttributeError, ValueError):
+                pass
         self.executor.shutdown(wait=True)
         self.executor, self.lost = self._new_executor(), False
 

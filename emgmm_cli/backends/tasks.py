@@ -77,15 +77,17 @@ class Pool:
 def run_pool(pool: Pool, n_items: int, slots: int, *,
              on_start: Callable[[int], None],
              on_result: Callable[[int, Any], None],
-             lost: Callable[[], BaseException] = RuntimeError) -> None:
+             lost: Callable[[bool], BaseException] = RuntimeError) -> None:
     """Run items 0 .. n_items - 1 on pool, at most slots at a time (in order), calling
     on_start(i) once item i is handed out and on_result(i, value) once it is done.  A
     stop signal that comes meanwhile is raised once the tasks in flight are reported.
 
     Where the pool breaks (a worker died: killed, or out of memory), every task in flight
     is lost with it, whichever worker ran it; each is run again alone, one after another
-    before any other item, so that one task that kills its worker fails alone, reported
-    with lost (its value), and the others it took with it get their results."""
+    before any other item, nothing beside it, so that one task that kills its worker fails
+    alone, reported with lost(True) (a new exception), and the others it took with it get
+    their results.  A stop that comes first reports those still waiting with lost(False):
+    their worker died, and they were not run again."""
     queue = list(range(n_items))[::-1]
     in_flight: dict[Any, int] = {}
     again: list[int] = []  # lost with the pool: each to be run alone, in order
@@ -98,7 +100,7 @@ def run_pool(pool: Pool, n_items: int, slots: int, *,
             if isinstance(value, _Lost) and i not in alone:
                 again.append(i)
             elif not isinstance(value, _Skipped):
-                on_result(i, lost() if isinstance(value, _Lost) else value)
+                on_result(i, lost(True) if isinstance(value, _Lost) else value)
             alone.discard(i)
 
     with deferred_interrupt():
@@ -109,7 +111,7 @@ def run_pool(pool: Pool, n_items: int, slots: int, *,
                     i = again.pop()
                     alone.add(i)
                     in_flight[pool.submit(i)] = i
-            else:
+            elif not alone:  # (the last one run again is alone too)
                 while queue and len(in_flight) < slots:
                     i = queue.pop()
                     in_flight[pool.submit(i)] = i
@@ -123,3 +125,5 @@ def run_pool(pool: Pool, n_items: int, slots: int, *,
             for future in [f for f in in_flight if pool.cancel(f)]:
                 in_flight.pop(future)
             report(pool.wait(list(in_flight), None))
+        for i in sorted(again):  # lost, and stopped before they ran again
+            on_result(i, lost(False))

@@ -184,10 +184,11 @@ OPTIONAL_FIELDS: tuple[ModelField, ...] = (
                             "many (n_samples counts the rows fitted)"),
     ModelField("n_incomplete", "only for a fit with --missing em over rows with missing "
                                "values: how many rows had some"),
-    ModelField(SOURCE_SIZE_FIELD, "only in the model.json of a batch: the data file's size "
-                                  "in bytes as it was read (batch --skip-existing fits the "
-                                  "dataset again when the size differs, as when the data's "
-                                  "modification time is not older than model.json's)"),
+    ModelField(SOURCE_SIZE_FIELD, "only for a fit of a data file (not stdin, a pipe or "
+                                  "parts): its size in bytes as it was read (batch "
+                                  "--skip-existing fits the dataset again when the size "
+                                  "differs, as when the data's modification time is not "
+                                  "older than model.json's)"),
     ModelField(DIGESTS_FIELD, "only for a fit that read files beside its data (--means-init, "
                               "--init-model, --sample-weights, --known-labels): the SHA-256 "
                               "of each, in hex, by the option that named it (batch "

@@ -94,6 +94,9 @@ class Points(Generic[X]):
     #: (N_read,) True for each row of the input left out for a missing value (--missing
     #: drop, app.data): x, weights and known hold the other rows only; None: none left out
     dropped: NDArray[np.bool_] | None = None
+    #: the size in bytes of the file read, taken before it was read (app.data.load); None
+    #: for stdin, a pipe, parts or an array
+    source_size: int | None = None
 
     def __post_init__(self) -> None:
         # names are shown at the terminal: control characters read from a header or a
