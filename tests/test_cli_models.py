@@ -802,3 +802,24 @@ def test_a_sample_seed_out_of_range_is_refused_as_fits_are(full: Fitted) -> None
             "9007199254740991.")
     assert len(ok("sample", str(full.model), "-n", "2", "--seed",
                   "9007199254740991").stdout.splitlines()) == 3
+
+
+def test_a_headerless_models_sample_with_its_labels_reads_back(tmp_path: Path) -> None:
+    """A model of unnamed columns (0, 1) has its samples written as 0,1,L with
+    --label-column L: predict refused them ("has 3 columns (0, 1, L) but the model has
+    2"), the model's names being indices.  The first D columns of such a header are the
+    model's."""
+    rows = [line.split(",") for line in BLOBS.read_text().splitlines()[1:]]
+    (tmp_path / "bare.csv").write_text("".join(f"{a},{b}\n" for a, b in rows))
+    ok("fit", str(tmp_path / "bare.csv"), "-k", "4", "--seed", "0", "--model",
+       str(tmp_path / "bare.json"), "-o", str(tmp_path / "l.csv"))
+    ok("sample", str(tmp_path / "bare.json"), "-n", "40", "--seed", "1", "--label-column", "L",
+       "-o", str(tmp_path / "s.csv"))
+    lines = (tmp_path / "s.csv").read_text().splitlines()
+    assert lines[0] == "0,1,L"
+    (tmp_path / "xy.csv").write_text("".join(",".join(ln.split(",")[:2]) + "\n"
+                                             for ln in lines))
+    labelled = ok("predict", str(tmp_path / "bare.json"), str(tmp_path / "s.csv"))
+    assert labelled.stdout == ok("predict", str(tmp_path / "bare.json"),
+                                 str(tmp_path / "xy.csv")).stdout
+    assert len(labelled.stdout.split()) == 40

@@ -48,9 +48,11 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
     other_names = False  # a header, without the model's names: every column is used
     if read.columns is not None or not usable_names(names):
         points = load(path, read, log=log, stdin=stdin)
-        if _reordered(points.column_names, names):  # given by index: the model's, by name
+        reordered = _reordered(points.column_names, names)
+        if reordered:  # given by index: the model's, by name
             warn(f"{points.source}: the columns given ({', '.join(points.column_names)}) "
                  f"are the model's in another order; using them in its ({', '.join(names)})")
+        if reordered or _positional_first(points.column_names, names, read):
             if stdin is not None:
                 stdin.seek(0)
             points = load(path, dataclasses.replace(read, columns=tuple(names)), log=log,
@@ -103,6 +105,15 @@ def given_columns(points: Points, names: list[str], read: ReadOptions | None) ->
         return None
     return (f"the columns given ({', '.join(points.column_names)}) are not the model's "
             f"({', '.join(names)}); using them in the order given")
+
+
+def _positional_first(columns: list[str], names: list[str], read: ReadOptions) -> bool:
+    """Whether every column was read for a model of unnamed columns (names "0", "1", ...)
+    from data with more columns whose header starts with those names: what sample writes
+    for such a model with --label-column (0,1,2,L), whose first D columns are the model's
+    (names "0", "1", ... select columns by index)."""
+    return (read.columns is None and bool(names) and not usable_names(names)
+            and len(columns) > len(names) and columns[:len(names)] == names)
 
 
 def _reordered(columns: list[str], names: list[str]) -> bool:
