@@ -69,6 +69,7 @@ THREAD_LIMIT_VARS = (
     "NUMEXPR_NUM_THREADS",
 )
 
+#: What a task whose worker died is told (WorkerDied), where it was not run again.
 WORKER_DIED = "its worker process died (killed, or out of memory)"
 #: What a task gets whose worker died twice, the second time running alone (run_tasks).
 WORKER_DIED_ALONE = f"{WORKER_DIED}, also when run again alone"
@@ -82,6 +83,8 @@ class WorkerDied(BackendError):
     def __init__(self, alone: bool = True, message: str | None = None) -> None:
         super().__init__(message or (WORKER_DIED_ALONE if alone else WORKER_DIED))
         self.alone = alone
+
+
 #: Arrays up to this size travel to the worker processes inside each task; larger ones
 #: are written once to a temporary .npy that the workers memory-map.
 INLINE_BYTES = 16 << 20
