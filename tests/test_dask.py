@@ -1016,3 +1016,24 @@ def test_workers_beside_a_running_scheduler_is_refused(tmp_path: Path,
     with pytest.raises(emgmm_cli.InvalidParameter, match="^workers starts a local cluster"):
         with emgmm_cli.backend("dask", workers=2):
             pass
+
+
+def test_a_point_standardized_beyond_the_dtype_is_refused_on_the_cluster(
+        scheduler: str, tmp_path: Path) -> None:
+    """The workers standardize their partitions as the local backend standardizes its
+    array: a value that (x - center) / scale carries past float32 is refused (it gave
+    NaN log-densities where it ran unchecked), naming the value, its column and the fix."""
+    x = blobs(seed=4) * 1e-3  # spreads of about 0.002
+    np.save(tmp_path / "x.npy", x)
+    assert invoke_in(tmp_path, "fit", "x.npy", "-k", "3", "--seed", "0", "--standardize",
+                     "--model", "m.json").exit_code == 0
+    far = x.copy()
+    far[7, 1] = 1e37  # a float32, whose z is not
+    write_parts(tmp_path / "parts", far, 3, "npy")
+    scale = json.loads((tmp_path / "m.json").read_text())["transform"]["scale"][1]
+    done = invoke_in(tmp_path, "score", "m.json", "parts", "--dtype", "float32", "--backend",
+                     "dask", "--scheduler", scheduler)
+    assert (done.exit_code, done.stdout) == (1, "")
+    assert done.stderr.endswith(
+        f"column '1': value 1e+37, standardized ((x - center) / scale, scale {scale:.3g}), "
+        "is beyond what float32 holds; read the data as float64 (--dtype float64)\n")

@@ -107,17 +107,27 @@ class Standardize:
         if isinstance(x, NpyFile):
             mapped: Any = dataclasses.replace(
                 x, affine=(tuple(self.center.tolist()), tuple(self.scale.tolist())))
-        elif hasattr(x, "map_partitions"):  # on a cluster (backends.dask)
-            mapped = x.map_partitions(partial(self.to_z, dtype=x.dtype))
+        elif hasattr(x, "map_partitions"):  # on a cluster (backends.dask): each partition
+            mapped = x.map_partitions(partial(self.checked_z, dtype=x.dtype,
+                                              source=points.source,
+                                              names=list(points.column_names)))
         else:
-            mapped = np.ascontiguousarray(self.to_z(x, x.dtype))
-            beyond = np.argwhere(np.isfinite(x) & ~np.isfinite(mapped))
-            if len(beyond):
-                i, j = (int(v) for v in beyond[0])
-                raise standardized_beyond(points.source, mapped.dtype.name, float(x[i, j]),
-                                          float(self.scale[j]), row=i,
-                                          column=points.column_names[j])
+            mapped = np.ascontiguousarray(self.checked_z(
+                x, x.dtype, source=points.source, names=list(points.column_names), rows=True))
         return dataclasses.replace(points, x=mapped)
+
+    def checked_z(self, x: Any, dtype: Any, *, source: str, names: list[str],
+                  rows: bool = False) -> Array:
+        """to_z, refusing (standardized_beyond) a finite value whose z dtype cannot hold:
+        one that would make the E-step's sums NaN; rows: name its row (x is every row)."""
+        z = self.to_z(x, dtype)
+        beyond = np.argwhere(np.isfinite(x) & ~np.isfinite(z))
+        if len(beyond):
+            i, j = (int(v) for v in beyond[0])
+            raise standardized_beyond(source, np.dtype(dtype).name, float(x[i, j]),
+                                      float(self.scale[j]), row=i if rows else None,
+                                      column=names[j])
+        return z
 
     def row_log_scales(self, data: Dataset) -> float | NDArray[np.float64]:
         """What the log-density of each row of data (standardized) loses from z to x:
