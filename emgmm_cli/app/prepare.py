@@ -43,8 +43,8 @@ from ..engine.missing import co_observed, held_sums, observed_rows
 from ..engine.fitting import FitResult, check_rows, counted_rows
 from ..engine.errors import DIAGONAL_FAMILY, FEW_WEIGHTS, NEVER_TOGETHER, Finding
 from ..engine.screening import ColumnStats, DataScale, column_stats, screen
-from ..io.errors import DataError, standardized_beyond
-from ..io.npyfile import NpyFile
+from ..io.errors import DataError
+from ..io.npyfile import NpyFile, check_standardized
 from ..io.readers import Points
 from .data import dataset
 
@@ -118,15 +118,10 @@ class Standardize:
 
     def checked_z(self, x: Any, dtype: Any, *, source: str, names: list[str],
                   rows: bool = False) -> Array:
-        """to_z, refusing (standardized_beyond) a finite value whose z dtype cannot hold:
-        one that would make the E-step's sums NaN; rows: name its row (x is every row)."""
+        """to_z, refusing (io.npyfile.check_standardized) a finite value whose z dtype
+        cannot hold; rows: name its row (x is every row)."""
         z = self.to_z(x, dtype)
-        beyond = np.argwhere(np.isfinite(x) & ~np.isfinite(z))
-        if len(beyond):
-            i, j = (int(v) for v in beyond[0])
-            raise standardized_beyond(source, np.dtype(dtype).name, float(x[i, j]),
-                                      float(self.scale[j]), row=i if rows else None,
-                                      column=names[j])
+        check_standardized(source, np.asarray(x), z, self.scale, names=names, rows=rows)
         return z
 
     def row_log_scales(self, data: Dataset) -> float | NDArray[np.float64]:

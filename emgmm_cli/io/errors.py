@@ -130,16 +130,3 @@ def reason(exc: BaseException) -> str:
     """A library's exception as a short phrase for a message (one line, at most 100 chars)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 100 else text[:97] + "..."
-
-
-def standardized_beyond(source: str, dtype: str, value: float, scale: float, *,
-                        row: int | None = None, column: str | None = None) -> DataError:
-    """The error for a value that standardized ((x - center) / scale) leaves the range
-    of dtype (its name): a model's transform applied to a point far from its data (1e37
-    on columns of spread 0.01, in float32), where the E-step's sums would be NaN."""
-    where = "" if row is None else f" in row {row + 1} (index {row})"
-    advice = ("read the data as float64 (--dtype float64)" if dtype == "float32" else
-              "the point lies beyond every component: leave it out")
-    return DataError(source, f"value {value:g}{where}, standardized ((x - center) / scale, "
-                             f"scale {scale:.3g}), is beyond what {dtype} "
-                             f"holds; {advice}", column=column)

@@ -27,8 +27,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import (INFINITE_HINT, MISSING_REMEDIES, DataError, changed_error, file_version,
-                     standardized_beyond)
+from .errors import INFINITE_HINT, MISSING_REMEDIES, DataError, changed_error, file_version
 from .missing import PerColumn, refused
 
 __all__ = ["NpyFile", "checked_rows", "kept", "nonfinite_error", "pass_rows", "plain_npy",
@@ -102,6 +101,26 @@ def nonfinite_error(
         message = f"non-finite value {float(original)} {where}; {INFINITE_HINT}"
     return DataError(source, message, column=names[j])
 
+
+
+def check_standardized(source: str, x: NDArray[np.floating], z: NDArray[np.floating],
+                       scale: NDArray[np.float64], *, names: Sequence[str] | None = None,
+                       rows: bool = False) -> None:
+    """Refuse (DataError) a finite value of x whose standardized z = (x - center) / scale
+    is not finite in z's dtype: a model's transform applied to a point far from its data
+    (1e37 on columns of spread 0.01, in float32), where the E-step's sums would be NaN.
+    names: the columns' (to name its column); rows: name its row (x is every row)."""
+    beyond = np.argwhere(np.isfinite(x) & ~np.isfinite(z))
+    if not len(beyond):
+        return
+    i, j = (int(v) for v in beyond[0])
+    where = f" in row {i + 1} (index {i})" if rows else ""
+    dtype = z.dtype.name
+    advice = ("read the data as float64 (--dtype float64)" if dtype == "float32" else
+              "the point lies beyond every component: leave it out")
+    raise DataError(source, f"value {float(x[i, j]):g}{where}, standardized ((x - center) / "
+                            f"scale, scale {float(scale[j]):.3g}), is beyond what {dtype} "
+                            f"holds; {advice}", column=None if names is None else names[j])
 
 @dataclass(frozen=True)
 class NpyFile:
@@ -214,11 +233,8 @@ class NpyFile:
         with np.errstate(over="ignore", invalid="ignore"):
             x = sel.astype(self.dtype).astype(np.float64)
             z = np.ascontiguousarray((x - center) / scale, dtype=self.dtype)
-        beyond = np.argwhere(np.isfinite(x) & ~np.isfinite(z))
-        if len(beyond):  # (a value too large for dtype itself is infinite in x too)
-            i, j = (int(v) for v in beyond[0])
-            raise standardized_beyond(self.path, self.dtype.name, float(x[i, j]),
-                                      float(scale[j]))
+        # (a value too large for dtype itself is infinite in x too: the caller's to say)
+        check_standardized(self.path, x, z, scale)
         return z
 
     def read(self, start: int, stop: int) -> NDArray[np.floating]:
