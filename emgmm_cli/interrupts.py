@@ -93,21 +93,21 @@ def stop_reported() -> None:
     _Received.reported = True
 
 
-def block_stop_signals() -> set[int | signal.Signals] | None:
-    """Block the stopping signals in this thread: the kernel holds one sent to the
-    process for a thread that takes it (the main thread, whose handlers stop the run), or
-    until they are unblocked here.  Returns the mask before, or None where the platform
-    cannot block signals."""
+def block_stop_signals(also: frozenset[int] = frozenset()) -> set[int | signal.Signals] | None:
+    """Block the stopping signals in this thread, and those of also: the kernel holds one
+    sent to the process for a thread that takes it (the main thread, whose handlers stop
+    the run), or until they are unblocked here.  Returns the mask before, or None where
+    the platform cannot block signals."""
     if not hasattr(signal, "pthread_sigmask"):
         return None
-    return signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    return signal.pthread_sigmask(signal.SIG_BLOCK, {*STOP_SIGNALS, *also})
 
 
 @contextmanager
-def stop_signals_blocked() -> Iterator[None]:
-    """The stopping signals blocked in this thread meanwhile (block_stop_signals), held
-    pending and delivered once the mask is restored."""
-    previous = block_stop_signals()
+def stop_signals_blocked(also: frozenset[int] = frozenset()) -> Iterator[None]:
+    """The stopping signals (and those of also) blocked in this thread meanwhile
+    (block_stop_signals), held pending and delivered once the mask is restored."""
+    previous = block_stop_signals(also)
     try:
         yield
     finally:

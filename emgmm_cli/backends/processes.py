@@ -134,23 +134,13 @@ def start_method() -> str:
     return "fork" if forks and only_quiet_threads() else "spawn"
 
 
-@contextmanager
-def _pool_threads_masked() -> Iterator[None]:
-    """The stopping signals blocked in this thread meanwhile (stop_signals_blocked), and
-    SIGPIPE: the threads and processes a pool starts meanwhile inherit the mask.  The
-    pool's thread that writes tasks to the workers then gets an error where its pipe has
-    no reader left (a worker killed as the pool starts: the pool breaks and closes the
-    pipe's other end), instead of SIGPIPE, which ends the whole process quietly, exit 141
-    (main restores its default so that `emgmm ... | head` ends so)."""
-    with stop_signals_blocked():
-        if not hasattr(signal, "SIGPIPE"):
-            yield
-            return
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
-        try:
-            yield
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+#: Blocked, beside the stopping signals, while a pool may start its threads and workers
+#: (they inherit the mask): the pool's thread that writes tasks to the workers then gets
+#: an error where its pipe has no reader left (a worker killed as the pool starts: the
+#: pool breaks and closes the pipe's other end), instead of SIGPIPE, which ends the whole
+#: process quietly, exit 141 (main restores its default so that `emgmm ... | head` ends
+#: so).  Workers unblock it (_init_worker).
+POOL_THREADS_BLOCK = frozenset({signal.SIGPIPE} if hasattr(signal, "SIGPIPE") else ())
 
 
 def _init_worker(stop_event: Any, limit_blas: bool) -> None:
@@ -336,7 +326,7 @@ class _ProcessPool(Pool):
                                        initializer=_init_worker,
                                        initargs=(self.stop_event, self.limit_blas))
         # a broken pool closes its task queue's reader while the queue's thread may still
-        # be writing tasks to it: that thread is to end there (_pool_threads_masked), not
+        # be writing tasks to it: that thread is to end there (POOL_THREADS_BLOCK), not
         # print the error
         queue = getattr(executor, "_call_queue", None)
         if hasattr(queue, "_ignore_epipe"):
@@ -351,7 +341,8 @@ class _ProcessPool(Pool):
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            with _pool_threads_masked():  # a submit may start a worker, and the threads
+            # a submit may start a worker, and the pool's threads
+            with stop_signals_blocked(also=POOL_THREADS_BLOCK):
                 future = (self.executor.submit(_inherited_task, i) if self.forked
                           else self.executor.submit(self.fn, self.items[i]))
         except BrokenProcessPool as exc:
