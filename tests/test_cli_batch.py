@@ -561,7 +561,7 @@ def test_a_task_run_again_alone_is_alone(monkeypatch: pytest.MonkeyPatch) -> Non
 def _zero_dies(n: int) -> int:
     if n == 0:
         os._exit(3)
-    time.sleep(0.5)
+    time.sleep(5.0)  # still running when item 0's death breaks the pool (then killed)
     return n * 10
 
 
