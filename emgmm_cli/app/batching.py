@@ -420,7 +420,8 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
         with open(dest["model"], encoding="utf-8") as fh:
             doc = json.load(fh)
         # nor a file of another size (one older than the model moved into its place)
-        if doc.get(SOURCE_SIZE_FIELD, file_size(item.path)) != file_size(item.path):
+        size = file_size(item.path)
+        if doc.get(SOURCE_SIZE_FIELD, size) != size:
             return None
         if doc.get("format") != "emgmm-model" or not _options_match(
                 doc, settings, seed_given) or (

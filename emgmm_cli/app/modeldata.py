@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -45,28 +45,29 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
         read = dataclasses.replace(read, memory_limit=sys.maxsize)
     if stdin is None:
         stdin = buffered_input(path)
+
+    def read_as(columns: Sequence[str] | None) -> Points:
+        """The data with these columns (None: every one), stdin's bytes from their start."""
+        if stdin is not None:
+            stdin.seek(0)
+        return load(path, dataclasses.replace(read, columns=columns), log=log, stdin=stdin)
+
     other_names = False  # a header, without the model's names: every column is used
     if read.columns is not None or not usable_names(names):
-        points = load(path, read, log=log, stdin=stdin)
+        points = read_as(read.columns)
         reordered = _reordered(points.column_names, names)
         if reordered:  # given by index: the model's, by name
             warn(f"{points.source}: the columns given ({', '.join(points.column_names)}) "
                  f"are the model's in another order; using them in its ({', '.join(names)})")
         if reordered or _positional_first(points.column_names, names, read):
-            if stdin is not None:
-                stdin.seek(0)
-            points = load(path, dataclasses.replace(read, columns=tuple(names)), log=log,
-                          stdin=stdin)
+            points = read_as(tuple(names))
     else:
         try:
-            points = load(path, dataclasses.replace(read, columns=tuple(names)), log=log,
-                          stdin=stdin)
+            points = read_as(tuple(names))
         except DataError as exc:
             if not lacks_model_column(exc, names):
                 raise
-            if stdin is not None:
-                stdin.seek(0)
-            points = load(path, read, log=log, stdin=stdin)
+            points = read_as(read.columns)
             other_names = usable_names(points.column_names)
     check_features(model, points)
     other = other_columns(points, names) if other_names else given_columns(points, names,
