@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from emgmm_cli.cli.main import cli
 from emgmm_cli.engine import families
+from emgmm_cli.engine.errors import InvalidParameter
 from emgmm_cli.engine.families import DIAGONAL, Family, shared_variance
 from emgmm_cli.vocab import CovarianceTerm
 
@@ -86,5 +87,7 @@ def test_a_registered_family_works_in_every_command(unit: Family, tmp_path: Path
 
 def test_unregistered_family_is_unknown_again() -> None:
     assert "unit" not in families.FAMILIES
+    with pytest.raises(InvalidParameter, match="unknown covariance type 'unit'"):
+        families.family("unit")  # looked up while registered: not remembered since
     result = CliRunner().invoke(cli, ["fit", str(FAITHFUL), "-k", "2", "-c", "unit"])
     assert result.exit_code == 2 and "'unit' is not one of EII, spherical, EEI" in result.output

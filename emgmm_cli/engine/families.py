@@ -989,6 +989,10 @@ class CovarianceSummary:
 
 
 FAMILIES: dict[str, Family] = {}
+#: family()'s answers by the name asked (a family's own name, its mclust name, either in
+#: any case): every EM pass looks its family up, and the vocabulary's resolution of an
+#: mclust name walks every family.  Emptied whenever the table changes.
+_LOOKED_UP: dict[str, Family] = {}
 
 
 def register(fam: Family) -> Family:
@@ -997,12 +1001,14 @@ def register(fam: Family) -> Family:
         raise ValueError(f"statistic must be {MATRIX!r} or {DIAGONAL!r}, not {fam.statistic!r}")
     vocab.register_covariance(fam.term)
     FAMILIES[fam.name] = fam
+    _LOOKED_UP.clear()
     return fam
 
 
 def unregister(name: str) -> None:
     """Remove a family registered at run time (and its term)."""
     FAMILIES.pop(name, None)
+    _LOOKED_UP.clear()
     vocab.unregister_covariance(name)
 
 
@@ -1060,11 +1066,17 @@ register(Family(term=vocab.covariance_term("V"), shape=lambda k, d: (k,),
 def family(name: str) -> Family:
     """The family called ``name`` (or by mclust's name: VVV is full)."""
     try:
-        return FAMILIES[vocab.canonical_covariance(name)]
+        return _LOOKED_UP[name]
+    except (KeyError, TypeError):
+        pass
+    try:
+        fam = FAMILIES[vocab.canonical_covariance(name)]
     except (KeyError, TypeError):
         raise InvalidParameter(
             f"unknown covariance type {name!r}; choose one of {', '.join(FAMILIES)}",
             option="covariance_type") from None
+    _LOOKED_UP[name] = fam
+    return fam
 
 
 def searched(n_features: int) -> tuple[str, ...]:
