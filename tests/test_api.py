@@ -271,6 +271,29 @@ def test_predict_and_score_take_a_frames_columns_by_name(x: np.ndarray, tmp_path
     np.testing.assert_array_equal(emgmm_cli.predict(fitted, x), labels)
 
 
+def test_names_of_digits_take_columns_by_name(tmp_path: Path) -> None:
+    """A model whose feature names are digits (years, 2019: not the 0, 1, ... of unnamed
+    columns) took the data's columns by position, whatever their names: a frame or file
+    of its columns in another order was labelled by the wrong coordinates (no label
+    agreed, exit 0, no warning).  They are taken by name, as other names are; where the
+    data lack one (a digit name would select by index), every column, with a warning."""
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal([0, 0, 8], 1, (100, 3)), rng.normal([8, 0, 0], 1, (100, 3))]
+    for columns in ([2019, 2020, 2021], ["a", "b", "1"]):
+        frame = pd.DataFrame(x, columns=columns)
+        fitted = emgmm_cli.fit(frame, 2, seed=0)
+        reversed_ = frame[columns[::-1]]
+        reversed_.to_csv(tmp_path / "reversed.csv", index=False)
+        for data in (reversed_, str(tmp_path / "reversed.csv")):
+            np.testing.assert_array_equal(
+                emgmm_cli.predict(fitted, data, read=emgmm_cli.ReadOptions(header=True)),
+                fitted.labels)
+    with pytest.warns(emgmm_cli.FitWarning, match=r"the columns \(a, b, z\) are not the "
+                                                 r"model's \(a, b, 1\); using all columns"):
+        labels = emgmm_cli.predict(fitted, pd.DataFrame(x, columns=["a", "b", "z"]))
+    np.testing.assert_array_equal(labels, fitted.labels)
+
+
 def test_a_masked_arrays_masked_entries_are_missing_values(x: np.ndarray) -> None:
     """np.asarray reads the values under a mask: a fit of a masked array used them (exit
     0).  Masked entries are missing values now, refused or dropped or fitted as

@@ -62,13 +62,9 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
         if reordered or _positional_first(points.column_names, names, read):
             points = read_as(tuple(names))
     else:
-        try:
-            points = read_as(tuple(names))
-        except DataError as exc:
-            if not lacks_model_column(exc, names):
-                raise
-            points = read_as(read.columns)
-            other_names = usable_names(points.column_names)
+        named = by_name(read_as, names)
+        points = read_as(read.columns) if named is None else named
+        other_names = named is None and usable_names(points.column_names)
     check_features(model, points)
     other = other_columns(points, names) if other_names else given_columns(points, names,
                                                                             read)
@@ -123,10 +119,25 @@ def _reordered(columns: list[str], names: list[str]) -> bool:
     return usable_names(names) and columns != names and sorted(columns) == sorted(names)
 
 
-def lacks_model_column(exc: DataError, names: list[str]) -> bool:
-    """Whether exc says only that the data have no column of one of the model's names:
-    then every column is read, in order, instead of the model's by name."""
-    return exc.column in names and exc.message.startswith("no such column")
+#: How the readers refuse a column asked for (io.text.resolve_columns) that the data lack
+#: by name: none of that name, or a digit string taken as an index past the columns, or as
+#: the index of a column already taken by name.
+_NOT_THERE = ("no such column", "column index", "column selected more than once")
+
+
+def by_name(read_as: Callable[[tuple[str, ...] | None], Points], names: list[str]
+            ) -> Points | None:
+    """The data's columns of the model's names (read_as reads the data with the columns
+    given), or None where the data lack one of them: then every column is read, in order,
+    instead.  A name of digits (2019) that the data's header lacks selects a column by
+    index instead, one of another name: such data lack it too."""
+    try:
+        points = read_as(tuple(names))
+    except DataError as exc:
+        if exc.column in names and exc.message.startswith(_NOT_THERE):
+            return None
+        raise
+    return points if points.column_names == names else None
 
 
 def in_model_order(read: ReadOptions, names: list[str]) -> ReadOptions:
@@ -142,8 +153,10 @@ def in_model_order(read: ReadOptions, names: list[str]) -> ReadOptions:
 
 
 def usable_names(names: list[str]) -> bool:
-    """Names that select columns by header only (a digit string would select by index)."""
-    return bool(names) and not any(n.isascii() and n.isdigit() for n in names)
+    """Names that select columns by header: any but the names of unnamed columns ("0",
+    "1", ..., in order: io.readers names them so), which select them by index.  A name of
+    digits among others (a year) is a header's name too (by_name)."""
+    return bool(names) and names != [str(j) for j in range(len(names))]
 
 
 def model_points(names: list[str], n_features: int, data: Any, read: ReadOptions | None,
@@ -158,16 +171,12 @@ def model_points(names: list[str], n_features: int, data: Any, read: ReadOptions
              "missing": missing}
     read = None if read is None else in_model_order(read, names)
     if (read is None or read.columns is None) and usable_names(names):
-        by_name = dataclasses.replace(read or ReadOptions(), columns=tuple(names))
-        try:
-            points = as_points(data, by_name, **given)
-        except DataError as exc:
-            if not lacks_model_column(exc, names):
-                raise
-            points = as_points(data, read, **given)
-            if usable_names(points.column_names):
-                points = dataclasses.replace(
-                    points, notes=(other_columns(points, names), *points.notes))
+        named = by_name(lambda columns: as_points(
+            data, dataclasses.replace(read or ReadOptions(), columns=columns), **given), names)
+        points = as_points(data, read, **given) if named is None else named
+        if named is None and usable_names(points.column_names):
+            points = dataclasses.replace(
+                points, notes=(other_columns(points, names), *points.notes))
     else:
         points = as_points(data, read, **given)
         other = given_columns(points, names, read)
