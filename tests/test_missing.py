@@ -168,6 +168,31 @@ def test_em_leaves_out_a_row_with_no_value_as_drop_does(tmp_path: Path) -> None:
                                           "value; nothing is left to fit\n")
 
 
+def test_a_standardized_model_scores_the_rows_around_one_with_no_value(tmp_path: Path
+                                                                       ) -> None:
+    """The log-densities of a standardized model lose each row's log scales (those of the
+    columns it holds); with a row of no value left out under --missing em, those were one
+    fewer than the rows scored: score, predict --log-density and fit --with-rows
+    --log-density ended in numpy's ValueError ("internal error" on the command line).
+    The other rows score as they do without it; it has none."""
+    x = _holed(_blobs(3), 0.1, seed=5)
+    x[7] = np.nan
+    with pytest.warns(emgmm_cli.FitWarning, match="1 row with no value at all left out"):
+        model = emgmm_cli.fit(x, 3, seed=0, standardize=True, missing="em")
+        scores = emgmm_cli.score(model, x, missing="em")
+    alone = emgmm_cli.score(model, np.delete(x, 7, axis=0), missing="em")
+    assert np.isnan(scores.log_density[7])
+    np.testing.assert_array_equal(np.delete(scores.log_density, 7), alone.log_density)
+    assert scores.log_likelihood == alone.log_likelihood == model.log_likelihood
+    np.savetxt(tmp_path / "m.csv", x, delimiter=",", header="a,b,c", comments="")
+    r = invoke_in(tmp_path, "fit", "m.csv", "-k", "3", "--seed", "0", "--standardize",
+                  "--missing", "em", "--with-rows", "--log-density", "-o", "rows.csv")
+    assert r.exit_code == 0, r.output
+    rows = np.genfromtxt(tmp_path / "rows.csv", delimiter=",", skip_header=1)
+    assert np.isnan(rows[7, -1]) and rows[7, -2] == -1
+    np.testing.assert_allclose(np.delete(rows[:, -1], 7), alone.log_density, rtol=1e-9)
+
+
 def test_info_and_the_summary_say_how_many_rows_em_fitted_through_missing_values(
         tmp_path: Path) -> None:
     """info said how many rows --missing drop left out, but nothing of the rows that

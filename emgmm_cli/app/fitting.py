@@ -117,8 +117,15 @@ def in_data_units(result: FinalPass, data: Dataset, transform: Standardize | Non
     if transform is None:
         return result
     lost = transform.row_log_scales(data)
-    density = None if result.log_density is None else result.log_density - lost
     total = data.n_samples * lost if isinstance(lost, float) else float(lost.sum())
+    dropped = row_dropped(data)
+    if dropped is not None and not isinstance(lost, float):
+        # one per row of the data (those fitted); the final pass has the rows left out
+        # (row_dropped) among them, whose log-density is NaN whatever they lose
+        every = np.zeros(len(dropped))
+        every[~dropped] = lost
+        lost = every
+    density = None if result.log_density is None else result.log_density - lost
     return dataclasses.replace(result, log_density=density, loglik=result.loglik - total)
 
 
