@@ -294,6 +294,24 @@ def test_names_of_digits_take_columns_by_name(tmp_path: Path) -> None:
     np.testing.assert_array_equal(labels, fitted.labels)
 
 
+def test_names_with_spaces_around_them_are_the_frames_own(tmp_path: Path) -> None:
+    """A DataFrame's (or a Parquet file's) column "height " is its name, spaces and all
+    (a text header's names are stripped): columns asked for were stripped before they
+    were looked up, so the fit's own frame could not be labelled by it ("no such
+    column 'height'"), nor that column be asked for."""
+    frame = pd.read_csv(FAITHFUL).rename(columns={"eruptions": "eruptions "})
+    fitted = emgmm_cli.fit(frame, 2, seed=0)
+    assert fitted.feature_names == ["eruptions ", "waiting"]
+    frame.to_parquet(tmp_path / "f.parquet")
+    for data in (frame, frame[["waiting", "eruptions "]], str(tmp_path / "f.parquet")):
+        np.testing.assert_array_equal(emgmm_cli.predict(fitted, data), fitted.labels)
+    one = emgmm_cli.fit(frame, 2, seed=0, read=emgmm_cli.ReadOptions(columns=["eruptions "]))
+    assert one.feature_names == ["eruptions "]
+    # spaces around a name that no column has are still dropped ("a, b" on the command line)
+    two = emgmm_cli.fit(frame, 2, seed=0, read=emgmm_cli.ReadOptions(columns=[" waiting"]))
+    assert two.feature_names == ["waiting"]
+
+
 def test_a_masked_arrays_masked_entries_are_missing_values(x: np.ndarray) -> None:
     """np.asarray reads the values under a mask: a fit of a masked array used them (exit
     0).  Masked entries are missing values now, refused or dropped or fitted as

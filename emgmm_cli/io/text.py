@@ -1190,7 +1190,9 @@ def _available(names: list[str], limit: int = 20) -> str:
 
 
 def resolve_columns(columns: Sequence[str] | None, names: list[str], source: str) -> list[int]:
-    """Indices of the selected columns: each entry a name or a 0-based index."""
+    """Indices of the selected columns: each entry a name or a 0-based index, spaces
+    around it ignored (--columns "a, b") unless a column is named with them (a
+    DataFrame's or a Parquet file's "height ": a text header's names are stripped)."""
     if columns is None:
         return list(range(len(names)))
     first_index: dict[str, int] = {}
@@ -1198,7 +1200,7 @@ def resolve_columns(columns: Sequence[str] | None, names: list[str], source: str
         first_index.setdefault(nm, j)
     chosen: list[int] = []
     for spec in columns:
-        key = str(spec).strip()
+        key = str(spec) if str(spec) in first_index else str(spec).strip()
         if key in first_index:
             j = first_index[key]
         elif key.isascii() and key.isdigit():
