@@ -559,10 +559,12 @@ def test_results_are_equal_to_themselves_alone(x: np.ndarray, tmp_path: Path) ->
         assert len({one, other, one}) == 2
 
 
-def test_a_fits_parameters_cannot_be_edited_behind_its_back(x: np.ndarray) -> None:
+def test_a_fits_parameters_cannot_be_edited_behind_its_back(x: np.ndarray, tmp_path: Path
+                                                            ) -> None:
     """fit.means[0] = ... changed the fit's means, but not its precision factors, its
     document or what predict and score then use: the parameters are views numpy refuses
-    to write into; a copy is the caller's to change."""
+    to write into; a copy is the caller's to change.  fit.params.means[0] = ... did so
+    still: the engine's parameters a fit or a loaded model holds are read-only too."""
     fitted = emgmm_cli.fit(x, 2, seed=0)
     for name in ("weights", "means", "covariances"):
         values = getattr(fitted, name)
@@ -572,6 +574,18 @@ def test_a_fits_parameters_cannot_be_edited_behind_its_back(x: np.ndarray) -> No
         mine[...] = 0.0
         assert getattr(fitted, name).any()
     np.testing.assert_array_equal(fitted.means, fitted.document["means"])
+    # nor through the engine's parameters it holds (fit.params, docs/python.md's own
+    # example), a loaded model's, or the labels and responsibilities computed once
+    (tmp_path / "m.json").write_text(json.dumps(fitted.document))
+    loaded = emgmm_cli.load_model(str(tmp_path / "m.json"))
+    for params in (fitted.params, loaded.params):
+        for name in ("weights", "means", "covariances", "precisions_cholesky", "log_det"):
+            with pytest.raises(ValueError, match="read-only"):
+                getattr(params, name)[...] = 0.0
+    for values in (fitted.labels, fitted.responsibilities):
+        with pytest.raises(ValueError, match="read-only"):
+            values[...] = 0
+    np.testing.assert_array_equal(emgmm_cli.predict(fitted, x), fitted.labels)
 
 
 def test_engine_errors_name_their_data_and_say_their_advice_in_the_apis_terms(

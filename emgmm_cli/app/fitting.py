@@ -216,6 +216,9 @@ class Fitted:
     transform: Standardize | None = None
     findings: list[Finding] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self.result.params.locked()  # handed out whole (params), as the arrays below
+
     def __repr__(self) -> str:
         """One line: the model and how it fits (the dataclass's own repr holds every
         parameter and trace row)."""
@@ -275,7 +278,11 @@ class Fitted:
 
     @cached_property
     def _predictions(self) -> FinalPass:
-        return final_pass(self.data, self.params, want_resp=True)
+        done = final_pass(self.data, self.params, want_resp=True)
+        for values in (done.labels, done.resp):  # computed once, handed out each time
+            if values is not None:
+                values.flags.writeable = False
+        return done
 
     @property
     def labels(self) -> NDArray[np.int64]:

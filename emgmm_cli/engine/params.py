@@ -72,6 +72,16 @@ class MixtureParams:
         params.__dict__["_lower"] = lower  # the kernel's covariance factors, computed once
         return params
 
+    def locked(self) -> "MixtureParams":
+        """These parameters, their arrays (and the covariance factors computed so far)
+        made read-only, in place: for parameters handed out whole (a fit's, a loaded
+        model's), whose precision factors and kernels an edit would leave behind."""
+        for values in (self.weights, self.means, self.covariances,
+                       self.precisions_cholesky, self.log_det, self.__dict__.get("_lower")):
+            if isinstance(values, np.ndarray):
+                values.flags.writeable = False
+        return self
+
     @property
     def family(self) -> Family:
         return family(self.covariance_type)

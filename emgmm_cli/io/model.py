@@ -272,7 +272,7 @@ def load_model(path: str) -> LoadedModel:
         raise _field_error(path, "covariances",
                            f"{_which(cov_type, exc.component)} is not positive definite") from None
     _check_equal(path, cov_type, covariances, k, d)
-    return LoadedModel(params, doc, path)
+    return LoadedModel(params.locked(), doc, path)
 
 
 def check_features(model: LoadedModel, points: "Points") -> None:
