@@ -553,7 +553,9 @@ def test_results_are_equal_to_themselves_alone(x: np.ndarray, tmp_path: Path) ->
              (loaded, emgmm_cli.load_model(str(tmp_path / "m.json"))),
              (selected, emgmm_cli.select(x, [1, 2], ["full"], seed=0)),
              (first.result, second.result), (first.result.params, second.result.params),
-             (selected.selection, selected.selection.cells[0])]
+             (selected.selection, selected.selection.cells[0]),
+             (emgmm_cli.fit(x, 2, seed=0, standardize=True).transform,
+              emgmm_cli.fit(x, 2, seed=0, standardize=True).transform)]
     for one, other in pairs:
         assert one == one and one != other and one not in [other] and one in [other, one]
         assert len({one, other, one}) == 2

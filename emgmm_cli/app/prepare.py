@@ -54,9 +54,10 @@ Array = NDArray[np.floating]
 STANDARDIZE = "standardize"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Standardize:
-    """z = (x - center) / scale, one center and one positive scale per column."""
+    """z = (x - center) / scale, one center and one positive scale per column (equal only
+    to itself, as the results that hold it: docs/python.md)."""
 
     center: NDArray[np.float64]
     scale: NDArray[np.float64]
