@@ -498,15 +498,18 @@ def test_rows_of_unequal_lengths_are_a_data_error(x: np.ndarray, data: Any) -> N
 
 
 @pytest.mark.parametrize("means, message", [
-    ([["a", "b"], ["c", "d"]], "means-init must be a 2 x 2 \\(K x D\\) array of numbers; the "
+    ([["a", "b"], ["c", "d"]], "means_init must be a 2 x 2 \\(K x D\\) array of numbers; the "
                                "list given is not one"),
-    ([[1.0, 2.0], [3.0]], "means-init must be a 2 x 2 \\(K x D\\) array of numbers"),
-    (5.0, "means-init is one number, expected 2 x 2 \\(K x D\\)"),
+    ([[1.0, 2.0], [3.0]], "means_init must be a 2 x 2 \\(K x D\\) array of numbers"),
+    ([[1.0, 2.0], [1.0, 2.0]], "rows 0 and 1 of means_init are identical"),
+    ([[1.0, np.nan], [1.0, 2.0]], "means_init contains NaN or infinite values"),
+    (5.0, "expected 2 x 2 \\(K x D\\) means_init, not one number"),
 ])
 def test_means_init_that_is_no_array_of_numbers_is_an_invalid_parameter(
         x: np.ndarray, means: Any, message: str) -> None:
-    with pytest.raises(emgmm_cli.InvalidParameter, match=message):
+    with pytest.raises(emgmm_cli.InvalidParameter, match=message) as raised:
         emgmm_cli.fit(x, 2, means_init=means)
+    assert raised.value.option == "means_init"  # named, as every option's error names it
 
 
 def test_wrong_kinds_of_arguments_are_told_as_python_tells_them(tmp_path: Path) -> None:

@@ -252,16 +252,16 @@ def test_negative_tol(work: Path) -> None:
 def test_means_init_wrong_shape(work: Path) -> None:
     put("m3.csv", "1,1\n5,5\n6,1\n")
     fails(work, [BLOBS, "-k", 4, "--means-init", "m3.csv"], 1,
-          "Error: m3.csv: means-init has shape 3 x 2, expected 4 x 2 (K x D)")
+          "Error: m3.csv: expected 4 x 2 (K x D) starting means, not 3 x 2")
     np.save("wide.npy", np.arange(12.0).reshape(4, 3))
     fails(work, [BLOBS, "-k", 4, "--means-init", "wide.npy"], 1,
-          "Error: wide.npy: means-init has shape 4 x 3, expected 4 x 2 (K x D)")
+          "Error: wide.npy: expected 4 x 2 (K x D) starting means, not 4 x 3")
 
 
 def test_means_init_identical_rows_names_both(work: Path) -> None:
     put("same.csv", "1,1\n5,5\n6,1\n5,5\n")
     fails(work, [BLOBS, "-k", 4, "--means-init", "same.csv"], 1,
-          "Error: same.csv: means-init rows 1 and 3 are identical; identical starting means "
+          "Error: same.csv: rows 1 and 3 of starting means are identical; identical starting means "
           "can never separate")
 
 

@@ -418,19 +418,19 @@ def test_different_seeds_give_different_starts() -> None:
 def test_identical_starting_means_are_rejected_quickly() -> None:
     x = clusters(80, d=2)
     means = np.array([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
-    msg = "means-init rows 0 and 2 are identical; identical starting means can never separate"
+    msg = "rows 0 and 2 of means_init are identical; identical starting means can never separate"
     t0 = time.perf_counter()
     with pytest.raises(InvalidParameter, match=re.escape(msg)):
         fit(ArrayDataset(x), FitOptions(3, "full", seed=0), means_init=means)
     # All K starting means equal, with K large: still an immediate error, not a hang.
-    with pytest.raises(InvalidParameter, match=re.escape("means-init rows 0 and 1 are identical")):
+    with pytest.raises(InvalidParameter, match=re.escape("rows 0 and 1 of means_init are identical")):
         fit(ArrayDataset(x), FitOptions(200, "diag", seed=0), means_init=np.zeros((200, 2)))
     assert time.perf_counter() - t0 < 2.0
 
 
 def test_means_init_of_the_wrong_shape() -> None:
     x = clusters(81, d=2)
-    msg = "means-init has shape 2 x 2, expected 3 x 2 (K x D)"
+    msg = "expected 3 x 2 (K x D) means_init, not 2 x 2"
     with pytest.raises(InvalidParameter, match=re.escape(msg)):
         fit(ArrayDataset(x), FitOptions(3, seed=0), means_init=np.zeros((2, 2)))
 

@@ -549,7 +549,7 @@ def load_means(path: str, n_components: int, n_features: int,
         if names is not None and len(set(names)) == len(names) \
                 and sorted(means.column_names) == sorted(names):
             x = x[:, [means.column_names.index(name) for name in names]]
-        return check_means_init(x, n_components, n_features)
+        return check_means_init(x, n_components, n_features, "starting means")
     except EngineError as exc:
         raise DataError(path, str(exc)) from exc
 

@@ -283,30 +283,30 @@ def _random_from_data(data: Dataset, k: int, rng: np.random.Generator) -> Array:
     return uniq[np.sort(rng.choice(len(uniq), size=k, replace=False))]
 
 
-def check_means_init(means: Any, k: int, d: int) -> Array:
-    """means (an array-like) as the K x D float64 starting means; InvalidParameter for
-    anything else, non-finite values, or two identical rows."""
+def check_means_init(means: Any, k: int, d: int, what: str = "means_init") -> Array:
+    """means (an array-like) as the K x D float64 starting means; InvalidParameter (of
+    the option means_init) for anything else, non-finite values, or two identical rows.
+    what: the means as the message names them."""
     try:
         means = np.asarray(means, dtype=np.float64)
     except (TypeError, ValueError):
-        raise InvalidParameter(f"means-init must be a {k} x {d} (K x D) array of numbers; the "
+        raise InvalidParameter(f"{what} must be a {k} x {d} (K x D) array of numbers; the "
                                f"{type(means).__name__} given is not one (numbers in rows of "
-                               "one length)") from None
+                               "one length)", option="means_init") from None
     if means.ndim == 1 and d == 1:
         means = means[:, None]
     if means.shape != (k, d):
         shape = " x ".join(str(n) for n in means.shape)
-        raise InvalidParameter(f"means-init {f'has shape {shape}' if shape else 'is one number'}"
-                               f", expected {k} x {d} (K x D)")
+        raise InvalidParameter(f"expected {k} x {d} (K x D) {what}, not "
+                               f"{shape or 'one number'}", option="means_init")
     if not np.all(np.isfinite(means)):
-        raise InvalidParameter("means-init contains NaN or infinite values")
+        raise InvalidParameter(f"{what} contains NaN or infinite values", option="means_init")
     for i in range(k):
         same = np.flatnonzero((means[i + 1:] == means[i]).all(axis=1))
         if len(same):
             raise InvalidParameter(
-                f"means-init rows {i} and {i + 1 + int(same[0])} are identical; "
-                "identical starting means can never separate"
-            )
+                f"rows {i} and {i + 1 + int(same[0])} of {what} are identical; "
+                "identical starting means can never separate", option="means_init")
     return means
 
 
