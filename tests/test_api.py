@@ -119,6 +119,12 @@ def test_bad_input_and_options_raise_the_projects_errors(x: np.ndarray) -> None:
     with pytest.raises(emgmm_cli.DataError, match="value inf in row 1 is not a finite number; "
                        "an infinite value is not a missing value"):
         emgmm_cli.fit(np.array([[1.0, 0.0], [2.0, np.inf], [4.0, 5.0]]), 2, missing="drop")
+    # a value too large for the dtype asked for, told as it was (as a file's is), not as
+    # the infinity it became
+    with pytest.raises(emgmm_cli.DataError, match="column '1': value 1e\\+300 in row 1 is "
+                                                  "out of range for float32"):
+        emgmm_cli.fit(np.array([[1.0, 0.0], [2.0, 1e300], [4.0, 5.0]]), 2,
+                      read=emgmm_cli.ReadOptions(dtype="float32"))
     with pytest.raises(emgmm_cli.DataError, match=r"column 'b': not a numeric column \(dtype "
                        r"\w+\); give read=ReadOptions\(columns=\.\.\.\) naming only numeric"):
         emgmm_cli.fit(pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": ["x", "y", "z"]}), 2)

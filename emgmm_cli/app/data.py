@@ -490,6 +490,7 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
         if read.columns is not None:
             cols = _chosen_columns(read, names)
             x, names = x[:, cols], [names[j] for j in cols]
+    given = x  # as given: a value too large for read.dtype is told as it was
     with np.errstate(over="ignore", invalid="ignore"):
         x = np.ascontiguousarray(x, dtype=np.dtype(read.dtype))
     if x is data or not x.flags.owndata:  # the caller's memory: a fit keeps its own rows,
@@ -500,6 +501,9 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
         if np.isnan(x[i, j]):  # the remedies, as the Python API says them
             raise DataError(ARRAY_SOURCE, f"missing value (NaN) in row {i}; "
                                           f"{api_remedies(MISSING_REMEDIES)}", column=names[j])
+        if np.isfinite(given[i, j]):
+            raise DataError(ARRAY_SOURCE, f"value {given[i, j].item()!r} in row {i} is out of range "
+                                          f"for {x.dtype}", column=names[j])
         raise DataError(ARRAY_SOURCE, f"value {x[i, j]} in row {i} is not a finite number; "
                                       f"{INFINITE_HINT}", column=names[j])
     points = weighed(Points(x, names, ARRAY_SOURCE, notes), read, sample_weights, known_labels)
