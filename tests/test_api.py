@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -753,6 +754,22 @@ def test_a_missing_value_in_a_file_says_what_to_give_as_in_an_array(tmp_path: Pa
     assert len(emgmm_cli.fit(data, 1, missing="drop").labels) == 3  # -1 for the dropped
 
 
+def test_what_reading_says_names_the_python_apis_arguments(tmp_path: Path) -> None:
+    """A file whose delimiter is not the one given said "give the delimiter with -d ','"
+    to a Python caller, and a row of no value under missing="em" "as --missing drop
+    leaves rows out": the command line's flags with their values, said as the API's."""
+    (tmp_path / "semi.csv").write_text("a;b\n1;2\n3;4\n5;6\n")
+    with pytest.raises(emgmm_cli.DataError, match=re.escape(
+            "give the delimiter with read=ReadOptions(delimiter=';')")):
+        emgmm_cli.fit(str(tmp_path / "semi.csv"), 1, read=emgmm_cli.ReadOptions(delimiter=","))
+    x = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    x[5] = np.nan
+    with pytest.warns(emgmm_cli.FitWarning, match=re.escape(
+            "1 row with no value at all left out (label -1, no density), as missing='drop' "
+            "leaves rows out")):
+        emgmm_cli.fit(x, 2, seed=0, missing="em")
+
+
 @pytest.mark.parametrize(("options", "option"), [
     ({"workers": -1}, "workers"), ({"workers": 0}, "workers"), ({"workers": 2.5}, "workers"),
     ({"connect_timeout": -1}, "connect_timeout"), ({"connect_timeout": float("nan")},
@@ -770,6 +787,10 @@ def test_backend_options_are_checked_as_the_flags_are(options: dict[str, Any],
 
     taken = BackendOptions("dask", workers=np.int64(2), connect_timeout=np.float32(1.5))
     assert (taken.workers, taken.connect_timeout) == (2, 1.5)
+    with pytest.raises(emgmm_cli.InvalidParameter, match="unknown backend 'spark'; choose "
+                                                         "one of local, dask") as unknown:
+        emgmm_cli.backend("spark")  # was a bare ValueError, naming no option
+    assert unknown.value.option == "backend"
     assert type(taken.workers) is int and type(taken.connect_timeout) is float
 
 

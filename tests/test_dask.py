@@ -443,7 +443,7 @@ def test_a_port_that_is_no_scheduler_is_one_line_within_the_timeout(
             conn.close()
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr == (f"Error: cannot reach the dask scheduler at tcp://127.0.0.1:{port}"
-                             f" within 2 s ({reason}); check --scheduler (or "
+                             f" within 2 s ({reason}); check that address (given, or "
                              "DASK_SCHEDULER_ADDRESS) and that `dask scheduler` runs there\n")
 
 

@@ -83,6 +83,18 @@ _READ_FLAGS = {"--columns": "columns=...", "--delimiter": "delimiter=...",
 _API_MODEL_FILE = "json.dump(fitted.document, file)"
 
 
+#: Flags given with their value ("-d ';'", "--missing drop"), and how the Python API gives
+#: that value: a quoted one as it is, a word quoted.
+_VALUED = re.compile(r"(?<![\w-])(-d|--delimiter|--missing) ('(?:\\.|[^'])*'|\w+)")
+_VALUED_AS = {"-d": "read=ReadOptions(delimiter={})",
+              "--delimiter": "read=ReadOptions(delimiter={})", "--missing": "missing={}"}
+
+
+def _valued(m: re.Match[str]) -> str:
+    flag, value = m.groups()
+    return _VALUED_AS[flag].format(value if value.startswith("'") else f"'{value}'")
+
+
 def api_data_terms(text: str) -> str:
     """What a data error says to do, in the Python API's terms: '... leave it out with
     --columns' -> '... with read=ReadOptions(columns=...)', 'write one with emgmm fit
@@ -95,7 +107,8 @@ def api_data_terms(text: str) -> str:
         flag = m.group(1)
         return f"read=ReadOptions({_READ_FLAGS[flag]})" if flag in _READ_FLAGS else flag
 
-    return _FLAG.sub(said, text.replace(HOW_TO_WRITE, f"write one with {_API_MODEL_FILE}"))
+    text = _VALUED.sub(_valued, text.replace(HOW_TO_WRITE, f"write one with {_API_MODEL_FILE}"))
+    return _FLAG.sub(said, text)
 
 
 def advised(fn: Callable[P, R]) -> Callable[P, R]:
@@ -176,8 +189,8 @@ def warn(source: str, lines: Iterable[str]) -> None:
     while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith(
             _PACKAGE):
         level, frame = level + 1, frame.f_back
-    for line in lines:
-        warnings.warn(f"{source}: {line}", FitWarning, stacklevel=level)
+    for line in lines:  # what reading says, in the API's terms (as its errors are)
+        warnings.warn(f"{source}: {api_data_terms(line)}", FitWarning, stacklevel=level)
 
 
 def warned(points: "Points") -> Callable[[Finding], None]:

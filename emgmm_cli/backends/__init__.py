@@ -62,8 +62,8 @@ class BackendOptions:
         from ..engine.errors import InvalidParameter
 
         if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; choose one of "
-                             f"{', '.join(BACKENDS)}")
+            raise InvalidParameter(f"unknown backend {self.backend!r}; choose one of "
+                                   f"{', '.join(BACKENDS)}", option="backend")
         workers = self.workers
         if workers is not None:
             if isinstance(workers, bool) or not isinstance(workers, Integral) or workers < 1:

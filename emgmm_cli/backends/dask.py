@@ -823,7 +823,7 @@ def _join(client_type: Any, address: str, timeout: float) -> Any:
     except (OSError, TimeoutError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise BackendError(f"cannot reach the dask scheduler at {address} within "
-                           f"{timeout:g} s ({reason}); check --scheduler (or "
+                           f"{timeout:g} s ({reason}); check that address (given, or "
                            "DASK_SCHEDULER_ADDRESS) and that `dask scheduler` runs there"
                            ) from None
 
