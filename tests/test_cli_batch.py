@@ -349,6 +349,30 @@ def test_skip_existing_fits_again_an_older_file_of_another_size_moved_in(
     assert invoke(*args, "--skip-existing").exit_code == 0
     row = read_summary(tmp_path / "out/summary.csv")[0]
     assert (row["status"], row["rows"]) == ("ok", "900")
+    # a file of the same size (every .npy of one shape) moved in, older than model.json:
+    # kept the old results (labels of other data, exit 0); its change time says it came
+    assert invoke("make-blobs", "-n", "900", "--seed", "9", "-o", "same.npy").exit_code == 0
+    kept = os.stat("same.npy").st_mtime_ns
+    os.utime("same.npy", ns=(kept - 10**10, kept - 10**10))  # written well before the fit
+    assert invoke(*args, "--skip-existing").exit_code == 0
+    assert read_summary(tmp_path / "out/summary.csv")[0]["status"] == "skipped"
+    os.replace("same.npy", "data/x.npy")
+    assert os.stat("data/x.npy").st_mtime_ns < os.stat("out/x/model.json").st_mtime_ns
+    assert invoke(*args, "--skip-existing").exit_code == 0
+    assert read_summary(tmp_path / "out/summary.csv")[0]["status"] == "ok"
+    assert invoke("predict", "out/x/model.json", "data/x.npy").stdout == \
+        (tmp_path / "out/x/labels.csv").read_text()
+    # a link made to point at another file of that size
+    os.replace("data/x.npy", "elsewhere.npy")
+    assert invoke("make-blobs", "-n", "900", "--seed", "4", "-o", "other.npy").exit_code == 0
+    os.utime("other.npy", ns=(kept - 10**10, kept - 10**10))
+    os.symlink(tmp_path / "elsewhere.npy", "data/x.npy")
+    assert invoke(*args).exit_code == 0
+    os.utime("data/x.npy", ns=(kept - 10**10, kept - 10**10), follow_symlinks=False)
+    os.remove("data/x.npy")
+    os.symlink(tmp_path / "other.npy", "data/x.npy")
+    assert invoke(*args, "--skip-existing").exit_code == 0
+    assert read_summary(tmp_path / "out/summary.csv")[0]["status"] == "ok"
 
 
 def test_a_rerun_leaves_no_output_of_an_earlier_run(

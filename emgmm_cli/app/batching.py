@@ -392,12 +392,18 @@ def run_one(task: BatchTask, phrase: Phrasing) -> BatchRow:
 # --------------------------------------------------------------------------- resuming
 
 
+def _data_changed(path: str) -> int:
+    """When the data file at path (and the link that path may be) was last written or
+    put in place: the latest modification or status-change time, in ns."""
+    return max(max(st.st_mtime_ns, st.st_ctime_ns) for st in (os.stat(path), os.lstat(path)))
+
+
 def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
                  ) -> BatchRow | None:
     """The summary row of a dataset whose outputs are complete, or None to fit it.
 
     Complete: every output exists (model.json is written last), the data file has not
-    been written since model.json was (its modification time is older) and has the size
+    been written or put in place since model.json was (_data_changed) and has the size
     model.json records (SOURCE_SIZE_FIELD, where it does), and model.json
     is an emgmm model fitted with the fit options asked for now (every FitOptions field
     but the seed, which must match when one was given) and the same inputs
@@ -414,8 +420,10 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
     if settings.select is None and os.path.exists(os.path.join(item.out_dir, SELECTION_NAME)):
         return None
     try:
-        # make's rule: data written at or after its model.json are not what was fitted
-        if os.stat(item.path).st_mtime_ns >= os.stat(dest["model"]).st_mtime_ns:
+        # make's rule: data written at or after its model.json are not what was fitted;
+        # nor data put in place since (their change time: a file moved or copied in
+        # with its old modification time, a link made to point elsewhere)
+        if _data_changed(item.path) >= os.stat(dest["model"]).st_mtime_ns:
             return None
         with open(dest["model"], encoding="utf-8") as fh:
             doc = json.load(fh)

@@ -79,7 +79,7 @@ from .options import (
               help="Keep the results of datasets whose outputs are complete and were "
                    "fitted with the same options and inputs (sample weights, known labels, "
                    "--missing, unchanged files beside the data) from a data file not "
-                   "modified since, read as now: the same --dtype, and the model's columns "
+                   "modified or put in place since, read as now: the same --dtype, and the model's columns "
                    "those that --columns, -d and -H/--header select now in the file's "
                    "first lines (fitted again where those cannot tell): resume an "
                    "interrupted batch.")

@@ -187,8 +187,9 @@ OPTIONAL_FIELDS: tuple[ModelField, ...] = (
     ModelField(SOURCE_SIZE_FIELD, "only for a fit of a data file (not stdin, a pipe or "
                                   "parts): its size in bytes as it was read (batch "
                                   "--skip-existing fits the dataset again when the size "
-                                  "differs, as when the data's modification time is not "
-                                  "older than model.json's)"),
+                                  "differs, as when the data's modification or status-"
+                                  "change time is not older than model.json's: a file "
+                                  "moved or copied in with its old modification time)"),
     ModelField(DIGESTS_FIELD, "only for a fit that read files beside its data (--means-init, "
                               "--init-model, --sample-weights, --known-labels): the SHA-256 "
                               "of each, in hex, by the option that named it (batch "
