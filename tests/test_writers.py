@@ -674,6 +674,30 @@ def test_npy_refusals_list_the_formats_that_hold_text(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_staged_folder_gets_the_bits_a_new_folder_gets(tmp_path: Path) -> None:
+    """The folders of parts (dask --output-dir labels/) came out drwx------, mkdtemp's,
+    whatever the umask, where every other output is readable as the umask allows: other
+    users of a shared file system could not read the results.  A new one gets 0777 less
+    the umask; one that replaces a folder gets that folder's bits."""
+    from emgmm_cli.io.writers import OutputSet
+
+    old = os.umask(0o022)
+    try:
+        with OutputSet() as out:
+            (Path(out.stage_folder(str(tmp_path / "new"))) / "p.csv").write_text("1\n")
+        assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o755
+        os.umask(0o077)
+        with OutputSet() as out:
+            out.stage_folder(str(tmp_path / "private"))
+        assert stat.S_IMODE((tmp_path / "private").stat().st_mode) == 0o700
+        (tmp_path / "new").chmod(0o750)
+        with OutputSet() as out:
+            out.stage_folder(str(tmp_path / "new"))
+        assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o750
+    finally:
+        os.umask(old)
+
+
 def test_a_staged_folder_appears_at_commit_and_replaces_the_old_one(tmp_path: Path) -> None:
     from emgmm_cli.io.writers import OutputSet
 

@@ -145,11 +145,12 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-def _new_file_mode() -> int:
-    """The permission bits a newly created file gets (0o666 less the umask)."""
+def _new_file_mode(full: int = 0o666) -> int:
+    """The permission bits a newly created file gets (0o666 less the umask; a folder:
+    full 0o777)."""
     umask = os.umask(0o022)  # reading the umask means setting it; put it straight back
     os.umask(umask)
-    return 0o666 & ~umask
+    return full & ~umask
 
 
 class OutputSet:
@@ -197,6 +198,10 @@ class OutputSet:
             path, tmp = self._folders[0]
             old = tmp + ".old"
             try:
+                # mkdtemp's folder is the owner's alone (0700): give it the bits of the
+                # folder it replaces, or of a new one (0777 less the umask), as files get
+                os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode) if os.path.isdir(path)
+                         else _new_file_mode(0o777))
                 if os.path.isdir(path):
                     os.rename(path, old)
                 os.rename(tmp, path)
