@@ -223,6 +223,17 @@ def test_files_and_globs_choose_datasets(tree: Path, monkeypatch: pytest.MonkeyP
     assert resp.shape == (120, 3) and np.allclose(resp.sum(axis=1), 1.0)
 
 
+def test_an_empty_glob_is_a_usage_error(tree: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--glob '' (an unset shell variable) said "no datasets found in data (looked for
+    *.csv, ...)", the default patterns, exit 1, of a folder that holds such files."""
+    monkeypatch.chdir(tree)
+    result = invoke("batch", "data", "-k", "3", "--output-dir", "out", "--glob", "*.tsv",
+                    "--glob", "")
+    assert result.exit_code == 2 and not (tree / "out").exists()
+    assert result.stderr.endswith("Error: Invalid value for '--glob': an empty pattern "
+                                  "matches no file\n")
+
+
 def test_a_glob_with_a_slash_looks_in_the_folders_it_names(tree: Path) -> None:
     """--glob 'sub/*.csv' without -r found nothing ("no datasets found"), since only the
     directory's own files were listed: a pattern with '/' names the folders it looks in.

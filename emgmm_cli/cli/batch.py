@@ -34,6 +34,15 @@ from .options import (
 )
 
 
+def _patterns(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+              ) -> tuple[str, ...]:
+    """--glob's patterns; an empty one (--glob '', an unset shell variable) matches no
+    file, and was said as no datasets found where the default patterns were looked for."""
+    if "" in value:
+        raise click.BadParameter("an empty pattern matches no file", ctx, param)
+    return value
+
+
 @command(short_help="Fit (or select) every dataset of folders; one summary.")
 @click.argument("paths", metavar="PATH...", nargs=-1, required=True,
                 type=FILE_PATH)
@@ -65,6 +74,7 @@ from .options import (
 @click.option("-r", "--recursive", is_flag=True,
               help="Also fit the files in the subdirectories of a directory PATH.")
 @click.option("--glob", "patterns", multiple=True, metavar="PATTERN",
+              callback=_patterns,
               help="Fit the files of a directory PATH whose name matches PATTERN (a "
                    "pattern with '/' matches the path below PATH, '**' any number of "
                    "folders, and looks in the folders it names without --recursive); "
