@@ -371,13 +371,17 @@ def run_one(task: BatchTask, phrase: Phrasing) -> BatchRow:
     item, settings = task.item, task.settings
     row = BatchRow(item.path)
     try:
+        # what would keep its outputs from being written, before its data are read (a
+        # file where its folder goes, a folder where an output goes): as fit finds them
+        dest = destinations(settings, item.out_dir)
+        check_targets(dest.values(), creates=item.out_dir)
         points = read_fit_data(item.path, settings.read, settings.start_model,
                                lambda line: row.warnings.append(
                                    line.removeprefix(f"{item.path}: ")))
         row.rows, row.dims = points.n_samples, points.n_features
         fit, table = _fit_one(points, settings, phrase, row.warnings)
         check_stop()
-        _write(fit, destinations(settings, item.out_dir), item.out_dir, selection=table)
+        _write(fit, dest, item.out_dir, selection=table)
     except Exception as exc:  # noqa: BLE001 - every failure is reported in the summary
         raise_if_stopped()  # unless it is a stop signal in disguise
         row.status = f"failed: {failure_reason(exc, item.path, phrase)}"
