@@ -203,3 +203,46 @@ def test_workers_killed_as_they_start_fail_the_run_with_a_message(tmp_path: Path
     assert (proc.returncode, out) == (1, ""), err
     assert re.fullmatch(r"Error: cell (full|diag) K=[23]: its worker process died \(killed, or "
                         r"out of memory\), also when run again alone\n", err), err
+
+
+@pytest.mark.skipif(not PROC, reason="workers seen in /proc")
+@pytest.mark.parametrize("method", ["fork", "spawn"] if FORKS else ["spawn"])
+def test_workers_end_when_their_parent_is_killed(tmp_path: Path, method: str) -> None:
+    """batch --jobs 2 SIGKILLed (as the out-of-memory killer ends it): its workers went
+    on, then waited for a next task for ever (their siblings hold the pipes open, so no
+    SIGPIPE came), SIGTERM ignored, orphans of init.  Now each sees its parent gone, stops
+    its task as a stop signal would (no output committed, no temporary file left), and
+    ends within a few seconds."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "d").mkdir()
+    for name in "abcd":
+        np.save(tmp_path / "d" / f"{name}.npy", rng.normal(size=(20_000, 4)))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), START_VARIABLE: method}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emgmm_cli", "batch", "d", "-k", "6", "--tol", "0",
+         "--max-iter", "1000000", "--jobs", "2", "-o", "out", "-q"], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    workers: list[int] = []
+    while len(workers) < 2 and time.monotonic() < deadline:
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        workers = [int(c) for c in children.read_text().split()
+                   if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
+        time.sleep(0.05)
+    assert len(workers) == 2, workers
+    time.sleep(2.0)  # fitting their datasets
+    proc.kill()
+    proc.wait(timeout=10)
+    ended = time.monotonic() + 20
+    alive = workers
+    while alive and time.monotonic() < ended:
+        # a zombie (state Z) has ended: its new parent, init, reaps it when it will
+        alive = [w for w in workers if Path(f"/proc/{w}").exists() and
+                 Path(f"/proc/{w}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+        time.sleep(0.2)
+    assert alive == []
+    left = sorted(p.relative_to(tmp_path / "out").as_posix()
+                  for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert left == [], left

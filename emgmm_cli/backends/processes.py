@@ -30,7 +30,9 @@ runs (backends.tasks.run_pool) and, once one came, sets a shared event; a task p
 through check_stop() (a batch's datasets and select's cells do so at every EM iteration,
 stop_at_iteration, and a batch also before committing its outputs), raises Cancelled and
 cleans up after itself.  The parent waits for the tasks in flight, reports those that
-finished anyway, and raises the signal's KeyboardInterrupt.
+finished anyway, and raises the signal's KeyboardInterrupt.  A parent killed outright
+(SIGKILL, the out-of-memory killer) can ask nothing: each worker looks for it every
+PARENT_POLL seconds, and once it is gone stops its task as above and ends (_watch_parent).
 
 Nothing here knows about mixtures: tasks are a picklable module-level function and items.
 """
@@ -109,6 +111,11 @@ class Cancelled(BaseException):
 
 
 _stop_event: Any = None  # a multiprocessing Event, in worker processes only
+_orphaned = False  # in a worker whose parent is gone (_watch_parent)
+#: How often a worker looks whether its parent is still there, and how long one whose
+#: parent is gone gives its task to stop (check_stop) before it ends, in seconds.
+PARENT_POLL = 0.5
+ORPHAN_GRACE = 5.0
 #: The function and items of the pool being run with forked workers, which inherit them
 #: (set in the parent while that pool lives).
 _inherited: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
@@ -151,10 +158,31 @@ def _init_worker(stop_event: Any, limit_blas: bool) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGPIPE})
     global _stop_event
     _stop_event = stop_event
+    import threading
+
+    threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True,
+                     name="emgmm-parent-watch").start()
     if limit_blas:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(1, user_api="blas")
+
+
+def _watch_parent(parent: int) -> None:
+    """End this worker once its parent is gone (killed by SIGKILL or the kernel's
+    out-of-memory killer, which no handler sees): its task stops as a stop signal stops
+    it (check_stop raises Cancelled: no output is committed, temporary files are
+    removed), and ORPHAN_GRACE seconds later the worker exits, whatever it was doing.  A
+    worker has nothing to give a parent that is gone, and would otherwise wait for its
+    next task for ever: its siblings hold the pipes open, so no SIGPIPE comes."""
+    import time
+
+    global _orphaned
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    _orphaned = True
+    time.sleep(ORPHAN_GRACE)
+    os._exit(1)
 
 
 def _inherited_task(i: int) -> Any:
@@ -165,8 +193,9 @@ def _inherited_task(i: int) -> Any:
 
 
 def check_stop() -> None:
-    """Raise Cancelled if the parent asked the workers to stop (a no-op in the parent)."""
-    if _stop_event is not None and _stop_event.is_set():
+    """Raise Cancelled if the parent asked the workers to stop, or is gone (a no-op in
+    the parent)."""
+    if _orphaned or (_stop_event is not None and _stop_event.is_set()):
         raise Cancelled()
 
 
