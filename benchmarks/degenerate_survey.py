@@ -13,7 +13,10 @@ rows' scatter found, in units of the least column variance, against SINGULAR_RAT
   components share part of their covariance or all of it (VVE, EVE, VEE, VEV, EVV, EEV,
   VEI, EVI, EEE), K = 5..9, seeds 0..14;
 - `emgmm_cli.select` with every family and K = 1..9 on Old Faithful, iris and wine (raw
-  and standardised), seed 0: each cell's chosen fit;
+  and standardised), seed 0: each cell's chosen fit; of the components of many rows that
+  the rule flags in a family that shares part of each covariance, the largest share of
+  their rows' own least variance in their covariance's least eigenvalue, against
+  FLAT_SHARE (a tight cluster's rows fill their covariance: a share near 1);
 - for the rounding bound of the families whose components share nothing (em.ROUNDING_BOUND,
   which caps the first bound there): `--init random-from-data --n-init 1` fits with K = 6
   and 9, seeds 0..3, of Old Faithful, iris, wine and breast cancer (raw and standardised)
@@ -40,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 import emgmm_cli  # noqa: E402
 from emgmm_cli.backends.local import ArrayDataset  # noqa: E402
 from emgmm_cli.engine.em import (DEGENERATE_RATIO, FEW_ROWS_PER_DIM,  # noqa: E402
-                                 FLAT_LOOK, ROUNDING_BOUND, SINGULAR_RATIO,
+                                 FLAT_LOOK, FLAT_SHARE, ROUNDING_BOUND, SINGULAR_RATIO,
                                  DegenerateTest)
 from emgmm_cli.engine.params import MixtureParams  # noqa: E402
 
@@ -61,6 +64,9 @@ class Tally:
         # of its covariance: the own spreads of those the rule flags, and of the others
         self.flat: list[float] = []
         self.held: list[float] = []
+        # of the components of many rows the rule flags in a family that shares part of
+        # its covariance: their own rows' least variance, to their covariance's (FLAT_SHARE)
+        self.shares: list[float] = []
 
     def judge(self, where: str, params: MixtureParams, x: np.ndarray) -> None:
         test = DegenerateTest.of(ArrayDataset(x), x.var(axis=0))
@@ -70,6 +76,12 @@ class Tally:
         spread = np.linalg.eigvalsh(cov) - REG_COVAR
         smallest = float(x.var(axis=0)[live].min())
         rows = params.weights * len(x)
+        many = (rows >= FEW_ROWS_PER_DIM * (params.n_features + 1)) & (rows >= live.sum() + 1)
+        if params.family.per_component and params.family.equal and params.n_components > 1:
+            flagged = np.array(sorted(k for k in now if many[k]), dtype=np.intp)
+            if len(flagged):
+                own = test.own_spread(params, flagged, np.flatnonzero(live))
+                self.shares += (own / (spread[flagged, 0] + REG_COVAR)).tolist()
         for k in range(params.n_components):
             if spread[k, 0] >= DEGENERATE_RATIO * smallest:
                 if spread[k, 0] < FLAT_LOOK * smallest and params.family.per_component \
@@ -165,6 +177,10 @@ def main() -> None:
               f"(own rows' least variance at most "
               f"{max(tally.flat, default=float('nan')):.2g} of it), {len(tally.held)} not "
               f"(at least {min(tally.held, default=float('nan')):.2g})")
+    if tally.shares:
+        print(f"flagged, of many rows, in families that share part of the covariance: "
+              f"{len(tally.shares)}, their own rows' least variance at most "
+              f"{max(tally.shares):.2g} of their covariance's (FLAT_SHARE {FLAT_SHARE:g})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", emgmm_cli.FitWarning)
         rounding = rounding_survey(datasets(more=True))

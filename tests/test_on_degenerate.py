@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import emgmm_cli
 from emgmm_cli.backends import open_dataset
 from emgmm_cli.backends.local import ArrayDataset
 from emgmm_cli.engine.degenerate import DROPPED, REINITIALISED, DegenerateComponent
@@ -193,13 +194,54 @@ def test_select_chooses_tight_clusters_far_apart_as_scikit_learns_bic_does(
     assert all(row["status"] == "ok" for row in table if int(row["n_components"]) <= 3)
 
 
+def thin_tight_cluster_data() -> np.ndarray:
+    """Three clusters of one orientation (VVE's true model): 300 rows of variances 9 and
+    0.25, 300 of 1 and 0.5, and 100 at (2000, 1000) of variances 1e-3 and 1e-5."""
+    rng = np.random.default_rng(7)
+    turn = np.pi / 6
+    rot = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+    return np.vstack([rng.multivariate_normal(mean, rot @ np.diag(var) @ rot.T, n)
+                      for n, mean, var in ((300, [0, 0], [9, 0.25]), (300, [30, -20], [1, 0.5]),
+                                           (100, [2000, 1000], [1e-3, 1e-5]))])
+
+
+#: R mclust 6.0.0, Mclust(X, G = 3, modelNames = m)$loglik on thin_tight_cluster_data
+#: (written to CSV with 17 significant digits), 2026-12-07.
+MCLUST_THIN_TIGHT = {"VVE": -1734.246, "EVE": -2559.284, "EVV": -2559.222, "VEE": -1945.835,
+                     "VEV": -1945.543}
+
+
+def test_a_tight_cluster_that_fills_its_covariance_is_no_collapse() -> None:
+    """A cluster of 100 rows of variance 1e-5 among columns of variance 1.2e5 lies under
+    the first bound (1e-10 of that), and in the families that share part of each
+    covariance it was called degenerate: VVE's fit of its true model was dropped and the
+    cell kept -5094.42 (mclust -1734.25), exit 0; EVE and EVV, whose equal volume holds
+    that cluster's covariance at 0.09, were "degenerate" cells.  Its rows fill its
+    covariance (em.FLAT_SHARE): each cell is sound and within reg_covar's reach of
+    mclust's (mclust has no floor: 0.12 for VVE, whose least variance the floor lifts by
+    a tenth), and select chooses VVE with K = 3, as mclust's BIC does."""
+    x = thin_tight_cluster_data()
+    for name, theirs in MCLUST_THIN_TIGHT.items():
+        ours = fit(ArrayDataset(x), FitOptions(3, name, seed=0))
+        assert not ours.is_degenerate, (name, ours.degenerate)
+        assert ours.loglik >= theirs - 0.15, (name, ours.loglik)
+    selected = emgmm_cli.select(x, [2, 3, 4], ["VVV", "VVE", "EVE", "VEE"], seed=0)
+    assert selected.best is not None
+    assert (selected.best.document["covariance_type"],
+            selected.best.params.n_components) == ("VVE", 3)
+    assert all(row["status"] == "ok" for row in selected.rows() if row["n_components"] == 3)
+
+
 def test_a_collapse_far_from_the_centre_is_still_degenerate() -> None:
     """The data's rounding bounds the first bound from above, not below: among the far
     clusters, a component at (1e5, 1e5) whose covariance is reg_covar to rounding (rows
     that share a value: a quarter of the weight, so not few rows) is degenerate, and one
     of the same spread as the clusters is not; a family that shares part of each
     covariance keeps SINGULAR_RATIO times the least column variance (VVE's collapses stay
-    off the floor by more than rounding)."""
+    off the floor by more than rounding), but where the component's rows fill its
+    covariance (FLAT_SHARE) it is a cluster: there the three clusters are clusters (all
+    four were called degenerate), and the rows that share a value a collapse however far
+    off the floor its covariance is held."""
     from emgmm_cli.engine.em import ROUNDING_BOUND, DegenerateTest, degenerate_components
     from emgmm_cli.engine.params import MixtureParams
 
@@ -213,7 +255,7 @@ def test_a_collapse_far_from_the_centre_is_still_degenerate() -> None:
         params = MixtureParams.build(weights, means, cov, "full")
         assert degenerate_components(params, test, 1e-6) == verdict, last
         shared = MixtureParams.build(weights, means, cov, "VVE")
-        assert degenerate_components(shared, test, 1e-6) == [0, 1, 2, 3], last
+        assert degenerate_components(shared, test, 1e-6) == [3], last
 
 
 def test_collapses_a_little_off_the_floor_are_still_degenerate() -> None:

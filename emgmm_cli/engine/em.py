@@ -38,7 +38,9 @@ COLLAPSE_MASS = 1e-6
 #: eigenvalue below SINGULAR_RATIO times that variance: its rows lie on a line or a
 #: plane to rounding, which such a covariance cannot shrink onto exactly (the shared
 #: part holds it off, further than DEGENERATE_RATIO on whole-numbered data: EVV's
-#: components on rows that share a value sat at 1e-6 to 1e-5 of it).  A
+#: components on rows that share a value sat at 1e-6 to 1e-5 of it); in those families
+#: either bound holds only where the component's rows do not fill its covariance
+#: (FLAT_SHARE), or it holds too few rows.  A
 #: component of many rows whose covariance is small all round is a tight cluster; a thin
 #: one is a thin cluster unless its own rows are flat to rounding (VVV, VVI or VII would
 #: shrink onto them exactly: the first bound); one of EEE, EEI or EII cannot collapse
@@ -58,6 +60,14 @@ DEGENERATE_RATIO = 1e-6
 SINGULAR_RATIO = 1e-10
 FEW_ROWS_PER_DIM = 2
 FLAT_LOOK = 1e-4
+#: ... but not a component whose own rows' scatter has its least eigenvalue at least this
+#: share of the component's own: a tight cluster of many rows, which the bounds above, in
+#: units of the data's spread, would call collapsed (100 rows of variance 1e-5 among
+#: columns of variance 1.2e5: VVE's true model, whose best fit was "degenerate" and a
+#: worse one kept; EVE's, its volume the others', share 1.3e-4).  Measured
+#: (benchmarks/degenerate_survey.py, 2026-12-07): the collapsed components of many rows
+#: flagged had their rows' share at most 5e-18.
+FLAT_SHARE = 1e-6
 #: In the families of FLAT_LOOK, a component near the floor that holds at most D rows (its
 #: mass less than D + FEW_ROWS_LEAK rows) is degenerate whatever its rows' own scatter:
 #: they cannot span the D columns, and the shares of other rows it holds (2 rows and 1.9e-5
@@ -258,21 +268,28 @@ class DegenerateTest:
         if not fam.equal and singular > reg_covar:  # (else the cap changes nothing)
             singular = np.minimum(singular, np.maximum(
                 reg_covar, self.rounding(mixtures, live, eig[..., -1])))
-        found = lam < np.maximum(singular, rounding)
-        if mixtures[0].n_components > 1:
-            low = lam < max(DEGENERATE_RATIO * smallest, rounding)
-            held = np.array([p.weights for p in mixtures]) * self.rows  # rows each holds
-            # a few points close together
-            found |= low & (held < FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1))
-            if fam.per_component and fam.equal:  # rows flat to rounding, held off by
-                near = lam < max(FLAT_LOOK * smallest, rounding)  # the shared part
-                # or too few to span the columns: at most D rows and others' small shares
-                found |= near & (held < len(live) + FEW_ROWS_LEAK)
-                suspects = near & ~found
-                for j in np.flatnonzero(suspects.any(axis=1)).tolist():
-                    ks = np.flatnonzero(suspects[j])
-                    found[j, ks] = (self.own_spread(mixtures[j], ks, live)
-                                    < self.singular * smallest)
+        first = lam < np.maximum(singular, rounding)
+        if mixtures[0].n_components == 1:
+            return [np.flatnonzero(row).tolist() for row in first]
+        low = lam < max(DEGENERATE_RATIO * smallest, rounding)
+        held = np.array([p.weights for p in mixtures]) * self.rows  # rows each holds
+        # a few points close together
+        found = low & (held < FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1))
+        if not (fam.per_component and fam.equal):
+            return [np.flatnonzero(row).tolist() for row in first | found]
+        # rows flat to rounding, held off the floor by the shared part
+        near = lam < max(FLAT_LOOK * smallest, rounding)
+        # or too few to span the columns: at most D rows and others' small shares
+        found |= near & (held < len(live) + FEW_ROWS_LEAK)
+        found |= lam < rounding  # the floor itself, to its rounding
+        suspects = (first | near) & ~found
+        for j in np.flatnonzero(suspects.any(axis=1)).tolist():
+            ks = np.flatnonzero(suspects[j])
+            own = self.own_spread(mixtures[j], ks, live)
+            # and only where the covariance is not that of its own rows: a tight cluster
+            # of many rows (their spread a fair share of its least eigenvalue) is one
+            fits = own >= FLAT_SHARE * (lam[j, ks] + reg_covar)
+            found[j, ks] = ~fits & (first[j, ks] | (own < self.singular * smallest))
         return [np.flatnonzero(row).tolist() for row in found]
 
     def own_spread(self, params: MixtureParams, components: NDArray[np.intp],
@@ -301,7 +318,8 @@ def degenerate_components(params: MixtureParams, test: DegenerateTest,
     DEGENERATE_RATIO times it where K >= 2 and the component holds few
     rows or, in a family that shares some of its covariance, below FLAT_LOOK times it
     where its own rows are flat to rounding (DegenerateTest.own_spread below
-    SINGULAR_RATIO times it), or below
+    SINGULAR_RATIO times it; there, too, the first bound and this one hold only where
+    the rows' own spread is below FLAT_SHARE of the covariance's), or below
     DEGENERATE_ULPS units in the last place of reg_covar, what rounding leaves of it.
     Constant columns are left out, since every component is flat along them and
     reg_covar is what keeps that well-posed.
