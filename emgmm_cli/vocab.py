@@ -150,7 +150,8 @@ INIT_METHODS: tuple[Term, ...] = (
     Term("k-means++", "k-means++ seeds as the means"),
     Term("random", "random responsibilities"),
     Term("random-from-data", "K distinct random data points as the means"),
-    Term("hc", "mclust's model-based hierarchical agglomeration cut at K, its run plain "
+    Term("hc", "mclust's model-based hierarchical agglomeration cut at K (of one column, "
+               "its quantile classes, as mclust starts there), its run plain "
                "EM until mclust's rule holds, as mclust runs it (then random "
                "responsibilities for restarts 2, 3, ...)"),
 )

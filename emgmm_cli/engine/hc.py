@@ -50,6 +50,7 @@ subsample's partition.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -491,16 +492,45 @@ def build_hc_tree(data: Dataset, rng: np.random.Generator, *,
 def hc_stats(data: Dataset, tree: HcTree, k: int, covariance_type: str, *,
              origin: Array) -> SuffStats:
     """The statistics of the partition of the clustered rows when the tree is cut at k
-    (one M-step turns them into the weights, means and covariances of its k groups)."""
-    labels = tree.partition(k)
+    (one M-step turns them into the weights, means and covariances of its k groups); of
+    one column, their quantile classes instead, as mclust starts EM there (its hierarchy
+    is for two columns or more)."""
     rows = np.arange(data.n_samples) if tree.rows is None else tree.rows
     if len(rows) != tree.n_rows:
         raise InvalidParameter("hc: the hierarchy was built for another dataset")
     x = data.take(rows)
+    labels = quantile_classes(x[:, 0], k) if x.shape[1] == 1 else tree.partition(k)
     resp = np.zeros((len(labels), k), dtype=x.dtype)
     resp[np.arange(len(labels)), labels] = 1.0
     # the hierarchy is of the rows as they are; the statistics of its groups are weighted
     return stats_from_resp(x, resp, origin, covariance_type, take_weights(data, rows))
+
+
+def quantile_classes(x: Array, k: int) -> NDArray[np.intp]:
+    """Labels 0..k-1 of the values x: k classes between k + 1 distinct quantiles, as
+    mclust's start for one column (qclass) makes them.  The quantiles are those of n
+    equally spaced probabilities (numpy's default, R's type 7), n from k + 1 up until k + 1
+    of them differ; where more than k + 1 then differ, those that close the narrowest
+    gaps go (each the lower end of its gap, the first of equal gaps first); the outer two
+    are moved past the least and greatest value by sd(x) sqrt(eps), and class i holds the
+    values from quantile i up to, not including, quantile i + 1."""
+    values = np.asarray(x, dtype=np.float64)
+    distinct = len(np.unique(values))
+    if k > distinct:
+        raise InvalidParameter(f"hc: {k} classes of {distinct} distinct values",
+                               advice=(FEWER_COMPONENTS,))
+    n, q = k, np.zeros(0)
+    while len(q) < k + 1:  # ends: interpolated quantiles lie between distinct values too
+        n += 1
+        q = np.unique(np.quantile(values, np.linspace(0.0, 1.0, n)))
+    extra = len(q) - k - 1
+    if extra:
+        q = np.delete(q, np.argsort(np.diff(q), kind="stable")[:extra])
+    pad = float(np.std(values, ddof=1)) * math.sqrt(np.finfo(np.float64).eps) \
+        if len(values) > 1 else 0.0
+    q[0], q[-1] = values.min() - pad, values.max() + pad
+    labels = np.searchsorted(q, values, side="right") - 1
+    return np.clip(labels, 0, k - 1).astype(np.intp)
 
 
 #: How many of the hierarchy's last merges the family's own criterion decides again
