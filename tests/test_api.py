@@ -536,6 +536,31 @@ def test_wrong_kinds_of_arguments_are_told_as_python_tells_them(tmp_path: Path) 
     with pytest.raises(TypeError, match=r"^columns must be a list of column names or 0-based "
                                         r"indices, or one string such as 'a,b', not 5$"):
         emgmm_cli.ReadOptions(columns=5)  # type: ignore[arg-type]
+    # select(x, None): "'NoneType' object is not iterable"; load_model(None): "expected
+    # str, bytes or os.PathLike object"
+    with pytest.raises(TypeError, match=r"components must be numbers of components to try"):
+        emgmm_cli.select(x, None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^load_model takes the path of a model file, not "
+                                        r"None$"):
+        emgmm_cli.load_model(None)  # type: ignore[arg-type]
+
+
+def test_a_criterion_is_taken_in_any_case_and_checked_before_the_data_are_read(
+        tmp_path: Path) -> None:
+    """criterion="ICL" was refused where covariance names are taken in any case, and a
+    misspelt one only once the data were read ("<array>: unknown criterion"; a large file
+    read first); now checked first, an InvalidParameter of option criterion, as on the
+    command line (--criterion ICL)."""
+    x = np.loadtxt(FAITHFUL, delimiter=",", skiprows=1)
+    assert emgmm_cli.select(x, [1, 2], ["full"], criterion="ICL",
+                            seed=0).selection.criterion == "icl"
+    with pytest.raises(emgmm_cli.InvalidParameter, match="^unknown criterion 'bci'; choose "
+                                                         "one of bic, aic, icl$") as bad:
+        emgmm_cli.select(str(tmp_path / "absent.csv"), [1], criterion="bci")
+    assert bad.value.option == "criterion"
+    result = CliRunner().invoke(cli, ["select", str(FAITHFUL), "-k", "1-2", "-c", "VVV",
+                                      "--criterion", "ICL", "--json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["criterion"] == "icl"
 
 
 def test_a_fit_and_a_selection_print_as_one_line() -> None:

@@ -269,3 +269,10 @@ class SelectGrid:
     def __post_init__(self) -> None:
         object.__setattr__(self, "components", tuple(self.components))
         object.__setattr__(self, "covariance_types", tuple(self.covariance_types))
+        # checked before the data are read, in any case, as the families' names are
+        names = vocab.names(vocab.CRITERIA)
+        asked = self.criterion.lower() if isinstance(self.criterion, str) else self.criterion
+        if asked not in names:
+            raise InvalidParameter(f"unknown criterion {self.criterion!r}; choose one of "
+                                   f"{', '.join(names)}", option="criterion")
+        object.__setattr__(self, "criterion", asked)

@@ -495,7 +495,7 @@ def select_model(data: Any, components: Iterable[int] = range(1, 10),
     processes are spawned rather than forked (backends.processes.start_method), each one
     imports the caller's main module, so a script that asks for them must call this
     under ``if __name__ == "__main__":``."""
-    if isinstance(components, (int, str)):
+    if components is None or isinstance(components, (int, str)):
         raise TypeError(f"components must be numbers of components to try, such as "
                         f"range(1, 10) or [2, 4], not {components!r}")
     check_flags(standardize=standardize)

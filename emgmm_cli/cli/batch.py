@@ -62,7 +62,7 @@ def _patterns(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
               help="Choose each dataset's number of components and covariance family as "
                    "emgmm select does: fit every (covariance, K) cell of -k and -c and keep "
                    "the best by --criterion.")
-@click.option("--criterion", type=click.Choice(vocab.names(vocab.CRITERIA)),
+@click.option("--criterion", type=click.Choice(vocab.names(vocab.CRITERIA), case_sensitive=False),
               help="With --select: what picks the best cell, lower being better.  "
                    "[default: bic]")
 @em_options()

@@ -16,6 +16,7 @@ check_features refuses data whose column count is not the model's D.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -255,6 +256,8 @@ def load_model(path: str) -> LoadedModel:
     from ..engine.errors import NotPositiveDefinite
     from ..engine.params import MixtureParams
 
+    if not isinstance(path, (str, os.PathLike)):  # the Python API's load_model(None)
+        raise TypeError(f"load_model takes the path of a model file, not {path!r}")
     doc = _read_document(path)
     _check_header(path, doc)
     k, d, cov_type = _check_sizes(path, doc)
