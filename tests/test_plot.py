@@ -435,6 +435,32 @@ def test_every_component_of_many_has_its_own_colour(tmp_path: Path) -> None:
     ok("plot", model, data, "-o", tmp_path / "many.png")
 
 
+def test_a_long_title_stays_within_the_image(tmp_path: Path) -> None:
+    """A long file name ran past both edges of the image (its title centred and cut off
+    at both ends): titles break into lines, and a word too long for one (a file name
+    without spaces) is cut in its middle with '…', at every size."""
+    import emgmm_cli
+    from emgmm_cli.app.plotting import criterion_figure, mixture_figure, points_view, \
+        trace_figure
+    from emgmm_cli.io.readers import read_points
+
+    name = "experiment_2026_run_17_condition_B_replicate_3_filtered_and_cleaned_final.csv"
+    data = tmp_path / name
+    data.write_text((SAMPLE / "faithful.csv").read_text())
+    fitted = emgmm_cli.fit(str(data), 3, seed=0)
+    selected = emgmm_cli.select(str(data), [1, 2], ["full"], seed=0, n_init=1)
+    for size in ((600, 450), (300, 300), (1600, 900)):
+        view = points_view(fitted.params, read_points(str(data)), model="m.json")
+        for figure in (mixture_figure(view, size=size),
+                       criterion_figure(selected.selection, source=str(data), size=size),
+                       trace_figure(fitted.result, source=str(data), size=size)):
+            figure.savefig(io.BytesIO(), format="png")  # lays the figure out
+            title = figure.axes[0].title
+            box = title.get_window_extent()
+            assert 0 <= box.x0 and box.x1 <= figure.bbox.width, (size, title.get_text())
+            assert "replicate" in title.get_text() or "…" in title.get_text()
+
+
 @pytest.mark.parametrize("suffix", [".png", ""])
 def test_uncertainty_of_one_column_data_is_refused(models: dict[str, Path], tmp_path: Path,
                                                    suffix: str) -> None:

@@ -97,6 +97,28 @@ def _pyplot_free_figure(size: tuple[int, int]) -> Any:
     return Figure(figsize=(size[0] / DPI, size[1] / DPI), dpi=DPI, layout="constrained")
 
 
+#: The width of a character of a title, in units of its font size (a wide estimate:
+#: DejaVu Sans's letters average about 0.55), and the share of the figure's width a line
+#: of the title may take: it is centred over the axes, which the axis labels push off
+#: the figure's centre.
+_CHAR_WIDTH = 0.62
+_TITLE_SHARE = 0.8
+
+
+def _title(fig: Any, ax: Any, text: str) -> None:
+    """The axes' title, on as many lines as the figure's width needs (a long file name,
+    a note of rows left out), a word too long for one line (a file name without spaces)
+    cut in its middle with '…': the image's edges cut a title off at both ends."""
+    from matplotlib import rcParams
+    from matplotlib.font_manager import FontProperties
+
+    points = FontProperties(size=rcParams["axes.titlesize"]).get_size_in_points()
+    room = max(8, int(_TITLE_SHARE * fig.get_figwidth() * 72 / (points * _CHAR_WIDTH)))
+    words = [w if len(w) <= room else w[:room // 2 - 1] + "…" + w[len(w) - room // 2 + 1:]
+             for w in text.split(" ")]
+    ax.set_title(" ".join(words), wrap=True)
+
+
 def _check_size(size: tuple[int, int], most: tuple[int, int], what: str) -> None:
     """A UsageProblem for a picture wider or taller than most allows."""
     if size[0] > most[0] or size[1] > most[1]:
@@ -309,7 +331,7 @@ def mixture_figure(view: MixtureView, *, uncertainty: bool = False,
         _histogram(ax, view)
     else:
         _scatter(fig, ax, view, uncertainty)
-    ax.set_title(view.title)
+    _title(fig, ax, view.title)
     return fig
 
 
@@ -400,7 +422,7 @@ def criterion_figure(selection: "Selection", *, source: str,
                                     f"K={best.cell.n_components}")
     ax.set_xlabel("number of components K")
     ax.set_ylabel(f"{criterion.upper()} (lower is better)")
-    ax.set_title(f"{os.path.basename(source)}: {criterion.upper()} of every cell")
+    _title(fig, ax, f"{os.path.basename(source)}: {criterion.upper()} of every cell")
     _whole_ticks(ax, [c.cell.n_components for c in selection.cells])
     ax.legend(loc="best", fontsize="small", ncol=2 if len(families) > 6 else 1)
     return fig
@@ -419,8 +441,8 @@ def trace_figure(result: "FitResult", *, source: str,
                 label=f"restart {r + 1}" + (" (kept)" if best else ""))
     ax.set_xlabel("iteration")
     ax.set_ylabel("mean log-likelihood per point")
-    ax.set_title(f"{os.path.basename(source)}: EM, K={result.params.n_components}, "
-                 f"{result.params.covariance_type} covariance")
+    _title(fig, ax, f"{os.path.basename(source)}: EM, K={result.params.n_components}, "
+                    f"{result.params.covariance_type} covariance")
     _whole_ticks(ax, [t.iteration for trace in traces for t in trace])
     ax.legend(loc="lower right", fontsize="small")
     return fig
