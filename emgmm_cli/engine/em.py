@@ -64,9 +64,11 @@ FLAT_LOOK = 1e-4
 #: share of the component's own: a tight cluster of many rows, which the bounds above, in
 #: units of the data's spread, would call collapsed (100 rows of variance 1e-5 among
 #: columns of variance 1.2e5: VVE's true model, whose best fit was "degenerate" and a
-#: worse one kept; EVE's, its volume the others', share 1.3e-4).  Measured
-#: (benchmarks/degenerate_survey.py, 2026-12-07): the collapsed components of many rows
-#: flagged had their rows' share at most 5e-18.
+#: worse one kept; EVE's, its volume the others', share 1.3e-4), where it holds at least
+#: FEW_ROWS_PER_DIM * (D + 1) rows: fewer span hardly more than a hyperplane (13 rows
+#: and others' small shares in wine's 13 columns, EVV K = 9: share 1.1e-5, its rows
+#: flat).  Measured (benchmarks/degenerate_survey.py, 2026-12-07): the collapsed
+#: components of many rows flagged had their rows' share at most 5e-18.
 FLAT_SHARE = 1e-6
 #: In the families of FLAT_LOOK, a component near the floor that holds at most D rows (its
 #: mass less than D + FEW_ROWS_LEAK rows) is degenerate whatever its rows' own scatter:
@@ -287,8 +289,10 @@ class DegenerateTest:
             ks = np.flatnonzero(suspects[j])
             own = self.own_spread(mixtures[j], ks, live)
             # and only where the covariance is not that of its own rows: a tight cluster
-            # of many rows (their spread a fair share of its least eigenvalue) is one
-            fits = own >= FLAT_SHARE * (lam[j, ks] + reg_covar)
+            # of many rows (their spread a fair share of its least eigenvalue) is one; a
+            # few rows, D + 1 or so, span no more than a hyperplane whatever their share
+            many = held[j, ks] >= FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1)
+            fits = many & (own >= FLAT_SHARE * (lam[j, ks] + reg_covar))
             found[j, ks] = ~fits & (first[j, ks] | (own < self.singular * smallest))
         return [np.flatnonzero(row).tolist() for row in found]
 
