@@ -284,15 +284,16 @@ class DegenerateTest:
         # or too few to span the columns: at most D rows and others' small shares
         found |= near & (held < len(live) + FEW_ROWS_LEAK)
         found |= lam < rounding  # the floor itself, to its rounding
+        # a tight cluster of many rows (their spread a fair share of its covariance's
+        # least eigenvalue, FLAT_SHARE) is no collapse; a few rows, D + 1 or so, span no
+        # more than a hyperplane whatever their share
+        many = held >= FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1)
+        found |= first & ~many
         suspects = (first | near) & ~found
         for j in np.flatnonzero(suspects.any(axis=1)).tolist():
             ks = np.flatnonzero(suspects[j])
             own = self.own_spread(mixtures[j], ks, live)
-            # and only where the covariance is not that of its own rows: a tight cluster
-            # of many rows (their spread a fair share of its least eigenvalue) is one; a
-            # few rows, D + 1 or so, span no more than a hyperplane whatever their share
-            many = held[j, ks] >= FEW_ROWS_PER_DIM * (mixtures[0].n_features + 1)
-            fits = many & (own >= FLAT_SHARE * (lam[j, ks] + reg_covar))
+            fits = many[j, ks] & (own >= FLAT_SHARE * (lam[j, ks] + reg_covar))
             found[j, ks] = ~fits & (first[j, ks] | (own < self.singular * smallest))
         return [np.flatnonzero(row).tolist() for row in found]
 
