@@ -76,7 +76,7 @@ class Tally:
         spread = np.linalg.eigvalsh(cov) - REG_COVAR
         smallest = float(x.var(axis=0)[live].min())
         rows = params.weights * len(x)
-        many = (rows >= FEW_ROWS_PER_DIM * (params.n_features + 1)) & (rows >= live.sum() + 1)
+        many = rows >= FEW_ROWS_PER_DIM * (params.n_features + 1)  # as the rule counts them
         if params.family.per_component and params.family.equal and params.n_components > 1:
             flagged = np.array(sorted(k for k in now if many[k]), dtype=np.intp)
             if len(flagged):

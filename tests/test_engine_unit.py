@@ -423,7 +423,8 @@ def test_identical_starting_means_are_rejected_quickly() -> None:
     with pytest.raises(InvalidParameter, match=re.escape(msg)):
         fit(ArrayDataset(x), FitOptions(3, "full", seed=0), means_init=means)
     # All K starting means equal, with K large: still an immediate error, not a hang.
-    with pytest.raises(InvalidParameter, match=re.escape("rows 0 and 1 of means_init are identical")):
+    with pytest.raises(InvalidParameter,
+                       match=re.escape("rows 0 and 1 of means_init are identical")):
         fit(ArrayDataset(x), FitOptions(200, "diag", seed=0), means_init=np.zeros((200, 2)))
     assert time.perf_counter() - t0 < 2.0
 

@@ -502,8 +502,8 @@ def as_points(data: Any, read: ReadOptions | None = None, *,
             raise DataError(ARRAY_SOURCE, f"missing value (NaN) in row {i}; "
                                           f"{api_remedies(MISSING_REMEDIES)}", column=names[j])
         if np.isfinite(given[i, j]):
-            raise DataError(ARRAY_SOURCE, f"value {given[i, j].item()!r} in row {i} is out of range "
-                                          f"for {x.dtype}", column=names[j])
+            raise DataError(ARRAY_SOURCE, f"value {given[i, j].item()!r} in row {i} is out of "
+                                          f"range for {x.dtype}", column=names[j])
         raise DataError(ARRAY_SOURCE, f"value {x[i, j]} in row {i} is not a finite number; "
                                       f"{INFINITE_HINT}", column=names[j])
     points = weighed(Points(x, names, ARRAY_SOURCE, notes), read, sample_weights, known_labels)

@@ -62,7 +62,8 @@ def _patterns(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
               help="Choose each dataset's number of components and covariance family as "
                    "emgmm select does: fit every (covariance, K) cell of -k and -c and keep "
                    "the best by --criterion.")
-@click.option("--criterion", type=click.Choice(vocab.names(vocab.CRITERIA), case_sensitive=False),
+@click.option("--criterion",
+              type=click.Choice(vocab.names(vocab.CRITERIA), case_sensitive=False),
               help="With --select: what picks the best cell, lower being better.  "
                    "[default: bic]")
 @em_options()
@@ -89,8 +90,9 @@ def _patterns(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
               help="Keep the results of datasets whose outputs are complete and were "
                    "fitted with the same options and inputs (sample weights, known labels, "
                    "--missing, unchanged files beside the data) from a data file not "
-                   "modified or put in place since, read as now: the same --dtype, and the model's columns "
-                   "those that --columns, -d and -H/--header select now in the file's "
+                   "modified or put in place since, read as now: the same --dtype, and "
+                   "the model's columns those that --columns, -d and -H/--header select "
+                   "now in the file's "
                    "first lines (fitted again where those cannot tell): resume an "
                    "interrupted batch.")
 @click.option("--summary", metavar="FILE", type=FILE_PATH,

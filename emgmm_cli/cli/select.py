@@ -41,7 +41,8 @@ from .options import (
                    f"(1-3,6); at most {MAX_COMPONENT_VALUES} of them.")
 @click.option("-c", "--covariance-type", "covariance_types", type=CovarianceList(),
               default=SELECT_COVARIANCES, show_default=True, help=covariance_help(True))
-@click.option("--criterion", type=click.Choice(vocab.names(vocab.CRITERIA), case_sensitive=False), default="bic",
+@click.option("--criterion",
+              type=click.Choice(vocab.names(vocab.CRITERIA), case_sensitive=False), default="bic",
               show_default=True,
               help="What picks the best cell, lower being better (scikit-learn's sign; "
                    "mclust reports BIC as -BIC and takes the largest).")
