@@ -25,6 +25,15 @@ ignored in ...") cannot make the run go on.
 
 A signal that the run was started ignoring (SIGHUP under nohup, SIGINT in a background
 job of a shell without job control) stays ignored.
+
+Steps that run long without an EM iteration (reading a text file chunk by chunk,
+converting one to the cache, building the hierarchy, screening starts, one pass over
+blocks of large data) call stop_point() between their pieces: it raises the stop a signal
+asked for, and in a worker process the stop its parent asked for (set_stop_check: a
+worker's signals are ignored, its parent tells it through a shared event).  Measured
+before: `batch --jobs 2 --memory-limit 1M` on two 76 MB CSVs, sent SIGTERM 0.5 s in, took
+3.6 s to stop while its workers converted the files (each EM iteration was the first
+place a worker looked).
 """
 
 from __future__ import annotations
@@ -165,6 +174,27 @@ def raise_if_stopped() -> None:
     stop = stop_received()
     if stop is not None:
         raise stop
+
+
+class _Checks:
+    """What stop_point asks besides the signals: a worker's parent's wish (None: none)."""
+
+    extra: Callable[[], None] | None = None
+
+
+def set_stop_check(check: Callable[[], None] | None) -> None:
+    """Make stop_point also call check (which raises to stop), or no more (None): a worker
+    process's way of hearing its parent (backends.processes)."""
+    _Checks.extra = check
+
+
+def stop_point() -> None:
+    """A point where a long step may stop: raise the stop a signal asked for
+    (raise_if_stopped), or the one set_stop_check's check raises.  Cheap (a few
+    microseconds in a worker), so loops call it at every piece of their work."""
+    raise_if_stopped()
+    if _Checks.extra is not None:
+        _Checks.extra()
 
 
 class _Hold:

@@ -25,7 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.families import family
-from ..interrupts import block_stop_signals
+from ..interrupts import block_stop_signals, stop_point
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -160,6 +160,20 @@ def _ordered_map(pool: ThreadPoolExecutor, run: Callable[[tuple[int, int]], T],
                 future.cancel()
 
 
+def _between(results: Iterator[T]) -> Iterator[T]:
+    """results, with a stop point (interrupts.stop_point) before each: a pass over data
+    larger than memory, which can take minutes, stops between blocks once a stop is asked
+    for (closing _ordered_map's iterator cancels the blocks not started)."""
+    try:
+        for result in results:
+            stop_point()
+            yield result
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+
+
 class BlockedDataset:
     """The rows of an (N, D) matrix in equal blocks, mapped over a thread pool.
 
@@ -213,8 +227,8 @@ class BlockedDataset:
         bounds = self.bounds()
         if (self.n_threads == 1 or len(bounds) == 1
                 or self._n < POOL_MIN_BLOCKS * self.block_rows):
-            return map(run, bounds)
-        return _ordered_map(_pool(self.n_threads), run, bounds, 4 * self.n_threads)
+            return _between(map(run, bounds))
+        return _between(_ordered_map(_pool(self.n_threads), run, bounds, 4 * self.n_threads))
 
     def reduce(self, fn: Callable[..., T], *, indexed: bool = False) -> T:
         def run(ab: tuple[int, int]) -> T:

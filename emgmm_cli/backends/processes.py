@@ -28,8 +28,9 @@ scheduler's SIGTERM to the group, reaches only the parent (emgmm_cli.interrupts 
 SIGTERM and SIGHUP raise there as Ctrl-C does).  The parent holds them while the pool
 runs (backends.tasks.run_pool) and, once one came, sets a shared event; a task polls it
 through check_stop() (a batch's datasets and select's cells do so at every EM iteration,
-stop_at_iteration, and a batch also before committing its outputs), raises Cancelled and
-cleans up after itself.  The parent waits for the tasks in flight, reports those that
+stop_at_iteration, a batch also before committing its outputs, and both at every stop
+point of what runs between: interrupts.stop_point, between a read's chunks, the
+hierarchy's merges, a pass's blocks), raises Cancelled and cleans up after itself.  The parent waits for the tasks in flight, reports those that
 finished anyway, and raises the signal's KeyboardInterrupt.  A parent killed outright
 (SIGKILL, the out-of-memory killer) can ask nothing: each worker looks for it every
 PARENT_POLL seconds, and once it is gone stops its task as above and ends (_watch_parent).
@@ -54,6 +55,7 @@ from ..interrupts import (  # noqa: F401 - re-exported: what tasks hold while co
     hold_interrupts,
     raise_if_stopped,
     release_interrupts,
+    set_stop_check,
     stop_signals_blocked,
 )
 from . import BackendError
@@ -158,6 +160,7 @@ def _init_worker(stop_event: Any, limit_blas: bool) -> None:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGPIPE})
     global _stop_event
     _stop_event = stop_event
+    set_stop_check(check_stop)  # the reading, the hierarchy, ... look between pieces
     import threading
 
     threading.Thread(target=_watch_parent, args=(os.getppid(),), daemon=True,

@@ -57,6 +57,7 @@ from typing import Callable
 import numpy as np
 from numpy.typing import NDArray
 
+from ..interrupts import stop_point
 from .dataset import Dataset, take_weights
 from .errors import ANOTHER_INIT, FEWER_COMPONENTS, InvalidParameter
 from .families import scatter_about_means
@@ -419,6 +420,7 @@ def hc_tree(x: Array, *, rows: NDArray[np.intp] | None = None, min_groups: int =
 
     merges: list[tuple[int, int]] = []
     for _ in range(max(0, m - max(1, min_groups))):
+        stop_point()  # a stop asked for is heard between merges
         while True:
             least = np.flatnonzero(best == best.min())
             loose = least[~exact[least]]

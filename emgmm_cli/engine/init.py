@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .. import vocab
+from ..interrupts import stop_point
 from ..vocab import MEANS_INIT
 from .dataset import Dataset, reduce_weighted, row_weights, take_weights
 from .em import m_step
@@ -214,6 +215,7 @@ def kmeans(data: Dataset, k: int, rng: np.random.Generator,
     tol = KMEANS_TOL * float(np.mean(column_variance))
     whole = data.n_samples <= SEED_SAMPLE_ROWS
     for _ in range(KMEANS_MAX_ITER):
+        stop_point()
         st = (reduce_weighted(data, partial(_lloyd_chunk, centers=centers)) if whole
               else _lloyd_chunk(sample, centers, w))
         filled = st.counts > 0

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from ..interrupts import stop_point
 from .dataset import Dataset, row_known, row_weights
 from .em import (COLLAPSE_MASS, EPS_MASS, Arrange, DegenerateTest, EMRun,
                  IterationCallback, Machine, Steps, arranged, degenerate_components,
@@ -226,6 +227,7 @@ def _drive(group: range, machines: list[Machine], steps: list[Steps], rows: Rows
         except StopIteration as stop:
             ended[i] = stop.value
     while asked:
+        stop_point()  # the screening's passes have no iteration callback
         live = list(asked)
         mixtures = [asked[i] for i in live]
         for i in live:

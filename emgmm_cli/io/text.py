@@ -76,6 +76,7 @@ from typing import Any, BinaryIO, Protocol, TextIO
 import numpy as np
 from numpy.typing import NDArray
 
+from ..interrupts import stop_point
 from .errors import (
     INFINITE_HINT,
     MISSING_REMEDIES,
@@ -1536,6 +1537,7 @@ def iter_chunks(inp: Input, plan: ChunkPlan, *, chunk_bytes: int | None = None
     """
     done, base = 0, plan.layout.start_line
     while True:
+        stop_point()  # a long read (or conversion to the cache) stops between chunks
         chunk_plan = _for_chunk(plan, inp, done)
         size = chunk_bytes or (CHUNK_BYTES if chunk_plan.large else SMALL_CHUNK_BYTES)
         data, left_open = inp.reader.take_lines(max(1, size), plan.layout.delim)
