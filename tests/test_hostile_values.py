@@ -10,6 +10,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -65,15 +66,23 @@ FAR32 = np.array([[1e30, 1e30], [0.0, -1e25], [4e20, -4e20], [3e38, -3e38]])
 
 
 def scaled_nearest(params: MixtureParams, x: np.ndarray) -> np.ndarray:
-    """The component nearest by Mahalanobis distance, computed on x / |x| (so nothing
-    overflows): for points this far, the arg-max of the responsibilities."""
-    full = params.full_covariances()
+    """The component nearest by Mahalanobis distance, for points this far the arg-max of
+    the responsibilities: the distances |U_k^T (x - mu_k)|^2 in exact rational arithmetic
+    from the model's own precision factors (in floating point, where the components
+    share one covariance, the distances' common term swamps what tells them apart)."""
     out = []
     for row in x:
-        s = np.abs(row).max()
-        d = [float((row / s - m / s) @ np.linalg.solve(c, row / s - m / s))
-             for m, c in zip(params.means, full)]
-        out.append(int(np.argmin(d)))
+        dist = []
+        for mean, factor in zip(params.means, params.precisions_cholesky):
+            r = [Fraction(float(a)) - Fraction(float(b)) for a, b in zip(row, mean)]
+            if factor.ndim == 2:
+                z = [sum(r[i] * Fraction(float(factor[i, j])) for i in range(len(r)))
+                     for j in range(len(r))]
+            else:
+                z = [ri * Fraction(float(f)) for ri, f in zip(r, factor)]
+            dist.append(sum(zi * zi for zi in z))
+        live = [j for j, w in enumerate(params.weights) if w > 0]
+        out.append(min(live, key=lambda j: dist[j]))
     return np.array(out)
 
 
@@ -89,6 +98,21 @@ def test_points_far_from_the_model_get_their_nearest_component(covariance_type: 
     assert (pred.log_density < 0).all()
     np.testing.assert_allclose(pred.resp.sum(axis=1), 1.0, rtol=1e-12)
     assert pred.labels.tolist() == scaled_nearest(params, x.astype(np.float64)).tolist()
+
+
+@pytest.mark.parametrize("covariance_type", ["E", "V"])
+def test_far_points_of_one_column_go_to_the_component_they_lie_toward(
+        covariance_type: str) -> None:
+    """One column, means 0 and 10, variance 1 (E: shared; V: each its own, equal): a
+    point at +1e200 is nearest the mean at 10, one at -1e200 the mean at 0, whatever the
+    weights (both went to the heavier component, the distances equal to every digit)."""
+    params = MixtureParams.build(np.array([0.67, 0.33]), np.array([[0.0], [10.0]]),
+                                 np.array([1.0, 1.0] if covariance_type == "V" else 1.0),
+                                 covariance_type)
+    far = np.array([[1e200], [-1e200], [1.7e308], [-1e160]])
+    pred = predict_chunk(far, params)
+    assert pred.labels.tolist() == [1, 0, 1, 0] == scaled_nearest(params, far).tolist()
+    np.testing.assert_array_equal(pred.resp, np.eye(2)[[1, 0, 1, 0]])
 
 
 def test_a_far_point_whose_density_is_representable_keeps_its_value() -> None:

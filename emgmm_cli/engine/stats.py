@@ -166,20 +166,53 @@ def far_posterior(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
     """(responsibilities (K, m), log-densities, max over k of the log-probabilities) of
     rows far from every component (far_log_prob).  Where some log-probability is finite
     they normalise as usual; where none is (the density is below the float64 range: its
-    log is -inf), the point belongs to its nearest component of weight > 0 by Mahalanobis
-    distance (on an exact tie, to the tied ones in proportion to pi_k |Sigma_k|^-1/2)."""
-    lp, log_maha = far_log_prob(x, params)
+    log is -inf), and for every such row where the components share one covariance (EII,
+    EEI, EEE, E: there the distances' common term swamps, in any rounding, what tells
+    them apart), the point belongs to its nearest component of weight > 0 by Mahalanobis
+    distance (_nearest; on an exact tie, to the tied ones in proportion to
+    pi_k |Sigma_k|^-1/2)."""
+    lp, _ = far_log_prob(x, params)
     top = lp.max(axis=0)
-    finite = top > -np.inf
+    finite = (top > -np.inf) & params.family.per_component
     w = np.zeros_like(lp)
     w[:, finite] = np.exp(lp[:, finite] - top[finite])
-    if not finite.all():
-        near = np.where(params.weights[:, None] > 0, log_maha[:, ~finite], np.inf)
-        const = log_weights(params.weights) + params.log_det
-        tied = np.where(near == near.min(axis=0), const[:, None], -np.inf)
-        w[:, ~finite] = np.exp(tied - tied.max(axis=0))
     total = w.sum(axis=0)
-    return w / total, top + np.log(total), top
+    if not finite.all():
+        const = log_weights(params.weights) + params.log_det
+        tied = np.where(_nearest(x[~finite], params), const[:, None], -np.inf)
+        w[:, ~finite] = np.exp(tied - tied.max(axis=0))
+        total[~finite] = np.exp(lp[:, ~finite] - np.where(
+            top[~finite] > -np.inf, top[~finite], 0.0)).sum(axis=0)
+    with np.errstate(divide="ignore"):
+        density = top + np.log(total)
+    return w / w.sum(axis=0), density, top
+
+
+def _nearest(x: Array, params: MixtureParams) -> NDArray[np.bool_]:
+    """(K, m) True for the components of weight > 0 nearest each far row by Mahalanobis
+    distance.  With x = s v (|v| <= 1), z_k = U_k^T v and m_k = U_k^T mu_k, the squared
+    distance is s^2 |z_k|^2 - 2 s z_k . m_k + |m_k|^2: at these s a difference in a
+    term outweighs any in the next, so the components are compared term by term, exact
+    ties (the same U_k, computed alike) going on to the next.  The distances themselves
+    (far_log_prob) agree to every digit where the components share a covariance."""
+    x64 = np.asarray(x, dtype=np.float64)
+    s = np.abs(x64).max(axis=1)
+    v = x64 / np.where(s > 0, s, 1.0)[:, None]
+    factors = params.precisions_cholesky
+    if factors.ndim == 3:  # upper U_k: the whitened residual is U_k^T (x - mu_k)
+        z = np.einsum("md,kde->kme", v, factors)
+        m = np.einsum("kd,kde->ke", params.means, factors)
+    else:
+        z = v[None, :, :] * factors[:, None, :]
+        m = params.means * factors
+    with np.errstate(over="ignore", invalid="ignore"):
+        terms = ((z * z).sum(axis=2), -2.0 * (z * m[:, None, :]).sum(axis=2),
+                 np.broadcast_to((m * m).sum(axis=1)[:, None], z.shape[:2]))
+    near = np.broadcast_to(params.weights[:, None] > 0, z.shape[:2])
+    for term in terms:
+        term = np.where(near & ~np.isnan(term), term, np.inf)
+        near = near & (term == term.min(axis=0))
+    return near
 
 
 def stats_from_resp(x: Array, resp: Array, centers: Array, covariance_type: str,
