@@ -352,6 +352,10 @@ def test_weights_labels_and_models_of_the_wrong_kind_are_named(x: np.ndarray) ->
         emgmm_cli.fit(x, 2, known_labels=labels)
     assert str(info.value) == ("<known_labels>: known label 'b' of row 7 (counting from 0) "
                                "is not a number")
+    fitted = emgmm_cli.fit(x, 2, seed=0)
+    for call in (emgmm_cli.predict, emgmm_cli.score):  # read options of the wrong kind
+        with pytest.raises(TypeError, match="read must be an emgmm_cli.ReadOptions"):
+            call(fitted, x, read={})  # type: ignore[arg-type]
     for model in (None, {"weights": [1.0]}, 3):  # an argument of the wrong kind
         with pytest.raises(TypeError) as problem:
             emgmm_cli.predict(model, x)

@@ -93,6 +93,9 @@ def test_known_rows_are_one_hot_in_the_statistics() -> None:
 def test_bad_known_labels() -> None:
     with pytest.raises(InvalidParameter, match="known label 2.5 of row 1"):
         check_known([0, 2.5], 2)
+    # a mask is no labels: every row pinned to component 0 (False), exit 0
+    with pytest.raises(InvalidParameter, match="known labels are True and False"):
+        check_known(np.zeros(2, dtype=bool), 2)
     x, _, known = _data(0)
     known[5] = 4
     with pytest.raises(InvalidParameter, match="from 0 to 1"):

@@ -535,7 +535,10 @@ def api_read_options(read: Any, missing: str | None) -> ReadOptions:
 def api_files(read: Any, sample_weights: Any, known_labels: Any) -> tuple[Any, Any, Any]:
     """(read, sample_weights, known_labels) of a Python API call, where sample_weights or
     known_labels given as a path (a str or os.PathLike) become that file in the read
-    options, as --sample-weights FILE and --known-labels FILE read it (and record it)."""
+    options, as --sample-weights FILE and --known-labels FILE read it (and record it).
+    A TypeError for read options that are not a ReadOptions (api_read_options)."""
+    if read is not None:
+        read = api_read_options(read, None)
     files = {name: os.fspath(value) for name, value in
              (("sample_weights", sample_weights), ("known_labels", known_labels))
              if isinstance(value, (str, os.PathLike))}

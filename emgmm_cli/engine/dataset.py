@@ -175,6 +175,9 @@ def check_known(known: Any, n_rows: int, n_components: int | None = None, *,
     from .errors import InvalidParameter
 
     raw = _per_row(known, "known label", option)
+    if raw.dtype == np.bool_:  # True and False are no component numbers (nor -1)
+        raise InvalidParameter("the known labels are True and False; give component "
+                               "numbers, -1 where unknown", option=option)
     if len(raw) != n_rows:
         raise InvalidParameter(f"{len(raw)} known labels for {n_rows} rows; give one per row "
                                "(-1 where unknown)", option=option)
