@@ -165,6 +165,26 @@ def test_cache_is_reused_then_replaced_when_the_csv_changes(tmp_path: Path,
     assert third.stdout == expected
 
 
+def test_a_file_rewritten_in_place_with_its_old_times_is_converted_again(
+        tmp_path: Path, blobs_copy: Path) -> None:
+    """Same size, same inode, the modification time put back (touch -r, cp -p or rsync -t
+    --inplace over it): the status-change time tells the rewrite; the old cache was read,
+    and the old data fitted, exit 0."""
+    cache = tmp_path / "cache"
+    args = ("fit", str(blobs_copy), *FIT, "--memory-limit", "1K", "--cache-dir", str(cache))
+    before = ok(*args).stdout
+    st = blobs_copy.stat()
+    lines = blobs_copy.read_text(encoding="utf-8").splitlines(keepends=True)
+    with open(blobs_copy, "r+", encoding="utf-8") as fh:  # in place: the same inode
+        fh.write("".join([lines[0], *reversed(lines[1:])]))  # the rows in reverse order
+    os.utime(blobs_copy, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = blobs_copy.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (
+        st.st_size, st.st_mtime_ns, st.st_ino)
+    again = ok(*args).stdout
+    assert again == ok("fit", str(blobs_copy), *FIT).stdout != before
+
+
 def cache_path(folder: Path, data: Path, *, columns: list[str], delimiter: str | None = None,
                dtype: Any = np.float64) -> str:
     """The cache file open_points would use for data with these options."""

@@ -12,7 +12,7 @@ open_points() decides how an input is read, by its size on disk against a memory
 - a larger text file (CSV, TSV, ..., compressed or not): converted once to a .npy in the
   cache directory, chunk by chunk (never whole), written atomically (writers.atomic_write),
   then read as above.  The cache is keyed by the file's absolute path, size, modification
-  time and inode, and by the columns, dtype, delimiter and header options, so it is reused
+  and status-change times and inode, and by the columns, dtype, delimiter and header options, so it is reused
   while the file is unchanged; a newer version of the same file replaces the older cache.
 
 The text is read by io.text, the reader read_points uses (the same prologue, the same
@@ -169,7 +169,10 @@ def cache_key(path: str, st: os.stat_result, *, columns: Sequence[str] | None,
     import json  # as everywhere in this module: only data over the memory limit needs it
 
     real = os.path.realpath(path)
-    version = json.dumps([CACHE_FORMAT, real, st.st_size, st.st_mtime_ns, st.st_ino])
+    # the status-change time too: a file rewritten in place with its old modification time
+    # restored (touch -r, cp -p or rsync -t --inplace over it) was read from the old cache
+    version = json.dumps([CACHE_FORMAT, real, st.st_size, st.st_mtime_ns, st.st_ctime_ns,
+                          st.st_ino])
     options: list[Any] = [list(columns) if columns is not None else None, delimiter, header,
                           np.dtype(dtype).str]
     if missing is not False:
