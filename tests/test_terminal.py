@@ -17,8 +17,9 @@ import pytest
 from click.testing import CliRunner
 
 from emgmm_cli.cli.main import COMMANDS, cli
-from emgmm_cli.render import (make_console, render_batch_summary, render_fit_summary,
-                              render_selection)
+from emgmm_cli.render import (_summaries, covariance_summary, make_console,
+                              render_batch_summary, render_fit_summary, render_selection,
+                              vector_formats)
 
 ROOT = Path(__file__).resolve().parent.parent
 EMGMM = Path(sys.executable).parent / "emgmm"
@@ -78,8 +79,21 @@ def test_fit_summary_numbers_share_a_format_at_80_columns() -> None:
     means = re.findall(r"\(([-\d.]+), ([-\d.]+)\)  *sd", text) or re.findall(
         r"│ \(([-\d.]+), ([-\d.]+)\) │", text)
     assert len(means) == 3
-    places = {len(v.partition(".")[2]) for pair in means for v in pair}
-    assert len(places) == 1  # every mean with the same number of decimals
+    for dim in zip(*means):  # each dimension's means with the same decimals
+        assert len({len(v.partition(".")[2]) for v in dim}) == 1, means
+
+
+def test_columns_of_other_scales_each_keep_their_significant_digits() -> None:
+    """Income in dollars beside height in metres: decimals shared by the dimensions, those
+    of the largest, showed means 1.60 and 1.80 both as 2 and a spread of 0.05 as 0."""
+    doc = {"covariance_type": "diag", "n_components": 2, "n_features": 2,
+           "weights": [0.5, 0.5], "means": [[29510.1, 1.60124], [69777.3, 1.80311]],
+           "covariances": [[4897.0 ** 2, 0.0504 ** 2], [5123.0 ** 2, 0.0497 ** 2]]}
+    means = vector_formats([doc["means"][0], doc["means"][1]])
+    assert [f(v) for f, v in zip(means, doc["means"][0])] == ["29510", "1.601"]
+    assert [f(v) for f, v in zip(means, doc["means"][1])] == ["69777", "1.803"]
+    (first, _) = _summaries(doc)
+    assert covariance_summary(first) == "sd (4897, 0.05040)"
 
 
 def test_a_wide_selection_table_leaves_columns_out_rather_than_cutting_numbers() -> None:
@@ -342,7 +356,7 @@ def test_tables_show_huge_and_tiny_criteria_in_scientific_notation() -> None:
 def test_numbers_turn_scientific_beyond_fixed_decimals() -> None:
     """The rule of render.LARGE: fixed decimals from 1e-3 to below 1e6 (four significant
     digits of the largest value), scientific with four significant digits beyond; one
-    format per dimension, fixed dimensions sharing their decimals."""
+    format per dimension, from its own values."""
     from emgmm_cli.render import number_format, vector_formats
 
     assert [number_format([v])(v) for v in (0.0, 1e-3, 2.5, 999999.0)] == [
@@ -351,7 +365,7 @@ def test_numbers_turn_scientific_beyond_fixed_decimals() -> None:
         "9.990e-04", "1.000e+06", "-1.000e+300", "1.000e-300"]
     formats = vector_formats([[1.5, 2e7, 12.25, 5e-9], [2.5, -3e7, 0.0, 0.0]])
     assert [[f(v) for f, v in zip(formats, row)] for row in ([1.5, 2e7, 12.25, 5e-9],)] == [
-        ["1.50", "2.000e+07", "12.25", "5.000e-09"]]
+        ["1.500", "2.000e+07", "12.25", "5.000e-09"]]
 
 
 def test_the_iterations_shown_say_when_they_follow_a_screening() -> None:
