@@ -301,6 +301,32 @@ def test_names_of_digits_take_columns_by_name(tmp_path: Path) -> None:
     np.testing.assert_array_equal(labels, fitted.labels)
 
 
+def test_columns_without_names_are_taken_in_order_whatever_the_models_names(
+        tmp_path: Path) -> None:
+    """Data without names of their own (an array, a file without a header) are taken in
+    order: a model fitted on columns 1, 0 (feature names "1", "0") reordered such data,
+    already in its order, to 0, 1 (261 of 450 labels off, exit 0).  A frame's labels are
+    its names, the 0, 1, 2 of a model of unnamed columns too: the frame's columns 2, 0, 1
+    were taken in order (251 off, no warning)."""
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal([0, 0, 8], 1, (150, 3)), rng.normal([8, 0, 0], 1, (150, 3)),
+              rng.normal([0, 8, 0], 1, (150, 3))]
+    by_index = emgmm_cli.fit(x, 3, seed=0, read=emgmm_cli.ReadOptions(columns=["1", "0"]))
+    assert by_index.feature_names == ["1", "0"]
+    np.savetxt(tmp_path / "two.csv", x[:, [1, 0]], delimiter=",")
+    for data in (x[:, [1, 0]], str(tmp_path / "two.csv")):
+        np.testing.assert_array_equal(emgmm_cli.predict(by_index, data), by_index.labels)
+    with pytest.raises(emgmm_cli.DataError, match="has 3 columns but the model has 2"):
+        emgmm_cli.predict(by_index, x)  # every column, in order: asked for by index
+    np.testing.assert_array_equal(
+        emgmm_cli.predict(by_index, x, read=emgmm_cli.ReadOptions(columns=["1", "0"])),
+        by_index.labels)
+    unnamed = emgmm_cli.fit(pd.DataFrame(x), 3, seed=0)
+    assert unnamed.feature_names == ["0", "1", "2"]
+    for data in (pd.DataFrame(x)[[2, 0, 1]], pd.DataFrame(x), x):
+        np.testing.assert_array_equal(emgmm_cli.predict(unnamed, data), unnamed.labels)
+
+
 def test_names_with_spaces_around_them_are_the_frames_own(tmp_path: Path) -> None:
     """A DataFrame's (or a Parquet file's) column "height " is its name, spaces and all
     (a text header's names are stripped): columns asked for were stripped before they

@@ -120,6 +120,26 @@ def test_predict_headerless_data_uses_every_column(full: Fitted) -> None:
     assert result.stderr == ""
 
 
+def test_a_model_of_columns_chosen_by_index_reads_headerless_data_in_order(
+        tmp_path: Path) -> None:
+    """fit --columns 1,0 on data without a header names the model's features "1", "0";
+    predict on a file of those two columns, in that order, took them by those names as
+    indices and swapped them (exit 0, most labels off).  Such data are read in order;
+    the three-column original needs --columns 1,0 again (an error says so)."""
+    rows = BLOBS.read_text().splitlines()[1:]
+    (tmp_path / "all.csv").write_text("".join(f"{r},{i % 7}\n" for i, r in enumerate(rows)))
+    (tmp_path / "two.csv").write_text(
+        "".join(",".join(r.split(",")[::-1]) + "\n" for r in rows))
+    model, labels = tmp_path / "m.json", tmp_path / "labels.csv"
+    ok("fit", str(tmp_path / "all.csv"), "-k", "4", "--seed", "0", "--columns", "1,0",
+       "--model", str(model), "-o", str(labels))
+    assert ok("predict", str(model), str(tmp_path / "two.csv")).stdout == labels.read_text()
+    assert ok("predict", str(model), str(tmp_path / "all.csv"), "--columns", "1,0"
+              ).stdout == labels.read_text()
+    wide = invoke("predict", str(model), str(tmp_path / "all.csv"))
+    assert wide.exit_code == 1 and "select 2 columns with --columns" in wide.stderr
+
+
 def test_predict_other_header_uses_every_column_with_a_warning(tmp_path: Path, full: Fitted) -> None:
     renamed = tmp_path / "renamed.csv"
     lines = BLOBS.read_text().splitlines()

@@ -12,6 +12,7 @@ import select
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -86,9 +87,10 @@ def test_fit_summary_numbers_share_a_format_at_80_columns() -> None:
 def test_columns_of_other_scales_each_keep_their_significant_digits() -> None:
     """Income in dollars beside height in metres: decimals shared by the dimensions, those
     of the largest, showed means 1.60 and 1.80 both as 2 and a spread of 0.05 as 0."""
-    doc = {"covariance_type": "diag", "n_components": 2, "n_features": 2,
-           "weights": [0.5, 0.5], "means": [[29510.1, 1.60124], [69777.3, 1.80311]],
-           "covariances": [[4897.0 ** 2, 0.0504 ** 2], [5123.0 ** 2, 0.0497 ** 2]]}
+    doc: dict[str, Any] = {
+        "covariance_type": "diag", "n_components": 2, "n_features": 2,
+        "weights": [0.5, 0.5], "means": [[29510.1, 1.60124], [69777.3, 1.80311]],
+        "covariances": [[4897.0 ** 2, 0.0504 ** 2], [5123.0 ** 2, 0.0497 ** 2]]}
     means = vector_formats([doc["means"][0], doc["means"][1]])
     assert [f(v) for f, v in zip(means, doc["means"][0])] == ["29510", "1.601"]
     assert [f(v) for f, v in zip(means, doc["means"][1])] == ["69777", "1.803"]

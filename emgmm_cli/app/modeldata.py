@@ -53,18 +53,14 @@ def read_data(model: LoadedModel, path: str, read: ReadOptions, warn: Warn, *,
         return load(path, dataclasses.replace(read, columns=columns), log=log, stdin=stdin)
 
     other_names = False  # a header, without the model's names: every column is used
-    if read.columns is not None or not usable_names(names):
+    if read.columns is not None:
         points = read_as(read.columns)
-        reordered = _reordered(points.column_names, names)
-        if reordered:  # given by index: the model's, by name
+        if _reordered(points.column_names, names):  # given by index: the model's, by name
             warn(f"{points.source}: the columns given ({', '.join(points.column_names)}) "
                  f"are the model's in another order; using them in its ({', '.join(names)})")
-        if reordered or _positional_first(points.column_names, names, read):
             points = read_as(tuple(names))
     else:
-        named = by_name(read_as, names)
-        points = read_as(read.columns) if named is None else named
-        other_names = named is None and usable_names(points.column_names)
+        points, other_names = model_columns(read_as, names)
     check_features(model, points)
     other = other_columns(points, names) if other_names else given_columns(points, names,
                                                                             read)
@@ -102,15 +98,6 @@ def given_columns(points: Points, names: list[str], read: ReadOptions | None) ->
         return None
     return (f"the columns given ({', '.join(points.column_names)}) are not the model's "
             f"({', '.join(names)}); using them in the order given")
-
-
-def _positional_first(columns: list[str], names: list[str], read: ReadOptions) -> bool:
-    """Whether every column was read for a model of unnamed columns (names "0", "1", ...)
-    from data with more columns whose header starts with those names: what sample writes
-    for such a model with --label-column (0,1,2,L), whose first D columns are the model's
-    (names "0", "1", ... select columns by index)."""
-    return (read.columns is None and bool(names) and not usable_names(names)
-            and len(columns) > len(names) and columns[:len(names)] == names)
 
 
 def _reordered(columns: list[str], names: list[str]) -> bool:
@@ -152,11 +139,40 @@ def in_model_order(read: ReadOptions, names: list[str]) -> ReadOptions:
     return dataclasses.replace(read, columns=tuple(names))
 
 
+def model_columns(read_as: Callable[[tuple[str, ...] | None], Points], names: list[str]
+                  ) -> tuple[Points, bool]:
+    """(the data for a model of these feature names, whether every column was taken
+    though the data's columns have names, other than the model's), no columns asked for:
+    the model's names where the data's own names hold them all, in whatever order; every
+    column, in order, otherwise.  Data without names of their own (an array, a file
+    without a header, a .npy: columns named "0", "1", ... in order, or a header that
+    numbers them so) are taken in order, whatever the model's names: a model's names of
+    digits from columns chosen by index (fit --columns 1,0) would otherwise reorder data
+    already in its order.  read_as: the data with the columns given (None: all)."""
+    digits = all(name.isdigit() for name in names)
+    if usable_names(names) and not digits:  # names no unnamed data can have
+        named = by_name(read_as, names)
+        points = read_as(None) if named is None else named
+        return points, named is None and usable_names(points.column_names)
+    points = read_as(None)
+    own = points.column_names
+    if own != positional(len(own)) and set(names) <= set(own):
+        named = by_name(read_as, names)  # a header of years, a DataFrame's labels 2, 0, 1
+        if named is not None:
+            return named, False
+    return points, usable_names(names) and usable_names(own)
+
+
+def positional(n: int) -> list[str]:
+    """The names of n unnamed columns: "0", "1", ..., as the readers give them."""
+    return [str(j) for j in range(n)]
+
+
 def usable_names(names: list[str]) -> bool:
     """Names that select columns by header: any but the names of unnamed columns ("0",
     "1", ..., in order: io.readers names them so), which select them by index.  A name of
     digits among others (a year) is a header's name too (by_name)."""
-    return bool(names) and names != [str(j) for j in range(len(names))]
+    return bool(names) and names != positional(len(names))
 
 
 def model_points(names: list[str], n_features: int, data: Any, read: ReadOptions | None,
@@ -170,11 +186,10 @@ def model_points(names: list[str], n_features: int, data: Any, read: ReadOptions
     given = {"sample_weights": sample_weights, "known_labels": known_labels,
              "missing": missing}
     read = None if read is None else in_model_order(read, names)
-    if (read is None or read.columns is None) and usable_names(names):
-        named = by_name(lambda columns: as_points(
+    if read is None or read.columns is None:
+        points, other_names = model_columns(lambda columns: as_points(
             data, dataclasses.replace(read or ReadOptions(), columns=columns), **given), names)
-        points = as_points(data, read, **given) if named is None else named
-        if named is None and usable_names(points.column_names):
+        if other_names:
             points = dataclasses.replace(
                 points, notes=(other_columns(points, names), *points.notes))
     else:
