@@ -372,6 +372,30 @@ def test_an_integer_too_long_to_convert_is_invalid_json(tmp_path: Path) -> None:
                          "writes\n") and said.count("\n") == 1  # (Python's words between)
 
 
+@pytest.mark.parametrize("field", ["means", "log_likelihood", "seed"])
+def test_a_whole_number_beyond_float64_is_invalid_json(tmp_path: Path, field: str,
+                                                        full_doc: Doc) -> None:
+    """A whole number of 401 digits in any numeric field (a mean, the log-likelihood, an
+    option) raised OverflowError where the field was converted: "internal error", exit 1,
+    and a traceback through the Python API."""
+    doc = copy.deepcopy(full_doc)
+    if field == "means":
+        doc["means"][0][0] = 10 ** 400
+    elif field == "seed":
+        doc["options"]["seed"] = 10 ** 400
+    else:
+        doc[field] = -(10 ** 400)
+    path = write_doc(tmp_path, doc)
+    code, said = info_error(path)
+    assert code == 1 and said == (
+        f"Error: {path}: invalid JSON: the number {'-' if field == 'log_likelihood' else ''}"
+        f"{'1' + '0' * (10 if field == 'log_likelihood' else 11)}... (401 digits) is beyond "
+        "the range of float64 numbers; a model file is the JSON document that emgmm fit "
+        "--model writes\n")
+    with pytest.raises(DataError):
+        load_model(path)
+
+
 @pytest.mark.parametrize("content, message", [
     (b"", f"model file is empty; {HOW}"),
     (b"  \n", f"model file is empty; {HOW}"),

@@ -323,7 +323,7 @@ def _read_document(path: str) -> dict[str, Any]:
     if not text.strip():
         raise DataError(path, f"model file is empty; {HOW_TO_WRITE}")
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_model_int)
     except json.JSONDecodeError as exc:
         raise DataError(
             path, f"invalid JSON: {exc.msg} (column {exc.colno}); a model file is the JSON "
@@ -338,6 +338,20 @@ def _read_document(path: str) -> dict[str, Any]:
         raise DataError(path, f"not an emgmm model: the JSON holds {_json_kind(doc)}, not an object; "
                               f"{HOW_TO_WRITE}")
     return doc
+
+
+#: The largest magnitude a float64 holds: a whole number beyond it fits no field of a model.
+_FLOAT_MAX = sys.float_info.max
+
+
+def _model_int(text: str) -> int:
+    """A JSON whole number, refused (ValueError: invalid JSON) beyond the float64 range,
+    where every numeric field's conversion would raise OverflowError."""
+    value = int(text)
+    if abs(value) > _FLOAT_MAX:
+        raise ValueError(f"the number {text[:12]}... ({len(text.lstrip('-'))} digits) is "
+                         "beyond the range of float64 numbers")
+    return value
 
 
 def _json_kind(value: Any) -> str:
