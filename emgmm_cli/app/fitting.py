@@ -421,8 +421,10 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
             on_finding(finding)
     data = dataset(prepared.points, options.n_components, options.covariance_type,
                    n_threads=n_threads)
-    if means_init is not None and prepared.transform is not None:
-        means_init = prepared.transform.to_z(means_init)
+    if prepared.transform is not None:  # means_init and progress in the data's units
+        if means_init is not None:
+            means_init = prepared.transform.to_z(means_init)
+        on_iteration = prepared.transform.data_progress(on_iteration, data)
     try:
         result = engine_fit(data, options, means_init=means_init,
                             on_iteration=polling(on_iteration), start=start)

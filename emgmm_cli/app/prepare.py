@@ -40,7 +40,7 @@ from ..engine.errors import EngineError
 from ..engine.dataset import Dataset, row_weights
 from ..engine.families import MATRIX, family
 from ..engine.missing import co_observed, held_sums, observed_rows
-from ..engine.fitting import FitResult, check_rows, counted_rows
+from ..engine.fitting import FitResult, ProgressCallback, check_rows, counted_rows
 from ..engine.errors import DIAGONAL_FAMILY, FEW_WEIGHTS, NEVER_TOGETHER, Finding
 from ..engine.screening import ColumnStats, DataScale, column_stats, screen
 from ..io.errors import DataError
@@ -147,6 +147,28 @@ class Standardize:
         return math.fsum(float(sums.sum() if w is None else np.dot(w[first:first + len(sums)],
                                                                    sums))
                          for first, sums in held)
+
+    def lost_per_row(self, data: Dataset) -> float:
+        """What the mean log-likelihood of data (standardized) loses from z to x: the
+        mean of row_log_scales, each row counted by its weight."""
+        held = self.held_lost(data)
+        if held is None:
+            return self.log_scale
+        w = row_weights(data)
+        return held / (data.n_samples if w is None else float(w.sum()))
+
+    def data_progress(self, on_iteration: ProgressCallback | None, data: Dataset
+                      ) -> ProgressCallback | None:
+        """on_iteration, told each iteration's mean log-likelihood in the data's units, as
+        the trace holds it (data_result), not in the standardized columns'."""
+        if on_iteration is None:
+            return None
+        lost = self.lost_per_row(data)
+
+        def in_data_units(run: int, iteration: int, mean: float, change: float) -> None:
+            on_iteration(run, iteration, mean - lost, change)
+
+        return in_data_units
 
     def data_result(self, result: FitResult, data: Dataset) -> FitResult:
         """result, fitted to data (standardized), with its log-likelihoods in the data's

@@ -326,6 +326,8 @@ def select_points(points: Points, cells: SelectGrid, template: FitOptions, *,
         for finding in prepared.findings:
             on_finding(finding)
     data = dataset(prepared.points, n_threads=n_threads)
+    if prepared.transform is not None:  # progress in the data's units, as fit_points's
+        on_iteration = prepared.transform.data_progress(on_iteration, data)
     plan = grid(cells.covariance_types, cells.components, data.n_features)
     n_cells = fittable(data, plan)
     workers = 1 if active() is not None else cell_workers(jobs, prepared.points.x, n_cells)
