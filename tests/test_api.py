@@ -3,8 +3,10 @@ use cases, so the same data and options give the same numbers either way."""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
+import pickle
 import re
 import subprocess
 import sys
@@ -653,6 +655,16 @@ def test_a_fits_parameters_cannot_be_edited_behind_its_back(x: np.ndarray, tmp_p
         with pytest.raises(ValueError, match="read-only"):
             values[...] = 0
     np.testing.assert_array_equal(emgmm_cli.predict(fitted, x), fitted.labels)
+    # nor a standardized fit's transform (25 labels moved, the document unchanged), nor
+    # the parameters of a copy (copy.deepcopy and pickle made the arrays writable)
+    scaled = emgmm_cli.fit(x, 2, seed=0, standardize=True)
+    for copied in (scaled, copy.deepcopy(scaled), pickle.loads(pickle.dumps(scaled))):
+        assert copied.transform is not None
+        for values in (copied.transform.center, copied.transform.scale,
+                       copied.params.means, copied.params.precisions_cholesky):
+            with pytest.raises(ValueError, match="read-only"):
+                values[...] = 0.0
+        np.testing.assert_array_equal(emgmm_cli.predict(copied, x), scaled.labels)
 
 
 def test_engine_errors_name_their_data_and_say_their_advice_in_the_apis_terms(

@@ -62,6 +62,19 @@ class Standardize:
     center: NDArray[np.float64]
     scale: NDArray[np.float64]
 
+    def __post_init__(self) -> None:
+        # read-only, as a fit's parameters (MixtureParams.locked): an edit of fit.transform
+        # changed what predict does but not the model's document nor its labels
+        for name in ("center", "scale"):
+            values = np.array(getattr(self, name), dtype=np.float64)
+            values.flags.writeable = False
+            object.__setattr__(self, name, values)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """A copy (copy.deepcopy, pickle) is read-only as the original."""
+        self.__dict__.update(state)
+        self.__post_init__()
+
     @classmethod
     def of(cls, stats: ColumnStats, names: Sequence[str]) -> "Standardize":
         """Column means and standard deviations of the values the columns hold (missing

@@ -75,12 +75,28 @@ class MixtureParams:
     def locked(self) -> "MixtureParams":
         """These parameters, their arrays (and the covariance factors computed so far)
         made read-only, in place: for parameters handed out whole (a fit's, a loaded
-        model's), whose precision factors and kernels an edit would leave behind."""
-        for values in (self.weights, self.means, self.covariances,
-                       self.precisions_cholesky, self.log_det, self.__dict__.get("_lower")):
-            if isinstance(values, np.ndarray):
-                values.flags.writeable = False
+        model's), whose precision factors and kernels an edit would leave behind.  A copy
+        (copy.deepcopy, pickle) is locked as they are (__setstate__)."""
+        for values in self._arrays():
+            values.flags.writeable = False
         return self
+
+    def _arrays(self) -> list[np.ndarray]:
+        return [values for values in (self.weights, self.means, self.covariances,
+                                      self.precisions_cholesky, self.log_det,
+                                      self.__dict__.get("_lower"))
+                if isinstance(values, np.ndarray)]
+
+    def __getstate__(self) -> tuple[dict[str, object], bool]:
+        """The state, and whether the arrays are read-only: a pickle or a deep copy
+        makes them writable again, and __setstate__ locks the copy as the original."""
+        return dict(self.__dict__), not self.weights.flags.writeable
+
+    def __setstate__(self, state: tuple[dict[str, object], bool]) -> None:
+        values, locked = state
+        self.__dict__.update(values)
+        if locked:
+            self.locked()
 
     @property
     def family(self) -> Family:
