@@ -329,6 +329,25 @@ def test_columns_without_names_are_taken_in_order_whatever_the_models_names(
         np.testing.assert_array_equal(emgmm_cli.predict(unnamed, data), unnamed.labels)
 
 
+def test_a_name_with_a_control_character_is_found_by_the_models_name(tmp_path: Path
+                                                                     ) -> None:
+    """A column named "a" ESC is kept, and shown, as 'a\\x1b' (errors.printable); asked
+    for by that name it was not found, so its own fit's columns in another order were
+    taken in order (176 of 450 labels off) with a warning naming identical columns."""
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal([0, 0, 8], 1, (150, 3)), rng.normal([8, 0, 0], 1, (150, 3)),
+              rng.normal([0, 8, 0], 1, (150, 3))]
+    frame = pd.DataFrame(x, columns=["a\x1b", "b", "c"])
+    fitted = emgmm_cli.fit(frame, 3, seed=0)
+    assert fitted.feature_names == ["a\\x1b", "b", "c"]
+    reordered = frame[["c", "b", "a\x1b"]]
+    reordered.to_csv(tmp_path / "reordered.csv", index=False)
+    for data in (reordered, str(tmp_path / "reordered.csv")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            np.testing.assert_array_equal(emgmm_cli.predict(fitted, data), fitted.labels)
+
+
 def test_names_with_spaces_around_them_are_the_frames_own(tmp_path: Path) -> None:
     """A DataFrame's (or a Parquet file's) column "height " is its name, spaces and all
     (a text header's names are stripped): columns asked for were stripped before they

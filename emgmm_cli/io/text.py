@@ -86,6 +86,7 @@ from .errors import (
     changed_error,
     file_version,
     open_error,
+    printable,
     reason,
 )
 from .formats import CODEC_BY_EXT, DELIMITER_ALIASES, delimiter_problem, text_extension
@@ -1193,12 +1194,16 @@ def _available(names: list[str], limit: int = 20) -> str:
 def resolve_columns(columns: Sequence[str] | None, names: list[str], source: str) -> list[int]:
     """Indices of the selected columns: each entry a name or a 0-based index, spaces
     around it ignored (--columns "a, b") unless a column is named with them (a
-    DataFrame's or a Parquet file's "height ": a text header's names are stripped)."""
+    DataFrame's or a Parquet file's "height ": a text header's names are stripped).  A
+    name with control characters is found by them or by their escapes (\x1b for ESC), as
+    every name is shown and kept (errors.printable: a model's feature names)."""
     if columns is None:
         return list(range(len(names)))
     first_index: dict[str, int] = {}
     for j, nm in enumerate(names):
         first_index.setdefault(nm, j)
+    for j, nm in enumerate(names):
+        first_index.setdefault(printable(nm), j)
     chosen: list[int] = []
     for spec in columns:
         key = str(spec) if str(spec) in first_index else str(spec).strip()
