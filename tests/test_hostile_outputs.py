@@ -10,6 +10,7 @@ import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -154,3 +155,47 @@ def test_stdout_by_two_names_is_two_outputs_on_stdout(work: Path, outputs: str) 
     assert done.stderr.endswith("Error: only one output can go to stdout, got -o/--labels, "
                                 "--model\n")
     assert (work / "two.txt").read_text() == ""
+
+
+@pytest.fixture
+def closed_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder that exists and takes no new file: read-only by its mode where this runs
+    as another user than root, else by a read-only bind mount (skipped where neither)."""
+    folder = tmp_path / "closed"
+    folder.mkdir()
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+        return
+    made = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)],
+                          capture_output=True)
+    if made.returncode != 0:
+        pytest.skip("root here, and no read-only bind mount can be made")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+
+
+@pytest.mark.parametrize("command", ["fit x.csv -k 2 --seed 0 --output-dir {dir}",
+                                     "batch x.csv -k 2 --seed 0 --output-dir {dir}"])
+def test_an_output_folder_that_takes_no_file_is_refused_before_the_fit(
+        work: Path, closed_dir: Path, command: str) -> None:
+    """fit --output-dir and batch --output-dir of an existing folder where no file can be
+    created failed only once the fit was over (batch: each dataset, then its summary);
+    errors.md says before the data are read."""
+    done = shell("emgmm " + command.format(dir=shlex.quote(str(closed_dir))), work)
+    assert done.returncode == 1 and done.stderr == (
+        f"Error: {closed_dir}: cannot create files in this directory (permission denied or "
+        "read-only)\n")
+    assert list(closed_dir.iterdir()) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_folder_that_takes_no_file_is_not_called_missing(work: Path) -> None:
+    done = shell("emgmm fit x.csv -k 2 --seed 0 -o /proc/labels.csv", work)
+    assert done.returncode == 1
+    assert done.stderr in (  # root may create files anywhere, /proc still refuses them
+        "Error: /proc/labels.csv: cannot write: '/proc' takes no new files\n",
+        "Error: /proc/labels.csv: permission denied: cannot create files in '/proc'\n")

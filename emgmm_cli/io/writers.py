@@ -74,6 +74,9 @@ TableData: TypeAlias = "ArrayLike | Mapping[str, Any]"
 
 _NOT_A_DIRECTORY = "exists and is not a directory; choose another output directory"
 _CANNOT_MAKE = "permission denied: cannot create the directory"
+#: An output folder that exists and takes no new file (os.access: no write permission,
+#: or a read-only file system).
+_CANNOT_WRITE_IN = "cannot create files in this directory (permission denied or read-only)"
 
 
 def ensure_dir(path: str) -> str:
@@ -394,8 +397,8 @@ def _creatable(path: str) -> str:
     if not os.path.isdir(parent):  # the path, or a folder on the way to it, is a file
         raise DataError(path, _NOT_A_DIRECTORY if parent == real else
                         f"cannot create the directory: {os.strerror(errno.ENOTDIR)}")
-    if parent != real and not os.access(parent, os.W_OK | os.X_OK):
-        raise DataError(path, _CANNOT_MAKE)
+    if not os.access(parent, os.W_OK | os.X_OK):  # found only once the fit was over
+        raise DataError(path, _CANNOT_MAKE if parent != real else _CANNOT_WRITE_IN)
     return real
 
 
@@ -462,9 +465,11 @@ def _make_temp(path: str, target: str, pending: set[str]) -> tuple[int, str]:
 
 
 def _cannot_create(path: str, shown: str, exc: OSError) -> DataError:
-    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)) and not os.path.isdir(shown):
         return DataError(path, f"cannot write: directory '{shown}' does not exist; create it "
                                "first")
+    if isinstance(exc, FileNotFoundError):  # a folder that takes no file (/proc)
+        return DataError(path, f"cannot write: '{shown}' takes no new files")
     if isinstance(exc, PermissionError):
         return DataError(path, f"permission denied: cannot create files in '{shown}'")
     return DataError(path, f"cannot write: {exc.strerror or exc}")
