@@ -505,3 +505,17 @@ def test_reinit_seeds_at_the_row_worst_explained_by_its_observed_coordinates() -
                                  np.array([np.eye(2) * 0.01] * 2), "full")
     assert worst_row(data, params) == 100  # the outlier, not row 101
     assert worst_row(ArrayDataset(x[:101]), params) == 100  # complete rows, as before
+
+
+def test_one_components_collapse_is_said_to_be_the_datas(tmp_path: Path) -> None:
+    """Four rows on a line, K = 1: the warning advised fewer components (none can be
+    fewer) and more restarts (one component has one optimum).  It says the data have no
+    spread along some direction, and what can be done."""
+    (tmp_path / "line.csv").write_text("a,b\n1,2\n3,4\n5,6\n7,8\n")
+    result = invoke_in(tmp_path, "fit", "line.csv", "-k", "1", "-o", "labels.csv")
+    assert result.exit_code == 0
+    assert ("emgmm: warning: line.csv: component 0: covariance collapsed onto the "
+            "regularisation floor (the data have no spread along some direction); try "
+            "another covariance type, or check the data for a column that is a function of "
+            "others\n") in result.stderr
+    assert "fewer components" not in result.stderr

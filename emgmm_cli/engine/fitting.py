@@ -242,14 +242,16 @@ def _events_for(run: EMRun, degenerate: list[int], options: FitOptions,
     events = _renumbered(list(run.events), run.order)
     if float32_center is not None:
         events += _float32_events(run.params, float32_center, run.n_iter)
+    # one component has one optimum, and no fewer: its collapse is the data's
+    why = ("(the data have no spread along some direction); try another covariance type, "
+           "or check the data for a column that is a function of others"
+           if options.n_components == 1 else
+           "(a spurious maximum of the likelihood); try fewer components, another "
+           "covariance type, or more restarts")
     for c in degenerate:
         events.append(FitEvent(
-            DEGENERATE,
-            f"component {c}: covariance collapsed onto the regularisation floor "
-            "(a spurious maximum of the likelihood); try fewer components, another "
-            "covariance type, or more restarts",
-            c, run.n_iter,
-        ))
+            DEGENERATE, f"component {c}: covariance collapsed onto the regularisation floor "
+                        f"{why}", c, run.n_iter))
     if run.stopped == STOPPED_TIME_LIMIT:
         events.append(FitEvent(
             TIME_LIMIT, f"stopped: time limit of {options.max_time:g} s reached after "
