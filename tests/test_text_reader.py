@@ -400,6 +400,10 @@ def test_decimal_commas_read_the_same_on_every_path(tmp_path: Path,
     np.testing.assert_array_equal(pts.x, x)
     assert pts.notes == ("line 2: the numbers are written with decimal commas (1,5 is read "
                          "as 1.5)",)
+    # the note names the first line that writes one (it named the first row whatever)
+    (tmp_path / "late.txt").write_text("a;b\n1;2\n2;3\n1,5;4\n")
+    assert read_points(str(tmp_path / "late.txt")).notes == (
+        "line 4: the numbers are written with decimal commas (1,5 is read as 1.5)",)
     monkeypatch.setattr(text_reader, "CHUNK_BYTES", 1000)
     np.testing.assert_array_equal(read_points("-", stdin=io.BytesIO(data)).x, x)
     np.testing.assert_array_equal(read_via("gz", tmp_path, "eu.txt", data).x, x)

@@ -953,7 +953,8 @@ def _with_decimal(layout: Layout, rows: list[Row]) -> Layout:
     """The layout with its decimal mark, and a note where it is ','."""
     if _decimal_mark(layout.delim, rows) == ".":
         return layout
-    line = rows[0][0]
+    line = next(no for no, fields in rows  # the first that writes one
+                if any(re.fullmatch(_DECIMAL_COMMA, unquote(f)) for f in fields))
     note = (f"line {line}: the numbers are written with decimal commas (1,5 is read as "
             "1.5)")
     return replace(layout, decimal=",", notes=(*layout.notes, note))
