@@ -15,9 +15,9 @@ from .options import PATH, common_options, json_option, model_argument
 @model_argument
 @json_option("the validated model document", beside_format=False)
 @click.option("-o", "--output", metavar="FILE", type=PATH,
-              help="Write the description to FILE instead of stdout: to a .json name (or "
-                   "with --json) the document, to any other name but a table format's "
-                   "(such as .csv) the 'name: value' lines.")
+              help="Write the description to FILE instead of stdout: to a .json name the "
+                   "document (with --json, FILE must be one), to any other name but a table "
+                   "format's (such as .csv) the 'name: value' lines.")
 @common_options
 @pass_terminal
 def info(term: Terminal, model: str, as_json: bool, output: str | None) -> None:
