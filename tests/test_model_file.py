@@ -192,6 +192,8 @@ INVALID_DOCUMENTS: list[tuple[str, Callable[[Doc], Any], str]] = [
      "field 'means': expected a K x D list of numbers"),
     ("means not finite", set_field("means", [[1, 2], [3, float("nan")], [5, 6], [7, 8]]),
      "field 'means': holds a value that is not finite"),
+    ("covariances a number", set_field("covariances", 1.0),  # was "a K x D x D for full
+     "field 'covariances': expected a K x D x D list of numbers for full"),  # list of ..."
     ("covariances shape", edit(lambda d: d["covariances"].pop()),
      ("field 'covariances': has shape (3 x 2 x 2) but n_components and n_features need "
       "K x D x D for full (4 x 2 x 2)")),

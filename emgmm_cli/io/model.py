@@ -472,7 +472,10 @@ def _array(path: str, doc: dict[str, Any], name: str, shape: tuple[int, ...], wh
         if not _is_number(value):
             raise _field_error(path, name, f"expected {what}")
     elif not isinstance(value, list) or not nested_numbers(value):
-        raise _field_error(path, name, f"expected a {what} list of numbers")
+        # "a K x D list of numbers"; a covariance's what names its family ("K for VII")
+        shape, _, family_ = what.partition(" for ")
+        raise _field_error(path, name, f"expected a {shape} list of numbers"
+                                       + (f" for {family_}" if family_ else ""))
     try:
         arr = np.array(value, dtype=np.float64)
     except ValueError:
