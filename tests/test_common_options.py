@@ -181,6 +181,16 @@ def test_label_files_get_a_header_only_when_asked(people: Path, tmp_path: Path) 
             ".npy file holds numbers only); leave --label-header out or give another format")
         ok(*command, "-o", labels)  # without the flag, the labels as numbers
         labels.unlink()
+    # nor beside an output with a header of its own (it did nothing there, exit 0)
+    for command, what in ((["predict", model, people, "--proba"],
+                           "the responsibilities of --proba"),
+                          (["predict", model, people, "--with-rows"], "the rows of --with-rows"),
+                          (["fit", people, "-k", 2, "--with-rows", "-o", tmp_path / "r.csv"],
+                           "the rows of --with-rows")):
+        result = invoke(*command, "--label-header")
+        assert result.exit_code == 2 and result.stderr.splitlines()[-1] == (
+            f"Error: --label-header heads bare labels; {what} have their own header: leave "
+            "--label-header out")
 
 
 # --------------------------------------------------------------------------- the flags

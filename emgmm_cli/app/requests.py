@@ -175,6 +175,11 @@ def _bytes(size: Any) -> int:
     return value
 
 
+#: --label-header beside an output that has its own header, where it would do nothing.
+LABEL_HEADER_ALONE = ("--label-header heads bare labels; {what} have their own header: leave "
+                      "--label-header out")
+
+
 @dataclass(frozen=True)
 class FitOutputs:
     """Where the outputs of a fit go (None: not written); '-' is stdout."""
@@ -202,6 +207,9 @@ class FitOutputs:
             if given and not self.with_rows:
                 raise UsageProblem(f"{flag} adds columns to the rows of --with-rows; add "
                                    f"--with-rows ({alone})", option=flag)
+        if self.label_header and self.with_rows:
+            raise UsageProblem(LABEL_HEADER_ALONE.format(what="the rows of --with-rows"),
+                               option="--label-header")
 
     def destinations(self) -> dict[str, str]:
         """Output name -> path, with output_dir filling in what was not named."""

@@ -531,7 +531,8 @@ def rows_options(proba_help: str) -> Callable[[F], F]:
         click.option("--label-header", is_flag=True,
                      help="Write a 'cluster' header line above bare labels (by default "
                           "there is none, so that paste and sort | uniq -c work); a .npy "
-                          "file, numbers only, cannot hold one."),
+                          "file, numbers only, cannot hold one, and the outputs of --proba "
+                          "and --with-rows have their own."),
     )
 
 

@@ -58,11 +58,16 @@ def predict(term: Terminal, model: str, input: str, output: str, proba: bool,
     """
     from ..app import models
     from ..app.fitting import check_label_header, check_outputs, input_files
-    from ..app.requests import FitOutputs, ReadOptions
+    from ..app.errors import UsageProblem
+    from ..app.requests import LABEL_HEADER_ALONE, FitOutputs, ReadOptions
     from ..app.rows import InputRows, buffered_input
     from . import show
 
-    FitOutputs(with_rows=with_rows, log_density=log_density)  # checks the combination
+    FitOutputs(with_rows=with_rows, log_density=log_density,  # checks the combination
+               label_header=label_header)
+    if label_header and proba:
+        raise UsageProblem(LABEL_HEADER_ALONE.format(what="the responsibilities of --proba"),
+                           option="--label-header")
     read = take(kw, ReadOptions)
     check_outputs({"output": output}, [model, input, *input_files(read.inputs())])
     if not with_rows:

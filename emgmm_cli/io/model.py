@@ -473,8 +473,8 @@ def _array(path: str, doc: dict[str, Any], name: str, shape: tuple[int, ...], wh
             raise _field_error(path, name, f"expected {what}")
     elif not isinstance(value, list) or not nested_numbers(value):
         # "a K x D list of numbers"; a covariance's what names its family ("K for VII")
-        shape, _, family_ = what.partition(" for ")
-        raise _field_error(path, name, f"expected a {shape} list of numbers"
+        dims, _, family_ = what.partition(" for ")
+        raise _field_error(path, name, f"expected a {dims} list of numbers"
                                        + (f" for {family_}" if family_ else ""))
     try:
         arr = np.array(value, dtype=np.float64)
