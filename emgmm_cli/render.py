@@ -322,19 +322,35 @@ def _live_progress(*columns: Any, **options: Any) -> Iterator["Progress"]:
     """rich's Progress, shown, its refresh thread registered as one that a fork may leave
     behind (emgmm_cli.forking: it redraws only under its display's lock), so that worker
     processes started meanwhile fork.  Where this rich keeps them elsewhere, nothing is
-    registered, and such workers are spawned instead."""
+    registered, and such workers are spawned instead.  Its console is live_console()
+    meanwhile."""
     from rich.progress import Progress
 
     from .forking import quiet_at_fork
 
     with Progress(*columns, **options) as progress:
-        live = progress.live
-        thread, lock = getattr(live, "_refresh_thread", None), getattr(live, "_lock", None)
-        if thread is None or lock is None:
-            yield progress
-            return
-        with quiet_at_fork(thread, lock):
-            yield progress
+        _LIVE.append(progress.console)
+        try:
+            live = progress.live
+            thread, lock = getattr(live, "_refresh_thread", None), getattr(live, "_lock", None)
+            if thread is None or lock is None:
+                yield progress
+                return
+            with quiet_at_fork(thread, lock):
+                yield progress
+        finally:
+            _LIVE.pop()
+
+
+#: The consoles of the live displays shown now (innermost last).
+_LIVE: list["Console"] = []
+
+
+def live_console(stream: TextIO) -> "Console | None":
+    """The console of a live display (a spinner, a progress line) shown on stream now, or
+    None: a line written to stream meanwhile goes through it (Console.print puts it above
+    the display), or it lands on the display's own line."""
+    return next((c for c in reversed(_LIVE) if c.file is stream), None)
 
 
 @contextmanager

@@ -172,6 +172,24 @@ def test_fit_shows_its_progress_on_a_terminal(tmp_path: Path) -> None:
     assert "BIC / AIC / ICL" in screen  # then the summary
 
 
+@pytest.mark.skipif(not EMGMM.exists(), reason="needs the installed emgmm script")
+def test_a_warning_while_reading_is_a_line_of_its_own_above_the_spinner(tmp_path: Path
+                                                                        ) -> None:
+    """A warning said while the spinner of a read was shown was written after it, on its
+    line ('... reading data.csv 0:00:00emgmm: warning: ...'): it goes above it now."""
+    model = tmp_path / "m.json"
+    CliRunner().invoke(cli, ["fit", str(FAITHFUL), "-k", "2", "--seed", "0", "--model",
+                             str(model), "-q"])
+    (tmp_path / "other.csv").write_text("p,q\n" + "1,2\n3,4\n" * 50)
+    screen = run_on_a_terminal(["predict", str(model), str(tmp_path / "other.csv"), "-o",
+                                str(tmp_path / "labels.csv")])
+    warning = "emgmm: warning: "
+    assert warning in screen
+    before = screen[:screen.index(warning)]
+    # the spinner's line cleared (carriage return, erase line) right before the warning
+    assert before.endswith("\r\x1b[2K"), repr(screen)
+
+
 def test_the_tables_on_screen_say_why_a_fit_stopped_short(tmp_path: Path) -> None:
     # a cell that hit --max-iter says so in its conv column, not only "no"; the batch
     # summary the same

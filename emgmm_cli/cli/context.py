@@ -107,8 +107,18 @@ class Terminal:
     def warn(self, message: str) -> None:
         """One warning line on stderr, unless --quiet (control characters and newlines as
         escapes, as errors.one_line writes them)."""
-        if not self.quiet:
-            print(f"emgmm: warning: {printable(message, one_line=True)}", file=self.stderr)
+        if self.quiet:
+            return
+        line = f"emgmm: warning: {printable(message, one_line=True)}"
+        live = None
+        if "emgmm_cli.render" in sys.modules:  # a spinner can be shown only where it is
+            from ..render import live_console
+
+            live = live_console(self.stderr)
+        if live is None:
+            print(line, file=self.stderr)
+        else:  # above the spinner, not on its line
+            live.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 def terminal_of(ctx: click.Context) -> Terminal:
