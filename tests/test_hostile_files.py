@@ -128,7 +128,11 @@ def test_r_row_names_are_skipped(tmp_path: Path, reader: Any, label: str, first:
     text = "x,y\n" + "".join(f"{first(i)},{a},{b}\n" for i, (a, b) in enumerate(XY.tolist()))
     pts = reader(put(tmp_path, "r.csv", text))
     assert pts.column_names == ["x", "y"]
-    assert pts.notes == ()
+    # said, as an unnamed first column's are: a header one name short of data of
+    # increasing whole numbers first (t,x over 1,0.5,0.7) reads so too, its names moved
+    assert pts.notes == ("line 1: the rows have one field more than the header has names, "
+                         "and the first holds row names (text or increasing whole numbers), "
+                         "as R writes them; it is not read as data",)
 
 
 def test_an_extra_field_that_could_be_either_is_an_error(tmp_path: Path) -> None:

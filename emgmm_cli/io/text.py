@@ -1019,6 +1019,10 @@ def _with_header(name: str, delim: str | None, line: int, header: list[str],
                      "or increasing whole numbers); it is not read as data")
     elif width == len(names) + 1:
         offset, trailing = _extra_field(name, delim, names, rows)
+        if offset:  # said, as the unnamed first column's are: every name moves by one
+            notes.append(f"line {line}: the rows have one field more than the header has "
+                         "names, and the first holds row names (text or increasing whole "
+                         "numbers), as R writes them; it is not read as data")
     names, repeats = _unique([nm or str(j) for j, nm in enumerate(names)], line)
     return Layout(delim, line, len(names) + offset + trailing, names, offset, True,
                   len(header), trailing, (*notes, *repeats))
