@@ -379,18 +379,23 @@ def test_covariance_file_problems_name_the_file(tmp_path: Path) -> None:
     cases = [
         ([eye, [[1.0, 2.0], [2.0, 1.0]]], "blob 1: covariance is not positive definite"),
         ([[[1.0, 0.0], [0.5, 1.0]], eye], "blob 0: covariance is not symmetric"),
-        ([eye], ("covariances must have shape (K, D, D) = (2, 2, 2) to match centers, "
-                 "got (1, 2, 2)")),
     ]
     for cov, message in cases:
         path = cov_file(tmp_path, cov)
         result = run("--centers", "0,0;5,5", "--covariances", path, "--seed", "0")
         assert (result.exit_code, result.stderr) == (1, f"Error: {path}: {message}\n")
-    three_d = cov_file(tmp_path, [eye, eye])
-    result = run("--centers", "0,0,0;5,5,5", "--covariances", three_d)
-    assert result.exit_code == 1
-    assert result.stderr == (f"Error: {three_d}: covariances must have shape (K, D, D) = "
-                             "(2, 3, 3) to match centers, got (2, 2, 2)\n")
+    # a count or dimension that disagrees with the centers' is usage, as through
+    # --centers and -n (it was exit 1, the same disagreement through --centers 2)
+    one = cov_file(tmp_path, [eye], "one.json")
+    three_d = cov_file(tmp_path, [eye, eye], "two.json")
+    for args, path, shape in ((["--centers", "0,0;5,5"], one, "(2, 2, 2)"),
+                              (["-n", "4,4"], one, "(2, 2, 2)"),
+                              (["--centers", "0,0,0;5,5,5"], three_d, "(2, 3, 3)")):
+        result = run(*args, "--covariances", path, "--seed", "0")
+        got = "(1, 2, 2)" if path == one else "(2, 2, 2)"
+        assert result.exit_code == 2 and result.stderr.splitlines()[-1] == (
+            f"Error: --covariances {path}: covariances must have shape (K, D, D) = {shape} "
+            f"to match centers, got {got}")
 
 
 @pytest.mark.parametrize("content, name, message", [

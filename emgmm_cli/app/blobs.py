@@ -180,7 +180,10 @@ def run_make_blobs(req: BlobRequest, warn: Callable[[str], None]) -> None:
         if exc.option == "centers":  # a point beyond float64's range
             given = "--centers" if req.centers is not None else "--center-box"
             raise UsageProblem(f"{given}, --std: {exc}") from None
-        if req.covariances and "covariance" in str(exc):
+        if exc.option == "covariances":  # counts or dimensions that disagree: usage
+            raise UsageProblem(f"--covariances {req.covariances}: {exc}",
+                               option="--covariances") from None
+        if req.covariances and "covariance" in str(exc):  # a file that cannot be used
             raise DataError(req.covariances, str(exc)) from None
         flag = {"center": "--centers", "std": "--std", "n_samples": "-n"}.get(exc.option or "")
         raise UsageProblem(str(exc) if flag is None else f"{flag}: {exc}") from None

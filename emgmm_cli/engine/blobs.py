@@ -215,8 +215,8 @@ def _cholesky_factors(covariances: ArrayLike, k: int, d: int) -> NDArray[np.floa
         raise InvalidParameter(f"covariances must be a (K, D, D) array of numbers: {exc}") from None
     if cov.shape != (k, d, d):
         raise InvalidParameter(
-            f"covariances must have shape (K, D, D) = ({k}, {d}, {d}) to match centers, got {cov.shape}"
-        )
+            f"covariances must have shape (K, D, D) = ({k}, {d}, {d}) to match centers, got "
+            f"{cov.shape}", option="covariances")
     factors = np.empty_like(cov)
     for j in range(k):
         c = cov[j]
