@@ -372,17 +372,27 @@ def _judge(cands: list[Candidate], options: FitOptions, test: DegenerateTest) ->
 def _distinct(ranked: list[Candidate], column_variance: Array) -> list[Candidate]:
     """The ranking without the usable candidates that are the same mixture as a better
     ranked usable one (same_mixture; their log-likelihoods, equal to rounding, are
-    compared first)."""
+    compared first).  Where one of them is mclust's own start (_mclusts), it takes the
+    place of the better ranked one: its run is made as mclust makes it, and mclust's
+    start is among the runs (mclusts_start) where it led where another did."""
     kept: list[Candidate] = []
     for cand in ranked:
         assert cand.params is not None
-        if cand.usable and any(
-                k.usable and abs(k.loglik - cand.loglik) <= SAME_MIXTURE * (1 + abs(k.loglik))
-                and same_mixture(k.params, cand.params, column_variance)  # type: ignore[arg-type]
-                for k in kept):
-            continue
-        kept.append(cand)
+        same = next((j for j, k in enumerate(kept) if cand.usable and k.usable
+                     and abs(k.loglik - cand.loglik) <= SAME_MIXTURE * (1 + abs(k.loglik))
+                     and same_mixture(k.params, cand.params,  # type: ignore[arg-type]
+                                      column_variance)), None)
+        if same is None:
+            kept.append(cand)
+        elif _mclusts(cand) and not _mclusts(kept[same]):
+            kept[same] = cand
     return kept
+
+
+def _mclusts(cand: Candidate) -> bool:
+    """Whether the candidate starts as mclust starts: the hierarchy cut at K, run with
+    the floor or lifted (not hc-family, the family's own last merges)."""
+    return cand.origin in ("hc", vocab.LIFTED_ORIGIN)
 
 
 def best_ranked(ranked: list[Candidate], more: list[Candidate], column_variance: Array,
