@@ -37,7 +37,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..engine.errors import EngineError
-from ..engine.dataset import Dataset, row_weights
+from ..engine.dataset import Dataset, row_weights, total_weight
 from ..engine.families import MATRIX, family
 from ..engine.missing import co_observed, held_sums, observed_rows
 from ..engine.fitting import FitResult, ProgressCallback, check_rows, counted_rows
@@ -165,10 +165,7 @@ class Standardize:
         """What the mean log-likelihood of data (standardized) loses from z to x: the
         mean of row_log_scales, each row counted by its weight."""
         held = self.held_lost(data)
-        if held is None:
-            return self.log_scale
-        w = row_weights(data)
-        return held / (data.n_samples if w is None else float(w.sum()))
+        return self.log_scale if held is None else held / total_weight(data)
 
     def data_progress(self, on_iteration: ProgressCallback | None, data: Dataset
                       ) -> ProgressCallback | None:

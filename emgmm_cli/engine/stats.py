@@ -173,18 +173,14 @@ def far_posterior(x: Array, params: MixtureParams) -> tuple[NDArray[np.float64],
     pi_k |Sigma_k|^-1/2)."""
     lp, _ = far_log_prob(x, params)
     top = lp.max(axis=0)
-    finite = (top > -np.inf) & params.family.per_component
-    w = np.zeros_like(lp)
-    w[:, finite] = np.exp(lp[:, finite] - top[finite])
-    total = w.sum(axis=0)
-    if not finite.all():
-        const = log_weights(params.weights) + params.log_det
-        tied = np.where(_nearest(x[~finite], params), const[:, None], -np.inf)
-        w[:, ~finite] = np.exp(tied - tied.max(axis=0))
-        total[~finite] = np.exp(lp[:, ~finite] - np.where(
-            top[~finite] > -np.inf, top[~finite], 0.0)).sum(axis=0)
+    w = np.exp(lp - np.where(top > -np.inf, top, 0.0))  # 0 where the density is below
     with np.errstate(divide="ignore"):
-        density = top + np.log(total)
+        density = top + np.log(w.sum(axis=0))
+    nearest = ~(top > -np.inf) | (not params.family.per_component)
+    if nearest.any():
+        const = log_weights(params.weights) + params.log_det
+        tied = np.where(_nearest(x[nearest], params), const[:, None], -np.inf)
+        w[:, nearest] = np.exp(tied - tied.max(axis=0))
     return w / w.sum(axis=0), density, top
 
 
