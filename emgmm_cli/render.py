@@ -9,7 +9,6 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -601,29 +600,72 @@ def cell_reasons(rows: Sequence[dict[str, Any]]) -> tuple[list[CellReason], dict
 ANY_K = "K"
 
 
-#: A whole number in a message (one pattern for every K: compiling one per K took
-#: seconds on a grid of 100,000 K).
-_WHOLE_NUMBER = re.compile(r"\b\d+\b")
+#: Splits a message into text and whole numbers (one pattern for every K: compiling one
+#: per K took seconds on a grid of 100,000 K).
+_WHOLE_NUMBER = re.compile(r"\b(\d+)\b")
+
+
+@dataclass
+class _KGroup:
+    """Skipped reasons of one K each that say the same but for their K: the first one's
+    numbers, its K, and (from the second on) where the messages name their own K."""
+
+    numbers: list[str]
+    k: str
+    keys: list[tuple[str, str]]
+    at_k: frozenset[int] | None = None
+
+    def join(self, numbers: list[str], k: str) -> bool:
+        """Take a reason of K = k in whose message only its own K (where the first names
+        its own) differs; whether it was taken."""
+        at_k = self.at_k
+        if at_k is None:  # a second reason: where the two differ, each must name its K
+            differ = [i for i, (a, b) in enumerate(zip(self.numbers, numbers)) if a != b]
+            if not differ or any((self.numbers[i], numbers[i]) != (self.k, k)
+                                 for i in differ):
+                return False
+            self.at_k = frozenset(differ)
+            return True
+        return all(b == k if i in at_k else b == a
+                   for i, (a, b) in enumerate(zip(self.numbers, numbers)))
+
+    def message(self, parts: list[str]) -> str:
+        """The one message of the group, ANY_K where each names its own K."""
+        numbers = [ANY_K if self.at_k and i in self.at_k else n
+                   for i, n in enumerate(self.numbers)]
+        return "".join(p if j % 2 == 0 else numbers[j // 2] for j, p in enumerate(parts))
 
 
 def _merged_by_k(groups: dict[tuple[str, str], dict[Any, list[str]]]
                  ) -> dict[tuple[str, str], tuple[str, str]]:
     """Each reason's key after merging: the reasons of skipped cells of one K each whose
-    messages, that K written as ANY_K, are the same become that one message (select
-    -k 1-300 on 20 rows: one reason, not 280); a reason alone keeps its own."""
-    general: dict[tuple[str, str], tuple[str, str]] = {}
-    for (status, message), by_k in groups.items():
-        if status == "skipped" and len(by_k) == 1:
-            (k, _), = by_k.items()
-            general[(status, message)] = (status, _any_k(message, str(k)))
-    shared = Counter(general.values())
-    return {key: general[key] if shared[general.get(key, key)] > 1 else key
-            for key in groups}
-
-
-def _any_k(message: str, k: str) -> str:
-    """message with the whole number k written as ANY_K."""
-    return _WHOLE_NUMBER.sub(lambda m: ANY_K if m.group() == k else m.group(), message)
+    messages differ only where each names its own K become one message, with K there
+    (select -k 1-300 on 20 rows: one reason, not 280; known label 3 of row 5 rules out
+    K = 1, 2 and 3, whose messages say "-1", "row 5" and "label 3" alike); a reason alone
+    keeps its own.  Messages are compared number by number, so a number that only
+    happens to equal one cell's K (the label 3 beside K = 3) is no K."""
+    merged: dict[tuple[str, str], list[_KGroup]] = {}  # by status and the words between
+    for key, by_k in groups.items():
+        status, message = key
+        if status != "skipped" or len(by_k) != 1:
+            continue
+        parts = _WHOLE_NUMBER.split(message)
+        numbers, k = parts[1::2], str(next(iter(by_k)))
+        skeleton = (status, "\0".join(parts[0::2]))
+        candidates = merged.setdefault(skeleton, [])
+        for group in candidates:
+            if group.join(numbers, k):
+                group.keys.append(key)
+                break
+        else:
+            candidates.append(_KGroup(numbers, k, [key]))
+    keys = {key: key for key in groups}
+    for (status, _), candidates in merged.items():
+        for group in candidates:
+            if len(group.keys) > 1:
+                one = (status, group.message(_WHOLE_NUMBER.split(group.keys[0][1])))
+                keys.update((key, one) for key in group.keys)
+    return keys
 
 
 def _cells_by_k(by_k: dict[Any, list[str]]) -> str:

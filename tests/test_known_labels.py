@@ -98,7 +98,7 @@ def test_bad_known_labels() -> None:
         check_known(np.zeros(2, dtype=bool), 2)
     x, _, known = _data(0)
     known[5] = 4
-    with pytest.raises(InvalidParameter, match="from 0 to 1"):
+    with pytest.raises(InvalidParameter, match="component number below 2"):
         fit(WeightedRows(open_dataset(x), None, known), FitOptions(2, seed=0))
     with pytest.raises(InvalidParameter, match="soft EM"):
         fit(WeightedRows(open_dataset(x), None, _data(0)[2]),
@@ -198,7 +198,7 @@ def test_predict_score_and_plot_check_known_labels_against_the_model(tmp_path: P
     bad[7] = 2
     (tmp_path / "bad.txt").write_text("".join(f"{k}\n" for k in bad))
     line = ("Error: bad.txt: known label 2 of row 7 (counting from 0) is not -1 or a "
-            "component from 0 to 1, the components of the model m.json")
+            "component number below 2, the number of components of the model m.json")
     for command, out in (("predict", "l.csv"), ("score", "s.csv"), ("plot", "p.png")):
         r = invoke_in(tmp_path, command, "m.json", "d.csv", "--known-labels", "bad.txt",
                       "-o", out)
@@ -227,7 +227,7 @@ def test_a_message_about_known_labels_names_where_they_came_from(tmp_path: Path)
     bad = np.full(len(x), -1)
     bad[3] = 5
     (tmp_path / "k.txt").write_text("".join(f"{k}\n" for k in bad))
-    said = "known label 5 of row 3 (counting from 0) is not -1 or a component from 0 to 1"
+    said = "known label 5 of row 3 (counting from 0) is not -1 or a component number below 2"
     r = invoke_in(tmp_path, "fit", "d.csv", "-k", "2", "--known-labels", "k.txt")
     assert (r.exit_code, r.stderr.strip()) == (1, f"Error: k.txt: {said}")
     for data in (x, str(tmp_path / "d.csv")):
@@ -243,7 +243,7 @@ def test_a_message_about_known_labels_names_where_they_came_from(tmp_path: Path)
     model = emgmm_cli.fit(x, 2, seed=0)
     with pytest.raises(emgmm_cli.DataError) as scored:
         emgmm_cli.score(model, x, known_labels=bad)
-    assert str(scored.value) == f"<known_labels>: {said}, the components of the model <fit>"
+    assert str(scored.value) == f"<known_labels>: {said}, the number of components of the model <fit>"
     within = np.where(bad == 5, 1, bad)
     assert (emgmm_cli.score(model, x, known_labels=within).log_density
             == emgmm_cli.score(model, x).log_density).all()
@@ -262,6 +262,22 @@ def test_select_pipeline_with_known_labels(tmp_path: Path) -> None:
     labels = emgmm_cli.predict(tmp_path / "m.json", x)
     assert (labels == truth).mean() > 0.85
 
+
+
+def test_select_warns_once_of_every_k_the_known_labels_exceed(tmp_path: Path) -> None:
+    """Known label 3 rules out K = 1, 2 and 3 in every family: one warning, not one per
+    K (the reason names K, not K - 1, so render.cell_reasons merges it)."""
+    x, _, known = _data(0)
+    known[known == 1] = 3
+    np.savetxt(tmp_path / "d.csv", np.c_[x, known], delimiter=",", header="a,b,known",
+               comments="", fmt=["%.10g", "%.10g", "%d"])
+    r = invoke_in(tmp_path, "select", "d.csv", "-k", "1-4", "-c", "full,spherical",
+                  "--known-column", "known", "--seed", "0", "--n-init", "1", "-o", "t.csv")
+    assert r.exit_code == 0, r.stderr
+    first = int(np.flatnonzero(known == 3)[0])
+    assert r.stderr.splitlines() == [
+        f"emgmm: warning: d.csv: full, spherical K=1-3 skipped: known label 3 of row {first} "
+        "(counting from 0) is not -1 or a component number below K"]
 
 def test_row_columns_by_index_count_the_input_columns(tmp_path: Path) -> None:
     """--weights-column and --known-column by 0-based index name the input's own columns,

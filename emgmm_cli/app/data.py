@@ -227,7 +227,7 @@ def known_components(points: Points, n_components: int, model: str | None = None
     try:
         check_known(points.known, points.n_samples, n_components, option=None)
     except EngineError as exc:
-        whose = "" if model is None else f", the components of the model {model}"
+        whose = "" if model is None else f", the number of components of the model {model}"
         raise DataError(points.known_source or points.source, f"{exc}{whose}",
                         column=points.known_column) from None
 

@@ -189,8 +189,10 @@ def check_known(known: Any, n_rows: int, n_components: int | None = None, *,
     bad = np.flatnonzero(~whole | (labels < -1) | (labels > top))
     if len(bad):
         i = int(bad[0])
+        # "below K", not "from 0 to K - 1": a message that names K alone is one reason for
+        # select's skipped cells of every K (render.cell_reasons merges them)
         allowed = "-1 or a component number" if n_components is None else \
-            f"-1 or a component from 0 to {n_components - 1}"
+            f"-1 or a component number below {n_components}"
         raise InvalidParameter(f"known label {raw[i]} of row {i} (counting from 0) is not "
                                f"{allowed}", option=option)
     return labels.astype(np.int64)
