@@ -131,8 +131,50 @@ def test_an_unnamed_first_column_of_row_numbers_is_row_names(tmp_path: Path) -> 
     pts = read_points(put(tmp_path, "d.csv", ",x,y\n0,1.5,2.5\n1,3.5,4.5\n"))
     assert pts.column_names == ["x", "y"]
     np.testing.assert_array_equal(pts.x, [[1.5, 2.5], [3.5, 4.5]])
-    assert pts.notes == ("line 1: the first column has no name and holds row names (text or "
-                         "increasing whole numbers); it is not read as data",)
+    assert pts.notes == (ROW_NAMES_NOTE,)
+
+
+ROW_NAMES_NOTE = ("line 1: the first column has no name and holds row names (text or whole "
+                  "numbers, none repeated); it is not read as data")
+
+
+def test_an_unnamed_first_column_of_sorted_or_sampled_row_numbers_is_row_names(
+        tmp_path: Path) -> None:
+    """pandas' index after sort_values or sample: distinct whole numbers, out of order.
+    They were fitted as a feature named '0', with no word."""
+    pts = read_points(put(tmp_path, "d.csv", ",x,y\n7,1.5,2.5\n0,3.5,4.5\n3,0.5,1.5\n"))
+    assert (pts.column_names, pts.notes) == (["x", "y"], (ROW_NAMES_NOTE,))
+    np.testing.assert_array_equal(pts.x, [[1.5, 2.5], [3.5, 4.5], [0.5, 1.5]])
+    # numbers that repeat are data, read under the column's number, and said to be
+    pts = read_points(put(tmp_path, "e.csv", ",x,y\n1,1.5,2.5\n0,3.5,4.5\n1,0.5,1.5\n"))
+    assert pts.column_names == ["0", "x", "y"]
+    np.testing.assert_array_equal(pts.x[:, 0], [1, 0, 1])
+    assert pts.notes == ("line 1: the first column has no name; it is read as data, as "
+                         "column '0' (--columns can leave it out)",)
+
+
+@pytest.mark.parametrize("limit", [None, 1])
+def test_a_comment_line_among_the_data_rows_is_said(tmp_path: Path, limit: int | None
+                                                      ) -> None:
+    """A row a spreadsheet began with #N/A is a comment: not read, and the outputs, a row
+    for each row read, no longer line up with the file's lines.  It was silent.  Comment
+    lines before the first row and after the last are a preamble and an end: not said.
+    Read in memory and (limit 1) through the binary cache, which keeps the note."""
+    text = "# made by hand\nx,y\n# units: mm\n1,2\n#N/A,7\n3,4\n  # half\n\n5,6\n# end\n"
+    path = put(tmp_path, "d.csv", text)
+    pts = open_points(path, memory_limit=limit, cache_dir=str(tmp_path / "cache"))
+    x = pts.x if isinstance(pts.x, np.ndarray) else pts.x.read(0, pts.x.shape[0])
+    assert isinstance(pts.x, np.ndarray) == (limit is None)
+    np.testing.assert_array_equal(x, [[1, 2], [3, 4], [5, 6]])
+    assert pts.notes == ("line 5: '#N/A,7' among the data rows begins with '#': a comment, "
+                         "not a row, as is 1 more such line (the outputs have one row for "
+                         "each row read)",)
+    one = put(tmp_path, "e.csv", "x,y\n1,2\n" + "#" + "9" * 40 + ",7\n3,4\n")
+    assert read_points(one).notes == (
+        f"line 3: '#{'9' * 26}...' among the data rows begins with '#': a comment, not a "
+        "row (the outputs have one row for each row read)",)
+    clean = put(tmp_path, "f.csv", "# preamble\nx,y\n1,2 # first\n3,4\n# the end\n")
+    assert read_points(clean).notes == ()
 
 
 def test_sample_faithful_csv() -> None:

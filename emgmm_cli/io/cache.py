@@ -38,12 +38,14 @@ from .npyfile import NpyFile, pass_rows, read_npy_header
 from .readers import Points, file_format, npy_columns, read_points
 from .text import (
     CHUNK_BYTES,
+    CommentLines,
     iter_chunks,
     make_plan,
     no_rows_error,
     open_input,
     prologue,
     text_delimiter,
+    with_note,
 )
 from .formats import npy_header
 from .writers import atomic_write
@@ -231,7 +233,8 @@ def text_to_cache(path: str, target: str, *, delimiter: str | None, header: bool
             fh.write(head)
             n_rows = 0
             size = _chunk_bytes(memory_limit, plan.large)
-            for part, _ in iter_chunks(inp, plan, chunk_bytes=size):
+            comments = CommentLines()
+            for part, _ in iter_chunks(inp, plan, chunk_bytes=size, comments=comments):
                 if part.shape[0]:
                     fh.write(part.data.cast("B"))
                     n_rows += part.shape[0]
@@ -243,13 +246,14 @@ def text_to_cache(path: str, target: str, *, delimiter: str | None, header: bool
                 raise RuntimeError("the .npy header changed length; cannot finish the cache")
             fh.seek(0)
             fh.write(final)
+    notes = with_note(layout.notes, comments.note())
     meta = {"format": CACHE_FORMAT, "source": os.path.realpath(path),
-            "column_names": plan.names, "dtype": dt.name, "notes": list(layout.notes)}
+            "column_names": plan.names, "dtype": dt.name, "notes": list(notes)}
     import json
 
     with atomic_write(target + ".json") as out:
         json.dump(meta, out)
-    return plan.names, layout.notes
+    return plan.names, notes
 
 
 def _cached_names(target: str) -> tuple[list[str], tuple[str, ...]] | None:

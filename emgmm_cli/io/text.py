@@ -77,6 +77,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..interrupts import stop_point
+from ..vocab import counted
 from .errors import (
     INFINITE_HINT,
     MISSING_REMEDIES,
@@ -101,6 +102,7 @@ __all__ = [
     "STDIN_NAME",
     "ByteReader",
     "ChunkPlan",
+    "CommentLines",
     "Input",
     "Layout",
     "check_text_head",
@@ -116,6 +118,7 @@ __all__ = [
     "read_text",
     "resolve_columns",
     "text_delimiter",
+    "with_note",
 ]
 
 
@@ -1013,10 +1016,14 @@ def _with_header(name: str, delim: str | None, line: int, header: list[str],
     if width == len(names) > 1 and names[-1] == "" and delim is not None \
             and _empty_last(rows, width):
         names, trailing = names[:-1], True
-    elif width == len(names) > 1 and names[0] == "" and _row_names(rows, width):
+    elif width == len(names) > 1 and names[0] == "" and _row_names(rows, width,
+                                                                    distinct=True):
         names, offset = names[1:], 1
         notes.append(f"line {line}: the first column has no name and holds row names (text "
-                     "or increasing whole numbers); it is not read as data")
+                     "or whole numbers, none repeated); it is not read as data")
+    elif width == len(names) > 1 and names[0] == "":
+        notes.append(f"line {line}: the first column has no name; it is read as data, as "
+                     "column '0' (--columns can leave it out)")
     elif width == len(names) + 1:
         offset, trailing = _extra_field(name, delim, names, rows)
         if offset:  # said, as the unnamed first column's are: every name moves by one
@@ -1060,9 +1067,11 @@ def _empty_last(rows: list[Row], width: int) -> bool:
     return all(unquote(f[-1]) == "" for _, f in rows if len(f) == width)
 
 
-def _row_names(rows: list[Row], width: int) -> bool:
+def _row_names(rows: list[Row], width: int, *, distinct: bool = False) -> bool:
     """Whether the first field of the rows of this width holds row names, as R writes
-    them: text in every row, or whole numbers that increase from row to row."""
+    them: text in every row, or whole numbers that increase from row to row; or, with
+    distinct (a first column the header leaves unnamed), whole numbers none of which
+    repeats: pandas' index after the rows were sorted or sampled."""
     firsts = [unquote(f[0]) for _, f in rows if len(f) == width]
     kinds = {_kind(v) for v in firsts}
     if kinds == {"text"}:
@@ -1070,8 +1079,11 @@ def _row_names(rows: list[Row], width: int) -> bool:
     if kinds != {"number"}:
         return False
     values = [_number(v, "," if re.fullmatch(_DECIMAL_COMMA, v) else ".") for v in firsts]
-    return all(v.is_integer() for v in values) and all(
-        b > a for a, b in zip(values, values[1:]))
+    if not all(v.is_integer() for v in values):
+        return False
+    if distinct:
+        return len(set(values)) == len(values)
+    return all(b > a for a, b in zip(values, values[1:]))
 
 
 def unique_names(names: list[str]) -> list[str]:
@@ -1166,9 +1178,13 @@ def _header_comment(text: str, delim: str | None) -> str | None:
     return cut
 
 
+def _clipped(text: str, width: int = 30) -> str:
+    """text, cut to width characters with '...' where longer."""
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
 def _comment_text(cut: str) -> str:
-    shown = cut if len(cut) <= 30 else cut[:27] + "..."
-    return f"the header's text from '#' on is a comment, not column names ({shown})"
+    return f"the header's text from '#' on is a comment, not column names ({_clipped(cut)})"
 
 
 _QUOTE_HASH = "put a name that holds '#' in double quotes"
@@ -1537,13 +1553,68 @@ def _line_breaks(data: bytes) -> int:
     return n
 
 
-def iter_chunks(inp: Input, plan: ChunkPlan, *, chunk_bytes: int | None = None
+#: A line that begins with '#' (after blanks, if any): a comment.
+_COMMENT_LINE = re.compile(rb"^[ \t]*#[^\r\n]*", re.MULTILINE)
+
+
+class CommentLines:
+    """The comment lines among the data rows, seen chunk by chunk (iter_chunks): a line
+    that begins with '#' is a comment, not a row, so a row that a spreadsheet began with
+    '#N/A' is not read, and the outputs, one row for each row read, no longer line up
+    with the file's lines.  Said in a note (those before the first row and after the last
+    are not: a file's preamble and its end)."""
+
+    def __init__(self) -> None:
+        self.rows_seen = False
+        self.pending: list[tuple[int, bytes]] = []  # since the last row: (line, text)
+        self.count = 0
+        self.first: tuple[int, bytes] | None = None
+
+    def see(self, data: bytes, base: int) -> None:
+        """The chunk data, whose first line is line base + 1."""
+        if b"#" not in data:
+            self._rows(not data.isspace())
+            return
+        pos = 0
+        for match in _COMMENT_LINE.finditer(data):
+            self._rows(not data[pos:match.start()].isspace() and pos < match.start())
+            if self.rows_seen:
+                self.pending.append((base + _line_breaks(data[:match.start()]) + 1,
+                                     match.group().strip()))
+            pos = match.end()
+        self._rows(pos < len(data) and not data[pos:].isspace())
+
+    def _rows(self, found: bool) -> None:
+        """Rows were found (found): the comments before them stand among rows."""
+        if not found:
+            return
+        self.rows_seen = True
+        if self.pending:
+            self.first = self.first or self.pending[0]
+            self.count += len(self.pending)
+            self.pending = []
+
+    def note(self) -> str | None:
+        if self.first is None:
+            return None
+        line, text = self.first
+        more = "" if self.count == 1 else (
+            f", as {'is' if self.count == 2 else 'are'} "
+            f"{counted(self.count - 1, 'more such line')}")
+        return (f"line {line}: {_clipped(printable(text.decode('utf-8', 'replace')))!r} among the data "
+                f"rows begins with '#': a comment, not a row{more} (the outputs have one row "
+                "for each row read)")
+
+
+def iter_chunks(inp: Input, plan: ChunkPlan, *, chunk_bytes: int | None = None,
+                comments: CommentLines | None = None
                 ) -> Iterator[tuple[NDArray[np.floating], int]]:
     """(selected values, bytes of data read so far) for each chunk of the data, in order.
 
     Call after prologue().  chunk_bytes: text per chunk (default CHUNK_BYTES for pandas,
     SMALL_CHUNK_BYTES for loadtxt).  One chunk is held at a time, so memory stays bounded whatever the input's size.  A stream's
-    chunks switch from loadtxt to pandas once it has shown PANDAS_MIN_BYTES.
+    chunks switch from loadtxt to pandas once it has shown PANDAS_MIN_BYTES.  comments,
+    where given, sees every chunk (CommentLines).
     """
     done, base = 0, plan.layout.start_line
     while True:
@@ -1556,6 +1627,8 @@ def iter_chunks(inp: Input, plan: ChunkPlan, *, chunk_bytes: int | None = None
         if left_open is not None:  # numpy's parser would take the rest for that field
             raise _left_open_error(plan.source, base + _line_breaks(data[:left_open]) + 1)
         done += len(data)
+        if comments is not None:
+            comments.see(data, base)
         yield parse_chunk(chunk_plan, data, base), done
         base += _line_breaks(data)
 
@@ -1629,9 +1702,15 @@ def read_text(inp: Input, *, delim: str | None, sniff: bool, header: bool | None
             return x, plan.names, layout.notes
         del x  # refused, or not all finite: the chunks find out why
     rows = _Rows(len(plan.usecols), plan.dtype, inp.size)
-    for part, done in iter_chunks(inp, plan, chunk_bytes=chunk_bytes):
+    comments = CommentLines()
+    for part, done in iter_chunks(inp, plan, chunk_bytes=chunk_bytes, comments=comments):
         rows.append(part, done)
     inp.check_unchanged()
     if rows.n == 0:
         raise no_rows_error(plan)
-    return rows.finish(), plan.names, layout.notes
+    return rows.finish(), plan.names, with_note(layout.notes, comments.note())
+
+
+def with_note(notes: tuple[str, ...], note: str | None) -> tuple[str, ...]:
+    """notes, and note after them where there is one."""
+    return notes if note is None else (*notes, note)
