@@ -74,6 +74,10 @@ def test_fit_reads_its_own_rows_and_labels(tmp_path: Path) -> None:
      "d.jsonl:2: every row must be an object with the keys of the first row (a)"),
     ("e.json", "[1, 2", 1, "e.json:1: not valid JSON: Expecting ',' delimiter"),
     ("f.json", "[]", None, "f.json: the JSON holds no rows"),
+    # empty objects were an internal error (argmax of an empty sequence, in the fit)
+    ("h.jsonl", "{}\n{}\n", None, "h.jsonl: the rows are empty objects: no column to read"),
+    ("i.json", "[{}, {}]", None, "i.json: the rows are empty objects: no column to read"),
+    ("j.jsonl", "[]\n[]\n", None, "j.jsonl: the rows are empty arrays: no column to read"),
     ("g.json", "[1, Infinity]", None,
      "g.json: column '0': non-finite value inf in row 2 (index 1); an infinite value is "
      "not a missing value; remove or replace it first"),
@@ -226,3 +230,18 @@ def test_json_without_its_extension_is_known_by_its_first_bytes(tmp_path: Path) 
     assert fit.returncode == 0, fit.stderr
     assert fit.stdout.splitlines()[0] == b"x0,x1,cluster"
     assert len(fit.stdout.splitlines()) == 31
+
+
+@pytest.mark.parametrize("header", ["[Na+],[K+]", "{a},{b}", "[mm],[s]", "[null_count],x"])
+def test_a_text_header_that_starts_with_a_bracket_is_no_json(tmp_path: Path,
+                                                             header: str) -> None:
+    """A header whose first name starts with '[' or '{' (units, ions) on stdin or in a .txt
+    file was taken for JSON: "not valid JSON: Expecting value".  JSON is told by how it
+    goes on (an array's first value, an object's first key)."""
+    text = f"{header}\n0.1,0.2\n0.3,0.1\n5,6\n"
+    (tmp_path / "d.txt").write_text(text)
+    pts = read_points(str(tmp_path / "d.txt"))
+    assert pts.column_names == header.split(",")
+    np.testing.assert_array_equal(pts.x, [[0.1, 0.2], [0.3, 0.1], [5, 6]])
+    r = invoke_in(tmp_path, "fit", "-", "-k", "1", input=text)
+    assert (r.exit_code, r.stdout) == (0, "0\n0\n0\n"), r.stderr

@@ -13,6 +13,7 @@ is no block-by-block reading of JSON: a file over --memory-limit is read all the
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,14 +25,19 @@ from .missing import Missing, per_column, refused
 from .npyfile import nonfinite_error
 from .text import DELIMITER_BY_EXT, Input, resolve_columns, text_extension
 
-#: The extensions read as JSON, and the first characters by which stdin is taken for it.
+#: The extensions read as JSON.
 JSON_EXTENSIONS = (".json", ".jsonl", ".ndjson")
-JSON_OPENERS = (b"[", b"{")
+#: How the JSON that stdin is taken for starts: an object's first key or its end, or an
+#: array's first value (an array, object, string, number, literal; NaN and Infinity as
+#: Python writes them) or its end.  A text header that starts with '[' or '{' ("[Na+],[K+]",
+#: "{a},{b}") does not.
+_JSON_START = re.compile(rb'\s*(?:\{\s*(?:["}]|$)|\[\s*(?:[\[{"\]0-9-]|$|'
+                         rb"(?:true|false|null|NaN|Infinity)\b))")
 
 
 def looks_like_json(head: bytes) -> bool:
     """Whether the first bytes of an input start a JSON array or object."""
-    return head.lstrip()[:1] in JSON_OPENERS
+    return _JSON_START.match(head) is not None
 
 
 def is_json(path: str, src: Input) -> bool:
@@ -125,6 +131,8 @@ def _table(rows: list[Any], lines: list[int | None], name: str
             if not isinstance(row, dict) or set(row) != set(keys):
                 raise _uneven(name, i, lines[i], "an object with the keys of the first row "
                                                  f"({', '.join(names)})")
+        if not keys:
+            raise DataError(name, "the rows are empty objects: no column to read")
         return names, [[row[key] for row in rows] for key in keys]
     if isinstance(first, list):
         width = len(first)
