@@ -46,7 +46,7 @@ EXIT_MEANINGS = {
                    "the order of their numbers: SIGINT before SIGTERM)",
     "BROKEN_PIPE": "the program reading standard output stopped early (`emgmm ... | head`): "
                    "the run ends quietly at SIGPIPE, as programs in a pipe do; the files it "
-                   "writes besides are written before standard output",
+                   "writes besides are written all the same",
     "TERMINATED": "stopped by SIGTERM (kill, timeout, a scheduler), as Ctrl-C stops a run",
 }
 

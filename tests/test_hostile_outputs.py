@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -91,6 +92,59 @@ def test_with_stdout_closed_a_run_ends_as_it_says(work: Path, command: str, stat
                                                  stderr: str) -> None:
     done = shell(f"emgmm {command} >&-", work)
     assert (done.returncode, done.stderr) == (status, stderr)
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full here")
+@pytest.mark.parametrize("command", [
+    "fit x.csv -k 2 --seed 0 --with-rows --model out/m.json --trace out/t.csv",
+    "make-blobs -n 1000 --labels out/l.csv --centers-out out/c.csv",
+    "score m.json x.csv -o out/s.csv --json",
+    "select x.csv -k 1-2 -c diag --n-init 1 --seed 0 --model out/m.json"])
+@pytest.mark.parametrize("stdout", ["> /dev/full", ">&-"])
+def test_a_failed_stdout_leaves_the_other_outputs_unwritten(work: Path, command: str,
+                                                            stdout: str) -> None:
+    """Standard output was written after the files were renamed into place: a full disk
+    behind it, or none at all, failed the run (exit 1) with its files written, and the
+    versions they replaced gone.  Now stdout is written first; the old files stay."""
+    out = work / "out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    names = [word.split("/")[1] for word in command.split() if word.startswith("out/")]
+    for name in names:
+        (out / name).write_text("old\n")
+    done = shell(f"emgmm {command} {stdout}", work)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr in (NO_STDOUT,
+                           "Error: <stdout>: cannot write: No space left on device\n")
+    assert sorted(p.name for p in out.iterdir()) == sorted(names)
+    assert all((out / name).read_text() == "old\n" for name in names)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_closed_stdout_is_found_before_the_data_is_read(tmp_path: Path) -> None:
+    """As an output folder that does not exist is: the input, a named pipe no one writes
+    to, is never read (reading it would wait for ever), and no fit is made."""
+    os.mkfifo(tmp_path / "never")
+    done = shell("emgmm fit never -k 2 >&-", tmp_path)
+    assert (done.returncode, done.stderr) == (1, NO_STDOUT)
+
+
+def test_a_reader_that_stops_early_still_gets_the_files(tmp_path: Path) -> None:
+    """| head: the run ends by SIGPIPE (exit 141 in a shell), quietly, and the files named
+    beside stdout are written (after stdout now: SIGPIPE is held while stdout is written,
+    then delivered)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "EMGMM_FORCE_TTY": "0"}
+    with subprocess.Popen([sys.executable, "-m", "emgmm_cli", "make-blobs", "-n", "200000",
+                           "--seed", "0", "--labels", "l.csv", "--centers-out", "c.csv"],
+                          cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline() == b"x0,x1\n"
+        proc.stdout.close()
+        assert proc.wait(timeout=120) == -13 and proc.stderr.read() == b""
+    centers = np.loadtxt(tmp_path / "c.csv", delimiter=",", skiprows=1)
+    labels = np.loadtxt(tmp_path / "l.csv", dtype=int)
+    assert labels.shape == (200000,) and centers.shape[0] == labels.max() + 1
 
 
 def test_with_stderr_closed_the_error_does_not_go_to_stdout(work: Path) -> None:

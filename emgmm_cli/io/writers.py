@@ -285,38 +285,58 @@ class OutputSet:
         self._staged.append(_Staged(path, None, None, buffer, binary))
 
     def commit(self) -> None:
-        """Rename every temporary file onto its target, then write the buffered streams,
-        standard output last.
+        """Write the buffered streams, standard output last, then rename every temporary
+        file onto its target.
 
-        Raises DataError if a rename or a stream write fails; the temporary files not yet
-        renamed are removed.
+        Raises DataError if a stream write or a rename fails; the temporary files not yet
+        renamed are removed, so a failed write to standard output (a full disk behind
+        it, no standard output at all) leaves none of the files either.  A reader of
+        standard output that went away (| head) is no failure: the files are renamed all
+        the same, and then the broken pipe is this process's (SIGPIPE held while
+        standard output is written: SIGPIPE's default action ends the command line
+        there, exit 141, as before; elsewhere BrokenPipeError is raised).
         """
         if self._closed:
             raise RuntimeError("this OutputSet has already been committed or aborted")
         self._closed = True
-        try:
-            folders: set[str] = set()
-            with deferred_interrupt():  # a signal waits until the renames are done
-                for entry in self._staged:
-                    if entry.tmp is None or entry.target is None:
-                        continue
+        broken: BrokenPipeError | None = None
+        with _pipe_signal_held():
+            try:
+                streams = [entry for entry in self._staged if entry.buffer is not None]
+                # stdout last: a device or pipe named as an output (a picture to
+                # /dev/full) that fails must not leave stdout written
+                for entry in sorted(streams, key=lambda entry: is_stdout(entry.path)):
                     try:
-                        os.replace(entry.tmp, entry.target)
-                    except OSError as exc:
-                        raise DataError(entry.path,
-                                        f"cannot write: {exc.strerror or exc}") from exc
-                    entry.tmp = None
-                    folders.add(os.path.dirname(entry.target))
-                self._commit_folders()
-            for folder in folders:
-                _fsync_dir(folder)
-            streams = [entry for entry in self._staged if entry.buffer is not None]
-            # stdout last, whatever was staged first: a device or pipe named as an output
-            # (a picture to /dev/full) that fails must not leave stdout written
-            for entry in sorted(streams, key=lambda entry: is_stdout(entry.path)):
-                _write_stream(entry)
-        finally:
-            self._cleanup()
+                        _write_stream(entry)
+                    except BrokenPipeError as exc:
+                        if not is_stdout(entry.path):
+                            raise DataError(entry.path, f"cannot write: {exc.strerror}"
+                                            ) from exc
+                        broken = exc  # | head: the reader's choice, not a failure
+                self._rename_all()
+            finally:
+                self._cleanup()
+        if broken is not None:
+            raise broken
+
+    def _rename_all(self) -> None:
+        """Every temporary file (and folder) onto its target, with no stop signal between
+        two renames."""
+        folders: set[str] = set()
+        with deferred_interrupt():  # a signal waits until the renames are done
+            for entry in self._staged:
+                if entry.tmp is None or entry.target is None:
+                    continue
+                try:
+                    os.replace(entry.tmp, entry.target)
+                except OSError as exc:
+                    raise DataError(entry.path,
+                                    f"cannot write: {exc.strerror or exc}") from exc
+                entry.tmp = None
+                folders.add(os.path.dirname(entry.target))
+            self._commit_folders()
+        for folder in folders:
+            _fsync_dir(folder)
 
     def abort(self) -> None:
         """Remove every temporary file and forget the buffered streams. Safe to repeat."""
@@ -363,6 +383,8 @@ def check_targets(paths: Iterable[str], creates: str | None = None) -> None:
     made = None if creates is None else _creatable(creates)
     seen: set[str] = set()
     for path in paths:
+        if is_stdout(path) and sys.stdout is None:  # closed (>&-): found at the end before
+            raise _no_stdout()
         if path == "-" or _is_stream(path):
             continue
         target = os.path.realpath(path)
@@ -400,6 +422,10 @@ def _creatable(path: str) -> str:
     if not os.access(parent, os.W_OK | os.X_OK):  # found only once the fit was over
         raise DataError(path, _CANNOT_MAKE if parent != real else _CANNOT_WRITE_IN)
     return real
+
+
+def _no_stdout() -> DataError:
+    return DataError(STDOUT_NAME, "there is no standard output to write to")
 
 
 def _same_file(path: str) -> DataError:
@@ -501,6 +527,24 @@ def stdout_errors() -> Iterator[None]:
         raise DataError(STDOUT_NAME, f"cannot write: {exc.strerror or exc}") from exc
 
 
+@contextmanager
+def _pipe_signal_held() -> Iterator[None]:
+    """SIGPIPE blocked in this thread (where there is one), so that a write to a pipe
+    without a reader fails with BrokenPipeError instead of ending the process at once
+    (the command line's SIGPIPE is SIG_DFL); a SIGPIPE raised meanwhile is delivered on
+    leaving, with the handler then in place (SIG_DFL: exit 141)."""
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
 #: Content for stdout is held in memory up to this size, then in an unnamed temporary file.
 _SPOOL_BYTES = 16 << 20
 _COPY_CHUNK = 1 << 20
@@ -565,7 +609,7 @@ def _write_stream(entry: _Staged) -> None:
     if is_stdout(entry.path):
         stdout = sys.stdout
         if stdout is None:
-            raise DataError(STDOUT_NAME, "there is no standard output to write to")
+            raise _no_stdout()
         if entry.binary and getattr(stdout, "buffer", None) is None:
             raise DataError(STDOUT_NAME, "cannot write binary data to this standard output")
         with stdout_errors():
