@@ -592,8 +592,9 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
     return compose(
         click.option("--columns", metavar="COLS", callback=_split_columns,
                      help="Comma-separated columns to use, by header name or 0-based index "
-                          "(default: all); a name that holds a comma in double quotes, as in "
-                          "CSV."),
+                          "(default: all; a header name wins over an index: of a header "
+                          "n,1,0, --columns 0 is the last column); a name that holds a comma "
+                          "in double quotes, as in CSV."),
         click.option("-d", "--delimiter", metavar="CHAR", type=Delimiter(),
                      help="Field delimiter of text input (default: from the extension, ',' "
                           "for .csv and tab for .tsv; sniffed for other text and stdin)."),
