@@ -773,12 +773,29 @@ def test_stdin_terminal_is_refused() -> None:
 # --------------------------------------------------------------------------- .parquet (lazy pandas)
 
 
-def test_parquet_through_pandas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    pd = pytest.importorskip("pandas")
-    frame = pd.DataFrame({"x": [1.0, 2.0], "y": [3, 4], "label": ["a", "b"]})
-    monkeypatch.setattr(pd, "read_parquet", lambda path: frame)
-    path = put(tmp_path, "d.parquet", b"PAR1")
+def test_parquet_columns_by_name_and_a_text_column_refused(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = str(tmp_path / "d.parquet")
+    pq.write_table(pa.table({"x": [1.0, 2.0], "y": [3, 4], "label": ["a", "b"]}), path)
     pts = read_points(path, columns=["y", "x"])
     np.testing.assert_array_equal(pts.x, [[3, 1], [4, 2]])
     err = read_error(path)
     assert err.column == "label" and "not a numeric column" in err.message
+
+
+def test_a_parquet_column_name_repeated_is_read_as_in_text(tmp_path: Path) -> None:
+    """pyarrow writes tables whose names repeat; pandas' reader refused them in pyarrow's
+    words ("Multiple matches for FieldRef.Name(x) in x: double x: double
+    __fragment_index ...").  They are read as a header that repeats a name is: x, x.1."""
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = str(tmp_path / "d.parquet")
+    pq.write_table(pa.table([pa.array([1.0, 2.0]), pa.array([3.0, 4.0]),
+                             pa.array([5.0, 6.0])], names=["x", "y", "x"]), path)
+    pts = read_points(path)
+    assert pts.column_names == ["x", "y", "x.1"]
+    np.testing.assert_array_equal(pts.x, [[1, 3, 5], [2, 4, 6]])
+    assert pts.notes == ("the table repeats the column name 'x'; the columns are read as "
+                         "'x' and 'x.1'",)
+    np.testing.assert_array_equal(read_points(path, columns=["x.1"]).x, [[5], [6]])

@@ -51,8 +51,10 @@ from .text import (
     open_input,
     prologue,
     read_text,
+    repeated_names,
     resolve_columns,
     text_delimiter,
+    unique_names,
     unquote,
 )
 from .jsondata import is_json, json_columns, read_json
@@ -273,7 +275,7 @@ def column_blocks(path: str, *, delimiter: str | None = None, header: bool | Non
     with open_input(path, stdin=stdin, decompress=not _binary(path)) as inp:
         kind = input_format(path, inp)
         if kind == "parquet":
-            frame = _parquet_frame(inp)
+            frame = _parquet_frame(inp)[0]
             yield {str(c): frame[c].to_numpy() for c in frame.columns}
         elif kind == "npy":
             arr = _load_npy(inp, mmap=block_rows is not None)
@@ -332,7 +334,7 @@ def column_names(path: str, *, delimiter: str | None = None, header: bool | None
     with open_input(path, decompress=not _binary(path)) as inp:
         kind = input_format(path, inp)
         if kind == "parquet":
-            return [str(c) for c in _parquet_frame(inp).columns]
+            return [str(c) for c in _parquet_frame(inp)[0].columns]
         if kind == "npy":
             return [str(j) for j in range(_load_npy(inp, mmap=True).shape[1])]
         if kind == "json":
@@ -636,27 +638,33 @@ def _checked_map(name: str, arr: np.memmap, sel: list[int], names: list[str],
 # --------------------------------------------------------------------------- .parquet
 
 
-def _parquet_frame(src: Input) -> Any:
-    """The table of a Parquet file, through pandas (imported only here)."""
+def _parquet_frame(src: Input) -> tuple[Any, tuple[str, ...]]:
+    """The table of a Parquet file as a pandas DataFrame (pyarrow and pandas imported only
+    here), a repeated column name made unique as in text ('x', 'x.1'), and a note for
+    each such name (pandas' own reader refused the file, in pyarrow's words)."""
     if src.path is None:
         raise DataError(src.name, ".parquet data can only be read from a regular file")
     try:
-        import pandas as pd  # type: ignore[import-untyped, unused-ignore]
-    except ImportError as exc:
-        raise DataError(src.name, "reading .parquet needs pandas; install it with pip install pandas") from exc
-    try:
-        return pd.read_parquet(src.path)
+        import pandas  # noqa: F401  (Table.to_pandas needs it)
+        import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
     except ImportError as exc:
         raise DataError(
             src.name, "reading .parquet needs pyarrow: pip install 'emgmm[parquet]'"
         ) from exc
+    try:
+        table = pq.ParquetFile(src.path).read()
+        names = [str(c) for c in table.column_names]
+        unique = unique_names(names)
+        if unique != names:
+            table = table.rename_columns(unique)
+        return table.to_pandas(), tuple(repeated_names(names, unique, "the table"))
     except Exception as exc:  # pyarrow raises its own types for broken files
         raise DataError(src.name, f"not a valid .parquet file ({reason(exc)})") from exc
 
 
 def _read_parquet(src: Input, columns: Sequence[str] | None,
                   dt: np.dtype, missing: Missing = False) -> Points[NDArray[np.floating]]:
-    frame = _parquet_frame(src)
+    frame, notes = _parquet_frame(src)
     all_names = [str(c) for c in frame.columns]
     if frame.shape[0] == 0:
         raise DataError(src.name, "the table has no rows")
@@ -671,4 +679,4 @@ def _read_parquet(src: Input, columns: Sequence[str] | None,
     allowed = per_column(missing, all_names, sel)
     if _nonfinite(x, allowed):
         raise nonfinite_error(src.name, names, x, x, 0, missing=allowed)
-    return Points(x, names, src.name)
+    return Points(x, names, src.name, notes)
