@@ -114,6 +114,26 @@ def test_heights_soft_and_hard_em() -> None:
     assert soft.converged and hard.converged
 
 
+def test_hard_em_reports_the_mixture_log_likelihood_and_traces_the_classification_one(
+        ) -> None:
+    """numerics.md: under hard EM the fit's log-likelihood (and so its criteria) is the
+    mixture log-likelihood of its final parameters, the trace's last row the
+    classification log-likelihood (each point in its most likely component); both
+    computed here with scipy from the fitted parameters."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    x = heights(600)
+    result = fit(ArrayDataset(x), FitOptions(2, "full", seed=0, algorithm="hard"))
+    p = result.params
+    joint = np.stack([np.log(w) + multivariate_normal(m, c).logpdf(x)
+                      for w, m, c in zip(p.weights, p.means, p.covariances)], axis=1)
+    assert result.loglik == pytest.approx(logsumexp(joint, axis=1).sum(), rel=1e-10)
+    assert result.trace[-1].log_likelihood * len(x) == pytest.approx(
+        joint.max(axis=1).sum(), rel=1e-10)
+    assert joint.max(axis=1).sum() < logsumexp(joint, axis=1).sum()
+
+
 def test_heights_small_sample() -> None:
     x = heights(300)
     for algorithm in ("soft", "hard"):

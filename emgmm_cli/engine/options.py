@@ -211,7 +211,8 @@ class FitOptions:
         help="Parameters the M-step keeps fixed: a comma-separated list of weights, means, "
              "covariances.  Frozen weights are the init model's, or equal (1/K, mclust's "
              "equalPro) without one; frozen means and covariances are the start's (given "
-             "starting means stay those means)."))
+             "starting means stay those means, numbered as --order says: none keeps "
+             "their order)."))
     seed: int | None = field(default=None, metadata=_spec(
         kind=int, low=0, high=MAX_SEED, nullable=True,
         help="Random seed; the same seed gives the same result."))
