@@ -153,6 +153,24 @@ def test_an_unnamed_first_column_of_sorted_or_sampled_row_numbers_is_row_names(
                          "column '0' (--columns can leave it out)",)
 
 
+@pytest.mark.parametrize("text, message", [
+    ("x,y\n1,2\n3,#DIV/0!\n", "missing value (empty field) (the line's text from '#' on, "
+     "'#DIV/0!', is a comment, not data)"),
+    ("x,y,z\n1,2,3\n3,#N/A,4\n", "expected 3 fields, found 2; every row needs as many "
+     "fields as the header (the line's text from '#' on, '#N/A,4', is a comment, not data)"),
+    ("x\ty\n1\t2\n3\t #REF!\n", "missing value (empty field) (the line's text from '#' on, "
+     "'#REF!', is a comment, not data)"),
+    # a comment after a value is one on purpose: not the row's trouble
+    ("x,y\n1,2\n3,z # checked\n", "non-numeric value 'z'; fix or remove the row"),
+])
+def test_a_spreadsheet_error_value_that_starts_a_comment_is_named(tmp_path: Path, text: str,
+                                                                   message: str) -> None:
+    """'#DIV/0!' in a later field: '#' starts a comment, and the row was refused as short
+    of a value or of fields, with no word of the '#' (the line as seen has them all)."""
+    err = read_error(put(tmp_path, "d.txt" if "\t" in text else "d.csv", text))
+    assert (err.line, err.message) == (3, message)
+
+
 @pytest.mark.parametrize("limit", [None, 1])
 def test_a_comment_line_among_the_data_rows_is_said(tmp_path: Path, limit: int | None
                                                       ) -> None:

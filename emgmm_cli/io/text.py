@@ -756,6 +756,10 @@ class _Lines:
         #: the line the quoted field the text ends within starts on (None: it ends
         #: within none); the locator refuses such a text (pandas: "EOF inside string")
         self.open_quote: int | None = None
+        #: the comment cut from the line last returned ('#' and what follows) where it
+        #: starts a field (after the delimiter: a spreadsheet's #DIV/0!), or ""
+        self.comment = ""
+        self._delim = delim
         #: the line the record of the line last returned starts on
         self.record_start = base_line
 
@@ -770,6 +774,8 @@ class _Lines:
             self.lineno += 1
             within = self._quoted
             content, quoted = _strip_comment(line, self._seps, within)
+            self.comment = line[len(content):].strip() if (
+                not quoted and _delim_ends(content, self._delim)) else ""
             if self._seps is not None:
                 if quoted and not within:
                     self.open_quote = self.lineno
@@ -1307,13 +1313,32 @@ def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
     with long_fields():
         for fields in records:
             lineno = content.record_start
-            _check_width(layout, fields, name, lineno)
-            rows.append([_parse_value(fields[j], name, lineno, nm, lax, layout.decimal)
-                         for j, nm, lax in columns])
+            try:
+                _check_width(layout, fields, name, lineno)
+                rows.append([_parse_value(fields[j], name, lineno, nm, lax, layout.decimal)
+                             for j, nm, lax in columns])
+            except DataError as exc:
+                raise _with_comment(exc, content.comment) from None
             linenos.append(lineno)
     if content.open_quote is not None:  # csv takes the rest of the text for its field
         raise _left_open_error(name, content.open_quote)
     return _narrowed(plan, rows, linenos)
+
+
+def _delim_ends(kept: str, delim: str | None) -> bool:
+    """Whether a line's text before its comment ends with the delimiter (the comment
+    starts a field: '3,#DIV/0!'), rather than after a value ('3,4 # note')."""
+    return delim is not None and kept.rstrip(" \t".replace(delim, "")).endswith(delim)
+
+
+def _with_comment(exc: DataError, comment: str) -> DataError:
+    """exc, about a row whose line held a comment, saying so: a spreadsheet's error value
+    (#DIV/0!, #N/A) starts one, and the row then looks short of fields or values."""
+    if not comment:
+        return exc
+    return DataError(exc.source, f"{exc.message} (the line's text from '#' on, "
+                                 f"{_clipped(comment)!r}, is a comment, not data)",
+                     line=exc.line, column=exc.column, advice=exc.advice)
 
 
 def _left_open_error(source: str, line: int) -> DataError:
