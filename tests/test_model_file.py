@@ -352,6 +352,32 @@ def test_shared_volume_allows_the_rounding_of_ill_conditioned_covariances(
         load_model(write_doc(tmp_path, doc))
 
 
+def test_a_model_whose_floor_is_its_smallest_variance_is_read_back(tmp_path: Path) -> None:
+    """A column of 1e12 values beside one of 1e-12: the fit's floor (reg_covar 1e-6) is
+    the second column's variance, beside 1e24 in the first, and fit wrote a model that
+    info, predict and score refused as not positive definite (the reader checked every
+    file as a fit without a floor: for a rank short by rounding).  Each file is checked
+    with its own floor, options.reg_covar; with 0, as before."""
+    rng = np.random.default_rng(0)
+    x = np.c_[rng.normal(0, 1e12, 200), rng.normal(0, 1e-12, 200)]
+    x[:100, 0] += 5e12
+    np.savetxt(tmp_path / "d.csv", x, delimiter=",", header="big,tiny", comments="")
+    fitted = CliRunner().invoke(cli, ["fit", str(tmp_path / "d.csv"), "-k", "2", "--seed",
+                                      "0", "--model", str(tmp_path / "m.json"), "-o",
+                                      str(tmp_path / "l.csv")])
+    assert fitted.exit_code == 0, fitted.stderr
+    labels = [int(v) for v in (tmp_path / "l.csv").read_text().split()]
+    model = load_model(str(tmp_path / "m.json"))
+    assert model.params.covariances[:, 1, 1] == pytest.approx(1e-6, rel=1e-3)
+    predicted = CliRunner().invoke(cli, ["predict", str(tmp_path / "m.json"),
+                                         str(tmp_path / "d.csv")])
+    assert predicted.exit_code == 0 and [int(v) for v in predicted.stdout.split()] == labels
+    doc = json.loads((tmp_path / "m.json").read_text())
+    doc["options"]["reg_covar"] = 0.0  # the same covariances from a fit without a floor
+    with pytest.raises(DataError, match="covariance is not positive definite"):
+        load_model(write_doc(tmp_path, doc))
+
+
 def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text('{\n  "format": "emgmm-model",\n  "version": \n')

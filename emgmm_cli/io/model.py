@@ -270,8 +270,12 @@ def load_model(path: str) -> LoadedModel:
     _check_metadata(path, doc, k)
     _check_transform(path, doc, d)
     try:
-        # checked as a fit without a floor checks its covariances: to rounding
-        params = MixtureParams.build(weights, means, covariances, cov_type, reg_covar=0.0)
+        # checked as the fit that made them checks its covariances: with its floor
+        # (options.reg_covar), whose 0 has a rank short by rounding refused too.  A file
+        # of a fit with a floor holds it (a column of 1e-12 values beside one of 1e12:
+        # variances 1e-6 and 1e24), which is no rank short by rounding.
+        params = MixtureParams.build(weights, means, covariances, cov_type,
+                                     reg_covar=float(doc["options"]["reg_covar"]))
     except NotPositiveDefinite as exc:
         raise _field_error(path, "covariances",
                            f"{_which(cov_type, exc.component)} is not positive definite") from None
