@@ -188,7 +188,7 @@ def model_file_intro() -> str:
 
 def model_file_checks() -> str:
     """What a reader checks, in a paragraph (the tolerances from io.model)."""
-    from emgmm_cli.engine.families import EQUAL_RTOL, FAMILIES
+    from emgmm_cli.engine.families import EQUAL_RTOL, FAMILIES, SINGULAR_TO_ROUNDING
     from emgmm_cli.io.model import SYMMETRY_RTOL, WEIGHT_SUM_TOL
 
     sharing = ", ".join(f"{name} {' and '.join(sorted(fam.equal))}"
@@ -200,7 +200,11 @@ def model_file_checks() -> str:
             "n_features, a feature name given twice, a number that is not finite, a "
             "negative weight, weights whose sum "
             f"is more than {number(WEIGHT_SUM_TOL)} from 1, a covariance that is not symmetric "
-            f"(to a relative {number(SYMMETRY_RTOL)}) or not positive definite, covariances "
+            f"(to a relative {number(SYMMETRY_RTOL)}) or not positive definite (its "
+            "Cholesky factorisation fails; where `options.reg_covar` is 0, as a fit without "
+            "a floor checks its own, also a factor whose smallest diagonal entry is below "
+            f"{number(SINGULAR_TO_ROUNDING)} of its largest: a rank short by rounding), "
+            "covariances "
             "that do not share what their family shares across components (the volume "
             "|Sigma_k|^(1/D), the shape, the eigenvalues over the volume, or the orientation, "
             f"the eigenvectors; to a relative {number(EQUAL_RTOL)} beyond what rounding the "
