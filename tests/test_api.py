@@ -686,6 +686,20 @@ def test_a_fits_parameters_cannot_be_edited_behind_its_back(x: np.ndarray, tmp_p
         np.testing.assert_array_equal(emgmm_cli.predict(copied, x), scaled.labels)
 
 
+@pytest.mark.parametrize("family, columns", [("E", 1), ("EII", 1), ("EII", 2)])
+def test_the_one_variance_of_eii_and_e_is_a_number(family: str, columns: int) -> None:
+    """fit.covariances of a family with one variance for every component (EII, E) raised
+    'Cannot set flags on array scalars' (the read-only view of a number).  It is the
+    number, the fit's variance, as the model document writes it."""
+    x = np.random.default_rng(0).normal(size=(60, columns))
+    x[:30] += 4
+    fitted = emgmm_cli.fit(x, 2, covariance_type=family, seed=0)
+    assert np.ndim(fitted.covariances) == 0
+    assert float(fitted.covariances) == fitted.document["covariances"] > 0
+    best = emgmm_cli.select(x, [1, 2], [family], seed=0).best
+    assert best is not None and best.covariances > 0
+
+
 def test_engine_errors_name_their_data_and_say_their_advice_in_the_apis_terms(
         x: np.ndarray, tmp_path: Path) -> None:
     """Data too small for float64: the command line names the file and advises

@@ -192,7 +192,10 @@ def stream_predictions(out: OutputSet, dest: dict[str, str], data: Dataset,
 
 
 def _read_only(values: Array) -> Array:
-    """A view of values that numpy refuses to write into (a copy() is the caller's)."""
+    """A view of values that numpy refuses to write into (a copy() is the caller's); a
+    number (the one variance of EII and E) as it is: it cannot be written into."""
+    if np.ndim(values) == 0:
+        return values
     view = values.view()
     view.flags.writeable = False
     return view
