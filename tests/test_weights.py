@@ -160,6 +160,44 @@ def test_rows_of_weight_zero_do_not_count_toward_k(init: str) -> None:
     assert fit(WeightedRows(open_dataset(x), two), FitOptions(2, init=init, seed=0)).loglik
 
 
+@pytest.mark.parametrize("weights, said", [
+    ([1e39] * 300, "weights that sum to 3e+41"), ([1e300] + [1.0] * 299, "weights that sum "
+                                                 "to 1e+300"),
+    ([1e-300] * 300, "a weight of 1e-300"), ([1.0] * 299 + [1e-31], "a weight of 1e-31")])
+def test_float32_data_refuse_weights_beyond_its_range_in_one_line(
+        tmp_path: Path, weights: list[float], said: str) -> None:
+    """float32 data weigh their responsibilities in float32: weights of 1e39 overflowed
+    and ones of 1e-300 vanished, with numpy's warnings on stderr and then a covariance
+    'not positive definite' (float64 fits them all).  Refused first, saying why and
+    advising float64; within the range, a scale fits as in float64."""
+    from conftest import invoke_in
+
+    np.savetxt(tmp_path / "x.csv", _blobs(n=300), delimiter=",")
+    np.savetxt(tmp_path / "w.txt", weights)
+    done = invoke_in(tmp_path, "fit", "x.csv", "-k", "3", "--sample-weights", "w.txt",
+                     "--dtype", "float32")
+    assert (done.exit_code, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"Error: w.txt: float32 data cannot take {said}: with float32 the positive weights "
+        "must be 1e-30 or more and sum to 1e+30 at most; scale the weights by a common "
+        "factor; use --dtype float64\n")
+    assert invoke_in(tmp_path, "fit", "x.csv", "-k", "3", "--sample-weights", "w.txt",
+                     "-q").exit_code == 0
+    with pytest.raises(InvalidParameter, match=re.escape(f"float32 data cannot take {said}")):
+        check_weights(weights, 300, np.float32)
+
+
+def test_weights_scaled_within_float32s_range_fit_alike_in_float32() -> None:
+    x = _blobs(n=150).astype(np.float32)
+    w = _weights(len(x))
+    options = FitOptions(3, seed=0, init="kmeans", n_init=2)
+    base = fit(WeightedRows(open_dataset(x), w), options)
+    for scale in (1e-25, 1e25):
+        scaled = fit(WeightedRows(open_dataset(x), w * scale), options)
+        np.testing.assert_allclose(scaled.params.means, base.params.means, rtol=1e-5)
+        assert scaled.loglik / scale == pytest.approx(base.loglik, rel=1e-5)
+
+
 @pytest.mark.parametrize("algorithm", ["soft", "hard"])
 @pytest.mark.parametrize("scale", [1e-3, 1e-9, 1e-20, 1e-100, 1e100])
 def test_weights_scaled_by_any_factor_fit_alike(scale: float, algorithm: str) -> None:

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ..backends import active, open_dataset
 from ..engine.dataset import Dataset, WeightedRows, check_known
-from ..engine.errors import EngineError
+from ..engine.errors import WIDER_DTYPE, EngineError
 from ..engine.missing import (
     BlockMissingRows,
     MissingRows,
@@ -25,7 +25,8 @@ from ..engine.missing import (
     observed_sums,
 )
 from ..io.cache import default_memory_limit, format_size, open_npy_blocks, open_points
-from ..io.errors import INFINITE_HINT, MISSING_REMEDIES, SELECT_COLUMNS, DataError
+from ..io.errors import (INFINITE_HINT, MISSING_REMEDIES, READ_FLOAT64, SELECT_COLUMNS,
+                         DataError)
 from ..io.missing import Missing, PerColumn, per_column, refused
 from ..io.npyfile import NpyFile, nonfinite_error
 from ..io.readers import Points, column_names, read_labels, read_points
@@ -184,14 +185,16 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     try:
         where, column = weights_from, columns["weights"] if "weights" in taken else None
         if weights is not None:
-            points = dataclasses.replace(points, weights=kept(check_weights(weights, rows)))
+            points = dataclasses.replace(points, weights=kept(check_weights(
+                weights, rows, read.dtype)))
         where, column = known_from, columns["known-labels"] if "known-labels" in taken else None
         if known is not None:
             points = dataclasses.replace(points, known=kept(check_known(known, rows)),
                                          known_source=known_from, known_column=column)
     except InvalidParameter as exc:
+        advice = (READ_FLOAT64,) if WIDER_DTYPE in exc.advice else ()
         raise DataError(where, str(exc).replace("sample weight ", "weight ", 1),
-                        column=column) from None
+                        column=column, advice=advice) from None
     if read.missing == "em":  # a row with no value at all tells EM nothing
         points = without_incomplete(points, empty=True)
         if isinstance(points.x, NpyFile):  # scanned by rows_dataset

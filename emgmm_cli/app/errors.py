@@ -15,7 +15,7 @@ from ..engine.errors import (ANOTHER_INIT, COPIES, DEGENERATE, FEW_VALUES, FEWER
                              FLOAT32_CONSTANT, LARGER_REG_COVAR, LEAVE_OUT_COLUMN,
                              REG_COVAR_SWAMPS, STANDARDIZE, WIDER_DTYPE, EngineError,
                              FitEvent, Finding, NotPositiveDefinite)
-from ..io.errors import DROP_MISSING, EM_MISSING, SELECT_COLUMNS, DataError
+from ..io.errors import DROP_MISSING, EM_MISSING, READ_FLOAT64, SELECT_COLUMNS, DataError
 from ..vocab import listed
 
 if TYPE_CHECKING:
@@ -27,7 +27,8 @@ R = TypeVar("R")
 #: The remedies a DataError names (DataError.advice), as a Python API call gives them
 #: (the command line says its options: cli.errors.DATA_REMEDIES).
 API_REMEDIES = {DROP_MISSING: "missing='drop'", EM_MISSING: "missing='em'",
-                SELECT_COLUMNS: "read=ReadOptions(columns=...) naming only numeric columns"}
+                SELECT_COLUMNS: "read=ReadOptions(columns=...) naming only numeric columns",
+                READ_FLOAT64: "read=ReadOptions(dtype='float64')"}
 
 
 def api_remedies(advice: tuple[str, ...]) -> str:

@@ -419,7 +419,8 @@ class DaskDataset:
         each partition's share sent to its worker (once: a copy for another model keeps
         them), so that a weighted reduction ships only its function."""
         out = copy.copy(self)
-        out.weights = None if weights is None else check_weights(weights, self.n_samples)
+        out.weights = None if weights is None else check_weights(weights, self.n_samples,
+                                                                     self._dtype)
         out.known = None if known is None else check_known(known, self.n_samples)
         out.dropped = dropped
         if dropped is not None and len(dropped) - int(dropped.sum()) != self.n_samples:

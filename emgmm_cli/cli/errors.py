@@ -30,7 +30,8 @@ from ..engine.errors import (
     Finding,
     InvalidParameter,
 )
-from ..io.errors import DROP_MISSING, EM_MISSING, SELECT_COLUMNS, DataError, printable
+from ..io.errors import (DROP_MISSING, EM_MISSING, READ_FLOAT64, SELECT_COLUMNS, DataError,
+                         printable)
 from ..vocab import listed
 from .options import flag
 
@@ -52,6 +53,7 @@ DATA_REMEDIES = {
     DROP_MISSING: "--missing drop (leave out the rows with a missing value)",
     EM_MISSING: "--missing em (fit them through their observed values)",
     SELECT_COLUMNS: "--columns to read only numeric columns",
+    READ_FLOAT64: "--dtype float64",
 }
 #: How each remedy a finding names is said here, as what to do.
 FINDING_REMEDIES = {

@@ -111,7 +111,8 @@ class WeightedRows(RowsWith):
                  known: NDArray[np.integer] | None = None,
                  dropped: NDArray[np.bool_] | None = None) -> None:
         self.rows = rows
-        self.weights = None if weights is None else check_weights(weights, rows.n_samples)
+        self.weights = None if weights is None else check_weights(weights, rows.n_samples,
+                                                                  rows.dtype)
         self.known = None if known is None else check_known(known, rows.n_samples)
         self.dropped = dropped
         if dropped is not None and len(dropped) - int(dropped.sum()) != rows.n_samples:
@@ -204,10 +205,12 @@ def row_known(data: Dataset) -> NDArray[np.int64] | None:
     return known
 
 
-def check_weights(weights: Any, n_rows: int) -> NDArray[np.float64]:
+def check_weights(weights: Any, n_rows: int, dtype: Any = np.float64
+                  ) -> NDArray[np.float64]:
     """weights as an (N,) float64 array; InvalidParameter, naming the first bad row
     (0-based), for a count other than n_rows, a negative or non-finite weight, or weights
-    that are all zero or sum beyond MAX_WEIGHT_TOTAL."""
+    that are all zero or sum beyond MAX_WEIGHT_TOTAL; for data of dtype float32, also
+    weights beyond FLOAT32_WEIGHTS (_check_float32)."""
     from .errors import InvalidParameter
 
     w = _numbers(weights, "sample weight", "sample_weights")
@@ -232,7 +235,32 @@ def check_weights(weights: Any, n_rows: int) -> NDArray[np.float64]:
         raise InvalidParameter(f"sample weights sum to {total:.3g}, beyond "
                                f"{MAX_WEIGHT_TOTAL:g}: EM's weighted sums would overflow; "
                                "divide them by a common factor", option="sample_weights")
+    if np.dtype(dtype) == np.float32:
+        _check_float32(w)
     return w
+
+
+#: The positive sample weights float32 data may take: the E-step weighs the rows'
+#: responsibilities in the data's dtype, where weights of 1e39 overflow and ones of
+#: 1e-300 vanish (numpy's overflow warnings, then a covariance "not positive
+#: definite"); up to a sum of 1e30 and down to 1e-30 leave 1e8 of float32's room.
+FLOAT32_WEIGHTS = (1e-30, 1e30)
+
+
+def _check_float32(w: NDArray[np.float64]) -> None:
+    """Weights float32 sums can hold (FLOAT32_WEIGHTS), else InvalidParameter."""
+    from .errors import WIDER_DTYPE, InvalidParameter
+
+    low, high = FLOAT32_WEIGHTS
+    positive = w[w > 0]
+    smallest, total = float(positive.min()), float(w.sum())
+    if smallest < low or total > high:
+        beyond = (f"a weight of {smallest:.3g}" if smallest < low else
+                  f"weights that sum to {total:.3g}")
+        raise InvalidParameter(
+            f"float32 data cannot take {beyond}: with float32 the positive weights must be "
+            f"{low:g} or more and sum to {high:g} at most; scale the weights by a common "
+            "factor", option="sample_weights", advice=(WIDER_DTYPE,))
 
 
 #: The most the sample weights may sum to: EM's sums weight squared residuals and

@@ -23,6 +23,8 @@ MISSING_REMEDIES = (DROP_MISSING, EM_MISSING)
 #: A column that is not numbers left out of the data read (a file that is not the data,
 #: such as starting means, has no columns to choose: read_points(missing=None) drops it).
 SELECT_COLUMNS = "select-columns"
+#: The data read as float64 (what float32 data cannot hold: weights beyond its range).
+READ_FLOAT64 = "read-float64"
 
 
 STDIN_NAME = "<stdin>"
