@@ -439,6 +439,16 @@ def print_uncut(console: "Console", table: "Table") -> None:
     """table, on a console too narrow for it with every no_wrap column whole (numbers;
     columns that fold or wrap at their least width), at the width it needs: the terminal
     wraps its lines, and no number or column is cut."""
+    width = console.width
+    console.width = max(width, least_width(console, table))
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
+def least_width(console: "Console", table: "Table") -> int:
+    """The fewest columns table takes with every no_wrap column whole (print_uncut)."""
     from rich.measure import Measurement
 
     options = console.options.update_width(1 << 16)
@@ -451,13 +461,7 @@ def print_uncut(console: "Console", table: "Table") -> None:
         least += min(need, column.max_width or need)
         natural += min(widest, column.max_width or widest)
     # the separators and edges: the whole table's width beyond its columns'
-    least += Measurement.get(console, options, table).maximum - natural
-    width = console.width
-    console.width = max(width, least)
-    try:
-        console.print(table)
-    finally:
-        console.width = width
+    return least + Measurement.get(console, options, table).maximum - natural
 
 
 def _converged(row: Mapping[str, Any], yes: str) -> str:
@@ -547,17 +551,10 @@ def batch_progress(stream: TextIO | None, total: int, *, done: int = 0,
 _CRITERIA = ("bic", "aic", "icl")
 
 
-def _shown_criteria(rows: Sequence[dict[str, Any]], criterion: str, width: int) -> list[str]:
-    """The criteria columns that fit width with the others: all three, or on a narrow
-    terminal the one that chooses (numbers are never cut)."""
-    def widest(key: str, head: str) -> int:
-        return max([len(head), *(len(fixed_number(r[key])) for r in rows)])
-
-    names = max(len(f"{r['covariance_type']} ({r['mclust']})") for r in rows) if rows else 10
-    # the family, K, log-lik, params, conv and the note, and a space between columns
-    rest = names + 3 + widest("log_likelihood", "log-lik") + 7 + 4 + len("degenerate") + 5
-    every = rest + sum(widest(c, c + " *") + 1 for c in _CRITERIA)
-    return list(_CRITERIA) if every <= width else [criterion]
+def family_label(row: Mapping[str, Any]) -> str:
+    """'spherical (VII)': a cell's family and its mclust name; 'EII' where they are one."""
+    name, mclust = row["covariance_type"], row["mclust"]
+    return name if name == mclust else f"{name} ({mclust})"
 
 
 @dataclass(frozen=True)
@@ -686,26 +683,46 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
     """The grid of `emgmm select`: one line per (covariance, K) cell, the chosen one
     marked; degenerate cells in yellow and failed ones in red, their reasons as numbered
     notes under the table.  On a terminal too narrow for all three criteria, only the one
-    that chooses is shown (the table file holds them all)."""
-    from rich import box
-    from rich.table import Table
+    that chooses is shown (the table file holds them all; numbers are never cut)."""
     from rich.text import Text
 
     if heading:
         console.print(Text(heading))
+    reasons, numbers = cell_reasons(rows)
+    shown = list(_CRITERIA)
+    table = _selection_table(rows, shown, criterion, numbers)
+    if least_width(console, table) > console.width:
+        shown = [criterion]
+        table = _selection_table(rows, shown, criterion, numbers)
+    print_uncut(console, table)
+    for i, reason in enumerate(reasons, 1):
+        console.print(Text(f"[{i}] {reason.cells}: {reason.message}", style="red"))
+    if len(shown) < len(_CRITERIA):
+        left = " and ".join(c.upper() for c in _CRITERIA if c not in shown)
+        console.print(Text(f"{left} are left out at this width; --table FILE holds every "
+                           "column", style="dim"))
+    if caption:
+        console.print(Text(caption))
+
+
+def _selection_table(rows: Sequence[dict[str, Any]], shown: list[str], criterion: str,
+                     numbers: dict[int, int]) -> "Table":
+    """render_selection's table, with the criteria shown (numbers: each failed or skipped
+    row's reason, cell_reasons')."""
+    from rich import box
+    from rich.table import Table
+
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, header_style="bold", padding=(0, 0),
                   pad_edge=False)
     table.add_column("covariance", no_wrap=True)
     table.add_column("K", justify="right", no_wrap=True)
     table.add_column("log-lik", justify="right", no_wrap=True)
     table.add_column("params", justify="right", no_wrap=True)
-    shown = _shown_criteria(rows, criterion, console.width)
     for name in shown:
         table.add_column(name.upper() + (" *" if name == criterion else ""), justify="right",
                          no_wrap=True)
     table.add_column("conv", no_wrap=True)
     table.add_column("", no_wrap=True)
-    reasons, numbers = cell_reasons(rows)
     for i, r in enumerate(rows):
         status = r["status"]
         if r["best"]:
@@ -719,18 +736,10 @@ def render_selection(console: "Console", rows: Sequence[dict[str, Any]], *, crit
             note = ""
         conv = _converged(r, "yes")
         style = "bold" if r["best"] else "dim" if status == "degenerate" else None
-        table.add_row(f"{r['covariance_type']} ({r['mclust']})", str(r["n_components"]),
+        table.add_row(family_label(r), str(r["n_components"]),
                       fixed_number(r["log_likelihood"]), _num(r["n_parameters"]),
                       *(fixed_number(r[name]) for name in shown), conv, note, style=style)
-    print_uncut(console, table)
-    for i, reason in enumerate(reasons, 1):
-        console.print(Text(f"[{i}] {reason.cells}: {reason.message}", style="red"))
-    if len(shown) < len(_CRITERIA):
-        left = " and ".join(c.upper() for c in _CRITERIA if c not in shown)
-        console.print(Text(f"{left} are left out at this width; --table FILE holds every "
-                           "column", style="dim"))
-    if caption:
-        console.print(Text(caption))
+    return table
 
 
 def iterations_text(doc: dict[str, Any]) -> str:

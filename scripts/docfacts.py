@@ -145,7 +145,8 @@ def covariance_shapes() -> list[Entry]:
     """The shape of the model's covariances for each family of the family table."""
     from emgmm_cli.engine.families import FAMILIES
 
-    return [Entry(f"{name} ({fam.mclust})", f"{fam.shape_text}: {fam.term.description}")
+    return [Entry(name if name == fam.mclust else f"{name} ({fam.mclust})",
+                  f"{fam.shape_text}: {fam.term.description}")
             for name, fam in FAMILIES.items()]
 
 

@@ -118,7 +118,7 @@ def model_page() -> str:
         entry_table(("field", "what it holds"), docfacts.model_fields()),
         "## covariances",
         "The shape of `covariances` for K components in D dimensions, by `covariance_type` "
-        "(mclust's name in brackets):",
+        "(mclust's name in brackets, where it is another):",
         entry_table(("covariance_type", "shape: what it constrains"), docfacts.covariance_shapes()),
         "## options",
         "The fit options, as `emgmm_cli.FitOptions` holds them, with the command line's flag "

@@ -92,7 +92,8 @@ def test_group_page_describes_every_model_field_option_family_and_format() -> No
     for name in [*OPTION_SPECS, *(f.name for f in OPTIONS_EXTRA)]:
         assert f".TP\n\\fB{name} (--" in files, name
     for name, fam in FAMILIES.items():
-        assert f"\\fB{name} ({fam.mclust})\\fR\n{fam.shape_text}: " in files, name
+        label = name if name == fam.mclust else f"{name} ({fam.mclust})"
+        assert f"\\fB{label}\\fR\n{fam.shape_text}: " in files, name
     conventions = text.partition(".SH CONVENTIONS\n")[2].partition(".SH ")[0]
     for writer in FORMATS.values():
         assert f"\\fB{', '.join(writer.extensions)}\\fR\n{writer.description}." in conventions

@@ -113,6 +113,33 @@ def test_a_wide_selection_table_leaves_columns_out_rather_than_cutting_numbers()
     assert "AIC and ICL are left out at this width" in text or width == 120
 
 
+def test_the_selection_table_is_measured_whole_before_its_criteria_are_chosen() -> None:
+    """The width of all three criteria was estimated, short of a note such as 'skipped
+    [12]' and of the columns' separators: an 83-column table went to an 80-column terminal,
+    every row wrapping.  The table is measured as rich lays it out; a family whose mclust
+    name is its own name says it once ('EII', not 'EII (EII)')."""
+    rows = [dict(covariance_type=name, mclust=mclust, n_components=k, status=status,
+                 log_likelihood=-23742.54 * k, n_parameters=11, bic=47503.06 * k,
+                 aic=47491.09 * k, icl=47503.06 * k, converged=True, best=False,
+                 message="x" if status == "skipped" else "")
+            for name, mclust, status in (("EII", "EII", "ok"), ("spherical", "VII", "ok"),
+                                         ("tied", "EEE", "degenerate"),
+                                         ("full", "VVV", "skipped"))
+            for k in range(1, 13)]
+    rows[0]["best"] = True
+    for skipped in range(36, 48):
+        rows[skipped]["message"] = f"reason {skipped}"  # twelve reasons: 'skipped [12]'
+    for width in range(66, 130, 3):  # below, the one criterion does not fit: whole, wider
+        out = io.StringIO()
+        render_selection(make_console(out, width=width, color=False), rows, criterion="bic")
+        lines = out.getvalue().splitlines()
+        assert max(len(line) for line in lines[:49]) <= width, width
+        assert "AIC" in lines[0] or "AIC and ICL are left out at this width" in " ".join(
+            lines[49:])
+    assert lines[2].startswith("EII  ") and lines[14].startswith("spherical (VII)")
+    assert "AIC" in lines[0]  # at 127 every criterion fits
+
+
 def test_a_terminal_too_narrow_for_the_tables_gets_them_whole(tmp_path: Path) -> None:
     """At COLUMNS=40, select's table dropped its K column and cut every number
     ('-1289.…', '2607.…'), and batch's cut its file names, rows and K to '…': such a
@@ -188,6 +215,21 @@ def test_a_warning_while_reading_is_a_line_of_its_own_above_the_spinner(tmp_path
     before = screen[:screen.index(warning)]
     # the spinner's line cleared (carriage return, erase line) right before the warning
     assert before.endswith("\r\x1b[2K"), repr(screen)
+
+
+@pytest.mark.skipif(not EMGMM.exists(), reason="needs the installed emgmm script")
+def test_select_counts_every_family_and_says_its_workers_above_its_bar(tmp_path: Path
+                                                                      ) -> None:
+    """With every family (-c all, the default) the bar's total was 0 ('2/0 ... 42/0'),
+    and the note of the worker processes was written onto the bar's line, which stayed
+    on the screen above the table."""
+    screen = run_on_a_terminal(["select", str(FAITHFUL), "-k", "1-3", "--seed", "0",
+                                "--n-init", "1", "--jobs", "2"])
+    plain = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", screen)
+    assert re.search(r"select: cells ━+ +0/42 ", plain), repr(plain)
+    note = "emgmm: fitting 42 cells in 2 "
+    assert note in screen
+    assert screen[:screen.index(note)].endswith("\r\x1b[2K"), repr(screen)
 
 
 def test_the_tables_on_screen_say_why_a_fit_stopped_short(tmp_path: Path) -> None:

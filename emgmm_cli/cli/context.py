@@ -101,15 +101,18 @@ class Terminal:
         """Where notes about reading large data go: stderr on a terminal or with --debug."""
         if self.quiet or not (self.debug or self.stderr_isatty):
             return None
-        return lambda message: print(f"emgmm: {printable(message, one_line=True)}",
-                                     file=self.stderr)
+        return lambda message: self._say(f"emgmm: {printable(message, one_line=True)}")
 
     def warn(self, message: str) -> None:
         """One warning line on stderr, unless --quiet (control characters and newlines as
         escapes, as errors.one_line writes them)."""
         if self.quiet:
             return
-        line = f"emgmm: warning: {printable(message, one_line=True)}"
+        self._say(f"emgmm: warning: {printable(message, one_line=True)}")
+
+    def _say(self, line: str) -> None:
+        """line on stderr: above a live progress display where one is shown, not onto its
+        line (select's note of its worker processes came out on its bar's line)."""
         live = None
         if "emgmm_cli.render" in sys.modules:  # a spinner can be shown only where it is
             from ..render import live_console

@@ -121,7 +121,7 @@ def select(term: Terminal, input: str, table: str | None, as_json: bool, model: 
     with show.reading(term, input):
         points = load(input, read, log=term.log)
     show.notes(term, points)
-    with show.select_progress(term, cells) as on_cell:
+    with show.select_progress(term, cells, points.n_features) as on_cell:
         selected = selecting.select_points(points, cells, template, seed=seed, jobs=jobs,
                                            on_cell=on_cell, standardize=standardize,
                                            on_finding=show.finding_warner(term, points),

@@ -111,12 +111,15 @@ def on_stream(term: Terminal, carries_data: bool, draw: Callable[[Any], None]) -
 
 
 @contextmanager
-def select_progress(term: Terminal, cells: "SelectGrid"
+def select_progress(term: Terminal, cells: "SelectGrid", n_features: int
                     ) -> Iterator[Callable[[int, "CellResult"], None] | None]:
-    """A progress bar of the cells fitted so far; yields select's on_cell callback."""
+    """A progress bar of the cells fitted so far; yields select's on_cell callback.  Its
+    total is the grid's cells, every family searched for data of n_features columns where
+    none is named (-c all: the bar's total was 0)."""
+    from ..engine.selection import grid
     from ..render import select_progress as progress
 
-    total = len(cells.components) * len(cells.covariance_types)
+    total = len(grid(cells.covariance_types, cells.components, n_features))
     with progress(term.progress_stream, total, color=term.color) as done:
         yield None if done is None else (
             lambda _, r: done(f"{r.cell.covariance_type} K={r.cell.n_components}"))
