@@ -575,7 +575,7 @@ def test_float32_diagonal_variances_within_rounding_are_said(tmp_path: Path) -> 
                                                  "variance is within float32's rounding")
     events = json.loads((tmp_path / "m.json").read_text())["events"]
     assert [e["kind"] for e in events] == ["float32-precision"] * 2
-    losses = [float(e["message"].split("rounding about ")[1].split(" ")[0]) for e in events]
+    losses = [float(e["message"].split("term there by about ")[1].split(" ")[0]) for e in events]
     assert all(0.01 < loss < 0.1 for loss in losses), losses
     for quiet in (["-c", "diag"], ["-c", "full", "--dtype", "float32"]):
         r = run("fit", "t.csv", "-k", "2", *quiet, "--seed", "0", "-o", "labels.csv",

@@ -227,8 +227,9 @@ def _float32_events(params: MixtureParams, center: Array, iteration: int) -> lis
     return [FitEvent(FLOAT32_PRECISION,
                      f"component {k}: its variance is within float32's rounding at its "
                      f"distance from the data's centre, where a diagonal family's sums are "
-                     f"taken (rounding about {loss[k]:.2g} of it, and more summed over the "
-                     "rows); fit in float64 or with full covariances",
+                     f"taken (float32 rounds each row's term there by about {loss[k]:.2g} "
+                     "of the variance, and their sum over the rows by more); fit in float64 "
+                     "or with full covariances",
                      int(k), iteration, {"loss": float(loss[k])})
             for k in np.flatnonzero(loss > FLOAT32_LOSS)]
 
