@@ -69,6 +69,20 @@ def test_bad_option_values_are_usage_errors_naming_the_option(
     assert list(tmp_path.iterdir()) == []  # nothing read, nothing written
 
 
+@pytest.mark.parametrize("command", sorted(FITTING))
+@pytest.mark.parametrize(("value", "said"), [
+    ("", "no column named; name at least one column"),
+    ("a,,b", "empty column name in the list")])
+def test_an_empty_columns_list_is_a_usage_error(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                command: str, value: str, said: str) -> None:
+    """--columns "" was a data error (exit 1, after the input was opened), where an empty
+    name in a list is usage (exit 2); both are usage now, before anything is read."""
+    result = invoke([*FITTING[command], "--columns", value], tmp_path, monkeypatch)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.splitlines()[-1] == f"Error: Invalid value for '--columns': {said}"
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["score", "MODEL", "missing.csv", "--threshold", "nan"],
      "Invalid value for '--threshold': 'nan' is not a finite number in the range 0<x<1."),

@@ -541,6 +541,8 @@ def _split_columns(ctx: click.Context, param: click.Parameter, value: str | None
     if value is None:
         return None
     cols = column_list(value)
+    if not cols:  # --columns "": usage, as an empty name in a list is
+        raise click.BadParameter("no column named; name at least one column", ctx, param)
     if not all(cols):
         raise click.BadParameter("empty column name in the list", ctx, param)
     return tuple(cols)
