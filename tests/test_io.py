@@ -171,6 +171,21 @@ def test_a_spreadsheet_error_value_that_starts_a_comment_is_named(tmp_path: Path
     assert (err.line, err.message) == (3, message)
 
 
+def test_a_header_read_as_data_says_so(tmp_path: Path) -> None:
+    """--no-header on a file with a header: 'non-numeric value 'eruptions'; fix or remove
+    the row; use --columns to read only numeric columns', no word of the header."""
+    path = put(tmp_path, "d.csv", "eruptions,waiting\n3.6,79\n1.8,54\n")
+    err = read_error(path, header=False)
+    assert (err.line, err.column, err.message, err.advice) == (
+        1, "0", "non-numeric value 'eruptions'; this first row is read as data, not as a "
+        "header (--header reads it as one)", ())
+    # a later row, or a first row under a header, keeps the advice for a data row
+    err = read_error(put(tmp_path, "e.csv", "3.6,79\n1.8,x\n"), header=False)
+    assert (err.line, err.message) == (2, "non-numeric value 'x'; fix or remove the row")
+    err = read_error(put(tmp_path, "f.csv", "a,b\n3.6,x\n"))
+    assert (err.line, err.message) == (2, "non-numeric value 'x'; fix or remove the row")
+
+
 @pytest.mark.parametrize("limit", [None, 1])
 def test_a_comment_line_among_the_data_rows_is_said(tmp_path: Path, limit: int | None
                                                       ) -> None:

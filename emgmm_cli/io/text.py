@@ -1318,7 +1318,8 @@ def locate(plan: ChunkPlan, text: str, base_line: int) -> NDArray[np.floating]:
                 rows.append([_parse_value(fields[j], name, lineno, nm, lax, layout.decimal)
                              for j, nm, lax in columns])
             except DataError as exc:
-                raise _with_comment(exc, content.comment) from None
+                first = not layout.has_header and not rows and base_line == layout.start_line
+                raise _as_data(_with_comment(exc, content.comment), first) from None
             linenos.append(lineno)
     if content.open_quote is not None:  # csv takes the rest of the text for its field
         raise _left_open_error(name, content.open_quote)
@@ -1329,6 +1330,18 @@ def _delim_ends(kept: str, delim: str | None) -> bool:
     """Whether a line's text before its comment ends with the delimiter (the comment
     starts a field: '3,#DIV/0!'), rather than after a value ('3,4 # note')."""
     return delim is not None and kept.rstrip(" \t".replace(delim, "")).endswith(delim)
+
+
+def _as_data(exc: DataError, first: bool) -> DataError:
+    """exc, about the first row of a text without a header (first), saying so where a
+    field was no number: a header read as data (--no-header, or a header the detection
+    took for data), whose names the message alone showed as 'non-numeric values'."""
+    value, fix, rest = exc.message.partition("; fix or remove the row")
+    if not first or not fix or not value.startswith("non-numeric value"):
+        return exc
+    return DataError(exc.source, f"{value}; this first row is read as data, not as a header "
+                                 f"(--header reads it as one){rest}",
+                     line=exc.line, column=exc.column)
 
 
 def _with_comment(exc: DataError, comment: str) -> DataError:
