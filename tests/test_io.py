@@ -171,6 +171,16 @@ def test_a_spreadsheet_error_value_that_starts_a_comment_is_named(tmp_path: Path
     assert (err.line, err.message) == (3, message)
 
 
+def test_a_delimiter_within_quotes_is_not_sniffed(tmp_path: Path) -> None:
+    """A tab-separated .txt whose header quotes a name with a comma ("a,b"<tab>"c") was
+    sniffed as comma-separated: "column '0': non-numeric value 'a,b\\t"c"'"."""
+    pts = read_points(put(tmp_path, "d.txt", '"a,b"\t"c"\n0.5\t1.5\n2.5\t3.5\n'))
+    assert pts.column_names == ["a,b", "c"]
+    np.testing.assert_array_equal(pts.x, [[0.5, 1.5], [2.5, 3.5]])
+    pts = read_points(put(tmp_path, "e.txt", '"x; y",z\n1,2\n'))  # the comma outside
+    assert pts.column_names == ["x; y", "z"]
+
+
 def test_a_header_read_as_data_says_so(tmp_path: Path) -> None:
     """--no-header on a file with a header: 'non-numeric value 'eruptions'; fix or remove
     the row; use --columns to read only numeric columns', no word of the header."""

@@ -706,15 +706,22 @@ def _looks_like_header(first: list[str], second: list[str] | None) -> bool:
     return False
 
 
+#: Text in double quotes ('""' within it a quote), which no delimiter is sniffed in.
+_QUOTED_TEXT = re.compile(r'"(?:[^"]|"")*"')
+
+
 def _sniff(first_line: str, second_line: str | None) -> str | None:
     """The delimiter the first content lines show: ',', tab, ';', '|' or whitespace (None).
 
     A first line with spaces over a second line without them is a one-column CSV whose
     header name holds a space, not whitespace-separated text; ',' gives way to another
     delimiter that separates numbers written with decimal commas (_decimal_commas_split).
+    A delimiter within double quotes is a name's text (a tab-separated header
+    "a,b"<tab>"c" is not comma-separated).
     """
+    bare = _QUOTED_TEXT.sub("", first_line)
     for cand in _SNIFF_CANDIDATES:
-        if cand in first_line:
+        if cand in bare:
             if cand != ",":
                 return cand
             return next((other for other in (*_SNIFF_CANDIDATES[1:], None)
