@@ -340,6 +340,45 @@ def test_skip_existing_fits_again_data_written_since_their_model(
     assert len((tmp_path / "res" / "a" / "labels.csv").read_text().split()) == 14
 
 
+def test_skip_existing_fits_again_another_file_of_the_same_size_and_times(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files of one size and written before the first batch: the folder renamed away and
+    another put in its place (the files' own times are their old ones), and a batch of
+    another folder into the same output folder (B/a.csv beside A/a.csv: out/a), both
+    kept the first file's results (status skipped, exit 0).  model.json records the
+    file's device and inode (source_file); another file is fitted again."""
+    monkeypatch.chdir(tmp_path)
+    for folder in ("A", "B", "swap"):
+        (tmp_path / folder).mkdir()
+    x = np.random.default_rng(0).normal(size=(150, 2)) + np.repeat([[0, 0], [5, 0]], 75, 0)
+    for folder, rows in (("A", x), ("B", x[::-1]), ("swap", x[:, ::-1])):  # one size
+        np.savetxt(tmp_path / folder / "a.csv", rows, fmt="%.6f", delimiter=",",
+                   header="u,v", comments="")
+    old = os.stat("A/a.csv").st_mtime_ns - 10**10
+    for folder in ("A", "B", "swap"):
+        os.utime(f"{folder}/a.csv", ns=(old, old))
+    assert len({os.stat(f"{f}/a.csv").st_size for f in ("A", "B", "swap")}) == 1
+    args = ["-k", "2", "--seed", "0", "--output-dir", "out", "-q"]
+    assert invoke("batch", "A", *args).exit_code == 0
+    doc = json.loads((tmp_path / "out" / "a" / "model.json").read_text())
+    st = os.stat("A/a.csv")
+    assert doc["source_file"] == [st.st_dev, st.st_ino]
+    assert invoke("batch", "A", *args, "--skip-existing").exit_code == 0
+    assert read_summary(tmp_path / "out/summary.csv")[0]["status"] == "skipped"
+    assert invoke("batch", "B", *args, "--skip-existing").exit_code == 0
+    row = read_summary(tmp_path / "out/summary.csv")[0]
+    assert (row["file"], row["status"]) == ("B/a.csv", "ok")
+    alone = invoke("fit", "B/a.csv", "-k", "2", "--seed", "0", "-q")
+    assert (tmp_path / "out/a/labels.csv").read_text() == alone.stdout
+    os.rename("B", "B_old")
+    os.rename("swap", "B")
+    assert os.stat("B/a.csv").st_mtime_ns < os.stat("out/a/model.json").st_mtime_ns
+    assert invoke("batch", "B", *args, "--skip-existing").exit_code == 0
+    assert read_summary(tmp_path / "out/summary.csv")[0]["status"] == "ok"
+    assert invoke("batch", "B", *args, "--skip-existing").exit_code == 0
+    assert read_summary(tmp_path / "out/summary.csv")[0]["status"] == "skipped"
+
+
 def test_skip_existing_fits_again_an_older_file_of_another_size_moved_in(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`mv new.npy data/x.npy` (new.npy written before the batch, so older than its

@@ -107,11 +107,13 @@ def test_model_fields_are_what_fit_writes(tmp_path: Path) -> None:
     import emgmm_cli
     from emgmm_cli.engine.errors import FitEvent
     from emgmm_cli.engine.options import INPUT_SPECS, OPTION_SPECS
-    from emgmm_cli.io.model import MODEL_FIELDS, OPTIONS_EXTRA, SOURCE_SIZE_FIELD
+    from emgmm_cli.io.model import (MODEL_FIELDS, OPTIONS_EXTRA, SOURCE_FILE_FIELD,
+                                    SOURCE_SIZE_FIELD)
 
     document = emgmm_cli.fit(str(REPO_ROOT / "sample_data" / "faithful.csv"), 2, seed=0).document
-    # a file's fit: its size too, one of the optional fields (not an array's)
-    assert list(document) == [*(f.name for f in MODEL_FIELDS), SOURCE_SIZE_FIELD]
+    # a file's fit: its size and identity too, optional fields (not an array's)
+    assert list(document) == [*(f.name for f in MODEL_FIELDS), SOURCE_SIZE_FIELD,
+                              SOURCE_FILE_FIELD]
     assert list(document["options"]) == [*OPTION_SPECS, *(f.name for f in OPTIONS_EXTRA),
                                          *INPUT_SPECS]
     events = next(f.description for f in MODEL_FIELDS if f.name == "events")

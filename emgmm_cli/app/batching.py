@@ -54,10 +54,10 @@ from ..io.readers import Points
 from ..io.formats import FORMATS, format_for_path, formats_help
 from ..io.writers import (OutputSet, check_targets, ensure_dir, is_stdout, made_dir, write_json,
                           write_table)
-from .data import feature_names, file_size
+from .data import feature_names, file_identity
 from .discover import SUMMARY_COLUMNS, SUMMARY_NAME, BatchItem
 from .errors import UsageProblem
-from ..io.model import DIGESTS_FIELD, SOURCE_SIZE_FIELD, LoadedModel
+from ..io.model import DIGESTS_FIELD, SOURCE_FILE_FIELD, SOURCE_SIZE_FIELD, LoadedModel
 from .fitting import (FILE_INPUTS, Fitted, continued_options, file_digests, fit_points,
                       input_files, load_means, read_fit_data, stage_outputs)
 from .requests import STANDARD_NAMES, ReadOptions, SelectGrid
@@ -408,7 +408,8 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
 
     Complete: every output exists (model.json is written last), the data file has not
     been written or put in place since model.json was (_data_changed) and has the size
-    model.json records (SOURCE_SIZE_FIELD, where it does), and model.json
+    and is the file (device and inode) model.json records (SOURCE_SIZE_FIELD and
+    SOURCE_FILE_FIELD, where it does), and model.json
     is an emgmm model fitted with the fit options asked for now (every FitOptions field
     but the seed, which must match when one was given) and the same inputs
     (_options_match), from the data read as asked now (_read_matches); with a selection,
@@ -431,9 +432,12 @@ def existing_row(item: BatchItem, settings: BatchSettings, seed_given: bool
             return None
         with open(dest["model"], encoding="utf-8") as fh:
             doc = json.load(fh)
-        # nor a file of another size (one older than the model moved into its place)
-        size = file_size(item.path)
-        if doc.get(SOURCE_SIZE_FIELD, size) != size:
+        # nor a file of another size (one older than the model moved into its place), nor
+        # another file (its folder swapped, a link to a folder retargeted: the file's own
+        # times are its old ones; another path that the same output folder is named for)
+        size, identity = file_identity(item.path)
+        here = None if identity is None else list(identity)
+        if doc.get(SOURCE_SIZE_FIELD, size) != size or doc.get(SOURCE_FILE_FIELD, here) != here:
             return None
         if doc.get("format") != "emgmm-model" or not _options_match(
                 doc, settings, seed_given) or (

@@ -53,7 +53,8 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
     say: in memory when small; over read.memory_limit, a .npy is read block by block and
     a text file through its binary cache (emgmm_cli.io.cache)."""
     columns = read.read_columns()
-    size = None if stdin is not None else file_size(path)  # what is read, as the fit saw it
+    # what is read, as the fit saw it
+    size, identity = (None, None) if stdin is not None else file_identity(path)
     if stdin is not None:
         points: Points = read_points(path, columns=columns, delimiter=read.delimiter,
                                      header=read.header, dtype=read.dtype, stdin=stdin,
@@ -67,17 +68,20 @@ def load(path: str, read: ReadOptions, *, log: Log | None = None,
                              header=read.header, dtype=read.dtype,
                              memory_limit=read.memory_bytes, cache_dir=read.cache_dir, log=log,
                              missing=read.missing_in())
-    return dataclasses.replace(weighed(points, read), source_size=size)
+    return dataclasses.replace(weighed(points, read), source_size=size,
+                               source_file=identity)
 
 
-def file_size(path: str) -> int | None:
-    """The size of the regular file at path; None for stdin, a pipe, a folder of parts or
-    a path that cannot be read (its reader then says why)."""
+def file_identity(path: str) -> tuple[int | None, tuple[int, int] | None]:
+    """The size and the (device, inode) of the regular file at path; None and None for
+    stdin, a pipe, a folder of parts or a path that cannot be read."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):
-        return None
-    return st.st_size if stat.S_ISREG(st.st_mode) else None
+        return None, None
+    if not stat.S_ISREG(st.st_mode):
+        return None, None
+    return st.st_size, (st.st_dev, st.st_ino)
 
 
 def read_on_cluster(path: str, *, columns: Sequence[str] | None = None,

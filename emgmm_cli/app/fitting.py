@@ -36,7 +36,8 @@ from ..engine.stats import Predictions, keep_known
 from ..interrupts import polling
 from ..io.errors import DataError
 from ..io.formats import FORMATS, format_for_path
-from ..io.model import SOURCE_SIZE_FIELD, LoadedModel, load_model, model_document
+from ..io.model import (SOURCE_FILE_FIELD, SOURCE_SIZE_FIELD, LoadedModel, load_model,
+                        model_document)
 from ..io.readers import Points, read_points
 from ..io.writers import (OutputSet, check_targets, is_stdout, made_dir, stream_table, write_json,
                           write_table)
@@ -379,8 +380,10 @@ def fitted(points: Points, data: Dataset, result: FitResult, prepared: Prepared 
                          inputs=inputs, digests=digests)
     if points.dropped is not None:  # rows left out for a missing value (--missing drop)
         doc["n_dropped"] = int(points.dropped.sum())
-    if points.source_size is not None:  # (batch --skip-existing compares it)
+    if points.source_size is not None:  # (batch --skip-existing compares them)
         doc[SOURCE_SIZE_FIELD] = points.source_size
+    if points.source_file is not None:
+        doc[SOURCE_FILE_FIELD] = list(points.source_file)
     missing = row_missing(data)
     if missing is not None:  # rows fitted through their observed coordinates
         doc["n_incomplete"] = missing.n_incomplete

@@ -89,8 +89,9 @@ def _patterns(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
 @click.option("--skip-existing", is_flag=True,
               help="Keep the results of datasets whose outputs are complete and were "
                    "fitted with the same options and inputs (sample weights, known labels, "
-                   "--missing, unchanged files beside the data) from a data file not "
-                   "modified or put in place since, read as now: the same --dtype, and "
+                   "--missing, unchanged files beside the data) from the same data file "
+                   "(its device and inode), not modified or put in place since, read as "
+                   "now: the same --dtype, and "
                    "the model's columns those that --columns, -d and -H/--header select "
                    "now in the file's "
                    "first lines (fitted again where those cannot tell): resume an "

@@ -38,6 +38,7 @@ TRANSFORM_FIELD = "transform"
 WEIGHTS_FIELD = "sum_of_weights"
 #: The size of the data file a batch fitted (OPTIONAL_FIELDS).
 SOURCE_SIZE_FIELD = "source_size"
+SOURCE_FILE_FIELD = "source_file"
 TRANSFORM_KINDS = ("standardize",)
 #: The field of the SHA-256 digests of the files a fit read beside its data.
 DIGESTS_FIELD = "input_sha256"
@@ -191,6 +192,12 @@ OPTIONAL_FIELDS: tuple[ModelField, ...] = (
                                   "differs, as when the data's modification or status-"
                                   "change time is not older than model.json's: a file "
                                   "moved or copied in with its old modification time)"),
+    ModelField(SOURCE_FILE_FIELD, "only for a fit of a data file, as source_size: its "
+                                  "device and inode numbers, [device, inode] (batch "
+                                  "--skip-existing fits the dataset again when they "
+                                  "differ: another file at the path, as after its folder "
+                                  "was swapped or a link made to point elsewhere, or "
+                                  "another path to the same output folder)"),
     ModelField(DIGESTS_FIELD, "only for a fit that read files beside its data (--means-init, "
                               "--init-model, --sample-weights, --known-labels): the SHA-256 "
                               "of each, in hex, by the option that named it (batch "
@@ -567,6 +574,8 @@ def _metadata_checks(doc: dict[str, Any], k: int) -> dict[str, tuple[Any, str]]:
         "restart_stopped": (lambda v: isinstance(v, list) and all(
             c is None or isinstance(c, str) for c in v), "a list of strings or nulls"),
         SOURCE_SIZE_FIELD: (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+        SOURCE_FILE_FIELD: (lambda v: isinstance(v, list) and len(v) == 2 and all(
+            _is_int(c) and c >= 0 for c in v), "a list of two integers >= 0"),
         "restart_origins": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
                             "a list of strings"),
         WEIGHTS_FIELD: (lambda v: _is_finite(v) and v > 0, "a finite number > 0"),

@@ -99,6 +99,8 @@ class Points(Generic[X]):
     #: the size in bytes of the file read, taken before it was read (app.data.load); None
     #: for stdin, a pipe, parts or an array
     source_size: int | None = None
+    #: that file's (device, inode), taken with its size; None where source_size is
+    source_file: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         # names are shown at the terminal: control characters read from a header or a
