@@ -1129,6 +1129,21 @@ def test_find_listing_folders_leaves_out_the_output_folder_inside(tmp_path: Path
     assert "left out 6 paths inside the output directory data/res: data/res" in done.stderr
 
 
+def test_a_file_named_inside_the_output_folder_is_left_out_with_a_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """guide.md: a file named as a PATH is read wherever it lies, but in the output
+    directory, where it is taken for an earlier output (emgmm batch */*.csv -o out names
+    out/a/labels.csv too): left out, saying so."""
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path / "data" / "p.csv", blobs(np.random.default_rng(1), 60, 2))
+    assert invoke("batch", "data", "-k", "2", "--seed", "1", "-o", "out", "-q").exit_code == 0
+    done = invoke("batch", "data/p.csv", "out/p/labels.csv", "-k", "2", "--seed", "1",
+                  "-o", "out")
+    assert done.exit_code == 0, done.stderr
+    assert "left out 1 path inside the output directory out: out/p/labels.csv" in done.stderr
+    assert [r["file"] for r in read_summary(tmp_path / "out/summary.csv")] == ["data/p.csv"]
+
+
 def test_an_earlier_batchs_outputs_are_no_data(tmp_path: Path) -> None:
     """`emgmm batch data -r -o data/r1` then `... -o data/r2` fitted r1's labels.csv and
     trace.csv as datasets and failed on its summary.csv (exit 1), as with their paths
