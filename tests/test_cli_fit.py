@@ -514,8 +514,9 @@ def test_header_options(tmp_path: Path) -> None:
     # without a header the names are 0, 1, ... and the first row is data
     refused = invoke(["fit", BLOBS, "-k", 4, "--columns", "0,1", "--no-header"])
     assert refused.exit_code == 1
-    assert refused.stderr == (f"Error: {BLOBS}:1: column '0': non-numeric value 'x'; fix or "
-                              "remove the row; use --columns to read only numeric columns\n")
+    assert refused.stderr == (f"Error: {BLOBS}:1: column '0': non-numeric value 'x'; this "
+                              "first row is read as data, not as a header (--header reads it "
+                              "as one)\n")
     unnamed = invoke(["fit", BLOBS, "-k", 4, "--columns", "x,y", "-H"])
     assert unnamed.exit_code == 1
     assert unnamed.stderr == (f"Error: {BLOBS}: column 'x': no such column; available "
