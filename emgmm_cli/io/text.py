@@ -591,7 +591,7 @@ def _kind(text: str) -> str:
 
 def _show(value: str, limit: int = 40) -> str:
     text = value if value.isprintable() else value.encode("unicode_escape").decode("ascii")
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return _clipped(text, limit)
 
 
 #: Fields that are a missing value where missing values are allowed (any spelling of NaN
@@ -1611,7 +1611,11 @@ class CommentLines:
 
     def __init__(self) -> None:
         self.rows_seen = False
-        self.pending: list[tuple[int, bytes]] = []  # since the last row: (line, text)
+        self.pending = 0  # comment lines since the last row
+        #: the first of them, where no earlier one stands among rows: only the first is
+        #: named, so a line number is counted once, not for every comment (a chunk of
+        #: 50,000 of them took seconds)
+        self.pending_first: tuple[int, bytes] | None = None
         self.count = 0
         self.first: tuple[int, bytes] | None = None
 
@@ -1622,10 +1626,12 @@ class CommentLines:
             return
         pos = 0
         for match in _COMMENT_LINE.finditer(data):
-            self._rows(not data[pos:match.start()].isspace() and pos < match.start())
+            self._rows(pos < match.start() and not data[pos:match.start()].isspace())
             if self.rows_seen:
-                self.pending.append((base + _line_breaks(data[:match.start()]) + 1,
-                                     match.group().strip()))
+                if self.first is None and not self.pending:
+                    self.pending_first = (base + _line_breaks(data[:match.start()]) + 1,
+                                          match.group().strip())
+                self.pending += 1
             pos = match.end()
         self._rows(pos < len(data) and not data[pos:].isspace())
 
@@ -1635,9 +1641,9 @@ class CommentLines:
             return
         self.rows_seen = True
         if self.pending:
-            self.first = self.first or self.pending[0]
-            self.count += len(self.pending)
-            self.pending = []
+            self.first = self.first or self.pending_first
+            self.count += self.pending
+            self.pending = 0
 
     def note(self) -> str | None:
         if self.first is None:
@@ -1646,9 +1652,9 @@ class CommentLines:
         more = "" if self.count == 1 else (
             f", as {'is' if self.count == 2 else 'are'} "
             f"{counted(self.count - 1, 'more such line')}")
-        return (f"line {line}: {_clipped(printable(text.decode('utf-8', 'replace')))!r} among the data "
-                f"rows begins with '#': a comment, not a row{more} (the outputs have one row "
-                "for each row read)")
+        shown = _clipped(printable(text.decode("utf-8", "replace")))
+        return (f"line {line}: {shown!r} among the data rows begins with '#': a comment, not "
+                f"a row{more} (the outputs have one row for each row read)")
 
 
 def iter_chunks(inp: Input, plan: ChunkPlan, *, chunk_bytes: int | None = None,
