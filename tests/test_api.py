@@ -392,13 +392,13 @@ def test_weights_labels_and_models_of_the_wrong_kind_are_named(x: np.ndarray) ->
     with pytest.raises(emgmm_cli.DataError) as info:
         emgmm_cli.fit(x, 2, sample_weights=weights)
     assert str(info.value) == ("<sample_weights>: weight 'heavy' of row 3 (counting from 0) "
-                               "is not a number")
+                               "is text, not a number")
     labels = np.array([-1] * len(x), dtype=object)
     labels[7] = "b"
     with pytest.raises(emgmm_cli.DataError) as info:
         emgmm_cli.fit(x, 2, known_labels=labels)
     assert str(info.value) == ("<known_labels>: known label 'b' of row 7 (counting from 0) "
-                               "is not a number")
+                               "is text, not a number")
     fitted = emgmm_cli.fit(x, 2, seed=0)
     for call in (emgmm_cli.predict, emgmm_cli.score):  # read options of the wrong kind
         with pytest.raises(TypeError, match="read must be an emgmm_cli.ReadOptions"):
@@ -568,6 +568,54 @@ def test_means_init_that_is_no_array_of_numbers_is_an_invalid_parameter(
     with pytest.raises(emgmm_cli.InvalidParameter, match=message) as raised:
         emgmm_cli.fit(x, 2, means_init=means)
     assert raised.value.option == "means_init"  # named, as every option's error names it
+
+
+def test_numbers_written_as_text_are_refused_beside_the_data_as_in_it(x: np.ndarray) -> None:
+    """Data of text are refused, but sample weights, known labels and starting means of
+    text such as "2" were read as the numbers they spell, without a word."""
+    n = len(x)
+    with pytest.raises(emgmm_cli.DataError, match="^<sample_weights>: weight '2' of row 0 "
+                                                  r"\(counting from 0\) is text, not a number$"):
+        emgmm_cli.fit(x, 2, sample_weights=np.array(["2"] * n))
+    with pytest.raises(emgmm_cli.DataError, match="^<sample_weights>: weight 'x' of row 5 "):
+        emgmm_cli.fit(x, 2, sample_weights=pd.Series([1.0] * 5 + ["x"] * (n - 5)))
+    with pytest.raises(emgmm_cli.DataError, match="^<known_labels>: known label '0' of row 0"):
+        emgmm_cli.fit(x, 2, known_labels=["0"] * n)
+    with pytest.raises(emgmm_cli.InvalidParameter, match="^means_init must be numbers, not "
+                                                         "text such as '3.6'$") as raised:
+        emgmm_cli.fit(x, 2, means_init=pd.DataFrame(x[[0, 100]]).astype(str))
+    assert raised.value.option == "means_init"
+    # numbers are numbers, whatever holds them
+    weighed = emgmm_cli.fit(x, 2, seed=0, sample_weights=[2] * n).log_likelihood
+    assert weighed == pytest.approx(2 * emgmm_cli.fit(x, 2, seed=0).log_likelihood, rel=1e-9)
+
+
+def test_starting_means_in_a_frame_are_taken_by_name_as_from_a_file(x: np.ndarray,
+                                                                    tmp_path: Path) -> None:
+    """A DataFrame of starting means with the data's columns in another order was taken
+    by position (each mean's coordinates swapped: a fit from elsewhere, or an error about
+    a mean near no data point), where a file with that header is taken by name."""
+    data = pd.DataFrame(x, columns=["eruptions", "waiting"])
+    start = data.iloc[[0, 100, 200]][["waiting", "eruptions"]]  # the other order
+    start.to_csv(tmp_path / "start.csv", index=False)
+    frozen: dict[str, Any] = {"freeze": "means", "order": "none", "max_iter": 5}
+    by_frame = emgmm_cli.fit(data, 3, means_init=start, **frozen)
+    by_file = emgmm_cli.fit(data, 3, means_init=str(tmp_path / "start.csv"), **frozen)
+    np.testing.assert_array_equal(by_frame.means, x[[0, 100, 200]])
+    np.testing.assert_array_equal(by_file.means, by_frame.means)
+    assert by_frame.log_likelihood == by_file.log_likelihood
+    # columns that do not name the data's are taken by position, as a file's are: here
+    # (waiting, eruptions) read as (eruptions, waiting), far from every point
+    with pytest.raises(emgmm_cli.InvalidParameter, match="initial mean 0 is the nearest to "
+                                                         "no data point"):
+        emgmm_cli.fit(data, 3, means_init=start.set_axis(["a", "b"], axis=1), **frozen)
+
+
+def test_select_says_what_covariance_types_it_takes(x: np.ndarray) -> None:
+    with pytest.raises(TypeError) as raised:  # was: 'int' object is not iterable
+        emgmm_cli.select(x, [1], 3)  # type: ignore[arg-type]
+    assert str(raised.value) == ("covariance_types must be a list of covariance types or one "
+                                 "string such as 'full' or 'VVV,EEE', not 3")
 
 
 def test_wrong_kinds_of_arguments_are_told_as_python_tells_them(tmp_path: Path) -> None:

@@ -165,7 +165,7 @@ def test_em_leaves_out_a_row_with_no_value_as_drop_does(tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text(json.dumps(model.document))
     r = invoke_in(tmp_path, "score", "m.json", "none.csv", "--missing", "em")
     assert (r.exit_code, r.stderr) == (1, "Error: none.csv: none of the 2 rows holds a "
-                                          "value; nothing is left to fit\n")
+                                          "value; no row is left\n")
 
 
 def test_a_standardized_model_scores_the_rows_around_one_with_no_value(tmp_path: Path
@@ -242,14 +242,14 @@ def test_cli_every_row_incomplete_and_out_of_core(tmp_path: Path) -> None:
     r = invoke_in(tmp_path, "fit", "m.csv", "-k", "1", "--missing", "drop")
     assert r.exit_code == 1
     assert r.stderr.strip() == ("Error: m.csv: every one of the 2 rows has a missing value; "
-                                "nothing is left to fit")
+                                "no row is left")
     # over the memory limit too (tests/test_missing_out_of_core.py compares the fits)
     (tmp_path / "big.csv").write_text("a,b\n" + "NA,2\n3,NA\n" * 200)
     r = invoke_in(tmp_path, "fit", "big.csv", "-k", "1", "--missing", "drop",
                   "--memory-limit", "1K")
     assert r.exit_code == 1
     assert r.stderr.strip() == ("Error: big.csv: every one of the 400 rows has a missing "
-                                "value; nothing is left to fit")
+                                "value; no row is left")
 
 
 def test_a_column_with_no_value_is_refused_for_a_fit(tmp_path: Path) -> None:
@@ -273,7 +273,7 @@ def test_a_column_with_no_value_is_refused_for_a_fit(tmp_path: Path) -> None:
     r = invoke_in(tmp_path, "fit", "e.csv", "-k", "2", "--missing", "drop")
     assert (r.exit_code, r.stderr.strip()) == (1, (
         "Error: e.csv: every one of the 100 rows has a missing value (column 'b' has none "
-        "at all; leave it out with --columns); nothing is left to fit"))
+        "at all; leave it out with --columns); no row is left"))
     x[:, 1] = np.nan
     with pytest.raises(DataError, match="column '1' has no value in any row"):
         emgmm_cli.fit(x, 2, missing="em")
@@ -319,7 +319,7 @@ def test_the_screen_reads_the_values_the_columns_hold(tmp_path: Path, limit: str
     r = invoke_in(tmp_path, "fit", "e.csv", "-k", "2", "--missing", "drop", *memory)
     assert (r.exit_code, r.stderr.strip()) == (1, (
         f"Error: e.csv: every one of the {n} rows has a missing value (column 'b' has none "
-        "at all; leave it out with --columns); nothing is left to fit"))
+        "at all; leave it out with --columns); no row is left"))
     if limit is not None:  # both files over the limit: their rows read block by block
         assert len(list((tmp_path / "cache").glob("*.npy"))) == 2
         assert min((tmp_path / name).stat().st_size for name in ("f.csv", "e.csv")) > 8192

@@ -178,8 +178,8 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
         return values if dropped is None else values[~dropped]
 
     points, taken = _row_columns(points, read)
-    weights, weights_from = _beside(points, taken, "weights", weights, "<sample_weights>")
-    known, known_from = _beside(points, taken, "known-labels", known, "<known_labels>")
+    weights, weights_from = _beside(points, taken, "weights", weights, WEIGHTS_ARGUMENT)
+    known, known_from = _beside(points, taken, "known-labels", known, KNOWN_ARGUMENT)
     if read.sample_weights is not None:
         weights_from, weights = read.sample_weights, _one_column(read.sample_weights)
     if read.known_labels is not None:
@@ -188,10 +188,14 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
     columns = {"weights": read.weights_column, "known-labels": read.known_column}
     try:
         where, column = weights_from, columns["weights"] if "weights" in taken else None
+        if weights_from == WEIGHTS_ARGUMENT:
+            _no_text(weights, "sample weight", "sample_weights")
         if weights is not None:
             points = dataclasses.replace(points, weights=kept(check_weights(
                 weights, rows, read.dtype)))
         where, column = known_from, columns["known-labels"] if "known-labels" in taken else None
+        if known_from == KNOWN_ARGUMENT:
+            _no_text(known, "known label", "known_labels")
         if known is not None:
             points = dataclasses.replace(points, known=kept(check_known(known, rows)),
                                          known_source=known_from, known_column=column)
@@ -214,6 +218,27 @@ def weighed(points: Points, read: ReadOptions, weights: Any = None,
                         "missing value) is zero; at least one row must count",
                         column=columns["weights"] if "weights" in taken else None)
     return points
+
+
+#: Where weights and known labels given to the Python API come from, as errors name it.
+WEIGHTS_ARGUMENT, KNOWN_ARGUMENT = "<sample_weights>", "<known_labels>"
+
+
+def _no_text(values: Any, what: str, option: str) -> None:
+    """Weights or known labels given to the Python API hold no text: "2" is refused, as
+    it is in the data (an InvalidParameter naming the row)."""
+    from ..engine.errors import InvalidParameter
+
+    try:  # a list as its items are (np.asarray would make [1.0, "x"] all text)
+        raw = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    except ValueError:  # ragged: the checks that follow say so
+        return
+    if raw.dtype.kind not in "USO":
+        return
+    for i, value in enumerate(raw.ravel()):
+        if isinstance(value, (str, bytes)):
+            raise InvalidParameter(f"{what} {str(value)!r} of row {i} (counting from 0) is "
+                                   "text, not a number", option=option)
 
 
 def _beside(points: Points, taken: dict[str, NDArray[np.float64]], what: str, given: Any,
@@ -290,14 +315,14 @@ def _nothing_left(points: Points, dropped: NDArray[np.bool_],
     cluster)."""
     if empty:
         return DataError(points.source, f"none of the {len(dropped)} rows holds a value; "
-                                        "nothing is left to fit")
+                                        "no row is left")
     if held is None and not hasattr(points.x, "split_partitions"):  # in memory
         held = ~np.isnan(np.asarray(points.x)).all(axis=0)
     columns = [] if held is None else np.flatnonzero(~held).tolist()
     why = (f" (column '{points.column_names[columns[0]]}' has none at all; leave it out "
            "with --columns)" if columns else "")
     return DataError(points.source, f"every one of the {len(dropped)} rows has a missing "
-                                    f"value{why}; nothing is left to fit")
+                                    f"value{why}; no row is left")
 
 
 def file_blocks(x: NpyFile) -> Iterator[tuple[int, NDArray[np.floating]]]:

@@ -553,13 +553,28 @@ def load_means(path: str, n_components: int, n_features: int,
     predict reads a model's columns."""
     try:
         means = read_points(path)
-        x = means.x
-        if names is not None and len(set(names)) == len(names) \
-                and sorted(means.column_names) == sorted(names):
-            x = x[:, [means.column_names.index(name) for name in names]]
-        return check_means_init(x, n_components, n_features, "starting means")
+        return check_means_init(in_data_order(means.x, means.column_names, names),
+                                n_components, n_features, "starting means")
     except EngineError as exc:
         raise DataError(path, str(exc)) from exc
+
+
+def api_means(means: Any, n_components: int, n_features: int,
+              names: Sequence[str] | None = None) -> Array:
+    """Starting means given to the Python API as an array-like (taken by position) or a
+    pandas DataFrame, whose columns are taken by name where they name the data's columns
+    (names), as a file's header is (load_means)."""
+    if hasattr(means, "columns") and hasattr(means, "to_numpy"):  # a pandas DataFrame
+        means = in_data_order(means.to_numpy(), [str(c) for c in means.columns], names)
+    return check_means_init(means, n_components, n_features)
+
+
+def in_data_order(x: Any, given: Sequence[str], names: Sequence[str] | None) -> Any:
+    """x's columns, named given, in the order of the data's columns (names) where given
+    names each of them once in another order; x as it is otherwise (by position)."""
+    if names is None or len(set(names)) != len(names) or sorted(given) != sorted(names):
+        return x
+    return x[:, [list(given).index(name) for name in names]]
 
 
 # --------------------------------------------------------------------------- outputs
@@ -761,8 +776,8 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     pandas DataFrame.
 
     options: any field of engine.options.FitOptions (covariance_type, init, n_init, tol,
-    max_iter, reg_covar, algorithm, seed); means_init: K x D starting means (an array or
-    a file), the start of one run (with init, n_init > 1 or init_model given: a
+    max_iter, reg_covar, algorithm, seed); means_init: K x D starting means (an array, a
+    DataFrame or a file: api_means, load_means), the start of one run (with init, n_init > 1 or init_model given: a
     UsageProblem, check_means_start); standardize: fit the columns centred and scaled
     to unit variance (see app.prepare; the parameters are then of those columns,
     Fitted.transform maps them);
@@ -809,7 +824,8 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
                                points.column_names)
             fit_options = fit_options.replace(means_init=str(means_init))
         else:
-            start = check_means_init(means_init, fit_options.n_components, points.n_features)
+            start = api_means(means_init, fit_options.n_components, points.n_features,
+                              points.column_names)
     return events_warned(fit_points(
         points, fit_options, means_init=start, on_iteration=on_iteration,
         standardize=standardize, inputs=inputs, start_model=model, on_finding=warned(points)))

@@ -549,7 +549,12 @@ def _families(covariance_types: Sequence[str] | str | None) -> tuple[str, ...]:
         return ()
     if isinstance(covariance_types, str):  # not its letters: the names it lists
         return tuple(vocab.covariance_list(covariance_types))
-    given = tuple(covariance_types)
+    try:
+        given = tuple(covariance_types)
+    except TypeError:  # a number, say: the argument after components
+        raise TypeError(f"covariance_types must be a list of covariance types or one "
+                        f"string such as 'full' or 'VVV,EEE', not {covariance_types!r}"
+                        ) from None
     if not given:
         raise InvalidParameter("no covariance type given; choose 'all' (or None) or a list "
                                f"of {', '.join(vocab.covariance_choices())}",

@@ -290,11 +290,17 @@ def check_means_init(means: Any, k: int, d: int, what: str = "means_init") -> Ar
     the option means_init) for anything else, non-finite values, or two identical rows.
     what: the means as the message names them."""
     try:
-        means = np.asarray(means, dtype=np.float64)
+        given = np.asarray(means)
+        text = [v for v in given.ravel() if isinstance(v, (str, bytes))] \
+            if given.dtype.kind in "USO" else []
+        means = given.astype(np.float64)
     except (TypeError, ValueError):
         raise InvalidParameter(f"{what} must be a {k} x {d} (K x D) array of numbers; the "
                                f"{type(means).__name__} given is not one (numbers in rows of "
                                "one length)", option="means_init") from None
+    if text:  # "1.5" is text, not a number, as in the data
+        raise InvalidParameter(f"{what} must be numbers, not text such as {str(text[0])!r}",
+                               option="means_init")
     if means.ndim == 1 and d == 1:
         means = means[:, None]
     if means.shape != (k, d):
