@@ -325,7 +325,7 @@ def quotes() -> list[tuple[str, str]]:
                                          SCREEN_ROWS, STALL_DISTANCE, THOROUGH_FROM,
                                          THOROUGH_ITERS)
     from emgmm_cli.engine.options import FIT_DEFAULTS, FitOptions
-    from emgmm_cli.engine.screening import ROUNDING_SHARE
+    from emgmm_cli.engine.screening import MIN_ROWS_FOR_COPIES, ROUNDING_SHARE
     import numpy as np
     from emgmm_cli.engine.steplength import STEP_FACTOR
     from emgmm_cli.io import cache, formats, writers
@@ -361,8 +361,8 @@ def quotes() -> list[tuple[str, str]]:
                                 f"of the families whose M-step iterates ({dask_iterative} and "
                                 f"{sorted(constant_of('test_dask.py', 'ITERATIVE'))[-1]}) to "
                                 f"{n(constant_of('test_dask.py', 'ITERATIVE_RTOL'))}"),
-        ("docs/guide.md", "Help wraps two columns short of the terminal's width, at "
-                          f"{HELP_WIDTH - 2} columns at most."),
+        ("docs/guide.md", "Help's text wraps two columns short of the terminal's width, at "
+                          f"{HELP_WIDTH - 2} columns at most;"),
         ("docs/guide.md", f"A dimension whose values reach {power(LARGE)}, or stay below "
                           f"{power(SMALL)} without being 0"),
         ("docs/guide.md", f"a log-likelihood or criterion from {power(LARGE_EXACT)} on"),
@@ -456,6 +456,7 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/cli.md", f"mark those over {plotting.UNCERTAIN:g} with '?'"),
         ("docs/large-data.md", "take it: " + ", ".join(f"`{c}`" for c in readers[:-1])
                                + f" and `{readers[-1]}`"),
+        ("docs/errors.md", f"(looked for from {MIN_ROWS_FOR_COPIES} rows on: in fewer"),
         ("docs/errors.md", f"the dtype's step there is more than 1/{1 / ROUNDING_SHARE:g} of"),
         ("docs/errors.md", f"that is from 2^{p64} ("
                            + f"{2.0**p64:.2g}".replace("e+0", "e") + f") on, in float32 from "
