@@ -325,6 +325,7 @@ def quotes() -> list[tuple[str, str]]:
                                          SCREEN_ROWS, STALL_DISTANCE, THOROUGH_FROM,
                                          THOROUGH_ITERS)
     from emgmm_cli.engine.options import FIT_DEFAULTS, FitOptions
+    from emgmm_cli.engine.kernels import HELD_RESP
     from emgmm_cli.engine.screening import MIN_ROWS_FOR_COPIES, ROUNDING_SHARE
     import numpy as np
     from emgmm_cli.engine.steplength import STEP_FACTOR
@@ -457,6 +458,7 @@ def quotes() -> list[tuple[str, str]]:
         ("docs/large-data.md", "take it: " + ", ".join(f"`{c}`" for c in readers[:-1])
                                + f" and `{readers[-1]}`"),
         ("docs/errors.md", f"(looked for from {MIN_ROWS_FOR_COPIES} rows on: in fewer"),
+        ("docs/guide.md", f"(a share below {HELD_RESP:.0e} of a row written as 0)"),
         ("docs/errors.md", f"the dtype's step there is more than 1/{1 / ROUNDING_SHARE:g} of"),
         ("docs/errors.md", f"that is from 2^{p64} ("
                            + f"{2.0**p64:.2g}".replace("e+0", "e") + f") on, in float32 from "

@@ -655,3 +655,29 @@ def test_a_column_of_a_few_values_one_rounding_apart_is_warned_of_not_refused(
     code, lines, written = fit_lines(tmp_path, "noisy.csv")
     assert (code, written) == (0, ["l.csv", "m.json"])
     assert lines[0].startswith("emgmm: warning: noisy.csv: column 'r' takes only 2 values")
+
+
+def test_a_share_of_a_row_below_the_exp_floor_is_written_as_zero() -> None:
+    """A row far from a component had that component's responsibility written as the E
+    step's clamp, 9.86e-305, where scipy (and scikit-learn, and mclust) give 0; shares
+    above 1e-300 are kept as they are."""
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    import emgmm_cli
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, (100, 2)), rng.normal(8, 1, (100, 2))])
+    fitted = emgmm_cli.fit(x, 2, seed=0)
+    rows = np.array([[-40.0, -40.0], [50.0, 50.0], [4.0, 4.2], [np.nan, 60.0]])
+    log_dens = np.array([np.log(w) + multivariate_normal(m, c).logpdf(rows[:3]) for w, m, c
+                         in zip(fitted.weights, fitted.means, fitted.covariances)]).T
+    log_share = log_dens - logsumexp(log_dens, axis=1, keepdims=True)
+    expected = np.exp(log_share)
+    tiny = expected < 1e-300  # row 0's share of component 1, 2.5e-311: the clamp's
+    assert tiny.sum() == 1 and 0 < expected.min() and 0 < expected[1].min() < 1e-280
+    for resp in (emgmm_cli.predict(fitted, rows[:3], proba=True),
+                 emgmm_cli.predict(fitted, rows, proba=True, missing="em")):
+        assert (resp[:3][tiny] == 0).all()
+        np.testing.assert_allclose(resp[:3][~tiny], expected[~tiny], rtol=1e-9, atol=0)
+    assert sorted(resp[3].tolist()) == [0.0, 1.0]

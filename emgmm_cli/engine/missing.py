@@ -43,6 +43,7 @@ from .stats import (
     fix_known,
     normalise_in_place,
     predict_chunk,
+    shown_resp,
 )
 
 Array = NDArray[np.floating]
@@ -361,7 +362,7 @@ def missing_predictions(data: MissingRows, params: MixtureParams) -> Predictions
         r, lse, _ = _posterior(_pattern(data.x[rows], obs, params, full)[0], False, None,
                                len(obs) > 0)
         labels[rows], resp[rows], dens[rows] = r.argmax(axis=0), r.T, lse
-    return Predictions(labels, resp, dens)
+    return Predictions(labels, shown_resp(resp), dens)
 
 
 def predictions(data: Dataset, params: MixtureParams) -> Iterator[tuple[int, Predictions]]:

@@ -95,7 +95,7 @@ def _moves(x: Array, params: MixtureParams, reg_covar: float,
            w: NDArray[np.float64] | None, limit: int) -> Iterator[MixtureParams]:
     """moves, each made as it is asked for."""
     k = params.n_components
-    resp = predict_chunk(x, params).resp.astype(np.float64)
+    resp = predict_chunk(x, params, shown=False).resp.astype(np.float64)
     weighted = resp if w is None else resp * w[:, None]
     norm = np.sqrt(np.einsum("nk,nk->k", weighted, resp))
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .families import family
-from .kernels import LOG_2PI, log_weights
+from .kernels import HELD_RESP, LOG_2PI, log_weights
 from .params import MixtureParams
 
 Array = NDArray[np.floating]
@@ -337,7 +337,17 @@ class Predictions:
     log_density: Array
 
 
-def predict_chunk(x: Array, params: MixtureParams) -> Predictions:
-    """Labels (arg-max responsibility), responsibilities and log-densities of a chunk."""
+def predict_chunk(x: Array, params: MixtureParams, shown: bool = True) -> Predictions:
+    """Labels (arg-max responsibility), responsibilities (as the outputs give them,
+    shown_resp; as EM takes them with shown False) and log-densities of a chunk."""
     resp, lse, _, _ = _e_step(x, params, hard=False)
-    return Predictions(resp.argmax(axis=0), resp.T.copy(), lse)
+    out = resp.T.copy()
+    return Predictions(resp.argmax(axis=0), shown_resp(out) if shown else out, lse)
+
+
+def shown_resp(resp: Array) -> Array:
+    """Responsibilities as the outputs give them: those at EXP_FLOOR's clamp (about
+    1e-304, at most kernels.HELD_RESP) as 0, in place, which is what they stand for (a
+    share below 1e-300 of the row), not the clamp's value."""
+    resp[resp <= HELD_RESP] = 0.0
+    return resp
