@@ -349,6 +349,7 @@ def run_em(
     relative_tol: bool = False,
     mclust_first: bool = False,
     watch: DegenerateTest | None = None,
+    judge: DegenerateTest | None = None,
 ) -> EMRun:
     """Iterate E and M steps from ``params`` until the mean objective changes by < tol.
 
@@ -369,9 +370,11 @@ def run_em(
     that its statistics are those of the parameters returned.  relative_tol: stop instead
     when the total objective L changes by less than tol (1 + |L|), mclust's rule (plain
     EM, as with frozen parameters).  mclust_first: under "squarem", plain EM first, as
-    mclust runs it (em_machine).
+    mclust runs it (em_machine).  judge: the test an EVE or VVE run that went on from a
+    fresh orientation is judged degenerate by (_reoriented), or None.
     """
     steps = Steps(data, reg_covar, hard, on_iteration)
+    steps.judge = judge
     steps.freeze, steps.deadline, steps.after_m_step = freeze, deadline, after_m_step
     steps.relative_tol, steps.watch = relative_tol, watch
     params, converged = drive(em_machine(steps, params, tol, max_iter, accelerate,
@@ -408,13 +411,66 @@ def em_machine(steps: "Steps", params: MixtureParams, tol: float, max_iter: int,
     K = 2..9 (benchmarks/hierarchy_runs.py); on standardised iris, VEV with K = 5, 27.3
     lower, stopped by a saddle plain EM crawls past."""
     plain_only = bool(steps.freeze) or steps.after_m_step is not None or steps.relative_tol
-    if accelerate == "squarem" and not steps.hard and not plain_only:
-        if mclust_first:
-            return _plain(steps, params, tol, max_iter, handoff=MCLUST_TOL)
-        return squarem(steps, params, tol, max_iter)
-    if accelerate in ("none", "squarem"):
-        return _plain(steps, params, tol, max_iter)
-    raise ValueError(f"unknown acceleration {accelerate!r}")
+    if accelerate not in ("none", "squarem"):
+        raise ValueError(f"unknown acceleration {accelerate!r}")
+    accelerated = accelerate == "squarem" and not steps.hard and not plain_only
+    if accelerated:
+        machine = (_plain(steps, params, tol, max_iter, handoff=MCLUST_TOL) if mclust_first
+                   else squarem(steps, params, tol, max_iter))
+    else:
+        machine = _plain(steps, params, tol, max_iter)
+    if not family(params.covariance_type).reorients or steps.hard or plain_only:
+        return machine
+    return _reoriented(steps, machine, tol, max_iter, accelerated)
+
+
+def _reoriented(steps: Steps, machine: Machine, tol: float, max_iter: int,
+                accelerated: bool) -> Machine:
+    """machine, for EVE and VVE (Family.reorients): where it converges, the orientation
+    is tried afresh.  Their M-step finds the orientation by steps from the last one
+    (_common_orientation), and can stay in a local minimum of its own while a fresh start
+    leads lower: EM then stops at a point no maximum of the likelihood, where mclust's M
+    step from the same responsibilities climbs on (standardised wine, VVE with K = 4: EM
+    stayed at -2213.03; one M-step from fresh starts gave -2199.88, and EM from there
+    -2192.08).  So, once converged: one pass at the parameters (a trace row, and the M
+    step from them), the M-step from its statistics with the orientation started afresh
+    (previous None: as a run's first), and one pass at those parameters; where their
+    mean log-likelihood is above the converged one by more than tol, the run goes on
+    from there (squarem where accelerated), else it ends where the first pass led (the
+    probe leaves no trace row, as a refused extrapolation does).  A run that went on
+    and ended degenerate (steps.judge; a spurious maximum, which the one it left was not:
+    standardised wine, EVE with K = 4) ends where it left instead, its trace and events
+    as they were there."""
+    left: tuple[MixtureParams, int, int] | None = None  # where a probe led on from
+    while True:
+        params, converged = yield from machine
+        if left is not None and steps.judge is not None and len(degenerate_components(
+                params, steps.judge, steps.reg_covar)) and not len(degenerate_components(
+                    left[0], steps.judge, steps.reg_covar)):
+            steps.trace, steps.events = steps.trace[:left[1]], steps.events[:left[2]]
+            return left[0], True
+        if not converged or steps.passes + 2 > max_iter or steps.halted():
+            return params, converged
+        try:
+            st, warm = steps.account((yield params))
+        except EngineError:
+            return params, True
+        steps.record(st.objective / st.n)
+        if st.nk.min() < COLLAPSE_MASS * st.mass_unit:
+            return warm, True
+        try:
+            fresh, _ = m_step(st, params.means, params.covariance_type, steps.reg_covar,
+                              iteration=steps.passes)
+            probe = yield fresh
+        except EngineError:
+            return warm, True
+        gain = probe[0].objective / probe[0].n - st.objective / st.n
+        if not gain > tol:
+            return warm, True
+        left = (warm, len(steps.trace), len(steps.events))
+        st, after = steps.account(probe)
+        steps.record(st.objective / st.n)
+        machine = (squarem if accelerated else _plain)(steps, after, tol, max_iter)
 
 
 #: One pass over the data as a Machine receives it: the statistics under the parameters
@@ -477,6 +533,7 @@ class Steps:
         self.stopped = STOPPED_MAX_ITER
         self.relative_tol = False  # plain EM: tol relative to 1 + |L| (run_em)
         self.watch: DegenerateTest | None = None  # run_em's watch
+        self.judge: DegenerateTest | None = None  # run_em's judge (_reoriented)
         self._looks = 0  # looks in a row that found the run degenerate
 
     def halted(self) -> bool:

@@ -852,6 +852,13 @@ class Family:
         return self.m_step in _STACKED_M_STEPS
 
     @property
+    def reorients(self) -> bool:
+        """Whether its M-step solves for one orientation of covariances of shapes of their
+        own (EVE, VVE: _common_orientation), by steps from a start that can end in a
+        local minimum other than the one a fresh start leads to."""
+        return ORIENTATION in self.equal and SHAPE not in self.equal
+
+    @property
     def name(self) -> str:
         return self.term.name
 

@@ -347,7 +347,8 @@ def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
                  freeze=frozen_names(options.freeze), deadline=deadline,
                  after_m_step=None if options.on_degenerate == "keep" else policy,
                  arrange=_arrange(options), mclust_first=mclust_first,
-                 watch=DegenerateTest.of(data, moments.variance) if watch else None)
+                 watch=DegenerateTest.of(data, moments.variance) if watch else None,
+                 judge=DegenerateTest.of(data, moments.variance))
     return _run_result(data, options, r, run, moments)
 
 

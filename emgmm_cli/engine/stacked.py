@@ -272,6 +272,7 @@ def run_stacked(data: Dataset, starts: list[MixtureParams], *, tol: float, max_i
              for i in range(len(starts))]
     for one in steps:
         one.deadline, one.watch = deadline, watch if watch_from_start else None
+        one.judge = watch
     firsts = [False] * len(starts) if mclust_first is None else mclust_first
     machines = [em_machine(s, p, tol, max_iter, accelerate, first)
                 for s, p, first in zip(steps, starts, firsts)]
