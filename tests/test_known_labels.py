@@ -7,6 +7,7 @@ import json
 import gzip
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -495,3 +496,34 @@ def test_whole_labels_written_with_a_decimal_point_are_labels(tmp_path: Path) ->
     assert read_labels(str(tmp_path / "k.csv")).tolist() == [0, -1, 2, 1, -1]
     (tmp_path / "e.txt").write_text("label\n1e0\n-1.0\n3.00\n")
     assert read_labels(str(tmp_path / "e.txt")).tolist() == [1, -1, 3]
+
+
+def test_labels_numbering_a_start_otherwise_are_warned_of(tmp_path: Path) -> None:
+    """Known labels beside a start (--means-init, --init-model) name the start's
+    components: where the start numbers them otherwise (a model of an earlier fit, its
+    components in weight order), EM pulls them across, without a word before."""
+    rng = np.random.default_rng(0)
+    centers = np.array([[0.0, 0.0], [6.0, 0.0], [0.0, 6.0]])
+    x = np.concatenate([rng.normal(c, 1.0, (300, 2)) for c in centers])
+    known = np.where(rng.random(900) < 0.2, np.repeat([0, 1, 2], 300), -1)
+    with pytest.warns(emgmm_cli.FitWarning) as caught:
+        emgmm_cli.fit(x, 3, means_init=centers[[1, 0, 2]], known_labels=known)
+    said = [str(w.message) for w in caught if "known labels" in str(w.message)]
+    assert said == ["<array>: the known labels number the components otherwise than the "
+                    "starting means: most rows labelled 0 (77 of 78) lie in its component 1, "
+                    "and EM, holding them to component 0, pulls the two across; relabel the "
+                    "rows, or reorder the start"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the right numbering: nothing to say
+        emgmm_cli.fit(x, 3, means_init=centers, known_labels=known)
+    # a model whose components 0 and 2 are the labels' 2 and 0, on the command line
+    model = tmp_path / "model.json"
+    fitted = emgmm_cli.fit(x, 3, means_init=centers[[2, 1, 0]], max_iter=3, order="none")
+    model.write_text(json.dumps(fitted.document))
+    np.savetxt(tmp_path / "x.csv", np.column_stack([x, known]), delimiter=",",
+               header="a,b,kn", comments="", fmt=["%.6f", "%.6f", "%d"])
+    result = invoke_in(tmp_path, "fit", "x.csv", "--known-column", "kn", "--init-model",
+                       "model.json", "-o", "labels.csv")
+    assert result.exit_code == 0
+    assert ("the known labels number the components otherwise than the model: most rows "
+            "labelled 0") in result.stderr

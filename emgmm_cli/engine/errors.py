@@ -117,6 +117,7 @@ CONSTANT = "constant"
 REG_COVAR_SWAMPS = "reg-covar-swamps"
 NEVER_TOGETHER = "never-together"
 FEW_WEIGHTS = "few-weights"
+KNOWN_VS_START = "known-vs-start"
 
 
 @dataclass(frozen=True)
