@@ -585,6 +585,8 @@ def test_numbers_written_as_text_are_refused_beside_the_data_as_in_it(x: np.ndar
                                                          "text such as '3.6'$") as raised:
         emgmm_cli.fit(x, 2, means_init=pd.DataFrame(x[[0, 100]]).astype(str))
     assert raised.value.option == "means_init"
+    with pytest.raises(emgmm_cli.InvalidParameter, match="text such as '1'$"):  # not '0.0'
+        emgmm_cli.fit(x, 2, means_init=[[0.0, "1"], [6, 60]])
     # numbers are numbers, whatever holds them
     weighed = emgmm_cli.fit(x, 2, seed=0, sample_weights=[2] * n).log_likelihood
     assert weighed == pytest.approx(2 * emgmm_cli.fit(x, 2, seed=0).log_likelihood, rel=1e-9)

@@ -507,8 +507,9 @@ def test_labels_numbering_a_start_otherwise_are_warned_of(tmp_path: Path) -> Non
     x = np.concatenate([rng.normal(c, 1.0, (300, 2)) for c in centers])
     known = np.where(rng.random(900) < 0.2, np.repeat([0, 1, 2], 300), -1)
     with pytest.warns(emgmm_cli.FitWarning) as caught:
-        emgmm_cli.fit(x, 3, means_init=centers[[1, 0, 2]], known_labels=known)
+        swapped = emgmm_cli.fit(x, 3, means_init=centers[[1, 0, 2]], known_labels=known)
     said = [str(w.message) for w in caught if "known labels" in str(w.message)]
+    assert [f.kind for f in swapped.findings] == ["known-vs-start"]
     assert said == ["<array>: the known labels number the components otherwise than the "
                     "starting means: most rows labelled 0 (77 of 78) lie in its component 1, "
                     "and EM, holding them to component 0, pulls the two across; relabel the "

@@ -39,6 +39,7 @@ from emgmm_cli.cli.main import cli
 from emgmm_cli.engine import FitOptions, fit, m_step
 from emgmm_cli.engine.errors import NotPositiveDefinite
 from emgmm_cli.engine.families import FAMILIES, family
+from emgmm_cli.engine.params import MixtureParams
 from emgmm_cli.engine.stats import chunk_stats, stats_from_resp
 
 DATA = Path(__file__).parent / "data"
@@ -762,3 +763,49 @@ def test_a_run_that_goes_on_to_a_degenerate_end_ends_where_it_left() -> None:
     assert rows["EVE"]["log_likelihood"] == pytest.approx(-2240.668, abs=1e-3)
     assert rows["VVE"]["log_likelihood"] > VVE4_MCLUST_STEP
     assert all(r["status"] == "ok" for r in rows.values())
+
+
+def _vve4() -> tuple[np.ndarray, ArrayDataset]:
+    from sklearn.datasets import load_wine
+
+    x = load_wine().data
+    x = (x - x.mean(axis=0)) / x.std(axis=0, ddof=1)
+    return x, ArrayDataset(x)
+
+
+def test_a_run_that_goes_on_keeps_to_max_iter_and_to_where_it_left_on_failure() -> None:
+    """A plain run that went on from a fresh orientation began its count of iterations
+    afresh (26 passes under --max-iter 20); and where an M-step failed after it went on,
+    the whole run failed, though it had converged before."""
+    from emgmm_cli.engine import em
+    from emgmm_cli.engine.errors import NotPositiveDefinite
+
+    x, data = _vve4()
+    plain = FitOptions(4, covariance_type="VVE", seed=VVE4_SEED, accelerate="none")
+    whole = fit(data, plain)
+    capped = fit(data, plain.replace(max_iter=20))
+    assert whole.n_passes > 20 >= capped.n_passes and capped.n_iter <= 20
+    # EM as it ran before, the orientation always from the last one: the stall
+    stall = fit(data, plain.replace(max_iter=1)).params
+    for _ in range(300):
+        stall = m_step(chunk_stats(x, stall), stall.means, "VVE", plain.reg_covar,
+                       previous=stall)[0]
+    assert chunk_stats(x, stall).loglik == pytest.approx(-2213.03, abs=0.01)
+
+    def converged() -> em.Machine:  # a run that has converged at the stall
+        return stall, True
+        yield  # (a generator)
+
+    steps = em.Steps(data, plain.reg_covar, False, None)
+    calls: list[MixtureParams] = []
+
+    def compute(params: MixtureParams) -> em.Pass:
+        calls.append(params)  # 1: at the stall, 2: the probe (taken), 3: on from it
+        if len(calls) == 4:
+            raise NotPositiveDefinite(0, len(steps.trace), plain.reg_covar)
+        return steps.compute(params)
+
+    params, done = em.drive(em._reoriented(steps, converged(), plain.tol, 1000, False),
+                            compute)
+    assert len(calls) == 4 and done and len(steps.trace) == 1  # as where it left
+    assert chunk_stats(x, params).loglik >= chunk_stats(x, stall).loglik

@@ -229,11 +229,13 @@ def _no_text(values: Any, what: str, option: str) -> None:
     it is in the data (an InvalidParameter naming the row)."""
     from ..engine.errors import InvalidParameter
 
-    try:  # a list as its items are (np.asarray would make [1.0, "x"] all text)
-        raw = values if isinstance(values, np.ndarray) else np.asarray(values, dtype=object)
+    try:
+        raw = np.asarray(values)
+        if raw.dtype.kind not in "USO":
+            return
+        if not isinstance(values, np.ndarray):  # a list as its items are (np.asarray
+            raw = np.asarray(values, dtype=object)  # makes [1.0, "x"] all text)
     except ValueError:  # ragged: the checks that follow say so
-        return
-    if raw.dtype.kind not in "USO":
         return
     for i, value in enumerate(raw.ravel()):
         if isinstance(value, (str, bytes)):

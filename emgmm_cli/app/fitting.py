@@ -431,9 +431,12 @@ def fit_points(points: Points, options: FitOptions, *, means_init: Array | None 
         if means_init is not None:
             means_init = prepared.transform.to_z(means_init)
         on_iteration = prepared.transform.data_progress(on_iteration, data)
-    if on_finding is not None:
-        for finding in known_start_findings(data, start, means_init):
-            on_finding(finding)
+    known = known_start_findings(data, start, means_init)
+    if known:  # said before the fit, kept with the screen's (Fitted.findings)
+        prepared = dataclasses.replace(prepared, findings=[*prepared.findings, *known])
+        if on_finding is not None:
+            for finding in known:
+                on_finding(finding)
     try:
         result = engine_fit(data, options, means_init=means_init,
                             on_iteration=polling(on_iteration), start=start)

@@ -440,13 +440,20 @@ def _reoriented(steps: Steps, machine: Machine, tol: float, max_iter: int,
     probe leaves no trace row, as a refused extrapolation does).  A run that went on
     and ended degenerate (steps.judge; a spurious maximum, which the one it left was not:
     standardised wine, EVE with K = 4) ends where it left instead, its trace and events
-    as they were there."""
+    as they were there (the progress callback has been told the iterations it made);
+    so does one whose M-step failed on the way."""
     left: tuple[MixtureParams, int, int] | None = None  # where a probe led on from
     while True:
-        params, converged = yield from machine
-        if left is not None and steps.judge is not None and len(degenerate_components(
-                params, steps.judge, steps.reg_covar)) and not len(degenerate_components(
-                    left[0], steps.judge, steps.reg_covar)):
+        try:
+            params, converged = yield from machine
+        except EngineError:
+            if left is None:
+                raise
+            params, converged = left[0], True  # the run that went on failed: it ends
+        if left is not None and (params is left[0] or (  # where it left, as below
+                steps.judge is not None and len(degenerate_components(
+                    params, steps.judge, steps.reg_covar)) and not len(
+                        degenerate_components(left[0], steps.judge, steps.reg_covar)))):
             steps.trace, steps.events = steps.trace[:left[1]], steps.events[:left[2]]
             return left[0], True
         if not converged or steps.passes + 2 > max_iter or steps.halted():
@@ -639,7 +646,7 @@ def _plain(steps: Steps, params: MixtureParams, tol: float, max_iter: int,
     log-likelihood's change relative to 1 + |total| is below it, squarem goes on to tol
     (em_machine's mclust_first)."""
     prev_stats: SuffStats | None = None
-    for _ in range(max_iter):
+    while steps.passes < max_iter:  # the run's passes: a run may go on (_reoriented)
         st, new_params = steps.account((yield params))
         change = steps.record(st.objective / st.n)
         # the total's change, to 1 + |total|, the total in rows of the mean weight (as

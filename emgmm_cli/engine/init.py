@@ -291,7 +291,9 @@ def check_means_init(means: Any, k: int, d: int, what: str = "means_init") -> Ar
     what: the means as the message names them."""
     try:
         given = np.asarray(means)
-        text = [v for v in given.ravel() if isinstance(v, (str, bytes))] \
+        items = given if given.dtype.kind not in "US" or isinstance(means, np.ndarray) \
+            else np.asarray(means, dtype=object)  # a list's items as they are, not all text
+        text = [v for v in items.ravel() if isinstance(v, (str, bytes))] \
             if given.dtype.kind in "USO" else []
         means = given.astype(np.float64)
     except (TypeError, ValueError):
