@@ -607,14 +607,16 @@ def load_means(path: str, n_components: int, n_features: int,
         raise DataError(path, str(exc)) from exc
 
 
-def api_means(means: Any, n_components: int, n_features: int,
-              names: Sequence[str] | None = None) -> Array:
-    """Starting means given to the Python API as an array-like (taken by position) or a
-    pandas DataFrame, whose columns are taken by name where they name the data's columns
-    (names), as a file's header is (load_means)."""
+def api_means(means: Any, n_components: int, points: Points) -> Array:
+    """Starting means of points given to the Python API: a path (load_means), an
+    array-like (taken by position) or a pandas DataFrame, whose columns are taken by name
+    where they name the data's columns, as a file's header is."""
+    names = points.column_names
+    if isinstance(means, (str, Path)):
+        return load_means(str(means), n_components, points.n_features, names)
     if hasattr(means, "columns") and hasattr(means, "to_numpy"):  # a pandas DataFrame
         means = in_data_order(means.to_numpy(), [str(c) for c in means.columns], names)
-    return check_means_init(means, n_components, n_features)
+    return check_means_init(means, n_components, points.n_features)
 
 
 def in_data_order(x: Any, given: Sequence[str], names: Sequence[str] | None) -> Any:
@@ -865,15 +867,10 @@ def fit(data: Any, n_components: int | None = None, *, means_init: Any = None,
     if model is not None:
         check_continued(model, n_components, options.get("covariance_type"),
                         options.get("init"), options.get("n_init"))
-    start = None
-    if means_init is not None:
-        if isinstance(means_init, (str, Path)):
-            start = load_means(str(means_init), fit_options.n_components, points.n_features,
-                               points.column_names)
-            fit_options = fit_options.replace(means_init=str(means_init))
-        else:
-            start = api_means(means_init, fit_options.n_components, points.n_features,
-                              points.column_names)
+    start = None if means_init is None else api_means(means_init, fit_options.n_components,
+                                                      points)
+    if isinstance(means_init, (str, Path)):  # recorded, as --means-init FILE
+        fit_options = fit_options.replace(means_init=str(means_init))
     return events_warned(fit_points(
         points, fit_options, means_init=start, on_iteration=on_iteration,
         standardize=standardize, inputs=inputs, start_model=model, on_finding=warned(points)))
