@@ -400,3 +400,22 @@ def test_a_family_is_named_in_any_case_as_all_is(tmp_path: Path) -> None:
     assert fitted.document["covariance_type"] == "tied"
     refused = invoke("fit", FAITHFUL, "-k", 2, "-c", "fulll")
     assert refused.exit_code == 2 and "'fulll' is not one of" in refused.stderr
+
+
+@pytest.mark.skipif(not EMGMM.exists(), reason="needs the installed emgmm script")
+def test_completion_answers_the_inputs_column_names(tmp_path: Path) -> None:
+    """--columns (each item of its list), --weights-column and --known-column complete
+    the names of the input's columns, read from its first lines; names a shell would
+    split are left out, and stdin or a file that is not there gives nothing."""
+    (tmp_path / "people.csv").write_text('height,"weight, kg",age,bmi index\n1,2,3,4\n')
+    assert complete("emgmm fit people.csv --columns ", tmp_path) == [
+        "plain,height", "plain,age"]
+    assert complete("emgmm fit people.csv -k 2 --columns height,", tmp_path) == [
+        "plain,height,age"]
+    assert complete("emgmm select people.csv --weights-column a", tmp_path) == ["plain,age"]
+    assert complete("emgmm fit people.csv --known-column h", tmp_path) == ["plain,height"]
+    # predict's INPUT is its second argument (the model is not read to complete)
+    assert complete("emgmm predict m.json people.csv --columns a", tmp_path) == ["plain,age"]
+    for words in ("emgmm fit - --columns ", "emgmm fit gone.csv --columns ",
+                  "emgmm fit --columns "):
+        assert complete(words, tmp_path) in ([], [""]), words

@@ -18,7 +18,8 @@ COMPLETE_VAR = "_EMGMM_COMPLETE"
 @common_options
 def completion(shell: str) -> None:
     """Print the script that makes SHELL (bash, zsh or fish) complete emgmm's commands,
-    options, their choices and file names.
+    options, their choices and file names, and the input's column names after --columns,
+    --weights-column and --known-column (INPUT given before them).
 
     \b
     Examples:

@@ -238,6 +238,50 @@ def complete_covariance_list(ctx: click.Context | None, param: click.Parameter |
     return _complete_list(incomplete, vocab.covariance_choices(), alone=("all",))
 
 
+#: Column names complete_columns offers: those no shell splits or expands, nor bash's
+#: completion breaks (COMP_WORDBREAKS: = and : among them).
+SHELL_SAFE = re.compile(r"[\w.+@%-]+")
+
+
+def complete_columns(ctx: click.Context | None, param: click.Parameter | None,
+                     incomplete: str) -> list[Any]:
+    """The shell's completions of --columns (each item of its list) and of an option that
+    names one column (--weights-column, --known-column): the input's column names, where
+    INPUT, named before the option, is a file whose names can be read without its rows
+    (io.readers.column_names: a text file's first lines, an .npy header).  Only names a
+    shell takes as they are (SHELL_SAFE): the completion scripts insert a name unquoted,
+    and "height m" would become two words."""
+    names = [name for name in _input_columns(ctx) if SHELL_SAFE.fullmatch(name)]
+    if param is not None and param.name == "columns":
+        return _complete_list(incomplete, names)
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def _input_columns(ctx: click.Context | None) -> list[str]:
+    """The column names of ctx's INPUT as the options given before read them; none for
+    stdin, a folder, a file that cannot be read or whose names cannot be told apart from
+    a row (a completion says nothing rather than fail)."""
+    if ctx is None:
+        return []
+    path = ctx.params.get("input")
+    if path is None:  # the option being completed ended the parse before the arguments:
+        # they are the tokens left, in the command's order of arguments
+        names = [p.name for p in ctx.command.params if isinstance(p, click.Argument)]
+        at = names.index("input") if "input" in names else len(ctx.args)
+        path = ctx.args[at] if at < len(ctx.args) else None
+    if not isinstance(path, str) or path == "-" or not os.path.isfile(path):
+        return []
+    from ..io.readers import column_names
+
+    try:
+        return column_names(path, delimiter=ctx.params.get("delimiter"),
+                            header=ctx.params.get("header")) or []
+    except Exception:  # anything the file holds: the shell's line is not the place
+        return []
+
+
 def complete_freeze(ctx: click.Context | None, param: click.Parameter | None,
                     incomplete: str) -> list[Any]:
     """The shell's completions of --freeze: the parameters it may hold fixed, each once."""
@@ -571,7 +615,7 @@ APPLY_MISSING = ("error: a missing value is an error naming where it is; drop: r
 def _row_column(flag: str, holds: str, does: str) -> Callable[[F], F]:
     """An option naming the column of the data that holds a per-row value, not a feature:
     holds says what the value is, does what it does in the command."""
-    return click.option(flag, metavar="NAME",
+    return click.option(flag, metavar="NAME", shell_complete=complete_columns,
                         help="The column (header name, or 0-based index among all the "
                              f"input's columns) holding each row's {holds}; it is not a "
                              f"feature.  {does}")
@@ -593,6 +637,7 @@ def read_options(weights: str = FIT_WEIGHTS, known: str = FIT_KNOWN,
     say what the sample weights, the known labels and --missing do in the command."""
     return compose(
         click.option("--columns", metavar="COLS", callback=_split_columns,
+                     shell_complete=complete_columns,
                      help="Comma-separated columns to use, by header name or 0-based index "
                           "(default: all; a header name wins over an index: of a header "
                           "n,1,0, --columns 0 is the last column); a name that holds a comma "
