@@ -40,6 +40,23 @@ def test_time_limit_keeps_the_last_parameters_and_starts_no_restart() -> None:
     assert set(free.restart_stopped) <= set(STOP_REASONS)
 
 
+def test_runs_the_time_limit_left_unmade_are_told() -> None:
+    """A fit whose kept run converged, the time limit then leaving the other runs unmade,
+    said nothing: converged, no event, n_init 2 recorded and one run made (2,000 x 100,
+    EVE with K = 20, --max-time 60).  Runs of about 20 ms each, 40 asked for in 0.3 s."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(c, 1.0, (3000, 10)) for c in (0.0, 3.0, 6.0)])
+    limited = fit(open_dataset(x, n_components=3),
+                  FitOptions(3, covariance_type="VEV", init="kmeans", n_init=40, max_time=0.3,
+                             seed=0))
+    made = len(limited.restart_logliks)
+    assert made < 40 and [e.kind for e in limited.events] == [TIME_LIMIT]
+    if limited.stopped == "converged":  # the kept run ended before the limit (the rule)
+        assert limited.events[0].message == (
+            f"stopped: time limit of 0.3 s reached after {made} of 40 runs; the best of "
+            "those is kept")
+
+
 def test_cli_records_why_every_fit_stopped(tmp_path: Path) -> None:
     np.savetxt(tmp_path / "x.csv", _x(), delimiter=",", header="a,b", comments="")
     r = invoke_in(tmp_path, "fit", "x.csv", "-k", "2", "--max-time", "0", "--tol", "0",

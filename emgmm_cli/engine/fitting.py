@@ -651,8 +651,12 @@ def fit(
         if options.init == vocab.AUTO and means_init is None and start is None:
             if hc_tree is None:
                 hc_tree = seeded_hc_tree(data, options.seed)
-            return _pick_best(_auto_runs(data, options, moments, hc_tree, on_iteration,
+            best = _pick_best(_auto_runs(data, options, moments, hc_tree, on_iteration,
                                          deadline, settle_degenerate))
+            # (K = 1 makes one run whatever n_init is: its one optimum)
+            short = past(deadline) and options.n_components > 1
+            return _cut_short(best, len(best.restart_logliks) if short else options.n_init,
+                              options)
         runs = 1 if means_init is not None or start is not None else options.n_init
         children = np.random.SeedSequence(options.seed).spawn(runs)
         results: list[FitResult] = []
@@ -663,7 +667,20 @@ def fit(
                 data, options, r, np.random.default_rng(child), moments,
                 means_init=means_init, hc_tree=hc_tree, on_iteration=on_iteration,
                 start=start, deadline=deadline))
-        return _pick_best(results)
+        return _cut_short(_pick_best(results), len(results) if len(results) < runs
+                          else options.n_init, options)
+
+
+def _cut_short(best: FitResult, made: int, options: FitOptions) -> FitResult:
+    """best, told (a TIME_LIMIT event) where the time limit left runs unmade: made of
+    options.n_init were (a fit whose kept run converged said nothing of the runs the
+    limit left out)."""
+    if made < options.n_init and not any(e.kind == TIME_LIMIT for e in best.events):
+        best.events.append(FitEvent(
+            TIME_LIMIT, f"stopped: time limit of {options.max_time:g} s reached after {made} "
+                        f"of {options.n_init} runs; the best of those is kept",
+            None, best.n_iter, {"max_time": options.max_time}))
+    return best
 
 
 @contextmanager
