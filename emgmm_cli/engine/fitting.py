@@ -651,12 +651,9 @@ def fit(
         if options.init == vocab.AUTO and means_init is None and start is None:
             if hc_tree is None:
                 hc_tree = seeded_hc_tree(data, options.seed)
-            best = _pick_best(_auto_runs(data, options, moments, hc_tree, on_iteration,
-                                         deadline, settle_degenerate))
-            # (K = 1 makes one run whatever n_init is: its one optimum)
-            short = past(deadline) and options.n_components > 1
-            return _cut_short(best, len(best.restart_logliks) if short else options.n_init,
-                              options)
+            return _cut_short(_pick_best(_auto_runs(
+                data, options, moments, hc_tree, on_iteration, deadline, settle_degenerate)),
+                None, options, deadline)
         runs = 1 if means_init is not None or start is not None else options.n_init
         children = np.random.SeedSequence(options.seed).spawn(runs)
         results: list[FitResult] = []
@@ -667,14 +664,17 @@ def fit(
                 data, options, r, np.random.default_rng(child), moments,
                 means_init=means_init, hc_tree=hc_tree, on_iteration=on_iteration,
                 start=start, deadline=deadline))
-        return _cut_short(_pick_best(results), len(results) if len(results) < runs
-                          else options.n_init, options)
+        return _cut_short(_pick_best(results), len(results), options, deadline)
 
 
-def _cut_short(best: FitResult, made: int, options: FitOptions) -> FitResult:
+def _cut_short(best: FitResult, made: int | None, options: FitOptions,
+               deadline: float | None) -> FitResult:
     """best, told (a TIME_LIMIT event) where the time limit left runs unmade: made of
-    options.n_init were (a fit whose kept run converged said nothing of the runs the
-    limit left out)."""
+    options.n_init were (None: init auto's, which counts them itself and makes one for
+    K = 1 whatever n_init is); a fit whose kept run converged said nothing of them."""
+    if made is None:
+        short = past(deadline) and options.n_components > 1
+        made = len(best.restart_logliks) if short else options.n_init
     if made < options.n_init and not any(e.kind == TIME_LIMIT for e in best.events):
         best.events.append(FitEvent(
             TIME_LIMIT, f"stopped: time limit of {options.max_time:g} s reached after {made} "
