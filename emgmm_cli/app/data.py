@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..backends import active, open_dataset
-from ..engine.dataset import Dataset, WeightedRows, check_known
+from ..engine.dataset import Dataset, WeightedRows, check_known, first_text
 from ..engine.errors import WIDER_DTYPE, EngineError
 from ..engine.missing import (
     BlockMissingRows,
@@ -229,18 +229,10 @@ def _no_text(values: Any, what: str, option: str) -> None:
     it is in the data (an InvalidParameter naming the row)."""
     from ..engine.errors import InvalidParameter
 
-    try:
-        raw = np.asarray(values)
-        if raw.dtype.kind not in "USO":
-            return
-        if not isinstance(values, np.ndarray):  # a list as its items are (np.asarray
-            raw = np.asarray(values, dtype=object)  # makes [1.0, "x"] all text)
-    except ValueError:  # ragged: the checks that follow say so
-        return
-    for i, value in enumerate(raw.ravel()):
-        if isinstance(value, (str, bytes)):
-            raise InvalidParameter(f"{what} {str(value)!r} of row {i} (counting from 0) is "
-                                   "text, not a number", option=option)
+    found = first_text(values)
+    if found is not None:
+        raise InvalidParameter(f"{what} {str(found[1])!r} of row {found[0]} (counting from "
+                               "0) is text, not a number", option=option)
 
 
 def _beside(points: Points, taken: dict[str, NDArray[np.float64]], what: str, given: Any,

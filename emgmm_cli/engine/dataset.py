@@ -147,6 +147,25 @@ def _per_row(values: Any, what: str, option: str | None) -> NDArray[Any]:
     return raw
 
 
+def first_text(values: Any) -> tuple[int, str | bytes] | None:
+    """(index, item) of the first item of values, flattened in order, that is text (a str
+    or bytes: "2" is no number where numbers are asked for, as in the data); a list's
+    items as given (np.asarray would make [1.0, "x"] all text).  None where none is, or
+    where values are no array (ragged: the caller's own checks say so)."""
+    try:
+        raw = np.asarray(values)
+        if raw.dtype.kind not in "USO":
+            return None
+        if not isinstance(values, np.ndarray):
+            raw = np.asarray(values, dtype=object)
+    except ValueError:
+        return None
+    for i, value in enumerate(raw.ravel()):
+        if isinstance(value, (str, bytes)):
+            return i, value
+    return None
+
+
 def _numbers(values: Any, what: str, option: str | None) -> NDArray[np.float64]:
     """values (one per row: _per_row) as a contiguous float64 array; InvalidParameter
     naming the first of them (0-based) that is no number (a string, None in an object

@@ -341,14 +341,14 @@ def _run_from(data: Dataset, options: FitOptions, r: int, start: MixtureParams,
     callback = None if on_iteration is None else (
         lambda it, obj, ch: on_iteration(r, it, obj, ch))
     policy = DegeneratePolicy(options.on_degenerate, moments.variance, options.reg_covar, data)
+    judge = DegenerateTest.of(data, moments.variance)
     run = run_em(data, start, tol=options.tol, max_iter=options.max_iter,
                  reg_covar=options.reg_covar, hard=options.algorithm == "hard",
                  on_iteration=callback, accelerate=options.accelerate,
                  freeze=frozen_names(options.freeze), deadline=deadline,
                  after_m_step=None if options.on_degenerate == "keep" else policy,
                  arrange=_arrange(options), mclust_first=mclust_first,
-                 watch=DegenerateTest.of(data, moments.variance) if watch else None,
-                 judge=DegenerateTest.of(data, moments.variance))
+                 watch=judge if watch else None, judge=judge)
     return _run_result(data, options, r, run, moments)
 
 

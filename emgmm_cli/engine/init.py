@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from .. import vocab
 from ..interrupts import stop_point
 from ..vocab import MEANS_INIT
-from .dataset import Dataset, reduce_weighted, row_weights, take_weights
+from .dataset import Dataset, first_text, reduce_weighted, row_weights, take_weights
 from .em import m_step
 from .errors import FEWER_COMPONENTS, STANDARDIZE, InvalidParameter
 from .hc import HcTree, build_hc_tree, hc_stats
@@ -290,19 +290,16 @@ def check_means_init(means: Any, k: int, d: int, what: str = "means_init") -> Ar
     the option means_init) for anything else, non-finite values, or two identical rows.
     what: the means as the message names them."""
     try:
-        given = np.asarray(means)
-        items = given if given.dtype.kind not in "US" or isinstance(means, np.ndarray) \
-            else np.asarray(means, dtype=object)  # a list's items as they are, not all text
-        text = [v for v in items.ravel() if isinstance(v, (str, bytes))] \
-            if given.dtype.kind in "USO" else []
-        means = given.astype(np.float64)
+        converted = np.asarray(means, dtype=np.float64)
     except (TypeError, ValueError):
         raise InvalidParameter(f"{what} must be a {k} x {d} (K x D) array of numbers; the "
                                f"{type(means).__name__} given is not one (numbers in rows of "
                                "one length)", option="means_init") from None
-    if text:  # "1.5" is text, not a number, as in the data
-        raise InvalidParameter(f"{what} must be numbers, not text such as {str(text[0])!r}",
+    text = first_text(means)  # "1.5", which numpy converts: text, as in the data
+    if text is not None:
+        raise InvalidParameter(f"{what} must be numbers, not text such as {str(text[1])!r}",
                                option="means_init")
+    means = converted
     if means.ndim == 1 and d == 1:
         means = means[:, None]
     if means.shape != (k, d):
