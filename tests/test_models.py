@@ -742,6 +742,7 @@ def test_eve_and_vve_do_not_stop_where_a_fresh_orientation_climbs() -> None:
     options = FitOptions(4, covariance_type="VVE", seed=VVE4_SEED)
     result = fit(ArrayDataset(x), options)
     assert result.loglik > VVE4_MCLUST_STEP and not result.is_degenerate
+    assert result.loglik == pytest.approx(-2192.08, abs=0.01)  # models.md's figure
     trace = [row.log_likelihood for row in result.trace]
     assert min(np.diff(trace)) >= -1e-12  # the probe's rows keep the trace rising
     # where it ends, a fresh orientation's M-step climbs no further than tol
