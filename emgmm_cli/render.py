@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -29,6 +30,11 @@ def make_console(stream: TextIO, *, color: bool, width: int | None = None,
     NO_COLOR or TERM=dumb) and the stream is a terminal."""
     from rich.console import Console
 
+    columns = os.environ.get("COLUMNS", "")
+    if width is None and columns.isdigit() and int(columns) == 0:
+        import shutil  # rich would print at width 0, nothing: the terminal's, as if unset
+
+        width = shutil.get_terminal_size((80, 24)).columns
     return Console(file=stream, width=width, force_terminal=force_terminal,
                    color_system="auto" if color else None, highlight=False,
                    soft_wrap=False)
@@ -202,8 +208,8 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     doc = shown_document(doc)
 
     head = Table.grid(padding=(0, 2))
-    head.add_column(style="bold")
-    head.add_column()
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column(overflow="fold")  # a long path or name folded, not cut
     names = ", ".join(doc["feature_names"][:8]) + (", …" if len(doc["feature_names"]) > 8
                                                     else "")
     head.add_row("data", escape(f"{doc['source']}: {counted(shape[0], 'row')} x "
@@ -236,23 +242,36 @@ def render_fit_summary(console: "Console", doc: dict[str, Any], *,
     if doc["degenerate"]:
         head.add_row("degenerate", "[yellow]components "
                      + ", ".join(str(c) for c in doc["degenerate"]) + "[/yellow]")
-    console.print(head)
+    print_uncut(console, head)
+    print_uncut(console, _component_table(doc))
 
-    table = Table(title=None, show_edge=False, header_style="bold")
-    table.add_column("component", justify="right")
-    table.add_column("weight", justify="right")
-    table.add_column("mean")
-    table.add_column("covariance")
+
+def _component_table(doc: dict[str, Any]) -> "Table":
+    """A row per component of a fit summary's document: its weight, mean and covariance."""
+    from rich.table import Table
+
     mean_formats = vector_formats([component_mean(doc, k) for k in range(doc["n_components"])])
     summaries = _summaries(doc)
     sd_formats = vector_formats([summary.sd for summary in summaries])
     weight_format = number_format(doc["weights"], places=4)
+    means = [_vector(component_mean(doc, k), mean_formats) for k in range(doc["n_components"])]
+    covs = [covariance_summary(summary, sd_formats) for summary in summaries]
+    table = Table(title=None, show_edge=False, header_style="bold")
+    table.add_column("component", justify="right", no_wrap=True)
+    table.add_column("weight", justify="right", no_wrap=True)
+    # on a narrow terminal the vectors wrap between their numbers, never through one
+    table.add_column("mean", min_width=_longest_word(["mean", *means]))
+    table.add_column("covariance", min_width=_longest_word(["covariance", *covs]))
     for k in range(doc["n_components"]):
         flag = " [yellow](degenerate)[/yellow]" if k in doc["degenerate"] else ""
-        table.add_row(f"{k}{flag}", weight_format(doc["weights"][k]),
-                      _vector(component_mean(doc, k), mean_formats),
-                      covariance_summary(summaries[k], sd_formats))
-    console.print(table)
+        table.add_row(f"{k}{flag}", weight_format(doc["weights"][k]), means[k], covs[k])
+    return table
+
+
+def _longest_word(texts: Sequence[str]) -> int:
+    """The width of the longest word of the texts: a column's least width that wraps
+    between words (numbers), never through one."""
+    return max((len(word) for text in texts for word in text.split()), default=1)
 
 
 def render_trace(console: "Console", rows: Sequence[Any],
@@ -264,13 +283,14 @@ def render_trace(console: "Console", rows: Sequence[Any],
 
     table = Table(show_edge=False, header_style="bold")
     for name in ("iteration", "log-likelihood", "change", "seconds"):
-        table.add_column(name, justify="right")
-    table.add_column("event")
-    for r, event in itertools.zip_longest(rows, events[:len(rows)]):
+        table.add_column(name, justify="right", no_wrap=True)
+    said = [event or "" for event in events[:len(rows)]]
+    table.add_column("event", min_width=_longest_word(["event", *said]))
+    for r, event in itertools.zip_longest(rows, said):
         change = "" if math.isnan(r.change) else f"{r.change:+.3e}"
         table.add_row(str(r.iteration), f"{r.log_likelihood:.9f}", change,
                       f"{r.seconds:.4f}", escape(event or ""))
-    console.print(table)
+    print_uncut(console, table)
 
 
 def render_model_info(console: "Console", doc: dict[str, Any], *, path: str) -> None:
@@ -281,8 +301,8 @@ def render_model_info(console: "Console", doc: dict[str, Any], *, path: str) -> 
     doc, path = shown_document(doc), printable(path, one_line=True)
     opts = doc["options"]
     head = Table.grid(padding=(0, 2))
-    head.add_column(style="bold")
-    head.add_column()
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column(overflow="fold")  # a long path or name folded, not cut
     head.add_row("file", f"{escape(path)} ({escape(str(doc['format']))} version "
                          f"{doc['version']}, written by emgmm {escape(str(doc['emgmm_version']))})")
     head.add_row("size", f"K={doc['n_components']} components, D={doc['n_features']} features, "
@@ -290,7 +310,7 @@ def render_model_info(console: "Console", doc: dict[str, Any], *, path: str) -> 
     head.add_row("options", f"max_iter {opts['max_iter']}, reg_covar {opts['reg_covar']:g}"
                             + (f", means from {escape(str(opts['means_init']))}"
                                if opts.get("means_init") else ""))
-    console.print(head)
+    print_uncut(console, head)
     render_fit_summary(console, doc, shape=(int(doc["n_samples"]), int(doc["n_features"])))
 
 
@@ -300,8 +320,8 @@ def render_score_summary(console: "Console", summary: dict[str, Any]) -> None:
     from rich.table import Table
 
     head = Table.grid(padding=(0, 2))
-    head.add_column(style="bold")
-    head.add_column()
+    head.add_column(style="bold", no_wrap=True)
+    head.add_column(overflow="fold")  # a long path or name folded, not cut
     head.add_row("data", f"{escape(summary['source'])}: {summary['n_samples']} rows")
     if summary.get("n_dropped"):
         head.add_row("missing", f"{summary['n_dropped']} incomplete rows dropped "
@@ -313,7 +333,7 @@ def render_score_summary(console: "Console", summary: dict[str, Any]) -> None:
         head.add_row("outliers", f"{summary['n_outliers']} of {summary['n_samples']}: "
                                  f"log-density below {_num(summary['cutoff_log_density'], 8)} "
                                  f"(the lowest {summary['threshold']:g} quantile)")
-    console.print(head)
+    print_uncut(console, head)
 
 
 @contextmanager

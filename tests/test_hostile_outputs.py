@@ -253,3 +253,63 @@ def test_a_folder_that_takes_no_file_is_not_called_missing(work: Path) -> None:
     assert done.stderr in (  # root may create files anywhere, /proc still refuses them
         "Error: /proc/labels.csv: cannot write: '/proc' takes no new files\n",
         "Error: /proc/labels.csv: permission denied: cannot create files in '/proc'\n")
+
+
+def test_a_file_name_that_is_not_utf8_is_written_back_as_its_own_bytes(work: Path,
+                                                                      tmp_path: Path) -> None:
+    """A data file whose name holds a byte that is not UTF-8 (bad\\xff.csv) ended fit
+    --model, select --json and batch with 'internal error: UnicodeEncodeError', batch
+    without its summary.  Text outputs now hold the name's own bytes (as ls writes it),
+    JSON the \\\\udcff escape, which json.loads and os.fsencode turn back into them."""
+    raw = b"bad\xff.csv"
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / os.fsdecode(raw)).write_bytes((work / "x.csv").read_bytes())
+    (runs / "ok.csv").write_bytes((work / "x.csv").read_bytes())
+    fitted = shell("emgmm fit bad*.csv -k 2 --seed 0 --model ../m.json -o ../labels.csv", runs)
+    assert fitted.returncode == 0, fitted.stderr
+    document = (tmp_path / "m.json").read_bytes()
+    assert b'"source": "bad\\udcff.csv"' in document
+    assert os.fsencode(json.loads(document.decode("utf-8"))["source"]) == raw
+    predicted = shell("emgmm predict ../m.json bad*.csv", runs)
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.encode() == (tmp_path / "labels.csv").read_bytes()
+    selected = shell("emgmm select bad*.csv -k 1-2 -c diag --n-init 1 --seed 0 --json", runs)
+    assert selected.returncode == 0, selected.stderr
+    assert os.fsencode(json.loads(selected.stdout)["source"]) == raw
+    batch = shell("emgmm batch runs -k 2 --seed 0 --output-dir out", tmp_path)
+    assert batch.returncode == 0, batch.stderr
+    summary = (tmp_path / "out" / "summary.csv").read_bytes()
+    assert b"bad\xff.csv," in summary and b"ok.csv," in summary
+
+
+def test_data_on_stdout_is_utf8_whatever_the_encoding_of_the_locale(tmp_path: Path) -> None:
+    """With an ASCII standard output (PYTHONIOENCODING=ascii, a C locale without UTF-8)
+    a column named 'é' ended fit --with-rows -o -, fit --model - and info with 'internal
+    error: UnicodeEncodeError'.  Data on stdout is now the file's very bytes, and a
+    summary on the terminal shows what the encoding cannot as an escape."""
+    (tmp_path / "e.csv").write_text("é,b\n1,2\n3,4.5\n5,1\n7,3\n", encoding="utf-8")
+    to_file = shell("emgmm fit e.csv -k 1 --seed 0 --with-rows -o rows.csv --model m.json",
+                    tmp_path)
+    assert to_file.returncode == 0, to_file.stderr
+    piped = shell("PYTHONIOENCODING=ascii emgmm fit e.csv -k 1 --seed 0 --with-rows -o - "
+                  "> piped.csv", tmp_path)
+    assert piped.returncode == 0, piped.stderr
+    assert (tmp_path / "piped.csv").read_bytes() == (tmp_path / "rows.csv").read_bytes()
+    assert (tmp_path / "rows.csv").read_bytes().startswith("é,b,".encode())
+    shown = shell("PYTHONIOENCODING=ascii EMGMM_FORCE_TTY=1 emgmm info m.json", tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "(\\xe9, b)" in shown.stdout
+
+
+@pytest.mark.skipif(not FULL.exists(), reason="no /dev/full here")
+def test_a_warning_that_cannot_be_written_is_dropped_and_the_run_goes_on(tmp_path: Path
+                                                                         ) -> None:
+    """A warning with stderr on a full disk ended a sound fit with exit 1 and no labels:
+    it is dropped now, as with stderr closed."""
+    (tmp_path / "l1.csv").write_bytes("é,b\n1,2\n3,4.5\n5,1\n7,3\n".encode("latin-1"))
+    said = shell("emgmm fit l1.csv -k 1 --seed 0", tmp_path)
+    assert said.returncode == 0 and "emgmm: warning: " in said.stderr
+    dropped = shell("emgmm fit l1.csv -k 1 --seed 0 2>/dev/full", tmp_path)
+    assert dropped.returncode == 0
+    assert dropped.stdout == said.stdout and len(said.stdout.splitlines()) == 4

@@ -161,11 +161,13 @@ def test_a_terminal_too_narrow_for_the_tables_gets_them_whole(tmp_path: Path) ->
         assert "…" not in text
 
 
-def run_on_a_terminal(args: list[str], columns: int = 80) -> str:
-    """What emgmm ARGS writes to a terminal columns wide (stdout and stderr together)."""
+def run_on_a_terminal(args: list[str], columns: int = 80, term: str = "xterm-256color"
+                      ) -> str:
+    """What emgmm ARGS writes to a terminal columns wide (stdout and stderr together), of
+    the kind TERM names."""
     pid, fd = pty.fork()
     if pid == 0:
-        env = {**os.environ, "COLUMNS": str(columns), "TERM": "xterm-256color"}
+        env = {**os.environ, "COLUMNS": str(columns), "TERM": term}
         env.pop("NO_COLOR", None)
         os.execve(str(EMGMM), [str(EMGMM), *args], env)
     seen = b""
@@ -447,3 +449,44 @@ def test_the_iterations_shown_say_when_they_follow_a_screening() -> None:
         assert (said in line) == after and f"{doc['n_iter']} " in line
         text = model_info_text(doc, "m.json")
         assert (f"iterations: {said}" in text) == after
+
+
+@pytest.mark.skipif(not EMGMM.exists(), reason="needs the installed emgmm script")
+def test_a_dumb_terminal_gets_the_summary_and_no_progress(tmp_path: Path) -> None:
+    """On TERM=dumb, which cannot redraw a line, the progress display came out as an empty
+    line a phase above the summary."""
+    screen = run_on_a_terminal(["fit", str(FAITHFUL), "-k", "2", "--seed", "0"],
+                               term="dumb")
+    assert screen.startswith("data ") and "BIC / AIC / ICL" in screen, repr(screen)
+
+
+@pytest.mark.skipif(not EMGMM.exists(), reason="needs the installed emgmm script")
+def test_columns_of_zero_count_as_unset(tmp_path: Path) -> None:
+    """COLUMNS=0, which rich took as a width, printed no summary at all (exit 0)."""
+    screen = run_on_a_terminal(["fit", str(FAITHFUL), "-k", "2", "--seed", "0"], columns=0)
+    assert "BIC / AIC / ICL" in screen and "0.6441" in screen, repr(screen)
+
+
+def test_a_narrow_terminal_wraps_the_component_table_between_numbers(tmp_path: Path
+                                                                      ) -> None:
+    """At 24 columns info's (and fit's) table cut its weights and means to '0.…' and
+    '(4.…': the vectors now wrap between their numbers, and the weights stay whole, as
+    the trace's numbers do."""
+    import json
+
+    model = tmp_path / "m.json"
+    CliRunner().invoke(cli, ["fit", str(FAITHFUL), "-k", "2", "--seed", "0", "--model",
+                             str(model), "-q"])
+    env = {"EMGMM_FORCE_TTY": "1", "COLUMNS": "24"}
+    shown = CliRunner().invoke(cli, ["info", str(model)], env=env)
+    trace = CliRunner().invoke(cli, ["fit", str(FAITHFUL), "-k", "3", "-c", "VVV", "--seed",
+                                     "0", "--show-trace"], env=env)
+    assert shown.exit_code == 0 and trace.exit_code == 0, shown.output + trace.output
+    doc = json.loads(model.read_text())
+    words = shown.stdout.split()
+    for k in range(2):
+        assert f"{doc['weights'][k]:.4f}" in words
+        assert f"({doc['means'][k][0]:.3f}," in words and f"{doc['means'][k][1]:.2f})" in words
+    assert "…" not in shown.stdout + trace.stdout
+    assert re.search(r"\n +\d+ │ +-4\.\d{9} │ [+-]\d\.\d{3}e[+-]\d\d │ +\d\.\d{4} │ converged",
+                     trace.stdout), trace.stdout

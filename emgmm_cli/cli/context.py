@@ -93,8 +93,10 @@ class Terminal:
 
     @property
     def progress_stream(self) -> TextIO | None:
-        """Where live progress goes: a terminal's stderr, unless --quiet."""
-        return self.stderr if self.stderr_isatty and not self.quiet else None
+        """Where live progress goes: a terminal's stderr, unless --quiet or the terminal
+        is TERM=dumb (which cannot redraw a line: it showed an empty line a phase)."""
+        live = self.stderr_isatty and not self.quiet and os.environ.get("TERM") != "dumb"
+        return self.stderr if live else None
 
     @property
     def log(self) -> Callable[[str], None] | None:
@@ -112,16 +114,21 @@ class Terminal:
 
     def _say(self, line: str) -> None:
         """line on stderr: above a live progress display where one is shown, not onto its
-        line (select's note of its worker processes came out on its bar's line)."""
+        line (select's note of its worker processes came out on its bar's line).  A line
+        that cannot be written (stderr on a full disk, /dev/full) is dropped, as with
+        stderr closed: the run and its outputs go on."""
         live = None
         if "emgmm_cli.render" in sys.modules:  # a spinner can be shown only where it is
             from ..render import live_console
 
             live = live_console(self.stderr)
-        if live is None:
-            print(line, file=self.stderr)
-        else:  # above the spinner, not on its line
-            live.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        try:
+            if live is None:
+                print(line, file=self.stderr, flush=True)
+            else:  # above the spinner, not on its line
+                live.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        except (OSError, ValueError):
+            pass
 
 
 def terminal_of(ctx: click.Context) -> Terminal:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import importlib
+import io
 import os
 import signal
 import sys
@@ -144,7 +145,8 @@ def main() -> None:
     before numpy is imported), default SIGPIPE so `emgmm ... | head` exits quietly,
     SIGTERM and SIGHUP stopping the run as Ctrl-C does (held outside the command:
     _Entry; nothing partial left), messages dropped rather than sent to stdout when
-    stderr is closed, and the process ended as soon as the command is over (_exit)."""
+    stderr is closed, text the terminal's encoding cannot show written as escapes, and
+    the process ended as soon as the command is over (_exit)."""
     for name in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(name, "1")
     if hasattr(signal, "SIGPIPE"):
@@ -152,6 +154,10 @@ def main() -> None:
     stop_on_signals()
     if sys.stderr is None:  # started with 2>&-: click would print errors on stdout
         sys.stderr = open(os.devnull, "w", encoding="utf-8")
+    # what the terminal's encoding cannot show is written as escapes (stderr's default),
+    # not an error; data on stdout is UTF-8 bytes whatever the encoding (io.writers)
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
     _Entry.holds = True
     hold_interrupts()
     try:

@@ -26,6 +26,7 @@ import csv
 import functools
 import math
 import os
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
@@ -449,6 +450,20 @@ def _encoder() -> json.JSONEncoder:
     return json.JSONEncoder(allow_nan=False, ensure_ascii=False)
 
 
+#: A lone surrogate: what a file name that is not UTF-8 holds for each of its stray bytes
+#: once decoded (os.fsdecode's surrogateescape), and the one character UTF-8 cannot encode.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def json_escaped(text: str) -> str:
+    """JSON text (ensure_ascii False) with its lone surrogates written as \\uXXXX escapes,
+    as ensure_ascii would write them: the document stays UTF-8, and json.loads gives the
+    same string back (os.fsencode of it, the file name's own bytes)."""
+    if text.isascii() or _LONE_SURROGATE.search(text) is None:
+        return text
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def _json_text(block: Block, names: Sequence[str] | None, sep: str) -> Iterator[str]:
     """The rows of block as JSON, a chunk of rows at a time, joined by sep.
 
@@ -459,13 +474,14 @@ def _json_text(block: Block, names: Sequence[str] | None, sep: str) -> Iterator[
     for start, stop in _row_chunks(block.n_rows, len(block.columns)):
         columns = [_json_values(c[start:stop]) for c in block.columns]
         if names is not None:
-            yield sep.join(encode(dict(zip(names, row))) for row in zip(*columns))
+            yield json_escaped(sep.join(encode(dict(zip(names, row)))
+                                        for row in zip(*columns)))
         elif block.columns[0].dtype.kind in "biuf":
             # one encoder call per chunk, ten times faster than one per value; numbers,
             # true, false and null hold no ", " to be mistaken for a separator
             yield encode(columns[0])[1:-1].replace(", ", sep)
         else:
-            yield sep.join(encode(v) for v in columns[0])
+            yield json_escaped(sep.join(encode(v) for v in columns[0]))
 
 
 class Json(TableWriter):

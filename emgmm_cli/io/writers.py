@@ -43,8 +43,8 @@ from numpy.typing import ArrayLike
 
 from ..interrupts import deferred_interrupt
 from .errors import DataError
-from .formats import (DIGITS, FORMATS, Block, Layout, TableWriter, format_for_path, jsonable,
-                      npy_header, spread_digits)
+from .formats import (DIGITS, FORMATS, Block, Layout, TableWriter, format_for_path,
+                      json_escaped, jsonable, npy_header, spread_digits)
 
 __all__ = [
     "STDOUT_NAME",
@@ -64,6 +64,12 @@ __all__ = [
 
 STDOUT_NAME = "<stdout>"
 """The name used in errors about data written to stdout."""
+
+#: Text outputs are UTF-8, to a file or to standard output whatever the locale's encoding
+#: (a pipe gets the bytes the file would hold), with a file name that is not UTF-8 (its
+#: stray bytes decoded as lone surrogates by os.fsdecode) written back as its own bytes, as
+#: ls and find write it; JSON writes them as \uXXXX escapes instead (formats.json_escaped).
+TEXT_ERRORS = "surrogateescape"
 
 TableData: TypeAlias = "ArrayLike | Mapping[str, Any]"
 """What write_table accepts: a 1-D or 2-D array, or a mapping column name -> values."""
@@ -255,7 +261,7 @@ class OutputSet:
             if binary:
                 fh: IO[Any] = os.fdopen(fd, "wb")
             else:
-                fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+                fh = os.fdopen(fd, "w", encoding="utf-8", errors=TEXT_ERRORS, newline="\n")
             with fh:
                 yield fh
                 fh.flush()
@@ -565,7 +571,8 @@ class _Spool:
     def __init__(self, binary: bool) -> None:
         self._binary = binary
         self._file: IO[Any] = (io.BytesIO() if binary else
-                               io.TextIOWrapper(io.BytesIO(), encoding="utf-8", newline="\n"))
+                               io.TextIOWrapper(io.BytesIO(), encoding="utf-8",
+                                                errors=TEXT_ERRORS, newline="\n"))
         self._rolled = False
 
     def write(self, data: Any) -> int:
@@ -584,7 +591,8 @@ class _Spool:
 
         memory = self._file
         disk: IO[Any] = (tempfile.TemporaryFile("w+b") if self._binary else
-                         tempfile.TemporaryFile("w+", encoding="utf-8", newline="\n"))
+                         tempfile.TemporaryFile("w+", encoding="utf-8", errors=TEXT_ERRORS,
+                                                newline="\n"))
         position = memory.tell()
         if self._binary:
             disk.write(memory.getvalue())  # type: ignore[attr-defined]
@@ -603,6 +611,11 @@ def _chunks(buffer: IO[Any]) -> Iterator[Any]:
         yield chunk
 
 
+def _encoded(chunk: Any, binary: bool) -> bytes:
+    """A chunk of an output's content as the bytes written (text: UTF-8, TEXT_ERRORS)."""
+    return chunk if binary else chunk.encode("utf-8", TEXT_ERRORS)
+
+
 def _write_stream(entry: _Staged) -> None:
     assert entry.buffer is not None
     buffer = entry.buffer
@@ -613,21 +626,21 @@ def _write_stream(entry: _Staged) -> None:
         if entry.binary and getattr(stdout, "buffer", None) is None:
             raise DataError(STDOUT_NAME, "cannot write binary data to this standard output")
         with stdout_errors():
-            if entry.binary:
-                stdout.flush()
-                for chunk in _chunks(buffer):
-                    stdout.buffer.write(chunk)
-                stdout.buffer.flush()
-            else:
+            if getattr(stdout, "buffer", None) is None:  # text alone (a StringIO)
                 for chunk in _chunks(buffer):
                     stdout.write(chunk)
                 stdout.flush()
+            else:  # text as a file's bytes (UTF-8), whatever the locale's encoding
+                stdout.flush()
+                for chunk in _chunks(buffer):
+                    stdout.buffer.write(_encoded(chunk, entry.binary))
+                stdout.buffer.flush()
         return
     fd = _descriptor(entry.path)
     try:
         with (open(entry.path, "wb") if fd is None else os.fdopen(os.dup(fd), "wb")) as fb:
             for chunk in _chunks(buffer):
-                fb.write(chunk if entry.binary else chunk.encode("utf-8"))
+                fb.write(_encoded(chunk, entry.binary))
     except OSError as exc:
         raise DataError(entry.path, f"cannot write: {exc.strerror or exc}") from exc
 
@@ -860,6 +873,7 @@ def write_json(path: str, obj: Any, *, out: OutputSet | None = None) -> None:
     """
     import json  # imported here: most runs write no JSON
 
-    text = json.dumps(jsonable(obj), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+    text = json_escaped(json.dumps(jsonable(obj), indent=2, allow_nan=False,
+                                   ensure_ascii=False)) + "\n"
     with _staged(path, False, out) as fh:
         fh.write(text)
