@@ -118,6 +118,35 @@ def test_default_memory_limit_is_a_quarter_of_memory() -> None:
     assert default_memory_limit() > 0
 
 
+@pytest.mark.parametrize("v1", [False, True])
+def test_the_memory_limit_is_the_least_over_this_process_cgroup(tmp_path: Path, v1: bool
+                                                                ) -> None:
+    """Only the limit at the root of the cgroup mount was read: a limit set on the
+    process's own group (or one between), as /proc/self/cgroup names it, was missed, and
+    the default --memory-limit was a quarter of the machine's memory.  Read from a
+    hierarchy laid out as the kernel lays it out."""
+    from emgmm_cli.io.cache import _cgroup_limit
+
+    proc = tmp_path / "cgroup"
+    if v1:
+        proc.write_text("5:devices:/\n4:memory:/jobs/one\n0::/\n")
+        files = tmp_path / "memory"
+        name, unlimited = "memory.limit_in_bytes", "9223372036854771712"
+    else:
+        proc.write_text("0::/jobs/one\n")
+        files, name, unlimited = tmp_path, "memory.max", "max"
+    (files / "jobs" / "one").mkdir(parents=True)
+    (files / name).write_text(unlimited + "\n")
+    (files / "jobs" / name).write_text("8589934592\n")
+    (files / "jobs" / "one" / name).write_text(unlimited + "\n")
+    assert _cgroup_limit(str(proc), str(tmp_path)) == 8 << 30
+    (files / "jobs" / "one" / name).write_text("2147483648\n")
+    assert _cgroup_limit(str(proc), str(tmp_path)) == 2 << 30
+    proc.write_text("0::/../outside\n4:memory:/../outside\n")  # beyond this namespace's view
+    assert _cgroup_limit(str(proc), str(tmp_path)) is None
+    assert _cgroup_limit(str(tmp_path / "none"), str(tmp_path)) is None
+
+
 # --- CSV through the binary cache ----------------------------------------------------------
 
 

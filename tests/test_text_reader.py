@@ -553,3 +553,54 @@ def test_stdin_reads_no_more_than_it_needs_at_a_time() -> None:
     pts = read_points("-", stdin=Counting(data))
     assert pts.n_samples == 200_000
     assert Counting.largest <= text_reader.READ_BYTES
+
+
+def _chunks_then(path: Path, rewrite: Callable[[], object]) -> None:
+    """Read path in 1 KiB chunks, rewrite it (in place: the same inode) after the first,
+    and read on to the end, as read_text and the cache's conversion do."""
+    with text_reader.open_input(str(path)) as inp:
+        layout = text_reader.prologue(inp, ",", False, None)
+        plan = text_reader.make_plan(inp, layout, None, np.dtype(np.float64))
+        chunks = text_reader.iter_chunks(inp, plan, chunk_bytes=1024)
+        next(chunks)
+        rewrite()
+        for _ in chunks:
+            pass
+        inp.check_unchanged()
+
+
+def test_a_file_rewritten_in_place_with_its_time_set_back_is_changed(tmp_path: Path
+                                                                     ) -> None:
+    """Rows rewritten under a read, the same size, the modification time put back (touch
+    -d): the read took half of each version and the fit went on with exit 0.  The
+    status-change time, which cannot be set back, is part of the file's version now."""
+    import os
+    import time
+
+    path = tmp_path / "rows.csv"
+    rows = [f"{i % 97}.5,{i % 89}.25\n" for i in range(40000)]
+    path.write_text("a,b\n" + "".join(rows))
+    before = path.stat()
+
+    def rewrite() -> None:
+        time.sleep(0.05)  # past the clock tick of the file's making (ctime's granularity)
+        with open(path, "r+") as fh:  # the same rows in reverse: the same size
+            fh.write("a,b\n" + "".join(reversed(rows)))
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert path.stat().st_size == before.st_size
+        assert path.stat().st_mtime_ns == before.st_mtime_ns
+
+    with pytest.raises(DataError, match="the file changed while it was read"):
+        _chunks_then(path, rewrite)
+
+
+def test_a_file_rewritten_under_a_read_is_named_changed_not_malformed(tmp_path: Path
+                                                                      ) -> None:
+    """A file truncated and rewritten with other rows during a read was refused for the
+    row where the two met ('expected 2 fields, found 1'): the read says that the file
+    changed, the cause."""
+    path = tmp_path / "rows.csv"
+    rows = "".join(f"{i % 97}.5,{i % 89}.25\n" for i in range(40000))
+    path.write_text("a,b\n" + rows)
+    with pytest.raises(DataError, match="the file changed while it was read"):
+        _chunks_then(path, lambda: path.write_text("a;b\n" + rows.replace(",", ";")))

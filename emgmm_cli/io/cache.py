@@ -78,17 +78,48 @@ Log = Callable[[str], None]
 # --------------------------------------------------------------------------- limits and places
 
 
-def _cgroup_limit() -> int | None:
-    """The memory limit of this process's cgroup (v2, then v1), if there is one."""
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+def _cgroup_limit(proc: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup"
+                  ) -> int | None:
+    """The memory limit of this process's cgroup (v2, then v1), if there is one: the
+    least set on its own group or any group above it (proc names the groups, root is
+    where they are mounted; a group private to a container is its root)."""
+    limits = []
+    for path in _cgroup_limit_files(proc, root):
         try:
             with open(path, encoding="ascii") as fh:
                 text = fh.read().strip()
-        except OSError:
+        except (OSError, ValueError):
             continue
         if text.isdigit() and int(text) < (1 << 60):
-            return int(text)
-    return None
+            limits.append(int(text))
+    return min(limits, default=None)
+
+
+def _cgroup_limit_files(proc: str, root: str) -> list[str]:
+    """The files of the memory limits over this process: of its v2 group and those above
+    it, then of its v1 memory group and those above it (proc's lines "0::/path" and
+    "N:...memory...:/path"; the root alone where proc cannot be read)."""
+    v2 = v1 = "/"
+    try:
+        with open(proc, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                number, controllers, group = (line.rstrip("\n").split(":", 2) + ["", ""])[:3]
+                if number == "0" and controllers == "":
+                    v2 = group
+                elif "memory" in controllers.split(","):
+                    v1 = group
+    except OSError:
+        pass
+    return ([os.path.join(root, group, "memory.max") for group in _groups_up(v2)]
+            + [os.path.join(root, "memory", group, "memory.limit_in_bytes")
+               for group in _groups_up(v1)])
+
+
+def _groups_up(group: str) -> list[str]:
+    """A cgroup's path relative to the mount, then its parents' up to the mount ("");
+    a path outside this namespace's view ("/.." in a nested one) is the mount's."""
+    parts = [] if ".." in group.split("/") else [p for p in group.split("/") if p]
+    return ["/".join(parts[:n]) for n in range(len(parts), -1, -1)]
 
 
 def physical_memory() -> int | None:

@@ -118,8 +118,10 @@ def open_error(name: str, exc: OSError) -> DataError:
 
 
 def file_version(st: os.stat_result) -> tuple[int, ...]:
-    """What changes when a file is written to, truncated or replaced."""
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    """What changes when a file is written to, truncated or replaced: its status-change
+    time too, which no one can set back (a file rewritten in place during a read with its
+    modification time restored, touch -d, mixed two versions' rows with exit 0)."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def changed_error(name: str) -> DataError:

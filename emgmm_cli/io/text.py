@@ -1665,7 +1665,9 @@ def iter_chunks(inp: Input, plan: ChunkPlan, *, chunk_bytes: int | None = None,
     Call after prologue().  chunk_bytes: text per chunk (default CHUNK_BYTES for pandas,
     SMALL_CHUNK_BYTES for loadtxt).  One chunk is held at a time, so memory stays bounded whatever the input's size.  A stream's
     chunks switch from loadtxt to pandas once it has shown PANDAS_MIN_BYTES.  comments,
-    where given, sees every chunk (CommentLines).
+    where given, sees every chunk (CommentLines).  A chunk that does not parse, of a
+    file that changed since it was opened, raises the error that says so
+    (Input.check_unchanged): its rows may be half of each version.
     """
     done, base = 0, plan.layout.start_line
     while True:
@@ -1675,12 +1677,17 @@ def iter_chunks(inp: Input, plan: ChunkPlan, *, chunk_bytes: int | None = None,
         data, left_open = inp.reader.take_lines(max(1, size), plan.layout.delim)
         if not data:
             return
-        if left_open is not None:  # numpy's parser would take the rest for that field
-            raise _left_open_error(plan.source, base + _line_breaks(data[:left_open]) + 1)
+        try:
+            if left_open is not None:  # numpy's parser would take the rest for that field
+                raise _left_open_error(plan.source, base + _line_breaks(data[:left_open]) + 1)
+            parsed = parse_chunk(chunk_plan, data, base)
+        except DataError:  # a file rewritten under the read: that, not a row it shows
+            inp.check_unchanged()
+            raise
         done += len(data)
         if comments is not None:
             comments.see(data, base)
-        yield parse_chunk(chunk_plan, data, base), done
+        yield parsed, done
         base += _line_breaks(data)
 
 
