@@ -102,7 +102,10 @@ def environment() -> list[Entry]:
     return [
         Entry("NO_COLOR", "when set to anything but an empty string, tables and pictures "
                           "are printed without colour, as with --no-color"),
-        Entry("TERM", "when it is dumb, there is no colour either"),
+        Entry("TERM", "when it is dumb, there is no colour either, and no progress display"),
+        Entry("COLUMNS", "the width of the terminal for tables and help (0 or unset: the "
+                         "terminal's own; a table too wide for it is printed whole, its "
+                         "lines wrapped by the terminal, never a number cut)"),
         Entry("EMGMM_FORCE_TTY", "when set to anything but an empty string or 0, stdout and "
                                  "stderr count as terminals (summary tables, not data)"),
         Entry(", ".join(BLAS_THREAD_VARIABLES),
@@ -196,7 +199,7 @@ def model_file_checks() -> str:
                         for name, fam in FAMILIES.items() if fam.equal)
     return ("A reader validates the file first, and each problem is a one-line error with "
             "exit status 1 that names the file and the field: not JSON (with the line and "
-            "column), not an object, another format, a version it does not read, a missing "
+            "column; a name given twice in one object among it), not an object, another format, a version it does not read, a missing "
             "field (a version 2 file without its transform among them), feature_names or arrays whose shapes disagree with n_components and "
             "n_features, a feature name given twice, a number that is not finite, a "
             "negative weight, weights whose sum "
@@ -209,5 +212,9 @@ def model_file_checks() -> str:
             "that do not share what their family shares across components (the volume "
             "|Sigma_k|^(1/D), the shape, the eigenvalues over the volume, or the orientation, "
             f"the eigenvectors; to a relative {number(EQUAL_RTOL)} beyond what rounding the "
-            f"entries to float64 moves each eigenvalue: {sharing}), and fields of the "
-            "wrong type.")
+            f"entries to float64 moves each eigenvalue: {sharing}), options that disagree "
+            "with the fields (`options.covariance_type` another family than "
+            "`covariance_type`; `options.n_components` other than n_components, or less "
+            "under `on_degenerate` drop), and fields of the wrong type or value (a "
+            "`stopped` or origin that is none of those listed above, an event without its "
+            "kind, message, component and iteration).")

@@ -210,9 +210,20 @@ INVALID_DOCUMENTS: list[tuple[str, Callable[[Doc], Any], str]] = [
      "field 'covariances': component 3: covariance is not positive definite"),
     ("converged as text", set_field("converged", "yes"),
      "field 'converged': expected true or false, got \"yes\""),
-    ("origin a number", set_field("origin", 3), "field 'origin': expected a string, got 3"),
+    ("origin a number", set_field("origin", 3),
+     "field 'origin': expected one of kmeans, k-means++, random, random-from-data, hc, means-init, init-model, hc-mclust, split-merge, hc-family, got 3"),
+    ("origin unknown", set_field("origin", "banana"),  # was taken as it was
+     "field 'origin': expected one of kmeans, k-means++, random, random-from-data, hc, means-init, init-model, hc-mclust, split-merge, hc-family, got \"banana\""),
     ("restart_origins not strings", set_field("restart_origins", ["kmeans", None]),
-     "field 'restart_origins': expected a list of strings, got [\"kmeans\", null]"),
+     "field 'restart_origins': expected a list of kmeans, k-means++, random, random-from-data, hc, means-init, init-model, hc-mclust, split-merge, hc-family, got [\"kmeans\", null]"),
+    ("an event without its message", set_field("events", [{"kind": 1}]),  # was taken
+     "field 'events': expected a list of objects with kind and message (strings), component "
+     "(an index or null) and iteration (an integer >= 0 or null), got [{\"kind\": 1}]"),
+    ("options of another family",  # was taken, and info said both
+     edit(lambda d: d["options"].__setitem__("covariance_type", "diag")),
+     "field 'options.covariance_type': \"diag\" disagrees with covariance_type \"full\""),
+    ("options of another K", edit(lambda d: d["options"].__setitem__("n_components", 5)),
+     "field 'options.n_components': 5 disagrees with n_components 4"),
     ("degenerate out of range", set_field("degenerate", [7]),
      "field 'degenerate': expected a list of component indices, got [7]"),
     ("bic as text", set_field("bic", "low"),
@@ -389,6 +400,24 @@ def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
     assert info_error(str(path)) == (1, f"Error: {message}\n")
 
 
+@pytest.mark.parametrize("where", ["top", "options"])
+def test_a_field_given_twice_is_refused(tmp_path: Path, full_doc: Doc, where: str) -> None:
+    """json keeps the last of a repeated name, silently: a file edited by hand with a
+    second "means" was used with it, the first never read."""
+    text = json.dumps(full_doc)
+    if where == "top":
+        text = text[:-1] + ', "means": [[0, 0], [5, 5], [9, 9], [1, 1]]}'
+        name = "means"
+    else:
+        text = text.replace('"options": {', '"options": {"seed": 7, ', 1)
+        name = "seed"
+    path = tmp_path / "twice.json"
+    path.write_text(text)
+    assert info_error(str(path)) == (
+        1, f'Error: {path}: invalid JSON: field "{name}" is given twice in one object; a model '
+           "file is the JSON document that emgmm fit --model writes\n")
+
+
 def test_an_integer_too_long_to_convert_is_invalid_json(tmp_path: Path) -> None:
     """n_samples written with 5001 digits: Python refuses to convert such an integer
     (ValueError), which was an internal error in every command that reads a model."""
@@ -461,8 +490,9 @@ def test_every_required_field_is_checked(tmp_path: Path, full_doc: Doc) -> None:
 
 @pytest.mark.parametrize("field, value, expected", [
     ("options.dtype", "float16", 'expected float64 or float32, got "float16"'),
-    ("stopped", 5, "expected a string or null, got 5"),
-    ("restart_stopped", 5, "expected a list of strings or nulls, got 5"),
+    ("stopped", 5, "expected one of converged, max-iter, time limit, degenerate, or null, got 5"),
+    ("stopped", "banana", "expected one of converged, max-iter, time limit, degenerate, or null, got \"banana\""),
+    ("restart_stopped", 5, "expected a list of converged, max-iter, time limit, degenerate or nulls, got 5"),
     ("restart_log_likelihoods", [], "expected a list of finite numbers or nulls, one for "
                                     "each restart, got []"),
     ("source_size", -1, "expected an integer >= 0, got -1"),

@@ -73,6 +73,12 @@ def test_cli_drop_and_error(tmp_path: Path) -> None:
     drops = [e for e in doc["events"] if e["kind"] == DROPPED]
     assert drops and doc["n_components"] == 4 - len(drops)
     assert doc["options"]["on_degenerate"] == "drop"
+    # the model of fewer components than options.n_components asked for, and events of
+    # the components the run numbered, reads back
+    (tmp_path / "m.json").write_text(json.dumps({k: v for k, v in doc.items()
+                                                 if k != "trace"}))
+    shown = invoke_in(tmp_path, "info", "m.json", "--json")
+    assert shown.exit_code == 0 and json.loads(shown.stdout)["options"]["n_components"] == 4
     r = invoke_in(tmp_path, *args, "--on-degenerate", "error")
     assert r.exit_code == 1 and "degenerated at iteration" in r.stderr
     assert "Traceback" not in r.stderr

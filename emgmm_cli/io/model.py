@@ -117,6 +117,11 @@ class ModelField:
     description: str
 
 
+#: How a run may have started (a model's origin and restart_origins): an init method but
+#: auto, or one of vocab.RUN_ORIGINS.
+_INIT_ORIGINS = tuple(t.name for t in vocab.INIT_METHODS if t.name != vocab.AUTO)
+_ORIGINS = _INIT_ORIGINS + vocab.names(vocab.RUN_ORIGINS)
+
 #: Every field of a version-1 document, in the order fit writes them.  The shapes of
 #: "covariances" per family come from the family table (Family.shape_text) and the
 #: fields of "options" from the option schema (engine.options.OPTION_SPECS), plus
@@ -157,9 +162,7 @@ MODEL_FIELDS: tuple[ModelField, ...] = (
     ModelField("restart_stopped", "the same for every restart, in restart order"),
     ModelField("origin", "how the kept restart started, as restart_origins says"),
     ModelField("restart_origins", "how every restart started, in restart order: its init "
-                                  "method (" + ", ".join(
-                                      t.name for t in vocab.INIT_METHODS
-                                      if t.name != vocab.AUTO)
+                                  "method (" + ", ".join(_INIT_ORIGINS)
                + "; with init auto, that of its screened start) or "
                + ", ".join(f"{t.name} ({t.description})" for t in vocab.RUN_ORIGINS)
                + " (absent from files of earlier versions)"),
@@ -334,7 +337,7 @@ def _read_document(path: str) -> dict[str, Any]:
     if not text.strip():
         raise DataError(path, f"model file is empty; {HOW_TO_WRITE}")
     try:
-        doc = json.loads(text, parse_int=_model_int)
+        doc = json.loads(text, parse_int=_model_int, object_pairs_hook=_once_each)
     except json.JSONDecodeError as exc:
         raise DataError(
             path, f"invalid JSON: {exc.msg} (column {exc.colno}); a model file is the JSON "
@@ -400,6 +403,17 @@ def _check_header(path: str, doc: dict[str, Any]) -> None:
         listed = ", ".join(f"'{m}'" for m in missing)
         raise DataError(path, f"missing field{'s' if len(missing) > 1 else ''} {listed}; "
                               f"the model file is incomplete ({HOW_TO_WRITE})")
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose names are each given once (json keeps the last of a repeated
+    one, silently: a file edited by hand could hold two means)."""
+    doc = dict(pairs)
+    if len(doc) < len(pairs):
+        names = [name for name, _ in pairs]
+        twice = next(name for i, name in enumerate(names) if name in names[:i])
+        raise ValueError(f"field {json_text(twice)} is given twice in one object")
+    return doc
 
 
 def json_text(value: Any) -> str:
@@ -546,9 +560,23 @@ def _check_equal(path: str, cov_type: str, covariances: Any, k: int, d: int) -> 
                            f"component one {what}")
 
 
+def _is_event(event: Any) -> bool:
+    """Whether event is an event of the fit as FitEvent.to_dict writes it (its component
+    numbered as the run numbered it: --on-degenerate drop's may be K or more)."""
+    return (isinstance(event, dict) and isinstance(event.get("kind"), str)
+            and isinstance(event.get("message"), str)
+            and (event.get("component", 0) is None or _is_int(event.get("component"))
+                 and event["component"] >= 0)
+            and (event.get("iteration", 0) is None or _is_int(event.get("iteration"))
+                 and event["iteration"] >= 0)
+            and {"component", "iteration"} <= event.keys())
+
+
 def _metadata_checks(doc: dict[str, Any], k: int) -> dict[str, tuple[Any, str]]:
     """What each field of the fit's record must hold, and how a message says it; the
     optional fields only where the document has them."""
+    from ..engine.em import STOP_REASONS
+
     checks: dict[str, tuple[Any, str]] = {
         "emgmm_version": (lambda v: isinstance(v, str), "a string"),
         "source": (lambda v: isinstance(v, str), "a string"),
@@ -558,8 +586,9 @@ def _metadata_checks(doc: dict[str, Any], k: int) -> dict[str, tuple[Any, str]]:
         "converged": (lambda v: isinstance(v, bool), "true or false"),
         "degenerate": (lambda v: isinstance(v, list) and all(_is_int(c) and 0 <= c < k for c in v),
                        "a list of component indices"),
-        "events": (lambda v: isinstance(v, list) and all(isinstance(e, dict) for e in v),
-                   "a list of objects"),
+        "events": (lambda v: isinstance(v, list) and all(_is_event(e) for e in v),
+                   "a list of objects with kind and message (strings), component (an "
+                   "index or null) and iteration (an integer >= 0 or null)"),
         "restart_log_likelihoods": (
             lambda v: isinstance(v, list) and len(v) > 0 and all(
                 c is None or _is_finite(c) for c in v),
@@ -569,15 +598,17 @@ def _metadata_checks(doc: dict[str, Any], k: int) -> dict[str, tuple[Any, str]]:
     for name in ("log_likelihood", "mean_log_likelihood", "bic", "aic", "icl"):
         checks[name] = (lambda v: v is None or _is_finite(v), "a finite number or null")
     optional: dict[str, tuple[Any, str]] = {  # files of earlier versions, or other fits, lack them
-        "origin": (lambda v: isinstance(v, str), "a string"),
-        "stopped": (lambda v: v is None or isinstance(v, str), "a string or null"),
+        "origin": (lambda v: v in _ORIGINS, f"one of {', '.join(_ORIGINS)}"),
+        "stopped": (lambda v: v is None or v in STOP_REASONS,
+                    f"one of {', '.join(STOP_REASONS)}, or null"),
         "restart_stopped": (lambda v: isinstance(v, list) and all(
-            c is None or isinstance(c, str) for c in v), "a list of strings or nulls"),
+            c is None or c in STOP_REASONS for c in v),
+            f"a list of {', '.join(STOP_REASONS)} or nulls"),
         SOURCE_SIZE_FIELD: (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         SOURCE_FILE_FIELD: (lambda v: isinstance(v, list) and len(v) == 2 and all(
             _is_int(c) and c >= 0 for c in v), "a list of two integers >= 0"),
-        "restart_origins": (lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
-                            "a list of strings"),
+        "restart_origins": (lambda v: isinstance(v, list) and all(c in _ORIGINS for c in v),
+                            f"a list of {', '.join(_ORIGINS)}"),
         WEIGHTS_FIELD: (lambda v: _is_finite(v) and v > 0, "a finite number > 0"),
         "n_dropped": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
         "n_incomplete": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
@@ -607,6 +638,23 @@ def _check_metadata(path: str, doc: dict[str, Any], k: int) -> None:
     if "dtype" in options and options["dtype"] not in dtypes:
         raise _field_error(path, "options.dtype", f"expected {' or '.join(dtypes)}, got "
                                                   f"{json_text(options['dtype'])}")
+    _check_options_agree(path, doc)
+
+
+def _check_options_agree(path: str, doc: dict[str, Any]) -> None:
+    """The options say the model's family and K, as its fields do: the fit asked for the
+    family it has, and for its K (more, where --on-degenerate drop dropped some)."""
+    from ..engine.families import family
+
+    options = doc["options"]
+    if family(options["covariance_type"]).name != family(doc["covariance_type"]).name:
+        raise _field_error(path, "options.covariance_type",
+                           f"{json_text(options['covariance_type'])} disagrees with "
+                           f"covariance_type {json_text(doc['covariance_type'])}")
+    asked, k = options["n_components"], doc["n_components"]
+    if asked != k and not (asked > k and options.get("on_degenerate") == "drop"):
+        raise _field_error(path, "options.n_components",
+                           f"{asked} disagrees with n_components {k}")
 
 
 def _check_transform(path: str, doc: dict[str, Any], d: int) -> None:
