@@ -98,14 +98,18 @@ def test_matrix_round_trip_through_the_reader(tmp_path: Path) -> None:
 def test_spread_digits() -> None:
     """DIGITS where values are of the size of their spread; one more digit per power of
     ten the largest value exceeds the spread by, up to a float64's 17; a constant column
-    all 17 (it has no spread to keep)."""
+    as many as read back as its value (it has no spread to keep): all 17 made 0.1
+    0.10000000000000001 (make-blobs --std 0, sample -n 1)."""
     digits = formats.spread_digits
     assert digits(np.array([0.1, 5.0])) == formats.DIGITS == 10
     assert digits(np.array([-3.0, 4.0, 9.5])) == 10
     assert digits(np.array([1e-300, 2e-300])) == 10
     assert digits(np.array([100.0, 101.5])) == 12
     assert digits(np.array([1e9 + 0.5, 1e9 + 3.25])) == 17
-    assert digits(np.array([7.25, 7.25])) == 17
+    assert digits(np.array([7.25, 7.25])) == 10
+    assert digits(np.array([0.1, 0.1])) == 10 and digits(np.array([1 / 3])) == 16
+    assert digits(np.array([-0.084055573903225378])) == 16
+    assert digits(np.array([0.1 + 0.2])) == 17  # 0.30000000000000004
     assert digits(np.array([0.0, 0.0])) == 10
     assert digits(np.array([np.nan, -np.inf, 2.0, 3.0])) == 10  # no warning either
     assert digits(np.array([np.nan])) == 10

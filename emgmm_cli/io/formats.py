@@ -174,7 +174,8 @@ def spread_digits(col: np.ndarray) -> int:
     value less its smallest) in each of its values, at most ROUND_TRIP_DIGITS: DIGITS for
     most data, more where values lie far from zero beside how much they differ.  Points
     near 1e9 that differ by units keep their decimals (DIGITS alone would round them to
-    whole numbers), and a constant column reads back as itself.  For coordinates that
+    whole numbers), and a constant column reads back as itself, in as few digits as do
+    that (0.1 written as 0.1, not 0.10000000000000001).  For coordinates that
     were computed (drawn points, centres), whose every digit the format should keep."""
     finite = col[(col == col) & (abs(col) < math.inf)]  # array methods: no numpy here
     if finite.size == 0:
@@ -182,8 +183,10 @@ def spread_digits(col: np.ndarray) -> int:
     top, spread = float(abs(finite).max()), float(finite.max()) - float(finite.min())
     if top == 0 or spread == math.inf:  # a spread beyond float64's range is wider than top
         return DIGITS
-    if not spread > 0:
-        return ROUND_TRIP_DIGITS
+    if not spread > 0:  # one value: the fewest digits that read back as it (0.1, not
+        value = float(finite[0])  # 0.10000000000000001), DIGITS at least
+        return next(d for d in range(DIGITS, ROUND_TRIP_DIGITS + 1)
+                    if d == ROUND_TRIP_DIGITS or float("%.*g" % (d, value)) == value)
     # the last digit of the largest value, written to d digits, is 10^(e_top - d + 1); it
     # is the last of DIGITS digits of the spread when d = DIGITS + e_top - e_spread
     extra = math.floor(math.log10(top)) - math.floor(math.log10(spread))
