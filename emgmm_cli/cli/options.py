@@ -596,7 +596,8 @@ def _split_columns(ctx: click.Context, param: click.Parameter, value: str | None
 #: fit a mixture (fit, select, batch), label rows by a saved model (predict, plot), or
 #: score them under it (score).
 FIT_WEIGHTS = ("A row of weight w counts as the row given w times (statistics, "
-               "log-likelihood, k-means start), and BIC takes the sum of the weights as n.")
+               "log-likelihood, k-means start), and the mean log-likelihood, BIC and ICL "
+               "take the sum of the weights as n: weights scaled up are more evidence.")
 FIT_KNOWN = "Semi-supervised EM: those rows keep their component, the others are inferred."
 LABEL_WEIGHTS = "Labels do not depend on the weights; the column is left out, nothing more."
 LABEL_KNOWN = "Those rows keep their component; the others are labelled by the model."
