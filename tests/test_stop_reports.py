@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -153,7 +154,9 @@ def test_show_trace_has_the_event_column(tmp_path: Path) -> None:
                            env={"EMGMM_FORCE_TTY": "1", "COLUMNS": "200"})
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    head = next(i for i, line in enumerate(lines) if "iteration" in line and "event" in line)
+    # the trace's header row (a warning line, on stderr, names the path, whose folder is
+    # named after this test: "...event..." and "iterations" both)
+    head = next(i for i, line in enumerate(lines) if re.match(r" iteration ┃.* event", line))
     assert lines[head + 3].rstrip().endswith("│ max-iter")
     assert lines[head + 2].rstrip().endswith("│")
 
