@@ -604,3 +604,35 @@ def test_a_file_rewritten_under_a_read_is_named_changed_not_malformed(tmp_path: 
     path.write_text("a,b\n" + rows)
     with pytest.raises(DataError, match="the file changed while it was read"):
         _chunks_then(path, lambda: path.write_text("a;b\n" + rows.replace(",", ";")))
+
+
+def test_reads_in_many_threads_leave_the_warning_filters_as_they_were(tmp_path: Path
+                                                                      ) -> None:
+    """The parsers run under warnings.catch_warnings, which saves and restores the
+    process's one list of filters: reads in several threads at once (the API's predict
+    from a thread pool) restored each other's lists, and one left an "ignore all" filter
+    for good, so the program's later warnings (a FitWarning among them) were never seen.
+    The parsers' blocks take turns now."""
+    import threading
+    import warnings
+
+    path = tmp_path / "rows.csv"
+    path.write_text("a,b\n" + "".join(f"{i % 7}.5,{i % 5}.25\n" for i in range(50)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("default")
+        before = list(warnings.filters)
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(1e-6)  # threads switch as often as they can
+        try:
+            def read() -> None:
+                for _ in range(250):
+                    read_points(str(path))
+
+            threads = [threading.Thread(target=read) for _ in range(6)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+        finally:
+            sys.setswitchinterval(switch)
+        assert warnings.filters == before

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from emgmm_cli.backends import BackendError
@@ -246,3 +247,94 @@ def test_workers_end_when_their_parent_is_killed(tmp_path: Path, method: str) ->
     left = sorted(p.relative_to(tmp_path / "out").as_posix()
                   for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert left == [], left
+
+
+def _tagged(tag: str, i: int, pause: float) -> tuple[str, int]:
+    time.sleep(pause)
+    return tag, i
+
+
+def _in_threads(run: Callable[[str], None], tags: str) -> None:
+    import threading
+
+    threads = [threading.Thread(target=run, args=(tag,)) for tag in tags]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+        assert not thread.is_alive()
+
+
+@pytest.mark.skipif(not FORKS, reason="workers fork on Linux")
+def test_pools_run_from_threads_at_once_each_get_their_own_items(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two pools of forked workers run from two threads at once (the API's select with
+    jobs=2, EMGMM_WORKER_START=fork): the workers of one inherited the other's items
+    (each pool set the one module-wide _inherited), so a select returned another call's
+    cells, with no error, or a bare AssertionError.  The second pool now waits."""
+    from functools import partial
+
+    monkeypatch.setenv(START_VARIABLE, "fork")
+    results: dict[str, dict[int, Any]] = {}
+
+    def run(tag: str) -> None:  # lambdas: they reach the workers by fork alone
+        results[tag] = run_all(_call, [partial(_tagged, tag, i, 0.05) for i in range(6)])
+
+    _in_threads(run, "abc")
+    assert results == {tag: {i: (tag, i) for i in range(6)} for tag in "abc"}
+
+
+@pytest.mark.skipif(not FORKS, reason="workers fork on Linux")
+def test_pools_run_from_threads_at_once_leave_the_environment_as_it_was(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each pool set the BLAS thread variables to 1 and put back what it had found: pools
+    run from several threads at once put back each other's 1, left in os.environ for
+    every process the program started afterwards."""
+    from functools import partial
+
+    from emgmm_cli.backends.processes import THREAD_LIMIT_VARS
+
+    monkeypatch.setenv(START_VARIABLE, "spawn")  # spawned pools run side by side
+    for name in THREAD_LIMIT_VARS:
+        monkeypatch.delenv(name, raising=False)
+    seen: dict[str, dict[int, Any]] = {}
+
+    def run(tag: str) -> None:  # the later a pool starts, the later it ends
+        pause = {"a": 0.1, "b": 1.0}[tag]
+        seen[tag] = run_all(partial(_tagged, tag, pause=pause), list(range(4)))
+
+    _in_threads(run, "ab")
+    assert seen == {tag: {i: (tag, i) for i in range(4)} for tag in "ab"}
+    assert {name: os.environ.get(name) for name in THREAD_LIMIT_VARS} == dict.fromkeys(
+        THREAD_LIMIT_VARS)
+
+
+def _select_in_daemon(jobs: Any, queue: Any) -> None:
+    import emgmm_cli
+
+    x = np.loadtxt(ROOT / "sample_data" / "faithful.csv", delimiter=",", skiprows=1)
+    try:
+        found = emgmm_cli.select(x, range(1, 4), ["full", "diag"], seed=0, jobs=jobs)
+        queue.put(("ok", [row["log_likelihood"] for row in found.rows()]))
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        queue.put((type(exc).__name__, str(exc)))
+
+
+@pytest.mark.skipif(not FORKS, reason="workers fork on Linux")
+def test_select_in_a_daemon_process_says_it_cannot_start_workers() -> None:
+    """A daemon process (a multiprocessing.Pool's worker) cannot have children: select with
+    jobs=2 there failed with multiprocessing's bare AssertionError.  An explicit count of
+    workers is a BackendError that says why; jobs='auto' fits the cells in the process."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    outcomes = []
+    for jobs in (2, "auto", 1):
+        queue = ctx.Queue()
+        process = ctx.Process(target=_select_in_daemon, args=(jobs, queue), daemon=True)
+        process.start()
+        outcomes.append(queue.get(timeout=120))
+        process.join(60)
+    assert outcomes[0] == ("WorkersUnavailable", "cannot start worker processes (a daemon "
+                           "process cannot start processes); run with --jobs 1")
+    assert outcomes[1] == outcomes[2] and outcomes[1][0] == "ok"

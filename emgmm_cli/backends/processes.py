@@ -44,6 +44,7 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -119,8 +120,11 @@ _orphaned = False  # in a worker whose parent is gone (_watch_parent)
 PARENT_POLL = 0.5
 ORPHAN_GRACE = 5.0
 #: The function and items of the pool being run with forked workers, which inherit them
-#: (set in the parent while that pool lives).
+#: (set in the parent while that pool lives, _inherit_lock held by _inherit_owner, the
+#: thread that runs it: _forking).
 _inherited: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+_inherit_lock = threading.Lock()
+_inherit_owner: int | None = None
 
 
 #: The environment variable that chooses how workers start: "fork" (where the platform
@@ -219,19 +223,35 @@ def blas_one_thread() -> bool:
             and all(os.environ.get(name) == "1" for name in THREAD_LIMIT_VARS[:3]))
 
 
+#: The pools under way in this process that set the thread-limit variables, and what the
+#: variables held before the first of them (single_threaded_blas): pools run from several
+#: threads at once restored each other's values and left 1 in os.environ for good.
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_saved: dict[str, str | None] = {}
+
+
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
-    """Set the thread-limit variables to 1 in os.environ, restoring them afterwards."""
-    saved = {name: os.environ.get(name) for name in THREAD_LIMIT_VARS}
-    os.environ.update({name: "1" for name in THREAD_LIMIT_VARS})
+    """Set the thread-limit variables to 1 in os.environ, restoring them once the last
+    pool that set them (of any thread) is over."""
+    global _blas_users, _blas_saved
+    with _blas_lock:
+        if _blas_users == 0:
+            _blas_saved = {name: os.environ.get(name) for name in THREAD_LIMIT_VARS}
+            os.environ.update({name: "1" for name in THREAD_LIMIT_VARS})
+        _blas_users += 1
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                for name, value in _blas_saved.items():
+                    if value is None:
+                        os.environ.pop(name, None)
+                    else:
+                        os.environ[name] = value
 
 
 @contextmanager
@@ -307,19 +327,50 @@ def _run_pool(
     queued: int,
 ) -> None:
     global _inherited
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:  # its children would be refused
+        raise WorkersUnavailable(OSError("a daemon process cannot start processes"))
     limit_blas = not blas_one_thread()
-    with single_threaded_blas(), deferred_interrupt():
+    with _forking() as fork, single_threaded_blas(), deferred_interrupt():
         try:  # the stop event and the pool's queues need working semaphores
-            pool = _ProcessPool(fn, items, workers, limit_blas)
+            pool = _ProcessPool(fn, items, workers, limit_blas, fork)
         except _CANNOT_START as exc:
             raise WorkersUnavailable(exc) from None
-        _inherited = (fn, items) if pool.forked else None
+        _inherited = (fn, items) if fork else None
         try:
             run_pool(pool, len(items), workers + queued, on_start=on_start,
                      on_result=on_result, lost=WorkerDied)
         finally:
             pool.close()
-            _inherited = None
+            if fork:
+                _inherited = None
+
+
+@contextmanager
+def _forking() -> Iterator[bool]:
+    """Whether a pool's workers fork (start_method), holding _inherit_lock while they do:
+    one pool at a time hands its workers fn and the items by fork (_inherited); pools
+    run meanwhile from other threads wait for it (pools run from several threads at once,
+    with EMGMM_WORKER_START=fork, gave one call's workers another's cells); a pool started
+    under one (from its own thread) spawns its workers instead."""
+    if start_method() != "fork":
+        yield False
+        return
+    if _inherit_owner == threading.get_ident():
+        yield False
+        return
+    with _inherit_lock:
+        _set_inherit_owner(threading.get_ident())
+        try:
+            yield True
+        finally:
+            _set_inherit_owner(None)
+
+
+def _set_inherit_owner(owner: int | None) -> None:
+    global _inherit_owner
+    _inherit_owner = owner
 
 
 class _ProcessPool(Pool):
@@ -337,11 +388,11 @@ class _ProcessPool(Pool):
     parent says so."""
 
     def __init__(self, fn: Callable[[T], R], items: Sequence[T], workers: int,
-                 limit_blas: bool) -> None:
+                 limit_blas: bool, forked: bool) -> None:
         import multiprocessing
 
         self.fn, self.items, self.workers = fn, items, workers
-        self.forked = start_method() == "fork"
+        self.forked = forked
         # a forked worker's BLAS has the parent's threads, a spawned one's reads the
         # variables single_threaded_blas sets
         self.limit_blas = self.forked and limit_blas

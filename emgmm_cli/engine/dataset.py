@@ -141,7 +141,9 @@ def _per_row(values: Any, what: str, option: str | None) -> NDArray[Any]:
     if raw.ndim == 2 and raw.shape[1] == 1:
         raw = raw[:, 0]
     if raw.ndim != 1:
-        shape = "a single value" if raw.ndim == 0 else f"an array of shape {raw.shape}"
+        shape = (f"an array of shape {raw.shape}" if raw.ndim
+                 else "a single value" if raw.dtype != object  # a number
+                 else f"a {type(values).__name__}")  # a generator, a dict: no array
         raise InvalidParameter(f"the {what}s are {shape}; give them as one value per row, "
                                "in an array of one dimension", option=option)
     return raw

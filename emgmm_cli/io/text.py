@@ -1434,13 +1434,28 @@ def _loadtxt(plan: ChunkPlan, data: bytes) -> NDArray[Any] | None:
     if plan.layout.trailing:
         skip[plan.layout.n_fields - 1] = _empty
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _no_warnings():
             x = np.loadtxt(lines, dtype=plan.dtype, delimiter=plan.layout.delim, comments="#",
                            quotechar='"', converters=skip or None, ndmin=2)
     except (ValueError, IndexError, TypeError):
         return None
     return x
+
+
+#: warnings.catch_warnings saves and restores the process's one list of filters: two
+#: threads whose blocks overlap restore each other's list, and one left "ignore" in place
+#: for good, silencing every warning of the program after it (Python before 3.14).  The
+#: parsers' blocks take turns.
+_WARNINGS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _no_warnings() -> Iterator[None]:
+    """No warning from the parsers inside (numpy's and pandas' own about text they are
+    then refused for), whatever thread runs them."""
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 
 def _zero(field: str) -> float:
@@ -1466,8 +1481,7 @@ def _pandas_read(plan: ChunkPlan, source: str | io.BytesIO, *, trim: bool = Fals
     layout = plan.layout
     dtype: Any = plan.dtype if plan.use_all else {j: plan.dtype for j in plan.usecols}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with _no_warnings():
             frame = pd.read_csv(source, header=None, engine="c", dtype=dtype, quotechar='"',
                                 sep=layout.delim or r"\s+", encoding="utf-8", **options)
     except Exception:  # pandas' ParserError, EmptyDataError, ValueError, UnicodeDecodeError
