@@ -408,6 +408,27 @@ def test_an_unreachable_scheduler_is_one_line_within_the_timeout(tmp_path: Path)
             emgmm_cli.fit(blobs(300), 2)
 
 
+def test_a_scheduler_without_workers_is_one_line_not_an_internal_error(tmp_path: Path
+                                                                      ) -> None:
+    """A scheduler whose workers had all gone: every command said "internal error:
+    ValueError: Only use allow_other_workers= if using workers=" (and without that, its
+    tasks would have waited for a worker for ever)."""
+    cluster = distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=":0")
+    try:
+        np.save(tmp_path / "x.npy", blobs(300))
+        (tmp_path / "x.csv").write_text("a,b,c\n" + "1,2,3\n4,5,7\n" * 20)
+        for data in ("x.npy", "x.csv"):
+            result = invoke_in(tmp_path, "fit", data, "-k", "2", "--backend", "dask",
+                               "--scheduler", cluster.scheduler_address)
+            assert result.exit_code == 1
+            assert result.stderr == (f"Error: the dask scheduler at "
+                                     f"{cluster.scheduler_address} has no workers; start "
+                                     "some (dask worker ADDRESS), or leave out --scheduler "
+                                     "for a local cluster\n")
+    finally:
+        cluster.close()
+
+
 @pytest.mark.parametrize("answer, reason", [
     (b"", "it connects but gives no answer"),  # an HTTP server: it waits for a request line
     (b"SSH-2.0-OpenSSH_9.6\r\n", "what answers there is not a dask scheduler")])

@@ -772,6 +772,29 @@ def test_a_npy_written_to_in_place_during_a_fit_is_an_error(tmp_path: Path) -> N
     assert first.shape == (1000, 2)
 
 
+def test_a_npy_that_its_copy_cannot_open_fails_the_read_not_the_unpickling(
+        tmp_path: Path) -> None:
+    """A copy of a .npy read block by block (a task's argument on a dask worker) opened
+    its file as it was unpickled: on a worker that may not read it, the unpickling, inside
+    the worker's connection, killed the worker (and every other one it went to next),
+    and the run hung.  The copy opens it at its first read there, which names the file."""
+    import pickle
+
+    path = tmp_path / "x.npy"
+    np.save(path, np.random.default_rng(0).normal(size=(1000, 2)))
+    points = open_points(str(path), memory_limit=1)
+    assert isinstance(points.x, NpyFile)
+    rows = points.x.read(0, 1000)
+    shipped = pickle.dumps(points.x)
+    path.rename(tmp_path / "elsewhere.npy")  # where the worker looks, nothing
+    copy = pickle.loads(shipped)
+    with pytest.raises(DataError, match="file not found") as info:
+        copy.read(0, 10)
+    assert info.value.source == str(path)
+    (tmp_path / "elsewhere.npy").rename(path)  # there again: the copy reads it
+    np.testing.assert_array_equal(copy.read(0, 1000), rows)
+
+
 def test_rows_read_by_block_pickle_with_what_they_found(tmp_path: Path) -> None:
     """A FileRows (rows with missing values, over the limit) pickled to a worker lost its
     scan of the rows (found, a field set after it is made): select --missing em

@@ -560,14 +560,17 @@ class DaskCluster:
                   for w in self.client.scheduler_info()["workers"].values()]
         return min(limits) if limits else 0
 
-    def placement(self, count: int) -> list[list[str] | None]:
+    def placement(self, count: int) -> list[list[str]]:
         """Where each of count partitions should be read: runs of consecutive partitions
         on each worker, so that the first level of a reduction's tree adds partitions
         that lie on one worker (a hint only: dask moves work where it must, and the
-        result does not depend on it)."""
+        result does not depend on it).  A BackendError where the scheduler has no
+        worker."""
         workers = sorted(self.client.scheduler_info()["workers"])
-        if not workers:
-            return [None] * count
+        if not workers:  # its tasks would wait for one, for ever and without a word
+            raise BackendError(f"the dask scheduler at {self.client.scheduler.address} "
+                               "has no workers; start some (dask worker ADDRESS), or leave "
+                               "out --scheduler for a local cluster")
         return [[workers[i * len(workers) // count]] for i in range(count)]
 
     def result(self, futures: Any) -> Any:

@@ -27,7 +27,8 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from .errors import INFINITE_HINT, MISSING_REMEDIES, DataError, changed_error, file_version
+from .errors import (INFINITE_HINT, MISSING_REMEDIES, DataError, changed_error, file_version,
+                     open_error)
 from .missing import PerColumn, refused
 
 __all__ = ["NpyFile", "checked_rows", "kept", "nonfinite_error", "pass_rows", "plain_npy",
@@ -122,6 +123,10 @@ def check_standardized(source: str, x: NDArray[np.floating], z: NDArray[np.float
                             f"scale, scale {float(scale[j]):.3g}), is beyond what {dtype} "
                             f"holds; {advice}", column=None if names is None else names[j])
 
+#: The version of an NpyFile that was closed: no read opens it again.
+_CLOSED = (-1,)
+
+
 @dataclass(frozen=True)
 class NpyFile:
     """Rows of the (n_rows, n_file_columns) array of file_dtype at byte offset of path,
@@ -163,8 +168,27 @@ class NpyFile:
     def __setstate__(self, state: dict[str, Any]) -> None:
         for key, value in state.items():
             object.__setattr__(self, key, value)
-        object.__setattr__(self, "_fd", [os.open(self.path, os.O_RDONLY)])
-        object.__setattr__(self, "_version", file_version(os.fstat(self._fd[0])))
+        object.__setattr__(self, "_fd", [])
+        object.__setattr__(self, "_version", ())
+        try:  # this process's own descriptor, and the file's version as it opens it
+            self._descriptor()
+        except DataError:  # not here: where a task reads it (_descriptor)
+            pass
+
+    def _descriptor(self) -> int:
+        """This process's descriptor of the file.  An unpickled copy that could not open
+        it tries again at its first read, where a file this process may not read is a
+        DataError of the task that reads (raised as a dask worker unpickled a task's
+        arguments, it killed the worker, and then every other one it was sent to)."""
+        if not self._fd:
+            if self._version == _CLOSED:
+                raise ValueError(f"{self.path}: read after close")
+            try:
+                self._fd.append(os.open(self.path, os.O_RDONLY))
+            except OSError as exc:
+                raise open_error(self.path, exc) from None
+            object.__setattr__(self, "_version", file_version(os.fstat(self._fd[0])))
+        return self._fd[0]
 
     def __del__(self) -> None:
         self.close()
@@ -172,6 +196,8 @@ class NpyFile:
     def close(self) -> None:
         """Close the descriptor (reads fail afterwards)."""
         fds = getattr(self, "_fd", None)
+        if fds is not None:
+            object.__setattr__(self, "_version", _CLOSED)
         while fds:
             try:
                 os.close(fds.pop())
@@ -209,7 +235,7 @@ class NpyFile:
     def _check_unchanged(self) -> None:
         """Raise DataError if the file was written to since this process opened it: EM's
         passes over it would see different data."""
-        if file_version(os.fstat(self._fd[0])) != self._version:
+        if file_version(os.fstat(self._descriptor())) != self._version:
             raise changed_error(self.path)
 
     def _pread(self, buf: NDArray[Any], pos: int) -> None:
@@ -217,7 +243,7 @@ class NpyFile:
         view = buf.data.cast("B")
         done, total = 0, view.nbytes
         while done < total:
-            got = os.preadv(self._fd[0], [view[done:]], pos + done)
+            got = os.preadv(self._descriptor(), [view[done:]], pos + done)
             if got <= 0:
                 raise DataError(self.path, f"the file ended early (expected {self.n_rows} "
                                            "rows); was it truncated?")
