@@ -337,7 +337,8 @@ def _run_pool(
             pool = _ProcessPool(fn, items, workers, limit_blas, fork)
         except _CANNOT_START as exc:
             raise WorkersUnavailable(exc) from None
-        _inherited = (fn, items) if fork else None
+        if fork:  # a pool that spawns leaves a forked one's items alone
+            _inherited = (fn, items)
         try:
             run_pool(pool, len(items), workers + queued, on_start=on_start,
                      on_result=on_result, lost=WorkerDied)
