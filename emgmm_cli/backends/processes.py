@@ -355,6 +355,7 @@ def _forking() -> Iterator[bool]:
     run meanwhile from other threads wait for it (pools run from several threads at once,
     with EMGMM_WORKER_START=fork, gave one call's workers another's cells); a pool started
     under one (from its own thread) spawns its workers instead."""
+    global _inherit_owner
     if start_method() != "fork":
         yield False
         return
@@ -362,16 +363,11 @@ def _forking() -> Iterator[bool]:
         yield False
         return
     with _inherit_lock:
-        _set_inherit_owner(threading.get_ident())
+        _inherit_owner = threading.get_ident()
         try:
             yield True
         finally:
-            _set_inherit_owner(None)
-
-
-def _set_inherit_owner(owner: int | None) -> None:
-    global _inherit_owner
-    _inherit_owner = owner
+            _inherit_owner = None
 
 
 class _ProcessPool(Pool):
